@@ -1,0 +1,57 @@
+"""The Litestar application: routes, problem+json errors, OpenAPI, health, metrics, logs."""
+
+from __future__ import annotations
+
+from litestar import Litestar, MediaType, Response, get
+from litestar.di import NamedDependency, Provide
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.spec import Components
+from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
+
+from api.database import ping
+from api.logs import request_logging_middleware
+from api.payments import PaymentsController
+from api.problems import EXCEPTION_HANDLERS, Problem, problem_response
+from api.schemas import HealthResponse
+from api.services import Services
+
+VERSION = "0.1.0"
+
+
+@get("/health", summary="Liveness and database check", sync_to_thread=True, tags=["operations"])
+def health(services: NamedDependency[Services]) -> Response[HealthResponse] | Response[bytes]:
+    try:
+        ping(services.pool)
+    except Exception:
+        return problem_response(
+            Problem(
+                type="https://payments.dev/problems/unavailable",
+                title="Database unavailable",
+                status=503,
+                detail="The database did not answer.",
+            )
+        )
+    return Response(HealthResponse(status="ok", database="ok"), media_type=MediaType.JSON)
+
+
+class MetricsController(PrometheusController):
+    path = "/metrics"
+    include_in_schema = False
+
+
+def create_app(services: Services) -> Litestar:
+    prometheus = PrometheusConfig(app_name="payments", prefix="payments", group_path=True)
+    return Litestar(
+        route_handlers=[PaymentsController, health, MetricsController],
+        dependencies={"services": Provide(lambda: services, use_cache=True, sync_to_thread=False)},
+        exception_handlers=EXCEPTION_HANDLERS,
+        middleware=[request_logging_middleware, prometheus.middleware],
+        openapi_config=OpenAPIConfig(
+            title="payments",
+            version=VERSION,
+            description="Event-sourced payments: checkouts, orders, ledger, wallets.",
+            path="/schema",
+            components=Components(),
+        ),
+        logging_config=None,
+    )

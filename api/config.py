@@ -1,0 +1,87 @@
+"""Configuration from PAYMENTS_* environment variables, validated once at start."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from domain.application import CheckoutPolicy
+from domain.money import Money, MoneyError, currency_exponent
+
+
+class ConfigError(ValueError):
+    """A PAYMENTS_* variable with a value we cannot use; the message names it."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    database_url: str | None
+    data_dir: Path
+    currency: str
+    max_amount_minor: int
+    host: str
+    port: int
+    log_level: str
+    idempotency_ttl_hours: int
+    db_pool_size: int
+    psp_url: str | None
+    psp_sandbox_port: int
+    webhook_secret: str
+    audit_key: str | None
+
+    @property
+    def checkout_policy(self) -> CheckoutPolicy:
+        return CheckoutPolicy(currency=self.currency, max_amount_minor=self.max_amount_minor)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        currency = env.get("PAYMENTS_CURRENCY", "USD").strip().upper()
+        try:
+            currency_exponent(currency)
+        except MoneyError:
+            raise ConfigError(
+                f"PAYMENTS_CURRENCY={currency!r} is not a supported ISO 4217 code"
+            ) from None
+        max_amount_text = env.get("PAYMENTS_MAX_AMOUNT", "1000000")
+        try:
+            max_amount_minor = Money.parse(max_amount_text, currency).minor
+        except MoneyError as error:
+            raise ConfigError(f"PAYMENTS_MAX_AMOUNT={max_amount_text!r}: {error}") from None
+        if max_amount_minor <= 0:
+            raise ConfigError("PAYMENTS_MAX_AMOUNT must be greater than zero")
+        log_level = env.get("PAYMENTS_LOG_LEVEL", "INFO").upper()
+        if log_level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+            raise ConfigError(
+                f"PAYMENTS_LOG_LEVEL={log_level!r}: use DEBUG, INFO, WARNING or ERROR"
+            )
+        return cls(
+            database_url=env.get("PAYMENTS_DATABASE_URL") or None,
+            data_dir=Path(env.get("PAYMENTS_DATA_DIR", "data")).expanduser().resolve(),
+            currency=currency,
+            max_amount_minor=max_amount_minor,
+            host=env.get("PAYMENTS_HOST", "127.0.0.1"),
+            port=_int(env, "PAYMENTS_PORT", 8000, 1, 65535),
+            log_level=log_level,
+            idempotency_ttl_hours=_int(env, "PAYMENTS_IDEMPOTENCY_TTL_HOURS", 24, 24, 24 * 365),
+            db_pool_size=_int(env, "PAYMENTS_DB_POOL_SIZE", 10, 1, 200),
+            psp_url=env.get("PAYMENTS_PSP_URL") or None,
+            psp_sandbox_port=_int(env, "PAYMENTS_PSP_SANDBOX_PORT", 8010, 1, 65535),
+            webhook_secret=env.get("PAYMENTS_WEBHOOK_SECRET", "whsec_sandbox_development_only"),
+            audit_key=env.get("PAYMENTS_AUDIT_KEY") or None,
+        )
+
+
+def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    text = env.get(name)
+    if text is None or text == "":
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        raise ConfigError(f"{name}={text!r} is not an integer") from None
+    if not low <= value <= high:
+        raise ConfigError(f"{name}={value} must be between {low} and {high}")
+    return value

@@ -1,0 +1,263 @@
+"""POST /payments, GET /payments/{payment_order_id}, GET /checkouts/{checkout_id}."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Controller, Request, Response, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, HeaderParameter, JSONBody
+
+from api.card_guard import refuse_card_data
+from api.idempotency import ClaimOutcome, StoredResponse, valid_key
+from api.problems import FieldProblem, ProblemError, problem_specs
+from api.schemas import (
+    CheckoutRequest,
+    CheckoutResponse,
+    PaymentOrderResponse,
+    PaymentOrderSummary,
+)
+from api.services import Services
+from domain.application import OrderLine, PlaceCheckout, Placement
+from domain.checkout import Checkout
+from domain.errors import FieldError, InvalidCommand
+from domain.money import Money, MoneyError
+from domain.payment_order import PaymentOrder
+
+MAX_BODY_BYTES = 64 * 1024
+CREATE_SCOPE = "POST /payments"
+JSON_MEDIA_TYPES = ("application/json",)
+
+
+async def guard_checkout_body(request: Request[Any, Any, Any]) -> None:
+    """Before Litestar parses the body: right media type, and no raw card data anywhere."""
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type not in JSON_MEDIA_TYPES and not media_type.endswith("+json"):
+        raise ProblemError(
+            415,
+            "unsupported-media-type",
+            "Unsupported media type",
+            f"send the body as application/json, not {media_type or 'no content type'}",
+        )
+    raw = await request.body()
+    try:
+        decoded = msgspec.json.decode(raw)
+    except msgspec.DecodeError:
+        return  # Litestar answers malformed JSON itself (mapped to problem+json).
+    refuse_card_data(decoded)
+
+
+def to_command(data: CheckoutRequest, currency: str) -> PlaceCheckout:
+    """Turn the strict body into a domain command; amounts become integer minor units."""
+    errors: list[FieldError] = []
+    lines: list[OrderLine] = []
+    for index, order in enumerate(data.payment_orders):
+        path = f"payment_orders[{index}]"
+        if order.currency != currency:
+            errors.append(
+                FieldError(f"{path}.currency", f"this deployment accepts {currency} only")
+            )
+        try:
+            amount = Money.parse(order.amount, currency)
+        except MoneyError as error:
+            errors.append(FieldError(f"{path}.amount", str(error)))
+            continue
+        lines.append(OrderLine(order.payment_order_id, order.seller_account, amount))
+    if errors:
+        raise InvalidCommand(errors)
+    card = data.credit_card_info
+    details = {
+        name: value
+        for name in ("brand", "last4", "exp_month", "exp_year")
+        if (value := getattr(card, name)) is not None
+    }
+    return PlaceCheckout(
+        checkout_id=data.checkout_id,
+        buyer_info=data.buyer_info,
+        card_token=card.token,
+        card_details=details,
+        orders=tuple(lines),
+    )
+
+
+def order_url(payment_order_id: str) -> str:
+    return f"/payments/{payment_order_id}"
+
+
+def checkout_body(checkout: Checkout, orders: list[PaymentOrder], position: int | None) -> bytes:
+    return msgspec.json.encode(
+        CheckoutResponse(
+            checkout_id=checkout.checkout_id,
+            is_payment_done=checkout.is_payment_done,
+            position=position,
+            payment_orders=[
+                PaymentOrderSummary(
+                    payment_order_id=o.payment_order_id,
+                    seller_account=o.seller_account,
+                    amount=o.amount.format(),
+                    currency=o.currency,
+                    status=o.status.value,
+                    url=order_url(o.payment_order_id),
+                )
+                for o in orders
+            ],
+        )
+    )
+
+
+def order_body(order: PaymentOrder) -> PaymentOrderResponse:
+    return PaymentOrderResponse(
+        payment_order_id=order.payment_order_id,
+        checkout_id=order.checkout_id,
+        seller_account=order.seller_account,
+        amount=order.amount.format(),
+        currency=order.currency,
+        status=order.status.value,
+        ledger_updated=False,
+        wallet_updated=False,
+        attempts=order.attempts,
+        psp_reference=order.psp_reference,
+        failure_code=order.failure_code.value if order.failure_code else None,
+        failure_reason=order.failure_reason,
+        last_error=order.last_error,
+        next_attempt_at=order.next_attempt_at,
+        dead_lettered=order.dead_lettered,
+        created_at=order.created_on,
+        updated_at=order.modified_on,
+    )
+
+
+def _placement_response(placement: Placement) -> StoredResponse:
+    headers = {"location": f"/checkouts/{placement.checkout.checkout_id}"}
+    if placement.position is not None:
+        headers["event-position"] = str(placement.position)
+    return StoredResponse(
+        status=201 if placement.created else 200,
+        body=checkout_body(placement.checkout, placement.orders, placement.position),
+        headers=headers,
+    )
+
+
+def _as_response(stored: StoredResponse, *, replayed: bool) -> Response[bytes]:
+    headers = dict(stored.headers)
+    if replayed:
+        headers["idempotent-replayed"] = "true"
+    return Response(
+        content=stored.body,
+        status_code=stored.status,
+        media_type="application/json",
+        headers=headers,
+    )
+
+
+def _require_key(key: str | None) -> str:
+    if key is None:
+        raise ProblemError(
+            400,
+            "idempotency-key-missing",
+            "Idempotency-Key header required",
+            "Every POST that creates something needs an Idempotency-Key header "
+            "(a unique value per operation, e.g. a UUID); retry with the same key.",
+            errors=[FieldProblem(field="header.Idempotency-Key", message="missing")],
+        )
+    if not valid_key(key):
+        raise ProblemError(
+            400,
+            "idempotency-key-invalid",
+            "Idempotency-Key header invalid",
+            "The Idempotency-Key must be 1-255 printable ASCII characters.",
+            errors=[FieldProblem(field="header.Idempotency-Key", message="invalid")],
+        )
+    return key
+
+
+_CONFLICT_DOC = {409: "checkout_id or payment_order_id reused with another body, or key in flight"}
+
+
+class PaymentsController(Controller):
+    tags = ["payments"]
+
+    @post(
+        "/payments",
+        summary="Place a checkout: one payment order per seller",
+        description="Creates a Checkout and its PaymentOrders atomically. Needs Idempotency-Key. "
+        "Answers 201 (created) or 200 (the identical checkout already existed).",
+        status_code=201,
+        before_request=guard_checkout_body,
+        request_max_body_size=MAX_BODY_BYTES,
+        sync_to_thread=True,
+        response_description="The checkout and each order's status and URL",
+        responses=problem_specs(400, 409, 413, 415, 422),
+    )
+    def create_checkout(
+        self,
+        data: JSONBody[CheckoutRequest],
+        services: NamedDependency[Services],
+        idempotency_key: Annotated[
+            str | None,
+            HeaderParameter(
+                name="Idempotency-Key", required=False, description="Unique per operation"
+            ),
+        ] = None,
+    ) -> Response[bytes]:
+        key = _require_key(idempotency_key)
+        command = to_command(data, services.settings.currency)
+        fingerprint = hashlib.sha256(msgspec.json.encode(data, order="sorted")).hexdigest()
+        store = services.idempotency
+        claim = store.claim(CREATE_SCOPE, key, fingerprint)
+        if claim.outcome is ClaimOutcome.REPLAY:
+            assert claim.stored is not None
+            return _as_response(claim.stored, replayed=True)
+        if claim.outcome is ClaimOutcome.IN_FLIGHT:
+            raise ProblemError(
+                409,
+                "idempotency-key-in-flight",
+                "A request with this Idempotency-Key is still being processed",
+                "Retry shortly with the same key to get its result.",
+                headers={"retry-after": "1"},
+            )
+        if claim.outcome is ClaimOutcome.MISMATCH:
+            raise ProblemError(
+                422,
+                "idempotency-key-reused",
+                "Idempotency-Key reused with a different body",
+                "This key was used for a request with another body; use a new key.",
+                errors=[FieldProblem(field="header.Idempotency-Key", message="reused")],
+            )
+        try:
+            placement = services.application.place_checkout(command)
+        except BaseException:
+            store.release(CREATE_SCOPE, key)
+            raise
+        stored = _placement_response(placement)
+        store.complete(CREATE_SCOPE, key, stored)
+        return _as_response(stored, replayed=False)
+
+    @get(
+        "/payments/{payment_order_id:str}",
+        summary="A payment order's current state",
+        sync_to_thread=True,
+        responses=problem_specs(404),
+    )
+    def get_payment_order(
+        self, payment_order_id: FromPath[str], services: NamedDependency[Services]
+    ) -> PaymentOrderResponse:
+        return order_body(services.application.get_order(payment_order_id))
+
+    @get(
+        "/checkouts/{checkout_id:str}",
+        summary="A checkout and its orders",
+        sync_to_thread=True,
+        responses=problem_specs(404),
+    )
+    def get_checkout(
+        self, checkout_id: FromPath[str], services: NamedDependency[Services]
+    ) -> Response[bytes]:
+        application = services.application
+        checkout = application.get_checkout(checkout_id)
+        orders = [application.get_order(i) for i in checkout.payment_order_ids]
+        return Response(
+            content=checkout_body(checkout, orders, None), media_type="application/json"
+        )

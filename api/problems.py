@@ -1,0 +1,255 @@
+"""RFC 9457 problem+json: every error answer is built here, in one shape."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable
+from typing import Any
+
+import msgspec
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+
+from domain.errors import (
+    CheckoutConflict,
+    DomainError,
+    IllegalTransition,
+    InvalidCommand,
+    NotFound,
+    PaymentOrderConflict,
+)
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+TYPE_BASE = "https://payments.dev/problems/"
+log = logging.getLogger("payments.api")
+
+
+class FieldProblem(msgspec.Struct, frozen=True):
+    field: str
+    message: str
+
+
+class Problem(msgspec.Struct, frozen=True, omit_defaults=True):
+    """The body of every error answer."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    errors: list[FieldProblem] = []
+    instance: str | None = None
+
+
+class ProblemError(Exception):
+    """Raise anywhere in a handler to answer with a problem; nothing is written."""
+
+    def __init__(
+        self,
+        status: int,
+        slug: str,
+        title: str,
+        detail: str,
+        errors: list[FieldProblem] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.problem = Problem(
+            type=TYPE_BASE + slug, title=title, status=status, detail=detail, errors=errors or []
+        )
+        self.headers = headers or {}
+
+
+_DESCRIPTIONS = {
+    400: "Malformed request or missing Idempotency-Key",
+    404: "Not found",
+    409: "Conflict: id reused with another body, or the same key still in flight",
+    413: "Body over the size limit",
+    415: "Body is not application/json",
+    422: "Invalid fields (see errors[]), raw card data, or a key reused with another body",
+    503: "Not available yet (dependency down or view not caught up)",
+}
+
+
+def problem_specs(*statuses: int) -> dict[int, ResponseSpec]:
+    """OpenAPI entries for the problem answers a route can give."""
+    return {
+        status: ResponseSpec(
+            data_container=Problem,
+            description=_DESCRIPTIONS.get(status, "Problem"),
+            media_type=PROBLEM_MEDIA_TYPE,
+        )
+        for status in statuses
+    }
+
+
+def problem_response(problem: Problem, headers: dict[str, str] | None = None) -> Response[bytes]:
+    return Response(
+        content=msgspec.json.encode(problem),
+        status_code=problem.status,
+        media_type=PROBLEM_MEDIA_TYPE,
+        headers=headers,
+    )
+
+
+def field_problems(pairs: list[tuple[str, str]]) -> list[FieldProblem]:
+    return [FieldProblem(field=f, message=m) for f, m in pairs]
+
+
+_MSGSPEC_PATH = re.compile(r" - at `\$(?P<path>[^`]*)`$")
+
+
+def _field_from_key(key: str) -> str:
+    return key.lstrip(".") or "body"
+
+
+def _validation_problem(request: Request[Any, Any, Any], exc: ValidationException) -> Problem:
+    errors: list[FieldProblem] = []
+    extra = exc.extra if isinstance(exc.extra, list) else []
+    for item in extra:
+        if not isinstance(item, dict):
+            continue
+        message = str(item.get("message", "invalid value"))
+        key = str(item.get("key", "")) if item.get("key") is not None else ""
+        source = item.get("source")
+        if key == "data" or (source == "body" and not key):
+            key = "body"
+        errors.append(FieldProblem(field=_field_from_key(key), message=message))
+    if not errors:
+        errors.append(FieldProblem(field="body", message=_clean(str(exc.detail))))
+    return Problem(
+        type=TYPE_BASE + "validation",
+        title="The request is not valid",
+        status=422,
+        detail="One or more fields are invalid; see errors.",
+        errors=errors,
+    )
+
+
+def _clean(text: str) -> str:
+    return text[:300]
+
+
+def handle_http_exception(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
+    """Map Litestar's own exceptions (bad JSON, 404 routes, 405, 413, 400 validation)."""
+    if isinstance(exc, ValidationException):
+        body_error = _malformed_body(exc)
+        if body_error is not None:
+            return problem_response(body_error)
+        return problem_response(_validation_problem(request, exc))
+    assert isinstance(exc, HTTPException)
+    status = exc.status_code
+    if status >= HTTP_500_INTERNAL_SERVER_ERROR:
+        log.error("internal error", exc_info=exc)
+        return problem_response(_internal())
+    slug, title = _TITLES.get(status, ("error", "Request refused"))
+    if status == 400 and "JSON is malformed" in str(exc.detail):
+        slug, title = "malformed-json", "The body is not valid JSON"
+    return problem_response(
+        Problem(
+            type=TYPE_BASE + slug,
+            title=title,
+            status=status,
+            detail=_clean(str(exc.detail)),
+        ),
+        headers=dict(exc.headers or {}),
+    )
+
+
+def _malformed_body(exc: ValidationException) -> Problem | None:
+    detail = str(exc.detail)
+    if "JSON" in detail and ("malformed" in detail.lower() or "decode" in detail.lower()):
+        return Problem(
+            type=TYPE_BASE + "malformed-json",
+            title="The body is not valid JSON",
+            status=400,
+            detail="The request body could not be parsed as JSON.",
+            errors=[FieldProblem(field="body", message=_clean(detail))],
+        )
+    return None
+
+
+_TITLES = {
+    400: ("bad-request", "Bad request"),
+    401: ("unauthorized", "Not authorised"),
+    404: ("not-found", "Not found"),
+    405: ("method-not-allowed", "Method not allowed"),
+    409: ("conflict", "Conflict"),
+    413: ("body-too-large", "The request body is too large"),
+    415: ("unsupported-media-type", "Unsupported media type"),
+    422: ("validation", "The request is not valid"),
+    429: ("too-many-requests", "Too many requests"),
+    503: ("unavailable", "Service unavailable"),
+}
+
+
+def _internal() -> Problem:
+    return Problem(
+        type=TYPE_BASE + "internal",
+        title="Internal error",
+        status=500,
+        detail="Something went wrong on our side; nothing was half-written. Retry later.",
+    )
+
+
+def handle_problem_error(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
+    assert isinstance(exc, ProblemError)
+    return problem_response(exc.problem, headers=exc.headers)
+
+
+def handle_domain_error(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
+    assert isinstance(exc, DomainError)
+    return problem_response(domain_problem(exc))
+
+
+def domain_problem(exc: DomainError) -> Problem:
+    if isinstance(exc, InvalidCommand):
+        return Problem(
+            type=TYPE_BASE + "validation",
+            title="The request is not valid",
+            status=422,
+            detail="One or more fields are invalid; see errors.",
+            errors=[FieldProblem(field=e.field, message=e.message) for e in exc.errors],
+        )
+    if isinstance(exc, CheckoutConflict):
+        return Problem(
+            type=TYPE_BASE + "checkout-conflict",
+            title="checkout_id already used",
+            status=409,
+            detail=str(exc),
+            errors=[FieldProblem(field="checkout_id", message="already used with another body")],
+        )
+    if isinstance(exc, PaymentOrderConflict):
+        return Problem(
+            type=TYPE_BASE + "payment-order-conflict",
+            title="payment_order_id already used",
+            status=409,
+            detail=str(exc),
+            errors=[FieldProblem(field="payment_order_id", message=str(exc))],
+        )
+    if isinstance(exc, NotFound):
+        return Problem(type=TYPE_BASE + "not-found", title="Not found", status=404, detail=str(exc))
+    if isinstance(exc, IllegalTransition):
+        return Problem(
+            type=TYPE_BASE + "illegal-transition",
+            title="Not allowed now",
+            status=409,
+            detail=str(exc),
+        )
+    return Problem(type=TYPE_BASE + "domain", title="Refused", status=422, detail=str(exc))
+
+
+def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
+    log.error("unhandled error", exc_info=exc)
+    return problem_response(_internal())
+
+
+ExceptionHandler = Callable[[Request[Any, Any, Any], Exception], Response[Any]]
+EXCEPTION_HANDLERS: dict[int | type[Exception], ExceptionHandler] = {
+    ProblemError: handle_problem_error,
+    DomainError: handle_domain_error,
+    HTTPException: handle_http_exception,
+    Exception: handle_unexpected,
+}

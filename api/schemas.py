@@ -1,0 +1,107 @@
+"""Request and response bodies: strict msgspec Structs (unknown fields refused)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+import msgspec
+from msgspec import Meta
+
+Identifier = Annotated[
+    str,
+    Meta(
+        min_length=1,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9_-]+$",
+        description="1-64 characters: ASCII letters, digits, '_' and '-'.",
+    ),
+]
+AmountText = Annotated[
+    str,
+    Meta(
+        max_length=32,
+        description='Decimal string in major units, at most the currency\'s decimals: "10.50".',
+        examples=["10.50"],
+    ),
+]
+CurrencyCode = Annotated[str, Meta(pattern=r"^[A-Z]{3}$", description="ISO 4217 code.")]
+
+
+class CreditCardInfo(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """A PSP token for the card (never the card number or CVC), and optional display details."""
+
+    token: Annotated[
+        str,
+        Meta(
+            min_length=4,
+            max_length=128,
+            pattern=r"^[A-Za-z0-9_]+$",
+            description="The PSP's card token, e.g. tok_... from POST /v1/tokens at the PSP.",
+        ),
+    ]
+    brand: Annotated[str, Meta(max_length=16, pattern=r"^[a-z_]+$")] | None = None
+    last4: Annotated[str, Meta(pattern=r"^[0-9]{4}$")] | None = None
+    exp_month: Annotated[int, Meta(ge=1, le=12)] | None = None
+    exp_year: Annotated[int, Meta(ge=2000, le=2100)] | None = None
+
+
+class PaymentOrderRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    seller_account: Identifier
+    amount: AmountText
+    currency: CurrencyCode
+    payment_order_id: Identifier
+
+
+class CheckoutRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """POST /payments body."""
+
+    buyer_info: dict[str, Any]
+    checkout_id: Identifier
+    credit_card_info: CreditCardInfo
+    payment_orders: Annotated[list[PaymentOrderRequest], Meta(min_length=1, max_length=100)]
+
+
+class PaymentOrderSummary(msgspec.Struct, frozen=True):
+    payment_order_id: str
+    seller_account: str
+    amount: str
+    currency: str
+    status: str
+    url: str
+
+
+class CheckoutResponse(msgspec.Struct, frozen=True):
+    """POST /payments answer (and GET /checkouts/{checkout_id})."""
+
+    checkout_id: str
+    is_payment_done: bool
+    payment_orders: list[PaymentOrderSummary]
+    position: int | None = None
+
+
+class PaymentOrderResponse(msgspec.Struct, frozen=True):
+    """GET /payments/{payment_order_id} answer."""
+
+    payment_order_id: str
+    checkout_id: str
+    seller_account: str
+    amount: str
+    currency: str
+    status: str
+    ledger_updated: bool
+    wallet_updated: bool
+    attempts: int
+    psp_reference: str | None
+    failure_code: str | None
+    failure_reason: str | None
+    last_error: str | None
+    next_attempt_at: datetime | None
+    dead_lettered: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+class HealthResponse(msgspec.Struct, frozen=True):
+    status: str
+    database: str

