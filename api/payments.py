@@ -44,8 +44,14 @@ async def guard_checkout_body(request: Request[Any, Any, Any]) -> None:
     raw = await request.body()
     try:
         decoded = msgspec.json.decode(raw)
-    except msgspec.DecodeError:
-        return  # Litestar answers malformed JSON itself (mapped to problem+json).
+    except (msgspec.DecodeError, UnicodeDecodeError) as error:
+        raise ProblemError(
+            400,
+            "malformed-json",
+            "The body is not valid JSON",
+            "The request body could not be parsed as UTF-8 JSON.",
+            errors=[FieldProblem(field="body", message=str(error)[:200])],
+        ) from None
     refuse_card_data(decoded)
 
 

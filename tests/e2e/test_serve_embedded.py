@@ -1,0 +1,54 @@
+"""`payments serve` on the embedded PostgreSQL: starts, answers, stops on Ctrl-C, keeps data."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.e2e.processes import Process, clean_env, free_port
+from tests.integration.helpers import checkout_body, new_key
+
+
+@pytest.fixture
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    base = tmp_path_factory.mktemp("serve")
+    for path in [base, *base.parents]:
+        if path == Path("/"):
+            break
+        os.chmod(path, os.stat(path).st_mode | 0o055)  # the pgserver user must traverse it (root)
+    return base / "data"
+
+
+def test_serve_on_embedded_postgres_survives_restart(data_dir: Path, tmp_path: Path) -> None:
+    port = free_port()
+    env = clean_env(
+        PAYMENTS_DATA_DIR=str(data_dir),
+        PAYMENTS_PORT=str(port),
+        PAYMENTS_PSP_SANDBOX_PORT=str(free_port()),
+    )
+    base = f"http://127.0.0.1:{port}"
+    body = checkout_body(2)
+    order_id = body["payment_orders"][0]["payment_order_id"]
+
+    first = Process(["serve"], env, tmp_path / "serve1.log")
+    try:
+        first.wait_http(f"{base}/health")
+        created = httpx.post(f"{base}/payments", json=body, headers=new_key(), timeout=10)
+        assert created.status_code == 201, created.text
+    finally:
+        code = first.interrupt()
+    assert code == 0, first.logs()[-2000:]
+    assert '"msg": "stopped"' in first.logs()
+
+    second = Process(["serve"], env, tmp_path / "serve2.log")
+    try:
+        second.wait_http(f"{base}/health")
+        order = httpx.get(f"{base}/payments/{order_id}", timeout=10)
+        assert order.status_code == 200, order.text
+        assert order.json()["checkout_id"] == body["checkout_id"]
+    finally:
+        assert second.interrupt() == 0
+    assert (data_dir / "pg" / "PG_VERSION").exists()

@@ -1,0 +1,108 @@
+"""PaymentOrder status machine, given events in, expecting events out."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from domain.errors import IllegalTransition
+from domain.payment_order import FailureCode, PaymentOrder, Status
+
+
+def new_order() -> PaymentOrder:
+    return PaymentOrder(
+        payment_order_id="po_1",
+        checkout_id="co_1",
+        seller_account="seller_1",
+        amount_minor=1050,
+        currency="USD",
+        card_token="tok_abc",
+    )
+
+
+def event_names(order: PaymentOrder) -> list[str]:
+    return [type(e).__name__ for e in order.collect_events()]
+
+
+def test_new_order_is_not_started_and_records_created() -> None:
+    order = new_order()
+    assert order.status is Status.NOT_STARTED
+    assert event_names(order) == ["Created"]
+
+
+def test_execution_then_success_records_each_step() -> None:
+    order = new_order()
+    order.collect_events()
+    order.start_execution()
+    assert order.record_success("ch_1", source="psp")
+    assert event_names(order) == ["ExecutionStarted", "Succeeded"]
+    assert (order.status, order.attempts, order.psp_reference) == (Status.SUCCESS, 1, "ch_1")
+
+
+def test_repeated_success_with_same_reference_is_a_no_op() -> None:
+    order = new_order()
+    order.start_execution()
+    order.record_success("ch_1", source="psp")
+    order.collect_events()
+    assert not order.record_success("ch_1", source="webhook")
+    assert event_names(order) == []
+
+
+def test_conflicting_outcome_is_recorded_as_discrepancy_not_applied() -> None:
+    order = new_order()
+    order.start_execution()
+    order.record_success("ch_1", source="psp")
+    order.collect_events()
+    assert not order.record_failure(FailureCode.CARD_DECLINED, "declined", None, source="webhook")
+    assert event_names(order) == ["DiscrepancyRecorded"]
+    assert order.status is Status.SUCCESS
+
+
+def test_retry_keeps_executing_with_next_attempt_time() -> None:
+    order = new_order()
+    order.start_execution()
+    when = datetime(2030, 1, 1, tzinfo=UTC)
+    order.schedule_retry("503 from PSP", when)
+    order.start_execution()
+    assert (order.status, order.attempts, order.next_attempt_at) == (Status.EXECUTING, 2, None)
+
+
+def test_cannot_record_outcome_before_execution_started() -> None:
+    order = new_order()
+    with pytest.raises(IllegalTransition):
+        order.record_success("ch_1", source="psp")
+
+
+def test_terminal_order_cannot_start_again() -> None:
+    order = new_order()
+    order.start_execution()
+    order.record_failure(FailureCode.INSUFFICIENT_FUNDS, "no funds", "ch_9", source="psp")
+    with pytest.raises(IllegalTransition):
+        order.start_execution()
+
+
+def test_dead_letter_blocks_execution_until_replayed() -> None:
+    order = new_order()
+    order.start_execution()
+    order.dead_letter()
+    with pytest.raises(IllegalTransition):
+        order.start_execution()
+    order.replay_dead_letter("PSP recovered")
+    order.start_execution()
+    assert (order.attempts, order.attempts_since_replay) == (2, 1)
+
+
+def test_success_after_dead_letter_clears_it() -> None:
+    order = new_order()
+    order.start_execution()
+    order.dead_letter()
+    order.record_success("ch_2", source="requery")
+    assert order.status is Status.SUCCESS
+    assert not order.dead_lettered
+
+
+def test_replay_of_order_not_dead_lettered_is_refused() -> None:
+    order = new_order()
+    with pytest.raises(IllegalTransition):
+        order.replay_dead_letter("why")
