@@ -9,11 +9,13 @@ from litestar.openapi.spec import Components
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 
 from api.database import ping
+from api.dead_letters import DeadLettersController
 from api.logs import request_logging_middleware
 from api.payments import PaymentsController
 from api.problems import EXCEPTION_HANDLERS, Problem, problem_response
 from api.schemas import HealthResponse
 from api.services import Services
+from api.webhooks import WebhooksController
 
 VERSION = "0.1.0"
 
@@ -42,7 +44,13 @@ class MetricsController(PrometheusController):
 def create_app(services: Services) -> Litestar:
     prometheus = PrometheusConfig(app_name="payments", prefix="payments", group_path=True)
     return Litestar(
-        route_handlers=[PaymentsController, health, MetricsController],
+        route_handlers=[
+            PaymentsController,
+            WebhooksController,
+            DeadLettersController,
+            health,
+            MetricsController,
+        ],
         dependencies={"services": Provide(lambda: services, use_cache=True, sync_to_thread=False)},
         exception_handlers=EXCEPTION_HANDLERS,
         middleware=[request_logging_middleware, prometheus.middleware],

@@ -44,18 +44,21 @@ def main() -> None:
 @click.option("--no-sandbox", is_flag=True, help="Do not start the PSP sandbox beside the API.")
 def serve(host: str | None, port: int | None, no_sandbox: bool) -> None:
     """Run the whole system in one process: API and every background role."""
+    from api.roles import executor_role
     from api.serve import run_everything
 
     settings = load_settings()
     configure_logging(settings.log_level)
     database_url = resolve_database_url(settings)
     log.info("database", extra={"database": redact(database_url)})
+    roles = [] if no_sandbox and not settings.psp_url else [executor_role]
     run_everything(
         settings,
         database_url,
         host=host or settings.host,
         port=port or settings.port,
         with_sandbox=not no_sandbox,
+        roles=roles,
     )
 
 
@@ -75,6 +78,109 @@ def api() -> None:
         with_sandbox=False,
         roles=(),
     )
+
+
+@main.command()
+def worker() -> None:
+    """Run the payment executor alone: follow new orders, charge them at PAYMENTS_PSP_URL."""
+    import signal
+
+    from api.roles import build_executor
+    from api.services import build_services
+
+    settings = load_settings()
+    configure_logging(settings.log_level)
+    services = build_services(settings, resolve_database_url(settings))
+    executor = build_executor(services)
+    signal.signal(signal.SIGTERM, lambda *_: executor.stop())
+    try:
+        executor.run_forever()
+    except KeyboardInterrupt:
+        executor.stop()
+    finally:
+        executor.close()
+        services.close()
+
+
+@main.group()
+def dlq() -> None:
+    """The dead-letter queue: orders parked after their last retry."""
+
+
+@dlq.command("list")
+def dlq_list() -> None:
+    """List dead-lettered orders with their attempts and last error."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from api.dead_letters import list_dead_letters
+    from api.services import build_services
+
+    settings = load_settings()
+    configure_logging("WARNING")
+    services = build_services(settings, resolve_database_url(settings))
+    try:
+        table = Table("payment_order_id", "attempts", "last error", "dead-lettered at")
+        letters = list_dead_letters(services)
+        for letter in letters:
+            table.add_row(
+                letter.payment_order_id,
+                str(letter.attempts),
+                letter.last_error,
+                letter.dead_lettered_at.isoformat(),
+            )
+        Console().print(table)
+        click.echo(f"{len(letters)} dead-lettered order(s)")
+    finally:
+        services.close()
+
+
+@dlq.command("replay")
+@click.argument("payment_order_id", required=False)
+@click.option("--all", "replay_all", is_flag=True, help="Replay every dead-lettered order.")
+@click.option("--reason", default="replayed by operator", show_default=True)
+def dlq_replay(payment_order_id: str | None, replay_all: bool, reason: str) -> None:
+    """Send one dead-lettered order (or --all) back to the executor."""
+    from api.dead_letters import list_dead_letters, replay
+    from api.services import build_services
+    from domain.errors import DomainError
+
+    if bool(payment_order_id) == replay_all:
+        raise click.UsageError("give one PAYMENT_ORDER_ID or --all")
+    settings = load_settings()
+    configure_logging("WARNING")
+    services = build_services(settings, resolve_database_url(settings))
+    try:
+        ids = (
+            [d.payment_order_id for d in list_dead_letters(services)]
+            if replay_all
+            else [str(payment_order_id)]
+        )
+        result = replay(services, ids, reason)
+    except DomainError as error:
+        raise click.ClickException(str(error)) from None
+    finally:
+        services.close()
+    click.echo(f"replayed {len(result.replayed)} order(s): {' '.join(result.replayed)}")
+
+
+@main.command(
+    "psp-sandbox",
+    context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
+    add_help_option=False,
+)
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def psp_sandbox(args: tuple[str, ...]) -> None:
+    """Run the sandbox PSP alone (`payments psp-sandbox --help` for its options)."""
+    from psp.sandbox.__main__ import main as sandbox_main
+
+    arguments = list(args)
+    if "--db" not in arguments and "-h" not in arguments and "--help" not in arguments:
+        settings = load_settings()
+        directory = settings.data_dir / "psp-sandbox"
+        directory.mkdir(parents=True, exist_ok=True)
+        arguments += ["--db", str(directory / "psp-sandbox.sqlite3")]
+    sandbox_main(arguments)
 
 
 if __name__ == "__main__":  # pragma: no cover

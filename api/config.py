@@ -16,6 +16,17 @@ class ConfigError(ValueError):
 
 
 @dataclass(frozen=True, slots=True)
+class ExecutorSettings:
+    concurrency: int
+    batch_size: int
+    max_attempts: int
+    backoff_base_s: float
+    backoff_cap_s: float
+    psp_timeout_s: float
+    requery_delays_s: tuple[float, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     database_url: str | None
     data_dir: Path
@@ -30,6 +41,7 @@ class Settings:
     psp_sandbox_port: int
     webhook_secret: str
     audit_key: str | None
+    executor: ExecutorSettings
 
     @property
     def checkout_policy(self) -> CheckoutPolicy:
@@ -71,6 +83,17 @@ class Settings:
             psp_sandbox_port=_int(env, "PAYMENTS_PSP_SANDBOX_PORT", 8010, 1, 65535),
             webhook_secret=env.get("PAYMENTS_WEBHOOK_SECRET", "whsec_sandbox_development_only"),
             audit_key=env.get("PAYMENTS_AUDIT_KEY") or None,
+            executor=ExecutorSettings(
+                concurrency=_int(env, "PAYMENTS_EXECUTOR_CONCURRENCY", 32, 1, 512),
+                batch_size=_int(env, "PAYMENTS_EXECUTOR_BATCH_SIZE", 64, 1, 1000),
+                max_attempts=_int(env, "PAYMENTS_EXECUTOR_MAX_ATTEMPTS", 5, 1, 100),
+                backoff_base_s=_float(env, "PAYMENTS_EXECUTOR_BACKOFF_BASE_S", 0.5, 0.001, 3600),
+                backoff_cap_s=_float(env, "PAYMENTS_EXECUTOR_BACKOFF_CAP_S", 60.0, 0.001, 86400),
+                psp_timeout_s=_float(env, "PAYMENTS_PSP_TIMEOUT_S", 10.0, 0.05, 300),
+                requery_delays_s=_floats(
+                    env, "PAYMENTS_REQUERY_DELAYS_S", (300.0, 3600.0, 86400.0)
+                ),
+            ),
         )
 
 
@@ -85,3 +108,29 @@ def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -
     if not low <= value <= high:
         raise ConfigError(f"{name}={value} must be between {low} and {high}")
     return value
+
+
+def _float(env: Mapping[str, str], name: str, default: float, low: float, high: float) -> float:
+    text = env.get(name)
+    if text is None or text == "":
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        raise ConfigError(f"{name}={text!r} is not a number") from None
+    if not low <= value <= high:
+        raise ConfigError(f"{name}={value} must be between {low} and {high}")
+    return value
+
+
+def _floats(env: Mapping[str, str], name: str, default: tuple[float, ...]) -> tuple[float, ...]:
+    text = env.get(name)
+    if text is None or text == "":
+        return default
+    try:
+        values = tuple(float(part) for part in text.split(","))
+    except ValueError:
+        raise ConfigError(f"{name}={text!r}: use comma-separated seconds, e.g. 300,3600") from None
+    if not values or any(v <= 0 for v in values):
+        raise ConfigError(f"{name}={text!r}: every delay must be greater than zero")
+    return values

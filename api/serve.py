@@ -4,28 +4,18 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 
 import uvicorn
 
 from api.app import create_app
 from api.config import Settings
-from api.services import Services, build_services
+from api.roles import Role, RoleFactory, SandboxProcess
+from api.services import build_services
+
+__all__ = ["Role", "RoleFactory", "run_everything"]
 
 log = logging.getLogger("payments.serve")
-
-
-@dataclass
-class Role:
-    """A background role: start() returns quickly, stop() ends it and waits."""
-
-    name: str
-    start: Callable[[], None]
-    stop: Callable[[], None]
-
-
-RoleFactory = Callable[[Services], Role]
 
 
 def run_everything(
@@ -37,7 +27,19 @@ def run_everything(
     with_sandbox: bool,
     roles: Sequence[RoleFactory] | None = None,
 ) -> None:
+    sandbox: SandboxProcess | None = None
+    if with_sandbox and not settings.psp_url:
+        callback_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+        sandbox = SandboxProcess(
+            settings.data_dir / "psp-sandbox",
+            settings.psp_sandbox_port,
+            webhook_url=f"http://{callback_host}:{port}/webhooks/psp",
+            secret=settings.webhook_secret,
+        )
+        sandbox.start()
     services = build_services(settings, database_url)
+    if sandbox is not None:
+        services.psp_url = sandbox.url
     started: list[Role] = []
     try:
         for factory in roles or ():
@@ -65,4 +67,6 @@ def run_everything(
             except Exception:
                 log.exception("role did not stop cleanly", extra={"role": role.name})
         services.close()
+        if sandbox is not None:
+            sandbox.stop()
         log.info("stopped")

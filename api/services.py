@@ -10,10 +10,11 @@ from psycopg_pool import ConnectionPool
 from api import idempotency
 from api.config import Settings
 from api.database import apply_schema, eventsourcing_env, open_pool
-from domain.application import PaymentsApplication
+from domain.application import OrderCommands, PaymentsApplication
+from psp import execution_queue
 
 # Every table of ours; each statement is idempotent. Later components append theirs.
-SCHEMA: list[str] = [*idempotency.SCHEMA]
+SCHEMA: list[str] = [*idempotency.SCHEMA, *execution_queue.SCHEMA]
 
 
 @dataclass
@@ -23,6 +24,9 @@ class Services:
     application: PaymentsApplication
     pool: ConnectionPool
     idempotency: idempotency.IdempotencyStore
+    orders: OrderCommands
+    queue: execution_queue.ExecutionQueue
+    psp_url: str | None = None
     closers: list[object] = field(default_factory=list)
 
     def close(self) -> None:
@@ -45,4 +49,7 @@ def build_services(settings: Settings, database_url: str) -> Services:
         application=application,
         pool=pool,
         idempotency=store,
+        orders=OrderCommands(application),
+        queue=execution_queue.ExecutionQueue(pool),
+        psp_url=settings.psp_url,
     )

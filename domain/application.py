@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, TypeVar
@@ -207,3 +208,49 @@ class PaymentsApplication(Application[UUID]):
         except AggregateNotFoundError:
             return None
         return aggregate if isinstance(aggregate, kind) else None
+
+
+class OrderCommands:
+    """Commands on existing payment orders that retry once more on a concurrent write."""
+
+    def __init__(self, application: PaymentsApplication, attempts: int = 5) -> None:
+        self.application = application
+        self.attempts = attempts
+
+    def record_success(self, payment_order_id: str, psp_reference: str, source: str) -> bool:
+        return self._apply(
+            payment_order_id, lambda order: order.record_success(psp_reference, source)
+        )
+
+    def record_failure(
+        self,
+        payment_order_id: str,
+        code: FailureCode,
+        reason: str,
+        psp_reference: str | None,
+        source: str,
+    ) -> bool:
+        return self._apply(
+            payment_order_id,
+            lambda order: order.record_failure(code, reason, psp_reference, source),
+        )
+
+    def replay_dead_letter(self, payment_order_id: str, reason: str) -> int | None:
+        """Send a dead-lettered order back to the executor; returns the event position."""
+        order = self.application.get_order(payment_order_id)
+        order.replay_dead_letter(reason)
+        recordings = self.application.save(order)
+        return recordings[-1].notification.id if recordings else None
+
+    def _apply(self, payment_order_id: str, change: Callable[[PaymentOrder], bool]) -> bool:
+        for attempt in range(self.attempts):
+            order = self.application.get_order(payment_order_id)
+            changed = change(order)
+            try:
+                self.application.save(order)
+            except IntegrityError:
+                if attempt == self.attempts - 1:
+                    raise
+                continue  # someone else wrote this order meanwhile: decide again on fresh state
+            return changed
+        return False

@@ -1,0 +1,82 @@
+"""Dead-letter queue for operators: list parked orders, send them back to the executor."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import msgspec
+from litestar import Controller, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath
+
+from api.problems import problem_specs
+from api.services import Services
+
+
+class DeadLetterView(msgspec.Struct, frozen=True):
+    payment_order_id: str
+    attempts: int
+    last_error: str
+    dead_lettered_at: datetime
+
+
+class DeadLetterList(msgspec.Struct, frozen=True):
+    dead_letters: list[DeadLetterView]
+
+
+class ReplayResult(msgspec.Struct, frozen=True):
+    replayed: list[str]
+    position: int | None
+
+
+class ReplayRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    reason: str = "replayed by operator"
+
+
+def list_dead_letters(services: Services) -> list[DeadLetterView]:
+    return [
+        DeadLetterView(d.payment_order_id, d.attempts, d.last_error, d.dead_lettered_at)
+        for d in services.queue.dead_letters()
+    ]
+
+
+def replay(services: Services, payment_order_ids: list[str], reason: str) -> ReplayResult:
+    position = None
+    for payment_order_id in payment_order_ids:
+        position = services.orders.replay_dead_letter(payment_order_id, reason) or position
+    return ReplayResult(replayed=payment_order_ids, position=position)
+
+
+class DeadLettersController(Controller):
+    path = "/dead-letters"
+    tags = ["operations"]
+
+    @get("/", summary="Orders parked after their last retry", sync_to_thread=True)
+    def list(self, services: NamedDependency[Services]) -> DeadLetterList:
+        return DeadLetterList(dead_letters=list_dead_letters(services))
+
+    @post(
+        "/{payment_order_id:str}/replay",
+        summary="Send one dead-lettered order back to the executor",
+        status_code=202,
+        sync_to_thread=True,
+        responses=problem_specs(404, 409, 422),
+    )
+    def replay_one(
+        self,
+        payment_order_id: FromPath[str],
+        services: NamedDependency[Services],
+        data: ReplayRequest | None = None,
+    ) -> ReplayResult:
+        reason = data.reason if data else ReplayRequest().reason
+        return replay(services, [payment_order_id], reason)
+
+    @post(
+        "/replay-all",
+        summary="Send every dead-lettered order back to the executor",
+        status_code=202,
+        sync_to_thread=True,
+    )
+    def replay_all(self, services: NamedDependency[Services]) -> ReplayResult:
+        ids = [d.payment_order_id for d in list_dead_letters(services)]
+        return replay(services, ids, "replayed by operator (all)")

@@ -1,0 +1,109 @@
+"""Background roles that `payments serve` runs beside the API (and `payments worker` alone)."""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+
+from api.services import Services
+from psp.client import HttpPspClient
+from psp.executor import ExecutorConfig, PaymentExecutor
+from psp.feeder import ExecutionFeeder
+
+log = logging.getLogger("payments.roles")
+
+
+@dataclass
+class Role:
+    """A background role: start() returns quickly, stop() ends it and waits."""
+
+    name: str
+    start: Callable[[], None]
+    stop: Callable[[], None]
+
+
+RoleFactory = Callable[[Services], Role]
+
+
+def build_executor(services: Services) -> PaymentExecutor:
+    if not services.psp_url:
+        raise RuntimeError("no PSP configured: set PAYMENTS_PSP_URL or run `payments serve`")
+    settings = services.settings.executor
+    delays = tuple(timedelta(seconds=s) for s in settings.requery_delays_s)
+    config = ExecutorConfig(
+        batch_size=settings.batch_size,
+        concurrency=settings.concurrency,
+        max_attempts=settings.max_attempts,
+        backoff_base_s=settings.backoff_base_s,
+        backoff_cap_s=settings.backoff_cap_s,
+        requery_delays=delays,
+    )
+    feeder = ExecutionFeeder(services.application, services.pool, first_requery_delay=delays[0])
+    client = HttpPspClient(
+        services.psp_url,
+        timeout_s=settings.psp_timeout_s,
+        max_connections=settings.concurrency,
+    )
+    return PaymentExecutor(services.application, services.queue, feeder, client, config)
+
+
+def executor_role(services: Services) -> Role:
+    executor = build_executor(services)
+    thread = threading.Thread(target=executor.run_forever, name="executor", daemon=True)
+
+    def stop() -> None:
+        executor.stop()
+        thread.join(timeout=30)
+        executor.close()
+        executor.client.close()
+
+    return Role("executor", thread.start, stop)
+
+
+class SandboxProcess:
+    """The PSP sandbox as a child process with its own SQLite state in the data dir."""
+
+    def __init__(self, data_dir: Path, port: int, webhook_url: str, secret: str) -> None:
+        self.url = f"http://127.0.0.1:{port}"
+        data_dir.mkdir(parents=True, exist_ok=True)
+        self.log_path = data_dir / "psp-sandbox.log"
+        self.command = [
+            sys.executable, "-m", "psp.sandbox",
+            "--port", str(port),
+            "--db", str(data_dir / "psp-sandbox.sqlite3"),
+            "--webhook-url", webhook_url,
+            "--webhook-secret", secret,
+        ]  # fmt: skip
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout_s: float = 30.0) -> None:
+        with self.log_path.open("ab") as log_file:
+            self.process = subprocess.Popen(self.command, stdout=log_file, stderr=log_file)
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"PSP sandbox exited; see {self.log_path}")
+            try:
+                if httpx.get(f"{self.url}/health", timeout=1).status_code == 200:
+                    log.info("psp sandbox ready", extra={"url": self.url})
+                    return
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        raise RuntimeError(f"PSP sandbox did not answer on {self.url}; see {self.log_path}")
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()

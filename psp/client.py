@@ -1,0 +1,153 @@
+"""The PSP client: one protocol, an HTTP implementation, and answers classified once.
+
+Classification (DESIGN §5): success; declined (final); retryable (timeouts, connection
+errors, 5xx, 429, 409 in flight); pending (wait for the webhook, re-query later).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import httpx
+
+from domain.payment_order import FailureCode
+
+
+@dataclass(frozen=True, slots=True)
+class ChargeRequest:
+    amount_minor: int
+    currency: str
+    token: str
+    reference: str
+    idempotency_key: str
+
+
+@dataclass(frozen=True, slots=True)
+class Succeeded:
+    psp_reference: str
+
+
+@dataclass(frozen=True, slots=True)
+class Declined:
+    code: FailureCode
+    reason: str
+    psp_reference: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Pending:
+    psp_reference: str
+
+
+@dataclass(frozen=True, slots=True)
+class Retryable:
+    error: str
+
+
+@dataclass(frozen=True, slots=True)
+class NotFoundAtPsp:
+    """A re-query found no charge for our reference: the call never reached the PSP."""
+
+
+ChargeOutcome = Succeeded | Declined | Pending | Retryable
+LookupOutcome = Succeeded | Declined | Pending | Retryable | NotFoundAtPsp
+
+_FAILURE_CODES = {code.value: code for code in FailureCode}
+
+
+class PspClient(Protocol):
+    def create_charge(self, request: ChargeRequest) -> ChargeOutcome: ...
+
+    def find_charge(self, reference: str) -> LookupOutcome: ...
+
+    def close(self) -> None: ...
+
+
+def outcome_of_charge(charge: dict[str, Any]) -> ChargeOutcome:
+    """Classify a charge object as the PSP returns it (in answers, lookups and webhooks)."""
+    status = charge.get("status")
+    reference = str(charge.get("id", ""))
+    if status == "succeeded":
+        return Succeeded(reference)
+    if status == "pending":
+        return Pending(reference)
+    if status == "failed":
+        code = _FAILURE_CODES.get(str(charge.get("failure_code")), FailureCode.REJECTED)
+        return Declined(code, str(charge.get("failure_code") or "failed"), reference or None)
+    return Retryable(f"unknown charge status {status!r}")
+
+
+class HttpPspClient:
+    """Talks to the sandbox or a PSP with the same API over HTTP (thread-safe)."""
+
+    def __init__(self, base_url: str, *, timeout_s: float = 10.0, max_connections: int = 64):
+        self._http = httpx.Client(
+            base_url=base_url,
+            timeout=httpx.Timeout(timeout_s, connect=min(timeout_s, 5.0)),
+            limits=httpx.Limits(
+                max_connections=max_connections, max_keepalive_connections=max_connections
+            ),
+        )
+
+    def create_charge(self, request: ChargeRequest) -> ChargeOutcome:
+        try:
+            response = self._http.post(
+                "/v1/charges",
+                json={
+                    "amount": request.amount_minor,
+                    "currency": request.currency,
+                    "token": request.token,
+                    "reference": request.reference,
+                },
+                headers={"Idempotency-Key": request.idempotency_key},
+            )
+        except httpx.TimeoutException:
+            return Retryable("timeout calling the PSP")
+        except httpx.TransportError as error:
+            return Retryable(f"connection error: {type(error).__name__}")
+        return self._classify(response)
+
+    def find_charge(self, reference: str) -> LookupOutcome:
+        try:
+            response = self._http.get("/v1/charges", params={"reference": reference})
+        except httpx.TimeoutException:
+            return Retryable("timeout re-querying the PSP")
+        except httpx.TransportError as error:
+            return Retryable(f"connection error: {type(error).__name__}")
+        if response.status_code == 404:
+            return NotFoundAtPsp()
+        if response.status_code != 200:
+            return Retryable(f"PSP answered {response.status_code} to a lookup")
+        charges = response.json().get("data", [])
+        if not charges:
+            return NotFoundAtPsp()
+        # One key per order means one charge; if there were more, the final one decides.
+        finals = [c for c in charges if c.get("status") in {"succeeded", "failed"}]
+        return outcome_of_charge((finals or charges)[-1])
+
+    def _classify(self, response: httpx.Response) -> ChargeOutcome:
+        status = response.status_code
+        if status in (200, 201, 202, 402):
+            try:
+                return outcome_of_charge(response.json())
+            except ValueError:
+                return Retryable(f"PSP answered {status} with a body that is not JSON")
+        if status in (409, 429) or status >= 500:
+            return Retryable(f"PSP answered {status}")
+        if status in (400, 404, 422):
+            title = _problem_title(response)
+            code = FailureCode.INVALID_TOKEN if "token" in title.lower() else FailureCode.REJECTED
+            return Declined(code, f"PSP refused the request ({status}): {title}"[:200], None)
+        return Retryable(f"PSP answered unexpected {status}")
+
+    def close(self) -> None:
+        self._http.close()
+
+
+def _problem_title(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return ""
+    return str(body.get("title", "")) if isinstance(body, dict) else ""

@@ -1,0 +1,263 @@
+"""The payment executor: claims due orders, records ExecutionStarted, calls the PSP, records
+the outcome. Exactly once in effect: the Idempotency-Key is the payment_order_id, so every
+repeated call (retry, crash recovery, a second executor) gets the PSP's original answer.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import uuid
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from uuid import UUID
+
+from eventsourcing.persistence import IntegrityError
+
+from domain.application import PaymentsApplication
+from domain.payment_order import PaymentOrder, Status
+from psp.backoff import full_jitter_delay
+from psp.client import (
+    ChargeOutcome,
+    ChargeRequest,
+    Declined,
+    LookupOutcome,
+    NotFoundAtPsp,
+    Pending,
+    PspClient,
+    Retryable,
+    Succeeded,
+)
+from psp.execution_queue import ExecutionQueue, QueuedOrder
+from psp.feeder import ExecutionFeeder
+
+log = logging.getLogger("payments.executor")
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutorConfig:
+    batch_size: int = 64
+    concurrency: int = 32
+    max_attempts: int = 5
+    backoff_base_s: float = 0.5
+    backoff_cap_s: float = 60.0
+    lease: timedelta = timedelta(seconds=30)
+    poll_interval_s: float = 0.1
+    requery_delays: tuple[timedelta, ...] = field(
+        default=(timedelta(minutes=5), timedelta(hours=1), timedelta(days=1))
+    )
+
+
+@dataclass
+class _Work:
+    row: QueuedOrder
+    order: PaymentOrder
+    outcome: LookupOutcome | None = None
+
+
+class PaymentExecutor:
+    def __init__(
+        self,
+        application: PaymentsApplication,
+        queue: ExecutionQueue,
+        feeder: ExecutionFeeder,
+        client: PspClient,
+        config: ExecutorConfig,
+        *,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        rng: random.Random | None = None,
+    ) -> None:
+        self.application = application
+        self.queue = queue
+        self.feeder = feeder
+        self.client = client
+        self.config = config
+        self.clock = clock
+        self.rng = rng or random.Random()
+        self.owner = f"executor-{uuid.uuid4().hex[:12]}"
+        self._calls = ThreadPoolExecutor(config.concurrency, thread_name_prefix="psp-call")
+        self._stop = threading.Event()
+
+    # --- the loop ------------------------------------------------------------------
+
+    def run_forever(self) -> None:
+        log.info("executor started", extra={"owner": self.owner})
+        while not self._stop.is_set():
+            try:
+                fed = self.feeder.run_once()
+                worked = self.run_once()
+            except Exception:
+                log.exception("executor iteration failed; retrying")
+                self._stop.wait(1.0)
+                continue
+            if not fed and not worked:
+                self._stop.wait(self.config.poll_interval_s)
+        log.info("executor stopped", extra={"owner": self.owner})
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def close(self) -> None:
+        self._calls.shutdown(wait=True)
+
+    def run_until_idle(self, max_rounds: int = 10_000) -> None:
+        """Feed and work until nothing is due (tests and benchmarks)."""
+        for _ in range(max_rounds):
+            if not self.feeder.run_once() and not self.run_once():
+                return
+
+    # --- one batch -----------------------------------------------------------------
+
+    def run_once(self) -> int:
+        rows = self.queue.claim_due(self.owner, self.config.batch_size, self.config.lease)
+        if not rows:
+            return 0
+        to_requery: list[_Work] = []
+        to_execute: list[_Work] = []
+        for row in rows:
+            order = self._load(row.order_uuid)
+            if order.is_terminal or order.dead_lettered:
+                self.queue.finish(self.owner, row.order_uuid)
+            elif row.kind == "requery" or _interrupted(order):
+                to_requery.append(_Work(row, order))
+            else:
+                to_execute.append(_Work(row, order))
+        for work, outcome in zip(
+            to_requery, self._parallel(self._requery, to_requery), strict=True
+        ):
+            if isinstance(outcome, NotFoundAtPsp):
+                to_execute.append(work)  # the call never reached the PSP: try it now
+            else:
+                work.outcome = outcome
+        started = self._record_started(to_execute)
+        for work, outcome in zip(started, self._parallel(self._charge, started), strict=True):
+            work.outcome = outcome
+        self._record_outcomes([w for w in to_requery + started if w.outcome is not None])
+        return len(rows)
+
+    def _load(self, order_uuid: UUID) -> PaymentOrder:
+        order: PaymentOrder = self.application.repository.get(order_uuid)
+        return order
+
+    def _parallel(
+        self, call: Callable[[PaymentOrder], LookupOutcome], works: Sequence[_Work]
+    ) -> list[LookupOutcome]:
+        return list(self._calls.map(lambda w: call(w.order), works))
+
+    def _charge(self, order: PaymentOrder) -> ChargeOutcome:
+        return self.client.create_charge(
+            ChargeRequest(
+                amount_minor=order.amount_minor,
+                currency=order.currency,
+                token=order.card_token,
+                reference=order.payment_order_id,
+                idempotency_key=order.payment_order_id,
+            )
+        )
+
+    def _requery(self, order: PaymentOrder) -> LookupOutcome:
+        return self.client.find_charge(order.payment_order_id)
+
+    def _record_started(self, works: list[_Work]) -> list[_Work]:
+        """ExecutionStarted for every order about to be called, saved before any call."""
+        for work in works:
+            work.order.start_execution()
+        try:
+            self.application.save(*(w.order for w in works))
+        except IntegrityError:
+            return self._record_started_one_by_one(works)
+        return works
+
+    def _record_started_one_by_one(self, works: list[_Work]) -> list[_Work]:
+        saved: list[_Work] = []
+        for work in works:
+            fresh = self._load(work.order.id)
+            if fresh.is_terminal or fresh.dead_lettered or fresh.pending_at_psp:
+                continue  # a webhook or another path settled it meanwhile
+            fresh.start_execution()
+            try:
+                self.application.save(fresh)
+            except IntegrityError:
+                continue  # leave it for the next claim, when its lease expires
+            saved.append(_Work(work.row, fresh))
+        return saved
+
+    def _record_outcomes(self, works: list[_Work]) -> None:
+        now = self.clock()
+        for work in works:
+            self._apply_outcome(work, now)
+        try:
+            self.application.save(*(w.order for w in works))
+        except IntegrityError:
+            for work in works:
+                self._save_outcome_alone(work, now)
+        for work in works:
+            self._update_queue(work, now)
+
+    def _save_outcome_alone(self, work: _Work, now: datetime) -> None:
+        for _ in range(3):
+            fresh = self._load(work.order.id)
+            work.order = fresh
+            self._apply_outcome(work, now)
+            try:
+                self.application.save(fresh)
+            except IntegrityError:
+                continue
+            return
+
+    def _apply_outcome(self, work: _Work, now: datetime) -> None:
+        order, outcome = work.order, work.outcome
+        if order.is_terminal and not isinstance(outcome, Succeeded | Declined):
+            return
+        if isinstance(outcome, Succeeded):
+            order.record_success(outcome.psp_reference, source="psp")
+        elif isinstance(outcome, Declined):
+            order.record_failure(outcome.code, outcome.reason, outcome.psp_reference, "psp")
+        elif isinstance(outcome, Pending):
+            if order.status is Status.EXECUTING:
+                order.mark_pending(outcome.psp_reference)
+        elif isinstance(outcome, Retryable) and order.status is Status.EXECUTING:
+            if order.pending_at_psp or work.row.kind == "requery":
+                return  # a failed re-query changes nothing stored; the queue retries it
+            if order.attempts_since_replay >= self.config.max_attempts:
+                order.schedule_retry(outcome.error, now)
+                order.dead_letter()
+            else:
+                delay = full_jitter_delay(
+                    order.attempts, self.config.backoff_base_s, self.config.backoff_cap_s, self.rng
+                )
+                order.schedule_retry(outcome.error, now + timedelta(seconds=delay))
+
+    def _update_queue(self, work: _Work, now: datetime) -> None:
+        order, row = work.order, work.row
+        if order.is_terminal or order.dead_lettered:
+            self.queue.finish(self.owner, row.order_uuid)
+        elif order.pending_at_psp:
+            delays = self.config.requery_delays
+            requeries = row.requeries + 1 if row.kind == "requery" else 0
+            wait = delays[min(requeries, len(delays) - 1)]
+            self.queue.reschedule(self.owner, row.order_uuid, "requery", now + wait, requeries)
+        elif order.next_attempt_at is not None:
+            self.queue.reschedule(self.owner, row.order_uuid, "execute", order.next_attempt_at, 0)
+        else:
+            # A re-query that failed: try again after a short backoff.
+            delay = full_jitter_delay(row.requeries + 1, 1.0, 60.0, self.rng)
+            self.queue.reschedule(
+                self.owner,
+                row.order_uuid,
+                row.kind,
+                now + timedelta(seconds=delay),
+                row.requeries + 1,
+            )
+
+
+def _interrupted(order: PaymentOrder) -> bool:
+    """An attempt started and no outcome was recorded: the executor died mid-call."""
+    return (
+        order.status is Status.EXECUTING
+        and order.next_attempt_at is None
+        and not order.pending_at_psp
+    )

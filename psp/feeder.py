@@ -1,0 +1,119 @@
+"""Follows the event log and keeps the execution queue and dead letters in step with it.
+
+Each batch of events and the feeder's position commit in one transaction, so a crash
+or restart applies every event to the queue exactly once.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import IntegrityError
+from psycopg import Connection
+from psycopg_pool import ConnectionPool
+
+from domain.application import PaymentsApplication
+from domain.checkout import Checkout
+from domain.payment_order import PaymentOrder
+from psp import execution_queue as q
+
+log = logging.getLogger("payments.executor.feeder")
+FEEDER_LOCK = 7261002
+
+ORDER_TOPICS = [
+    cls.TOPIC
+    for cls in (
+        PaymentOrder.Created,
+        PaymentOrder.RetryScheduled,
+        PaymentOrder.PendingAtPsp,
+        PaymentOrder.Succeeded,
+        PaymentOrder.Failed,
+        PaymentOrder.DeadLettered,
+        PaymentOrder.DeadLetterReplayed,
+    )
+]
+
+
+class ExecutionFeeder:
+    name = "execution-feeder"
+
+    def __init__(
+        self,
+        application: PaymentsApplication,
+        pool: ConnectionPool,
+        *,
+        first_requery_delay: timedelta,
+    ) -> None:
+        self.application = application
+        self.pool = pool
+        self.first_requery_delay = first_requery_delay
+
+    def run_once(self, limit: int = 1000) -> int:
+        """Apply the next batch of order events to the queue; returns how many were applied."""
+        with self.pool.connection() as conn, conn.transaction():
+            locked = conn.execute("SELECT pg_try_advisory_xact_lock(%s)", (FEEDER_LOCK,)).fetchone()
+            if not locked or not locked[0]:
+                return 0  # another feeder holds the lock: it will do this work
+            position = q.tracked_position(conn, self.name)
+            notifications = self.application.recorder.select_notifications(
+                position + 1, limit, topics=ORDER_TOPICS
+            )
+            if not notifications:
+                return 0
+            finished_checkouts: set[str] = set()
+            for notification in notifications:
+                event = self.application.mapper.to_domain_event(notification)
+                self._apply(conn, event, finished_checkouts)
+            # Before the position commits, so a crash here repeats this idempotent step.
+            for checkout_id in sorted(finished_checkouts):
+                self._complete_checkout(checkout_id)
+            q.track(conn, self.name, notifications[-1].id)
+        return len(notifications)
+
+    def _apply(self, conn: Connection, event: Any, finished_checkouts: set[str]) -> None:
+        order_uuid: UUID = event.originator_id
+        if isinstance(event, PaymentOrder.Created):
+            q.enqueue_new(conn, order_uuid, event.timestamp)
+        elif isinstance(event, PaymentOrder.RetryScheduled):
+            q.enqueue(conn, order_uuid, "execute", event.next_attempt_at)
+        elif isinstance(event, PaymentOrder.PendingAtPsp):
+            q.enqueue(conn, order_uuid, "requery", event.timestamp + self.first_requery_delay)
+        elif isinstance(event, PaymentOrder.Succeeded | PaymentOrder.Failed):
+            q.dequeue(conn, order_uuid)
+            q.remove_dead_letter(conn, order_uuid)
+            order: PaymentOrder = self.application.repository.get(order_uuid)
+            finished_checkouts.add(order.checkout_id)
+        elif isinstance(event, PaymentOrder.DeadLettered):
+            q.dequeue(conn, order_uuid)
+            parked: PaymentOrder = self.application.repository.get(order_uuid)
+            q.add_dead_letter(
+                conn,
+                order_uuid,
+                parked.payment_order_id,
+                event.attempts,
+                event.last_error,
+                event.timestamp,
+            )
+        elif isinstance(event, PaymentOrder.DeadLetterReplayed):
+            q.remove_dead_letter(conn, order_uuid)
+            q.enqueue(conn, order_uuid, "execute", event.timestamp)
+
+    def _complete_checkout(self, checkout_id: str) -> None:
+        """Mark the checkout done once every one of its orders is SUCCESS or FAILED."""
+        for _ in range(3):
+            checkout: Checkout = self.application.get_checkout(checkout_id)
+            if checkout.is_payment_done:
+                return
+            orders = [self.application.get_order(i) for i in checkout.payment_order_ids]
+            if not all(order.is_terminal for order in orders):
+                return
+            succeeded = sum(1 for order in orders if order.status.value == "SUCCESS")
+            checkout.mark_payment_done(succeeded=succeeded, failed=len(orders) - succeeded)
+            try:
+                self.application.save(checkout)
+            except IntegrityError:
+                continue
+            return

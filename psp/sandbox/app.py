@@ -1,0 +1,84 @@
+"""`create_sandbox_app(config)`: the Litestar application of the sandbox PSP."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from http import HTTPStatus
+from typing import Any
+
+from litestar import Litestar, Request, Response
+from litestar.exceptions import HTTPException
+
+from psp.sandbox.admin import admin_routes
+from psp.sandbox.charges import charge_routes
+from psp.sandbox.config import SandboxConfig
+from psp.sandbox.hosted_page import hosted_page_routes
+from psp.sandbox.payouts import payout_routes
+from psp.sandbox.problems import (
+    FieldError,
+    Problem,
+    ProblemError,
+    problem_error_handler,
+    problem_response,
+)
+from psp.sandbox.runtime import Sandbox
+from psp.sandbox.store import SandboxStore
+from psp.sandbox.tokens import token_routes
+from psp.sandbox.worker import run_background_work
+
+
+def _http_exception_handler(_: Request[Any, Any, Any], error: Exception) -> Response[bytes]:
+    assert isinstance(error, HTTPException)
+    errors: list[FieldError] = []
+    if isinstance(error.extra, list):
+        for item in error.extra:
+            if isinstance(item, dict):
+                errors.append(FieldError(str(item.get("key", "")), str(item.get("message", ""))))
+    title = HTTPStatus(error.status_code).phrase
+    problem = Problem(
+        type="about:blank",
+        title=title,
+        status=error.status_code,
+        detail=str(error.detail),
+        errors=errors,
+    )
+    return problem_response(problem, headers=dict(error.headers or {}))
+
+
+def create_sandbox_app(config: SandboxConfig) -> Litestar:
+    """The sandbox as an ASGI app; its lifespan runs the webhook and status-change worker."""
+    sandbox = Sandbox(config=config, store=SandboxStore(config.db_path))
+
+    @contextlib.asynccontextmanager
+    async def background_worker(_: Litestar) -> AsyncIterator[None]:
+        task = asyncio.create_task(run_background_work(sandbox), name="psp-sandbox-worker")
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            sandbox.store.close()
+
+    handlers: list[Any] = [
+        *token_routes(sandbox),
+        *hosted_page_routes(sandbox),
+        *charge_routes(sandbox),
+        *payout_routes(sandbox),
+        *admin_routes(sandbox),
+    ]
+    app = Litestar(
+        route_handlers=handlers,
+        lifespan=[background_worker],
+        exception_handlers={
+            ProblemError: problem_error_handler,
+            HTTPException: _http_exception_handler,
+        },
+        request_max_body_size=config.max_body_bytes,
+        openapi_config=None,
+        debug=False,
+    )
+    app.state.sandbox = sandbox
+    return app

@@ -1,0 +1,175 @@
+"""Fault injection: rules an admin adds, consumed atomically by the calls they hit.
+
+Request faults (charges/payouts): latency, timeout, status, reset, charged_but_500.
+Webhook faults (every event): drop_webhook, duplicate_webhook, delay_webhook, reorder_webhooks.
+A rule with `count` hits that many calls and disappears; with `until` it ends at that instant;
+with neither it stays until `DELETE /admin/faults`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import socket
+import struct
+import threading
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any
+
+from litestar import Request, Response
+
+from psp.sandbox.identifiers import utc_now
+from psp.sandbox.models import FaultRuleRequest
+from psp.sandbox.problems import FieldError, ProblemError, problem_response
+
+REQUEST_FAULTS = frozenset({"latency", "timeout", "status", "reset", "charged_but_500"})
+WEBHOOK_FAULTS = frozenset(
+    {"drop_webhook", "duplicate_webhook", "delay_webhook", "reorder_webhooks"}
+)
+ENDPOINTS = frozenset({"charges", "payouts", "tokens", "*"})
+FAULT_STATUSES = frozenset({500, 502, 503, 504, 429})
+
+
+@dataclass
+class FaultRule:
+    id: int
+    kind: str
+    endpoint: str
+    status: int | None
+    latency_ms: int | None
+    remaining: int | None
+    until: datetime | None
+
+    def is_active(self, now: datetime) -> bool:
+        alive = self.remaining is None or self.remaining > 0
+        return alive and (self.until is None or now < self.until)
+
+    def as_json(self) -> dict[str, Any]:
+        view = asdict(self)
+        view["until"] = self.until.isoformat() if self.until else None
+        return view
+
+
+def rule_from_request(request: FaultRuleRequest, rule_id: int) -> FaultRule:
+    """Validate one admin rule; a bad one becomes a 422 naming the field."""
+
+    def refuse(field: str, message: str) -> ProblemError:
+        return ProblemError(422, "Invalid fault", message, [FieldError(field, message)])
+
+    if request.kind not in REQUEST_FAULTS | WEBHOOK_FAULTS:
+        raise refuse("kind", f"unknown fault kind {request.kind!r}")
+    if request.endpoint not in ENDPOINTS:
+        raise refuse("endpoint", f"endpoint must be one of {sorted(ENDPOINTS)}")
+    status = request.status
+    if request.kind == "status":
+        status = status or 503
+        if status not in FAULT_STATUSES:
+            raise refuse("status", f"status must be one of {sorted(FAULT_STATUSES)}")
+    until = None
+    if request.until is not None:
+        try:
+            until = datetime.fromisoformat(request.until.replace("Z", "+00:00"))
+        except ValueError:
+            raise refuse("until", "until must be an ISO 8601 instant") from None
+        if until.tzinfo is None:
+            raise refuse("until", "until must carry a time zone (e.g. Z)")
+    remaining = request.count
+    if request.kind == "reorder_webhooks" and remaining is None:
+        remaining = 2  # reordering needs a group to shuffle: the next two events by default
+    return FaultRule(
+        id=rule_id,
+        kind=request.kind,
+        endpoint=request.endpoint,
+        status=status,
+        latency_ms=request.latency_ms,
+        remaining=remaining,
+        until=until,
+    )
+
+
+class FaultBook:
+    """The active rules; `take` finds and consumes one use under a lock."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._rules: list[FaultRule] = []
+        self._ids = itertools.count(1)
+
+    def add(self, requests: list[FaultRuleRequest]) -> list[FaultRule]:
+        with self._lock:
+            rules = [rule_from_request(request, next(self._ids)) for request in requests]
+            self._rules.extend(rules)
+            return rules
+
+    def active(self) -> list[FaultRule]:
+        now = utc_now()
+        with self._lock:
+            self._rules = [rule for rule in self._rules if rule.is_active(now)]
+            return list(self._rules)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._rules.clear()
+
+    def take(self, kind: str, endpoint: str = "*") -> FaultRule | None:
+        """Consume one use of the first active rule of `kind` that covers `endpoint`."""
+        now = utc_now()
+        with self._lock:
+            for rule in self._rules:
+                covers = rule.endpoint in ("*", endpoint) or endpoint == "*"
+                if rule.kind == kind and covers and rule.is_active(now):
+                    if rule.remaining is not None:
+                        rule.remaining -= 1
+                    return rule
+            return None
+
+    def has_active(self, kind: str) -> bool:
+        now = utc_now()
+        with self._lock:
+            return any(rule.kind == kind and rule.is_active(now) for rule in self._rules)
+
+
+def abort_connection(request: Request[Any, Any, Any]) -> bool:
+    """Reset the client's TCP connection without any HTTP answer (uvicorn's h11 protocol).
+
+    The ASGI `receive` callable is bound to uvicorn's request cycle, which holds the transport;
+    SO_LINGER 0 makes the close a TCP RST, so the client sees a connection reset.
+    Returns False when the server is not uvicorn (the caller then answers 500 instead).
+    """
+    cycle = getattr(request.receive, "__self__", None)
+    transport = getattr(cycle, "transport", None)
+    if cycle is None or transport is None:
+        return False
+    sock = transport.get_extra_info("socket")
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    cycle.disconnected = True  # uvicorn then sends nothing more on this cycle
+    transport.abort()
+    return True
+
+
+async def apply_request_faults(
+    faults: FaultBook, request: Request[Any, Any, Any], endpoint: str, timeout_fault_s: float
+) -> Response[bytes] | None:
+    """Act on the faults aimed at this call before it is processed; a Response ends the call."""
+    latency = faults.take("latency", endpoint)
+    if latency is not None:
+        await asyncio.sleep((latency.latency_ms or 1000) / 1000)
+    if faults.take("reset", endpoint) is not None and abort_connection(request):
+        return Response(content=b"", status_code=500)  # never reaches the client
+    if faults.take("timeout", endpoint) is not None:
+        await asyncio.sleep(timeout_fault_s)
+        return problem_response(
+            ProblemError(504, "Gateway timeout", "injected timeout fault").problem
+        )
+    status_rule = faults.take("status", endpoint)
+    if status_rule is not None:
+        status = status_rule.status or 503
+        headers = {"Retry-After": "1"} if status in (429, 503) else {}
+        return problem_response(
+            ProblemError(status, "Injected fault", f"injected status {status}").problem, headers
+        )
+    return None

@@ -1,0 +1,75 @@
+"""The hosted card page: a plain HTML form that tokenises a card and shows the token."""
+
+from __future__ import annotations
+
+from html import escape
+from typing import Any
+
+from litestar import MediaType, Request, Response, get, post
+
+from psp.sandbox.problems import ProblemError
+from psp.sandbox.runtime import Sandbox
+from psp.sandbox.tokens import CardInput, tokenise_card
+
+_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{title}</title></head>
+<body><h1>{title}</h1>
+{content}
+</body></html>
+"""
+
+_FORM = """<form method="post" action="/v1/hosted/card" autocomplete="off">
+<p><label>Card number <input name="number" inputmode="numeric" required></label></p>
+<p><label>Expiry (MM/YY) <input name="expiry" placeholder="12/34" required></label></p>
+<p><label>CVC <input name="cvc" inputmode="numeric" required></label></p>
+<p><button type="submit">Save card</button></p>
+</form>"""
+
+
+def _html(title: str, content: str, status_code: int = 200) -> Response[str]:
+    return Response(
+        _PAGE.format(title=escape(title), content=content),
+        status_code=status_code,
+        media_type=MediaType.HTML,
+    )
+
+
+def parse_expiry(text: str) -> tuple[int, int]:
+    """'MM/YY' or 'MM/YYYY' as (month, year); (0, 0) when unreadable."""
+    month_text, _, year_text = text.strip().partition("/")
+    month_text, year_text = month_text.strip(), year_text.strip()
+    if not (month_text.isdigit() and year_text.isdigit() and len(year_text) in (2, 4)):
+        return 0, 0
+    year = int(year_text) + (2000 if len(year_text) == 2 else 0)
+    return int(month_text), year
+
+
+def hosted_page_routes(sandbox: Sandbox) -> list[object]:
+    @get("/v1/hosted/card", media_type=MediaType.HTML)
+    async def show_card_form() -> Response[str]:
+        return _html("Enter your card", _FORM)
+
+    @post("/v1/hosted/card", media_type=MediaType.HTML)
+    async def submit_card_form(request: Request[Any, Any, Any]) -> Response[str]:
+        form = await request.form()
+        month, year = parse_expiry(str(form.get("expiry", "")))
+        # People type spaces and dashes in card numbers; the JSON API is strict, the page is not.
+        number = str(form.get("number", "")).replace(" ", "").replace("-", "")
+        card = CardInput(number, month, year, str(form.get("cvc", "")).strip())
+        try:
+            view = tokenise_card(sandbox, card)
+        except ProblemError as error:
+            items = "".join(
+                f"<li>{escape(item.field)}: {escape(item.message)}</li>"
+                for item in error.problem.errors
+            )
+            content = f'<ul class="errors">{items}</ul>\n{_FORM}'
+            return _html("Please check your card", content, status_code=422)
+        content = (
+            f"<p>Card saved: {escape(view.brand)} ending in {escape(view.last4)}.</p>\n"
+            f'<p>Token: <code id="token">{escape(view.token)}</code></p>\n'
+            f'<p>Fingerprint: <code id="fingerprint">{escape(view.fingerprint)}</code></p>'
+        )
+        return _html("Card saved", content, status_code=201)
+
+    return [show_card_form, submit_card_form]

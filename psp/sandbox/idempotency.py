@@ -1,0 +1,90 @@
+"""Idempotency-Key handling shared by charges and payouts.
+
+The first complete answer for a key is stored with a hash of the request; the same key with the
+same body gets that answer again (status and bytes) with `Idempotent-Replayed: true`; with a
+different body, 422. Answers that changed nothing (faults, 503 processing errors, bad tokens)
+are not stored, so a retry is processed afresh.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+from typing import Any
+
+import msgspec
+from litestar import Request, Response
+
+from psp.sandbox.identifiers import iso_utc, utc_now
+from psp.sandbox.problems import ProblemError
+from psp.sandbox.store import SandboxStore
+
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+REPLAYED_HEADER = "Idempotent-Replayed"
+MAX_KEY_LENGTH = 255
+
+
+def idempotency_key_of(request: Request[Any, Any, Any]) -> str:
+    key = request.headers.get(IDEMPOTENCY_HEADER)
+    if key is None or not key.strip():
+        raise ProblemError(400, "Idempotency key missing", f"send an {IDEMPOTENCY_HEADER} header")
+    if len(key) > MAX_KEY_LENGTH:
+        raise ProblemError(400, "Idempotency key too long", f"at most {MAX_KEY_LENGTH} chars")
+    return key
+
+
+def request_hash(body: msgspec.Struct) -> str:
+    """Hash of the decoded body, so whitespace or key order do not make a "different" request."""
+    return hashlib.sha256(msgspec.json.encode(body, order="sorted")).hexdigest()
+
+
+def json_response(status_code: int, body: bytes, *, replayed: bool = False) -> Response[bytes]:
+    headers = {REPLAYED_HEADER: "true"} if replayed else {}
+    return Response(
+        content=body, status_code=status_code, media_type="application/json", headers=headers
+    )
+
+
+def stored_answer(
+    store: SandboxStore, scope: str, key: str, hashed_request: str
+) -> Response[bytes] | None:
+    """The replayed answer for this key, None when the key is new; 422 when the body differs."""
+    row = store.fetch_one(
+        "SELECT request_hash, status_code, body FROM idempotency WHERE scope = ? AND key = ?",
+        (scope, key),
+    )
+    if row is None:
+        return None
+    if row["request_hash"] != hashed_request:
+        raise ProblemError(
+            422, "Idempotency key reused", "this Idempotency-Key was used with a different body"
+        )
+    return json_response(row["status_code"], bytes(row["body"]), replayed=True)
+
+
+def store_answer(
+    connection: sqlite3.Connection,
+    scope: str,
+    key: str,
+    hashed_request: str,
+    status_code: int,
+    body: bytes,
+) -> None:
+    connection.execute(
+        "INSERT INTO idempotency (scope, key, request_hash, status_code, body, created_at)"
+        " VALUES (?, ?, ?, ?, ?, ?)",
+        (scope, key, hashed_request, status_code, body, iso_utc(utc_now())),
+    )
+
+
+def count_attempt(connection: sqlite3.Connection, scope: str, key: str) -> int:
+    """Count one more processing attempt for this key and return the count."""
+    connection.execute(
+        "INSERT INTO attempt_counts (scope, key, attempts) VALUES (?, ?, 1)"
+        " ON CONFLICT (scope, key) DO UPDATE SET attempts = attempts + 1",
+        (scope, key),
+    )
+    row = connection.execute(
+        "SELECT attempts FROM attempt_counts WHERE scope = ? AND key = ?", (scope, key)
+    ).fetchone()
+    return int(row["attempts"])

@@ -1,0 +1,92 @@
+"""Request and response bodies of the sandbox API (msgspec Structs, strict at the edge)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import msgspec
+
+Currency = Annotated[str, msgspec.Meta(pattern=r"^[A-Z]{3}$")]
+Reference = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+PositiveMinor = Annotated[int, msgspec.Meta(gt=0, le=10**15)]
+
+
+class TokenRequest(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    number: str
+    exp_month: int
+    exp_year: int
+    cvc: str
+
+
+class TokenView(msgspec.Struct, frozen=True):
+    token: str
+    fingerprint: str
+    brand: str
+    last4: str
+    exp_month: int
+    exp_year: int
+
+
+class ChargeRequest(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    amount: PositiveMinor
+    currency: Currency
+    token: Annotated[str, msgspec.Meta(pattern=r"^tok_[a-z]{24}$")]
+    reference: Reference
+    description: Annotated[str, msgspec.Meta(max_length=500)] | None = None
+
+
+class CardView(msgspec.Struct, frozen=True):
+    brand: str
+    last4: str
+    fingerprint: str
+    exp_month: int
+    exp_year: int
+
+
+class ChargeView(msgspec.Struct, frozen=True):
+    id: str
+    object: str
+    amount: int
+    currency: str
+    status: str
+    reference: str
+    description: str | None
+    failure_code: str | None
+    token: str
+    card: CardView | None
+    created_at: str
+    updated_at: str
+
+
+class PayoutRequest(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    amount: PositiveMinor
+    currency: Currency
+    destination: Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
+    reference: Reference
+
+
+class PayoutView(msgspec.Struct, frozen=True):
+    id: str
+    object: str
+    amount: int
+    currency: str
+    status: str
+    destination: str
+    reference: str
+    failure_code: str | None
+    created_at: str
+    updated_at: str
+
+
+class ErrorBody(msgspec.Struct, frozen=True):
+    error: str
+    message: str
+
+
+class FaultRuleRequest(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    kind: str
+    endpoint: str = "*"
+    status: int | None = None
+    latency_ms: Annotated[int, msgspec.Meta(ge=0, le=600_000)] | None = None
+    count: Annotated[int, msgspec.Meta(ge=1)] | None = None
+    until: str | None = None

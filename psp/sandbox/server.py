@@ -1,0 +1,29 @@
+"""`run_sandbox(config)`: serve the sandbox with uvicorn until SIGINT or SIGTERM."""
+
+from __future__ import annotations
+
+import logging
+
+import uvicorn
+
+from psp.sandbox.app import create_sandbox_app
+from psp.sandbox.config import SandboxConfig
+
+
+def run_sandbox(config: SandboxConfig, *, log_level: str = "info") -> None:
+    """Block serving HTTP; uvicorn handles SIGINT/SIGTERM, drains, then the lifespan stops the
+    background worker and closes the database."""
+    # httpx logs every webhook POST at INFO; the delivery outcome is logged by webhooks.py.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_sandbox_app(config),
+            host=config.host,
+            port=config.port,
+            log_level=log_level,
+            http="h11",  # the "reset" fault needs uvicorn's h11 protocol (see faults.py)
+            lifespan="on",
+            timeout_graceful_shutdown=5,
+        )
+    )
+    server.run()

@@ -1,0 +1,117 @@
+"""Card tokenisation: validate a card, keep only its fingerprint, brand, last4 and expiry.
+
+Neither the card number nor the CVC is stored or logged. The card's test behaviour (DESIGN §7)
+is decided here, from the number, and stored with the token.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from litestar import Request, Response, post
+
+from psp.cards import PAN_MAX_DIGITS, PAN_MIN_DIGITS, brand_of, luhn_valid
+from psp.sandbox.faults import apply_request_faults
+from psp.sandbox.identifiers import iso_utc, new_token, utc_now
+from psp.sandbox.models import TokenRequest, TokenView
+from psp.sandbox.problems import FieldError, ProblemError, decode_json
+from psp.sandbox.runtime import Sandbox
+
+SUCCEED = "succeed"
+PROCESSING_ERROR = "processing_error"
+PENDING = "pending"
+DECLINE_CODES = frozenset({"card_declined", "insufficient_funds"})
+TEST_CARD_BEHAVIOURS: dict[str, str] = {
+    "4242424242424242": SUCCEED,
+    "4000000000000002": "card_declined",
+    "4000000000009995": "insufficient_funds",
+    "4000000000000119": PROCESSING_ERROR,
+    "4000000000003220": PENDING,
+}
+
+
+@dataclass(frozen=True)
+class CardInput:
+    number: str
+    exp_month: int
+    exp_year: int
+    cvc: str
+
+
+def card_field_errors(card: CardInput, now: datetime) -> list[FieldError]:
+    """Every reason to refuse this card, by field; empty when it can be tokenised."""
+    errors: list[FieldError] = []
+    number = card.number
+    if not number.isascii() or not number.isdigit():
+        errors.append(FieldError("number", "must contain digits only"))
+    elif not PAN_MIN_DIGITS <= len(number) <= PAN_MAX_DIGITS:
+        errors.append(
+            FieldError("number", f"must have {PAN_MIN_DIGITS} to {PAN_MAX_DIGITS} digits")
+        )
+    elif not luhn_valid(number):
+        errors.append(FieldError("number", "fails the Luhn check"))
+    if not 1 <= card.exp_month <= 12:
+        errors.append(FieldError("exp_month", "must be 1 to 12"))
+    if not 2000 <= card.exp_year <= 2199:
+        errors.append(FieldError("exp_year", "must be a four-digit year"))
+    elif 1 <= card.exp_month <= 12 and (card.exp_year, card.exp_month) < (now.year, now.month):
+        errors.append(FieldError("exp_year", "the card has expired"))
+    if not (card.cvc.isascii() and card.cvc.isdigit() and 3 <= len(card.cvc) <= 4):
+        errors.append(FieldError("cvc", "must be 3 or 4 digits"))
+    return errors
+
+
+def fingerprint_of(secret: str, number: str) -> str:
+    """HMAC-SHA256 of the number under a server secret: same card, same fingerprint."""
+    return hmac.new(secret.encode(), number.encode(), hashlib.sha256).hexdigest()
+
+
+def tokenise_card(sandbox: Sandbox, card: CardInput) -> TokenView:
+    """Validate and store a card as a token; raises a 422 ProblemError naming bad fields."""
+    errors = card_field_errors(card, utc_now())
+    if errors:
+        raise ProblemError(422, "Invalid card", "the card cannot be tokenised", errors)
+    view = TokenView(
+        token=new_token(),
+        fingerprint=fingerprint_of(sandbox.config.fingerprint_secret, card.number),
+        brand=brand_of(card.number),
+        last4=card.number[-4:],
+        exp_month=card.exp_month,
+        exp_year=card.exp_year,
+    )
+    behaviour = TEST_CARD_BEHAVIOURS.get(card.number, SUCCEED)
+    with sandbox.store.transaction() as connection:
+        connection.execute(
+            "INSERT INTO tokens (token, fingerprint, brand, last4, exp_month, exp_year,"
+            " behaviour, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                view.token,
+                view.fingerprint,
+                view.brand,
+                view.last4,
+                view.exp_month,
+                view.exp_year,
+                behaviour,
+                iso_utc(utc_now()),
+            ),
+        )
+    return view
+
+
+def token_routes(sandbox: Sandbox) -> list[object]:
+    @post("/v1/tokens", status_code=201)
+    async def create_token(request: Request[Any, Any, Any]) -> Response[Any]:
+        injected = await apply_request_faults(
+            sandbox.faults, request, "tokens", sandbox.config.timeout_fault_s
+        )
+        if injected is not None:
+            return injected
+        body = decode_json(await request.body(), TokenRequest)
+        card = CardInput(body.number, body.exp_month, body.exp_year, body.cvc)
+        return Response(tokenise_card(sandbox, card), status_code=201)
+
+    return [create_token]

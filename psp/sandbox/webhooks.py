@@ -1,0 +1,159 @@
+"""Webhook outbox and delivery.
+
+An event is stored with its delivery row(s) in the same transaction as the change it announces;
+a background task POSTs due deliveries, signed with `PSP-Signature`, and retries each with
+exponential backoff (base * 2^(attempts-1), capped) until the receiver answers 2xx. The outbox
+is in SQLite, so undelivered events survive a restart. Webhook faults act when an event is
+enqueued: drop (recorded, never sent), duplicate (two deliveries of the same event id), delay,
+and reorder (held, then released newest first).
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import time
+from typing import Any
+
+import httpx
+import msgspec
+
+from psp.sandbox.config import SandboxConfig
+from psp.sandbox.faults import FaultBook
+from psp.sandbox.identifiers import new_id
+from psp.sandbox.store import SandboxStore
+from psp.signing import SIGNATURE_HEADER, sign_payload
+
+logger = logging.getLogger("psp.sandbox.webhooks")
+
+PENDING, HELD, DELIVERED, DROPPED = "pending", "held", "delivered", "dropped"
+
+
+class WebhookEvent(msgspec.Struct, frozen=True):
+    id: str
+    type: str
+    created: int
+    data: dict[str, Any]
+
+
+def enqueue_event(
+    connection: sqlite3.Connection, faults: FaultBook, event_type: str, data_object: Any
+) -> str:
+    """Store an event about `data_object` and schedule its delivery; returns the event id."""
+    now = time.time()
+    event = WebhookEvent(
+        id=new_id("evt"), type=event_type, created=int(now), data={"object": data_object}
+    )
+    connection.execute(
+        "INSERT INTO events (id, type, created, payload) VALUES (?, ?, ?, ?)",
+        (event.id, event.type, event.created, msgspec.json.encode(event)),
+    )
+    status, due_at, copies = PENDING, now, 1
+    if faults.take("drop_webhook") is not None:
+        status = DROPPED
+    elif faults.take("reorder_webhooks") is not None:
+        status = HELD
+    delay = faults.take("delay_webhook")
+    if delay is not None:
+        due_at = now + (delay.latency_ms if delay.latency_ms is not None else 5000) / 1000
+    if status != DROPPED and faults.take("duplicate_webhook") is not None:
+        copies = 2
+    for _ in range(copies):
+        connection.execute(
+            "INSERT INTO deliveries (event_id, status, next_attempt_at) VALUES (?, ?, ?)",
+            (event.id, status, due_at),
+        )
+    return event.id
+
+
+def release_held_deliveries(store: SandboxStore, faults: FaultBook) -> None:
+    """Once no reorder rule is active, send held events newest first."""
+    if faults.has_active("reorder_webhooks"):
+        return
+    with store.transaction() as connection:
+        held = connection.execute(
+            "SELECT id FROM deliveries WHERE status = ? ORDER BY id DESC", (HELD,)
+        ).fetchall()
+        now = time.time()
+        for position, row in enumerate(held):
+            connection.execute(
+                "UPDATE deliveries SET status = ?, next_attempt_at = ? WHERE id = ?",
+                (PENDING, now + position * 0.001, row["id"]),
+            )
+
+
+def retry_delay_s(config: SandboxConfig, attempts: int) -> float:
+    """Backoff after `attempts` failed tries: base, 2*base, 4*base, ... capped."""
+    exponent = min(max(attempts - 1, 0), 30)
+    return float(min(config.webhook_retry_base_s * 2**exponent, config.webhook_retry_cap_s))
+
+
+async def deliver_due_webhooks(
+    store: SandboxStore, config: SandboxConfig, client: httpx.AsyncClient
+) -> int:
+    """POST every due delivery once; returns how many were acknowledged."""
+    if config.webhook_url is None:
+        return 0
+    due = store.fetch_all(
+        "SELECT d.id, d.attempts, e.payload FROM deliveries d JOIN events e ON e.id = d.event_id"
+        " WHERE d.status = ? AND d.next_attempt_at <= ? ORDER BY d.next_attempt_at, d.id"
+        " LIMIT 100",
+        (PENDING, time.time()),
+    )
+    acknowledged = 0
+    for delivery in due:
+        body = bytes(delivery["payload"])
+        signature = sign_payload(config.webhook_secret, body, int(time.time()))
+        status_code: int | None = None
+        error: str | None = None
+        try:
+            response = await client.post(
+                config.webhook_url,
+                content=body,
+                headers={"Content-Type": "application/json", SIGNATURE_HEADER: signature},
+                timeout=config.webhook_timeout_s,
+            )
+            status_code = response.status_code
+        except httpx.HTTPError as exception:
+            error = f"{type(exception).__name__}: {exception}"
+        attempts = delivery["attempts"] + 1
+        with store.transaction() as connection:
+            if status_code is not None and 200 <= status_code < 300:
+                acknowledged += 1
+                connection.execute(
+                    "UPDATE deliveries SET status = ?, attempts = ?, last_status_code = ?,"
+                    " last_error = NULL, delivered_at = ? WHERE id = ?",
+                    (DELIVERED, attempts, status_code, time.time(), delivery["id"]),
+                )
+            else:
+                next_attempt = time.time() + retry_delay_s(config, attempts)
+                connection.execute(
+                    "UPDATE deliveries SET attempts = ?, last_status_code = ?, last_error = ?,"
+                    " next_attempt_at = ? WHERE id = ?",
+                    (attempts, status_code, error, next_attempt, delivery["id"]),
+                )
+                logger.info("webhook delivery %s failed (%s)", delivery["id"], status_code or error)
+    return acknowledged
+
+
+def list_events(store: SandboxStore, limit: int) -> list[dict[str, Any]]:
+    """Events newest last, each with the state of its deliveries."""
+    events = store.fetch_all("SELECT * FROM events ORDER BY seq LIMIT ?", (limit,))
+    listing: list[dict[str, Any]] = []
+    for event in events:
+        deliveries = store.fetch_all(
+            "SELECT status, attempts, last_status_code, last_error FROM deliveries"
+            " WHERE event_id = ? ORDER BY id",
+            (event["id"],),
+        )
+        listing.append(
+            {
+                "id": event["id"],
+                "type": event["type"],
+                "created": event["created"],
+                "data": msgspec.json.decode(event["payload"])["data"],
+                "deliveries": [dict(delivery) for delivery in deliveries],
+                "delivered": any(delivery["status"] == DELIVERED for delivery in deliveries),
+            }
+        )
+    return listing

@@ -1,0 +1,29 @@
+"""The background task: apply due status changes, then deliver due webhooks, forever."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import httpx
+
+from psp.sandbox.lifecycle import apply_due_transitions
+from psp.sandbox.runtime import Sandbox
+from psp.sandbox.webhooks import deliver_due_webhooks, release_held_deliveries
+
+logger = logging.getLogger("psp.sandbox.worker")
+
+
+async def run_background_work(sandbox: Sandbox) -> None:
+    """Loop until cancelled; an error in one round is logged and the next round goes on."""
+    async with httpx.AsyncClient() as client:
+        while True:
+            try:
+                apply_due_transitions(sandbox.store, sandbox.faults)
+                release_held_deliveries(sandbox.store, sandbox.faults)
+                await deliver_due_webhooks(sandbox.store, sandbox.config, client)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("background round failed; retrying")
+            await asyncio.sleep(sandbox.config.worker_poll_s)
