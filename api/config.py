@@ -24,6 +24,7 @@ class ExecutorSettings:
     backoff_cap_s: float
     psp_timeout_s: float
     requery_delays_s: tuple[float, ...]
+    lease_s: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +94,7 @@ class Settings:
                 requery_delays_s=_floats(
                     env, "PAYMENTS_REQUERY_DELAYS_S", (300.0, 3600.0, 86400.0)
                 ),
+                lease_s=_float(env, "PAYMENTS_EXECUTOR_LEASE_S", 30.0, 0.5, 3600),
             ),
         )
 

@@ -1,0 +1,140 @@
+"""A real sandbox PSP process, our API on a real port (for its webhooks), and an executor."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+
+from api.app import create_app
+from api.config import Settings
+from api.roles import build_executor
+from api.services import Services, build_services
+from psp.executor import PaymentExecutor
+from tests.conftest import _create_database, _drop_database
+from tests.e2e.processes import free_port
+
+WEBHOOK_SECRET = "whsec_executor_tests"
+CARDS = {
+    "success": "4242424242424242",
+    "declined": "4000000000000002",
+    "insufficient": "4000000000009995",
+    "processing_error": "4000000000000119",
+    "pending": "4000000000003220",
+}
+
+
+@dataclass
+class Sandbox:
+    url: str
+    process: subprocess.Popen[bytes]
+
+    def token(self, card: str) -> str:
+        response = httpx.post(
+            f"{self.url}/v1/tokens",
+            json={"number": CARDS.get(card, card), "exp_month": 12, "exp_year": 2040, "cvc": "123"},
+        )
+        assert response.status_code == 201, response.text
+        return str(response.json()["token"])
+
+    def fault(self, **rule: Any) -> None:
+        assert httpx.post(f"{self.url}/admin/faults", json=rule).status_code == 201
+
+    def clear_faults(self) -> None:
+        httpx.delete(f"{self.url}/admin/faults")
+
+    def charges(self, reference: str) -> int:
+        answer = httpx.get(f"{self.url}/admin/charges/count", params={"reference": reference})
+        return int(answer.json()["charges"])
+
+
+@dataclass
+class Stack:
+    services: Services
+    sandbox: Sandbox
+    api_url: str
+    env: dict[str, str]
+    executor: PaymentExecutor
+
+    def order(self, payment_order_id: str) -> Any:
+        return self.services.application.get_order(payment_order_id)
+
+    def settle(self, done: Callable[[], bool], timeout: float = 20.0) -> None:
+        """Run the executor until done() holds (webhooks arrive on their own)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.executor.run_until_idle()
+            if done():
+                return
+            time.sleep(0.05)
+        raise AssertionError("the system did not settle in time")
+
+
+def start_sandbox(db: Path, webhook_url: str) -> Sandbox:
+    port = free_port()
+    command = [
+        sys.executable, "-m", "psp.sandbox", "--db", str(db), "--port", str(port),
+        "--webhook-url", webhook_url, "--webhook-secret", WEBHOOK_SECRET,
+        "--pending-delay", "0.3", "--webhook-retry-base", "0.1", "--webhook-retry-cap", "0.5",
+        "--timeout-fault-seconds", "3", "--log-level", "warning",
+    ]  # fmt: skip
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(200):
+        try:
+            if httpx.get(f"{url}/health", timeout=0.5).status_code == 200:
+                return Sandbox(url, process)
+        except httpx.HTTPError:
+            time.sleep(0.05)
+    process.kill()
+    raise RuntimeError("sandbox did not start")
+
+
+@pytest.fixture(scope="module")
+def stack(admin_database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    database_url = _create_database(admin_database_url)
+    api_port = free_port()
+    sandbox = start_sandbox(
+        tmp_path_factory.mktemp("sandbox") / "psp.sqlite3",
+        f"http://127.0.0.1:{api_port}/webhooks/psp",
+    )
+    env = {
+        "PAYMENTS_DATABASE_URL": database_url,
+        "PAYMENTS_WEBHOOK_SECRET": WEBHOOK_SECRET,
+        "PAYMENTS_PSP_URL": sandbox.url,
+        "PAYMENTS_EXECUTOR_BACKOFF_BASE_S": "0.01",
+        "PAYMENTS_EXECUTOR_BACKOFF_CAP_S": "0.05",
+        "PAYMENTS_EXECUTOR_MAX_ATTEMPTS": "4",
+        "PAYMENTS_PSP_TIMEOUT_S": "1",
+        "PAYMENTS_REQUERY_DELAYS_S": "0.2,0.5,1",
+        "PAYMENTS_EXECUTOR_LEASE_S": "1",
+        "PAYMENTS_PORT": str(api_port),
+    }
+    services = build_services(Settings.from_env(env), database_url)
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(services), port=api_port, log_config=None, lifespan="off")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.02)
+    executor = build_executor(services)
+    try:
+        yield Stack(services, sandbox, f"http://127.0.0.1:{api_port}", env, executor)
+    finally:
+        executor.close()
+        server.should_exit = True
+        thread.join(10)
+        services.close()
+        sandbox.process.terminate()
+        sandbox.process.wait(10)
+        _drop_database(admin_database_url, database_url)

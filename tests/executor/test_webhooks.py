@@ -1,0 +1,139 @@
+"""POST /webhooks/psp: forged, stale, duplicate and reordered deliveries."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import httpx
+
+from domain.payment_order import Status
+from psp.signing import sign_payload
+from tests.executor.conftest import WEBHOOK_SECRET, Stack
+from tests.executor.helpers import event_names, place, terminal
+
+
+def post_event(
+    stack: Stack,
+    payload: dict[str, Any],
+    *,
+    secret: str = WEBHOOK_SECRET,
+    timestamp: int | None = None,
+) -> httpx.Response:
+    body = json.dumps(payload).encode()
+    header = sign_payload(secret, body, timestamp if timestamp is not None else int(time.time()))
+    return httpx.post(
+        f"{stack.api_url}/webhooks/psp",
+        content=body,
+        headers={"PSP-Signature": header, "content-type": "application/json"},
+    )
+
+
+def charge_event(order_id: str, status: str, charge_id: str = "ch_webhooktest") -> dict[str, Any]:
+    return {
+        "id": f"evt_{order_id}_{status}",
+        "type": f"charge.{status}",
+        "created": int(time.time()),
+        "data": {
+            "object": {
+                "id": charge_id,
+                "reference": order_id,
+                "status": status,
+                "failure_code": "card_declined" if status == "failed" else None,
+            }
+        },
+    }
+
+
+def pending_order(stack: Stack) -> str:
+    [order_id] = place(stack, stack.sandbox.token("pending"), ["8"])
+    stack.settle(lambda: stack.order(order_id).pending_at_psp or terminal(stack, order_id))
+    return order_id
+
+
+def test_forged_signature_is_401_and_records_nothing(stack: Stack) -> None:
+    [order_id] = place(stack, "tok_neverchargedanywhere", ["1"])
+    before = event_names(stack, order_id)
+    response = post_event(stack, charge_event(order_id, "succeeded"), secret="whsec_wrong")
+    assert response.status_code == 401
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert event_names(stack, order_id) == before
+
+
+def test_stale_signature_is_401_and_records_nothing(stack: Stack) -> None:
+    [order_id] = place(stack, "tok_neverchargedanywhere", ["1"])
+    before = event_names(stack, order_id)
+    response = post_event(
+        stack, charge_event(order_id, "succeeded"), timestamp=int(time.time()) - 301
+    )
+    assert response.status_code == 401
+    assert event_names(stack, order_id) == before
+
+
+def test_missing_or_malformed_signature_is_400(stack: Stack) -> None:
+    body = json.dumps(charge_event("x", "succeeded")).encode()
+    assert httpx.post(f"{stack.api_url}/webhooks/psp", content=body).status_code == 400
+    bad = httpx.post(
+        f"{stack.api_url}/webhooks/psp", content=body, headers={"PSP-Signature": "nonsense"}
+    )
+    assert bad.status_code == 400
+
+
+def test_signed_garbage_body_is_400(stack: Stack) -> None:
+    body = b"not json"
+    header = sign_payload(WEBHOOK_SECRET, body, int(time.time()))
+    response = httpx.post(
+        f"{stack.api_url}/webhooks/psp", content=body, headers={"PSP-Signature": header}
+    )
+    assert response.status_code == 400
+
+
+def test_duplicate_webhooks_change_nothing(stack: Stack) -> None:
+    order_id = pending_order(stack)
+    stack.settle(lambda: terminal(stack, order_id))  # the sandbox's own webhook settles it
+    reference = stack.order(order_id).psp_reference
+    before = event_names(stack, order_id)
+    for _ in range(3):
+        response = post_event(stack, charge_event(order_id, "succeeded", str(reference)))
+        assert response.status_code == 200
+        assert response.json()["outcome"] == "no change"
+    assert event_names(stack, order_id) == before
+
+
+def test_reordered_pending_after_success_changes_nothing(stack: Stack) -> None:
+    order_id = pending_order(stack)
+    stack.settle(lambda: terminal(stack, order_id))
+    before = event_names(stack, order_id)
+    response = post_event(stack, charge_event(order_id, "pending", "ch_old"))
+    assert response.status_code == 200
+    assert event_names(stack, order_id) == before
+    assert stack.order(order_id).status is Status.SUCCESS
+
+
+def test_conflicting_late_outcome_is_recorded_as_discrepancy_not_applied(stack: Stack) -> None:
+    order_id = pending_order(stack)
+    stack.settle(lambda: terminal(stack, order_id))
+    response = post_event(stack, charge_event(order_id, "failed", "ch_other"))
+    assert response.status_code == 200
+    assert stack.order(order_id).status is Status.SUCCESS
+    assert event_names(stack, order_id)[-1] == "DiscrepancyRecorded"
+
+
+def test_webhook_for_unknown_order_is_acknowledged_and_ignored(stack: Stack) -> None:
+    response = post_event(stack, charge_event("no_such_order", "succeeded"))
+    assert response.status_code == 200
+    assert response.json()["outcome"] == "ignored: unknown reference"
+
+
+def test_sandbox_duplicated_and_reordered_webhooks_settle_each_order_once(stack: Stack) -> None:
+    stack.sandbox.fault(kind="duplicate_webhook", count=2)
+    stack.sandbox.fault(kind="reorder_webhooks", count=2)
+    try:
+        ids = [pending_order(stack) for _ in range(2)]
+        stack.settle(lambda: terminal(stack, *ids))
+    finally:
+        stack.sandbox.clear_faults()
+    for order_id in ids:
+        assert event_names(stack, order_id).count("Succeeded") == 1
+        assert stack.sandbox.charges(order_id) == 1
