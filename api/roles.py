@@ -46,6 +46,7 @@ def build_executor(services: Services) -> PaymentExecutor:
         backoff_base_s=settings.backoff_base_s,
         backoff_cap_s=settings.backoff_cap_s,
         requery_delays=delays,
+        lease=timedelta(seconds=settings.lease_s),
     )
     feeder = ExecutionFeeder(services.application, services.pool, first_requery_delay=delays[0])
     client = HttpPspClient(
