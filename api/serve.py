@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import signal
 from collections.abc import Sequence
+from types import FrameType
 
 import uvicorn
 
@@ -56,7 +58,9 @@ def run_everything(
             lifespan="off",
         )
         log.info("api listening", extra={"url": f"http://{host}:{port}"})
-        # uvicorn re-raises the SIGINT it already handled by shutting down.
+        # uvicorn shuts down on SIGINT/SIGTERM, then re-raises the signal: turn both into
+        # KeyboardInterrupt so that the roles, the pool and the embedded server stop cleanly.
+        signal.signal(signal.SIGTERM, _interrupt)
         with contextlib.suppress(KeyboardInterrupt):
             uvicorn.Server(config).run()
     finally:
@@ -70,3 +74,7 @@ def run_everything(
         if sandbox is not None:
             sandbox.stop()
         log.info("stopped")
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt

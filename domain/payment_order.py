@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import Enum
-from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
@@ -35,9 +34,6 @@ class FailureCode(Enum):
 
 class PaymentOrder(Aggregate):
     TOPIC = "payments.PaymentOrder"
-
-    class Event(Aggregate.Event):
-        TOPIC = "payments.PaymentOrder.Event"
 
     class Created(Aggregate.Created):
         TOPIC = "payments.PaymentOrder.Created.v1"
@@ -265,24 +261,3 @@ class PaymentOrder(Aggregate):
         self, reported_outcome: str, psp_reference: str | None, detail: str
     ) -> None:
         self.discrepancies += 1
-
-
-def describe(order: PaymentOrder) -> dict[str, Any]:
-    """The order's fields as plain values (for read models built from the event store)."""
-    return {
-        "payment_order_id": order.payment_order_id,
-        "checkout_id": order.checkout_id,
-        "seller_account": order.seller_account,
-        "amount_minor": order.amount_minor,
-        "currency": order.currency,
-        "status": order.status.value,
-        "attempts": order.attempts,
-        "psp_reference": order.psp_reference,
-        "failure_code": order.failure_code.value if order.failure_code else None,
-        "failure_reason": order.failure_reason,
-        "last_error": order.last_error,
-        "next_attempt_at": order.next_attempt_at,
-        "dead_lettered": order.dead_lettered,
-        "created_at": order.created_on,
-        "updated_at": order.modified_on,
-    }

@@ -49,9 +49,9 @@ class Process:
             time.sleep(0.2)
         raise TimeoutError(f"{url} not up: {self.log_path.read_text()[-3000:]}")
 
-    def interrupt(self, timeout: float = 30.0) -> int:
-        """Ctrl-C, as a user would press it; returns the exit code."""
-        self.popen.send_signal(signal.SIGINT)
+    def interrupt(self, timeout: float = 30.0, sig: int = signal.SIGINT) -> int:
+        """Ctrl-C (or another signal), as a user or a supervisor sends it; the exit code."""
+        self.popen.send_signal(sig)
         try:
             return self.popen.wait(timeout)
         finally:

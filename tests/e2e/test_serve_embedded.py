@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 from pathlib import Path
 
 import httpx
@@ -50,5 +51,7 @@ def test_serve_on_embedded_postgres_survives_restart(data_dir: Path, tmp_path: P
         assert order.status_code == 200, order.text
         assert order.json()["checkout_id"] == body["checkout_id"]
     finally:
-        assert second.interrupt() == 0
+        assert second.interrupt(sig=signal.SIGTERM) == 0  # as systemd or `kill` would stop it
+    assert '"msg": "stopped"' in second.logs()
     assert (data_dir / "pg" / "PG_VERSION").exists()
+    assert not (data_dir / "pg" / "postmaster.pid").exists()  # the embedded server stopped too
