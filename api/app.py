@@ -10,12 +10,15 @@ from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 
 from api.database import ping
 from api.dead_letters import DeadLettersController
+from api.ledger_views import LedgerController, WalletsController
 from api.logs import request_logging_middleware
 from api.payments import PaymentsController
 from api.problems import EXCEPTION_HANDLERS, Problem, problem_response
+from api.projection_role import projection_states
 from api.schemas import HealthResponse
 from api.services import Services
 from api.webhooks import WebhooksController
+from projections.metrics import expose_projection_metrics
 
 VERSION = "0.1.0"
 
@@ -43,11 +46,14 @@ class MetricsController(PrometheusController):
 
 def create_app(services: Services) -> Litestar:
     prometheus = PrometheusConfig(app_name="payments", prefix="payments", group_path=True)
+    expose_projection_metrics(lambda: projection_states(services))
     return Litestar(
         route_handlers=[
             PaymentsController,
             WebhooksController,
             DeadLettersController,
+            LedgerController,
+            WalletsController,
             health,
             MetricsController,
         ],

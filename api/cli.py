@@ -7,6 +7,8 @@ import sys
 
 import click
 
+from api.cli_audit import audit
+from api.cli_projections import projections
 from api.config import ConfigError, Settings
 from api.database import DatabaseUnavailable, redact, start_embedded_postgres
 from api.logs import configure_logging
@@ -44,6 +46,7 @@ def main() -> None:
 @click.option("--no-sandbox", is_flag=True, help="Do not start the PSP sandbox beside the API.")
 def serve(host: str | None, port: int | None, no_sandbox: bool) -> None:
     """Run the whole system in one process: API and every background role."""
+    from api.projection_role import projections_role
     from api.roles import executor_role
     from api.serve import run_everything
 
@@ -52,6 +55,7 @@ def serve(host: str | None, port: int | None, no_sandbox: bool) -> None:
     database_url = resolve_database_url(settings)
     log.info("database", extra={"database": redact(database_url)})
     roles = [] if no_sandbox and not settings.psp_url else [executor_role]
+    roles.append(projections_role)
     run_everything(
         settings,
         database_url,
@@ -182,6 +186,9 @@ def psp_sandbox(args: tuple[str, ...]) -> None:
         arguments += ["--db", str(directory / "psp-sandbox.sqlite3")]
     sandbox_main(arguments)
 
+
+main.add_command(projections)
+main.add_command(audit)
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

@@ -8,10 +8,22 @@ from typing import Annotated, Any
 import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, HeaderParameter, JSONBody
+from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody
 
 from api.card_guard import refuse_card_data
 from api.idempotency import ClaimOutcome, StoredResponse, valid_key
+from api.order_views import (
+    LIST_DESCRIPTION,
+    MinPositionHeader,
+    MinPositionQuery,
+    PaymentOrderPage,
+    list_orders,
+    parse_filter,
+    parse_limit,
+    parse_min_position,
+    read_checkout,
+    read_order,
+)
 from api.problems import FieldProblem, ProblemError, problem_specs
 from api.schemas import (
     CheckoutRequest,
@@ -32,7 +44,8 @@ JSON_MEDIA_TYPES = ("application/json",)
 
 
 async def guard_checkout_body(request: Request[Any, Any, Any]) -> None:
-    """Before Litestar parses the body: right media type, and no raw card data anywhere."""
+    """Before Litestar parses the body: a key, the right media type, no raw card data."""
+    _require_key(request.headers.get("idempotency-key"))
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media_type not in JSON_MEDIA_TYPES and not media_type.endswith("+json"):
         raise ProblemError(
@@ -242,28 +255,62 @@ class PaymentsController(Controller):
         return _as_response(stored, replayed=False)
 
     @get(
+        "/payments",
+        summary="List payment orders, newest first",
+        description=LIST_DESCRIPTION,
+        sync_to_thread=True,
+        responses=problem_specs(422, 503),
+    )
+    def list_payment_orders(
+        self,
+        services: NamedDependency[Services],
+        status: FromQuery[str | None] = None,
+        seller_account: FromQuery[str | None] = None,
+        checkout_id: FromQuery[str | None] = None,
+        created_from: FromQuery[str | None] = None,
+        created_to: FromQuery[str | None] = None,
+        limit: FromQuery[str | None] = None,
+        cursor: FromQuery[str | None] = None,
+        min_position: MinPositionQuery = None,
+        min_position_header: MinPositionHeader = None,
+    ) -> PaymentOrderPage:
+        where = parse_filter(status, seller_account, checkout_id, created_from, created_to)
+        size = parse_limit(limit)
+        position = parse_min_position(min_position, min_position_header)
+        return list_orders(services, where, size, cursor, position)
+
+    @get(
         "/payments/{payment_order_id:str}",
         summary="A payment order's current state",
         sync_to_thread=True,
-        responses=problem_specs(404),
+        description="Read from the order status view. Pass the position a command answered "
+        "with as ?min_position= (or header Min-Position) to read your own write.",
+        responses=problem_specs(404, 422, 503),
     )
     def get_payment_order(
-        self, payment_order_id: FromPath[str], services: NamedDependency[Services]
+        self,
+        payment_order_id: FromPath[str],
+        services: NamedDependency[Services],
+        min_position: MinPositionQuery = None,
+        min_position_header: MinPositionHeader = None,
     ) -> PaymentOrderResponse:
-        return order_body(services.application.get_order(payment_order_id))
+        position = parse_min_position(min_position, min_position_header)
+        return read_order(services, payment_order_id, position)
 
     @get(
         "/checkouts/{checkout_id:str}",
         summary="A checkout and its orders",
         sync_to_thread=True,
-        responses=problem_specs(404),
+        responses=problem_specs(404, 422, 503),
     )
     def get_checkout(
-        self, checkout_id: FromPath[str], services: NamedDependency[Services]
+        self,
+        checkout_id: FromPath[str],
+        services: NamedDependency[Services],
+        min_position: MinPositionQuery = None,
+        min_position_header: MinPositionHeader = None,
     ) -> Response[bytes]:
-        application = services.application
-        checkout = application.get_checkout(checkout_id)
-        orders = [application.get_order(i) for i in checkout.payment_order_ids]
+        position = parse_min_position(min_position, min_position_header)
         return Response(
-            content=checkout_body(checkout, orders, None), media_type="application/json"
+            content=read_checkout(services, checkout_id, position), media_type="application/json"
         )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 
 from psycopg_pool import ConnectionPool
@@ -11,10 +11,17 @@ from api import idempotency
 from api.config import Settings
 from api.database import apply_schema, eventsourcing_env, open_pool
 from domain.application import OrderCommands, PaymentsApplication
+from projections import catalog as projections_catalog
+from projections import seal
 from psp import execution_queue
 
 # Every table of ours; each statement is idempotent. Later components append theirs.
-SCHEMA: list[str] = [*idempotency.SCHEMA, *execution_queue.SCHEMA]
+SCHEMA: list[str] = [
+    *idempotency.SCHEMA,
+    *execution_queue.SCHEMA,
+    *projections_catalog.SCHEMA,
+    *seal.SCHEMA,
+]
 
 
 @dataclass
@@ -27,7 +34,6 @@ class Services:
     orders: OrderCommands
     queue: execution_queue.ExecutionQueue
     psp_url: str | None = None
-    closers: list[object] = field(default_factory=list)
 
     def close(self) -> None:
         self.pool.close()

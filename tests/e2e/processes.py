@@ -30,7 +30,7 @@ class Process:
         self._log = log_path.open("ab")
         self.popen = subprocess.Popen(
             [PAYMENTS, *args],
-            env={**os.environ, **env},
+            env=process_env(env),
             stdout=self._log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -64,6 +64,12 @@ class Process:
 
     def logs(self) -> str:
         return self.log_path.read_text(errors="replace")
+
+
+def process_env(env: Mapping[str, str]) -> dict[str, str]:
+    """This process's environment, but PAYMENTS_* only from env: each test says its config."""
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith("PAYMENTS_")}
+    return {**inherited, **env}
 
 
 def clean_env(**extra: str) -> dict[str, str]:

@@ -47,7 +47,8 @@ def test_serve_on_embedded_postgres_survives_restart(data_dir: Path, tmp_path: P
     second = Process(["serve"], env, tmp_path / "serve2.log")
     try:
         second.wait_http(f"{base}/health")
-        order = httpx.get(f"{base}/payments/{order_id}", timeout=10)
+        position = created.json()["position"]  # the view may still be catching up
+        order = httpx.get(f"{base}/payments/{order_id}?min_position={position}", timeout=10)
         assert order.status_code == 200, order.text
         assert order.json()["checkout_id"] == body["checkout_id"]
     finally:

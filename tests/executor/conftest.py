@@ -19,6 +19,7 @@ from api.app import create_app
 from api.config import Settings
 from api.roles import build_executor
 from api.services import Services, build_services
+from projections.service import ProjectionService
 from psp.executor import PaymentExecutor
 from tests.conftest import _create_database, _drop_database
 from tests.e2e.processes import free_port
@@ -128,9 +129,12 @@ def stack(admin_database_url: str, tmp_path_factory: pytest.TempPathFactory) -> 
     while not server.started:
         time.sleep(0.02)
     executor = build_executor(services)
+    views = ProjectionService(services.application, services.pool, database_url, idle_wait=0.2)
+    views.start()  # GET /checkouts/{id} reads the order status view
     try:
         yield Stack(services, sandbox, f"http://127.0.0.1:{api_port}", env, executor)
     finally:
+        views.stop()
         executor.close()
         server.should_exit = True
         thread.join(10)

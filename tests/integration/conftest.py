@@ -8,15 +8,20 @@ from litestar.testing import TestClient
 from api.app import create_app
 from api.config import Settings
 from api.services import Services, build_services
+from projections.service import ProjectionService
 
 
 @pytest.fixture(scope="session")
 def services(database_url: str) -> Iterator[Services]:
     settings = Settings.from_env({"PAYMENTS_DATABASE_URL": database_url})
     built = build_services(settings, database_url)
+    # GET /payments/{id} and /checkouts/{id} read the projections: keep them running.
+    views = ProjectionService(built.application, built.pool, database_url, idle_wait=0.2)
+    views.start()
     try:
         yield built
     finally:
+        views.stop()
         built.close()
 
 

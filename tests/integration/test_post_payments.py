@@ -30,9 +30,9 @@ def test_post_creates_checkout_and_orders_not_started(client: Client, services: 
 
 def test_get_returns_the_order_from_the_event_store(client: Client) -> None:
     body = checkout_body(1, amount="7.5")
-    client.post("/payments", json=body, headers=new_key())
+    position = client.post("/payments", json=body, headers=new_key()).json()["position"]
     order_id = body["payment_orders"][0]["payment_order_id"]
-    response = client.get(f"/payments/{order_id}")
+    response = client.get(f"/payments/{order_id}", params={"min_position": position})
     assert response.status_code == 200
     order = response.json()
     assert order["status"] == "NOT_STARTED"
@@ -53,8 +53,8 @@ def test_get_unknown_order_is_404_problem(client: Client) -> None:
 
 def test_get_checkout_lists_its_orders(client: Client) -> None:
     body = checkout_body(3)
-    client.post("/payments", json=body, headers=new_key())
-    response = client.get(f"/checkouts/{body['checkout_id']}")
+    position = client.post("/payments", json=body, headers=new_key()).json()["position"]
+    response = client.get(f"/checkouts/{body['checkout_id']}", params={"min_position": position})
     assert response.status_code == 200
     assert len(response.json()["payment_orders"]) == 3
 

@@ -1,0 +1,261 @@
+"""Reads of the order status view: GET /payments (list), /payments/{id}, /checkouts/{id}.
+
+A client that passes the position a command answered with (`?min_position=N` or header
+`Min-Position: N`) gets a view at least that fresh, or a 503 problem after a bounded wait.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from datetime import datetime
+from typing import Annotated
+
+import msgspec
+from litestar.params import HeaderParameter, QueryParameter
+
+from api.problems import FieldProblem, ProblemError
+from api.schemas import CheckoutResponse, PaymentOrderResponse, PaymentOrderSummary
+from api.services import Services
+from domain.money import Money
+from domain.payment_order import Status
+from projections.catalog import LiveViews
+from projections.core import ProjectionView
+from projections.order_status import OrderFilter, OrderKey, OrderStatus
+from projections.runner import wait_for_position
+
+# How long a read waits for a view to reach the asked position before answering 503.
+READ_YOUR_WRITES_TIMEOUT_SECONDS = 2.0
+DEFAULT_PAGE_SIZE = 50
+MAX_PAGE_SIZE = 200
+_RFC3339 = re.compile(
+    r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$", re.ASCII
+)
+_INTEGER = re.compile(r"^[0-9]{1,18}$", re.ASCII)
+
+MinPositionQuery = Annotated[
+    str | None,
+    QueryParameter(
+        description="Wait (briefly) until the view has applied this event position "
+        "(the `position` / `Event-Position` a command answered with).",
+    ),
+]
+MinPositionHeader = Annotated[
+    str | None,
+    HeaderParameter(name="Min-Position", required=False, description="Same as ?min_position."),
+]
+
+
+def invalid(parameter: str, message: str) -> ProblemError:
+    return ProblemError(
+        422,
+        "validation",
+        "The request is not valid",
+        f"{parameter}: {message}",
+        errors=[FieldProblem(field=parameter, message=message)],
+    )
+
+
+def parse_min_position(query: str | None, header: str | None) -> int | None:
+    for parameter, text in (("min_position", query), ("header.Min-Position", header)):
+        if text is None:
+            continue
+        if _INTEGER.fullmatch(text.strip()) is None:
+            raise invalid(parameter, "must be a non-negative integer event position")
+    chosen = query if query is not None else header
+    return int(chosen.strip()) if chosen is not None else None
+
+
+def ensure_fresh(services: Services, view: ProjectionView, min_position: int | None) -> None:
+    """Return once `view` has applied min_position; 422 if no such event, 503 on timeout."""
+    if min_position is None or view.position() >= min_position:
+        return
+    head = services.application.recorder.max_notification_id() or 0
+    if min_position > head:
+        raise invalid("min_position", f"no event has position {min_position} (the last is {head})")
+    if not wait_for_position(view, min_position, READ_YOUR_WRITES_TIMEOUT_SECONDS):
+        raise ProblemError(
+            503,
+            "view-not-caught-up",
+            "The view has not caught up yet",
+            f"The {view.name} view has not applied event position {min_position} yet; "
+            "retry shortly with the same min_position.",
+            headers={"retry-after": "1"},
+        )
+
+
+def order_response(
+    row: OrderStatus, *, ledger_updated: bool, wallet_updated: bool
+) -> PaymentOrderResponse:
+    return PaymentOrderResponse(
+        payment_order_id=row.payment_order_id,
+        checkout_id=row.checkout_id,
+        seller_account=row.seller_account,
+        amount=Money(row.amount_minor, row.currency).format(),
+        currency=row.currency,
+        status=row.status,
+        ledger_updated=ledger_updated,
+        wallet_updated=wallet_updated,
+        attempts=row.attempts,
+        psp_reference=row.psp_reference,
+        failure_code=row.failure_code,
+        failure_reason=row.failure_reason,
+        last_error=row.last_error,
+        next_attempt_at=row.next_attempt_at,
+        dead_lettered=row.dead_lettered,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+
+
+def order_responses(views: LiveViews, rows: list[OrderStatus]) -> list[PaymentOrderResponse]:
+    """Responses whose ledger_updated/wallet_updated say whether postings and credits exist."""
+    ids = [row.payment_order_id for row in rows]
+    posted = views.ledger.orders_with_postings(ids) if ids else set()
+    credited = views.wallets.orders_credited(ids) if ids else set()
+    return [
+        order_response(
+            row,
+            ledger_updated=row.payment_order_id in posted,
+            wallet_updated=row.payment_order_id in credited,
+        )
+        for row in rows
+    ]
+
+
+def not_found(what: str) -> ProblemError:
+    return ProblemError(404, "not-found", "Not found", f"{what} not found")
+
+
+def read_order(
+    services: Services, payment_order_id: str, min_position: int | None
+) -> PaymentOrderResponse:
+    views = LiveViews.on(services.pool)
+    ensure_fresh(services, views.order_status, min_position)
+    row = views.order_status.get_order(payment_order_id)
+    if row is None:
+        raise not_found(f"payment order {payment_order_id!r}")
+    return order_responses(views, [row])[0]
+
+
+def read_checkout(services: Services, checkout_id: str, min_position: int | None) -> bytes:
+    views = LiveViews.on(services.pool)
+    ensure_fresh(services, views.order_status, min_position)
+    checkout = views.order_status.get_checkout(checkout_id)
+    if checkout is None:
+        raise not_found(f"checkout {checkout_id!r}")
+    orders = views.order_status.get_orders(checkout.payment_order_ids)
+    if len(orders) < len(checkout.payment_order_ids):
+        # A batch boundary fell between the checkout and its orders: wait for the rest.
+        ensure_fresh(
+            services, views.order_status, services.application.recorder.max_notification_id()
+        )
+        orders = views.order_status.get_orders(checkout.payment_order_ids)
+    return msgspec.json.encode(
+        CheckoutResponse(
+            checkout_id=checkout.checkout_id,
+            is_payment_done=checkout.is_payment_done,
+            position=None,
+            payment_orders=[
+                PaymentOrderSummary(
+                    payment_order_id=o.payment_order_id,
+                    seller_account=o.seller_account,
+                    amount=Money(o.amount_minor, o.currency).format(),
+                    currency=o.currency,
+                    status=o.status,
+                    url=f"/payments/{o.payment_order_id}",
+                )
+                for o in orders
+            ],
+        )
+    )
+
+
+# --- listing -------------------------------------------------------------------------------
+
+
+class PaymentOrderPage(msgspec.Struct, frozen=True):
+    """GET /payments answer: newest first; pass next_cursor as ?cursor= for the next page."""
+
+    items: list[PaymentOrderResponse]
+    next_cursor: str | None
+
+
+def encode_cursor(key: OrderKey) -> str:
+    raw = msgspec.json.encode([key.created_at.isoformat(), key.payment_order_id])
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(text: str) -> OrderKey:
+    try:
+        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+        created_at, payment_order_id = msgspec.json.decode(raw, type=tuple[datetime, str])
+    except (binascii.Error, ValueError, msgspec.DecodeError):
+        raise invalid("cursor", "is not a cursor this API returned") from None
+    if created_at.tzinfo is None:
+        raise invalid("cursor", "is not a cursor this API returned")
+    return OrderKey(created_at, payment_order_id)
+
+
+def parse_instant(parameter: str, text: str | None) -> datetime | None:
+    if text is None:
+        return None
+    if _RFC3339.fullmatch(text) is None:
+        raise invalid(parameter, "must be an RFC 3339 date-time, e.g. 2025-01-31T12:00:00Z")
+    try:
+        return datetime.fromisoformat(text.upper().replace("Z", "+00:00"))
+    except ValueError:
+        raise invalid(parameter, "is not a valid date-time") from None
+
+
+def parse_limit(text: str | None) -> int:
+    if text is None:
+        return DEFAULT_PAGE_SIZE
+    if _INTEGER.fullmatch(text) is None or not 1 <= int(text) <= MAX_PAGE_SIZE:
+        raise invalid("limit", f"must be an integer from 1 to {MAX_PAGE_SIZE}")
+    return int(text)
+
+
+def parse_filter(
+    status: str | None,
+    seller_account: str | None,
+    checkout_id: str | None,
+    created_from: str | None,
+    created_to: str | None,
+) -> OrderFilter:
+    statuses = [s.value for s in Status]
+    if status is not None and status not in statuses:
+        raise invalid("status", f"must be one of {', '.join(statuses)}")
+    for parameter, value in (("seller_account", seller_account), ("checkout_id", checkout_id)):
+        if value is not None and re.fullmatch(r"[A-Za-z0-9_-]{1,64}", value) is None:
+            raise invalid(parameter, "must be 1-64 characters: letters, digits, '_' or '-'")
+    start = parse_instant("created_from", created_from)
+    end = parse_instant("created_to", created_to)
+    if start is not None and end is not None and end < start:
+        raise invalid("created_to", "must not be before created_from")
+    return OrderFilter(status, seller_account, checkout_id, start, end)
+
+
+def list_orders(
+    services: Services,
+    where: OrderFilter,
+    limit: int,
+    cursor: str | None,
+    min_position: int | None,
+) -> PaymentOrderPage:
+    after = decode_cursor(cursor) if cursor is not None else None
+    views = LiveViews.on(services.pool)
+    ensure_fresh(services, views.order_status, min_position)
+    page = views.order_status.list_orders(where, limit=limit, after=after)
+    return PaymentOrderPage(
+        items=order_responses(views, page.items),
+        next_cursor=encode_cursor(page.next_key) if page.next_key else None,
+    )
+
+
+LIST_DESCRIPTION = (
+    "Read from the order status view. Filters: status, seller_account, checkout_id, "
+    "created_from (inclusive) and created_to (exclusive) as RFC 3339 date-times. Keyset "
+    "pagination: limit (1-200, default 50) and the opaque cursor from next_cursor."
+)

@@ -1,0 +1,50 @@
+"""The projections this system runs, their tables, and the live views the API reads."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from psycopg_pool import ConnectionPool
+
+from projections import status
+from projections.ledger_pg import PostgresLedger
+from projections.order_status_pg import PostgresOrderStatusView
+from projections.pg import PostgresView
+from projections.wallets_pg import PostgresWallets
+
+VIEW_CLASSES: dict[str, type[PostgresView]] = {
+    PostgresOrderStatusView.name: PostgresOrderStatusView,
+    PostgresLedger.name: PostgresLedger,
+    PostgresWallets.name: PostgresWallets,
+}
+NAMES: tuple[str, ...] = tuple(VIEW_CLASSES)
+
+# Every table of the projections, live (unqualified) and idempotent, plus projection_status.
+SCHEMA: list[str] = [
+    *status.SCHEMA,
+    *(statement for cls in VIEW_CLASSES.values() for statement in cls.ddl(None)),
+]
+
+
+def tracking_tables() -> dict[str, str]:
+    return {name: cls.tables[-1] for name, cls in VIEW_CLASSES.items()}
+
+
+def live_view(pool: ConnectionPool, name: str) -> PostgresView:
+    try:
+        return VIEW_CLASSES[name](pool)
+    except KeyError:
+        raise ValueError(f"unknown projection {name!r}; known: {', '.join(NAMES)}") from None
+
+
+@dataclass(frozen=True, slots=True)
+class LiveViews:
+    """The views the API reads."""
+
+    order_status: PostgresOrderStatusView
+    ledger: PostgresLedger
+    wallets: PostgresWallets
+
+    @classmethod
+    def on(cls, pool: ConnectionPool) -> LiveViews:
+        return cls(PostgresOrderStatusView(pool), PostgresLedger(pool), PostgresWallets(pool))

@@ -1,0 +1,235 @@
+"""The ledger view in PostgreSQL: transactions, entries (by account and position), balances."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+from projections.core import TrackedEvent, UnapplicableEvent
+from projections.ledger import (
+    NAME,
+    AccountBalance,
+    EntryKey,
+    EntryLine,
+    StatementPage,
+    TrialBalance,
+    entry_lines,
+    post_batch,
+)
+from projections.pg import (
+    Connection,
+    PostgresView,
+    copy_rows,
+    load_terms,
+    qualify,
+    store_terms,
+    terms_ddl,
+    tracking_ddl,
+)
+from projections.postings import LedgerTransaction, Posting, ledger_topics
+
+TABLES = (
+    "ledger_order_terms",
+    "ledger_transactions",
+    "ledger_entries",
+    "ledger_accounts",
+    "ledger_tracking",
+)
+ENTRY_COLUMNS = (
+    "transaction_id",
+    "line",
+    "account",
+    "kind",
+    "payment_order_id",
+    "currency",
+    "debit_minor",
+    "credit_minor",
+    "event_time",
+    "position",
+)
+
+
+class PostgresLedger(PostgresView):
+    name = NAME
+    topics: frozenset[str] | None = ledger_topics()
+    tables = TABLES
+
+    @classmethod
+    def ddl(cls, schema: str | None) -> list[str]:
+        transactions = qualify(schema, "ledger_transactions")
+        entries = qualify(schema, "ledger_entries")
+        accounts = qualify(schema, "ledger_accounts")
+        return [
+            *terms_ddl(schema, "ledger_order_terms"),
+            f"""
+            CREATE TABLE IF NOT EXISTS {transactions} (
+                transaction_id text PRIMARY KEY,
+                kind text NOT NULL,
+                payment_order_id text,
+                currency text NOT NULL,
+                event_time timestamptz NOT NULL,
+                position bigint NOT NULL
+            )
+            """,
+            f"CREATE INDEX IF NOT EXISTS ledger_transactions_order ON {transactions} "
+            "(payment_order_id)",
+            f"CREATE INDEX IF NOT EXISTS ledger_transactions_position ON {transactions} (position)",
+            f"""
+            CREATE TABLE IF NOT EXISTS {entries} (
+                transaction_id text NOT NULL,
+                line smallint NOT NULL,
+                account text COLLATE "C" NOT NULL,
+                kind text NOT NULL,
+                payment_order_id text,
+                currency text NOT NULL,
+                debit_minor bigint NOT NULL CHECK (debit_minor >= 0),
+                credit_minor bigint NOT NULL CHECK (credit_minor >= 0),
+                event_time timestamptz NOT NULL,
+                position bigint NOT NULL,
+                PRIMARY KEY (transaction_id, line),
+                CHECK ((debit_minor > 0) <> (credit_minor > 0))
+            )
+            """,
+            f"CREATE INDEX IF NOT EXISTS ledger_entries_account ON {entries} "
+            "(account, position, line)",
+            f"""
+            CREATE TABLE IF NOT EXISTS {accounts} (
+                account text COLLATE "C" PRIMARY KEY,
+                currency text NOT NULL,
+                debit_minor bigint NOT NULL,
+                credit_minor bigint NOT NULL,
+                entry_count bigint NOT NULL,
+                position bigint NOT NULL
+            )
+            """,
+            *tracking_ddl(schema, TABLES[-1]),
+        ]
+
+    def _apply(self, conn: Connection, events: Sequence[TrackedEvent]) -> None:
+        book = load_terms(conn, self.t("ledger_order_terms"), events)
+        known = set(book.by_uuid)
+        posted = post_batch(events, book)
+        store_terms(conn, self.t("ledger_order_terms"), book, known)
+        if not posted:
+            return
+        ids = [t.transaction_id for t in posted]
+        if (
+            len(set(ids)) != len(ids)
+            or conn.execute(
+                f"SELECT 1 FROM {self.t('ledger_transactions')} "
+                "WHERE transaction_id = ANY(%s) LIMIT 1",
+                (ids,),
+            ).fetchone()
+        ):
+            raise UnapplicableEvent("a transaction of this batch is already posted")
+        copy_rows(
+            conn,
+            self.t("ledger_transactions"),
+            ("transaction_id", "kind", "payment_order_id", "currency", "event_time", "position"),
+            [
+                (t.transaction_id, t.kind, t.payment_order_id, t.currency, t.event_time, t.position)
+                for t in posted
+            ],
+        )
+        lines = [line for txn in posted for line in entry_lines(txn)]
+        copy_rows(
+            conn,
+            self.t("ledger_entries"),
+            ENTRY_COLUMNS,
+            [tuple(getattr(line, c) for c in ENTRY_COLUMNS) for line in lines],
+        )
+        totals: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+        for line in lines:
+            total = totals[(line.account, line.currency)]
+            total[0] += line.debit_minor
+            total[1] += line.credit_minor
+            total[2] += 1
+            total[3] = line.position
+        with conn.cursor() as cursor:
+            cursor.executemany(
+                f"""
+                INSERT INTO {self.t("ledger_accounts")} AS a
+                    (account, currency, debit_minor, credit_minor, entry_count, position)
+                VALUES (%s, %s, %s, %s, %s, %s)
+                ON CONFLICT (account) DO UPDATE SET
+                    debit_minor = a.debit_minor + EXCLUDED.debit_minor,
+                    credit_minor = a.credit_minor + EXCLUDED.credit_minor,
+                    entry_count = a.entry_count + EXCLUDED.entry_count,
+                    position = EXCLUDED.position
+                """,
+                [(account, currency, *t) for (account, currency), t in sorted(totals.items())],
+            )
+
+    # --- reads -----------------------------------------------------------------------------
+
+    def balance(self, account: str) -> AccountBalance | None:
+        with self.pool.connection() as conn:
+            row = conn.execute(
+                "SELECT account, currency, debit_minor, credit_minor, entry_count "
+                f"FROM {self.t('ledger_accounts')} WHERE account = %s",
+                (account,),
+            ).fetchone()
+        return AccountBalance(*row) if row else None
+
+    def statement(
+        self, account: str, *, limit: int, after: EntryKey | None = None
+    ) -> StatementPage:
+        start = (after.position, after.line) if after else (-1, 0)
+        with self.pool.connection() as conn:
+            rows = conn.execute(
+                f"SELECT {', '.join(ENTRY_COLUMNS)} FROM {self.t('ledger_entries')} "
+                "WHERE account = %s AND (position, line) > (%s, %s) "
+                "ORDER BY position, line LIMIT %s",
+                (account, *start, limit + 1),
+            ).fetchall()
+        lines = [_entry(row) for row in rows]
+        page = lines[:limit]
+        more = len(lines) > limit and page
+        return StatementPage(page, EntryKey(page[-1].position, page[-1].line) if more else None)
+
+    def trial_balance(self) -> TrialBalance:
+        with self.pool.connection() as conn:
+            rows = conn.execute(
+                "SELECT account, currency, debit_minor, credit_minor, entry_count "
+                f"FROM {self.t('ledger_accounts')} ORDER BY account"
+            ).fetchall()
+        return TrialBalance([AccountBalance(*row) for row in rows])
+
+    def orders_with_postings(self, payment_order_ids: Sequence[str]) -> set[str]:
+        with self.pool.connection() as conn:
+            rows = conn.execute(
+                f"SELECT DISTINCT payment_order_id FROM {self.t('ledger_transactions')} "
+                "WHERE payment_order_id = ANY(%s)",
+                (list(payment_order_ids),),
+            ).fetchall()
+        return {row[0] for row in rows}
+
+    def transactions(self) -> list[LedgerTransaction]:
+        with self.pool.connection() as conn:
+            heads = conn.execute(
+                "SELECT transaction_id, kind, payment_order_id, currency, event_time, position "
+                f"FROM {self.t('ledger_transactions')} ORDER BY position"
+            ).fetchall()
+            entries: dict[str, list[Posting]] = defaultdict(list)
+            for txn_id, account, debit, credit in conn.execute(
+                f"SELECT transaction_id, account, debit_minor, credit_minor "
+                f"FROM {self.t('ledger_entries')} ORDER BY transaction_id, line"
+            ):
+                entries[txn_id].append(Posting(account, debit, credit))
+        return [
+            LedgerTransaction(
+                transaction_id=txn_id,
+                kind=kind,
+                payment_order_id=order_id,
+                currency=currency,
+                event_time=event_time,
+                position=position,
+                postings=tuple(entries[txn_id]),
+            )
+            for txn_id, kind, order_id, currency, event_time, position in heads
+        ]
+
+
+def _entry(row: Sequence[Any]) -> EntryLine:
+    return EntryLine(*row)

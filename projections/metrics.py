@@ -1,0 +1,80 @@
+"""Per-projection position and lag for /metrics, read from the database at scrape time.
+
+Computed on scrape (not pushed by the runner) so any API process shows every projection,
+wherever its runner runs.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+
+from prometheus_client import REGISTRY
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from projections.status import ProjectionState
+
+log = logging.getLogger("payments.projections")
+
+StatesReader = Callable[[], list[ProjectionState]]
+
+
+class ProjectionMetrics(Collector):
+    def __init__(self) -> None:
+        self.read_states: StatesReader | None = None
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        if self.read_states is None:
+            return
+        try:
+            states = self.read_states()
+        except Exception as error:
+            log.warning("projection metrics unavailable", extra={"error": str(error)})
+            return
+        families = {
+            "position": GaugeMetricFamily(
+                "payments_projection_position",
+                "Last notification id applied by the projection",
+                labels=["projection"],
+            ),
+            "lag_events": GaugeMetricFamily(
+                "payments_projection_lag_events",
+                "Events recorded but not yet applied by the projection",
+                labels=["projection"],
+            ),
+            "lag_seconds": GaugeMetricFamily(
+                "payments_projection_lag_seconds",
+                "Age of the oldest event not yet applied (0 when caught up)",
+                labels=["projection"],
+            ),
+            "poisoned": GaugeMetricFamily(
+                "payments_projection_poisoned",
+                "1 when the projection stopped at an event it cannot apply",
+                labels=["projection"],
+            ),
+            "running": GaugeMetricFamily(
+                "payments_projection_running",
+                "1 when a runner holds the projection's lock",
+                labels=["projection"],
+            ),
+        }
+        for state in states:
+            families["position"].add_metric([state.name], state.position)
+            families["lag_events"].add_metric([state.name], state.lag_events)
+            families["lag_seconds"].add_metric([state.name], state.lag_seconds)
+            families["poisoned"].add_metric([state.name], float(state.state == "poisoned"))
+            families["running"].add_metric([state.name], float(state.state == "running"))
+        yield from families.values()
+
+
+_metrics: ProjectionMetrics | None = None
+
+
+def expose_projection_metrics(read_states: StatesReader) -> None:
+    """Register the collector once per process; a later call replaces its data source."""
+    global _metrics
+    if _metrics is None:
+        _metrics = ProjectionMetrics()
+        REGISTRY.register(_metrics)
+    _metrics.read_states = read_states

@@ -1,0 +1,307 @@
+"""Order status view: one row per payment order and one per checkout, folded from events.
+
+The fold (`apply_order_event`, `apply_checkout_event`) is pure and mirrors the aggregates'
+event-apply code; the PostgreSQL and in-memory views only store its results.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+from uuid import UUID
+
+from domain.checkout import Checkout
+from domain.payment_order import PaymentOrder, Status
+from projections.core import (
+    ProjectionView,
+    TrackedEvent,
+    TrackingConflict,
+    UnapplicableEvent,
+    check_batch,
+)
+
+NAME = "order_status"
+
+
+@dataclass(frozen=True, slots=True)
+class OrderStatus:
+    order_uuid: UUID
+    payment_order_id: str
+    checkout_id: str
+    seller_account: str
+    amount_minor: int
+    currency: str
+    status: str
+    attempts: int
+    psp_reference: str | None
+    failure_code: str | None
+    failure_reason: str | None
+    last_error: str | None
+    next_attempt_at: datetime | None
+    pending_at_psp: bool
+    dead_lettered: bool
+    discrepancies: int
+    created_at: datetime
+    updated_at: datetime
+    version: int
+    position: int
+
+
+@dataclass(frozen=True, slots=True)
+class CheckoutStatus:
+    checkout_uuid: UUID
+    checkout_id: str
+    payment_order_ids: tuple[str, ...]
+    is_payment_done: bool
+    created_at: datetime
+    updated_at: datetime
+    version: int
+    position: int
+
+
+@dataclass(frozen=True, slots=True)
+class OrderFilter:
+    """Listing filters; created_from is inclusive, created_to exclusive."""
+
+    status: str | None = None
+    seller_account: str | None = None
+    checkout_id: str | None = None
+    created_from: datetime | None = None
+    created_to: datetime | None = None
+
+    def matches(self, row: OrderStatus) -> bool:
+        return (
+            (self.status is None or row.status == self.status)
+            and (self.seller_account is None or row.seller_account == self.seller_account)
+            and (self.checkout_id is None or row.checkout_id == self.checkout_id)
+            and (self.created_from is None or row.created_at >= self.created_from)
+            and (self.created_to is None or row.created_at < self.created_to)
+        )
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class OrderKey:
+    """Keyset position in a listing, newest first: (created_at, payment_order_id) descending."""
+
+    created_at: datetime
+    payment_order_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class OrderPage:
+    items: list[OrderStatus]
+    next_key: OrderKey | None
+
+
+def order_key(row: OrderStatus) -> OrderKey:
+    return OrderKey(row.created_at, row.payment_order_id)
+
+
+class OrderStatusView(ProjectionView, Protocol):
+    def get_order(self, payment_order_id: str) -> OrderStatus | None: ...
+
+    def get_orders(self, payment_order_ids: Sequence[str]) -> list[OrderStatus]:
+        """The orders that exist among the ids, in the order of the ids."""
+        ...
+
+    def get_checkout(self, checkout_id: str) -> CheckoutStatus | None: ...
+
+    def list_orders(
+        self, where: OrderFilter, *, limit: int, after: OrderKey | None = None
+    ) -> OrderPage: ...
+
+
+# --- the fold ------------------------------------------------------------------------------
+
+OrderChange = Callable[[OrderStatus, Any], dict[str, Any]]
+
+
+def _created(event: PaymentOrder.Created, position: int) -> OrderStatus:
+    return OrderStatus(
+        order_uuid=event.originator_id,
+        payment_order_id=event.payment_order_id,
+        checkout_id=event.checkout_id,
+        seller_account=event.seller_account,
+        amount_minor=event.amount_minor,
+        currency=event.currency,
+        status=Status.NOT_STARTED.value,
+        attempts=0,
+        psp_reference=None,
+        failure_code=None,
+        failure_reason=None,
+        last_error=None,
+        next_attempt_at=None,
+        pending_at_psp=False,
+        dead_lettered=False,
+        discrepancies=0,
+        created_at=event.timestamp,
+        updated_at=event.timestamp,
+        version=event.originator_version,
+        position=position,
+    )
+
+
+def _failed(row: OrderStatus, e: PaymentOrder.Failed) -> dict[str, Any]:
+    return {
+        "status": Status.FAILED.value,
+        "failure_code": e.code.value,
+        "failure_reason": e.reason,
+        "psp_reference": e.psp_reference if e.psp_reference is not None else row.psp_reference,
+        "pending_at_psp": False,
+        "dead_lettered": False,
+        "next_attempt_at": None,
+    }
+
+
+# Each entry mirrors the aggregate's @event method for that event: assign only.
+ORDER_CHANGES: dict[type, OrderChange] = {
+    PaymentOrder.ExecutionStarted: lambda row, e: {
+        "status": Status.EXECUTING.value,
+        "attempts": e.attempt,
+        "next_attempt_at": None,
+    },
+    PaymentOrder.RetryScheduled: lambda row, e: {
+        "last_error": e.error,
+        "next_attempt_at": e.next_attempt_at,
+    },
+    PaymentOrder.PendingAtPsp: lambda row, e: {
+        "pending_at_psp": True,
+        "psp_reference": e.psp_reference,
+        "next_attempt_at": None,
+    },
+    PaymentOrder.Succeeded: lambda row, e: {
+        "status": Status.SUCCESS.value,
+        "psp_reference": e.psp_reference,
+        "pending_at_psp": False,
+        "dead_lettered": False,
+        "next_attempt_at": None,
+    },
+    PaymentOrder.Failed: _failed,
+    PaymentOrder.DeadLettered: lambda row, e: {"dead_lettered": True, "next_attempt_at": None},
+    PaymentOrder.DeadLetterReplayed: lambda row, e: {"dead_lettered": False},
+    PaymentOrder.DiscrepancyRecorded: lambda row, e: {"discrepancies": row.discrepancies + 1},
+}
+
+
+def apply_order_event(row: OrderStatus | None, event: Any, position: int) -> OrderStatus:
+    """The order row after `event`; refuses an event that does not follow the row."""
+    if isinstance(event, PaymentOrder.Created):
+        if row is not None:
+            raise UnapplicableEvent(f"payment order {row.payment_order_id} created twice")
+        return _created(event, position)
+    change = ORDER_CHANGES.get(type(event))
+    if change is None:
+        raise UnapplicableEvent(f"no order status rule for {type(event).__qualname__}")
+    if row is None:
+        raise UnapplicableEvent(f"event for unknown payment order {event.originator_id}")
+    if event.originator_version != row.version + 1:
+        raise UnapplicableEvent(
+            f"order {row.payment_order_id}: version {event.originator_version} "
+            f"does not follow {row.version}"
+        )
+    return dataclasses.replace(
+        row,
+        **change(row, event),
+        updated_at=event.timestamp,
+        version=event.originator_version,
+        position=position,
+    )
+
+
+def apply_checkout_event(row: CheckoutStatus | None, event: Any, position: int) -> CheckoutStatus:
+    if isinstance(event, Checkout.Created):
+        if row is not None:
+            raise UnapplicableEvent(f"checkout {row.checkout_id} created twice")
+        return CheckoutStatus(
+            checkout_uuid=event.originator_id,
+            checkout_id=event.checkout_id,
+            payment_order_ids=tuple(event.payment_order_ids),
+            is_payment_done=False,
+            created_at=event.timestamp,
+            updated_at=event.timestamp,
+            version=event.originator_version,
+            position=position,
+        )
+    if not isinstance(event, Checkout.PaymentDone):
+        raise UnapplicableEvent(f"no checkout rule for {type(event).__qualname__}")
+    if row is None:
+        raise UnapplicableEvent(f"event for unknown checkout {event.originator_id}")
+    return dataclasses.replace(
+        row,
+        is_payment_done=True,
+        updated_at=event.timestamp,
+        version=event.originator_version,
+        position=position,
+    )
+
+
+ORDER_TOPIC_PREFIX = "payments.PaymentOrder."
+CHECKOUT_TOPIC_PREFIX = "payments.Checkout."
+
+
+def is_order_event(tracked: TrackedEvent) -> bool:
+    return tracked.topic.startswith(ORDER_TOPIC_PREFIX)
+
+
+def is_checkout_event(tracked: TrackedEvent) -> bool:
+    return tracked.topic.startswith(CHECKOUT_TOPIC_PREFIX)
+
+
+# --- in memory -----------------------------------------------------------------------------
+
+
+class InMemoryOrderStatusView:
+    """The order status view in dictionaries: for tests and for the contract suite."""
+
+    name = NAME
+    topics: frozenset[str] | None = None
+
+    def __init__(self) -> None:
+        self._position = 0
+        self.orders: dict[UUID, OrderStatus] = {}
+        self.checkouts: dict[UUID, CheckoutStatus] = {}
+
+    def position(self) -> int:
+        return self._position
+
+    def apply_batch(self, events: Sequence[TrackedEvent], *, after: int, through: int) -> None:
+        check_batch(events, after, through)
+        if self._position != after:
+            raise TrackingConflict(self.name, after, self._position)
+        orders, checkouts = dict(self.orders), dict(self.checkouts)  # all or nothing
+        for tracked in events:
+            event, key = tracked.event, tracked.event.originator_id
+            if is_order_event(tracked):
+                orders[key] = apply_order_event(orders.get(key), event, tracked.notification_id)
+            elif is_checkout_event(tracked):
+                checkouts[key] = apply_checkout_event(
+                    checkouts.get(key), event, tracked.notification_id
+                )
+        self.orders, self.checkouts, self._position = orders, checkouts, through
+
+    def get_order(self, payment_order_id: str) -> OrderStatus | None:
+        return next(
+            (o for o in self.orders.values() if o.payment_order_id == payment_order_id), None
+        )
+
+    def get_orders(self, payment_order_ids: Sequence[str]) -> list[OrderStatus]:
+        by_id = {o.payment_order_id: o for o in self.orders.values()}
+        return [by_id[i] for i in payment_order_ids if i in by_id]
+
+    def get_checkout(self, checkout_id: str) -> CheckoutStatus | None:
+        return next((c for c in self.checkouts.values() if c.checkout_id == checkout_id), None)
+
+    def list_orders(
+        self, where: OrderFilter, *, limit: int, after: OrderKey | None = None
+    ) -> OrderPage:
+        rows = sorted(
+            (o for o in self.orders.values() if where.matches(o)), key=order_key, reverse=True
+        )
+        if after is not None:
+            rows = [o for o in rows if order_key(o) < after]
+        items = rows[:limit]
+        more = len(rows) > limit
+        return OrderPage(items, order_key(items[-1]) if more and items else None)

@@ -1,0 +1,212 @@
+"""The order status view in PostgreSQL: tables order_status and checkouts."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import Any
+from uuid import UUID
+
+from projections.core import TrackedEvent
+from projections.order_status import (
+    NAME,
+    CheckoutStatus,
+    OrderFilter,
+    OrderKey,
+    OrderPage,
+    OrderStatus,
+    apply_checkout_event,
+    apply_order_event,
+    is_checkout_event,
+    is_order_event,
+    order_key,
+)
+from projections.pg import Connection, PostgresView, qualify, tracking_ddl
+
+ORDER_COLUMNS = tuple(f.name for f in dataclasses.fields(OrderStatus))
+CHECKOUT_COLUMNS = tuple(f.name for f in dataclasses.fields(CheckoutStatus))
+TABLES = ("order_status", "checkouts", "order_status_tracking")
+
+
+def _upsert(table: str, columns: Sequence[str], key: str) -> str:
+    names = ", ".join(columns)
+    values = ", ".join(["%s"] * len(columns))
+    updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in columns if c != key)
+    return (
+        f"INSERT INTO {table} ({names}) VALUES ({values}) "
+        f"ON CONFLICT ({key}) DO UPDATE SET {updates}"
+    )
+
+
+class PostgresOrderStatusView(PostgresView):
+    name = NAME
+    topics: frozenset[str] | None = None
+    tables = TABLES
+
+    @classmethod
+    def ddl(cls, schema: str | None) -> list[str]:
+        orders, checkouts = qualify(schema, "order_status"), qualify(schema, "checkouts")
+        return [
+            f"""
+            CREATE TABLE IF NOT EXISTS {orders} (
+                order_uuid uuid PRIMARY KEY,
+                payment_order_id text COLLATE "C" NOT NULL UNIQUE,
+                checkout_id text NOT NULL,
+                seller_account text NOT NULL,
+                amount_minor bigint NOT NULL,
+                currency text NOT NULL,
+                status text NOT NULL,
+                attempts integer NOT NULL,
+                psp_reference text,
+                failure_code text,
+                failure_reason text,
+                last_error text,
+                next_attempt_at timestamptz,
+                pending_at_psp boolean NOT NULL,
+                dead_lettered boolean NOT NULL,
+                discrepancies integer NOT NULL,
+                created_at timestamptz NOT NULL,
+                updated_at timestamptz NOT NULL,
+                version bigint NOT NULL,
+                position bigint NOT NULL
+            )
+            """,
+            f"CREATE INDEX IF NOT EXISTS order_status_created ON {orders} "
+            "(created_at DESC, payment_order_id DESC)",
+            f"CREATE INDEX IF NOT EXISTS order_status_status ON {orders} "
+            "(status, created_at DESC, payment_order_id DESC)",
+            f"CREATE INDEX IF NOT EXISTS order_status_seller ON {orders} "
+            "(seller_account, created_at DESC, payment_order_id DESC)",
+            f"CREATE INDEX IF NOT EXISTS order_status_checkout ON {orders} (checkout_id)",
+            f"""
+            CREATE TABLE IF NOT EXISTS {checkouts} (
+                checkout_uuid uuid PRIMARY KEY,
+                checkout_id text NOT NULL UNIQUE,
+                payment_order_ids text[] NOT NULL,
+                is_payment_done boolean NOT NULL,
+                created_at timestamptz NOT NULL,
+                updated_at timestamptz NOT NULL,
+                version bigint NOT NULL,
+                position bigint NOT NULL
+            )
+            """,
+            *tracking_ddl(schema, TABLES[-1]),
+        ]
+
+    # --- writes ----------------------------------------------------------------------------
+
+    def _apply(self, conn: Connection, events: Sequence[TrackedEvent]) -> None:
+        order_events = [e for e in events if is_order_event(e)]
+        checkout_events = [e for e in events if is_checkout_event(e)]
+        if order_events:
+            self._fold_orders(conn, order_events)
+        if checkout_events:
+            self._fold_checkouts(conn, checkout_events)
+
+    def _fold_orders(self, conn: Connection, events: Sequence[TrackedEvent]) -> None:
+        table = self.t("order_status")
+        rows: dict[UUID, OrderStatus | None] = {e.event.originator_id: None for e in events}
+        for record in conn.execute(
+            f"SELECT {', '.join(ORDER_COLUMNS)} FROM {table} WHERE order_uuid = ANY(%s)",
+            (list(rows),),
+        ):
+            rows[record[0]] = OrderStatus(*record)
+        for tracked in events:
+            key = tracked.event.originator_id
+            rows[key] = apply_order_event(rows[key], tracked.event, tracked.notification_id)
+        with conn.cursor() as cursor:
+            cursor.executemany(
+                _upsert(table, ORDER_COLUMNS, "order_uuid"),
+                [_values(row, ORDER_COLUMNS) for row in rows.values() if row is not None],
+            )
+
+    def _fold_checkouts(self, conn: Connection, events: Sequence[TrackedEvent]) -> None:
+        table = self.t("checkouts")
+        rows: dict[UUID, CheckoutStatus | None] = {e.event.originator_id: None for e in events}
+        for record in conn.execute(
+            f"SELECT {', '.join(CHECKOUT_COLUMNS)} FROM {table} WHERE checkout_uuid = ANY(%s)",
+            (list(rows),),
+        ):
+            rows[record[0]] = _checkout(record)
+        for tracked in events:
+            key = tracked.event.originator_id
+            rows[key] = apply_checkout_event(rows[key], tracked.event, tracked.notification_id)
+        with conn.cursor() as cursor:
+            cursor.executemany(
+                _upsert(table, CHECKOUT_COLUMNS, "checkout_uuid"),
+                [_checkout_params(row) for row in rows.values() if row is not None],
+            )
+
+    # --- reads -----------------------------------------------------------------------------
+
+    def get_order(self, payment_order_id: str) -> OrderStatus | None:
+        found = self.get_orders([payment_order_id])
+        return found[0] if found else None
+
+    def get_orders(self, payment_order_ids: Sequence[str]) -> list[OrderStatus]:
+        with self.pool.connection() as conn:
+            records = conn.execute(
+                f"SELECT {', '.join(ORDER_COLUMNS)} FROM {self.t('order_status')} "
+                "WHERE payment_order_id = ANY(%s)",
+                (list(payment_order_ids),),
+            ).fetchall()
+        by_id = {r.payment_order_id: r for r in (OrderStatus(*record) for record in records)}
+        return [by_id[i] for i in payment_order_ids if i in by_id]
+
+    def get_checkout(self, checkout_id: str) -> CheckoutStatus | None:
+        with self.pool.connection() as conn:
+            record = conn.execute(
+                f"SELECT {', '.join(CHECKOUT_COLUMNS)} FROM {self.t('checkouts')} "
+                "WHERE checkout_id = %s",
+                (checkout_id,),
+            ).fetchone()
+        return _checkout(record) if record else None
+
+    def list_orders(
+        self, where: OrderFilter, *, limit: int, after: OrderKey | None = None
+    ) -> OrderPage:
+        conditions: list[str] = []
+        params: list[Any] = []
+        for column, value in (
+            ("status", where.status),
+            ("seller_account", where.seller_account),
+            ("checkout_id", where.checkout_id),
+        ):
+            if value is not None:
+                conditions.append(f"{column} = %s")
+                params.append(value)
+        if where.created_from is not None:
+            conditions.append("created_at >= %s")
+            params.append(where.created_from)
+        if where.created_to is not None:
+            conditions.append("created_at < %s")
+            params.append(where.created_to)
+        if after is not None:
+            conditions.append("(created_at, payment_order_id) < (%s, %s)")
+            params.extend([after.created_at, after.payment_order_id])
+        clause = f"WHERE {' AND '.join(conditions)}" if conditions else ""
+        with self.pool.connection() as conn:
+            records = conn.execute(
+                f"SELECT {', '.join(ORDER_COLUMNS)} FROM {self.t('order_status')} {clause} "
+                "ORDER BY created_at DESC, payment_order_id DESC LIMIT %s",
+                [*params, limit + 1],
+            ).fetchall()
+        rows = [OrderStatus(*record) for record in records]
+        items = rows[:limit]
+        return OrderPage(items, order_key(items[-1]) if len(rows) > limit and items else None)
+
+
+def _checkout(record: Sequence[Any]) -> CheckoutStatus:
+    values = list(record)
+    values[2] = tuple(values[2])
+    return CheckoutStatus(*values)
+
+
+def _values(row: Any, columns: Sequence[str]) -> tuple[Any, ...]:
+    return tuple(getattr(row, column) for column in columns)
+
+
+def _checkout_params(row: CheckoutStatus) -> tuple[Any, ...]:
+    values = list(_values(row, CHECKOUT_COLUMNS))
+    values[2] = list(row.payment_order_ids)
+    return tuple(values)

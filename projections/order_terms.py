@@ -1,0 +1,60 @@
+"""The terms of each payment order (seller, amount), remembered by the views that post money.
+
+Outcome events (Succeeded, ...) carry no amount; the ledger and wallet views each keep their
+own copy of the terms from PaymentOrder.Created, so each rebuilds on its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Protocol
+from uuid import UUID
+
+from domain.payment_order import PaymentOrder
+from projections.core import UnapplicableEvent
+
+CREATED_TOPIC: str = PaymentOrder.Created.TOPIC
+
+
+@dataclass(frozen=True, slots=True)
+class OrderTerms:
+    order_uuid: UUID
+    payment_order_id: str
+    seller_account: str
+    amount_minor: int
+    currency: str
+
+
+def terms_of(event: PaymentOrder.Created) -> OrderTerms:
+    return OrderTerms(
+        order_uuid=event.originator_id,
+        payment_order_id=event.payment_order_id,
+        seller_account=event.seller_account,
+        amount_minor=event.amount_minor,
+        currency=event.currency,
+    )
+
+
+class Facts(Protocol):
+    """What a posting or wallet rule may look up besides its event."""
+
+    def order_terms(self, order_uuid: UUID) -> OrderTerms: ...
+
+
+class TermsBook:
+    """Terms by order uuid; a rule that asks for unknown terms gets UnapplicableEvent."""
+
+    def __init__(self, terms: Iterable[OrderTerms] = ()) -> None:
+        self.by_uuid: dict[UUID, OrderTerms] = {t.order_uuid: t for t in terms}
+
+    def add(self, terms: OrderTerms) -> None:
+        if terms.order_uuid in self.by_uuid:
+            raise UnapplicableEvent(f"payment order {terms.payment_order_id} created twice")
+        self.by_uuid[terms.order_uuid] = terms
+
+    def order_terms(self, order_uuid: UUID) -> OrderTerms:
+        try:
+            return self.by_uuid[order_uuid]
+        except KeyError:
+            raise UnapplicableEvent(f"no PaymentOrder.Created seen for {order_uuid}") from None

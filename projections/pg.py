@@ -1,0 +1,185 @@
+"""PostgreSQL plumbing shared by the views: table names, tracking rows, advisory locks."""
+
+from __future__ import annotations
+
+import re
+import zlib
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Sequence
+from typing import Any
+from uuid import UUID
+
+import psycopg
+from psycopg_pool import ConnectionPool
+
+from projections.core import APPLICATION_NAME, TrackedEvent, TrackingConflict, check_batch
+from projections.order_terms import CREATED_TOPIC, OrderTerms, TermsBook
+
+# Advisory lock classes (first key of the two-int form); the second key is the name's crc32.
+RUNNER_LOCK_CLASS = 7261002  # session lock: at most one runner per projection
+WRITE_LOCK_CLASS = 7261003  # transaction lock: one writer per view, and the rebuild swap
+REBUILD_LOCK_CLASS = 7261004  # session lock: at most one rebuild per projection
+
+_SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+
+Connection = psycopg.Connection[Any]
+
+
+def lock_key(name: str) -> int:
+    """A stable non-negative int4 for a name (Python's hash() changes per process)."""
+    return zlib.crc32(name.encode()) & 0x7FFFFFFF
+
+
+def qualify(schema: str | None, table: str) -> str:
+    """A quoted table name, in `schema` when given, else resolved by the search path."""
+    if schema is None:
+        return f'"{table}"'
+    if _SCHEMA_NAME.fullmatch(schema) is None:
+        raise ValueError(f"unsafe schema name {schema!r}")
+    return f'"{schema}"."{table}"'
+
+
+def tracking_ddl(schema: str | None, table: str) -> list[str]:
+    """One row per application: the same layout as eventsourcing's single-row tracking table."""
+    name = qualify(schema, table)
+    return [
+        f"""
+        CREATE TABLE IF NOT EXISTS {name} (
+            application_name text PRIMARY KEY,
+            notification_id bigint NOT NULL
+        )
+        """,
+        f"INSERT INTO {name} VALUES ('{APPLICATION_NAME}', 0) ON CONFLICT DO NOTHING",
+    ]
+
+
+class PostgresView(ABC):
+    """A view whose rows and tracking position change in one PostgreSQL transaction.
+
+    Subclasses name their tables, give their DDL for a schema, and implement `_apply`.
+    `schema=None` is the live view (the search path); a rebuild uses a scratch schema.
+    """
+
+    name: str
+    topics: frozenset[str] | None
+    tables: tuple[str, ...]  # every table of the view, tracking table last
+
+    def __init__(self, pool: ConnectionPool, schema: str | None = None) -> None:
+        self.pool = pool
+        self.schema = schema
+        self._tracking = qualify(schema, self.tracking_table)
+
+    @property
+    def tracking_table(self) -> str:
+        return self.tables[-1]
+
+    @classmethod
+    @abstractmethod
+    def ddl(cls, schema: str | None) -> list[str]:
+        """Idempotent statements that create the view's tables and indexes in `schema`."""
+
+    def t(self, table: str) -> str:
+        """The qualified name of one of this view's tables."""
+        return qualify(self.schema, table)
+
+    @property
+    def write_lock_key(self) -> int:
+        scope = self.name if self.schema is None else f"{self.name}@{self.schema}"
+        return lock_key(scope)
+
+    def position(self) -> int:
+        with self.pool.connection() as conn:
+            row = conn.execute(
+                f"SELECT notification_id FROM {self._tracking} WHERE application_name = %s",
+                (APPLICATION_NAME,),
+            ).fetchone()
+        return int(row[0]) if row else 0
+
+    def apply_batch(self, events: Sequence[TrackedEvent], *, after: int, through: int) -> None:
+        with self.pool.connection() as conn, conn.transaction():
+            self.apply_in(conn, events, after=after, through=through)
+
+    def apply_in(
+        self, conn: Connection, events: Sequence[TrackedEvent], *, after: int, through: int
+    ) -> None:
+        """Apply inside the caller's transaction: lock, check position, write rows, track."""
+        check_batch(events, after, through)
+        conn.execute(
+            "SELECT pg_advisory_xact_lock(%s, %s)", (WRITE_LOCK_CLASS, self.write_lock_key)
+        )
+        row = conn.execute(
+            f"SELECT notification_id FROM {self._tracking} WHERE application_name = %s FOR UPDATE",
+            (APPLICATION_NAME,),
+        ).fetchone()
+        found = int(row[0]) if row else 0
+        if found != after:
+            raise TrackingConflict(self.name, after, found)
+        if events:
+            self._apply(conn, events)
+        conn.execute(
+            f"""
+            INSERT INTO {self._tracking} (application_name, notification_id) VALUES (%s, %s)
+            ON CONFLICT (application_name) DO UPDATE SET notification_id = EXCLUDED.notification_id
+            """,
+            (APPLICATION_NAME, through),
+        )
+
+    @abstractmethod
+    def _apply(self, conn: Connection, events: Sequence[TrackedEvent]) -> None:
+        """Write the view changes for `events` (in order) on `conn`, inside its transaction."""
+
+
+def copy_rows(
+    conn: Connection, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]
+) -> None:
+    """Bulk insert with COPY: the fast path for catch-up batches."""
+    with (
+        conn.cursor() as cursor,
+        cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy,
+    ):
+        for row in rows:
+            copy.write_row(row)
+
+
+def terms_ddl(schema: str | None, table: str) -> list[str]:
+    return [
+        f"""
+        CREATE TABLE IF NOT EXISTS {qualify(schema, table)} (
+            order_uuid uuid PRIMARY KEY,
+            payment_order_id text NOT NULL,
+            seller_account text NOT NULL,
+            amount_minor bigint NOT NULL,
+            currency text NOT NULL
+        )
+        """
+    ]
+
+
+_TERMS_COLUMNS = ("order_uuid", "payment_order_id", "seller_account", "amount_minor", "currency")
+
+
+def load_terms(conn: Connection, table: str, events: Sequence[TrackedEvent]) -> TermsBook:
+    """The stored terms of every order the batch's non-creation events concern."""
+    wanted = {t.event.originator_id for t in events if t.topic != CREATED_TOPIC}
+    if not wanted:
+        return TermsBook()
+    rows = conn.execute(
+        f"SELECT {', '.join(_TERMS_COLUMNS)} FROM {table} WHERE order_uuid = ANY(%s)",
+        (list(wanted),),
+    ).fetchall()
+    return TermsBook(OrderTerms(*row) for row in rows)
+
+
+def store_terms(conn: Connection, table: str, book: TermsBook, known: set[UUID]) -> None:
+    """Insert the terms the batch added to the book."""
+    new = [t for uuid, t in book.by_uuid.items() if uuid not in known]
+    if new:
+        copy_rows(
+            conn,
+            table,
+            _TERMS_COLUMNS,
+            (
+                (t.order_uuid, t.payment_order_id, t.seller_account, t.amount_minor, t.currency)
+                for t in new
+            ),
+        )

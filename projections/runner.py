@@ -1,0 +1,173 @@
+"""Feed one view from the notification log: big batches to catch up, then follow live.
+
+Each batch is applied with its tracking position in one transaction (the view's apply_batch),
+so a crash anywhere applies every event exactly once after restart. An event the view cannot
+apply stops the runner loudly: its notification id and reason are recorded, never skipped.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from typing import Protocol
+
+import psycopg
+from eventsourcing.persistence import OperationalError as StoreOperationalError
+
+from projections.core import ProjectionPoisoned, ProjectionView, TrackedEvent, TrackingConflict
+from projections.source import EventSource
+
+log = logging.getLogger("payments.projections")
+
+CATCH_UP_BATCH = 1000
+TRANSIENT_ERRORS = (psycopg.OperationalError, psycopg.InterfaceError, StoreOperationalError)
+# Errors that are about the position, not the event: re-raised as they are, never poison.
+NOT_POISON = (TrackingConflict, *TRANSIENT_ERRORS)
+
+Progress = Callable[[int, int], None]  # (position, head)
+
+
+class StatusRecorder(Protocol):
+    def record_running(self, name: str) -> None: ...
+
+    def record_stopped(self, name: str) -> None: ...
+
+    def record_poisoned(self, name: str, notification_id: int, topic: str, reason: str) -> None: ...
+
+
+class ProjectionRunner:
+    def __init__(
+        self,
+        view: ProjectionView,
+        source: EventSource,
+        *,
+        status: StatusRecorder | None = None,
+        batch_size: int = CATCH_UP_BATCH,
+        idle_wait: float = 1.0,
+        retry_delay: float = 1.0,
+    ) -> None:
+        if batch_size < 1:
+            raise ValueError("batch_size must be at least 1")
+        self.view = view
+        self.source = source
+        self.status = status
+        self.batch_size = batch_size
+        self.idle_wait = idle_wait
+        self.retry_delay = retry_delay
+
+    @property
+    def name(self) -> str:
+        return self.view.name
+
+    def catch_up(self, target: int | None = None, progress: Progress | None = None) -> int:
+        """Apply batches until the view reaches target (default: the head now); count events."""
+        target = self.source.head() if target is None else target
+        applied = 0
+        while True:
+            position, count = self.step(target)
+            applied += count
+            if progress is not None:
+                progress(position, target)
+            if position >= target:
+                return applied
+
+    def step(self, target: int) -> tuple[int, int]:
+        """Apply one batch toward target; answer (the view's position, events applied)."""
+        after = self.view.position()
+        if after >= target:
+            return after, 0
+        notifications = self.source.read(after, target, self.batch_size, self.view.topics)
+        full = len(notifications) == self.batch_size
+        through = notifications[-1].id if full else target
+        events: list[TrackedEvent] = []
+        for notification in notifications:
+            try:
+                events.append(self.source.decode(notification))
+            except Exception as error:  # an event this code cannot even read
+                self._apply(events, after, notification.id - 1)
+                self._poison(notification.id, notification.topic, error)
+        self._apply(events, after, through)
+        return through, len(events)
+
+    def _apply(self, events: Sequence[TrackedEvent], after: int, through: int) -> None:
+        try:
+            self.view.apply_batch(events, after=after, through=through)
+        except NOT_POISON:
+            raise
+        except Exception:
+            self._apply_one_by_one(events, after, through)
+
+    def _apply_one_by_one(self, events: Sequence[TrackedEvent], after: int, through: int) -> None:
+        """Find the event that broke the batch: everything before it is applied, then stop."""
+        for tracked in events:
+            try:
+                self.view.apply_batch([tracked], after=after, through=tracked.notification_id)
+            except NOT_POISON:
+                raise
+            except Exception as error:
+                if after < tracked.notification_id - 1:  # account for the events before it
+                    self.view.apply_batch([], after=after, through=tracked.notification_id - 1)
+                self._poison(tracked.notification_id, tracked.topic, error)
+            after = tracked.notification_id
+        self.view.apply_batch([], after=after, through=through)
+
+    def _poison(self, notification_id: int, topic: str, error: Exception) -> None:
+        reason = f"{type(error).__name__}: {error}"[:2000]
+        log.error(
+            "projection poisoned: stopped at an event it cannot apply",
+            extra={
+                "projection": self.name,
+                "notification_id": notification_id,
+                "topic": topic,
+                "reason": reason,
+            },
+        )
+        if self.status is not None:
+            self.status.record_poisoned(self.name, notification_id, topic, reason)
+        raise ProjectionPoisoned(self.name, notification_id, reason) from error
+
+    def run(self, stop: threading.Event) -> None:
+        """Catch up, then follow new events until stop is set; raises ProjectionPoisoned."""
+        if self.status is not None:
+            self.status.record_running(self.name)
+        log.info("projection running", extra={"projection": self.name})
+        poisoned = False
+        try:
+            while not stop.is_set():
+                try:
+                    head = self.source.head()
+                    self.catch_up(head)
+                    if self.source.head() == head:
+                        self.source.wait_for_news(self.idle_wait)
+                except TrackingConflict as conflict:
+                    log.warning(
+                        "projection moved by another writer", extra={"detail": str(conflict)}
+                    )
+                except TRANSIENT_ERRORS as error:
+                    log.warning(
+                        "projection waiting for the database",
+                        extra={"projection": self.name, "error": str(error)},
+                    )
+                    stop.wait(self.retry_delay)
+        except ProjectionPoisoned:
+            poisoned = True
+            raise
+        finally:
+            if self.status is not None and not poisoned:
+                self.status.record_stopped(self.name)
+            log.info("projection stopped", extra={"projection": self.name, "poisoned": poisoned})
+
+
+def wait_for_position(view: ProjectionView, position: int, timeout: float) -> bool:
+    """Wait until the view has applied `position` (read-your-writes); False on timeout."""
+    deadline = time.monotonic() + timeout
+    pause = 0.005
+    while view.position() < position:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return False
+        time.sleep(min(pause, remaining))
+        pause = min(pause * 2, 0.05)
+    return True

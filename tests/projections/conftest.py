@@ -1,0 +1,74 @@
+"""Fixtures for projection tests: databases of their own, scratch schemas, runners."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from psycopg_pool import ConnectionPool
+
+from api.config import Settings
+from api.services import Services, build_services
+from projections.catalog import NAMES, live_view
+from projections.runner import ProjectionRunner
+from projections.source import ApplicationEventSource
+
+
+def _create(admin_url: str) -> str:
+    name = f"payments_proj_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return make_conninfo(admin_url, dbname=name)
+
+
+def _drop(admin_url: str, url: str) -> None:
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{conninfo_to_dict(url)["dbname"]}" WITH (FORCE)')
+
+
+def services_for(url: str) -> Services:
+    return build_services(Settings.from_env({"PAYMENTS_DATABASE_URL": url}), url)
+
+
+@pytest.fixture
+def isolated(admin_database_url: str) -> Iterator[Services]:
+    """Services on a database of this test's own: an empty event store and empty views."""
+    url = _create(admin_database_url)
+    built = services_for(url)
+    try:
+        yield built
+    finally:
+        built.close()
+        _drop(admin_database_url, url)
+
+
+@pytest.fixture(scope="module")
+def module_services(admin_database_url: str) -> Iterator[Services]:
+    """Services on a database shared by one test module."""
+    url = _create(admin_database_url)
+    built = services_for(url)
+    try:
+        yield built
+    finally:
+        built.close()
+        _drop(admin_database_url, url)
+
+
+@pytest.fixture(scope="session")
+def scratch_pool(database_url: str) -> Iterator[ConnectionPool]:
+    """A pool on the session database, for views built in scratch schemas."""
+    pool: ConnectionPool = ConnectionPool(database_url, min_size=1, max_size=4, open=True)
+    try:
+        yield pool
+    finally:
+        pool.close()
+
+
+def catch_up_all(services: Services, batch_size: int = 500) -> None:
+    """Bring every live view to the head of the log, in this thread."""
+    source = ApplicationEventSource(services.application)
+    for name in NAMES:
+        ProjectionRunner(live_view(services.pool, name), source, batch_size=batch_size).catch_up()

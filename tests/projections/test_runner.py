@@ -1,0 +1,194 @@
+"""Runners on a real event store: exactly once across SIGKILL, one runner per projection,
+poisoned events stop loudly, rebuilds equal live views row for row."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+
+from click.testing import CliRunner
+from eventsourcing.persistence import StoredEvent
+
+from api.cli import main as cli
+from api.projection_role import projection_states
+from api.services import Services
+from bench.history import make_history
+from domain.payment_order import PaymentOrder
+from projections.catalog import NAMES, live_view
+from projections.ledger_pg import PostgresLedger
+from projections.rebuild import diff_views, drop_scratch, rebuild
+from projections.service import ProjectionService
+from projections.source import ApplicationEventSource
+from projections.wallets_pg import PostgresWallets
+from tests.projections.conftest import catch_up_all
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def expected_from_events(services: Services) -> tuple[dict[str, int], Counter[str]]:
+    """Recompute from the stored events alone: transaction id -> amount, and seller credits."""
+    app = services.application
+    terms: dict[object, tuple[str, int]] = {}
+    postings: dict[str, int] = {}
+    credits: Counter[str] = Counter()
+    for n in app.recorder.select_notifications(start=1, limit=10**7):
+        event = app.mapper.to_domain_event(n)
+        if isinstance(event, PaymentOrder.Created):
+            terms[event.originator_id] = (event.seller_account, event.amount_minor)
+        elif isinstance(event, PaymentOrder.Succeeded):
+            seller, amount = terms[event.originator_id]
+            postings[f"{event.originator_id}:{event.originator_version}"] = amount
+            credits[seller] += amount
+    return postings, credits
+
+
+def assert_ledger_and_wallets_match_events(services: Services) -> None:
+    postings, credits = expected_from_events(services)
+    ledger, wallets = PostgresLedger(services.pool), PostgresWallets(services.pool)
+    transactions = ledger.transactions()
+    assert len(transactions) == len(postings)  # no duplicate, none missing
+    assert {t.transaction_id: t.postings[0].debit_minor for t in transactions} == postings
+    with services.pool.connection() as conn:
+        row = conn.execute("SELECT count(*) FROM ledger_entries").fetchone()
+    assert row is not None
+    assert row[0] == 2 * len(postings)
+    assert ledger.trial_balance().total_minor == 0
+    assert {w.seller_account: w.available_minor for w in wallets.wallets()} == dict(credits)
+
+
+def test_sigkill_mid_catch_up_then_restart_posts_every_event_exactly_once(
+    isolated: Services,
+) -> None:
+    make_history(isolated.application, 1500, seed=7)
+    head = isolated.application.recorder.max_notification_id() or 0
+    assert head > 4000
+    env = {**os.environ, "PAYMENTS_DATABASE_URL": isolated.database_url}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "api.cli", "projections", "run", "--batch-size", "20"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    ledger = PostgresLedger(isolated.pool)
+    try:
+        deadline = time.monotonic() + 30
+        while ledger.position() < head // 4 and time.monotonic() < deadline:
+            time.sleep(0.005)
+        process.send_signal(signal.SIGKILL)
+        process.wait(10)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    killed_at = ledger.position()
+    assert 0 < killed_at < head, "the runner should have died mid catch-up"
+    catch_up_all(isolated)
+    assert ledger.position() == head
+    assert_ledger_and_wallets_match_events(isolated)
+
+
+def test_a_second_runner_for_a_projection_cannot_start(isolated: Services) -> None:
+    first = ProjectionService(
+        isolated.application, isolated.pool, isolated.database_url, ["ledger"], idle_wait=0.1
+    )
+    first.start()
+    try:
+        deadline = time.monotonic() + 10
+        while "ledger" not in first.running and time.monotonic() < deadline:
+            time.sleep(0.01)
+        env = {"PAYMENTS_DATABASE_URL": isolated.database_url}
+        result = CliRunner().invoke(cli, ["projections", "run", "ledger"], env=env)
+        assert result.exit_code != 0
+        assert "already running elsewhere: ledger" in result.output
+        states = {s.name: s for s in projection_states(isolated)}
+        assert states["ledger"].state == "running"
+        assert "payments projection ledger" in (states["ledger"].runner or "")
+    finally:
+        first.stop()
+    assert {s.name: s.state for s in projection_states(isolated)}["ledger"] == "stopped"
+
+
+def test_a_poisoned_event_stops_the_projection_and_shows_in_status(isolated: Services) -> None:
+    app = isolated.application
+    make_history(app, 20, seed=3)
+    good_head = app.recorder.max_notification_id() or 0
+    app.recorder.insert_events(
+        [
+            StoredEvent(
+                app.mapper.to_stored_event(_a_created_event()).originator_id,
+                1,
+                "payments.PaymentOrder.Succeeded.v1",
+                b'{"not": "an event"}',
+            )
+        ]
+    )
+    poisoned_at = good_head + 1
+    make_history(app, 5, seed=4, prefix="after")
+    service = ProjectionService(app, isolated.pool, isolated.database_url, NAMES, idle_wait=0.1)
+    service.start()
+    service.join(timeout=20)
+    service.stop()
+    assert set(service.poisoned) == set(NAMES)  # every view reads Succeeded events
+    states = {s.name: s for s in projection_states(isolated)}
+    for name in NAMES:
+        assert states[name].state == "poisoned"
+        assert states[name].poisoned_notification_id == poisoned_at
+        assert states[name].poisoned_reason
+        assert live_view(isolated.pool, name).position() == good_head  # all before it applied
+    env = {"PAYMENTS_DATABASE_URL": isolated.database_url}
+    output = CliRunner().invoke(cli, ["projections", "status"], env=env).output
+    assert f"poisoned at notification {poisoned_at}" in output
+
+
+def _a_created_event() -> PaymentOrder.Created:
+    order = PaymentOrder(
+        payment_order_id="po_poison",
+        checkout_id="co_poison",
+        seller_account="acme",
+        amount_minor=1,
+        currency="USD",
+        card_token="tok_test",
+    )
+    event = order.collect_events()[0]
+    assert isinstance(event, PaymentOrder.Created)
+    return event
+
+
+def test_rebuild_equals_live_row_for_row_and_swaps_in_while_live_runs(isolated: Services) -> None:
+    app = isolated.application
+    service = ProjectionService(app, isolated.pool, isolated.database_url, NAMES, idle_wait=0.05)
+    service.start()
+    try:
+        make_history(app, 1200, seed=11)  # live runners follow while it is written
+        head = app.recorder.max_notification_id() or 0
+        for name in NAMES:
+            deadline = time.monotonic() + 30
+            while live_view(isolated.pool, name).position() < head and time.monotonic() < deadline:
+                time.sleep(0.02)
+        source = ApplicationEventSource(app)
+        for name in NAMES:
+            result = rebuild(isolated.pool, source, name, swap=False, batch_size=700)
+            assert result.position == head
+            assert diff_views(isolated.pool, name, result.scratch_schema) == {}
+            drop_scratch(isolated.pool, name)
+        # Swap rebuilt tables in while the live runners keep writing new events.
+        env = {"PAYMENTS_DATABASE_URL": isolated.database_url}
+        make_history(app, 100, seed=12, prefix="more")
+        result = CliRunner().invoke(cli, ["projections", "rebuild", "--all"], env=env)
+        assert result.exit_code == 0, result.output
+        assert "swapped in" in result.output
+        make_history(app, 100, seed=13, prefix="after")
+        head = app.recorder.max_notification_id() or 0
+        for name in NAMES:
+            deadline = time.monotonic() + 30
+            while live_view(isolated.pool, name).position() < head and time.monotonic() < deadline:
+                time.sleep(0.02)
+            assert live_view(isolated.pool, name).position() == head
+    finally:
+        service.stop()
+    assert not service.poisoned
+    assert_ledger_and_wallets_match_events(isolated)
