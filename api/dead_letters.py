@@ -7,7 +7,7 @@ from datetime import datetime
 import msgspec
 from litestar import Controller, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath
+from litestar.params import FromPath, JSONBody
 
 from api.problems import problem_specs
 from api.services import Services
@@ -66,7 +66,7 @@ class DeadLettersController(Controller):
         self,
         payment_order_id: FromPath[str],
         services: NamedDependency[Services],
-        data: ReplayRequest | None = None,
+        data: JSONBody[ReplayRequest | None] = None,
     ) -> ReplayResult:
         reason = data.reason if data else ReplayRequest().reason
         return replay(services, [payment_order_id], reason)
