@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import csv
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol, TextIO
@@ -205,13 +205,19 @@ _AMOUNT_FIELDS: tuple[tuple[str, str], ...] = (
 
 
 def iter_settlement_lines(
-    stream: TextIO, *, currency: str, exponent: int
+    stream: TextIO,
+    *,
+    currency: str,
+    exponent: int,
+    other_currencies: Mapping[str, int] | None = None,
 ) -> Iterator[SettlementLine]:
     """Yield the file's lines one at a time; raise SettlementFormatError at the first bad cell.
 
     The layout is recognised from the header by column names (extra columns are tolerated, as
     Adyen lets merchants add some); the whole file is never held in memory. A row with fewer
     fields than the header is a truncated (or damaged) file. Blank lines are skipped.
+    A line in a currency of `other_currencies` (code -> exponent) is parsed in that currency
+    instead of refused (reconciliation reports it as a currency mismatch).
     """
     reader = csv.reader(stream, strict=True)
     try:
@@ -233,7 +239,7 @@ def iter_settlement_lines(
             raise SettlementFormatError(
                 line_number, "", f"row has {len(row)} fields, the header has {len(header)}"
             )
-        yield _line_of(row, index, line_number, currency, exponent)
+        yield _line_of(row, index, line_number, currency, exponent, other_currencies)
 
 
 def _numbered_rows(reader: _CsvReader) -> Iterator[tuple[int, list[str]]]:
@@ -270,7 +276,12 @@ def _column_index(header: list[str]) -> dict[str, int]:
 
 
 def _line_of(
-    row: list[str], index: dict[str, int], line_number: int, currency: str, exponent: int
+    row: list[str],
+    index: dict[str, int],
+    line_number: int,
+    currency: str,
+    exponent: int,
+    other_currencies: Mapping[str, int] | None = None,
 ) -> SettlementLine:
     def cell(column: str) -> str:
         return row[index[column]]
@@ -278,6 +289,9 @@ def _line_of(
     def fail(column: str, message: str) -> SettlementFormatError:
         return SettlementFormatError(line_number, column, message)
 
+    gross_currency = cell("Gross Currency")
+    if gross_currency != currency and other_currencies and gross_currency in other_currencies:
+        currency, exponent = gross_currency, other_currencies[gross_currency]
     for column in ("Gross Currency", "Net Currency"):
         if cell(column) != currency:
             raise fail(column, f"currency {cell(column)!r}, expected {currency!r}")
@@ -288,7 +302,7 @@ def _line_of(
     try:
         if _DATE_SHAPE.fullmatch(date_text) is None:
             raise ValueError(date_text)
-        creation_date = datetime.strptime(date_text, DATE_FORMAT)
+        creation_date = datetime.fromisoformat(date_text)  # the shape is checked: fast path
     except ValueError:
         raise fail("Creation Date", f"{date_text!r} is not YYYY-MM-DD HH:MM:SS") from None
     amounts: dict[str, int] = {}

@@ -1,0 +1,266 @@
+"""/reconciliations: upload a PSP settlement file, read the run, its exceptions and reports."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Controller, Request, Response, get, post
+from litestar.concurrency import sync_to_thread
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, QueryParameter
+
+from api.idempotency import ClaimOutcome, StoredResponse
+from api.payments import _require_key
+from api.problems import FieldProblem, ProblemError, problem_specs
+from api.reconcile_service import load_run, reconcile_path, resolve_exception
+from api.services import Services
+from domain.reconciliation_run import AUTO_FIX, AUTO_FIXED, INFO, OPEN, RESOLVED
+from psp.reconcile.report import finding_view, report_csv, report_json, sorted_findings, summary
+from psp.settlement import SettlementFormatError
+
+CREATE_SCOPE = "POST /reconciliations"
+MAX_UPLOAD_BYTES = 1 << 30  # a million-line report is about 200 MiB
+CSV_MEDIA_TYPES = ("text/csv", "application/csv", "text/plain")
+EXCEPTION_STATES = {"open": (OPEN, AUTO_FIX), "auto_fixed": (AUTO_FIXED,), "resolved": (RESOLVED,)}
+
+
+class ResolveRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    action: str
+    reason: str
+
+
+class ExceptionPage(msgspec.Struct, frozen=True):
+    run_id: str
+    total: int
+    exceptions: list[dict[str, Any]]
+
+
+def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response[bytes]:
+    return Response(
+        content=msgspec.json.encode(body),
+        status_code=status,
+        media_type="application/json",
+        headers=headers,
+    )
+
+
+def format_problem(error: SettlementFormatError) -> ProblemError:
+    return ProblemError(
+        422,
+        "settlement-file-invalid",
+        "The settlement file cannot be reconciled",
+        f"{error}; nothing was recorded.",
+        errors=[
+            FieldProblem(field=f"line {error.line}, column {error.column}", message=error.message)
+        ],
+    )
+
+
+async def _spool_body(request: Request[Any, Any, Any], directory: str) -> tuple[Path, str]:
+    """Write the body to a file while hashing it (a large file never sits in memory)."""
+    path = Path(directory) / "upload.csv"
+    digest, size = hashlib.sha256(), 0
+    with path.open("wb") as out:
+        async for block in request.stream():
+            size += len(block)
+            if size > MAX_UPLOAD_BYTES:
+                raise ProblemError(
+                    413,
+                    "body-too-large",
+                    "The request body is too large",
+                    f"settlement files up to {MAX_UPLOAD_BYTES} bytes",
+                )
+            digest.update(block)
+            out.write(block)
+    return path, digest.hexdigest()
+
+
+class ReconciliationsController(Controller):
+    path = "/reconciliations"
+    tags = ["reconciliation"]
+
+    @post(
+        "/",
+        summary="Reconcile a PSP settlement file (Adyen settlement details CSV)",
+        description="Send the file as the body (text/csv) with an Idempotency-Key. Answers 201 "
+        "with the run's summary, or 200 when this exact file was already reconciled. A bad "
+        "file answers 422 naming line and column, and records nothing.",
+        status_code=201,
+        request_max_body_size=MAX_UPLOAD_BYTES,
+        responses=problem_specs(400, 409, 413, 415, 422),
+    )
+    async def create_run(
+        self,
+        request: Request[Any, Any, Any],
+        services: NamedDependency[Services],
+        idempotency_key: Annotated[
+            str | None,
+            HeaderParameter(
+                name="Idempotency-Key", required=False, description="Unique per operation"
+            ),
+        ] = None,
+    ) -> Response[bytes]:
+        key = _require_key(idempotency_key)
+        media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if media_type not in CSV_MEDIA_TYPES:
+            raise ProblemError(
+                415,
+                "unsupported-media-type",
+                "Unsupported media type",
+                f"send the settlement file as text/csv, not {media_type or 'no content type'}",
+            )
+        with tempfile.TemporaryDirectory(prefix="payments-upload-") as directory:
+            os.chmod(directory, 0o700)
+            path, file_sha = await _spool_body(request, directory)
+            store = services.idempotency
+            claim = await sync_to_thread(store.claim, CREATE_SCOPE, key, file_sha)
+            if claim.outcome is ClaimOutcome.REPLAY:
+                assert claim.stored is not None
+                headers = {**claim.stored.headers, "idempotent-replayed": "true"}
+                return Response(
+                    content=claim.stored.body,
+                    status_code=claim.stored.status,
+                    media_type="application/json",
+                    headers=headers,
+                )
+            if claim.outcome is ClaimOutcome.IN_FLIGHT:
+                raise ProblemError(
+                    409,
+                    "idempotency-key-in-flight",
+                    "A request with this Idempotency-Key is still being processed",
+                    "Retry shortly with the same key to get its result.",
+                    headers={"retry-after": "1"},
+                )
+            if claim.outcome is ClaimOutcome.MISMATCH:
+                raise ProblemError(
+                    422,
+                    "idempotency-key-reused",
+                    "Idempotency-Key reused with a different body",
+                    "This key was used for a request with another body; use a new key.",
+                    errors=[FieldProblem(field="header.Idempotency-Key", message="reused")],
+                )
+            try:
+                outcome = await sync_to_thread(reconcile_path, services, path, file_sha=file_sha)
+            except SettlementFormatError as error:
+                store.release(CREATE_SCOPE, key)
+                raise format_problem(error) from None
+            except BaseException:
+                store.release(CREATE_SCOPE, key)
+                raise
+        run_id = str(outcome.run.id)
+        stored = StoredResponse(
+            status=201 if outcome.created else 200,
+            body=msgspec.json.encode({**summary(outcome.run), "created": outcome.created}),
+            headers={"location": f"/reconciliations/{run_id}"},
+        )
+        await sync_to_thread(store.complete, CREATE_SCOPE, key, stored)
+        return Response(
+            content=stored.body,
+            status_code=stored.status,
+            media_type="application/json",
+            headers=stored.headers,
+        )
+
+    @get(
+        "/{run_id:str}",
+        summary="A reconciliation run's summary: counts and amounts per class",
+        sync_to_thread=True,
+        responses=problem_specs(404),
+    )
+    def get_run(
+        self, run_id: FromPath[str], services: NamedDependency[Services]
+    ) -> Response[bytes]:
+        return _json(summary(load_run(services, run_id)))
+
+    @get(
+        "/{run_id:str}/exceptions",
+        summary="The run's exceptions (manual queue); ?state=open|auto_fixed|resolved|all",
+        sync_to_thread=True,
+        responses=problem_specs(404, 422),
+    )
+    def list_exceptions(
+        self,
+        run_id: FromPath[str],
+        services: NamedDependency[Services],
+        finding_state: Annotated[str, QueryParameter(name="state")] = "open",
+        limit: FromQuery[int] = 100,
+        offset: FromQuery[int] = 0,
+    ) -> ExceptionPage:
+        if finding_state != "all" and finding_state not in EXCEPTION_STATES:
+            raise ProblemError(
+                422,
+                "validation",
+                "The request is not valid",
+                "state must be open, auto_fixed, resolved or all",
+                errors=[FieldProblem(field="query.state", message="unknown state")],
+            )
+        if not 1 <= limit <= 1000 or offset < 0:
+            raise ProblemError(
+                422,
+                "validation",
+                "The request is not valid",
+                "limit must be 1..1000 and offset at least 0",
+                errors=[FieldProblem(field="query.limit", message="out of range")],
+            )
+        run = load_run(services, run_id)
+        wanted = EXCEPTION_STATES.get(finding_state)
+        chosen = [
+            finding
+            for finding in sorted_findings(run)
+            if finding.state != INFO
+            and (wanted is None or run.state_of(finding.finding_id) in wanted)
+        ]
+        page = [finding_view(run, finding) for finding in chosen[offset : offset + limit]]
+        return ExceptionPage(run_id=str(run.id), total=len(chosen), exceptions=page)
+
+    @post(
+        "/{run_id:str}/exceptions/{finding_id:str}/resolve",
+        summary="Record an operator's decision on an open exception",
+        description="Body {action, reason}; action is accept_psp, accept_ours, write_off or "
+        "investigated. A second resolution of the same exception answers 409.",
+        status_code=200,
+        sync_to_thread=True,
+        responses=problem_specs(404, 409, 422),
+    )
+    def resolve(
+        self,
+        run_id: FromPath[str],
+        finding_id: FromPath[str],
+        data: JSONBody[ResolveRequest],
+        services: NamedDependency[Services],
+    ) -> Response[bytes]:
+        return _json(resolve_exception(services, run_id, finding_id, data.action, data.reason))
+
+    @get(
+        "/{run_id:str}/report.csv",
+        summary="The full report as CSV (deterministic)",
+        sync_to_thread=True,
+        responses=problem_specs(404),
+    )
+    def get_report_csv(
+        self, run_id: FromPath[str], services: NamedDependency[Services]
+    ) -> Response[bytes]:
+        run = load_run(services, run_id)
+        return Response(
+            content=report_csv(run),
+            media_type="text/csv; charset=utf-8",
+            headers={"content-disposition": f'attachment; filename="reconciliation-{run.id}.csv"'},
+        )
+
+    @get(
+        "/{run_id:str}/report.json",
+        summary="The full report as JSON (deterministic)",
+        sync_to_thread=True,
+        responses=problem_specs(404),
+    )
+    def get_report_json(
+        self, run_id: FromPath[str], services: NamedDependency[Services]
+    ) -> Response[bytes]:
+        return Response(
+            content=report_json(load_run(services, run_id)), media_type="application/json"
+        )

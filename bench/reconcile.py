@@ -1,0 +1,209 @@
+"""reconcile: a settlement file of N lines against the matching history (seconds, peak RSS).
+
+`run_reconcile_bench(lines)` writes N-1 succeeded orders straight through the application in
+large saves, writes the day's Adyen settlement file for them (plus a few planted exceptions
+and the batch's MerchantPayout line), then reconciles it in a child process so that the
+peak RSS measured is the reconciliation's alone. It also times the expected side's replay
+both ways (msgspec on the stored JSON, and the application's mapper) to justify the first.
+Goal: 1M lines in < 60 s and < 1 GiB.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg.conninfo import make_conninfo
+
+from api.database import eventsourcing_env
+from domain.application import CheckoutPolicy, PaymentsApplication
+from domain.payment_order import PaymentOrder
+from psp.settlement import SettlementLine, write_settlement_csv
+
+ORDERS_PER_SAVE = 2_000
+PLANTED_EXCEPTIONS = 10  # lines for orders we never took: "missing internally"
+GOAL_SECONDS_1M = 60.0
+GOAL_RSS_MIB_1M = 1024.0
+
+
+def _amount(index: int) -> int:
+    return 100 + (index * 7919) % 100_000
+
+
+def _fee(amount: int) -> int:
+    return (amount * 290 + 5_000) // 10_000 + 30
+
+
+def write_history(app: PaymentsApplication, orders: int, prefix: str) -> None:
+    """N orders, each Created, ExecutionStarted and Succeeded: three events, saved in bulk."""
+    batch: list[PaymentOrder] = []
+    for index in range(orders):
+        order = PaymentOrder(
+            payment_order_id=f"{prefix}{index}",
+            checkout_id=f"{prefix}co{index}",
+            seller_account=f"seller_{index % 50}",
+            amount_minor=_amount(index),
+            currency="USD",
+            card_token="tok_bench",
+        )
+        order.start_execution()
+        order.record_success(f"ch_{prefix}{index}", source="bench")
+        batch.append(order)
+        if len(batch) >= ORDERS_PER_SAVE:
+            app.save(*batch)
+            batch.clear()
+    if batch:
+        app.save(*batch)
+
+
+def settlement_lines(orders: int, prefix: str, day: datetime) -> Iterator[SettlementLine]:
+    batch = int(day.strftime("%Y%m%d"))
+    net_total = 0
+    for index in range(orders + PLANTED_EXCEPTIONS):
+        known = index < orders
+        amount = _amount(index)
+        fee = _fee(amount)
+        net_total += amount - fee
+        yield SettlementLine(
+            psp_reference=f"ch_{prefix}{index}" if known else f"ch_unknown{index}",
+            merchant_reference=f"{prefix}{index}" if known else f"unknown_{index}",
+            type="Settled",
+            creation_date=day,
+            currency="USD",
+            gross_credit_minor=amount,
+            net_credit_minor=amount - fee,
+            commission_minor=fee,
+            batch_number=batch,
+            payment_method="visa",
+        )
+    yield SettlementLine(
+        psp_reference="",
+        merchant_reference="",
+        type="MerchantPayout",
+        creation_date=day,
+        currency="USD",
+        net_debit_minor=net_total,
+        batch_number=batch,
+    )
+
+
+_CHILD = """
+import json, sys, time
+from pathlib import Path
+from domain.application import CheckoutPolicy, OrderCommands, PaymentsApplication
+from psp.reconcile.engine import ReconcileOptions, reconcile_file
+from psp.reconcile.expected import replay_history
+from psp.reconcile.report import summary
+
+env, path, compare = json.loads(sys.argv[1]), Path(sys.argv[2]), sys.argv[3] == "1"
+app = PaymentsApplication(CheckoutPolicy("USD", 10**12), env=env)
+result = {}
+if compare:
+    from psp.reconcile.expected import TOPICS
+    started = time.perf_counter()
+    head = app.recorder.max_notification_id() or 0
+    start, events = 1, 0
+    while start <= head:
+        page = app.recorder.select_notifications(start, 20000, stop=head, topics=list(TOPICS))
+        if not page:
+            break
+        for notification in page:
+            app.mapper.to_domain_event(notification)
+        events += len(page)
+        start = page[-1].id + 1
+    result["replay_seconds_mapper"] = time.perf_counter() - started
+    started = time.perf_counter()
+    history = replay_history(app)
+    result["replay_seconds_msgspec"] = time.perf_counter() - started
+    result["replayed_orders"] = len(history.orders)
+    del history
+started = time.perf_counter()
+outcome = reconcile_file(app, OrderCommands(app), path, ReconcileOptions("USD"))
+result["reconcile_seconds"] = time.perf_counter() - started
+report = summary(outcome.run)
+result["classes"] = {row["class"]: row["count"] for row in report["classes"] if row["count"]}
+print(json.dumps(result))
+"""
+
+
+def _admin_url(database_url: str | None) -> str:
+    url = database_url or os.environ.get("PAYMENTS_DATABASE_URL")
+    if not url:
+        raise RuntimeError("set PAYMENTS_DATABASE_URL (or pass database_url=) to a PostgreSQL")
+    return url
+
+
+def run_reconcile_bench(
+    lines: int,
+    *,
+    database_url: str | None = None,
+    compare_mapper: bool | None = None,
+) -> dict[str, Any]:
+    """Reconcile a generated file of `lines` lines; returns seconds, peak RSS and counts."""
+    if lines < 2:
+        raise ValueError("a settlement file needs at least one line and its payout line")
+    admin_url = _admin_url(database_url)
+    orders = max(1, lines - 1 - PLANTED_EXCEPTIONS)
+    name = f"bench_reconcile_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = make_conninfo(admin_url, dbname=name)
+    env = eventsourcing_env(url, pool_size=4)
+    work = Path(tempfile.mkdtemp(prefix="payments-bench-reconcile-"))
+    try:
+        app = PaymentsApplication(CheckoutPolicy("USD", 10**12), env=env)
+        started = time.perf_counter()
+        write_history(app, orders, prefix="o")
+        setup_seconds = time.perf_counter() - started
+        app.close()
+        path = work / "settlement.csv"
+        day = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+        with path.open("w", newline="") as out:
+            write_settlement_csv(settlement_lines(orders, "o", day), out, 2)
+        compare = orders <= 200_000 if compare_mapper is None else compare_mapper
+        before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        child = subprocess.run(
+            [sys.executable, "-c", _CHILD, json.dumps(env), str(path), "1" if compare else "0"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if child.returncode != 0:
+            raise RuntimeError(f"reconcile child failed:\n{child.stderr[-3000:]}")
+        peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        measured: dict[str, Any] = json.loads(child.stdout.strip().splitlines()[-1])
+        file_lines = orders + PLANTED_EXCEPTIONS + 1
+        result: dict[str, Any] = {
+            "lines": file_lines,
+            "orders": orders,
+            "events": orders * 3,
+            "file_mib": round(path.stat().st_size / 2**20, 1),
+            "setup_seconds": round(setup_seconds, 1),
+            "peak_rss_mib": round(max(peak_kib, before) / 1024, 1),
+            "peak_rss_note": "max RSS of the child processes so far (this child unless an "
+            "earlier one was larger)",
+            **{k: round(v, 2) if isinstance(v, float) else v for k, v in measured.items()},
+        }
+        result["lines_per_second"] = round(file_lines / measured["reconcile_seconds"])
+        return result
+    finally:
+        for child_file in work.iterdir():
+            child_file.unlink()
+        work.rmdir()
+        with psycopg.connect(admin_url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+if __name__ == "__main__":  # python -m bench.reconcile 100000
+    print(json.dumps(run_reconcile_bench(int(sys.argv[1]) if len(sys.argv) > 1 else 100_000)))

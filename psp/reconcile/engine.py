@@ -1,0 +1,457 @@
+"""Reconcile one settlement file against our replayed history (DESIGN §8).
+
+The file is streamed line by line; only our side (one compact fact per order) and a few
+numbers per batch are kept in memory. Nothing is written until the whole file has been read
+and classified: a bad file raises SettlementFormatError and records nothing. The run and all
+its findings are then saved in one transaction; auto-fixes follow through the normal order
+commands and are recorded on the run (resumed by a re-run if a crash interrupts them).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import IntegrityError
+
+from domain.application import OrderCommands
+from domain.errors import DomainError
+from domain.money import CURRENCY_EXPONENTS, currency_exponent
+from domain.reconciliation_run import (
+    AMOUNT_MISMATCH,
+    AUTO_FIX,
+    AWAITING_SETTLEMENT,
+    BATCH_MISMATCH,
+    CLEARED,
+    CURRENCY_MISMATCH,
+    DUPLICATE,
+    INFO,
+    MISSING_AT_PSP,
+    MISSING_INTERNALLY,
+    OPEN,
+    PAYOUT_TRANSFER,
+    SETTLED_OUTSIDE_PERIOD,
+    STATUS_MISMATCH,
+    Finding,
+    ReconciliationRun,
+    reconciliation_run_uuid,
+)
+from psp.reconcile.expected import (
+    EXECUTING,
+    SUCCESS,
+    History,
+    OrderFacts,
+    order_finding_id,
+    replay_history,
+    succeeded_at,
+)
+from psp.settlement import SettlementFormatError, SettlementLine, iter_settlement_lines
+
+FILE_FORMAT = "adyen_settlement_details"
+SETTLED_TYPES = frozenset({"Settled", "SettledBulk"})
+FEE_TYPES = frozenset({"Fee", "MiscCosts", "PaymentCost", "InvoiceDeduction"})
+PAYOUT_TYPES = frozenset({"Balancetransfer"})
+BATCH_PAYOUT_TYPE = "MerchantPayout"
+FINDINGS_PER_EVENT = 1_000
+
+
+@dataclass(frozen=True, slots=True)
+class ReconcileOptions:
+    currency: str
+    window_days: int = 3
+    as_of: datetime | None = None  # default: now; decides awaiting vs missing at the PSP
+    chunk_lines: int = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class RunOutcome:
+    run: ReconciliationRun
+    created: bool
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        while block := stream.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def get_run(application: Application[Any], run_id: UUID) -> ReconciliationRun | None:
+    try:
+        run: object = application.repository.get(run_id)
+    except AggregateNotFoundError:
+        return None
+    return run if isinstance(run, ReconciliationRun) else None
+
+
+def find_run(application: Application[Any], file_sha: str) -> ReconciliationRun | None:
+    return get_run(application, reconciliation_run_uuid(file_sha))
+
+
+def reconcile_file(
+    application: Application[Any],
+    commands: OrderCommands,
+    path: Path,
+    options: ReconcileOptions,
+    *,
+    file_sha: str | None = None,
+) -> RunOutcome:
+    """Reconcile the file at `path`; the same file again returns the existing run."""
+    file_sha = file_sha or file_sha256(path)
+    existing = find_run(application, file_sha)
+    if existing is not None:
+        apply_auto_fixes(application, commands, existing)
+        return RunOutcome(existing, created=False)
+    history = replay_history(application)
+    classifier = Classifier(history, options)
+    with path.open("r", encoding="utf-8", newline="") as stream:
+        try:
+            classifier.feed_all(
+                iter_settlement_lines(
+                    stream,
+                    currency=options.currency,
+                    exponent=currency_exponent(options.currency),
+                    other_currencies=CURRENCY_EXPONENTS,
+                )
+            )
+        except UnicodeDecodeError as error:
+            raise SettlementFormatError(
+                classifier.last_line + 1, "", f"not UTF-8 text: {error.reason}"
+            ) from None
+    run = classifier.build_run(file_sha)
+    try:
+        application.save(run)
+    except IntegrityError:  # the same file, reconciled concurrently: theirs stands
+        existing = find_run(application, file_sha)
+        if existing is None:
+            raise
+        apply_auto_fixes(application, commands, existing)
+        return RunOutcome(existing, created=False)
+    apply_auto_fixes(application, commands, run)
+    return RunOutcome(run, created=True)
+
+
+def apply_auto_fixes(
+    application: Application[Any], commands: OrderCommands, run: ReconciliationRun
+) -> int:
+    """Give each EXECUTING order the PSP settled its success; record each fix on the run."""
+    pending = run.pending_auto_fixes()
+    for finding in pending:
+        assert finding.payment_order_id is not None
+        assert finding.psp_reference is not None
+        try:
+            changed = commands.record_success(
+                finding.payment_order_id, finding.psp_reference, source="reconciliation"
+            )
+            outcome = "recorded_success" if changed else "already_success"
+        except DomainError as error:
+            outcome = f"refused: {error}"
+        run.record_auto_fix(finding.finding_id, finding.psp_reference, outcome)
+    if pending:
+        application.save(run)
+    return len(pending)
+
+
+class _Batch:
+    __slots__ = (
+        "commission",
+        "interchange",
+        "lines",
+        "markup",
+        "net",
+        "other_fees",
+        "payout",
+        "payout_line",
+        "scheme_fees",
+    )
+
+    def __init__(self) -> None:
+        self.lines = self.net = 0
+        self.commission = self.markup = self.scheme_fees = self.interchange = 0
+        self.other_fees = 0
+        self.payout: int | None = None
+        self.payout_line: int | None = None
+
+
+class Classifier:
+    """Classifies lines as they stream by; `build_run` turns the result into a run."""
+
+    def __init__(self, history: History, options: ReconcileOptions) -> None:
+        self.history = history
+        self.options = options
+        self.as_of = options.as_of or datetime.now(UTC)
+        self.findings: list[Finding] = []
+        self.batches: dict[int | None, _Batch] = {}
+        self.chunks: list[tuple[int, int, int, int, int, int]] = []
+        self._chunk: list[int] = []  # index, first, last, matched, gross, net
+        self.first_date: date | None = None
+        self.last_date: date | None = None
+        self.last_line = 1
+        self.lines = 0
+
+    def feed_all(self, lines: Iterable[SettlementLine]) -> None:
+        for line in lines:
+            self.feed(line)
+
+    def feed(self, line: SettlementLine) -> None:
+        number = self.last_line = line.line_number
+        if self.lines == 0 and line.currency != self.options.currency:
+            raise SettlementFormatError(
+                number,
+                "Gross Currency",
+                f"the file settles {line.currency}; this deployment settles "
+                f"{self.options.currency} only",
+            )
+        self.lines += 1
+        day = line.creation_date.date()
+        if self.first_date is None or day < self.first_date:
+            self.first_date = day
+        if self.last_date is None or day > self.last_date:
+            self.last_date = day
+        self._enter_chunk(number)
+        batch = self.batches.get(line.batch_number)
+        if batch is None:
+            batch = self.batches[line.batch_number] = _Batch()
+        if line.type == BATCH_PAYOUT_TYPE:
+            batch.payout = (batch.payout or 0) + line.net_debit_minor - line.net_credit_minor
+            batch.payout_line = number
+            return
+        batch.lines += 1
+        batch.net += line.net_credit_minor - line.net_debit_minor
+        batch.commission += line.commission_minor
+        batch.markup += line.markup_minor
+        batch.scheme_fees += line.scheme_fees_minor
+        batch.interchange += line.interchange_minor
+        if line.type in SETTLED_TYPES:
+            self._settled(line)
+        elif line.type in FEE_TYPES:
+            batch.other_fees += line.net_debit_minor - line.net_credit_minor
+        elif line.type in PAYOUT_TYPES:
+            self._line_finding(line, PAYOUT_TRANSFER, INFO, None, "payout transfer")
+        else:
+            self._line_finding(
+                line,
+                MISSING_INTERNALLY,
+                OPEN,
+                self.history.orders.get(line.merchant_reference),
+                f"a {line.type} line: we have no record of it",
+            )
+
+    def _settled(self, line: SettlementLine) -> None:
+        order = self.history.orders.get(line.merchant_reference)
+        if order is None:
+            self._line_finding(line, MISSING_INTERNALLY, OPEN, None, "no order of ours")
+            return
+        if order.seen_line:
+            detail = f"order already settled on line {order.seen_line}"
+            self._line_finding(line, DUPLICATE, OPEN, order, detail)
+            return
+        order.seen_line = line.line_number
+        gross = line.gross_credit_minor - line.gross_debit_minor
+        if line.currency != order.currency:
+            detail = f"PSP settled {line.currency}, ours is {order.currency}"
+            self._line_finding(line, CURRENCY_MISMATCH, OPEN, order, detail)
+        elif gross != order.amount_minor:
+            detail = f"PSP settled {gross}, ours is {order.amount_minor} (minor units)"
+            self._line_finding(line, AMOUNT_MISMATCH, OPEN, order, detail)
+        elif order.status == SUCCESS and order.psp_reference != line.psp_reference:
+            detail = f"PSP settled charge {line.psp_reference}, ours is {order.psp_reference}"
+            self._line_finding(line, DUPLICATE, OPEN, order, detail)
+        elif order.status == SUCCESS:
+            order.matched = True
+            self._chunk[3] += 1
+            self._chunk[4] += gross
+            self._chunk[5] += line.net_credit_minor - line.net_debit_minor
+        elif order.status == EXECUTING:
+            detail = f"ours {order.status_label}, PSP settled: recording the PSP's success"
+            self._line_finding(line, STATUS_MISMATCH, AUTO_FIX, order, detail)
+        else:
+            detail = f"ours {order.status_label}, PSP settled it"
+            self._line_finding(line, STATUS_MISMATCH, OPEN, order, detail)
+
+    def _line_finding(
+        self,
+        line: SettlementLine,
+        kind: str,
+        state: str,
+        order: OrderFacts | None,
+        detail: str,
+    ) -> None:
+        self.findings.append(
+            Finding(
+                finding_id=f"line-{line.line_number}",
+                kind=kind,
+                state=state,
+                line=line.line_number,
+                payment_order_id=order.payment_order_id if order else None,
+                psp_reference=line.psp_reference or None,
+                batch_number=line.batch_number,
+                psp_type=line.type,
+                our_status=order.status_label if order else None,
+                expected_minor=order.amount_minor if order else None,
+                psp_minor=line.gross_credit_minor - line.gross_debit_minor,
+                expected_currency=order.currency if order else None,
+                psp_currency=line.currency,
+                detail=detail
+                if order or not line.merchant_reference
+                else f"{detail}: merchant reference {line.merchant_reference!r}",
+            )
+        )
+
+    def _enter_chunk(self, number: int) -> None:
+        index = (number - 2) // self.options.chunk_lines
+        if self._chunk and self._chunk[0] == index:
+            self._chunk[2] = number
+            return
+        self._close_chunk()
+        self._chunk = [index, number, number, 0, 0, 0]
+
+    def _close_chunk(self) -> None:
+        if self._chunk:
+            index, first, last, matched, gross, net = self._chunk
+            self.chunks.append((index, first, last, matched, gross, net))
+            self._chunk = []
+
+    # --- the end of the file: orders it did not carry, batches ----------------------------
+
+    def _in_period(self, facts: OrderFacts) -> bool:
+        moment = succeeded_at(facts)
+        if moment is None or self.first_date is None or self.last_date is None:
+            return False
+        return self.first_date <= moment.astimezone(UTC).date() <= self.last_date
+
+    def _order_findings(self) -> list[Finding]:
+        window = timedelta(days=self.options.window_days)
+        found: list[Finding] = []
+        history = self.history
+        for order_id, order in history.orders.items():
+            if order.status != SUCCESS:
+                continue
+            awaiting = history.awaiting.get(order_id)
+            if order.matched:
+                if awaiting is not None:
+                    found.append(self._matched_note(order, CLEARED, awaiting.reference))
+                elif not self._in_period(order):
+                    found.append(self._matched_note(order, SETTLED_OUTSIDE_PERIOD, None))
+                continue
+            if order.seen_line or order_id in history.settled_elsewhere:
+                continue
+            in_period = self._in_period(order)
+            if not in_period and awaiting is None:
+                continue
+            moment = succeeded_at(order)
+            assert moment is not None
+            overdue = self.as_of - moment > window
+            if not overdue and awaiting is not None:
+                continue  # still awaiting on the earlier run
+            found.append(
+                Finding(
+                    finding_id=order_finding_id(order_id),
+                    kind=MISSING_AT_PSP if overdue else AWAITING_SETTLEMENT,
+                    state=OPEN if overdue else INFO,
+                    payment_order_id=order_id,
+                    psp_reference=order.psp_reference,
+                    our_status=order.status_label,
+                    expected_minor=order.amount_minor,
+                    expected_currency=order.currency,
+                    detail=f"succeeded {moment.isoformat()}, not in this file"
+                    + (f"; more than {self.options.window_days} days ago" if overdue else ""),
+                    supersedes=awaiting.reference if awaiting else None,
+                )
+            )
+        return found
+
+    def _matched_note(self, order: OrderFacts, kind: str, supersedes: str | None) -> Finding:
+        detail = (
+            "settles an order an earlier run was awaiting"
+            if kind == CLEARED
+            else "matched; the order succeeded outside this file's period"
+        )
+        return Finding(
+            finding_id=f"line-{order.seen_line}",
+            kind=kind,
+            state=INFO,
+            line=order.seen_line,
+            payment_order_id=order.payment_order_id,
+            psp_reference=order.psp_reference,
+            our_status=order.status_label,
+            expected_minor=order.amount_minor,
+            psp_minor=order.amount_minor,
+            expected_currency=order.currency,
+            psp_currency=order.currency,
+            detail=detail,
+            supersedes=supersedes,
+        )
+
+    def _batch_findings(self) -> list[Finding]:
+        found: list[Finding] = []
+        for number, batch in sorted(self.batches.items(), key=lambda item: item[0] or -1):
+            if number is None or batch.payout == batch.net:
+                continue
+            detail = (
+                f"batch lines net {batch.net}, no MerchantPayout line closes the batch"
+                if batch.payout is None
+                else f"batch lines net {batch.net}, MerchantPayout says {batch.payout}"
+            )
+            found.append(
+                Finding(
+                    finding_id=f"batch-{number}",
+                    kind=BATCH_MISMATCH,
+                    state=OPEN,
+                    line=batch.payout_line,
+                    batch_number=number,
+                    psp_type=BATCH_PAYOUT_TYPE,
+                    expected_minor=batch.net,
+                    psp_minor=batch.payout,
+                    expected_currency=self.options.currency,
+                    psp_currency=self.options.currency,
+                    detail=detail,
+                )
+            )
+        return found
+
+    def build_run(self, file_sha: str) -> ReconciliationRun:
+        self._close_chunk()
+        run = ReconciliationRun(
+            file_sha256=file_sha,
+            file_format=FILE_FORMAT,
+            currency=self.options.currency,
+            period_start=self.first_date.isoformat() if self.first_date else "",
+            period_end=self.last_date.isoformat() if self.last_date else "",
+            as_of=self.as_of,
+            window_days=self.options.window_days,
+            through_position=self.history.through_position,
+        )
+        for index, first, last, matched, gross, net in self.chunks:
+            run.record_chunk(index, first, last, matched, gross, net)
+        findings = self.findings + self._order_findings() + self._batch_findings()
+        for start in range(0, len(findings), FINDINGS_PER_EVENT):
+            run.record_findings(findings[start : start + FINDINGS_PER_EVENT])
+        batches: list[dict[str, Any]] = []
+        for number, batch in sorted(self.batches.items(), key=lambda item: item[0] or -1):
+            batches.append(
+                {
+                    "batch_number": number,
+                    "lines": batch.lines,
+                    "net_minor": batch.net,
+                    "payout_minor": batch.payout,
+                }
+            )
+            if number is not None and number not in self.history.fee_batches:
+                run.book_fees(
+                    number,
+                    batch.commission,
+                    batch.markup,
+                    batch.scheme_fees,
+                    batch.interchange,
+                    batch.other_fees,
+                )
+        run.complete(self.lines, batches)
+        return run

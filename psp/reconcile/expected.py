@@ -1,0 +1,278 @@
+"""The expected side of a reconciliation: our own event history, replayed (not the views).
+
+Reads the notification log up to one position, only the topics that matter, and decodes the
+stored JSON with msgspec into a compact fact per order (about 3x faster than building every
+domain event with the mapper; measured in bench/reconcile.py). Earlier reconciliation runs
+are replayed too: which orders still await settlement, which settled outside their period,
+which batches already had their fees booked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import msgspec
+from eventsourcing.application import Application
+from eventsourcing.persistence import Notification
+from psycopg.rows import tuple_row
+from psycopg.sql import SQL, Identifier
+
+from domain.payment_order import PaymentOrder
+from domain.reconciliation_run import (
+    AWAITING_SETTLEMENT,
+    ReconciliationRun,
+)
+
+PAGE_SIZE = 20_000
+
+NOT_STARTED, EXECUTING, SUCCESS, FAILED = "NOT_STARTED", "EXECUTING", "SUCCESS", "FAILED"
+
+
+class OrderFacts:
+    """What reconciliation needs of one order, kept small (a million of them fit easily)."""
+
+    __slots__ = (
+        "amount_minor",
+        "currency",
+        "dead_lettered",
+        "matched",
+        "payment_order_id",
+        "psp_reference",
+        "seen_line",
+        "status",
+        "succeeded_at",
+    )
+
+    def __init__(self, payment_order_id: str, amount_minor: int, currency: str) -> None:
+        self.payment_order_id = payment_order_id
+        self.amount_minor = amount_minor
+        self.currency = currency
+        self.status = NOT_STARTED
+        self.psp_reference: str | None = None
+        self.succeeded_at: str | None = None  # ISO 8601, parsed only when needed
+        self.dead_lettered = False
+        self.seen_line = 0  # the line of this file that settled it (0: none yet)
+        self.matched = False  # that line agreed with us in every respect
+
+    @property
+    def status_label(self) -> str:
+        return f"{self.status} (dead-lettered)" if self.dead_lettered else self.status
+
+
+@dataclass(frozen=True, slots=True)
+class AwaitingOrder:
+    """An earlier run's open awaiting-settlement finding."""
+
+    run_id: str
+    finding_id: str
+
+    @property
+    def reference(self) -> str:
+        return f"{self.run_id}/{self.finding_id}"
+
+
+@dataclass
+class History:
+    through_position: int
+    orders: dict[str, OrderFacts] = field(default_factory=dict)  # by payment_order_id
+    awaiting: dict[str, AwaitingOrder] = field(default_factory=dict)  # by payment_order_id
+    settled_elsewhere: set[str] = field(default_factory=set)
+    fee_batches: set[int] = field(default_factory=set)
+
+
+class _Stamp(msgspec.Struct):
+    data: str = msgspec.field(name="_data_")
+
+
+class _Created(msgspec.Struct):
+    payment_order_id: str
+    amount_minor: int
+    currency: str
+
+
+class _Reference(msgspec.Struct):
+    psp_reference: str | None
+
+
+class _Succeeded(msgspec.Struct):
+    timestamp: _Stamp
+    psp_reference: str
+
+
+class _Finding(msgspec.Struct):
+    finding_id: str
+    kind: str
+    line: int | None = None
+    payment_order_id: str | None = None
+    supersedes: str | None = None
+
+
+class _Findings(msgspec.Struct):
+    findings: list[_Finding]
+
+
+class _Fees(msgspec.Struct):
+    batch_number: int
+
+
+_ORDER = PaymentOrder
+_RUN = ReconciliationRun
+TOPICS: tuple[str, ...] = tuple(
+    sorted(
+        str(cls.TOPIC)
+        for cls in (
+            _ORDER.Created,
+            _ORDER.ExecutionStarted,
+            _ORDER.PendingAtPsp,
+            _ORDER.Succeeded,
+            _ORDER.Failed,
+            _ORDER.DeadLettered,
+            _ORDER.DeadLetterReplayed,
+            _RUN.FindingsRecorded,
+            _RUN.FeesBooked,
+        )
+    )
+)
+_CREATED = msgspec.json.Decoder(_Created)
+_REFERENCE = msgspec.json.Decoder(_Reference)
+_SUCCEEDED = msgspec.json.Decoder(_Succeeded)
+_FINDINGS = msgspec.json.Decoder(_Findings)
+_FEES = msgspec.json.Decoder(_Fees)
+
+
+def replay_history(application: Application[Any], through: int | None = None) -> History:
+    """Fold the log up to `through` (default: its head now) into the facts of every order."""
+    recorder: Any = application.recorder
+    head = int(recorder.max_notification_id() or 0) if through is None else through
+    history = History(through_position=head)
+    by_uuid: dict[UUID | str, OrderFacts] = {}
+    state_of = _state_reader(application)
+    for notification_id, originator_id, topic, stored in _notifications(recorder, head):
+        state = state_of(stored)
+        if topic == _ORDER.Created.TOPIC:
+            created = _CREATED.decode(state)
+            facts = OrderFacts(created.payment_order_id, created.amount_minor, created.currency)
+            by_uuid[originator_id] = facts
+            history.orders[facts.payment_order_id] = facts
+            continue
+        if topic in (_RUN.FindingsRecorded.TOPIC, _RUN.FeesBooked.TOPIC):
+            _fold_run_event(history, originator_id, topic, state)
+            continue
+        order = by_uuid.get(originator_id)
+        if order is None:  # an order created after a gap can only be a corrupt log
+            raise ValueError(f"event {notification_id} belongs to no known order")
+        if topic == _ORDER.ExecutionStarted.TOPIC:
+            order.status = EXECUTING
+        elif topic == _ORDER.Succeeded.TOPIC:
+            succeeded = _SUCCEEDED.decode(state)
+            order.status, order.dead_lettered = SUCCESS, False
+            order.psp_reference, order.succeeded_at = (
+                succeeded.psp_reference,
+                succeeded.timestamp.data,
+            )
+        elif topic == _ORDER.Failed.TOPIC:
+            order.status, order.dead_lettered = FAILED, False
+            order.psp_reference = _REFERENCE.decode(state).psp_reference or order.psp_reference
+        elif topic == _ORDER.PendingAtPsp.TOPIC:
+            order.psp_reference = _REFERENCE.decode(state).psp_reference
+        elif topic == _ORDER.DeadLettered.TOPIC:
+            order.dead_lettered = True
+        elif topic == _ORDER.DeadLetterReplayed.TOPIC:
+            order.dead_lettered = False
+    return history
+
+
+def succeeded_at(facts: OrderFacts) -> datetime | None:
+    return None if facts.succeeded_at is None else datetime.fromisoformat(facts.succeeded_at)
+
+
+def _fold_run_event(history: History, run_id: UUID | str, topic: str, state: bytes) -> None:
+    if topic == _RUN.FeesBooked.TOPIC:
+        history.fee_batches.add(_FEES.decode(state).batch_number)
+        return
+    for finding in _FINDINGS.decode(state).findings:
+        if finding.supersedes is not None:
+            _drop_awaiting(history.awaiting, finding.supersedes)
+        if finding.payment_order_id is None:
+            continue
+        if finding.kind == AWAITING_SETTLEMENT:
+            history.awaiting[finding.payment_order_id] = AwaitingOrder(
+                str(run_id), finding.finding_id
+            )
+        elif finding.line is not None:  # a file carried this order: no later run expects it
+            history.settled_elsewhere.add(finding.payment_order_id)
+
+
+def order_finding_id(payment_order_id: str) -> str:
+    """Findings about an order (not a line) are named after it, once per run."""
+    return f"order-{payment_order_id}"
+
+
+def _drop_awaiting(awaiting: dict[str, AwaitingOrder], reference: str) -> None:
+    """A later run cleared or escalated an earlier awaiting finding ("<run>/order-<id>")."""
+    _, _, finding_id = reference.partition("/")
+    order_id = finding_id.removeprefix("order-")
+    if order_id in awaiting and awaiting[order_id].reference == reference:
+        del awaiting[order_id]
+
+
+_Row = tuple[int, "UUID | str", str, bytes]
+
+
+def _notifications(recorder: Any, head: int) -> Iterator[_Row]:
+    """(id, originator id, topic, state) in order; one server-side cursor on PostgreSQL."""
+    datastore = getattr(recorder, "datastore", None)
+    if datastore is None or not hasattr(recorder, "events_table_name"):
+        for notification in _pages(recorder, head):
+            yield (
+                notification.id,
+                notification.originator_id,
+                notification.topic,
+                notification.state,
+            )
+        return
+    statement = SQL(
+        "SELECT notification_id, originator_id::text, topic, state FROM {schema}.{table}"
+        " WHERE notification_id <= %s AND topic = ANY(%s) ORDER BY notification_id"
+    ).format(schema=Identifier(datastore.schema), table=Identifier(recorder.events_table_name))
+    with (
+        datastore.get_connection() as conn,
+        conn.transaction(),
+        conn.cursor(name="reconcile_replay", row_factory=tuple_row) as cursor,
+    ):
+        cursor.itersize = PAGE_SIZE
+        cursor.execute(statement, (head, list(TOPICS)))
+        for row in cursor:
+            yield row[0], row[1], row[2], bytes(row[3])
+
+
+def _pages(recorder: Any, head: int) -> Iterator[Notification]:
+    start = 1
+    while start <= head:
+        page: list[Notification] = recorder.select_notifications(
+            start=start, limit=PAGE_SIZE, stop=head, topics=list(TOPICS)
+        )
+        if not page:
+            return
+        yield from page
+        start = page[-1].id + 1
+
+
+def _state_reader(application: Application[Any]) -> Any:
+    """Stored state to JSON bytes: undo the mapper's encryption and compression if any."""
+    cipher, compressor = application.mapper.cipher, application.mapper.compressor
+    if cipher is None and compressor is None:
+        return lambda state: state
+
+    def read(state: bytes) -> bytes:
+        if cipher is not None:
+            state = cipher.decrypt(state)
+        if compressor is not None:
+            state = compressor.decompress(state)
+        return state
+
+    return read

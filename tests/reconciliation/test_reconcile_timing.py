@@ -1,0 +1,130 @@
+"""Timing is not an error (DESIGN §8): awaiting settlement, cleared by a later file, or missing
+at the PSP once the window has passed. In memory: fast, and the clock is an option."""
+
+from __future__ import annotations
+
+import io
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+from domain.application import CheckoutPolicy, OrderCommands, PaymentsApplication
+from domain.checkout import Checkout
+from domain.payment_order import PaymentOrder
+from domain.reconciliation_run import INFO, ReconciliationRun
+from psp.reconcile.engine import ReconcileOptions, reconcile_file
+from psp.settlement import SettlementLine, write_settlement_csv
+
+AMOUNTS = {"A": 1000, "B": 2000, "C": 3000, "E": 5000}
+
+
+def an_application() -> PaymentsApplication:
+    app = PaymentsApplication(CheckoutPolicy("USD", 10**9))
+    orders = []
+    for name, amount in AMOUNTS.items():
+        order = PaymentOrder(
+            payment_order_id=name,
+            checkout_id="co",
+            seller_account="s1",
+            amount_minor=amount,
+            currency="USD",
+            card_token="tok",
+        )
+        order.start_execution()
+        order.record_success(f"ch_{name}", source="test")
+        orders.append(order)
+    checkout = Checkout(
+        checkout_id="co",
+        buyer_info={},
+        card_token="tok",
+        card_details={},
+        payment_order_ids=list(AMOUNTS),
+        content_fingerprint="x",
+    )
+    app.save(checkout, *orders)
+    return app
+
+
+def settlement_file(tmp_path: Path, day: date, names: list[str]) -> Path:
+    moment = datetime(day.year, day.month, day.day, 12, 0, 0)
+    lines = [
+        SettlementLine(
+            psp_reference=f"ch_{name}",
+            merchant_reference=name,
+            type="Settled",
+            creation_date=moment,
+            currency="USD",
+            gross_credit_minor=AMOUNTS[name],
+            net_credit_minor=AMOUNTS[name] - 30,
+            commission_minor=30,
+            batch_number=int(day.strftime("%Y%m%d")),
+        )
+        for name in names
+    ]
+    net = sum(line.net_credit_minor for line in lines)
+    lines.append(
+        SettlementLine(
+            psp_reference="",
+            merchant_reference="",
+            type="MerchantPayout",
+            creation_date=moment,
+            currency="USD",
+            net_debit_minor=net,
+            batch_number=int(day.strftime("%Y%m%d")),
+        )
+    )
+    out = io.StringIO()
+    write_settlement_csv(lines, out, 2)
+    path = tmp_path / f"{day}-{'-'.join(names)}.csv"
+    path.write_text(out.getvalue())
+    return path
+
+
+def kinds(run: ReconciliationRun) -> dict[str, tuple[str, str | None, str]]:
+    return {
+        f.finding_id: (f.kind, f.payment_order_id, run.state_of(f.finding_id))
+        for f in run.findings.values()
+    }
+
+
+def test_awaiting_is_cleared_by_a_later_file_or_escalated_after_the_window(
+    tmp_path: Path,
+) -> None:
+    app = an_application()
+    commands = OrderCommands(app)
+    today = datetime.now(UTC).date()
+    now = datetime.now(UTC)
+
+    def run(day: date, names: list[str], as_of: datetime) -> ReconciliationRun:
+        path = settlement_file(tmp_path, day, names)
+        return reconcile_file(app, commands, path, ReconcileOptions("USD", as_of=as_of)).run
+
+    first = run(today, ["A", "B"], now)
+    assert kinds(first) == {
+        "order-C": ("awaiting_settlement", "C", INFO),
+        "order-E": ("awaiting_settlement", "E", INFO),
+    }
+
+    second = run(today + timedelta(days=1), ["C"], now + timedelta(days=1))
+    assert kinds(second) == {"line-2": ("cleared", "C", INFO)}
+    assert second.findings["line-2"].supersedes == f"{first.id}/order-C"
+
+    third = run(today + timedelta(days=4), [], now + timedelta(days=4))
+    assert kinds(third) == {"order-E": ("missing_at_psp", "E", "open")}
+    assert third.findings["order-E"].supersedes == f"{first.id}/order-E"
+
+    fourth = run(today + timedelta(days=5), [], now + timedelta(days=5))
+    assert kinds(fourth) == {}  # E was escalated once; C was cleared; A and B matched
+
+
+def test_an_order_that_succeeded_outside_the_files_period_is_noted_so_no_later_run_expects_it(
+    tmp_path: Path,
+) -> None:
+    app = an_application()
+    commands = OrderCommands(app)
+    yesterday = datetime.now(UTC).date() - timedelta(days=1)
+    path = settlement_file(tmp_path, yesterday, ["A", "B", "C", "E"])
+    run = reconcile_file(app, commands, path, ReconcileOptions("USD")).run
+    assert {f.kind for f in run.findings.values()} == {"settled_outside_period"}
+    today_file = settlement_file(tmp_path, datetime.now(UTC).date(), [])
+    later = reconcile_file(app, commands, today_file, ReconcileOptions("USD")).run
+    assert later.findings == {}
