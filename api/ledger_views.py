@@ -11,6 +11,7 @@ from litestar import Controller, get
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery
 
+from api.as_of_views import AsOfQuery, as_of_unavailable, parse_as_of
 from api.order_views import (
     MinPositionHeader,
     MinPositionQuery,
@@ -23,8 +24,11 @@ from api.order_views import (
 from api.problems import problem_specs
 from api.services import Services
 from domain.money import Money
+from projections import as_of as history
 from projections.catalog import LiveViews
-from projections.ledger import AccountBalance, EntryKey
+from projections.event_log import AsOfUnavailable
+from projections.ledger import AccountBalance, EntryKey, StatementPage, TrialBalance
+from projections.wallets import Wallet
 
 
 class LedgerEntryResponse(msgspec.Struct, frozen=True):
@@ -104,6 +108,37 @@ def _line(balance: AccountBalance) -> TrialBalanceLine:
     )
 
 
+def _account_as_of(
+    services: Services, account: str, instant: datetime, size: int, after: EntryKey | None
+) -> tuple[AccountBalance | None, StatementPage | None]:
+    try:
+        balance, state = history.account_as_of(
+            services.pool, services.application, account, instant
+        )
+        if balance is None:
+            return None, None
+        return balance, history.statement_as_of(
+            services.pool, state, account, instant, limit=size, after=after
+        )
+    except AsOfUnavailable as error:
+        raise as_of_unavailable(error) from None
+
+
+def _trial_balance_as_of(services: Services, instant: datetime) -> tuple[TrialBalance, int]:
+    try:
+        trial, state = history.trial_balance_as_of(services.pool, services.application, instant)
+    except AsOfUnavailable as error:
+        raise as_of_unavailable(error) from None
+    return trial, state.head
+
+
+def _wallet_as_of(services: Services, seller_account: str, instant: datetime) -> Wallet | None:
+    try:
+        return history.wallet_as_of(services.pool, services.application, seller_account, instant)
+    except AsOfUnavailable as error:
+        raise as_of_unavailable(error) from None
+
+
 class LedgerController(Controller):
     path = "/ledger"
     tags = ["ledger"]
@@ -112,7 +147,8 @@ class LedgerController(Controller):
         "/accounts/{account:str}",
         summary="An account's balance and statement",
         description="Accounts: psp_receivable, seller:{seller_account}, payouts_in_transit, "
-        "psp_fees. Balance is debits minus credits. Statement pages: limit (1-200) and cursor.",
+        "psp_fees. Balance is debits minus credits. Statement pages: limit (1-200) and cursor. "
+        "With ?as_of= the balance and entries of events recorded at or before that instant.",
         sync_to_thread=True,
         responses=problem_specs(404, 422, 503),
     )
@@ -124,15 +160,20 @@ class LedgerController(Controller):
         cursor: FromQuery[str | None] = None,
         min_position: MinPositionQuery = None,
         min_position_header: MinPositionHeader = None,
+        as_of: AsOfQuery = None,
     ) -> AccountResponse:
         size = parse_limit(limit)
         after = decode_entry_cursor(cursor) if cursor is not None else None
         ledger = LiveViews.on(services.pool).ledger
         ensure_fresh(services, ledger, parse_min_position(min_position, min_position_header))
-        balance = ledger.balance(account)
-        if balance is None:
+        instant = parse_as_of(as_of)
+        if instant is not None:
+            balance, page = _account_as_of(services, account, instant, size, after)
+        else:
+            balance = ledger.balance(account)
+            page = ledger.statement(account, limit=size, after=after) if balance else None
+        if balance is None or page is None:
             raise not_found(f"ledger account {account!r}")
-        page = ledger.statement(account, limit=size, after=after)
         currency = balance.currency
         return AccountResponse(
             account=account,
@@ -160,6 +201,8 @@ class LedgerController(Controller):
     @get(
         "/trial-balance",
         summary="Every account's balance; the total must be zero",
+        description="With ?as_of= as of that instant; `position` is then the log position "
+        "the answer accounts for.",
         sync_to_thread=True,
         responses=problem_specs(422, 503),
     )
@@ -168,11 +211,16 @@ class LedgerController(Controller):
         services: NamedDependency[Services],
         min_position: MinPositionQuery = None,
         min_position_header: MinPositionHeader = None,
+        as_of: AsOfQuery = None,
     ) -> TrialBalanceResponse:
         ledger = LiveViews.on(services.pool).ledger
         ensure_fresh(services, ledger, parse_min_position(min_position, min_position_header))
-        position = ledger.position()
-        trial = ledger.trial_balance()
+        instant = parse_as_of(as_of)
+        if instant is not None:
+            trial, position = _trial_balance_as_of(services, instant)
+        else:
+            position = ledger.position()
+            trial = ledger.trial_balance()
         currency = services.settings.currency
         return TrialBalanceResponse(
             currency=currency,
@@ -190,6 +238,7 @@ class WalletsController(Controller):
     @get(
         "/{seller_account:str}",
         summary="A seller's wallet: available and pending (payouts in flight)",
+        description="With ?as_of= the wallet as it stood at that instant.",
         sync_to_thread=True,
         responses=problem_specs(404, 422, 503),
     )
@@ -199,10 +248,16 @@ class WalletsController(Controller):
         services: NamedDependency[Services],
         min_position: MinPositionQuery = None,
         min_position_header: MinPositionHeader = None,
+        as_of: AsOfQuery = None,
     ) -> WalletResponse:
         wallets = LiveViews.on(services.pool).wallets
         ensure_fresh(services, wallets, parse_min_position(min_position, min_position_header))
-        wallet = wallets.wallet(seller_account)
+        instant = parse_as_of(as_of)
+        wallet = (
+            _wallet_as_of(services, seller_account, instant)
+            if instant is not None
+            else wallets.wallet(seller_account)
+        )
         if wallet is None:
             raise not_found(f"wallet of seller {seller_account!r}")
         return WalletResponse(

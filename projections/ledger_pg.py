@@ -93,6 +93,9 @@ class PostgresLedger(PostgresView):
             """,
             f"CREATE INDEX IF NOT EXISTS ledger_entries_account ON {entries} "
             "(account, position, line)",
+            # Balances as of an instant (projections/as_of.py): one index-only range scan.
+            f"CREATE INDEX IF NOT EXISTS ledger_entries_account_time ON {entries} "
+            "(account, event_time) INCLUDE (currency, debit_minor, credit_minor, position)",
             f"""
             CREATE TABLE IF NOT EXISTS {accounts} (
                 account text COLLATE "C" PRIMARY KEY,

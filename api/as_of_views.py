@@ -1,0 +1,56 @@
+"""`?as_of=` on GET /payments/{id}, /ledger/accounts/{account}, /ledger/trial-balance and
+/wallets/{seller}: answers as of an instant, replayed from history (docs/audit.md, ADR 0007).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from litestar.params import QueryParameter
+
+from api.order_views import invalid, not_found, order_response
+from api.problems import ProblemError
+from api.schemas import PaymentOrderResponse
+from api.services import Services
+from projections.as_of import order_as_of
+from projections.event_log import AsOfUnavailable, InstantError, parse_instant
+
+AsOfQuery = Annotated[
+    str | None,
+    QueryParameter(
+        description="Answer as of this instant (RFC 3339 with offset, not in the future): "
+        "every event recorded at or before it, replayed in log order.",
+    ),
+]
+
+
+def parse_as_of(text: str | None) -> datetime | None:
+    """The as_of parameter as an aware UTC instant; 422 naming `as_of` when unusable."""
+    if text is None:
+        return None
+    try:
+        return parse_instant(text)
+    except InstantError as error:
+        raise invalid("as_of", str(error)) from None
+
+
+def as_of_unavailable(error: AsOfUnavailable) -> ProblemError:
+    return ProblemError(
+        503,
+        "view-not-caught-up",
+        "The view has not caught up yet",
+        f"{error}; an as-of answer is never computed from a view that lags.",
+        headers={"retry-after": "1"},
+    )
+
+
+def read_order_as_of(
+    services: Services, payment_order_id: str, instant: datetime
+) -> PaymentOrderResponse:
+    found = order_as_of(services.pool, services.application, payment_order_id, instant)
+    if found is None:
+        raise not_found(f"payment order {payment_order_id!r} as of {instant.isoformat()}")
+    return order_response(
+        found.row, ledger_updated=found.ledger_updated, wallet_updated=found.wallet_updated
+    )

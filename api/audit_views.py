@@ -1,0 +1,210 @@
+"""Audit endpoints: an order's history, and verifications of the views against history."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from datetime import datetime
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Controller, Response, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, HeaderParameter
+
+from api.idempotency import ClaimOutcome, StoredResponse
+from api.order_views import not_found
+from api.payments import _as_response, _require_key
+from api.problems import FieldProblem, ProblemError, problem_specs
+from api.services import Services
+from domain.money import Money
+from projections.catalog import NAMES
+from projections.order_history import order_history
+from projections.source import ApplicationEventSource
+from projections.verifications import VerificationStore, start_in_background
+
+# --- history -------------------------------------------------------------------------------
+
+
+class PostingResponse(msgspec.Struct, frozen=True):
+    account: str
+    debit: str
+    credit: str
+
+
+class HistoryEventResponse(msgspec.Struct, frozen=True):
+    position: int
+    event_type: str
+    topic: str
+    version: int
+    recorded_at: datetime
+    data: dict[str, Any]
+    transaction_id: str | None
+    postings: list[PostingResponse]
+
+
+class OrderHistoryResponse(msgspec.Struct, frozen=True):
+    """Every event of the order in log order (no card token, PAN or CVC, ever)."""
+
+    payment_order_id: str
+    events: list[HistoryEventResponse]
+
+
+class OrderHistoryController(Controller):
+    tags = ["audit"]
+
+    @get(
+        "/payments/{payment_order_id:str}/history",
+        summary="A payment order's events, in log order",
+        description="Position (notification id), event type, recorded time, the business "
+        "fields and the ledger entries each event caused.",
+        sync_to_thread=True,
+        responses=problem_specs(404),
+    )
+    def history(
+        self, payment_order_id: FromPath[str], services: NamedDependency[Services]
+    ) -> OrderHistoryResponse:
+        entries = order_history(services.pool, services.application, payment_order_id)
+        if entries is None:
+            raise not_found(f"payment order {payment_order_id!r}")
+        currency = services.settings.currency
+        return OrderHistoryResponse(
+            payment_order_id=payment_order_id,
+            events=[
+                HistoryEventResponse(
+                    position=e.position,
+                    event_type=e.event_type,
+                    topic=e.topic,
+                    version=e.version,
+                    recorded_at=e.recorded_at,
+                    data=e.data,
+                    transaction_id=e.transaction_id,
+                    postings=[
+                        PostingResponse(
+                            account=p.account,
+                            debit=Money(p.debit_minor, currency).format(),
+                            credit=Money(p.credit_minor, currency).format(),
+                        )
+                        for p in e.postings
+                    ],
+                )
+                for e in entries
+            ],
+        )
+
+
+# --- verifications -------------------------------------------------------------------------
+
+
+class VerificationCreated(msgspec.Struct, frozen=True):
+    verification_id: str
+    state: str
+    url: str
+
+
+class VerificationResponse(msgspec.Struct, frozen=True):
+    """State: queued, running, identical (no drift), drift, or failed (see error)."""
+
+    verification_id: str
+    state: str
+    requested_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    projections: list[str]
+    results: list[dict[str, Any]]
+    error: str | None
+
+
+VERIFY_SCOPE = "POST /audit/verifications"
+
+
+class AuditController(Controller):
+    path = "/audit"
+    tags = ["audit"]
+
+    @post(
+        "/verifications",
+        summary="Verify every view against history (rebuild and diff), in the background",
+        description="Answers 202 with the verification's id at once. Needs Idempotency-Key.",
+        status_code=202,
+        sync_to_thread=True,
+        responses=problem_specs(400, 409, 422),
+    )
+    def create_verification(
+        self,
+        services: NamedDependency[Services],
+        idempotency_key: Annotated[
+            str | None,
+            HeaderParameter(
+                name="Idempotency-Key", required=False, description="Unique per operation"
+            ),
+        ] = None,
+    ) -> Response[bytes]:
+        key = _require_key(idempotency_key)
+        store = services.idempotency
+        claim = store.claim(VERIFY_SCOPE, key, hashlib.sha256(b"").hexdigest())
+        if claim.outcome is ClaimOutcome.REPLAY:
+            assert claim.stored is not None
+            return _as_response(claim.stored, replayed=True)
+        if claim.outcome is not ClaimOutcome.CLAIMED:
+            raise ProblemError(
+                409,
+                "idempotency-key-in-flight",
+                "A request with this Idempotency-Key is still being processed",
+                "Retry shortly with the same key to get its result.",
+                headers={"retry-after": "1"},
+            )
+        verifications = VerificationStore(services.pool)
+        try:
+            verification_id = verifications.create(list(NAMES))
+        except BaseException:
+            store.release(VERIFY_SCOPE, key)
+            raise
+        url = f"/audit/verifications/{verification_id}"
+        stored = StoredResponse(
+            status=202,
+            body=msgspec.json.encode(VerificationCreated(str(verification_id), "queued", url)),
+            headers={"location": url},
+        )
+        store.complete(VERIFY_SCOPE, key, stored)
+        start_in_background(
+            verifications,
+            services.pool,
+            lambda: ApplicationEventSource(services.application),
+            verification_id,
+            list(NAMES),
+        )
+        return _as_response(stored, replayed=False)
+
+    @get(
+        "/verifications/{verification_id:str}",
+        summary="A verification's state and per-projection results",
+        sync_to_thread=True,
+        responses=problem_specs(404, 422),
+    )
+    def verification(
+        self, verification_id: FromPath[str], services: NamedDependency[Services]
+    ) -> VerificationResponse:
+        try:
+            parsed = uuid.UUID(verification_id)
+        except ValueError:
+            raise ProblemError(
+                422,
+                "validation",
+                "The request is not valid",
+                "verification_id: must be a UUID this API returned",
+                errors=[FieldProblem(field="verification_id", message="must be a UUID")],
+            ) from None
+        found = VerificationStore(services.pool).get(parsed)
+        if found is None:
+            raise not_found(f"verification {verification_id!r}")
+        return VerificationResponse(
+            verification_id=str(found.verification_id),
+            state=found.state,
+            requested_at=found.requested_at,
+            started_at=found.started_at,
+            finished_at=found.finished_at,
+            projections=list(found.projections),
+            results=found.results,
+            error=found.error,
+        )
