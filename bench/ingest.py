@@ -1,0 +1,393 @@
+"""Scenario `ingest`: POST /payments against `payments serve`, with its two ceilings beside it.
+
+Modes, each on a fresh database of its own, at every client level:
+  api     HTTP through `payments serve --no-sandbox` (a child process), load from another
+          process (bench.loadgen, httpx async);
+  app     (a) the same commands through PaymentsApplication.place_checkout on threads, no HTTP:
+          the event-store ceiling;
+  raw     (b) plain psycopg: 1 checkout row + 3 order rows per transaction into scratch tables:
+          the database ceiling.
+Then an open-loop phase at a constant rate (120 checkouts/s) for the latency goal.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import msgspec
+from psycopg.types.json import Jsonb
+from psycopg_pool import ConnectionPool
+
+from api.config import Settings
+from api.services import build_services
+from bench.harness import (
+    BenchContext,
+    ChildProcess,
+    Goal,
+    ScenarioResult,
+    Table,
+    child_env,
+    free_port,
+    percentiles_ms,
+    ratio,
+    timed_parallel,
+)
+from bench.workload import ORDERS_PER_CHECKOUT, checkout_body, place_command
+
+PAYMENTS = str(Path(sys.executable).parent / "payments")
+RATIO_GOAL = 0.6
+P99_GOAL_MS = 50.0
+
+RAW_SCHEMA = [
+    """
+    CREATE TABLE IF NOT EXISTS bench_raw_checkouts (
+        id uuid PRIMARY KEY, checkout_id text UNIQUE NOT NULL, state jsonb NOT NULL,
+        created_at timestamptz NOT NULL DEFAULT now()
+    )
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS bench_raw_orders (
+        id uuid PRIMARY KEY, checkout_id text NOT NULL, seller_account text NOT NULL,
+        amount_minor bigint NOT NULL, currency text NOT NULL, state jsonb NOT NULL,
+        created_at timestamptz NOT NULL DEFAULT now()
+    )
+    """,
+]
+
+
+def run(ctx: BenchContext) -> ScenarioResult:
+    levels: list[int] = ctx.param("levels", [1, 4, 16], [1, 4, 16])
+    count: int = ctx.param("count", 3000, 200)
+    warmup: int = ctx.param("warmup", 100, 20)
+    rate: float = ctx.param("open_rate", 120.0, 120.0)
+    open_seconds: float = ctx.param("open_seconds", 20.0, 5.0)
+    log_level: str = ctx.param("server_log_level", "INFO", "INFO")
+    # "serve": `payments serve --no-sandbox` (API + projections + scheduler in one process);
+    # "api": `payments api` (the HTTP API alone, as production runs one process per role).
+    server_command: str = ctx.param("server", "serve", "serve")
+    result = ScenarioResult(
+        "ingest",
+        params={
+            "levels": levels,
+            "count_per_level": count,
+            "warmup": warmup,
+            "orders_per_checkout": ORDERS_PER_CHECKOUT,
+            "open_rate_per_s": rate,
+            "open_seconds": open_seconds,
+            "server_log_level": log_level,
+            "server": server_command,
+        },
+    )
+    measured: dict[str, dict[int, dict[str, Any]]] = {"api": {}, "app": {}, "raw": {}}
+
+    open_phase = _api_phase(
+        ctx, levels, count, warmup, rate, open_seconds, log_level, server_command, measured
+    )
+    _app_phase(ctx, levels, count, warmup, measured)
+    _raw_phase(ctx, levels, count, warmup, measured)
+
+    throughput = Table(
+        f"ingest: {count} checkouts x {ORDERS_PER_CHECKOUT} orders per level (closed loop)",
+        [
+            "mode",
+            "clients",
+            "checkouts",
+            "seconds",
+            "checkouts/s",
+            "orders/s",
+            "p50 ms",
+            "p95 ms",
+            "p99 ms",
+            "errors",
+        ],
+    )
+    labels = {
+        "api": "API (HTTP)",
+        "app": "(a) app, no HTTP",
+        "raw": "(b) raw psycopg",
+    }
+    for mode, label in labels.items():
+        for level in levels:
+            m = measured[mode][level]
+            throughput.add(
+                label,
+                level,
+                m["done"],
+                round(m["seconds"], 2),
+                round(m["rate"], 1),
+                round(m["rate"] * ORDERS_PER_CHECKOUT, 1),
+                m["p50"],
+                m["p95"],
+                m["p99"],
+                m["errors"],
+            )
+    ratios = Table(
+        "ingest: ratios (checkouts/s)",
+        ["clients", "API", "(a) app", "(b) raw", "API ÷ (a)", "(a) ÷ (b)"],
+    )
+    for level in levels:
+        api, app, raw = (measured[m][level]["rate"] for m in ("api", "app", "raw"))
+        ratios.add(
+            level, round(api, 1), round(app, 1), round(raw, 1), ratio(api, app), ratio(app, raw)
+        )
+    latency = Table(
+        f"ingest: open loop at {rate:g} checkouts/s for {open_seconds:g} s (API)",
+        ["target/s", "achieved/s", "sent", "201s", "p50 ms", "p95 ms", "p99 ms", "max ms", "other"],
+    )
+    latency.add(
+        rate,
+        round(open_phase["achieved"], 1),
+        open_phase["sent"],
+        open_phase["ok"],
+        open_phase["p50"],
+        open_phase["p95"],
+        open_phase["p99"],
+        open_phase["max"],
+        json.dumps(open_phase["other"]) if open_phase["other"] else "-",
+    )
+    result.tables += [throughput, ratios, latency]
+
+    top = max(levels)
+    top_ratio = ratio(measured["api"][top]["rate"], measured["app"][top]["rate"]) or 0.0
+    result.goals.append(
+        Goal(
+            f"API ÷ (a) at {top} clients",
+            f"≥ {RATIO_GOAL}",
+            f"{top_ratio:.3f}",
+            top_ratio >= RATIO_GOAL,
+        )
+    )
+    p99_ok = open_phase["p99"] <= P99_GOAL_MS and open_phase["ok"] == open_phase["sent"]
+    result.goals.append(
+        Goal(
+            f"p99 at a steady {rate:g} checkouts/s",
+            f"≤ {P99_GOAL_MS:g} ms",
+            f"{open_phase['p99']:.1f} ms",
+            p99_ok,
+        )
+    )
+    result.data = {"measured": measured, "open_loop": open_phase}
+    return result
+
+
+# --- API over HTTP -------------------------------------------------------------------
+
+
+def _api_phase(
+    ctx: BenchContext,
+    levels: list[int],
+    count: int,
+    warmup: int,
+    rate: float,
+    open_seconds: float,
+    log_level: str,
+    server_command: str,
+    measured: dict[str, dict[int, dict[str, Any]]],
+) -> dict[str, Any]:
+    database_url = ctx.create_database("ingest_api")
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    args = ["serve", "--no-sandbox", "--port", str(port)] if server_command == "serve" else ["api"]
+    server = ChildProcess(
+        f"payments {server_command}",
+        [PAYMENTS, *args],
+        child_env(
+            PAYMENTS_DATABASE_URL=database_url,
+            PAYMENTS_DATA_DIR=str(ctx.work_dir / "api-data"),
+            PAYMENTS_LOG_LEVEL=log_level,
+            PAYMENTS_PORT=str(port),
+            PAYMENTS_HOST="127.0.0.1",
+        ),
+        ctx.work_dir / "payments-server.log",
+    )
+    try:
+        server.wait_http(f"{url}/health")
+        ctx.log(f"api: payments {server_command} on {url} (pid {server.pid}); warming up")
+        _loadgen(ctx, {"url": url, "mode": "closed", "clients": 4, "count": warmup})
+        for level in levels:
+            answer = _loadgen(ctx, {"url": url, "mode": "closed", "clients": level, "count": count})
+            measured["api"][level] = _summary(answer, level)
+            ctx.log(f"api: {level:>2} clients: {measured['api'][level]['rate']:.1f} checkouts/s")
+        answer = _loadgen(
+            ctx,
+            {
+                "url": url,
+                "mode": "open",
+                "rate": rate,
+                "seconds": open_seconds,
+                "max_in_flight": 256,
+                "deadline_s": open_seconds + 60,
+            },
+        )
+        ok = answer["statuses"].get("201", 0)
+        sent = sum(answer["statuses"].values())
+        other = {k: v for k, v in answer["statuses"].items() if k != "201"}
+        open_phase = {
+            "achieved": ok / answer["elapsed_s"] if answer["elapsed_s"] else 0.0,
+            "sent": sent,
+            "ok": ok,
+            "other": other,
+            **percentiles_ms(answer["latencies_s"]),
+        }
+        ctx.log(f"api: open loop p99 {open_phase['p99']} ms")
+    finally:
+        server.stop()
+    return open_phase
+
+
+def _loadgen(ctx: BenchContext, spec: dict[str, Any]) -> dict[str, Any]:
+    """Run bench.loadgen in a new Python process and return its JSON answer."""
+    import subprocess
+
+    spec = {"prefix": f"co{uuid.uuid4().hex[:10]}", "start": 0, "deadline_s": 600, **spec}
+    out = ctx.work_dir / f"loadgen-{uuid.uuid4().hex[:8]}.json"
+    subprocess.run(
+        [sys.executable, "-m", "bench.loadgen", json.dumps(spec), str(out)],
+        check=True,
+        timeout=float(spec["deadline_s"]) + 120,
+    )
+    answer: dict[str, Any] = json.loads(out.read_text())
+    out.unlink()
+    return answer
+
+
+def _summary(answer: dict[str, Any], level: int) -> dict[str, Any]:
+    ok = answer["statuses"].get("201", 0)
+    return {
+        "clients": level,
+        "done": ok,
+        "seconds": answer["elapsed_s"],
+        "rate": ok / answer["elapsed_s"] if answer["elapsed_s"] else 0.0,
+        "errors": sum(answer["statuses"].values()) - ok,
+        "statuses": answer["statuses"],
+        **percentiles_ms(answer["latencies_s"]),
+    }
+
+
+# --- (a) through the application, no HTTP ----------------------------------------------
+
+
+def _app_phase(
+    ctx: BenchContext,
+    levels: list[int],
+    count: int,
+    warmup: int,
+    measured: dict[str, dict[int, dict[str, Any]]],
+) -> None:
+    database_url = ctx.create_database("ingest_app")
+    services = build_services(
+        Settings.from_env({"PAYMENTS_DATABASE_URL": database_url}), database_url
+    )
+    try:
+        application = services.application
+        _run_threads(ctx, 4, warmup, "warm", lambda c: application.place_checkout(c), None)
+        for level in levels:
+            measured["app"][level] = _run_threads(
+                ctx, level, count, f"a{level}", lambda c: application.place_checkout(c), level
+            )
+            ctx.log(f"app: {level:>2} threads: {measured['app'][level]['rate']:.1f} checkouts/s")
+    finally:
+        services.close()
+
+
+def _run_threads(
+    ctx: BenchContext,
+    workers: int,
+    count: int,
+    tag: str,
+    call: Callable[[Any], object],
+    level: int | None,
+) -> dict[str, Any]:
+    prefix = f"{tag}{uuid.uuid4().hex[:8]}"
+    commands = [place_command(prefix, i) for i in range(count)]
+    elapsed, latencies, errors = timed_parallel(
+        workers, count, lambda i: call(commands[i]), deadline_s=600
+    )
+    return {
+        "clients": level,
+        "done": len(latencies),
+        "seconds": elapsed,
+        "rate": len(latencies) / elapsed if elapsed else 0.0,
+        "errors": errors,
+        **percentiles_ms(latencies),
+    }
+
+
+# --- (b) plain psycopg inserts ------------------------------------------------------------
+
+
+def _raw_phase(
+    ctx: BenchContext,
+    levels: list[int],
+    count: int,
+    warmup: int,
+    measured: dict[str, dict[int, dict[str, Any]]],
+) -> None:
+    database_url = ctx.create_database("ingest_raw")
+    pool = ConnectionPool(
+        database_url, min_size=max(levels), max_size=max(levels), open=True, name="bench-raw"
+    )
+    try:
+        pool.wait(timeout=30)
+        with pool.connection() as conn:
+            for statement in RAW_SCHEMA:
+                conn.execute(statement.encode())
+
+        def insert(body: dict[str, Any]) -> None:
+            with pool.connection() as conn, conn.transaction():
+                conn.execute(
+                    "INSERT INTO bench_raw_checkouts (id, checkout_id, state) VALUES (%s, %s, %s)",
+                    (uuid.uuid4(), body["checkout_id"], Jsonb(body)),
+                )
+                with conn.cursor() as cursor:
+                    cursor.executemany(
+                        "INSERT INTO bench_raw_orders (id, checkout_id, seller_account,"
+                        " amount_minor, currency, state) VALUES (%s, %s, %s, %s, %s, %s)",
+                        [
+                            (
+                                uuid.uuid4(),
+                                body["checkout_id"],
+                                order["seller_account"],
+                                int(order["amount"].replace(".", "")),
+                                order["currency"],
+                                Jsonb(order),
+                            )
+                            for order in body["payment_orders"]
+                        ],
+                    )
+
+        def bodies(prefix: str, n: int) -> list[dict[str, Any]]:
+            # Decoded from JSON as a server would, so the rows carry the same content.
+            encoded = (msgspec.json.encode(checkout_body(prefix, i)) for i in range(n))
+            return [msgspec.json.decode(raw) for raw in encoded]
+
+        warm = bodies("rwarm", warmup)
+        timed_parallel(4, warmup, lambda i: insert(warm[i]), deadline_s=600)
+        for level in levels:
+            work = bodies(f"r{level}{uuid.uuid4().hex[:6]}", count)
+            elapsed, latencies, errors = timed_parallel(
+                level, count, functools.partial(_insert_nth, insert, work), deadline_s=600
+            )
+            measured["raw"][level] = {
+                "clients": level,
+                "done": len(latencies),
+                "seconds": elapsed,
+                "rate": len(latencies) / elapsed if elapsed else 0.0,
+                "errors": errors,
+                **percentiles_ms(latencies),
+            }
+            ctx.log(f"raw: {level:>2} threads: {measured['raw'][level]['rate']:.1f} checkouts/s")
+    finally:
+        pool.close()
+
+
+def _insert_nth(
+    insert: Callable[[dict[str, Any]], None], work: list[dict[str, Any]], index: int
+) -> None:
+    insert(work[index])

@@ -1,0 +1,20 @@
+"""The scenario registry: name → function(BenchContext) → ScenarioResult.
+
+To add a scenario, write a module with `run(ctx: BenchContext) -> ScenarioResult` (sizes from
+`ctx.param(name, full, quick)`, databases from `ctx.create_database(prefix)`) and add one line
+below. `payments bench` with no names runs them all, in this order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from bench import executor, ingest
+from bench.harness import BenchContext, ScenarioResult
+
+Scenario = Callable[[BenchContext], ScenarioResult]
+
+SCENARIOS: dict[str, Scenario] = {
+    "ingest": ingest.run,
+    "executor": executor.run,
+}

@@ -1,0 +1,69 @@
+"""`payments bench --quick` produces well-formed tables and JSON (tiny sizes; nothing is timed)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from api.cli import main
+from bench.harness import BenchContext, percentiles_ms
+from bench.scenarios import SCENARIOS
+
+TINY = {
+    "ingest": ["count=8", "warmup=2", "levels=1,4", "open_rate=20", "open_seconds=1"],
+    "executor": ["orders=9", "tokens=1", "latencies_ms=0,50"],
+}
+
+
+def test_percentiles_use_nearest_rank_in_milliseconds() -> None:
+    sample = [i / 1000 for i in range(1, 101)]  # 1..100 ms
+    assert percentiles_ms(sample) == {"p50": 50.0, "p95": 95.0, "p99": 99.0, "max": 100.0}
+    assert percentiles_ms([]) == {"p50": 0.0, "p95": 0.0, "p99": 0.0, "max": 0.0}
+
+
+def test_overrides_take_the_type_of_the_default(tmp_path: Path) -> None:
+    ctx = BenchContext(
+        quick=True,
+        overrides={"count": "7", "levels": "1,16", "rate": "2.5"},
+        admin_url="",
+        database_kind="",
+        work_dir=tmp_path,
+        console=None,  # type: ignore[arg-type]
+    )
+    assert ctx.param("count", 3000, 200) == 7
+    assert ctx.param("levels", [1, 4, 16], [1, 4, 16]) == [1, 16]
+    assert ctx.param("rate", 120.0, 120.0) == 2.5
+    assert ctx.param("absent", 3000, 200) == 200
+
+
+def test_unknown_scenario_is_a_usage_error() -> None:
+    result = CliRunner().invoke(main, ["bench", "nope"])
+    assert result.exit_code == 2
+    assert "unknown scenario" in result.output
+
+
+@pytest.mark.parametrize("scenario", sorted(TINY))
+def test_quick_run_writes_tables_goals_and_json(
+    scenario: str, admin_database_url: str, tmp_path: Path
+) -> None:
+    assert scenario in SCENARIOS
+    args = ["bench", scenario, "--quick", "--out", str(tmp_path), "--database-url"]
+    sizes = [arg for option in TINY[scenario] for arg in ("-o", option)]
+    result = CliRunner().invoke(main, [*args, admin_database_url, *sizes])
+    assert result.exit_code == 0, result.output
+    [path] = tmp_path.glob(f"{scenario}-*.json")
+    document = json.loads(path.read_text())
+    assert document["scenario"] == scenario
+    assert document["quick"] is True
+    assert document["tables"]
+    for table in document["tables"]:
+        assert table["rows"]
+        assert all(len(row) == len(table["columns"]) for row in table["rows"])
+        assert table["title"] in result.output
+    for goal in document["goals"]:
+        assert set(goal) == {"name", "target", "measured", "met"}
+        assert isinstance(goal["met"], bool)
+    assert "goals" in result.output
