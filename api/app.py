@@ -8,13 +8,16 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 
+from api.audit_views import AuditController, OrderHistoryController
 from api.database import ping
 from api.dead_letters import DeadLettersController
 from api.ledger_views import LedgerController, WalletsController
 from api.logs import request_logging_middleware
 from api.payments import PaymentsController
+from api.payouts import PayoutsController
 from api.problems import EXCEPTION_HANDLERS, Problem, problem_response
 from api.projection_role import projection_states
+from api.reconciliations import ReconciliationsController
 from api.schemas import HealthResponse
 from api.services import Services
 from api.webhooks import WebhooksController
@@ -50,8 +53,12 @@ def create_app(services: Services) -> Litestar:
     return Litestar(
         route_handlers=[
             PaymentsController,
+            PayoutsController,
+            OrderHistoryController,
+            AuditController,
             WebhooksController,
             DeadLettersController,
+            ReconciliationsController,
             LedgerController,
             WalletsController,
             health,

@@ -9,9 +9,12 @@ import click
 
 from api.cli_audit import audit
 from api.cli_projections import projections
+from api.cli_reconcile import reconcile
+from api.cli_scheduler import scheduler
 from api.config import ConfigError, Settings
 from api.database import DatabaseUnavailable, redact, start_embedded_postgres
 from api.logs import configure_logging
+from bench.cli import bench
 
 log = logging.getLogger("payments.cli")
 
@@ -47,7 +50,7 @@ def main() -> None:
 def serve(host: str | None, port: int | None, no_sandbox: bool) -> None:
     """Run the whole system in one process: API and every background role."""
     from api.projection_role import projections_role
-    from api.roles import executor_role
+    from api.roles import executor_role, scheduler_role
     from api.serve import run_everything
 
     settings = load_settings()
@@ -56,6 +59,7 @@ def serve(host: str | None, port: int | None, no_sandbox: bool) -> None:
     log.info("database", extra={"database": redact(database_url)})
     roles = [] if no_sandbox and not settings.psp_url else [executor_role]
     roles.append(projections_role)
+    roles.append(scheduler_role)
     run_everything(
         settings,
         database_url,
@@ -112,29 +116,42 @@ def dlq() -> None:
 
 
 @dlq.command("list")
-def dlq_list() -> None:
-    """List dead-lettered orders with their attempts and last error."""
+@click.option("--payouts", is_flag=True, help="List dead-lettered payouts instead of orders.")
+def dlq_list(payouts: bool) -> None:
+    """List dead-lettered orders (or --payouts) with their attempts and last error."""
     from rich.console import Console
     from rich.table import Table
 
-    from api.dead_letters import list_dead_letters
+    from api.dead_letters import list_dead_letters, list_payout_dead_letters
     from api.services import build_services
 
     settings = load_settings()
     configure_logging("WARNING")
     services = build_services(settings, resolve_database_url(settings))
     try:
-        table = Table("payment_order_id", "attempts", "last error", "dead-lettered at")
-        letters = list_dead_letters(services)
-        for letter in letters:
-            table.add_row(
-                letter.payment_order_id,
-                str(letter.attempts),
-                letter.last_error,
-                letter.dead_lettered_at.isoformat(),
-            )
+        kind = "payout" if payouts else "order"
+        id_column = "payout_id" if payouts else "payment_order_id"
+        table = Table(id_column, "attempts", "last error", "dead-lettered at")
+        rows = (
+            [
+                (letter.payout_id, letter.attempts, letter.last_error, letter.dead_lettered_at)
+                for letter in list_payout_dead_letters(services)
+            ]
+            if payouts
+            else [
+                (
+                    letter.payment_order_id,
+                    letter.attempts,
+                    letter.last_error,
+                    letter.dead_lettered_at,
+                )
+                for letter in list_dead_letters(services)
+            ]
+        )
+        for business_id, attempts, last_error, at in rows:
+            table.add_row(business_id, str(attempts), last_error, at.isoformat())
         Console().print(table)
-        click.echo(f"{len(letters)} dead-lettered order(s)")
+        click.echo(f"{len(rows)} dead-lettered {kind}(s)")
     finally:
         services.close()
 
@@ -143,9 +160,15 @@ def dlq_list() -> None:
 @click.argument("payment_order_id", required=False)
 @click.option("--all", "replay_all", is_flag=True, help="Replay every dead-lettered order.")
 @click.option("--reason", default="replayed by operator", show_default=True)
-def dlq_replay(payment_order_id: str | None, replay_all: bool, reason: str) -> None:
-    """Send one dead-lettered order (or --all) back to the executor."""
-    from api.dead_letters import list_dead_letters, replay
+@click.option("--payouts", is_flag=True, help="The id is a payout_id; --all replays payouts.")
+def dlq_replay(payment_order_id: str | None, replay_all: bool, reason: str, payouts: bool) -> None:
+    """Send one dead-lettered order (or payout, or --all) back to the executor."""
+    from api.dead_letters import (
+        list_dead_letters,
+        list_payout_dead_letters,
+        replay,
+        replay_payouts,
+    )
     from api.services import build_services
     from domain.errors import DomainError
 
@@ -155,12 +178,20 @@ def dlq_replay(payment_order_id: str | None, replay_all: bool, reason: str) -> N
     configure_logging("WARNING")
     services = build_services(settings, resolve_database_url(settings))
     try:
-        ids = (
-            [d.payment_order_id for d in list_dead_letters(services)]
-            if replay_all
-            else [str(payment_order_id)]
-        )
-        result = replay(services, ids, reason)
+        if payouts:
+            ids = (
+                [d.payout_id for d in list_payout_dead_letters(services)]
+                if replay_all
+                else [str(payment_order_id)]
+            )
+            result = replay_payouts(services, ids, reason)
+        else:
+            ids = (
+                [d.payment_order_id for d in list_dead_letters(services)]
+                if replay_all
+                else [str(payment_order_id)]
+            )
+            result = replay(services, ids, reason)
     except DomainError as error:
         raise click.ClickException(str(error)) from None
     finally:
@@ -189,6 +220,9 @@ def psp_sandbox(args: tuple[str, ...]) -> None:
 
 main.add_command(projections)
 main.add_command(audit)
+main.add_command(reconcile)
+main.add_command(scheduler)
+main.add_command(bench)
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

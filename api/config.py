@@ -43,6 +43,8 @@ class Settings:
     webhook_secret: str
     audit_key: str | None
     executor: ExecutorSettings
+    payout_minimum_minor: int = 1000
+    scheduler_daily_at: tuple[int, int] = (2, 0)  # UTC hour, minute of the daily finance jobs
 
     @property
     def checkout_policy(self) -> CheckoutPolicy:
@@ -96,7 +98,30 @@ class Settings:
                 ),
                 lease_s=_float(env, "PAYMENTS_EXECUTOR_LEASE_S", 30.0, 0.5, 3600),
             ),
+            payout_minimum_minor=_payout_minimum(env, currency),
+            scheduler_daily_at=_time_of_day(env, "PAYMENTS_SCHEDULER_DAILY_AT", (2, 0)),
         )
+
+
+def _payout_minimum(env: Mapping[str, str], currency: str) -> int:
+    text = env.get("PAYMENTS_PAYOUT_MINIMUM") or "10"
+    try:
+        minimum = Money.parse(text, currency).minor
+    except MoneyError as error:
+        raise ConfigError(f"PAYMENTS_PAYOUT_MINIMUM={text!r}: {error}") from None
+    if minimum <= 0:
+        raise ConfigError("PAYMENTS_PAYOUT_MINIMUM must be greater than zero")
+    return minimum
+
+
+def _time_of_day(env: Mapping[str, str], name: str, default: tuple[int, int]) -> tuple[int, int]:
+    text = env.get(name)
+    if not text:
+        return default
+    hour, _, minute = text.partition(":")
+    if not (hour.isdigit() and minute.isdigit() and int(hour) < 24 and int(minute) < 60):
+        raise ConfigError(f"{name}={text!r}: use HH:MM in UTC, e.g. 02:00")
+    return int(hour), int(minute)
 
 
 def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:

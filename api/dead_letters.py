@@ -11,6 +11,7 @@ from litestar.params import FromPath, JSONBody
 
 from api.problems import problem_specs
 from api.services import Services
+from psp.execution_queue import PAYOUT
 
 
 class DeadLetterView(msgspec.Struct, frozen=True):
@@ -22,6 +23,17 @@ class DeadLetterView(msgspec.Struct, frozen=True):
 
 class DeadLetterList(msgspec.Struct, frozen=True):
     dead_letters: list[DeadLetterView]
+
+
+class PayoutDeadLetterView(msgspec.Struct, frozen=True):
+    payout_id: str
+    attempts: int
+    last_error: str
+    dead_lettered_at: datetime
+
+
+class PayoutDeadLetterList(msgspec.Struct, frozen=True):
+    dead_letters: list[PayoutDeadLetterView]
 
 
 class ReplayResult(msgspec.Struct, frozen=True):
@@ -38,6 +50,20 @@ def list_dead_letters(services: Services) -> list[DeadLetterView]:
         DeadLetterView(d.payment_order_id, d.attempts, d.last_error, d.dead_lettered_at)
         for d in services.queue.dead_letters()
     ]
+
+
+def list_payout_dead_letters(services: Services) -> list[PayoutDeadLetterView]:
+    return [
+        PayoutDeadLetterView(d.payment_order_id, d.attempts, d.last_error, d.dead_lettered_at)
+        for d in services.queue.dead_letters(PAYOUT)
+    ]
+
+
+def replay_payouts(services: Services, payout_ids: list[str], reason: str) -> ReplayResult:
+    position = None
+    for payout_id in payout_ids:
+        position = services.payouts.replay_dead_letter(payout_id, reason) or position
+    return ReplayResult(replayed=payout_ids, position=position)
 
 
 def replay(services: Services, payment_order_ids: list[str], reason: str) -> ReplayResult:
@@ -80,3 +106,23 @@ class DeadLettersController(Controller):
     def replay_all(self, services: NamedDependency[Services]) -> ReplayResult:
         ids = [d.payment_order_id for d in list_dead_letters(services)]
         return replay(services, ids, "replayed by operator (all)")
+
+    @get("/payouts", summary="Payouts parked after their last retry", sync_to_thread=True)
+    def list_payouts(self, services: NamedDependency[Services]) -> PayoutDeadLetterList:
+        return PayoutDeadLetterList(dead_letters=list_payout_dead_letters(services))
+
+    @post(
+        "/payouts/{payout_id:str}/replay",
+        summary="Send one dead-lettered payout back to the executor",
+        status_code=202,
+        sync_to_thread=True,
+        responses=problem_specs(404, 409, 422),
+    )
+    def replay_payout(
+        self,
+        payout_id: FromPath[str],
+        services: NamedDependency[Services],
+        data: JSONBody[ReplayRequest | None] = None,
+    ) -> ReplayResult:
+        reason = data.reason if data else ReplayRequest().reason
+        return replay_payouts(services, [payout_id], reason)

@@ -20,6 +20,7 @@ from domain.errors import (
     InvalidCommand,
     NotFound,
     PaymentOrderConflict,
+    PayoutConflict,
 )
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -228,6 +229,13 @@ def domain_problem(exc: DomainError) -> Problem:
             status=409,
             detail=str(exc),
             errors=[FieldProblem(field="payment_order_id", message=str(exc))],
+        )
+    if isinstance(exc, PayoutConflict):
+        return Problem(
+            type=TYPE_BASE + "payout-conflict",
+            title="Payout already exists with other content",
+            status=409,
+            detail=str(exc),
         )
     if isinstance(exc, NotFound):
         return Problem(type=TYPE_BASE + "not-found", title="Not found", status=404, detail=str(exc))

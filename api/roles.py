@@ -18,6 +18,7 @@ from api.services import Services
 from psp.client import HttpPspClient
 from psp.executor import ExecutorConfig, PaymentExecutor
 from psp.feeder import ExecutionFeeder
+from psp.wallet_follower import WalletFollower
 
 log = logging.getLogger("payments.roles")
 
@@ -54,7 +55,10 @@ def build_executor(services: Services) -> PaymentExecutor:
         timeout_s=settings.psp_timeout_s,
         max_connections=settings.concurrency,
     )
-    return PaymentExecutor(services.application, services.queue, feeder, client, config)
+    wallets = WalletFollower(services.application, services.pool)
+    return PaymentExecutor(
+        services.application, services.queue, feeder, client, config, followers=[wallets]
+    )
 
 
 def executor_role(services: Services) -> Role:
@@ -108,3 +112,11 @@ class SandboxProcess:
                 self.process.wait(10)
             except subprocess.TimeoutExpired:
                 self.process.kill()
+
+
+def scheduler_role(services: Services) -> Role:
+    """The scheduler's jobs in a background thread pool of this process (`payments serve`)."""
+    from api.scheduler_jobs import build_scheduler
+
+    scheduler = build_scheduler(services)
+    return Role("scheduler", scheduler.start, scheduler.stop)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import cached_property
 
 from psycopg_pool import ConnectionPool
 
@@ -11,9 +12,11 @@ from api import idempotency
 from api.config import Settings
 from api.database import apply_schema, eventsourcing_env, open_pool
 from domain.application import OrderCommands, PaymentsApplication
+from domain.payout_commands import PayoutCommands
 from projections import catalog as projections_catalog
-from projections import seal
+from projections import seal, verifications
 from psp import execution_queue
+from scheduler import jobs as scheduler_jobs
 
 # Every table of ours; each statement is idempotent. Later components append theirs.
 SCHEMA: list[str] = [
@@ -21,6 +24,8 @@ SCHEMA: list[str] = [
     *execution_queue.SCHEMA,
     *projections_catalog.SCHEMA,
     *seal.SCHEMA,
+    *scheduler_jobs.SCHEMA,
+    *verifications.SCHEMA,
 ]
 
 
@@ -34,6 +39,10 @@ class Services:
     orders: OrderCommands
     queue: execution_queue.ExecutionQueue
     psp_url: str | None = None
+
+    @cached_property
+    def payouts(self) -> PayoutCommands:
+        return PayoutCommands(self.application)
 
     def close(self) -> None:
         self.pool.close()

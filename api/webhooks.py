@@ -70,6 +70,8 @@ class WebhooksController(Controller):
 
 def _record(services: Services, envelope: WebhookEnvelope) -> str:
     """Record what the event says about our order; returns what happened, for the PSP's log."""
+    if envelope.type.startswith("payout."):
+        return _record_payout(services, envelope)
     if not envelope.type.startswith("charge."):
         return "ignored: not a charge event"
     charge = envelope.data.get("object")
@@ -94,6 +96,38 @@ def _record(services: Services, envelope: WebhookEnvelope) -> str:
     except IllegalTransition as error:
         raise ProblemError(
             409, "webhook-too-early", "Order not executing yet", str(error)
+        ) from None
+    log.info(
+        "webhook recorded",
+        extra={"event_id": envelope.id, "type": envelope.type, "changed": changed},
+    )
+    return "recorded" if changed else "no change"
+
+
+def _record_payout(services: Services, envelope: WebhookEnvelope) -> str:
+    """payout.paid / payout.failed / payout.returned about one of our payouts."""
+    payout = envelope.data.get("object")
+    if not isinstance(payout, dict) or not isinstance(payout.get("reference"), str):
+        raise ProblemError(400, "webhook-malformed", "Webhook body not understood", "no payout")
+    payout_id, psp_reference = payout["reference"], str(payout.get("id", ""))
+    commands = services.payouts
+    try:
+        if envelope.type == "payout.paid":
+            changed = commands.record_paid(payout_id, psp_reference, source="webhook")
+        elif envelope.type == "payout.failed":
+            reason = str(payout.get("failure_code") or "failed")
+            changed = commands.record_failure(payout_id, reason, psp_reference, source="webhook")
+        elif envelope.type == "payout.returned":
+            changed = commands.record_returned(payout_id, psp_reference, source="webhook")
+        else:
+            return "ignored: not a final payout outcome"
+    except NotFound:
+        log.warning("webhook for an unknown payout", extra={"event_id": envelope.id})
+        return "ignored: unknown reference"
+    except IllegalTransition as error:
+        # Too early (not executing yet, or returned before paid is recorded): the PSP retries.
+        raise ProblemError(
+            409, "webhook-too-early", "Payout not ready for this outcome", str(error)
         ) from None
     log.info(
         "webhook recorded",

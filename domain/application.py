@@ -26,6 +26,7 @@ from domain.errors import (
 from domain.ids import checkout_uuid, payment_order_uuid
 from domain.money import Money
 from domain.payment_order import FailureCode, PaymentOrder
+from domain.seller_wallet import SellerWallet
 
 MAX_ORDERS_PER_CHECKOUT = 100
 A = TypeVar("A", bound=Aggregate)
@@ -97,6 +98,8 @@ class Placement:
 
 class PaymentsApplication(Application[UUID]):
     name = "Payments"
+    # A busy seller's wallet gets an event per follower batch; replay from a recent snapshot.
+    snapshotting_intervals = {SellerWallet: 100}
 
     def __init__(self, policy: CheckoutPolicy, env: EnvType | None = None) -> None:
         super().__init__(env)
@@ -243,14 +246,29 @@ class OrderCommands:
         return recordings[-1].notification.id if recordings else None
 
     def _apply(self, payment_order_id: str, change: Callable[[PaymentOrder], bool]) -> bool:
-        for attempt in range(self.attempts):
-            order = self.application.get_order(payment_order_id)
-            changed = change(order)
-            try:
-                self.application.save(order)
-            except IntegrityError:
-                if attempt == self.attempts - 1:
-                    raise
-                continue  # someone else wrote this order meanwhile: decide again on fresh state
-            return changed
-        return False
+        return change_with_retry(
+            self.application,
+            lambda: self.application.get_order(payment_order_id),
+            change,
+            self.attempts,
+        )
+
+
+def change_with_retry(
+    application: Application[UUID],
+    load: Callable[[], A],
+    change: Callable[[A], bool],
+    attempts: int = 5,
+) -> bool:
+    """Load, change and save one aggregate; on a concurrent write, decide again on fresh state."""
+    for attempt in range(attempts):
+        aggregate = load()
+        changed = change(aggregate)
+        try:
+            application.save(aggregate)
+        except IntegrityError:
+            if attempt == attempts - 1:
+                raise
+            continue  # someone else wrote it meanwhile
+        return changed
+    return False

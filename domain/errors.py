@@ -54,3 +54,11 @@ class IllegalTransition(DomainError):
 
 class NotFound(DomainError):
     """An aggregate that does not exist."""
+
+
+class PayoutConflict(DomainError):
+    """A payout_id that already exists with other content (seller, amount)."""
+
+    def __init__(self, payout_id: str) -> None:
+        super().__init__(f"payout {payout_id!r} already exists with different content")
+        self.payout_id = payout_id

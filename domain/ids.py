@@ -14,3 +14,11 @@ def checkout_uuid(checkout_id: str) -> UUID:
 
 def payment_order_uuid(payment_order_id: str) -> UUID:
     return uuid5(PAYMENTS_NAMESPACE, f"payment_order:{payment_order_id}")
+
+
+def seller_wallet_uuid(seller_account: str) -> UUID:
+    return uuid5(PAYMENTS_NAMESPACE, f"seller_wallet:{seller_account}")
+
+
+def payout_uuid(payout_id: str) -> UUID:
+    return uuid5(PAYMENTS_NAMESPACE, f"payout:{payout_id}")

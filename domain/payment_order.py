@@ -8,7 +8,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
-from domain.errors import IllegalTransition
+from domain.execution import PspExecution
 from domain.ids import payment_order_uuid
 from domain.money import Money
 
@@ -32,7 +32,7 @@ class FailureCode(Enum):
     REJECTED = "rejected"
 
 
-class PaymentOrder(Aggregate):
+class PaymentOrder(PspExecution, Aggregate):
     TOPIC = "payments.PaymentOrder"
 
     class Created(Aggregate.Created):
@@ -106,16 +106,9 @@ class PaymentOrder(Aggregate):
         self.currency = currency
         self.card_token = card_token
         self.status = Status.NOT_STARTED
-        self.attempts = 0
-        self.attempts_since_replay = 0
-        self.next_attempt_at: datetime | None = None
-        self.last_error: str | None = None
-        self.psp_reference: str | None = None
+        self._init_execution()
         self.failure_code: FailureCode | None = None
         self.failure_reason: str | None = None
-        self.pending_at_psp = False
-        self.dead_lettered = False
-        self.discrepancies = 0
 
     @property
     def amount(self) -> Money:
@@ -124,6 +117,10 @@ class PaymentOrder(Aggregate):
     @property
     def is_terminal(self) -> bool:
         return self.status in TERMINAL
+
+    @property
+    def is_executing(self) -> bool:
+        return self.status is Status.EXECUTING
 
     def same_content(self, checkout_id: str, seller_account: str, amount: Money) -> bool:
         """True when a repeated command describes exactly this order."""
@@ -134,24 +131,6 @@ class PaymentOrder(Aggregate):
         )
 
     # --- commands: validate, then trigger an event -------------------------------------
-
-    def start_execution(self) -> None:
-        """Record that an attempt is about to call the PSP (before the call, always)."""
-        if self.is_terminal or self.dead_lettered:
-            raise IllegalTransition(self._state_name(), Status.EXECUTING.value)
-        self._execution_started(attempt=self.attempts + 1)
-
-    def schedule_retry(self, error: str, next_attempt_at: datetime) -> None:
-        """A retryable PSP answer: try again at next_attempt_at (computed by the caller)."""
-        self._require_executing("schedule a retry")
-        self._retry_scheduled(attempt=self.attempts, error=error, next_attempt_at=next_attempt_at)
-
-    def mark_pending(self, psp_reference: str) -> None:
-        """The PSP accepted the charge but has no outcome yet; a webhook or re-query ends it."""
-        self._require_executing("mark pending")
-        if self.pending_at_psp and self.psp_reference == psp_reference:
-            return
-        self._pending_at_psp(psp_reference=psp_reference)
 
     def record_success(self, psp_reference: str, source: str) -> bool:
         """Record the PSP's success; True when it changed the order, False for a repeat."""
@@ -185,34 +164,12 @@ class PaymentOrder(Aggregate):
         self._failed(code=code, reason=reason, psp_reference=psp_reference, source=source)
         return True
 
-    def dead_letter(self) -> None:
-        """Give up retrying: park the order for an operator, with its attempt history."""
-        self._require_executing("dead-letter")
-        if self.dead_lettered:
-            return
-        self._dead_lettered(attempts=self.attempts, last_error=self.last_error or "")
-
-    def replay_dead_letter(self, reason: str) -> None:
-        """An operator sends a dead-lettered order back to the executor."""
-        if not self.dead_lettered:
-            raise IllegalTransition(self._state_name(), "replayed")
-        self._dead_letter_replayed(reason=reason)
-
-    def _require_executing(self, action: str) -> None:
-        if self.status is not Status.EXECUTING:
-            raise IllegalTransition(self._state_name(), action)
-
-    def _state_name(self) -> str:
-        return f"{self.status.value}{' (dead-lettered)' if self.dead_lettered else ''}"
-
     # --- events: assign only ----------------------------------------------------------
 
     @event(ExecutionStarted)
     def _execution_started(self, attempt: int) -> None:
         self.status = Status.EXECUTING
-        self.attempts = attempt
-        self.attempts_since_replay += 1
-        self.next_attempt_at = None
+        self._attempt_started(attempt)
 
     @event(RetryScheduled)
     def _retry_scheduled(self, attempt: int, error: str, next_attempt_at: datetime) -> None:
@@ -228,10 +185,7 @@ class PaymentOrder(Aggregate):
     @event(Succeeded)
     def _succeeded(self, psp_reference: str, source: str) -> None:
         self.status = Status.SUCCESS
-        self.psp_reference = psp_reference
-        self.pending_at_psp = False
-        self.dead_lettered = False
-        self.next_attempt_at = None
+        self._outcome_reached(psp_reference)
 
     @event(Failed)
     def _failed(
@@ -240,11 +194,7 @@ class PaymentOrder(Aggregate):
         self.status = Status.FAILED
         self.failure_code = code
         self.failure_reason = reason
-        if psp_reference is not None:
-            self.psp_reference = psp_reference
-        self.pending_at_psp = False
-        self.dead_lettered = False
-        self.next_attempt_at = None
+        self._outcome_reached(psp_reference)
 
     @event(DeadLettered)
     def _dead_lettered(self, attempts: int, last_error: str) -> None:

@@ -12,6 +12,8 @@ from datetime import datetime
 from typing import Any
 
 from domain.payment_order import PaymentOrder
+from domain.payout import Payout
+from domain.reconciliation_run import ReconciliationRun
 from projections.core import TrackedEvent, UnapplicableEvent
 from projections.order_terms import CREATED_TOPIC, Facts
 
@@ -72,8 +74,59 @@ def pay_in_succeeded(event: PaymentOrder.Succeeded, facts: Facts) -> PostingSet:
     )
 
 
+def psp_fees_booked(event: ReconciliationRun.FeesBooked, facts: Facts) -> PostingSet:
+    """A settlement batch's fees (reconciliation): an expense, netted from what the PSP owes."""
+    return PostingSet(
+        kind="psp_fees",
+        currency=event.currency,
+        postings=(
+            Posting(PSP_FEES, debit_minor=event.total_minor),
+            Posting(PSP_RECEIVABLE, credit_minor=event.total_minor),
+        ),
+    )
+
+
+def _payout_posting(kind: str, debit: str, credit: str, event: Any) -> PostingSet:
+    return PostingSet(
+        kind=kind,
+        currency=event.currency,
+        postings=(
+            Posting(debit, debit_minor=event.amount_minor),
+            Posting(credit, credit_minor=event.amount_minor),
+        ),
+    )
+
+
+def payout_reserved(event: Payout.Created, facts: Facts) -> PostingSet:
+    """A payout is reserved: the seller's money is on its way."""
+    seller = seller_account(event.seller_account)
+    return _payout_posting("payout_reserved", seller, PAYOUTS_IN_TRANSIT, event)
+
+
+def payout_paid(event: Payout.Paid, facts: Facts) -> PostingSet:
+    """The PSP paid it out of the balance it holds for us."""
+    return _payout_posting("payout_paid", PAYOUTS_IN_TRANSIT, PSP_RECEIVABLE, event)
+
+
+def payout_failed(event: Payout.Failed, facts: Facts) -> PostingSet:
+    """The reservation is reversed: the seller is owed the amount again."""
+    seller = seller_account(event.seller_account)
+    return _payout_posting("payout_failed", PAYOUTS_IN_TRANSIT, seller, event)
+
+
+def payout_returned(event: Payout.Returned, facts: Facts) -> PostingSet:
+    """A paid payout came back to the PSP balance: the seller is owed it again."""
+    seller = seller_account(event.seller_account)
+    return _payout_posting("payout_returned", PSP_RECEIVABLE, seller, event)
+
+
 POSTING_RULES: dict[type[Any], PostingRule] = {
     PaymentOrder.Succeeded: pay_in_succeeded,
+    Payout.Created: payout_reserved,
+    Payout.Paid: payout_paid,
+    Payout.Failed: payout_failed,
+    Payout.Returned: payout_returned,
+    ReconciliationRun.FeesBooked: psp_fees_booked,
 }
 
 

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from domain.payment_order import PaymentOrder
+from domain.payout import Payout
 from projections.core import (
     ProjectionView,
     TrackedEvent,
@@ -86,8 +87,44 @@ def credit_pay_in(tracked: TrackedEvent, facts: Facts) -> WalletMovement:
     )
 
 
+def _payout_movement(tracked: TrackedEvent, available: int, pending: int) -> WalletMovement:
+    event = tracked.event
+    return WalletMovement(
+        seller_account=event.seller_account,
+        currency=event.currency,
+        available_delta=available * event.amount_minor,
+        pending_delta=pending * event.amount_minor,
+        event_time=event.timestamp,
+        position=tracked.notification_id,
+    )
+
+
+def reserve_payout(tracked: TrackedEvent, facts: Facts) -> WalletMovement:
+    """A payout is reserved: available moves to pending while the PSP pays it."""
+    return _payout_movement(tracked, available=-1, pending=+1)
+
+
+def settle_payout(tracked: TrackedEvent, facts: Facts) -> WalletMovement:
+    """Paid: the money has left the wallet."""
+    return _payout_movement(tracked, available=0, pending=-1)
+
+
+def release_payout(tracked: TrackedEvent, facts: Facts) -> WalletMovement:
+    """Failed: pending goes back to available."""
+    return _payout_movement(tracked, available=+1, pending=-1)
+
+
+def return_payout(tracked: TrackedEvent, facts: Facts) -> WalletMovement:
+    """Returned after being paid: available again."""
+    return _payout_movement(tracked, available=+1, pending=0)
+
+
 WALLET_RULES: dict[type[Any], WalletRule] = {
     PaymentOrder.Succeeded: credit_pay_in,
+    Payout.Created: reserve_payout,
+    Payout.Paid: settle_payout,
+    Payout.Failed: release_payout,
+    Payout.Returned: return_payout,
 }
 
 

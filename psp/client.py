@@ -6,6 +6,7 @@ errors, 5xx, 429, 409 in flight); pending (wait for the webhook, re-query later)
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -54,12 +55,26 @@ ChargeOutcome = Succeeded | Declined | Pending | Retryable
 LookupOutcome = Succeeded | Declined | Pending | Retryable | NotFoundAtPsp
 
 _FAILURE_CODES = {code.value: code for code in FailureCode}
+_Classifier = Callable[[dict[str, Any]], ChargeOutcome]
+
+
+@dataclass(frozen=True, slots=True)
+class PayoutRequest:
+    amount_minor: int
+    currency: str
+    destination: str
+    reference: str
+    idempotency_key: str
 
 
 class PspClient(Protocol):
     def create_charge(self, request: ChargeRequest) -> ChargeOutcome: ...
 
     def find_charge(self, reference: str) -> LookupOutcome: ...
+
+    def create_payout(self, request: PayoutRequest) -> ChargeOutcome: ...
+
+    def find_payout(self, reference: str) -> LookupOutcome: ...
 
     def close(self) -> None: ...
 
@@ -78,6 +93,20 @@ def outcome_of_charge(charge: dict[str, Any]) -> ChargeOutcome:
     return Retryable(f"unknown charge status {status!r}")
 
 
+def outcome_of_payout(payout: dict[str, Any]) -> ChargeOutcome:
+    """Classify a payout object: paid (or paid, then returned) is a success for execution."""
+    status = payout.get("status")
+    reference = str(payout.get("id", ""))
+    if status in ("paid", "returned"):
+        return Succeeded(reference)
+    if status == "pending":
+        return Pending(reference)
+    if status == "failed":
+        reason = str(payout.get("failure_code") or "failed")
+        return Declined(FailureCode.REJECTED, reason, reference or None)
+    return Retryable(f"unknown payout status {status!r}")
+
+
 class HttpPspClient:
     """Talks to the sandbox or a PSP with the same API over HTTP (thread-safe)."""
 
@@ -91,26 +120,46 @@ class HttpPspClient:
         )
 
     def create_charge(self, request: ChargeRequest) -> ChargeOutcome:
+        body = {
+            "amount": request.amount_minor,
+            "currency": request.currency,
+            "token": request.token,
+            "reference": request.reference,
+        }
+        return self._create("/v1/charges", body, request.idempotency_key, outcome_of_charge)
+
+    def find_charge(self, reference: str) -> LookupOutcome:
+        return self._find("/v1/charges", reference, {"succeeded", "failed"}, outcome_of_charge)
+
+    def create_payout(self, request: PayoutRequest) -> ChargeOutcome:
+        body = {
+            "amount": request.amount_minor,
+            "currency": request.currency,
+            "destination": request.destination,
+            "reference": request.reference,
+        }
+        return self._create("/v1/payouts", body, request.idempotency_key, outcome_of_payout)
+
+    def find_payout(self, reference: str) -> LookupOutcome:
+        finals = {"paid", "failed", "returned"}
+        return self._find("/v1/payouts", reference, finals, outcome_of_payout)
+
+    def _create(
+        self, path: str, body: dict[str, Any], key: str, classify: _Classifier
+    ) -> ChargeOutcome:
         try:
-            response = self._http.post(
-                "/v1/charges",
-                json={
-                    "amount": request.amount_minor,
-                    "currency": request.currency,
-                    "token": request.token,
-                    "reference": request.reference,
-                },
-                headers={"Idempotency-Key": request.idempotency_key},
-            )
+            response = self._http.post(path, json=body, headers={"Idempotency-Key": key})
         except httpx.TimeoutException:
             return Retryable("timeout calling the PSP")
         except httpx.TransportError as error:
             return Retryable(f"connection error: {type(error).__name__}")
-        return self._classify(response)
+        return self._classify(response, classify)
 
-    def find_charge(self, reference: str) -> LookupOutcome:
+    def _find(
+        self, path: str, reference: str, finals: set[str], classify: _Classifier
+    ) -> LookupOutcome:
         try:
-            response = self._http.get("/v1/charges", params={"reference": reference})
+            response = self._http.get(path, params={"reference": reference})
         except httpx.TimeoutException:
             return Retryable("timeout re-querying the PSP")
         except httpx.TransportError as error:
@@ -119,18 +168,18 @@ class HttpPspClient:
             return NotFoundAtPsp()
         if response.status_code != 200:
             return Retryable(f"PSP answered {response.status_code} to a lookup")
-        charges = response.json().get("data", [])
-        if not charges:
+        found = response.json().get("data", [])
+        if not found:
             return NotFoundAtPsp()
-        # One key per order means one charge; if there were more, the final one decides.
-        finals = [c for c in charges if c.get("status") in {"succeeded", "failed"}]
-        return outcome_of_charge((finals or charges)[-1])
+        # One key per order or payout means one object; if there were more, the final decides.
+        final = [item for item in found if item.get("status") in finals]
+        return classify((final or found)[-1])
 
-    def _classify(self, response: httpx.Response) -> ChargeOutcome:
+    def _classify(self, response: httpx.Response, classify: _Classifier) -> ChargeOutcome:
         status = response.status_code
         if status in (200, 201, 202, 402):
             try:
-                return outcome_of_charge(response.json())
+                return classify(response.json())
             except ValueError:
                 return Retryable(f"PSP answered {status} with a body that is not JSON")
         if status in (409, 429) or status >= 500:

@@ -7,6 +7,7 @@ so no order is worked on by two at once; a dead executor's lease simply expires.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from uuid import UUID
@@ -36,6 +37,9 @@ SCHEMA = [
         dead_lettered_at timestamptz NOT NULL
     )
     """,
+    # Payouts are parked here too (ADR 0006): target says which; payment_order_id then holds
+    # the payout_id (the column keeps its first name so existing deployments need no rename).
+    "ALTER TABLE dead_letters ADD COLUMN IF NOT EXISTS target text NOT NULL DEFAULT 'charge'",
     """
     CREATE TABLE IF NOT EXISTS executor_tracking (
         name text PRIMARY KEY,
@@ -59,6 +63,10 @@ class DeadLetter:
     attempts: int
     last_error: str
     dead_lettered_at: datetime
+    target: str = "charge"
+
+
+CHARGE, PAYOUT = "charge", "payout"
 
 
 class ExecutionQueue:
@@ -92,6 +100,16 @@ class ExecutionQueue:
                 (order_uuid, owner),
             )
 
+    def finish_many(self, owner: str, order_uuids: Sequence[UUID]) -> None:
+        """finish() for many orders in one statement (an executor batch's outcomes)."""
+        if not order_uuids:
+            return
+        with self.pool.connection() as conn, conn.transaction():
+            conn.execute(
+                "DELETE FROM execution_queue WHERE order_uuid = ANY(%s) AND lease_owner = %s",
+                (list(order_uuids), owner),
+            )
+
     def reschedule(
         self, owner: str, order_uuid: UUID, kind: str, due_at: datetime, requeries: int
     ) -> None:
@@ -114,11 +132,14 @@ class ExecutionQueue:
         assert row is not None
         return int(row[0]), int(row[1])
 
-    def dead_letters(self) -> list[DeadLetter]:
+    def dead_letters(self, target: str = CHARGE) -> list[DeadLetter]:
+        """Parked orders (target "charge") or payouts ("payout"), oldest first."""
         with self.pool.connection() as conn:
             rows = conn.execute(
-                "SELECT order_uuid, payment_order_id, attempts, last_error, dead_lettered_at "
-                "FROM dead_letters ORDER BY dead_lettered_at, payment_order_id"
+                "SELECT order_uuid, payment_order_id, attempts, last_error, dead_lettered_at, "
+                "target FROM dead_letters WHERE target = %s "
+                "ORDER BY dead_lettered_at, payment_order_id",
+                (target,),
             ).fetchall()
         return [DeadLetter(*row) for row in rows]
 
@@ -156,15 +177,16 @@ def add_dead_letter(
     attempts: int,
     last_error: str,
     at: datetime,
+    target: str = CHARGE,
 ) -> None:
     conn.execute(
         """
         INSERT INTO dead_letters (order_uuid, payment_order_id, attempts, last_error,
-            dead_lettered_at) VALUES (%s, %s, %s, %s, %s)
+            dead_lettered_at, target) VALUES (%s, %s, %s, %s, %s, %s)
         ON CONFLICT (order_uuid) DO UPDATE SET attempts = EXCLUDED.attempts,
             last_error = EXCLUDED.last_error, dead_lettered_at = EXCLUDED.dead_lettered_at
         """,
-        (order_uuid, payment_order_id, attempts, last_error, at),
+        (order_uuid, payment_order_id, attempts, last_error, at, target),
     )
 
 

@@ -1,6 +1,7 @@
 """The payment executor: claims due orders, records ExecutionStarted, calls the PSP, records
 the outcome. Exactly once in effect: the Idempotency-Key is the payment_order_id, so every
 repeated call (retry, crash recovery, a second executor) gets the PSP's original answer.
+Payouts go through the same machinery (psp/targets.py): their key is the payout_id.
 """
 
 from __future__ import annotations
@@ -13,16 +14,14 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Protocol
 from uuid import UUID
 
 from eventsourcing.persistence import IntegrityError
 
 from domain.application import PaymentsApplication
-from domain.payment_order import PaymentOrder, Status
 from psp.backoff import full_jitter_delay
 from psp.client import (
-    ChargeOutcome,
-    ChargeRequest,
     Declined,
     LookupOutcome,
     NotFoundAtPsp,
@@ -33,6 +32,7 @@ from psp.client import (
 )
 from psp.execution_queue import ExecutionQueue, QueuedOrder
 from psp.feeder import ExecutionFeeder
+from psp.targets import Executable, target_of
 
 log = logging.getLogger("payments.executor")
 
@@ -51,10 +51,16 @@ class ExecutorConfig:
     )
 
 
+class Follower(Protocol):
+    """Another follower of the event log the executor's loop drives (e.g. wallet crediting)."""
+
+    def run_once(self) -> int: ...
+
+
 @dataclass
 class _Work:
     row: QueuedOrder
-    order: PaymentOrder
+    order: Executable
     outcome: LookupOutcome | None = None
 
 
@@ -69,6 +75,7 @@ class PaymentExecutor:
         *,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         rng: random.Random | None = None,
+        followers: Sequence[Follower] = (),
     ) -> None:
         self.application = application
         self.queue = queue
@@ -77,6 +84,7 @@ class PaymentExecutor:
         self.config = config
         self.clock = clock
         self.rng = rng or random.Random()
+        self.followers = tuple(followers)
         self.owner = f"executor-{uuid.uuid4().hex[:12]}"
         self._calls = ThreadPoolExecutor(config.concurrency, thread_name_prefix="psp-call")
         self._stop = threading.Event()
@@ -87,7 +95,7 @@ class PaymentExecutor:
         log.info("executor started", extra={"owner": self.owner})
         while not self._stop.is_set():
             try:
-                fed = self.feeder.run_once()
+                fed = self.feed_once()
                 worked = self.run_once()
             except Exception:
                 log.exception("executor iteration failed; retrying")
@@ -106,8 +114,12 @@ class PaymentExecutor:
     def run_until_idle(self, max_rounds: int = 10_000) -> None:
         """Feed and work until nothing is due (tests and benchmarks)."""
         for _ in range(max_rounds):
-            if not self.feeder.run_once() and not self.run_once():
+            if not self.feed_once() and not self.run_once():
                 return
+
+    def feed_once(self) -> int:
+        """One batch of the queue's feeder and of every other follower."""
+        return self.feeder.run_once() + sum(follower.run_once() for follower in self.followers)
 
     # --- one batch -----------------------------------------------------------------
 
@@ -138,28 +150,21 @@ class PaymentExecutor:
         self._record_outcomes([w for w in to_requery + started if w.outcome is not None])
         return len(rows)
 
-    def _load(self, order_uuid: UUID) -> PaymentOrder:
-        order: PaymentOrder = self.application.repository.get(order_uuid)
-        return order
+    def _load(self, aggregate_uuid: UUID) -> Executable:
+        """A PaymentOrder or a Payout: the queue holds both, keyed by aggregate id."""
+        aggregate: Executable = self.application.repository.get(aggregate_uuid)
+        return aggregate
 
     def _parallel(
-        self, call: Callable[[PaymentOrder], LookupOutcome], works: Sequence[_Work]
+        self, call: Callable[[Executable], LookupOutcome], works: Sequence[_Work]
     ) -> list[LookupOutcome]:
         return list(self._calls.map(lambda w: call(w.order), works))
 
-    def _charge(self, order: PaymentOrder) -> ChargeOutcome:
-        return self.client.create_charge(
-            ChargeRequest(
-                amount_minor=order.amount_minor,
-                currency=order.currency,
-                token=order.card_token,
-                reference=order.payment_order_id,
-                idempotency_key=order.payment_order_id,
-            )
-        )
+    def _charge(self, aggregate: Executable) -> LookupOutcome:
+        return target_of(aggregate).call(self.client, aggregate)
 
-    def _requery(self, order: PaymentOrder) -> LookupOutcome:
-        return self.client.find_charge(order.payment_order_id)
+    def _requery(self, aggregate: Executable) -> LookupOutcome:
+        return target_of(aggregate).requery(self.client, aggregate)
 
     def _record_started(self, works: list[_Work]) -> list[_Work]:
         """ExecutionStarted for every order about to be called, saved before any call."""
@@ -194,8 +199,12 @@ class PaymentExecutor:
         except IntegrityError:
             for work in works:
                 self._save_outcome_alone(work, now)
+        # One statement for every order that is done; the rest are rescheduled one by one.
+        finished = [w.row.order_uuid for w in works if _finished(w.order)]
+        self.queue.finish_many(self.owner, finished)
         for work in works:
-            self._update_queue(work, now)
+            if not _finished(work.order):
+                self._update_queue(work, now)
 
     def _save_outcome_alone(self, work: _Work, now: datetime) -> None:
         for _ in range(3):
@@ -212,14 +221,12 @@ class PaymentExecutor:
         order, outcome = work.order, work.outcome
         if order.is_terminal and not isinstance(outcome, Succeeded | Declined):
             return
-        if isinstance(outcome, Succeeded):
-            order.record_success(outcome.psp_reference, source="psp")
-        elif isinstance(outcome, Declined):
-            order.record_failure(outcome.code, outcome.reason, outcome.psp_reference, "psp")
+        if isinstance(outcome, Succeeded | Declined):
+            target_of(order).record(order, outcome)
         elif isinstance(outcome, Pending):
-            if order.status is Status.EXECUTING:
+            if order.is_executing:
                 order.mark_pending(outcome.psp_reference)
-        elif isinstance(outcome, Retryable) and order.status is Status.EXECUTING:
+        elif isinstance(outcome, Retryable) and order.is_executing:
             if order.pending_at_psp or work.row.kind == "requery":
                 return  # a failed re-query changes nothing stored; the queue retries it
             if order.attempts_since_replay >= self.config.max_attempts:
@@ -254,10 +261,11 @@ class PaymentExecutor:
             )
 
 
-def _interrupted(order: PaymentOrder) -> bool:
+def _finished(order: Executable) -> bool:
+    """The order needs the executor no more: terminal, or parked in the dead-letter queue."""
+    return order.is_terminal or order.dead_lettered
+
+
+def _interrupted(order: Executable) -> bool:
     """An attempt started and no outcome was recorded: the executor died mid-call."""
-    return (
-        order.status is Status.EXECUTING
-        and order.next_attempt_at is None
-        and not order.pending_at_psp
-    )
+    return order.is_executing and order.next_attempt_at is None and not order.pending_at_psp

@@ -18,6 +18,7 @@ from psycopg_pool import ConnectionPool
 from domain.application import PaymentsApplication
 from domain.checkout import Checkout
 from domain.payment_order import PaymentOrder
+from domain.payout import Payout
 from psp import execution_queue as q
 
 log = logging.getLogger("payments.executor.feeder")
@@ -33,6 +34,13 @@ ORDER_TOPICS = [
         PaymentOrder.Failed,
         PaymentOrder.DeadLettered,
         PaymentOrder.DeadLetterReplayed,
+        Payout.Created,
+        Payout.RetryScheduled,
+        Payout.PendingAtPsp,
+        Payout.Paid,
+        Payout.Failed,
+        Payout.DeadLettered,
+        Payout.DeadLetterReplayed,
     )
 ]
 
@@ -64,9 +72,11 @@ class ExecutionFeeder:
             if not notifications:
                 return 0
             finished_checkouts: set[str] = set()
-            for notification in notifications:
-                event = self.application.mapper.to_domain_event(notification)
-                self._apply(conn, event, finished_checkouts)
+            # Pipeline mode: the queue statements of a batch go out without a round trip each.
+            with conn.pipeline():
+                for notification in notifications:
+                    event = self.application.mapper.to_domain_event(notification)
+                    self._apply(conn, event, finished_checkouts)
             # Before the position commits, so a crash here repeats this idempotent step.
             for checkout_id in sorted(finished_checkouts):
                 self._complete_checkout(checkout_id)
@@ -75,11 +85,11 @@ class ExecutionFeeder:
 
     def _apply(self, conn: Connection, event: Any, finished_checkouts: set[str]) -> None:
         order_uuid: UUID = event.originator_id
-        if isinstance(event, PaymentOrder.Created):
+        if isinstance(event, PaymentOrder.Created | Payout.Created):
             q.enqueue_new(conn, order_uuid, event.timestamp)
-        elif isinstance(event, PaymentOrder.RetryScheduled):
+        elif isinstance(event, PaymentOrder.RetryScheduled | Payout.RetryScheduled):
             q.enqueue(conn, order_uuid, "execute", event.next_attempt_at)
-        elif isinstance(event, PaymentOrder.PendingAtPsp):
+        elif isinstance(event, PaymentOrder.PendingAtPsp | Payout.PendingAtPsp):
             q.enqueue(conn, order_uuid, "requery", event.timestamp + self.first_requery_delay)
         elif isinstance(event, PaymentOrder.Succeeded | PaymentOrder.Failed):
             q.dequeue(conn, order_uuid)
@@ -97,7 +107,22 @@ class ExecutionFeeder:
                 event.last_error,
                 event.timestamp,
             )
-        elif isinstance(event, PaymentOrder.DeadLetterReplayed):
+        elif isinstance(event, Payout.Paid | Payout.Failed):
+            q.dequeue(conn, order_uuid)
+            q.remove_dead_letter(conn, order_uuid)
+        elif isinstance(event, Payout.DeadLettered):
+            q.dequeue(conn, order_uuid)
+            payout: Payout = self.application.repository.get(order_uuid)
+            q.add_dead_letter(
+                conn,
+                order_uuid,
+                payout.payout_id,
+                event.attempts,
+                event.last_error,
+                event.timestamp,
+                q.PAYOUT,
+            )
+        elif isinstance(event, PaymentOrder.DeadLetterReplayed | Payout.DeadLetterReplayed):
             q.remove_dead_letter(conn, order_uuid)
             q.enqueue(conn, order_uuid, "execute", event.timestamp)
 

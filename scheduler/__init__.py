@@ -1,0 +1,1 @@
+"""Background jobs (APScheduler 3.x): each idempotent, named, run once per tick across processes."""

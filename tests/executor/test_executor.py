@@ -70,6 +70,8 @@ def test_two_503s_then_success_takes_three_attempts_and_one_charge(stack: Stack)
 def test_charged_but_answered_500_is_replayed_not_charged_twice(stack: Stack) -> None:
     token = stack.sandbox.token("success")
     stack.sandbox.fault(kind="charged_but_500", count=1, endpoint="charges")
+    # Without its webhook, only our retry can learn the outcome: the replay path is exercised.
+    stack.sandbox.fault(kind="drop_webhook", count=1)
     try:
         [order_id] = place(stack, token, ["3.21"])
         stack.settle(lambda: terminal(stack, order_id))

@@ -98,3 +98,91 @@ def test_postgres_ledger_balances_and_wallets_match_credits(
         feed_in_batches(ledger, log, cuts)
         feed_in_batches(wallets, log, cuts)
         check_invariants(ledger, wallets, expected)
+
+
+payout_plan = st.lists(
+    st.tuples(
+        st.sampled_from(["acme", "bolt"]),
+        st.integers(min_value=1, max_value=10**6),
+        st.sampled_from(["credit", "paid", "failed", "returned", "in_flight"]),
+    ),
+    max_size=30,
+)
+
+
+def history_with_payouts(
+    plan: list[tuple[str, int, str]],
+) -> tuple[Log, dict[str, int], dict[str, int], dict[str, int]]:
+    """Credits and payouts; payouts only of what is available (the SellerWallet's rule).
+    Answers the log and, per seller, credits, money paid out for good, and money in flight."""
+    from domain.payout import Payout
+    from domain.seller_wallet import SellerWallet
+
+    log = Log()
+    credits: Counter[str] = Counter()
+    paid: Counter[str] = Counter()
+    in_flight: Counter[str] = Counter()
+    wallets: dict[str, SellerWallet] = {}
+    for i, (seller, amount, step) in enumerate(plan):
+        wallet = wallets.setdefault(seller, SellerWallet(seller_account=seller, currency="USD"))
+        if step == "credit":
+            order = new_order(f"po_{i}", seller=seller, amount=amount)
+            order.start_execution()
+            order.record_success(f"ch_{i}", "psp")
+            log.record(order)
+            wallet.credit(i + 1, amount, 1)
+            credits[seller] += amount
+            continue
+        if amount > wallet.available_minor:
+            continue
+        wallet.reserve_payout(f"pay_{i}", amount)
+        payout = Payout(
+            payout_id=f"pay_{i}",
+            seller_account=seller,
+            amount_minor=amount,
+            currency="USD",
+            destination=seller,
+            run_id=None,
+        )
+        payout.start_execution()
+        if step == "in_flight":
+            in_flight[seller] += amount
+        elif step == "failed":
+            payout.record_failure("declined", f"psp_{i}", "psp")
+            wallet.release_payout(f"pay_{i}", i + 1)
+        else:
+            payout.record_paid(f"psp_{i}", "psp")
+            wallet.settle_payout(f"pay_{i}", i + 1)
+            if step == "returned":
+                payout.record_returned(f"psp_{i}", "webhook")
+                wallet.return_payout(f"pay_{i}", amount, i + 1)
+            else:
+                paid[seller] += amount
+        log.record(payout)
+    return log, credits, paid, in_flight
+
+
+@given(plan=payout_plan, cuts=st.lists(st.integers(min_value=0, max_value=200), max_size=6))
+@settings(max_examples=150, deadline=None)
+def test_wallet_balance_is_credits_minus_payouts_and_never_negative(
+    plan: list[tuple[str, int, str]], cuts: list[int]
+) -> None:
+    log, credits, paid, in_flight = history_with_payouts(plan)
+    ledger, wallets = InMemoryLedger(), InMemoryWallets()
+    feed_in_batches(ledger, log, cuts)
+    feed_in_batches(wallets, log, cuts)
+    trial = ledger.trial_balance()
+    assert trial.total_minor == 0
+    for txn in ledger.transactions():
+        assert sum(p.debit_minor for p in txn.postings) == sum(p.credit_minor for p in txn.postings)
+    for seller in credits:
+        wallet = wallets.wallet(seller)
+        available = credits[seller] - paid[seller] - in_flight[seller]
+        assert (wallet.available_minor, wallet.pending_minor) == (available, in_flight[seller])
+        assert wallet.available_minor + wallet.pending_minor == credits[seller] - paid[seller]
+        assert -ledger.balance(f"seller:{seller}").balance_minor == available >= 0
+    transit = ledger.balance("payouts_in_transit")  # credited while the PSP pays them out
+    assert (transit.balance_minor if transit else 0) == -sum(in_flight.values())
+    receivable = ledger.balance(PSP_RECEIVABLE)
+    expected_receivable = sum(credits.values()) - sum(paid.values())
+    assert (receivable.balance_minor if receivable else 0) == expected_receivable

@@ -1,0 +1,104 @@
+"""`payments scheduler`: run the jobs in a process of their own, list them, run one now."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from datetime import UTC, datetime
+
+import click
+
+from api.logs import configure_logging
+
+
+@click.group(invoke_without_command=True)
+@click.pass_context
+def scheduler(ctx: click.Context) -> None:
+    """Run the scheduler until Ctrl-C / SIGTERM (safe beside other scheduler processes)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from api.cli import load_settings, resolve_database_url
+    from api.scheduler_jobs import build_scheduler
+    from api.services import build_services
+
+    settings = load_settings()
+    configure_logging(settings.log_level)
+    services = build_services(settings, resolve_database_url(settings))
+    job_scheduler = build_scheduler(services)
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    job_scheduler.start()
+    try:
+        stopping.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        job_scheduler.stop()
+        services.close()
+
+
+@scheduler.command("jobs")
+def list_jobs() -> None:
+    """Each job with its schedule, next run time and last result."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from api.cli import load_settings, resolve_database_url
+    from api.scheduler_jobs import build_jobs
+    from api.services import build_services
+    from scheduler.jobs import last_runs
+
+    settings = load_settings()
+    configure_logging("WARNING")
+    services = build_services(settings, resolve_database_url(settings))
+    try:
+        now = datetime.now(UTC)
+        last = last_runs(services.pool)
+        table = Table("job", "schedule", "next run (UTC)", "last run", "result", "detail")
+        for job in build_jobs(services):
+            schedule = (
+                f"every {int(job.every.total_seconds())} s"
+                if job.every is not None
+                else "daily at {:02d}:{:02d} UTC".format(*(job.daily_at or (0, 0)))
+            )
+            run = last.get(job.job_id)
+            next_run = job.next_run(now)
+            table.add_row(
+                job.job_id,
+                schedule,
+                next_run.strftime("%Y-%m-%d %H:%M:%S") if next_run else "-",
+                run.started_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S") if run else "never",
+                run.outcome if run else "-",
+                run.detail if run else "",
+            )
+        Console(width=200).print(table)
+    finally:
+        services.close()
+
+
+@scheduler.command("run")
+@click.argument("job_id")
+def run_now(job_id: str) -> None:
+    """Run one job now, once (recorded like a scheduled run, with tick manual-<time>)."""
+    from api.cli import load_settings, resolve_database_url
+    from api.scheduler_jobs import job_by_id
+    from api.services import build_services
+    from scheduler.jobs import run_job
+
+    settings = load_settings()
+    configure_logging("WARNING")
+    services = build_services(settings, resolve_database_url(settings))
+    try:
+        try:
+            job = job_by_id(services, job_id)
+        except KeyError as error:
+            raise click.ClickException(str(error.args[0])) from None
+        now = datetime.now(UTC)
+        result = run_job(services.pool, job, now=now, tick=f"manual-{now.isoformat()}")
+        if result is None:
+            raise click.ClickException(f"{job_id} is running in another process; try later")
+        click.echo(f"{job_id}: {result.outcome}: {result.detail}")
+        if result.outcome == "failed":
+            raise SystemExit(1)
+    finally:
+        services.close()

@@ -1,0 +1,83 @@
+"""The Idempotency-Key flow of every creating POST: claim, run once, store, replay (ADR 0002)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from litestar import Response
+
+from api.idempotency import ClaimOutcome, IdempotencyStore, StoredResponse, valid_key
+from api.problems import FieldProblem, ProblemError
+
+
+def require_key(key: str | None) -> str:
+    if key is None:
+        raise ProblemError(
+            400,
+            "idempotency-key-missing",
+            "Idempotency-Key header required",
+            "Every POST that creates something needs an Idempotency-Key header "
+            "(a unique value per operation, e.g. a UUID); retry with the same key.",
+            errors=[FieldProblem(field="header.Idempotency-Key", message="missing")],
+        )
+    if not valid_key(key):
+        raise ProblemError(
+            400,
+            "idempotency-key-invalid",
+            "Idempotency-Key header invalid",
+            "The Idempotency-Key must be 1-255 printable ASCII characters.",
+            errors=[FieldProblem(field="header.Idempotency-Key", message="invalid")],
+        )
+    return key
+
+
+def as_response(stored: StoredResponse, *, replayed: bool) -> Response[bytes]:
+    headers = dict(stored.headers)
+    if replayed:
+        headers["idempotent-replayed"] = "true"
+    return Response(
+        content=stored.body,
+        status_code=stored.status,
+        media_type="application/json",
+        headers=headers,
+    )
+
+
+def run_idempotent(
+    store: IdempotencyStore,
+    scope: str,
+    key: str,
+    fingerprint: str,
+    command: Callable[[], StoredResponse],
+) -> Response[bytes]:
+    """Run `command` once per key: replay a stored answer, refuse in-flight or reused keys.
+
+    Only a successful answer is stored; if the command raises, the key is released.
+    """
+    claim = store.claim(scope, key, fingerprint)
+    if claim.outcome is ClaimOutcome.REPLAY:
+        assert claim.stored is not None
+        return as_response(claim.stored, replayed=True)
+    if claim.outcome is ClaimOutcome.IN_FLIGHT:
+        raise ProblemError(
+            409,
+            "idempotency-key-in-flight",
+            "A request with this Idempotency-Key is still being processed",
+            "Retry shortly with the same key to get its result.",
+            headers={"retry-after": "1"},
+        )
+    if claim.outcome is ClaimOutcome.MISMATCH:
+        raise ProblemError(
+            422,
+            "idempotency-key-reused",
+            "Idempotency-Key reused with a different body",
+            "This key was used for a request with another body; use a new key.",
+            errors=[FieldProblem(field="header.Idempotency-Key", message="reused")],
+        )
+    try:
+        stored = command()
+    except BaseException:
+        store.release(scope, key)
+        raise
+    store.complete(scope, key, stored)
+    return as_response(stored, replayed=False)

@@ -1,0 +1,187 @@
+"""POST /payouts, GET /payouts/{payout_id}, and the daily payout run (ADR 0006)."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from datetime import date, datetime
+from typing import Annotated
+
+import msgspec
+from litestar import Controller, Response, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, HeaderParameter, JSONBody
+
+from api.idempotency import StoredResponse
+from api.idempotent_post import require_key, run_idempotent
+from api.problems import problem_specs
+from api.schemas import AmountText, Identifier
+from api.services import Services
+from domain.errors import FieldError, InvalidCommand
+from domain.money import Money, MoneyError
+from domain.payout import Payout
+from domain.payout_commands import (
+    PayoutPlacement,
+    RequestPayout,
+    payout_id_for_key,
+    payout_id_for_run,
+)
+from projections.wallets_pg import PostgresWallets
+from psp.wallet_follower import WalletFollower
+
+log = logging.getLogger("payments.payouts")
+CREATE_SCOPE = "POST /payouts"
+MAX_BODY_BYTES = 4 * 1024
+
+
+class PayoutRequestBody(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """POST /payouts body: a seller, and an amount (default: everything available)."""
+
+    seller_account: Identifier
+    amount: AmountText | None = None
+
+
+class PayoutResponse(msgspec.Struct, frozen=True):
+    payout_id: str
+    seller_account: str
+    amount: str
+    currency: str
+    status: str
+    run_id: str | None
+    attempts: int
+    psp_reference: str | None
+    failure_reason: str | None
+    last_error: str | None
+    dead_lettered: bool
+    created_at: datetime
+    updated_at: datetime
+    position: int | None = None
+
+
+def payout_body(payout: Payout, position: int | None = None) -> PayoutResponse:
+    return PayoutResponse(
+        payout_id=payout.payout_id,
+        seller_account=payout.seller_account,
+        amount=payout.amount.format(),
+        currency=payout.currency,
+        status=payout.status.value,
+        run_id=payout.run_id,
+        attempts=payout.attempts,
+        psp_reference=payout.psp_reference,
+        failure_reason=payout.failure_reason,
+        last_error=payout.last_error,
+        dead_lettered=payout.dead_lettered,
+        created_at=payout.created_on,
+        updated_at=payout.modified_on,
+        position=position,
+    )
+
+
+def request_payout(services: Services, command: RequestPayout) -> PayoutPlacement:
+    """Credit what the log says first (if no other process is at it), then reserve and create."""
+    WalletFollower(services.application, services.pool).run_until_idle()
+    return services.payouts.request_payout(command)
+
+
+def _placement_response(placement: PayoutPlacement) -> StoredResponse:
+    headers = {"location": f"/payouts/{placement.payout.payout_id}"}
+    if placement.position is not None:
+        headers["event-position"] = str(placement.position)
+    return StoredResponse(
+        status=201 if placement.created else 200,
+        body=msgspec.json.encode(payout_body(placement.payout, placement.position)),
+        headers=headers,
+    )
+
+
+def _amount_minor(text: str | None, currency: str) -> int | None:
+    if text is None:
+        return None
+    try:
+        amount = Money.parse(text, currency)
+    except MoneyError as error:
+        raise InvalidCommand([FieldError("amount", str(error))]) from None
+    if amount.minor <= 0:
+        raise InvalidCommand([FieldError("amount", "must be greater than zero")])
+    return amount.minor
+
+
+def run_payouts(services: Services, day: date) -> dict[str, int]:
+    """The payout run of `day`: every seller with at least the minimum available gets one
+    payout of everything available. Its payout ids derive from the day, so running it again
+    the same day creates nothing for a seller it already paid."""
+    WalletFollower(services.application, services.pool).run_until_idle()
+    minimum = services.settings.payout_minimum_minor
+    counts = {"created": 0, "existing": 0, "below_minimum": 0, "refused": 0}
+    run_id = day.isoformat()
+    for view in PostgresWallets(services.pool).wallets():
+        seller = view.seller_account
+        payout_id = payout_id_for_run(run_id, seller)
+        wallet = services.payouts.find_wallet(seller)
+        if services.payouts.find_payout(payout_id) is None and (
+            wallet is None or wallet.available_minor < minimum
+        ):
+            counts["below_minimum"] += 1
+            continue
+        try:
+            placement = services.payouts.request_payout(
+                RequestPayout(payout_id, seller, None, run_id=run_id)
+            )
+        except InvalidCommand as refused:  # a racing payout took the balance meanwhile
+            log.info("payout refused", extra={"seller": seller, "reason": str(refused)})
+            counts["refused"] += 1
+            continue
+        counts["created" if placement.created else "existing"] += 1
+    log.info("payout run", extra={"run_id": run_id, **counts})
+    return counts
+
+
+class PayoutsController(Controller):
+    path = "/payouts"
+    tags = ["payouts"]
+
+    @post(
+        "/",
+        summary="Pay a seller's available balance out through the PSP",
+        description="Reserves the amount (default: everything available) on the seller's "
+        "wallet and creates the payout in one atomic save; the executor pays it at the PSP. "
+        "Needs Idempotency-Key. 422 when the amount is not a positive amount within the "
+        "available balance; nothing is written then.",
+        status_code=201,
+        request_max_body_size=MAX_BODY_BYTES,
+        sync_to_thread=True,
+        responses=problem_specs(400, 409, 413, 422),
+    )
+    def create_payout(
+        self,
+        data: JSONBody[PayoutRequestBody],
+        services: NamedDependency[Services],
+        idempotency_key: Annotated[
+            str | None,
+            HeaderParameter(
+                name="Idempotency-Key", required=False, description="Unique per operation"
+            ),
+        ] = None,
+    ) -> Response[bytes]:
+        key = require_key(idempotency_key)
+        amount = _amount_minor(data.amount, services.settings.currency)
+        command = RequestPayout(payout_id_for_key(key), data.seller_account, amount)
+        fingerprint = hashlib.sha256(msgspec.json.encode(data, order="sorted")).hexdigest()
+        return run_idempotent(
+            services.idempotency,
+            CREATE_SCOPE,
+            key,
+            fingerprint,
+            lambda: _placement_response(request_payout(services, command)),
+        )
+
+    @get(
+        "/{payout_id:str}",
+        summary="A payout's current state",
+        sync_to_thread=True,
+        responses=problem_specs(404),
+    )
+    def get_payout(
+        self, payout_id: FromPath[str], services: NamedDependency[Services]
+    ) -> PayoutResponse:
+        return payout_body(services.payouts.get_payout(payout_id))

@@ -1,0 +1,262 @@
+"""Payout: one transfer of a seller's balance to the seller, through the PSP's payout API.
+
+Executed like a charge (ADR 0004): ExecutionStarted before each call, Idempotency-Key = the
+payout id, retries stored in events, dead letter after the last attempt. Outcome events carry
+the seller, amount and currency, so ledger and wallet rules need nothing but the event.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import Enum
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate, event
+
+from domain.errors import IllegalTransition
+from domain.execution import PspExecution
+from domain.ids import payout_uuid
+from domain.money import Money
+
+
+class PayoutStatus(Enum):
+    REQUESTED = "REQUESTED"
+    EXECUTING = "EXECUTING"
+    PAID = "PAID"
+    FAILED = "FAILED"
+    RETURNED = "RETURNED"
+
+
+TERMINAL = frozenset({PayoutStatus.PAID, PayoutStatus.FAILED, PayoutStatus.RETURNED})
+
+
+class Payout(PspExecution, Aggregate):
+    TOPIC = "payments.Payout"
+
+    class Created(Aggregate.Created):
+        TOPIC = "payments.Payout.Created.v1"
+        payout_id: str
+        seller_account: str
+        amount_minor: int
+        currency: str
+        destination: str
+        run_id: str | None
+
+    class ExecutionStarted(Aggregate.Event):
+        TOPIC = "payments.Payout.ExecutionStarted.v1"
+        attempt: int
+
+    class RetryScheduled(Aggregate.Event):
+        TOPIC = "payments.Payout.RetryScheduled.v1"
+        attempt: int
+        error: str
+        next_attempt_at: datetime
+
+    class PendingAtPsp(Aggregate.Event):
+        TOPIC = "payments.Payout.PendingAtPsp.v1"
+        psp_reference: str
+
+    class Paid(Aggregate.Event):
+        TOPIC = "payments.Payout.Paid.v1"
+        psp_reference: str
+        source: str
+        seller_account: str
+        amount_minor: int
+        currency: str
+
+    class Failed(Aggregate.Event):
+        TOPIC = "payments.Payout.Failed.v1"
+        reason: str
+        psp_reference: str | None
+        source: str
+        seller_account: str
+        amount_minor: int
+        currency: str
+
+    class Returned(Aggregate.Event):
+        TOPIC = "payments.Payout.Returned.v1"
+        psp_reference: str
+        source: str
+        seller_account: str
+        amount_minor: int
+        currency: str
+
+    class DeadLettered(Aggregate.Event):
+        TOPIC = "payments.Payout.DeadLettered.v1"
+        attempts: int
+        last_error: str
+
+    class DeadLetterReplayed(Aggregate.Event):
+        TOPIC = "payments.Payout.DeadLetterReplayed.v1"
+        reason: str
+
+    class DiscrepancyRecorded(Aggregate.Event):
+        TOPIC = "payments.Payout.DiscrepancyRecorded.v1"
+        reported_outcome: str
+        psp_reference: str | None
+        detail: str
+
+    @staticmethod
+    def create_id(payout_id: str) -> UUID:
+        return payout_uuid(payout_id)
+
+    @event(Created)
+    def __init__(
+        self,
+        payout_id: str,
+        seller_account: str,
+        amount_minor: int,
+        currency: str,
+        destination: str,
+        run_id: str | None,
+    ) -> None:
+        self.payout_id = payout_id
+        self.seller_account = seller_account
+        self.amount_minor = amount_minor
+        self.currency = currency
+        self.destination = destination
+        self.run_id = run_id
+        self.status = PayoutStatus.REQUESTED
+        self._init_execution()
+        self.failure_reason: str | None = None
+
+    @property
+    def amount(self) -> Money:
+        return Money(self.amount_minor, self.currency)
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status in TERMINAL
+
+    @property
+    def is_executing(self) -> bool:
+        return self.status is PayoutStatus.EXECUTING
+
+    def same_content(self, seller_account: str, amount_minor: int | None) -> bool:
+        """True when a repeated request describes this payout (None: 'all available')."""
+        return seller_account == self.seller_account and amount_minor in (None, self.amount_minor)
+
+    # --- commands: validate, then trigger an event -------------------------------------
+
+    def record_paid(self, psp_reference: str, source: str) -> bool:
+        """The PSP paid it out; True when it changed the payout, False for a repeat."""
+        if self.status in (PayoutStatus.PAID, PayoutStatus.RETURNED):
+            if self.psp_reference != psp_reference:
+                self._discrepancy("PAID", psp_reference)
+            return False
+        if self.status is PayoutStatus.FAILED:
+            self._discrepancy("PAID", psp_reference)
+            return False
+        self._require_executing("record paid")
+        self._paid(
+            psp_reference=psp_reference,
+            source=source,
+            seller_account=self.seller_account,
+            amount_minor=self.amount_minor,
+            currency=self.currency,
+        )
+        return True
+
+    def record_failure(self, reason: str, psp_reference: str | None, source: str) -> bool:
+        """The PSP refused it for good; True when it changed the payout."""
+        if self.status is PayoutStatus.FAILED:
+            return False
+        if self.status in (PayoutStatus.PAID, PayoutStatus.RETURNED):
+            self._discrepancy("FAILED", psp_reference)
+            return False
+        self._require_executing("record a failure")
+        self._failed(
+            reason=reason,
+            psp_reference=psp_reference,
+            source=source,
+            seller_account=self.seller_account,
+            amount_minor=self.amount_minor,
+            currency=self.currency,
+        )
+        return True
+
+    def record_returned(self, psp_reference: str, source: str) -> bool:
+        """A paid payout came back; True when it changed the payout."""
+        if self.status is PayoutStatus.RETURNED:
+            return False
+        if self.status is not PayoutStatus.PAID or self.psp_reference != psp_reference:
+            if self.is_terminal:
+                self._discrepancy("RETURNED", psp_reference)
+                return False
+            raise IllegalTransition(self._state_name(), PayoutStatus.RETURNED.value)
+        self._returned(
+            psp_reference=psp_reference,
+            source=source,
+            seller_account=self.seller_account,
+            amount_minor=self.amount_minor,
+            currency=self.currency,
+        )
+        return True
+
+    def _discrepancy(self, reported: str, psp_reference: str | None) -> None:
+        self._discrepancy_recorded(
+            reported_outcome=reported,
+            psp_reference=psp_reference,
+            detail=f"payout is {self.status.value} with psp_reference {self.psp_reference}",
+        )
+
+    # --- events: assign only ----------------------------------------------------------
+
+    @event(ExecutionStarted)
+    def _execution_started(self, attempt: int) -> None:
+        self.status = PayoutStatus.EXECUTING
+        self._attempt_started(attempt)
+
+    @event(RetryScheduled)
+    def _retry_scheduled(self, attempt: int, error: str, next_attempt_at: datetime) -> None:
+        self.last_error = error
+        self.next_attempt_at = next_attempt_at
+
+    @event(PendingAtPsp)
+    def _pending_at_psp(self, psp_reference: str) -> None:
+        self.pending_at_psp = True
+        self.psp_reference = psp_reference
+        self.next_attempt_at = None
+
+    @event(Paid)
+    def _paid(
+        self, psp_reference: str, source: str, seller_account: str, amount_minor: int, currency: str
+    ) -> None:
+        self.status = PayoutStatus.PAID
+        self._outcome_reached(psp_reference)
+
+    @event(Failed)
+    def _failed(
+        self,
+        reason: str,
+        psp_reference: str | None,
+        source: str,
+        seller_account: str,
+        amount_minor: int,
+        currency: str,
+    ) -> None:
+        self.status = PayoutStatus.FAILED
+        self.failure_reason = reason
+        self._outcome_reached(psp_reference)
+
+    @event(Returned)
+    def _returned(
+        self, psp_reference: str, source: str, seller_account: str, amount_minor: int, currency: str
+    ) -> None:
+        self.status = PayoutStatus.RETURNED
+
+    @event(DeadLettered)
+    def _dead_lettered(self, attempts: int, last_error: str) -> None:
+        self.dead_lettered = True
+        self.next_attempt_at = None
+
+    @event(DeadLetterReplayed)
+    def _dead_letter_replayed(self, reason: str) -> None:
+        self.dead_lettered = False
+        self.attempts_since_replay = 0
+
+    @event(DiscrepancyRecorded)
+    def _discrepancy_recorded(
+        self, reported_outcome: str, psp_reference: str | None, detail: str
+    ) -> None:
+        self.discrepancies += 1

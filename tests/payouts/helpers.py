@@ -1,0 +1,114 @@
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+
+from domain.payout import Payout, PayoutStatus
+from projections.ledger_pg import PostgresLedger
+from projections.wallets import Wallet
+from projections.wallets_pg import PostgresWallets
+from tests.executor.conftest import Stack
+from tests.executor.helpers import terminal
+
+
+def seller(prefix: str = "s") -> str:
+    return f"{prefix}_{uuid.uuid4().hex[:12]}"
+
+
+def credit(stack: Stack, seller_account: str, amounts: list[str]) -> None:
+    """Charge one order per amount for the seller, until each SUCCEEDS and the wallet has it."""
+    checkout_id = f"co_{uuid.uuid4().hex[:16]}"
+    orders = [
+        {
+            "seller_account": seller_account,
+            "amount": amount,
+            "currency": "USD",
+            "payment_order_id": f"{checkout_id}_{i}",
+        }
+        for i, amount in enumerate(amounts)
+    ]
+    body = {
+        "buyer_info": {},
+        "checkout_id": checkout_id,
+        "credit_card_info": {"token": stack.sandbox.token("success")},
+        "payment_orders": orders,
+    }
+    answer = httpx.post(
+        f"{stack.api_url}/payments", json=body, headers={"Idempotency-Key": checkout_id}
+    )
+    assert answer.status_code == 201, answer.text
+    ids = [o["payment_order_id"] for o in orders]
+    stack.settle(lambda: terminal(stack, *ids))
+    stack.executor.run_until_idle()  # the wallet follower credits the seller
+
+
+def post_payout(
+    stack: Stack, seller_account: str, amount: str | None = None, key: str | None = None
+) -> httpx.Response:
+    body: dict[str, str] = {"seller_account": seller_account}
+    if amount is not None:
+        body["amount"] = amount
+    return httpx.post(
+        f"{stack.api_url}/payouts",
+        json=body,
+        headers={"Idempotency-Key": key or uuid.uuid4().hex},
+    )
+
+
+def payout(stack: Stack, payout_id: str) -> Payout:
+    return stack.services.payouts.get_payout(payout_id)
+
+
+def settle_payout(stack: Stack, payout_id: str, *statuses: PayoutStatus) -> Payout:
+    stack.settle(lambda: payout(stack, payout_id).status in statuses)
+    stack.executor.run_until_idle()  # the follower settles or releases the wallet
+    return payout(stack, payout_id)
+
+
+def eventually(check: Callable[[], bool], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.05)
+    raise AssertionError("condition not reached in time")
+
+
+def wallet_view(stack: Stack, seller_account: str) -> Wallet | None:
+    return PostgresWallets(stack.services.pool).wallet(seller_account)
+
+
+def seller_balance(stack: Stack, seller_account: str) -> int:
+    """What the ledger says we owe the seller (credit-positive)."""
+    account = PostgresLedger(stack.services.pool).balance(f"seller:{seller_account}")
+    return -account.balance_minor if account else 0
+
+
+def view_shows(stack: Stack, seller_account: str, available: int, pending: int) -> bool:
+    wallet = wallet_view(stack, seller_account)
+    return (
+        wallet is not None
+        and (wallet.available_minor, wallet.pending_minor) == (available, pending)
+        and seller_balance(stack, seller_account) == available
+    )
+
+
+def payouts_at_psp(stack: Stack, payout_id: str) -> int:
+    answer = httpx.get(f"{stack.sandbox.url}/admin/payouts/count", params={"reference": payout_id})
+    return int(answer.json()["payouts"])
+
+
+def api_get(stack: Stack, path: str) -> Any:
+    answer = httpx.get(f"{stack.api_url}{path}")
+    assert answer.status_code == 200, answer.text
+    return answer.json()
+
+
+def api_post(stack: Stack, path: str, body: dict[str, Any]) -> Any:
+    answer = httpx.post(f"{stack.api_url}{path}", json=body)
+    assert answer.status_code in (200, 201, 202), answer.text
+    return answer.json()
