@@ -19,6 +19,7 @@ class ConfigError(ValueError):
 class ExecutorSettings:
     concurrency: int
     batch_size: int
+    parallel_batches: int
     max_attempts: int
     backoff_base_s: float
     backoff_cap_s: float
@@ -87,8 +88,9 @@ class Settings:
             webhook_secret=env.get("PAYMENTS_WEBHOOK_SECRET", "whsec_sandbox_development_only"),
             audit_key=env.get("PAYMENTS_AUDIT_KEY") or None,
             executor=ExecutorSettings(
-                concurrency=_int(env, "PAYMENTS_EXECUTOR_CONCURRENCY", 32, 1, 512),
+                concurrency=_int(env, "PAYMENTS_EXECUTOR_CONCURRENCY", 64, 1, 512),
                 batch_size=_int(env, "PAYMENTS_EXECUTOR_BATCH_SIZE", 64, 1, 1000),
+                parallel_batches=_int(env, "PAYMENTS_EXECUTOR_PARALLEL_BATCHES", 4, 1, 32),
                 max_attempts=_int(env, "PAYMENTS_EXECUTOR_MAX_ATTEMPTS", 5, 1, 100),
                 backoff_base_s=_float(env, "PAYMENTS_EXECUTOR_BACKOFF_BASE_S", 0.5, 0.001, 3600),
                 backoff_cap_s=_float(env, "PAYMENTS_EXECUTOR_BACKOFF_CAP_S", 60.0, 0.001, 86400),

@@ -43,6 +43,7 @@ def build_executor(services: Services) -> PaymentExecutor:
     config = ExecutorConfig(
         batch_size=settings.batch_size,
         concurrency=settings.concurrency,
+        parallel_batches=settings.parallel_batches,
         max_attempts=settings.max_attempts,
         backoff_base_s=settings.backoff_base_s,
         backoff_cap_s=settings.backoff_cap_s,

@@ -6,6 +6,8 @@ errors, 5xx, 429, 409 in flight); pending (wait for the webhook, re-query later)
 
 from __future__ import annotations
 
+import itertools
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -110,14 +112,38 @@ def outcome_of_payout(payout: dict[str, Any]) -> ChargeOutcome:
 class HttpPspClient:
     """Talks to the sandbox or a PSP with the same API over HTTP (thread-safe)."""
 
-    def __init__(self, base_url: str, *, timeout_s: float = 10.0, max_connections: int = 64):
-        self._http = httpx.Client(
-            base_url=base_url,
-            timeout=httpx.Timeout(timeout_s, connect=min(timeout_s, 5.0)),
-            limits=httpx.Limits(
-                max_connections=max_connections, max_keepalive_connections=max_connections
-            ),
-        )
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        timeout_s: float = 10.0,
+        max_connections: int = 64,
+        clients: int = 8,
+    ):
+        # Several clients: one connection pool's lock is a bottleneck past ~32 threads.
+        per_client = max(1, max_connections // clients)
+        self._clients = [
+            httpx.Client(
+                base_url=base_url,
+                timeout=httpx.Timeout(timeout_s, connect=min(timeout_s, 5.0)),
+                limits=httpx.Limits(
+                    max_connections=per_client, max_keepalive_connections=per_client
+                ),
+            )
+            for _ in range(clients)
+        ]
+
+        self._assigned = threading.local()
+        self._next_client = itertools.count()
+
+    @property
+    def _http(self) -> httpx.Client:
+        """Each calling thread keeps one client, handed out in turn."""
+        client: httpx.Client | None = getattr(self._assigned, "client", None)
+        if client is None:
+            client = self._clients[next(self._next_client) % len(self._clients)]
+            self._assigned.client = client
+        return client
 
     def create_charge(self, request: ChargeRequest) -> ChargeOutcome:
         body = {
@@ -191,7 +217,8 @@ class HttpPspClient:
         return Retryable(f"PSP answered unexpected {status}")
 
     def close(self) -> None:
-        self._http.close()
+        for client in self._clients:
+            client.close()
 
 
 def _problem_title(response: httpx.Response) -> str:

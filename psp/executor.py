@@ -40,7 +40,10 @@ log = logging.getLogger("payments.executor")
 @dataclass(frozen=True, slots=True)
 class ExecutorConfig:
     batch_size: int = 64
-    concurrency: int = 32
+    concurrency: int = 64
+    parallel_batches: int = (
+        4  # batches in flight at once: PSP calls of one overlap the DB of others
+    )
     max_attempts: int = 5
     backoff_base_s: float = 0.5
     backoff_cap_s: float = 60.0
@@ -87,34 +90,50 @@ class PaymentExecutor:
         self.followers = tuple(followers)
         self.owner = f"executor-{uuid.uuid4().hex[:12]}"
         self._calls = ThreadPoolExecutor(config.concurrency, thread_name_prefix="psp-call")
+        self._batches = ThreadPoolExecutor(config.parallel_batches, thread_name_prefix="batch")
         self._stop = threading.Event()
 
     # --- the loop ------------------------------------------------------------------
 
     def run_forever(self) -> None:
+        """Feed the queue in this thread; work batches in parallel_batches threads of their own."""
         log.info("executor started", extra={"owner": self.owner})
+        workers = [
+            threading.Thread(target=self._loop, args=(self.run_once,), name=f"batches-{i}")
+            for i in range(self.config.parallel_batches)
+        ]
+        for worker in workers:
+            worker.start()
+        self._loop(self.feed_once)
+        for worker in workers:
+            worker.join()
+        log.info("executor stopped", extra={"owner": self.owner})
+
+    def _loop(self, step: Callable[[], int]) -> None:
         while not self._stop.is_set():
             try:
-                fed = self.feed_once()
-                worked = self.run_once()
+                done = step()
             except Exception:
                 log.exception("executor iteration failed; retrying")
                 self._stop.wait(1.0)
                 continue
-            if not fed and not worked:
+            if not done:
                 self._stop.wait(self.config.poll_interval_s)
-        log.info("executor stopped", extra={"owner": self.owner})
 
     def stop(self) -> None:
         self._stop.set()
 
     def close(self) -> None:
+        self._batches.shutdown(wait=True)
         self._calls.shutdown(wait=True)
 
     def run_until_idle(self, max_rounds: int = 10_000) -> None:
-        """Feed and work until nothing is due (tests and benchmarks)."""
+        """Feed and work until nothing is due (tests and benchmarks), batches in parallel."""
+        parallel = range(self.config.parallel_batches)
         for _ in range(max_rounds):
-            if not self.feed_once() and not self.run_once():
+            fed = self.feed_once()
+            worked = sum(self._batches.map(lambda _: self.run_once(), parallel))
+            if not fed and not worked:
                 return
 
     def feed_once(self) -> int:

@@ -78,8 +78,7 @@ class ExecutionFeeder:
                     event = self.application.mapper.to_domain_event(notification)
                     self._apply(conn, event, finished_checkouts)
             # Before the position commits, so a crash here repeats this idempotent step.
-            for checkout_id in sorted(finished_checkouts):
-                self._complete_checkout(checkout_id)
+            self._complete_checkouts(sorted(finished_checkouts))
             q.track(conn, self.name, notifications[-1].id)
         return len(notifications)
 
@@ -126,17 +125,34 @@ class ExecutionFeeder:
             q.remove_dead_letter(conn, order_uuid)
             q.enqueue(conn, order_uuid, "execute", event.timestamp)
 
+    def _complete_checkouts(self, checkout_ids: list[str]) -> None:
+        """Mark done, in one save, every checkout whose orders are all SUCCESS or FAILED."""
+        done = [c for c in map(self._completed, checkout_ids) if c is not None]
+        if not done:
+            return
+        try:
+            self.application.save(*done)
+        except IntegrityError:  # a concurrent writer: settle them one by one on fresh state
+            for checkout in done:
+                self._complete_checkout(checkout.checkout_id)
+
+    def _completed(self, checkout_id: str) -> Checkout | None:
+        """The checkout with PaymentDone recorded, or None when it is not (or already) done."""
+        checkout: Checkout = self.application.get_checkout(checkout_id)
+        if checkout.is_payment_done:
+            return None
+        orders = [self.application.get_order(i) for i in checkout.payment_order_ids]
+        if not all(order.is_terminal for order in orders):
+            return None
+        succeeded = sum(1 for order in orders if order.status.value == "SUCCESS")
+        checkout.mark_payment_done(succeeded=succeeded, failed=len(orders) - succeeded)
+        return checkout
+
     def _complete_checkout(self, checkout_id: str) -> None:
-        """Mark the checkout done once every one of its orders is SUCCESS or FAILED."""
         for _ in range(3):
-            checkout: Checkout = self.application.get_checkout(checkout_id)
-            if checkout.is_payment_done:
+            checkout = self._completed(checkout_id)
+            if checkout is None:
                 return
-            orders = [self.application.get_order(i) for i in checkout.payment_order_ids]
-            if not all(order.is_terminal for order in orders):
-                return
-            succeeded = sum(1 for order in orders if order.status.value == "SUCCESS")
-            checkout.mark_payment_done(succeeded=succeeded, failed=len(orders) - succeeded)
             try:
                 self.application.save(checkout)
             except IntegrityError:
