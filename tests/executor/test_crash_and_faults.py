@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
 
@@ -87,3 +88,28 @@ def test_any_fault_schedule_settles_with_at_most_one_charge_per_order(
         assert stack.sandbox.charges(order_id) <= 1
         if order.status is Status.SUCCESS:
             assert stack.sandbox.charges(order_id) == 1
+
+
+def test_two_executors_never_work_on_one_order_at_once(stack: Stack) -> None:
+    from api.roles import build_executor
+
+    token = stack.sandbox.token("success")
+    stack.sandbox.fault(kind="latency", latency_ms=20, count=1000, endpoint="charges")
+    ids = [i for _ in range(10) for i in place(stack, token, ["1", "2", "3"])]
+    second = build_executor(stack.services)
+    try:
+        threads = [
+            threading.Thread(target=executor.run_until_idle)
+            for executor in (stack.executor, second, stack.executor, second)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        stack.settle(lambda: terminal(stack, *ids))
+    finally:
+        stack.sandbox.clear_faults()
+        second.close()
+    for order_id in ids:
+        assert event_names(stack, order_id).count("ExecutionStarted") == 1
+        assert stack.sandbox.charges(order_id) == 1
