@@ -12,9 +12,9 @@ from litestar import Controller, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, HeaderParameter
 
-from api.idempotency import ClaimOutcome, StoredResponse
+from api.idempotency import StoredResponse
+from api.idempotent_post import require_key, run_idempotent
 from api.order_views import not_found
-from api.payments import _as_response, _require_key
 from api.problems import FieldProblem, ProblemError, problem_specs
 from api.services import Services
 from domain.money import Money
@@ -140,41 +140,31 @@ class AuditController(Controller):
             ),
         ] = None,
     ) -> Response[bytes]:
-        key = _require_key(idempotency_key)
-        store = services.idempotency
-        claim = store.claim(VERIFY_SCOPE, key, hashlib.sha256(b"").hexdigest())
-        if claim.outcome is ClaimOutcome.REPLAY:
-            assert claim.stored is not None
-            return _as_response(claim.stored, replayed=True)
-        if claim.outcome is not ClaimOutcome.CLAIMED:
-            raise ProblemError(
-                409,
-                "idempotency-key-in-flight",
-                "A request with this Idempotency-Key is still being processed",
-                "Retry shortly with the same key to get its result.",
-                headers={"retry-after": "1"},
-            )
+        key = require_key(idempotency_key)
         verifications = VerificationStore(services.pool)
-        try:
+        created: list[uuid.UUID] = []
+
+        def create() -> StoredResponse:
             verification_id = verifications.create(list(NAMES))
-        except BaseException:
-            store.release(VERIFY_SCOPE, key)
-            raise
-        url = f"/audit/verifications/{verification_id}"
-        stored = StoredResponse(
-            status=202,
-            body=msgspec.json.encode(VerificationCreated(str(verification_id), "queued", url)),
-            headers={"location": url},
-        )
-        store.complete(VERIFY_SCOPE, key, stored)
-        start_in_background(
-            verifications,
-            services.pool,
-            lambda: ApplicationEventSource(services.application),
-            verification_id,
-            list(NAMES),
-        )
-        return _as_response(stored, replayed=False)
+            created.append(verification_id)
+            url = f"/audit/verifications/{verification_id}"
+            return StoredResponse(
+                status=202,
+                body=msgspec.json.encode(VerificationCreated(str(verification_id), "queued", url)),
+                headers={"location": url},
+            )
+
+        empty_body = hashlib.sha256(b"").hexdigest()
+        response = run_idempotent(services.idempotency, VERIFY_SCOPE, key, empty_body, create)
+        for verification_id in created:  # not on a replay: that one already started
+            start_in_background(
+                verifications,
+                services.pool,
+                lambda: ApplicationEventSource(services.application),
+                verification_id,
+                list(NAMES),
+            )
+        return response
 
     @get(
         "/verifications/{verification_id:str}",

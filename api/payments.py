@@ -13,7 +13,7 @@ from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody
 from api.as_of_views import AsOfQuery, parse_as_of, read_order_as_of
 from api.card_guard import refuse_card_data
 from api.idempotency import StoredResponse
-from api.idempotent_post import as_response, require_key, run_idempotent
+from api.idempotent_post import require_key, run_idempotent
 from api.order_views import (
     LIST_DESCRIPTION,
     MinPositionHeader,
@@ -42,7 +42,6 @@ from domain.payment_order import PaymentOrder
 
 MAX_BODY_BYTES = 64 * 1024
 # Kept for modules that imported them from here; new code imports api.idempotent_post.
-_require_key, _as_response = require_key, as_response
 CREATE_SCOPE = "POST /payments"
 JSON_MEDIA_TYPES = ("application/json",)
 

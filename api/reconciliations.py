@@ -14,8 +14,8 @@ from litestar.concurrency import sync_to_thread
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, QueryParameter
 
-from api.idempotency import ClaimOutcome, StoredResponse
-from api.payments import _require_key
+from api.idempotency import StoredResponse
+from api.idempotent_post import require_key, run_idempotent
 from api.problems import FieldProblem, ProblemError, problem_specs
 from api.reconcile_service import load_run, reconcile_path, resolve_exception
 from api.services import Services
@@ -105,7 +105,7 @@ class ReconciliationsController(Controller):
             ),
         ] = None,
     ) -> Response[bytes]:
-        key = _require_key(idempotency_key)
+        key = require_key(idempotency_key)
         media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if media_type not in CSV_MEDIA_TYPES:
             raise ProblemError(
@@ -117,54 +117,21 @@ class ReconciliationsController(Controller):
         with tempfile.TemporaryDirectory(prefix="payments-upload-") as directory:
             os.chmod(directory, 0o700)
             path, file_sha = await _spool_body(request, directory)
-            store = services.idempotency
-            claim = await sync_to_thread(store.claim, CREATE_SCOPE, key, file_sha)
-            if claim.outcome is ClaimOutcome.REPLAY:
-                assert claim.stored is not None
-                headers = {**claim.stored.headers, "idempotent-replayed": "true"}
-                return Response(
-                    content=claim.stored.body,
-                    status_code=claim.stored.status,
-                    media_type="application/json",
-                    headers=headers,
+
+            def reconcile() -> StoredResponse:
+                try:
+                    outcome = reconcile_path(services, path, file_sha=file_sha)
+                except SettlementFormatError as error:
+                    raise format_problem(error) from None
+                return StoredResponse(
+                    status=201 if outcome.created else 200,
+                    body=msgspec.json.encode({**summary(outcome.run), "created": outcome.created}),
+                    headers={"location": f"/reconciliations/{outcome.run.id}"},
                 )
-            if claim.outcome is ClaimOutcome.IN_FLIGHT:
-                raise ProblemError(
-                    409,
-                    "idempotency-key-in-flight",
-                    "A request with this Idempotency-Key is still being processed",
-                    "Retry shortly with the same key to get its result.",
-                    headers={"retry-after": "1"},
-                )
-            if claim.outcome is ClaimOutcome.MISMATCH:
-                raise ProblemError(
-                    422,
-                    "idempotency-key-reused",
-                    "Idempotency-Key reused with a different body",
-                    "This key was used for a request with another body; use a new key.",
-                    errors=[FieldProblem(field="header.Idempotency-Key", message="reused")],
-                )
-            try:
-                outcome = await sync_to_thread(reconcile_path, services, path, file_sha=file_sha)
-            except SettlementFormatError as error:
-                store.release(CREATE_SCOPE, key)
-                raise format_problem(error) from None
-            except BaseException:
-                store.release(CREATE_SCOPE, key)
-                raise
-        run_id = str(outcome.run.id)
-        stored = StoredResponse(
-            status=201 if outcome.created else 200,
-            body=msgspec.json.encode({**summary(outcome.run), "created": outcome.created}),
-            headers={"location": f"/reconciliations/{run_id}"},
-        )
-        await sync_to_thread(store.complete, CREATE_SCOPE, key, stored)
-        return Response(
-            content=stored.body,
-            status_code=stored.status,
-            media_type="application/json",
-            headers=stored.headers,
-        )
+
+            return await sync_to_thread(
+                run_idempotent, services.idempotency, CREATE_SCOPE, key, file_sha, reconcile
+            )
 
     @get(
         "/{run_id:str}",
