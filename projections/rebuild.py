@@ -48,7 +48,8 @@ def scratch_view(pool: ConnectionPool, name: str) -> PostgresView:
 
 
 @contextmanager
-def _rebuild_lock(pool: ConnectionPool, name: str) -> Iterator[None]:
+def rebuild_lock(pool: ConnectionPool, name: str) -> Iterator[None]:
+    """The projection's rebuild lock: one rebuild or verification of a view at a time."""
     with pool.connection() as conn:
         conn.autocommit = True
         try:
@@ -56,7 +57,7 @@ def _rebuild_lock(pool: ConnectionPool, name: str) -> Iterator[None]:
                 "SELECT pg_try_advisory_lock(%s, %s)", (REBUILD_LOCK_CLASS, lock_key(name))
             ).fetchone()
             if not (row and row[0]):
-                raise RebuildBusy(f"a rebuild of {name} is already running")
+                raise RebuildBusy(f"a rebuild or verification of {name} is already running")
             try:
                 yield
             finally:
@@ -82,7 +83,7 @@ def rebuild(
     """
     if name not in VIEW_CLASSES:
         raise ValueError(f"unknown projection {name!r}")
-    with _rebuild_lock(pool, name):
+    with rebuild_lock(pool, name):
         scratch = scratch_view(pool, name)
         assert scratch.schema is not None
         with pool.connection() as conn, conn.transaction():

@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -20,8 +19,8 @@ from psycopg_pool import ConnectionPool
 
 from projections.catalog import NAMES, VIEW_CLASSES
 from projections.core import APPLICATION_NAME
-from projections.pg import REBUILD_LOCK_CLASS, Connection, PostgresView, lock_key, qualify
-from projections.rebuild import RebuildBusy, drop_scratch, scratch_view
+from projections.pg import Connection, PostgresView, qualify
+from projections.rebuild import drop_scratch, rebuild_lock, scratch_view
 from projections.runner import CATCH_UP_BATCH, Progress, ProjectionRunner
 from projections.source import EventSource
 
@@ -107,27 +106,6 @@ def result_json(result: ProjectionResult) -> dict[str, Any]:
     }
 
 
-@contextmanager
-def _rebuild_lock(pool: ConnectionPool, name: str) -> Iterator[None]:
-    """The projection's rebuild lock: no rebuild swaps tables while we compare them."""
-    with pool.connection() as conn:
-        conn.autocommit = True
-        try:
-            row = conn.execute(
-                "SELECT pg_try_advisory_lock(%s, %s)", (REBUILD_LOCK_CLASS, lock_key(name))
-            ).fetchone()
-            if not (row and row[0]):
-                raise RebuildBusy(f"a rebuild or verification of {name} is already running")
-            try:
-                yield
-            finally:
-                conn.execute(
-                    "SELECT pg_advisory_unlock(%s, %s)", (REBUILD_LOCK_CLASS, lock_key(name))
-                )
-        finally:
-            conn.autocommit = False
-
-
 def verify_projection(
     pool: ConnectionPool,
     source: EventSource,
@@ -140,7 +118,7 @@ def verify_projection(
         raise ValueError(f"unknown projection {name!r}; known: {', '.join(NAMES)}")
     started = time.perf_counter()
     live = VIEW_CLASSES[name](pool)
-    with _rebuild_lock(pool, name):
+    with rebuild_lock(pool, name):
         scratch = scratch_view(pool, name)
         assert scratch.schema is not None
         try:
