@@ -43,3 +43,19 @@ def test_no_inner_package_imports_the_composition_root() -> None:
 def test_domain_never_imports_outer_layers() -> None:
     for path in (ROOT / "domain").rglob("*.py"):
         assert not imported_roots(path) & OUTER, path
+
+
+def test_every_stored_event_topic_is_in_the_event_catalogue() -> None:
+    catalogue = (ROOT / "docs" / "events.md").read_text()
+    topics = {
+        node.value.value
+        for path in (ROOT / "domain").rglob("*.py")
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.Assign)
+        and any(isinstance(t, ast.Name) and t.id == "TOPIC" for t in node.targets)
+        and isinstance(node.value, ast.Constant)
+        and isinstance(node.value.value, str)
+        and node.value.value.count(".") >= 3  # event topics: payments.<Aggregate>.<Event>.vN
+    }
+    assert topics, "no event topics found"
+    assert sorted(t for t in topics if t not in catalogue) == []
