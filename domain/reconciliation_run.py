@@ -29,7 +29,7 @@ DUPLICATE = "duplicate"
 BATCH_MISMATCH = "batch_mismatch"
 SETTLED_OUTSIDE_PERIOD = "settled_outside_period"  # matched; recorded so no later run expects it
 CLEARED = "cleared"  # an earlier run's awaiting order, settled in this file
-PAYOUT_TRANSFER = "payout_transfer"  # Balancetransfer lines: listed, checked by payouts
+PAYOUT_TRANSFER = "payout_transfer"  # Balancetransfer lines, listed only (runs before payouts)
 KINDS = (
     AWAITING_SETTLEMENT,
     MISSING_AT_PSP,
@@ -61,7 +61,8 @@ def reconciliation_run_uuid(file_sha256: str) -> UUID:
 
 @dataclass(frozen=True, slots=True)
 class Finding:
-    """One classified line or order. Amounts in minor units; None where a side has none."""
+    """One classified line, order or payout. Amounts in minor units, signed as the line
+    carries them (credits positive, a payout's debit negative); None where a side has none."""
 
     finding_id: str
     kind: str
@@ -78,6 +79,7 @@ class Finding:
     psp_currency: str | None = None
     detail: str = ""
     supersedes: str | None = None  # "<run id>/<finding id>" of an earlier awaiting finding
+    payout_id: str | None = None  # a payout's findings (Balancetransfer lines) name it here
 
     def as_dict(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self.__slots__}

@@ -35,7 +35,6 @@ from domain.reconciliation_run import (
     MISSING_AT_PSP,
     MISSING_INTERNALLY,
     OPEN,
-    PAYOUT_TRANSFER,
     SETTLED_OUTSIDE_PERIOD,
     STATUS_MISMATCH,
     Finding,
@@ -44,10 +43,14 @@ from domain.reconciliation_run import (
 )
 from psp.reconcile.expected import (
     EXECUTING,
+    RETURNED,
     SUCCESS,
     History,
     OrderFacts,
+    PayoutFacts,
     order_finding_id,
+    paid_at,
+    payout_finding_id,
     replay_history,
     succeeded_at,
 )
@@ -234,7 +237,7 @@ class Classifier:
         elif line.type in FEE_TYPES:
             batch.other_fees += line.net_debit_minor - line.net_credit_minor
         elif line.type in PAYOUT_TYPES:
-            self._line_finding(line, PAYOUT_TRANSFER, INFO, None, "payout transfer")
+            self._payout_line(line)
         else:
             self._line_finding(
                 line,
@@ -275,6 +278,71 @@ class Classifier:
         else:
             detail = f"ours {order.status_label}, PSP settled it"
             self._line_finding(line, STATUS_MISMATCH, OPEN, order, detail)
+
+    def _payout_line(self, line: SettlementLine) -> None:
+        """A Balancetransfer line: a debit pays a payout of ours out, a credit returns it."""
+        payout = self.history.payouts.get(line.merchant_reference)
+        signed = line.gross_credit_minor - line.gross_debit_minor
+        returned = signed > 0
+        if payout is None:
+            self._payout_finding(line, MISSING_INTERNALLY, None, "no payout of ours")
+            return
+        earlier = payout.return_line if returned else payout.seen_line
+        if earlier:
+            self._payout_finding(line, DUPLICATE, payout, f"payout already on line {earlier}")
+            return
+        if returned:
+            payout.return_line = line.line_number
+        else:
+            payout.seen_line = line.line_number
+        expected = payout.amount_minor if returned else -payout.amount_minor
+        if line.currency != payout.currency:
+            detail = f"PSP moved {line.currency}, ours is {payout.currency}"
+            self._payout_finding(line, CURRENCY_MISMATCH, payout, detail)
+        elif signed != expected:
+            detail = f"PSP moved {signed}, ours is {expected} (minor units)"
+            self._payout_finding(line, AMOUNT_MISMATCH, payout, detail)
+        elif payout.was_paid and payout.psp_reference != line.psp_reference:
+            detail = f"PSP paid payout {line.psp_reference}, ours is {payout.psp_reference}"
+            self._payout_finding(line, DUPLICATE, payout, detail)
+        elif (payout.status == RETURNED) if returned else payout.was_paid:
+            if not returned:
+                payout.matched = True
+            self._chunk[3] += 1
+            self._chunk[4] += signed
+            self._chunk[5] += line.net_credit_minor - line.net_debit_minor
+        else:
+            detail = f"ours {payout.status_label}, PSP {'returned' if returned else 'paid'} it"
+            self._payout_finding(line, STATUS_MISMATCH, payout, detail)
+
+    def _payout_finding(
+        self, line: SettlementLine, kind: str, payout: PayoutFacts | None, detail: str
+    ) -> None:
+        """Every payout difference waits for an operator: payouts are never fixed here."""
+        signed = line.gross_credit_minor - line.gross_debit_minor
+        expected = None
+        if payout is not None:  # the line we expected: a debit, or a credit for a return
+            expected = payout.amount_minor if signed > 0 else -payout.amount_minor
+        self.findings.append(
+            Finding(
+                finding_id=f"line-{line.line_number}",
+                kind=kind,
+                state=OPEN,
+                line=line.line_number,
+                payout_id=payout.payout_id if payout else None,
+                psp_reference=line.psp_reference or None,
+                batch_number=line.batch_number,
+                psp_type=line.type,
+                our_status=payout.status_label if payout else None,
+                expected_minor=expected,
+                psp_minor=signed,
+                expected_currency=payout.currency if payout else None,
+                psp_currency=line.currency,
+                detail=detail
+                if payout or not line.merchant_reference
+                else f"{detail}: merchant reference {line.merchant_reference!r}",
+            )
+        )
 
     def _line_finding(
         self,
@@ -368,6 +436,75 @@ class Classifier:
             )
         return found
 
+    def _payout_in_period(self, payout: PayoutFacts) -> bool:
+        moment = paid_at(payout)
+        if moment is None or self.first_date is None or self.last_date is None:
+            return False
+        return self.first_date <= moment.astimezone(UTC).date() <= self.last_date
+
+    def _payout_findings(self) -> list[Finding]:
+        """Our paid payouts without a debit line: the same timing rule as orders."""
+        window = timedelta(days=self.options.window_days)
+        found: list[Finding] = []
+        history = self.history
+        for payout_id, payout in history.payouts.items():
+            if not payout.was_paid:
+                continue
+            awaiting = history.awaiting_payouts.get(payout_id)
+            if payout.matched:
+                if awaiting is not None:
+                    found.append(self._payout_note(payout, CLEARED, awaiting.reference))
+                elif not self._payout_in_period(payout):
+                    found.append(self._payout_note(payout, SETTLED_OUTSIDE_PERIOD, None))
+                continue
+            if payout.seen_line or payout_id in history.payouts_settled_elsewhere:
+                continue
+            if not self._payout_in_period(payout) and awaiting is None:
+                continue
+            moment = paid_at(payout)
+            assert moment is not None
+            overdue = self.as_of - moment > window
+            if not overdue and awaiting is not None:
+                continue  # still awaiting on the earlier run
+            found.append(
+                Finding(
+                    finding_id=payout_finding_id(payout_id),
+                    kind=MISSING_AT_PSP if overdue else AWAITING_SETTLEMENT,
+                    state=OPEN if overdue else INFO,
+                    payout_id=payout_id,
+                    psp_reference=payout.psp_reference,
+                    our_status=payout.status_label,
+                    expected_minor=-payout.amount_minor,
+                    expected_currency=payout.currency,
+                    detail=f"payout paid {moment.isoformat()}, not in this file"
+                    + (f"; more than {self.options.window_days} days ago" if overdue else ""),
+                    supersedes=awaiting.reference if awaiting else None,
+                )
+            )
+        return found
+
+    def _payout_note(self, payout: PayoutFacts, kind: str, supersedes: str | None) -> Finding:
+        detail = (
+            "pays out a payout an earlier run was awaiting"
+            if kind == CLEARED
+            else "matched; the payout was paid outside this file's period"
+        )
+        return Finding(
+            finding_id=f"line-{payout.seen_line}",
+            kind=kind,
+            state=INFO,
+            line=payout.seen_line,
+            payout_id=payout.payout_id,
+            psp_reference=payout.psp_reference,
+            our_status=payout.status_label,
+            expected_minor=-payout.amount_minor,
+            psp_minor=-payout.amount_minor,
+            expected_currency=payout.currency,
+            psp_currency=payout.currency,
+            detail=detail,
+            supersedes=supersedes,
+        )
+
     def _matched_note(self, order: OrderFacts, kind: str, supersedes: str | None) -> Finding:
         detail = (
             "settles an order an earlier run was awaiting"
@@ -431,7 +568,12 @@ class Classifier:
         )
         for index, first, last, matched, gross, net in self.chunks:
             run.record_chunk(index, first, last, matched, gross, net)
-        findings = self.findings + self._order_findings() + self._batch_findings()
+        findings = (
+            self.findings
+            + self._order_findings()
+            + self._payout_findings()
+            + self._batch_findings()
+        )
         for start in range(0, len(findings), FINDINGS_PER_EVENT):
             run.record_findings(findings[start : start + FINDINGS_PER_EVENT])
         batches: list[dict[str, Any]] = []

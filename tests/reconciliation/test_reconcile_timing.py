@@ -10,6 +10,7 @@ from pathlib import Path
 from domain.application import CheckoutPolicy, OrderCommands, PaymentsApplication
 from domain.checkout import Checkout
 from domain.payment_order import PaymentOrder
+from domain.payout import Payout
 from domain.reconciliation_run import INFO, ReconciliationRun
 from psp.reconcile.engine import ReconcileOptions, reconcile_file
 from psp.settlement import SettlementLine, write_settlement_csv
@@ -128,3 +129,85 @@ def test_an_order_that_succeeded_outside_the_files_period_is_noted_so_no_later_r
     today_file = settlement_file(tmp_path, datetime.now(UTC).date(), [])
     later = reconcile_file(app, commands, today_file, ReconcileOptions("USD")).run
     assert later.findings == {}
+
+
+def test_payout_lines_are_checked_against_our_payouts_and_never_fixed(tmp_path: Path) -> None:
+    app = an_application()
+    commands = OrderCommands(app)
+    payouts = {}
+    for name, outcome in (
+        ("P", "paid"),
+        ("F", "failed"),
+        ("X", None),
+        ("R", "paid"),
+        ("Q", "paid"),
+    ):
+        payout = Payout(f"po_{name}", "s1", 700, "USD", "s1", None)
+        payout.start_execution()
+        if outcome == "paid":
+            payout.record_paid(f"psp_{name}", source="test")
+        elif outcome == "failed":
+            payout.record_failure("closed account", f"psp_{name}", source="test")
+        payouts[name] = payout
+    app.save(*payouts.values())
+    today = datetime.now(UTC).date()
+    moment = datetime(today.year, today.month, today.day, 12, 0, 0)
+
+    def transfer(name: str, debit: int = 700, credit: int = 0) -> SettlementLine:
+        return SettlementLine(
+            psp_reference=f"psp_{name}",
+            merchant_reference=f"po_{name}",
+            type="Balancetransfer",
+            creation_date=moment,
+            currency="USD",
+            gross_debit_minor=debit,
+            net_debit_minor=debit,
+            gross_credit_minor=credit,
+            net_credit_minor=credit,
+            batch_number=1,
+        )
+
+    lines = [transfer(n) for n in "PFXR"] + [transfer("R", debit=0, credit=700)]
+    net = sum(line.net_credit_minor - line.net_debit_minor for line in lines)
+    lines.append(
+        SettlementLine(
+            psp_reference="",
+            merchant_reference="",
+            type="MerchantPayout",
+            creation_date=moment,
+            currency="USD",
+            net_credit_minor=-net,
+            batch_number=1,
+        )
+    )
+    out = io.StringIO()
+    write_settlement_csv(lines, out, 2)
+    path = tmp_path / "payouts.csv"
+    path.write_text(out.getvalue())
+    now = datetime.now(UTC)
+    run = reconcile_file(app, commands, path, ReconcileOptions("USD", as_of=now)).run
+    found = {
+        f.finding_id: (f.kind, f.payout_id, run.state_of(f.finding_id), f.our_status)
+        for f in run.findings.values()
+        if f.payment_order_id is None
+    }
+    assert found == {
+        "line-3": ("status_mismatch", "po_F", "open", "FAILED"),
+        "line-4": ("status_mismatch", "po_X", "open", "EXECUTING"),
+        "line-6": ("status_mismatch", "po_R", "open", "PAID"),  # the PSP returned it
+        "payout-po_Q": ("awaiting_settlement", "po_Q", INFO, "PAID"),
+    }
+    assert run.pending_auto_fixes() == []
+    assert sum(chunk.matched for chunk in run.chunks) == 2  # P and R's paid-out line
+
+    later = settlement_file(tmp_path, today + timedelta(days=4), [])
+    escalated = reconcile_file(
+        app, commands, later, ReconcileOptions("USD", as_of=now + timedelta(days=4))
+    ).run
+    [finding] = [f for f in escalated.findings.values() if f.payout_id is not None]
+    assert (finding.finding_id, finding.kind, finding.state) == (
+        "payout-po_Q",
+        "missing_at_psp",
+        "open",
+    )
+    assert finding.supersedes == f"{run.id}/payout-po_Q"
