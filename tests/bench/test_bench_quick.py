@@ -15,7 +15,16 @@ from bench.scenarios import SCENARIOS
 TINY = {
     "ingest": ["count=8", "warmup=2", "levels=1,4", "open_rate=20", "open_seconds=1"],
     "executor": ["orders=9", "tokens=1", "latencies_ms=0,50"],
+    "projections": ["orders=60"],
+    "reconcile": ["lines=200"],
+    "audit": ["postings=200", "verify_orders=30"],
+    "day": ["orders=30"],
 }
+
+
+def test_every_registered_scenario_has_a_tiny_run() -> None:
+    assert set(SCENARIOS) == set(TINY)
+    assert list(SCENARIOS)[:2] == ["ingest", "executor"]
 
 
 def test_percentiles_use_nearest_rank_in_milliseconds() -> None:

@@ -1,0 +1,116 @@
+"""Scenario `projections`: each projection's catch-up rate from event zero vs reading the raw log.
+
+A history of about `orders` payment orders (bench/history.py: checkouts of 1-4 orders with
+random outcomes, about 3.7 events per order, so the default 136,000 orders make ≈ 500,000
+events) is written through the domain, not timed. The baseline is the raw rate of reading
+the whole notification log with `recorder.select_notifications` in pages of `batch_size` (no
+decoding, no writes). Then every projection is rebuilt from event zero with
+projections/rebuild.py `rebuild` (scratch tables, then swapped in) at the same batch size;
+its rate is the log's events divided by the rebuild's seconds (every event is scanned,
+whether or not the projection's topics select it). Goal: ≥ 10,000 events/s per projection.
+"""
+
+from __future__ import annotations
+
+import time
+
+from api.config import Settings
+from api.services import build_services
+from bench.harness import BenchContext, Goal, ScenarioResult, Table, ratio
+from bench.history import make_history
+from projections.catalog import NAMES
+from projections.rebuild import rebuild
+from projections.source import ApplicationEventSource
+
+GOAL_EVENTS_PER_S = 10_000.0
+
+
+def run(ctx: BenchContext) -> ScenarioResult:
+    orders: int = ctx.param("orders", 136_000, 1_000)
+    batch_size: int = ctx.param("batch_size", 2_000, 2_000)
+    url = ctx.create_database("projections")
+    services = build_services(Settings.from_env({"PAYMENTS_DATABASE_URL": url}), url)
+    try:
+        started = time.perf_counter()
+        history = make_history(services.application, orders)
+        setup_s = time.perf_counter() - started
+        recorder = services.application.recorder
+        events = int(recorder.max_notification_id() or 0)
+        ctx.log(f"history: {history.orders} orders, {events} events in {setup_s:.1f}s")
+
+        started = time.perf_counter()
+        start, read = 1, 0
+        while start <= events:
+            page = recorder.select_notifications(start, batch_size, stop=events)
+            if not page:
+                break
+            read += len(page)
+            start = page[-1].id + 1
+        raw_s = time.perf_counter() - started
+        raw_rate = read / raw_s if raw_s else 0.0
+        ctx.log(f"raw log read: {read} events in {raw_s:.2f}s ({raw_rate:,.0f}/s)")
+
+        source = ApplicationEventSource(services.application)
+        rows: list[dict[str, float | int | str]] = []
+        for name in NAMES:
+            result = rebuild(services.pool, source, name, batch_size=batch_size)
+            rate = events / result.seconds if result.seconds else 0.0
+            rows.append(
+                {
+                    "projection": name,
+                    "seconds": round(result.seconds, 2),
+                    "applied": result.events_applied,
+                    "rate": round(rate),
+                }
+            )
+            ctx.log(f"rebuild {name}: {result.seconds:.2f}s, {rate:,.0f} log events/s")
+    finally:
+        services.close()
+
+    table = Table(
+        f"projections: catch-up from event zero, {events:,} events "
+        f"({history.orders:,} orders), batch {batch_size}",
+        [
+            "projection",
+            "seconds",
+            "events applied",
+            "log events/s",
+            "raw log read events/s",
+            "projection ÷ raw",
+        ],
+    )
+    table.add("(raw select_notifications)", round(raw_s, 2), read, round(raw_rate), None, None)
+    for row in rows:
+        table.add(
+            row["projection"],
+            row["seconds"],
+            row["applied"],
+            row["rate"],
+            round(raw_rate),
+            ratio(float(row["rate"]), raw_rate),
+        )
+    goals = [
+        Goal(
+            f"catch-up {row['projection']}",
+            f"≥ {GOAL_EVENTS_PER_S:,.0f} events/s",
+            f"{row['rate']:,} events/s",
+            float(row["rate"]) >= GOAL_EVENTS_PER_S,
+        )
+        for row in rows
+    ]
+    return ScenarioResult(
+        "projections",
+        params={"orders": orders, "events": events, "batch_size": batch_size},
+        tables=[table],
+        goals=goals,
+        notes=[f"history written in {setup_s:.1f}s (not timed in the rates)"],
+        data={
+            "events": events,
+            "orders": history.orders,
+            "outcomes": history.outcomes,
+            "setup_seconds": round(setup_s, 2),
+            "raw_seconds": round(raw_s, 3),
+            "raw_events_per_s": round(raw_rate),
+            "projections": rows,
+        },
+    )
