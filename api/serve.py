@@ -6,9 +6,11 @@ import contextlib
 import logging
 import signal
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from types import FrameType
 
 import uvicorn
+from litestar.concurrency import set_asyncio_executor
 
 from api.app import create_app
 from api.config import Settings
@@ -49,6 +51,11 @@ def run_everything(
             role.start()
             started.append(role)
             log.info("role started", extra={"role": role.name})
+        # Sync handlers wait on PostgreSQL most of the time: give them more threads than the
+        # loop's default (cores + 4), as many as there are connections for them to use.
+        set_asyncio_executor(
+            ThreadPoolExecutor(max_workers=2 * settings.db_pool_size, thread_name_prefix="api")
+        )
         config = uvicorn.Config(
             create_app(services),
             host=host,
