@@ -20,6 +20,7 @@ from uuid import UUID
 from eventsourcing.persistence import IntegrityError
 
 from domain.application import PaymentsApplication
+from psp.aggregates import load_aggregates
 from psp.backoff import full_jitter_delay
 from psp.client import (
     Declined,
@@ -148,8 +149,9 @@ class PaymentExecutor:
             return 0
         to_requery: list[_Work] = []
         to_execute: list[_Work] = []
+        loaded = load_aggregates(self.application, self.queue.pool, (r.order_uuid for r in rows))
         for row in rows:
-            order = self._load(row.order_uuid)
+            order: Executable = loaded[row.order_uuid]
             if order.is_terminal or order.dead_lettered:
                 self.queue.finish(self.owner, row.order_uuid)
             elif row.kind == "requery" or _interrupted(order):

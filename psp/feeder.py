@@ -17,9 +17,11 @@ from psycopg_pool import ConnectionPool
 
 from domain.application import PaymentsApplication
 from domain.checkout import Checkout
+from domain.ids import checkout_uuid, payment_order_uuid
 from domain.payment_order import PaymentOrder
 from domain.payout import Payout
 from psp import execution_queue as q
+from psp.aggregates import load_aggregates
 
 log = logging.getLogger("payments.executor.feeder")
 FEEDER_LOCK = 7261002
@@ -71,18 +73,18 @@ class ExecutionFeeder:
             )
             if not notifications:
                 return 0
-            finished_checkouts: set[str] = set()
+            finished_orders: set[UUID] = set()
             # Pipeline mode: the queue statements of a batch go out without a round trip each.
             with conn.pipeline():
                 for notification in notifications:
                     event = self.application.mapper.to_domain_event(notification)
-                    self._apply(conn, event, finished_checkouts)
+                    self._apply(conn, event, finished_orders)
             # Before the position commits, so a crash here repeats this idempotent step.
-            self._complete_checkouts(sorted(finished_checkouts))
+            self._complete_checkouts(finished_orders)
             q.track(conn, self.name, notifications[-1].id)
         return len(notifications)
 
-    def _apply(self, conn: Connection, event: Any, finished_checkouts: set[str]) -> None:
+    def _apply(self, conn: Connection, event: Any, finished_orders: set[UUID]) -> None:
         order_uuid: UUID = event.originator_id
         if isinstance(event, PaymentOrder.Created | Payout.Created):
             q.enqueue_new(conn, order_uuid, event.timestamp)
@@ -93,8 +95,7 @@ class ExecutionFeeder:
         elif isinstance(event, PaymentOrder.Succeeded | PaymentOrder.Failed):
             q.dequeue(conn, order_uuid)
             q.remove_dead_letter(conn, order_uuid)
-            order: PaymentOrder = self.application.repository.get(order_uuid)
-            finished_checkouts.add(order.checkout_id)
+            finished_orders.add(order_uuid)
         elif isinstance(event, PaymentOrder.DeadLettered):
             q.dequeue(conn, order_uuid)
             parked: PaymentOrder = self.application.repository.get(order_uuid)
@@ -125,9 +126,26 @@ class ExecutionFeeder:
             q.remove_dead_letter(conn, order_uuid)
             q.enqueue(conn, order_uuid, "execute", event.timestamp)
 
-    def _complete_checkouts(self, checkout_ids: list[str]) -> None:
+    def _complete_checkouts(self, finished_orders: set[UUID]) -> None:
         """Mark done, in one save, every checkout whose orders are all SUCCESS or FAILED."""
-        done = [c for c in map(self._completed, checkout_ids) if c is not None]
+        if not finished_orders:
+            return
+        orders = load_aggregates(self.application, self.pool, finished_orders)
+        checkout_uuids = {checkout_uuid(order.checkout_id) for order in orders.values()}
+        checkouts = load_aggregates(self.application, self.pool, checkout_uuids)
+        pending = [c for c in checkouts.values() if not c.is_payment_done]
+        members = load_aggregates(
+            self.application,
+            self.pool,
+            (payment_order_uuid(i) for c in pending for i in c.payment_order_ids),
+        )
+        done = [
+            checkout
+            for checkout in sorted(pending, key=lambda c: c.checkout_id)
+            if _mark_done_if_complete(
+                checkout, [members[payment_order_uuid(i)] for i in checkout.payment_order_ids]
+            )
+        ]
         if not done:
             return
         try:
@@ -142,11 +160,7 @@ class ExecutionFeeder:
         if checkout.is_payment_done:
             return None
         orders = [self.application.get_order(i) for i in checkout.payment_order_ids]
-        if not all(order.is_terminal for order in orders):
-            return None
-        succeeded = sum(1 for order in orders if order.status.value == "SUCCESS")
-        checkout.mark_payment_done(succeeded=succeeded, failed=len(orders) - succeeded)
-        return checkout
+        return checkout if _mark_done_if_complete(checkout, orders) else None
 
     def _complete_checkout(self, checkout_id: str) -> None:
         for _ in range(3):
@@ -158,3 +172,12 @@ class ExecutionFeeder:
             except IntegrityError:
                 continue
             return
+
+
+def _mark_done_if_complete(checkout: Checkout, orders: list[PaymentOrder]) -> bool:
+    """Record PaymentDone when every order is SUCCESS or FAILED; say whether it did."""
+    if checkout.is_payment_done or not all(order.is_terminal for order in orders):
+        return False
+    succeeded = sum(1 for order in orders if order.status.value == "SUCCESS")
+    checkout.mark_payment_done(succeeded=succeeded, failed=len(orders) - succeeded)
+    return True

@@ -12,6 +12,7 @@ import logging
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
+from uuid import UUID
 
 from eventsourcing.persistence import IntegrityError
 from psycopg_pool import ConnectionPool
@@ -22,6 +23,7 @@ from domain.payout import Payout
 from domain.payout_commands import PayoutCommands
 from domain.seller_wallet import SellerWallet
 from psp import execution_queue as q
+from psp.aggregates import load_aggregates
 
 log = logging.getLogger("payments.wallet_follower")
 WALLET_FOLLOWER_LOCK = 7261004
@@ -61,9 +63,14 @@ class WalletFollower:
             if not notifications:
                 return 0
             by_seller: dict[str, list[WalletChange]] = defaultdict(list)
-            for notification in notifications:
-                event = self.application.mapper.to_domain_event(notification)
-                seller, change = self._change_of(notification.id, event)
+            events = [self.application.mapper.to_domain_event(n) for n in notifications]
+            orders = load_aggregates(
+                self.application,
+                self.pool,
+                (e.originator_id for e in events if isinstance(e, PaymentOrder.Succeeded)),
+            )
+            for notification, event in zip(notifications, events, strict=True):
+                seller, change = self._change_of(notification.id, event, orders)
                 by_seller[seller].append(change)
             self._save(by_seller)
             q.track(conn, self.name, notifications[-1].id)
@@ -73,9 +80,11 @@ class WalletFollower:
         while self.run_once():
             pass
 
-    def _change_of(self, position: int, event: Any) -> tuple[str, WalletChange]:
+    def _change_of(
+        self, position: int, event: Any, orders: dict[UUID, Any]
+    ) -> tuple[str, WalletChange]:
         if isinstance(event, PaymentOrder.Succeeded):
-            order: PaymentOrder = self.application.repository.get(event.originator_id)
+            order: PaymentOrder = orders[event.originator_id]
             change = WalletChange(position, event, order.amount_minor, order.currency)
             return order.seller_account, change
         return event.seller_account, WalletChange(
