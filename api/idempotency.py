@@ -32,6 +32,11 @@ SCHEMA = [
     "CREATE INDEX IF NOT EXISTS idempotency_keys_expires_at ON idempotency_keys (expires_at)",
 ]
 
+# Keys are a cache of answers, not the book of record: their commits need not wait for the
+# WAL flush. A crash may lose the last moment's keys; a retry then runs the command again,
+# which the business ids make idempotent (ADR 0002). The event store commits synchronously.
+RELAXED_COMMIT = "SET LOCAL synchronous_commit TO OFF"
+
 # A claim older than this belongs to a process that died mid-request: another may take it.
 IN_FLIGHT_LEASE = timedelta(seconds=60)
 MAX_KEY_LENGTH = 255
@@ -69,6 +74,7 @@ class IdempotencyStore:
     def claim(self, scope: str, key: str, fingerprint: str) -> Claim:
         """Claim key for a new request, or say why not (replay, in flight, other body)."""
         with self.pool.connection() as conn, conn.transaction():
+            conn.execute(RELAXED_COMMIT)
             inserted = conn.execute(
                 """
                 INSERT INTO idempotency_keys
@@ -110,6 +116,7 @@ class IdempotencyStore:
 
     def complete(self, scope: str, key: str, response: StoredResponse) -> None:
         with self.pool.connection() as conn, conn.transaction():
+            conn.execute(RELAXED_COMMIT)
             conn.execute(
                 """
                 UPDATE idempotency_keys SET state = 'done', response_status = %s,

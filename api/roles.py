@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import subprocess
 import sys
 import threading
@@ -121,3 +122,43 @@ def scheduler_role(services: Services) -> Role:
 
     scheduler = build_scheduler(services)
     return Role("scheduler", scheduler.start, scheduler.stop)
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: get SIGTERM when `payments serve` dies, even by SIGKILL."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+        import signal as signals
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signals.SIGTERM)
+
+
+def child_role(name: str, arguments: list[str]) -> RoleFactory:
+    """A role run as a `payments ...` child process, so it does not share the API's GIL."""
+
+    def factory(services: Services) -> Role:
+        process: list[subprocess.Popen[bytes]] = []
+        env = {**os.environ, "PAYMENTS_DATABASE_URL": services.database_url}
+
+        def start() -> None:
+            process.append(
+                subprocess.Popen(
+                    [sys.executable, "-m", "api.cli", *arguments],
+                    env=env,
+                    preexec_fn=_die_with_parent,
+                )
+            )
+
+        def stop() -> None:
+            for child in process:
+                if child.poll() is None:
+                    child.terminate()
+                try:
+                    child.wait(30)
+                except subprocess.TimeoutExpired:
+                    child.kill()
+
+        return Role(name, start, stop)
+
+    return factory

@@ -115,9 +115,7 @@ class PaymentsApplication(Application[UUID]):
         """Create a checkout and its orders atomically, or return the identical existing one."""
         self._validate(command)
         fingerprint = command.fingerprint()
-        existing = self._existing_placement(command, fingerprint)
-        if existing is not None:
-            return existing
+        # New checkouts are the common case: save first; a taken id shows as IntegrityError.
         checkout = Checkout(
             checkout_id=command.checkout_id,
             buyer_info=command.buyer_info,
@@ -140,7 +138,7 @@ class PaymentsApplication(Application[UUID]):
         try:
             recordings = self.save(checkout, *orders)
         except IntegrityError:
-            # Lost a race, or an order id is taken: decide from what is stored now.
+            # Already placed, lost a race, or an order id is taken: decide from what is stored.
             existing = self._existing_placement(command, fingerprint)
             if existing is not None:
                 return existing
