@@ -94,7 +94,9 @@ class SandboxProcess:
 
     def start(self, timeout_s: float = 30.0) -> None:
         with self.log_path.open("ab") as log_file:
-            self.process = subprocess.Popen(self.command, stdout=log_file, stderr=log_file)
+            self.process = subprocess.Popen(
+                self.command, stdout=log_file, stderr=log_file, preexec_fn=_die_with_parent
+            )
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
