@@ -45,6 +45,7 @@ from psp.reconcile.expected import (
     EXECUTING,
     RETURNED,
     SUCCESS,
+    AwaitingOrder,
     History,
     OrderFacts,
     PayoutFacts,
@@ -389,142 +390,111 @@ class Classifier:
 
     # --- the end of the file: orders it did not carry, batches ----------------------------
 
-    def _in_period(self, facts: OrderFacts) -> bool:
-        moment = succeeded_at(facts)
-        if moment is None or self.first_date is None or self.last_date is None:
-            return False
-        return self.first_date <= moment.astimezone(UTC).date() <= self.last_date
-
     def _order_findings(self) -> list[Finding]:
-        window = timedelta(days=self.options.window_days)
-        found: list[Finding] = []
         history = self.history
-        for order_id, order in history.orders.items():
-            if order.status != SUCCESS:
-                continue
-            awaiting = history.awaiting.get(order_id)
-            if order.matched:
-                if awaiting is not None:
-                    found.append(self._matched_note(order, CLEARED, awaiting.reference))
-                elif not self._in_period(order):
-                    found.append(self._matched_note(order, SETTLED_OUTSIDE_PERIOD, None))
-                continue
-            if order.seen_line or order_id in history.settled_elsewhere:
-                continue
-            in_period = self._in_period(order)
-            if not in_period and awaiting is None:
-                continue
-            moment = succeeded_at(order)
-            assert moment is not None
-            overdue = self.as_of - moment > window
-            if not overdue and awaiting is not None:
-                continue  # still awaiting on the earlier run
-            found.append(
-                Finding(
-                    finding_id=order_finding_id(order_id),
-                    kind=MISSING_AT_PSP if overdue else AWAITING_SETTLEMENT,
-                    state=OPEN if overdue else INFO,
-                    payment_order_id=order_id,
-                    psp_reference=order.psp_reference,
-                    our_status=order.status_label,
-                    expected_minor=order.amount_minor,
-                    expected_currency=order.currency,
-                    detail=f"succeeded {moment.isoformat()}, not in this file"
-                    + (f"; more than {self.options.window_days} days ago" if overdue else ""),
-                    supersedes=awaiting.reference if awaiting else None,
-                )
+        return self._timing_findings(
+            _Expected(
+                payment_order_id=order_id,
+                payout_id=None,
+                finding_id=order_finding_id(order_id),
+                psp_reference=order.psp_reference,
+                status_label=order.status_label,
+                signed_minor=order.amount_minor,
+                currency=order.currency,
+                moment=succeeded_at(order),
+                matched=order.matched,
+                seen_line=order.seen_line,
+                settled_elsewhere=order_id in history.settled_elsewhere,
+                awaiting=history.awaiting.get(order_id),
+                words=_ORDER_WORDS,
             )
-        return found
-
-    def _payout_in_period(self, payout: PayoutFacts) -> bool:
-        moment = paid_at(payout)
-        if moment is None or self.first_date is None or self.last_date is None:
-            return False
-        return self.first_date <= moment.astimezone(UTC).date() <= self.last_date
+            for order_id, order in history.orders.items()
+            if order.status == SUCCESS
+        )
 
     def _payout_findings(self) -> list[Finding]:
         """Our paid payouts without a debit line: the same timing rule as orders."""
+        history = self.history
+        return self._timing_findings(
+            _Expected(
+                payment_order_id=None,
+                payout_id=payout_id,
+                finding_id=payout_finding_id(payout_id),
+                psp_reference=payout.psp_reference,
+                status_label=payout.status_label,
+                signed_minor=-payout.amount_minor,
+                currency=payout.currency,
+                moment=paid_at(payout),
+                matched=payout.matched,
+                seen_line=payout.seen_line,
+                settled_elsewhere=payout_id in history.payouts_settled_elsewhere,
+                awaiting=history.awaiting_payouts.get(payout_id),
+                words=_PAYOUT_WORDS,
+            )
+            for payout_id, payout in history.payouts.items()
+            if payout.was_paid
+        )
+
+    def _in_period(self, moment: datetime | None) -> bool:
+        if moment is None or self.first_date is None or self.last_date is None:
+            return False
+        return self.first_date <= moment.astimezone(UTC).date() <= self.last_date
+
+    def _timing_findings(self, expected: Iterable[_Expected]) -> list[Finding]:
+        """DESIGN §8: not in this file is awaiting settlement until the window has passed."""
         window = timedelta(days=self.options.window_days)
         found: list[Finding] = []
-        history = self.history
-        for payout_id, payout in history.payouts.items():
-            if not payout.was_paid:
-                continue
-            awaiting = history.awaiting_payouts.get(payout_id)
-            if payout.matched:
+        for item in expected:
+            awaiting = item.awaiting
+            if item.matched:
                 if awaiting is not None:
-                    found.append(self._payout_note(payout, CLEARED, awaiting.reference))
-                elif not self._payout_in_period(payout):
-                    found.append(self._payout_note(payout, SETTLED_OUTSIDE_PERIOD, None))
+                    found.append(self._note(item, CLEARED, awaiting.reference))
+                elif not self._in_period(item.moment):
+                    found.append(self._note(item, SETTLED_OUTSIDE_PERIOD, None))
                 continue
-            if payout.seen_line or payout_id in history.payouts_settled_elsewhere:
+            if item.seen_line or item.settled_elsewhere:
                 continue
-            if not self._payout_in_period(payout) and awaiting is None:
+            if not self._in_period(item.moment) and awaiting is None:
                 continue
-            moment = paid_at(payout)
+            moment = item.moment
             assert moment is not None
             overdue = self.as_of - moment > window
             if not overdue and awaiting is not None:
                 continue  # still awaiting on the earlier run
             found.append(
                 Finding(
-                    finding_id=payout_finding_id(payout_id),
+                    finding_id=item.finding_id,
                     kind=MISSING_AT_PSP if overdue else AWAITING_SETTLEMENT,
                     state=OPEN if overdue else INFO,
-                    payout_id=payout_id,
-                    psp_reference=payout.psp_reference,
-                    our_status=payout.status_label,
-                    expected_minor=-payout.amount_minor,
-                    expected_currency=payout.currency,
-                    detail=f"payout paid {moment.isoformat()}, not in this file"
+                    psp_reference=item.psp_reference,
+                    our_status=item.status_label,
+                    expected_minor=item.signed_minor,
+                    expected_currency=item.currency,
+                    detail=f"{item.words.happened} {moment.isoformat()}, not in this file"
                     + (f"; more than {self.options.window_days} days ago" if overdue else ""),
                     supersedes=awaiting.reference if awaiting else None,
+                    payment_order_id=item.payment_order_id,
+                    payout_id=item.payout_id,
                 )
             )
         return found
 
-    def _payout_note(self, payout: PayoutFacts, kind: str, supersedes: str | None) -> Finding:
-        detail = (
-            "pays out a payout an earlier run was awaiting"
-            if kind == CLEARED
-            else "matched; the payout was paid outside this file's period"
-        )
+    def _note(self, item: _Expected, kind: str, supersedes: str | None) -> Finding:
         return Finding(
-            finding_id=f"line-{payout.seen_line}",
+            finding_id=f"line-{item.seen_line}",
             kind=kind,
             state=INFO,
-            line=payout.seen_line,
-            payout_id=payout.payout_id,
-            psp_reference=payout.psp_reference,
-            our_status=payout.status_label,
-            expected_minor=-payout.amount_minor,
-            psp_minor=-payout.amount_minor,
-            expected_currency=payout.currency,
-            psp_currency=payout.currency,
-            detail=detail,
+            line=item.seen_line,
+            psp_reference=item.psp_reference,
+            our_status=item.status_label,
+            expected_minor=item.signed_minor,
+            psp_minor=item.signed_minor,
+            expected_currency=item.currency,
+            psp_currency=item.currency,
+            detail=item.words.cleared if kind == CLEARED else item.words.outside_period,
             supersedes=supersedes,
-        )
-
-    def _matched_note(self, order: OrderFacts, kind: str, supersedes: str | None) -> Finding:
-        detail = (
-            "settles an order an earlier run was awaiting"
-            if kind == CLEARED
-            else "matched; the order succeeded outside this file's period"
-        )
-        return Finding(
-            finding_id=f"line-{order.seen_line}",
-            kind=kind,
-            state=INFO,
-            line=order.seen_line,
-            payment_order_id=order.payment_order_id,
-            psp_reference=order.psp_reference,
-            our_status=order.status_label,
-            expected_minor=order.amount_minor,
-            psp_minor=order.amount_minor,
-            expected_currency=order.currency,
-            psp_currency=order.currency,
-            detail=detail,
-            supersedes=supersedes,
+            payment_order_id=item.payment_order_id,
+            payout_id=item.payout_id,
         )
 
     def _batch_findings(self) -> list[Finding]:
@@ -597,3 +567,41 @@ class Classifier:
                 )
         run.complete(self.lines, batches)
         return run
+
+
+@dataclass(frozen=True, slots=True)
+class _Words:
+    happened: str
+    cleared: str
+    outside_period: str
+
+
+_ORDER_WORDS = _Words(
+    happened="succeeded",
+    cleared="settles an order an earlier run was awaiting",
+    outside_period="matched; the order succeeded outside this file's period",
+)
+_PAYOUT_WORDS = _Words(
+    happened="payout paid",
+    cleared="pays out a payout an earlier run was awaiting",
+    outside_period="matched; the payout was paid outside this file's period",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class _Expected:
+    """An order or payout of ours the file should carry, as the timing rule sees it."""
+
+    payment_order_id: str | None
+    payout_id: str | None
+    finding_id: str
+    psp_reference: str | None
+    status_label: str
+    signed_minor: int
+    currency: str
+    moment: datetime | None
+    matched: bool
+    seen_line: int
+    settled_elsewhere: bool
+    awaiting: AwaitingOrder | None
+    words: _Words
