@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 import msgspec
@@ -74,61 +75,76 @@ def _record(services: Services, envelope: WebhookEnvelope) -> str:
         return _record_payout(services, envelope)
     if not envelope.type.startswith("charge."):
         return "ignored: not a charge event"
-    charge = envelope.data.get("object")
-    if not isinstance(charge, dict) or not isinstance(charge.get("reference"), str):
-        raise ProblemError(400, "webhook-malformed", "Webhook body not understood", "no charge")
+    charge = _data_object(envelope, "charge")
     reference = charge["reference"]
     outcome = outcome_of_charge(charge)
-    try:
-        if isinstance(outcome, Succeeded):
-            changed = services.orders.record_success(
+    if isinstance(outcome, Succeeded):
+        return _settle(
+            envelope,
+            "order",
+            lambda: services.orders.record_success(
                 reference, outcome.psp_reference, source="webhook"
-            )
-        elif isinstance(outcome, Declined):
-            changed = services.orders.record_failure(
+            ),
+        )
+    if isinstance(outcome, Declined):
+        return _settle(
+            envelope,
+            "order",
+            lambda: services.orders.record_failure(
                 reference, outcome.code, outcome.reason, outcome.psp_reference, source="webhook"
-            )
-        else:
-            return "ignored: not a final outcome"
-    except NotFound:
-        log.warning("webhook for an unknown order", extra={"event_id": envelope.id})
-        return "ignored: unknown reference"
-    except IllegalTransition as error:
-        raise ProblemError(
-            409, "webhook-too-early", "Order not executing yet", str(error)
-        ) from None
-    log.info(
-        "webhook recorded",
-        extra={"event_id": envelope.id, "type": envelope.type, "changed": changed},
-    )
-    return "recorded" if changed else "no change"
+            ),
+        )
+    return "ignored: not a final outcome"
 
 
 def _record_payout(services: Services, envelope: WebhookEnvelope) -> str:
     """payout.paid / payout.failed / payout.returned about one of our payouts."""
-    payout = envelope.data.get("object")
-    if not isinstance(payout, dict) or not isinstance(payout.get("reference"), str):
-        raise ProblemError(400, "webhook-malformed", "Webhook body not understood", "no payout")
+    payout = _data_object(envelope, "payout")
     payout_id, psp_reference = payout["reference"], str(payout.get("id", ""))
     commands = services.payouts
+    if envelope.type == "payout.paid":
+        return _settle(
+            envelope,
+            "payout",
+            lambda: commands.record_paid(payout_id, psp_reference, source="webhook"),
+        )
+    if envelope.type == "payout.failed":
+        reason = str(payout.get("failure_code") or "failed")
+        return _settle(
+            envelope,
+            "payout",
+            lambda: commands.record_failure(payout_id, reason, psp_reference, source="webhook"),
+        )
+    if envelope.type == "payout.returned":
+        return _settle(
+            envelope,
+            "payout",
+            lambda: commands.record_returned(payout_id, psp_reference, source="webhook"),
+        )
+    return "ignored: not a final payout outcome"
+
+
+def _data_object(envelope: WebhookEnvelope, noun: str) -> dict[str, Any]:
+    """The event's data.object, which must name our reference."""
+    found = envelope.data.get("object")
+    if not isinstance(found, dict) or not isinstance(found.get("reference"), str):
+        raise ProblemError(400, "webhook-malformed", "Webhook body not understood", f"no {noun}")
+    return found
+
+
+def _settle(envelope: WebhookEnvelope, noun: str, record: Callable[[], bool]) -> str:
+    """Run the command the event calls for; unknown references are acknowledged and ignored."""
     try:
-        if envelope.type == "payout.paid":
-            changed = commands.record_paid(payout_id, psp_reference, source="webhook")
-        elif envelope.type == "payout.failed":
-            reason = str(payout.get("failure_code") or "failed")
-            changed = commands.record_failure(payout_id, reason, psp_reference, source="webhook")
-        elif envelope.type == "payout.returned":
-            changed = commands.record_returned(payout_id, psp_reference, source="webhook")
-        else:
-            return "ignored: not a final payout outcome"
+        changed = record()
     except NotFound:
-        log.warning("webhook for an unknown payout", extra={"event_id": envelope.id})
+        log.warning(f"webhook for an unknown {noun}", extra={"event_id": envelope.id})
         return "ignored: unknown reference"
     except IllegalTransition as error:
         # Too early (not executing yet, or returned before paid is recorded): the PSP retries.
-        raise ProblemError(
-            409, "webhook-too-early", "Payout not ready for this outcome", str(error)
-        ) from None
+        title = (
+            "Order not executing yet" if noun == "order" else "Payout not ready for this outcome"
+        )
+        raise ProblemError(409, "webhook-too-early", title, str(error)) from None
     log.info(
         "webhook recorded",
         extra={"event_id": envelope.id, "type": envelope.type, "changed": changed},
