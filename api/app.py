@@ -8,20 +8,20 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 
-from api.audit_views import AuditController, OrderHistoryController
-from api.database import ping
-from api.dead_letters import DeadLettersController
-from api.ledger_views import LedgerController, WalletsController
-from api.logs import request_logging_middleware
-from api.payments import PaymentsController
-from api.payouts import PayoutsController
-from api.problems import EXCEPTION_HANDLERS, Problem, problem_response
-from api.projection_role import projection_states
-from api.reconciliations import ReconciliationsController
-from api.schemas import HealthResponse
-from api.services import Services
-from api.webhooks import WebhooksController
-from projections.metrics import expose_projection_metrics
+from payments.api.audit_views import AuditController, OrderHistoryController
+from payments.api.database import ping
+from payments.api.dead_letters import DeadLettersController
+from payments.api.ledger_views import LedgerController, WalletsController
+from payments.api.logs import request_logging_middleware
+from payments.api.payments import PaymentsController
+from payments.api.payouts import PayoutsController
+from payments.api.problems import EXCEPTION_HANDLERS, Problem, problem_response
+from payments.api.projection_role import projection_states
+from payments.api.reconciliations import ReconciliationsController
+from payments.api.schemas import HealthResponse
+from payments.api.services import Services
+from payments.api.webhooks import WebhooksController
+from payments.projections.metrics import expose_projection_metrics
 
 VERSION = "0.1.0"
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from api.problems import FieldProblem, ProblemError
-from psp.cards import looks_like_pan
+from payments.api.problems import FieldProblem, ProblemError
+from payments.psp.cards import looks_like_pan
 
 _CVC_KEYS = re.compile(r"^(cvc2?|cvv2?|csc|cid|security_?code|card_?verification.*)$", re.I)
 _PAN_KEYS = re.compile(r"^(pan|number|card_?number|cc_?number|account_?number)$", re.I)

@@ -7,14 +7,14 @@ import sys
 
 import click
 
-from api.cli_audit import audit
-from api.cli_projections import projections
-from api.cli_reconcile import reconcile
-from api.cli_scheduler import scheduler
-from api.config import ConfigError, Settings
-from api.database import DatabaseUnavailable, redact, start_embedded_postgres
-from api.logs import configure_logging
-from bench.cli import bench
+from payments.api.cli_audit import audit
+from payments.api.cli_projections import projections
+from payments.api.cli_reconcile import reconcile
+from payments.api.cli_scheduler import scheduler
+from payments.api.config import ConfigError, Settings
+from payments.api.database import DatabaseUnavailable, redact, start_embedded_postgres
+from payments.api.logs import configure_logging
+from payments.bench.cli import bench
 
 log = logging.getLogger("payments.cli")
 
@@ -49,8 +49,8 @@ def main() -> None:
 @click.option("--no-sandbox", is_flag=True, help="Do not start the PSP sandbox beside the API.")
 def serve(host: str | None, port: int | None, no_sandbox: bool) -> None:
     """Run the whole system in one process: API and every background role."""
-    from api.roles import RoleFactory, child_role, executor_role, scheduler_role
-    from api.serve import run_everything
+    from payments.api.roles import RoleFactory, child_role, executor_role, scheduler_role
+    from payments.api.serve import run_everything
 
     settings = load_settings()
     configure_logging(settings.log_level)
@@ -74,7 +74,7 @@ def serve(host: str | None, port: int | None, no_sandbox: bool) -> None:
 @main.command()
 def api() -> None:
     """Run only the HTTP API (for production, one process per role)."""
-    from api.serve import run_everything
+    from payments.api.serve import run_everything
 
     settings = load_settings()
     configure_logging(settings.log_level)
@@ -94,8 +94,8 @@ def worker() -> None:
     """Run the payment executor alone: follow new orders, charge them at PAYMENTS_PSP_URL."""
     import signal
 
-    from api.roles import build_executor
-    from api.services import build_services
+    from payments.api.roles import build_executor
+    from payments.api.services import build_services
 
     settings = load_settings()
     configure_logging(settings.log_level)
@@ -123,8 +123,8 @@ def dlq_list(payouts: bool) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from api.dead_letters import list_dead_letters, list_payout_dead_letters
-    from api.services import build_services
+    from payments.api.dead_letters import list_dead_letters, list_payout_dead_letters
+    from payments.api.services import build_services
 
     settings = load_settings()
     configure_logging("WARNING")
@@ -164,14 +164,14 @@ def dlq_list(payouts: bool) -> None:
 @click.option("--payouts", is_flag=True, help="The id is a payout_id; --all replays payouts.")
 def dlq_replay(payment_order_id: str | None, replay_all: bool, reason: str, payouts: bool) -> None:
     """Send one dead-lettered order (or payout, or --all) back to the executor."""
-    from api.dead_letters import (
+    from payments.api.dead_letters import (
         list_dead_letters,
         list_payout_dead_letters,
         replay,
         replay_payouts,
     )
-    from api.services import build_services
-    from domain.errors import DomainError
+    from payments.api.services import build_services
+    from payments.domain.errors import DomainError
 
     if bool(payment_order_id) == replay_all:
         raise click.UsageError("give one PAYMENT_ORDER_ID or --all")
@@ -208,7 +208,7 @@ def dlq_replay(payment_order_id: str | None, replay_all: bool, reason: str, payo
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 def psp_sandbox(args: tuple[str, ...]) -> None:
     """Run the sandbox PSP alone (`payments psp-sandbox --help` for its options)."""
-    from psp.sandbox.__main__ import main as sandbox_main
+    from payments.psp.sandbox.__main__ import main as sandbox_main
 
     arguments = list(args)
     if "--db" not in arguments and "-h" not in arguments and "--help" not in arguments:

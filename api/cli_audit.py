@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from projections.seal import AuditKeyMissing, EventLogSeal, Seal, require_audit_key
+from payments.projections.seal import AuditKeyMissing, EventLogSeal, Seal, require_audit_key
 
 
 def _seal_json(seal: Seal) -> dict[str, object]:
@@ -27,9 +27,9 @@ def _seal_json(seal: Seal) -> dict[str, object]:
 
 
 def _open_seal() -> tuple[EventLogSeal, object]:
-    from api.cli import load_settings, resolve_database_url
-    from api.logs import configure_logging
-    from api.services import build_services
+    from payments.api.cli import load_settings, resolve_database_url
+    from payments.api.logs import configure_logging
+    from payments.api.services import build_services
 
     settings = load_settings()
     configure_logging("WARNING")
@@ -101,9 +101,9 @@ def check(as_json: bool) -> None:
 
 
 def _services() -> Any:
-    from api.cli import load_settings, resolve_database_url
-    from api.logs import configure_logging
-    from api.services import build_services
+    from payments.api.cli import load_settings, resolve_database_url
+    from payments.api.logs import configure_logging
+    from payments.api.services import build_services
 
     settings = load_settings()
     configure_logging("WARNING")
@@ -111,7 +111,7 @@ def _services() -> Any:
 
 
 def _instant(option: str, text: str, *, allow_future: bool = False) -> datetime:
-    from projections.event_log import InstantError, parse_instant
+    from payments.projections.event_log import InstantError, parse_instant
 
     try:
         return parse_instant(text, allow_future=allow_future)
@@ -120,7 +120,7 @@ def _instant(option: str, text: str, *, allow_future: bool = False) -> datetime:
 
 
 def _money(minor: int, currency: str) -> str:
-    from domain.money import Money
+    from payments.domain.money import Money
 
     return Money(minor, currency).format()
 
@@ -130,10 +130,10 @@ def _replay_report(
 ) -> dict[str, Any]:
     import msgspec
 
-    from api.as_of_views import read_order_as_of
-    from api.problems import ProblemError
-    from projections import as_of as history
-    from projections.event_log import format_instant
+    from payments.api.as_of_views import read_order_as_of
+    from payments.api.problems import ProblemError
+    from payments.projections import as_of as history
+    from payments.projections.event_log import format_instant
 
     pool, app = services.pool, services.application
     report: dict[str, Any] = {"as_of": format_instant(instant)}
@@ -192,7 +192,7 @@ def _balance_json(balance: Any) -> dict[str, Any]:
 @click.option("--wallet", default=None, help="A seller account: the wallet as of then.")
 def replay(as_of: str, order: str | None, account: str | None, wallet: str | None) -> None:
     """Print as JSON an order, account or wallet (default: the trial balance) as of an instant."""
-    from projections.event_log import AsOfUnavailable
+    from payments.projections.event_log import AsOfUnavailable
 
     instant = _instant("--as-of", as_of)
     services = _services()
@@ -214,10 +214,10 @@ def verify(as_json: bool, names: tuple[str, ...]) -> None:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from projections.catalog import NAMES
-    from projections.rebuild import RebuildBusy
-    from projections.source import ApplicationEventSource
-    from projections.verify import result_json, verify_projection
+    from payments.projections.catalog import NAMES
+    from payments.projections.rebuild import RebuildBusy
+    from payments.projections.source import ApplicationEventSource
+    from payments.projections.verify import result_json, verify_projection
 
     unknown = [n for n in names if n not in NAMES]
     if unknown:
@@ -303,8 +303,8 @@ def export(start: str, end: str, fmt: str, out: Path | None) -> None:
     """Export the journal (every ledger entry of events recorded in [FROM, TO)) as CSV or JSON.
 
     Same log and period give byte-identical files."""
-    from projections.event_log import AsOfUnavailable
-    from projections.journal_export import journal, to_csv, to_json
+    from payments.projections.event_log import AsOfUnavailable
+    from payments.projections.journal_export import journal, to_csv, to_json
 
     first = _instant("--from", start)
     last = _instant("--to", end)

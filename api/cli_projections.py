@@ -9,15 +9,15 @@ from typing import Any
 
 import click
 
-from projections.catalog import NAMES
+from payments.projections.catalog import NAMES
 
 BATCH_HELP = "Events per transaction while catching up."
 
 
 def _services() -> Any:
-    from api.cli import load_settings, resolve_database_url
-    from api.logs import configure_logging
-    from api.services import build_services
+    from payments.api.cli import load_settings, resolve_database_url
+    from payments.api.logs import configure_logging
+    from payments.api.services import build_services
 
     settings = load_settings()
     configure_logging("WARNING" if settings.log_level == "INFO" else settings.log_level)
@@ -47,7 +47,7 @@ def status(as_json: bool) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from api.projection_role import projection_states
+    from payments.api.projection_role import projection_states
 
     services = _services()
     try:
@@ -110,9 +110,9 @@ def rebuild(names: tuple[str, ...], all_: bool, batch_size: int) -> None:
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from projections.rebuild import RebuildBusy
-    from projections.rebuild import rebuild as rebuild_view
-    from projections.source import ApplicationEventSource
+    from payments.projections.rebuild import RebuildBusy
+    from payments.projections.rebuild import rebuild as rebuild_view
+    from payments.projections.source import ApplicationEventSource
 
     if not names and not all_:
         raise click.UsageError(f"name a projection ({', '.join(NAMES)}) or pass --all")
@@ -169,9 +169,9 @@ def rebuild(names: tuple[str, ...], all_: bool, batch_size: int) -> None:
 )
 def run(names: tuple[str, ...], batch_size: int, wait: bool) -> None:
     """Run projections (default: all) in this process until Ctrl-C."""
-    from api.cli import load_settings
-    from api.logs import configure_logging
-    from projections.service import ProjectionService
+    from payments.api.cli import load_settings
+    from payments.api.logs import configure_logging
+    from payments.projections.service import ProjectionService
 
     chosen = _names(names, False)
     services = _services()

@@ -7,8 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from domain.application import CheckoutPolicy
-from domain.money import Money, MoneyError, currency_exponent
+from payments.domain.application import CheckoutPolicy
+from payments.domain.money import Money, MoneyError, currency_exponent
 
 
 class ConfigError(ValueError):

@@ -9,9 +9,9 @@ from litestar import Controller, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
-from api.problems import problem_specs
-from api.services import Services
-from psp.execution_queue import PAYOUT
+from payments.api.problems import problem_specs
+from payments.api.services import Services
+from payments.psp.execution_queue import PAYOUT
 
 
 class DeadLetterView(msgspec.Struct, frozen=True):

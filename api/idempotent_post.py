@@ -6,8 +6,8 @@ from collections.abc import Callable
 
 from litestar import Response
 
-from api.idempotency import ClaimOutcome, IdempotencyStore, StoredResponse, valid_key
-from api.problems import FieldProblem, ProblemError
+from payments.api.idempotency import ClaimOutcome, IdempotencyStore, StoredResponse, valid_key
+from payments.api.problems import FieldProblem, ProblemError
 
 
 def require_key(key: str | None) -> str:

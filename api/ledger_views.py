@@ -11,8 +11,8 @@ from litestar import Controller, get
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery
 
-from api.as_of_views import AsOfQuery, as_of_unavailable, parse_as_of
-from api.order_views import (
+from payments.api.as_of_views import AsOfQuery, as_of_unavailable, parse_as_of
+from payments.api.order_views import (
     MinPositionHeader,
     MinPositionQuery,
     ensure_fresh,
@@ -21,14 +21,14 @@ from api.order_views import (
     parse_limit,
     parse_min_position,
 )
-from api.problems import problem_specs
-from api.services import Services
-from domain.money import Money
-from projections import as_of as history
-from projections.catalog import LiveViews
-from projections.event_log import AsOfUnavailable
-from projections.ledger import AccountBalance, EntryKey, StatementPage, TrialBalance
-from projections.wallets import Wallet
+from payments.api.problems import problem_specs
+from payments.api.services import Services
+from payments.domain.money import Money
+from payments.projections import as_of as history
+from payments.projections.catalog import LiveViews
+from payments.projections.event_log import AsOfUnavailable
+from payments.projections.ledger import AccountBalance, EntryKey, StatementPage, TrialBalance
+from payments.projections.wallets import Wallet
 
 
 class LedgerEntryResponse(msgspec.Struct, frozen=True):

@@ -15,15 +15,15 @@ from typing import Annotated
 import msgspec
 from litestar.params import HeaderParameter, QueryParameter
 
-from api.problems import FieldProblem, ProblemError
-from api.schemas import CheckoutResponse, PaymentOrderResponse, PaymentOrderSummary
-from api.services import Services
-from domain.money import Money
-from domain.payment_order import Status
-from projections.catalog import LiveViews
-from projections.core import ProjectionView
-from projections.order_status import OrderFilter, OrderKey, OrderStatus
-from projections.runner import wait_for_position
+from payments.api.problems import FieldProblem, ProblemError
+from payments.api.schemas import CheckoutResponse, PaymentOrderResponse, PaymentOrderSummary
+from payments.api.services import Services
+from payments.domain.money import Money
+from payments.domain.payment_order import Status
+from payments.projections.catalog import LiveViews
+from payments.projections.core import ProjectionView
+from payments.projections.order_status import OrderFilter, OrderKey, OrderStatus
+from payments.projections.runner import wait_for_position
 
 # How long a read waits for a view to reach the asked position before answering 503.
 READ_YOUR_WRITES_TIMEOUT_SECONDS = 2.0

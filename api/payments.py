@@ -10,11 +10,11 @@ from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody
 
-from api.as_of_views import AsOfQuery, parse_as_of, read_order_as_of
-from api.card_guard import refuse_card_data
-from api.idempotency import StoredResponse
-from api.idempotent_post import require_key, run_idempotent
-from api.order_views import (
+from payments.api.as_of_views import AsOfQuery, parse_as_of, read_order_as_of
+from payments.api.card_guard import refuse_card_data
+from payments.api.idempotency import StoredResponse
+from payments.api.idempotent_post import require_key, run_idempotent
+from payments.api.order_views import (
     LIST_DESCRIPTION,
     MinPositionHeader,
     MinPositionQuery,
@@ -26,19 +26,19 @@ from api.order_views import (
     read_checkout,
     read_order,
 )
-from api.problems import FieldProblem, ProblemError, problem_specs
-from api.schemas import (
+from payments.api.problems import FieldProblem, ProblemError, problem_specs
+from payments.api.schemas import (
     CheckoutRequest,
     CheckoutResponse,
     PaymentOrderResponse,
     PaymentOrderSummary,
 )
-from api.services import Services
-from domain.application import OrderLine, PlaceCheckout, Placement
-from domain.checkout import Checkout
-from domain.errors import FieldError, InvalidCommand
-from domain.money import Money, MoneyError
-from domain.payment_order import PaymentOrder
+from payments.api.services import Services
+from payments.domain.application import OrderLine, PlaceCheckout, Placement
+from payments.domain.checkout import Checkout
+from payments.domain.errors import FieldError, InvalidCommand
+from payments.domain.money import Money, MoneyError
+from payments.domain.payment_order import PaymentOrder
 
 MAX_BODY_BYTES = 64 * 1024
 # Kept for modules that imported them from here; new code imports api.idempotent_post.

@@ -12,22 +12,22 @@ from litestar import Controller, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, HeaderParameter, JSONBody
 
-from api.idempotency import StoredResponse
-from api.idempotent_post import require_key, run_idempotent
-from api.problems import problem_specs
-from api.schemas import AmountText, Identifier
-from api.services import Services
-from domain.errors import FieldError, InvalidCommand
-from domain.money import Money, MoneyError
-from domain.payout import Payout
-from domain.payout_commands import (
+from payments.api.idempotency import StoredResponse
+from payments.api.idempotent_post import require_key, run_idempotent
+from payments.api.problems import problem_specs
+from payments.api.schemas import AmountText, Identifier
+from payments.api.services import Services
+from payments.domain.errors import FieldError, InvalidCommand
+from payments.domain.money import Money, MoneyError
+from payments.domain.payout import Payout
+from payments.domain.payout_commands import (
     PayoutPlacement,
     RequestPayout,
     payout_id_for_key,
     payout_id_for_run,
 )
-from projections.wallets_pg import PostgresWallets
-from psp.wallet_follower import WalletFollower
+from payments.projections.wallets_pg import PostgresWallets
+from payments.psp.wallet_follower import WalletFollower
 
 log = logging.getLogger("payments.payouts")
 CREATE_SCOPE = "POST /payouts"

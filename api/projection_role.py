@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from api.services import Services
-from projections.catalog import tracking_tables
-from projections.source import ApplicationEventSource
-from projections.status import ProjectionState, read_states
+from payments.api.services import Services
+from payments.projections.catalog import tracking_tables
+from payments.projections.source import ApplicationEventSource
+from payments.projections.status import ProjectionState, read_states
 
 
 def projection_states(services: Services) -> list[ProjectionState]:

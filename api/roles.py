@@ -15,11 +15,11 @@ from pathlib import Path
 
 import httpx
 
-from api.services import Services
-from psp.client import HttpPspClient
-from psp.executor import ExecutorConfig, PaymentExecutor
-from psp.feeder import ExecutionFeeder
-from psp.wallet_follower import WalletFollower
+from payments.api.services import Services
+from payments.psp.client import HttpPspClient
+from payments.psp.executor import ExecutorConfig, PaymentExecutor
+from payments.psp.feeder import ExecutionFeeder
+from payments.psp.wallet_follower import WalletFollower
 
 log = logging.getLogger("payments.roles")
 
@@ -84,7 +84,7 @@ class SandboxProcess:
         data_dir.mkdir(parents=True, exist_ok=True)
         self.log_path = data_dir / "psp-sandbox.log"
         self.command = [
-            sys.executable, "-m", "psp.sandbox",
+            sys.executable, "-m", "payments.psp.sandbox",
             "--port", str(port),
             "--db", str(data_dir / "psp-sandbox.sqlite3"),
             "--webhook-url", webhook_url,
@@ -120,7 +120,7 @@ class SandboxProcess:
 
 def scheduler_role(services: Services) -> Role:
     """The scheduler's jobs in a background thread pool of this process (`payments serve`)."""
-    from api.scheduler_jobs import build_scheduler
+    from payments.api.scheduler_jobs import build_scheduler
 
     scheduler = build_scheduler(services)
     return Role("scheduler", scheduler.start, scheduler.stop)
@@ -146,7 +146,7 @@ def child_role(name: str, arguments: list[str]) -> RoleFactory:
         def start() -> None:
             process.append(
                 subprocess.Popen(
-                    [sys.executable, "-m", "api.cli", *arguments],
+                    [sys.executable, "-m", "payments.api.cli", *arguments],
                     env=env,
                     preexec_fn=_die_with_parent,
                 )

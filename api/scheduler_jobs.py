@@ -12,10 +12,10 @@ from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Any
 
-from api.payouts import run_payouts
-from api.services import Services
-from projections.seal import EventLogSeal
-from scheduler.jobs import Job, JobScheduler, JobSkipped, purge_runs
+from payments.api.payouts import run_payouts
+from payments.api.services import Services
+from payments.projections.seal import EventLogSeal
+from payments.scheduler.jobs import Job, JobScheduler, JobSkipped, purge_runs
 
 log = logging.getLogger("payments.scheduler.jobs")
 
@@ -44,7 +44,7 @@ RETURNING order_uuid
 
 def run_due_work(services: Services) -> str:
     """Feed the queue and work what is due, in case no worker runs (leases keep it safe)."""
-    from api.roles import build_executor
+    from payments.api.roles import build_executor
 
     if not services.psp_url:
         raise JobSkipped("no PSP configured (PAYMENTS_PSP_URL)")
@@ -93,7 +93,7 @@ def purge(services: Services) -> str:
 def reconcile_function() -> Callable[[Services, date], dict[str, Any]] | None:
     """The reconciliation's `fetch_and_reconcile(services, day)`, when that module exists."""
     try:
-        module = importlib.import_module("api.reconcile_service")
+        module = importlib.import_module("payments.api.reconcile_service")
     except ImportError:
         return None
     function: Callable[[Services, date], dict[str, Any]] | None = getattr(

@@ -12,10 +12,10 @@ from types import FrameType
 import uvicorn
 from litestar.concurrency import set_asyncio_executor
 
-from api.app import create_app
-from api.config import Settings
-from api.roles import Role, RoleFactory, SandboxProcess
-from api.services import build_services
+from payments.api.app import create_app
+from payments.api.config import Settings
+from payments.api.roles import Role, RoleFactory, SandboxProcess
+from payments.api.services import build_services
 
 __all__ = ["Role", "RoleFactory", "run_everything"]
 

@@ -8,15 +8,15 @@ from functools import cached_property
 
 from psycopg_pool import ConnectionPool
 
-from api import idempotency
-from api.config import Settings
-from api.database import apply_schema, eventsourcing_env, open_pool
-from domain.application import OrderCommands, PaymentsApplication
-from domain.payout_commands import PayoutCommands
-from projections import catalog as projections_catalog
-from projections import seal, verifications
-from psp import execution_queue
-from scheduler import jobs as scheduler_jobs
+from payments.api import idempotency
+from payments.api.config import Settings
+from payments.api.database import apply_schema, eventsourcing_env, open_pool
+from payments.domain.application import OrderCommands, PaymentsApplication
+from payments.domain.payout_commands import PayoutCommands
+from payments.projections import catalog as projections_catalog
+from payments.projections import seal, verifications
+from payments.psp import execution_queue
+from payments.scheduler import jobs as scheduler_jobs
 
 # Every table of ours; each statement is idempotent. Later components append theirs.
 SCHEMA: list[str] = [

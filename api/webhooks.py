@@ -12,11 +12,11 @@ from litestar import Controller, Request, post
 from litestar.concurrency import sync_to_thread
 from litestar.di import NamedDependency
 
-from api.problems import FieldProblem, ProblemError, problem_specs
-from api.services import Services
-from domain.errors import IllegalTransition, NotFound
-from psp.client import Declined, Succeeded, outcome_of_charge
-from psp.signing import MalformedSignatureError, SignatureError, verify_signature
+from payments.api.problems import FieldProblem, ProblemError, problem_specs
+from payments.api.services import Services
+from payments.domain.errors import IllegalTransition, NotFound
+from payments.psp.client import Declined, Succeeded, outcome_of_charge
+from payments.psp.signing import MalformedSignatureError, SignatureError, verify_signature
 
 log = logging.getLogger("payments.webhooks")
 MAX_WEBHOOK_BYTES = 64 * 1024

@@ -1,6 +1,6 @@
 """Audit: as-of balance latency on an account with many postings, and verify speed (events/s).
 
-    python -m bench.audit --postings 100000 --verify-orders 20000
+    python -m payments.bench.audit --postings 100000 --verify-orders 20000
 
 `run_audit_bench(postings)` returns the figures as a dict; `run(ctx)` is the scenario form for
 `payments bench` (register it in bench/scenarios.py).
@@ -26,17 +26,17 @@ import click
 import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from api.config import Settings
-from api.services import Services, build_services
-from bench.history import make_history
-from projections import as_of
-from projections.catalog import NAMES, live_view
-from projections.runner import ProjectionRunner
-from projections.source import ApplicationEventSource
-from projections.verify import verify_projection
+from payments.api.config import Settings
+from payments.api.services import Services, build_services
+from payments.bench.history import make_history
+from payments.projections import as_of
+from payments.projections.catalog import NAMES, live_view
+from payments.projections.runner import ProjectionRunner
+from payments.projections.source import ApplicationEventSource
+from payments.projections.verify import verify_projection
 
 if TYPE_CHECKING:
-    from bench.harness import BenchContext, ScenarioResult
+    from payments.bench.harness import BenchContext, ScenarioResult
 
 YEAR_START = datetime(2025, 1, 1, tzinfo=UTC)
 QUERIES = 30
@@ -199,7 +199,7 @@ def run_audit_bench(
 
 def run(ctx: BenchContext) -> ScenarioResult:
     """`payments bench audit`: the scenario form of run_audit_bench."""
-    from bench.harness import Goal, ScenarioResult, Table
+    from payments.bench.harness import Goal, ScenarioResult, Table
 
     postings = int(ctx.param("postings", 100_000, 2_000))
     orders = int(ctx.param("verify_orders", 10_000, 300))

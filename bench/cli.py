@@ -53,15 +53,15 @@ def bench(
     """
     from rich.console import Console
 
-    from api.logs import configure_logging
-    from bench.harness import (
+    from payments.api.logs import configure_logging
+    from payments.bench.harness import (
         BenchContext,
         database_server,
         database_server_version,
         print_result,
         write_result,
     )
-    from bench.scenarios import SCENARIOS
+    from payments.bench.scenarios import SCENARIOS
 
     if list_only:
         for name, function in SCENARIOS.items():

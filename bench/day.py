@@ -1,7 +1,7 @@
 """Scenario `day`: a compressed day of payments, faults included, then the day's books closed.
 
 Stages, each timed:
-1. start the sandbox PSP (`python -m psp.sandbox`, webhooks to our API) and `payments api`
+1. start the sandbox PSP (`python -m payments.psp.sandbox`, webhooks to our API) and `payments api`
    (the HTTP API alone) as child processes on fresh state;
 2. `place`: N orders (3 per checkout) POSTed to /payments by 8 client threads, with a mix of
    test cards: mostly 4242..., some declined (…0002), insufficient funds (…9995), processing
@@ -33,11 +33,11 @@ from typing import Any
 
 import httpx
 
-from api.config import Settings
-from api.reconcile_service import reconcile_path
-from api.roles import build_executor
-from api.services import Services, build_services
-from bench.harness import (
+from payments.api.config import Settings
+from payments.api.reconcile_service import reconcile_path
+from payments.api.roles import build_executor
+from payments.api.services import Services, build_services
+from payments.bench.harness import (
     BenchContext,
     ChildProcess,
     Goal,
@@ -47,12 +47,12 @@ from bench.harness import (
     free_port,
     timed_parallel,
 )
-from bench.workload import ORDERS_PER_CHECKOUT, checkout_body
-from domain.payment_order import TERMINAL
-from projections.catalog import NAMES, live_view
-from projections.runner import ProjectionRunner
-from projections.source import ApplicationEventSource
-from psp.reconcile.report import summary
+from payments.bench.workload import ORDERS_PER_CHECKOUT, checkout_body
+from payments.domain.payment_order import TERMINAL
+from payments.projections.catalog import NAMES, live_view
+from payments.projections.runner import ProjectionRunner
+from payments.projections.source import ApplicationEventSource
+from payments.psp.reconcile.report import summary
 
 PAYMENTS = str(Path(sys.executable).parent / "payments")
 SECRET = "whsec_bench_day"  # a benchmark's sandbox secret, not a credential
@@ -97,7 +97,7 @@ def run(ctx: BenchContext) -> ScenarioResult:
         [
             sys.executable,
             "-m",
-            "psp.sandbox",
+            "payments.psp.sandbox",
             "--db",
             str(ctx.work_dir / "psp-sandbox.sqlite3"),
             "--port",

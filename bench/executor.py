@@ -1,7 +1,7 @@
 """Scenario `executor`: orders from NOT_STARTED to SUCCESS through the sandbox PSP, per second.
 
-A sandbox PSP runs as a child process (`python -m psp.sandbox`). For every injected PSP latency
-(none, 50 ms) and every executor setting (concurrency x batch size), N fresh orders are placed
+A sandbox PSP runs as a child process (`python -m payments.psp.sandbox`). For every injected
+PSP latency (none, 50 ms) and every executor setting (concurrency x batch size), N fresh orders are placed
 through PaymentsApplication.place_checkout, then a PaymentExecutor built as `payments worker`
 builds it (api.roles.build_executor) runs run_until_idle until every order is SUCCESS; the
 clock covers feeding the queue, claiming, ExecutionStarted, the PSP calls, the outcomes and the
@@ -18,10 +18,10 @@ from typing import Any
 
 import httpx
 
-from api.config import Settings
-from api.roles import build_executor
-from api.services import build_services
-from bench.harness import (
+from payments.api.config import Settings
+from payments.api.roles import build_executor
+from payments.api.services import build_services
+from payments.bench.harness import (
     BenchContext,
     ChildProcess,
     Goal,
@@ -32,9 +32,9 @@ from bench.harness import (
     ratio,
     timed_parallel,
 )
-from bench.workload import ORDERS_PER_CHECKOUT, place_command
-from domain.payment_order import Status
-from psp.client import ChargeRequest, HttpPspClient, Succeeded
+from payments.bench.workload import ORDERS_PER_CHECKOUT, place_command
+from payments.domain.payment_order import Status
+from payments.psp.client import ChargeRequest, HttpPspClient, Succeeded
 
 GOAL_ORDERS_PER_S = 500.0
 GOAL_LATENCY_MS = 50
@@ -58,7 +58,7 @@ def run(ctx: BenchContext) -> ScenarioResult:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     command = [
-        sys.executable, "-m", "psp.sandbox",
+        sys.executable, "-m", "payments.psp.sandbox",
         "--db", str(ctx.work_dir / "psp-sandbox.sqlite3"),
         "--port", str(port),
         "--log-level", "warning",

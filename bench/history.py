@@ -6,9 +6,9 @@ import random
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from domain.application import PaymentsApplication
-from domain.checkout import Checkout
-from domain.payment_order import FailureCode, PaymentOrder
+from payments.domain.application import PaymentsApplication
+from payments.domain.checkout import Checkout
+from payments.domain.payment_order import FailureCode, PaymentOrder
 
 OUTCOMES = (
     "not_started",

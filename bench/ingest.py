@@ -24,9 +24,9 @@ import msgspec
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
-from api.config import Settings
-from api.services import build_services
-from bench.harness import (
+from payments.api.config import Settings
+from payments.api.services import build_services
+from payments.bench.harness import (
     BenchContext,
     ChildProcess,
     Goal,
@@ -38,7 +38,7 @@ from bench.harness import (
     ratio,
     timed_parallel,
 )
-from bench.workload import ORDERS_PER_CHECKOUT, checkout_body, place_command
+from payments.bench.workload import ORDERS_PER_CHECKOUT, checkout_body, place_command
 
 PAYMENTS = str(Path(sys.executable).parent / "payments")
 RATIO_GOAL = 0.6
@@ -248,7 +248,7 @@ def _loadgen(ctx: BenchContext, spec: dict[str, Any]) -> dict[str, Any]:
     spec = {"prefix": f"co{uuid.uuid4().hex[:10]}", "start": 0, "deadline_s": 600, **spec}
     out = ctx.work_dir / f"loadgen-{uuid.uuid4().hex[:8]}.json"
     subprocess.run(
-        [sys.executable, "-m", "bench.loadgen", json.dumps(spec), str(out)],
+        [sys.executable, "-m", "payments.bench.loadgen", json.dumps(spec), str(out)],
         check=True,
         timeout=float(spec["deadline_s"]) + 120,
     )

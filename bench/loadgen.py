@@ -1,6 +1,6 @@
 """The HTTP load generator, run as a process of its own so it never shares the server's loop.
 
-    python -m bench.loadgen SPEC_JSON RESULT_PATH
+    python -m payments.bench.loadgen SPEC_JSON RESULT_PATH
 
 SPEC: {"url", "prefix", "start", "mode": "closed", "clients", "count"} or
       {"url", "prefix", "start", "mode": "open", "rate", "seconds", "max_in_flight"}.
@@ -23,7 +23,7 @@ from typing import Any
 import httpx
 import msgspec
 
-from bench.workload import checkout_body, checkout_id
+from payments.bench.workload import checkout_body, checkout_id
 
 
 def _bodies(spec: dict[str, Any], count: int) -> list[tuple[str, bytes]]:

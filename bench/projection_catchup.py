@@ -1,6 +1,7 @@
 """Measure projection catch-up (rebuild) speed: events applied per second, per projection.
 
-    python -m bench.projection_catchup --orders 20000 [--database-url URL] [--batch-size 2000]
+    python -m payments.bench.projection_catchup --orders 20000 \
+        [--database-url URL] [--batch-size 2000]
 
 Without --database-url it uses PAYMENTS_DATABASE_URL, creating a scratch database there.
 """
@@ -15,12 +16,12 @@ import click
 import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from api.config import Settings
-from api.services import build_services
-from bench.history import make_history
-from projections.catalog import NAMES
-from projections.rebuild import rebuild
-from projections.source import ApplicationEventSource
+from payments.api.config import Settings
+from payments.api.services import build_services
+from payments.bench.history import make_history
+from payments.projections.catalog import NAMES
+from payments.projections.rebuild import rebuild
+from payments.projections.source import ApplicationEventSource
 
 
 @click.command()

@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import time
 
-from api.config import Settings
-from api.services import build_services
-from bench.harness import BenchContext, Goal, ScenarioResult, Table, ratio
-from bench.history import make_history
-from projections.catalog import NAMES
-from projections.rebuild import rebuild
-from projections.source import ApplicationEventSource
+from payments.api.config import Settings
+from payments.api.services import build_services
+from payments.bench.harness import BenchContext, Goal, ScenarioResult, Table, ratio
+from payments.bench.history import make_history
+from payments.projections.catalog import NAMES
+from payments.projections.rebuild import rebuild
+from payments.projections.source import ApplicationEventSource
 
 GOAL_EVENTS_PER_S = 10_000.0
 

@@ -25,13 +25,13 @@ from typing import TYPE_CHECKING, Any
 import psycopg
 from psycopg.conninfo import make_conninfo
 
-from api.database import eventsourcing_env
-from domain.application import CheckoutPolicy, PaymentsApplication
-from domain.payment_order import PaymentOrder
-from psp.settlement import SettlementLine, write_settlement_csv
+from payments.api.database import eventsourcing_env
+from payments.domain.application import CheckoutPolicy, PaymentsApplication
+from payments.domain.payment_order import PaymentOrder
+from payments.psp.settlement import SettlementLine, write_settlement_csv
 
 if TYPE_CHECKING:
-    from bench.harness import BenchContext, ScenarioResult
+    from payments.bench.harness import BenchContext, ScenarioResult
 
 ORDERS_PER_SAVE = 500  # 2,000 per save stalled over the embedded server's Unix socket
 PLANTED_EXCEPTIONS = 10  # lines for orders we never took: "missing internally"
@@ -103,16 +103,16 @@ def settlement_lines(orders: int, prefix: str, day: datetime) -> Iterator[Settle
 _CHILD = """
 import json, resource, sys, time
 from pathlib import Path
-from domain.application import CheckoutPolicy, OrderCommands, PaymentsApplication
-from psp.reconcile.engine import ReconcileOptions, reconcile_file
-from psp.reconcile.expected import replay_history
-from psp.reconcile.report import summary
+from payments.domain.application import CheckoutPolicy, OrderCommands, PaymentsApplication
+from payments.psp.reconcile.engine import ReconcileOptions, reconcile_file
+from payments.psp.reconcile.expected import replay_history
+from payments.psp.reconcile.report import summary
 
 env, path, compare = json.loads(sys.argv[1]), Path(sys.argv[2]), sys.argv[3] == "1"
 app = PaymentsApplication(CheckoutPolicy("USD", 10**12), env=env)
 result = {"base_rss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}
 if compare:
-    from psp.reconcile.expected import TOPICS
+    from payments.psp.reconcile.expected import TOPICS
     started = time.perf_counter()
     head = app.recorder.max_notification_id() or 0
     start, events = 1, 0
@@ -218,7 +218,7 @@ def extrapolate_1m(figures: dict[str, Any]) -> tuple[float, float]:
 
 def run(ctx: BenchContext) -> ScenarioResult:
     """`payments bench reconcile`: the scenario form of run_reconcile_bench."""
-    from bench.harness import Goal, ScenarioResult, Table
+    from payments.bench.harness import Goal, ScenarioResult, Table
 
     lines = int(ctx.param("lines", 200_000, 5_000))
     ctx.log(f"reconcile: writing {lines} orders' history and settlement file")
@@ -283,5 +283,5 @@ def run(ctx: BenchContext) -> ScenarioResult:
     )
 
 
-if __name__ == "__main__":  # python -m bench.reconcile 100000
+if __name__ == "__main__":  # python -m payments.bench.reconcile 100000
     print(json.dumps(run_reconcile_bench(int(sys.argv[1]) if len(sys.argv) > 1 else 100_000)))

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from bench import audit, day, executor, ingest, projections, reconcile
-from bench.harness import BenchContext, ScenarioResult
+from payments.bench import audit, day, executor, ingest, projections, reconcile
+from payments.bench.harness import BenchContext, ScenarioResult
 
 Scenario = Callable[[BenchContext], ScenarioResult]
 

@@ -6,9 +6,9 @@ from typing import Any
 
 import msgspec
 
-from api.payments import to_command
-from api.schemas import CheckoutRequest
-from domain.application import PlaceCheckout
+from payments.api.payments import to_command
+from payments.api.schemas import CheckoutRequest
+from payments.domain.application import PlaceCheckout
 
 ORDERS_PER_CHECKOUT = 3
 

@@ -15,18 +15,18 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, JSONTranscoder, Transcoding
 from eventsourcing.utils import EnvType
 
-from domain.checkout import Checkout
-from domain.errors import (
+from payments.domain.checkout import Checkout
+from payments.domain.errors import (
     CheckoutConflict,
     FieldError,
     InvalidCommand,
     NotFound,
     PaymentOrderConflict,
 )
-from domain.ids import checkout_uuid, payment_order_uuid
-from domain.money import Money
-from domain.payment_order import FailureCode, PaymentOrder
-from domain.seller_wallet import SellerWallet
+from payments.domain.ids import checkout_uuid, payment_order_uuid
+from payments.domain.money import Money
+from payments.domain.payment_order import FailureCode, PaymentOrder
+from payments.domain.seller_wallet import SellerWallet
 
 MAX_ORDERS_PER_CHECKOUT = 100
 A = TypeVar("A", bound=Aggregate)

@@ -7,7 +7,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
-from domain.ids import checkout_uuid
+from payments.domain.ids import checkout_uuid
 
 
 class Checkout(Aggregate):

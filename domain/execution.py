@@ -12,7 +12,7 @@ from collections.abc import Callable
 from datetime import datetime
 from enum import Enum
 
-from domain.errors import IllegalTransition
+from payments.domain.errors import IllegalTransition
 
 
 class PspExecution:

@@ -8,9 +8,9 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
-from domain.execution import PspExecution
-from domain.ids import payment_order_uuid
-from domain.money import Money
+from payments.domain.execution import PspExecution
+from payments.domain.ids import payment_order_uuid
+from payments.domain.money import Money
 
 
 class Status(Enum):

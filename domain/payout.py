@@ -13,10 +13,10 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
-from domain.errors import IllegalTransition
-from domain.execution import PspExecution
-from domain.ids import payout_uuid
-from domain.money import Money
+from payments.domain.errors import IllegalTransition
+from payments.domain.execution import PspExecution
+from payments.domain.ids import payout_uuid
+from payments.domain.money import Money
 
 
 class PayoutStatus(Enum):

@@ -9,11 +9,11 @@ from dataclasses import dataclass
 
 from eventsourcing.persistence import IntegrityError
 
-from domain.application import PaymentsApplication, change_with_retry
-from domain.errors import FieldError, InvalidCommand, NotFound, PayoutConflict
-from domain.ids import payout_uuid, seller_wallet_uuid
-from domain.payout import Payout
-from domain.seller_wallet import SellerWallet
+from payments.domain.application import PaymentsApplication, change_with_retry
+from payments.domain.errors import FieldError, InvalidCommand, NotFound, PayoutConflict
+from payments.domain.ids import payout_uuid, seller_wallet_uuid
+from payments.domain.payout import Payout
+from payments.domain.seller_wallet import SellerWallet
 
 
 def payout_id_for_run(run_id: str, seller_account: str) -> str:

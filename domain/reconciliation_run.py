@@ -15,8 +15,8 @@ from uuid import UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
-from domain.errors import FieldError, IllegalTransition, InvalidCommand, NotFound
-from domain.ids import PAYMENTS_NAMESPACE
+from payments.domain.errors import FieldError, IllegalTransition, InvalidCommand, NotFound
+from payments.domain.ids import PAYMENTS_NAMESPACE
 
 # Finding kinds. Exceptions wait in the manual queue; the rest only inform.
 AWAITING_SETTLEMENT = "awaiting_settlement"

@@ -12,9 +12,9 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
-from domain.errors import FieldError, IllegalTransition, InvalidCommand
-from domain.ids import seller_wallet_uuid
-from domain.money import Money
+from payments.domain.errors import FieldError, IllegalTransition, InvalidCommand
+from payments.domain.ids import seller_wallet_uuid
+from payments.domain.money import Money
 
 
 class SellerWallet(Aggregate):

@@ -17,11 +17,11 @@ from uuid import UUID
 from eventsourcing.application import Application
 from psycopg_pool import ConnectionPool
 
-from domain.ids import payment_order_uuid
-from domain.payment_order import PaymentOrder
-from projections.core import TrackedEvent, UnapplicableEvent
-from projections.event_log import AsOfUnavailable, aggregate_events, unapplied_tail
-from projections.ledger import (
+from payments.domain.ids import payment_order_uuid
+from payments.domain.payment_order import PaymentOrder
+from payments.projections.core import TrackedEvent, UnapplicableEvent
+from payments.projections.event_log import AsOfUnavailable, aggregate_events, unapplied_tail
+from payments.projections.ledger import (
     AccountBalance,
     EntryKey,
     EntryLine,
@@ -29,13 +29,13 @@ from projections.ledger import (
     TrialBalance,
     entry_lines,
 )
-from projections.ledger_pg import ENTRY_COLUMNS, PostgresLedger
-from projections.order_status import OrderStatus, apply_order_event
-from projections.order_terms import TermsBook, terms_of
-from projections.pg import load_terms
-from projections.postings import POSTING_RULES, ledger_topics, transaction_for
-from projections.postings import seller_account as seller_ledger_account
-from projections.wallets import WALLET_RULES, Wallet
+from payments.projections.ledger_pg import ENTRY_COLUMNS, PostgresLedger
+from payments.projections.order_status import OrderStatus, apply_order_event
+from payments.projections.order_terms import TermsBook, terms_of
+from payments.projections.pg import load_terms
+from payments.projections.postings import POSTING_RULES, ledger_topics, transaction_for
+from payments.projections.postings import seller_account as seller_ledger_account
+from payments.projections.wallets import WALLET_RULES, Wallet
 
 # --- orders --------------------------------------------------------------------------------
 

@@ -17,8 +17,8 @@ from eventsourcing.application import Application
 from eventsourcing.persistence import Notification
 from psycopg_pool import ConnectionPool
 
-from projections.core import TrackedEvent
-from projections.source import ApplicationEventSource
+from payments.projections.core import TrackedEvent
+from payments.projections.source import ApplicationEventSource
 
 # The most unapplied events an as-of answer replays itself before it gives up (503).
 TAIL_LIMIT = 10_000

@@ -17,11 +17,11 @@ from typing import Any
 from eventsourcing.application import Application
 from psycopg_pool import ConnectionPool
 
-from domain.money import Money
-from projections.as_of import ledger_tail
-from projections.event_log import format_instant
-from projections.ledger import EntryLine
-from projections.ledger_pg import ENTRY_COLUMNS
+from payments.domain.money import Money
+from payments.projections.as_of import ledger_tail
+from payments.projections.event_log import format_instant
+from payments.projections.ledger import EntryLine
+from payments.projections.ledger_pg import ENTRY_COLUMNS
 
 COLUMNS = (
     "position",

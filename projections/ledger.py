@@ -13,16 +13,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from domain.payment_order import PaymentOrder
-from projections.core import (
+from payments.domain.payment_order import PaymentOrder
+from payments.projections.core import (
     ProjectionView,
     TrackedEvent,
     TrackingConflict,
     UnapplicableEvent,
     check_batch,
 )
-from projections.order_terms import TermsBook, terms_of
-from projections.postings import LedgerTransaction, ledger_topics, transaction_for
+from payments.projections.order_terms import TermsBook, terms_of
+from payments.projections.postings import LedgerTransaction, ledger_topics, transaction_for
 
 NAME = "ledger"
 

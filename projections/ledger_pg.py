@@ -6,8 +6,8 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-from projections.core import TrackedEvent, UnapplicableEvent
-from projections.ledger import (
+from payments.projections.core import TrackedEvent, UnapplicableEvent
+from payments.projections.ledger import (
     NAME,
     AccountBalance,
     EntryKey,
@@ -17,7 +17,7 @@ from projections.ledger import (
     entry_lines,
     post_batch,
 )
-from projections.pg import (
+from payments.projections.pg import (
     Connection,
     PostgresView,
     copy_rows,
@@ -27,7 +27,7 @@ from projections.pg import (
     terms_ddl,
     tracking_ddl,
 )
-from projections.postings import LedgerTransaction, Posting, ledger_topics
+from payments.projections.postings import LedgerTransaction, Posting, ledger_topics
 
 TABLES = (
     "ledger_order_terms",

@@ -13,7 +13,7 @@ from prometheus_client import REGISTRY
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from projections.status import ProjectionState
+from payments.projections.status import ProjectionState
 
 log = logging.getLogger("payments.projections")
 

@@ -13,9 +13,9 @@ from datetime import datetime
 from typing import Any, Protocol
 from uuid import UUID
 
-from domain.checkout import Checkout
-from domain.payment_order import PaymentOrder, Status
-from projections.core import (
+from payments.domain.checkout import Checkout
+from payments.domain.payment_order import PaymentOrder, Status
+from payments.projections.core import (
     ProjectionView,
     TrackedEvent,
     TrackingConflict,

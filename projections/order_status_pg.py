@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
-from projections.core import TrackedEvent
-from projections.order_status import (
+from payments.projections.core import TrackedEvent
+from payments.projections.order_status import (
     NAME,
     CheckoutStatus,
     OrderFilter,
@@ -21,7 +21,7 @@ from projections.order_status import (
     is_order_event,
     order_key,
 )
-from projections.pg import Connection, PostgresView, qualify, tracking_ddl
+from payments.projections.pg import Connection, PostgresView, qualify, tracking_ddl
 
 ORDER_COLUMNS = tuple(f.name for f in dataclasses.fields(OrderStatus))
 CHECKOUT_COLUMNS = tuple(f.name for f in dataclasses.fields(CheckoutStatus))

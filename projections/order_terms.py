@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from typing import Protocol
 from uuid import UUID
 
-from domain.payment_order import PaymentOrder
-from projections.core import UnapplicableEvent
+from payments.domain.payment_order import PaymentOrder
+from payments.projections.core import UnapplicableEvent
 
 CREATED_TOPIC: str = PaymentOrder.Created.TOPIC
 

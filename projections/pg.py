@@ -12,8 +12,8 @@ from uuid import UUID
 import psycopg
 from psycopg_pool import ConnectionPool
 
-from projections.core import APPLICATION_NAME, TrackedEvent, TrackingConflict, check_batch
-from projections.order_terms import CREATED_TOPIC, OrderTerms, TermsBook
+from payments.projections.core import APPLICATION_NAME, TrackedEvent, TrackingConflict, check_batch
+from payments.projections.order_terms import CREATED_TOPIC, OrderTerms, TermsBook
 
 # Advisory lock classes (first key of the two-int form); the second key is the name's crc32.
 RUNNER_LOCK_CLASS = 7261002  # session lock: at most one runner per projection

@@ -16,10 +16,16 @@ from dataclasses import dataclass
 
 from psycopg_pool import ConnectionPool
 
-from projections.catalog import VIEW_CLASSES
-from projections.pg import REBUILD_LOCK_CLASS, WRITE_LOCK_CLASS, Connection, PostgresView, lock_key
-from projections.runner import CATCH_UP_BATCH, Progress, ProjectionRunner
-from projections.source import EventSource
+from payments.projections.catalog import VIEW_CLASSES
+from payments.projections.pg import (
+    REBUILD_LOCK_CLASS,
+    WRITE_LOCK_CLASS,
+    Connection,
+    PostgresView,
+    lock_key,
+)
+from payments.projections.runner import CATCH_UP_BATCH, Progress, ProjectionRunner
+from payments.projections.source import EventSource
 
 SCRATCH_PREFIX = "payments_rebuild_"
 RETIRED_PREFIX = "payments_retired_"

@@ -16,8 +16,13 @@ from typing import Protocol
 import psycopg
 from eventsourcing.persistence import OperationalError as StoreOperationalError
 
-from projections.core import ProjectionPoisoned, ProjectionView, TrackedEvent, TrackingConflict
-from projections.source import EventSource
+from payments.projections.core import (
+    ProjectionPoisoned,
+    ProjectionView,
+    TrackedEvent,
+    TrackingConflict,
+)
+from payments.projections.source import EventSource
 
 log = logging.getLogger("payments.projections")
 

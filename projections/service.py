@@ -10,11 +10,11 @@ from typing import Any
 from eventsourcing.application import Application
 from psycopg_pool import ConnectionPool
 
-from projections.catalog import NAMES, live_view
-from projections.core import ProjectionPoisoned
-from projections.runner import CATCH_UP_BATCH, ProjectionRunner
-from projections.source import ApplicationEventSource
-from projections.status import PostgresStatusRecorder, RunnerLock
+from payments.projections.catalog import NAMES, live_view
+from payments.projections.core import ProjectionPoisoned
+from payments.projections.runner import CATCH_UP_BATCH, ProjectionRunner
+from payments.projections.source import ApplicationEventSource
+from payments.projections.status import PostgresStatusRecorder, RunnerLock
 
 log = logging.getLogger("payments.projections")
 

@@ -12,7 +12,7 @@ import psycopg
 from eventsourcing.application import Application
 from eventsourcing.persistence import Notification
 
-from projections.core import TrackedEvent
+from payments.projections.core import TrackedEvent
 
 
 class EventSource(Protocol):

@@ -18,9 +18,9 @@ from typing import Any
 import psycopg
 from psycopg_pool import ConnectionPool
 
-from projections.core import APPLICATION_NAME
-from projections.pg import RUNNER_LOCK_CLASS, lock_key, qualify
-from projections.source import EventSource
+from payments.projections.core import APPLICATION_NAME
+from payments.projections.pg import RUNNER_LOCK_CLASS, lock_key, qualify
+from payments.projections.source import EventSource
 
 SCHEMA = [
     """

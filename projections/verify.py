@@ -17,12 +17,12 @@ from typing import Any
 
 from psycopg_pool import ConnectionPool
 
-from projections.catalog import NAMES, VIEW_CLASSES
-from projections.core import APPLICATION_NAME
-from projections.pg import Connection, PostgresView, qualify
-from projections.rebuild import drop_scratch, rebuild_lock, scratch_view
-from projections.runner import CATCH_UP_BATCH, Progress, ProjectionRunner
-from projections.source import EventSource
+from payments.projections.catalog import NAMES, VIEW_CLASSES
+from payments.projections.core import APPLICATION_NAME
+from payments.projections.pg import Connection, PostgresView, qualify
+from payments.projections.rebuild import drop_scratch, rebuild_lock, scratch_view
+from payments.projections.runner import CATCH_UP_BATCH, Progress, ProjectionRunner
+from payments.projections.source import EventSource
 
 FIRST_DIFFERENCES = 5  # rows shown per table and side
 # Business ids shown beside a row's primary key, so a reader knows which row it is.

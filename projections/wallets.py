@@ -12,16 +12,16 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Protocol
 
-from domain.payment_order import PaymentOrder
-from domain.payout import Payout
-from projections.core import (
+from payments.domain.payment_order import PaymentOrder
+from payments.domain.payout import Payout
+from payments.projections.core import (
     ProjectionView,
     TrackedEvent,
     TrackingConflict,
     UnapplicableEvent,
     check_batch,
 )
-from projections.order_terms import CREATED_TOPIC, Facts, TermsBook, terms_of
+from payments.projections.order_terms import CREATED_TOPIC, Facts, TermsBook, terms_of
 
 NAME = "wallets"
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 
-from projections.core import TrackedEvent, UnapplicableEvent
-from projections.pg import (
+from payments.projections.core import TrackedEvent, UnapplicableEvent
+from payments.projections.pg import (
     Connection,
     PostgresView,
     copy_rows,
@@ -16,7 +16,7 @@ from projections.pg import (
     terms_ddl,
     tracking_ddl,
 )
-from projections.wallets import (
+from payments.projections.wallets import (
     NAME,
     Wallet,
     WalletCredit,

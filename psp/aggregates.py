@@ -16,7 +16,7 @@ from eventsourcing.persistence import StoredEvent
 from psycopg import sql
 from psycopg_pool import ConnectionPool
 
-from domain.application import PaymentsApplication
+from payments.domain.application import PaymentsApplication
 
 
 def load_aggregates(

@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 import httpx
 
-from domain.payment_order import FailureCode
+from payments.domain.payment_order import FailureCode
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,10 +19,10 @@ from uuid import UUID
 
 from eventsourcing.persistence import IntegrityError
 
-from domain.application import PaymentsApplication
-from psp.aggregates import load_aggregates
-from psp.backoff import full_jitter_delay
-from psp.client import (
+from payments.domain.application import PaymentsApplication
+from payments.psp.aggregates import load_aggregates
+from payments.psp.backoff import full_jitter_delay
+from payments.psp.client import (
     Declined,
     LookupOutcome,
     NotFoundAtPsp,
@@ -31,9 +31,9 @@ from psp.client import (
     Retryable,
     Succeeded,
 )
-from psp.execution_queue import ExecutionQueue, QueuedOrder
-from psp.feeder import ExecutionFeeder
-from psp.targets import Executable, target_of
+from payments.psp.execution_queue import ExecutionQueue, QueuedOrder
+from payments.psp.feeder import ExecutionFeeder
+from payments.psp.targets import Executable, target_of
 
 log = logging.getLogger("payments.executor")
 

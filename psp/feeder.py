@@ -15,13 +15,13 @@ from eventsourcing.persistence import IntegrityError
 from psycopg import Connection
 from psycopg_pool import ConnectionPool
 
-from domain.application import PaymentsApplication
-from domain.checkout import Checkout
-from domain.ids import checkout_uuid, payment_order_uuid
-from domain.payment_order import PaymentOrder
-from domain.payout import Payout
-from psp import execution_queue as q
-from psp.aggregates import load_aggregates
+from payments.domain.application import PaymentsApplication
+from payments.domain.checkout import Checkout
+from payments.domain.ids import checkout_uuid, payment_order_uuid
+from payments.domain.payment_order import PaymentOrder
+from payments.domain.payout import Payout
+from payments.psp import execution_queue as q
+from payments.psp.aggregates import load_aggregates
 
 log = logging.getLogger("payments.executor.feeder")
 FEEDER_LOCK = 7261002

@@ -13,9 +13,9 @@ from uuid import UUID
 
 from eventsourcing.domain import MutableAggregateProtocol
 
-from domain.payment_order import PaymentOrder
-from domain.payout import Payout
-from psp.client import (
+from payments.domain.payment_order import PaymentOrder
+from payments.domain.payout import Payout
+from payments.psp.client import (
     ChargeOutcome,
     ChargeRequest,
     Declined,

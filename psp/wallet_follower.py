@@ -17,13 +17,13 @@ from uuid import UUID
 from eventsourcing.persistence import IntegrityError
 from psycopg_pool import ConnectionPool
 
-from domain.application import PaymentsApplication
-from domain.payment_order import PaymentOrder
-from domain.payout import Payout
-from domain.payout_commands import PayoutCommands
-from domain.seller_wallet import SellerWallet
-from psp import execution_queue as q
-from psp.aggregates import load_aggregates
+from payments.domain.application import PaymentsApplication
+from payments.domain.payment_order import PaymentOrder
+from payments.domain.payout import Payout
+from payments.domain.payout_commands import PayoutCommands
+from payments.domain.seller_wallet import SellerWallet
+from payments.psp import execution_queue as q
+from payments.psp.aggregates import load_aggregates
 
 log = logging.getLogger("payments.wallet_follower")
 WALLET_FOLLOWER_LOCK = 7261004

@@ -20,10 +20,10 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError
 
-from domain.application import OrderCommands
-from domain.errors import DomainError
-from domain.money import CURRENCY_EXPONENTS, currency_exponent
-from domain.reconciliation_run import (
+from payments.domain.application import OrderCommands
+from payments.domain.errors import DomainError
+from payments.domain.money import CURRENCY_EXPONENTS, currency_exponent
+from payments.domain.reconciliation_run import (
     AMOUNT_MISMATCH,
     AUTO_FIX,
     AWAITING_SETTLEMENT,
@@ -41,7 +41,7 @@ from domain.reconciliation_run import (
     ReconciliationRun,
     reconciliation_run_uuid,
 )
-from psp.reconcile.expected import (
+from payments.psp.reconcile.expected import (
     EXECUTING,
     RETURNED,
     SUCCESS,
@@ -55,7 +55,7 @@ from psp.reconcile.expected import (
     replay_history,
     succeeded_at,
 )
-from psp.settlement import SettlementFormatError, SettlementLine, iter_settlement_lines
+from payments.psp.settlement import SettlementFormatError, SettlementLine, iter_settlement_lines
 
 FILE_FORMAT = "adyen_settlement_details"
 SETTLED_TYPES = frozenset({"Settled", "SettledBulk"})

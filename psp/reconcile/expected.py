@@ -21,9 +21,9 @@ from eventsourcing.persistence import Notification
 from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Identifier
 
-from domain.payment_order import PaymentOrder
-from domain.payout import Payout
-from domain.reconciliation_run import (
+from payments.domain.payment_order import PaymentOrder
+from payments.domain.payout import Payout
+from payments.domain.reconciliation_run import (
     AWAITING_SETTLEMENT,
     ReconciliationRun,
 )

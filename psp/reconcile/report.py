@@ -11,8 +11,8 @@ import io
 import json
 from typing import Any
 
-from domain.money import CURRENCY_EXPONENTS
-from domain.reconciliation_run import (
+from payments.domain.money import CURRENCY_EXPONENTS
+from payments.domain.reconciliation_run import (
     AUTO_FIX,
     AUTO_FIXED,
     KINDS,

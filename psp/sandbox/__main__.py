@@ -1,17 +1,17 @@
-"""`python -m psp.sandbox --port N --db PATH [--webhook-url URL --webhook-secret S ...]`."""
+"""`python -m payments.psp.sandbox --port N --db PATH [--webhook-url URL ...]`."""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
-from psp.sandbox.config import SandboxConfig
-from psp.sandbox.server import run_sandbox
+from payments.psp.sandbox.config import SandboxConfig
+from payments.psp.sandbox.server import run_sandbox
 
 
 def parse_arguments(argv: list[str] | None = None) -> tuple[SandboxConfig, str]:
     defaults = SandboxConfig(db_path=Path("psp-sandbox.sqlite3"))
-    parser = argparse.ArgumentParser(prog="python -m psp.sandbox", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m payments.psp.sandbox", description=__doc__)
     parser.add_argument("--db", type=Path, required=True, help="SQLite file of the sandbox state")
     parser.add_argument("--host", default=defaults.host)
     parser.add_argument("--port", type=int, default=defaults.port)

@@ -9,11 +9,11 @@ from typing import Any
 import msgspec
 from litestar import Request, Response, delete, get, post
 
-from psp.sandbox.models import FaultRuleRequest
-from psp.sandbox.problems import ProblemError, decode_json
-from psp.sandbox.runtime import Sandbox
-from psp.sandbox.settlement_report import settlement_csv, settlement_days
-from psp.sandbox.webhooks import list_events
+from payments.psp.sandbox.models import FaultRuleRequest
+from payments.psp.sandbox.problems import ProblemError, decode_json
+from payments.psp.sandbox.runtime import Sandbox
+from payments.psp.sandbox.settlement_report import settlement_csv, settlement_days
+from payments.psp.sandbox.webhooks import list_events
 
 _SETTLEMENT_FILE = re.compile(r"(\d{4}-\d{2}-\d{2})\.csv")
 

@@ -11,22 +11,22 @@ from typing import Any
 from litestar import Litestar, Request, Response
 from litestar.exceptions import HTTPException
 
-from psp.sandbox.admin import admin_routes
-from psp.sandbox.charges import charge_routes
-from psp.sandbox.config import SandboxConfig
-from psp.sandbox.hosted_page import hosted_page_routes
-from psp.sandbox.payouts import payout_routes
-from psp.sandbox.problems import (
+from payments.psp.sandbox.admin import admin_routes
+from payments.psp.sandbox.charges import charge_routes
+from payments.psp.sandbox.config import SandboxConfig
+from payments.psp.sandbox.hosted_page import hosted_page_routes
+from payments.psp.sandbox.payouts import payout_routes
+from payments.psp.sandbox.problems import (
     FieldError,
     Problem,
     ProblemError,
     problem_error_handler,
     problem_response,
 )
-from psp.sandbox.runtime import Sandbox
-from psp.sandbox.store import SandboxStore
-from psp.sandbox.tokens import token_routes
-from psp.sandbox.worker import run_background_work
+from payments.psp.sandbox.runtime import Sandbox
+from payments.psp.sandbox.store import SandboxStore
+from payments.psp.sandbox.tokens import token_routes
+from payments.psp.sandbox.worker import run_background_work
 
 
 def _http_exception_handler(_: Request[Any, Any, Any], error: Exception) -> Response[bytes]:

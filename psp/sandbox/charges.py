@@ -14,8 +14,8 @@ from typing import Any
 import msgspec
 from litestar import Request, Response, get, post
 
-from psp.sandbox.faults import apply_request_faults
-from psp.sandbox.idempotency import (
+from payments.psp.sandbox.faults import apply_request_faults
+from payments.psp.sandbox.idempotency import (
     count_attempt,
     idempotency_key_of,
     json_response,
@@ -23,14 +23,14 @@ from psp.sandbox.idempotency import (
     store_answer,
     stored_answer,
 )
-from psp.sandbox.identifiers import iso_utc, new_id, utc_now
-from psp.sandbox.lifecycle import schedule_transition
-from psp.sandbox.models import ChargeRequest, ChargeView, ErrorBody
-from psp.sandbox.problems import ProblemError, decode_json, problem_response
-from psp.sandbox.runtime import Sandbox
-from psp.sandbox.tokens import PENDING, PROCESSING_ERROR, SUCCEED
-from psp.sandbox.views import charge_view, load_charge_view
-from psp.sandbox.webhooks import enqueue_event
+from payments.psp.sandbox.identifiers import iso_utc, new_id, utc_now
+from payments.psp.sandbox.lifecycle import schedule_transition
+from payments.psp.sandbox.models import ChargeRequest, ChargeView, ErrorBody
+from payments.psp.sandbox.problems import ProblemError, decode_json, problem_response
+from payments.psp.sandbox.runtime import Sandbox
+from payments.psp.sandbox.tokens import PENDING, PROCESSING_ERROR, SUCCEED
+from payments.psp.sandbox.views import charge_view, load_charge_view
+from payments.psp.sandbox.webhooks import enqueue_event
 
 SCOPE = "charges"
 

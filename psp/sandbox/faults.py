@@ -20,9 +20,9 @@ from typing import Any
 
 from litestar import Request, Response
 
-from psp.sandbox.identifiers import utc_now
-from psp.sandbox.models import FaultRuleRequest
-from psp.sandbox.problems import FieldError, ProblemError, problem_response
+from payments.psp.sandbox.identifiers import utc_now
+from payments.psp.sandbox.models import FaultRuleRequest
+from payments.psp.sandbox.problems import FieldError, ProblemError, problem_response
 
 REQUEST_FAULTS = frozenset({"latency", "timeout", "status", "reset", "charged_but_500"})
 WEBHOOK_FAULTS = frozenset(

@@ -7,9 +7,9 @@ from typing import Any
 
 from litestar import MediaType, Request, Response, get, post
 
-from psp.sandbox.problems import ProblemError
-from psp.sandbox.runtime import Sandbox
-from psp.sandbox.tokens import CardInput, tokenise_card
+from payments.psp.sandbox.problems import ProblemError
+from payments.psp.sandbox.runtime import Sandbox
+from payments.psp.sandbox.tokens import CardInput, tokenise_card
 
 _PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{title}</title></head>

@@ -15,9 +15,9 @@ from typing import Any
 import msgspec
 from litestar import Request, Response
 
-from psp.sandbox.identifiers import iso_utc, utc_now
-from psp.sandbox.problems import ProblemError
-from psp.sandbox.store import SandboxStore
+from payments.psp.sandbox.identifiers import iso_utc, utc_now
+from payments.psp.sandbox.problems import ProblemError
+from payments.psp.sandbox.store import SandboxStore
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"

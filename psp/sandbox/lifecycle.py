@@ -9,12 +9,12 @@ from __future__ import annotations
 import sqlite3
 import time
 
-from psp.sandbox.faults import FaultBook
-from psp.sandbox.identifiers import iso_utc, utc_now
-from psp.sandbox.models import ChargeView, PayoutView
-from psp.sandbox.store import SandboxStore
-from psp.sandbox.views import load_charge_view, load_payout_view
-from psp.sandbox.webhooks import enqueue_event
+from payments.psp.sandbox.faults import FaultBook
+from payments.psp.sandbox.identifiers import iso_utc, utc_now
+from payments.psp.sandbox.models import ChargeView, PayoutView
+from payments.psp.sandbox.store import SandboxStore
+from payments.psp.sandbox.views import load_charge_view, load_payout_view
+from payments.psp.sandbox.webhooks import enqueue_event
 
 PAYOUT_FAILURE_CODE = "account_closed"
 

@@ -12,20 +12,20 @@ from typing import Any
 import msgspec
 from litestar import Request, Response, get, post
 
-from psp.sandbox.faults import apply_request_faults
-from psp.sandbox.idempotency import (
+from payments.psp.sandbox.faults import apply_request_faults
+from payments.psp.sandbox.idempotency import (
     idempotency_key_of,
     json_response,
     request_hash,
     store_answer,
     stored_answer,
 )
-from psp.sandbox.identifiers import iso_utc, new_id, utc_now
-from psp.sandbox.lifecycle import schedule_transition
-from psp.sandbox.models import PayoutRequest, PayoutView
-from psp.sandbox.problems import ProblemError, decode_json, problem_response
-from psp.sandbox.runtime import Sandbox
-from psp.sandbox.views import load_payout_view, payout_view
+from payments.psp.sandbox.identifiers import iso_utc, new_id, utc_now
+from payments.psp.sandbox.lifecycle import schedule_transition
+from payments.psp.sandbox.models import PayoutRequest, PayoutView
+from payments.psp.sandbox.problems import ProblemError, decode_json, problem_response
+from payments.psp.sandbox.runtime import Sandbox
+from payments.psp.sandbox.views import load_payout_view, payout_view
 
 SCOPE = "payouts"
 

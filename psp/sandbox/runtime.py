@@ -7,10 +7,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from psp.sandbox.config import SandboxConfig
-from psp.sandbox.faults import FaultBook
-from psp.sandbox.problems import ProblemError
-from psp.sandbox.store import SandboxStore
+from payments.psp.sandbox.config import SandboxConfig
+from payments.psp.sandbox.faults import FaultBook
+from payments.psp.sandbox.problems import ProblemError
+from payments.psp.sandbox.store import SandboxStore
 
 
 @dataclass

@@ -6,8 +6,8 @@ import logging
 
 import uvicorn
 
-from psp.sandbox.app import create_sandbox_app
-from psp.sandbox.config import SandboxConfig
+from payments.psp.sandbox.app import create_sandbox_app
+from payments.psp.sandbox.config import SandboxConfig
 
 
 def run_sandbox(config: SandboxConfig, *, log_level: str = "info") -> None:

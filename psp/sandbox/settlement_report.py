@@ -18,10 +18,10 @@ import dataclasses
 import io
 from datetime import UTC, date, datetime
 
-from psp.sandbox.config import SandboxConfig
-from psp.sandbox.identifiers import parse_iso_utc
-from psp.sandbox.store import SandboxStore
-from psp.settlement import SettlementLine, write_settlement_csv
+from payments.psp.sandbox.config import SandboxConfig
+from payments.psp.sandbox.identifiers import parse_iso_utc
+from payments.psp.sandbox.store import SandboxStore
+from payments.psp.settlement import SettlementLine, write_settlement_csv
 
 CURRENCY_EXPONENTS: dict[str, int] = {
     "BHD": 3,

@@ -14,12 +14,12 @@ from typing import Any
 
 from litestar import Request, Response, post
 
-from psp.cards import PAN_MAX_DIGITS, PAN_MIN_DIGITS, brand_of, luhn_valid
-from psp.sandbox.faults import apply_request_faults
-from psp.sandbox.identifiers import iso_utc, new_token, utc_now
-from psp.sandbox.models import TokenRequest, TokenView
-from psp.sandbox.problems import FieldError, ProblemError, decode_json
-from psp.sandbox.runtime import Sandbox
+from payments.psp.cards import PAN_MAX_DIGITS, PAN_MIN_DIGITS, brand_of, luhn_valid
+from payments.psp.sandbox.faults import apply_request_faults
+from payments.psp.sandbox.identifiers import iso_utc, new_token, utc_now
+from payments.psp.sandbox.models import TokenRequest, TokenView
+from payments.psp.sandbox.problems import FieldError, ProblemError, decode_json
+from payments.psp.sandbox.runtime import Sandbox
 
 SUCCEED = "succeed"
 PROCESSING_ERROR = "processing_error"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 
-from psp.sandbox.models import CardView, ChargeView, PayoutView
+from payments.psp.sandbox.models import CardView, ChargeView, PayoutView
 
 
 def charge_view(charge: sqlite3.Row, token: sqlite3.Row | None) -> ChargeView:

@@ -18,11 +18,11 @@ from typing import Any
 import httpx
 import msgspec
 
-from psp.sandbox.config import SandboxConfig
-from psp.sandbox.faults import FaultBook
-from psp.sandbox.identifiers import new_id
-from psp.sandbox.store import SandboxStore
-from psp.signing import SIGNATURE_HEADER, sign_payload
+from payments.psp.sandbox.config import SandboxConfig
+from payments.psp.sandbox.faults import FaultBook
+from payments.psp.sandbox.identifiers import new_id
+from payments.psp.sandbox.store import SandboxStore
+from payments.psp.signing import SIGNATURE_HEADER, sign_payload
 
 logger = logging.getLogger("psp.sandbox.webhooks")
 

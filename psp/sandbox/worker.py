@@ -7,9 +7,9 @@ import logging
 
 import httpx
 
-from psp.sandbox.lifecycle import apply_due_transitions
-from psp.sandbox.runtime import Sandbox
-from psp.sandbox.webhooks import deliver_due_webhooks, release_held_deliveries
+from payments.psp.sandbox.lifecycle import apply_due_transitions
+from payments.psp.sandbox.runtime import Sandbox
+from payments.psp.sandbox.webhooks import deliver_due_webhooks, release_held_deliveries
 
 logger = logging.getLogger("psp.sandbox.worker")
 

@@ -11,8 +11,8 @@ from datetime import datetime
 import pytest
 from litestar.testing import TestClient
 
-from api.app import create_app
-from api.services import Services
+from payments.api.app import create_app
+from payments.api.services import Services
 from tests.audit.conftest import Story, tell_story
 from tests.projections.conftest import catch_up_all
 

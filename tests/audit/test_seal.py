@@ -8,11 +8,11 @@ from collections.abc import Iterator
 import pytest
 from psycopg_pool import ConnectionPool
 
-from api.config import Settings
-from api.services import Services, build_services
-from domain.application import OrderLine, PlaceCheckout
-from domain.money import Money
-from projections.seal import AuditKeyMissing, EventLogSeal
+from payments.api.config import Settings
+from payments.api.services import Services, build_services
+from payments.domain.application import OrderLine, PlaceCheckout
+from payments.domain.money import Money
+from payments.projections.seal import AuditKeyMissing, EventLogSeal
 
 KEY = "audit-test-key"
 

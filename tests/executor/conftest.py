@@ -15,12 +15,12 @@ import httpx
 import pytest
 import uvicorn
 
-from api.app import create_app
-from api.config import Settings
-from api.roles import build_executor
-from api.services import Services, build_services
-from projections.service import ProjectionService
-from psp.executor import PaymentExecutor
+from payments.api.app import create_app
+from payments.api.config import Settings
+from payments.api.roles import build_executor
+from payments.api.services import Services, build_services
+from payments.projections.service import ProjectionService
+from payments.psp.executor import PaymentExecutor
 from tests.conftest import _create_database, _drop_database
 from tests.e2e.processes import free_port
 
@@ -83,7 +83,7 @@ class Stack:
 def start_sandbox(db: Path, webhook_url: str) -> Sandbox:
     port = free_port()
     command = [
-        sys.executable, "-m", "psp.sandbox", "--db", str(db), "--port", str(port),
+        sys.executable, "-m", "payments.psp.sandbox", "--db", str(db), "--port", str(port),
         "--webhook-url", webhook_url, "--webhook-secret", WEBHOOK_SECRET,
         "--pending-delay", "0.3", "--webhook-retry-base", "0.1", "--webhook-retry-cap", "0.5",
         "--timeout-fault-seconds", "3", "--log-level", "warning",

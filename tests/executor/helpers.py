@@ -5,7 +5,7 @@ from typing import Any
 
 import httpx
 
-from domain.payment_order import Status
+from payments.domain.payment_order import Status
 from tests.executor.conftest import Stack
 
 

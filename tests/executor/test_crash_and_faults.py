@@ -9,7 +9,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from domain.payment_order import Status
+from payments.domain.payment_order import Status
 from tests.e2e.processes import Process
 from tests.executor.conftest import Stack
 from tests.executor.helpers import event_names, place, terminal
@@ -91,7 +91,7 @@ def test_any_fault_schedule_settles_with_at_most_one_charge_per_order(
 
 
 def test_two_executors_never_work_on_one_order_at_once(stack: Stack) -> None:
-    from api.roles import build_executor
+    from payments.api.roles import build_executor
 
     token = stack.sandbox.token("success")
     stack.sandbox.fault(kind="latency", latency_ms=20, count=1000, endpoint="charges")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from domain.payment_order import FailureCode, Status
+from payments.domain.payment_order import FailureCode, Status
 from tests.executor.conftest import Stack
 from tests.executor.helpers import event_names, place, terminal
 

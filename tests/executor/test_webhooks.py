@@ -8,8 +8,8 @@ from typing import Any
 
 import httpx
 
-from domain.payment_order import Status
-from psp.signing import sign_payload
+from payments.domain.payment_order import Status
+from payments.psp.signing import sign_payload
 from tests.executor.conftest import WEBHOOK_SECRET, Stack
 from tests.executor.helpers import event_names, place, terminal
 

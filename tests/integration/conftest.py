@@ -5,10 +5,10 @@ from collections.abc import Iterator
 import pytest
 from litestar.testing import TestClient
 
-from api.app import create_app
-from api.config import Settings
-from api.services import Services, build_services
-from projections.service import ProjectionService
+from payments.api.app import create_app
+from payments.api.config import Settings
+from payments.api.services import Services, build_services
+from payments.projections.service import ProjectionService
 
 
 @pytest.fixture(scope="session")

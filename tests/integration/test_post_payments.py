@@ -8,7 +8,7 @@ from typing import Any
 
 from litestar.testing import TestClient
 
-from api.services import Services
+from payments.api.services import Services
 from tests.integration.helpers import checkout_body, event_count, new_key
 
 Client = TestClient  # type: ignore[type-arg]
@@ -99,8 +99,8 @@ def test_key_in_flight_is_409(client: Client, services: Services) -> None:
 
     import msgspec
 
-    from api.payments import CREATE_SCOPE
-    from api.schemas import CheckoutRequest
+    from payments.api.payments import CREATE_SCOPE
+    from payments.api.schemas import CheckoutRequest
 
     data = msgspec.convert(body, CheckoutRequest)
     fingerprint = hashlib.sha256(msgspec.json.encode(data, order="sorted")).hexdigest()

@@ -7,10 +7,10 @@ from typing import Any
 
 import httpx
 
-from domain.payout import Payout, PayoutStatus
-from projections.ledger_pg import PostgresLedger
-from projections.wallets import Wallet
-from projections.wallets_pg import PostgresWallets
+from payments.domain.payout import Payout, PayoutStatus
+from payments.projections.ledger_pg import PostgresLedger
+from payments.projections.wallets import Wallet
+from payments.projections.wallets_pg import PostgresWallets
 from tests.executor.conftest import Stack
 from tests.executor.helpers import terminal
 

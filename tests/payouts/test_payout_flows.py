@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from domain.payout import PayoutStatus
+from payments.domain.payout import PayoutStatus
 from tests.executor.conftest import Stack
 from tests.payouts.helpers import (
     api_get,

@@ -10,8 +10,8 @@ from datetime import date
 import httpx
 import pytest
 
-from api.payouts import run_payouts
-from domain.payout_commands import payout_id_for_key, payout_id_for_run
+from payments.api.payouts import run_payouts
+from payments.domain.payout_commands import payout_id_for_key, payout_id_for_run
 from tests.executor.conftest import Stack
 from tests.payouts.helpers import credit, post_payout, seller
 
@@ -81,11 +81,11 @@ def test_payouts_from_two_processes_never_exceed_the_credits(stack: Stack) -> No
     credit(stack, account, ["10"])  # 10.00 credited
     script = (
         "import sys\n"
-        "from api.config import Settings\n"
-        "from api.payouts import request_payout\n"
-        "from api.services import build_services\n"
-        "from domain.errors import InvalidCommand\n"
-        "from domain.payout_commands import RequestPayout\n"
+        "from payments.api.config import Settings\n"
+        "from payments.api.payouts import request_payout\n"
+        "from payments.api.services import build_services\n"
+        "from payments.domain.errors import InvalidCommand\n"
+        "from payments.domain.payout_commands import RequestPayout\n"
         "services = build_services(Settings.from_env(), sys.argv[1])\n"
         "print('ready', flush=True)\n"
         "sys.stdin.readline()\n"
@@ -175,7 +175,7 @@ def test_a_repeated_payout_request_is_replayed_not_paid_twice(stack: Stack) -> N
 
 def test_the_wallet_follower_replayed_from_zero_credits_nothing_twice(stack: Stack) -> None:
     """A crash between saving wallets and the follower's position repeats nothing."""
-    from psp.wallet_follower import WalletFollower
+    from payments.psp.wallet_follower import WalletFollower
 
     account = seller("replay")
     credit(stack, account, ["4", "6"])

@@ -6,10 +6,10 @@ from datetime import UTC, datetime, timedelta
 
 from click.testing import CliRunner
 
-from api.cli import main
-from api.scheduler_jobs import build_jobs, job_by_id
-from domain.payout_commands import RequestPayout, payout_id_for_run
-from scheduler.jobs import run_job
+from payments.api.cli import main
+from payments.api.scheduler_jobs import build_jobs, job_by_id
+from payments.domain.payout_commands import RequestPayout, payout_id_for_run
+from payments.scheduler.jobs import run_job
 from tests.executor.conftest import Stack
 from tests.payouts.helpers import credit, seller
 

@@ -9,8 +9,8 @@ from typing import Any
 
 from psycopg_pool import ConnectionPool
 
-from projections.core import ProjectionView
-from projections.pg import PostgresView
+from payments.projections.core import ProjectionView
+from payments.projections.pg import PostgresView
 from tests.projections.events import Log, only
 
 IMPLEMENTATIONS = ["memory", "postgres"]

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
-from domain.checkout import Checkout
-from domain.payment_order import FailureCode, PaymentOrder
-from projections.core import TrackedEvent
+from payments.domain.checkout import Checkout
+from payments.domain.payment_order import FailureCode, PaymentOrder
+from payments.projections.core import TrackedEvent
 
 
 class Log:

@@ -10,13 +10,13 @@ from typing import Any
 import pytest
 from litestar.testing import TestClient
 
-from api import order_views
-from api.app import create_app
-from api.services import Services
-from domain.ids import payment_order_uuid
-from domain.payment_order import PaymentOrder
-from projections.catalog import NAMES
-from projections.service import ProjectionService
+from payments.api import order_views
+from payments.api.app import create_app
+from payments.api.services import Services
+from payments.domain.ids import payment_order_uuid
+from payments.domain.payment_order import PaymentOrder
+from payments.projections.catalog import NAMES
+from payments.projections.service import ProjectionService
 
 Client = TestClient  # type: ignore[type-arg]
 
@@ -135,7 +135,7 @@ def test_a_view_that_cannot_catch_up_answers_503_with_retry_after(
     )
     with module_services.pool.connection() as conn, conn.transaction():
         # Hold the order status view's write lock: its runner cannot apply the new event.
-        from projections.pg import WRITE_LOCK_CLASS, lock_key
+        from payments.projections.pg import WRITE_LOCK_CLASS, lock_key
 
         conn.execute(
             "SELECT pg_advisory_xact_lock(%s, %s)", (WRITE_LOCK_CLASS, lock_key("order_status"))

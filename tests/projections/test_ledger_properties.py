@@ -9,12 +9,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from psycopg_pool import ConnectionPool
 
-from bench.history import OUTCOMES, apply_outcome
-from projections.ledger import InMemoryLedger
-from projections.ledger_pg import PostgresLedger
-from projections.postings import PSP_RECEIVABLE
-from projections.wallets import InMemoryWallets
-from projections.wallets_pg import PostgresWallets
+from payments.bench.history import OUTCOMES, apply_outcome
+from payments.projections.ledger import InMemoryLedger
+from payments.projections.ledger_pg import PostgresLedger
+from payments.projections.postings import PSP_RECEIVABLE
+from payments.projections.wallets import InMemoryWallets
+from payments.projections.wallets_pg import PostgresWallets
 from tests.projections.contract import view_in_scratch_schema
 from tests.projections.events import Log, new_order, only
 
@@ -115,8 +115,8 @@ def history_with_payouts(
 ) -> tuple[Log, dict[str, int], dict[str, int], dict[str, int]]:
     """Credits and payouts; payouts only of what is available (the SellerWallet's rule).
     Answers the log and, per seller, credits, money paid out for good, and money in flight."""
-    from domain.payout import Payout
-    from domain.seller_wallet import SellerWallet
+    from payments.domain.payout import Payout
+    from payments.domain.seller_wallet import SellerWallet
 
     log = Log()
     credits: Counter[str] = Counter()

@@ -8,12 +8,12 @@ from typing import Any
 import pytest
 from psycopg_pool import ConnectionPool
 
-from projections.core import UnapplicableEvent
-from projections.ledger import EntryKey, InMemoryLedger
-from projections.ledger_pg import PostgresLedger
-from projections.postings import PSP_RECEIVABLE, Posting
-from projections.wallets import InMemoryWallets
-from projections.wallets_pg import PostgresWallets
+from payments.projections.core import UnapplicableEvent
+from payments.projections.ledger import EntryKey, InMemoryLedger
+from payments.projections.ledger_pg import PostgresLedger
+from payments.projections.postings import PSP_RECEIVABLE, Posting
+from payments.projections.wallets import InMemoryWallets
+from payments.projections.wallets_pg import PostgresWallets
 from tests.projections.contract import IMPLEMENTATIONS, feed, make_view
 from tests.projections.events import Log, fail, new_order, only, retry, succeed
 

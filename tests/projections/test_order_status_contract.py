@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 from psycopg_pool import ConnectionPool
 
-from domain.payment_order import PaymentOrder
-from projections.core import TrackedEvent, TrackingConflict, UnapplicableEvent
-from projections.order_status import InMemoryOrderStatusView, OrderFilter, OrderKey
-from projections.order_status_pg import PostgresOrderStatusView
+from payments.domain.payment_order import PaymentOrder
+from payments.projections.core import TrackedEvent, TrackingConflict, UnapplicableEvent
+from payments.projections.order_status import InMemoryOrderStatusView, OrderFilter, OrderKey
+from payments.projections.order_status_pg import PostgresOrderStatusView
 from tests.projections.contract import IMPLEMENTATIONS, feed, make_view
 from tests.projections.events import Log, fail, new_checkout, new_order, retry, succeed
 
@@ -90,7 +90,7 @@ def test_the_row_matches_the_aggregate_after_every_kind_of_event(view: Any) -> N
 
 
 def fail_args() -> tuple[Any, ...]:
-    from domain.payment_order import FailureCode
+    from payments.domain.payment_order import FailureCode
 
     return (FailureCode.CARD_DECLINED, "late", "ch_x", "webhook")
 

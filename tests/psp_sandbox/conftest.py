@@ -86,7 +86,7 @@ class SandboxProcess:
 
     def start(self) -> None:
         command = [
-            sys.executable, "-m", "psp.sandbox", "--port", str(self.port), "--db",
+            sys.executable, "-m", "payments.psp.sandbox", "--port", str(self.port), "--db",
             str(self.db_path), "--webhook-secret", WEBHOOK_SECRET, "--pending-delay", "0.3",
             "--payout-delay", "0.2", "--payout-return-delay", "0.3", "--webhook-retry-base",
             "0.1", "--webhook-retry-cap", "0.3", "--timeout-fault-seconds", "3",

@@ -10,8 +10,8 @@ from typing import Any
 import httpx
 import pytest
 
-from psp.settlement import iter_settlement_lines
-from psp.signing import verify_signature
+from payments.psp.settlement import iter_settlement_lines
+from payments.psp.signing import verify_signature
 
 WEBHOOK_SECRET = "whsec_test"
 

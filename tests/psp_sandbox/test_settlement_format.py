@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from psp.settlement import (
+from payments.psp.settlement import (
     COLUMNS,
     SettlementFormatError,
     SettlementLine,

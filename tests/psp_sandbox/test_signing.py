@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from psp.signing import (
+from payments.psp.signing import (
     MalformedSignatureError,
     SignatureMismatchError,
     StaleSignatureError,

@@ -16,9 +16,9 @@ from typing import Any
 import httpx
 import pytest
 
-from api.reconcile_service import fetch_and_reconcile, load_run, reconcile_path
-from domain.payout import PayoutStatus
-from domain.reconciliation_run import INFO, OPEN, ReconciliationRun
+from payments.api.reconcile_service import fetch_and_reconcile, load_run, reconcile_path
+from payments.domain.payout import PayoutStatus
+from payments.domain.reconciliation_run import INFO, OPEN, ReconciliationRun
 from tests.executor.conftest import Stack
 from tests.payouts.helpers import credit, post_payout, seller, settle_payout
 from tests.reconciliation import tamper

@@ -21,12 +21,12 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
-from api.cli import main
-from api.reconcile_service import fetch_and_reconcile, load_run, reconcile_path
-from domain.payment_order import Status
-from domain.reconciliation_run import OPEN, ReconciliationRun
-from psp.reconcile.report import report_csv, report_json
-from psp.settlement import SettlementFormatError
+from payments.api.cli import main
+from payments.api.reconcile_service import fetch_and_reconcile, load_run, reconcile_path
+from payments.domain.payment_order import Status
+from payments.domain.reconciliation_run import OPEN, ReconciliationRun
+from payments.psp.reconcile.report import report_csv, report_json
+from payments.psp.settlement import SettlementFormatError
 from tests.executor.conftest import Stack
 from tests.executor.helpers import event_names, place, terminal
 from tests.reconciliation import tamper

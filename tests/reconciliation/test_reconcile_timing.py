@@ -7,13 +7,13 @@ import io
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from domain.application import CheckoutPolicy, OrderCommands, PaymentsApplication
-from domain.checkout import Checkout
-from domain.payment_order import PaymentOrder
-from domain.payout import Payout
-from domain.reconciliation_run import INFO, ReconciliationRun
-from psp.reconcile.engine import ReconcileOptions, reconcile_file
-from psp.settlement import SettlementLine, write_settlement_csv
+from payments.domain.application import CheckoutPolicy, OrderCommands, PaymentsApplication
+from payments.domain.checkout import Checkout
+from payments.domain.payment_order import PaymentOrder
+from payments.domain.payout import Payout
+from payments.domain.reconciliation_run import INFO, ReconciliationRun
+from payments.psp.reconcile.engine import ReconcileOptions, reconcile_file
+from payments.psp.settlement import SettlementLine, write_settlement_csv
 
 AMOUNTS = {"A": 1000, "B": 2000, "C": 3000, "E": 5000}
 

@@ -11,8 +11,16 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from psycopg_pool import ConnectionPool
 
-from api.database import apply_schema, open_pool
-from scheduler.jobs import SCHEMA, Job, JobScheduler, JobSkipped, last_runs, run_job, runs_of
+from payments.api.database import apply_schema, open_pool
+from payments.scheduler.jobs import (
+    SCHEMA,
+    Job,
+    JobScheduler,
+    JobSkipped,
+    last_runs,
+    run_job,
+    runs_of,
+)
 
 
 @pytest.fixture

@@ -8,15 +8,21 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 OUTER = {"api", "projections", "scheduler", "psp", "bench"}
+PACKAGE = "payments"
 
 
 def imported_roots(path: Path) -> set[str]:
+    """The top-level names a module imports; `payments.x` counts as `x` (our subpackages)."""
     roots: set[str] = set()
     for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        names: list[str] = []
         if isinstance(node, ast.Import):
-            roots.update(alias.name.split(".")[0] for alias in node.names)
+            names = [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            roots.add(node.module.split(".")[0])
+            names = [node.module]
+        for name in names:
+            parts = name.split(".")
+            roots.add(parts[1] if parts[0] == PACKAGE and len(parts) > 1 else parts[0])
     return roots
 
 
@@ -59,3 +65,41 @@ def test_every_stored_event_topic_is_in_the_event_catalogue() -> None:
     }
     assert topics, "no event topics found"
     assert sorted(t for t in topics if t not in catalogue) == []
+
+
+def test_code_imports_our_subpackages_only_through_the_payments_package() -> None:
+    """`import domain.x` next to `import payments.domain.x` would load one file twice: two
+    classes for one event topic, two exception types for one error (ADR 0008)."""
+    offenders = {
+        f"{path.relative_to(ROOT)}: {name}"
+        for folder in (*OUTER, "domain", "tests")
+        for path in (ROOT / folder).rglob("*.py")
+        for node in ast.walk(ast.parse(path.read_text()))
+        for name in (
+            [a.name for a in node.names]
+            if isinstance(node, ast.Import)
+            else [node.module]
+            if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module
+            else []
+        )
+        if name.split(".")[0] in OUTER | {"domain"}
+    }
+    assert offenders == set()
+
+
+def test_the_wheel_installs_one_top_level_package(tmp_path: Path) -> None:
+    import subprocess
+    import zipfile
+
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q",
+         "-w", str(tmp_path), str(ROOT)],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    (wheel,) = tmp_path.glob("payments-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    tops = {name.split("/")[0] for name in names if not name.split("/")[0].endswith(".dist-info")}
+    assert tops == {"payments"}
+    assert "payments/domain/money.py" in names
+    assert "payments/psp/sandbox/app.py" in names

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from domain.application import (
+from payments.domain.application import (
     CheckoutPolicy,
     OrderLine,
     PaymentsApplication,
     PlaceCheckout,
 )
-from domain.errors import CheckoutConflict, InvalidCommand, NotFound, PaymentOrderConflict
-from domain.money import Money
-from domain.payment_order import FailureCode, Status
+from payments.domain.errors import CheckoutConflict, InvalidCommand, NotFound, PaymentOrderConflict
+from payments.domain.money import Money
+from payments.domain.payment_order import FailureCode, Status
 
 
 @pytest.fixture

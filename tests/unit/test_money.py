@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from domain.money import CURRENCY_EXPONENTS, Money, MoneyError
+from payments.domain.money import CURRENCY_EXPONENTS, Money, MoneyError
 
 currencies = st.sampled_from(sorted(CURRENCY_EXPONENTS))
 

@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from domain.errors import IllegalTransition
-from domain.payment_order import FailureCode, PaymentOrder, Status
+from payments.domain.errors import IllegalTransition
+from payments.domain.payment_order import FailureCode, PaymentOrder, Status
 
 
 def new_order() -> PaymentOrder:

@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from domain.errors import IllegalTransition, InvalidCommand
-from domain.payout import Payout, PayoutStatus
-from domain.seller_wallet import SellerWallet
+from payments.domain.errors import IllegalTransition, InvalidCommand
+from payments.domain.payout import Payout, PayoutStatus
+from payments.domain.seller_wallet import SellerWallet
 
 
 def new_payout(amount: int = 500) -> Payout:

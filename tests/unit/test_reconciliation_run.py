@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from domain.errors import IllegalTransition, InvalidCommand, NotFound
-from domain.reconciliation_run import (
+from payments.domain.errors import IllegalTransition, InvalidCommand, NotFound
+from payments.domain.reconciliation_run import (
     AMOUNT_MISMATCH,
     AUTO_FIX,
     AWAITING_SETTLEMENT,
