@@ -9,7 +9,6 @@ from litestar.openapi.spec import Components
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 
 from payments.api.audit_views import AuditController, OrderHistoryController
-from payments.api.database import ping
 from payments.api.dead_letters import DeadLettersController
 from payments.api.ledger_views import LedgerController, WalletsController
 from payments.api.logs import request_logging_middleware
@@ -19,9 +18,10 @@ from payments.api.problems import EXCEPTION_HANDLERS, Problem, problem_response
 from payments.api.projection_role import projection_states
 from payments.api.reconciliations import ReconciliationsController
 from payments.api.schemas import HealthResponse
-from payments.api.services import Services
 from payments.api.webhooks import WebhooksController
 from payments.projections.metrics import expose_projection_metrics
+from payments.runtime.database import ping
+from payments.runtime.services import Services
 
 VERSION = "0.1.0"
 

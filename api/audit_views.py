@@ -12,16 +12,16 @@ from litestar import Controller, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, HeaderParameter
 
-from payments.api.idempotency import StoredResponse
-from payments.api.idempotent_post import require_key, run_idempotent
+from payments.api.idempotency import require_key, run_idempotent
 from payments.api.order_views import not_found
 from payments.api.problems import FieldProblem, ProblemError, problem_specs
-from payments.api.services import Services
 from payments.domain.money import Money
 from payments.projections.catalog import NAMES
 from payments.projections.order_history import order_history
 from payments.projections.source import ApplicationEventSource
 from payments.projections.verifications import VerificationStore, start_in_background
+from payments.runtime.idempotency import StoredResponse
+from payments.runtime.services import Services
 
 # --- history -------------------------------------------------------------------------------
 

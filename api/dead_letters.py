@@ -10,8 +10,8 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
 from payments.api.problems import problem_specs
-from payments.api.services import Services
 from payments.psp.execution_queue import PAYOUT
+from payments.runtime.services import Services
 
 
 class DeadLetterView(msgspec.Struct, frozen=True):

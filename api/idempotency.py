@@ -1,141 +1,83 @@
-"""Idempotency-Key for POSTs that create things (IETF httpapi draft semantics, DESIGN §3).
-
-A key is claimed before the command runs and completed with the exact response bytes after.
-Only successful responses are kept: a refused request releases its key so it can be corrected.
-"""
+"""The Idempotency-Key flow of every creating POST: claim, run once, store, replay (ADR 0002)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import timedelta
-from enum import Enum
+from collections.abc import Callable
 
-from psycopg.types.json import Jsonb
-from psycopg_pool import ConnectionPool
+from litestar import Response
 
-SCHEMA = [
-    """
-    CREATE TABLE IF NOT EXISTS idempotency_keys (
-        scope text NOT NULL,
-        key text NOT NULL,
-        request_fingerprint text NOT NULL,
-        state text NOT NULL CHECK (state IN ('in_flight', 'done')),
-        lease_until timestamptz NOT NULL,
-        response_status integer,
-        response_body bytea,
-        response_headers jsonb,
-        created_at timestamptz NOT NULL DEFAULT now(),
-        expires_at timestamptz NOT NULL,
-        PRIMARY KEY (scope, key)
+from payments.api.problems import FieldProblem, ProblemError
+from payments.runtime.idempotency import ClaimOutcome, IdempotencyStore, StoredResponse, valid_key
+
+
+def require_key(key: str | None) -> str:
+    if key is None:
+        raise ProblemError(
+            400,
+            "idempotency-key-missing",
+            "Idempotency-Key header required",
+            "Every POST that creates something needs an Idempotency-Key header "
+            "(a unique value per operation, e.g. a UUID); retry with the same key.",
+            errors=[FieldProblem(field="header.Idempotency-Key", message="missing")],
+        )
+    if not valid_key(key):
+        raise ProblemError(
+            400,
+            "idempotency-key-invalid",
+            "Idempotency-Key header invalid",
+            "The Idempotency-Key must be 1-255 printable ASCII characters.",
+            errors=[FieldProblem(field="header.Idempotency-Key", message="invalid")],
+        )
+    return key
+
+
+def as_response(stored: StoredResponse, *, replayed: bool) -> Response[bytes]:
+    headers = dict(stored.headers)
+    if replayed:
+        headers["idempotent-replayed"] = "true"
+    return Response(
+        content=stored.body,
+        status_code=stored.status,
+        media_type="application/json",
+        headers=headers,
     )
-    """,
-    "CREATE INDEX IF NOT EXISTS idempotency_keys_expires_at ON idempotency_keys (expires_at)",
-]
-
-# Keys are a cache of answers, not the book of record: their commits need not wait for the
-# WAL flush. A crash may lose the last moment's keys; a retry then runs the command again,
-# which the business ids make idempotent (ADR 0002). The event store commits synchronously.
-RELAXED_COMMIT = "SET LOCAL synchronous_commit TO OFF"
-
-# A claim older than this belongs to a process that died mid-request: another may take it.
-IN_FLIGHT_LEASE = timedelta(seconds=60)
-MAX_KEY_LENGTH = 255
 
 
-class ClaimOutcome(Enum):
-    CLAIMED = "claimed"
-    REPLAY = "replay"
-    IN_FLIGHT = "in_flight"
-    MISMATCH = "mismatch"
+def run_idempotent(
+    store: IdempotencyStore,
+    scope: str,
+    key: str,
+    fingerprint: str,
+    command: Callable[[], StoredResponse],
+) -> Response[bytes]:
+    """Run `command` once per key: replay a stored answer, refuse in-flight or reused keys.
 
-
-@dataclass(frozen=True, slots=True)
-class StoredResponse:
-    status: int
-    body: bytes
-    headers: dict[str, str]
-
-
-@dataclass(frozen=True, slots=True)
-class Claim:
-    outcome: ClaimOutcome
-    stored: StoredResponse | None = None
-
-
-def valid_key(key: str) -> bool:
-    return 0 < len(key) <= MAX_KEY_LENGTH and key.isascii() and key.isprintable()
-
-
-class IdempotencyStore:
-    def __init__(self, pool: ConnectionPool, ttl: timedelta) -> None:
-        self.pool = pool
-        self.ttl = ttl
-
-    def claim(self, scope: str, key: str, fingerprint: str) -> Claim:
-        """Claim key for a new request, or say why not (replay, in flight, other body)."""
-        with self.pool.connection() as conn, conn.transaction():
-            conn.execute(RELAXED_COMMIT)
-            inserted = conn.execute(
-                """
-                INSERT INTO idempotency_keys
-                    (scope, key, request_fingerprint, state, lease_until, expires_at)
-                VALUES (%s, %s, %s, 'in_flight', now() + %s, now() + %s)
-                ON CONFLICT (scope, key) DO NOTHING
-                RETURNING 1
-                """,
-                (scope, key, fingerprint, IN_FLIGHT_LEASE, self.ttl),
-            ).fetchone()
-            if inserted:
-                return Claim(ClaimOutcome.CLAIMED)
-            row = conn.execute(
-                """
-                SELECT request_fingerprint, state, lease_until < now(), expires_at < now(),
-                       response_status, response_body, response_headers
-                FROM idempotency_keys WHERE scope = %s AND key = %s FOR UPDATE
-                """,
-                (scope, key),
-            ).fetchone()
-            assert row is not None  # the conflicting row exists and rows are never deleted here
-            stored_fp, state, lease_over, expired, status, body, headers = row
-            if expired or (state == "in_flight" and lease_over and stored_fp == fingerprint):
-                conn.execute(
-                    """
-                    UPDATE idempotency_keys SET request_fingerprint = %s, state = 'in_flight',
-                        lease_until = now() + %s, expires_at = now() + %s, created_at = now(),
-                        response_status = NULL, response_body = NULL, response_headers = NULL
-                    WHERE scope = %s AND key = %s
-                    """,
-                    (fingerprint, IN_FLIGHT_LEASE, self.ttl, scope, key),
-                )
-                return Claim(ClaimOutcome.CLAIMED)
-            if stored_fp != fingerprint:
-                return Claim(ClaimOutcome.MISMATCH)
-            if state == "in_flight":
-                return Claim(ClaimOutcome.IN_FLIGHT)
-            return Claim(ClaimOutcome.REPLAY, StoredResponse(status, bytes(body), dict(headers)))
-
-    def complete(self, scope: str, key: str, response: StoredResponse) -> None:
-        with self.pool.connection() as conn, conn.transaction():
-            conn.execute(RELAXED_COMMIT)
-            conn.execute(
-                """
-                UPDATE idempotency_keys SET state = 'done', response_status = %s,
-                    response_body = %s, response_headers = %s
-                WHERE scope = %s AND key = %s
-                """,
-                (response.status, response.body, Jsonb(response.headers), scope, key),
-            )
-
-    def release(self, scope: str, key: str) -> None:
-        """Forget an in-flight claim whose request was refused or failed."""
-        with self.pool.connection() as conn, conn.transaction():
-            conn.execute(
-                "DELETE FROM idempotency_keys "
-                "WHERE scope = %s AND key = %s AND state = 'in_flight'",
-                (scope, key),
-            )
-
-    def purge_expired(self) -> int:
-        with self.pool.connection() as conn, conn.transaction():
-            cursor = conn.execute("DELETE FROM idempotency_keys WHERE expires_at < now()")
-            return cursor.rowcount
+    Only a successful answer is stored; if the command raises, the key is released.
+    """
+    claim = store.claim(scope, key, fingerprint)
+    if claim.outcome is ClaimOutcome.REPLAY:
+        assert claim.stored is not None
+        return as_response(claim.stored, replayed=True)
+    if claim.outcome is ClaimOutcome.IN_FLIGHT:
+        raise ProblemError(
+            409,
+            "idempotency-key-in-flight",
+            "A request with this Idempotency-Key is still being processed",
+            "Retry shortly with the same key to get its result.",
+            headers={"retry-after": "1"},
+        )
+    if claim.outcome is ClaimOutcome.MISMATCH:
+        raise ProblemError(
+            422,
+            "idempotency-key-reused",
+            "Idempotency-Key reused with a different body",
+            "This key was used for a request with another body; use a new key.",
+            errors=[FieldProblem(field="header.Idempotency-Key", message="reused")],
+        )
+    try:
+        stored = command()
+    except BaseException:
+        store.release(scope, key)
+        raise
+    store.complete(scope, key, stored)
+    return as_response(stored, replayed=False)

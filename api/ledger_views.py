@@ -22,13 +22,13 @@ from payments.api.order_views import (
     parse_min_position,
 )
 from payments.api.problems import problem_specs
-from payments.api.services import Services
 from payments.domain.money import Money
 from payments.projections import as_of as history
 from payments.projections.catalog import LiveViews
 from payments.projections.event_log import AsOfUnavailable
 from payments.projections.ledger import AccountBalance, EntryKey, StatementPage, TrialBalance
 from payments.projections.wallets import Wallet
+from payments.runtime.services import Services
 
 
 class LedgerEntryResponse(msgspec.Struct, frozen=True):

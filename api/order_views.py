@@ -17,13 +17,13 @@ from litestar.params import HeaderParameter, QueryParameter
 
 from payments.api.problems import FieldProblem, ProblemError
 from payments.api.schemas import CheckoutResponse, PaymentOrderResponse, PaymentOrderSummary
-from payments.api.services import Services
 from payments.domain.money import Money
 from payments.domain.payment_order import Status
 from payments.projections.catalog import LiveViews
 from payments.projections.core import ProjectionView
 from payments.projections.order_status import OrderFilter, OrderKey, OrderStatus
 from payments.projections.runner import wait_for_position
+from payments.runtime.services import Services
 
 # How long a read waits for a view to reach the asked position before answering 503.
 READ_YOUR_WRITES_TIMEOUT_SECONDS = 2.0

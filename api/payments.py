@@ -12,8 +12,7 @@ from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody
 
 from payments.api.as_of_views import AsOfQuery, parse_as_of, read_order_as_of
 from payments.api.card_guard import refuse_card_data
-from payments.api.idempotency import StoredResponse
-from payments.api.idempotent_post import require_key, run_idempotent
+from payments.api.idempotency import require_key, run_idempotent
 from payments.api.order_views import (
     LIST_DESCRIPTION,
     MinPositionHeader,
@@ -33,12 +32,13 @@ from payments.api.schemas import (
     PaymentOrderResponse,
     PaymentOrderSummary,
 )
-from payments.api.services import Services
 from payments.domain.application import OrderLine, PlaceCheckout, Placement
 from payments.domain.checkout import Checkout
 from payments.domain.errors import FieldError, InvalidCommand
 from payments.domain.money import Money, MoneyError
 from payments.domain.payment_order import PaymentOrder
+from payments.runtime.idempotency import StoredResponse
+from payments.runtime.services import Services
 
 MAX_BODY_BYTES = 64 * 1024
 # Kept for modules that imported them from here; new code imports api.idempotent_post.

@@ -12,11 +12,9 @@ from litestar import Controller, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, HeaderParameter, JSONBody
 
-from payments.api.idempotency import StoredResponse
-from payments.api.idempotent_post import require_key, run_idempotent
+from payments.api.idempotency import require_key, run_idempotent
 from payments.api.problems import problem_specs
 from payments.api.schemas import AmountText, Identifier
-from payments.api.services import Services
 from payments.domain.errors import FieldError, InvalidCommand
 from payments.domain.money import Money, MoneyError
 from payments.domain.payout import Payout
@@ -28,6 +26,8 @@ from payments.domain.payout_commands import (
 )
 from payments.projections.wallets_pg import PostgresWallets
 from payments.psp.wallet_follower import WalletFollower
+from payments.runtime.idempotency import StoredResponse
+from payments.runtime.services import Services
 
 log = logging.getLogger("payments.payouts")
 CREATE_SCOPE = "POST /payouts"

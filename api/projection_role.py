@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from payments.api.services import Services
 from payments.projections.catalog import tracking_tables
 from payments.projections.source import ApplicationEventSource
 from payments.projections.status import ProjectionState, read_states
+from payments.runtime.services import Services
 
 
 def projection_states(services: Services) -> list[ProjectionState]:

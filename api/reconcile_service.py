@@ -19,12 +19,12 @@ from uuid import UUID
 import httpx
 from eventsourcing.persistence import IntegrityError
 
-from payments.api.config import ConfigError
-from payments.api.services import Services
 from payments.domain.errors import NotFound
 from payments.domain.reconciliation_run import ReconciliationRun
 from payments.psp.reconcile.engine import ReconcileOptions, RunOutcome, get_run, reconcile_file
 from payments.psp.reconcile.report import finding_view, summary
+from payments.runtime.config import ConfigError
+from payments.runtime.services import Services
 
 DEFAULT_WINDOW_DAYS = 3
 WINDOW_VARIABLE = "PAYMENTS_RECONCILIATION_WINDOW_DAYS"

@@ -14,11 +14,9 @@ from litestar.concurrency import sync_to_thread
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, QueryParameter
 
-from payments.api.idempotency import StoredResponse
-from payments.api.idempotent_post import require_key, run_idempotent
+from payments.api.idempotency import require_key, run_idempotent
 from payments.api.problems import FieldProblem, ProblemError, problem_specs
 from payments.api.reconcile_service import load_run, reconcile_path, resolve_exception
-from payments.api.services import Services
 from payments.domain.reconciliation_run import AUTO_FIX, AUTO_FIXED, INFO, OPEN, RESOLVED
 from payments.psp.reconcile.report import (
     finding_view,
@@ -28,6 +26,8 @@ from payments.psp.reconcile.report import (
     summary,
 )
 from payments.psp.settlement import SettlementFormatError
+from payments.runtime.idempotency import StoredResponse
+from payments.runtime.services import Services
 
 CREATE_SCOPE = "POST /reconciliations"
 MAX_UPLOAD_BYTES = 1 << 30  # a million-line report is about 200 MiB

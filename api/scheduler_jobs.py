@@ -13,8 +13,8 @@ from datetime import date, timedelta
 from typing import Any
 
 from payments.api.payouts import run_payouts
-from payments.api.services import Services
 from payments.projections.seal import EventLogSeal
+from payments.runtime.services import Services
 from payments.scheduler.jobs import Job, JobScheduler, JobSkipped, purge_runs
 
 log = logging.getLogger("payments.scheduler.jobs")
@@ -44,7 +44,7 @@ RETURNING order_uuid
 
 def run_due_work(services: Services) -> str:
     """Feed the queue and work what is due, in case no worker runs (leases keep it safe)."""
-    from payments.api.roles import build_executor
+    from payments.runtime.roles import build_executor
 
     if not services.psp_url:
         raise JobSkipped("no PSP configured (PAYMENTS_PSP_URL)")

@@ -13,10 +13,10 @@ from litestar.concurrency import sync_to_thread
 from litestar.di import NamedDependency
 
 from payments.api.problems import FieldProblem, ProblemError, problem_specs
-from payments.api.services import Services
 from payments.domain.errors import IllegalTransition, NotFound
 from payments.psp.client import Declined, Succeeded, outcome_of_charge
 from payments.psp.signing import MalformedSignatureError, SignatureError, verify_signature
+from payments.runtime.services import Services
 
 log = logging.getLogger("payments.webhooks")
 MAX_WEBHOOK_BYTES = 64 * 1024

@@ -26,14 +26,14 @@ import click
 import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from payments.api.config import Settings
-from payments.api.services import Services, build_services
 from payments.bench.history import make_history
 from payments.projections import as_of
 from payments.projections.catalog import NAMES, live_view
 from payments.projections.runner import ProjectionRunner
 from payments.projections.source import ApplicationEventSource
 from payments.projections.verify import verify_projection
+from payments.runtime.config import Settings
+from payments.runtime.services import Services, build_services
 
 if TYPE_CHECKING:
     from payments.bench.harness import BenchContext, ScenarioResult

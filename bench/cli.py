@@ -53,7 +53,6 @@ def bench(
     """
     from rich.console import Console
 
-    from payments.api.logs import configure_logging
     from payments.bench.harness import (
         BenchContext,
         database_server,
@@ -62,6 +61,7 @@ def bench(
         write_result,
     )
     from payments.bench.scenarios import SCENARIOS
+    from payments.runtime.logs import configure_logging
 
     if list_only:
         for name, function in SCENARIOS.items():

@@ -9,7 +9,7 @@ Stages, each timed:
    or by the executor's re-query);
 3. `faults`: injected at the sandbox as counted rules: `pct_503` % of charge calls answer 503,
    `pct_charged_500` % are charged but answer 500, `pct_drop_webhook` % of webhooks dropped;
-4. `execute`: the executor built as `payments worker` builds it (api.roles.build_executor)
+4. `execute`: the executor built as `payments worker` builds it (runtime.roles.build_executor)
    runs until every order is terminal (SUCCESS/FAILED) or dead-lettered;
 5. `projections`: every view caught up to the head of the log;
 6. `settlement`: GET /v1/settlements/{today}.csv from the sandbox;
@@ -33,10 +33,7 @@ from typing import Any
 
 import httpx
 
-from payments.api.config import Settings
 from payments.api.reconcile_service import reconcile_path
-from payments.api.roles import build_executor
-from payments.api.services import Services, build_services
 from payments.bench.harness import (
     BenchContext,
     ChildProcess,
@@ -53,6 +50,9 @@ from payments.projections.catalog import NAMES, live_view
 from payments.projections.runner import ProjectionRunner
 from payments.projections.source import ApplicationEventSource
 from payments.psp.reconcile.report import summary
+from payments.runtime.config import Settings
+from payments.runtime.roles import build_executor
+from payments.runtime.services import Services, build_services
 
 PAYMENTS = str(Path(sys.executable).parent / "payments")
 SECRET = "whsec_bench_day"  # a benchmark's sandbox secret, not a credential

@@ -1,12 +1,13 @@
 """Scenario `executor`: orders from NOT_STARTED to SUCCESS through the sandbox PSP, per second.
 
-A sandbox PSP runs as a child process (`python -m payments.psp.sandbox`). For every injected
-PSP latency (none, 50 ms) and every executor setting (concurrency x batch size), N fresh orders are placed
-through PaymentsApplication.place_checkout, then a PaymentExecutor built as `payments worker`
-builds it (api.roles.build_executor) runs run_until_idle until every order is SUCCESS; the
-clock covers feeding the queue, claiming, ExecutionStarted, the PSP calls, the outcomes and the
-checkouts' completion. Baseline in the same run: the sandbox's own rate for POST /v1/charges
-at the same concurrency through the same HTTP client, without any database of ours.
+A sandbox PSP runs as a child process (`python -m payments.psp.sandbox`). For every
+injected PSP latency (none, 50 ms) and every executor setting (concurrency x batch size),
+N fresh orders are placed through PaymentsApplication.place_checkout, then a PaymentExecutor
+built as `payments worker` builds it (runtime.roles.build_executor) runs run_until_idle until
+every order is SUCCESS; the clock covers feeding the queue, claiming, ExecutionStarted, the
+PSP calls, the outcomes and the checkouts' completion. Baseline in the same run: the
+sandbox's own rate for POST /v1/charges at the same concurrency through the same HTTP
+client, without any database of ours.
 """
 
 from __future__ import annotations
@@ -18,9 +19,6 @@ from typing import Any
 
 import httpx
 
-from payments.api.config import Settings
-from payments.api.roles import build_executor
-from payments.api.services import build_services
 from payments.bench.harness import (
     BenchContext,
     ChildProcess,
@@ -35,6 +33,9 @@ from payments.bench.harness import (
 from payments.bench.workload import ORDERS_PER_CHECKOUT, place_command
 from payments.domain.payment_order import Status
 from payments.psp.client import ChargeRequest, HttpPspClient, Succeeded
+from payments.runtime.config import Settings
+from payments.runtime.roles import build_executor
+from payments.runtime.services import build_services
 
 GOAL_ORDERS_PER_S = 500.0
 GOAL_LATENCY_MS = 50

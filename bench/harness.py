@@ -27,7 +27,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from rich.console import Console
 from rich.table import Table as RichTable
 
-from payments.api.database import redact
+from payments.runtime.database import redact
 
 Cell = str | int | float | bool | None
 

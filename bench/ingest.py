@@ -24,8 +24,6 @@ import msgspec
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
-from payments.api.config import Settings
-from payments.api.services import build_services
 from payments.bench.harness import (
     BenchContext,
     ChildProcess,
@@ -39,6 +37,8 @@ from payments.bench.harness import (
     timed_parallel,
 )
 from payments.bench.workload import ORDERS_PER_CHECKOUT, checkout_body, place_command
+from payments.runtime.config import Settings
+from payments.runtime.services import build_services
 
 PAYMENTS = str(Path(sys.executable).parent / "payments")
 RATIO_GOAL = 0.6

@@ -16,12 +16,12 @@ import click
 import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from payments.api.config import Settings
-from payments.api.services import build_services
 from payments.bench.history import make_history
 from payments.projections.catalog import NAMES
 from payments.projections.rebuild import rebuild
 from payments.projections.source import ApplicationEventSource
+from payments.runtime.config import Settings
+from payments.runtime.services import build_services
 
 
 @click.command()

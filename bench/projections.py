@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import time
 
-from payments.api.config import Settings
-from payments.api.services import build_services
 from payments.bench.harness import BenchContext, Goal, ScenarioResult, Table, ratio
 from payments.bench.history import make_history
 from payments.projections.catalog import NAMES
 from payments.projections.rebuild import rebuild
 from payments.projections.source import ApplicationEventSource
+from payments.runtime.config import Settings
+from payments.runtime.services import build_services
 
 GOAL_EVENTS_PER_S = 10_000.0
 

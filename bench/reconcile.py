@@ -25,10 +25,10 @@ from typing import TYPE_CHECKING, Any
 import psycopg
 from psycopg.conninfo import make_conninfo
 
-from payments.api.database import eventsourcing_env
 from payments.domain.application import CheckoutPolicy, PaymentsApplication
 from payments.domain.payment_order import PaymentOrder
 from payments.psp.settlement import SettlementLine, write_settlement_csv
+from payments.runtime.database import eventsourcing_env
 
 if TYPE_CHECKING:
     from payments.bench.harness import BenchContext, ScenarioResult

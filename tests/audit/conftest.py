@@ -10,12 +10,12 @@ from datetime import UTC, datetime
 
 import pytest
 
-from payments.api.config import Settings
-from payments.api.services import Services, build_services
 from payments.domain.application import OrderLine, PlaceCheckout
 from payments.domain.ids import payment_order_uuid
 from payments.domain.money import Money
 from payments.domain.payment_order import PaymentOrder
+from payments.runtime.config import Settings
+from payments.runtime.services import Services, build_services
 
 
 @pytest.fixture

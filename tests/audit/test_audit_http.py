@@ -12,7 +12,7 @@ import pytest
 from litestar.testing import TestClient
 
 from payments.api.app import create_app
-from payments.api.services import Services
+from payments.runtime.services import Services
 from tests.audit.conftest import Story, tell_story
 from tests.projections.conftest import catch_up_all
 

@@ -8,11 +8,11 @@ from collections.abc import Iterator
 import pytest
 from psycopg_pool import ConnectionPool
 
-from payments.api.config import Settings
-from payments.api.services import Services, build_services
 from payments.domain.application import OrderLine, PlaceCheckout
 from payments.domain.money import Money
 from payments.projections.seal import AuditKeyMissing, EventLogSeal
+from payments.runtime.config import Settings
+from payments.runtime.services import Services, build_services
 
 KEY = "audit-test-key"
 

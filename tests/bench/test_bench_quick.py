@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from payments.api.cli import main
 from payments.bench.harness import BenchContext, percentiles_ms
 from payments.bench.scenarios import SCENARIOS
+from payments.cli.main import main
 
 TINY = {
     "ingest": ["count=8", "warmup=2", "levels=1,4", "open_rate=20", "open_seconds=1"],

@@ -16,11 +16,11 @@ import pytest
 import uvicorn
 
 from payments.api.app import create_app
-from payments.api.config import Settings
-from payments.api.roles import build_executor
-from payments.api.services import Services, build_services
 from payments.projections.service import ProjectionService
 from payments.psp.executor import PaymentExecutor
+from payments.runtime.config import Settings
+from payments.runtime.roles import build_executor
+from payments.runtime.services import Services, build_services
 from tests.conftest import _create_database, _drop_database
 from tests.e2e.processes import free_port
 

@@ -91,7 +91,7 @@ def test_any_fault_schedule_settles_with_at_most_one_charge_per_order(
 
 
 def test_two_executors_never_work_on_one_order_at_once(stack: Stack) -> None:
-    from payments.api.roles import build_executor
+    from payments.runtime.roles import build_executor
 
     token = stack.sandbox.token("success")
     stack.sandbox.fault(kind="latency", latency_ms=20, count=1000, endpoint="charges")

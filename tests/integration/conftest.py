@@ -6,9 +6,9 @@ import pytest
 from litestar.testing import TestClient
 
 from payments.api.app import create_app
-from payments.api.config import Settings
-from payments.api.services import Services, build_services
 from payments.projections.service import ProjectionService
+from payments.runtime.config import Settings
+from payments.runtime.services import Services, build_services
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from litestar.testing import TestClient
 
-from payments.api.services import Services
+from payments.runtime.services import Services
 from tests.integration.helpers import checkout_body, event_count, idempotency_rows, new_key
 
 Client = TestClient  # type: ignore[type-arg]

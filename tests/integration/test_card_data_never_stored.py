@@ -8,8 +8,8 @@ import pytest
 from litestar.testing import TestClient
 from psycopg import sql
 
-from payments.api.logs import JsonLinesFormatter
-from payments.api.services import Services
+from payments.runtime.logs import JsonLinesFormatter
+from payments.runtime.services import Services
 from tests.integration.helpers import checkout_body, new_key
 
 Client = TestClient  # type: ignore[type-arg]

@@ -8,7 +8,7 @@ from typing import Any
 
 from litestar.testing import TestClient
 
-from payments.api.services import Services
+from payments.runtime.services import Services
 from tests.integration.helpers import checkout_body, event_count, new_key
 
 Client = TestClient  # type: ignore[type-arg]

@@ -81,9 +81,9 @@ def test_payouts_from_two_processes_never_exceed_the_credits(stack: Stack) -> No
     credit(stack, account, ["10"])  # 10.00 credited
     script = (
         "import sys\n"
-        "from payments.api.config import Settings\n"
+        "from payments.runtime.config import Settings\n"
         "from payments.api.payouts import request_payout\n"
-        "from payments.api.services import build_services\n"
+        "from payments.runtime.services import build_services\n"
         "from payments.domain.errors import InvalidCommand\n"
         "from payments.domain.payout_commands import RequestPayout\n"
         "services = build_services(Settings.from_env(), sys.argv[1])\n"

@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 from click.testing import CliRunner
 
-from payments.api.cli import main
 from payments.api.scheduler_jobs import build_jobs, job_by_id
+from payments.cli.main import main
 from payments.domain.payout_commands import RequestPayout, payout_id_for_run
 from payments.scheduler.jobs import run_job
 from tests.executor.conftest import Stack

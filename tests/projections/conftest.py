@@ -10,11 +10,11 @@ import pytest
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg_pool import ConnectionPool
 
-from payments.api.config import Settings
-from payments.api.services import Services, build_services
 from payments.projections.catalog import NAMES, live_view
 from payments.projections.runner import ProjectionRunner
 from payments.projections.source import ApplicationEventSource
+from payments.runtime.config import Settings
+from payments.runtime.services import Services, build_services
 
 
 def _create(admin_url: str) -> str:

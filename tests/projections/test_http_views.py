@@ -12,11 +12,11 @@ from litestar.testing import TestClient
 
 from payments.api import order_views
 from payments.api.app import create_app
-from payments.api.services import Services
 from payments.domain.ids import payment_order_uuid
 from payments.domain.payment_order import PaymentOrder
 from payments.projections.catalog import NAMES
 from payments.projections.service import ProjectionService
+from payments.runtime.services import Services
 
 Client = TestClient  # type: ignore[type-arg]
 

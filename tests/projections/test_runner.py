@@ -13,10 +13,9 @@ from collections import Counter
 from click.testing import CliRunner
 from eventsourcing.persistence import StoredEvent
 
-from payments.api.cli import main as cli
 from payments.api.projection_role import projection_states
-from payments.api.services import Services
 from payments.bench.history import make_history
+from payments.cli.main import main as cli
 from payments.domain.payment_order import PaymentOrder
 from payments.projections.catalog import NAMES, live_view
 from payments.projections.ledger_pg import PostgresLedger
@@ -24,6 +23,7 @@ from payments.projections.rebuild import diff_views, drop_scratch, rebuild
 from payments.projections.service import ProjectionService
 from payments.projections.source import ApplicationEventSource
 from payments.projections.wallets_pg import PostgresWallets
+from payments.runtime.services import Services
 from tests.projections.conftest import catch_up_all
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -68,7 +68,7 @@ def test_sigkill_mid_catch_up_then_restart_posts_every_event_exactly_once(
     assert head > 4000
     env = {**os.environ, "PAYMENTS_DATABASE_URL": isolated.database_url}
     process = subprocess.Popen(
-        [sys.executable, "-m", "payments.api.cli", "projections", "run", "--batch-size", "20"],
+        [sys.executable, "-m", "payments.cli.main", "projections", "run", "--batch-size", "20"],
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,

@@ -21,8 +21,8 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
-from payments.api.cli import main
 from payments.api.reconcile_service import fetch_and_reconcile, load_run, reconcile_path
+from payments.cli.main import main
 from payments.domain.payment_order import Status
 from payments.domain.reconciliation_run import OPEN, ReconciliationRun
 from payments.psp.reconcile.report import report_csv, report_json

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from psycopg_pool import ConnectionPool
 
-from payments.api.database import apply_schema, open_pool
+from payments.runtime.database import apply_schema, open_pool
 from payments.scheduler.jobs import (
     SCHEMA,
     Job,

@@ -11,6 +11,7 @@ from typing import Any
 
 import click
 
+from payments.cli.settings import load_settings, resolve_database_url
 from payments.projections.seal import AuditKeyMissing, EventLogSeal, Seal, require_audit_key
 
 
@@ -27,9 +28,8 @@ def _seal_json(seal: Seal) -> dict[str, object]:
 
 
 def _open_seal() -> tuple[EventLogSeal, object]:
-    from payments.api.cli import load_settings, resolve_database_url
-    from payments.api.logs import configure_logging
-    from payments.api.services import build_services
+    from payments.runtime.logs import configure_logging
+    from payments.runtime.services import build_services
 
     settings = load_settings()
     configure_logging("WARNING")
@@ -101,9 +101,8 @@ def check(as_json: bool) -> None:
 
 
 def _services() -> Any:
-    from payments.api.cli import load_settings, resolve_database_url
-    from payments.api.logs import configure_logging
-    from payments.api.services import build_services
+    from payments.runtime.logs import configure_logging
+    from payments.runtime.services import build_services
 
     settings = load_settings()
     configure_logging("WARNING")

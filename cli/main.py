@@ -1,41 +1,26 @@
-"""The `payments` command line: the composition root that starts each role."""
+"""The `payments` command line: one command per role and per operator task.
+
+Commands of other distributions (e.g. `payments bench`) join through the entry-point group
+`payments.commands`, so this package never imports them.
+"""
 
 from __future__ import annotations
 
 import logging
 import sys
+from importlib.metadata import entry_points
 
 import click
 
-from payments.api.cli_audit import audit
-from payments.api.cli_projections import projections
-from payments.api.cli_reconcile import reconcile
-from payments.api.cli_scheduler import scheduler
-from payments.api.config import ConfigError, Settings
-from payments.api.database import DatabaseUnavailable, redact, start_embedded_postgres
-from payments.api.logs import configure_logging
-from payments.bench.cli import bench
+from payments.cli.audit import audit
+from payments.cli.projections import projections
+from payments.cli.reconcile import reconcile
+from payments.cli.scheduler import scheduler
+from payments.cli.settings import load_settings, resolve_database_url
+from payments.runtime.database import redact
+from payments.runtime.logs import configure_logging
 
 log = logging.getLogger("payments.cli")
-
-
-def load_settings() -> Settings:
-    try:
-        return Settings.from_env()
-    except ConfigError as error:
-        raise click.ClickException(f"configuration: {error}") from None
-
-
-def resolve_database_url(settings: Settings) -> str:
-    """PAYMENTS_DATABASE_URL when set, else the embedded PostgreSQL in PAYMENTS_DATA_DIR."""
-    if settings.database_url:
-        return settings.database_url
-    try:
-        url = start_embedded_postgres(settings.data_dir)
-    except DatabaseUnavailable as error:
-        raise click.ClickException(str(error)) from None
-    log.info("embedded postgres ready", extra={"data_dir": str(settings.data_dir)})
-    return url
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -49,8 +34,9 @@ def main() -> None:
 @click.option("--no-sandbox", is_flag=True, help="Do not start the PSP sandbox beside the API.")
 def serve(host: str | None, port: int | None, no_sandbox: bool) -> None:
     """Run the whole system in one process: API and every background role."""
-    from payments.api.roles import RoleFactory, child_role, executor_role, scheduler_role
-    from payments.api.serve import run_everything
+    from payments.api.app import create_app
+    from payments.runtime.roles import RoleFactory, child_role, executor_role, scheduler_role
+    from payments.runtime.serve import run_everything
 
     settings = load_settings()
     configure_logging(settings.log_level)
@@ -67,6 +53,7 @@ def serve(host: str | None, port: int | None, no_sandbox: bool) -> None:
         host=host or settings.host,
         port=port or settings.port,
         with_sandbox=not no_sandbox,
+        create_app=create_app,
         roles=roles,
     )
 
@@ -74,7 +61,8 @@ def serve(host: str | None, port: int | None, no_sandbox: bool) -> None:
 @main.command()
 def api() -> None:
     """Run only the HTTP API (for production, one process per role)."""
-    from payments.api.serve import run_everything
+    from payments.api.app import create_app
+    from payments.runtime.serve import run_everything
 
     settings = load_settings()
     configure_logging(settings.log_level)
@@ -85,6 +73,7 @@ def api() -> None:
         host=settings.host,
         port=settings.port,
         with_sandbox=False,
+        create_app=create_app,
         roles=(),
     )
 
@@ -94,8 +83,8 @@ def worker() -> None:
     """Run the payment executor alone: follow new orders, charge them at PAYMENTS_PSP_URL."""
     import signal
 
-    from payments.api.roles import build_executor
-    from payments.api.services import build_services
+    from payments.runtime.roles import build_executor
+    from payments.runtime.services import build_services
 
     settings = load_settings()
     configure_logging(settings.log_level)
@@ -124,7 +113,7 @@ def dlq_list(payouts: bool) -> None:
     from rich.table import Table
 
     from payments.api.dead_letters import list_dead_letters, list_payout_dead_letters
-    from payments.api.services import build_services
+    from payments.runtime.services import build_services
 
     settings = load_settings()
     configure_logging("WARNING")
@@ -170,8 +159,8 @@ def dlq_replay(payment_order_id: str | None, replay_all: bool, reason: str, payo
         replay,
         replay_payouts,
     )
-    from payments.api.services import build_services
     from payments.domain.errors import DomainError
+    from payments.runtime.services import build_services
 
     if bool(payment_order_id) == replay_all:
         raise click.UsageError("give one PAYMENT_ORDER_ID or --all")
@@ -223,7 +212,8 @@ main.add_command(projections)
 main.add_command(audit)
 main.add_command(reconcile)
 main.add_command(scheduler)
-main.add_command(bench)
+for entry_point in entry_points(group="payments.commands"):
+    main.add_command(entry_point.load(), entry_point.name)
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

@@ -10,6 +10,7 @@ from typing import Any
 
 import click
 
+from payments.cli.settings import load_settings, resolve_database_url
 from payments.psp.settlement import SettlementFormatError
 
 EXIT_BAD_FILE = 2
@@ -91,12 +92,11 @@ def reconcile(
     Re-running the same file shows the run already recorded. A bad file exits with code 2
     and a message naming line and column; nothing is recorded.
     """
-    from payments.api.cli import load_settings, resolve_database_url
-    from payments.api.config import ConfigError
-    from payments.api.logs import configure_logging
     from payments.api.reconcile_service import reconcile_path
-    from payments.api.services import build_services
     from payments.psp.reconcile import report
+    from payments.runtime.config import ConfigError
+    from payments.runtime.logs import configure_logging
+    from payments.runtime.services import build_services
 
     settings = load_settings()
     configure_logging("WARNING")

@@ -9,15 +9,15 @@ from typing import Any
 
 import click
 
+from payments.cli.settings import load_settings, resolve_database_url
 from payments.projections.catalog import NAMES
 
 BATCH_HELP = "Events per transaction while catching up."
 
 
 def _services() -> Any:
-    from payments.api.cli import load_settings, resolve_database_url
-    from payments.api.logs import configure_logging
-    from payments.api.services import build_services
+    from payments.runtime.logs import configure_logging
+    from payments.runtime.services import build_services
 
     settings = load_settings()
     configure_logging("WARNING" if settings.log_level == "INFO" else settings.log_level)
@@ -169,9 +169,8 @@ def rebuild(names: tuple[str, ...], all_: bool, batch_size: int) -> None:
 )
 def run(names: tuple[str, ...], batch_size: int, wait: bool) -> None:
     """Run projections (default: all) in this process until Ctrl-C."""
-    from payments.api.cli import load_settings
-    from payments.api.logs import configure_logging
     from payments.projections.service import ProjectionService
+    from payments.runtime.logs import configure_logging
 
     chosen = _names(names, False)
     services = _services()

@@ -5,19 +5,23 @@ from __future__ import annotations
 import contextlib
 import logging
 import signal
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from types import FrameType
+from typing import Any
 
 import uvicorn
 from litestar.concurrency import set_asyncio_executor
 
-from payments.api.app import create_app
-from payments.api.config import Settings
-from payments.api.roles import Role, RoleFactory, SandboxProcess
-from payments.api.services import build_services
+from payments.runtime.config import Settings
+from payments.runtime.roles import Role, RoleFactory, SandboxProcess
+from payments.runtime.services import Services, build_services
 
-__all__ = ["Role", "RoleFactory", "run_everything"]
+__all__ = ["AppFactory", "Role", "RoleFactory", "run_everything"]
+
+# The HTTP application for the services (api.app.create_app): passed in by the command line,
+# so that the composition root never imports the HTTP layer.
+AppFactory = Callable[[Services], Any]
 
 log = logging.getLogger("payments.serve")
 
@@ -29,6 +33,7 @@ def run_everything(
     host: str,
     port: int,
     with_sandbox: bool,
+    create_app: AppFactory,
     roles: Sequence[RoleFactory] | None = None,
 ) -> None:
     sandbox: SandboxProcess | None = None

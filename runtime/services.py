@@ -8,14 +8,14 @@ from functools import cached_property
 
 from psycopg_pool import ConnectionPool
 
-from payments.api import idempotency
-from payments.api.config import Settings
-from payments.api.database import apply_schema, eventsourcing_env, open_pool
 from payments.domain.application import OrderCommands, PaymentsApplication
 from payments.domain.payout_commands import PayoutCommands
 from payments.projections import catalog as projections_catalog
 from payments.projections import seal, verifications
 from payments.psp import execution_queue
+from payments.runtime import idempotency
+from payments.runtime.config import Settings
+from payments.runtime.database import apply_schema, eventsourcing_env, open_pool
 from payments.scheduler import jobs as scheduler_jobs
 
 # Every table of ours; each statement is idempotent. Later components append theirs.

@@ -15,11 +15,11 @@ from pathlib import Path
 
 import httpx
 
-from payments.api.services import Services
 from payments.psp.client import HttpPspClient
 from payments.psp.executor import ExecutorConfig, PaymentExecutor
 from payments.psp.feeder import ExecutionFeeder
 from payments.psp.wallet_follower import WalletFollower
+from payments.runtime.services import Services
 
 log = logging.getLogger("payments.roles")
 
@@ -146,7 +146,7 @@ def child_role(name: str, arguments: list[str]) -> RoleFactory:
         def start() -> None:
             process.append(
                 subprocess.Popen(
-                    [sys.executable, "-m", "payments.api.cli", *arguments],
+                    [sys.executable, "-m", "payments.cli.main", *arguments],
                     env=env,
                     preexec_fn=_die_with_parent,
                 )

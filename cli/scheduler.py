@@ -8,7 +8,8 @@ from datetime import UTC, datetime
 
 import click
 
-from payments.api.logs import configure_logging
+from payments.cli.settings import load_settings, resolve_database_url
+from payments.runtime.logs import configure_logging
 
 
 @click.group(invoke_without_command=True)
@@ -17,9 +18,8 @@ def scheduler(ctx: click.Context) -> None:
     """Run the scheduler until Ctrl-C / SIGTERM (safe beside other scheduler processes)."""
     if ctx.invoked_subcommand is not None:
         return
-    from payments.api.cli import load_settings, resolve_database_url
     from payments.api.scheduler_jobs import build_scheduler
-    from payments.api.services import build_services
+    from payments.runtime.services import build_services
 
     settings = load_settings()
     configure_logging(settings.log_level)
@@ -43,9 +43,8 @@ def list_jobs() -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from payments.api.cli import load_settings, resolve_database_url
     from payments.api.scheduler_jobs import build_jobs
-    from payments.api.services import build_services
+    from payments.runtime.services import build_services
     from payments.scheduler.jobs import last_runs
 
     settings = load_settings()
@@ -80,9 +79,8 @@ def list_jobs() -> None:
 @click.argument("job_id")
 def run_now(job_id: str) -> None:
     """Run one job now, once (recorded like a scheduled run, with tick manual-<time>)."""
-    from payments.api.cli import load_settings, resolve_database_url
     from payments.api.scheduler_jobs import job_by_id
-    from payments.api.services import build_services
+    from payments.runtime.services import build_services
     from payments.scheduler.jobs import run_job
 
     settings = load_settings()

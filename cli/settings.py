@@ -1,0 +1,31 @@
+"""What every `payments` command starts from: validated settings and the database URL."""
+
+from __future__ import annotations
+
+import logging
+
+import click
+
+from payments.runtime.config import ConfigError, Settings
+from payments.runtime.database import DatabaseUnavailable, start_embedded_postgres
+
+log = logging.getLogger("payments.cli")
+
+
+def load_settings() -> Settings:
+    try:
+        return Settings.from_env()
+    except ConfigError as error:
+        raise click.ClickException(f"configuration: {error}") from None
+
+
+def resolve_database_url(settings: Settings) -> str:
+    """PAYMENTS_DATABASE_URL when set, else the embedded PostgreSQL in PAYMENTS_DATA_DIR."""
+    if settings.database_url:
+        return settings.database_url
+    try:
+        url = start_embedded_postgres(settings.data_dir)
+    except DatabaseUnavailable as error:
+        raise click.ClickException(str(error)) from None
+    log.info("embedded postgres ready", extra={"data_dir": str(settings.data_dir)})
+    return url

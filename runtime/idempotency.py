@@ -1,0 +1,141 @@
+"""Idempotency-Key for POSTs that create things (IETF httpapi draft semantics, DESIGN §3).
+
+A key is claimed before the command runs and completed with the exact response bytes after.
+Only successful responses are kept: a refused request releases its key so it can be corrected.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from enum import Enum
+
+from psycopg.types.json import Jsonb
+from psycopg_pool import ConnectionPool
+
+SCHEMA = [
+    """
+    CREATE TABLE IF NOT EXISTS idempotency_keys (
+        scope text NOT NULL,
+        key text NOT NULL,
+        request_fingerprint text NOT NULL,
+        state text NOT NULL CHECK (state IN ('in_flight', 'done')),
+        lease_until timestamptz NOT NULL,
+        response_status integer,
+        response_body bytea,
+        response_headers jsonb,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        expires_at timestamptz NOT NULL,
+        PRIMARY KEY (scope, key)
+    )
+    """,
+    "CREATE INDEX IF NOT EXISTS idempotency_keys_expires_at ON idempotency_keys (expires_at)",
+]
+
+# Keys are a cache of answers, not the book of record: their commits need not wait for the
+# WAL flush. A crash may lose the last moment's keys; a retry then runs the command again,
+# which the business ids make idempotent (ADR 0002). The event store commits synchronously.
+RELAXED_COMMIT = "SET LOCAL synchronous_commit TO OFF"
+
+# A claim older than this belongs to a process that died mid-request: another may take it.
+IN_FLIGHT_LEASE = timedelta(seconds=60)
+MAX_KEY_LENGTH = 255
+
+
+class ClaimOutcome(Enum):
+    CLAIMED = "claimed"
+    REPLAY = "replay"
+    IN_FLIGHT = "in_flight"
+    MISMATCH = "mismatch"
+
+
+@dataclass(frozen=True, slots=True)
+class StoredResponse:
+    status: int
+    body: bytes
+    headers: dict[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    outcome: ClaimOutcome
+    stored: StoredResponse | None = None
+
+
+def valid_key(key: str) -> bool:
+    return 0 < len(key) <= MAX_KEY_LENGTH and key.isascii() and key.isprintable()
+
+
+class IdempotencyStore:
+    def __init__(self, pool: ConnectionPool, ttl: timedelta) -> None:
+        self.pool = pool
+        self.ttl = ttl
+
+    def claim(self, scope: str, key: str, fingerprint: str) -> Claim:
+        """Claim key for a new request, or say why not (replay, in flight, other body)."""
+        with self.pool.connection() as conn, conn.transaction():
+            conn.execute(RELAXED_COMMIT)
+            inserted = conn.execute(
+                """
+                INSERT INTO idempotency_keys
+                    (scope, key, request_fingerprint, state, lease_until, expires_at)
+                VALUES (%s, %s, %s, 'in_flight', now() + %s, now() + %s)
+                ON CONFLICT (scope, key) DO NOTHING
+                RETURNING 1
+                """,
+                (scope, key, fingerprint, IN_FLIGHT_LEASE, self.ttl),
+            ).fetchone()
+            if inserted:
+                return Claim(ClaimOutcome.CLAIMED)
+            row = conn.execute(
+                """
+                SELECT request_fingerprint, state, lease_until < now(), expires_at < now(),
+                       response_status, response_body, response_headers
+                FROM idempotency_keys WHERE scope = %s AND key = %s FOR UPDATE
+                """,
+                (scope, key),
+            ).fetchone()
+            assert row is not None  # the conflicting row exists and rows are never deleted here
+            stored_fp, state, lease_over, expired, status, body, headers = row
+            if expired or (state == "in_flight" and lease_over and stored_fp == fingerprint):
+                conn.execute(
+                    """
+                    UPDATE idempotency_keys SET request_fingerprint = %s, state = 'in_flight',
+                        lease_until = now() + %s, expires_at = now() + %s, created_at = now(),
+                        response_status = NULL, response_body = NULL, response_headers = NULL
+                    WHERE scope = %s AND key = %s
+                    """,
+                    (fingerprint, IN_FLIGHT_LEASE, self.ttl, scope, key),
+                )
+                return Claim(ClaimOutcome.CLAIMED)
+            if stored_fp != fingerprint:
+                return Claim(ClaimOutcome.MISMATCH)
+            if state == "in_flight":
+                return Claim(ClaimOutcome.IN_FLIGHT)
+            return Claim(ClaimOutcome.REPLAY, StoredResponse(status, bytes(body), dict(headers)))
+
+    def complete(self, scope: str, key: str, response: StoredResponse) -> None:
+        with self.pool.connection() as conn, conn.transaction():
+            conn.execute(RELAXED_COMMIT)
+            conn.execute(
+                """
+                UPDATE idempotency_keys SET state = 'done', response_status = %s,
+                    response_body = %s, response_headers = %s
+                WHERE scope = %s AND key = %s
+                """,
+                (response.status, response.body, Jsonb(response.headers), scope, key),
+            )
+
+    def release(self, scope: str, key: str) -> None:
+        """Forget an in-flight claim whose request was refused or failed."""
+        with self.pool.connection() as conn, conn.transaction():
+            conn.execute(
+                "DELETE FROM idempotency_keys "
+                "WHERE scope = %s AND key = %s AND state = 'in_flight'",
+                (scope, key),
+            )
+
+    def purge_expired(self) -> int:
+        with self.pool.connection() as conn, conn.transaction():
+            cursor = conn.execute("DELETE FROM idempotency_keys WHERE expires_at < now()")
+            return cursor.rowcount
