@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from datetime import date, datetime
+from datetime import datetime
 from typing import Annotated
 
 import msgspec
@@ -22,9 +22,7 @@ from payments.domain.payout_commands import (
     PayoutPlacement,
     RequestPayout,
     payout_id_for_key,
-    payout_id_for_run,
 )
-from payments.projections.wallets_pg import PostgresWallets
 from payments.psp.wallet_follower import WalletFollower
 from payments.runtime.idempotency import StoredResponse
 from payments.runtime.services import Services
@@ -106,36 +104,6 @@ def _amount_minor(text: str | None, currency: str) -> int | None:
     return amount.minor
 
 
-def run_payouts(services: Services, day: date) -> dict[str, int]:
-    """The payout run of `day`: every seller with at least the minimum available gets one
-    payout of everything available. Its payout ids derive from the day, so running it again
-    the same day creates nothing for a seller it already paid."""
-    WalletFollower(services.application, services.pool).run_until_idle()
-    minimum = services.settings.payout_minimum_minor
-    counts = {"created": 0, "existing": 0, "below_minimum": 0, "refused": 0}
-    run_id = day.isoformat()
-    for view in PostgresWallets(services.pool).wallets():
-        seller = view.seller_account
-        payout_id = payout_id_for_run(run_id, seller)
-        wallet = services.payouts.find_wallet(seller)
-        if services.payouts.find_payout(payout_id) is None and (
-            wallet is None or wallet.available_minor < minimum
-        ):
-            counts["below_minimum"] += 1
-            continue
-        try:
-            placement = services.payouts.request_payout(
-                RequestPayout(payout_id, seller, None, run_id=run_id)
-            )
-        except InvalidCommand as refused:  # a racing payout took the balance meanwhile
-            log.info("payout refused", extra={"seller": seller, "reason": str(refused)})
-            counts["refused"] += 1
-            continue
-        counts["created" if placement.created else "existing"] += 1
-    log.info("payout run", extra={"run_id": run_id, **counts})
-    return counts
-
-
 class PayoutsController(Controller):
     path = "/payouts"
     tags = ["payouts"]
@@ -184,4 +152,4 @@ class PayoutsController(Controller):
     def get_payout(
         self, payout_id: FromPath[str], services: NamedDependency[Services]
     ) -> PayoutResponse:
-        return payout_body(services.payouts.get_payout(payout_id))
+        return payout_body(services.application.get_payout(payout_id))

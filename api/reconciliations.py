@@ -16,7 +16,6 @@ from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, Quer
 
 from payments.api.idempotency import require_key, run_idempotent
 from payments.api.problems import FieldProblem, ProblemError, problem_specs
-from payments.api.reconcile_service import load_run, reconcile_path, resolve_exception
 from payments.domain.reconciliation_run import AUTO_FIX, AUTO_FIXED, INFO, OPEN, RESOLVED
 from payments.psp.reconcile.report import (
     finding_view,
@@ -126,7 +125,7 @@ class ReconciliationsController(Controller):
 
             def reconcile() -> StoredResponse:
                 try:
-                    outcome = reconcile_path(services, path, file_sha=file_sha)
+                    outcome = services.reconciler.reconcile_path(path, file_sha=file_sha)
                 except SettlementFormatError as error:
                     raise format_problem(error) from None
                 return StoredResponse(
@@ -148,7 +147,7 @@ class ReconciliationsController(Controller):
     def get_run(
         self, run_id: FromPath[str], services: NamedDependency[Services]
     ) -> Response[bytes]:
-        return _json(summary(load_run(services, run_id)))
+        return _json(summary(services.reconciliations.get_run(run_id)))
 
     @get(
         "/{run_id:str}/exceptions",
@@ -180,7 +179,7 @@ class ReconciliationsController(Controller):
                 "limit must be 1..1000 and offset at least 0",
                 errors=[FieldProblem(field="query.limit", message="out of range")],
             )
-        run = load_run(services, run_id)
+        run = services.reconciliations.get_run(run_id)
         wanted = EXCEPTION_STATES.get(finding_state)
         chosen = [
             finding
@@ -207,7 +206,8 @@ class ReconciliationsController(Controller):
         data: JSONBody[ResolveRequest],
         services: NamedDependency[Services],
     ) -> Response[bytes]:
-        return _json(resolve_exception(services, run_id, finding_id, data.action, data.reason))
+        run = services.reconciliations.resolve(run_id, finding_id, data.action, data.reason)
+        return _json(finding_view(run, run.findings[finding_id]))
 
     @get(
         "/{run_id:str}/report.csv",
@@ -218,7 +218,7 @@ class ReconciliationsController(Controller):
     def get_report_csv(
         self, run_id: FromPath[str], services: NamedDependency[Services]
     ) -> Response[bytes]:
-        run = load_run(services, run_id)
+        run = services.reconciliations.get_run(run_id)
         return Response(
             content=report_csv(run),
             media_type="text/csv; charset=utf-8",
@@ -235,5 +235,6 @@ class ReconciliationsController(Controller):
         self, run_id: FromPath[str], services: NamedDependency[Services]
     ) -> Response[bytes]:
         return Response(
-            content=report_json(load_run(services, run_id)), media_type="application/json"
+            content=report_json(services.reconciliations.get_run(run_id)),
+            media_type="application/json",
         )

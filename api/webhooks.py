@@ -14,7 +14,8 @@ from litestar.di import NamedDependency
 
 from payments.api.problems import FieldProblem, ProblemError, problem_specs
 from payments.domain.errors import IllegalTransition, NotFound
-from payments.psp.client import Declined, Succeeded, outcome_of_charge
+from payments.domain.execution import Declined, Succeeded
+from payments.psp.client import outcome_of_charge
 from payments.psp.signing import MalformedSignatureError, SignatureError, verify_signature
 from payments.runtime.services import Services
 

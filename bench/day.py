@@ -13,7 +13,7 @@ Stages, each timed:
    runs until every order is terminal (SUCCESS/FAILED) or dead-lettered;
 5. `projections`: every view caught up to the head of the log;
 6. `settlement`: GET /v1/settlements/{today}.csv from the sandbox;
-7. `reconcile`: api.reconcile_service.reconcile_path on that file (auto-fixes included), then
+7. `reconcile`: Reconciler.reconcile_path on that file (auto-fixes included), then
    the views caught up again;
 8. `checks`: the invariants: every order terminal or dead-lettered; at most one charge per
    order at the PSP (GET /admin/charges/count); ledger trial balance zero; no open
@@ -33,7 +33,6 @@ from typing import Any
 
 import httpx
 
-from payments.api.reconcile_service import reconcile_path
 from payments.bench.harness import (
     BenchContext,
     ChildProcess,
@@ -185,7 +184,7 @@ def run(ctx: BenchContext) -> ScenarioResult:
         stage("settlement", started)
 
         started = time.perf_counter()
-        outcome = reconcile_path(services, path)
+        outcome = services.reconciler.reconcile_path(path)
         report = summary(outcome.run)
         _catch_up(services, source)  # the auto-fixes' events
         stage("reconcile", started)
@@ -317,7 +316,6 @@ def _execute(
                     time.sleep(0.2)  # pending charges: the webhook or the re-query is coming
     finally:
         executor.close()
-        executor.client.close()
     seconds = time.perf_counter() - started
     left = _unsettled(services, left)
     if left:

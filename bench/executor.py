@@ -31,8 +31,9 @@ from payments.bench.harness import (
     timed_parallel,
 )
 from payments.bench.workload import ORDERS_PER_CHECKOUT, place_command
+from payments.domain.execution import Succeeded
 from payments.domain.payment_order import Status
-from payments.psp.client import ChargeRequest, HttpPspClient, Succeeded
+from payments.psp.client import ChargeRequest, HttpPspClient
 from payments.runtime.config import Settings
 from payments.runtime.roles import build_executor
 from payments.runtime.services import build_services
@@ -231,7 +232,6 @@ def _executor_run(
         elapsed = time.perf_counter() - started
     finally:
         executor.close()
-        executor.client.close()
     try:
         statuses = [services.application.get_order(i).status for i in order_ids]
     finally:

@@ -8,7 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 from payments.domain.application import PaymentsApplication
 from payments.domain.checkout import Checkout
-from payments.domain.payment_order import FailureCode, PaymentOrder
+from payments.domain.execution import FailureCode
+from payments.domain.payment_order import PaymentOrder
 
 OUTCOMES = (
     "not_started",

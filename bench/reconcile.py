@@ -103,7 +103,8 @@ def settlement_lines(orders: int, prefix: str, day: datetime) -> Iterator[Settle
 _CHILD = """
 import json, resource, sys, time
 from pathlib import Path
-from payments.domain.application import CheckoutPolicy, OrderCommands, PaymentsApplication
+from payments.domain.application import CheckoutPolicy, PaymentsApplication
+from payments.domain.reconciliation_commands import ReconciliationCommands
 from payments.psp.reconcile.engine import ReconcileOptions, reconcile_file
 from payments.psp.reconcile.expected import replay_history
 from payments.psp.reconcile.report import summary
@@ -131,7 +132,7 @@ if compare:
     result["replayed_orders"] = len(history.orders)
     del history
 started = time.perf_counter()
-outcome = reconcile_file(app, OrderCommands(app), path, ReconcileOptions("USD"))
+outcome = reconcile_file(ReconciliationCommands(app), path, ReconcileOptions("USD"))
 result["reconcile_seconds"] = time.perf_counter() - started
 report = summary(outcome.run)
 result["classes"] = {row["class"]: row["count"] for row in report["classes"] if row["count"]}

@@ -35,7 +35,8 @@ def main() -> None:
 def serve(host: str | None, port: int | None, no_sandbox: bool) -> None:
     """Run the whole system in one process: API and every background role."""
     from payments.api.app import create_app
-    from payments.runtime.roles import RoleFactory, child_role, executor_role, scheduler_role
+    from payments.runtime.roles import RoleFactory, child_role, executor_role
+    from payments.runtime.scheduling import scheduler_role
     from payments.runtime.serve import run_everything
 
     settings = load_settings()

@@ -92,7 +92,6 @@ def reconcile(
     Re-running the same file shows the run already recorded. A bad file exits with code 2
     and a message naming line and column; nothing is recorded.
     """
-    from payments.api.reconcile_service import reconcile_path
     from payments.psp.reconcile import report
     from payments.runtime.config import ConfigError
     from payments.runtime.logs import configure_logging
@@ -106,7 +105,7 @@ def reconcile(
         as_of = as_of.replace(tzinfo=UTC)
     services = build_services(settings, resolve_database_url(settings))
     try:
-        outcome = reconcile_path(services, file, window_days=window_days, as_of=as_of)
+        outcome = services.reconciler.reconcile_path(file, window_days=window_days, as_of=as_of)
     except SettlementFormatError as error:
         click.echo(f"{file}: {error}; nothing was recorded", err=True)
         sys.exit(EXIT_BAD_FILE)

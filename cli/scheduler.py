@@ -18,13 +18,14 @@ def scheduler(ctx: click.Context) -> None:
     """Run the scheduler until Ctrl-C / SIGTERM (safe beside other scheduler processes)."""
     if ctx.invoked_subcommand is not None:
         return
-    from payments.api.scheduler_jobs import build_scheduler
+    from payments.runtime.scheduling import job_dependencies
     from payments.runtime.services import build_services
+    from payments.scheduler.jobs import build_scheduler
 
     settings = load_settings()
     configure_logging(settings.log_level)
     services = build_services(settings, resolve_database_url(settings))
-    job_scheduler = build_scheduler(services)
+    job_scheduler = build_scheduler(job_dependencies(services))
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     job_scheduler.start()
@@ -43,9 +44,10 @@ def list_jobs() -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from payments.api.scheduler_jobs import build_jobs
+    from payments.runtime.scheduling import job_dependencies
     from payments.runtime.services import build_services
-    from payments.scheduler.jobs import last_runs
+    from payments.scheduler.jobs import build_jobs
+    from payments.scheduler.runner import last_runs
 
     settings = load_settings()
     configure_logging("WARNING")
@@ -54,7 +56,7 @@ def list_jobs() -> None:
         now = datetime.now(UTC)
         last = last_runs(services.pool)
         table = Table("job", "schedule", "next run (UTC)", "last run", "result", "detail")
-        for job in build_jobs(services):
+        for job in build_jobs(job_dependencies(services)):
             schedule = (
                 f"every {int(job.every.total_seconds())} s"
                 if job.every is not None
@@ -79,16 +81,17 @@ def list_jobs() -> None:
 @click.argument("job_id")
 def run_now(job_id: str) -> None:
     """Run one job now, once (recorded like a scheduled run, with tick manual-<time>)."""
-    from payments.api.scheduler_jobs import job_by_id
+    from payments.runtime.scheduling import job_dependencies
     from payments.runtime.services import build_services
-    from payments.scheduler.jobs import run_job
+    from payments.scheduler.jobs import job_by_id
+    from payments.scheduler.runner import run_job
 
     settings = load_settings()
     configure_logging("WARNING")
     services = build_services(settings, resolve_database_url(settings))
     try:
         try:
-            job = job_by_id(services, job_id)
+            job = job_by_id(job_dependencies(services), job_id)
         except KeyError as error:
             raise click.ClickException(str(error.args[0])) from None
         now = datetime.now(UTC)

@@ -1,10 +1,17 @@
-"""The payments application: command methods over the event store (no I/O of its own)."""
+"""The payments application: the event store, and the one place that saves (ADR 0009).
+
+Every command of the system ends in `PaymentsApplication.record` or one of the two ways to
+save again on a concurrent write (`retry_on_conflict`, `save_each`); the command modules
+beside this one (order_commands, payout_commands, wallet_commands, execution_commands,
+reconciliation_commands) decide, this class persists.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
+import logging
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, TypeVar
@@ -23,13 +30,18 @@ from payments.domain.errors import (
     NotFound,
     PaymentOrderConflict,
 )
-from payments.domain.ids import checkout_uuid, payment_order_uuid
+from payments.domain.execution import FailureCode
+from payments.domain.ids import checkout_uuid, payment_order_uuid, payout_uuid, seller_wallet_uuid
 from payments.domain.money import Money
-from payments.domain.payment_order import FailureCode, PaymentOrder
+from payments.domain.payment_order import PaymentOrder
+from payments.domain.payout import Payout
 from payments.domain.seller_wallet import SellerWallet
 
 MAX_ORDERS_PER_CHECKOUT = 100
+SAVE_ATTEMPTS = 5
 A = TypeVar("A", bound=Aggregate)
+T = TypeVar("T")
+log = logging.getLogger("payments.domain")
 
 
 class EnumAsValue(Transcoding):
@@ -143,7 +155,7 @@ class PaymentsApplication(Application[UUID]):
             if existing is not None:
                 return existing
             for line in command.orders:
-                if self._find(PaymentOrder, payment_order_uuid(line.payment_order_id)):
+                if self.find(PaymentOrder, payment_order_uuid(line.payment_order_id)):
                     raise PaymentOrderConflict(line.payment_order_id) from None
             raise
         return Placement(checkout, orders, created=True, position=recordings[-1].notification.id)
@@ -181,7 +193,7 @@ class PaymentsApplication(Application[UUID]):
             raise InvalidCommand(errors)
 
     def _existing_placement(self, command: PlaceCheckout, fingerprint: str) -> Placement | None:
-        checkout = self._find(Checkout, checkout_uuid(command.checkout_id))
+        checkout = self.find(Checkout, checkout_uuid(command.checkout_id))
         if checkout is None:
             return None
         if checkout.content_fingerprint != fingerprint:
@@ -192,81 +204,113 @@ class PaymentsApplication(Application[UUID]):
     # --- reads ----------------------------------------------------------------------
 
     def get_order(self, payment_order_id: str) -> PaymentOrder:
-        order = self._find(PaymentOrder, payment_order_uuid(payment_order_id))
+        order = self.find(PaymentOrder, payment_order_uuid(payment_order_id))
         if order is None:
             raise NotFound(f"payment order {payment_order_id!r} not found")
         return order
 
     def get_checkout(self, checkout_id: str) -> Checkout:
-        checkout = self._find(Checkout, checkout_uuid(checkout_id))
+        checkout = self.find(Checkout, checkout_uuid(checkout_id))
         if checkout is None:
             raise NotFound(f"checkout {checkout_id!r} not found")
         return checkout
 
-    def _find(self, kind: type[A], aggregate_id: UUID) -> A | None:
+    def find_payout(self, payout_id: str) -> Payout | None:
+        return self.find(Payout, payout_uuid(payout_id))
+
+    def get_payout(self, payout_id: str) -> Payout:
+        payout = self.find_payout(payout_id)
+        if payout is None:
+            raise NotFound(f"payout {payout_id!r} not found")
+        return payout
+
+    def find_wallet(self, seller_account: str) -> SellerWallet | None:
+        return self.find(SellerWallet, seller_wallet_uuid(seller_account))
+
+    def find(self, kind: type[A], aggregate_id: UUID) -> A | None:
+        """The aggregate of that kind and id, or None (also when the id names another kind)."""
         try:
             aggregate: Aggregate = self.repository.get(aggregate_id)
         except AggregateNotFoundError:
             return None
         return aggregate if isinstance(aggregate, kind) else None
 
+    # --- saving: the one way every command persists -------------------------------------
 
-class OrderCommands:
-    """Commands on existing payment orders that retry once more on a concurrent write."""
-
-    def __init__(self, application: PaymentsApplication, attempts: int = 5) -> None:
-        self.application = application
-        self.attempts = attempts
-
-    def record_success(self, payment_order_id: str, psp_reference: str, source: str) -> bool:
-        return self._apply(
-            payment_order_id, lambda order: order.record_success(psp_reference, source)
-        )
-
-    def record_failure(
-        self,
-        payment_order_id: str,
-        code: FailureCode,
-        reason: str,
-        psp_reference: str | None,
-        source: str,
-    ) -> bool:
-        return self._apply(
-            payment_order_id,
-            lambda order: order.record_failure(code, reason, psp_reference, source),
-        )
-
-    def replay_dead_letter(self, payment_order_id: str, reason: str) -> int | None:
-        """Send a dead-lettered order back to the executor; returns the event position."""
-        order = self.application.get_order(payment_order_id)
-        order.replay_dead_letter(reason)
-        recordings = self.application.save(order)
+    def record(self, *aggregates: Aggregate) -> int | None:
+        """Save the aggregates' new events atomically; the position of the last one (None
+        when there was nothing new). IntegrityError when another writer came first."""
+        recordings = self.save(*aggregates)
         return recordings[-1].notification.id if recordings else None
 
-    def _apply(self, payment_order_id: str, change: Callable[[PaymentOrder], bool]) -> bool:
-        return change_with_retry(
-            self.application,
-            lambda: self.application.get_order(payment_order_id),
-            change,
-            self.attempts,
-        )
+    def retry_on_conflict(
+        self, decide: Callable[[], Sequence[Aggregate]], attempts: int = SAVE_ATTEMPTS
+    ) -> int | None:
+        """Decide on fresh state and save; when another writer came first, decide again.
 
+        `decide` loads what it needs, applies its commands and returns the aggregates to
+        save (none: nothing to do). Raises the last IntegrityError after `attempts`.
+        """
+        for attempt in range(attempts):
+            aggregates = decide()
+            if not aggregates:
+                return None
+            try:
+                return self.record(*aggregates)
+            except IntegrityError:
+                if attempt == attempts - 1:
+                    raise
+        return None
 
-def change_with_retry(
-    application: Application[UUID],
-    load: Callable[[], A],
-    change: Callable[[A], bool],
-    attempts: int = 5,
-) -> bool:
-    """Load, change and save one aggregate; on a concurrent write, decide again on fresh state."""
-    for attempt in range(attempts):
-        aggregate = load()
-        changed = change(aggregate)
-        try:
-            application.save(aggregate)
-        except IntegrityError:
-            if attempt == attempts - 1:
-                raise
-            continue  # someone else wrote it meanwhile
+    def change(self, load: Callable[[], A], command: Callable[[A], bool]) -> bool:
+        """Run a command on one freshly loaded aggregate and save it, again on fresh state
+        after a concurrent write; True when the command changed the aggregate."""
+        changed = False
+
+        def decide() -> list[Aggregate]:
+            nonlocal changed
+            aggregate = load()
+            changed = command(aggregate)
+            return [aggregate]
+
+        self.retry_on_conflict(decide)
         return changed
-    return False
+
+    def save_each(
+        self,
+        items: Iterable[T],
+        changed: Callable[[T], A | None],
+        redo: Callable[[T], A | None],
+        attempts: int = SAVE_ATTEMPTS,
+    ) -> list[tuple[T, A]]:
+        """Save a batch in one transaction; after a conflict, item by item on fresh state.
+
+        `changed(item)` is the item's aggregate with its commands applied (None: nothing to
+        save); `redo(item)` decides again on freshly loaded state. Answers each item whose
+        events are stored with the aggregate saved for it; an item still in conflict after
+        `attempts` is left out (logged): its next turn decides again.
+        """
+        batch = [(item, aggregate) for item in items if (aggregate := changed(item)) is not None]
+        try:
+            self.record(*(aggregate for _, aggregate in batch))
+        except IntegrityError:
+            pass
+        else:
+            return batch
+        saved: list[tuple[T, A]] = []
+        for item, _ in batch:
+            fresh: A | None = None
+
+            def decide(item: T = item) -> list[A]:
+                nonlocal fresh
+                fresh = redo(item)
+                return [] if fresh is None else [fresh]
+
+            try:
+                self.retry_on_conflict(decide, attempts)
+            except IntegrityError:
+                log.warning("left for later: still written concurrently", extra={"item": str(item)})
+                continue
+            if fresh is not None:
+                saved.append((item, fresh))
+        return saved

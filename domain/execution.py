@@ -2,17 +2,86 @@
 
 Both are executed at the PSP the same way: an attempt is recorded before each call, retries
 are scheduled in events, a pending answer waits for a webhook or a re-query, and after the
-last attempt an operator gets a dead letter to replay. This mixin holds those commands; each
+last attempt an operator gets a dead letter to replay. This module holds those rules: the
+PSP's classified answers, the retry policy, and the mixin with the shared commands; each
 aggregate keeps its own events (their topics name the aggregate) and their @event methods.
 """
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from enum import Enum
 
 from payments.domain.errors import IllegalTransition
+
+
+class FailureCode(Enum):
+    """Why a PSP refused a charge for good (stored in events; values never change)."""
+
+    CARD_DECLINED = "card_declined"
+    INSUFFICIENT_FUNDS = "insufficient_funds"
+    INVALID_TOKEN = "invalid_token"  # noqa: S105 (a failure code)
+    REJECTED = "rejected"
+
+
+# --- the PSP's answers, classified once (psp/client.py) (DESIGN §5) -----------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Succeeded:
+    psp_reference: str
+
+
+@dataclass(frozen=True, slots=True)
+class Declined:
+    code: FailureCode
+    reason: str
+    psp_reference: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Pending:
+    psp_reference: str
+
+
+@dataclass(frozen=True, slots=True)
+class Retryable:
+    error: str
+
+
+@dataclass(frozen=True, slots=True)
+class NotFoundAtPsp:
+    """A re-query found nothing for our reference: the call never reached the PSP."""
+
+
+PspAnswer = Succeeded | Declined | Pending | Retryable
+LookupAnswer = Succeeded | Declined | Pending | Retryable | NotFoundAtPsp
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """How often and how patiently a retryable answer is tried again (ADR 0004)."""
+
+    max_attempts: int = 5
+    backoff_base_s: float = 0.5
+    backoff_cap_s: float = 60.0
+
+    def delay(self, attempt: int, rng: random.Random) -> timedelta:
+        """Exponential backoff with full jitter (AWS Architecture Blog): a delay in
+        [0, min(cap, base * 2**(attempt-1))]. The caller stores it in an event
+        (next_attempt_at) so that a restart resumes the schedule."""
+        return timedelta(
+            seconds=full_jitter_delay(attempt, self.backoff_base_s, self.backoff_cap_s, rng)
+        )
+
+
+def full_jitter_delay(attempt: int, base_s: float, cap_s: float, rng: random.Random) -> float:
+    """A delay in [0, min(cap, base * 2**(attempt-1))] seconds for the given attempt (>= 1)."""
+    ceiling = min(cap_s, base_s * 2 ** max(0, attempt - 1))
+    return rng.uniform(0, ceiling)
 
 
 class PspExecution:
@@ -66,6 +135,20 @@ class PspExecution:
     def is_executing(self) -> bool:
         raise AttributeError("defined by the aggregate")
 
+    @property
+    def needs_executor(self) -> bool:
+        """Still the executor's: neither terminal nor parked in the dead-letter queue."""
+        return not (self.is_terminal or self.dead_lettered)
+
+    @property
+    def was_interrupted(self) -> bool:
+        """An attempt started and no outcome was recorded: the executor died mid-call."""
+        return self.is_executing and self.next_attempt_at is None and not self.pending_at_psp
+
+    def record_final_answer(self, answer: Succeeded | Declined, source: str) -> bool:
+        """The PSP's final word: the aggregate's own success or failure command."""
+        raise AttributeError("defined by the aggregate")
+
     def start_execution(self) -> None:
         """Record that an attempt is about to call the PSP (before the call, always)."""
         if self.is_terminal or self.dead_lettered:
@@ -96,6 +179,32 @@ class PspExecution:
         if not self.dead_lettered:
             raise IllegalTransition(self._state_name(), "replayed")
         self._dead_letter_replayed(reason=reason)
+
+    def record_psp_answer(
+        self,
+        answer: PspAnswer,
+        *,
+        now: datetime,
+        policy: RetryPolicy,
+        rng: random.Random,
+        requery: bool = False,
+    ) -> None:
+        """What the executor's call (or re-query) answered decides the next step (ADR 0004):
+        a final answer ends it; pending waits; retryable schedules the next attempt with
+        backoff, or dead-letters it after policy.max_attempts since the last replay. A failed
+        re-query, or one of something already pending at the PSP, changes nothing stored."""
+        if isinstance(answer, Succeeded | Declined):
+            self.record_final_answer(answer, source="psp")
+        elif self.is_terminal or not self.is_executing:
+            return
+        elif isinstance(answer, Pending):
+            self.mark_pending(answer.psp_reference)
+        elif not (self.pending_at_psp or requery):
+            if self.attempts_since_replay >= policy.max_attempts:
+                self.schedule_retry(answer.error, now)
+                self.dead_letter()
+            else:
+                self.schedule_retry(answer.error, now + policy.delay(self.attempts, rng))
 
     def _require_executing(self, action: str) -> None:
         if not self.is_executing:

@@ -8,7 +8,8 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
-from payments.domain.execution import PspExecution
+from payments.domain import execution
+from payments.domain.execution import FailureCode, PspExecution
 from payments.domain.ids import payment_order_uuid
 from payments.domain.money import Money
 
@@ -21,15 +22,6 @@ class Status(Enum):
 
 
 TERMINAL = frozenset({Status.SUCCESS, Status.FAILED})
-
-
-class FailureCode(Enum):
-    """Why a PSP refused a charge for good (stored in events; values never change)."""
-
-    CARD_DECLINED = "card_declined"
-    INSUFFICIENT_FUNDS = "insufficient_funds"
-    INVALID_TOKEN = "invalid_token"  # noqa: S105 (a failure code)
-    REJECTED = "rejected"
 
 
 class PaymentOrder(PspExecution, Aggregate):
@@ -131,6 +123,13 @@ class PaymentOrder(PspExecution, Aggregate):
         )
 
     # --- commands: validate, then trigger an event -------------------------------------
+
+    def record_final_answer(
+        self, answer: execution.Succeeded | execution.Declined, source: str
+    ) -> bool:
+        if isinstance(answer, execution.Succeeded):
+            return self.record_success(answer.psp_reference, source)
+        return self.record_failure(answer.code, answer.reason, answer.psp_reference, source)
 
     def record_success(self, psp_reference: str, source: str) -> bool:
         """Record the PSP's success; True when it changed the order, False for a repeat."""

@@ -13,6 +13,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
+from payments.domain import execution
 from payments.domain.errors import IllegalTransition
 from payments.domain.execution import PspExecution
 from payments.domain.ids import payout_uuid
@@ -137,6 +138,13 @@ class Payout(PspExecution, Aggregate):
         return seller_account == self.seller_account and amount_minor in (None, self.amount_minor)
 
     # --- commands: validate, then trigger an event -------------------------------------
+
+    def record_final_answer(
+        self, answer: execution.Succeeded | execution.Declined, source: str
+    ) -> bool:
+        if isinstance(answer, execution.Succeeded):
+            return self.record_paid(answer.psp_reference, source)
+        return self.record_failure(answer.reason, answer.psp_reference, source)
 
     def record_paid(self, psp_reference: str, source: str) -> bool:
         """The PSP paid it out; True when it changed the payout, False for a repeat."""

@@ -1,29 +1,35 @@
-"""Commands on payouts and seller wallets: request (reserve + create in one save), outcomes,
-dead-letter replay, and the follower's wallet changes. Each retries on a concurrent write."""
+"""Commands on payouts: request (reserve + create in one save), the daily run and who it pays,
+PSP outcomes, dead-letter replay. Each decides on fresh state again after a concurrent write."""
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 
-from eventsourcing.persistence import IntegrityError
-
-from payments.domain.application import PaymentsApplication, change_with_retry
-from payments.domain.errors import FieldError, InvalidCommand, NotFound, PayoutConflict
-from payments.domain.ids import payout_uuid, seller_wallet_uuid
+from payments.domain.application import PaymentsApplication
+from payments.domain.errors import FieldError, InvalidCommand, PayoutConflict
 from payments.domain.payout import Payout
 from payments.domain.seller_wallet import SellerWallet
+
+RUN_PREFIX, REQUEST_PREFIX = "payout_run_", "payout_req_"
+# Ids of payouts made before the prefixes above (they began like payment orders' "po_"): a
+# run looks for them too, so that a day's run repeated across the upgrade pays nobody twice.
+LEGACY_RUN_PREFIX = "po_run_"
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:24]
 
 
 def payout_id_for_run(run_id: str, seller_account: str) -> str:
     """The payout of a scheduled run for one seller: the same run never pays a seller twice."""
-    return "po_run_" + hashlib.sha256(f"{run_id}\x00{seller_account}".encode()).hexdigest()[:24]
+    return RUN_PREFIX + _digest(f"{run_id}\x00{seller_account}")
 
 
 def payout_id_for_key(idempotency_key: str) -> str:
     """The payout a POST /payouts with this Idempotency-Key creates (a retry finds it)."""
-    return "po_req_" + hashlib.sha256(idempotency_key.encode()).hexdigest()[:24]
+    return REQUEST_PREFIX + _digest(idempotency_key)
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,24 +47,33 @@ class PayoutPlacement:
     position: int | None = None
 
 
+@dataclass
+class PayoutRunCounts:
+    """What one payout run did, seller by seller."""
+
+    created: int = 0
+    existing: int = 0
+    below_minimum: int = 0
+    refused: int = 0
+    refusals: list[tuple[str, str]] = field(default_factory=list)  # (seller, why)
+
+    def as_dict(self) -> dict[str, int]:
+        return {
+            "created": self.created,
+            "existing": self.existing,
+            "below_minimum": self.below_minimum,
+            "refused": self.refused,
+        }
+
+
+def is_due_for_payout(wallet: SellerWallet | None, minimum_minor: int) -> bool:
+    """A scheduled run pays a seller whose available balance reaches the minimum."""
+    return wallet is not None and wallet.available_minor >= minimum_minor
+
+
 class PayoutCommands:
-    def __init__(self, application: PaymentsApplication, attempts: int = 5) -> None:
+    def __init__(self, application: PaymentsApplication) -> None:
         self.application = application
-        self.attempts = attempts
-
-    # --- reads ---------------------------------------------------------------------------
-
-    def find_payout(self, payout_id: str) -> Payout | None:
-        return self.application._find(Payout, payout_uuid(payout_id))
-
-    def get_payout(self, payout_id: str) -> Payout:
-        payout = self.find_payout(payout_id)
-        if payout is None:
-            raise NotFound(f"payout {payout_id!r} not found")
-        return payout
-
-    def find_wallet(self, seller_account: str) -> SellerWallet | None:
-        return self.application._find(SellerWallet, seller_wallet_uuid(seller_account))
 
     # --- requesting a payout -------------------------------------------------------------
 
@@ -68,15 +83,19 @@ class PayoutCommands:
         A racing request for the same wallet makes one of the saves conflict; the loser
         decides again on the reduced balance. An existing identical payout is returned as is.
         """
-        for attempt in range(self.attempts):
+        placement: PayoutPlacement | None = None
+
+        def decide() -> list[SellerWallet | Payout]:
+            nonlocal placement
             # Wallet first: a payout is saved with its reservation, so a wallet that holds
             # the reservation is always followed by a read that finds the payout.
-            wallet = self.find_wallet(command.seller_account)
-            existing = self.find_payout(command.payout_id)
+            wallet = self.application.find_wallet(command.seller_account)
+            existing = self.application.find_payout(command.payout_id)
             if existing is not None:
                 if not existing.same_content(command.seller_account, command.amount_minor):
                     raise PayoutConflict(command.payout_id)
-                return PayoutPlacement(existing, created=False)
+                placement = PayoutPlacement(existing, created=False)
+                return []
             if wallet is None:
                 raise InvalidCommand([FieldError("seller_account", "has no balance to pay out")])
             amount = command.amount_minor
@@ -91,14 +110,47 @@ class PayoutCommands:
                 destination=command.seller_account,
                 run_id=command.run_id,
             )
+            placement = PayoutPlacement(payout, created=True)
+            return [wallet, payout]
+
+        position = self.application.retry_on_conflict(decide)
+        assert placement is not None
+        if placement.created:
+            return PayoutPlacement(placement.payout, created=True, position=position)
+        return placement
+
+    def run_payouts(
+        self, run_id: str, sellers: Iterable[str], minimum_minor: int
+    ) -> PayoutRunCounts:
+        """The payout run `run_id` (a day): every seller whose available balance reaches the
+        minimum gets one payout of everything available. Its payout ids derive from the run,
+        so running it again creates nothing for a seller it already paid."""
+        counts = PayoutRunCounts()
+        for seller in sellers:
+            payout_id = payout_id_for_run(run_id, seller)
+            legacy_id = LEGACY_RUN_PREFIX + payout_id.removeprefix(RUN_PREFIX)
+            if self.application.find_payout(legacy_id) is not None:
+                counts.existing += 1
+                continue
+            wallet = self.application.find_wallet(seller)
+            if self.application.find_payout(payout_id) is None and not is_due_for_payout(
+                wallet, minimum_minor
+            ):
+                counts.below_minimum += 1
+                continue
             try:
-                recordings = self.application.save(wallet, payout)
-            except IntegrityError:
-                if attempt == self.attempts - 1:
-                    raise
-                continue  # another payout or credit wrote this wallet: decide on fresh state
-            return PayoutPlacement(payout, created=True, position=recordings[-1].notification.id)
-        raise AssertionError("unreachable")  # pragma: no cover
+                placement = self.request_payout(
+                    RequestPayout(payout_id, seller, None, run_id=run_id)
+                )
+            except InvalidCommand as refused:  # a racing payout took the balance meanwhile
+                counts.refused += 1
+                counts.refusals.append((seller, str(refused)))
+                continue
+            if placement.created:
+                counts.created += 1
+            else:
+                counts.existing += 1
+        return counts
 
     # --- outcomes (webhooks) and operators -------------------------------------------------
 
@@ -114,20 +166,9 @@ class PayoutCommands:
         return self._apply(payout_id, lambda p: p.record_returned(psp_reference, source))
 
     def replay_dead_letter(self, payout_id: str, reason: str) -> int | None:
-        payout = self.get_payout(payout_id)
+        payout = self.application.get_payout(payout_id)
         payout.replay_dead_letter(reason)
-        recordings = self.application.save(payout)
-        return recordings[-1].notification.id if recordings else None
+        return self.application.record(payout)
 
-    def _apply(self, payout_id: str, change: Callable[[Payout], bool]) -> bool:
-        return change_with_retry(
-            self.application, lambda: self.get_payout(payout_id), change, self.attempts
-        )
-
-    # --- the wallet follower ---------------------------------------------------------------
-
-    def wallet_for_update(self, seller_account: str, currency: str) -> SellerWallet:
-        """The seller's wallet, or a new one (saved with its first credit)."""
-        return self.find_wallet(seller_account) or SellerWallet(
-            seller_account=seller_account, currency=currency
-        )
+    def _apply(self, payout_id: str, command: Callable[[Payout], bool]) -> bool:
+        return self.application.change(lambda: self.application.get_payout(payout_id), command)

@@ -6,15 +6,26 @@ errors, 5xx, 429, 409 in flight); pending (wait for the webhook, re-query later)
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from datetime import date
+from typing import Any, BinaryIO, Protocol
 
 import httpx
 
-from payments.domain.payment_order import FailureCode
+from payments.domain.execution import (
+    Declined,
+    FailureCode,
+    LookupAnswer,
+    NotFoundAtPsp,
+    Pending,
+    PspAnswer,
+    Retryable,
+    Succeeded,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,38 +37,9 @@ class ChargeRequest:
     idempotency_key: str
 
 
-@dataclass(frozen=True, slots=True)
-class Succeeded:
-    psp_reference: str
-
-
-@dataclass(frozen=True, slots=True)
-class Declined:
-    code: FailureCode
-    reason: str
-    psp_reference: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class Pending:
-    psp_reference: str
-
-
-@dataclass(frozen=True, slots=True)
-class Retryable:
-    error: str
-
-
-@dataclass(frozen=True, slots=True)
-class NotFoundAtPsp:
-    """A re-query found no charge for our reference: the call never reached the PSP."""
-
-
-ChargeOutcome = Succeeded | Declined | Pending | Retryable
-LookupOutcome = Succeeded | Declined | Pending | Retryable | NotFoundAtPsp
-
+SETTLEMENT_TIMEOUT_S = 60.0  # a day's file can be large
 _FAILURE_CODES = {code.value: code for code in FailureCode}
-_Classifier = Callable[[dict[str, Any]], ChargeOutcome]
+_Classifier = Callable[[dict[str, Any]], PspAnswer]
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,18 +52,27 @@ class PayoutRequest:
 
 
 class PspClient(Protocol):
-    def create_charge(self, request: ChargeRequest) -> ChargeOutcome: ...
+    def create_charge(self, request: ChargeRequest) -> PspAnswer: ...
 
-    def find_charge(self, reference: str) -> LookupOutcome: ...
+    def find_charge(self, reference: str) -> LookupAnswer: ...
 
-    def create_payout(self, request: PayoutRequest) -> ChargeOutcome: ...
+    def create_payout(self, request: PayoutRequest) -> PspAnswer: ...
 
-    def find_payout(self, reference: str) -> LookupOutcome: ...
+    def find_payout(self, reference: str) -> LookupAnswer: ...
+
+    def fetch_settlement(self, day: date, out: BinaryIO) -> str:
+        """Stream the day's settlement file into `out`; its SHA-256 (SettlementUnavailable
+        when the PSP does not hand it over)."""
+        ...
 
     def close(self) -> None: ...
 
 
-def outcome_of_charge(charge: dict[str, Any]) -> ChargeOutcome:
+class SettlementUnavailable(RuntimeError):
+    """The PSP did not hand over a day's settlement file (not yet, or not reachable)."""
+
+
+def outcome_of_charge(charge: dict[str, Any]) -> PspAnswer:
     """Classify a charge object as the PSP returns it (in answers, lookups and webhooks)."""
     status = charge.get("status")
     reference = str(charge.get("id", ""))
@@ -95,7 +86,7 @@ def outcome_of_charge(charge: dict[str, Any]) -> ChargeOutcome:
     return Retryable(f"unknown charge status {status!r}")
 
 
-def outcome_of_payout(payout: dict[str, Any]) -> ChargeOutcome:
+def outcome_of_payout(payout: dict[str, Any]) -> PspAnswer:
     """Classify a payout object: paid (or paid, then returned) is a success for execution."""
     status = payout.get("status")
     reference = str(payout.get("id", ""))
@@ -145,7 +136,7 @@ class HttpPspClient:
             self._assigned.client = client
         return client
 
-    def create_charge(self, request: ChargeRequest) -> ChargeOutcome:
+    def create_charge(self, request: ChargeRequest) -> PspAnswer:
         body = {
             "amount": request.amount_minor,
             "currency": request.currency,
@@ -154,10 +145,10 @@ class HttpPspClient:
         }
         return self._create("/v1/charges", body, request.idempotency_key, outcome_of_charge)
 
-    def find_charge(self, reference: str) -> LookupOutcome:
+    def find_charge(self, reference: str) -> LookupAnswer:
         return self._find("/v1/charges", reference, {"succeeded", "failed"}, outcome_of_charge)
 
-    def create_payout(self, request: PayoutRequest) -> ChargeOutcome:
+    def create_payout(self, request: PayoutRequest) -> PspAnswer:
         body = {
             "amount": request.amount_minor,
             "currency": request.currency,
@@ -166,13 +157,27 @@ class HttpPspClient:
         }
         return self._create("/v1/payouts", body, request.idempotency_key, outcome_of_payout)
 
-    def find_payout(self, reference: str) -> LookupOutcome:
+    def find_payout(self, reference: str) -> LookupAnswer:
         finals = {"paid", "failed", "returned"}
         return self._find("/v1/payouts", reference, finals, outcome_of_payout)
 
+    def fetch_settlement(self, day: date, out: BinaryIO) -> str:
+        path = f"/v1/settlements/{day.isoformat()}.csv"
+        digest = hashlib.sha256()
+        try:
+            with self._http.stream("GET", path, timeout=SETTLEMENT_TIMEOUT_S) as response:
+                if response.status_code != 200:
+                    raise SettlementUnavailable(f"GET {path} answered {response.status_code}")
+                for block in response.iter_bytes(1 << 20):
+                    digest.update(block)
+                    out.write(block)
+        except httpx.HTTPError as error:
+            raise SettlementUnavailable(f"GET {path} failed: {error}") from None
+        return digest.hexdigest()
+
     def _create(
         self, path: str, body: dict[str, Any], key: str, classify: _Classifier
-    ) -> ChargeOutcome:
+    ) -> PspAnswer:
         try:
             response = self._http.post(path, json=body, headers={"Idempotency-Key": key})
         except httpx.TimeoutException:
@@ -183,7 +188,7 @@ class HttpPspClient:
 
     def _find(
         self, path: str, reference: str, finals: set[str], classify: _Classifier
-    ) -> LookupOutcome:
+    ) -> LookupAnswer:
         try:
             response = self._http.get(path, params={"reference": reference})
         except httpx.TimeoutException:
@@ -201,7 +206,7 @@ class HttpPspClient:
         final = [item for item in found if item.get("status") in finals]
         return classify((final or found)[-1])
 
-    def _classify(self, response: httpx.Response, classify: _Classifier) -> ChargeOutcome:
+    def _classify(self, response: httpx.Response, classify: _Classifier) -> PspAnswer:
         status = response.status_code
         if status in (200, 201, 202, 402):
             try:

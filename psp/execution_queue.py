@@ -49,6 +49,21 @@ SCHEMA = [
 ]
 
 
+REQUEUE_STUCK = """
+UPDATE execution_queue SET kind = 'requery', due_at = now()
+WHERE due_at > now()
+  AND (lease_until IS NULL OR lease_until < now())
+  AND requeries < CASE
+        WHEN now() - enqueued_at >= %(second)s THEN
+            2 + floor(extract(epoch FROM now() - enqueued_at - %(second)s)
+                      / extract(epoch FROM %(then_every)s))::int
+        WHEN now() - enqueued_at >= %(first)s THEN 1
+        ELSE 0
+      END
+RETURNING order_uuid
+"""
+
+
 @dataclass(frozen=True, slots=True)
 class QueuedOrder:
     order_uuid: UUID
@@ -131,6 +146,17 @@ class ExecutionQueue:
             ).fetchone()
         assert row is not None
         return int(row[0]), int(row[1])
+
+    def requeue_stuck(self, delays: tuple[timedelta, ...]) -> int:
+        """Queue a re-query of each row stuck in EXECUTING past its next re-query time: the
+        first after delays[0] (5 min), the second after delays[1] (1 h), then every
+        delays[2] (daily); `requeries` on the row counts those already made."""
+        first, second, then_every = (delays[min(i, len(delays) - 1)] for i in range(3))
+        with self.pool.connection() as conn, conn.transaction():
+            rows = conn.execute(
+                REQUEUE_STUCK, {"first": first, "second": second, "then_every": then_every}
+            ).fetchall()
+        return len(rows)
 
     def dead_letters(self, target: str = CHARGE) -> list[DeadLetter]:
         """Parked orders (target "charge") or payouts ("payout"), oldest first."""

@@ -15,25 +15,21 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
-from uuid import UUID
-
-from eventsourcing.persistence import IntegrityError
 
 from payments.domain.application import PaymentsApplication
-from payments.psp.aggregates import load_aggregates
-from payments.psp.backoff import full_jitter_delay
-from payments.psp.client import (
-    Declined,
-    LookupOutcome,
+from payments.domain.execution import (
+    LookupAnswer,
     NotFoundAtPsp,
-    Pending,
-    PspClient,
-    Retryable,
-    Succeeded,
+    PspAnswer,
+    RetryPolicy,
+    full_jitter_delay,
 )
+from payments.domain.execution_commands import Answered, Executable, ExecutionCommands
+from payments.psp.aggregates import load_aggregates
+from payments.psp.client import PspClient
 from payments.psp.execution_queue import ExecutionQueue, QueuedOrder
 from payments.psp.feeder import ExecutionFeeder
-from payments.psp.targets import Executable, target_of
+from payments.psp.targets import target_of
 
 log = logging.getLogger("payments.executor")
 
@@ -54,6 +50,10 @@ class ExecutorConfig:
         default=(timedelta(minutes=5), timedelta(hours=1), timedelta(days=1))
     )
 
+    @property
+    def retry_policy(self) -> RetryPolicy:
+        return RetryPolicy(self.max_attempts, self.backoff_base_s, self.backoff_cap_s)
+
 
 class Follower(Protocol):
     """Another follower of the event log the executor's loop drives (e.g. wallet crediting)."""
@@ -65,7 +65,12 @@ class Follower(Protocol):
 class _Work:
     row: QueuedOrder
     order: Executable
-    outcome: LookupOutcome | None = None
+    outcome: LookupAnswer | None = None
+
+    def answered(self) -> Answered:
+        assert self.outcome is not None
+        assert not isinstance(self.outcome, NotFoundAtPsp)
+        return Answered(self.order, self.outcome, requery=self.row.kind == "requery")
 
 
 class PaymentExecutor:
@@ -90,6 +95,7 @@ class PaymentExecutor:
         self.rng = rng or random.Random()
         self.followers = tuple(followers)
         self.owner = f"executor-{uuid.uuid4().hex[:12]}"
+        self.commands = ExecutionCommands(application, self.rng)
         self._calls = ThreadPoolExecutor(config.concurrency, thread_name_prefix="psp-call")
         self._batches = ThreadPoolExecutor(config.parallel_batches, thread_name_prefix="batch")
         self._stop = threading.Event()
@@ -125,8 +131,10 @@ class PaymentExecutor:
         self._stop.set()
 
     def close(self) -> None:
+        """After stop(): wait for the batches in flight, then let go of the PSP client."""
         self._batches.shutdown(wait=True)
         self._calls.shutdown(wait=True)
+        self.client.close()
 
     def run_until_idle(self, max_rounds: int = 10_000) -> None:
         """Feed and work until nothing is due (tests and benchmarks), batches in parallel."""
@@ -152,9 +160,9 @@ class PaymentExecutor:
         loaded = load_aggregates(self.application, self.queue.pool, (r.order_uuid for r in rows))
         for row in rows:
             order: Executable = loaded[row.order_uuid]
-            if order.is_terminal or order.dead_lettered:
+            if not order.needs_executor:
                 self.queue.finish(self.owner, row.order_uuid)
-            elif row.kind == "requery" or _interrupted(order):
+            elif row.kind == "requery" or order.was_interrupted:
                 to_requery.append(_Work(row, order))
             else:
                 to_execute.append(_Work(row, order))
@@ -171,97 +179,38 @@ class PaymentExecutor:
         self._record_outcomes([w for w in to_requery + started if w.outcome is not None])
         return len(rows)
 
-    def _load(self, aggregate_uuid: UUID) -> Executable:
-        """A PaymentOrder or a Payout: the queue holds both, keyed by aggregate id."""
-        aggregate: Executable = self.application.repository.get(aggregate_uuid)
-        return aggregate
-
     def _parallel(
-        self, call: Callable[[Executable], LookupOutcome], works: Sequence[_Work]
-    ) -> list[LookupOutcome]:
+        self, call: Callable[[Executable], LookupAnswer], works: Sequence[_Work]
+    ) -> list[LookupAnswer]:
         return list(self._calls.map(lambda w: call(w.order), works))
 
-    def _charge(self, aggregate: Executable) -> LookupOutcome:
+    def _charge(self, aggregate: Executable) -> PspAnswer:
         return target_of(aggregate).call(self.client, aggregate)
 
-    def _requery(self, aggregate: Executable) -> LookupOutcome:
+    def _requery(self, aggregate: Executable) -> LookupAnswer:
         return target_of(aggregate).requery(self.client, aggregate)
 
     def _record_started(self, works: list[_Work]) -> list[_Work]:
         """ExecutionStarted for every order about to be called, saved before any call."""
-        for work in works:
-            work.order.start_execution()
-        try:
-            self.application.save(*(w.order for w in works))
-        except IntegrityError:
-            return self._record_started_one_by_one(works)
-        return works
-
-    def _record_started_one_by_one(self, works: list[_Work]) -> list[_Work]:
-        saved: list[_Work] = []
-        for work in works:
-            fresh = self._load(work.order.id)
-            if fresh.is_terminal or fresh.dead_lettered or fresh.pending_at_psp:
-                continue  # a webhook or another path settled it meanwhile
-            fresh.start_execution()
-            try:
-                self.application.save(fresh)
-            except IntegrityError:
-                continue  # leave it for the next claim, when its lease expires
-            saved.append(_Work(work.row, fresh))
-        return saved
+        saved = self.commands.start_attempts(works, lambda work: work.order)
+        return [_Work(work.row, fresh) for work, fresh in saved]
 
     def _record_outcomes(self, works: list[_Work]) -> None:
         now = self.clock()
-        for work in works:
-            self._apply_outcome(work, now)
-        try:
-            self.application.save(*(w.order for w in works))
-        except IntegrityError:
-            for work in works:
-                self._save_outcome_alone(work, now)
-        # One statement for every order that is done; the rest are rescheduled one by one.
-        finished = [w.row.order_uuid for w in works if _finished(w.order)]
-        self.queue.finish_many(self.owner, finished)
-        for work in works:
-            if not _finished(work.order):
-                self._update_queue(work, now)
-
-    def _save_outcome_alone(self, work: _Work, now: datetime) -> None:
-        for _ in range(3):
-            fresh = self._load(work.order.id)
+        saved = self.commands.record_answers(works, _Work.answered, now, self.config.retry_policy)
+        for work, fresh in saved:
             work.order = fresh
-            self._apply_outcome(work, now)
-            try:
-                self.application.save(fresh)
-            except IntegrityError:
-                continue
-            return
-
-    def _apply_outcome(self, work: _Work, now: datetime) -> None:
-        order, outcome = work.order, work.outcome
-        if order.is_terminal and not isinstance(outcome, Succeeded | Declined):
-            return
-        if isinstance(outcome, Succeeded | Declined):
-            target_of(order).record(order, outcome)
-        elif isinstance(outcome, Pending):
-            if order.is_executing:
-                order.mark_pending(outcome.psp_reference)
-        elif isinstance(outcome, Retryable) and order.is_executing:
-            if order.pending_at_psp or work.row.kind == "requery":
-                return  # a failed re-query changes nothing stored; the queue retries it
-            if order.attempts_since_replay >= self.config.max_attempts:
-                order.schedule_retry(outcome.error, now)
-                order.dead_letter()
-            else:
-                delay = full_jitter_delay(
-                    order.attempts, self.config.backoff_base_s, self.config.backoff_cap_s, self.rng
-                )
-                order.schedule_retry(outcome.error, now + timedelta(seconds=delay))
+        done = [w for w, _ in saved]
+        # One statement for every order that is done; the rest are rescheduled one by one.
+        finished = [w.row.order_uuid for w in done if not w.order.needs_executor]
+        self.queue.finish_many(self.owner, finished)
+        for work in done:
+            if work.order.needs_executor:
+                self._update_queue(work, now)
 
     def _update_queue(self, work: _Work, now: datetime) -> None:
         order, row = work.order, work.row
-        if order.is_terminal or order.dead_lettered:
+        if not order.needs_executor:
             self.queue.finish(self.owner, row.order_uuid)
         elif order.pending_at_psp:
             delays = self.config.requery_delays
@@ -280,13 +229,3 @@ class PaymentExecutor:
                 now + timedelta(seconds=delay),
                 row.requeries + 1,
             )
-
-
-def _finished(order: Executable) -> bool:
-    """The order needs the executor no more: terminal, or parked in the dead-letter queue."""
-    return order.is_terminal or order.dead_lettered
-
-
-def _interrupted(order: Executable) -> bool:
-    """An attempt started and no outcome was recorded: the executor died mid-call."""
-    return order.is_executing and order.next_attempt_at is None and not order.pending_at_psp

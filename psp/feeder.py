@@ -11,12 +11,11 @@ from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import IntegrityError
 from psycopg import Connection
 from psycopg_pool import ConnectionPool
 
 from payments.domain.application import PaymentsApplication
-from payments.domain.checkout import Checkout
+from payments.domain.checkout_commands import CheckoutCommands
 from payments.domain.ids import checkout_uuid, payment_order_uuid
 from payments.domain.payment_order import PaymentOrder
 from payments.domain.payout import Payout
@@ -60,6 +59,7 @@ class ExecutionFeeder:
         self.application = application
         self.pool = pool
         self.first_requery_delay = first_requery_delay
+        self.checkouts = CheckoutCommands(application)
 
     def run_once(self, limit: int = 1000) -> int:
         """Apply the next batch of order events to the queue; returns how many were applied."""
@@ -139,45 +139,9 @@ class ExecutionFeeder:
             self.pool,
             (payment_order_uuid(i) for c in pending for i in c.payment_order_ids),
         )
-        done = [
-            checkout
-            for checkout in sorted(pending, key=lambda c: c.checkout_id)
-            if _mark_done_if_complete(
-                checkout, [members[payment_order_uuid(i)] for i in checkout.payment_order_ids]
-            )
-        ]
-        if not done:
-            return
-        try:
-            self.application.save(*done)
-        except IntegrityError:  # a concurrent writer: settle them one by one on fresh state
-            for checkout in done:
-                self._complete_checkout(checkout.checkout_id)
-
-    def _completed(self, checkout_id: str) -> Checkout | None:
-        """The checkout with PaymentDone recorded, or None when it is not (or already) done."""
-        checkout: Checkout = self.application.get_checkout(checkout_id)
-        if checkout.is_payment_done:
-            return None
-        orders = [self.application.get_order(i) for i in checkout.payment_order_ids]
-        return checkout if _mark_done_if_complete(checkout, orders) else None
-
-    def _complete_checkout(self, checkout_id: str) -> None:
-        for _ in range(3):
-            checkout = self._completed(checkout_id)
-            if checkout is None:
-                return
-            try:
-                self.application.save(checkout)
-            except IntegrityError:
-                continue
-            return
-
-
-def _mark_done_if_complete(checkout: Checkout, orders: list[PaymentOrder]) -> bool:
-    """Record PaymentDone when every order is SUCCESS or FAILED; say whether it did."""
-    if checkout.is_payment_done or not all(order.is_terminal for order in orders):
-        return False
-    succeeded = sum(1 for order in orders if order.status.value == "SUCCESS")
-    checkout.mark_payment_done(succeeded=succeeded, failed=len(orders) - succeeded)
-    return True
+        self.checkouts.complete(
+            [
+                (checkout, [members[payment_order_uuid(i)] for i in checkout.payment_order_ids])
+                for checkout in pending
+            ]
+        )

@@ -45,6 +45,7 @@ class Settings:
     audit_key: str | None
     executor: ExecutorSettings
     payout_minimum_minor: int = 1000
+    reconciliation_window_days: int = 3  # how long a settlement may lag before it is missing
     scheduler_daily_at: tuple[int, int] = (2, 0)  # UTC hour, minute of the daily finance jobs
 
     @property
@@ -102,6 +103,7 @@ class Settings:
             ),
             payout_minimum_minor=_payout_minimum(env, currency),
             scheduler_daily_at=_time_of_day(env, "PAYMENTS_SCHEDULER_DAILY_AT", (2, 0)),
+            reconciliation_window_days=_int(env, "PAYMENTS_RECONCILIATION_WINDOW_DAYS", 3, 0, 365),
         )
 
 

@@ -71,7 +71,6 @@ def executor_role(services: Services) -> Role:
         executor.stop()
         thread.join(timeout=30)
         executor.close()
-        executor.client.close()
 
     return Role("executor", thread.start, stop)
 
@@ -116,14 +115,6 @@ class SandboxProcess:
                 self.process.wait(10)
             except subprocess.TimeoutExpired:
                 self.process.kill()
-
-
-def scheduler_role(services: Services) -> Role:
-    """The scheduler's jobs in a background thread pool of this process (`payments serve`)."""
-    from payments.api.scheduler_jobs import build_scheduler
-
-    scheduler = build_scheduler(services)
-    return Role("scheduler", scheduler.start, scheduler.stop)
 
 
 def _die_with_parent() -> None:

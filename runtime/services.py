@@ -8,15 +8,19 @@ from functools import cached_property
 
 from psycopg_pool import ConnectionPool
 
-from payments.domain.application import OrderCommands, PaymentsApplication
+from payments.domain.application import PaymentsApplication
+from payments.domain.order_commands import OrderCommands
 from payments.domain.payout_commands import PayoutCommands
+from payments.domain.reconciliation_commands import ReconciliationCommands
 from payments.projections import catalog as projections_catalog
 from payments.projections import seal, verifications
 from payments.psp import execution_queue
+from payments.psp.client import HttpPspClient
+from payments.psp.reconcile.runs import Reconciler
 from payments.runtime import idempotency
 from payments.runtime.config import Settings
 from payments.runtime.database import apply_schema, eventsourcing_env, open_pool
-from payments.scheduler import jobs as scheduler_jobs
+from payments.scheduler import runner as scheduler_jobs
 
 # Every table of ours; each statement is idempotent. Later components append theirs.
 SCHEMA: list[str] = [
@@ -44,7 +48,31 @@ class Services:
     def payouts(self) -> PayoutCommands:
         return PayoutCommands(self.application)
 
+    @cached_property
+    def reconciliations(self) -> ReconciliationCommands:
+        return ReconciliationCommands(self.application)
+
+    @cached_property
+    def psp_client(self) -> HttpPspClient | None:
+        """A client for the PSP's files and look-ups (the executor keeps a pool of its own)."""
+        if not self.psp_url:
+            return None
+        return HttpPspClient(
+            self.psp_url, timeout_s=self.settings.executor.psp_timeout_s, clients=1
+        )
+
+    @cached_property
+    def reconciler(self) -> Reconciler:
+        return Reconciler(
+            self.reconciliations,
+            currency=self.settings.currency,
+            window_days=self.settings.reconciliation_window_days,
+            client=self.psp_client,
+        )
+
     def close(self) -> None:
+        if "psp_client" in self.__dict__ and self.psp_client is not None:
+            self.psp_client.close()
         self.pool.close()
         self.application.close()
 

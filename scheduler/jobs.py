@@ -1,218 +1,169 @@
-"""Scheduled jobs that stay safe with several scheduler processes (docs/operations.md).
+"""The scheduler's jobs (DESIGN §1): what each does, with what it needs passed in.
 
-Every firing of a job computes its *tick* (the interval slot, or the UTC day for daily jobs).
-A run first takes a PostgreSQL advisory try-lock for the job (skips when another process runs
-it now), then claims the tick with a row in `scheduler_runs` (skips when the tick already ran
-anywhere), runs, and records the outcome in that row. A job that raises is recorded as failed
-and the scheduler goes on; the next tick runs it again.
+The composition root (runtime/scheduling.py) hands over a JobDependencies of this deployment;
+the machinery that makes every job safe with several scheduler processes is runner.py.
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import socket
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import date, timedelta
+from typing import Any, Protocol
 
-from apscheduler.schedulers.background import BackgroundScheduler
-from apscheduler.triggers.cron import CronTrigger
-from apscheduler.triggers.interval import IntervalTrigger
 from psycopg_pool import ConnectionPool
 
-log = logging.getLogger("payments.scheduler")
-SCHEDULER_LOCK = 7261005
+from payments.domain.payout_commands import PayoutCommands
+from payments.scheduler.runner import Job, JobScheduler, JobSkipped, purge_runs
 
-SCHEMA = [
-    """
-    CREATE TABLE IF NOT EXISTS scheduler_runs (
-        job_id text NOT NULL,
-        tick text NOT NULL,
-        runner text NOT NULL,
-        started_at timestamptz NOT NULL DEFAULT now(),
-        finished_at timestamptz,
-        outcome text NOT NULL CHECK (outcome IN ('running', 'ok', 'failed', 'skipped')),
-        detail text NOT NULL DEFAULT '',
-        PRIMARY KEY (job_id, tick)
-    )
-    """,
-    "CREATE INDEX IF NOT EXISTS scheduler_runs_latest ON scheduler_runs (job_id, started_at DESC)",
-]
+log = logging.getLogger("payments.scheduler.jobs")
+
+DUE_WORK_EVERY = timedelta(seconds=60)
+STUCK_EVERY = timedelta(minutes=5)
+PURGE_EVERY = timedelta(hours=1)
+RUNS_KEPT = timedelta(days=30)
+DUE_WORK_MAX_ROUNDS = 50
 
 
-class JobSkipped(Exception):
-    """A job that had nothing it could do this time (recorded as 'skipped' with the reason)."""
+class DueWork(Protocol):
+    """The executor as a job uses it: work what is due, then let go of its resources."""
+
+    def run_until_idle(self, max_rounds: int = ...) -> None: ...
+
+    def close(self) -> None: ...
 
 
-JobFunction = Callable[[datetime], str]  # gets the run's time, returns a one-line detail
+class Queue(Protocol):
+    def depth(self) -> tuple[int, int]: ...
+
+    def requeue_stuck(self, delays: tuple[timedelta, ...]) -> int: ...
 
 
-@dataclass(frozen=True, slots=True)
-class Job:
-    job_id: str
-    description: str
-    run: JobFunction
-    every: timedelta | None = None  # an interval job
-    daily_at: tuple[int, int] | None = None  # or a daily job at (hour, minute) UTC
-
-    def trigger(self) -> IntervalTrigger | CronTrigger:
-        if self.every is not None:
-            return IntervalTrigger(seconds=self.every.total_seconds(), timezone=UTC)
-        assert self.daily_at is not None
-        hour, minute = self.daily_at
-        return CronTrigger(hour=hour, minute=minute, timezone=UTC)
-
-    def tick(self, now: datetime) -> str:
-        """The slot this firing belongs to: the same in every process."""
-        if self.every is not None:
-            return str(int(now.timestamp() // self.every.total_seconds()))
-        return now.astimezone(UTC).date().isoformat()
-
-    def next_run(self, now: datetime) -> datetime | None:
-        fire: datetime | None = self.trigger().get_next_fire_time(now, now)
-        return fire
+@dataclass(frozen=True)
+class JobDependencies:
+    pool: ConnectionPool  # where the job runs are recorded
+    queue: Queue
+    requery_delays: tuple[timedelta, ...]
+    payouts: PayoutCommands
+    catch_up_wallets: Callable[[], None]  # credit what the log says before paying out
+    payout_sellers: Callable[[], Iterable[str]]  # every seller with a wallet
+    payout_minimum_minor: int
+    purge_idempotency_keys: Callable[[], int]
+    daily_at: tuple[int, int]  # UTC hour and minute of the daily finance jobs
+    build_executor: Callable[[], DueWork] | None = None  # None: no PSP configured
+    seal: Callable[[], tuple[int, int] | None] | None = None  # None: no audit key
+    reconcile_day: Callable[[date], dict[str, Any]] | None = None  # None: no PSP
 
 
-@dataclass(frozen=True, slots=True)
-class JobRun:
-    job_id: str
-    tick: str
-    runner: str
-    started_at: datetime
-    finished_at: datetime | None
-    outcome: str
-    detail: str
-
-
-def runner_name() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
-
-
-def run_job(
-    pool: ConnectionPool,
-    job: Job,
-    *,
-    now: datetime | None = None,
-    tick: str | None = None,
-    runner: str | None = None,
-) -> JobRun | None:
-    """Run one tick of a job unless another process runs it or ran it; None when skipped."""
-    now = now or datetime.now(UTC)
-    tick = tick or job.tick(now)
-    runner = runner or runner_name()
-    with pool.connection() as lock_conn:
-        held = lock_conn.execute(
-            "SELECT pg_try_advisory_lock(%s, hashtext(%s))", (SCHEDULER_LOCK, job.job_id)
-        ).fetchone()
-        lock_conn.commit()
-        if not held or not held[0]:
-            log.debug("job running elsewhere", extra={"job": job.job_id, "tick": tick})
-            return None
-        try:
-            if not _claim(pool, job.job_id, tick, runner):
-                return None
-            return _execute(pool, job, tick, runner, now)
-        finally:
-            lock_conn.execute(
-                "SELECT pg_advisory_unlock(%s, hashtext(%s))", (SCHEDULER_LOCK, job.job_id)
-            )
-            lock_conn.commit()
-
-
-def _claim(pool: ConnectionPool, job_id: str, tick: str, runner: str) -> bool:
-    with pool.connection() as conn, conn.transaction():
-        row = conn.execute(
-            "INSERT INTO scheduler_runs (job_id, tick, runner, outcome) "
-            "VALUES (%s, %s, %s, 'running') ON CONFLICT DO NOTHING RETURNING 1",
-            (job_id, tick, runner),
-        ).fetchone()
-    return row is not None
-
-
-def _execute(pool: ConnectionPool, job: Job, tick: str, runner: str, now: datetime) -> JobRun:
-    log.info("job started", extra={"job": job.job_id, "tick": tick})
+def run_due_work(deps: JobDependencies) -> str:
+    """Feed the queue and work what is due, in case no worker runs (leases keep it safe)."""
+    if deps.build_executor is None:
+        raise JobSkipped("no PSP configured (PAYMENTS_PSP_URL)")
+    executor = deps.build_executor()
     try:
-        outcome, detail = "ok", job.run(now)
-    except JobSkipped as skipped:
-        outcome, detail = "skipped", str(skipped)
-        log.warning("job skipped", extra={"job": job.job_id, "detail": detail})
-    except Exception as error:
-        outcome, detail = "failed", f"{type(error).__name__}: {error}"
-        log.exception("job failed", extra={"job": job.job_id, "tick": tick})
-    with pool.connection() as conn, conn.transaction():
-        row = conn.execute(
-            "UPDATE scheduler_runs SET finished_at = now(), outcome = %s, detail = %s "
-            "WHERE job_id = %s AND tick = %s "
-            "RETURNING job_id, tick, runner, started_at, finished_at, outcome, detail",
-            (outcome, detail[:2000], job.job_id, tick),
-        ).fetchone()
-    assert row is not None
-    log.info("job finished", extra={"job": job.job_id, "outcome": outcome, "detail": detail})
-    return JobRun(*row)
+        executor.run_until_idle(max_rounds=DUE_WORK_MAX_ROUNDS)
+    finally:
+        executor.close()
+    due, total = deps.queue.depth()
+    return f"queue after: {due} due of {total}"
 
 
-def last_runs(pool: ConnectionPool) -> dict[str, JobRun]:
-    with pool.connection() as conn:
-        rows = conn.execute(
-            "SELECT DISTINCT ON (job_id) job_id, tick, runner, started_at, finished_at, outcome, "
-            "detail FROM scheduler_runs ORDER BY job_id, started_at DESC"
-        ).fetchall()
-    return {row[0]: JobRun(*row) for row in rows}
+def requeue_stuck(deps: JobDependencies) -> str:
+    """Re-query what is stuck in EXECUTING: after 5 min, again after 1 h, then daily."""
+    return f"{deps.queue.requeue_stuck(deps.requery_delays)} re-query(ies) queued"
 
 
-def runs_of(pool: ConnectionPool, job_id: str) -> list[JobRun]:
-    with pool.connection() as conn:
-        rows = conn.execute(
-            "SELECT job_id, tick, runner, started_at, finished_at, outcome, detail "
-            "FROM scheduler_runs WHERE job_id = %s ORDER BY started_at",
-            (job_id,),
-        ).fetchall()
-    return [JobRun(*row) for row in rows]
+def run_payouts(deps: JobDependencies, day: date) -> dict[str, int]:
+    """The payout run of `day` (ADR 0006): wallets credited first, then every seller whose
+    available balance reaches the minimum is paid it all (domain/payout_commands.py)."""
+    deps.catch_up_wallets()
+    counts = deps.payouts.run_payouts(
+        day.isoformat(), deps.payout_sellers(), deps.payout_minimum_minor
+    )
+    for seller, why in counts.refusals:  # a racing payout took the balance meanwhile
+        log.info("payout refused", extra={"seller": seller, "reason": why})
+    log.info("payout run", extra={"run_id": day.isoformat(), **counts.as_dict()})
+    return counts.as_dict()
 
 
-def purge_runs(pool: ConnectionPool, older_than: timedelta) -> int:
-    with pool.connection() as conn, conn.transaction():
-        cursor = conn.execute(
-            "DELETE FROM scheduler_runs WHERE started_at < now() - %s AND outcome <> 'running'",
-            (older_than,),
-        )
-        return cursor.rowcount
+def audit_seal(deps: JobDependencies) -> str:
+    if deps.seal is None:
+        raise JobSkipped("PAYMENTS_AUDIT_KEY is not set: no seal (see docs/operations.md)")
+    sealed = deps.seal()
+    if sealed is None:
+        return "nothing new to seal"
+    return f"sealed positions {sealed[0]}..{sealed[1]}"
 
 
-class JobScheduler:
-    """An APScheduler BackgroundScheduler running `jobs` through run_job (thread pool)."""
+def purge(deps: JobDependencies) -> str:
+    keys = deps.purge_idempotency_keys()
+    runs = purge_runs(deps.pool, RUNS_KEPT)
+    return f"{keys} expired idempotency key(s), {runs} old job run(s) purged"
 
-    def __init__(self, pool: ConnectionPool, jobs: Sequence[Job]) -> None:
-        self.pool = pool
-        self.jobs = list(jobs)
-        self.runner = runner_name()
-        self._scheduler: Any = BackgroundScheduler(timezone=UTC)
 
-    def start(self) -> None:
-        for job in self.jobs:
-            self._scheduler.add_job(
-                self._fire,
-                job.trigger(),
-                args=[job],
-                id=job.job_id,
-                name=job.description,
-                replace_existing=True,
-                coalesce=True,
-                max_instances=1,
-                misfire_grace_time=300,
-            )
-        self._scheduler.start()
-        log.info("scheduler started", extra={"jobs": [job.job_id for job in self.jobs]})
+def reconcile_yesterday(deps: JobDependencies, day: date) -> str:
+    if deps.reconcile_day is None:
+        raise JobSkipped("no PSP configured (PAYMENTS_PSP_URL): no settlement file to fetch")
+    return str(deps.reconcile_day(day - timedelta(days=1)))
 
-    def stop(self) -> None:
-        if self._scheduler.running:
-            self._scheduler.shutdown(wait=True)
-        log.info("scheduler stopped")
 
-    def _fire(self, job: Job) -> None:
-        try:
-            run_job(self.pool, job, runner=self.runner)
-        except Exception:  # the database was away: the next tick tries again
-            log.exception("job could not be run", extra={"job": job.job_id})
+def _later(daily_at: tuple[int, int], minutes: int) -> tuple[int, int]:
+    total = (daily_at[0] * 60 + daily_at[1] + minutes) % (24 * 60)
+    return total // 60, total % 60
+
+
+def build_jobs(deps: JobDependencies) -> list[Job]:
+    """Every job with its stable id. Daily: settlement of yesterday, payouts, then the seal."""
+    daily = deps.daily_at
+    return [
+        Job(
+            "executor-due-work",
+            "Feed the execution queue and work due retries if no worker does",
+            lambda now: run_due_work(deps),
+            every=DUE_WORK_EVERY,
+        ),
+        Job(
+            "stuck-requery",
+            "Queue a PSP re-query for orders and payouts stuck in EXECUTING (5 min, 1 h, daily)",
+            lambda now: requeue_stuck(deps),
+            every=STUCK_EVERY,
+        ),
+        Job(
+            "settlement-reconcile",
+            "Fetch yesterday's PSP settlement file and reconcile it",
+            lambda now: reconcile_yesterday(deps, now.date()),
+            daily_at=daily,
+        ),
+        Job(
+            "payout-run",
+            "Pay out every seller whose available balance is at least PAYMENTS_PAYOUT_MINIMUM",
+            lambda now: ", ".join(f"{k} {v}" for k, v in run_payouts(deps, now.date()).items()),
+            daily_at=_later(daily, 15),
+        ),
+        Job(
+            "audit-seal",
+            "Seal the event log's hash chain (needs PAYMENTS_AUDIT_KEY)",
+            lambda now: audit_seal(deps),
+            daily_at=_later(daily, 30),
+        ),
+        Job(
+            "idempotency-purge",
+            "Delete expired Idempotency-Keys and job runs older than 30 days",
+            lambda now: purge(deps),
+            every=PURGE_EVERY,
+        ),
+    ]
+
+
+def build_scheduler(deps: JobDependencies) -> JobScheduler:
+    return JobScheduler(deps.pool, build_jobs(deps))
+
+
+def job_by_id(deps: JobDependencies, job_id: str) -> Job:
+    jobs = build_jobs(deps)
+    for job in jobs:
+        if job.job_id == job_id:
+            return job
+    known = ", ".join(job.job_id for job in jobs)
+    raise KeyError(f"unknown job {job_id!r}; known: {known}")

@@ -15,14 +15,9 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.persistence import IntegrityError
-
-from payments.domain.application import OrderCommands
-from payments.domain.errors import DomainError
 from payments.domain.money import CURRENCY_EXPONENTS, currency_exponent
+from payments.domain.reconciliation_commands import ReconciliationCommands
 from payments.domain.reconciliation_run import (
     AMOUNT_MISMATCH,
     AUTO_FIX,
@@ -39,7 +34,6 @@ from payments.domain.reconciliation_run import (
     STATUS_MISMATCH,
     Finding,
     ReconciliationRun,
-    reconciliation_run_uuid,
 )
 from payments.psp.reconcile.expected import (
     EXECUTING,
@@ -87,21 +81,8 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def get_run(application: Application[Any], run_id: UUID) -> ReconciliationRun | None:
-    try:
-        run: object = application.repository.get(run_id)
-    except AggregateNotFoundError:
-        return None
-    return run if isinstance(run, ReconciliationRun) else None
-
-
-def find_run(application: Application[Any], file_sha: str) -> ReconciliationRun | None:
-    return get_run(application, reconciliation_run_uuid(file_sha))
-
-
 def reconcile_file(
-    application: Application[Any],
-    commands: OrderCommands,
+    commands: ReconciliationCommands,
     path: Path,
     options: ReconcileOptions,
     *,
@@ -109,11 +90,11 @@ def reconcile_file(
 ) -> RunOutcome:
     """Reconcile the file at `path`; the same file again returns the existing run."""
     file_sha = file_sha or file_sha256(path)
-    existing = find_run(application, file_sha)
+    existing = commands.find_run(file_sha)
     if existing is not None:
-        apply_auto_fixes(application, commands, existing)
+        commands.apply_auto_fixes(existing)
         return RunOutcome(existing, created=False)
-    history = replay_history(application)
+    history = replay_history(commands.application)
     classifier = Classifier(history, options)
     with path.open("r", encoding="utf-8", newline="") as stream:
         try:
@@ -129,38 +110,8 @@ def reconcile_file(
             raise SettlementFormatError(
                 classifier.last_line + 1, "", f"not UTF-8 text: {error.reason}"
             ) from None
-    run = classifier.build_run(file_sha)
-    try:
-        application.save(run)
-    except IntegrityError:  # the same file, reconciled concurrently: theirs stands
-        existing = find_run(application, file_sha)
-        if existing is None:
-            raise
-        apply_auto_fixes(application, commands, existing)
-        return RunOutcome(existing, created=False)
-    apply_auto_fixes(application, commands, run)
-    return RunOutcome(run, created=True)
-
-
-def apply_auto_fixes(
-    application: Application[Any], commands: OrderCommands, run: ReconciliationRun
-) -> int:
-    """Give each EXECUTING order the PSP settled its success; record each fix on the run."""
-    pending = run.pending_auto_fixes()
-    for finding in pending:
-        assert finding.payment_order_id is not None
-        assert finding.psp_reference is not None
-        try:
-            changed = commands.record_success(
-                finding.payment_order_id, finding.psp_reference, source="reconciliation"
-            )
-            outcome = "recorded_success" if changed else "already_success"
-        except DomainError as error:
-            outcome = f"refused: {error}"
-        run.record_auto_fix(finding.finding_id, finding.psp_reference, outcome)
-    if pending:
-        application.save(run)
-    return len(pending)
+    run, created = commands.record_run(classifier.build_run(file_sha))
+    return RunOutcome(run, created=created)
 
 
 class _Batch:

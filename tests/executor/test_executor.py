@@ -5,7 +5,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from payments.domain.payment_order import FailureCode, Status
+from payments.domain.execution import FailureCode
+from payments.domain.payment_order import Status
 from tests.executor.conftest import Stack
 from tests.executor.helpers import event_names, place, terminal
 

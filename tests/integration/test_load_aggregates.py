@@ -5,9 +5,9 @@ from __future__ import annotations
 import uuid
 
 from payments.domain.application import OrderLine, PlaceCheckout
+from payments.domain.execution import FailureCode
 from payments.domain.ids import checkout_uuid, payment_order_uuid
 from payments.domain.money import Money
-from payments.domain.payment_order import FailureCode
 from payments.psp.aggregates import load_aggregates
 from payments.runtime.services import Services
 

@@ -60,7 +60,7 @@ def post_payout(
 
 
 def payout(stack: Stack, payout_id: str) -> Payout:
-    return stack.services.payouts.get_payout(payout_id)
+    return stack.services.application.get_payout(payout_id)
 
 
 def settle_payout(stack: Stack, payout_id: str, *statuses: PayoutStatus) -> Payout:

@@ -27,12 +27,12 @@ def test_paid_payout_moves_the_amount_out_of_the_wallet_through_transit(stack: S
     assert answer.status_code == 201, answer.text
     body = answer.json()
     assert (body["status"], body["amount"], body["currency"]) == ("REQUESTED", "35.00", "USD")
-    wallet = stack.services.payouts.find_wallet(account)
+    wallet = stack.services.application.find_wallet(account)
     assert wallet is not None
     assert wallet.available_minor == 1550
     paid = settle_payout(stack, body["payout_id"], PayoutStatus.PAID)
     assert paid.psp_reference is not None
-    wallet = stack.services.payouts.find_wallet(account)
+    wallet = stack.services.application.find_wallet(account)
     assert wallet is not None
     assert (wallet.available_minor, wallet.paid_out_minor, wallet.reserved) == (1550, 3500, {})
     eventually(lambda: view_shows(stack, account, available=1550, pending=0))
@@ -50,7 +50,7 @@ def test_failed_payout_releases_the_reservation(stack: Stack) -> None:
     eventually(lambda: view_shows(stack, account, available=0, pending=1200))
     failed = settle_payout(stack, answer.json()["payout_id"], PayoutStatus.FAILED)
     assert failed.failure_reason
-    wallet = stack.services.payouts.find_wallet(account)
+    wallet = stack.services.application.find_wallet(account)
     assert wallet is not None
     assert (wallet.available_minor, wallet.reserved) == (1200, {})
     eventually(lambda: view_shows(stack, account, available=1200, pending=0))
@@ -63,7 +63,7 @@ def test_returned_payout_makes_the_amount_available_again(stack: Stack) -> None:
     settle_payout(stack, payout_id, PayoutStatus.PAID, PayoutStatus.RETURNED)
     returned = settle_payout(stack, payout_id, PayoutStatus.RETURNED)
     assert returned.status is PayoutStatus.RETURNED
-    wallet = stack.services.payouts.find_wallet(account)
+    wallet = stack.services.application.find_wallet(account)
     assert wallet is not None
     assert (wallet.available_minor, wallet.paid_out_minor) == (800, 0)
     eventually(lambda: view_shows(stack, account, available=800, pending=0))

@@ -10,14 +10,15 @@ from datetime import date
 import httpx
 import pytest
 
-from payments.api.payouts import run_payouts
 from payments.domain.payout_commands import payout_id_for_key, payout_id_for_run
+from payments.runtime.scheduling import job_dependencies
+from payments.scheduler.jobs import run_payouts
 from tests.executor.conftest import Stack
 from tests.payouts.helpers import credit, post_payout, seller
 
 
 def _payouts_of(stack: Stack, account: str) -> list[int]:
-    wallet = stack.services.payouts.find_wallet(account)
+    wallet = stack.services.application.find_wallet(account)
     assert wallet is not None
     assert wallet.available_minor >= 0
     return list(wallet.reserved.values())
@@ -45,7 +46,7 @@ def test_racing_payout_requests_never_reserve_more_than_was_credited(stack: Stac
     assert all(a.headers["content-type"] == "application/problem+json" for a in refused)
     reserved = _payouts_of(stack, account)
     assert sum(reserved) == 2100
-    wallet = stack.services.payouts.find_wallet(account)
+    wallet = stack.services.application.find_wallet(account)
     assert wallet is not None
     assert wallet.available_minor == 400
 
@@ -60,7 +61,7 @@ def test_two_payout_runs_racing_pay_each_seller_once(stack: Stack) -> None:
 
     def run() -> None:
         barrier.wait()
-        results.append(run_payouts(stack.services, day))
+        results.append(run_payouts(job_dependencies(stack.services), day))
 
     threads = [threading.Thread(target=run) for _ in range(4)]
     for thread in threads:
@@ -71,8 +72,8 @@ def test_two_payout_runs_racing_pay_each_seller_once(stack: Stack) -> None:
     assert sum(r["created"] for r in results) == 2
     for account in accounts:
         assert _payouts_of(stack, account) == [1100]
-        assert stack.services.payouts.find_payout(payout_id_for_run(day.isoformat(), account))
-    again = run_payouts(stack.services, day)
+        assert stack.services.application.find_payout(payout_id_for_run(day.isoformat(), account))
+    again = run_payouts(job_dependencies(stack.services), day)
     assert again["created"] == 0
 
 
@@ -149,7 +150,7 @@ def test_bad_payout_requests_are_refused_and_write_nothing(
     assert answer.headers["content-type"] == "application/problem+json"
     if field is not None:
         assert field in [error["field"] for error in answer.json()["errors"]]
-    assert stack.services.payouts.find_payout(payout_id_for_key(key)) is None
+    assert stack.services.application.find_payout(payout_id_for_key(key)) is None
     assert _payouts_of(stack, account) == []
     assert httpx.get(f"{stack.api_url}/payouts/{payout_id_for_key(key)}").status_code == 404
 
@@ -180,12 +181,12 @@ def test_the_wallet_follower_replayed_from_zero_credits_nothing_twice(stack: Sta
     account = seller("replay")
     credit(stack, account, ["4", "6"])
     assert post_payout(stack, account, "3").status_code == 201
-    before = stack.services.payouts.find_wallet(account)
+    before = stack.services.application.find_wallet(account)
     assert before is not None
     with stack.services.pool.connection() as conn:
         conn.execute("UPDATE executor_tracking SET position = 0 WHERE name = 'wallet-follower'")
     WalletFollower(stack.services.application, stack.services.pool).run_until_idle()
-    after = stack.services.payouts.find_wallet(account)
+    after = stack.services.application.find_wallet(account)
     assert after is not None
     assert (after.version, after.available_minor, after.credited_minor) == (
         before.version,

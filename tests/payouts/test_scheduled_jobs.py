@@ -6,16 +6,17 @@ from datetime import UTC, datetime, timedelta
 
 from click.testing import CliRunner
 
-from payments.api.scheduler_jobs import build_jobs, job_by_id
 from payments.cli.main import main
 from payments.domain.payout_commands import RequestPayout, payout_id_for_run
-from payments.scheduler.jobs import run_job
+from payments.runtime.scheduling import job_dependencies
+from payments.scheduler.jobs import build_jobs, job_by_id
+from payments.scheduler.runner import run_job
 from tests.executor.conftest import Stack
 from tests.payouts.helpers import credit, seller
 
 
 def test_every_job_has_a_stable_id_and_the_finance_jobs_are_daily(stack: Stack) -> None:
-    jobs = {job.job_id: job for job in build_jobs(stack.services)}
+    jobs = {job.job_id: job for job in build_jobs(job_dependencies(stack.services))}
     assert set(jobs) == {
         "executor-due-work",
         "stuck-requery",
@@ -31,13 +32,13 @@ def test_the_payout_job_pays_sellers_above_the_minimum_once_a_day(stack: Stack) 
     rich, poor = seller("rich"), seller("poor")
     credit(stack, rich, ["25"])
     credit(stack, poor, ["3"])  # below PAYMENTS_PAYOUT_MINIMUM (10)
-    job = job_by_id(stack.services, "payout-run")
+    job = job_by_id(job_dependencies(stack.services), "payout-run")
     now = datetime(2032, 3, 4, 2, 15, tzinfo=UTC)
     run = run_job(stack.services.pool, job, now=now)
     assert run is not None
     assert run.outcome == "ok"
-    assert stack.services.payouts.find_payout(payout_id_for_run("2032-03-04", rich))
-    assert stack.services.payouts.find_payout(payout_id_for_run("2032-03-04", poor)) is None
+    assert stack.services.application.find_payout(payout_id_for_run("2032-03-04", rich))
+    assert stack.services.application.find_payout(payout_id_for_run("2032-03-04", poor)) is None
     assert run_job(stack.services.pool, job, now=now + timedelta(hours=1)) is None  # same day
 
 
@@ -49,7 +50,9 @@ def test_operational_jobs_run_and_the_seal_is_skipped_without_a_key(stack: Stack
         ("idempotency-purge", "ok"),
         ("audit-seal", "skipped"),
     ]:
-        run = run_job(stack.services.pool, job_by_id(stack.services, job_id), now=now)
+        run = run_job(
+            stack.services.pool, job_by_id(job_dependencies(stack.services), job_id), now=now
+        )
         assert run is not None
         assert run.outcome == outcome, run.detail
 
@@ -68,7 +71,7 @@ def test_stuck_payout_gets_a_requery_queued(stack: Stack) -> None:
             "due_at = now() + interval '1 day', kind = 'requery' WHERE order_uuid = %s",
             (uuid,),
         )
-    job = job_by_id(stack.services, "stuck-requery")
+    job = job_by_id(job_dependencies(stack.services), "stuck-requery")
     run = run_job(stack.services.pool, job, tick=f"test-{account}")
     assert run is not None
     assert run.detail.startswith(("1 ", "2 ", "3 "))

@@ -6,7 +6,8 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 
 from payments.domain.checkout import Checkout
-from payments.domain.payment_order import FailureCode, PaymentOrder
+from payments.domain.execution import FailureCode
+from payments.domain.payment_order import PaymentOrder
 from payments.projections.core import TrackedEvent
 
 

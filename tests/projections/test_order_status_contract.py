@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from psycopg_pool import ConnectionPool
 
+from payments.domain.execution import FailureCode
 from payments.domain.payment_order import PaymentOrder
 from payments.projections.core import TrackedEvent, TrackingConflict, UnapplicableEvent
 from payments.projections.order_status import InMemoryOrderStatusView, OrderFilter, OrderKey
@@ -90,7 +91,6 @@ def test_the_row_matches_the_aggregate_after_every_kind_of_event(view: Any) -> N
 
 
 def fail_args() -> tuple[Any, ...]:
-    from payments.domain.payment_order import FailureCode
 
     return (FailureCode.CARD_DECLINED, "late", "ch_x", "webhook")
 

@@ -16,7 +16,6 @@ from typing import Any
 import httpx
 import pytest
 
-from payments.api.reconcile_service import fetch_and_reconcile, load_run, reconcile_path
 from payments.domain.payout import PayoutStatus
 from payments.domain.reconciliation_run import INFO, OPEN, ReconciliationRun
 from tests.executor.conftest import Stack
@@ -54,8 +53,8 @@ def payout_day(stack: Stack) -> PayoutDay:
     unsettled = _payout(stack, "paid", "25.00", PayoutStatus.PAID)
     today = datetime.now(UTC).date()
     text = httpx.get(f"{stack.sandbox.url}/v1/settlements/{today}.csv").text
-    summary = fetch_and_reconcile(stack.services, today)
-    run = load_run(stack.services, summary["run_id"])
+    summary = stack.services.reconciler.fetch_and_reconcile(today)
+    run = stack.services.reconciliations.get_run(summary["run_id"])
     return PayoutDay(text, summary, run, paid, returned, unsettled)
 
 
@@ -93,7 +92,7 @@ def _reconcile(stack: Stack, tmp_path: Path, day: PayoutDay, edit: Any) -> Recon
     _close_batch(header, rows)
     path = tmp_path / f"{uuid.uuid4().hex}.csv"
     path.write_text(tamper.write_rows(header, rows))
-    return reconcile_path(stack.services, path).run
+    return stack.services.reconciler.reconcile_path(path).run
 
 
 def test_paid_and_returned_payouts_reconcile_as_matched(payout_day: PayoutDay) -> None:

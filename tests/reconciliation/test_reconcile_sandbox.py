@@ -21,7 +21,6 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
-from payments.api.reconcile_service import fetch_and_reconcile, load_run, reconcile_path
 from payments.cli.main import main
 from payments.domain.payment_order import Status
 from payments.domain.reconciliation_run import OPEN, ReconciliationRun
@@ -114,8 +113,8 @@ def day(stack: Stack) -> Day:
 
     today = datetime.now(UTC).date()
     text = httpx.get(f"{stack.sandbox.url}/v1/settlements/{today}.csv").text
-    summary = fetch_and_reconcile(stack.services, today)
-    run = load_run(stack.services, summary["run_id"])
+    summary = stack.services.reconciler.fetch_and_reconcile(today)
+    run = stack.services.reconciliations.get_run(summary["run_id"])
     return Day(today, text, summary, stuck, run)
 
 
@@ -181,7 +180,7 @@ def test_reconciling_the_same_file_again_returns_the_same_run_and_records_nothin
     stack: Stack, day: Day
 ) -> None:
     before = head(stack)
-    again = fetch_and_reconcile(stack.services, day.day)
+    again = stack.services.reconciler.fetch_and_reconcile(day.day)
     assert again["created"] is False
     assert {k: v for k, v in again.items() if k != "created"} == {
         k: v for k, v in day.summary.items() if k != "created"
@@ -198,7 +197,7 @@ def _variant(day: Day, edit: Any) -> str:
 def _reconcile_text(stack: Stack, tmp_path: Path, text: str, **options: Any) -> ReconciliationRun:
     path = tmp_path / f"{uuid.uuid4().hex}.csv"
     path.write_text(text)
-    return reconcile_path(stack.services, path, **options).run
+    return stack.services.reconciler.reconcile_path(path, **options).run
 
 
 def _shift_payout(header: list[str], rows: tamper.Rows, delta: Decimal) -> None:
@@ -354,7 +353,7 @@ def test_a_bad_file_on_the_command_line_exits_2_with_line_and_column(
     assert "nothing was recorded" in result.output
     assert head(stack) == before
     with pytest.raises(SettlementFormatError):
-        reconcile_path(stack.services, path)
+        stack.services.reconciler.reconcile_path(path)
 
 
 def test_upload_over_http_is_idempotent_and_returns_the_existing_run(
@@ -438,7 +437,7 @@ def test_reports_are_deterministic_byte_for_byte(stack: Stack, day: Day, tmp_pat
     base = f"{stack.api_url}/reconciliations/{day.summary['run_id']}"
     assert httpx.get(f"{base}/report.csv").content == files[0][0]
     assert httpx.get(f"{base}/report.json").content == files[0][1]
-    reloaded = load_run(stack.services, day.summary["run_id"])
+    reloaded = stack.services.reconciliations.get_run(day.summary["run_id"])
     assert report_csv(reloaded) == files[0][0]
     assert report_json(reloaded) == files[0][1]
     assert b"generated" not in files[0][1]

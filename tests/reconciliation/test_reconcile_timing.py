@@ -7,10 +7,11 @@ import io
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from payments.domain.application import CheckoutPolicy, OrderCommands, PaymentsApplication
+from payments.domain.application import CheckoutPolicy, PaymentsApplication
 from payments.domain.checkout import Checkout
 from payments.domain.payment_order import PaymentOrder
 from payments.domain.payout import Payout
+from payments.domain.reconciliation_commands import ReconciliationCommands
 from payments.domain.reconciliation_run import INFO, ReconciliationRun
 from payments.psp.reconcile.engine import ReconcileOptions, reconcile_file
 from payments.psp.settlement import SettlementLine, write_settlement_csv
@@ -91,13 +92,13 @@ def test_awaiting_is_cleared_by_a_later_file_or_escalated_after_the_window(
     tmp_path: Path,
 ) -> None:
     app = an_application()
-    commands = OrderCommands(app)
+    commands = ReconciliationCommands(app)
     today = datetime.now(UTC).date()
     now = datetime.now(UTC)
 
     def run(day: date, names: list[str], as_of: datetime) -> ReconciliationRun:
         path = settlement_file(tmp_path, day, names)
-        return reconcile_file(app, commands, path, ReconcileOptions("USD", as_of=as_of)).run
+        return reconcile_file(commands, path, ReconcileOptions("USD", as_of=as_of)).run
 
     first = run(today, ["A", "B"], now)
     assert kinds(first) == {
@@ -121,19 +122,19 @@ def test_an_order_that_succeeded_outside_the_files_period_is_noted_so_no_later_r
     tmp_path: Path,
 ) -> None:
     app = an_application()
-    commands = OrderCommands(app)
+    commands = ReconciliationCommands(app)
     yesterday = datetime.now(UTC).date() - timedelta(days=1)
     path = settlement_file(tmp_path, yesterday, ["A", "B", "C", "E"])
-    run = reconcile_file(app, commands, path, ReconcileOptions("USD")).run
+    run = reconcile_file(commands, path, ReconcileOptions("USD")).run
     assert {f.kind for f in run.findings.values()} == {"settled_outside_period"}
     today_file = settlement_file(tmp_path, datetime.now(UTC).date(), [])
-    later = reconcile_file(app, commands, today_file, ReconcileOptions("USD")).run
+    later = reconcile_file(commands, today_file, ReconcileOptions("USD")).run
     assert later.findings == {}
 
 
 def test_payout_lines_are_checked_against_our_payouts_and_never_fixed(tmp_path: Path) -> None:
     app = an_application()
-    commands = OrderCommands(app)
+    commands = ReconciliationCommands(app)
     payouts = {}
     for name, outcome in (
         ("P", "paid"),
@@ -185,7 +186,7 @@ def test_payout_lines_are_checked_against_our_payouts_and_never_fixed(tmp_path: 
     path = tmp_path / "payouts.csv"
     path.write_text(out.getvalue())
     now = datetime.now(UTC)
-    run = reconcile_file(app, commands, path, ReconcileOptions("USD", as_of=now)).run
+    run = reconcile_file(commands, path, ReconcileOptions("USD", as_of=now)).run
     found = {
         f.finding_id: (f.kind, f.payout_id, run.state_of(f.finding_id), f.our_status)
         for f in run.findings.values()
@@ -202,7 +203,7 @@ def test_payout_lines_are_checked_against_our_payouts_and_never_fixed(tmp_path: 
 
     later = settlement_file(tmp_path, today + timedelta(days=4), [])
     escalated = reconcile_file(
-        app, commands, later, ReconcileOptions("USD", as_of=now + timedelta(days=4))
+        commands, later, ReconcileOptions("USD", as_of=now + timedelta(days=4))
     ).run
     [finding] = [f for f in escalated.findings.values() if f.payout_id is not None]
     assert (finding.finding_id, finding.kind, finding.state) == (

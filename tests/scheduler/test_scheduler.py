@@ -12,7 +12,7 @@ import pytest
 from psycopg_pool import ConnectionPool
 
 from payments.runtime.database import apply_schema, open_pool
-from payments.scheduler.jobs import (
+from payments.scheduler.runner import (
     SCHEMA,
     Job,
     JobScheduler,

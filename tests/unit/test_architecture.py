@@ -88,18 +88,39 @@ def test_code_imports_our_subpackages_only_through_the_payments_package() -> Non
 
 
 def test_the_wheel_installs_one_top_level_package(tmp_path: Path) -> None:
+    import shutil
     import subprocess
     import zipfile
 
+    source = tmp_path / "source"  # a copy: building in place would leave build/ behind
+    shutil.copytree(
+        ROOT,
+        source,
+        symlinks=True,
+        ignore=shutil.ignore_patterns(".*", "build", "data", "*.egg-info", "__pycache__"),
+    )
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q",
-         "-w", str(tmp_path), str(ROOT)],
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), str(source)],
         check=True,
         capture_output=True,
-    )  # fmt: skip
+    )
     (wheel,) = tmp_path.glob("payments-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     tops = {name.split("/")[0] for name in names if not name.split("/")[0].endswith(".dist-info")}
     assert tops == {"payments"}
     assert "payments/domain/money.py" in names
     assert "payments/psp/sandbox/app.py" in names
+
+
+def test_only_the_domain_saves_aggregates() -> None:
+    """One command boundary (ADR 0009): every save() is in domain/; the rest call commands."""
+    offenders = {
+        f"{path.relative_to(ROOT)}:{node.lineno}"
+        for folder in ("api", "cli", "runtime", "projections", "psp", "scheduler")
+        for path in (ROOT / folder).rglob("*.py")
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == "save"
+    }
+    assert offenders == set()

@@ -11,8 +11,9 @@ from payments.domain.application import (
     PlaceCheckout,
 )
 from payments.domain.errors import CheckoutConflict, InvalidCommand, NotFound, PaymentOrderConflict
+from payments.domain.execution import FailureCode
 from payments.domain.money import Money
-from payments.domain.payment_order import FailureCode, Status
+from payments.domain.payment_order import Status
 
 
 @pytest.fixture

@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 import pytest
 
 from payments.domain.errors import IllegalTransition
-from payments.domain.payment_order import FailureCode, PaymentOrder, Status
+from payments.domain.execution import FailureCode
+from payments.domain.payment_order import PaymentOrder, Status
 
 
 def new_order() -> PaymentOrder:

@@ -1,0 +1,85 @@
+"""The executor's commands (ADR 0004): attempts recorded before the PSP is called, answers
+recorded after, for charges (PaymentOrder) and payouts (Payout) alike."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TypeVar
+from uuid import UUID
+
+from payments.domain.application import PaymentsApplication
+from payments.domain.execution import PspAnswer, RetryPolicy
+from payments.domain.payment_order import PaymentOrder
+from payments.domain.payout import Payout
+
+Executable = PaymentOrder | Payout
+W = TypeVar("W")
+
+
+@dataclass(frozen=True, slots=True)
+class Answered:
+    """The PSP's answer for one aggregate; `requery` when it came from a look-up."""
+
+    aggregate: Executable
+    answer: PspAnswer
+    requery: bool = False
+
+
+class ExecutionCommands:
+    def __init__(self, application: PaymentsApplication, rng: random.Random) -> None:
+        self.application = application
+        self.rng = rng
+
+    def load(self, aggregate_id: UUID) -> Executable:
+        """A PaymentOrder or a Payout: the executor's queue holds both, by aggregate id."""
+        aggregate: Executable = self.application.repository.get(aggregate_id)
+        return aggregate
+
+    def start_attempts(
+        self, items: Sequence[W], aggregate_of: Callable[[W], Executable]
+    ) -> list[tuple[W, Executable]]:
+        """ExecutionStarted for every aggregate about to be called, saved before any call.
+
+        After a concurrent write, each is decided again on fresh state: one that a webhook
+        or another path settled (or made pending) meanwhile is not called.
+        """
+
+        def started(aggregate: Executable) -> Executable:
+            aggregate.start_execution()
+            return aggregate
+
+        def fresh_started(item: W) -> Executable | None:
+            fresh = self.load(aggregate_of(item).id)
+            if not fresh.needs_executor or fresh.pending_at_psp:
+                return None
+            return started(fresh)
+
+        return self.application.save_each(
+            items, lambda item: started(aggregate_of(item)), fresh_started
+        )
+
+    def record_answers(
+        self,
+        items: Sequence[W],
+        answered: Callable[[W], Answered],
+        now: datetime,
+        policy: RetryPolicy,
+    ) -> list[tuple[W, Executable]]:
+        """Each aggregate's answer decides its next step (Executable.record_psp_answer), all
+        saved at once; after a concurrent write, each on fresh state."""
+
+        def recorded(aggregate: Executable, item: W) -> Executable:
+            entry = answered(item)
+            aggregate.record_psp_answer(
+                entry.answer, now=now, policy=policy, rng=self.rng, requery=entry.requery
+            )
+            return aggregate
+
+        return self.application.save_each(
+            items,
+            lambda item: recorded(answered(item).aggregate, item),
+            lambda item: recorded(self.load(answered(item).aggregate.id), item),
+        )

@@ -1,0 +1,46 @@
+"""The scheduler's jobs wired to this deployment's services (scheduler/jobs.py says what
+each job does; this module says with what)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from payments.projections.seal import EventLogSeal
+from payments.projections.wallets_pg import PostgresWallets
+from payments.psp.wallet_follower import WalletFollower
+from payments.runtime.roles import Role, build_executor
+from payments.runtime.services import Services
+from payments.scheduler.jobs import DueWork, JobDependencies, build_scheduler
+
+
+def job_dependencies(services: Services) -> JobDependencies:
+    settings = services.settings
+
+    def executor() -> DueWork:
+        return build_executor(services)
+
+    def seal() -> tuple[int, int] | None:
+        assert settings.audit_key is not None
+        sealed = EventLogSeal(services.pool, settings.audit_key).seal()
+        return None if sealed is None else (sealed.from_position, sealed.to_position)
+
+    return JobDependencies(
+        pool=services.pool,
+        queue=services.queue,
+        requery_delays=tuple(timedelta(seconds=s) for s in settings.executor.requery_delays_s),
+        payouts=services.payouts,
+        catch_up_wallets=WalletFollower(services.application, services.pool).run_until_idle,
+        payout_sellers=lambda: [w.seller_account for w in PostgresWallets(services.pool).wallets()],
+        payout_minimum_minor=settings.payout_minimum_minor,
+        purge_idempotency_keys=services.idempotency.purge_expired,
+        daily_at=settings.scheduler_daily_at,
+        build_executor=executor if services.psp_url else None,
+        seal=seal if settings.audit_key else None,
+        reconcile_day=services.reconciler.fetch_and_reconcile if services.psp_url else None,
+    )
+
+
+def scheduler_role(services: Services) -> Role:
+    """The scheduler's jobs in a background thread pool of this process (`payments serve`)."""
+    scheduler = build_scheduler(job_dependencies(services))
+    return Role("scheduler", scheduler.start, scheduler.stop)
