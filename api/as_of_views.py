@@ -12,8 +12,8 @@ from litestar.params import QueryParameter
 from payments.api.order_views import invalid, not_found, order_response
 from payments.api.problems import ProblemError
 from payments.api.schemas import PaymentOrderResponse
-from payments.projections.as_of import order_as_of
-from payments.projections.event_log import AsOfUnavailable, InstantError, parse_instant
+from payments.projections.audit.as_of import order_as_of
+from payments.projections.audit.instants import AsOfUnavailable, InstantError, parse_instant
 from payments.runtime.services import Services
 
 AsOfQuery = Annotated[

@@ -16,10 +16,10 @@ from payments.api.idempotency import require_key, run_idempotent
 from payments.api.order_views import not_found
 from payments.api.problems import FieldProblem, ProblemError, problem_specs
 from payments.domain.money import Money
+from payments.projections.audit.order_history import order_history
+from payments.projections.audit.verifications import VerificationStore, start_in_background
 from payments.projections.catalog import NAMES
-from payments.projections.order_history import order_history
 from payments.projections.source import ApplicationEventSource
-from payments.projections.verifications import VerificationStore, start_in_background
 from payments.runtime.idempotency import StoredResponse
 from payments.runtime.services import Services
 

@@ -10,7 +10,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
 from payments.api.problems import problem_specs
-from payments.psp.execution_queue import PAYOUT
+from payments.projections.followers.execution_queue import PAYOUT
 from payments.runtime.services import Services
 
 

@@ -23,11 +23,11 @@ from payments.api.order_views import (
 )
 from payments.api.problems import problem_specs
 from payments.domain.money import Money
-from payments.projections import as_of as history
+from payments.projections.audit import as_of as history
+from payments.projections.audit.instants import AsOfUnavailable
 from payments.projections.catalog import LiveViews
-from payments.projections.event_log import AsOfUnavailable
-from payments.projections.ledger import AccountBalance, EntryKey, StatementPage, TrialBalance
-from payments.projections.wallets import Wallet
+from payments.projections.views.ledger import AccountBalance, EntryKey, StatementPage, TrialBalance
+from payments.projections.views.wallets import Wallet
 from payments.runtime.services import Services
 
 

@@ -21,8 +21,8 @@ from payments.domain.money import Money
 from payments.domain.payment_order import Status
 from payments.projections.catalog import LiveViews
 from payments.projections.core import ProjectionView
-from payments.projections.order_status import OrderFilter, OrderKey, OrderStatus
 from payments.projections.runner import wait_for_position
+from payments.projections.views.order_status import OrderFilter, OrderKey, OrderStatus
 from payments.runtime.services import Services
 
 # How long a read waits for a view to reach the asked position before answering 503.

@@ -23,7 +23,7 @@ from payments.domain.payout_commands import (
     RequestPayout,
     payout_id_for_key,
 )
-from payments.psp.wallet_follower import WalletFollower
+from payments.projections.followers.wallet_credits import WalletFollower
 from payments.runtime.idempotency import StoredResponse
 from payments.runtime.services import Services
 

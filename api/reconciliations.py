@@ -17,7 +17,7 @@ from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, Quer
 from payments.api.idempotency import require_key, run_idempotent
 from payments.api.problems import FieldProblem, ProblemError, problem_specs
 from payments.domain.reconciliation_run import AUTO_FIX, AUTO_FIXED, INFO, OPEN, RESOLVED
-from payments.psp.reconcile.report import (
+from payments.projections.reconciliation.report import (
     finding_view,
     report_csv,
     report_json,

@@ -27,11 +27,11 @@ import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from payments.bench.history import make_history
-from payments.projections import as_of
+from payments.projections.audit import as_of
+from payments.projections.audit.verify import verify_projection
 from payments.projections.catalog import NAMES, live_view
 from payments.projections.runner import ProjectionRunner
 from payments.projections.source import ApplicationEventSource
-from payments.projections.verify import verify_projection
 from payments.runtime.config import Settings
 from payments.runtime.services import Services, build_services
 

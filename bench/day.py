@@ -46,9 +46,9 @@ from payments.bench.harness import (
 from payments.bench.workload import ORDERS_PER_CHECKOUT, checkout_body
 from payments.domain.payment_order import TERMINAL
 from payments.projections.catalog import NAMES, live_view
+from payments.projections.reconciliation.report import summary
 from payments.projections.runner import ProjectionRunner
 from payments.projections.source import ApplicationEventSource
-from payments.psp.reconcile.report import summary
 from payments.runtime.config import Settings
 from payments.runtime.roles import build_executor
 from payments.runtime.services import Services, build_services

@@ -106,14 +106,14 @@ from pathlib import Path
 from payments.domain.application import CheckoutPolicy, PaymentsApplication
 from payments.domain.reconciliation_commands import ReconciliationCommands
 from payments.psp.reconcile.engine import ReconcileOptions, reconcile_file
-from payments.psp.reconcile.expected import replay_history
-from payments.psp.reconcile.report import summary
+from payments.projections.reconciliation.history import replay_history
+from payments.projections.reconciliation.report import summary
 
 env, path, compare = json.loads(sys.argv[1]), Path(sys.argv[2]), sys.argv[3] == "1"
 app = PaymentsApplication(CheckoutPolicy("USD", 10**12), env=env)
 result = {"base_rss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}
 if compare:
-    from payments.psp.reconcile.expected import TOPICS
+    from payments.projections.reconciliation.history import TOPICS
     started = time.perf_counter()
     head = app.recorder.max_notification_id() or 0
     start, events = 1, 0

@@ -12,7 +12,7 @@ from typing import Any
 import click
 
 from payments.cli.settings import load_settings, resolve_database_url
-from payments.projections.seal import AuditKeyMissing, EventLogSeal, Seal, require_audit_key
+from payments.projections.audit.seal import AuditKeyMissing, EventLogSeal, Seal, require_audit_key
 
 
 def _seal_json(seal: Seal) -> dict[str, object]:
@@ -110,7 +110,7 @@ def _services() -> Any:
 
 
 def _instant(option: str, text: str, *, allow_future: bool = False) -> datetime:
-    from payments.projections.event_log import InstantError, parse_instant
+    from payments.projections.audit.instants import InstantError, parse_instant
 
     try:
         return parse_instant(text, allow_future=allow_future)
@@ -131,8 +131,8 @@ def _replay_report(
 
     from payments.api.as_of_views import read_order_as_of
     from payments.api.problems import ProblemError
-    from payments.projections import as_of as history
-    from payments.projections.event_log import format_instant
+    from payments.projections.audit import as_of as history
+    from payments.projections.audit.instants import format_instant
 
     pool, app = services.pool, services.application
     report: dict[str, Any] = {"as_of": format_instant(instant)}
@@ -191,7 +191,7 @@ def _balance_json(balance: Any) -> dict[str, Any]:
 @click.option("--wallet", default=None, help="A seller account: the wallet as of then.")
 def replay(as_of: str, order: str | None, account: str | None, wallet: str | None) -> None:
     """Print as JSON an order, account or wallet (default: the trial balance) as of an instant."""
-    from payments.projections.event_log import AsOfUnavailable
+    from payments.projections.audit.instants import AsOfUnavailable
 
     instant = _instant("--as-of", as_of)
     services = _services()
@@ -213,10 +213,10 @@ def verify(as_json: bool, names: tuple[str, ...]) -> None:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+    from payments.projections.audit.verify import result_json, verify_projection
     from payments.projections.catalog import NAMES
     from payments.projections.rebuild import RebuildBusy
     from payments.projections.source import ApplicationEventSource
-    from payments.projections.verify import result_json, verify_projection
 
     unknown = [n for n in names if n not in NAMES]
     if unknown:
@@ -302,8 +302,8 @@ def export(start: str, end: str, fmt: str, out: Path | None) -> None:
     """Export the journal (every ledger entry of events recorded in [FROM, TO)) as CSV or JSON.
 
     Same log and period give byte-identical files."""
-    from payments.projections.event_log import AsOfUnavailable
-    from payments.projections.journal_export import journal, to_csv, to_json
+    from payments.projections.audit.instants import AsOfUnavailable
+    from payments.projections.audit.journal_export import journal, to_csv, to_json
 
     first = _instant("--from", start)
     last = _instant("--to", end)

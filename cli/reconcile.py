@@ -92,7 +92,7 @@ def reconcile(
     Re-running the same file shows the run already recorded. A bad file exits with code 2
     and a message naming line and column; nothing is recorded.
     """
-    from payments.psp.reconcile import report
+    from payments.projections.reconciliation import report
     from payments.runtime.config import ConfigError
     from payments.runtime.logs import configure_logging
     from payments.runtime.services import build_services

@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from psycopg_pool import ConnectionPool
 
 from payments.projections import status
-from payments.projections.ledger_pg import PostgresLedger
-from payments.projections.order_status_pg import PostgresOrderStatusView
 from payments.projections.pg import PostgresView
-from payments.projections.wallets_pg import PostgresWallets
+from payments.projections.views.ledger_pg import PostgresLedger
+from payments.projections.views.order_status_pg import PostgresOrderStatusView
+from payments.projections.views.wallets_pg import PostgresWallets
 
 VIEW_CLASSES: dict[str, type[PostgresView]] = {
     PostgresOrderStatusView.name: PostgresOrderStatusView,

@@ -13,7 +13,7 @@ import psycopg
 from psycopg_pool import ConnectionPool
 
 from payments.projections.core import APPLICATION_NAME, TrackedEvent, TrackingConflict, check_batch
-from payments.projections.order_terms import CREATED_TOPIC, OrderTerms, TermsBook
+from payments.projections.views.order_terms import CREATED_TOPIC, OrderTerms, TermsBook
 
 # Advisory lock classes (first key of the two-int form); the second key is the name's crc32.
 RUNNER_LOCK_CLASS = 7261002  # session lock: at most one runner per projection

@@ -25,10 +25,10 @@ from payments.domain.execution import (
     full_jitter_delay,
 )
 from payments.domain.execution_commands import Answered, Executable, ExecutionCommands
-from payments.psp.aggregates import load_aggregates
+from payments.projections.event_store import load_aggregates
+from payments.projections.followers.execution_feed import ExecutionFeeder
+from payments.projections.followers.execution_queue import ExecutionQueue, QueuedOrder
 from payments.psp.client import PspClient
-from payments.psp.execution_queue import ExecutionQueue, QueuedOrder
-from payments.psp.feeder import ExecutionFeeder
 from payments.psp.targets import target_of
 
 log = logging.getLogger("payments.executor")

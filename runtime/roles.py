@@ -15,10 +15,10 @@ from pathlib import Path
 
 import httpx
 
+from payments.projections.followers.execution_feed import ExecutionFeeder
+from payments.projections.followers.wallet_credits import WalletFollower
 from payments.psp.client import HttpPspClient
 from payments.psp.executor import ExecutorConfig, PaymentExecutor
-from payments.psp.feeder import ExecutionFeeder
-from payments.psp.wallet_follower import WalletFollower
 from payments.runtime.services import Services
 
 log = logging.getLogger("payments.roles")

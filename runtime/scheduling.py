@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from payments.projections.seal import EventLogSeal
-from payments.projections.wallets_pg import PostgresWallets
-from payments.psp.wallet_follower import WalletFollower
+from payments.projections.audit.seal import EventLogSeal
+from payments.projections.followers.wallet_credits import WalletFollower
+from payments.projections.views.wallets_pg import PostgresWallets
 from payments.runtime.roles import Role, build_executor
 from payments.runtime.services import Services
 from payments.scheduler.jobs import DueWork, JobDependencies, build_scheduler

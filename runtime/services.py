@@ -13,8 +13,8 @@ from payments.domain.order_commands import OrderCommands
 from payments.domain.payout_commands import PayoutCommands
 from payments.domain.reconciliation_commands import ReconciliationCommands
 from payments.projections import catalog as projections_catalog
-from payments.projections import seal, verifications
-from payments.psp import execution_queue
+from payments.projections.audit import seal, verifications
+from payments.projections.followers import execution_queue
 from payments.psp.client import HttpPspClient
 from payments.psp.reconcile.runs import Reconciler
 from payments.runtime import idempotency

@@ -35,7 +35,7 @@ from payments.domain.reconciliation_run import (
     Finding,
     ReconciliationRun,
 )
-from payments.psp.reconcile.expected import (
+from payments.projections.reconciliation.history import (
     EXECUTING,
     RETURNED,
     SUCCESS,

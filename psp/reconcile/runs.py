@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from payments.domain.reconciliation_commands import ReconciliationCommands
+from payments.projections.reconciliation.report import summary
 from payments.psp.client import PspClient, SettlementUnavailable
 from payments.psp.reconcile.engine import ReconcileOptions, RunOutcome, reconcile_file
-from payments.psp.reconcile.report import summary
 
 
 @dataclass(frozen=True)

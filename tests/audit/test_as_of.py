@@ -7,10 +7,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from payments.projections import as_of, event_log
+from payments.projections.audit import as_of
+from payments.projections.audit import instants as event_log
+from payments.projections.audit.instants import AsOfUnavailable, InstantError, parse_instant
+from payments.projections.audit.order_history import order_history
 from payments.projections.catalog import LiveViews
-from payments.projections.event_log import AsOfUnavailable, InstantError, parse_instant
-from payments.projections.order_history import order_history
 from payments.runtime.services import Services
 from tests.audit.conftest import place, succeed, tell_story
 from tests.projections.conftest import catch_up_all

@@ -10,7 +10,7 @@ from psycopg_pool import ConnectionPool
 
 from payments.domain.application import OrderLine, PlaceCheckout
 from payments.domain.money import Money
-from payments.projections.seal import AuditKeyMissing, EventLogSeal
+from payments.projections.audit.seal import AuditKeyMissing, EventLogSeal
 from payments.runtime.config import Settings
 from payments.runtime.services import Services, build_services
 

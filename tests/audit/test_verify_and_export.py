@@ -12,10 +12,10 @@ from psycopg_pool import ConnectionPool
 
 from payments.bench.history import make_history
 from payments.cli.main import main
+from payments.projections.audit.journal_export import COLUMNS
+from payments.projections.audit.verify import verify_projection
 from payments.projections.catalog import NAMES
-from payments.projections.journal_export import COLUMNS
 from payments.projections.source import ApplicationEventSource
-from payments.projections.verify import verify_projection
 from payments.runtime.services import Services
 from tests.audit.conftest import tell_story
 from tests.projections.conftest import catch_up_all

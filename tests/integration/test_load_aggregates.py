@@ -8,7 +8,7 @@ from payments.domain.application import OrderLine, PlaceCheckout
 from payments.domain.execution import FailureCode
 from payments.domain.ids import checkout_uuid, payment_order_uuid
 from payments.domain.money import Money
-from payments.psp.aggregates import load_aggregates
+from payments.projections.event_store import load_aggregates
 from payments.runtime.services import Services
 
 

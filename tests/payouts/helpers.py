@@ -8,9 +8,9 @@ from typing import Any
 import httpx
 
 from payments.domain.payout import Payout, PayoutStatus
-from payments.projections.ledger_pg import PostgresLedger
-from payments.projections.wallets import Wallet
-from payments.projections.wallets_pg import PostgresWallets
+from payments.projections.views.ledger_pg import PostgresLedger
+from payments.projections.views.wallets import Wallet
+from payments.projections.views.wallets_pg import PostgresWallets
 from tests.executor.conftest import Stack
 from tests.executor.helpers import terminal
 

@@ -176,7 +176,7 @@ def test_a_repeated_payout_request_is_replayed_not_paid_twice(stack: Stack) -> N
 
 def test_the_wallet_follower_replayed_from_zero_credits_nothing_twice(stack: Stack) -> None:
     """A crash between saving wallets and the follower's position repeats nothing."""
-    from payments.psp.wallet_follower import WalletFollower
+    from payments.projections.followers.wallet_credits import WalletFollower
 
     account = seller("replay")
     credit(stack, account, ["4", "6"])

@@ -10,11 +10,11 @@ from hypothesis import strategies as st
 from psycopg_pool import ConnectionPool
 
 from payments.bench.history import OUTCOMES, apply_outcome
-from payments.projections.ledger import InMemoryLedger
-from payments.projections.ledger_pg import PostgresLedger
-from payments.projections.postings import PSP_RECEIVABLE
-from payments.projections.wallets import InMemoryWallets
-from payments.projections.wallets_pg import PostgresWallets
+from payments.projections.views.ledger import InMemoryLedger
+from payments.projections.views.ledger_pg import PostgresLedger
+from payments.projections.views.postings import PSP_RECEIVABLE
+from payments.projections.views.wallets import InMemoryWallets
+from payments.projections.views.wallets_pg import PostgresWallets
 from tests.projections.contract import view_in_scratch_schema
 from tests.projections.events import Log, new_order, only
 

@@ -9,11 +9,11 @@ import pytest
 from psycopg_pool import ConnectionPool
 
 from payments.projections.core import UnapplicableEvent
-from payments.projections.ledger import EntryKey, InMemoryLedger
-from payments.projections.ledger_pg import PostgresLedger
-from payments.projections.postings import PSP_RECEIVABLE, Posting
-from payments.projections.wallets import InMemoryWallets
-from payments.projections.wallets_pg import PostgresWallets
+from payments.projections.views.ledger import EntryKey, InMemoryLedger
+from payments.projections.views.ledger_pg import PostgresLedger
+from payments.projections.views.postings import PSP_RECEIVABLE, Posting
+from payments.projections.views.wallets import InMemoryWallets
+from payments.projections.views.wallets_pg import PostgresWallets
 from tests.projections.contract import IMPLEMENTATIONS, feed, make_view
 from tests.projections.events import Log, fail, new_order, only, retry, succeed
 

@@ -12,8 +12,8 @@ from psycopg_pool import ConnectionPool
 from payments.domain.execution import FailureCode
 from payments.domain.payment_order import PaymentOrder
 from payments.projections.core import TrackedEvent, TrackingConflict, UnapplicableEvent
-from payments.projections.order_status import InMemoryOrderStatusView, OrderFilter, OrderKey
-from payments.projections.order_status_pg import PostgresOrderStatusView
+from payments.projections.views.order_status import InMemoryOrderStatusView, OrderFilter, OrderKey
+from payments.projections.views.order_status_pg import PostgresOrderStatusView
 from tests.projections.contract import IMPLEMENTATIONS, feed, make_view
 from tests.projections.events import Log, fail, new_checkout, new_order, retry, succeed
 

@@ -18,11 +18,11 @@ from payments.bench.history import make_history
 from payments.cli.main import main as cli
 from payments.domain.payment_order import PaymentOrder
 from payments.projections.catalog import NAMES, live_view
-from payments.projections.ledger_pg import PostgresLedger
 from payments.projections.rebuild import diff_views, drop_scratch, rebuild
 from payments.projections.service import ProjectionService
 from payments.projections.source import ApplicationEventSource
-from payments.projections.wallets_pg import PostgresWallets
+from payments.projections.views.ledger_pg import PostgresLedger
+from payments.projections.views.wallets_pg import PostgresWallets
 from payments.runtime.services import Services
 from tests.projections.conftest import catch_up_all
 

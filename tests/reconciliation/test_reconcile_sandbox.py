@@ -24,7 +24,7 @@ from click.testing import CliRunner
 from payments.cli.main import main
 from payments.domain.payment_order import Status
 from payments.domain.reconciliation_run import OPEN, ReconciliationRun
-from payments.psp.reconcile.report import report_csv, report_json
+from payments.projections.reconciliation.report import report_csv, report_json
 from payments.psp.settlement import SettlementFormatError
 from tests.executor.conftest import Stack
 from tests.executor.helpers import event_names, place, terminal

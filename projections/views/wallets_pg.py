@@ -16,7 +16,7 @@ from payments.projections.pg import (
     terms_ddl,
     tracking_ddl,
 )
-from payments.projections.wallets import (
+from payments.projections.views.wallets import (
     NAME,
     Wallet,
     WalletCredit,

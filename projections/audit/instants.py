@@ -11,11 +11,8 @@ import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
-from uuid import UUID
 
 from eventsourcing.application import Application
-from eventsourcing.persistence import Notification
-from psycopg_pool import ConnectionPool
 
 from payments.projections.core import TrackedEvent
 from payments.projections.source import ApplicationEventSource
@@ -61,32 +58,6 @@ def parse_instant(
 def format_instant(instant: datetime) -> str:
     """One stable text form: UTC, microseconds, 'Z' (for reports that must be byte-identical)."""
     return instant.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def aggregate_events(
-    pool: ConnectionPool, application: Application[Any], originator_id: UUID
-) -> list[TrackedEvent]:
-    """Every stored event of one aggregate with its position, in notification order."""
-    table = application.recorder.events_table_name  # type: ignore[attr-defined]
-    with pool.connection() as conn:
-        rows = conn.execute(
-            "SELECT notification_id, originator_id, originator_version, topic, state "
-            f'FROM "{table}" WHERE originator_id = %s ORDER BY notification_id',
-            (originator_id,),
-        ).fetchall()
-    source = ApplicationEventSource(application)
-    return [
-        source.decode(
-            Notification(
-                id=int(position),
-                originator_id=originator,
-                originator_version=int(version),
-                topic=str(topic),
-                state=bytes(state),
-            )
-        )
-        for position, originator, version, topic, state in rows
-    ]
 
 
 def unapplied_tail(

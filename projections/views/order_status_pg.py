@@ -8,7 +8,8 @@ from typing import Any
 from uuid import UUID
 
 from payments.projections.core import TrackedEvent
-from payments.projections.order_status import (
+from payments.projections.pg import Connection, PostgresView, qualify, tracking_ddl
+from payments.projections.views.order_status import (
     NAME,
     CheckoutStatus,
     OrderFilter,
@@ -21,7 +22,6 @@ from payments.projections.order_status import (
     is_order_event,
     order_key,
 )
-from payments.projections.pg import Connection, PostgresView, qualify, tracking_ddl
 
 ORDER_COLUMNS = tuple(f.name for f in dataclasses.fields(OrderStatus))
 CHECKOUT_COLUMNS = tuple(f.name for f in dataclasses.fields(CheckoutStatus))

@@ -1,7 +1,7 @@
 """Ledger view: double-entry transactions and entries in integer minor units (DESIGN §6).
 
 One balanced transaction per causing event, keyed by that event's id, exactly once. The
-posting rules live in projections/postings.py; this module holds the view interface, its
+posting rules live in projections/views/postings.py; this module holds the view interface, its
 query results and the in-memory implementation.
 """
 
@@ -21,8 +21,8 @@ from payments.projections.core import (
     UnapplicableEvent,
     check_batch,
 )
-from payments.projections.order_terms import TermsBook, terms_of
-from payments.projections.postings import LedgerTransaction, ledger_topics, transaction_for
+from payments.projections.views.order_terms import TermsBook, terms_of
+from payments.projections.views.postings import LedgerTransaction, ledger_topics, transaction_for
 
 NAME = "ledger"
 

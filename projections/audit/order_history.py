@@ -17,9 +17,9 @@ from psycopg_pool import ConnectionPool
 from payments.domain.ids import payment_order_uuid
 from payments.domain.money import Money
 from payments.domain.payment_order import PaymentOrder
-from payments.projections.event_log import aggregate_events
-from payments.projections.order_terms import TermsBook, terms_of
-from payments.projections.postings import Posting, transaction_for
+from payments.projections.event_store import aggregate_events
+from payments.projections.views.order_terms import TermsBook, terms_of
+from payments.projections.views.postings import Posting, transaction_for
 
 # Business fields a finance reader needs. Never card_token (nor PAN or CVC, never stored).
 HISTORY_FIELDS = frozenset(

@@ -19,8 +19,8 @@ from payments.domain.checkout_commands import CheckoutCommands
 from payments.domain.ids import checkout_uuid, payment_order_uuid
 from payments.domain.payment_order import PaymentOrder
 from payments.domain.payout import Payout
-from payments.psp import execution_queue as q
-from payments.psp.aggregates import load_aggregates
+from payments.projections.event_store import load_aggregates
+from payments.projections.followers import execution_queue as q
 
 log = logging.getLogger("payments.executor.feeder")
 FEEDER_LOCK = 7261002

@@ -9,7 +9,6 @@ settled outside their period, which batches already had their fees booked.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -17,9 +16,6 @@ from uuid import UUID
 
 import msgspec
 from eventsourcing.application import Application
-from eventsourcing.persistence import Notification
-from psycopg.rows import tuple_row
-from psycopg.sql import SQL, Identifier
 
 from payments.domain.payment_order import PaymentOrder
 from payments.domain.payout import Payout
@@ -27,6 +23,7 @@ from payments.domain.reconciliation_run import (
     AWAITING_SETTLEMENT,
     ReconciliationRun,
 )
+from payments.projections.event_store import stream_states
 
 PAGE_SIZE = 20_000
 
@@ -222,7 +219,7 @@ def replay_history(application: Application[Any], through: int | None = None) ->
     by_uuid: dict[UUID | str, OrderFacts] = {}
     payouts_by_uuid: dict[UUID | str, PayoutFacts] = {}
     state_of = _state_reader(application)
-    for notification_id, originator_id, topic, stored in _notifications(recorder, head):
+    for notification_id, originator_id, topic, stored in stream_states(application, head, TOPICS):
         state = state_of(stored)
         if topic in PAYOUT_TOPICS:
             _fold_payout_event(
@@ -350,48 +347,6 @@ def _drop_awaiting(history: History, reference: str) -> None:
         awaiting, key = history.awaiting, finding_id.removeprefix("order-")
     if key in awaiting and awaiting[key].reference == reference:
         del awaiting[key]
-
-
-_Row = tuple[int, "UUID | str", str, bytes]
-
-
-def _notifications(recorder: Any, head: int) -> Iterator[_Row]:
-    """(id, originator id, topic, state) in order; one server-side cursor on PostgreSQL."""
-    datastore = getattr(recorder, "datastore", None)
-    if datastore is None or not hasattr(recorder, "events_table_name"):
-        for notification in _pages(recorder, head):
-            yield (
-                notification.id,
-                notification.originator_id,
-                notification.topic,
-                notification.state,
-            )
-        return
-    statement = SQL(
-        "SELECT notification_id, originator_id::text, topic, state FROM {schema}.{table}"
-        " WHERE notification_id <= %s AND topic = ANY(%s) ORDER BY notification_id"
-    ).format(schema=Identifier(datastore.schema), table=Identifier(recorder.events_table_name))
-    with (
-        datastore.get_connection() as conn,
-        conn.transaction(),
-        conn.cursor(name="reconcile_replay", row_factory=tuple_row) as cursor,
-    ):
-        cursor.itersize = PAGE_SIZE
-        cursor.execute(statement, (head, list(TOPICS)))
-        for row in cursor:
-            yield row[0], row[1], row[2], bytes(row[3])
-
-
-def _pages(recorder: Any, head: int) -> Iterator[Notification]:
-    start = 1
-    while start <= head:
-        page: list[Notification] = recorder.select_notifications(
-            start=start, limit=PAGE_SIZE, stop=head, topics=list(TOPICS)
-        )
-        if not page:
-            return
-        yield from page
-        start = page[-1].id + 1
 
 
 def _state_reader(application: Application[Any]) -> Any:

@@ -21,7 +21,7 @@ from payments.projections.core import (
     UnapplicableEvent,
     check_batch,
 )
-from payments.projections.order_terms import CREATED_TOPIC, Facts, TermsBook, terms_of
+from payments.projections.views.order_terms import CREATED_TOPIC, Facts, TermsBook, terms_of
 
 NAME = "wallets"
 

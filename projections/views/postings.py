@@ -15,7 +15,7 @@ from payments.domain.payment_order import PaymentOrder
 from payments.domain.payout import Payout
 from payments.domain.reconciliation_run import ReconciliationRun
 from payments.projections.core import TrackedEvent, UnapplicableEvent
-from payments.projections.order_terms import CREATED_TOPIC, Facts
+from payments.projections.views.order_terms import CREATED_TOPIC, Facts
 
 PSP_RECEIVABLE = "psp_receivable"  # asset: money the PSP owes us
 PAYOUTS_IN_TRANSIT = "payouts_in_transit"  # asset: money on its way to sellers' banks

@@ -18,8 +18,8 @@ from payments.domain.application import PaymentsApplication
 from payments.domain.payment_order import PaymentOrder
 from payments.domain.payout import Payout
 from payments.domain.wallet_commands import WalletChange, WalletChangeKind, WalletCommands
-from payments.psp import execution_queue as q
-from payments.psp.aggregates import load_aggregates
+from payments.projections.event_store import load_aggregates
+from payments.projections.followers import execution_queue as q
 
 log = logging.getLogger("payments.wallet_follower")
 WALLET_FOLLOWER_LOCK = 7261004

@@ -17,13 +17,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from uuid import UUID
 
-from psycopg import Connection
+from psycopg import Connection, sql
 from psycopg_pool import ConnectionPool
+
+from payments.projections.event_store import EVENTS, count_after, stored_rows
 
 GENESIS = bytes(32)
 SEAL_LOCK = 7261010
 PAGE = 5000
-EVENTS_TABLE = "payments_events"
 
 SCHEMA = [
     """
@@ -44,6 +45,22 @@ SCHEMA = [
     )
     """,
 ]
+
+
+# The events and their stored links of one range, side by side: a position missing on either
+# side shows as NULLs on that side.
+CHAIN_SIDE_BY_SIDE = sql.SQL(
+    """
+    SELECT coalesce(e.notification_id, c.position) AS pos, e.originator_id,
+           e.originator_version, e.topic, e.state, c.link
+    FROM (SELECT * FROM {events}
+          WHERE notification_id > %(last)s AND notification_id <= %(end)s) e
+    FULL OUTER JOIN (SELECT * FROM audit_chain
+          WHERE position > %(last)s AND position <= %(end)s) c
+      ON e.notification_id = c.position
+    ORDER BY pos LIMIT %(page)s
+    """
+).format(events=EVENTS)
 
 
 class AuditKeyMissing(RuntimeError):
@@ -102,17 +119,11 @@ def _events(conn: Connection, after: int, upto: int | None) -> Iterator[tuple[in
     """(position, canonical bytes) of stored events after a position, in pages."""
     position = after
     while True:
-        rows = conn.execute(
-            f"SELECT notification_id, originator_id, originator_version, topic, state "
-            f"FROM {EVENTS_TABLE} WHERE notification_id > %s "
-            "AND (%s::bigint IS NULL OR notification_id <= %s) "
-            "ORDER BY notification_id LIMIT %s",
-            (position, upto, upto, PAGE),
-        ).fetchall()
+        rows = stored_rows(conn, position, upto, PAGE)
         if not rows:
             return
         for pos, originator_id, version, topic, state in rows:
-            yield pos, canonical_bytes(pos, originator_id, version, topic, bytes(state))
+            yield pos, canonical_bytes(pos, originator_id, version, topic, state)
         position = rows[-1][0]
 
 
@@ -223,11 +234,7 @@ class EventLogSeal:
     def unsealed_events(self) -> int:
         head = self.head()
         with self.pool.connection() as conn:
-            row = conn.execute(
-                f"SELECT count(*) FROM {EVENTS_TABLE} WHERE notification_id > %s",
-                (head.to_position if head else 0,),
-            ).fetchone()
-        return int(row[0]) if row else 0
+            return count_after(conn, head.to_position if head else 0)
 
 
 def _check_range(
@@ -237,17 +244,7 @@ def _check_range(
     count, last = 0, seal.from_position - 1
     while True:
         rows = conn.execute(
-            f"""
-            SELECT coalesce(e.notification_id, c.position) AS pos, e.originator_id,
-                   e.originator_version, e.topic, e.state, c.link
-            FROM (SELECT * FROM {EVENTS_TABLE}
-                  WHERE notification_id > %(last)s AND notification_id <= %(end)s) e
-            FULL OUTER JOIN (SELECT * FROM audit_chain
-                  WHERE position > %(last)s AND position <= %(end)s) c
-              ON e.notification_id = c.position
-            ORDER BY pos LIMIT %(page)s
-            """,
-            {"last": last, "end": seal.to_position, "page": PAGE},
+            CHAIN_SIDE_BY_SIDE, {"last": last, "end": seal.to_position, "page": PAGE}
         ).fetchall()
         if not rows:
             break

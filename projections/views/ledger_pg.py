@@ -7,16 +7,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from payments.projections.core import TrackedEvent, UnapplicableEvent
-from payments.projections.ledger import (
-    NAME,
-    AccountBalance,
-    EntryKey,
-    EntryLine,
-    StatementPage,
-    TrialBalance,
-    entry_lines,
-    post_batch,
-)
 from payments.projections.pg import (
     Connection,
     PostgresView,
@@ -27,7 +17,17 @@ from payments.projections.pg import (
     terms_ddl,
     tracking_ddl,
 )
-from payments.projections.postings import LedgerTransaction, Posting, ledger_topics
+from payments.projections.views.ledger import (
+    NAME,
+    AccountBalance,
+    EntryKey,
+    EntryLine,
+    StatementPage,
+    TrialBalance,
+    entry_lines,
+    post_batch,
+)
+from payments.projections.views.postings import LedgerTransaction, Posting, ledger_topics
 
 TABLES = (
     "ledger_order_terms",
@@ -93,7 +93,7 @@ class PostgresLedger(PostgresView):
             """,
             f"CREATE INDEX IF NOT EXISTS ledger_entries_account ON {entries} "
             "(account, position, line)",
-            # Balances as of an instant (projections/as_of.py): one index-only range scan.
+            # Balances as of an instant (projections/audit/as_of.py): one index-only range scan.
             f"CREATE INDEX IF NOT EXISTS ledger_entries_account_time ON {entries} "
             "(account, event_time) INCLUDE (currency, debit_minor, credit_minor, position)",
             f"""

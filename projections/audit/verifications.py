@@ -18,8 +18,8 @@ from uuid import UUID
 
 from psycopg_pool import ConnectionPool
 
+from payments.projections.audit.verify import result_json, verify_projection
 from payments.projections.source import EventSource
-from payments.projections.verify import result_json, verify_projection
 
 log = logging.getLogger("payments.audit")
 

@@ -18,10 +18,11 @@ from eventsourcing.application import Application
 from psycopg_pool import ConnectionPool
 
 from payments.domain.money import Money
-from payments.projections.as_of import ledger_tail
-from payments.projections.event_log import format_instant
-from payments.projections.ledger import EntryLine
-from payments.projections.ledger_pg import ENTRY_COLUMNS
+from payments.projections.audit.as_of import ledger_tail
+from payments.projections.audit.instants import format_instant
+from payments.projections.event_store import topics_at
+from payments.projections.views.ledger import EntryLine
+from payments.projections.views.ledger_pg import ENTRY_COLUMNS
 
 COLUMNS = (
     "position",
@@ -77,7 +78,6 @@ def journal(
     if end <= start:
         raise PeriodError("the end of the period must be after its start")
     state = ledger_tail(pool, application, end)
-    table = application.recorder.events_table_name  # type: ignore[attr-defined]
     with pool.connection() as conn:
         rows = conn.execute(
             f"SELECT {', '.join('l.' + c for c in ENTRY_COLUMNS)} FROM ledger_entries l "
@@ -87,12 +87,7 @@ def journal(
         ).fetchall()
         lines = [EntryLine(*row) for row in rows]
         lines += [e for e in state.tail if start <= e.event_time < end]
-        topics: dict[int, str] = dict(
-            conn.execute(
-                f'SELECT notification_id, topic FROM "{table}" WHERE notification_id = ANY(%s)',
-                (sorted({e.position for e in lines}),),
-            ).fetchall()
-        )
+        topics = topics_at(conn, (e.position for e in lines))
     lines.sort(key=lambda e: (e.position, e.line))
     return [JournalRow(e, str(topics.get(e.position, ""))) for e in lines]
 

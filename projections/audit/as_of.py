@@ -19,9 +19,11 @@ from psycopg_pool import ConnectionPool
 
 from payments.domain.ids import payment_order_uuid
 from payments.domain.payment_order import PaymentOrder
+from payments.projections.audit.instants import AsOfUnavailable, unapplied_tail
 from payments.projections.core import TrackedEvent, UnapplicableEvent
-from payments.projections.event_log import AsOfUnavailable, aggregate_events, unapplied_tail
-from payments.projections.ledger import (
+from payments.projections.event_store import aggregate_events
+from payments.projections.pg import load_terms
+from payments.projections.views.ledger import (
     AccountBalance,
     EntryKey,
     EntryLine,
@@ -29,13 +31,12 @@ from payments.projections.ledger import (
     TrialBalance,
     entry_lines,
 )
-from payments.projections.ledger_pg import ENTRY_COLUMNS, PostgresLedger
-from payments.projections.order_status import OrderStatus, apply_order_event
-from payments.projections.order_terms import TermsBook, terms_of
-from payments.projections.pg import load_terms
-from payments.projections.postings import POSTING_RULES, ledger_topics, transaction_for
-from payments.projections.postings import seller_account as seller_ledger_account
-from payments.projections.wallets import WALLET_RULES, Wallet
+from payments.projections.views.ledger_pg import ENTRY_COLUMNS, PostgresLedger
+from payments.projections.views.order_status import OrderStatus, apply_order_event
+from payments.projections.views.order_terms import TermsBook, terms_of
+from payments.projections.views.postings import POSTING_RULES, ledger_topics, transaction_for
+from payments.projections.views.postings import seller_account as seller_ledger_account
+from payments.projections.views.wallets import WALLET_RULES, Wallet
 
 # --- orders --------------------------------------------------------------------------------
 

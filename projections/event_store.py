@@ -1,0 +1,154 @@
+"""The one module that reads the events table with SQL of its own (ADR 0009).
+
+`eventsourcing` keeps every event of the application named "Payments" in `payments_events`
+(notification_id, originator_id, originator_version, topic, state). Most readers use the
+library (`select_notifications`, `repository.get`); the reads below need what it does not
+offer: many aggregates in one query, one aggregate's events with their positions, a
+server-side cursor over millions of events, raw rows for the audit hash chain.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.application import Application
+from eventsourcing.persistence import Notification, StoredEvent
+from psycopg import Connection, sql
+from psycopg.rows import tuple_row
+from psycopg_pool import ConnectionPool
+
+from payments.projections.core import TrackedEvent
+
+EVENTS_TABLE = "payments_events"  # eventsourcing's name for the "Payments" application
+EVENTS = sql.Identifier(EVENTS_TABLE)
+CURSOR_PAGE = 20_000
+
+StoredRow = tuple[int, UUID, int, str, bytes]  # position, originator, version, topic, state
+
+
+def check_table_name(application: Application[Any]) -> None:
+    """Refuse to run against an application whose events live elsewhere."""
+    name = getattr(application.recorder, "events_table_name", EVENTS_TABLE)
+    if name != EVENTS_TABLE:
+        raise RuntimeError(f"events are in {name!r}, this code reads {EVENTS_TABLE!r}")
+
+
+def load_aggregates(
+    application: Application[Any], pool: ConnectionPool, ids: Iterable[UUID]
+) -> dict[UUID, Any]:
+    """The current state of each aggregate that exists, by id, in one query.
+
+    `Repository.get` costs one or two round trips per aggregate (snapshots, then events);
+    for the executor's batches that dominated its time. Only for aggregate types that are
+    never snapshotted (PaymentOrder, Payout, Checkout): their whole history is in the events.
+    """
+    wanted = sorted(set(ids))
+    if not wanted:
+        return {}
+    query = sql.SQL(
+        "SELECT originator_id, originator_version, topic, state FROM {} "
+        "WHERE originator_id = ANY(%s) ORDER BY originator_id, originator_version"
+    ).format(EVENTS)
+    with pool.connection() as conn:
+        rows = conn.execute(query, (wanted,)).fetchall()
+    aggregates: dict[UUID, Any] = {}
+    for originator_id, version, topic, state in rows:
+        event: Any = application.mapper.to_domain_event(
+            StoredEvent(originator_id, version, topic, bytes(state))
+        )
+        aggregates[originator_id] = event.mutate(aggregates.get(originator_id))
+    return aggregates
+
+
+def aggregate_events(
+    pool: ConnectionPool, application: Application[Any], originator_id: UUID
+) -> list[TrackedEvent]:
+    """Every stored event of one aggregate with its position, in notification order."""
+    query = sql.SQL(
+        "SELECT notification_id, originator_id, originator_version, topic, state FROM {} "
+        "WHERE originator_id = %s ORDER BY notification_id"
+    ).format(EVENTS)
+    with pool.connection() as conn:
+        rows = conn.execute(query, (originator_id,)).fetchall()
+    return [
+        TrackedEvent(
+            int(position),
+            str(topic),
+            application.mapper.to_domain_event(
+                Notification(
+                    id=int(position),
+                    originator_id=originator,
+                    originator_version=int(version),
+                    topic=str(topic),
+                    state=bytes(state),
+                )
+            ),
+        )
+        for position, originator, version, topic, state in rows
+    ]
+
+
+def topics_at(conn: Connection[Any], positions: Iterable[int]) -> dict[int, str]:
+    """The topic of the event at each position."""
+    query = sql.SQL("SELECT notification_id, topic FROM {} WHERE notification_id = ANY(%s)")
+    rows = conn.execute(query.format(EVENTS), (sorted(set(positions)),)).fetchall()
+    return {int(position): str(topic) for position, topic in rows}
+
+
+def stored_rows(conn: Connection[Any], after: int, upto: int | None, limit: int) -> list[StoredRow]:
+    """Up to `limit` raw rows after a position (and up to `upto` when given), in order."""
+    query = sql.SQL(
+        "SELECT notification_id, originator_id, originator_version, topic, state FROM {} "
+        "WHERE notification_id > %s AND (%s::bigint IS NULL OR notification_id <= %s) "
+        "ORDER BY notification_id LIMIT %s"
+    ).format(EVENTS)
+    rows = conn.execute(query, (after, upto, upto, limit)).fetchall()
+    return [(int(p), o, int(v), str(t), bytes(s)) for p, o, v, t, s in rows]
+
+
+def count_after(conn: Connection[Any], position: int) -> int:
+    query = sql.SQL("SELECT count(*) FROM {} WHERE notification_id > %s").format(EVENTS)
+    row = conn.execute(query, (position,)).fetchone()
+    return int(row[0]) if row else 0
+
+
+def stream_states(
+    application: Application[Any], through: int, topics: Sequence[str]
+) -> Iterator[tuple[int, UUID | str, str, bytes]]:
+    """(position, originator id, topic, stored state) of every event of `topics` up to
+    `through`, in order, without holding them all: a server-side cursor on PostgreSQL,
+    pages of the library's notification log elsewhere (tests in memory)."""
+    recorder: Any = application.recorder
+    datastore = getattr(recorder, "datastore", None)
+    if datastore is None:
+        start = 1
+        while start <= through:
+            page: list[Notification] = recorder.select_notifications(
+                start=start, limit=CURSOR_PAGE, stop=through, topics=list(topics)
+            )
+            if not page:
+                return
+            for notification in page:
+                yield (
+                    notification.id,
+                    notification.originator_id,
+                    notification.topic,
+                    (notification.state),
+                )
+            start = page[-1].id + 1
+        return
+    statement = sql.SQL(
+        "SELECT notification_id, originator_id::text, topic, state FROM {schema}.{table}"
+        " WHERE notification_id <= %s AND topic = ANY(%s) ORDER BY notification_id"
+    ).format(schema=sql.Identifier(datastore.schema), table=EVENTS)
+    with (
+        datastore.get_connection() as conn,
+        conn.transaction(),
+        conn.cursor(name="event_store_stream", row_factory=tuple_row) as cursor,
+    ):
+        cursor.itersize = CURSOR_PAGE
+        cursor.execute(statement, (through, list(topics)))
+        for row in cursor:
+            yield row[0], row[1], row[2], bytes(row[3])
