@@ -14,12 +14,14 @@ from payments.psp.settlement.adyen import AdyenSettlementDetails
 from payments.psp.settlement.csv_rows import CsvRows, Row
 from payments.psp.settlement.errors import SettlementFormatError
 from payments.psp.settlement.layout import ReadOptions, SettlementLayout
+from payments.psp.settlement.paypal import PayPalSettlementReport
 from payments.psp.settlement.records import SettlementFormat, SettlementItem
 from payments.psp.settlement.stripe import StripeItemizedPayoutReconciliation
 
 LAYOUTS: dict[SettlementFormat, SettlementLayout] = {
     SettlementFormat.ADYEN: AdyenSettlementDetails(),
     SettlementFormat.STRIPE: StripeItemizedPayoutReconciliation(),
+    SettlementFormat.PAYPAL: PayPalSettlementReport(),
 }
 
 
