@@ -35,6 +35,7 @@ from payments.psp.settlement.strict_adyen import (
     parse_minor,
     write_settlement_csv,
 )
+from payments.psp.settlement.writers import write_adyen_csv, write_stripe_itemized_csv
 
 __all__ = [
     "COLUMNS",
@@ -56,5 +57,7 @@ __all__ = [
     "iter_settlement_lines",
     "parse_minor",
     "read_settlement",
+    "write_adyen_csv",
     "write_settlement_csv",
+    "write_stripe_itemized_csv",
 ]
