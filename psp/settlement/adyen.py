@@ -103,6 +103,9 @@ OPTIONAL: tuple[str, ...] = (
     "Batch Number",
 )
 _USED = frozenset(ESSENTIAL + OPTIONAL)
+SIGNATURE = frozenset(
+    {"Psp Reference", "Merchant Account", "Creation Date", "TimeZone", "Type", "Net Currency"}
+)
 
 
 class AdyenSettlementDetails:
@@ -111,8 +114,8 @@ class AdyenSettlementDetails:
     name = SettlementFormat.ADYEN
 
     def matches(self, header: Sequence[str]) -> bool:
-        names = set(header_names(header))
-        return {"Psp Reference", "Type", "Net Currency"} <= names
+        """Three of its telling columns: a header missing an essential one is still Adyen's."""
+        return len(SIGNATURE.intersection(header_names(header))) >= 3
 
     def records(self, rows: CsvRows, header: Row, options: ReadOptions) -> Iterator[SettlementItem]:
         names = header_names(header.fields)

@@ -93,6 +93,9 @@ OPTIONAL: tuple[str, ...] = (
     "charge_id",
     "payment_intent_id",
 )
+SIGNATURE = frozenset(
+    {"balance_transaction_id", "reporting_category", "automatic_payout_id", "created_utc"}
+)
 
 
 class StripeItemizedPayoutReconciliation:
@@ -101,8 +104,8 @@ class StripeItemizedPayoutReconciliation:
     name = SettlementFormat.STRIPE
 
     def matches(self, header: Sequence[str]) -> bool:
-        names = set(header_names(header))
-        return {"balance_transaction_id", "reporting_category"} <= names
+        """Two of its telling columns: a header missing an essential one is still Stripe's."""
+        return len(SIGNATURE.intersection(header_names(header))) >= 2
 
     def records(self, rows: CsvRows, header: Row, options: ReadOptions) -> Iterator[SettlementItem]:
         names = header_names(header.fields)
