@@ -100,8 +100,8 @@ def misfit(row: Row | UnreadableRow, columns: Sequence[str]) -> QuarantinedLine 
         raise SettlementFormatError(
             row.line_number, column, "the file ends inside a quoted field: it was cut short"
         )
-    if count == expected:
-        return None
+    if count == expected or (count > expected and not "".join(row.fields[expected:]).strip()):
+        return None  # empty cells past the last column (a trailing comma) carry nothing
     if count < expected and not row.terminated:
         raise SettlementFormatError(
             row.line_number,

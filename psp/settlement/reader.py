@@ -42,7 +42,9 @@ class SettlementReader:
     out to be cut short.
     """
 
-    def __init__(self, rows: CsvRows, header: Row, layout: SettlementLayout, options: ReadOptions):
+    def __init__(
+        self, rows: CsvRows, header: Row, layout: SettlementLayout, options: ReadOptions
+    ) -> None:
         self.format = layout.name
         self.header = tuple(header.fields)
         self._rows = rows

@@ -147,3 +147,11 @@ def test_problems_of_the_header_show_when_the_file_is_opened() -> None:
     header = ",".join(name for name in COLUMNS if name != "Type")
     with pytest.raises(SettlementFormatError):
         read_settlement(io.BytesIO(f"{header}\n{ROW}\n".encode()))
+
+
+def test_empty_cells_past_the_last_column_are_harmless_but_data_there_is_not() -> None:
+    data = f"{HEADER}\n{ROW},,\n{ROW},x\n".encode()
+    first, second = read_settlement(io.BytesIO(data))
+    assert isinstance(first, SettlementRecord)
+    assert isinstance(second, QuarantinedLine)
+    assert second.reason == "31 fields where the header has 30"
