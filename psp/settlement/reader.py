@@ -79,5 +79,8 @@ def read_settlement(
         raise SettlementFormatError(1, "", "empty file: no header line")
     if not isinstance(header, Row) or header.open_quote:
         raise SettlementFormatError(header.line_number, "", "the header line is not valid CSV")
-    chosen = detect_format(header.fields) if format is None else SettlementFormat(format)
+    try:
+        chosen = detect_format(header.fields) if format is None else SettlementFormat(format)
+    except SettlementFormatError as error:  # the header is the first line that is not blank
+        raise SettlementFormatError(header.line_number, error.column, error.message) from None
     return SettlementReader(rows, header, LAYOUTS[chosen], options or ReadOptions())

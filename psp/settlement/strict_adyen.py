@@ -1,6 +1,7 @@
 """The strict Adyen "Settlement details report" reader and writer the reconciliation engine uses.
 
-It refuses a whole file at the first cell it does not understand. Kept unchanged for its callers.
+It refuses a whole file at the first cell it does not understand. Kept unchanged for its callers;
+read_settlement (reader.py) is the reader that quarantines such lines and reads on.
 
 Amounts in the file are major units with at most the currency's decimals ("5.00", "7.5");
 inside they are integers of minor units. An empty amount cell means zero, and zero is written

@@ -118,9 +118,12 @@ class StripeItemizedPayoutReconciliation:
         columns = bind_columns(
             header, names, essential=essential, used=used.__contains__, rows=rows
         )
-        zone = ZoneResolver().zone(
-            "UTC" if time_column == "created_utc" else options.stripe_time_zone, time_column
-        )
+        try:
+            zone = ZoneResolver().zone(
+                "UTC" if time_column == "created_utc" else options.stripe_time_zone, time_column
+            )
+        except CellError as error:
+            raise ValueError(f"ReadOptions.stripe_time_zone: {error.reason}") from None
         parse = _Reading(columns, metadata, time_column, zone).record
         for row in rows:
             yield body_item(row, columns, parse)

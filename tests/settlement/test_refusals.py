@@ -155,3 +155,8 @@ def test_empty_cells_past_the_last_column_are_harmless_but_data_there_is_not() -
     assert isinstance(first, SettlementRecord)
     assert isinstance(second, QuarantinedLine)
     assert second.reason == "31 fields where the header has 30"
+
+
+def test_blank_lines_before_the_header_move_the_line_it_is_refused_on() -> None:
+    error = _refusal(b"\n\nid,amount\n")
+    assert (error.line, error.column) == (3, "id")

@@ -148,3 +148,8 @@ def test_without_created_utc_the_local_created_column_is_read_in_the_configured_
     assert reader.ignored_columns == ()
     _, as_utc = open_file(LOCAL)
     assert record(as_utc, 2).booked_at == utc(2024, 1, 10, 9)
+
+
+def test_an_unknown_configured_stripe_time_zone_is_a_configuration_error() -> None:
+    with pytest.raises(ValueError, match="stripe_time_zone"):
+        open_file(LOCAL, ReadOptions(stripe_time_zone="Nowhere/Special"))
