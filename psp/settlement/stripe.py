@@ -130,7 +130,9 @@ class StripeItemizedPayoutReconciliation:
 
 
 class _Reading:
-    def __init__(self, columns: Columns, metadata: tuple[str, ...], time_column: str, zone: tzinfo):
+    def __init__(
+        self, columns: Columns, metadata: tuple[str, ...], time_column: str, zone: tzinfo
+    ) -> None:
         self.columns, self.metadata, self.time_column = columns, metadata, time_column
         self.zone = zone
 
