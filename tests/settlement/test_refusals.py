@@ -160,3 +160,17 @@ def test_empty_cells_past_the_last_column_are_harmless_but_data_there_is_not() -
 def test_blank_lines_before_the_header_move_the_line_it_is_refused_on() -> None:
     error = _refusal(b"\n\nid,amount\n")
     assert (error.line, error.column) == (3, "id")
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "adyen/older_layout_bom_crlf.csv",
+        "stripe/all_categories_bom_crlf.csv",
+        "paypal/STL-20240820.01.011.CSV",
+    ],
+)
+def test_the_crlf_fixtures_still_have_their_bom_and_crlf(name: str) -> None:
+    data = (FILES / name).read_bytes()
+    assert data.startswith(b"\xef\xbb\xbf")
+    assert data.count(b"\r\n") == data.count(b"\n")
