@@ -1,4 +1,7 @@
-"""The Adyen "Settlement details report" CSV layout: write it, and parse it one row at a time.
+"""The strict Adyen "Settlement details report" reader and writer the reconciliation engine uses.
+
+It refuses a whole file at the first cell it does not understand. Kept unchanged for its callers;
+read_settlement (reader.py) is the reader that quarantines such lines and reads on.
 
 Amounts in the file are major units with at most the currency's decimals ("5.00", "7.5");
 inside they are integers of minor units. An empty amount cell means zero, and zero is written
@@ -14,6 +17,8 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol, TextIO
+
+from payments.psp.settlement.errors import SettlementFormatError
 
 COLUMNS: tuple[str, ...] = (
     "Company Account",
@@ -75,16 +80,6 @@ DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
 _DATE_SHAPE = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}", re.ASCII)
 _AMOUNT_SHAPE = re.compile(r"(\d+)(?:\.(\d+))?", re.ASCII)
 _BATCH_SHAPE = re.compile(r"\d{1,18}", re.ASCII)
-
-
-class SettlementFormatError(ValueError):
-    """A settlement file that cannot be trusted; names the 1-based line and the column."""
-
-    def __init__(self, line: int, column: str, message: str) -> None:
-        super().__init__(f"line {line}, column {column!r}: {message}")
-        self.line = line
-        self.column = column
-        self.message = message
 
 
 @dataclass(frozen=True)
