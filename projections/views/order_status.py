@@ -1,19 +1,21 @@
 """Order status view: one row per payment order and one per checkout, folded from events.
 
-The fold (`apply_order_event`, `apply_checkout_event`) is pure and mirrors the aggregates'
-event-apply code; the PostgreSQL and in-memory views only store its results.
+The fold (`apply_order_event`, `apply_checkout_event`) is pure: an order's row is what the
+PaymentOrder aggregate's own event-apply code makes of it; the PostgreSQL and in-memory views
+only store its results.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 from uuid import UUID
 
 from payments.domain.checkout import Checkout
+from payments.domain.execution import FailureCode
 from payments.domain.payment_order import PaymentOrder, Status
 from payments.projections.core import (
     ProjectionView,
@@ -115,75 +117,64 @@ class OrderStatusView(ProjectionView, Protocol):
 
 
 # --- the fold ------------------------------------------------------------------------------
+# An order's row is the PaymentOrder aggregate's own state after its events: the view applies
+# each event with the aggregate's @event methods (the one state machine), on an aggregate
+# rebuilt from the row, the way eventsourcing rebuilds one from a snapshot.
 
-OrderChange = Callable[[OrderStatus, Any], dict[str, Any]]
+_NOT_IN_VIEW: dict[str, Any] = {"card_token": "", "attempts_since_replay": 0}
 
 
-def _created(event: PaymentOrder.Created, position: int) -> OrderStatus:
+def _order_of(row: OrderStatus) -> PaymentOrder:
+    order: PaymentOrder = object.__new__(PaymentOrder)
+    order.__dict__.update(
+        _NOT_IN_VIEW,
+        _id=row.order_uuid,
+        _version=row.version,
+        _created_on=row.created_at,
+        _modified_on=row.updated_at,
+        _pending_events=[],
+        payment_order_id=row.payment_order_id,
+        checkout_id=row.checkout_id,
+        seller_account=row.seller_account,
+        amount_minor=row.amount_minor,
+        currency=row.currency,
+        status=Status(row.status),
+        attempts=row.attempts,
+        psp_reference=row.psp_reference,
+        failure_code=None if row.failure_code is None else FailureCode(row.failure_code),
+        failure_reason=row.failure_reason,
+        last_error=row.last_error,
+        next_attempt_at=row.next_attempt_at,
+        pending_at_psp=row.pending_at_psp,
+        dead_lettered=row.dead_lettered,
+        discrepancies=row.discrepancies,
+    )
+    return order
+
+
+def _row_of(order: PaymentOrder, position: int) -> OrderStatus:
     return OrderStatus(
-        order_uuid=event.originator_id,
-        payment_order_id=event.payment_order_id,
-        checkout_id=event.checkout_id,
-        seller_account=event.seller_account,
-        amount_minor=event.amount_minor,
-        currency=event.currency,
-        status=Status.NOT_STARTED.value,
-        attempts=0,
-        psp_reference=None,
-        failure_code=None,
-        failure_reason=None,
-        last_error=None,
-        next_attempt_at=None,
-        pending_at_psp=False,
-        dead_lettered=False,
-        discrepancies=0,
-        created_at=event.timestamp,
-        updated_at=event.timestamp,
-        version=event.originator_version,
+        order_uuid=order.id,
+        payment_order_id=order.payment_order_id,
+        checkout_id=order.checkout_id,
+        seller_account=order.seller_account,
+        amount_minor=order.amount_minor,
+        currency=order.currency,
+        status=order.status.value,
+        attempts=order.attempts,
+        psp_reference=order.psp_reference,
+        failure_code=None if order.failure_code is None else order.failure_code.value,
+        failure_reason=order.failure_reason,
+        last_error=order.last_error,
+        next_attempt_at=order.next_attempt_at,
+        pending_at_psp=order.pending_at_psp,
+        dead_lettered=order.dead_lettered,
+        discrepancies=order.discrepancies,
+        created_at=order.created_on,
+        updated_at=order.modified_on,
+        version=order.version,
         position=position,
     )
-
-
-def _failed(row: OrderStatus, e: PaymentOrder.Failed) -> dict[str, Any]:
-    return {
-        "status": Status.FAILED.value,
-        "failure_code": e.code.value,
-        "failure_reason": e.reason,
-        "psp_reference": e.psp_reference if e.psp_reference is not None else row.psp_reference,
-        "pending_at_psp": False,
-        "dead_lettered": False,
-        "next_attempt_at": None,
-    }
-
-
-# Each entry mirrors the aggregate's @event method for that event: assign only.
-ORDER_CHANGES: dict[type, OrderChange] = {
-    PaymentOrder.ExecutionStarted: lambda row, e: {
-        "status": Status.EXECUTING.value,
-        "attempts": e.attempt,
-        "next_attempt_at": None,
-    },
-    PaymentOrder.RetryScheduled: lambda row, e: {
-        "last_error": e.error,
-        "next_attempt_at": e.next_attempt_at,
-    },
-    PaymentOrder.PendingAtPsp: lambda row, e: {
-        "pending_at_psp": True,
-        "psp_reference": e.psp_reference,
-        "next_attempt_at": None,
-    },
-    PaymentOrder.Succeeded: lambda row, e: {
-        "status": Status.SUCCESS.value,
-        "psp_reference": e.psp_reference,
-        "pending_at_psp": False,
-        "dead_lettered": False,
-        "next_attempt_at": None,
-    },
-    PaymentOrder.Failed: _failed,
-    PaymentOrder.DeadLettered: lambda row, e: {"dead_lettered": True, "next_attempt_at": None},
-    PaymentOrder.DeadLetterReplayed: lambda row, e: {"dead_lettered": False},
-    PaymentOrder.DiscrepancyRecorded: lambda row, e: {"discrepancies": row.discrepancies + 1},
-}
 
 
 def apply_order_event(row: OrderStatus | None, event: Any, position: int) -> OrderStatus:
@@ -191,9 +182,10 @@ def apply_order_event(row: OrderStatus | None, event: Any, position: int) -> Ord
     if isinstance(event, PaymentOrder.Created):
         if row is not None:
             raise UnapplicableEvent(f"payment order {row.payment_order_id} created twice")
-        return _created(event, position)
-    change = ORDER_CHANGES.get(type(event))
-    if change is None:
+        created = event.mutate(None)
+        assert isinstance(created, PaymentOrder)
+        return _row_of(created, position)
+    if not isinstance(event, PaymentOrder.Event):
         raise UnapplicableEvent(f"no order status rule for {type(event).__qualname__}")
     if row is None:
         raise UnapplicableEvent(f"event for unknown payment order {event.originator_id}")
@@ -202,13 +194,9 @@ def apply_order_event(row: OrderStatus | None, event: Any, position: int) -> Ord
             f"order {row.payment_order_id}: version {event.originator_version} "
             f"does not follow {row.version}"
         )
-    return dataclasses.replace(
-        row,
-        **change(row, event),
-        updated_at=event.timestamp,
-        version=event.originator_version,
-        position=position,
-    )
+    order = _order_of(row)
+    event.mutate(order)
+    return _row_of(order, position)
 
 
 def apply_checkout_event(row: CheckoutStatus | None, event: Any, position: int) -> CheckoutStatus:
