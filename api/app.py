@@ -15,10 +15,10 @@ from payments.api.logs import request_logging_middleware
 from payments.api.payments import PaymentsController
 from payments.api.payouts import PayoutsController
 from payments.api.problems import EXCEPTION_HANDLERS, Problem, problem_response
-from payments.api.projection_role import projection_states
 from payments.api.reconciliations import ReconciliationsController
 from payments.api.schemas import HealthResponse
 from payments.api.webhooks import WebhooksController
+from payments.projections.catalog import projection_states
 from payments.projections.metrics import expose_projection_metrics
 from payments.runtime.database import ping
 from payments.runtime.services import Services
@@ -49,7 +49,7 @@ class MetricsController(PrometheusController):
 
 def create_app(services: Services) -> Litestar:
     prometheus = PrometheusConfig(app_name="payments", prefix="payments", group_path=True)
-    expose_projection_metrics(lambda: projection_states(services))
+    expose_projection_metrics(lambda: projection_states(services.application, services.pool))
     return Litestar(
         route_handlers=[
             PaymentsController,

@@ -47,14 +47,14 @@ class ReplayRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
 def list_dead_letters(services: Services) -> list[DeadLetterView]:
     return [
-        DeadLetterView(d.payment_order_id, d.attempts, d.last_error, d.dead_lettered_at)
+        DeadLetterView(d.reference, d.attempts, d.last_error, d.dead_lettered_at)
         for d in services.queue.dead_letters()
     ]
 
 
 def list_payout_dead_letters(services: Services) -> list[PayoutDeadLetterView]:
     return [
-        PayoutDeadLetterView(d.payment_order_id, d.attempts, d.last_error, d.dead_lettered_at)
+        PayoutDeadLetterView(d.reference, d.attempts, d.last_error, d.dead_lettered_at)
         for d in services.queue.dead_letters(PAYOUT)
     ]
 

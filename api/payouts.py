@@ -23,7 +23,6 @@ from payments.domain.payout_commands import (
     RequestPayout,
     payout_id_for_key,
 )
-from payments.projections.followers.wallet_credits import WalletFollower
 from payments.runtime.idempotency import StoredResponse
 from payments.runtime.services import Services
 
@@ -77,7 +76,7 @@ def payout_body(payout: Payout, position: int | None = None) -> PayoutResponse:
 
 def request_payout(services: Services, command: RequestPayout) -> PayoutPlacement:
     """Credit what the log says first (if no other process is at it), then reserve and create."""
-    WalletFollower(services.application, services.pool).run_until_idle()
+    services.wallet_feed.run_until_idle()
     return services.payouts.request_payout(command)
 
 

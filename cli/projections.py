@@ -47,11 +47,11 @@ def status(as_json: bool) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from payments.api.projection_role import projection_states
+    from payments.projections.catalog import projection_states
 
     services = _services()
     try:
-        states = projection_states(services)
+        states = projection_states(services.application, services.pool)
     finally:
         services.close()
     if as_json:

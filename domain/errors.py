@@ -62,3 +62,7 @@ class PayoutConflict(DomainError):
     def __init__(self, payout_id: str) -> None:
         super().__init__(f"payout {payout_id!r} already exists with different content")
         self.payout_id = payout_id
+
+
+class ConcurrentWrite(RuntimeError):
+    """Another writer kept changing the same aggregates; trying again later will do."""

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 from payments.domain.application import PaymentsApplication
+from payments.domain.errors import ConcurrentWrite
 from payments.domain.seller_wallet import SellerWallet
 
 
@@ -69,7 +70,7 @@ class WalletCommands:
             by_seller.items(), lambda item: self._applied(*item), lambda item: self._applied(*item)
         )
         if len(saved) < len(by_seller):
-            raise RuntimeError("wallets still written concurrently; the batch is tried again")
+            raise ConcurrentWrite("wallets still written concurrently; the batch is tried again")
 
     def _applied(self, seller: str, changes: Sequence[WalletChange]) -> SellerWallet:
         wallet = self.application.find_wallet(seller) or SellerWallet(

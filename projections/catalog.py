@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
+from eventsourcing.application import Application
 from psycopg_pool import ConnectionPool
 
 from payments.projections import status
+from payments.projections.followers import execution_queue
+from payments.projections.followers.execution_feed import ExecutionFeed
+from payments.projections.followers.wallet_feed import WalletFeed
 from payments.projections.pg import PostgresView
+from payments.projections.source import ApplicationEventSource
 from payments.projections.views.ledger_pg import PostgresLedger
 from payments.projections.views.order_status_pg import PostgresOrderStatusView
 from payments.projections.views.wallets_pg import PostgresWallets
@@ -19,15 +25,29 @@ VIEW_CLASSES: dict[str, type[PostgresView]] = {
 }
 NAMES: tuple[str, ...] = tuple(VIEW_CLASSES)
 
-# Every table of the projections, live (unqualified) and idempotent, plus projection_status.
+# Followers act on the log instead of showing it (projections/followers/): not rebuilt.
+FOLLOWER_CLASSES: tuple[type[PostgresView], ...] = (ExecutionFeed, WalletFeed)
+
+# Every table of the projections and followers, live (unqualified) and idempotent, plus
+# projection_status. Followers tracked their positions in `executor_tracking` before v0.2.
 SCHEMA: list[str] = [
     *status.SCHEMA,
     *(statement for cls in VIEW_CLASSES.values() for statement in cls.ddl(None)),
+    *execution_queue.SCHEMA,
+    *(statement for cls in FOLLOWER_CLASSES for statement in cls.ddl(None)),
+    "DROP TABLE IF EXISTS executor_tracking",
 ]
 
 
 def tracking_tables() -> dict[str, str]:
     return {name: cls.tables[-1] for name, cls in VIEW_CLASSES.items()}
+
+
+def projection_states(
+    application: Application[Any], pool: ConnectionPool
+) -> list[status.ProjectionState]:
+    """Each view's state, position and lag behind the log (CLI, /metrics)."""
+    return status.read_states(pool, ApplicationEventSource(application), tracking_tables())
 
 
 def live_view(pool: ConnectionPool, name: str) -> PostgresView:

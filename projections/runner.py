@@ -14,8 +14,10 @@ from collections.abc import Callable, Sequence
 from typing import Protocol
 
 import psycopg
+from eventsourcing.persistence import IntegrityError as StoreConflict
 from eventsourcing.persistence import OperationalError as StoreOperationalError
 
+from payments.domain.errors import ConcurrentWrite
 from payments.projections.core import (
     ProjectionPoisoned,
     ProjectionView,
@@ -28,8 +30,9 @@ log = logging.getLogger("payments.projections")
 
 CATCH_UP_BATCH = 1000
 TRANSIENT_ERRORS = (psycopg.OperationalError, psycopg.InterfaceError, StoreOperationalError)
-# Errors that are about the position, not the event: re-raised as they are, never poison.
-NOT_POISON = (TrackingConflict, *TRANSIENT_ERRORS)
+# Errors that are about the position or concurrent writers, not the event: re-raised as they
+# are, never poison (a follower that saves aggregates can meet a concurrent write).
+NOT_POISON = (TrackingConflict, ConcurrentWrite, StoreConflict, *TRANSIENT_ERRORS)
 
 Progress = Callable[[int, int], None]  # (position, head)
 

@@ -14,7 +14,6 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
 
 from payments.domain.application import PaymentsApplication
 from payments.domain.execution import (
@@ -26,8 +25,8 @@ from payments.domain.execution import (
 )
 from payments.domain.execution_commands import Answered, Executable, ExecutionCommands
 from payments.projections.event_store import load_aggregates
-from payments.projections.followers.execution_feed import ExecutionFeeder
-from payments.projections.followers.execution_queue import ExecutionQueue, QueuedOrder
+from payments.projections.followers.execution_queue import ExecutionQueue, QueuedWork
+from payments.projections.followers.follower import Follower
 from payments.psp.client import PspClient
 from payments.psp.targets import target_of
 
@@ -55,15 +54,9 @@ class ExecutorConfig:
         return RetryPolicy(self.max_attempts, self.backoff_base_s, self.backoff_cap_s)
 
 
-class Follower(Protocol):
-    """Another follower of the event log the executor's loop drives (e.g. wallet crediting)."""
-
-    def run_once(self) -> int: ...
-
-
 @dataclass
 class _Work:
-    row: QueuedOrder
+    row: QueuedWork
     order: Executable
     outcome: LookupAnswer | None = None
 
@@ -78,7 +71,7 @@ class PaymentExecutor:
         self,
         application: PaymentsApplication,
         queue: ExecutionQueue,
-        feeder: ExecutionFeeder,
+        feeder: Follower,
         client: PspClient,
         config: ExecutorConfig,
         *,
@@ -157,11 +150,13 @@ class PaymentExecutor:
             return 0
         to_requery: list[_Work] = []
         to_execute: list[_Work] = []
-        loaded = load_aggregates(self.application, self.queue.pool, (r.order_uuid for r in rows))
+        loaded = load_aggregates(
+            self.application, self.queue.pool, (r.aggregate_uuid for r in rows)
+        )
         for row in rows:
-            order: Executable = loaded[row.order_uuid]
+            order: Executable = loaded[row.aggregate_uuid]
             if not order.needs_executor:
-                self.queue.finish(self.owner, row.order_uuid)
+                self.queue.finish(self.owner, row.aggregate_uuid)
             elif row.kind == "requery" or order.was_interrupted:
                 to_requery.append(_Work(row, order))
             else:
@@ -202,7 +197,7 @@ class PaymentExecutor:
             work.order = fresh
         done = [w for w, _ in saved]
         # One statement for every order that is done; the rest are rescheduled one by one.
-        finished = [w.row.order_uuid for w in done if not w.order.needs_executor]
+        finished = [w.row.aggregate_uuid for w in done if not w.order.needs_executor]
         self.queue.finish_many(self.owner, finished)
         for work in done:
             if work.order.needs_executor:
@@ -211,20 +206,22 @@ class PaymentExecutor:
     def _update_queue(self, work: _Work, now: datetime) -> None:
         order, row = work.order, work.row
         if not order.needs_executor:
-            self.queue.finish(self.owner, row.order_uuid)
+            self.queue.finish(self.owner, row.aggregate_uuid)
         elif order.pending_at_psp:
             delays = self.config.requery_delays
             requeries = row.requeries + 1 if row.kind == "requery" else 0
             wait = delays[min(requeries, len(delays) - 1)]
-            self.queue.reschedule(self.owner, row.order_uuid, "requery", now + wait, requeries)
+            self.queue.reschedule(self.owner, row.aggregate_uuid, "requery", now + wait, requeries)
         elif order.next_attempt_at is not None:
-            self.queue.reschedule(self.owner, row.order_uuid, "execute", order.next_attempt_at, 0)
+            self.queue.reschedule(
+                self.owner, row.aggregate_uuid, "execute", order.next_attempt_at, 0
+            )
         else:
             # A re-query that failed: try again after a short backoff.
             delay = full_jitter_delay(row.requeries + 1, 1.0, 60.0, self.rng)
             self.queue.reschedule(
                 self.owner,
-                row.order_uuid,
+                row.aggregate_uuid,
                 row.kind,
                 now + timedelta(seconds=delay),
                 row.requeries + 1,

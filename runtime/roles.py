@@ -15,8 +15,6 @@ from pathlib import Path
 
 import httpx
 
-from payments.projections.followers.execution_feed import ExecutionFeeder
-from payments.projections.followers.wallet_credits import WalletFollower
 from payments.psp.client import HttpPspClient
 from payments.psp.executor import ExecutorConfig, PaymentExecutor
 from payments.runtime.services import Services
@@ -51,15 +49,19 @@ def build_executor(services: Services) -> PaymentExecutor:
         requery_delays=delays,
         lease=timedelta(seconds=settings.lease_s),
     )
-    feeder = ExecutionFeeder(services.application, services.pool, first_requery_delay=delays[0])
+    feeder = services.execution_feed(first_requery_delay=delays[0])
     client = HttpPspClient(
         services.psp_url,
         timeout_s=settings.psp_timeout_s,
         max_connections=settings.concurrency,
     )
-    wallets = WalletFollower(services.application, services.pool)
     return PaymentExecutor(
-        services.application, services.queue, feeder, client, config, followers=[wallets]
+        services.application,
+        services.queue,
+        feeder,
+        client,
+        config,
+        followers=[services.wallet_feed],
     )
 
 

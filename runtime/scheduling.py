@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 from payments.projections.audit.seal import EventLogSeal
-from payments.projections.followers.wallet_credits import WalletFollower
 from payments.projections.views.wallets_pg import PostgresWallets
 from payments.runtime.roles import Role, build_executor
 from payments.runtime.services import Services
@@ -29,7 +28,7 @@ def job_dependencies(services: Services) -> JobDependencies:
         queue=services.queue,
         requery_delays=tuple(timedelta(seconds=s) for s in settings.executor.requery_delays_s),
         payouts=services.payouts,
-        catch_up_wallets=WalletFollower(services.application, services.pool).run_until_idle,
+        catch_up_wallets=services.wallet_feed.run_until_idle,
         payout_sellers=lambda: [w.seller_account for w in PostgresWallets(services.pool).wallets()],
         payout_minimum_minor=settings.payout_minimum_minor,
         purge_idempotency_keys=services.idempotency.purge_expired,

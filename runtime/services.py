@@ -15,6 +15,10 @@ from payments.domain.reconciliation_commands import ReconciliationCommands
 from payments.projections import catalog as projections_catalog
 from payments.projections.audit import seal, verifications
 from payments.projections.followers import execution_queue
+from payments.projections.followers.execution_feed import ExecutionFeed
+from payments.projections.followers.follower import Follower
+from payments.projections.followers.wallet_feed import WalletFeed
+from payments.projections.source import ApplicationEventSource
 from payments.psp.client import HttpPspClient
 from payments.psp.reconcile.runs import Reconciler
 from payments.runtime import idempotency
@@ -25,7 +29,6 @@ from payments.scheduler import runner as scheduler_jobs
 # Every table of ours; each statement is idempotent. Later components append theirs.
 SCHEMA: list[str] = [
     *idempotency.SCHEMA,
-    *execution_queue.SCHEMA,
     *projections_catalog.SCHEMA,
     *seal.SCHEMA,
     *scheduler_jobs.SCHEMA,
@@ -47,6 +50,18 @@ class Services:
     @cached_property
     def payouts(self) -> PayoutCommands:
         return PayoutCommands(self.application)
+
+    @cached_property
+    def wallet_feed(self) -> Follower:
+        """Credits SellerWallets from the log; run it to catch up before paying out."""
+        return Follower(
+            WalletFeed(self.pool, self.application), ApplicationEventSource(self.application)
+        )
+
+    def execution_feed(self, first_requery_delay: timedelta) -> Follower:
+        """Keeps the execution queue in step with the log (the executor's loop runs it)."""
+        view = ExecutionFeed(self.pool, self.application, first_requery_delay=first_requery_delay)
+        return Follower(view, ApplicationEventSource(self.application))
 
     @cached_property
     def reconciliations(self) -> ReconciliationCommands:

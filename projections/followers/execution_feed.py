@@ -1,17 +1,18 @@
-"""Follows the event log and keeps the execution queue and dead letters in step with it.
+"""The execution feed: keeps the execution queue and the dead letters in step with the log.
 
-Each batch of events and the feeder's position commit in one transaction, so a crash
-or restart applies every event to the queue exactly once.
+Each batch of events and the feed's position commit in one transaction (PostgresView), so a
+crash or restart applies every event to the queue exactly once. A batch that finishes the
+last order of a checkout also records that checkout's PaymentDone, before its position
+commits, so a crash there repeats only that idempotent step.
 """
 
 from __future__ import annotations
 
-import logging
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
-from psycopg import Connection
 from psycopg_pool import ConnectionPool
 
 from payments.domain.application import PaymentsApplication
@@ -19,13 +20,12 @@ from payments.domain.checkout_commands import CheckoutCommands
 from payments.domain.ids import checkout_uuid, payment_order_uuid
 from payments.domain.payment_order import PaymentOrder
 from payments.domain.payout import Payout
+from payments.projections.core import TrackedEvent
 from payments.projections.event_store import load_aggregates
 from payments.projections.followers import execution_queue as q
+from payments.projections.pg import Connection, PostgresView, qualify, tracking_ddl
 
-log = logging.getLogger("payments.executor.feeder")
-FEEDER_LOCK = 7261002
-
-ORDER_TOPICS = [
+TOPICS = frozenset(
     cls.TOPIC
     for cls in (
         PaymentOrder.Created,
@@ -43,88 +43,90 @@ ORDER_TOPICS = [
         Payout.DeadLettered,
         Payout.DeadLetterReplayed,
     )
-]
+)
 
 
-class ExecutionFeeder:
-    name = "execution-feeder"
+def moved_tracking_ddl(table: str, old_name: str) -> list[str]:
+    """The follower's position from the tracking table followers used before v0.2."""
+    return [
+        f"""
+        DO $$ BEGIN
+          IF to_regclass('executor_tracking') IS NOT NULL THEN
+            INSERT INTO {qualify(None, table)} (application_name, notification_id)
+            SELECT 'Payments', position FROM executor_tracking WHERE name = '{old_name}'
+            ON CONFLICT (application_name) DO NOTHING;
+          END IF;
+        END $$
+        """
+    ]
+
+
+class ExecutionFeed(PostgresView):
+    name = "execution_feed"
+    topics: frozenset[str] | None = TOPICS
+    tables = ("execution_feed_tracking",)  # the queue itself outlives the feed's position
 
     def __init__(
         self,
-        application: PaymentsApplication,
         pool: ConnectionPool,
+        application: PaymentsApplication,
         *,
         first_requery_delay: timedelta,
     ) -> None:
+        super().__init__(pool)
         self.application = application
-        self.pool = pool
         self.first_requery_delay = first_requery_delay
         self.checkouts = CheckoutCommands(application)
 
-    def run_once(self, limit: int = 1000) -> int:
-        """Apply the next batch of order events to the queue; returns how many were applied."""
-        with self.pool.connection() as conn, conn.transaction():
-            locked = conn.execute("SELECT pg_try_advisory_xact_lock(%s)", (FEEDER_LOCK,)).fetchone()
-            if not locked or not locked[0]:
-                return 0  # another feeder holds the lock: it will do this work
-            position = q.tracked_position(conn, self.name)
-            notifications = self.application.recorder.select_notifications(
-                position + 1, limit, topics=ORDER_TOPICS
-            )
-            if not notifications:
-                return 0
-            finished_orders: set[UUID] = set()
-            # Pipeline mode: the queue statements of a batch go out without a round trip each.
-            with conn.pipeline():
-                for notification in notifications:
-                    event = self.application.mapper.to_domain_event(notification)
-                    self._apply(conn, event, finished_orders)
-            # Before the position commits, so a crash here repeats this idempotent step.
-            self._complete_checkouts(finished_orders)
-            q.track(conn, self.name, notifications[-1].id)
-        return len(notifications)
+    @classmethod
+    def ddl(cls, schema: str | None) -> list[str]:
+        table = cls.tables[-1]
+        create, default_row = tracking_ddl(schema, table)
+        return [create, *moved_tracking_ddl(table, "execution-feeder"), default_row]
 
-    def _apply(self, conn: Connection, event: Any, finished_orders: set[UUID]) -> None:
-        order_uuid: UUID = event.originator_id
+    def _apply(self, conn: Connection, events: Sequence[TrackedEvent]) -> None:
+        finished_orders: set[UUID] = set()
+        # Pipeline mode: the queue statements of a batch go out without a round trip each.
+        with conn.pipeline():
+            for tracked in events:
+                self._apply_one(conn, tracked.event, finished_orders)
+        self._complete_checkouts(finished_orders)
+
+    def _apply_one(self, conn: Connection, event: Any, finished_orders: set[UUID]) -> None:
+        aggregate_uuid: UUID = event.originator_id
         if isinstance(event, PaymentOrder.Created | Payout.Created):
-            q.enqueue_new(conn, order_uuid, event.timestamp)
+            q.enqueue_new(conn, aggregate_uuid, event.timestamp)
         elif isinstance(event, PaymentOrder.RetryScheduled | Payout.RetryScheduled):
-            q.enqueue(conn, order_uuid, "execute", event.next_attempt_at)
+            q.enqueue(conn, aggregate_uuid, "execute", event.next_attempt_at)
         elif isinstance(event, PaymentOrder.PendingAtPsp | Payout.PendingAtPsp):
-            q.enqueue(conn, order_uuid, "requery", event.timestamp + self.first_requery_delay)
+            q.enqueue(conn, aggregate_uuid, "requery", event.timestamp + self.first_requery_delay)
         elif isinstance(event, PaymentOrder.Succeeded | PaymentOrder.Failed):
-            q.dequeue(conn, order_uuid)
-            q.remove_dead_letter(conn, order_uuid)
-            finished_orders.add(order_uuid)
-        elif isinstance(event, PaymentOrder.DeadLettered):
-            q.dequeue(conn, order_uuid)
-            parked: PaymentOrder = self.application.repository.get(order_uuid)
-            q.add_dead_letter(
-                conn,
-                order_uuid,
-                parked.payment_order_id,
-                event.attempts,
-                event.last_error,
-                event.timestamp,
-            )
+            q.dequeue(conn, aggregate_uuid)
+            q.remove_dead_letter(conn, aggregate_uuid)
+            finished_orders.add(aggregate_uuid)
         elif isinstance(event, Payout.Paid | Payout.Failed):
-            q.dequeue(conn, order_uuid)
-            q.remove_dead_letter(conn, order_uuid)
-        elif isinstance(event, Payout.DeadLettered):
-            q.dequeue(conn, order_uuid)
-            payout: Payout = self.application.repository.get(order_uuid)
+            q.dequeue(conn, aggregate_uuid)
+            q.remove_dead_letter(conn, aggregate_uuid)
+        elif isinstance(event, PaymentOrder.DeadLettered | Payout.DeadLettered):
+            q.dequeue(conn, aggregate_uuid)
+            parked: PaymentOrder | Payout = self.application.repository.get(aggregate_uuid)
+            reference, target = (
+                (parked.payment_order_id, q.CHARGE)
+                if isinstance(parked, PaymentOrder)
+                else (parked.payout_id, q.PAYOUT)
+            )
             q.add_dead_letter(
                 conn,
-                order_uuid,
-                payout.payout_id,
+                aggregate_uuid,
+                reference,
                 event.attempts,
                 event.last_error,
                 event.timestamp,
-                q.PAYOUT,
+                target,
             )
         elif isinstance(event, PaymentOrder.DeadLetterReplayed | Payout.DeadLetterReplayed):
-            q.remove_dead_letter(conn, order_uuid)
-            q.enqueue(conn, order_uuid, "execute", event.timestamp)
+            q.remove_dead_letter(conn, aggregate_uuid)
+            q.enqueue(conn, aggregate_uuid, "execute", event.timestamp)
 
     def _complete_checkouts(self, finished_orders: set[UUID]) -> None:
         """Mark done, in one save, every checkout whose orders are all SUCCESS or FAILED."""

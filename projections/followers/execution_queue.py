@@ -18,7 +18,7 @@ from psycopg_pool import ConnectionPool
 SCHEMA = [
     """
     CREATE TABLE IF NOT EXISTS execution_queue (
-        order_uuid uuid PRIMARY KEY,
+        aggregate_uuid uuid PRIMARY KEY,
         kind text NOT NULL CHECK (kind IN ('execute', 'requery')),
         due_at timestamptz NOT NULL,
         lease_until timestamptz,
@@ -30,22 +30,31 @@ SCHEMA = [
     "CREATE INDEX IF NOT EXISTS execution_queue_due ON execution_queue (due_at)",
     """
     CREATE TABLE IF NOT EXISTS dead_letters (
-        order_uuid uuid PRIMARY KEY,
-        payment_order_id text NOT NULL,
+        aggregate_uuid uuid PRIMARY KEY,
+        reference text NOT NULL,
         attempts integer NOT NULL,
         last_error text NOT NULL,
-        dead_lettered_at timestamptz NOT NULL
+        dead_lettered_at timestamptz NOT NULL,
+        target text NOT NULL DEFAULT 'charge'
     )
     """,
-    # Payouts are parked here too (ADR 0006): target says which; payment_order_id then holds
-    # the payout_id (the column keeps its first name so existing deployments need no rename).
-    "ALTER TABLE dead_letters ADD COLUMN IF NOT EXISTS target text NOT NULL DEFAULT 'charge'",
+    # Deployments from before payouts joined the queue (v0.1) named the columns after orders.
     """
-    CREATE TABLE IF NOT EXISTS executor_tracking (
-        name text PRIMARY KEY,
-        position bigint NOT NULL
-    )
+    DO $$ BEGIN
+      IF EXISTS (SELECT 1 FROM information_schema.columns
+                 WHERE table_name = 'execution_queue' AND column_name = 'order_uuid'
+                   AND table_schema = current_schema()) THEN
+        ALTER TABLE execution_queue RENAME COLUMN order_uuid TO aggregate_uuid;
+      END IF;
+      IF EXISTS (SELECT 1 FROM information_schema.columns
+                 WHERE table_name = 'dead_letters' AND column_name = 'order_uuid'
+                   AND table_schema = current_schema()) THEN
+        ALTER TABLE dead_letters RENAME COLUMN order_uuid TO aggregate_uuid;
+        ALTER TABLE dead_letters RENAME COLUMN payment_order_id TO reference;
+      END IF;
+    END $$
     """,
+    "ALTER TABLE dead_letters ADD COLUMN IF NOT EXISTS target text NOT NULL DEFAULT 'charge'",
 ]
 
 
@@ -60,21 +69,23 @@ WHERE due_at > now()
         WHEN now() - enqueued_at >= %(first)s THEN 1
         ELSE 0
       END
-RETURNING order_uuid
+RETURNING aggregate_uuid
 """
 
 
 @dataclass(frozen=True, slots=True)
-class QueuedOrder:
-    order_uuid: UUID
-    kind: str
+class QueuedWork:
+    """A charge (PaymentOrder) or payout (Payout) the executor has to call the PSP about."""
+
+    aggregate_uuid: UUID
+    kind: str  # "execute" a new attempt, or "requery" a pending or interrupted one
     requeries: int
 
 
 @dataclass(frozen=True, slots=True)
 class DeadLetter:
-    order_uuid: UUID
-    payment_order_id: str
+    aggregate_uuid: UUID
+    reference: str  # the reference, or the payout_id (target "payout")
     attempts: int
     last_error: str
     dead_lettered_at: datetime
@@ -88,54 +99,54 @@ class ExecutionQueue:
     def __init__(self, pool: ConnectionPool) -> None:
         self.pool = pool
 
-    def claim_due(self, owner: str, limit: int, lease: timedelta) -> list[QueuedOrder]:
+    def claim_due(self, owner: str, limit: int, lease: timedelta) -> list[QueuedWork]:
         with self.pool.connection() as conn, conn.transaction():
             rows = conn.execute(
                 """
                 UPDATE execution_queue q SET lease_until = now() + %s, lease_owner = %s
                 FROM (
-                    SELECT order_uuid FROM execution_queue
+                    SELECT aggregate_uuid FROM execution_queue
                     WHERE due_at <= now() AND (lease_until IS NULL OR lease_until < now())
                     ORDER BY due_at
                     LIMIT %s
                     FOR UPDATE SKIP LOCKED
                 ) due
-                WHERE q.order_uuid = due.order_uuid
-                RETURNING q.order_uuid, q.kind, q.requeries
+                WHERE q.aggregate_uuid = due.aggregate_uuid
+                RETURNING q.aggregate_uuid, q.kind, q.requeries
                 """,
                 (lease, owner, limit),
             ).fetchall()
-        return [QueuedOrder(row[0], row[1], row[2]) for row in rows]
+        return [QueuedWork(row[0], row[1], row[2]) for row in rows]
 
-    def finish(self, owner: str, order_uuid: UUID) -> None:
+    def finish(self, owner: str, aggregate_uuid: UUID) -> None:
         """The order needs the executor no more (terminal, dead-lettered)."""
         with self.pool.connection() as conn, conn.transaction():
             conn.execute(
-                "DELETE FROM execution_queue WHERE order_uuid = %s AND lease_owner = %s",
-                (order_uuid, owner),
+                "DELETE FROM execution_queue WHERE aggregate_uuid = %s AND lease_owner = %s",
+                (aggregate_uuid, owner),
             )
 
-    def finish_many(self, owner: str, order_uuids: Sequence[UUID]) -> None:
+    def finish_many(self, owner: str, aggregate_uuids: Sequence[UUID]) -> None:
         """finish() for many orders in one statement (an executor batch's outcomes)."""
-        if not order_uuids:
+        if not aggregate_uuids:
             return
         with self.pool.connection() as conn, conn.transaction():
             conn.execute(
-                "DELETE FROM execution_queue WHERE order_uuid = ANY(%s) AND lease_owner = %s",
-                (list(order_uuids), owner),
+                "DELETE FROM execution_queue WHERE aggregate_uuid = ANY(%s) AND lease_owner = %s",
+                (list(aggregate_uuids), owner),
             )
 
     def reschedule(
-        self, owner: str, order_uuid: UUID, kind: str, due_at: datetime, requeries: int
+        self, owner: str, aggregate_uuid: UUID, kind: str, due_at: datetime, requeries: int
     ) -> None:
         with self.pool.connection() as conn, conn.transaction():
             conn.execute(
                 """
                 UPDATE execution_queue SET kind = %s, due_at = %s, requeries = %s,
                     lease_until = NULL, lease_owner = NULL
-                WHERE order_uuid = %s AND lease_owner = %s
+                WHERE aggregate_uuid = %s AND lease_owner = %s
                 """,
-                (kind, due_at, requeries, order_uuid, owner),
+                (kind, due_at, requeries, aggregate_uuid, owner),
             )
 
     def depth(self) -> tuple[int, int]:
@@ -162,9 +173,9 @@ class ExecutionQueue:
         """Parked orders (target "charge") or payouts ("payout"), oldest first."""
         with self.pool.connection() as conn:
             rows = conn.execute(
-                "SELECT order_uuid, payment_order_id, attempts, last_error, dead_lettered_at, "
+                "SELECT aggregate_uuid, reference, attempts, last_error, dead_lettered_at, "
                 "target FROM dead_letters WHERE target = %s "
-                "ORDER BY dead_lettered_at, payment_order_id",
+                "ORDER BY dead_lettered_at, reference",
                 (target,),
             ).fetchall()
         return [DeadLetter(*row) for row in rows]
@@ -173,33 +184,33 @@ class ExecutionQueue:
 # --- changes the feeder makes, inside its tracking transaction ----------------------
 
 
-def enqueue_new(conn: Connection, order_uuid: UUID, due_at: datetime) -> None:
+def enqueue_new(conn: Connection, aggregate_uuid: UUID, due_at: datetime) -> None:
     conn.execute(
-        "INSERT INTO execution_queue (order_uuid, kind, due_at) VALUES (%s, 'execute', %s) "
-        "ON CONFLICT (order_uuid) DO NOTHING",
-        (order_uuid, due_at),
+        "INSERT INTO execution_queue (aggregate_uuid, kind, due_at) VALUES (%s, 'execute', %s) "
+        "ON CONFLICT (aggregate_uuid) DO NOTHING",
+        (aggregate_uuid, due_at),
     )
 
 
-def enqueue(conn: Connection, order_uuid: UUID, kind: str, due_at: datetime) -> None:
+def enqueue(conn: Connection, aggregate_uuid: UUID, kind: str, due_at: datetime) -> None:
     conn.execute(
         """
-        INSERT INTO execution_queue (order_uuid, kind, due_at) VALUES (%s, %s, %s)
-        ON CONFLICT (order_uuid) DO UPDATE SET kind = EXCLUDED.kind, due_at = EXCLUDED.due_at,
+        INSERT INTO execution_queue (aggregate_uuid, kind, due_at) VALUES (%s, %s, %s)
+        ON CONFLICT (aggregate_uuid) DO UPDATE SET kind = EXCLUDED.kind, due_at = EXCLUDED.due_at,
             requeries = 0
         """,
-        (order_uuid, kind, due_at),
+        (aggregate_uuid, kind, due_at),
     )
 
 
-def dequeue(conn: Connection, order_uuid: UUID) -> None:
-    conn.execute("DELETE FROM execution_queue WHERE order_uuid = %s", (order_uuid,))
+def dequeue(conn: Connection, aggregate_uuid: UUID) -> None:
+    conn.execute("DELETE FROM execution_queue WHERE aggregate_uuid = %s", (aggregate_uuid,))
 
 
 def add_dead_letter(
     conn: Connection,
-    order_uuid: UUID,
-    payment_order_id: str,
+    aggregate_uuid: UUID,
+    reference: str,
     attempts: int,
     last_error: str,
     at: datetime,
@@ -207,27 +218,14 @@ def add_dead_letter(
 ) -> None:
     conn.execute(
         """
-        INSERT INTO dead_letters (order_uuid, payment_order_id, attempts, last_error,
+        INSERT INTO dead_letters (aggregate_uuid, reference, attempts, last_error,
             dead_lettered_at, target) VALUES (%s, %s, %s, %s, %s, %s)
-        ON CONFLICT (order_uuid) DO UPDATE SET attempts = EXCLUDED.attempts,
+        ON CONFLICT (aggregate_uuid) DO UPDATE SET attempts = EXCLUDED.attempts,
             last_error = EXCLUDED.last_error, dead_lettered_at = EXCLUDED.dead_lettered_at
         """,
-        (order_uuid, payment_order_id, attempts, last_error, at, target),
+        (aggregate_uuid, reference, attempts, last_error, at, target),
     )
 
 
-def remove_dead_letter(conn: Connection, order_uuid: UUID) -> None:
-    conn.execute("DELETE FROM dead_letters WHERE order_uuid = %s", (order_uuid,))
-
-
-def tracked_position(conn: Connection, name: str) -> int:
-    row = conn.execute("SELECT position FROM executor_tracking WHERE name = %s", (name,)).fetchone()
-    return int(row[0]) if row else 0
-
-
-def track(conn: Connection, name: str, position: int) -> None:
-    conn.execute(
-        "INSERT INTO executor_tracking (name, position) VALUES (%s, %s) "
-        "ON CONFLICT (name) DO UPDATE SET position = EXCLUDED.position",
-        (name, position),
-    )
+def remove_dead_letter(conn: Connection, aggregate_uuid: UUID) -> None:
+    conn.execute("DELETE FROM dead_letters WHERE aggregate_uuid = %s", (aggregate_uuid,))

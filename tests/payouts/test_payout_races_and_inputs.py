@@ -176,7 +176,6 @@ def test_a_repeated_payout_request_is_replayed_not_paid_twice(stack: Stack) -> N
 
 def test_the_wallet_follower_replayed_from_zero_credits_nothing_twice(stack: Stack) -> None:
     """A crash between saving wallets and the follower's position repeats nothing."""
-    from payments.projections.followers.wallet_credits import WalletFollower
 
     account = seller("replay")
     credit(stack, account, ["4", "6"])
@@ -184,8 +183,8 @@ def test_the_wallet_follower_replayed_from_zero_credits_nothing_twice(stack: Sta
     before = stack.services.application.find_wallet(account)
     assert before is not None
     with stack.services.pool.connection() as conn:
-        conn.execute("UPDATE executor_tracking SET position = 0 WHERE name = 'wallet-follower'")
-    WalletFollower(stack.services.application, stack.services.pool).run_until_idle()
+        conn.execute("UPDATE wallet_feed_tracking SET notification_id = 0")
+    stack.services.wallet_feed.run_until_idle()
     after = stack.services.application.find_wallet(account)
     assert after is not None
     assert (after.version, after.available_minor, after.credited_minor) == (

@@ -68,7 +68,7 @@ def test_stuck_payout_gets_a_requery_queued(stack: Stack) -> None:
     with stack.services.pool.connection() as conn:
         conn.execute(
             "UPDATE execution_queue SET enqueued_at = now() - interval '2 hours', "
-            "due_at = now() + interval '1 day', kind = 'requery' WHERE order_uuid = %s",
+            "due_at = now() + interval '1 day', kind = 'requery' WHERE aggregate_uuid = %s",
             (uuid,),
         )
     job = job_by_id(job_dependencies(stack.services), "stuck-requery")
@@ -77,7 +77,7 @@ def test_stuck_payout_gets_a_requery_queued(stack: Stack) -> None:
     assert run.detail.startswith(("1 ", "2 ", "3 "))
     with stack.services.pool.connection() as conn:
         row = conn.execute(
-            "SELECT kind, due_at <= now() FROM execution_queue WHERE order_uuid = %s", (uuid,)
+            "SELECT kind, due_at <= now() FROM execution_queue WHERE aggregate_uuid = %s", (uuid,)
         ).fetchone()
     assert row == ("requery", True)
 

@@ -13,11 +13,10 @@ from collections import Counter
 from click.testing import CliRunner
 from eventsourcing.persistence import StoredEvent
 
-from payments.api.projection_role import projection_states
 from payments.bench.history import make_history
 from payments.cli.main import main as cli
 from payments.domain.payment_order import PaymentOrder
-from payments.projections.catalog import NAMES, live_view
+from payments.projections.catalog import NAMES, live_view, projection_states
 from payments.projections.rebuild import diff_views, drop_scratch, rebuild
 from payments.projections.service import ProjectionService
 from payments.projections.source import ApplicationEventSource
@@ -104,12 +103,14 @@ def test_a_second_runner_for_a_projection_cannot_start(isolated: Services) -> No
         result = CliRunner().invoke(cli, ["projections", "run", "ledger"], env=env)
         assert result.exit_code != 0
         assert "already running elsewhere: ledger" in result.output
-        states = {s.name: s for s in projection_states(isolated)}
+        states = {s.name: s for s in projection_states(isolated.application, isolated.pool)}
         assert states["ledger"].state == "running"
         assert "payments projection ledger" in (states["ledger"].runner or "")
     finally:
         first.stop()
-    assert {s.name: s.state for s in projection_states(isolated)}["ledger"] == "stopped"
+    assert {s.name: s.state for s in projection_states(isolated.application, isolated.pool)}[
+        "ledger"
+    ] == "stopped"
 
 
 def test_a_poisoned_event_stops_the_projection_and_shows_in_status(isolated: Services) -> None:
@@ -133,7 +134,7 @@ def test_a_poisoned_event_stops_the_projection_and_shows_in_status(isolated: Ser
     service.join(timeout=20)
     service.stop()
     assert set(service.poisoned) == set(NAMES)  # every view reads Succeeded events
-    states = {s.name: s for s in projection_states(isolated)}
+    states = {s.name: s for s in projection_states(isolated.application, isolated.pool)}
     for name in NAMES:
         assert states[name].state == "poisoned"
         assert states[name].poisoned_notification_id == poisoned_at

@@ -92,9 +92,9 @@ def day(stack: Stack) -> Day:
     # executor gets one round each and then waits an hour to retry, as if it had died.
     executor = stack.executor
     executor.run_until_idle()
-    saved = executor.config, executor.feeder.first_requery_delay
+    saved = executor.config, executor.feeder.view.first_requery_delay
     executor.config = dataclasses.replace(saved[0], backoff_base_s=3600.0, backoff_cap_s=3600.0)
-    executor.feeder.first_requery_delay = timedelta(hours=1)
+    executor.feeder.view.first_requery_delay = timedelta(hours=1)
     stuck: list[str] = []
     try:
         for card, fault in (("success", "charged_but_500"), ("pending", None)):
@@ -105,7 +105,7 @@ def day(stack: Stack) -> Day:
             executor.feeder.run_once()
             executor.run_once()
     finally:
-        executor.config, executor.feeder.first_requery_delay = saved
+        executor.config, executor.feeder.view.first_requery_delay = saved
     for order_id in stuck:
         assert stack.order(order_id).status is Status.EXECUTING
     time.sleep(0.8)  # the sandbox settles the pending charges (their webhooks are dropped)
