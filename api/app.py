@@ -8,16 +8,17 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 
-from payments.api.audit_views import AuditController, OrderHistoryController
-from payments.api.dead_letters import DeadLettersController
-from payments.api.ledger_views import LedgerController, WalletsController
 from payments.api.logs import request_logging_middleware
-from payments.api.payments import PaymentsController
-from payments.api.payouts import PayoutsController
 from payments.api.problems import EXCEPTION_HANDLERS, Problem, problem_response
-from payments.api.reconciliations import ReconciliationsController
+from payments.api.routes.audit import AuditController, OrderHistoryController
+from payments.api.routes.dead_letters import DeadLettersController
+from payments.api.routes.ledger import LedgerController
+from payments.api.routes.payments import PaymentsController
+from payments.api.routes.payouts import PayoutsController
+from payments.api.routes.reconciliations import ReconciliationsController
+from payments.api.routes.wallets import WalletsController
+from payments.api.routes.webhooks import WebhooksController
 from payments.api.schemas import HealthResponse
-from payments.api.webhooks import WebhooksController
 from payments.projections.catalog import projection_states
 from payments.projections.metrics import expose_projection_metrics
 from payments.runtime.database import ping

@@ -6,7 +6,7 @@ from typing import Any
 
 import msgspec
 
-from payments.api.payments import to_command
+from payments.api.routes.payments import to_command
 from payments.api.schemas import CheckoutRequest
 from payments.domain.application import PlaceCheckout
 

@@ -119,9 +119,9 @@ def _instant(option: str, text: str, *, allow_future: bool = False) -> datetime:
 
 
 def _money(minor: int, currency: str) -> str:
-    from payments.domain.money import Money
+    from payments.domain.money import format_minor
 
-    return Money(minor, currency).format()
+    return format_minor(minor, currency)
 
 
 def _replay_report(
@@ -129,7 +129,7 @@ def _replay_report(
 ) -> dict[str, Any]:
     import msgspec
 
-    from payments.api.as_of_views import read_order_as_of
+    from payments.api.as_of import read_order_as_of
     from payments.api.problems import ProblemError
     from payments.projections.audit import as_of as history
     from payments.projections.audit.instants import format_instant

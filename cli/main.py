@@ -113,7 +113,7 @@ def dlq_list(payouts: bool) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from payments.api.dead_letters import list_dead_letters, list_payout_dead_letters
+    from payments.api.routes.dead_letters import list_dead_letters, list_payout_dead_letters
     from payments.runtime.services import build_services
 
     settings = load_settings()
@@ -154,7 +154,7 @@ def dlq_list(payouts: bool) -> None:
 @click.option("--payouts", is_flag=True, help="The id is a payout_id; --all replays payouts.")
 def dlq_replay(payment_order_id: str | None, replay_all: bool, reason: str, payouts: bool) -> None:
     """Send one dead-lettered order (or payout, or --all) back to the executor."""
-    from payments.api.dead_letters import (
+    from payments.api.routes.dead_letters import (
         list_dead_letters,
         list_payout_dead_letters,
         replay,

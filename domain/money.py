@@ -91,3 +91,8 @@ class Money:
     def _same_currency(self, other: Money) -> None:
         if other.currency != self.currency:
             raise MoneyError(f"cannot combine {self.currency} with {other.currency}")
+
+
+def format_minor(minor: int, currency: str) -> str:
+    """Minor units of a currency as the canonical decimal string ("10.50" for 1050 USD)."""
+    return Money(minor, currency).format()

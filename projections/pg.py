@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import zlib
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -12,22 +11,19 @@ from uuid import UUID
 import psycopg
 from psycopg_pool import ConnectionPool
 
+from payments.projections import locks
 from payments.projections.core import APPLICATION_NAME, TrackedEvent, TrackingConflict, check_batch
 from payments.projections.views.order_terms import CREATED_TOPIC, OrderTerms, TermsBook
 
-# Advisory lock classes (first key of the two-int form); the second key is the name's crc32.
-RUNNER_LOCK_CLASS = 7261002  # session lock: at most one runner per projection
-WRITE_LOCK_CLASS = 7261003  # transaction lock: one writer per view, and the rebuild swap
-REBUILD_LOCK_CLASS = 7261004  # session lock: at most one rebuild per projection
+# The advisory locks of the views (projections/locks.py): RUNNER, WRITE and REBUILD classes.
+RUNNER_LOCK_CLASS = locks.RUNNER_CLASS
+WRITE_LOCK_CLASS = locks.WRITE_CLASS
+REBUILD_LOCK_CLASS = locks.REBUILD_CLASS
+lock_key = locks.lock_key
 
 _SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
 Connection = psycopg.Connection[Any]
-
-
-def lock_key(name: str) -> int:
-    """A stable non-negative int4 for a name (Python's hash() changes per process)."""
-    return zlib.crc32(name.encode()) & 0x7FFFFFFF
 
 
 def qualify(schema: str | None, table: str) -> str:

@@ -11,6 +11,8 @@ from typing import Any
 from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import ConnectionPool
 
+from payments.projections.locks import SCHEMA_CLASS
+
 log = logging.getLogger("payments.database")
 
 
@@ -78,7 +80,7 @@ def open_pool(database_url: str, *, size: int = 10, name: str = "payments") -> C
 def apply_schema(pool: ConnectionPool, statements: Iterable[str]) -> None:
     """Run idempotent DDL once, serialised across processes by an advisory lock."""
     with pool.connection() as conn, conn.transaction():
-        conn.execute("SELECT pg_advisory_xact_lock(7261001)")
+        conn.execute("SELECT pg_advisory_xact_lock(%s, 0)", (SCHEMA_CLASS,))
         for statement in statements:
             conn.execute(statement.encode())
 

@@ -22,8 +22,9 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from psycopg_pool import ConnectionPool
 
+from payments.projections.locks import SCHEDULER_CLASS
+
 log = logging.getLogger("payments.scheduler")
-SCHEDULER_LOCK = 7261005
 
 SCHEMA = [
     """
@@ -104,7 +105,7 @@ def run_job(
     runner = runner or runner_name()
     with pool.connection() as lock_conn:
         held = lock_conn.execute(
-            "SELECT pg_try_advisory_lock(%s, hashtext(%s))", (SCHEDULER_LOCK, job.job_id)
+            "SELECT pg_try_advisory_lock(%s, hashtext(%s))", (SCHEDULER_CLASS, job.job_id)
         ).fetchone()
         lock_conn.commit()
         if not held or not held[0]:
@@ -116,7 +117,7 @@ def run_job(
             return _execute(pool, job, tick, runner, now)
         finally:
             lock_conn.execute(
-                "SELECT pg_advisory_unlock(%s, hashtext(%s))", (SCHEDULER_LOCK, job.job_id)
+                "SELECT pg_advisory_unlock(%s, hashtext(%s))", (SCHEDULER_CLASS, job.job_id)
             )
             lock_conn.commit()
 

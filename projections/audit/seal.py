@@ -21,9 +21,9 @@ from psycopg import Connection, sql
 from psycopg_pool import ConnectionPool
 
 from payments.projections.event_store import EVENTS, count_after, stored_rows
+from payments.projections.locks import SEAL_CLASS
 
 GENESIS = bytes(32)
-SEAL_LOCK = 7261010
 PAGE = 5000
 
 SCHEMA = [
@@ -152,7 +152,7 @@ class EventLogSeal:
     def seal(self, now: datetime | None = None) -> Seal | None:
         """Extend the chain over events not yet sealed and record a seal; None if none new."""
         with self.pool.connection() as conn, conn.transaction():
-            conn.execute("SELECT pg_advisory_xact_lock(%s)", (SEAL_LOCK,))
+            conn.execute("SELECT pg_advisory_xact_lock(%s, 0)", (SEAL_CLASS,))
             seals = _seals(conn)
             last = seals[-1] if seals else None
             link = last.chain_head if last else GENESIS

@@ -11,6 +11,7 @@ import io
 import json
 from typing import Any
 
+from payments.domain import money
 from payments.domain.money import CURRENCY_EXPONENTS
 from payments.domain.reconciliation_run import (
     AUTO_FIX,
@@ -28,15 +29,13 @@ SUMMARY_CLASSES = (MATCHED, *KINDS, FEES)
 
 
 def format_minor(minor: int | None, currency: str | None) -> str:
-    """Minor units as a decimal string with the currency's digits ("" when absent)."""
+    """Minor units as the currency's decimal string ("" when absent; a currency we do not
+    know is shown with two decimals, as the file's other amounts are)."""
     if minor is None:
         return ""
-    exponent = CURRENCY_EXPONENTS.get(currency or "", 2)
-    sign, magnitude = ("-" if minor < 0 else ""), abs(minor)
-    if exponent == 0:
-        return f"{sign}{magnitude}"
-    whole, fraction = divmod(magnitude, 10**exponent)
-    return f"{sign}{whole}.{fraction:0{exponent}d}"
+    if currency not in CURRENCY_EXPONENTS:
+        return money.format_minor(minor, "USD")
+    return money.format_minor(minor, currency)
 
 
 def finding_amount(finding: Finding) -> int:

@@ -99,7 +99,7 @@ def test_key_in_flight_is_409(client: Client, services: Services) -> None:
 
     import msgspec
 
-    from payments.api.payments import CREATE_SCOPE
+    from payments.api.routes.payments import CREATE_SCOPE
     from payments.api.schemas import CheckoutRequest
 
     data = msgspec.convert(body, CheckoutRequest)

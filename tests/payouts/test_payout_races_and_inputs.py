@@ -83,7 +83,7 @@ def test_payouts_from_two_processes_never_exceed_the_credits(stack: Stack) -> No
     script = (
         "import sys\n"
         "from payments.runtime.config import Settings\n"
-        "from payments.api.payouts import request_payout\n"
+        "from payments.api.routes.payouts import request_payout\n"
         "from payments.runtime.services import build_services\n"
         "from payments.domain.errors import InvalidCommand\n"
         "from payments.domain.payout_commands import RequestPayout\n"

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from litestar.testing import TestClient
 
-from payments.api import order_views
+from payments.api import reads as order_views
 from payments.api.app import create_app
 from payments.domain.ids import payment_order_uuid
 from payments.domain.payment_order import PaymentOrder

@@ -10,10 +10,11 @@ from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody
 
-from payments.api.as_of_views import AsOfQuery, parse_as_of, read_order_as_of
+from payments.api.as_of import AsOfQuery, parse_as_of, read_order_as_of
 from payments.api.card_guard import refuse_card_data
 from payments.api.idempotency import require_key, run_idempotent
-from payments.api.order_views import (
+from payments.api.problems import FieldProblem, ProblemError, problem_specs
+from payments.api.reads import (
     LIST_DESCRIPTION,
     MinPositionHeader,
     MinPositionQuery,
@@ -25,7 +26,6 @@ from payments.api.order_views import (
     read_checkout,
     read_order,
 )
-from payments.api.problems import FieldProblem, ProblemError, problem_specs
 from payments.api.schemas import (
     CheckoutRequest,
     CheckoutResponse,

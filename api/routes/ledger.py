@@ -1,4 +1,4 @@
-"""Reads of the ledger and wallet views: balances, statements, trial balance, wallets."""
+"""Reads of the ledger: account balances and statements, the trial balance (now or as of)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,9 @@ from litestar import Controller, get
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery
 
-from payments.api.as_of_views import AsOfQuery, as_of_unavailable, parse_as_of
-from payments.api.order_views import (
+from payments.api.as_of import AsOfQuery, as_of_unavailable, parse_as_of
+from payments.api.problems import problem_specs
+from payments.api.reads import (
     MinPositionHeader,
     MinPositionQuery,
     ensure_fresh,
@@ -21,13 +22,11 @@ from payments.api.order_views import (
     parse_limit,
     parse_min_position,
 )
-from payments.api.problems import problem_specs
-from payments.domain.money import Money
+from payments.domain.money import format_minor
 from payments.projections.audit import as_of as history
 from payments.projections.audit.instants import AsOfUnavailable
 from payments.projections.catalog import LiveViews
 from payments.projections.views.ledger import AccountBalance, EntryKey, StatementPage, TrialBalance
-from payments.projections.views.wallets import Wallet
 from payments.runtime.services import Services
 
 
@@ -72,20 +71,6 @@ class TrialBalanceResponse(msgspec.Struct, frozen=True):
     position: int
 
 
-class WalletResponse(msgspec.Struct, frozen=True):
-    seller_account: str
-    currency: str
-    available: str
-    pending: str
-    credit_count: int
-    updated_at: datetime
-    position: int
-
-
-def _money(minor: int, currency: str) -> str:
-    return Money(minor, currency).format()
-
-
 def encode_entry_cursor(key: EntryKey) -> str:
     return base64.urlsafe_b64encode(f"{key.position}.{key.line}".encode()).decode().rstrip("=")
 
@@ -102,9 +87,9 @@ def decode_entry_cursor(text: str) -> EntryKey:
 def _line(balance: AccountBalance) -> TrialBalanceLine:
     return TrialBalanceLine(
         account=balance.account,
-        debit_total=_money(balance.debit_minor, balance.currency),
-        credit_total=_money(balance.credit_minor, balance.currency),
-        balance=_money(balance.balance_minor, balance.currency),
+        debit_total=format_minor(balance.debit_minor, balance.currency),
+        credit_total=format_minor(balance.credit_minor, balance.currency),
+        balance=format_minor(balance.balance_minor, balance.currency),
     )
 
 
@@ -130,13 +115,6 @@ def _trial_balance_as_of(services: Services, instant: datetime) -> tuple[TrialBa
     except AsOfUnavailable as error:
         raise as_of_unavailable(error) from None
     return trial, state.head
-
-
-def _wallet_as_of(services: Services, seller_account: str, instant: datetime) -> Wallet | None:
-    try:
-        return history.wallet_as_of(services.pool, services.application, seller_account, instant)
-    except AsOfUnavailable as error:
-        raise as_of_unavailable(error) from None
 
 
 class LedgerController(Controller):
@@ -178,9 +156,9 @@ class LedgerController(Controller):
         return AccountResponse(
             account=account,
             currency=currency,
-            balance=_money(balance.balance_minor, currency),
-            debit_total=_money(balance.debit_minor, currency),
-            credit_total=_money(balance.credit_minor, currency),
+            balance=format_minor(balance.balance_minor, currency),
+            debit_total=format_minor(balance.debit_minor, currency),
+            credit_total=format_minor(balance.credit_minor, currency),
             entry_count=balance.entry_count,
             entries=[
                 LedgerEntryResponse(
@@ -188,8 +166,8 @@ class LedgerController(Controller):
                     line=e.line,
                     kind=e.kind,
                     payment_order_id=e.payment_order_id,
-                    debit=_money(e.debit_minor, e.currency),
-                    credit=_money(e.credit_minor, e.currency),
+                    debit=format_minor(e.debit_minor, e.currency),
+                    credit=format_minor(e.credit_minor, e.currency),
                     event_time=e.event_time,
                     position=e.position,
                 )
@@ -225,47 +203,7 @@ class LedgerController(Controller):
         return TrialBalanceResponse(
             currency=currency,
             accounts=[_line(balance) for balance in trial.accounts],
-            total=_money(trial.total_minor, currency),
+            total=format_minor(trial.total_minor, currency),
             balanced=trial.total_minor == 0,
             position=position,
-        )
-
-
-class WalletsController(Controller):
-    path = "/wallets"
-    tags = ["wallets"]
-
-    @get(
-        "/{seller_account:str}",
-        summary="A seller's wallet: available and pending (payouts in flight)",
-        description="With ?as_of= the wallet as it stood at that instant.",
-        sync_to_thread=True,
-        responses=problem_specs(404, 422, 503),
-    )
-    def wallet(
-        self,
-        seller_account: FromPath[str],
-        services: NamedDependency[Services],
-        min_position: MinPositionQuery = None,
-        min_position_header: MinPositionHeader = None,
-        as_of: AsOfQuery = None,
-    ) -> WalletResponse:
-        wallets = LiveViews.on(services.pool).wallets
-        ensure_fresh(services, wallets, parse_min_position(min_position, min_position_header))
-        instant = parse_as_of(as_of)
-        wallet = (
-            _wallet_as_of(services, seller_account, instant)
-            if instant is not None
-            else wallets.wallet(seller_account)
-        )
-        if wallet is None:
-            raise not_found(f"wallet of seller {seller_account!r}")
-        return WalletResponse(
-            seller_account=wallet.seller_account,
-            currency=wallet.currency,
-            available=_money(wallet.available_minor, wallet.currency),
-            pending=_money(wallet.pending_minor, wallet.currency),
-            credit_count=wallet.credit_count,
-            updated_at=wallet.updated_at,
-            position=wallet.position,
         )

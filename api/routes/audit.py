@@ -13,8 +13,8 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, HeaderParameter
 
 from payments.api.idempotency import require_key, run_idempotent
-from payments.api.order_views import not_found
 from payments.api.problems import FieldProblem, ProblemError, problem_specs
+from payments.api.reads import not_found
 from payments.domain.money import Money
 from payments.projections.audit.order_history import order_history
 from payments.projections.audit.verifications import VerificationStore, start_in_background

@@ -9,8 +9,8 @@ from typing import Annotated
 
 from litestar.params import QueryParameter
 
-from payments.api.order_views import invalid, not_found, order_response
 from payments.api.problems import ProblemError
+from payments.api.reads import invalid, not_found, order_response
 from payments.api.schemas import PaymentOrderResponse
 from payments.projections.audit.as_of import order_as_of
 from payments.projections.audit.instants import AsOfUnavailable, InstantError, parse_instant

@@ -1,0 +1,133 @@
+"""POST /webhooks/psp: signed outcomes from the PSP, verified before anything is recorded."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+import msgspec
+from litestar import Controller, Request, post
+from litestar.concurrency import sync_to_thread
+from litestar.di import NamedDependency
+
+from payments.api.problems import FieldProblem, ProblemError, problem_specs
+from payments.domain.errors import IllegalTransition, NotFound
+from payments.domain.execution import Succeeded
+from payments.psp.signing import MalformedSignatureError, SignatureError, verify_signature
+from payments.psp.webhooks import (
+    ChargeNotice,
+    IgnoredNotice,
+    Notice,
+    PayoutNotice,
+    WebhookMalformed,
+    read_event,
+)
+from payments.runtime.services import Services
+
+log = logging.getLogger("payments.webhooks")
+MAX_WEBHOOK_BYTES = 64 * 1024
+
+
+class WebhookAck(msgspec.Struct, frozen=True):
+    received: bool
+    outcome: str
+
+
+class WebhooksController(Controller):
+    tags = ["webhooks"]
+
+    @post(
+        "/webhooks/psp",
+        summary="Signed PSP event (charge outcome)",
+        description="Header PSP-Signature: t=<unix>,v1=<hex HMAC-SHA256 of '{t}.{body}'>. "
+        "Stale (>300 s) or forged → 400/401 and nothing recorded. Duplicates change nothing.",
+        status_code=200,
+        request_max_body_size=MAX_WEBHOOK_BYTES,
+        responses=problem_specs(400, 401, 409),
+    )
+    async def receive_psp_event(
+        self, request: Request[Any, Any, Any], services: NamedDependency[Services]
+    ) -> WebhookAck:
+        body = await request.body()
+        header = request.headers.get("psp-signature")
+        if not header:
+            raise _signature_problem(400, "missing PSP-Signature header")
+        try:
+            verify_signature(services.settings.webhook_secret, header, body, now=int(time.time()))
+        except MalformedSignatureError as error:
+            raise _signature_problem(400, str(error)) from None
+        except SignatureError as error:
+            raise _signature_problem(401, str(error)) from None
+        try:
+            notice = read_event(body)
+        except WebhookMalformed as error:
+            raise ProblemError(
+                400, "webhook-malformed", "Webhook body not understood", str(error)
+            ) from None
+        outcome = await sync_to_thread(_record, services, notice)
+        return WebhookAck(received=True, outcome=outcome)
+
+
+def _record(services: Services, notice: Notice) -> str:
+    """Record what the event says about our order or payout; what happened, for the PSP."""
+    if isinstance(notice, IgnoredNotice):
+        return f"ignored: {notice.why}"
+    if isinstance(notice, ChargeNotice):
+        answer = notice.answer
+        order_id = notice.payment_order_id
+        if isinstance(answer, Succeeded):
+            return _settle(
+                notice,
+                "order",
+                lambda: services.orders.record_success(
+                    order_id, answer.psp_reference, source="webhook"
+                ),
+            )
+        return _settle(
+            notice,
+            "order",
+            lambda: services.orders.record_failure(
+                order_id, answer.code, answer.reason, answer.psp_reference, source="webhook"
+            ),
+        )
+    commands, payout_id, reference = services.payouts, notice.payout_id, notice.psp_reference
+    record: dict[str, Callable[[], bool]] = {
+        "paid": lambda: commands.record_paid(payout_id, reference, source="webhook"),
+        "failed": lambda: commands.record_failure(
+            payout_id, notice.reason, reference, source="webhook"
+        ),
+        "returned": lambda: commands.record_returned(payout_id, reference, source="webhook"),
+    }
+    return _settle(notice, "payout", record[notice.outcome])
+
+
+def _settle(notice: ChargeNotice | PayoutNotice, noun: str, record: Callable[[], bool]) -> str:
+    """Run the command the event calls for; unknown references are acknowledged and ignored."""
+    try:
+        changed = record()
+    except NotFound:
+        log.warning(f"webhook for an unknown {noun}", extra={"event_id": notice.event_id})
+        return "ignored: unknown reference"
+    except IllegalTransition as error:
+        # Too early (not executing yet, or returned before paid is recorded): the PSP retries.
+        title = (
+            "Order not executing yet" if noun == "order" else "Payout not ready for this outcome"
+        )
+        raise ProblemError(409, "webhook-too-early", title, str(error)) from None
+    log.info(
+        "webhook recorded",
+        extra={"event_id": notice.event_id, "type": notice.event_type, "changed": changed},
+    )
+    return "recorded" if changed else "no change"
+
+
+def _signature_problem(status: int, detail: str) -> ProblemError:
+    return ProblemError(
+        status,
+        "webhook-signature",
+        "Webhook signature refused",
+        detail,
+        errors=[FieldProblem(field="header.PSP-Signature", message=detail)],
+    )

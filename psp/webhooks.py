@@ -1,0 +1,95 @@
+"""The PSP's webhook events: the signed envelope read, and what each event says about us.
+
+Verification (signing.py) comes first; then `read_event` turns a body into one notice the
+API can act on, or refuses a body it cannot understand (WebhookMalformed).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+
+from payments.domain.execution import Declined, PspAnswer, Succeeded
+from payments.psp.client import outcome_of_charge
+
+
+class WebhookMalformed(ValueError):
+    """A signed body that is not an event we can read; the message says what is wrong."""
+
+
+class _Envelope(msgspec.Struct, frozen=True):
+    id: str
+    type: str
+    data: dict[str, Any]
+    created: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ChargeNotice:
+    """charge.*: the final answer about the charge of one payment order."""
+
+    event_id: str
+    event_type: str
+    payment_order_id: str
+    answer: Succeeded | Declined
+
+
+@dataclass(frozen=True, slots=True)
+class PayoutNotice:
+    """payout.paid | payout.failed | payout.returned about one of our payouts."""
+
+    event_id: str
+    event_type: str
+    payout_id: str
+    outcome: str  # "paid", "failed" or "returned"
+    psp_reference: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class IgnoredNotice:
+    event_id: str
+    event_type: str
+    why: str
+
+
+Notice = ChargeNotice | PayoutNotice | IgnoredNotice
+PAYOUT_OUTCOMES = {"payout.paid": "paid", "payout.failed": "failed", "payout.returned": "returned"}
+
+
+def read_event(body: bytes) -> Notice:
+    """What a (verified) webhook body tells us; WebhookMalformed when it is not readable."""
+    try:
+        envelope = msgspec.json.decode(body, type=_Envelope)
+    except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError) as error:
+        raise WebhookMalformed(str(error)[:200]) from None
+    if envelope.type.startswith("payout."):
+        payout = _data_object(envelope, "payout")
+        outcome = PAYOUT_OUTCOMES.get(envelope.type)
+        if outcome is None:
+            return IgnoredNotice(envelope.id, envelope.type, "not a final payout outcome")
+        return PayoutNotice(
+            envelope.id,
+            envelope.type,
+            payout_id=payout["reference"],
+            outcome=outcome,
+            psp_reference=str(payout.get("id", "")),
+            reason=str(payout.get("failure_code") or "failed"),
+        )
+    if not envelope.type.startswith("charge."):
+        return IgnoredNotice(envelope.id, envelope.type, "not a charge event")
+    charge = _data_object(envelope, "charge")
+    answer: PspAnswer = outcome_of_charge(charge)
+    if not isinstance(answer, Succeeded | Declined):
+        return IgnoredNotice(envelope.id, envelope.type, "not a final outcome")
+    return ChargeNotice(envelope.id, envelope.type, charge["reference"], answer)
+
+
+def _data_object(envelope: _Envelope, noun: str) -> dict[str, Any]:
+    """The event's data.object, which must name our reference."""
+    found = envelope.data.get("object")
+    if not isinstance(found, dict) or not isinstance(found.get("reference"), str):
+        raise WebhookMalformed(f"no {noun}")
+    return found
