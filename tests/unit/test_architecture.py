@@ -36,12 +36,77 @@ def test_domain_imports_only_stdlib_eventsourcing_and_itself() -> None:
     assert offenders == {}
 
 
-def test_no_inner_package_imports_the_composition_root() -> None:
+# Which of our packages each package may import (ADR 0009): dependencies point inward, and
+# nothing imports bench/ (it joins the command line through an entry point).
+ALLOWED = {
+    "domain": set(),
+    "projections": {"domain"},
+    "psp": {"domain", "projections"},
+    "scheduler": {"domain", "projections"},
+    "runtime": {"domain", "projections", "psp", "scheduler"},
+    "api": {"domain", "projections", "psp", "runtime"},
+    "cli": {"domain", "projections", "psp", "scheduler", "runtime", "api"},
+    "bench": {"domain", "projections", "psp", "scheduler", "runtime", "api"},
+}
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join((PACKAGE, *parts[: -1 if parts[-1] == "__init__" else None]))
+
+
+def import_graph() -> dict[str, set[str]]:
+    """Our modules and the modules of ours each imports (at any depth of the file)."""
+    paths = {module_name(p): p for folder in ALLOWED for p in (ROOT / folder).rglob("*.py")}
+    graph: dict[str, set[str]] = {name: set() for name in paths}
+    for name, path in paths.items():
+        for node in ast.walk(ast.parse(path.read_text())):
+            found: list[str] = []
+            if isinstance(node, ast.Import):
+                found = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                found = [node.module, *(f"{node.module}.{a.name}" for a in node.names)]
+            graph[name] |= {m for m in found if m in paths and m != name}
+    return graph
+
+
+def test_each_package_imports_only_the_packages_inside_it() -> None:
+    offenders = sorted(
+        f"{module} imports {target}"
+        for module, targets in import_graph().items()
+        for target in targets
+        if (a := module.split(".")[1]) != (b := target.split(".")[1]) and b not in ALLOWED[a]
+    )
+    assert offenders == []
+
+
+def test_the_import_graph_has_no_cycle() -> None:
+    graph = import_graph()
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+    cycles: list[list[str]] = []
+
+    def visit(node: str, path: list[str]) -> None:
+        state[node] = 1
+        for target in sorted(graph[node]):
+            if state.get(target) == 1:
+                cycles.append([*path[path.index(target) :], target])
+            elif target not in state:
+                visit(target, [*path, target])
+        state[node] = 2
+
+    for node in sorted(graph):
+        if node not in state:
+            visit(node, [node])
+    assert cycles == []
+
+
+def test_only_the_event_store_module_names_the_events_table() -> None:
     offenders = {
         str(path.relative_to(ROOT))
-        for package in ("domain", "projections", "psp", "scheduler")
-        for path in (ROOT / package).rglob("*.py")
-        if "api" in imported_roots(path)
+        for folder in ALLOWED
+        for path in (ROOT / folder).rglob("*.py")
+        if path != ROOT / "projections" / "event_store.py"
+        and ("payments_events" in path.read_text() or "events_table_name" in path.read_text())
     }
     assert offenders == set()
 
