@@ -68,6 +68,16 @@ class PspClient(Protocol):
     def close(self) -> None: ...
 
 
+@dataclass(frozen=True, slots=True)
+class PspLookup:
+    """A look-up by our reference with what the PSP holds: the classified answer, and the
+    amount and currency of its object (None when it has none to show)."""
+
+    answer: LookupAnswer
+    amount_minor: int | None = None
+    currency: str | None = None
+
+
 class SettlementUnavailable(RuntimeError):
     """The PSP did not hand over a day's settlement file (not yet, or not reachable)."""
 
@@ -161,6 +171,19 @@ class HttpPspClient:
         finals = {"paid", "failed", "returned"}
         return self._find("/v1/payouts", reference, finals, outcome_of_payout)
 
+    def look_up_charge(self, reference: str) -> PspLookup:
+        """find_charge with the charge's amount and currency (reconciliation confirms a
+        settled line with them before it records anything)."""
+        found = self._look_up("/v1/charges", reference, {"succeeded", "failed"})
+        if not isinstance(found, dict):
+            return PspLookup(found)
+        amount, currency = found.get("amount"), found.get("currency")
+        return PspLookup(
+            outcome_of_charge(found),
+            amount if isinstance(amount, int) and not isinstance(amount, bool) else None,
+            str(currency).upper() if isinstance(currency, str) else None,
+        )
+
     def fetch_settlement(self, day: date, out: BinaryIO) -> str:
         path = f"/v1/settlements/{day.isoformat()}.csv"
         digest = hashlib.sha256()
@@ -189,6 +212,13 @@ class HttpPspClient:
     def _find(
         self, path: str, reference: str, finals: set[str], classify: _Classifier
     ) -> LookupAnswer:
+        found = self._look_up(path, reference, finals)
+        return classify(found) if isinstance(found, dict) else found
+
+    def _look_up(
+        self, path: str, reference: str, finals: set[str]
+    ) -> dict[str, Any] | Retryable | NotFoundAtPsp:
+        """The PSP's object for our reference (the final one if there are several)."""
         try:
             response = self._http.get(path, params={"reference": reference})
         except httpx.TimeoutException:
@@ -204,7 +234,8 @@ class HttpPspClient:
             return NotFoundAtPsp()
         # One key per order or payout means one object; if there were more, the final decides.
         final = [item for item in found if item.get("status") in finals]
-        return classify((final or found)[-1])
+        item: dict[str, Any] = (final or found)[-1]
+        return item
 
     def _classify(self, response: httpx.Response, classify: _Classifier) -> PspAnswer:
         status = response.status_code
