@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from litestar import Litestar, MediaType, Response, get
 from litestar.di import NamedDependency, Provide
 from litestar.openapi import OpenAPIConfig
@@ -21,6 +23,7 @@ from payments.api.routes.webhooks import WebhooksController
 from payments.api.schemas import HealthResponse
 from payments.projections.catalog import projection_states
 from payments.projections.metrics import expose_projection_metrics
+from payments.psp.reconcile.metrics import expose_reconciliation_metrics
 from payments.runtime.database import ping
 from payments.runtime.services import Services
 
@@ -51,6 +54,7 @@ class MetricsController(PrometheusController):
 def create_app(services: Services) -> Litestar:
     prometheus = PrometheusConfig(app_name="payments", prefix="payments", group_path=True)
     expose_projection_metrics(lambda: projection_states(services.application, services.pool))
+    expose_reconciliation_metrics(lambda: services.reconciler.days_behind(datetime.now(UTC).date()))
     return Litestar(
         route_handlers=[
             PaymentsController,

@@ -46,6 +46,8 @@ class Settings:
     executor: ExecutorSettings
     payout_minimum_minor: int = 1000
     reconciliation_window_days: int = 3  # how long a settlement may lag before it is missing
+    reconciliation_tolerance_minor: int = 0  # |PSP - ours| that still matches (written off)
+    reconciliation_backfill_days: int = 31  # how far back the daily job reconciles missed days
     scheduler_daily_at: tuple[int, int] = (2, 0)  # UTC hour, minute of the daily finance jobs
 
     @property
@@ -104,6 +106,10 @@ class Settings:
             payout_minimum_minor=_payout_minimum(env, currency),
             scheduler_daily_at=_time_of_day(env, "PAYMENTS_SCHEDULER_DAILY_AT", (2, 0)),
             reconciliation_window_days=_int(env, "PAYMENTS_RECONCILIATION_WINDOW_DAYS", 3, 0, 365),
+            reconciliation_tolerance_minor=_tolerance(env, currency, max_amount_minor),
+            reconciliation_backfill_days=_int(
+                env, "PAYMENTS_RECONCILIATION_BACKFILL_DAYS", 31, 1, 366
+            ),
         )
 
 
@@ -116,6 +122,20 @@ def _payout_minimum(env: Mapping[str, str], currency: str) -> int:
     if minimum <= 0:
         raise ConfigError("PAYMENTS_PAYOUT_MINIMUM must be greater than zero")
     return minimum
+
+
+def _tolerance(env: Mapping[str, str], currency: str, max_amount_minor: int) -> int:
+    """PAYMENTS_RECONCILIATION_TOLERANCE: an amount like "0.05"; zero (the default) means
+    amounts must agree exactly."""
+    name = "PAYMENTS_RECONCILIATION_TOLERANCE"
+    text = env.get(name) or "0"
+    try:
+        tolerance = Money.parse(text, currency).minor
+    except MoneyError as error:
+        raise ConfigError(f"{name}={text!r}: {error}") from None
+    if tolerance > max_amount_minor:
+        raise ConfigError(f"{name}={text!r} must not exceed PAYMENTS_MAX_AMOUNT")
+    return tolerance
 
 
 def _time_of_day(env: Mapping[str, str], name: str, default: tuple[int, int]) -> tuple[int, int]:

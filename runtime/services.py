@@ -20,6 +20,7 @@ from payments.projections.followers.follower import Follower
 from payments.projections.followers.wallet_feed import WalletFeed
 from payments.projections.source import ApplicationEventSource
 from payments.psp.client import HttpPspClient
+from payments.psp.reconcile import days as reconciliation_days
 from payments.psp.reconcile.runs import Reconciler
 from payments.runtime import idempotency
 from payments.runtime.config import Settings
@@ -33,6 +34,7 @@ SCHEMA: list[str] = [
     *seal.SCHEMA,
     *scheduler_jobs.SCHEMA,
     *verifications.SCHEMA,
+    *reconciliation_days.SCHEMA,
 ]
 
 
@@ -78,11 +80,15 @@ class Services:
 
     @cached_property
     def reconciler(self) -> Reconciler:
+        settings = self.settings
         return Reconciler(
             self.reconciliations,
-            currency=self.settings.currency,
-            window_days=self.settings.reconciliation_window_days,
+            currency=settings.currency,
+            window_days=settings.reconciliation_window_days,
             client=self.psp_client,
+            tolerance_minor=settings.reconciliation_tolerance_minor,
+            days=reconciliation_days.DayBook(self.pool),
+            backfill_days=settings.reconciliation_backfill_days,
         )
 
     def close(self) -> None:

@@ -1,10 +1,12 @@
-"""/reconciliations: upload a PSP settlement file, read the run, its exceptions and reports."""
+"""/reconciliations: upload a PSP settlement file, read runs, exceptions across runs, the
+daily summary and which days are reconciled; resolve an exception."""
 
 from __future__ import annotations
 
 import hashlib
 import os
 import tempfile
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -16,7 +18,14 @@ from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, Quer
 
 from payments.api.idempotency import require_key, run_idempotent
 from payments.api.problems import FieldProblem, ProblemError, problem_specs
-from payments.domain.reconciliation_run import AUTO_FIX, AUTO_FIXED, INFO, OPEN, RESOLVED
+from payments.domain.reconciliation.findings import EXCEPTION_KINDS
+from payments.projections.reconciliation.exceptions import (
+    STATES,
+    ExceptionQuery,
+    daily_summary,
+    list_exceptions,
+    load_runs,
+)
 from payments.projections.reconciliation.report import (
     finding_view,
     report_csv,
@@ -24,25 +33,26 @@ from payments.projections.reconciliation.report import (
     sorted_findings,
     summary,
 )
-from payments.psp.settlement import SettlementFormatError
+from payments.psp.settlement import SettlementFormat, SettlementFormatError
 from payments.runtime.idempotency import StoredResponse
 from payments.runtime.services import Services
 
 CREATE_SCOPE = "POST /reconciliations"
 MAX_UPLOAD_BYTES = 1 << 30  # a million-line report is about 200 MiB
 CSV_MEDIA_TYPES = ("text/csv", "application/csv", "text/plain")
-EXCEPTION_STATES = {"open": (OPEN, AUTO_FIX), "auto_fixed": (AUTO_FIXED,), "resolved": (RESOLVED,)}
+FORMATS = tuple(f.value for f in SettlementFormat)
 
 
 class ResolveRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     action: str
     reason: str
+    resolved_by: str = "api"  # who decides (the API key's id, once keys exist)
 
 
 class ExceptionPage(msgspec.Struct, frozen=True):
-    run_id: str
     total: int
     exceptions: list[dict[str, Any]]
+    run_id: str | None = None
 
 
 def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response[bytes]:
@@ -51,6 +61,16 @@ def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -
         status_code=status,
         media_type="application/json",
         headers=headers,
+    )
+
+
+def _invalid(field: str, message: str) -> ProblemError:
+    return ProblemError(
+        422,
+        "validation",
+        "The request is not valid",
+        "One or more fields are invalid; see errors.",
+        errors=[FieldProblem(field=field, message=message)],
     )
 
 
@@ -85,16 +105,34 @@ async def _spool_body(request: Request[Any, Any, Any], directory: str) -> tuple[
     return path, digest.hexdigest()
 
 
+def _query(
+    state: str, kind: str | None, limit: int, offset: int, since: date | None, until: date | None
+) -> None:
+    if state != "all" and state not in STATES:
+        raise _invalid("query.state", "must be open, auto_fixed, resolved or all")
+    if kind is not None and kind not in EXCEPTION_KINDS:
+        raise _invalid("query.kind", f"must be one of {', '.join(EXCEPTION_KINDS)}")
+    if not 1 <= limit <= 1000:
+        raise _invalid("query.limit", "must be between 1 and 1000")
+    if offset < 0:
+        raise _invalid("query.offset", "must be at least 0")
+    if since is not None and until is not None and since > until:
+        raise _invalid("query.since", "must not be after until")
+
+
 class ReconciliationsController(Controller):
     path = "/reconciliations"
     tags = ["reconciliation"]
 
     @post(
         "/",
-        summary="Reconcile a PSP settlement file (Adyen settlement details CSV)",
-        description="Send the file as the body (text/csv) with an Idempotency-Key. Answers 201 "
-        "with the run's summary, or 200 when this exact file was already reconciled. A bad "
-        "file answers 422 naming line and column, and records nothing.",
+        summary="Reconcile a PSP settlement file (Adyen, Stripe or PayPal layout)",
+        description="Send the file as the body (text/csv) with an Idempotency-Key. The layout "
+        "is detected from the header (?format=adyen|stripe|paypal forces one). Answers 201 "
+        "with the run's summary, or 200 when this exact file was already reconciled. "
+        "?dry_run=true classifies the file and answers 200 with the summary, recording "
+        "nothing (no Idempotency-Key needed). A file that cannot be read at all answers 422 "
+        "naming line and column, and records nothing.",
         status_code=201,
         request_max_body_size=MAX_UPLOAD_BYTES,
         responses=problem_specs(400, 409, 413, 415, 422),
@@ -109,8 +147,12 @@ class ReconciliationsController(Controller):
                 name="Idempotency-Key", required=False, description="Unique per operation"
             ),
         ] = None,
+        file_format: Annotated[str | None, QueryParameter(name="format")] = None,
+        dry_run: FromQuery[bool] = False,
     ) -> Response[bytes]:
-        key = require_key(idempotency_key)
+        if file_format is not None and file_format not in FORMATS:
+            raise _invalid("query.format", f"must be one of {', '.join(FORMATS)}")
+        key = None if dry_run else require_key(idempotency_key)
         media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if media_type not in CSV_MEDIA_TYPES:
             raise ProblemError(
@@ -125,18 +167,87 @@ class ReconciliationsController(Controller):
 
             def reconcile() -> StoredResponse:
                 try:
-                    outcome = services.reconciler.reconcile_path(path, file_sha=file_sha)
+                    outcome = services.reconciler.reconcile_path(
+                        path, file_sha=file_sha, file_format=file_format, dry_run=dry_run
+                    )
                 except SettlementFormatError as error:
                     raise format_problem(error) from None
+                body = {**summary(outcome.run), "created": outcome.created, "dry_run": dry_run}
                 return StoredResponse(
                     status=201 if outcome.created else 200,
-                    body=msgspec.json.encode({**summary(outcome.run), "created": outcome.created}),
-                    headers={"location": f"/reconciliations/{outcome.run.id}"},
+                    body=msgspec.json.encode(body),
+                    headers={} if dry_run else {"location": f"/reconciliations/{outcome.run.id}"},
                 )
 
+            if key is None:
+                answer = await sync_to_thread(reconcile)
+                return Response(
+                    answer.body, status_code=answer.status, media_type="application/json"
+                )
             return await sync_to_thread(
                 run_idempotent, services.idempotency, CREATE_SCOPE, key, file_sha, reconcile
             )
+
+    @get(
+        "/exceptions",
+        summary="Exceptions across every run, oldest first, with their age",
+        description="?state=open|auto_fixed|resolved|all (default open), ?kind=, ?run_id=, "
+        "?payment_order_id=, ?payout_id=, ?since=YYYY-MM-DD&until=YYYY-MM-DD (when the matter "
+        "began), ?limit=1..1000&offset=.",
+        sync_to_thread=True,
+        responses=problem_specs(400, 422),
+    )
+    def list_all_exceptions(
+        self,
+        services: NamedDependency[Services],
+        finding_state: Annotated[str, QueryParameter(name="state")] = "open",
+        kind: FromQuery[str | None] = None,
+        run_id: FromQuery[str | None] = None,
+        payment_order_id: FromQuery[str | None] = None,
+        payout_id: FromQuery[str | None] = None,
+        since: FromQuery[date | None] = None,
+        until: FromQuery[date | None] = None,
+        limit: FromQuery[int] = 100,
+        offset: FromQuery[int] = 0,
+    ) -> ExceptionPage:
+        _query(finding_state, kind, limit, offset, since, until)
+        query = ExceptionQuery(
+            finding_state, kind, run_id, payment_order_id, payout_id, since, until
+        )
+        runs = load_runs(services.application, services.pool)
+        found = list_exceptions(runs, query, datetime.now(UTC))
+        return ExceptionPage(total=len(found), exceptions=found[offset : offset + limit])
+
+    @get(
+        "/summary",
+        summary="The daily summary: counts and amounts per class of the day's runs, and the "
+        "open exceptions across all runs (count, amount, the oldest)",
+        sync_to_thread=True,
+        responses=problem_specs(400),
+    )
+    def get_daily_summary(
+        self, services: NamedDependency[Services], day: FromQuery[date | None] = None
+    ) -> Response[bytes]:
+        now = datetime.now(UTC)
+        runs = load_runs(services.application, services.pool)
+        chosen = day or now.date()
+        return _json(daily_summary(runs, chosen, now, services.settings.currency))
+
+    @get(
+        "/days",
+        summary="Each recent day: reconciled, failed (and why) or pending; days behind",
+        sync_to_thread=True,
+        responses=problem_specs(400, 422),
+    )
+    def get_days(
+        self, services: NamedDependency[Services], days: FromQuery[int] = 14
+    ) -> Response[bytes]:
+        if not 1 <= days <= 366:
+            raise _invalid("query.days", "must be between 1 and 366")
+        today = datetime.now(UTC).date()
+        reconciler = services.reconciler
+        statuses = [status.as_dict() for status in reconciler.day_statuses(today, days)]
+        return _json({"days_behind": reconciler.days_behind(today), "days": statuses})
 
     @get(
         "/{run_id:str}",
@@ -163,38 +274,20 @@ class ReconciliationsController(Controller):
         limit: FromQuery[int] = 100,
         offset: FromQuery[int] = 0,
     ) -> ExceptionPage:
-        if finding_state != "all" and finding_state not in EXCEPTION_STATES:
-            raise ProblemError(
-                422,
-                "validation",
-                "The request is not valid",
-                "state must be open, auto_fixed, resolved or all",
-                errors=[FieldProblem(field="query.state", message="unknown state")],
-            )
-        if not 1 <= limit <= 1000 or offset < 0:
-            raise ProblemError(
-                422,
-                "validation",
-                "The request is not valid",
-                "limit must be 1..1000 and offset at least 0",
-                errors=[FieldProblem(field="query.limit", message="out of range")],
-            )
+        _query(finding_state, None, limit, offset, None, None)
         run = services.reconciliations.get_run(run_id)
-        wanted = EXCEPTION_STATES.get(finding_state)
-        chosen = [
-            finding
-            for finding in sorted_findings(run)
-            if finding.state != INFO
-            and (wanted is None or run.state_of(finding.finding_id) in wanted)
-        ]
+        query = ExceptionQuery(state=finding_state)
+        chosen = [finding for finding in sorted_findings(run) if query.wants(run, finding)]
         page = [finding_view(run, finding) for finding in chosen[offset : offset + limit]]
         return ExceptionPage(run_id=str(run.id), total=len(chosen), exceptions=page)
 
     @post(
         "/{run_id:str}/exceptions/{finding_id:str}/resolve",
-        summary="Record an operator's decision on an open exception",
-        description="Body {action, reason}; action is accept_psp, accept_ours, write_off or "
-        "investigated. A second resolution of the same exception answers 409.",
+        summary="Record a person's decision on an open exception, posting its adjustment",
+        description="Body {action, reason, resolved_by}; action is accept_psp (post the PSP's "
+        "figure, the difference to write_offs), write_off (the same, never a seller's balance), "
+        "accept_ours, mark_duplicate (duplicates only) or investigated (these three post "
+        "nothing). A second resolution of the same exception answers 409.",
         status_code=200,
         sync_to_thread=True,
         responses=problem_specs(404, 409, 422),
@@ -206,7 +299,9 @@ class ReconciliationsController(Controller):
         data: JSONBody[ResolveRequest],
         services: NamedDependency[Services],
     ) -> Response[bytes]:
-        run = services.reconciliations.resolve(run_id, finding_id, data.action, data.reason)
+        run = services.reconciliations.resolve(
+            run_id, finding_id, data.action, data.reason, data.resolved_by
+        )
         return _json(finding_view(run, run.findings[finding_id]))
 
     @get(

@@ -133,11 +133,12 @@ class Reconciler:
         return start, today - timedelta(days=1)
 
     def day_statuses(self, today: date, days: int) -> list[DayStatus]:
-        """The last `days` days up to yesterday, newest first."""
-        if self.days is None:
+        """The last `days` days up to yesterday (none before the first event), newest first."""
+        window = self.window(today)
+        if window is None or self.days is None:
             return []
-        last = today - timedelta(days=1)
-        return self.days.statuses(last - timedelta(days=days - 1), last)
+        last = window[1]
+        return self.days.statuses(max(window[0], last - timedelta(days=days - 1)), last)
 
     def days_behind(self, today: date) -> int:
         """Days of the window not reconciled yet (0: up to date)."""
