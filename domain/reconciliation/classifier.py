@@ -99,11 +99,15 @@ class Classifier:
         self.lines += 1
         self._enter_chunk(line.line)
         if not isinstance(line, PspLine):
+            identity = line.identity
+            if identity in self.expected.seen_lines:
+                self.chunks[-1].already_reconciled += 1
+                return
             kind = UNKNOWN_TYPE if line.unknown_type else UNREADABLE_LINE
             self.findings.append(
                 Finding(
                     f"line-{line.line}", kind, OPEN, line=line.line, raw=line.raw,
-                    column=line.column or None, detail=line.reason,
+                    column=line.column or None, detail=line.reason, line_identity=identity,
                 )
             )  # fmt: skip
             return

@@ -75,6 +75,11 @@ class UnreadableLine:
     reason: str
     unknown_type: bool = False
 
+    @property
+    def identity(self) -> str:
+        """Only its text names an unreadable line: the same text in a later file is it."""
+        return hashlib.blake2b(f"raw\x1f{self.raw}".encode(), digest_size=8).hexdigest()
+
 
 Line = PspLine | UnreadableLine
 
