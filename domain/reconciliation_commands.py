@@ -48,7 +48,8 @@ def new_run(
                 chunk.index, chunk.first_line, chunk.last_line, chunk.matched,
                 chunk.gross_minor, chunk.net_minor,
             )  # fmt: skip
-        run.record_settled(chunk.index, chunk.bookings, chunk.already_reconciled)
+        chunk.close()
+        run.record_settled(chunk.index, chunk.packed, chunk.already_reconciled)
     findings = classification.findings
     for start in range(0, len(findings), FINDINGS_PER_EVENT):
         run.record_findings(findings[start : start + FINDINGS_PER_EVENT])

@@ -205,13 +205,15 @@ class ReconciliationRun(Aggregate):
             gross_minor=gross, net_minor=net,
         )  # fmt: skip
 
-    def record_settled(self, chunk: int, bookings: list[Booking], already_reconciled: int) -> None:
+    def record_settled(self, chunk: int, bookings: str, already_reconciled: int) -> None:
+        """A chunk's booked lines, packed (reconciliation/memory.py), and its count of lines
+        an earlier run reconciled."""
         self._require_open()
         if bookings or already_reconciled:
             self._lines_settled(
                 chunk=chunk,
                 currency=self.currency,
-                bookings=pack(bookings),
+                bookings=bookings,
                 already_reconciled=already_reconciled,
             )
 

@@ -42,7 +42,7 @@ from payments.domain.reconciliation.memory import (
     FEE,
     PAYOUT,
     PAYOUT_RETURN,
-    Booking,
+    row,
 )
 from payments.domain.reconciliation.outcome import (
     Batch,
@@ -125,8 +125,10 @@ class Classifier:
 
     def finish(self) -> Classification:
         """Judge what did not arrive, check the batches, and hand over the result."""
+        if self.chunks:
+            self.chunks[-1].close()
         period = Period(self.first_date, self.last_date)
-        items = awaited_items(self.expected)
+        items = awaited_items(self.expected, period)
         timing = timing_findings(items, period, self.rules.as_of, self.rules.window_days)
         return Classification(
             findings=self.findings + timing + batch_findings(self.batches, self.rules.currency),
@@ -153,13 +155,13 @@ class Classifier:
             self.findings.append(about_order(made, order, expected))
 
         if order.seen_line:
-            same = order.seen_identity == identity
+            same = order.seen_identity == int(identity, 16)
             finding(
                 DUPLICATE if same else DUPLICATE_SETTLEMENT,
                 f"order already settled on line {order.seen_line} of this file",
             )
             return
-        order.seen_line, order.seen_identity = line.line, identity
+        order.seen_line, order.seen_identity = line.line, int(identity, 16)
         settled = order.settled
         if settled is not None:
             if settled.identity != identity:
@@ -189,8 +191,8 @@ class Classifier:
         elif order.status == SUCCESS:
             order.matched = True
             write_off = order.amount_minor - gross
-            booking = Booking(line.line, CAPTURE, identity, order.payment_order_id, net, fee)
-            self._matched(line, gross, booking, write_off)
+            packed = row(line.line, CAPTURE, identity, order.payment_order_id, net, fee, write_off)
+            self._matched(line, gross, packed)
         elif order.status == EXECUTING:
             detail = f"ours {order.status_label}, PSP settled: to confirm at the PSP, then record"
             finding(STATUS_MISMATCH, detail, AUTO_FIX)
@@ -249,8 +251,8 @@ class Classifier:
             else:
                 payout.matched = True
             kind = PAYOUT_RETURN if returned else PAYOUT
-            booking = Booking(line.line, kind, identity, payout.payout_id, net, line.fee_minor)
-            self._matched(line, signed, booking, 0)
+            self._matched(line, signed, row(line.line, kind, identity, payout.payout_id, net,
+                                            line.fee_minor))  # fmt: skip
         else:
             verb = "returned" if returned else "paid"
             finding(STATUS_MISMATCH, f"ours {payout.status_label}, PSP {verb} it")
@@ -260,8 +262,8 @@ class Classifier:
         if identity in self.expected.seen_lines:
             self.chunks[-1].already_reconciled += 1
         elif not self._repeated_in_file(line, identity):
-            self.chunks[-1].bookings.append(
-                Booking(line.line, booking, identity, "", line.net_minor, line.fee_minor)
+            self.chunks[-1].rows.append(
+                row(line.line, booking, identity, "", line.net_minor, line.fee_minor)
             )
 
     def _unmatched(
@@ -337,21 +339,18 @@ class Classifier:
             batch.lines += 1
             batch.net_minor += line.net_minor
 
-    def _matched(self, line: PspLine, gross: int, booking: Booking, write_off: int) -> None:
+    def _matched(self, line: PspLine, gross: int, packed: str) -> None:
         chunk = self.chunks[-1]
         chunk.matched += 1
         chunk.gross_minor += gross
         chunk.net_minor += line.net_minor
-        if write_off:
-            booking = Booking(
-                booking.line, booking.booking, booking.identity, booking.reference,
-                booking.net_minor, booking.fee_minor, write_off,
-            )  # fmt: skip
-        chunk.bookings.append(booking)
+        chunk.rows.append(packed)
 
     def _enter_chunk(self, number: int) -> None:
         index = max(0, number - 2) // self.rules.chunk_lines
         if self.chunks and self.chunks[-1].index == index:
             self.chunks[-1].last_line = number
             return
+        if self.chunks:
+            self.chunks[-1].close()
         self.chunks.append(Chunk(index, number, number))

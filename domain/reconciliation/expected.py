@@ -60,7 +60,7 @@ class OrderFacts:
         self.dead_lettered = False
         self.settled: Settled | None = None  # booked by an earlier run
         self.seen_line = 0  # the line of this file that settled it (0: none yet)
-        self.seen_identity = ""
+        self.seen_identity = 0  # that line's identity, as an int (smaller than its text)
         self.matched = False  # that line agreed with us in every respect
 
     @property

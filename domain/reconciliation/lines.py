@@ -94,15 +94,9 @@ def line_identity(line: PspLine) -> str:
     if line.line_reference:
         key = f"{line.source}\x1f{line.line_reference}"
     else:
-        key = "\x1f".join(
-            (
-                line.source,
-                line.record_type.strip(),
-                line.psp_reference,
-                line.merchant_reference,
-                line.modification_reference,
-                line.batch or "",
-                line.booked_at.isoformat(),
-            )
+        key = (
+            f"{line.source}\x1f{line.record_type.strip()}\x1f{line.psp_reference}\x1f"
+            f"{line.merchant_reference}\x1f{line.modification_reference}\x1f{line.batch or ''}"
+            f"\x1f{line.booked_at.timestamp():.0f}"
         )
     return hashlib.blake2b(key.encode(), digest_size=8).hexdigest()

@@ -10,6 +10,7 @@ payout id, "" for fee and bank lines), net, fee, write-off (minor units). Our re
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
@@ -47,10 +48,18 @@ class Booking:
         return self.net_minor + self.fee_minor
 
 
+def row(
+    line: int, booking: str, identity: str, reference: str, net: int, fee: int, write_off: int = 0
+) -> str:
+    """One booked line, packed (what `Booking` holds, without building one per line)."""
+    if "\t" in reference or "\n" in reference:
+        raise ValueError(f"reference {reference!r} cannot be packed")
+    return f"{line}\t{booking}\t{identity}\t{reference}\t{net}\t{fee}\t{write_off}"
+
+
 def pack(bookings: Iterable[Booking]) -> str:
     return "\n".join(
-        f"{b.line}\t{b.booking}\t{b.identity}\t{b.reference}\t{b.net_minor}\t{b.fee_minor}"
-        f"\t{b.write_off_minor}"
+        row(b.line, b.booking, b.identity, b.reference, b.net_minor, b.fee_minor, b.write_off_minor)
         for b in bookings
     )
 
@@ -63,6 +72,20 @@ def unpack(text: str) -> Iterator[Booking]:
         if booking not in BOOKINGS:
             raise ValueError(f"unknown booking {booking!r}")
         yield Booking(int(line), booking, identity, reference, int(net), int(fee), int(write_off))
+
+
+_NET_OF = {
+    kind: re.compile(rf"^[0-9]+\t{kind}\t[^\t]*\t[^\t]*\t(-?[0-9]+)\t", re.MULTILINE)
+    for kind in (FEE, BANK_PAYOUT)
+}
+
+
+def nets_of(packed: str, booking: str) -> list[int]:
+    """The nets of one kind of fee or bank booking in a packed chunk, without unpacking the
+    chunk's other (capture) rows: a summary of a million-line run stays cheap."""
+    if f"\t{booking}\t" not in packed:
+        return []
+    return [int(net) for net in _NET_OF[booking].findall(packed)]
 
 
 def booking_entries(booking: Booking) -> dict[str, int]:

@@ -13,7 +13,7 @@ from payments.domain.reconciliation.accounts import PSP_BALANCE
 from payments.domain.reconciliation.expected import OrderFacts, PayoutFacts
 from payments.domain.reconciliation.findings import BATCH_MISMATCH, INFO, OPEN, Finding
 from payments.domain.reconciliation.lines import PspLine
-from payments.domain.reconciliation.memory import Booking
+from payments.domain.reconciliation.memory import Booking, unpack
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,7 +33,10 @@ class Rules:
 
 @dataclass
 class Chunk:
-    """Per chunk of lines: matched counts and amounts, bookings, lines already reconciled."""
+    """Per chunk of lines: matched counts and amounts, bookings, lines already reconciled.
+
+    Bookings are packed rows (memory.py) while the chunk fills, one string once it is closed:
+    a million booked lines cost a few bytes each, not an object each."""
 
     index: int
     first_line: int
@@ -42,7 +45,17 @@ class Chunk:
     gross_minor: int = 0
     net_minor: int = 0
     already_reconciled: int = 0
-    bookings: list[Booking] = field(default_factory=list)
+    rows: list[str] = field(default_factory=list)
+    packed: str = ""
+
+    def close(self) -> None:
+        if self.rows:
+            self.packed = "\n".join(filter(None, (self.packed, *self.rows)))
+            self.rows.clear()
+
+    def booked(self) -> list[Booking]:
+        self.close()
+        return list(unpack(self.packed))
 
 
 @dataclass

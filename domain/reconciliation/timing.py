@@ -102,17 +102,31 @@ class Period:
             return False
         return self.first <= moment.astimezone(UTC).date() <= self.last
 
+    def holds_stamp(self, stamp: str | None) -> bool:
+        """holds() for a stored ISO timestamp, without parsing it when it is in UTC."""
+        if stamp is None or self.first is None or self.last is None:
+            return False
+        if stamp.endswith("+00:00"):  # how events store their time: compare the date text
+            return self.first.isoformat() <= stamp[:10] <= self.last.isoformat()
+        return self.holds(datetime.fromisoformat(stamp))
 
-def awaited_items(expected: Expected) -> Iterator[Awaited]:
-    """Our succeeded orders, paid payouts and returned payouts: what files must settle."""
+
+def awaited_items(expected: Expected, period: Period) -> Iterator[Awaited]:
+    """Our succeeded orders, paid payouts and returned payouts that the timing rule must look
+    at (a million orders matched in period are passed over without building anything)."""
     for order_id, order in expected.orders.items():
         if order.status != SUCCESS:
             continue
+        awaiting = expected.awaiting.get(order_id)
+        if awaiting is None and (
+            (order.matched and period.holds_stamp(order.succeeded_at))
+            or (not order.matched and not period.holds_stamp(order.succeeded_at))
+        ):
+            continue  # matched in its period; or not settled, and not this file's to carry
         yield Awaited(
             order_finding_id(order_id), order_id, None, order.psp_reference, order.status_label,
             order.amount_minor, order.currency, order.moment, order.matched, order.seen_line,
-            order.settled, order_id in expected.settled_elsewhere,
-            expected.awaiting.get(order_id), ORDER_WORDS,
+            order.settled, order_id in expected.settled_elsewhere, awaiting, ORDER_WORDS,
             {PSP_RECEIVABLE: -order.amount_minor},
         )  # fmt: skip
     for payout_id, payout in expected.payouts.items():

@@ -15,7 +15,7 @@ from typing import Any
 from payments.domain import money
 from payments.domain.money import CURRENCY_EXPONENTS
 from payments.domain.reconciliation.findings import ALREADY_RECONCILED, KINDS
-from payments.domain.reconciliation.memory import BANK_PAYOUT, FEE
+from payments.domain.reconciliation.memory import BANK_PAYOUT, FEE, nets_of
 from payments.domain.reconciliation_run import (
     AUTO_FIX,
     AUTO_FIXED,
@@ -66,13 +66,10 @@ def class_totals(run: ReconciliationRun) -> dict[str, dict[str, int]]:
         rows[MATCHED]["amount_minor"] += chunk.gross_minor
     for settled in run.settled:
         rows[ALREADY_RECONCILED]["count"] += settled.already_reconciled
-        for booking in settled.booked():
-            name = (
-                FEES if booking.booking == FEE else BANK if booking.booking == BANK_PAYOUT else ""
-            )
-            if name:
-                rows[name]["count"] += 1
-                rows[name]["amount_minor"] -= booking.net_minor  # a cost or payout as positive
+        for name, booking in ((FEES, FEE), (BANK, BANK_PAYOUT)):
+            nets = nets_of(settled.bookings, booking)
+            rows[name]["count"] += len(nets)
+            rows[name]["amount_minor"] -= sum(nets)  # a cost or a payout, as positive
     for finding in run.findings.values():
         row = rows[finding.kind]
         row["count"] += 1

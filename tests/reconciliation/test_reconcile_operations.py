@@ -20,6 +20,7 @@ from click.testing import CliRunner
 from payments.cli.main import main
 from payments.domain.payment_order import Status
 from payments.psp.client import HttpPspClient
+from payments.psp.settlement import SettlementFormatError
 from payments.runtime.scheduling import job_dependencies
 from payments.scheduler.jobs import build_scheduler, job_by_id
 from payments.scheduler.runner import run_job, runs_of
@@ -84,6 +85,55 @@ def test_a_forged_line_for_an_order_the_psp_never_charged_stays_an_open_exceptio
     assert run.auto_fixes == {}
     assert stack.order(order_id).status is Status.EXECUTING  # untouched
     assert "Succeeded" not in event_names(stack, order_id)
+
+
+BAD_FILES = {
+    "unknown layout": (lambda text: "date,amount,who\n2025-01-01,1.00,x\n", 1, "date"),
+    "missing essential column": (
+        lambda text: text.replace("Net Currency", "Net Cur", 1),
+        1,
+        "Net Currency",
+    ),
+    "not text": (lambda text: "\x00" + text, 1, ""),
+    "truncated": (lambda text: text[: len(text) - len(text.splitlines()[-1]) // 2 - 1], None, None),
+}
+
+
+@pytest.mark.parametrize("name", list(BAD_FILES))
+def test_a_bad_file_is_refused_over_http_naming_line_and_column_and_records_nothing(
+    stack: Stack, today_file: str, name: str
+) -> None:
+    damage, line, column = BAD_FILES[name]
+    body = damage(today_file)
+    before = head(stack)
+    answer = httpx.post(
+        f"{stack.api_url}/reconciliations",
+        content=body.encode(),
+        headers={"content-type": "text/csv", "Idempotency-Key": f"bad-{name}-{uuid.uuid4()}"},
+    )
+    assert answer.status_code == 422, answer.text
+    assert answer.headers["content-type"].startswith("application/problem+json")
+    [error] = answer.json()["errors"]
+    expected_line = line if line is not None else len(body.splitlines())
+    assert error["field"].startswith(f"line {expected_line}, column ")
+    if column is not None:
+        assert error["field"] == f"line {expected_line}, column {column}"
+    assert head(stack) == before
+
+
+def test_a_bad_file_on_the_command_line_exits_2_with_line_and_column(
+    stack: Stack, today_file: str, tmp_path: Path
+) -> None:
+    path = tmp_path / "bad.csv"
+    path.write_text(today_file.replace("Net Currency", "Net Cur", 1))
+    before = head(stack)
+    result = CliRunner().invoke(main, ["reconcile", str(path)], env=stack.env)
+    assert result.exit_code == 2, (result.output, result.exception)
+    assert "line 1, column 'Net Currency'" in result.output
+    assert "nothing was recorded" in result.output
+    assert head(stack) == before
+    with pytest.raises(SettlementFormatError):
+        stack.services.reconciler.reconcile_path(path)
 
 
 def test_a_line_that_does_not_parse_is_quarantined_and_the_rest_reconciles(

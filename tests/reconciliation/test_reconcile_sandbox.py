@@ -24,12 +24,12 @@ from click.testing import CliRunner
 
 from payments.cli.main import main
 from payments.domain.payment_order import Status
-from payments.domain.reconciliation_run import OPEN, ReconciliationRun
+from payments.domain.reconciliation_run import ReconciliationRun
 from payments.projections.reconciliation.report import report_csv, report_json
-from payments.psp.settlement import SettlementFormatError
 from tests.executor.conftest import Stack
 from tests.executor.helpers import event_names, place, terminal
 from tests.reconciliation import tamper
+from tests.reconciliation.records import open_exceptions as exceptions
 
 
 @dataclass
@@ -57,13 +57,6 @@ def wait_for(condition: Any, timeout: float = 15.0) -> None:
 
 def classes(summary: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {row["class"]: row for row in summary["classes"]}
-
-
-def exceptions(run: ReconciliationRun) -> list[tuple[str, int | None]]:
-    """The findings that wait for an operator (open exceptions)."""
-    return sorted(
-        (f.kind, f.line) for f in run.findings.values() if run.state_of(f.finding_id) == OPEN
-    )
 
 
 @pytest.fixture(scope="module")
@@ -304,61 +297,6 @@ def test_a_broken_batch_total_is_exactly_one_batch_mismatch(
     _, rows = tamper.read_rows(day.text)
     assert exceptions(run) == [("batch_mismatch", len(rows) + 1)]
     assert run.fees == []  # the batch's fees were booked once, by the first run
-
-
-def _damage_first_row(text: str, column: str, value: str) -> str:
-    header, rows = tamper.read_rows(text)
-    tamper.set_cell(header, rows[0], column, value)
-    return tamper.write_rows(header, rows)
-
-
-BAD_FILES = {
-    "unknown layout": (lambda text: "date,amount,who\n2025-01-01,1.00,x\n", 1, "date"),
-    "missing essential column": (
-        lambda text: text.replace("Net Currency", "Net Cur", 1),
-        1,
-        "Net Currency",
-    ),
-    "not text": (lambda text: "\x00" + text, 1, ""),
-    "truncated": (lambda text: text[: len(text) - len(text.splitlines()[-1]) // 2 - 1], None, None),
-}
-
-
-@pytest.mark.parametrize("name", list(BAD_FILES))
-def test_a_bad_file_is_refused_over_http_naming_line_and_column_and_records_nothing(
-    stack: Stack, day: Day, name: str
-) -> None:
-    damage, line, column = BAD_FILES[name]
-    body = damage(day.text)
-    before = head(stack)
-    answer = httpx.post(
-        f"{stack.api_url}/reconciliations",
-        content=body.encode(),
-        headers={"content-type": "text/csv", "Idempotency-Key": f"bad-{name}-{uuid.uuid4()}"},
-    )
-    assert answer.status_code == 422, answer.text
-    assert answer.headers["content-type"].startswith("application/problem+json")
-    [error] = answer.json()["errors"]
-    expected_line = line if line is not None else len(body.splitlines())
-    assert error["field"].startswith(f"line {expected_line}, column ")
-    if column is not None:
-        assert error["field"] == f"line {expected_line}, column {column}"
-    assert head(stack) == before
-
-
-def test_a_bad_file_on_the_command_line_exits_2_with_line_and_column(
-    stack: Stack, day: Day, tmp_path: Path
-) -> None:
-    path = tmp_path / "bad.csv"
-    path.write_text(day.text.replace("Net Currency", "Net Cur", 1))
-    before = head(stack)
-    result = CliRunner().invoke(main, ["reconcile", str(path)], env=stack.env)
-    assert result.exit_code == 2, (result.output, result.exception)
-    assert "line 1, column 'Net Currency'" in result.output
-    assert "nothing was recorded" in result.output
-    assert head(stack) == before
-    with pytest.raises(SettlementFormatError):
-        stack.services.reconciler.reconcile_path(path)
 
 
 def test_upload_over_http_is_idempotent_and_returns_the_existing_run(

@@ -25,6 +25,7 @@ from payments.domain.reconciliation.lines import LineKind, PspLine, UnreadableLi
 from payments.domain.reconciliation.memory import (
     Booking,
     booking_entries,
+    nets_of,
     pack,
     total_entries,
     unpack,
@@ -86,7 +87,7 @@ def kinds(result: Classification) -> dict[str, str]:
 
 
 def bookings(result: Classification) -> list[Booking]:
-    return [b for chunk in result.chunks for b in chunk.bookings]
+    return [b for chunk in result.chunks for b in chunk.booked()]
 
 
 def test_a_matched_capture_is_booked_with_its_net_and_fee_and_clears_the_receivable() -> None:
@@ -299,3 +300,16 @@ def test_the_domain_names_the_accounts_the_ledger_posts_to() -> None:
         postings.WRITE_OFFS, postings.BANK, postings.PAYOUTS_IN_TRANSIT,
     )  # fmt: skip
     assert accounts.seller("s1") == postings.seller_account("s1")
+
+
+def test_the_fee_and_bank_nets_of_a_packed_chunk_are_read_without_unpacking_it() -> None:
+    packed = pack(
+        [
+            Booking(2, "capture", "ab", "o1", 970, 30),
+            Booking(3, "fee", "cd", "", -250, 0),
+            Booking(4, "bank", "ef", "", -720, 0),
+            Booking(5, "fee", "gh", "", 11, 0),
+        ]
+    )
+    assert (nets_of(packed, "fee"), nets_of(packed, "bank")) == ([-250, 11], [-720])
+    assert nets_of(pack([Booking(2, "capture", "ab", "o1", 970, 30)]), "fee") == []
