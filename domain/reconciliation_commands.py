@@ -15,55 +15,11 @@ from payments.domain.order_commands import OrderCommands
 from payments.domain.payment_order import Status
 from payments.domain.reconciliation.findings import Finding
 from payments.domain.reconciliation.outcome import Classification, Rules
+from payments.domain.reconciliation.recording import fill, start_run
 from payments.domain.reconciliation_run import ReconciliationRun, reconciliation_run_uuid
 
-FINDINGS_PER_EVENT = 1_000
 RECORDED_SUCCESS = "recorded_success"
 ALREADY_SUCCESS = "already_success"
-
-
-def new_run(
-    classification: Classification,
-    *,
-    file_sha: str,
-    file_format: str,
-    rules: Rules,
-    ignored_columns: list[str],
-) -> ReconciliationRun:
-    """The run of one classified file, not saved yet (a dry run shows it and drops it)."""
-    run = ReconciliationRun(
-        file_sha256=file_sha,
-        file_format=file_format,
-        currency=rules.currency,
-        period_start=classification.period_start,
-        period_end=classification.period_end,
-        as_of=rules.as_of,
-        window_days=rules.window_days,
-        through_position=classification.through_position,
-    )
-    run.note_file(ignored_columns, rules.tolerance_minor)
-    for chunk in classification.chunks:
-        if chunk.matched:
-            run.record_chunk(
-                chunk.index, chunk.first_line, chunk.last_line, chunk.matched,
-                chunk.gross_minor, chunk.net_minor,
-            )  # fmt: skip
-        chunk.close()
-        run.record_settled(chunk.index, chunk.packed, chunk.already_reconciled)
-    findings = classification.findings
-    for start in range(0, len(findings), FINDINGS_PER_EVENT):
-        run.record_findings(findings[start : start + FINDINGS_PER_EVENT])
-    batches = [
-        {
-            "batch_number": key,
-            "lines": batch.lines,
-            "net_minor": batch.net_minor,
-            "payout_minor": batch.payout_minor,
-        }
-        for key, batch in sorted(classification.batches.items())
-    ]
-    run.complete(classification.lines, batches)
-    return run
 
 
 def confirmation_refusal(finding: Finding, answer: LookupAnswer, amount: int | None) -> str | None:
@@ -104,17 +60,47 @@ class ReconciliationCommands:
             raise NotFound(f"reconciliation run {run_id!r} not found")
         return run
 
-    def record_run(self, run: ReconciliationRun) -> tuple[ReconciliationRun, bool]:
-        """Save a new run: (the run, True). The same file reconciled before, or concurrently,
-        keeps the run recorded first: (that run, False)."""
+    def record_run(
+        self,
+        classification: Classification,
+        *,
+        file_sha: str,
+        file_format: str,
+        rules: Rules,
+        ignored_columns: list[str],
+    ) -> tuple[ReconciliationRun, bool]:
+        """Record the run of a classified file, a slice per save (recording.py): (the run,
+        True). The same file reconciled before, or concurrently, keeps the run recorded first:
+        (that run, False)."""
+        run = start_run(
+            classification,
+            file_sha=file_sha,
+            file_format=file_format,
+            rules=rules,
+            ignored_columns=ignored_columns,
+        )
         try:
             self.application.record(run)
         except IntegrityError:
-            existing = self.find_run(run.file_sha256)
+            existing = self.find_run(file_sha)
             if existing is None:
                 raise
             return existing, False
-        return run, True
+        return self.complete_run(run, classification), True
+
+    def complete_run(
+        self, run: ReconciliationRun, classification: Classification
+    ) -> ReconciliationRun:
+        """Record what `run` lacks of `classification` (all of it after its first slice, or
+        the rest of an interrupted run), a slice per save, Completed last. Another process
+        completing it meanwhile wins: its run is answered."""
+        try:
+            for _ in fill(run, classification):
+                self.application.record(run)
+            self.application.record(run)
+        except IntegrityError:
+            return self.get_run(str(run.id))
+        return run
 
     def settle_auto_fix(
         self,

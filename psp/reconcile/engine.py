@@ -13,14 +13,15 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
 from payments.domain.reconciliation.classifier import Classifier
-from payments.domain.reconciliation.outcome import Rules
-from payments.domain.reconciliation_commands import ReconciliationCommands, new_run
+from payments.domain.reconciliation.outcome import Classification, Rules
+from payments.domain.reconciliation.recording import whole_run
+from payments.domain.reconciliation_commands import ReconciliationCommands
 from payments.domain.reconciliation_run import ReconciliationRun
 from payments.projections.reconciliation.history import replay_history
 from payments.psp.client import PspLookup
@@ -82,10 +83,11 @@ def reconcile_file(
     if not options.dry_run:
         existing = commands.find_run(file_sha)
         if existing is not None:
+            if not existing.completed:  # interrupted: finish it as it was begun
+                existing = _resume(commands, existing, path, options)
             fixes = apply_auto_fixes(commands, existing, client)
             run = commands.get_run(str(existing.id)) if fixes else existing
             return RunOutcome(run, created=False, fixes=fixes)
-    expected = replay_history(commands.application, options.through)
     rules = Rules(
         currency=options.currency,
         as_of=options.as_of or datetime.now(UTC),
@@ -93,25 +95,59 @@ def reconcile_file(
         tolerance_minor=options.tolerance_minor,
         chunk_lines=options.chunk_lines,
     )
-    classifier = Classifier(expected, rules)
-    with path.open("rb") as stream:
-        reader = read_settlement(stream, options.file_format, options.read_options)
-        classifier.feed_all(to_lines(reader))
-        file_format, ignored = reader.format.value, list(reader.ignored_columns)
-    run = new_run(
-        classifier.finish(),
+    classification, file_format, ignored = classify_file(commands, path, options, rules)
+    if options.dry_run:
+        run = whole_run(
+            classification,
+            file_sha=file_sha,
+            file_format=file_format,
+            rules=rules,
+            ignored_columns=ignored,
+        )
+        return RunOutcome(run, created=False, dry_run=True)
+    run, created = commands.record_run(
+        classification,
         file_sha=file_sha,
         file_format=file_format,
         rules=rules,
         ignored_columns=ignored,
     )
-    if options.dry_run:
-        return RunOutcome(run, created=False, dry_run=True)
-    run, created = commands.record_run(run)
     fixes = apply_auto_fixes(commands, run, client)
     if fixes:
         run = commands.get_run(str(run.id))
     return RunOutcome(run, created=created, fixes=fixes)
+
+
+def classify_file(
+    commands: ReconciliationCommands, path: Path, options: ReconcileOptions, rules: Rules
+) -> tuple[Classification, str, list[str]]:
+    """Replay our history (up to options.through), then stream the file through the rules."""
+    classifier = Classifier(replay_history(commands.application, options.through), rules)
+    with path.open("rb") as stream:
+        reader = read_settlement(stream, options.file_format, options.read_options)
+        classifier.feed_all(to_lines(reader))
+        return classifier.finish(), reader.format.value, list(reader.ignored_columns)
+
+
+def _resume(
+    commands: ReconciliationCommands,
+    run: ReconciliationRun,
+    path: Path,
+    options: ReconcileOptions,
+) -> ReconciliationRun:
+    """Classify the file again exactly as the interrupted run did (same history position,
+    instant and rules), and record what the run lacks."""
+    rules = Rules(
+        currency=run.currency,
+        as_of=run.as_of,
+        window_days=run.window_days,
+        tolerance_minor=run.tolerance_minor,
+        chunk_lines=options.chunk_lines,
+    )
+    again = replace(options, through=run.through_position, file_format=run.file_format)
+    classification, _, _ = classify_file(commands, path, again, rules)
+    log.warning("finishing an interrupted reconciliation run", extra={"run_id": str(run.id)})
+    return commands.complete_run(run, classification)
 
 
 def apply_auto_fixes(

@@ -7,6 +7,9 @@ import io
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+from payments.domain.reconciliation.outcome import Rules
+from payments.domain.reconciliation.recording import start_run
+from payments.psp.reconcile.engine import ReconcileOptions, classify_file, file_sha256
 from payments.psp.settlement import SettlementLine, write_settlement_csv
 from payments.runtime.services import Services
 from tests.reconciliation.records import (
@@ -147,3 +150,35 @@ def test_a_dry_run_records_nothing(admin_database_url: str, tmp_path: Path) -> N
         assert classes_by_line(outcome.run) == {2: "matched", 3: "paid_to_bank"}
         assert services.application.recorder.max_notification_id() == head
         assert services.reconciliations.find_run(outcome.run.file_sha256) is None
+
+
+def test_a_run_interrupted_while_it_was_recorded_is_finished_by_the_next_run_of_its_file(
+    admin_database_url: str, tmp_path: Path
+) -> None:
+    today, now = datetime.now(UTC).date(), datetime.now(UTC)
+    lines = [capture("po_i1", 1000, 30), capture("po_i2", 2000, 60), capture("po_nobody", 5, 0)]
+    results = []
+    for interrupted in (False, True):
+        with services_on_new_database(admin_database_url) as services:
+            order(services.application, "po_i1", 1000, "SUCCESS", "ch_po_i1")
+            order(services.application, "po_i2", 2000, "SUCCESS", "ch_po_i2")
+            path = write_file(tmp_path, today, lines, f"i{interrupted}")
+            if interrupted:  # only the run's first slice was saved when the process died
+                rules = Rules("USD", as_of=now)
+                commands = services.reconciliations
+                classification, file_format, ignored = classify_file(
+                    commands, path, ReconcileOptions("USD"), rules
+                )
+                first = start_run(
+                    classification, file_sha=file_sha256(path), file_format=file_format,
+                    rules=rules, ignored_columns=ignored,
+                )  # fmt: skip
+                services.application.record(first)
+                assert not commands.get_run(str(first.id)).completed
+            outcome = services.reconciler.reconcile_path(path, as_of=now)
+            run = outcome.run
+            assert run.completed
+            assert outcome.created is not interrupted
+            results.append((classes_by_line(run), open_exceptions(run), ledger_balances(services)))
+    assert results[0] == results[1]
+    assert results[0][0] == {2: "matched", 3: "matched", 4: "missing_internally", 5: "paid_to_bank"}
