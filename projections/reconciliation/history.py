@@ -170,6 +170,7 @@ def replay_history(application: Application[Any], through: int | None = None) ->
     by_uuid: dict[UUID | str, OrderFacts] = {}
     payouts_by_uuid: dict[UUID | str, PayoutFacts] = {}
     state_of = _state_reader(application)
+    currencies: dict[str, str] = {}
     for notification_id, originator_id, topic, stored in stream_states(application, head, TOPICS):
         state = state_of(stored)
         if topic in PAYOUT_TOPICS:
@@ -179,7 +180,8 @@ def replay_history(application: Application[Any], through: int | None = None) ->
             continue
         if topic == _ORDER.Created.TOPIC:
             created = _CREATED.decode(state)
-            facts = OrderFacts(created.payment_order_id, created.amount_minor, created.currency)
+            currency = currencies.setdefault(created.currency, created.currency)  # one str each
+            facts = OrderFacts(created.payment_order_id, created.amount_minor, currency)
             by_uuid[originator_id] = facts
             history.orders[facts.payment_order_id] = facts
             continue
