@@ -1,4 +1,4 @@
-"""Admin and reporting endpoints: faults, reset, counts, events, settlements, health."""
+"""Admin and reporting endpoints: faults, reset, counts, events, settlements; and health."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Any
 
 import msgspec
 from litestar import Request, Response, delete, get, post
+from litestar.handlers import HTTPRouteHandler
 
 from payments.psp.sandbox.models import FaultRuleRequest
 from payments.psp.sandbox.problems import ProblemError, decode_json
@@ -18,12 +19,16 @@ from payments.psp.sandbox.webhooks import list_events
 _SETTLEMENT_FILE = re.compile(r"(\d{4}-\d{2}-\d{2})\.csv")
 
 
-def admin_routes(sandbox: Sandbox) -> list[object]:
+def health_routes(sandbox: Sandbox) -> list[HTTPRouteHandler]:
     @get("/health")
     async def health() -> dict[str, str]:
         sandbox.store.fetch_one("SELECT 1")
         return {"status": "ok"}
 
+    return [health]
+
+
+def admin_routes(sandbox: Sandbox) -> list[HTTPRouteHandler]:
     @post("/admin/faults", status_code=201)
     async def add_faults(request: Request[Any, Any, Any]) -> dict[str, Any]:
         raw = await request.body()
@@ -97,7 +102,6 @@ def admin_routes(sandbox: Sandbox) -> list[object]:
         )
 
     return [
-        health,
         add_faults,
         list_faults,
         clear_faults,

@@ -8,12 +8,13 @@ from collections.abc import AsyncIterator
 from http import HTTPStatus
 from typing import Any
 
-from litestar import Litestar, Request, Response
+from litestar import Litestar, Request, Response, Router
 from litestar.exceptions import HTTPException
 
-from payments.psp.sandbox.admin import admin_routes
+from payments.psp.sandbox.admin import admin_routes, health_routes
 from payments.psp.sandbox.charges import charge_routes
 from payments.psp.sandbox.config import SandboxConfig
+from payments.psp.sandbox.credentials import bearer_guard
 from payments.psp.sandbox.hosted_page import hosted_page_routes
 from payments.psp.sandbox.payouts import payout_routes
 from payments.psp.sandbox.problems import (
@@ -62,15 +63,18 @@ def create_sandbox_app(config: SandboxConfig) -> Litestar:
                 await task
             sandbox.store.close()
 
-    handlers: list[Any] = [
-        *token_routes(sandbox),
-        *hosted_page_routes(sandbox),
-        *charge_routes(sandbox),
-        *payout_routes(sandbox),
-        *admin_routes(sandbox),
-    ]
+    protected = Router(
+        path="/",
+        route_handlers=[
+            *token_routes(sandbox),
+            *charge_routes(sandbox),
+            *payout_routes(sandbox),
+            *admin_routes(sandbox),
+        ],
+        guards=[bearer_guard(config.api_key)],
+    )
     app = Litestar(
-        route_handlers=handlers,
+        route_handlers=[protected, *health_routes(sandbox), *hosted_page_routes(sandbox)],
         lifespan=[background_worker],
         exception_handlers={
             ProblemError: problem_error_handler,

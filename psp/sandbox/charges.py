@@ -13,6 +13,7 @@ from typing import Any
 
 import msgspec
 from litestar import Request, Response, get, post
+from litestar.handlers import HTTPRouteHandler
 
 from payments.psp.sandbox.faults import apply_request_faults
 from payments.psp.sandbox.idempotency import (
@@ -89,7 +90,7 @@ def process_charge(sandbox: Sandbox, key: str, hashed: str, body: ChargeRequest)
         return ChargeOutcome(status_code, payload, recorded=True)
 
 
-def charge_routes(sandbox: Sandbox) -> list[object]:
+def charge_routes(sandbox: Sandbox) -> list[HTTPRouteHandler]:
     @post("/v1/charges")
     async def create_charge(request: Request[Any, Any, Any]) -> Response[bytes]:
         injected = await apply_request_faults(

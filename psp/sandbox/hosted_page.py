@@ -6,6 +6,7 @@ from html import escape
 from typing import Any
 
 from litestar import MediaType, Request, Response, get, post
+from litestar.handlers import HTTPRouteHandler
 
 from payments.psp.sandbox.problems import ProblemError
 from payments.psp.sandbox.runtime import Sandbox
@@ -44,7 +45,7 @@ def parse_expiry(text: str) -> tuple[int, int]:
     return int(month_text), year
 
 
-def hosted_page_routes(sandbox: Sandbox) -> list[object]:
+def hosted_page_routes(sandbox: Sandbox) -> list[HTTPRouteHandler]:
     @get("/v1/hosted/card", media_type=MediaType.HTML)
     async def show_card_form() -> Response[str]:
         return _html("Enter your card", _FORM)

@@ -11,6 +11,7 @@ from typing import Any
 
 import msgspec
 from litestar import Request, Response, get, post
+from litestar.handlers import HTTPRouteHandler
 
 from payments.psp.sandbox.faults import apply_request_faults
 from payments.psp.sandbox.idempotency import (
@@ -52,7 +53,7 @@ def record_payout(sandbox: Sandbox, key: str, hashed: str, body: PayoutRequest) 
         return payload
 
 
-def payout_routes(sandbox: Sandbox) -> list[object]:
+def payout_routes(sandbox: Sandbox) -> list[HTTPRouteHandler]:
     @post("/v1/payouts")
     async def create_payout(request: Request[Any, Any, Any]) -> Response[bytes]:
         injected = await apply_request_faults(

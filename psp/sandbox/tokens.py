@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from litestar import Request, Response, post
+from litestar.handlers import HTTPRouteHandler
 
 from payments.psp.cards import PAN_MAX_DIGITS, PAN_MIN_DIGITS, brand_of, luhn_valid
 from payments.psp.sandbox.faults import apply_request_faults
@@ -102,7 +103,7 @@ def tokenise_card(sandbox: Sandbox, card: CardInput) -> TokenView:
     return view
 
 
-def token_routes(sandbox: Sandbox) -> list[object]:
+def token_routes(sandbox: Sandbox) -> list[HTTPRouteHandler]:
     @post("/v1/tokens", status_code=201)
     async def create_token(request: Request[Any, Any, Any]) -> Response[Any]:
         injected = await apply_request_faults(

@@ -92,8 +92,8 @@ async def deliver_due_webhooks(
     store: SandboxStore, config: SandboxConfig, client: httpx.AsyncClient
 ) -> int:
     """POST every due delivery once; returns how many were acknowledged."""
-    if config.webhook_url is None:
-        return 0
+    if config.webhook_url is None or config.webhook_secret is None:
+        return 0  # SandboxConfig refuses a URL without a secret; this also tells mypy
     due = store.fetch_all(
         "SELECT d.id, d.attempts, e.payload FROM deliveries d JOIN events e ON e.id = d.event_id"
         " WHERE d.status = ? AND d.next_attempt_at <= ? ORDER BY d.next_attempt_at, d.id"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http.server
+import os
 import socket
 import subprocess
 import sys
@@ -16,6 +17,7 @@ import httpx
 import pytest
 
 WEBHOOK_SECRET = "whsec_test"
+WEBHOOK_SECRET_ENV = "PSP_SANDBOX_WEBHOOK_SECRET"
 
 
 def free_port() -> int:
@@ -75,8 +77,12 @@ def webhook_receiver() -> Iterator[WebhookReceiver]:
 
 @dataclass
 class SandboxProcess:
+    """`python -m payments.psp.sandbox` on a free port; secrets go in by environment or file."""
+
     db_path: Path
     webhook_url: str | None
+    api_key: str | None = None
+    extra_args: list[str] = field(default_factory=list)
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
 
@@ -84,19 +90,29 @@ class SandboxProcess:
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    @property
+    def auth_headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
+
     def start(self) -> None:
         command = [
             sys.executable, "-m", "payments.psp.sandbox", "--port", str(self.port), "--db",
-            str(self.db_path), "--webhook-secret", WEBHOOK_SECRET, "--pending-delay", "0.3",
-            "--payout-delay", "0.2", "--payout-return-delay", "0.3", "--webhook-retry-base",
-            "0.1", "--webhook-retry-cap", "0.3", "--timeout-fault-seconds", "3",
-            "--log-level", "warning",
+            str(self.db_path), "--pending-delay", "0.3", "--payout-delay", "0.2",
+            "--payout-return-delay", "0.3", "--webhook-retry-base", "0.1", "--webhook-retry-cap",
+            "0.3", "--timeout-fault-seconds", "3", "--log-level", "warning", *self.extra_args,
         ]  # fmt: skip
         if self.webhook_url:
             command += ["--webhook-url", self.webhook_url]
-        self.process = subprocess.Popen(command)
+        if self.api_key:
+            key_file = self.db_path.parent / "api-key"
+            key_file.write_text(self.api_key + "\n")
+            command += ["--api-key-file", str(key_file)]
+        environment = {**os.environ, WEBHOOK_SECRET_ENV: WEBHOOK_SECRET}
+        self.process = subprocess.Popen(command, env=environment)
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"sandbox exited with {self.process.returncode}")
             try:
                 if httpx.get(f"{self.base_url}/health", timeout=0.5).status_code == 200:
                     return
@@ -111,17 +127,39 @@ class SandboxProcess:
             self.process = None
 
 
+SandboxStarter = Callable[..., SandboxProcess]
+
+
 @pytest.fixture
-def sandbox(tmp_path: Path, webhook_receiver: WebhookReceiver) -> Iterator[SandboxProcess]:
-    process = SandboxProcess(tmp_path / "sandbox.sqlite3", webhook_receiver.url)
-    process.start()
-    yield process
-    process.stop()
+def start_sandbox(tmp_path: Path, webhook_receiver: WebhookReceiver) -> Iterator[SandboxStarter]:
+    """Start sandboxes with extra command-line arguments (and an API key); all stop at the end."""
+    started: list[SandboxProcess] = []
+
+    def start(*extra_args: str, api_key: str | None = None) -> SandboxProcess:
+        directory = tmp_path / f"sandbox-{len(started)}"
+        directory.mkdir()
+        process = SandboxProcess(
+            directory / "sandbox.sqlite3", webhook_receiver.url, api_key, list(extra_args)
+        )
+        started.append(process)
+        process.start()
+        return process
+
+    yield start
+    for process in started:
+        process.stop()
+
+
+@pytest.fixture
+def sandbox(start_sandbox: SandboxStarter) -> SandboxProcess:
+    return start_sandbox()
 
 
 @pytest.fixture
 def client(sandbox: SandboxProcess) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=sandbox.base_url, timeout=10) as http_client:
+    with httpx.Client(
+        base_url=sandbox.base_url, timeout=10, headers=sandbox.auth_headers
+    ) as http_client:
         yield http_client
 
 
