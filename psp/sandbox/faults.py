@@ -14,14 +14,14 @@ import itertools
 import socket
 import struct
 import threading
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from litestar import Request, Response
 
+from payments.psp.sandbox.admin_models import FaultRuleRequest, FaultRuleView
 from payments.psp.sandbox.identifiers import utc_now
-from payments.psp.sandbox.models import FaultRuleRequest
 from payments.psp.sandbox.problems import FieldError, ProblemError, problem_response
 
 REQUEST_FAULTS = frozenset({"latency", "timeout", "status", "reset", "charged_but_500"})
@@ -46,10 +46,11 @@ class FaultRule:
         alive = self.remaining is None or self.remaining > 0
         return alive and (self.until is None or now < self.until)
 
-    def as_json(self) -> dict[str, Any]:
-        view = asdict(self)
-        view["until"] = self.until.isoformat() if self.until else None
-        return view
+    def view(self) -> FaultRuleView:
+        until = self.until.isoformat() if self.until else None
+        return FaultRuleView(
+            self.id, self.kind, self.endpoint, self.status, self.latency_ms, self.remaining, until
+        )
 
 
 def rule_from_request(request: FaultRuleRequest, rule_id: int) -> FaultRule:
@@ -172,4 +173,12 @@ async def apply_request_faults(
         return problem_response(
             ProblemError(status, "Injected fault", f"injected status {status}").problem, headers
         )
+    return None
+
+
+def answer_after_processing(faults: FaultBook, endpoint: str) -> Response[bytes] | None:
+    """A lie about a call that was processed and recorded: the PSP did it, the answer says not."""
+    if faults.take("charged_but_500", endpoint) is not None:
+        detail = f"the {endpoint} call was processed, but answered 500"
+        return problem_response(ProblemError(500, "Injected fault", detail).problem)
     return None

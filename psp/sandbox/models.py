@@ -83,10 +83,19 @@ class ErrorBody(msgspec.Struct, frozen=True):
     message: str
 
 
-class FaultRuleRequest(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
-    kind: str
-    endpoint: str = "*"
-    status: int | None = None
-    latency_ms: Annotated[int, msgspec.Meta(ge=0, le=600_000)] | None = None
-    count: Annotated[int, msgspec.Meta(ge=1)] | None = None
-    until: str | None = None
+class ChargeList(msgspec.Struct, frozen=True):
+    object: str
+    data: list[ChargeView]
+
+
+class PayoutList(msgspec.Struct, frozen=True):
+    object: str
+    data: list[PayoutView]
+
+
+class HostedCardForm(msgspec.Struct, frozen=True):
+    """The hosted page's form; missing fields are empty and reported on the page."""
+
+    number: str = ""
+    expiry: str = ""
+    cvc: str = ""

@@ -14,12 +14,15 @@ from typing import Any
 
 from litestar import Request, Response, post
 from litestar.handlers import HTTPRouteHandler
+from litestar.params import JSONBody
 
 from payments.psp.cards import PAN_MAX_DIGITS, PAN_MIN_DIGITS, brand_of, luhn_valid
+from payments.psp.sandbox.bodies import StrictBody
 from payments.psp.sandbox.faults import apply_request_faults
 from payments.psp.sandbox.identifiers import iso_utc, new_token, utc_now
 from payments.psp.sandbox.models import TokenRequest, TokenView
-from payments.psp.sandbox.problems import FieldError, ProblemError, decode_json
+from payments.psp.sandbox.openapi import BAD_BODY, REQUEST_FAULTS, answers
+from payments.psp.sandbox.problems import FieldError, ProblemError
 from payments.psp.sandbox.runtime import Sandbox
 
 SUCCEED = "succeed"
@@ -104,15 +107,30 @@ def tokenise_card(sandbox: Sandbox, card: CardInput) -> TokenView:
 
 
 def token_routes(sandbox: Sandbox) -> list[HTTPRouteHandler]:
-    @post("/v1/tokens", status_code=201)
-    async def create_token(request: Request[Any, Any, Any]) -> Response[Any]:
+    @post(
+        "/v1/tokens",
+        status_code=201,
+        operation_id="createToken",
+        tags=["tokens"],
+        summary="Tokenise a card",
+        dto=StrictBody[TokenRequest],
+        responses=answers(
+            {201: (TokenView, "the token; the number and CVC are not kept")},
+            BAD_BODY,
+            REQUEST_FAULTS,
+            {422: "the card is invalid (Luhn, length, expiry, CVC; errors name the fields)"},
+        ),
+    )
+    async def create_token(
+        request: Request[Any, Any, Any], data: JSONBody[TokenRequest]
+    ) -> Response[Any]:
+        """The test card numbers of the module docstring decide what charges with the token do."""
         injected = await apply_request_faults(
             sandbox.faults, request, "tokens", sandbox.config.timeout_fault_s
         )
         if injected is not None:
             return injected
-        body = decode_json(await request.body(), TokenRequest)
-        card = CardInput(body.number, body.exp_month, body.exp_year, body.cvc)
+        card = CardInput(data.number, data.exp_month, data.exp_year, data.cvc)
         return Response(tokenise_card(sandbox, card), status_code=201)
 
     return [create_token]

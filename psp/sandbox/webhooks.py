@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 import msgspec
 
+from payments.psp.sandbox.admin_models import DeliveryView, EventView
 from payments.psp.sandbox.config import SandboxConfig
 from payments.psp.sandbox.faults import FaultBook
 from payments.psp.sandbox.identifiers import new_id
@@ -136,24 +137,27 @@ async def deliver_due_webhooks(
     return acknowledged
 
 
-def list_events(store: SandboxStore, limit: int) -> list[dict[str, Any]]:
+def list_events(store: SandboxStore, limit: int) -> list[EventView]:
     """Events newest last, each with the state of its deliveries."""
     events = store.fetch_all("SELECT * FROM events ORDER BY seq LIMIT ?", (limit,))
-    listing: list[dict[str, Any]] = []
+    listing: list[EventView] = []
     for event in events:
-        deliveries = store.fetch_all(
-            "SELECT status, attempts, last_status_code, last_error FROM deliveries"
-            " WHERE event_id = ? ORDER BY id",
-            (event["id"],),
-        )
+        deliveries = [
+            DeliveryView(row["status"], row["attempts"], row["last_status_code"], row["last_error"])
+            for row in store.fetch_all(
+                "SELECT status, attempts, last_status_code, last_error FROM deliveries"
+                " WHERE event_id = ? ORDER BY id",
+                (event["id"],),
+            )
+        ]
         listing.append(
-            {
-                "id": event["id"],
-                "type": event["type"],
-                "created": event["created"],
-                "data": msgspec.json.decode(event["payload"])["data"],
-                "deliveries": [dict(delivery) for delivery in deliveries],
-                "delivered": any(delivery["status"] == DELIVERED for delivery in deliveries),
-            }
+            EventView(
+                id=event["id"],
+                type=event["type"],
+                created=event["created"],
+                data=msgspec.json.decode(event["payload"])["data"],
+                deliveries=deliveries,
+                delivered=any(delivery.status == DELIVERED for delivery in deliveries),
+            )
         )
     return listing

@@ -41,6 +41,7 @@ def test_an_api_key_is_required_as_a_bearer_token_once_configured(
         assert anonymous.post("/admin/reset").status_code == 401
         assert anonymous.get("/v1/charges/ch_x").status_code == 401  # before any look-up
         assert anonymous.get("/health").status_code == 200
+        assert anonymous.get("/schema/openapi.json").status_code == 200
         assert anonymous.get("/v1/hosted/card").status_code == 200
         hosted = {"number": "4242424242424242", "expiry": "12/99", "cvc": "123"}
         assert anonymous.post("/v1/hosted/card", data=hosted).status_code == 201
