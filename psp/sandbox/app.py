@@ -31,6 +31,7 @@ from payments.psp.sandbox.problems import (
     problem_error_handler,
     problem_response,
 )
+from payments.psp.sandbox.refunds import refund_routes
 from payments.psp.sandbox.runtime import Sandbox
 from payments.psp.sandbox.store import SandboxStore
 from payments.psp.sandbox.tokens import token_routes
@@ -102,6 +103,7 @@ def create_sandbox_app(config: SandboxConfig) -> Litestar:
                 *token_routes(sandbox),
                 *charge_routes(sandbox),
                 *payout_routes(sandbox),
+                *refund_routes(sandbox),
                 *admin_routes(sandbox),
             ]
         ),

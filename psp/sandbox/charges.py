@@ -35,7 +35,7 @@ from payments.psp.sandbox.openapi import (
 )
 from payments.psp.sandbox.problems import ProblemError
 from payments.psp.sandbox.runtime import Sandbox
-from payments.psp.sandbox.tokens import PENDING, PROCESSING_ERROR, SUCCEED
+from payments.psp.sandbox.tokens import PENDING, PROCESSING_ERROR, SUCCEED, SUCCEEDING
 from payments.psp.sandbox.views import charge_view, load_charge_view
 from payments.psp.sandbox.webhooks import enqueue_event
 
@@ -56,7 +56,7 @@ def process_charge(sandbox: Sandbox, key: str, hashed: str, body: ChargeRequest)
                 error = ErrorBody("processing_error", "the card network did not answer; retry")
                 return Outcome(503, msgspec.json.encode(error), recorded=False)
             behaviour = SUCCEED
-        if behaviour == SUCCEED:
+        if behaviour in SUCCEEDING:
             status, failure_code, status_code = "succeeded", None, 201
         elif behaviour == PENDING:
             status, failure_code, status_code = "pending", None, 202

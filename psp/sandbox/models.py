@@ -9,6 +9,7 @@ import msgspec
 Currency = Annotated[str, msgspec.Meta(pattern=r"^[A-Z]{3}$")]
 Reference = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
 PositiveMinor = Annotated[int, msgspec.Meta(gt=0, le=10**15)]
+ChargeId = Annotated[str, msgspec.Meta(pattern=r"^ch_[A-Za-z0-9]{24}$")]
 
 
 class TokenRequest(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
@@ -56,6 +57,31 @@ class ChargeView(msgspec.Struct, frozen=True):
     card: CardView | None
     created_at: str
     updated_at: str
+
+
+class RefundRequest(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    charge: ChargeId
+    reference: Reference
+    amount: PositiveMinor | None = None  # None: everything that is left to refund
+    reason: Annotated[str, msgspec.Meta(min_length=1, max_length=200)] | None = None
+
+
+class RefundView(msgspec.Struct, frozen=True):
+    id: str
+    object: str
+    charge: str
+    amount: int
+    currency: str
+    status: str  # pending | succeeded | failed
+    reference: str
+    reason: str | None
+    failure_code: str | None
+    created: str
+
+
+class RefundList(msgspec.Struct, frozen=True):
+    object: str
+    data: list[RefundView]
 
 
 class PayoutRequest(msgspec.Struct, forbid_unknown_fields=True, frozen=True):

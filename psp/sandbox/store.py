@@ -31,6 +31,13 @@ CREATE TABLE IF NOT EXISTS payouts (
     created_at TEXT NOT NULL, updated_at TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS payouts_by_reference ON payouts (reference);
+CREATE TABLE IF NOT EXISTS refunds (
+    id TEXT PRIMARY KEY, charge_id TEXT NOT NULL, reference TEXT NOT NULL,
+    amount INTEGER NOT NULL, currency TEXT NOT NULL, status TEXT NOT NULL, reason TEXT,
+    failure_code TEXT, created_at TEXT NOT NULL, updated_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS refunds_by_reference ON refunds (reference);
+CREATE INDEX IF NOT EXISTS refunds_by_charge ON refunds (charge_id);
 CREATE TABLE IF NOT EXISTS idempotency (
     scope TEXT NOT NULL, key TEXT NOT NULL, request_hash TEXT NOT NULL,
     status_code INTEGER NOT NULL, body BLOB NOT NULL, created_at TEXT NOT NULL,
@@ -59,6 +66,7 @@ TABLES = (
     "tokens",
     "charges",
     "payouts",
+    "refunds",
     "idempotency",
     "attempt_counts",
     "transitions",

@@ -28,6 +28,9 @@ from payments.psp.sandbox.runtime import Sandbox
 SUCCEED = "succeed"
 PROCESSING_ERROR = "processing_error"
 PENDING = "pending"
+DISPUTED_LATER = "disputed_later"  # succeeds, then a dispute opens after dispute_delay_s
+REFUNDS_FAIL = "refunds_fail"  # succeeds, but every refund of it fails
+SUCCEEDING = frozenset({SUCCEED, DISPUTED_LATER, REFUNDS_FAIL})
 DECLINE_CODES = frozenset({"card_declined", "insufficient_funds"})
 TEST_CARD_BEHAVIOURS: dict[str, str] = {
     "4242424242424242": SUCCEED,
@@ -35,6 +38,8 @@ TEST_CARD_BEHAVIOURS: dict[str, str] = {
     "4000000000009995": "insufficient_funds",
     "4000000000000119": PROCESSING_ERROR,
     "4000000000003220": PENDING,
+    "4000000000000259": DISPUTED_LATER,
+    "4000000000005126": REFUNDS_FAIL,
 }
 
 

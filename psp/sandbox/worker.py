@@ -7,11 +7,23 @@ import logging
 
 import httpx
 
-from payments.psp.sandbox.lifecycle import apply_due_transitions
+from payments.psp.sandbox.lifecycle import (
+    TransitionApplier,
+    apply_due_transitions,
+    settle_charge,
+    settle_payout,
+)
+from payments.psp.sandbox.refunds import settle_refund
 from payments.psp.sandbox.runtime import Sandbox
 from payments.psp.sandbox.webhooks import deliver_due_webhooks, release_held_deliveries
 
 logger = logging.getLogger("psp.sandbox.worker")
+
+TRANSITIONS: dict[str, TransitionApplier] = {
+    "charge": settle_charge,
+    "payout": settle_payout,
+    "refund": settle_refund,
+}
 
 
 async def run_background_work(sandbox: Sandbox) -> None:
@@ -19,7 +31,7 @@ async def run_background_work(sandbox: Sandbox) -> None:
     async with httpx.AsyncClient() as client:
         while True:
             try:
-                apply_due_transitions(sandbox.store, sandbox.faults)
+                apply_due_transitions(sandbox.store, sandbox.faults, TRANSITIONS)
                 release_held_deliveries(sandbox.store, sandbox.faults)
                 await deliver_due_webhooks(sandbox.store, sandbox.config, client)
             except asyncio.CancelledError:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import http.server
+import json
 import os
 import socket
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -12,6 +15,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -38,6 +42,21 @@ class WebhookReceiver:
     def acknowledged(self) -> list[tuple[dict[str, str], bytes]]:
         with self.lock:
             return [(h, b) for h, b, status in self.received if status == 200]
+
+    def events(self) -> list[dict[str, Any]]:
+        """The acknowledged events, decoded, in delivery order."""
+        return [json.loads(body) for _, body in self.acknowledged()]
+
+    def wait_for_event(self, event_type: str, timeout: float = 10.0) -> dict[str, Any]:
+        """The first acknowledged event of this type (waiting for it)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for event in self.events():
+                if event["type"] == event_type:
+                    return event
+            time.sleep(0.05)
+        seen = [event["type"] for event in self.events()]
+        raise AssertionError(f"no {event_type} webhook; got {seen}")
 
     def wait_for(self, count: int, timeout: float = 10.0) -> list[tuple[dict[str, str], bytes]]:
         deadline = time.monotonic() + timeout
@@ -176,3 +195,48 @@ def make_token(client: httpx.Client) -> TokenMaker:
         return str(answer.json()["token"])
 
     return tokenise
+
+
+ChargeMaker = Callable[..., dict[str, Any]]
+
+
+@pytest.fixture
+def make_charge(client: httpx.Client, make_token: TokenMaker) -> ChargeMaker:
+    """Charge a test card (default: one that succeeds); returns the charge object."""
+
+    def charge(
+        number: str = "4242424242424242", amount: int = 1000, reference: str = "order_1"
+    ) -> dict[str, Any]:
+        body = {"amount": amount, "currency": "USD", "token": make_token(number)}
+        body["reference"] = reference
+        answer = client.post(
+            "/v1/charges", json=body, headers={"Idempotency-Key": f"charge-{reference}"}
+        )
+        assert answer.status_code in (201, 202, 402), answer.text
+        return dict(answer.json())
+
+    return charge
+
+
+def table_counts(db_path: Path) -> dict[str, int]:
+    """Rows per table of a running sandbox's database, read beside it (WAL allows a reader)."""
+    uri = f"file:{db_path}?mode=ro"
+    with contextlib.closing(sqlite3.connect(uri, uri=True)) as connection:
+        names = [
+            row[0]
+            for row in connection.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+            )
+        ]
+        return {
+            name: int(connection.execute(f"SELECT count(*) FROM {name}").fetchone()[0])
+            for name in names
+        }
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("the condition did not hold in time")
+        time.sleep(0.05)
