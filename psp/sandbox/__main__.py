@@ -66,6 +66,17 @@ def parse_arguments(
     parser.add_argument("--pending-delay", type=float, default=defaults.pending_delay_s)
     parser.add_argument("--payout-delay", type=float, default=defaults.payout_delay_s)
     parser.add_argument("--payout-return-delay", type=float, default=defaults.payout_return_delay_s)
+    parser.add_argument("--dispute-delay", type=float, default=defaults.dispute_delay_s)
+    parser.add_argument("--dispute-fee-minor", type=int, default=defaults.dispute_fee_minor)
+    parser.add_argument(
+        "--dispute-review-delay", type=float, default=defaults.dispute_review_delay_s
+    )
+    parser.add_argument(
+        "--evidence-window",
+        type=float,
+        default=defaults.evidence_window_s,
+        help="seconds from a dispute's opening to its evidence deadline (default 7 days)",
+    )
     parser.add_argument("--webhook-retry-base", type=float, default=defaults.webhook_retry_base_s)
     parser.add_argument("--webhook-retry-cap", type=float, default=defaults.webhook_retry_cap_s)
     parser.add_argument("--webhook-timeout", type=float, default=defaults.webhook_timeout_s)
@@ -113,6 +124,10 @@ def _config_of(
         pending_delay_s=arguments.pending_delay,
         payout_delay_s=arguments.payout_delay,
         payout_return_delay_s=arguments.payout_return_delay,
+        dispute_delay_s=arguments.dispute_delay,
+        dispute_fee_minor=arguments.dispute_fee_minor,
+        dispute_review_delay_s=arguments.dispute_review_delay,
+        evidence_window_s=arguments.evidence_window,
         webhook_retry_base_s=arguments.webhook_retry_base,
         webhook_retry_cap_s=arguments.webhook_retry_cap,
         webhook_timeout_s=arguments.webhook_timeout,

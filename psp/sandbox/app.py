@@ -17,6 +17,7 @@ from payments.psp.sandbox.admin import admin_routes, health_routes
 from payments.psp.sandbox.charges import charge_routes
 from payments.psp.sandbox.config import SandboxConfig
 from payments.psp.sandbox.credentials import bearer_guard
+from payments.psp.sandbox.disputes import dispute_routes
 from payments.psp.sandbox.hosted_page import hosted_page_routes
 from payments.psp.sandbox.openapi import (
     StrictStructSchemaPlugin,
@@ -104,6 +105,7 @@ def create_sandbox_app(config: SandboxConfig) -> Litestar:
                 *charge_routes(sandbox),
                 *payout_routes(sandbox),
                 *refund_routes(sandbox),
+                *dispute_routes(sandbox),
                 *admin_routes(sandbox),
             ]
         ),

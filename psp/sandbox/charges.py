@@ -5,7 +5,8 @@ succeeded 201; declined 402 (status failed, failure_code card_declined / insuffi
 pending 202, settled later by a transition and a `charge.succeeded` webhook; processing error
 503 `{error: processing_error}` without a charge, on the first `processing_error_attempts`
 (default 2) attempts per Idempotency-Key, after which the same key succeeds. An unknown token is
-a 422 problem (a name in the body that means nothing), and nothing is recorded.
+a 422 problem (a name in the body that means nothing), and nothing is recorded. Card
+4000000000000259 succeeds, and a dispute opens on the charge `dispute_delay_s` later.
 """
 
 from __future__ import annotations
@@ -35,7 +36,13 @@ from payments.psp.sandbox.openapi import (
 )
 from payments.psp.sandbox.problems import ProblemError
 from payments.psp.sandbox.runtime import Sandbox
-from payments.psp.sandbox.tokens import PENDING, PROCESSING_ERROR, SUCCEED, SUCCEEDING
+from payments.psp.sandbox.tokens import (
+    DISPUTED_LATER,
+    PENDING,
+    PROCESSING_ERROR,
+    SUCCEED,
+    SUCCEEDING,
+)
 from payments.psp.sandbox.views import charge_view, load_charge_view
 from payments.psp.sandbox.webhooks import enqueue_event
 
@@ -88,6 +95,9 @@ def process_charge(sandbox: Sandbox, key: str, hashed: str, body: ChargeRequest)
             )
         else:
             enqueue_event(connection, sandbox.faults, f"charge.{status}", view)
+        if behaviour == DISPUTED_LATER:
+            delay = sandbox.config.dispute_delay_s
+            schedule_transition(connection, "dispute_opening", charge_id, "needs_response", delay)
         return Outcome(status_code, payload)
 
 

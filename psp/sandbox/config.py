@@ -25,6 +25,10 @@ class SandboxConfig:
     payout_delay_s: float = 0.5  # payout pending -> paid/failed after this
     payout_return_delay_s: float = 1.0  # return_* destinations: paid -> returned after this
     processing_error_attempts: int = 2  # card 4000000000000119 fails this often per key
+    dispute_delay_s: float = 2.0  # card 4000000000000259: a dispute opens this long after
+    dispute_fee_minor: int = 1500  # withdrawn with every dispute, kept even when it is won
+    dispute_review_delay_s: float = 1.0  # evidence -> won/lost after this
+    evidence_window_s: float = 7 * 24 * 3600.0  # evidence is due this long after opening
     webhook_retry_base_s: float = 1.0
     webhook_retry_cap_s: float = 30.0
     webhook_timeout_s: float = 5.0

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 import msgspec
 
@@ -82,6 +82,38 @@ class RefundView(msgspec.Struct, frozen=True):
 class RefundList(msgspec.Struct, frozen=True):
     object: str
     data: list[RefundView]
+
+
+class DisputeOpenRequest(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    charge: ChargeId
+    reason: Annotated[str, msgspec.Meta(min_length=1, max_length=100)] = "general"
+
+
+class EvidenceRequest(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    text: Annotated[str, msgspec.Meta(min_length=1, max_length=20_000)]
+
+
+class DisputeCloseRequest(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    outcome: Literal["won", "lost"]
+
+
+class DisputeView(msgspec.Struct, frozen=True):
+    id: str
+    object: str
+    charge: str
+    charge_reference: str
+    amount: int
+    currency: str
+    fee: int
+    reason: str
+    status: str  # needs_response | under_review | won | lost
+    evidence_due_by: str
+    created: str
+
+
+class DisputeList(msgspec.Struct, frozen=True):
+    object: str
+    data: list[DisputeView]
 
 
 class PayoutRequest(msgspec.Struct, forbid_unknown_fields=True, frozen=True):

@@ -58,6 +58,9 @@ CurrencyQuery = Annotated[
     str | None, QueryParameter(pattern=r"^[A-Z]{3}$", description="ISO 4217 code")
 ]
 
+ChargeQuery = Annotated[
+    str, QueryParameter(pattern=r"^ch_[A-Za-z0-9]{24}$", description="a charge id")
+]
 ObjectId = Annotated[
     str, PathParameter(min_length=1, max_length=128, description="an id the sandbox gave")
 ]

@@ -1,9 +1,9 @@
 """Refunds: `POST /v1/refunds` (idempotent by key), look-ups by id and by our reference.
 
-Only a succeeded charge can be refunded, in its currency, and never beyond what is left of it:
-its amount minus its succeeded and pending refunds (failed ones give their amount back). The
-check and the insert happen in one transaction, so concurrent refunds can never overdraw a
-charge. An omitted amount refunds everything that is left.
+Only a succeeded, undisputed charge can be refunded, in its currency, and never beyond what is
+left of it: its amount minus its succeeded and pending refunds (failed ones give their amount
+back). The check and the insert happen in one transaction, so concurrent refunds can never
+overdraw a charge. An omitted amount refunds everything that is left.
 
 Outcomes follow the card behind the charge: 4000000000005126 fails every refund at once
 (status failed, failure_code refund_failed, `refund.failed`); a charge made with the pending card
@@ -82,7 +82,7 @@ def _refused(title: str, field: str, detail: str) -> ProblemError:
     return ProblemError(422, title, detail, [FieldError(field, detail)])
 
 
-def _check_refundable(charge: sqlite3.Row) -> None:
+def _check_refundable(connection: sqlite3.Connection, charge: sqlite3.Row) -> None:
     """Raise a 422 unless the charge may be refunded at all (the amount is checked after)."""
     if charge["status"] != "succeeded":
         raise _refused(
@@ -90,6 +90,12 @@ def _check_refundable(charge: sqlite3.Row) -> None:
             "charge",
             f"the charge is {charge['status']}; only a succeeded charge can be refunded",
         )
+    disputed = connection.execute(
+        "SELECT 1 FROM disputes WHERE charge_id = ?", (charge["id"],)
+    ).fetchone()
+    if disputed is not None:
+        detail = "a disputed charge cannot be refunded; its dispute decides"
+        raise _refused("Charge disputed", "charge", detail)
 
 
 def process_refund(sandbox: Sandbox, key: str, hashed: str, body: RefundRequest) -> Outcome:
@@ -102,7 +108,7 @@ def process_refund(sandbox: Sandbox, key: str, hashed: str, body: RefundRequest)
         ).fetchone()
         if charge is None:
             raise _refused("Unknown charge", "charge", f"no charge {body.charge!r}")
-        _check_refundable(charge)
+        _check_refundable(connection, charge)
         left = refundable_minor(connection, charge)
         if left == 0:
             raise _refused("Charge fully refunded", "charge", "nothing is left to refund")
@@ -176,7 +182,7 @@ def refund_routes(sandbox: Sandbox) -> list[HTTPRouteHandler]:
             IDEMPOTENT,
             REQUEST_FAULTS,
             {
-                422: "the charge is unknown, not succeeded or fully refunded, or the"
+                422: "the charge is unknown, not succeeded, disputed or fully refunded, or the"
                 " amount exceeds what is left of it (nothing is recorded)"
             },
         ),

@@ -38,6 +38,12 @@ CREATE TABLE IF NOT EXISTS refunds (
 );
 CREATE INDEX IF NOT EXISTS refunds_by_reference ON refunds (reference);
 CREATE INDEX IF NOT EXISTS refunds_by_charge ON refunds (charge_id);
+CREATE TABLE IF NOT EXISTS disputes (
+    id TEXT PRIMARY KEY, charge_id TEXT UNIQUE NOT NULL, amount INTEGER NOT NULL,
+    currency TEXT NOT NULL, fee INTEGER NOT NULL, reason TEXT NOT NULL, status TEXT NOT NULL,
+    evidence_due_by TEXT NOT NULL, created_at TEXT NOT NULL, updated_at TEXT NOT NULL,
+    won_at TEXT, reopened_at TEXT
+);
 CREATE TABLE IF NOT EXISTS idempotency (
     scope TEXT NOT NULL, key TEXT NOT NULL, request_hash TEXT NOT NULL,
     status_code INTEGER NOT NULL, body BLOB NOT NULL, created_at TEXT NOT NULL,
@@ -67,6 +73,7 @@ TABLES = (
     "charges",
     "payouts",
     "refunds",
+    "disputes",
     "idempotency",
     "attempt_counts",
     "transitions",

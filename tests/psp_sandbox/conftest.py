@@ -118,7 +118,8 @@ class SandboxProcess:
             sys.executable, "-m", "payments.psp.sandbox", "--port", str(self.port), "--db",
             str(self.db_path), "--pending-delay", "0.3", "--payout-delay", "0.2",
             "--payout-return-delay", "0.3", "--webhook-retry-base", "0.1", "--webhook-retry-cap",
-            "0.3", "--timeout-fault-seconds", "3", "--log-level", "warning", *self.extra_args,
+            "0.3", "--timeout-fault-seconds", "3", "--dispute-delay", "0.3",
+            "--dispute-review-delay", "0.2", "--log-level", "warning", *self.extra_args,
         ]  # fmt: skip
         if self.webhook_url:
             command += ["--webhook-url", self.webhook_url]
