@@ -13,7 +13,9 @@ from litestar import HttpMethod, Litestar, Request, Response, Router, route
 from litestar.exceptions import HTTPException
 from litestar.handlers import HTTPRouteHandler
 
+from payments.psp.sandbox.accounts import account_routes
 from payments.psp.sandbox.admin import admin_routes, health_routes
+from payments.psp.sandbox.bank_tokens import bank_token_routes
 from payments.psp.sandbox.charges import charge_routes
 from payments.psp.sandbox.config import SandboxConfig
 from payments.psp.sandbox.credentials import bearer_guard
@@ -106,6 +108,8 @@ def create_sandbox_app(config: SandboxConfig) -> Litestar:
                 *payout_routes(sandbox),
                 *refund_routes(sandbox),
                 *dispute_routes(sandbox),
+                *account_routes(sandbox),
+                *bank_token_routes(sandbox),
                 *admin_routes(sandbox),
             ]
         ),

@@ -1,7 +1,7 @@
 """Fault injection: rules an admin adds, consumed atomically by the calls they hit.
 
-Request faults (charges/payouts/refunds/tokens): latency, timeout, status, reset,
-charged_but_500.
+Request faults (charges, payouts, refunds, accounts, tokens, bank_tokens): latency, timeout,
+status, reset; and, for the creates that are idempotent by key, charged_but_500.
 Webhook faults (every event): drop_webhook, duplicate_webhook, delay_webhook, reorder_webhooks.
 A rule with `count` hits that many calls and disappears; with `until` it ends at that instant;
 with neither it stays until `DELETE /admin/faults`.
@@ -29,7 +29,7 @@ REQUEST_FAULTS = frozenset({"latency", "timeout", "status", "reset", "charged_bu
 WEBHOOK_FAULTS = frozenset(
     {"drop_webhook", "duplicate_webhook", "delay_webhook", "reorder_webhooks"}
 )
-ENDPOINTS = frozenset({"charges", "payouts", "refunds", "tokens", "*"})
+ENDPOINTS = frozenset({"charges", "payouts", "refunds", "tokens", "accounts", "bank_tokens", "*"})
 FAULT_STATUSES = frozenset({500, 502, 503, 504, 429})
 
 

@@ -10,6 +10,7 @@ Currency = Annotated[str, msgspec.Meta(pattern=r"^[A-Z]{3}$")]
 Reference = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
 PositiveMinor = Annotated[int, msgspec.Meta(gt=0, le=10**15)]
 ChargeId = Annotated[str, msgspec.Meta(pattern=r"^ch_[A-Za-z0-9]{24}$")]
+BankTokenId = Annotated[str, msgspec.Meta(pattern=r"^btok_[a-z]{24}$")]
 
 
 class TokenRequest(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
@@ -114,6 +115,50 @@ class DisputeView(msgspec.Struct, frozen=True):
 class DisputeList(msgspec.Struct, frozen=True):
     object: str
     data: list[DisputeView]
+
+
+class BankTokenRequest(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    """Either an IBAN, or a US account number with its routing number."""
+
+    holder_name: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+    iban: Annotated[str, msgspec.Meta(pattern=r"^[A-Z]{2}[0-9]{2}[A-Z0-9]{11,30}$")] | None = None
+    account_number: Annotated[str, msgspec.Meta(pattern=r"^[0-9]{4,17}$")] | None = None
+    routing_number: Annotated[str, msgspec.Meta(pattern=r"^[0-9]{9}$")] | None = None
+
+
+class BankTokenView(msgspec.Struct, frozen=True):
+    id: str
+    object: str
+    kind: str  # iban | us_account
+    country: str
+    last4: str
+    holder_name: str
+    fingerprint: str
+    created: str
+
+
+class AccountRequest(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    reference: Reference
+    name: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+    country: Annotated[str, msgspec.Meta(pattern=r"^[A-Z]{2}$")]
+    id_number: Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9-]{1,32}$")]
+    bank_token: BankTokenId | None = None
+
+
+class AccountView(msgspec.Struct, frozen=True):
+    id: str
+    object: str
+    reference: str
+    name: str
+    country: str
+    status: str  # pending | verified | rejected
+    bank_token: str | None
+    created: str
+
+
+class AccountList(msgspec.Struct, frozen=True):
+    object: str
+    data: list[AccountView]
 
 
 class PayoutRequest(msgspec.Struct, forbid_unknown_fields=True, frozen=True):

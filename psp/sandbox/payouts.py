@@ -1,5 +1,7 @@
 """Payouts: `POST /v1/payouts` (idempotent by key), lookups by id and by our reference.
 
+A destination that looks like a bank token (`btok_...`) must be one the sandbox issued (422
+otherwise, nothing recorded); other destinations are free text, as before.
 A payout starts "pending" and after `payout_delay_s` becomes "paid" (`payout.paid`);
 destinations starting with `fail_` become "failed" (`payout.failed`); those starting with
 `return_` become "paid" and, `payout_return_delay_s` later, "returned" (`payout.returned`).
@@ -14,6 +16,7 @@ from litestar import Request, Response, get, post
 from litestar.handlers import HTTPRouteHandler
 from litestar.params import JSONBody
 
+from payments.psp.sandbox.bank_tokens import bank_token_exists
 from payments.psp.sandbox.bodies import StrictBody
 from payments.psp.sandbox.faults import apply_request_faults
 from payments.psp.sandbox.idempotency import Outcome, create_once, store_answer
@@ -30,7 +33,7 @@ from payments.psp.sandbox.openapi import (
     ReferenceQuery,
     answers,
 )
-from payments.psp.sandbox.problems import ProblemError
+from payments.psp.sandbox.problems import FieldError, ProblemError
 from payments.psp.sandbox.runtime import Sandbox
 from payments.psp.sandbox.views import load_payout_view, payout_view
 
@@ -42,6 +45,12 @@ def record_payout(sandbox: Sandbox, key: str, hashed: str, body: PayoutRequest) 
     """Record one payout, its idempotent answer and its scheduled outcome, atomically."""
     config = sandbox.config
     with sandbox.store.transaction() as connection:
+        destination = body.destination
+        if destination.startswith("btok_") and not bank_token_exists(connection, destination):
+            detail = f"no bank details were tokenised as {destination!r}"
+            raise ProblemError(
+                422, "Unknown bank token", detail, [FieldError("destination", detail)]
+            )
         payout_id, now = new_id("po"), iso_utc(utc_now())
         connection.execute(
             "INSERT INTO payouts (id, reference, amount, currency, destination, status,"
@@ -72,6 +81,7 @@ def payout_routes(sandbox: Sandbox) -> list[HTTPRouteHandler]:
             BAD_BODY,
             IDEMPOTENT,
             REQUEST_FAULTS,
+            {422: "the destination is a bank token the sandbox never issued"},
         ),
     )
     async def create_payout(

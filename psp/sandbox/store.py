@@ -44,6 +44,15 @@ CREATE TABLE IF NOT EXISTS disputes (
     evidence_due_by TEXT NOT NULL, created_at TEXT NOT NULL, updated_at TEXT NOT NULL,
     won_at TEXT, reopened_at TEXT
 );
+CREATE TABLE IF NOT EXISTS bank_tokens (
+    id TEXT PRIMARY KEY, kind TEXT NOT NULL, country TEXT NOT NULL, last4 TEXT NOT NULL,
+    fingerprint TEXT NOT NULL, holder_name TEXT NOT NULL, created_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS accounts (
+    id TEXT PRIMARY KEY, reference TEXT NOT NULL, name TEXT NOT NULL, country TEXT NOT NULL,
+    status TEXT NOT NULL, bank_token TEXT, created_at TEXT NOT NULL, updated_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS accounts_by_reference ON accounts (reference);
 CREATE TABLE IF NOT EXISTS idempotency (
     scope TEXT NOT NULL, key TEXT NOT NULL, request_hash TEXT NOT NULL,
     status_code INTEGER NOT NULL, body BLOB NOT NULL, created_at TEXT NOT NULL,
@@ -74,6 +83,8 @@ TABLES = (
     "payouts",
     "refunds",
     "disputes",
+    "bank_tokens",
+    "accounts",
     "idempotency",
     "attempt_counts",
     "transitions",

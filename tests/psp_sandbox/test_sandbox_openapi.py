@@ -7,7 +7,7 @@ import httpx
 from tests.psp_sandbox.conftest import SandboxStarter
 
 PUBLIC = {"getHealth", "showHostedCardForm", "submitHostedCardForm"}
-IDEMPOTENT_CREATES = {"createCharge", "createPayout", "createRefund"}
+IDEMPOTENT_CREATES = {"createCharge", "createPayout", "createRefund", "createAccount"}
 # Answers that are not problems: a declined charge is a charge, a processing error is Stripe's
 # error shape, the hosted page answers HTML.
 NOT_PROBLEMS = {("createCharge", "402"), ("createCharge", "503"), ("submitHostedCardForm", "422")}
