@@ -22,6 +22,7 @@ from payments.psp.sandbox.admin_models import (
     SettlementFileRef,
 )
 from payments.psp.sandbox.bodies import StrictBody
+from payments.psp.sandbox.movements import movement_days
 from payments.psp.sandbox.openapi import (
     BAD_BODY,
     BAD_PARAMETERS,
@@ -31,7 +32,7 @@ from payments.psp.sandbox.openapi import (
 )
 from payments.psp.sandbox.problems import ProblemError
 from payments.psp.sandbox.runtime import Sandbox
-from payments.psp.sandbox.settlement_report import settlement_csv, settlement_days
+from payments.psp.sandbox.settlement_report import settlement_csv
 from payments.psp.sandbox.webhooks import list_events
 
 _SETTLEMENT_FILE = re.compile(r"(\d{4}-\d{2}-\d{2})\.csv")
@@ -156,7 +157,7 @@ def admin_routes(sandbox: Sandbox) -> list[HTTPRouteHandler]:
         responses=answers({200: (SettlementFileList, "one entry per day with a line")}),
     )
     async def list_settlements() -> SettlementFileList:
-        days = settlement_days(sandbox.store)
+        days = movement_days(sandbox.store)
         files = [SettlementFileRef(day, f"/v1/settlements/{day}.csv") for day in days]
         return SettlementFileList("list", files)
 

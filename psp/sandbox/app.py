@@ -15,6 +15,7 @@ from litestar.handlers import HTTPRouteHandler
 
 from payments.psp.sandbox.accounts import account_routes
 from payments.psp.sandbox.admin import admin_routes, health_routes
+from payments.psp.sandbox.balance import balance_routes
 from payments.psp.sandbox.bank_tokens import bank_token_routes
 from payments.psp.sandbox.charges import charge_routes
 from payments.psp.sandbox.config import SandboxConfig
@@ -110,6 +111,7 @@ def create_sandbox_app(config: SandboxConfig) -> Litestar:
                 *dispute_routes(sandbox),
                 *account_routes(sandbox),
                 *bank_token_routes(sandbox),
+                *balance_routes(sandbox),
                 *admin_routes(sandbox),
             ]
         ),

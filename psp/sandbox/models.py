@@ -161,6 +161,17 @@ class AccountList(msgspec.Struct, frozen=True):
     data: list[AccountView]
 
 
+class BalanceAmount(msgspec.Struct, frozen=True):
+    amount: int
+    currency: str
+
+
+class BalanceView(msgspec.Struct, frozen=True):
+    object: str
+    available: list[BalanceAmount]
+    pending: list[BalanceAmount]
+
+
 class PayoutRequest(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     amount: PositiveMinor
     currency: Currency
