@@ -26,6 +26,7 @@ from payments.psp.sandbox.openapi import (
     BAD_BODY,
     BAD_PARAMETERS,
     IDEMPOTENT,
+    LYING_FAULTS,
     REQUEST_FAULTS,
     IdempotencyKey,
     ObjectId,
@@ -122,6 +123,7 @@ def account_routes(sandbox: Sandbox) -> list[HTTPRouteHandler]:
             BAD_BODY,
             IDEMPOTENT,
             REQUEST_FAULTS,
+            LYING_FAULTS,
             {422: "the bank token is unknown (nothing is recorded)"},
         ),
     )

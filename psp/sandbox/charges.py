@@ -28,6 +28,7 @@ from payments.psp.sandbox.openapi import (
     BAD_BODY,
     BAD_PARAMETERS,
     IDEMPOTENT,
+    LYING_FAULTS,
     REQUEST_FAULTS,
     IdempotencyKey,
     ObjectId,
@@ -118,6 +119,7 @@ def charge_routes(sandbox: Sandbox) -> list[HTTPRouteHandler]:
             BAD_BODY,
             IDEMPOTENT,
             REQUEST_FAULTS,
+            LYING_FAULTS,
             {422: "the token is unknown"},
         ),
     )

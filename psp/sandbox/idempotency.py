@@ -17,7 +17,7 @@ from litestar import Response
 
 from payments.psp.sandbox.faults import answer_after_processing
 from payments.psp.sandbox.identifiers import iso_utc, utc_now
-from payments.psp.sandbox.problems import ProblemError
+from payments.psp.sandbox.problems import KEY_REUSED_DETAIL, KEY_REUSED_TITLE, ProblemError
 from payments.psp.sandbox.runtime import Sandbox
 from payments.psp.sandbox.store import SandboxStore
 
@@ -80,9 +80,7 @@ def stored_answer(
     if row is None:
         return None
     if row["request_hash"] != hashed_request:
-        raise ProblemError(
-            422, "Idempotency key reused", "this Idempotency-Key was used with a different body"
-        )
+        raise ProblemError(422, KEY_REUSED_TITLE, KEY_REUSED_DETAIL)
     return json_response(row["status_code"], bytes(row["body"]), replayed=True)
 
 

@@ -77,6 +77,11 @@ IDEMPOTENT = {
     409: "a request with this Idempotency-Key is still in flight; retry later",
     422: "this Idempotency-Key was used with a different body",
 }
+LYING_FAULTS = {
+    400: "injected fault key_conflict_400: recorded, but answered as a key conflict",
+    404: "injected fault charged_but_404: recorded, but answered 404",
+    500: "injected fault charged_but_500: recorded, but answered 500",
+}
 REQUEST_FAULTS = {
     429: "injected fault (status), with Retry-After",
     500: "injected fault (status)",

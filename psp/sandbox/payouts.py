@@ -27,6 +27,7 @@ from payments.psp.sandbox.openapi import (
     BAD_BODY,
     BAD_PARAMETERS,
     IDEMPOTENT,
+    LYING_FAULTS,
     REQUEST_FAULTS,
     IdempotencyKey,
     ObjectId,
@@ -81,6 +82,7 @@ def payout_routes(sandbox: Sandbox) -> list[HTTPRouteHandler]:
             BAD_BODY,
             IDEMPOTENT,
             REQUEST_FAULTS,
+            LYING_FAULTS,
             {422: "the destination is a bank token the sandbox never issued"},
         ),
     )

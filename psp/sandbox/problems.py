@@ -9,6 +9,8 @@ import msgspec
 from litestar import Request, Response
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
+KEY_REUSED_TITLE = "Idempotency key reused"
+KEY_REUSED_DETAIL = "this Idempotency-Key was used with a different body"
 _PATH_IN_MESSAGE = re.compile(r" - at `\$\.?(?P<path>[^`]*)`$")
 
 BodyType = TypeVar("BodyType")

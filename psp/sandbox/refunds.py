@@ -32,6 +32,7 @@ from payments.psp.sandbox.openapi import (
     BAD_BODY,
     BAD_PARAMETERS,
     IDEMPOTENT,
+    LYING_FAULTS,
     REQUEST_FAULTS,
     IdempotencyKey,
     ObjectId,
@@ -181,6 +182,7 @@ def refund_routes(sandbox: Sandbox) -> list[HTTPRouteHandler]:
             BAD_BODY,
             IDEMPOTENT,
             REQUEST_FAULTS,
+            LYING_FAULTS,
             {
                 422: "the charge is unknown, not succeeded, disputed or fully refunded, or the"
                 " amount exceeds what is left of it (nothing is recorded)"
