@@ -1,4 +1,4 @@
-"""Idempotency-Key handling shared by charges and payouts.
+"""Idempotency-Key handling shared by every create call (charges, payouts, refunds, accounts).
 
 The first complete answer for a key is stored with a hash of the request; the same key with the
 same body gets that answer again (status and bytes) with `Idempotent-Replayed: true`; with a
@@ -10,27 +10,51 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
-from typing import Any
+from collections.abc import Callable
 
 import msgspec
-from litestar import Request, Response
+from litestar import Response
 
+from payments.psp.sandbox.faults import answer_after_processing
 from payments.psp.sandbox.identifiers import iso_utc, utc_now
-from payments.psp.sandbox.problems import ProblemError
+from payments.psp.sandbox.problems import KEY_REUSED_DETAIL, KEY_REUSED_TITLE, ProblemError
+from payments.psp.sandbox.runtime import Sandbox
 from payments.psp.sandbox.store import SandboxStore
 
-IDEMPOTENCY_HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
-MAX_KEY_LENGTH = 255
 
 
-def idempotency_key_of(request: Request[Any, Any, Any]) -> str:
-    key = request.headers.get(IDEMPOTENCY_HEADER)
-    if key is None or not key.strip():
-        raise ProblemError(400, "Idempotency key missing", f"send an {IDEMPOTENCY_HEADER} header")
-    if len(key) > MAX_KEY_LENGTH:
-        raise ProblemError(400, "Idempotency key too long", f"at most {MAX_KEY_LENGTH} chars")
-    return key
+class Outcome(msgspec.Struct, frozen=True):
+    """A processed create call: its answer, and whether it was recorded (and so is replayable)."""
+
+    status_code: int
+    body: bytes
+    recorded: bool = True
+
+
+def create_once(
+    sandbox: Sandbox,
+    scope: str,
+    key: str,
+    body: msgspec.Struct,
+    process: Callable[[str], Outcome],
+) -> Response[bytes]:
+    """Answer a create call once per key: the stored answer again, or `process(request_hash)`.
+
+    `process` records the object and its answer (`store_answer`) in one transaction. A call that
+    was processed may then meet a fault that lies about its answer (see faults.py).
+    """
+    hashed = request_hash(body)
+    with sandbox.keys_in_flight.hold(scope, key):
+        replay = stored_answer(sandbox.store, scope, key, hashed)
+        if replay is not None:
+            return replay
+        outcome = process(hashed)
+    if outcome.recorded:
+        lie = answer_after_processing(sandbox.faults, scope)
+        if lie is not None:
+            return lie
+    return json_response(outcome.status_code, outcome.body)
 
 
 def request_hash(body: msgspec.Struct) -> str:
@@ -56,9 +80,7 @@ def stored_answer(
     if row is None:
         return None
     if row["request_hash"] != hashed_request:
-        raise ProblemError(
-            422, "Idempotency key reused", "this Idempotency-Key was used with a different body"
-        )
+        raise ProblemError(422, KEY_REUSED_TITLE, KEY_REUSED_DETAIL)
     return json_response(row["status_code"], bytes(row["body"]), replayed=True)
 
 

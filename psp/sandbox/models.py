@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 import msgspec
 
 Currency = Annotated[str, msgspec.Meta(pattern=r"^[A-Z]{3}$")]
 Reference = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
 PositiveMinor = Annotated[int, msgspec.Meta(gt=0, le=10**15)]
+ChargeId = Annotated[str, msgspec.Meta(pattern=r"^ch_[A-Za-z0-9]{24}$")]
+BankTokenId = Annotated[str, msgspec.Meta(pattern=r"^btok_[a-z]{24}$")]
 
 
 class TokenRequest(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
@@ -58,6 +60,118 @@ class ChargeView(msgspec.Struct, frozen=True):
     updated_at: str
 
 
+class RefundRequest(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    charge: ChargeId
+    reference: Reference
+    amount: PositiveMinor | None = None  # None: everything that is left to refund
+    reason: Annotated[str, msgspec.Meta(min_length=1, max_length=200)] | None = None
+
+
+class RefundView(msgspec.Struct, frozen=True):
+    id: str
+    object: str
+    charge: str
+    amount: int
+    currency: str
+    status: str  # pending | succeeded | failed
+    reference: str
+    reason: str | None
+    failure_code: str | None
+    created: str
+
+
+class RefundList(msgspec.Struct, frozen=True):
+    object: str
+    data: list[RefundView]
+
+
+class DisputeOpenRequest(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    charge: ChargeId
+    reason: Annotated[str, msgspec.Meta(min_length=1, max_length=100)] = "general"
+
+
+class EvidenceRequest(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    text: Annotated[str, msgspec.Meta(min_length=1, max_length=20_000)]
+
+
+class DisputeCloseRequest(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    outcome: Literal["won", "lost"]
+
+
+class DisputeView(msgspec.Struct, frozen=True):
+    id: str
+    object: str
+    charge: str
+    charge_reference: str
+    amount: int
+    currency: str
+    fee: int
+    reason: str
+    status: str  # needs_response | under_review | won | lost
+    evidence_due_by: str
+    created: str
+
+
+class DisputeList(msgspec.Struct, frozen=True):
+    object: str
+    data: list[DisputeView]
+
+
+class BankTokenRequest(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    """Either an IBAN, or a US account number with its routing number."""
+
+    holder_name: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+    iban: Annotated[str, msgspec.Meta(pattern=r"^[A-Z]{2}[0-9]{2}[A-Z0-9]{11,30}$")] | None = None
+    account_number: Annotated[str, msgspec.Meta(pattern=r"^[0-9]{4,17}$")] | None = None
+    routing_number: Annotated[str, msgspec.Meta(pattern=r"^[0-9]{9}$")] | None = None
+
+
+class BankTokenView(msgspec.Struct, frozen=True):
+    id: str
+    object: str
+    kind: str  # iban | us_account
+    country: str
+    last4: str
+    holder_name: str
+    fingerprint: str
+    created: str
+
+
+class AccountRequest(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    reference: Reference
+    name: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+    country: Annotated[str, msgspec.Meta(pattern=r"^[A-Z]{2}$")]
+    id_number: Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9-]{1,32}$")]
+    bank_token: BankTokenId | None = None
+
+
+class AccountView(msgspec.Struct, frozen=True):
+    id: str
+    object: str
+    reference: str
+    name: str
+    country: str
+    status: str  # pending | verified | rejected
+    bank_token: str | None
+    created: str
+
+
+class AccountList(msgspec.Struct, frozen=True):
+    object: str
+    data: list[AccountView]
+
+
+class BalanceAmount(msgspec.Struct, frozen=True):
+    amount: int
+    currency: str
+
+
+class BalanceView(msgspec.Struct, frozen=True):
+    object: str
+    available: list[BalanceAmount]
+    pending: list[BalanceAmount]
+
+
 class PayoutRequest(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     amount: PositiveMinor
     currency: Currency
@@ -83,10 +197,19 @@ class ErrorBody(msgspec.Struct, frozen=True):
     message: str
 
 
-class FaultRuleRequest(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
-    kind: str
-    endpoint: str = "*"
-    status: int | None = None
-    latency_ms: Annotated[int, msgspec.Meta(ge=0, le=600_000)] | None = None
-    count: Annotated[int, msgspec.Meta(ge=1)] | None = None
-    until: str | None = None
+class ChargeList(msgspec.Struct, frozen=True):
+    object: str
+    data: list[ChargeView]
+
+
+class PayoutList(msgspec.Struct, frozen=True):
+    object: str
+    data: list[PayoutView]
+
+
+class HostedCardForm(msgspec.Struct, frozen=True):
+    """The hosted page's form; missing fields are empty and reported on the page."""
+
+    number: str = ""
+    expiry: str = ""
+    cvc: str = ""
