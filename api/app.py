@@ -19,6 +19,7 @@ from payments.api.routes.reconciliations import ReconciliationsController
 from payments.api.routes.wallets import WalletsController
 from payments.api.routes.webhooks import WebhooksController
 from payments.api.schemas import HealthResponse
+from payments.api.security_headers import security_headers_middleware
 from payments.projections.catalog import projection_states
 from payments.projections.metrics import expose_projection_metrics
 from payments.runtime.database import ping
@@ -40,7 +41,10 @@ def health(services: NamedDependency[Services]) -> Response[HealthResponse] | Re
                 detail="The database did not answer.",
             )
         )
-    return Response(HealthResponse(status="ok", database="ok"), media_type=MediaType.JSON)
+    return Response(
+        HealthResponse(status="ok", database="ok", mode=services.settings.mode),
+        media_type=MediaType.JSON,
+    )
 
 
 class MetricsController(PrometheusController):
@@ -67,7 +71,7 @@ def create_app(services: Services) -> Litestar:
         ],
         dependencies={"services": Provide(lambda: services, use_cache=True, sync_to_thread=False)},
         exception_handlers=EXCEPTION_HANDLERS,
-        middleware=[request_logging_middleware, prometheus.middleware],
+        middleware=[request_logging_middleware, security_headers_middleware, prometheus.middleware],
         openapi_config=OpenAPIConfig(
             title="payments",
             version=VERSION,

@@ -51,7 +51,7 @@ def apply_outcome(order: PaymentOrder, outcome: str, rng: random.Random) -> None
     elif outcome == "dead_letter_then_success":
         order.schedule_retry("psp 503", datetime(2030, 1, 1, tzinfo=UTC))
         order.dead_letter()
-        order.replay_dead_letter("operator")
+        order.replay_dead_letter("operator", actor="bench")
         order.start_execution()
         order.record_success(ref, source="test")
     elif outcome == "success_then_discrepancy":

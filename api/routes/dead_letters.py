@@ -59,17 +59,21 @@ def list_payout_dead_letters(services: Services) -> list[PayoutDeadLetterView]:
     ]
 
 
-def replay_payouts(services: Services, payout_ids: list[str], reason: str) -> ReplayResult:
+def replay_payouts(
+    services: Services, payout_ids: list[str], reason: str, actor: str
+) -> ReplayResult:
     position = None
     for payout_id in payout_ids:
-        position = services.payouts.replay_dead_letter(payout_id, reason) or position
+        position = services.payouts.replay_dead_letter(payout_id, reason, actor) or position
     return ReplayResult(replayed=payout_ids, position=position)
 
 
-def replay(services: Services, payment_order_ids: list[str], reason: str) -> ReplayResult:
+def replay(
+    services: Services, payment_order_ids: list[str], reason: str, actor: str
+) -> ReplayResult:
     position = None
-    for payment_order_id in payment_order_ids:
-        position = services.orders.replay_dead_letter(payment_order_id, reason) or position
+    for order_id in payment_order_ids:
+        position = services.orders.replay_dead_letter(order_id, reason, actor) or position
     return ReplayResult(replayed=payment_order_ids, position=position)
 
 
@@ -95,7 +99,7 @@ class DeadLettersController(Controller):
         data: JSONBody[ReplayRequest | None] = None,
     ) -> ReplayResult:
         reason = data.reason if data else ReplayRequest().reason
-        return replay(services, [payment_order_id], reason)
+        return replay(services, [payment_order_id], reason, "api")
 
     @post(
         "/replay-all",
@@ -105,7 +109,7 @@ class DeadLettersController(Controller):
     )
     def replay_all(self, services: NamedDependency[Services]) -> ReplayResult:
         ids = [d.payment_order_id for d in list_dead_letters(services)]
-        return replay(services, ids, "replayed by operator (all)")
+        return replay(services, ids, "replayed by operator (all)", "api")
 
     @get("/payouts", summary="Payouts parked after their last retry", sync_to_thread=True)
     def list_payouts(self, services: NamedDependency[Services]) -> PayoutDeadLetterList:
@@ -125,4 +129,4 @@ class DeadLettersController(Controller):
         data: JSONBody[ReplayRequest | None] = None,
     ) -> ReplayResult:
         reason = data.reason if data else ReplayRequest().reason
-        return replay_payouts(services, [payout_id], reason)
+        return replay_payouts(services, [payout_id], reason, "api")

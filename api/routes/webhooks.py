@@ -15,13 +15,18 @@ from litestar.di import NamedDependency
 from payments.api.problems import FieldProblem, ProblemError, problem_specs
 from payments.domain.errors import IllegalTransition, NotFound
 from payments.domain.execution import Succeeded
+from payments.domain.ids import payment_order_uuid
+from payments.domain.payment_order import PaymentOrder
 from payments.psp.signing import MalformedSignatureError, SignatureError, verify_signature
 from payments.psp.webhooks import (
     ChargeNotice,
     IgnoredNotice,
+    LookupFailed,
     Notice,
     PayoutNotice,
+    Unconfirmed,
     WebhookMalformed,
+    confirm,
     read_event,
 )
 from payments.runtime.services import Services
@@ -51,11 +56,19 @@ class WebhooksController(Controller):
         self, request: Request[Any, Any, Any], services: NamedDependency[Services]
     ) -> WebhookAck:
         body = await request.body()
+        secret = services.settings.webhook_secret
+        if secret is None:
+            raise ProblemError(
+                503,
+                "webhooks-not-configured",
+                "Webhooks are not accepted here",
+                "this process has no webhook secret (PAYMENTS_WEBHOOK_SECRET)",
+            )
         header = request.headers.get("psp-signature")
         if not header:
             raise _signature_problem(400, "missing PSP-Signature header")
         try:
-            verify_signature(services.settings.webhook_secret, header, body, now=int(time.time()))
+            verify_signature(secret, header, body, now=int(time.time()))
         except MalformedSignatureError as error:
             raise _signature_problem(400, str(error)) from None
         except SignatureError as error:
@@ -71,9 +84,36 @@ class WebhooksController(Controller):
 
 
 def _record(services: Services, notice: Notice) -> str:
-    """Record what the event says about our order or payout; what happened, for the PSP."""
+    """Record what the PSP confirms about our order or payout; what happened, for the PSP.
+
+    The webhook is a hint: its claim is checked by a look-up at the PSP by our reference,
+    and the look-up's answer is what gets recorded (DESIGN §11)."""
     if isinstance(notice, IgnoredNotice):
         return f"ignored: {notice.why}"
+    if not _known(services, notice):
+        log.warning("webhook for an unknown reference", extra={"event_id": notice.event_id})
+        return "ignored: unknown reference"
+    client = services.psp_client
+    if client is None:
+        raise ProblemError(
+            503, "psp-unavailable", "Cannot confirm with the PSP", "no PSP is configured here"
+        )
+    checked = confirm(notice, client)
+    if isinstance(checked, LookupFailed):
+        raise ProblemError(
+            503,
+            "psp-unavailable",
+            "Cannot confirm with the PSP now",
+            f"the look-up failed ({checked.why}); send the event again later",
+            headers={"Retry-After": "30"},
+        )
+    if isinstance(checked, Unconfirmed):
+        log.warning(
+            "webhook not confirmed by the PSP: nothing recorded",
+            extra={"event_id": notice.event_id, "type": notice.event_type, "why": checked.why},
+        )
+        return f"ignored: not confirmed: {checked.why}"
+    notice = checked.notice
     if isinstance(notice, ChargeNotice):
         answer = notice.answer
         order_id = notice.payment_order_id
@@ -101,6 +141,16 @@ def _record(services: Services, notice: Notice) -> str:
         "returned": lambda: commands.record_returned(payout_id, reference, source="webhook"),
     }
     return _settle(notice, "payout", record[notice.outcome])
+
+
+def _known(services: Services, notice: ChargeNotice | PayoutNotice) -> bool:
+    """Whether the notice names an order or payout of ours (no look-up for strangers)."""
+    if isinstance(notice, ChargeNotice):
+        return (
+            services.application.find(PaymentOrder, payment_order_uuid(notice.payment_order_id))
+            is not None
+        )
+    return services.application.find_payout(notice.payout_id) is not None
 
 
 def _settle(notice: ChargeNotice | PayoutNotice, noun: str, record: Callable[[], bool]) -> str:

@@ -143,7 +143,7 @@ def test_payout_lines_are_checked_against_our_payouts_and_never_fixed(tmp_path: 
         ("R", "paid"),
         ("Q", "paid"),
     ):
-        payout = Payout(f"po_{name}", "s1", 700, "USD", "s1", None)
+        payout = Payout(f"po_{name}", "s1", 700, "USD", "s1", None, "test")
         payout.start_execution()
         if outcome == "paid":
             payout.record_paid(f"psp_{name}", source="test")
