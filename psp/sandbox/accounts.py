@@ -32,6 +32,8 @@ from payments.psp.sandbox.openapi import (
     ObjectId,
     ReferenceQuery,
     answers,
+    follow,
+    with_links,
 )
 from payments.psp.sandbox.problems import FieldError, ProblemError
 from payments.psp.sandbox.runtime import Sandbox
@@ -115,6 +117,18 @@ def account_routes(sandbox: Sandbox) -> list[HTTPRouteHandler]:
     @post(
         "/v1/accounts",
         operation_id="createAccount",
+        operation_class=with_links(
+            {
+                201: {
+                    "get": follow("getAccount", account_id="$response.body#/id"),
+                    "byReference": follow(
+                        "listAccountsByReference", reference="$response.body#/reference"
+                    ),
+                    "verify": follow("verifyAccount", account_id="$response.body#/id"),
+                    "reject": follow("rejectAccount", account_id="$response.body#/id"),
+                }
+            }
+        ),
         tags=[ACCOUNTS],
         summary="Onboard a seller (KYC by id number)",
         dto=StrictBody[AccountRequest],

@@ -20,7 +20,7 @@ from payments.psp.sandbox.bodies import StrictBody
 from payments.psp.sandbox.faults import apply_request_faults
 from payments.psp.sandbox.identifiers import iso_utc, new_token, utc_now
 from payments.psp.sandbox.models import BankTokenRequest, BankTokenView
-from payments.psp.sandbox.openapi import BAD_BODY, REQUEST_FAULTS, answers
+from payments.psp.sandbox.openapi import BAD_BODY, REQUEST_FAULTS, answers, follow, with_links
 from payments.psp.sandbox.problems import FieldError, ProblemError
 from payments.psp.sandbox.runtime import Sandbox
 from payments.psp.sandbox.tokens import fingerprint_of
@@ -105,6 +105,14 @@ def bank_token_routes(sandbox: Sandbox) -> list[HTTPRouteHandler]:
         "/v1/bank_tokens",
         status_code=201,
         operation_id="createBankToken",
+        operation_class=with_links(
+            {
+                201: {
+                    "account": follow("createAccount", {"bank_token": "$response.body#/id"}),
+                    "payout": follow("createPayout", {"destination": "$response.body#/id"}),
+                }
+            }
+        ),
         tags=[BANK_TOKENS],
         summary="Tokenise bank details (IBAN, or US account and routing number)",
         dto=StrictBody[BankTokenRequest],

@@ -34,6 +34,8 @@ from payments.psp.sandbox.openapi import (
     ObjectId,
     ReferenceQuery,
     answers,
+    follow,
+    with_links,
 )
 from payments.psp.sandbox.problems import ProblemError
 from payments.psp.sandbox.runtime import Sandbox
@@ -49,6 +51,14 @@ from payments.psp.sandbox.webhooks import enqueue_event
 
 SCOPE = "charges"
 CHARGES = "charges"
+_FOLLOW_CHARGE = {
+    "get": follow("getCharge", charge_id="$response.body#/id"),
+    "byReference": follow("listChargesByReference", reference="$response.body#/reference"),
+    "refund": follow("createRefund", {"charge": "$response.body#/id"}),
+    "dispute": follow("openDispute", {"charge": "$response.body#/id"}),
+    "disputes": follow("listDisputesByCharge", charge="$response.body#/id"),
+}
+CHARGE_LINKS = with_links({201: _FOLLOW_CHARGE, 202: _FOLLOW_CHARGE})
 
 
 def process_charge(sandbox: Sandbox, key: str, hashed: str, body: ChargeRequest) -> Outcome:
@@ -106,6 +116,7 @@ def charge_routes(sandbox: Sandbox) -> list[HTTPRouteHandler]:
     @post(
         "/v1/charges",
         operation_id="createCharge",
+        operation_class=CHARGE_LINKS,
         tags=[CHARGES],
         summary="Charge a tokenised card",
         dto=StrictBody[ChargeRequest],

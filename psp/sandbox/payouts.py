@@ -33,6 +33,8 @@ from payments.psp.sandbox.openapi import (
     ObjectId,
     ReferenceQuery,
     answers,
+    follow,
+    with_links,
 )
 from payments.psp.sandbox.problems import FieldError, ProblemError
 from payments.psp.sandbox.runtime import Sandbox
@@ -74,6 +76,16 @@ def payout_routes(sandbox: Sandbox) -> list[HTTPRouteHandler]:
     @post(
         "/v1/payouts",
         operation_id="createPayout",
+        operation_class=with_links(
+            {
+                201: {
+                    "get": follow("getPayout", payout_id="$response.body#/id"),
+                    "byReference": follow(
+                        "listPayoutsByReference", reference="$response.body#/reference"
+                    ),
+                }
+            }
+        ),
         tags=[PAYOUTS],
         summary="Pay money out to a destination",
         dto=StrictBody[PayoutRequest],

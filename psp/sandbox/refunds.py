@@ -38,6 +38,8 @@ from payments.psp.sandbox.openapi import (
     ObjectId,
     ReferenceQuery,
     answers,
+    follow,
+    with_links,
 )
 from payments.psp.sandbox.problems import FieldError, ProblemError
 from payments.psp.sandbox.runtime import Sandbox
@@ -47,6 +49,11 @@ from payments.psp.sandbox.webhooks import enqueue_event
 SCOPE = "refunds"
 REFUNDS = "refunds"
 REFUND_FAILURE_CODE = "refund_failed"
+_FOLLOW_REFUND = {
+    "get": follow("getRefund", refund_id="$response.body#/id"),
+    "byReference": follow("listRefundsByReference", reference="$response.body#/reference"),
+}
+REFUND_LINKS = with_links({201: _FOLLOW_REFUND, 202: _FOLLOW_REFUND})
 
 
 def refund_view(refund: sqlite3.Row) -> RefundView:
@@ -171,6 +178,7 @@ def refund_routes(sandbox: Sandbox) -> list[HTTPRouteHandler]:
     @post(
         "/v1/refunds",
         operation_id="createRefund",
+        operation_class=REFUND_LINKS,
         tags=[REFUNDS],
         summary="Refund a succeeded charge, in part or in full",
         dto=StrictBody[RefundRequest],
