@@ -18,7 +18,6 @@ from litestar.params import JSONBody
 
 from payments.psp.sandbox.bank_tokens import bank_token_exists
 from payments.psp.sandbox.bodies import StrictBody
-from payments.psp.sandbox.faults import apply_request_faults
 from payments.psp.sandbox.idempotency import Outcome, create_once, store_answer
 from payments.psp.sandbox.identifiers import iso_utc, new_id, utc_now
 from payments.psp.sandbox.models import AccountList, AccountRequest, AccountView
@@ -147,18 +146,7 @@ def account_routes(sandbox: Sandbox) -> list[HTTPRouteHandler]:
         idempotency_key: IdempotencyKey,
     ) -> Response[bytes]:
         """`id_number` 000000000 is verified, 111111111 rejected, others wait for an admin."""
-        injected = await apply_request_faults(
-            sandbox.faults, request, SCOPE, sandbox.config.timeout_fault_s
-        )
-        if injected is not None:
-            return injected
-        return create_once(
-            sandbox,
-            SCOPE,
-            idempotency_key,
-            data,
-            lambda hashed: record_account(sandbox, idempotency_key, hashed, data),
-        )
+        return await create_once(sandbox, request, SCOPE, idempotency_key, data, record_account)
 
     @get(
         "/v1/accounts/{account_id:str}",

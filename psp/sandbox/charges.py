@@ -19,7 +19,6 @@ from litestar.handlers import HTTPRouteHandler
 from litestar.params import JSONBody
 
 from payments.psp.sandbox.bodies import StrictBody
-from payments.psp.sandbox.faults import apply_request_faults
 from payments.psp.sandbox.idempotency import Outcome, count_attempt, create_once, store_answer
 from payments.psp.sandbox.identifiers import iso_utc, new_id, utc_now
 from payments.psp.sandbox.lifecycle import schedule_transition
@@ -140,18 +139,7 @@ def charge_routes(sandbox: Sandbox) -> list[HTTPRouteHandler]:
         idempotency_key: IdempotencyKey,
     ) -> Response[bytes]:
         """Outcomes follow the test card behind the token (see the module docstring)."""
-        injected = await apply_request_faults(
-            sandbox.faults, request, SCOPE, sandbox.config.timeout_fault_s
-        )
-        if injected is not None:
-            return injected
-        return create_once(
-            sandbox,
-            SCOPE,
-            idempotency_key,
-            data,
-            lambda hashed: process_charge(sandbox, idempotency_key, hashed, data),
-        )
+        return await create_once(sandbox, request, SCOPE, idempotency_key, data, process_charge)
 
     @get(
         "/v1/charges/{charge_id:str}",

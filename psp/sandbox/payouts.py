@@ -18,7 +18,6 @@ from litestar.params import JSONBody
 
 from payments.psp.sandbox.bank_tokens import bank_token_exists
 from payments.psp.sandbox.bodies import StrictBody
-from payments.psp.sandbox.faults import apply_request_faults
 from payments.psp.sandbox.idempotency import Outcome, create_once, store_answer
 from payments.psp.sandbox.identifiers import iso_utc, new_id, utc_now
 from payments.psp.sandbox.lifecycle import schedule_transition
@@ -104,18 +103,7 @@ def payout_routes(sandbox: Sandbox) -> list[HTTPRouteHandler]:
         idempotency_key: IdempotencyKey,
     ) -> Response[bytes]:
         """Destinations `fail_*` fail, `return_*` are paid and then returned; others are paid."""
-        injected = await apply_request_faults(
-            sandbox.faults, request, SCOPE, sandbox.config.timeout_fault_s
-        )
-        if injected is not None:
-            return injected
-        return create_once(
-            sandbox,
-            SCOPE,
-            idempotency_key,
-            data,
-            lambda hashed: record_payout(sandbox, idempotency_key, hashed, data),
-        )
+        return await create_once(sandbox, request, SCOPE, idempotency_key, data, record_payout)
 
     @get(
         "/v1/payouts/{payout_id:str}",
