@@ -3,8 +3,8 @@
 Either an IBAN (checked with its ISO 13616 mod-97 digits) or a US account number with an ABA
 routing number (checked with its 3-7-1 checksum). Only what a token needs is kept: the kind, the
 country, the last four digits, the holder's name and a fingerprint, an HMAC-SHA256 of the number
-under the sandbox's secret (a plain hash of a 9-digit number could be reversed by trying them
-all). The number is never stored, logged or echoed back.
+under a secret of this sandbox (a plain hash of a 9-digit number could be reversed by trying
+them all). The number is never stored, logged or echoed back.
 """
 
 from __future__ import annotations
@@ -73,7 +73,7 @@ def tokenise_bank_details(sandbox: Sandbox, body: BankTokenRequest) -> BankToken
         country=country,
         last4=number[-4:],
         holder_name=body.holder_name,
-        fingerprint=fingerprint_of(sandbox.config.fingerprint_secret, number),
+        fingerprint=fingerprint_of(sandbox.fingerprint_secret, number),
         created=iso_utc(utc_now()),
     )
     with sandbox.store.transaction() as connection:

@@ -86,7 +86,7 @@ def tokenise_card(sandbox: Sandbox, card: CardInput) -> TokenView:
         raise ProblemError(422, "Invalid card", "the card cannot be tokenised", errors)
     view = TokenView(
         token=new_token(),
-        fingerprint=fingerprint_of(sandbox.config.fingerprint_secret, card.number),
+        fingerprint=fingerprint_of(sandbox.fingerprint_secret, card.number),
         brand=brand_of(card.number),
         last4=card.number[-4:],
         exp_month=card.exp_month,
