@@ -62,7 +62,11 @@ def parse_arguments(
         help=f"file holding the API key callers must send as a bearer token (or set {API_KEY_ENV});"
         " unset: every route is open",
     )
-    parser.add_argument("--fingerprint-secret", default=defaults.fingerprint_secret)
+    parser.add_argument(
+        "--fingerprint-secret",
+        default=None,
+        help="keys card and bank fingerprints (default: generated once, kept in the database)",
+    )
     parser.add_argument("--pending-delay", type=float, default=defaults.pending_delay_s)
     parser.add_argument("--payout-delay", type=float, default=defaults.payout_delay_s)
     parser.add_argument("--payout-return-delay", type=float, default=defaults.payout_return_delay_s)

@@ -18,7 +18,6 @@ from litestar.params import JSONBody
 
 from payments.psp.sandbox.bank_tokens import bank_token_exists
 from payments.psp.sandbox.bodies import StrictBody
-from payments.psp.sandbox.faults import apply_request_faults
 from payments.psp.sandbox.idempotency import Outcome, create_once, store_answer
 from payments.psp.sandbox.identifiers import iso_utc, new_id, utc_now
 from payments.psp.sandbox.models import AccountList, AccountRequest, AccountView
@@ -32,6 +31,8 @@ from payments.psp.sandbox.openapi import (
     ObjectId,
     ReferenceQuery,
     answers,
+    follow,
+    with_links,
 )
 from payments.psp.sandbox.problems import FieldError, ProblemError
 from payments.psp.sandbox.runtime import Sandbox
@@ -115,6 +116,18 @@ def account_routes(sandbox: Sandbox) -> list[HTTPRouteHandler]:
     @post(
         "/v1/accounts",
         operation_id="createAccount",
+        operation_class=with_links(
+            {
+                201: {
+                    "get": follow("getAccount", account_id="$response.body#/id"),
+                    "byReference": follow(
+                        "listAccountsByReference", reference="$response.body#/reference"
+                    ),
+                    "verify": follow("verifyAccount", account_id="$response.body#/id"),
+                    "reject": follow("rejectAccount", account_id="$response.body#/id"),
+                }
+            }
+        ),
         tags=[ACCOUNTS],
         summary="Onboard a seller (KYC by id number)",
         dto=StrictBody[AccountRequest],
@@ -133,18 +146,7 @@ def account_routes(sandbox: Sandbox) -> list[HTTPRouteHandler]:
         idempotency_key: IdempotencyKey,
     ) -> Response[bytes]:
         """`id_number` 000000000 is verified, 111111111 rejected, others wait for an admin."""
-        injected = await apply_request_faults(
-            sandbox.faults, request, SCOPE, sandbox.config.timeout_fault_s
-        )
-        if injected is not None:
-            return injected
-        return create_once(
-            sandbox,
-            SCOPE,
-            idempotency_key,
-            data,
-            lambda hashed: record_account(sandbox, idempotency_key, hashed, data),
-        )
+        return await create_once(sandbox, request, SCOPE, idempotency_key, data, record_account)
 
     @get(
         "/v1/accounts/{account_id:str}",

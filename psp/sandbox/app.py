@@ -87,7 +87,9 @@ def with_options(handlers: list[HTTPRouteHandler]) -> list[HTTPRouteHandler]:
 
 def create_sandbox_app(config: SandboxConfig) -> Litestar:
     """The sandbox as an ASGI app; its lifespan runs the webhook and status-change worker."""
-    sandbox = Sandbox(config=config, store=SandboxStore(config.db_path))
+    store = SandboxStore(config.db_path)
+    fingerprint_secret = config.fingerprint_secret or store.installation_secret("fingerprint")
+    sandbox = Sandbox(config=config, store=store, fingerprint_secret=fingerprint_secret)
 
     @contextlib.asynccontextmanager
     async def background_worker(_: Litestar) -> AsyncIterator[None]:

@@ -3,8 +3,8 @@
 Either an IBAN (checked with its ISO 13616 mod-97 digits) or a US account number with an ABA
 routing number (checked with its 3-7-1 checksum). Only what a token needs is kept: the kind, the
 country, the last four digits, the holder's name and a fingerprint, an HMAC-SHA256 of the number
-under the sandbox's secret (a plain hash of a 9-digit number could be reversed by trying them
-all). The number is never stored, logged or echoed back.
+under a secret of this sandbox (a plain hash of a 9-digit number could be reversed by trying
+them all). The number is never stored, logged or echoed back.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from payments.psp.sandbox.bodies import StrictBody
 from payments.psp.sandbox.faults import apply_request_faults
 from payments.psp.sandbox.identifiers import iso_utc, new_token, utc_now
 from payments.psp.sandbox.models import BankTokenRequest, BankTokenView
-from payments.psp.sandbox.openapi import BAD_BODY, REQUEST_FAULTS, answers
+from payments.psp.sandbox.openapi import BAD_BODY, REQUEST_FAULTS, answers, follow, with_links
 from payments.psp.sandbox.problems import FieldError, ProblemError
 from payments.psp.sandbox.runtime import Sandbox
 from payments.psp.sandbox.tokens import fingerprint_of
@@ -73,7 +73,7 @@ def tokenise_bank_details(sandbox: Sandbox, body: BankTokenRequest) -> BankToken
         country=country,
         last4=number[-4:],
         holder_name=body.holder_name,
-        fingerprint=fingerprint_of(sandbox.config.fingerprint_secret, number),
+        fingerprint=fingerprint_of(sandbox.fingerprint_secret, number),
         created=iso_utc(utc_now()),
     )
     with sandbox.store.transaction() as connection:
@@ -105,6 +105,14 @@ def bank_token_routes(sandbox: Sandbox) -> list[HTTPRouteHandler]:
         "/v1/bank_tokens",
         status_code=201,
         operation_id="createBankToken",
+        operation_class=with_links(
+            {
+                201: {
+                    "account": follow("createAccount", {"bank_token": "$response.body#/id"}),
+                    "payout": follow("createPayout", {"destination": "$response.body#/id"}),
+                }
+            }
+        ),
         tags=[BANK_TOKENS],
         summary="Tokenise bank details (IBAN, or US account and routing number)",
         dto=StrictBody[BankTokenRequest],

@@ -19,7 +19,6 @@ from litestar.handlers import HTTPRouteHandler
 from litestar.params import JSONBody
 
 from payments.psp.sandbox.bodies import StrictBody
-from payments.psp.sandbox.faults import apply_request_faults
 from payments.psp.sandbox.idempotency import Outcome, count_attempt, create_once, store_answer
 from payments.psp.sandbox.identifiers import iso_utc, new_id, utc_now
 from payments.psp.sandbox.lifecycle import schedule_transition
@@ -34,6 +33,8 @@ from payments.psp.sandbox.openapi import (
     ObjectId,
     ReferenceQuery,
     answers,
+    follow,
+    with_links,
 )
 from payments.psp.sandbox.problems import ProblemError
 from payments.psp.sandbox.runtime import Sandbox
@@ -49,6 +50,14 @@ from payments.psp.sandbox.webhooks import enqueue_event
 
 SCOPE = "charges"
 CHARGES = "charges"
+_FOLLOW_CHARGE = {
+    "get": follow("getCharge", charge_id="$response.body#/id"),
+    "byReference": follow("listChargesByReference", reference="$response.body#/reference"),
+    "refund": follow("createRefund", {"charge": "$response.body#/id"}),
+    "dispute": follow("openDispute", {"charge": "$response.body#/id"}),
+    "disputes": follow("listDisputesByCharge", charge="$response.body#/id"),
+}
+CHARGE_LINKS = with_links({201: _FOLLOW_CHARGE, 202: _FOLLOW_CHARGE})
 
 
 def process_charge(sandbox: Sandbox, key: str, hashed: str, body: ChargeRequest) -> Outcome:
@@ -106,6 +115,7 @@ def charge_routes(sandbox: Sandbox) -> list[HTTPRouteHandler]:
     @post(
         "/v1/charges",
         operation_id="createCharge",
+        operation_class=CHARGE_LINKS,
         tags=[CHARGES],
         summary="Charge a tokenised card",
         dto=StrictBody[ChargeRequest],
@@ -129,18 +139,7 @@ def charge_routes(sandbox: Sandbox) -> list[HTTPRouteHandler]:
         idempotency_key: IdempotencyKey,
     ) -> Response[bytes]:
         """Outcomes follow the test card behind the token (see the module docstring)."""
-        injected = await apply_request_faults(
-            sandbox.faults, request, SCOPE, sandbox.config.timeout_fault_s
-        )
-        if injected is not None:
-            return injected
-        return create_once(
-            sandbox,
-            SCOPE,
-            idempotency_key,
-            data,
-            lambda hashed: process_charge(sandbox, idempotency_key, hashed, data),
-        )
+        return await create_once(sandbox, request, SCOPE, idempotency_key, data, process_charge)
 
     @get(
         "/v1/charges/{charge_id:str}",

@@ -20,7 +20,8 @@ class SandboxConfig:
     webhook_url: str | None = None  # None: events are recorded but never delivered
     webhook_secret: str | None = field(default=None, repr=False)  # required with a webhook URL
     api_key: str | None = field(default=None, repr=False)  # None: every route is open
-    fingerprint_secret: str = "sandbox-fingerprint"  # noqa: S105 - keys test-card fingerprints
+    # Keys card and bank fingerprints; None: one is generated per database and kept in it.
+    fingerprint_secret: str | None = field(default=None, repr=False)
     pending_delay_s: float = 2.0  # card 4000000000003220: pending -> succeeded after this
     payout_delay_s: float = 0.5  # payout pending -> paid/failed after this
     payout_return_delay_s: float = 1.0  # return_* destinations: paid -> returned after this

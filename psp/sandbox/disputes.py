@@ -33,7 +33,15 @@ from payments.psp.sandbox.models import (
     DisputeView,
     EvidenceRequest,
 )
-from payments.psp.sandbox.openapi import BAD_BODY, BAD_PARAMETERS, ChargeQuery, ObjectId, answers
+from payments.psp.sandbox.openapi import (
+    BAD_BODY,
+    BAD_PARAMETERS,
+    ChargeQuery,
+    ObjectId,
+    answers,
+    follow,
+    with_links,
+)
 from payments.psp.sandbox.problems import FieldError, ProblemError
 from payments.psp.sandbox.refunds import refundable_minor
 from payments.psp.sandbox.runtime import Sandbox
@@ -45,6 +53,17 @@ EXPIRED = "expired"  # a transition's outcome: no evidence came by the deadline
 WINNING_TEXT, LOSING_TEXT = "winning_evidence", "losing_evidence"
 NETWORK_REASON = "fraudulent"  # the reason of disputes opened by card 4000000000000259
 UNKNOWN_DISPUTE = {404: "no such dispute"}
+DISPUTE_LINKS = with_links(
+    {
+        201: {
+            "get": follow("getDispute", dispute_id="$response.body#/id"),
+            "byCharge": follow("listDisputesByCharge", charge="$response.body#/charge"),
+            "evidence": follow("submitDisputeEvidence", dispute_id="$response.body#/id"),
+            "close": follow("closeDispute", dispute_id="$response.body#/id"),
+            "reopen": follow("reopenDispute", dispute_id="$response.body#/id"),
+        }
+    }
+)
 
 
 def dispute_view(dispute: sqlite3.Row) -> DisputeView:
@@ -277,6 +296,7 @@ def dispute_routes(sandbox: Sandbox) -> list[HTTPRouteHandler]:
         "/admin/disputes",
         status_code=201,
         operation_id="openDispute",
+        operation_class=DISPUTE_LINKS,
         tags=[ADMIN],
         summary="Open a dispute on a succeeded charge, as a card network would",
         dto=StrictBody[DisputeOpenRequest],
@@ -303,6 +323,9 @@ def dispute_routes(sandbox: Sandbox) -> list[HTTPRouteHandler]:
         "/admin/disputes/{dispute_id:str}/close",
         status_code=200,
         operation_id="closeDispute",
+        operation_class=with_links(
+            {200: {"reopen": follow("reopenDispute", dispute_id="$response.body#/id")}}
+        ),
         tags=[ADMIN],
         summary="Decide an open dispute",
         dto=StrictBody[DisputeCloseRequest],

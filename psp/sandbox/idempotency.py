@@ -11,17 +11,19 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 from collections.abc import Callable
+from typing import Any, TypeVar
 
 import msgspec
-from litestar import Response
+from litestar import Request, Response
 
-from payments.psp.sandbox.faults import answer_after_processing
+from payments.psp.sandbox.faults import answer_after_processing, apply_request_faults
 from payments.psp.sandbox.identifiers import iso_utc, utc_now
 from payments.psp.sandbox.problems import KEY_REUSED_DETAIL, KEY_REUSED_TITLE, ProblemError
 from payments.psp.sandbox.runtime import Sandbox
 from payments.psp.sandbox.store import SandboxStore
 
 REPLAYED_HEADER = "Idempotent-Replayed"
+BodyType = TypeVar("BodyType", bound=msgspec.Struct)
 
 
 class Outcome(msgspec.Struct, frozen=True):
@@ -32,24 +34,32 @@ class Outcome(msgspec.Struct, frozen=True):
     recorded: bool = True
 
 
-def create_once(
+async def create_once(
     sandbox: Sandbox,
+    request: Request[Any, Any, Any],
     scope: str,
     key: str,
-    body: msgspec.Struct,
-    process: Callable[[str], Outcome],
+    body: BodyType,
+    process: Callable[[Sandbox, str, str, BodyType], Outcome],
 ) -> Response[bytes]:
-    """Answer a create call once per key: the stored answer again, or `process(request_hash)`.
+    """Answer a create call once per key.
 
-    `process` records the object and its answer (`store_answer`) in one transaction. A call that
-    was processed may then meet a fault that lies about its answer (see faults.py).
+    Faults aimed at `scope` act first; then the same key gets its stored answer again, or the call
+    is processed: `process(sandbox, key, request_hash, body)` records the object and its answer
+    (`store_answer`) in one transaction. A processed call may then meet a fault that lies about
+    its answer (see faults.py).
     """
+    injected = await apply_request_faults(
+        sandbox.faults, request, scope, sandbox.config.timeout_fault_s
+    )
+    if injected is not None:
+        return injected
     hashed = request_hash(body)
     with sandbox.keys_in_flight.hold(scope, key):
         replay = stored_answer(sandbox.store, scope, key, hashed)
         if replay is not None:
             return replay
-        outcome = process(hashed)
+        outcome = process(sandbox, key, hashed, body)
     if outcome.recorded:
         lie = answer_after_processing(sandbox.faults, scope)
         if lie is not None:
@@ -57,7 +67,7 @@ def create_once(
     return json_response(outcome.status_code, outcome.body)
 
 
-def request_hash(body: msgspec.Struct) -> str:
+def request_hash(body: object) -> str:
     """Hash of the decoded body, so whitespace or key order do not make a "different" request."""
     return hashlib.sha256(msgspec.json.encode(body, order="sorted")).hexdigest()
 

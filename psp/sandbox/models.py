@@ -6,18 +6,29 @@ from typing import Annotated, Literal
 
 import msgspec
 
-Currency = Annotated[str, msgspec.Meta(pattern=r"^[A-Z]{3}$")]
-Reference = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
-PositiveMinor = Annotated[int, msgspec.Meta(gt=0, le=10**15)]
+Currency = Annotated[str, msgspec.Meta(pattern=r"^[A-Z]{3}$", examples=["USD"])]
+Reference = Annotated[str, msgspec.Meta(min_length=1, max_length=64, examples=["order_1"])]
+PositiveMinor = Annotated[int, msgspec.Meta(gt=0, le=10**15, examples=[1000])]
 ChargeId = Annotated[str, msgspec.Meta(pattern=r"^ch_[A-Za-z0-9]{24}$")]
 BankTokenId = Annotated[str, msgspec.Meta(pattern=r"^btok_[a-z]{24}$")]
 
 
+def example(*values: object) -> msgspec.Meta:
+    """Examples for the OpenAPI document (schemathesis starts from them, people copy them)."""
+    return msgspec.Meta(examples=list(values))
+
+
 class TokenRequest(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
-    number: str
-    exp_month: int
-    exp_year: int
-    cvc: str
+    """The shape is checked here; the Luhn digit and the expiry by tokens.card_field_errors."""
+
+    number: Annotated[
+        str,
+        msgspec.Meta(pattern=r"^[0-9]{12,19}$"),
+        example("4242424242424242", "4000000000005126"),
+    ]
+    exp_month: Annotated[int, msgspec.Meta(ge=1, le=12), example(12)]
+    exp_year: Annotated[int, msgspec.Meta(ge=2000, le=2199), example(2099)]
+    cvc: Annotated[str, msgspec.Meta(pattern=r"^[0-9]{3,4}$"), example("123")]
 
 
 class TokenView(msgspec.Struct, frozen=True):
@@ -87,11 +98,16 @@ class RefundList(msgspec.Struct, frozen=True):
 
 class DisputeOpenRequest(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     charge: ChargeId
-    reason: Annotated[str, msgspec.Meta(min_length=1, max_length=100)] = "general"
+    reason: Annotated[str, msgspec.Meta(min_length=1, max_length=100), example("fraudulent")] = (
+        "general"
+    )
 
 
 class EvidenceRequest(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
-    text: Annotated[str, msgspec.Meta(min_length=1, max_length=20_000)]
+    # At most 4000 characters, so that any valid body fits the 64 KiB limit even \u-escaped.
+    text: Annotated[
+        str, msgspec.Meta(min_length=1, max_length=4000), example("winning_evidence: receipt")
+    ]
 
 
 class DisputeCloseRequest(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
@@ -120,8 +136,15 @@ class DisputeList(msgspec.Struct, frozen=True):
 class BankTokenRequest(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     """Either an IBAN, or a US account number with its routing number."""
 
-    holder_name: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
-    iban: Annotated[str, msgspec.Meta(pattern=r"^[A-Z]{2}[0-9]{2}[A-Z0-9]{11,30}$")] | None = None
+    holder_name: Annotated[str, msgspec.Meta(min_length=1, max_length=200), example("Ada Seller")]
+    iban: (
+        Annotated[
+            str,
+            msgspec.Meta(pattern=r"^[A-Z]{2}[0-9]{2}[A-Z0-9]{11,30}$"),
+            example("DE89370400440532013000"),
+        ]
+        | None
+    ) = None
     account_number: Annotated[str, msgspec.Meta(pattern=r"^[0-9]{4,17}$")] | None = None
     routing_number: Annotated[str, msgspec.Meta(pattern=r"^[0-9]{9}$")] | None = None
 
@@ -139,9 +162,11 @@ class BankTokenView(msgspec.Struct, frozen=True):
 
 class AccountRequest(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     reference: Reference
-    name: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
-    country: Annotated[str, msgspec.Meta(pattern=r"^[A-Z]{2}$")]
-    id_number: Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9-]{1,32}$")]
+    name: Annotated[str, msgspec.Meta(min_length=1, max_length=200), example("Ada's Shop")]
+    country: Annotated[str, msgspec.Meta(pattern=r"^[A-Z]{2}$"), example("DE")]
+    id_number: Annotated[
+        str, msgspec.Meta(pattern=r"^[A-Za-z0-9-]{1,32}$"), example("000000000", "123456789")
+    ]
     bank_token: BankTokenId | None = None
 
 
@@ -175,7 +200,7 @@ class BalanceView(msgspec.Struct, frozen=True):
 class PayoutRequest(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     amount: PositiveMinor
     currency: Currency
-    destination: Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
+    destination: Annotated[str, msgspec.Meta(min_length=1, max_length=128), example("seller_1")]
     reference: Reference
 
 
@@ -210,6 +235,6 @@ class PayoutList(msgspec.Struct, frozen=True):
 class HostedCardForm(msgspec.Struct, frozen=True):
     """The hosted page's form; missing fields are empty and reported on the page."""
 
-    number: str = ""
-    expiry: str = ""
-    cvc: str = ""
+    number: Annotated[str, example("4242 4242 4242 4242")] = ""
+    expiry: Annotated[str, example("12/99")] = ""
+    cvc: Annotated[str, example("123")] = ""

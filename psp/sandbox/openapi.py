@@ -10,6 +10,7 @@ allowing anonymous calls).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 import msgspec
@@ -18,7 +19,15 @@ import msgspec
 from litestar._openapi.schema_generation.plugins.struct import StructSchemaPlugin
 from litestar.openapi import OpenAPIConfig, ResponseSpec
 from litestar.openapi.plugins import JsonRenderPlugin
-from litestar.openapi.spec import Components, Schema, SecurityScheme, Tag
+from litestar.openapi.spec import (
+    Components,
+    Link,
+    OpenAPIResponse,
+    Operation,
+    Schema,
+    SecurityScheme,
+    Tag,
+)
 from litestar.params import HeaderParameter, PathParameter, QueryParameter
 from litestar.typing import FieldDefinition
 
@@ -119,6 +128,30 @@ def answers(
             generate_examples=False,
         )
     return responses
+
+
+def follow(operation_id: str, body: Mapping[str, Any] | None = None, **parameters: str) -> Link:
+    """A link to `operation_id`, its parameters (and body fields) taken from this answer, e.g.
+    `follow("getCharge", charge_id="$response.body#/id")`."""
+    return Link(operation_id=operation_id, parameters=parameters or None, request_body=body)
+
+
+def with_links(links: Mapping[int, Mapping[str, Link]]) -> type[Operation]:
+    """An operation class whose answers carry OpenAPI links, by status.
+
+    Litestar 2 has no other place to declare links; they let a client (and schemathesis's
+    stateful phase) follow a created object to the calls that use it.
+    """
+
+    @dataclass
+    class LinkedOperation(Operation):
+        def __post_init__(self) -> None:
+            for status, named in links.items():
+                response = (self.responses or {}).get(str(status))
+                if isinstance(response, OpenAPIResponse):
+                    response.links = dict(named)
+
+    return LinkedOperation
 
 
 def security_requirements(api_key_configured: bool) -> list[dict[str, list[str]]]:

@@ -18,7 +18,6 @@ from litestar.params import JSONBody
 
 from payments.psp.sandbox.bank_tokens import bank_token_exists
 from payments.psp.sandbox.bodies import StrictBody
-from payments.psp.sandbox.faults import apply_request_faults
 from payments.psp.sandbox.idempotency import Outcome, create_once, store_answer
 from payments.psp.sandbox.identifiers import iso_utc, new_id, utc_now
 from payments.psp.sandbox.lifecycle import schedule_transition
@@ -33,6 +32,8 @@ from payments.psp.sandbox.openapi import (
     ObjectId,
     ReferenceQuery,
     answers,
+    follow,
+    with_links,
 )
 from payments.psp.sandbox.problems import FieldError, ProblemError
 from payments.psp.sandbox.runtime import Sandbox
@@ -74,6 +75,16 @@ def payout_routes(sandbox: Sandbox) -> list[HTTPRouteHandler]:
     @post(
         "/v1/payouts",
         operation_id="createPayout",
+        operation_class=with_links(
+            {
+                201: {
+                    "get": follow("getPayout", payout_id="$response.body#/id"),
+                    "byReference": follow(
+                        "listPayoutsByReference", reference="$response.body#/reference"
+                    ),
+                }
+            }
+        ),
         tags=[PAYOUTS],
         summary="Pay money out to a destination",
         dto=StrictBody[PayoutRequest],
@@ -92,18 +103,7 @@ def payout_routes(sandbox: Sandbox) -> list[HTTPRouteHandler]:
         idempotency_key: IdempotencyKey,
     ) -> Response[bytes]:
         """Destinations `fail_*` fail, `return_*` are paid and then returned; others are paid."""
-        injected = await apply_request_faults(
-            sandbox.faults, request, SCOPE, sandbox.config.timeout_fault_s
-        )
-        if injected is not None:
-            return injected
-        return create_once(
-            sandbox,
-            SCOPE,
-            idempotency_key,
-            data,
-            lambda hashed: record_payout(sandbox, idempotency_key, hashed, data),
-        )
+        return await create_once(sandbox, request, SCOPE, idempotency_key, data, record_payout)
 
     @get(
         "/v1/payouts/{payout_id:str}",

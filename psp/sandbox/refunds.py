@@ -23,7 +23,7 @@ from litestar.handlers import HTTPRouteHandler
 from litestar.params import JSONBody
 
 from payments.psp.sandbox.bodies import StrictBody
-from payments.psp.sandbox.faults import FaultBook, apply_request_faults
+from payments.psp.sandbox.faults import FaultBook
 from payments.psp.sandbox.idempotency import Outcome, create_once, store_answer
 from payments.psp.sandbox.identifiers import iso_utc, new_id, utc_now
 from payments.psp.sandbox.lifecycle import schedule_transition
@@ -38,6 +38,8 @@ from payments.psp.sandbox.openapi import (
     ObjectId,
     ReferenceQuery,
     answers,
+    follow,
+    with_links,
 )
 from payments.psp.sandbox.problems import FieldError, ProblemError
 from payments.psp.sandbox.runtime import Sandbox
@@ -47,6 +49,11 @@ from payments.psp.sandbox.webhooks import enqueue_event
 SCOPE = "refunds"
 REFUNDS = "refunds"
 REFUND_FAILURE_CODE = "refund_failed"
+_FOLLOW_REFUND = {
+    "get": follow("getRefund", refund_id="$response.body#/id"),
+    "byReference": follow("listRefundsByReference", reference="$response.body#/reference"),
+}
+REFUND_LINKS = with_links({201: _FOLLOW_REFUND, 202: _FOLLOW_REFUND})
 
 
 def refund_view(refund: sqlite3.Row) -> RefundView:
@@ -171,6 +178,7 @@ def refund_routes(sandbox: Sandbox) -> list[HTTPRouteHandler]:
     @post(
         "/v1/refunds",
         operation_id="createRefund",
+        operation_class=REFUND_LINKS,
         tags=[REFUNDS],
         summary="Refund a succeeded charge, in part or in full",
         dto=StrictBody[RefundRequest],
@@ -195,18 +203,7 @@ def refund_routes(sandbox: Sandbox) -> list[HTTPRouteHandler]:
         idempotency_key: IdempotencyKey,
     ) -> Response[bytes]:
         """Without `amount`, refunds everything that is left of the charge."""
-        injected = await apply_request_faults(
-            sandbox.faults, request, SCOPE, sandbox.config.timeout_fault_s
-        )
-        if injected is not None:
-            return injected
-        return create_once(
-            sandbox,
-            SCOPE,
-            idempotency_key,
-            data,
-            lambda hashed: process_refund(sandbox, idempotency_key, hashed, data),
-        )
+        return await create_once(sandbox, request, SCOPE, idempotency_key, data, process_refund)
 
     @get(
         "/v1/refunds/{refund_id:str}",

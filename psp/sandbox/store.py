@@ -6,6 +6,7 @@ idempotency record and its webhook event are stored together or not at all.
 
 from __future__ import annotations
 
+import secrets
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -53,6 +54,7 @@ CREATE TABLE IF NOT EXISTS accounts (
     status TEXT NOT NULL, bank_token TEXT, created_at TEXT NOT NULL, updated_at TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS accounts_by_reference ON accounts (reference);
+CREATE TABLE IF NOT EXISTS installation (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS idempotency (
     scope TEXT NOT NULL, key TEXT NOT NULL, request_hash TEXT NOT NULL,
     status_code INTEGER NOT NULL, body BLOB NOT NULL, created_at TEXT NOT NULL,
@@ -128,6 +130,18 @@ class SandboxStore:
         with self._lock:
             row: Row | None = self._connection.execute(sql, parameters).fetchone()
             return row
+
+    def installation_secret(self, name: str) -> str:
+        """A random secret made the first time it is asked for, then kept (not wiped by reset)."""
+        with self.transaction() as connection:
+            connection.execute(
+                "INSERT OR IGNORE INTO installation (name, value) VALUES (?, ?)",
+                (name, secrets.token_hex(32)),
+            )
+            row = connection.execute(
+                "SELECT value FROM installation WHERE name = ?", (name,)
+            ).fetchone()
+            return str(row["value"])
 
     def wipe(self) -> None:
         """Delete every row of every table (admin reset for tests)."""

@@ -21,7 +21,7 @@ from payments.psp.sandbox.bodies import StrictBody
 from payments.psp.sandbox.faults import apply_request_faults
 from payments.psp.sandbox.identifiers import iso_utc, new_token, utc_now
 from payments.psp.sandbox.models import TokenRequest, TokenView
-from payments.psp.sandbox.openapi import BAD_BODY, REQUEST_FAULTS, answers
+from payments.psp.sandbox.openapi import BAD_BODY, REQUEST_FAULTS, answers, follow, with_links
 from payments.psp.sandbox.problems import FieldError, ProblemError
 from payments.psp.sandbox.runtime import Sandbox
 
@@ -86,7 +86,7 @@ def tokenise_card(sandbox: Sandbox, card: CardInput) -> TokenView:
         raise ProblemError(422, "Invalid card", "the card cannot be tokenised", errors)
     view = TokenView(
         token=new_token(),
-        fingerprint=fingerprint_of(sandbox.config.fingerprint_secret, card.number),
+        fingerprint=fingerprint_of(sandbox.fingerprint_secret, card.number),
         brand=brand_of(card.number),
         last4=card.number[-4:],
         exp_month=card.exp_month,
@@ -116,6 +116,9 @@ def token_routes(sandbox: Sandbox) -> list[HTTPRouteHandler]:
         "/v1/tokens",
         status_code=201,
         operation_id="createToken",
+        operation_class=with_links(
+            {201: {"charge": follow("createCharge", {"token": "$response.body#/token"})}}
+        ),
         tags=["tokens"],
         summary="Tokenise a card",
         dto=StrictBody[TokenRequest],

@@ -127,7 +127,9 @@ class SandboxProcess:
             key_file = self.db_path.parent / "api-key"
             key_file.write_text(self.api_key + "\n")
             command += ["--api-key-file", str(key_file)]
-        environment = {**os.environ, WEBHOOK_SECRET_ENV: WEBHOOK_SECRET}
+        # The caller's own PSP_SANDBOX_* settings must not leak into the sandbox under test.
+        environment = {k: v for k, v in os.environ.items() if not k.startswith("PSP_SANDBOX_")}
+        environment[WEBHOOK_SECRET_ENV] = WEBHOOK_SECRET
         self.process = subprocess.Popen(command, env=environment)
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline:

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import hmac
 import sqlite3
 import time
 from collections.abc import Callable
@@ -202,3 +204,22 @@ def test_neither_card_number_nor_cvc_is_stored(
         )
     assert "cvc" not in schema.lower()
     sandbox.start()
+
+
+def test_fingerprints_are_keyed_by_a_secret_of_each_installation(
+    start_sandbox: Any,
+) -> None:
+    card = {"number": "4242424242424242", "exp_month": 12, "exp_year": 2099, "cvc": "123"}
+
+    def fingerprint(sandbox: Any) -> str:
+        answer = httpx.post(f"{sandbox.base_url}/v1/tokens", json=card, timeout=10)
+        return str(answer.json()["fingerprint"])
+
+    first, second = start_sandbox(), start_sandbox()
+    before_restart = fingerprint(first)
+    first.stop()
+    first.start()
+    assert fingerprint(first) == before_restart
+    assert fingerprint(second) != before_restart
+    public_default = hmac.new(b"sandbox-fingerprint", card["number"].encode(), hashlib.sha256)
+    assert before_restart != public_default.hexdigest()

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from payments.psp.sandbox.__main__ import VISIBLE_SECRET_WARNING, parse_arguments
-from tests.psp_sandbox.conftest import SandboxStarter
+from tests.psp_sandbox.conftest import SandboxStarter, table_counts
 
 API_KEY = "sk_test_" + "k" * 32
 CARD = {"number": "4242424242424242", "exp_month": 12, "exp_year": 2099, "cvc": "123"}
@@ -28,6 +28,7 @@ def test_an_api_key_is_required_as_a_bearer_token_once_configured(
     start_sandbox: SandboxStarter,
 ) -> None:
     sandbox = start_sandbox(api_key=API_KEY)
+    before = table_counts(sandbox.db_path)
     with httpx.Client(base_url=sandbox.base_url, timeout=10) as anonymous:
         missing = anonymous.post("/v1/tokens", json=CARD)
         assert missing.status_code == 401
@@ -40,6 +41,10 @@ def test_an_api_key_is_required_as_a_bearer_token_once_configured(
         assert anonymous.get("/admin/faults").status_code == 401
         assert anonymous.post("/admin/reset").status_code == 401
         assert anonymous.get("/v1/charges/ch_x").status_code == 401  # before any look-up
+        charge = {"amount": 100, "currency": "USD", "token": "tok_" + "a" * 24, "reference": "r"}
+        wrong = {"Authorization": "Bearer nope", "Idempotency-Key": "k"}
+        assert anonymous.post("/v1/charges", json=charge, headers=wrong).status_code == 401
+        assert table_counts(sandbox.db_path) == before  # refused calls store nothing
         assert anonymous.get("/health").status_code == 200
         assert anonymous.get("/schema/openapi.json").status_code == 200
         assert anonymous.get("/v1/hosted/card").status_code == 200

@@ -211,3 +211,14 @@ def test_refunds_meet_the_request_faults_aimed_at_them(
     replay = _refund(client, "faulty", charge["id"], 100)
     assert (replay.status_code, replay.headers["Idempotent-Replayed"]) == (201, "true")
     assert table_counts(sandbox.db_path)["refunds"] == 1
+
+
+def test_a_body_over_the_size_limit_is_a_413_problem_and_stores_nothing(
+    sandbox: SandboxProcess, client: httpx.Client, make_charge: ChargeMaker
+) -> None:
+    charge = make_charge(amount=1000)
+    before = table_counts(sandbox.db_path)
+    huge = _refund(client, "huge", charge["id"], 100, reason="x" * 70_000)
+    assert huge.status_code == 413
+    assert huge.headers["content-type"].startswith("application/problem+json")
+    assert table_counts(sandbox.db_path) == before
