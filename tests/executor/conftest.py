@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import threading
@@ -99,11 +100,14 @@ def start_sandbox(db: Path, webhook_url: str) -> Sandbox:
     port = free_port()
     command = [
         sys.executable, "-m", "payments.psp.sandbox", "--db", str(db), "--port", str(port),
-        "--webhook-url", webhook_url, "--webhook-secret", WEBHOOK_SECRET,
+        "--webhook-url", webhook_url,
         "--pending-delay", "0.3", "--webhook-retry-base", "0.1", "--webhook-retry-cap", "0.5",
         "--timeout-fault-seconds", "3", "--log-level", "warning",
     ]  # fmt: skip
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env = {**os.environ, "PSP_SANDBOX_WEBHOOK_SECRET": WEBHOOK_SECRET}  # never on a command line
+    process = subprocess.Popen(
+        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     url = f"http://127.0.0.1:{port}"
     for _ in range(200):
         try:
