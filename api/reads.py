@@ -1,7 +1,10 @@
 """Reads of the order status view: GET /payments (list), /payments/{id}, /checkouts/{id}.
 
+Read-your-writes without asking (ADR 0011): an order or checkout the view does not hold yet
+is looked up in the event store by its deterministic id, so one that exists is never a 404.
 A client that passes the position a command answered with (`?min_position=N` or header
-`Min-Position: N`) gets a view at least that fresh, or a 503 problem after a bounded wait.
+`Min-Position: N`) gets a view at least that fresh (for status changes), or a 503 problem
+after a bounded wait.
 """
 
 from __future__ import annotations
@@ -14,16 +17,27 @@ from typing import Annotated
 
 import msgspec
 from litestar.params import HeaderParameter, QueryParameter
+from prometheus_client import Counter
 
 from payments.api.problems import FieldProblem, ProblemError
 from payments.api.schemas import CheckoutResponse, PaymentOrderResponse, PaymentOrderSummary
-from payments.domain.money import Money
-from payments.domain.payment_order import Status
+from payments.domain.checkout import Checkout
+from payments.domain.ids import checkout_uuid, payment_order_uuid
+from payments.domain.money import Money, format_minor
+from payments.domain.payment_order import PaymentOrder, Status
 from payments.projections.catalog import LiveViews
 from payments.projections.core import ProjectionView
 from payments.projections.runner import wait_for_position
 from payments.projections.views.order_status import OrderFilter, OrderKey, OrderStatus
 from payments.runtime.services import Services
+
+READ_FALLBACKS = Counter(
+    "payments_read_fallbacks_total",
+    "Reads answered from the event store because the view did not hold the id yet (ADR 0011)",
+    ["resource"],
+)
+for _resource in ("payment_order", "checkout"):
+    READ_FALLBACKS.labels(_resource)  # exposed at 0 from the start
 
 # How long a read waits for a view to reach the asked position before answering 503.
 READ_YOUR_WRITES_TIMEOUT_SECONDS = 2.0
@@ -134,41 +148,90 @@ def read_order(
     views = LiveViews.on(services.pool)
     ensure_fresh(services, views.order_status, min_position)
     row = views.order_status.get_order(payment_order_id)
-    if row is None:
+    if row is not None:
+        return order_responses(views, [row])[0]
+    order = services.application.find(PaymentOrder, payment_order_uuid(payment_order_id))
+    if order is None:
         raise not_found(f"payment order {payment_order_id!r}")
-    return order_responses(views, [row])[0]
+    READ_FALLBACKS.labels("payment_order").inc()
+    return order_response_from_events(views, order)
 
 
-def read_checkout(services: Services, checkout_id: str, min_position: int | None) -> bytes:
+def order_response_from_events(views: LiveViews, order: PaymentOrder) -> PaymentOrderResponse:
+    """The view's answer, from the aggregate itself; ledger_updated/wallet_updated say
+    whether the ledger and wallet views hold its posting and credit (usually not yet)."""
+    order_id = [order.payment_order_id]
+    return PaymentOrderResponse(
+        payment_order_id=order.payment_order_id,
+        checkout_id=order.checkout_id,
+        seller_account=order.seller_account,
+        amount=order.amount.format(),
+        currency=order.currency,
+        status=order.status.value,
+        ledger_updated=bool(views.ledger.orders_with_postings(order_id)),
+        wallet_updated=bool(views.wallets.orders_credited(order_id)),
+        attempts=order.attempts,
+        psp_reference=order.psp_reference,
+        failure_code=order.failure_code.value if order.failure_code else None,
+        failure_reason=order.failure_reason,
+        last_error=order.last_error,
+        next_attempt_at=order.next_attempt_at,
+        dead_lettered=order.dead_lettered,
+        created_at=order.created_on,
+        updated_at=order.modified_on,
+    )
+
+
+def read_checkout(
+    services: Services, checkout_id: str, min_position: int | None
+) -> CheckoutResponse:
     views = LiveViews.on(services.pool)
     ensure_fresh(services, views.order_status, min_position)
-    checkout = views.order_status.get_checkout(checkout_id)
-    if checkout is None:
-        raise not_found(f"checkout {checkout_id!r}")
-    orders = views.order_status.get_orders(checkout.payment_order_ids)
-    if len(orders) < len(checkout.payment_order_ids):
-        # A batch boundary fell between the checkout and its orders: wait for the rest.
-        ensure_fresh(
-            services, views.order_status, services.application.recorder.max_notification_id()
+    row = views.order_status.get_checkout(checkout_id)
+    if row is not None:
+        order_ids, is_payment_done = row.payment_order_ids, row.is_payment_done
+    else:
+        checkout = services.application.find(Checkout, checkout_uuid(checkout_id))
+        if checkout is None:
+            raise not_found(f"checkout {checkout_id!r}")
+        READ_FALLBACKS.labels("checkout").inc()
+        order_ids, is_payment_done = tuple(checkout.payment_order_ids), checkout.is_payment_done
+    summaries = {
+        o.payment_order_id: _summary(
+            o.payment_order_id, o.seller_account, o.amount_minor, o.currency, o.status
         )
-        orders = views.order_status.get_orders(checkout.payment_order_ids)
-    return msgspec.json.encode(
-        CheckoutResponse(
-            checkout_id=checkout.checkout_id,
-            is_payment_done=checkout.is_payment_done,
-            position=None,
-            payment_orders=[
-                PaymentOrderSummary(
-                    payment_order_id=o.payment_order_id,
-                    seller_account=o.seller_account,
-                    amount=Money(o.amount_minor, o.currency).format(),
-                    currency=o.currency,
-                    status=o.status,
-                    url=f"/payments/{o.payment_order_id}",
-                )
-                for o in orders
-            ],
-        )
+        for o in views.order_status.get_orders(order_ids)
+    }
+    for order_id in order_ids:
+        if order_id not in summaries:
+            # The checkout's orders were saved with it: the view has not applied them yet.
+            order = services.application.get_order(order_id)
+            READ_FALLBACKS.labels("payment_order").inc()
+            summaries[order_id] = _summary(
+                order_id,
+                order.seller_account,
+                order.amount_minor,
+                order.currency,
+                order.status.value,
+            )
+    return CheckoutResponse(
+        checkout_id=checkout_id,
+        is_payment_done=is_payment_done,
+        position=None,
+        payment_orders=[summaries[order_id] for order_id in order_ids],
+    )
+
+
+def _summary(
+    payment_order_id: str, seller_account: str, amount_minor: int, currency: str, status: str
+) -> PaymentOrderSummary:
+    return PaymentOrderSummary(
+        payment_order_id=payment_order_id,
+        seller_account=seller_account,
+        amount=format_minor(amount_minor, currency),
+        currency=currency,
+        status=status,
+        url=f"/payments/{payment_order_id}",
     )
 
 

@@ -129,28 +129,6 @@ def checkout_body(checkout: Checkout, orders: list[PaymentOrder], position: int 
     )
 
 
-def order_body(order: PaymentOrder) -> PaymentOrderResponse:
-    return PaymentOrderResponse(
-        payment_order_id=order.payment_order_id,
-        checkout_id=order.checkout_id,
-        seller_account=order.seller_account,
-        amount=order.amount.format(),
-        currency=order.currency,
-        status=order.status.value,
-        ledger_updated=False,
-        wallet_updated=False,
-        attempts=order.attempts,
-        psp_reference=order.psp_reference,
-        failure_code=order.failure_code.value if order.failure_code else None,
-        failure_reason=order.failure_reason,
-        last_error=order.last_error,
-        next_attempt_at=order.next_attempt_at,
-        dead_lettered=order.dead_lettered,
-        created_at=order.created_on,
-        updated_at=order.modified_on,
-    )
-
-
 def _placement_response(placement: Placement) -> StoredResponse:
     headers = {"location": f"/checkouts/{placement.checkout.checkout_id}"}
     if placement.position is not None:
@@ -262,8 +240,6 @@ class PaymentsController(Controller):
         services: NamedDependency[Services],
         min_position: MinPositionQuery = None,
         min_position_header: MinPositionHeader = None,
-    ) -> Response[bytes]:
+    ) -> CheckoutResponse:
         position = parse_min_position(min_position, min_position_header)
-        return Response(
-            content=read_checkout(services, checkout_id, position), media_type="application/json"
-        )
+        return read_checkout(services, checkout_id, position)
