@@ -13,18 +13,17 @@ import base64
 import binascii
 import re
 from datetime import datetime
-from typing import Annotated
 
 import msgspec
-from litestar.params import HeaderParameter, QueryParameter
 from prometheus_client import Counter
 
+from payments.api.parameters import ID_PATTERN, MAX_POSITION
 from payments.api.problems import FieldProblem, ProblemError
 from payments.api.schemas import CheckoutResponse, PaymentOrderResponse, PaymentOrderSummary
 from payments.domain.checkout import Checkout
 from payments.domain.ids import checkout_uuid, payment_order_uuid
 from payments.domain.money import Money, format_minor
-from payments.domain.payment_order import PaymentOrder, Status
+from payments.domain.payment_order import PaymentOrder
 from payments.projections.catalog import LiveViews
 from payments.projections.core import ProjectionView
 from payments.projections.runner import wait_for_position
@@ -41,24 +40,10 @@ for _resource in ("payment_order", "checkout"):
 
 # How long a read waits for a view to reach the asked position before answering 503.
 READ_YOUR_WRITES_TIMEOUT_SECONDS = 2.0
-DEFAULT_PAGE_SIZE = 50
-MAX_PAGE_SIZE = 200
 _RFC3339 = re.compile(
     r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$", re.ASCII
 )
-_INTEGER = re.compile(r"^[0-9]{1,18}$", re.ASCII)
-
-MinPositionQuery = Annotated[
-    str | None,
-    QueryParameter(
-        description="Wait (briefly) until the view has applied this event position "
-        "(the `position` / `Event-Position` a command answered with).",
-    ),
-]
-MinPositionHeader = Annotated[
-    str | None,
-    HeaderParameter(name="Min-Position", required=False, description="Same as ?min_position."),
-]
+_ID = re.compile(ID_PATTERN, re.ASCII)
 
 
 def invalid(parameter: str, message: str) -> ProblemError:
@@ -72,22 +57,25 @@ def invalid(parameter: str, message: str) -> ProblemError:
 
 
 def parse_min_position(query: str | None, header: str | None) -> int | None:
-    for parameter, text in (("min_position", query), ("header.Min-Position", header)):
-        if text is None:
-            continue
-        if _INTEGER.fullmatch(text.strip()) is None:
-            raise invalid(parameter, "must be a non-negative integer event position")
-    chosen = query if query is not None else header
-    return int(chosen.strip()) if chosen is not None else None
+    """The position to wait for: ?min_position= first, else the Min-Position header (both
+    digit strings, checked by their declared pattern)."""
+    for name, text in (("min_position", query), ("header.Min-Position", header)):
+        if text is not None:
+            if int(text) > MAX_POSITION:
+                raise invalid(name, f"must be at most {MAX_POSITION}")
+            return int(text)
+    return None
 
 
 def ensure_fresh(services: Services, view: ProjectionView, min_position: int | None) -> None:
-    """Return once `view` has applied min_position; 422 if no such event, 503 on timeout."""
+    """Return once `view` has applied min_position (or the last event, if that is earlier:
+    no write can have a later position); a 503 problem after a bounded wait."""
     if min_position is None or view.position() >= min_position:
         return
     head = services.application.recorder.max_notification_id() or 0
-    if min_position > head:
-        raise invalid("min_position", f"no event has position {min_position} (the last is {head})")
+    min_position = min(min_position, head)
+    if view.position() >= min_position:
+        return
     if not wait_for_position(view, min_position, READ_YOUR_WRITES_TIMEOUT_SECONDS):
         raise ProblemError(
             503,
@@ -256,7 +244,7 @@ def decode_cursor(text: str) -> OrderKey:
         created_at, payment_order_id = msgspec.json.decode(raw, type=tuple[datetime, str])
     except (binascii.Error, ValueError, msgspec.DecodeError):
         raise invalid("cursor", "is not a cursor this API returned") from None
-    if created_at.tzinfo is None:
+    if created_at.tzinfo is None or _ID.fullmatch(payment_order_id) is None:
         raise invalid("cursor", "is not a cursor this API returned")
     return OrderKey(created_at, payment_order_id)
 
@@ -272,14 +260,6 @@ def parse_instant(parameter: str, text: str | None) -> datetime | None:
         raise invalid(parameter, "is not a valid date-time") from None
 
 
-def parse_limit(text: str | None) -> int:
-    if text is None:
-        return DEFAULT_PAGE_SIZE
-    if _INTEGER.fullmatch(text) is None or not 1 <= int(text) <= MAX_PAGE_SIZE:
-        raise invalid("limit", f"must be an integer from 1 to {MAX_PAGE_SIZE}")
-    return int(text)
-
-
 def parse_filter(
     status: str | None,
     seller_account: str | None,
@@ -287,16 +267,10 @@ def parse_filter(
     created_from: str | None,
     created_to: str | None,
 ) -> OrderFilter:
-    statuses = [s.value for s in Status]
-    if status is not None and status not in statuses:
-        raise invalid("status", f"must be one of {', '.join(statuses)}")
-    for parameter, value in (("seller_account", seller_account), ("checkout_id", checkout_id)):
-        if value is not None and re.fullmatch(r"[A-Za-z0-9_-]{1,64}", value) is None:
-            raise invalid(parameter, "must be 1-64 characters: letters, digits, '_' or '-'")
+    """Filters as the view takes them; the parameters' patterns are checked by Litestar."""
     start = parse_instant("created_from", created_from)
     end = parse_instant("created_to", created_to)
-    if start is not None and end is not None and end < start:
-        raise invalid("created_to", "must not be before created_from")
+    # created_to before created_from is an empty interval: an empty page, not an error.
     return OrderFilter(status, seller_account, checkout_id, start, end)
 
 

@@ -120,3 +120,15 @@ def test_min_position_still_waits_for_status_changes(lagging: tuple[Client, Serv
     answer = client.get(order_url, params={"min_position": position})
     assert answer.status_code == 200
     assert answer.json()["status"] == "NOT_STARTED"
+
+
+def test_a_position_past_the_last_event_reads_the_view_at_the_last_event(
+    lagging: tuple[Client, Services],
+) -> None:
+    """No write has a later position than the last event, so the freshest view answers."""
+    client, services = lagging
+    created = client.post("/payments", json=checkout_body(1), headers=new_key())
+    catch_up_all(services)
+    answer = client.get(created.json()["payment_orders"][0]["url"], params={"min_position": 2**62})
+    assert answer.status_code == 200, answer.text
+    assert client.get("/payments", params={"min_position": 2**62}).status_code == 200
