@@ -38,7 +38,12 @@ JSON = "application/json"
 
 def success(model: type[Any], description: str, media_type: str = JSON) -> ResponseSpec:
     """A success answer a handler sends as bytes (e.g. a replayed idempotent answer)."""
-    return ResponseSpec(data_container=model, description=description, media_type=media_type)
+    return ResponseSpec(
+        data_container=model,
+        description=description,
+        media_type=media_type,
+        generate_examples=False,
+    )
 
 
 def header(description: str, *, required: bool, integer: bool = False) -> OpenAPIHeader:

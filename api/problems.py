@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 from litestar import Request, Response
@@ -29,16 +29,31 @@ log = logging.getLogger("payments.api")
 
 
 class FieldProblem(msgspec.Struct, frozen=True):
-    field: str
+    """One field at fault."""
+
+    field: Annotated[
+        str,
+        msgspec.Meta(
+            description="A body path (payment_orders[0].amount), a query parameter's name, "
+            "or header.<Name>",
+            examples=["payment_orders[0].amount"],
+        ),
+    ]
     message: str
 
 
 class Problem(msgspec.Struct, frozen=True, omit_defaults=True):
-    """The body of every error answer."""
+    """The body of every error answer (RFC 9457)."""
 
-    type: str
+    type: Annotated[
+        str,
+        msgspec.Meta(
+            description="https://payments.dev/problems/<slug>: what kind of problem",
+            examples=["https://payments.dev/problems/validation"],
+        ),
+    ]
     title: str
-    status: int
+    status: Annotated[int, msgspec.Meta(description="The HTTP status, repeated")]
     detail: str
     errors: list[FieldProblem] = []
     instance: str | None = None
@@ -91,6 +106,7 @@ def problem_specs(*statuses: int) -> dict[int, ResponseSpec]:
             data_container=Problem,
             description=_DESCRIPTIONS.get(status, "Problem"),
             media_type=PROBLEM_MEDIA_TYPE,
+            generate_examples=False,  # Litestar's would be random strings
         )
         for status in sorted({*statuses, *EVERY_ROUTE_PROBLEMS})
     }
