@@ -16,7 +16,7 @@ _REQUEST_ID_HEADER = b"x-request-id"
 
 def _valid_request_id(raw: bytes) -> str | None:
     text = raw.decode("latin-1")
-    if 0 < len(text) <= 128 and all(c.isalnum() or c in "-_.:" for c in text):
+    if 0 < len(text) <= 128 and text.isascii() and all(c.isalnum() or c in "-_.:" for c in text):
         return text
     return None
 

@@ -6,15 +6,17 @@ import hashlib
 import os
 import tempfile
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.concurrency import sync_to_thread
 from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, QueryParameter
+from litestar.params import JSONBody, PathParameter, QueryParameter
 
-from payments.api.idempotency import require_key, run_idempotent
+from payments.api.idempotency import idempotency_key_guard, require_key, run_idempotent
+from payments.api.openapi import operation, raw_body, success
+from payments.api.parameters import IdempotencyKeyHeader
 from payments.api.problems import FieldProblem, ProblemError, problem_specs
 from payments.domain.reconciliation_run import AUTO_FIX, AUTO_FIXED, INFO, OPEN, RESOLVED
 from payments.projections.reconciliation.report import (
@@ -32,6 +34,17 @@ CREATE_SCOPE = "POST /reconciliations"
 MAX_UPLOAD_BYTES = 1 << 30  # a million-line report is about 200 MiB
 CSV_MEDIA_TYPES = ("text/csv", "application/csv", "text/plain")
 EXCEPTION_STATES = {"open": (OPEN, AUTO_FIX), "auto_fixed": (AUTO_FIXED,), "resolved": (RESOLVED,)}
+
+
+# Any other value than a run's UUID answers 404, as before this declaration.
+RunIdPath = Annotated[
+    str,
+    PathParameter(description="The run's id, a UUID.", schema_extra={"format": "uuid"}),
+]
+FindingIdPath = Annotated[
+    str, PathParameter(pattern=r"^[A-Za-z0-9_.:-]+$", min_length=1, max_length=160)
+]
+_CSV_BODY = raw_body(CSV_MEDIA_TYPES, "The settlement file, as the PSP wrote it")
 
 
 class ResolveRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -91,24 +104,26 @@ class ReconciliationsController(Controller):
 
     @post(
         "/",
+        operation_id="createReconciliation",
         summary="Reconcile a PSP settlement file (Adyen settlement details CSV)",
         description="Send the file as the body (text/csv) with an Idempotency-Key. Answers 201 "
         "with the run's summary, or 200 when this exact file was already reconciled. A bad "
         "file answers 422 naming line and column, and records nothing.",
         status_code=201,
         request_max_body_size=MAX_UPLOAD_BYTES,
-        responses=problem_specs(400, 409, 413, 415, 422),
+        before_request=idempotency_key_guard,
+        responses={
+            201: success(dict[str, Any], "Created: the run's summary"),
+            200: success(dict[str, Any], "This exact file was already reconciled"),
+            **problem_specs(409, 413, 415, 422),
+        },
+        operation_class=operation(request_body=_CSV_BODY),
     )
     async def create_run(
         self,
         request: Request[Any, Any, Any],
         services: NamedDependency[Services],
-        idempotency_key: Annotated[
-            str | None,
-            HeaderParameter(
-                name="Idempotency-Key", required=False, description="Unique per operation"
-            ),
-        ] = None,
+        idempotency_key: IdempotencyKeyHeader,
     ) -> Response[bytes]:
         key = require_key(idempotency_key)
         media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -140,28 +155,30 @@ class ReconciliationsController(Controller):
 
     @get(
         "/{run_id:str}",
+        operation_id="getReconciliation",
         summary="A reconciliation run's summary: counts and amounts per class",
         sync_to_thread=True,
-        responses=problem_specs(404),
+        responses={200: success(dict[str, Any], "The run's summary"), **problem_specs(404, 422)},
     )
-    def get_run(
-        self, run_id: FromPath[str], services: NamedDependency[Services]
-    ) -> Response[bytes]:
+    def get_run(self, run_id: RunIdPath, services: NamedDependency[Services]) -> Response[bytes]:
         return _json(summary(services.reconciliations.get_run(run_id)))
 
     @get(
         "/{run_id:str}/exceptions",
+        operation_id="listReconciliationExceptions",
         summary="The run's exceptions (manual queue); ?state=open|auto_fixed|resolved|all",
         sync_to_thread=True,
         responses=problem_specs(404, 422),
     )
     def list_exceptions(
         self,
-        run_id: FromPath[str],
+        run_id: RunIdPath,
         services: NamedDependency[Services],
-        finding_state: Annotated[str, QueryParameter(name="state")] = "open",
-        limit: FromQuery[int] = 100,
-        offset: FromQuery[int] = 0,
+        finding_state: Annotated[
+            Literal["open", "auto_fixed", "resolved", "all"], QueryParameter(name="state")
+        ] = "open",
+        limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 100,
+        offset: Annotated[int, QueryParameter(ge=0, le=2**31 - 1)] = 0,
     ) -> ExceptionPage:
         if finding_state != "all" and finding_state not in EXCEPTION_STATES:
             raise ProblemError(
@@ -192,17 +209,21 @@ class ReconciliationsController(Controller):
 
     @post(
         "/{run_id:str}/exceptions/{finding_id:str}/resolve",
+        operation_id="resolveReconciliationException",
         summary="Record an operator's decision on an open exception",
         description="Body {action, reason}; action is accept_psp, accept_ours, write_off or "
         "investigated. A second resolution of the same exception answers 409.",
         status_code=200,
         sync_to_thread=True,
-        responses=problem_specs(404, 409, 422),
+        responses={
+            200: success(dict[str, Any], "The exception, resolved"),
+            **problem_specs(404, 409, 413, 422),
+        },
     )
     def resolve(
         self,
-        run_id: FromPath[str],
-        finding_id: FromPath[str],
+        run_id: RunIdPath,
+        finding_id: FindingIdPath,
         data: JSONBody[ResolveRequest],
         services: NamedDependency[Services],
     ) -> Response[bytes]:
@@ -211,12 +232,16 @@ class ReconciliationsController(Controller):
 
     @get(
         "/{run_id:str}/report.csv",
+        operation_id="getReconciliationReportCsv",
         summary="The full report as CSV (deterministic)",
         sync_to_thread=True,
-        responses=problem_specs(404),
+        responses={
+            200: success(str, "The report", media_type="text/csv; charset=utf-8"),
+            **problem_specs(404, 422),
+        },
     )
     def get_report_csv(
-        self, run_id: FromPath[str], services: NamedDependency[Services]
+        self, run_id: RunIdPath, services: NamedDependency[Services]
     ) -> Response[bytes]:
         run = services.reconciliations.get_run(run_id)
         return Response(
@@ -227,12 +252,13 @@ class ReconciliationsController(Controller):
 
     @get(
         "/{run_id:str}/report.json",
+        operation_id="getReconciliationReportJson",
         summary="The full report as JSON (deterministic)",
         sync_to_thread=True,
-        responses=problem_specs(404),
+        responses={200: success(dict[str, Any], "The report"), **problem_specs(404, 422)},
     )
     def get_report_json(
-        self, run_id: FromPath[str], services: NamedDependency[Services]
+        self, run_id: RunIdPath, services: NamedDependency[Services]
     ) -> Response[bytes]:
         return Response(
             content=report_json(services.reconciliations.get_run(run_id)),
