@@ -38,7 +38,7 @@ def test_openapi_documents_every_endpoint_with_its_problems(client: Client) -> N
 def test_health_checks_the_database(client: Client) -> None:
     response = client.get("/health")
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "database": "ok"}
+    assert response.json() == {"status": "ok", "database": "ok", "mode": "sandbox"}
 
 
 def test_every_answer_carries_a_request_id_and_echoes_a_given_one(client: Client) -> None:
