@@ -9,6 +9,7 @@ from functools import cached_property
 from psycopg_pool import ConnectionPool
 
 from payments.domain.application import PaymentsApplication
+from payments.domain.erasure_commands import ErasureCommands
 from payments.domain.order_commands import OrderCommands
 from payments.domain.payout_commands import PayoutCommands
 from payments.domain.reconciliation_commands import ReconciliationCommands
@@ -21,7 +22,7 @@ from payments.projections.followers.wallet_feed import WalletFeed
 from payments.projections.source import ApplicationEventSource
 from payments.psp.client import HttpPspClient
 from payments.psp.reconcile.runs import Reconciler
-from payments.runtime import idempotency
+from payments.runtime import idempotency, personal_data
 from payments.runtime.config import Settings
 from payments.runtime.database import apply_schema, eventsourcing_env, open_pool
 from payments.scheduler import runner as scheduler_jobs
@@ -29,6 +30,7 @@ from payments.scheduler import runner as scheduler_jobs
 # Every table of ours; each statement is idempotent. Later components append theirs.
 SCHEMA: list[str] = [
     *idempotency.SCHEMA,
+    *personal_data.SCHEMA,
     *projections_catalog.SCHEMA,
     *seal.SCHEMA,
     *scheduler_jobs.SCHEMA,
@@ -45,6 +47,7 @@ class Services:
     idempotency: idempotency.IdempotencyStore
     orders: OrderCommands
     queue: execution_queue.ExecutionQueue
+    personal_data: personal_data.PersonalDataKeys
     psp_url: str | None = None
 
     @cached_property
@@ -62,6 +65,10 @@ class Services:
         """Keeps the execution queue in step with the log (the executor's loop runs it)."""
         view = ExecutionFeed(self.pool, self.application, first_requery_delay=first_requery_delay)
         return Follower(view, ApplicationEventSource(self.application))
+
+    @cached_property
+    def erasures(self) -> ErasureCommands:
+        return ErasureCommands(self.application)
 
     @cached_property
     def reconciliations(self) -> ReconciliationCommands:
@@ -96,9 +103,11 @@ def build_services(settings: Settings, database_url: str) -> Services:
     """Connect to the database, create our tables if needed, open the event store."""
     pool = open_pool(database_url, size=settings.db_pool_size)
     apply_schema(pool, SCHEMA)
+    keys = personal_data.PersonalDataKeys(pool, settings.privacy_key_cache_s)
     application = PaymentsApplication(
         settings.checkout_policy,
         env=eventsourcing_env(database_url, pool_size=settings.db_pool_size),
+        sealer=keys,
     )
     store = idempotency.IdempotencyStore(pool, timedelta(hours=settings.idempotency_ttl_hours))
     return Services(
@@ -109,5 +118,6 @@ def build_services(settings: Settings, database_url: str) -> Services:
         idempotency=store,
         orders=OrderCommands(application),
         queue=execution_queue.ExecutionQueue(pool),
+        personal_data=keys,
         psp_url=settings.psp_url,
     )
