@@ -49,12 +49,20 @@ class PersonalDataSealer(Protocol):
         ...
 
 
+BUYER_PREFIX, CHECKOUT_PREFIX = "buyer:", "checkout:"
+
+
 def buyer_subject(buyer_id: str) -> str:
-    return f"buyer:{buyer_id}"
+    return BUYER_PREFIX + buyer_id
 
 
 def checkout_subject(checkout_id: str) -> str:
-    return f"checkout:{checkout_id}"
+    return CHECKOUT_PREFIX + checkout_id
+
+
+def names_one_checkout(subject: str) -> bool:
+    """A checkout's own subject seals that checkout only: its key is used once."""
+    return subject.startswith(CHECKOUT_PREFIX)
 
 
 def subject_of(buyer_info: Mapping[str, Any], checkout_id: str) -> str:

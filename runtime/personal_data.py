@@ -31,7 +31,12 @@ from cryptography.hazmat.primitives.hashes import SHA256
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from psycopg_pool import ConnectionPool
 
-from payments.domain.personal_data import PersonalData, SealedPersonalData, Sealing
+from payments.domain.personal_data import (
+    PersonalData,
+    SealedPersonalData,
+    Sealing,
+    names_one_checkout,
+)
 
 SCHEMA = [
     """
@@ -67,6 +72,9 @@ NONCE_BYTES = 12
 ASSOCIATED_DATA = b"payments.SealedPersonalData.v1:"
 CACHE_ENTRIES = 10_000
 _SEAL_ATTEMPTS = 3
+# For a key used once (a checkout's own): the events that name it commit synchronously after
+# it, and their WAL flush makes it durable too; a crash before that loses an unused key.
+_ONE_USE_KEY_COMMIT = "SET LOCAL synchronous_commit TO OFF"
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,7 +121,7 @@ def canonical_json(data: Mapping[str, Any]) -> bytes:
 class PersonalDataKeys:
     """The key table, and the `PersonalDataSealer` the application seals buyer_info with.
 
-    Sealing keeps a subject's key in memory for `cache_seconds` (0: never), so a repeat
+    Sealing keeps a buyer's key in memory for `cache_seconds` (0: never), so a repeat
     buyer costs no database round trip; opening always asks the table, so an erasure
     stops every process from reading at once.
     """
@@ -169,14 +177,17 @@ class PersonalDataKeys:
         return Sealing(SealedPersonalData(key.key_id, nonce + ciphertext), digest)
 
     def _key_for(self, subject: str) -> _SubjectKey:
+        """A buyer's key comes from the cache while fresh; a checkout's own key is used once
+        and never cached (ADR 0012: a cached key must be durable)."""
+        one_use = names_one_checkout(subject)
         now = self._clock()
         with self._lock:
             cached = self._cache.get(subject)
             if cached is not None and cached[0] > now:
                 self._cache.move_to_end(subject)
                 return cached[1]
-        key = self._live_key(self.subject_digest(subject))
-        if self.cache_seconds > 0:
+        key = self._live_key(self.subject_digest(subject), durable=not one_use)
+        if self.cache_seconds > 0 and not one_use:
             with self._lock:
                 self._cache[subject] = (now + self.cache_seconds, key)
                 self._cache.move_to_end(subject)
@@ -184,11 +195,13 @@ class PersonalDataKeys:
                     self._cache.popitem(last=False)
         return key
 
-    def _live_key(self, subject_digest: str) -> _SubjectKey:
+    def _live_key(self, subject_digest: str, *, durable: bool) -> _SubjectKey:
         """The subject's live key, created now if it has none (concurrency-safe: one
         statement inserts it or, when another writer came first, reads theirs)."""
         for _ in range(_SEAL_ATTEMPTS):
             with self.pool.connection() as conn:
+                if not durable:
+                    conn.execute(_ONE_USE_KEY_COMMIT)
                 row = conn.execute(
                     """
                     WITH created AS (

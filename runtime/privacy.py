@@ -29,11 +29,13 @@ def erase_subject(
     next erasure of the subject records it (with its original time and requester).
     """
     fresh = keys.erase(subject, requested_by)
+    # Before recording: an erasure committed by another process after this look-up is
+    # theirs to record; one committed before it is recorded below, by either of us.
+    latest = fresh or keys.last_erasure(subject)
     digest = keys.subject_digest(subject)
     for pending in keys.unrecorded_erasures(subject):
         erasures.record(pending.erasure_id, digest, pending.key_ids, pending.erased_by)
         keys.mark_recorded(pending.erasure_id)
-    latest = fresh or keys.last_erasure(subject)
     if latest is None:
         return None
     erasure = erasures.find(latest.erasure_id)

@@ -10,7 +10,7 @@ from litestar.testing import TestClient
 
 from payments.domain.checkout import Checkout
 from payments.domain.erasure import Erasure
-from payments.domain.personal_data import SealedPersonalData, buyer_subject
+from payments.domain.personal_data import SealedPersonalData, buyer_subject, checkout_subject
 from payments.runtime.personal_data import PersonalDataKeys
 from payments.runtime.privacy import erase_subject
 from payments.runtime.services import Services
@@ -135,3 +135,13 @@ def test_a_checkout_recorded_in_clear_stays_readable_and_is_not_erased(
     assert response.status_code == 404
     assert count(services, "privacy_keys") == keys_before
     assert client.get(url).json()["state"] == "readable"
+
+
+def test_a_checkouts_own_key_is_used_once_and_never_cached(services: Services) -> None:
+    cached = PersonalDataKeys(services.pool, 60)
+    subject = checkout_subject(f"co_once_{uuid.uuid4().hex[:8]}")
+    first = cached.seal(subject, {"name": "Once"}).sealed
+    assert erase_subject(services.personal_data, services.erasures, subject, "cli:ops")
+    again = cached.seal(subject, {"name": "Once"}).sealed
+    assert again.key_id != first.key_id
+    assert services.personal_data.open(again).state == "readable"
