@@ -88,26 +88,45 @@ def _printed_like_a_card(sizes: list[int]) -> bool:
     return tuple(sizes) in _UNEVEN_GROUPINGS
 
 
-def card_numbers_in(text: str) -> Iterator[str]:
-    """The digits of every card number written in text: 13-19 digits, alone or in groups
+def card_number_spans(text: str) -> Iterator[tuple[int, int]]:
+    """(start, end) of every card number written in text: 13-19 digits, alone or in groups
     separated by spaces, dashes or dots, that a card network could have issued (Luhn)."""
     for match in _DIGIT_RUN.finditer(text):
         groups = _SEPARATOR.split(match.group())
+        starts = [match.start()]
+        for group in groups[:-1]:
+            starts.append(starts[-1] + len(group) + 1)  # separators are one character
         # A card number may be followed (or preceded) by other groups: "4242 4242 4242 4242
         # 12 30" holds one. Try each stretch of whole groups of a card's length.
-        for start in range(len(groups)):
+        for first in range(len(groups)):
             digits = ""
-            for end in range(start, len(groups)):
-                digits += groups[end]
+            for last in range(first, len(groups)):
+                digits += groups[last]
                 if len(digits) > PAN_MAX_DIGITS:
                     break
                 if (
                     len(digits) >= GUARD_MIN_DIGITS
-                    and _printed_like_a_card([len(g) for g in groups[start : end + 1]])
+                    and _printed_like_a_card([len(g) for g in groups[first : last + 1]])
                     and issuable_pan(digits)
                 ):
-                    yield digits
+                    yield starts[first], starts[last] + len(groups[last])
 
 
 def contains_card_number(text: str) -> bool:
-    return next(card_numbers_in(text), None) is not None
+    return next(card_number_spans(text), None) is not None
+
+
+def redact_card_numbers(text: str, mask: str = "[card number]") -> str:
+    """text with every card number in it replaced by mask (for logs)."""
+    merged: list[list[int]] = []
+    for start, end in sorted(card_number_spans(text)):
+        if merged and start <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([start, end])
+    pieces: list[str] = []
+    position = 0
+    for start, end in merged:
+        pieces.append(text[position:start] + mask)
+        position = end
+    return "".join(pieces) + text[position:]

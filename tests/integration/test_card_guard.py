@@ -7,6 +7,7 @@ cards hidden in buyer_info through the real app: 422, a hint to tokenise, nothin
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 import pytest
@@ -16,8 +17,9 @@ from litestar.testing import TestClient
 
 from payments.api.card_guard import CVC_KEYS, refuse_card_data
 from payments.api.problems import ProblemError
-from payments.psp.cards import luhn_valid
+from payments.psp.cards import contains_card_number, luhn_valid, redact_card_numbers
 from payments.psp.sandbox.tokens import TEST_CARD_BEHAVIOURS
+from payments.runtime.logs import JsonLinesFormatter
 from payments.runtime.services import Services
 from tests.integration.helpers import checkout_body, event_count, idempotency_rows, new_key
 
@@ -316,3 +318,26 @@ def test_ordinary_buyer_info_with_phone_ids_and_dates_is_accepted(client: Client
     }
     response = client.post("/payments", json=body, headers=new_key())
     assert response.status_code == 201, response.text
+
+
+def test_a_card_number_in_a_url_path_is_not_written_to_the_access_log(
+    client: Client, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="payments.access")
+    response = client.get("/payments/4242-4242-4242-4242")
+    assert response.status_code == 404
+    formatter = JsonLinesFormatter()
+    logged = "\n".join(formatter.format(record) for record in caplog.records)
+    assert "/payments/[card number]" in logged
+    assert "4242-4242" not in logged
+
+
+@settings(max_examples=200, deadline=None)
+@given(number=card_numbers(), style=STYLES, before=SURROUNDINGS, after=SURROUNDINGS)
+def test_redacting_leaves_no_card_number_and_the_rest_as_it_was(
+    number: str, style: str, before: str, after: str
+) -> None:
+    text = f"{before} {printed(number, style)} {after}"
+    assert redact_card_numbers(text) == f"{before} [card number] {after}"
+    assert not contains_card_number(redact_card_numbers(text))
+    assert redact_card_numbers(before + after) == before + after
