@@ -59,33 +59,22 @@ def issuable_pan(digits: str) -> bool:
     snowflake ids), and a 2 only in Mir's and Mastercard's ranges (2200-2204, 2221-2720),
     so that ids that start with a year do not count.
     """
+    return _issued_length_and_prefix(digits) and luhn_valid(digits)
+
+
+def _issued_length_and_prefix(digits: str) -> bool:
     length = len(digits)
     if length == 13:
-        prefix_ok = digits.startswith("4")
-    elif length == 14:
-        prefix_ok = digits[:2] in {"30", "36", "38", "39"}
-    elif length == 15:
-        prefix_ok = digits[:2] in {"34", "37"}
-    elif 16 <= length <= PAN_MAX_DIGITS:
-        first = digits[0]
-        if first == "2":
-            prefix_ok = "2200" <= digits[:4] <= "2204" or "2221" <= digits[:4] <= "2720"
-        else:
-            prefix_ok = first not in {"0", "1"}
-    else:
-        prefix_ok = False
-    return prefix_ok and luhn_valid(digits)
-
-
-def _printed_like_a_card(sizes: list[int]) -> bool:
-    """Groups as cards are printed: one block, fours (4-4-4-4, 4-4-4-4-3, 4-4-4-1), Amex's
-    4-6-5, Diners' 4-6-4, or digit by digit. Not a UUID's 8-4-4, a date's 4-2-2 or an
-    amount's 12-2."""
-    if len(sizes) == 1 or all(size == 1 for size in sizes):
-        return True
-    if all(size == 4 for size in sizes[:-1]) and sizes[-1] <= 4:
-        return True
-    return tuple(sizes) in _UNEVEN_GROUPINGS
+        return digits.startswith("4")
+    if length == 14:
+        return digits[:2] in {"30", "36", "38", "39"}
+    if length == 15:
+        return digits[:2] in {"34", "37"}
+    if 16 <= length <= PAN_MAX_DIGITS:
+        if digits[0] == "2":
+            return "2200" <= digits[:4] <= "2204" or "2221" <= digits[:4] <= "2720"
+        return digits[0] not in {"0", "1"}
+    return False
 
 
 def card_number_spans(text: str) -> Iterator[tuple[int, int]]:
@@ -99,17 +88,57 @@ def card_number_spans(text: str) -> Iterator[tuple[int, int]]:
         # A card number may be followed (or preceded) by other groups: "4242 4242 4242 4242
         # 12 30" holds one. Try each stretch of whole groups of a card's length.
         for first in range(len(groups)):
-            digits = ""
-            for last in range(first, len(groups)):
-                digits += groups[last]
-                if len(digits) > PAN_MAX_DIGITS:
-                    break
-                if (
-                    len(digits) >= GUARD_MIN_DIGITS
-                    and _printed_like_a_card([len(g) for g in groups[first : last + 1]])
-                    and issuable_pan(digits)
-                ):
-                    yield starts[first], starts[last] + len(groups[last])
+            if groups[first][0] in "01":  # no network issues numbers that start so
+                continue
+            for last in _card_stretch_ends(groups, first):
+                yield starts[first], starts[last] + len(groups[last])
+
+
+def _card_stretch_ends(groups: list[str], first: int) -> Iterator[int]:
+    """Each last group such that groups[first..last] is printed as cards are (one block,
+    fours with a shorter last, Amex's 4-6-5, Diners' 4-6-4, or digit by digit as the whole
+    run; not a UUID's 8-4-4, a date's 4-2-2 or an amount's 12-2) and holds a number a
+    network issues.
+
+    Work per first group is bounded (19 digits at most, the Luhn sums kept as digits are
+    added), so that a body of many short groups costs milliseconds, not seconds."""
+    digits = ""
+    sizes: list[int] = []
+    all_ones = all_fours_before_last = True
+    # Luhn sums over the digits so far at even and odd indexes, plain and doubled: which
+    # pair counts depends on the parity of the length (the check digit is the last).
+    even_plain = even_doubled = odd_plain = odd_doubled = 0
+    for last in range(first, len(groups)):
+        if sizes:
+            all_fours_before_last = all_fours_before_last and sizes[-1] == 4
+        group = groups[last]
+        sizes.append(len(group))
+        all_ones = all_ones and len(group) == 1
+        for char in group:
+            value = ord(char) - 48
+            doubled = value * 2 - 9 if value > 4 else value * 2
+            if len(digits) % 2 == 0:
+                even_plain, even_doubled = even_plain + value, even_doubled + doubled
+            else:
+                odd_plain, odd_doubled = odd_plain + value, odd_doubled + doubled
+            digits += char
+        # Digit by digit only as a whole run: inside a longer one every digit would start
+        # a stretch to try.
+        whole_run = first == 0 and last == len(groups) - 1
+        printed_like_a_card = (
+            len(sizes) == 1
+            or (all_ones and whole_run)
+            or (all_fours_before_last and len(group) <= 4)
+            or tuple(sizes) in _UNEVEN_GROUPINGS
+        )
+        may_grow = sizes == [4, 6] or (all_ones and first == 0)
+        if len(digits) > PAN_MAX_DIGITS or not (printed_like_a_card or may_grow):
+            return  # longer stretches cannot be printed like a card either
+        if printed_like_a_card and len(digits) >= GUARD_MIN_DIGITS:
+            odd_length = len(digits) % 2 == 1
+            total = even_plain + odd_doubled if odd_length else even_doubled + odd_plain
+            if total % 10 == 0 and _issued_length_and_prefix(digits):
+                yield last
 
 
 def contains_card_number(text: str) -> bool:
