@@ -49,9 +49,8 @@ def brand_of(digits: str) -> str:
     return "unknown"
 
 
-def issuable_pan(digits: str) -> bool:
-    """True when a digit string has a length and prefix some card network issues, and
-    passes Luhn.
+def _issued_length_and_prefix(digits: str) -> bool:
+    """True when a digit string has a length and prefix some card network issues.
 
     Lengths 13-15 only with the prefixes that use them (Visa 13, Diners 14, Amex 15): most
     other numbers that long are phone numbers, timestamps or ids. 16-19 digits with any
@@ -59,10 +58,6 @@ def issuable_pan(digits: str) -> bool:
     snowflake ids), and a 2 only in Mir's and Mastercard's ranges (2200-2204, 2221-2720),
     so that ids that start with a year do not count.
     """
-    return _issued_length_and_prefix(digits) and luhn_valid(digits)
-
-
-def _issued_length_and_prefix(digits: str) -> bool:
     length = len(digits)
     if length == 13:
         return digits.startswith("4")
