@@ -215,7 +215,11 @@ class PersonalDataKeys:
                     SELECT key_id, key FROM privacy_keys
                     WHERE subject_digest = %(subject)s AND key IS NOT NULL
                     """,
-                    {"key_id": uuid.uuid4(), "subject": subject_digest, "key": os.urandom(32)},
+                    {
+                        "key_id": uuid.uuid4(),
+                        "subject": subject_digest,
+                        "key": os.urandom(KEY_BYTES),
+                    },
                 ).fetchone()
             # Nothing: another writer created the key after this statement's snapshot.
             if row is not None:
