@@ -21,6 +21,7 @@ from payments.api.routes.dead_letters import DeadLettersController
 from payments.api.routes.ledger import LedgerController
 from payments.api.routes.payments import EXAMPLES, PaymentsController
 from payments.api.routes.payouts import PayoutsController
+from payments.api.routes.privacy import PrivacyController
 from payments.api.routes.reconciliations import ReconciliationsController
 from payments.api.routes.wallets import WalletsController
 from payments.api.routes.webhooks import WebhooksController
@@ -93,6 +94,7 @@ def create_app(services: Services) -> Litestar:
             ReconciliationsController,
             LedgerController,
             WalletsController,
+            PrivacyController,
             health,
             MetricsController,
         ],

@@ -16,6 +16,7 @@ import click
 
 from payments.cli.audit import audit
 from payments.cli.keys import keys
+from payments.cli.privacy import privacy
 from payments.cli.projections import projections
 from payments.cli.reconcile import reconcile
 from payments.cli.scheduler import scheduler
@@ -263,6 +264,7 @@ main.add_command(projections)
 main.add_command(audit)
 main.add_command(reconcile)
 main.add_command(scheduler)
+main.add_command(privacy)
 for entry_point in entry_points(group="payments.commands"):
     main.add_command(entry_point.load(), entry_point.name)
 

@@ -54,6 +54,7 @@ class Settings:
     payout_minimum_minor: int = 1000
     reconciliation_window_days: int = 3  # how long a settlement may lag before it is missing
     scheduler_daily_at: tuple[int, int] = (2, 0)  # UTC hour, minute of the daily finance jobs
+    privacy_key_cache_s: float = 60.0  # how long a process seals with a key it looked up
 
     @property
     def checkout_policy(self) -> CheckoutPolicy:
@@ -118,6 +119,7 @@ class Settings:
             payout_minimum_minor=_payout_minimum(env, currency),
             scheduler_daily_at=_time_of_day(env, "PAYMENTS_SCHEDULER_DAILY_AT", (2, 0)),
             reconciliation_window_days=_int(env, "PAYMENTS_RECONCILIATION_WINDOW_DAYS", 3, 0, 365),
+            privacy_key_cache_s=_float(env, "PAYMENTS_PRIVACY_KEY_CACHE_S", 60.0, 0, 3600),
         )
 
 

@@ -11,6 +11,7 @@ from psycopg_pool import ConnectionPool
 from payments.domain.api_key import Role
 from payments.domain.api_key_commands import ApiKeyCommands
 from payments.domain.application import PaymentsApplication
+from payments.domain.erasure_commands import ErasureCommands
 from payments.domain.order_commands import OrderCommands
 from payments.domain.payout_commands import PayoutCommands
 from payments.domain.reconciliation_commands import ReconciliationCommands
@@ -24,7 +25,7 @@ from payments.projections.source import ApplicationEventSource
 from payments.projections.views.access import ApiKeysView, KeyRow
 from payments.psp.client import HttpPspClient
 from payments.psp.reconcile.runs import Reconciler
-from payments.runtime import idempotency
+from payments.runtime import idempotency, personal_data
 from payments.runtime.config import Settings
 from payments.runtime.database import apply_schema, eventsourcing_env, open_pool
 from payments.runtime.keys import KeyRing, NewKey, new_key
@@ -33,6 +34,7 @@ from payments.scheduler import runner as scheduler_jobs
 # Every table of ours; each statement is idempotent. Later components append theirs.
 SCHEMA: list[str] = [
     *idempotency.SCHEMA,
+    *personal_data.SCHEMA,
     *projections_catalog.SCHEMA,
     *seal.SCHEMA,
     *scheduler_jobs.SCHEMA,
@@ -49,6 +51,7 @@ class Services:
     idempotency: idempotency.IdempotencyStore
     orders: OrderCommands
     queue: execution_queue.ExecutionQueue
+    personal_data: personal_data.PersonalDataKeys
     psp_url: str | None = None
 
     @cached_property
@@ -100,6 +103,10 @@ class Services:
         return Follower(view, ApplicationEventSource(self.application))
 
     @cached_property
+    def erasures(self) -> ErasureCommands:
+        return ErasureCommands(self.application)
+
+    @cached_property
     def reconciliations(self) -> ReconciliationCommands:
         return ReconciliationCommands(self.application)
 
@@ -135,9 +142,11 @@ def build_services(settings: Settings, database_url: str) -> Services:
     """Connect to the database, create our tables if needed, open the event store."""
     pool = open_pool(database_url, size=settings.db_pool_size)
     apply_schema(pool, SCHEMA)
+    keys = personal_data.PersonalDataKeys(pool, settings.privacy_key_cache_s)
     application = PaymentsApplication(
         settings.checkout_policy,
         env=eventsourcing_env(database_url, pool_size=settings.db_pool_size),
+        sealer=keys,
     )
     store = idempotency.IdempotencyStore(pool, timedelta(hours=settings.idempotency_ttl_hours))
     return Services(
@@ -148,5 +157,6 @@ def build_services(settings: Settings, database_url: str) -> Services:
         idempotency=store,
         orders=OrderCommands(application),
         queue=execution_queue.ExecutionQueue(pool),
+        personal_data=keys,
         psp_url=settings.psp_url,
     )

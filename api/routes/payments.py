@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
 import msgspec
@@ -218,7 +217,8 @@ class PaymentsController(Controller):
     ) -> Response[bytes]:
         key = require_key(idempotency_key)
         command = to_command(data, services.settings.currency)
-        fingerprint = hashlib.sha256(msgspec.json.encode(data, order="sorted")).hexdigest()
+        # Keyed: the body holds buyer_info, and the key's row outlives requests (ADR 0012).
+        fingerprint = services.personal_data.keyed_hash(msgspec.json.encode(data, order="sorted"))
         return run_idempotent(
             services.idempotency,
             CREATE_SCOPE,

@@ -6,11 +6,13 @@ from __future__ import annotations
 import io
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from uuid import uuid4
 
 from payments.domain.application import CheckoutPolicy, PaymentsApplication
 from payments.domain.checkout import Checkout
 from payments.domain.payment_order import PaymentOrder
 from payments.domain.payout import Payout
+from payments.domain.personal_data import SealedPersonalData
 from payments.domain.reconciliation_commands import ReconciliationCommands
 from payments.domain.reconciliation_run import INFO, ReconciliationRun
 from payments.psp.reconcile.engine import ReconcileOptions, reconcile_file
@@ -36,7 +38,7 @@ def an_application() -> PaymentsApplication:
         orders.append(order)
     checkout = Checkout(
         checkout_id="co",
-        buyer_info={},
+        buyer_info=SealedPersonalData(uuid4(), b""),
         card_token="tok",
         card_details={},
         payment_order_ids=list(AMOUNTS),
