@@ -4,23 +4,31 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from litestar import Litestar, MediaType, Response, get
+from litestar import Litestar, MediaType, Response, Router, get
 from litestar.di import NamedDependency, Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 
+from payments.api.edge import (
+    PaymentsRequest,
+    allow_header_middleware,
+    control_character_middleware,
+)
 from payments.api.logs import request_logging_middleware
-from payments.api.problems import EXCEPTION_HANDLERS, Problem, problem_response
+from payments.api.openapi import finish_document
+from payments.api.problems import EXCEPTION_HANDLERS, Problem, problem_response, problem_specs
 from payments.api.routes.audit import AuditController, OrderHistoryController
 from payments.api.routes.dead_letters import DeadLettersController
 from payments.api.routes.ledger import LedgerController
-from payments.api.routes.payments import PaymentsController
+from payments.api.routes.payments import EXAMPLES, PaymentsController
 from payments.api.routes.payouts import PayoutsController
+from payments.api.routes.privacy import PrivacyController
 from payments.api.routes.reconciliations import ReconciliationsController
 from payments.api.routes.wallets import WalletsController
 from payments.api.routes.webhooks import WebhooksController
 from payments.api.schemas import HealthResponse
+from payments.api.security_headers import security_headers_middleware
 from payments.projections.catalog import projection_states
 from payments.projections.metrics import expose_projection_metrics
 from payments.psp.reconcile.metrics import expose_reconciliation_metrics
@@ -30,7 +38,14 @@ from payments.runtime.services import Services
 VERSION = "0.1.0"
 
 
-@get("/health", summary="Liveness and database check", sync_to_thread=True, tags=["operations"])
+@get(
+    "/health",
+    operation_id="getHealth",
+    summary="Liveness and database check",
+    sync_to_thread=True,
+    tags=["operations"],
+    responses=problem_specs(503),
+)
 def health(services: NamedDependency[Services]) -> Response[HealthResponse] | Response[bytes]:
     try:
         ping(services.pool)
@@ -43,7 +58,24 @@ def health(services: NamedDependency[Services]) -> Response[HealthResponse] | Re
                 detail="The database did not answer.",
             )
         )
-    return Response(HealthResponse(status="ok", database="ok"), media_type=MediaType.JSON)
+    return Response(
+        HealthResponse(status="ok", database="ok", mode=services.settings.mode),
+        media_type=MediaType.JSON,
+    )
+
+
+def _schema_not_found_as_problem(response: Response[object]) -> Response[object]:
+    """Litestar answers unknown /schema/... paths with an HTML page: a problem, like all 404s."""
+    if response.status_code != 404:
+        return response
+    return problem_response(
+        Problem(
+            type="https://payments.dev/problems/not-found",
+            title="Not found",
+            status=404,
+            detail="No such document: see /schema/openapi.json (or /schema for the docs).",
+        )
+    )  # type: ignore[return-value]
 
 
 class MetricsController(PrometheusController):
@@ -55,7 +87,7 @@ def create_app(services: Services) -> Litestar:
     prometheus = PrometheusConfig(app_name="payments", prefix="payments", group_path=True)
     expose_projection_metrics(lambda: projection_states(services.application, services.pool))
     expose_reconciliation_metrics(lambda: services.reconciler.days_behind(datetime.now(UTC).date()))
-    return Litestar(
+    app = Litestar(
         route_handlers=[
             PaymentsController,
             PayoutsController,
@@ -66,18 +98,34 @@ def create_app(services: Services) -> Litestar:
             ReconciliationsController,
             LedgerController,
             WalletsController,
+            PrivacyController,
             health,
             MetricsController,
         ],
         dependencies={"services": Provide(lambda: services, use_cache=True, sync_to_thread=False)},
         exception_handlers=EXCEPTION_HANDLERS,
-        middleware=[request_logging_middleware, prometheus.middleware],
+        middleware=[
+            request_logging_middleware,
+            security_headers_middleware,
+            prometheus.middleware,
+            control_character_middleware,
+            allow_header_middleware,
+        ],
+        request_class=PaymentsRequest,
         openapi_config=OpenAPIConfig(
             title="payments",
             version=VERSION,
             description="Event-sourced payments: checkouts, orders, ledger, wallets.",
             path="/schema",
             components=Components(),
+            openapi_router=Router(
+                "/schema",
+                route_handlers=[],
+                include_in_schema=False,
+                after_request=_schema_not_found_as_problem,
+            ),
         ),
         logging_config=None,
     )
+    finish_document(app, services.settings.currency, EXAMPLES)
+    return app

@@ -5,9 +5,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
-
-from litestar.params import QueryParameter
 
 from payments.api.problems import ProblemError
 from payments.api.reads import invalid, not_found, order_response
@@ -15,14 +12,6 @@ from payments.api.schemas import PaymentOrderResponse
 from payments.projections.audit.as_of import order_as_of
 from payments.projections.audit.instants import AsOfUnavailable, InstantError, parse_instant
 from payments.runtime.services import Services
-
-AsOfQuery = Annotated[
-    str | None,
-    QueryParameter(
-        description="Answer as of this instant (RFC 3339 with offset, not in the future): "
-        "every event recorded at or before it, replayed in log order.",
-    ),
-]
 
 
 def parse_as_of(text: str | None) -> datetime | None:

@@ -1,4 +1,10 @@
-"""Refuse raw card data before anything parses, stores or logs it (PCI scope stays at the PSP)."""
+"""Refuse raw card data before anything parses, stores or logs it (PCI scope stays at the PSP).
+
+The whole decoded body is searched: every value and every key, at any depth. A card
+number is 13-19 digits, alone or grouped by spaces, dashes or dots, that a card network
+could have issued and that passes Luhn (`psp.cards.card_numbers_in`); a CVC is any key
+named like one (`cvc`, `cvv`, `cvv2`, `csc`, `security_code`, in any case or spelling).
+"""
 
 from __future__ import annotations
 
@@ -6,12 +12,31 @@ import re
 from typing import Any
 
 from payments.api.problems import FieldProblem, ProblemError
-from payments.psp.cards import looks_like_pan
+from payments.psp.cards import contains_card_number
 
-_CVC_KEYS = re.compile(r"^(cvc2?|cvv2?|csc|cid|security_?code|card_?verification.*)$", re.I)
-_PAN_KEYS = re.compile(r"^(pan|number|card_?number|cc_?number|account_?number)$", re.I)
-# In buyer_info only numbers with a card brand's prefix count, so phone numbers pass.
-_BRAND_PREFIX = re.compile(r"^(4|5[1-5]|2[2-7]|3[47]|6011|65)")
+# Compared after lower-casing and dropping everything but letters and digits, so that
+# "CVV2", "security-code" and "cardSecurityCode" match too; "cvc_check" (a PSP's verdict
+# on a CVC, not one) does not.
+_CVC_NAMES = frozenset(
+    {
+        "cvc",
+        "cvc2",
+        "cvv",
+        "cvv2",
+        "csc",
+        "cvn",
+        "securitycode",
+        "cardverificationcode",
+        "cardverificationvalue",
+    }
+)
+_CVC_PREFIXES = ("", "card", "cc", "creditcard")
+CVC_KEYS = frozenset(prefix + name for prefix in _CVC_PREFIXES for name in _CVC_NAMES)
+# In credit_card_info, which holds a token, a field named like a card number is refused
+# whatever its value, and so is Amex's "cid".
+_CARD_ONLY_KEYS = frozenset({"pan", "number", "cardnumber", "ccnumber", "accountnumber", "cid"})
+CARD_SECTION = "credit_card_info"
+_NOT_ALPHANUMERIC = re.compile(r"[^0-9a-z]")
 _HINT = (
     "Never send card numbers or CVCs to this API: tokenise the card at the PSP "
     "(POST /v1/tokens or its hosted card page) and send credit_card_info.token instead."
@@ -19,16 +44,9 @@ _HINT = (
 
 
 def refuse_card_data(body: Any) -> None:
-    """Raise a 422 problem when the decoded body carries a card number or CVC."""
-    if not isinstance(body, dict):
-        return
+    """Raise a 422 problem when the decoded body carries a card number or CVC anywhere."""
     found: list[FieldProblem] = []
-    card = body.get("credit_card_info")
-    if card is not None:
-        _scan(card, "credit_card_info", strict=True, found=found)
-    buyer = body.get("buyer_info")
-    if buyer is not None:
-        _scan(buyer, "buyer_info", strict=False, found=found)
+    _scan(body, "", in_card_section=False, found=found)
     if found:
         raise ProblemError(
             422,
@@ -39,29 +57,37 @@ def refuse_card_data(body: Any) -> None:
         )
 
 
-def _scan(value: Any, path: str, *, strict: bool, found: list[FieldProblem]) -> None:
+def _normalised(key: str) -> str:
+    return _NOT_ALPHANUMERIC.sub("", key.lower())
+
+
+def _scan(value: Any, path: str, *, in_card_section: bool, found: list[FieldProblem]) -> None:
     if isinstance(value, dict):
         for key, item in value.items():
-            child = f"{path}.{key}"
-            if strict and _CVC_KEYS.match(str(key)):
-                found.append(FieldProblem(field=child, message="a CVC must never be sent here"))
-            elif strict and _PAN_KEYS.match(str(key)):
+            text = str(key)
+            key_is_card_number = contains_card_number(text)
+            # A key that is itself a card number must not be echoed in the field path.
+            name = "[redacted]" if key_is_card_number else text
+            child = f"{path}.{name}" if path else name
+            normalised = _normalised(text)
+            if normalised in CVC_KEYS:
+                found.append(FieldProblem(field=child, message="a CVC must never be sent"))
+            elif key_is_card_number or (in_card_section and normalised in _CARD_ONLY_KEYS):
                 found.append(FieldProblem(field=child, message="a card number must never be sent"))
             else:
-                _scan(item, child, strict=strict, found=found)
+                section = in_card_section or (path == "" and text == CARD_SECTION)
+                _scan(item, child, in_card_section=section, found=found)
     elif isinstance(value, list):
         for index, item in enumerate(value):
-            _scan(item, f"{path}[{index}]", strict=strict, found=found)
-    elif isinstance(value, (str, int)) and not isinstance(value, bool):
-        text = str(value)
-        if _looks_like_card_number(text, strict=strict):
-            found.append(FieldProblem(field=path, message="looks like a card number"))
+            _scan(item, f"{path or 'body'}[{index}]", in_card_section=in_card_section, found=found)
+    elif isinstance(value, str | int | float) and not isinstance(value, bool):
+        shown = _text_of(value)
+        if shown is not None and contains_card_number(shown):
+            found.append(FieldProblem(field=path or "body", message="looks like a card number"))
 
 
-def _looks_like_card_number(text: str, *, strict: bool) -> bool:
-    if not looks_like_pan(text):
-        return False
-    if strict:
-        return True
-    digits = re.sub(r"[^0-9]", "", text)
-    return bool(_BRAND_PREFIX.match(digits)) and 13 <= len(digits) <= 19
+def _text_of(value: str | int | float) -> str | None:
+    """The digits a JSON value shows; a float only when it is a whole number."""
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else None
+    return str(value)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
-from litestar import Response
+from litestar import Request, Response
 
 from payments.api.problems import FieldProblem, ProblemError
 from payments.runtime.idempotency import ClaimOutcome, IdempotencyStore, StoredResponse, valid_key
@@ -29,6 +30,11 @@ def require_key(key: str | None) -> str:
             errors=[FieldProblem(field="header.Idempotency-Key", message="invalid")],
         )
     return key
+
+
+async def idempotency_key_guard(request: Request[Any, Any, Any]) -> None:
+    """`before_request` of a creating POST: a missing or invalid key answers 400 at once."""
+    require_key(request.headers.get("idempotency-key"))
 
 
 def as_response(stored: StoredResponse, *, replayed: bool) -> Response[bytes]:

@@ -8,6 +8,7 @@ import uuid
 
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
+from payments.psp.cards import redact_card_numbers
 from payments.runtime.logs import request_id_var
 
 _access = logging.getLogger("payments.access")
@@ -16,7 +17,7 @@ _REQUEST_ID_HEADER = b"x-request-id"
 
 def _valid_request_id(raw: bytes) -> str | None:
     text = raw.decode("latin-1")
-    if 0 < len(text) <= 128 and all(c.isalnum() or c in "-_.:" for c in text):
+    if 0 < len(text) <= 128 and text.isascii() and all(c.isalnum() or c in "-_.:" for c in text):
         return text
     return None
 
@@ -51,7 +52,7 @@ def request_logging_middleware(app: ASGIApp) -> ASGIApp:
                 "request",
                 extra={
                     "method": scope.get("method"),
-                    "path": scope["path"],
+                    "path": redact_card_numbers(scope["path"]),  # never log a card number
                     "status": status,
                     "duration_ms": round((time.perf_counter() - started) * 1000, 2),
                 },

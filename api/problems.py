@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 from litestar import Request, Response
@@ -29,16 +29,31 @@ log = logging.getLogger("payments.api")
 
 
 class FieldProblem(msgspec.Struct, frozen=True):
-    field: str
+    """One field at fault."""
+
+    field: Annotated[
+        str,
+        msgspec.Meta(
+            description="A body path (payment_orders[0].amount), a query parameter's name, "
+            "or header.<Name>",
+            examples=["payment_orders[0].amount"],
+        ),
+    ]
     message: str
 
 
 class Problem(msgspec.Struct, frozen=True, omit_defaults=True):
-    """The body of every error answer."""
+    """The body of every error answer (RFC 9457)."""
 
-    type: str
+    type: Annotated[
+        str,
+        msgspec.Meta(
+            description="https://payments.dev/problems/<slug>: what kind of problem",
+            examples=["https://payments.dev/problems/validation"],
+        ),
+    ]
     title: str
-    status: int
+    status: Annotated[int, msgspec.Meta(description="The HTTP status, repeated")]
     detail: str
     errors: list[FieldProblem] = []
     instance: str | None = None
@@ -64,25 +79,36 @@ class ProblemError(Exception):
 
 
 _DESCRIPTIONS = {
-    400: "Malformed request or missing Idempotency-Key",
+    400: "Malformed request: a body that is not UTF-8 JSON or is nested too deeply, a control "
+    "character in the path, query or a header, or a missing or invalid Idempotency-Key",
+    401: "Not authenticated",
+    403: "Not allowed for this caller",
     404: "Not found",
-    409: "Conflict: id reused with another body, or the same key still in flight",
+    409: "Conflict: id reused with another body, the same key still in flight, or not allowed "
+    "in the resource's current state",
     413: "Body over the size limit",
-    415: "Body is not application/json",
-    422: "Invalid fields (see errors[]), raw card data, or a key reused with another body",
-    503: "Not available yet (dependency down or view not caught up)",
+    415: "Body in a media type this operation does not take",
+    422: "Invalid fields or parameters (see errors[]), raw card data, a key reused with another "
+    "body, or a rule of the current state (e.g. more than the available balance)",
+    429: "Too many requests; see Retry-After",
+    503: "Not available yet (a dependency is down or a view has not caught up); see Retry-After",
 }
+
+# Problems every operation can answer: 400 for control characters anywhere in a request.
+# Authentication adds its 401/403/429 here, so that every route documents them at once.
+EVERY_ROUTE_PROBLEMS: tuple[int, ...] = (400,)
 
 
 def problem_specs(*statuses: int) -> dict[int, ResponseSpec]:
-    """OpenAPI entries for the problem answers a route can give."""
+    """OpenAPI entries for the problem answers a route can give (and every route gives)."""
     return {
         status: ResponseSpec(
             data_container=Problem,
             description=_DESCRIPTIONS.get(status, "Problem"),
             media_type=PROBLEM_MEDIA_TYPE,
+            generate_examples=False,  # Litestar's would be random strings
         )
-        for status in statuses
+        for status in sorted({*statuses, *EVERY_ROUTE_PROBLEMS})
     }
 
 
@@ -106,6 +132,17 @@ def _field_from_key(key: str) -> str:
     return key.lstrip(".") or "body"
 
 
+def _parameter_name(request: Request[Any, Any, Any], key: str, source: object) -> str:
+    """The name a client sent: `header.Min-Position` for a header, the query name otherwise."""
+    try:
+        parameter = request.route_handler.parsed_fn_signature.parameters.get(key)
+    except Exception:  # no route (404/405): nothing to look up
+        parameter = None
+    kwarg = getattr(parameter, "kwarg_definition", None)
+    name = getattr(kwarg, "name", None) or key
+    return f"header.{name}" if source == "header" else name
+
+
 def _validation_problem(request: Request[Any, Any, Any], exc: ValidationException) -> Problem:
     errors: list[FieldProblem] = []
     extra = exc.extra if isinstance(exc.extra, list) else []
@@ -117,6 +154,8 @@ def _validation_problem(request: Request[Any, Any, Any], exc: ValidationExceptio
         source = item.get("source")
         if key == "data" or (source == "body" and not key):
             key = "body"
+        elif source in ("header", "query", "path"):
+            key = _parameter_name(request, key, source)
         errors.append(FieldProblem(field=_field_from_key(key), message=message))
     if not errors:
         errors.append(FieldProblem(field="body", message=_clean(str(exc.detail))))

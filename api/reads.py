@@ -1,7 +1,10 @@
 """Reads of the order status view: GET /payments (list), /payments/{id}, /checkouts/{id}.
 
+Read-your-writes without asking (ADR 0011): an order or checkout the view does not hold yet
+is looked up in the event store by its deterministic id, so one that exists is never a 404.
 A client that passes the position a command answered with (`?min_position=N` or header
-`Min-Position: N`) gets a view at least that fresh, or a 503 problem after a bounded wait.
+`Min-Position: N`) gets a view at least that fresh (for status changes), or a 503 problem
+after a bounded wait.
 """
 
 from __future__ import annotations
@@ -10,41 +13,37 @@ import base64
 import binascii
 import re
 from datetime import datetime
-from typing import Annotated
 
 import msgspec
-from litestar.params import HeaderParameter, QueryParameter
+from prometheus_client import Counter
 
+from payments.api.parameters import ID_PATTERN, MAX_POSITION
 from payments.api.problems import FieldProblem, ProblemError
 from payments.api.schemas import CheckoutResponse, PaymentOrderResponse, PaymentOrderSummary
-from payments.domain.money import Money
-from payments.domain.payment_order import Status
+from payments.domain.checkout import Checkout
+from payments.domain.ids import checkout_uuid, payment_order_uuid
+from payments.domain.money import Money, format_minor
+from payments.domain.payment_order import PaymentOrder
 from payments.projections.catalog import LiveViews
 from payments.projections.core import ProjectionView
 from payments.projections.runner import wait_for_position
 from payments.projections.views.order_status import OrderFilter, OrderKey, OrderStatus
 from payments.runtime.services import Services
 
+READ_FALLBACKS = Counter(
+    "payments_read_fallbacks_total",
+    "Reads answered from the event store because the view did not hold the id yet (ADR 0011)",
+    ["resource"],
+)
+for _resource in ("payment_order", "checkout"):
+    READ_FALLBACKS.labels(_resource)  # exposed at 0 from the start
+
 # How long a read waits for a view to reach the asked position before answering 503.
 READ_YOUR_WRITES_TIMEOUT_SECONDS = 2.0
-DEFAULT_PAGE_SIZE = 50
-MAX_PAGE_SIZE = 200
 _RFC3339 = re.compile(
     r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$", re.ASCII
 )
-_INTEGER = re.compile(r"^[0-9]{1,18}$", re.ASCII)
-
-MinPositionQuery = Annotated[
-    str | None,
-    QueryParameter(
-        description="Wait (briefly) until the view has applied this event position "
-        "(the `position` / `Event-Position` a command answered with).",
-    ),
-]
-MinPositionHeader = Annotated[
-    str | None,
-    HeaderParameter(name="Min-Position", required=False, description="Same as ?min_position."),
-]
+_ID = re.compile(ID_PATTERN, re.ASCII)
 
 
 def invalid(parameter: str, message: str) -> ProblemError:
@@ -58,22 +57,25 @@ def invalid(parameter: str, message: str) -> ProblemError:
 
 
 def parse_min_position(query: str | None, header: str | None) -> int | None:
-    for parameter, text in (("min_position", query), ("header.Min-Position", header)):
-        if text is None:
-            continue
-        if _INTEGER.fullmatch(text.strip()) is None:
-            raise invalid(parameter, "must be a non-negative integer event position")
-    chosen = query if query is not None else header
-    return int(chosen.strip()) if chosen is not None else None
+    """The position to wait for: ?min_position= first, else the Min-Position header (both
+    digit strings, checked by their declared pattern)."""
+    for name, text in (("min_position", query), ("header.Min-Position", header)):
+        if text is not None:
+            if int(text) > MAX_POSITION:
+                raise invalid(name, f"must be at most {MAX_POSITION}")
+            return int(text)
+    return None
 
 
 def ensure_fresh(services: Services, view: ProjectionView, min_position: int | None) -> None:
-    """Return once `view` has applied min_position; 422 if no such event, 503 on timeout."""
+    """Return once `view` has applied min_position (or the last event, if that is earlier:
+    no write can have a later position); a 503 problem after a bounded wait."""
     if min_position is None or view.position() >= min_position:
         return
     head = services.application.recorder.max_notification_id() or 0
-    if min_position > head:
-        raise invalid("min_position", f"no event has position {min_position} (the last is {head})")
+    min_position = min(min_position, head)
+    if view.position() >= min_position:
+        return
     if not wait_for_position(view, min_position, READ_YOUR_WRITES_TIMEOUT_SECONDS):
         raise ProblemError(
             503,
@@ -134,41 +136,90 @@ def read_order(
     views = LiveViews.on(services.pool)
     ensure_fresh(services, views.order_status, min_position)
     row = views.order_status.get_order(payment_order_id)
-    if row is None:
+    if row is not None:
+        return order_responses(views, [row])[0]
+    order = services.application.find(PaymentOrder, payment_order_uuid(payment_order_id))
+    if order is None:
         raise not_found(f"payment order {payment_order_id!r}")
-    return order_responses(views, [row])[0]
+    READ_FALLBACKS.labels("payment_order").inc()
+    return order_response_from_events(views, order)
 
 
-def read_checkout(services: Services, checkout_id: str, min_position: int | None) -> bytes:
+def order_response_from_events(views: LiveViews, order: PaymentOrder) -> PaymentOrderResponse:
+    """The view's answer, from the aggregate itself; ledger_updated/wallet_updated say
+    whether the ledger and wallet views hold its posting and credit (usually not yet)."""
+    order_id = [order.payment_order_id]
+    return PaymentOrderResponse(
+        payment_order_id=order.payment_order_id,
+        checkout_id=order.checkout_id,
+        seller_account=order.seller_account,
+        amount=order.amount.format(),
+        currency=order.currency,
+        status=order.status.value,
+        ledger_updated=bool(views.ledger.orders_with_postings(order_id)),
+        wallet_updated=bool(views.wallets.orders_credited(order_id)),
+        attempts=order.attempts,
+        psp_reference=order.psp_reference,
+        failure_code=order.failure_code.value if order.failure_code else None,
+        failure_reason=order.failure_reason,
+        last_error=order.last_error,
+        next_attempt_at=order.next_attempt_at,
+        dead_lettered=order.dead_lettered,
+        created_at=order.created_on,
+        updated_at=order.modified_on,
+    )
+
+
+def read_checkout(
+    services: Services, checkout_id: str, min_position: int | None
+) -> CheckoutResponse:
     views = LiveViews.on(services.pool)
     ensure_fresh(services, views.order_status, min_position)
-    checkout = views.order_status.get_checkout(checkout_id)
-    if checkout is None:
-        raise not_found(f"checkout {checkout_id!r}")
-    orders = views.order_status.get_orders(checkout.payment_order_ids)
-    if len(orders) < len(checkout.payment_order_ids):
-        # A batch boundary fell between the checkout and its orders: wait for the rest.
-        ensure_fresh(
-            services, views.order_status, services.application.recorder.max_notification_id()
+    row = views.order_status.get_checkout(checkout_id)
+    if row is not None:
+        order_ids, is_payment_done = row.payment_order_ids, row.is_payment_done
+    else:
+        checkout = services.application.find(Checkout, checkout_uuid(checkout_id))
+        if checkout is None:
+            raise not_found(f"checkout {checkout_id!r}")
+        READ_FALLBACKS.labels("checkout").inc()
+        order_ids, is_payment_done = tuple(checkout.payment_order_ids), checkout.is_payment_done
+    summaries = {
+        o.payment_order_id: _summary(
+            o.payment_order_id, o.seller_account, o.amount_minor, o.currency, o.status
         )
-        orders = views.order_status.get_orders(checkout.payment_order_ids)
-    return msgspec.json.encode(
-        CheckoutResponse(
-            checkout_id=checkout.checkout_id,
-            is_payment_done=checkout.is_payment_done,
-            position=None,
-            payment_orders=[
-                PaymentOrderSummary(
-                    payment_order_id=o.payment_order_id,
-                    seller_account=o.seller_account,
-                    amount=Money(o.amount_minor, o.currency).format(),
-                    currency=o.currency,
-                    status=o.status,
-                    url=f"/payments/{o.payment_order_id}",
-                )
-                for o in orders
-            ],
-        )
+        for o in views.order_status.get_orders(order_ids)
+    }
+    for order_id in order_ids:
+        if order_id not in summaries:
+            # The checkout's orders were saved with it: the view has not applied them yet.
+            order = services.application.get_order(order_id)
+            READ_FALLBACKS.labels("payment_order").inc()
+            summaries[order_id] = _summary(
+                order_id,
+                order.seller_account,
+                order.amount_minor,
+                order.currency,
+                order.status.value,
+            )
+    return CheckoutResponse(
+        checkout_id=checkout_id,
+        is_payment_done=is_payment_done,
+        position=None,
+        payment_orders=[summaries[order_id] for order_id in order_ids],
+    )
+
+
+def _summary(
+    payment_order_id: str, seller_account: str, amount_minor: int, currency: str, status: str
+) -> PaymentOrderSummary:
+    return PaymentOrderSummary(
+        payment_order_id=payment_order_id,
+        seller_account=seller_account,
+        amount=format_minor(amount_minor, currency),
+        currency=currency,
+        status=status,
+        url=f"/payments/{payment_order_id}",
     )
 
 
@@ -193,7 +244,7 @@ def decode_cursor(text: str) -> OrderKey:
         created_at, payment_order_id = msgspec.json.decode(raw, type=tuple[datetime, str])
     except (binascii.Error, ValueError, msgspec.DecodeError):
         raise invalid("cursor", "is not a cursor this API returned") from None
-    if created_at.tzinfo is None:
+    if created_at.tzinfo is None or _ID.fullmatch(payment_order_id) is None:
         raise invalid("cursor", "is not a cursor this API returned")
     return OrderKey(created_at, payment_order_id)
 
@@ -209,14 +260,6 @@ def parse_instant(parameter: str, text: str | None) -> datetime | None:
         raise invalid(parameter, "is not a valid date-time") from None
 
 
-def parse_limit(text: str | None) -> int:
-    if text is None:
-        return DEFAULT_PAGE_SIZE
-    if _INTEGER.fullmatch(text) is None or not 1 <= int(text) <= MAX_PAGE_SIZE:
-        raise invalid("limit", f"must be an integer from 1 to {MAX_PAGE_SIZE}")
-    return int(text)
-
-
 def parse_filter(
     status: str | None,
     seller_account: str | None,
@@ -224,16 +267,10 @@ def parse_filter(
     created_from: str | None,
     created_to: str | None,
 ) -> OrderFilter:
-    statuses = [s.value for s in Status]
-    if status is not None and status not in statuses:
-        raise invalid("status", f"must be one of {', '.join(statuses)}")
-    for parameter, value in (("seller_account", seller_account), ("checkout_id", checkout_id)):
-        if value is not None and re.fullmatch(r"[A-Za-z0-9_-]{1,64}", value) is None:
-            raise invalid(parameter, "must be 1-64 characters: letters, digits, '_' or '-'")
+    """Filters as the view takes them; the parameters' patterns are checked by Litestar."""
     start = parse_instant("created_from", created_from)
     end = parse_instant("created_to", created_to)
-    if start is not None and end is not None and end < start:
-        raise invalid("created_to", "must not be before created_from")
+    # created_to before created_from is an empty interval: an empty page, not an error.
     return OrderFilter(status, seller_account, checkout_id, start, end)
 
 

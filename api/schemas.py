@@ -105,3 +105,4 @@ class PaymentOrderResponse(msgspec.Struct, frozen=True):
 class HealthResponse(msgspec.Struct, frozen=True):
     status: str
     database: str
+    mode: str = "sandbox"  # PAYMENTS_MODE: "sandbox" or "production"

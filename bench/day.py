@@ -100,8 +100,6 @@ def run(ctx: BenchContext) -> ScenarioResult:
             str(psp_port),
             "--webhook-url",
             f"{api_url}/webhooks/psp",
-            "--webhook-secret",
-            SECRET,
             "--pending-delay",
             "1.0",
             "--webhook-retry-base",
@@ -111,7 +109,7 @@ def run(ctx: BenchContext) -> ScenarioResult:
             "--log-level",
             "warning",
         ],
-        child_env(),
+        child_env(PSP_SANDBOX_WEBHOOK_SECRET=SECRET),
         ctx.work_dir / "psp-sandbox.log",
     )
     api_env = {

@@ -7,7 +7,9 @@ Modes, each on a fresh database of its own, at every client level:
           the event-store ceiling;
   raw     (b) plain psycopg: 1 checkout row + 3 order rows per transaction into scratch tables:
           the database ceiling.
-Then an open-loop phase at a constant rate (120 checkouts/s) for the latency goal.
+Then an open-loop phase at a constant rate (120 checkouts/s) for the latency goal, and a
+read-after-write phase: each POST followed at once by GET /payments/{id} and
+GET /checkouts/{id} without min_position (ADR 0011: what reading your own write costs).
 """
 
 from __future__ import annotations
@@ -71,6 +73,8 @@ def run(ctx: BenchContext) -> ScenarioResult:
     # "serve": `payments serve --no-sandbox` (API + projections + scheduler in one process);
     # "api": `payments api` (the HTTP API alone, as production runs one process per role).
     server_command: str = ctx.param("server", "serve", "serve")
+    rw_clients: int = ctx.param("rw_clients", 4, 4)
+    rw_count: int = ctx.param("rw_count", 1000, 200)
     result = ScenarioResult(
         "ingest",
         params={
@@ -82,12 +86,22 @@ def run(ctx: BenchContext) -> ScenarioResult:
             "open_seconds": open_seconds,
             "server_log_level": log_level,
             "server": server_command,
+            "rw_clients": rw_clients,
+            "rw_count": rw_count,
         },
     )
     measured: dict[str, dict[int, dict[str, Any]]] = {"api": {}, "app": {}, "raw": {}}
 
-    open_phase = _api_phase(
-        ctx, levels, count, warmup, rate, open_seconds, log_level, server_command, measured
+    open_phase, read_phase = _api_phase(
+        ctx,
+        levels,
+        count,
+        warmup,
+        (rate, open_seconds),
+        (rw_clients, rw_count),
+        log_level,
+        server_command,
+        measured,
     )
     _app_phase(ctx, levels, count, warmup, measured)
     _raw_phase(ctx, levels, count, warmup, measured)
@@ -151,7 +165,32 @@ def run(ctx: BenchContext) -> ScenarioResult:
         open_phase["max"],
         json.dumps(open_phase["other"]) if open_phase["other"] else "-",
     )
-    result.tables += [throughput, ratios, latency]
+    reads = Table(
+        f"ingest: read after write, {rw_clients} clients (POST, then GET order and checkout)",
+        [
+            "pairs/s",
+            "POST p50 ms",
+            "POST p99 ms",
+            "GET p50 ms",
+            "GET p99 ms",
+            "GET 200",
+            "GET 404",
+            "GET other",
+            "from event store",
+        ],
+    )
+    reads.add(
+        round(read_phase["pairs_per_s"], 1),
+        read_phase["post"]["p50"],
+        read_phase["post"]["p99"],
+        read_phase["get"]["p50"],
+        read_phase["get"]["p99"],
+        read_phase["statuses"].get("200", 0),
+        read_phase["statuses"].get("404", 0),
+        json.dumps(read_phase["other"]) if read_phase["other"] else "-",
+        read_phase["fallbacks"] if read_phase["fallbacks"] is not None else "-",
+    )
+    result.tables += [throughput, ratios, latency, reads]
 
     top = max(levels)
     top_ratio = ratio(measured["api"][top]["rate"], measured["app"][top]["rate"]) or 0.0
@@ -172,7 +211,15 @@ def run(ctx: BenchContext) -> ScenarioResult:
             p99_ok,
         )
     )
-    result.data = {"measured": measured, "open_loop": open_phase}
+    result.goals.append(
+        Goal(
+            "reads right after a 201 that answer 404",
+            "0",
+            str(read_phase["statuses"].get("404", 0)),
+            read_phase["statuses"].get("404", 0) == 0,
+        )
+    )
+    result.data = {"measured": measured, "open_loop": open_phase, "read_after_write": read_phase}
     return result
 
 
@@ -184,12 +231,13 @@ def _api_phase(
     levels: list[int],
     count: int,
     warmup: int,
-    rate: float,
-    open_seconds: float,
+    open_loop: tuple[float, float],
+    read_after_write: tuple[int, int],
     log_level: str,
     server_command: str,
     measured: dict[str, dict[int, dict[str, Any]]],
-) -> dict[str, Any]:
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    rate, open_seconds = open_loop
     database_url = ctx.create_database("ingest_api")
     port = free_port()
     url = f"http://127.0.0.1:{port}"
@@ -236,9 +284,44 @@ def _api_phase(
             **percentiles_ms(answer["latencies_s"]),
         }
         ctx.log(f"api: open loop p99 {open_phase['p99']} ms")
+        read_phase = _read_after_write(ctx, url, *read_after_write)
     finally:
         server.stop()
-    return open_phase
+    return open_phase, read_phase
+
+
+def _read_after_write(ctx: BenchContext, url: str, clients: int, count: int) -> dict[str, Any]:
+    """POST then GET at once, without min_position: 404s and the reads' cost (ADR 0011)."""
+    before = _fallback_count(url)
+    answer = _loadgen(
+        ctx, {"url": url, "mode": "read_after_write", "clients": clients, "count": count}
+    )
+    after = _fallback_count(url)
+    statuses: dict[str, int] = answer["read_statuses"]
+    pairs = answer["statuses"].get("201", 0)
+    phase = {
+        "pairs_per_s": pairs / answer["elapsed_s"] if answer["elapsed_s"] else 0.0,
+        "post": percentiles_ms(answer["latencies_s"]),
+        "get": percentiles_ms(answer["read_latencies_s"]),
+        "statuses": statuses,
+        "other": {k: v for k, v in statuses.items() if k not in ("200", "404")},
+        "fallbacks": None if before is None or after is None else after - before,
+    }
+    ctx.log(f"api: read after write: GET statuses {statuses}, {phase['fallbacks']} from events")
+    return phase
+
+
+def _fallback_count(url: str) -> int | None:
+    """payments_read_fallbacks_total from /metrics (None when the server has no such counter)."""
+    import httpx
+
+    text = httpx.get(f"{url}/metrics", timeout=10).text
+    values = [
+        float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith("payments_read_fallbacks_total")
+    ]
+    return int(sum(values)) if values else None
 
 
 def _loadgen(ctx: BenchContext, spec: dict[str, Any]) -> dict[str, Any]:

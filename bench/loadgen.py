@@ -3,8 +3,12 @@
     python -m payments.bench.loadgen SPEC_JSON RESULT_PATH
 
 SPEC: {"url", "prefix", "start", "mode": "closed", "clients", "count"} or
-      {"url", "prefix", "start", "mode": "open", "rate", "seconds", "max_in_flight"}.
+      {"url", "prefix", "start", "mode": "open", "rate", "seconds", "max_in_flight"} or
+      {"url", "prefix", "start", "mode": "read_after_write", "clients", "count"}.
 Closed loop: `clients` workers send `count` checkouts back to back.
+Read after write: like the closed loop, and each 201 is followed at once (no min_position)
+by GET /payments/{its first order} and GET /checkouts/{it}; `latencies_s` are the POSTs',
+`read_latencies_s` and `read_statuses` the GETs' (a 404 there is a write not read back).
 Open loop: one checkout every 1/rate s whatever the answers; latency is measured from the
 instant a request was due, so a server that falls behind is not flattered (no coordinated
 omission). Every loop is bounded by count and by `deadline_s`.
@@ -38,8 +42,20 @@ class Recorder:
     def __init__(self) -> None:
         self.latencies: list[float] = []
         self.statuses: Counter[str] = Counter()
+        self.read_latencies: list[float] = []
+        self.read_statuses: Counter[str] = Counter()
 
-    async def send(self, client: httpx.AsyncClient, key: str, body: bytes, since: float) -> None:
+    async def read(self, client: httpx.AsyncClient, path: str) -> None:
+        started = time.perf_counter()
+        try:
+            status = str((await client.get(path)).status_code)
+        except httpx.HTTPError as error:
+            status = type(error).__name__
+        self.read_statuses[status] += 1
+        if status == "200":
+            self.read_latencies.append(time.perf_counter() - started)
+
+    async def send(self, client: httpx.AsyncClient, key: str, body: bytes, since: float) -> str:
         try:
             response = await client.post(
                 "/payments",
@@ -52,10 +68,12 @@ class Recorder:
         self.statuses[status] += 1
         if status == "201":
             self.latencies.append(time.perf_counter() - since)
+        return status
 
 
 async def closed_loop(spec: dict[str, Any], recorder: Recorder) -> float:
     clients, count = int(spec["clients"]), int(spec["count"])
+    read_back = spec["mode"] == "read_after_write"
     bodies = _bodies(spec, count)
     deadline = time.perf_counter() + float(spec.get("deadline_s", 600))
     next_index = iter(range(count))
@@ -67,7 +85,10 @@ async def closed_loop(spec: dict[str, Any], recorder: Recorder) -> float:
                 if time.perf_counter() > deadline:
                     return
                 key, body = bodies[index]
-                await recorder.send(client, key, body, time.perf_counter())
+                status = await recorder.send(client, key, body, time.perf_counter())
+                if read_back and status == "201":
+                    await recorder.read(client, f"/payments/{key}_0")
+                    await recorder.read(client, f"/checkouts/{key}")
 
         started = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(clients)))
@@ -101,7 +122,7 @@ async def open_loop(spec: dict[str, Any], recorder: Recorder) -> float:
 def main(argv: list[str]) -> None:
     spec: dict[str, Any] = json.loads(argv[0])
     recorder = Recorder()
-    run = closed_loop if spec["mode"] == "closed" else open_loop
+    run = open_loop if spec["mode"] == "open" else closed_loop
     elapsed = asyncio.run(run(spec, recorder))
     Path(argv[1]).write_text(
         json.dumps(
@@ -109,6 +130,8 @@ def main(argv: list[str]) -> None:
                 "elapsed_s": elapsed,
                 "latencies_s": recorder.latencies,
                 "statuses": dict(recorder.statuses),
+                "read_latencies_s": recorder.read_latencies,
+                "read_statuses": dict(recorder.read_statuses),
             }
         )
     )

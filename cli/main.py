@@ -8,17 +8,24 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Callable
 from importlib.metadata import entry_points
+from pathlib import Path
 
 import click
 
 from payments.cli.audit import audit
+from payments.cli.keys import keys
+from payments.cli.privacy import privacy
 from payments.cli.projections import projections
 from payments.cli.reconcile import reconcile
 from payments.cli.scheduler import scheduler
 from payments.cli.settings import load_settings, resolve_database_url
+from payments.runtime.config import ConfigError, Settings
 from payments.runtime.database import redact
 from payments.runtime.logs import configure_logging
+from payments.runtime.secrets import require_https
+from payments.runtime.serve import TlsFiles
 
 log = logging.getLogger("payments.cli")
 
@@ -28,11 +35,49 @@ def main() -> None:
     """payments: an event-sourced payment system."""
 
 
+def tls_options(command: Callable[..., None]) -> Callable[..., None]:
+    """--ssl-certfile and --ssl-keyfile (uvicorn's), both or neither."""
+    for option in (
+        click.option(
+            "--ssl-keyfile",
+            type=click.Path(exists=True, dir_okay=False, path_type=Path),
+            envvar="PAYMENTS_SSL_KEYFILE",
+            help="PEM private key (with --ssl-certfile: serve HTTPS only).",
+        ),
+        click.option(
+            "--ssl-certfile",
+            type=click.Path(exists=True, dir_okay=False, path_type=Path),
+            envvar="PAYMENTS_SSL_CERTFILE",
+            help="PEM certificate chain for HTTPS.",
+        ),
+    ):
+        command = option(command)
+    return command
+
+
+def _tls(certfile: Path | None, keyfile: Path | None, settings: Settings) -> TlsFiles | None:
+    if (certfile is None) != (keyfile is None):
+        raise click.UsageError("give both --ssl-certfile and --ssl-keyfile, or neither")
+    tls = TlsFiles(certfile, keyfile) if certfile and keyfile else None
+    try:
+        require_https(settings, tls=tls is not None)
+    except ConfigError as error:
+        raise click.ClickException(f"configuration: {error}") from None
+    return tls
+
+
 @main.command()
 @click.option("--host", default=None, help="Interface to bind (default PAYMENTS_HOST).")
 @click.option("--port", type=int, default=None, help="API port (default PAYMENTS_PORT, 8000).")
 @click.option("--no-sandbox", is_flag=True, help="Do not start the PSP sandbox beside the API.")
-def serve(host: str | None, port: int | None, no_sandbox: bool) -> None:
+@tls_options
+def serve(
+    host: str | None,
+    port: int | None,
+    no_sandbox: bool,
+    ssl_certfile: Path | None,
+    ssl_keyfile: Path | None,
+) -> None:
     """Run the whole system in one process: API and every background role."""
     from payments.api.app import create_app
     from payments.runtime.roles import RoleFactory, child_role, executor_role
@@ -41,6 +86,7 @@ def serve(host: str | None, port: int | None, no_sandbox: bool) -> None:
 
     settings = load_settings()
     configure_logging(settings.log_level)
+    tls = _tls(ssl_certfile, ssl_keyfile, settings)
     database_url = resolve_database_url(settings)
     log.info("database", extra={"database": redact(database_url)})
     roles: list[RoleFactory] = [] if no_sandbox and not settings.psp_url else [executor_role]
@@ -56,17 +102,20 @@ def serve(host: str | None, port: int | None, no_sandbox: bool) -> None:
         with_sandbox=not no_sandbox,
         create_app=create_app,
         roles=roles,
+        tls=tls,
     )
 
 
 @main.command()
-def api() -> None:
+@tls_options
+def api(ssl_certfile: Path | None, ssl_keyfile: Path | None) -> None:
     """Run only the HTTP API (for production, one process per role)."""
     from payments.api.app import create_app
     from payments.runtime.serve import run_everything
 
     settings = load_settings()
     configure_logging(settings.log_level)
+    tls = _tls(ssl_certfile, ssl_keyfile, settings)
     database_url = resolve_database_url(settings)
     run_everything(
         settings,
@@ -76,6 +125,7 @@ def api() -> None:
         with_sandbox=False,
         create_app=create_app,
         roles=(),
+        tls=tls,
     )
 
 
@@ -175,14 +225,14 @@ def dlq_replay(payment_order_id: str | None, replay_all: bool, reason: str, payo
                 if replay_all
                 else [str(payment_order_id)]
             )
-            result = replay_payouts(services, ids, reason)
+            result = replay_payouts(services, ids, reason, "cli")
         else:
             ids = (
                 [d.payment_order_id for d in list_dead_letters(services)]
                 if replay_all
                 else [str(payment_order_id)]
             )
-            result = replay(services, ids, reason)
+            result = replay(services, ids, reason, "cli")
     except DomainError as error:
         raise click.ClickException(str(error)) from None
     finally:
@@ -209,10 +259,12 @@ def psp_sandbox(args: tuple[str, ...]) -> None:
     sandbox_main(arguments)
 
 
+main.add_command(keys)
 main.add_command(projections)
 main.add_command(audit)
 main.add_command(reconcile)
 main.add_command(scheduler)
+main.add_command(privacy)
 for entry_point in entry_points(group="payments.commands"):
     main.add_command(entry_point.load(), entry_point.name)
 

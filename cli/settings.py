@@ -8,13 +8,15 @@ import click
 
 from payments.runtime.config import ConfigError, Settings
 from payments.runtime.database import DatabaseUnavailable, start_embedded_postgres
+from payments.runtime.secrets import with_secrets
 
 log = logging.getLogger("payments.cli")
 
 
 def load_settings() -> Settings:
+    """PAYMENTS_* settings with every secret resolved (runtime/secrets.py)."""
     try:
-        return Settings.from_env()
+        return with_secrets(Settings.from_env())
     except ConfigError as error:
         raise click.ClickException(f"configuration: {error}") from None
 

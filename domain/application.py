@@ -35,6 +35,13 @@ from payments.domain.ids import checkout_uuid, payment_order_uuid, payout_uuid, 
 from payments.domain.money import Money
 from payments.domain.payment_order import PaymentOrder
 from payments.domain.payout import Payout
+from payments.domain.personal_data import (
+    PersonalDataSealer,
+    SealedPersonalDataAsDict,
+    Sealing,
+    buyer_id_errors,
+    subject_of,
+)
 from payments.domain.seller_wallet import SellerWallet
 
 MAX_ORDERS_PER_CHECKOUT = 100
@@ -82,11 +89,26 @@ class PlaceCheckout:
     card_details: dict[str, Any]
     orders: tuple[OrderLine, ...]
 
-    def fingerprint(self) -> str:
-        """A stable hash of the content, to tell an identical repeat from a conflicting reuse."""
-        content = {
+    @property
+    def subject(self) -> str:
+        """Whose key seals buyer_info (ADR 0012)."""
+        return subject_of(self.buyer_info, self.checkout_id)
+
+    def fingerprint(self, buyer_info_digest: str) -> str:
+        """A stable hash of the content, to tell an identical repeat from a conflicting reuse.
+
+        buyer_info enters as its digest keyed by the buyer's key, so that the stored
+        fingerprint cannot confirm a guess of it, least of all once the key is erased.
+        """
+        return self._hash({**self._content(), "buyer_info_digest": buyer_info_digest})
+
+    def legacy_fingerprint(self) -> str:
+        """The fingerprint of checkouts recorded before ADR 0012 (buyer_info in clear)."""
+        return self._hash({**self._content(), "buyer_info": self.buyer_info})
+
+    def _content(self) -> dict[str, Any]:
+        return {
             "checkout_id": self.checkout_id,
-            "buyer_info": self.buyer_info,
             "card_token": self.card_token,
             "card_details": self.card_details,
             "orders": [
@@ -94,6 +116,9 @@ class PlaceCheckout:
                 for o in self.orders
             ],
         }
+
+    @staticmethod
+    def _hash(content: dict[str, Any]) -> str:
         canonical = json.dumps(content, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()
 
@@ -113,24 +138,32 @@ class PaymentsApplication(Application[UUID]):
     # A busy seller's wallet gets an event per follower batch; replay from a recent snapshot.
     snapshotting_intervals = {SellerWallet: 100}
 
-    def __init__(self, policy: CheckoutPolicy, env: EnvType | None = None) -> None:
+    def __init__(
+        self,
+        policy: CheckoutPolicy,
+        env: EnvType | None = None,
+        sealer: PersonalDataSealer | None = None,
+    ) -> None:
         super().__init__(env)
         self.policy = policy
+        self.sealer = sealer
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
         transcoder.register(EnumAsValue(FailureCode, "payments.FailureCode"))
+        transcoder.register(SealedPersonalDataAsDict())
 
     # --- checkouts ------------------------------------------------------------------
 
     def place_checkout(self, command: PlaceCheckout) -> Placement:
         """Create a checkout and its orders atomically, or return the identical existing one."""
         self._validate(command)
-        fingerprint = command.fingerprint()
+        sealing = self._seal(command)
+        fingerprint = command.fingerprint(sealing.digest)
         # New checkouts are the common case: save first; a taken id shows as IntegrityError.
         checkout = Checkout(
             checkout_id=command.checkout_id,
-            buyer_info=command.buyer_info,
+            buyer_info=sealing.sealed,
             card_token=command.card_token,
             card_details=command.card_details,
             payment_order_ids=[o.payment_order_id for o in command.orders],
@@ -160,8 +193,13 @@ class PaymentsApplication(Application[UUID]):
             raise
         return Placement(checkout, orders, created=True, position=recordings[-1].notification.id)
 
+    def _seal(self, command: PlaceCheckout) -> Sealing:
+        if self.sealer is None:
+            raise RuntimeError("no PersonalDataSealer given: checkouts cannot be placed")
+        return self.sealer.seal(command.subject, command.buyer_info)
+
     def _validate(self, command: PlaceCheckout) -> None:
-        errors: list[FieldError] = []
+        errors: list[FieldError] = buyer_id_errors(command.buyer_info)
         if not 1 <= len(command.orders) <= MAX_ORDERS_PER_CHECKOUT:
             errors.append(
                 FieldError(
@@ -196,6 +234,8 @@ class PaymentsApplication(Application[UUID]):
         checkout = self.find(Checkout, checkout_uuid(command.checkout_id))
         if checkout is None:
             return None
+        if isinstance(checkout.buyer_info, dict):  # recorded before ADR 0012
+            fingerprint = command.legacy_fingerprint()
         if checkout.content_fingerprint != fingerprint:
             raise CheckoutConflict(command.checkout_id)
         orders = [self.get_order(order_id) for order_id in checkout.payment_order_ids]

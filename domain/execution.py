@@ -57,8 +57,29 @@ class NotFoundAtPsp:
     """A re-query found nothing for our reference: the call never reached the PSP."""
 
 
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    """A 4xx to a create call. Not a final refusal on its own word (DESIGN §11): a PSP (or a
+    proxy before it) may have charged and then answered 404, or answered 400 to a repeated
+    key; it becomes final only when a look-up by our reference finds nothing."""
+
+    code: FailureCode
+    reason: str
+
+
 PspAnswer = Succeeded | Declined | Pending | Retryable
+CallAnswer = PspAnswer | Rejected
 LookupAnswer = Succeeded | Declined | Pending | Retryable | NotFoundAtPsp
+
+
+def confirm_rejection(rejected: Rejected, lookup: LookupAnswer) -> PspAnswer:
+    """What a 4xx means once the PSP was asked by reference: nothing there → the refusal
+    is final; anything there → that is the answer; the look-up failed → ask again later."""
+    if isinstance(lookup, NotFoundAtPsp):
+        return Declined(rejected.code, rejected.reason, None)
+    if isinstance(lookup, Retryable):
+        return Retryable(f"{rejected.reason}; not yet confirmed: {lookup.error}")
+    return lookup
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +149,10 @@ class PspExecution:
         self.next_attempt_at = None
 
     @property
+    def reference(self) -> str:
+        raise AttributeError("defined by the aggregate")
+
+    @property
     def is_terminal(self) -> bool:
         raise AttributeError("defined by the aggregate")
 
@@ -174,11 +199,11 @@ class PspExecution:
             return
         self._dead_lettered(attempts=self.attempts, last_error=self.last_error or "")
 
-    def replay_dead_letter(self, reason: str) -> None:
-        """An operator sends a dead-lettered one back to the executor."""
+    def replay_dead_letter(self, reason: str, actor: str) -> None:
+        """An operator (`actor`: their key id) sends a dead-lettered one back to the executor."""
         if not self.dead_lettered:
             raise IllegalTransition(self._state_name(), "replayed")
-        self._dead_letter_replayed(reason=reason)
+        self._dead_letter_replayed(reason=reason, actor=actor, reference=self.reference)
 
     def record_psp_answer(
         self,

@@ -22,3 +22,7 @@ def seller_wallet_uuid(seller_account: str) -> UUID:
 
 def payout_uuid(payout_id: str) -> UUID:
     return uuid5(PAYMENTS_NAMESPACE, f"payout:{payout_id}")
+
+
+def api_key_uuid(key_id: str) -> UUID:
+    return uuid5(PAYMENTS_NAMESPACE, f"api_key:{key_id}")

@@ -32,10 +32,10 @@ class OrderCommands:
             lambda order: order.record_failure(code, reason, psp_reference, source),
         )
 
-    def replay_dead_letter(self, payment_order_id: str, reason: str) -> int | None:
+    def replay_dead_letter(self, payment_order_id: str, reason: str, actor: str) -> int | None:
         """Send a dead-lettered order back to the executor; returns the event position."""
         order = self.application.get_order(payment_order_id)
-        order.replay_dead_letter(reason)
+        order.replay_dead_letter(reason, actor)
         return self.application.record(order)
 
     def _apply(self, payment_order_id: str, command: Callable[[PaymentOrder], bool]) -> bool:

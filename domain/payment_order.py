@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import Enum
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
@@ -69,7 +70,14 @@ class PaymentOrder(PspExecution, Aggregate):
 
     class DeadLetterReplayed(Aggregate.Event):
         TOPIC = "payments.PaymentOrder.DeadLetterReplayed.v1"
+        class_version = 2  # v2 adds who replayed it (an API key id, or "cli") and what
         reason: str
+        actor: str
+        reference: str  # the payment_order_id, so an audit trail needs nothing but the event
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["actor"] = state["reference"] = "unknown"  # recorded before keys existed
 
     class DiscrepancyRecorded(Aggregate.Event):
         TOPIC = "payments.PaymentOrder.DiscrepancyRecorded.v1"
@@ -105,6 +113,11 @@ class PaymentOrder(PspExecution, Aggregate):
     @property
     def amount(self) -> Money:
         return Money(self.amount_minor, self.currency)
+
+    @property
+    def reference(self) -> str:
+        """Our reference at the PSP (and the Idempotency-Key of every call)."""
+        return self.payment_order_id
 
     @property
     def is_terminal(self) -> bool:
@@ -201,7 +214,7 @@ class PaymentOrder(PspExecution, Aggregate):
         self.next_attempt_at = None
 
     @event(DeadLetterReplayed)
-    def _dead_letter_replayed(self, reason: str) -> None:
+    def _dead_letter_replayed(self, reason: str, actor: str, reference: str) -> None:
         self.dead_lettered = False
         self.attempts_since_replay = 0
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import Enum
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
@@ -36,12 +37,18 @@ class Payout(PspExecution, Aggregate):
 
     class Created(Aggregate.Created):
         TOPIC = "payments.Payout.Created.v1"
+        class_version = 2  # v2 adds who asked for it: an API key id (None: a scheduled run)
         payout_id: str
         seller_account: str
         amount_minor: int
         currency: str
         destination: str
         run_id: str | None
+        requested_by: str | None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["requested_by"] = None if state.get("run_id") else "unknown"
 
     class ExecutionStarted(Aggregate.Event):
         TOPIC = "payments.Payout.ExecutionStarted.v1"
@@ -89,7 +96,14 @@ class Payout(PspExecution, Aggregate):
 
     class DeadLetterReplayed(Aggregate.Event):
         TOPIC = "payments.Payout.DeadLetterReplayed.v1"
+        class_version = 2  # v2 adds who replayed it (an API key id, or "cli") and what
         reason: str
+        actor: str
+        reference: str  # the payout_id, so an audit trail needs nothing but the event
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["actor"] = state["reference"] = "unknown"  # recorded before keys existed
 
     class DiscrepancyRecorded(Aggregate.Event):
         TOPIC = "payments.Payout.DiscrepancyRecorded.v1"
@@ -110,6 +124,7 @@ class Payout(PspExecution, Aggregate):
         currency: str,
         destination: str,
         run_id: str | None,
+        requested_by: str | None,
     ) -> None:
         self.payout_id = payout_id
         self.seller_account = seller_account
@@ -117,6 +132,7 @@ class Payout(PspExecution, Aggregate):
         self.currency = currency
         self.destination = destination
         self.run_id = run_id
+        self.requested_by = requested_by
         self.status = PayoutStatus.REQUESTED
         self._init_execution()
         self.failure_reason: str | None = None
@@ -124,6 +140,11 @@ class Payout(PspExecution, Aggregate):
     @property
     def amount(self) -> Money:
         return Money(self.amount_minor, self.currency)
+
+    @property
+    def reference(self) -> str:
+        """Our reference at the PSP (and the Idempotency-Key of every call)."""
+        return self.payout_id
 
     @property
     def is_terminal(self) -> bool:
@@ -259,7 +280,7 @@ class Payout(PspExecution, Aggregate):
         self.next_attempt_at = None
 
     @event(DeadLetterReplayed)
-    def _dead_letter_replayed(self, reason: str) -> None:
+    def _dead_letter_replayed(self, reason: str, actor: str, reference: str) -> None:
         self.dead_lettered = False
         self.attempts_since_replay = 0
 

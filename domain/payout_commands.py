@@ -38,6 +38,7 @@ class RequestPayout:
     seller_account: str
     amount_minor: int | None  # None: everything available
     run_id: str | None = None
+    requested_by: str | None = None  # the API key id of a manual payout
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +110,7 @@ class PayoutCommands:
                 currency=wallet.currency,
                 destination=command.seller_account,
                 run_id=command.run_id,
+                requested_by=command.requested_by,
             )
             placement = PayoutPlacement(payout, created=True)
             return [wallet, payout]
@@ -165,9 +167,9 @@ class PayoutCommands:
     def record_returned(self, payout_id: str, psp_reference: str, source: str) -> bool:
         return self._apply(payout_id, lambda p: p.record_returned(psp_reference, source))
 
-    def replay_dead_letter(self, payout_id: str, reason: str) -> int | None:
+    def replay_dead_letter(self, payout_id: str, reason: str, actor: str) -> int | None:
         payout = self.application.get_payout(payout_id)
-        payout.replay_dead_letter(reason)
+        payout.replay_dead_letter(reason, actor)
         return self.application.record(payout)
 
     def _apply(self, payout_id: str, command: Callable[[Payout], bool]) -> bool:

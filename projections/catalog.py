@@ -14,6 +14,7 @@ from payments.projections.followers.execution_feed import ExecutionFeed
 from payments.projections.followers.wallet_feed import WalletFeed
 from payments.projections.pg import PostgresView
 from payments.projections.source import ApplicationEventSource
+from payments.projections.views.access import ApiKeysView, AuditActionsView
 from payments.projections.views.ledger_pg import PostgresLedger
 from payments.projections.views.order_status_pg import PostgresOrderStatusView
 from payments.projections.views.wallets_pg import PostgresWallets
@@ -22,6 +23,8 @@ VIEW_CLASSES: dict[str, type[PostgresView]] = {
     PostgresOrderStatusView.name: PostgresOrderStatusView,
     PostgresLedger.name: PostgresLedger,
     PostgresWallets.name: PostgresWallets,
+    ApiKeysView.name: ApiKeysView,
+    AuditActionsView.name: AuditActionsView,
 }
 NAMES: tuple[str, ...] = tuple(VIEW_CLASSES)
 

@@ -23,8 +23,22 @@ StatesReader = Callable[[], list[ProjectionState]]
 class ProjectionMetrics(Collector):
     def __init__(self) -> None:
         self.read_states: StatesReader | None = None
+        self.count_discrepancies: Callable[[], int] | None = None
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
+        if self.count_discrepancies is not None:
+            try:
+                discrepancies = self.count_discrepancies()
+            except Exception as error:
+                log.warning("discrepancy metric unavailable", extra={"error": str(error)})
+            else:
+                gauge = GaugeMetricFamily(
+                    "payments_orders_with_discrepancies",
+                    "Payment orders whose recorded outcome the PSP contradicted (see "
+                    "GET /discrepancies)",
+                )
+                gauge.add_metric([], discrepancies)
+                yield gauge
         if self.read_states is None:
             return
         try:
@@ -71,10 +85,13 @@ class ProjectionMetrics(Collector):
 _metrics: ProjectionMetrics | None = None
 
 
-def expose_projection_metrics(read_states: StatesReader) -> None:
-    """Register the collector once per process; a later call replaces its data source."""
+def expose_projection_metrics(
+    read_states: StatesReader, count_discrepancies: Callable[[], int] | None = None
+) -> None:
+    """Register the collector once per process; a later call replaces its data sources."""
     global _metrics
     if _metrics is None:
         _metrics = ProjectionMetrics()
         REGISTRY.register(_metrics)
     _metrics.read_states = read_states
+    _metrics.count_discrepancies = count_discrepancies

@@ -17,12 +17,14 @@ from typing import Any, BinaryIO, Protocol
 import httpx
 
 from payments.domain.execution import (
+    CallAnswer,
     Declined,
     FailureCode,
     LookupAnswer,
     NotFoundAtPsp,
     Pending,
     PspAnswer,
+    Rejected,
     Retryable,
     Succeeded,
 )
@@ -52,13 +54,19 @@ class PayoutRequest:
 
 
 class PspClient(Protocol):
-    def create_charge(self, request: ChargeRequest) -> PspAnswer: ...
+    def create_charge(self, request: ChargeRequest) -> CallAnswer:
+        """The PSP's answer; a 4xx is Rejected, final only after a look-up (confirm_rejection)."""
+        ...
 
     def find_charge(self, reference: str) -> LookupAnswer: ...
 
-    def create_payout(self, request: PayoutRequest) -> PspAnswer: ...
+    def create_payout(self, request: PayoutRequest) -> CallAnswer: ...
 
     def find_payout(self, reference: str) -> LookupAnswer: ...
+
+    def payout_state(self, reference: str) -> PayoutState | NotFoundAtPsp | Retryable:
+        """The payout's raw status (a webhook says paid, failed or returned: which is it?)."""
+        ...
 
     def fetch_settlement(self, day: date, out: BinaryIO) -> str:
         """Stream the day's settlement file into `out`; its SHA-256 (SettlementUnavailable
@@ -66,6 +74,18 @@ class PspClient(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+PAYOUT_FINALS = {"paid", "failed", "returned"}
+
+
+@dataclass(frozen=True, slots=True)
+class PayoutState:
+    """What the PSP holds for one of our payouts: its status and the PSP's own id."""
+
+    status: str  # pending, paid, failed, returned
+    psp_reference: str
+    failure_code: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,12 +140,14 @@ class HttpPspClient:
         timeout_s: float = 10.0,
         max_connections: int = 64,
         clients: int = 8,
+        api_key: str | None = None,
     ):
         # Several clients: one connection pool's lock is a bottleneck past ~32 threads.
         per_client = max(1, max_connections // clients)
         self._clients = [
             httpx.Client(
                 base_url=base_url,
+                headers={"Authorization": f"Bearer {api_key}"} if api_key else None,
                 timeout=httpx.Timeout(timeout_s, connect=min(timeout_s, 5.0)),
                 limits=httpx.Limits(
                     max_connections=per_client, max_keepalive_connections=per_client
@@ -146,7 +168,7 @@ class HttpPspClient:
             self._assigned.client = client
         return client
 
-    def create_charge(self, request: ChargeRequest) -> PspAnswer:
+    def create_charge(self, request: ChargeRequest) -> CallAnswer:
         body = {
             "amount": request.amount_minor,
             "currency": request.currency,
@@ -156,9 +178,10 @@ class HttpPspClient:
         return self._create("/v1/charges", body, request.idempotency_key, outcome_of_charge)
 
     def find_charge(self, reference: str) -> LookupAnswer:
-        return self._find("/v1/charges", reference, {"succeeded", "failed"}, outcome_of_charge)
+        found = self._lookup("/v1/charges", reference, {"succeeded", "failed"})
+        return found if isinstance(found, NotFoundAtPsp | Retryable) else outcome_of_charge(found)
 
-    def create_payout(self, request: PayoutRequest) -> PspAnswer:
+    def create_payout(self, request: PayoutRequest) -> CallAnswer:
         body = {
             "amount": request.amount_minor,
             "currency": request.currency,
@@ -168,14 +191,24 @@ class HttpPspClient:
         return self._create("/v1/payouts", body, request.idempotency_key, outcome_of_payout)
 
     def find_payout(self, reference: str) -> LookupAnswer:
-        finals = {"paid", "failed", "returned"}
-        return self._find("/v1/payouts", reference, finals, outcome_of_payout)
+        found = self._lookup("/v1/payouts", reference, PAYOUT_FINALS)
+        return found if isinstance(found, NotFoundAtPsp | Retryable) else outcome_of_payout(found)
+
+    def payout_state(self, reference: str) -> PayoutState | NotFoundAtPsp | Retryable:
+        found = self._lookup("/v1/payouts", reference, PAYOUT_FINALS)
+        if isinstance(found, NotFoundAtPsp | Retryable):
+            return found
+        return PayoutState(
+            status=str(found.get("status")),
+            psp_reference=str(found.get("id", "")),
+            failure_code=str(found.get("failure_code") or ""),
+        )
 
     def look_up_charge(self, reference: str) -> PspLookup:
         """find_charge with the charge's amount and currency (reconciliation confirms a
         settled line with them before it records anything)."""
-        found = self._look_up("/v1/charges", reference, {"succeeded", "failed"})
-        if not isinstance(found, dict):
+        found = self._lookup("/v1/charges", reference, {"succeeded", "failed"})
+        if isinstance(found, NotFoundAtPsp | Retryable):
             return PspLookup(found)
         amount, currency = found.get("amount"), found.get("currency")
         return PspLookup(
@@ -200,7 +233,7 @@ class HttpPspClient:
 
     def _create(
         self, path: str, body: dict[str, Any], key: str, classify: _Classifier
-    ) -> PspAnswer:
+    ) -> CallAnswer:
         try:
             response = self._http.post(path, json=body, headers={"Idempotency-Key": key})
         except httpx.TimeoutException:
@@ -209,16 +242,10 @@ class HttpPspClient:
             return Retryable(f"connection error: {type(error).__name__}")
         return self._classify(response, classify)
 
-    def _find(
-        self, path: str, reference: str, finals: set[str], classify: _Classifier
-    ) -> LookupAnswer:
-        found = self._look_up(path, reference, finals)
-        return classify(found) if isinstance(found, dict) else found
-
-    def _look_up(
+    def _lookup(
         self, path: str, reference: str, finals: set[str]
-    ) -> dict[str, Any] | Retryable | NotFoundAtPsp:
-        """The PSP's object for our reference (the final one if there are several)."""
+    ) -> dict[str, Any] | NotFoundAtPsp | Retryable:
+        """The PSP's object for our reference (the final one if there were several)."""
         try:
             response = self._http.get(path, params={"reference": reference})
         except httpx.TimeoutException:
@@ -229,15 +256,18 @@ class HttpPspClient:
             return NotFoundAtPsp()
         if response.status_code != 200:
             return Retryable(f"PSP answered {response.status_code} to a lookup")
-        found = response.json().get("data", [])
+        try:
+            found = response.json().get("data", [])
+        except (ValueError, AttributeError):
+            return Retryable("PSP answered a lookup with a body we cannot read")
         if not found:
             return NotFoundAtPsp()
         # One key per order or payout means one object; if there were more, the final decides.
         final = [item for item in found if item.get("status") in finals]
-        item: dict[str, Any] = (final or found)[-1]
-        return item
+        chosen: dict[str, Any] = (final or found)[-1]
+        return chosen
 
-    def _classify(self, response: httpx.Response, classify: _Classifier) -> PspAnswer:
+    def _classify(self, response: httpx.Response, classify: _Classifier) -> CallAnswer:
         status = response.status_code
         if status in (200, 201, 202, 402):
             try:
@@ -249,7 +279,7 @@ class HttpPspClient:
         if status in (400, 404, 422):
             title = _problem_title(response)
             code = FailureCode.INVALID_TOKEN if "token" in title.lower() else FailureCode.REJECTED
-            return Declined(code, f"PSP refused the request ({status}): {title}"[:200], None)
+            return Rejected(code, f"PSP refused the request ({status}): {title}"[:200])
         return Retryable(f"PSP answered unexpected {status}")
 
     def close(self) -> None:

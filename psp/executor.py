@@ -20,7 +20,9 @@ from payments.domain.execution import (
     LookupAnswer,
     NotFoundAtPsp,
     PspAnswer,
+    Rejected,
     RetryPolicy,
+    confirm_rejection,
     full_jitter_delay,
 )
 from payments.domain.execution_commands import Answered, Executable, ExecutionCommands
@@ -180,7 +182,11 @@ class PaymentExecutor:
         return list(self._calls.map(lambda w: call(w.order), works))
 
     def _charge(self, aggregate: Executable) -> PspAnswer:
-        return target_of(aggregate).call(self.client, aggregate)
+        target = target_of(aggregate)
+        answer = target.call(self.client, aggregate)
+        if isinstance(answer, Rejected):  # a 4xx is final only once a look-up finds nothing
+            return confirm_rejection(answer, target.requery(self.client, aggregate))
+        return answer
 
     def _requery(self, aggregate: Executable) -> LookupAnswer:
         return target_of(aggregate).requery(self.client, aggregate)

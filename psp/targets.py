@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from payments.domain.execution import LookupAnswer, PspAnswer
+from payments.domain.execution import CallAnswer, LookupAnswer
 from payments.domain.execution_commands import Executable
 from payments.domain.payment_order import PaymentOrder
 from payments.domain.payout import Payout
@@ -18,7 +18,7 @@ from payments.psp.client import ChargeRequest, PayoutRequest, PspClient
 
 
 class ExecutionTarget(Protocol):
-    def call(self, client: PspClient, aggregate: Executable) -> PspAnswer: ...
+    def call(self, client: PspClient, aggregate: Executable) -> CallAnswer: ...
 
     def requery(self, client: PspClient, aggregate: Executable) -> LookupAnswer: ...
 
@@ -26,7 +26,7 @@ class ExecutionTarget(Protocol):
 class Charges:
     """A PaymentOrder: charge the card token; Idempotency-Key = payment_order_id."""
 
-    def call(self, client: PspClient, aggregate: Executable) -> PspAnswer:
+    def call(self, client: PspClient, aggregate: Executable) -> CallAnswer:
         assert isinstance(aggregate, PaymentOrder)
         return client.create_charge(
             ChargeRequest(
@@ -46,7 +46,7 @@ class Charges:
 class Payouts:
     """A Payout: pay the seller's destination; Idempotency-Key = payout_id."""
 
-    def call(self, client: PspClient, aggregate: Executable) -> PspAnswer:
+    def call(self, client: PspClient, aggregate: Executable) -> CallAnswer:
         assert isinstance(aggregate, Payout)
         return client.create_payout(
             PayoutRequest(

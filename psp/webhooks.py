@@ -11,8 +11,15 @@ from typing import Any
 
 import msgspec
 
-from payments.domain.execution import Declined, PspAnswer, Succeeded
-from payments.psp.client import outcome_of_charge
+from payments.domain.execution import (
+    Declined,
+    NotFoundAtPsp,
+    Pending,
+    PspAnswer,
+    Retryable,
+    Succeeded,
+)
+from payments.psp.client import PspClient, outcome_of_charge
 
 
 class WebhookMalformed(ValueError):
@@ -93,3 +100,63 @@ def _data_object(envelope: _Envelope, noun: str) -> dict[str, Any]:
     if not isinstance(found, dict) or not isinstance(found.get("reference"), str):
         raise WebhookMalformed(f"no {noun}")
     return found
+
+
+# --- a signed webhook is a hint, not a word to move money on (DESIGN §11) ---------------
+
+
+@dataclass(frozen=True, slots=True)
+class Confirmed:
+    """What the PSP's own look-up says, to be recorded instead of the webhook's word."""
+
+    notice: ChargeNotice | PayoutNotice
+
+
+@dataclass(frozen=True, slots=True)
+class Unconfirmed:
+    """The look-up does not back the webhook (yet, or at all): nothing is recorded."""
+
+    why: str
+
+
+@dataclass(frozen=True, slots=True)
+class LookupFailed:
+    """The PSP could not be asked now: the webhook should come again later."""
+
+    why: str
+
+
+def confirm(
+    notice: ChargeNotice | PayoutNotice, client: PspClient
+) -> Confirmed | Unconfirmed | LookupFailed:
+    """Ask the PSP by our reference what the webhook claims; the look-up's answer is what
+    gets recorded (a forged or stale webhook records nothing; a webhook that disagrees with
+    the PSP is superseded by the PSP)."""
+    if isinstance(notice, ChargeNotice):
+        found = client.find_charge(notice.payment_order_id)
+        if isinstance(found, Retryable):
+            return LookupFailed(found.error)
+        if isinstance(found, NotFoundAtPsp):
+            return Unconfirmed("the PSP holds no charge for this reference")
+        if isinstance(found, Pending):
+            return Unconfirmed("the PSP says the charge is still pending")
+        return Confirmed(
+            ChargeNotice(notice.event_id, notice.event_type, notice.payment_order_id, found)
+        )
+    state = client.payout_state(notice.payout_id)
+    if isinstance(state, Retryable):
+        return LookupFailed(state.error)
+    if isinstance(state, NotFoundAtPsp):
+        return Unconfirmed("the PSP holds no payout for this reference")
+    if state.status != notice.outcome:
+        return Unconfirmed(f"the PSP says the payout is {state.status}, not {notice.outcome}")
+    return Confirmed(
+        PayoutNotice(
+            notice.event_id,
+            notice.event_type,
+            notice.payout_id,
+            state.status,
+            state.psp_reference,
+            state.failure_code or "failed",
+        )
+    )

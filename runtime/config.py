@@ -41,14 +41,22 @@ class Settings:
     db_pool_size: int
     psp_url: str | None
     psp_sandbox_port: int
-    webhook_secret: str
+    webhook_secret: str | None  # resolved at start (runtime/secrets.py): never a public default
     audit_key: str | None
     executor: ExecutorSettings
+    mode: str = "sandbox"  # or "production" (DESIGN §11)
+    psp_api_key: str | None = None  # sent as a bearer token to the PSP
+    trust_proxy: bool = False  # TLS ends at a proxy in front; X-Forwarded-* are believed
+    schema_public: bool = True  # /schema without a key
+    metrics_public: bool = False  # /metrics without a key
+    rate_limit_per_key: str = "1000/second"
+    rate_limit_failed_auth: str = "20/minute"  # per client address
     payout_minimum_minor: int = 1000
     reconciliation_window_days: int = 3  # how long a settlement may lag before it is missing
     reconciliation_tolerance_minor: int = 0  # |PSP - ours| that still matches (written off)
     reconciliation_backfill_days: int = 31  # how far back the daily job reconciles missed days
     scheduler_daily_at: tuple[int, int] = (2, 0)  # UTC hour, minute of the daily finance jobs
+    privacy_key_cache_s: float = 60.0  # how long a process seals with a key it looked up
 
     @property
     def checkout_policy(self) -> CheckoutPolicy:
@@ -88,8 +96,15 @@ class Settings:
             db_pool_size=_int(env, "PAYMENTS_DB_POOL_SIZE", 10, 1, 200),
             psp_url=env.get("PAYMENTS_PSP_URL") or None,
             psp_sandbox_port=_int(env, "PAYMENTS_PSP_SANDBOX_PORT", 8010, 1, 65535),
-            webhook_secret=env.get("PAYMENTS_WEBHOOK_SECRET", "whsec_sandbox_development_only"),
+            webhook_secret=env.get("PAYMENTS_WEBHOOK_SECRET") or None,
             audit_key=env.get("PAYMENTS_AUDIT_KEY") or None,
+            mode=_choice(env, "PAYMENTS_MODE", ("sandbox", "production")),
+            psp_api_key=env.get("PAYMENTS_PSP_API_KEY") or None,
+            trust_proxy=_flag(env, "PAYMENTS_TRUST_PROXY", False),
+            schema_public=_flag(env, "PAYMENTS_SCHEMA_PUBLIC", True),
+            metrics_public=_flag(env, "PAYMENTS_METRICS_PUBLIC", False),
+            rate_limit_per_key=_rate(env, "PAYMENTS_RATE_LIMIT_PER_KEY", "1000/second"),
+            rate_limit_failed_auth=_rate(env, "PAYMENTS_RATE_LIMIT_FAILED_AUTH", "20/minute"),
             executor=ExecutorSettings(
                 concurrency=_int(env, "PAYMENTS_EXECUTOR_CONCURRENCY", 64, 1, 512),
                 batch_size=_int(env, "PAYMENTS_EXECUTOR_BATCH_SIZE", 64, 1, 1000),
@@ -110,6 +125,7 @@ class Settings:
             reconciliation_backfill_days=_int(
                 env, "PAYMENTS_RECONCILIATION_BACKFILL_DAYS", 31, 1, 366
             ),
+            privacy_key_cache_s=_float(env, "PAYMENTS_PRIVACY_KEY_CACHE_S", 60.0, 0, 3600),
         )
 
 
@@ -136,6 +152,35 @@ def _tolerance(env: Mapping[str, str], currency: str, max_amount_minor: int) -> 
     if tolerance > max_amount_minor:
         raise ConfigError(f"{name}={text!r} must not exceed PAYMENTS_MAX_AMOUNT")
     return tolerance
+
+
+def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:
+    value = (env.get(name) or choices[0]).strip().lower()
+    if value not in choices:
+        raise ConfigError(f"{name}={value!r}: use {' or '.join(choices)}")
+    return value
+
+
+def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
+    text = (env.get(name) or "").strip().lower()
+    if not text:
+        return default
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name}={text!r}: use 1 or 0 (true or false)")
+
+
+def _rate(env: Mapping[str, str], name: str, default: str) -> str:
+    from limits import parse
+
+    text = (env.get(name) or default).strip()
+    try:
+        parse(text)
+    except ValueError:
+        raise ConfigError(f"{name}={text!r}: use a rate such as 100/second or 20/minute") from None
+    return text
 
 
 def _time_of_day(env: Mapping[str, str], name: str, default: tuple[int, int]) -> tuple[int, int]:

@@ -54,6 +54,7 @@ def build_executor(services: Services) -> PaymentExecutor:
         services.psp_url,
         timeout_s=settings.psp_timeout_s,
         max_connections=settings.concurrency,
+        api_key=services.settings.psp_api_key,
     )
     return PaymentExecutor(
         services.application,
@@ -80,23 +81,40 @@ def executor_role(services: Services) -> Role:
 class SandboxProcess:
     """The PSP sandbox as a child process with its own SQLite state in the data dir."""
 
-    def __init__(self, data_dir: Path, port: int, webhook_url: str, secret: str) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        port: int,
+        webhook_url: str,
+        secret_file: Path,
+        api_key_file: Path | None = None,
+        trusted_certificate: Path | None = None,
+    ) -> None:
         self.url = f"http://127.0.0.1:{port}"
         data_dir.mkdir(parents=True, exist_ok=True)
         self.log_path = data_dir / "psp-sandbox.log"
+        # Secrets go by file (0600), never on the command line, where `ps` would show them.
         self.command = [
             sys.executable, "-m", "payments.psp.sandbox",
             "--port", str(port),
             "--db", str(data_dir / "psp-sandbox.sqlite3"),
             "--webhook-url", webhook_url,
-            "--webhook-secret", secret,
+            "--webhook-secret-file", str(secret_file),
+            *(["--api-key-file", str(api_key_file)] if api_key_file else []),
         ]  # fmt: skip
         self.process: subprocess.Popen[bytes] | None = None
+        self.env = dict(os.environ)
+        if trusted_certificate is not None:  # httpx trusts the bundle SSL_CERT_FILE names
+            self.env["SSL_CERT_FILE"] = str(trusted_certificate)
 
     def start(self, timeout_s: float = 30.0) -> None:
         with self.log_path.open("ab") as log_file:
             self.process = subprocess.Popen(
-                self.command, stdout=log_file, stderr=log_file, preexec_fn=_die_with_parent
+                self.command,
+                stdout=log_file,
+                stderr=log_file,
+                env=self.env,
+                preexec_fn=_die_with_parent,
             )
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:

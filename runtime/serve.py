@@ -7,6 +7,8 @@ import logging
 import signal
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
 from types import FrameType
 from typing import Any
 
@@ -15,9 +17,19 @@ from litestar.concurrency import set_asyncio_executor
 
 from payments.runtime.config import Settings
 from payments.runtime.roles import Role, RoleFactory, SandboxProcess
+from payments.runtime.secrets import sandbox_secret_files
 from payments.runtime.services import Services, build_services
 
-__all__ = ["AppFactory", "Role", "RoleFactory", "run_everything"]
+__all__ = ["AppFactory", "Role", "RoleFactory", "TlsFiles", "run_everything"]
+
+
+@dataclass(frozen=True, slots=True)
+class TlsFiles:
+    """uvicorn's certificate chain and private key (PEM): the API then speaks HTTPS only."""
+
+    certfile: Path
+    keyfile: Path
+
 
 # The HTTP application for the services (api.app.create_app): passed in by the command line,
 # so that the composition root never imports the HTTP layer.
@@ -35,15 +47,21 @@ def run_everything(
     with_sandbox: bool,
     create_app: AppFactory,
     roles: Sequence[RoleFactory] | None = None,
+    tls: TlsFiles | None = None,
 ) -> None:
     sandbox: SandboxProcess | None = None
     if with_sandbox and not settings.psp_url:
         callback_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+        scheme = "https" if tls else "http"
+        secret_file, api_key_file = sandbox_secret_files(settings)
         sandbox = SandboxProcess(
             settings.data_dir / "psp-sandbox",
             settings.psp_sandbox_port,
-            webhook_url=f"http://{callback_host}:{port}/webhooks/psp",
-            secret=settings.webhook_secret,
+            webhook_url=f"{scheme}://{callback_host}:{port}/webhooks/psp",
+            secret_file=secret_file,
+            api_key_file=api_key_file,
+            # The sandbox's webhooks reach our HTTPS port: it trusts our certificate.
+            trusted_certificate=tls.certfile if tls else None,
         )
         sandbox.start()
     services = build_services(settings, database_url)
@@ -68,8 +86,14 @@ def run_everything(
             log_config=None,
             access_log=False,
             lifespan="off",
+            ssl_certfile=str(tls.certfile) if tls else None,
+            ssl_keyfile=str(tls.keyfile) if tls else None,
+            # Behind a TLS-terminating proxy the client address and scheme come from it.
+            proxy_headers=settings.trust_proxy,
+            forwarded_allow_ips="*" if settings.trust_proxy else None,
         )
-        log.info("api listening", extra={"url": f"http://{host}:{port}"})
+        scheme = "https" if tls else "http"
+        log.info("api listening", extra={"url": f"{scheme}://{host}:{port}", "mode": settings.mode})
         # uvicorn shuts down on SIGINT/SIGTERM, then re-raises the signal: turn both into
         # KeyboardInterrupt so that the roles, the pool and the embedded server stop cleanly.
         signal.signal(signal.SIGTERM, _interrupt)

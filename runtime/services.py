@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from functools import cached_property
 
 from psycopg_pool import ConnectionPool
 
+from payments.domain.api_key import Role
+from payments.domain.api_key_commands import ApiKeyCommands
 from payments.domain.application import PaymentsApplication
+from payments.domain.erasure_commands import ErasureCommands
 from payments.domain.order_commands import OrderCommands
 from payments.domain.payout_commands import PayoutCommands
 from payments.domain.reconciliation_commands import ReconciliationCommands
@@ -19,17 +22,20 @@ from payments.projections.followers.execution_feed import ExecutionFeed
 from payments.projections.followers.follower import Follower
 from payments.projections.followers.wallet_feed import WalletFeed
 from payments.projections.source import ApplicationEventSource
+from payments.projections.views.access import ApiKeysView, KeyRow
 from payments.psp.client import HttpPspClient
 from payments.psp.reconcile import days as reconciliation_days
 from payments.psp.reconcile.runs import Reconciler
-from payments.runtime import idempotency
+from payments.runtime import idempotency, personal_data
 from payments.runtime.config import Settings
 from payments.runtime.database import apply_schema, eventsourcing_env, open_pool
+from payments.runtime.keys import KeyRing, NewKey, new_key
 from payments.scheduler import runner as scheduler_jobs
 
 # Every table of ours; each statement is idempotent. Later components append theirs.
 SCHEMA: list[str] = [
     *idempotency.SCHEMA,
+    *personal_data.SCHEMA,
     *projections_catalog.SCHEMA,
     *seal.SCHEMA,
     *scheduler_jobs.SCHEMA,
@@ -47,11 +53,44 @@ class Services:
     idempotency: idempotency.IdempotencyStore
     orders: OrderCommands
     queue: execution_queue.ExecutionQueue
+    personal_data: personal_data.PersonalDataKeys
     psp_url: str | None = None
 
     @cached_property
     def payouts(self) -> PayoutCommands:
         return PayoutCommands(self.application)
+
+    @cached_property
+    def key_commands(self) -> ApiKeyCommands:
+        return ApiKeyCommands(self.application)
+
+    @cached_property
+    def key_ring(self) -> KeyRing:
+        return KeyRing(self.key_commands, live=self.settings.mode == "production")
+
+    def issue_key(
+        self, role: Role, seller_account: str | None, name: str, by: str
+    ) -> tuple[NewKey, int | None]:
+        """A new key of this deployment's mode (pk_live_ in production, else pk_test_)."""
+        key = new_key(live=self.settings.mode == "production")
+        position = self.key_commands.issue(
+            key.key_id, key.secret_hash, role, seller_account, name, by
+        )
+        return key, position
+
+    def rotate_key(self, key_id: str, grace: timedelta, by: str) -> tuple[NewKey, Role]:
+        key = new_key(live=self.settings.mode == "production")
+        issued, _ = self.key_commands.rotate(
+            key_id, key.key_id, key.secret_hash, grace, datetime.now(UTC), by
+        )
+        self.key_ring.forget(key_id)
+        return key, issued.role
+
+    def key_list(self) -> list[KeyRow]:
+        """Every key, from the api_keys view caught up with the log first."""
+        view = ApiKeysView(self.pool)
+        Follower(view, ApplicationEventSource(self.application)).run_until_idle()
+        return view.keys()
 
     @cached_property
     def wallet_feed(self) -> Follower:
@@ -66,6 +105,10 @@ class Services:
         return Follower(view, ApplicationEventSource(self.application))
 
     @cached_property
+    def erasures(self) -> ErasureCommands:
+        return ErasureCommands(self.application)
+
+    @cached_property
     def reconciliations(self) -> ReconciliationCommands:
         return ReconciliationCommands(self.application)
 
@@ -75,7 +118,10 @@ class Services:
         if not self.psp_url:
             return None
         return HttpPspClient(
-            self.psp_url, timeout_s=self.settings.executor.psp_timeout_s, clients=1
+            self.psp_url,
+            timeout_s=self.settings.executor.psp_timeout_s,
+            clients=1,
+            api_key=self.settings.psp_api_key,
         )
 
     @cached_property
@@ -102,9 +148,11 @@ def build_services(settings: Settings, database_url: str) -> Services:
     """Connect to the database, create our tables if needed, open the event store."""
     pool = open_pool(database_url, size=settings.db_pool_size)
     apply_schema(pool, SCHEMA)
+    keys = personal_data.PersonalDataKeys(pool, settings.privacy_key_cache_s)
     application = PaymentsApplication(
         settings.checkout_policy,
         env=eventsourcing_env(database_url, pool_size=settings.db_pool_size),
+        sealer=keys,
     )
     store = idempotency.IdempotencyStore(pool, timedelta(hours=settings.idempotency_ttl_hours))
     return Services(
@@ -115,5 +163,6 @@ def build_services(settings: Settings, database_url: str) -> Services:
         idempotency=store,
         orders=OrderCommands(application),
         queue=execution_queue.ExecutionQueue(pool),
+        personal_data=keys,
         psp_url=settings.psp_url,
     )

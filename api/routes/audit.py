@@ -5,14 +5,15 @@ from __future__ import annotations
 import hashlib
 import uuid
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Any
 
 import msgspec
 from litestar import Controller, Response, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, HeaderParameter
 
-from payments.api.idempotency import require_key, run_idempotent
+from payments.api.idempotency import idempotency_key_guard, require_key, run_idempotent
+from payments.api.openapi import header, operation, success
+from payments.api.parameters import IdempotencyKeyHeader, PaymentOrderIdPath, UuidPath
 from payments.api.problems import FieldProblem, ProblemError, problem_specs
 from payments.api.reads import not_found
 from payments.domain.money import Money
@@ -55,14 +56,15 @@ class OrderHistoryController(Controller):
 
     @get(
         "/payments/{payment_order_id:str}/history",
+        operation_id="getPaymentOrderHistory",
         summary="A payment order's events, in log order",
         description="Position (notification id), event type, recorded time, the business "
         "fields and the ledger entries each event caused.",
         sync_to_thread=True,
-        responses=problem_specs(404),
+        responses=problem_specs(404, 422),
     )
     def history(
-        self, payment_order_id: FromPath[str], services: NamedDependency[Services]
+        self, payment_order_id: PaymentOrderIdPath, services: NamedDependency[Services]
     ) -> OrderHistoryResponse:
         entries = order_history(services.pool, services.application, payment_order_id)
         if entries is None:
@@ -124,21 +126,24 @@ class AuditController(Controller):
 
     @post(
         "/verifications",
+        operation_id="createVerification",
         summary="Verify every view against history (rebuild and diff), in the background",
         description="Answers 202 with the verification's id at once. Needs Idempotency-Key.",
         status_code=202,
+        before_request=idempotency_key_guard,
         sync_to_thread=True,
-        responses=problem_specs(400, 409, 422),
+        responses={
+            202: success(VerificationCreated, "Accepted: the verification is queued"),
+            **problem_specs(409, 422),
+        },
+        operation_class=operation(
+            headers={202: {"location": header("The verification's URL", required=True)}}
+        ),
     )
     def create_verification(
         self,
         services: NamedDependency[Services],
-        idempotency_key: Annotated[
-            str | None,
-            HeaderParameter(
-                name="Idempotency-Key", required=False, description="Unique per operation"
-            ),
-        ] = None,
+        idempotency_key: IdempotencyKeyHeader,
     ) -> Response[bytes]:
         key = require_key(idempotency_key)
         verifications = VerificationStore(services.pool)
@@ -168,12 +173,13 @@ class AuditController(Controller):
 
     @get(
         "/verifications/{verification_id:str}",
+        operation_id="getVerification",
         summary="A verification's state and per-projection results",
         sync_to_thread=True,
         responses=problem_specs(404, 422),
     )
     def verification(
-        self, verification_id: FromPath[str], services: NamedDependency[Services]
+        self, verification_id: UuidPath, services: NamedDependency[Services]
     ) -> VerificationResponse:
         try:
             parsed = uuid.UUID(verification_id)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 import msgspec
 from litestar import Controller, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, JSONBody
+from litestar.params import JSONBody
 
+from payments.api.parameters import PaymentOrderIdPath, PayoutIdPath
 from payments.api.problems import problem_specs
 from payments.projections.followers.execution_queue import PAYOUT
 from payments.runtime.services import Services
@@ -42,7 +44,9 @@ class ReplayResult(msgspec.Struct, frozen=True):
 
 
 class ReplayRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    reason: str = "replayed by operator"
+    reason: Annotated[
+        str, msgspec.Meta(min_length=1, max_length=500, pattern=r"^[^\x00-\x1f\x7f]+$")
+    ] = "replayed by operator"
 
 
 def list_dead_letters(services: Services) -> list[DeadLetterView]:
@@ -59,17 +63,21 @@ def list_payout_dead_letters(services: Services) -> list[PayoutDeadLetterView]:
     ]
 
 
-def replay_payouts(services: Services, payout_ids: list[str], reason: str) -> ReplayResult:
+def replay_payouts(
+    services: Services, payout_ids: list[str], reason: str, actor: str
+) -> ReplayResult:
     position = None
     for payout_id in payout_ids:
-        position = services.payouts.replay_dead_letter(payout_id, reason) or position
+        position = services.payouts.replay_dead_letter(payout_id, reason, actor) or position
     return ReplayResult(replayed=payout_ids, position=position)
 
 
-def replay(services: Services, payment_order_ids: list[str], reason: str) -> ReplayResult:
+def replay(
+    services: Services, payment_order_ids: list[str], reason: str, actor: str
+) -> ReplayResult:
     position = None
-    for payment_order_id in payment_order_ids:
-        position = services.orders.replay_dead_letter(payment_order_id, reason) or position
+    for order_id in payment_order_ids:
+        position = services.orders.replay_dead_letter(order_id, reason, actor) or position
     return ReplayResult(replayed=payment_order_ids, position=position)
 
 
@@ -77,52 +85,70 @@ class DeadLettersController(Controller):
     path = "/dead-letters"
     tags = ["operations"]
 
-    @get("/", summary="Orders parked after their last retry", sync_to_thread=True)
+    @get(
+        "/",
+        operation_id="listDeadLetters",
+        summary="Orders parked after their last retry",
+        sync_to_thread=True,
+        responses=problem_specs(),
+    )
     def list(self, services: NamedDependency[Services]) -> DeadLetterList:
         return DeadLetterList(dead_letters=list_dead_letters(services))
 
     @post(
         "/{payment_order_id:str}/replay",
+        operation_id="replayDeadLetter",
         summary="Send one dead-lettered order back to the executor",
+        description="Optional body {reason}. 409 when the order is not dead-lettered.",
         status_code=202,
         sync_to_thread=True,
-        responses=problem_specs(404, 409, 422),
+        responses=problem_specs(404, 409, 413, 422),
     )
     def replay_one(
         self,
-        payment_order_id: FromPath[str],
+        payment_order_id: PaymentOrderIdPath,
         services: NamedDependency[Services],
         data: JSONBody[ReplayRequest | None] = None,
     ) -> ReplayResult:
         reason = data.reason if data else ReplayRequest().reason
-        return replay(services, [payment_order_id], reason)
+        return replay(services, [payment_order_id], reason, "api")
 
     @post(
         "/replay-all",
+        operation_id="replayAllDeadLetters",
         summary="Send every dead-lettered order back to the executor",
         status_code=202,
         sync_to_thread=True,
+        responses=problem_specs(409),
     )
     def replay_all(self, services: NamedDependency[Services]) -> ReplayResult:
         ids = [d.payment_order_id for d in list_dead_letters(services)]
-        return replay(services, ids, "replayed by operator (all)")
+        return replay(services, ids, "replayed by operator (all)", "api")
 
-    @get("/payouts", summary="Payouts parked after their last retry", sync_to_thread=True)
+    @get(
+        "/payouts",
+        operation_id="listPayoutDeadLetters",
+        summary="Payouts parked after their last retry",
+        sync_to_thread=True,
+        responses=problem_specs(),
+    )
     def list_payouts(self, services: NamedDependency[Services]) -> PayoutDeadLetterList:
         return PayoutDeadLetterList(dead_letters=list_payout_dead_letters(services))
 
     @post(
         "/payouts/{payout_id:str}/replay",
+        operation_id="replayPayoutDeadLetter",
         summary="Send one dead-lettered payout back to the executor",
+        description="Optional body {reason}. 409 when the payout is not dead-lettered.",
         status_code=202,
         sync_to_thread=True,
-        responses=problem_specs(404, 409, 422),
+        responses=problem_specs(404, 409, 413, 422),
     )
     def replay_payout(
         self,
-        payout_id: FromPath[str],
+        payout_id: PayoutIdPath,
         services: NamedDependency[Services],
         data: JSONBody[ReplayRequest | None] = None,
     ) -> ReplayResult:
         reason = data.reason if data else ReplayRequest().reason
-        return replay_payouts(services, [payout_id], reason)
+        return replay_payouts(services, [payout_id], reason, "api")

@@ -9,19 +9,18 @@ from datetime import datetime
 import msgspec
 from litestar import Controller, get
 from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery
 
-from payments.api.as_of import AsOfQuery, as_of_unavailable, parse_as_of
-from payments.api.problems import problem_specs
-from payments.api.reads import (
+from payments.api.as_of import as_of_unavailable, parse_as_of
+from payments.api.parameters import (
+    AccountPath,
+    AsOfQuery,
+    CursorQuery,
+    LimitQuery,
     MinPositionHeader,
     MinPositionQuery,
-    ensure_fresh,
-    invalid,
-    not_found,
-    parse_limit,
-    parse_min_position,
 )
+from payments.api.problems import problem_specs
+from payments.api.reads import ensure_fresh, invalid, not_found, parse_min_position
 from payments.domain.money import format_minor
 from payments.projections.audit import as_of as history
 from payments.projections.audit.instants import AsOfUnavailable
@@ -123,6 +122,7 @@ class LedgerController(Controller):
 
     @get(
         "/accounts/{account:str}",
+        operation_id="getLedgerAccount",
         summary="An account's balance and statement",
         description="Accounts: psp_receivable, seller:{seller_account}, payouts_in_transit, "
         "psp_fees. Balance is debits minus credits. Statement pages: limit (1-200) and cursor. "
@@ -132,15 +132,15 @@ class LedgerController(Controller):
     )
     def account(
         self,
-        account: FromPath[str],
+        account: AccountPath,
         services: NamedDependency[Services],
-        limit: FromQuery[str | None] = None,
-        cursor: FromQuery[str | None] = None,
+        limit: LimitQuery = 50,
+        cursor: CursorQuery = None,
         min_position: MinPositionQuery = None,
         min_position_header: MinPositionHeader = None,
         as_of: AsOfQuery = None,
     ) -> AccountResponse:
-        size = parse_limit(limit)
+        size = limit
         after = decode_entry_cursor(cursor) if cursor is not None else None
         ledger = LiveViews.on(services.pool).ledger
         ensure_fresh(services, ledger, parse_min_position(min_position, min_position_header))
@@ -178,6 +178,7 @@ class LedgerController(Controller):
 
     @get(
         "/trial-balance",
+        operation_id="getTrialBalance",
         summary="Every account's balance; the total must be zero",
         description="With ?as_of= as of that instant; `position` is then the log position "
         "the answer accounts for.",

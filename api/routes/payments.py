@@ -1,27 +1,37 @@
-"""POST /payments, GET /payments/{payment_order_id}, GET /checkouts/{checkout_id}."""
+"""POST /payments, GET /payments (list), /payments/{payment_order_id}, /checkouts/{checkout_id}."""
 
 from __future__ import annotations
 
-import hashlib
-from typing import Annotated, Any
+from typing import Any
 
 import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody
+from litestar.params import JSONBody
 
-from payments.api.as_of import AsOfQuery, parse_as_of, read_order_as_of
+from payments.api.as_of import parse_as_of, read_order_as_of
 from payments.api.card_guard import refuse_card_data
 from payments.api.idempotency import require_key, run_idempotent
-from payments.api.problems import FieldProblem, ProblemError, problem_specs
-from payments.api.reads import (
-    LIST_DESCRIPTION,
+from payments.api.openapi import header, link, operation, success
+from payments.api.parameters import (
+    AsOfQuery,
+    CheckoutIdPath,
+    CursorQuery,
+    IdempotencyKeyHeader,
+    IdQuery,
+    InstantQuery,
+    LimitQuery,
     MinPositionHeader,
     MinPositionQuery,
+    PaymentOrderIdPath,
+    StatusQuery,
+)
+from payments.api.problems import ProblemError, problem_specs
+from payments.api.reads import (
+    LIST_DESCRIPTION,
     PaymentOrderPage,
     list_orders,
     parse_filter,
-    parse_limit,
     parse_min_position,
     read_checkout,
     read_order,
@@ -57,18 +67,7 @@ async def guard_checkout_body(request: Request[Any, Any, Any]) -> None:
             "Unsupported media type",
             f"send the body as application/json, not {media_type or 'no content type'}",
         )
-    raw = await request.body()
-    try:
-        decoded = msgspec.json.decode(raw)
-    except (msgspec.DecodeError, UnicodeDecodeError) as error:
-        raise ProblemError(
-            400,
-            "malformed-json",
-            "The body is not valid JSON",
-            "The request body could not be parsed as UTF-8 JSON.",
-            errors=[FieldProblem(field="body", message=str(error)[:200])],
-        ) from None
-    refuse_card_data(decoded)
+    refuse_card_data(await request.json())  # decoded once, bounded (api/edge.py), then reused
 
 
 def to_command(data: CheckoutRequest, currency: str) -> PlaceCheckout:
@@ -129,28 +128,6 @@ def checkout_body(checkout: Checkout, orders: list[PaymentOrder], position: int 
     )
 
 
-def order_body(order: PaymentOrder) -> PaymentOrderResponse:
-    return PaymentOrderResponse(
-        payment_order_id=order.payment_order_id,
-        checkout_id=order.checkout_id,
-        seller_account=order.seller_account,
-        amount=order.amount.format(),
-        currency=order.currency,
-        status=order.status.value,
-        ledger_updated=False,
-        wallet_updated=False,
-        attempts=order.attempts,
-        psp_reference=order.psp_reference,
-        failure_code=order.failure_code.value if order.failure_code else None,
-        failure_reason=order.failure_reason,
-        last_error=order.last_error,
-        next_attempt_at=order.next_attempt_at,
-        dead_lettered=order.dead_lettered,
-        created_at=order.created_on,
-        updated_at=order.modified_on,
-    )
-
-
 def _placement_response(placement: Placement) -> StoredResponse:
     headers = {"location": f"/checkouts/{placement.checkout.checkout_id}"}
     if placement.position is not None:
@@ -162,7 +139,48 @@ def _placement_response(placement: Placement) -> StoredResponse:
     )
 
 
-_CONFLICT_DOC = {409: "checkout_id or payment_order_id reused with another body, or key in flight"}
+_CREATED_HEADERS = {
+    "location": header("The checkout's URL, /checkouts/{checkout_id}", required=True),
+    "event-position": header(
+        "Event store position of the write; pass it as min_position to wait for a status "
+        "change you caused",
+        required=True,
+        integer=True,
+    ),
+    "idempotent-replayed": header("`true` when this is a stored answer replayed", required=False),
+}
+_READ_BACK = {
+    "getCheckout": link(
+        "getCheckout",
+        "Read the checkout back (at once: never a 404)",
+        checkout_id="$response.body#/checkout_id",
+    ),
+    "getPaymentOrder": link(
+        "getPaymentOrder",
+        "Read the first order back (at once: never a 404)",
+        payment_order_id="$response.body#/payment_orders/0/payment_order_id",
+    ),
+    "getPaymentOrderHistory": link(
+        "getPaymentOrderHistory",
+        "The first order's events",
+        payment_order_id="$response.body#/payment_orders/0/payment_order_id",
+    ),
+}
+# Examples of the request bodies, for the OpenAPI document's components.
+EXAMPLES: dict[str, Any] = {}
+EXAMPLES["CheckoutRequest"] = {
+    "checkout_id": "co_readme_1",
+    "buyer_info": {"name": "Ada Buyer", "email": "ada@example.com"},
+    "credit_card_info": {"token": "tok_0123456789abcdef", "brand": "visa", "last4": "4242"},
+    "payment_orders": [
+        {
+            "payment_order_id": "po_readme_1_a",
+            "seller_account": "seller_a",
+            "amount": "25.00",
+            "currency": "USD",
+        }
+    ],
+}
 
 
 class PaymentsController(Controller):
@@ -170,30 +188,37 @@ class PaymentsController(Controller):
 
     @post(
         "/payments",
+        operation_id="createCheckout",
         summary="Place a checkout: one payment order per seller",
         description="Creates a Checkout and its PaymentOrders atomically. Needs Idempotency-Key. "
-        "Answers 201 (created) or 200 (the identical checkout already existed).",
+        "Answers 201 (created) or 200 (the identical checkout already existed). Card numbers "
+        "and CVCs anywhere in the body are refused (422): send the PSP's token. 422 also for "
+        "an amount above the deployment's maximum, another currency than the deployment's, "
+        "or a payment_order_id twice in one checkout.",
         status_code=201,
         before_request=guard_checkout_body,
         request_max_body_size=MAX_BODY_BYTES,
         sync_to_thread=True,
-        response_description="The checkout and each order's status and URL",
-        responses=problem_specs(400, 409, 413, 415, 422),
+        responses={
+            201: success(CheckoutResponse, "Created: the checkout and each order's status"),
+            200: success(CheckoutResponse, "The identical checkout already existed"),
+            **problem_specs(409, 413, 415, 422),
+        },
+        operation_class=operation(
+            links={201: _READ_BACK, 200: _READ_BACK},
+            headers={201: _CREATED_HEADERS, 200: {"location": _CREATED_HEADERS["location"]}},
+        ),
     )
     def create_checkout(
         self,
         data: JSONBody[CheckoutRequest],
         services: NamedDependency[Services],
-        idempotency_key: Annotated[
-            str | None,
-            HeaderParameter(
-                name="Idempotency-Key", required=False, description="Unique per operation"
-            ),
-        ] = None,
+        idempotency_key: IdempotencyKeyHeader,
     ) -> Response[bytes]:
         key = require_key(idempotency_key)
         command = to_command(data, services.settings.currency)
-        fingerprint = hashlib.sha256(msgspec.json.encode(data, order="sorted")).hexdigest()
+        # Keyed: the body holds buyer_info, and the key's row outlives requests (ADR 0012).
+        fingerprint = services.personal_data.keyed_hash(msgspec.json.encode(data, order="sorted"))
         return run_idempotent(
             services.idempotency,
             CREATE_SCOPE,
@@ -204,6 +229,7 @@ class PaymentsController(Controller):
 
     @get(
         "/payments",
+        operation_id="listPaymentOrders",
         summary="List payment orders, newest first",
         description=LIST_DESCRIPTION,
         sync_to_thread=True,
@@ -212,33 +238,35 @@ class PaymentsController(Controller):
     def list_payment_orders(
         self,
         services: NamedDependency[Services],
-        status: FromQuery[str | None] = None,
-        seller_account: FromQuery[str | None] = None,
-        checkout_id: FromQuery[str | None] = None,
-        created_from: FromQuery[str | None] = None,
-        created_to: FromQuery[str | None] = None,
-        limit: FromQuery[str | None] = None,
-        cursor: FromQuery[str | None] = None,
+        status: StatusQuery = None,
+        seller_account: IdQuery = None,
+        checkout_id: IdQuery = None,
+        created_from: InstantQuery = None,
+        created_to: InstantQuery = None,
+        limit: LimitQuery = 50,
+        cursor: CursorQuery = None,
         min_position: MinPositionQuery = None,
         min_position_header: MinPositionHeader = None,
     ) -> PaymentOrderPage:
         where = parse_filter(status, seller_account, checkout_id, created_from, created_to)
-        size = parse_limit(limit)
         position = parse_min_position(min_position, min_position_header)
-        return list_orders(services, where, size, cursor, position)
+        return list_orders(services, where, limit, cursor, position)
 
     @get(
         "/payments/{payment_order_id:str}",
+        operation_id="getPaymentOrder",
         summary="A payment order's current state",
         sync_to_thread=True,
-        description="Read from the order status view. Pass the position a command answered "
-        "with as ?min_position= (or header Min-Position) to read your own write. With "
-        "?as_of= the order as it stood at that instant, replayed from its events.",
+        description="Right after the POST that created it, never a 404: an order the view does "
+        "not hold yet is read from the event store (ADR 0011). Pass the position a command "
+        "answered with as ?min_position= (or header Min-Position) to wait for a status change "
+        "you caused. With ?as_of= the order as it stood at that instant, replayed from its "
+        "events.",
         responses=problem_specs(404, 422, 503),
     )
     def get_payment_order(
         self,
-        payment_order_id: FromPath[str],
+        payment_order_id: PaymentOrderIdPath,
         services: NamedDependency[Services],
         min_position: MinPositionQuery = None,
         min_position_header: MinPositionHeader = None,
@@ -252,18 +280,18 @@ class PaymentsController(Controller):
 
     @get(
         "/checkouts/{checkout_id:str}",
+        operation_id="getCheckout",
         summary="A checkout and its orders",
+        description="Right after the POST that created it, never a 404 (ADR 0011).",
         sync_to_thread=True,
         responses=problem_specs(404, 422, 503),
     )
     def get_checkout(
         self,
-        checkout_id: FromPath[str],
+        checkout_id: CheckoutIdPath,
         services: NamedDependency[Services],
         min_position: MinPositionQuery = None,
         min_position_header: MinPositionHeader = None,
-    ) -> Response[bytes]:
+    ) -> CheckoutResponse:
         position = parse_min_position(min_position, min_position_header)
-        return Response(
-            content=read_checkout(services, checkout_id, position), media_type="application/json"
-        )
+        return read_checkout(services, checkout_id, position)

@@ -5,14 +5,15 @@ from __future__ import annotations
 import hashlib
 import logging
 from datetime import datetime
-from typing import Annotated
 
 import msgspec
 from litestar import Controller, Response, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, HeaderParameter, JSONBody
+from litestar.params import JSONBody
 
-from payments.api.idempotency import require_key, run_idempotent
+from payments.api.idempotency import idempotency_key_guard, require_key, run_idempotent
+from payments.api.openapi import header, operation, success
+from payments.api.parameters import IdempotencyKeyHeader, PayoutIdPath
 from payments.api.problems import problem_specs
 from payments.api.schemas import AmountText, Identifier
 from payments.domain.errors import FieldError, InvalidCommand
@@ -109,26 +110,35 @@ class PayoutsController(Controller):
 
     @post(
         "/",
+        operation_id="createPayout",
         summary="Pay a seller's available balance out through the PSP",
         description="Reserves the amount (default: everything available) on the seller's "
         "wallet and creates the payout in one atomic save; the executor pays it at the PSP. "
         "Needs Idempotency-Key. 422 when the amount is not a positive amount within the "
         "available balance; nothing is written then.",
         status_code=201,
+        before_request=idempotency_key_guard,
         request_max_body_size=MAX_BODY_BYTES,
         sync_to_thread=True,
-        responses=problem_specs(400, 409, 413, 422),
+        responses={
+            201: success(PayoutResponse, "Created: the payout, REQUESTED"),
+            200: success(PayoutResponse, "The payout this key created before"),
+            **problem_specs(409, 413, 422),
+        },
+        operation_class=operation(
+            headers={
+                201: {
+                    "location": header("The payout's URL", required=True),
+                    "event-position": header("Position of the write", required=True, integer=True),
+                },
+            }
+        ),
     )
     def create_payout(
         self,
         data: JSONBody[PayoutRequestBody],
         services: NamedDependency[Services],
-        idempotency_key: Annotated[
-            str | None,
-            HeaderParameter(
-                name="Idempotency-Key", required=False, description="Unique per operation"
-            ),
-        ] = None,
+        idempotency_key: IdempotencyKeyHeader,
     ) -> Response[bytes]:
         key = require_key(idempotency_key)
         amount = _amount_minor(data.amount, services.settings.currency)
@@ -144,11 +154,12 @@ class PayoutsController(Controller):
 
     @get(
         "/{payout_id:str}",
+        operation_id="getPayout",
         summary="A payout's current state",
         sync_to_thread=True,
-        responses=problem_specs(404),
+        responses=problem_specs(404, 422),
     )
     def get_payout(
-        self, payout_id: FromPath[str], services: NamedDependency[Services]
+        self, payout_id: PayoutIdPath, services: NamedDependency[Services]
     ) -> PayoutResponse:
         return payout_body(services.application.get_payout(payout_id))

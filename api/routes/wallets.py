@@ -7,17 +7,16 @@ from datetime import datetime
 import msgspec
 from litestar import Controller, get
 from litestar.di import NamedDependency
-from litestar.params import FromPath
 
-from payments.api.as_of import AsOfQuery, as_of_unavailable, parse_as_of
-from payments.api.problems import problem_specs
-from payments.api.reads import (
+from payments.api.as_of import as_of_unavailable, parse_as_of
+from payments.api.parameters import (
+    AsOfQuery,
     MinPositionHeader,
     MinPositionQuery,
-    ensure_fresh,
-    not_found,
-    parse_min_position,
+    SellerAccountPath,
 )
+from payments.api.problems import problem_specs
+from payments.api.reads import ensure_fresh, not_found, parse_min_position
 from payments.domain.money import format_minor
 from payments.projections.audit import as_of as history
 from payments.projections.audit.instants import AsOfUnavailable
@@ -49,6 +48,7 @@ class WalletsController(Controller):
 
     @get(
         "/{seller_account:str}",
+        operation_id="getWallet",
         summary="A seller's wallet: available and pending (payouts in flight)",
         description="With ?as_of= the wallet as it stood at that instant.",
         sync_to_thread=True,
@@ -56,7 +56,7 @@ class WalletsController(Controller):
     )
     def wallet(
         self,
-        seller_account: FromPath[str],
+        seller_account: SellerAccountPath,
         services: NamedDependency[Services],
         min_position: MinPositionQuery = None,
         min_position_header: MinPositionHeader = None,

@@ -3,31 +3,41 @@
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, post
 from litestar.concurrency import sync_to_thread
 from litestar.di import NamedDependency
+from litestar.openapi.spec import OpenAPIType, Schema
+from litestar.params import HeaderParameter
 
+from payments.api.openapi import operation, raw_body
 from payments.api.problems import FieldProblem, ProblemError, problem_specs
 from payments.domain.errors import IllegalTransition, NotFound
 from payments.domain.execution import Succeeded
+from payments.domain.ids import payment_order_uuid
+from payments.domain.payment_order import PaymentOrder
 from payments.psp.signing import MalformedSignatureError, SignatureError, verify_signature
 from payments.psp.webhooks import (
     ChargeNotice,
     IgnoredNotice,
+    LookupFailed,
     Notice,
     PayoutNotice,
+    Unconfirmed,
     WebhookMalformed,
+    confirm,
     read_event,
 )
 from payments.runtime.services import Services
 
 log = logging.getLogger("payments.webhooks")
 MAX_WEBHOOK_BYTES = 64 * 1024
+MAX_SIGNATURE_LENGTH = 1024
 
 
 class WebhookAck(msgspec.Struct, frozen=True):
@@ -35,27 +45,79 @@ class WebhookAck(msgspec.Struct, frozen=True):
     outcome: str
 
 
+_EVENT_SCHEMA = Schema(
+    type=OpenAPIType.OBJECT,
+    description="The PSP's event envelope, read only after its signature checks.",
+    properties={
+        "id": Schema(type=OpenAPIType.STRING),
+        "type": Schema(type=OpenAPIType.STRING, examples=["charge.succeeded"]),
+        "data": Schema(type=OpenAPIType.OBJECT),
+    },
+    required=["id", "type", "data"],
+)
+# t=<seconds> first, then one or more v<n>= signatures, at least one of them v1 (the reader
+# takes the parts in any order; this is the form the PSP sends).
+_SIGNED = r"v[0-9]{1,3}=[0-9a-f]{1,128}"
+_SIGNATURE_PATTERN = rf"^t=[0-9]{{1,12}}(,{_SIGNED})*,v1=[0-9a-f]{{1,128}}(,{_SIGNED})*$"
+SignatureHeader = Annotated[
+    str,
+    HeaderParameter(
+        name="PSP-Signature",
+        max_length=MAX_SIGNATURE_LENGTH,
+        pattern=_SIGNATURE_PATTERN,
+        description="t=<unix seconds>,v1=<hex HMAC-SHA256 of '{t}.{body}'>. Missing or "
+        "malformed: 400; stale or wrong: 401.",
+    ),
+]
+
+
+async def _signature_present(request: Request[Any, Any, Any]) -> None:
+    """A missing or malformed signature header is a 400 naming it (before Litestar's own
+    parameter validation, which would answer 422)."""
+    header = request.headers.get("psp-signature")
+    if not header:
+        raise _signature_problem(400, "missing PSP-Signature header")
+    if len(header) > MAX_SIGNATURE_LENGTH or re.fullmatch(_SIGNATURE_PATTERN, header) is None:
+        raise _signature_problem(400, "PSP-Signature must be t=<unix seconds>,v1=<hex>[,...]")
+
+
 class WebhooksController(Controller):
     tags = ["webhooks"]
 
     @post(
         "/webhooks/psp",
+        operation_id="receivePspEvent",
         summary="Signed PSP event (charge outcome)",
         description="Header PSP-Signature: t=<unix>,v1=<hex HMAC-SHA256 of '{t}.{body}'>. "
         "Stale (>300 s) or forged → 400/401 and nothing recorded. Duplicates change nothing.",
         status_code=200,
         request_max_body_size=MAX_WEBHOOK_BYTES,
-        responses=problem_specs(400, 401, 409),
+        before_request=_signature_present,
+        responses=problem_specs(401, 409, 413, 422),
+        operation_class=operation(
+            request_body=raw_body(("application/json",), "The event, as signed", _EVENT_SCHEMA)
+        ),
     )
     async def receive_psp_event(
-        self, request: Request[Any, Any, Any], services: NamedDependency[Services]
+        self,
+        request: Request[Any, Any, Any],
+        services: NamedDependency[Services],
+        psp_signature: SignatureHeader,
     ) -> WebhookAck:
         body = await request.body()
-        header = request.headers.get("psp-signature")
+        secret = services.settings.webhook_secret
+        if secret is None:
+            raise ProblemError(
+                503,
+                "webhooks-not-configured",
+                "Webhooks are not accepted here",
+                "this process has no webhook secret (PAYMENTS_WEBHOOK_SECRET)",
+            )
+        header = psp_signature
         if not header:
             raise _signature_problem(400, "missing PSP-Signature header")
         try:
-            verify_signature(services.settings.webhook_secret, header, body, now=int(time.time()))
+            verify_signature(secret, header, body, now=int(time.time()))
         except MalformedSignatureError as error:
             raise _signature_problem(400, str(error)) from None
         except SignatureError as error:
@@ -71,9 +133,36 @@ class WebhooksController(Controller):
 
 
 def _record(services: Services, notice: Notice) -> str:
-    """Record what the event says about our order or payout; what happened, for the PSP."""
+    """Record what the PSP confirms about our order or payout; what happened, for the PSP.
+
+    The webhook is a hint: its claim is checked by a look-up at the PSP by our reference,
+    and the look-up's answer is what gets recorded (DESIGN §11)."""
     if isinstance(notice, IgnoredNotice):
         return f"ignored: {notice.why}"
+    if not _known(services, notice):
+        log.warning("webhook for an unknown reference", extra={"event_id": notice.event_id})
+        return "ignored: unknown reference"
+    client = services.psp_client
+    if client is None:
+        raise ProblemError(
+            503, "psp-unavailable", "Cannot confirm with the PSP", "no PSP is configured here"
+        )
+    checked = confirm(notice, client)
+    if isinstance(checked, LookupFailed):
+        raise ProblemError(
+            503,
+            "psp-unavailable",
+            "Cannot confirm with the PSP now",
+            f"the look-up failed ({checked.why}); send the event again later",
+            headers={"Retry-After": "30"},
+        )
+    if isinstance(checked, Unconfirmed):
+        log.warning(
+            "webhook not confirmed by the PSP: nothing recorded",
+            extra={"event_id": notice.event_id, "type": notice.event_type, "why": checked.why},
+        )
+        return f"ignored: not confirmed: {checked.why}"
+    notice = checked.notice
     if isinstance(notice, ChargeNotice):
         answer = notice.answer
         order_id = notice.payment_order_id
@@ -101,6 +190,16 @@ def _record(services: Services, notice: Notice) -> str:
         "returned": lambda: commands.record_returned(payout_id, reference, source="webhook"),
     }
     return _settle(notice, "payout", record[notice.outcome])
+
+
+def _known(services: Services, notice: ChargeNotice | PayoutNotice) -> bool:
+    """Whether the notice names an order or payout of ours (no look-up for strangers)."""
+    if isinstance(notice, ChargeNotice):
+        return (
+            services.application.find(PaymentOrder, payment_order_uuid(notice.payment_order_id))
+            is not None
+        )
+    return services.application.find_payout(notice.payout_id) is not None
 
 
 def _settle(notice: ChargeNotice | PayoutNotice, noun: str, record: Callable[[], bool]) -> str:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
+from payments.domain.payment_order import PaymentOrder
 from payments.projections.core import TrackedEvent
 from payments.projections.pg import Connection, PostgresView, qualify, tracking_ddl
 from payments.projections.views.order_status import (
@@ -23,6 +25,7 @@ from payments.projections.views.order_status import (
     order_key,
 )
 
+log = logging.getLogger("payments.discrepancies")
 ORDER_COLUMNS = tuple(f.name for f in dataclasses.fields(OrderStatus))
 CHECKOUT_COLUMNS = tuple(f.name for f in dataclasses.fields(CheckoutStatus))
 TABLES = ("order_status", "checkouts", "order_status_tracking")
@@ -114,6 +117,17 @@ class PostgresOrderStatusView(PostgresView):
         for tracked in events:
             key = tracked.event.originator_id
             rows[key] = apply_order_event(rows[key], tracked.event, tracked.notification_id)
+            if isinstance(tracked.event, PaymentOrder.DiscrepancyRecorded) and self.schema is None:
+                # The live view tells operators once; a rebuild into scratch tables does not.
+                log.warning(
+                    "discrepancy: the PSP contradicts a recorded outcome",
+                    extra={
+                        "payment_order_id": rows[key].payment_order_id,  # type: ignore[union-attr]
+                        "reported_outcome": tracked.event.reported_outcome,
+                        "psp_reference": tracked.event.psp_reference,
+                        "detail": tracked.event.detail,
+                    },
+                )
         with conn.cursor() as cursor:
             cursor.executemany(
                 _upsert(table, ORDER_COLUMNS, "order_uuid"),
@@ -138,6 +152,23 @@ class PostgresOrderStatusView(PostgresView):
             )
 
     # --- reads -----------------------------------------------------------------------------
+
+    def count_discrepancies(self) -> int:
+        with self.pool.connection() as conn:
+            row = conn.execute(
+                f"SELECT count(*) FROM {self.t('order_status')} WHERE discrepancies > 0"
+            ).fetchone()
+        return int(row[0]) if row else 0
+
+    def with_discrepancies(self, limit: int) -> list[OrderStatus]:
+        """Orders whose recorded outcome the PSP contradicted, most recently changed first."""
+        with self.pool.connection() as conn:
+            rows = conn.execute(
+                f"SELECT {', '.join(ORDER_COLUMNS)} FROM {self.t('order_status')} "
+                "WHERE discrepancies > 0 ORDER BY updated_at DESC, payment_order_id LIMIT %s",
+                (limit,),
+            ).fetchall()
+        return [OrderStatus(*row) for row in rows]
 
     def get_order(self, payment_order_id: str) -> OrderStatus | None:
         found = self.get_orders([payment_order_id])

@@ -1,84 +1,182 @@
-"""Admin and reporting endpoints: faults, reset, counts, events, settlements, health."""
+"""Admin and reporting endpoints: faults, reset, counts, events, settlements; and health."""
 
 from __future__ import annotations
 
 import re
 from datetime import date
-from typing import Any
+from typing import Annotated
 
-import msgspec
-from litestar import Request, Response, delete, get, post
+from litestar import Response, delete, get, post
+from litestar.handlers import HTTPRouteHandler
+from litestar.params import JSONBody, PathParameter, QueryParameter
 
-from payments.psp.sandbox.models import FaultRuleRequest
-from payments.psp.sandbox.problems import ProblemError, decode_json
+from payments.psp.sandbox.admin_models import (
+    ChargeCount,
+    EventList,
+    FaultList,
+    FaultRuleRequest,
+    FaultsAdded,
+    Health,
+    PayoutCount,
+    SettlementFileList,
+    SettlementFileRef,
+)
+from payments.psp.sandbox.bodies import StrictBody
+from payments.psp.sandbox.movements import movement_days
+from payments.psp.sandbox.openapi import (
+    BAD_BODY,
+    BAD_PARAMETERS,
+    CurrencyQuery,
+    ReferenceQuery,
+    answers,
+)
+from payments.psp.sandbox.problems import ProblemError
 from payments.psp.sandbox.runtime import Sandbox
-from payments.psp.sandbox.settlement_report import settlement_csv, settlement_days
+from payments.psp.sandbox.settlement_report import settlement_csv
 from payments.psp.sandbox.webhooks import list_events
 
 _SETTLEMENT_FILE = re.compile(r"(\d{4}-\d{2}-\d{2})\.csv")
+ADMIN, EVENTS, SETTLEMENTS = "admin", "events", "settlements"
 
 
-def admin_routes(sandbox: Sandbox) -> list[object]:
-    @get("/health")
-    async def health() -> dict[str, str]:
+def health_routes(sandbox: Sandbox) -> list[HTTPRouteHandler]:
+    @get(
+        "/health",
+        operation_id="getHealth",
+        tags=["health"],
+        summary="Is the sandbox up",
+        responses=answers(
+            {200: (Health, "the sandbox answers and its database is readable")}, public=True
+        ),
+    )
+    async def health() -> Health:
         sandbox.store.fetch_one("SELECT 1")
-        return {"status": "ok"}
+        return Health("ok")
 
-    @post("/admin/faults", status_code=201)
-    async def add_faults(request: Request[Any, Any, Any]) -> dict[str, Any]:
-        raw = await request.body()
-        try:
-            parsed = msgspec.json.decode(raw)
-        except msgspec.DecodeError as error:
-            raise ProblemError(400, "Malformed JSON", str(error)) from None
-        items = parsed if isinstance(parsed, list) else [parsed]
-        rules = [decode_json(msgspec.json.encode(item), FaultRuleRequest) for item in items]
-        added = sandbox.faults.add(rules)
-        return {"added": [rule.as_json() for rule in added]}
+    return [health]
 
-    @get("/admin/faults")
-    async def list_faults() -> dict[str, Any]:
-        return {"faults": [rule.as_json() for rule in sandbox.faults.active()]}
 
-    @delete("/admin/faults", status_code=204)
+def admin_routes(sandbox: Sandbox) -> list[HTTPRouteHandler]:
+    @post(
+        "/admin/faults",
+        status_code=201,
+        operation_id="addFaults",
+        tags=[ADMIN],
+        summary="Add fault rules",
+        dto=StrictBody.of(FaultRuleRequest | list[FaultRuleRequest]),
+        responses=answers({201: (FaultsAdded, "the rules as added")}, BAD_BODY),
+    )
+    async def add_faults(data: JSONBody[FaultRuleRequest | list[FaultRuleRequest]]) -> FaultsAdded:
+        """One rule or a list. Request faults (latency, timeout, status, reset, charged_but_500,
+        charged_but_404, key_conflict_400) hit calls to their endpoint; webhook faults
+        (drop_webhook, duplicate_webhook, delay_webhook, reorder_webhooks) hit events. A rule
+        with `count` hits that many calls, one with `until` ends then, else it stays."""
+        rules = sandbox.faults.add(data if isinstance(data, list) else [data])
+        return FaultsAdded([rule.view() for rule in rules])
+
+    @get(
+        "/admin/faults",
+        operation_id="listFaults",
+        tags=[ADMIN],
+        summary="List the active fault rules",
+        responses=answers({200: (FaultList, "the active rules")}),
+    )
+    async def list_faults() -> FaultList:
+        return FaultList([rule.view() for rule in sandbox.faults.active()])
+
+    @delete(
+        "/admin/faults",
+        status_code=204,
+        operation_id="clearFaults",
+        tags=[ADMIN],
+        summary="Remove every fault rule",
+        responses=answers({204: (None, "no rule is left")}),
+    )
     async def clear_faults() -> None:
         sandbox.faults.clear()
 
-    @post("/admin/reset", status_code=204)
+    @post(
+        "/admin/reset",
+        status_code=204,
+        operation_id="resetSandbox",
+        tags=[ADMIN],
+        summary="Forget every fault and every record",
+        responses=answers({204: (None, "the sandbox is empty")}),
+    )
     async def reset_state() -> None:
         sandbox.faults.clear()
         sandbox.store.wipe()
 
-    @get("/admin/charges/count")
-    async def count_charges(reference: str) -> dict[str, Any]:
+    @get(
+        "/admin/charges/count",
+        operation_id="countCharges",
+        tags=[ADMIN],
+        summary="Count the charges made for one of our references",
+        responses=answers({200: (ChargeCount, "how many charges exist")}, BAD_PARAMETERS),
+    )
+    async def count_charges(reference: ReferenceQuery) -> ChargeCount:
         row = sandbox.store.fetch_one(
             "SELECT count(*) AS total, coalesce(sum(status = 'succeeded'), 0) AS succeeded"
             " FROM charges WHERE reference = ?",
             (reference,),
         )
         assert row is not None
-        return {"reference": reference, "charges": row["total"], "succeeded": row["succeeded"]}
+        return ChargeCount(reference, row["total"], row["succeeded"])
 
-    @get("/admin/payouts/count")
-    async def count_payouts(reference: str) -> dict[str, Any]:
+    @get(
+        "/admin/payouts/count",
+        operation_id="countPayouts",
+        tags=[ADMIN],
+        summary="Count the payouts made for one of our references",
+        responses=answers({200: (PayoutCount, "how many payouts exist")}, BAD_PARAMETERS),
+    )
+    async def count_payouts(reference: ReferenceQuery) -> PayoutCount:
         row = sandbox.store.fetch_one(
             "SELECT count(*) AS total FROM payouts WHERE reference = ?", (reference,)
         )
         assert row is not None
-        return {"reference": reference, "payouts": row["total"]}
+        return PayoutCount(reference, row["total"])
 
-    @get("/v1/events")
-    async def get_events(limit: int = 1000) -> dict[str, Any]:
-        return {"object": "list", "data": list_events(sandbox.store, max(1, min(limit, 10_000)))}
+    @get(
+        "/v1/events",
+        operation_id="listEvents",
+        tags=[EVENTS],
+        summary="List webhook events, oldest first, with their deliveries",
+        responses=answers({200: (EventList, "the first `limit` events")}, BAD_PARAMETERS),
+    )
+    async def get_events(
+        limit: Annotated[int, QueryParameter(ge=1, le=10_000)] = 1000,
+    ) -> EventList:
+        return EventList("list", list_events(sandbox.store, limit))
 
-    @get("/v1/settlements")
-    async def list_settlements() -> dict[str, Any]:
-        days = settlement_days(sandbox.store)
-        files = [{"date": day, "url": f"/v1/settlements/{day}.csv"} for day in days]
-        return {"object": "list", "data": files}
+    @get(
+        "/v1/settlements",
+        operation_id="listSettlementFiles",
+        tags=[SETTLEMENTS],
+        summary="List the days that have a settlement file",
+        responses=answers({200: (SettlementFileList, "one entry per day with a line")}),
+    )
+    async def list_settlements() -> SettlementFileList:
+        days = movement_days(sandbox.store)
+        files = [SettlementFileRef(day, f"/v1/settlements/{day}.csv") for day in days]
+        return SettlementFileList("list", files)
 
-    @get("/v1/settlements/{file_name:str}")
-    async def get_settlement_file(file_name: str, currency: str | None = None) -> Response[str]:
+    @get(
+        "/v1/settlements/{file_name:str}",
+        operation_id="getSettlementFile",
+        tags=[SETTLEMENTS],
+        summary="Download one day's settlement file (Adyen settlement details report CSV)",
+        responses=answers(
+            {200: (str, "the CSV file")},
+            BAD_PARAMETERS,
+            {404: "the name is not YYYY-MM-DD.csv (a day without lines has a header only)"},
+            media_type="text/csv",
+        ),
+    )
+    async def get_settlement_file(
+        file_name: Annotated[str, PathParameter(description="`YYYY-MM-DD.csv`, a UTC day")],
+        currency: CurrencyQuery = None,
+    ) -> Response[str]:
         match = _SETTLEMENT_FILE.fullmatch(file_name)
         try:
             day = date.fromisoformat(match.group(1)) if match else None
@@ -97,7 +195,6 @@ def admin_routes(sandbox: Sandbox) -> list[object]:
         )
 
     return [
-        health,
         add_faults,
         list_faults,
         clear_faults,

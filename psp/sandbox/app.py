@@ -4,17 +4,29 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections import defaultdict
 from collections.abc import AsyncIterator
 from http import HTTPStatus
 from typing import Any
 
-from litestar import Litestar, Request, Response
+from litestar import HttpMethod, Litestar, Request, Response, Router, route
 from litestar.exceptions import HTTPException
+from litestar.handlers import HTTPRouteHandler
 
-from payments.psp.sandbox.admin import admin_routes
+from payments.psp.sandbox.accounts import account_routes
+from payments.psp.sandbox.admin import admin_routes, health_routes
+from payments.psp.sandbox.balance import balance_routes
+from payments.psp.sandbox.bank_tokens import bank_token_routes
 from payments.psp.sandbox.charges import charge_routes
 from payments.psp.sandbox.config import SandboxConfig
+from payments.psp.sandbox.credentials import bearer_guard
+from payments.psp.sandbox.disputes import dispute_routes
 from payments.psp.sandbox.hosted_page import hosted_page_routes
+from payments.psp.sandbox.openapi import (
+    StrictStructSchemaPlugin,
+    openapi_config,
+    security_requirements,
+)
 from payments.psp.sandbox.payouts import payout_routes
 from payments.psp.sandbox.problems import (
     FieldError,
@@ -23,6 +35,7 @@ from payments.psp.sandbox.problems import (
     problem_error_handler,
     problem_response,
 )
+from payments.psp.sandbox.refunds import refund_routes
 from payments.psp.sandbox.runtime import Sandbox
 from payments.psp.sandbox.store import SandboxStore
 from payments.psp.sandbox.tokens import token_routes
@@ -47,9 +60,36 @@ def _http_exception_handler(_: Request[Any, Any, Any], error: Exception) -> Resp
     return problem_response(problem, headers=dict(error.headers or {}))
 
 
+def with_options(handlers: list[HTTPRouteHandler]) -> list[HTTPRouteHandler]:
+    """`handlers` after one OPTIONS handler per path whose `Allow` names every method of the path.
+
+    Litestar 2.25 makes a path's automatic OPTIONS answer from the first handler registered on it
+    and keeps it when more handlers arrive, so `Allow` would miss methods; an explicit handler
+    registered first prevents the automatic one.
+    """
+    methods: dict[str, set[str]] = defaultdict(lambda: {HttpMethod.OPTIONS.value})
+    for handler in handlers:
+        for path in handler.paths:
+            methods[path].update(handler.http_methods)
+
+    def options_for(path: str, allowed: set[str]) -> HTTPRouteHandler:
+        allow = ", ".join(sorted(allowed))
+
+        async def allowed_methods() -> Response[None]:
+            return Response(content=None, status_code=204, headers={"Allow": allow})
+
+        return route(path, http_method=[HttpMethod.OPTIONS], include_in_schema=False)(
+            allowed_methods
+        )
+
+    return [*(options_for(path, allowed) for path, allowed in sorted(methods.items())), *handlers]
+
+
 def create_sandbox_app(config: SandboxConfig) -> Litestar:
     """The sandbox as an ASGI app; its lifespan runs the webhook and status-change worker."""
-    sandbox = Sandbox(config=config, store=SandboxStore(config.db_path))
+    store = SandboxStore(config.db_path)
+    fingerprint_secret = config.fingerprint_secret or store.installation_secret("fingerprint")
+    sandbox = Sandbox(config=config, store=store, fingerprint_secret=fingerprint_secret)
 
     @contextlib.asynccontextmanager
     async def background_worker(_: Litestar) -> AsyncIterator[None]:
@@ -62,22 +102,37 @@ def create_sandbox_app(config: SandboxConfig) -> Litestar:
                 await task
             sandbox.store.close()
 
-    handlers: list[Any] = [
-        *token_routes(sandbox),
-        *hosted_page_routes(sandbox),
-        *charge_routes(sandbox),
-        *payout_routes(sandbox),
-        *admin_routes(sandbox),
-    ]
+    protected = Router(
+        path="/",
+        route_handlers=with_options(
+            [
+                *token_routes(sandbox),
+                *charge_routes(sandbox),
+                *payout_routes(sandbox),
+                *refund_routes(sandbox),
+                *dispute_routes(sandbox),
+                *account_routes(sandbox),
+                *bank_token_routes(sandbox),
+                *balance_routes(sandbox),
+                *admin_routes(sandbox),
+            ]
+        ),
+        guards=[bearer_guard(config.api_key)],
+        security=security_requirements(config.api_key is not None),
+    )
     app = Litestar(
-        route_handlers=handlers,
+        route_handlers=[
+            protected,
+            *with_options([*health_routes(sandbox), *hosted_page_routes(sandbox)]),
+        ],
         lifespan=[background_worker],
         exception_handlers={
             ProblemError: problem_error_handler,
             HTTPException: _http_exception_handler,
         },
         request_max_body_size=config.max_body_bytes,
-        openapi_config=None,
+        openapi_config=openapi_config(config.api_key is not None),
+        plugins=[StrictStructSchemaPlugin()],
         debug=False,
     )
     app.state.sandbox = sandbox

@@ -4,7 +4,9 @@ Outcomes follow the card the token was made from (see tokens.TEST_CARD_BEHAVIOUR
 succeeded 201; declined 402 (status failed, failure_code card_declined / insufficient_funds);
 pending 202, settled later by a transition and a `charge.succeeded` webhook; processing error
 503 `{error: processing_error}` without a charge, on the first `processing_error_attempts`
-(default 2) attempts per Idempotency-Key, after which the same key succeeds.
+(default 2) attempts per Idempotency-Key, after which the same key succeeds. An unknown token is
+a 422 problem (a name in the body that means nothing), and nothing is recorded. Card
+4000000000000259 succeeds, and a dispute opens on the charge `dispute_delay_s` later.
 """
 
 from __future__ import annotations
@@ -13,48 +15,65 @@ from typing import Any
 
 import msgspec
 from litestar import Request, Response, get, post
+from litestar.handlers import HTTPRouteHandler
+from litestar.params import JSONBody
 
-from payments.psp.sandbox.faults import apply_request_faults
-from payments.psp.sandbox.idempotency import (
-    count_attempt,
-    idempotency_key_of,
-    json_response,
-    request_hash,
-    store_answer,
-    stored_answer,
-)
+from payments.psp.sandbox.bodies import StrictBody
+from payments.psp.sandbox.idempotency import Outcome, count_attempt, create_once, store_answer
 from payments.psp.sandbox.identifiers import iso_utc, new_id, utc_now
 from payments.psp.sandbox.lifecycle import schedule_transition
-from payments.psp.sandbox.models import ChargeRequest, ChargeView, ErrorBody
-from payments.psp.sandbox.problems import ProblemError, decode_json, problem_response
+from payments.psp.sandbox.models import ChargeList, ChargeRequest, ChargeView, ErrorBody
+from payments.psp.sandbox.openapi import (
+    BAD_BODY,
+    BAD_PARAMETERS,
+    IDEMPOTENT,
+    LYING_FAULTS,
+    REQUEST_FAULTS,
+    IdempotencyKey,
+    ObjectId,
+    ReferenceQuery,
+    answers,
+    follow,
+    with_links,
+)
+from payments.psp.sandbox.problems import ProblemError
 from payments.psp.sandbox.runtime import Sandbox
-from payments.psp.sandbox.tokens import PENDING, PROCESSING_ERROR, SUCCEED
+from payments.psp.sandbox.tokens import (
+    DISPUTED_LATER,
+    PENDING,
+    PROCESSING_ERROR,
+    SUCCEED,
+    SUCCEEDING,
+)
 from payments.psp.sandbox.views import charge_view, load_charge_view
 from payments.psp.sandbox.webhooks import enqueue_event
 
 SCOPE = "charges"
+CHARGES = "charges"
+_FOLLOW_CHARGE = {
+    "get": follow("getCharge", charge_id="$response.body#/id"),
+    "byReference": follow("listChargesByReference", reference="$response.body#/reference"),
+    "refund": follow("createRefund", {"charge": "$response.body#/id"}),
+    "dispute": follow("openDispute", {"charge": "$response.body#/id"}),
+    "disputes": follow("listDisputesByCharge", charge="$response.body#/id"),
+}
+CHARGE_LINKS = with_links({201: _FOLLOW_CHARGE, 202: _FOLLOW_CHARGE})
 
 
-class ChargeOutcome(msgspec.Struct, frozen=True):
-    status_code: int
-    body: bytes
-    recorded: bool
-
-
-def process_charge(sandbox: Sandbox, key: str, hashed: str, body: ChargeRequest) -> ChargeOutcome:
+def process_charge(sandbox: Sandbox, key: str, hashed: str, body: ChargeRequest) -> Outcome:
     """Decide and record one charge attempt, with its idempotent answer and webhook, atomically."""
     with sandbox.store.transaction() as connection:
         token = connection.execute("SELECT * FROM tokens WHERE token = ?", (body.token,)).fetchone()
         if token is None:
-            raise ProblemError(400, "Unknown token", "no card was tokenised as this token")
+            raise ProblemError(422, "Unknown token", "no card was tokenised as this token")
         behaviour = token["behaviour"]
         if behaviour == PROCESSING_ERROR:
             attempts = count_attempt(connection, SCOPE, key)
             if attempts <= sandbox.config.processing_error_attempts:
                 error = ErrorBody("processing_error", "the card network did not answer; retry")
-                return ChargeOutcome(503, msgspec.json.encode(error), recorded=False)
+                return Outcome(503, msgspec.json.encode(error), recorded=False)
             behaviour = SUCCEED
-        if behaviour == SUCCEED:
+        if behaviour in SUCCEEDING:
             status, failure_code, status_code = "succeeded", None, 201
         elif behaviour == PENDING:
             status, failure_code, status_code = "pending", None, 202
@@ -86,40 +105,70 @@ def process_charge(sandbox: Sandbox, key: str, hashed: str, body: ChargeRequest)
             )
         else:
             enqueue_event(connection, sandbox.faults, f"charge.{status}", view)
-        return ChargeOutcome(status_code, payload, recorded=True)
+        if behaviour == DISPUTED_LATER:
+            delay = sandbox.config.dispute_delay_s
+            schedule_transition(connection, "dispute_opening", charge_id, "needs_response", delay)
+        return Outcome(status_code, payload)
 
 
-def charge_routes(sandbox: Sandbox) -> list[object]:
-    @post("/v1/charges")
-    async def create_charge(request: Request[Any, Any, Any]) -> Response[bytes]:
-        injected = await apply_request_faults(
-            sandbox.faults, request, SCOPE, sandbox.config.timeout_fault_s
-        )
-        if injected is not None:
-            return injected
-        key = idempotency_key_of(request)
-        body = decode_json(await request.body(), ChargeRequest)
-        hashed = request_hash(body)
-        with sandbox.keys_in_flight.hold(SCOPE, key):
-            replay = stored_answer(sandbox.store, SCOPE, key, hashed)
-            if replay is not None:
-                return replay
-            outcome = process_charge(sandbox, key, hashed, body)
-        if outcome.recorded and sandbox.faults.take("charged_but_500", SCOPE) is not None:
-            problem = ProblemError(500, "Injected fault", "charged, but answered 500").problem
-            return problem_response(problem)
-        return json_response(outcome.status_code, outcome.body)
+def charge_routes(sandbox: Sandbox) -> list[HTTPRouteHandler]:
+    @post(
+        "/v1/charges",
+        operation_id="createCharge",
+        operation_class=CHARGE_LINKS,
+        tags=[CHARGES],
+        summary="Charge a tokenised card",
+        dto=StrictBody[ChargeRequest],
+        responses=answers(
+            {
+                201: (ChargeView, "the charge succeeded"),
+                202: (ChargeView, "the charge is pending; a webhook tells the outcome"),
+                402: (ChargeView, "the card was declined (status failed, with failure_code)"),
+                503: (ErrorBody, "processing error: nothing was charged, retry with the same key"),
+            },
+            BAD_BODY,
+            IDEMPOTENT,
+            REQUEST_FAULTS,
+            LYING_FAULTS,
+            {422: "the token is unknown"},
+        ),
+    )
+    async def create_charge(
+        request: Request[Any, Any, Any],
+        data: JSONBody[ChargeRequest],
+        idempotency_key: IdempotencyKey,
+    ) -> Response[bytes]:
+        """Outcomes follow the test card behind the token (see the module docstring)."""
+        return await create_once(sandbox, request, SCOPE, idempotency_key, data, process_charge)
 
-    @get("/v1/charges/{charge_id:str}")
-    async def get_charge(charge_id: str) -> ChargeView:
+    @get(
+        "/v1/charges/{charge_id:str}",
+        operation_id="getCharge",
+        tags=[CHARGES],
+        summary="Look up a charge by id",
+        responses=answers(
+            {200: (ChargeView, "the charge")}, BAD_PARAMETERS, {404: "no such charge"}
+        ),
+    )
+    async def get_charge(charge_id: ObjectId) -> ChargeView:
         charge = sandbox.store.fetch_one("SELECT * FROM charges WHERE id = ?", (charge_id,))
         if charge is None:
             raise ProblemError(404, "Charge not found", f"no charge {charge_id!r}")
         token = sandbox.store.fetch_one("SELECT * FROM tokens WHERE token = ?", (charge["token"],))
         return charge_view(charge, token)
 
-    @get("/v1/charges")
-    async def list_charges_by_reference(reference: str) -> dict[str, object]:
+    @get(
+        "/v1/charges",
+        operation_id="listChargesByReference",
+        tags=[CHARGES],
+        summary="Look up the charges made for one of our references",
+        responses=answers(
+            {200: (ChargeList, "the charges, oldest first")},
+            BAD_PARAMETERS,
+            {404: "no charge has this reference"},
+        ),
+    )
+    async def list_charges_by_reference(reference: ReferenceQuery) -> ChargeList:
         charges = sandbox.store.fetch_all(
             "SELECT * FROM charges WHERE reference = ? ORDER BY created_at, id",
             (reference,),
@@ -133,6 +182,6 @@ def charge_routes(sandbox: Sandbox) -> list[object]:
             )
             for charge in charges
         ]
-        return {"object": "list", "data": views}
+        return ChargeList("list", views)
 
     return [create_charge, get_charge, list_charges_by_reference]

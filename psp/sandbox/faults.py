@@ -1,6 +1,9 @@
 """Fault injection: rules an admin adds, consumed atomically by the calls they hit.
 
-Request faults (charges/payouts): latency, timeout, status, reset, charged_but_500.
+Request faults (charges, payouts, refunds, accounts, tokens, bank_tokens): latency, timeout,
+status, reset. Lying faults, for the creates that are idempotent by key (charges, payouts,
+refunds, accounts): charged_but_500, charged_but_404, key_conflict_400 (the call is processed
+and recorded, and the answer says otherwise).
 Webhook faults (every event): drop_webhook, duplicate_webhook, delay_webhook, reorder_webhooks.
 A rule with `count` hits that many calls and disappears; with `until` it ends at that instant;
 with neither it stays until `DELETE /admin/faults`.
@@ -14,21 +17,29 @@ import itertools
 import socket
 import struct
 import threading
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from litestar import Request, Response
 
+from payments.psp.sandbox.admin_models import FaultRuleRequest, FaultRuleView
 from payments.psp.sandbox.identifiers import utc_now
-from payments.psp.sandbox.models import FaultRuleRequest
-from payments.psp.sandbox.problems import FieldError, ProblemError, problem_response
+from payments.psp.sandbox.problems import (
+    KEY_REUSED_DETAIL,
+    KEY_REUSED_TITLE,
+    FieldError,
+    ProblemError,
+    problem_response,
+)
 
-REQUEST_FAULTS = frozenset({"latency", "timeout", "status", "reset", "charged_but_500"})
+REQUEST_FAULTS = frozenset({"latency", "timeout", "status", "reset"})
+# Faults that act after a create call was processed and recorded, and lie about it.
+LYING_FAULTS = ("charged_but_500", "charged_but_404", "key_conflict_400")
 WEBHOOK_FAULTS = frozenset(
     {"drop_webhook", "duplicate_webhook", "delay_webhook", "reorder_webhooks"}
 )
-ENDPOINTS = frozenset({"charges", "payouts", "tokens", "*"})
+ENDPOINTS = frozenset({"charges", "payouts", "refunds", "tokens", "accounts", "bank_tokens", "*"})
 FAULT_STATUSES = frozenset({500, 502, 503, 504, 429})
 
 
@@ -46,10 +57,11 @@ class FaultRule:
         alive = self.remaining is None or self.remaining > 0
         return alive and (self.until is None or now < self.until)
 
-    def as_json(self) -> dict[str, Any]:
-        view = asdict(self)
-        view["until"] = self.until.isoformat() if self.until else None
-        return view
+    def view(self) -> FaultRuleView:
+        until = self.until.isoformat() if self.until else None
+        return FaultRuleView(
+            self.id, self.kind, self.endpoint, self.status, self.latency_ms, self.remaining, until
+        )
 
 
 def rule_from_request(request: FaultRuleRequest, rule_id: int) -> FaultRule:
@@ -58,7 +70,7 @@ def rule_from_request(request: FaultRuleRequest, rule_id: int) -> FaultRule:
     def refuse(field: str, message: str) -> ProblemError:
         return ProblemError(422, "Invalid fault", message, [FieldError(field, message)])
 
-    if request.kind not in REQUEST_FAULTS | WEBHOOK_FAULTS:
+    if request.kind not in REQUEST_FAULTS | WEBHOOK_FAULTS | set(LYING_FAULTS):
         raise refuse("kind", f"unknown fault kind {request.kind!r}")
     if request.endpoint not in ENDPOINTS:
         raise refuse("endpoint", f"endpoint must be one of {sorted(ENDPOINTS)}")
@@ -173,3 +185,27 @@ async def apply_request_faults(
             ProblemError(status, "Injected fault", f"injected status {status}").problem, headers
         )
     return None
+
+
+def answer_after_processing(faults: FaultBook, endpoint: str) -> Response[bytes] | None:
+    """A lie about a create call that was processed and recorded, if a rule asks for one.
+
+    charged_but_500: a 500; charged_but_404: a 404 as if nothing were there; key_conflict_400: a
+    400 with the title and detail of an Idempotency-Key conflict. In each case the object exists
+    and the same key replays the true answer, so only a look-up tells the truth: what a client
+    must do with a 4xx that is not final.
+    """
+    for kind in LYING_FAULTS:
+        if faults.take(kind, endpoint) is not None:
+            return problem_response(_lie(kind, endpoint).problem)
+    return None
+
+
+def _lie(kind: str, endpoint: str) -> ProblemError:
+    if kind == "charged_but_404":
+        return ProblemError(404, "Not found", "no such resource")
+    if kind == "key_conflict_400":
+        return ProblemError(400, KEY_REUSED_TITLE, KEY_REUSED_DETAIL)
+    return ProblemError(
+        500, "Injected fault", f"the {endpoint} call was processed, but answered 500"
+    )

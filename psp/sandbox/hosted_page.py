@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from html import escape
-from typing import Any
 
-from litestar import MediaType, Request, Response, get, post
+from litestar import MediaType, Response, get, post
+from litestar.handlers import HTTPRouteHandler
+from litestar.params import URLEncodedBody
 
+from payments.psp.sandbox.models import HostedCardForm
+from payments.psp.sandbox.openapi import answers
 from payments.psp.sandbox.problems import ProblemError
 from payments.psp.sandbox.runtime import Sandbox
 from payments.psp.sandbox.tokens import CardInput, tokenise_card
 
+HOSTED_PAGE = "hosted page"
 _PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{title}</title></head>
 <body><h1>{title}</h1>
@@ -44,18 +48,43 @@ def parse_expiry(text: str) -> tuple[int, int]:
     return int(month_text), year
 
 
-def hosted_page_routes(sandbox: Sandbox) -> list[object]:
-    @get("/v1/hosted/card", media_type=MediaType.HTML)
+def hosted_page_routes(sandbox: Sandbox) -> list[HTTPRouteHandler]:
+    @get(
+        "/v1/hosted/card",
+        media_type=MediaType.HTML,
+        operation_id="showHostedCardForm",
+        tags=[HOSTED_PAGE],
+        summary="The hosted card form (HTML)",
+        responses=answers({200: (str, "the form")}, public=True, media_type=MediaType.HTML),
+    )
     async def show_card_form() -> Response[str]:
         return _html("Enter your card", _FORM)
 
-    @post("/v1/hosted/card", media_type=MediaType.HTML)
-    async def submit_card_form(request: Request[Any, Any, Any]) -> Response[str]:
-        form = await request.form()
-        month, year = parse_expiry(str(form.get("expiry", "")))
+    @post(
+        "/v1/hosted/card",
+        media_type=MediaType.HTML,
+        operation_id="submitHostedCardForm",
+        tags=[HOSTED_PAGE],
+        summary="Tokenise the card typed into the hosted form (HTML)",
+        responses=answers(
+            {
+                201: (str, "the page with the token"),
+                422: (str, "the form again, with what is wrong with the card"),
+            },
+            {400: "the form data cannot be read", 413: "the body is larger than the limit"},
+            public=True,
+            media_type=MediaType.HTML,
+        ),
+    )
+    async def submit_card_form(
+        data: URLEncodedBody[HostedCardForm],
+    ) -> Response[str]:
+        """Public without an API key, like a real PSP's card form behind a publishable key: it
+        only turns a card into a token, which is useless without the secret key."""
+        month, year = parse_expiry(data.expiry)
         # People type spaces and dashes in card numbers; the JSON API is strict, the page is not.
-        number = str(form.get("number", "")).replace(" ", "").replace("-", "")
-        card = CardInput(number, month, year, str(form.get("cvc", "")).strip())
+        number = data.number.replace(" ", "").replace("-", "")
+        card = CardInput(number, month, year, data.cvc.strip())
         try:
             view = tokenise_card(sandbox, card)
         except ProblemError as error:

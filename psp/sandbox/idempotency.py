@@ -1,4 +1,4 @@
-"""Idempotency-Key handling shared by charges and payouts.
+"""Idempotency-Key handling shared by every create call (charges, payouts, refunds, accounts).
 
 The first complete answer for a key is stored with a hash of the request; the same key with the
 same body gets that answer again (status and bytes) with `Idempotent-Replayed: true`; with a
@@ -10,30 +10,64 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import msgspec
 from litestar import Request, Response
 
+from payments.psp.sandbox.faults import answer_after_processing, apply_request_faults
 from payments.psp.sandbox.identifiers import iso_utc, utc_now
-from payments.psp.sandbox.problems import ProblemError
+from payments.psp.sandbox.problems import KEY_REUSED_DETAIL, KEY_REUSED_TITLE, ProblemError
+from payments.psp.sandbox.runtime import Sandbox
 from payments.psp.sandbox.store import SandboxStore
 
-IDEMPOTENCY_HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
-MAX_KEY_LENGTH = 255
+BodyType = TypeVar("BodyType", bound=msgspec.Struct)
 
 
-def idempotency_key_of(request: Request[Any, Any, Any]) -> str:
-    key = request.headers.get(IDEMPOTENCY_HEADER)
-    if key is None or not key.strip():
-        raise ProblemError(400, "Idempotency key missing", f"send an {IDEMPOTENCY_HEADER} header")
-    if len(key) > MAX_KEY_LENGTH:
-        raise ProblemError(400, "Idempotency key too long", f"at most {MAX_KEY_LENGTH} chars")
-    return key
+class Outcome(msgspec.Struct, frozen=True):
+    """A processed create call: its answer, and whether it was recorded (and so is replayable)."""
+
+    status_code: int
+    body: bytes
+    recorded: bool = True
 
 
-def request_hash(body: msgspec.Struct) -> str:
+async def create_once(
+    sandbox: Sandbox,
+    request: Request[Any, Any, Any],
+    scope: str,
+    key: str,
+    body: BodyType,
+    process: Callable[[Sandbox, str, str, BodyType], Outcome],
+) -> Response[bytes]:
+    """Answer a create call once per key.
+
+    Faults aimed at `scope` act first; then the same key gets its stored answer again, or the call
+    is processed: `process(sandbox, key, request_hash, body)` records the object and its answer
+    (`store_answer`) in one transaction. A processed call may then meet a fault that lies about
+    its answer (see faults.py).
+    """
+    injected = await apply_request_faults(
+        sandbox.faults, request, scope, sandbox.config.timeout_fault_s
+    )
+    if injected is not None:
+        return injected
+    hashed = request_hash(body)
+    with sandbox.keys_in_flight.hold(scope, key):
+        replay = stored_answer(sandbox.store, scope, key, hashed)
+        if replay is not None:
+            return replay
+        outcome = process(sandbox, key, hashed, body)
+    if outcome.recorded:
+        lie = answer_after_processing(sandbox.faults, scope)
+        if lie is not None:
+            return lie
+    return json_response(outcome.status_code, outcome.body)
+
+
+def request_hash(body: object) -> str:
     """Hash of the decoded body, so whitespace or key order do not make a "different" request."""
     return hashlib.sha256(msgspec.json.encode(body, order="sorted")).hexdigest()
 
@@ -56,9 +90,7 @@ def stored_answer(
     if row is None:
         return None
     if row["request_hash"] != hashed_request:
-        raise ProblemError(
-            422, "Idempotency key reused", "this Idempotency-Key was used with a different body"
-        )
+        raise ProblemError(422, KEY_REUSED_TITLE, KEY_REUSED_DETAIL)
     return json_response(row["status_code"], bytes(row["body"]), replayed=True)
 
 

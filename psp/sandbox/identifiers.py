@@ -10,9 +10,10 @@ _LOWER = string.ascii_lowercase
 _ALPHANUMERIC = string.ascii_letters + string.digits
 
 
-def new_token() -> str:
-    """`tok_` and 24 lower-case letters: never a digit, so a token never looks like a card."""
-    return "tok_" + "".join(secrets.choice(_LOWER) for _ in range(24))
+def new_token(prefix: str = "tok") -> str:
+    """The prefix, `_` and 24 lower-case letters: no digit, so a token never looks like a card
+    or an account number."""
+    return f"{prefix}_" + "".join(secrets.choice(_LOWER) for _ in range(24))
 
 
 def new_id(prefix: str) -> str:

@@ -1,4 +1,5 @@
-"""Delayed status changes (pending charges settle, payouts get paid, fail or return).
+"""Delayed status changes (pending charges settle, payouts get paid, fail or return, refunds
+settle, disputes open and are decided).
 
 They are rows in `transitions`, so a change that falls due while the sandbox is down still
 happens after the restart.
@@ -6,17 +7,23 @@ happens after the restart.
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import time
+from collections.abc import Callable, Mapping
 
 from payments.psp.sandbox.faults import FaultBook
 from payments.psp.sandbox.identifiers import iso_utc, utc_now
-from payments.psp.sandbox.models import ChargeView, PayoutView
 from payments.psp.sandbox.store import SandboxStore
 from payments.psp.sandbox.views import load_charge_view, load_payout_view
 from payments.psp.sandbox.webhooks import enqueue_event
 
+logger = logging.getLogger("psp.sandbox.lifecycle")
+
 PAYOUT_FAILURE_CODE = "account_closed"
+
+# (connection, faults, object id, new status): make the change and enqueue its webhook.
+TransitionApplier = Callable[[sqlite3.Connection, FaultBook, str, str], None]
 
 
 def schedule_transition(
@@ -32,8 +39,14 @@ def schedule_transition(
     )
 
 
-def apply_due_transitions(store: SandboxStore, faults: FaultBook) -> int:
-    """Apply every transition that is due, each with its webhook, in due order."""
+def apply_due_transitions(
+    store: SandboxStore, faults: FaultBook, appliers: Mapping[str, TransitionApplier]
+) -> int:
+    """Apply every transition that is due, each with its webhook, in due order.
+
+    `appliers` maps an object kind to the function that makes its change; a kind without one is
+    logged and marked done, so it cannot block the transitions behind it.
+    """
     applied = 0
     while True:
         with store.transaction() as connection:
@@ -44,29 +57,37 @@ def apply_due_transitions(store: SandboxStore, faults: FaultBook) -> int:
             ).fetchone()
             if transition is None:
                 return applied
-            _apply(connection, faults, transition)
+            applier = appliers.get(transition["object_kind"])
+            if applier is None:
+                logger.error("no applier for %s transitions", transition["object_kind"])
+            else:
+                applier(connection, faults, transition["object_id"], transition["new_status"])
             connection.execute("UPDATE transitions SET done = 1 WHERE id = ?", (transition["id"],))
             applied += 1
 
 
-def _apply(connection: sqlite3.Connection, faults: FaultBook, transition: sqlite3.Row) -> None:
-    now = iso_utc(utc_now())
-    kind, object_id, status = (
-        transition["object_kind"],
-        transition["object_id"],
-        transition["new_status"],
+def settle_charge(
+    connection: sqlite3.Connection, faults: FaultBook, charge_id: str, status: str
+) -> None:
+    """A pending charge becomes `status`, with its `charge.<status>` webhook."""
+    connection.execute(
+        "UPDATE charges SET status = ?, updated_at = ? WHERE id = ?",
+        (status, iso_utc(utc_now()), charge_id),
     )
-    if kind == "charge":
-        connection.execute(
-            "UPDATE charges SET status = ?, updated_at = ? WHERE id = ?", (status, now, object_id)
-        )
-        view: ChargeView | PayoutView | None = load_charge_view(connection, object_id)
-    else:
-        failure_code = PAYOUT_FAILURE_CODE if status in ("failed", "returned") else None
-        connection.execute(
-            "UPDATE payouts SET status = ?, failure_code = ?, updated_at = ? WHERE id = ?",
-            (status, failure_code, now, object_id),
-        )
-        view = load_payout_view(connection, object_id)
+    view = load_charge_view(connection, charge_id)
     if view is not None:
-        enqueue_event(connection, faults, f"{kind}.{status}", view)
+        enqueue_event(connection, faults, f"charge.{status}", view)
+
+
+def settle_payout(
+    connection: sqlite3.Connection, faults: FaultBook, payout_id: str, status: str
+) -> None:
+    """A payout becomes paid, failed or returned, with its `payout.<status>` webhook."""
+    failure_code = PAYOUT_FAILURE_CODE if status in ("failed", "returned") else None
+    connection.execute(
+        "UPDATE payouts SET status = ?, failure_code = ?, updated_at = ? WHERE id = ?",
+        (status, failure_code, iso_utc(utc_now()), payout_id),
+    )
+    view = load_payout_view(connection, payout_id)
+    if view is not None:
+        enqueue_event(connection, faults, f"payout.{status}", view)

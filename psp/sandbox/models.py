@@ -2,20 +2,33 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 import msgspec
 
-Currency = Annotated[str, msgspec.Meta(pattern=r"^[A-Z]{3}$")]
-Reference = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
-PositiveMinor = Annotated[int, msgspec.Meta(gt=0, le=10**15)]
+Currency = Annotated[str, msgspec.Meta(pattern=r"^[A-Z]{3}$", examples=["USD"])]
+Reference = Annotated[str, msgspec.Meta(min_length=1, max_length=64, examples=["order_1"])]
+PositiveMinor = Annotated[int, msgspec.Meta(gt=0, le=10**15, examples=[1000])]
+ChargeId = Annotated[str, msgspec.Meta(pattern=r"^ch_[A-Za-z0-9]{24}$")]
+BankTokenId = Annotated[str, msgspec.Meta(pattern=r"^btok_[a-z]{24}$")]
+
+
+def example(*values: object) -> msgspec.Meta:
+    """Examples for the OpenAPI document (schemathesis starts from them, people copy them)."""
+    return msgspec.Meta(examples=list(values))
 
 
 class TokenRequest(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
-    number: str
-    exp_month: int
-    exp_year: int
-    cvc: str
+    """The shape is checked here; the Luhn digit and the expiry by tokens.card_field_errors."""
+
+    number: Annotated[
+        str,
+        msgspec.Meta(pattern=r"^[0-9]{12,19}$"),
+        example("4242424242424242", "4000000000005126"),
+    ]
+    exp_month: Annotated[int, msgspec.Meta(ge=1, le=12), example(12)]
+    exp_year: Annotated[int, msgspec.Meta(ge=2000, le=2199), example(2099)]
+    cvc: Annotated[str, msgspec.Meta(pattern=r"^[0-9]{3,4}$"), example("123")]
 
 
 class TokenView(msgspec.Struct, frozen=True):
@@ -58,10 +71,136 @@ class ChargeView(msgspec.Struct, frozen=True):
     updated_at: str
 
 
+class RefundRequest(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    charge: ChargeId
+    reference: Reference
+    amount: PositiveMinor | None = None  # None: everything that is left to refund
+    reason: Annotated[str, msgspec.Meta(min_length=1, max_length=200)] | None = None
+
+
+class RefundView(msgspec.Struct, frozen=True):
+    id: str
+    object: str
+    charge: str
+    amount: int
+    currency: str
+    status: str  # pending | succeeded | failed
+    reference: str
+    reason: str | None
+    failure_code: str | None
+    created: str
+
+
+class RefundList(msgspec.Struct, frozen=True):
+    object: str
+    data: list[RefundView]
+
+
+class DisputeOpenRequest(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    charge: ChargeId
+    reason: Annotated[str, msgspec.Meta(min_length=1, max_length=100), example("fraudulent")] = (
+        "general"
+    )
+
+
+class EvidenceRequest(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    # At most 4000 characters, so that any valid body fits the 64 KiB limit even \u-escaped.
+    text: Annotated[
+        str, msgspec.Meta(min_length=1, max_length=4000), example("winning_evidence: receipt")
+    ]
+
+
+class DisputeCloseRequest(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    outcome: Literal["won", "lost"]
+
+
+class DisputeView(msgspec.Struct, frozen=True):
+    id: str
+    object: str
+    charge: str
+    charge_reference: str
+    amount: int
+    currency: str
+    fee: int
+    reason: str
+    status: str  # needs_response | under_review | won | lost
+    evidence_due_by: str
+    created: str
+
+
+class DisputeList(msgspec.Struct, frozen=True):
+    object: str
+    data: list[DisputeView]
+
+
+class BankTokenRequest(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    """Either an IBAN, or a US account number with its routing number."""
+
+    holder_name: Annotated[str, msgspec.Meta(min_length=1, max_length=200), example("Ada Seller")]
+    iban: (
+        Annotated[
+            str,
+            msgspec.Meta(pattern=r"^[A-Z]{2}[0-9]{2}[A-Z0-9]{11,30}$"),
+            example("DE89370400440532013000"),
+        ]
+        | None
+    ) = None
+    account_number: Annotated[str, msgspec.Meta(pattern=r"^[0-9]{4,17}$")] | None = None
+    routing_number: Annotated[str, msgspec.Meta(pattern=r"^[0-9]{9}$")] | None = None
+
+
+class BankTokenView(msgspec.Struct, frozen=True):
+    id: str
+    object: str
+    kind: str  # iban | us_account
+    country: str
+    last4: str
+    holder_name: str
+    fingerprint: str
+    created: str
+
+
+class AccountRequest(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    reference: Reference
+    name: Annotated[str, msgspec.Meta(min_length=1, max_length=200), example("Ada's Shop")]
+    country: Annotated[str, msgspec.Meta(pattern=r"^[A-Z]{2}$"), example("DE")]
+    id_number: Annotated[
+        str, msgspec.Meta(pattern=r"^[A-Za-z0-9-]{1,32}$"), example("000000000", "123456789")
+    ]
+    bank_token: BankTokenId | None = None
+
+
+class AccountView(msgspec.Struct, frozen=True):
+    id: str
+    object: str
+    reference: str
+    name: str
+    country: str
+    status: str  # pending | verified | rejected
+    bank_token: str | None
+    created: str
+
+
+class AccountList(msgspec.Struct, frozen=True):
+    object: str
+    data: list[AccountView]
+
+
+class BalanceAmount(msgspec.Struct, frozen=True):
+    amount: int
+    currency: str
+
+
+class BalanceView(msgspec.Struct, frozen=True):
+    object: str
+    available: list[BalanceAmount]
+    pending: list[BalanceAmount]
+
+
 class PayoutRequest(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     amount: PositiveMinor
     currency: Currency
-    destination: Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
+    destination: Annotated[str, msgspec.Meta(min_length=1, max_length=128), example("seller_1")]
     reference: Reference
 
 
@@ -83,10 +222,19 @@ class ErrorBody(msgspec.Struct, frozen=True):
     message: str
 
 
-class FaultRuleRequest(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
-    kind: str
-    endpoint: str = "*"
-    status: int | None = None
-    latency_ms: Annotated[int, msgspec.Meta(ge=0, le=600_000)] | None = None
-    count: Annotated[int, msgspec.Meta(ge=1)] | None = None
-    until: str | None = None
+class ChargeList(msgspec.Struct, frozen=True):
+    object: str
+    data: list[ChargeView]
+
+
+class PayoutList(msgspec.Struct, frozen=True):
+    object: str
+    data: list[PayoutView]
+
+
+class HostedCardForm(msgspec.Struct, frozen=True):
+    """The hosted page's form; missing fields are empty and reported on the page."""
+
+    number: Annotated[str, example("4242 4242 4242 4242")] = ""
+    expiry: Annotated[str, example("12/99")] = ""
+    cvc: Annotated[str, example("123")] = ""

@@ -9,6 +9,8 @@ import msgspec
 from litestar import Request, Response
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
+KEY_REUSED_TITLE = "Idempotency key reused"
+KEY_REUSED_DETAIL = "this Idempotency-Key was used with a different body"
 _PATH_IN_MESSAGE = re.compile(r" - at `\$\.?(?P<path>[^`]*)`$")
 
 BodyType = TypeVar("BodyType")
@@ -31,9 +33,15 @@ class ProblemError(Exception):
     """Raised anywhere in a handler to answer with a problem document."""
 
     def __init__(
-        self, status: int, title: str, detail: str, errors: list[FieldError] | None = None
+        self,
+        status: int,
+        title: str,
+        detail: str,
+        errors: list[FieldError] | None = None,
+        headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(detail)
+        self.headers = headers or {}
         self.problem = Problem(
             type=f"https://psp-sandbox.invalid/problems/{title.lower().replace(' ', '-')}",
             title=title,
@@ -54,7 +62,7 @@ def problem_response(problem: Problem, headers: dict[str, str] | None = None) ->
 
 def problem_error_handler(_: Request[Any, Any, Any], error: Exception) -> Response[bytes]:
     assert isinstance(error, ProblemError)
-    return problem_response(error.problem)
+    return problem_response(error.problem, error.headers)
 
 
 def decode_json(body: bytes, body_type: type[BodyType]) -> BodyType:

@@ -39,5 +39,6 @@ class KeysInFlight:
 class Sandbox:
     config: SandboxConfig
     store: SandboxStore
+    fingerprint_secret: str  # the configured one, else this database's own
     faults: FaultBook = field(default_factory=FaultBook)
     keys_in_flight: KeysInFlight = field(default_factory=KeysInFlight)

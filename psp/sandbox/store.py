@@ -6,6 +6,7 @@ idempotency record and its webhook event are stored together or not at all.
 
 from __future__ import annotations
 
+import secrets
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -31,6 +32,29 @@ CREATE TABLE IF NOT EXISTS payouts (
     created_at TEXT NOT NULL, updated_at TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS payouts_by_reference ON payouts (reference);
+CREATE TABLE IF NOT EXISTS refunds (
+    id TEXT PRIMARY KEY, charge_id TEXT NOT NULL, reference TEXT NOT NULL,
+    amount INTEGER NOT NULL, currency TEXT NOT NULL, status TEXT NOT NULL, reason TEXT,
+    failure_code TEXT, created_at TEXT NOT NULL, updated_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS refunds_by_reference ON refunds (reference);
+CREATE INDEX IF NOT EXISTS refunds_by_charge ON refunds (charge_id);
+CREATE TABLE IF NOT EXISTS disputes (
+    id TEXT PRIMARY KEY, charge_id TEXT UNIQUE NOT NULL, amount INTEGER NOT NULL,
+    currency TEXT NOT NULL, fee INTEGER NOT NULL, reason TEXT NOT NULL, status TEXT NOT NULL,
+    evidence_due_by TEXT NOT NULL, created_at TEXT NOT NULL, updated_at TEXT NOT NULL,
+    won_at TEXT, reopened_at TEXT
+);
+CREATE TABLE IF NOT EXISTS bank_tokens (
+    id TEXT PRIMARY KEY, kind TEXT NOT NULL, country TEXT NOT NULL, last4 TEXT NOT NULL,
+    fingerprint TEXT NOT NULL, holder_name TEXT NOT NULL, created_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS accounts (
+    id TEXT PRIMARY KEY, reference TEXT NOT NULL, name TEXT NOT NULL, country TEXT NOT NULL,
+    status TEXT NOT NULL, bank_token TEXT, created_at TEXT NOT NULL, updated_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS accounts_by_reference ON accounts (reference);
+CREATE TABLE IF NOT EXISTS installation (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS idempotency (
     scope TEXT NOT NULL, key TEXT NOT NULL, request_hash TEXT NOT NULL,
     status_code INTEGER NOT NULL, body BLOB NOT NULL, created_at TEXT NOT NULL,
@@ -59,6 +83,10 @@ TABLES = (
     "tokens",
     "charges",
     "payouts",
+    "refunds",
+    "disputes",
+    "bank_tokens",
+    "accounts",
     "idempotency",
     "attempt_counts",
     "transitions",
@@ -102,6 +130,18 @@ class SandboxStore:
         with self._lock:
             row: Row | None = self._connection.execute(sql, parameters).fetchone()
             return row
+
+    def installation_secret(self, name: str) -> str:
+        """A random secret made the first time it is asked for, then kept (not wiped by reset)."""
+        with self.transaction() as connection:
+            connection.execute(
+                "INSERT OR IGNORE INTO installation (name, value) VALUES (?, ?)",
+                (name, secrets.token_hex(32)),
+            )
+            row = connection.execute(
+                "SELECT value FROM installation WHERE name = ?", (name,)
+            ).fetchone()
+            return str(row["value"])
 
     def wipe(self) -> None:
         """Delete every row of every table (admin reset for tests)."""

@@ -13,17 +13,24 @@ from datetime import datetime
 from typing import Any
 
 from litestar import Request, Response, post
+from litestar.handlers import HTTPRouteHandler
+from litestar.params import JSONBody
 
 from payments.psp.cards import PAN_MAX_DIGITS, PAN_MIN_DIGITS, brand_of, luhn_valid
+from payments.psp.sandbox.bodies import StrictBody
 from payments.psp.sandbox.faults import apply_request_faults
 from payments.psp.sandbox.identifiers import iso_utc, new_token, utc_now
 from payments.psp.sandbox.models import TokenRequest, TokenView
-from payments.psp.sandbox.problems import FieldError, ProblemError, decode_json
+from payments.psp.sandbox.openapi import BAD_BODY, REQUEST_FAULTS, answers, follow, with_links
+from payments.psp.sandbox.problems import FieldError, ProblemError
 from payments.psp.sandbox.runtime import Sandbox
 
 SUCCEED = "succeed"
 PROCESSING_ERROR = "processing_error"
 PENDING = "pending"
+DISPUTED_LATER = "disputed_later"  # succeeds, then a dispute opens after dispute_delay_s
+REFUNDS_FAIL = "refunds_fail"  # succeeds, but every refund of it fails
+SUCCEEDING = frozenset({SUCCEED, DISPUTED_LATER, REFUNDS_FAIL})
 DECLINE_CODES = frozenset({"card_declined", "insufficient_funds"})
 TEST_CARD_BEHAVIOURS: dict[str, str] = {
     "4242424242424242": SUCCEED,
@@ -31,6 +38,8 @@ TEST_CARD_BEHAVIOURS: dict[str, str] = {
     "4000000000009995": "insufficient_funds",
     "4000000000000119": PROCESSING_ERROR,
     "4000000000003220": PENDING,
+    "4000000000000259": DISPUTED_LATER,
+    "4000000000005126": REFUNDS_FAIL,
 }
 
 
@@ -77,7 +86,7 @@ def tokenise_card(sandbox: Sandbox, card: CardInput) -> TokenView:
         raise ProblemError(422, "Invalid card", "the card cannot be tokenised", errors)
     view = TokenView(
         token=new_token(),
-        fingerprint=fingerprint_of(sandbox.config.fingerprint_secret, card.number),
+        fingerprint=fingerprint_of(sandbox.fingerprint_secret, card.number),
         brand=brand_of(card.number),
         last4=card.number[-4:],
         exp_month=card.exp_month,
@@ -102,16 +111,34 @@ def tokenise_card(sandbox: Sandbox, card: CardInput) -> TokenView:
     return view
 
 
-def token_routes(sandbox: Sandbox) -> list[object]:
-    @post("/v1/tokens", status_code=201)
-    async def create_token(request: Request[Any, Any, Any]) -> Response[Any]:
+def token_routes(sandbox: Sandbox) -> list[HTTPRouteHandler]:
+    @post(
+        "/v1/tokens",
+        status_code=201,
+        operation_id="createToken",
+        operation_class=with_links(
+            {201: {"charge": follow("createCharge", {"token": "$response.body#/token"})}}
+        ),
+        tags=["tokens"],
+        summary="Tokenise a card",
+        dto=StrictBody[TokenRequest],
+        responses=answers(
+            {201: (TokenView, "the token; the number and CVC are not kept")},
+            BAD_BODY,
+            REQUEST_FAULTS,
+            {422: "the card is invalid (Luhn, length, expiry, CVC; errors name the fields)"},
+        ),
+    )
+    async def create_token(
+        request: Request[Any, Any, Any], data: JSONBody[TokenRequest]
+    ) -> Response[Any]:
+        """The test card numbers of the module docstring decide what charges with the token do."""
         injected = await apply_request_faults(
             sandbox.faults, request, "tokens", sandbox.config.timeout_fault_s
         )
         if injected is not None:
             return injected
-        body = decode_json(await request.body(), TokenRequest)
-        card = CardInput(body.number, body.exp_month, body.exp_year, body.cvc)
+        card = CardInput(data.number, data.exp_month, data.exp_year, data.cvc)
         return Response(tokenise_card(sandbox, card), status_code=201)
 
     return [create_token]

@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 import msgspec
 
+from payments.psp.sandbox.admin_models import DeliveryView, EventView
 from payments.psp.sandbox.config import SandboxConfig
 from payments.psp.sandbox.faults import FaultBook
 from payments.psp.sandbox.identifiers import new_id
@@ -92,8 +93,8 @@ async def deliver_due_webhooks(
     store: SandboxStore, config: SandboxConfig, client: httpx.AsyncClient
 ) -> int:
     """POST every due delivery once; returns how many were acknowledged."""
-    if config.webhook_url is None:
-        return 0
+    if config.webhook_url is None or config.webhook_secret is None:
+        return 0  # SandboxConfig refuses a URL without a secret; this also tells mypy
     due = store.fetch_all(
         "SELECT d.id, d.attempts, e.payload FROM deliveries d JOIN events e ON e.id = d.event_id"
         " WHERE d.status = ? AND d.next_attempt_at <= ? ORDER BY d.next_attempt_at, d.id"
@@ -136,24 +137,27 @@ async def deliver_due_webhooks(
     return acknowledged
 
 
-def list_events(store: SandboxStore, limit: int) -> list[dict[str, Any]]:
+def list_events(store: SandboxStore, limit: int) -> list[EventView]:
     """Events newest last, each with the state of its deliveries."""
     events = store.fetch_all("SELECT * FROM events ORDER BY seq LIMIT ?", (limit,))
-    listing: list[dict[str, Any]] = []
+    listing: list[EventView] = []
     for event in events:
-        deliveries = store.fetch_all(
-            "SELECT status, attempts, last_status_code, last_error FROM deliveries"
-            " WHERE event_id = ? ORDER BY id",
-            (event["id"],),
-        )
+        deliveries = [
+            DeliveryView(row["status"], row["attempts"], row["last_status_code"], row["last_error"])
+            for row in store.fetch_all(
+                "SELECT status, attempts, last_status_code, last_error FROM deliveries"
+                " WHERE event_id = ? ORDER BY id",
+                (event["id"],),
+            )
+        ]
         listing.append(
-            {
-                "id": event["id"],
-                "type": event["type"],
-                "created": event["created"],
-                "data": msgspec.json.decode(event["payload"])["data"],
-                "deliveries": [dict(delivery) for delivery in deliveries],
-                "delivered": any(delivery["status"] == DELIVERED for delivery in deliveries),
-            }
+            EventView(
+                id=event["id"],
+                type=event["type"],
+                created=event["created"],
+                data=msgspec.json.decode(event["payload"])["data"],
+                deliveries=deliveries,
+                delivered=any(delivery.status == DELIVERED for delivery in deliveries),
+            )
         )
     return listing

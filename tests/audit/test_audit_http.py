@@ -115,7 +115,13 @@ def test_a_verification_runs_in_the_background_and_reports_per_projection(
         assert time.monotonic() < deadline
         time.sleep(0.1)
     assert body["state"] == "identical", body
-    assert [r["name"] for r in body["results"]] == ["order_status", "ledger", "wallets"]
+    assert [r["name"] for r in body["results"]] == [
+        "order_status",
+        "ledger",
+        "wallets",
+        "api_keys",
+        "audit_actions",
+    ]
     assert all(r["rows_differing"] == 0 for r in body["results"])
     assert client.get("/audit/verifications/nope").status_code == 422
     assert client.get(f"/audit/verifications/{uuid.uuid4()}").status_code == 404

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -37,12 +38,17 @@ class Process:
         )
 
     def wait_http(self, url: str, timeout: float = 60.0) -> None:
+        self.wait_http_with(url, timeout=timeout)
+
+    def wait_http_with(
+        self, url: str, *, timeout: float = 60.0, verify: ssl.SSLContext | bool = True
+    ) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.popen.poll() is not None:
                 raise RuntimeError(f"process exited: {self.log_path.read_text()[-3000:]}")
             try:
-                if httpx.get(url, timeout=1.0).status_code < 500:
+                if httpx.get(url, timeout=1.0, verify=verify).status_code < 500:
                     return
             except httpx.HTTPError:
                 pass

@@ -111,13 +111,40 @@ def test_reordered_pending_after_success_changes_nothing(stack: Stack) -> None:
     assert stack.order(order_id).status is Status.SUCCESS
 
 
-def test_conflicting_late_outcome_is_recorded_as_discrepancy_not_applied(stack: Stack) -> None:
+def test_a_signed_webhook_the_psp_does_not_back_records_nothing(stack: Stack) -> None:
+    """A contradicting late outcome, or a success for a charge the PSP never made."""
     order_id = pending_order(stack)
     stack.settle(lambda: terminal(stack, order_id))
+    before = event_names(stack, order_id)
     response = post_event(stack, charge_event(order_id, "failed", "ch_other"))
     assert response.status_code == 200
-    assert stack.order(order_id).status is Status.SUCCESS
-    assert event_names(stack, order_id)[-1] == "DiscrepancyRecorded"
+    assert response.json()["outcome"] == "no change"  # the look-up says succeeded, as we do
+    assert event_names(stack, order_id) == before
+    [never_charged] = place(stack, "tok_neverchargedanywhere", ["1"])
+    stack.settle(lambda: terminal(stack, never_charged))
+    before = event_names(stack, never_charged)
+    forged = post_event(stack, charge_event(never_charged, "succeeded", "ch_forged"))
+    assert forged.status_code == 200
+    assert forged.json()["outcome"].startswith("ignored: not confirmed")
+    assert event_names(stack, never_charged) == before
+    assert stack.order(never_charged).status is Status.FAILED
+
+
+def test_a_failed_order_the_psp_later_reports_succeeded_is_a_visible_discrepancy(
+    stack: Stack,
+) -> None:
+    [order_id] = place(stack, "tok_neverchargedanywhere", ["2"])
+    stack.settle(lambda: terminal(stack, order_id))
+    assert stack.order(order_id).status is Status.FAILED
+    # A charge for our reference appears at the PSP afterwards (made outside the executor);
+    # its webhook comes from the sandbox, and we send one more ourselves.
+    stray = stack.sandbox.charge_directly(order_id, stack.sandbox.token("success"), 200)
+    response = post_event(stack, charge_event(order_id, "succeeded", stray))
+    assert response.status_code == 200
+    order = stack.order(order_id)
+    assert order.status is Status.FAILED
+    assert order.discrepancies >= 1
+    assert set(event_names(stack, order_id)[-order.discrepancies :]) == {"DiscrepancyRecorded"}
 
 
 def test_webhook_for_unknown_order_is_acknowledged_and_ignored(stack: Stack) -> None:

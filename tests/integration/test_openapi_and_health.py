@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from typing import Any
+
 from litestar.testing import TestClient
 
 Client = TestClient  # type: ignore[type-arg]
@@ -35,7 +38,7 @@ def test_openapi_documents_every_endpoint_with_its_problems(client: Client) -> N
 def test_health_checks_the_database(client: Client) -> None:
     response = client.get("/health")
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "database": "ok"}
+    assert response.json() == {"status": "ok", "database": "ok", "mode": "sandbox"}
 
 
 def test_every_answer_carries_a_request_id_and_echoes_a_given_one(client: Client) -> None:
@@ -53,3 +56,70 @@ def test_metrics_endpoint_exposes_prometheus_text(client: Client) -> None:
     response = client.get("/metrics")
     assert response.status_code == 200
     assert "payments_requests_total" in response.text
+
+
+def operations(document: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    return [
+        (method.upper(), path, operation)
+        for path, item in document["paths"].items()
+        for method, operation in item.items()
+    ]
+
+
+def test_every_operation_is_named_tagged_and_answers_problems(client: Client) -> None:
+    document = client.get("/schema/openapi.json").json()
+    ids = [operation["operationId"] for _, _, operation in operations(document)]
+    assert len(ids) == len(set(ids))
+    assert all(re.fullmatch(r"[a-z][A-Za-z]+", operation_id) for operation_id in ids), ids
+    for method, path, operation in operations(document):
+        assert operation.get("tags"), (method, path)
+        assert "400" in operation["responses"], (method, path)  # control characters, anywhere
+        for status, answer in operation["responses"].items():
+            if status.startswith(("4", "5")):
+                assert list(answer["content"]) == ["application/problem+json"], (method, path)
+                schema = answer["content"]["application/problem+json"]["schema"]
+                assert schema["$ref"] == "#/components/schemas/Problem"
+
+
+def test_every_parameter_states_what_the_code_enforces(client: Client) -> None:
+    document = client.get("/schema/openapi.json").json()
+    for method, path, operation in operations(document):
+        for parameter in operation.get("parameters", []):
+            schema = parameter["schema"]
+            where = (method, path, parameter["name"])
+            assert "oneOf" not in schema, where  # absent, not null
+            if parameter["in"] == "path":
+                assert "pattern" in schema or schema.get("format") == "uuid", where
+            if schema.get("type") == "string" and "enum" not in schema:
+                assert {"pattern", "format", "maxLength"} & set(schema), where
+
+
+def test_request_types_refuse_unknown_fields_and_state_the_money_rules(client: Client) -> None:
+    schemas = client.get("/schema/openapi.json").json()["components"]["schemas"]
+    for name in ("CheckoutRequest", "PaymentOrderRequest", "CreditCardInfo", "PayoutRequestBody"):
+        assert schemas[name]["additionalProperties"] is False, name
+    order = schemas["PaymentOrderRequest"]["properties"]
+    assert order["currency"]["enum"] == ["USD"]
+    assert re.fullmatch(order["amount"]["pattern"], "10.50")
+    assert not re.fullmatch(order["amount"]["pattern"], "1e3")
+    assert not re.fullmatch(order["amount"]["pattern"], "10.505")
+
+
+def test_post_payments_links_to_the_reads_of_what_it_created(client: Client) -> None:
+    document = client.get("/schema/openapi.json").json()
+    ids = {operation["operationId"] for _, _, operation in operations(document)}
+    created = document["paths"]["/payments"]["post"]["responses"]["201"]
+    assert {link["operationId"] for link in created["links"].values()} <= ids
+    assert {"getPaymentOrder", "getCheckout"} <= set(created["links"])
+    assert created["headers"]["location"]["required"] is True
+
+
+def test_options_lists_every_method_of_the_path(client: Client) -> None:
+    allowed = client.options("/payments").headers["allow"]
+    assert {m.strip() for m in allowed.split(",")} == {"GET", "OPTIONS", "POST"}
+
+
+def test_unknown_schema_paths_are_404_problems(client: Client) -> None:
+    response = client.get("/schema/nothing-here")
+    assert response.status_code == 404
+    assert response.headers["content-type"] == "application/problem+json"

@@ -95,15 +95,13 @@ def test_missing_idempotency_key_is_400_and_writes_nothing(
 
 def test_key_in_flight_is_409(client: Client, services: Services) -> None:
     body, key = checkout_body(), new_key()
-    import hashlib
-
     import msgspec
 
     from payments.api.routes.payments import CREATE_SCOPE
     from payments.api.schemas import CheckoutRequest
 
     data = msgspec.convert(body, CheckoutRequest)
-    fingerprint = hashlib.sha256(msgspec.json.encode(data, order="sorted")).hexdigest()
+    fingerprint = services.personal_data.keyed_hash(msgspec.json.encode(data, order="sorted"))
     claim = services.idempotency.claim(CREATE_SCOPE, key["Idempotency-Key"], fingerprint)
     assert claim.outcome.value == "claimed"
     response = client.post("/payments", json=body, headers=key)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from uuid import uuid4
 
 from payments.domain.checkout import Checkout
 from payments.domain.execution import FailureCode
 from payments.domain.payment_order import PaymentOrder
+from payments.domain.personal_data import SealedPersonalData
 from payments.projections.core import TrackedEvent
 
 
@@ -50,7 +52,7 @@ def new_order(
 def new_checkout(checkout_id: str, order_ids: list[str]) -> Checkout:
     return Checkout(
         checkout_id=checkout_id,
-        buyer_info={},
+        buyer_info=SealedPersonalData(uuid4(), b""),
         card_token="tok_test",
         card_details={},
         payment_order_ids=order_ids,

@@ -156,7 +156,7 @@ def test_a_view_that_cannot_catch_up_answers_503_with_retry_after(
     ("params", "field"),
     [
         ({"min_position": "abc"}, "min_position"),
-        ({"min_position": "999999999999"}, "min_position"),
+        ({"min_position": "-1"}, "min_position"),
         ({"status": "DONE"}, "status"),
         ({"created_from": "yesterday"}, "created_from"),
         ({"created_to": "2025-01-01T00:00:00"}, "created_to"),

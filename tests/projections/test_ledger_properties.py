@@ -143,6 +143,7 @@ def history_with_payouts(
             currency="USD",
             destination=seller,
             run_id=None,
+            requested_by="test",
         )
         payout.start_execution()
         if step == "in_flight":

@@ -75,7 +75,7 @@ def test_the_row_matches_the_aggregate_after_every_kind_of_event(view: Any) -> N
     orders.append(dead)
     replayed = retry(new_order("po_x"))
     replayed.dead_letter()
-    replayed.replay_dead_letter("operator")
+    replayed.replay_dead_letter("operator", actor="test")
     replayed.start_execution()
     replayed.mark_pending("ch_x")
     replayed.record_success("ch_x", source="webhook")

@@ -129,13 +129,16 @@ def test_a_poisoned_event_stops_the_projection_and_shows_in_status(isolated: Ser
     )
     poisoned_at = good_head + 1
     make_history(app, 5, seed=4, prefix="after")
-    service = ProjectionService(app, isolated.pool, isolated.database_url, NAMES, idle_wait=0.1)
+    succeeded = "payments.PaymentOrder.Succeeded.v1"
+    readers = [n for n in NAMES if succeeded in (live_view(isolated.pool, n).topics or {succeeded})]
+    assert set(readers) >= {"order_status", "ledger", "wallets"}
+    service = ProjectionService(app, isolated.pool, isolated.database_url, readers, idle_wait=0.1)
     service.start()
     service.join(timeout=20)
     service.stop()
-    assert set(service.poisoned) == set(NAMES)  # every view reads Succeeded events
+    assert set(service.poisoned) == set(readers)  # every view that reads Succeeded events
     states = {s.name: s for s in projection_states(isolated.application, isolated.pool)}
-    for name in NAMES:
+    for name in readers:
         assert states[name].state == "poisoned"
         assert states[name].poisoned_notification_id == poisoned_at
         assert states[name].poisoned_reason

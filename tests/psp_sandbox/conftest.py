@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import http.server
+import json
+import os
 import socket
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -11,11 +15,13 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
 WEBHOOK_SECRET = "whsec_test"
+WEBHOOK_SECRET_ENV = "PSP_SANDBOX_WEBHOOK_SECRET"
 
 
 def free_port() -> int:
@@ -36,6 +42,21 @@ class WebhookReceiver:
     def acknowledged(self) -> list[tuple[dict[str, str], bytes]]:
         with self.lock:
             return [(h, b) for h, b, status in self.received if status == 200]
+
+    def events(self) -> list[dict[str, Any]]:
+        """The acknowledged events, decoded, in delivery order."""
+        return [json.loads(body) for _, body in self.acknowledged()]
+
+    def wait_for_event(self, event_type: str, timeout: float = 10.0) -> dict[str, Any]:
+        """The first acknowledged event of this type (waiting for it)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for event in self.events():
+                if event["type"] == event_type:
+                    return event
+            time.sleep(0.05)
+        seen = [event["type"] for event in self.events()]
+        raise AssertionError(f"no {event_type} webhook; got {seen}")
 
     def wait_for(self, count: int, timeout: float = 10.0) -> list[tuple[dict[str, str], bytes]]:
         deadline = time.monotonic() + timeout
@@ -75,8 +96,12 @@ def webhook_receiver() -> Iterator[WebhookReceiver]:
 
 @dataclass
 class SandboxProcess:
+    """`python -m payments.psp.sandbox` on a free port; secrets go in by environment or file."""
+
     db_path: Path
     webhook_url: str | None
+    api_key: str | None = None
+    extra_args: list[str] = field(default_factory=list)
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
 
@@ -84,19 +109,32 @@ class SandboxProcess:
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    @property
+    def auth_headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
+
     def start(self) -> None:
         command = [
             sys.executable, "-m", "payments.psp.sandbox", "--port", str(self.port), "--db",
-            str(self.db_path), "--webhook-secret", WEBHOOK_SECRET, "--pending-delay", "0.3",
-            "--payout-delay", "0.2", "--payout-return-delay", "0.3", "--webhook-retry-base",
-            "0.1", "--webhook-retry-cap", "0.3", "--timeout-fault-seconds", "3",
-            "--log-level", "warning",
+            str(self.db_path), "--pending-delay", "0.3", "--payout-delay", "0.2",
+            "--payout-return-delay", "0.3", "--webhook-retry-base", "0.1", "--webhook-retry-cap",
+            "0.3", "--timeout-fault-seconds", "3", "--dispute-delay", "0.3",
+            "--dispute-review-delay", "0.2", "--log-level", "warning", *self.extra_args,
         ]  # fmt: skip
         if self.webhook_url:
             command += ["--webhook-url", self.webhook_url]
-        self.process = subprocess.Popen(command)
+        if self.api_key:
+            key_file = self.db_path.parent / "api-key"
+            key_file.write_text(self.api_key + "\n")
+            command += ["--api-key-file", str(key_file)]
+        # The caller's own PSP_SANDBOX_* settings must not leak into the sandbox under test.
+        environment = {k: v for k, v in os.environ.items() if not k.startswith("PSP_SANDBOX_")}
+        environment[WEBHOOK_SECRET_ENV] = WEBHOOK_SECRET
+        self.process = subprocess.Popen(command, env=environment)
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"sandbox exited with {self.process.returncode}")
             try:
                 if httpx.get(f"{self.base_url}/health", timeout=0.5).status_code == 200:
                     return
@@ -111,17 +149,39 @@ class SandboxProcess:
             self.process = None
 
 
+SandboxStarter = Callable[..., SandboxProcess]
+
+
 @pytest.fixture
-def sandbox(tmp_path: Path, webhook_receiver: WebhookReceiver) -> Iterator[SandboxProcess]:
-    process = SandboxProcess(tmp_path / "sandbox.sqlite3", webhook_receiver.url)
-    process.start()
-    yield process
-    process.stop()
+def start_sandbox(tmp_path: Path, webhook_receiver: WebhookReceiver) -> Iterator[SandboxStarter]:
+    """Start sandboxes with extra command-line arguments (and an API key); all stop at the end."""
+    started: list[SandboxProcess] = []
+
+    def start(*extra_args: str, api_key: str | None = None) -> SandboxProcess:
+        directory = tmp_path / f"sandbox-{len(started)}"
+        directory.mkdir()
+        process = SandboxProcess(
+            directory / "sandbox.sqlite3", webhook_receiver.url, api_key, list(extra_args)
+        )
+        started.append(process)
+        process.start()
+        return process
+
+    yield start
+    for process in started:
+        process.stop()
+
+
+@pytest.fixture
+def sandbox(start_sandbox: SandboxStarter) -> SandboxProcess:
+    return start_sandbox()
 
 
 @pytest.fixture
 def client(sandbox: SandboxProcess) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=sandbox.base_url, timeout=10) as http_client:
+    with httpx.Client(
+        base_url=sandbox.base_url, timeout=10, headers=sandbox.auth_headers
+    ) as http_client:
         yield http_client
 
 
@@ -138,3 +198,48 @@ def make_token(client: httpx.Client) -> TokenMaker:
         return str(answer.json()["token"])
 
     return tokenise
+
+
+ChargeMaker = Callable[..., dict[str, Any]]
+
+
+@pytest.fixture
+def make_charge(client: httpx.Client, make_token: TokenMaker) -> ChargeMaker:
+    """Charge a test card (default: one that succeeds); returns the charge object."""
+
+    def charge(
+        number: str = "4242424242424242", amount: int = 1000, reference: str = "order_1"
+    ) -> dict[str, Any]:
+        body = {"amount": amount, "currency": "USD", "token": make_token(number)}
+        body["reference"] = reference
+        answer = client.post(
+            "/v1/charges", json=body, headers={"Idempotency-Key": f"charge-{reference}"}
+        )
+        assert answer.status_code in (201, 202, 402), answer.text
+        return dict(answer.json())
+
+    return charge
+
+
+def table_counts(db_path: Path) -> dict[str, int]:
+    """Rows per table of a running sandbox's database, read beside it (WAL allows a reader)."""
+    uri = f"file:{db_path}?mode=ro"
+    with contextlib.closing(sqlite3.connect(uri, uri=True)) as connection:
+        names = [
+            row[0]
+            for row in connection.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+            )
+        ]
+        return {
+            name: int(connection.execute(f"SELECT count(*) FROM {name}").fetchone()[0])
+            for name in names
+        }
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("the condition did not hold in time")
+        time.sleep(0.05)

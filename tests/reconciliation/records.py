@@ -69,7 +69,7 @@ def payout(
     app: PaymentsApplication, payout_id: str, amount_minor: int, status: str, psp: str
 ) -> None:
     """One payout of ours: PAID or RETURNED under `psp`."""
-    made = Payout(payout_id, "seller_files", amount_minor, "USD", "seller_files", None)
+    made = Payout(payout_id, "seller_files", amount_minor, "USD", "seller_files", None, None)
     made.start_execution()
     made.record_paid(psp, source="test")
     if status == "RETURNED":

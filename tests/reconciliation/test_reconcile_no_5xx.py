@@ -61,8 +61,7 @@ def damaged_files(draw: st.DrawFn) -> str:
 )
 def test_no_file_gives_a_5xx(client: Client, body: str) -> None:
     response = client.post(
-        "/reconciliations",
-        params={"dry_run": "true"},
+        "/reconciliations/dry-run",
         content=body.encode(),
         headers={"content-type": "text/csv"},
     )

@@ -52,6 +52,16 @@ def upload(stack: Stack, text: str, key: str | None = None, **params: Any) -> ht
     )
 
 
+def dry_run(stack: Stack, text: str, **params: Any) -> httpx.Response:
+    """POST /reconciliations/dry-run: nothing recorded, no Idempotency-Key."""
+    return httpx.post(
+        f"{stack.api_url}/reconciliations/dry-run",
+        content=text.encode(),
+        headers={"content-type": "text/csv"},
+        params=params,
+    )
+
+
 def test_a_forged_line_for_an_order_the_psp_never_charged_stays_an_open_exception(
     stack: Stack, today_file: str
 ) -> None:
@@ -162,14 +172,14 @@ def test_a_dry_run_classifies_without_recording_and_a_bad_format_is_refused(
     stack: Stack, today_file: str
 ) -> None:
     before = head(stack)
-    answer = upload(stack, today_file, dry_run="true")
+    answer = dry_run(stack, today_file)
     assert answer.status_code == 200, answer.text
     assert answer.json()["dry_run"] is True
     assert head(stack) == before
     refused = upload(stack, today_file, key="format-1", format="swift")
     assert refused.status_code == 422
-    assert refused.json()["errors"][0]["field"] == "query.format"
-    forced = upload(stack, today_file, format="stripe", dry_run="true")
+    assert refused.json()["errors"][0]["field"] == "format"
+    forced = dry_run(stack, today_file, format="stripe")
     assert forced.status_code == 422  # an Adyen file read as Stripe's: no known header
     assert head(stack) == before
 

@@ -6,11 +6,13 @@ from __future__ import annotations
 import io
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from uuid import uuid4
 
 from payments.domain.application import CheckoutPolicy, PaymentsApplication
 from payments.domain.checkout import Checkout
 from payments.domain.payment_order import PaymentOrder
 from payments.domain.payout import Payout
+from payments.domain.personal_data import SealedPersonalData
 from payments.domain.reconciliation_commands import ReconciliationCommands
 from payments.domain.reconciliation_run import INFO, ReconciliationRun
 from payments.psp.reconcile.engine import ReconcileOptions, reconcile_file
@@ -36,7 +38,7 @@ def an_application() -> PaymentsApplication:
         orders.append(order)
     checkout = Checkout(
         checkout_id="co",
-        buyer_info={},
+        buyer_info=SealedPersonalData(uuid4(), b""),
         card_token="tok",
         card_details={},
         payment_order_ids=list(AMOUNTS),
@@ -143,7 +145,7 @@ def test_payout_lines_are_checked_against_our_payouts_and_never_fixed(tmp_path: 
         ("R", "paid"),
         ("Q", "paid"),
     ):
-        payout = Payout(f"po_{name}", "s1", 700, "USD", "s1", None)
+        payout = Payout(f"po_{name}", "s1", 700, "USD", "s1", None, "test")
         payout.start_execution()
         if outcome == "paid":
             payout.record_paid(f"psp_{name}", source="test")

@@ -14,12 +14,15 @@ from payments.domain.errors import CheckoutConflict, InvalidCommand, NotFound, P
 from payments.domain.execution import FailureCode
 from payments.domain.money import Money
 from payments.domain.payment_order import Status
+from tests.privacy.fakes import InMemorySealer
 
 
 @pytest.fixture
 def app() -> PaymentsApplication:
     return PaymentsApplication(
-        CheckoutPolicy("USD", 100_000_00), env={"PERSISTENCE_MODULE": "eventsourcing.popo"}
+        CheckoutPolicy("USD", 100_000_00),
+        env={"PERSISTENCE_MODULE": "eventsourcing.popo"},
+        sealer=InMemorySealer(),
     )
 
 
@@ -43,7 +46,7 @@ def test_place_checkout_creates_checkout_and_orders_in_one_save(app: PaymentsApp
     assert placement.position == 3
     topics = [n.topic for n in app.recorder.select_notifications(1, 10)]
     assert topics == [
-        "payments.Checkout.Created.v1",
+        "payments.Checkout.Created.v2",
         "payments.PaymentOrder.Created.v1",
         "payments.PaymentOrder.Created.v1",
     ]

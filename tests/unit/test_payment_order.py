@@ -89,7 +89,7 @@ def test_dead_letter_blocks_execution_until_replayed() -> None:
     order.dead_letter()
     with pytest.raises(IllegalTransition):
         order.start_execution()
-    order.replay_dead_letter("PSP recovered")
+    order.replay_dead_letter("PSP recovered", actor="test")
     order.start_execution()
     assert (order.attempts, order.attempts_since_replay) == (2, 1)
 
@@ -106,4 +106,4 @@ def test_success_after_dead_letter_clears_it() -> None:
 def test_replay_of_order_not_dead_lettered_is_refused() -> None:
     order = new_order()
     with pytest.raises(IllegalTransition):
-        order.replay_dead_letter("why")
+        order.replay_dead_letter("why", actor="test")

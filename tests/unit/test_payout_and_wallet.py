@@ -21,6 +21,7 @@ def new_payout(amount: int = 500) -> Payout:
         currency="USD",
         destination="acme",
         run_id=None,
+        requested_by="test",
     )
     payout.collect_events()
     return payout
@@ -71,7 +72,7 @@ def test_dead_lettered_payout_is_replayed_by_an_operator() -> None:
     payout.dead_letter()
     with pytest.raises(IllegalTransition):
         payout.start_execution()
-    payout.replay_dead_letter("outage over")
+    payout.replay_dead_letter("outage over", actor="test")
     payout.start_execution()
     assert (payout.attempts, payout.attempts_since_replay) == (2, 1)
 

@@ -1,0 +1,162 @@
+"""Who may call what (DESIGN §11, ADR 0013): API keys, roles next to each route, rate limits.
+
+Every route declares its access where it is defined: `**access(Role.FINANCE)` (the admin
+role may always call) or `**PUBLIC` (health, schema, signed webhooks). `create_app` refuses
+a route that declares neither, so a new route cannot be open by accident.
+
+- No key, or a malformed, unknown, revoked or expired one: 401 with `WWW-Authenticate`.
+- A key whose role the route does not admit: 403. A seller key asking for another seller's
+  data: 404 (the route checks `caller.may_read_seller`), which reveals nothing.
+- Per key, at most PAYMENTS_RATE_LIMIT_PER_KEY requests; per client address, at most
+  PAYMENTS_RATE_LIMIT_FAILED_AUTH failed attempts: then 429 with `Retry-After`.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from limits import RateLimitItem, parse, storage, strategies
+from litestar.concurrency import sync_to_thread
+from litestar.connection import ASGIConnection
+from litestar.handlers.base import BaseRouteHandler
+from litestar.middleware.authentication import (
+    AbstractAuthenticationMiddleware,
+    AuthenticationResult,
+)
+from litestar.types import ASGIApp
+
+from payments.api.problems import ProblemError
+from payments.domain.api_key import Role
+from payments.runtime.keys import Caller, KeyRing, visible_prefix
+
+log = logging.getLogger("payments.auth")
+
+ROLES_OPT, PUBLIC_OPT = "roles", "exclude_from_auth"
+BEARER_SCHEME = "BearerAuth"
+WWW_AUTHENTICATE = 'Bearer realm="payments"'
+
+# Spread into a route decorator of an open route: health, the schema, signed webhooks.
+PUBLIC: dict[str, Any] = {"opt": {PUBLIC_OPT: True}, "security": []}
+
+
+def access(*roles: Role) -> dict[str, Any]:
+    """Route keyword arguments: which roles may call it (admin always), as a guard, as
+    documentation (`opt`) and as the route's OpenAPI security requirement."""
+    allowed = frozenset({*roles, Role.ADMIN})
+    return {
+        "guards": [require_role],
+        "opt": {ROLES_OPT: allowed},
+        "security": [{BEARER_SCHEME: []}],
+    }
+
+
+def roles_of(handler: BaseRouteHandler) -> frozenset[Role] | None:
+    """The roles a route admits, or None for an open route."""
+    if handler.opt.get(PUBLIC_OPT):
+        return None
+    roles: frozenset[Role] = handler.opt.get(ROLES_OPT, frozenset())
+    return roles
+
+
+def require_role(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
+    caller: Caller = connection.user
+    allowed = roles_of(handler) or frozenset()
+    if caller.role not in allowed:
+        raise ProblemError(
+            403,
+            "forbidden",
+            "Not allowed for this key",
+            f"a {caller.role.value} key may not call this; ask for a key with one of: "
+            + ", ".join(sorted(r.value for r in allowed)),
+        )
+
+
+def caller_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Caller:
+    """The dependency `caller`: who sent this request (an authenticated route only)."""
+    caller: Caller = connection.user
+    return caller
+
+
+def check_declared(handlers: Iterable[BaseRouteHandler]) -> None:
+    """Refuse to build an app with a route that declares neither roles nor PUBLIC."""
+    undeclared = [
+        str(getattr(h, "paths", h))
+        for h in handlers
+        if not h.opt.get(PUBLIC_OPT) and not h.opt.get(ROLES_OPT)
+    ]
+    if undeclared:
+        raise RuntimeError(f"routes without declared access: {', '.join(undeclared)}")
+
+
+class RateLimits:
+    """Moving-window limits in this process (the `limits` library), per key and per address."""
+
+    def __init__(self, per_key: str, failed_auth: str) -> None:
+        self.limiter = strategies.MovingWindowRateLimiter(storage.MemoryStorage())
+        self.per_key: RateLimitItem = parse(per_key)
+        self.failed_auth: RateLimitItem = parse(failed_auth)
+
+    def retry_after(self, item: RateLimitItem, *identifiers: str) -> int:
+        reset = self.limiter.get_window_stats(item, *identifiers).reset_time
+        return max(1, math.ceil(reset - time.time()))
+
+    def too_many(self, item: RateLimitItem, identifier: str, what: str) -> ProblemError:
+        seconds = self.retry_after(item, identifier)
+        return ProblemError(
+            429,
+            "rate-limited",
+            "Too many requests",
+            f"{what}; retry after {seconds} s",
+            headers={"Retry-After": str(seconds)},
+        )
+
+
+def unauthorized(detail: str, error: str = "invalid_token") -> ProblemError:
+    return ProblemError(
+        401,
+        "unauthorized",
+        "A valid API key is required",
+        f"{detail}; send Authorization: Bearer <key> (create one with `payments keys create`)",
+        headers={"WWW-Authenticate": f'{WWW_AUTHENTICATE}, error="{error}"'},
+    )
+
+
+class ApiKeyAuthentication(AbstractAuthenticationMiddleware):
+    """Turns `Authorization: Bearer <key>` into a Caller, or answers 401/429."""
+
+    def __init__(self, app: ASGIApp, keys: KeyRing, limits: RateLimits, **kwargs: Any) -> None:
+        super().__init__(app, **kwargs)
+        self.keys = keys
+        self.limits = limits
+
+    async def authenticate_request(
+        self, connection: ASGIConnection[Any, Any, Any, Any]
+    ) -> AuthenticationResult:
+        address = connection.client.host if connection.client else "unknown"
+        failed = self.limits.failed_auth
+        if not self.limits.limiter.test(failed, address):
+            raise self.limits.too_many(failed, address, "too many failed attempts to authenticate")
+        header = connection.headers.get("authorization", "")
+        scheme, _, token = header.partition(" ")
+        if not header:
+            self._failed(address, "missing")
+            raise unauthorized("no API key", error="invalid_request")
+        if scheme.lower() != "bearer" or not token.strip():
+            self._failed(address, "malformed")
+            raise unauthorized("the Authorization header is not Bearer <key>", "invalid_request")
+        caller = await sync_to_thread(self.keys.caller, token.strip())
+        if caller is None:
+            self._failed(address, visible_prefix(token.strip()))
+            raise unauthorized("the API key is unknown, revoked or expired")
+        if not self.limits.limiter.hit(self.limits.per_key, caller.key_id):
+            raise self.limits.too_many(self.limits.per_key, caller.key_id, "rate limit of this key")
+        return AuthenticationResult(user=caller, auth=caller.key_id)
+
+    def _failed(self, address: str, presented: str) -> None:
+        self.limits.limiter.hit(self.limits.failed_auth, address)
+        # The prefix and id only: never a secret, never a hash.
+        log.warning("authentication failed", extra={"client": address, "key": presented})

@@ -1,0 +1,150 @@
+"""API keys over HTTP, for admin keys: create, list, revoke, rotate (DESIGN §11)."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+from typing import Annotated
+
+import msgspec
+from litestar import Controller, Response, get, post
+from litestar.di import NamedDependency
+from litestar.params import JSONBody, Parameter
+
+from payments.api.auth import access
+from payments.api.problems import ProblemError, problem_specs
+from payments.api.schemas import Identifier
+from payments.domain.api_key import MAX_NAME_LENGTH, Role
+from payments.runtime.keys import Caller
+from payments.runtime.services import Services
+
+KeyId = Annotated[str, Parameter(pattern=r"^[a-z2-7]{12}$", description="A key's id")]
+_GRACE = re.compile(r"^(\d{1,7})([smhd])$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+class CreateKeyRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    role: Role
+    seller_account: Identifier | None = None
+    name: Annotated[str, msgspec.Meta(max_length=MAX_NAME_LENGTH)] = ""
+
+
+class RotateKeyRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    grace: Annotated[str, msgspec.Meta(pattern=_GRACE.pattern)] = "24h"
+
+
+class RevokeKeyRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    reason: Annotated[str, msgspec.Meta(min_length=1, max_length=500)] = "revoked by admin"
+
+
+class NewKeyResponse(msgspec.Struct, frozen=True):
+    """The key itself is in this answer only: store it now."""
+
+    key: str
+    id: str
+    role: str
+    seller_account: str | None
+    replaces: str | None = None
+
+
+class KeyView(msgspec.Struct, frozen=True):
+    id: str
+    role: str
+    seller_account: str | None
+    name: str
+    created_at: datetime
+    created_by: str
+    revoked_at: datetime | None
+    expires_at: datetime | None
+    replaced_by: str | None
+
+
+class KeyList(msgspec.Struct, frozen=True):
+    keys: list[KeyView]
+
+
+def _grace(text: str) -> timedelta:
+    match = _GRACE.fullmatch(text)
+    if match is None:  # the Struct's pattern has refused it already
+        raise ProblemError(422, "validation", "The request is not valid", "grace: e.g. 24h")
+    return timedelta(seconds=int(match.group(1)) * _UNITS[match.group(2)])
+
+
+class KeysController(Controller):
+    path = "/keys"
+    tags = ["keys"]
+
+    @post(
+        "/",
+        summary="Create an API key (shown once in the answer)",
+        status_code=201,
+        sync_to_thread=True,
+        responses=problem_specs(409, 422),
+        **access(),
+    )
+    def create_key(
+        self, data: JSONBody[CreateKeyRequest], services: NamedDependency[Services], caller: Caller
+    ) -> Response[NewKeyResponse]:
+        key, _ = services.issue_key(data.role, data.seller_account, data.name, by=caller.key_id)
+        body = NewKeyResponse(key.text, key.key_id, data.role.value, data.seller_account)
+        return Response(body, status_code=201, headers={"cache-control": "no-store"})
+
+    @get("/", summary="Every key (never a secret)", sync_to_thread=True, **access())
+    def list_keys(self, services: NamedDependency[Services]) -> KeyList:
+        return KeyList(
+            [
+                KeyView(
+                    id=row.key_id,
+                    role=row.role,
+                    seller_account=row.seller_account,
+                    name=row.name,
+                    created_at=row.created_at,
+                    created_by=row.created_by,
+                    revoked_at=row.revoked_at,
+                    expires_at=row.expires_at,
+                    replaced_by=row.replaced_by,
+                )
+                for row in services.key_list()
+            ]
+        )
+
+    @post(
+        "/{key_id:str}/revoke",
+        summary="Revoke a key now",
+        status_code=200,
+        sync_to_thread=True,
+        responses=problem_specs(404, 409, 422),
+        **access(),
+    )
+    def revoke_key(
+        self,
+        key_id: KeyId,
+        services: NamedDependency[Services],
+        caller: Caller,
+        data: JSONBody[RevokeKeyRequest | None] = None,
+    ) -> dict[str, str]:
+        reason = (data or RevokeKeyRequest()).reason
+        services.key_commands.revoke(key_id, by=caller.key_id, reason=reason)
+        services.key_ring.forget(key_id)
+        return {"id": key_id, "state": "revoked"}
+
+    @post(
+        "/{key_id:str}/rotate",
+        summary="A new key with the same role; the old one works for the grace period",
+        status_code=201,
+        sync_to_thread=True,
+        responses=problem_specs(404, 409, 422),
+        **access(),
+    )
+    def rotate_key(
+        self,
+        key_id: KeyId,
+        services: NamedDependency[Services],
+        caller: Caller,
+        data: JSONBody[RotateKeyRequest | None] = None,
+    ) -> Response[NewKeyResponse]:
+        grace = _grace((data or RotateKeyRequest()).grace)
+        key, role = services.rotate_key(key_id, grace, by=caller.key_id)
+        old = services.key_commands.get(key_id)
+        body = NewKeyResponse(key.text, key.key_id, role.value, old.seller_account, key_id)
+        return Response(body, status_code=201, headers={"cache-control": "no-store"})

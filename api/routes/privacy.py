@@ -1,0 +1,196 @@
+"""Personal data (ADR 0012, docs/security.md): POST /privacy/erasures,
+GET /privacy/erasures/{erasure_id}, GET /privacy/checkouts/{checkout_id}/buyer-info.
+
+Admin only (DESIGN §11): the controller declares `opt["roles"]`, which the access guard
+enforces. Bodies and answers hold no personal data beyond what the buyer-info read shows.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+from uuid import UUID
+
+import msgspec
+from litestar import Controller, Request, Response, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, HeaderParameter, JSONBody
+from msgspec import Meta
+
+from payments.api.card_guard import refuse_card_data
+from payments.api.idempotency import require_key, run_idempotent
+from payments.api.problems import ProblemError, problem_specs
+from payments.api.schemas import Identifier
+from payments.domain.erasure import Erasure
+from payments.domain.errors import FieldError, InvalidCommand
+from payments.domain.personal_data import MAX_BUYER_ID_LENGTH, buyer_subject, checkout_subject
+from payments.runtime.idempotency import StoredResponse
+from payments.runtime.personal_data import PersonalDataReading
+from payments.runtime.privacy import ErasureOutcome, erase_subject, read_buyer_info
+from payments.runtime.services import Services
+
+ERASE_SCOPE = "POST /privacy/erasures"
+ADMIN_ONLY = {"roles": ("admin",)}
+MAX_BODY_BYTES = 4 * 1024
+BuyerId = Annotated[
+    str,
+    Meta(min_length=1, max_length=MAX_BUYER_ID_LENGTH, description="buyer_info.buyer_id"),
+]
+
+
+class ErasureRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """Whose personal data to erase: a buyer (buyer_info.buyer_id), or a checkout placed
+    without a buyer_id. Exactly one."""
+
+    buyer_id: BuyerId | None = None
+    checkout_id: Identifier | None = None
+
+
+class ErasureResponse(msgspec.Struct, frozen=True):
+    erasure_id: str
+    subject_digest: str
+    keys_erased: int
+    requested_by: str
+    erased_at: datetime
+
+
+class BuyerInfoResponse(msgspec.Struct, frozen=True):
+    checkout_id: str
+    state: str  # readable | erased | unreadable
+    encrypted: bool  # False: recorded in clear, before ADR 0012
+    buyer_info: dict[str, Any] | None
+    erased_at: datetime | None
+
+
+def erasure_body(erasure: Erasure) -> ErasureResponse:
+    return ErasureResponse(
+        erasure_id=str(erasure.id),
+        subject_digest=erasure.subject_digest,
+        keys_erased=len(erasure.key_ids),
+        requested_by=erasure.requested_by,
+        erased_at=erasure.created_on,
+    )
+
+
+def buyer_info_body(checkout_id: str, reading: PersonalDataReading) -> BuyerInfoResponse:
+    return BuyerInfoResponse(
+        checkout_id=checkout_id,
+        state=reading.state,
+        encrypted=reading.encrypted,
+        buyer_info=reading.buyer_info,
+        erased_at=reading.erased_at,
+    )
+
+
+def subject_of_request(data: ErasureRequest) -> str:
+    if (data.buyer_id is None) == (data.checkout_id is None):
+        raise InvalidCommand([FieldError("body", "give exactly one of buyer_id or checkout_id")])
+    if data.buyer_id is not None:
+        return buyer_subject(data.buyer_id)
+    assert data.checkout_id is not None
+    return checkout_subject(data.checkout_id)
+
+
+def nothing_to_erase() -> ProblemError:
+    return ProblemError(
+        404,
+        "no-personal-data",
+        "No personal data held for this subject",
+        "No key was ever made for this buyer_id or checkout_id: nothing to erase. (A "
+        "checkout placed with a buyer_id is erased with its buyer.)",
+    )
+
+
+def _erasure_response(outcome: ErasureOutcome | None) -> StoredResponse:
+    if outcome is None:
+        raise nothing_to_erase()
+    return StoredResponse(
+        status=201 if outcome.erased_now else 200,
+        body=msgspec.json.encode(erasure_body(outcome.erasure)),
+        headers={"location": f"/privacy/erasures/{outcome.erasure.id}"},
+    )
+
+
+async def refuse_card_data_in_body(request: Request[Any, Any, Any]) -> None:
+    try:
+        decoded = msgspec.json.decode(await request.body())
+    except (msgspec.DecodeError, UnicodeDecodeError):
+        return  # the body parser answers 400
+    refuse_card_data(decoded)
+
+
+class PrivacyController(Controller):
+    path = "/privacy"
+    tags = ["privacy"]
+    opt = ADMIN_ONLY
+
+    @post(
+        "/erasures",
+        summary="Erase a buyer's personal data for good",
+        description="Erases the keys that seal the buyer_info of every checkout of this "
+        "buyer (or of this checkout, placed without a buyer_id): it becomes unreadable; "
+        "orders, ledger, reconciliation and the audit chain stay as they are. Records an "
+        "Erasure event. Needs Idempotency-Key. 201 when keys were erased now, 200 when the "
+        "subject was erased before, 404 when it never had a key.",
+        status_code=201,
+        before_request=refuse_card_data_in_body,
+        request_max_body_size=MAX_BODY_BYTES,
+        sync_to_thread=True,
+        responses=problem_specs(400, 404, 409, 413, 422),
+    )
+    def erase(
+        self,
+        data: JSONBody[ErasureRequest],
+        services: NamedDependency[Services],
+        idempotency_key: Annotated[
+            str | None,
+            HeaderParameter(
+                name="Idempotency-Key", required=False, description="Unique per operation"
+            ),
+        ] = None,
+    ) -> Response[bytes]:
+        key = require_key(idempotency_key)
+        subject = subject_of_request(data)
+        keys = services.personal_data
+        fingerprint = keys.keyed_hash(msgspec.json.encode(data, order="sorted"))
+        return run_idempotent(
+            services.idempotency,
+            ERASE_SCOPE,
+            key,
+            fingerprint,
+            lambda: _erasure_response(erase_subject(keys, services.erasures, subject, "api")),
+        )
+
+    @get(
+        "/erasures/{erasure_id:str}",
+        summary="An erasure as recorded: when, by whom, how many keys",
+        sync_to_thread=True,
+        responses=problem_specs(404),
+    )
+    def get_erasure(
+        self, erasure_id: FromPath[str], services: NamedDependency[Services]
+    ) -> ErasureResponse:
+        try:
+            found = services.erasures.find(UUID(erasure_id))
+        except ValueError:
+            found = None
+        if found is None:
+            raise ProblemError(404, "not-found", "Not found", f"erasure {erasure_id!r} not found")
+        return erasure_body(found)
+
+    @get(
+        "/checkouts/{checkout_id:str}/buyer-info",
+        summary="A checkout's buyer_info, or why it cannot be read",
+        description="state is readable, erased (its key was erased: erased_at says when) or "
+        "unreadable (no key for it). encrypted is false for checkouts recorded before "
+        "buyer_info was sealed.",
+        sync_to_thread=True,
+        responses=problem_specs(404),
+    )
+    def get_buyer_info(
+        self, checkout_id: FromPath[str], services: NamedDependency[Services]
+    ) -> BuyerInfoResponse:
+        checkout, reading = read_buyer_info(
+            services.application, services.personal_data, checkout_id
+        )
+        return buyer_info_body(checkout.checkout_id, reading)

@@ -1,0 +1,219 @@
+"""Sellers with KYC: `POST /v1/accounts` (idempotent by key), look-ups, admin verify or reject.
+
+The `id_number` decides the check, as public test values do: `000000000` is verified at once,
+`111111111` rejected at once, anything else stays pending until `POST /admin/accounts/{id}/verify`
+or `.../reject`, each of which sends `account.updated`. The id number itself is not kept (only
+the outcome is), and a bank token, if given, must exist.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+import msgspec
+from litestar import Request, Response, get, post
+from litestar.handlers import HTTPRouteHandler
+from litestar.params import JSONBody
+
+from payments.psp.sandbox.bank_tokens import bank_token_exists
+from payments.psp.sandbox.bodies import StrictBody
+from payments.psp.sandbox.idempotency import Outcome, create_once, store_answer
+from payments.psp.sandbox.identifiers import iso_utc, new_id, utc_now
+from payments.psp.sandbox.models import AccountList, AccountRequest, AccountView
+from payments.psp.sandbox.openapi import (
+    BAD_BODY,
+    BAD_PARAMETERS,
+    IDEMPOTENT,
+    LYING_FAULTS,
+    REQUEST_FAULTS,
+    IdempotencyKey,
+    ObjectId,
+    ReferenceQuery,
+    answers,
+    follow,
+    with_links,
+)
+from payments.psp.sandbox.problems import FieldError, ProblemError
+from payments.psp.sandbox.runtime import Sandbox
+from payments.psp.sandbox.webhooks import enqueue_event
+
+SCOPE = "accounts"
+ACCOUNTS, ADMIN = "accounts", "admin"
+PENDING, VERIFIED, REJECTED = "pending", "verified", "rejected"
+KYC_TEST_OUTCOMES = {"000000000": VERIFIED, "111111111": REJECTED}
+UNKNOWN_ACCOUNT = {404: "no such account"}
+
+
+def account_view(account: sqlite3.Row) -> AccountView:
+    return AccountView(
+        id=account["id"],
+        object="account",
+        reference=account["reference"],
+        name=account["name"],
+        country=account["country"],
+        status=account["status"],
+        bank_token=account["bank_token"],
+        created=account["created_at"],
+    )
+
+
+def _load(connection: sqlite3.Connection, account_id: str) -> AccountView | None:
+    account = connection.execute("SELECT * FROM accounts WHERE id = ?", (account_id,)).fetchone()
+    return None if account is None else account_view(account)
+
+
+def record_account(sandbox: Sandbox, key: str, hashed: str, body: AccountRequest) -> Outcome:
+    """Check and record one account with its idempotent answer, atomically."""
+    with sandbox.store.transaction() as connection:
+        if body.bank_token is not None and not bank_token_exists(connection, body.bank_token):
+            detail = f"no bank details were tokenised as {body.bank_token!r}"
+            raise ProblemError(
+                422, "Unknown bank token", detail, [FieldError("bank_token", detail)]
+            )
+        account_id, now = new_id("acct"), iso_utc(utc_now())
+        connection.execute(
+            "INSERT INTO accounts (id, reference, name, country, status, bank_token, created_at,"
+            " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                account_id,
+                body.reference,
+                body.name,
+                body.country,
+                KYC_TEST_OUTCOMES.get(body.id_number, PENDING),
+                body.bank_token,
+                now,
+                now,
+            ),
+        )
+        payload = msgspec.json.encode(_load(connection, account_id))
+        store_answer(connection, SCOPE, key, hashed, 201, payload)
+        return Outcome(201, payload)
+
+
+def decide_kyc(sandbox: Sandbox, account_id: str, status: str) -> AccountView:
+    """A pending account becomes verified or rejected, with `account.updated`."""
+    with sandbox.store.transaction() as connection:
+        account = connection.execute(
+            "SELECT status FROM accounts WHERE id = ?", (account_id,)
+        ).fetchone()
+        if account is None:
+            raise ProblemError(404, "Account not found", f"no account {account_id!r}")
+        if account["status"] != PENDING:
+            detail = f"the account is {account['status']}; only a pending one is decided"
+            raise ProblemError(409, "Account already decided", detail)
+        connection.execute(
+            "UPDATE accounts SET status = ?, updated_at = ? WHERE id = ?",
+            (status, iso_utc(utc_now()), account_id),
+        )
+        view = _load(connection, account_id)
+        assert view is not None
+        enqueue_event(connection, sandbox.faults, "account.updated", view)
+        return view
+
+
+def account_routes(sandbox: Sandbox) -> list[HTTPRouteHandler]:
+    @post(
+        "/v1/accounts",
+        operation_id="createAccount",
+        operation_class=with_links(
+            {
+                201: {
+                    "get": follow("getAccount", account_id="$response.body#/id"),
+                    "byReference": follow(
+                        "listAccountsByReference", reference="$response.body#/reference"
+                    ),
+                    "verify": follow("verifyAccount", account_id="$response.body#/id"),
+                    "reject": follow("rejectAccount", account_id="$response.body#/id"),
+                }
+            }
+        ),
+        tags=[ACCOUNTS],
+        summary="Onboard a seller (KYC by id number)",
+        dto=StrictBody[AccountRequest],
+        responses=answers(
+            {201: (AccountView, "the account: verified, rejected or pending")},
+            BAD_BODY,
+            IDEMPOTENT,
+            REQUEST_FAULTS,
+            LYING_FAULTS,
+            {422: "the bank token is unknown (nothing is recorded)"},
+        ),
+    )
+    async def create_account(
+        request: Request[Any, Any, Any],
+        data: JSONBody[AccountRequest],
+        idempotency_key: IdempotencyKey,
+    ) -> Response[bytes]:
+        """`id_number` 000000000 is verified, 111111111 rejected, others wait for an admin."""
+        return await create_once(sandbox, request, SCOPE, idempotency_key, data, record_account)
+
+    @get(
+        "/v1/accounts/{account_id:str}",
+        operation_id="getAccount",
+        tags=[ACCOUNTS],
+        summary="Look up an account by id",
+        responses=answers({200: (AccountView, "the account")}, BAD_PARAMETERS, UNKNOWN_ACCOUNT),
+    )
+    async def get_account(account_id: ObjectId) -> AccountView:
+        account = sandbox.store.fetch_one("SELECT * FROM accounts WHERE id = ?", (account_id,))
+        if account is None:
+            raise ProblemError(404, "Account not found", f"no account {account_id!r}")
+        return account_view(account)
+
+    @get(
+        "/v1/accounts",
+        operation_id="listAccountsByReference",
+        tags=[ACCOUNTS],
+        summary="Look up the accounts made for one of our seller references",
+        responses=answers(
+            {200: (AccountList, "the accounts, oldest first")},
+            BAD_PARAMETERS,
+            {404: "no account has this reference"},
+        ),
+    )
+    async def list_accounts_by_reference(reference: ReferenceQuery) -> AccountList:
+        accounts = sandbox.store.fetch_all(
+            "SELECT * FROM accounts WHERE reference = ? ORDER BY created_at, id", (reference,)
+        )
+        if not accounts:
+            detail = f"no account for reference {reference!r}"
+            raise ProblemError(404, "Account not found", detail)
+        return AccountList("list", [account_view(account) for account in accounts])
+
+    decided = answers(
+        {200: (AccountView, "the account, decided; account.updated is sent")},
+        BAD_PARAMETERS,
+        UNKNOWN_ACCOUNT,
+        {409: "the account is not pending"},
+    )
+
+    @post(
+        "/admin/accounts/{account_id:str}/verify",
+        status_code=200,
+        operation_id="verifyAccount",
+        tags=[ADMIN],
+        summary="Pass a pending account's KYC",
+        responses=decided,
+    )
+    async def verify_account(account_id: ObjectId) -> AccountView:
+        return decide_kyc(sandbox, account_id, VERIFIED)
+
+    @post(
+        "/admin/accounts/{account_id:str}/reject",
+        status_code=200,
+        operation_id="rejectAccount",
+        tags=[ADMIN],
+        summary="Fail a pending account's KYC",
+        responses=decided,
+    )
+    async def reject_account(account_id: ObjectId) -> AccountView:
+        return decide_kyc(sandbox, account_id, REJECTED)
+
+    return [
+        create_account,
+        get_account,
+        list_accounts_by_reference,
+        verify_account,
+        reject_account,
+    ]

@@ -1,0 +1,44 @@
+"""A `payments serve` (API, executor, projections, scheduler, sandbox PSP) for conformance
+tests, on a database of its own on the session's PostgreSQL server."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import _create_database, _drop_database
+from tests.e2e.processes import Process, clean_env, free_port
+
+
+@dataclass(frozen=True)
+class Served:
+    url: str
+    sandbox_url: str
+    process: Process
+
+
+@pytest.fixture(scope="session")
+def served(admin_database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    database_url = _create_database(admin_database_url)
+    base = tmp_path_factory.mktemp("conformance")
+    os.chmod(base, 0o755)
+    port, sandbox_port = free_port(), free_port()
+    env = clean_env(
+        PAYMENTS_DATABASE_URL=database_url,
+        PAYMENTS_DATA_DIR=str(base / "data"),
+        PAYMENTS_PORT=str(port),
+        PAYMENTS_PSP_SANDBOX_PORT=str(sandbox_port),
+        PAYMENTS_LOG_LEVEL="WARNING",
+    )
+    process = Process(["serve"], env, Path(base) / "serve.log")
+    url = f"http://127.0.0.1:{port}"
+    try:
+        process.wait_http(f"{url}/health")
+        yield Served(url, f"http://127.0.0.1:{sandbox_port}", process)
+    finally:
+        process.interrupt()
+        _drop_database(admin_database_url, database_url)

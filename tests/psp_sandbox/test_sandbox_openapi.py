@@ -1,0 +1,127 @@
+from __future__ import annotations
+
+import importlib.util
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.psp_sandbox.conftest import SandboxStarter
+
+ROOT = Path(__file__).resolve().parents[2]
+SCHEMATHESIS_CONFIG = Path(__file__).with_name("schemathesis.toml")
+PUBLIC = {"getHealth", "showHostedCardForm", "submitHostedCardForm"}
+IDEMPOTENT_CREATES = {"createCharge", "createPayout", "createRefund", "createAccount"}
+# Answers that are not problems: a declined charge is a charge, a processing error is Stripe's
+# error shape, the hosted page answers HTML.
+NOT_PROBLEMS = {("createCharge", "402"), ("createCharge", "503"), ("submitHostedCardForm", "422")}
+
+
+def _operations(document: dict[str, Any]) -> dict[str, tuple[str, str, dict[str, Any]]]:
+    found: dict[str, tuple[str, str, dict[str, Any]]] = {}
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            assert operation["operationId"] not in found, operation["operationId"]
+            found[operation["operationId"]] = (path, method, operation)
+    return found
+
+
+def test_every_operation_has_an_id_tag_summary_and_problem_answers(
+    client: httpx.Client,
+) -> None:
+    answer = client.get("/schema/openapi.json")
+    assert answer.status_code == 200
+    document = answer.json()
+    tags = {tag["name"] for tag in document["tags"]}
+    operations = _operations(document)
+    assert set(operations) >= PUBLIC | IDEMPOTENT_CREATES
+    for operation_id, (_, _, operation) in operations.items():
+        (tag,) = operation["tags"]
+        assert tag in tags, operation_id
+        assert operation["summary"], operation_id
+        responses = operation["responses"]
+        assert any(status.startswith("2") for status in responses), operation_id
+        for status, response in responses.items():
+            content = response.get("content", {})
+            if status.startswith("2"):
+                assert content or status == "204", (operation_id, status)
+            elif (operation_id, status) not in NOT_PROBLEMS:
+                assert list(content) == ["application/problem+json"], (operation_id, status)
+                schema = content["application/problem+json"]["schema"]
+                assert schema == {"$ref": "#/components/schemas/Problem"}
+        if operation_id in PUBLIC:
+            assert "security" not in operation, operation_id
+            assert "401" not in responses, operation_id
+        else:
+            assert {"bearerAuth": []} in operation["security"], operation_id
+            assert "401" in responses, operation_id
+        if "requestBody" in operation:
+            (media_type,) = operation["requestBody"]["content"]
+            body = operation["requestBody"]["content"][media_type]["schema"]
+            assert "$ref" in body or "oneOf" in body, operation_id
+        if operation_id in IDEMPOTENT_CREATES:
+            (key,) = [p for p in operation["parameters"] if p["name"] == "Idempotency-Key"]
+            assert (key["in"], key["required"]) == ("header", True)
+            assert {"400", "409", "422"} <= set(responses)
+    schemas = document["components"]["schemas"]
+    assert schemas["ChargeRequest"]["additionalProperties"] is False
+    assert set(schemas["Problem"]["required"]) == {"type", "title", "status", "detail"}
+    scheme = document["components"]["securitySchemes"]["bearerAuth"]
+    assert (scheme["type"], scheme["scheme"]) == ("http", "bearer")
+    assert "only once" in scheme["description"]
+
+
+def test_the_document_says_anonymous_calls_work_until_a_key_is_set(
+    client: httpx.Client, start_sandbox: SandboxStarter
+) -> None:
+    open_operations = _operations(client.get("/schema/openapi.json").json())
+    assert open_operations["createCharge"][2]["security"] == [{"bearerAuth": []}, {}]
+    keyed = start_sandbox(api_key="sk_test_openapi")
+    document = httpx.get(f"{keyed.base_url}/schema/openapi.json", timeout=10).json()
+    assert _operations(document)["createCharge"][2]["security"] == [{"bearerAuth": []}]
+
+
+def test_options_names_every_method_of_a_path(client: httpx.Client) -> None:
+    for path, allowed in [
+        ("/v1/payouts", "GET, OPTIONS, POST"),
+        ("/admin/faults", "DELETE, GET, OPTIONS, POST"),
+        ("/v1/hosted/card", "GET, OPTIONS, POST"),
+    ]:
+        answer = client.options(path)
+        assert (answer.status_code, answer.headers["Allow"]) == (204, allowed)
+        not_allowed = client.request("PATCH", path)
+        assert not_allowed.status_code == 405
+        assert not_allowed.headers["content-type"].startswith("application/problem+json")
+
+
+def test_schemathesis_finds_no_failure_in_the_document_or_the_answers(
+    start_sandbox: SandboxStarter, tmp_path: Path
+) -> None:
+    """Every check, the stateful phase included (it follows the document's links), against a
+    sandbox with an API key; what the configuration allows and why is in schemathesis.toml."""
+    if importlib.util.find_spec("schemathesis") is None:
+        pytest.skip("schemathesis is not installed: `pip install schemathesis` to run this test")
+    api_key = "sk_test_schemathesis"
+    sandbox = start_sandbox(api_key=api_key)
+    environment = {**os.environ, "PSP_SANDBOX_API_KEY": api_key, "PYTHONPATH": str(ROOT)}
+    command = [sys.executable, "-m", "schemathesis.cli", "--config-file", str(SCHEMATHESIS_CONFIG)]
+    command += ["--no-color", "run", f"{sandbox.base_url}/schema/openapi.json", "--checks", "all"]
+    command += ["--max-examples", "30", "--seed", "1", "--workers", "1"]
+    finished = subprocess.run(
+        command,
+        cwd=tmp_path,  # its caches go there, not into the work tree
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=110,  # well under two minutes, or the test fails
+    )
+    report = finished.stdout[-6000:] + finished.stderr[-2000:]
+    assert finished.returncode == 0, report
+    assert "Stateful" in finished.stdout, report
+    summary = [line for line in finished.stdout.splitlines() if " generated, " in line]
+    assert summary, report
+    assert "failure" not in summary[-1], report
