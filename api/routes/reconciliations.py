@@ -14,10 +14,12 @@ from litestar.concurrency import sync_to_thread
 from litestar.di import NamedDependency
 from litestar.params import JSONBody, PathParameter, QueryParameter
 
+from payments.api.auth import access
 from payments.api.idempotency import idempotency_key_guard, require_key, run_idempotent
 from payments.api.openapi import operation, raw_body, success
 from payments.api.parameters import IdempotencyKeyHeader
 from payments.api.problems import FieldProblem, ProblemError, problem_specs
+from payments.domain.api_key import Role
 from payments.domain.reconciliation_run import AUTO_FIX, AUTO_FIXED, INFO, OPEN, RESOLVED
 from payments.projections.reconciliation.report import (
     finding_view,
@@ -28,6 +30,7 @@ from payments.projections.reconciliation.report import (
 )
 from payments.psp.settlement import SettlementFormatError
 from payments.runtime.idempotency import StoredResponse
+from payments.runtime.keys import Caller
 from payments.runtime.services import Services
 
 CREATE_SCOPE = "POST /reconciliations"
@@ -118,11 +121,13 @@ class ReconciliationsController(Controller):
             **problem_specs(409, 413, 415, 422),
         },
         operation_class=operation(request_body=_CSV_BODY),
+        **access(Role.FINANCE),
     )
     async def create_run(
         self,
         request: Request[Any, Any, Any],
         services: NamedDependency[Services],
+        caller: NamedDependency[Caller],
         idempotency_key: IdempotencyKeyHeader,
     ) -> Response[bytes]:
         key = require_key(idempotency_key)
@@ -150,7 +155,13 @@ class ReconciliationsController(Controller):
                 )
 
             return await sync_to_thread(
-                run_idempotent, services.idempotency, CREATE_SCOPE, key, file_sha, reconcile
+                run_idempotent,
+                services.idempotency,
+                caller,
+                CREATE_SCOPE,
+                key,
+                file_sha,
+                reconcile,
             )
 
     @get(
@@ -159,6 +170,7 @@ class ReconciliationsController(Controller):
         summary="A reconciliation run's summary: counts and amounts per class",
         sync_to_thread=True,
         responses={200: success(dict[str, Any], "The run's summary"), **problem_specs(404, 422)},
+        **access(Role.FINANCE),
     )
     def get_run(self, run_id: RunIdPath, services: NamedDependency[Services]) -> Response[bytes]:
         return _json(summary(services.reconciliations.get_run(run_id)))
@@ -169,6 +181,7 @@ class ReconciliationsController(Controller):
         summary="The run's exceptions (manual queue); ?state=open|auto_fixed|resolved|all",
         sync_to_thread=True,
         responses=problem_specs(404, 422),
+        **access(Role.FINANCE),
     )
     def list_exceptions(
         self,
@@ -219,6 +232,7 @@ class ReconciliationsController(Controller):
             200: success(dict[str, Any], "The exception, resolved"),
             **problem_specs(404, 409, 413, 422),
         },
+        **access(Role.FINANCE),
     )
     def resolve(
         self,
@@ -239,6 +253,7 @@ class ReconciliationsController(Controller):
             200: success(str, "The report", media_type="text/csv; charset=utf-8"),
             **problem_specs(404, 422),
         },
+        **access(Role.FINANCE),
     )
     def get_report_csv(
         self, run_id: RunIdPath, services: NamedDependency[Services]
@@ -256,6 +271,7 @@ class ReconciliationsController(Controller):
         summary="The full report as JSON (deterministic)",
         sync_to_thread=True,
         responses={200: success(dict[str, Any], "The report"), **problem_specs(404, 422)},
+        **access(Role.FINANCE),
     )
     def get_report_json(
         self, run_id: RunIdPath, services: NamedDependency[Services]
