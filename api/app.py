@@ -6,10 +6,20 @@ from datetime import UTC, datetime
 
 from litestar import Litestar, MediaType, Response, Router, get
 from litestar.di import NamedDependency, Provide
+from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.spec import Components
+from litestar.openapi.spec import Components, SecurityScheme
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 
+from payments.api.auth import (
+    BEARER_SCHEME,
+    PUBLIC,
+    ApiKeyAuthentication,
+    RateLimits,
+    access,
+    caller_of,
+    check_declared,
+)
 from payments.api.edge import (
     PaymentsRequest,
     allow_header_middleware,
@@ -18,8 +28,10 @@ from payments.api.edge import (
 from payments.api.logs import request_logging_middleware
 from payments.api.openapi import finish_document
 from payments.api.problems import EXCEPTION_HANDLERS, Problem, problem_response, problem_specs
+from payments.api.routes.actions import AuditActionsController
 from payments.api.routes.audit import AuditController, OrderHistoryController
 from payments.api.routes.dead_letters import DeadLettersController
+from payments.api.routes.keys import KeysController
 from payments.api.routes.ledger import LedgerController
 from payments.api.routes.payments import EXAMPLES, PaymentsController
 from payments.api.routes.payouts import PayoutsController
@@ -29,6 +41,7 @@ from payments.api.routes.wallets import WalletsController
 from payments.api.routes.webhooks import WebhooksController
 from payments.api.schemas import HealthResponse
 from payments.api.security_headers import security_headers_middleware
+from payments.domain.api_key import Role
 from payments.projections.catalog import projection_states
 from payments.projections.metrics import expose_projection_metrics
 from payments.psp.reconcile.metrics import expose_reconciliation_metrics
@@ -41,10 +54,11 @@ VERSION = "0.1.0"
 @get(
     "/health",
     operation_id="getHealth",
-    summary="Liveness and database check",
+    summary="Liveness, database check, and the mode this deployment runs in",
     sync_to_thread=True,
     tags=["operations"],
-    responses=problem_specs(503),
+    responses=problem_specs(503, authenticated=False),
+    **PUBLIC,
 )
 def health(services: NamedDependency[Services]) -> Response[HealthResponse] | Response[bytes]:
     try:
@@ -78,15 +92,30 @@ def _schema_not_found_as_problem(response: Response[object]) -> Response[object]
     )  # type: ignore[return-value]
 
 
-class MetricsController(PrometheusController):
-    path = "/metrics"
-    include_in_schema = False
+def metrics_controller(public: bool) -> type[PrometheusController]:
+    """/metrics: for operators' keys, or open when PAYMENTS_METRICS_PUBLIC says so."""
+    declared = PUBLIC if public else access(Role.OPERATOR, Role.FINANCE)
+
+    class MetricsController(PrometheusController):
+        path = "/metrics"
+        include_in_schema = False
+        guards = declared.get("guards")
+        opt = declared["opt"]
+
+    return MetricsController
 
 
 def create_app(services: Services) -> Litestar:
+    settings = services.settings
     prometheus = PrometheusConfig(app_name="payments", prefix="payments", group_path=True)
     expose_projection_metrics(lambda: projection_states(services.application, services.pool))
     expose_reconciliation_metrics(lambda: services.reconciler.days_behind(datetime.now(UTC).date()))
+    schema_access = PUBLIC if settings.schema_public else access(*Role)
+    authentication = DefineMiddleware(
+        ApiKeyAuthentication,
+        keys=services.key_ring,
+        limits=RateLimits(settings.rate_limit_per_key, settings.rate_limit_failed_auth),
+    )
     app = Litestar(
         route_handlers=[
             PaymentsController,
@@ -99,10 +128,15 @@ def create_app(services: Services) -> Litestar:
             LedgerController,
             WalletsController,
             PrivacyController,
+            KeysController,
+            AuditActionsController,
             health,
-            MetricsController,
+            metrics_controller(settings.metrics_public),
         ],
-        dependencies={"services": Provide(lambda: services, use_cache=True, sync_to_thread=False)},
+        dependencies={
+            "services": Provide(lambda: services, use_cache=True, sync_to_thread=False),
+            "caller": Provide(caller_of, sync_to_thread=False),
+        },
         exception_handlers=EXCEPTION_HANDLERS,
         middleware=[
             request_logging_middleware,
@@ -110,6 +144,7 @@ def create_app(services: Services) -> Litestar:
             prometheus.middleware,
             control_character_middleware,
             allow_header_middleware,
+            authentication,
         ],
         request_class=PaymentsRequest,
         openapi_config=OpenAPIConfig(
@@ -117,15 +152,32 @@ def create_app(services: Services) -> Litestar:
             version=VERSION,
             description="Event-sourced payments: checkouts, orders, ledger, wallets.",
             path="/schema",
-            components=Components(),
+            components=Components(
+                security_schemes={
+                    BEARER_SCHEME: SecurityScheme(
+                        type="http",
+                        scheme="bearer",
+                        bearer_format="pk_test_<id>_<secret> (pk_live_ in production)",
+                        description="An API key from `payments keys create` (docs/security.md)",
+                    )
+                }
+            ),
             openapi_router=Router(
                 "/schema",
                 route_handlers=[],
                 include_in_schema=False,
                 after_request=_schema_not_found_as_problem,
+                guards=schema_access.get("guards"),
+                opt=schema_access["opt"],
             ),
         ),
         logging_config=None,
     )
+    check_declared(h for r in app.routes for h in getattr(r, "route_handlers", ()) if not _auto(h))
     finish_document(app, services.settings.currency, EXAMPLES)
     return app
+
+
+def _auto(handler: object) -> bool:
+    """Litestar's own OPTIONS handlers: no key needed (CORS preflights), nothing to declare."""
+    return getattr(handler, "handler_name", "") == "options_handler"

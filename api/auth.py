@@ -20,6 +20,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from limits import RateLimitItem, parse, storage, strategies
+from litestar import Request
 from litestar.concurrency import sync_to_thread
 from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
@@ -39,7 +40,8 @@ ROLES_OPT, PUBLIC_OPT = "roles", "exclude_from_auth"
 BEARER_SCHEME = "BearerAuth"
 WWW_AUTHENTICATE = 'Bearer realm="payments"'
 
-# Spread into a route decorator of an open route: health, the schema, signed webhooks.
+# Spread into the decorator of an open route (health, signed webhooks): no key, no security
+# requirement. Its documented problems come from problem_specs(..., authenticated=False).
 PUBLIC: dict[str, Any] = {"opt": {PUBLIC_OPT: True}, "security": []}
 
 
@@ -63,7 +65,11 @@ def roles_of(handler: BaseRouteHandler) -> frozenset[Role] | None:
 
 
 def require_role(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
-    caller: Caller = connection.user
+    if connection.scope.get("method") == "OPTIONS":
+        return  # Litestar's own OPTIONS answer (CORS preflights) needs no key
+    caller = connection.scope.get("user")
+    if not isinstance(caller, Caller):
+        raise unauthorized("no API key", error="invalid_request")
     allowed = roles_of(handler) or frozenset()
     if caller.role not in allowed:
         raise ProblemError(
@@ -75,9 +81,9 @@ def require_role(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRo
         )
 
 
-def caller_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Caller:
+def caller_of(request: Request[Any, Any, Any]) -> Caller:
     """The dependency `caller`: who sent this request (an authenticated route only)."""
-    caller: Caller = connection.user
+    caller: Caller = request.user
     return caller
 
 

@@ -9,6 +9,7 @@ from litestar import Request, Response
 
 from payments.api.problems import FieldProblem, ProblemError
 from payments.runtime.idempotency import ClaimOutcome, IdempotencyStore, StoredResponse, valid_key
+from payments.runtime.keys import Caller
 
 
 def require_key(key: str | None) -> str:
@@ -49,8 +50,14 @@ def as_response(stored: StoredResponse, *, replayed: bool) -> Response[bytes]:
     )
 
 
+def caller_scope(key_id: str, scope: str) -> str:
+    """Where one API key's Idempotency-Keys of one operation live."""
+    return f"{key_id} {scope}"
+
+
 def run_idempotent(
     store: IdempotencyStore,
+    caller: Caller,
     scope: str,
     key: str,
     fingerprint: str,
@@ -58,8 +65,11 @@ def run_idempotent(
 ) -> Response[bytes]:
     """Run `command` once per key: replay a stored answer, refuse in-flight or reused keys.
 
-    Only a successful answer is stored; if the command raises, the key is released.
+    Keys are the caller's own: another API key's Idempotency-Key never replays this one's
+    answer nor reveals that it exists (DESIGN §11). Only a successful answer is stored; if
+    the command raises, the key is released.
     """
+    scope = caller_scope(caller.key_id, scope)
     claim = store.claim(scope, key, fingerprint)
     if claim.outcome is ClaimOutcome.REPLAY:
         assert claim.stored is not None

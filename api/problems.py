@@ -81,8 +81,8 @@ class ProblemError(Exception):
 _DESCRIPTIONS = {
     400: "Malformed request: a body that is not UTF-8 JSON or is nested too deeply, a control "
     "character in the path, query or a header, or a missing or invalid Idempotency-Key",
-    401: "Not authenticated",
-    403: "Not allowed for this caller",
+    401: "No API key, or an unknown, revoked or expired one (see WWW-Authenticate)",
+    403: "The key's role may not call this operation",
     404: "Not found",
     409: "Conflict: id reused with another body, the same key still in flight, or not allowed "
     "in the resource's current state",
@@ -94,12 +94,14 @@ _DESCRIPTIONS = {
     503: "Not available yet (a dependency is down or a view has not caught up); see Retry-After",
 }
 
-# Problems every operation can answer: 400 for control characters anywhere in a request.
-# Authentication adds its 401/403/429 here, so that every route documents them at once.
+# Problems every operation can answer: 400 for control characters anywhere in a request;
+# behind an API key (every route but health and signed webhooks, api/auth.py) also 401 for a
+# missing or bad key, 403 for a role that may not, 429 past a rate limit.
 EVERY_ROUTE_PROBLEMS: tuple[int, ...] = (400,)
+AUTHENTICATED_PROBLEMS: tuple[int, ...] = (401, 403, 429)
 
 
-def problem_specs(*statuses: int) -> dict[int, ResponseSpec]:
+def problem_specs(*statuses: int, authenticated: bool = True) -> dict[int, ResponseSpec]:
     """OpenAPI entries for the problem answers a route can give (and every route gives)."""
     return {
         status: ResponseSpec(
@@ -108,7 +110,9 @@ def problem_specs(*statuses: int) -> dict[int, ResponseSpec]:
             media_type=PROBLEM_MEDIA_TYPE,
             generate_examples=False,  # Litestar's would be random strings
         )
-        for status in sorted({*statuses, *EVERY_ROUTE_PROBLEMS})
+        for status in sorted(
+            {*statuses, *EVERY_ROUTE_PROBLEMS, *(AUTHENTICATED_PROBLEMS if authenticated else ())}
+        )
     }
 
 

@@ -108,6 +108,7 @@ def order_response(
         dead_lettered=row.dead_lettered,
         created_at=row.created_at,
         updated_at=row.updated_at,
+        discrepancies=row.discrepancies,
     )
 
 
@@ -165,6 +166,7 @@ def order_response_from_events(views: LiveViews, order: PaymentOrder) -> Payment
         last_error=order.last_error,
         next_attempt_at=order.next_attempt_at,
         dead_lettered=order.dead_lettered,
+        discrepancies=order.discrepancies,
         created_at=order.created_on,
         updated_at=order.modified_on,
     )

@@ -100,6 +100,8 @@ class PaymentOrderResponse(msgspec.Struct, frozen=True):
     dead_lettered: bool
     created_at: datetime
     updated_at: datetime
+    # How often the PSP contradicted an outcome already recorded (GET /discrepancies).
+    discrepancies: int = 0
 
 
 class HealthResponse(msgspec.Struct, frozen=True):

@@ -39,6 +39,7 @@ from payments.bench.harness import (
     ChildProcess,
     ScenarioResult,
     child_env,
+    create_key,
     free_port,
     timed_parallel,
 )
@@ -144,7 +145,8 @@ def run(ctx: BenchContext) -> ScenarioResult:
         started = time.perf_counter()
         cards = _checkout_cards(psp_url, checkouts, mix)
         prefix = f"day{uuid.uuid4().hex[:6]}"
-        facts["place"] = _place(api_url, prefix, cards, clients)
+        key = create_key(child_env(**api_env), "merchant")
+        facts["place"] = _place(api_url, key, prefix, cards, clients)
         order_ids = [
             f"{prefix}_{i}_{n}" for i in range(checkouts) for n in range(ORDERS_PER_CHECKOUT)
         ]
@@ -223,9 +225,14 @@ def _token(psp_url: str, number: str) -> str:
     return str(answer.json()["token"])
 
 
-def _place(api_url: str, prefix: str, cards: list[tuple[str, str]], clients: int) -> dict[str, Any]:
+def _place(
+    api_url: str, key: str, prefix: str, cards: list[tuple[str, str]], clients: int
+) -> dict[str, Any]:
     client = httpx.Client(
-        base_url=api_url, timeout=30, limits=httpx.Limits(max_connections=clients)
+        base_url=api_url,
+        timeout=30,
+        limits=httpx.Limits(max_connections=clients),
+        headers={"Authorization": f"Bearer {key}"},
     )
     refused: list[int] = []
 

@@ -182,6 +182,20 @@ class ChildProcess:
         return self.log_path.read_text(errors="replace")[-chars:]
 
 
+def create_key(env: Mapping[str, str], role: str = "admin") -> str:
+    """An API key of the benchmarked deployment, made as a user makes one."""
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "payments"), "keys", "create", "--role", role, "--json"],
+        env=dict(env),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    key: str = json.loads(done.stdout)["key"]
+    return key
+
+
 def child_env(**extra: str) -> dict[str, str]:
     """Our environment without PAYMENTS_* (the benchmark decides those), plus `extra`."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PAYMENTS_")}

@@ -33,6 +33,7 @@ from payments.bench.harness import (
     ScenarioResult,
     Table,
     child_env,
+    create_key,
     free_port,
     percentiles_ms,
     ratio,
@@ -242,30 +243,31 @@ def _api_phase(
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     args = ["serve", "--no-sandbox", "--port", str(port)] if server_command == "serve" else ["api"]
+    env = child_env(
+        PAYMENTS_DATABASE_URL=database_url,
+        PAYMENTS_DATA_DIR=str(ctx.work_dir / "api-data"),
+        PAYMENTS_LOG_LEVEL=log_level,
+        PAYMENTS_PORT=str(port),
+        PAYMENTS_HOST="127.0.0.1",
+    )
     server = ChildProcess(
-        f"payments {server_command}",
-        [PAYMENTS, *args],
-        child_env(
-            PAYMENTS_DATABASE_URL=database_url,
-            PAYMENTS_DATA_DIR=str(ctx.work_dir / "api-data"),
-            PAYMENTS_LOG_LEVEL=log_level,
-            PAYMENTS_PORT=str(port),
-            PAYMENTS_HOST="127.0.0.1",
-        ),
-        ctx.work_dir / "payments-server.log",
+        f"payments {server_command}", [PAYMENTS, *args], env, ctx.work_dir / "payments-server.log"
     )
     try:
         server.wait_http(f"{url}/health")
+        key = create_key(env, "admin")  # every request authenticates, as in production
         ctx.log(f"api: payments {server_command} on {url} (pid {server.pid}); warming up")
-        _loadgen(ctx, {"url": url, "mode": "closed", "clients": 4, "count": warmup})
+        _loadgen(ctx, {"url": url, "key": key, "mode": "closed", "clients": 4, "count": warmup})
         for level in levels:
-            answer = _loadgen(ctx, {"url": url, "mode": "closed", "clients": level, "count": count})
+            spec = {"url": url, "key": key, "mode": "closed", "clients": level, "count": count}
+            answer = _loadgen(ctx, spec)
             measured["api"][level] = _summary(answer, level)
             ctx.log(f"api: {level:>2} clients: {measured['api'][level]['rate']:.1f} checkouts/s")
         answer = _loadgen(
             ctx,
             {
                 "url": url,
+                "key": key,
                 "mode": "open",
                 "rate": rate,
                 "seconds": open_seconds,
@@ -284,19 +286,20 @@ def _api_phase(
             **percentiles_ms(answer["latencies_s"]),
         }
         ctx.log(f"api: open loop p99 {open_phase['p99']} ms")
-        read_phase = _read_after_write(ctx, url, *read_after_write)
+        read_phase = _read_after_write(ctx, url, key, *read_after_write)
     finally:
         server.stop()
     return open_phase, read_phase
 
 
-def _read_after_write(ctx: BenchContext, url: str, clients: int, count: int) -> dict[str, Any]:
+def _read_after_write(
+    ctx: BenchContext, url: str, key: str, clients: int, count: int
+) -> dict[str, Any]:
     """POST then GET at once, without min_position: 404s and the reads' cost (ADR 0011)."""
-    before = _fallback_count(url)
-    answer = _loadgen(
-        ctx, {"url": url, "mode": "read_after_write", "clients": clients, "count": count}
-    )
-    after = _fallback_count(url)
+    before = _fallback_count(url, key)
+    spec = {"url": url, "key": key, "mode": "read_after_write", "clients": clients, "count": count}
+    answer = _loadgen(ctx, spec)
+    after = _fallback_count(url, key)
     statuses: dict[str, int] = answer["read_statuses"]
     pairs = answer["statuses"].get("201", 0)
     phase = {
@@ -311,11 +314,11 @@ def _read_after_write(ctx: BenchContext, url: str, clients: int, count: int) -> 
     return phase
 
 
-def _fallback_count(url: str) -> int | None:
+def _fallback_count(url: str, key: str) -> int | None:
     """payments_read_fallbacks_total from /metrics (None when the server has no such counter)."""
     import httpx
 
-    text = httpx.get(f"{url}/metrics", timeout=10).text
+    text = httpx.get(f"{url}/metrics", headers={"Authorization": f"Bearer {key}"}, timeout=10).text
     values = [
         float(line.rsplit(" ", 1)[1])
         for line in text.splitlines()

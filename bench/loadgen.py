@@ -38,6 +38,10 @@ def _bodies(spec: dict[str, Any], count: int) -> list[tuple[str, bytes]]:
     ]
 
 
+def _auth(spec: dict[str, Any]) -> dict[str, str]:
+    return {"Authorization": f"Bearer {spec['key']}"} if spec.get("key") else {}
+
+
 class Recorder:
     def __init__(self) -> None:
         self.latencies: list[float] = []
@@ -78,7 +82,9 @@ async def closed_loop(spec: dict[str, Any], recorder: Recorder) -> float:
     deadline = time.perf_counter() + float(spec.get("deadline_s", 600))
     next_index = iter(range(count))
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    async with httpx.AsyncClient(base_url=spec["url"], limits=limits, timeout=30) as client:
+    async with httpx.AsyncClient(
+        base_url=spec["url"], limits=limits, timeout=30, headers=_auth(spec)
+    ) as client:
 
         async def worker() -> None:
             for index in next_index:
@@ -101,7 +107,9 @@ async def open_loop(spec: dict[str, Any], recorder: Recorder) -> float:
     bodies = _bodies(spec, count)
     in_flight = asyncio.Semaphore(int(spec.get("max_in_flight", 256)))
     limits = httpx.Limits(max_connections=int(spec.get("max_in_flight", 256)))
-    async with httpx.AsyncClient(base_url=spec["url"], limits=limits, timeout=30) as client:
+    async with httpx.AsyncClient(
+        base_url=spec["url"], limits=limits, timeout=30, headers=_auth(spec)
+    ) as client:
 
         async def one(key: str, body: bytes, due: float) -> None:
             async with in_flight:

@@ -49,6 +49,13 @@ class Caller:
         """A seller key reads its own seller's data only; the routes' roles decide the rest."""
         return self.role is not Role.SELLER or self.seller_account == seller_account
 
+    def may_read_account(self, account: str) -> bool:
+        """A seller key reads its own ledger accounts only (`seller:{s}`, `seller:{s}:...`)."""
+        if self.role is not Role.SELLER:
+            return True
+        kind, _, rest = account.partition(":")
+        return kind == "seller" and rest.partition(":")[0] == self.seller_account
+
 
 def hash_secret(secret: str) -> str:
     return hashlib.sha256(secret.encode("ascii")).hexdigest()

@@ -7,6 +7,7 @@ import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -73,3 +74,19 @@ def fresh_database_url(admin_database_url: str) -> Iterator[str]:
 
 def unique(prefix: str) -> str:
     return f"{prefix}_{uuid.uuid4().hex[:16]}"
+
+
+# Tests send many bad requests on purpose; rate limits have tests of their own.
+NO_RATE_LIMITS = {
+    "PAYMENTS_RATE_LIMIT_FAILED_AUTH": "1000000/second",
+    "PAYMENTS_RATE_LIMIT_PER_KEY": "1000000/second",
+}
+
+
+def bearer(services: Any, role: str = "admin", seller: str | None = None) -> dict[str, str]:
+    """The Authorization header of a new API key with this role (made as `payments keys
+    create` makes one)."""
+    from payments.domain.api_key import Role
+
+    key, _ = services.issue_key(Role(role), seller, f"tests {role}", by="cli")
+    return {"Authorization": f"Bearer {key.text}"}

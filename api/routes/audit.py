@@ -11,17 +11,20 @@ import msgspec
 from litestar import Controller, Response, get, post
 from litestar.di import NamedDependency
 
+from payments.api.auth import access
 from payments.api.idempotency import idempotency_key_guard, require_key, run_idempotent
 from payments.api.openapi import header, operation, success
 from payments.api.parameters import IdempotencyKeyHeader, PaymentOrderIdPath, UuidPath
 from payments.api.problems import FieldProblem, ProblemError, problem_specs
 from payments.api.reads import not_found
+from payments.domain.api_key import Role
 from payments.domain.money import Money
 from payments.projections.audit.order_history import order_history
 from payments.projections.audit.verifications import VerificationStore, start_in_background
 from payments.projections.catalog import NAMES
 from payments.projections.source import ApplicationEventSource
 from payments.runtime.idempotency import StoredResponse
+from payments.runtime.keys import Caller
 from payments.runtime.services import Services
 
 # --- history -------------------------------------------------------------------------------
@@ -62,6 +65,7 @@ class OrderHistoryController(Controller):
         "fields and the ledger entries each event caused.",
         sync_to_thread=True,
         responses=problem_specs(404, 422),
+        **access(Role.FINANCE, Role.OPERATOR),
     )
     def history(
         self, payment_order_id: PaymentOrderIdPath, services: NamedDependency[Services]
@@ -139,10 +143,12 @@ class AuditController(Controller):
         operation_class=operation(
             headers={202: {"location": header("The verification's URL", required=True)}}
         ),
+        **access(Role.FINANCE),
     )
     def create_verification(
         self,
         services: NamedDependency[Services],
+        caller: NamedDependency[Caller],
         idempotency_key: IdempotencyKeyHeader,
     ) -> Response[bytes]:
         key = require_key(idempotency_key)
@@ -160,7 +166,9 @@ class AuditController(Controller):
             )
 
         empty_body = hashlib.sha256(b"").hexdigest()
-        response = run_idempotent(services.idempotency, VERIFY_SCOPE, key, empty_body, create)
+        response = run_idempotent(
+            services.idempotency, caller, VERIFY_SCOPE, key, empty_body, create
+        )
         for verification_id in created:  # not on a replay: that one already started
             start_in_background(
                 verifications,
@@ -177,6 +185,7 @@ class AuditController(Controller):
         summary="A verification's state and per-projection results",
         sync_to_thread=True,
         responses=problem_specs(404, 422),
+        **access(Role.FINANCE),
     )
     def verification(
         self, verification_id: UuidPath, services: NamedDependency[Services]

@@ -10,9 +10,12 @@ from litestar import Controller, get, post
 from litestar.di import NamedDependency
 from litestar.params import JSONBody
 
+from payments.api.auth import access
 from payments.api.parameters import PaymentOrderIdPath, PayoutIdPath
 from payments.api.problems import problem_specs
+from payments.domain.api_key import Role
 from payments.projections.followers.execution_queue import PAYOUT
+from payments.runtime.keys import Caller
 from payments.runtime.services import Services
 
 
@@ -91,6 +94,7 @@ class DeadLettersController(Controller):
         summary="Orders parked after their last retry",
         sync_to_thread=True,
         responses=problem_specs(),
+        **access(Role.OPERATOR),
     )
     def list(self, services: NamedDependency[Services]) -> DeadLetterList:
         return DeadLetterList(dead_letters=list_dead_letters(services))
@@ -103,15 +107,17 @@ class DeadLettersController(Controller):
         status_code=202,
         sync_to_thread=True,
         responses=problem_specs(404, 409, 413, 422),
+        **access(Role.OPERATOR),
     )
     def replay_one(
         self,
         payment_order_id: PaymentOrderIdPath,
         services: NamedDependency[Services],
+        caller: NamedDependency[Caller],
         data: JSONBody[ReplayRequest | None] = None,
     ) -> ReplayResult:
         reason = data.reason if data else ReplayRequest().reason
-        return replay(services, [payment_order_id], reason, "api")
+        return replay(services, [payment_order_id], reason, caller.key_id)
 
     @post(
         "/replay-all",
@@ -120,10 +126,13 @@ class DeadLettersController(Controller):
         status_code=202,
         sync_to_thread=True,
         responses=problem_specs(409),
+        **access(Role.OPERATOR),
     )
-    def replay_all(self, services: NamedDependency[Services]) -> ReplayResult:
+    def replay_all(
+        self, services: NamedDependency[Services], caller: NamedDependency[Caller]
+    ) -> ReplayResult:
         ids = [d.payment_order_id for d in list_dead_letters(services)]
-        return replay(services, ids, "replayed by operator (all)", "api")
+        return replay(services, ids, "replayed by operator (all)", caller.key_id)
 
     @get(
         "/payouts",
@@ -131,6 +140,7 @@ class DeadLettersController(Controller):
         summary="Payouts parked after their last retry",
         sync_to_thread=True,
         responses=problem_specs(),
+        **access(Role.OPERATOR),
     )
     def list_payouts(self, services: NamedDependency[Services]) -> PayoutDeadLetterList:
         return PayoutDeadLetterList(dead_letters=list_payout_dead_letters(services))
@@ -143,12 +153,14 @@ class DeadLettersController(Controller):
         status_code=202,
         sync_to_thread=True,
         responses=problem_specs(404, 409, 413, 422),
+        **access(Role.OPERATOR),
     )
     def replay_payout(
         self,
         payout_id: PayoutIdPath,
         services: NamedDependency[Services],
+        caller: NamedDependency[Caller],
         data: JSONBody[ReplayRequest | None] = None,
     ) -> ReplayResult:
         reason = data.reason if data else ReplayRequest().reason
-        return replay_payouts(services, [payout_id], reason, "api")
+        return replay_payouts(services, [payout_id], reason, caller.key_id)

@@ -9,7 +9,7 @@ from typing import Annotated
 import msgspec
 from litestar import Controller, Response, get, post
 from litestar.di import NamedDependency
-from litestar.params import JSONBody, Parameter
+from litestar.params import JSONBody, PathParameter
 
 from payments.api.auth import access
 from payments.api.problems import ProblemError, problem_specs
@@ -18,7 +18,12 @@ from payments.domain.api_key import MAX_NAME_LENGTH, Role
 from payments.runtime.keys import Caller
 from payments.runtime.services import Services
 
-KeyId = Annotated[str, Parameter(pattern=r"^[a-z2-7]{12}$", description="A key's id")]
+KeyId = Annotated[
+    str,
+    PathParameter(
+        pattern=r"^[a-z2-7]{12}$", min_length=12, max_length=12, description="A key's id"
+    ),
+]
 _GRACE = re.compile(r"^(\d{1,7})([smhd])$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
@@ -76,6 +81,7 @@ class KeysController(Controller):
 
     @post(
         "/",
+        operation_id="createApiKey",
         summary="Create an API key (shown once in the answer)",
         status_code=201,
         sync_to_thread=True,
@@ -83,13 +89,23 @@ class KeysController(Controller):
         **access(),
     )
     def create_key(
-        self, data: JSONBody[CreateKeyRequest], services: NamedDependency[Services], caller: Caller
+        self,
+        data: JSONBody[CreateKeyRequest],
+        services: NamedDependency[Services],
+        caller: NamedDependency[Caller],
     ) -> Response[NewKeyResponse]:
         key, _ = services.issue_key(data.role, data.seller_account, data.name, by=caller.key_id)
         body = NewKeyResponse(key.text, key.key_id, data.role.value, data.seller_account)
         return Response(body, status_code=201, headers={"cache-control": "no-store"})
 
-    @get("/", summary="Every key (never a secret)", sync_to_thread=True, **access())
+    @get(
+        "/",
+        operation_id="listApiKeys",
+        summary="Every key (never a secret)",
+        sync_to_thread=True,
+        responses=problem_specs(),
+        **access(),
+    )
     def list_keys(self, services: NamedDependency[Services]) -> KeyList:
         return KeyList(
             [
@@ -110,6 +126,7 @@ class KeysController(Controller):
 
     @post(
         "/{key_id:str}/revoke",
+        operation_id="revokeApiKey",
         summary="Revoke a key now",
         status_code=200,
         sync_to_thread=True,
@@ -120,7 +137,7 @@ class KeysController(Controller):
         self,
         key_id: KeyId,
         services: NamedDependency[Services],
-        caller: Caller,
+        caller: NamedDependency[Caller],
         data: JSONBody[RevokeKeyRequest | None] = None,
     ) -> dict[str, str]:
         reason = (data or RevokeKeyRequest()).reason
@@ -130,6 +147,7 @@ class KeysController(Controller):
 
     @post(
         "/{key_id:str}/rotate",
+        operation_id="rotateApiKey",
         summary="A new key with the same role; the old one works for the grace period",
         status_code=201,
         sync_to_thread=True,
@@ -140,7 +158,7 @@ class KeysController(Controller):
         self,
         key_id: KeyId,
         services: NamedDependency[Services],
-        caller: Caller,
+        caller: NamedDependency[Caller],
         data: JSONBody[RotateKeyRequest | None] = None,
     ) -> Response[NewKeyResponse]:
         grace = _grace((data or RotateKeyRequest()).grace)

@@ -11,6 +11,7 @@ from litestar import Controller, get
 from litestar.di import NamedDependency
 
 from payments.api.as_of import as_of_unavailable, parse_as_of
+from payments.api.auth import access
 from payments.api.parameters import (
     AccountPath,
     AsOfQuery,
@@ -21,11 +22,13 @@ from payments.api.parameters import (
 )
 from payments.api.problems import problem_specs
 from payments.api.reads import ensure_fresh, invalid, not_found, parse_min_position
+from payments.domain.api_key import Role
 from payments.domain.money import format_minor
 from payments.projections.audit import as_of as history
 from payments.projections.audit.instants import AsOfUnavailable
 from payments.projections.catalog import LiveViews
 from payments.projections.views.ledger import AccountBalance, EntryKey, StatementPage, TrialBalance
+from payments.runtime.keys import Caller
 from payments.runtime.services import Services
 
 
@@ -129,17 +132,21 @@ class LedgerController(Controller):
         "With ?as_of= the balance and entries of events recorded at or before that instant.",
         sync_to_thread=True,
         responses=problem_specs(404, 422, 503),
+        **access(Role.FINANCE, Role.SELLER),
     )
     def account(
         self,
         account: AccountPath,
         services: NamedDependency[Services],
+        caller: NamedDependency[Caller],
         limit: LimitQuery = 50,
         cursor: CursorQuery = None,
         min_position: MinPositionQuery = None,
         min_position_header: MinPositionHeader = None,
         as_of: AsOfQuery = None,
     ) -> AccountResponse:
+        if not caller.may_read_account(account):
+            raise not_found(f"ledger account {account!r}")  # another seller's: not revealed
         size = limit
         after = decode_entry_cursor(cursor) if cursor is not None else None
         ledger = LiveViews.on(services.pool).ledger
@@ -184,6 +191,7 @@ class LedgerController(Controller):
         "the answer accounts for.",
         sync_to_thread=True,
         responses=problem_specs(422, 503),
+        **access(Role.FINANCE),
     )
     def trial_balance(
         self,

@@ -10,6 +10,7 @@ from litestar.di import NamedDependency
 from litestar.params import JSONBody
 
 from payments.api.as_of import parse_as_of, read_order_as_of
+from payments.api.auth import access
 from payments.api.card_guard import refuse_card_data
 from payments.api.idempotency import require_key, run_idempotent
 from payments.api.openapi import header, link, operation, success
@@ -42,12 +43,14 @@ from payments.api.schemas import (
     PaymentOrderResponse,
     PaymentOrderSummary,
 )
+from payments.domain.api_key import Role
 from payments.domain.application import OrderLine, PlaceCheckout, Placement
 from payments.domain.checkout import Checkout
 from payments.domain.errors import FieldError, InvalidCommand
 from payments.domain.money import Money, MoneyError
 from payments.domain.payment_order import PaymentOrder
 from payments.runtime.idempotency import StoredResponse
+from payments.runtime.keys import Caller
 from payments.runtime.services import Services
 
 MAX_BODY_BYTES = 64 * 1024
@@ -208,11 +211,13 @@ class PaymentsController(Controller):
             links={201: _READ_BACK, 200: _READ_BACK},
             headers={201: _CREATED_HEADERS, 200: {"location": _CREATED_HEADERS["location"]}},
         ),
+        **access(Role.MERCHANT),
     )
     def create_checkout(
         self,
         data: JSONBody[CheckoutRequest],
         services: NamedDependency[Services],
+        caller: NamedDependency[Caller],
         idempotency_key: IdempotencyKeyHeader,
     ) -> Response[bytes]:
         key = require_key(idempotency_key)
@@ -221,6 +226,7 @@ class PaymentsController(Controller):
         fingerprint = services.personal_data.keyed_hash(msgspec.json.encode(data, order="sorted"))
         return run_idempotent(
             services.idempotency,
+            caller,
             CREATE_SCOPE,
             key,
             fingerprint,
@@ -234,6 +240,7 @@ class PaymentsController(Controller):
         description=LIST_DESCRIPTION,
         sync_to_thread=True,
         responses=problem_specs(422, 503),
+        **access(Role.MERCHANT, Role.OPERATOR, Role.FINANCE),
     )
     def list_payment_orders(
         self,
@@ -263,6 +270,7 @@ class PaymentsController(Controller):
         "you caused. With ?as_of= the order as it stood at that instant, replayed from its "
         "events.",
         responses=problem_specs(404, 422, 503),
+        **access(Role.MERCHANT, Role.OPERATOR, Role.FINANCE),
     )
     def get_payment_order(
         self,
@@ -285,6 +293,7 @@ class PaymentsController(Controller):
         description="Right after the POST that created it, never a 404 (ADR 0011).",
         sync_to_thread=True,
         responses=problem_specs(404, 422, 503),
+        **access(Role.MERCHANT, Role.OPERATOR, Role.FINANCE),
     )
     def get_checkout(
         self,

@@ -11,12 +11,14 @@ from litestar import Controller, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import JSONBody
 
+from payments.api.auth import access
 from payments.api.idempotency import idempotency_key_guard, require_key, run_idempotent
 from payments.api.openapi import header, operation, success
 from payments.api.parameters import IdempotencyKeyHeader, PayoutIdPath
 from payments.api.problems import problem_specs
 from payments.api.schemas import AmountText, Identifier
-from payments.domain.errors import FieldError, InvalidCommand
+from payments.domain.api_key import Role
+from payments.domain.errors import FieldError, InvalidCommand, NotFound
 from payments.domain.money import Money, MoneyError
 from payments.domain.payout import Payout
 from payments.domain.payout_commands import (
@@ -25,6 +27,7 @@ from payments.domain.payout_commands import (
     payout_id_for_key,
 )
 from payments.runtime.idempotency import StoredResponse
+from payments.runtime.keys import Caller
 from payments.runtime.services import Services
 
 log = logging.getLogger("payments.payouts")
@@ -133,19 +136,27 @@ class PayoutsController(Controller):
                 },
             }
         ),
+        **access(Role.OPERATOR),
     )
     def create_payout(
         self,
         data: JSONBody[PayoutRequestBody],
         services: NamedDependency[Services],
+        caller: NamedDependency[Caller],
         idempotency_key: IdempotencyKeyHeader,
     ) -> Response[bytes]:
         key = require_key(idempotency_key)
         amount = _amount_minor(data.amount, services.settings.currency)
-        command = RequestPayout(payout_id_for_key(key), data.seller_account, amount)
+        command = RequestPayout(
+            payout_id_for_key(f"{caller.key_id} {key}"),
+            data.seller_account,
+            amount,
+            requested_by=caller.key_id,
+        )
         fingerprint = hashlib.sha256(msgspec.json.encode(data, order="sorted")).hexdigest()
         return run_idempotent(
             services.idempotency,
+            caller,
             CREATE_SCOPE,
             key,
             fingerprint,
@@ -158,8 +169,15 @@ class PayoutsController(Controller):
         summary="A payout's current state",
         sync_to_thread=True,
         responses=problem_specs(404, 422),
+        **access(Role.OPERATOR, Role.FINANCE, Role.SELLER),
     )
     def get_payout(
-        self, payout_id: PayoutIdPath, services: NamedDependency[Services]
+        self,
+        payout_id: PayoutIdPath,
+        services: NamedDependency[Services],
+        caller: NamedDependency[Caller],
     ) -> PayoutResponse:
-        return payout_body(services.application.get_payout(payout_id))
+        payout = services.application.get_payout(payout_id)
+        if not caller.may_read_seller(payout.seller_account):
+            raise NotFound(f"payout {payout_id!r} not found")  # another seller's: not revealed
+        return payout_body(payout)

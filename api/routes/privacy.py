@@ -1,7 +1,7 @@
 """Personal data (ADR 0012, docs/security.md): POST /privacy/erasures,
 GET /privacy/erasures/{erasure_id}, GET /privacy/checkouts/{checkout_id}/buyer-info.
 
-Admin only (DESIGN §11): the controller declares `opt["roles"]`, which the access guard
+Admin only (DESIGN §11): every route declares `**access()` (admin), which the access guard
 enforces. Bodies and answers hold no personal data beyond what the buyer-info read shows.
 """
 
@@ -14,23 +14,26 @@ from uuid import UUID
 import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, HeaderParameter, JSONBody
+from litestar.params import JSONBody, PathParameter
 from msgspec import Meta
 
+from payments.api.auth import access
 from payments.api.card_guard import refuse_card_data
-from payments.api.idempotency import require_key, run_idempotent
+from payments.api.idempotency import idempotency_key_guard, require_key, run_idempotent
+from payments.api.openapi import success
+from payments.api.parameters import CheckoutIdPath, IdempotencyKeyHeader
 from payments.api.problems import ProblemError, problem_specs
 from payments.api.schemas import Identifier
 from payments.domain.erasure import Erasure
 from payments.domain.errors import FieldError, InvalidCommand
 from payments.domain.personal_data import MAX_BUYER_ID_LENGTH, buyer_subject, checkout_subject
 from payments.runtime.idempotency import StoredResponse
+from payments.runtime.keys import Caller
 from payments.runtime.personal_data import PersonalDataReading
 from payments.runtime.privacy import ErasureOutcome, erase_subject, read_buyer_info
 from payments.runtime.services import Services
 
 ERASE_SCOPE = "POST /privacy/erasures"
-ADMIN_ONLY = {"roles": ("admin",)}
 MAX_BODY_BYTES = 4 * 1024
 BuyerId = Annotated[
     str,
@@ -112,6 +115,7 @@ def _erasure_response(outcome: ErasureOutcome | None) -> StoredResponse:
 
 
 async def refuse_card_data_in_body(request: Request[Any, Any, Any]) -> None:
+    await idempotency_key_guard(request)  # a missing or invalid key: 400 before the body
     try:
         decoded = msgspec.json.decode(await request.body())
     except (msgspec.DecodeError, UnicodeDecodeError):
@@ -119,13 +123,20 @@ async def refuse_card_data_in_body(request: Request[Any, Any, Any]) -> None:
     refuse_card_data(decoded)
 
 
+# Any other value than an erasure's UUID answers 404 (as the run ids of reconciliation).
+ErasureIdPath = Annotated[
+    str,
+    PathParameter(description="The erasure's id, a UUID.", schema_extra={"format": "uuid"}),
+]
+
+
 class PrivacyController(Controller):
     path = "/privacy"
     tags = ["privacy"]
-    opt = ADMIN_ONLY
 
     @post(
         "/erasures",
+        operation_id="createErasure",
         summary="Erase a buyer's personal data for good",
         description="Erases the keys that seal the buyer_info of every checkout of this "
         "buyer (or of this checkout, placed without a buyer_id): it becomes unreadable; "
@@ -136,18 +147,19 @@ class PrivacyController(Controller):
         before_request=refuse_card_data_in_body,
         request_max_body_size=MAX_BODY_BYTES,
         sync_to_thread=True,
-        responses=problem_specs(400, 404, 409, 413, 422),
+        responses={
+            201: success(ErasureResponse, "Erased now: the record of the erasure"),
+            200: success(ErasureResponse, "Erased before: the earlier record"),
+            **problem_specs(400, 404, 409, 413, 422),
+        },
+        **access(),
     )
     def erase(
         self,
         data: JSONBody[ErasureRequest],
         services: NamedDependency[Services],
-        idempotency_key: Annotated[
-            str | None,
-            HeaderParameter(
-                name="Idempotency-Key", required=False, description="Unique per operation"
-            ),
-        ] = None,
+        caller: NamedDependency[Caller],
+        idempotency_key: IdempotencyKeyHeader,
     ) -> Response[bytes]:
         key = require_key(idempotency_key)
         subject = subject_of_request(data)
@@ -155,20 +167,25 @@ class PrivacyController(Controller):
         fingerprint = keys.keyed_hash(msgspec.json.encode(data, order="sorted"))
         return run_idempotent(
             services.idempotency,
+            caller,
             ERASE_SCOPE,
             key,
             fingerprint,
-            lambda: _erasure_response(erase_subject(keys, services.erasures, subject, "api")),
+            lambda: _erasure_response(
+                erase_subject(keys, services.erasures, subject, caller.key_id)
+            ),
         )
 
     @get(
         "/erasures/{erasure_id:str}",
+        operation_id="getErasure",
         summary="An erasure as recorded: when, by whom, how many keys",
         sync_to_thread=True,
-        responses=problem_specs(404),
+        responses=problem_specs(404, 422),
+        **access(),
     )
     def get_erasure(
-        self, erasure_id: FromPath[str], services: NamedDependency[Services]
+        self, erasure_id: ErasureIdPath, services: NamedDependency[Services]
     ) -> ErasureResponse:
         try:
             found = services.erasures.find(UUID(erasure_id))
@@ -180,15 +197,17 @@ class PrivacyController(Controller):
 
     @get(
         "/checkouts/{checkout_id:str}/buyer-info",
+        operation_id="getBuyerInfo",
         summary="A checkout's buyer_info, or why it cannot be read",
         description="state is readable, erased (its key was erased: erased_at says when) or "
         "unreadable (no key for it). encrypted is false for checkouts recorded before "
         "buyer_info was sealed.",
         sync_to_thread=True,
-        responses=problem_specs(404),
+        responses=problem_specs(404, 422),
+        **access(),
     )
     def get_buyer_info(
-        self, checkout_id: FromPath[str], services: NamedDependency[Services]
+        self, checkout_id: CheckoutIdPath, services: NamedDependency[Services]
     ) -> BuyerInfoResponse:
         checkout, reading = read_buyer_info(
             services.application, services.personal_data, checkout_id

@@ -15,6 +15,7 @@ from litestar.concurrency import sync_to_thread
 from litestar.di import NamedDependency
 from litestar.params import JSONBody, PathParameter, QueryParameter
 
+from payments.api.auth import access
 from payments.api.idempotency import idempotency_key_guard, require_key, run_idempotent
 from payments.api.openapi import operation, raw_body, success
 from payments.api.parameters import ID_MAX_LENGTH, ID_PATTERN, UUID_PATTERN, IdempotencyKeyHeader
@@ -26,8 +27,9 @@ from payments.api.settlement_upload import (
     require_csv,
     spool_body,
 )
+from payments.domain.api_key import Role
 from payments.domain.reconciliation.findings import EXCEPTION_KINDS
-from payments.domain.reconciliation.resolutions import MAX_ACTOR, MAX_REASON, RESOLUTION_ACTIONS
+from payments.domain.reconciliation.resolutions import MAX_REASON, RESOLUTION_ACTIONS
 from payments.projections.reconciliation.exceptions import (
     ExceptionQuery,
     daily_summary,
@@ -44,6 +46,7 @@ from payments.projections.reconciliation.report import (
 from payments.psp.reconcile.engine import RunOutcome
 from payments.psp.settlement import SettlementFormatError
 from payments.runtime.idempotency import StoredResponse
+from payments.runtime.keys import Caller
 from payments.runtime.services import Services
 
 CREATE_SCOPE = "POST /reconciliations"
@@ -88,8 +91,6 @@ class ResolveRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
         ),
     ]
     reason: Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_REASON)]
-    # Who decides; the API key's id once keys exist (DESIGN §11).
-    resolved_by: Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_ACTOR)] = "api"
 
 
 class ExceptionPage(msgspec.Struct, frozen=True):
@@ -138,11 +139,13 @@ class ReconciliationsController(Controller):
             **problem_specs(409, 413, 415, 422),
         },
         operation_class=operation(request_body=_CSV_BODY),
+        **access(Role.FINANCE),
     )
     async def create_run(
         self,
         request: Request[Any, Any, Any],
         services: NamedDependency[Services],
+        caller: NamedDependency[Caller],
         idempotency_key: IdempotencyKeyHeader,
         file_format: FormatQuery = None,
     ) -> Response[bytes]:
@@ -166,7 +169,13 @@ class ReconciliationsController(Controller):
                 )
 
             return await sync_to_thread(
-                run_idempotent, services.idempotency, CREATE_SCOPE, key, file_sha, reconcile
+                run_idempotent,
+                services.idempotency,
+                caller,
+                CREATE_SCOPE,
+                key,
+                file_sha,
+                reconcile,
             )
 
     @post(
@@ -183,6 +192,7 @@ class ReconciliationsController(Controller):
             **problem_specs(413, 415, 422),
         },
         operation_class=operation(request_body=_CSV_BODY),
+        **access(Role.FINANCE),
     )
     async def dry_run(
         self,
@@ -214,6 +224,7 @@ class ReconciliationsController(Controller):
         "until (the day the matter began); limit and offset page the answer.",
         sync_to_thread=True,
         responses={200: success(ExceptionPage, "A page of exceptions"), **problem_specs(422)},
+        **access(Role.FINANCE),
     )
     def list_all_exceptions(
         self,
@@ -250,6 +261,7 @@ class ReconciliationsController(Controller):
         "open exceptions across all runs (count, amount, the oldest)",
         sync_to_thread=True,
         responses={200: success(dict[str, Any], "The day's summary"), **problem_specs(422)},
+        **access(Role.FINANCE),
     )
     def get_daily_summary(
         self, services: NamedDependency[Services], day: date | None = None
@@ -264,6 +276,7 @@ class ReconciliationsController(Controller):
         summary="Each recent day up to yesterday: reconciled, failed (and why) or pending",
         sync_to_thread=True,
         responses={200: success(dict[str, Any], "Days behind, and each day"), **problem_specs(422)},
+        **access(Role.FINANCE),
     )
     def get_days(
         self,
@@ -281,6 +294,7 @@ class ReconciliationsController(Controller):
         summary="A reconciliation run's summary: counts and amounts per class",
         sync_to_thread=True,
         responses={200: success(dict[str, Any], "The run's summary"), **problem_specs(404, 422)},
+        **access(Role.FINANCE),
     )
     def get_run(self, run_id: RunIdPath, services: NamedDependency[Services]) -> Response[bytes]:
         return _json(summary(services.reconciliations.get_run(run_id)))
@@ -291,6 +305,7 @@ class ReconciliationsController(Controller):
         summary="The run's exceptions (manual queue); ?state=open|auto_fixed|resolved|all",
         sync_to_thread=True,
         responses=problem_specs(404, 422),
+        **access(Role.FINANCE),
     )
     def list_exceptions(
         self,
@@ -310,7 +325,8 @@ class ReconciliationsController(Controller):
         "/{run_id:str}/exceptions/{finding_id:str}/resolve",
         operation_id="resolveReconciliationException",
         summary="Record a person's decision on an open exception, posting its adjustment",
-        description="Body {action, reason, resolved_by}; action is accept_psp (post the PSP's "
+        description="Body {action, reason}; the caller's key is recorded as who decided. "
+        "action is accept_psp (post the PSP's "
         "figure, the difference to write_offs), write_off (the same, never a seller's "
         "balance), accept_ours, mark_duplicate (duplicates only) or investigated (these three "
         "post nothing). A second resolution of the same exception answers 409.",
@@ -320,6 +336,7 @@ class ReconciliationsController(Controller):
             200: success(dict[str, Any], "The exception, resolved"),
             **problem_specs(404, 409, 413, 422),
         },
+        **access(Role.FINANCE),
     )
     def resolve(
         self,
@@ -327,9 +344,10 @@ class ReconciliationsController(Controller):
         finding_id: FindingIdPath,
         data: JSONBody[ResolveRequest],
         services: NamedDependency[Services],
+        caller: NamedDependency[Caller],
     ) -> Response[bytes]:
         run = services.reconciliations.resolve(
-            run_id, finding_id, data.action, data.reason, data.resolved_by
+            run_id, finding_id, data.action, data.reason, f"key {caller.key_id}"
         )
         return _json(finding_view(run, run.findings[finding_id]))
 
@@ -342,6 +360,7 @@ class ReconciliationsController(Controller):
             200: success(str, "The report", media_type="text/csv; charset=utf-8"),
             **problem_specs(404, 422),
         },
+        **access(Role.FINANCE),
     )
     def get_report_csv(
         self, run_id: RunIdPath, services: NamedDependency[Services]
@@ -359,6 +378,7 @@ class ReconciliationsController(Controller):
         summary="The full report as JSON (deterministic)",
         sync_to_thread=True,
         responses={200: success(dict[str, Any], "The report"), **problem_specs(404, 422)},
+        **access(Role.FINANCE),
     )
     def get_report_json(
         self, run_id: RunIdPath, services: NamedDependency[Services]

@@ -9,6 +9,7 @@ from litestar import Controller, get
 from litestar.di import NamedDependency
 
 from payments.api.as_of import as_of_unavailable, parse_as_of
+from payments.api.auth import access
 from payments.api.parameters import (
     AsOfQuery,
     MinPositionHeader,
@@ -17,11 +18,13 @@ from payments.api.parameters import (
 )
 from payments.api.problems import problem_specs
 from payments.api.reads import ensure_fresh, not_found, parse_min_position
+from payments.domain.api_key import Role
 from payments.domain.money import format_minor
 from payments.projections.audit import as_of as history
 from payments.projections.audit.instants import AsOfUnavailable
 from payments.projections.catalog import LiveViews
 from payments.projections.views.wallets import Wallet
+from payments.runtime.keys import Caller
 from payments.runtime.services import Services
 
 
@@ -53,15 +56,19 @@ class WalletsController(Controller):
         description="With ?as_of= the wallet as it stood at that instant.",
         sync_to_thread=True,
         responses=problem_specs(404, 422, 503),
+        **access(Role.FINANCE, Role.SELLER),
     )
     def wallet(
         self,
         seller_account: SellerAccountPath,
         services: NamedDependency[Services],
+        caller: NamedDependency[Caller],
         min_position: MinPositionQuery = None,
         min_position_header: MinPositionHeader = None,
         as_of: AsOfQuery = None,
     ) -> WalletResponse:
+        if not caller.may_read_seller(seller_account):
+            raise not_found(f"wallet of seller {seller_account!r}")  # not revealed to others
         wallets = LiveViews.on(services.pool).wallets
         ensure_fresh(services, wallets, parse_min_position(min_position, min_position_header))
         instant = parse_as_of(as_of)

@@ -15,6 +15,7 @@ from litestar.di import NamedDependency
 from litestar.openapi.spec import OpenAPIType, Schema
 from litestar.params import HeaderParameter
 
+from payments.api.auth import PUBLIC
 from payments.api.openapi import operation, raw_body
 from payments.api.problems import FieldProblem, ProblemError, problem_specs
 from payments.domain.errors import IllegalTransition, NotFound
@@ -93,10 +94,11 @@ class WebhooksController(Controller):
         status_code=200,
         request_max_body_size=MAX_WEBHOOK_BYTES,
         before_request=_signature_present,
-        responses=problem_specs(401, 409, 413, 422),
+        responses=problem_specs(401, 409, 413, 422, 503, authenticated=False),
         operation_class=operation(
             request_body=raw_body(("application/json",), "The event, as signed", _EVENT_SCHEMA)
         ),
+        **PUBLIC,
     )
     async def receive_psp_event(
         self,

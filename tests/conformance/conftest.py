@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import _create_database, _drop_database
-from tests.e2e.processes import Process, clean_env, free_port
+from tests.conftest import NO_RATE_LIMITS, _create_database, _drop_database
+from tests.e2e.processes import Process, clean_env, create_key, free_port
 
 
 @dataclass(frozen=True)
@@ -19,6 +19,7 @@ class Served:
     url: str
     sandbox_url: str
     process: Process
+    key: str  # an admin key of this deployment (payments keys create)
 
 
 @pytest.fixture(scope="session")
@@ -33,12 +34,14 @@ def served(admin_database_url: str, tmp_path_factory: pytest.TempPathFactory) ->
         PAYMENTS_PORT=str(port),
         PAYMENTS_PSP_SANDBOX_PORT=str(sandbox_port),
         PAYMENTS_LOG_LEVEL="WARNING",
+        **NO_RATE_LIMITS,  # schemathesis sends many requests without a key, on purpose
     )
     process = Process(["serve"], env, Path(base) / "serve.log")
     url = f"http://127.0.0.1:{port}"
     try:
         process.wait_http(f"{url}/health")
-        yield Served(url, f"http://127.0.0.1:{sandbox_port}", process)
+        key = create_key(env, "admin")
+        yield Served(url, f"http://127.0.0.1:{sandbox_port}", process, key)
     finally:
         process.interrupt()
         _drop_database(admin_database_url, database_url)

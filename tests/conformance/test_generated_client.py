@@ -73,7 +73,9 @@ def test_the_generator_reports_no_warning(generated: str) -> None:
 
 @pytest.mark.slow
 def test_the_readme_walk_through_with_the_generated_client(generated: str, served: Served) -> None:
-    client = module("client").Client(base_url=served.url, raise_on_unexpected_status=True)
+    client = module("client").AuthenticatedClient(
+        base_url=served.url, token=served.key, raise_on_unexpected_status=True
+    )
     models = module("models")
     api = {
         name: module(f"api.{name}")

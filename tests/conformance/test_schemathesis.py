@@ -19,7 +19,7 @@ SCHEMATHESIS = str(Path(sys.executable).parent / "schemathesis")
 CONFIG = Path(__file__).with_name("schemathesis.toml")
 
 
-def run_schemathesis(url: str, report: Path) -> subprocess.CompletedProcess[str]:
+def run_schemathesis(url: str, key: str, report: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [
             SCHEMATHESIS,
@@ -31,6 +31,7 @@ def run_schemathesis(url: str, report: Path) -> subprocess.CompletedProcess[str]
             "--seed", "1",
             "--workers", "1",
             "--request-timeout", "10",
+            "--header", f"Authorization: Bearer {key}",  # an admin key: every route
             "--report", "junit",
             "--report-junit-path", str(report),
         ],
@@ -43,7 +44,7 @@ def run_schemathesis(url: str, report: Path) -> subprocess.CompletedProcess[str]
 
 @pytest.mark.slow
 def test_schemathesis_finds_no_failure(served: Served, tmp_path: Path) -> None:
-    result = run_schemathesis(served.url, tmp_path / "junit.xml")
+    result = run_schemathesis(served.url, served.key, tmp_path / "junit.xml")
     summary = result.stdout[-6000:]
     assert result.returncode == 0, summary
     assert "Stateful" in summary  # the phase that follows the links ran

@@ -83,3 +83,21 @@ def clean_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PAYMENTS_")}
     env.update(extra)
     return env
+
+
+def create_key(env: Mapping[str, str], role: str = "admin", seller: str | None = None) -> str:
+    """A new API key made by `payments keys create`, as a user does before any call."""
+    import json
+
+    arguments = [PAYMENTS, "keys", "create", "--role", role, "--json"]
+    if seller is not None:
+        arguments += ["--seller", seller]
+    done = subprocess.run(
+        arguments, env=process_env(env), capture_output=True, text=True, timeout=120, check=True
+    )
+    key: str = json.loads(done.stdout)["key"]
+    return key
+
+
+def authorization(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}

@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e.processes import Process, clean_env, free_port
+from tests.e2e.processes import Process, authorization, clean_env, create_key, free_port
 from tests.integration.helpers import checkout_body, new_key
 
 
@@ -37,7 +37,10 @@ def test_serve_on_embedded_postgres_survives_restart(data_dir: Path, tmp_path: P
     first = Process(["serve"], env, tmp_path / "serve1.log")
     try:
         first.wait_http(f"{base}/health")
-        created = httpx.post(f"{base}/payments", json=body, headers=new_key(), timeout=10)
+        auth = authorization(create_key(env, "merchant"))
+        created = httpx.post(
+            f"{base}/payments", json=body, headers={**new_key(), **auth}, timeout=10
+        )
         assert created.status_code == 201, created.text
     finally:
         code = first.interrupt()
@@ -48,7 +51,9 @@ def test_serve_on_embedded_postgres_survives_restart(data_dir: Path, tmp_path: P
     try:
         second.wait_http(f"{base}/health")
         position = created.json()["position"]  # the view may still be catching up
-        order = httpx.get(f"{base}/payments/{order_id}?min_position={position}", timeout=10)
+        order = httpx.get(
+            f"{base}/payments/{order_id}?min_position={position}", headers=auth, timeout=10
+        )
         assert order.status_code == 200, order.text
         assert order.json()["checkout_id"] == body["checkout_id"]
     finally:

@@ -22,7 +22,7 @@ from payments.psp.executor import PaymentExecutor
 from payments.runtime.config import Settings
 from payments.runtime.roles import build_executor
 from payments.runtime.services import Services, build_services
-from tests.conftest import _create_database, _drop_database
+from tests.conftest import NO_RATE_LIMITS, _create_database, _drop_database, bearer
 from tests.e2e.processes import free_port
 
 WEBHOOK_SECRET = "whsec_executor_tests"
@@ -81,6 +81,7 @@ class Stack:
     api_url: str
     env: dict[str, str]
     executor: PaymentExecutor
+    http: httpx.Client  # to api_url, with an admin key
 
     def order(self, payment_order_id: str) -> Any:
         return self.services.application.get_order(payment_order_id)
@@ -138,6 +139,7 @@ def stack(admin_database_url: str, tmp_path_factory: pytest.TempPathFactory) -> 
         "PAYMENTS_REQUERY_DELAYS_S": "0.2,0.5,1",
         "PAYMENTS_EXECUTOR_LEASE_S": "1",
         "PAYMENTS_PORT": str(api_port),
+        **NO_RATE_LIMITS,
     }
     services = build_services(Settings.from_env(env), database_url)
     server = uvicorn.Server(
@@ -151,8 +153,11 @@ def stack(admin_database_url: str, tmp_path_factory: pytest.TempPathFactory) -> 
     views = ProjectionService(services.application, services.pool, database_url, idle_wait=0.2)
     views.start()  # GET /checkouts/{id} reads the order status view
     try:
-        yield Stack(services, sandbox, f"http://127.0.0.1:{api_port}", env, executor)
+        api_url = f"http://127.0.0.1:{api_port}"
+        http = httpx.Client(base_url=api_url, headers=bearer(services, "admin"), timeout=30)
+        yield Stack(services, sandbox, api_url, env, executor, http)
     finally:
+        http.close()
         views.stop()
         executor.close()
         server.should_exit = True

@@ -3,8 +3,6 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-import httpx
-
 from payments.domain.payment_order import Status
 from tests.executor.conftest import Stack
 
@@ -27,9 +25,7 @@ def place(stack: Stack, token: str, amounts: list[str]) -> list[str]:
         "credit_card_info": {"token": token},
         "payment_orders": orders,
     }
-    response = httpx.post(
-        f"{stack.api_url}/payments", json=body, headers={"Idempotency-Key": checkout_id}
-    )
+    response = stack.http.post("/payments", json=body, headers={"Idempotency-Key": checkout_id})
     assert response.status_code == 201, response.text
     return [o["payment_order_id"] for o in orders]
 

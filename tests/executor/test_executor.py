@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import httpx
 import pytest
 
 from payments.domain.execution import FailureCode
@@ -107,27 +106,27 @@ def test_persistent_failure_goes_to_dead_letters_and_replay_succeeds(stack: Stac
     order = stack.order(order_id)
     assert (order.status, order.attempts) == (Status.EXECUTING, 4)
     stack.executor.run_until_idle()
-    listed = httpx.get(f"{stack.api_url}/dead-letters/").json()["dead_letters"]
+    listed = stack.http.get("/dead-letters/").json()["dead_letters"]
     assert order_id in [d["payment_order_id"] for d in listed]
     entry = next(d for d in listed if d["payment_order_id"] == order_id)
     assert entry["attempts"] == 4
     assert "500" in entry["last_error"]
 
-    replay = httpx.post(f"{stack.api_url}/dead-letters/{order_id}/replay")
+    replay = stack.http.post(f"/dead-letters/{order_id}/replay")
     assert replay.status_code == 202, replay.text
     stack.settle(lambda: terminal(stack, order_id))
     assert stack.order(order_id).status is Status.SUCCESS
     assert stack.sandbox.charges(order_id) == 1
     stack.executor.run_until_idle()
-    listed = httpx.get(f"{stack.api_url}/dead-letters/").json()["dead_letters"]
+    listed = stack.http.get("/dead-letters/").json()["dead_letters"]
     assert order_id not in [d["payment_order_id"] for d in listed]
 
 
 def test_replaying_an_order_that_is_not_dead_lettered_is_409(stack: Stack) -> None:
     [order_id] = place(stack, stack.sandbox.token("success"), ["2"])
     stack.settle(lambda: terminal(stack, order_id))
-    assert httpx.post(f"{stack.api_url}/dead-letters/{order_id}/replay").status_code == 409
-    assert httpx.post(f"{stack.api_url}/dead-letters/nope/replay").status_code == 404
+    assert stack.http.post(f"/dead-letters/{order_id}/replay").status_code == 409
+    assert stack.http.post("/dead-letters/nope/replay").status_code == 404
 
 
 def test_checkout_is_done_when_all_its_orders_are_terminal(stack: Stack) -> None:
@@ -135,8 +134,8 @@ def test_checkout_is_done_when_all_its_orders_are_terminal(stack: Stack) -> None
     stack.settle(lambda: terminal(stack, *ids))
     stack.executor.run_until_idle()
     head = stack.services.application.recorder.max_notification_id()
-    checkout = httpx.get(
-        f"{stack.api_url}/checkouts/{stack.order(ids[0]).checkout_id}",
+    checkout = stack.http.get(
+        f"/checkouts/{stack.order(ids[0]).checkout_id}",
         params={"min_position": head},
     ).json()
     assert checkout["is_payment_done"] is True

@@ -23,8 +23,8 @@ def post_event(
 ) -> httpx.Response:
     body = json.dumps(payload).encode()
     header = sign_payload(secret, body, timestamp if timestamp is not None else int(time.time()))
-    return httpx.post(
-        f"{stack.api_url}/webhooks/psp",
+    return stack.http.post(
+        "/webhooks/psp",
         content=body,
         headers={"PSP-Signature": header, "content-type": "application/json"},
     )
@@ -73,19 +73,15 @@ def test_stale_signature_is_401_and_records_nothing(stack: Stack) -> None:
 
 def test_missing_or_malformed_signature_is_400(stack: Stack) -> None:
     body = json.dumps(charge_event("x", "succeeded")).encode()
-    assert httpx.post(f"{stack.api_url}/webhooks/psp", content=body).status_code == 400
-    bad = httpx.post(
-        f"{stack.api_url}/webhooks/psp", content=body, headers={"PSP-Signature": "nonsense"}
-    )
+    assert stack.http.post("/webhooks/psp", content=body).status_code == 400
+    bad = stack.http.post("/webhooks/psp", content=body, headers={"PSP-Signature": "nonsense"})
     assert bad.status_code == 400
 
 
 def test_signed_garbage_body_is_400(stack: Stack) -> None:
     body = b"not json"
     header = sign_payload(WEBHOOK_SECRET, body, int(time.time()))
-    response = httpx.post(
-        f"{stack.api_url}/webhooks/psp", content=body, headers={"PSP-Signature": header}
-    )
+    response = stack.http.post("/webhooks/psp", content=body, headers={"PSP-Signature": header})
     assert response.status_code == 400
 
 

@@ -9,11 +9,12 @@ from payments.api.app import create_app
 from payments.projections.service import ProjectionService
 from payments.runtime.config import Settings
 from payments.runtime.services import Services, build_services
+from tests.conftest import NO_RATE_LIMITS, bearer
 
 
 @pytest.fixture(scope="session")
 def services(database_url: str) -> Iterator[Services]:
-    settings = Settings.from_env({"PAYMENTS_DATABASE_URL": database_url})
+    settings = Settings.from_env({"PAYMENTS_DATABASE_URL": database_url, **NO_RATE_LIMITS})
     built = build_services(settings, database_url)
     # GET /payments/{id} and /checkouts/{id} read the projections: keep them running.
     views = ProjectionService(built.application, built.pool, database_url, idle_wait=0.2)
@@ -28,4 +29,5 @@ def services(database_url: str) -> Iterator[Services]:
 @pytest.fixture(scope="session")
 def client(services: Services) -> Iterator[TestClient]:  # type: ignore[type-arg]
     with TestClient(app=create_app(services), raise_server_exceptions=False) as test_client:
+        test_client.headers.update(bearer(services, "admin"))
         yield test_client

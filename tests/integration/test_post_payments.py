@@ -97,17 +97,22 @@ def test_key_in_flight_is_409(client: Client, services: Services) -> None:
     body, key = checkout_body(), new_key()
     import msgspec
 
+    from payments.api.idempotency import caller_scope
     from payments.api.routes.payments import CREATE_SCOPE
     from payments.api.schemas import CheckoutRequest
+    from payments.runtime.keys import parse_key
 
     data = msgspec.convert(body, CheckoutRequest)
     fingerprint = services.personal_data.keyed_hash(msgspec.json.encode(data, order="sorted"))
-    claim = services.idempotency.claim(CREATE_SCOPE, key["Idempotency-Key"], fingerprint)
+    parsed = parse_key(client.headers["authorization"].removeprefix("Bearer "))
+    assert parsed is not None
+    scope = caller_scope(parsed[1], CREATE_SCOPE)
+    claim = services.idempotency.claim(scope, key["Idempotency-Key"], fingerprint)
     assert claim.outcome.value == "claimed"
     response = client.post("/payments", json=body, headers=key)
     assert response.status_code == 409
     assert response.headers["retry-after"] == "1"
-    services.idempotency.release(CREATE_SCOPE, key["Idempotency-Key"])
+    services.idempotency.release(scope, key["Idempotency-Key"])
     assert client.post("/payments", json=body, headers=key).status_code == 201
 
 

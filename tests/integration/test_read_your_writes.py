@@ -15,6 +15,7 @@ from litestar.testing import TestClient
 from payments.api.app import create_app
 from payments.runtime.config import Settings
 from payments.runtime.services import Services, build_services
+from tests.conftest import bearer
 from tests.integration.helpers import checkout_body, new_key
 from tests.projections.conftest import catch_up_all
 
@@ -28,6 +29,7 @@ def lagging(fresh_database_url: str) -> Iterator[tuple[Client, Services]]:
     services = build_services(Settings.from_env({"PAYMENTS_DATABASE_URL": url}), url)
     try:
         with TestClient(app=create_app(services), raise_server_exceptions=False) as client:
+            client.headers.update(bearer(services, "admin"))
             yield client, services
     finally:
         services.close()

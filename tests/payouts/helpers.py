@@ -8,9 +8,11 @@ from typing import Any
 import httpx
 
 from payments.domain.payout import Payout, PayoutStatus
+from payments.domain.payout_commands import payout_id_for_key
 from payments.projections.views.ledger_pg import PostgresLedger
 from payments.projections.views.wallets import Wallet
 from payments.projections.views.wallets_pg import PostgresWallets
+from payments.runtime.keys import parse_key
 from tests.executor.conftest import Stack
 from tests.executor.helpers import terminal
 
@@ -37,9 +39,7 @@ def credit(stack: Stack, seller_account: str, amounts: list[str]) -> None:
         "credit_card_info": {"token": stack.sandbox.token("success")},
         "payment_orders": orders,
     }
-    answer = httpx.post(
-        f"{stack.api_url}/payments", json=body, headers={"Idempotency-Key": checkout_id}
-    )
+    answer = stack.http.post("/payments", json=body, headers={"Idempotency-Key": checkout_id})
     assert answer.status_code == 201, answer.text
     ids = [o["payment_order_id"] for o in orders]
     stack.settle(lambda: terminal(stack, *ids))
@@ -52,8 +52,8 @@ def post_payout(
     body: dict[str, str] = {"seller_account": seller_account}
     if amount is not None:
         body["amount"] = amount
-    return httpx.post(
-        f"{stack.api_url}/payouts",
+    return stack.http.post(
+        "/payouts",
         json=body,
         headers={"Idempotency-Key": key or uuid.uuid4().hex},
     )
@@ -103,12 +103,19 @@ def payouts_at_psp(stack: Stack, payout_id: str) -> int:
 
 
 def api_get(stack: Stack, path: str) -> Any:
-    answer = httpx.get(f"{stack.api_url}{path}")
+    answer = stack.http.get(f"{path}")
     assert answer.status_code == 200, answer.text
     return answer.json()
 
 
 def api_post(stack: Stack, path: str, body: dict[str, Any]) -> Any:
-    answer = httpx.post(f"{stack.api_url}{path}", json=body)
+    answer = stack.http.post(f"{path}", json=body)
     assert answer.status_code in (200, 201, 202), answer.text
     return answer.json()
+
+
+def requested_payout_id(stack: Stack, idempotency_key: str) -> str:
+    """The payout a POST /payouts with this Idempotency-Key by the stack's key creates."""
+    parsed = parse_key(stack.http.headers["authorization"].removeprefix("Bearer "))
+    assert parsed is not None
+    return payout_id_for_key(f"{parsed[1]} {idempotency_key}")

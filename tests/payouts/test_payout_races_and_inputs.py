@@ -10,11 +10,11 @@ from datetime import date
 import httpx
 import pytest
 
-from payments.domain.payout_commands import payout_id_for_key, payout_id_for_run
+from payments.domain.payout_commands import payout_id_for_run
 from payments.runtime.scheduling import job_dependencies
 from payments.scheduler.jobs import run_payouts
 from tests.executor.conftest import Stack
-from tests.payouts.helpers import credit, post_payout, seller
+from tests.payouts.helpers import credit, post_payout, requested_payout_id, seller
 
 
 def _payouts_of(stack: Stack, account: str) -> list[int]:
@@ -141,8 +141,8 @@ def test_bad_payout_requests_are_refused_and_write_nothing(
     account = seller("bad")
     credit(stack, account, ["3"])
     key = f"bad-{account}"
-    answer = httpx.post(
-        f"{stack.api_url}/payouts",
+    answer = stack.http.post(
+        "/payouts",
         json={"seller_account": account, **body},
         headers={"Idempotency-Key": key},
     )
@@ -150,13 +150,13 @@ def test_bad_payout_requests_are_refused_and_write_nothing(
     assert answer.headers["content-type"] == "application/problem+json"
     if field is not None:
         assert field in [error["field"] for error in answer.json()["errors"]]
-    assert stack.services.application.find_payout(payout_id_for_key(key)) is None
+    assert stack.services.application.find_payout(requested_payout_id(stack, key)) is None
     assert _payouts_of(stack, account) == []
-    assert httpx.get(f"{stack.api_url}/payouts/{payout_id_for_key(key)}").status_code == 404
+    assert stack.http.get(f"/payouts/{requested_payout_id(stack, key)}").status_code == 404
 
 
 def test_payout_requests_without_key_or_for_unknown_sellers_are_refused(stack: Stack) -> None:
-    no_key = httpx.post(f"{stack.api_url}/payouts", json={"seller_account": "nobody"})
+    no_key = stack.http.post("/payouts", json={"seller_account": "nobody"})
     assert no_key.status_code == 400
     unknown = post_payout(stack, seller("nobody"), "1")
     assert unknown.status_code == 422

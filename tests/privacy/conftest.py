@@ -14,7 +14,7 @@ from payments.api.app import create_app
 from payments.cli.main import main
 from payments.runtime.config import Settings
 from payments.runtime.services import Services, build_services
-from tests.conftest import _create_database, _drop_database
+from tests.conftest import _create_database, _drop_database, bearer
 
 AUDIT_KEY = "privacy-tests-audit-key-0123456789abcdef"
 
@@ -33,6 +33,7 @@ def services(admin_database_url: str) -> Iterator[Services]:
 @pytest.fixture(scope="module")
 def client(services: Services) -> Iterator[TestClient]:  # type: ignore[type-arg]
     with TestClient(app=create_app(services), raise_server_exceptions=False) as test_client:
+        test_client.headers.update(bearer(services, "admin"))
         yield test_client
 
 

@@ -17,6 +17,7 @@ from payments.domain.payment_order import PaymentOrder
 from payments.projections.catalog import NAMES
 from payments.projections.service import ProjectionService
 from payments.runtime.services import Services
+from tests.conftest import bearer
 
 Client = TestClient  # type: ignore[type-arg]
 
@@ -40,6 +41,7 @@ def running(module_services: Services) -> Iterator[ProjectionService]:
 @pytest.fixture(scope="module")
 def client(module_services: Services, running: ProjectionService) -> Iterator[Client]:
     with TestClient(app=create_app(module_services), raise_server_exceptions=False) as test_client:
+        test_client.headers.update(bearer(module_services, "admin"))
         yield test_client
 
 

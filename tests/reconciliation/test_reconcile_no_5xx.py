@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from litestar.testing import TestClient
 
 from payments.api.app import create_app
+from tests.conftest import bearer
 from tests.reconciliation.records import FILES, services_on_new_database
 
 Client = TestClient  # type: ignore[type-arg]
@@ -26,11 +27,13 @@ def client(admin_database_url: str) -> Iterator[Client]:
         services_on_new_database(admin_database_url) as services,
         TestClient(app=create_app(services), raise_server_exceptions=False) as test_client,
     ):
+        test_client.headers.update(bearer(services, "finance"))
         yield test_client
 
 
 def answered_well(response: Any) -> None:
     assert response.status_code < 500, response.text
+    assert response.status_code not in (401, 403), response.text  # the key reaches the handler
     if response.status_code >= 400:
         assert response.headers["content-type"].startswith("application/problem+json")
         assert json.loads(response.content)["status"] == response.status_code

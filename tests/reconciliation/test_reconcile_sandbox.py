@@ -157,9 +157,7 @@ def test_ledger_after_reconciliation_equals_the_psps_totals(stack: Stack, day: D
     payout = Decimal(tamper.cell(header, tamper.payout_row(header, rows), "Net Debit (NC)"))
 
     def trial() -> dict[str, Decimal]:
-        answer = httpx.get(
-            f"{stack.api_url}/ledger/trial-balance", params={"min_position": head(stack)}
-        )
+        answer = stack.http.get("/ledger/trial-balance", params={"min_position": head(stack)})
         assert answer.status_code == 200, answer.text
         return {line["account"]: Decimal(line["balance"]) for line in answer.json()["accounts"]}
 
@@ -306,7 +304,7 @@ def test_upload_over_http_is_idempotent_and_returns_the_existing_run(
         headers = {"content-type": "text/csv"}
         if key:
             headers["Idempotency-Key"] = key
-        return httpx.post(f"{stack.api_url}/reconciliations", content=day.text, headers=headers)
+        return stack.http.post("/reconciliations", content=day.text, headers=headers)
 
     assert post(None).status_code == 400
     first = post("upload-1")
@@ -316,14 +314,14 @@ def test_upload_over_http_is_idempotent_and_returns_the_existing_run(
     replay = post("upload-1")
     assert replay.content == first.content
     assert replay.headers["idempotent-replayed"] == "true"
-    other_body = httpx.post(
-        f"{stack.api_url}/reconciliations",
+    other_body = stack.http.post(
+        "/reconciliations",
         content=day.text + "\n",
         headers={"content-type": "text/csv", "Idempotency-Key": "upload-1"},
     )
     assert other_body.status_code == 422
-    wrong_type = httpx.post(
-        f"{stack.api_url}/reconciliations",
+    wrong_type = stack.http.post(
+        "/reconciliations",
         content=day.text,
         headers={"content-type": "application/json", "Idempotency-Key": "upload-2"},
     )
@@ -337,29 +335,29 @@ def test_exceptions_are_listed_and_resolved_once(stack: Stack, day: Day, tmp_pat
 
     run = _reconcile_text(stack, tmp_path, _variant(day, edit))
     base = f"{stack.api_url}/reconciliations/{run.id}"
-    listed = httpx.get(f"{base}/exceptions").json()
+    listed = stack.http.get(f"{base}/exceptions").json()
     [item] = listed["exceptions"]
     assert item["kind"] == "amount_mismatch"
     assert item["state"] == "open"
     url = f"{base}/exceptions/{item['finding_id']}/resolve"
     body = {"action": "write_off", "reason": "PSP rounding, agreed with finance"}
-    assert httpx.post(url, json={"action": "shrug", "reason": "x"}).status_code == 422
-    assert httpx.post(url, json={**body, "extra": 1}).status_code in (400, 422)
-    done = httpx.post(url, json=body)
+    assert stack.http.post(url, json={"action": "shrug", "reason": "x"}).status_code == 422
+    assert stack.http.post(url, json={**body, "extra": 1}).status_code in (400, 422)
+    done = stack.http.post(url, json=body)
     assert done.status_code == 200, done.text
     assert done.json()["state"] == "resolved"
-    assert httpx.post(url, json=body).status_code == 409
-    assert httpx.post(f"{base}/exceptions/line-999999/resolve", json=body).status_code == 404
-    assert httpx.get(f"{base}/exceptions").json()["exceptions"] == []
-    resolved = httpx.get(f"{base}/exceptions", params={"state": "resolved"}).json()
+    assert stack.http.post(url, json=body).status_code == 409
+    assert stack.http.post(f"{base}/exceptions/line-999999/resolve", json=body).status_code == 404
+    assert stack.http.get(f"{base}/exceptions").json()["exceptions"] == []
+    resolved = stack.http.get(f"{base}/exceptions", params={"state": "resolved"}).json()
     assert resolved["exceptions"][0]["resolution"] == {
         "action": "write_off",
         "reason": body["reason"],
     }
-    summary = httpx.get(base).json()
+    summary = stack.http.get(base).json()
     assert summary["open_exceptions"] == 0
-    assert httpx.get(f"{stack.api_url}/reconciliations/{uuid.uuid4()}").status_code == 404
-    assert httpx.get(f"{stack.api_url}/reconciliations/not-a-run").status_code == 404
+    assert stack.http.get(f"/reconciliations/{uuid.uuid4()}").status_code == 404
+    assert stack.http.get("/reconciliations/not-a-run").status_code == 404
 
 
 def test_reports_are_deterministic_byte_for_byte(stack: Stack, day: Day, tmp_path: Path) -> None:
@@ -378,8 +376,8 @@ def test_reports_are_deterministic_byte_for_byte(stack: Stack, day: Day, tmp_pat
         files.append((out_csv.read_bytes(), out_json.read_bytes()))
     assert files[0] == files[1]
     base = f"{stack.api_url}/reconciliations/{day.summary['run_id']}"
-    assert httpx.get(f"{base}/report.csv").content == files[0][0]
-    assert httpx.get(f"{base}/report.json").content == files[0][1]
+    assert stack.http.get(f"{base}/report.csv").content == files[0][0]
+    assert stack.http.get(f"{base}/report.json").content == files[0][1]
     reloaded = stack.services.reconciliations.get_run(day.summary["run_id"])
     assert report_csv(reloaded) == files[0][0]
     assert report_json(reloaded) == files[0][1]

@@ -1,0 +1,109 @@
+"""Who did what, and what the PSP contradicted: GET /audit/actions, GET /discrepancies."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+import msgspec
+from litestar import Controller, get
+from litestar.di import NamedDependency
+from litestar.params import QueryParameter
+
+from payments.api.auth import access
+from payments.api.parameters import MAX_POSITION, POSITION_PATTERN, LimitQuery
+from payments.api.problems import problem_specs
+from payments.api.reads import order_responses
+from payments.api.schemas import PaymentOrderResponse
+from payments.domain.api_key import Role
+from payments.projections.catalog import LiveViews
+from payments.projections.followers.follower import Follower
+from payments.projections.source import ApplicationEventSource
+from payments.projections.views.access import AuditActionsView
+from payments.runtime.services import Services
+
+ActorQuery = Annotated[
+    str | None,
+    QueryParameter(
+        pattern=r"^([a-z2-7]{12}|cli|unknown)$",
+        description="Only the actions of this key id (or `cli`, `unknown`)",
+    ),
+]
+AfterQuery = Annotated[
+    str | None,
+    QueryParameter(
+        pattern=POSITION_PATTERN,
+        description="Actions after this event position (the `next_after` of the previous page)",
+        schema_extra={"type": "integer", "minimum": 0, "maximum": MAX_POSITION},
+    ),
+]
+
+
+class ActionView(msgspec.Struct, frozen=True):
+    position: int
+    recorded_at: datetime
+    actor: str  # the API key id, `cli` for the command line, `unknown` before v0.3
+    action: str
+    subject: str
+    detail: str
+
+
+class ActionPage(msgspec.Struct, frozen=True):
+    actions: list[ActionView]
+    next_after: int | None
+
+
+class DiscrepancyList(msgspec.Struct, frozen=True):
+    """Orders whose recorded outcome the PSP later contradicted, most recent first."""
+
+    orders: list[PaymentOrderResponse]
+
+
+class AuditActionsController(Controller):
+    tags = ["audit"]
+
+    @get(
+        "/audit/actions",
+        operation_id="listAuditActions",
+        summary="Commands done with operator, finance and admin keys, oldest first",
+        description="Read from the events (key changes, replays, manual payouts, "
+        "resolutions, refunds, erasures): the key id that did it, what, to which subject.",
+        sync_to_thread=True,
+        responses=problem_specs(422),
+        **access(Role.FINANCE),
+    )
+    def list_actions(
+        self,
+        services: NamedDependency[Services],
+        actor: ActorQuery = None,
+        after: AfterQuery = None,
+        limit: LimitQuery = 50,
+    ) -> ActionPage:
+        view = AuditActionsView(services.pool)
+        # Caught up first, so that an action just taken is listed (read-your-writes).
+        Follower(view, ApplicationEventSource(services.application)).run_until_idle()
+        start = min(int(after), MAX_POSITION) if after else 0
+        actions = view.actions(actor=actor, after=start, limit=limit + 1)
+        page = actions[:limit]
+        return ActionPage(
+            actions=[
+                ActionView(a.position, a.recorded_at, a.actor, a.action, a.subject, a.detail)
+                for a in page
+            ],
+            next_after=page[-1].position if len(actions) > limit else None,
+        )
+
+    @get(
+        "/discrepancies",
+        operation_id="listDiscrepancies",
+        summary="Orders whose recorded outcome the PSP contradicted (to investigate)",
+        sync_to_thread=True,
+        responses=problem_specs(422),
+        **access(Role.OPERATOR, Role.FINANCE),
+    )
+    def list_discrepancies(
+        self, services: NamedDependency[Services], limit: LimitQuery = 50
+    ) -> DiscrepancyList:
+        views = LiveViews.on(services.pool)
+        rows = views.order_status.with_discrepancies(limit)
+        return DiscrepancyList(orders=order_responses(views, rows))
