@@ -6,20 +6,35 @@ from __future__ import annotations
 
 import os
 import tempfile
-from datetime import UTC, date, datetime
-from typing import Annotated, Any, Literal
+from datetime import UTC, datetime
+from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.concurrency import sync_to_thread
 from litestar.di import NamedDependency
-from litestar.params import JSONBody, PathParameter, QueryParameter
+from litestar.params import JSONBody, QueryParameter
 
 from payments.api.auth import access
 from payments.api.idempotency import idempotency_key_guard, require_key, run_idempotent
 from payments.api.openapi import operation, raw_body, success
-from payments.api.parameters import ID_MAX_LENGTH, ID_PATTERN, UUID_PATTERN, IdempotencyKeyHeader
-from payments.api.problems import FieldProblem, ProblemError, problem_specs
+from payments.api.parameters import IdempotencyKeyHeader
+from payments.api.problems import problem_specs
+from payments.api.reconciliation_parameters import (
+    DayQuery,
+    FindingIdPath,
+    FormatQuery,
+    IdQuery,
+    KindQuery,
+    LimitQuery,
+    OffsetQuery,
+    RunIdPath,
+    SinceQuery,
+    StateQuery,
+    UntilQuery,
+    UuidQuery,
+    day_of,
+)
 from payments.api.settlement_upload import (
     CSV_MEDIA_TYPES,
     MAX_UPLOAD_BYTES,
@@ -28,7 +43,6 @@ from payments.api.settlement_upload import (
     spool_body,
 )
 from payments.domain.api_key import Role
-from payments.domain.reconciliation.findings import EXCEPTION_KINDS
 from payments.domain.reconciliation.resolutions import MAX_REASON, RESOLUTION_ACTIONS
 from payments.projections.reconciliation.exceptions import (
     ExceptionQuery,
@@ -50,34 +64,6 @@ from payments.runtime.keys import Caller
 from payments.runtime.services import Services
 
 CREATE_SCOPE = "POST /reconciliations"
-StateQuery = Annotated[
-    Literal["open", "auto_fixed", "resolved", "all"],
-    QueryParameter(name="state", description="Which exceptions: open (default), auto_fixed, "
-                   "resolved or all."),
-]  # fmt: skip
-FormatQuery = Annotated[
-    Literal["adyen", "stripe", "paypal"] | None,
-    QueryParameter(name="format", description="The file's layout; detected from its header "
-                   "when absent."),
-]  # fmt: skip
-LimitQuery = Annotated[int, QueryParameter(ge=1, le=1000)]
-OffsetQuery = Annotated[int, QueryParameter(ge=0, le=2**31 - 1)]
-KindQuery = Annotated[
-    str | None,
-    QueryParameter(pattern=f"^({'|'.join(EXCEPTION_KINDS)})$", description="One class."),
-]
-UuidQuery = Annotated[str | None, QueryParameter(pattern=UUID_PATTERN, max_length=36)]
-IdQuery = Annotated[str | None, QueryParameter(pattern=ID_PATTERN, max_length=ID_MAX_LENGTH)]
-
-
-# Any other value than a run's UUID answers 404, as before this declaration.
-RunIdPath = Annotated[
-    str,
-    PathParameter(description="The run's id, a UUID.", schema_extra={"format": "uuid"}),
-]
-FindingIdPath = Annotated[
-    str, PathParameter(pattern=r"^[A-Za-z0-9_.:-]+$", min_length=1, max_length=160)
-]
 _CSV_BODY = raw_body(CSV_MEDIA_TYPES, "The settlement file, as the PSP wrote it")
 
 
@@ -234,22 +220,15 @@ class ReconciliationsController(Controller):
         run_id: UuidQuery = None,
         payment_order_id: IdQuery = None,
         payout_id: IdQuery = None,
-        since: date | None = None,
-        until: date | None = None,
+        since: SinceQuery = None,
+        until: UntilQuery = None,
         limit: LimitQuery = 100,
         offset: OffsetQuery = 0,
     ) -> ExceptionPage:
-        if since is not None and until is not None and since > until:
-            raise ProblemError(
-                422,
-                "validation",
-                "The request is not valid",
-                "One or more fields are invalid; see errors.",
-                errors=[FieldProblem(field="since", message="must not be after until")],
-            )
         query = ExceptionQuery(
-            finding_state, kind, run_id, payment_order_id, payout_id, since, until
-        )
+            finding_state, kind, run_id, payment_order_id, payout_id,
+            day_of(since, "since"), day_of(until, "until"),
+        )  # fmt: skip
         runs = load_runs(services.application, services.pool)
         found = list_exceptions(runs, query, datetime.now(UTC))
         return ExceptionPage(total=len(found), exceptions=found[offset : offset + limit])
@@ -264,11 +243,12 @@ class ReconciliationsController(Controller):
         **access(Role.FINANCE),
     )
     def get_daily_summary(
-        self, services: NamedDependency[Services], day: date | None = None
+        self, services: NamedDependency[Services], day: DayQuery = None
     ) -> Response[bytes]:
         now = datetime.now(UTC)
+        chosen = day_of(day, "day") or now.date()
         runs = load_runs(services.application, services.pool)
-        return _json(daily_summary(runs, day or now.date(), now, services.settings.currency))
+        return _json(daily_summary(runs, chosen, now, services.settings.currency))
 
     @get(
         "/days",
