@@ -148,7 +148,7 @@ def stream_states(
         conn.transaction(),
         conn.cursor(name="event_store_stream", row_factory=tuple_row) as cursor,
     ):
-        cursor.itersize = CURSOR_PAGE
         cursor.execute(statement, (through, list(topics)))
-        for row in cursor:
-            yield row[0], row[1], row[2], bytes(row[3])
+        while page := cursor.fetchmany(CURSOR_PAGE):  # a page at a time: no lock per row
+            for row in page:
+                yield row[0], row[1], row[2], bytes(row[3])

@@ -88,6 +88,16 @@ class PayoutState:
     failure_code: str
 
 
+@dataclass(frozen=True, slots=True)
+class PspLookup:
+    """A look-up by our reference with what the PSP holds: the classified answer, and the
+    amount and currency of its object (None when it has none to show)."""
+
+    answer: LookupAnswer
+    amount_minor: int | None = None
+    currency: str | None = None
+
+
 class SettlementUnavailable(RuntimeError):
     """The PSP did not hand over a day's settlement file (not yet, or not reachable)."""
 
@@ -192,6 +202,19 @@ class HttpPspClient:
             status=str(found.get("status")),
             psp_reference=str(found.get("id", "")),
             failure_code=str(found.get("failure_code") or ""),
+        )
+
+    def look_up_charge(self, reference: str) -> PspLookup:
+        """find_charge with the charge's amount and currency (reconciliation confirms a
+        settled line with them before it records anything)."""
+        found = self._lookup("/v1/charges", reference, {"succeeded", "failed"})
+        if isinstance(found, NotFoundAtPsp | Retryable):
+            return PspLookup(found)
+        amount, currency = found.get("amount"), found.get("currency")
+        return PspLookup(
+            outcome_of_charge(found),
+            amount if isinstance(amount, int) and not isinstance(amount, bool) else None,
+            str(currency).upper() if isinstance(currency, str) else None,
         )
 
     def fetch_settlement(self, day: date, out: BinaryIO) -> str:

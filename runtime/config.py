@@ -53,6 +53,8 @@ class Settings:
     rate_limit_failed_auth: str = "20/minute"  # per client address
     payout_minimum_minor: int = 1000
     reconciliation_window_days: int = 3  # how long a settlement may lag before it is missing
+    reconciliation_tolerance_minor: int = 0  # |PSP - ours| that still matches (written off)
+    reconciliation_backfill_days: int = 31  # how far back the daily job reconciles missed days
     scheduler_daily_at: tuple[int, int] = (2, 0)  # UTC hour, minute of the daily finance jobs
     privacy_key_cache_s: float = 60.0  # how long a process seals with a key it looked up
 
@@ -119,6 +121,10 @@ class Settings:
             payout_minimum_minor=_payout_minimum(env, currency),
             scheduler_daily_at=_time_of_day(env, "PAYMENTS_SCHEDULER_DAILY_AT", (2, 0)),
             reconciliation_window_days=_int(env, "PAYMENTS_RECONCILIATION_WINDOW_DAYS", 3, 0, 365),
+            reconciliation_tolerance_minor=_tolerance(env, currency, max_amount_minor),
+            reconciliation_backfill_days=_int(
+                env, "PAYMENTS_RECONCILIATION_BACKFILL_DAYS", 31, 1, 366
+            ),
             privacy_key_cache_s=_float(env, "PAYMENTS_PRIVACY_KEY_CACHE_S", 60.0, 0, 3600),
         )
 
@@ -132,6 +138,20 @@ def _payout_minimum(env: Mapping[str, str], currency: str) -> int:
     if minimum <= 0:
         raise ConfigError("PAYMENTS_PAYOUT_MINIMUM must be greater than zero")
     return minimum
+
+
+def _tolerance(env: Mapping[str, str], currency: str, max_amount_minor: int) -> int:
+    """PAYMENTS_RECONCILIATION_TOLERANCE: an amount like "0.05"; zero (the default) means
+    amounts must agree exactly."""
+    name = "PAYMENTS_RECONCILIATION_TOLERANCE"
+    text = env.get(name) or "0"
+    try:
+        tolerance = Money.parse(text, currency).minor
+    except MoneyError as error:
+        raise ConfigError(f"{name}={text!r}: {error}") from None
+    if tolerance > max_amount_minor:
+        raise ConfigError(f"{name}={text!r} must not exceed PAYMENTS_MAX_AMOUNT")
+    return tolerance
 
 
 def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:

@@ -35,7 +35,7 @@ def job_dependencies(services: Services) -> JobDependencies:
         daily_at=settings.scheduler_daily_at,
         build_executor=executor if services.psp_url else None,
         seal=seal if settings.audit_key else None,
-        reconcile_day=services.reconciler.fetch_and_reconcile if services.psp_url else None,
+        reconcile_missed_days=services.reconciler.backfill if services.psp_url else None,
     )
 
 

@@ -24,6 +24,7 @@ from payments.projections.followers.wallet_feed import WalletFeed
 from payments.projections.source import ApplicationEventSource
 from payments.projections.views.access import ApiKeysView, KeyRow
 from payments.psp.client import HttpPspClient
+from payments.psp.reconcile import days as reconciliation_days
 from payments.psp.reconcile.runs import Reconciler
 from payments.runtime import idempotency, personal_data
 from payments.runtime.config import Settings
@@ -39,6 +40,7 @@ SCHEMA: list[str] = [
     *seal.SCHEMA,
     *scheduler_jobs.SCHEMA,
     *verifications.SCHEMA,
+    *reconciliation_days.SCHEMA,
 ]
 
 
@@ -124,11 +126,15 @@ class Services:
 
     @cached_property
     def reconciler(self) -> Reconciler:
+        settings = self.settings
         return Reconciler(
             self.reconciliations,
-            currency=self.settings.currency,
-            window_days=self.settings.reconciliation_window_days,
+            currency=settings.currency,
+            window_days=settings.reconciliation_window_days,
             client=self.psp_client,
+            tolerance_minor=settings.reconciliation_tolerance_minor,
+            days=reconciliation_days.DayBook(self.pool),
+            backfill_days=settings.reconciliation_backfill_days,
         )
 
     def close(self) -> None:

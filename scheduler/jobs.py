@@ -7,15 +7,15 @@ the machinery that makes every job safe with several scheduler processes is runn
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
-from typing import Any, Protocol
+from datetime import UTC, date, datetime, timedelta
+from typing import Protocol
 
 from psycopg_pool import ConnectionPool
 
 from payments.domain.payout_commands import PayoutCommands
-from payments.scheduler.runner import Job, JobScheduler, JobSkipped, purge_runs
+from payments.scheduler.runner import Job, JobScheduler, JobSkipped, purge_runs, run_job
 
 log = logging.getLogger("payments.scheduler.jobs")
 
@@ -32,6 +32,16 @@ class DueWork(Protocol):
     def run_until_idle(self, max_rounds: int = ...) -> None: ...
 
     def close(self) -> None: ...
+
+
+class Backfill(Protocol):
+    """The outcome of reconciling every missed day: which were, which failed and why."""
+
+    @property
+    def reconciled(self) -> list[date]: ...
+
+    @property
+    def failed(self) -> dict[date, str]: ...
 
 
 class Queue(Protocol):
@@ -53,7 +63,7 @@ class JobDependencies:
     daily_at: tuple[int, int]  # UTC hour and minute of the daily finance jobs
     build_executor: Callable[[], DueWork] | None = None  # None: no PSP configured
     seal: Callable[[], tuple[int, int] | None] | None = None  # None: no audit key
-    reconcile_day: Callable[[date], dict[str, Any]] | None = None  # None: no PSP
+    reconcile_missed_days: Callable[[date], Backfill] | None = None  # None: no PSP
 
 
 def run_due_work(deps: JobDependencies) -> str:
@@ -102,10 +112,24 @@ def purge(deps: JobDependencies) -> str:
     return f"{keys} expired idempotency key(s), {runs} old job run(s) purged"
 
 
-def reconcile_yesterday(deps: JobDependencies, day: date) -> str:
-    if deps.reconcile_day is None:
+class DaysNotReconciled(RuntimeError):
+    """Some days' settlement files could not be had or read (each is recorded with why)."""
+
+
+def reconcile_missed_days(deps: JobDependencies, today: date) -> str:
+    """Every day since the last reconciled one up to yesterday (DESIGN §8: no day skipped);
+    the run fails, naming the days, when a day's file could not be had (tried again at the
+    next tick, and when a scheduler starts)."""
+    if deps.reconcile_missed_days is None:
         raise JobSkipped("no PSP configured (PAYMENTS_PSP_URL): no settlement file to fetch")
-    return str(deps.reconcile_day(day - timedelta(days=1)))
+    report = deps.reconcile_missed_days(today)
+    done = ", ".join(day.isoformat() for day in report.reconciled) or "no day due"
+    if report.failed:
+        failed = "; ".join(
+            f"{day.isoformat()}: {why}" for day, why in sorted(report.failed.items())
+        )
+        raise DaysNotReconciled(f"reconciled {done}; not reconciled: {failed}")
+    return f"reconciled {done}"
 
 
 def _later(daily_at: tuple[int, int], minutes: int) -> tuple[int, int]:
@@ -131,8 +155,9 @@ def build_jobs(deps: JobDependencies) -> list[Job]:
         ),
         Job(
             "settlement-reconcile",
-            "Fetch yesterday's PSP settlement file and reconcile it",
-            lambda now: reconcile_yesterday(deps, now.date()),
+            "Fetch and reconcile the PSP's settlement file of every day not reconciled yet "
+            "(also when the scheduler starts)",
+            lambda now: reconcile_missed_days(deps, now.date()),
             daily_at=daily,
         ),
         Job(
@@ -156,8 +181,35 @@ def build_jobs(deps: JobDependencies) -> list[Job]:
     ]
 
 
+ON_START = ("settlement-reconcile",)  # a restart around its hour must not skip a day
+
+
+class StartingScheduler(JobScheduler):
+    """Runs the jobs of ON_START once when it starts, besides their schedule: each such run
+    has a tick of its own ("start-<time>"), and the job's lock keeps two from overlapping."""
+
+    def __init__(self, pool: ConnectionPool, jobs: Sequence[Job], on_start: Sequence[str]) -> None:
+        super().__init__(pool, jobs)
+        self.on_start = [job for job in self.jobs if job.job_id in on_start]
+
+    def start(self) -> None:
+        super().start()
+        for job in self.on_start:
+            self._scheduler.add_job(
+                self._run_at_start, "date", args=[job], id=f"{job.job_id}@start",
+                replace_existing=True, misfire_grace_time=None,
+            )  # fmt: skip
+
+    def _run_at_start(self, job: Job) -> None:
+        now = datetime.now(UTC)
+        try:
+            run_job(self.pool, job, now=now, tick=f"start-{now.isoformat()}", runner=self.runner)
+        except Exception:  # the database was away: the schedule tries again
+            log.exception("job could not be run at start", extra={"job": job.job_id})
+
+
 def build_scheduler(deps: JobDependencies) -> JobScheduler:
-    return JobScheduler(deps.pool, build_jobs(deps))
+    return StartingScheduler(deps.pool, build_jobs(deps), ON_START)
 
 
 def job_by_id(deps: JobDependencies, job_id: str) -> Job:

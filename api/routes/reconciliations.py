@@ -1,26 +1,55 @@
-"""/reconciliations: upload a PSP settlement file, read the run, its exceptions and reports."""
+"""/reconciliations: upload a PSP settlement file (or try one: a dry run), read runs, the
+exceptions across runs, the daily summary and which days are reconciled; resolve an
+exception."""
 
 from __future__ import annotations
 
-import hashlib
 import os
 import tempfile
-from pathlib import Path
-from typing import Annotated, Any, Literal
+from datetime import UTC, datetime
+from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.concurrency import sync_to_thread
 from litestar.di import NamedDependency
-from litestar.params import JSONBody, PathParameter, QueryParameter
+from litestar.params import JSONBody, QueryParameter
 
 from payments.api.auth import access
 from payments.api.idempotency import idempotency_key_guard, require_key, run_idempotent
 from payments.api.openapi import operation, raw_body, success
 from payments.api.parameters import IdempotencyKeyHeader
-from payments.api.problems import FieldProblem, ProblemError, problem_specs
+from payments.api.problems import problem_specs
+from payments.api.reconciliation_parameters import (
+    DayQuery,
+    FindingIdPath,
+    FormatQuery,
+    IdQuery,
+    KindQuery,
+    LimitQuery,
+    OffsetQuery,
+    RunIdPath,
+    SinceQuery,
+    StateQuery,
+    UntilQuery,
+    UuidQuery,
+    day_of,
+)
+from payments.api.settlement_upload import (
+    CSV_MEDIA_TYPES,
+    MAX_UPLOAD_BYTES,
+    format_problem,
+    require_csv,
+    spool_body,
+)
 from payments.domain.api_key import Role
-from payments.domain.reconciliation_run import AUTO_FIX, AUTO_FIXED, INFO, OPEN, RESOLVED
+from payments.domain.reconciliation.resolutions import MAX_REASON, RESOLUTION_ACTIONS
+from payments.projections.reconciliation.exceptions import (
+    ExceptionQuery,
+    daily_summary,
+    list_exceptions,
+    load_runs,
+)
 from payments.projections.reconciliation.report import (
     finding_view,
     report_csv,
@@ -28,37 +57,37 @@ from payments.projections.reconciliation.report import (
     sorted_findings,
     summary,
 )
+from payments.psp.reconcile.engine import RunOutcome
 from payments.psp.settlement import SettlementFormatError
 from payments.runtime.idempotency import StoredResponse
 from payments.runtime.keys import Caller
 from payments.runtime.services import Services
 
 CREATE_SCOPE = "POST /reconciliations"
-MAX_UPLOAD_BYTES = 1 << 30  # a million-line report is about 200 MiB
-CSV_MEDIA_TYPES = ("text/csv", "application/csv", "text/plain")
-EXCEPTION_STATES = {"open": (OPEN, AUTO_FIX), "auto_fixed": (AUTO_FIXED,), "resolved": (RESOLVED,)}
-
-
-# Any other value than a run's UUID answers 404, as before this declaration.
-RunIdPath = Annotated[
-    str,
-    PathParameter(description="The run's id, a UUID.", schema_extra={"format": "uuid"}),
-]
-FindingIdPath = Annotated[
-    str, PathParameter(pattern=r"^[A-Za-z0-9_.:-]+$", min_length=1, max_length=160)
-]
 _CSV_BODY = raw_body(CSV_MEDIA_TYPES, "The settlement file, as the PSP wrote it")
 
 
 class ResolveRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    action: str
-    reason: str
+    action: Annotated[
+        str,
+        msgspec.Meta(
+            pattern=f"^({'|'.join(RESOLUTION_ACTIONS)})$",
+            description="accept_psp or write_off (post the adjustment), accept_ours, "
+            "mark_duplicate or investigated (post nothing).",
+        ),
+    ]
+    reason: Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_REASON)]
 
 
 class ExceptionPage(msgspec.Struct, frozen=True):
-    run_id: str
     total: int
     exceptions: list[dict[str, Any]]
+    run_id: str | None = None
+
+
+def _summary(outcome: RunOutcome, dry_run: bool = False) -> bytes:
+    body = {**summary(outcome.run), "created": outcome.created, "dry_run": dry_run}
+    return msgspec.json.encode(body)
 
 
 def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response[bytes]:
@@ -70,35 +99,8 @@ def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -
     )
 
 
-def format_problem(error: SettlementFormatError) -> ProblemError:
-    return ProblemError(
-        422,
-        "settlement-file-invalid",
-        "The settlement file cannot be reconciled",
-        f"{error}; nothing was recorded.",
-        errors=[
-            FieldProblem(field=f"line {error.line}, column {error.column}", message=error.message)
-        ],
-    )
-
-
-async def _spool_body(request: Request[Any, Any, Any], directory: str) -> tuple[Path, str]:
-    """Write the body to a file while hashing it (a large file never sits in memory)."""
-    path = Path(directory) / "upload.csv"
-    digest, size = hashlib.sha256(), 0
-    with path.open("wb") as out:
-        async for block in request.stream():
-            size += len(block)
-            if size > MAX_UPLOAD_BYTES:
-                raise ProblemError(
-                    413,
-                    "body-too-large",
-                    "The request body is too large",
-                    f"settlement files up to {MAX_UPLOAD_BYTES} bytes",
-                )
-            digest.update(block)
-            out.write(block)
-    return path, digest.hexdigest()
+def _json_bytes(content: bytes) -> Response[bytes]:
+    return Response(content=content, status_code=200, media_type="application/json")
 
 
 class ReconciliationsController(Controller):
@@ -108,10 +110,12 @@ class ReconciliationsController(Controller):
     @post(
         "/",
         operation_id="createReconciliation",
-        summary="Reconcile a PSP settlement file (Adyen settlement details CSV)",
-        description="Send the file as the body (text/csv) with an Idempotency-Key. Answers 201 "
-        "with the run's summary, or 200 when this exact file was already reconciled. A bad "
-        "file answers 422 naming line and column, and records nothing.",
+        summary="Reconcile a PSP settlement file (Adyen, Stripe or PayPal layout)",
+        description="Send the file as the body (text/csv) with an Idempotency-Key. The layout "
+        "is detected from the header (?format forces one). Answers 201 with the run's "
+        "summary, or 200 when this exact file was already reconciled. A line we cannot "
+        "understand is an exception of its own; only a file that cannot be read at all "
+        "answers 422, naming line and column, and records nothing.",
         status_code=201,
         request_max_body_size=MAX_UPLOAD_BYTES,
         before_request=idempotency_key_guard,
@@ -129,28 +133,24 @@ class ReconciliationsController(Controller):
         services: NamedDependency[Services],
         caller: NamedDependency[Caller],
         idempotency_key: IdempotencyKeyHeader,
+        file_format: FormatQuery = None,
     ) -> Response[bytes]:
         key = require_key(idempotency_key)
-        media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        if media_type not in CSV_MEDIA_TYPES:
-            raise ProblemError(
-                415,
-                "unsupported-media-type",
-                "Unsupported media type",
-                f"send the settlement file as text/csv, not {media_type or 'no content type'}",
-            )
+        require_csv(request)
         with tempfile.TemporaryDirectory(prefix="payments-upload-") as directory:
             os.chmod(directory, 0o700)
-            path, file_sha = await _spool_body(request, directory)
+            path, file_sha = await spool_body(request, directory)
 
             def reconcile() -> StoredResponse:
                 try:
-                    outcome = services.reconciler.reconcile_path(path, file_sha=file_sha)
+                    outcome = services.reconciler.reconcile_path(
+                        path, file_sha=file_sha, file_format=file_format
+                    )
                 except SettlementFormatError as error:
                     raise format_problem(error) from None
                 return StoredResponse(
                     status=201 if outcome.created else 200,
-                    body=msgspec.json.encode({**summary(outcome.run), "created": outcome.created}),
+                    body=_summary(outcome),
                     headers={"location": f"/reconciliations/{outcome.run.id}"},
                 )
 
@@ -163,6 +163,110 @@ class ReconciliationsController(Controller):
                 file_sha,
                 reconcile,
             )
+
+    @post(
+        "/dry-run",
+        operation_id="dryRunReconciliation",
+        summary="Classify a settlement file as a reconciliation would, recording nothing",
+        description="Send the file as the body (text/csv). Answers 200 with the summary the "
+        "run would have (dry_run: true); nothing is recorded, so no Idempotency-Key is needed. "
+        "A file that cannot be read at all answers 422 naming line and column.",
+        status_code=200,
+        request_max_body_size=MAX_UPLOAD_BYTES,
+        responses={
+            200: success(dict[str, Any], "The summary the run would have"),
+            **problem_specs(413, 415, 422),
+        },
+        operation_class=operation(request_body=_CSV_BODY),
+        **access(Role.FINANCE),
+    )
+    async def dry_run(
+        self,
+        request: Request[Any, Any, Any],
+        services: NamedDependency[Services],
+        file_format: FormatQuery = None,
+    ) -> Response[bytes]:
+        require_csv(request)
+        with tempfile.TemporaryDirectory(prefix="payments-upload-") as directory:
+            os.chmod(directory, 0o700)
+            path, file_sha = await spool_body(request, directory)
+
+            def classify() -> bytes:
+                try:
+                    outcome = services.reconciler.reconcile_path(
+                        path, file_sha=file_sha, file_format=file_format, dry_run=True
+                    )
+                except SettlementFormatError as error:
+                    raise format_problem(error) from None
+                return _summary(outcome, dry_run=True)
+
+            return _json_bytes(await sync_to_thread(classify))
+
+    @get(
+        "/exceptions",
+        operation_id="listExceptionsAcrossReconciliations",
+        summary="Exceptions across every run, oldest first, each with its age",
+        description="Filters: state, kind, run_id, payment_order_id, payout_id, and since / "
+        "until (the day the matter began); limit and offset page the answer.",
+        sync_to_thread=True,
+        responses={200: success(ExceptionPage, "A page of exceptions"), **problem_specs(422)},
+        **access(Role.FINANCE),
+    )
+    def list_all_exceptions(
+        self,
+        services: NamedDependency[Services],
+        finding_state: StateQuery = "open",
+        kind: KindQuery = None,
+        run_id: UuidQuery = None,
+        payment_order_id: IdQuery = None,
+        payout_id: IdQuery = None,
+        since: SinceQuery = None,
+        until: UntilQuery = None,
+        limit: LimitQuery = 100,
+        offset: OffsetQuery = 0,
+    ) -> ExceptionPage:
+        query = ExceptionQuery(
+            finding_state, kind, run_id, payment_order_id, payout_id,
+            day_of(since, "since"), day_of(until, "until"),
+        )  # fmt: skip
+        runs = load_runs(services.application, services.pool)
+        found = list_exceptions(runs, query, datetime.now(UTC))
+        return ExceptionPage(total=len(found), exceptions=found[offset : offset + limit])
+
+    @get(
+        "/summary",
+        operation_id="getReconciliationDailySummary",
+        summary="The daily summary: counts and amounts per class of the day's runs, and the "
+        "open exceptions across all runs (count, amount, the oldest)",
+        sync_to_thread=True,
+        responses={200: success(dict[str, Any], "The day's summary"), **problem_specs(422)},
+        **access(Role.FINANCE),
+    )
+    def get_daily_summary(
+        self, services: NamedDependency[Services], day: DayQuery = None
+    ) -> Response[bytes]:
+        now = datetime.now(UTC)
+        chosen = day_of(day, "day") or now.date()
+        runs = load_runs(services.application, services.pool)
+        return _json(daily_summary(runs, chosen, now, services.settings.currency))
+
+    @get(
+        "/days",
+        operation_id="listReconciliationDays",
+        summary="Each recent day up to yesterday: reconciled, failed (and why) or pending",
+        sync_to_thread=True,
+        responses={200: success(dict[str, Any], "Days behind, and each day"), **problem_specs(422)},
+        **access(Role.FINANCE),
+    )
+    def get_days(
+        self,
+        services: NamedDependency[Services],
+        days: Annotated[int, QueryParameter(ge=1, le=366)] = 14,
+    ) -> Response[bytes]:
+        today = datetime.now(UTC).date()
+        reconciler = services.reconciler
+        statuses = [status.as_dict() for status in reconciler.day_statuses(today, days)]
+        return _json({"days_behind": reconciler.days_behind(today), "days": statuses})
 
     @get(
         "/{run_id:str}",
@@ -187,45 +291,25 @@ class ReconciliationsController(Controller):
         self,
         run_id: RunIdPath,
         services: NamedDependency[Services],
-        finding_state: Annotated[
-            Literal["open", "auto_fixed", "resolved", "all"], QueryParameter(name="state")
-        ] = "open",
-        limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 100,
-        offset: Annotated[int, QueryParameter(ge=0, le=2**31 - 1)] = 0,
+        finding_state: StateQuery = "open",
+        limit: LimitQuery = 100,
+        offset: OffsetQuery = 0,
     ) -> ExceptionPage:
-        if finding_state != "all" and finding_state not in EXCEPTION_STATES:
-            raise ProblemError(
-                422,
-                "validation",
-                "The request is not valid",
-                "state must be open, auto_fixed, resolved or all",
-                errors=[FieldProblem(field="query.state", message="unknown state")],
-            )
-        if not 1 <= limit <= 1000 or offset < 0:
-            raise ProblemError(
-                422,
-                "validation",
-                "The request is not valid",
-                "limit must be 1..1000 and offset at least 0",
-                errors=[FieldProblem(field="query.limit", message="out of range")],
-            )
         run = services.reconciliations.get_run(run_id)
-        wanted = EXCEPTION_STATES.get(finding_state)
-        chosen = [
-            finding
-            for finding in sorted_findings(run)
-            if finding.state != INFO
-            and (wanted is None or run.state_of(finding.finding_id) in wanted)
-        ]
+        query = ExceptionQuery(state=finding_state)
+        chosen = [finding for finding in sorted_findings(run) if query.wants(run, finding)]
         page = [finding_view(run, finding) for finding in chosen[offset : offset + limit]]
         return ExceptionPage(run_id=str(run.id), total=len(chosen), exceptions=page)
 
     @post(
         "/{run_id:str}/exceptions/{finding_id:str}/resolve",
         operation_id="resolveReconciliationException",
-        summary="Record an operator's decision on an open exception",
-        description="Body {action, reason}; action is accept_psp, accept_ours, write_off or "
-        "investigated. A second resolution of the same exception answers 409.",
+        summary="Record a person's decision on an open exception, posting its adjustment",
+        description="Body {action, reason}; the caller's key is recorded as who decided. "
+        "action is accept_psp (post the PSP's "
+        "figure, the difference to write_offs), write_off (the same, never a seller's "
+        "balance), accept_ours, mark_duplicate (duplicates only) or investigated (these three "
+        "post nothing). A second resolution of the same exception answers 409.",
         status_code=200,
         sync_to_thread=True,
         responses={
@@ -240,8 +324,11 @@ class ReconciliationsController(Controller):
         finding_id: FindingIdPath,
         data: JSONBody[ResolveRequest],
         services: NamedDependency[Services],
+        caller: NamedDependency[Caller],
     ) -> Response[bytes]:
-        run = services.reconciliations.resolve(run_id, finding_id, data.action, data.reason)
+        run = services.reconciliations.resolve(
+            run_id, finding_id, data.action, data.reason, f"key {caller.key_id}"
+        )
         return _json(finding_view(run, run.findings[finding_id]))
 
     @get(

@@ -1,7 +1,7 @@
 """A run's summary and full report (CSV, JSON), built from its events only.
 
 Deterministic: the same run gives byte-identical files (sorted rows, sorted keys, fixed
-amount formatting, no generation timestamp).
+amount formatting, ages counted at the run's own as_of, no generation timestamp).
 """
 
 from __future__ import annotations
@@ -9,14 +9,16 @@ from __future__ import annotations
 import csv
 import io
 import json
+from datetime import datetime
 from typing import Any
 
 from payments.domain import money
 from payments.domain.money import CURRENCY_EXPONENTS
+from payments.domain.reconciliation.findings import ALREADY_RECONCILED, KINDS
+from payments.domain.reconciliation.memory import BANK_PAYOUT, FEE, nets_of
 from payments.domain.reconciliation_run import (
     AUTO_FIX,
     AUTO_FIXED,
-    KINDS,
     OPEN,
     RESOLVED,
     Finding,
@@ -24,8 +26,9 @@ from payments.domain.reconciliation_run import (
 )
 
 MATCHED = "matched"
-FEES = "fees_booked"
-SUMMARY_CLASSES = (MATCHED, *KINDS, FEES)
+FEES = "fees_booked"  # fee lines booked (and, in runs before v0.3, fees booked per batch)
+BANK = "paid_to_bank"  # the PSP paying our settled balance to our bank
+SUMMARY_CLASSES = (MATCHED, *KINDS, FEES, BANK)
 
 
 def format_minor(minor: int | None, currency: str | None) -> str:
@@ -45,8 +48,15 @@ def finding_amount(finding: Finding) -> int:
     return finding.expected_minor or 0
 
 
-def summary(run: ReconciliationRun) -> dict[str, Any]:
-    """Counts and amounts per class, with how many exceptions are still open."""
+def age_days(finding: Finding, at: datetime) -> int | None:
+    """Whole days since the matter began (None when the finding has no start)."""
+    if finding.since is None:
+        return None
+    return max(0, (at - datetime.fromisoformat(finding.since)).days)
+
+
+def class_totals(run: ReconciliationRun) -> dict[str, dict[str, int]]:
+    """Per class: count, amount_minor, and how many are open, auto-fixed, resolved."""
     rows: dict[str, dict[str, int]] = {
         name: {"count": 0, "amount_minor": 0, "open": 0, "auto_fixed": 0, "resolved": 0}
         for name in SUMMARY_CLASSES
@@ -54,6 +64,12 @@ def summary(run: ReconciliationRun) -> dict[str, Any]:
     for chunk in run.chunks:
         rows[MATCHED]["count"] += chunk.matched
         rows[MATCHED]["amount_minor"] += chunk.gross_minor
+    for settled in run.settled:
+        rows[ALREADY_RECONCILED]["count"] += settled.already_reconciled
+        for name, booking in ((FEES, FEE), (BANK, BANK_PAYOUT)):
+            nets = nets_of(settled.bookings, booking)
+            rows[name]["count"] += len(nets)
+            rows[name]["amount_minor"] -= sum(nets)  # a cost or a payout, as positive
     for finding in run.findings.values():
         row = rows[finding.kind]
         row["count"] += 1
@@ -68,6 +84,12 @@ def summary(run: ReconciliationRun) -> dict[str, Any]:
     for fees in run.fees:
         rows[FEES]["count"] += 1
         rows[FEES]["amount_minor"] += fees.total_minor
+    return rows
+
+
+def summary(run: ReconciliationRun) -> dict[str, Any]:
+    """Counts and amounts per class, with how many exceptions are still open."""
+    rows = class_totals(run)
     classes = [
         {
             "class": name,
@@ -83,11 +105,13 @@ def summary(run: ReconciliationRun) -> dict[str, Any]:
         "run_id": str(run.id),
         "file_sha256": run.file_sha256,
         "file_format": run.file_format,
+        "ignored_columns": list(run.ignored_columns),
         "currency": run.currency,
         "period_start": run.period_start,
         "period_end": run.period_end,
         "as_of": run.as_of.isoformat(),
         "window_days": run.window_days,
+        "tolerance": format_minor(run.tolerance_minor, run.currency),
         "through_position": run.through_position,
         "lines": run.lines,
         "open_exceptions": sum(row["open"] for row in rows.values()),
@@ -125,11 +149,21 @@ def sorted_findings(run: ReconciliationRun) -> list[Finding]:
     return sorted(run.findings.values(), key=_sort_key)
 
 
-def finding_view(run: ReconciliationRun, finding: Finding) -> dict[str, Any]:
-    """A finding as reports and the API show it: amounts as strings, current state."""
+def _amounts(entries: dict[str, int] | None, currency: str) -> dict[str, str] | None:
+    if not entries:
+        return None
+    return {account: format_minor(amount, currency) for account, amount in sorted(entries.items())}
+
+
+def finding_view(
+    run: ReconciliationRun, finding: Finding, at: datetime | None = None
+) -> dict[str, Any]:
+    """A finding as reports and the API show it: amounts as strings, current state, its age
+    (in whole days at `at`, default the run's as_of, so that reports stay deterministic)."""
     resolution = run.resolutions.get(finding.finding_id)
     fix = run.auto_fixes.get(finding.finding_id)
     return {
+        "run_id": str(run.id),
         "finding_id": finding.finding_id,
         "kind": finding.kind,
         "state": run.state_of(finding.finding_id),
@@ -146,10 +180,19 @@ def finding_view(run: ReconciliationRun, finding: Finding) -> dict[str, Any]:
         "psp_currency": finding.psp_currency,
         "detail": finding.detail,
         "supersedes": finding.supersedes,
+        "since": finding.since,
+        "due": finding.due,
+        "age_days": age_days(finding, at or run.as_of),
+        "adjustment": _amounts(finding.adjustment, run.currency),
+        "raw": finding.raw,
+        "column": finding.column,
         "resolution": (
             {"action": resolution.action, "reason": resolution.reason} if resolution else None
         ),
+        "resolved_by": resolution.resolved_by or None if resolution else None,
+        "posted": _amounts(resolution.entries, run.currency) if resolution else None,
         "auto_fix": fix.outcome if fix else None,
+        "not_confirmed": run.not_confirmed.get(finding.finding_id),
     }
 
 
@@ -191,7 +234,18 @@ CSV_COLUMNS = (
     "resolution_action",
     "resolution_reason",
     "auto_fix",
+    "since",
+    "due",
+    "age_days",
+    "resolved_by",
+    "posted",
+    "not_confirmed",
+    "raw",
 )
+
+
+def _entries_text(entries: dict[str, str] | None) -> str:
+    return " ".join(f"{account}={amount}" for account, amount in (entries or {}).items())
 
 
 def report_csv(run: ReconciliationRun) -> bytes:
@@ -200,45 +254,27 @@ def report_csv(run: ReconciliationRun) -> bytes:
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
     for chunk in sorted(run.chunks, key=lambda chunk: chunk.chunk):
-        writer.writerow(
-            [
-                f"chunk-{chunk.chunk}",
-                MATCHED,
-                "",
-                f"{chunk.first_line}-{chunk.last_line}",
-                *([""] * 6),
-                "",
-                format_minor(chunk.gross_minor, run.currency),
-                "",
-                run.currency,
-                f"{chunk.matched} lines matched",
-                *([""] * 4),
-            ]
+        row = dict.fromkeys(CSV_COLUMNS, "")
+        row.update(
+            {
+                "finding_id": f"chunk-{chunk.chunk}",
+                "class": MATCHED,
+                "line": f"{chunk.first_line}-{chunk.last_line}",
+                "psp_amount": format_minor(chunk.gross_minor, run.currency),
+                "psp_currency": run.currency,
+                "detail": f"{chunk.matched} lines matched",
+            }
         )
+        writer.writerow(row.values())
     for finding in sorted_findings(run):
         view = finding_view(run, finding)
         resolution = view["resolution"] or {}
-        writer.writerow(
-            [
-                view["finding_id"],
-                view["kind"],
-                view["state"],
-                "" if finding.line is None else finding.line,
-                view["payment_order_id"] or "",
-                view["payout_id"] or "",
-                view["psp_reference"] or "",
-                "" if finding.batch_number is None else finding.batch_number,
-                view["psp_type"] or "",
-                view["our_status"] or "",
-                view["expected_amount"],
-                view["psp_amount"],
-                view["expected_currency"] or "",
-                view["psp_currency"] or "",
-                view["detail"],
-                view["supersedes"] or "",
-                resolution.get("action", ""),
-                resolution.get("reason", ""),
-                view["auto_fix"] or "",
-            ]
-        )
+        values = {
+            **{name: view.get(name) for name in CSV_COLUMNS},
+            "class": view["kind"],
+            "resolution_action": resolution.get("action", ""),
+            "resolution_reason": resolution.get("reason", ""),
+            "posted": _entries_text(view["posted"]),
+        }
+        writer.writerow("" if value is None else value for value in values.values())
     return out.getvalue().encode()

@@ -1,7 +1,8 @@
 """Posting rules: pure functions from a domain event to one balanced ledger transaction.
 
 DESIGN §6. Add a rule by adding an entry to POSTING_RULES (payouts reserved/paid/failed/
-returned, fees); the ledger view reads exactly the topics of this table plus order terms.
+returned, settlement lines, fees, resolutions); the ledger view reads exactly the topics of this
+table plus order terms. A rule answers None when its event moves no money.
 """
 
 from __future__ import annotations
@@ -13,13 +14,17 @@ from typing import Any
 
 from payments.domain.payment_order import PaymentOrder
 from payments.domain.payout import Payout
+from payments.domain.reconciliation.memory import total_entries, unpack
 from payments.domain.reconciliation_run import ReconciliationRun
 from payments.projections.core import TrackedEvent, UnapplicableEvent
 from payments.projections.views.order_terms import CREATED_TOPIC, Facts
 
-PSP_RECEIVABLE = "psp_receivable"  # asset: money the PSP owes us
-PAYOUTS_IN_TRANSIT = "payouts_in_transit"  # asset: money on its way to sellers' banks
+PSP_RECEIVABLE = "psp_receivable"  # asset: captured at the PSP, not settled yet
+PSP_BALANCE = "psp_balance"  # asset: settled, held at the PSP for us
+PAYOUTS_IN_TRANSIT = "payouts_in_transit"  # money on its way to sellers' banks
 PSP_FEES = "psp_fees"  # expense
+WRITE_OFFS = "write_offs"  # expense (a credit balance is a gain)
+BANK = "bank"  # asset: our own bank account, where the PSP pays our settled balance
 
 
 def seller_account(seller: str) -> str:
@@ -57,7 +62,7 @@ class LedgerTransaction:
     postings: tuple[Posting, ...]
 
 
-PostingRule = Callable[[Any, Facts], PostingSet]
+PostingRule = Callable[[Any, Facts], PostingSet | None]
 
 
 def pay_in_succeeded(event: PaymentOrder.Succeeded, facts: Facts) -> PostingSet:
@@ -75,7 +80,8 @@ def pay_in_succeeded(event: PaymentOrder.Succeeded, facts: Facts) -> PostingSet:
 
 
 def psp_fees_booked(event: ReconciliationRun.FeesBooked, facts: Facts) -> PostingSet:
-    """A settlement batch's fees (reconciliation): an expense, netted from what the PSP owes."""
+    """A settlement batch's fees, as runs before v0.3 booked them (per batch); kept as posted:
+    an expense, netted from what the PSP owes."""
     return PostingSet(
         kind="psp_fees",
         currency=event.currency,
@@ -104,8 +110,8 @@ def payout_reserved(event: Payout.Created, facts: Facts) -> PostingSet:
 
 
 def payout_paid(event: Payout.Paid, facts: Facts) -> PostingSet:
-    """The PSP paid it out of the balance it holds for us."""
-    return _payout_posting("payout_paid", PAYOUTS_IN_TRANSIT, PSP_RECEIVABLE, event)
+    """The PSP paid it out of the settled balance it holds for us."""
+    return _payout_posting("payout_paid", PAYOUTS_IN_TRANSIT, PSP_BALANCE, event)
 
 
 def payout_failed(event: Payout.Failed, facts: Facts) -> PostingSet:
@@ -117,7 +123,53 @@ def payout_failed(event: Payout.Failed, facts: Facts) -> PostingSet:
 def payout_returned(event: Payout.Returned, facts: Facts) -> PostingSet:
     """A paid payout came back to the PSP balance: the seller is owed it again."""
     seller = seller_account(event.seller_account)
-    return _payout_posting("payout_returned", PSP_RECEIVABLE, seller, event)
+    return _payout_posting("payout_returned", PSP_BALANCE, seller, event)
+
+
+def _entries(amounts: dict[str, int]) -> tuple[Posting, ...]:
+    """Signed amounts by account (debit +) as entries, in account order."""
+    return tuple(
+        Posting(account, debit_minor=amount)
+        if amount > 0
+        else Posting(account, credit_minor=-amount)
+        for account, amount in sorted(amounts.items())
+        if amount
+    )
+
+
+def lines_settled(event: ReconciliationRun.LinesSettled, facts: Facts) -> PostingSet | None:
+    """A chunk of settlement lines, each booked once per line identity (ADR 0010): captures
+    (Dr psp_balance net, Dr psp_fees fee, Cr psp_receivable), fee lines (Dr psp_fees, Cr
+    psp_balance), bank payouts (Dr bank, Cr psp_balance), payout fees; one transaction."""
+    entries = _entries(total_entries(unpack(event.bookings)))
+    if not entries:
+        return None
+    return PostingSet(kind="settlement", currency=event.currency, postings=entries)
+
+
+def auto_fix_confirmed(
+    event: ReconciliationRun.AutoFixConfirmed, facts: Facts
+) -> PostingSet | None:
+    """A settled line of an order the PSP confirmed: booked like a matched capture."""
+    entries = _entries(total_entries(unpack(event.bookings)))
+    if not entries:
+        return None
+    return PostingSet(
+        kind="settlement",
+        currency=event.currency,
+        postings=entries,
+        payment_order_id=event.payment_order_id,
+    )
+
+
+def exception_resolved(
+    event: ReconciliationRun.ExceptionResolved, facts: Facts
+) -> PostingSet | None:
+    """A person's resolution of a reconciliation exception: its adjustment (DESIGN §6)."""
+    entries = _entries(event.entries)
+    if not entries:
+        return None
+    return PostingSet(kind="reconciliation_adjustment", currency=event.currency, postings=entries)
 
 
 POSTING_RULES: dict[type[Any], PostingRule] = {
@@ -127,6 +179,9 @@ POSTING_RULES: dict[type[Any], PostingRule] = {
     Payout.Failed: payout_failed,
     Payout.Returned: payout_returned,
     ReconciliationRun.FeesBooked: psp_fees_booked,
+    ReconciliationRun.LinesSettled: lines_settled,
+    ReconciliationRun.AutoFixConfirmed: auto_fix_confirmed,
+    ReconciliationRun.ExceptionResolved: exception_resolved,
 }
 
 
@@ -155,6 +210,8 @@ def transaction_for(tracked: TrackedEvent, facts: Facts) -> LedgerTransaction | 
     if rule is None:
         return None
     result = rule(tracked.event, facts)
+    if result is None:
+        return None
     check_balanced(result.postings)
     return LedgerTransaction(
         transaction_id=tracked.event_id,

@@ -34,6 +34,7 @@ class PayoutDay:
     returned: str
     unsettled: str  # paid; tampered only by the removed-line test (a file carrying a payout
     # makes later runs stop expecting it)
+    before: int  # the log's head before the day's run
 
 
 def _payout(stack: Stack, prefix: str, amount: str, *statuses: PayoutStatus) -> str:
@@ -53,9 +54,10 @@ def payout_day(stack: Stack) -> PayoutDay:
     unsettled = _payout(stack, "paid", "25.00", PayoutStatus.PAID)
     today = datetime.now(UTC).date()
     text = httpx.get(f"{stack.sandbox.url}/v1/settlements/{today}.csv").text
+    before = int(stack.services.application.recorder.max_notification_id() or 0)
     summary = stack.services.reconciler.fetch_and_reconcile(today)
     run = stack.services.reconciliations.get_run(summary["run_id"])
-    return PayoutDay(text, summary, run, paid, returned, unsettled)
+    return PayoutDay(text, summary, run, paid, returned, unsettled, before)
 
 
 def _open(run: ReconciliationRun) -> list[tuple[str, int | None]]:
@@ -86,13 +88,15 @@ def _close_batch(header: list[str], rows: tamper.Rows) -> None:
     tamper.set_cell(header, closing, "Net Credit (NC)", f"{-net:.2f}" if net < 0 else "")
 
 
-def _reconcile(stack: Stack, tmp_path: Path, day: PayoutDay, edit: Any) -> ReconciliationRun:
+def _reconcile(
+    stack: Stack, tmp_path: Path, day: PayoutDay, edit: Any, **options: Any
+) -> ReconciliationRun:
     header, rows = tamper.read_rows(day.text)
     edit(header, rows)
     _close_batch(header, rows)
     path = tmp_path / f"{uuid.uuid4().hex}.csv"
     path.write_text(tamper.write_rows(header, rows))
-    return stack.services.reconciler.reconcile_path(path).run
+    return stack.services.reconciler.reconcile_path(path, **options).run
 
 
 def test_paid_and_returned_payouts_reconcile_as_matched(payout_day: PayoutDay) -> None:
@@ -132,7 +136,8 @@ def test_a_removed_payout_line_is_awaiting_settlement_within_the_window(
         [index] = _transfer_indexes(header, rows, payout_day.unsettled)
         del rows[index]
 
-    run = _reconcile(stack, tmp_path, payout_day, edit)
+    # The day's run settled the payout: judged against the history before it, in a dry run.
+    run = _reconcile(stack, tmp_path, payout_day, edit, dry_run=True, through=payout_day.before)
     assert _open(run) == []
     finding = run.findings[f"payout-{payout_day.unsettled}"]
     assert (finding.kind, finding.state, finding.line) == ("awaiting_settlement", INFO, None)

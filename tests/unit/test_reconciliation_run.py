@@ -82,21 +82,17 @@ def test_resolving_needs_a_known_finding_a_known_action_and_a_reason() -> None:
 def test_an_auto_fix_is_recorded_once_and_only_for_safe_findings() -> None:
     run = a_run()
     assert [f.finding_id for f in run.pending_auto_fixes()] == ["line-3"]
-    run.record_auto_fix("line-3", "ch_3", "recorded_success")
+    run.confirm_auto_fix("line-3", "ch_3", 0, "recorded_success")
     assert run.pending_auto_fixes() == []
     assert run.state_of("line-3") == "auto_fixed"
     with pytest.raises(IllegalTransition):
-        run.record_auto_fix("line-3", "ch_3", "recorded_success")
+        run.confirm_auto_fix("line-3", "ch_3", 0, "recorded_success")
     with pytest.raises(IllegalTransition):
-        run.record_auto_fix("line-2", "ch_2", "recorded_success")
+        run.confirm_auto_fix("line-2", "ch_2", 0, "recorded_success")
 
 
-def test_fees_are_booked_once_per_batch_and_a_completed_run_takes_no_more_results() -> None:
+def test_a_completed_run_takes_no_more_results() -> None:
     run = a_run()
-    run.book_fees(7, commission=100, markup=0, scheme_fees=5, interchange=0, other_fees=0)
-    run.book_fees(7, commission=100, markup=0, scheme_fees=5, interchange=0, other_fees=0)
-    run.book_fees(8, commission=0, markup=0, scheme_fees=0, interchange=0, other_fees=0)
-    assert [(f.batch_number, f.total_minor) for f in run.fees] == [(7, 105)]
     run.complete(lines=3, batches=[])
     with pytest.raises(IllegalTransition):
         run.record_chunk(0, 2, 3, 1, 100, 90)

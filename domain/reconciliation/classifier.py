@@ -1,0 +1,356 @@
+"""The streaming classifier: one settlement line at a time against our expected facts.
+
+Memory holds our side (one fact per order and payout) and a few numbers per batch and chunk;
+the file itself streams by. Each line gets exactly one class: matched (a capture or payout of
+ours, booked), booked (a fee or a bank payout line), already reconciled (the same PSP line an
+earlier run reconciled: counted, booked nothing), or a Finding. What the file should have
+carried and did not is judged at the end (timing.py). One rule per kind of line
+(`line_rules`): matching refunds or chargebacks once we record them is one more rule.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import UTC, date
+from functools import partial
+
+from payments.domain.reconciliation.accounts import PSP_BALANCE, PSP_FEES, PSP_RECEIVABLE, seller
+from payments.domain.reconciliation.expected import EXECUTING, RETURNED, SUCCESS, Expected
+from payments.domain.reconciliation.findings import (
+    AMOUNT_MISMATCH,
+    AUTO_FIX,
+    CURRENCY_MISMATCH,
+    DUPLICATE,
+    DUPLICATE_SETTLEMENT,
+    FOREIGN_CURRENCY,
+    INFO,
+    MISSING_INTERNALLY,
+    NOT_RECONCILED,
+    OPEN,
+    STATUS_MISMATCH,
+    UNKNOWN_TYPE,
+    UNMATCHED_CHARGEBACK,
+    UNMATCHED_CORRECTION,
+    UNMATCHED_REFUND,
+    UNREADABLE_LINE,
+    Finding,
+)
+from payments.domain.reconciliation.lines import Line, LineKind, PspLine, line_identity
+from payments.domain.reconciliation.memory import (
+    BANK_PAYOUT,
+    CAPTURE,
+    FEE,
+    PAYOUT,
+    PAYOUT_RETURN,
+    row,
+)
+from payments.domain.reconciliation.outcome import (
+    Batch,
+    Chunk,
+    Classification,
+    Rules,
+    about_order,
+    about_payout,
+    batch_findings,
+    line_finding,
+)
+from payments.domain.reconciliation.timing import Period, awaited_items, timing_findings
+
+K = LineKind
+LineRule = Callable[[PspLine, str], None]
+REFUND_KINDS = (K.REFUND, K.REFUND_REVERSAL, K.CAPTURE_REVERSAL)
+CHARGEBACK_KINDS = (K.CHARGEBACK, K.CHARGEBACK_REVERSAL, K.SECOND_CHARGEBACK)
+
+
+class Classifier:
+    """Feed every line in order, then `finish()`."""
+
+    def __init__(self, expected: Expected, rules: Rules) -> None:
+        self.expected = expected
+        self.rules = rules
+        self.findings: list[Finding] = []
+        self.chunks: list[Chunk] = []
+        self.batches: dict[str, Batch] = {}
+        self.first_date: date | None = None
+        self.last_date: date | None = None
+        self.lines = 0
+        self._in_file: dict[str, int] = {}  # identities of lines not tied to ours -> line
+        self.line_rules: dict[LineKind, LineRule] = {
+            K.CAPTURE: self._capture,
+            K.PAYOUT: self._payout,
+            K.PAYOUT_RETURN: self._payout,
+            K.FEE: partial(self._booked_line, booking=FEE),
+            K.MERCHANT_PAYOUT: partial(self._booked_line, booking=BANK_PAYOUT),
+            K.MERCHANT_PAYOUT_RETURN: partial(self._booked_line, booking=BANK_PAYOUT),
+            K.CORRECTION: partial(self._unmatched, kind=UNMATCHED_CORRECTION),
+            K.OTHER: self._other,
+            **{kind: partial(self._unmatched, kind=UNMATCHED_REFUND) for kind in REFUND_KINDS},
+            **{
+                kind: partial(self._unmatched, kind=UNMATCHED_CHARGEBACK)
+                for kind in CHARGEBACK_KINDS
+            },
+        }
+
+    def feed_all(self, lines: Iterable[Line]) -> None:
+        for line in lines:
+            self.feed(line)
+
+    def feed(self, line: Line) -> None:
+        self.lines += 1
+        self._enter_chunk(line.line)
+        if not isinstance(line, PspLine):
+            identity = line.identity
+            if identity in self.expected.seen_lines:
+                self.chunks[-1].already_reconciled += 1
+                return
+            kind = UNKNOWN_TYPE if line.unknown_type else UNREADABLE_LINE
+            self.findings.append(
+                Finding(
+                    f"line-{line.line}", kind, OPEN, line=line.line, raw=line.raw,
+                    column=line.column or None, detail=line.reason, line_identity=identity,
+                )
+            )  # fmt: skip
+            return
+        day = line.booked_at.astimezone(UTC).date()
+        if self.first_date is None or day < self.first_date:
+            self.first_date = day
+        if self.last_date is None or day > self.last_date:
+            self.last_date = day
+        identity = line_identity(line)
+        self._count_in_batch(line)  # a foreign line too: its currency is its own exception
+        if self._foreign(line):
+            self._foreign_line(line, identity)
+            return
+        self.line_rules[line.kind](line, identity)
+
+    def finish(self) -> Classification:
+        """Judge what did not arrive, check the batches, and hand over the result."""
+        if self.chunks:
+            self.chunks[-1].close()
+        period = Period(self.first_date, self.last_date)
+        items = awaited_items(self.expected, period)
+        timing = timing_findings(items, period, self.rules.as_of, self.rules.window_days)
+        return Classification(
+            findings=self.findings + timing + batch_findings(self.batches, self.rules.currency),
+            chunks=self.chunks,
+            batches=self.batches,
+            lines=self.lines,
+            period_start=self.first_date.isoformat() if self.first_date else "",
+            period_end=self.last_date.isoformat() if self.last_date else "",
+            through_position=self.expected.through_position,
+        )
+
+    # --- one rule per kind of line -----------------------------------------------------
+
+    def _capture(self, line: PspLine, identity: str) -> None:
+        order = self.expected.orders.get(line.merchant_reference)
+        if order is None:
+            self._unmatched(line, identity, MISSING_INTERNALLY, "no order of ours")
+            return
+        gross, net, fee = line.gross_or_net_plus_fee, line.net_minor, line.fee_minor
+        moves = {PSP_BALANCE: net, PSP_FEES: fee}
+
+        def finding(kind: str, detail: str, state: str = OPEN, expected: int | None = None) -> None:
+            made = line_finding(line, identity, kind, state, detail, moves)
+            self.findings.append(about_order(made, order, expected))
+
+        if order.seen_line:
+            same = order.seen_identity == int(identity, 16)
+            finding(
+                DUPLICATE if same else DUPLICATE_SETTLEMENT,
+                f"order already settled on line {order.seen_line} of this file",
+            )
+            return
+        order.seen_line, order.seen_identity = line.line, int(identity, 16)
+        settled = order.settled
+        if settled is not None:
+            if settled.identity != identity:
+                finding(DUPLICATE_SETTLEMENT, f"order already settled by {settled.reference}")
+            elif (gross, net) == (settled.gross_minor, settled.net_minor):
+                self.chunks[-1].already_reconciled += 1
+            else:
+                moves = {PSP_BALANCE: net - settled.net_minor, PSP_FEES: fee - settled.fee_minor}
+                finding(
+                    AMOUNT_MISMATCH,
+                    f"the line {settled.reference} booked comes again with gross {gross}, net "
+                    f"{net} (booked: gross {settled.gross_minor}, net {settled.net_minor})",
+                    expected=settled.gross_minor,
+                )
+            return
+        if identity in self.expected.seen_lines:
+            self.chunks[-1].already_reconciled += 1
+        elif abs(gross - order.amount_minor) > self.rules.tolerance_minor:
+            if order.status == SUCCESS:
+                moves[PSP_RECEIVABLE] = -order.amount_minor
+            finding(AMOUNT_MISMATCH, f"PSP settled {gross}, ours is {order.amount_minor} (minor)")
+        elif order.status == SUCCESS and order.psp_reference != line.psp_reference:
+            finding(
+                DUPLICATE,
+                f"PSP settled charge {line.psp_reference}, ours is {order.psp_reference}",
+            )
+        elif order.status == SUCCESS:
+            order.matched = True
+            write_off = order.amount_minor - gross
+            packed = row(line.line, CAPTURE, identity, order.payment_order_id, net, fee, write_off)
+            self._matched(line, gross, packed)
+        elif order.status == EXECUTING:
+            detail = f"ours {order.status_label}, PSP settled: to confirm at the PSP, then record"
+            finding(STATUS_MISMATCH, detail, AUTO_FIX)
+        else:
+            finding(STATUS_MISMATCH, f"ours {order.status_label}, PSP settled it")
+
+    def _payout(self, line: PspLine, identity: str) -> None:
+        """A payout of ours left the PSP (a debit line), or came back (a credit line)."""
+        payout = self.expected.payouts.get(line.merchant_reference)
+        if payout is None:
+            self._unmatched(line, identity, MISSING_INTERNALLY, "no payout of ours")
+            return
+        returned = line.kind is K.PAYOUT_RETURN
+        signed, net = line.gross_or_net_plus_fee, line.net_minor
+        expected = payout.amount_minor if returned else -payout.amount_minor
+        moves = {PSP_BALANCE: net}
+
+        def finding(kind: str, detail: str, expected_minor: int | None = expected) -> None:
+            made = line_finding(line, identity, kind, OPEN, detail, moves)
+            self.findings.append(about_payout(made, payout, expected_minor))
+
+        earlier = payout.return_line if returned else payout.seen_line
+        if earlier:
+            finding(DUPLICATE, f"payout already on line {earlier}")
+            return
+        if returned:
+            payout.return_line = line.line
+        else:
+            payout.seen_line = line.line
+        settled = payout.return_settled if returned else payout.settled
+        if settled is not None:
+            if settled.identity != identity:
+                finding(DUPLICATE_SETTLEMENT, f"payout already settled by {settled.reference}")
+            elif (signed, net) == (settled.gross_minor, settled.net_minor):
+                self.chunks[-1].already_reconciled += 1
+            else:
+                moves = {PSP_BALANCE: net - settled.net_minor}
+                detail = f"the line {settled.reference} booked comes again with other amounts"
+                finding(AMOUNT_MISMATCH, detail, settled.gross_minor)
+            return
+        if identity in self.expected.seen_lines:
+            self.chunks[-1].already_reconciled += 1
+            return
+        recorded = payout.status == RETURNED if returned else payout.was_paid
+        if recorded:  # Payout.Paid (or Returned) moved psp_balance by our amount already
+            moves = {PSP_BALANCE: net - expected}
+        elif not returned and payout.seller_account:  # the seller was paid after all
+            moves = {PSP_BALANCE: net, seller(payout.seller_account): -net}
+        if abs(signed - expected) > self.rules.tolerance_minor:
+            finding(AMOUNT_MISMATCH, f"PSP moved {signed}, ours is {expected} (minor units)")
+        elif payout.was_paid and payout.psp_reference != line.psp_reference:
+            finding(DUPLICATE, f"PSP paid payout {line.psp_reference}, ours {payout.psp_reference}")
+        elif recorded:
+            if returned:
+                payout.return_matched = True
+            else:
+                payout.matched = True
+            kind = PAYOUT_RETURN if returned else PAYOUT
+            self._matched(line, signed, row(line.line, kind, identity, payout.payout_id, net,
+                                            line.fee_minor))  # fmt: skip
+        else:
+            verb = "returned" if returned else "paid"
+            finding(STATUS_MISMATCH, f"ours {payout.status_label}, PSP {verb} it")
+
+    def _booked_line(self, line: PspLine, identity: str, booking: str) -> None:
+        """A fee or bank payout line: booked once per line identity, whatever the file."""
+        if identity in self.expected.seen_lines:
+            self.chunks[-1].already_reconciled += 1
+        elif not self._repeated_in_file(line, identity):
+            self.chunks[-1].rows.append(
+                row(line.line, booking, identity, "", line.net_minor, line.fee_minor)
+            )
+
+    def _unmatched(
+        self, line: PspLine, identity: str, kind: str, why: str = "we have no record of it"
+    ) -> None:
+        """A line about nothing of ours, or of a kind we do not record yet."""
+        if identity in self.expected.seen_lines:
+            self.chunks[-1].already_reconciled += 1
+            return
+        if self._repeated_in_file(line, identity):
+            return
+        detail = f"a {line.record_type.strip()} line: {why}"
+        if line.merchant_reference:
+            detail += f": merchant reference {line.merchant_reference!r}"
+        moves = {PSP_BALANCE: line.net_minor, PSP_FEES: line.fee_minor}
+        made = line_finding(line, identity, kind, OPEN, detail, moves)
+        self.findings.append(
+            about_order(made, self.expected.orders.get(line.merchant_reference), None)
+        )
+
+    def _other(self, line: PspLine, identity: str) -> None:
+        if identity in self.expected.seen_lines:
+            self.chunks[-1].already_reconciled += 1
+            return
+        detail = "a type that moves nothing we reconcile"
+        self.findings.append(line_finding(line, identity, NOT_RECONCILED, INFO, detail))
+
+    def _foreign(self, line: PspLine) -> bool:
+        ours = self.rules.currency
+        return line.currency != ours or line.gross_currency not in (None, ours)
+
+    def _foreign_line(self, line: PspLine, identity: str) -> None:
+        """A line in a currency not ours: about an order or payout of ours, a currency
+        mismatch; about nothing of ours, a foreign-currency line. Never booked."""
+        if identity in self.expected.seen_lines:
+            self.chunks[-1].already_reconciled += 1
+            return
+        currency = line.gross_currency if line.currency == self.rules.currency else line.currency
+        detail = f"a line in {currency}; this deployment settles {self.rules.currency}"
+        payout = self.expected.payouts.get(line.merchant_reference)
+        order = self.expected.orders.get(line.merchant_reference)
+        if line.kind in (K.PAYOUT, K.PAYOUT_RETURN) and payout is not None:
+            made = line_finding(line, identity, CURRENCY_MISMATCH, OPEN, detail)
+            self.findings.append(about_payout(made, payout, None))
+            return
+        kind = CURRENCY_MISMATCH if order is not None else FOREIGN_CURRENCY
+        made = line_finding(line, identity, kind, OPEN, detail)
+        self.findings.append(about_order(made, order, None))
+
+    # --- helpers -----------------------------------------------------------------------
+
+    def _repeated_in_file(self, line: PspLine, identity: str) -> bool:
+        first = self._in_file.get(identity)
+        if first is None:
+            self._in_file[identity] = line.line
+            return False
+        moves = {PSP_BALANCE: line.net_minor, PSP_FEES: line.fee_minor}
+        detail = f"the same line as line {first}"
+        self.findings.append(line_finding(line, identity, DUPLICATE, OPEN, detail, moves))
+        return True
+
+    def _count_in_batch(self, line: PspLine) -> None:
+        if line.batch is None:
+            return
+        batch = self.batches.get(line.batch)
+        if batch is None:
+            batch = self.batches[line.batch] = Batch()
+        if line.kind is K.MERCHANT_PAYOUT:
+            batch.payout_minor = (batch.payout_minor or 0) - line.net_minor
+            batch.payout_line = line.line
+            batch.payout_type = line.record_type.strip()
+        else:
+            batch.lines += 1
+            batch.net_minor += line.net_minor
+
+    def _matched(self, line: PspLine, gross: int, packed: str) -> None:
+        chunk = self.chunks[-1]
+        chunk.matched += 1
+        chunk.gross_minor += gross
+        chunk.net_minor += line.net_minor
+        chunk.rows.append(packed)
+
+    def _enter_chunk(self, number: int) -> None:
+        index = max(0, number - 2) // self.rules.chunk_lines
+        if self.chunks and self.chunks[-1].index == index:
+            self.chunks[-1].last_line = number
+            return
+        if self.chunks:
+            self.chunks[-1].close()
+        self.chunks.append(Chunk(index, number, number))

@@ -1,0 +1,121 @@
+"""Our side for the file tests: orders and payouts with the PSP references a file names, a
+database of their own, and what a run made of each line."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from payments.domain.application import PaymentsApplication
+from payments.domain.execution import FailureCode
+from payments.domain.payment_order import PaymentOrder
+from payments.domain.payout import Payout
+from payments.domain.reconciliation_run import ReconciliationRun
+from payments.projections.catalog import live_view
+from payments.projections.runner import ProjectionRunner
+from payments.projections.source import ApplicationEventSource
+from payments.projections.views.ledger_pg import PostgresLedger
+from payments.psp.settlement import QuarantinedLine, read_settlement
+from payments.runtime.config import Settings
+from payments.runtime.services import Services, build_services
+from tests.conftest import _create_database, _drop_database
+
+FILES = Path(__file__).parent / "files"
+# Notes about a matched line (it settled late, or cleared an earlier wait): not its class.
+NOTES = frozenset({"settled_outside_period", "cleared"})
+BOOKED_AS = {
+    "capture": "matched",
+    "payout": "matched",
+    "payout_return": "matched",
+    "fee": "fees_booked",
+    "bank": "paid_to_bank",
+}
+
+
+@contextmanager
+def services_on_new_database(admin_url: str, **env: str) -> Iterator[Services]:
+    url = _create_database(admin_url)
+    services = build_services(Settings.from_env({"PAYMENTS_DATABASE_URL": url, **env}), url)
+    try:
+        yield services
+    finally:
+        services.close()
+        _drop_database(admin_url, url)
+
+
+def order(
+    app: PaymentsApplication, order_id: str, amount_minor: int, status: str, psp: str = ""
+) -> None:
+    """One order of ours: NOT_STARTED, EXECUTING, SUCCESS (under `psp`) or FAILED."""
+    made = PaymentOrder(
+        payment_order_id=order_id,
+        checkout_id=f"co_{order_id}",
+        seller_account="seller_files",
+        amount_minor=amount_minor,
+        currency="USD",
+        card_token="tok_files",
+    )
+    if status != "NOT_STARTED":
+        made.start_execution()
+    if status == "SUCCESS":
+        made.record_success(psp, source="test")
+    elif status == "FAILED":
+        made.record_failure(FailureCode.CARD_DECLINED, "declined", psp or None, source="test")
+    app.record(made)
+
+
+def payout(
+    app: PaymentsApplication, payout_id: str, amount_minor: int, status: str, psp: str
+) -> None:
+    """One payout of ours: PAID or RETURNED under `psp`."""
+    made = Payout(payout_id, "seller_files", amount_minor, "USD", "seller_files", None, None)
+    made.start_execution()
+    made.record_paid(psp, source="test")
+    if status == "RETURNED":
+        made.record_returned(psp, source="test")
+    app.record(made)
+
+
+def data_lines(path: Path) -> set[int]:
+    """The line numbers of every record of a file, as the reader numbers them."""
+    with path.open("rb") as stream:
+        return {item.line_number for item in read_settlement(stream)}
+
+
+def quarantined_lines(path: Path) -> set[int]:
+    with path.open("rb") as stream:
+        return {i.line_number for i in read_settlement(stream) if isinstance(i, QuarantinedLine)}
+
+
+def classes_by_line(run: ReconciliationRun) -> dict[int, str]:
+    """Each line's one class: what it was booked as, or its finding (batch and notes aside)."""
+    by_line: dict[int, str] = {}
+    for chunk in run.settled:
+        for booking in chunk.booked():
+            assert booking.line not in by_line
+            by_line[booking.line] = BOOKED_AS[booking.booking]
+    for finding in run.findings.values():
+        if finding.line is None or finding.kind in NOTES or finding.kind == "batch_mismatch":
+            continue
+        assert finding.line not in by_line, (finding.line, by_line[finding.line], finding.kind)
+        by_line[finding.line] = finding.kind
+    return by_line
+
+
+def already_reconciled(run: ReconciliationRun) -> int:
+    return sum(chunk.already_reconciled for chunk in run.settled)
+
+
+def open_exceptions(run: ReconciliationRun) -> list[tuple[str, int | None]]:
+    return sorted(
+        (f.kind, f.line) for f in run.findings.values() if run.state_of(f.finding_id) == "open"
+    )
+
+
+def ledger_balances(services: Services) -> dict[str, int]:
+    """The ledger caught up to the head of the log: balance (debit +) by account."""
+    source = ApplicationEventSource(services.application)
+    ProjectionRunner(live_view(services.pool, "ledger"), source, batch_size=500).catch_up()
+    trial = PostgresLedger(services.pool).trial_balance()
+    return {account.account: account.balance_minor for account in trial.accounts}
