@@ -110,6 +110,8 @@ def make_history(
                 amount_minor=rng.randint(1, 100_000),
                 currency="USD",
                 card_token="tok_test",
+                commission_minor=0,
+                funds_held=False,
             )
             for order_id in ids
         ]

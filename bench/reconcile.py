@@ -58,6 +58,8 @@ def write_history(app: PaymentsApplication, orders: int, prefix: str) -> None:
             amount_minor=_amount(index),
             currency="USD",
             card_token="tok_bench",
+            commission_minor=0,
+            funds_held=False,
         )
         order.start_execution()
         order.record_success(f"ch_{prefix}{index}", source="bench")

@@ -23,6 +23,7 @@ from eventsourcing.persistence import IntegrityError, JSONTranscoder, Transcodin
 from eventsourcing.utils import EnvType
 
 from payments.domain.checkout import Checkout
+from payments.domain.commission import NO_COMMISSION, Commission
 from payments.domain.errors import (
     CheckoutConflict,
     FieldError,
@@ -72,6 +73,7 @@ class CheckoutPolicy:
 
     currency: str
     max_amount_minor: int
+    commission: Commission = NO_COMMISSION
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,6 +179,8 @@ class PaymentsApplication(Application[UUID]):
                 amount_minor=line.amount.minor,
                 currency=line.amount.currency,
                 card_token=command.card_token,
+                commission_minor=self.policy.commission.of(line.amount.minor),
+                funds_held=True,
             )
             for line in command.orders
         ]

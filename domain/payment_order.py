@@ -30,12 +30,23 @@ class PaymentOrder(PspExecution, Aggregate):
 
     class Created(Aggregate.Created):
         TOPIC = "payments.PaymentOrder.Created.v1"
+        # v2 adds the platform's commission and whether the seller's share is held pending
+        # until the PSP settles it (ADR 0014). Orders recorded before had no commission and
+        # credited the seller at once: upcast as such, so their history keeps its meaning.
+        class_version = 2
         payment_order_id: str
         checkout_id: str
         seller_account: str
         amount_minor: int
         currency: str
         card_token: str
+        commission_minor: int
+        funds_held: bool
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["commission_minor"] = 0
+            state["funds_held"] = False
 
     class ExecutionStarted(Aggregate.Event):
         TOPIC = "payments.PaymentOrder.ExecutionStarted.v1"
@@ -79,6 +90,12 @@ class PaymentOrder(PspExecution, Aggregate):
         def upcast_v1_v2(state: dict[str, Any]) -> None:
             state["actor"] = state["reference"] = "unknown"  # recorded before keys existed
 
+    class FundsReleased(Aggregate.Event):
+        """The seller's share of a captured order became available to pay out (ADR 0014)."""
+
+        TOPIC = "payments.PaymentOrder.FundsReleased.v1"
+        reason: str  # "settled" (a matched settlement line) or "after_days"
+
     class DiscrepancyRecorded(Aggregate.Event):
         TOPIC = "payments.PaymentOrder.DiscrepancyRecorded.v1"
         reported_outcome: str
@@ -98,6 +115,8 @@ class PaymentOrder(PspExecution, Aggregate):
         amount_minor: int,
         currency: str,
         card_token: str,
+        commission_minor: int,
+        funds_held: bool,
     ) -> None:
         self.payment_order_id = payment_order_id
         self.checkout_id = checkout_id
@@ -105,6 +124,9 @@ class PaymentOrder(PspExecution, Aggregate):
         self.amount_minor = amount_minor
         self.currency = currency
         self.card_token = card_token
+        self.commission_minor = commission_minor
+        self.funds_held = funds_held
+        self.funds_released = False
         self.status = Status.NOT_STARTED
         self._init_execution()
         self.failure_code: FailureCode | None = None
@@ -113,6 +135,16 @@ class PaymentOrder(PspExecution, Aggregate):
     @property
     def amount(self) -> Money:
         return Money(self.amount_minor, self.currency)
+
+    @property
+    def seller_net_minor(self) -> int:
+        """What the seller earns from this order: the amount less the commission."""
+        return self.amount_minor - self.commission_minor
+
+    @property
+    def awaits_release(self) -> bool:
+        """True for a captured order whose seller's share is still pending."""
+        return self.status is Status.SUCCESS and self.funds_held and not self.funds_released
 
     @property
     def reference(self) -> str:
@@ -176,6 +208,17 @@ class PaymentOrder(PspExecution, Aggregate):
         self._failed(code=code, reason=reason, psp_reference=psp_reference, source=source)
         return True
 
+    def release_funds(self, reason: str) -> bool:
+        """Make the seller's share available; True when it changed, False when not held.
+
+        Only a captured order's share is released, and only once; an order whose net is
+        zero (commission took it all) has nothing to release but is marked all the same.
+        """
+        if not self.awaits_release:
+            return False
+        self._funds_released(reason=reason)
+        return True
+
     # --- events: assign only ----------------------------------------------------------
 
     @event(ExecutionStarted)
@@ -217,6 +260,10 @@ class PaymentOrder(PspExecution, Aggregate):
     def _dead_letter_replayed(self, reason: str, actor: str, reference: str) -> None:
         self.dead_lettered = False
         self.attempts_since_replay = 0
+
+    @event(FundsReleased)
+    def _funds_released(self, reason: str) -> None:
+        self.funds_released = True
 
     @event(DiscrepancyRecorded)
     def _discrepancy_recorded(

@@ -150,6 +150,8 @@ def legacy_checkout(app: PaymentsApplication, checkout_id: str, buyer: dict[str,
             amount_minor=line.amount.minor,
             currency=line.amount.currency,
             card_token=placed.card_token,
+            commission_minor=0,
+            funds_held=False,
         )
         for line in placed.orders
     ]

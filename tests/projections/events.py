@@ -46,6 +46,8 @@ def new_order(
         amount_minor=amount,
         currency="USD",
         card_token="tok_test",
+        commission_minor=0,
+        funds_held=False,
     )
 
 

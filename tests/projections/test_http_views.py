@@ -134,6 +134,8 @@ def test_a_view_that_cannot_catch_up_answers_503_with_retry_after(
         amount_minor=1,
         currency="USD",
         card_token="tok_x",
+        commission_minor=0,
+        funds_held=False,
     )
     with module_services.pool.connection() as conn, conn.transaction():
         # Hold the order status view's write lock: its runner cannot apply the new event.

@@ -156,6 +156,8 @@ def _a_created_event() -> PaymentOrder.Created:
         amount_minor=1,
         currency="USD",
         card_token="tok_test",
+        commission_minor=0,
+        funds_held=False,
     )
     event = order.collect_events()[0]
     assert isinstance(event, PaymentOrder.Created)

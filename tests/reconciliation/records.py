@@ -55,6 +55,8 @@ def order(
         amount_minor=amount_minor,
         currency="USD",
         card_token="tok_files",
+        commission_minor=0,
+        funds_held=False,
     )
     if status != "NOT_STARTED":
         made.start_execution()

@@ -32,6 +32,8 @@ def an_application() -> PaymentsApplication:
             amount_minor=amount,
             currency="USD",
             card_token="tok",
+            commission_minor=0,
+            funds_held=False,
         )
         order.start_execution()
         order.record_success(f"ch_{name}", source="test")

@@ -19,6 +19,8 @@ def new_order() -> PaymentOrder:
         amount_minor=1050,
         currency="USD",
         card_token="tok_abc",
+        commission_minor=0,
+        funds_held=False,
     )
 
 
