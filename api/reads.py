@@ -27,7 +27,7 @@ from payments.domain.payment_order import PaymentOrder
 from payments.projections.catalog import LiveViews
 from payments.projections.core import ProjectionView
 from payments.projections.runner import wait_for_position
-from payments.projections.views.order_status import OrderFilter, OrderKey, OrderStatus
+from payments.projections.views.order_status import OrderFilter, OrderKey, OrderStatus, row_of
 from payments.runtime.services import Services
 
 READ_FALLBACKS = Counter(
@@ -109,7 +109,17 @@ def order_response(
         created_at=row.created_at,
         updated_at=row.updated_at,
         discrepancies=row.discrepancies,
+        commission=format_minor(row.commission_minor, row.currency),
+        seller_net=format_minor(row.amount_minor - row.commission_minor, row.currency),
+        seller_funds=seller_funds(row),
     )
+
+
+def seller_funds(row: OrderStatus) -> str | None:
+    """Where the seller's share of a captured order stands (ADR 0014)."""
+    if row.status != "SUCCESS":
+        return None
+    return "pending" if row.funds_held and not row.funds_released else "available"
 
 
 def order_responses(views: LiveViews, rows: list[OrderStatus]) -> list[PaymentOrderResponse]:
@@ -150,25 +160,10 @@ def order_response_from_events(views: LiveViews, order: PaymentOrder) -> Payment
     """The view's answer, from the aggregate itself; ledger_updated/wallet_updated say
     whether the ledger and wallet views hold its posting and credit (usually not yet)."""
     order_id = [order.payment_order_id]
-    return PaymentOrderResponse(
-        payment_order_id=order.payment_order_id,
-        checkout_id=order.checkout_id,
-        seller_account=order.seller_account,
-        amount=order.amount.format(),
-        currency=order.currency,
-        status=order.status.value,
+    return order_response(
+        row_of(order, position=0),
         ledger_updated=bool(views.ledger.orders_with_postings(order_id)),
         wallet_updated=bool(views.wallets.orders_credited(order_id)),
-        attempts=order.attempts,
-        psp_reference=order.psp_reference,
-        failure_code=order.failure_code.value if order.failure_code else None,
-        failure_reason=order.failure_reason,
-        last_error=order.last_error,
-        next_attempt_at=order.next_attempt_at,
-        dead_lettered=order.dead_lettered,
-        discrepancies=order.discrepancies,
-        created_at=order.created_on,
-        updated_at=order.modified_on,
     )
 
 

@@ -102,6 +102,12 @@ class PaymentOrderResponse(msgspec.Struct, frozen=True):
     updated_at: datetime
     # How often the PSP contradicted an outcome already recorded (GET /discrepancies).
     discrepancies: int = 0
+    # The platform's share and the seller's (amount - commission), ADR 0014.
+    commission: str = "0"
+    seller_net: str = "0"
+    # For a SUCCESS order: "pending" until the PSP settles it (or N days pass), then
+    # "available" to pay out; null before.
+    seller_funds: str | None = None
 
 
 class HealthResponse(msgspec.Struct, frozen=True):

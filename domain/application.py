@@ -23,7 +23,7 @@ from eventsourcing.persistence import IntegrityError, JSONTranscoder, Transcodin
 from eventsourcing.utils import EnvType
 
 from payments.domain.checkout import Checkout
-from payments.domain.commission import NO_COMMISSION, Commission
+from payments.domain.commission import NO_COMMISSION, Commission, RefundCommissionPolicy
 from payments.domain.errors import (
     CheckoutConflict,
     FieldError,
@@ -69,11 +69,13 @@ class EnumAsValue(Transcoding):
 
 @dataclass(frozen=True, slots=True)
 class CheckoutPolicy:
-    """Deployment rules for checkouts: the one currency and the largest order amount."""
+    """Deployment rules for checkouts: the one currency, the largest order amount, the
+    platform's commission and who bears it on a refund or dispute (ADR 0014)."""
 
     currency: str
     max_amount_minor: int
     commission: Commission = NO_COMMISSION
+    refund_commission: RefundCommissionPolicy = RefundCommissionPolicy.KEEP
 
 
 @dataclass(frozen=True, slots=True)
