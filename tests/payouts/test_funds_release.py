@@ -8,8 +8,9 @@ returns to zero and the platform's revenue is the commission; then the payout go
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -94,3 +95,23 @@ def test_a_release_is_recorded_once_even_when_the_file_is_reconciled_again(stack
         events = list(stack.services.application.events.get(order.id))
         assert sum(isinstance(e, PaymentOrder.FundsReleased) for e in events) == 1
     assert wallet(stack, who)["available"] == "9.45"  # 10.00 - 0.55
+
+
+def test_with_available_after_days_funds_are_released_by_age_not_by_settlement(
+    stack: Stack,
+) -> None:
+    by_age = dataclasses.replace(
+        stack.services,
+        settings=dataclasses.replace(stack.services.settings, available_after_days=2),
+    )
+    who = seller("age")
+    credit(stack, who, ["40.00"])  # commission 1.30, net 38.70
+    now = datetime.now(UTC)
+    assert by_age.release_due_funds(now) == 0  # captured a moment ago: too young
+    assert by_age.release_due_funds(now + timedelta(days=1, hours=23)) == 0
+    assert wallet(stack, who)["pending"] == "38.70"
+    assert by_age.release_due_funds(now + timedelta(days=2, minutes=1)) >= 1
+    assert by_age.release_due_funds(now + timedelta(days=2, minutes=1)) == 0  # once
+    after = wallet(stack, who)
+    assert (after["pending"], after["available"]) == ("0.00", "38.70")
+    assert by_age.settings.funds_available_on == "after 2 days"
