@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from payments.domain.application import CheckoutPolicy
+from payments.domain.commission import RefundCommissionPolicy
 from payments.domain.money import Money, MoneyError, currency_exponent
 
 
@@ -57,10 +58,17 @@ class Settings:
     reconciliation_backfill_days: int = 31  # how far back the daily job reconciles missed days
     scheduler_daily_at: tuple[int, int] = (2, 0)  # UTC hour, minute of the daily finance jobs
     privacy_key_cache_s: float = 60.0  # how long a process seals with a key it looked up
+    # Who bears a refund or dispute: keep (the seller; the platform keeps its commission) or
+    # return (the commission is returned pro rata) (ADR 0014).
+    refund_commission: RefundCommissionPolicy = RefundCommissionPolicy.KEEP
 
     @property
     def checkout_policy(self) -> CheckoutPolicy:
-        return CheckoutPolicy(currency=self.currency, max_amount_minor=self.max_amount_minor)
+        return CheckoutPolicy(
+            currency=self.currency,
+            max_amount_minor=self.max_amount_minor,
+            refund_commission=self.refund_commission,
+        )
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -126,6 +134,9 @@ class Settings:
                 env, "PAYMENTS_RECONCILIATION_BACKFILL_DAYS", 31, 1, 366
             ),
             privacy_key_cache_s=_float(env, "PAYMENTS_PRIVACY_KEY_CACHE_S", 60.0, 0, 3600),
+            refund_commission=RefundCommissionPolicy(
+                _choice(env, "PAYMENTS_REFUND_COMMISSION", ("keep", "return"))
+            ),
         )
 
 
