@@ -4,19 +4,22 @@ right after the POST that created a refund always holds it)."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from datetime import datetime
+from typing import Annotated, Any, TypeVar
+from uuid import UUID
 
 import msgspec
 from msgspec import Meta
 
 from payments.api.schemas import AmountText, PaymentOrderResponse, RefundResponse
-from payments.domain.ids import payment_order_uuid
+from payments.domain.ids import payment_order_uuid, refund_uuid
 from payments.domain.money import format_minor
 from payments.domain.payment_order import PaymentOrder
 from payments.domain.refund import Refund, RefundStatus
 from payments.domain.refund_commands import MAX_REASON_LENGTH
 from payments.runtime.services import Services
 
+A = TypeVar("A", PaymentOrder, Refund)
 ReasonText = Annotated[
     str,
     Meta(
@@ -57,15 +60,33 @@ def refund_body(refund: Refund) -> RefundResponse:
     )
 
 
-def with_refunds(services: Services, answer: PaymentOrderResponse) -> PaymentOrderResponse:
+def with_refunds(
+    services: Services, answer: PaymentOrderResponse, as_of: datetime | None = None
+) -> PaymentOrderResponse:
     """The order's answer with `refunded`, `refundable` and `refunds`, from the aggregates
-    (the order and its refunds: a few events each), so they are as fresh as the last write."""
-    order = services.application.find(PaymentOrder, payment_order_uuid(answer.payment_order_id))
+    (the order and its refunds: a few events each), so they are as fresh as the last write;
+    with `as_of`, as they stood then (replayed from the events recorded at or before it)."""
+    order = _load(services, PaymentOrder, payment_order_uuid(answer.payment_order_id), as_of)
     if order is None:
         return answer
+    refunds = [_load(services, Refund, refund_uuid(i), as_of) for i in order.refund_ids]
     return msgspec.structs.replace(
         answer,
         refunded=format_minor(order.refunded_minor, order.currency),
         refundable=format_minor(order.refundable_minor, order.currency),
-        refunds=[refund_body(refund) for refund in services.refunds.refunds_of(order)],
+        refunds=[refund_body(refund) for refund in refunds if refund is not None],
     )
+
+
+def _load(
+    services: Services, kind: type[A], aggregate_id: UUID, as_of: datetime | None
+) -> A | None:
+    if as_of is None:
+        return services.application.find(kind, aggregate_id)
+    aggregate: Any = None
+    for stored in services.application.events.get(aggregate_id):
+        event: Any = stored
+        if event.timestamp > as_of:
+            break  # an aggregate's events are causal: none later is earlier
+        aggregate = event.mutate(aggregate)
+    return aggregate if isinstance(aggregate, kind) else None

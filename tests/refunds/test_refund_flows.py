@@ -306,3 +306,23 @@ def test_a_forged_or_unconfirmed_refund_webhook_completes_nothing(stack: Stack) 
     assert contradicting.status_code == 200
     assert refund(stack, refund_id).status is RefundStatus.SUCCEEDED
     assert stack.order(order_id).refunded_minor == 700
+
+
+def test_as_of_shows_the_refunds_as_they_stood(stack: Stack) -> None:
+    from datetime import UTC, datetime
+
+    order_id = captured_order(stack, "2.00")
+    time.sleep(0.05)
+    before = datetime.now(UTC)
+    time.sleep(0.05)
+    refund_id = post_refund(stack, order_id, {"amount": "1.50"}).json()["refund_id"]
+    stack.settle(lambda: settled(stack, refund_id))
+    then = stack.http.get(f"/payments/{order_id}", params={"as_of": before.isoformat()})
+    assert then.status_code == 200, then.text
+    assert (then.json()["refunded"], then.json()["refundable"], then.json()["refunds"]) == (
+        "0.00",
+        "2.00",
+        [],
+    )
+    now = stack.http.get(f"/payments/{order_id}").json()
+    assert (now["refunded"], now["refundable"]) == ("1.50", "0.50")

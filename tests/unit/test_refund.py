@@ -341,3 +341,57 @@ def test_refund_ids_are_deterministic_per_key() -> None:
     assert refund_id_for_key("k1 abc") == refund_id_for_key("k1 abc")
     assert refund_id_for_key("k1 abc") != refund_id_for_key("k2 abc")
     assert len(refund_id_for_key("x")) <= 64
+
+
+def test_the_posting_rule_books_the_split_of_the_event() -> None:
+    from payments.projections.views.postings import (
+        PLATFORM_REVENUE,
+        POSTING_RULES,
+        PSP_RECEIVABLE,
+        check_balanced,
+    )
+
+    app = make_app(RefundCommissionPolicy.RETURN, "10%")
+    captured(app)
+    ask(app, amount=500)
+    succeeded = settle(app, "re_1", Succeeded("re_psp_1"))
+    [event] = [e for e in app.events.get(succeeded.id) if isinstance(e, Refund.Succeeded)]
+    posted = POSTING_RULES[Refund.Succeeded](event, None)
+    assert posted is not None
+    check_balanced(posted.postings)
+    assert (posted.kind, posted.payment_order_id) == ("refund", "po_1")
+    assert {(p.account, p.debit_minor, p.credit_minor) for p in posted.postings} == {
+        ("seller:seller_a", 450, 0),
+        (PLATFORM_REVENUE, 50, 0),
+        (PSP_RECEIVABLE, 0, 500),
+    }
+
+
+@pytest.mark.parametrize(
+    ("status", "expected"),
+    [
+        ("succeeded", Succeeded("re_x")),
+        ("pending", Pending("re_x")),
+        ("failed", Declined(FailureCode.REJECTED, "refund_failed", "re_x")),
+    ],
+)
+def test_refund_answers_are_classified_like_charges(status: str, expected: object) -> None:
+    from payments.psp.client import outcome_of_refund
+
+    body = {"id": "re_x", "status": status, "failure_code": "refund_failed"}
+    assert outcome_of_refund(body) == expected
+    assert isinstance(outcome_of_refund({"id": "re_x", "status": "odd"}), Retryable)
+
+
+def test_refund_webhooks_are_read_as_refund_notices() -> None:
+    import json
+
+    from payments.psp.webhooks import IgnoredNotice, RefundNotice, read_event
+
+    def body(kind: str, status: str) -> bytes:
+        refund = {"id": "re_psp", "reference": "re_ours", "status": status}
+        return json.dumps({"id": "evt_1", "type": kind, "data": {"object": refund}}).encode()
+
+    notice = read_event(body("refund.succeeded", "succeeded"))
+    assert notice == RefundNotice("evt_1", "refund.succeeded", "re_ours", Succeeded("re_psp"))
+    assert isinstance(read_event(body("refund.pending", "pending")), IgnoredNotice)
