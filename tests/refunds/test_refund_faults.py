@@ -92,3 +92,30 @@ def test_a_pending_refund_whose_webhook_is_lost_is_settled_by_the_re_query(stack
     assert refund(stack, refund_id).status is RefundStatus.SUCCEEDED
     assert "PendingAtPsp" in refund_event_names(stack, refund_id)
     assert refunds_at_psp(stack, refund_id) == 1
+
+
+def test_the_stuck_job_re_queries_a_refund_stuck_at_the_psp(stack: Stack) -> None:
+    from datetime import timedelta
+
+    order_id = captured_order(stack, "2.00", card="pending")
+    stack.sandbox.fault(kind="drop_webhook", count=1)
+    try:
+        refund_id = post_refund(stack, order_id, {"amount": "2.00"}).json()["refund_id"]
+        stack.settle(lambda: refund(stack, refund_id).pending_at_psp)
+    finally:
+        stack.sandbox.clear_faults()
+    aggregate_uuid = refund(stack, refund_id).id
+    # Its next re-query is far away and it was enqueued long ago: the stuck job's case.
+    with stack.services.pool.connection() as conn:
+        moved = conn.execute(
+            "UPDATE execution_queue SET kind = 'execute', due_at = now() + interval '1 day',"
+            " enqueued_at = now() - interval '10 minutes', requeries = 0"
+            " WHERE aggregate_uuid = %s",
+            (aggregate_uuid,),
+        ).rowcount
+    assert moved == 1
+    delays = (timedelta(minutes=5), timedelta(hours=1), timedelta(days=1))
+    assert stack.services.queue.requeue_stuck(delays) >= 1
+    stack.settle(lambda: settled(stack, refund_id))
+    assert refund(stack, refund_id).status is RefundStatus.SUCCEEDED
+    assert refunds_at_psp(stack, refund_id) == 1
