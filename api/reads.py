@@ -19,6 +19,7 @@ from prometheus_client import Counter
 
 from payments.api.parameters import ID_PATTERN, MAX_POSITION
 from payments.api.problems import FieldProblem, ProblemError
+from payments.api.refund_schemas import with_refunds
 from payments.api.schemas import CheckoutResponse, PaymentOrderResponse, PaymentOrderSummary
 from payments.domain.checkout import Checkout
 from payments.domain.ids import checkout_uuid, payment_order_uuid
@@ -148,12 +149,12 @@ def read_order(
     ensure_fresh(services, views.order_status, min_position)
     row = views.order_status.get_order(payment_order_id)
     if row is not None:
-        return order_responses(views, [row])[0]
+        return with_refunds(services, order_responses(views, [row])[0])
     order = services.application.find(PaymentOrder, payment_order_uuid(payment_order_id))
     if order is None:
         raise not_found(f"payment order {payment_order_id!r}")
     READ_FALLBACKS.labels("payment_order").inc()
-    return order_response_from_events(views, order)
+    return with_refunds(services, order_response_from_events(views, order))
 
 
 def order_response_from_events(views: LiveViews, order: PaymentOrder) -> PaymentOrderResponse:

@@ -108,6 +108,23 @@ class PaymentOrderResponse(msgspec.Struct, frozen=True):
     # For a SUCCESS order: "pending" until the PSP settles it (or N days pass), then
     # "available" to pay out; null before.
     seller_funds: str | None = None
+    # Refunds (ADR 0014), on GET /payments/{id} only (null in lists): api/refund_schemas.py.
+    refunded: str | None = None
+    refundable: str | None = None
+    refunds: list[RefundResponse] | None = None
+
+
+class RefundResponse(msgspec.Struct, frozen=True):
+    """A refund as GET /refunds/{refund_id} answers it."""
+
+    refund_id: str
+    payment_order_id: str
+    amount: str
+    currency: str
+    status: str  # PENDING, SUCCEEDED or FAILED
+    reason: str | None
+    created_at: datetime
+    failure_reason: str | None = None
 
 
 class HealthResponse(msgspec.Struct, frozen=True):

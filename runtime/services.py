@@ -16,6 +16,7 @@ from payments.domain.ids import payment_order_uuid
 from payments.domain.order_commands import OrderCommands
 from payments.domain.payout_commands import PayoutCommands
 from payments.domain.reconciliation_commands import ReconciliationCommands
+from payments.domain.refund_commands import RefundCommands
 from payments.projections import catalog as projections_catalog
 from payments.projections.audit import seal, verifications
 from payments.projections.event_store import load_aggregates
@@ -66,6 +67,10 @@ class Services:
     @cached_property
     def payouts(self) -> PayoutCommands:
         return PayoutCommands(self.application)
+
+    @cached_property
+    def refunds(self) -> RefundCommands:
+        return RefundCommands(self.application)
 
     @cached_property
     def key_commands(self) -> ApiKeyCommands:

@@ -16,6 +16,7 @@ from payments.domain.payment_order import PaymentOrder
 from payments.domain.payout import Payout
 from payments.domain.reconciliation.memory import total_entries, unpack
 from payments.domain.reconciliation_run import ReconciliationRun
+from payments.domain.refund import Refund
 from payments.projections.core import TrackedEvent, UnapplicableEvent
 from payments.projections.views.order_terms import CREATED_TOPIC, Facts
 
@@ -172,6 +173,25 @@ def payout_returned(event: Payout.Returned, facts: Facts) -> PostingSet:
     return _payout_posting("payout_returned", PSP_BALANCE, seller, event)
 
 
+def refund_succeeded(event: Refund.Succeeded, facts: Facts) -> PostingSet:
+    """A refund paid back to the buyer (ADR 0014): the seller's available account bears its
+    share (it may go negative), the platform returns its commission share, and the PSP owes
+    us that much less until its settlement line books it (Dr psp_receivable, Cr psp_balance)."""
+    debits = (
+        (seller_account(event.seller_account), event.seller_share_minor),
+        (PLATFORM_REVENUE, event.platform_share_minor),
+    )
+    return PostingSet(
+        kind="refund",
+        currency=event.currency,
+        postings=(
+            *(Posting(account, debit_minor=amount) for account, amount in debits if amount),
+            Posting(PSP_RECEIVABLE, credit_minor=event.amount_minor),
+        ),
+        payment_order_id=event.payment_order_id,
+    )
+
+
 def _entries(amounts: dict[str, int]) -> tuple[Posting, ...]:
     """Signed amounts by account (debit +) as entries, in account order."""
     return tuple(
@@ -225,6 +245,7 @@ POSTING_RULES: dict[type[Any], PostingRule] = {
     Payout.Paid: payout_paid,
     Payout.Failed: payout_failed,
     Payout.Returned: payout_returned,
+    Refund.Succeeded: refund_succeeded,
     ReconciliationRun.FeesBooked: psp_fees_booked,
     ReconciliationRun.LinesSettled: lines_settled,
     ReconciliationRun.AutoFixConfirmed: auto_fix_confirmed,
