@@ -95,7 +95,10 @@ class Release:
 
 @dataclass(frozen=True, slots=True)
 class RefundRequest:
-    pick: int  # among all orders: refusing what is not captured is part of the test
+    # Among captured orders, orders with a refund in flight, or any order (refusing what is
+    # not captured is part of the test).
+    among: Literal["captured", "in_flight", "any"]
+    pick: int
     amount: RefundAmount
     percent: int
     outcome: RefundOutcome
@@ -153,15 +156,16 @@ settle = st.builds(
 )
 refund_request = st.builds(
     RefundRequest,
+    st.sampled_from(["captured", "in_flight", "captured", "any", "in_flight"]),
     st.integers(0, 50),
     st.sampled_from(["rest", "part", "part", "exact", "over", "zero"]),
     st.integers(1, 99),
-    st.sampled_from(["succeeded", "succeeded", "failed", "in_flight"]),
+    st.sampled_from(["in_flight", "succeeded", "failed", "succeeded"]),
 )
 payout_request = st.builds(
     PayoutRequest,
     st.integers(0, 50),
-    st.integers(1, 100),
+    st.one_of(st.just(100), st.integers(1, 100)),  # all of it, often: refunds then make debt
     st.sampled_from(["paid", "failed", "returned", "in_transit"]),
 )
 # Weighted by repetition: money has to come in, settle and be released before most of the
@@ -174,6 +178,7 @@ steps: st.SearchStrategy[Step] = st.one_of(
     settle,
     st.just(Release()),
     st.just(Release()),
+    refund_request,
     refund_request,
     refund_request,
     st.builds(RefundAnswer, st.integers(0, 50), st.booleans()),
@@ -257,8 +262,10 @@ class History:
                     self.release()
             case Release():
                 self.release()
-            case RefundRequest(pick, amount, percent, outcome):
-                order_id = picked(self.model.ids(), pick)
+            case RefundRequest(among, pick, amount, percent, outcome):
+                order_id = picked(self.refund_candidates(among), pick)
+                if order_id is None and among == "in_flight":
+                    order_id = self.refund_left_in_flight(pick, percent)
                 if order_id is not None:
                     self.request_refund(order_id, amount, percent, outcome)
             case RefundAnswer(pick, success):
@@ -274,6 +281,22 @@ class History:
                 payout_id = picked(self.model.payouts_in(wanted), pick)
                 if payout_id is not None:
                     self.answer_payout(payout_id, verdict)
+
+    def refund_candidates(self, among: str) -> list[str]:
+        if among == "captured":
+            return self.model.ids(SUCCESS)
+        if among == "in_flight":
+            refunds = self.model.refunds_in(IN_FLIGHT)
+            return sorted({self.model.refunds[r].order_id for r in refunds})
+        return self.model.ids()
+
+    def refund_left_in_flight(self, pick: int, percent: int) -> str | None:
+        """A refund of part of a captured order, left in flight (none to refund: None)."""
+        orders = [o for o in self.model.ids(SUCCESS) if self.model.refundable(o) > 1]
+        order_id = picked(orders, pick)
+        if order_id is not None:
+            self.request_refund(order_id, "part", percent, "in_flight")
+        return order_id
 
     # --- orders ------------------------------------------------------------------------------
 

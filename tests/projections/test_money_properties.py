@@ -139,7 +139,7 @@ def assert_same_rows(ledger: Any, wallets: Any, ledger_again: Any, wallets_again
     steps=histories,
     cuts=cut_points,
 )
-@settings(max_examples=120, deadline=None)
+@settings(max_examples=300, deadline=None)
 def test_ledger_and_wallets_follow_the_money_model_in_any_batching(
     commission: CommissionSpec,
     policy: RefundCommissionPolicy,
@@ -180,7 +180,7 @@ def test_a_refund_after_a_payout_leaves_the_seller_in_debt_until_a_release_nets_
             Settle(mask=1, fee_per_mille=0, write_off=0),
             Release(),
             PayoutRequest(pick=0, percent=100, outcome="paid"),  # all 90.00 paid out
-            RefundRequest(pick=0, amount="part", percent=50, outcome="succeeded"),
+            RefundRequest("captured", pick=0, amount="part", percent=50, outcome="succeeded"),
         ]
     )
     ledger, wallets = InMemoryLedger(), InMemoryWallets()
