@@ -310,8 +310,10 @@ class Classifier:
             self._booked_line(line, identity, FEE)
 
     def _movement_line(self, line: PspLine, identity: str, movement: MovementFacts) -> None:
-        """The line of a refund or dispute movement: booked once, like a capture."""
-        gross, net, fee = line.gross_or_net_plus_fee, line.net_minor, line.fee_minor
+        """The line of a refund or dispute movement: booked once, like a capture. A gross of 0
+        (a dispute's Fee line: its amount is its net) counts as a net-only line."""
+        net, fee = line.net_minor, line.fee_minor
+        gross = line.gross_minor if line.gross_minor else net + fee
         moves = {PSP_BALANCE: net, PSP_FEES: fee}
         ours = movement.signed_minor
 
