@@ -112,7 +112,7 @@ def create_app(services: Services) -> Litestar:
     expose_projection_metrics(lambda: projection_states(services.application, services.pool))
     expose_reconciliation_metrics(
         lambda: services.reconciler.days_behind(datetime.now(UTC).date()),
-        BalanceChecks(services.pool).latest_differences,
+        lambda: BalanceChecks(services.pool).latest_differences(),
     )
     schema_access = PUBLIC if settings.schema_public else access(*Role)
     authentication = DefineMiddleware(
