@@ -292,11 +292,12 @@ def balance(as_json: bool) -> None:
     yet), per currency: both figures and the difference. Exits 3 on a difference."""
     from payments.domain.money import format_minor
     from payments.psp.client import BalanceUnavailable
+    from payments.psp.reconcile.balance import NoPspConfigured
 
     with services_for_cli() as services:
         try:
             check = services.check_psp_balance()
-        except BalanceUnavailable as error:
+        except (BalanceUnavailable, NoPspConfigured) as error:
             raise click.ClickException(str(error)) from None
     body = check.as_dict()
 

@@ -23,7 +23,7 @@ from payments.projections.followers.follower import Follower
 from payments.projections.followers.wallet_feed import WalletFeed
 from payments.projections.source import ApplicationEventSource
 from payments.projections.views.access import ApiKeysView, KeyRow
-from payments.psp.client import BalanceUnavailable, HttpPspClient
+from payments.psp.client import HttpPspClient
 from payments.psp.reconcile import balance as balance_checks
 from payments.psp.reconcile import days as reconciliation_days
 from payments.psp.reconcile.runs import Reconciler
@@ -145,7 +145,7 @@ class Services:
         from payments.projections.views.ledger_pg import PostgresLedger
 
         if self.psp_client is None:
-            raise BalanceUnavailable("no PSP configured: set PAYMENTS_PSP_URL")
+            raise balance_checks.NoPspConfigured("no PSP configured: set PAYMENTS_PSP_URL")
         ledger = PostgresLedger(self.pool)
         Follower(ledger, ApplicationEventSource(self.application)).run_until_idle()
 

@@ -58,6 +58,7 @@ from payments.projections.reconciliation.report import (
     summary,
 )
 from payments.psp.client import BalanceUnavailable
+from payments.psp.reconcile.balance import NoPspConfigured
 from payments.psp.reconcile.engine import RunOutcome
 from payments.psp.settlement import SettlementFormatError
 from payments.runtime.idempotency import StoredResponse
@@ -278,17 +279,22 @@ class ReconciliationsController(Controller):
         "files not reconciled yet (today's, and missed days') would book. Minor units; "
         "`balanced` is false on any difference or when a file could not be had. PSP pending "
         "and our unsettled psp_receivable are shown, not compared (docs/operations.md). "
-        "Nothing is recorded; the psp-balance-check job records its checks.",
+        "Nothing is recorded; the psp-balance-check job records its checks. 409 without a "
+        "PSP configured, 503 when the PSP does not answer.",
         sync_to_thread=True,
         responses={
             200: success(dict[str, Any], "Both figures and the difference, per currency"),
-            **problem_specs(503),
+            **problem_specs(409, 503),
         },
         **access(Role.FINANCE),
     )
     def get_balance_check(self, services: NamedDependency[Services]) -> Response[bytes]:
         try:
             check = services.check_psp_balance()
+        except NoPspConfigured as error:
+            raise ProblemError(
+                409, "no-psp-configured", "This deployment has no PSP", str(error)
+            ) from None
         except BalanceUnavailable as error:
             raise ProblemError(
                 503, "psp-unavailable", "The PSP's balance is not available", str(error),

@@ -54,6 +54,11 @@ SCHEMA = [
     """,
 ]
 
+
+class NoPspConfigured(RuntimeError):
+    """This deployment has no PSP (PAYMENTS_PSP_URL): there is no balance to compare."""
+
+
 LedgerBalance = Callable[[str], int]  # an account's balance, debit-positive (0: no entries)
 
 
