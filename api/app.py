@@ -37,6 +37,7 @@ from payments.api.routes.payments import EXAMPLES, PaymentsController
 from payments.api.routes.payouts import PayoutsController
 from payments.api.routes.privacy import PrivacyController
 from payments.api.routes.reconciliations import ReconciliationsController
+from payments.api.routes.refunds import RefundsController
 from payments.api.routes.wallets import WalletsController
 from payments.api.routes.webhooks import WebhooksController
 from payments.api.schemas import HealthResponse
@@ -124,6 +125,7 @@ def create_app(services: Services) -> Litestar:
         route_handlers=[
             PaymentsController,
             PayoutsController,
+            RefundsController,
             OrderHistoryController,
             AuditController,
             WebhooksController,

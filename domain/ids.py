@@ -26,3 +26,7 @@ def payout_uuid(payout_id: str) -> UUID:
 
 def api_key_uuid(key_id: str) -> UUID:
     return uuid5(PAYMENTS_NAMESPACE, f"api_key:{key_id}")
+
+
+def refund_uuid(refund_id: str) -> UUID:
+    return uuid5(PAYMENTS_NAMESPACE, f"refund:{refund_id}")

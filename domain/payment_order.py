@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from enum import Enum
+from types import MappingProxyType
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
 from payments.domain import execution
+from payments.domain.errors import (
+    FieldError,
+    InvalidCommand,
+    OrderNotRefundable,
+    RefundConflict,
+)
 from payments.domain.execution import FailureCode, PspExecution
 from payments.domain.ids import payment_order_uuid
 from payments.domain.money import Money
@@ -25,7 +33,30 @@ class Status(Enum):
 TERMINAL = frozenset({Status.SUCCESS, Status.FAILED})
 
 
-class PaymentOrder(PspExecution, Aggregate):
+def refund_amount_errors(
+    amount_minor: int, refundable_minor: int, currency: str
+) -> list[FieldError]:
+    """Why a refund of `amount_minor` cannot be taken now (none: it can)."""
+    if refundable_minor <= 0:
+        return [FieldError("amount", "nothing is left to refund of this order")]
+    if amount_minor <= 0:
+        return [FieldError("amount", "must be greater than zero")]
+    if amount_minor > refundable_minor:
+        left = Money(refundable_minor, currency).format()
+        return [FieldError("amount", f"must be at most {left}, what is left to refund")]
+    return []
+
+
+class RefundState:
+    """An order's refunds, replaced (never mutated) by its events. Defaults at class level:
+    the order status view rebuilds an order from its row, without them, to apply an event."""
+
+    refund_ids: tuple[str, ...] = ()  # every refund reserved, in order
+    refunds_in_flight: Mapping[str, int] = MappingProxyType({})  # refund_id -> amount
+    refunded_minor: int = 0
+
+
+class PaymentOrder(RefundState, PspExecution, Aggregate):
     TOPIC = "payments.PaymentOrder"
 
     class Created(Aggregate.Created):
@@ -96,6 +127,27 @@ class PaymentOrder(PspExecution, Aggregate):
         TOPIC = "payments.PaymentOrder.FundsReleased.v1"
         reason: str  # "settled" (a matched settlement line) or "after_days"
 
+    # --- refunds (ADR 0014): the order is the consistency boundary of what is taken back --
+
+    class RefundReserved(Aggregate.Event):
+        """A refund took `amount_minor` of what is refundable (saved with Refund.Requested)."""
+
+        TOPIC = "payments.PaymentOrder.RefundReserved.v1"
+        refund_id: str
+        amount_minor: int
+
+    class RefundCompleted(Aggregate.Event):
+        """The reserved refund succeeded at the PSP: its amount is refunded for good."""
+
+        TOPIC = "payments.PaymentOrder.RefundCompleted.v1"
+        refund_id: str
+
+    class RefundReleased(Aggregate.Event):
+        """The reserved refund failed: its amount is refundable again."""
+
+        TOPIC = "payments.PaymentOrder.RefundReleased.v1"
+        refund_id: str
+
     class DiscrepancyRecorded(Aggregate.Event):
         TOPIC = "payments.PaymentOrder.DiscrepancyRecorded.v1"
         reported_outcome: str
@@ -131,6 +183,9 @@ class PaymentOrder(PspExecution, Aggregate):
         self._init_execution()
         self.failure_code: FailureCode | None = None
         self.failure_reason: str | None = None
+        self.refund_ids = ()
+        self.refunds_in_flight = MappingProxyType({})
+        self.refunded_minor = 0
 
     @property
     def amount(self) -> Money:
@@ -145,6 +200,18 @@ class PaymentOrder(PspExecution, Aggregate):
     def awaits_release(self) -> bool:
         """True for a captured order whose seller's share is still pending."""
         return self.status is Status.SUCCESS and self.funds_held and not self.funds_released
+
+    @property
+    def taken_minor(self) -> int:
+        """What is taken back from the captured amount: refunds succeeded or in flight."""
+        return self.refunded_minor + sum(self.refunds_in_flight.values())
+
+    @property
+    def refundable_minor(self) -> int:
+        """What a new refund may still take: nothing unless the order was captured."""
+        if self.status is not Status.SUCCESS:
+            return 0
+        return self.amount_minor - self.taken_minor
 
     @property
     def reference(self) -> str:
@@ -219,6 +286,35 @@ class PaymentOrder(PspExecution, Aggregate):
         self._funds_released(reason=reason)
         return True
 
+    def reserve_refund(self, refund_id: str, amount_minor: int) -> None:
+        """Take `amount_minor` of what is refundable for the refund `refund_id`.
+
+        Only a captured order, only a positive amount within what is refundable, once per
+        refund; a concurrent reservation makes the save conflict, and the loser decides again.
+        """
+        if self.status is not Status.SUCCESS:
+            raise OrderNotRefundable(self.payment_order_id, self.status.value)
+        if refund_id in self.refund_ids:
+            raise RefundConflict(refund_id)
+        errors = refund_amount_errors(amount_minor, self.refundable_minor, self.currency)
+        if errors:
+            raise InvalidCommand(errors)
+        self._refund_reserved(refund_id=refund_id, amount_minor=amount_minor)
+
+    def complete_refund(self, refund_id: str) -> bool:
+        """The refund succeeded; True when it changed the order, False for a repeat."""
+        if refund_id not in self.refunds_in_flight:
+            return False
+        self._refund_completed(refund_id=refund_id)
+        return True
+
+    def release_refund(self, refund_id: str) -> bool:
+        """The refund failed: its amount is refundable again; False for a repeat."""
+        if refund_id not in self.refunds_in_flight:
+            return False
+        self._refund_released(refund_id=refund_id)
+        return True
+
     # --- events: assign only ----------------------------------------------------------
 
     @event(ExecutionStarted)
@@ -264,6 +360,27 @@ class PaymentOrder(PspExecution, Aggregate):
     @event(FundsReleased)
     def _funds_released(self, reason: str) -> None:
         self.funds_released = True
+
+    @event(RefundReserved)
+    def _refund_reserved(self, refund_id: str, amount_minor: int) -> None:
+        self.refund_ids = (*self.refund_ids, refund_id)
+        self.refunds_in_flight = MappingProxyType(
+            {**self.refunds_in_flight, refund_id: amount_minor}
+        )
+
+    @event(RefundCompleted)
+    def _refund_completed(self, refund_id: str) -> None:
+        self.refunded_minor += self.refunds_in_flight.get(refund_id, 0)
+        self._refund_ended(refund_id)
+
+    @event(RefundReleased)
+    def _refund_released(self, refund_id: str) -> None:
+        self._refund_ended(refund_id)
+
+    def _refund_ended(self, refund_id: str) -> None:
+        in_flight = dict(self.refunds_in_flight)
+        in_flight.pop(refund_id, None)
+        self.refunds_in_flight = MappingProxyType(in_flight)
 
     @event(DiscrepancyRecorded)
     def _discrepancy_recorded(
