@@ -28,6 +28,7 @@ from payments.domain.execution import Declined, FailureCode, Succeeded
 from payments.domain.money import Money
 from payments.domain.order_commands import OrderCommands
 from payments.domain.payout import Payout
+from payments.domain.reconciliation.expected import REFUND, movement_id
 from payments.domain.reconciliation.memory import CAPTURE, Booking, pack
 from payments.domain.reconciliation_run import ReconciliationRun
 from payments.domain.refund_commands import RefundCommands, RequestRefund
@@ -49,10 +50,11 @@ from tests.projections.money_model import (
     CommissionSpec,
     Expected,
     Model,
+    Movement,
     OrderFact,
     PayoutFact,
     RefundFact,
-    SettledCapture,
+    SettledLine,
 )
 
 CURRENCY = "USD"
@@ -337,28 +339,31 @@ class History:
             order.record_failure(FailureCode.CARD_DECLINED, "declined", f"ch_{order_id}", "psp")
         self.app.record(order)
         self.model.orders[order_id].status = SUCCESS if success else FAILED
+        if success:
+            amount = self.model.orders[order_id].amount
+            self.model.movements[order_id] = Movement(order_id, CAPTURE, amount)
 
     # --- settlement and release ----------------------------------------------------------------
 
     def settle(self, mask: int, fee_per_mille: int, write_off: int) -> None:
-        """A reconciliation run books the chosen captures as the PSP settled them: its fee,
-        a write-off within the tolerance, the net (net + fee + write-off = our amount)."""
-        candidates = self.model.unsettled_captures()
+        """A reconciliation run books the chosen movements (captures, refunds) as the PSP
+        settled them: a fee, a write-off within the tolerance, the net (net + fee + write-off
+        = our signed amount)."""
+        candidates = self.model.unsettled()
         if not candidates:
             return
-        chosen = [o for i, o in enumerate(candidates) if mask >> (i % 13) & 1]
+        chosen = [m for i, m in enumerate(candidates) if mask >> (i % 13) & 1]
         chosen = chosen or [candidates[mask % len(candidates)]]
-        bookings, captures = [], []
-        for line, order_id in enumerate(chosen, start=2):
-            amount = self.model.orders[order_id].amount
-            fee = amount * fee_per_mille // 1000
-            off = min(write_off, amount - fee)
-            capture = SettledCapture(order_id, amount - fee - off, fee, off)
-            identity = hashlib.sha256(order_id.encode()).hexdigest()[:32]
+        bookings, lines = [], []
+        for number, movement in enumerate(chosen, start=2):
+            fee = abs(movement.signed) * fee_per_mille // 1000
+            off = min(write_off, movement.signed - fee) if movement.signed > 0 else write_off
+            line = SettledLine(movement.reference, movement.signed - fee - off, fee, off)
+            identity = hashlib.sha256(movement.reference.encode()).hexdigest()[:32]
             bookings.append(
-                Booking(line, CAPTURE, identity, order_id, capture.net, capture.fee, off)
+                Booking(number, movement.booking, identity, line.reference, line.net, fee, off)
             )
-            captures.append(capture)
+            lines.append(line)
         run = ReconciliationRun(
             file_sha256=hashlib.sha256(self.next_id("file").encode()).hexdigest(),
             file_format="adyen_settlement_details",
@@ -371,10 +376,10 @@ class History:
         )
         run.record_settled(chunk=1, bookings=pack(bookings), already_reconciled=0)
         self.app.record(run)
-        for capture in captures:
-            self.model.orders[capture.order_id].settled = True
-            self.model.settled_not_seen.append(capture.order_id)
-        self.model.settlements.extend(captures)
+        for line in lines:
+            self.model.settlements[line.reference] = line
+            if line.reference in self.model.orders:
+                self.model.settled_not_seen.append(line.reference)
 
     def release(self) -> None:
         """What the release follower does with the bookings since its position."""
@@ -442,7 +447,11 @@ class History:
             else Declined(FailureCode.REJECTED, "refused", f"psp_{refund_id}")
         )
         assert self.refunds.record_answer(refund_id, answer, source="psp")
-        self.model.refunds[refund_id].status = SUCCEEDED if success else FAILED
+        refund = self.model.refunds[refund_id]
+        refund.status = SUCCEEDED if success else FAILED
+        if success:
+            reference = movement_id(REFUND, refund_id)
+            self.model.movements[reference] = Movement(reference, REFUND, -refund.amount)
 
     # --- payouts -------------------------------------------------------------------------------
 

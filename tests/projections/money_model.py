@@ -58,7 +58,6 @@ class OrderFact:
     amount: int
     commission: int
     status: str = NOT_STARTED
-    settled: bool = False
     released: bool = False
 
     @property
@@ -86,8 +85,20 @@ class PayoutFact:
 
 
 @dataclass(frozen=True, slots=True)
-class SettledCapture:
-    order_id: str
+class Movement:
+    """Money moved at the PSP by one of our events (a capture, a refund), which a settlement
+    line books later: `signed` as the PSP's lines are (a capture +, a refund -)."""
+
+    reference: str  # what a booking names: the order id, "refund:<id>"
+    booking: str  # the booking kind (reconciliation/memory.py)
+    signed: int
+
+
+@dataclass(frozen=True, slots=True)
+class SettledLine:
+    """A booked line: net + fee + write-off is the movement's signed amount."""
+
+    reference: str
     net: int
     fee: int
     write_off: int
@@ -123,7 +134,8 @@ class Model:
     orders: dict[str, OrderFact] = field(default_factory=dict)
     refunds: dict[str, RefundFact] = field(default_factory=dict)
     payouts: dict[str, PayoutFact] = field(default_factory=dict)
-    settlements: list[SettledCapture] = field(default_factory=list)
+    movements: dict[str, Movement] = field(default_factory=dict)  # by reference
+    settlements: dict[str, SettledLine] = field(default_factory=dict)  # by reference
     settled_not_seen: list[str] = field(default_factory=list)  # for the release follower
 
     # --- reads the history needs to choose its next step ---------------------------------
@@ -131,8 +143,8 @@ class Model:
     def ids(self, status: str | None = None) -> list[str]:
         return sorted(o for o, f in self.orders.items() if status is None or f.status == status)
 
-    def unsettled_captures(self) -> list[str]:
-        return [o for o in self.ids(SUCCESS) if not self.orders[o].settled]
+    def unsettled(self) -> list[Movement]:
+        return [m for r, m in sorted(self.movements.items()) if r not in self.settlements]
 
     def refunds_in(self, status: str) -> list[str]:
         return sorted(r for r, f in self.refunds.items() if f.status == status)
@@ -202,14 +214,19 @@ class Model:
         refunds = [r for r in self.refunds.values() if r.status == SUCCEEDED]
         payouts = list(self.payouts.values())
         wallets = {s: self.expected_wallet(s) for s in sorted({o.seller for o in succeeded})}
+        settled = self.settlements.values()
+        assert {o.order_id for o in succeeded} | {f"refund:{r.refund_id}" for r in refunds} == set(
+            self.movements
+        )
         accounts = {
-            PSP_RECEIVABLE: sum(o.amount for o in succeeded)
-            - sum(s.net + s.fee + s.write_off for s in self.settlements)
-            - sum(r.amount for r in refunds),
-            PSP_BALANCE: sum(s.net for s in self.settlements)
+            # What the PSP owes us for movements no settlement line has booked yet.
+            PSP_RECEIVABLE: sum(
+                m.signed for r, m in self.movements.items() if r not in self.settlements
+            ),
+            PSP_BALANCE: sum(s.net for s in settled)
             - sum(p.amount for p in payouts if p.status == PAID),
-            PSP_FEES: sum(s.fee for s in self.settlements),
-            WRITE_OFFS: sum(s.write_off for s in self.settlements),
+            PSP_FEES: sum(s.fee for s in settled),
+            WRITE_OFFS: sum(s.write_off for s in settled),
             PAYOUTS_IN_TRANSIT: -sum(p.amount for p in payouts if p.status == IN_TRANSIT),
             PLATFORM_REVENUE: -sum(o.commission for o in succeeded)
             + sum(r.platform_share for r in refunds),

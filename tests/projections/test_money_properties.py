@@ -133,10 +133,24 @@ def assert_same_rows(ledger: Any, wallets: Any, ledger_again: Any, wallets_again
         assert statement == ledger_again.statement(seller_account(seller), limit=10**6)
 
 
+# Everything the PSP moved settles in a last file, and the release follower takes its turn.
+SETTLE_EVERYTHING = Settle(mask=2**13 - 1, fee_per_mille=15, write_off=1, release=True)
+
+
+def check_all_settled(ledger: Any, wallets: Any) -> None:
+    """After every movement is settled and released, the PSP owes us nothing and nothing is
+    pending (what the sellers are owed is available, or in debt)."""
+    assert balance(ledger, PSP_RECEIVABLE) == 0
+    for wallet in wallets.wallets():
+        assert wallet.pending_minor == 0
+        assert balance(ledger, seller_pending_account(wallet.seller_account)) == 0
+
+
 @given(
     commission=commissions,
     policy=policies,
     steps=histories,
+    settle_everything=st.booleans(),
     cuts=cut_points,
 )
 @settings(max_examples=300, deadline=None)
@@ -144,11 +158,16 @@ def test_ledger_and_wallets_follow_the_money_model_in_any_batching(
     commission: CommissionSpec,
     policy: RefundCommissionPolicy,
     steps: list[Step],
+    settle_everything: bool,
     cuts: list[int],
 ) -> None:
     history = History(commission, policy).run(steps)
+    if settle_everything:
+        history.run([SETTLE_EVERYTHING])
     ledger, wallets = InMemoryLedger(), InMemoryWallets()
     feed_and_check(ledger, wallets, history, cuts)
+    if settle_everything:
+        check_all_settled(ledger, wallets)
     assert_same_rows(ledger, wallets, *rebuilt(history))
 
 
@@ -163,12 +182,13 @@ def test_postgres_ledger_and_wallets_follow_the_money_model(
     steps: list[Step],
     cuts: list[int],
 ) -> None:
-    history = History(commission, policy).run(steps)
+    history = History(commission, policy).run([*steps, SETTLE_EVERYTHING])
     with (
         view_in_scratch_schema(scratch_pool, PostgresLedger) as ledger,
         view_in_scratch_schema(scratch_pool, PostgresWallets) as wallets,
     ):
         feed_and_check(ledger, wallets, history, cuts)
+        check_all_settled(ledger, wallets)
         assert_same_rows(ledger, wallets, *rebuilt(history))
 
 
