@@ -186,11 +186,12 @@ steps: st.SearchStrategy[Step] = st.one_of(
     st.builds(RefundAnswer, st.integers(0, 50), st.booleans()),
     payout_request,
     payout_request,
+    payout_request,
     st.builds(PayoutAnswer, st.integers(0, 50), st.sampled_from(["paid", "failed", "returned"])),
 )
 # Money comes in first (a few checkouts), then anything happens.
 histories = st.tuples(
-    st.lists(place_orders, min_size=1, max_size=3), st.lists(steps, min_size=8, max_size=40)
+    st.lists(place_orders, min_size=1, max_size=3), st.lists(steps, min_size=8, max_size=50)
 ).map(lambda parts: [*parts[0], *parts[1]])
 commissions = st.sampled_from(COMMISSIONS)
 policies = st.sampled_from(list(RefundCommissionPolicy))
