@@ -26,3 +26,7 @@ def payout_uuid(payout_id: str) -> UUID:
 
 def api_key_uuid(key_id: str) -> UUID:
     return uuid5(PAYMENTS_NAMESPACE, f"api_key:{key_id}")
+
+
+def dispute_uuid(psp_dispute_id: str) -> UUID:
+    return uuid5(PAYMENTS_NAMESPACE, f"dispute:{psp_dispute_id}")

@@ -10,6 +10,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate, event
 
 from payments.domain import execution
+from payments.domain.errors import IllegalTransition
 from payments.domain.execution import FailureCode, PspExecution
 from payments.domain.ids import payment_order_uuid
 from payments.domain.money import Money
@@ -96,6 +97,23 @@ class PaymentOrder(PspExecution, Aggregate):
         TOPIC = "payments.PaymentOrder.FundsReleased.v1"
         reason: str  # "settled" (a matched settlement line) or "after_days"
 
+    # --- disputes (ADR 0014): what a chargeback takes of the order ---------------------------
+
+    class DisputeOpened(Aggregate.Event):
+        """Saved with Dispute.Opened: the disputed amount is taken while the dispute is not won."""
+
+        TOPIC = "payments.PaymentOrder.DisputeOpened.v1"
+        psp_dispute_id: str
+        amount_minor: int
+
+    class DisputeClosed(Aggregate.Event):
+        """Saved with Dispute.Won/Lost/Reopened: "won" gives the amount back, "lost" takes it
+        (again, after a second chargeback)."""
+
+        TOPIC = "payments.PaymentOrder.DisputeClosed.v1"
+        psp_dispute_id: str
+        outcome: str  # "won" | "lost"
+
     class DiscrepancyRecorded(Aggregate.Event):
         TOPIC = "payments.PaymentOrder.DiscrepancyRecorded.v1"
         reported_outcome: str
@@ -127,6 +145,7 @@ class PaymentOrder(PspExecution, Aggregate):
         self.commission_minor = commission_minor
         self.funds_held = funds_held
         self.funds_released = False
+        self.disputes: dict[str, tuple[int, str]] = {}  # psp dispute id: (amount, outcome)
         self.status = Status.NOT_STARTED
         self._init_execution()
         self.failure_code: FailureCode | None = None
@@ -219,6 +238,36 @@ class PaymentOrder(PspExecution, Aggregate):
         self._funds_released(reason=reason)
         return True
 
+    # --- disputes: commands ------------------------------------------------------------
+
+    @property
+    def disputed_minor(self) -> int:
+        """What disputes take of the order now: every dispute's amount unless it was won."""
+        return sum(amount for amount, outcome in self.disputes.values() if outcome != "won")
+
+    @property
+    def latest_dispute_id(self) -> str | None:
+        """The PSP's id of the order's last dispute (a charge has one; None: never disputed)."""
+        return next(reversed(self.disputes), None)
+
+    def take_dispute(self, psp_dispute_id: str, amount_minor: int) -> bool:
+        """A confirmed dispute on the captured charge; False when it was recorded already."""
+        if psp_dispute_id in self.disputes:
+            return False
+        if self.status is not Status.SUCCESS:
+            raise IllegalTransition(self.status, "DISPUTED")
+        self._dispute_opened(psp_dispute_id=psp_dispute_id, amount_minor=amount_minor)
+        return True
+
+    def close_dispute(self, psp_dispute_id: str, outcome: str) -> bool:
+        """The dispute's outcome ("won" or "lost"); False when it is recorded already."""
+        if outcome not in ("won", "lost") or psp_dispute_id not in self.disputes:
+            raise IllegalTransition(f"dispute {psp_dispute_id}", outcome)
+        if self.disputes[psp_dispute_id][1] == outcome:
+            return False
+        self._dispute_closed(psp_dispute_id=psp_dispute_id, outcome=outcome)
+        return True
+
     # --- events: assign only ----------------------------------------------------------
 
     @event(ExecutionStarted)
@@ -264,6 +313,14 @@ class PaymentOrder(PspExecution, Aggregate):
     @event(FundsReleased)
     def _funds_released(self, reason: str) -> None:
         self.funds_released = True
+
+    @event(DisputeOpened)
+    def _dispute_opened(self, psp_dispute_id: str, amount_minor: int) -> None:
+        self.disputes[psp_dispute_id] = (amount_minor, "open")
+
+    @event(DisputeClosed)
+    def _dispute_closed(self, psp_dispute_id: str, outcome: str) -> None:
+        self.disputes[psp_dispute_id] = (self.disputes[psp_dispute_id][0], outcome)
 
     @event(DiscrepancyRecorded)
     def _discrepancy_recorded(
