@@ -23,7 +23,7 @@ from eventsourcing.persistence import IntegrityError, JSONTranscoder, Transcodin
 from eventsourcing.utils import EnvType
 
 from payments.domain.checkout import Checkout
-from payments.domain.commission import NO_COMMISSION, Commission
+from payments.domain.commission import NO_COMMISSION, Commission, RefundCommissionPolicy
 from payments.domain.errors import (
     CheckoutConflict,
     FieldError,
@@ -74,6 +74,7 @@ class CheckoutPolicy:
     currency: str
     max_amount_minor: int
     commission: Commission = NO_COMMISSION
+    refund_commission: RefundCommissionPolicy = RefundCommissionPolicy.KEEP
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from payments.domain.application import CheckoutPolicy
+from payments.domain.commission import RefundCommissionPolicy
 from payments.domain.money import Money, MoneyError, currency_exponent
 
 
@@ -57,10 +58,17 @@ class Settings:
     reconciliation_backfill_days: int = 31  # how far back the daily job reconciles missed days
     scheduler_daily_at: tuple[int, int] = (2, 0)  # UTC hour, minute of the daily finance jobs
     privacy_key_cache_s: float = 60.0  # how long a process seals with a key it looked up
+    # Who bears a refund or dispute: keep (the seller; the platform keeps its commission)
+    # or return (the commission pro rata) — PAYMENTS_REFUND_COMMISSION, ADR 0014.
+    refund_commission: RefundCommissionPolicy = RefundCommissionPolicy.KEEP
 
     @property
     def checkout_policy(self) -> CheckoutPolicy:
-        return CheckoutPolicy(currency=self.currency, max_amount_minor=self.max_amount_minor)
+        return CheckoutPolicy(
+            currency=self.currency,
+            max_amount_minor=self.max_amount_minor,
+            refund_commission=self.refund_commission,
+        )
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -84,7 +92,15 @@ class Settings:
             raise ConfigError(
                 f"PAYMENTS_LOG_LEVEL={log_level!r}: use DEBUG, INFO, WARNING or ERROR"
             )
+        refund_commission_text = env.get("PAYMENTS_REFUND_COMMISSION", "keep").strip().lower()
+        try:
+            refund_commission = RefundCommissionPolicy(refund_commission_text)
+        except ValueError:
+            raise ConfigError(
+                f"PAYMENTS_REFUND_COMMISSION={refund_commission_text!r}: use keep or return"
+            ) from None
         return cls(
+            refund_commission=refund_commission,
             database_url=env.get("PAYMENTS_DATABASE_URL") or None,
             data_dir=Path(env.get("PAYMENTS_DATA_DIR", "data")).expanduser().resolve(),
             currency=currency,
