@@ -30,6 +30,8 @@ from payments.domain.dispute_commands import (
 from payments.domain.errors import IllegalTransition, NotFound
 from payments.domain.money import Money
 from payments.domain.payment_order import PaymentOrder
+from payments.projections.views.order_terms import TermsBook
+from payments.projections.views.postings import POSTING_RULES, check_balanced
 from tests.privacy.fakes import InMemorySealer
 
 DUE = datetime(2030, 1, 8, tzinfo=UTC)
@@ -267,3 +269,55 @@ def test_the_order_refuses_a_dispute_outcome_it_never_opened() -> None:
     assert order.take_dispute("dp_x", 100)
     assert not order.take_dispute("dp_x", 100)
     assert order.latest_dispute_id == "dp_x"
+
+
+def _ledger(app: PaymentsApplication) -> list[tuple[str, dict[str, int]]]:
+    """Each dispute event's posting: its kind and signed entries (debit +)."""
+    posted = []
+    for event in app.events.get(Dispute.create_id("dp_1")):
+        rule = POSTING_RULES.get(type(event))
+        result = None if rule is None else rule(event, TermsBook())
+        if result is not None:
+            check_balanced(result.postings)
+            entries = {p.account: p.debit_minor - p.credit_minor for p in result.postings}
+            posted.append((result.kind, entries))
+    return posted
+
+
+def test_ledger_withdraws_on_opening_reinstates_on_a_win_and_again_on_a_reopen(
+    app: PaymentsApplication,
+) -> None:
+    disputes = commands(app, "return")
+    for status in (DisputeStatus.NEEDS_RESPONSE, DisputeStatus.WON, DisputeStatus.LOST):
+        disputes.record_psp_dispute(facts(status))
+    assert _ledger(app) == [
+        (
+            "dispute_opened",
+            {
+                "dispute_fees": 1500,
+                "platform_revenue": 1000,
+                "psp_receivable": -11500,
+                "seller:seller_1": 9000,
+            },
+        ),
+        (
+            "dispute_won",
+            {"platform_revenue": -1000, "psp_receivable": 10000, "seller:seller_1": -9000},
+        ),
+        (
+            "dispute_reopened",
+            {"platform_revenue": 1000, "psp_receivable": -10000, "seller:seller_1": 9000},
+        ),
+    ]
+
+
+def test_a_lost_dispute_posts_nothing_more(app: PaymentsApplication) -> None:
+    disputes = commands(app)
+    disputes.record_psp_dispute(facts())
+    disputes.record_psp_dispute(facts(DisputeStatus.LOST))
+    assert [kind for kind, _ in _ledger(app)] == ["dispute_opened"]
+    assert _ledger(app)[0][1] == {
+        "dispute_fees": 1500,
+        "psp_receivable": -11500,
+        "seller:seller_1": 10000,
+    }
