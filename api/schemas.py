@@ -8,6 +8,8 @@ from typing import Annotated, Any
 import msgspec
 from msgspec import Meta
 
+from payments.api.dispute_schemas import DisputeResponse
+
 Identifier = Annotated[
     str,
     Meta(
@@ -102,6 +104,7 @@ class PaymentOrderResponse(msgspec.Struct, frozen=True):
     updated_at: datetime
     # How often the PSP contradicted an outcome already recorded (GET /discrepancies).
     discrepancies: int = 0
+    dispute: DisputeResponse | None = None  # its chargeback, if any (api/dispute_reads.py)
 
 
 class HealthResponse(msgspec.Struct, frozen=True):
