@@ -164,11 +164,12 @@ class Dispute(Aggregate):
     # --- commands -----------------------------------------------------------------------
 
     def check_evidence_allowed(self, now: datetime) -> None:
-        """Raise unless evidence may go to the PSP now (open, awaiting it, before the due time)."""
-        if self.status is not DisputeStatus.NEEDS_RESPONSE:
-            raise DisputeClosed(self.psp_dispute_id, self.status)
+        """Raise unless evidence may go to the PSP now: before the due time (checked first, as
+        the PSP does), and while the dispute awaits it."""
         if now >= self.evidence_due_by:
             raise EvidenceTooLate(self.psp_dispute_id, self.evidence_due_by)
+        if self.status is not DisputeStatus.NEEDS_RESPONSE:
+            raise DisputeClosed(self.psp_dispute_id, self.status)
 
     def record_evidence(self, submitted_by: str, text: str) -> bool:
         """Record evidence the PSP accepted; False when it was recorded already."""
