@@ -27,11 +27,13 @@ class DisputeMismatch(DomainError):
 
 
 def refunds_taken_minor(order: PaymentOrder) -> int:
-    """What refunds took of the order so far (succeeded and in flight).
+    """What refunds took of the order so far: succeeded (`refunded_minor`) and in flight.
 
-    The refunds side of the order keeps this total; until it is there, no refund took any.
+    Read by name from the refunds side of the order (the refunds branch); an order without
+    it has had no refund.
     """
-    return int(getattr(order, "refunds_taken_minor", 0))
+    in_flight = getattr(order, "refunds_in_flight", {})
+    return int(getattr(order, "refunded_minor", 0)) + int(sum(in_flight.values()))
 
 
 def dispute_split(
