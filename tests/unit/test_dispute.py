@@ -26,6 +26,7 @@ from payments.domain.dispute_commands import (
     DisputeMismatch,
     NoDispute,
     dispute_split,
+    refunds_taken_minor,
 )
 from payments.domain.errors import IllegalTransition, NotFound
 from payments.domain.money import Money
@@ -321,3 +322,11 @@ def test_a_lost_dispute_posts_nothing_more(app: PaymentsApplication) -> None:
         "psp_receivable": -11500,
         "seller:seller_1": 10000,
     }
+
+
+def test_what_refunds_took_counts_succeeded_and_in_flight(app: PaymentsApplication) -> None:
+    order = app.get_order("po_1")
+    assert refunds_taken_minor(order) == 0  # no refund yet
+    order.refunded_minor = 3000  # as the refunds side of the order keeps them
+    order.refunds_in_flight = {"rf_1": 1000}
+    assert refunds_taken_minor(order) == 4000
