@@ -104,7 +104,8 @@ class PaymentOrderResponse(msgspec.Struct, frozen=True):
     updated_at: datetime
     # How often the PSP contradicted an outcome already recorded (GET /discrepancies).
     discrepancies: int = 0
-    dispute: DisputeResponse | None = None  # its chargeback, if any (api/dispute_reads.py)
+    # Its chargeback, on GET /payments/{id} only (null in lists): api/dispute_reads.py.
+    dispute: DisputeResponse | None = None
 
 
 class HealthResponse(msgspec.Struct, frozen=True):
