@@ -95,6 +95,7 @@ class Dispute(Aggregate):
 
     class EvidenceSubmitted(Aggregate.Event):
         TOPIC = "payments.Dispute.EvidenceSubmitted.v1"
+        payment_order_id: str  # so that the audit trail needs nothing but the event
         submitted_by: str
         summary: str
 
@@ -177,7 +178,11 @@ class Dispute(Aggregate):
             return False
         if not self.is_open:
             raise DisputeClosed(self.psp_dispute_id, self.status)
-        self._evidence_submitted(submitted_by=submitted_by, summary=evidence_summary(text))
+        self._evidence_submitted(
+            payment_order_id=self.payment_order_id,
+            submitted_by=submitted_by,
+            summary=evidence_summary(text),
+        )
         return True
 
     def record_won(self) -> bool:
@@ -218,7 +223,7 @@ class Dispute(Aggregate):
     # --- events: assign only --------------------------------------------------------------
 
     @event(EvidenceSubmitted)
-    def _evidence_submitted(self, submitted_by: str, summary: str) -> None:
+    def _evidence_submitted(self, payment_order_id: str, submitted_by: str, summary: str) -> None:
         self.status = DisputeStatus.UNDER_REVIEW
         self.evidence_submitted = True
 

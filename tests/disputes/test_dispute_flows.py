@@ -165,6 +165,12 @@ def test_the_disputed_card_is_recorded_withdrawn_and_won_back_with_evidence(stac
         {seller: -10000, "psp_receivable": 10000},
     )
     assert dispute_events(stack, shown["dispute_id"]) == ["Opened", "EvidenceSubmitted", "Won"]
+    merchant_id = merchant["Authorization"].split("_")[2]
+    actions = stack.http.get("/audit/actions", params={"actor": merchant_id}).json()["actions"]
+    assert [(a["action"], a["subject"]) for a in actions] == [
+        ("dispute.evidence_submitted", order_id)
+    ]
+    assert actions[0]["detail"] == "winning_evidence: signed delivery receipt"
     assert stack.order(order_id).disputed_minor == 0
 
 
