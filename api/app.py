@@ -38,6 +38,7 @@ from payments.api.routes.payments import EXAMPLES, PaymentsController
 from payments.api.routes.payouts import PayoutsController
 from payments.api.routes.privacy import PrivacyController
 from payments.api.routes.reconciliations import ReconciliationsController
+from payments.api.routes.refunds import RefundsController
 from payments.api.routes.wallets import WalletsController
 from payments.api.routes.webhooks import WebhooksController
 from payments.api.schemas import HealthResponse
@@ -122,6 +123,7 @@ def create_app(services: Services) -> Litestar:
             PaymentsController,
             DisputesController,
             PayoutsController,
+            RefundsController,
             OrderHistoryController,
             AuditController,
             WebhooksController,

@@ -8,6 +8,7 @@ from datetime import datetime
 
 from payments.api.problems import ProblemError
 from payments.api.reads import invalid, not_found, order_response
+from payments.api.refund_schemas import with_refunds
 from payments.api.schemas import PaymentOrderResponse
 from payments.projections.audit.as_of import order_as_of
 from payments.projections.audit.instants import AsOfUnavailable, InstantError, parse_instant
@@ -40,6 +41,7 @@ def read_order_as_of(
     found = order_as_of(services.pool, services.application, payment_order_id, instant)
     if found is None:
         raise not_found(f"payment order {payment_order_id!r} as of {instant.isoformat()}")
-    return order_response(
+    answer = order_response(
         found.row, ledger_updated=found.ledger_updated, wallet_updated=found.wallet_updated
     )
+    return with_refunds(services, answer, as_of=instant)

@@ -93,7 +93,11 @@ def operation(
 
 
 # Request fields that carry an amount or the currency: their rules depend on the deployment.
-AMOUNT_FIELDS = (("PaymentOrderRequest", "amount"), ("PayoutRequestBody", "amount"))
+AMOUNT_FIELDS = (
+    ("PaymentOrderRequest", "amount"),
+    ("PayoutRequestBody", "amount"),
+    ("RefundRequestBody", "amount"),
+)
 CURRENCY_FIELDS = (("PaymentOrderRequest", "currency"),)
 
 

@@ -44,6 +44,7 @@ PaymentOrderIdPath = Annotated[str, business_id("payment order id", "po_readme_1
 CheckoutIdPath = Annotated[str, business_id("checkout id", "co_readme_1")]
 SellerAccountPath = Annotated[str, business_id("seller account", "seller_a")]
 PayoutIdPath = Annotated[str, business_id("payout id", "payout_req_0123456789abcdef01234567")]
+RefundIdPath = Annotated[str, business_id("refund id", "re_0123456789abcdef01234567")]
 UuidPath = Annotated[
     str,
     PathParameter(

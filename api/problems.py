@@ -19,8 +19,10 @@ from payments.domain.errors import (
     IllegalTransition,
     InvalidCommand,
     NotFound,
+    OrderNotRefundable,
     PaymentOrderConflict,
     PayoutConflict,
+    RefundConflict,
 )
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -277,6 +279,21 @@ def domain_problem(exc: DomainError) -> Problem:
         return Problem(
             type=TYPE_BASE + "payout-conflict",
             title="Payout already exists with other content",
+            status=409,
+            detail=str(exc),
+        )
+    if isinstance(exc, RefundConflict):
+        return Problem(
+            type=TYPE_BASE + "refund-conflict",
+            title="Refund already exists with other content",
+            status=409,
+            detail=str(exc),
+            errors=[FieldProblem(field="header.Idempotency-Key", message="already used")],
+        )
+    if isinstance(exc, OrderNotRefundable):
+        return Problem(
+            type=TYPE_BASE + "order-not-refundable",
+            title="Order not refundable",
             status=409,
             detail=str(exc),
         )

@@ -19,6 +19,7 @@ from prometheus_client import Counter
 
 from payments.api.parameters import ID_PATTERN, MAX_POSITION
 from payments.api.problems import FieldProblem, ProblemError
+from payments.api.refund_schemas import with_refunds
 from payments.api.schemas import CheckoutResponse, PaymentOrderResponse, PaymentOrderSummary
 from payments.domain.checkout import Checkout
 from payments.domain.ids import checkout_uuid, payment_order_uuid
@@ -27,7 +28,7 @@ from payments.domain.payment_order import PaymentOrder
 from payments.projections.catalog import LiveViews
 from payments.projections.core import ProjectionView
 from payments.projections.runner import wait_for_position
-from payments.projections.views.order_status import OrderFilter, OrderKey, OrderStatus
+from payments.projections.views.order_status import OrderFilter, OrderKey, OrderStatus, row_of
 from payments.runtime.services import Services
 
 READ_FALLBACKS = Counter(
@@ -109,7 +110,17 @@ def order_response(
         created_at=row.created_at,
         updated_at=row.updated_at,
         discrepancies=row.discrepancies,
+        commission=format_minor(row.commission_minor, row.currency),
+        seller_net=format_minor(row.amount_minor - row.commission_minor, row.currency),
+        seller_funds=seller_funds(row),
     )
+
+
+def seller_funds(row: OrderStatus) -> str | None:
+    """Where the seller's share of a captured order stands (ADR 0014)."""
+    if row.status != "SUCCESS":
+        return None
+    return "pending" if row.funds_held and not row.funds_released else "available"
 
 
 def order_responses(views: LiveViews, rows: list[OrderStatus]) -> list[PaymentOrderResponse]:
@@ -138,37 +149,22 @@ def read_order(
     ensure_fresh(services, views.order_status, min_position)
     row = views.order_status.get_order(payment_order_id)
     if row is not None:
-        return order_responses(views, [row])[0]
+        return with_refunds(services, order_responses(views, [row])[0])
     order = services.application.find(PaymentOrder, payment_order_uuid(payment_order_id))
     if order is None:
         raise not_found(f"payment order {payment_order_id!r}")
     READ_FALLBACKS.labels("payment_order").inc()
-    return order_response_from_events(views, order)
+    return with_refunds(services, order_response_from_events(views, order))
 
 
 def order_response_from_events(views: LiveViews, order: PaymentOrder) -> PaymentOrderResponse:
     """The view's answer, from the aggregate itself; ledger_updated/wallet_updated say
     whether the ledger and wallet views hold its posting and credit (usually not yet)."""
     order_id = [order.payment_order_id]
-    return PaymentOrderResponse(
-        payment_order_id=order.payment_order_id,
-        checkout_id=order.checkout_id,
-        seller_account=order.seller_account,
-        amount=order.amount.format(),
-        currency=order.currency,
-        status=order.status.value,
+    return order_response(
+        row_of(order, position=0),
         ledger_updated=bool(views.ledger.orders_with_postings(order_id)),
         wallet_updated=bool(views.wallets.orders_credited(order_id)),
-        attempts=order.attempts,
-        psp_reference=order.psp_reference,
-        failure_code=order.failure_code.value if order.failure_code else None,
-        failure_reason=order.failure_reason,
-        last_error=order.last_error,
-        next_attempt_at=order.next_attempt_at,
-        dead_lettered=order.dead_lettered,
-        discrepancies=order.discrepancies,
-        created_at=order.created_on,
-        updated_at=order.modified_on,
     )
 
 

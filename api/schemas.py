@@ -106,6 +106,29 @@ class PaymentOrderResponse(msgspec.Struct, frozen=True):
     discrepancies: int = 0
     # Its chargeback, on GET /payments/{id} only (null in lists): api/dispute_reads.py.
     dispute: DisputeResponse | None = None
+    # The platform's share and the seller's (amount - commission), ADR 0014.
+    commission: str = "0"
+    seller_net: str = "0"
+    # For a SUCCESS order: "pending" until the PSP settles it (or N days pass), then
+    # "available" to pay out; null before.
+    seller_funds: str | None = None
+    # Refunds (ADR 0014), on GET /payments/{id} only (null in lists): api/refund_schemas.py.
+    refunded: str | None = None
+    refundable: str | None = None
+    refunds: list[RefundResponse] | None = None
+
+
+class RefundResponse(msgspec.Struct, frozen=True):
+    """A refund as GET /refunds/{refund_id} answers it."""
+
+    refund_id: str
+    payment_order_id: str
+    amount: str
+    currency: str
+    status: str  # PENDING, SUCCEEDED or FAILED
+    reason: str | None
+    created_at: datetime
+    failure_reason: str | None = None
 
 
 class HealthResponse(msgspec.Struct, frozen=True):

@@ -154,8 +154,11 @@ def _replay_report(
         report["wallet"] = {
             "seller_account": found.seller_account,
             "currency": found.currency,
-            "available": _money(found.available_minor, found.currency),
             "pending": _money(found.pending_minor, found.currency),
+            "available": _money(found.available_minor, found.currency),
+            "in_transit": _money(found.in_transit_minor, found.currency),
+            "paid_out": _money(found.paid_out_minor, found.currency),
+            "balance": _money(found.balance_minor, found.currency),
             "credit_count": found.credit_count,
             "updated_at": format_instant(found.updated_at),
             "position": found.position,

@@ -158,20 +158,32 @@ def dlq() -> None:
 
 @dlq.command("list")
 @click.option("--payouts", is_flag=True, help="List dead-lettered payouts instead of orders.")
-def dlq_list(payouts: bool) -> None:
-    """List dead-lettered orders (or --payouts) with their attempts and last error."""
+@click.option("--refunds", is_flag=True, help="List dead-lettered refunds instead of orders.")
+def dlq_list(payouts: bool, refunds: bool) -> None:
+    """List dead-lettered orders (or --payouts, --refunds) with their attempts and last error."""
     from rich.console import Console
     from rich.table import Table
 
-    from payments.api.routes.dead_letters import list_dead_letters, list_payout_dead_letters
+    from payments.api.routes.dead_letters import (
+        list_dead_letters,
+        list_payout_dead_letters,
+        list_refund_dead_letters,
+    )
     from payments.runtime.services import build_services
 
+    if payouts and refunds:
+        raise click.UsageError("give --payouts or --refunds, not both")
     settings = load_settings()
     configure_logging("WARNING")
     services = build_services(settings, resolve_database_url(settings))
     try:
-        kind = "payout" if payouts else "order"
-        id_column = "payout_id" if payouts else "payment_order_id"
+        kind, id_column = (
+            ("payout", "payout_id")
+            if payouts
+            else ("refund", "refund_id")
+            if refunds
+            else ("order", "payment_order_id")
+        )
         table = Table(id_column, "attempts", "last error", "dead-lettered at")
         rows = (
             [
@@ -179,6 +191,11 @@ def dlq_list(payouts: bool) -> None:
                 for letter in list_payout_dead_letters(services)
             ]
             if payouts
+            else [
+                (letter.refund_id, letter.attempts, letter.last_error, letter.dead_lettered_at)
+                for letter in list_refund_dead_letters(services)
+            ]
+            if refunds
             else [
                 (
                     letter.payment_order_id,
@@ -202,19 +219,26 @@ def dlq_list(payouts: bool) -> None:
 @click.option("--all", "replay_all", is_flag=True, help="Replay every dead-lettered order.")
 @click.option("--reason", default="replayed by operator", show_default=True)
 @click.option("--payouts", is_flag=True, help="The id is a payout_id; --all replays payouts.")
-def dlq_replay(payment_order_id: str | None, replay_all: bool, reason: str, payouts: bool) -> None:
-    """Send one dead-lettered order (or payout, or --all) back to the executor."""
+@click.option("--refunds", is_flag=True, help="The id is a refund_id; --all replays refunds.")
+def dlq_replay(
+    payment_order_id: str | None, replay_all: bool, reason: str, payouts: bool, refunds: bool
+) -> None:
+    """Send one dead-lettered order (or payout, refund, or --all) back to the executor."""
     from payments.api.routes.dead_letters import (
         list_dead_letters,
         list_payout_dead_letters,
+        list_refund_dead_letters,
         replay,
         replay_payouts,
+        replay_refunds,
     )
     from payments.domain.errors import DomainError
     from payments.runtime.services import build_services
 
     if bool(payment_order_id) == replay_all:
         raise click.UsageError("give one PAYMENT_ORDER_ID or --all")
+    if payouts and refunds:
+        raise click.UsageError("give --payouts or --refunds, not both")
     settings = load_settings()
     configure_logging("WARNING")
     services = build_services(settings, resolve_database_url(settings))
@@ -226,6 +250,13 @@ def dlq_replay(payment_order_id: str | None, replay_all: bool, reason: str, payo
                 else [str(payment_order_id)]
             )
             result = replay_payouts(services, ids, reason, "cli")
+        elif refunds:
+            ids = (
+                [d.refund_id for d in list_refund_dead_letters(services)]
+                if replay_all
+                else [str(payment_order_id)]
+            )
+            result = replay_refunds(services, ids, reason, "cli")
         else:
             ids = (
                 [d.payment_order_id for d in list_dead_letters(services)]

@@ -69,7 +69,8 @@ class EnumAsValue(Transcoding):
 
 @dataclass(frozen=True, slots=True)
 class CheckoutPolicy:
-    """Deployment rules for checkouts: the one currency and the largest order amount."""
+    """Deployment rules for checkouts: the one currency, the largest order amount, the
+    platform's commission and who bears it on a refund or dispute (ADR 0014)."""
 
     currency: str
     max_amount_minor: int
@@ -327,17 +328,23 @@ class PaymentsApplication(Application[UUID]):
         changed: Callable[[T], A | None],
         redo: Callable[[T], A | None],
         attempts: int = SAVE_ATTEMPTS,
+        companions: Callable[[A], Sequence[Aggregate]] | None = None,
     ) -> list[tuple[T, A]]:
         """Save a batch in one transaction; after a conflict, item by item on fresh state.
 
         `changed(item)` is the item's aggregate with its commands applied (None: nothing to
-        save); `redo(item)` decides again on freshly loaded state. Answers each item whose
-        events are stored with the aggregate saved for it; an item still in conflict after
+        save); `redo(item)` decides again on freshly loaded state; `companions(aggregate)`
+        are other aggregates its change must be saved with (a refund's order). Answers each
+        item whose events are stored with the aggregate saved for it; an item in conflict after
         `attempts` is left out (logged): its next turn decides again.
         """
+
+        def with_companions(aggregate: A) -> list[Aggregate]:
+            return [aggregate, *(companions(aggregate) if companions else ())]
+
         batch = [(item, aggregate) for item in items if (aggregate := changed(item)) is not None]
         try:
-            self.record(*(aggregate for _, aggregate in batch))
+            self.record(*(saved for _, aggregate in batch for saved in with_companions(aggregate)))
         except IntegrityError:
             pass
         else:
@@ -346,10 +353,10 @@ class PaymentsApplication(Application[UUID]):
         for item, _ in batch:
             fresh: A | None = None
 
-            def decide(item: T = item) -> list[A]:
+            def decide(item: T = item) -> list[Aggregate]:
                 nonlocal fresh
                 fresh = redo(item)
-                return [] if fresh is None else [fresh]
+                return [] if fresh is None else with_companions(fresh)
 
             try:
                 self.retry_on_conflict(decide, attempts)

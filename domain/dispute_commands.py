@@ -27,13 +27,8 @@ class DisputeMismatch(DomainError):
 
 
 def refunds_taken_minor(order: PaymentOrder) -> int:
-    """What refunds took of the order so far: succeeded (`refunded_minor`) and in flight.
-
-    Read by name from the refunds side of the order (the refunds branch); an order without
-    it has had no refund.
-    """
-    in_flight = getattr(order, "refunds_in_flight", {})
-    return int(getattr(order, "refunded_minor", 0)) + int(sum(in_flight.values()))
+    """What refunds took of the order so far: succeeded and in flight."""
+    return order.refunded_minor + sum(order.refunds_in_flight.values())
 
 
 def dispute_split(

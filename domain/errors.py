@@ -66,3 +66,22 @@ class PayoutConflict(DomainError):
 
 class ConcurrentWrite(RuntimeError):
     """Another writer kept changing the same aggregates; trying again later will do."""
+
+
+class RefundConflict(DomainError):
+    """A refund id (an Idempotency-Key) already used for another order or other content."""
+
+    def __init__(self, refund_id: str) -> None:
+        super().__init__(f"refund {refund_id!r} already exists with different content")
+        self.refund_id = refund_id
+
+
+class OrderNotRefundable(DomainError):
+    """A refund of an order that was never captured (not SUCCESS): nothing to give back."""
+
+    def __init__(self, payment_order_id: str, status: str) -> None:
+        super().__init__(
+            f"payment order {payment_order_id!r} is {status}; only a SUCCESS order can be refunded"
+        )
+        self.payment_order_id = payment_order_id
+        self.status = status

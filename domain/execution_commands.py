@@ -1,5 +1,5 @@
 """The executor's commands (ADR 0004): attempts recorded before the PSP is called, answers
-recorded after, for charges (PaymentOrder) and payouts (Payout) alike."""
+recorded after, for charges (PaymentOrder), payouts (Payout) and refunds (Refund) alike."""
 
 from __future__ import annotations
 
@@ -10,12 +10,16 @@ from datetime import datetime
 from typing import TypeVar
 from uuid import UUID
 
+from eventsourcing.domain import Aggregate
+
 from payments.domain.application import PaymentsApplication
 from payments.domain.execution import PspAnswer, RetryPolicy
 from payments.domain.payment_order import PaymentOrder
 from payments.domain.payout import Payout
+from payments.domain.refund import Refund
+from payments.domain.refund_commands import settle_order_of
 
-Executable = PaymentOrder | Payout
+Executable = PaymentOrder | Payout | Refund
 W = TypeVar("W")
 
 
@@ -34,7 +38,7 @@ class ExecutionCommands:
         self.rng = rng
 
     def load(self, aggregate_id: UUID) -> Executable:
-        """A PaymentOrder or a Payout: the executor's queue holds both, by aggregate id."""
+        """A PaymentOrder, Payout or Refund: the executor's queue holds all, by aggregate id."""
         aggregate: Executable = self.application.repository.get(aggregate_id)
         return aggregate
 
@@ -69,7 +73,8 @@ class ExecutionCommands:
         policy: RetryPolicy,
     ) -> list[tuple[W, Executable]]:
         """Each aggregate's answer decides its next step (Executable.record_psp_answer), all
-        saved at once; after a concurrent write, each on fresh state."""
+        saved at once; after a concurrent write, each on fresh state. A refund's outcome is
+        saved with its order's completion or release (settle_order_of)."""
 
         def recorded(aggregate: Executable, item: W) -> Executable:
             entry = answered(item)
@@ -82,4 +87,10 @@ class ExecutionCommands:
             items,
             lambda item: recorded(answered(item).aggregate, item),
             lambda item: recorded(self.load(answered(item).aggregate.id), item),
+            companions=self._companions,
         )
+
+    def _companions(self, aggregate: Executable) -> list[Aggregate]:
+        if isinstance(aggregate, Refund):
+            return settle_order_of(self.application, aggregate)
+        return []

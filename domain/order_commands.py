@@ -3,7 +3,7 @@ dead-letter replays. Each decides on fresh state again after a concurrent write.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from payments.domain.application import PaymentsApplication
 from payments.domain.execution import FailureCode
@@ -31,6 +31,22 @@ class OrderCommands:
             payment_order_id,
             lambda order: order.record_failure(code, reason, psp_reference, source),
         )
+
+    def release_funds(self, loaded: Mapping[str, PaymentOrder], reason: str) -> list[str]:
+        """Release the sellers' shares of captured orders (ADR 0014), one save for the batch
+        (item by item on fresh state after a concurrent write). `loaded` maps payment order
+        ids to their current state; orders not captured, not held or released already are
+        left as they are. Answers the ids whose release was recorded."""
+
+        def released(order: PaymentOrder) -> PaymentOrder | None:
+            return order if order.release_funds(reason) else None
+
+        saved = self.application.save_each(
+            sorted(loaded),
+            lambda order_id: released(loaded[order_id]),
+            lambda order_id: released(self.application.get_order(order_id)),
+        )
+        return [order_id for order_id, _ in saved]
 
     def replay_dead_letter(self, payment_order_id: str, reason: str, actor: str) -> int | None:
         """Send a dead-lettered order back to the executor; returns the event position."""

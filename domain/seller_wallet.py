@@ -1,6 +1,7 @@
 """SellerWallet: the consistency boundary of what we may pay out to one seller.
 
-Credits come from a follower of the event log (succeeded orders, payout outcomes) and carry
+Credits come from a follower of the event log (released funds, refunds, disputes, payout
+outcomes: whatever the posting rules post to the seller's available account) and carry
 the notification position they account for, so a repeat changes nothing. A payout is reserved
 in the same save as the Payout is created: two racing payout runs cannot both spend a balance,
 because the second save conflicts on this aggregate's version (ADR 0006).
@@ -30,6 +31,15 @@ class SellerWallet(Aggregate):
         up_to_position: int
         amount_minor: int
         orders: int
+
+    class Moved(Aggregate.Event):
+        """What the available account of the seller moved by, up to a log position (ADR 0014):
+        released funds and reinstated disputes add, refunds and disputes take away. Signed."""
+
+        TOPIC = "payments.SellerWallet.Moved.v1"
+        up_to_position: int
+        amount_minor: int
+        entries: int
 
     class PayoutReserved(Aggregate.Event):
         TOPIC = "payments.SellerWallet.PayoutReserved.v1"
@@ -81,13 +91,14 @@ class SellerWallet(Aggregate):
 
     # --- commands -------------------------------------------------------------------------
 
-    def credit(self, up_to_position: int, amount_minor: int, orders: int) -> bool:
-        """Succeeded orders up to a log position; False (no change) when already counted."""
+    def move(self, up_to_position: int, amount_minor: int, entries: int) -> bool:
+        """Postings to the seller's available account up to a log position, summed (signed;
+        the balance may go below zero); False (no change) when already counted."""
         if up_to_position <= self.position:
             return False
-        if amount_minor <= 0 or orders <= 0:
-            raise IllegalTransition(f"credit of {amount_minor}", "credited")
-        self._credited(up_to_position=up_to_position, amount_minor=amount_minor, orders=orders)
+        if entries <= 0:
+            raise IllegalTransition(f"move of {entries} entries", "moved")
+        self._moved(up_to_position=up_to_position, amount_minor=amount_minor, entries=entries)
         return True
 
     def reserve_payout(self, payout_id: str, amount_minor: int) -> None:
@@ -142,6 +153,11 @@ class SellerWallet(Aggregate):
 
     @event(Credited)
     def _credited(self, up_to_position: int, amount_minor: int, orders: int) -> None:
+        self.credited_minor += amount_minor
+        self.position = up_to_position
+
+    @event(Moved)
+    def _moved(self, up_to_position: int, amount_minor: int, entries: int) -> None:
         self.credited_minor += amount_minor
         self.position = up_to_position
 

@@ -1,9 +1,10 @@
 """Keeping each SellerWallet in step with the event log (ADR 0006): what a change does to it.
 
-Succeeded orders credit their seller; payout outcomes settle, release or return a reservation.
+Postings to a seller's available account (released funds, refunds, disputes; before ADR 0014
+succeeded orders) move its balance; payout outcomes settle, release or return a reservation.
 Each change carries the notification position it accounts for and a wallet ignores positions
 it has seen, so a follower that crashes between saving wallets and saving its own position
-repeats nothing. Credits in a row are summed: one Credited event per seller per batch.
+repeats nothing. Movements in a row are summed: one Moved event per seller per batch.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from payments.domain.seller_wallet import SellerWallet
 
 
 class WalletChangeKind(Enum):
-    CREDIT = "credit"  # an order of the seller succeeded
+    CREDIT = "credit"  # a posting to the seller's available account (signed, ADR 0014)
     PAYOUT_PAID = "payout_paid"
     PAYOUT_FAILED = "payout_failed"
     PAYOUT_RETURNED = "payout_returned"
@@ -45,7 +46,7 @@ def apply_changes(wallet: SellerWallet, changes: Sequence[WalletChange]) -> Sell
             credit_through = change.position
             continue
         if credit_orders:
-            wallet.credit(credit_through, credit_minor, credit_orders)
+            wallet.move(credit_through, credit_minor, credit_orders)
             credit_minor = credit_orders = 0
         assert change.payout_id is not None
         if change.kind is WalletChangeKind.PAYOUT_PAID:
@@ -55,7 +56,7 @@ def apply_changes(wallet: SellerWallet, changes: Sequence[WalletChange]) -> Sell
         else:
             wallet.return_payout(change.payout_id, change.amount_minor, change.position)
     if credit_orders:
-        wallet.credit(credit_through, credit_minor, credit_orders)
+        wallet.move(credit_through, credit_minor, credit_orders)
     return wallet
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
@@ -147,11 +148,16 @@ def terms_ddl(schema: str | None, table: str) -> list[str]:
             amount_minor bigint NOT NULL,
             currency text NOT NULL
         )
-        """
+        """,
+        # ADR 0014: terms recorded before carry no commission and credited at once, exactly
+        # what these defaults say, so existing rows keep their meaning.
+        f"ALTER TABLE {qualify(schema, table)} "
+        "ADD COLUMN IF NOT EXISTS commission_minor bigint NOT NULL DEFAULT 0, "
+        "ADD COLUMN IF NOT EXISTS funds_held boolean NOT NULL DEFAULT false",
     ]
 
 
-_TERMS_COLUMNS = ("order_uuid", "payment_order_id", "seller_account", "amount_minor", "currency")
+_TERMS_COLUMNS = tuple(f.name for f in dataclasses.fields(OrderTerms))
 
 
 def load_terms(conn: Connection, table: str, events: Sequence[TrackedEvent]) -> TermsBook:
@@ -174,8 +180,5 @@ def store_terms(conn: Connection, table: str, book: TermsBook, known: set[UUID])
             conn,
             table,
             _TERMS_COLUMNS,
-            (
-                (t.order_uuid, t.payment_order_id, t.seller_account, t.amount_minor, t.currency)
-                for t in new
-            ),
+            (dataclasses.astuple(t) for t in new),
         )

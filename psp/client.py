@@ -55,6 +55,18 @@ class PayoutRequest:
     idempotency_key: str
 
 
+@dataclass(frozen=True, slots=True)
+class RefundRequest:
+    charge: str  # the PSP's id of the captured charge
+    amount_minor: int
+    reason: str | None
+    reference: str
+    idempotency_key: str
+
+
+REFUND_FINALS = {"succeeded", "failed"}
+
+
 class PspClient(Protocol):
     def create_charge(self, request: ChargeRequest) -> CallAnswer:
         """The PSP's answer; a 4xx is Rejected, final only after a look-up (confirm_rejection)."""
@@ -65,6 +77,10 @@ class PspClient(Protocol):
     def create_payout(self, request: PayoutRequest) -> CallAnswer: ...
 
     def find_payout(self, reference: str) -> LookupAnswer: ...
+
+    def create_refund(self, request: RefundRequest) -> CallAnswer: ...
+
+    def find_refund(self, reference: str) -> LookupAnswer: ...
 
     def payout_state(self, reference: str) -> PayoutState | NotFoundAtPsp | Retryable:
         """The payout's raw status (a webhook says paid, failed or returned: which is it?)."""
@@ -132,6 +148,20 @@ def outcome_of_payout(payout: dict[str, Any]) -> PspAnswer:
     return Retryable(f"unknown payout status {status!r}")
 
 
+def outcome_of_refund(refund: dict[str, Any]) -> PspAnswer:
+    """Classify a refund object (in answers, look-ups and webhooks)."""
+    status = refund.get("status")
+    reference = str(refund.get("id", ""))
+    if status == "succeeded":
+        return Succeeded(reference)
+    if status == "pending":
+        return Pending(reference)
+    if status == "failed":
+        reason = str(refund.get("failure_code") or "refund_failed")
+        return Declined(FailureCode.REJECTED, reason, reference or None)
+    return Retryable(f"unknown refund status {status!r}")
+
+
 class HttpPspClient:
     """Talks to the sandbox or a PSP with the same API over HTTP (thread-safe)."""
 
@@ -195,6 +225,20 @@ class HttpPspClient:
     def find_payout(self, reference: str) -> LookupAnswer:
         found = self._lookup("/v1/payouts", reference, PAYOUT_FINALS)
         return found if isinstance(found, NotFoundAtPsp | Retryable) else outcome_of_payout(found)
+
+    def create_refund(self, request: RefundRequest) -> CallAnswer:
+        body: dict[str, Any] = {
+            "charge": request.charge,
+            "amount": request.amount_minor,
+            "reference": request.reference,
+        }
+        if request.reason:
+            body["reason"] = request.reason
+        return self._create("/v1/refunds", body, request.idempotency_key, outcome_of_refund)
+
+    def find_refund(self, reference: str) -> LookupAnswer:
+        found = self._lookup("/v1/refunds", reference, REFUND_FINALS)
+        return found if isinstance(found, NotFoundAtPsp | Retryable) else outcome_of_refund(found)
 
     def payout_state(self, reference: str) -> PayoutState | NotFoundAtPsp | Retryable:
         found = self._lookup("/v1/payouts", reference, PAYOUT_FINALS)

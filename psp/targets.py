@@ -1,4 +1,5 @@
-"""What the executor executes: charges (PaymentOrder) and payouts (Payout), one protocol.
+"""What the executor executes: charges (PaymentOrder), payouts (Payout) and refunds (Refund),
+one protocol.
 
 The executor's machinery (pre-call event, leases, retries with stored backoff, dead letters,
 re-query by reference) is the same for both, and so are the domain's rules for an answer
@@ -14,7 +15,8 @@ from payments.domain.execution import CallAnswer, LookupAnswer
 from payments.domain.execution_commands import Executable
 from payments.domain.payment_order import PaymentOrder
 from payments.domain.payout import Payout
-from payments.psp.client import ChargeRequest, PayoutRequest, PspClient
+from payments.domain.refund import Refund
+from payments.psp.client import ChargeRequest, PayoutRequest, PspClient, RefundRequest
 
 
 class ExecutionTarget(Protocol):
@@ -63,7 +65,31 @@ class Payouts:
         return client.find_payout(aggregate.payout_id)
 
 
-TARGETS: dict[type[Executable], ExecutionTarget] = {PaymentOrder: Charges(), Payout: Payouts()}
+class Refunds:
+    """A Refund: refund the order's charge; Idempotency-Key = refund_id."""
+
+    def call(self, client: PspClient, aggregate: Executable) -> CallAnswer:
+        assert isinstance(aggregate, Refund)
+        return client.create_refund(
+            RefundRequest(
+                charge=aggregate.charge_reference,
+                amount_minor=aggregate.amount_minor,
+                reason=aggregate.reason,
+                reference=aggregate.refund_id,
+                idempotency_key=aggregate.refund_id,
+            )
+        )
+
+    def requery(self, client: PspClient, aggregate: Executable) -> LookupAnswer:
+        assert isinstance(aggregate, Refund)
+        return client.find_refund(aggregate.refund_id)
+
+
+TARGETS: dict[type[Executable], ExecutionTarget] = {
+    PaymentOrder: Charges(),
+    Payout: Payouts(),
+    Refund: Refunds(),
+}
 
 
 def target_of(aggregate: Executable) -> ExecutionTarget:

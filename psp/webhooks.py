@@ -19,7 +19,7 @@ from payments.domain.execution import (
     Retryable,
     Succeeded,
 )
-from payments.psp.client import PspClient, outcome_of_charge
+from payments.psp.client import PspClient, outcome_of_charge, outcome_of_refund
 
 
 class WebhookMalformed(ValueError):
@@ -56,6 +56,16 @@ class PayoutNotice:
 
 
 @dataclass(frozen=True, slots=True)
+class RefundNotice:
+    """refund.succeeded | refund.failed about one of our refunds (its refund_id)."""
+
+    event_id: str
+    event_type: str
+    refund_id: str
+    answer: Succeeded | Declined
+
+
+@dataclass(frozen=True, slots=True)
 class IgnoredNotice:
     event_id: str
     event_type: str
@@ -71,7 +81,8 @@ class DisputeNotice:
     psp_dispute_id: str
 
 
-Notice = ChargeNotice | PayoutNotice | DisputeNotice | IgnoredNotice
+Notice = ChargeNotice | PayoutNotice | RefundNotice | DisputeNotice | IgnoredNotice
+OutcomeNotice = ChargeNotice | PayoutNotice | RefundNotice
 PAYOUT_OUTCOMES = {"payout.paid": "paid", "payout.failed": "failed", "payout.returned": "returned"}
 
 
@@ -99,6 +110,12 @@ def read_event(body: bytes) -> Notice:
             psp_reference=str(payout.get("id", "")),
             reason=str(payout.get("failure_code") or "failed"),
         )
+    if envelope.type.startswith("refund."):
+        refund = _data_object(envelope, "refund")
+        said: PspAnswer = outcome_of_refund(refund)
+        if not isinstance(said, Succeeded | Declined):
+            return IgnoredNotice(envelope.id, envelope.type, "not a final refund outcome")
+        return RefundNotice(envelope.id, envelope.type, refund["reference"], said)
     if not envelope.type.startswith("charge."):
         return IgnoredNotice(envelope.id, envelope.type, "not a charge event")
     charge = _data_object(envelope, "charge")
@@ -123,7 +140,7 @@ def _data_object(envelope: _Envelope, noun: str) -> dict[str, Any]:
 class Confirmed:
     """What the PSP's own look-up says, to be recorded instead of the webhook's word."""
 
-    notice: ChargeNotice | PayoutNotice
+    notice: OutcomeNotice
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,9 +157,7 @@ class LookupFailed:
     why: str
 
 
-def confirm(
-    notice: ChargeNotice | PayoutNotice, client: PspClient
-) -> Confirmed | Unconfirmed | LookupFailed:
+def confirm(notice: OutcomeNotice, client: PspClient) -> Confirmed | Unconfirmed | LookupFailed:
     """Ask the PSP by our reference what the webhook claims; the look-up's answer is what
     gets recorded (a forged or stale webhook records nothing; a webhook that disagrees with
     the PSP is superseded by the PSP)."""
@@ -157,6 +172,8 @@ def confirm(
         return Confirmed(
             ChargeNotice(notice.event_id, notice.event_type, notice.payment_order_id, found)
         )
+    if isinstance(notice, RefundNotice):
+        return _confirm_refund(notice, client)
     state = client.payout_state(notice.payout_id)
     if isinstance(state, Retryable):
         return LookupFailed(state.error)
@@ -174,3 +191,17 @@ def confirm(
             state.failure_code or "failed",
         )
     )
+
+
+def _confirm_refund(
+    notice: RefundNotice, client: PspClient
+) -> Confirmed | Unconfirmed | LookupFailed:
+    """The refund's outcome as the PSP's look-up by our refund_id says it, never the webhook's."""
+    found = client.find_refund(notice.refund_id)
+    if isinstance(found, Retryable):
+        return LookupFailed(found.error)
+    if isinstance(found, NotFoundAtPsp):
+        return Unconfirmed("the PSP holds no refund for this reference")
+    if isinstance(found, Pending):
+        return Unconfirmed("the PSP says the refund is still pending")
+    return Confirmed(RefundNotice(notice.event_id, notice.event_type, notice.refund_id, found))

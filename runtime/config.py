@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from payments.domain.application import CheckoutPolicy
-from payments.domain.commission import RefundCommissionPolicy
+from payments.domain.commission import NO_COMMISSION, Commission, RefundCommissionPolicy
 from payments.domain.money import Money, MoneyError, currency_exponent
 
 
@@ -58,17 +58,25 @@ class Settings:
     reconciliation_backfill_days: int = 31  # how far back the daily job reconciles missed days
     scheduler_daily_at: tuple[int, int] = (2, 0)  # UTC hour, minute of the daily finance jobs
     privacy_key_cache_s: float = 60.0  # how long a process seals with a key it looked up
-    # Who bears a refund or dispute: keep (the seller; the platform keeps its commission)
-    # or return (the commission pro rata) — PAYMENTS_REFUND_COMMISSION, ADR 0014.
+    commission: Commission = NO_COMMISSION  # the platform's share of each order (ADR 0014)
     refund_commission: RefundCommissionPolicy = RefundCommissionPolicy.KEEP
+    available_after_days: int | None = None  # None: funds become available on settlement
 
     @property
     def checkout_policy(self) -> CheckoutPolicy:
         return CheckoutPolicy(
             currency=self.currency,
             max_amount_minor=self.max_amount_minor,
+            commission=self.commission,
             refund_commission=self.refund_commission,
         )
+
+    @property
+    def funds_available_on(self) -> str:
+        """When a seller's pending share becomes available, as the wallet answer says it."""
+        if self.available_after_days is None:
+            return "settlement"
+        return f"after {self.available_after_days} days"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -92,15 +100,7 @@ class Settings:
             raise ConfigError(
                 f"PAYMENTS_LOG_LEVEL={log_level!r}: use DEBUG, INFO, WARNING or ERROR"
             )
-        refund_commission_text = env.get("PAYMENTS_REFUND_COMMISSION", "keep").strip().lower()
-        try:
-            refund_commission = RefundCommissionPolicy(refund_commission_text)
-        except ValueError:
-            raise ConfigError(
-                f"PAYMENTS_REFUND_COMMISSION={refund_commission_text!r}: use keep or return"
-            ) from None
         return cls(
-            refund_commission=refund_commission,
             database_url=env.get("PAYMENTS_DATABASE_URL") or None,
             data_dir=Path(env.get("PAYMENTS_DATA_DIR", "data")).expanduser().resolve(),
             currency=currency,
@@ -142,7 +142,25 @@ class Settings:
                 env, "PAYMENTS_RECONCILIATION_BACKFILL_DAYS", 31, 1, 366
             ),
             privacy_key_cache_s=_float(env, "PAYMENTS_PRIVACY_KEY_CACHE_S", 60.0, 0, 3600),
+            commission=_commission(env, currency),
+            refund_commission=RefundCommissionPolicy(
+                _choice(env, "PAYMENTS_REFUND_COMMISSION", ("keep", "return"))
+            ),
+            available_after_days=(
+                _int(env, "PAYMENTS_AVAILABLE_AFTER_DAYS", 0, 0, 365)
+                if env.get("PAYMENTS_AVAILABLE_AFTER_DAYS")
+                else None
+            ),
         )
+
+
+def _commission(env: Mapping[str, str], currency: str) -> Commission:
+    """PAYMENTS_COMMISSION: "2.5%+0.30", "2.5%", "0.30" or "0" (the default)."""
+    text = env.get("PAYMENTS_COMMISSION") or "0"
+    try:
+        return Commission.parse(text, currency)
+    except MoneyError as error:
+        raise ConfigError(f"PAYMENTS_COMMISSION={text!r}: {error}") from None
 
 
 def _payout_minimum(env: Mapping[str, str], currency: str) -> int:

@@ -62,7 +62,7 @@ def build_executor(services: Services) -> PaymentExecutor:
         feeder,
         client,
         config,
-        followers=[services.wallet_feed],
+        followers=services.money_followers(),
     )
 
 

@@ -36,7 +36,10 @@ def job_dependencies(services: Services) -> JobDependencies:
         queue=services.queue,
         requery_delays=tuple(timedelta(seconds=s) for s in settings.executor.requery_delays_s),
         payouts=services.payouts,
-        catch_up_wallets=services.wallet_feed.run_until_idle,
+        catch_up_wallets=services.catch_up_wallets,
+        release_due_funds=(
+            services.release_due_funds if settings.available_after_days is not None else None
+        ),
         payout_sellers=lambda: [w.seller_account for w in PostgresWallets(services.pool).wallets()],
         payout_minimum_minor=settings.payout_minimum_minor,
         purge_idempotency_keys=services.idempotency.purge_expired,

@@ -13,17 +13,22 @@ from payments.domain.api_key_commands import ApiKeyCommands
 from payments.domain.application import PaymentsApplication
 from payments.domain.dispute_commands import DisputeCommands
 from payments.domain.erasure_commands import ErasureCommands
+from payments.domain.ids import payment_order_uuid
 from payments.domain.order_commands import OrderCommands
 from payments.domain.payout_commands import PayoutCommands
 from payments.domain.reconciliation_commands import ReconciliationCommands
+from payments.domain.refund_commands import RefundCommands
 from payments.projections import catalog as projections_catalog
 from payments.projections.audit import seal, verifications
+from payments.projections.event_store import load_aggregates
 from payments.projections.followers import execution_queue
 from payments.projections.followers.execution_feed import ExecutionFeed
 from payments.projections.followers.follower import Follower
+from payments.projections.followers.release_feed import ReleaseFeed
 from payments.projections.followers.wallet_feed import WalletFeed
 from payments.projections.source import ApplicationEventSource
 from payments.projections.views.access import ApiKeysView, KeyRow
+from payments.projections.views.wallets_pg import PostgresWallets
 from payments.psp.client import HttpPspClient
 from payments.psp.reconcile import days as reconciliation_days
 from payments.psp.reconcile.runs import Reconciler
@@ -32,6 +37,9 @@ from payments.runtime.config import Settings
 from payments.runtime.database import apply_schema, eventsourcing_env, open_pool
 from payments.runtime.keys import KeyRing, NewKey, new_key
 from payments.scheduler import runner as scheduler_jobs
+
+RELEASE_PAGE = 1000  # orders released together by the funds-release job
+AFTER_DAYS = "after_days"
 
 # Every table of ours; each statement is idempotent. Later components append theirs.
 SCHEMA: list[str] = [
@@ -64,6 +72,10 @@ class Services:
     @cached_property
     def disputes(self) -> DisputeCommands:
         return DisputeCommands(self.application, self.application.policy.refund_commission)
+
+    @cached_property
+    def refunds(self) -> RefundCommands:
+        return RefundCommands(self.application)
 
     @cached_property
     def key_commands(self) -> ApiKeyCommands:
@@ -103,6 +115,46 @@ class Services:
         return Follower(
             WalletFeed(self.pool, self.application), ApplicationEventSource(self.application)
         )
+
+    @cached_property
+    def release_feed(self) -> Follower:
+        """Releases the pending funds of captures the PSP settled (ADR 0014); idle when the
+        deployment releases by age (PAYMENTS_AVAILABLE_AFTER_DAYS) instead."""
+        view = ReleaseFeed(
+            self.pool,
+            self.application,
+            enabled=self.settings.available_after_days is None,
+        )
+        return Follower(view, ApplicationEventSource(self.application))
+
+    def money_followers(self) -> list[Follower]:
+        """What keeps money payable in step with the log, in the order to run them: funds
+        released first, then the wallets that pay out of them."""
+        return [self.release_feed, self.wallet_feed]
+
+    def release_due_funds(self, now: datetime) -> int:
+        """With PAYMENTS_AVAILABLE_AFTER_DAYS, release every capture at least that old
+        (ADR 0014); how many orders were released. Nothing to do in settlement mode."""
+        days = self.settings.available_after_days
+        if days is None:
+            return 0
+        view = PostgresWallets(self.pool)
+        Follower(view, ApplicationEventSource(self.application)).run_until_idle()
+        released, after = 0, ""
+        while due := view.unreleased_before(now - timedelta(days=days), RELEASE_PAGE, after):
+            loaded = load_aggregates(
+                self.application, self.pool, [payment_order_uuid(i) for i in due]
+            )
+            held = {o.payment_order_id: o for o in loaded.values() if o.awaits_release}
+            released += len(self.orders.release_funds(held, AFTER_DAYS))
+            after = due[-1]
+        return released
+
+    def catch_up_wallets(self, now: datetime | None = None) -> None:
+        """Before paying out: release what is due, then credit what the log says."""
+        self.release_due_funds(now or datetime.now(UTC))
+        for follower in self.money_followers():
+            follower.run_until_idle()
 
     def execution_feed(self, first_requery_delay: timedelta) -> Follower:
         """Keeps the execution queue in step with the log (the executor's loop runs it)."""

@@ -22,6 +22,7 @@ log = logging.getLogger("payments.scheduler.jobs")
 DUE_WORK_EVERY = timedelta(seconds=60)
 STUCK_EVERY = timedelta(minutes=5)
 DISPUTES_EVERY = timedelta(minutes=15)
+RELEASE_EVERY = timedelta(minutes=5)
 PURGE_EVERY = timedelta(hours=1)
 RUNS_KEPT = timedelta(days=30)
 DUE_WORK_MAX_ROUNDS = 50
@@ -66,6 +67,7 @@ class JobDependencies:
     seal: Callable[[], tuple[int, int] | None] | None = None  # None: no audit key
     reconcile_missed_days: Callable[[date], Backfill] | None = None  # None: no PSP
     requery_disputes: Callable[[], str] | None = None  # None: no PSP
+    release_due_funds: Callable[[datetime], int] | None = None  # ADR 0014, by age
 
 
 def run_due_work(deps: JobDependencies) -> str:
@@ -105,6 +107,13 @@ def run_payouts(deps: JobDependencies, day: date) -> dict[str, int]:
         log.info("payout refused", extra={"seller": seller, "reason": why})
     log.info("payout run", extra={"run_id": day.isoformat(), **counts.as_dict()})
     return counts.as_dict()
+
+
+def release_funds(deps: JobDependencies, now: datetime) -> str:
+    """With PAYMENTS_AVAILABLE_AFTER_DAYS: make captures that old available (ADR 0014)."""
+    if deps.release_due_funds is None:
+        raise JobSkipped("funds are released on settlement (PAYMENTS_AVAILABLE_AFTER_DAYS unset)")
+    return f"{deps.release_due_funds(now)} order(s) released"
 
 
 def audit_seal(deps: JobDependencies) -> str:
@@ -181,6 +190,13 @@ def build_jobs(deps: JobDependencies) -> list[Job]:
             "Pay out every seller whose available balance is at least PAYMENTS_PAYOUT_MINIMUM",
             lambda now: ", ".join(f"{k} {v}" for k, v in run_payouts(deps, now.date()).items()),
             daily_at=_later(daily, 15),
+        ),
+        Job(
+            "funds-release",
+            "Make sellers' pending funds available once PAYMENTS_AVAILABLE_AFTER_DAYS passed "
+            "(when set; otherwise settlement releases them)",
+            lambda now: release_funds(deps, now),
+            every=RELEASE_EVERY,
         ),
         Job(
             "audit-seal",

@@ -1,4 +1,5 @@
-"""Dead-letter queue for operators: list parked orders, send them back to the executor."""
+"""Dead-letter queue for operators: list parked orders, payouts and refunds, send them back
+to the executor."""
 
 from __future__ import annotations
 
@@ -11,10 +12,10 @@ from litestar.di import NamedDependency
 from litestar.params import JSONBody
 
 from payments.api.auth import access
-from payments.api.parameters import PaymentOrderIdPath, PayoutIdPath
+from payments.api.parameters import PaymentOrderIdPath, PayoutIdPath, RefundIdPath
 from payments.api.problems import problem_specs
 from payments.domain.api_key import Role
-from payments.projections.followers.execution_queue import PAYOUT
+from payments.projections.followers.execution_queue import PAYOUT, REFUND
 from payments.runtime.keys import Caller
 from payments.runtime.services import Services
 
@@ -41,6 +42,17 @@ class PayoutDeadLetterList(msgspec.Struct, frozen=True):
     dead_letters: list[PayoutDeadLetterView]
 
 
+class RefundDeadLetterView(msgspec.Struct, frozen=True):
+    refund_id: str
+    attempts: int
+    last_error: str
+    dead_lettered_at: datetime
+
+
+class RefundDeadLetterList(msgspec.Struct, frozen=True):
+    dead_letters: list[RefundDeadLetterView]
+
+
 class ReplayResult(msgspec.Struct, frozen=True):
     replayed: list[str]
     position: int | None
@@ -64,6 +76,22 @@ def list_payout_dead_letters(services: Services) -> list[PayoutDeadLetterView]:
         PayoutDeadLetterView(d.reference, d.attempts, d.last_error, d.dead_lettered_at)
         for d in services.queue.dead_letters(PAYOUT)
     ]
+
+
+def list_refund_dead_letters(services: Services) -> list[RefundDeadLetterView]:
+    return [
+        RefundDeadLetterView(d.reference, d.attempts, d.last_error, d.dead_lettered_at)
+        for d in services.queue.dead_letters(REFUND)
+    ]
+
+
+def replay_refunds(
+    services: Services, refund_ids: list[str], reason: str, actor: str
+) -> ReplayResult:
+    position = None
+    for refund_id in refund_ids:
+        position = services.refunds.replay_dead_letter(refund_id, reason, actor) or position
+    return ReplayResult(replayed=refund_ids, position=position)
 
 
 def replay_payouts(
@@ -164,3 +192,35 @@ class DeadLettersController(Controller):
     ) -> ReplayResult:
         reason = data.reason if data else ReplayRequest().reason
         return replay_payouts(services, [payout_id], reason, caller.key_id)
+
+    @get(
+        "/refunds",
+        operation_id="listRefundDeadLetters",
+        summary="Refunds parked after their last retry",
+        description="Their amount stays reserved on the order until a replay settles them.",
+        sync_to_thread=True,
+        responses=problem_specs(),
+        **access(Role.OPERATOR),
+    )
+    def list_refunds(self, services: NamedDependency[Services]) -> RefundDeadLetterList:
+        return RefundDeadLetterList(dead_letters=list_refund_dead_letters(services))
+
+    @post(
+        "/refunds/{refund_id:str}/replay",
+        operation_id="replayRefundDeadLetter",
+        summary="Send one dead-lettered refund back to the executor",
+        description="Optional body {reason}. 409 when the refund is not dead-lettered.",
+        status_code=202,
+        sync_to_thread=True,
+        responses=problem_specs(404, 409, 413, 422),
+        **access(Role.OPERATOR),
+    )
+    def replay_refund(
+        self,
+        refund_id: RefundIdPath,
+        services: NamedDependency[Services],
+        caller: NamedDependency[Caller],
+        data: JSONBody[ReplayRequest | None] = None,
+    ) -> ReplayResult:
+        reason = data.reason if data else ReplayRequest().reason
+        return replay_refunds(services, [refund_id], reason, caller.key_id)

@@ -79,8 +79,9 @@ def payout_body(payout: Payout, position: int | None = None) -> PayoutResponse:
 
 
 def request_payout(services: Services, command: RequestPayout) -> PayoutPlacement:
-    """Credit what the log says first (if no other process is at it), then reserve and create."""
-    services.wallet_feed.run_until_idle()
+    """Release what is due and credit what the log says first (if no other process is at it),
+    then reserve and create."""
+    services.catch_up_wallets()
     return services.payouts.request_payout(command)
 
 

@@ -1,17 +1,22 @@
-"""Reads of the wallet view: what each seller has available and pending (now or as of)."""
+"""Reads of the wallet view: what each seller has pending, available, in transit and paid out
+(now or as of), and which sellers are in debt (ADR 0014)."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 import msgspec
 from litestar import Controller, get
 from litestar.di import NamedDependency
+from litestar.params import QueryParameter
 
 from payments.api.as_of import as_of_unavailable, parse_as_of
 from payments.api.auth import access
 from payments.api.parameters import (
     AsOfQuery,
+    IdQuery,
+    LimitQuery,
     MinPositionHeader,
     MinPositionQuery,
     SellerAccountPath,
@@ -27,15 +32,54 @@ from payments.projections.views.wallets import Wallet
 from payments.runtime.keys import Caller
 from payments.runtime.services import Services
 
+NegativeBalanceQuery = Annotated[
+    str,
+    QueryParameter(
+        pattern="^negative$",
+        description="`negative`: the wallets whose balance is below zero.",
+        schema_extra={"enum": ["negative"]},
+    ),
+]
+
 
 class WalletResponse(msgspec.Struct, frozen=True):
     seller_account: str
     currency: str
-    available: str
-    pending: str
+    pending: str  # earned, not settled by the PSP yet: not payable
+    available: str  # payable; below zero after a refund or dispute took more than was left
+    in_transit: str  # payouts reserved, not paid yet
+    paid_out: str
+    balance: str  # pending + available: what we owe the seller (below zero: what it owes us)
+    funds_available_on: str  # "settlement" or "after N days" (PAYMENTS_AVAILABLE_AFTER_DAYS)
+    negative_since: datetime | None  # since when the balance is below zero (live answers)
     credit_count: int
     updated_at: datetime
     position: int
+
+
+class NegativeWalletPage(msgspec.Struct, frozen=True):
+    wallets: list[WalletResponse]
+    next_after: str | None  # pass as ?after= for the next page
+
+
+def wallet_response(wallet: Wallet, funds_available_on: str) -> WalletResponse:
+    def money(minor: int) -> str:
+        return format_minor(minor, wallet.currency)
+
+    return WalletResponse(
+        seller_account=wallet.seller_account,
+        currency=wallet.currency,
+        pending=money(wallet.pending_minor),
+        available=money(wallet.available_minor),
+        in_transit=money(wallet.in_transit_minor),
+        paid_out=money(wallet.paid_out_minor),
+        balance=money(wallet.balance_minor),
+        funds_available_on=funds_available_on,
+        negative_since=wallet.negative_since,
+        credit_count=wallet.credit_count,
+        updated_at=wallet.updated_at,
+        position=wallet.position,
+    )
 
 
 def _wallet_as_of(services: Services, seller_account: str, instant: datetime) -> Wallet | None:
@@ -50,9 +94,39 @@ class WalletsController(Controller):
     tags = ["wallets"]
 
     @get(
+        "/",
+        operation_id="listNegativeWallets",
+        summary="Sellers in debt: wallets whose balance is below zero, with since when",
+        description="Only `balance=negative` is supported: the sellers a refund or dispute left "
+        "owing the platform, by seller account, each with its amounts and `negative_since`. "
+        "Later sales net a debt off first; payouts skip these sellers.",
+        sync_to_thread=True,
+        responses=problem_specs(422, 503),
+        **access(Role.FINANCE),
+    )
+    def negative_wallets(
+        self,
+        services: NamedDependency[Services],
+        balance: NegativeBalanceQuery,
+        limit: LimitQuery = 100,
+        after: IdQuery = None,
+        min_position: MinPositionQuery = None,
+        min_position_header: MinPositionHeader = None,
+    ) -> NegativeWalletPage:
+        wallets = LiveViews.on(services.pool).wallets
+        ensure_fresh(services, wallets, parse_min_position(min_position, min_position_header))
+        found = wallets.negative(limit + 1, after)
+        page = found[:limit]
+        mode = services.settings.funds_available_on
+        return NegativeWalletPage(
+            wallets=[wallet_response(w, mode) for w in page],
+            next_after=page[-1].seller_account if len(found) > limit else None,
+        )
+
+    @get(
         "/{seller_account:str}",
         operation_id="getWallet",
-        summary="A seller's wallet: available and pending (payouts in flight)",
+        summary="A seller's wallet: pending, available, in transit, paid out and balance",
         description="With ?as_of= the wallet as it stood at that instant.",
         sync_to_thread=True,
         responses=problem_specs(404, 422, 503),
@@ -79,12 +153,4 @@ class WalletsController(Controller):
         )
         if wallet is None:
             raise not_found(f"wallet of seller {seller_account!r}")
-        return WalletResponse(
-            seller_account=wallet.seller_account,
-            currency=wallet.currency,
-            available=format_minor(wallet.available_minor, wallet.currency),
-            pending=format_minor(wallet.pending_minor, wallet.currency),
-            credit_count=wallet.credit_count,
-            updated_at=wallet.updated_at,
-            position=wallet.position,
-        )
+        return wallet_response(wallet, services.settings.funds_available_on)

@@ -30,7 +30,8 @@ from payments.psp.webhooks import (
     IgnoredNotice,
     LookupFailed,
     Notice,
-    PayoutNotice,
+    OutcomeNotice,
+    RefundNotice,
     Unconfirmed,
     WebhookMalformed,
     confirm,
@@ -90,7 +91,7 @@ class WebhooksController(Controller):
     @post(
         "/webhooks/psp",
         operation_id="receivePspEvent",
-        summary="Signed PSP event (charge outcome)",
+        summary="Signed PSP event (charge, payout or refund outcome)",
         description="Header PSP-Signature: t=<unix>,v1=<hex HMAC-SHA256 of '{t}.{body}'>. "
         "Stale (>300 s) or forged → 400/401 and nothing recorded. Duplicates change nothing.",
         status_code=200,
@@ -169,6 +170,13 @@ def _record(services: Services, notice: Notice) -> str:
         )
         return f"ignored: not confirmed: {checked.why}"
     notice = checked.notice
+    if isinstance(notice, RefundNotice):
+        refund_id, confirmed = notice.refund_id, notice.answer
+        return _settle(
+            notice,
+            "refund",
+            lambda: services.refunds.record_answer(refund_id, confirmed, source="webhook"),
+        )
     if isinstance(notice, ChargeNotice):
         answer = notice.answer
         order_id = notice.payment_order_id
@@ -224,8 +232,10 @@ def _record_dispute(services: Services, notice: DisputeNotice) -> str:
     return synced.outcome
 
 
-def _known(services: Services, notice: ChargeNotice | PayoutNotice) -> bool:
-    """Whether the notice names an order or payout of ours (no look-up for strangers)."""
+def _known(services: Services, notice: OutcomeNotice) -> bool:
+    """Whether the notice names an order, payout or refund of ours (no look-up for strangers)."""
+    if isinstance(notice, RefundNotice):
+        return services.refunds.find(notice.refund_id) is not None
     if isinstance(notice, ChargeNotice):
         return (
             services.application.find(PaymentOrder, payment_order_uuid(notice.payment_order_id))
@@ -234,7 +244,7 @@ def _known(services: Services, notice: ChargeNotice | PayoutNotice) -> bool:
     return services.application.find_payout(notice.payout_id) is not None
 
 
-def _settle(notice: ChargeNotice | PayoutNotice, noun: str, record: Callable[[], bool]) -> str:
+def _settle(notice: OutcomeNotice, noun: str, record: Callable[[], bool]) -> str:
     """Run the command the event calls for; unknown references are acknowledged and ignored."""
     try:
         changed = record()
@@ -243,9 +253,10 @@ def _settle(notice: ChargeNotice | PayoutNotice, noun: str, record: Callable[[],
         return "ignored: unknown reference"
     except IllegalTransition as error:
         # Too early (not executing yet, or returned before paid is recorded): the PSP retries.
-        title = (
-            "Order not executing yet" if noun == "order" else "Payout not ready for this outcome"
-        )
+        title = {
+            "order": "Order not executing yet",
+            "refund": "Refund not executing yet",
+        }.get(noun, "Payout not ready for this outcome")
         raise ProblemError(409, "webhook-too-early", title, str(error)) from None
     log.info(
         "webhook recorded",

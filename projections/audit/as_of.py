@@ -19,6 +19,7 @@ from psycopg_pool import ConnectionPool
 
 from payments.domain.ids import payment_order_uuid
 from payments.domain.payment_order import PaymentOrder
+from payments.domain.payout import Payout
 from payments.projections.audit.instants import AsOfUnavailable, unapplied_tail
 from payments.projections.core import TrackedEvent, UnapplicableEvent
 from payments.projections.event_store import aggregate_events
@@ -34,9 +35,14 @@ from payments.projections.views.ledger import (
 from payments.projections.views.ledger_pg import ENTRY_COLUMNS, PostgresLedger
 from payments.projections.views.order_status import OrderStatus, apply_order_event
 from payments.projections.views.order_terms import TermsBook, terms_of
-from payments.projections.views.postings import POSTING_RULES, ledger_topics, transaction_for
+from payments.projections.views.postings import (
+    POSTING_RULES,
+    ledger_topics,
+    seller_pending_account,
+    transaction_for,
+)
 from payments.projections.views.postings import seller_account as seller_ledger_account
-from payments.projections.views.wallets import WALLET_RULES, Wallet
+from payments.projections.views.wallets import PAYOUT_EFFECTS, Wallet
 
 # --- orders --------------------------------------------------------------------------------
 
@@ -68,7 +74,7 @@ def order_as_of(
     return OrderAsOf(
         row,
         ledger_updated=any(type(e) in POSTING_RULES for e in before),
-        wallet_updated=any(type(e) in WALLET_RULES for e in before),
+        wallet_updated=any(isinstance(e, PaymentOrder.Succeeded) for e in before),  # the pay-in
     )
 
 
@@ -203,6 +209,14 @@ def trial_balance_as_of(
     return TrialBalance([balances[a] for a in sorted(balances)]), state
 
 
+# Payout events, as the posting kind they cause.
+PAYOUT_KINDS: dict[type[Any], str] = {
+    Payout.Created: "payout_reserved",
+    Payout.Paid: "payout_paid",
+    Payout.Failed: "payout_failed",
+    Payout.Returned: "payout_returned",
+}
+
 # --- wallets -------------------------------------------------------------------------------
 
 
@@ -211,43 +225,55 @@ def wallet_as_of(
 ) -> Wallet | None:
     """A seller's wallet as of `instant`, from the ledger and the seller's payouts' events.
 
-    Available is what the seller's ledger account owes (credits - debits), which every wallet
-    movement also posts; pending (payouts in flight) replays the wallet rules over the events
-    of each payout that posted to the seller's account. None if nothing was posted by then.
+    Pending and available are the balances of the seller's two ledger accounts (ADR 0014);
+    in transit and paid out replay the events of each payout that posted to the seller's
+    available account. None if nothing was posted by then.
     """
-    account = seller_ledger_account(seller_account)
-    balance, state = account_as_of(pool, application, account, instant)
-    if balance is None:
+    accounts = (seller_ledger_account(seller_account), seller_pending_account(seller_account))
+    found = [account_as_of(pool, application, account, instant) for account in accounts]
+    balances = [balance for balance, _ in found]
+    state = found[0][1]
+    if balances == [None, None]:
         return None
     with pool.connection() as conn:
         rows = conn.execute(
-            "SELECT transaction_id, payment_order_id, position, event_time FROM ledger_entries "
-            "WHERE account = %s AND event_time <= %s AND position <= %s",
-            (account, instant, state.view_position),
+            "SELECT e.transaction_id, e.payment_order_id, e.position, e.event_time, t.kind "
+            "FROM ledger_entries e JOIN ledger_transactions t USING (transaction_id) "
+            "WHERE e.account = ANY(%s) AND e.event_time <= %s AND e.position <= %s",
+            (list(accounts), instant, state.view_position),
         ).fetchall()
-    entries = [(str(r[0]), r[1], int(r[2]), r[3]) for r in rows] + [
-        (e.transaction_id, e.payment_order_id, e.position, e.event_time)
+    entries = [(str(r[0]), r[1], int(r[2]), r[3], str(r[4])) for r in rows] + [
+        (e.transaction_id, e.payment_order_id, e.position, e.event_time, e.kind)
         for e in state.tail
-        if e.account == account
+        if e.account in accounts
     ]
     last = max(entries, key=lambda e: e[2])
     position, updated_at = last[2], last[3]
-    pending = 0
-    others = sorted({txn.split(":")[0] for txn, order, _, _ in entries if order is None})
-    for originator in others:  # payouts (few per seller), each found by its primary key
+    in_transit = paid_out = 0
+    payouts = sorted(
+        {txn.split(":")[0] for txn, _, _, _, kind in entries if kind in PAYOUT_EFFECTS}
+    )
+    for originator in payouts:  # few per seller, each found by its primary key
         for tracked in aggregate_events(pool, application, UUID(originator)):
-            rule = WALLET_RULES.get(type(tracked.event))
-            if rule is None or tracked.event.timestamp > instant:
+            kind = PAYOUT_KINDS.get(type(tracked.event))
+            if kind is None or tracked.event.timestamp > instant:
                 continue
-            pending += rule(tracked, TermsBook()).pending_delta
+            transit_sign, paid_sign = PAYOUT_EFFECTS[kind]
+            in_transit += transit_sign * tracked.event.amount_minor
+            paid_out += paid_sign * tracked.event.amount_minor
             if tracked.notification_id > position:
                 position, updated_at = tracked.notification_id, tracked.event.timestamp
+    available, pending = (b.credit_minor - b.debit_minor if b else 0 for b in balances)
+    currency = next(b.currency for b in balances if b is not None)
     return Wallet(
         seller_account=seller_account,
-        currency=balance.currency,
-        available_minor=balance.credit_minor - balance.debit_minor,
+        currency=currency,
         pending_minor=pending,
-        credit_count=sum(1 for _, order, _, _ in entries if order is not None),
+        available_minor=available,
+        in_transit_minor=in_transit,
+        paid_out_minor=paid_out,
+        credit_count=len({txn for txn, _, _, _, kind in entries if kind == "pay_in"}),
+        negative_since=None,  # an age needs the whole history; the live view keeps it
         updated_at=updated_at,
         position=position,
     )

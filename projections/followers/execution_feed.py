@@ -20,6 +20,7 @@ from payments.domain.checkout_commands import CheckoutCommands
 from payments.domain.ids import checkout_uuid, payment_order_uuid
 from payments.domain.payment_order import PaymentOrder
 from payments.domain.payout import Payout
+from payments.domain.refund import Refund
 from payments.projections.core import TrackedEvent
 from payments.projections.event_store import load_aggregates
 from payments.projections.followers import execution_queue as q
@@ -42,6 +43,13 @@ TOPICS = frozenset(
         Payout.Failed,
         Payout.DeadLettered,
         Payout.DeadLetterReplayed,
+        Refund.Requested,
+        Refund.RetryScheduled,
+        Refund.PendingAtPsp,
+        Refund.Succeeded,
+        Refund.Failed,
+        Refund.DeadLettered,
+        Refund.DeadLetterReplayed,
     )
 )
 
@@ -94,26 +102,34 @@ class ExecutionFeed(PostgresView):
 
     def _apply_one(self, conn: Connection, event: Any, finished_orders: set[UUID]) -> None:
         aggregate_uuid: UUID = event.originator_id
-        if isinstance(event, PaymentOrder.Created | Payout.Created):
+        if isinstance(event, PaymentOrder.Created | Payout.Created | Refund.Requested):
             q.enqueue_new(conn, aggregate_uuid, event.timestamp)
-        elif isinstance(event, PaymentOrder.RetryScheduled | Payout.RetryScheduled):
+        elif isinstance(
+            event, PaymentOrder.RetryScheduled | Payout.RetryScheduled | Refund.RetryScheduled
+        ):
             q.enqueue(conn, aggregate_uuid, "execute", event.next_attempt_at)
-        elif isinstance(event, PaymentOrder.PendingAtPsp | Payout.PendingAtPsp):
+        elif isinstance(
+            event, PaymentOrder.PendingAtPsp | Payout.PendingAtPsp | Refund.PendingAtPsp
+        ):
             q.enqueue(conn, aggregate_uuid, "requery", event.timestamp + self.first_requery_delay)
         elif isinstance(event, PaymentOrder.Succeeded | PaymentOrder.Failed):
             q.dequeue(conn, aggregate_uuid)
             q.remove_dead_letter(conn, aggregate_uuid)
             finished_orders.add(aggregate_uuid)
-        elif isinstance(event, Payout.Paid | Payout.Failed):
+        elif isinstance(event, Payout.Paid | Payout.Failed | Refund.Succeeded | Refund.Failed):
             q.dequeue(conn, aggregate_uuid)
             q.remove_dead_letter(conn, aggregate_uuid)
-        elif isinstance(event, PaymentOrder.DeadLettered | Payout.DeadLettered):
+        elif isinstance(
+            event, PaymentOrder.DeadLettered | Payout.DeadLettered | Refund.DeadLettered
+        ):
             q.dequeue(conn, aggregate_uuid)
-            parked: PaymentOrder | Payout = self.application.repository.get(aggregate_uuid)
+            parked: PaymentOrder | Payout | Refund = self.application.repository.get(aggregate_uuid)
             reference, target = (
                 (parked.payment_order_id, q.CHARGE)
                 if isinstance(parked, PaymentOrder)
                 else (parked.payout_id, q.PAYOUT)
+                if isinstance(parked, Payout)
+                else (parked.refund_id, q.REFUND)
             )
             q.add_dead_letter(
                 conn,
@@ -124,7 +140,10 @@ class ExecutionFeed(PostgresView):
                 event.timestamp,
                 target,
             )
-        elif isinstance(event, PaymentOrder.DeadLetterReplayed | Payout.DeadLetterReplayed):
+        elif isinstance(
+            event,
+            PaymentOrder.DeadLetterReplayed | Payout.DeadLetterReplayed | Refund.DeadLetterReplayed,
+        ):
             q.remove_dead_letter(conn, aggregate_uuid)
             q.enqueue(conn, aggregate_uuid, "execute", event.timestamp)
 

@@ -85,14 +85,14 @@ class QueuedWork:
 @dataclass(frozen=True, slots=True)
 class DeadLetter:
     aggregate_uuid: UUID
-    reference: str  # the reference, or the payout_id (target "payout")
+    reference: str  # the payment_order_id, payout_id (target "payout") or refund_id ("refund")
     attempts: int
     last_error: str
     dead_lettered_at: datetime
     target: str = "charge"
 
 
-CHARGE, PAYOUT = "charge", "payout"
+CHARGE, PAYOUT, REFUND = "charge", "payout", "refund"
 
 
 class ExecutionQueue:
@@ -170,7 +170,8 @@ class ExecutionQueue:
         return len(rows)
 
     def dead_letters(self, target: str = CHARGE) -> list[DeadLetter]:
-        """Parked orders (target "charge") or payouts ("payout"), oldest first."""
+        """Parked orders (target "charge"), payouts ("payout") or refunds ("refund"), oldest
+        first."""
         with self.pool.connection() as conn:
             rows = conn.execute(
                 "SELECT aggregate_uuid, reference, attempts, last_error, dead_lettered_at, "

@@ -1,9 +1,11 @@
-"""The wallet feed: keeps each SellerWallet aggregate in step with the log (ADR 0006).
+"""The wallet feed: keeps each SellerWallet aggregate in step with the log (ADR 0006, 0014).
 
-Succeeded orders credit their seller; payout outcomes settle, release or return a
-reservation (domain/wallet_commands.py). Each change carries the notification position it
-accounts for and a wallet ignores positions it has seen, so a crash between saving wallets
-and committing the feed's position repeats nothing.
+Whatever the posting rules post to a seller's available account `seller:{s}` (funds released
+on settlement, orders captured before ADR 0014, refunds, disputes, resolutions) moves that
+seller's wallet by the same amount; payout outcomes settle, release or return a reservation
+(domain/wallet_commands.py). Each change carries the notification position it accounts for
+and a wallet ignores positions it has seen, so a crash between saving wallets and committing
+the feed's position repeats nothing.
 """
 
 from __future__ import annotations
@@ -11,26 +13,40 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
+from uuid import UUID
 
 from psycopg_pool import ConnectionPool
 
 from payments.domain.application import PaymentsApplication
 from payments.domain.payment_order import PaymentOrder
 from payments.domain.payout import Payout
+from payments.domain.reconciliation_run import ReconciliationRun
 from payments.domain.wallet_commands import WalletChange, WalletChangeKind, WalletCommands
 from payments.projections.core import TrackedEvent
 from payments.projections.event_store import load_aggregates
 from payments.projections.followers.execution_feed import moved_tracking_ddl
 from payments.projections.pg import Connection, PostgresView, tracking_ddl
+from payments.projections.views.order_terms import OrderTerms
+from payments.projections.views.postings import POSTING_RULES, seller_of_account
 
-TOPICS = frozenset(
-    cls.TOPIC for cls in (PaymentOrder.Succeeded, Payout.Paid, Payout.Failed, Payout.Returned)
-)
 _KINDS = {
     Payout.Paid: WalletChangeKind.PAYOUT_PAID,
     Payout.Failed: WalletChangeKind.PAYOUT_FAILED,
     Payout.Returned: WalletChangeKind.PAYOUT_RETURNED,
 }
+# Never followed: a payout is reserved in the same save as it is created (ADR 0006), and
+# settlement bookings post to the PSP's accounts only, never to a seller's.
+_NOT_FOLLOWED = frozenset(
+    {
+        Payout.Created,
+        ReconciliationRun.FeesBooked,
+        ReconciliationRun.LinesSettled,
+        ReconciliationRun.AutoFixConfirmed,
+    }
+)
+TOPICS = frozenset(str(cls.TOPIC) for cls in POSTING_RULES if cls not in _NOT_FOLLOWED)
+# Aggregates whose state a change needs: an order's terms, a payout's id.
+_LOADED_PREFIXES = ("payments.PaymentOrder.", "payments.Payout.")
 
 
 class WalletFeed(PostgresView):
@@ -50,25 +66,54 @@ class WalletFeed(PostgresView):
         return [create, *moved_tracking_ddl(table, "wallet-follower"), default_row]
 
     def _apply(self, conn: Connection, events: Sequence[TrackedEvent]) -> None:
-        loaded = load_aggregates(
-            self.application, self.pool, {t.event.originator_id for t in events}
-        )
+        wanted = {t.event.originator_id for t in events if t.topic.startswith(_LOADED_PREFIXES)}
+        loaded = load_aggregates(self.application, self.pool, wanted)
         by_seller: dict[str, list[WalletChange]] = defaultdict(list)
         for tracked in events:
-            seller, change = _change_of(
-                tracked.notification_id, tracked.event, loaded[tracked.event.originator_id]
-            )
-            by_seller[seller].append(change)
-        self.wallets.apply(by_seller)
+            for seller, change in changes_of(tracked, loaded):
+                by_seller[seller].append(change)
+        if by_seller:
+            self.wallets.apply(by_seller)
 
 
-def _change_of(position: int, event: Any, aggregate: Any) -> tuple[str, WalletChange]:
-    """The seller and the wallet change of a succeeded order or a payout outcome."""
-    if isinstance(event, PaymentOrder.Succeeded):
-        order: PaymentOrder = aggregate
-        credit = WalletChange(position, WalletChangeKind.CREDIT, order.amount_minor, order.currency)
-        return order.seller_account, credit
-    payout: Payout = aggregate
-    return event.seller_account, WalletChange(
-        position, _KINDS[type(event)], event.amount_minor, event.currency, payout.payout_id
-    )
+class _LoadedTerms:
+    """Order terms read from loaded PaymentOrder aggregates (the posting rules' Facts)."""
+
+    def __init__(self, loaded: dict[UUID, Any]) -> None:
+        self.loaded = loaded
+
+    def order_terms(self, order_uuid: UUID) -> OrderTerms:
+        order: PaymentOrder = self.loaded[order_uuid]
+        return OrderTerms(
+            order_uuid=order_uuid,
+            payment_order_id=order.payment_order_id,
+            seller_account=order.seller_account,
+            amount_minor=order.amount_minor,
+            currency=order.currency,
+            commission_minor=order.commission_minor,
+            funds_held=order.funds_held,
+        )
+
+
+def changes_of(tracked: TrackedEvent, loaded: dict[UUID, Any]) -> list[tuple[str, WalletChange]]:
+    """Each seller's wallet change from one event: a payout outcome, or what the event's
+    posting rule posts to sellers' available accounts."""
+    event, position = tracked.event, tracked.notification_id
+    kind = _KINDS.get(type(event))
+    if kind is not None:
+        payout: Payout = loaded[event.originator_id]
+        change = WalletChange(position, kind, event.amount_minor, event.currency, payout.payout_id)
+        return [(event.seller_account, change)]
+    posted = POSTING_RULES[type(event)](event, _LoadedTerms(loaded))
+    if posted is None:
+        return []
+    moved: dict[str, int] = defaultdict(int)
+    for posting in posted.postings:
+        found = seller_of_account(posting.account)
+        if found is not None and not found[1]:
+            moved[found[0]] += posting.credit_minor - posting.debit_minor
+    return [
+        (seller, WalletChange(position, WalletChangeKind.CREDIT, amount, posted.currency))
+        for seller, amount in sorted(moved.items())
+        if amount
+    ]

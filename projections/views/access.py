@@ -16,6 +16,7 @@ from payments.domain.api_key import ApiKey
 from payments.domain.dispute import Dispute
 from payments.domain.payment_order import PaymentOrder
 from payments.domain.payout import Payout
+from payments.domain.refund import Refund
 from payments.projections.core import TrackedEvent
 from payments.projections.pg import Connection, PostgresView, qualify, tracking_ddl
 
@@ -67,6 +68,13 @@ ACTION_RULES: dict[type[Any], ActionRule] = {
         e.payment_order_id,
         e.summary,
     ),
+    Refund.Requested: lambda e: (
+        e.requested_by,
+        "refund.requested",
+        e.refund_id,
+        f"order {e.payment_order_id}, {e.amount_minor} {e.currency} (minor units)",
+    ),
+    Refund.DeadLetterReplayed: lambda e: (e.actor, "refund.replayed", e.reference, e.reason),
 }
 
 

@@ -50,6 +50,9 @@ class OrderStatus:
     updated_at: datetime
     version: int
     position: int
+    commission_minor: int = 0  # ADR 0014; rows of orders before it: none
+    funds_held: bool = False
+    funds_released: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +141,9 @@ def _order_of(row: OrderStatus) -> PaymentOrder:
         seller_account=row.seller_account,
         amount_minor=row.amount_minor,
         currency=row.currency,
+        commission_minor=row.commission_minor,
+        funds_held=row.funds_held,
+        funds_released=row.funds_released,
         status=Status(row.status),
         attempts=row.attempts,
         psp_reference=row.psp_reference,
@@ -152,7 +158,7 @@ def _order_of(row: OrderStatus) -> PaymentOrder:
     return order
 
 
-def _row_of(order: PaymentOrder, position: int) -> OrderStatus:
+def row_of(order: PaymentOrder, position: int) -> OrderStatus:
     return OrderStatus(
         order_uuid=order.id,
         payment_order_id=order.payment_order_id,
@@ -173,6 +179,9 @@ def _row_of(order: PaymentOrder, position: int) -> OrderStatus:
         created_at=order.created_on,
         updated_at=order.modified_on,
         version=order.version,
+        commission_minor=order.commission_minor,
+        funds_held=order.funds_held,
+        funds_released=order.funds_released,
         position=position,
     )
 
@@ -184,7 +193,7 @@ def apply_order_event(row: OrderStatus | None, event: Any, position: int) -> Ord
             raise UnapplicableEvent(f"payment order {row.payment_order_id} created twice")
         created = event.mutate(None)
         assert isinstance(created, PaymentOrder)
-        return _row_of(created, position)
+        return row_of(created, position)
     if not isinstance(event, PaymentOrder.Event):
         raise UnapplicableEvent(f"no order status rule for {type(event).__qualname__}")
     if row is None:
@@ -196,7 +205,7 @@ def apply_order_event(row: OrderStatus | None, event: Any, position: int) -> Ord
         )
     order = _order_of(row)
     event.mutate(order)
-    return _row_of(order, position)
+    return row_of(order, position)
 
 
 def apply_checkout_event(row: CheckoutStatus | None, event: Any, position: int) -> CheckoutStatus:

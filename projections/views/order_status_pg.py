@@ -74,6 +74,11 @@ class PostgresOrderStatusView(PostgresView):
                 position bigint NOT NULL
             )
             """,
+            # ADR 0014: rows of orders recorded before carry no commission and held nothing.
+            f"ALTER TABLE {orders} "
+            "ADD COLUMN IF NOT EXISTS commission_minor bigint NOT NULL DEFAULT 0, "
+            "ADD COLUMN IF NOT EXISTS funds_held boolean NOT NULL DEFAULT false, "
+            "ADD COLUMN IF NOT EXISTS funds_released boolean NOT NULL DEFAULT false",
             f"CREATE INDEX IF NOT EXISTS order_status_created ON {orders} "
             "(created_at DESC, payment_order_id DESC)",
             f"CREATE INDEX IF NOT EXISTS order_status_status ON {orders} "

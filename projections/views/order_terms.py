@@ -24,6 +24,12 @@ class OrderTerms:
     seller_account: str
     amount_minor: int
     currency: str
+    commission_minor: int = 0
+    funds_held: bool = False  # ADR 0014: the seller's share waits in pending until released
+
+    @property
+    def seller_net_minor(self) -> int:
+        return self.amount_minor - self.commission_minor
 
 
 def terms_of(event: PaymentOrder.Created) -> OrderTerms:
@@ -33,6 +39,8 @@ def terms_of(event: PaymentOrder.Created) -> OrderTerms:
         seller_account=event.seller_account,
         amount_minor=event.amount_minor,
         currency=event.currency,
+        commission_minor=event.commission_minor,
+        funds_held=event.funds_held,
     )
 
 

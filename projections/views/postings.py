@@ -17,6 +17,7 @@ from payments.domain.payment_order import PaymentOrder
 from payments.domain.payout import Payout
 from payments.domain.reconciliation.memory import total_entries, unpack
 from payments.domain.reconciliation_run import ReconciliationRun
+from payments.domain.refund import Refund
 from payments.projections.core import TrackedEvent, UnapplicableEvent
 from payments.projections.views.order_terms import CREATED_TOPIC, Facts
 
@@ -26,13 +27,30 @@ PAYOUTS_IN_TRANSIT = "payouts_in_transit"  # money on its way to sellers' banks
 PSP_FEES = "psp_fees"  # expense
 WRITE_OFFS = "write_offs"  # expense (a credit balance is a gain)
 BANK = "bank"  # asset: our own bank account, where the PSP pays our settled balance
-PLATFORM_REVENUE = "platform_revenue"  # income: the platform's commission
+PLATFORM_REVENUE = "platform_revenue"  # income: the commission (ADR 0014)
 DISPUTE_FEES = "dispute_fees"  # expense: what the PSP charges per dispute
+SELLER_PREFIX = "seller:"
+PENDING_SUFFIX = ":pending"
 
 
 def seller_account(seller: str) -> str:
-    """A seller's wallet liability account."""
-    return f"seller:{seller}"
+    """A seller's available liability account: what we may pay out (may go negative)."""
+    return f"{SELLER_PREFIX}{seller}"
+
+
+def seller_pending_account(seller: str) -> str:
+    """A seller's pending liability account: earned, not payable until the PSP settles it."""
+    return f"{SELLER_PREFIX}{seller}{PENDING_SUFFIX}"
+
+
+def seller_of_account(account: str) -> tuple[str, bool] | None:
+    """(seller, is_pending) for a seller account, None for any other account."""
+    if not account.startswith(SELLER_PREFIX):
+        return None
+    rest = account[len(SELLER_PREFIX) :]
+    if rest.endswith(PENDING_SUFFIX):
+        return rest[: -len(PENDING_SUFFIX)], True
+    return rest, False
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,14 +87,41 @@ PostingRule = Callable[[Any, Facts], PostingSet | None]
 
 
 def pay_in_succeeded(event: PaymentOrder.Succeeded, facts: Facts) -> PostingSet:
-    """A captured charge: the PSP owes us the amount, and we owe it to the seller."""
+    """A captured charge: the PSP owes us the amount; the seller earned its net, pending until
+    the PSP settles it, and the platform its commission (ADR 0014). Orders recorded before
+    ADR 0014 (funds not held) credited the seller's available account with the whole amount."""
     terms = facts.order_terms(event.originator_id)
+    if terms.funds_held:
+        credits = [
+            (seller_pending_account(terms.seller_account), terms.seller_net_minor),
+            (PLATFORM_REVENUE, terms.commission_minor),
+        ]
+    else:
+        credits = [(seller_account(terms.seller_account), terms.amount_minor)]
     return PostingSet(
         kind="pay_in",
         currency=terms.currency,
         postings=(
             Posting(PSP_RECEIVABLE, debit_minor=terms.amount_minor),
-            Posting(seller_account(terms.seller_account), credit_minor=terms.amount_minor),
+            *(Posting(account, credit_minor=amount) for account, amount in credits if amount),
+        ),
+        payment_order_id=terms.payment_order_id,
+    )
+
+
+def funds_released(event: PaymentOrder.FundsReleased, facts: Facts) -> PostingSet | None:
+    """The seller's net moves from pending to available (settled, or after N days)."""
+    terms = facts.order_terms(event.originator_id)
+    if not terms.seller_net_minor:
+        return None  # the commission took the whole amount: nothing was pending
+    return PostingSet(
+        kind="funds_released",
+        currency=terms.currency,
+        postings=(
+            Posting(
+                seller_pending_account(terms.seller_account), debit_minor=terms.seller_net_minor
+            ),
+            Posting(seller_account(terms.seller_account), credit_minor=terms.seller_net_minor),
         ),
         payment_order_id=terms.payment_order_id,
     )
@@ -173,6 +218,25 @@ def dispute_won(event: Dispute.Won, facts: Facts) -> PostingSet:
     )
 
 
+def refund_succeeded(event: Refund.Succeeded, facts: Facts) -> PostingSet:
+    """A refund paid back to the buyer (ADR 0014): the seller's available account bears its
+    share (it may go negative), the platform returns its commission share, and the PSP owes
+    us that much less until its settlement line books it (Dr psp_receivable, Cr psp_balance)."""
+    debits = (
+        (seller_account(event.seller_account), event.seller_share_minor),
+        (PLATFORM_REVENUE, event.platform_share_minor),
+    )
+    return PostingSet(
+        kind="refund",
+        currency=event.currency,
+        postings=(
+            *(Posting(account, debit_minor=amount) for account, amount in debits if amount),
+            Posting(PSP_RECEIVABLE, credit_minor=event.amount_minor),
+        ),
+        payment_order_id=event.payment_order_id,
+    )
+
+
 def _entries(amounts: dict[str, int]) -> tuple[Posting, ...]:
     """Signed amounts by account (debit +) as entries, in account order."""
     return tuple(
@@ -221,10 +285,12 @@ def exception_resolved(
 
 POSTING_RULES: dict[type[Any], PostingRule] = {
     PaymentOrder.Succeeded: pay_in_succeeded,
+    PaymentOrder.FundsReleased: funds_released,
     Payout.Created: payout_reserved,
     Payout.Paid: payout_paid,
     Payout.Failed: payout_failed,
     Payout.Returned: payout_returned,
+    Refund.Succeeded: refund_succeeded,
     ReconciliationRun.FeesBooked: psp_fees_booked,
     ReconciliationRun.LinesSettled: lines_settled,
     ReconciliationRun.AutoFixConfirmed: auto_fix_confirmed,

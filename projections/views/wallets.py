@@ -1,19 +1,24 @@
-"""Seller wallets: what we owe each seller (available) and what is on its way (pending).
+"""Seller wallets: what we owe each seller, derived from the ledger's own postings (ADR 0014).
 
-Credits are keyed by payment_order_id, so an order credits its seller exactly once. Wallet
-rules are pure (event -> movement) in WALLET_RULES; payouts will add entries that move
-money from available to pending and out.
+A wallet is the seller's two ledger accounts read as one: `pending` is the balance of
+`seller:{s}:pending` (earned, not settled by the PSP yet), `available` the balance of
+`seller:{s}` (payable; it may go negative after a refund or a dispute). `in_transit` (payouts
+reserved, not paid yet) and `paid_out` follow the seller's payouts. Every movement comes from
+the posting rules (projections/views/postings.py), so a wallet cannot disagree with the ledger
+and a new kind of posting (a refund, a dispute) moves wallets without a rule of its own.
+
+Pay-ins are keyed by payment_order_id, so an order credits its seller exactly once.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Protocol
 
 from payments.domain.payment_order import PaymentOrder
-from payments.domain.payout import Payout
 from payments.projections.core import (
     ProjectionView,
     TrackedEvent,
@@ -21,13 +26,30 @@ from payments.projections.core import (
     UnapplicableEvent,
     check_batch,
 )
-from payments.projections.views.order_terms import CREATED_TOPIC, Facts, TermsBook, terms_of
+from payments.projections.views.order_terms import Facts, TermsBook, terms_of
+from payments.projections.views.postings import (
+    LedgerTransaction,
+    ledger_topics,
+    seller_of_account,
+    transaction_for,
+)
 
 NAME = "wallets"
+
+# What a payout posting does to the seller's in_transit and paid_out (ADR 0006, 0014).
+PAYOUT_EFFECTS: dict[str, tuple[int, int]] = {
+    "payout_reserved": (+1, 0),
+    "payout_paid": (-1, +1),
+    "payout_failed": (-1, 0),
+    "payout_returned": (0, -1),
+}
 
 
 @dataclass(frozen=True, slots=True)
 class WalletCredit:
+    """A pay-in: the order whose capture credited the seller (pending or, before ADR 0014,
+    available)."""
+
     payment_order_id: str
     seller_account: str
     amount_minor: int
@@ -35,134 +57,141 @@ class WalletCredit:
     event_id: str
     event_time: datetime
     position: int
+    released_at: datetime | None  # when its pending share became available (None: not yet)
 
 
 @dataclass(frozen=True, slots=True)
 class Wallet:
     seller_account: str
     currency: str
-    available_minor: int
     pending_minor: int
+    available_minor: int
+    in_transit_minor: int
+    paid_out_minor: int
     credit_count: int
+    negative_since: datetime | None  # when the balance last went below zero, while it is
     updated_at: datetime
     position: int
+
+    @property
+    def balance_minor(self) -> int:
+        """What we owe the seller (pending + available); below zero the seller owes us."""
+        return self.pending_minor + self.available_minor
 
 
 @dataclass(frozen=True, slots=True)
 class WalletMovement:
-    """One event's effect on one seller's wallet."""
+    """One transaction's effect on one seller's wallet."""
 
     seller_account: str
     currency: str
-    available_delta: int
     pending_delta: int
+    available_delta: int
+    in_transit_delta: int
+    paid_out_delta: int
     event_time: datetime
     position: int
     credit: WalletCredit | None = None
-
-
-WalletRule = Callable[[TrackedEvent, Facts], WalletMovement]
-
-
-def credit_pay_in(tracked: TrackedEvent, facts: Facts) -> WalletMovement:
-    """A captured charge makes the order's amount available to its seller."""
-    terms = facts.order_terms(tracked.event.originator_id)
-    credit = WalletCredit(
-        payment_order_id=terms.payment_order_id,
-        seller_account=terms.seller_account,
-        amount_minor=terms.amount_minor,
-        currency=terms.currency,
-        event_id=tracked.event_id,
-        event_time=tracked.event.timestamp,
-        position=tracked.notification_id,
-    )
-    return WalletMovement(
-        seller_account=terms.seller_account,
-        currency=terms.currency,
-        available_delta=terms.amount_minor,
-        pending_delta=0,
-        event_time=tracked.event.timestamp,
-        position=tracked.notification_id,
-        credit=credit,
-    )
-
-
-def _payout_movement(tracked: TrackedEvent, available: int, pending: int) -> WalletMovement:
-    event = tracked.event
-    return WalletMovement(
-        seller_account=event.seller_account,
-        currency=event.currency,
-        available_delta=available * event.amount_minor,
-        pending_delta=pending * event.amount_minor,
-        event_time=event.timestamp,
-        position=tracked.notification_id,
-    )
-
-
-def reserve_payout(tracked: TrackedEvent, facts: Facts) -> WalletMovement:
-    """A payout is reserved: available moves to pending while the PSP pays it."""
-    return _payout_movement(tracked, available=-1, pending=+1)
-
-
-def settle_payout(tracked: TrackedEvent, facts: Facts) -> WalletMovement:
-    """Paid: the money has left the wallet."""
-    return _payout_movement(tracked, available=0, pending=-1)
-
-
-def release_payout(tracked: TrackedEvent, facts: Facts) -> WalletMovement:
-    """Failed: pending goes back to available."""
-    return _payout_movement(tracked, available=+1, pending=-1)
-
-
-def return_payout(tracked: TrackedEvent, facts: Facts) -> WalletMovement:
-    """Returned after being paid: available again."""
-    return _payout_movement(tracked, available=+1, pending=0)
-
-
-WALLET_RULES: dict[type[Any], WalletRule] = {
-    PaymentOrder.Succeeded: credit_pay_in,
-    Payout.Created: reserve_payout,
-    Payout.Paid: settle_payout,
-    Payout.Failed: release_payout,
-    Payout.Returned: return_payout,
-}
+    released: str | None = None  # the payment order whose pending funds this released
 
 
 def wallet_topics() -> frozenset[str]:
-    return frozenset({CREATED_TOPIC, *(str(rule_event.TOPIC) for rule_event in WALLET_RULES)})
+    """The ledger's topics: a wallet moves exactly when a seller's account is posted."""
+    return ledger_topics()
+
+
+def movements_of(
+    transaction: LedgerTransaction, tracked: TrackedEvent, facts: Facts
+) -> list[WalletMovement]:
+    """The wallet movements of one ledger transaction, one per seller it touches."""
+    pending: dict[str, int] = defaultdict(int)
+    available: dict[str, int] = defaultdict(int)
+    for posting in transaction.postings:
+        found = seller_of_account(posting.account)
+        if found is None:
+            continue
+        seller, is_pending = found
+        (pending if is_pending else available)[seller] += posting.credit_minor - posting.debit_minor
+    sellers = set(pending) | set(available)
+    payer = paid = None  # the seller of a payout, or of a pay-in
+    if transaction.kind in PAYOUT_EFFECTS:
+        payer = tracked.event.seller_account
+        sellers.add(payer)
+    elif transaction.kind == "pay_in":
+        paid = facts.order_terms(tracked.event.originator_id).seller_account
+        sellers.add(paid)  # even when the commission took it all: the order is accounted for
+    in_transit, paid_out = PAYOUT_EFFECTS.get(transaction.kind, (0, 0))
+    moves = []
+    for seller in sorted(sellers):
+        amount = tracked.event.amount_minor if seller == payer else 0
+        credit = None
+        if seller == paid and transaction.payment_order_id is not None:
+            credit = WalletCredit(
+                payment_order_id=transaction.payment_order_id,
+                seller_account=seller,
+                amount_minor=pending[seller] + available[seller],
+                currency=transaction.currency,
+                event_id=transaction.transaction_id,
+                event_time=transaction.event_time,
+                position=transaction.position,
+                released_at=None if pending[seller] else transaction.event_time,
+            )
+        moves.append(
+            WalletMovement(
+                seller_account=seller,
+                currency=transaction.currency,
+                pending_delta=pending[seller],
+                available_delta=available[seller],
+                in_transit_delta=in_transit * amount,
+                paid_out_delta=paid_out * amount,
+                event_time=transaction.event_time,
+                position=transaction.position,
+                credit=credit,
+                released=transaction.payment_order_id
+                if transaction.kind == "funds_released"
+                else None,
+            )
+        )
+    return moves
 
 
 def movements_for(events: Sequence[TrackedEvent], book: TermsBook) -> list[WalletMovement]:
-    """Fold a batch: remember order terms, and build each event's wallet movement (pure)."""
+    """Fold a batch: remember order terms, and build each event's wallet movements (pure)."""
     moves: list[WalletMovement] = []
     for tracked in events:
         if isinstance(tracked.event, PaymentOrder.Created):
             book.add(terms_of(tracked.event))
             continue
-        rule = WALLET_RULES.get(type(tracked.event))
-        if rule is not None:
-            moves.append(rule(tracked, book))
+        transaction = transaction_for(tracked, book)
+        if transaction is not None:
+            moves.extend(movements_of(transaction, tracked, book))
     return moves
 
 
 def move(wallet: Wallet | None, movement: WalletMovement) -> Wallet:
-    """The wallet after a movement; a wallet never goes below zero."""
+    """The wallet after a movement. Available may go below zero (a refund after a payout);
+    pending, in transit and paid out never do, or the event log is not what we think."""
     if wallet is None:
-        wallet = Wallet(movement.seller_account, movement.currency, 0, 0, 0, movement.event_time, 0)
+        wallet = Wallet(
+            movement.seller_account, movement.currency, 0, 0, 0, 0, 0, None, movement.event_time, 0
+        )
     if wallet.currency != movement.currency:
         raise UnapplicableEvent(f"wallet {wallet.seller_account} is in {wallet.currency}")
-    available = wallet.available_minor + movement.available_delta
-    pending = wallet.pending_minor + movement.pending_delta
-    if available < 0 or pending < 0:
-        raise UnapplicableEvent(f"wallet {wallet.seller_account} would go below zero")
-    return replace(
+    moved = replace(
         wallet,
-        available_minor=available,
-        pending_minor=pending,
+        pending_minor=wallet.pending_minor + movement.pending_delta,
+        available_minor=wallet.available_minor + movement.available_delta,
+        in_transit_minor=wallet.in_transit_minor + movement.in_transit_delta,
+        paid_out_minor=wallet.paid_out_minor + movement.paid_out_delta,
         credit_count=wallet.credit_count + (movement.credit is not None),
         updated_at=movement.event_time,
         position=movement.position,
     )
+    if min(moved.pending_minor, moved.in_transit_minor, moved.paid_out_minor) < 0:
+        raise UnapplicableEvent(f"wallet {wallet.seller_account} would go below zero")
+    if moved.balance_minor >= 0:
+        return replace(moved, negative_since=None)
+    return replace(moved, negative_since=wallet.negative_since or movement.event_time)
 
 
 class WalletView(ProjectionView, Protocol):
@@ -177,6 +206,15 @@ class WalletView(ProjectionView, Protocol):
         ...
 
     def orders_credited(self, payment_order_ids: Sequence[str]) -> set[str]: ...
+
+    def negative(self, limit: int, after: str | None = None) -> list[Wallet]:
+        """Wallets whose balance is below zero, by seller account, after `after`."""
+        ...
+
+    def unreleased_before(self, instant: datetime, limit: int, after: str = "") -> list[str]:
+        """Orders captured at or before `instant` whose pending funds are not released yet,
+        by payment_order_id, after `after`."""
+        ...
 
 
 class InMemoryWallets:
@@ -205,6 +243,10 @@ class InMemoryWallets:
                         f"order {movement.credit.payment_order_id} already credited"
                     )
                 credits[movement.credit.payment_order_id] = movement.credit
+            if movement.released is not None and movement.released in credits:
+                credits[movement.released] = replace(
+                    credits[movement.released], released_at=movement.event_time
+                )
             wallets[movement.seller_account] = move(wallets.get(movement.seller_account), movement)
         self.book, self._wallets, self._credits = book, wallets, credits
         self._position = through
@@ -221,3 +263,18 @@ class InMemoryWallets:
 
     def orders_credited(self, payment_order_ids: Sequence[str]) -> set[str]:
         return {i for i in payment_order_ids if i in self._credits}
+
+    def unreleased_before(self, instant: datetime, limit: int, after: str = "") -> list[str]:
+        return sorted(
+            c.payment_order_id
+            for c in self._credits.values()
+            if c.released_at is None and c.event_time <= instant and c.payment_order_id > after
+        )[:limit]
+
+    def negative(self, limit: int, after: str | None = None) -> list[Wallet]:
+        found = [
+            w
+            for w in self.wallets()
+            if w.balance_minor < 0 and (after is None or w.seller_account > after)
+        ]
+        return found[:limit]

@@ -1,9 +1,15 @@
-"""Seller wallets in PostgreSQL: tables wallets and wallet_credits (keyed by order)."""
+"""Seller wallets in PostgreSQL: tables seller_balances and wallet_pay_ins (keyed by order).
+
+ADR 0014 changed what a wallet holds (pending is earned-not-settled, in_transit is payouts), so
+the view lives in new tables and the old ones (wallets, wallet_credits, wallet_order_terms,
+wallets_tracking) are dropped: the runner rebuilds the new ones from the event log.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
+from datetime import datetime
 
 from payments.projections.core import TrackedEvent, UnapplicableEvent
 from payments.projections.pg import (
@@ -25,7 +31,8 @@ from payments.projections.views.wallets import (
     wallet_topics,
 )
 
-TABLES = ("wallet_order_terms", "wallet_credits", "wallets", "wallets_tracking")
+TABLES = ("wallet_terms", "wallet_pay_ins", "seller_balances", "seller_balances_tracking")
+RETIRED = ("wallet_order_terms", "wallet_credits", "wallets", "wallets_tracking")
 WALLET_COLUMNS = tuple(f.name for f in dataclasses.fields(Wallet))
 CREDIT_COLUMNS = tuple(f.name for f in dataclasses.fields(WalletCredit))
 
@@ -37,41 +44,50 @@ class PostgresWallets(PostgresView):
 
     @classmethod
     def ddl(cls, schema: str | None) -> list[str]:
-        credits, wallets = qualify(schema, "wallet_credits"), qualify(schema, "wallets")
+        credits, wallets = qualify(schema, "wallet_pay_ins"), qualify(schema, "seller_balances")
         return [
-            *terms_ddl(schema, "wallet_order_terms"),
+            *(f"DROP TABLE IF EXISTS {qualify(schema, table)}" for table in RETIRED),
+            *terms_ddl(schema, "wallet_terms"),
             f"""
             CREATE TABLE IF NOT EXISTS {credits} (
                 payment_order_id text PRIMARY KEY,
                 seller_account text COLLATE "C" NOT NULL,
-                amount_minor bigint NOT NULL CHECK (amount_minor > 0),
+                amount_minor bigint NOT NULL CHECK (amount_minor >= 0),
                 currency text NOT NULL,
                 event_id text NOT NULL,
                 event_time timestamptz NOT NULL,
-                position bigint NOT NULL
+                position bigint NOT NULL,
+                released_at timestamptz
             )
             """,
-            f"CREATE INDEX IF NOT EXISTS wallet_credits_seller ON {credits} "
+            f"CREATE INDEX IF NOT EXISTS wallet_pay_ins_seller ON {credits} "
             "(seller_account, position)",
+            f"CREATE INDEX IF NOT EXISTS wallet_pay_ins_unreleased ON {credits} "
+            "(event_time, payment_order_id) WHERE released_at IS NULL",
             f"""
             CREATE TABLE IF NOT EXISTS {wallets} (
                 seller_account text COLLATE "C" PRIMARY KEY,
                 currency text NOT NULL,
-                available_minor bigint NOT NULL CHECK (available_minor >= 0),
                 pending_minor bigint NOT NULL CHECK (pending_minor >= 0),
+                available_minor bigint NOT NULL,
+                in_transit_minor bigint NOT NULL CHECK (in_transit_minor >= 0),
+                paid_out_minor bigint NOT NULL CHECK (paid_out_minor >= 0),
                 credit_count bigint NOT NULL,
+                negative_since timestamptz,
                 updated_at timestamptz NOT NULL,
                 position bigint NOT NULL
             )
             """,
+            f"CREATE INDEX IF NOT EXISTS seller_balances_negative ON {wallets} "
+            "(seller_account) WHERE pending_minor + available_minor < 0",
             *tracking_ddl(schema, TABLES[-1]),
         ]
 
     def _apply(self, conn: Connection, events: Sequence[TrackedEvent]) -> None:
-        book = load_terms(conn, self.t("wallet_order_terms"), events)
+        book = load_terms(conn, self.t("wallet_terms"), events)
         known = set(book.by_uuid)
         movements = movements_for(events, book)
-        store_terms(conn, self.t("wallet_order_terms"), book, known)
+        store_terms(conn, self.t("wallet_terms"), book, known)
         if not movements:
             return
         credits = [m.credit for m in movements if m.credit is not None]
@@ -81,7 +97,7 @@ class PostgresWallets(PostgresView):
         sellers = sorted({m.seller_account for m in movements})
         wallets: dict[str, Wallet | None] = dict.fromkeys(sellers)
         for row in conn.execute(
-            f"SELECT {', '.join(WALLET_COLUMNS)} FROM {self.t('wallets')} "
+            f"SELECT {', '.join(WALLET_COLUMNS)} FROM {self.t('seller_balances')} "
             "WHERE seller_account = ANY(%s)",
             (sellers,),
         ):
@@ -90,14 +106,22 @@ class PostgresWallets(PostgresView):
             wallets[movement.seller_account] = move(wallets[movement.seller_account], movement)
         copy_rows(
             conn,
-            self.t("wallet_credits"),
+            self.t("wallet_pay_ins"),
             CREDIT_COLUMNS,
             [tuple(getattr(c, name) for name in CREDIT_COLUMNS) for c in credits],
         )
+        released = [(m.event_time, m.released) for m in movements if m.released is not None]
+        if released:
+            with conn.cursor() as cursor:
+                cursor.executemany(
+                    f"UPDATE {self.t('wallet_pay_ins')} SET released_at = %s "
+                    "WHERE payment_order_id = %s",
+                    released,
+                )
         updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in WALLET_COLUMNS[1:])
         with conn.cursor() as cursor:
             cursor.executemany(
-                f"INSERT INTO {self.t('wallets')} ({', '.join(WALLET_COLUMNS)}) "
+                f"INSERT INTO {self.t('seller_balances')} ({', '.join(WALLET_COLUMNS)}) "
                 f"VALUES ({', '.join(['%s'] * len(WALLET_COLUMNS))}) "
                 f"ON CONFLICT (seller_account) DO UPDATE SET {updates}",
                 [
@@ -111,7 +135,7 @@ class PostgresWallets(PostgresView):
         return (
             bool(order_ids)
             and conn.execute(
-                f"SELECT 1 FROM {self.t('wallet_credits')} "
+                f"SELECT 1 FROM {self.t('wallet_pay_ins')} "
                 "WHERE payment_order_id = ANY(%s) LIMIT 1",
                 (order_ids,),
             ).fetchone()
@@ -123,7 +147,7 @@ class PostgresWallets(PostgresView):
     def wallet(self, seller_account: str) -> Wallet | None:
         with self.pool.connection() as conn:
             row = conn.execute(
-                f"SELECT {', '.join(WALLET_COLUMNS)} FROM {self.t('wallets')} "
+                f"SELECT {', '.join(WALLET_COLUMNS)} FROM {self.t('seller_balances')} "
                 "WHERE seller_account = %s",
                 (seller_account,),
             ).fetchone()
@@ -132,7 +156,7 @@ class PostgresWallets(PostgresView):
     def wallets(self) -> list[Wallet]:
         with self.pool.connection() as conn:
             rows = conn.execute(
-                f"SELECT {', '.join(WALLET_COLUMNS)} FROM {self.t('wallets')} "
+                f"SELECT {', '.join(WALLET_COLUMNS)} FROM {self.t('seller_balances')} "
                 "ORDER BY seller_account"
             ).fetchall()
         return [Wallet(*row) for row in rows]
@@ -140,16 +164,36 @@ class PostgresWallets(PostgresView):
     def credits(self, seller_account: str) -> list[WalletCredit]:
         with self.pool.connection() as conn:
             rows = conn.execute(
-                f"SELECT {', '.join(CREDIT_COLUMNS)} FROM {self.t('wallet_credits')} "
+                f"SELECT {', '.join(CREDIT_COLUMNS)} FROM {self.t('wallet_pay_ins')} "
                 "WHERE seller_account = %s ORDER BY position",
                 (seller_account,),
             ).fetchall()
         return [WalletCredit(*row) for row in rows]
 
+    def unreleased_before(self, instant: datetime, limit: int, after: str = "") -> list[str]:
+        with self.pool.connection() as conn:
+            rows = conn.execute(
+                f"SELECT payment_order_id FROM {self.t('wallet_pay_ins')} "
+                "WHERE released_at IS NULL AND event_time <= %s AND payment_order_id > %s "
+                "ORDER BY payment_order_id LIMIT %s",
+                (instant, after, limit),
+            ).fetchall()
+        return [row[0] for row in rows]
+
+    def negative(self, limit: int, after: str | None = None) -> list[Wallet]:
+        with self.pool.connection() as conn:
+            rows = conn.execute(
+                f"SELECT {', '.join(WALLET_COLUMNS)} FROM {self.t('seller_balances')} "
+                "WHERE pending_minor + available_minor < 0 AND seller_account > %s "
+                "ORDER BY seller_account LIMIT %s",
+                (after or "", limit),
+            ).fetchall()
+        return [Wallet(*row) for row in rows]
+
     def orders_credited(self, payment_order_ids: Sequence[str]) -> set[str]:
         with self.pool.connection() as conn:
             rows = conn.execute(
-                f"SELECT payment_order_id FROM {self.t('wallet_credits')} "
+                f"SELECT payment_order_id FROM {self.t('wallet_pay_ins')} "
                 "WHERE payment_order_id = ANY(%s)",
                 (list(payment_order_ids),),
             ).fetchall()

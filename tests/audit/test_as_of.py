@@ -48,21 +48,21 @@ def test_balances_as_of_come_from_history_even_while_the_views_have_not_moved(
 ) -> None:
     story = tell_story(services)  # no projection has run: every view is at position 0
     pool, app = services.pool, services.application
-    assert as_of.account_as_of(pool, app, "seller:seller_a", story.started)[0] is None
-    balance, state = as_of.account_as_of(pool, app, "seller:seller_a", story.paid)
+    assert as_of.account_as_of(pool, app, "seller:seller_a:pending", story.started)[0] is None
+    balance, state = as_of.account_as_of(pool, app, "seller:seller_a:pending", story.paid)
     assert balance is not None
     assert (balance.credit_minor, balance.entry_count) == (2500, 1)
     assert state.view_position == 0
     assert len(state.tail) == 2
     wallet = as_of.wallet_as_of(pool, app, "seller_a", story.paid)
     assert wallet is not None
-    assert (wallet.available_minor, wallet.credit_count) == (2500, 1)
+    assert (wallet.pending_minor, wallet.available_minor, wallet.credit_count) == (2500, 0, 1)
     assert as_of.wallet_as_of(pool, app, "seller_a", story.started) is None
     trial, _ = as_of.trial_balance_as_of(pool, app, story.paid)
     assert trial.total_minor == 0
     assert [a.account for a in trial.accounts] == [
         "psp_receivable",
-        "seller:seller_a",
+        "seller:seller_a:pending",
     ]
 
 
@@ -86,8 +86,8 @@ def test_as_of_now_equals_the_caught_up_live_views_and_the_past_is_stable(
     assert as_of.account_as_of(pool, app, "psp_receivable", story.paid)[0] == before_views
     statement = as_of.statement_as_of(
         pool,
-        as_of.account_as_of(pool, app, "seller:seller_a", story.paid)[1],
-        "seller:seller_a",
+        as_of.account_as_of(pool, app, "seller:seller_a:pending", story.paid)[1],
+        "seller:seller_a:pending",
         story.paid,
         limit=10,
     )
@@ -124,7 +124,7 @@ def test_history_lists_every_event_with_position_and_never_the_card_token(
     assert history[0].data["amount"] == "25.00"
     assert "card_token" not in history[0].data
     assert "tok_secret" not in repr(history)
-    assert [p.account for p in history[2].postings] == ["psp_receivable", "seller:seller_a"]
+    assert [p.account for p in history[2].postings] == ["psp_receivable", "seller:seller_a:pending"]
     assert order_history(services.pool, services.application, "po_unknown") is None
 
 

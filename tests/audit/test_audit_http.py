@@ -52,14 +52,16 @@ def test_an_order_as_of_then_and_without_as_of_as_now(client: Client, story: Sto
 
 
 def test_balances_and_wallets_as_of(client: Client, story: Story) -> None:
-    account = client.get("/ledger/accounts/seller:seller_a", params=q(story.paid)).json()
+    account = client.get("/ledger/accounts/seller:seller_a:pending", params=q(story.paid)).json()
     assert (account["balance"], account["entry_count"]) == ("-25.00", 1)
     assert [e["credit"] for e in account["entries"]] == ["25.00"]
     assert (
-        client.get("/ledger/accounts/seller:seller_a", params=q(story.started)).status_code == 404
+        client.get("/ledger/accounts/seller:seller_a:pending", params=q(story.started)).status_code
+        == 404
     )
     wallet = client.get("/wallets/seller_a", params=q(story.paid)).json()
-    assert (wallet["available"], wallet["credit_count"]) == ("25.00", 1)
+    assert (wallet["pending"], wallet["available"], wallet["credit_count"]) == ("25.00", "0.00", 1)
+    assert wallet["balance"] == "25.00"
     assert client.get("/wallets/seller_a", params=q(story.placed)).status_code == 404
     trial = client.get("/ledger/trial-balance", params=q(story.paid)).json()
     assert (trial["total"], trial["balanced"], len(trial["accounts"])) == ("0.00", True, 2)

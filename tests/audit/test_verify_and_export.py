@@ -48,7 +48,7 @@ def test_verify_finds_nothing_on_a_sound_history_and_names_a_tampered_row(
         "UPDATE order_status SET status = 'FAILED' WHERE payment_order_id = %s",
         story.order_a,
     )
-    sql(services.pool, "UPDATE wallets SET available_minor = available_minor + 1")
+    sql(services.pool, "UPDATE seller_balances SET available_minor = available_minor + 1")
     code, output = cli(services, "verify", "--json")
     assert code == 1, output
     report = {r["name"]: r for r in json.loads(output[output.index("[") :])}
@@ -120,7 +120,8 @@ def test_replay_prints_an_order_and_accounts_as_of_an_instant(services: Services
     )
     assert json.loads(out)["account"]["balance"] == "25.00"
     code, out = cli(services, "replay", "--as-of", story.paid.isoformat(), "--wallet", "seller_a")
-    assert json.loads(out)["wallet"]["available"] == "25.00"
+    assert json.loads(out)["wallet"]["pending"] == "25.00"
+    assert json.loads(out)["wallet"]["balance"] == "25.00"
     code, out = cli(services, "replay", "--as-of", story.paid.isoformat())
     assert json.loads(out)["trial_balance"]["balanced"] is True
     code, out = cli(

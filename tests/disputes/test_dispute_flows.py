@@ -145,6 +145,11 @@ def test_the_disputed_card_is_recorded_withdrawn_and_won_back_with_evidence(stac
         )
     ]
 
+    wallet_url = f"/wallets/{seller.removeprefix('seller:')}"
+    # Pending until the PSP settles the capture; the dispute took it from available.
+    wait_until(lambda: stack.http.get(wallet_url).json()["available"] == "-100.00")
+    assert stack.http.get(wallet_url).json()["pending"] == "100.00"
+
     merchant = bearer(stack.services, "merchant")
     key = uuid.uuid4().hex
     body = {"text": "winning_evidence: signed delivery receipt"}
@@ -172,6 +177,7 @@ def test_the_disputed_card_is_recorded_withdrawn_and_won_back_with_evidence(stac
     ]
     assert actions[0]["detail"] == "winning_evidence: signed delivery receipt"
     assert stack.order(order_id).disputed_minor == 0
+    wait_until(lambda: stack.http.get(wallet_url).json()["available"] == "0.00")
 
 
 def test_losing_evidence_loses_and_a_closed_dispute_takes_no_more(stack: Stack) -> None:
@@ -331,3 +337,37 @@ def test_a_won_dispute_reopened_is_a_second_chargeback(stack: Stack) -> None:
     assert dispute.status is DisputeStatus.LOST
     assert isinstance(dispute, Dispute)
     assert stack.order(order_id).disputed_minor == 10000
+
+
+# --- refunds and disputes take from the same order ----------------------------------------------
+
+
+def test_a_dispute_after_a_partial_refund_takes_what_is_left_and_refunds_stop(
+    stack: Stack,
+) -> None:
+    order_id = captured_order(stack)
+    refund = stack.http.post(
+        f"/payments/{order_id}/refunds",
+        json={"amount": "40.00"},
+        headers={"Idempotency-Key": uuid.uuid4().hex},
+    )
+    assert refund.status_code == 201, refund.text
+    refund_id = refund.json()["refund_id"]
+    stack.settle(lambda: stack.http.get(f"/refunds/{refund_id}").json()["status"] == "SUCCEEDED")
+    admin_dispute(stack, order_id)
+    shown = dispute_shown(stack, order_id)
+    assert shown["amount"] == "60.00"  # the PSP disputes what was not refunded
+    order = stack.http.get(f"/payments/{order_id}").json()
+    assert (order["refunded"], order["refundable"]) == ("40.00", "0.00")
+    more = stack.http.post(
+        f"/payments/{order_id}/refunds",
+        json={"amount": "1.00"},
+        headers={"Idempotency-Key": uuid.uuid4().hex},
+    )
+    assert more.status_code == 422, more.text
+    seller = seller_of(order_id)
+    assert posted(stack, order_id, "dispute_opened")[0][1] == {
+        seller: 6000,
+        "dispute_fees": FEE,
+        "psp_receivable": -(6000 + FEE),
+    }

@@ -8,6 +8,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -122,6 +123,15 @@ def start_sandbox(db: Path, webhook_url: str) -> Sandbox:
 
 @pytest.fixture(scope="module")
 def stack(admin_database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    with running_stack(admin_database_url, tmp_path_factory) as running:
+        yield running
+
+
+@contextmanager
+def running_stack(
+    admin_database_url: str, tmp_path_factory: pytest.TempPathFactory, **settings: str
+) -> Iterator[Stack]:
+    """A whole stack on a fresh database; `settings` are more PAYMENTS_* variables."""
     database_url = _create_database(admin_database_url)
     api_port = free_port()
     sandbox = start_sandbox(
@@ -140,6 +150,7 @@ def stack(admin_database_url: str, tmp_path_factory: pytest.TempPathFactory) -> 
         "PAYMENTS_EXECUTOR_LEASE_S": "1",
         "PAYMENTS_PORT": str(api_port),
         **NO_RATE_LIMITS,
+        **settings,
     }
     services = build_services(Settings.from_env(env), database_url)
     server = uvicorn.Server(

@@ -43,7 +43,7 @@ def credit(stack: Stack, seller_account: str, amounts: list[str]) -> None:
     assert answer.status_code == 201, answer.text
     ids = [o["payment_order_id"] for o in orders]
     stack.settle(lambda: terminal(stack, *ids))
-    stack.executor.run_until_idle()  # the wallet follower credits the seller
+    stack.services.catch_up_wallets()  # released (0 days here), then credited
 
 
 def post_payout(
@@ -88,11 +88,11 @@ def seller_balance(stack: Stack, seller_account: str) -> int:
     return -account.balance_minor if account else 0
 
 
-def view_shows(stack: Stack, seller_account: str, available: int, pending: int) -> bool:
+def view_shows(stack: Stack, seller_account: str, available: int, in_transit: int) -> bool:
     wallet = wallet_view(stack, seller_account)
     return (
         wallet is not None
-        and (wallet.available_minor, wallet.pending_minor) == (available, pending)
+        and (wallet.available_minor, wallet.in_transit_minor) == (available, in_transit)
         and seller_balance(stack, seller_account) == available
     )
 

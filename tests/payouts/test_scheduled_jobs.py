@@ -25,6 +25,7 @@ def test_every_job_has_a_stable_id_and_the_finance_jobs_are_daily(stack: Stack) 
         "payout-run",
         "audit-seal",
         "idempotency-purge",
+        "funds-release",
     }
     assert all(jobs[name].daily_at for name in ("settlement-reconcile", "payout-run", "audit-seal"))
 

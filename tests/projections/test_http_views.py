@@ -111,15 +111,18 @@ def test_ledger_and_wallet_flags_turn_true_only_with_postings(
     assert after["status"] == "SUCCESS"
     assert (after["ledger_updated"], after["wallet_updated"]) == (True, True)
     wallet = client.get("/wallets/seller_flags").json()
-    assert (wallet["available"], wallet["pending"], wallet["currency"]) == ("12.34", "0.00", "USD")
-    account = client.get("/ledger/accounts/seller:seller_flags").json()
+    assert (wallet["available"], wallet["pending"], wallet["currency"]) == ("0.00", "12.34", "USD")
+    account = client.get("/ledger/accounts/seller:seller_flags:pending").json()
     assert account["balance"] == "-12.34"
     assert account["entries"][0]["credit"] == "12.34"
     assert account["entries"][0]["payment_order_id"] == order_id
     trial = client.get("/ledger/trial-balance").json()
     assert trial["total"] == "0.00"
     assert trial["balanced"] is True
-    assert {a["account"] for a in trial["accounts"]} >= {"psp_receivable", "seller:seller_flags"}
+    assert {a["account"] for a in trial["accounts"]} >= {
+        "psp_receivable",
+        "seller:seller_flags:pending",
+    }
 
 
 def test_a_view_that_cannot_catch_up_answers_503_with_retry_after(

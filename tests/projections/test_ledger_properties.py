@@ -130,7 +130,7 @@ def history_with_payouts(
             order.start_execution()
             order.record_success(f"ch_{i}", "psp")
             log.record(order)
-            wallet.credit(i + 1, amount, 1)
+            wallet.move(i + 1, amount, 1)
             credits[seller] += amount
             continue
         if amount > wallet.available_minor:
@@ -179,8 +179,8 @@ def test_wallet_balance_is_credits_minus_payouts_and_never_negative(
     for seller in credits:
         wallet = wallets.wallet(seller)
         available = credits[seller] - paid[seller] - in_flight[seller]
-        assert (wallet.available_minor, wallet.pending_minor) == (available, in_flight[seller])
-        assert wallet.available_minor + wallet.pending_minor == credits[seller] - paid[seller]
+        assert (wallet.available_minor, wallet.in_transit_minor) == (available, in_flight[seller])
+        assert wallet.available_minor + wallet.in_transit_minor == credits[seller] - paid[seller]
         assert -ledger.balance(f"seller:{seller}").balance_minor == available >= 0
     transit = ledger.balance("payouts_in_transit")  # credited while the PSP pays them out
     assert (transit.balance_minor if transit else 0) == -sum(in_flight.values())

@@ -31,6 +31,7 @@ from payments.domain.dispute_commands import (
 from payments.domain.errors import IllegalTransition, NotFound
 from payments.domain.money import Money
 from payments.domain.payment_order import PaymentOrder
+from payments.projections.views.order_status import apply_order_event
 from payments.projections.views.order_terms import TermsBook
 from payments.projections.views.postings import POSTING_RULES, check_balanced
 from tests.privacy.fakes import InMemorySealer
@@ -330,3 +331,15 @@ def test_what_refunds_took_counts_succeeded_and_in_flight(app: PaymentsApplicati
     order.refunded_minor = 3000  # as the refunds side of the order keeps them
     order.refunds_in_flight = {"rf_1": 1000}
     assert refunds_taken_minor(order) == 4000
+
+
+def test_the_order_status_fold_applies_dispute_events(app: PaymentsApplication) -> None:
+    disputes = commands(app)
+    for status in (DisputeStatus.NEEDS_RESPONSE, DisputeStatus.WON, DisputeStatus.LOST):
+        disputes.record_psp_dispute(facts(status))
+    order = app.get_order("po_1")
+    row = None
+    for position, event in enumerate(app.events.get(order.id), start=1):
+        row = apply_order_event(row, event, position)  # the view rebuilds the order from a row
+    assert row is not None
+    assert (row.version, row.status) == (order.version, "SUCCESS")

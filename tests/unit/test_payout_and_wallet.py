@@ -85,16 +85,16 @@ def new_wallet() -> SellerWallet:
 
 def test_wallet_credit_is_idempotent_by_log_position() -> None:
     wallet = new_wallet()
-    assert wallet.credit(up_to_position=10, amount_minor=900, orders=2)
-    assert not wallet.credit(up_to_position=10, amount_minor=900, orders=2)
-    assert not wallet.credit(up_to_position=7, amount_minor=100, orders=1)
+    assert wallet.move(up_to_position=10, amount_minor=900, entries=2)
+    assert not wallet.move(up_to_position=10, amount_minor=900, entries=2)
+    assert not wallet.move(up_to_position=7, amount_minor=100, entries=1)
     assert wallet.available_minor == 900
-    assert names(wallet) == ["Credited"]
+    assert names(wallet) == ["Moved"]
 
 
 def test_wallet_refuses_a_payout_above_available_or_not_positive() -> None:
     wallet = new_wallet()
-    wallet.credit(1, 1000, 1)
+    wallet.move(1, 1000, 1)
     for amount in (1001, 0, -5):
         with pytest.raises(InvalidCommand):
             wallet.reserve_payout("po_x", amount)
@@ -106,7 +106,7 @@ def test_wallet_refuses_a_payout_above_available_or_not_positive() -> None:
 
 def test_wallet_settles_releases_and_takes_returns_back() -> None:
     wallet = new_wallet()
-    wallet.credit(1, 1000, 1)
+    wallet.move(1, 1000, 1)
     wallet.reserve_payout("po_a", 300)
     wallet.reserve_payout("po_b", 200)
     assert wallet.settle_payout("po_a", 5)
@@ -136,7 +136,7 @@ def test_wallet_never_negative_and_balance_is_credits_minus_payouts(
     for n, (action, amount) in enumerate(steps):
         position = n + 1
         if action == "credit":
-            wallet.credit(position, amount, 1)
+            wallet.move(position, amount, 1)
             credited += amount
         elif action == "reserve":
             try:

@@ -1,0 +1,92 @@
+"""Refund bodies (POST /payments/{id}/refunds, GET /refunds/{id}) and the refund fields of an
+order's answer, read from the Refund and PaymentOrder aggregates (never a view: an answer
+right after the POST that created a refund always holds it)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, TypeVar
+from uuid import UUID
+
+import msgspec
+from msgspec import Meta
+
+from payments.api.schemas import AmountText, PaymentOrderResponse, RefundResponse
+from payments.domain.ids import payment_order_uuid, refund_uuid
+from payments.domain.money import format_minor
+from payments.domain.payment_order import PaymentOrder
+from payments.domain.refund import Refund, RefundStatus
+from payments.domain.refund_commands import MAX_REASON_LENGTH
+from payments.runtime.services import Services
+
+A = TypeVar("A", PaymentOrder, Refund)
+ReasonText = Annotated[
+    str,
+    Meta(
+        min_length=1,
+        max_length=MAX_REASON_LENGTH,
+        pattern=r"^[^\x00-\x1f\x7f]*[^\x00-\x1f\x7f ][^\x00-\x1f\x7f]*$",
+        description=f"Why, in 1-{MAX_REASON_LENGTH} characters (no control characters).",
+        examples=["damaged in transit"],
+    ),
+]
+
+
+class RefundRequestBody(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """POST /payments/{payment_order_id}/refunds body: both fields optional."""
+
+    amount: AmountText | None = None  # None: everything that is left to refund
+    reason: ReasonText | None = None
+
+
+API_STATUS = {
+    RefundStatus.REQUESTED.value: "PENDING",
+    RefundStatus.EXECUTING.value: "PENDING",
+    RefundStatus.SUCCEEDED.value: "SUCCEEDED",
+    RefundStatus.FAILED.value: "FAILED",
+}
+
+
+def refund_body(refund: Refund) -> RefundResponse:
+    return RefundResponse(
+        refund_id=refund.refund_id,
+        payment_order_id=refund.payment_order_id,
+        amount=refund.amount.format(),
+        currency=refund.currency,
+        status=API_STATUS[refund.status.value],
+        reason=refund.reason,
+        created_at=refund.created_on,
+        failure_reason=refund.failure_reason,
+    )
+
+
+def with_refunds(
+    services: Services, answer: PaymentOrderResponse, as_of: datetime | None = None
+) -> PaymentOrderResponse:
+    """The order's answer with `refunded`, `refundable` and `refunds`, from the aggregates
+    (the order and its refunds: a few events each), so they are as fresh as the last write;
+    with `as_of`, as they stood then (replayed from the events recorded at or before it)."""
+    order = _load(services, PaymentOrder, payment_order_uuid(answer.payment_order_id), as_of)
+    if order is None:
+        return answer
+    refunds = [_load(services, Refund, refund_uuid(i), as_of) for i in order.refund_ids]
+    return msgspec.structs.replace(
+        answer,
+        refunded=format_minor(order.refunded_minor, order.currency),
+        refundable=format_minor(order.refundable_minor, order.currency),
+        refunds=[refund_body(refund) for refund in refunds if refund is not None],
+    )
+
+
+def _load(
+    services: Services, kind: type[A], aggregate_id: UUID, as_of: datetime | None
+) -> A | None:
+    if as_of is None:
+        return services.application.find(kind, aggregate_id)
+    aggregate: Any = None
+    for stored in services.application.events.get(aggregate_id):
+        event: Any = stored
+        if event.timestamp > as_of:
+            break  # an aggregate's events are causal: none later is earlier
+        aggregate = event.mutate(aggregate)
+    return aggregate if isinstance(aggregate, kind) else None

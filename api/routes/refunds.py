@@ -1,0 +1,146 @@
+"""POST /payments/{payment_order_id}/refunds and GET /refunds/{refund_id} (ADR 0014)."""
+
+from __future__ import annotations
+
+import hashlib
+
+import msgspec
+from eventsourcing.persistence import IntegrityError
+from litestar import Controller, Response, get, post
+from litestar.di import NamedDependency
+from litestar.params import JSONBody
+
+from payments.api.auth import access
+from payments.api.idempotency import idempotency_key_guard, require_key, run_idempotent
+from payments.api.openapi import header, link, operation, success
+from payments.api.parameters import IdempotencyKeyHeader, PaymentOrderIdPath, RefundIdPath
+from payments.api.problems import ProblemError, problem_specs
+from payments.api.refund_schemas import RefundRequestBody, refund_body
+from payments.api.schemas import RefundResponse
+from payments.domain.api_key import Role
+from payments.domain.errors import FieldError, InvalidCommand
+from payments.domain.money import Money, MoneyError
+from payments.domain.refund_commands import RefundPlacement, RequestRefund, refund_id_for_key
+from payments.runtime.idempotency import StoredResponse
+from payments.runtime.keys import Caller
+from payments.runtime.services import Services
+
+CREATE_SCOPE = "POST /payments/{payment_order_id}/refunds"
+MAX_BODY_BYTES = 4 * 1024
+_READ_BACK = {
+    "getRefund": link(
+        "getRefund",
+        "Read the refund back (at once: never a 404)",
+        refund_id="$response.body#/refund_id",
+    ),
+}
+_CREATED_HEADERS = {
+    "location": header("The refund's URL, /refunds/{refund_id}", required=True),
+    "event-position": header("Position of the write", required=True, integer=True),
+}
+
+
+def _amount_minor(text: str | None, currency: str) -> int | None:
+    if text is None:
+        return None
+    try:
+        amount = Money.parse(text, currency)
+    except MoneyError as error:
+        raise InvalidCommand([FieldError("amount", str(error))]) from None
+    if amount.minor <= 0:
+        raise InvalidCommand([FieldError("amount", "must be greater than zero")])
+    return amount.minor
+
+
+def request_refund(services: Services, command: RequestRefund) -> RefundPlacement:
+    try:
+        return services.refunds.request_refund(command)
+    except IntegrityError:
+        raise ProblemError(
+            409,
+            "concurrent-refunds",
+            "Other refunds of this order are being written",
+            "Too many concurrent writes to this order; retry with the same Idempotency-Key.",
+            headers={"retry-after": "1"},
+        ) from None
+
+
+def _placement_response(placement: RefundPlacement) -> StoredResponse:
+    headers = {"location": f"/refunds/{placement.refund.refund_id}"}
+    if placement.position is not None:
+        headers["event-position"] = str(placement.position)
+    return StoredResponse(
+        status=201 if placement.created else 200,
+        body=msgspec.json.encode(refund_body(placement.refund)),
+        headers=headers,
+    )
+
+
+class RefundsController(Controller):
+    tags = ["refunds"]
+
+    @post(
+        "/payments/{payment_order_id:str}/refunds",
+        operation_id="createRefund",
+        summary="Refund a captured order, in part or in full",
+        description="Reserves the amount (default: everything left to refund) on the order and "
+        "creates the refund in one atomic save; the executor refunds it at the PSP exactly "
+        "once (status PENDING, then SUCCEEDED or FAILED; a failed refund's amount is "
+        "refundable again). Needs Idempotency-Key. 404 for an unknown order; 409 for an "
+        "order that is not SUCCESS (never captured, or not yet); 422 for an amount that is "
+        "not a positive amount with the currency's decimals within what is left to refund, "
+        "or a bad reason. Nothing is written then.",
+        status_code=201,
+        before_request=idempotency_key_guard,
+        request_max_body_size=MAX_BODY_BYTES,
+        sync_to_thread=True,
+        responses={
+            201: success(RefundResponse, "Created: the refund, PENDING"),
+            200: success(RefundResponse, "The refund this key created before"),
+            **problem_specs(404, 409, 413, 422),
+        },
+        operation_class=operation(
+            links={201: _READ_BACK, 200: _READ_BACK},
+            headers={201: _CREATED_HEADERS, 200: {"location": _CREATED_HEADERS["location"]}},
+        ),
+        **access(Role.MERCHANT),
+    )
+    def create_refund(
+        self,
+        payment_order_id: PaymentOrderIdPath,
+        data: JSONBody[RefundRequestBody],
+        services: NamedDependency[Services],
+        caller: NamedDependency[Caller],
+        idempotency_key: IdempotencyKeyHeader,
+    ) -> Response[bytes]:
+        key = require_key(idempotency_key)
+        command = RequestRefund(
+            refund_id=refund_id_for_key(f"{caller.key_id} {key}"),
+            payment_order_id=payment_order_id,
+            amount_minor=_amount_minor(data.amount, services.settings.currency),
+            reason=data.reason,
+            requested_by=caller.key_id,
+        )
+        content = msgspec.json.encode([payment_order_id, data], order="sorted")
+        return run_idempotent(
+            services.idempotency,
+            caller,
+            CREATE_SCOPE,
+            key,
+            hashlib.sha256(content).hexdigest(),
+            lambda: _placement_response(request_refund(services, command)),
+        )
+
+    @get(
+        "/refunds/{refund_id:str}",
+        operation_id="getRefund",
+        summary="A refund's current state",
+        description="Read from the event store: right after the POST that created it, never a 404.",
+        sync_to_thread=True,
+        responses=problem_specs(404, 422),
+        **access(Role.MERCHANT, Role.OPERATOR, Role.FINANCE),
+    )
+    def get_refund(
+        self, refund_id: RefundIdPath, services: NamedDependency[Services]
+    ) -> RefundResponse:
+        return refund_body(services.refunds.get(refund_id))
