@@ -178,6 +178,10 @@ def test_the_disputed_card_is_recorded_withdrawn_and_won_back_with_evidence(stac
     assert actions[0]["detail"] == "winning_evidence: signed delivery receipt"
     assert stack.order(order_id).disputed_minor == 0
     wait_until(lambda: stack.http.get(wallet_url).json()["available"] == "0.00")
+    # The order status view applied the dispute events too (it rebuilds orders from rows).
+    head = stack.services.application.recorder.max_notification_id()
+    fresh = stack.http.get(f"/payments/{order_id}", params={"min_position": str(head)})
+    assert fresh.status_code == 200, fresh.text
 
 
 def test_losing_evidence_loses_and_a_closed_dispute_takes_no_more(stack: Stack) -> None:
