@@ -46,6 +46,7 @@ from payments.api.security_headers import security_headers_middleware
 from payments.domain.api_key import Role
 from payments.projections.catalog import projection_states
 from payments.projections.metrics import expose_projection_metrics
+from payments.psp.reconcile.balance import BalanceChecks
 from payments.psp.reconcile.metrics import expose_reconciliation_metrics
 from payments.runtime.database import ping
 from payments.runtime.services import Services
@@ -111,7 +112,10 @@ def create_app(services: Services) -> Litestar:
     settings = services.settings
     prometheus = PrometheusConfig(app_name="payments", prefix="payments", group_path=True)
     expose_projection_metrics(lambda: projection_states(services.application, services.pool))
-    expose_reconciliation_metrics(lambda: services.reconciler.days_behind(datetime.now(UTC).date()))
+    expose_reconciliation_metrics(
+        lambda: services.reconciler.days_behind(datetime.now(UTC).date()),
+        lambda: BalanceChecks(services.pool).latest_differences(),
+    )
     schema_access = PUBLIC if settings.schema_public else access(*Role)
     authentication = DefineMiddleware(
         ApiKeyAuthentication,

@@ -91,6 +91,10 @@ class PspClient(Protocol):
         when the PSP does not hand it over)."""
         ...
 
+    def balance(self) -> PspBalance:
+        """Our balance at the PSP per currency (BalanceUnavailable when it does not answer)."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -118,6 +122,41 @@ class PspLookup:
 
 class SettlementUnavailable(RuntimeError):
     """The PSP did not hand over a day's settlement file (not yet, or not reachable)."""
+
+
+class BalanceUnavailable(RuntimeError):
+    """The PSP did not answer its balance (not reachable, or a body we cannot read)."""
+
+
+@dataclass(frozen=True, slots=True)
+class PspBalance:
+    """`GET /v1/balance`: per currency, in minor units, what is final (available: every line
+    of its settlement files) and what is on its way (pending: not final yet, may be < 0)."""
+
+    available: dict[str, int]
+    pending: dict[str, int]
+
+
+def balance_of(body: object) -> PspBalance:
+    """Read the PSP's balance object ({"available": [{"amount", "currency"}], "pending": ...})."""
+    if not isinstance(body, dict):
+        raise BalanceUnavailable("the PSP's balance is not an object")
+    found: dict[str, dict[str, int]] = {}
+    for part in ("available", "pending"):
+        amounts = body.get(part)
+        if not isinstance(amounts, list):
+            raise BalanceUnavailable(f"the PSP's balance has no {part} list")
+        found[part] = {}
+        for item in amounts:
+            amount = item.get("amount") if isinstance(item, dict) else None
+            currency = item.get("currency") if isinstance(item, dict) else None
+            if not isinstance(amount, int) or isinstance(amount, bool):
+                raise BalanceUnavailable(f"an {part} amount is not an integer: {item!r}"[:200])
+            if not isinstance(currency, str) or not currency:
+                raise BalanceUnavailable(f"an {part} amount has no currency: {item!r}"[:200])
+            key = currency.upper()
+            found[part][key] = found[part].get(key, 0) + amount
+    return PspBalance(found["available"], found["pending"])
 
 
 def outcome_of_charge(charge: dict[str, Any]) -> PspAnswer:
@@ -276,6 +315,19 @@ class HttpPspClient:
         except httpx.HTTPError as error:
             raise SettlementUnavailable(f"GET {path} failed: {error}") from None
         return digest.hexdigest()
+
+    def balance(self) -> PspBalance:
+        try:
+            response = self._http.get("/v1/balance")
+        except httpx.HTTPError as error:
+            raise BalanceUnavailable(f"GET /v1/balance failed: {error}") from None
+        if response.status_code != 200:
+            raise BalanceUnavailable(f"GET /v1/balance answered {response.status_code}")
+        try:
+            body = response.json()
+        except ValueError:
+            raise BalanceUnavailable("GET /v1/balance answered a body that is not JSON") from None
+        return balance_of(body)
 
     def _create(
         self, path: str, body: dict[str, Any], key: str, classify: _Classifier

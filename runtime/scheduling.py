@@ -8,6 +8,7 @@ from datetime import timedelta
 from payments.projections.audit.seal import EventLogSeal
 from payments.projections.views.wallets_pg import PostgresWallets
 from payments.psp.dispute_sync import DisputeWatch
+from payments.psp.reconcile.balance import BalanceChecks, describe
 from payments.runtime.roles import Role, build_executor
 from payments.runtime.services import Services
 from payments.scheduler.jobs import DueWork, JobDependencies, build_scheduler
@@ -31,6 +32,11 @@ def job_dependencies(services: Services) -> JobDependencies:
         assert client is not None
         return watch.requery(client, services.disputes)
 
+    def balance_check() -> tuple[bool, str]:
+        check = services.check_psp_balance()
+        BalanceChecks(services.pool).record(check)
+        return check.balanced, describe(check)
+
     return JobDependencies(
         pool=services.pool,
         queue=services.queue,
@@ -48,6 +54,7 @@ def job_dependencies(services: Services) -> JobDependencies:
         seal=seal if settings.audit_key else None,
         reconcile_missed_days=services.reconciler.backfill if services.psp_url else None,
         requery_disputes=requery_disputes if services.psp_url else None,
+        check_psp_balance=balance_check if services.psp_url else None,
     )
 
 
