@@ -31,6 +31,7 @@ from payments.api.problems import EXCEPTION_HANDLERS, Problem, problem_response,
 from payments.api.routes.actions import AuditActionsController
 from payments.api.routes.audit import AuditController, OrderHistoryController
 from payments.api.routes.dead_letters import DeadLettersController
+from payments.api.routes.disputes import DisputesController
 from payments.api.routes.keys import KeysController
 from payments.api.routes.ledger import LedgerController
 from payments.api.routes.payments import EXAMPLES, PaymentsController
@@ -124,6 +125,7 @@ def create_app(services: Services) -> Litestar:
     app = Litestar(
         route_handlers=[
             PaymentsController,
+            DisputesController,
             PayoutsController,
             RefundsController,
             OrderHistoryController,

@@ -11,6 +11,7 @@ from psycopg_pool import ConnectionPool
 from payments.domain.api_key import Role
 from payments.domain.api_key_commands import ApiKeyCommands
 from payments.domain.application import PaymentsApplication
+from payments.domain.dispute_commands import DisputeCommands
 from payments.domain.erasure_commands import ErasureCommands
 from payments.domain.ids import payment_order_uuid
 from payments.domain.order_commands import OrderCommands
@@ -69,6 +70,10 @@ class Services:
     @cached_property
     def payouts(self) -> PayoutCommands:
         return PayoutCommands(self.application)
+
+    @cached_property
+    def disputes(self) -> DisputeCommands:
+        return DisputeCommands(self.application, self.application.policy.refund_commission)
 
     @cached_property
     def refunds(self) -> RefundCommands:

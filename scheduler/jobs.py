@@ -21,6 +21,7 @@ log = logging.getLogger("payments.scheduler.jobs")
 
 DUE_WORK_EVERY = timedelta(seconds=60)
 STUCK_EVERY = timedelta(minutes=5)
+DISPUTES_EVERY = timedelta(minutes=15)
 RELEASE_EVERY = timedelta(minutes=5)
 PURGE_EVERY = timedelta(hours=1)
 RUNS_KEPT = timedelta(days=30)
@@ -65,6 +66,7 @@ class JobDependencies:
     build_executor: Callable[[], DueWork] | None = None  # None: no PSP configured
     seal: Callable[[], tuple[int, int] | None] | None = None  # None: no audit key
     reconcile_missed_days: Callable[[date], Backfill] | None = None  # None: no PSP
+    requery_disputes: Callable[[], str] | None = None  # None: no PSP
     # Checks the PSP's balance against ours and records it: (balanced?, what it found).
     check_psp_balance: Callable[[], tuple[bool, str]] | None = None  # None: no PSP
     release_due_funds: Callable[[datetime], int] | None = None  # ADR 0014, by age
@@ -86,6 +88,14 @@ def run_due_work(deps: JobDependencies) -> str:
 def requeue_stuck(deps: JobDependencies) -> str:
     """Re-query what is stuck in EXECUTING: after 5 min, again after 1 h, then daily."""
     return f"{deps.queue.requeue_stuck(deps.requery_delays)} re-query(ies) queued"
+
+
+def requery_disputes(deps: JobDependencies) -> str:
+    """Re-read at the PSP every dispute that can still change, so that a dropped dispute
+    webhook loses no decision (psp/dispute_sync.py)."""
+    if deps.requery_disputes is None:
+        raise JobSkipped("no PSP configured (PAYMENTS_PSP_URL)")
+    return deps.requery_disputes()
 
 
 def run_payouts(deps: JobDependencies, day: date) -> dict[str, int]:
@@ -180,6 +190,12 @@ def build_jobs(deps: JobDependencies) -> list[Job]:
             "Queue a PSP re-query for orders and payouts stuck in EXECUTING (5 min, 1 h, daily)",
             lambda now: requeue_stuck(deps),
             every=STUCK_EVERY,
+        ),
+        Job(
+            "dispute-requery",
+            "Re-read open (and won) disputes at the PSP: a dropped webhook loses no decision",
+            lambda now: requery_disputes(deps),
+            every=DISPUTES_EVERY,
         ),
         Job(
             "settlement-reconcile",
