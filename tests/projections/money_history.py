@@ -23,12 +23,21 @@ from payments.domain.application import (
     PlaceCheckout,
 )
 from payments.domain.commission import Commission, RefundCommissionPolicy
+from payments.domain.dispute import DisputeStatus, PspDispute
+from payments.domain.dispute_commands import DisputeCommands
 from payments.domain.errors import InvalidCommand, OrderNotRefundable
 from payments.domain.execution import Declined, FailureCode, Succeeded
 from payments.domain.money import Money
 from payments.domain.order_commands import OrderCommands
 from payments.domain.payout import Payout
-from payments.domain.reconciliation.expected import REFUND, movement_id
+from payments.domain.reconciliation.expected import (
+    CHARGEBACK,
+    CHARGEBACK_REVERSAL,
+    DISPUTE_FEE,
+    REFUND,
+    SECOND_CHARGEBACK,
+    movement_id,
+)
 from payments.domain.reconciliation.memory import CAPTURE, Booking, pack
 from payments.domain.reconciliation_run import ReconciliationRun
 from payments.domain.refund_commands import RefundCommands, RequestRefund
@@ -41,13 +50,18 @@ from tests.projections.money_model import (
     FAILED,
     IN_FLIGHT,
     IN_TRANSIT,
+    LOST,
     NOT_STARTED,
+    OPEN,
     PAID,
+    REOPENED,
     RETURNED,
     SELLERS,
     SUCCEEDED,
     SUCCESS,
+    WON,
     CommissionSpec,
+    DisputeFact,
     Expected,
     Model,
     Movement,
@@ -113,6 +127,24 @@ class RefundAnswer:
 
 
 @dataclass(frozen=True, slots=True)
+class DisputeOpen:
+    """The PSP confirms a chargeback on a captured order (one per charge): the whole amount
+    or a part of it, with its fee."""
+
+    pick: int
+    percent: int  # 100: the whole amount
+    fee: int
+
+
+@dataclass(frozen=True, slots=True)
+class DisputeDecide:
+    """The PSP decides an open dispute (won, lost), or reopens a won one (lost)."""
+
+    pick: int
+    verdict: Literal["won", "lost"]
+
+
+@dataclass(frozen=True, slots=True)
 class PayoutRequest:
     pick: int  # among the sellers with money available
     percent: int
@@ -132,6 +164,8 @@ Step = (
     | Release
     | RefundRequest
     | RefundAnswer
+    | DisputeOpen
+    | DisputeDecide
     | PayoutRequest
     | PayoutAnswer
 )
@@ -184,6 +218,14 @@ steps: st.SearchStrategy[Step] = st.one_of(
     refund_request,
     refund_request,
     st.builds(RefundAnswer, st.integers(0, 50), st.booleans()),
+    st.builds(
+        DisputeOpen,
+        st.integers(0, 50),
+        st.one_of(st.just(100), st.integers(1, 100)),
+        st.sampled_from([1500, 0, 25]),
+    ),
+    st.builds(DisputeDecide, st.integers(0, 50), st.sampled_from(["won", "lost"])),
+    st.builds(DisputeDecide, st.integers(0, 50), st.sampled_from(["won", "lost"])),
     payout_request,
     payout_request,
     payout_request,
@@ -231,6 +273,7 @@ class History:
         self.source = ApplicationEventSource(self.app)
         self.orders = OrderCommands(self.app)
         self.refunds = RefundCommands(self.app)
+        self.disputes = DisputeCommands(self.app, self.policy)
         self.snapshots[0] = self.model.expected()
 
     @property
@@ -275,6 +318,17 @@ class History:
                 refund_id = picked(self.model.refunds_in(IN_FLIGHT), pick)
                 if refund_id is not None:
                     self.answer_refund(refund_id, success)
+            case DisputeOpen(pick, percent, fee):
+                disputed = {d.order_id for d in self.model.disputes.values()}
+                captured = [o for o in self.model.ids(SUCCESS) if o not in disputed]
+                order_id = picked(captured, pick)
+                if order_id is not None:
+                    self.open_dispute(order_id, percent, fee)
+            case DisputeDecide(pick, verdict):
+                open_or_won = (OPEN, WON) if verdict == "lost" else (OPEN,)
+                dispute_id = picked(self.model.disputes_in(*open_or_won), pick)
+                if dispute_id is not None:
+                    self.decide_dispute(dispute_id, verdict)
             case PayoutRequest(pick, percent, outcome):
                 seller = picked([s for s in SELLERS if self.model.available(s) > 0], pick)
                 if seller is not None:
@@ -453,6 +507,70 @@ class History:
         if success:
             reference = movement_id(REFUND, refund_id)
             self.model.movements[reference] = Movement(reference, REFUND, -refund.amount)
+
+    # --- disputes -------------------------------------------------------------------------------
+
+    def psp_dispute(self, dispute: DisputeFact, status: DisputeStatus) -> PspDispute:
+        return PspDispute(
+            psp_dispute_id=dispute.dispute_id,
+            charge_id=f"ch_{dispute.order_id}",
+            charge_reference=dispute.order_id,
+            amount_minor=dispute.amount,
+            currency=CURRENCY,
+            fee_minor=dispute.fee,
+            reason="fraudulent",
+            status=status,
+            evidence_due_by=datetime(2030, 1, 9, tzinfo=UTC),
+        )
+
+    def open_dispute(self, order_id: str, percent: int, fee: int) -> None:
+        order = self.model.orders[order_id]
+        amount = max(1, order.amount * percent // 100)
+        seller_share, platform_share = self.model.split(order_id, amount)
+        dispute = DisputeFact(
+            self.next_id("dp"), order_id, order.seller, amount, fee, seller_share, platform_share
+        )
+        recorded = self.disputes.record_psp_dispute(
+            self.psp_dispute(dispute, DisputeStatus.NEEDS_RESPONSE)
+        )
+        assert recorded.changed
+        made = recorded.dispute
+        assert (made.seller_share_minor, made.platform_share_minor) == (
+            seller_share,
+            platform_share,
+        )
+        self.model.disputes[dispute.dispute_id] = dispute
+        self.movement(CHARGEBACK, dispute.dispute_id, -amount)
+        if fee:
+            self.movement(DISPUTE_FEE, dispute.dispute_id, -fee)
+
+    def decide_dispute(self, dispute_id: str, verdict: str) -> None:
+        dispute = self.model.disputes[dispute_id]
+        reopened = dispute.status == WON
+        if reopened:  # a second chargeback, split anew on what is taken now
+            dispute.seller_share, dispute.platform_share = self.model.split(
+                dispute.order_id, dispute.amount
+            )
+        status = DisputeStatus.WON if verdict == "won" else DisputeStatus.LOST
+        recorded = self.disputes.record_psp_dispute(self.psp_dispute(dispute, status))
+        assert recorded.changed
+        made = recorded.dispute
+        assert (made.seller_share_minor, made.platform_share_minor) == (
+            dispute.seller_share,
+            dispute.platform_share,
+        )
+        if reopened:
+            dispute.status = REOPENED
+            self.movement(SECOND_CHARGEBACK, dispute_id, -dispute.amount)
+        elif verdict == "won":
+            dispute.status = WON
+            self.movement(CHARGEBACK_REVERSAL, dispute_id, dispute.amount)
+        else:
+            dispute.status = LOST
+
+    def movement(self, kind: str, key: str, signed: int) -> None:
+        reference = movement_id(kind, key)
+        self.model.movements[reference] = Movement(reference, kind, signed)
 
     # --- payouts -------------------------------------------------------------------------------
 

@@ -1,7 +1,7 @@
 """Money invariants (issue #15, ADR 0014) over random marketplace histories: checkouts with a
 random commission, charges, settlements and releases, refunds (partial, full, refused, failed,
-in flight) and payouts (paid, failed, returned, in transit), made by the real domain and fed
-to the ledger and wallet views in random batches. At every step boundary the views must show
+in flight), disputes (opened, won, lost, reopened) and payouts (paid, failed, returned, in
+transit), made by the real domain and fed to the ledger and wallet views in random batches. At every step boundary the views must show
 exactly what the model (money_model.py) computes from the facts; a rebuild in one batch must
 give the same rows.
 """
