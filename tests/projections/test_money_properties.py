@@ -19,6 +19,9 @@ from payments.domain.commission import RefundCommissionPolicy
 from payments.projections.views.ledger import InMemoryLedger
 from payments.projections.views.ledger_pg import PostgresLedger
 from payments.projections.views.postings import (
+    DISPUTE_FEES,
+    PLATFORM_REVENUE,
+    PSP_BALANCE,
     PSP_RECEIVABLE,
     seller_account,
     seller_pending_account,
@@ -28,6 +31,8 @@ from payments.projections.views.wallets_pg import PostgresWallets
 from tests.projections.contract import view_in_scratch_schema
 from tests.projections.events import only
 from tests.projections.money_history import (
+    DisputeDecide,
+    DisputeOpen,
     History,
     PayoutRequest,
     PlaceOrders,
@@ -228,4 +233,32 @@ def test_a_refund_after_a_payout_leaves_the_seller_in_debt_until_a_release_nets_
     assert (wallet.pending_minor, wallet.available_minor, wallet.balance_minor) == (0, 1800, 1800)
     assert wallet.negative_since is None
     assert wallets.negative(limit=10) == []
+    assert_same_rows(ledger, wallets, *rebuilt(history))
+
+
+def test_a_dispute_won_then_reopened_takes_the_shares_twice_and_the_fee_once() -> None:
+    history = History(COMMISSIONS[2], RefundCommissionPolicy.RETURN)  # 10 %, returned
+    history.run(
+        [
+            PlaceOrders(((0, 10_000, "success"),)),  # acme earns 90.00, the platform 10.00
+            Settle(mask=1, fee_per_mille=0, write_off=0, release=True),
+            DisputeOpen(pick=0, percent=100, fee=1500),
+            DisputeDecide(pick=0, verdict="won"),
+            DisputeDecide(pick=0, verdict="lost"),  # a second chargeback
+        ]
+    )
+    ledger, wallets = InMemoryLedger(), InMemoryWallets()
+    feed_and_check(ledger, wallets, history, [])
+    wallet = wallets.wallet("acme")
+    assert wallet is not None
+    assert (wallet.available_minor, wallet.balance_minor) == (0, 0)
+    assert balance(ledger, PLATFORM_REVENUE) == 0  # its 10.00 returned with the chargeback
+    assert balance(ledger, DISPUTE_FEES) == 1500
+    assert balance(ledger, PSP_RECEIVABLE) == -11_500  # withdrawn, not settled yet
+
+    history.run([Settle(mask=2**13 - 1, fee_per_mille=0, write_off=0)])
+    feed_and_check(ledger, wallets, history, [])
+    # Capture +100.00, chargeback -100.00, fee -15.00, reversal +100.00, second -100.00.
+    assert balance(ledger, PSP_RECEIVABLE) == 0
+    assert balance(ledger, PSP_BALANCE) == -1500
     assert_same_rows(ledger, wallets, *rebuilt(history))
