@@ -158,7 +158,7 @@ def check_all_settled(ledger: Any, wallets: Any) -> None:
     settle_everything=st.booleans(),
     cuts=cut_points,
 )
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=600, deadline=None)
 def test_ledger_and_wallets_follow_the_money_model_in_any_batching(
     commission: CommissionSpec,
     policy: RefundCommissionPolicy,
@@ -178,7 +178,7 @@ def test_ledger_and_wallets_follow_the_money_model_in_any_batching(
 
 @given(commission=commissions, policy=policies, steps=histories, cuts=cut_points)
 @settings(
-    max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 def test_postgres_ledger_and_wallets_follow_the_money_model(
     scratch_pool: ConnectionPool,
