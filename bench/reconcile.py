@@ -99,7 +99,7 @@ def write_history(
 class Tick(Aggregate):
     """The baseline's trivial aggregate: one small Created event (scratch databases only)."""
 
-    def __init__(self, n: int) -> None:
+    def __init__(self, n: str) -> None:
         self.n = n
 
 
@@ -114,16 +114,9 @@ def _follow(services: Services, which: str) -> tuple[float, int]:
     return seconds, int(recorder.max_notification_id() or 0) - head
 
 
-def measure_release(
-    services: Services, orders: int, prefix: str, seller_nets: int
-) -> dict[str, Any]:
-    """The settled captures released and the wallets moved, timed, against the baselines."""
-    release_s, released = _follow(services, "release")
-    wallet_s, wallet_events = _follow(services, "wallets")
-    available = 0
-    for seller in range(SELLERS):
-        wallet = services.application.find_wallet(f"seller_{seller}")
-        available += wallet.available_minor if wallet is not None else 0
+def _baselines(services: Services, orders: int, prefix: str, tag: str) -> tuple[float, float]:
+    """(seconds to load the orders, seconds to save as many trivial aggregates), in chunks
+    of RELEASE_CHUNK as the release feed loads and saves them."""
     ids = [payment_order_uuid(f"{prefix}{index}") for index in range(orders)]
     started = time.perf_counter()
     for start in range(0, orders, RELEASE_CHUNK):
@@ -132,9 +125,24 @@ def measure_release(
     started = time.perf_counter()
     for start in range(0, orders, RELEASE_CHUNK):
         services.application.save(
-            *(Tick(n) for n in range(start, min(orders, start + RELEASE_CHUNK)))
+            *(Tick(f"{tag}{n}") for n in range(start, min(orders, start + RELEASE_CHUNK)))
         )
-    save_s = time.perf_counter() - started
+    return load_s, time.perf_counter() - started
+
+
+def measure_release(
+    services: Services, orders: int, prefix: str, seller_nets: int
+) -> dict[str, Any]:
+    """The settled captures released and the wallets moved, timed, between two runs of the
+    baselines (before and after: the machine's noise shows as their spread)."""
+    load_before, save_before = _baselines(services, orders, prefix, "before")
+    release_s, released = _follow(services, "release")
+    wallet_s, wallet_events = _follow(services, "wallets")
+    load_after, save_after = _baselines(services, orders, prefix, "after")
+    available = 0
+    for seller in range(SELLERS):
+        wallet = services.application.find_wallet(f"seller_{seller}")
+        available += wallet.available_minor if wallet is not None else 0
     return {
         "orders": orders,
         "chunk": RELEASE_CHUNK,
@@ -145,8 +153,10 @@ def measure_release(
         "available_minor": available,
         "seller_nets_minor": seller_nets,
         "wallets_match": available == seller_nets,
-        "baseline_load_seconds": load_s,
-        "baseline_save_seconds": save_s,
+        "baseline_load_seconds": (load_before + load_after) / 2,
+        "baseline_save_seconds": (save_before + save_after) / 2,
+        "baseline_load_seconds_before_after": [load_before, load_after],
+        "baseline_save_seconds_before_after": [save_before, save_after],
     }
 
 
@@ -302,9 +312,7 @@ def run_reconcile_bench(
         result["lines_per_second"] = round(file_lines / measured["reconcile_seconds"])
         result["commission"] = commission
         if released is not None:
-            result["release"] = {
-                k: round(v, 3) if isinstance(v, float) else v for k, v in released.items()
-            }
+            result["release"] = {k: _rounded(v) for k, v in released.items()}
         return result
     finally:
         if services is not None:
@@ -314,6 +322,14 @@ def run_reconcile_bench(
         work.rmdir()
         with psycopg.connect(admin_url, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _rounded(value: Any) -> Any:
+    if isinstance(value, float):
+        return round(value, 3)
+    if isinstance(value, list):
+        return [_rounded(v) for v in value]
+    return value
 
 
 def extrapolate_1m(figures: dict[str, Any]) -> tuple[float, float]:
@@ -426,8 +442,16 @@ def _release_table(release: dict[str, Any]) -> tuple[Table, list[Goal]]:
     rows = [
         ("release feed: orders released", release["released"], release["release_seconds"]),
         ("wallet feed: FundsReleased applied", orders, release["wallet_seconds"]),
-        ("baseline: load held orders (load_aggregates)", orders, release["baseline_load_seconds"]),
-        ("baseline: save trivial 1-event aggregates", orders, release["baseline_save_seconds"]),
+        (
+            "baseline: load held orders (mean of before, after)",
+            orders,
+            release["baseline_load_seconds"],
+        ),
+        (
+            "baseline: save trivial 1-event aggregates (mean)",
+            orders,
+            release["baseline_save_seconds"],
+        ),
     ]
     for label, count, seconds in rows:
         per_second = rate(int(count), float(seconds))
@@ -442,6 +466,16 @@ def _release_table(release: dict[str, Any]) -> tuple[Table, list[Goal]]:
             rate(orders * 3, float(release["captures_wallet_seconds"])),
             None,
         )
+    for key, label in (("load", "load held orders"), ("save", "save trivial aggregates")):
+        before, after = release.get(f"baseline_{key}_seconds_before_after", [None, None])
+        if before and after:
+            table.add(
+                f"(spread) baseline {label}: before / after the release",
+                orders,
+                f"{before:.3g} / {after:.3g}",
+                f"{orders / before:,.0f} / {orders / after:,.0f}",
+                None,
+            )
     goals = [
         Goal(
             "every settled held capture released once",

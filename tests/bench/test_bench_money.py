@@ -46,8 +46,8 @@ def test_settlement_release_is_measured_against_a_baseline(
     for label in (
         "release feed: orders released",
         "wallet feed: FundsReleased applied",
-        "baseline: load held orders (load_aggregates)",
-        "baseline: save trivial 1-event aggregates",
+        "baseline: load held orders (mean of before, after)",
+        "baseline: save trivial 1-event aggregates (mean)",
     ):
         count, seconds, per_second, versus_baseline = rows[label][1:5]
         assert count == 289
