@@ -50,7 +50,7 @@ DEADLINE_S = 600.0
 
 
 def run(ctx: BenchContext) -> ScenarioResult:
-    checkouts: int = ctx.param("checkouts", 1000, 100)
+    checkouts: int = ctx.param("checkouts", 3000, 100)
     levels: list[int] = ctx.param("levels", [1, 8], [1, 4])
     contended_orders: int = ctx.param("contended_orders", 20, 3)
     contenders: int = ctx.param("contenders", 20, 20)
