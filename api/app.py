@@ -31,6 +31,7 @@ from payments.api.problems import EXCEPTION_HANDLERS, Problem, problem_response,
 from payments.api.routes.actions import AuditActionsController
 from payments.api.routes.audit import AuditController, OrderHistoryController
 from payments.api.routes.dead_letters import DeadLettersController
+from payments.api.routes.disputes import DisputesController
 from payments.api.routes.keys import KeysController
 from payments.api.routes.ledger import LedgerController
 from payments.api.routes.payments import EXAMPLES, PaymentsController
@@ -45,6 +46,7 @@ from payments.api.security_headers import security_headers_middleware
 from payments.domain.api_key import Role
 from payments.projections.catalog import projection_states
 from payments.projections.metrics import expose_projection_metrics
+from payments.psp.reconcile.balance import BalanceChecks
 from payments.psp.reconcile.metrics import expose_reconciliation_metrics
 from payments.runtime.database import ping
 from payments.runtime.services import Services
@@ -110,7 +112,10 @@ def create_app(services: Services) -> Litestar:
     settings = services.settings
     prometheus = PrometheusConfig(app_name="payments", prefix="payments", group_path=True)
     expose_projection_metrics(lambda: projection_states(services.application, services.pool))
-    expose_reconciliation_metrics(lambda: services.reconciler.days_behind(datetime.now(UTC).date()))
+    expose_reconciliation_metrics(
+        lambda: services.reconciler.days_behind(datetime.now(UTC).date()),
+        lambda: BalanceChecks(services.pool).latest_differences(),
+    )
     schema_access = PUBLIC if settings.schema_public else access(*Role)
     authentication = DefineMiddleware(
         ApiKeyAuthentication,
@@ -120,6 +125,7 @@ def create_app(services: Services) -> Litestar:
     app = Litestar(
         route_handlers=[
             PaymentsController,
+            DisputesController,
             PayoutsController,
             RefundsController,
             OrderHistoryController,

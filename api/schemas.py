@@ -8,6 +8,8 @@ from typing import Annotated, Any
 import msgspec
 from msgspec import Meta
 
+from payments.api.dispute_schemas import DisputeResponse
+
 Identifier = Annotated[
     str,
     Meta(
@@ -102,6 +104,8 @@ class PaymentOrderResponse(msgspec.Struct, frozen=True):
     updated_at: datetime
     # How often the PSP contradicted an outcome already recorded (GET /discrepancies).
     discrepancies: int = 0
+    # Its chargeback, on GET /payments/{id} only (null in lists): api/dispute_reads.py.
+    dispute: DisputeResponse | None = None
     # The platform's share and the seller's (amount - commission), ADR 0014.
     commission: str = "0"
     seller_net: str = "0"

@@ -5,6 +5,7 @@ payments reconcile status [--days N]          each recent day: reconciled, faile
 payments reconcile summary [--day D]          the day's counts, amounts, oldest open exception
 payments reconcile exceptions [--state S] ... exceptions across runs, oldest first
 payments reconcile resolve RUN FINDING --action A --reason R [--by NAME]
+payments reconcile balance [--json]           the PSP's balance against ours, per currency
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
     from payments.runtime.services import Services
 
 EXIT_BAD_FILE = 2
+EXIT_DIFFERENCE = 3  # `reconcile balance`: the PSP's balance differs from ours
 FORMATS = ("adyen", "stripe", "paypal")
 
 
@@ -281,3 +283,41 @@ def resolve(
             raise click.ClickException(str(error)) from None
     view = finding_view(run, run.findings[finding_id])
     click.echo(json.dumps(view, indent=2, sort_keys=True))
+
+
+@reconcile.command("balance")
+@click.option("--json", "as_json", is_flag=True)
+def balance(as_json: bool) -> None:
+    """The PSP's available balance against ours (psp_balance + bank + lines not reconciled
+    yet), per currency: both figures and the difference. Exits 3 on a difference."""
+    from payments.domain.money import format_minor
+    from payments.psp.client import BalanceUnavailable
+    from payments.psp.reconcile.balance import NoPspConfigured
+
+    with services_for_cli() as services:
+        try:
+            check = services.check_psp_balance()
+        except (BalanceUnavailable, NoPspConfigured) as error:
+            raise click.ClickException(str(error)) from None
+    body = check.as_dict()
+
+    def show() -> None:
+        rows = [
+            [c.currency, format_minor(c.psp_available_minor, c.currency),
+             format_minor(c.psp_pending_minor, c.currency), format_minor(c.ours_minor, c.currency),
+             format_minor(c.psp_balance_minor, c.currency), format_minor(c.bank_minor, c.currency),
+             format_minor(c.not_reconciled_minor, c.currency),
+             format_minor(c.unsettled_minor, c.currency),
+             format_minor(c.difference_minor, c.currency)]
+            for c in check.currencies
+        ]  # fmt: skip
+        columns = ["currency", "PSP available", "PSP pending", "ours", "psp_balance", "bank",
+                   "not reconciled", "unsettled", "difference"]  # fmt: skip
+        _table(f"PSP balance at {body['checked_at']}", columns, rows)
+        for day, why in body["days_unavailable"].items():
+            click.echo(f"{day}: file not had, its lines not counted ({why})")
+        click.echo("balanced" if check.balanced else "DIFFERENCE: see docs/operations.md")
+
+    _emit(body, as_json, show)
+    if not check.balanced:
+        sys.exit(EXIT_DIFFERENCE)

@@ -28,5 +28,9 @@ def api_key_uuid(key_id: str) -> UUID:
     return uuid5(PAYMENTS_NAMESPACE, f"api_key:{key_id}")
 
 
+def dispute_uuid(psp_dispute_id: str) -> UUID:
+    return uuid5(PAYMENTS_NAMESPACE, f"dispute:{psp_dispute_id}")
+
+
 def refund_uuid(refund_id: str) -> UUID:
     return uuid5(PAYMENTS_NAMESPACE, f"refund:{refund_id}")

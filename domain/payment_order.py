@@ -14,6 +14,7 @@ from eventsourcing.domain import Aggregate, event
 from payments.domain import execution
 from payments.domain.errors import (
     FieldError,
+    IllegalTransition,
     InvalidCommand,
     OrderNotRefundable,
     RefundConflict,
@@ -56,7 +57,14 @@ class RefundState:
     refunded_minor: int = 0
 
 
-class PaymentOrder(RefundState, PspExecution, Aggregate):
+class DisputeState:
+    """An order's disputes, replaced (never mutated) by its events; a class-level default, as
+    RefundState's, so that an order rebuilt from a view's row applies dispute events too."""
+
+    disputes: Mapping[str, tuple[int, str]] = MappingProxyType({})  # id -> (amount, outcome)
+
+
+class PaymentOrder(RefundState, DisputeState, PspExecution, Aggregate):
     TOPIC = "payments.PaymentOrder"
 
     class Created(Aggregate.Created):
@@ -126,6 +134,23 @@ class PaymentOrder(RefundState, PspExecution, Aggregate):
 
         TOPIC = "payments.PaymentOrder.FundsReleased.v1"
         reason: str  # "settled" (a matched settlement line) or "after_days"
+
+    # --- disputes (ADR 0014): what a chargeback takes of the order ---------------------------
+
+    class DisputeOpened(Aggregate.Event):
+        """Saved with Dispute.Opened: the disputed amount is taken while the dispute is not won."""
+
+        TOPIC = "payments.PaymentOrder.DisputeOpened.v1"
+        psp_dispute_id: str
+        amount_minor: int
+
+    class DisputeClosed(Aggregate.Event):
+        """Saved with Dispute.Won/Lost/Reopened: "won" gives the amount back, "lost" takes it
+        (again, after a second chargeback)."""
+
+        TOPIC = "payments.PaymentOrder.DisputeClosed.v1"
+        psp_dispute_id: str
+        outcome: str  # "won" | "lost"
 
     # --- refunds (ADR 0014): the order is the consistency boundary of what is taken back --
 
@@ -203,15 +228,16 @@ class PaymentOrder(RefundState, PspExecution, Aggregate):
 
     @property
     def taken_minor(self) -> int:
-        """What is taken back from the captured amount: refunds succeeded or in flight."""
-        return self.refunded_minor + sum(self.refunds_in_flight.values())
+        """What is taken back from the captured amount: refunds succeeded or in flight, and
+        disputed amounts not won (a dispute may take more than refunds left: see refundable)."""
+        return self.refunded_minor + sum(self.refunds_in_flight.values()) + self.disputed_minor
 
     @property
     def refundable_minor(self) -> int:
         """What a new refund may still take: nothing unless the order was captured."""
         if self.status is not Status.SUCCESS:
             return 0
-        return self.amount_minor - self.taken_minor
+        return max(0, self.amount_minor - self.taken_minor)
 
     @property
     def reference(self) -> str:
@@ -284,6 +310,36 @@ class PaymentOrder(RefundState, PspExecution, Aggregate):
         if not self.awaits_release:
             return False
         self._funds_released(reason=reason)
+        return True
+
+    # --- disputes: commands ------------------------------------------------------------
+
+    @property
+    def disputed_minor(self) -> int:
+        """What disputes take of the order now: every dispute's amount unless it was won."""
+        return sum(amount for amount, outcome in self.disputes.values() if outcome != "won")
+
+    @property
+    def latest_dispute_id(self) -> str | None:
+        """The PSP's id of the order's last dispute (a charge has one; None: never disputed)."""
+        return next(reversed(list(self.disputes)), None)
+
+    def take_dispute(self, psp_dispute_id: str, amount_minor: int) -> bool:
+        """A confirmed dispute on the captured charge; False when it was recorded already."""
+        if psp_dispute_id in self.disputes:
+            return False
+        if self.status is not Status.SUCCESS:
+            raise IllegalTransition(self.status, "DISPUTED")
+        self._dispute_opened(psp_dispute_id=psp_dispute_id, amount_minor=amount_minor)
+        return True
+
+    def close_dispute(self, psp_dispute_id: str, outcome: str) -> bool:
+        """The dispute's outcome ("won" or "lost"); False when it is recorded already."""
+        if outcome not in ("won", "lost") or psp_dispute_id not in self.disputes:
+            raise IllegalTransition(f"dispute {psp_dispute_id}", outcome)
+        if self.disputes[psp_dispute_id][1] == outcome:
+            return False
+        self._dispute_closed(psp_dispute_id=psp_dispute_id, outcome=outcome)
         return True
 
     def reserve_refund(self, refund_id: str, amount_minor: int) -> None:
@@ -360,6 +416,15 @@ class PaymentOrder(RefundState, PspExecution, Aggregate):
     @event(FundsReleased)
     def _funds_released(self, reason: str) -> None:
         self.funds_released = True
+
+    @event(DisputeOpened)
+    def _dispute_opened(self, psp_dispute_id: str, amount_minor: int) -> None:
+        self.disputes = MappingProxyType({**self.disputes, psp_dispute_id: (amount_minor, "open")})
+
+    @event(DisputeClosed)
+    def _dispute_closed(self, psp_dispute_id: str, outcome: str) -> None:
+        amount = self.disputes.get(psp_dispute_id, (0, outcome))[0]
+        self.disputes = MappingProxyType({**self.disputes, psp_dispute_id: (amount, outcome)})
 
     @event(RefundReserved)
     def _refund_reserved(self, refund_id: str, amount_minor: int) -> None:

@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any, BinaryIO, Protocol
 
 import httpx
 
+from payments.domain.dispute import PSP_STATUSES, PspDispute
 from payments.domain.execution import (
     CallAnswer,
     Declined,
@@ -89,6 +91,10 @@ class PspClient(Protocol):
         when the PSP does not hand it over)."""
         ...
 
+    def balance(self) -> PspBalance:
+        """Our balance at the PSP per currency (BalanceUnavailable when it does not answer)."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -116,6 +122,41 @@ class PspLookup:
 
 class SettlementUnavailable(RuntimeError):
     """The PSP did not hand over a day's settlement file (not yet, or not reachable)."""
+
+
+class BalanceUnavailable(RuntimeError):
+    """The PSP did not answer its balance (not reachable, or a body we cannot read)."""
+
+
+@dataclass(frozen=True, slots=True)
+class PspBalance:
+    """`GET /v1/balance`: per currency, in minor units, what is final (available: every line
+    of its settlement files) and what is on its way (pending: not final yet, may be < 0)."""
+
+    available: dict[str, int]
+    pending: dict[str, int]
+
+
+def balance_of(body: object) -> PspBalance:
+    """Read the PSP's balance object ({"available": [{"amount", "currency"}], "pending": ...})."""
+    if not isinstance(body, dict):
+        raise BalanceUnavailable("the PSP's balance is not an object")
+    found: dict[str, dict[str, int]] = {}
+    for part in ("available", "pending"):
+        amounts = body.get(part)
+        if not isinstance(amounts, list):
+            raise BalanceUnavailable(f"the PSP's balance has no {part} list")
+        found[part] = {}
+        for item in amounts:
+            amount = item.get("amount") if isinstance(item, dict) else None
+            currency = item.get("currency") if isinstance(item, dict) else None
+            if not isinstance(amount, int) or isinstance(amount, bool):
+                raise BalanceUnavailable(f"an {part} amount is not an integer: {item!r}"[:200])
+            if not isinstance(currency, str) or not currency:
+                raise BalanceUnavailable(f"an {part} amount has no currency: {item!r}"[:200])
+            key = currency.upper()
+            found[part][key] = found[part].get(key, 0) + amount
+    return PspBalance(found["available"], found["pending"])
 
 
 def outcome_of_charge(charge: dict[str, Any]) -> PspAnswer:
@@ -275,6 +316,19 @@ class HttpPspClient:
             raise SettlementUnavailable(f"GET {path} failed: {error}") from None
         return digest.hexdigest()
 
+    def balance(self) -> PspBalance:
+        try:
+            response = self._http.get("/v1/balance")
+        except httpx.HTTPError as error:
+            raise BalanceUnavailable(f"GET /v1/balance failed: {error}") from None
+        if response.status_code != 200:
+            raise BalanceUnavailable(f"GET /v1/balance answered {response.status_code}")
+        try:
+            body = response.json()
+        except ValueError:
+            raise BalanceUnavailable("GET /v1/balance answered a body that is not JSON") from None
+        return balance_of(body)
+
     def _create(
         self, path: str, body: dict[str, Any], key: str, classify: _Classifier
     ) -> CallAnswer:
@@ -326,6 +380,75 @@ class HttpPspClient:
             return Rejected(code, f"PSP refused the request ({status}): {title}"[:200])
         return Retryable(f"PSP answered unexpected {status}")
 
+    # --- disputes: look-ups and evidence (the PSP decides; we record what it shows) -----
+
+    def find_dispute(self, psp_dispute_id: str) -> PspDispute | NotFoundAtPsp | Retryable:
+        """The PSP's dispute by its id (GET /v1/disputes/{id})."""
+        if _PSP_ID.fullmatch(psp_dispute_id) is None:
+            return NotFoundAtPsp()  # no id the PSP gives: nothing to ask for
+        answer = self._get_json(f"/v1/disputes/{psp_dispute_id}", {})
+        return answer if isinstance(answer, NotFoundAtPsp | Retryable) else dispute_of(answer)
+
+    def disputes_of_charge(self, charge_id: str) -> list[PspDispute] | Retryable:
+        """Every dispute the PSP holds on one of its charges (GET /v1/disputes?charge=)."""
+        if _PSP_ID.fullmatch(charge_id) is None:
+            return []
+        answer = self._get_json("/v1/disputes", {"charge": charge_id})
+        if isinstance(answer, Retryable):
+            return answer
+        if isinstance(answer, NotFoundAtPsp):
+            return []
+        found = answer.get("data")
+        if not isinstance(found, list):
+            return Retryable("PSP answered a dispute look-up with a body we cannot read")
+        disputes = [dispute_of(item) for item in found if isinstance(item, dict)]
+        return [d for d in disputes if isinstance(d, PspDispute)]
+
+    def submit_evidence(
+        self, psp_dispute_id: str, text: str
+    ) -> PspDispute | EvidenceRefused | NotFoundAtPsp | Retryable:
+        """Forward evidence (POST /v1/disputes/{id}/evidence): the dispute as the PSP then
+        holds it, or the PSP's refusal (too late, not awaiting evidence, a text it refuses)."""
+        if _PSP_ID.fullmatch(psp_dispute_id) is None:
+            return NotFoundAtPsp()
+        try:
+            response = self._http.post(
+                f"/v1/disputes/{psp_dispute_id}/evidence", json={"text": text}
+            )
+        except httpx.TimeoutException:
+            return Retryable("timeout sending evidence to the PSP")
+        except httpx.TransportError as error:
+            return Retryable(f"connection error: {type(error).__name__}")
+        if response.status_code == 404:
+            return NotFoundAtPsp()
+        if response.status_code in (409, 422):
+            return EvidenceRefused(response.status_code, _problem_title(response))
+        if response.status_code != 200:
+            return Retryable(f"PSP answered {response.status_code} to evidence")
+        try:
+            return dispute_of(response.json())
+        except ValueError:
+            return Retryable("PSP answered evidence with a body that is not JSON")
+
+    def _get_json(
+        self, path: str, params: dict[str, str]
+    ) -> dict[str, Any] | NotFoundAtPsp | Retryable:
+        try:
+            response = self._http.get(path, params=params)
+        except httpx.TimeoutException:
+            return Retryable("timeout re-querying the PSP")
+        except httpx.TransportError as error:
+            return Retryable(f"connection error: {type(error).__name__}")
+        if response.status_code == 404:
+            return NotFoundAtPsp()
+        if response.status_code != 200:
+            return Retryable(f"PSP answered {response.status_code} to a look-up")
+        try:
+            body = response.json()
+        except ValueError:
+            return Retryable("PSP answered a look-up with a body that is not JSON")
+        return body if isinstance(body, dict) else Retryable("PSP answered a look-up oddly")
+
     def close(self) -> None:
         for client in self._clients:
             client.close()
@@ -337,3 +460,40 @@ def _problem_title(response: httpx.Response) -> str:
     except ValueError:
         return ""
     return str(body.get("title", "")) if isinstance(body, dict) else ""
+
+
+# --- disputes -----------------------------------------------------------------------------
+
+_PSP_ID = re.compile(r"[A-Za-z0-9_-]{1,128}", re.ASCII)
+
+
+@dataclass(frozen=True, slots=True)
+class EvidenceRefused:
+    """The PSP refused evidence: 409 (too late, or not awaiting it) or 422 (the text)."""
+
+    status: int
+    title: str
+
+
+def dispute_of(found: dict[str, Any]) -> PspDispute | Retryable:
+    """A dispute object as the PSP shows it, or Retryable when it is not one we can read."""
+    try:
+        amount, fee = found["amount"], found["fee"]
+        status = PSP_STATUSES[found["status"]]
+        due = datetime.fromisoformat(str(found["evidence_due_by"]))
+        fields = [str(found[name]) for name in ("id", "charge", "charge_reference", "currency")]
+    except (KeyError, TypeError, ValueError):
+        return Retryable("PSP answered with a dispute we cannot read")
+    if not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in (amount, fee)):
+        return Retryable("PSP answered with a dispute whose amounts we cannot read")
+    return PspDispute(
+        psp_dispute_id=fields[0],
+        charge_id=fields[1],
+        charge_reference=fields[2],
+        amount_minor=amount,
+        currency=fields[3].upper(),
+        fee_minor=fee,
+        reason=str(found.get("reason") or "unknown")[:100],
+        status=status,
+        evidence_due_by=due if due.tzinfo else due.replace(tzinfo=UTC),
+    )

@@ -72,7 +72,16 @@ class IgnoredNotice:
     why: str
 
 
-Notice = ChargeNotice | PayoutNotice | RefundNotice | IgnoredNotice
+@dataclass(frozen=True, slots=True)
+class DisputeNotice:
+    """dispute.*: a dispute of ours changed at the PSP (confirmed by look-up, never trusted)."""
+
+    event_id: str
+    event_type: str
+    psp_dispute_id: str
+
+
+Notice = ChargeNotice | PayoutNotice | RefundNotice | DisputeNotice | IgnoredNotice
 OutcomeNotice = ChargeNotice | PayoutNotice | RefundNotice
 PAYOUT_OUTCOMES = {"payout.paid": "paid", "payout.failed": "failed", "payout.returned": "returned"}
 
@@ -83,6 +92,11 @@ def read_event(body: bytes) -> Notice:
         envelope = msgspec.json.decode(body, type=_Envelope)
     except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError) as error:
         raise WebhookMalformed(str(error)[:200]) from None
+    if envelope.type.startswith("dispute."):
+        dispute = envelope.data.get("object")
+        if not isinstance(dispute, dict) or not isinstance(dispute.get("id"), str):
+            raise WebhookMalformed("no dispute")
+        return DisputeNotice(envelope.id, envelope.type, dispute["id"])
     if envelope.type.startswith("payout."):
         payout = _data_object(envelope, "payout")
         outcome = PAYOUT_OUTCOMES.get(envelope.type)

@@ -7,6 +7,8 @@ from datetime import timedelta
 
 from payments.projections.audit.seal import EventLogSeal
 from payments.projections.views.wallets_pg import PostgresWallets
+from payments.psp.dispute_sync import DisputeWatch
+from payments.psp.reconcile.balance import BalanceChecks, describe
 from payments.runtime.roles import Role, build_executor
 from payments.runtime.services import Services
 from payments.scheduler.jobs import DueWork, JobDependencies, build_scheduler
@@ -22,6 +24,18 @@ def job_dependencies(services: Services) -> JobDependencies:
         assert settings.audit_key is not None
         sealed = EventLogSeal(services.pool, settings.audit_key).seal()
         return None if sealed is None else (sealed.from_position, sealed.to_position)
+
+    watch = DisputeWatch(services.application)
+
+    def requery_disputes() -> str:
+        client = services.psp_client
+        assert client is not None
+        return watch.requery(client, services.disputes)
+
+    def balance_check() -> tuple[bool, str]:
+        check = services.check_psp_balance()
+        BalanceChecks(services.pool).record(check)
+        return check.balanced, describe(check)
 
     return JobDependencies(
         pool=services.pool,
@@ -39,6 +53,8 @@ def job_dependencies(services: Services) -> JobDependencies:
         build_executor=executor if services.psp_url else None,
         seal=seal if settings.audit_key else None,
         reconcile_missed_days=services.reconciler.backfill if services.psp_url else None,
+        requery_disputes=requery_disputes if services.psp_url else None,
+        check_psp_balance=balance_check if services.psp_url else None,
     )
 
 

@@ -11,6 +11,7 @@ from psycopg_pool import ConnectionPool
 from payments.domain.api_key import Role
 from payments.domain.api_key_commands import ApiKeyCommands
 from payments.domain.application import PaymentsApplication
+from payments.domain.dispute_commands import DisputeCommands
 from payments.domain.erasure_commands import ErasureCommands
 from payments.domain.ids import payment_order_uuid
 from payments.domain.order_commands import OrderCommands
@@ -29,6 +30,7 @@ from payments.projections.source import ApplicationEventSource
 from payments.projections.views.access import ApiKeysView, KeyRow
 from payments.projections.views.wallets_pg import PostgresWallets
 from payments.psp.client import HttpPspClient
+from payments.psp.reconcile import balance as balance_checks
 from payments.psp.reconcile import days as reconciliation_days
 from payments.psp.reconcile.runs import Reconciler
 from payments.runtime import idempotency, personal_data
@@ -49,6 +51,7 @@ SCHEMA: list[str] = [
     *scheduler_jobs.SCHEMA,
     *verifications.SCHEMA,
     *reconciliation_days.SCHEMA,
+    *balance_checks.SCHEMA,
 ]
 
 
@@ -67,6 +70,10 @@ class Services:
     @cached_property
     def payouts(self) -> PayoutCommands:
         return PayoutCommands(self.application)
+
+    @cached_property
+    def disputes(self) -> DisputeCommands:
+        return DisputeCommands(self.application, self.application.policy.refund_commission)
 
     @cached_property
     def refunds(self) -> RefundCommands:
@@ -188,6 +195,22 @@ class Services:
             days=reconciliation_days.DayBook(self.pool),
             backfill_days=settings.reconciliation_backfill_days,
         )
+
+    def check_psp_balance(self) -> balance_checks.BalanceCheck:
+        """The PSP's balance against our ledger, caught up with the log first (a live check:
+        nothing recorded; the psp-balance-check job records its own)."""
+        from payments.projections.views.ledger_pg import PostgresLedger
+
+        if self.psp_client is None:
+            raise balance_checks.NoPspConfigured("no PSP configured: set PAYMENTS_PSP_URL")
+        ledger = PostgresLedger(self.pool)
+        Follower(ledger, ApplicationEventSource(self.application)).run_until_idle()
+
+        def balance_minor(account: str) -> int:
+            found = ledger.balance(account)
+            return 0 if found is None else found.balance_minor
+
+        return balance_checks.check_balance(self.psp_client, balance_minor, self.reconciler)
 
     def close(self) -> None:
         if "psp_client" in self.__dict__ and self.psp_client is not None:

@@ -21,6 +21,7 @@ log = logging.getLogger("payments.scheduler.jobs")
 
 DUE_WORK_EVERY = timedelta(seconds=60)
 STUCK_EVERY = timedelta(minutes=5)
+DISPUTES_EVERY = timedelta(minutes=15)
 RELEASE_EVERY = timedelta(minutes=5)
 PURGE_EVERY = timedelta(hours=1)
 RUNS_KEPT = timedelta(days=30)
@@ -65,6 +66,9 @@ class JobDependencies:
     build_executor: Callable[[], DueWork] | None = None  # None: no PSP configured
     seal: Callable[[], tuple[int, int] | None] | None = None  # None: no audit key
     reconcile_missed_days: Callable[[date], Backfill] | None = None  # None: no PSP
+    requery_disputes: Callable[[], str] | None = None  # None: no PSP
+    # Checks the PSP's balance against ours and records it: (balanced?, what it found).
+    check_psp_balance: Callable[[], tuple[bool, str]] | None = None  # None: no PSP
     release_due_funds: Callable[[datetime], int] | None = None  # ADR 0014, by age
 
 
@@ -84,6 +88,14 @@ def run_due_work(deps: JobDependencies) -> str:
 def requeue_stuck(deps: JobDependencies) -> str:
     """Re-query what is stuck in EXECUTING: after 5 min, again after 1 h, then daily."""
     return f"{deps.queue.requeue_stuck(deps.requery_delays)} re-query(ies) queued"
+
+
+def requery_disputes(deps: JobDependencies) -> str:
+    """Re-read at the PSP every dispute that can still change, so that a dropped dispute
+    webhook loses no decision (psp/dispute_sync.py)."""
+    if deps.requery_disputes is None:
+        raise JobSkipped("no PSP configured (PAYMENTS_PSP_URL)")
+    return deps.requery_disputes()
 
 
 def run_payouts(deps: JobDependencies, day: date) -> dict[str, int]:
@@ -141,13 +153,30 @@ def reconcile_missed_days(deps: JobDependencies, today: date) -> str:
     return f"reconciled {done}"
 
 
+class BalanceDifference(RuntimeError):
+    """The PSP's balance differs from ours (the check is recorded; the job run fails)."""
+
+
+def check_psp_balance(deps: JobDependencies) -> str:
+    """The PSP's available balance against our ledger, recorded (psp/reconcile/balance.py);
+    the run fails, saying by how much, when they differ."""
+    if deps.check_psp_balance is None:
+        raise JobSkipped("no PSP configured (PAYMENTS_PSP_URL): no balance to compare")
+    balanced, found = deps.check_psp_balance()
+    if not balanced:
+        log.warning("PSP balance differs from ours", extra={"found": found})
+        raise BalanceDifference(found)
+    return found
+
+
 def _later(daily_at: tuple[int, int], minutes: int) -> tuple[int, int]:
     total = (daily_at[0] * 60 + daily_at[1] + minutes) % (24 * 60)
     return total // 60, total % 60
 
 
 def build_jobs(deps: JobDependencies) -> list[Job]:
-    """Every job with its stable id. Daily: settlement of yesterday, payouts, then the seal."""
+    """Every job with its stable id. Daily: settlement of yesterday, the balance check,
+    payouts, then the seal."""
     daily = deps.daily_at
     return [
         Job(
@@ -163,11 +192,24 @@ def build_jobs(deps: JobDependencies) -> list[Job]:
             every=STUCK_EVERY,
         ),
         Job(
+            "dispute-requery",
+            "Re-read open (and won) disputes at the PSP: a dropped webhook loses no decision",
+            lambda now: requery_disputes(deps),
+            every=DISPUTES_EVERY,
+        ),
+        Job(
             "settlement-reconcile",
             "Fetch and reconcile the PSP's settlement file of every day not reconciled yet "
             "(also when the scheduler starts)",
             lambda now: reconcile_missed_days(deps, now.date()),
             daily_at=daily,
+        ),
+        Job(
+            "psp-balance-check",
+            "Compare the PSP's available balance with our ledger (psp_balance + bank + lines "
+            "not reconciled yet); record it, fail on a difference",
+            lambda now: check_psp_balance(deps),
+            daily_at=_later(daily, 10),
         ),
         Job(
             "payout-run",

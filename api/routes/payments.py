@@ -12,6 +12,7 @@ from litestar.params import JSONBody
 from payments.api.as_of import parse_as_of, read_order_as_of
 from payments.api.auth import access
 from payments.api.card_guard import refuse_card_data
+from payments.api.dispute_reads import with_dispute
 from payments.api.idempotency import require_key, run_idempotent
 from payments.api.openapi import header, link, operation, success
 from payments.api.parameters import (
@@ -284,7 +285,7 @@ class PaymentsController(Controller):
         instant = parse_as_of(as_of)
         if instant is not None:
             return read_order_as_of(services, payment_order_id, instant)
-        return read_order(services, payment_order_id, position)
+        return with_dispute(services.application, read_order(services, payment_order_id, position))
 
     @get(
         "/checkouts/{checkout_id:str}",

@@ -19,7 +19,7 @@ from payments.api.auth import access
 from payments.api.idempotency import idempotency_key_guard, require_key, run_idempotent
 from payments.api.openapi import operation, raw_body, success
 from payments.api.parameters import IdempotencyKeyHeader
-from payments.api.problems import problem_specs
+from payments.api.problems import ProblemError, problem_specs
 from payments.api.reconciliation_parameters import (
     DayQuery,
     FindingIdPath,
@@ -57,6 +57,8 @@ from payments.projections.reconciliation.report import (
     sorted_findings,
     summary,
 )
+from payments.psp.client import BalanceUnavailable
+from payments.psp.reconcile.balance import NoPspConfigured
 from payments.psp.reconcile.engine import RunOutcome
 from payments.psp.settlement import SettlementFormatError
 from payments.runtime.idempotency import StoredResponse
@@ -267,6 +269,38 @@ class ReconciliationsController(Controller):
         reconciler = services.reconciler
         statuses = [status.as_dict() for status in reconciler.day_statuses(today, days)]
         return _json({"days_behind": reconciler.days_behind(today), "days": statuses})
+
+    @get(
+        "/balance",
+        operation_id="getPspBalanceCheck",
+        summary="The PSP's available balance against ours, per currency, and the difference",
+        description="Asks the PSP for its balance (GET /v1/balance) and compares its "
+        "available amount with psp_balance + bank of our ledger + what reconciling the PSP's "
+        "files not reconciled yet (today's, and missed days') would book. Minor units; "
+        "`balanced` is false on any difference or when a file could not be had. PSP pending "
+        "and our unsettled psp_receivable are shown, not compared (docs/operations.md). "
+        "Nothing is recorded; the psp-balance-check job records its checks. 409 without a "
+        "PSP configured, 503 when the PSP does not answer.",
+        sync_to_thread=True,
+        responses={
+            200: success(dict[str, Any], "Both figures and the difference, per currency"),
+            **problem_specs(409, 503),
+        },
+        **access(Role.FINANCE),
+    )
+    def get_balance_check(self, services: NamedDependency[Services]) -> Response[bytes]:
+        try:
+            check = services.check_psp_balance()
+        except NoPspConfigured as error:
+            raise ProblemError(
+                409, "no-psp-configured", "This deployment has no PSP", str(error)
+            ) from None
+        except BalanceUnavailable as error:
+            raise ProblemError(
+                503, "psp-unavailable", "The PSP's balance is not available", str(error),
+                headers={"retry-after": "60"},
+            ) from None  # fmt: skip
+        return _json(check.as_dict())
 
     @get(
         "/{run_id:str}",

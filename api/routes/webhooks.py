@@ -22,9 +22,11 @@ from payments.domain.errors import IllegalTransition, NotFound
 from payments.domain.execution import Succeeded
 from payments.domain.ids import payment_order_uuid
 from payments.domain.payment_order import PaymentOrder
+from payments.psp.dispute_sync import sync_dispute
 from payments.psp.signing import MalformedSignatureError, SignatureError, verify_signature
 from payments.psp.webhooks import (
     ChargeNotice,
+    DisputeNotice,
     IgnoredNotice,
     LookupFailed,
     Notice,
@@ -142,6 +144,8 @@ def _record(services: Services, notice: Notice) -> str:
     and the look-up's answer is what gets recorded (DESIGN §11)."""
     if isinstance(notice, IgnoredNotice):
         return f"ignored: {notice.why}"
+    if isinstance(notice, DisputeNotice):
+        return _record_dispute(services, notice)
     if not _known(services, notice):
         log.warning("webhook for an unknown reference", extra={"event_id": notice.event_id})
         return "ignored: unknown reference"
@@ -200,6 +204,32 @@ def _record(services: Services, notice: Notice) -> str:
         "returned": lambda: commands.record_returned(payout_id, reference, source="webhook"),
     }
     return _settle(notice, "payout", record[notice.outcome])
+
+
+def _record_dispute(services: Services, notice: DisputeNotice) -> str:
+    """A dispute event names a dispute; the PSP's look-up of it is what gets recorded, so a
+    forged, stale, repeated or reordered event records nothing beyond the PSP's truth."""
+    client = services.psp_client
+    if client is None:
+        raise ProblemError(
+            503, "psp-unavailable", "Cannot confirm with the PSP", "no PSP is configured here"
+        )
+    synced = sync_dispute(notice.psp_dispute_id, client, services.disputes)
+    if synced.retry_status == 503:
+        raise ProblemError(
+            503,
+            "psp-unavailable",
+            "Cannot confirm with the PSP now",
+            f"{synced.outcome}; send the event again later",
+            headers={"Retry-After": "30"},
+        )
+    if synced.retry_status == 409:
+        raise ProblemError(409, "webhook-too-early", "Order not captured yet", synced.outcome)
+    log.info(
+        "dispute webhook",
+        extra={"event_id": notice.event_id, "type": notice.event_type, "outcome": synced.outcome},
+    )
+    return synced.outcome
 
 
 def _known(services: Services, notice: OutcomeNotice) -> bool:

@@ -5,7 +5,9 @@ the file itself streams by. Each line gets exactly one class: matched (a capture
 ours, booked), booked (a fee or a bank payout line), already reconciled (the same PSP line an
 earlier run reconciled: counted, booked nothing), or a Finding. What the file should have
 carried and did not is judged at the end (timing.py). One rule per kind of line
-(`line_rules`): matching refunds or chargebacks once we record them is one more rule.
+(`line_rules`). A refund's or dispute's line (Refunded, Chargeback and its dispute Fee,
+ChargebackReversed, SecondChargeback) is matched to the movement of ours it reports, like a
+capture to its order.
 """
 
 from __future__ import annotations
@@ -15,7 +17,19 @@ from datetime import UTC, date
 from functools import partial
 
 from payments.domain.reconciliation.accounts import PSP_BALANCE, PSP_FEES, PSP_RECEIVABLE, seller
-from payments.domain.reconciliation.expected import EXECUTING, RETURNED, SUCCESS, Expected
+from payments.domain.reconciliation.expected import (
+    CHARGEBACK,
+    CHARGEBACK_REVERSAL,
+    DISPUTE_FEE,
+    EXECUTING,
+    REFUND,
+    RETURNED,
+    SECOND_CHARGEBACK,
+    SUCCESS,
+    Expected,
+    MovementFacts,
+    movement_id,
+)
 from payments.domain.reconciliation.findings import (
     AMOUNT_MISMATCH,
     AUTO_FIX,
@@ -49,6 +63,7 @@ from payments.domain.reconciliation.outcome import (
     Chunk,
     Classification,
     Rules,
+    about_movement,
     about_order,
     about_payout,
     batch_findings,
@@ -58,8 +73,12 @@ from payments.domain.reconciliation.timing import Period, awaited_items, timing_
 
 K = LineKind
 LineRule = Callable[[PspLine, str], None]
-REFUND_KINDS = (K.REFUND, K.REFUND_REVERSAL, K.CAPTURE_REVERSAL)
-CHARGEBACK_KINDS = (K.CHARGEBACK, K.CHARGEBACK_REVERSAL, K.SECOND_CHARGEBACK)
+REFUND_KINDS = (K.REFUND_REVERSAL, K.CAPTURE_REVERSAL)  # we record no such thing
+DISPUTE_LINES = {
+    K.CHARGEBACK: CHARGEBACK,
+    K.CHARGEBACK_REVERSAL: CHARGEBACK_REVERSAL,
+    K.SECOND_CHARGEBACK: SECOND_CHARGEBACK,
+}
 
 
 class Classifier:
@@ -79,16 +98,14 @@ class Classifier:
             K.CAPTURE: self._capture,
             K.PAYOUT: self._payout,
             K.PAYOUT_RETURN: self._payout,
-            K.FEE: partial(self._booked_line, booking=FEE),
+            K.FEE: self._fee,
+            K.REFUND: self._refund,
+            **{kind: partial(self._dispute_line, booking=b) for kind, b in DISPUTE_LINES.items()},
             K.MERCHANT_PAYOUT: partial(self._booked_line, booking=BANK_PAYOUT),
             K.MERCHANT_PAYOUT_RETURN: partial(self._booked_line, booking=BANK_PAYOUT),
             K.CORRECTION: partial(self._unmatched, kind=UNMATCHED_CORRECTION),
             K.OTHER: self._other,
             **{kind: partial(self._unmatched, kind=UNMATCHED_REFUND) for kind in REFUND_KINDS},
-            **{
-                kind: partial(self._unmatched, kind=UNMATCHED_CHARGEBACK)
-                for kind in CHARGEBACK_KINDS
-            },
         }
 
     def feed_all(self, lines: Iterable[Line]) -> None:
@@ -256,6 +273,86 @@ class Classifier:
         else:
             verb = "returned" if returned else "paid"
             finding(STATUS_MISMATCH, f"ours {payout.status_label}, PSP {verb} it")
+
+    def _refund(self, line: PspLine, identity: str) -> None:
+        """A refund: named by our refund id (Merchant Reference) or the PSP's (Modification
+        Reference)."""
+        movements = self.expected.movements
+        movement = movements.get(movement_id(REFUND, line.merchant_reference))
+        if movement is None:
+            by_psp = self.expected.refunds_by_psp.get(line.modification_reference, "")
+            movement = movements.get(by_psp)
+        if movement is None:
+            self._unmatched(line, identity, UNMATCHED_REFUND, "no refund of ours")
+        else:
+            self._movement_line(line, identity, movement)
+
+    def _dispute_line(self, line: PspLine, identity: str, booking: str) -> None:
+        """A chargeback, its reversal or a second chargeback: named by the PSP's dispute id."""
+        movement = self.expected.movements.get(movement_id(booking, line.modification_reference))
+        if movement is None:
+            self._unmatched(line, identity, UNMATCHED_CHARGEBACK, "no dispute of ours")
+        else:
+            self._movement_line(line, identity, movement)
+
+    def _fee(self, line: PspLine, identity: str) -> None:
+        """A fee line; a dispute's fee when it names a dispute or an order of ours."""
+        movement = self.expected.movements.get(
+            movement_id(DISPUTE_FEE, line.modification_reference)
+        )
+        if movement is not None:
+            self._movement_line(line, identity, movement)
+        elif line.merchant_reference and line.merchant_reference in self.expected.orders:
+            self._unmatched(
+                line, identity, UNMATCHED_CHARGEBACK, "a dispute fee of no dispute of ours"
+            )
+        else:
+            self._booked_line(line, identity, FEE)
+
+    def _movement_line(self, line: PspLine, identity: str, movement: MovementFacts) -> None:
+        """The line of a refund or dispute movement: booked once, like a capture. A gross of 0
+        (a dispute's Fee line: its amount is its net) counts as a net-only line."""
+        net, fee = line.net_minor, line.fee_minor
+        gross = line.gross_minor if line.gross_minor else net + fee
+        moves = {PSP_BALANCE: net, PSP_FEES: fee}
+        ours = movement.signed_minor
+
+        def finding(kind: str, detail: str, expected: int | None = None) -> None:
+            made = line_finding(line, identity, kind, OPEN, detail, moves)
+            self.findings.append(about_movement(made, movement, expected))
+
+        if movement.seen_line:
+            same = movement.seen_identity == int(identity, 16)
+            detail = f"{movement.movement_id} already settled on line {movement.seen_line}"
+            finding(DUPLICATE if same else DUPLICATE_SETTLEMENT, detail)
+            return
+        movement.seen_line, movement.seen_identity = line.line, int(identity, 16)
+        settled = movement.settled
+        if settled is not None:
+            if settled.identity != identity:
+                detail = f"{movement.movement_id} already settled by {settled.reference}"
+                finding(DUPLICATE_SETTLEMENT, detail)
+            elif (gross, net) == (settled.gross_minor, settled.net_minor):
+                self.chunks[-1].already_reconciled += 1
+            else:
+                moves = {PSP_BALANCE: net - settled.net_minor, PSP_FEES: fee - settled.fee_minor}
+                detail = f"the line {settled.reference} booked comes again with other amounts"
+                finding(AMOUNT_MISMATCH, detail, settled.gross_minor)
+            return
+        recorded = movement.status == SUCCESS
+        if identity in self.expected.seen_lines:
+            self.chunks[-1].already_reconciled += 1
+        elif abs(gross - ours) > self.rules.tolerance_minor:
+            if recorded:
+                moves[PSP_RECEIVABLE] = -ours
+            finding(AMOUNT_MISMATCH, f"PSP moved {gross}, ours is {ours} (minor units)")
+        elif recorded:
+            movement.matched = True
+            packed = row(line.line, movement.kind, identity, movement.movement_id, net, fee,
+                         ours - gross)  # fmt: skip
+            self._matched(line, gross, packed)
+        else:
+            finding(STATUS_MISMATCH, f"ours {movement.status_label}, PSP settled it")
 
     def _booked_line(self, line: PspLine, identity: str, booking: str) -> None:
         """A fee or bank payout line: booked once per line identity, whatever the file."""

@@ -129,6 +129,77 @@ class PayoutFacts:
         return None if self.returned_at is None else datetime.fromisoformat(self.returned_at)
 
 
+# A refund's or a dispute's movement at the PSP: one settlement line each.
+REFUND = "refund"  # a refund succeeded: the PSP debits its amount
+CHARGEBACK = "chargeback"  # a dispute opened: the PSP withdraws its amount
+DISPUTE_FEE = "dispute_fee"  # ... and charges its fee (a line of its own)
+CHARGEBACK_REVERSAL = "chargeback_reversal"  # a dispute won: the amount comes back
+SECOND_CHARGEBACK = "second_chargeback"  # a won dispute reopened: withdrawn again, no fee
+MOVEMENT_KINDS = (REFUND, CHARGEBACK, DISPUTE_FEE, CHARGEBACK_REVERSAL, SECOND_CHARGEBACK)
+
+
+def movement_id(kind: str, key: str) -> str:
+    """A movement's name: its kind and our refund id or the PSP's dispute id."""
+    return f"{kind}:{key}"
+
+
+class MovementFacts:
+    """What reconciliation needs of one refund or dispute movement: the line that settles it.
+
+    `signed_minor` is what the PSP's line should carry, signed as lines are (a refund, a
+    chargeback or a dispute fee is negative, a reversal positive). A refund in flight is
+    REQUESTED, one that succeeded SUCCESS, a failed one FAILED; a dispute's movements are
+    SUCCESS once recorded (the PSP reported them to us)."""
+
+    __slots__ = (
+        "currency",
+        "happened_at",
+        "key",
+        "kind",
+        "matched",
+        "payment_order_id",
+        "psp_reference",
+        "seen_identity",
+        "seen_line",
+        "settled",
+        "signed_minor",
+        "status",
+    )
+
+    def __init__(
+        self, kind: str, key: str, payment_order_id: str, signed_minor: int, currency: str
+    ) -> None:
+        self.kind = kind
+        self.key = key
+        self.payment_order_id = payment_order_id
+        self.signed_minor = signed_minor
+        self.currency = currency
+        self.status = REQUESTED
+        self.psp_reference: str | None = None  # the PSP's refund id; a dispute's is `key`
+        self.happened_at: str | None = None  # ISO 8601 of the event that made it final
+        self.settled: Settled | None = None  # its line, booked by an earlier run
+        self.seen_line = 0
+        self.seen_identity = 0
+        self.matched = False
+
+    @property
+    def movement_id(self) -> str:
+        return movement_id(self.kind, self.key)
+
+    @property
+    def finding_id(self) -> str:
+        """Findings about the movement (not a line): "refund-<id>", "chargeback-<id>", ..."""
+        return f"{self.kind}-{self.key}"
+
+    @property
+    def status_label(self) -> str:
+        return self.status
+
+    @property
+    def moment(self) -> datetime | None:
+        return None if self.happened_at is None else datetime.fromisoformat(self.happened_at)
+
+
 @dataclass(frozen=True, slots=True)
 class AwaitingOrder:
     """An earlier run's open awaiting-settlement finding (about an order or a payout)."""
@@ -155,3 +226,11 @@ class Expected:
     payouts_settled_elsewhere: set[str] = field(default_factory=set)
     fee_batches: set[int] = field(default_factory=set)  # runs that booked fees per batch
     seen_lines: dict[str, str] = field(default_factory=dict)  # identity -> where it was seen
+    movements: dict[str, MovementFacts] = field(default_factory=dict)  # by movement_id
+    refunds_by_psp: dict[str, str] = field(default_factory=dict)  # PSP refund id -> movement_id
+    awaiting_movements: dict[str, AwaitingOrder] = field(default_factory=dict)  # by movement_id
+    movements_settled_elsewhere: set[str] = field(default_factory=set)  # a line found, unbooked
+
+    def add_movement(self, movement: MovementFacts) -> MovementFacts:
+        """Record one movement once: a second event for the same one changes nothing."""
+        return self.movements.setdefault(movement.movement_id, movement)

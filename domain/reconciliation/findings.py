@@ -21,8 +21,8 @@ STATUS_MISMATCH = "status_mismatch"
 DUPLICATE = "duplicate"  # the same line twice in one file, or a second charge for one order
 DUPLICATE_SETTLEMENT = "duplicate_settlement"  # one capture or payout settled by two lines
 BATCH_MISMATCH = "batch_mismatch"  # a batch's lines do not add up to its payout line
-UNMATCHED_REFUND = "unmatched_refund"  # refunds, their reversals, capture reversals
-UNMATCHED_CHARGEBACK = "unmatched_chargeback"  # chargebacks, reversals, second chargebacks
+UNMATCHED_REFUND = "unmatched_refund"  # a refund line of no refund of ours; reversals
+UNMATCHED_CHARGEBACK = "unmatched_chargeback"  # a dispute's line of no dispute of ours
 UNMATCHED_CORRECTION = "unmatched_correction"  # deposit corrections, invoice deductions, ...
 UNKNOWN_TYPE = "unknown_type"  # a record type the reader does not know
 UNREADABLE_LINE = "unreadable_line"  # a value we cannot parse, a line that does not fit
@@ -78,6 +78,8 @@ class Finding:
     paid) and `due` when an awaited settlement turns into an exception (ISO 8601, UTC).
     `adjustment` is what accepting the PSP's figure would post, by ledger account (debit +,
     credit -; write_offs takes the balance). `line_identity` names the PSP line across files.
+    `movement` names the refund or dispute movement of ours a finding is about (then
+    `payment_order_id` is its order, for reading, and the order's own capture is not meant).
     """
 
     finding_id: str
@@ -102,6 +104,7 @@ class Finding:
     adjustment: dict[str, int] | None = None
     raw: str | None = None  # the line as in the file (exceptions on a line)
     column: str | None = None  # the cell a quarantined line was refused at
+    movement: str | None = None  # a refund's or dispute's movement ("refund:<id>", expected.py)
 
     def as_dict(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self.__slots__}

@@ -4,8 +4,9 @@ A run remembers every line it booked (ADR 0010): the next file that carries the 
 books nothing again, and a second settlement of the same capture or payout is a duplicate. A
 million lines are a million bookings, so a chunk's bookings travel as one string, one line per
 booking, tab-separated: line number, booking, line identity, our reference (payment order or
-payout id, "" for fee and bank lines), net, fee, write-off (minor units). Our references are
-[A-Za-z0-9_-] (checked where they are created), identities hex: no tab or line break inside.
+payout id, "<kind>:<id>" of a refund's or dispute's movement, "" for fee and bank lines), net,
+fee, write-off (minor units). Our references are [A-Za-z0-9_-] (checked where they are
+created; a PSP's dispute id is checked here), identities hex: no tab or line break inside.
 """
 
 from __future__ import annotations
@@ -21,19 +22,26 @@ from payments.domain.reconciliation.accounts import (
     PSP_RECEIVABLE,
     WRITE_OFFS,
 )
+from payments.domain.reconciliation.expected import MOVEMENT_KINDS
 
 CAPTURE = "capture"  # a capture of ours settled: Dr psp_balance net, Dr psp_fees fee, Cr receivable
 FEE = "fee"  # a fee line: Dr psp_fees, Cr psp_balance (a fee given back: the reverse)
 BANK_PAYOUT = "bank"  # the PSP paid our balance to our bank: Dr bank, Cr psp_balance
 PAYOUT = "payout"  # a payout of ours left the PSP (Payout.Paid posted it): only its fee
 PAYOUT_RETURN = "payout_return"  # it came back (Payout.Returned posted it): only its fee
-BOOKINGS = frozenset({CAPTURE, FEE, BANK_PAYOUT, PAYOUT, PAYOUT_RETURN})
+# A refund's or dispute's line (expected.py names them): like a capture, it clears what our own
+# event put on psp_receivable (a refund or chargeback credited it, a won dispute debited it):
+# Dr psp_balance net (a debit line: a credit), Dr psp_fees fee, Cr psp_receivable the rest.
+MOVEMENT_BOOKINGS = frozenset(MOVEMENT_KINDS)
+BOOKINGS = frozenset({CAPTURE, FEE, BANK_PAYOUT, PAYOUT, PAYOUT_RETURN, *MOVEMENT_BOOKINGS})
 
 
 @dataclass(frozen=True, slots=True)
 class Booking:
-    """One booked line. For a capture, write_off_minor is our amount minus the PSP's gross (a
-    difference within the tolerance), so the receivable cleared is net + fee + write-off."""
+    """One booked line. For a capture (and a refund's or dispute's line), write_off_minor is
+    our amount minus the PSP's gross (a difference within the tolerance; signed like the line),
+    so the receivable cleared is net + fee + write-off. Reference: our payment order, payout or
+    movement ("refund:<id>", "chargeback:<dispute id>", ...)."""
 
     line: int
     booking: str
@@ -91,7 +99,7 @@ def nets_of(packed: str, booking: str) -> list[int]:
 def booking_entries(booking: Booking) -> dict[str, int]:
     """What one booked line posts, by account: debit +, credit -; the amounts add up to zero."""
     net, fee = booking.net_minor, booking.fee_minor
-    if booking.booking == CAPTURE:
+    if booking.booking == CAPTURE or booking.booking in MOVEMENT_BOOKINGS:
         write_off = booking.write_off_minor
         return {
             PSP_BALANCE: net,

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from payments.domain.reconciliation.accounts import PSP_BALANCE
-from payments.domain.reconciliation.expected import OrderFacts, PayoutFacts
+from payments.domain.reconciliation.expected import MovementFacts, OrderFacts, PayoutFacts
 from payments.domain.reconciliation.findings import BATCH_MISMATCH, INFO, OPEN, Finding
 from payments.domain.reconciliation.lines import PspLine
 from payments.domain.reconciliation.memory import Booking, unpack
@@ -135,6 +135,19 @@ def about_payout(finding: Finding, payout: PayoutFacts, expected_minor: int | No
         our_status=payout.status_label,
         expected_minor=expected_minor,
         expected_currency=payout.currency,
+    )
+
+
+def about_movement(
+    finding: Finding, movement: MovementFacts, expected_minor: int | None
+) -> Finding:
+    return with_fields(
+        finding,
+        payment_order_id=movement.payment_order_id or None,
+        movement=movement.movement_id,
+        our_status=movement.status_label,
+        expected_minor=movement.signed_minor if expected_minor is None else expected_minor,
+        expected_currency=movement.currency,
     )
 
 

@@ -1,10 +1,12 @@
 """What the file should have carried and did not (DESIGN §8: timing is not an error).
 
-A capture of ours that succeeded within the file's period, a payout we paid then, or a payout
-that came back (its credit line), and that no file has settled yet, is *awaiting settlement*
-until the window has passed (each finding says since when and until when), then *missing at
-the PSP*. An earlier run's awaiting item that this file settles is noted as *cleared*; one
-still absent after the window is escalated once, by the first run that finds it overdue.
+A capture of ours that succeeded within the file's period, a payout we paid then, a payout
+that came back (its credit line), or a refund or dispute movement (a refund succeeded, a
+dispute opened with its fee, won or reopened), and that no file has settled yet, is *awaiting
+settlement* until the window has passed (each finding says since when and until when), then
+*missing at the PSP*. An earlier run's awaiting item that this file settles is noted as
+*cleared*; one still absent after the window is escalated once, by the first run that finds it
+overdue.
 """
 
 from __future__ import annotations
@@ -15,7 +17,12 @@ from datetime import UTC, date, datetime, timedelta
 
 from payments.domain.reconciliation.accounts import PSP_BALANCE, PSP_RECEIVABLE, seller
 from payments.domain.reconciliation.expected import (
+    CHARGEBACK,
+    CHARGEBACK_REVERSAL,
+    DISPUTE_FEE,
+    REFUND,
     RETURNED,
+    SECOND_CHARGEBACK,
     SUCCESS,
     AwaitingOrder,
     Expected,
@@ -71,6 +78,35 @@ RETURN_WORDS = Words(
 )
 
 
+MOVEMENT_WORDS = {
+    REFUND: Words(
+        "refund succeeded",
+        "settles a refund an earlier run was awaiting",
+        "matched; the refund succeeded outside this file's period",
+    ),
+    CHARGEBACK: Words(
+        "dispute opened",
+        "settles a chargeback an earlier run was awaiting",
+        "matched; the dispute opened outside this file's period",
+    ),
+    DISPUTE_FEE: Words(
+        "dispute fee charged",
+        "settles a dispute fee an earlier run was awaiting",
+        "matched; the dispute opened outside this file's period",
+    ),
+    CHARGEBACK_REVERSAL: Words(
+        "dispute won",
+        "settles a won dispute an earlier run was awaiting",
+        "matched; the dispute was won outside this file's period",
+    ),
+    SECOND_CHARGEBACK: Words(
+        "dispute reopened",
+        "settles a second chargeback an earlier run was awaiting",
+        "matched; the dispute was reopened outside this file's period",
+    ),
+}
+
+
 @dataclass(frozen=True, slots=True)
 class Awaited:
     """An item of ours the file should carry, as the timing rule sees it."""
@@ -90,6 +126,7 @@ class Awaited:
     awaiting: AwaitingOrder | None
     words: Words
     give_up: dict[str, int]  # what accepting that it never comes posts
+    movement: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,6 +193,23 @@ def awaited_items(expected: Expected, period: Period) -> Iterator[Awaited]:
             payout.return_matched, payout.return_line, payout.return_settled, False,
             expected.awaiting_returns.get(payout_id), RETURN_WORDS, lost,
         )  # fmt: skip
+    for key, movement in expected.movements.items():
+        if movement.status != SUCCESS:
+            continue
+        awaiting = expected.awaiting_movements.get(key)
+        if awaiting is None and (
+            (movement.matched and period.holds_stamp(movement.happened_at))
+            or (not movement.matched and not period.holds_stamp(movement.happened_at))
+        ):
+            continue
+        # Never at the PSP: what our event put on psp_receivable is written off.
+        yield Awaited(
+            movement.finding_id, movement.payment_order_id or None, None, movement.psp_reference,
+            movement.status_label, movement.signed_minor, movement.currency, movement.moment,
+            movement.matched, movement.seen_line, movement.settled,
+            key in expected.movements_settled_elsewhere, awaiting, MOVEMENT_WORDS[movement.kind],
+            {PSP_RECEIVABLE: -movement.signed_minor}, key,
+        )  # fmt: skip
 
 
 def timing_findings(
@@ -200,6 +254,7 @@ def timing_findings(
                 since=moment.astimezone(UTC).isoformat(),
                 due=due.astimezone(UTC).isoformat(),
                 adjustment=item.give_up if overdue else None,
+                movement=item.movement,
             )
         )
     return found
@@ -221,4 +276,5 @@ def _note(item: Awaited, kind: str, supersedes: str | None) -> Finding:
         supersedes=supersedes,
         payment_order_id=item.payment_order_id,
         payout_id=item.payout_id,
+        movement=item.movement,
     )

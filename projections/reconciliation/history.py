@@ -4,7 +4,9 @@ Reads the notification log up to one position, only the topics that matter, and 
 stored JSON with msgspec into the compact facts of domain/reconciliation/expected.py (about 3x
 faster than building every domain event with the mapper; measured in bench/reconcile.py).
 Earlier reconciliation runs are replayed too: the lines they booked (so no file books one
-twice), the lines they reported, what they still await.
+twice), the lines they reported, what they still await. Refunds and disputes become the
+movements their settlement lines report (a refund succeeded; a dispute opened, with its fee;
+won; reopened), read by their topics' names and fields (docs/events.md).
 """
 
 from __future__ import annotations
@@ -18,16 +20,24 @@ from eventsourcing.application import Application
 from payments.domain.payment_order import PaymentOrder
 from payments.domain.payout import Payout
 from payments.domain.reconciliation.expected import (
+    CHARGEBACK,
+    CHARGEBACK_REVERSAL,
+    DISPUTE_FEE,
     EXECUTING,
     FAILED,
+    MOVEMENT_KINDS,
     PAID,
+    REFUND,
     RETURNED,
+    SECOND_CHARGEBACK,
     SUCCESS,
     AwaitingOrder,
     Expected,
+    MovementFacts,
     OrderFacts,
     PayoutFacts,
     Settled,
+    movement_id,
 )
 from payments.domain.reconciliation.findings import (
     AMOUNT_MISMATCH,
@@ -40,7 +50,13 @@ from payments.domain.reconciliation.findings import (
     SETTLED_OUTSIDE_PERIOD,
     STATUS_MISMATCH,
 )
-from payments.domain.reconciliation.memory import BANK_PAYOUT, CAPTURE, FEE, PAYOUT
+from payments.domain.reconciliation.memory import (
+    BANK_PAYOUT,
+    CAPTURE,
+    FEE,
+    MOVEMENT_BOOKINGS,
+    PAYOUT,
+)
 from payments.domain.reconciliation.timing import order_finding_id, payout_finding_id
 from payments.domain.reconciliation_run import ReconciliationRun
 from payments.projections.event_store import stream_states
@@ -84,6 +100,27 @@ class _Finding(msgspec.Struct):
     payout_id: str | None = None
     supersedes: str | None = None
     line_identity: str | None = None
+    movement: str | None = None
+
+
+class _RefundRequested(msgspec.Struct):
+    refund_id: str
+    payment_order_id: str
+    amount_minor: int
+    currency: str
+
+
+class _DisputeOpened(msgspec.Struct):
+    timestamp: _Stamp
+    psp_dispute_id: str
+    payment_order_id: str
+    amount_minor: int
+    fee_minor: int
+    currency: str
+
+
+class _Stamped(msgspec.Struct):
+    timestamp: _Stamp
 
 
 class _Findings(msgspec.Struct):
@@ -128,6 +165,17 @@ PAYOUT_TOPICS = frozenset(
         _PAYOUT.DeadLetterReplayed,
     )
 )
+# Refunds and disputes (domain/refund.py, domain/dispute.py): their stored topics and fields.
+REFUND_REQUESTED = "payments.Refund.Requested.v1"
+REFUND_SUCCEEDED = "payments.Refund.Succeeded.v1"
+REFUND_FAILED = "payments.Refund.Failed.v1"
+DISPUTE_OPENED = "payments.Dispute.Opened.v1"
+DISPUTE_WON = "payments.Dispute.Won.v1"
+DISPUTE_REOPENED = "payments.Dispute.Reopened.v1"
+MOVEMENT_TOPICS = frozenset(
+    {REFUND_REQUESTED, REFUND_SUCCEEDED, REFUND_FAILED, DISPUTE_OPENED, DISPUTE_WON,
+     DISPUTE_REOPENED}
+)  # fmt: skip
 RUN_TOPICS = frozenset(
     str(cls.TOPIC)
     for cls in (_RUN.FindingsRecorded, _RUN.FeesBooked, _RUN.LinesSettled, _RUN.AutoFixConfirmed)
@@ -148,6 +196,7 @@ TOPICS: tuple[str, ...] = tuple(
                 )
             ),
             *PAYOUT_TOPICS,
+            *MOVEMENT_TOPICS,
             *RUN_TOPICS,
         }
     )
@@ -159,6 +208,9 @@ _SUCCEEDED = msgspec.json.Decoder(_Succeeded)
 _FINDINGS = msgspec.json.Decoder(_Findings)
 _FEES = msgspec.json.Decoder(_Fees)
 _BOOKINGS = msgspec.json.Decoder(_Bookings)
+_REFUND_REQUESTED = msgspec.json.Decoder(_RefundRequested)
+_DISPUTE_OPENED = msgspec.json.Decoder(_DisputeOpened)
+_STAMPED = msgspec.json.Decoder(_Stamped)
 
 
 def replay_history(application: Application[Any], through: int | None = None) -> Expected:
@@ -171,8 +223,12 @@ def replay_history(application: Application[Any], through: int | None = None) ->
     payouts_by_uuid: dict[UUID | str, PayoutFacts] = {}
     state_of = _state_reader(application)
     currencies: dict[str, str] = {}
+    movements: dict[UUID | str, MovementFacts] = {}  # a refund, or a dispute's chargeback
     for notification_id, originator_id, topic, stored in stream_states(application, head, TOPICS):
         state = state_of(stored)
+        if topic in MOVEMENT_TOPICS:
+            _fold_movement_event(history, movements, notification_id, originator_id, topic, state)
+            continue
         if topic in PAYOUT_TOPICS:
             _fold_payout_event(
                 history, payouts_by_uuid, notification_id, originator_id, topic, state
@@ -250,6 +306,56 @@ def _fold_payout_event(
         payout.dead_lettered = False
 
 
+def _fold_movement_event(
+    history: Expected,
+    by_uuid: dict[UUID | str, MovementFacts],
+    notification_id: int,
+    originator_id: UUID | str,
+    topic: str,
+    state: bytes,
+) -> None:
+    """A refund becomes one movement; a dispute its chargeback and fee, then its reversal when
+    won, and a second chargeback when reopened."""
+    if topic == REFUND_REQUESTED:
+        asked = _REFUND_REQUESTED.decode(state)
+        refund = MovementFacts(
+            REFUND, asked.refund_id, asked.payment_order_id, -asked.amount_minor, asked.currency
+        )
+        by_uuid[originator_id] = history.add_movement(refund)
+        return
+    if topic == DISPUTE_OPENED:
+        opened = _DISPUTE_OPENED.decode(state)
+        key, order, currency = opened.psp_dispute_id, opened.payment_order_id, opened.currency
+        amounts = [(CHARGEBACK, opened.amount_minor)]
+        if opened.fee_minor:
+            amounts.append((DISPUTE_FEE, opened.fee_minor))
+        for kind, amount in amounts:
+            facts = history.add_movement(MovementFacts(kind, key, order, -amount, currency))
+            _happened(facts, opened.timestamp.data, key)
+        by_uuid[originator_id] = history.movements[movement_id(CHARGEBACK, key)]
+        return
+    known = by_uuid.get(originator_id)
+    if known is None:
+        raise ValueError(f"event {notification_id} belongs to no known refund or dispute")
+    if topic == REFUND_SUCCEEDED:
+        succeeded = _SUCCEEDED.decode(state)
+        _happened(known, succeeded.timestamp.data, succeeded.psp_reference)
+        history.refunds_by_psp[succeeded.psp_reference] = known.movement_id
+    elif topic == REFUND_FAILED:
+        known.status = FAILED
+        known.psp_reference = _REFERENCE.decode(state).psp_reference or known.psp_reference
+    else:  # won: the amount comes back; reopened: withdrawn again, without a fee
+        won = topic == DISPUTE_WON
+        kind = CHARGEBACK_REVERSAL if won else SECOND_CHARGEBACK
+        amount = -known.signed_minor if won else known.signed_minor
+        again = MovementFacts(kind, known.key, known.payment_order_id, amount, known.currency)
+        _happened(history.add_movement(again), _STAMPED.decode(state).timestamp.data, known.key)
+
+
+def _happened(movement: MovementFacts, moment: str, psp_reference: str) -> None:
+    movement.status, movement.happened_at, movement.psp_reference = SUCCESS, moment, psp_reference
+
+
 def _fold_run_event(history: Expected, run_id: str, topic: str, state: bytes) -> None:
     if topic == _RUN.FeesBooked.TOPIC:
         history.fee_batches.add(_FEES.decode(state).batch_number)
@@ -271,6 +377,11 @@ def _fold_bookings(history: Expected, run_id: str, packed: str) -> None:
             orders[reference].settled = Settled(identity, run_id, int(line), int(net), int(fee))
         elif booking in (FEE, BANK_PAYOUT):
             seen[identity] = f"run {run_id} line {line}"
+        elif booking in MOVEMENT_BOOKINGS:
+            movement = history.movements.get(reference)
+            if movement is None:  # booked against a movement the log no longer has: corrupt
+                raise ValueError(f"run {run_id} line {line} booked unknown {reference}")
+            movement.settled = Settled(identity, run_id, int(line), int(net), int(fee))
         elif booking == PAYOUT:
             payouts[reference].settled = Settled(identity, run_id, int(line), int(net), int(fee))
         else:
@@ -285,6 +396,12 @@ def _fold_finding(history: Expected, run_id: str, finding: _Finding) -> None:
     if finding.line_identity is not None and finding.line is not None:
         history.seen_lines.setdefault(finding.line_identity, f"run {run_id} line {finding.line}")
     awaiting = AwaitingOrder(run_id, finding.finding_id)
+    if finding.movement is not None:
+        if finding.kind == AWAITING_SETTLEMENT:
+            history.awaiting_movements[finding.movement] = awaiting
+        elif finding.line is not None and finding.kind in SETTLING_KINDS:
+            history.movements_settled_elsewhere.add(finding.movement)  # a file carried it
+        return
     if finding.payout_id is not None:
         if finding.kind != AWAITING_SETTLEMENT:
             if finding.line is not None:  # a file carried this payout
@@ -306,6 +423,13 @@ def _drop_awaiting(history: Expected, reference: str) -> None:
     """A later run cleared or escalated an earlier awaiting finding ("<run>/order-<id>",
     "<run>/payout-<id>" or "<run>/payout-return-<id>")."""
     _, _, finding_id = reference.partition("/")
+    for kind in MOVEMENT_KINDS:  # "<kind>-<refund or dispute id>" (no kind has a "-")
+        if finding_id.startswith(f"{kind}-"):
+            key = movement_id(kind, finding_id.removeprefix(f"{kind}-"))
+            awaited = history.awaiting_movements.get(key)
+            if awaited is not None and awaited.reference == reference:
+                del history.awaiting_movements[key]
+            return
     if finding_id.startswith("payout-return-"):
         awaiting, key = history.awaiting_returns, finding_id.removeprefix("payout-return-")
     elif finding_id.startswith("payout-"):

@@ -170,6 +170,7 @@ def finding_view(
         "line": finding.line,
         "payment_order_id": finding.payment_order_id,
         "payout_id": finding.payout_id,
+        "movement": finding.movement,
         "psp_reference": finding.psp_reference,
         "batch_number": finding.batch_number,
         "psp_type": finding.psp_type,

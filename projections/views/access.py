@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from payments.domain.api_key import ApiKey
+from payments.domain.dispute import Dispute
 from payments.domain.payment_order import PaymentOrder
 from payments.domain.payout import Payout
 from payments.domain.refund import Refund
@@ -61,6 +62,12 @@ ACTION_RULES: dict[type[Any], ActionRule] = {
     PaymentOrder.DeadLetterReplayed: lambda e: (e.actor, "order.replayed", e.reference, e.reason),
     Payout.DeadLetterReplayed: lambda e: (e.actor, "payout.replayed", e.reference, e.reason),
     Payout.Created: _payout_created,
+    Dispute.EvidenceSubmitted: lambda e: (
+        e.submitted_by,
+        "dispute.evidence_submitted",
+        e.payment_order_id,
+        e.summary,
+    ),
     Refund.Requested: lambda e: (
         e.requested_by,
         "refund.requested",

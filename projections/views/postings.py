@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from payments.domain.dispute import Dispute
 from payments.domain.payment_order import PaymentOrder
 from payments.domain.payout import Payout
 from payments.domain.reconciliation.memory import total_entries, unpack
@@ -173,6 +174,50 @@ def payout_returned(event: Payout.Returned, facts: Facts) -> PostingSet:
     return _payout_posting("payout_returned", PSP_BALANCE, seller, event)
 
 
+def _withdrawn(kind: str, event: Dispute.Opened | Dispute.Reopened, fee_minor: int) -> PostingSet:
+    """A chargeback takes the amount (and the fee) from what the PSP owes us; the seller and
+    the platform bear the amount by their shares, the fee is ours (ADR 0014)."""
+    return PostingSet(
+        kind=kind,
+        currency=event.currency,
+        postings=_entries(
+            {
+                seller_account(event.seller_account): event.seller_share_minor,
+                PLATFORM_REVENUE: event.platform_share_minor,
+                DISPUTE_FEES: fee_minor,
+                PSP_RECEIVABLE: -(event.amount_minor + fee_minor),
+            }
+        ),
+        payment_order_id=event.payment_order_id,
+    )
+
+
+def dispute_opened(event: Dispute.Opened, facts: Facts) -> PostingSet:
+    return _withdrawn("dispute_opened", event, event.fee_minor)
+
+
+def dispute_reopened(event: Dispute.Reopened, facts: Facts) -> PostingSet:
+    """A second chargeback: withdrawn again, without a fee."""
+    return _withdrawn("dispute_reopened", event, 0)
+
+
+def dispute_won(event: Dispute.Won, facts: Facts) -> PostingSet:
+    """The amount comes back to what the PSP owes us, and to those who bore it; the fee
+    stays booked (the PSP keeps it)."""
+    return PostingSet(
+        kind="dispute_won",
+        currency=event.currency,
+        postings=_entries(
+            {
+                PSP_RECEIVABLE: event.amount_minor,
+                seller_account(event.seller_account): -event.seller_share_minor,
+                PLATFORM_REVENUE: -event.platform_share_minor,
+            }
+        ),
+        payment_order_id=event.payment_order_id,
+    )
+
+
 def refund_succeeded(event: Refund.Succeeded, facts: Facts) -> PostingSet:
     """A refund paid back to the buyer (ADR 0014): the seller's available account bears its
     share (it may go negative), the platform returns its commission share, and the PSP owes
@@ -250,6 +295,9 @@ POSTING_RULES: dict[type[Any], PostingRule] = {
     ReconciliationRun.LinesSettled: lines_settled,
     ReconciliationRun.AutoFixConfirmed: auto_fix_confirmed,
     ReconciliationRun.ExceptionResolved: exception_resolved,
+    Dispute.Opened: dispute_opened,
+    Dispute.Won: dispute_won,
+    Dispute.Reopened: dispute_reopened,
 }
 
 

@@ -1,4 +1,5 @@
-"""Reconciliation on /metrics: how many days are not reconciled, read at scrape time."""
+"""Reconciliation on /metrics: how many days are not reconciled, and the difference the last
+PSP balance check found per currency (psp/reconcile/balance.py), read at scrape time."""
 
 from __future__ import annotations
 
@@ -15,12 +16,14 @@ log = logging.getLogger("payments.reconcile")
 class ReconciliationMetrics(Collector):
     def __init__(self) -> None:
         self.days_behind: Callable[[], int] | None = None
+        self.balance_differences: Callable[[], dict[str, int]] | None = None
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         if self.days_behind is None:
             return
         try:
             behind = self.days_behind()
+            differences = self.balance_differences() if self.balance_differences else {}
         except Exception as error:
             log.warning("reconciliation metrics unavailable", extra={"error": str(error)})
             return
@@ -29,15 +32,27 @@ class ReconciliationMetrics(Collector):
             "Days up to yesterday whose settlement file is not reconciled yet",
             value=behind,
         )
+        gauge = GaugeMetricFamily(
+            "payments_psp_balance_difference_minor",
+            "The PSP's available balance minus ours, in minor units, at the last balance check",
+            labels=["currency"],
+        )
+        for currency, difference in sorted(differences.items()):
+            gauge.add_metric([currency], difference)
+        yield gauge
 
 
 _metrics: ReconciliationMetrics | None = None
 
 
-def expose_reconciliation_metrics(days_behind: Callable[[], int]) -> None:
-    """Register the collector once per process; a later call replaces its data source."""
+def expose_reconciliation_metrics(
+    days_behind: Callable[[], int],
+    balance_differences: Callable[[], dict[str, int]] | None = None,
+) -> None:
+    """Register the collector once per process; a later call replaces its data sources."""
     global _metrics
     if _metrics is None:
         _metrics = ReconciliationMetrics()
         REGISTRY.register(_metrics)
     _metrics.days_behind = days_behind
+    _metrics.balance_differences = balance_differences

@@ -20,13 +20,16 @@ def test_every_job_has_a_stable_id_and_the_finance_jobs_are_daily(stack: Stack) 
     assert set(jobs) == {
         "executor-due-work",
         "stuck-requery",
+        "dispute-requery",
         "settlement-reconcile",
+        "psp-balance-check",
         "payout-run",
         "audit-seal",
         "idempotency-purge",
         "funds-release",
     }
-    assert all(jobs[name].daily_at for name in ("settlement-reconcile", "payout-run", "audit-seal"))
+    daily = ("settlement-reconcile", "psp-balance-check", "payout-run", "audit-seal")
+    assert all(jobs[name].daily_at for name in daily)
 
 
 def test_the_payout_job_pays_sellers_above_the_minimum_once_a_day(stack: Stack) -> None:

@@ -1,0 +1,147 @@
+"""GET /payments/{payment_order_id}/dispute and POST .../dispute/evidence (ADR 0014).
+
+The PSP decides a dispute; we show what it confirmed and forward the merchant's evidence to
+it before the deadline. Evidence is recorded only once the PSP accepted it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+from typing import Any
+
+import msgspec
+from litestar import Controller, Request, Response, get, post
+from litestar.di import NamedDependency
+from litestar.params import JSONBody
+
+from payments.api.auth import access
+from payments.api.card_guard import refuse_card_data
+from payments.api.dispute_reads import dispute_response
+from payments.api.dispute_schemas import DisputeEvidenceRequest, DisputeResponse
+from payments.api.idempotency import idempotency_key_guard, require_key, run_idempotent
+from payments.api.openapi import header, operation, success
+from payments.api.parameters import IdempotencyKeyHeader, PaymentOrderIdPath
+from payments.api.problems import ProblemError, problem_specs
+from payments.domain.api_key import Role
+from payments.domain.dispute import DisputeClosed, EvidenceTooLate
+from payments.psp.dispute_sync import EvidenceNotAccepted, submit_evidence
+from payments.runtime.idempotency import StoredResponse
+from payments.runtime.keys import Caller
+from payments.runtime.services import Services
+
+EVIDENCE_SCOPE = "POST /payments/{id}/dispute/evidence"
+MAX_BODY_BYTES = 32 * 1024  # 4000 characters, even \u-escaped, fit
+
+
+async def guard_evidence_body(request: Request[Any, Any, Any]) -> None:
+    """A key first (400 without one), then no card number anywhere in the text (422)."""
+    await idempotency_key_guard(request)
+    try:
+        decoded = msgspec.json.decode(await request.body())
+    except (msgspec.DecodeError, UnicodeDecodeError):
+        return  # the body parser answers 400
+    refuse_card_data(decoded)
+
+
+def _evidence(
+    services: Services, payment_order_id: str, text: str, caller: Caller
+) -> StoredResponse:
+    client = services.psp_client
+    if client is None:
+        raise ProblemError(
+            503, "psp-unavailable", "Cannot reach the PSP", "no PSP is configured here"
+        )
+    now = datetime.now(UTC)
+    try:
+        dispute, position = submit_evidence(
+            payment_order_id, text, caller.key_id, now, client, services.disputes
+        )
+    except DisputeClosed as error:
+        raise ProblemError(409, "dispute-closed", "Dispute takes no evidence", str(error)) from None
+    except EvidenceTooLate as error:
+        raise ProblemError(409, "evidence-too-late", "Evidence too late", str(error)) from None
+    except EvidenceNotAccepted as error:
+        headers = {"Retry-After": "30"} if error.status == 503 else None
+        raise ProblemError(
+            error.status, "evidence-not-accepted", "The PSP did not take the evidence", str(error),
+            headers=headers,
+        ) from None  # fmt: skip
+    headers = {"location": f"/payments/{payment_order_id}/dispute"}
+    if position is not None:
+        headers["event-position"] = str(position)
+    body = dispute_response(services.application, dispute.psp_dispute_id)
+    return StoredResponse(status=202, body=msgspec.json.encode(body), headers=headers)
+
+
+class DisputesController(Controller):
+    tags = ["disputes"]
+
+    @get(
+        "/payments/{payment_order_id:str}/dispute",
+        operation_id="getPaymentOrderDispute",
+        summary="The order's dispute (chargeback), as the PSP confirmed it",
+        description="Status needs_response (evidence due by evidence_due_by), under_review "
+        "(evidence sent), won (amount given back; the fee stays) or lost. 404 when the order "
+        "is unknown or was never disputed. Read from the dispute's events: current at once.",
+        sync_to_thread=True,
+        responses=problem_specs(404, 422),
+        **access(Role.MERCHANT, Role.OPERATOR, Role.FINANCE),
+    )
+    def get_dispute(
+        self, payment_order_id: PaymentOrderIdPath, services: NamedDependency[Services]
+    ) -> DisputeResponse:
+        dispute = services.disputes.dispute_of_order(payment_order_id)  # NotFound: 404
+        return dispute_response(services.application, dispute.psp_dispute_id)
+
+    @post(
+        "/payments/{payment_order_id:str}/dispute/evidence",
+        operation_id="submitPaymentOrderDisputeEvidence",
+        summary="Answer the order's dispute with evidence, forwarded to the PSP",
+        description="Needs Idempotency-Key. Forwards the text to the PSP before the deadline "
+        "and records it once the PSP accepted it: 202 with the dispute, under_review (the "
+        "PSP decides later; the outcome arrives by webhook). 404 when the order is unknown "
+        "or has no dispute; 409 when the dispute is no longer awaiting evidence (sent "
+        "already, won or lost) or the deadline has passed; 422 for an empty or too long "
+        "text, or card data in it; 503 when the PSP cannot be reached (nothing recorded).",
+        status_code=202,
+        before_request=guard_evidence_body,
+        request_max_body_size=MAX_BODY_BYTES,
+        sync_to_thread=True,
+        responses={
+            202: success(DisputeResponse, "The PSP took the evidence: the dispute, under review"),
+            **problem_specs(404, 409, 413, 422, 503),
+        },
+        operation_class=operation(
+            headers={
+                202: {
+                    "location": header("The dispute's URL", required=True),
+                    "event-position": header(
+                        "Position of the write (absent when it was recorded before)",
+                        required=False,
+                        integer=True,
+                    ),
+                },
+            }
+        ),
+        **access(Role.MERCHANT),
+    )
+    def submit_dispute_evidence(
+        self,
+        payment_order_id: PaymentOrderIdPath,
+        data: JSONBody[DisputeEvidenceRequest],
+        services: NamedDependency[Services],
+        caller: NamedDependency[Caller],
+        idempotency_key: IdempotencyKeyHeader,
+    ) -> Response[bytes]:
+        key = require_key(idempotency_key)
+        content = msgspec.json.encode({"order": payment_order_id, "text": data.text})
+        fingerprint = hashlib.sha256(content).hexdigest()
+        return run_idempotent(
+            services.idempotency,
+            caller,
+            EVIDENCE_SCOPE,
+            key,
+            fingerprint,
+            lambda: _evidence(services, payment_order_id, data.text, caller),
+        )
