@@ -289,12 +289,18 @@ def resolve(
 @click.option("--json", "as_json", is_flag=True)
 def balance(as_json: bool) -> None:
     """The PSP's available balance against ours (psp_balance + bank + lines not reconciled
-    yet), per currency: both figures and the difference. Exits 3 on a difference."""
+    yet), per currency: both figures and the difference. Exits 3 on a difference.
+
+    Without PAYMENTS_PSP_URL, in sandbox mode, it asks the sandbox that `payments serve`
+    bundles (on PAYMENTS_PSP_SANDBOX_PORT)."""
     from payments.domain.money import format_minor
     from payments.psp.client import BalanceUnavailable
     from payments.psp.reconcile.balance import NoPspConfigured
 
     with services_for_cli() as services:
+        settings = services.settings
+        if services.psp_url is None and settings.mode == "sandbox":
+            services.psp_url = f"http://127.0.0.1:{settings.psp_sandbox_port}"
         try:
             check = services.check_psp_balance()
         except (BalanceUnavailable, NoPspConfigured) as error:

@@ -14,7 +14,13 @@ from tests.conftest import NO_RATE_LIMITS, bearer
 
 @pytest.fixture(scope="session")
 def services(database_url: str) -> Iterator[Services]:
-    settings = Settings.from_env({"PAYMENTS_DATABASE_URL": database_url, **NO_RATE_LIMITS})
+    settings = Settings.from_env(
+        {
+            "PAYMENTS_DATABASE_URL": database_url,
+            "PAYMENTS_WEBHOOK_SECRET": "whsec_integration_tests_only",  # as serve always has one
+            **NO_RATE_LIMITS,
+        }
+    )
     built = build_services(settings, database_url)
     # GET /payments/{id} and /checkouts/{id} read the projections: keep them running.
     views = ProjectionService(built.application, built.pool, database_url, idle_wait=0.2)

@@ -13,9 +13,6 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 import httpx
-import pytest
-
-pytest.importorskip("payments.domain.dispute")
 
 from payments.domain.ids import dispute_uuid
 from tests.executor.conftest import Stack

@@ -9,10 +9,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-import pytest
-
-pytest.importorskip("payments.domain.refund")
-
 from tests.executor.conftest import Stack
 from tests.refunds.helpers import (
     FAILING_REFUNDS_CARD,
