@@ -7,11 +7,16 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
+from eventsourcing.domain import Aggregate
+
 from payments.domain.application import PaymentsApplication
 from payments.domain.checkout import Checkout
+from payments.domain.commission import Commission, RefundCommissionPolicy, split_taking
 from payments.domain.execution import FailureCode
+from payments.domain.ids import payment_order_uuid
 from payments.domain.payment_order import PaymentOrder
 from payments.domain.personal_data import SealedPersonalData
+from payments.domain.refund import Refund
 
 # Sealed under no key (it reads as unreadable): these histories are for the ledger, audit
 # and reconciliation benchmarks, which never read buyer_info.
@@ -28,6 +33,9 @@ OUTCOMES = (
     "dead_letter_then_success",
     "success_then_discrepancy",
 )
+# Marketplace money (ADR 0014), when a commission is given: orders are held until released,
+# and some captures are released (as settlement does) and some then partly refunded.
+MONEY_OUTCOMES = (*OUTCOMES, "success_then_release", "success_then_release", "release_then_refund")
 
 
 @dataclass
@@ -37,9 +45,10 @@ class History:
     outcomes: dict[str, int] = field(default_factory=dict)
 
 
-def apply_outcome(order: PaymentOrder, outcome: str, rng: random.Random) -> None:
+def apply_outcome(order: PaymentOrder, outcome: str, rng: random.Random) -> list[Aggregate]:
+    """Apply one outcome to a new order; the other aggregates it created (a refund)."""
     if outcome == "not_started":
-        return
+        return []
     order.start_execution()
     ref = f"ch_{order.payment_order_id}"
     if outcome == "retrying":
@@ -62,6 +71,46 @@ def apply_outcome(order: PaymentOrder, outcome: str, rng: random.Random) -> None
     elif outcome == "success_then_discrepancy":
         order.record_success(ref, source="test")
         order.record_failure(FailureCode.CARD_DECLINED, "late decline", ref, source="webhook")
+    elif outcome == "success_then_release":
+        order.record_success(ref, source="test")
+        order.release_funds("settled")
+    elif outcome == "release_then_refund":
+        order.record_success(ref, source="test")
+        order.release_funds("settled")
+        return [refund_part(order, ref, rng)]
+    return []
+
+
+def refund_part(order: PaymentOrder, charge_reference: str, rng: random.Random) -> Refund:
+    """A succeeded partial refund of a captured order, reserved and completed on the order."""
+    refund_id = f"re_{order.payment_order_id}"
+    amount = rng.randint(1, order.refundable_minor)
+    taken_before = order.taken_minor
+    order.reserve_refund(refund_id, amount)
+    split = split_taking(
+        gross_minor=order.amount_minor,
+        commission_minor=order.commission_minor,
+        taken_before_minor=taken_before,
+        amount_minor=amount,
+        policy=RefundCommissionPolicy.KEEP,
+    )
+    refund = Refund(
+        refund_id=refund_id,
+        payment_order_id=order.payment_order_id,
+        order_uuid=payment_order_uuid(order.payment_order_id),
+        seller_account=order.seller_account,
+        amount_minor=amount,
+        currency=order.currency,
+        seller_share_minor=split.seller_minor,
+        platform_share_minor=split.platform_minor,
+        reason="bench",
+        charge_reference=charge_reference,
+        requested_by="bench",
+    )
+    refund.start_execution()
+    refund.record_success(f"rf_{order.payment_order_id}", source="test")
+    order.complete_refund(refund_id)
+    return refund
 
 
 def make_history(
@@ -72,23 +121,29 @@ def make_history(
     sellers: int = 20,
     per_save: int = 20,
     prefix: str = "h",
+    commission: Commission | None = None,
 ) -> History:
     """Record about `orders` payment orders in checkouts of 1-4, each with a random outcome.
 
     Creation and outcomes are saved separately, many aggregates per save (fast to write).
+    With a `commission` the orders are marketplace orders (ADR 0014): the commission taken,
+    the seller's share held until released, and the outcomes include releases and partial
+    refunds (MONEY_OUTCOMES); without, they are orders credited at once, as before.
     """
     rng = random.Random(seed)
+    outcomes = OUTCOMES if commission is None else MONEY_OUTCOMES
     history = History()
     pending: list[tuple[Checkout, list[PaymentOrder]]] = []
 
     def flush() -> None:
         app.save(*(a for c, os in pending for a in (c, *os)))
+        created: list[Aggregate] = []
         for _, placed in pending:
             for order in placed:
-                outcome = rng.choice(OUTCOMES)
+                outcome = rng.choice(outcomes)
                 history.outcomes[outcome] = history.outcomes.get(outcome, 0) + 1
-                apply_outcome(order, outcome, rng)
-        app.save(*(o for _, os in pending for o in os))
+                created.extend(apply_outcome(order, outcome, rng))
+        app.save(*(o for _, os in pending for o in os), *created)
         pending.clear()
 
     while history.orders < orders:
@@ -102,19 +157,21 @@ def make_history(
             payment_order_ids=ids,
             content_fingerprint="bench",
         )
-        placed = [
-            PaymentOrder(
-                payment_order_id=order_id,
-                checkout_id=checkout_id,
-                seller_account=f"seller_{rng.randrange(sellers)}",
-                amount_minor=rng.randint(1, 100_000),
-                currency="USD",
-                card_token="tok_test",
-                commission_minor=0,
-                funds_held=False,
+        placed = []
+        for order_id in ids:
+            seller, amount = f"seller_{rng.randrange(sellers)}", rng.randint(1, 100_000)
+            placed.append(
+                PaymentOrder(
+                    payment_order_id=order_id,
+                    checkout_id=checkout_id,
+                    seller_account=seller,
+                    amount_minor=amount,
+                    currency="USD",
+                    card_token="tok_test",
+                    commission_minor=commission.of(amount) if commission else 0,
+                    funds_held=commission is not None,
+                )
             )
-            for order_id in ids
-        ]
         pending.append((checkout, placed))
         history.checkouts += 1
         history.orders += len(placed)

@@ -8,6 +8,11 @@ decoding, no writes). Then every projection is rebuilt from event zero with
 projections/rebuild.py `rebuild` (scratch tables, then swapped in) at the same batch size;
 its rate is the log's events divided by the rebuild's seconds (every event is scanned,
 whether or not the projection's topics select it). Goal: ≥ 10,000 events/s per projection.
+
+The orders are marketplace orders (ADR 0014) with the `commission` (default 2.5%+0.30; `none`
+for orders credited at once, as before it): held until released, and among the outcomes
+captures released as settlement does and released captures partly refunded, so the ledger
+and the wallets apply the pay-in, release and refund posting rules.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import time
 
 from payments.bench.harness import BenchContext, Goal, ScenarioResult, Table, ratio
 from payments.bench.history import make_history
+from payments.domain.commission import Commission
 from payments.projections.catalog import NAMES
 from payments.projections.rebuild import rebuild
 from payments.projections.source import ApplicationEventSource
@@ -28,11 +34,13 @@ GOAL_EVENTS_PER_S = 10_000.0
 def run(ctx: BenchContext) -> ScenarioResult:
     orders: int = ctx.param("orders", 136_000, 1_000)
     batch_size: int = ctx.param("batch_size", 2_000, 2_000)
+    commission_text: str = ctx.param("commission", "2.5%+0.30", "2.5%+0.30")
+    commission = None if commission_text == "none" else Commission.parse(commission_text, "USD")
     url = ctx.create_database("projections")
     services = build_services(Settings.from_env({"PAYMENTS_DATABASE_URL": url}), url)
     try:
         started = time.perf_counter()
-        history = make_history(services.application, orders)
+        history = make_history(services.application, orders, commission=commission)
         setup_s = time.perf_counter() - started
         recorder = services.application.recorder
         events = int(recorder.max_notification_id() or 0)
@@ -100,7 +108,12 @@ def run(ctx: BenchContext) -> ScenarioResult:
     ]
     return ScenarioResult(
         "projections",
-        params={"orders": orders, "events": events, "batch_size": batch_size},
+        params={
+            "orders": orders,
+            "events": events,
+            "batch_size": batch_size,
+            "commission": commission_text,
+        },
         tables=[table],
         goals=goals,
         notes=[f"history written in {setup_s:.1f}s (not timed in the rates)"],

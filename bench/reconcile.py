@@ -6,6 +6,14 @@ and the batch's MerchantPayout line), then reconciles it in a child process so t
 peak RSS measured is the reconciliation's alone. It also times the expected side's replay
 both ways (msgspec on the stored JSON, and the application's mapper) to justify the first.
 Goal: 1M lines in < 60 s and < 1 GiB.
+
+Settlement release (ADR 0014): the orders are marketplace orders by default (the commission
+taken, the seller's share held until the PSP settles it). After the reconciliation the
+release follower (ReleaseFeed) and then the wallet feed run to idle, timed: orders released
+per second, and the FundsReleased events the wallet feed moves wallets by per second. The
+baseline, in the same run on the same database: saving as many trivial one-event aggregates
+in the same chunking (RELEASE_CHUNK per save), and loading the held orders in those chunks.
+The wallets' available balances are checked against the orders' seller nets.
 """
 
 from __future__ import annotations
@@ -20,23 +28,30 @@ import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import psycopg
+from eventsourcing.domain import Aggregate
 from psycopg.conninfo import make_conninfo
 
+from payments.bench.harness import BenchContext, Goal, ScenarioResult, Table, ratio
 from payments.domain.application import CheckoutPolicy, PaymentsApplication
+from payments.domain.commission import Commission
+from payments.domain.ids import payment_order_uuid
 from payments.domain.payment_order import PaymentOrder
+from payments.projections.event_store import load_aggregates
+from payments.projections.followers.release_feed import RELEASE_CHUNK
 from payments.psp.settlement import SettlementLine, write_settlement_csv
+from payments.runtime.config import Settings
 from payments.runtime.database import eventsourcing_env
-
-if TYPE_CHECKING:
-    from payments.bench.harness import BenchContext, ScenarioResult
+from payments.runtime.services import Services, build_services
 
 ORDERS_PER_SAVE = 500  # 2,000 per save stalled over the embedded server's Unix socket
 PLANTED_EXCEPTIONS = 10  # lines for orders we never took: "missing internally"
 GOAL_SECONDS_1M = 60.0
 GOAL_RSS_MIB_1M = 1024.0
+SELLERS = 50
+DEFAULT_COMMISSION = "2.5%+0.30"
 
 
 def _amount(index: int) -> int:
@@ -47,20 +62,29 @@ def _fee(amount: int) -> int:
     return (amount * 290 + 5_000) // 10_000 + 30
 
 
-def write_history(app: PaymentsApplication, orders: int, prefix: str) -> None:
-    """N orders, each Created, ExecutionStarted and Succeeded: three events, saved in bulk."""
+def write_history(
+    app: PaymentsApplication, orders: int, prefix: str, commission: Commission | None = None
+) -> int:
+    """N orders, each Created, ExecutionStarted and Succeeded: three events, saved in bulk.
+
+    With a `commission` they are marketplace orders whose seller's share is held until
+    released (ADR 0014). Answers the sum of the sellers' nets.
+    """
     batch: list[PaymentOrder] = []
+    seller_nets = 0
     for index in range(orders):
+        amount = _amount(index)
         order = PaymentOrder(
             payment_order_id=f"{prefix}{index}",
             checkout_id=f"{prefix}co{index}",
-            seller_account=f"seller_{index % 50}",
-            amount_minor=_amount(index),
+            seller_account=f"seller_{index % SELLERS}",
+            amount_minor=amount,
             currency="USD",
             card_token="tok_bench",
-            commission_minor=0,
-            funds_held=False,
+            commission_minor=commission.of(amount) if commission else 0,
+            funds_held=commission is not None,
         )
+        seller_nets += order.seller_net_minor
         order.start_execution()
         order.record_success(f"ch_{prefix}{index}", source="bench")
         batch.append(order)
@@ -69,6 +93,71 @@ def write_history(app: PaymentsApplication, orders: int, prefix: str) -> None:
             batch.clear()
     if batch:
         app.save(*batch)
+    return seller_nets
+
+
+class Tick(Aggregate):
+    """The baseline's trivial aggregate: one small Created event (scratch databases only)."""
+
+    def __init__(self, n: str) -> None:
+        self.n = n
+
+
+def _follow(services: Services, which: str) -> tuple[float, int]:
+    """Run the release or the wallet feed to idle: (seconds, events the log grew by)."""
+    follower = services.release_feed if which == "release" else services.wallet_feed
+    recorder = services.application.recorder
+    head = int(recorder.max_notification_id() or 0)
+    started = time.perf_counter()
+    follower.run_until_idle()
+    seconds = time.perf_counter() - started
+    return seconds, int(recorder.max_notification_id() or 0) - head
+
+
+def _baselines(services: Services, orders: int, prefix: str, tag: str) -> tuple[float, float]:
+    """(seconds to load the orders, seconds to save as many trivial aggregates), in chunks
+    of RELEASE_CHUNK as the release feed loads and saves them."""
+    ids = [payment_order_uuid(f"{prefix}{index}") for index in range(orders)]
+    started = time.perf_counter()
+    for start in range(0, orders, RELEASE_CHUNK):
+        load_aggregates(services.application, services.pool, ids[start : start + RELEASE_CHUNK])
+    load_s = time.perf_counter() - started
+    started = time.perf_counter()
+    for start in range(0, orders, RELEASE_CHUNK):
+        services.application.save(
+            *(Tick(f"{tag}{n}") for n in range(start, min(orders, start + RELEASE_CHUNK)))
+        )
+    return load_s, time.perf_counter() - started
+
+
+def measure_release(
+    services: Services, orders: int, prefix: str, seller_nets: int
+) -> dict[str, Any]:
+    """The settled captures released and the wallets moved, timed, between two runs of the
+    baselines (before and after: the machine's noise shows as their spread)."""
+    load_before, save_before = _baselines(services, orders, prefix, "before")
+    release_s, released = _follow(services, "release")
+    wallet_s, wallet_events = _follow(services, "wallets")
+    load_after, save_after = _baselines(services, orders, prefix, "after")
+    available = 0
+    for seller in range(SELLERS):
+        wallet = services.application.find_wallet(f"seller_{seller}")
+        available += wallet.available_minor if wallet is not None else 0
+    return {
+        "orders": orders,
+        "chunk": RELEASE_CHUNK,
+        "release_seconds": release_s,
+        "released": released,
+        "wallet_seconds": wallet_s,
+        "wallet_events_written": wallet_events,
+        "available_minor": available,
+        "seller_nets_minor": seller_nets,
+        "wallets_match": available == seller_nets,
+        "baseline_load_seconds": (load_before + load_after) / 2,
+        "baseline_save_seconds": (save_before + save_after) / 2,
+        "baseline_load_seconds_before_after": [load_before, load_after],
+        "baseline_save_seconds_before_after": [save_before, save_after],
+    }
 
 
 def settlement_lines(orders: int, prefix: str, day: datetime) -> Iterator[SettlementLine]:
@@ -155,8 +244,13 @@ def run_reconcile_bench(
     *,
     database_url: str | None = None,
     compare_mapper: bool | None = None,
+    commission: str | None = DEFAULT_COMMISSION,
+    release: bool = True,
 ) -> dict[str, Any]:
-    """Reconcile a generated file of `lines` lines; returns seconds, peak RSS and counts."""
+    """Reconcile a generated file of `lines` lines; returns seconds, peak RSS and counts.
+
+    With a `commission` the orders are held (ADR 0014), and with `release` the settled
+    captures are then released and the wallets moved, timed (`figures["release"]`)."""
     if lines < 2:
         raise ValueError("a settlement file needs at least one line and its payout line")
     admin_url = _admin_url(database_url)
@@ -167,12 +261,23 @@ def run_reconcile_bench(
     url = make_conninfo(admin_url, dbname=name)
     env = eventsourcing_env(url, pool_size=4)
     work = Path(tempfile.mkdtemp(prefix="payments-bench-reconcile-"))
+    held = commission is not None
+    services: Services | None = None
     try:
         app = PaymentsApplication(CheckoutPolicy("USD", 10**12), env=env)
         started = time.perf_counter()
-        write_history(app, orders, prefix="o")
+        fee = Commission.parse(commission, "USD") if commission is not None else None
+        seller_nets = write_history(app, orders, prefix="o", commission=fee)
         setup_seconds = time.perf_counter() - started
         app.close()
+        captures_wallet_s = None
+        if held and release:
+            # The feeds past the captures before the file (not timed in the release figures).
+            services = build_services(Settings.from_env({"PAYMENTS_DATABASE_URL": url}), url)
+            started = time.perf_counter()
+            services.wallet_feed.run_until_idle()
+            captures_wallet_s = time.perf_counter() - started
+            services.release_feed.run_until_idle()
         path = work / "settlement.csv"
         day = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
         with path.open("w", newline="") as out:
@@ -187,6 +292,10 @@ def run_reconcile_bench(
         if child.returncode != 0:
             raise RuntimeError(f"reconcile child failed:\n{child.stderr[-3000:]}")
         measured: dict[str, Any] = json.loads(child.stdout.strip().splitlines()[-1])
+        released: dict[str, Any] | None = None
+        if services is not None:
+            released = measure_release(services, orders, "o", seller_nets)
+            released["captures_wallet_seconds"] = captures_wallet_s
         file_lines = orders + PLANTED_EXCEPTIONS + 1
         result: dict[str, Any] = {
             "lines": file_lines,
@@ -201,13 +310,26 @@ def run_reconcile_bench(
             **{k: round(v, 2) if isinstance(v, float) else v for k, v in measured.items()},
         }
         result["lines_per_second"] = round(file_lines / measured["reconcile_seconds"])
+        result["commission"] = commission
+        if released is not None:
+            result["release"] = {k: _rounded(v) for k, v in released.items()}
         return result
     finally:
+        if services is not None:
+            services.close()
         for child_file in work.iterdir():
             child_file.unlink()
         work.rmdir()
         with psycopg.connect(admin_url, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _rounded(value: Any) -> Any:
+    if isinstance(value, float):
+        return round(value, 3)
+    if isinstance(value, list):
+        return [_rounded(v) for v in value]
+    return value
 
 
 def extrapolate_1m(figures: dict[str, Any]) -> tuple[float, float]:
@@ -221,11 +343,15 @@ def extrapolate_1m(figures: dict[str, Any]) -> tuple[float, float]:
 
 def run(ctx: BenchContext) -> ScenarioResult:
     """`payments bench reconcile`: the scenario form of run_reconcile_bench."""
-    from payments.bench.harness import Goal, ScenarioResult, Table
-
+    goals: list[Goal]
     lines = int(ctx.param("lines", 200_000, 5_000))
+    commission_text: str = ctx.param("commission", DEFAULT_COMMISSION, DEFAULT_COMMISSION)
+    commission = None if commission_text == "none" else commission_text
+    release: bool = ctx.param("release", True, True)
     ctx.log(f"reconcile: writing {lines} orders' history and settlement file")
-    figures = run_reconcile_bench(lines, database_url=ctx.admin_url)
+    figures = run_reconcile_bench(
+        lines, database_url=ctx.admin_url, commission=commission, release=release
+    )
     seconds_1m, rss_1m = extrapolate_1m(figures)
     measured_1m = figures["lines"] >= 1_000_000
     how = "measured" if measured_1m else f"extrapolated from {figures['lines']:,} lines"
@@ -261,11 +387,19 @@ def run(ctx: BenchContext) -> ScenarioResult:
     classes = Table("reconcile: findings", ["class", "count"])
     for name, count in sorted(figures.get("classes", {}).items()):
         classes.add(name, count)
+    tables, goals, notes = [table, classes], [], []
+    if "release" in figures:
+        release_table, release_goals = _release_table(figures["release"])
+        tables.append(release_table)
+        goals.extend(release_goals)
+    else:
+        notes.append("no settlement release measured (orders not held, or -o release=false)")
     return ScenarioResult(
         scenario="reconcile",
-        params={"lines": lines},
-        tables=[table, classes],
+        params={"lines": lines, "commission": commission_text, "release": release},
+        tables=tables,
         goals=[
+            *goals,
             Goal(
                 f"1M lines: seconds ({how})",
                 f"< {GOAL_SECONDS_1M:g} s",
@@ -279,11 +413,84 @@ def run(ctx: BenchContext) -> ScenarioResult:
                 rss_1m < GOAL_RSS_MIB_1M,
             ),
         ],
-        notes=["extrapolation: time linear in lines; RSS = base + (peak - base) x 1M / lines"]
-        if not measured_1m
-        else [],
+        notes=[
+            *notes,
+            *(
+                []
+                if measured_1m
+                else [
+                    "extrapolation: time linear in lines; RSS = base + (peak - base) x 1M / lines"
+                ]
+            ),
+        ],
         data=figures,
     )
+
+
+def _release_table(release: dict[str, Any]) -> tuple[Table, list[Goal]]:
+    """Orders released per second and wallets moved per second, against the baselines."""
+    orders, chunk = int(release["orders"]), int(release["chunk"])
+
+    def rate(count: int, seconds: float) -> float:
+        return round(count / seconds, 1) if seconds else 0.0
+
+    save_rate = rate(orders, release["baseline_save_seconds"])
+    table = Table(
+        f"reconcile: settlement release of {orders:,} held captures, {chunk} per save",
+        ["step", "count", "seconds", "per second", "÷ baseline save"],
+    )
+    rows = [
+        ("release feed: orders released", release["released"], release["release_seconds"]),
+        ("wallet feed: FundsReleased applied", orders, release["wallet_seconds"]),
+        (
+            "baseline: load held orders (mean of before, after)",
+            orders,
+            release["baseline_load_seconds"],
+        ),
+        (
+            "baseline: save trivial 1-event aggregates (mean)",
+            orders,
+            release["baseline_save_seconds"],
+        ),
+    ]
+    for label, count, seconds in rows:
+        per_second = rate(int(count), float(seconds))
+        table.add(
+            label, int(count), round(float(seconds), 3), per_second, ratio(per_second, save_rate)
+        )
+    if release.get("captures_wallet_seconds") is not None:
+        table.add(
+            "(before the file) wallet feed past the captures (log events)",
+            orders * 3,
+            release["captures_wallet_seconds"],
+            rate(orders * 3, float(release["captures_wallet_seconds"])),
+            None,
+        )
+    for key, label in (("load", "load held orders"), ("save", "save trivial aggregates")):
+        before, after = release.get(f"baseline_{key}_seconds_before_after", [None, None])
+        if before and after:
+            table.add(
+                f"(spread) baseline {label}: before / after the release",
+                orders,
+                f"{before:.3g} / {after:.3g}",
+                f"{orders / before:,.0f} / {orders / after:,.0f}",
+                None,
+            )
+    goals = [
+        Goal(
+            "every settled held capture released once",
+            f"{orders:,} FundsReleased",
+            f"{release['released']:,}",
+            release["released"] == orders,
+        ),
+        Goal(
+            "wallets' available = the orders' seller nets",
+            f"{release['seller_nets_minor']:,} minor",
+            f"{release['available_minor']:,} minor",
+            bool(release["wallets_match"]),
+        ),
+    ]
+    return table, goals
 
 
 if __name__ == "__main__":  # python -m payments.bench.reconcile 100000

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from payments.bench import audit, day, executor, ingest, projections, reconcile
+from payments.bench import audit, day, executor, ingest, projections, reconcile, refunds
 from payments.bench.harness import BenchContext, ScenarioResult
 
 Scenario = Callable[[BenchContext], ScenarioResult]
@@ -19,6 +19,7 @@ SCENARIOS: dict[str, Scenario] = {
     "executor": executor.run,
     "projections": projections.run,
     "reconcile": reconcile.run,
+    "refunds": refunds.run,
     "audit": audit.run,
     "day": day.run,
 }

@@ -17,6 +17,7 @@ TINY = {
     "executor": ["orders=9", "tokens=1", "latencies_ms=0,50"],
     "projections": ["orders=60"],
     "reconcile": ["lines=200"],
+    "refunds": ["checkouts=10", "levels=1,4", "contended_orders=2", "contenders=5"],
     "audit": ["postings=200", "verify_orders=30"],
     "day": ["orders=30"],
 }
