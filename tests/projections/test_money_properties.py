@@ -30,10 +30,11 @@ from payments.projections.views.wallets import InMemoryWallets
 from payments.projections.views.wallets_pg import PostgresWallets
 from tests.projections.contract import view_in_scratch_schema
 from tests.projections.events import only
-from tests.projections.money_history import (
+from tests.projections.money_history import History
+from tests.projections.money_model import COMMISSIONS, CommissionSpec, Expected
+from tests.projections.money_steps import (
     DisputeDecide,
     DisputeOpen,
-    History,
     PayoutRequest,
     PlaceOrders,
     RefundRequest,
@@ -44,7 +45,6 @@ from tests.projections.money_history import (
     histories,
     policies,
 )
-from tests.projections.money_model import COMMISSIONS, CommissionSpec, Expected
 
 cut_points = st.lists(st.integers(min_value=0, max_value=400), max_size=8)
 
