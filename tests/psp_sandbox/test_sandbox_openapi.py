@@ -1,19 +1,11 @@
 from __future__ import annotations
 
-import importlib.util
-import os
-import subprocess
-import sys
-from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
 from tests.psp_sandbox.conftest import SandboxStarter
 
-ROOT = Path(__file__).resolve().parents[2]
-SCHEMATHESIS_CONFIG = Path(__file__).with_name("schemathesis.toml")
 PUBLIC = {"getHealth", "showHostedCardForm", "submitHostedCardForm"}
 IDEMPOTENT_CREATES = {"createCharge", "createPayout", "createRefund", "createAccount"}
 # Answers that are not problems: a declined charge is a charge, a processing error is Stripe's
@@ -98,30 +90,5 @@ def test_options_names_every_method_of_a_path(client: httpx.Client) -> None:
         assert not_allowed.headers["content-type"].startswith("application/problem+json")
 
 
-def test_schemathesis_finds_no_failure_in_the_document_or_the_answers(
-    start_sandbox: SandboxStarter, tmp_path: Path
-) -> None:
-    """Every check, the stateful phase included (it follows the document's links), against a
-    sandbox with an API key; what the configuration allows and why is in schemathesis.toml."""
-    if importlib.util.find_spec("schemathesis") is None:
-        pytest.skip("schemathesis is not installed: `pip install schemathesis` to run this test")
-    api_key = "sk_test_schemathesis"
-    sandbox = start_sandbox(api_key=api_key)
-    environment = {**os.environ, "PSP_SANDBOX_API_KEY": api_key, "PYTHONPATH": str(ROOT)}
-    command = [sys.executable, "-m", "schemathesis.cli", "--config-file", str(SCHEMATHESIS_CONFIG)]
-    command += ["--no-color", "run", f"{sandbox.base_url}/schema/openapi.json", "--checks", "all"]
-    command += ["--max-examples", "30", "--seed", "1", "--workers", "1"]
-    finished = subprocess.run(
-        command,
-        cwd=tmp_path,  # its caches go there, not into the work tree
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=110,  # well under two minutes, or the test fails
-    )
-    report = finished.stdout[-6000:] + finished.stderr[-2000:]
-    assert finished.returncode == 0, report
-    assert "Stateful" in finished.stdout, report
-    summary = [line for line in finished.stdout.splitlines() if " generated, " in line]
-    assert summary, report
-    assert "failure" not in summary[-1], report
+# schemathesis against the sandbox (every check, the stateful phase included) runs in
+# tests/conformance/test_sandbox_schemathesis.py, with its per-operation config beside it.
