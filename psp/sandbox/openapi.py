@@ -23,6 +23,7 @@ from litestar.openapi.spec import (
     Components,
     Link,
     OpenAPIResponse,
+    OpenAPIType,
     Operation,
     Schema,
     SecurityScheme,
@@ -64,7 +65,13 @@ ReferenceQuery = Annotated[
     str, QueryParameter(min_length=1, max_length=64, description="our reference, as sent on create")
 ]
 CurrencyQuery = Annotated[
-    str | None, QueryParameter(pattern=r"^[A-Z]{3}$", description="ISO 4217 code")
+    str | None,
+    QueryParameter(
+        pattern=r"^[A-Z]{3}$",
+        description="ISO 4217 code",
+        # A query parameter is absent or a string, never null: the string schema alone.
+        schema_extra={"type": OpenAPIType.STRING, "oneOf": None},
+    ),
 ]
 
 ChargeQuery = Annotated[

@@ -77,6 +77,25 @@ def test_the_document_says_anonymous_calls_work_until_a_key_is_set(
     assert _operations(document)["createCharge"][2]["security"] == [{"bearerAuth": []}]
 
 
+def test_the_settlement_file_parameters_say_what_the_code_enforces(client: httpx.Client) -> None:
+    """The file name's shape is stated (another name is a 404, not a parameter's 400), and the
+    optional currency is a string: a query parameter is never null."""
+    (_, _, operation) = _operations(client.get("/schema/openapi.json").json())["getSettlementFile"]
+    parameters = {parameter["name"]: parameter for parameter in operation["parameters"]}
+    assert parameters["file_name"]["schema"]["pattern"] == r"^([0-9]{4}-[0-9]{2}-[0-9]{2})\.csv$"
+    assert "404" in operation["responses"]
+    currency = parameters["currency"]["schema"]
+    assert (currency["type"], currency["pattern"], "oneOf" in currency) == (
+        "string",
+        "^[A-Z]{3}$",
+        False,
+    )
+    assert client.get("/v1/settlements/2026-13-01.csv").status_code == 404
+    assert (
+        client.get("/v1/settlements/2026-01-01.csv", params={"currency": "usd"}).status_code == 400
+    )
+
+
 def test_options_names_every_method_of_a_path(client: httpx.Client) -> None:
     for path, allowed in [
         ("/v1/payouts", "GET, OPTIONS, POST"),
