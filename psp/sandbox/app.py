@@ -42,13 +42,23 @@ from payments.psp.sandbox.tokens import token_routes
 from payments.psp.sandbox.worker import run_background_work
 
 
+def _field_error(item: dict[str, Any]) -> FieldError:
+    """One of Litestar's validation messages as a field error. A request without a body, where
+    the handler takes one, comes as Litestar's missing `data` ("'data'", a KeyError's text):
+    it names the body itself, as decode_json does, and says what is missing."""
+    key, message = str(item.get("key", "")), str(item.get("message", ""))
+    if key == "data" and item.get("source") == "body":
+        return FieldError("", "the body is empty; a JSON object is required")
+    return FieldError(key, message)
+
+
 def _http_exception_handler(_: Request[Any, Any, Any], error: Exception) -> Response[bytes]:
     assert isinstance(error, HTTPException)
     errors: list[FieldError] = []
     if isinstance(error.extra, list):
         for item in error.extra:
             if isinstance(item, dict):
-                errors.append(FieldError(str(item.get("key", "")), str(item.get("message", ""))))
+                errors.append(_field_error(item))
     title = HTTPStatus(error.status_code).phrase
     problem = Problem(
         type="about:blank",

@@ -111,3 +111,14 @@ def test_options_names_every_method_of_a_path(client: httpx.Client) -> None:
 
 # schemathesis against the sandbox (every check, the stateful phase included) runs in
 # tests/conformance/test_sandbox_schemathesis.py, with its per-operation config beside it.
+
+
+def test_an_empty_body_is_a_400_problem_naming_the_body(client: httpx.Client) -> None:
+    """Not Litestar's "'data'" (the text of a KeyError): the body itself, and what it lacks."""
+    for path, headers in [("/v1/tokens", {}), ("/v1/charges", {"Idempotency-Key": "empty-1"})]:
+        answer = client.post(path, headers={"Content-Type": "application/json", **headers})
+        assert answer.status_code == 400, (path, answer.text)
+        assert answer.headers["content-type"].startswith("application/problem+json")
+        assert answer.json()["errors"] == [
+            {"field": "", "message": "the body is empty; a JSON object is required"}
+        ]
