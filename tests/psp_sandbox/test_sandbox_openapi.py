@@ -122,3 +122,12 @@ def test_an_empty_body_is_a_400_problem_naming_the_body(client: httpx.Client) ->
         assert answer.json()["errors"] == [
             {"field": "", "message": "the body is empty; a JSON object is required"}
         ]
+
+
+def test_a_header_that_does_not_validate_is_named_as_sent(client: httpx.Client) -> None:
+    key: str | bytes
+    body = {"amount": 100, "currency": "USD", "token": "tok_" + "a" * 24, "reference": "r"}
+    for key in ["with space", "é".encode(), "k" * 256]:
+        answer = client.post("/v1/charges", json=body, headers={"Idempotency-Key": key})
+        assert answer.status_code == 400, (key, answer.text)
+        assert [e["field"] for e in answer.json()["errors"]] == ["header.Idempotency-Key"]
