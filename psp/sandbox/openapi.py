@@ -175,7 +175,22 @@ class StrictStructSchemaPlugin(StructSchemaPlugin):
         info = msgspec.inspect.type_info(field_definition.type_)
         if isinstance(info, msgspec.inspect.StructType) and info.forbid_unknown_fields:
             schema.additional_properties = False
+        one_of = getattr(field_definition.type_, "openapi_one_of", None)
+        if one_of:  # a rule between fields that the Struct cannot state (see BankTokenRequest)
+            schema.one_of = [_schema_of(branch) for branch in one_of]
         return schema
+
+
+def _schema_of(data: Mapping[str, Any]) -> Schema:
+    """A plain JSON Schema written as a dict, as Litestar's Schema object."""
+    properties = data.get("properties")
+    return Schema(
+        type=OpenAPIType(data["type"]) if "type" in data else None,
+        required=data.get("required"),
+        properties={name: _schema_of(value) for name, value in properties.items()}
+        if properties
+        else None,
+    )
 
 
 def openapi_config(api_key_configured: bool) -> OpenAPIConfig:

@@ -61,6 +61,14 @@ def test_every_operation_has_an_id_tag_summary_and_problem_answers(
             assert {"400", "409", "422"} <= set(responses)
     schemas = document["components"]["schemas"]
     assert schemas["ChargeRequest"]["additionalProperties"] is False
+    iban, us_account = schemas["BankTokenRequest"]["oneOf"]  # exactly one, a null being absent
+    assert (iban["required"], us_account["required"]) == (
+        ["iban"],
+        ["account_number", "routing_number"],
+    )
+    assert (
+        iban["properties"]["account_number"] == us_account["properties"]["iban"] == {"type": "null"}
+    )
     assert set(schemas["Problem"]["required"]) == {"type", "title", "status", "detail"}
     scheme = document["components"]["securitySchemes"]["bearerAuth"]
     assert (scheme["type"], scheme["scheme"]) == ("http", "bearer")
