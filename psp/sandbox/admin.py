@@ -35,7 +35,8 @@ from payments.psp.sandbox.runtime import Sandbox
 from payments.psp.sandbox.settlement_report import settlement_csv
 from payments.psp.sandbox.webhooks import list_events
 
-_SETTLEMENT_FILE = re.compile(r"(\d{4}-\d{2}-\d{2})\.csv")
+SETTLEMENT_FILE_PATTERN = r"^([0-9]{4}-[0-9]{2}-[0-9]{2})\.csv$"
+_SETTLEMENT_FILE = re.compile(SETTLEMENT_FILE_PATTERN)
 ADMIN, EVENTS, SETTLEMENTS = "admin", "events", "settlements"
 
 
@@ -174,7 +175,15 @@ def admin_routes(sandbox: Sandbox) -> list[HTTPRouteHandler]:
         ),
     )
     async def get_settlement_file(
-        file_name: Annotated[str, PathParameter(description="`YYYY-MM-DD.csv`, a UTC day")],
+        file_name: Annotated[
+            str,
+            PathParameter(
+                description="`YYYY-MM-DD.csv`, a UTC day; another name is a 404",
+                # Stated, not enforced by Litestar: a name of another shape answers 404 (the
+                # file does not exist), as it always has, rather than a parameter's 400.
+                schema_extra={"pattern": SETTLEMENT_FILE_PATTERN},
+            ),
+        ],
         currency: CurrencyQuery = None,
     ) -> Response[str]:
         match = _SETTLEMENT_FILE.fullmatch(file_name)
@@ -190,7 +199,7 @@ def admin_routes(sandbox: Sandbox) -> list[HTTPRouteHandler]:
         body = settlement_csv(sandbox.store, sandbox.config, day, chosen)
         return Response(
             body,
-            media_type="text/csv; charset=utf-8",
+            media_type="text/csv",  # Litestar adds "; charset=utf-8" to a text type
             headers={"Content-Disposition": f'attachment; filename="settlement_{file_name}"'},
         )
 

@@ -42,13 +42,35 @@ from payments.psp.sandbox.tokens import token_routes
 from payments.psp.sandbox.worker import run_background_work
 
 
-def _http_exception_handler(_: Request[Any, Any, Any], error: Exception) -> Response[bytes]:
+def _field_error(request: Request[Any, Any, Any], item: dict[str, Any]) -> FieldError:
+    """One of Litestar's validation messages as a field error, named as the client sent it.
+
+    A header is `header.<Name>` (`header.Idempotency-Key`, not the handler's argument
+    `idempotency_key`), as the payments API names it. A request without a body, where the
+    handler takes one, comes as Litestar's missing `data` ("'data'", a KeyError's text): it
+    names the body itself, as decode_json does, and says what is missing.
+    """
+    key, message = str(item.get("key", "")), str(item.get("message", ""))
+    source = item.get("source")
+    if key == "data" and source == "body":
+        return FieldError("", "the body is empty; a JSON object is required")
+    if source == "header":
+        try:
+            parameter = request.route_handler.parsed_fn_signature.parameters.get(key)
+        except Exception:  # no route: nothing to look up
+            parameter = None
+        name = getattr(getattr(parameter, "kwarg_definition", None), "name", None) or key
+        return FieldError(f"header.{name}", message)
+    return FieldError(key, message)
+
+
+def _http_exception_handler(request: Request[Any, Any, Any], error: Exception) -> Response[bytes]:
     assert isinstance(error, HTTPException)
     errors: list[FieldError] = []
     if isinstance(error.extra, list):
         for item in error.extra:
             if isinstance(item, dict):
-                errors.append(FieldError(str(item.get("key", "")), str(item.get("message", ""))))
+                errors.append(_field_error(request, item))
     title = HTTPStatus(error.status_code).phrase
     problem = Problem(
         type="about:blank",

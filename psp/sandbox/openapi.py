@@ -23,6 +23,7 @@ from litestar.openapi.spec import (
     Components,
     Link,
     OpenAPIResponse,
+    OpenAPIType,
     Operation,
     Schema,
     SecurityScheme,
@@ -64,7 +65,13 @@ ReferenceQuery = Annotated[
     str, QueryParameter(min_length=1, max_length=64, description="our reference, as sent on create")
 ]
 CurrencyQuery = Annotated[
-    str | None, QueryParameter(pattern=r"^[A-Z]{3}$", description="ISO 4217 code")
+    str | None,
+    QueryParameter(
+        pattern=r"^[A-Z]{3}$",
+        description="ISO 4217 code",
+        # A query parameter is absent or a string, never null: the string schema alone.
+        schema_extra={"type": OpenAPIType.STRING, "oneOf": None},
+    ),
 ]
 
 ChargeQuery = Annotated[
@@ -168,7 +175,22 @@ class StrictStructSchemaPlugin(StructSchemaPlugin):
         info = msgspec.inspect.type_info(field_definition.type_)
         if isinstance(info, msgspec.inspect.StructType) and info.forbid_unknown_fields:
             schema.additional_properties = False
+        one_of = getattr(field_definition.type_, "openapi_one_of", None)
+        if one_of:  # a rule between fields that the Struct cannot state (see BankTokenRequest)
+            schema.one_of = [_schema_of(branch) for branch in one_of]
         return schema
+
+
+def _schema_of(data: Mapping[str, Any]) -> Schema:
+    """A plain JSON Schema written as a dict, as Litestar's Schema object."""
+    properties = data.get("properties")
+    return Schema(
+        type=OpenAPIType(data["type"]) if "type" in data else None,
+        required=data.get("required"),
+        properties={name: _schema_of(value) for name, value in properties.items()}
+        if properties
+        else None,
+    )
 
 
 def openapi_config(api_key_configured: bool) -> OpenAPIConfig:

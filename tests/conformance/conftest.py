@@ -1,5 +1,6 @@
-"""A `payments serve` (API, executor, projections, scheduler, sandbox PSP) for conformance
-tests, on a database of its own on the session's PostgreSQL server."""
+"""Servers for conformance tests: a `payments serve` (API, executor, projections, scheduler,
+sandbox PSP) on a database of its own on the session's PostgreSQL server, and the sandbox PSP
+alone, as `python -m payments.psp.sandbox` starts it."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import pytest
 
 from tests.conftest import NO_RATE_LIMITS, _create_database, _drop_database
 from tests.e2e.processes import Process, clean_env, create_key, free_port
+from tests.psp_sandbox.conftest import SandboxProcess
 
 
 @dataclass(frozen=True)
@@ -45,3 +47,25 @@ def served(admin_database_url: str, tmp_path_factory: pytest.TempPathFactory) ->
     finally:
         process.interrupt()
         _drop_database(admin_database_url, database_url)
+
+
+@dataclass(frozen=True)
+class ServedSandbox:
+    url: str
+    api_key: str
+
+
+SANDBOX_API_KEY = "sk_test_conformance"
+
+
+@pytest.fixture(scope="session")
+def served_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedSandbox]:
+    """`python -m payments.psp.sandbox` on its own, with an API key (so that the auth checks
+    see a 401 without it) and no webhook receiver (events stay recorded, undelivered)."""
+    base = tmp_path_factory.mktemp("sandbox-conformance")
+    sandbox = SandboxProcess(base / "sandbox.sqlite3", None, SANDBOX_API_KEY)
+    sandbox.start()
+    try:
+        yield ServedSandbox(sandbox.base_url, SANDBOX_API_KEY)
+    finally:
+        sandbox.stop()

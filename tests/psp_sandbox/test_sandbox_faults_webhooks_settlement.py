@@ -162,7 +162,7 @@ def test_the_settlement_file_parses_balances_and_is_deterministic(
     assert client.get("/v1/settlements").json()["data"][0]["date"] == day
     first = client.get(f"/v1/settlements/{day}.csv")
     assert first.status_code == 200
-    assert first.headers["content-type"].startswith("text/csv")
+    assert first.headers["content-type"] == "text/csv; charset=utf-8"  # one charset, not two
     assert client.get(f"/v1/settlements/{day}.csv").content == first.content
     lines = list(iter_settlement_lines(io.StringIO(first.text), currency="USD", exponent=2))
     settled = [line for line in lines if line.type == "Settled"]

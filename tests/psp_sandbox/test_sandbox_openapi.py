@@ -1,19 +1,11 @@
 from __future__ import annotations
 
-import importlib.util
-import os
-import subprocess
-import sys
-from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
 from tests.psp_sandbox.conftest import SandboxStarter
 
-ROOT = Path(__file__).resolve().parents[2]
-SCHEMATHESIS_CONFIG = Path(__file__).with_name("schemathesis.toml")
 PUBLIC = {"getHealth", "showHostedCardForm", "submitHostedCardForm"}
 IDEMPOTENT_CREATES = {"createCharge", "createPayout", "createRefund", "createAccount"}
 # Answers that are not problems: a declined charge is a charge, a processing error is Stripe's
@@ -69,6 +61,14 @@ def test_every_operation_has_an_id_tag_summary_and_problem_answers(
             assert {"400", "409", "422"} <= set(responses)
     schemas = document["components"]["schemas"]
     assert schemas["ChargeRequest"]["additionalProperties"] is False
+    iban, us_account = schemas["BankTokenRequest"]["oneOf"]  # exactly one, a null being absent
+    assert (iban["required"], us_account["required"]) == (
+        ["iban"],
+        ["account_number", "routing_number"],
+    )
+    assert (
+        iban["properties"]["account_number"] == us_account["properties"]["iban"] == {"type": "null"}
+    )
     assert set(schemas["Problem"]["required"]) == {"type", "title", "status", "detail"}
     scheme = document["components"]["securitySchemes"]["bearerAuth"]
     assert (scheme["type"], scheme["scheme"]) == ("http", "bearer")
@@ -85,6 +85,25 @@ def test_the_document_says_anonymous_calls_work_until_a_key_is_set(
     assert _operations(document)["createCharge"][2]["security"] == [{"bearerAuth": []}]
 
 
+def test_the_settlement_file_parameters_say_what_the_code_enforces(client: httpx.Client) -> None:
+    """The file name's shape is stated (another name is a 404, not a parameter's 400), and the
+    optional currency is a string: a query parameter is never null."""
+    (_, _, operation) = _operations(client.get("/schema/openapi.json").json())["getSettlementFile"]
+    parameters = {parameter["name"]: parameter for parameter in operation["parameters"]}
+    assert parameters["file_name"]["schema"]["pattern"] == r"^([0-9]{4}-[0-9]{2}-[0-9]{2})\.csv$"
+    assert "404" in operation["responses"]
+    currency = parameters["currency"]["schema"]
+    assert (currency["type"], currency["pattern"], "oneOf" in currency) == (
+        "string",
+        "^[A-Z]{3}$",
+        False,
+    )
+    assert client.get("/v1/settlements/2026-13-01.csv").status_code == 404
+    assert (
+        client.get("/v1/settlements/2026-01-01.csv", params={"currency": "usd"}).status_code == 400
+    )
+
+
 def test_options_names_every_method_of_a_path(client: httpx.Client) -> None:
     for path, allowed in [
         ("/v1/payouts", "GET, OPTIONS, POST"),
@@ -98,30 +117,25 @@ def test_options_names_every_method_of_a_path(client: httpx.Client) -> None:
         assert not_allowed.headers["content-type"].startswith("application/problem+json")
 
 
-def test_schemathesis_finds_no_failure_in_the_document_or_the_answers(
-    start_sandbox: SandboxStarter, tmp_path: Path
-) -> None:
-    """Every check, the stateful phase included (it follows the document's links), against a
-    sandbox with an API key; what the configuration allows and why is in schemathesis.toml."""
-    if importlib.util.find_spec("schemathesis") is None:
-        pytest.skip("schemathesis is not installed: `pip install schemathesis` to run this test")
-    api_key = "sk_test_schemathesis"
-    sandbox = start_sandbox(api_key=api_key)
-    environment = {**os.environ, "PSP_SANDBOX_API_KEY": api_key, "PYTHONPATH": str(ROOT)}
-    command = [sys.executable, "-m", "schemathesis.cli", "--config-file", str(SCHEMATHESIS_CONFIG)]
-    command += ["--no-color", "run", f"{sandbox.base_url}/schema/openapi.json", "--checks", "all"]
-    command += ["--max-examples", "30", "--seed", "1", "--workers", "1"]
-    finished = subprocess.run(
-        command,
-        cwd=tmp_path,  # its caches go there, not into the work tree
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=110,  # well under two minutes, or the test fails
-    )
-    report = finished.stdout[-6000:] + finished.stderr[-2000:]
-    assert finished.returncode == 0, report
-    assert "Stateful" in finished.stdout, report
-    summary = [line for line in finished.stdout.splitlines() if " generated, " in line]
-    assert summary, report
-    assert "failure" not in summary[-1], report
+# schemathesis against the sandbox (every check, the stateful phase included) runs in
+# tests/conformance/test_sandbox_schemathesis.py, with its per-operation config beside it.
+
+
+def test_an_empty_body_is_a_400_problem_naming_the_body(client: httpx.Client) -> None:
+    """Not Litestar's "'data'" (the text of a KeyError): the body itself, and what it lacks."""
+    for path, headers in [("/v1/tokens", {}), ("/v1/charges", {"Idempotency-Key": "empty-1"})]:
+        answer = client.post(path, headers={"Content-Type": "application/json", **headers})
+        assert answer.status_code == 400, (path, answer.text)
+        assert answer.headers["content-type"].startswith("application/problem+json")
+        assert answer.json()["errors"] == [
+            {"field": "", "message": "the body is empty; a JSON object is required"}
+        ]
+
+
+def test_a_header_that_does_not_validate_is_named_as_sent(client: httpx.Client) -> None:
+    key: str | bytes
+    body = {"amount": 100, "currency": "USD", "token": "tok_" + "a" * 24, "reference": "r"}
+    for key in ["with space", "é".encode(), "k" * 256]:
+        answer = client.post("/v1/charges", json=body, headers={"Idempotency-Key": key})
+        assert answer.status_code == 400, (key, answer.text)
+        assert [e["field"] for e in answer.json()["errors"]] == ["header.Idempotency-Key"]

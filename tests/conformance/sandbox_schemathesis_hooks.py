@@ -1,4 +1,5 @@
-"""Hooks of the schemathesis run in test_sandbox_openapi.py (named in schemathesis.toml)."""
+"""Hooks of the schemathesis run in test_sandbox_schemathesis.py (named in its config,
+sandbox_schemathesis.toml)."""
 
 from __future__ import annotations
 
