@@ -7,7 +7,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -98,13 +98,15 @@ class Stack:
         raise AssertionError("the system did not settle in time")
 
 
-def start_sandbox(db: Path, webhook_url: str) -> Sandbox:
+SANDBOX_OPTIONS = ("--pending-delay", "0.3", "--timeout-fault-seconds", "3")
+
+
+def start_sandbox(db: Path, webhook_url: str, options: Sequence[str] = SANDBOX_OPTIONS) -> Sandbox:
     port = free_port()
     command = [
         sys.executable, "-m", "payments.psp.sandbox", "--db", str(db), "--port", str(port),
-        "--webhook-url", webhook_url,
-        "--pending-delay", "0.3", "--webhook-retry-base", "0.1", "--webhook-retry-cap", "0.5",
-        "--timeout-fault-seconds", "3", "--log-level", "warning",
+        "--webhook-url", webhook_url, *options,
+        "--webhook-retry-base", "0.1", "--webhook-retry-cap", "0.5", "--log-level", "warning",
     ]  # fmt: skip
     env = {**os.environ, "PSP_SANDBOX_WEBHOOK_SECRET": WEBHOOK_SECRET}  # never on a command line
     process = subprocess.Popen(
@@ -129,14 +131,19 @@ def stack(admin_database_url: str, tmp_path_factory: pytest.TempPathFactory) -> 
 
 @contextmanager
 def running_stack(
-    admin_database_url: str, tmp_path_factory: pytest.TempPathFactory, **settings: str
+    admin_database_url: str,
+    tmp_path_factory: pytest.TempPathFactory,
+    sandbox_options: Sequence[str] = SANDBOX_OPTIONS,
+    **settings: str,
 ) -> Iterator[Stack]:
-    """A whole stack on a fresh database; `settings` are more PAYMENTS_* variables."""
+    """A whole stack on a fresh database; `settings` are more PAYMENTS_* variables, and
+    `sandbox_options` the sandbox's behaviour (delays, windows)."""
     database_url = _create_database(admin_database_url)
     api_port = free_port()
     sandbox = start_sandbox(
         tmp_path_factory.mktemp("sandbox") / "psp.sqlite3",
         f"http://127.0.0.1:{api_port}/webhooks/psp",
+        sandbox_options,
     )
     env = {
         "PAYMENTS_DATABASE_URL": database_url,
