@@ -159,46 +159,42 @@ def balance_of(body: object) -> PspBalance:
     return PspBalance(found["available"], found["pending"])
 
 
-def outcome_of_charge(charge: dict[str, Any]) -> PspAnswer:
-    """Classify a charge object as the PSP returns it (in answers, lookups and webhooks)."""
-    status = charge.get("status")
-    reference = str(charge.get("id", ""))
-    if status == "succeeded":
+def _classified(
+    found: dict[str, Any],
+    kind: str,
+    *,
+    succeeded: tuple[str, ...] = ("succeeded",),
+    default_reason: str = "failed",
+    codes: dict[str, FailureCode] | None = None,
+) -> PspAnswer:
+    """Classify a PSP object by its status: succeeded, pending, failed (with its failure
+    code, REJECTED when the code is not one we know), anything else retryable."""
+    status = found.get("status")
+    reference = str(found.get("id", ""))
+    if status in succeeded:
         return Succeeded(reference)
     if status == "pending":
         return Pending(reference)
     if status == "failed":
-        code = _FAILURE_CODES.get(str(charge.get("failure_code")), FailureCode.REJECTED)
-        return Declined(code, str(charge.get("failure_code") or "failed"), reference or None)
-    return Retryable(f"unknown charge status {status!r}")
+        raw = found.get("failure_code")
+        code = (codes or {}).get(str(raw), FailureCode.REJECTED)
+        return Declined(code, str(raw or default_reason), reference or None)
+    return Retryable(f"unknown {kind} status {status!r}")
+
+
+def outcome_of_charge(charge: dict[str, Any]) -> PspAnswer:
+    """Classify a charge object as the PSP returns it (in answers, lookups and webhooks)."""
+    return _classified(charge, "charge", codes=_FAILURE_CODES)
 
 
 def outcome_of_payout(payout: dict[str, Any]) -> PspAnswer:
     """Classify a payout object: paid (or paid, then returned) is a success for execution."""
-    status = payout.get("status")
-    reference = str(payout.get("id", ""))
-    if status in ("paid", "returned"):
-        return Succeeded(reference)
-    if status == "pending":
-        return Pending(reference)
-    if status == "failed":
-        reason = str(payout.get("failure_code") or "failed")
-        return Declined(FailureCode.REJECTED, reason, reference or None)
-    return Retryable(f"unknown payout status {status!r}")
+    return _classified(payout, "payout", succeeded=("paid", "returned"))
 
 
 def outcome_of_refund(refund: dict[str, Any]) -> PspAnswer:
     """Classify a refund object (in answers, look-ups and webhooks)."""
-    status = refund.get("status")
-    reference = str(refund.get("id", ""))
-    if status == "succeeded":
-        return Succeeded(reference)
-    if status == "pending":
-        return Pending(reference)
-    if status == "failed":
-        reason = str(refund.get("failure_code") or "refund_failed")
-        return Declined(FailureCode.REJECTED, reason, reference or None)
-    return Retryable(f"unknown refund status {status!r}")
+    return _classified(refund, "refund", default_reason="refund_failed")
 
 
 class HttpPspClient:
