@@ -135,6 +135,7 @@ class RiskState(PspExecution):
     under review: it does not need the executor, and no attempt may start."""
 
     risk_review: str | None = None
+    risk_rule: str | None = None  # the rule that held or declined it
     _risk_assessed: Callable[..., None]
     _risk_reviewed: Callable[..., None]
 

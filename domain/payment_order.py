@@ -299,6 +299,7 @@ class PaymentOrder(RefundState, DisputeState, RiskState, PspExecution, Aggregate
     def _risk_assessed(
         self, outcome: str, rule: str | None, numbers: dict[str, int], detail: str
     ) -> None:
+        self.risk_rule = rule
         if outcome == "review":
             self.risk_review = rule
         elif outcome == "decline":
