@@ -109,12 +109,15 @@ def _located(message: str, raw: dict[str, Any]) -> str:
     """msgspec's message with its `$.rule[i].field` path said as the rule's name and field."""
     match = _PATH.search(message)
     if match is None:
-        return message.replace(" - at `$`", "")
+        at = re.search(r"\s*-\s*at\s*`\$\.?([^`]*)`", message)
+        if at is None:
+            return message
+        return f"{at.group(1) or 'the file'}: {message[: at.start()]}"
     index, field = int(match.group(1)), match.group(2)
     rules = raw.get("rule")
     name = rules[index].get("name") if isinstance(rules, list) and index < len(rules) else None
     label = f"rule[{index}]" + (f" {name!r}" if isinstance(name, str) else "")
-    text = message[: match.start()].rstrip(" -`").rstrip()
+    text = re.sub(r"\s*-\s*at\s*`?$", "", message[: match.start()]).replace(" | null", "")
     return f"{label}: {field}: {text}" if field else f"{label}: {text}"
 
 

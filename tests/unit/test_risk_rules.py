@@ -32,7 +32,9 @@ ROOT = Path(__file__).resolve().parents[2]
 NOW = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
 
 
-def facts(*amounts: int, card: str = "fp_card", buyer: str | None = "b1", seller: str = "s1") -> CheckoutFacts:
+def facts(
+    *amounts: int, card: str = "fp_card", buyer: str | None = "b1", seller: str = "s1"
+) -> CheckoutFacts:
     return CheckoutFacts(
         card_fingerprint=card,
         buyer_id=buyer,
@@ -70,24 +72,44 @@ def rule(**fields: Any) -> dict[str, Any]:
 @pytest.mark.parametrize(
     ("raw", "message"),
     [
-        (rule(kind="velocity", key="card_fingerprint", max_count=3), "rule[0] 'r1': window_s: required"),
-        (rule(kind="velocity", key="card_fingerprint", window_s=60), "max_count or max_amount: required"),
+        (
+            rule(kind="velocity", key="card_fingerprint", max_count=3),
+            "rule[0] 'r1': window_s: required",
+        ),
+        (
+            rule(kind="velocity", key="card_fingerprint", window_s=60),
+            "max_count or max_amount: required",
+        ),
         (rule(kind="velocity", key="iban", window_s=60, max_count=1), "rule[0] 'r1': key:"),
-        (rule(kind="velocity", key="buyer", window_s=60, max_count="3"), "rule[0] 'r1': max_count: Expected `int`"),
+        (
+            rule(kind="velocity", key="buyer", window_s=60, max_count="3"),
+            "rule[0] 'r1': max_count: Expected `int`",
+        ),
         (rule(kind="velocity", key="buyer", window_s=0, max_count=3), "rule[0] 'r1': window_s:"),
         (rule(kind="amount", max_order_amount="12.345"), "rule[0] 'r1': max_order_amount:"),
         (rule(kind="amount", max_order_amount="0"), "max_order_amount: must be greater than zero"),
         (rule(kind="amount"), "max_order_amount or max_checkout_amount: required"),
-        (rule(kind="amount", max_order_amount="10", buyers=["x"]), "buyers: not a field of a amount rule"),
-        (rule(kind="amount", max_order_amount="10", colour="red"), "rule[0] 'r1': Object contains unknown field `colour`"),
+        (
+            rule(kind="amount", max_order_amount="10", buyers=["x"]),
+            "buyers: not a field of a amount rule",
+        ),
+        (
+            rule(kind="amount", max_order_amount="10", colour="red"),
+            "rule[0] 'r1': Object contains unknown field `colour`",
+        ),
         (rule(kind="fraud", max_order_amount="10"), "rule[0] 'r1': kind:"),
         (rule(kind="amount", max_order_amount="10", action="allow"), "rule[0] 'r1': action:"),
         (rule(kind="new_seller", max_order_amount="10"), "first_orders or first_days: required"),
-        ({"rule": [{"kind": "amount", "action": "review", "max_order_amount": "1"}]}, "rule[0]: Object missing required field `name`"),
+        (
+            {"rule": [{"kind": "amount", "action": "review", "max_order_amount": "1"}]},
+            "rule[0]: Object missing required field `name`",
+        ),
         ({"rules": []}, "unknown field `rules`"),
     ],
 )
-def test_a_bad_rule_is_refused_naming_the_rule_and_the_field(raw: dict[str, Any], message: str) -> None:
+def test_a_bad_rule_is_refused_naming_the_rule_and_the_field(
+    raw: dict[str, Any], message: str
+) -> None:
     with pytest.raises(RiskRulesError) as error:
         parse_risk_rules(raw, "USD")
     assert message in str(error.value)
@@ -101,8 +123,10 @@ def test_two_rules_of_one_name_are_refused() -> None:
 
 def test_a_malformed_file_stops_start_up_with_the_variable_named(tmp_path: Path) -> None:
     path = tmp_path / "rules.toml"
-    path.write_text('[[rule]]\nname = "x"\nkind = "amount"\naction = "review"\nmax_order_amount = \n')
-    with pytest.raises(ConfigError, match="PAYMENTS_RISK_RULES=.*is not valid TOML"):
+    path.write_text(
+        '[[rule]]\nname = "x"\nkind = "amount"\naction = "review"\nmax_order_amount = \n'
+    )
+    with pytest.raises(ConfigError, match=r"PAYMENTS_RISK_RULES=.*is not valid TOML"):
         Settings.from_env({"PAYMENTS_RISK_RULES": str(path)})
     with pytest.raises(ConfigError, match="cannot read"):
         Settings.from_env({"PAYMENTS_RISK_RULES": str(tmp_path / "missing.toml")})
@@ -120,7 +144,9 @@ def test_unset_means_no_rules() -> None:
 
 
 def test_amount_limits_per_order_and_per_checkout() -> None:
-    rules = RiskRules((AmountRule("big", Outcome.REVIEW, max_order_minor=1000, max_checkout_minor=1500),))
+    rules = RiskRules(
+        (AmountRule("big", Outcome.REVIEW, max_order_minor=1000, max_checkout_minor=1500),)
+    )
     assert outcomes(rules, facts(1000, 500)) == ["allow", "allow"]
     assert outcomes(rules, facts(1001)) == ["review"]
     verdicts = evaluate(rules, facts(800, 800), {}, NOW)
@@ -136,12 +162,16 @@ def test_velocity_counts_the_window_and_the_orders_before_in_the_checkout() -> N
     got = evaluate(rules, facts(100, 100, 100), {(KeyKind.CARD, "fp_card"): window}, NOW)
     assert [v.outcome for v in got] == [Outcome.ALLOW, Outcome.ALLOW, Outcome.DECLINE]
     assert got[2].numbers == {"count": 4, "max_count": 3, "window_s": 60}
-    other_card = evaluate(rules, facts(100, card="fp_other"), {(KeyKind.CARD, "fp_card"): window}, NOW)
+    other_card = evaluate(
+        rules, facts(100, card="fp_other"), {(KeyKind.CARD, "fp_card"): window}, NOW
+    )
     assert other_card[0].outcome is Outcome.ALLOW
 
 
 def test_velocity_by_amount_by_buyer_and_a_buyer_without_id() -> None:
-    rules = RiskRules((VelocityRule("spend", Outcome.REVIEW, KeyKind.BUYER, 3600, max_amount_minor=5000),))
+    rules = RiskRules(
+        (VelocityRule("spend", Outcome.REVIEW, KeyKind.BUYER, 3600, max_amount_minor=5000),)
+    )
     window = Window(((NOW - timedelta(minutes=5), 4000),), 1, NOW)
     assert outcomes(rules, facts(1000), {(KeyKind.BUYER, "pseudo-b1"): window}) == ["allow"]
     assert outcomes(rules, facts(1001), {(KeyKind.BUYER, "pseudo-b1"): window}) == ["review"]
@@ -152,7 +182,13 @@ def test_blocklists_and_decline_beats_review() -> None:
     rules = RiskRules(
         (
             AmountRule("big", Outcome.REVIEW, max_order_minor=10),
-            BlocklistRule("blocked", Outcome.DECLINE, frozenset({"fp_bad"}), frozenset({"b9"}), frozenset({"s9"})),
+            BlocklistRule(
+                "blocked",
+                Outcome.DECLINE,
+                frozenset({"fp_bad"}),
+                frozenset({"b9"}),
+                frozenset({"s9"}),
+            ),
         )
     )
     assert outcomes(rules, facts(100)) == ["review"]
