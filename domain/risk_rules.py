@@ -71,9 +71,23 @@ class NewSellerRule:
 Rule = AmountRule | VelocityRule | BlocklistRule | NewSellerRule
 
 
-@dataclass(frozen=True, slots=True)
 class RiskRules:
-    rules: tuple[Rule, ...] = ()
+    """A deployment's rules, in the file's order. A plain class, not a dataclass: settings
+    that hold it are inspected as types by Litestar, which refuses unions of dataclasses."""
+
+    __slots__ = ("rules",)
+
+    def __init__(self, rules: tuple[Rule, ...] = ()) -> None:
+        self.rules = rules
+
+    def __repr__(self) -> str:
+        return f"RiskRules({self.rules!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, RiskRules) and other.rules == self.rules
+
+    def __hash__(self) -> int:
+        return hash(self.rules)
 
     def __bool__(self) -> bool:
         return bool(self.rules)
