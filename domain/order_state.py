@@ -160,4 +160,10 @@ class RiskState(PspExecution):
         """An operator approves or declines an order in review (IllegalTransition otherwise)."""
         if self.risk_review is None:
             raise IllegalTransition(self._state_name(), "approved" if approved else "declined")
-        self._risk_reviewed(approved=approved, reason=reason, actor=actor, rule=self.risk_review)
+        self._risk_reviewed(
+            approved=approved,
+            reason=reason,
+            actor=actor,
+            rule=self.risk_review,
+            reference=self.reference,
+        )

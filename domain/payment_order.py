@@ -142,23 +142,19 @@ class PaymentOrder(RefundState, DisputeState, RiskState, PspExecution, Aggregate
         detail: str
 
     class RiskAssessed(Aggregate.Event):
-        """The risk rules' verdict before any charge (issue #17): "allow", "review" (waits for
-        an operator) or "decline" (FAILED, blocked_by_risk), with the rule and its numbers."""
-
-        TOPIC = "payments.PaymentOrder.RiskAssessed.v1"
+        TOPIC = "payments.PaymentOrder.RiskAssessed.v1"  # before any charge (docs/events.md)
         outcome: str
         rule: str | None
         numbers: dict[str, int]
         detail: str
 
     class RiskReviewed(Aggregate.Event):
-        """An operator's decision on an order in review: approved goes on to the executor."""
-
-        TOPIC = "payments.PaymentOrder.RiskReviewed.v1"
+        TOPIC = "payments.PaymentOrder.RiskReviewed.v1"  # an operator's decision
         approved: bool
         reason: str
         actor: str  # the operator's API key id
         rule: str
+        reference: str  # the payment_order_id, so an audit trail needs nothing but the event
 
     @staticmethod
     def create_id(payment_order_id: str) -> UUID:
@@ -306,7 +302,9 @@ class PaymentOrder(RefundState, DisputeState, RiskState, PspExecution, Aggregate
             self._blocked(f"blocked by risk rule {rule}: {detail}")
 
     @event(RiskReviewed)
-    def _risk_reviewed(self, approved: bool, reason: str, actor: str, rule: str) -> None:
+    def _risk_reviewed(
+        self, approved: bool, reason: str, actor: str, rule: str, reference: str
+    ) -> None:
         self.risk_review = None
         if not approved:
             self._blocked(f"declined in review (risk rule {rule}): {reason}")

@@ -98,7 +98,6 @@ def test_exactly_max_count_of_20_concurrent_checkouts_with_one_card_go_through(
         assert other.json()["payment_orders"][0]["risk"] is None
 
 
-
 def test_an_order_in_review_waits_uncharged_until_an_operator_approves(stack: Stack) -> None:
     answer = post_checkout(
         stack.http, checkout_body({"token": card(stack)["token"]}, ("s_r", "600.00"))
