@@ -77,7 +77,7 @@ class CheckoutRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     payment_orders: Annotated[list[PaymentOrderRequest], Meta(min_length=1, max_length=100)]
 
 
-class PaymentOrderSummary(msgspec.Struct, frozen=True):
+class PaymentOrderSummary(msgspec.Struct, frozen=True, omit_defaults=True):
     payment_order_id: str
     seller_account: str
     amount: str
