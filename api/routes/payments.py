@@ -210,7 +210,9 @@ class PaymentsController(Controller):
         "Answers 201 (created) or 200 (the identical checkout already existed). Card numbers "
         "and CVCs anywhere in the body are refused (422): send the PSP's token. 422 also for "
         "an amount above the deployment's maximum, another currency than the deployment's, "
-        "or a payment_order_id twice in one checkout.",
+        "or a payment_order_id twice in one checkout. With risk rules (docs/risk.md) each "
+        "order says `risk`: `review` (NOT_STARTED, waits for an operator) or `decline` (FAILED, "
+        "blocked_by_risk), with `risk_rule`.",
         status_code=201,
         before_request=guard_checkout_body,
         request_max_body_size=MAX_BODY_BYTES,
