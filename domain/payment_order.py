@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import Enum
 from types import MappingProxyType
 from typing import Any
 from uuid import UUID
@@ -13,20 +14,21 @@ from payments.domain import execution
 from payments.domain.execution import FailureCode, PspExecution
 from payments.domain.ids import payment_order_uuid
 from payments.domain.money import Money
-from payments.domain.order_state import (
-    TERMINAL as TERMINAL,
-)
-from payments.domain.order_state import (
-    DisputeState,
-    RefundState,
-    RiskState,
-)
-from payments.domain.order_state import (
-    Status as Status,
-)
+from payments.domain.order_risk import RiskState
+from payments.domain.order_takebacks import RefundState
 
 
-class PaymentOrder(RefundState, DisputeState, RiskState, PspExecution, Aggregate):
+class Status(Enum):
+    NOT_STARTED = "NOT_STARTED"
+    EXECUTING = "EXECUTING"
+    SUCCESS = "SUCCESS"
+    FAILED = "FAILED"
+
+
+TERMINAL = frozenset({Status.SUCCESS, Status.FAILED})
+
+
+class PaymentOrder(RefundState, RiskState, PspExecution, Aggregate):
     TOPIC = "payments.PaymentOrder"
 
     class Created(Aggregate.Created):
@@ -204,17 +206,8 @@ class PaymentOrder(RefundState, DisputeState, RiskState, PspExecution, Aggregate
         return self.status is Status.SUCCESS and self.funds_held and not self.funds_released
 
     @property
-    def taken_minor(self) -> int:
-        """What is taken back from the captured amount: refunds succeeded or in flight, and
-        disputed amounts not won (a dispute may take more than refunds left: see refundable)."""
-        return self.refunded_minor + sum(self.refunds_in_flight.values()) + self.disputed_minor
-
-    @property
-    def refundable_minor(self) -> int:
-        """What a new refund may still take: nothing unless the order was captured."""
-        if self.status is not Status.SUCCESS:
-            return 0
-        return max(0, self.amount_minor - self.taken_minor)
+    def is_captured(self) -> bool:
+        return self.status is Status.SUCCESS
 
     @property
     def reference(self) -> str:
@@ -289,7 +282,7 @@ class PaymentOrder(RefundState, DisputeState, RiskState, PspExecution, Aggregate
         self._funds_released(reason=reason)
         return True
 
-    # --- risk (issue #17): the rules' verdict, an operator's review -----------------------
+    # --- risk (issue #17): the rules' verdict, an operator's review (order_risk.py) -------
 
     @event(RiskAssessed)
     def _risk_assessed(
@@ -363,33 +356,23 @@ class PaymentOrder(RefundState, DisputeState, RiskState, PspExecution, Aggregate
 
     @event(DisputeOpened)
     def _dispute_opened(self, psp_dispute_id: str, amount_minor: int) -> None:
-        self.disputes = MappingProxyType({**self.disputes, psp_dispute_id: (amount_minor, "open")})
+        self._opened(psp_dispute_id, amount_minor)
 
     @event(DisputeClosed)
     def _dispute_closed(self, psp_dispute_id: str, outcome: str) -> None:
-        amount = self.disputes.get(psp_dispute_id, (0, outcome))[0]
-        self.disputes = MappingProxyType({**self.disputes, psp_dispute_id: (amount, outcome)})
+        self._closed(psp_dispute_id, outcome)
 
     @event(RefundReserved)
     def _refund_reserved(self, refund_id: str, amount_minor: int) -> None:
-        self.refund_ids = (*self.refund_ids, refund_id)
-        self.refunds_in_flight = MappingProxyType(
-            {**self.refunds_in_flight, refund_id: amount_minor}
-        )
+        self._reserved(refund_id, amount_minor)
 
     @event(RefundCompleted)
     def _refund_completed(self, refund_id: str) -> None:
-        self.refunded_minor += self.refunds_in_flight.get(refund_id, 0)
-        self._refund_ended(refund_id)
+        self._ended(refund_id, refunded=True)
 
     @event(RefundReleased)
     def _refund_released(self, refund_id: str) -> None:
-        self._refund_ended(refund_id)
-
-    def _refund_ended(self, refund_id: str) -> None:
-        in_flight = dict(self.refunds_in_flight)
-        in_flight.pop(refund_id, None)
-        self.refunds_in_flight = MappingProxyType(in_flight)
+        self._ended(refund_id, refunded=False)
 
     @event(DiscrepancyRecorded)
     def _discrepancy_recorded(
