@@ -1,5 +1,5 @@
 """The operator console at /console: server-rendered pages over the same application and
-views as the JSON API (docs/console.md, ADR 0017).
+views as the JSON API (docs/console.md, ADR 0016).
 
 One module per page (`PAGE` and `HANDLERS`), templates in templates/ on one base layout,
 the stylesheet in static/. Console routes declare their roles like every route (the route

@@ -6,20 +6,17 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from litestar import Request, get
+from litestar import get
 from litestar.di import NamedDependency
 from litestar.response import Template
 
-from payments.api.console import charts
+from payments.api.console.charts import columns, horizontal
 from payments.api.console.pages import Page, render
-from payments.api.routes.dead_letters import (
-    list_dead_letters,
-    list_payout_dead_letters,
-    list_refund_dead_letters,
-)
+from payments.api.routes.dead_letters import parked
 from payments.domain.api_key import Role
 from payments.domain.money import format_minor
 from payments.projections.catalog import LiveViews, projection_states
+from payments.projections.followers.execution_queue import CHARGE, PAYOUT, REFUND
 from payments.projections.reconciliation.exceptions import (
     ExceptionQuery,
     list_exceptions,
@@ -51,8 +48,8 @@ def orders_today(services: Services, since: datetime) -> dict[str, Any]:
         "success_rate": f"{100 * succeeded / done:.1f} %" if done else "none finished yet",
         "captured": format_minor(totals.by_status.get("SUCCESS", (0, 0))[1], currency),
         "currency": currency,
-        "by_status": charts.horizontal("Orders by status", [(s, n) for s, n, _ in rows]),
-        "by_hour": charts.columns(
+        "by_status": horizontal("Orders by status", [(s, n) for s, n, _ in rows]),
+        "by_hour": columns(
             "Orders per hour (UTC)", [(f"{h:02d}:00", hours.get(h, 0)) for h in range(24)]
         ),
     }
@@ -60,9 +57,9 @@ def orders_today(services: Services, since: datetime) -> dict[str, Any]:
 
 def dead_letters(services: Services) -> dict[str, int]:
     return {
-        "orders": len(list_dead_letters(services)),
-        "payouts": len(list_payout_dead_letters(services)),
-        "refunds": len(list_refund_dead_letters(services)),
+        "orders": len(parked(services, CHARGE)),
+        "payouts": len(parked(services, PAYOUT)),
+        "refunds": len(parked(services, REFUND)),
     }
 
 
@@ -84,9 +81,7 @@ def payouts_due(services: Services) -> dict[str, Any]:
 
 
 @get("/", sync_to_thread=True, **PAGE.access)
-def overview(
-    caller: NamedDependency[Caller], services: NamedDependency[Services]
-) -> Template:
+def overview(caller: NamedDependency[Caller], services: NamedDependency[Services]) -> Template:
     now = datetime.now(UTC)
     role = caller.role
     midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)

@@ -25,10 +25,13 @@ def test_a_key_signs_in_to_a_session_that_holds_no_key(console: Console) -> None
     sign_in(page, console.url, key)
     assert page.url.endswith("/console")
     assert page.get_by_role("heading", level=1).inner_text() == "Overview"
-    assert key not in page.content() and key not in page.url
+    assert key not in page.content()
+    assert key not in page.url
     cookies = {c["name"]: c for c in page.context.cookies()}
     session = cookies["payments_console"]
-    assert session["httpOnly"] and session["sameSite"] == "Strict" and not session["secure"]
+    assert session["httpOnly"]
+    assert session["sameSite"] == "Strict"
+    assert not session["secure"]
     assert key.split("_")[-1] not in session["value"]
     assert cookies["payments_console_csrf"]["sameSite"] == "Strict"
 
@@ -68,11 +71,31 @@ def test_a_post_without_the_csrf_token_is_refused(console: Console) -> None:
 @pytest.mark.parametrize(
     ("role", "shown", "hidden"),
     [
-        (Role.MERCHANT, ["Checkouts today"], ["Dead letters", "Open reconciliation exceptions", "Projections"]),
-        (Role.OPERATOR, ["Checkouts today", "Dead letters", "Projections"], ["Open reconciliation exceptions"]),
-        (Role.FINANCE, ["Checkouts today", "Open reconciliation exceptions", "Payouts due"], ["Dead letters"]),
-        (Role.SELLER, [], ["Checkouts today", "Dead letters", "Open reconciliation exceptions", "Payouts due"]),
-        (Role.ADMIN, ["Checkouts today", "Dead letters", "Open reconciliation exceptions", "Payouts due"], []),
+        (
+            Role.MERCHANT,
+            ["Checkouts today"],
+            ["Dead letters", "Open reconciliation exceptions", "Projections"],
+        ),
+        (
+            Role.OPERATOR,
+            ["Checkouts today", "Dead letters", "Projections"],
+            ["Open reconciliation exceptions"],
+        ),
+        (
+            Role.FINANCE,
+            ["Checkouts today", "Open reconciliation exceptions", "Payouts due"],
+            ["Dead letters"],
+        ),
+        (
+            Role.SELLER,
+            [],
+            ["Checkouts today", "Dead letters", "Open reconciliation exceptions", "Payouts due"],
+        ),
+        (
+            Role.ADMIN,
+            ["Checkouts today", "Dead letters", "Open reconciliation exceptions", "Payouts due"],
+            [],
+        ),
     ],
 )
 def test_each_role_sees_only_what_it_may(
@@ -89,9 +112,13 @@ def test_each_role_sees_only_what_it_may(
 def short_sessions(console: Console) -> Iterator[str]:
     """The same services served by a second app whose sign-ins last 3 seconds."""
     services = console.stack.services
-    short = dataclasses.replace(services, settings=dataclasses.replace(services.settings, console_session_s=3))
+    short = dataclasses.replace(
+        services, settings=dataclasses.replace(services.settings, console_session_s=3)
+    )
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(short), port=port, log_config=None, lifespan="off"))
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(short), port=port, log_config=None, lifespan="off")
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     while not server.started:
