@@ -294,7 +294,7 @@ def balance(as_json: bool) -> None:
     Without PAYMENTS_PSP_URL, in sandbox mode, it asks the sandbox that `payments serve`
     bundles (on PAYMENTS_PSP_SANDBOX_PORT)."""
     from payments.domain.money import format_minor
-    from payments.psp.client import BalanceUnavailable
+    from payments.psp.answers import BalanceUnavailable
     from payments.psp.reconcile.balance import NoPspConfigured
 
     with services_for_cli() as services:

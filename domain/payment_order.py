@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import datetime
 from enum import Enum
 from types import MappingProxyType
@@ -12,16 +11,11 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate, event
 
 from payments.domain import execution
-from payments.domain.errors import (
-    FieldError,
-    IllegalTransition,
-    InvalidCommand,
-    OrderNotRefundable,
-    RefundConflict,
-)
 from payments.domain.execution import FailureCode, PspExecution
 from payments.domain.ids import payment_order_uuid
 from payments.domain.money import Money
+from payments.domain.order_risk import RiskState
+from payments.domain.order_takebacks import RefundState
 
 
 class Status(Enum):
@@ -34,37 +28,7 @@ class Status(Enum):
 TERMINAL = frozenset({Status.SUCCESS, Status.FAILED})
 
 
-def refund_amount_errors(
-    amount_minor: int, refundable_minor: int, currency: str
-) -> list[FieldError]:
-    """Why a refund of `amount_minor` cannot be taken now (none: it can)."""
-    if refundable_minor <= 0:
-        return [FieldError("amount", "nothing is left to refund of this order")]
-    if amount_minor <= 0:
-        return [FieldError("amount", "must be greater than zero")]
-    if amount_minor > refundable_minor:
-        left = Money(refundable_minor, currency).format()
-        return [FieldError("amount", f"must be at most {left}, what is left to refund")]
-    return []
-
-
-class RefundState:
-    """An order's refunds, replaced (never mutated) by its events. Defaults at class level:
-    the order status view rebuilds an order from its row, without them, to apply an event."""
-
-    refund_ids: tuple[str, ...] = ()  # every refund reserved, in order
-    refunds_in_flight: Mapping[str, int] = MappingProxyType({})  # refund_id -> amount
-    refunded_minor: int = 0
-
-
-class DisputeState:
-    """An order's disputes, replaced (never mutated) by its events; a class-level default, as
-    RefundState's, so that an order rebuilt from a view's row applies dispute events too."""
-
-    disputes: Mapping[str, tuple[int, str]] = MappingProxyType({})  # id -> (amount, outcome)
-
-
-class PaymentOrder(RefundState, DisputeState, PspExecution, Aggregate):
+class PaymentOrder(RefundState, RiskState, PspExecution, Aggregate):
     TOPIC = "payments.PaymentOrder"
 
     class Created(Aggregate.Created):
@@ -179,6 +143,21 @@ class PaymentOrder(RefundState, DisputeState, PspExecution, Aggregate):
         psp_reference: str | None
         detail: str
 
+    class RiskAssessed(Aggregate.Event):
+        TOPIC = "payments.PaymentOrder.RiskAssessed.v1"  # before any charge (docs/events.md)
+        outcome: str
+        rule: str | None
+        numbers: dict[str, int]
+        detail: str
+
+    class RiskReviewed(Aggregate.Event):
+        TOPIC = "payments.PaymentOrder.RiskReviewed.v1"  # an operator's decision
+        approved: bool
+        reason: str
+        actor: str  # the operator's API key id
+        rule: str
+        reference: str  # the payment_order_id, so an audit trail needs nothing but the event
+
     @staticmethod
     def create_id(payment_order_id: str) -> UUID:
         return payment_order_uuid(payment_order_id)
@@ -227,17 +206,8 @@ class PaymentOrder(RefundState, DisputeState, PspExecution, Aggregate):
         return self.status is Status.SUCCESS and self.funds_held and not self.funds_released
 
     @property
-    def taken_minor(self) -> int:
-        """What is taken back from the captured amount: refunds succeeded or in flight, and
-        disputed amounts not won (a dispute may take more than refunds left: see refundable)."""
-        return self.refunded_minor + sum(self.refunds_in_flight.values()) + self.disputed_minor
-
-    @property
-    def refundable_minor(self) -> int:
-        """What a new refund may still take: nothing unless the order was captured."""
-        if self.status is not Status.SUCCESS:
-            return 0
-        return max(0, self.amount_minor - self.taken_minor)
+    def is_captured(self) -> bool:
+        return self.status is Status.SUCCESS
 
     @property
     def reference(self) -> str:
@@ -312,64 +282,31 @@ class PaymentOrder(RefundState, DisputeState, PspExecution, Aggregate):
         self._funds_released(reason=reason)
         return True
 
-    # --- disputes: commands ------------------------------------------------------------
+    # --- risk (issue #17): the rules' verdict, an operator's review (order_risk.py) -------
 
-    @property
-    def disputed_minor(self) -> int:
-        """What disputes take of the order now: every dispute's amount unless it was won."""
-        return sum(amount for amount, outcome in self.disputes.values() if outcome != "won")
+    @event(RiskAssessed)
+    def _risk_assessed(
+        self, outcome: str, rule: str | None, numbers: dict[str, int], detail: str
+    ) -> None:
+        self.risk_rule = rule
+        if outcome == "review":
+            self.risk_review = rule
+        elif outcome == "decline":
+            self._blocked(f"blocked by risk rule {rule}: {detail}")
 
-    @property
-    def latest_dispute_id(self) -> str | None:
-        """The PSP's id of the order's last dispute (a charge has one; None: never disputed)."""
-        return next(reversed(list(self.disputes)), None)
+    @event(RiskReviewed)
+    def _risk_reviewed(
+        self, approved: bool, reason: str, actor: str, rule: str, reference: str
+    ) -> None:
+        self.risk_review = None
+        if not approved:
+            self._blocked(f"declined in review (risk rule {rule}): {reason}")
 
-    def take_dispute(self, psp_dispute_id: str, amount_minor: int) -> bool:
-        """A confirmed dispute on the captured charge; False when it was recorded already."""
-        if psp_dispute_id in self.disputes:
-            return False
-        if self.status is not Status.SUCCESS:
-            raise IllegalTransition(self.status, "DISPUTED")
-        self._dispute_opened(psp_dispute_id=psp_dispute_id, amount_minor=amount_minor)
-        return True
-
-    def close_dispute(self, psp_dispute_id: str, outcome: str) -> bool:
-        """The dispute's outcome ("won" or "lost"); False when it is recorded already."""
-        if outcome not in ("won", "lost") or psp_dispute_id not in self.disputes:
-            raise IllegalTransition(f"dispute {psp_dispute_id}", outcome)
-        if self.disputes[psp_dispute_id][1] == outcome:
-            return False
-        self._dispute_closed(psp_dispute_id=psp_dispute_id, outcome=outcome)
-        return True
-
-    def reserve_refund(self, refund_id: str, amount_minor: int) -> None:
-        """Take `amount_minor` of what is refundable for the refund `refund_id`.
-
-        Only a captured order, only a positive amount within what is refundable, once per
-        refund; a concurrent reservation makes the save conflict, and the loser decides again.
-        """
-        if self.status is not Status.SUCCESS:
-            raise OrderNotRefundable(self.payment_order_id, self.status.value)
-        if refund_id in self.refund_ids:
-            raise RefundConflict(refund_id)
-        errors = refund_amount_errors(amount_minor, self.refundable_minor, self.currency)
-        if errors:
-            raise InvalidCommand(errors)
-        self._refund_reserved(refund_id=refund_id, amount_minor=amount_minor)
-
-    def complete_refund(self, refund_id: str) -> bool:
-        """The refund succeeded; True when it changed the order, False for a repeat."""
-        if refund_id not in self.refunds_in_flight:
-            return False
-        self._refund_completed(refund_id=refund_id)
-        return True
-
-    def release_refund(self, refund_id: str) -> bool:
-        """The refund failed: its amount is refundable again; False for a repeat."""
-        if refund_id not in self.refunds_in_flight:
-            return False
-        self._refund_released(refund_id=refund_id)
-        return True
+    def _blocked(self, reason: str) -> None:
+        self.status = Status.FAILED
+        self.failure_code = FailureCode.BLOCKED_BY_RISK
+        self.failure_reason = reason
+        self._outcome_reached(None)
 
     # --- events: assign only ----------------------------------------------------------
 
@@ -419,33 +356,23 @@ class PaymentOrder(RefundState, DisputeState, PspExecution, Aggregate):
 
     @event(DisputeOpened)
     def _dispute_opened(self, psp_dispute_id: str, amount_minor: int) -> None:
-        self.disputes = MappingProxyType({**self.disputes, psp_dispute_id: (amount_minor, "open")})
+        self._opened(psp_dispute_id, amount_minor)
 
     @event(DisputeClosed)
     def _dispute_closed(self, psp_dispute_id: str, outcome: str) -> None:
-        amount = self.disputes.get(psp_dispute_id, (0, outcome))[0]
-        self.disputes = MappingProxyType({**self.disputes, psp_dispute_id: (amount, outcome)})
+        self._closed(psp_dispute_id, outcome)
 
     @event(RefundReserved)
     def _refund_reserved(self, refund_id: str, amount_minor: int) -> None:
-        self.refund_ids = (*self.refund_ids, refund_id)
-        self.refunds_in_flight = MappingProxyType(
-            {**self.refunds_in_flight, refund_id: amount_minor}
-        )
+        self._reserved(refund_id, amount_minor)
 
     @event(RefundCompleted)
     def _refund_completed(self, refund_id: str) -> None:
-        self.refunded_minor += self.refunds_in_flight.get(refund_id, 0)
-        self._refund_ended(refund_id)
+        self._ended(refund_id, refunded=True)
 
     @event(RefundReleased)
     def _refund_released(self, refund_id: str) -> None:
-        self._refund_ended(refund_id)
-
-    def _refund_ended(self, refund_id: str) -> None:
-        in_flight = dict(self.refunds_in_flight)
-        in_flight.pop(refund_id, None)
-        self.refunds_in_flight = MappingProxyType(in_flight)
+        self._ended(refund_id, refunded=False)
 
     @event(DiscrepancyRecorded)
     def _discrepancy_recorded(

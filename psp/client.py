@@ -1,34 +1,48 @@
-"""The PSP client: one protocol, an HTTP implementation, and answers classified once.
+"""The PSP client: one protocol with every call, and its HTTP implementation.
 
-Classification (DESIGN §5): success; declined (final); retryable (timeouts, connection
-errors, 5xx, 429, 409 in flight); pending (wait for the webhook, re-query later).
+What an answer means is read in psp/answers.py (DESIGN §5); here, what a call's transport and
+status mean: retryable (timeouts, connection errors, 5xx, 429, 409 in flight), rejected (4xx,
+confirmed by a look-up before it is final), or the object the PSP answered with.
 """
 
 from __future__ import annotations
 
 import hashlib
 import itertools
-import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any, BinaryIO, Protocol
 
 import httpx
 
-from payments.domain.dispute import PSP_STATUSES, PspDispute
+from payments.domain.dispute import PspDispute
 from payments.domain.execution import (
     CallAnswer,
-    Declined,
     FailureCode,
     LookupAnswer,
     NotFoundAtPsp,
-    Pending,
     PspAnswer,
     Rejected,
     Retryable,
-    Succeeded,
+)
+from payments.psp.answers import (
+    PAYOUT_FINALS,
+    PSP_ID,
+    REFUND_FINALS,
+    BalanceUnavailable,
+    EvidenceRefused,
+    PayoutState,
+    PspBalance,
+    PspLookup,
+    SettlementUnavailable,
+    balance_of,
+    dispute_of,
+    outcome_of_charge,
+    outcome_of_payout,
+    outcome_of_refund,
+    problem_title,
 )
 
 
@@ -42,7 +56,6 @@ class ChargeRequest:
 
 
 SETTLEMENT_TIMEOUT_S = 60.0  # a day's file can be large
-_FAILURE_CODES = {code.value: code for code in FailureCode}
 _Classifier = Callable[[dict[str, Any]], PspAnswer]
 
 
@@ -62,9 +75,6 @@ class RefundRequest:
     reason: str | None
     reference: str
     idempotency_key: str
-
-
-REFUND_FINALS = {"succeeded", "failed"}
 
 
 class PspClient(Protocol):
@@ -96,105 +106,6 @@ class PspClient(Protocol):
         ...
 
     def close(self) -> None: ...
-
-
-PAYOUT_FINALS = {"paid", "failed", "returned"}
-
-
-@dataclass(frozen=True, slots=True)
-class PayoutState:
-    """What the PSP holds for one of our payouts: its status and the PSP's own id."""
-
-    status: str  # pending, paid, failed, returned
-    psp_reference: str
-    failure_code: str
-
-
-@dataclass(frozen=True, slots=True)
-class PspLookup:
-    """A look-up by our reference with what the PSP holds: the classified answer, and the
-    amount and currency of its object (None when it has none to show)."""
-
-    answer: LookupAnswer
-    amount_minor: int | None = None
-    currency: str | None = None
-
-
-class SettlementUnavailable(RuntimeError):
-    """The PSP did not hand over a day's settlement file (not yet, or not reachable)."""
-
-
-class BalanceUnavailable(RuntimeError):
-    """The PSP did not answer its balance (not reachable, or a body we cannot read)."""
-
-
-@dataclass(frozen=True, slots=True)
-class PspBalance:
-    """`GET /v1/balance`: per currency, in minor units, what is final (available: every line
-    of its settlement files) and what is on its way (pending: not final yet, may be < 0)."""
-
-    available: dict[str, int]
-    pending: dict[str, int]
-
-
-def balance_of(body: object) -> PspBalance:
-    """Read the PSP's balance object ({"available": [{"amount", "currency"}], "pending": ...})."""
-    if not isinstance(body, dict):
-        raise BalanceUnavailable("the PSP's balance is not an object")
-    found: dict[str, dict[str, int]] = {}
-    for part in ("available", "pending"):
-        amounts = body.get(part)
-        if not isinstance(amounts, list):
-            raise BalanceUnavailable(f"the PSP's balance has no {part} list")
-        found[part] = {}
-        for item in amounts:
-            amount = item.get("amount") if isinstance(item, dict) else None
-            currency = item.get("currency") if isinstance(item, dict) else None
-            if not isinstance(amount, int) or isinstance(amount, bool):
-                raise BalanceUnavailable(f"an {part} amount is not an integer: {item!r}"[:200])
-            if not isinstance(currency, str) or not currency:
-                raise BalanceUnavailable(f"an {part} amount has no currency: {item!r}"[:200])
-            key = currency.upper()
-            found[part][key] = found[part].get(key, 0) + amount
-    return PspBalance(found["available"], found["pending"])
-
-
-def _classified(
-    found: dict[str, Any],
-    kind: str,
-    *,
-    succeeded: tuple[str, ...] = ("succeeded",),
-    default_reason: str = "failed",
-    codes: dict[str, FailureCode] | None = None,
-) -> PspAnswer:
-    """Classify a PSP object by its status: succeeded, pending, failed (with its failure
-    code, REJECTED when the code is not one we know), anything else retryable."""
-    status = found.get("status")
-    reference = str(found.get("id", ""))
-    if status in succeeded:
-        return Succeeded(reference)
-    if status == "pending":
-        return Pending(reference)
-    if status == "failed":
-        raw = found.get("failure_code")
-        code = (codes or {}).get(str(raw), FailureCode.REJECTED)
-        return Declined(code, str(raw or default_reason), reference or None)
-    return Retryable(f"unknown {kind} status {status!r}")
-
-
-def outcome_of_charge(charge: dict[str, Any]) -> PspAnswer:
-    """Classify a charge object as the PSP returns it (in answers, lookups and webhooks)."""
-    return _classified(charge, "charge", codes=_FAILURE_CODES)
-
-
-def outcome_of_payout(payout: dict[str, Any]) -> PspAnswer:
-    """Classify a payout object: paid (or paid, then returned) is a success for execution."""
-    return _classified(payout, "payout", succeeded=("paid", "returned"))
-
-
-def outcome_of_refund(refund: dict[str, Any]) -> PspAnswer:
-    """Classify a refund object (in answers, look-ups and webhooks)."""
-    return _classified(refund, "refund", default_reason="refund_failed")
 
 
 class HttpPspClient:
@@ -325,27 +236,31 @@ class HttpPspClient:
             raise BalanceUnavailable("GET /v1/balance answered a body that is not JSON") from None
         return balance_of(body)
 
+    def _send(
+        self, doing: str, method: str, path: str, **options: Any
+    ) -> httpx.Response | Retryable:
+        """One request; a timeout or a broken connection is retryable (`doing`: what the
+        timeout's message says we were doing, e.g. "re-querying")."""
+        try:
+            return self._http.request(method, path, **options)
+        except httpx.TimeoutException:
+            return Retryable(f"timeout {doing} the PSP")
+        except httpx.TransportError as error:
+            return Retryable(f"connection error: {type(error).__name__}")
+
     def _create(
         self, path: str, body: dict[str, Any], key: str, classify: _Classifier
     ) -> CallAnswer:
-        try:
-            response = self._http.post(path, json=body, headers={"Idempotency-Key": key})
-        except httpx.TimeoutException:
-            return Retryable("timeout calling the PSP")
-        except httpx.TransportError as error:
-            return Retryable(f"connection error: {type(error).__name__}")
-        return self._classify(response, classify)
+        response = self._send("calling", "POST", path, json=body, headers={"Idempotency-Key": key})
+        return response if isinstance(response, Retryable) else self._classify(response, classify)
 
     def _lookup(
         self, path: str, reference: str, finals: set[str]
     ) -> dict[str, Any] | NotFoundAtPsp | Retryable:
         """The PSP's object for our reference (the final one if there were several)."""
-        try:
-            response = self._http.get(path, params={"reference": reference})
-        except httpx.TimeoutException:
-            return Retryable("timeout re-querying the PSP")
-        except httpx.TransportError as error:
-            return Retryable(f"connection error: {type(error).__name__}")
+        response = self._send("re-querying", "GET", path, params={"reference": reference})
+        if isinstance(response, Retryable):
+            return response
         if response.status_code == 404:
             return NotFoundAtPsp()
         if response.status_code != 200:
@@ -371,7 +286,7 @@ class HttpPspClient:
         if status in (409, 429) or status >= 500:
             return Retryable(f"PSP answered {status}")
         if status in (400, 404, 422):
-            title = _problem_title(response)
+            title = problem_title(response)
             code = FailureCode.INVALID_TOKEN if "token" in title.lower() else FailureCode.REJECTED
             return Rejected(code, f"PSP refused the request ({status}): {title}"[:200])
         return Retryable(f"PSP answered unexpected {status}")
@@ -380,14 +295,14 @@ class HttpPspClient:
 
     def find_dispute(self, psp_dispute_id: str) -> PspDispute | NotFoundAtPsp | Retryable:
         """The PSP's dispute by its id (GET /v1/disputes/{id})."""
-        if _PSP_ID.fullmatch(psp_dispute_id) is None:
+        if PSP_ID.fullmatch(psp_dispute_id) is None:
             return NotFoundAtPsp()  # no id the PSP gives: nothing to ask for
         answer = self._get_json(f"/v1/disputes/{psp_dispute_id}", {})
         return answer if isinstance(answer, NotFoundAtPsp | Retryable) else dispute_of(answer)
 
     def disputes_of_charge(self, charge_id: str) -> list[PspDispute] | Retryable:
         """Every dispute the PSP holds on one of its charges (GET /v1/disputes?charge=)."""
-        if _PSP_ID.fullmatch(charge_id) is None:
+        if PSP_ID.fullmatch(charge_id) is None:
             return []
         answer = self._get_json("/v1/disputes", {"charge": charge_id})
         if isinstance(answer, Retryable):
@@ -405,20 +320,16 @@ class HttpPspClient:
     ) -> PspDispute | EvidenceRefused | NotFoundAtPsp | Retryable:
         """Forward evidence (POST /v1/disputes/{id}/evidence): the dispute as the PSP then
         holds it, or the PSP's refusal (too late, not awaiting evidence, a text it refuses)."""
-        if _PSP_ID.fullmatch(psp_dispute_id) is None:
+        if PSP_ID.fullmatch(psp_dispute_id) is None:
             return NotFoundAtPsp()
-        try:
-            response = self._http.post(
-                f"/v1/disputes/{psp_dispute_id}/evidence", json={"text": text}
-            )
-        except httpx.TimeoutException:
-            return Retryable("timeout sending evidence to the PSP")
-        except httpx.TransportError as error:
-            return Retryable(f"connection error: {type(error).__name__}")
+        path = f"/v1/disputes/{psp_dispute_id}/evidence"
+        response = self._send("sending evidence to", "POST", path, json={"text": text})
+        if isinstance(response, Retryable):
+            return response
         if response.status_code == 404:
             return NotFoundAtPsp()
         if response.status_code in (409, 422):
-            return EvidenceRefused(response.status_code, _problem_title(response))
+            return EvidenceRefused(response.status_code, problem_title(response))
         if response.status_code != 200:
             return Retryable(f"PSP answered {response.status_code} to evidence")
         try:
@@ -429,12 +340,9 @@ class HttpPspClient:
     def _get_json(
         self, path: str, params: dict[str, str]
     ) -> dict[str, Any] | NotFoundAtPsp | Retryable:
-        try:
-            response = self._http.get(path, params=params)
-        except httpx.TimeoutException:
-            return Retryable("timeout re-querying the PSP")
-        except httpx.TransportError as error:
-            return Retryable(f"connection error: {type(error).__name__}")
+        response = self._send("re-querying", "GET", path, params=params)
+        if isinstance(response, Retryable):
+            return response
         if response.status_code == 404:
             return NotFoundAtPsp()
         if response.status_code != 200:
@@ -448,48 +356,3 @@ class HttpPspClient:
     def close(self) -> None:
         for client in self._clients:
             client.close()
-
-
-def _problem_title(response: httpx.Response) -> str:
-    try:
-        body = response.json()
-    except ValueError:
-        return ""
-    return str(body.get("title", "")) if isinstance(body, dict) else ""
-
-
-# --- disputes -----------------------------------------------------------------------------
-
-_PSP_ID = re.compile(r"[A-Za-z0-9_-]{1,128}", re.ASCII)
-
-
-@dataclass(frozen=True, slots=True)
-class EvidenceRefused:
-    """The PSP refused evidence: 409 (too late, or not awaiting it) or 422 (the text)."""
-
-    status: int
-    title: str
-
-
-def dispute_of(found: dict[str, Any]) -> PspDispute | Retryable:
-    """A dispute object as the PSP shows it, or Retryable when it is not one we can read."""
-    try:
-        amount, fee = found["amount"], found["fee"]
-        status = PSP_STATUSES[found["status"]]
-        due = datetime.fromisoformat(str(found["evidence_due_by"]))
-        fields = [str(found[name]) for name in ("id", "charge", "charge_reference", "currency")]
-    except (KeyError, TypeError, ValueError):
-        return Retryable("PSP answered with a dispute we cannot read")
-    if not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in (amount, fee)):
-        return Retryable("PSP answered with a dispute whose amounts we cannot read")
-    return PspDispute(
-        psp_dispute_id=fields[0],
-        charge_id=fields[1],
-        charge_reference=fields[2],
-        amount_minor=amount,
-        currency=fields[3].upper(),
-        fee_minor=fee,
-        reason=str(found.get("reason") or "unknown")[:100],
-        status=status,
-        evidence_due_by=due if due.tzinfo else due.replace(tzinfo=UTC),
-    )

@@ -16,7 +16,7 @@ from payments.domain.dispute import Dispute, DisputeStatus, PspDispute
 from payments.domain.dispute_commands import DisputeCommands, DisputeMismatch
 from payments.domain.errors import IllegalTransition, NotFound
 from payments.domain.execution import NotFoundAtPsp, Retryable
-from payments.psp.client import EvidenceRefused
+from payments.psp.answers import EvidenceRefused
 
 log = logging.getLogger("payments.disputes")
 OPENED_TOPIC: str = Dispute.Opened.TOPIC

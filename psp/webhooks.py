@@ -19,7 +19,8 @@ from payments.domain.execution import (
     Retryable,
     Succeeded,
 )
-from payments.psp.client import PspClient, outcome_of_charge, outcome_of_refund
+from payments.psp.answers import outcome_of_charge, outcome_of_refund
+from payments.psp.client import PspClient
 
 
 class WebhookMalformed(ValueError):

@@ -57,7 +57,7 @@ from payments.projections.reconciliation.report import (
     sorted_findings,
     summary,
 )
-from payments.psp.client import BalanceUnavailable
+from payments.psp.answers import BalanceUnavailable
 from payments.psp.reconcile.balance import NoPspConfigured
 from payments.psp.reconcile.engine import RunOutcome
 from payments.psp.settlement import SettlementFormatError

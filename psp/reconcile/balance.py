@@ -35,7 +35,7 @@ from psycopg_pool import ConnectionPool
 
 from payments.domain.reconciliation.accounts import BANK, PSP_BALANCE, PSP_RECEIVABLE
 from payments.domain.reconciliation.memory import total_entries
-from payments.psp.client import PspBalance, SettlementUnavailable
+from payments.psp.answers import PspBalance, SettlementUnavailable
 from payments.psp.reconcile.runs import Reconciler
 from payments.psp.settlement import SettlementFormatError
 

@@ -24,7 +24,7 @@ from payments.domain.reconciliation.recording import whole_run
 from payments.domain.reconciliation_commands import ReconciliationCommands
 from payments.domain.reconciliation_run import ReconciliationRun
 from payments.projections.reconciliation.history import replay_history
-from payments.psp.client import PspLookup
+from payments.psp.answers import PspLookup
 from payments.psp.reconcile.convert import to_lines
 from payments.psp.settlement import ReadOptions, SettlementFormat, read_settlement
 

@@ -18,7 +18,7 @@ from typing import Any, BinaryIO, Protocol
 
 from payments.domain.reconciliation_commands import ReconciliationCommands
 from payments.projections.reconciliation.report import summary
-from payments.psp.client import PspLookup, SettlementUnavailable
+from payments.psp.answers import PspLookup, SettlementUnavailable
 from payments.psp.reconcile.days import DayBook, DayStatus
 from payments.psp.reconcile.engine import ReconcileOptions, RunOutcome, reconcile_file
 from payments.psp.settlement import ReadOptions, SettlementFormat, SettlementFormatError

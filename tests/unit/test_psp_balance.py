@@ -9,7 +9,7 @@ import pytest
 
 from payments.domain.application import CheckoutPolicy, PaymentsApplication
 from payments.domain.reconciliation_commands import ReconciliationCommands
-from payments.psp.client import BalanceUnavailable, PspBalance, PspLookup, balance_of
+from payments.psp.answers import BalanceUnavailable, PspBalance, PspLookup, balance_of
 from payments.psp.reconcile.balance import CurrencyCheck, check_balance, describe
 from payments.psp.reconcile.runs import Reconciler
 

@@ -376,7 +376,7 @@ def test_the_posting_rule_books_the_split_of_the_event() -> None:
     ],
 )
 def test_refund_answers_are_classified_like_charges(status: str, expected: object) -> None:
-    from payments.psp.client import outcome_of_refund
+    from payments.psp.answers import outcome_of_refund
 
     body = {"id": "re_x", "status": status, "failure_code": "refund_failed"}
     assert outcome_of_refund(body) == expected
