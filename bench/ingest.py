@@ -16,9 +16,7 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -34,12 +32,9 @@ from payments.bench.harness import (
     free_port,
     percentiles_ms,
     ratio,
-    timed_parallel,
 )
-from payments.bench.ingest_raw import raw_phase
-from payments.bench.workload import ORDERS_PER_CHECKOUT, place_command
-from payments.runtime.config import Settings
-from payments.runtime.services import build_services
+from payments.bench.ingest_ceilings import app_phase, raw_phase
+from payments.bench.workload import ORDERS_PER_CHECKOUT
 
 PAYMENTS = str(Path(sys.executable).parent / "payments")
 RATIO_GOAL = 0.6
@@ -86,7 +81,7 @@ def run(ctx: BenchContext) -> ScenarioResult:
         server_command,
         measured,
     )
-    _app_phase(ctx, levels, count, warmup, measured)
+    app_phase(ctx, levels, count, warmup, measured)
     raw_phase(ctx, levels, count, warmup, measured)
 
     throughput = Table(
@@ -124,7 +119,7 @@ def run(ctx: BenchContext) -> ScenarioResult:
                 m["p95"],
                 m["p99"],
                 m["errors"],
-                m.get("cpu_ms") if m.get("cpu_ms") is not None else "-",
+                m["cpu_ms"] if m.get("cpu_ms") is not None else "-",
             )
     ratios = Table(
         "ingest: ratios (checkouts/s)",
@@ -341,55 +336,4 @@ def _summary(answer: dict[str, Any], level: int) -> dict[str, Any]:
         "errors": sum(answer["statuses"].values()) - ok,
         "statuses": answer["statuses"],
         **percentiles_ms(answer["latencies_s"]),
-    }
-
-
-# --- (a) through the application, no HTTP ----------------------------------------------
-
-
-def _app_phase(
-    ctx: BenchContext,
-    levels: list[int],
-    count: int,
-    warmup: int,
-    measured: dict[str, dict[int, dict[str, Any]]],
-) -> None:
-    database_url = ctx.create_database("ingest_app")
-    services = build_services(
-        Settings.from_env({"PAYMENTS_DATABASE_URL": database_url}), database_url
-    )
-    try:
-        application = services.application
-        _run_threads(ctx, 4, warmup, "warm", lambda c: application.place_checkout(c), None)
-        for level in levels:
-            measured["app"][level] = _run_threads(
-                ctx, level, count, f"a{level}", lambda c: application.place_checkout(c), level
-            )
-            ctx.log(f"app: {level:>2} threads: {measured['app'][level]['rate']:.1f} checkouts/s")
-    finally:
-        services.close()
-
-
-def _run_threads(
-    ctx: BenchContext,
-    workers: int,
-    count: int,
-    tag: str,
-    call: Callable[[Any], object],
-    level: int | None,
-) -> dict[str, Any]:
-    prefix = f"{tag}{uuid.uuid4().hex[:8]}"
-    commands = [place_command(prefix, i) for i in range(count)]
-    cpu_before = time.process_time()
-    elapsed, latencies, errors = timed_parallel(
-        workers, count, lambda i: call(commands[i]), deadline_s=600
-    )
-    return {
-        "clients": level,
-        "done": len(latencies),
-        "seconds": elapsed,
-        "rate": len(latencies) / elapsed if elapsed else 0.0,
-        "errors": errors,
-        "cpu_ms": per_item_ms(cpu_before, time.process_time(), len(latencies)),
-        **percentiles_ms(latencies),
     }

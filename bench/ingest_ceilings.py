@@ -1,7 +1,6 @@
-"""Scenario `ingest`, mode (b): the database ceiling, plain psycopg inserts of the same rows.
-
-1 checkout row + 3 order rows per transaction into scratch tables, on N threads, with the
-same bodies the API and the application get (bench.workload).
+"""The two ceilings the ingest scenario measures beside the API (bench/ingest.py): (a) the
+same commands through PaymentsApplication.place_checkout on threads, no HTTP (the event
+store's ceiling), and (b) plain psycopg inserts of the same rows (the database's ceiling).
 """
 
 from __future__ import annotations
@@ -18,7 +17,9 @@ from psycopg_pool import ConnectionPool
 
 from payments.bench.cpu import per_item_ms
 from payments.bench.harness import BenchContext, percentiles_ms, timed_parallel
-from payments.bench.workload import checkout_body
+from payments.bench.workload import checkout_body, place_command
+from payments.runtime.config import Settings
+from payments.runtime.services import build_services
 
 RAW_SCHEMA = [
     """
@@ -35,6 +36,72 @@ RAW_SCHEMA = [
     )
     """,
 ]
+
+
+def figures(
+    level: int | None,
+    elapsed: float,
+    latencies: list[float],
+    errors: int,
+    cpu_before: float | None = None,
+) -> dict[str, Any]:
+    """One level's figures: how many were done, at what rate, with what latencies, and
+    (given this process's CPU seconds before) this process's CPU ms per item."""
+    return {
+        "clients": level,
+        "done": len(latencies),
+        "seconds": elapsed,
+        "rate": len(latencies) / elapsed if elapsed else 0.0,
+        "errors": errors,
+        "cpu_ms": per_item_ms(cpu_before, time.process_time(), len(latencies)),
+        **percentiles_ms(latencies),
+    }
+
+
+# --- (a) through the application, no HTTP ----------------------------------------------
+
+
+def app_phase(
+    ctx: BenchContext,
+    levels: list[int],
+    count: int,
+    warmup: int,
+    measured: dict[str, dict[int, dict[str, Any]]],
+) -> None:
+    database_url = ctx.create_database("ingest_app")
+    services = build_services(
+        Settings.from_env({"PAYMENTS_DATABASE_URL": database_url}), database_url
+    )
+    try:
+        application = services.application
+        _run_threads(ctx, 4, warmup, "warm", lambda c: application.place_checkout(c), None)
+        for level in levels:
+            measured["app"][level] = _run_threads(
+                ctx, level, count, f"a{level}", lambda c: application.place_checkout(c), level
+            )
+            ctx.log(f"app: {level:>2} threads: {measured['app'][level]['rate']:.1f} checkouts/s")
+    finally:
+        services.close()
+
+
+def _run_threads(
+    ctx: BenchContext,
+    workers: int,
+    count: int,
+    tag: str,
+    call: Callable[[Any], object],
+    level: int | None,
+) -> dict[str, Any]:
+    prefix = f"{tag}{uuid.uuid4().hex[:8]}"
+    commands = [place_command(prefix, i) for i in range(count)]
+    cpu_before = time.process_time()
+    elapsed, latencies, errors = timed_parallel(
+        workers, count, lambda i: call(commands[i]), deadline_s=600
+    )
+    return figures(level, elapsed, latencies, errors, cpu_before)
+
+
+# --- (b) plain psycopg inserts ------------------------------------------------------------
 
 
 def raw_phase(
@@ -90,15 +157,7 @@ def raw_phase(
             elapsed, latencies, errors = timed_parallel(
                 level, count, functools.partial(_insert_nth, insert, work), deadline_s=600
             )
-            measured["raw"][level] = {
-                "clients": level,
-                "done": len(latencies),
-                "seconds": elapsed,
-                "rate": len(latencies) / elapsed if elapsed else 0.0,
-                "errors": errors,
-                "cpu_ms": per_item_ms(cpu_before, time.process_time(), len(latencies)),
-                **percentiles_ms(latencies),
-            }
+            measured["raw"][level] = figures(level, elapsed, latencies, errors, cpu_before)
             ctx.log(f"raw: {level:>2} threads: {measured['raw'][level]['rate']:.1f} checkouts/s")
     finally:
         pool.close()
