@@ -39,6 +39,7 @@ from payments.api.routes.payouts import PayoutsController
 from payments.api.routes.privacy import PrivacyController
 from payments.api.routes.reconciliations import ReconciliationsController
 from payments.api.routes.refunds import RefundsController
+from payments.api.routes.sellers import SellersController
 from payments.api.routes.wallets import WalletsController
 from payments.api.routes.webhooks import WebhooksController
 from payments.api.schemas import HealthResponse
@@ -127,6 +128,7 @@ def create_app(services: Services) -> Litestar:
             PaymentsController,
             DisputesController,
             PayoutsController,
+            SellersController,
             RefundsController,
             OrderHistoryController,
             AuditController,
