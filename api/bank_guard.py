@@ -2,7 +2,8 @@
 token from the PSP (`POST /v1/bank_tokens`), never an IBAN or account number (#17).
 
 Like api/card_guard.py, the whole decoded body is searched, every key and value at any
-depth: a value that is an IBAN (ISO 13616 shape and mod-97 check digits, spaces allowed),
+depth: a value that holds an IBAN (ISO 13616 shape and mod-97 check digits, grouped by
+spaces or not, alone or inside other text),
 a value of 6-17 digits and nothing else (an account number; a phone number is written
 +<digits>; `id_number`, which KYC needs, is excepted),
 or a key named like bank details (`iban`, `account_number`, `routing_number`, ...).
@@ -16,6 +17,7 @@ from typing import Any
 from payments.api.problems import FieldProblem, ProblemError
 
 _IBAN_SHAPE = re.compile(r"^[A-Z]{2}[0-9]{2}[A-Z0-9]{11,30}$")
+_IBAN_CANDIDATE = re.compile(r"[A-Z]{2}[0-9]{2}(?:[ .-]?[A-Z0-9]){11,40}")
 _ACCOUNT_NUMBER = re.compile(r"^[0-9]{6,17}$")
 _SEPARATORS = re.compile(r"[\s.-]")
 _NOT_ALPHANUMERIC = re.compile(r"[^0-9a-z]")
@@ -38,6 +40,16 @@ def is_iban(text: str) -> bool:
     return int(digits) % 97 == 1
 
 
+def contains_iban(text: str) -> bool:
+    """Whether an IBAN hides anywhere in the text, grouped by spaces or not: each candidate
+    run is tried at every length an IBAN may have."""
+    for found in _IBAN_CANDIDATE.finditer(text.upper()):
+        compact = _SEPARATORS.sub("", found.group())
+        if any(is_iban(compact[:length]) for length in range(15, min(len(compact), 34) + 1)):
+            return True
+    return False
+
+
 def refuse_bank_details(body: Any) -> None:
     """Raise a 422 problem when the decoded body carries an IBAN or account number."""
     found: list[FieldProblem] = []
@@ -52,7 +64,7 @@ def _scan(value: Any, path: str, found: list[FieldProblem]) -> None:
     if isinstance(value, dict):
         for key, item in value.items():
             text = str(key)
-            secret = is_iban(text) or _ACCOUNT_NUMBER.match(text) is not None
+            secret = contains_iban(text) or _ACCOUNT_NUMBER.match(text) is not None
             child = f"{path}.{'[redacted]' if secret else text}" if path else text
             if secret or _NOT_ALPHANUMERIC.sub("", text.lower()) in _BANK_KEYS:
                 found.append(FieldProblem(field=child, message="bank details must never be sent"))
@@ -63,7 +75,7 @@ def _scan(value: Any, path: str, found: list[FieldProblem]) -> None:
             _scan(item, f"{path or 'body'}[{index}]", found)
     elif isinstance(value, str | int) and not isinstance(value, bool):
         text = str(value)
-        if is_iban(text):
+        if contains_iban(text):
             found.append(FieldProblem(field=path or "body", message="looks like an IBAN"))
         elif _ACCOUNT_NUMBER.match(text) is not None:
             message = "looks like a bank account number"
