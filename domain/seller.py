@@ -63,6 +63,7 @@ class Seller(Aggregate):
         TOPIC = "payments.Seller.KycSubmitted.v1"
         psp_account_id: str
         status: str  # the PSP's first answer: pending, verified or rejected
+        reason: str | None  # why, when rejected at once
 
     class KycDecided(Aggregate.Event):
         TOPIC = "payments.Seller.KycDecided.v1"
@@ -144,19 +145,22 @@ class Seller(Aggregate):
         if personal_data is not None:
             self.personal_data = personal_data
 
-    def record_submitted(self, psp_account_id: str, psp_status: str) -> bool:
+    def record_submitted(
+        self, psp_account_id: str, psp_status: str, reason: str | None = None
+    ) -> bool:
         """The PSP accepted the onboarding as `psp_account_id`; False for a repeat."""
         if self.psp_account_id is not None:
             return False
         if psp_status not in PSP_STATUSES:
             raise ValueError(f"unknown KYC status {psp_status!r}")
-        self._submitted(psp_account_id=psp_account_id, status=psp_status)
+        self._submitted(psp_account_id=psp_account_id, status=psp_status, reason=reason)
         return True
 
     @event(KycSubmitted)
-    def _submitted(self, psp_account_id: str, status: str) -> None:
+    def _submitted(self, psp_account_id: str, status: str, reason: str | None) -> None:
         self.psp_account_id = psp_account_id
         self.kyc = PSP_STATUSES[status]
+        self.rejection_reason = reason
 
     def record_decision(self, psp_status: str, reason: str | None, source: str) -> bool:
         """The PSP's KYC decision as a look-up confirmed it; False when already known."""

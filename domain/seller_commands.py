@@ -101,8 +101,12 @@ class SellerCommands:
         sealed = None if personal_data is None else self._seal(seller_account, personal_data)
         return self._change(seller_account, lambda s: s.update(bank_token, sealed, by))
 
-    def record_submitted(self, seller_account: str, psp_account_id: str, status: str) -> int | None:
-        return self._change(seller_account, lambda s: s.record_submitted(psp_account_id, status))
+    def record_submitted(
+        self, seller_account: str, psp_account_id: str, status: str, reason: str | None = None
+    ) -> int | None:
+        return self._change(
+            seller_account, lambda s: s.record_submitted(psp_account_id, status, reason)
+        )
 
     def record_decision(
         self, seller_account: str, status: str, reason: str | None, source: str

@@ -150,7 +150,9 @@ def record_account(sellers: SellerCommands, account: PspAccount, source: str) ->
     """Record what the PSP's own answer says about the seller; what changed, in words."""
     seller = sellers.get(account.reference)
     if seller.psp_account_id is None:
-        sellers.record_submitted(account.reference, account.psp_account_id, account.status)
+        sellers.record_submitted(
+            account.reference, account.psp_account_id, account.status, account.reason
+        )
         return f"submitted: KYC {account.status}"
     if seller.psp_account_id != account.psp_account_id:
         log.warning(

@@ -56,7 +56,11 @@ def test_a_seller_with_the_verified_test_id_passes_kyc_and_is_paid_out(stack: St
 
 def test_a_rejected_seller_is_never_paid_out(stack: Stack) -> None:
     account = seller("rej")
-    assert onboard(stack, account, REJECTED_ID)["kyc_status"] == "rejected"
+    created = onboard(stack, account, REJECTED_ID)
+    assert (created["kyc_status"], created["kyc_rejection_reason"]) == (
+        "rejected",
+        "id_number_mismatch",
+    )
     _charge(stack, account, "25")
     before = event_count(stack.services.pool)
     refused = post_payout(stack, account)
@@ -100,7 +104,11 @@ def test_the_kyc_job_records_a_decision_whose_webhook_was_lost(stack: Stack) -> 
     assert _kyc(stack, account) == "pending"
     outcomes = kyc.refresh_awaiting(stack.services)
     assert outcomes.get("recorded", 0) >= 1, outcomes
-    assert _kyc(stack, account) == "rejected"
+    found = api_get(stack, f"/sellers/{account}")
+    assert (found["kyc_status"], found["kyc_rejection_reason"]) == (
+        "rejected",
+        "verification_failed",
+    )
 
 
 def test_a_submission_whose_answer_is_lost_is_recovered_by_the_kyc_job(stack: Stack) -> None:
