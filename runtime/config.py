@@ -58,6 +58,7 @@ class Settings:
     trust_proxy: bool = False  # TLS ends at a proxy in front; X-Forwarded-* are believed
     schema_public: bool = True  # /schema without a key
     metrics_public: bool = False  # /metrics without a key
+    console_session_s: int = 8 * 3600  # a console sign-in lasts this long (docs/console.md)
     rate_limit_per_key: str = "1000/second"
     rate_limit_failed_auth: str = "20/minute"  # per client address
     payout_minimum_minor: int = 1000
@@ -130,6 +131,7 @@ class Settings:
             trust_proxy=_flag(env, "PAYMENTS_TRUST_PROXY", False),
             schema_public=_flag(env, "PAYMENTS_SCHEMA_PUBLIC", True),
             metrics_public=_flag(env, "PAYMENTS_METRICS_PUBLIC", False),
+            console_session_s=_int(env, "PAYMENTS_CONSOLE_SESSION_S", 8 * 3600, 5, 7 * 86400),
             rate_limit_per_key=_rate(env, "PAYMENTS_RATE_LIMIT_PER_KEY", "1000/second"),
             rate_limit_failed_auth=_rate(env, "PAYMENTS_RATE_LIMIT_FAILED_AUTH", "20/minute"),
             executor=ExecutorSettings(
