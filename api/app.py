@@ -41,6 +41,7 @@ from payments.api.routes.privacy import PrivacyController
 from payments.api.routes.reconciliations import ReconciliationsController
 from payments.api.routes.refunds import RefundsController
 from payments.api.routes.risk import RiskController
+from payments.api.routes.sellers import SellersController
 from payments.api.routes.wallets import WalletsController
 from payments.api.routes.webhooks import WebhooksController
 from payments.api.schemas import HealthResponse
@@ -136,6 +137,7 @@ def create_app(services: Services, *, tls: bool = False) -> Litestar:
             RiskController,
             DisputesController,
             PayoutsController,
+            SellersController,
             RefundsController,
             OrderHistoryController,
             AuditController,

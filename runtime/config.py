@@ -11,6 +11,12 @@ from payments.domain.application import CheckoutPolicy
 from payments.domain.commission import NO_COMMISSION, Commission, RefundCommissionPolicy
 from payments.domain.money import Money, MoneyError, currency_exponent
 from payments.domain.risk_rules import NO_RULES, RiskRules
+from payments.domain.seller_commands import (
+    DEFAULT_SELLER_POLICY,
+    SellerPolicy,
+    SuspendedSellers,
+    UnverifiedSellers,
+)
 from payments.runtime.risk_rules import RiskRulesError, load_risk_rules
 
 
@@ -64,6 +70,7 @@ class Settings:
     commission: Commission = NO_COMMISSION  # the platform's share of each order (ADR 0014)
     refund_commission: RefundCommissionPolicy = RefundCommissionPolicy.KEEP
     available_after_days: int | None = None  # None: funds become available on settlement
+    sellers: SellerPolicy = DEFAULT_SELLER_POLICY  # PAYMENTS_UNVERIFIED_SELLERS & co. (ADR, #17)
     risk_rules: RiskRules = NO_RULES  # PAYMENTS_RISK_RULES, docs/risk.md
 
     @property
@@ -151,6 +158,15 @@ class Settings:
             commission=_commission(env, currency),
             refund_commission=RefundCommissionPolicy(
                 _choice(env, "PAYMENTS_REFUND_COMMISSION", ("keep", "return"))
+            ),
+            sellers=SellerPolicy(
+                UnverifiedSellers(
+                    _choice(env, "PAYMENTS_UNVERIFIED_SELLERS", ("accept_charges", "refuse"))
+                ),
+                SuspendedSellers(
+                    _choice(env, "PAYMENTS_SUSPENDED_SELLERS", ("refuse_charges", "accept_charges"))
+                ),
+                payouts_require_kyc=_flag(env, "PAYMENTS_PAYOUTS_REQUIRE_KYC", True),
             ),
             available_after_days=(
                 _int(env, "PAYMENTS_AVAILABLE_AFTER_DAYS", 0, 0, 365)
