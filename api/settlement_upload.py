@@ -4,6 +4,10 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import tempfile
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -56,3 +60,13 @@ async def spool_body(request: Request[Any, Any, Any], directory: str) -> tuple[P
             digest.update(block)
             out.write(block)
     return path, digest.hexdigest()
+
+
+@asynccontextmanager
+async def spooled_csv(request: Request[Any, Any, Any]) -> AsyncIterator[tuple[Path, str]]:
+    """A CSV body spooled into a private temporary folder: its path and SHA-256, for the
+    time of the block (415 for another media type, 413 past MAX_UPLOAD_BYTES)."""
+    require_csv(request)
+    with tempfile.TemporaryDirectory(prefix="payments-upload-") as directory:
+        os.chmod(directory, 0o700)
+        yield await spool_body(request, directory)

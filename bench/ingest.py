@@ -14,18 +14,13 @@ GET /checkouts/{id} without min_position (ADR 0011: what reading your own write 
 
 from __future__ import annotations
 
-import functools
 import json
 import sys
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import msgspec
-from psycopg.types.json import Jsonb
-from psycopg_pool import ConnectionPool
-
+from payments.bench.cpu import per_item_ms, tree_cpu_seconds
 from payments.bench.harness import (
     BenchContext,
     ChildProcess,
@@ -37,31 +32,13 @@ from payments.bench.harness import (
     free_port,
     percentiles_ms,
     ratio,
-    timed_parallel,
 )
-from payments.bench.workload import ORDERS_PER_CHECKOUT, checkout_body, place_command
-from payments.runtime.config import Settings
-from payments.runtime.services import build_services
+from payments.bench.ingest_ceilings import app_phase, raw_phase
+from payments.bench.workload import ORDERS_PER_CHECKOUT
 
 PAYMENTS = str(Path(sys.executable).parent / "payments")
 RATIO_GOAL = 0.6
 P99_GOAL_MS = 50.0
-
-RAW_SCHEMA = [
-    """
-    CREATE TABLE IF NOT EXISTS bench_raw_checkouts (
-        id uuid PRIMARY KEY, checkout_id text UNIQUE NOT NULL, state jsonb NOT NULL,
-        created_at timestamptz NOT NULL DEFAULT now()
-    )
-    """,
-    """
-    CREATE TABLE IF NOT EXISTS bench_raw_orders (
-        id uuid PRIMARY KEY, checkout_id text NOT NULL, seller_account text NOT NULL,
-        amount_minor bigint NOT NULL, currency text NOT NULL, state jsonb NOT NULL,
-        created_at timestamptz NOT NULL DEFAULT now()
-    )
-    """,
-]
 
 
 def run(ctx: BenchContext) -> ScenarioResult:
@@ -104,8 +81,8 @@ def run(ctx: BenchContext) -> ScenarioResult:
         server_command,
         measured,
     )
-    _app_phase(ctx, levels, count, warmup, measured)
-    _raw_phase(ctx, levels, count, warmup, measured)
+    app_phase(ctx, levels, count, warmup, measured)
+    raw_phase(ctx, levels, count, warmup, measured)
 
     throughput = Table(
         f"ingest: {count} checkouts x {ORDERS_PER_CHECKOUT} orders per level (closed loop)",
@@ -120,6 +97,7 @@ def run(ctx: BenchContext) -> ScenarioResult:
             "p95 ms",
             "p99 ms",
             "errors",
+            "CPU ms/checkout",
         ],
     )
     labels = {
@@ -141,6 +119,7 @@ def run(ctx: BenchContext) -> ScenarioResult:
                 m["p95"],
                 m["p99"],
                 m["errors"],
+                m["cpu_ms"] if m.get("cpu_ms") is not None else "-",
             )
     ratios = Table(
         "ingest: ratios (checkouts/s)",
@@ -260,8 +239,12 @@ def _api_phase(
         _loadgen(ctx, {"url": url, "key": key, "mode": "closed", "clients": 4, "count": warmup})
         for level in levels:
             spec = {"url": url, "key": key, "mode": "closed", "clients": level, "count": count}
+            cpu_before = tree_cpu_seconds(server.pid)
             answer = _loadgen(ctx, spec)
             measured["api"][level] = _summary(answer, level)
+            measured["api"][level]["cpu_ms"] = per_item_ms(
+                cpu_before, tree_cpu_seconds(server.pid), measured["api"][level]["done"]
+            )
             ctx.log(f"api: {level:>2} clients: {measured['api'][level]['rate']:.1f} checkouts/s")
         answer = _loadgen(
             ctx,
@@ -354,126 +337,3 @@ def _summary(answer: dict[str, Any], level: int) -> dict[str, Any]:
         "statuses": answer["statuses"],
         **percentiles_ms(answer["latencies_s"]),
     }
-
-
-# --- (a) through the application, no HTTP ----------------------------------------------
-
-
-def _app_phase(
-    ctx: BenchContext,
-    levels: list[int],
-    count: int,
-    warmup: int,
-    measured: dict[str, dict[int, dict[str, Any]]],
-) -> None:
-    database_url = ctx.create_database("ingest_app")
-    services = build_services(
-        Settings.from_env({"PAYMENTS_DATABASE_URL": database_url}), database_url
-    )
-    try:
-        application = services.application
-        _run_threads(ctx, 4, warmup, "warm", lambda c: application.place_checkout(c), None)
-        for level in levels:
-            measured["app"][level] = _run_threads(
-                ctx, level, count, f"a{level}", lambda c: application.place_checkout(c), level
-            )
-            ctx.log(f"app: {level:>2} threads: {measured['app'][level]['rate']:.1f} checkouts/s")
-    finally:
-        services.close()
-
-
-def _run_threads(
-    ctx: BenchContext,
-    workers: int,
-    count: int,
-    tag: str,
-    call: Callable[[Any], object],
-    level: int | None,
-) -> dict[str, Any]:
-    prefix = f"{tag}{uuid.uuid4().hex[:8]}"
-    commands = [place_command(prefix, i) for i in range(count)]
-    elapsed, latencies, errors = timed_parallel(
-        workers, count, lambda i: call(commands[i]), deadline_s=600
-    )
-    return {
-        "clients": level,
-        "done": len(latencies),
-        "seconds": elapsed,
-        "rate": len(latencies) / elapsed if elapsed else 0.0,
-        "errors": errors,
-        **percentiles_ms(latencies),
-    }
-
-
-# --- (b) plain psycopg inserts ------------------------------------------------------------
-
-
-def _raw_phase(
-    ctx: BenchContext,
-    levels: list[int],
-    count: int,
-    warmup: int,
-    measured: dict[str, dict[int, dict[str, Any]]],
-) -> None:
-    database_url = ctx.create_database("ingest_raw")
-    pool = ConnectionPool(
-        database_url, min_size=max(levels), max_size=max(levels), open=True, name="bench-raw"
-    )
-    try:
-        pool.wait(timeout=30)
-        with pool.connection() as conn:
-            for statement in RAW_SCHEMA:
-                conn.execute(statement.encode())
-
-        def insert(body: dict[str, Any]) -> None:
-            with pool.connection() as conn, conn.transaction():
-                conn.execute(
-                    "INSERT INTO bench_raw_checkouts (id, checkout_id, state) VALUES (%s, %s, %s)",
-                    (uuid.uuid4(), body["checkout_id"], Jsonb(body)),
-                )
-                with conn.cursor() as cursor:
-                    cursor.executemany(
-                        "INSERT INTO bench_raw_orders (id, checkout_id, seller_account,"
-                        " amount_minor, currency, state) VALUES (%s, %s, %s, %s, %s, %s)",
-                        [
-                            (
-                                uuid.uuid4(),
-                                body["checkout_id"],
-                                order["seller_account"],
-                                int(order["amount"].replace(".", "")),
-                                order["currency"],
-                                Jsonb(order),
-                            )
-                            for order in body["payment_orders"]
-                        ],
-                    )
-
-        def bodies(prefix: str, n: int) -> list[dict[str, Any]]:
-            # Decoded from JSON as a server would, so the rows carry the same content.
-            encoded = (msgspec.json.encode(checkout_body(prefix, i)) for i in range(n))
-            return [msgspec.json.decode(raw) for raw in encoded]
-
-        warm = bodies("rwarm", warmup)
-        timed_parallel(4, warmup, lambda i: insert(warm[i]), deadline_s=600)
-        for level in levels:
-            work = bodies(f"r{level}{uuid.uuid4().hex[:6]}", count)
-            elapsed, latencies, errors = timed_parallel(
-                level, count, functools.partial(_insert_nth, insert, work), deadline_s=600
-            )
-            measured["raw"][level] = {
-                "clients": level,
-                "done": len(latencies),
-                "seconds": elapsed,
-                "rate": len(latencies) / elapsed if elapsed else 0.0,
-                "errors": errors,
-                **percentiles_ms(latencies),
-            }
-            ctx.log(f"raw: {level:>2} threads: {measured['raw'][level]['rate']:.1f} checkouts/s")
-    finally:
-        pool.close()
-
-
-def _insert_nth(
-    insert: Callable[[dict[str, Any]], None], work: list[dict[str, Any]], index: int
-) -> None:
-    insert(work[index])

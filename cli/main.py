@@ -6,6 +6,7 @@ Commands of other distributions (e.g. `payments bench`) join through the entry-p
 
 from __future__ import annotations
 
+import functools
 import logging
 import sys
 from collections.abc import Callable
@@ -100,7 +101,7 @@ def serve(
         host=host or settings.host,
         port=port or settings.port,
         with_sandbox=not no_sandbox,
-        create_app=create_app,
+        create_app=functools.partial(create_app, tls=tls is not None),
         roles=roles,
         tls=tls,
     )
@@ -123,7 +124,7 @@ def api(ssl_certfile: Path | None, ssl_keyfile: Path | None) -> None:
         host=settings.host,
         port=settings.port,
         with_sandbox=False,
-        create_app=create_app,
+        create_app=functools.partial(create_app, tls=tls is not None),
         roles=(),
         tls=tls,
     )
@@ -164,54 +165,37 @@ def dlq_list(payouts: bool, refunds: bool) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from payments.api.routes.dead_letters import (
-        list_dead_letters,
-        list_payout_dead_letters,
-        list_refund_dead_letters,
-    )
+    from payments.api.routes.dead_letters import parked
     from payments.runtime.services import build_services
 
-    if payouts and refunds:
-        raise click.UsageError("give --payouts or --refunds, not both")
+    target, kind, id_column = _dead_letter_target(payouts, refunds)
     settings = load_settings()
     configure_logging("WARNING")
     services = build_services(settings, resolve_database_url(settings))
     try:
-        kind, id_column = (
-            ("payout", "payout_id")
-            if payouts
-            else ("refund", "refund_id")
-            if refunds
-            else ("order", "payment_order_id")
-        )
         table = Table(id_column, "attempts", "last error", "dead-lettered at")
-        rows = (
-            [
-                (letter.payout_id, letter.attempts, letter.last_error, letter.dead_lettered_at)
-                for letter in list_payout_dead_letters(services)
-            ]
-            if payouts
-            else [
-                (letter.refund_id, letter.attempts, letter.last_error, letter.dead_lettered_at)
-                for letter in list_refund_dead_letters(services)
-            ]
-            if refunds
-            else [
-                (
-                    letter.payment_order_id,
-                    letter.attempts,
-                    letter.last_error,
-                    letter.dead_lettered_at,
-                )
-                for letter in list_dead_letters(services)
-            ]
-        )
-        for business_id, attempts, last_error, at in rows:
-            table.add_row(business_id, str(attempts), last_error, at.isoformat())
+        letters = parked(services, target)
+        for d in letters:
+            table.add_row(
+                d.reference, str(d.attempts), d.last_error, d.dead_lettered_at.isoformat()
+            )
         Console().print(table)
-        click.echo(f"{len(rows)} dead-lettered {kind}(s)")
+        click.echo(f"{len(letters)} dead-lettered {kind}(s)")
     finally:
         services.close()
+
+
+def _dead_letter_target(payouts: bool, refunds: bool) -> tuple[str, str, str]:
+    """(the execution queue's target, its noun, its id's name) for --payouts / --refunds."""
+    from payments.projections.followers.execution_queue import CHARGE, PAYOUT, REFUND
+
+    if payouts and refunds:
+        raise click.UsageError("give --payouts or --refunds, not both")
+    if payouts:
+        return PAYOUT, "payout", "payout_id"
+    if refunds:
+        return REFUND, "refund", "refund_id"
+    return CHARGE, "order", "payment_order_id"
 
 
 @dlq.command("replay")
@@ -224,46 +208,23 @@ def dlq_replay(
     payment_order_id: str | None, replay_all: bool, reason: str, payouts: bool, refunds: bool
 ) -> None:
     """Send one dead-lettered order (or payout, refund, or --all) back to the executor."""
-    from payments.api.routes.dead_letters import (
-        list_dead_letters,
-        list_payout_dead_letters,
-        list_refund_dead_letters,
-        replay,
-        replay_payouts,
-        replay_refunds,
-    )
+    from payments.api.routes.dead_letters import parked, replay
     from payments.domain.errors import DomainError
     from payments.runtime.services import build_services
 
     if bool(payment_order_id) == replay_all:
         raise click.UsageError("give one PAYMENT_ORDER_ID or --all")
-    if payouts and refunds:
-        raise click.UsageError("give --payouts or --refunds, not both")
+    target, _, _ = _dead_letter_target(payouts, refunds)
     settings = load_settings()
     configure_logging("WARNING")
     services = build_services(settings, resolve_database_url(settings))
     try:
-        if payouts:
-            ids = (
-                [d.payout_id for d in list_payout_dead_letters(services)]
-                if replay_all
-                else [str(payment_order_id)]
-            )
-            result = replay_payouts(services, ids, reason, "cli")
-        elif refunds:
-            ids = (
-                [d.refund_id for d in list_refund_dead_letters(services)]
-                if replay_all
-                else [str(payment_order_id)]
-            )
-            result = replay_refunds(services, ids, reason, "cli")
-        else:
-            ids = (
-                [d.payment_order_id for d in list_dead_letters(services)]
-                if replay_all
-                else [str(payment_order_id)]
-            )
-            result = replay(services, ids, reason, "cli")
+        ids = (
+            [d.reference for d in parked(services, target)]
+            if replay_all
+            else [str(payment_order_id)]
+        )
+        result = replay(services, target, ids, reason, "cli")
     except DomainError as error:
         raise click.ClickException(str(error)) from None
     finally:

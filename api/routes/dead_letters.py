@@ -3,8 +3,9 @@ to the executor."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Protocol, TypeVar
 
 import msgspec
 from litestar import Controller, get, post
@@ -15,38 +16,39 @@ from payments.api.auth import access
 from payments.api.parameters import PaymentOrderIdPath, PayoutIdPath, RefundIdPath
 from payments.api.problems import problem_specs
 from payments.domain.api_key import Role
-from payments.projections.followers.execution_queue import PAYOUT, REFUND
+from payments.projections.followers.execution_queue import CHARGE, PAYOUT, REFUND, DeadLetter
 from payments.runtime.keys import Caller
 from payments.runtime.services import Services
 
+V = TypeVar("V", bound="Parked")
 
-class DeadLetterView(msgspec.Struct, frozen=True):
-    payment_order_id: str
+
+class Parked(msgspec.Struct, frozen=True, kw_only=True):
+    """What every parked order, payout or refund shows besides its id."""
+
     attempts: int
     last_error: str
     dead_lettered_at: datetime
+
+
+class DeadLetterView(Parked, frozen=True, kw_only=True):
+    payment_order_id: str
+
+
+class PayoutDeadLetterView(Parked, frozen=True, kw_only=True):
+    payout_id: str
+
+
+class RefundDeadLetterView(Parked, frozen=True, kw_only=True):
+    refund_id: str
 
 
 class DeadLetterList(msgspec.Struct, frozen=True):
     dead_letters: list[DeadLetterView]
 
 
-class PayoutDeadLetterView(msgspec.Struct, frozen=True):
-    payout_id: str
-    attempts: int
-    last_error: str
-    dead_lettered_at: datetime
-
-
 class PayoutDeadLetterList(msgspec.Struct, frozen=True):
     dead_letters: list[PayoutDeadLetterView]
-
-
-class RefundDeadLetterView(msgspec.Struct, frozen=True):
-    refund_id: str
-    attempts: int
-    last_error: str
-    dead_lettered_at: datetime
 
 
 class RefundDeadLetterList(msgspec.Struct, frozen=True):
@@ -64,52 +66,45 @@ class ReplayRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     ] = "replayed by operator"
 
 
-def list_dead_letters(services: Services) -> list[DeadLetterView]:
+class ReplaysDeadLetters(Protocol):
+    def replay_dead_letter(self, reference: str, reason: str, actor: str) -> int | None: ...
+
+
+def parked(services: Services, target: str = CHARGE) -> list[DeadLetter]:
+    """The dead letters of one target (CHARGE: orders, PAYOUT, REFUND), oldest first."""
+    return services.queue.dead_letters(target)
+
+
+def views(services: Services, target: str, view: Callable[..., V], id_field: str) -> list[V]:
+    """The dead letters of one target as the API shows them, the id under `id_field`."""
     return [
-        DeadLetterView(d.reference, d.attempts, d.last_error, d.dead_lettered_at)
-        for d in services.queue.dead_letters()
+        view(
+            attempts=d.attempts,
+            last_error=d.last_error,
+            dead_lettered_at=d.dead_lettered_at,
+            **{id_field: d.reference},
+        )
+        for d in parked(services, target)
     ]
-
-
-def list_payout_dead_letters(services: Services) -> list[PayoutDeadLetterView]:
-    return [
-        PayoutDeadLetterView(d.reference, d.attempts, d.last_error, d.dead_lettered_at)
-        for d in services.queue.dead_letters(PAYOUT)
-    ]
-
-
-def list_refund_dead_letters(services: Services) -> list[RefundDeadLetterView]:
-    return [
-        RefundDeadLetterView(d.reference, d.attempts, d.last_error, d.dead_lettered_at)
-        for d in services.queue.dead_letters(REFUND)
-    ]
-
-
-def replay_refunds(
-    services: Services, refund_ids: list[str], reason: str, actor: str
-) -> ReplayResult:
-    position = None
-    for refund_id in refund_ids:
-        position = services.refunds.replay_dead_letter(refund_id, reason, actor) or position
-    return ReplayResult(replayed=refund_ids, position=position)
-
-
-def replay_payouts(
-    services: Services, payout_ids: list[str], reason: str, actor: str
-) -> ReplayResult:
-    position = None
-    for payout_id in payout_ids:
-        position = services.payouts.replay_dead_letter(payout_id, reason, actor) or position
-    return ReplayResult(replayed=payout_ids, position=position)
 
 
 def replay(
-    services: Services, payment_order_ids: list[str], reason: str, actor: str
+    services: Services, target: str, references: list[str], reason: str, actor: str
 ) -> ReplayResult:
+    """Send dead letters of one target back to the executor; the last position written."""
+    commands: dict[str, ReplaysDeadLetters] = {
+        CHARGE: services.orders,
+        PAYOUT: services.payouts,
+        REFUND: services.refunds,
+    }
     position = None
-    for order_id in payment_order_ids:
-        position = services.orders.replay_dead_letter(order_id, reason, actor) or position
-    return ReplayResult(replayed=payment_order_ids, position=position)
+    for reference in references:
+        position = commands[target].replay_dead_letter(reference, reason, actor) or position
+    return ReplayResult(replayed=references, position=position)
+
+
+def _reason(data: ReplayRequest | None) -> str:
+    return data.reason if data else ReplayRequest().reason
 
 
 class DeadLettersController(Controller):
@@ -125,7 +120,7 @@ class DeadLettersController(Controller):
         **access(Role.OPERATOR),
     )
     def list(self, services: NamedDependency[Services]) -> DeadLetterList:
-        return DeadLetterList(dead_letters=list_dead_letters(services))
+        return DeadLetterList(views(services, CHARGE, DeadLetterView, "payment_order_id"))
 
     @post(
         "/{payment_order_id:str}/replay",
@@ -144,8 +139,7 @@ class DeadLettersController(Controller):
         caller: NamedDependency[Caller],
         data: JSONBody[ReplayRequest | None] = None,
     ) -> ReplayResult:
-        reason = data.reason if data else ReplayRequest().reason
-        return replay(services, [payment_order_id], reason, caller.key_id)
+        return replay(services, CHARGE, [payment_order_id], _reason(data), caller.key_id)
 
     @post(
         "/replay-all",
@@ -159,8 +153,8 @@ class DeadLettersController(Controller):
     def replay_all(
         self, services: NamedDependency[Services], caller: NamedDependency[Caller]
     ) -> ReplayResult:
-        ids = [d.payment_order_id for d in list_dead_letters(services)]
-        return replay(services, ids, "replayed by operator (all)", caller.key_id)
+        ids = [d.reference for d in parked(services)]
+        return replay(services, CHARGE, ids, "replayed by operator (all)", caller.key_id)
 
     @get(
         "/payouts",
@@ -171,7 +165,7 @@ class DeadLettersController(Controller):
         **access(Role.OPERATOR),
     )
     def list_payouts(self, services: NamedDependency[Services]) -> PayoutDeadLetterList:
-        return PayoutDeadLetterList(dead_letters=list_payout_dead_letters(services))
+        return PayoutDeadLetterList(views(services, PAYOUT, PayoutDeadLetterView, "payout_id"))
 
     @post(
         "/payouts/{payout_id:str}/replay",
@@ -190,8 +184,7 @@ class DeadLettersController(Controller):
         caller: NamedDependency[Caller],
         data: JSONBody[ReplayRequest | None] = None,
     ) -> ReplayResult:
-        reason = data.reason if data else ReplayRequest().reason
-        return replay_payouts(services, [payout_id], reason, caller.key_id)
+        return replay(services, PAYOUT, [payout_id], _reason(data), caller.key_id)
 
     @get(
         "/refunds",
@@ -203,7 +196,7 @@ class DeadLettersController(Controller):
         **access(Role.OPERATOR),
     )
     def list_refunds(self, services: NamedDependency[Services]) -> RefundDeadLetterList:
-        return RefundDeadLetterList(dead_letters=list_refund_dead_letters(services))
+        return RefundDeadLetterList(views(services, REFUND, RefundDeadLetterView, "refund_id"))
 
     @post(
         "/refunds/{refund_id:str}/replay",
@@ -222,5 +215,4 @@ class DeadLettersController(Controller):
         caller: NamedDependency[Caller],
         data: JSONBody[ReplayRequest | None] = None,
     ) -> ReplayResult:
-        reason = data.reason if data else ReplayRequest().reason
-        return replay_refunds(services, [refund_id], reason, caller.key_id)
+        return replay(services, REFUND, [refund_id], _reason(data), caller.key_id)

@@ -4,9 +4,8 @@ exception."""
 
 from __future__ import annotations
 
-import os
-import tempfile
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Annotated, Any
 
 import msgspec
@@ -39,8 +38,7 @@ from payments.api.settlement_upload import (
     CSV_MEDIA_TYPES,
     MAX_UPLOAD_BYTES,
     format_problem,
-    require_csv,
-    spool_body,
+    spooled_csv,
 )
 from payments.domain.api_key import Role
 from payments.domain.reconciliation.resolutions import MAX_REASON, RESOLUTION_ACTIONS
@@ -101,6 +99,18 @@ def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -
     )
 
 
+def _reconcile(
+    services: Services, path: Path, file_sha: str, file_format: str | None, *, dry_run: bool
+) -> RunOutcome:
+    """Reconcile (or, dry, classify) a spooled file; one that cannot be read answers 422."""
+    try:
+        return services.reconciler.reconcile_path(
+            path, file_sha=file_sha, file_format=file_format, dry_run=dry_run
+        )
+    except SettlementFormatError as error:
+        raise format_problem(error) from None
+
+
 def _json_bytes(content: bytes) -> Response[bytes]:
     return Response(content=content, status_code=200, media_type="application/json")
 
@@ -138,18 +148,10 @@ class ReconciliationsController(Controller):
         file_format: FormatQuery = None,
     ) -> Response[bytes]:
         key = require_key(idempotency_key)
-        require_csv(request)
-        with tempfile.TemporaryDirectory(prefix="payments-upload-") as directory:
-            os.chmod(directory, 0o700)
-            path, file_sha = await spool_body(request, directory)
+        async with spooled_csv(request) as (path, file_sha):
 
             def reconcile() -> StoredResponse:
-                try:
-                    outcome = services.reconciler.reconcile_path(
-                        path, file_sha=file_sha, file_format=file_format
-                    )
-                except SettlementFormatError as error:
-                    raise format_problem(error) from None
+                outcome = _reconcile(services, path, file_sha, file_format, dry_run=False)
                 return StoredResponse(
                     status=201 if outcome.created else 200,
                     body=_summary(outcome),
@@ -188,18 +190,10 @@ class ReconciliationsController(Controller):
         services: NamedDependency[Services],
         file_format: FormatQuery = None,
     ) -> Response[bytes]:
-        require_csv(request)
-        with tempfile.TemporaryDirectory(prefix="payments-upload-") as directory:
-            os.chmod(directory, 0o700)
-            path, file_sha = await spool_body(request, directory)
+        async with spooled_csv(request) as (path, file_sha):
 
             def classify() -> bytes:
-                try:
-                    outcome = services.reconciler.reconcile_path(
-                        path, file_sha=file_sha, file_format=file_format, dry_run=True
-                    )
-                except SettlementFormatError as error:
-                    raise format_problem(error) from None
+                outcome = _reconcile(services, path, file_sha, file_format, dry_run=True)
                 return _summary(outcome, dry_run=True)
 
             return _json_bytes(await sync_to_thread(classify))

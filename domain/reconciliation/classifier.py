@@ -5,15 +5,15 @@ the file itself streams by. Each line gets exactly one class: matched (a capture
 ours, booked), booked (a fee or a bank payout line), already reconciled (the same PSP line an
 earlier run reconciled: counted, booked nothing), or a Finding. What the file should have
 carried and did not is judged at the end (timing.py). One rule per kind of line
-(`line_rules`). A refund's or dispute's line (Refunded, Chargeback and its dispute Fee,
-ChargebackReversed, SecondChargeback) is matched to the movement of ours it reports, like a
-capture to its order.
+(`line_rules`); the books, and the lines about nothing of ours, are line_book.py's. A refund's
+or dispute's line (Refunded, Chargeback and its dispute Fee, ChargebackReversed,
+SecondChargeback) is matched to the movement of ours it reports, like a capture to its order.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from datetime import UTC, date
+from datetime import UTC
 from functools import partial
 
 from payments.domain.reconciliation.accounts import PSP_BALANCE, PSP_FEES, PSP_RECEIVABLE, seller
@@ -33,13 +33,9 @@ from payments.domain.reconciliation.expected import (
 from payments.domain.reconciliation.findings import (
     AMOUNT_MISMATCH,
     AUTO_FIX,
-    CURRENCY_MISMATCH,
     DUPLICATE,
     DUPLICATE_SETTLEMENT,
-    FOREIGN_CURRENCY,
-    INFO,
     MISSING_INTERNALLY,
-    NOT_RECONCILED,
     OPEN,
     STATUS_MISMATCH,
     UNKNOWN_TYPE,
@@ -49,6 +45,7 @@ from payments.domain.reconciliation.findings import (
     UNREADABLE_LINE,
     Finding,
 )
+from payments.domain.reconciliation.line_book import LineBook
 from payments.domain.reconciliation.lines import Line, LineKind, PspLine, line_identity
 from payments.domain.reconciliation.memory import (
     BANK_PAYOUT,
@@ -59,8 +56,6 @@ from payments.domain.reconciliation.memory import (
     row,
 )
 from payments.domain.reconciliation.outcome import (
-    Batch,
-    Chunk,
     Classification,
     Rules,
     about_movement,
@@ -81,19 +76,11 @@ DISPUTE_LINES = {
 }
 
 
-class Classifier:
+class Classifier(LineBook):
     """Feed every line in order, then `finish()`."""
 
     def __init__(self, expected: Expected, rules: Rules) -> None:
-        self.expected = expected
-        self.rules = rules
-        self.findings: list[Finding] = []
-        self.chunks: list[Chunk] = []
-        self.batches: dict[str, Batch] = {}
-        self.first_date: date | None = None
-        self.last_date: date | None = None
-        self.lines = 0
-        self._in_file: dict[str, int] = {}  # identities of lines not tied to ours -> line
+        super().__init__(expected, rules)
         self.line_rules: dict[LineKind, LineRule] = {
             K.CAPTURE: self._capture,
             K.PAYOUT: self._payout,
@@ -117,8 +104,7 @@ class Classifier:
         self._enter_chunk(line.line)
         if not isinstance(line, PspLine):
             identity = line.identity
-            if identity in self.expected.seen_lines:
-                self.chunks[-1].already_reconciled += 1
+            if self._already_reconciled(identity):
                 return
             kind = UNKNOWN_TYPE if line.unknown_type else UNREADABLE_LINE
             self.findings.append(
@@ -194,9 +180,9 @@ class Classifier:
                     expected=settled.gross_minor,
                 )
             return
-        if identity in self.expected.seen_lines:
-            self.chunks[-1].already_reconciled += 1
-        elif abs(gross - order.amount_minor) > self.rules.tolerance_minor:
+        if self._already_reconciled(identity):
+            return
+        if abs(gross - order.amount_minor) > self.rules.tolerance_minor:
             if order.status == SUCCESS:
                 moves[PSP_RECEIVABLE] = -order.amount_minor
             finding(AMOUNT_MISMATCH, f"PSP settled {gross}, ours is {order.amount_minor} (minor)")
@@ -250,8 +236,7 @@ class Classifier:
                 detail = f"the line {settled.reference} booked comes again with other amounts"
                 finding(AMOUNT_MISMATCH, detail, settled.gross_minor)
             return
-        if identity in self.expected.seen_lines:
-            self.chunks[-1].already_reconciled += 1
+        if self._already_reconciled(identity):
             return
         recorded = payout.status == RETURNED if returned else payout.was_paid
         if recorded:  # Payout.Paid (or Returned) moved psp_balance by our amount already
@@ -340,9 +325,9 @@ class Classifier:
                 finding(AMOUNT_MISMATCH, detail, settled.gross_minor)
             return
         recorded = movement.status == SUCCESS
-        if identity in self.expected.seen_lines:
-            self.chunks[-1].already_reconciled += 1
-        elif abs(gross - ours) > self.rules.tolerance_minor:
+        if self._already_reconciled(identity):
+            return
+        if abs(gross - ours) > self.rules.tolerance_minor:
             if recorded:
                 moves[PSP_RECEIVABLE] = -ours
             finding(AMOUNT_MISMATCH, f"PSP moved {gross}, ours is {ours} (minor units)")
@@ -353,101 +338,3 @@ class Classifier:
             self._matched(line, gross, packed)
         else:
             finding(STATUS_MISMATCH, f"ours {movement.status_label}, PSP settled it")
-
-    def _booked_line(self, line: PspLine, identity: str, booking: str) -> None:
-        """A fee or bank payout line: booked once per line identity, whatever the file."""
-        if identity in self.expected.seen_lines:
-            self.chunks[-1].already_reconciled += 1
-        elif not self._repeated_in_file(line, identity):
-            self.chunks[-1].rows.append(
-                row(line.line, booking, identity, "", line.net_minor, line.fee_minor)
-            )
-
-    def _unmatched(
-        self, line: PspLine, identity: str, kind: str, why: str = "we have no record of it"
-    ) -> None:
-        """A line about nothing of ours, or of a kind we do not record yet."""
-        if identity in self.expected.seen_lines:
-            self.chunks[-1].already_reconciled += 1
-            return
-        if self._repeated_in_file(line, identity):
-            return
-        detail = f"a {line.record_type.strip()} line: {why}"
-        if line.merchant_reference:
-            detail += f": merchant reference {line.merchant_reference!r}"
-        moves = {PSP_BALANCE: line.net_minor, PSP_FEES: line.fee_minor}
-        made = line_finding(line, identity, kind, OPEN, detail, moves)
-        self.findings.append(
-            about_order(made, self.expected.orders.get(line.merchant_reference), None)
-        )
-
-    def _other(self, line: PspLine, identity: str) -> None:
-        if identity in self.expected.seen_lines:
-            self.chunks[-1].already_reconciled += 1
-            return
-        detail = "a type that moves nothing we reconcile"
-        self.findings.append(line_finding(line, identity, NOT_RECONCILED, INFO, detail))
-
-    def _foreign(self, line: PspLine) -> bool:
-        ours = self.rules.currency
-        return line.currency != ours or line.gross_currency not in (None, ours)
-
-    def _foreign_line(self, line: PspLine, identity: str) -> None:
-        """A line in a currency not ours: about an order or payout of ours, a currency
-        mismatch; about nothing of ours, a foreign-currency line. Never booked."""
-        if identity in self.expected.seen_lines:
-            self.chunks[-1].already_reconciled += 1
-            return
-        currency = line.gross_currency if line.currency == self.rules.currency else line.currency
-        detail = f"a line in {currency}; this deployment settles {self.rules.currency}"
-        payout = self.expected.payouts.get(line.merchant_reference)
-        order = self.expected.orders.get(line.merchant_reference)
-        if line.kind in (K.PAYOUT, K.PAYOUT_RETURN) and payout is not None:
-            made = line_finding(line, identity, CURRENCY_MISMATCH, OPEN, detail)
-            self.findings.append(about_payout(made, payout, None))
-            return
-        kind = CURRENCY_MISMATCH if order is not None else FOREIGN_CURRENCY
-        made = line_finding(line, identity, kind, OPEN, detail)
-        self.findings.append(about_order(made, order, None))
-
-    # --- helpers -----------------------------------------------------------------------
-
-    def _repeated_in_file(self, line: PspLine, identity: str) -> bool:
-        first = self._in_file.get(identity)
-        if first is None:
-            self._in_file[identity] = line.line
-            return False
-        moves = {PSP_BALANCE: line.net_minor, PSP_FEES: line.fee_minor}
-        detail = f"the same line as line {first}"
-        self.findings.append(line_finding(line, identity, DUPLICATE, OPEN, detail, moves))
-        return True
-
-    def _count_in_batch(self, line: PspLine) -> None:
-        if line.batch is None:
-            return
-        batch = self.batches.get(line.batch)
-        if batch is None:
-            batch = self.batches[line.batch] = Batch()
-        if line.kind is K.MERCHANT_PAYOUT:
-            batch.payout_minor = (batch.payout_minor or 0) - line.net_minor
-            batch.payout_line = line.line
-            batch.payout_type = line.record_type.strip()
-        else:
-            batch.lines += 1
-            batch.net_minor += line.net_minor
-
-    def _matched(self, line: PspLine, gross: int, packed: str) -> None:
-        chunk = self.chunks[-1]
-        chunk.matched += 1
-        chunk.gross_minor += gross
-        chunk.net_minor += line.net_minor
-        chunk.rows.append(packed)
-
-    def _enter_chunk(self, number: int) -> None:
-        index = max(0, number - 2) // self.rules.chunk_lines
-        if self.chunks and self.chunks[-1].index == index:
-            self.chunks[-1].last_line = number
-            return
-        if self.chunks:
-            self.chunks[-1].close()
-        self.chunks.append(Chunk(index, number, number))

@@ -3,10 +3,10 @@
 Reads the notification log up to one position, only the topics that matter, and decodes the
 stored JSON with msgspec into the compact facts of domain/reconciliation/expected.py (about 3x
 faster than building every domain event with the mapper; measured in bench/reconcile.py).
-Earlier reconciliation runs are replayed too: the lines they booked (so no file books one
-twice), the lines they reported, what they still await. Refunds and disputes become the
-movements their settlement lines report (a refund succeeded; a dispute opened, with its fee;
-won; reopened), read by their topics' names and fields (docs/events.md).
+Earlier reconciliation runs are replayed too (earlier_runs.py): the lines they booked (so no
+file books one twice), the lines they reported, what they still await. Refunds and disputes
+become the movements their settlement lines report (a refund succeeded; a dispute opened,
+with its fee; won; reopened), read by their topics' names and fields (docs/events.md).
 """
 
 from __future__ import annotations
@@ -25,41 +25,20 @@ from payments.domain.reconciliation.expected import (
     DISPUTE_FEE,
     EXECUTING,
     FAILED,
-    MOVEMENT_KINDS,
     PAID,
     REFUND,
     RETURNED,
     SECOND_CHARGEBACK,
     SUCCESS,
-    AwaitingOrder,
     Expected,
     MovementFacts,
     OrderFacts,
     PayoutFacts,
-    Settled,
     movement_id,
 )
-from payments.domain.reconciliation.findings import (
-    AMOUNT_MISMATCH,
-    AWAITING_SETTLEMENT,
-    CLEARED,
-    CURRENCY_MISMATCH,
-    DUPLICATE,
-    DUPLICATE_SETTLEMENT,
-    MISSING_INTERNALLY,
-    SETTLED_OUTSIDE_PERIOD,
-    STATUS_MISMATCH,
-)
-from payments.domain.reconciliation.memory import (
-    BANK_PAYOUT,
-    CAPTURE,
-    FEE,
-    MOVEMENT_BOOKINGS,
-    PAYOUT,
-)
 from payments.domain.reconciliation.timing import order_finding_id, payout_finding_id
-from payments.domain.reconciliation_run import ReconciliationRun
 from payments.projections.event_store import stream_states
+from payments.projections.reconciliation.earlier_runs import RUN_TOPICS, fold_run_event
 
 __all__ = ["TOPICS", "History", "order_finding_id", "payout_finding_id", "replay_history"]
 
@@ -92,17 +71,6 @@ class _Succeeded(msgspec.Struct):
     psp_reference: str
 
 
-class _Finding(msgspec.Struct):
-    finding_id: str
-    kind: str
-    line: int | None = None
-    payment_order_id: str | None = None
-    payout_id: str | None = None
-    supersedes: str | None = None
-    line_identity: str | None = None
-    movement: str | None = None
-
-
 class _RefundRequested(msgspec.Struct):
     refund_id: str
     payment_order_id: str
@@ -123,34 +91,7 @@ class _Stamped(msgspec.Struct):
     timestamp: _Stamp
 
 
-class _Findings(msgspec.Struct):
-    findings: list[_Finding]
-
-
-class _Fees(msgspec.Struct):
-    batch_number: int
-
-
-class _Bookings(msgspec.Struct):
-    bookings: str
-
-
-# Findings on a line that settled (or tried to settle) an order: no later run expects it.
-# MISSING_INTERNALLY: runs before v0.3 named our order on its refund and chargeback lines.
-SETTLING_KINDS = frozenset(
-    {
-        AMOUNT_MISMATCH,
-        CURRENCY_MISMATCH,
-        STATUS_MISMATCH,
-        DUPLICATE,
-        DUPLICATE_SETTLEMENT,
-        SETTLED_OUTSIDE_PERIOD,
-        CLEARED,
-        MISSING_INTERNALLY,
-    }
-)
 _ORDER = PaymentOrder
-_RUN = ReconciliationRun
 _PAYOUT = Payout
 PAYOUT_TOPICS = frozenset(
     str(cls.TOPIC)
@@ -176,10 +117,6 @@ MOVEMENT_TOPICS = frozenset(
     {REFUND_REQUESTED, REFUND_SUCCEEDED, REFUND_FAILED, DISPUTE_OPENED, DISPUTE_WON,
      DISPUTE_REOPENED}
 )  # fmt: skip
-RUN_TOPICS = frozenset(
-    str(cls.TOPIC)
-    for cls in (_RUN.FindingsRecorded, _RUN.FeesBooked, _RUN.LinesSettled, _RUN.AutoFixConfirmed)
-)
 TOPICS: tuple[str, ...] = tuple(
     sorted(
         {
@@ -205,9 +142,6 @@ _CREATED = msgspec.json.Decoder(_Created)
 _PAYOUT_CREATED = msgspec.json.Decoder(_PayoutCreated)
 _REFERENCE = msgspec.json.Decoder(_Reference)
 _SUCCEEDED = msgspec.json.Decoder(_Succeeded)
-_FINDINGS = msgspec.json.Decoder(_Findings)
-_FEES = msgspec.json.Decoder(_Fees)
-_BOOKINGS = msgspec.json.Decoder(_Bookings)
 _REFUND_REQUESTED = msgspec.json.Decoder(_RefundRequested)
 _DISPUTE_OPENED = msgspec.json.Decoder(_DisputeOpened)
 _STAMPED = msgspec.json.Decoder(_Stamped)
@@ -242,7 +176,7 @@ def replay_history(application: Application[Any], through: int | None = None) ->
             history.orders[facts.payment_order_id] = facts
             continue
         if topic in RUN_TOPICS:
-            _fold_run_event(history, str(originator_id), topic, state)
+            fold_run_event(history, str(originator_id), topic, state)
             continue
         order = by_uuid.get(originator_id)
         if order is None:  # an order created after a gap can only be a corrupt log
@@ -354,90 +288,6 @@ def _fold_movement_event(
 
 def _happened(movement: MovementFacts, moment: str, psp_reference: str) -> None:
     movement.status, movement.happened_at, movement.psp_reference = SUCCESS, moment, psp_reference
-
-
-def _fold_run_event(history: Expected, run_id: str, topic: str, state: bytes) -> None:
-    if topic == _RUN.FeesBooked.TOPIC:
-        history.fee_batches.add(_FEES.decode(state).batch_number)
-    elif topic == _RUN.FindingsRecorded.TOPIC:
-        for finding in _FINDINGS.decode(state).findings:
-            _fold_finding(history, run_id, finding)
-    else:  # LinesSettled, AutoFixConfirmed: what the run booked
-        _fold_bookings(history, run_id, _BOOKINGS.decode(state).bookings)
-
-
-def _fold_bookings(history: Expected, run_id: str, packed: str) -> None:
-    """Remember each booked line (memory.py's layout, read here without building objects)."""
-    if not packed:
-        return
-    orders, payouts, seen = history.orders, history.payouts, history.seen_lines
-    for row in packed.split("\n"):
-        line, booking, identity, reference, net, fee, _ = row.split("\t")
-        if booking == CAPTURE:
-            orders[reference].settled = Settled(identity, run_id, int(line), int(net), int(fee))
-        elif booking in (FEE, BANK_PAYOUT):
-            seen[identity] = f"run {run_id} line {line}"
-        elif booking in MOVEMENT_BOOKINGS:
-            movement = history.movements.get(reference)
-            if movement is None:  # booked against a movement the log no longer has: corrupt
-                raise ValueError(f"run {run_id} line {line} booked unknown {reference}")
-            movement.settled = Settled(identity, run_id, int(line), int(net), int(fee))
-        elif booking == PAYOUT:
-            payouts[reference].settled = Settled(identity, run_id, int(line), int(net), int(fee))
-        else:
-            payouts[reference].return_settled = Settled(
-                identity, run_id, int(line), int(net), int(fee)
-            )
-
-
-def _fold_finding(history: Expected, run_id: str, finding: _Finding) -> None:
-    if finding.supersedes is not None:
-        _drop_awaiting(history, finding.supersedes)
-    if finding.line_identity is not None and finding.line is not None:
-        history.seen_lines.setdefault(finding.line_identity, f"run {run_id} line {finding.line}")
-    awaiting = AwaitingOrder(run_id, finding.finding_id)
-    if finding.movement is not None:
-        if finding.kind == AWAITING_SETTLEMENT:
-            history.awaiting_movements[finding.movement] = awaiting
-        elif finding.line is not None and finding.kind in SETTLING_KINDS:
-            history.movements_settled_elsewhere.add(finding.movement)  # a file carried it
-        return
-    if finding.payout_id is not None:
-        if finding.kind != AWAITING_SETTLEMENT:
-            if finding.line is not None:  # a file carried this payout
-                history.payouts_settled_elsewhere.add(finding.payout_id)
-        elif finding.finding_id.startswith("payout-return-"):
-            history.awaiting_returns[finding.payout_id] = awaiting
-        else:
-            history.awaiting_payouts[finding.payout_id] = awaiting
-        return
-    if finding.payment_order_id is None:
-        return
-    if finding.kind == AWAITING_SETTLEMENT:
-        history.awaiting[finding.payment_order_id] = awaiting
-    elif finding.line is not None and finding.kind in SETTLING_KINDS:
-        history.settled_elsewhere.add(finding.payment_order_id)  # a file carried this order
-
-
-def _drop_awaiting(history: Expected, reference: str) -> None:
-    """A later run cleared or escalated an earlier awaiting finding ("<run>/order-<id>",
-    "<run>/payout-<id>" or "<run>/payout-return-<id>")."""
-    _, _, finding_id = reference.partition("/")
-    for kind in MOVEMENT_KINDS:  # "<kind>-<refund or dispute id>" (no kind has a "-")
-        if finding_id.startswith(f"{kind}-"):
-            key = movement_id(kind, finding_id.removeprefix(f"{kind}-"))
-            awaited = history.awaiting_movements.get(key)
-            if awaited is not None and awaited.reference == reference:
-                del history.awaiting_movements[key]
-            return
-    if finding_id.startswith("payout-return-"):
-        awaiting, key = history.awaiting_returns, finding_id.removeprefix("payout-return-")
-    elif finding_id.startswith("payout-"):
-        awaiting, key = history.awaiting_payouts, finding_id.removeprefix("payout-")
-    else:
-        awaiting, key = history.awaiting, finding_id.removeprefix("order-")
-    if key in awaiting and awaiting[key].reference == reference:
-        del awaiting[key]
 
 
 def _state_reader(application: Application[Any]) -> Any:

@@ -19,7 +19,6 @@ from payments.domain.application import (
     PlaceCheckout,
 )
 from payments.domain.commission import Commission, RefundCommissionPolicy
-from payments.domain.dispute import DisputeStatus, PspDispute
 from payments.domain.dispute_commands import DisputeCommands
 from payments.domain.errors import InvalidCommand, OrderNotRefundable
 from payments.domain.execution import Declined, FailureCode, Succeeded
@@ -27,11 +26,7 @@ from payments.domain.money import Money
 from payments.domain.order_commands import OrderCommands
 from payments.domain.payout import Payout
 from payments.domain.reconciliation.expected import (
-    CHARGEBACK,
-    CHARGEBACK_REVERSAL,
-    DISPUTE_FEE,
     REFUND,
-    SECOND_CHARGEBACK,
     movement_id,
 )
 from payments.domain.reconciliation.memory import CAPTURE, Booking, pack
@@ -41,22 +36,20 @@ from payments.projections.core import TrackedEvent
 from payments.projections.followers.release_feed import SETTLED, TOPICS, settled_orders
 from payments.projections.source import ApplicationEventSource
 from tests.privacy.fakes import InMemorySealer
+from tests.projections.money_disputes import CURRENCY, DisputeSteps
 from tests.projections.money_model import (
     FAILED,
     IN_FLIGHT,
     IN_TRANSIT,
-    LOST,
     NOT_STARTED,
     OPEN,
     PAID,
-    REOPENED,
     RETURNED,
     SELLERS,
     SUCCEEDED,
     SUCCESS,
     WON,
     CommissionSpec,
-    DisputeFact,
     Expected,
     Model,
     Movement,
@@ -83,8 +76,6 @@ from tests.projections.money_steps import (
     Step,
 )
 
-CURRENCY = "USD"
-
 # --- the history -----------------------------------------------------------------------------
 
 
@@ -93,7 +84,7 @@ def picked(candidates: list[str], pick: int) -> str | None:
 
 
 @dataclass
-class History:
+class History(DisputeSteps):
     """The real application driven step by step, the model beside it."""
 
     commission: CommissionSpec
@@ -353,70 +344,6 @@ class History:
         if success:
             reference = movement_id(REFUND, refund_id)
             self.model.movements[reference] = Movement(reference, REFUND, -refund.amount)
-
-    # --- disputes -------------------------------------------------------------------------------
-
-    def psp_dispute(self, dispute: DisputeFact, status: DisputeStatus) -> PspDispute:
-        return PspDispute(
-            psp_dispute_id=dispute.dispute_id,
-            charge_id=f"ch_{dispute.order_id}",
-            charge_reference=dispute.order_id,
-            amount_minor=dispute.amount,
-            currency=CURRENCY,
-            fee_minor=dispute.fee,
-            reason="fraudulent",
-            status=status,
-            evidence_due_by=datetime(2030, 1, 9, tzinfo=UTC),
-        )
-
-    def open_dispute(self, order_id: str, percent: int, fee: int) -> None:
-        order = self.model.orders[order_id]
-        amount = max(1, order.amount * percent // 100)
-        seller_share, platform_share = self.model.split(order_id, amount)
-        dispute = DisputeFact(
-            self.next_id("dp"), order_id, order.seller, amount, fee, seller_share, platform_share
-        )
-        recorded = self.disputes.record_psp_dispute(
-            self.psp_dispute(dispute, DisputeStatus.NEEDS_RESPONSE)
-        )
-        assert recorded.changed
-        made = recorded.dispute
-        assert (made.seller_share_minor, made.platform_share_minor) == (
-            seller_share,
-            platform_share,
-        )
-        self.model.disputes[dispute.dispute_id] = dispute
-        self.movement(CHARGEBACK, dispute.dispute_id, -amount)
-        if fee:
-            self.movement(DISPUTE_FEE, dispute.dispute_id, -fee)
-
-    def decide_dispute(self, dispute_id: str, verdict: str) -> None:
-        dispute = self.model.disputes[dispute_id]
-        reopened = dispute.status == WON
-        if reopened:  # a second chargeback, split anew on what is taken now
-            dispute.seller_share, dispute.platform_share = self.model.split(
-                dispute.order_id, dispute.amount
-            )
-        status = DisputeStatus.WON if verdict == "won" else DisputeStatus.LOST
-        recorded = self.disputes.record_psp_dispute(self.psp_dispute(dispute, status))
-        assert recorded.changed
-        made = recorded.dispute
-        assert (made.seller_share_minor, made.platform_share_minor) == (
-            dispute.seller_share,
-            dispute.platform_share,
-        )
-        if reopened:
-            dispute.status = REOPENED
-            self.movement(SECOND_CHARGEBACK, dispute_id, -dispute.amount)
-        elif verdict == "won":
-            dispute.status = WON
-            self.movement(CHARGEBACK_REVERSAL, dispute_id, dispute.amount)
-        else:
-            dispute.status = LOST
-
-    def movement(self, kind: str, key: str, signed: int) -> None:
-        reference = movement_id(kind, key)
-        self.model.movements[reference] = Movement(reference, kind, signed)
 
     # --- payouts -------------------------------------------------------------------------------
 

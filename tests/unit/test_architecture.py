@@ -189,3 +189,16 @@ def test_only_the_domain_saves_aggregates() -> None:
         and node.func.attr == "save"
     }
     assert offenders == set()
+
+
+MAX_MODULE_LINES = 400  # issue #12: a module past this is split by meaning
+
+
+def test_no_module_is_over_400_lines() -> None:
+    sizes = {
+        str(path.relative_to(ROOT)): len(path.read_text().splitlines())
+        for folder in (*ALLOWED, "tests")
+        for path in (ROOT / folder).rglob("*.py")
+    }
+    assert len(sizes) > 100  # the folders were found
+    assert {name: n for name, n in sizes.items() if n > MAX_MODULE_LINES} == {}
