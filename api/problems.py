@@ -23,6 +23,8 @@ from payments.domain.errors import (
     PaymentOrderConflict,
     PayoutConflict,
     RefundConflict,
+    SellerConflict,
+    SellerNotPayable,
 )
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -296,6 +298,22 @@ def domain_problem(exc: DomainError) -> Problem:
             title="Order not refundable",
             status=409,
             detail=str(exc),
+        )
+    if isinstance(exc, SellerNotPayable):
+        return Problem(
+            type=TYPE_BASE + "seller-not-payable",
+            title="Seller may not be paid out",
+            status=422,
+            detail=str(exc),
+            errors=[FieldProblem(field="seller_account", message=str(exc))],
+        )
+    if isinstance(exc, SellerConflict):
+        return Problem(
+            type=TYPE_BASE + "seller-conflict",
+            title="Seller registered already",
+            status=409,
+            detail=str(exc),
+            errors=[FieldProblem(field="seller_account", message="registered already")],
         )
     if isinstance(exc, NotFound):
         return Problem(type=TYPE_BASE + "not-found", title="Not found", status=404, detail=str(exc))
