@@ -237,3 +237,14 @@ def test_a_second_registration_of_a_seller_is_a_conflict(stack: Stack) -> None:
         headers={"Idempotency-Key": f"other-{account}"},
     )
     assert again.status_code == 409, again.text
+
+
+def test_metrics_count_sellers_by_kyc_and_suspension(stack: Stack) -> None:
+    onboard(stack, seller("m_ok"), VERIFIED_ID)
+    onboard(stack, seller("m_wait"), PENDING_ID)
+    api_get(stack, "/sellers?limit=1")  # the sellers view caught up with the log
+    text = stack.http.get("/metrics").text
+    lines = [line for line in text.splitlines() if line.startswith("payments_sellers{")]
+    assert any('kyc="verified"' in line and 'suspended="false"' in line for line in lines), text
+    assert any('kyc="pending"' in line for line in lines), lines
+    assert all(float(line.rsplit(" ", 1)[1]) >= 1 for line in lines), lines
