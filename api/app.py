@@ -39,13 +39,16 @@ from payments.api.routes.payouts import PayoutsController
 from payments.api.routes.privacy import PrivacyController
 from payments.api.routes.reconciliations import ReconciliationsController
 from payments.api.routes.refunds import RefundsController
+from payments.api.routes.risk import RiskController
 from payments.api.routes.wallets import WalletsController
 from payments.api.routes.webhooks import WebhooksController
 from payments.api.schemas import HealthResponse
 from payments.api.security_headers import security_headers_middleware
 from payments.domain.api_key import Role
 from payments.projections.catalog import projection_states
+from payments.projections.followers.risk_feed import RiskFeed
 from payments.projections.metrics import expose_projection_metrics
+from payments.projections.risk_metrics import expose_risk_metrics
 from payments.psp.reconcile.balance import BalanceChecks
 from payments.psp.reconcile.metrics import expose_reconciliation_metrics
 from payments.runtime.database import ping
@@ -116,6 +119,7 @@ def create_app(services: Services) -> Litestar:
         lambda: services.reconciler.days_behind(datetime.now(UTC).date()),
         lambda: BalanceChecks(services.pool).latest_differences(),
     )
+    expose_risk_metrics(lambda: RiskFeed(services.pool, services.application).decisions())
     schema_access = PUBLIC if settings.schema_public else access(*Role)
     authentication = DefineMiddleware(
         ApiKeyAuthentication,
@@ -125,6 +129,7 @@ def create_app(services: Services) -> Litestar:
     app = Litestar(
         route_handlers=[
             PaymentsController,
+            RiskController,
             DisputesController,
             PayoutsController,
             RefundsController,

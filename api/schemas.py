@@ -46,6 +46,19 @@ class CreditCardInfo(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     last4: Annotated[str, Meta(pattern=r"^[0-9]{4}$")] | None = None
     exp_month: Annotated[int, Meta(ge=1, le=12)] | None = None
     exp_year: Annotated[int, Meta(ge=2000, le=2100)] | None = None
+    fingerprint: (
+        Annotated[
+            str,
+            Meta(
+                min_length=8,
+                max_length=128,
+                pattern=r"^[A-Za-z0-9_]+$",
+                description="The PSP's fingerprint of the card (POST /v1/tokens answers it): "
+                "velocity and blocklist rules count the card by it (docs/risk.md).",
+            ),
+        ]
+        | None
+    ) = None
 
 
 class PaymentOrderRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -64,13 +77,17 @@ class CheckoutRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     payment_orders: Annotated[list[PaymentOrderRequest], Meta(min_length=1, max_length=100)]
 
 
-class PaymentOrderSummary(msgspec.Struct, frozen=True):
+class PaymentOrderSummary(msgspec.Struct, frozen=True, omit_defaults=True):
     payment_order_id: str
     seller_account: str
     amount: str
     currency: str
     status: str
     url: str
+    # What the risk rules decided (issue #17): "review" (waits for an operator) or "decline"
+    # (FAILED, blocked_by_risk), with the rule; null when allowed or without rules.
+    risk: str | None = None
+    risk_rule: str | None = None
 
 
 class CheckoutResponse(msgspec.Struct, frozen=True):

@@ -12,7 +12,7 @@ import hashlib
 import json
 import logging
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import Any, TypeVar
 from uuid import UUID
@@ -38,17 +38,24 @@ from payments.domain.payment_order import PaymentOrder
 from payments.domain.payout import Payout
 from payments.domain.personal_data import (
     PersonalDataSealer,
+    SealedPersonalData,
     SealedPersonalDataAsDict,
     Sealing,
     buyer_id_errors,
     subject_of,
 )
+from payments.domain.risk import RiskCounter
+from payments.domain.risk_rules import NO_RULES, RiskRules
 from payments.domain.seller_wallet import SellerWallet
 
 MAX_ORDERS_PER_CHECKOUT = 100
 SAVE_ATTEMPTS = 5
+# Concurrent checkouts on one risk counter: each conflict means another one was saved.
+RISK_SAVE_ATTEMPTS = 64
 A = TypeVar("A", bound=Aggregate)
 T = TypeVar("T")
+# The risk stage: records each new order's verdict, answers the counters to save with them.
+Assessment = Callable[[Checkout, list[PaymentOrder]], Sequence[Aggregate]]
 log = logging.getLogger("payments.domain")
 
 
@@ -76,6 +83,7 @@ class CheckoutPolicy:
     max_amount_minor: int
     commission: Commission = NO_COMMISSION
     refund_commission: RefundCommissionPolicy = RefundCommissionPolicy.KEEP
+    risk_rules: RiskRules = NO_RULES  # checked before any charge (issue #17, ADR 0015)
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,8 +147,9 @@ class Placement:
 
 class PaymentsApplication(Application[UUID]):
     name = "Payments"
-    # A busy seller's wallet gets an event per follower batch; replay from a recent snapshot.
-    snapshotting_intervals = {SellerWallet: 100}
+    # A busy seller's wallet gets an event per follower batch, a busy card's counter one per
+    # order: replay from a recent snapshot.
+    snapshotting_intervals = {SellerWallet: 100, RiskCounter: 100}
 
     def __init__(
         self,
@@ -159,15 +168,49 @@ class PaymentsApplication(Application[UUID]):
 
     # --- checkouts ------------------------------------------------------------------
 
-    def place_checkout(self, command: PlaceCheckout) -> Placement:
-        """Create a checkout and its orders atomically, or return the identical existing one."""
+    def place_checkout(self, command: PlaceCheckout, assess: Assessment | None = None) -> Placement:
+        """Create a checkout and its orders atomically, or return the identical existing one.
+        `assess` (risk rules, domain/risk_commands.py) records each order's verdict and answers
+        the counters to save too; a conflict on one decides again on fresh counts (ADR 0015)."""
         self._validate(command)
         sealing = self._seal(command)
         fingerprint = command.fingerprint(sealing.digest)
-        # New checkouts are the common case: save first; a taken id shows as IntegrityError.
+        placed: list[Placement] = []
+
+        def decide() -> list[Aggregate]:
+            if assess is not None and placed:  # a retry: placed meanwhile by another writer?
+                existing = self._existing_placement(command, fingerprint)
+                if existing is not None:
+                    placed[0] = existing
+                    return []
+                self._refuse_taken_orders(command)
+            checkout, orders = self._new_placement(command, sealing.sealed, fingerprint)
+            placed[:] = [Placement(checkout, orders, created=True)]
+            return [checkout, *orders, *(assess(checkout, orders) if assess else ())]
+
+        # Save first (new checkouts are the common case); a taken id shows as IntegrityError.
+        try:
+            position = self.retry_on_conflict(decide, RISK_SAVE_ATTEMPTS if assess else 1)
+        except IntegrityError:
+            existing = self._existing_placement(command, fingerprint)
+            if existing is not None:
+                return existing
+            self._refuse_taken_orders(command)
+            raise
+        found = placed[0]
+        return found if not found.created else replace(found, position=position)
+
+    def _refuse_taken_orders(self, command: PlaceCheckout) -> None:
+        for line in command.orders:
+            if self.find(PaymentOrder, payment_order_uuid(line.payment_order_id)):
+                raise PaymentOrderConflict(line.payment_order_id) from None
+
+    def _new_placement(
+        self, command: PlaceCheckout, sealed: SealedPersonalData, fingerprint: str
+    ) -> tuple[Checkout, list[PaymentOrder]]:
         checkout = Checkout(
             checkout_id=command.checkout_id,
-            buyer_info=sealing.sealed,
+            buyer_info=sealed,
             card_token=command.card_token,
             card_details=command.card_details,
             payment_order_ids=[o.payment_order_id for o in command.orders],
@@ -186,18 +229,7 @@ class PaymentsApplication(Application[UUID]):
             )
             for line in command.orders
         ]
-        try:
-            recordings = self.save(checkout, *orders)
-        except IntegrityError:
-            # Already placed, lost a race, or an order id is taken: decide from what is stored.
-            existing = self._existing_placement(command, fingerprint)
-            if existing is not None:
-                return existing
-            for line in command.orders:
-                if self.find(PaymentOrder, payment_order_uuid(line.payment_order_id)):
-                    raise PaymentOrderConflict(line.payment_order_id) from None
-            raise
-        return Placement(checkout, orders, created=True, position=recordings[-1].notification.id)
+        return checkout, orders
 
     def _seal(self, command: PlaceCheckout) -> Sealing:
         if self.sealer is None:

@@ -25,6 +25,7 @@ class FailureCode(Enum):
     INSUFFICIENT_FUNDS = "insufficient_funds"
     INVALID_TOKEN = "invalid_token"  # noqa: S105 (a failure code)
     REJECTED = "rejected"
+    BLOCKED_BY_RISK = "blocked_by_risk"  # our risk rules, before any call (issue #17)
 
 
 # --- the PSP's answers, classified once (psp/client.py) (DESIGN §5) -----------------------

@@ -14,6 +14,7 @@ from payments.domain import execution
 from payments.domain.execution import FailureCode, PspExecution
 from payments.domain.ids import payment_order_uuid
 from payments.domain.money import Money
+from payments.domain.order_risk import RiskState
 from payments.domain.order_takebacks import RefundState
 
 
@@ -27,7 +28,7 @@ class Status(Enum):
 TERMINAL = frozenset({Status.SUCCESS, Status.FAILED})
 
 
-class PaymentOrder(RefundState, PspExecution, Aggregate):
+class PaymentOrder(RefundState, RiskState, PspExecution, Aggregate):
     TOPIC = "payments.PaymentOrder"
 
     class Created(Aggregate.Created):
@@ -141,6 +142,21 @@ class PaymentOrder(RefundState, PspExecution, Aggregate):
         reported_outcome: str
         psp_reference: str | None
         detail: str
+
+    class RiskAssessed(Aggregate.Event):
+        TOPIC = "payments.PaymentOrder.RiskAssessed.v1"  # before any charge (docs/events.md)
+        outcome: str
+        rule: str | None
+        numbers: dict[str, int]
+        detail: str
+
+    class RiskReviewed(Aggregate.Event):
+        TOPIC = "payments.PaymentOrder.RiskReviewed.v1"  # an operator's decision
+        approved: bool
+        reason: str
+        actor: str  # the operator's API key id
+        rule: str
+        reference: str  # the payment_order_id, so an audit trail needs nothing but the event
 
     @staticmethod
     def create_id(payment_order_id: str) -> UUID:
@@ -265,6 +281,32 @@ class PaymentOrder(RefundState, PspExecution, Aggregate):
             return False
         self._funds_released(reason=reason)
         return True
+
+    # --- risk (issue #17): the rules' verdict, an operator's review (order_risk.py) -------
+
+    @event(RiskAssessed)
+    def _risk_assessed(
+        self, outcome: str, rule: str | None, numbers: dict[str, int], detail: str
+    ) -> None:
+        self.risk_rule = rule
+        if outcome == "review":
+            self.risk_review = rule
+        elif outcome == "decline":
+            self._blocked(f"blocked by risk rule {rule}: {detail}")
+
+    @event(RiskReviewed)
+    def _risk_reviewed(
+        self, approved: bool, reason: str, actor: str, rule: str, reference: str
+    ) -> None:
+        self.risk_review = None
+        if not approved:
+            self._blocked(f"declined in review (risk rule {rule}): {reason}")
+
+    def _blocked(self, reason: str) -> None:
+        self.status = Status.FAILED
+        self.failure_code = FailureCode.BLOCKED_BY_RISK
+        self.failure_reason = reason
+        self._outcome_reached(None)
 
     # --- events: assign only ----------------------------------------------------------
 

@@ -12,6 +12,7 @@ from payments.projections import status
 from payments.projections.followers import execution_queue
 from payments.projections.followers.execution_feed import ExecutionFeed
 from payments.projections.followers.release_feed import ReleaseFeed
+from payments.projections.followers.risk_feed import RiskFeed
 from payments.projections.followers.wallet_feed import WalletFeed
 from payments.projections.pg import PostgresView
 from payments.projections.source import ApplicationEventSource
@@ -30,7 +31,12 @@ VIEW_CLASSES: dict[str, type[PostgresView]] = {
 NAMES: tuple[str, ...] = tuple(VIEW_CLASSES)
 
 # Followers act on the log instead of showing it (projections/followers/): not rebuilt.
-FOLLOWER_CLASSES: tuple[type[PostgresView], ...] = (ExecutionFeed, ReleaseFeed, WalletFeed)
+FOLLOWER_CLASSES: tuple[type[PostgresView], ...] = (
+    ExecutionFeed,
+    ReleaseFeed,
+    WalletFeed,
+    RiskFeed,
+)
 
 # Every table of the projections and followers, live (unqualified) and idempotent, plus
 # projection_status. Followers tracked their positions in `executor_tracking` before v0.2.

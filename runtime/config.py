@@ -10,6 +10,8 @@ from pathlib import Path
 from payments.domain.application import CheckoutPolicy
 from payments.domain.commission import NO_COMMISSION, Commission, RefundCommissionPolicy
 from payments.domain.money import Money, MoneyError, currency_exponent
+from payments.domain.risk_rules import NO_RULES, RiskRules
+from payments.runtime.risk_rules import RiskRulesError, load_risk_rules
 
 
 class ConfigError(ValueError):
@@ -61,6 +63,7 @@ class Settings:
     commission: Commission = NO_COMMISSION  # the platform's share of each order (ADR 0014)
     refund_commission: RefundCommissionPolicy = RefundCommissionPolicy.KEEP
     available_after_days: int | None = None  # None: funds become available on settlement
+    risk_rules: RiskRules = NO_RULES  # PAYMENTS_RISK_RULES, docs/risk.md
 
     @property
     def checkout_policy(self) -> CheckoutPolicy:
@@ -69,6 +72,7 @@ class Settings:
             max_amount_minor=self.max_amount_minor,
             commission=self.commission,
             refund_commission=self.refund_commission,
+            risk_rules=self.risk_rules,
         )
 
     @property
@@ -151,7 +155,18 @@ class Settings:
                 if env.get("PAYMENTS_AVAILABLE_AFTER_DAYS")
                 else None
             ),
+            risk_rules=_risk_rules(env, currency),
         )
+
+
+def _risk_rules(env: Mapping[str, str], currency: str) -> RiskRules:
+    text = env.get("PAYMENTS_RISK_RULES", "").strip()
+    if not text:
+        return NO_RULES
+    try:
+        return load_risk_rules(Path(text).expanduser(), currency)
+    except RiskRulesError as error:
+        raise ConfigError(f"PAYMENTS_RISK_RULES={text!r}: {error}") from None
 
 
 def _commission(env: Mapping[str, str], currency: str) -> Commission:

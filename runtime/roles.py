@@ -62,7 +62,7 @@ def build_executor(services: Services) -> PaymentExecutor:
         feeder,
         client,
         config,
-        followers=services.money_followers(),
+        followers=[*services.money_followers(), services.risk_feed],
     )
 
 

@@ -18,6 +18,7 @@ from payments.domain.order_commands import OrderCommands
 from payments.domain.payout_commands import PayoutCommands
 from payments.domain.reconciliation_commands import ReconciliationCommands
 from payments.domain.refund_commands import RefundCommands
+from payments.domain.risk_commands import RiskCommands
 from payments.projections import catalog as projections_catalog
 from payments.projections.audit import seal, verifications
 from payments.projections.event_store import load_aggregates
@@ -25,6 +26,7 @@ from payments.projections.followers import execution_queue
 from payments.projections.followers.execution_feed import ExecutionFeed
 from payments.projections.followers.follower import Follower
 from payments.projections.followers.release_feed import ReleaseFeed
+from payments.projections.followers.risk_feed import RiskFeed
 from payments.projections.followers.wallet_feed import WalletFeed
 from payments.projections.source import ApplicationEventSource
 from payments.projections.views.access import ApiKeysView, KeyRow
@@ -157,6 +159,22 @@ class Services:
         self.release_due_funds(now or datetime.now(UTC))
         for follower in self.money_followers():
             follower.run_until_idle()
+
+    @cached_property
+    def risk(self) -> RiskCommands:
+        """Checkouts placed through the risk rules, reviews (issue #17); a buyer's counter is
+        named by a keyed hash of the buyer id, never the id itself."""
+        keys = self.personal_data
+        return RiskCommands(
+            self.application,
+            lambda buyer_id: keys.keyed_hash(b"risk-buyer\x00" + buyer_id.encode()),
+        )
+
+    @cached_property
+    def risk_feed(self) -> Follower:
+        """The review queue and the decision counts (the executor's loop runs it too)."""
+        view = RiskFeed(self.pool, self.application)
+        return Follower(view, ApplicationEventSource(self.application))
 
     def execution_feed(self, first_requery_delay: timedelta) -> Follower:
         """Keeps the execution queue in step with the log (the executor's loop runs it)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
@@ -48,6 +49,7 @@ from payments.domain.api_key import Role
 from payments.domain.application import OrderLine, PlaceCheckout, Placement
 from payments.domain.checkout import Checkout
 from payments.domain.errors import FieldError, InvalidCommand
+from payments.domain.execution import FailureCode
 from payments.domain.money import Money, MoneyError
 from payments.domain.payment_order import PaymentOrder
 from payments.runtime.idempotency import StoredResponse
@@ -95,7 +97,7 @@ def to_command(data: CheckoutRequest, currency: str) -> PlaceCheckout:
     card = data.credit_card_info
     details = {
         name: value
-        for name in ("brand", "last4", "exp_month", "exp_year")
+        for name in ("brand", "last4", "exp_month", "exp_year", "fingerprint")
         if (value := getattr(card, name)) is not None
     }
     return PlaceCheckout(
@@ -125,11 +127,21 @@ def checkout_body(checkout: Checkout, orders: list[PaymentOrder], position: int 
                     currency=o.currency,
                     status=o.status.value,
                     url=order_url(o.payment_order_id),
+                    **risk_of(o),
                 )
                 for o in orders
             ],
         )
     )
+
+
+def risk_of(order: PaymentOrder) -> dict[str, str | None]:
+    """The risk rules' hold on an order, as the checkout answer says it."""
+    if order.risk_review is not None:
+        return {"risk": "review", "risk_rule": order.risk_review}
+    if order.failure_code is FailureCode.BLOCKED_BY_RISK:
+        return {"risk": "decline", "risk_rule": order.risk_rule}
+    return {}
 
 
 def _placement_response(placement: Placement) -> StoredResponse:
@@ -198,7 +210,9 @@ class PaymentsController(Controller):
         "Answers 201 (created) or 200 (the identical checkout already existed). Card numbers "
         "and CVCs anywhere in the body are refused (422): send the PSP's token. 422 also for "
         "an amount above the deployment's maximum, another currency than the deployment's, "
-        "or a payment_order_id twice in one checkout.",
+        "or a payment_order_id twice in one checkout. With risk rules (docs/risk.md) each "
+        "order says `risk`: `review` (NOT_STARTED, waits for an operator) or `decline` (FAILED, "
+        "blocked_by_risk), with `risk_rule`.",
         status_code=201,
         before_request=guard_checkout_body,
         request_max_body_size=MAX_BODY_BYTES,
@@ -231,7 +245,7 @@ class PaymentsController(Controller):
             CREATE_SCOPE,
             key,
             fingerprint,
-            lambda: _placement_response(services.application.place_checkout(command)),
+            lambda: _placement_response(services.risk.place(command, datetime.now(UTC))),
         )
 
     @get(

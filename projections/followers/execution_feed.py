@@ -36,6 +36,8 @@ TOPICS = frozenset(
         PaymentOrder.Failed,
         PaymentOrder.DeadLettered,
         PaymentOrder.DeadLetterReplayed,
+        PaymentOrder.RiskAssessed,
+        PaymentOrder.RiskReviewed,
         Payout.Created,
         Payout.RetryScheduled,
         Payout.PendingAtPsp,
@@ -112,6 +114,8 @@ class ExecutionFeed(PostgresView):
             event, PaymentOrder.PendingAtPsp | Payout.PendingAtPsp | Refund.PendingAtPsp
         ):
             q.enqueue(conn, aggregate_uuid, "requery", event.timestamp + self.first_requery_delay)
+        elif isinstance(event, PaymentOrder.RiskAssessed | PaymentOrder.RiskReviewed):
+            self._apply_risk(conn, event, finished_orders)
         elif isinstance(event, PaymentOrder.Succeeded | PaymentOrder.Failed):
             q.dequeue(conn, aggregate_uuid)
             q.remove_dead_letter(conn, aggregate_uuid)
@@ -146,6 +150,18 @@ class ExecutionFeed(PostgresView):
         ):
             q.remove_dead_letter(conn, aggregate_uuid)
             q.enqueue(conn, aggregate_uuid, "execute", event.timestamp)
+
+    @staticmethod
+    def _apply_risk(conn: Connection, event: Any, finished_orders: set[UUID]) -> None:
+        """An order the risk rules hold waits off the queue (the executor would not charge
+        it either); approved, it is due now; declined, it is done (issue #17)."""
+        aggregate_uuid: UUID = event.originator_id
+        if isinstance(event, PaymentOrder.RiskReviewed) and event.approved:
+            q.enqueue(conn, aggregate_uuid, "execute", event.timestamp)
+        elif isinstance(event, PaymentOrder.RiskReviewed) or event.outcome != "allow":
+            q.dequeue(conn, aggregate_uuid)
+            if isinstance(event, PaymentOrder.RiskReviewed) or event.outcome == "decline":
+                finished_orders.add(aggregate_uuid)
 
     def _complete_checkouts(self, finished_orders: set[UUID]) -> None:
         """Mark done, in one save, every checkout whose orders are all SUCCESS or FAILED."""

@@ -60,6 +60,12 @@ ACTION_RULES: dict[type[Any], ActionRule] = {
         f"replaced by {e.replaced_by}, valid until {e.expires_at.isoformat()}",
     ),
     PaymentOrder.DeadLetterReplayed: lambda e: (e.actor, "order.replayed", e.reference, e.reason),
+    PaymentOrder.RiskReviewed: lambda e: (
+        e.actor,
+        "order.risk_approved" if e.approved else "order.risk_declined",
+        e.reference,
+        e.reason,
+    ),
     Payout.DeadLetterReplayed: lambda e: (e.actor, "payout.replayed", e.reference, e.reason),
     Payout.Created: _payout_created,
     Dispute.EvidenceSubmitted: lambda e: (

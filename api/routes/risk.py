@@ -1,0 +1,157 @@
+"""The risk review queue (issue #17): orders the risk rules held, approved or declined by an
+operator with a reason; the decision is recorded with the operator's key id."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+import msgspec
+from litestar import Controller, get, post
+from litestar.di import NamedDependency
+from litestar.params import JSONBody
+
+from payments.api.auth import access
+from payments.api.parameters import CursorQuery, LimitQuery, PaymentOrderIdPath
+from payments.api.problems import problem_specs
+from payments.api.reads import decode_cursor, encode_cursor
+from payments.domain.api_key import Role
+from payments.domain.money import format_minor
+from payments.projections.followers.risk_feed import Review, RiskFeed
+from payments.projections.views.order_status import OrderKey
+from payments.runtime.keys import Caller
+from payments.runtime.services import Services
+
+Reason = Annotated[str, msgspec.Meta(min_length=1, max_length=500, pattern=r"^[^\x00-\x1f\x7f]+$")]
+
+
+class ReviewView(msgspec.Struct, frozen=True):
+    payment_order_id: str
+    checkout_id: str
+    seller_account: str
+    amount: str
+    currency: str
+    rule: str
+    detail: str
+    numbers: dict[str, int]
+    held_at: datetime
+
+
+class ReviewPage(msgspec.Struct, frozen=True):
+    """Orders waiting for review, oldest first; pass next_cursor as ?cursor= for more."""
+
+    items: list[ReviewView]
+    next_cursor: str | None
+
+
+class ReviewDecision(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    reason: Reason
+
+
+class ReviewResult(msgspec.Struct, frozen=True):
+    payment_order_id: str
+    decision: str  # "approved" or "declined"
+    position: int | None
+
+
+def review_view(review: Review) -> ReviewView:
+    return ReviewView(
+        payment_order_id=review.payment_order_id,
+        checkout_id=review.checkout_id,
+        seller_account=review.seller_account,
+        amount=format_minor(review.amount_minor, review.currency),
+        currency=review.currency,
+        rule=review.rule,
+        detail=review.detail,
+        numbers=review.numbers,
+        held_at=review.held_at,
+    )
+
+
+def decide(
+    services: Services, payment_order_id: str, approved: bool, reason: str, caller: Caller
+) -> ReviewResult:
+    position = services.risk.review(payment_order_id, approved, reason, caller.key_id)
+    decision = "approved" if approved else "declined"
+    return ReviewResult(payment_order_id=payment_order_id, decision=decision, position=position)
+
+
+DECISION_NOTE = (
+    "Body {reason} (1-500 characters), recorded with your key id. 404 for an unknown order, "
+    "409 when the order is not waiting for review (decided already, or never held)."
+)
+
+
+class RiskController(Controller):
+    path = "/risk"
+    tags = ["risk"]
+
+    @get(
+        "/reviews",
+        operation_id="listRiskReviews",
+        summary="Orders the risk rules hold for review, oldest first",
+        description="Keyset paging: limit (1-200, default 50) and the opaque cursor from "
+        "next_cursor. Each item names the rule and the numbers that triggered it.",
+        sync_to_thread=True,
+        responses=problem_specs(422),
+        **access(Role.OPERATOR),
+    )
+    def list_reviews(
+        self,
+        services: NamedDependency[Services],
+        limit: LimitQuery = 50,
+        cursor: CursorQuery = None,
+    ) -> ReviewPage:
+        after = decode_cursor(cursor) if cursor is not None else None
+        services.risk_feed.run_until_idle()  # what was just placed is listed at once
+        view = services.risk_feed.view
+        assert isinstance(view, RiskFeed)
+        found = view.reviews(
+            limit + 1, None if after is None else (after.created_at, after.payment_order_id)
+        )
+        items = found[:limit]
+        more = len(found) > limit
+        return ReviewPage(
+            items=[review_view(r) for r in items],
+            next_cursor=encode_cursor(OrderKey(items[-1].held_at, items[-1].payment_order_id))
+            if more
+            else None,
+        )
+
+    @post(
+        "/reviews/{payment_order_id:str}/approve",
+        operation_id="approveRiskReview",
+        summary="Approve an order in review: it goes on to the executor",
+        description=DECISION_NOTE,
+        status_code=200,
+        sync_to_thread=True,
+        responses=problem_specs(404, 409, 413, 422),
+        **access(Role.OPERATOR),
+    )
+    def approve(
+        self,
+        payment_order_id: PaymentOrderIdPath,
+        data: JSONBody[ReviewDecision],
+        services: NamedDependency[Services],
+        caller: NamedDependency[Caller],
+    ) -> ReviewResult:
+        return decide(services, payment_order_id, True, data.reason, caller)
+
+    @post(
+        "/reviews/{payment_order_id:str}/decline",
+        operation_id="declineRiskReview",
+        summary="Decline an order in review: it fails with blocked_by_risk, never charged",
+        description=DECISION_NOTE,
+        status_code=200,
+        sync_to_thread=True,
+        responses=problem_specs(404, 409, 413, 422),
+        **access(Role.OPERATOR),
+    )
+    def decline(
+        self,
+        payment_order_id: PaymentOrderIdPath,
+        data: JSONBody[ReviewDecision],
+        services: NamedDependency[Services],
+        caller: NamedDependency[Caller],
+    ) -> ReviewResult:
+        return decide(services, payment_order_id, False, data.reason, caller)
