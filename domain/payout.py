@@ -34,6 +34,7 @@ TERMINAL = frozenset({PayoutStatus.PAID, PayoutStatus.FAILED, PayoutStatus.RETUR
 
 class Payout(PspExecution, Aggregate):
     TOPIC = "payments.Payout"
+    NOUN = "payout"
 
     class Created(Aggregate.Created):
         TOPIC = "payments.Payout.Created.v1"
@@ -221,13 +222,6 @@ class Payout(PspExecution, Aggregate):
             currency=self.currency,
         )
         return True
-
-    def _discrepancy(self, reported: str, psp_reference: str | None) -> None:
-        self._discrepancy_recorded(
-            reported_outcome=reported,
-            psp_reference=psp_reference,
-            detail=f"payout is {self.status.value} with psp_reference {self.psp_reference}",
-        )
 
     # --- events: assign only ----------------------------------------------------------
 
