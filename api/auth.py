@@ -154,7 +154,9 @@ class ApiKeyAuthentication(AbstractAuthenticationMiddleware):
         if scheme.lower() != "bearer" or not token.strip():
             self._failed(address, "malformed")
             raise unauthorized("the Authorization header is not Bearer <key>", "invalid_request")
-        caller = await sync_to_thread(self.keys.caller, token.strip())
+        known, caller = self.keys.cached_caller(token.strip())
+        if not known:  # the key's state must be read: off the event loop
+            caller = await sync_to_thread(self.keys.caller, token.strip())
         if caller is None:
             self._failed(address, visible_prefix(token.strip()))
             raise unauthorized("the API key is unknown, revoked or expired")

@@ -20,6 +20,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from payments.bench.cpu import per_item_ms, tree_cpu_seconds
 from payments.bench.harness import (
     BenchContext,
     ChildProcess,
@@ -96,6 +97,7 @@ def run(ctx: BenchContext) -> ScenarioResult:
             "p95 ms",
             "p99 ms",
             "errors",
+            "CPU ms/checkout",
         ],
     )
     labels = {
@@ -117,6 +119,7 @@ def run(ctx: BenchContext) -> ScenarioResult:
                 m["p95"],
                 m["p99"],
                 m["errors"],
+                m["cpu_ms"] if m.get("cpu_ms") is not None else "-",
             )
     ratios = Table(
         "ingest: ratios (checkouts/s)",
@@ -236,8 +239,12 @@ def _api_phase(
         _loadgen(ctx, {"url": url, "key": key, "mode": "closed", "clients": 4, "count": warmup})
         for level in levels:
             spec = {"url": url, "key": key, "mode": "closed", "clients": level, "count": count}
+            cpu_before = tree_cpu_seconds(server.pid)
             answer = _loadgen(ctx, spec)
             measured["api"][level] = _summary(answer, level)
+            measured["api"][level]["cpu_ms"] = per_item_ms(
+                cpu_before, tree_cpu_seconds(server.pid), measured["api"][level]["done"]
+            )
             ctx.log(f"api: {level:>2} clients: {measured['api'][level]['rate']:.1f} checkouts/s")
         answer = _loadgen(
             ctx,

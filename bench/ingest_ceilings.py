@@ -6,6 +6,7 @@ store's ceiling), and (b) plain psycopg inserts of the same rows (the database's
 from __future__ import annotations
 
 import functools
+import time
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -14,6 +15,7 @@ import msgspec
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
+from payments.bench.cpu import per_item_ms
 from payments.bench.harness import BenchContext, percentiles_ms, timed_parallel
 from payments.bench.workload import checkout_body, place_command
 from payments.runtime.config import Settings
@@ -37,15 +39,21 @@ RAW_SCHEMA = [
 
 
 def figures(
-    level: int | None, elapsed: float, latencies: list[float], errors: int
+    level: int | None,
+    elapsed: float,
+    latencies: list[float],
+    errors: int,
+    cpu_before: float | None = None,
 ) -> dict[str, Any]:
-    """One level's figures: how many were done, at what rate, with what latencies."""
+    """One level's figures: how many were done, at what rate, with what latencies, and
+    (given this process's CPU seconds before) this process's CPU ms per item."""
     return {
         "clients": level,
         "done": len(latencies),
         "seconds": elapsed,
         "rate": len(latencies) / elapsed if elapsed else 0.0,
         "errors": errors,
+        "cpu_ms": per_item_ms(cpu_before, time.process_time(), len(latencies)),
         **percentiles_ms(latencies),
     }
 
@@ -86,10 +94,11 @@ def _run_threads(
 ) -> dict[str, Any]:
     prefix = f"{tag}{uuid.uuid4().hex[:8]}"
     commands = [place_command(prefix, i) for i in range(count)]
+    cpu_before = time.process_time()
     elapsed, latencies, errors = timed_parallel(
         workers, count, lambda i: call(commands[i]), deadline_s=600
     )
-    return figures(level, elapsed, latencies, errors)
+    return figures(level, elapsed, latencies, errors, cpu_before)
 
 
 # --- (b) plain psycopg inserts ------------------------------------------------------------
@@ -144,10 +153,11 @@ def raw_phase(
         timed_parallel(4, warmup, lambda i: insert(warm[i]), deadline_s=600)
         for level in levels:
             work = bodies(f"r{level}{uuid.uuid4().hex[:6]}", count)
+            cpu_before = time.process_time()
             elapsed, latencies, errors = timed_parallel(
                 level, count, functools.partial(_insert_nth, insert, work), deadline_s=600
             )
-            measured["raw"][level] = figures(level, elapsed, latencies, errors)
+            measured["raw"][level] = figures(level, elapsed, latencies, errors, cpu_before)
             ctx.log(f"raw: {level:>2} threads: {measured['raw'][level]['rate']:.1f} checkouts/s")
     finally:
         pool.close()

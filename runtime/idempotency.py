@@ -73,7 +73,8 @@ class IdempotencyStore:
 
     def claim(self, scope: str, key: str, fingerprint: str) -> Claim:
         """Claim key for a new request, or say why not (replay, in flight, other body)."""
-        with self.pool.connection() as conn, conn.transaction():
+        # Pipelined: BEGIN, SET and INSERT go in one round trip, COMMIT in a second.
+        with self.pool.connection() as conn, conn.pipeline(), conn.transaction():
             conn.execute(RELAXED_COMMIT)
             inserted = conn.execute(
                 """
@@ -115,7 +116,8 @@ class IdempotencyStore:
             return Claim(ClaimOutcome.REPLAY, StoredResponse(status, bytes(body), dict(headers)))
 
     def complete(self, scope: str, key: str, response: StoredResponse) -> None:
-        with self.pool.connection() as conn, conn.transaction():
+        # Pipelined: the whole transaction in one round trip.
+        with self.pool.connection() as conn, conn.pipeline(), conn.transaction():
             conn.execute(RELAXED_COMMIT)
             conn.execute(
                 """

@@ -102,8 +102,21 @@ class KeyRing:
         parsed = parse_key(text)
         if parsed is None or parsed[0] != self.prefix:
             return None
-        _, key_id, secret = parsed
-        key = self._load(key_id)
+        return self._check(parsed[2], self._load(parsed[1]))
+
+    def cached_caller(self, text: str) -> tuple[bool, Caller | None]:
+        """(True, what `caller` answers) when that needs no database read: a malformed key or
+        one whose state is cached and fresh. (False, None) when `caller` must load the key:
+        the event loop answers most requests itself and hands only the rest to a thread."""
+        parsed = parse_key(text)
+        if parsed is None or parsed[0] != self.prefix:
+            return True, None
+        cached = self._fresh(parsed[1], time.monotonic())
+        if cached is None:
+            return False, None
+        return True, self._check(parsed[2], cached[1])
+
+    def _check(self, secret: str, key: ApiKey | None) -> Caller | None:
         presented = hash_secret(secret)
         if key is None:
             hmac.compare_digest(presented, presented)  # the same work as for a known key
@@ -119,9 +132,8 @@ class KeyRing:
 
     def _load(self, key_id: str) -> ApiKey | None:
         now = time.monotonic()
-        with self._lock:
-            cached = self._cache.get(key_id)
-        if cached is not None and now - cached[0] < CACHE_SECONDS:
+        cached = self._fresh(key_id, now)
+        if cached is not None:
             return cached[1]
         key = self.commands.find(key_id)
         with self._lock:
@@ -129,3 +141,9 @@ class KeyRing:
                 self._cache.clear()
             self._cache[key_id] = (now, key)
         return key
+
+    def _fresh(self, key_id: str, now: float) -> tuple[float, ApiKey | None] | None:
+        """The cached (time, key) of key_id while younger than CACHE_SECONDS, else None."""
+        with self._lock:
+            cached = self._cache.get(key_id)
+        return cached if cached is not None and now - cached[0] < CACHE_SECONDS else None

@@ -199,7 +199,8 @@ class PersonalDataKeys:
         """The subject's live key, created now if it has none (concurrency-safe: one
         statement inserts it or, when another writer came first, reads theirs)."""
         for _ in range(_SEAL_ATTEMPTS):
-            with self.pool.connection() as conn:
+            # Pipelined: SET and the statement in one round trip, the commit in another.
+            with self.pool.connection() as conn, conn.pipeline():
                 if not durable:
                     conn.execute(_ONE_USE_KEY_COMMIT)
                 row = conn.execute(

@@ -86,6 +86,12 @@ def run_everything(
             log_config=None,
             access_log=False,
             lifespan="off",
+            # libuv's loop and the C HTTP parser (both dependencies; ADR 0016): a POST costs
+            # less of the one core the API's Python gets than with asyncio's loop and h11
+            # (docs/performance.md). "auto" picks them, and falls back to asyncio and h11 in
+            # a virtualenv not yet reinstalled since they became dependencies.
+            loop="auto",
+            http="auto",
             ssl_certfile=str(tls.certfile) if tls else None,
             ssl_keyfile=str(tls.keyfile) if tls else None,
             # Behind a TLS-terminating proxy the client address and scheme come from it.

@@ -51,6 +51,26 @@ def test_the_ring_knows_a_valid_key_and_nothing_else() -> None:
         assert ring.caller(presented) is None, presented
 
 
+def test_the_event_loop_answers_from_the_cache_and_defers_only_a_read() -> None:
+    """cached_caller never reads the store: a key not cached (or stale) is left to caller()."""
+    commands, ring = memory_ring()
+    key = new_key(live=False)
+    commands.issue(key.key_id, key.secret_hash, Role.MERCHANT, None, "shop", "cli")
+    assert ring.cached_caller(key.text) == (False, None)  # not read yet
+    assert ring.cached_caller("Bearer x") == (True, None)  # malformed: no read needed
+    assert ring.cached_caller(key.text.replace("pk_test_", "pk_live_")) == (True, None)
+    caller = ring.caller(key.text)
+    assert caller is not None
+    assert ring.cached_caller(key.text) == (True, caller)
+    wrong_secret = key.text[:-4] + ("AAAA" if not key.text.endswith("AAAA") else "BBBB")
+    assert ring.cached_caller(wrong_secret) == (True, None)  # the cached hash refuses it
+    commands.revoke(key.key_id, by="cli", reason="leaked")
+    ring.forget(key.key_id)
+    assert ring.cached_caller(key.text) == (False, None)  # forgotten: read again
+    assert ring.caller(key.text) is None
+    assert ring.cached_caller(key.text) == (True, None)  # the revocation is cached too
+
+
 def test_a_revoked_key_stops_working_and_cannot_be_revoked_twice() -> None:
     commands, ring = memory_ring()
     key = new_key(live=False)

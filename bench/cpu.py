@@ -1,0 +1,43 @@
+"""CPU seconds a process tree spent: what a request costs a process, a figure that the
+machine's other load moves far less than a rate (Linux /proc; None elsewhere)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _stat(pid: str) -> tuple[int, float] | None:
+    """(parent pid, user + system seconds) of a live process, or None."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return int(fields[1]), (int(fields[11]) + int(fields[12])) / _TICKS
+
+
+def tree_cpu_seconds(pid: int) -> float | None:
+    """User + system CPU seconds of `pid` and its live descendants (a child process of
+    `payments serve`, e.g. the projections, counts with it); None without /proc."""
+    if not Path("/proc/self/stat").exists():
+        return None
+    stats = {p: s for p in os.listdir("/proc") if p.isdigit() and (s := _stat(p)) is not None}
+    children: dict[int, list[int]] = {}
+    for p, (parent, _) in stats.items():
+        children.setdefault(parent, []).append(int(p))
+    total, pending = 0.0, [pid]
+    while pending:
+        current = pending.pop()
+        if (found := stats.get(str(current))) is not None:
+            total += found[1]
+        pending.extend(children.get(current, ()))
+    return total
+
+
+def per_item_ms(before: float | None, after: float | None, items: int) -> float | None:
+    """CPU milliseconds per item between two readings (None when unknown or no items)."""
+    if before is None or after is None or items <= 0:
+        return None
+    return round((after - before) * 1000 / items, 2)
