@@ -20,6 +20,7 @@ from payments.api.auth import (
     caller_of,
     check_declared,
 )
+from payments.api.console import TEMPLATES, console_router
 from payments.api.edge import (
     PaymentsRequest,
     allow_header_middleware,
@@ -40,6 +41,7 @@ from payments.api.routes.privacy import PrivacyController
 from payments.api.routes.reconciliations import ReconciliationsController
 from payments.api.routes.refunds import RefundsController
 from payments.api.routes.risk import RiskController
+from payments.api.routes.sellers import SellersController
 from payments.api.routes.wallets import WalletsController
 from payments.api.routes.webhooks import WebhooksController
 from payments.api.schemas import HealthResponse
@@ -99,7 +101,9 @@ def metrics_controller(public: bool) -> type[PrometheusController]:
     return MetricsController
 
 
-def create_app(services: Services) -> Litestar:
+def create_app(services: Services, *, tls: bool = False) -> Litestar:
+    """The app; `tls`: served over HTTPS by us (the console's cookies are then Secure, as
+    they are in production mode or behind a TLS-terminating proxy)."""
     settings = services.settings
     prometheus = PrometheusConfig(app_name="payments", prefix="payments", group_path=True)
     expose_projection_metrics(lambda: projection_states(services.application, services.pool))
@@ -109,17 +113,19 @@ def create_app(services: Services) -> Litestar:
     )
     expose_risk_metrics(lambda: RiskFeed(services.pool, services.application).decisions())
     schema_access = PUBLIC if settings.schema_public else access(*Role)
+    limits = RateLimits(settings.rate_limit_per_key, settings.rate_limit_failed_auth)
+    # The console (/console) signs in with a session cookie of its own instead of a bearer key.
     authentication = DefineMiddleware(
-        ApiKeyAuthentication,
-        keys=services.key_ring,
-        limits=RateLimits(settings.rate_limit_per_key, settings.rate_limit_failed_auth),
+        ApiKeyAuthentication, keys=services.key_ring, limits=limits, exclude=["^/console"]
     )
+    secure_cookies = tls or settings.mode == "production" or settings.trust_proxy
     app = Litestar(
         route_handlers=[
             PaymentsController,
             RiskController,
             DisputesController,
             PayoutsController,
+            SellersController,
             RefundsController,
             OrderHistoryController,
             AuditController,
@@ -133,7 +139,9 @@ def create_app(services: Services) -> Litestar:
             AuditActionsController,
             health,
             metrics_controller(settings.metrics_public),
+            console_router(services, limits, secure=secure_cookies),
         ],
+        template_config=TEMPLATES,
         dependencies={
             "services": Provide(lambda: services, use_cache=True, sync_to_thread=False),
             "caller": Provide(caller_of, sync_to_thread=False),

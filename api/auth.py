@@ -110,6 +110,19 @@ class RateLimits:
         reset = self.limiter.get_window_stats(item, *identifiers).reset_time
         return max(1, math.ceil(reset - time.time()))
 
+    def refuse_if_blocked(self, address: str) -> None:
+        """429 for an address that failed to authenticate too often lately."""
+        if not self.limiter.test(self.failed_auth, address):
+            raise self.too_many(
+                self.failed_auth, address, "too many failed attempts to authenticate"
+            )
+
+    def failed(self, address: str, presented: str) -> None:
+        """Count a failed attempt. `presented`: what may be logged of it (visible_prefix:
+        the key's prefix and id, never a secret or hash)."""
+        self.limiter.hit(self.failed_auth, address)
+        log.warning("authentication failed", extra={"client": address, "key": presented})
+
     def too_many(self, item: RateLimitItem, identifier: str, what: str) -> ProblemError:
         seconds = self.retry_after(item, identifier)
         return ProblemError(
@@ -143,28 +156,21 @@ class ApiKeyAuthentication(AbstractAuthenticationMiddleware):
         self, connection: ASGIConnection[Any, Any, Any, Any]
     ) -> AuthenticationResult:
         address = connection.client.host if connection.client else "unknown"
-        failed = self.limits.failed_auth
-        if not self.limits.limiter.test(failed, address):
-            raise self.limits.too_many(failed, address, "too many failed attempts to authenticate")
+        self.limits.refuse_if_blocked(address)
         header = connection.headers.get("authorization", "")
         scheme, _, token = header.partition(" ")
         if not header:
-            self._failed(address, "missing")
+            self.limits.failed(address, "missing")
             raise unauthorized("no API key", error="invalid_request")
         if scheme.lower() != "bearer" or not token.strip():
-            self._failed(address, "malformed")
+            self.limits.failed(address, "malformed")
             raise unauthorized("the Authorization header is not Bearer <key>", "invalid_request")
         known, caller = self.keys.cached_caller(token.strip())
         if not known:  # the key's state must be read: off the event loop
             caller = await sync_to_thread(self.keys.caller, token.strip())
         if caller is None:
-            self._failed(address, visible_prefix(token.strip()))
+            self.limits.failed(address, visible_prefix(token.strip()))
             raise unauthorized("the API key is unknown, revoked or expired")
         if not self.limits.limiter.hit(self.limits.per_key, caller.key_id):
             raise self.limits.too_many(self.limits.per_key, caller.key_id, "rate limit of this key")
         return AuthenticationResult(user=caller, auth=caller.key_id)
-
-    def _failed(self, address: str, presented: str) -> None:
-        self.limits.limiter.hit(self.limits.failed_auth, address)
-        # The prefix and id only: never a secret, never a hash.
-        log.warning("authentication failed", extra={"client": address, "key": presented})

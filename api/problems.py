@@ -23,6 +23,8 @@ from payments.domain.errors import (
     PaymentOrderConflict,
     PayoutConflict,
     RefundConflict,
+    SellerConflict,
+    SellerNotPayable,
 )
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -265,6 +267,10 @@ DOMAIN_PROBLEMS: tuple[
     (RefundConflict, 409, "refund-conflict", "Refund already exists with other content",
      _on("header.Idempotency-Key", "already used")),
     (OrderNotRefundable, 409, "order-not-refundable", "Order not refundable", None),
+    (SellerNotPayable, 422, "seller-not-payable", "Seller may not be paid out",
+     _on("seller_account")),
+    (SellerConflict, 409, "seller-conflict", "Seller registered already",
+     _on("seller_account", "registered already")),
     (NotFound, 404, "not-found", "Not found", None),
     (IllegalTransition, 409, "illegal-transition", "Not allowed now", None),
 )  # fmt: skip

@@ -13,6 +13,12 @@ _ALWAYS = [
 _NO_STORE = (b"cache-control", b"no-store")
 # JSON needs no scripts, styles or frames; the schema pages (/schema) load their own viewer.
 _CSP = (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'")
+# The console's pages: our stylesheet, inline SVG, forms to ourselves; still no scripts.
+_CONSOLE_CSP = (
+    b"content-security-policy",
+    b"default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
+    b"base-uri 'none'; frame-ancestors 'none'",
+)
 _HSTS = (b"strict-transport-security", b"max-age=31536000; includeSubDomains")
 
 
@@ -22,6 +28,7 @@ def security_headers_middleware(app: ASGIApp) -> ASGIApp:
             await app(scope, receive, send)
             return
         is_schema = scope["path"].startswith("/schema")
+        csp = _CONSOLE_CSP if scope["path"].startswith("/console") else _CSP
         secure = scope.get("scheme") == "https"
 
         async def send_with_headers(message: Message) -> None:
@@ -32,7 +39,7 @@ def security_headers_middleware(app: ASGIApp) -> ASGIApp:
                 if b"cache-control" not in present:
                     extra.append(_NO_STORE)
                 if not is_schema:
-                    extra.append(_CSP)
+                    extra.append(csp)
                 if secure:
                     extra.append(_HSTS)
                 message["headers"] = headers + [h for h in extra if h[0] not in present]

@@ -6,6 +6,7 @@ Commands of other distributions (e.g. `payments bench`) join through the entry-p
 
 from __future__ import annotations
 
+import functools
 import logging
 import sys
 from collections.abc import Callable
@@ -100,7 +101,7 @@ def serve(
         host=host or settings.host,
         port=port or settings.port,
         with_sandbox=not no_sandbox,
-        create_app=create_app,
+        create_app=functools.partial(create_app, tls=tls is not None),
         roles=roles,
         tls=tls,
     )
@@ -123,7 +124,7 @@ def api(ssl_certfile: Path | None, ssl_keyfile: Path | None) -> None:
         host=settings.host,
         port=settings.port,
         with_sandbox=False,
-        create_app=create_app,
+        create_app=functools.partial(create_app, tls=tls is not None),
         roles=(),
         tls=tls,
     )

@@ -85,3 +85,19 @@ class OrderNotRefundable(DomainError):
         )
         self.payment_order_id = payment_order_id
         self.status = status
+
+
+class SellerConflict(DomainError):
+    """A seller account registered already (a second POST /sellers with another key)."""
+
+    def __init__(self, seller_account: str) -> None:
+        super().__init__(f"seller {seller_account!r} is registered already")
+        self.seller_account = seller_account
+
+
+class SellerNotPayable(DomainError):
+    """A payout to a seller who is unknown, not verified by KYC, rejected or suspended."""
+
+    def __init__(self, seller_account: str, why: str) -> None:
+        super().__init__(why)
+        self.seller_account = seller_account

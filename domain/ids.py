@@ -34,3 +34,7 @@ def dispute_uuid(psp_dispute_id: str) -> UUID:
 
 def refund_uuid(refund_id: str) -> UUID:
     return uuid5(PAYMENTS_NAMESPACE, f"refund:{refund_id}")
+
+
+def seller_uuid(seller_account: str) -> UUID:
+    return uuid5(PAYMENTS_NAMESPACE, f"seller:{seller_account}")

@@ -4,18 +4,21 @@ PSP outcomes, dead-letter replay. Each decides on fresh state again after a conc
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from payments.domain.application import PaymentsApplication
-from payments.domain.errors import FieldError, InvalidCommand, PayoutConflict
+from payments.domain.errors import FieldError, InvalidCommand, PayoutConflict, SellerNotPayable
 from payments.domain.payout import Payout
+from payments.domain.seller_commands import SellerCommands
 from payments.domain.seller_wallet import SellerWallet
 
 RUN_PREFIX, REQUEST_PREFIX = "payout_run_", "payout_req_"
 # Ids of payouts made before the prefixes above (they began like payment orders' "po_"): a
 # run looks for them too, so that a day's run repeated across the upgrade pays nobody twice.
 LEGACY_RUN_PREFIX = "po_run_"
+log = logging.getLogger("payments.payouts")
 
 
 def _digest(text: str) -> str:
@@ -56,6 +59,7 @@ class PayoutRunCounts:
     existing: int = 0
     below_minimum: int = 0
     refused: int = 0
+    not_payable: int = 0  # unknown, not verified by KYC, rejected or suspended: skipped
     refusals: list[tuple[str, str]] = field(default_factory=list)  # (seller, why)
 
     def as_dict(self) -> dict[str, int]:
@@ -64,6 +68,7 @@ class PayoutRunCounts:
             "existing": self.existing,
             "below_minimum": self.below_minimum,
             "refused": self.refused,
+            "not_payable": self.not_payable,
         }
 
 
@@ -73,8 +78,16 @@ def is_due_for_payout(wallet: SellerWallet | None, minimum_minor: int) -> bool:
 
 
 class PayoutCommands:
-    def __init__(self, application: PaymentsApplication) -> None:
+    def __init__(
+        self, application: PaymentsApplication, sellers: SellerCommands | None = None
+    ) -> None:
         self.application = application
+        self.sellers = sellers  # None: no seller rule (pure tests of the money path)
+
+    def _refuse_unpayable(self, seller_account: str) -> None:
+        refusal = None if self.sellers is None else self.sellers.payout_refusal(seller_account)
+        if refusal is not None:
+            raise refusal
 
     # --- requesting a payout -------------------------------------------------------------
 
@@ -97,6 +110,7 @@ class PayoutCommands:
                     raise PayoutConflict(command.payout_id)
                 placement = PayoutPlacement(existing, created=False)
                 return []
+            self._refuse_unpayable(command.seller_account)
             if wallet is None:
                 raise InvalidCommand([FieldError("seller_account", "has no balance to pay out")])
             amount = command.amount_minor
@@ -135,10 +149,17 @@ class PayoutCommands:
                 counts.existing += 1
                 continue
             wallet = self.application.find_wallet(seller)
-            if self.application.find_payout(payout_id) is None and not is_due_for_payout(
-                wallet, minimum_minor
-            ):
+            new = self.application.find_payout(payout_id) is None
+            if new and not is_due_for_payout(wallet, minimum_minor):
                 counts.below_minimum += 1
+                continue
+            try:
+                if new:
+                    self._refuse_unpayable(seller)
+            except SellerNotPayable as refused:
+                log.warning("payout run skips a seller: %s", refused, extra={"run_id": run_id})
+                counts.not_payable += 1
+                counts.refusals.append((seller, str(refused)))
                 continue
             try:
                 placement = self.request_payout(

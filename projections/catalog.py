@@ -19,6 +19,7 @@ from payments.projections.source import ApplicationEventSource
 from payments.projections.views.access import ApiKeysView, AuditActionsView
 from payments.projections.views.ledger_pg import PostgresLedger
 from payments.projections.views.order_status_pg import PostgresOrderStatusView
+from payments.projections.views.sellers import SellersView
 from payments.projections.views.wallets_pg import PostgresWallets
 
 VIEW_CLASSES: dict[str, type[PostgresView]] = {
@@ -27,6 +28,7 @@ VIEW_CLASSES: dict[str, type[PostgresView]] = {
     PostgresWallets.name: PostgresWallets,
     ApiKeysView.name: ApiKeysView,
     AuditActionsView.name: AuditActionsView,
+    SellersView.name: SellersView,
 }
 NAMES: tuple[str, ...] = tuple(VIEW_CLASSES)
 

@@ -82,7 +82,17 @@ class DisputeNotice:
     psp_dispute_id: str
 
 
-Notice = ChargeNotice | PayoutNotice | RefundNotice | DisputeNotice | IgnoredNotice
+@dataclass(frozen=True, slots=True)
+class AccountNotice:
+    """account.updated: a seller's onboarding changed at the PSP (confirmed by look-up)."""
+
+    event_id: str
+    event_type: str
+    psp_account_id: str
+    seller_account: str  # our reference, as the event claims it
+
+
+Notice = ChargeNotice | PayoutNotice | RefundNotice | DisputeNotice | AccountNotice | IgnoredNotice
 OutcomeNotice = ChargeNotice | PayoutNotice | RefundNotice
 PAYOUT_OUTCOMES = {"payout.paid": "paid", "payout.failed": "failed", "payout.returned": "returned"}
 
@@ -98,6 +108,11 @@ def read_event(body: bytes) -> Notice:
         if not isinstance(dispute, dict) or not isinstance(dispute.get("id"), str):
             raise WebhookMalformed("no dispute")
         return DisputeNotice(envelope.id, envelope.type, dispute["id"])
+    if envelope.type.startswith("account."):
+        account = _data_object(envelope, "account")
+        if not isinstance(account.get("id"), str):
+            raise WebhookMalformed("no account id")
+        return AccountNotice(envelope.id, envelope.type, account["id"], account["reference"])
     if envelope.type.startswith("payout."):
         payout = _data_object(envelope, "payout")
         outcome = PAYOUT_OUTCOMES.get(envelope.type)

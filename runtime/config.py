@@ -11,6 +11,12 @@ from payments.domain.application import CheckoutPolicy
 from payments.domain.commission import NO_COMMISSION, Commission, RefundCommissionPolicy
 from payments.domain.money import Money, MoneyError, currency_exponent
 from payments.domain.risk_rules import NO_RULES, RiskRules
+from payments.domain.seller_commands import (
+    DEFAULT_SELLER_POLICY,
+    SellerPolicy,
+    SuspendedSellers,
+    UnverifiedSellers,
+)
 from payments.runtime.risk_rules import RiskRulesError, load_risk_rules
 
 
@@ -52,6 +58,7 @@ class Settings:
     trust_proxy: bool = False  # TLS ends at a proxy in front; X-Forwarded-* are believed
     schema_public: bool = True  # /schema without a key
     metrics_public: bool = False  # /metrics without a key
+    console_session_s: int = 8 * 3600  # a console sign-in lasts this long (docs/console.md)
     rate_limit_per_key: str = "1000/second"
     rate_limit_failed_auth: str = "20/minute"  # per client address
     payout_minimum_minor: int = 1000
@@ -63,6 +70,7 @@ class Settings:
     commission: Commission = NO_COMMISSION  # the platform's share of each order (ADR 0014)
     refund_commission: RefundCommissionPolicy = RefundCommissionPolicy.KEEP
     available_after_days: int | None = None  # None: funds become available on settlement
+    sellers: SellerPolicy = DEFAULT_SELLER_POLICY  # PAYMENTS_UNVERIFIED_SELLERS & co. (ADR, #17)
     risk_rules: RiskRules = NO_RULES  # PAYMENTS_RISK_RULES, docs/risk.md
 
     @property
@@ -123,6 +131,7 @@ class Settings:
             trust_proxy=_flag(env, "PAYMENTS_TRUST_PROXY", False),
             schema_public=_flag(env, "PAYMENTS_SCHEMA_PUBLIC", True),
             metrics_public=_flag(env, "PAYMENTS_METRICS_PUBLIC", False),
+            console_session_s=_int(env, "PAYMENTS_CONSOLE_SESSION_S", 8 * 3600, 5, 7 * 86400),
             rate_limit_per_key=_rate(env, "PAYMENTS_RATE_LIMIT_PER_KEY", "1000/second"),
             rate_limit_failed_auth=_rate(env, "PAYMENTS_RATE_LIMIT_FAILED_AUTH", "20/minute"),
             executor=ExecutorSettings(
@@ -149,6 +158,15 @@ class Settings:
             commission=_commission(env, currency),
             refund_commission=RefundCommissionPolicy(
                 _choice(env, "PAYMENTS_REFUND_COMMISSION", ("keep", "return"))
+            ),
+            sellers=SellerPolicy(
+                UnverifiedSellers(
+                    _choice(env, "PAYMENTS_UNVERIFIED_SELLERS", ("accept_charges", "refuse"))
+                ),
+                SuspendedSellers(
+                    _choice(env, "PAYMENTS_SUSPENDED_SELLERS", ("refuse_charges", "accept_charges"))
+                ),
+                payouts_require_kyc=_flag(env, "PAYMENTS_PAYOUTS_REQUIRE_KYC", True),
             ),
             available_after_days=(
                 _int(env, "PAYMENTS_AVAILABLE_AFTER_DAYS", 0, 0, 365)

@@ -125,6 +125,14 @@ class KeyRing:
             return None
         return Caller(key.key_id, key.role, key.seller_account)
 
+    def caller_by_id(self, key_id: str) -> Caller | None:
+        """The caller of a key known by its id (a console session), while it stays valid:
+        a revocation or expiry ends the session as it ends the key."""
+        key = self._load(key_id)
+        if key is None or not key.is_valid_at(self.clock()):
+            return None
+        return Caller(key.key_id, key.role, key.seller_account)
+
     def forget(self, key_id: str) -> None:
         """Drop a cached key (this process revoked or rotated it)."""
         with self._lock:

@@ -9,6 +9,7 @@ from payments.projections.audit.seal import EventLogSeal
 from payments.projections.views.wallets_pg import PostgresWallets
 from payments.psp.dispute_sync import DisputeWatch
 from payments.psp.reconcile.balance import BalanceChecks, describe
+from payments.runtime import kyc
 from payments.runtime.roles import Role, build_executor
 from payments.runtime.services import Services
 from payments.scheduler.jobs import DueWork, JobDependencies, build_scheduler
@@ -54,6 +55,7 @@ def job_dependencies(services: Services) -> JobDependencies:
         seal=seal if settings.audit_key else None,
         reconcile_missed_days=services.reconciler.backfill if services.psp_url else None,
         requery_disputes=requery_disputes if services.psp_url else None,
+        refresh_kyc=(lambda: kyc.refresh_awaiting(services)) if services.psp_url else None,
         check_psp_balance=balance_check if services.psp_url else None,
     )
 

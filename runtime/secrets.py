@@ -14,6 +14,9 @@ import os
 import secrets
 from pathlib import Path
 
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
 from payments.runtime.config import ConfigError, Settings
 
 SANDBOX_WEBHOOK_PREFIX = "whsec_sbx_"  # generated secrets say so: production refuses them
@@ -100,3 +103,13 @@ def with_secrets(settings: Settings) -> Settings:
     if not audit and bundled_sandbox:
         audit = _kept(secrets_dir(settings) / "audit_key", secrets.token_urlsafe(32))
     return dataclasses.replace(settings, webhook_secret=webhook, audit_key=audit)
+
+
+def console_secret(settings: Settings, purpose: str) -> bytes:
+    """32 bytes for the console's session cookie or CSRF tokens, derived (HKDF-SHA256) from
+    the audit key, which every deployment has once its secrets are resolved. Without one
+    (an app built for tests), random bytes: sign-ins then last as long as the process."""
+    if not settings.audit_key:
+        return secrets.token_bytes(32)
+    derive = HKDF(hashes.SHA256(), 32, salt=None, info=f"payments console {purpose}".encode())
+    return derive.derive(settings.audit_key.encode())

@@ -19,6 +19,7 @@ from payments.domain.payout_commands import PayoutCommands
 from payments.domain.reconciliation_commands import ReconciliationCommands
 from payments.domain.refund_commands import RefundCommands
 from payments.domain.risk_commands import RiskCommands
+from payments.domain.seller_commands import SellerCommands
 from payments.projections import catalog as projections_catalog
 from payments.projections.audit import seal, verifications
 from payments.projections.event_store import load_aggregates
@@ -71,7 +72,11 @@ class Services:
 
     @cached_property
     def payouts(self) -> PayoutCommands:
-        return PayoutCommands(self.application)
+        return PayoutCommands(self.application, self.sellers)
+
+    @cached_property
+    def sellers(self) -> SellerCommands:
+        return SellerCommands(self.application, self.settings.sellers)
 
     @cached_property
     def disputes(self) -> DisputeCommands:

@@ -22,6 +22,7 @@ log = logging.getLogger("payments.scheduler.jobs")
 DUE_WORK_EVERY = timedelta(seconds=60)
 STUCK_EVERY = timedelta(minutes=5)
 DISPUTES_EVERY = timedelta(minutes=15)
+KYC_EVERY = timedelta(minutes=15)
 RELEASE_EVERY = timedelta(minutes=5)
 PURGE_EVERY = timedelta(hours=1)
 RUNS_KEPT = timedelta(days=30)
@@ -70,6 +71,7 @@ class JobDependencies:
     # Checks the PSP's balance against ours and records it: (balanced?, what it found).
     check_psp_balance: Callable[[], tuple[bool, str]] | None = None  # None: no PSP
     release_due_funds: Callable[[datetime], int] | None = None  # ADR 0014, by age
+    refresh_kyc: Callable[[], dict[str, int]] | None = None  # None: no PSP (#17)
 
 
 def run_due_work(deps: JobDependencies) -> str:
@@ -109,6 +111,15 @@ def run_payouts(deps: JobDependencies, day: date) -> dict[str, int]:
         log.info("payout refused", extra={"seller": seller, "reason": why})
     log.info("payout run", extra={"run_id": day.isoformat(), **counts.as_dict()})
     return counts.as_dict()
+
+
+def refresh_kyc(deps: JobDependencies) -> str:
+    """Submit again the sellers the PSP's onboarding never answered, and look up the pending
+    ones: a dropped account.updated webhook loses no KYC decision."""
+    if deps.refresh_kyc is None:
+        raise JobSkipped("no PSP configured (PAYMENTS_PSP_URL)")
+    outcomes = deps.refresh_kyc()
+    return ", ".join(f"{k} {v}" for k, v in sorted(outcomes.items())) or "no seller awaits KYC"
 
 
 def release_funds(deps: JobDependencies, now: datetime) -> str:
@@ -196,6 +207,12 @@ def build_jobs(deps: JobDependencies) -> list[Job]:
             "Re-read open (and won) disputes at the PSP: a dropped webhook loses no decision",
             lambda now: requery_disputes(deps),
             every=DISPUTES_EVERY,
+        ),
+        Job(
+            "kyc-requery",
+            "Submit sellers the PSP's onboarding never answered; look up pending KYC",
+            lambda now: refresh_kyc(deps),
+            every=KYC_EVERY,
         ),
         Job(
             "settlement-reconcile",

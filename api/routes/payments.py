@@ -109,6 +109,18 @@ def to_command(data: CheckoutRequest, currency: str) -> PlaceCheckout:
     )
 
 
+def place_checkout(services: Services, command: PlaceCheckout) -> Placement:
+    """Place it unless the seller policy refuses a seller (PAYMENTS_UNVERIFIED_SELLERS,
+    PAYMENTS_SUSPENDED_SELLERS): then a 422 naming each refused order, nothing written."""
+    refused = services.sellers.charge_refusals(
+        (f"payment_orders[{i}].seller_account", line.seller_account, line.payment_order_id)
+        for i, line in enumerate(command.orders)
+    )
+    if refused:
+        raise InvalidCommand(refused)
+    return services.risk.place(command, datetime.now(UTC))
+
+
 def order_url(payment_order_id: str) -> str:
     return f"/payments/{payment_order_id}"
 
@@ -245,7 +257,7 @@ class PaymentsController(Controller):
             CREATE_SCOPE,
             key,
             fingerprint,
-            lambda: _placement_response(services.risk.place(command, datetime.now(UTC))),
+            lambda: _placement_response(place_checkout(services, command)),
         )
 
     @get(

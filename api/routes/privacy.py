@@ -27,6 +27,7 @@ from payments.api.schemas import Identifier
 from payments.domain.erasure import Erasure
 from payments.domain.errors import FieldError, InvalidCommand
 from payments.domain.personal_data import MAX_BUYER_ID_LENGTH, buyer_subject, checkout_subject
+from payments.domain.seller import seller_subject
 from payments.runtime.idempotency import StoredResponse
 from payments.runtime.keys import Caller
 from payments.runtime.personal_data import PersonalDataReading
@@ -42,11 +43,12 @@ BuyerId = Annotated[
 
 
 class ErasureRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    """Whose personal data to erase: a buyer (buyer_info.buyer_id), or a checkout placed
-    without a buyer_id. Exactly one."""
+    """Whose personal data to erase: a buyer (buyer_info.buyer_id), a checkout placed
+    without a buyer_id, or a seller (legal name, contact, KYC id number). Exactly one."""
 
     buyer_id: BuyerId | None = None
     checkout_id: Identifier | None = None
+    seller_account: Identifier | None = None
 
 
 class ErasureResponse(msgspec.Struct, frozen=True):
@@ -86,10 +88,14 @@ def buyer_info_body(checkout_id: str, reading: PersonalDataReading) -> BuyerInfo
 
 
 def subject_of_request(data: ErasureRequest) -> str:
-    if (data.buyer_id is None) == (data.checkout_id is None):
-        raise InvalidCommand([FieldError("body", "give exactly one of buyer_id or checkout_id")])
+    given = [x for x in (data.buyer_id, data.checkout_id, data.seller_account) if x is not None]
+    if len(given) != 1:
+        message = "give exactly one of buyer_id, checkout_id or seller_account"
+        raise InvalidCommand([FieldError("body", message)])
     if data.buyer_id is not None:
         return buyer_subject(data.buyer_id)
+    if data.seller_account is not None:
+        return seller_subject(data.seller_account)
     assert data.checkout_id is not None
     return checkout_subject(data.checkout_id)
 
@@ -139,7 +145,8 @@ class PrivacyController(Controller):
         operation_id="createErasure",
         summary="Erase a buyer's personal data for good",
         description="Erases the keys that seal the buyer_info of every checkout of this "
-        "buyer (or of this checkout, placed without a buyer_id): it becomes unreadable; "
+        "buyer (or of this checkout, placed without a buyer_id), or a seller's legal name, "
+        "contact and KYC id number: it becomes unreadable; "
         "orders, ledger, reconciliation and the audit chain stay as they are. Records an "
         "Erasure event. Needs Idempotency-Key. 201 when keys were erased now, 200 when the "
         "subject was erased before, 404 when it never had a key.",

@@ -19,12 +19,14 @@ from payments.api.auth import PUBLIC
 from payments.api.openapi import operation, raw_body
 from payments.api.problems import FieldProblem, ProblemError, problem_specs
 from payments.domain.errors import IllegalTransition, NotFound
-from payments.domain.execution import Succeeded
+from payments.domain.execution import Retryable, Succeeded
 from payments.domain.ids import payment_order_uuid
 from payments.domain.payment_order import PaymentOrder
 from payments.psp.dispute_sync import sync_dispute
+from payments.psp.onboarding import confirm_account_event
 from payments.psp.signing import MalformedSignatureError, SignatureError, verify_signature
 from payments.psp.webhooks import (
+    AccountNotice,
     ChargeNotice,
     DisputeNotice,
     IgnoredNotice,
@@ -37,6 +39,7 @@ from payments.psp.webhooks import (
     confirm,
     read_event,
 )
+from payments.runtime import kyc
 from payments.runtime.services import Services
 
 log = logging.getLogger("payments.webhooks")
@@ -146,6 +149,8 @@ def _record(services: Services, notice: Notice) -> str:
         return f"ignored: {notice.why}"
     if isinstance(notice, DisputeNotice):
         return _record_dispute(services, notice)
+    if isinstance(notice, AccountNotice):
+        return _record_account(services, notice)
     if not _known(services, notice):
         log.warning("webhook for an unknown reference", extra={"event_id": notice.event_id})
         return "ignored: unknown reference"
@@ -230,6 +235,31 @@ def _record_dispute(services: Services, notice: DisputeNotice) -> str:
         extra={"event_id": notice.event_id, "type": notice.event_type, "outcome": synced.outcome},
     )
     return synced.outcome
+
+
+def _record_account(services: Services, notice: AccountNotice) -> str:
+    """account.updated: the seller's KYC as the PSP's look-up of the account shows it."""
+    if not services.psp_url:
+        raise ProblemError(
+            503, "psp-unavailable", "Cannot confirm with the PSP", "no PSP is configured here"
+        )
+    client = kyc.onboarding_client(services)
+    try:
+        said = confirm_account_event(
+            services.sellers, client, notice.psp_account_id, notice.seller_account
+        )
+    finally:
+        client.close()
+    if isinstance(said, Retryable):
+        raise ProblemError(
+            503,
+            "psp-unavailable",
+            "Cannot confirm with the PSP now",
+            f"the look-up failed ({said.error}); send the event again later",
+            headers={"Retry-After": "30"},
+        )
+    log.info("account webhook", extra={"event_id": notice.event_id, "outcome": said})
+    return said
 
 
 def _known(services: Services, notice: OutcomeNotice) -> bool:

@@ -17,6 +17,7 @@ from payments.domain.dispute import Dispute
 from payments.domain.payment_order import PaymentOrder
 from payments.domain.payout import Payout
 from payments.domain.refund import Refund
+from payments.domain.seller import Seller
 from payments.projections.core import TrackedEvent
 from payments.projections.pg import Connection, PostgresView, qualify, tracking_ddl
 
@@ -81,6 +82,19 @@ ACTION_RULES: dict[type[Any], ActionRule] = {
         f"order {e.payment_order_id}, {e.amount_minor} {e.currency} (minor units)",
     ),
     Refund.DeadLetterReplayed: lambda e: (e.actor, "refund.replayed", e.reference, e.reason),
+    Seller.Registered: lambda e: (
+        e.registered_by,
+        "seller.registered",
+        e.seller_account,
+        f"country {e.country}",
+    ),
+    Seller.Suspended: lambda e: (e.suspended_by, "seller.suspended", e.seller_account, e.reason),
+    Seller.Reinstated: lambda e: (
+        e.reinstated_by,
+        "seller.reinstated",
+        e.seller_account,
+        e.reason,
+    ),
 }
 
 

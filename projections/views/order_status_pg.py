@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -29,6 +31,13 @@ log = logging.getLogger("payments.discrepancies")
 ORDER_COLUMNS = tuple(f.name for f in dataclasses.fields(OrderStatus))
 CHECKOUT_COLUMNS = tuple(f.name for f in dataclasses.fields(CheckoutStatus))
 TABLES = ("order_status", "checkouts", "order_status_tracking")
+
+
+@dataclass(frozen=True, slots=True)
+class OrderTotals:
+    checkouts: int
+    by_status: dict[str, tuple[int, int]]  # status: (orders, amount in minor units)
+    by_hour: list[tuple[datetime, int]]  # hour: orders created in it
 
 
 def _upsert(table: str, columns: Sequence[str], key: str) -> str:
@@ -175,6 +184,29 @@ class PostgresOrderStatusView(PostgresView):
             ).fetchall()
         return [OrderStatus(*row) for row in rows]
 
+    def totals_since(self, since: datetime) -> OrderTotals:
+        """Checkouts, and orders by status and by hour, created at or after `since`."""
+        orders = self.t("order_status")
+        with self.pool.connection() as conn:
+            checkouts = conn.execute(
+                f"SELECT count(*) FROM {self.t('checkouts')} WHERE created_at >= %s", (since,)
+            ).fetchone()
+            by_status = conn.execute(
+                f"SELECT status, count(*), coalesce(sum(amount_minor), 0) FROM {orders} "
+                "WHERE created_at >= %s GROUP BY status ORDER BY status",
+                (since,),
+            ).fetchall()
+            by_hour = conn.execute(
+                f"SELECT date_trunc('hour', created_at), count(*) FROM {orders} "
+                "WHERE created_at >= %s GROUP BY 1 ORDER BY 1",
+                (since,),
+            ).fetchall()
+        return OrderTotals(
+            checkouts=int(checkouts[0]) if checkouts else 0,
+            by_status={status: (int(n), int(amount)) for status, n, amount in by_status},
+            by_hour=[(hour, int(n)) for hour, n in by_hour],
+        )
+
     def get_order(self, payment_order_id: str) -> OrderStatus | None:
         found = self.get_orders([payment_order_id])
         return found[0] if found else None
@@ -217,6 +249,13 @@ class PostgresOrderStatusView(PostgresView):
         if where.created_to is not None:
             conditions.append("created_at < %s")
             params.append(where.created_to)
+        for condition, amount in (
+            ("amount_minor >= %s", where.amount_from_minor),
+            ("amount_minor <= %s", where.amount_to_minor),
+        ):
+            if amount is not None:
+                conditions.append(condition)
+                params.append(amount)
         if after is not None:
             conditions.append("(created_at, payment_order_id) < (%s, %s)")
             params.extend([after.created_at, after.payment_order_id])

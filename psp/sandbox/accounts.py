@@ -1,8 +1,9 @@
 """Sellers with KYC: `POST /v1/accounts` (idempotent by key), look-ups, admin verify or reject.
 
 The `id_number` decides the check, as public test values do: `000000000` is verified at once,
-`111111111` rejected at once, anything else stays pending until `POST /admin/accounts/{id}/verify`
-or `.../reject`, each of which sends `account.updated`. The id number itself is not kept (only
+`111111111` rejected at once (`rejection_reason` `id_number_mismatch`), anything else stays
+pending until `POST /admin/accounts/{id}/verify` or `.../reject` (`verification_failed`), each
+of which sends `account.updated`. The id number itself is not kept (only
 the outcome is), and a bank token, if given, must exist.
 """
 
@@ -42,6 +43,8 @@ SCOPE = "accounts"
 ACCOUNTS, ADMIN = "accounts", "admin"
 PENDING, VERIFIED, REJECTED = "pending", "verified", "rejected"
 KYC_TEST_OUTCOMES = {"000000000": VERIFIED, "111111111": REJECTED}
+# Why KYC failed: the test id number does not match the name; an admin's review failed it.
+ID_MISMATCH, REVIEW_FAILED = "id_number_mismatch", "verification_failed"
 UNKNOWN_ACCOUNT = {404: "no such account"}
 
 
@@ -55,6 +58,7 @@ def account_view(account: sqlite3.Row) -> AccountView:
         status=account["status"],
         bank_token=account["bank_token"],
         created=account["created_at"],
+        rejection_reason=account["rejection_reason"],
     )
 
 
@@ -72,18 +76,20 @@ def record_account(sandbox: Sandbox, key: str, hashed: str, body: AccountRequest
                 422, "Unknown bank token", detail, [FieldError("bank_token", detail)]
             )
         account_id, now = new_id("acct"), iso_utc(utc_now())
+        status = KYC_TEST_OUTCOMES.get(body.id_number, PENDING)
         connection.execute(
             "INSERT INTO accounts (id, reference, name, country, status, bank_token, created_at,"
-            " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            " updated_at, rejection_reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 account_id,
                 body.reference,
                 body.name,
                 body.country,
-                KYC_TEST_OUTCOMES.get(body.id_number, PENDING),
+                status,
                 body.bank_token,
                 now,
                 now,
+                ID_MISMATCH if status == REJECTED else None,
             ),
         )
         payload = msgspec.json.encode(_load(connection, account_id))
@@ -103,8 +109,8 @@ def decide_kyc(sandbox: Sandbox, account_id: str, status: str) -> AccountView:
             detail = f"the account is {account['status']}; only a pending one is decided"
             raise ProblemError(409, "Account already decided", detail)
         connection.execute(
-            "UPDATE accounts SET status = ?, updated_at = ? WHERE id = ?",
-            (status, iso_utc(utc_now()), account_id),
+            "UPDATE accounts SET status = ?, updated_at = ?, rejection_reason = ? WHERE id = ?",
+            (status, iso_utc(utc_now()), REVIEW_FAILED if status == REJECTED else None, account_id),
         )
         view = _load(connection, account_id)
         assert view is not None

@@ -202,6 +202,7 @@ class AccountView(msgspec.Struct, frozen=True):
     status: str  # pending | verified | rejected
     bank_token: str | None
     created: str
+    rejection_reason: str | None = None  # why KYC failed (rejected only)
 
 
 class AccountList(msgspec.Struct, frozen=True):

@@ -51,7 +51,8 @@ CREATE TABLE IF NOT EXISTS bank_tokens (
 );
 CREATE TABLE IF NOT EXISTS accounts (
     id TEXT PRIMARY KEY, reference TEXT NOT NULL, name TEXT NOT NULL, country TEXT NOT NULL,
-    status TEXT NOT NULL, bank_token TEXT, created_at TEXT NOT NULL, updated_at TEXT NOT NULL
+    status TEXT NOT NULL, bank_token TEXT, created_at TEXT NOT NULL, updated_at TEXT NOT NULL,
+    rejection_reason TEXT
 );
 CREATE INDEX IF NOT EXISTS accounts_by_reference ON accounts (reference);
 CREATE TABLE IF NOT EXISTS installation (name TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -109,6 +110,14 @@ class SandboxStore:
         self._connection.execute("PRAGMA synchronous=NORMAL")
         self._connection.execute("PRAGMA busy_timeout=5000")
         self._connection.executescript(SCHEMA)
+        self._add_missing_columns()
+
+    def _add_missing_columns(self) -> None:
+        """Columns added after a database file was made (CREATE TABLE IF NOT EXISTS keeps
+        the old shape): accounts.rejection_reason."""
+        columns = {row["name"] for row in self._connection.execute("PRAGMA table_info(accounts)")}
+        if "rejection_reason" not in columns:
+            self._connection.execute("ALTER TABLE accounts ADD COLUMN rejection_reason TEXT")
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:

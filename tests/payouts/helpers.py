@@ -19,8 +19,46 @@ def seller(prefix: str = "s") -> str:
     return f"{prefix}_{uuid.uuid4().hex[:12]}"
 
 
+VERIFIED_ID, REJECTED_ID, PENDING_ID = "000000000", "111111111", "123456789"
+
+
+def bank_token(stack: Stack) -> str:
+    """A bank token from the sandbox (the only payout destination a seller may give)."""
+    answer = httpx.post(
+        f"{stack.sandbox.url}/v1/bank_tokens",
+        json={"holder_name": "Ada Seller", "iban": "DE89370400440532013000"},
+    )
+    assert answer.status_code == 201, answer.text
+    return str(answer.json()["id"])
+
+
+def seller_body(stack: Stack, seller_account: str, id_number: str) -> dict[str, Any]:
+    return {
+        "seller_account": seller_account,
+        "legal_name": f"Shop {seller_account}",
+        "country": "DE",
+        "bank_token": bank_token(stack),
+        "contact": {"email": "ada@example.com", "phone": "+4930123456"},
+        "id_number": id_number,
+    }
+
+
+def onboard(stack: Stack, seller_account: str, id_number: str = VERIFIED_ID) -> Any:
+    """Register the seller and submit its KYC to the sandbox (VERIFIED_ID passes at once)."""
+    answer = stack.http.post(
+        "/sellers",
+        json=seller_body(stack, seller_account, id_number),
+        headers={"Idempotency-Key": f"onboard-{seller_account}"},
+    )
+    assert answer.status_code == 201, answer.text
+    return answer.json()
+
+
 def credit(stack: Stack, seller_account: str, amounts: list[str]) -> None:
-    """Charge one order per amount for the seller, until each SUCCEEDS and the wallet has it."""
+    """Charge one order per amount for the seller, until each SUCCEEDS and the wallet has it;
+    a seller not registered yet is onboarded first, verified (payouts need KYC)."""
+    if stack.services.sellers.find(seller_account) is None:
+        onboard(stack, seller_account)
     checkout_id = f"co_{uuid.uuid4().hex[:16]}"
     orders = [
         {

@@ -21,6 +21,7 @@ def test_every_job_has_a_stable_id_and_the_finance_jobs_are_daily(stack: Stack) 
         "executor-due-work",
         "stuck-requery",
         "dispute-requery",
+        "kyc-requery",
         "settlement-reconcile",
         "psp-balance-check",
         "payout-run",

@@ -11,7 +11,10 @@ from tests.waiting import wait_until
 
 IBAN = "DE89370400440532013000"
 ROUTING, ACCOUNT_NUMBER = "110000000", "000123456789"
-ACCOUNT_FIELDS = {"id", "object", "reference", "name", "country", "status", "bank_token", "created"}
+ACCOUNT_FIELDS = {
+    *("id", "object", "reference", "name", "country", "status", "bank_token", "created"),
+    "rejection_reason",
+}
 
 
 def _bank_token(client: httpx.Client, **details: str) -> httpx.Response:

@@ -1,0 +1,96 @@
+"""What every console page shares: its place in the navigation, who may open it, the caller,
+the as-of instant, and rendering into the one base layout (templates/base.html).
+
+A page module declares `PAGE = Page(path, title, roles)`, decorates its handlers with
+`**PAGE.access` (the same guard and roles as the JSON API's routes, ADR 0013) and renders with
+`render(...)`; adding it to `PAGES` and `HANDLERS` in `api/console/__init__.py` puts it in the
+navigation of the roles that may open it, and nowhere else.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Any
+
+from litestar.params import QueryParameter
+from litestar.response import Template
+
+from payments.api.as_of import parse_as_of
+from payments.api.auth import access
+from payments.domain.api_key import Role
+from payments.runtime.keys import Caller
+
+BASE = "/console"
+# A form field sent in the query (a search, the as-of instant); empty means not given.
+Field = Annotated[str | None, QueryParameter(max_length=200)]
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    path: str  # under /console, as the browser sees it
+    title: str
+    roles: frozenset[Role]  # admin may always open it
+
+    @classmethod
+    def of(cls, path: str, title: str, *roles: Role) -> Page:
+        return cls(path, title, frozenset({*roles, Role.ADMIN}))
+
+    @property
+    def access(self) -> dict[str, Any]:
+        return console_access(*self.roles)
+
+    def offered_to(self, caller: Caller | None) -> bool:
+        return caller is not None and caller.role in self.roles
+
+
+def console_access(*roles: Role) -> dict[str, Any]:
+    """Route keyword arguments: the JSON API's role guard (admin always), no OpenAPI entry.
+    An action of a page declares the roles of the JSON route that does the same thing."""
+    declared = access(*roles)
+    declared.pop("security")
+    return {**declared, "include_in_schema": False}
+
+
+def may(caller: Caller, *roles: Role) -> bool:
+    """Whether a page offers the caller an action of these roles (admin always)."""
+    return caller.role in {*roles, Role.ADMIN}
+
+
+# Filled by api/console/__init__.py, in navigation order.
+PAGES: list[Page] = []
+
+_NAIVE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?$", re.ASCII)
+
+
+def as_of_of(text: str | None) -> datetime | None:
+    """The page's `?as_of=`: as the JSON API reads it, and a time without an offset (what a
+    browser's date-time field sends) is UTC, as the form says. Empty: now."""
+    if text is None or not text.strip():
+        return None
+    text = text.strip()
+    return parse_as_of(f"{text}Z" if _NAIVE.fullmatch(text) else text)
+
+
+def render(
+    template: str,
+    caller: Caller | None,
+    page: Page | None,
+    *,
+    status_code: int = 200,
+    as_of: datetime | None = None,
+    **context: Any,
+) -> Template:
+    return Template(
+        template_name=template,
+        status_code=status_code,
+        context={
+            "caller": caller,
+            "nav": [p for p in PAGES if p.offered_to(caller)],
+            "page": page,
+            "as_of": as_of,
+            "as_of_value": as_of.strftime("%Y-%m-%dT%H:%M:%S") if as_of else "",
+            **context,
+        },
+    )

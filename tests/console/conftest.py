@@ -1,0 +1,93 @@
+"""Browser tests of the console: Playwright driving Debian's Chromium against a real stack.
+
+Playwright's own browser download is not available here: the tests launch /usr/bin/chromium
+(package `chromium`). Without it they are skipped with a message naming the package, unless
+PAYMENTS_REQUIRE_BROWSER=1 (as .ci/run sets it), where a missing browser fails them.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from payments.domain.api_key import Role
+from tests.executor.conftest import Stack, running_stack
+
+CHROMIUM = Path(os.environ.get("PAYMENTS_CHROMIUM", "/usr/bin/chromium"))
+# Set to a directory (docs/console) to save screenshots of the main pages there.
+SCREENSHOTS = os.environ.get("PAYMENTS_CONSOLE_SCREENSHOTS")
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    if not CHROMIUM.exists():
+        message = f"no browser at {CHROMIUM}: install Debian's package `chromium` (apt-get install chromium)"
+        if os.environ.get("PAYMENTS_REQUIRE_BROWSER") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=str(CHROMIUM))
+        yield launched
+        launched.close()
+
+
+@dataclass
+class Console:
+    stack: Stack
+    browser: Any
+
+    @property
+    def url(self) -> str:
+        return f"{self.stack.api_url}/console"
+
+    def key(self, role: Role, seller: str | None = None) -> str:
+        key, _ = self.stack.services.issue_key(role, seller, f"console {role.value}", by="cli")
+        return key.text
+
+    def page(self) -> Any:
+        """A fresh browser context (its own cookies) and a page in it."""
+        context = self.browser.new_context(base_url=self.stack.api_url)
+        context.set_default_timeout(15_000)
+        return context.new_page()
+
+    def signed_in(self, role: Role, seller: str | None = None, base: str | None = None) -> Any:
+        page = self.page()
+        sign_in(page, base or self.url, self.key(role, seller))
+        return page
+
+
+def caught_up(stack: Stack) -> None:
+    """Wait until the order status view has applied every event written so far."""
+    from payments.projections.catalog import LiveViews
+
+    head = stack.services.application.recorder.max_notification_id() or 0
+    view = LiveViews.on(stack.services.pool).order_status
+    stack.settle(lambda: view.position() >= head)
+
+
+def sign_in(page: Any, console_url: str, key: str) -> None:
+    page.goto(f"{console_url}/sign-in")
+    page.get_by_label("API key").fill(key)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_load_state()
+
+
+def screenshot(page: Any, name: str) -> None:
+    if SCREENSHOTS:
+        Path(SCREENSHOTS).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(Path(SCREENSHOTS) / f"{name}.png"), full_page=True)
+
+
+@pytest.fixture(scope="module")
+def console(
+    admin_database_url: str, tmp_path_factory: pytest.TempPathFactory, browser: Any
+) -> Iterator[Console]:
+    with running_stack(admin_database_url, tmp_path_factory) as stack:
+        yield Console(stack, browser)
