@@ -20,16 +20,16 @@ from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 
 from payments.api.auth import PUBLIC, RateLimits
-from payments.api.console import overview, pages, session
-from payments.api.problems import ProblemError
+from payments.api.console import order, orders, overview, pages, session
+from payments.api.problems import ProblemError, domain_problem
 from payments.domain.errors import DomainError
 from payments.runtime.services import Services
 
 HERE = Path(__file__).parent
 TEMPLATES = TemplateConfig(directory=HERE / "templates", engine=JinjaTemplateEngine)
 
-pages.PAGES[:] = [overview.PAGE]
-HANDLERS: list[Any] = [*session.HANDLERS, *overview.HANDLERS]
+pages.PAGES[:] = [overview.PAGE, orders.PAGE]
+HANDLERS: list[Any] = [*session.HANDLERS, *overview.HANDLERS, *orders.HANDLERS, *order.HANDLERS]
 
 _TITLES = {
     400: "That request is not valid",
@@ -47,8 +47,18 @@ def console_error(request: Request[Any, Any, Any], error: Exception) -> Response
         status, detail = error.problem.status, error.problem.detail
     elif isinstance(error, HTTPException):
         status, detail = error.status_code, error.detail
+        if isinstance(error.extra, list):  # Litestar's validation: which field, why
+            detail += ": " + "; ".join(
+                f"{e.get('key', '')} {e.get('message', '')}".strip()
+                for e in error.extra
+                if isinstance(e, dict)
+            )
+    elif isinstance(error, DomainError):
+        problem = domain_problem(error)
+        fields = "; ".join(f"{e.field}: {e.message}" for e in problem.errors)
+        status, detail = problem.status, fields or problem.detail
     else:
-        status, detail = 409, str(error)
+        status, detail = 500, "unexpected error"
     if status == 401:
         return Redirect(session.SIGN_IN, status_code=303)
     if status == 403 and "CSRF" in detail:

@@ -12,8 +12,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
+from litestar.params import QueryParameter
 from litestar.response import Template
 
 from payments.api.as_of import parse_as_of
@@ -22,6 +23,8 @@ from payments.domain.api_key import Role
 from payments.runtime.keys import Caller
 
 BASE = "/console"
+# A form field sent in the query (a search, the as-of instant); empty means not given.
+Field = Annotated[str | None, QueryParameter(max_length=200)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,13 +39,23 @@ class Page:
 
     @property
     def access(self) -> dict[str, Any]:
-        """Route keyword arguments: the JSON API's role guard, and no OpenAPI entry."""
-        declared = access(*self.roles)
-        declared.pop("security")
-        return {**declared, "include_in_schema": False}
+        return console_access(*self.roles)
 
     def offered_to(self, caller: Caller | None) -> bool:
         return caller is not None and caller.role in self.roles
+
+
+def console_access(*roles: Role) -> dict[str, Any]:
+    """Route keyword arguments: the JSON API's role guard (admin always), no OpenAPI entry.
+    An action of a page declares the roles of the JSON route that does the same thing."""
+    declared = access(*roles)
+    declared.pop("security")
+    return {**declared, "include_in_schema": False}
+
+
+def may(caller: Caller, *roles: Role) -> bool:
+    """Whether a page offers the caller an action of these roles (admin always)."""
+    return caller.role in {*roles, Role.ADMIN}
 
 
 # Filled by api/console/__init__.py, in navigation order.

@@ -40,7 +40,7 @@ _CREATED_HEADERS = {
 }
 
 
-def _amount_minor(text: str | None, currency: str) -> int | None:
+def amount_minor_of(text: str | None, currency: str) -> int | None:
     if text is None:
         return None
     try:
@@ -117,7 +117,7 @@ class RefundsController(Controller):
         command = RequestRefund(
             refund_id=refund_id_for_key(f"{caller.key_id} {key}"),
             payment_order_id=payment_order_id,
-            amount_minor=_amount_minor(data.amount, services.settings.currency),
+            amount_minor=amount_minor_of(data.amount, services.settings.currency),
             reason=data.reason,
             requested_by=caller.key_id,
         )

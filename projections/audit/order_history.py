@@ -40,6 +40,7 @@ HISTORY_FIELDS = frozenset(
         "reason",
         "reported_outcome",
         "detail",
+        "actor",  # the API key id of whoever replayed or reviewed it
     }
 )
 

@@ -76,6 +76,8 @@ class OrderFilter:
     checkout_id: str | None = None
     created_from: datetime | None = None
     created_to: datetime | None = None
+    amount_from_minor: int | None = None  # inclusive, like amount_to_minor
+    amount_to_minor: int | None = None
 
     def matches(self, row: OrderStatus) -> bool:
         return (
@@ -84,6 +86,8 @@ class OrderFilter:
             and (self.checkout_id is None or row.checkout_id == self.checkout_id)
             and (self.created_from is None or row.created_at >= self.created_from)
             and (self.created_to is None or row.created_at < self.created_to)
+            and (self.amount_from_minor is None or row.amount_minor >= self.amount_from_minor)
+            and (self.amount_to_minor is None or row.amount_minor <= self.amount_to_minor)
         )
 
 

@@ -249,6 +249,13 @@ class PostgresOrderStatusView(PostgresView):
         if where.created_to is not None:
             conditions.append("created_at < %s")
             params.append(where.created_to)
+        for condition, amount in (
+            ("amount_minor >= %s", where.amount_from_minor),
+            ("amount_minor <= %s", where.amount_to_minor),
+        ):
+            if amount is not None:
+                conditions.append(condition)
+                params.append(amount)
         if after is not None:
             conditions.append("(created_at, payment_order_id) < (%s, %s)")
             params.extend([after.created_at, after.payment_order_id])

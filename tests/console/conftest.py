@@ -63,6 +63,15 @@ class Console:
         return page
 
 
+def caught_up(stack: Stack) -> None:
+    """Wait until the order status view has applied every event written so far."""
+    from payments.projections.catalog import LiveViews
+
+    head = stack.services.application.recorder.max_notification_id() or 0
+    view = LiveViews.on(stack.services.pool).order_status
+    stack.settle(lambda: view.position() >= head)
+
+
 def sign_in(page: Any, console_url: str, key: str) -> None:
     page.goto(f"{console_url}/sign-in")
     page.get_by_label("API key").fill(key)

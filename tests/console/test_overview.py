@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from payments.domain.api_key import Role
-from payments.projections.catalog import LiveViews
-from tests.console.conftest import Console, screenshot
+from tests.console.conftest import Console, caught_up, screenshot
 from tests.executor.helpers import place, terminal
 
 
@@ -15,9 +14,7 @@ def test_the_overview_counts_todays_checkouts_and_orders(console: Console) -> No
     paid = place(stack, stack.sandbox.token("success"), ["12.50", "7.50"])
     declined = place(stack, stack.sandbox.token("declined"), ["3.00"])
     stack.settle(lambda: terminal(stack, *paid, *declined))
-    head = stack.services.application.recorder.max_notification_id()
-    status_view = LiveViews.on(stack.services.pool).order_status
-    stack.settle(lambda: status_view.position() >= (head or 0))
+    caught_up(stack)
 
     page.reload()
     assert int(page.locator("[data-figure=checkouts]").inner_text()) == before + 2

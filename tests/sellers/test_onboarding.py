@@ -16,12 +16,12 @@ from tests.payouts.helpers import (
     VERIFIED_ID,
     api_get,
     credit,
-    eventually,
     onboard,
     post_payout,
     seller,
     seller_body,
 )
+from tests.waiting import wait_until
 
 
 def _kyc(stack: Stack, account: str) -> str:
@@ -85,7 +85,7 @@ def test_a_payout_waits_for_kyc_decided_later_and_confirmed_by_look_up(stack: St
     # The PSP decides; its account.updated webhook is a hint our API confirms by look-up.
     decided = httpx.post(f"{stack.sandbox.url}/admin/accounts/{created['psp_account_id']}/verify")
     assert decided.status_code == 200, decided.text
-    eventually(lambda: _kyc(stack, account) == "verified")
+    wait_until(lambda: _kyc(stack, account) == "verified")
     paid = post_payout(stack, account)
     assert paid.status_code == 201, paid.text
 
