@@ -51,6 +51,8 @@ from payments.projections.catalog import projection_states
 from payments.projections.followers.risk_feed import RiskFeed
 from payments.projections.metrics import expose_projection_metrics
 from payments.projections.risk_metrics import expose_risk_metrics
+from payments.projections.seller_metrics import expose_seller_metrics
+from payments.projections.views.sellers import SellersView
 from payments.psp.reconcile.balance import BalanceChecks
 from payments.psp.reconcile.metrics import expose_reconciliation_metrics
 from payments.runtime.database import ping
@@ -112,6 +114,7 @@ def create_app(services: Services, *, tls: bool = False) -> Litestar:
         lambda: BalanceChecks(services.pool).latest_differences(),
     )
     expose_risk_metrics(lambda: RiskFeed(services.pool, services.application).decisions())
+    expose_seller_metrics(lambda: SellersView(services.pool).counts())
     schema_access = PUBLIC if settings.schema_public else access(*Role)
     limits = RateLimits(settings.rate_limit_per_key, settings.rate_limit_failed_auth)
     # The console (/console) signs in with a session cookie of its own instead of a bearer key.
