@@ -28,7 +28,7 @@ from payments.api.edge import (
 )
 from payments.api.logs import request_logging_middleware
 from payments.api.openapi import finish_document
-from payments.api.problems import EXCEPTION_HANDLERS, Problem, problem_response, problem_specs
+from payments.api.problems import EXCEPTION_HANDLERS, problem, problem_response, problem_specs
 from payments.api.routes.actions import AuditActionsController
 from payments.api.routes.audit import AuditController, OrderHistoryController
 from payments.api.routes.dead_letters import DeadLettersController
@@ -51,6 +51,8 @@ from payments.projections.catalog import projection_states
 from payments.projections.followers.risk_feed import RiskFeed
 from payments.projections.metrics import expose_projection_metrics
 from payments.projections.risk_metrics import expose_risk_metrics
+from payments.projections.seller_metrics import expose_seller_metrics
+from payments.projections.views.sellers import SellersView
 from payments.psp.reconcile.balance import BalanceChecks
 from payments.psp.reconcile.metrics import expose_reconciliation_metrics
 from payments.runtime.database import ping
@@ -72,14 +74,8 @@ def health(services: NamedDependency[Services]) -> Response[HealthResponse] | Re
     try:
         ping(services.pool)
     except Exception:
-        return problem_response(
-            Problem(
-                type="https://payments.dev/problems/unavailable",
-                title="Database unavailable",
-                status=503,
-                detail="The database did not answer.",
-            )
-        )
+        down = problem(503, "unavailable", "Database unavailable", "The database did not answer.")
+        return problem_response(down)
     return Response(
         HealthResponse(status="ok", database="ok", mode=services.settings.mode),
         media_type=MediaType.JSON,
@@ -90,14 +86,8 @@ def _schema_not_found_as_problem(response: Response[object]) -> Response[object]
     """Litestar answers unknown /schema/... paths with an HTML page: a problem, like all 404s."""
     if response.status_code != 404:
         return response
-    return problem_response(
-        Problem(
-            type="https://payments.dev/problems/not-found",
-            title="Not found",
-            status=404,
-            detail="No such document: see /schema/openapi.json (or /schema for the docs).",
-        )
-    )  # type: ignore[return-value]
+    detail = "No such document: see /schema/openapi.json (or /schema for the docs)."
+    return problem_response(problem(404, "not-found", "Not found", detail))  # type: ignore[return-value]
 
 
 def metrics_controller(public: bool) -> type[PrometheusController]:
@@ -124,6 +114,7 @@ def create_app(services: Services, *, tls: bool = False) -> Litestar:
         lambda: BalanceChecks(services.pool).latest_differences(),
     )
     expose_risk_metrics(lambda: RiskFeed(services.pool, services.application).decisions())
+    expose_seller_metrics(lambda: SellersView(services.pool).counts())
     schema_access = PUBLIC if settings.schema_public else access(*Role)
     limits = RateLimits(settings.rate_limit_per_key, settings.rate_limit_failed_auth)
     # The console (/console) signs in with a session cookie of its own instead of a bearer key.

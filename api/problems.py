@@ -76,10 +76,23 @@ class ProblemError(Exception):
         headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(detail)
-        self.problem = Problem(
-            type=TYPE_BASE + slug, title=title, status=status, detail=detail, errors=errors or []
-        )
+        self.problem = problem(status, slug, title, detail, errors)
         self.headers = headers or {}
+
+
+def problem(
+    status: int, slug: str, title: str, detail: str, errors: list[FieldProblem] | None = None
+) -> Problem:
+    """A problem of the type https://payments.dev/problems/<slug>."""
+    return Problem(
+        type=TYPE_BASE + slug, title=title, status=status, detail=detail, errors=errors or []
+    )
+
+
+def invalid(errors: list[FieldProblem]) -> Problem:
+    """422: one or more fields are invalid, each named in errors."""
+    detail = "One or more fields are invalid; see errors."
+    return problem(422, "validation", "The request is not valid", detail, errors)
 
 
 _DESCRIPTIONS = {
@@ -167,13 +180,7 @@ def _validation_problem(request: Request[Any, Any, Any], exc: ValidationExceptio
         errors.append(FieldProblem(field=_field_from_key(key), message=message))
     if not errors:
         errors.append(FieldProblem(field="body", message=_clean(str(exc.detail))))
-    return Problem(
-        type=TYPE_BASE + "validation",
-        title="The request is not valid",
-        status=422,
-        detail="One or more fields are invalid; see errors.",
-        errors=errors,
-    )
+    return invalid(errors)
 
 
 def _clean(text: str) -> str:
@@ -195,27 +202,18 @@ def handle_http_exception(request: Request[Any, Any, Any], exc: Exception) -> Re
     slug, title = _TITLES.get(status, ("error", "Request refused"))
     if status == 400 and "JSON is malformed" in str(exc.detail):
         slug, title = "malformed-json", "The body is not valid JSON"
-    return problem_response(
-        Problem(
-            type=TYPE_BASE + slug,
-            title=title,
-            status=status,
-            detail=_clean(str(exc.detail)),
-        ),
-        headers=dict(exc.headers or {}),
-    )
+    answer = problem(status, slug, title, _clean(str(exc.detail)))
+    return problem_response(answer, headers=dict(exc.headers or {}))
 
 
 def _malformed_body(exc: ValidationException) -> Problem | None:
     detail = str(exc.detail)
     if "JSON" in detail and ("malformed" in detail.lower() or "decode" in detail.lower()):
-        return Problem(
-            type=TYPE_BASE + "malformed-json",
-            title="The body is not valid JSON",
-            status=400,
-            detail="The request body could not be parsed as JSON.",
-            errors=[FieldProblem(field="body", message=_clean(detail))],
-        )
+        return problem(
+            400, "malformed-json", "The body is not valid JSON",
+            "The request body could not be parsed as JSON.",
+            [FieldProblem(field="body", message=_clean(detail))],
+        )  # fmt: skip
     return None
 
 
@@ -234,12 +232,10 @@ _TITLES = {
 
 
 def _internal() -> Problem:
-    return Problem(
-        type=TYPE_BASE + "internal",
-        title="Internal error",
-        status=500,
-        detail="Something went wrong on our side; nothing was half-written. Retry later.",
-    )
+    return problem(
+        500, "internal", "Internal error",
+        "Something went wrong on our side; nothing was half-written. Retry later.",
+    )  # fmt: skip
 
 
 def handle_problem_error(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
@@ -252,79 +248,41 @@ def handle_domain_error(request: Request[Any, Any, Any], exc: Exception) -> Resp
     return problem_response(domain_problem(exc))
 
 
+def _on(field: str, message: str | None = None) -> Callable[[DomainError], list[FieldProblem]]:
+    """The refusal names one field (`message`: what to say of it; None: the refusal's own)."""
+    return lambda exc: [FieldProblem(field=field, message=message or str(exc))]
+
+
+# How each other refusal of the domain is answered, first match wins: (the error, the
+# problem's status, type slug and title, and the field it names if any).
+DOMAIN_PROBLEMS: tuple[
+    tuple[type[DomainError], int, str, str, Callable[[DomainError], list[FieldProblem]] | None],
+    ...,
+] = (
+    (CheckoutConflict, 409, "checkout-conflict", "checkout_id already used",
+     _on("checkout_id", "already used with another body")),
+    (PaymentOrderConflict, 409, "payment-order-conflict", "payment_order_id already used",
+     _on("payment_order_id")),
+    (PayoutConflict, 409, "payout-conflict", "Payout already exists with other content", None),
+    (RefundConflict, 409, "refund-conflict", "Refund already exists with other content",
+     _on("header.Idempotency-Key", "already used")),
+    (OrderNotRefundable, 409, "order-not-refundable", "Order not refundable", None),
+    (SellerNotPayable, 422, "seller-not-payable", "Seller may not be paid out",
+     _on("seller_account")),
+    (SellerConflict, 409, "seller-conflict", "Seller registered already",
+     _on("seller_account", "registered already")),
+    (NotFound, 404, "not-found", "Not found", None),
+    (IllegalTransition, 409, "illegal-transition", "Not allowed now", None),
+)  # fmt: skip
+
+
 def domain_problem(exc: DomainError) -> Problem:
     if isinstance(exc, InvalidCommand):
-        return Problem(
-            type=TYPE_BASE + "validation",
-            title="The request is not valid",
-            status=422,
-            detail="One or more fields are invalid; see errors.",
-            errors=[FieldProblem(field=e.field, message=e.message) for e in exc.errors],
-        )
-    if isinstance(exc, CheckoutConflict):
-        return Problem(
-            type=TYPE_BASE + "checkout-conflict",
-            title="checkout_id already used",
-            status=409,
-            detail=str(exc),
-            errors=[FieldProblem(field="checkout_id", message="already used with another body")],
-        )
-    if isinstance(exc, PaymentOrderConflict):
-        return Problem(
-            type=TYPE_BASE + "payment-order-conflict",
-            title="payment_order_id already used",
-            status=409,
-            detail=str(exc),
-            errors=[FieldProblem(field="payment_order_id", message=str(exc))],
-        )
-    if isinstance(exc, PayoutConflict):
-        return Problem(
-            type=TYPE_BASE + "payout-conflict",
-            title="Payout already exists with other content",
-            status=409,
-            detail=str(exc),
-        )
-    if isinstance(exc, RefundConflict):
-        return Problem(
-            type=TYPE_BASE + "refund-conflict",
-            title="Refund already exists with other content",
-            status=409,
-            detail=str(exc),
-            errors=[FieldProblem(field="header.Idempotency-Key", message="already used")],
-        )
-    if isinstance(exc, OrderNotRefundable):
-        return Problem(
-            type=TYPE_BASE + "order-not-refundable",
-            title="Order not refundable",
-            status=409,
-            detail=str(exc),
-        )
-    if isinstance(exc, SellerNotPayable):
-        return Problem(
-            type=TYPE_BASE + "seller-not-payable",
-            title="Seller may not be paid out",
-            status=422,
-            detail=str(exc),
-            errors=[FieldProblem(field="seller_account", message=str(exc))],
-        )
-    if isinstance(exc, SellerConflict):
-        return Problem(
-            type=TYPE_BASE + "seller-conflict",
-            title="Seller registered already",
-            status=409,
-            detail=str(exc),
-            errors=[FieldProblem(field="seller_account", message="registered already")],
-        )
-    if isinstance(exc, NotFound):
-        return Problem(type=TYPE_BASE + "not-found", title="Not found", status=404, detail=str(exc))
-    if isinstance(exc, IllegalTransition):
-        return Problem(
-            type=TYPE_BASE + "illegal-transition",
-            title="Not allowed now",
-            status=409,
-            detail=str(exc),
-        )
-    return Problem(type=TYPE_BASE + "domain", title="Refused", status=422, detail=str(exc))
+        return invalid([FieldProblem(field=e.field, message=e.message) for e in exc.errors])
+    for kind, status, slug, title, names in DOMAIN_PROBLEMS:
+        if isinstance(exc, kind):
+            return problem(status, slug, title, str(exc), names(exc) if names else None)
+    return problem(422, "domain", "Refused", str(exc))
 
 
 def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:

@@ -18,44 +18,25 @@ import os
 import random
 import statistics
 import time
-import uuid
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import click
-import psycopg
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
+from payments.bench.harness import scratch_services
 from payments.bench.history import make_history
 from payments.projections.audit import as_of
 from payments.projections.audit.verify import verify_projection
 from payments.projections.catalog import NAMES, live_view
 from payments.projections.runner import ProjectionRunner
 from payments.projections.source import ApplicationEventSource
-from payments.runtime.config import Settings
-from payments.runtime.services import Services, build_services
+from payments.runtime.services import Services
 
 if TYPE_CHECKING:
     from payments.bench.harness import BenchContext, ScenarioResult
 
 YEAR_START = datetime(2025, 1, 1, tzinfo=UTC)
 QUERIES = 30
-
-
-def _create_database(admin_url: str) -> str:
-    name = f"bench_audit_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return make_conninfo(admin_url, dbname=name)
-
-
-def _drop_database(admin_url: str, url: str) -> None:
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{conninfo_to_dict(url)["dbname"]}" WITH (FORCE)')
-
-
-def _services(url: str) -> Services:
-    return build_services(Settings.from_env({"PAYMENTS_DATABASE_URL": url}), url)
 
 
 def _write_postings(services: Services, postings: int) -> None:
@@ -127,9 +108,7 @@ def _wallet_latencies(services: Services, seller: str, rng: random.Random) -> di
 
 
 def measure_as_of(admin_url: str, postings: int, seed: int = 0) -> dict[str, Any]:
-    url = _create_database(admin_url)
-    services = _services(url)
-    try:
+    with scratch_services(admin_url, "audit") as services:
         started = time.perf_counter()
         _write_postings(services, postings)
         setup = time.perf_counter() - started
@@ -147,15 +126,10 @@ def measure_as_of(admin_url: str, postings: int, seed: int = 0) -> dict[str, Any
             "wallet_seller": _wallet_latencies(services, "seller_3", rng),
             "trial_balance_ms": round(trial_ms, 1),
         }
-    finally:
-        services.close()
-        _drop_database(admin_url, url)
 
 
 def measure_verify(admin_url: str, orders: int) -> dict[str, Any]:
-    url = _create_database(admin_url)
-    services = _services(url)
-    try:
+    with scratch_services(admin_url, "audit") as services:
         make_history(services.application, orders)
         source = ApplicationEventSource(services.application)
         for name in NAMES:
@@ -179,9 +153,6 @@ def measure_verify(admin_url: str, orders: int) -> dict[str, Any]:
             "events_per_second": round(events * len(NAMES) / seconds),
             "projections": per_projection,
         }
-    finally:
-        services.close()
-        _drop_database(admin_url, url)
 
 
 def run_audit_bench(

@@ -27,7 +27,9 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from rich.console import Console
 from rich.table import Table as RichTable
 
+from payments.runtime.config import Settings
 from payments.runtime.database import redact
+from payments.runtime.services import Services, build_services
 
 Cell = str | int | float | bool | None
 
@@ -92,20 +94,45 @@ class BenchContext:
 
     def create_database(self, prefix: str) -> str:
         """A fresh, empty database on the benchmark's server; dropped when the run ends."""
-        name = f"bench_{prefix}_{uuid.uuid4().hex[:8]}"
-        with psycopg.connect(self.admin_url, autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
+        name, url = create_database(self.admin_url, prefix)
         self._databases.append(name)
-        return make_conninfo(self.admin_url, dbname=name)
+        return url
 
     def drop_databases(self) -> None:
-        with psycopg.connect(self.admin_url, autocommit=True) as conn:
-            for name in self._databases:
-                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        for name in self._databases:
+            drop_database(self.admin_url, name)
         self._databases.clear()
 
     def log(self, message: str) -> None:
         self.console.print(f"[dim]{time.strftime('%H:%M:%S')}[/dim] {message}")
+
+
+def create_database(admin_url: str, prefix: str) -> tuple[str, str]:
+    """A fresh, empty database on the benchmark's server: (its name, its URL)."""
+    name = f"bench_{prefix}_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return name, make_conninfo(admin_url, dbname=name)
+
+
+def drop_database(admin_url: str, name: str) -> None:
+    """Drop a benchmark's database, closing whatever is still connected to it."""
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@contextlib.contextmanager
+def scratch_services(admin_url: str, prefix: str) -> Iterator[Services]:
+    """Services on a fresh database of their own for the block, dropped after it."""
+    name, url = create_database(admin_url, prefix)
+    try:
+        services = build_services(Settings.from_env({"PAYMENTS_DATABASE_URL": url}), url)
+        try:
+            yield services
+        finally:
+            services.close()
+    finally:
+        drop_database(admin_url, name)
 
 
 @contextlib.contextmanager

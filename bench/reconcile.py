@@ -21,16 +21,19 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import psycopg
-from psycopg.conninfo import make_conninfo
-
-from payments.bench.harness import BenchContext, Goal, ScenarioResult, Table
+from payments.bench.harness import (
+    BenchContext,
+    Goal,
+    ScenarioResult,
+    Table,
+    create_database,
+    drop_database,
+)
 from payments.bench.release import measure_release, release_table
 from payments.domain.application import CheckoutPolicy, PaymentsApplication
 from payments.domain.commission import Commission
@@ -185,10 +188,7 @@ def run_reconcile_bench(
         raise ValueError("a settlement file needs at least one line and its payout line")
     admin_url = _admin_url(database_url)
     orders = max(1, lines - 1 - PLANTED_EXCEPTIONS)
-    name = f"bench_reconcile_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = make_conninfo(admin_url, dbname=name)
+    name, url = create_database(admin_url, "reconcile")
     env = eventsourcing_env(url, pool_size=4)
     work = Path(tempfile.mkdtemp(prefix="payments-bench-reconcile-"))
     held = commission is not None
@@ -250,8 +250,7 @@ def run_reconcile_bench(
         for child_file in work.iterdir():
             child_file.unlink()
         work.rmdir()
-        with psycopg.connect(admin_url, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        drop_database(admin_url, name)
 
 
 def _rounded(value: Any) -> Any:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from payments.bench import audit, day, executor, ingest, projections, reconcile, refunds
+from payments.bench import audit, day, executor, ingest, projections, reconcile, refunds, risk
 from payments.bench.harness import BenchContext, ScenarioResult
 
 Scenario = Callable[[BenchContext], ScenarioResult]
@@ -20,6 +20,7 @@ SCENARIOS: dict[str, Scenario] = {
     "projections": projections.run,
     "reconcile": reconcile.run,
     "refunds": refunds.run,
+    "risk": risk.run,
     "audit": audit.run,
     "day": day.run,
 }

@@ -8,11 +8,9 @@ reconciliation_commands) decide, this class persists.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from enum import Enum
 from typing import Any, TypeVar
 from uuid import UUID
@@ -23,7 +21,6 @@ from eventsourcing.persistence import IntegrityError, JSONTranscoder, Transcodin
 from eventsourcing.utils import EnvType
 
 from payments.domain.checkout import Checkout
-from payments.domain.commission import NO_COMMISSION, Commission, RefundCommissionPolicy
 from payments.domain.errors import (
     CheckoutConflict,
     FieldError,
@@ -42,10 +39,9 @@ from payments.domain.personal_data import (
     SealedPersonalDataAsDict,
     Sealing,
     buyer_id_errors,
-    subject_of,
 )
+from payments.domain.place_checkout import CheckoutPolicy, OrderLine, PlaceCheckout, Placement
 from payments.domain.risk import RiskCounter
-from payments.domain.risk_rules import NO_RULES, RiskRules
 from payments.domain.seller_wallet import SellerWallet
 
 MAX_ORDERS_PER_CHECKOUT = 100
@@ -57,6 +53,16 @@ T = TypeVar("T")
 # The risk stage: records each new order's verdict, answers the counters to save with them.
 Assessment = Callable[[Checkout, list[PaymentOrder]], Sequence[Aggregate]]
 log = logging.getLogger("payments.domain")
+
+# The checkout command's values live in place_checkout.py; they are imported from here too.
+__all__ = [
+    "Assessment",
+    "CheckoutPolicy",
+    "OrderLine",
+    "PaymentsApplication",
+    "PlaceCheckout",
+    "Placement",
+]
 
 
 class EnumAsValue(Transcoding):
@@ -72,77 +78,6 @@ class EnumAsValue(Transcoding):
     def decode(self, data: Any) -> Enum:
         member: Enum = self.type(data)
         return member
-
-
-@dataclass(frozen=True, slots=True)
-class CheckoutPolicy:
-    """Deployment rules for checkouts: the one currency, the largest order amount, the
-    platform's commission and who bears it on a refund or dispute (ADR 0014)."""
-
-    currency: str
-    max_amount_minor: int
-    commission: Commission = NO_COMMISSION
-    refund_commission: RefundCommissionPolicy = RefundCommissionPolicy.KEEP
-    risk_rules: RiskRules = NO_RULES  # checked before any charge (issue #17, ADR 0015)
-
-
-@dataclass(frozen=True, slots=True)
-class OrderLine:
-    payment_order_id: str
-    seller_account: str
-    amount: Money
-
-
-@dataclass(frozen=True, slots=True)
-class PlaceCheckout:
-    checkout_id: str
-    buyer_info: dict[str, Any]
-    card_token: str
-    card_details: dict[str, Any]
-    orders: tuple[OrderLine, ...]
-
-    @property
-    def subject(self) -> str:
-        """Whose key seals buyer_info (ADR 0012)."""
-        return subject_of(self.buyer_info, self.checkout_id)
-
-    def fingerprint(self, buyer_info_digest: str) -> str:
-        """A stable hash of the content, to tell an identical repeat from a conflicting reuse.
-
-        buyer_info enters as its digest keyed by the buyer's key, so that the stored
-        fingerprint cannot confirm a guess of it, least of all once the key is erased.
-        """
-        return self._hash({**self._content(), "buyer_info_digest": buyer_info_digest})
-
-    def legacy_fingerprint(self) -> str:
-        """The fingerprint of checkouts recorded before ADR 0012 (buyer_info in clear)."""
-        return self._hash({**self._content(), "buyer_info": self.buyer_info})
-
-    def _content(self) -> dict[str, Any]:
-        return {
-            "checkout_id": self.checkout_id,
-            "card_token": self.card_token,
-            "card_details": self.card_details,
-            "orders": [
-                [o.payment_order_id, o.seller_account, o.amount.minor, o.amount.currency]
-                for o in self.orders
-            ],
-        }
-
-    @staticmethod
-    def _hash(content: dict[str, Any]) -> str:
-        canonical = json.dumps(content, sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(canonical.encode()).hexdigest()
-
-
-@dataclass(frozen=True, slots=True)
-class Placement:
-    """What place_checkout did: the checkout, its orders, whether it was new, its position."""
-
-    checkout: Checkout
-    orders: list[PaymentOrder]
-    created: bool
-    position: int | None = field(default=None)
 
 
 class PaymentsApplication(Application[UUID]):

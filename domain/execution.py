@@ -123,6 +123,9 @@ class PspExecution:
     _pending_at_psp: Callable[..., None]
     _dead_lettered: Callable[..., None]
     _dead_letter_replayed: Callable[..., None]
+    _discrepancy_recorded: Callable[..., None]
+
+    NOUN = "aggregate"  # what a discrepancy's detail calls it: "order", "payout", "refund"
 
     def _init_execution(self) -> None:
         """The execution state of a new aggregate (called from its Created event)."""
@@ -231,6 +234,14 @@ class PspExecution:
                 self.dead_letter()
             else:
                 self.schedule_retry(answer.error, now + policy.delay(self.attempts, rng))
+
+    def _discrepancy(self, reported: str, psp_reference: str | None) -> None:
+        """The PSP reports an outcome that contradicts the one recorded: kept, never applied."""
+        self._discrepancy_recorded(
+            reported_outcome=reported,
+            psp_reference=psp_reference,
+            detail=f"{self.NOUN} is {self.status.value} with psp_reference {self.psp_reference}",
+        )
 
     def _require_executing(self, action: str) -> None:
         if not self.is_executing:

@@ -244,11 +244,7 @@ class PaymentOrder(RefundState, RiskState, PspExecution, Aggregate):
         if self.status is Status.SUCCESS and self.psp_reference == psp_reference:
             return False
         if self.is_terminal:
-            self._discrepancy_recorded(
-                reported_outcome=Status.SUCCESS.value,
-                psp_reference=psp_reference,
-                detail=f"order is {self.status.value} with psp_reference {self.psp_reference}",
-            )
+            self._discrepancy(Status.SUCCESS.value, psp_reference)
             return False
         self._require_executing("record a success")
         self._succeeded(psp_reference=psp_reference, source=source)
@@ -261,11 +257,7 @@ class PaymentOrder(RefundState, RiskState, PspExecution, Aggregate):
         if self.status is Status.FAILED:
             return False
         if self.status is Status.SUCCESS:
-            self._discrepancy_recorded(
-                reported_outcome=Status.FAILED.value,
-                psp_reference=psp_reference,
-                detail=f"order is SUCCESS with psp_reference {self.psp_reference}",
-            )
+            self._discrepancy(Status.FAILED.value, psp_reference)
             return False
         self._require_executing("record a failure")
         self._failed(code=code, reason=reason, psp_reference=psp_reference, source=source)

@@ -34,6 +34,7 @@ TERMINAL = frozenset({PayoutStatus.PAID, PayoutStatus.FAILED, PayoutStatus.RETUR
 
 class Payout(PspExecution, Aggregate):
     TOPIC = "payments.Payout"
+    NOUN = "payout"
 
     class Created(Aggregate.Created):
         TOPIC = "payments.Payout.Created.v1"
@@ -177,13 +178,7 @@ class Payout(PspExecution, Aggregate):
             self._discrepancy("PAID", psp_reference)
             return False
         self._require_executing("record paid")
-        self._paid(
-            psp_reference=psp_reference,
-            source=source,
-            seller_account=self.seller_account,
-            amount_minor=self.amount_minor,
-            currency=self.currency,
-        )
+        self._paid(psp_reference=psp_reference, source=source, **self._terms())
         return True
 
     def record_failure(self, reason: str, psp_reference: str | None, source: str) -> bool:
@@ -194,14 +189,7 @@ class Payout(PspExecution, Aggregate):
             self._discrepancy("FAILED", psp_reference)
             return False
         self._require_executing("record a failure")
-        self._failed(
-            reason=reason,
-            psp_reference=psp_reference,
-            source=source,
-            seller_account=self.seller_account,
-            amount_minor=self.amount_minor,
-            currency=self.currency,
-        )
+        self._failed(reason=reason, psp_reference=psp_reference, source=source, **self._terms())
         return True
 
     def record_returned(self, psp_reference: str, source: str) -> bool:
@@ -213,21 +201,17 @@ class Payout(PspExecution, Aggregate):
                 self._discrepancy("RETURNED", psp_reference)
                 return False
             raise IllegalTransition(self._state_name(), PayoutStatus.RETURNED.value)
-        self._returned(
-            psp_reference=psp_reference,
-            source=source,
-            seller_account=self.seller_account,
-            amount_minor=self.amount_minor,
-            currency=self.currency,
-        )
+        self._returned(psp_reference=psp_reference, source=source, **self._terms())
         return True
 
-    def _discrepancy(self, reported: str, psp_reference: str | None) -> None:
-        self._discrepancy_recorded(
-            reported_outcome=reported,
-            psp_reference=psp_reference,
-            detail=f"payout is {self.status.value} with psp_reference {self.psp_reference}",
-        )
+    def _terms(self) -> dict[str, Any]:
+        """What every outcome event carries again, so that ledger and wallet rules need
+        nothing but the event: the seller, the amount and the currency."""
+        return {
+            "seller_account": self.seller_account,
+            "amount_minor": self.amount_minor,
+            "currency": self.currency,
+        }
 
     # --- events: assign only ----------------------------------------------------------
 

@@ -32,6 +32,7 @@ TERMINAL = frozenset({RefundStatus.SUCCEEDED, RefundStatus.FAILED})
 
 class Refund(PspExecution, Aggregate):
     TOPIC = "payments.Refund"
+    NOUN = "refund"
 
     class Created(Aggregate.Created):
         """The base of Requested, which is the only created event ever recorded (the
@@ -175,7 +176,7 @@ class Refund(PspExecution, Aggregate):
         if self.status is RefundStatus.SUCCEEDED and self.psp_reference == psp_reference:
             return False
         if self.is_terminal:
-            self._discrepancy(RefundStatus.SUCCEEDED, psp_reference)
+            self._discrepancy(RefundStatus.SUCCEEDED.value, psp_reference)
             return False
         self._require_executing("record a success")
         self._succeeded(
@@ -197,18 +198,11 @@ class Refund(PspExecution, Aggregate):
         if self.status is RefundStatus.FAILED:
             return False
         if self.status is RefundStatus.SUCCEEDED:
-            self._discrepancy(RefundStatus.FAILED, psp_reference)
+            self._discrepancy(RefundStatus.FAILED.value, psp_reference)
             return False
         self._require_executing("record a failure")
         self._failed(code=code, reason=reason, psp_reference=psp_reference, source=source)
         return True
-
-    def _discrepancy(self, reported: RefundStatus, psp_reference: str | None) -> None:
-        self._discrepancy_recorded(
-            reported_outcome=reported.value,
-            psp_reference=psp_reference,
-            detail=f"refund is {self.status.value} with psp_reference {self.psp_reference}",
-        )
 
     # --- events: assign only ----------------------------------------------------------
 

@@ -47,7 +47,7 @@ class RiskCounter(Aggregate):
     def __init__(self, kind: str, key: str) -> None:
         self.kind = kind
         self.key = key
-        self.entries: tuple[tuple[datetime, int], ...] = ()
+        self.entries: list[tuple[datetime, int]] = []  # oldest first (as counted)
         self.total_count = 0
         self.first_at: datetime | None = None
 
@@ -64,9 +64,16 @@ class RiskCounter(Aggregate):
     def _counted(
         self, payment_order_id: str, amount_minor: int, at: datetime, horizon_s: int
     ) -> None:
+        # Appended in the order counted, so what left the horizon is at the front: dropping it
+        # costs nothing per event but the entries that go (replay stays linear).
         since = at - timedelta(seconds=horizon_s)
-        kept = tuple((when, amount) for when, amount in self.entries if when > since)
-        self.entries = (*kept, (at, amount_minor)) if horizon_s > 0 else ()
+        entries = self.entries
+        gone = 0
+        while gone < len(entries) and entries[gone][0] <= since:
+            gone += 1
+        del entries[:gone]
+        if horizon_s > 0:
+            entries.append((at, amount_minor))
         self.total_count += 1
         if self.first_at is None:
             self.first_at = at

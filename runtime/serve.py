@@ -86,7 +86,7 @@ def run_everything(
             log_config=None,
             access_log=False,
             lifespan="off",
-            # libuv's loop and the C HTTP parser (both dependencies; ADR 0016): a POST costs
+            # libuv's loop and the C HTTP parser (both dependencies; ADR 0018): a POST costs
             # less of the one core the API's Python gets than with asyncio's loop and h11
             # (docs/performance.md). "auto" picks them, and falls back to asyncio and h11 in
             # a virtualenv not yet reinstalled since they became dependencies.

@@ -6,12 +6,16 @@ import os
 import tempfile
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+from payments.runtime.config import Settings
+from payments.runtime.services import Services, build_services
 
 
 def _create_database(admin_url: str) -> str:
@@ -52,24 +56,39 @@ def admin_database_url() -> Iterator[str]:
         server.cleanup()
 
 
-@pytest.fixture(scope="session")
-def database_url(admin_database_url: str) -> Iterator[str]:
-    """A fresh database for this test session, dropped at the end."""
-    url = _create_database(admin_database_url)
+@contextmanager
+def new_database(admin_url: str) -> Iterator[str]:
+    """A database of its own on the server, dropped (its connections closed) afterwards."""
+    url = _create_database(admin_url)
     try:
         yield url
     finally:
-        _drop_database(admin_database_url, url)
+        _drop_database(admin_url, url)
+
+
+@contextmanager
+def services_on_new_database(admin_url: str, **env: str) -> Iterator[Services]:
+    """Services on a database of their own; `env`: more PAYMENTS_* settings."""
+    with new_database(admin_url) as url:
+        services = build_services(Settings.from_env({"PAYMENTS_DATABASE_URL": url, **env}), url)
+        try:
+            yield services
+        finally:
+            services.close()
+
+
+@pytest.fixture(scope="session")
+def database_url(admin_database_url: str) -> Iterator[str]:
+    """A fresh database for this test session, dropped at the end."""
+    with new_database(admin_database_url) as url:
+        yield url
 
 
 @pytest.fixture
 def fresh_database_url(admin_database_url: str) -> Iterator[str]:
     """A database of its own for a test that must see an empty store."""
-    url = _create_database(admin_database_url)
-    try:
+    with new_database(admin_database_url) as url:
         yield url
-    finally:
-        _drop_database(admin_database_url, url)
 
 
 def unique(prefix: str) -> str:

@@ -82,3 +82,11 @@ class SellersView(PostgresView):
                 (list(AWAITING), limit),
             ).fetchall()
         return [row[0] for row in rows]
+
+    def counts(self) -> dict[tuple[str, bool], int]:
+        """How many sellers per (KYC status, suspended)."""
+        with self.pool.connection() as conn:
+            rows = conn.execute(
+                f"SELECT kyc, suspended, count(*) FROM {self.t('sellers')} GROUP BY 1, 2"
+            ).fetchall()
+        return {(row[0], bool(row[1])): int(row[2]) for row in rows}

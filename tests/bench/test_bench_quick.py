@@ -20,6 +20,7 @@ TINY = {
     "refunds": ["checkouts=10", "levels=1,4", "contended_orders=2", "contenders=5"],
     "audit": ["postings=200", "verify_orders=30"],
     "day": ["orders=30"],
+    "risk": ["count=12", "clients=4"],
 }
 
 

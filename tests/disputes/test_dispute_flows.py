@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -19,18 +18,10 @@ from payments.psp.signing import sign_payload
 from tests.conftest import bearer
 from tests.executor.conftest import WEBHOOK_SECRET, Stack
 from tests.executor.helpers import terminal
+from tests.waiting import wait_until
 
 DISPUTED_CARD = "4000000000000259"
 FEE = 1500  # the sandbox's dispute fee
-
-
-def wait_until(done: Callable[[], bool], timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if done():
-            return
-        time.sleep(0.05)
-    raise AssertionError("not reached in time")
 
 
 def captured_order(stack: Stack, card: str = "success", amount: str = "100.00") -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
@@ -13,15 +12,7 @@ from payments.domain.payment_order import Status
 from tests.e2e.processes import Process
 from tests.executor.conftest import Stack
 from tests.executor.helpers import event_names, place, terminal
-
-
-def wait_for(condition: object, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():  # type: ignore[operator]
-            return
-        time.sleep(0.05)
-    raise AssertionError("condition not reached")
+from tests.waiting import wait_until
 
 
 def test_worker_killed_between_execution_started_and_outcome_completes_with_one_charge(
@@ -32,7 +23,7 @@ def test_worker_killed_between_execution_started_and_outcome_completes_with_one_
     worker = Process(["worker"], stack.env, tmp_path / "worker1.log")
     try:
         [order_id] = place(stack, token, ["6.66"])
-        wait_for(lambda: "ExecutionStarted" in event_names(stack, order_id))
+        wait_until(lambda: "ExecutionStarted" in event_names(stack, order_id))
         assert "Succeeded" not in event_names(stack, order_id)
         worker.kill()  # SIGKILL while the PSP call is in flight
     finally:
@@ -43,7 +34,7 @@ def test_worker_killed_between_execution_started_and_outcome_completes_with_one_
 
     restarted = Process(["worker"], stack.env, tmp_path / "worker2.log")
     try:
-        wait_for(lambda: terminal(stack, order_id))
+        wait_until(lambda: terminal(stack, order_id))
     finally:
         restarted.interrupt()
     assert stack.order(order_id).status is Status.SUCCESS

@@ -1,8 +1,6 @@
 from __future__ import annotations
 
-import time
 import uuid
-from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -105,15 +103,6 @@ def settle_payout(stack: Stack, payout_id: str, *statuses: PayoutStatus) -> Payo
     stack.settle(lambda: payout(stack, payout_id).status in statuses)
     stack.executor.run_until_idle()  # the follower settles or releases the wallet
     return payout(stack, payout_id)
-
-
-def eventually(check: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.05)
-    raise AssertionError("condition not reached in time")
 
 
 def wallet_view(stack: Stack, seller_account: str) -> Wallet | None:

@@ -10,7 +10,6 @@ from tests.payouts.helpers import (
     api_get,
     api_post,
     credit,
-    eventually,
     payout,
     payouts_at_psp,
     post_payout,
@@ -18,6 +17,7 @@ from tests.payouts.helpers import (
     settle_payout,
     view_shows,
 )
+from tests.waiting import wait_until
 
 
 def test_paid_payout_moves_the_amount_out_of_the_wallet_through_transit(stack: Stack) -> None:
@@ -35,7 +35,7 @@ def test_paid_payout_moves_the_amount_out_of_the_wallet_through_transit(stack: S
     wallet = stack.services.application.find_wallet(account)
     assert wallet is not None
     assert (wallet.available_minor, wallet.paid_out_minor, wallet.reserved) == (1550, 3500, {})
-    eventually(lambda: view_shows(stack, account, available=1550, in_transit=0))
+    wait_until(lambda: view_shows(stack, account, available=1550, in_transit=0))
     assert payouts_at_psp(stack, body["payout_id"]) == 1
     got = api_get(stack, f"/payouts/{body['payout_id']}")
     assert got["status"] == "PAID"
@@ -47,13 +47,13 @@ def test_failed_payout_releases_the_reservation(stack: Stack) -> None:
     answer = post_payout(stack, account)  # everything available
     assert answer.status_code == 201, answer.text
     assert answer.json()["amount"] == "12.00"
-    eventually(lambda: view_shows(stack, account, available=0, in_transit=1200))
+    wait_until(lambda: view_shows(stack, account, available=0, in_transit=1200))
     failed = settle_payout(stack, answer.json()["payout_id"], PayoutStatus.FAILED)
     assert failed.failure_reason
     wallet = stack.services.application.find_wallet(account)
     assert wallet is not None
     assert (wallet.available_minor, wallet.reserved) == (1200, {})
-    eventually(lambda: view_shows(stack, account, available=1200, in_transit=0))
+    wait_until(lambda: view_shows(stack, account, available=1200, in_transit=0))
 
 
 def test_returned_payout_makes_the_amount_available_again(stack: Stack) -> None:
@@ -66,7 +66,7 @@ def test_returned_payout_makes_the_amount_available_again(stack: Stack) -> None:
     wallet = stack.services.application.find_wallet(account)
     assert wallet is not None
     assert (wallet.available_minor, wallet.paid_out_minor) == (800, 0)
-    eventually(lambda: view_shows(stack, account, available=800, in_transit=0))
+    wait_until(lambda: view_shows(stack, account, available=800, in_transit=0))
 
 
 @pytest.mark.parametrize(

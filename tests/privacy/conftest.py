@@ -12,22 +12,16 @@ from litestar.testing import TestClient
 
 from payments.api.app import create_app
 from payments.cli.main import main
-from payments.runtime.config import Settings
-from payments.runtime.services import Services, build_services
-from tests.conftest import _create_database, _drop_database, bearer
+from payments.runtime.services import Services
+from tests.conftest import bearer, services_on_new_database
 
 AUDIT_KEY = "privacy-tests-audit-key-0123456789abcdef"
 
 
 @pytest.fixture(scope="module")
 def services(admin_database_url: str) -> Iterator[Services]:
-    url = _create_database(admin_database_url)
-    built = build_services(Settings.from_env({"PAYMENTS_DATABASE_URL": url}), url)
-    try:
+    with services_on_new_database(admin_database_url) as built:
         yield built
-    finally:
-        built.close()
-        _drop_database(admin_database_url, url)
 
 
 @pytest.fixture(scope="module")

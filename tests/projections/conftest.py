@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 
-import psycopg
 import pytest
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg_pool import ConnectionPool
 
 from payments.projections.catalog import NAMES, live_view
@@ -15,18 +12,7 @@ from payments.projections.runner import ProjectionRunner
 from payments.projections.source import ApplicationEventSource
 from payments.runtime.config import Settings
 from payments.runtime.services import Services, build_services
-
-
-def _create(admin_url: str) -> str:
-    name = f"payments_proj_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return make_conninfo(admin_url, dbname=name)
-
-
-def _drop(admin_url: str, url: str) -> None:
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{conninfo_to_dict(url)["dbname"]}" WITH (FORCE)')
+from tests.conftest import services_on_new_database
 
 
 def services_for(url: str) -> Services:
@@ -36,25 +22,15 @@ def services_for(url: str) -> Services:
 @pytest.fixture
 def isolated(admin_database_url: str) -> Iterator[Services]:
     """Services on a database of this test's own: an empty event store and empty views."""
-    url = _create(admin_database_url)
-    built = services_for(url)
-    try:
+    with services_on_new_database(admin_database_url) as built:
         yield built
-    finally:
-        built.close()
-        _drop(admin_database_url, url)
 
 
 @pytest.fixture(scope="module")
 def module_services(admin_database_url: str) -> Iterator[Services]:
     """Services on a database shared by one test module."""
-    url = _create(admin_database_url)
-    built = services_for(url)
-    try:
+    with services_on_new_database(admin_database_url) as built:
         yield built
-    finally:
-        built.close()
-        _drop(admin_database_url, url)
 
 
 @pytest.fixture(scope="session")

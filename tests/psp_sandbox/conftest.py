@@ -235,11 +235,3 @@ def table_counts(db_path: Path) -> dict[str, int]:
             name: int(connection.execute(f"SELECT count(*) FROM {name}").fetchone()[0])
             for name in names
         }
-
-
-def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("the condition did not hold in time")
-        time.sleep(0.05)

@@ -6,7 +6,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.psp_sandbox.conftest import SandboxProcess, WebhookReceiver, table_counts, wait_until
+from tests.psp_sandbox.conftest import SandboxProcess, WebhookReceiver, table_counts
+from tests.waiting import wait_until
 
 IBAN = "DE89370400440532013000"
 ROUTING, ACCOUNT_NUMBER = "110000000", "000123456789"

@@ -11,8 +11,8 @@ from tests.psp_sandbox.conftest import (
     SandboxProcess,
     SandboxStarter,
     WebhookReceiver,
-    wait_until,
 )
+from tests.waiting import wait_until
 
 
 def _balance(client: httpx.Client) -> tuple[int, int]:

@@ -3,8 +3,6 @@ database of their own, and what a run made of each line."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 from payments.domain.application import PaymentsApplication
@@ -17,9 +15,7 @@ from payments.projections.runner import ProjectionRunner
 from payments.projections.source import ApplicationEventSource
 from payments.projections.views.ledger_pg import PostgresLedger
 from payments.psp.settlement import QuarantinedLine, read_settlement
-from payments.runtime.config import Settings
-from payments.runtime.services import Services, build_services
-from tests.conftest import _create_database, _drop_database
+from payments.runtime.services import Services
 
 FILES = Path(__file__).parent / "files"
 # Notes about a matched line (it settled late, or cleared an earlier wait): not its class.
@@ -31,17 +27,6 @@ BOOKED_AS = {
     "fee": "fees_booked",
     "bank": "paid_to_bank",
 }
-
-
-@contextmanager
-def services_on_new_database(admin_url: str, **env: str) -> Iterator[Services]:
-    url = _create_database(admin_url)
-    services = build_services(Settings.from_env({"PAYMENTS_DATABASE_URL": url, **env}), url)
-    try:
-        yield services
-    finally:
-        services.close()
-        _drop_database(admin_url, url)
 
 
 def order(

@@ -8,7 +8,6 @@ zero and the PSP's balance equals ours. Skipped until domain/dispute.py is on th
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -17,15 +16,7 @@ import httpx
 from payments.domain.ids import dispute_uuid
 from tests.executor.conftest import Stack
 from tests.executor.helpers import place, terminal
-
-
-def wait_until(done: Callable[[], bool], timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if done():
-            return
-        time.sleep(0.05)
-    raise AssertionError("condition not reached")
+from tests.waiting import wait_until
 
 
 def recorded(stack: Stack, dispute_id: str, *names: str) -> Callable[[], bool]:

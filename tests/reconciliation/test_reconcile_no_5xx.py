@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 from litestar.testing import TestClient
 
 from payments.api.app import create_app
-from tests.conftest import bearer
-from tests.reconciliation.records import FILES, services_on_new_database
+from tests.conftest import bearer, services_on_new_database
+from tests.reconciliation.records import FILES
 
 Client = TestClient  # type: ignore[type-arg]
 SAMPLE = (FILES / "adyen" / "settlement_detail_report_batch_502.csv").read_text()

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from payments.runtime.services import Services
+from tests.conftest import services_on_new_database
 from tests.reconciliation.records import (
     FILES,
     already_reconciled,
@@ -27,7 +28,6 @@ from tests.reconciliation.records import (
     order,
     payout,
     quarantined_lines,
-    services_on_new_database,
 )
 
 DAY1 = FILES / "adyen" / "settlement_detail_report_batch_501.csv"

@@ -12,13 +12,13 @@ from payments.domain.reconciliation.recording import start_run
 from payments.psp.reconcile.engine import ReconcileOptions, classify_file, file_sha256
 from payments.psp.settlement import SettlementLine, write_settlement_csv
 from payments.runtime.services import Services
+from tests.conftest import services_on_new_database
 from tests.reconciliation.records import (
     classes_by_line,
     ledger_balances,
     open_exceptions,
     order,
     payout,
-    services_on_new_database,
 )
 
 

@@ -30,6 +30,7 @@ from tests.executor.conftest import Stack
 from tests.executor.helpers import event_names, place, terminal
 from tests.reconciliation import tamper
 from tests.reconciliation.records import open_exceptions as exceptions
+from tests.waiting import wait_until
 
 
 @dataclass
@@ -44,15 +45,6 @@ class Day:
 
 def head(stack: Stack) -> int:
     return int(stack.services.application.recorder.max_notification_id() or 0)
-
-
-def wait_for(condition: Any, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.05)
-    raise AssertionError("condition not reached")
 
 
 def classes(summary: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -161,7 +153,7 @@ def test_ledger_after_reconciliation_equals_the_psps_totals(stack: Stack, day: D
         assert answer.status_code == 200, answer.text
         return {line["account"]: Decimal(line["balance"]) for line in answer.json()["accounts"]}
 
-    wait_for(lambda: "psp_fees" in trial())
+    wait_until(lambda: "psp_fees" in trial())
     balances = trial()
     # Each settled line moved its capture from psp_receivable to psp_balance (net) and
     # psp_fees; the batch's MerchantPayout line moved psp_balance to our bank.

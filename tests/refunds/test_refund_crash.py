@@ -3,7 +3,6 @@ every refund is settled, none is sent twice and none is lost."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 from payments.domain.refund import RefundStatus
@@ -17,15 +16,7 @@ from tests.refunds.helpers import (
     refunds_at_psp,
     settled,
 )
-
-
-def wait_for(condition: object, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():  # type: ignore[operator]
-            return
-        time.sleep(0.05)
-    raise AssertionError("condition not reached")
+from tests.waiting import wait_until
 
 
 def test_executor_killed_mid_refunds_sends_each_refund_once_and_loses_none(
@@ -41,8 +32,9 @@ def test_executor_killed_mid_refunds_sends_each_refund_once_and_loses_none(
     ]
     worker = Process(["worker"], stack.env, tmp_path / "worker1.log")
     try:
-        wait_for(
-            lambda: all("ExecutionStarted" in refund_event_names(stack, r) for r in refund_ids)
+        wait_until(
+            lambda: all("ExecutionStarted" in refund_event_names(stack, r) for r in refund_ids),
+            timeout=30.0,
         )
         assert not any(settled(stack, r) for r in refund_ids)
         worker.kill()  # SIGKILL while the refund calls are in flight
@@ -54,7 +46,7 @@ def test_executor_killed_mid_refunds_sends_each_refund_once_and_loses_none(
 
     restarted = Process(["worker"], stack.env, tmp_path / "worker2.log")
     try:
-        wait_for(lambda: settled(stack, *refund_ids))
+        wait_until(lambda: settled(stack, *refund_ids), timeout=30.0)
     finally:
         restarted.interrupt()
     for refund_id in refund_ids:

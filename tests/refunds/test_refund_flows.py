@@ -26,15 +26,7 @@ from tests.refunds.helpers import (
     refunds_at_psp,
     settled,
 )
-
-
-def wait_for(condition: Any, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.05)
-    raise AssertionError("condition not reached")
+from tests.waiting import wait_until
 
 
 def test_a_partial_refund_is_readable_at_once_and_refunded_once_at_the_psp(stack: Stack) -> None:
@@ -111,7 +103,7 @@ def test_a_pending_refund_is_settled_by_the_psps_webhook(stack: Stack) -> None:
     stack.settle(lambda: refund(stack, refund_id).pending_at_psp or settled(stack, refund_id))
     # The executor is not run again: only the sandbox's refund.succeeded webhook (confirmed
     # by a look-up) can end it.
-    wait_for(lambda: settled(stack, refund_id))
+    wait_until(lambda: settled(stack, refund_id))
     done = refund(stack, refund_id)
     assert done.status is RefundStatus.SUCCEEDED
     [succeeded] = [

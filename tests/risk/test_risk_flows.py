@@ -123,6 +123,16 @@ def test_an_order_in_review_waits_uncharged_until_an_operator_approves(stack: St
         stack.executor.run_until_idle()
     assert stack.order(order_id).status is Status.NOT_STARTED
     assert charges(stack, order_id) == 0
+    # Even with a queue row for it (as a feed that stopped between the order's two events
+    # would leave), the executor does not charge an order in review: the order says no.
+    with stack.services.pool.connection() as conn:
+        conn.execute(
+            "INSERT INTO execution_queue (aggregate_uuid, kind, due_at) VALUES (%s, 'execute', now())",
+            (stack.order(order_id).id,),
+        )
+    stack.executor.run_until_idle()
+    assert (stack.order(order_id).status, stack.order(order_id).attempts) == (Status.NOT_STARTED, 0)
+    assert charges(stack, order_id) == 0
 
     operator = bearer(stack.services, "operator")
     approved = stack.http.post(

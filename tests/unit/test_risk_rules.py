@@ -273,3 +273,16 @@ def test_declined_by_rule_or_in_review_fails_with_blocked_by_risk() -> None:
     assert (reviewed.status, reviewed.failure_code) == (Status.FAILED, FailureCode.BLOCKED_BY_RISK)
     assert reviewed.failure_reason is not None
     assert "stolen card" in reviewed.failure_reason
+
+
+def test_payments_serve_stops_on_a_bad_rules_file(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from payments.cli.main import main
+
+    path = tmp_path / "rules.toml"
+    path.write_text('[[rule]]\nname = "v"\nkind = "velocity"\naction = "decline"\nkey = "card"\n')
+    result = CliRunner().invoke(main, ["serve"], env={"PAYMENTS_RISK_RULES": str(path)})
+    assert result.exit_code == 1
+    assert "Error: configuration: PAYMENTS_RISK_RULES=" in result.output
+    assert "rule[0] 'v': key:" in result.output
