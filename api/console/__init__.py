@@ -21,7 +21,7 @@ from litestar.template.config import TemplateConfig
 
 from payments.api.auth import PUBLIC, RateLimits
 from payments.api.console import order, orders, overview, pages, session
-from payments.api.problems import ProblemError, domain_problem
+from payments.api.problems import EXCEPTION_HANDLERS, ProblemError, domain_problem
 from payments.domain.errors import DomainError
 from payments.runtime.services import Services
 
@@ -42,7 +42,12 @@ _TITLES = {
 
 
 def console_error(request: Request[Any, Any, Any], error: Exception) -> Response[Any]:
-    """A console error as a page: no session, to sign-in; anything else, what went wrong."""
+    """A console error as a page for a browser: no session, to sign-in; anything else, what
+    went wrong. Another client (no text/html in Accept) gets the API's problem+json."""
+    if "text/html" not in request.headers.get("accept", ""):
+        for kind, handler in EXCEPTION_HANDLERS.items():
+            if isinstance(kind, type) and isinstance(error, kind):
+                return handler(request, error)
     if isinstance(error, ProblemError):
         status, detail = error.problem.status, error.problem.detail
     elif isinstance(error, HTTPException):

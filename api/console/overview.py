@@ -11,10 +11,11 @@ from litestar.di import NamedDependency
 from litestar.response import Template
 
 from payments.api.console.charts import columns, horizontal
-from payments.api.console.pages import Page, render
+from payments.api.console.pages import Field, Page, as_of_of, render
 from payments.api.routes.dead_letters import parked
 from payments.domain.api_key import Role
 from payments.domain.money import format_minor
+from payments.projections.audit.as_of import order_as_of
 from payments.projections.catalog import LiveViews, projection_states
 from payments.projections.followers.execution_queue import CHARGE, PAYOUT, REFUND
 from payments.projections.reconciliation.exceptions import (
@@ -22,6 +23,8 @@ from payments.projections.reconciliation.exceptions import (
     list_exceptions,
     load_runs,
 )
+from payments.projections.views.order_status import OrderFilter
+from payments.projections.views.order_status_pg import OrderTotals
 from payments.runtime.keys import Caller
 from payments.runtime.services import Services
 
@@ -31,11 +34,35 @@ OPERATIONS = frozenset({Role.OPERATOR, Role.ADMIN})
 MONEY = frozenset({Role.OPERATOR, Role.FINANCE, Role.ADMIN})
 FINANCE = frozenset({Role.FINANCE, Role.ADMIN})
 STATUSES = ("NOT_STARTED", "EXECUTING", "SUCCESS", "FAILED")
+PAST_LIMIT = 5000  # orders of one day replayed for a past overview, at most
 
 
-def orders_today(services: Services, since: datetime) -> dict[str, Any]:
+def totals_as_of(services: Services, since: datetime, instant: datetime) -> OrderTotals | None:
+    """The day's orders created by `instant`, each replayed to it (ADR 0007); None when the
+    day has more orders than a page should replay (PAST_LIMIT)."""
+    view = LiveViews.on(services.pool).order_status
+    where = OrderFilter(created_from=since, created_to=instant + timedelta(microseconds=1))
+    found = view.list_orders(where, limit=PAST_LIMIT)
+    if found.next_key is not None:
+        return None
+    by_status: dict[str, tuple[int, int]] = {}
+    hours: dict[datetime, int] = {}
+    checkouts = set()
+    for item in found.items:
+        past = order_as_of(services.pool, services.application, item.payment_order_id, instant)
+        if past is None:
+            continue
+        row = past.row
+        n, amount = by_status.get(row.status, (0, 0))
+        by_status[row.status] = (n + 1, amount + row.amount_minor)
+        hour = row.created_at.replace(minute=0, second=0, microsecond=0)
+        hours[hour] = hours.get(hour, 0) + 1
+        checkouts.add(row.checkout_id)
+    return OrderTotals(len(checkouts), by_status, sorted(hours.items()))
+
+
+def orders_today(services: Services, totals: OrderTotals) -> dict[str, Any]:
     currency = services.settings.currency
-    totals = LiveViews.on(services.pool).order_status.totals_since(since)
     statuses = [*STATUSES, *sorted(set(totals.by_status) - set(STATUSES))]
     rows = [(s, *totals.by_status.get(s, (0, 0))) for s in statuses]
     done = sum(n for s, n, _ in rows if s in ("SUCCESS", "FAILED"))
@@ -81,23 +108,39 @@ def payouts_due(services: Services) -> dict[str, Any]:
 
 
 @get("/", sync_to_thread=True, **PAGE.access)
-def overview(caller: NamedDependency[Caller], services: NamedDependency[Services]) -> Template:
-    now = datetime.now(UTC)
+def overview(
+    caller: NamedDependency[Caller], services: NamedDependency[Services], as_of: Field = None
+) -> Template:
+    instant = as_of_of(as_of)
+    now = instant or datetime.now(UTC)
     role = caller.role
     midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    today: dict[str, Any] | None = None
+    totals: OrderTotals | None = None
+    too_many = False
+    if role in ORDERS:
+        if instant is None:
+            totals = LiveViews.on(services.pool).order_status.totals_since(midnight)
+        else:
+            totals = totals_as_of(services, midnight, instant)
+            too_many = totals is None
+        today = orders_today(services, totals) if totals is not None else None
+    present = instant is None  # what is not replayed is shown for now only
     return render(
         "overview.html",
         caller,
         PAGE,
+        as_of=instant,
         now=now,
         day=midnight.date().isoformat(),
-        next_day=(midnight + timedelta(days=1)).date().isoformat(),
-        today=orders_today(services, midnight) if role in ORDERS else None,
-        dead_letters=dead_letters(services) if role in OPERATIONS else None,
-        reconciliation=reconciliation(services, now) if role in FINANCE else None,
-        payouts=payouts_due(services) if role in MONEY else None,
+        today=today,
+        too_many=too_many,
+        past_limit=PAST_LIMIT,
+        dead_letters=dead_letters(services) if present and role in OPERATIONS else None,
+        reconciliation=reconciliation(services, now) if present and role in FINANCE else None,
+        payouts=payouts_due(services) if present and role in MONEY else None,
         projections=projection_states(services.application, services.pool)
-        if role in MONEY
+        if present and role in MONEY
         else None,
     )
 

@@ -138,3 +138,25 @@ def test_travel_back_to_before_a_payment(console: Console) -> None:
 
     page.goto(f"{console.url}/orders/{later}?as_of={before.strftime('%Y-%m-%dT%H:%M:%S')}")
     assert page.get_by_role("heading", level=1).inner_text() == "Not found"
+
+
+def test_the_overview_travels_back_too(console: Console) -> None:
+    stack = console.stack
+    page = console.signed_in(Role.FINANCE)
+    [order_id] = place(stack, stack.sandbox.token("success"), ["9.00"])
+    stack.settle(lambda: terminal(stack, order_id))
+    caught_up(stack)
+    page.reload()
+    now_checkouts = int(page.locator("[data-figure=checkouts]").inner_text())
+    created = stack.order(order_id).created_on
+    just_before = created.replace(microsecond=0)  # whole seconds: at or before its creation
+    page.get_by_label("Show as of (UTC)").fill(just_before.strftime("%Y-%m-%dT%H:%M:%S"))
+    page.get_by_role("button", name="Travel").click()
+    page.wait_for_url("**as_of=**")
+    banner = page.get_by_role("status")
+    assert banner.count() == 1, page.locator("main").inner_text()
+    assert banner.inner_text().startswith("Past view")
+    if just_before.date() == created.date():
+        then = int(page.locator("[data-figure=checkouts]").inner_text())
+        assert then <= now_checkouts - 1, "the order placed after that instant is not counted"
+    assert page.locator("[data-figure=open-exceptions]").count() == 0, "shown for now only"
