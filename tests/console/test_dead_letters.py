@@ -1,0 +1,81 @@
+"""Dead letters in the browser: what is parked, a replay of the ticked ones and of all of a
+kind, each confirmed; the page and its action are an operator's only."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from payments.domain.api_key import Role
+from payments.domain.payment_order import Status
+from tests.console.conftest import Console, caught_up, screenshot
+from tests.executor.helpers import place, terminal
+
+
+def _csrf(page: Any) -> str:
+    return {c["name"]: c["value"] for c in page.context.cookies()}["payments_console_csrf"]
+
+
+def test_replay_the_ticked_dead_letter_then_all_of_them(console: Console) -> None:
+    stack = console.stack
+    stack.sandbox.fault(kind="status", status=500, count=1000, endpoint="charges")
+    try:
+        first, second = place(stack, stack.sandbox.token("success"), ["4.56", "7.89"])
+        stack.settle(lambda: stack.order(first).dead_lettered and stack.order(second).dead_lettered)
+    finally:
+        stack.sandbox.clear_faults()
+    caught_up(stack)
+
+    page = console.signed_in(Role.OPERATOR)
+    page.get_by_role("link", name="Dead letters").click()
+    assert page.get_by_role("heading", level=1).inner_text() == "Dead letters"
+    rows = page.locator("#dead-orders tbody tr")
+    assert rows.count() == 2
+    assert "4.56" not in rows.first.inner_text(), "an id and its error, no amounts or cards"
+    screenshot(page, "dead-letters")
+
+    # A forged form without the confirmation: refused, nothing replayed.
+    refused = page.request.post(
+        f"{console.url}/dead-letters/orders/replay",
+        form={"reference": first},
+        headers={"x-csrf-token": _csrf(page), "accept": "text/html"},
+    )
+    assert refused.status == 422
+    unknown = page.request.post(
+        f"{console.url}/dead-letters/orders/replay",
+        form={"reference": "po_not_parked", "confirm": "yes"},
+        headers={"x-csrf-token": _csrf(page), "accept": "text/html"},
+    )
+    assert unknown.status == 422
+    assert "not dead-lettered" in unknown.text()
+    assert stack.order(first).dead_lettered
+    assert stack.sandbox.charges(first) == 0
+
+    page.get_by_label(f"Replay {first}").check()
+    page.get_by_label("I confirm: send these orders back to the executor").check()
+    page.get_by_role("button", name="Replay orders").click()
+    assert page.get_by_role("status").inner_text().startswith("Replayed 1 order(s)")
+    stack.settle(lambda: terminal(stack, first))
+    assert stack.order(first).status is Status.SUCCESS
+    assert stack.order(second).dead_lettered, "only the ticked one went back"
+
+    page.goto(f"{console.url}/dead-letters")
+    page.get_by_label("All 1 of them, not only the ticked ones").check()
+    page.get_by_label("I confirm: send these orders back to the executor").check()
+    page.get_by_role("button", name="Replay orders").click()
+    assert page.get_by_role("status").inner_text().startswith("Replayed 1 order(s)")
+    stack.settle(lambda: terminal(stack, second))
+    assert stack.order(second).status is Status.SUCCESS
+    assert [stack.sandbox.charges(first), stack.sandbox.charges(second)] == [1, 1]
+
+
+def test_dead_letters_are_an_operators_page(console: Console) -> None:
+    finance = console.signed_in(Role.FINANCE)
+    assert "Dead letters" not in [a.inner_text() for a in finance.locator("nav a").all()]
+    finance.goto(f"{console.url}/dead-letters")
+    assert finance.get_by_role("heading", level=1).inner_text() == "Not allowed"
+    answer = finance.request.post(
+        f"{console.url}/dead-letters/orders/replay",
+        form={"every": "yes", "confirm": "yes"},
+        headers={"x-csrf-token": _csrf(finance)},
+    )
+    assert answer.status == 403
