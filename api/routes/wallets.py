@@ -82,7 +82,7 @@ def wallet_response(wallet: Wallet, funds_available_on: str) -> WalletResponse:
     )
 
 
-def _wallet_as_of(services: Services, seller_account: str, instant: datetime) -> Wallet | None:
+def wallet_as_of(services: Services, seller_account: str, instant: datetime) -> Wallet | None:
     try:
         return history.wallet_as_of(services.pool, services.application, seller_account, instant)
     except AsOfUnavailable as error:
@@ -147,7 +147,7 @@ class WalletsController(Controller):
         ensure_fresh(services, wallets, parse_min_position(min_position, min_position_header))
         instant = parse_as_of(as_of)
         wallet = (
-            _wallet_as_of(services, seller_account, instant)
+            wallet_as_of(services, seller_account, instant)
             if instant is not None
             else wallets.wallet(seller_account)
         )
