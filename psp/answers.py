@@ -172,3 +172,16 @@ def dispute_of(found: dict[str, Any]) -> PspDispute | Retryable:
         status=status,
         evidence_due_by=due if due.tzinfo else due.replace(tzinfo=UTC),
     )
+
+
+def send(
+    http: httpx.Client, doing: str, method: str, path: str, **options: Any
+) -> httpx.Response | Retryable:
+    """One request to the PSP; a timeout or a broken connection is retryable (`doing`: what
+    the timeout's message says we were doing, e.g. "re-querying")."""
+    try:
+        return http.request(method, path, **options)
+    except httpx.TimeoutException:
+        return Retryable(f"timeout {doing} the PSP")
+    except httpx.TransportError as error:
+        return Retryable(f"connection error: {type(error).__name__}")

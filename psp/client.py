@@ -43,6 +43,7 @@ from payments.psp.answers import (
     outcome_of_payout,
     outcome_of_refund,
     problem_title,
+    send,
 )
 
 
@@ -239,14 +240,7 @@ class HttpPspClient:
     def _send(
         self, doing: str, method: str, path: str, **options: Any
     ) -> httpx.Response | Retryable:
-        """One request; a timeout or a broken connection is retryable (`doing`: what the
-        timeout's message says we were doing, e.g. "re-querying")."""
-        try:
-            return self._http.request(method, path, **options)
-        except httpx.TimeoutException:
-            return Retryable(f"timeout {doing} the PSP")
-        except httpx.TransportError as error:
-            return Retryable(f"connection error: {type(error).__name__}")
+        return send(self._http, doing, method, path, **options)
 
     def _create(
         self, path: str, body: dict[str, Any], key: str, classify: _Classifier

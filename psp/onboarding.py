@@ -18,7 +18,7 @@ import httpx
 from payments.domain.execution import NotFoundAtPsp, Retryable
 from payments.domain.seller import KycStatus, Seller
 from payments.domain.seller_commands import SellerCommands
-from payments.psp.answers import problem_title
+from payments.psp.answers import problem_title, send
 
 log = logging.getLogger("payments.kyc")
 KYC_STATUSES = frozenset({"pending", "verified", "rejected"})
@@ -121,12 +121,7 @@ class HttpOnboarding:
         return found or Retryable("PSP answered a look-up with a body we cannot read")
 
     def _send(self, method: str, path: str, **options: Any) -> httpx.Response | Retryable:
-        try:
-            return self._http.request(method, path, **options)
-        except httpx.TimeoutException:
-            return Retryable("timeout calling the PSP's onboarding")
-        except httpx.TransportError as error:
-            return Retryable(f"connection error: {type(error).__name__}")
+        return send(self._http, "calling the onboarding of", method, path, **options)
 
 
 def _account(body: Any) -> PspAccount | None:
