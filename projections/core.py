@@ -84,3 +84,27 @@ def check_batch(events: Sequence[TrackedEvent], after: int, through: int) -> Non
                 f"notification {tracked.notification_id} is out of order in ({after}, {through}]"
             )
         previous = tracked.notification_id
+
+
+class InMemoryView:
+    """The position bookkeeping of a view held in dictionaries (tests and contract suites):
+    a subclass names itself and folds a checked batch in `_fold`, all or nothing."""
+
+    name: str
+
+    def __init__(self) -> None:
+        self._position = 0
+
+    def position(self) -> int:
+        return self._position
+
+    def apply_batch(self, events: Sequence[TrackedEvent], *, after: int, through: int) -> None:
+        check_batch(events, after, through)
+        if self._position != after:
+            raise TrackingConflict(self.name, after, self._position)
+        self._fold(events)
+        self._position = through
+
+    def _fold(self, events: Sequence[TrackedEvent]) -> None:
+        """Apply the batch, or raise and change nothing."""
+        raise NotImplementedError

@@ -15,11 +15,10 @@ from typing import Protocol
 
 from payments.domain.payment_order import PaymentOrder
 from payments.projections.core import (
+    InMemoryView,
     ProjectionView,
     TrackedEvent,
-    TrackingConflict,
     UnapplicableEvent,
-    check_batch,
 )
 from payments.projections.views.order_terms import TermsBook, terms_of
 from payments.projections.views.postings import LedgerTransaction, ledger_topics, transaction_for
@@ -133,23 +132,17 @@ def post_batch(events: Sequence[TrackedEvent], book: TermsBook) -> list[LedgerTr
     return posted
 
 
-class InMemoryLedger:
+class InMemoryLedger(InMemoryView):
     name = NAME
 
     def __init__(self) -> None:
+        super().__init__()
         self.topics: frozenset[str] | None = ledger_topics()
-        self._position = 0
         self.book = TermsBook()
         self._transactions: dict[str, LedgerTransaction] = {}
         self._entries: dict[str, list[EntryLine]] = defaultdict(list)
 
-    def position(self) -> int:
-        return self._position
-
-    def apply_batch(self, events: Sequence[TrackedEvent], *, after: int, through: int) -> None:
-        check_batch(events, after, through)
-        if self._position != after:
-            raise TrackingConflict(self.name, after, self._position)
+    def _fold(self, events: Sequence[TrackedEvent]) -> None:
         book = TermsBook(self.book.by_uuid.values())  # all or nothing
         posted = post_batch(events, book)
         seen = set(self._transactions)
@@ -161,7 +154,7 @@ class InMemoryLedger:
             self._transactions[txn.transaction_id] = txn
             for line in entry_lines(txn):
                 self._entries[line.account].append(line)
-        self.book, self._position = book, through
+        self.book = book
 
     def balance(self, account: str) -> AccountBalance | None:
         lines = self._entries.get(account)

@@ -18,11 +18,10 @@ from payments.domain.checkout import Checkout
 from payments.domain.execution import FailureCode
 from payments.domain.payment_order import PaymentOrder, Status
 from payments.projections.core import (
+    InMemoryView,
     ProjectionView,
     TrackedEvent,
-    TrackingConflict,
     UnapplicableEvent,
-    check_batch,
 )
 
 NAME = "order_status"
@@ -254,24 +253,18 @@ def is_checkout_event(tracked: TrackedEvent) -> bool:
 # --- in memory -----------------------------------------------------------------------------
 
 
-class InMemoryOrderStatusView:
+class InMemoryOrderStatusView(InMemoryView):
     """The order status view in dictionaries: for tests and for the contract suite."""
 
     name = NAME
     topics: frozenset[str] | None = None
 
     def __init__(self) -> None:
-        self._position = 0
+        super().__init__()
         self.orders: dict[UUID, OrderStatus] = {}
         self.checkouts: dict[UUID, CheckoutStatus] = {}
 
-    def position(self) -> int:
-        return self._position
-
-    def apply_batch(self, events: Sequence[TrackedEvent], *, after: int, through: int) -> None:
-        check_batch(events, after, through)
-        if self._position != after:
-            raise TrackingConflict(self.name, after, self._position)
+    def _fold(self, events: Sequence[TrackedEvent]) -> None:
         orders, checkouts = dict(self.orders), dict(self.checkouts)  # all or nothing
         for tracked in events:
             event, key = tracked.event, tracked.event.originator_id
@@ -281,7 +274,7 @@ class InMemoryOrderStatusView:
                 checkouts[key] = apply_checkout_event(
                     checkouts.get(key), event, tracked.notification_id
                 )
-        self.orders, self.checkouts, self._position = orders, checkouts, through
+        self.orders, self.checkouts = orders, checkouts
 
     def get_order(self, payment_order_id: str) -> OrderStatus | None:
         return next(

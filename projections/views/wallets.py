@@ -20,11 +20,10 @@ from typing import Protocol
 
 from payments.domain.payment_order import PaymentOrder
 from payments.projections.core import (
+    InMemoryView,
     ProjectionView,
     TrackedEvent,
-    TrackingConflict,
     UnapplicableEvent,
-    check_batch,
 )
 from payments.projections.views.order_terms import Facts, TermsBook, terms_of
 from payments.projections.views.postings import (
@@ -217,23 +216,17 @@ class WalletView(ProjectionView, Protocol):
         ...
 
 
-class InMemoryWallets:
+class InMemoryWallets(InMemoryView):
     name = NAME
 
     def __init__(self) -> None:
+        super().__init__()
         self.topics: frozenset[str] | None = wallet_topics()
-        self._position = 0
         self.book = TermsBook()
         self._wallets: dict[str, Wallet] = {}
         self._credits: dict[str, WalletCredit] = {}
 
-    def position(self) -> int:
-        return self._position
-
-    def apply_batch(self, events: Sequence[TrackedEvent], *, after: int, through: int) -> None:
-        check_batch(events, after, through)
-        if self._position != after:
-            raise TrackingConflict(self.name, after, self._position)
+    def _fold(self, events: Sequence[TrackedEvent]) -> None:
         book = TermsBook(self.book.by_uuid.values())  # all or nothing
         wallets, credits = dict(self._wallets), dict(self._credits)
         for movement in movements_for(events, book):
@@ -249,7 +242,6 @@ class InMemoryWallets:
                 )
             wallets[movement.seller_account] = move(wallets.get(movement.seller_account), movement)
         self.book, self._wallets, self._credits = book, wallets, credits
-        self._position = through
 
     def wallet(self, seller_account: str) -> Wallet | None:
         return self._wallets.get(seller_account)

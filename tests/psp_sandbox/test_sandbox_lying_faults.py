@@ -50,7 +50,10 @@ def test_a_lying_fault_records_the_call_and_a_look_up_tells_the_truth(
     truth = client.post(f"/v1/{endpoint}", json=body, headers=headers)
     assert truth.status_code in (201, 202)
     assert truth.headers["Idempotent-Replayed"] == "true"
-    assert truth.json() == recorded
+    # The same object: a payout's state moves on with time, so compare what cannot change.
+    stable = [key for key in ("id", "reference", "amount", "charge") if key in recorded]
+    assert {key: truth.json()[key] for key in stable} == {key: recorded[key] for key in stable}
+    assert len(stable) >= 2
     assert client.get("/admin/faults").json()["faults"] == []
 
 
