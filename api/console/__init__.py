@@ -20,7 +20,16 @@ from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 
 from payments.api.auth import PUBLIC, RateLimits
-from payments.api.console import dead_letters, order, orders, overview, pages, session, wallets
+from payments.api.console import (
+    dead_letters,
+    order,
+    orders,
+    overview,
+    pages,
+    sellers,
+    session,
+    wallets,
+)
 from payments.api.problems import EXCEPTION_HANDLERS, ProblemError, domain_problem
 from payments.domain.errors import DomainError
 from payments.runtime.services import Services
@@ -28,7 +37,7 @@ from payments.runtime.services import Services
 HERE = Path(__file__).parent
 TEMPLATES = TemplateConfig(directory=HERE / "templates", engine=JinjaTemplateEngine)
 
-pages.PAGES[:] = [overview.PAGE, orders.PAGE, dead_letters.PAGE, wallets.PAGE]
+pages.PAGES[:] = [overview.PAGE, orders.PAGE, dead_letters.PAGE, wallets.PAGE, sellers.PAGE]
 HANDLERS: list[Any] = [
     *session.HANDLERS,
     *overview.HANDLERS,
@@ -36,6 +45,7 @@ HANDLERS: list[Any] = [
     *order.HANDLERS,
     *dead_letters.HANDLERS,
     *wallets.HANDLERS,
+    *sellers.HANDLERS,
 ]
 
 _TITLES = {

@@ -65,7 +65,8 @@ async def guard_seller_body(request: Request[Any, Any, Any]) -> None:
     refuse_bank_details(body)
 
 
-def _body(services: Services, seller: Seller, **extra: Any) -> SellerResponse:
+def seller_response(services: Services, seller: Seller, **extra: Any) -> SellerResponse:
+    """A seller as every role that may read it sees it (GET /sellers/{account})."""
     return seller_body(seller, services.personal_data.open(seller.personal_data), **extra)
 
 
@@ -80,18 +81,26 @@ def _register(services: Services, data: SellerRequest, caller: Caller) -> Stored
     )
     said = kyc.submit(services, data.seller_account) if services.psp_url else "no PSP configured"
     seller = services.sellers.get(data.seller_account)
-    body = _body(services, seller, position=placement.position, onboarding=said)
+    body = seller_response(services, seller, position=placement.position, onboarding=said)
     headers = {"location": f"/sellers/{data.seller_account}"}
     if placement.position is not None:
         headers["event-position"] = str(placement.position)
     return StoredResponse(status=201, body=msgspec.json.encode(body), headers=headers)
 
 
-def _seller_for(services: Services, caller: Caller, account: str) -> Seller:
+def seller_for(services: Services, caller: Caller, account: str) -> Seller:
+    """The seller, if the caller may read it; NotFound for another seller's (not revealed)."""
     seller = services.sellers.find(account) if caller.may_read_seller(account) else None
     if seller is None:
         raise NotFound(f"seller {account!r} not found")  # another seller's: not revealed
     return seller
+
+
+def seller_page(services: Services, after: str, kyc_status: str | None, limit: int) -> SellerPage:
+    """Sellers after the account `after`, in account order (GET /sellers)."""
+    accounts = kyc.sellers_view(services).accounts(after, limit, kyc_status)
+    sellers = [seller_response(services, services.sellers.get(account)) for account in accounts]
+    return SellerPage(sellers, accounts[-1] if len(accounts) == limit else None)
 
 
 class SellersController(Controller):
@@ -150,9 +159,7 @@ class SellersController(Controller):
         kyc_status: KycQuery = None,
         limit: PageSize = 50,
     ) -> SellerPage:
-        accounts = kyc.sellers_view(services).accounts(after or "", limit, kyc_status)
-        sellers = [_body(services, services.sellers.get(account)) for account in accounts]
-        return SellerPage(sellers, accounts[-1] if len(accounts) == limit else None)
+        return seller_page(services, after or "", kyc_status, limit)
 
     @get(
         "/{seller_account:str}",
@@ -168,7 +175,7 @@ class SellersController(Controller):
         services: NamedDependency[Services],
         caller: NamedDependency[Caller],
     ) -> SellerResponse:
-        return _body(services, _seller_for(services, caller, seller_account))
+        return seller_response(services, seller_for(services, caller, seller_account))
 
     @patch(
         "/{seller_account:str}",
@@ -206,7 +213,7 @@ class SellersController(Controller):
             if data.contact is not None:
                 personal["contact"] = msgspec.to_builtins(data.contact)
         position = services.sellers.update(seller_account, data.bank_token, personal, caller.key_id)
-        return _body(services, services.sellers.get(seller_account), position=position)
+        return seller_response(services, services.sellers.get(seller_account), position=position)
 
     @post(
         "/{seller_account:str}/suspend",
@@ -227,7 +234,7 @@ class SellersController(Controller):
         caller: NamedDependency[Caller],
     ) -> SellerResponse:
         position = services.sellers.suspend(seller_account, data.reason, caller.key_id)
-        return _body(services, services.sellers.get(seller_account), position=position)
+        return seller_response(services, services.sellers.get(seller_account), position=position)
 
     @post(
         "/{seller_account:str}/reinstate",
@@ -247,4 +254,4 @@ class SellersController(Controller):
         caller: NamedDependency[Caller],
     ) -> SellerResponse:
         position = services.sellers.reinstate(seller_account, data.reason, caller.key_id)
-        return _body(services, services.sellers.get(seller_account), position=position)
+        return seller_response(services, services.sellers.get(seller_account), position=position)

@@ -79,7 +79,11 @@ def test_roles_see_only_their_parts_of_an_order(console: Console) -> None:
     assert not stack.order(order_id).refund_ids
 
     seller = console.signed_in(Role.SELLER, seller="seller_0")
-    assert [a.inner_text() for a in seller.locator("nav a").all()] == ["Overview", "Wallets"]
+    assert [a.inner_text() for a in seller.locator("nav a").all()] == [
+        "Overview",
+        "Wallets",
+        "Sellers",
+    ]
     seller.goto(f"{console.url}/orders")
     assert seller.get_by_role("heading", level=1).inner_text() == "Not allowed"
 
