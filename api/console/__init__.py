@@ -26,6 +26,7 @@ from payments.api.console import (
     orders,
     overview,
     pages,
+    risk_reviews,
     sellers,
     session,
     wallets,
@@ -37,7 +38,14 @@ from payments.runtime.services import Services
 HERE = Path(__file__).parent
 TEMPLATES = TemplateConfig(directory=HERE / "templates", engine=JinjaTemplateEngine)
 
-pages.PAGES[:] = [overview.PAGE, orders.PAGE, dead_letters.PAGE, wallets.PAGE, sellers.PAGE]
+pages.PAGES[:] = [
+    overview.PAGE,
+    orders.PAGE,
+    dead_letters.PAGE,
+    wallets.PAGE,
+    sellers.PAGE,
+    risk_reviews.PAGE,
+]
 HANDLERS: list[Any] = [
     *session.HANDLERS,
     *overview.HANDLERS,
@@ -46,6 +54,7 @@ HANDLERS: list[Any] = [
     *dead_letters.HANDLERS,
     *wallets.HANDLERS,
     *sellers.HANDLERS,
+    *risk_reviews.HANDLERS,
 ]
 
 _TITLES = {

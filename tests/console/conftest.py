@@ -79,6 +79,23 @@ def sign_in(page: Any, console_url: str, key: str) -> None:
     page.wait_for_load_state()
 
 
+def csrf(page: Any) -> str:
+    """The CSRF token the console set for this page's browser context (for forged forms)."""
+    return {c["name"]: c["value"] for c in page.context.cookies()}["payments_console_csrf"]
+
+
+def refuses_forged_reason_forms(page: Any, action: str) -> None:
+    """A reason-and-confirm form sent without its confirmation or its reason (422), or without
+    its CSRF token (403), is refused: the caller then checks that nothing changed."""
+    token, html = {"x-csrf-token": csrf(page)}, {"accept": "text/html"}
+    unconfirmed = page.request.post(action, form={"reason": "ok"}, headers={**token, **html})
+    assert (unconfirmed.status, "tick the box" in unconfirmed.text()) == (422, True)
+    no_reason = page.request.post(action, form={"confirm": "yes"}, headers={**token, **html})
+    assert (no_reason.status, "reason" in no_reason.text()) == (422, True)
+    no_csrf = page.request.post(action, form={"reason": "ok", "confirm": "yes"}, headers=html)
+    assert (no_csrf.status, "CSRF" in no_csrf.text()) == (403, True)
+
+
 def screenshot(page: Any, name: str) -> None:
     if SCREENSHOTS:
         Path(SCREENSHOTS).mkdir(parents=True, exist_ok=True)

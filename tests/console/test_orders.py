@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 from payments.domain.api_key import Role
 from payments.domain.payment_order import Status
-from tests.console.conftest import Console, caught_up, screenshot
+from tests.console.conftest import Console, caught_up, csrf, screenshot
 from tests.executor.helpers import place, terminal
 
 
@@ -73,7 +73,7 @@ def test_roles_see_only_their_parts_of_an_order(console: Console) -> None:
     answer = operator.request.post(
         f"{console.url}/orders/{order_id}/refund",
         form={"form_id": "0" * 32, "confirm": "yes"},
-        headers={"x-csrf-token": _csrf(operator)},
+        headers={"x-csrf-token": csrf(operator)},
     )
     assert answer.status == 403, "the route refuses what the page does not offer"
     assert not stack.order(order_id).refund_ids
@@ -86,11 +86,6 @@ def test_roles_see_only_their_parts_of_an_order(console: Console) -> None:
     ]
     seller.goto(f"{console.url}/orders")
     assert seller.get_by_role("heading", level=1).inner_text() == "Not allowed"
-
-
-def _csrf(page: object) -> str:
-    cookies = {c["name"]: c["value"] for c in page.context.cookies()}  # type: ignore[attr-defined]
-    return cookies["payments_console_csrf"]
 
 
 def test_replay_a_dead_letter_from_its_order(console: Console) -> None:

@@ -10,12 +10,8 @@ from typing import Any
 from payments.domain.api_key import Role
 from payments.domain.seller import Seller
 from payments.domain.seller_commands import RegisterSeller
-from tests.console.conftest import Console, screenshot
+from tests.console.conftest import Console, csrf, refuses_forged_reason_forms, screenshot
 from tests.payouts.helpers import REJECTED_ID, VERIFIED_ID, onboard, seller
-
-
-def csrf(page: Any) -> str:
-    return {c["name"]: c["value"] for c in page.context.cookies()}["payments_console_csrf"]
 
 
 def _suspensions(console: Console, account: str) -> list[Any]:
@@ -55,21 +51,8 @@ def test_kyc_statuses_and_an_operator_suspends_and_reinstates(console: Console) 
     assert page.get_by_role("link", name=f"Wallet of {verified}").count() == 0, "finance's page"
     screenshot(page, "sellers")
 
-    # Forged forms: without the confirmation, without the CSRF token; nothing changes.
-    action = f"{console.url}/sellers/{verified}/suspend"
-    html = {"accept": "text/html"}
-    unconfirmed = page.request.post(
-        action, form={"reason": "fraud"}, headers={"x-csrf-token": csrf(page), **html}
-    )
-    assert unconfirmed.status == 422
-    assert "tick the box" in unconfirmed.text()
-    no_reason = page.request.post(
-        action, form={"confirm": "yes"}, headers={"x-csrf-token": csrf(page), **html}
-    )
-    assert no_reason.status == 422
-    no_csrf = page.request.post(action, form={"reason": "fraud", "confirm": "yes"}, headers=html)
-    assert no_csrf.status == 403
-    assert "CSRF" in no_csrf.text()
+    # Forged forms: without the confirmation or reason, without the CSRF token: no change.
+    refuses_forged_reason_forms(page, f"{console.url}/sellers/{verified}/suspend")
     assert _suspensions(console, verified) == []
 
     page.get_by_label("Reason").fill("chargeback ring")
