@@ -13,6 +13,7 @@ from litestar.openapi.spec import Example
 from litestar.params import HeaderParameter, PathParameter, QueryParameter
 
 from payments.domain.payment_order import Status
+from payments.domain.payout import PayoutStatus
 
 ID_PATTERN = r"^[A-Za-z0-9_-]+$"
 ID_MAX_LENGTH = 64
@@ -114,6 +115,14 @@ StatusQuery = Annotated[
         pattern=f"^({'|'.join(s.value for s in Status)})$",
         description="Only orders in this status.",
         schema_extra={"enum": [s.value for s in Status]},
+    ),
+]
+PayoutStatusQuery = Annotated[
+    str | None,
+    QueryParameter(
+        pattern=f"^({'|'.join(s.value for s in PayoutStatus)})$",
+        description="Only payouts in this status.",
+        schema_extra={"enum": [s.value for s in PayoutStatus]},
     ),
 ]
 IdQuery = Annotated[

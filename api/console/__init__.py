@@ -27,6 +27,7 @@ from payments.api.console import (
     orders,
     overview,
     pages,
+    payouts,
     risk_reviews,
     sellers,
     session,
@@ -45,6 +46,7 @@ pages.PAGES[:] = [
     dead_letters.PAGE,
     wallets.PAGE,
     ledger.PAGE,
+    payouts.PAGE,
     sellers.PAGE,
     risk_reviews.PAGE,
 ]
@@ -56,6 +58,7 @@ HANDLERS: list[Any] = [
     *dead_letters.HANDLERS,
     *wallets.HANDLERS,
     *ledger.HANDLERS,
+    *payouts.HANDLERS,
     *sellers.HANDLERS,
     *risk_reviews.HANDLERS,
 ]
