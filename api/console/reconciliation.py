@@ -6,7 +6,8 @@ instant, the runs replayed to then (the days' table is kept for now only: it is 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import re
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ from litestar.response import Redirect, Template
 
 from payments.api.console.pages import Field, Page, as_of_of, confirmed, render
 from payments.api.reads import invalid
-from payments.api.reconciliation_parameters import day_of
+from payments.api.reconciliation_parameters import DATE_PATTERN
 from payments.api.settlement_upload import Spool, private_directory, reconcile_spooled
 from payments.domain.api_key import Role
 from payments.domain.reconciliation_run import ReconciliationRun
@@ -47,6 +48,18 @@ def run_path(run_id: str) -> str:
     return f"{PAGE.path}/{run_id}"
 
 
+def day_chosen(text: str, default: date) -> date:
+    """The summary's day: YYYY-MM-DD (what a browser's date field sends), empty for `default`."""
+    if not text:
+        return default
+    try:
+        if re.fullmatch(DATE_PATTERN, text, re.ASCII):
+            return date.fromisoformat(text)
+    except ValueError:
+        pass
+    raise invalid("day", f"{text!r} is not a day (YYYY-MM-DD)")
+
+
 def day_rows(
     services: Services, runs: list[ReconciliationRun], at: datetime
 ) -> list[dict[str, Any]]:
@@ -68,7 +81,7 @@ def reconciliation_page(
 ) -> Template:
     instant = as_of_of(as_of)
     at = instant or datetime.now(UTC)
-    chosen = day_of((day or "").strip() or None, "day") or at.date()
+    chosen = day_chosen((day or "").strip(), at.date())
     runs = load_runs(services.application, services.pool, instant)
     backlog = list_exceptions(runs, ExceptionQuery(state="open"), at)
     return render(
@@ -77,6 +90,7 @@ def reconciliation_page(
         PAGE,
         as_of=instant,
         day=chosen.isoformat(),
+        day_asked=(day or "").strip(),  # kept by the as-of control only when chosen
         summary=daily_summary(runs, chosen, at, services.settings.currency),
         days=None if instant else day_rows(services, runs, at),
         days_behind=None if instant else services.reconciler.days_behind(at.date()),

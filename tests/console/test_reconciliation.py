@@ -189,3 +189,19 @@ def test_reconciliation_is_finances_page(console: Console, mismatched: tuple[byt
             headers={"x-csrf-token": csrf(page)},
         )  # fmt: skip
         assert refused.status == 403
+
+
+def test_the_summary_is_of_the_chosen_day(console: Console, mismatched: tuple[bytes, str]) -> None:
+    page = console.signed_in(Role.FINANCE)
+    upload(page, "settlement.csv", mismatched[0])
+    page.goto("/console/reconciliation")
+    today = datetime.now(UTC).date().isoformat()
+    assert page.get_by_role("heading", name=f"Summary of {today}").count() == 1
+    assert "amount_mismatch" in page.locator("#summary").inner_text()
+    page.get_by_label("Day (UTC)").fill("2020-01-31")
+    page.get_by_role("button", name="Show day").click()
+    assert page.get_by_role("heading", name="Summary of 2020-01-31").count() == 1
+    assert page.locator("#summary tbody").inner_text() == "No run covers this day."
+    page.goto("/console/reconciliation?day=2026-02-30")
+    assert page.get_by_role("heading", level=1).inner_text() == "That input is not valid"
+    assert "'2026-02-30' is not a day" in page.locator("main").inner_text()
