@@ -27,6 +27,7 @@ from payments.api.console.pages import (
     may,
     render,
 )
+from payments.api.console.risk_reviews import PAGE as REVIEWS
 from payments.api.parameters import PaymentOrderIdPath
 from payments.api.reads import read_order
 from payments.api.refund_schemas import RefundRequestBody
@@ -101,6 +102,7 @@ def order_page(
         answer = read_order_as_of(services, payment_order_id, instant)
     events = timeline(services, payment_order_id, instant) if may(caller, *HISTORY) else None
     now = instant is None
+    held = now and answer.held_for_review
     refundable = answer.refundable not in (None, "0", "0.00") and answer.status == "SUCCESS"
     return render(
         "order.html",
@@ -119,6 +121,7 @@ def order_page(
         done=DONE.get(done or ""),
         offer_refund=now and may(caller, *REFUND) and refundable,
         offer_replay=now and may(caller, *REPLAY) and answer.dead_lettered,
+        review_queue=REVIEWS.path if held and REVIEWS.offered_to(caller) else None,
         form_id=uuid.uuid4().hex,
     )
 

@@ -59,8 +59,20 @@ def test_an_operator_approves_an_order_held_for_review_and_it_is_charged(
     stack.executor.run_until_idle()
     assert stack.sandbox.charges(order_id) == 0
 
+    # GET /payments/{id} says it is held (the status stays one of the four), as does its page.
+    caught_up(stack)
+    answer = stack.http.get(f"/payments/{order_id}").json()
+    assert (answer["status"], answer["held_for_review"], answer["review_rule"]) == (
+        "NOT_STARTED",
+        True,
+        "large_order",
+    )
     page = console.signed_in(Role.OPERATOR)
-    page.get_by_role("link", name="Risk reviews").click()
+    page.goto(f"{console.url}/orders/{order_id}")
+    assert (
+        page.locator("#order-status").inner_text() == "NOT_STARTED (held for review: large_order)"
+    )
+    page.get_by_role("link", name="decide it in Risk reviews").click()
     row = page.locator(f"#review-{order_id}")
     assert row.locator("[data-rule]").inner_text() == "large_order"
     assert "600.00 USD" in row.inner_text()
@@ -89,6 +101,8 @@ def test_an_operator_approves_an_order_held_for_review_and_it_is_charged(
     page.get_by_role("status").get_by_role("link", name=order_id).click()
     assert page.get_by_role("heading", level=1).inner_text() == f"Order {order_id}"
     assert page.locator("#order-status").inner_text() == "SUCCESS"
+    answer = stack.http.get(f"/payments/{order_id}").json()
+    assert (answer["held_for_review"], answer["review_rule"]) == (False, None)
 
     again = page.request.post(
         f"{console.url}/risk-reviews/{order_id}/decline",
@@ -117,6 +131,12 @@ def test_the_review_queue_is_an_operators_page(console: Console) -> None:
     stack = console.stack
     order_id = held(stack, "520.00")
     merchant = console.signed_in(Role.MERCHANT)
+    caught_up(stack)
+    merchant.goto(f"{console.url}/orders?status=NOT_STARTED")
+    assert "(held for review)" in merchant.locator("#orders").inner_text()
+    merchant.goto(f"{console.url}/orders/{order_id}")
+    assert "held for review" in merchant.locator("#order-status").inner_text()
+    assert merchant.get_by_role("link", name="decide it in Risk reviews").count() == 0
     assert "Risk reviews" not in [a.inner_text() for a in merchant.locator("nav a").all()]
     merchant.goto(f"{console.url}/risk-reviews")
     assert merchant.get_by_role("heading", level=1).inner_text() == "Not allowed"
