@@ -13,24 +13,16 @@ from typing import Any
 import pytest
 from eventsourcing.persistence import StoredEvent
 
-from payments.domain.application import CheckoutPolicy, PaymentsApplication
+from payments.domain.application import PaymentsApplication
 from payments.domain.execution import Declined, FailureCode
 from payments.domain.execution_commands import Executable
-from payments.domain.payment_order import PaymentOrder
 from payments.domain.payout import Payout
 from payments.domain.refund import Refund
-from tests.privacy.fakes import InMemorySealer
+from tests.unit.test_payment_order import new_order
+from tests.unit.test_refund import make_app
 
 NOW = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
 STORED_NOW = {"_type_": "datetime_iso", "_data_": "2026-12-04T12:00:00+00:00"}
-
-
-def make_app() -> PaymentsApplication:
-    return PaymentsApplication(
-        CheckoutPolicy("USD", 100_000_00),
-        env={"PERSISTENCE_MODULE": "eventsourcing.popo"},
-        sealer=InMemorySealer(),
-    )
 
 
 def shared(reference: str, versioned_replay: bool) -> list[tuple[str, dict[str, Any]]]:
@@ -69,16 +61,7 @@ class Case:
 
 
 ORDER = Case(
-    new=lambda: PaymentOrder(
-        payment_order_id="po_1",
-        checkout_id="co_1",
-        seller_account="acme",
-        amount_minor=1000,
-        currency="USD",
-        card_token="tok_1",
-        commission_minor=0,
-        funds_held=False,
-    ),
+    new=new_order,
     succeed=lambda order: order.record_success("psp_1", "webhook"),
     contradict=lambda order: order.record_failure(
         FailureCode.CARD_DECLINED, "no", "psp_2", "webhook"
