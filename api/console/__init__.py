@@ -22,6 +22,7 @@ from litestar.template.config import TemplateConfig
 from payments.api.auth import PUBLIC, RateLimits
 from payments.api.console import (
     dead_letters,
+    ledger,
     order,
     orders,
     overview,
@@ -43,6 +44,7 @@ pages.PAGES[:] = [
     orders.PAGE,
     dead_letters.PAGE,
     wallets.PAGE,
+    ledger.PAGE,
     sellers.PAGE,
     risk_reviews.PAGE,
 ]
@@ -53,6 +55,7 @@ HANDLERS: list[Any] = [
     *order.HANDLERS,
     *dead_letters.HANDLERS,
     *wallets.HANDLERS,
+    *ledger.HANDLERS,
     *sellers.HANDLERS,
     *risk_reviews.HANDLERS,
 ]
