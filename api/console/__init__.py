@@ -27,6 +27,8 @@ from payments.api.console import (
     orders,
     overview,
     pages,
+    reconciliation,
+    reconciliation_run,
     risk_reviews,
     sellers,
     session,
@@ -47,6 +49,7 @@ pages.PAGES[:] = [
     ledger.PAGE,
     sellers.PAGE,
     risk_reviews.PAGE,
+    reconciliation.PAGE,
 ]
 HANDLERS: list[Any] = [
     *session.HANDLERS,
@@ -58,6 +61,8 @@ HANDLERS: list[Any] = [
     *ledger.HANDLERS,
     *sellers.HANDLERS,
     *risk_reviews.HANDLERS,
+    *reconciliation.HANDLERS,
+    *reconciliation_run.HANDLERS,
 ]
 
 _TITLES = {
@@ -65,6 +70,7 @@ _TITLES = {
     403: "Not allowed",
     404: "Not found",
     409: "Conflict",
+    413: "That upload is too large",
     422: "That input is not valid",
     429: "Too many attempts",
 }
@@ -95,6 +101,8 @@ def console_error(request: Request[Any, Any, Any], error: Exception) -> Response
         status, detail = 500, "unexpected error"
     if status == 401:
         return Redirect(session.SIGN_IN, status_code=303)
+    if status == 413:
+        detail = "The file is larger than this form takes (see its limit); nothing was recorded."
     if status == 403 and "CSRF" in detail:
         detail = "The form was stale or not ours (CSRF check failed): reload the page and retry."
     caller = session.signed_in(request)
