@@ -21,6 +21,7 @@ from litestar.template.config import TemplateConfig
 
 from payments.api.auth import PUBLIC, RateLimits
 from payments.api.console import (
+    audit,
     dead_letters,
     order,
     orders,
@@ -45,6 +46,7 @@ pages.PAGES[:] = [
     wallets.PAGE,
     sellers.PAGE,
     risk_reviews.PAGE,
+    audit.PAGE,
 ]
 HANDLERS: list[Any] = [
     *session.HANDLERS,
@@ -55,6 +57,7 @@ HANDLERS: list[Any] = [
     *wallets.HANDLERS,
     *sellers.HANDLERS,
     *risk_reviews.HANDLERS,
+    *audit.HANDLERS,
 ]
 
 _TITLES = {
