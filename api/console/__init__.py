@@ -21,6 +21,7 @@ from litestar.template.config import TemplateConfig
 
 from payments.api.auth import PUBLIC, RateLimits
 from payments.api.console import (
+    audit,
     dead_letters,
     ledger,
     order,
@@ -28,6 +29,8 @@ from payments.api.console import (
     overview,
     pages,
     payouts,
+    reconciliation,
+    reconciliation_run,
     risk_reviews,
     sellers,
     session,
@@ -49,6 +52,8 @@ pages.PAGES[:] = [
     payouts.PAGE,
     sellers.PAGE,
     risk_reviews.PAGE,
+    reconciliation.PAGE,
+    audit.PAGE,
 ]
 HANDLERS: list[Any] = [
     *session.HANDLERS,
@@ -61,6 +66,9 @@ HANDLERS: list[Any] = [
     *payouts.HANDLERS,
     *sellers.HANDLERS,
     *risk_reviews.HANDLERS,
+    *reconciliation.HANDLERS,
+    *reconciliation_run.HANDLERS,
+    *audit.HANDLERS,
 ]
 
 _TITLES = {
@@ -68,6 +76,7 @@ _TITLES = {
     403: "Not allowed",
     404: "Not found",
     409: "Conflict",
+    413: "That upload is too large",
     422: "That input is not valid",
     429: "Too many attempts",
 }
@@ -98,6 +107,8 @@ def console_error(request: Request[Any, Any, Any], error: Exception) -> Response
         status, detail = 500, "unexpected error"
     if status == 401:
         return Redirect(session.SIGN_IN, status_code=303)
+    if status == 413:
+        detail = "The file is larger than this form takes (see its limit); nothing was recorded."
     if status == 403 and "CSRF" in detail:
         detail = "The form was stale or not ours (CSRF check failed): reload the page and retry."
     caller = session.signed_in(request)
