@@ -21,6 +21,7 @@ from litestar.template.config import TemplateConfig
 
 from payments.api.auth import PUBLIC, RateLimits
 from payments.api.console import (
+    audit,
     dead_letters,
     ledger,
     order,
@@ -50,6 +51,7 @@ pages.PAGES[:] = [
     sellers.PAGE,
     risk_reviews.PAGE,
     reconciliation.PAGE,
+    audit.PAGE,
 ]
 HANDLERS: list[Any] = [
     *session.HANDLERS,
@@ -63,6 +65,7 @@ HANDLERS: list[Any] = [
     *risk_reviews.HANDLERS,
     *reconciliation.HANDLERS,
     *reconciliation_run.HANDLERS,
+    *audit.HANDLERS,
 ]
 
 _TITLES = {
