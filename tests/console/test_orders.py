@@ -83,6 +83,7 @@ def test_roles_see_only_their_parts_of_an_order(console: Console) -> None:
         "Overview",
         "Wallets",
         "Ledger",
+        "Payouts",
         "Sellers",
     ]
     seller.goto(f"{console.url}/orders")
