@@ -135,9 +135,11 @@ def test_a_replay_is_in_the_past_overview_and_in_the_actions_log(console: Consol
     operator_key = operator.locator(".who code").inner_text()
 
     finance = console.signed_in(Role.FINANCE)
+    assert finance.get_by_role("heading", name="Projections").count() == 1
     travel(finance, between)
     assert finance.locator("[data-figure=payouts-due]").count() == 1, "replayed from the ledger"
-    assert finance.locator("[data-figure=open-exceptions]").count() == 0, "not replayable"
+    assert finance.locator("[data-figure=open-exceptions]").inner_text() == "0", "no run then"
+    assert finance.get_by_role("heading", name="Projections").count() == 0, "lag: now only"
     finance.goto(f"{console.url}/audit")
     finance.get_by_label("Key id").fill(operator_key)
     finance.get_by_label("Action", exact=True).select_option("order.replayed")
