@@ -54,14 +54,23 @@ class Console:
         key, _ = self.stack.services.issue_key(role, seller, f"console {role.value}", by="cli")
         return key.text
 
-    def page(self) -> Any:
+    def page(self, *, javascript: bool = True) -> Any:
         """A fresh browser context (its own cookies) and a page in it."""
-        context = self.browser.new_context(base_url=self.stack.api_url)
+        context = self.browser.new_context(
+            base_url=self.stack.api_url, java_script_enabled=javascript
+        )
         context.set_default_timeout(15_000)
         return context.new_page()
 
-    def signed_in(self, role: Role, seller: str | None = None, base: str | None = None) -> Any:
-        page = self.page()
+    def signed_in(
+        self,
+        role: Role,
+        seller: str | None = None,
+        base: str | None = None,
+        *,
+        javascript: bool = True,
+    ) -> Any:
+        page = self.page(javascript=javascript)
         sign_in(page, base or self.url, self.key(role, seller))
         return page
 

@@ -1,5 +1,5 @@
 """Audit in the browser, on a stack with an audit key: finance verifies every view and follows
-it to "identical", sees the seals and checks the chain (OK, then BROKEN once a stored link is
+it to "identical" (with JavaScript off: the page reloads itself), sees the seals and checks the chain (OK, then BROKEN once a stored link is
 altered), and reads who did what: an operator's replay with its key id. The past overview
 counts the dead letters parked at that instant, from the events. Audit is finance's page."""
 
@@ -50,7 +50,7 @@ def test_finance_verifies_the_views_and_checks_the_seal(console: Console) -> Non
     sealed = EventLogSeal(stack.services.pool, AUDIT_KEY).seal()
     assert sealed is not None
 
-    page = console.signed_in(Role.FINANCE)
+    page = console.signed_in(Role.FINANCE, javascript=False)  # the page reloads itself anyway
     page.get_by_role("link", name="Audit").click()
     assert page.get_by_role("heading", level=1).inner_text() == "Audit"
     assert page.locator("[data-fact=chain-head]").inner_text() == sealed.chain_head.hex()
