@@ -21,12 +21,14 @@ from litestar.template.config import TemplateConfig
 
 from payments.api.auth import PUBLIC, RateLimits
 from payments.api.console import (
+    audit,
     dead_letters,
     ledger,
     order,
     orders,
     overview,
     pages,
+    payouts,
     reconciliation,
     reconciliation_run,
     risk_reviews,
@@ -47,9 +49,11 @@ pages.PAGES[:] = [
     dead_letters.PAGE,
     wallets.PAGE,
     ledger.PAGE,
+    payouts.PAGE,
     sellers.PAGE,
     risk_reviews.PAGE,
     reconciliation.PAGE,
+    audit.PAGE,
 ]
 HANDLERS: list[Any] = [
     *session.HANDLERS,
@@ -59,10 +63,12 @@ HANDLERS: list[Any] = [
     *dead_letters.HANDLERS,
     *wallets.HANDLERS,
     *ledger.HANDLERS,
+    *payouts.HANDLERS,
     *sellers.HANDLERS,
     *risk_reviews.HANDLERS,
     *reconciliation.HANDLERS,
     *reconciliation_run.HANDLERS,
+    *audit.HANDLERS,
 ]
 
 _TITLES = {

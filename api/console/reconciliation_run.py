@@ -7,7 +7,7 @@ to then, with the resolution withheld."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated
 from uuid import UUID
 
@@ -87,7 +87,8 @@ def run_page(
     run = run_of(services, run_id, instant)
     start = offset_of(offset)
     findings = sorted_findings(run)
-    shown = [finding_view(run, f, instant) for f in findings[start : start + PAGE_SIZE]]
+    at = instant or datetime.now(UTC)  # ages as the exceptions' list counts them
+    shown = [finding_view(run, f, at) for f in findings[start : start + PAGE_SIZE]]
     message = DONE.get(done or "")
     if done == "resolved":
         message = DONE["resolved"].format(finding=finding) if finding in run.findings else None

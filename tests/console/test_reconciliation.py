@@ -27,19 +27,27 @@ def head(stack: Stack) -> int:
 
 
 @pytest.fixture(scope="module")
-def mismatched(console: Console) -> tuple[bytes, str]:
-    """Today's settlement file from the sandbox, its first settled line 1.00 higher than the
-    charge (and the payout with it): the file, and the finding it makes (`line-N`)."""
+def todays_file(console: Console) -> str:
+    """The sandbox's settlement file of today, after two charges of this module."""
     stack = console.stack
     orders = place(stack, stack.sandbox.token("success"), ["21.00", "34.50"])
     stack.settle(lambda: terminal(stack, *orders))
-    today = datetime.now(UTC).date()
-    text = httpx.get(f"{stack.sandbox.url}/v1/settlements/{today}.csv").text
-    header, rows = tamper.read_rows(text)
+    return httpx.get(f"{stack.sandbox.url}/v1/settlements/{datetime.now(UTC).date()}.csv").text
+
+
+def shift_payout(header: list[str], rows: tamper.Rows, amount: str) -> None:
+    tamper.add_amount(header, tamper.payout_row(header, rows), "Net Debit (NC)", Decimal(amount))
+
+
+@pytest.fixture(scope="module")
+def mismatched(todays_file: str) -> tuple[bytes, str]:
+    """Today's file with its first settled line 1.00 higher than the charge (and the payout
+    with it): the file, and the finding it makes (`line-N`)."""
+    header, rows = tamper.read_rows(todays_file)
     index = tamper.settled_indexes(header, rows)[0]
     for column in ("Gross Credit (GC)", "Net Credit (NC)"):
         tamper.add_amount(header, rows[index], column, Decimal("1.00"))
-    tamper.add_amount(header, tamper.payout_row(header, rows), "Net Debit (NC)", Decimal("1.00"))
+    shift_payout(header, rows, "1.00")
     return tamper.write_rows(header, rows).encode(), f"line-{index + 2}"  # line 1: the header
 
 
@@ -71,7 +79,9 @@ def test_finance_uploads_a_file_sees_its_exception_and_resolves_it(
     assert row.locator("[data-state]").inner_text() == "open"
     assert page.locator("#run-open").inner_text() == "1"
 
-    page.get_by_role("link", name="Reconciliation", exact=True).first.click()
+    page.goto("/console")
+    assert page.locator("[data-figure='open-exceptions']").inner_text() == "1"
+    page.locator("#t-recon").locator("..").get_by_role("link", name="See them").click()
     listed = page.locator(f"[id='exception-{run_id}-{finding_id}']")
     assert "amount_mismatch" in listed.inner_text()
     assert listed.locator("td").nth(1).inner_text() == "0", "its age in days"
@@ -116,6 +126,10 @@ def test_finance_uploads_a_file_sees_its_exception_and_resolves_it(
     row = page.locator(f"[id='finding-{finding_id}']")
     assert row.locator("[data-state]").inner_text() == "open"
     assert row.locator("form").count() == 0
+    page.goto(f"/console?as_of={before_decision:%Y-%m-%dT%H:%M:%S.%f}")
+    assert page.locator("[data-figure='open-exceptions']").inner_text() == "1", "open then"
+    page.goto(f"/console?as_of={before_upload:%Y-%m-%dT%H:%M:%S.%f}")
+    assert page.locator("[data-figure='open-exceptions']").inner_text() == "0", "no run yet"
     page.goto(f"/console/reconciliation?as_of={before_upload:%Y-%m-%dT%H:%M:%S.%f}")
     assert page.locator(f"#run-{run_id}").count() == 0
     assert page.locator("#days").count() == 0, "the days' table is not kept as events"
@@ -157,8 +171,9 @@ def test_a_file_too_large_or_missing_or_unconfirmed_is_refused(console: Console)
     # Sent by httpx with the browser's cookies: Playwright would pass 32 MiB through its driver.
     cookies = {c["name"]: c["value"] for c in page.context.cookies()}
     big = ("big.csv", b"x" * (MAX_FORM_UPLOAD_BYTES + 1), "text/csv")
-    too_big = httpx.post(action, files={"file": big}, data={"confirm": "yes"},
-                         headers={**token, **html}, cookies=cookies)  # fmt: skip
+    # The token in the form, as a browser sends it: the CSRF check reads the form first.
+    fields = {"confirm": "yes", "_csrf_token": token["x-csrf-token"]}
+    too_big = httpx.post(action, files={"file": big}, data=fields, headers=html, cookies=cookies)
     assert (too_big.status_code, "larger than this form takes" in too_big.text) == (413, True)
     small = {"name": "s.csv", "mimeType": "text/csv", "buffer": b"a,b\n"}
     unconfirmed = page.request.post(action, multipart={"file": small}, headers={**token, **html})
@@ -205,3 +220,25 @@ def test_the_summary_is_of_the_chosen_day(console: Console, mismatched: tuple[by
     page.goto("/console/reconciliation?day=2026-02-30")
     assert page.get_by_role("heading", level=1).inner_text() == "That input is not valid"
     assert "'2026-02-30' is not a day" in page.locator("main").inner_text()
+
+
+def test_a_runs_findings_are_paged(console: Console, todays_file: str) -> None:
+    header, rows = tamper.read_rows(todays_file)
+    model = rows[tamper.settled_indexes(header, rows)[0]]
+    for n in range(105):  # lines for charges we never took: one finding each
+        copy = list(model)
+        tamper.set_cell(header, copy, "Merchant Reference", f"order_never_taken_{n}")
+        tamper.set_cell(header, copy, "Psp Reference", f"ch_unknown_{n}")
+        rows.insert(0, copy)
+        shift_payout(header, rows, tamper.cell(header, copy, "Net Credit (NC)"))
+    page = console.signed_in(Role.FINANCE)
+    upload(page, "many.csv", tamper.write_rows(header, rows).encode())
+    total = int(page.locator("#h-findings").inner_text().split("(")[1].rstrip(")"))
+    assert total >= 105
+    assert page.locator("#findings tbody tr").count() == 100
+    assert page.locator("[id='finding-line-2'] td").nth(0).inner_text() == "missing_internally"
+    page.get_by_role("link", name="Next page").click()
+    assert page.locator("#findings tbody tr").count() == total - 100
+    assert f"101 to {total} of {total}" in page.locator("main").inner_text()
+    page.get_by_role("link", name="Previous page").click()
+    assert page.locator("[id='finding-line-2']").count() == 1
