@@ -251,6 +251,7 @@ def build_services(settings: Settings, database_url: str) -> Services:
         settings.checkout_policy,
         env=eventsourcing_env(database_url, pool_size=settings.db_pool_size),
         sealer=keys,
+        group_commit=settings.group_commit_max,
     )
     store = idempotency.IdempotencyStore(pool, timedelta(hours=settings.idempotency_ttl_hours))
     return Services(
