@@ -40,6 +40,7 @@ from payments.runtime import idempotency, personal_data
 from payments.runtime.config import Settings
 from payments.runtime.database import apply_schema, eventsourcing_env, open_pool
 from payments.runtime.keys import KeyRing, NewKey, new_key
+from payments.runtime.seller_cache import SellerCache
 from payments.scheduler import runner as scheduler_jobs
 
 RELEASE_PAGE = 1000  # orders released together by the funds-release job
@@ -76,7 +77,9 @@ class Services:
 
     @cached_property
     def sellers(self) -> SellerCommands:
-        return SellerCommands(self.application, self.settings.sellers)
+        commands = SellerCommands(self.application, self.settings.sellers)
+        commands.charge_reads = SellerCache(commands.find, self.settings.seller_cache_s)
+        return commands
 
     @cached_property
     def disputes(self) -> DisputeCommands:
