@@ -12,6 +12,7 @@ as a revoked API key is (ADR 0013). Payouts never read through it.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 
 from cachetools import TTLCache
@@ -22,24 +23,34 @@ MAX_SELLERS = 100_000
 
 
 class SellerCache:
-    def __init__(self, load: Callable[[str], Seller | None], ttl_s: float) -> None:
+    def __init__(
+        self,
+        load: Callable[[str], Seller | None],
+        ttl_s: float,
+        timer: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._load = load
         self._ttl_s = ttl_s
         self._lock = threading.Lock()
-        self._cache: TTLCache[str, Seller | None] = TTLCache(MAX_SELLERS, ttl=max(ttl_s, 1e-9))
+        # (seller,): a seller not onboarded is cached too, as (None,)
+        self._cache: TTLCache[str, tuple[Seller | None]] = TTLCache(
+            MAX_SELLERS, ttl=max(ttl_s, 1e-9), timer=timer
+        )
         self._generation = 0  # moves on with each forget: a read racing a change is not kept
 
     def find(self, seller_account: str) -> Seller | None:
         if self._ttl_s <= 0:
             return self._load(seller_account)
         with self._lock:
-            if seller_account in self._cache:
-                return self._cache[seller_account]
+            # One look-up: `in` then `[]` could see the entry expire in between (KeyError).
+            cached = self._cache.get(seller_account)
+            if cached is not None:
+                return cached[0]
             generation = self._generation
         seller = self._load(seller_account)
         with self._lock:
             if generation == self._generation:
-                self._cache[seller_account] = seller
+                self._cache[seller_account] = (seller,)
         return seller
 
     def forget(self, seller_account: str) -> None:

@@ -69,3 +69,19 @@ def test_with_no_cache_time_every_check_reads_the_store(admin_database_url: str)
         finally:
             here.close()
             elsewhere.close()
+
+
+def test_an_entry_read_as_it_expires_is_read_again_never_a_key_error() -> None:
+    now = [0.0]
+    loads: list[str] = []
+
+    def load(seller_account: str) -> Seller | None:
+        loads.append(seller_account)
+        return None
+
+    cache = SellerCache(load, 1.0, timer=lambda: now[0])
+    assert cache.find("s1") is None
+    now[0] = 0.999
+    assert cache.find("s1") is None and loads == ["s1"]
+    now[0] = 1.0  # expired at exactly this instant (cachetools' own rule)
+    assert cache.find("s1") is None and loads == ["s1", "s1"]
