@@ -113,6 +113,8 @@ def order_response(
         commission=format_minor(row.commission_minor, row.currency),
         seller_net=format_minor(row.amount_minor - row.commission_minor, row.currency),
         seller_funds=seller_funds(row),
+        held_for_review=row.risk_review is not None,
+        review_rule=row.risk_review,
     )
 
 

@@ -133,6 +133,10 @@ class PaymentOrderResponse(msgspec.Struct, frozen=True):
     refunded: str | None = None
     refundable: str | None = None
     refunds: list[RefundResponse] | None = None
+    # Held by a risk rule until an operator approves or declines it (issue #17): the status
+    # stays NOT_STARTED, review_rule names the rule. A declined order is FAILED instead.
+    held_for_review: bool = False
+    review_rule: str | None = None
 
 
 class RefundResponse(msgspec.Struct, frozen=True):

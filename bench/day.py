@@ -15,9 +15,12 @@ Stages, each timed:
 6. `settlement`: GET /v1/settlements/{today}.csv from the sandbox;
 7. `reconcile`: Reconciler.reconcile_path on that file (auto-fixes included), then
    the views caught up again;
-8. `checks`: the invariants: every order terminal or dead-lettered; at most one charge per
-   order at the PSP (GET /admin/charges/count); ledger trial balance zero; no open
-   reconciliation exception other than awaiting-settlement.
+8. `checks`: the invariants: every order terminal or dead-lettered; one charge per order at
+   the PSP (the sandbox's store, one query); ledger trial balance zero; no open
+   reconciliation exception other than awaiting-settlement;
+9. `verify`: every view rebuilt from event zero and diffed with the live one (identical);
+   then the peak memory of each process and the database's size.
+Every stage is O(n) in round trips of at most a thousand orders (bench/day_checks.py).
 Counted fault rules hit the first calls after they are added, so the faults come in a burst
 at the start of `execute`, not spread over the day.
 """
@@ -33,6 +36,14 @@ from typing import Any
 
 import httpx
 
+from payments.bench.day_checks import (
+    database_facts,
+    is_open,
+    own_peak_rss_mib,
+    peak_rss_mib,
+    verify_views,
+)
+from payments.bench.day_checks import orders as day_orders
 from payments.bench.day_report import check_invariants, day_result
 from payments.bench.harness import (
     BenchContext,
@@ -44,7 +55,6 @@ from payments.bench.harness import (
     timed_parallel,
 )
 from payments.bench.workload import ORDERS_PER_CHECKOUT, checkout_body
-from payments.domain.payment_order import TERMINAL
 from payments.projections.catalog import NAMES, live_view
 from payments.projections.reconciliation.report import summary
 from payments.projections.runner import ProjectionRunner
@@ -187,8 +197,22 @@ def run(ctx: BenchContext) -> ScenarioResult:
         stage("reconcile", started)
 
         started = time.perf_counter()
-        facts["checks"] = check_invariants(services, psp_url, order_ids, report)
+        facts["checks"] = check_invariants(
+            services, ctx.work_dir / "psp-sandbox.sqlite3", order_ids, report
+        )
         stage("checks", started)
+
+        started = time.perf_counter()
+        facts["verify"] = verify_views(services, source)
+        stage("verify", started)
+        facts["cost"] = {
+            "peak_rss_mib": {
+                "bench (executor, reconciliation, checks)": own_peak_rss_mib(),
+                "payments api": peak_rss_mib(api.pid),
+                "psp sandbox": peak_rss_mib(sandbox.pid),
+            },
+            **database_facts(services.pool),
+        }
     finally:
         if services is not None:
             services.close()
@@ -287,13 +311,8 @@ def _inject_faults(
 
 
 def _unsettled(services: Services, order_ids: list[str]) -> list[str]:
-    """Orders neither terminal nor dead-lettered."""
-    left = []
-    for order_id in order_ids:
-        order = services.application.get_order(order_id)
-        if order.status not in TERMINAL and not getattr(order, "dead_lettered", False):
-            left.append(order_id)
-    return left
+    """Orders neither terminal nor dead-lettered (a query per thousand orders)."""
+    return [order_id for order_id, order in day_orders(services, order_ids) if is_open(order)]
 
 
 def _execute(

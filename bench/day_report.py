@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
-import httpx
-
-from payments.bench.harness import Goal, ScenarioResult, Table, timed_parallel
-from payments.domain.payment_order import TERMINAL
+from payments.bench.day_checks import charge_counts, is_open, orders
+from payments.bench.harness import Goal, ScenarioResult, Table
 from payments.projections.catalog import live_view
 from payments.runtime.services import Services
 
@@ -15,30 +14,21 @@ AWAITING = "awaiting_settlement"
 
 
 def check_invariants(
-    services: Services, psp_url: str, order_ids: list[str], report: dict[str, Any]
+    services: Services, sandbox_db: Path, order_ids: list[str], report: dict[str, Any]
 ) -> dict[str, Any]:
     statuses: dict[str, int] = {}
     dead = 0
     open_orders = 0
-    for order_id in order_ids:
-        order = services.application.get_order(order_id)
+    for _, order in orders(services, order_ids):
+        if order is None:
+            open_orders += 1
+            continue
         statuses[order.status.value] = statuses.get(order.status.value, 0) + 1
         if getattr(order, "dead_lettered", False):
             dead += 1
-        elif order.status not in TERMINAL:
+        elif is_open(order):
             open_orders += 1
-    client = httpx.Client(base_url=psp_url, timeout=30, limits=httpx.Limits(max_connections=8))
-    charge_counts: list[int] = [0] * len(order_ids)
-
-    def count(index: int) -> None:
-        answer = client.get("/admin/charges/count", params={"reference": order_ids[index]})
-        answer.raise_for_status()
-        charge_counts[index] = int(answer.json()["charges"])
-
-    try:
-        _, _, errors = timed_parallel(8, len(order_ids), count, deadline_s=600)
-    finally:
-        client.close()
+    charges = charge_counts(sandbox_db, set(order_ids))
     trial = live_view(services.pool, "ledger").trial_balance()  # type: ignore[attr-defined]
     open_exceptions = {
         row["class"]: row["open"]
@@ -49,9 +39,7 @@ def check_invariants(
         "statuses": statuses,
         "dead_lettered": dead,
         "open_orders": open_orders,
-        "orders_with_2_plus_charges": sum(1 for c in charge_counts if c > 1),
-        "orders_charged": sum(1 for c in charge_counts if c >= 1),
-        "charge_count_errors": errors,
+        **charges,
         "trial_balance_minor": int(trial.total_minor),
         "ledger_accounts": len(trial.accounts),
         "open_exceptions": open_exceptions,
@@ -71,7 +59,7 @@ def day_result(
     mix: dict[str, tuple[str, float]],
     report: dict[str, Any],
 ) -> ScenarioResult:
-    checks = facts["checks"]
+    checks, verify, cost = facts["checks"], facts["verify"], facts["cost"]
     total = sum(stages.values())
     slowest = max(stages, key=lambda name: stages[name])
     timing = Table(
@@ -86,6 +74,10 @@ def day_result(
         else "",
         "reconcile": f"{facts['settlement_lines'] / stages['reconcile']:,.0f} lines/s"
         if stages["reconcile"]
+        else "",
+        "checks": f"{orders / stages['checks']:,.0f} orders/s" if stages["checks"] else "",
+        "verify": f"{verify['events_scanned'] / stages['verify']:,.0f} log events/s per view"
+        if stages["verify"]
         else "",
     }
     for name, seconds in stages.items():
@@ -115,6 +107,10 @@ def day_result(
     )
     outcome.add("ledger trial balance (minor units)", checks["trial_balance_minor"])
     outcome.add("slowest stage", f"{slowest} ({stages[slowest]:.2f} s)")
+    for process, peak in cost["peak_rss_mib"].items():
+        outcome.add(f"peak RSS, {process} (MiB)", peak if peak is not None else "unknown")
+    outcome.add("peak RSS, largest PostgreSQL backend (MiB)", cost["postgres_backend_peak_mib"])
+    outcome.add("database size (MiB)", cost["database_mib"])
     goals = [
         Goal(
             "every order terminal or dead-lettered",
@@ -123,11 +119,10 @@ def day_result(
             checks["open_orders"] == 0,
         ),
         Goal(
-            "at most one charge per order at the PSP",
-            "0 orders with ≥ 2",
-            f"{checks['orders_with_2_plus_charges']} "
-            f"({checks['charge_count_errors']} lookups failed)",
-            checks["orders_with_2_plus_charges"] == 0 and checks["charge_count_errors"] == 0,
+            "one charge per order at the PSP",
+            "every order charged, none twice",
+            f"{checks['orders_charged']:,} charged, {checks['orders_with_2_plus_charges']} twice",
+            checks["orders_charged"] == orders and checks["orders_with_2_plus_charges"] == 0,
         ),
         Goal(
             "ledger trial balance",
@@ -140,6 +135,13 @@ def day_result(
             "no open exception but awaiting-settlement",
             ", ".join(f"{k} {v}" for k, v in checks["open_exceptions"].items()) or "none open",
             not checks["open_exceptions"],
+        ),
+        Goal(
+            "every view identical to its rebuild (verify)",
+            "0 rows differ",
+            ", ".join(f"{k} {v}" for k, v in verify["rows_differing"].items())
+            or f"identical ({verify['rows_compared']:,} rows)",
+            verify["identical"],
         ),
     ]
     return ScenarioResult(

@@ -4,17 +4,26 @@
 (notification_id, originator_id, originator_version, topic, state). Most readers use the
 library (`select_notifications`, `repository.get`); the reads below need what it does not
 offer: many aggregates in one query, one aggregate's events with their positions, a
-server-side cursor over millions of events, raw rows for the audit hash chain.
+server-side cursor over millions of events, raw rows for the audit hash chain. It also holds
+the recorder that writes it (`PaymentsRecorder`: the library's, its insert without psycopg's
+pipeline mode).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import Application
-from eventsourcing.persistence import Notification, StoredEvent
+from eventsourcing.persistence import InterfaceError, Notification, OperationalError, StoredEvent
+from eventsourcing.postgres import (
+    PostgresAggregateRecorder,
+    PostgresApplicationRecorder,
+    PostgresDatastore,
+)
+from eventsourcing.utils import retry
 from psycopg import Connection, sql
 from psycopg.rows import tuple_row
 from psycopg_pool import ConnectionPool
@@ -28,6 +37,38 @@ CURSOR_PAGE = 20_000
 StoredRow = tuple[int, UUID, int, str, bytes]  # position, originator, version, topic, state
 
 
+class PaymentsRecorder(PostgresApplicationRecorder):
+    """eventsourcing's PostgreSQL application recorder, its insert without pipeline mode.
+
+    The library sends a save's statements (lock the table, notify, insert, sync) in one psycopg
+    pipeline. psycopg 3.3 stops flushing a pipeline once its last command is queued: when a
+    save is larger than what the socket takes at once (a Unix socket, as the embedded
+    server's, takes a few hundred KiB), the end of the INSERT stays in libpq's buffer while
+    psycopg waits for the answer, and the server waits for the rest of the INSERT: forever
+    (psycopg issue #685). It stalled the recording of a 10,000-line reconciliation run.
+    Here the same transaction is three statements: the lock and the notify in one simple
+    query, the insert, the commit. An ordinary execute flushes all it sends before it reads.
+    Same lock (notification ids in commit order), same notify, same errors, same ids.
+    """
+
+    def __init__(self, datastore: PostgresDatastore, *, events_table_name: str = EVENTS_TABLE):
+        super().__init__(datastore, events_table_name=events_table_name)
+        notify = sql.SQL("NOTIFY {}").format(sql.Identifier(self.channel_name))
+        self.lock_and_notify = sql.SQL("; ").join([*self.lock_table_statements, notify])
+
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    def insert_events(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        with self.datastore.get_connection() as conn, conn.transaction(), conn.cursor() as curs:
+            self._insert_events(curs, stored_events, **kwargs)
+            if not stored_events:
+                return None
+            curs.execute(self.lock_and_notify)  # no parameters: the simple query protocol
+            PostgresAggregateRecorder._insert_stored_events(self, curs, stored_events, **kwargs)
+            return self._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
+
+
 def check_table_name(application: Application[Any]) -> None:
     """Refuse to run against an application whose events live elsewhere."""
     name = getattr(application.recorder, "events_table_name", EVENTS_TABLE)
@@ -36,9 +77,13 @@ def check_table_name(application: Application[Any]) -> None:
 
 
 def load_aggregates(
-    application: Application[Any], pool: ConnectionPool, ids: Iterable[UUID]
+    application: Application[Any],
+    pool: ConnectionPool,
+    ids: Iterable[UUID],
+    until: datetime | None = None,
 ) -> dict[UUID, Any]:
-    """The current state of each aggregate that exists, by id, in one query.
+    """The current state of each aggregate that exists, by id, in one query; with `until`,
+    as it stood then (its events recorded by that instant; one created later is absent).
 
     `Repository.get` costs one or two round trips per aggregate (snapshots, then events);
     for the executor's batches that dominated its time. Only for aggregate types that are
@@ -58,6 +103,8 @@ def load_aggregates(
         event: Any = application.mapper.to_domain_event(
             StoredEvent(originator_id, version, topic, bytes(state))
         )
+        if until is not None and event.timestamp > until:
+            continue  # an aggregate's events are causal: the later ones are later still
         aggregates[originator_id] = event.mutate(aggregates.get(originator_id))
     return aggregates
 

@@ -46,6 +46,8 @@ def eventsourcing_env(database_url: str, *, pool_size: int = 10) -> dict[str, st
     parts = conninfo_to_dict(database_url)
     return {
         "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        # the library's recorder without pipelined inserts (a large save hangs in them)
+        "APPLICATION_RECORDER_TOPIC": "payments.projections.event_store:PaymentsRecorder",
         "POSTGRES_DBNAME": str(parts.get("dbname", "postgres")),
         "POSTGRES_HOST": str(parts.get("host", "127.0.0.1")),
         "POSTGRES_PORT": str(parts.get("port", "5432")),

@@ -21,7 +21,7 @@ from payments.domain.refund_commands import RefundCommands
 from payments.domain.risk_commands import RiskCommands
 from payments.domain.seller_commands import SellerCommands
 from payments.projections import catalog as projections_catalog
-from payments.projections.audit import seal, verifications
+from payments.projections.audit import seal, seal_checks, verifications
 from payments.projections.event_store import load_aggregates
 from payments.projections.followers import execution_queue
 from payments.projections.followers.execution_feed import ExecutionFeed
@@ -52,6 +52,7 @@ SCHEMA: list[str] = [
     *personal_data.SCHEMA,
     *projections_catalog.SCHEMA,
     *seal.SCHEMA,
+    *seal_checks.SCHEMA,
     *scheduler_jobs.SCHEMA,
     *verifications.SCHEMA,
     *reconciliation_days.SCHEMA,

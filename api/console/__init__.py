@@ -20,7 +20,22 @@ from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 
 from payments.api.auth import PUBLIC, RateLimits
-from payments.api.console import dead_letters, order, orders, overview, pages, session, wallets
+from payments.api.console import (
+    audit,
+    dead_letters,
+    ledger,
+    order,
+    orders,
+    overview,
+    pages,
+    payouts,
+    reconciliation,
+    reconciliation_run,
+    risk_reviews,
+    sellers,
+    session,
+    wallets,
+)
 from payments.api.problems import EXCEPTION_HANDLERS, ProblemError, domain_problem
 from payments.domain.errors import DomainError
 from payments.runtime.services import Services
@@ -28,7 +43,18 @@ from payments.runtime.services import Services
 HERE = Path(__file__).parent
 TEMPLATES = TemplateConfig(directory=HERE / "templates", engine=JinjaTemplateEngine)
 
-pages.PAGES[:] = [overview.PAGE, orders.PAGE, dead_letters.PAGE, wallets.PAGE]
+pages.PAGES[:] = [
+    overview.PAGE,
+    orders.PAGE,
+    dead_letters.PAGE,
+    wallets.PAGE,
+    ledger.PAGE,
+    payouts.PAGE,
+    sellers.PAGE,
+    risk_reviews.PAGE,
+    reconciliation.PAGE,
+    audit.PAGE,
+]
 HANDLERS: list[Any] = [
     *session.HANDLERS,
     *overview.HANDLERS,
@@ -36,6 +62,13 @@ HANDLERS: list[Any] = [
     *order.HANDLERS,
     *dead_letters.HANDLERS,
     *wallets.HANDLERS,
+    *ledger.HANDLERS,
+    *payouts.HANDLERS,
+    *sellers.HANDLERS,
+    *risk_reviews.HANDLERS,
+    *reconciliation.HANDLERS,
+    *reconciliation_run.HANDLERS,
+    *audit.HANDLERS,
 ]
 
 _TITLES = {
@@ -43,6 +76,7 @@ _TITLES = {
     403: "Not allowed",
     404: "Not found",
     409: "Conflict",
+    413: "That upload is too large",
     422: "That input is not valid",
     429: "Too many attempts",
 }
@@ -73,6 +107,8 @@ def console_error(request: Request[Any, Any, Any], error: Exception) -> Response
         status, detail = 500, "unexpected error"
     if status == 401:
         return Redirect(session.SIGN_IN, status_code=303)
+    if status == 413:
+        detail = "The file is larger than this form takes (see its limit); nothing was recorded."
     if status == 403 and "CSRF" in detail:
         detail = "The form was stale or not ours (CSRF check failed): reload the page and retry."
     caller = session.signed_in(request)

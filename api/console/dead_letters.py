@@ -14,7 +14,7 @@ from litestar.params import Body
 from litestar.response import Redirect, Template
 
 from payments.api.console.orders import order_path
-from payments.api.console.pages import Field, Page, render
+from payments.api.console.pages import Field, Page, as_json_body, confirmed, render
 from payments.api.reads import invalid
 from payments.api.routes.dead_letters import ReplayRequest, parked, replay
 from payments.domain.api_key import Role
@@ -68,12 +68,8 @@ def replay_dead_letters(
     if kind not in KINDS:
         raise invalid("kind", f"one of {', '.join(KINDS)}")
     target, noun = KINDS[kind]
-    if data.confirm != "yes":
-        raise invalid("confirm", f"tick the box to confirm the replay of the chosen {noun}s")
-    try:  # the JSON route's rule for a reason
-        reason = msgspec.convert({"reason": data.reason.strip() or DEFAULT}, ReplayRequest).reason
-    except msgspec.ValidationError as error:
-        raise invalid("reason", str(error)) from None
+    confirmed(data.confirm, f"the replay of the chosen {noun}s")
+    reason = as_json_body(ReplayRequest, "reason", reason=data.reason.strip() or DEFAULT).reason
     waiting = {d.reference for d in parked(services, target)}
     if data.every == "yes":
         chosen = sorted(waiting)

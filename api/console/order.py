@@ -18,9 +18,18 @@ from litestar.response import Redirect, Template
 
 from payments.api.as_of import read_order_as_of
 from payments.api.console.orders import PAGE, order_path
-from payments.api.console.pages import Field, as_of_of, console_access, may, render
+from payments.api.console.pages import (
+    Field,
+    as_json_body,
+    as_of_of,
+    confirmed,
+    console_access,
+    may,
+    render,
+)
+from payments.api.console.risk_reviews import PAGE as REVIEWS
 from payments.api.parameters import PaymentOrderIdPath
-from payments.api.reads import invalid, read_order
+from payments.api.reads import read_order
 from payments.api.refund_schemas import RefundRequestBody
 from payments.api.routes.dead_letters import ReplayRequest, replay
 from payments.api.routes.refunds import amount_minor_of, request_refund
@@ -93,6 +102,7 @@ def order_page(
         answer = read_order_as_of(services, payment_order_id, instant)
     events = timeline(services, payment_order_id, instant) if may(caller, *HISTORY) else None
     now = instant is None
+    held = now and answer.held_for_review
     refundable = answer.refundable not in (None, "0", "0.00") and answer.status == "SUCCESS"
     return render(
         "order.html",
@@ -111,6 +121,7 @@ def order_page(
         done=DONE.get(done or ""),
         offer_refund=now and may(caller, *REFUND) and refundable,
         offer_replay=now and may(caller, *REPLAY) and answer.dead_lettered,
+        review_queue=REVIEWS.path if held and REVIEWS.offered_to(caller) else None,
         form_id=uuid.uuid4().hex,
     )
 
@@ -122,15 +133,13 @@ def refund(
     caller: NamedDependency[Caller],
     services: NamedDependency[Services],
 ) -> Redirect:
-    if data.confirm != "yes":
-        raise invalid("confirm", "tick the box to confirm the refund")
-    try:  # the JSON route's body rules, field by field
-        body = msgspec.convert(
-            {"amount": data.amount.strip() or None, "reason": data.reason.strip() or None},
-            RefundRequestBody,
-        )
-    except msgspec.ValidationError as error:
-        raise invalid("refund", str(error)) from None
+    confirmed(data.confirm, "the refund")
+    body = as_json_body(  # the JSON route's body rules, field by field
+        RefundRequestBody,
+        "refund",
+        amount=data.amount.strip() or None,
+        reason=data.reason.strip() or None,
+    )
     # One refund per rendered form: sending it twice finds the same refund.
     command = RequestRefund(
         refund_id=refund_id_for_key(f"{caller.key_id} console {data.form_id}"),
@@ -150,12 +159,8 @@ def replay_dead_letter(
     caller: NamedDependency[Caller],
     services: NamedDependency[Services],
 ) -> Redirect:
-    if data.confirm != "yes":
-        raise invalid("confirm", "tick the box to confirm the replay")
-    try:  # the JSON route's rule for a reason
-        reason = msgspec.convert({"reason": data.reason.strip() or DEFAULT_REASON}, ReplayRequest)
-    except msgspec.ValidationError as error:
-        raise invalid("reason", str(error)) from None
+    confirmed(data.confirm, "the replay")
+    reason = as_json_body(ReplayRequest, "reason", reason=data.reason.strip() or DEFAULT_REASON)
     replay(services, CHARGE, [payment_order_id], reason.reason, caller.key_id)
     return Redirect(f"{order_path(payment_order_id)}?done=replay", status_code=303)
 

@@ -12,13 +12,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
+import msgspec
 from litestar.params import QueryParameter
 from litestar.response import Template
 
 from payments.api.as_of import parse_as_of
 from payments.api.auth import access
+from payments.api.reads import invalid
 from payments.domain.api_key import Role
 from payments.runtime.keys import Caller
 
@@ -56,6 +58,23 @@ def console_access(*roles: Role) -> dict[str, Any]:
 def may(caller: Caller, *roles: Role) -> bool:
     """Whether a page offers the caller an action of these roles (admin always)."""
     return caller.role in {*roles, Role.ADMIN}
+
+
+def confirmed(confirm: str, what: str) -> None:
+    """A form's action runs only with its confirmation box ticked (422 otherwise)."""
+    if confirm != "yes":
+        raise invalid("confirm", f"tick the box to confirm {what}")
+
+
+Body = TypeVar("Body")
+
+
+def as_json_body(kind: type[Body], field: str, **values: Any) -> Body:
+    """A form's fields checked by the JSON route's body type, its message naming `field`."""
+    try:
+        return msgspec.convert(values, kind)
+    except msgspec.ValidationError as error:
+        raise invalid(field, str(error)) from None
 
 
 # Filled by api/console/__init__.py, in navigation order.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from dataclasses import dataclass
 from datetime import datetime
 
 import msgspec
@@ -86,7 +87,7 @@ def decode_entry_cursor(text: str) -> EntryKey:
     return EntryKey(position, line)
 
 
-def _line(balance: AccountBalance) -> TrialBalanceLine:
+def trial_balance_line(balance: AccountBalance) -> TrialBalanceLine:
     return TrialBalanceLine(
         account=balance.account,
         debit_total=format_minor(balance.debit_minor, balance.currency),
@@ -95,23 +96,59 @@ def _line(balance: AccountBalance) -> TrialBalanceLine:
     )
 
 
-def _account_as_of(
-    services: Services, account: str, instant: datetime, size: int, after: EntryKey | None
-) -> tuple[AccountBalance | None, StatementPage | None]:
-    try:
-        balance, state = history.account_as_of(
-            services.pool, services.application, account, instant
-        )
+@dataclass(frozen=True, slots=True)
+class AccountRead:
+    """An account's totals and a page of its statement; `opening_minor` is the balance before
+    the page (what the entries up to the cursor sum to), for a running balance."""
+
+    balance: AccountBalance
+    page: StatementPage
+    opening_minor: int
+
+
+def read_account(
+    services: Services,
+    account: str,
+    instant: datetime | None,
+    size: int,
+    after: EntryKey | None,
+) -> AccountRead | None:
+    """The account now or, with `instant`, as of then (replayed past the view); None if it
+    had no entries (by then)."""
+    ledger = LiveViews.on(services.pool).ledger
+    if instant is None:
+        balance = ledger.balance(account)
         if balance is None:
-            return None, None
-        return balance, history.statement_as_of(
+            return None
+        page = ledger.statement(account, limit=size, after=after)
+        opening = ledger.balance_through(account, after) if after else 0
+        return AccountRead(balance, page, opening)
+    try:
+        found, state = history.account_as_of(services.pool, services.application, account, instant)
+        if found is None:
+            return None
+        page = history.statement_as_of(
             services.pool, state, account, instant, limit=size, after=after
         )
     except AsOfUnavailable as error:
         raise as_of_unavailable(error) from None
+    opening = 0
+    if after is not None:
+        stored = ledger.balance_through(account, after, instant, state.view_position)
+        opening = stored + sum(
+            line.debit_minor - line.credit_minor
+            for line in state.tail
+            if line.account == account
+            and (line.position, line.line) <= (after.position, after.line)
+        )
+    return AccountRead(found, page, opening)
 
 
-def _trial_balance_as_of(services: Services, instant: datetime) -> tuple[TrialBalance, int]:
+def read_trial_balance(services: Services, instant: datetime | None) -> tuple[TrialBalance, int]:
+    """The trial balance and the log position it accounts for, now or as of `instant`."""
+    if instant is None:
+        ledger = LiveViews.on(services.pool).ledger
+        return ledger.trial_balance(), ledger.position()
     try:
         trial, state = history.trial_balance_as_of(services.pool, services.application, instant)
     except AsOfUnavailable as error:
@@ -151,14 +188,10 @@ class LedgerController(Controller):
         after = decode_entry_cursor(cursor) if cursor is not None else None
         ledger = LiveViews.on(services.pool).ledger
         ensure_fresh(services, ledger, parse_min_position(min_position, min_position_header))
-        instant = parse_as_of(as_of)
-        if instant is not None:
-            balance, page = _account_as_of(services, account, instant, size, after)
-        else:
-            balance = ledger.balance(account)
-            page = ledger.statement(account, limit=size, after=after) if balance else None
-        if balance is None or page is None:
+        found = read_account(services, account, parse_as_of(as_of), size, after)
+        if found is None:
             raise not_found(f"ledger account {account!r}")
+        balance, page = found.balance, found.page
         currency = balance.currency
         return AccountResponse(
             account=account,
@@ -202,16 +235,11 @@ class LedgerController(Controller):
     ) -> TrialBalanceResponse:
         ledger = LiveViews.on(services.pool).ledger
         ensure_fresh(services, ledger, parse_min_position(min_position, min_position_header))
-        instant = parse_as_of(as_of)
-        if instant is not None:
-            trial, position = _trial_balance_as_of(services, instant)
-        else:
-            position = ledger.position()
-            trial = ledger.trial_balance()
+        trial, position = read_trial_balance(services, parse_as_of(as_of))
         currency = services.settings.currency
         return TrialBalanceResponse(
             currency=currency,
-            accounts=[_line(balance) for balance in trial.accounts],
+            accounts=[trial_balance_line(balance) for balance in trial.accounts],
             total=format_minor(trial.total_minor, currency),
             balanced=trial.total_minor == 0,
             position=position,

@@ -76,6 +76,25 @@ def decide(
     return ReviewResult(payment_order_id=payment_order_id, decision=decision, position=position)
 
 
+def review_page(services: Services, limit: int, cursor: str | None) -> ReviewPage:
+    """Orders waiting for review, oldest first, after the opaque `cursor` (422 if bad)."""
+    after = decode_cursor(cursor) if cursor is not None else None
+    services.risk_feed.run_until_idle()  # what was just placed is listed at once
+    view = services.risk_feed.view
+    assert isinstance(view, RiskFeed)
+    found = view.reviews(
+        limit + 1, None if after is None else (after.created_at, after.payment_order_id)
+    )
+    items = found[:limit]
+    more = len(found) > limit
+    return ReviewPage(
+        items=[review_view(r) for r in items],
+        next_cursor=encode_cursor(OrderKey(items[-1].held_at, items[-1].payment_order_id))
+        if more
+        else None,
+    )
+
+
 DECISION_NOTE = (
     "Body {reason} (1-500 characters), recorded with your key id. 404 for an unknown order, "
     "409 when the order is not waiting for review (decided already, or never held)."
@@ -102,21 +121,7 @@ class RiskController(Controller):
         limit: LimitQuery = 50,
         cursor: CursorQuery = None,
     ) -> ReviewPage:
-        after = decode_cursor(cursor) if cursor is not None else None
-        services.risk_feed.run_until_idle()  # what was just placed is listed at once
-        view = services.risk_feed.view
-        assert isinstance(view, RiskFeed)
-        found = view.reviews(
-            limit + 1, None if after is None else (after.created_at, after.payment_order_id)
-        )
-        items = found[:limit]
-        more = len(found) > limit
-        return ReviewPage(
-            items=[review_view(r) for r in items],
-            next_cursor=encode_cursor(OrderKey(items[-1].held_at, items[-1].payment_order_id))
-            if more
-            else None,
-        )
+        return review_page(services, limit, cursor)
 
     @post(
         "/reviews/{payment_order_id:str}/approve",

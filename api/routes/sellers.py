@@ -16,7 +16,7 @@ from payments.api.bank_guard import refuse_bank_details
 from payments.api.card_guard import refuse_card_data
 from payments.api.idempotency import require_key, run_idempotent
 from payments.api.openapi import success
-from payments.api.parameters import ID_PATTERN, IdempotencyKeyHeader, SellerAccountPath
+from payments.api.parameters import ID_PATTERN, IdempotencyKeyHeader, SellerAccountPath, one_of
 from payments.api.problems import ProblemError, problem_specs
 from payments.api.seller_schemas import (
     ReasonRequest,
@@ -45,14 +45,7 @@ AfterQuery = Annotated[
         description="Sellers after this account (the `next_after` of the previous page)",
     ),
 ]
-KycQuery = Annotated[
-    str | None,
-    QueryParameter(
-        pattern=f"^({'|'.join(s.value for s in KycStatus)})$",
-        description="Only sellers of this KYC status.",
-        schema_extra={"enum": [s.value for s in KycStatus]},
-    ),
-]
+KycQuery = Annotated[str | None, one_of(KycStatus, "Only sellers of this KYC status.")]
 PageSize = Annotated[int, QueryParameter(ge=1, le=100, description="Page size.")]
 
 
@@ -65,7 +58,8 @@ async def guard_seller_body(request: Request[Any, Any, Any]) -> None:
     refuse_bank_details(body)
 
 
-def _body(services: Services, seller: Seller, **extra: Any) -> SellerResponse:
+def seller_response(services: Services, seller: Seller, **extra: Any) -> SellerResponse:
+    """A seller as every role that may read it sees it (GET /sellers/{account})."""
     return seller_body(seller, services.personal_data.open(seller.personal_data), **extra)
 
 
@@ -80,18 +74,26 @@ def _register(services: Services, data: SellerRequest, caller: Caller) -> Stored
     )
     said = kyc.submit(services, data.seller_account) if services.psp_url else "no PSP configured"
     seller = services.sellers.get(data.seller_account)
-    body = _body(services, seller, position=placement.position, onboarding=said)
+    body = seller_response(services, seller, position=placement.position, onboarding=said)
     headers = {"location": f"/sellers/{data.seller_account}"}
     if placement.position is not None:
         headers["event-position"] = str(placement.position)
     return StoredResponse(status=201, body=msgspec.json.encode(body), headers=headers)
 
 
-def _seller_for(services: Services, caller: Caller, account: str) -> Seller:
+def seller_for(services: Services, caller: Caller, account: str) -> Seller:
+    """The seller, if the caller may read it; NotFound for another seller's (not revealed)."""
     seller = services.sellers.find(account) if caller.may_read_seller(account) else None
     if seller is None:
         raise NotFound(f"seller {account!r} not found")  # another seller's: not revealed
     return seller
+
+
+def seller_page(services: Services, after: str, kyc_status: str | None, limit: int) -> SellerPage:
+    """Sellers after the account `after`, in account order (GET /sellers)."""
+    accounts = kyc.sellers_view(services).accounts(after, limit, kyc_status)
+    sellers = [seller_response(services, services.sellers.get(account)) for account in accounts]
+    return SellerPage(sellers, accounts[-1] if len(accounts) == limit else None)
 
 
 class SellersController(Controller):
@@ -150,9 +152,7 @@ class SellersController(Controller):
         kyc_status: KycQuery = None,
         limit: PageSize = 50,
     ) -> SellerPage:
-        accounts = kyc.sellers_view(services).accounts(after or "", limit, kyc_status)
-        sellers = [_body(services, services.sellers.get(account)) for account in accounts]
-        return SellerPage(sellers, accounts[-1] if len(accounts) == limit else None)
+        return seller_page(services, after or "", kyc_status, limit)
 
     @get(
         "/{seller_account:str}",
@@ -168,7 +168,7 @@ class SellersController(Controller):
         services: NamedDependency[Services],
         caller: NamedDependency[Caller],
     ) -> SellerResponse:
-        return _body(services, _seller_for(services, caller, seller_account))
+        return seller_response(services, seller_for(services, caller, seller_account))
 
     @patch(
         "/{seller_account:str}",
@@ -206,7 +206,7 @@ class SellersController(Controller):
             if data.contact is not None:
                 personal["contact"] = msgspec.to_builtins(data.contact)
         position = services.sellers.update(seller_account, data.bank_token, personal, caller.key_id)
-        return _body(services, services.sellers.get(seller_account), position=position)
+        return seller_response(services, services.sellers.get(seller_account), position=position)
 
     @post(
         "/{seller_account:str}/suspend",
@@ -227,7 +227,7 @@ class SellersController(Controller):
         caller: NamedDependency[Caller],
     ) -> SellerResponse:
         position = services.sellers.suspend(seller_account, data.reason, caller.key_id)
-        return _body(services, services.sellers.get(seller_account), position=position)
+        return seller_response(services, services.sellers.get(seller_account), position=position)
 
     @post(
         "/{seller_account:str}/reinstate",
@@ -247,4 +247,4 @@ class SellersController(Controller):
         caller: NamedDependency[Caller],
     ) -> SellerResponse:
         position = services.sellers.reinstate(seller_account, data.reason, caller.key_id)
-        return _body(services, services.sellers.get(seller_account), position=position)
+        return seller_response(services, services.sellers.get(seller_account), position=position)

@@ -1,8 +1,9 @@
 """How a classified file becomes a ReconciliationRun's events, a save at a time.
 
-A million-line file books a million lines: tens of MiB of events. One save that large stalls
-(a save of more than about 4 MiB of events hangs in the event store's pipelined insert: ADR
-0010), so the run is recorded in slices of about SAVE_BUDGET bytes: first what names the run
+A million-line file books a million lines: tens of MiB of events. One save that large once
+hung in the event store's pipelined insert (ADR 0010; the recorder no longer pipelines, see
+projections/event_store.PaymentsRecorder) and would still hold them all in memory and in one
+transaction, so the run is recorded in slices of about SAVE_BUDGET bytes: first what names the run
 (Created, FileRead, the matched counts), then the booked lines chunk by chunk, then the
 findings, then Completed. A run that lacks Completed was interrupted: classifying the same
 file again against the same history (`through_position`, `as_of`, the same rules) gives the

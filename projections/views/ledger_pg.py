@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from payments.projections.core import TrackedEvent, UnapplicableEvent
@@ -190,6 +191,26 @@ class PostgresLedger(PostgresView):
         page = lines[:limit]
         more = len(lines) > limit and page
         return StatementPage(page, EntryKey(page[-1].position, page[-1].line) if more else None)
+
+    def balance_through(
+        self,
+        account: str,
+        key: EntryKey,
+        instant: datetime | None = None,
+        view_position: int | None = None,
+    ) -> int:
+        """Debits minus credits of the account's entries up to `key` (a statement page's
+        opening balance); for a past view, of events by `instant` up to `view_position`."""
+        with self.pool.connection() as conn:
+            row = conn.execute(
+                "SELECT coalesce(sum(debit_minor - credit_minor), 0) "
+                f"FROM {self.t('ledger_entries')} WHERE account = %s "
+                "AND (position, line) <= (%s, %s) "
+                "AND (%s::timestamptz IS NULL OR event_time <= %s) "
+                "AND (%s::bigint IS NULL OR position <= %s)",
+                (account, key.position, key.line, instant, instant, view_position, view_position),
+            ).fetchone()
+        return int(row[0]) if row else 0
 
     def trial_balance(self) -> TrialBalance:
         with self.pool.connection() as conn:

@@ -52,6 +52,9 @@ class OrderStatus:
     commission_minor: int = 0  # ADR 0014; rows of orders before it: none
     funds_held: bool = False
     funds_released: bool = False
+    # The risk rule holding it for an operator's review (issue #17); None otherwise. Rows
+    # written before this column: None until the view is rebuilt (docs/projections.md).
+    risk_review: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,6 +160,7 @@ def _order_of(row: OrderStatus) -> PaymentOrder:
         pending_at_psp=row.pending_at_psp,
         dead_lettered=row.dead_lettered,
         discrepancies=row.discrepancies,
+        risk_review=row.risk_review,
     )
     return order
 
@@ -185,6 +189,7 @@ def row_of(order: PaymentOrder, position: int) -> OrderStatus:
         commission_minor=order.commission_minor,
         funds_held=order.funds_held,
         funds_released=order.funds_released,
+        risk_review=order.risk_review,
         position=position,
     )
 

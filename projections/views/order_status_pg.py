@@ -88,6 +88,8 @@ class PostgresOrderStatusView(PostgresView):
             "ADD COLUMN IF NOT EXISTS commission_minor bigint NOT NULL DEFAULT 0, "
             "ADD COLUMN IF NOT EXISTS funds_held boolean NOT NULL DEFAULT false, "
             "ADD COLUMN IF NOT EXISTS funds_released boolean NOT NULL DEFAULT false",
+            # Issue #17: the rule holding an order for review; older rows NULL until a rebuild.
+            f"ALTER TABLE {orders} ADD COLUMN IF NOT EXISTS risk_review text",
             f"CREATE INDEX IF NOT EXISTS order_status_created ON {orders} "
             "(created_at DESC, payment_order_id DESC)",
             f"CREATE INDEX IF NOT EXISTS order_status_status ON {orders} "

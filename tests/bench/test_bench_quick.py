@@ -78,3 +78,11 @@ def test_quick_run_writes_tables_goals_and_json(
         assert set(goal) == {"name", "target", "measured", "met"}
         assert isinstance(goal["met"], bool)
     assert "goals" in result.output
+    if scenario == "day":  # the invariants are the day's point: each holds, verify included
+        assert {goal["name"]: goal["met"] for goal in document["goals"]} == {
+            goal["name"]: True for goal in document["goals"]
+        }
+        assert "every view identical to its rebuild (verify)" in result.output
+        cost = document["data"]["cost"]
+        assert cost["database_mib"] > 0
+        assert all(peak > 0 for peak in cost["peak_rss_mib"].values())

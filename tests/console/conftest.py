@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +19,7 @@ import pytest
 
 from payments.domain.api_key import Role
 from tests.executor.conftest import Stack, running_stack
+from tests.executor.helpers import place
 
 CHROMIUM = Path(os.environ.get("PAYMENTS_CHROMIUM", "/usr/bin/chromium"))
 # Set to a directory (docs/console) to save screenshots of the main pages there.
@@ -72,11 +75,46 @@ def caught_up(stack: Stack) -> None:
     stack.settle(lambda: view.position() >= head)
 
 
+def dead_lettered(stack: Stack, amount: str) -> str:
+    """An order of one checkout that every charge attempt fails until it is parked; its id."""
+    stack.sandbox.fault(kind="status", status=500, count=1000, endpoint="charges")
+    try:
+        [order_id] = place(stack, stack.sandbox.token("success"), [amount])
+        stack.settle(lambda: stack.order(order_id).dead_lettered)
+    finally:
+        stack.sandbox.clear_faults()
+    return order_id
+
+
+def travel(page: Any, instant: datetime) -> None:
+    """Show the page as of a past instant (whole seconds, UTC) through its form."""
+    page.get_by_label("Show as of (UTC)").fill(instant.strftime("%Y-%m-%dT%H:%M:%S"))
+    page.get_by_role("button", name="Travel").click()
+    page.wait_for_url("**as_of=**")
+
+
 def sign_in(page: Any, console_url: str, key: str) -> None:
     page.goto(f"{console_url}/sign-in")
     page.get_by_label("API key").fill(key)
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_load_state()
+
+
+def csrf(page: Any) -> str:
+    """The CSRF token the console set for this page's browser context (for forged forms)."""
+    return {c["name"]: c["value"] for c in page.context.cookies()}["payments_console_csrf"]
+
+
+def refuses_forged_reason_forms(page: Any, action: str) -> None:
+    """A reason-and-confirm form sent without its confirmation or its reason (422), or without
+    its CSRF token (403), is refused: the caller then checks that nothing changed."""
+    token, html = {"x-csrf-token": csrf(page)}, {"accept": "text/html"}
+    unconfirmed = page.request.post(action, form={"reason": "ok"}, headers={**token, **html})
+    assert (unconfirmed.status, "tick the box" in unconfirmed.text()) == (422, True)
+    no_reason = page.request.post(action, form={"confirm": "yes"}, headers={**token, **html})
+    assert (no_reason.status, "reason" in no_reason.text()) == (422, True)
+    no_csrf = page.request.post(action, form={"reason": "ok", "confirm": "yes"}, headers=html)
+    assert (no_csrf.status, "CSRF" in no_csrf.text()) == (403, True)
 
 
 def screenshot(page: Any, name: str) -> None:
@@ -85,9 +123,21 @@ def screenshot(page: Any, name: str) -> None:
         page.screenshot(path=str(Path(SCREENSHOTS) / f"{name}.png"), full_page=True)
 
 
+@contextmanager
+def console_on(
+    admin_database_url: str,
+    tmp_path_factory: pytest.TempPathFactory,
+    browser: Any,
+    **settings: str,
+) -> Iterator[Console]:
+    """A console on a stack of its own; `settings` are more PAYMENTS_* variables."""
+    with running_stack(admin_database_url, tmp_path_factory, **settings) as stack:
+        yield Console(stack, browser)
+
+
 @pytest.fixture(scope="module")
 def console(
     admin_database_url: str, tmp_path_factory: pytest.TempPathFactory, browser: Any
 ) -> Iterator[Console]:
-    with running_stack(admin_database_url, tmp_path_factory) as stack:
-        yield Console(stack, browser)
+    with console_on(admin_database_url, tmp_path_factory, browser) as console:
+        yield console

@@ -3,16 +3,10 @@ kind, each confirmed; the page and its action are an operator's only."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from payments.domain.api_key import Role
 from payments.domain.payment_order import Status
-from tests.console.conftest import Console, caught_up, screenshot
+from tests.console.conftest import Console, caught_up, csrf, screenshot
 from tests.executor.helpers import place, terminal
-
-
-def _csrf(page: Any) -> str:
-    return {c["name"]: c["value"] for c in page.context.cookies()}["payments_console_csrf"]
 
 
 def test_replay_the_ticked_dead_letter_then_all_of_them(console: Console) -> None:
@@ -37,13 +31,13 @@ def test_replay_the_ticked_dead_letter_then_all_of_them(console: Console) -> Non
     refused = page.request.post(
         f"{console.url}/dead-letters/orders/replay",
         form={"reference": first},
-        headers={"x-csrf-token": _csrf(page), "accept": "text/html"},
+        headers={"x-csrf-token": csrf(page), "accept": "text/html"},
     )
     assert refused.status == 422
     unknown = page.request.post(
         f"{console.url}/dead-letters/orders/replay",
         form={"reference": "po_not_parked", "confirm": "yes"},
-        headers={"x-csrf-token": _csrf(page), "accept": "text/html"},
+        headers={"x-csrf-token": csrf(page), "accept": "text/html"},
     )
     assert unknown.status == 422
     assert "not dead-lettered" in unknown.text()
@@ -76,6 +70,6 @@ def test_dead_letters_are_an_operators_page(console: Console) -> None:
     answer = finance.request.post(
         f"{console.url}/dead-letters/orders/replay",
         form={"every": "yes", "confirm": "yes"},
-        headers={"x-csrf-token": _csrf(finance)},
+        headers={"x-csrf-token": csrf(finance)},
     )
     assert answer.status == 403

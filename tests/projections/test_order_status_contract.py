@@ -110,6 +110,33 @@ def test_events_across_batches_fold_onto_the_stored_row(view: Any) -> None:
     assert (row.status, row.attempts, row.psp_reference) == ("SUCCESS", 1, "ch_1")
 
 
+def test_a_hold_for_review_is_on_the_row_until_an_operator_decides(view: Any) -> None:
+    log = Log()
+    approved, declined, allowed = new_order("po_a"), new_order("po_d"), new_order("po_ok")
+    for order in (approved, declined):
+        order.assess_risk("review", "large_order", {"amount": 60000}, "order amount above")
+    allowed.assess_risk("allow", None, {}, "")
+    log.record(approved, declined, allowed)
+    feed(view, log)
+    assert [view.get_order(i).risk_review for i in ("po_a", "po_d", "po_ok")] == [
+        "large_order",
+        "large_order",
+        None,
+    ]
+    approved.review_risk(True, "known buyer", "key_1")
+    declined.review_risk(False, "stolen card", "key_1")
+    log.record(approved, declined)
+    feed(view, log)  # a batch of its own: the hold is read back from the stored row
+    assert (view.get_order("po_a").risk_review, view.get_order("po_a").status) == (
+        None,
+        "NOT_STARTED",
+    )
+    assert (view.get_order("po_d").risk_review, view.get_order("po_d").status) == (
+        None,
+        "FAILED",
+    )
+
+
 def test_a_checkout_lists_its_orders_in_its_own_order(view: Any) -> None:
     log = Log()
     ids = ["po_b", "po_a", "po_c"]
