@@ -82,6 +82,8 @@ def test_an_entry_read_as_it_expires_is_read_again_never_a_key_error() -> None:
     cache = SellerCache(load, 1.0, timer=lambda: now[0])
     assert cache.find("s1") is None
     now[0] = 0.999
-    assert cache.find("s1") is None and loads == ["s1"]
+    assert cache.find("s1") is None
+    assert loads == ["s1"]
     now[0] = 1.0  # expired at exactly this instant (cachetools' own rule)
-    assert cache.find("s1") is None and loads == ["s1", "s1"]
+    assert cache.find("s1") is None
+    assert loads == ["s1", "s1"]
