@@ -8,6 +8,8 @@ PAYMENTS_REQUIRE_BROWSER=1 (as .ci/run sets it), where a missing browser fails t
 from __future__ import annotations
 
 import os
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -16,8 +18,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import uvicorn
 
+from payments.api.app import create_app
 from payments.domain.api_key import Role
+from payments.runtime.services import Services
+from tests.e2e.processes import free_port
 from tests.executor.conftest import Stack, running_stack
 from tests.executor.helpers import place
 
@@ -73,6 +79,25 @@ class Console:
         page = self.page(javascript=javascript)
         sign_in(page, base or self.url, self.key(role, seller))
         return page
+
+
+@contextmanager
+def served(services: Services) -> Iterator[str]:
+    """The same database served by a second app built from `services` (other settings, say):
+    its console's URL."""
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(services), port=port, log_config=None, lifespan="off")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}/console"
+    finally:
+        server.should_exit = True
+        thread.join(10)
 
 
 def caught_up(stack: Stack) -> None:
