@@ -8,8 +8,6 @@ PAYMENTS_REQUIRE_BROWSER=1 (as .ci/run sets it), where a missing browser fails t
 from __future__ import annotations
 
 import os
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -18,13 +16,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 
-from payments.api.app import create_app
 from payments.domain.api_key import Role
 from payments.runtime.services import Services
 from tests.e2e.processes import free_port
-from tests.executor.conftest import Stack, running_stack
+from tests.executor.conftest import Stack, running_stack, serving
 from tests.executor.helpers import place
 
 CHROMIUM = Path(os.environ.get("PAYMENTS_CHROMIUM", "/usr/bin/chromium"))
@@ -86,18 +82,11 @@ def served(services: Services) -> Iterator[str]:
     """The same database served by a second app built from `services` (other settings, say):
     its console's URL."""
     port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(services), port=port, log_config=None, lifespan="off")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.02)
+    server = serving(services, port)
     try:
         yield f"http://127.0.0.1:{port}/console"
     finally:
-        server.should_exit = True
-        thread.join(10)
+        server.close()
 
 
 def caught_up(stack: Stack) -> None:
