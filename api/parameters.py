@@ -7,12 +7,14 @@ or less than the code accepts. A parameter that breaks one answers a 422 problem
 
 from __future__ import annotations
 
+from enum import Enum
 from typing import Annotated, Any
 
 from litestar.openapi.spec import Example
 from litestar.params import HeaderParameter, PathParameter, QueryParameter
 
 from payments.domain.payment_order import Status
+from payments.domain.payout import PayoutStatus
 
 ID_PATTERN = r"^[A-Za-z0-9_-]+$"
 ID_MAX_LENGTH = 64
@@ -108,14 +110,18 @@ CursorQuery = Annotated[
         description="The next_cursor of the previous page (opaque); 422 for any other value.",
     ),
 ]
-StatusQuery = Annotated[
-    str | None,
-    QueryParameter(
-        pattern=f"^({'|'.join(s.value for s in Status)})$",
-        description="Only orders in this status.",
-        schema_extra={"enum": [s.value for s in Status]},
-    ),
-]
+
+
+def one_of(kind: type[Enum], description: str) -> QueryParameter:
+    """A query parameter that is one of an enum's values (422 otherwise), listed in OpenAPI."""
+    values = [member.value for member in kind]
+    return QueryParameter(
+        pattern=f"^({'|'.join(values)})$", description=description, schema_extra={"enum": values}
+    )
+
+
+StatusQuery = Annotated[str | None, one_of(Status, "Only orders in this status.")]
+PayoutStatusQuery = Annotated[str | None, one_of(PayoutStatus, "Only payouts in this status.")]
 IdQuery = Annotated[
     str | None,
     QueryParameter(

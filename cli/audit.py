@@ -13,6 +13,7 @@ import click
 
 from payments.cli.settings import load_settings, resolve_database_url
 from payments.projections.audit.seal import AuditKeyMissing, EventLogSeal, Seal, require_audit_key
+from payments.projections.audit.seal_checks import check_and_record
 
 
 def _seal_json(seal: Seal) -> dict[str, object]:
@@ -70,7 +71,7 @@ def check(as_json: bool) -> None:
     """Recompute the chain over sealed history; exit 1 naming the first broken position."""
     sealer, services = _open_seal()
     try:
-        result = sealer.check()
+        result = check_and_record(sealer, "cli").result  # the console shows the last check
         unsealed = sealer.unsealed_events()
         head = sealer.head()
     finally:

@@ -16,7 +16,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
-from payments.domain.commission import Split
+from payments.domain.commission import Split, taking_terms
 from payments.domain.errors import DomainError
 from payments.domain.ids import dispute_uuid
 
@@ -189,14 +189,7 @@ class Dispute(Aggregate):
         """The PSP decided for us; False when nothing changes (a repeat, or already decided)."""
         if not self.is_open:
             return False
-        self._won(
-            payment_order_id=self.payment_order_id,
-            seller_account=self.seller_account,
-            currency=self.currency,
-            amount_minor=self.amount_minor,
-            seller_share_minor=self.seller_share_minor,
-            platform_share_minor=self.platform_share_minor,
-        )
+        self._won(**taking_terms(self, Split(self.seller_share_minor, self.platform_share_minor)))
         return True
 
     def record_lost(self) -> bool:
@@ -210,14 +203,7 @@ class Dispute(Aggregate):
         """A won dispute lost after all (once): the amount is withdrawn again, split anew."""
         if self.status is not DisputeStatus.WON or self.reopened:
             return False
-        self._reopened(
-            payment_order_id=self.payment_order_id,
-            seller_account=self.seller_account,
-            currency=self.currency,
-            amount_minor=self.amount_minor,
-            seller_share_minor=split.seller_minor,
-            platform_share_minor=split.platform_minor,
-        )
+        self._reopened(**taking_terms(self, split))
         return True
 
     # --- events: assign only --------------------------------------------------------------

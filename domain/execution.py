@@ -1,32 +1,25 @@
-"""The execution rules PaymentOrder and Payout share (ADR 0004, ADR 0006).
+"""The execution rules PaymentOrder, Refund and Payout share (ADR 0004, ADR 0006).
 
-Both are executed at the PSP the same way: an attempt is recorded before each call, retries
+All three are executed at the PSP the same way: an attempt is recorded before each call, retries
 are scheduled in events, a pending answer waits for a webhook or a re-query, and after the
 last attempt an operator gets a dead letter to replay. This module holds those rules: the
-PSP's classified answers, the retry policy, and the mixin with the shared commands; each
-aggregate keeps its own events (their topics name the aggregate) and their @event methods.
+PSP's classified answers, the retry policy, and the mixin with the shared commands. The events
+those commands record are execution_events.py's, subclassed by each aggregate under its own
+topics; each aggregate keeps its own outcome events and their @event methods.
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import Enum
+from typing import Any, ClassVar
 
+from payments.domain import execution_events as events
 from payments.domain.errors import IllegalTransition
-
-
-class FailureCode(Enum):
-    """Why a PSP refused a charge for good (stored in events; values never change)."""
-
-    CARD_DECLINED = "card_declined"
-    INSUFFICIENT_FUNDS = "insufficient_funds"
-    INVALID_TOKEN = "invalid_token"  # noqa: S105 (a failure code)
-    REJECTED = "rejected"
-    BLOCKED_BY_RISK = "blocked_by_risk"  # our risk rules, before any call (issue #17)
-
+from payments.domain.execution_events import FailureCode as FailureCode  # its old home
+from payments.domain.money import Money
 
 # --- the PSP's answers, classified once (psp/client.py) (DESIGN §5) -----------------------
 
@@ -68,6 +61,7 @@ class Rejected:
     reason: str
 
 
+FinalAnswer = Succeeded | Declined
 PspAnswer = Succeeded | Declined | Pending | Retryable
 CallAnswer = PspAnswer | Rejected
 LookupAnswer = Succeeded | Declined | Pending | Retryable | NotFoundAtPsp
@@ -108,6 +102,8 @@ def full_jitter_delay(attempt: int, base_s: float, cap_s: float, rng: random.Ran
 
 class PspExecution:
     status: Enum
+    amount_minor: int
+    currency: str
     attempts: int
     attempts_since_replay: int
     next_attempt_at: datetime | None
@@ -117,15 +113,19 @@ class PspExecution:
     dead_lettered: bool
     discrepancies: int
 
-    # The aggregate's @event methods, one per shared event.
-    _execution_started: Callable[..., None]
-    _retry_scheduled: Callable[..., None]
-    _pending_at_psp: Callable[..., None]
-    _dead_lettered: Callable[..., None]
-    _dead_letter_replayed: Callable[..., None]
-    _discrepancy_recorded: Callable[..., None]
+    # The aggregate's statuses: while an attempt runs, and those that end it.
+    EXECUTING: ClassVar[Enum]
+    TERMINAL: ClassVar[frozenset[Enum]]
 
-    NOUN = "aggregate"  # what a discrepancy's detail calls it: "order", "payout", "refund"
+    # The aggregate's subclasses of the shared events, each with the aggregate's own TOPIC.
+    ExecutionStarted: ClassVar[type[events.ExecutionStarted]]
+    RetryScheduled: ClassVar[type[events.RetryScheduled]]
+    PendingAtPsp: ClassVar[type[events.PendingAtPsp]]
+    DeadLettered: ClassVar[type[events.DeadLettered]]
+    DeadLetterReplayed: ClassVar[type[events.DeadLetterReplayed]]
+    DiscrepancyRecorded: ClassVar[type[events.DiscrepancyRecorded]]
+
+    NOUN = "aggregate"  # what a discrepancy's detail calls it: "payout", "refund"
 
     def _init_execution(self) -> None:
         """The execution state of a new aggregate (called from its Created event)."""
@@ -138,12 +138,12 @@ class PspExecution:
         self.dead_lettered = False
         self.discrepancies = 0
 
-    # --- what the shared events assign (called from the aggregate's @event methods) ------
+    def _record(self, event_class: type[Any], **fields: Any) -> None:
+        """Trigger one of the shared events (the aggregate is an eventsourcing Aggregate)."""
+        aggregate: Any = self
+        aggregate.trigger_event(event_class, **fields)
 
-    def _attempt_started(self, attempt: int) -> None:
-        self.attempts = attempt
-        self.attempts_since_replay += 1
-        self.next_attempt_at = None
+    # --- what the outcome events assign (called from the aggregate's @event methods) -----
 
     def _outcome_reached(self, psp_reference: str | None) -> None:
         if psp_reference is not None:
@@ -153,16 +153,20 @@ class PspExecution:
         self.next_attempt_at = None
 
     @property
+    def amount(self) -> Money:
+        return Money(self.amount_minor, self.currency)
+
+    @property
     def reference(self) -> str:
         raise AttributeError("defined by the aggregate")
 
     @property
     def is_terminal(self) -> bool:
-        raise AttributeError("defined by the aggregate")
+        return self.status in self.TERMINAL
 
     @property
     def is_executing(self) -> bool:
-        raise AttributeError("defined by the aggregate")
+        return self.status is self.EXECUTING
 
     @property
     def needs_executor(self) -> bool:
@@ -182,32 +186,34 @@ class PspExecution:
         """Record that an attempt is about to call the PSP (before the call, always)."""
         if self.is_terminal or self.dead_lettered:
             raise IllegalTransition(self._state_name(), "EXECUTING")
-        self._execution_started(attempt=self.attempts + 1)
+        self._record(self.ExecutionStarted, attempt=self.attempts + 1)
 
     def schedule_retry(self, error: str, next_attempt_at: datetime) -> None:
         """A retryable PSP answer: try again at next_attempt_at (computed by the caller)."""
         self._require_executing("schedule a retry")
-        self._retry_scheduled(attempt=self.attempts, error=error, next_attempt_at=next_attempt_at)
+        self._record(
+            self.RetryScheduled, attempt=self.attempts, error=error, next_attempt_at=next_attempt_at
+        )
 
     def mark_pending(self, psp_reference: str) -> None:
         """The PSP accepted the call but has no outcome yet; a webhook or re-query ends it."""
         self._require_executing("mark pending")
         if self.pending_at_psp and self.psp_reference == psp_reference:
             return
-        self._pending_at_psp(psp_reference=psp_reference)
+        self._record(self.PendingAtPsp, psp_reference=psp_reference)
 
     def dead_letter(self) -> None:
         """Give up retrying: park it for an operator, with its attempt history."""
         self._require_executing("dead-letter")
         if self.dead_lettered:
             return
-        self._dead_lettered(attempts=self.attempts, last_error=self.last_error or "")
+        self._record(self.DeadLettered, attempts=self.attempts, last_error=self.last_error or "")
 
     def replay_dead_letter(self, reason: str, actor: str) -> None:
         """An operator (`actor`: their key id) sends a dead-lettered one back to the executor."""
         if not self.dead_lettered:
             raise IllegalTransition(self._state_name(), "replayed")
-        self._dead_letter_replayed(reason=reason, actor=actor, reference=self.reference)
+        self._record(self.DeadLetterReplayed, reason=reason, actor=actor, reference=self.reference)
 
     def record_psp_answer(
         self,
@@ -237,7 +243,8 @@ class PspExecution:
 
     def _discrepancy(self, reported: str, psp_reference: str | None) -> None:
         """The PSP reports an outcome that contradicts the one recorded: kept, never applied."""
-        self._discrepancy_recorded(
+        self._record(
+            self.DiscrepancyRecorded,
             reported_outcome=reported,
             psp_reference=psp_reference,
             detail=f"{self.NOUN} is {self.status.value} with psp_reference {self.psp_reference}",
@@ -249,3 +256,50 @@ class PspExecution:
 
     def _state_name(self) -> str:
         return f"{self.status.value}{' (dead-lettered)' if self.dead_lettered else ''}"
+
+
+class SucceedsOrFails(PspExecution):
+    """A charge or a refund: the PSP's final word is a success, or a refusal with its code."""
+
+    SUCCEEDED: ClassVar[Enum]
+    FAILED: ClassVar[Enum]
+    Succeeded: ClassVar[type[events.Succeeded]]
+    Failed: ClassVar[type[events.Failed]]
+    failure_code: FailureCode | None
+    failure_reason: str | None
+
+    def record_final_answer(self, answer: FinalAnswer, source: str) -> bool:
+        if isinstance(answer, Succeeded):
+            return self.record_success(answer.psp_reference, source)
+        return self.record_failure(answer.code, answer.reason, answer.psp_reference, source)
+
+    def record_success(self, psp_reference: str, source: str) -> bool:
+        """Record the PSP's success; True when it changed the aggregate, False for a repeat."""
+        if self.status is self.SUCCEEDED and self.psp_reference == psp_reference:
+            return False
+        if self.is_terminal:
+            self._discrepancy(self.SUCCEEDED.value, psp_reference)
+            return False
+        self._require_executing("record a success")
+        terms = self._success_terms()
+        self._record(self.Succeeded, psp_reference=psp_reference, source=source, **terms)
+        return True
+
+    def record_failure(
+        self, code: FailureCode, reason: str, psp_reference: str | None, source: str
+    ) -> bool:
+        """Record a final refusal; True when it changed the aggregate, False for a repeat."""
+        if self.status is self.FAILED:
+            return False
+        if self.status is self.SUCCEEDED:
+            self._discrepancy(self.FAILED.value, psp_reference)
+            return False
+        self._require_executing("record a failure")
+        self._record(
+            self.Failed, code=code, reason=reason, psp_reference=psp_reference, source=source
+        )
+        return True
+
+    def _success_terms(self) -> dict[str, Any]:
+        """What the Succeeded event carries besides the PSP's reference and the source."""
+        return {}

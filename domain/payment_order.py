@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from enum import Enum
 from types import MappingProxyType
 from typing import Any
@@ -10,8 +9,8 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
-from payments.domain import execution
-from payments.domain.execution import FailureCode, PspExecution
+from payments.domain import execution_events
+from payments.domain.execution import FailureCode, SucceedsOrFails
 from payments.domain.ids import payment_order_uuid
 from payments.domain.money import Money
 from payments.domain.order_risk import RiskState
@@ -28,8 +27,10 @@ class Status(Enum):
 TERMINAL = frozenset({Status.SUCCESS, Status.FAILED})
 
 
-class PaymentOrder(RefundState, RiskState, PspExecution, Aggregate):
+class PaymentOrder(RefundState, RiskState, SucceedsOrFails, Aggregate):
     TOPIC = "payments.PaymentOrder"
+    EXECUTING, TERMINAL = Status.EXECUTING, TERMINAL
+    SUCCEEDED, FAILED = Status.SUCCESS, Status.FAILED
 
     class Created(Aggregate.Created):
         TOPIC = "payments.PaymentOrder.Created.v1"
@@ -51,47 +52,27 @@ class PaymentOrder(RefundState, RiskState, PspExecution, Aggregate):
             state["commission_minor"] = 0
             state["funds_held"] = False
 
-    class ExecutionStarted(Aggregate.Event):
+    class ExecutionStarted(execution_events.ExecutionStarted):
         TOPIC = "payments.PaymentOrder.ExecutionStarted.v1"
-        attempt: int
 
-    class RetryScheduled(Aggregate.Event):
+    class RetryScheduled(execution_events.RetryScheduled):
         TOPIC = "payments.PaymentOrder.RetryScheduled.v1"
-        attempt: int
-        error: str
-        next_attempt_at: datetime
 
-    class PendingAtPsp(Aggregate.Event):
+    class PendingAtPsp(execution_events.PendingAtPsp):
         TOPIC = "payments.PaymentOrder.PendingAtPsp.v1"
-        psp_reference: str
 
-    class Succeeded(Aggregate.Event):
+    class Succeeded(execution_events.Succeeded):
         TOPIC = "payments.PaymentOrder.Succeeded.v1"
-        psp_reference: str
-        source: str
 
-    class Failed(Aggregate.Event):
+    class Failed(execution_events.Failed):
         TOPIC = "payments.PaymentOrder.Failed.v1"
-        code: FailureCode
-        reason: str
-        psp_reference: str | None
-        source: str
 
-    class DeadLettered(Aggregate.Event):
+    class DeadLettered(execution_events.DeadLettered):
         TOPIC = "payments.PaymentOrder.DeadLettered.v1"
-        attempts: int
-        last_error: str
 
-    class DeadLetterReplayed(Aggregate.Event):
+    class DeadLetterReplayed(execution_events.DeadLetterReplayed):
         TOPIC = "payments.PaymentOrder.DeadLetterReplayed.v1"
         class_version = 2  # v2 adds who replayed it (an API key id, or "cli") and what
-        reason: str
-        actor: str
-        reference: str  # the payment_order_id, so an audit trail needs nothing but the event
-
-        @staticmethod
-        def upcast_v1_v2(state: dict[str, Any]) -> None:
-            state["actor"] = state["reference"] = "unknown"  # recorded before keys existed
 
     class FundsReleased(Aggregate.Event):
         """The seller's share of a captured order became available to pay out (ADR 0014)."""
@@ -137,11 +118,8 @@ class PaymentOrder(RefundState, RiskState, PspExecution, Aggregate):
         TOPIC = "payments.PaymentOrder.RefundReleased.v1"
         refund_id: str
 
-    class DiscrepancyRecorded(Aggregate.Event):
+    class DiscrepancyRecorded(execution_events.DiscrepancyRecorded):
         TOPIC = "payments.PaymentOrder.DiscrepancyRecorded.v1"
-        reported_outcome: str
-        psp_reference: str | None
-        detail: str
 
     class RiskAssessed(Aggregate.Event):
         TOPIC = "payments.PaymentOrder.RiskAssessed.v1"  # before any charge (docs/events.md)
@@ -192,10 +170,6 @@ class PaymentOrder(RefundState, RiskState, PspExecution, Aggregate):
         self.refunded_minor = 0
 
     @property
-    def amount(self) -> Money:
-        return Money(self.amount_minor, self.currency)
-
-    @property
     def seller_net_minor(self) -> int:
         """What the seller earns from this order: the amount less the commission."""
         return self.amount_minor - self.commission_minor
@@ -214,14 +188,6 @@ class PaymentOrder(RefundState, RiskState, PspExecution, Aggregate):
         """Our reference at the PSP (and the Idempotency-Key of every call)."""
         return self.payment_order_id
 
-    @property
-    def is_terminal(self) -> bool:
-        return self.status in TERMINAL
-
-    @property
-    def is_executing(self) -> bool:
-        return self.status is Status.EXECUTING
-
     def same_content(self, checkout_id: str, seller_account: str, amount: Money) -> bool:
         """True when a repeated command describes exactly this order."""
         return (self.checkout_id, self.seller_account, self.amount) == (
@@ -231,37 +197,6 @@ class PaymentOrder(RefundState, RiskState, PspExecution, Aggregate):
         )
 
     # --- commands: validate, then trigger an event -------------------------------------
-
-    def record_final_answer(
-        self, answer: execution.Succeeded | execution.Declined, source: str
-    ) -> bool:
-        if isinstance(answer, execution.Succeeded):
-            return self.record_success(answer.psp_reference, source)
-        return self.record_failure(answer.code, answer.reason, answer.psp_reference, source)
-
-    def record_success(self, psp_reference: str, source: str) -> bool:
-        """Record the PSP's success; True when it changed the order, False for a repeat."""
-        if self.status is Status.SUCCESS and self.psp_reference == psp_reference:
-            return False
-        if self.is_terminal:
-            self._discrepancy(Status.SUCCESS.value, psp_reference)
-            return False
-        self._require_executing("record a success")
-        self._succeeded(psp_reference=psp_reference, source=source)
-        return True
-
-    def record_failure(
-        self, code: FailureCode, reason: str, psp_reference: str | None, source: str
-    ) -> bool:
-        """Record a final refusal; True when it changed the order, False for a repeat."""
-        if self.status is Status.FAILED:
-            return False
-        if self.status is Status.SUCCESS:
-            self._discrepancy(Status.FAILED.value, psp_reference)
-            return False
-        self._require_executing("record a failure")
-        self._failed(code=code, reason=reason, psp_reference=psp_reference, source=source)
-        return True
 
     def release_funds(self, reason: str) -> bool:
         """Make the seller's share available; True when it changed, False when not held.
@@ -302,46 +237,6 @@ class PaymentOrder(RefundState, RiskState, PspExecution, Aggregate):
 
     # --- events: assign only ----------------------------------------------------------
 
-    @event(ExecutionStarted)
-    def _execution_started(self, attempt: int) -> None:
-        self.status = Status.EXECUTING
-        self._attempt_started(attempt)
-
-    @event(RetryScheduled)
-    def _retry_scheduled(self, attempt: int, error: str, next_attempt_at: datetime) -> None:
-        self.last_error = error
-        self.next_attempt_at = next_attempt_at
-
-    @event(PendingAtPsp)
-    def _pending_at_psp(self, psp_reference: str) -> None:
-        self.pending_at_psp = True
-        self.psp_reference = psp_reference
-        self.next_attempt_at = None
-
-    @event(Succeeded)
-    def _succeeded(self, psp_reference: str, source: str) -> None:
-        self.status = Status.SUCCESS
-        self._outcome_reached(psp_reference)
-
-    @event(Failed)
-    def _failed(
-        self, code: FailureCode, reason: str, psp_reference: str | None, source: str
-    ) -> None:
-        self.status = Status.FAILED
-        self.failure_code = code
-        self.failure_reason = reason
-        self._outcome_reached(psp_reference)
-
-    @event(DeadLettered)
-    def _dead_lettered(self, attempts: int, last_error: str) -> None:
-        self.dead_lettered = True
-        self.next_attempt_at = None
-
-    @event(DeadLetterReplayed)
-    def _dead_letter_replayed(self, reason: str, actor: str, reference: str) -> None:
-        self.dead_lettered = False
-        self.attempts_since_replay = 0
-
     @event(FundsReleased)
     def _funds_released(self, reason: str) -> None:
         self.funds_released = True
@@ -365,9 +260,3 @@ class PaymentOrder(RefundState, RiskState, PspExecution, Aggregate):
     @event(RefundReleased)
     def _refund_released(self, refund_id: str) -> None:
         self._ended(refund_id, refunded=False)
-
-    @event(DiscrepancyRecorded)
-    def _discrepancy_recorded(
-        self, reported_outcome: str, psp_reference: str | None, detail: str
-    ) -> None:
-        self.discrepancies += 1

@@ -7,18 +7,16 @@ the seller, amount and currency, so ledger and wallet rules need nothing but the
 
 from __future__ import annotations
 
-from datetime import datetime
 from enum import Enum
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
-from payments.domain import execution
+from payments.domain import execution, execution_events
 from payments.domain.errors import IllegalTransition
 from payments.domain.execution import PspExecution
 from payments.domain.ids import payout_uuid
-from payments.domain.money import Money
 
 
 class PayoutStatus(Enum):
@@ -35,6 +33,7 @@ TERMINAL = frozenset({PayoutStatus.PAID, PayoutStatus.FAILED, PayoutStatus.RETUR
 class Payout(PspExecution, Aggregate):
     TOPIC = "payments.Payout"
     NOUN = "payout"
+    EXECUTING, TERMINAL = PayoutStatus.EXECUTING, TERMINAL
 
     class Created(Aggregate.Created):
         TOPIC = "payments.Payout.Created.v1"
@@ -51,19 +50,14 @@ class Payout(PspExecution, Aggregate):
         def upcast_v1_v2(state: dict[str, Any]) -> None:
             state["requested_by"] = None if state.get("run_id") else "unknown"
 
-    class ExecutionStarted(Aggregate.Event):
+    class ExecutionStarted(execution_events.ExecutionStarted):
         TOPIC = "payments.Payout.ExecutionStarted.v1"
-        attempt: int
 
-    class RetryScheduled(Aggregate.Event):
+    class RetryScheduled(execution_events.RetryScheduled):
         TOPIC = "payments.Payout.RetryScheduled.v1"
-        attempt: int
-        error: str
-        next_attempt_at: datetime
 
-    class PendingAtPsp(Aggregate.Event):
+    class PendingAtPsp(execution_events.PendingAtPsp):
         TOPIC = "payments.Payout.PendingAtPsp.v1"
-        psp_reference: str
 
     class Paid(Aggregate.Event):
         TOPIC = "payments.Payout.Paid.v1"
@@ -90,27 +84,15 @@ class Payout(PspExecution, Aggregate):
         amount_minor: int
         currency: str
 
-    class DeadLettered(Aggregate.Event):
+    class DeadLettered(execution_events.DeadLettered):
         TOPIC = "payments.Payout.DeadLettered.v1"
-        attempts: int
-        last_error: str
 
-    class DeadLetterReplayed(Aggregate.Event):
+    class DeadLetterReplayed(execution_events.DeadLetterReplayed):
         TOPIC = "payments.Payout.DeadLetterReplayed.v1"
         class_version = 2  # v2 adds who replayed it (an API key id, or "cli") and what
-        reason: str
-        actor: str
-        reference: str  # the payout_id, so an audit trail needs nothing but the event
 
-        @staticmethod
-        def upcast_v1_v2(state: dict[str, Any]) -> None:
-            state["actor"] = state["reference"] = "unknown"  # recorded before keys existed
-
-    class DiscrepancyRecorded(Aggregate.Event):
+    class DiscrepancyRecorded(execution_events.DiscrepancyRecorded):
         TOPIC = "payments.Payout.DiscrepancyRecorded.v1"
-        reported_outcome: str
-        psp_reference: str | None
-        detail: str
 
     @staticmethod
     def create_id(payout_id: str) -> UUID:
@@ -139,21 +121,9 @@ class Payout(PspExecution, Aggregate):
         self.failure_reason: str | None = None
 
     @property
-    def amount(self) -> Money:
-        return Money(self.amount_minor, self.currency)
-
-    @property
     def reference(self) -> str:
         """Our reference at the PSP (and the Idempotency-Key of every call)."""
         return self.payout_id
-
-    @property
-    def is_terminal(self) -> bool:
-        return self.status in TERMINAL
-
-    @property
-    def is_executing(self) -> bool:
-        return self.status is PayoutStatus.EXECUTING
 
     def same_content(self, seller_account: str, amount_minor: int | None) -> bool:
         """True when a repeated request describes this payout (None: 'all available')."""
@@ -215,22 +185,6 @@ class Payout(PspExecution, Aggregate):
 
     # --- events: assign only ----------------------------------------------------------
 
-    @event(ExecutionStarted)
-    def _execution_started(self, attempt: int) -> None:
-        self.status = PayoutStatus.EXECUTING
-        self._attempt_started(attempt)
-
-    @event(RetryScheduled)
-    def _retry_scheduled(self, attempt: int, error: str, next_attempt_at: datetime) -> None:
-        self.last_error = error
-        self.next_attempt_at = next_attempt_at
-
-    @event(PendingAtPsp)
-    def _pending_at_psp(self, psp_reference: str) -> None:
-        self.pending_at_psp = True
-        self.psp_reference = psp_reference
-        self.next_attempt_at = None
-
     @event(Paid)
     def _paid(
         self, psp_reference: str, source: str, seller_account: str, amount_minor: int, currency: str
@@ -257,19 +211,3 @@ class Payout(PspExecution, Aggregate):
         self, psp_reference: str, source: str, seller_account: str, amount_minor: int, currency: str
     ) -> None:
         self.status = PayoutStatus.RETURNED
-
-    @event(DeadLettered)
-    def _dead_lettered(self, attempts: int, last_error: str) -> None:
-        self.dead_lettered = True
-        self.next_attempt_at = None
-
-    @event(DeadLetterReplayed)
-    def _dead_letter_replayed(self, reason: str, actor: str, reference: str) -> None:
-        self.dead_lettered = False
-        self.attempts_since_replay = 0
-
-    @event(DiscrepancyRecorded)
-    def _discrepancy_recorded(
-        self, reported_outcome: str, psp_reference: str | None, detail: str
-    ) -> None:
-        self.discrepancies += 1

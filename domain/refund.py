@@ -8,16 +8,16 @@ the outcome events, so that the ledger's rule needs nothing but the event.
 
 from __future__ import annotations
 
-from datetime import datetime
 from enum import Enum
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
-from payments.domain import execution
-from payments.domain.execution import FailureCode, PspExecution
+from payments.domain import execution_events
+from payments.domain.commission import Split, taking_terms
+from payments.domain.execution import FailureCode, SucceedsOrFails
 from payments.domain.ids import refund_uuid
-from payments.domain.money import Money
 
 
 class RefundStatus(Enum):
@@ -30,9 +30,11 @@ class RefundStatus(Enum):
 TERMINAL = frozenset({RefundStatus.SUCCEEDED, RefundStatus.FAILED})
 
 
-class Refund(PspExecution, Aggregate):
+class Refund(SucceedsOrFails, Aggregate):
     TOPIC = "payments.Refund"
     NOUN = "refund"
+    EXECUTING, TERMINAL = RefundStatus.EXECUTING, TERMINAL
+    SUCCEEDED, FAILED = RefundStatus.SUCCEEDED, RefundStatus.FAILED
 
     class Created(Aggregate.Created):
         """The base of Requested, which is the only created event ever recorded (the
@@ -54,24 +56,17 @@ class Refund(PspExecution, Aggregate):
         charge_reference: str  # the PSP's id of the captured charge
         requested_by: str  # the API key id
 
-    class ExecutionStarted(Aggregate.Event):
+    class ExecutionStarted(execution_events.ExecutionStarted):
         TOPIC = "payments.Refund.ExecutionStarted.v1"
-        attempt: int
 
-    class RetryScheduled(Aggregate.Event):
+    class RetryScheduled(execution_events.RetryScheduled):
         TOPIC = "payments.Refund.RetryScheduled.v1"
-        attempt: int
-        error: str
-        next_attempt_at: datetime
 
-    class PendingAtPsp(Aggregate.Event):
+    class PendingAtPsp(execution_events.PendingAtPsp):
         TOPIC = "payments.Refund.PendingAtPsp.v1"
-        psp_reference: str
 
-    class Succeeded(Aggregate.Event):
+    class Succeeded(execution_events.Succeeded):
         TOPIC = "payments.Refund.Succeeded.v1"
-        psp_reference: str
-        source: str
         # The terms again, so the ledger posts from this event alone (ADR 0014).
         payment_order_id: str
         seller_account: str
@@ -80,29 +75,17 @@ class Refund(PspExecution, Aggregate):
         seller_share_minor: int
         platform_share_minor: int
 
-    class Failed(Aggregate.Event):
+    class Failed(execution_events.Failed):
         TOPIC = "payments.Refund.Failed.v1"
-        code: FailureCode
-        reason: str
-        psp_reference: str | None
-        source: str
 
-    class DeadLettered(Aggregate.Event):
+    class DeadLettered(execution_events.DeadLettered):
         TOPIC = "payments.Refund.DeadLettered.v1"
-        attempts: int
-        last_error: str
 
-    class DeadLetterReplayed(Aggregate.Event):
+    class DeadLetterReplayed(execution_events.DeadLetterReplayed):
         TOPIC = "payments.Refund.DeadLetterReplayed.v1"
-        reason: str
-        actor: str
-        reference: str  # the refund_id, so an audit trail needs nothing but the event
 
-    class DiscrepancyRecorded(Aggregate.Event):
+    class DiscrepancyRecorded(execution_events.DiscrepancyRecorded):
         TOPIC = "payments.Refund.DiscrepancyRecorded.v1"
-        reported_outcome: str
-        psp_reference: str | None
-        detail: str
 
     @staticmethod
     def create_id(refund_id: str) -> UUID:
@@ -139,21 +122,9 @@ class Refund(PspExecution, Aggregate):
         self.failure_reason: str | None = None
 
     @property
-    def amount(self) -> Money:
-        return Money(self.amount_minor, self.currency)
-
-    @property
     def reference(self) -> str:
         """Our reference at the PSP (and the Idempotency-Key of every call)."""
         return self.refund_id
-
-    @property
-    def is_terminal(self) -> bool:
-        return self.status in TERMINAL
-
-    @property
-    def is_executing(self) -> bool:
-        return self.status is RefundStatus.EXECUTING
 
     def same_content(self, payment_order_id: str, amount_minor: int | None) -> bool:
         """True when a repeated request describes this refund (None: 'the rest')."""
@@ -162,102 +133,6 @@ class Refund(PspExecution, Aggregate):
             self.amount_minor,
         )
 
-    # --- commands: validate, then trigger an event -------------------------------------
-
-    def record_final_answer(
-        self, answer: execution.Succeeded | execution.Declined, source: str
-    ) -> bool:
-        if isinstance(answer, execution.Succeeded):
-            return self.record_success(answer.psp_reference, source)
-        return self.record_failure(answer.code, answer.reason, answer.psp_reference, source)
-
-    def record_success(self, psp_reference: str, source: str) -> bool:
-        """The PSP refunded it; True when it changed the refund, False for a repeat."""
-        if self.status is RefundStatus.SUCCEEDED and self.psp_reference == psp_reference:
-            return False
-        if self.is_terminal:
-            self._discrepancy(RefundStatus.SUCCEEDED.value, psp_reference)
-            return False
-        self._require_executing("record a success")
-        self._succeeded(
-            psp_reference=psp_reference,
-            source=source,
-            payment_order_id=self.payment_order_id,
-            seller_account=self.seller_account,
-            amount_minor=self.amount_minor,
-            currency=self.currency,
-            seller_share_minor=self.seller_share_minor,
-            platform_share_minor=self.platform_share_minor,
-        )
-        return True
-
-    def record_failure(
-        self, code: FailureCode, reason: str, psp_reference: str | None, source: str
-    ) -> bool:
-        """The PSP refused it for good; True when it changed the refund."""
-        if self.status is RefundStatus.FAILED:
-            return False
-        if self.status is RefundStatus.SUCCEEDED:
-            self._discrepancy(RefundStatus.FAILED.value, psp_reference)
-            return False
-        self._require_executing("record a failure")
-        self._failed(code=code, reason=reason, psp_reference=psp_reference, source=source)
-        return True
-
-    # --- events: assign only ----------------------------------------------------------
-
-    @event(ExecutionStarted)
-    def _execution_started(self, attempt: int) -> None:
-        self.status = RefundStatus.EXECUTING
-        self._attempt_started(attempt)
-
-    @event(RetryScheduled)
-    def _retry_scheduled(self, attempt: int, error: str, next_attempt_at: datetime) -> None:
-        self.last_error = error
-        self.next_attempt_at = next_attempt_at
-
-    @event(PendingAtPsp)
-    def _pending_at_psp(self, psp_reference: str) -> None:
-        self.pending_at_psp = True
-        self.psp_reference = psp_reference
-        self.next_attempt_at = None
-
-    @event(Succeeded)
-    def _succeeded(
-        self,
-        psp_reference: str,
-        source: str,
-        payment_order_id: str,
-        seller_account: str,
-        amount_minor: int,
-        currency: str,
-        seller_share_minor: int,
-        platform_share_minor: int,
-    ) -> None:
-        self.status = RefundStatus.SUCCEEDED
-        self._outcome_reached(psp_reference)
-
-    @event(Failed)
-    def _failed(
-        self, code: FailureCode, reason: str, psp_reference: str | None, source: str
-    ) -> None:
-        self.status = RefundStatus.FAILED
-        self.failure_code = code
-        self.failure_reason = reason
-        self._outcome_reached(psp_reference)
-
-    @event(DeadLettered)
-    def _dead_lettered(self, attempts: int, last_error: str) -> None:
-        self.dead_lettered = True
-        self.next_attempt_at = None
-
-    @event(DeadLetterReplayed)
-    def _dead_letter_replayed(self, reason: str, actor: str, reference: str) -> None:
-        self.dead_lettered = False
-        self.attempts_since_replay = 0
-
-    @event(DiscrepancyRecorded)
-    def _discrepancy_recorded(
-        self, reported_outcome: str, psp_reference: str | None, detail: str
-    ) -> None:
-        self.discrepancies += 1
+    def _success_terms(self) -> dict[str, Any]:
+        """The terms again on Succeeded, so the ledger posts from that event alone (ADR 0014)."""
+        return taking_terms(self, Split(self.seller_share_minor, self.platform_share_minor))

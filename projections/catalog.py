@@ -19,6 +19,7 @@ from payments.projections.source import ApplicationEventSource
 from payments.projections.views.access import ApiKeysView, AuditActionsView
 from payments.projections.views.ledger_pg import PostgresLedger
 from payments.projections.views.order_status_pg import PostgresOrderStatusView
+from payments.projections.views.payouts import PayoutsView
 from payments.projections.views.sellers import SellersView
 from payments.projections.views.wallets_pg import PostgresWallets
 
@@ -29,6 +30,7 @@ VIEW_CLASSES: dict[str, type[PostgresView]] = {
     ApiKeysView.name: ApiKeysView,
     AuditActionsView.name: AuditActionsView,
     SellersView.name: SellersView,
+    PayoutsView.name: PayoutsView,
 }
 NAMES: tuple[str, ...] = tuple(VIEW_CLASSES)
 

@@ -12,6 +12,7 @@ pipeline mode).
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -76,9 +77,13 @@ def check_table_name(application: Application[Any]) -> None:
 
 
 def load_aggregates(
-    application: Application[Any], pool: ConnectionPool, ids: Iterable[UUID]
+    application: Application[Any],
+    pool: ConnectionPool,
+    ids: Iterable[UUID],
+    until: datetime | None = None,
 ) -> dict[UUID, Any]:
-    """The current state of each aggregate that exists, by id, in one query.
+    """The current state of each aggregate that exists, by id, in one query; with `until`,
+    as it stood then (its events recorded by that instant; one created later is absent).
 
     `Repository.get` costs one or two round trips per aggregate (snapshots, then events);
     for the executor's batches that dominated its time. Only for aggregate types that are
@@ -98,6 +103,8 @@ def load_aggregates(
         event: Any = application.mapper.to_domain_event(
             StoredEvent(originator_id, version, topic, bytes(state))
         )
+        if until is not None and event.timestamp > until:
+            continue  # an aggregate's events are causal: the later ones are later still
         aggregates[originator_id] = event.mutate(aggregates.get(originator_id))
     return aggregates
 

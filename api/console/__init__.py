@@ -21,12 +21,16 @@ from litestar.template.config import TemplateConfig
 
 from payments.api.auth import PUBLIC, RateLimits
 from payments.api.console import (
+    audit,
     dead_letters,
     ledger,
     order,
     orders,
     overview,
     pages,
+    payouts,
+    reconciliation,
+    reconciliation_run,
     risk_reviews,
     sellers,
     session,
@@ -45,8 +49,11 @@ pages.PAGES[:] = [
     dead_letters.PAGE,
     wallets.PAGE,
     ledger.PAGE,
+    payouts.PAGE,
     sellers.PAGE,
     risk_reviews.PAGE,
+    reconciliation.PAGE,
+    audit.PAGE,
 ]
 HANDLERS: list[Any] = [
     *session.HANDLERS,
@@ -56,8 +63,12 @@ HANDLERS: list[Any] = [
     *dead_letters.HANDLERS,
     *wallets.HANDLERS,
     *ledger.HANDLERS,
+    *payouts.HANDLERS,
     *sellers.HANDLERS,
     *risk_reviews.HANDLERS,
+    *reconciliation.HANDLERS,
+    *reconciliation_run.HANDLERS,
+    *audit.HANDLERS,
 ]
 
 _TITLES = {
@@ -65,6 +76,7 @@ _TITLES = {
     403: "Not allowed",
     404: "Not found",
     409: "Conflict",
+    413: "That upload is too large",
     422: "That input is not valid",
     429: "Too many attempts",
 }
@@ -95,6 +107,8 @@ def console_error(request: Request[Any, Any, Any], error: Exception) -> Response
         status, detail = 500, "unexpected error"
     if status == 401:
         return Redirect(session.SIGN_IN, status_code=303)
+    if status == 413:
+        detail = "The file is larger than this form takes (see its limit); nothing was recorded."
     if status == 403 and "CSRF" in detail:
         detail = "The form was stale or not ours (CSRF check failed): reload the page and retry."
     caller = session.signed_in(request)

@@ -35,7 +35,7 @@ def order_path(payment_order_id: str, as_of: datetime | None = None) -> str:
     return f"{path}?{urlencode({'as_of': as_of.isoformat()})}" if as_of else path
 
 
-def _id(name: str, text: str | None) -> str | None:
+def id_field(name: str, text: str | None) -> str | None:
     if not text:
         return None
     if _ID.fullmatch(text) is None:
@@ -77,8 +77,8 @@ def search_filter(
         created_to = min(created_to, just_after) if created_to else just_after
     return OrderFilter(
         status=None if as_of else status,
-        seller_account=_id("seller", query["seller"]),
-        checkout_id=_id("checkout", query["checkout"]),
+        seller_account=id_field("seller", query["seller"]),
+        checkout_id=id_field("checkout", query["checkout"]),
         created_from=_day("date_from", query["date_from"]),
         created_to=created_to,
         amount_from_minor=_amount("amount_from", query["amount_from"], currency),
@@ -119,7 +119,7 @@ def orders(
     as_of: Field = None,
 ) -> Template | Redirect:
     instant = as_of_of(as_of)
-    if wanted := _id("order_id", order_id):
+    if wanted := id_field("order_id", order_id):
         return Redirect(order_path(wanted, instant), status_code=303)
     query = {
         "order_id": None, "checkout": checkout, "seller": seller, "status": status,

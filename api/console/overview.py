@@ -1,5 +1,8 @@
 """The overview: today's checkouts and orders, dead letters, reconciliation exceptions,
-projection lag and payouts due; each tile only for the roles whose JSON routes show it."""
+projection lag and payouts due; each tile only for the roles whose JSON routes show it.
+As of a past instant: the orders, dead letters, payouts due and open reconciliation
+exceptions replayed from the events; projection lag is not replayed, so a past overview
+leaves it out."""
 
 from __future__ import annotations
 
@@ -16,6 +19,12 @@ from payments.api.routes.dead_letters import parked
 from payments.domain.api_key import Role
 from payments.domain.money import format_minor
 from payments.projections.audit.as_of import order_as_of
+from payments.projections.audit.instants import AsOfUnavailable
+from payments.projections.audit.past_operations import (
+    TooManyToReplay,
+    available_as_of,
+    dead_letters_as_of,
+)
 from payments.projections.catalog import LiveViews, projection_states
 from payments.projections.followers.execution_queue import CHARGE, PAYOUT, REFUND
 from payments.projections.reconciliation.exceptions import (
@@ -82,27 +91,46 @@ def orders_today(services: Services, totals: OrderTotals) -> dict[str, Any]:
     }
 
 
-def dead_letters(services: Services) -> dict[str, int]:
-    return {
-        "orders": len(parked(services, CHARGE)),
-        "payouts": len(parked(services, PAYOUT)),
-        "refunds": len(parked(services, REFUND)),
-    }
+def dead_letters(services: Services, instant: datetime | None) -> dict[str, Any]:
+    """Parked now (the queue), or at a past instant (replayed from the events)."""
+    if instant is None:
+        return {
+            "orders": len(parked(services, CHARGE)),
+            "payouts": len(parked(services, PAYOUT)),
+            "refunds": len(parked(services, REFUND)),
+        }
+    try:
+        return dict(
+            dead_letters_as_of(services.pool, services.application, instant, limit=PAST_LIMIT)
+        )
+    except TooManyToReplay as error:
+        return {"unavailable": str(error)}
 
 
-def reconciliation(services: Services, now: datetime) -> dict[str, Any]:
-    runs = load_runs(services.application, services.pool)
+def reconciliation(services: Services, now: datetime, instant: datetime | None) -> dict[str, Any]:
+    """Open exceptions now, or at a past instant (each run replayed to then, aged then)."""
+    runs = load_runs(services.application, services.pool, instant)
     found = list_exceptions(runs, ExceptionQuery(state="open"), now)
     return {"open": len(found), "oldest": found[0] if found else None}
 
 
-def payouts_due(services: Services) -> dict[str, Any]:
+def payouts_due(services: Services, instant: datetime | None) -> dict[str, Any]:
+    """Sellers whose available balance reaches today's payout minimum: now (the wallets
+    view), or at a past instant (their ledger accounts as of then)."""
+    if instant is None:
+        available = [w.available_minor for w in LiveViews.on(services.pool).wallets.wallets()]
+    else:
+        try:
+            past = available_as_of(services.pool, services.application, instant)
+        except AsOfUnavailable as error:
+            return {"unavailable": str(error)}
+        available = list(past.values())
     minimum = services.settings.payout_minimum_minor
-    due = [w for w in LiveViews.on(services.pool).wallets.wallets() if w.available_minor >= minimum]
+    due = [amount for amount in available if amount >= minimum]
     currency = services.settings.currency
     return {
         "sellers": len(due),
-        "amount": format_minor(sum(w.available_minor for w in due), currency),
+        "amount": format_minor(sum(due), currency),
         "minimum": format_minor(minimum, currency),
     }
 
@@ -125,7 +153,7 @@ def overview(
             totals = totals_as_of(services, midnight, instant)
             too_many = totals is None
         today = orders_today(services, totals) if totals is not None else None
-    present = instant is None  # what is not replayed is shown for now only
+    present = instant is None  # projection lag is not replayed: for now only
     return render(
         "overview.html",
         caller,
@@ -136,9 +164,9 @@ def overview(
         today=today,
         too_many=too_many,
         past_limit=PAST_LIMIT,
-        dead_letters=dead_letters(services) if present and role in OPERATIONS else None,
-        reconciliation=reconciliation(services, now) if present and role in FINANCE else None,
-        payouts=payouts_due(services) if present and role in MONEY else None,
+        dead_letters=dead_letters(services, instant) if role in OPERATIONS else None,
+        reconciliation=reconciliation(services, now, instant) if role in FINANCE else None,
+        payouts=payouts_due(services, instant) if role in MONEY else None,
         projections=projection_states(services.application, services.pool)
         if present and role in MONEY
         else None,

@@ -22,11 +22,20 @@ from payments.projections.source import ApplicationEventSource
 from payments.projections.views.access import AuditActionsView
 from payments.runtime.services import Services
 
+ACTOR_PATTERN = r"^([a-z2-7]{12}|cli|unknown)$"
 ActorQuery = Annotated[
     str | None,
     QueryParameter(
-        pattern=r"^([a-z2-7]{12}|cli|unknown)$",
+        pattern=ACTOR_PATTERN,
         description="Only the actions of this key id (or `cli`, `unknown`)",
+    ),
+]
+ACTION_PATTERN = r"^[a-z_]{1,30}\.[a-z_]{1,30}$"
+ActionQuery = Annotated[
+    str | None,
+    QueryParameter(
+        pattern=ACTION_PATTERN,
+        description="Only actions of this kind (e.g. `seller.suspended`, `order.replayed`)",
     ),
 ]
 AfterQuery = Annotated[
@@ -59,6 +68,25 @@ class DiscrepancyList(msgspec.Struct, frozen=True):
     orders: list[PaymentOrderResponse]
 
 
+def action_page(
+    services: Services, *, actor: str | None, action: str | None, after: str | None, limit: int
+) -> ActionPage:
+    """A page of the actions log (GET /audit/actions and the console's Audit page)."""
+    view = AuditActionsView(services.pool)
+    # Caught up first, so that an action just taken is listed (read-your-writes).
+    Follower(view, ApplicationEventSource(services.application)).run_until_idle()
+    start = min(int(after), MAX_POSITION) if after else 0
+    actions = view.actions(actor=actor, action=action, after=start, limit=limit + 1)
+    page = actions[:limit]
+    return ActionPage(
+        actions=[
+            ActionView(a.position, a.recorded_at, a.actor, a.action, a.subject, a.detail)
+            for a in page
+        ],
+        next_after=page[-1].position if len(actions) > limit else None,
+    )
+
+
 class AuditActionsController(Controller):
     tags = ["audit"]
 
@@ -76,22 +104,11 @@ class AuditActionsController(Controller):
         self,
         services: NamedDependency[Services],
         actor: ActorQuery = None,
+        action: ActionQuery = None,
         after: AfterQuery = None,
         limit: LimitQuery = 50,
     ) -> ActionPage:
-        view = AuditActionsView(services.pool)
-        # Caught up first, so that an action just taken is listed (read-your-writes).
-        Follower(view, ApplicationEventSource(services.application)).run_until_idle()
-        start = min(int(after), MAX_POSITION) if after else 0
-        actions = view.actions(actor=actor, after=start, limit=limit + 1)
-        page = actions[:limit]
-        return ActionPage(
-            actions=[
-                ActionView(a.position, a.recorded_at, a.actor, a.action, a.subject, a.detail)
-                for a in page
-            ],
-            next_after=page[-1].position if len(actions) > limit else None,
-        )
+        return action_page(services, actor=actor, action=action, after=after, limit=limit)
 
     @get(
         "/discrepancies",

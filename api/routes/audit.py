@@ -124,6 +124,17 @@ class VerificationResponse(msgspec.Struct, frozen=True):
 VERIFY_SCOPE = "POST /audit/verifications"
 
 
+def start_verification(services: Services, verification_id: uuid.UUID) -> None:
+    """Run a created verification of every view on a thread (this route and the console)."""
+    start_in_background(
+        VerificationStore(services.pool),
+        services.pool,
+        lambda: ApplicationEventSource(services.application),
+        verification_id,
+        list(NAMES),
+    )
+
+
 class AuditController(Controller):
     path = "/audit"
     tags = ["audit"]
@@ -170,13 +181,7 @@ class AuditController(Controller):
             services.idempotency, caller, VERIFY_SCOPE, key, empty_body, create
         )
         for verification_id in created:  # not on a replay: that one already started
-            start_in_background(
-                verifications,
-                services.pool,
-                lambda: ApplicationEventSource(services.application),
-                verification_id,
-                list(NAMES),
-            )
+            start_verification(services, verification_id)
         return response
 
     @get(

@@ -1,4 +1,4 @@
-"""POST /payouts, GET /payouts/{payout_id}, and the daily payout run (ADR 0006)."""
+"""POST /payouts, GET /payouts (newest first, filtered), GET /payouts/{payout_id} (ADR 0006)."""
 
 from __future__ import annotations
 
@@ -14,11 +14,20 @@ from litestar.params import JSONBody
 from payments.api.auth import access
 from payments.api.idempotency import idempotency_key_guard, require_key, run_idempotent
 from payments.api.openapi import header, operation, success
-from payments.api.parameters import IdempotencyKeyHeader, PayoutIdPath
+from payments.api.parameters import (
+    CursorQuery,
+    IdempotencyKeyHeader,
+    IdQuery,
+    LimitQuery,
+    PayoutIdPath,
+    PayoutStatusQuery,
+)
 from payments.api.problems import problem_specs
+from payments.api.reads import invalid, not_found
 from payments.api.schemas import AmountText, Identifier
 from payments.domain.api_key import Role
 from payments.domain.errors import FieldError, InvalidCommand, NotFound
+from payments.domain.ids import payout_uuid
 from payments.domain.money import Money, MoneyError
 from payments.domain.payout import Payout
 from payments.domain.payout_commands import (
@@ -26,6 +35,8 @@ from payments.domain.payout_commands import (
     RequestPayout,
     payout_id_for_key,
 )
+from payments.projections.event_store import load_aggregates
+from payments.projections.views.payouts import PayoutFilter, PayoutsView
 from payments.runtime.idempotency import StoredResponse
 from payments.runtime.keys import Caller
 from payments.runtime.services import Services
@@ -75,6 +86,46 @@ def payout_body(payout: Payout, position: int | None = None) -> PayoutResponse:
         created_at=payout.created_on,
         updated_at=payout.modified_on,
         position=position,
+    )
+
+
+def read_payout(services: Services, caller: Caller, payout_id: str) -> PayoutResponse:
+    payout = services.application.get_payout(payout_id)
+    if not caller.may_read_seller(payout.seller_account):
+        raise NotFound(f"payout {payout_id!r} not found")  # another seller's: not revealed
+    return payout_body(payout)
+
+
+class PayoutPage(msgspec.Struct, frozen=True):
+    """GET /payouts answer: newest first; pass next_cursor as ?cursor= for the next page."""
+
+    items: list[PayoutResponse]
+    next_cursor: str | None
+
+
+def list_payouts(
+    services: Services,
+    caller: Caller,
+    where: PayoutFilter,
+    limit: int,
+    cursor: str | None,
+) -> PayoutPage:
+    """Payouts newest first from the payouts view, each as GET /payouts/{id} answers it. A
+    seller key lists its own seller's only; asking for another's is Not found."""
+    if caller.role is Role.SELLER:
+        if where.seller_account not in (None, caller.seller_account):
+            raise not_found(f"seller {where.seller_account!r}")  # another seller's: not revealed
+        where = PayoutFilter(caller.seller_account, where.status)
+    if cursor is not None and not cursor.isdigit():
+        raise invalid("cursor", "is not a cursor this API returned")
+    rows = PayoutsView(services.pool).newest(where, limit + 1, int(cursor) if cursor else None)
+    page = rows[:limit]
+    found = load_aggregates(
+        services.application, services.pool, [payout_uuid(r.payout_id) for r in page]
+    )
+    return PayoutPage(
+        items=[payout_body(found[payout_uuid(r.payout_id)]) for r in page],
+        next_cursor=str(page[-1].position) if len(rows) > limit else None,
     )
 
 
@@ -165,6 +216,29 @@ class PayoutsController(Controller):
         )
 
     @get(
+        "/",
+        operation_id="listPayouts",
+        summary="Payouts, newest first, by seller and status (keyset paging)",
+        description="Read from the payouts view; each item as GET /payouts/{payout_id} "
+        "answers it. Filters: seller_account, status. Keyset pagination: limit (1-200, "
+        "default 50) and the opaque cursor from next_cursor. A seller key lists its own "
+        "seller's payouts; another seller_account is 404.",
+        sync_to_thread=True,
+        responses=problem_specs(404, 422),
+        **access(Role.OPERATOR, Role.FINANCE, Role.SELLER),
+    )
+    def list_payouts(
+        self,
+        services: NamedDependency[Services],
+        caller: NamedDependency[Caller],
+        seller_account: IdQuery = None,
+        status: PayoutStatusQuery = None,
+        limit: LimitQuery = 50,
+        cursor: CursorQuery = None,
+    ) -> PayoutPage:
+        return list_payouts(services, caller, PayoutFilter(seller_account, status), limit, cursor)
+
+    @get(
         "/{payout_id:str}",
         operation_id="getPayout",
         summary="A payout's current state",
@@ -178,7 +252,4 @@ class PayoutsController(Controller):
         services: NamedDependency[Services],
         caller: NamedDependency[Caller],
     ) -> PayoutResponse:
-        payout = services.application.get_payout(payout_id)
-        if not caller.may_read_seller(payout.seller_account):
-            raise NotFound(f"payout {payout_id!r} not found")  # another seller's: not revealed
-        return payout_body(payout)
+        return read_payout(services, caller, payout_id)

@@ -5,7 +5,6 @@ exception."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Annotated, Any
 
 import msgspec
@@ -37,11 +36,12 @@ from payments.api.reconciliation_parameters import (
 from payments.api.settlement_upload import (
     CSV_MEDIA_TYPES,
     MAX_UPLOAD_BYTES,
-    format_problem,
+    reconcile_spooled,
     spooled_csv,
 )
 from payments.domain.api_key import Role
 from payments.domain.reconciliation.resolutions import MAX_REASON, RESOLUTION_ACTIONS
+from payments.domain.reconciliation_run import ReconciliationRun
 from payments.projections.reconciliation.exceptions import (
     ExceptionQuery,
     daily_summary,
@@ -58,7 +58,6 @@ from payments.projections.reconciliation.report import (
 from payments.psp.answers import BalanceUnavailable
 from payments.psp.reconcile.balance import NoPspConfigured
 from payments.psp.reconcile.engine import RunOutcome
-from payments.psp.settlement import SettlementFormatError
 from payments.runtime.idempotency import StoredResponse
 from payments.runtime.keys import Caller
 from payments.runtime.services import Services
@@ -99,20 +98,26 @@ def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -
     )
 
 
-def _reconcile(
-    services: Services, path: Path, file_sha: str, file_format: str | None, *, dry_run: bool
-) -> RunOutcome:
-    """Reconcile (or, dry, classify) a spooled file; one that cannot be read answers 422."""
-    try:
-        return services.reconciler.reconcile_path(
-            path, file_sha=file_sha, file_format=file_format, dry_run=dry_run
-        )
-    except SettlementFormatError as error:
-        raise format_problem(error) from None
+def resolve_exception(
+    services: Services, run_id: str, finding_id: str, decision: ResolveRequest, caller: Caller
+) -> ReconciliationRun:
+    """Record a person's decision on an open exception, with who decided: the caller's key."""
+    return services.reconciliations.resolve(
+        run_id, finding_id, decision.action, decision.reason, f"key {caller.key_id}"
+    )
 
 
 def _json_bytes(content: bytes) -> Response[bytes]:
     return Response(content=content, status_code=200, media_type="application/json")
+
+
+def csv_report(run: ReconciliationRun) -> Response[bytes]:
+    """The run's report as a CSV file to save (report.csv)."""
+    return Response(
+        content=report_csv(run),
+        media_type="text/csv; charset=utf-8",
+        headers={"content-disposition": f'attachment; filename="reconciliation-{run.id}.csv"'},
+    )
 
 
 class ReconciliationsController(Controller):
@@ -151,7 +156,7 @@ class ReconciliationsController(Controller):
         async with spooled_csv(request) as (path, file_sha):
 
             def reconcile() -> StoredResponse:
-                outcome = _reconcile(services, path, file_sha, file_format, dry_run=False)
+                outcome = reconcile_spooled(services, path, file_sha, file_format, dry_run=False)
                 return StoredResponse(
                     status=201 if outcome.created else 200,
                     body=_summary(outcome),
@@ -193,7 +198,7 @@ class ReconciliationsController(Controller):
         async with spooled_csv(request) as (path, file_sha):
 
             def classify() -> bytes:
-                outcome = _reconcile(services, path, file_sha, file_format, dry_run=True)
+                outcome = reconcile_spooled(services, path, file_sha, file_format, dry_run=True)
                 return _summary(outcome, dry_run=True)
 
             return _json_bytes(await sync_to_thread(classify))
@@ -354,9 +359,7 @@ class ReconciliationsController(Controller):
         services: NamedDependency[Services],
         caller: NamedDependency[Caller],
     ) -> Response[bytes]:
-        run = services.reconciliations.resolve(
-            run_id, finding_id, data.action, data.reason, f"key {caller.key_id}"
-        )
+        run = resolve_exception(services, run_id, finding_id, data, caller)
         return _json(finding_view(run, run.findings[finding_id]))
 
     @get(
@@ -373,12 +376,7 @@ class ReconciliationsController(Controller):
     def get_report_csv(
         self, run_id: RunIdPath, services: NamedDependency[Services]
     ) -> Response[bytes]:
-        run = services.reconciliations.get_run(run_id)
-        return Response(
-            content=report_csv(run),
-            media_type="text/csv; charset=utf-8",
-            headers={"content-disposition": f'attachment; filename="reconciliation-{run.id}.csv"'},
-        )
+        return csv_report(services.reconciliations.get_run(run_id))
 
     @get(
         "/{run_id:str}/report.json",
@@ -391,7 +389,4 @@ class ReconciliationsController(Controller):
     def get_report_json(
         self, run_id: RunIdPath, services: NamedDependency[Services]
     ) -> Response[bytes]:
-        return Response(
-            content=report_json(services.reconciliations.get_run(run_id)),
-            media_type="application/json",
-        )
+        return _json_bytes(report_json(services.reconciliations.get_run(run_id)))

@@ -16,7 +16,7 @@ from payments.api.bank_guard import refuse_bank_details
 from payments.api.card_guard import refuse_card_data
 from payments.api.idempotency import require_key, run_idempotent
 from payments.api.openapi import success
-from payments.api.parameters import ID_PATTERN, IdempotencyKeyHeader, SellerAccountPath
+from payments.api.parameters import ID_PATTERN, IdempotencyKeyHeader, SellerAccountPath, one_of
 from payments.api.problems import ProblemError, problem_specs
 from payments.api.seller_schemas import (
     ReasonRequest,
@@ -45,14 +45,7 @@ AfterQuery = Annotated[
         description="Sellers after this account (the `next_after` of the previous page)",
     ),
 ]
-KycQuery = Annotated[
-    str | None,
-    QueryParameter(
-        pattern=f"^({'|'.join(s.value for s in KycStatus)})$",
-        description="Only sellers of this KYC status.",
-        schema_extra={"enum": [s.value for s in KycStatus]},
-    ),
-]
+KycQuery = Annotated[str | None, one_of(KycStatus, "Only sellers of this KYC status.")]
 PageSize = Annotated[int, QueryParameter(ge=1, le=100, description="Page size.")]
 
 

@@ -78,6 +78,16 @@ class VerificationStore:
             ).fetchone()
         return Verification(*row) if row else None
 
+    def recent(self, limit: int) -> list[Verification]:
+        """The last verifications requested, newest first."""
+        with self.pool.connection() as conn:
+            rows = conn.execute(
+                f"SELECT {_COLUMNS} FROM audit_verifications "
+                "ORDER BY requested_at DESC, verification_id LIMIT %s",
+                (limit,),
+            ).fetchall()
+        return [Verification(*row) for row in rows]
+
     def started(self, verification_id: UUID) -> None:
         self._update(verification_id, "state = 'running', started_at = now()")
 

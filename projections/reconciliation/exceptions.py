@@ -41,15 +41,18 @@ STATES: dict[str, tuple[str, ...]] = {
 }
 
 
-def load_runs(application: Application[Any], pool: ConnectionPool) -> list[ReconciliationRun]:
-    """Every run, in the order they were recorded."""
+def load_runs(
+    application: Application[Any], pool: ConnectionPool, as_of: datetime | None = None
+) -> list[ReconciliationRun]:
+    """Every run, in the order they were recorded; with `as_of`, those recorded by then, each
+    as it stood then (replayed from its events: resolutions made later are not made yet)."""
     recorder: Any = application.recorder
     head = int(recorder.max_notification_id() or 0)
     topic = ReconciliationRun.Created.TOPIC
     ids = [
         UUID(str(originator)) for _, originator, _, _ in stream_states(application, head, [topic])
     ]
-    loaded = load_aggregates(application, pool, ids)
+    loaded = load_aggregates(application, pool, ids, as_of)
     return [loaded[run_id] for run_id in ids if run_id in loaded]
 
 

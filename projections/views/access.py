@@ -164,16 +164,27 @@ class AuditActionsView(PostgresView):
                 [(a.position, a.recorded_at, a.actor, a.action, a.subject, a.detail) for a in rows],
             )
 
-    def actions(self, *, actor: str | None, after: int, limit: int) -> list[Action]:
-        """Actions after a position, oldest first, of one key or all."""
+    def actions(
+        self, *, actor: str | None, after: int, limit: int, action: str | None = None
+    ) -> list[Action]:
+        """Actions after a position, oldest first, of one key (and one action) or all."""
         with self.pool.connection() as conn:
             rows = conn.execute(
                 f"SELECT position, recorded_at, actor, action, subject, detail "
                 f"FROM {self.t('audit_actions')} WHERE position > %s "
-                "AND (%s::text IS NULL OR actor = %s) ORDER BY position LIMIT %s",
-                (after, actor, actor, limit),
+                "AND (%s::text IS NULL OR actor = %s) AND (%s::text IS NULL OR action = %s) "
+                "ORDER BY position LIMIT %s",
+                (after, actor, actor, action, action, limit),
             ).fetchall()
         return [Action(*row) for row in rows]
+
+    def action_names(self) -> list[str]:
+        """Every kind of action recorded so far (for a filter's choices)."""
+        with self.pool.connection() as conn:
+            rows = conn.execute(
+                f"SELECT DISTINCT action FROM {self.t('audit_actions')} ORDER BY action"
+            ).fetchall()
+        return [str(row[0]) for row in rows]
 
 
 @dataclass(frozen=True, slots=True)

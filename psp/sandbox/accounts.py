@@ -10,37 +10,28 @@ the outcome is), and a bank token, if given, must exist.
 from __future__ import annotations
 
 import sqlite3
-from typing import Any
 
 import msgspec
-from litestar import Request, Response, get, post
+from litestar import post
 from litestar.handlers import HTTPRouteHandler
-from litestar.params import JSONBody
 
 from payments.psp.sandbox.bank_tokens import bank_token_exists
-from payments.psp.sandbox.bodies import StrictBody
-from payments.psp.sandbox.idempotency import Outcome, create_once, store_answer
+from payments.psp.sandbox.idempotency import Outcome, store_answer
 from payments.psp.sandbox.identifiers import iso_utc, new_id, utc_now
 from payments.psp.sandbox.models import AccountList, AccountRequest, AccountView
 from payments.psp.sandbox.openapi import (
-    BAD_BODY,
     BAD_PARAMETERS,
-    IDEMPOTENT,
-    LYING_FAULTS,
-    REQUEST_FAULTS,
-    IdempotencyKey,
     ObjectId,
-    ReferenceQuery,
     answers,
     follow,
-    with_links,
 )
 from payments.psp.sandbox.problems import FieldError, ProblemError
+from payments.psp.sandbox.resources import Resource, resource_routes
 from payments.psp.sandbox.runtime import Sandbox
 from payments.psp.sandbox.webhooks import enqueue_event
 
 SCOPE = "accounts"
-ACCOUNTS, ADMIN = "accounts", "admin"
+ADMIN = "admin"
 PENDING, VERIFIED, REJECTED = "pending", "verified", "rejected"
 KYC_TEST_OUTCOMES = {"000000000": VERIFIED, "111111111": REJECTED}
 # Why KYC failed: the test id number does not match the name; an admin's review failed it.
@@ -119,73 +110,27 @@ def decide_kyc(sandbox: Sandbox, account_id: str, status: str) -> AccountView:
 
 
 def account_routes(sandbox: Sandbox) -> list[HTTPRouteHandler]:
-    @post(
-        "/v1/accounts",
-        operation_id="createAccount",
-        operation_class=with_links(
-            {
-                201: {
-                    "get": follow("getAccount", account_id="$response.body#/id"),
-                    "byReference": follow(
-                        "listAccountsByReference", reference="$response.body#/reference"
-                    ),
-                    "verify": follow("verifyAccount", account_id="$response.body#/id"),
-                    "reject": follow("rejectAccount", account_id="$response.body#/id"),
-                }
-            }
-        ),
-        tags=[ACCOUNTS],
-        summary="Onboard a seller (KYC by id number)",
-        dto=StrictBody[AccountRequest],
-        responses=answers(
-            {201: (AccountView, "the account: verified, rejected or pending")},
-            BAD_BODY,
-            IDEMPOTENT,
-            REQUEST_FAULTS,
-            LYING_FAULTS,
-            {422: "the bank token is unknown (nothing is recorded)"},
+    created = resource_routes(
+        sandbox,
+        Resource(
+            thing="account",
+            request=AccountRequest,
+            view=AccountView,
+            listing=AccountList,
+            record=record_account,
+            view_of=account_view,
+            summary="Onboard a seller (KYC by id number)",
+            description="`id_number` 000000000 is verified, 111111111 rejected, others wait for"
+            " an admin.",
+            created={201: (AccountView, "the account: verified, rejected or pending")},
+            refused="the bank token is unknown (nothing is recorded)",
+            links={
+                "verify": follow("verifyAccount", account_id="$response.body#/id"),
+                "reject": follow("rejectAccount", account_id="$response.body#/id"),
+            },
+            references="our seller references",
         ),
     )
-    async def create_account(
-        request: Request[Any, Any, Any],
-        data: JSONBody[AccountRequest],
-        idempotency_key: IdempotencyKey,
-    ) -> Response[bytes]:
-        """`id_number` 000000000 is verified, 111111111 rejected, others wait for an admin."""
-        return await create_once(sandbox, request, SCOPE, idempotency_key, data, record_account)
-
-    @get(
-        "/v1/accounts/{account_id:str}",
-        operation_id="getAccount",
-        tags=[ACCOUNTS],
-        summary="Look up an account by id",
-        responses=answers({200: (AccountView, "the account")}, BAD_PARAMETERS, UNKNOWN_ACCOUNT),
-    )
-    async def get_account(account_id: ObjectId) -> AccountView:
-        account = sandbox.store.fetch_one("SELECT * FROM accounts WHERE id = ?", (account_id,))
-        if account is None:
-            raise ProblemError(404, "Account not found", f"no account {account_id!r}")
-        return account_view(account)
-
-    @get(
-        "/v1/accounts",
-        operation_id="listAccountsByReference",
-        tags=[ACCOUNTS],
-        summary="Look up the accounts made for one of our seller references",
-        responses=answers(
-            {200: (AccountList, "the accounts, oldest first")},
-            BAD_PARAMETERS,
-            {404: "no account has this reference"},
-        ),
-    )
-    async def list_accounts_by_reference(reference: ReferenceQuery) -> AccountList:
-        accounts = sandbox.store.fetch_all(
-            "SELECT * FROM accounts WHERE reference = ? ORDER BY created_at, id", (reference,)
-        )
-        if not accounts:
-            detail = f"no account for reference {reference!r}"
-            raise ProblemError(404, "Account not found", detail)
-        return AccountList("list", [account_view(account) for account in accounts])
 
     decided = answers(
         {200: (AccountView, "the account, decided; account.updated is sent")},
@@ -194,32 +139,24 @@ def account_routes(sandbox: Sandbox) -> list[HTTPRouteHandler]:
         {409: "the account is not pending"},
     )
 
-    @post(
-        "/admin/accounts/{account_id:str}/verify",
-        status_code=200,
-        operation_id="verifyAccount",
-        tags=[ADMIN],
-        summary="Pass a pending account's KYC",
-        responses=decided,
-    )
-    async def verify_account(account_id: ObjectId) -> AccountView:
-        return decide_kyc(sandbox, account_id, VERIFIED)
+    def decision(verb: str, status: str, summary: str) -> HTTPRouteHandler:
+        """An admin's KYC decision on a pending account: verify or reject."""
 
-    @post(
-        "/admin/accounts/{account_id:str}/reject",
-        status_code=200,
-        operation_id="rejectAccount",
-        tags=[ADMIN],
-        summary="Fail a pending account's KYC",
-        responses=decided,
-    )
-    async def reject_account(account_id: ObjectId) -> AccountView:
-        return decide_kyc(sandbox, account_id, REJECTED)
+        async def decide(account_id: ObjectId) -> AccountView:
+            return decide_kyc(sandbox, account_id, status)
+
+        decide.__name__ = decide.__qualname__ = f"{verb}_account"
+        return post(
+            f"/admin/accounts/{{account_id:str}}/{verb}",
+            status_code=200,
+            operation_id=f"{verb}Account",
+            tags=[ADMIN],
+            summary=summary,
+            responses=decided,
+        )(decide)
 
     return [
-        create_account,
-        get_account,
-        list_accounts_by_reference,
-        verify_account,
-        reject_account,
+        *created,
+        decision("verify", VERIFIED, "Pass a pending account's KYC"),
+        decision("reject", REJECTED, "Fail a pending account's KYC"),
     ]

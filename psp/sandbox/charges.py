@@ -11,32 +11,20 @@ a 422 problem (a name in the body that means nothing), and nothing is recorded. 
 
 from __future__ import annotations
 
-from typing import Any
+import sqlite3
 
 import msgspec
-from litestar import Request, Response, get, post
 from litestar.handlers import HTTPRouteHandler
-from litestar.params import JSONBody
 
-from payments.psp.sandbox.bodies import StrictBody
-from payments.psp.sandbox.idempotency import Outcome, count_attempt, create_once, store_answer
+from payments.psp.sandbox.idempotency import Outcome, count_attempt
 from payments.psp.sandbox.identifiers import iso_utc, new_id, utc_now
 from payments.psp.sandbox.lifecycle import schedule_transition
 from payments.psp.sandbox.models import ChargeList, ChargeRequest, ChargeView, ErrorBody
 from payments.psp.sandbox.openapi import (
-    BAD_BODY,
-    BAD_PARAMETERS,
-    IDEMPOTENT,
-    LYING_FAULTS,
-    REQUEST_FAULTS,
-    IdempotencyKey,
-    ObjectId,
-    ReferenceQuery,
-    answers,
     follow,
-    with_links,
 )
 from payments.psp.sandbox.problems import ProblemError
+from payments.psp.sandbox.resources import Resource, answer_created, resource_routes
 from payments.psp.sandbox.runtime import Sandbox
 from payments.psp.sandbox.tokens import (
     DISPUTED_LATER,
@@ -46,18 +34,8 @@ from payments.psp.sandbox.tokens import (
     SUCCEEDING,
 )
 from payments.psp.sandbox.views import charge_view, load_charge_view
-from payments.psp.sandbox.webhooks import enqueue_event
 
 SCOPE = "charges"
-CHARGES = "charges"
-_FOLLOW_CHARGE = {
-    "get": follow("getCharge", charge_id="$response.body#/id"),
-    "byReference": follow("listChargesByReference", reference="$response.body#/reference"),
-    "refund": follow("createRefund", {"charge": "$response.body#/id"}),
-    "dispute": follow("openDispute", {"charge": "$response.body#/id"}),
-    "disputes": follow("listDisputesByCharge", charge="$response.body#/id"),
-}
-CHARGE_LINKS = with_links({201: _FOLLOW_CHARGE, 202: _FOLLOW_CHARGE})
 
 
 def process_charge(sandbox: Sandbox, key: str, hashed: str, body: ChargeRequest) -> Outcome:
@@ -97,91 +75,41 @@ def process_charge(sandbox: Sandbox, key: str, hashed: str, body: ChargeRequest)
             ),
         )
         view = load_charge_view(connection, charge_id)
-        payload = msgspec.json.encode(view)
-        store_answer(connection, SCOPE, key, hashed, status_code, payload)
-        if status == "pending":
-            schedule_transition(
-                connection, "charge", charge_id, "succeeded", sandbox.config.pending_delay_s
-            )
-        else:
-            enqueue_event(connection, sandbox.faults, f"charge.{status}", view)
+        outcome = answer_created(sandbox, connection, key, hashed, "charge", view, status_code)
         if behaviour == DISPUTED_LATER:
             delay = sandbox.config.dispute_delay_s
             schedule_transition(connection, "dispute_opening", charge_id, "needs_response", delay)
-        return Outcome(status_code, payload)
+        return outcome
 
 
 def charge_routes(sandbox: Sandbox) -> list[HTTPRouteHandler]:
-    @post(
-        "/v1/charges",
-        operation_id="createCharge",
-        operation_class=CHARGE_LINKS,
-        tags=[CHARGES],
-        summary="Charge a tokenised card",
-        dto=StrictBody[ChargeRequest],
-        responses=answers(
-            {
+    def view_of(charge: sqlite3.Row) -> ChargeView:
+        token = sandbox.store.fetch_one("SELECT * FROM tokens WHERE token = ?", (charge["token"],))
+        return charge_view(charge, token)
+
+    return resource_routes(
+        sandbox,
+        Resource(
+            thing="charge",
+            request=ChargeRequest,
+            view=ChargeView,
+            listing=ChargeList,
+            record=process_charge,
+            view_of=view_of,
+            summary="Charge a tokenised card",
+            description="Outcomes follow the test card behind the token (see the module"
+            " docstring).",
+            created={
                 201: (ChargeView, "the charge succeeded"),
                 202: (ChargeView, "the charge is pending; a webhook tells the outcome"),
                 402: (ChargeView, "the card was declined (status failed, with failure_code)"),
                 503: (ErrorBody, "processing error: nothing was charged, retry with the same key"),
             },
-            BAD_BODY,
-            IDEMPOTENT,
-            REQUEST_FAULTS,
-            LYING_FAULTS,
-            {422: "the token is unknown"},
+            refused="the token is unknown",
+            links={
+                "refund": follow("createRefund", {"charge": "$response.body#/id"}),
+                "dispute": follow("openDispute", {"charge": "$response.body#/id"}),
+                "disputes": follow("listDisputesByCharge", charge="$response.body#/id"),
+            },
         ),
     )
-    async def create_charge(
-        request: Request[Any, Any, Any],
-        data: JSONBody[ChargeRequest],
-        idempotency_key: IdempotencyKey,
-    ) -> Response[bytes]:
-        """Outcomes follow the test card behind the token (see the module docstring)."""
-        return await create_once(sandbox, request, SCOPE, idempotency_key, data, process_charge)
-
-    @get(
-        "/v1/charges/{charge_id:str}",
-        operation_id="getCharge",
-        tags=[CHARGES],
-        summary="Look up a charge by id",
-        responses=answers(
-            {200: (ChargeView, "the charge")}, BAD_PARAMETERS, {404: "no such charge"}
-        ),
-    )
-    async def get_charge(charge_id: ObjectId) -> ChargeView:
-        charge = sandbox.store.fetch_one("SELECT * FROM charges WHERE id = ?", (charge_id,))
-        if charge is None:
-            raise ProblemError(404, "Charge not found", f"no charge {charge_id!r}")
-        token = sandbox.store.fetch_one("SELECT * FROM tokens WHERE token = ?", (charge["token"],))
-        return charge_view(charge, token)
-
-    @get(
-        "/v1/charges",
-        operation_id="listChargesByReference",
-        tags=[CHARGES],
-        summary="Look up the charges made for one of our references",
-        responses=answers(
-            {200: (ChargeList, "the charges, oldest first")},
-            BAD_PARAMETERS,
-            {404: "no charge has this reference"},
-        ),
-    )
-    async def list_charges_by_reference(reference: ReferenceQuery) -> ChargeList:
-        charges = sandbox.store.fetch_all(
-            "SELECT * FROM charges WHERE reference = ? ORDER BY created_at, id",
-            (reference,),
-        )
-        if not charges:
-            raise ProblemError(404, "Charge not found", f"no charge for reference {reference!r}")
-        views = [
-            charge_view(
-                charge,
-                sandbox.store.fetch_one("SELECT * FROM tokens WHERE token = ?", (charge["token"],)),
-            )
-            for charge in charges
-        ]
-        return ChargeList("list", views)
-
-    return [create_charge, get_charge, list_charges_by_reference]

@@ -15,45 +15,20 @@ refund (422) records nothing, so its key can be used again.
 from __future__ import annotations
 
 import sqlite3
-from typing import Any
 
-import msgspec
-from litestar import Request, Response, get, post
 from litestar.handlers import HTTPRouteHandler
-from litestar.params import JSONBody
 
-from payments.psp.sandbox.bodies import StrictBody
 from payments.psp.sandbox.faults import FaultBook
-from payments.psp.sandbox.idempotency import Outcome, create_once, store_answer
+from payments.psp.sandbox.idempotency import Outcome
 from payments.psp.sandbox.identifiers import iso_utc, new_id, utc_now
-from payments.psp.sandbox.lifecycle import schedule_transition
 from payments.psp.sandbox.models import RefundList, RefundRequest, RefundView
-from payments.psp.sandbox.openapi import (
-    BAD_BODY,
-    BAD_PARAMETERS,
-    IDEMPOTENT,
-    LYING_FAULTS,
-    REQUEST_FAULTS,
-    IdempotencyKey,
-    ObjectId,
-    ReferenceQuery,
-    answers,
-    follow,
-    with_links,
-)
 from payments.psp.sandbox.problems import FieldError, ProblemError
+from payments.psp.sandbox.resources import Resource, answer_created, resource_routes
 from payments.psp.sandbox.runtime import Sandbox
 from payments.psp.sandbox.tokens import PENDING, REFUNDS_FAIL
 from payments.psp.sandbox.webhooks import enqueue_event
 
-SCOPE = "refunds"
-REFUNDS = "refunds"
 REFUND_FAILURE_CODE = "refund_failed"
-_FOLLOW_REFUND = {
-    "get": follow("getRefund", refund_id="$response.body#/id"),
-    "byReference": follow("listRefundsByReference", reference="$response.body#/reference"),
-}
-REFUND_LINKS = with_links({201: _FOLLOW_REFUND, 202: _FOLLOW_REFUND})
 
 
 def refund_view(refund: sqlite3.Row) -> RefundView:
@@ -151,14 +126,7 @@ def process_refund(sandbox: Sandbox, key: str, hashed: str, body: RefundRequest)
             ),
         )
         view = load_refund_view(connection, refund_id)
-        payload = msgspec.json.encode(view)
-        store_answer(connection, SCOPE, key, hashed, status_code, payload)
-        if status == "pending":
-            delay = sandbox.config.pending_delay_s
-            schedule_transition(connection, "refund", refund_id, "succeeded", delay)
-        else:
-            enqueue_event(connection, sandbox.faults, f"refund.{status}", view)
-        return Outcome(status_code, payload)
+        return answer_created(sandbox, connection, key, hashed, "refund", view, status_code)
 
 
 def settle_refund(
@@ -175,68 +143,22 @@ def settle_refund(
 
 
 def refund_routes(sandbox: Sandbox) -> list[HTTPRouteHandler]:
-    @post(
-        "/v1/refunds",
-        operation_id="createRefund",
-        operation_class=REFUND_LINKS,
-        tags=[REFUNDS],
-        summary="Refund a succeeded charge, in part or in full",
-        dto=StrictBody[RefundRequest],
-        responses=answers(
-            {
+    return resource_routes(
+        sandbox,
+        Resource(
+            thing="refund",
+            request=RefundRequest,
+            view=RefundView,
+            listing=RefundList,
+            record=process_refund,
+            view_of=refund_view,
+            summary="Refund a succeeded charge, in part or in full",
+            description="Without `amount`, refunds everything that is left of the charge.",
+            created={
                 201: (RefundView, "the refund, succeeded or failed (see status)"),
                 202: (RefundView, "the refund is pending; a webhook tells the outcome"),
             },
-            BAD_BODY,
-            IDEMPOTENT,
-            REQUEST_FAULTS,
-            LYING_FAULTS,
-            {
-                422: "the charge is unknown, not succeeded, disputed or fully refunded, or the"
-                " amount exceeds what is left of it (nothing is recorded)"
-            },
+            refused="the charge is unknown, not succeeded, disputed or fully refunded, or the"
+            " amount exceeds what is left of it (nothing is recorded)",
         ),
     )
-    async def create_refund(
-        request: Request[Any, Any, Any],
-        data: JSONBody[RefundRequest],
-        idempotency_key: IdempotencyKey,
-    ) -> Response[bytes]:
-        """Without `amount`, refunds everything that is left of the charge."""
-        return await create_once(sandbox, request, SCOPE, idempotency_key, data, process_refund)
-
-    @get(
-        "/v1/refunds/{refund_id:str}",
-        operation_id="getRefund",
-        tags=[REFUNDS],
-        summary="Look up a refund by id",
-        responses=answers(
-            {200: (RefundView, "the refund")}, BAD_PARAMETERS, {404: "no such refund"}
-        ),
-    )
-    async def get_refund(refund_id: ObjectId) -> RefundView:
-        refund = sandbox.store.fetch_one("SELECT * FROM refunds WHERE id = ?", (refund_id,))
-        if refund is None:
-            raise ProblemError(404, "Refund not found", f"no refund {refund_id!r}")
-        return refund_view(refund)
-
-    @get(
-        "/v1/refunds",
-        operation_id="listRefundsByReference",
-        tags=[REFUNDS],
-        summary="Look up the refunds made for one of our references",
-        responses=answers(
-            {200: (RefundList, "the refunds, oldest first")},
-            BAD_PARAMETERS,
-            {404: "no refund has this reference"},
-        ),
-    )
-    async def list_refunds_by_reference(reference: ReferenceQuery) -> RefundList:
-        refunds = sandbox.store.fetch_all(
-            "SELECT * FROM refunds WHERE reference = ? ORDER BY created_at, id", (reference,)
-        )
-        if not refunds:
-            raise ProblemError(404, "Refund not found", f"no refund for reference {reference!r}")
-        return RefundList("list", [refund_view(refund) for refund in refunds])
-
-    return [create_refund, get_refund, list_refunds_by_reference]

@@ -9,14 +9,19 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from payments.domain.api_key import Role
-from tests.executor.conftest import Stack, running_stack
+from payments.runtime.services import Services
+from tests.e2e.processes import free_port
+from tests.executor.conftest import Stack, running_stack, serving
+from tests.executor.helpers import place
 
 CHROMIUM = Path(os.environ.get("PAYMENTS_CHROMIUM", "/usr/bin/chromium"))
 # Set to a directory (docs/console) to save screenshots of the main pages there.
@@ -51,16 +56,37 @@ class Console:
         key, _ = self.stack.services.issue_key(role, seller, f"console {role.value}", by="cli")
         return key.text
 
-    def page(self) -> Any:
+    def page(self, *, javascript: bool = True) -> Any:
         """A fresh browser context (its own cookies) and a page in it."""
-        context = self.browser.new_context(base_url=self.stack.api_url)
+        context = self.browser.new_context(
+            base_url=self.stack.api_url, java_script_enabled=javascript
+        )
         context.set_default_timeout(15_000)
         return context.new_page()
 
-    def signed_in(self, role: Role, seller: str | None = None, base: str | None = None) -> Any:
-        page = self.page()
+    def signed_in(
+        self,
+        role: Role,
+        seller: str | None = None,
+        base: str | None = None,
+        *,
+        javascript: bool = True,
+    ) -> Any:
+        page = self.page(javascript=javascript)
         sign_in(page, base or self.url, self.key(role, seller))
         return page
+
+
+@contextmanager
+def served(services: Services) -> Iterator[str]:
+    """The same database served by a second app built from `services` (other settings, say):
+    its console's URL."""
+    port = free_port()
+    server = serving(services, port)
+    try:
+        yield f"http://127.0.0.1:{port}/console"
+    finally:
+        server.close()
 
 
 def caught_up(stack: Stack) -> None:
@@ -70,6 +96,24 @@ def caught_up(stack: Stack) -> None:
     head = stack.services.application.recorder.max_notification_id() or 0
     view = LiveViews.on(stack.services.pool).order_status
     stack.settle(lambda: view.position() >= head)
+
+
+def dead_lettered(stack: Stack, amount: str) -> str:
+    """An order of one checkout that every charge attempt fails until it is parked; its id."""
+    stack.sandbox.fault(kind="status", status=500, count=1000, endpoint="charges")
+    try:
+        [order_id] = place(stack, stack.sandbox.token("success"), [amount])
+        stack.settle(lambda: stack.order(order_id).dead_lettered)
+    finally:
+        stack.sandbox.clear_faults()
+    return order_id
+
+
+def travel(page: Any, instant: datetime) -> None:
+    """Show the page as of a past instant (whole seconds, UTC) through its form."""
+    page.get_by_label("Show as of (UTC)").fill(instant.strftime("%Y-%m-%dT%H:%M:%S"))
+    page.get_by_role("button", name="Travel").click()
+    page.wait_for_url("**as_of=**")
 
 
 def sign_in(page: Any, console_url: str, key: str) -> None:
@@ -102,9 +146,21 @@ def screenshot(page: Any, name: str) -> None:
         page.screenshot(path=str(Path(SCREENSHOTS) / f"{name}.png"), full_page=True)
 
 
+@contextmanager
+def console_on(
+    admin_database_url: str,
+    tmp_path_factory: pytest.TempPathFactory,
+    browser: Any,
+    **settings: str,
+) -> Iterator[Console]:
+    """A console on a stack of its own; `settings` are more PAYMENTS_* variables."""
+    with running_stack(admin_database_url, tmp_path_factory, **settings) as stack:
+        yield Console(stack, browser)
+
+
 @pytest.fixture(scope="module")
 def console(
     admin_database_url: str, tmp_path_factory: pytest.TempPathFactory, browser: Any
 ) -> Iterator[Console]:
-    with running_stack(admin_database_url, tmp_path_factory) as stack:
-        yield Console(stack, browser)
+    with console_on(admin_database_url, tmp_path_factory, browser) as console:
+        yield console

@@ -223,3 +223,11 @@ def test_operator_commands_record_the_key_that_did_them(client: Client, services
     admin_id = admin["Authorization"].split("_")[2]
     assert [a["action"] for a in actions if a["actor"] == admin_id] == ["api_key.created"]
     assert not [a for a in actions if a["actor"] == operator_id]  # nothing happened: nothing listed
+    finance = bearer(services, "finance")
+    mine = {"actor": admin_id, "action": "api_key.created"}
+    found = client.get("/audit/actions", params=mine, headers=finance).json()["actions"]
+    assert [(a["actor"], a["action"]) for a in found] == [(admin_id, "api_key.created")]
+    other = {"actor": admin_id, "action": "seller.suspended"}
+    assert client.get("/audit/actions", params=other, headers=finance).json()["actions"] == []
+    bad = client.get("/audit/actions", params={"action": "DROP TABLE"}, headers=finance)
+    assert bad.status_code == 422
