@@ -18,7 +18,9 @@ from typing import Any
 import pytest
 
 from payments.domain.api_key import Role
-from tests.executor.conftest import Stack, running_stack
+from payments.runtime.services import Services
+from tests.e2e.processes import free_port
+from tests.executor.conftest import Stack, running_stack, serving
 from tests.executor.helpers import place
 
 CHROMIUM = Path(os.environ.get("PAYMENTS_CHROMIUM", "/usr/bin/chromium"))
@@ -73,6 +75,18 @@ class Console:
         page = self.page(javascript=javascript)
         sign_in(page, base or self.url, self.key(role, seller))
         return page
+
+
+@contextmanager
+def served(services: Services) -> Iterator[str]:
+    """The same database served by a second app built from `services` (other settings, say):
+    its console's URL."""
+    port = free_port()
+    server = serving(services, port)
+    try:
+        yield f"http://127.0.0.1:{port}/console"
+    finally:
+        server.close()
 
 
 def caught_up(stack: Stack) -> None:

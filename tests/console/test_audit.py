@@ -5,6 +5,7 @@ counts the dead letters parked at that instant, from the events. Audit is financ
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -13,6 +14,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
+from payments.api.console.audit import PAGE_SIZE
 from payments.domain.api_key import Role
 from payments.domain.payment_order import Status
 from payments.projections.audit.seal import EventLogSeal
@@ -25,6 +27,8 @@ from tests.console.conftest import (
     csrf,
     dead_lettered,
     screenshot,
+    served,
+    sign_in,
     travel,
 )
 from tests.executor.helpers import place, terminal
@@ -171,3 +175,55 @@ def test_audit_is_finances_page(console: Console, role: Role) -> None:
     )
     assert answer.status == 403
     assert len(store.recent(100)) == before
+
+
+def test_the_actions_log_pages_by_position_keeping_its_filter(console: Console) -> None:
+    for _ in range(PAGE_SIZE + 1):
+        console.key(Role.MERCHANT)  # each one an api_key.created by `cli`
+    page = console.signed_in(Role.FINANCE)
+    page.goto(f"{console.url}/audit?action=api_key.created")
+    rows = page.locator("#audit-actions tbody tr")
+    first = [int(p) for p in rows.locator("td:first-child").all_inner_texts()]
+    assert len(first) == PAGE_SIZE
+    assert first == sorted(first)
+    page.get_by_role("link", name="Next page").click()
+    assert "(continued)" in page.locator("#audit-actions caption").inner_text()
+    second = [int(p) for p in rows.locator("td:first-child").all_inner_texts()]
+    assert second
+    assert min(second) > max(first)
+    assert set(rows.locator("td:nth-child(4)").all_inner_texts()) == {"api_key.created"}
+    listed = stack_actions(console, "api_key.created")
+    assert first + second == listed[: len(first) + len(second)]
+
+
+def stack_actions(console: Console, action: str) -> list[int]:
+    """The positions GET /audit/actions lists for one kind of action, every page."""
+    positions: list[int] = []
+    after: int | None = 0
+    while after is not None:
+        answer = console.stack.http.get(
+            "/audit/actions", params={"action": action, "after": after, "limit": 200}
+        ).json()
+        positions += [a["position"] for a in answer["actions"]]
+        after = answer["next_after"]
+    return positions
+
+
+def test_without_an_audit_key_the_page_says_nothing_is_sealed(console: Console) -> None:
+    services = console.stack.services
+    keyless = dataclasses.replace(
+        services, settings=dataclasses.replace(services.settings, audit_key=None)
+    )
+    with served(keyless) as url:
+        page = console.page()
+        sign_in(page, url, console.key(Role.FINANCE))
+        page.goto(f"{url}/audit")
+        seals = page.locator("#seals").inner_text()
+        assert "PAYMENTS_AUDIT_KEY is not set" in seals
+        assert page.get_by_role("button", name="Check the chain now").count() == 0
+        forged = page.request.post(
+            f"{url}/audit/seal-check",
+            form={},
+            headers={"x-csrf-token": csrf(page), "accept": "text/html"},
+        )
+        assert (forged.status, "PAYMENTS_AUDIT_KEY" in forged.text()) == (409, True)
