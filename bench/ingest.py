@@ -68,7 +68,7 @@ def run(ctx: BenchContext) -> ScenarioResult:
             "rw_count": rw_count,
         },
     )
-    measured: dict[str, dict[int, dict[str, Any]]] = {"api": {}, "app": {}, "raw": {}}
+    measured: dict[str, dict[int, dict[str, Any]]] = {"api": {}, "app1": {}, "app": {}, "raw": {}}
 
     open_phase, read_phase = _api_phase(
         ctx,
@@ -102,7 +102,8 @@ def run(ctx: BenchContext) -> ScenarioResult:
     )
     labels = {
         "api": "API (HTTP)",
-        "app": "(a) app, no HTTP",
+        "app1": "(a1) app, no HTTP, a transaction per save",
+        "app": "(a) app, no HTTP, group commit",
         "raw": "(b) raw psycopg",
     }
     for mode, label in labels.items():
@@ -123,12 +124,28 @@ def run(ctx: BenchContext) -> ScenarioResult:
             )
     ratios = Table(
         "ingest: ratios (checkouts/s)",
-        ["clients", "API", "(a) app", "(b) raw", "API ÷ (a)", "(a) ÷ (b)"],
+        [
+            "clients",
+            "API",
+            "(a1) app",
+            "(a) app",
+            "(b) raw",
+            "API ÷ (a)",
+            "(a1) ÷ (b)",
+            "(a) ÷ (b)",
+        ],
     )
     for level in levels:
-        api, app, raw = (measured[m][level]["rate"] for m in ("api", "app", "raw"))
+        api, app1, app, raw = (measured[m][level]["rate"] for m in ("api", "app1", "app", "raw"))
         ratios.add(
-            level, round(api, 1), round(app, 1), round(raw, 1), ratio(api, app), ratio(app, raw)
+            level,
+            round(api, 1),
+            round(app1, 1),
+            round(app, 1),
+            round(raw, 1),
+            ratio(api, app),
+            ratio(app1, raw),
+            ratio(app, raw),
         )
     latency = Table(
         f"ingest: open loop at {rate:g} checkouts/s for {open_seconds:g} s (API)",

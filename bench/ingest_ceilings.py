@@ -68,20 +68,23 @@ def app_phase(
     warmup: int,
     measured: dict[str, dict[int, dict[str, Any]]],
 ) -> None:
-    database_url = ctx.create_database("ingest_app")
-    services = build_services(
-        Settings.from_env({"PAYMENTS_DATABASE_URL": database_url}), database_url
-    )
-    try:
-        application = services.application
-        _run_threads(ctx, 4, warmup, "warm", lambda c: application.place_checkout(c), None)
-        for level in levels:
-            measured["app"][level] = _run_threads(
-                ctx, level, count, f"a{level}", lambda c: application.place_checkout(c), level
-            )
-            ctx.log(f"app: {level:>2} threads: {measured['app'][level]['rate']:.1f} checkouts/s")
-    finally:
-        services.close()
+    """Both with group commit (mode "app", the default) and without ("app1": each save in a
+    transaction of its own, PAYMENTS_GROUP_COMMIT_MAX=1), each on a database of its own."""
+    for mode, group in (("app1", "1"), ("app", "64")):
+        database_url = ctx.create_database(f"ingest_{mode}")
+        env = {"PAYMENTS_DATABASE_URL": database_url, "PAYMENTS_GROUP_COMMIT_MAX": group}
+        services = build_services(Settings.from_env(env), database_url)
+        try:
+            application = services.application
+            _run_threads(ctx, 4, warmup, "warm", application.place_checkout, None)
+            for level in levels:
+                measured.setdefault(mode, {})[level] = _run_threads(
+                    ctx, level, count, f"{mode}{level}", application.place_checkout, level
+                )
+                rate = measured[mode][level]["rate"]
+                ctx.log(f"{mode}: {level:>2} threads: {rate:.1f} checkouts/s")
+        finally:
+            services.close()
 
 
 def _run_threads(

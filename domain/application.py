@@ -15,7 +15,7 @@ from enum import Enum
 from typing import Any, TypeVar
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, JSONTranscoder, Transcoding
 from eventsourcing.utils import EnvType
@@ -29,6 +29,7 @@ from payments.domain.errors import (
     PaymentOrderConflict,
 )
 from payments.domain.execution import FailureCode
+from payments.domain.group_commit import GroupCommit
 from payments.domain.ids import checkout_uuid, payment_order_uuid, payout_uuid, seller_wallet_uuid
 from payments.domain.money import Money
 from payments.domain.payment_order import PaymentOrder
@@ -46,6 +47,7 @@ from payments.domain.seller_wallet import SellerWallet
 
 MAX_ORDERS_PER_CHECKOUT = 100
 SAVE_ATTEMPTS = 5
+GROUP_COMMIT_MAX = 64  # saves written in one transaction at the most
 # Concurrent checkouts on one risk counter: each conflict means another one was saved.
 RISK_SAVE_ATTEMPTS = 64
 A = TypeVar("A", bound=Aggregate)
@@ -91,10 +93,13 @@ class PaymentsApplication(Application[UUID]):
         policy: CheckoutPolicy,
         env: EnvType | None = None,
         sealer: PersonalDataSealer | None = None,
+        group_commit: int = GROUP_COMMIT_MAX,
     ) -> None:
         super().__init__(env)
         self.policy = policy
         self.sealer = sealer
+        # Concurrent commands share transactions (ADR 0019); 1 writes each save alone.
+        self.group_commit = GroupCommit(self._record, group_commit)
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
@@ -253,8 +258,14 @@ class PaymentsApplication(Application[UUID]):
     def record(self, *aggregates: Aggregate) -> int | None:
         """Save the aggregates' new events atomically; the position of the last one (None
         when there was nothing new). IntegrityError when another writer came first."""
-        recordings = self.save(*aggregates)
-        return recordings[-1].notification.id if recordings else None
+        processing: ProcessingEvent[UUID] = ProcessingEvent()
+        processing.collect_events(*aggregates)
+        if not processing.events:
+            return None
+        recordings = self.group_commit.save(processing)
+        self._take_snapshots(processing)
+        self._notify(recordings)
+        return recordings[-1].notification.id
 
     def retry_on_conflict(
         self, decide: Callable[[], Sequence[Aggregate]], attempts: int = SAVE_ATTEMPTS

@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from enum import Enum
+from typing import Any, Protocol
 
 from payments.domain.money import Money, MoneyError
 
@@ -95,6 +96,28 @@ class Split:
     @property
     def total_minor(self) -> int:
         return self.seller_minor + self.platform_minor
+
+
+class Taking(Protocol):
+    """A refund or a dispute: what it takes back from which order, and whose seller's."""
+
+    payment_order_id: str
+    seller_account: str
+    amount_minor: int
+    currency: str
+
+
+def taking_terms(taking: Taking, split: Split) -> dict[str, Any]:
+    """What an event that moves a taking's money carries again (a refund's success, a dispute
+    won or reopened), so that the ledger posts from the event alone (ADR 0014)."""
+    return {
+        "payment_order_id": taking.payment_order_id,
+        "seller_account": taking.seller_account,
+        "currency": taking.currency,
+        "amount_minor": taking.amount_minor,
+        "seller_share_minor": split.seller_minor,
+        "platform_share_minor": split.platform_minor,
+    }
 
 
 def split_taking(

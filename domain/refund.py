@@ -15,6 +15,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate, event
 
 from payments.domain import execution_events
+from payments.domain.commission import Split, taking_terms
 from payments.domain.execution import FailureCode, SucceedsOrFails
 from payments.domain.ids import refund_uuid
 
@@ -134,11 +135,4 @@ class Refund(SucceedsOrFails, Aggregate):
 
     def _success_terms(self) -> dict[str, Any]:
         """The terms again on Succeeded, so the ledger posts from that event alone (ADR 0014)."""
-        return {
-            "payment_order_id": self.payment_order_id,
-            "seller_account": self.seller_account,
-            "amount_minor": self.amount_minor,
-            "currency": self.currency,
-            "seller_share_minor": self.seller_share_minor,
-            "platform_share_minor": self.platform_share_minor,
-        }
+        return taking_terms(self, Split(self.seller_share_minor, self.platform_share_minor))

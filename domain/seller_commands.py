@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any
+from typing import Any, Protocol
 
 from eventsourcing.persistence import IntegrityError
 
@@ -56,10 +56,26 @@ class SellerPlacement:
     position: int | None
 
 
+class SellerReads(Protocol):
+    """Where charge checks read sellers: a cache in front of the event store (runtime/
+    seller_cache.py), told of every change this process makes."""
+
+    def find(self, seller_account: str) -> Seller | None: ...
+
+    def forget(self, seller_account: str) -> None: ...
+
+
 class SellerCommands:
-    def __init__(self, application: PaymentsApplication, policy: SellerPolicy) -> None:
+    def __init__(
+        self,
+        application: PaymentsApplication,
+        policy: SellerPolicy,
+        charge_reads: SellerReads | None = None,
+    ) -> None:
         self.application = application
         self.policy = policy
+        # Checks of every order of every checkout read here; payouts read the store itself.
+        self.charge_reads = charge_reads
 
     # --- reads ------------------------------------------------------------------------
 
@@ -89,6 +105,8 @@ class SellerCommands:
             position = self.application.record(seller)
         except IntegrityError:
             raise SellerConflict(command.seller_account) from None
+        finally:
+            self._forget(command.seller_account)
         return SellerPlacement(seller, position)
 
     def update(
@@ -126,7 +144,14 @@ class SellerCommands:
             seller = self.get(seller_account)
             return [seller] if command(seller) else []
 
-        return self.application.retry_on_conflict(decide)
+        try:
+            return self.application.retry_on_conflict(decide)
+        finally:
+            self._forget(seller_account)
+
+    def _forget(self, seller_account: str) -> None:
+        if self.charge_reads is not None:
+            self.charge_reads.forget(seller_account)
 
     def _seal(self, seller_account: str, data: Mapping[str, Any]) -> SealedPersonalData:
         sealer = self.application.sealer
@@ -140,8 +165,11 @@ class SellerCommands:
         """The (field, seller account, payment order id) of a checkout's orders whose seller
         the policy refuses, each as a field error naming the order."""
         errors: list[FieldError] = []
+        refusals: dict[str, str | None] = {}  # a seller of many orders is read once
         for field, account, order_id in orders:
-            why = self.charge_refusal(account)
+            if account not in refusals:
+                refusals[account] = self.charge_refusal(account)
+            why = refusals[account]
             if why is not None:
                 errors.append(FieldError(field, f"order {order_id!r}: {why}"))
         return errors
@@ -153,7 +181,8 @@ class SellerCommands:
             and policy.suspended is SuspendedSellers.ACCEPT_CHARGES
         ):
             return None
-        seller = self.find(seller_account)
+        reads = self.charge_reads
+        seller = self.find(seller_account) if reads is None else reads.find(seller_account)
         if seller is not None and seller.suspended:
             if policy.suspended is SuspendedSellers.REFUSE_CHARGES:
                 return f"seller {seller_account!r} is suspended: charges are refused"

@@ -19,6 +19,7 @@ from payments.domain.execution import (
     Declined,
     FailureCode,
     LookupAnswer,
+    NotFoundAtPsp,
     Pending,
     PspAnswer,
     Retryable,
@@ -185,3 +186,18 @@ def send(
         return Retryable(f"timeout {doing} the PSP")
     except httpx.TransportError as error:
         return Retryable(f"connection error: {type(error).__name__}")
+
+
+def looked_up(
+    response: httpx.Response | Retryable, what: str = "a look-up"
+) -> httpx.Response | NotFoundAtPsp | Retryable:
+    """A look-up's answer with a body to read (a 200), or what it means without one: a 404
+    finds nothing at the PSP; a failed call or any other status is retried (`what` names
+    the look-up in the message)."""
+    if isinstance(response, Retryable):
+        return response
+    if response.status_code == 404:
+        return NotFoundAtPsp()
+    if response.status_code != 200:
+        return Retryable(f"PSP answered {response.status_code} to {what}")
+    return response

@@ -39,6 +39,7 @@ from payments.psp.answers import (
     SettlementUnavailable,
     balance_of,
     dispute_of,
+    looked_up,
     outcome_of_charge,
     outcome_of_payout,
     outcome_of_refund,
@@ -76,6 +77,16 @@ class RefundRequest:
     reason: str | None
     reference: str
     idempotency_key: str
+
+
+def _money_body(request: ChargeRequest | PayoutRequest, **fields: str) -> dict[str, Any]:
+    """A charge's or a payout's body: its amount, currency, `fields` and our reference."""
+    return {
+        "amount": request.amount_minor,
+        "currency": request.currency,
+        **fields,
+        "reference": request.reference,
+    }
 
 
 class PspClient(Protocol):
@@ -148,30 +159,18 @@ class HttpPspClient:
         return client
 
     def create_charge(self, request: ChargeRequest) -> CallAnswer:
-        body = {
-            "amount": request.amount_minor,
-            "currency": request.currency,
-            "token": request.token,
-            "reference": request.reference,
-        }
+        body = _money_body(request, token=request.token)
         return self._create("/v1/charges", body, request.idempotency_key, outcome_of_charge)
 
     def find_charge(self, reference: str) -> LookupAnswer:
-        found = self._lookup("/v1/charges", reference, {"succeeded", "failed"})
-        return found if isinstance(found, NotFoundAtPsp | Retryable) else outcome_of_charge(found)
+        return self._find("/v1/charges", reference, {"succeeded", "failed"}, outcome_of_charge)
 
     def create_payout(self, request: PayoutRequest) -> CallAnswer:
-        body = {
-            "amount": request.amount_minor,
-            "currency": request.currency,
-            "destination": request.destination,
-            "reference": request.reference,
-        }
+        body = _money_body(request, destination=request.destination)
         return self._create("/v1/payouts", body, request.idempotency_key, outcome_of_payout)
 
     def find_payout(self, reference: str) -> LookupAnswer:
-        found = self._lookup("/v1/payouts", reference, PAYOUT_FINALS)
-        return found if isinstance(found, NotFoundAtPsp | Retryable) else outcome_of_payout(found)
+        return self._find("/v1/payouts", reference, PAYOUT_FINALS, outcome_of_payout)
 
     def create_refund(self, request: RefundRequest) -> CallAnswer:
         body: dict[str, Any] = {
@@ -184,8 +183,7 @@ class HttpPspClient:
         return self._create("/v1/refunds", body, request.idempotency_key, outcome_of_refund)
 
     def find_refund(self, reference: str) -> LookupAnswer:
-        found = self._lookup("/v1/refunds", reference, REFUND_FINALS)
-        return found if isinstance(found, NotFoundAtPsp | Retryable) else outcome_of_refund(found)
+        return self._find("/v1/refunds", reference, REFUND_FINALS, outcome_of_refund)
 
     def payout_state(self, reference: str) -> PayoutState | NotFoundAtPsp | Retryable:
         found = self._lookup("/v1/payouts", reference, PAYOUT_FINALS)
@@ -248,17 +246,22 @@ class HttpPspClient:
         response = self._send("calling", "POST", path, json=body, headers={"Idempotency-Key": key})
         return response if isinstance(response, Retryable) else self._classify(response, classify)
 
+    def _find(
+        self, path: str, reference: str, finals: set[str], classify: _Classifier
+    ) -> LookupAnswer:
+        """The PSP's answer for our reference, classified (nothing there, or a failed look-up,
+        as they are)."""
+        found = self._lookup(path, reference, finals)
+        return found if isinstance(found, NotFoundAtPsp | Retryable) else classify(found)
+
     def _lookup(
         self, path: str, reference: str, finals: set[str]
     ) -> dict[str, Any] | NotFoundAtPsp | Retryable:
         """The PSP's object for our reference (the final one if there were several)."""
-        response = self._send("re-querying", "GET", path, params={"reference": reference})
-        if isinstance(response, Retryable):
+        sent = self._send("re-querying", "GET", path, params={"reference": reference})
+        response = looked_up(sent, "a lookup")
+        if not isinstance(response, httpx.Response):
             return response
-        if response.status_code == 404:
-            return NotFoundAtPsp()
-        if response.status_code != 200:
-            return Retryable(f"PSP answered {response.status_code} to a lookup")
         try:
             found = response.json().get("data", [])
         except (ValueError, AttributeError):
@@ -334,13 +337,9 @@ class HttpPspClient:
     def _get_json(
         self, path: str, params: dict[str, str]
     ) -> dict[str, Any] | NotFoundAtPsp | Retryable:
-        response = self._send("re-querying", "GET", path, params=params)
-        if isinstance(response, Retryable):
+        response = looked_up(self._send("re-querying", "GET", path, params=params))
+        if not isinstance(response, httpx.Response):
             return response
-        if response.status_code == 404:
-            return NotFoundAtPsp()
-        if response.status_code != 200:
-            return Retryable(f"PSP answered {response.status_code} to a look-up")
         try:
             body = response.json()
         except ValueError:

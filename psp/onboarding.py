@@ -18,7 +18,7 @@ import httpx
 from payments.domain.execution import NotFoundAtPsp, Retryable
 from payments.domain.seller import KycStatus, Seller
 from payments.domain.seller_commands import SellerCommands
-from payments.psp.answers import problem_title, send
+from payments.psp.answers import looked_up, problem_title, send
 
 log = logging.getLogger("payments.kyc")
 KYC_STATUSES = frozenset({"pending", "verified", "rejected"})
@@ -106,14 +106,11 @@ class HttpOnboarding:
         self._http.close()
 
     def _found(
-        self, response: httpx.Response | Retryable, pick: Callable[[Any], Any]
+        self, sent: httpx.Response | Retryable, pick: Callable[[Any], Any]
     ) -> PspAccount | NotFoundAtPsp | Retryable:
-        if isinstance(response, Retryable):
+        response = looked_up(sent)
+        if not isinstance(response, httpx.Response):
             return response
-        if response.status_code == 404:
-            return NotFoundAtPsp()
-        if response.status_code != 200:
-            return Retryable(f"PSP answered {response.status_code} to a look-up")
         try:
             found = _account(pick(response.json()))
         except ValueError:

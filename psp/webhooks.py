@@ -13,6 +13,7 @@ import msgspec
 
 from payments.domain.execution import (
     Declined,
+    LookupAnswer,
     NotFoundAtPsp,
     Pending,
     PspAnswer,
@@ -178,18 +179,16 @@ def confirm(notice: OutcomeNotice, client: PspClient) -> Confirmed | Unconfirmed
     gets recorded (a forged or stale webhook records nothing; a webhook that disagrees with
     the PSP is superseded by the PSP)."""
     if isinstance(notice, ChargeNotice):
-        found = client.find_charge(notice.payment_order_id)
-        if isinstance(found, Retryable):
-            return LookupFailed(found.error)
-        if isinstance(found, NotFoundAtPsp):
-            return Unconfirmed("the PSP holds no charge for this reference")
-        if isinstance(found, Pending):
-            return Unconfirmed("the PSP says the charge is still pending")
-        return Confirmed(
-            ChargeNotice(notice.event_id, notice.event_type, notice.payment_order_id, found)
-        )
+        found = _final(client.find_charge(notice.payment_order_id), "charge")
+        if isinstance(found, Unconfirmed | LookupFailed):
+            return found
+        reference = notice.payment_order_id
+        return Confirmed(ChargeNotice(notice.event_id, notice.event_type, reference, found))
     if isinstance(notice, RefundNotice):
-        return _confirm_refund(notice, client)
+        found = _final(client.find_refund(notice.refund_id), "refund")
+        if isinstance(found, Unconfirmed | LookupFailed):
+            return found
+        return Confirmed(RefundNotice(notice.event_id, notice.event_type, notice.refund_id, found))
     state = client.payout_state(notice.payout_id)
     if isinstance(state, Retryable):
         return LookupFailed(state.error)
@@ -209,15 +208,12 @@ def confirm(notice: OutcomeNotice, client: PspClient) -> Confirmed | Unconfirmed
     )
 
 
-def _confirm_refund(
-    notice: RefundNotice, client: PspClient
-) -> Confirmed | Unconfirmed | LookupFailed:
-    """The refund's outcome as the PSP's look-up by our refund_id says it, never the webhook's."""
-    found = client.find_refund(notice.refund_id)
+def _final(found: LookupAnswer, noun: str) -> Succeeded | Declined | Unconfirmed | LookupFailed:
+    """The final outcome a look-up by our reference found, or why there is none to record."""
     if isinstance(found, Retryable):
         return LookupFailed(found.error)
     if isinstance(found, NotFoundAtPsp):
-        return Unconfirmed("the PSP holds no refund for this reference")
+        return Unconfirmed(f"the PSP holds no {noun} for this reference")
     if isinstance(found, Pending):
-        return Unconfirmed("the PSP says the refund is still pending")
-    return Confirmed(RefundNotice(notice.event_id, notice.event_type, notice.refund_id, found))
+        return Unconfirmed(f"the PSP says the {noun} is still pending")
+    return found

@@ -58,6 +58,10 @@ class Settings:
     trust_proxy: bool = False  # TLS ends at a proxy in front; X-Forwarded-* are believed
     schema_public: bool = True  # /schema without a key
     metrics_public: bool = False  # /metrics without a key
+    seller_cache_s: float = (
+        2.0  # charge checks' seller reads, kept this long (runtime/seller_cache.py)
+    )
+    group_commit_max: int = 64  # saves written in one transaction at most (ADR 0019); 1: off
     console_session_s: int = 8 * 3600  # a console sign-in lasts this long (docs/console.md)
     rate_limit_per_key: str = "1000/second"
     rate_limit_failed_auth: str = "20/minute"  # per client address
@@ -122,6 +126,8 @@ class Settings:
             log_level=log_level,
             idempotency_ttl_hours=_int(env, "PAYMENTS_IDEMPOTENCY_TTL_HOURS", 24, 24, 24 * 365),
             db_pool_size=_int(env, "PAYMENTS_DB_POOL_SIZE", 10, 1, 200),
+            seller_cache_s=_float(env, "PAYMENTS_SELLER_CACHE_S", 2.0, 0, 60),
+            group_commit_max=_int(env, "PAYMENTS_GROUP_COMMIT_MAX", 64, 1, 1000),
             psp_url=env.get("PAYMENTS_PSP_URL") or None,
             psp_sandbox_port=_int(env, "PAYMENTS_PSP_SANDBOX_PORT", 8010, 1, 65535),
             webhook_secret=env.get("PAYMENTS_WEBHOOK_SECRET") or None,

@@ -40,6 +40,7 @@ from payments.runtime import idempotency, personal_data
 from payments.runtime.config import Settings
 from payments.runtime.database import apply_schema, eventsourcing_env, open_pool
 from payments.runtime.keys import KeyRing, NewKey, new_key
+from payments.runtime.seller_cache import SellerCache
 from payments.scheduler import runner as scheduler_jobs
 
 RELEASE_PAGE = 1000  # orders released together by the funds-release job
@@ -77,7 +78,9 @@ class Services:
 
     @cached_property
     def sellers(self) -> SellerCommands:
-        return SellerCommands(self.application, self.settings.sellers)
+        commands = SellerCommands(self.application, self.settings.sellers)
+        commands.charge_reads = SellerCache(commands.find, self.settings.seller_cache_s)
+        return commands
 
     @cached_property
     def disputes(self) -> DisputeCommands:
@@ -252,6 +255,7 @@ def build_services(settings: Settings, database_url: str) -> Services:
         settings.checkout_policy,
         env=eventsourcing_env(database_url, pool_size=settings.db_pool_size),
         sealer=keys,
+        group_commit=settings.group_commit_max,
     )
     store = idempotency.IdempotencyStore(pool, timedelta(hours=settings.idempotency_ttl_hours))
     return Services(

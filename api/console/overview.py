@@ -1,7 +1,8 @@
 """The overview: today's checkouts and orders, dead letters, reconciliation exceptions,
 projection lag and payouts due; each tile only for the roles whose JSON routes show it.
-As of a past instant: the orders, dead letters and payouts due replayed from the events;
-reconciliation and projection lag are not replayed, so a past overview leaves them out."""
+As of a past instant: the orders, dead letters, payouts due and open reconciliation
+exceptions replayed from the events; projection lag is not replayed, so a past overview
+leaves it out."""
 
 from __future__ import annotations
 
@@ -106,8 +107,9 @@ def dead_letters(services: Services, instant: datetime | None) -> dict[str, Any]
         return {"unavailable": str(error)}
 
 
-def reconciliation(services: Services, now: datetime) -> dict[str, Any]:
-    runs = load_runs(services.application, services.pool)
+def reconciliation(services: Services, now: datetime, instant: datetime | None) -> dict[str, Any]:
+    """Open exceptions now, or at a past instant (each run replayed to then, aged then)."""
+    runs = load_runs(services.application, services.pool, instant)
     found = list_exceptions(runs, ExceptionQuery(state="open"), now)
     return {"open": len(found), "oldest": found[0] if found else None}
 
@@ -151,7 +153,7 @@ def overview(
             totals = totals_as_of(services, midnight, instant)
             too_many = totals is None
         today = orders_today(services, totals) if totals is not None else None
-    present = instant is None  # reconciliation and lag are not replayed: for now only
+    present = instant is None  # projection lag is not replayed: for now only
     return render(
         "overview.html",
         caller,
@@ -163,7 +165,7 @@ def overview(
         too_many=too_many,
         past_limit=PAST_LIMIT,
         dead_letters=dead_letters(services, instant) if role in OPERATIONS else None,
-        reconciliation=reconciliation(services, now) if present and role in FINANCE else None,
+        reconciliation=reconciliation(services, now, instant) if role in FINANCE else None,
         payouts=payouts_due(services, instant) if role in MONEY else None,
         projections=projection_states(services.application, services.pool)
         if present and role in MONEY

@@ -27,6 +27,33 @@ VISIBLE_SECRET_WARNING = (
     f" use --webhook-secret-file PATH or {WEBHOOK_SECRET_ENV} instead"
 )
 
+# The settings tuned from the command line, in --help's order: (flag, SandboxConfig's field,
+# its type, help). Each flag's default is the field's.
+TUNING: tuple[tuple[str, str, type, str | None], ...] = (
+    ("--pending-delay", "pending_delay_s", float, None),
+    ("--payout-delay", "payout_delay_s", float, None),
+    ("--payout-return-delay", "payout_return_delay_s", float, None),
+    ("--dispute-delay", "dispute_delay_s", float, None),
+    ("--dispute-fee-minor", "dispute_fee_minor", int, None),
+    ("--dispute-review-delay", "dispute_review_delay_s", float, None),
+    (
+        "--evidence-window",
+        "evidence_window_s",
+        float,
+        "seconds from a dispute's opening to its evidence deadline (default 7 days)",
+    ),
+    ("--webhook-retry-base", "webhook_retry_base_s", float, None),
+    ("--webhook-retry-cap", "webhook_retry_cap_s", float, None),
+    ("--webhook-timeout", "webhook_timeout_s", float, None),
+    ("--worker-poll", "worker_poll_s", float, None),
+    ("--timeout-fault-seconds", "timeout_fault_s", float, None),
+    ("--company-account", "company_account", str, None),
+    ("--merchant-account", "merchant_account", str, None),
+    ("--fee-percent-bps", "fee_percent_bps", int, None),
+    ("--fee-fixed-minor", "fee_fixed_minor", int, None),
+    ("--settlement-currency", "settlement_currency", str, None),
+)
+
 
 def parse_arguments(
     argv: list[str] | None = None, environment: Mapping[str, str] | None = None
@@ -67,30 +94,8 @@ def parse_arguments(
         default=None,
         help="keys card and bank fingerprints (default: generated once, kept in the database)",
     )
-    parser.add_argument("--pending-delay", type=float, default=defaults.pending_delay_s)
-    parser.add_argument("--payout-delay", type=float, default=defaults.payout_delay_s)
-    parser.add_argument("--payout-return-delay", type=float, default=defaults.payout_return_delay_s)
-    parser.add_argument("--dispute-delay", type=float, default=defaults.dispute_delay_s)
-    parser.add_argument("--dispute-fee-minor", type=int, default=defaults.dispute_fee_minor)
-    parser.add_argument(
-        "--dispute-review-delay", type=float, default=defaults.dispute_review_delay_s
-    )
-    parser.add_argument(
-        "--evidence-window",
-        type=float,
-        default=defaults.evidence_window_s,
-        help="seconds from a dispute's opening to its evidence deadline (default 7 days)",
-    )
-    parser.add_argument("--webhook-retry-base", type=float, default=defaults.webhook_retry_base_s)
-    parser.add_argument("--webhook-retry-cap", type=float, default=defaults.webhook_retry_cap_s)
-    parser.add_argument("--webhook-timeout", type=float, default=defaults.webhook_timeout_s)
-    parser.add_argument("--worker-poll", type=float, default=defaults.worker_poll_s)
-    parser.add_argument("--timeout-fault-seconds", type=float, default=defaults.timeout_fault_s)
-    parser.add_argument("--company-account", default=defaults.company_account)
-    parser.add_argument("--merchant-account", default=defaults.merchant_account)
-    parser.add_argument("--fee-percent-bps", type=int, default=defaults.fee_percent_bps)
-    parser.add_argument("--fee-fixed-minor", type=int, default=defaults.fee_fixed_minor)
-    parser.add_argument("--settlement-currency", default=defaults.settlement_currency)
+    for flag, field, kind, explained in TUNING:
+        parser.add_argument(flag, type=kind, default=getattr(defaults, field), help=explained)
     parser.add_argument("--log-level", default="info")
     arguments = parser.parse_args(argv)
     if arguments.webhook_secret is not None:
@@ -117,6 +122,7 @@ def parse_arguments(
 def _config_of(
     arguments: argparse.Namespace, webhook_secret: str | None, api_key: str | None
 ) -> SandboxConfig:
+    tuned = {field: getattr(arguments, flag[2:].replace("-", "_")) for flag, field, *_ in TUNING}
     return SandboxConfig(
         db_path=arguments.db,
         host=arguments.host,
@@ -125,23 +131,7 @@ def _config_of(
         webhook_secret=webhook_secret,
         api_key=api_key,
         fingerprint_secret=arguments.fingerprint_secret,
-        pending_delay_s=arguments.pending_delay,
-        payout_delay_s=arguments.payout_delay,
-        payout_return_delay_s=arguments.payout_return_delay,
-        dispute_delay_s=arguments.dispute_delay,
-        dispute_fee_minor=arguments.dispute_fee_minor,
-        dispute_review_delay_s=arguments.dispute_review_delay,
-        evidence_window_s=arguments.evidence_window,
-        webhook_retry_base_s=arguments.webhook_retry_base,
-        webhook_retry_cap_s=arguments.webhook_retry_cap,
-        webhook_timeout_s=arguments.webhook_timeout,
-        worker_poll_s=arguments.worker_poll,
-        timeout_fault_s=arguments.timeout_fault_seconds,
-        company_account=arguments.company_account,
-        merchant_account=arguments.merchant_account,
-        fee_percent_bps=arguments.fee_percent_bps,
-        fee_fixed_minor=arguments.fee_fixed_minor,
-        settlement_currency=arguments.settlement_currency,
+        **tuned,
     )
 
 

@@ -139,26 +139,24 @@ def account_routes(sandbox: Sandbox) -> list[HTTPRouteHandler]:
         {409: "the account is not pending"},
     )
 
-    @post(
-        "/admin/accounts/{account_id:str}/verify",
-        status_code=200,
-        operation_id="verifyAccount",
-        tags=[ADMIN],
-        summary="Pass a pending account's KYC",
-        responses=decided,
-    )
-    async def verify_account(account_id: ObjectId) -> AccountView:
-        return decide_kyc(sandbox, account_id, VERIFIED)
+    def decision(verb: str, status: str, summary: str) -> HTTPRouteHandler:
+        """An admin's KYC decision on a pending account: verify or reject."""
 
-    @post(
-        "/admin/accounts/{account_id:str}/reject",
-        status_code=200,
-        operation_id="rejectAccount",
-        tags=[ADMIN],
-        summary="Fail a pending account's KYC",
-        responses=decided,
-    )
-    async def reject_account(account_id: ObjectId) -> AccountView:
-        return decide_kyc(sandbox, account_id, REJECTED)
+        async def decide(account_id: ObjectId) -> AccountView:
+            return decide_kyc(sandbox, account_id, status)
 
-    return [*created, verify_account, reject_account]
+        decide.__name__ = decide.__qualname__ = f"{verb}_account"
+        return post(
+            f"/admin/accounts/{{account_id:str}}/{verb}",
+            status_code=200,
+            operation_id=f"{verb}Account",
+            tags=[ADMIN],
+            summary=summary,
+            responses=decided,
+        )(decide)
+
+    return [
+        *created,
+        decision("verify", VERIFIED, "Pass a pending account's KYC"),
+        decision("reject", REJECTED, "Fail a pending account's KYC"),
+    ]

@@ -18,7 +18,9 @@ from typing import Any
 import pytest
 
 from payments.domain.api_key import Role
-from tests.executor.conftest import Stack, running_stack
+from payments.runtime.services import Services
+from tests.e2e.processes import free_port
+from tests.executor.conftest import Stack, running_stack, serving
 from tests.executor.helpers import place
 
 CHROMIUM = Path(os.environ.get("PAYMENTS_CHROMIUM", "/usr/bin/chromium"))
@@ -54,16 +56,37 @@ class Console:
         key, _ = self.stack.services.issue_key(role, seller, f"console {role.value}", by="cli")
         return key.text
 
-    def page(self) -> Any:
+    def page(self, *, javascript: bool = True) -> Any:
         """A fresh browser context (its own cookies) and a page in it."""
-        context = self.browser.new_context(base_url=self.stack.api_url)
+        context = self.browser.new_context(
+            base_url=self.stack.api_url, java_script_enabled=javascript
+        )
         context.set_default_timeout(15_000)
         return context.new_page()
 
-    def signed_in(self, role: Role, seller: str | None = None, base: str | None = None) -> Any:
-        page = self.page()
+    def signed_in(
+        self,
+        role: Role,
+        seller: str | None = None,
+        base: str | None = None,
+        *,
+        javascript: bool = True,
+    ) -> Any:
+        page = self.page(javascript=javascript)
         sign_in(page, base or self.url, self.key(role, seller))
         return page
+
+
+@contextmanager
+def served(services: Services) -> Iterator[str]:
+    """The same database served by a second app built from `services` (other settings, say):
+    its console's URL."""
+    port = free_port()
+    server = serving(services, port)
+    try:
+        yield f"http://127.0.0.1:{port}/console"
+    finally:
+        server.close()
 
 
 def caught_up(stack: Stack) -> None:

@@ -1,10 +1,11 @@
 """Audit in the browser, on a stack with an audit key: finance verifies every view and follows
-it to "identical", sees the seals and checks the chain (OK, then BROKEN once a stored link is
+it to "identical" (with JavaScript off: the page reloads itself), sees the seals and checks the chain (OK, then BROKEN once a stored link is
 altered), and reads who did what: an operator's replay with its key id. The past overview
 counts the dead letters parked at that instant, from the events. Audit is finance's page."""
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -13,6 +14,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
+from payments.api.console.audit import PAGE_SIZE
 from payments.domain.api_key import Role
 from payments.domain.payment_order import Status
 from payments.projections.audit.seal import EventLogSeal
@@ -25,6 +27,8 @@ from tests.console.conftest import (
     csrf,
     dead_lettered,
     screenshot,
+    served,
+    sign_in,
     travel,
 )
 from tests.executor.helpers import place, terminal
@@ -50,7 +54,7 @@ def test_finance_verifies_the_views_and_checks_the_seal(console: Console) -> Non
     sealed = EventLogSeal(stack.services.pool, AUDIT_KEY).seal()
     assert sealed is not None
 
-    page = console.signed_in(Role.FINANCE)
+    page = console.signed_in(Role.FINANCE, javascript=False)  # the page reloads itself anyway
     page.get_by_role("link", name="Audit").click()
     assert page.get_by_role("heading", level=1).inner_text() == "Audit"
     assert page.locator("[data-fact=chain-head]").inner_text() == sealed.chain_head.hex()
@@ -135,9 +139,11 @@ def test_a_replay_is_in_the_past_overview_and_in_the_actions_log(console: Consol
     operator_key = operator.locator(".who code").inner_text()
 
     finance = console.signed_in(Role.FINANCE)
+    assert finance.get_by_role("heading", name="Projections").count() == 1
     travel(finance, between)
     assert finance.locator("[data-figure=payouts-due]").count() == 1, "replayed from the ledger"
-    assert finance.locator("[data-figure=open-exceptions]").count() == 0, "not replayable"
+    assert finance.locator("[data-figure=open-exceptions]").inner_text() == "0", "no run then"
+    assert finance.get_by_role("heading", name="Projections").count() == 0, "lag: now only"
     finance.goto(f"{console.url}/audit")
     finance.get_by_label("Key id").fill(operator_key)
     finance.get_by_label("Action", exact=True).select_option("order.replayed")
@@ -169,3 +175,55 @@ def test_audit_is_finances_page(console: Console, role: Role) -> None:
     )
     assert answer.status == 403
     assert len(store.recent(100)) == before
+
+
+def test_the_actions_log_pages_by_position_keeping_its_filter(console: Console) -> None:
+    for _ in range(PAGE_SIZE + 1):
+        console.key(Role.MERCHANT)  # each one an api_key.created by `cli`
+    page = console.signed_in(Role.FINANCE)
+    page.goto(f"{console.url}/audit?action=api_key.created")
+    rows = page.locator("#audit-actions tbody tr")
+    first = [int(p) for p in rows.locator("td:first-child").all_inner_texts()]
+    assert len(first) == PAGE_SIZE
+    assert first == sorted(first)
+    page.get_by_role("link", name="Next page").click()
+    assert "(continued)" in page.locator("#audit-actions caption").inner_text()
+    second = [int(p) for p in rows.locator("td:first-child").all_inner_texts()]
+    assert second
+    assert min(second) > max(first)
+    assert set(rows.locator("td:nth-child(4)").all_inner_texts()) == {"api_key.created"}
+    listed = stack_actions(console, "api_key.created")
+    assert first + second == listed[: len(first) + len(second)]
+
+
+def stack_actions(console: Console, action: str) -> list[int]:
+    """The positions GET /audit/actions lists for one kind of action, every page."""
+    positions: list[int] = []
+    after: int | None = 0
+    while after is not None:
+        answer = console.stack.http.get(
+            "/audit/actions", params={"action": action, "after": after, "limit": 200}
+        ).json()
+        positions += [a["position"] for a in answer["actions"]]
+        after = answer["next_after"]
+    return positions
+
+
+def test_without_an_audit_key_the_page_says_nothing_is_sealed(console: Console) -> None:
+    services = console.stack.services
+    keyless = dataclasses.replace(
+        services, settings=dataclasses.replace(services.settings, audit_key=None)
+    )
+    with served(keyless) as url:
+        page = console.page()
+        sign_in(page, url, console.key(Role.FINANCE))
+        page.goto(f"{url}/audit")
+        seals = page.locator("#seals").inner_text()
+        assert "PAYMENTS_AUDIT_KEY is not set" in seals
+        assert page.get_by_role("button", name="Check the chain now").count() == 0
+        forged = page.request.post(
+            f"{url}/audit/seal-check",
+            form={},
+            headers={"x-csrf-token": csrf(page), "accept": "text/html"},
+        )
+        assert (forged.status, "PAYMENTS_AUDIT_KEY" in forged.text()) == (409, True)

@@ -126,6 +126,10 @@ def test_finance_uploads_a_file_sees_its_exception_and_resolves_it(
     row = page.locator(f"[id='finding-{finding_id}']")
     assert row.locator("[data-state]").inner_text() == "open"
     assert row.locator("form").count() == 0
+    page.goto(f"/console?as_of={before_decision:%Y-%m-%dT%H:%M:%S.%f}")
+    assert page.locator("[data-figure='open-exceptions']").inner_text() == "1", "open then"
+    page.goto(f"/console?as_of={before_upload:%Y-%m-%dT%H:%M:%S.%f}")
+    assert page.locator("[data-figure='open-exceptions']").inner_text() == "0", "no run yet"
     page.goto(f"/console/reconciliation?as_of={before_upload:%Y-%m-%dT%H:%M:%S.%f}")
     assert page.locator(f"#run-{run_id}").count() == 0
     assert page.locator("#days").count() == 0, "the days' table is not kept as events"

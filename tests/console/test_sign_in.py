@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
-import threading
 import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import uvicorn
 
-from payments.api.app import create_app
 from payments.domain.api_key import Role
-from tests.console.conftest import Console, sign_in
-from tests.e2e.processes import free_port
+from tests.console.conftest import Console, served, sign_in
 
 
 def test_a_key_signs_in_to_a_session_that_holds_no_key(console: Console) -> None:
@@ -115,17 +111,8 @@ def short_sessions(console: Console) -> Iterator[str]:
     short = dataclasses.replace(
         services, settings=dataclasses.replace(services.settings, console_session_s=3)
     )
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(short), port=port, log_config=None, lifespan="off")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}/console"
-    server.should_exit = True
-    thread.join(10)
+    with served(short) as url:
+        yield url
 
 
 def test_an_expired_session_is_refused(console: Console, short_sessions: str) -> None:

@@ -123,6 +123,30 @@ def start_sandbox(db: Path, webhook_url: str, options: Sequence[str] = SANDBOX_O
     raise RuntimeError("sandbox did not start")
 
 
+@dataclass
+class Served:
+    """An app served by uvicorn on a thread of this process, until closed."""
+
+    server: uvicorn.Server
+    thread: threading.Thread
+
+    def close(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(10)
+
+
+def serving(services: Services, port: int) -> Served:
+    """Serve the API (and console) of `services` on `port`; answers once it listens."""
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(services), port=port, log_config=None, lifespan="off")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.02)
+    return Served(server, thread)
+
+
 @pytest.fixture(scope="module")
 def stack(admin_database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     with running_stack(admin_database_url, tmp_path_factory) as running:
@@ -160,13 +184,7 @@ def running_stack(
         **settings,
     }
     services = build_services(Settings.from_env(env), database_url)
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(services), port=api_port, log_config=None, lifespan="off")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.02)
+    server = serving(services, api_port)
     executor = build_executor(services)
     views = ProjectionService(services.application, services.pool, database_url, idle_wait=0.2)
     views.start()  # GET /checkouts/{id} reads the order status view
@@ -178,8 +196,7 @@ def running_stack(
         http.close()
         views.stop()
         executor.close()
-        server.should_exit = True
-        thread.join(10)
+        server.close()
         services.close()
         sandbox.process.terminate()
         sandbox.process.wait(10)

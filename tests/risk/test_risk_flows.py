@@ -4,23 +4,19 @@ declines that never reach the PSP."""
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any
 
 import httpx
-import uvicorn
 
-from payments.api.app import create_app
 from payments.domain.payment_order import PaymentOrder, Status
 from payments.runtime.config import Settings
 from payments.runtime.services import build_services
 from tests.conftest import bearer
 from tests.e2e.processes import free_port
-from tests.executor.conftest import Stack
+from tests.executor.conftest import Stack, serving
 from tests.executor.helpers import terminal
 from tests.risk.conftest import card, checkout_body, post_checkout
 
@@ -39,21 +35,14 @@ def restarted_api(stack: Stack) -> Iterator[httpx.Client]:
     same database, on a port of its own."""
     services = build_services(Settings.from_env(stack.env), stack.env["PAYMENTS_DATABASE_URL"])
     port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(services), port=port, log_config=None, lifespan="off")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.02)
+    server = serving(services, port)
     try:
         with httpx.Client(
             base_url=f"http://127.0.0.1:{port}", headers=bearer(services, "merchant"), timeout=30
         ) as client:
             yield client
     finally:
-        server.should_exit = True
-        thread.join(10)
+        server.close()
         services.close()
 
 
