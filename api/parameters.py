@@ -111,6 +111,16 @@ CursorQuery = Annotated[
     ),
 ]
 
+# A list keyed by log position (GET /payouts): any such cursor is a valid place to go on from.
+POSITION_CURSOR_PATTERN = r"^[0-9]{1,18}$"
+PositionCursorQuery = Annotated[
+    str | None,
+    QueryParameter(
+        pattern=POSITION_CURSOR_PATTERN,
+        description="The next_cursor of the previous page (opaque).",
+    ),
+]
+
 
 def one_of(kind: type[Enum], description: str) -> QueryParameter:
     """A query parameter that is one of an enum's values (422 otherwise), listed in OpenAPI."""

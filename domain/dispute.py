@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
@@ -73,6 +74,18 @@ def evidence_summary(text: str) -> str:
     return flat[: SUMMARY_CHARACTERS - 1] + "…"
 
 
+class TakingMoved(Aggregate.Event):
+    """The base of Won and Reopened: what moves the disputed amount again carries the order,
+    the seller, the amount and both shares, so the ledger posts from the event alone."""
+
+    payment_order_id: str
+    seller_account: str
+    currency: str
+    amount_minor: int
+    seller_share_minor: int
+    platform_share_minor: int
+
+
 class Dispute(Aggregate):
     TOPIC = "payments.Dispute"
 
@@ -99,30 +112,27 @@ class Dispute(Aggregate):
         submitted_by: str
         summary: str
 
-    class Won(Aggregate.Event):
+    class Won(TakingMoved):
         """The amount comes back: shares as withdrawn, so the ledger reverses them exactly."""
 
         TOPIC = "payments.Dispute.Won.v1"
-        payment_order_id: str
-        seller_account: str
-        currency: str
-        amount_minor: int
-        seller_share_minor: int
-        platform_share_minor: int
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.status = DisputeStatus.WON
 
     class Lost(Aggregate.Event):
         TOPIC = "payments.Dispute.Lost.v1"
 
-    class Reopened(Aggregate.Event):
+    class Reopened(TakingMoved):
         """A second chargeback: a won dispute lost after all; the amount is withdrawn again."""
 
         TOPIC = "payments.Dispute.Reopened.v1"
-        payment_order_id: str
-        seller_account: str
-        currency: str
-        amount_minor: int
-        seller_share_minor: int
-        platform_share_minor: int
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.status = DisputeStatus.LOST
+            aggregate.reopened = True
+            aggregate.seller_share_minor = self.seller_share_minor
+            aggregate.platform_share_minor = self.platform_share_minor
 
     @staticmethod
     def create_id(psp_dispute_id: str) -> UUID:
@@ -189,7 +199,8 @@ class Dispute(Aggregate):
         """The PSP decided for us; False when nothing changes (a repeat, or already decided)."""
         if not self.is_open:
             return False
-        self._won(**taking_terms(self, Split(self.seller_share_minor, self.platform_share_minor)))
+        terms = taking_terms(self, Split(self.seller_share_minor, self.platform_share_minor))
+        self.trigger_event(self.Won, **terms)
         return True
 
     def record_lost(self) -> bool:
@@ -203,7 +214,7 @@ class Dispute(Aggregate):
         """A won dispute lost after all (once): the amount is withdrawn again, split anew."""
         if self.status is not DisputeStatus.WON or self.reopened:
             return False
-        self._reopened(**taking_terms(self, split))
+        self.trigger_event(self.Reopened, **taking_terms(self, split))
         return True
 
     # --- events: assign only --------------------------------------------------------------
@@ -213,33 +224,6 @@ class Dispute(Aggregate):
         self.status = DisputeStatus.UNDER_REVIEW
         self.evidence_submitted = True
 
-    @event(Won)
-    def _won(
-        self,
-        payment_order_id: str,
-        seller_account: str,
-        currency: str,
-        amount_minor: int,
-        seller_share_minor: int,
-        platform_share_minor: int,
-    ) -> None:
-        self.status = DisputeStatus.WON
-
     @event(Lost)
     def _lost(self) -> None:
         self.status = DisputeStatus.LOST
-
-    @event(Reopened)
-    def _reopened(
-        self,
-        payment_order_id: str,
-        seller_account: str,
-        currency: str,
-        amount_minor: int,
-        seller_share_minor: int,
-        platform_share_minor: int,
-    ) -> None:
-        self.status = DisputeStatus.LOST
-        self.reopened = True
-        self.seller_share_minor = seller_share_minor
-        self.platform_share_minor = platform_share_minor

@@ -12,6 +12,8 @@ from litestar import get
 from litestar.di import NamedDependency
 from litestar.response import Redirect, Template
 
+from payments.api.console.orders import PAGE as ORDERS
+from payments.api.console.orders import order_path
 from payments.api.console.pages import Field, Page, as_of_of, render
 from payments.api.parameters import AccountPath
 from payments.api.reads import not_found
@@ -92,6 +94,7 @@ def statement_page(
     if found is None:
         raise not_found(f"ledger account {account!r}")
     more = found.page.next_key
+    orders = {e.payment_order_id for e in found.page.entries if e.payment_order_id}
     return render(
         "ledger_account.html",
         caller,
@@ -105,6 +108,9 @@ def statement_page(
         more=account_path(account, instant, encode_entry_cursor(more)) if more else None,
         first_page=after is None,
         opening=format_minor(found.opening_minor, found.balance.currency),
+        order_links={o: order_path(o, instant) for o in orders}
+        if ORDERS.offered_to(caller)
+        else {},
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 from datetime import datetime
 
 import msgspec
@@ -15,12 +16,13 @@ from payments.api.auth import access
 from payments.api.idempotency import idempotency_key_guard, require_key, run_idempotent
 from payments.api.openapi import header, operation, success
 from payments.api.parameters import (
-    CursorQuery,
+    POSITION_CURSOR_PATTERN,
     IdempotencyKeyHeader,
     IdQuery,
     LimitQuery,
     PayoutIdPath,
     PayoutStatusQuery,
+    PositionCursorQuery,
 )
 from payments.api.problems import problem_specs
 from payments.api.reads import invalid, not_found
@@ -43,6 +45,7 @@ from payments.runtime.services import Services
 
 log = logging.getLogger("payments.payouts")
 CREATE_SCOPE = "POST /payouts"
+_POSITION = re.compile(POSITION_CURSOR_PATTERN, re.ASCII)
 MAX_BODY_BYTES = 4 * 1024
 
 
@@ -116,7 +119,7 @@ def list_payouts(
         if where.seller_account not in (None, caller.seller_account):
             raise not_found(f"seller {where.seller_account!r}")  # another seller's: not revealed
         where = PayoutFilter(caller.seller_account, where.status)
-    if cursor is not None and not cursor.isdigit():
+    if cursor is not None and _POSITION.fullmatch(cursor) is None:
         raise invalid("cursor", "is not a cursor this API returned")
     rows = PayoutsView(services.pool).newest(where, limit + 1, int(cursor) if cursor else None)
     page = rows[:limit]
@@ -234,7 +237,7 @@ class PayoutsController(Controller):
         seller_account: IdQuery = None,
         status: PayoutStatusQuery = None,
         limit: LimitQuery = 50,
-        cursor: CursorQuery = None,
+        cursor: PositionCursorQuery = None,
     ) -> PayoutPage:
         return list_payouts(services, caller, PayoutFilter(seller_account, status), limit, cursor)
 

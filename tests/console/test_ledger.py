@@ -67,6 +67,8 @@ def test_finance_sees_the_trial_balance_and_a_statement_now_and_before(
         page.get_by_role("link", name="Next page").click()
     last = page.locator("#statement [data-running]").all_inner_texts()[-1]
     assert last == shown, "the running balance ends at the account's balance"
+    page.locator("#statement tbody").get_by_role("link", name=orders[2]).click()
+    assert page.get_by_role("heading", level=1).inner_text() == f"Order {orders[2]}"
 
     page.goto(f"{console.url}/ledger")
     page.get_by_label("Show as of (UTC)").fill(before.strftime("%Y-%m-%dT%H:%M:%S"))
@@ -94,6 +96,7 @@ def test_a_seller_reads_its_own_accounts_only(console: Console) -> None:
     assert all(a.startswith("seller:seller_1") for a in accounts_shown(seller))
     seller.get_by_role("link", name=own).click()
     assert seller.locator("#statement tbody tr").count() >= 1
+    assert seller.locator("#statement tbody a").count() == 0, "orders are not a seller's pages"
     for other in (seller_pending_account("seller_0"), "psp_receivable"):
         seller.goto(f"{console.url}/ledger/accounts/{other}")
         assert seller.get_by_role("heading", level=1).inner_text() == "Not found"
