@@ -31,7 +31,7 @@ def wallets_page(
     wanted = caller.seller_account if caller.role is Role.SELLER else (seller or "").strip()
     mode = services.settings.funds_available_on
     views = LiveViews.on(services.pool)
-    wallet = None
+    wallet, empty = None, False
     if wanted:
         if not caller.may_read_seller(wanted):
             raise not_found(f"wallet of seller {wanted!r}")  # not revealed to others
@@ -40,9 +40,11 @@ def wallets_page(
             if instant is not None
             else views.wallets.wallet(wanted)
         )
-        if found is None:
+        if found is None and caller.role is not Role.SELLER:
             raise not_found(f"wallet of seller {wanted!r}")
-        wallet = wallet_response(found, mode)
+        # A seller's own page before its first sale: nothing has moved yet, which is no error.
+        empty = found is None
+        wallet = None if found is None else wallet_response(found, mode)
     in_debt = (
         [wallet_response(w, mode) for w in views.wallets.negative(IN_DEBT_SHOWN, None)]
         if caller.role is not Role.SELLER and instant is None
@@ -55,6 +57,7 @@ def wallets_page(
         as_of=instant,
         seller=wanted,
         wallet=wallet,
+        empty=empty,
         in_debt=in_debt,
         may_search=caller.role is not Role.SELLER,
     )

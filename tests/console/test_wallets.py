@@ -57,6 +57,14 @@ def test_a_seller_sees_its_own_wallet_only(console: Console) -> None:
     seller.goto(f"{console.url}/wallets?seller=seller_0")
     assert "seller_1" in seller.locator("#h-wallet").inner_text(), "its own, whatever is asked"
 
+    unsold = console.signed_in(Role.SELLER, seller="seller_with_no_sale")
+    unsold.get_by_role("link", name="Wallets").click()
+    assert unsold.get_by_role("heading", level=1).inner_text() == "Wallets"
+    assert (
+        "No money has moved for seller_with_no_sale yet"
+        in unsold.locator("#no-wallet").inner_text()
+    )
+
     merchant = console.signed_in(Role.MERCHANT)
     assert "Wallets" not in [a.inner_text() for a in merchant.locator("nav a").all()]
     merchant.goto(f"{console.url}/wallets")
