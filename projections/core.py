@@ -6,6 +6,7 @@ the position they bring the view to, and apply both in one transaction (docs/pro
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -86,7 +87,7 @@ def check_batch(events: Sequence[TrackedEvent], after: int, through: int) -> Non
         previous = tracked.notification_id
 
 
-class InMemoryView:
+class InMemoryView(ABC):
     """The position bookkeeping of a view held in dictionaries (tests and contract suites):
     a subclass names itself and folds a checked batch in `_fold`, all or nothing."""
 
@@ -105,6 +106,6 @@ class InMemoryView:
         self._fold(events)
         self._position = through
 
+    @abstractmethod
     def _fold(self, events: Sequence[TrackedEvent]) -> None:
         """Apply the batch, or raise and change nothing."""
-        raise NotImplementedError
