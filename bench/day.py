@@ -156,7 +156,7 @@ def run(ctx: BenchContext) -> ScenarioResult:
         cards = _checkout_cards(psp_url, checkouts, mix)
         prefix = f"day{uuid.uuid4().hex[:6]}"
         key = create_key(child_env(**api_env), "merchant")
-        facts["place"] = _place(api_url, key, prefix, cards, clients)
+        facts["place"] = _place(api_url, key, prefix, cards, clients, deadline_s)
         order_ids = [
             f"{prefix}_{i}_{n}" for i in range(checkouts) for n in range(ORDERS_PER_CHECKOUT)
         ]
@@ -250,8 +250,15 @@ def _token(psp_url: str, number: str) -> str:
 
 
 def _place(
-    api_url: str, key: str, prefix: str, cards: list[tuple[str, str]], clients: int
+    api_url: str,
+    key: str,
+    prefix: str,
+    cards: list[tuple[str, str]],
+    clients: int,
+    deadline_s: float,
 ) -> dict[str, Any]:
+    """POST every checkout; raise unless all of them were created (the later stages wait for
+    every order, so a day with an order missing could only end at the execute deadline)."""
     client = httpx.Client(
         base_url=api_url,
         timeout=30,
@@ -270,9 +277,17 @@ def _place(
             raise RuntimeError(f"POST /payments answered {answer.status_code}")
 
     try:
-        elapsed, _, errors = timed_parallel(clients, len(cards), post, deadline_s=600)
+        elapsed, latencies, errors = timed_parallel(
+            clients, len(cards), post, deadline_s=deadline_s
+        )
     finally:
         client.close()
+    if len(latencies) < len(cards):
+        raise RuntimeError(
+            f"day: place stage created {len(latencies):,} of {len(cards):,} checkouts in "
+            f"{elapsed:,.0f} s ({errors} refused, statuses {sorted(set(refused))}; "
+            f"deadline_s={deadline_s:,.0f}): the day stops here"
+        )
     kinds: dict[str, int] = {}
     for kind, _ in cards:
         kinds[kind] = kinds.get(kind, 0) + ORDERS_PER_CHECKOUT
