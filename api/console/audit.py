@@ -7,13 +7,11 @@ from __future__ import annotations
 
 import re
 import uuid
-from urllib.parse import urlencode
 
 from litestar import get, post
-from litestar.di import NamedDependency
 from litestar.response import Redirect, Template
 
-from payments.api.console.pages import Field, Page, render
+from payments.api.console.pages import CallerDep, Field, Page, ServicesDep, next_page, render
 from payments.api.parameters import POSITION_PATTERN, UuidPath
 from payments.api.problems import ProblemError
 from payments.api.reads import invalid, not_found
@@ -25,7 +23,6 @@ from payments.projections.audit.seal_checks import check_and_record, seal_state
 from payments.projections.audit.verifications import VerificationStore
 from payments.projections.catalog import NAMES
 from payments.projections.views.access import AuditActionsView
-from payments.runtime.keys import Caller
 from payments.runtime.services import Services
 
 PAGE = Page.of("/console/audit", "Audit", Role.FINANCE)
@@ -56,8 +53,8 @@ def _sealer(services: Services) -> EventLogSeal | None:
 
 @get("/audit", sync_to_thread=True, **PAGE.access)
 def audit_page(
-    caller: NamedDependency[Caller],
-    services: NamedDependency[Services],
+    caller: CallerDep,
+    services: ServicesDep,
     actor: Field = None,
     action: Field = None,
     after: Field = None,
@@ -67,9 +64,6 @@ def audit_page(
     start = _filter("after", after, POSITION_PATTERN)
     found = action_page(services, actor=who, action=what, after=start, limit=PAGE_SIZE)
     kept = {k: v for k, v in {"actor": who, "action": what}.items() if v}
-    more = None
-    if found.next_after is not None:
-        more = f"?{urlencode({**kept, 'after': found.next_after})}#actions"
     sealer = _sealer(services)
     return render(
         "audit.html",
@@ -82,13 +76,13 @@ def audit_page(
         action_names=AuditActionsView(services.pool).action_names(),
         actor=who or "",
         action=what or "",
-        more=more,
+        more=next_page(kept, "after", found.next_after, "#actions"),
         first_page=start is None,
     )
 
 
 @post("/audit/verifications", sync_to_thread=True, **PAGE.access)
-def verify_views(services: NamedDependency[Services]) -> Redirect:
+def verify_views(services: ServicesDep) -> Redirect:
     """POST /audit/verifications without an Idempotency-Key: a form sent twice verifies twice,
     which changes nothing but the list of verifications."""
     verification_id = VerificationStore(services.pool).create(list(NAMES))
@@ -98,9 +92,7 @@ def verify_views(services: NamedDependency[Services]) -> Redirect:
 
 @get("/audit/verifications/{verification_id:str}", sync_to_thread=True, **PAGE.access)
 def verification_page(
-    verification_id: UuidPath,
-    caller: NamedDependency[Caller],
-    services: NamedDependency[Services],
+    verification_id: UuidPath, caller: CallerDep, services: ServicesDep
 ) -> Template:
     try:
         parsed = uuid.UUID(verification_id)
@@ -120,7 +112,7 @@ def verification_page(
 
 
 @post("/audit/seal-check", sync_to_thread=True, **PAGE.access)
-def check_seals(caller: NamedDependency[Caller], services: NamedDependency[Services]) -> Redirect:
+def check_seals(caller: CallerDep, services: ServicesDep) -> Redirect:
     """`payments audit check`, now: the answer is kept as the last check, shown on the
     page with who ran it."""
     sealer = _sealer(services)

@@ -8,19 +8,15 @@ from typing import Annotated
 
 import msgspec
 from litestar import get, post
-from litestar.di import NamedDependency
-from litestar.enums import RequestEncodingType
-from litestar.params import Body
 from litestar.response import Redirect, Template
 
+from payments.api.console.forms import FormBody, as_json_body, confirmed
 from payments.api.console.orders import order_path
-from payments.api.console.pages import Field, Page, as_json_body, confirmed, render
+from payments.api.console.pages import CallerDep, Field, Page, ServicesDep, render
 from payments.api.reads import invalid
 from payments.api.routes.dead_letters import ReplayRequest, parked, replay
 from payments.domain.api_key import Role
 from payments.projections.followers.execution_queue import CHARGE, PAYOUT, REFUND
-from payments.runtime.keys import Caller
-from payments.runtime.services import Services
 
 PAGE = Page.of("/console/dead-letters", "Dead letters", Role.OPERATOR)
 # The path's kind, the queue's target, and what one of them is called on the page.
@@ -38,10 +34,7 @@ class ReplayForm(msgspec.Struct, frozen=True):
 
 @get("/dead-letters", sync_to_thread=True, **PAGE.access)
 def dead_letters_page(
-    caller: NamedDependency[Caller],
-    services: NamedDependency[Services],
-    done: Field = None,
-    count: Field = None,
+    caller: CallerDep, services: ServicesDep, done: Field = None, count: Field = None
 ) -> Template:
     sections = [
         {
@@ -61,9 +54,9 @@ def dead_letters_page(
 @post("/dead-letters/{kind:str}/replay", sync_to_thread=True, **PAGE.access)
 def replay_dead_letters(
     kind: Annotated[str, msgspec.Meta(max_length=20)],
-    data: Annotated[ReplayForm, Body(media_type=RequestEncodingType.URL_ENCODED)],
-    caller: NamedDependency[Caller],
-    services: NamedDependency[Services],
+    data: FormBody[ReplayForm],
+    caller: CallerDep,
+    services: ServicesDep,
 ) -> Redirect:
     if kind not in KINDS:
         raise invalid("kind", f"one of {', '.join(KINDS)}")

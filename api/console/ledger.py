@@ -9,12 +9,11 @@ from datetime import datetime
 from urllib.parse import quote, urlencode
 
 from litestar import get
-from litestar.di import NamedDependency
 from litestar.response import Redirect, Template
 
 from payments.api.console.orders import PAGE as ORDERS
 from payments.api.console.orders import order_path
-from payments.api.console.pages import Field, Page, as_of_of, render
+from payments.api.console.pages import CallerDep, Field, Page, ServicesDep, as_of_of, render
 from payments.api.parameters import AccountPath
 from payments.api.reads import not_found
 from payments.api.routes.ledger import (
@@ -28,8 +27,6 @@ from payments.api.routes.ledger import (
 from payments.domain.api_key import Role
 from payments.domain.money import format_minor
 from payments.projections.views.postings import seller_account, seller_pending_account
-from payments.runtime.keys import Caller
-from payments.runtime.services import Services
 
 PAGE = Page.of("/console/ledger", "Ledger", Role.FINANCE, Role.SELLER)
 STATEMENT_SIZE = 50
@@ -44,10 +41,7 @@ def account_path(account: str, as_of: datetime | None = None, cursor: str | None
 
 @get("/ledger", sync_to_thread=True, **PAGE.access)
 def ledger_page(
-    caller: NamedDependency[Caller],
-    services: NamedDependency[Services],
-    account: Field = None,
-    as_of: Field = None,
+    caller: CallerDep, services: ServicesDep, account: Field = None, as_of: Field = None
 ) -> Template | Redirect:
     instant = as_of_of(as_of)
     if account and account.strip():
@@ -81,8 +75,8 @@ def ledger_page(
 @get("/ledger/accounts/{account:str}", sync_to_thread=True, **PAGE.access)
 def statement_page(
     account: AccountPath,
-    caller: NamedDependency[Caller],
-    services: NamedDependency[Services],
+    caller: CallerDep,
+    services: ServicesDep,
     cursor: Field = None,
     as_of: Field = None,
 ) -> Template:

@@ -11,18 +11,16 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import get, post
-from litestar.di import NamedDependency
-from litestar.enums import RequestEncodingType
-from litestar.params import Body
 from litestar.response import Redirect, Template
 
 from payments.api.as_of import read_order_as_of
+from payments.api.console.forms import FormBody, as_json_body, confirmed
 from payments.api.console.orders import PAGE, order_path
 from payments.api.console.pages import (
+    CallerDep,
     Field,
-    as_json_body,
+    ServicesDep,
     as_of_of,
-    confirmed,
     console_access,
     may,
     render,
@@ -38,7 +36,6 @@ from payments.domain.money import Money
 from payments.domain.refund_commands import RequestRefund, refund_id_for_key
 from payments.projections.audit.order_history import HistoryEntry, order_history
 from payments.projections.followers.execution_queue import CHARGE
-from payments.runtime.keys import Caller
 from payments.runtime.services import Services
 
 HISTORY = (Role.OPERATOR, Role.FINANCE)  # GET /payments/{id}/history
@@ -90,8 +87,8 @@ def timeline(
 @get("/orders/{payment_order_id:str}", sync_to_thread=True, **PAGE.access)
 def order_page(
     payment_order_id: PaymentOrderIdPath,
-    caller: NamedDependency[Caller],
-    services: NamedDependency[Services],
+    caller: CallerDep,
+    services: ServicesDep,
     as_of: Field = None,
     done: Field = None,
 ) -> Template:
@@ -129,9 +126,9 @@ def order_page(
 @post("/orders/{payment_order_id:str}/refund", sync_to_thread=True, **console_access(*REFUND))
 def refund(
     payment_order_id: PaymentOrderIdPath,
-    data: Annotated[RefundForm, Body(media_type=RequestEncodingType.URL_ENCODED)],
-    caller: NamedDependency[Caller],
-    services: NamedDependency[Services],
+    data: FormBody[RefundForm],
+    caller: CallerDep,
+    services: ServicesDep,
 ) -> Redirect:
     confirmed(data.confirm, "the refund")
     body = as_json_body(  # the JSON route's body rules, field by field
@@ -155,9 +152,9 @@ def refund(
 @post("/orders/{payment_order_id:str}/replay", sync_to_thread=True, **console_access(*REPLAY))
 def replay_dead_letter(
     payment_order_id: PaymentOrderIdPath,
-    data: Annotated[ReplayForm, Body(media_type=RequestEncodingType.URL_ENCODED)],
-    caller: NamedDependency[Caller],
-    services: NamedDependency[Services],
+    data: FormBody[ReplayForm],
+    caller: CallerDep,
+    services: ServicesDep,
 ) -> Redirect:
     confirmed(data.confirm, "the replay")
     reason = as_json_body(ReplayRequest, "reason", reason=data.reason.strip() or DEFAULT_REASON)

@@ -8,10 +8,17 @@ from datetime import UTC, date, datetime, time, timedelta
 from urllib.parse import quote, urlencode
 
 from litestar import get
-from litestar.di import NamedDependency
 from litestar.response import Redirect, Template
 
-from payments.api.console.pages import Field, Page, as_of_of, render
+from payments.api.console.pages import (
+    CallerDep,
+    Field,
+    Page,
+    ServicesDep,
+    as_of_of,
+    next_page,
+    render,
+)
 from payments.api.parameters import ID_PATTERN
 from payments.api.reads import invalid, list_orders, order_response
 from payments.api.schemas import PaymentOrderResponse
@@ -19,7 +26,6 @@ from payments.domain.api_key import Role
 from payments.domain.money import Money, MoneyError
 from payments.projections.audit.as_of import order_as_of
 from payments.projections.views.order_status import OrderFilter
-from payments.runtime.keys import Caller
 from payments.runtime.services import Services
 
 PAGE = Page.of("/console/orders", "Orders", Role.MERCHANT, Role.OPERATOR, Role.FINANCE)
@@ -105,8 +111,8 @@ def as_they_were(
 
 @get("/orders", sync_to_thread=True, **PAGE.access)
 def orders(
-    caller: NamedDependency[Caller],
-    services: NamedDependency[Services],
+    caller: CallerDep,
+    services: ServicesDep,
     order_id: Field = None,
     checkout: Field = None,
     seller: Field = None,
@@ -134,7 +140,6 @@ def orders(
     kept = {k: v for k, v in query.items() if v}
     if instant is not None:
         kept["as_of"] = instant.isoformat()
-    more = f"?{urlencode({**kept, 'cursor': found.next_cursor})}" if found.next_cursor else None
     return render(
         "orders.html",
         caller,
@@ -144,7 +149,7 @@ def orders(
         statuses=STATUSES,
         items=items,
         links={i.payment_order_id: order_path(i.payment_order_id, instant) for i in items},
-        more=more,
+        more=next_page(kept, "cursor", found.next_cursor),
         first_page=cursor is None,
     )
 

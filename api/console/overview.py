@@ -10,11 +10,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from litestar import get
-from litestar.di import NamedDependency
 from litestar.response import Template
 
 from payments.api.console.charts import columns, horizontal
-from payments.api.console.pages import Field, Page, as_of_of, render
+from payments.api.console.pages import CallerDep, Field, Page, ServicesDep, as_of_of, render
 from payments.api.routes.dead_letters import parked
 from payments.domain.api_key import Role
 from payments.domain.money import format_minor
@@ -34,7 +33,6 @@ from payments.projections.reconciliation.exceptions import (
 )
 from payments.projections.views.order_status import OrderFilter
 from payments.projections.views.order_status_pg import OrderTotals
-from payments.runtime.keys import Caller
 from payments.runtime.services import Services
 
 PAGE = Page.of("/console", "Overview", *Role)
@@ -136,9 +134,7 @@ def payouts_due(services: Services, instant: datetime | None) -> dict[str, Any]:
 
 
 @get("/", sync_to_thread=True, **PAGE.access)
-def overview(
-    caller: NamedDependency[Caller], services: NamedDependency[Services], as_of: Field = None
-) -> Template:
+def overview(caller: CallerDep, services: ServicesDep, as_of: Field = None) -> Template:
     instant = as_of_of(as_of)
     now = instant or datetime.now(UTC)
     role = caller.role

@@ -10,23 +10,28 @@ navigation of the roles that may open it, and nowhere else.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
+from urllib.parse import urlencode
 
-import msgspec
+from litestar.di import NamedDependency
 from litestar.params import QueryParameter
 from litestar.response import Template
 
 from payments.api.as_of import parse_as_of
 from payments.api.auth import access
-from payments.api.reads import invalid
 from payments.domain.api_key import Role
 from payments.runtime.keys import Caller
+from payments.runtime.services import Services
 
 BASE = "/console"
 # A form field sent in the query (a search, the as-of instant); empty means not given.
 Field = Annotated[str | None, QueryParameter(max_length=200)]
+# What every console handler is given: who calls (from the session) and the services.
+CallerDep = NamedDependency[Caller]
+ServicesDep = NamedDependency[Services]
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,21 +65,12 @@ def may(caller: Caller, *roles: Role) -> bool:
     return caller.role in {*roles, Role.ADMIN}
 
 
-def confirmed(confirm: str, what: str) -> None:
-    """A form's action runs only with its confirmation box ticked (422 otherwise)."""
-    if confirm != "yes":
-        raise invalid("confirm", f"tick the box to confirm {what}")
-
-
-Body = TypeVar("Body")
-
-
-def as_json_body(kind: type[Body], field: str, **values: Any) -> Body:
-    """A form's fields checked by the JSON route's body type, its message naming `field`."""
-    try:
-        return msgspec.convert(values, kind)
-    except msgspec.ValidationError as error:
-        raise invalid(field, str(error)) from None
+def next_page(
+    kept: Mapping[str, str], key: str, start: str | int | None, fragment: str = ""
+) -> str | None:
+    """The link to a keyset-paged list's next page: the filters kept, and `key` where the
+    next page starts (none after the last page)."""
+    return None if start is None else f"?{urlencode({**kept, key: start})}{fragment}"
 
 
 # Filled by api/console/__init__.py, in navigation order.

@@ -4,22 +4,19 @@ state, and a payout's page. The same reads and roles as GET /payouts and GET
 
 from __future__ import annotations
 
-from urllib.parse import quote, urlencode
+from urllib.parse import quote
 
 from litestar import get
-from litestar.di import NamedDependency
 from litestar.response import Template
 
 from payments.api.console.orders import id_field
-from payments.api.console.pages import Field, Page, render
+from payments.api.console.pages import CallerDep, Field, Page, ServicesDep, next_page, render
 from payments.api.parameters import PayoutIdPath
 from payments.api.reads import invalid
 from payments.api.routes.payouts import list_payouts, read_payout
 from payments.domain.api_key import Role
 from payments.domain.payout import PayoutStatus
 from payments.projections.views.payouts import PayoutFilter
-from payments.runtime.keys import Caller
-from payments.runtime.services import Services
 
 PAGE = Page.of("/console/payouts", "Payouts", Role.OPERATOR, Role.FINANCE, Role.SELLER)
 PAGE_SIZE = 50
@@ -32,8 +29,8 @@ def payout_path(payout_id: str) -> str:
 
 @get("/payouts", sync_to_thread=True, **PAGE.access)
 def payouts_page(
-    caller: NamedDependency[Caller],
-    services: NamedDependency[Services],
+    caller: CallerDep,
+    services: ServicesDep,
     seller: Field = None,
     status: Field = None,
     cursor: Field = None,
@@ -43,7 +40,6 @@ def payouts_page(
         raise invalid("status", f"must be one of {', '.join(STATUSES)}")
     found = list_payouts(services, caller, wanted, PAGE_SIZE, cursor or None)
     kept = {k: v for k, v in (("seller", wanted.seller_account), ("status", wanted.status)) if v}
-    more = f"?{urlencode({**kept, 'cursor': found.next_cursor})}" if found.next_cursor else None
     return render(
         "payouts.html",
         caller,
@@ -52,18 +48,14 @@ def payouts_page(
         statuses=STATUSES,
         items=found.items,
         links={p.payout_id: payout_path(p.payout_id) for p in found.items},
-        more=more,
+        more=next_page(kept, "cursor", found.next_cursor),
         first_page=cursor is None,
         may_search=caller.role is not Role.SELLER,
     )
 
 
 @get("/payouts/{payout_id:str}", sync_to_thread=True, **PAGE.access)
-def payout_page(
-    payout_id: PayoutIdPath,
-    caller: NamedDependency[Caller],
-    services: NamedDependency[Services],
-) -> Template:
+def payout_page(payout_id: PayoutIdPath, caller: CallerDep, services: ServicesDep) -> Template:
     return render("payout.html", caller, PAGE, payout=read_payout(services, caller, payout_id))
 
 

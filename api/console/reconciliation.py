@@ -14,10 +14,10 @@ from typing import Any
 from litestar import Request, get, post
 from litestar.concurrency import sync_to_thread
 from litestar.datastructures import UploadFile
-from litestar.di import NamedDependency
 from litestar.response import Redirect, Template
 
-from payments.api.console.pages import Field, Page, as_of_of, confirmed, render
+from payments.api.console.forms import confirmed
+from payments.api.console.pages import CallerDep, Field, Page, ServicesDep, as_of_of, render
 from payments.api.reads import invalid
 from payments.api.reconciliation_parameters import DATE_PATTERN
 from payments.api.settlement_upload import Spool, private_directory, reconcile_spooled
@@ -32,7 +32,6 @@ from payments.projections.reconciliation.exceptions import (
 from payments.projections.reconciliation.report import summary
 from payments.psp.reconcile.engine import RunOutcome
 from payments.psp.settlement import SettlementFormat
-from payments.runtime.keys import Caller
 from payments.runtime.services import Services
 
 PAGE = Page.of("/console/reconciliation", "Reconciliation", Role.FINANCE)
@@ -74,10 +73,7 @@ def day_rows(
 
 @get("/reconciliation", sync_to_thread=True, **PAGE.access)
 def reconciliation_page(
-    caller: NamedDependency[Caller],
-    services: NamedDependency[Services],
-    day: Field = None,
-    as_of: Field = None,
+    caller: CallerDep, services: ServicesDep, day: Field = None, as_of: Field = None
 ) -> Template:
     instant = as_of_of(as_of)
     at = instant or datetime.now(UTC)
@@ -117,7 +113,7 @@ def _spool_upload(upload: UploadFile, directory: str) -> tuple[Path, str]:
     request_max_body_size=MAX_FORM_UPLOAD_BYTES + (64 << 10),  # the file and the form's fields
     **PAGE.access,
 )
-async def upload(request: Request[Any, Any, Any], services: NamedDependency[Services]) -> Redirect:
+async def upload(request: Request[Any, Any, Any], services: ServicesDep) -> Redirect:
     form = await request.form()  # parsed already by the CSRF check, the file spooled
     confirmed(str(form.get("confirm", "")), "the upload")
     file_format = str(form.get("file_format", "")).strip() or None

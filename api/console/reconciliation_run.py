@@ -8,17 +8,14 @@ to then, with the resolution withheld."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated
 from uuid import UUID
 
 import msgspec
 from litestar import Response, get, post
-from litestar.di import NamedDependency
-from litestar.enums import RequestEncodingType
-from litestar.params import Body
 from litestar.response import Redirect, Template
 
-from payments.api.console.pages import Field, as_json_body, as_of_of, confirmed, render
+from payments.api.console.forms import FormBody, as_json_body, confirmed
+from payments.api.console.pages import CallerDep, Field, ServicesDep, as_of_of, render
 from payments.api.console.reconciliation import PAGE, run_path
 from payments.api.reads import invalid, not_found
 from payments.api.reconciliation_parameters import FindingIdPath, RunIdPath
@@ -33,7 +30,6 @@ from payments.projections.reconciliation.report import (
     sorted_findings,
     summary,
 )
-from payments.runtime.keys import Caller
 from payments.runtime.services import Services
 
 PAGE_SIZE = 100
@@ -76,8 +72,8 @@ def offset_of(text: str | None) -> int:
 @get("/reconciliation/{run_id:str}", sync_to_thread=True, **PAGE.access)
 def run_page(
     run_id: RunIdPath,
-    caller: NamedDependency[Caller],
-    services: NamedDependency[Services],
+    caller: CallerDep,
+    services: ServicesDep,
     offset: Field = None,
     as_of: Field = None,
     done: Field = None,
@@ -116,12 +112,12 @@ def run_page(
 
 
 @get("/reconciliation/{run_id:str}/report.csv", sync_to_thread=True, **PAGE.access)
-def run_report_csv(run_id: RunIdPath, services: NamedDependency[Services]) -> Response[bytes]:
+def run_report_csv(run_id: RunIdPath, services: ServicesDep) -> Response[bytes]:
     return csv_report(services.reconciliations.get_run(run_id))
 
 
 @get("/reconciliation/{run_id:str}/report.json", sync_to_thread=True, **PAGE.access)
-def run_report_json(run_id: RunIdPath, services: NamedDependency[Services]) -> Response[bytes]:
+def run_report_json(run_id: RunIdPath, services: ServicesDep) -> Response[bytes]:
     run = services.reconciliations.get_run(run_id)
     return Response(report_json(run), media_type="application/json")
 
@@ -134,9 +130,9 @@ def run_report_json(run_id: RunIdPath, services: NamedDependency[Services]) -> R
 def resolve(
     run_id: RunIdPath,
     finding_id: FindingIdPath,
-    data: Annotated[ResolveForm, Body(media_type=RequestEncodingType.URL_ENCODED)],
-    caller: NamedDependency[Caller],
-    services: NamedDependency[Services],
+    data: FormBody[ResolveForm],
+    caller: CallerDep,
+    services: ServicesDep,
 ) -> Redirect:
     confirmed(data.confirm, f"your decision on {finding_id}")
     if not data.reason.strip():

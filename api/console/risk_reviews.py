@@ -7,18 +7,14 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from typing import Annotated
-from urllib.parse import urlencode
 
 import msgspec
 from litestar import get, post
-from litestar.di import NamedDependency
-from litestar.enums import RequestEncodingType
-from litestar.params import Body
 from litestar.response import Redirect, Template
 
+from payments.api.console.forms import FormBody, as_json_body, confirmed
 from payments.api.console.orders import order_path
-from payments.api.console.pages import Field, Page, as_json_body, confirmed, render
+from payments.api.console.pages import CallerDep, Field, Page, ServicesDep, next_page, render
 from payments.api.parameters import ID_PATTERN, PaymentOrderIdPath
 from payments.api.routes.risk import ReviewDecision, decide, review_page
 from payments.domain.api_key import Role
@@ -50,8 +46,8 @@ def age(since: datetime, now: datetime) -> str:
 
 @get("/risk-reviews", sync_to_thread=True, **PAGE.access)
 def risk_reviews_page(
-    caller: NamedDependency[Caller],
-    services: NamedDependency[Services],
+    caller: CallerDep,
+    services: ServicesDep,
     cursor: Field = None,
     done: Field = None,
     order: Field = None,
@@ -66,7 +62,7 @@ def risk_reviews_page(
         items=found.items,
         ages={r.payment_order_id: age(r.held_at, now) for r in found.items},
         links={r.payment_order_id: order_path(r.payment_order_id) for r in found.items},
-        more=f"?{urlencode({'cursor': found.next_cursor})}" if found.next_cursor else None,
+        more=next_page({}, "cursor", found.next_cursor),
         first_page=not cursor,
         done=DONE[done].format(order=decided) if decided and done else None,
         decided_link=order_path(decided) if decided else None,
@@ -83,15 +79,12 @@ def _decide(
     return Redirect(f"{PAGE.path}?done={result.decision}&order={payment_order_id}", status_code=303)
 
 
-Form = Annotated[DecisionForm, Body(media_type=RequestEncodingType.URL_ENCODED)]
-
-
 @post("/risk-reviews/{payment_order_id:str}/approve", sync_to_thread=True, **PAGE.access)
 def approve(
     payment_order_id: PaymentOrderIdPath,
-    data: Form,
-    caller: NamedDependency[Caller],
-    services: NamedDependency[Services],
+    data: FormBody[DecisionForm],
+    caller: CallerDep,
+    services: ServicesDep,
 ) -> Redirect:
     return _decide(services, caller, payment_order_id, True, data)
 
@@ -99,9 +92,9 @@ def approve(
 @post("/risk-reviews/{payment_order_id:str}/decline", sync_to_thread=True, **PAGE.access)
 def decline(
     payment_order_id: PaymentOrderIdPath,
-    data: Form,
-    caller: NamedDependency[Caller],
-    services: NamedDependency[Services],
+    data: FormBody[DecisionForm],
+    caller: CallerDep,
+    services: ServicesDep,
 ) -> Redirect:
     return _decide(services, caller, payment_order_id, False, data)
 

@@ -11,18 +11,18 @@ from urllib.parse import quote, urlencode
 
 import msgspec
 from litestar import get, post
-from litestar.di import NamedDependency
-from litestar.enums import RequestEncodingType
-from litestar.params import Body, QueryParameter
+from litestar.params import QueryParameter
 from litestar.response import Redirect, Template
 
+from payments.api.console.forms import FormBody, as_json_body, confirmed
 from payments.api.console.pages import (
+    CallerDep,
     Field,
     Page,
-    as_json_body,
-    confirmed,
+    ServicesDep,
     console_access,
     may,
+    next_page,
     render,
 )
 from payments.api.console.wallets import PAGE as WALLETS
@@ -61,10 +61,7 @@ def seller_path(seller_account: str) -> str:
 
 @get("/sellers", sync_to_thread=True, **PAGE.access)
 def sellers_page(
-    caller: NamedDependency[Caller],
-    services: NamedDependency[Services],
-    kyc_status: KycField = None,
-    after: AfterField = None,
+    caller: CallerDep, services: ServicesDep, kyc_status: KycField = None, after: AfterField = None
 ) -> Template | Redirect:
     if caller.role is Role.SELLER and caller.seller_account is not None:
         return Redirect(seller_path(caller.seller_account), status_code=303)
@@ -73,7 +70,6 @@ def sellers_page(
         raise invalid("kyc_status", f"must be one of {', '.join(KYC)}")
     found = seller_page(services, after or "", status, PAGE_SIZE)
     kept = {"kyc_status": status} if status else {}
-    more = f"?{urlencode({**kept, 'after': found.next_after})}" if found.next_after else None
     return render(
         "sellers.html",
         caller,
@@ -82,17 +78,14 @@ def sellers_page(
         kyc_status=status,
         statuses=KYC,
         links={s.seller_account: seller_path(s.seller_account) for s in found.sellers},
-        more=more,
+        more=next_page(kept, "after", found.next_after),
         first_page=after is None,
     )
 
 
 @get("/sellers/{seller_account:str}", sync_to_thread=True, **PAGE.access)
 def seller_page_of(
-    seller_account: SellerAccountPath,
-    caller: NamedDependency[Caller],
-    services: NamedDependency[Services],
-    done: Field = None,
+    seller_account: SellerAccountPath, caller: CallerDep, services: ServicesDep, done: Field = None
 ) -> Template:
     seller = seller_response(services, seller_for(services, caller, seller_account))
     acts = may(caller, *SUSPEND)
@@ -125,15 +118,12 @@ def _change(
     return Redirect(f"{seller_path(seller_account)}?done={action}", status_code=303)
 
 
-Form = Annotated[ReasonForm, Body(media_type=RequestEncodingType.URL_ENCODED)]
-
-
 @post("/sellers/{seller_account:str}/suspend", sync_to_thread=True, **console_access(*SUSPEND))
 def suspend(
     seller_account: SellerAccountPath,
-    data: Form,
-    caller: NamedDependency[Caller],
-    services: NamedDependency[Services],
+    data: FormBody[ReasonForm],
+    caller: CallerDep,
+    services: ServicesDep,
 ) -> Redirect:
     return _change(services, caller, seller_account, "suspend", data)
 
@@ -141,9 +131,9 @@ def suspend(
 @post("/sellers/{seller_account:str}/reinstate", sync_to_thread=True, **console_access(*SUSPEND))
 def reinstate(
     seller_account: SellerAccountPath,
-    data: Form,
-    caller: NamedDependency[Caller],
-    services: NamedDependency[Services],
+    data: FormBody[ReasonForm],
+    caller: CallerDep,
+    services: ServicesDep,
 ) -> Redirect:
     return _change(services, caller, seller_account, "reinstate", data)
 

@@ -20,22 +20,20 @@ from litestar import Request, get, post
 from litestar.concurrency import sync_to_thread
 from litestar.config.csrf import CSRFConfig
 from litestar.di import NamedDependency
-from litestar.enums import RequestEncodingType
 from litestar.middleware import DefineMiddleware
 from litestar.middleware.csrf import CSRFMiddleware
 from litestar.middleware.session import SessionMiddleware
 from litestar.middleware.session.client_side import ClientSideSessionBackend, CookieBackendConfig
-from litestar.params import Body
 from litestar.response import Redirect, Template
 from litestar.types import ASGIApp, Receive, Scope, Send
 
 from payments.api.auth import PUBLIC, RateLimits
-from payments.api.console.pages import BASE, Page, render
+from payments.api.console.forms import FormBody
+from payments.api.console.pages import BASE, Page, ServicesDep, render
 from payments.domain.api_key import Role
 from payments.runtime.config import Settings
 from payments.runtime.keys import Caller, KeyRing, visible_prefix
 from payments.runtime.secrets import console_secret
-from payments.runtime.services import Services
 
 SESSION_COOKIE, CSRF_COOKIE = "payments_console", "payments_console_csrf"
 SIGN_IN = f"{BASE}/sign-in"
@@ -115,8 +113,8 @@ def sign_in_form(request: Request[Any, Any, Any]) -> Template | Redirect:
 @post("/sign-in", sync_to_thread=True, **_OPEN)
 def sign_in(
     request: Request[Any, Any, Any],
-    data: Annotated[SignInForm, Body(media_type=RequestEncodingType.URL_ENCODED)],
-    services: NamedDependency[Services],
+    data: FormBody[SignInForm],
+    services: ServicesDep,
     limits: NamedDependency[RateLimits],
 ) -> Template | Redirect:
     address = request.client.host if request.client else "unknown"

@@ -5,16 +5,13 @@ only. The same views and answers as GET /wallets/{seller} and GET /wallets?balan
 from __future__ import annotations
 
 from litestar import get
-from litestar.di import NamedDependency
 from litestar.response import Template
 
-from payments.api.console.pages import Field, Page, as_of_of, render
+from payments.api.console.pages import CallerDep, Field, Page, ServicesDep, as_of_of, render
 from payments.api.reads import not_found
 from payments.api.routes.wallets import wallet_as_of, wallet_response
 from payments.domain.api_key import Role
 from payments.projections.catalog import LiveViews
-from payments.runtime.keys import Caller
-from payments.runtime.services import Services
 
 PAGE = Page.of("/console/wallets", "Wallets", Role.FINANCE, Role.SELLER)
 IN_DEBT_SHOWN = 50
@@ -22,10 +19,7 @@ IN_DEBT_SHOWN = 50
 
 @get("/wallets", sync_to_thread=True, **PAGE.access)
 def wallets_page(
-    caller: NamedDependency[Caller],
-    services: NamedDependency[Services],
-    seller: Field = None,
-    as_of: Field = None,
+    caller: CallerDep, services: ServicesDep, seller: Field = None, as_of: Field = None
 ) -> Template:
     instant = as_of_of(as_of)
     wanted = caller.seller_account if caller.role is Role.SELLER else (seller or "").strip()
