@@ -11,8 +11,8 @@ from litestar.di import NamedDependency
 from litestar.params import QueryParameter
 
 from payments.api.auth import access
+from payments.api.openapi import spec
 from payments.api.parameters import MAX_POSITION, POSITION_PATTERN, LimitQuery
-from payments.api.problems import problem_specs
 from payments.api.reads import order_responses
 from payments.api.schemas import PaymentOrderResponse
 from payments.domain.api_key import Role
@@ -92,12 +92,13 @@ class AuditActionsController(Controller):
 
     @get(
         "/audit/actions",
-        operation_id="listAuditActions",
-        summary="Commands done with operator, finance and admin keys, oldest first",
+        **spec(
+            "listAuditActions",
+            "Commands done with operator, finance and admin keys, oldest first",
+            problems=(422,),
+        ),
         description="Read from the events (key changes, replays, manual payouts, "
         "resolutions, refunds, erasures): the key id that did it, what, to which subject.",
-        sync_to_thread=True,
-        responses=problem_specs(422),
         **access(Role.FINANCE),
     )
     def list_actions(
@@ -112,10 +113,11 @@ class AuditActionsController(Controller):
 
     @get(
         "/discrepancies",
-        operation_id="listDiscrepancies",
-        summary="Orders whose recorded outcome the PSP contradicted (to investigate)",
-        sync_to_thread=True,
-        responses=problem_specs(422),
+        **spec(
+            "listDiscrepancies",
+            "Orders whose recorded outcome the PSP contradicted (to investigate)",
+            problems=(422,),
+        ),
         **access(Role.OPERATOR, Role.FINANCE),
     )
     def list_discrepancies(

@@ -13,9 +13,9 @@ from litestar.di import NamedDependency
 
 from payments.api.auth import access
 from payments.api.idempotency import idempotency_key_guard, require_key, run_idempotent
-from payments.api.openapi import header, operation, success
+from payments.api.openapi import header, operation, spec, success
 from payments.api.parameters import IdempotencyKeyHeader, PaymentOrderIdPath, UuidPath
-from payments.api.problems import FieldProblem, ProblemError, problem_specs
+from payments.api.problems import FieldProblem, ProblemError
 from payments.api.reads import not_found
 from payments.domain.api_key import Role
 from payments.domain.money import Money
@@ -59,12 +59,11 @@ class OrderHistoryController(Controller):
 
     @get(
         "/payments/{payment_order_id:str}/history",
-        operation_id="getPaymentOrderHistory",
-        summary="A payment order's events, in log order",
+        **spec(
+            "getPaymentOrderHistory", "A payment order's events, in log order", problems=(404, 422)
+        ),
         description="Position (notification id), event type, recorded time, the business "
         "fields and the ledger entries each event caused.",
-        sync_to_thread=True,
-        responses=problem_specs(404, 422),
         **access(Role.FINANCE, Role.OPERATOR),
     )
     def history(
@@ -141,16 +140,15 @@ class AuditController(Controller):
 
     @post(
         "/verifications",
-        operation_id="createVerification",
-        summary="Verify every view against history (rebuild and diff), in the background",
+        **spec(
+            "createVerification",
+            "Verify every view against history (rebuild and diff), in the background",
+            problems=(409, 422),
+            answers={202: success(VerificationCreated, "Accepted: the verification is queued")},
+        ),
         description="Answers 202 with the verification's id at once. Needs Idempotency-Key.",
         status_code=202,
         before_request=idempotency_key_guard,
-        sync_to_thread=True,
-        responses={
-            202: success(VerificationCreated, "Accepted: the verification is queued"),
-            **problem_specs(409, 422),
-        },
         operation_class=operation(
             headers={202: {"location": header("The verification's URL", required=True)}}
         ),
@@ -186,10 +184,11 @@ class AuditController(Controller):
 
     @get(
         "/verifications/{verification_id:str}",
-        operation_id="getVerification",
-        summary="A verification's state and per-projection results",
-        sync_to_thread=True,
-        responses=problem_specs(404, 422),
+        **spec(
+            "getVerification",
+            "A verification's state and per-projection results",
+            problems=(404, 422),
+        ),
         **access(Role.FINANCE),
     )
     def verification(

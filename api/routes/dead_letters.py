@@ -13,8 +13,8 @@ from litestar.di import NamedDependency
 from litestar.params import JSONBody
 
 from payments.api.auth import access
+from payments.api.openapi import spec
 from payments.api.parameters import PaymentOrderIdPath, PayoutIdPath, RefundIdPath
-from payments.api.problems import problem_specs
 from payments.domain.api_key import Role
 from payments.projections.followers.execution_queue import CHARGE, PAYOUT, REFUND, DeadLetter
 from payments.runtime.keys import Caller
@@ -113,10 +113,7 @@ class DeadLettersController(Controller):
 
     @get(
         "/",
-        operation_id="listDeadLetters",
-        summary="Orders parked after their last retry",
-        sync_to_thread=True,
-        responses=problem_specs(),
+        **spec("listDeadLetters", "Orders parked after their last retry"),
         **access(Role.OPERATOR),
     )
     def list(self, services: NamedDependency[Services]) -> DeadLetterList:
@@ -124,12 +121,13 @@ class DeadLettersController(Controller):
 
     @post(
         "/{payment_order_id:str}/replay",
-        operation_id="replayDeadLetter",
-        summary="Send one dead-lettered order back to the executor",
+        **spec(
+            "replayDeadLetter",
+            "Send one dead-lettered order back to the executor",
+            problems=(404, 409, 413, 422),
+        ),
         description="Optional body {reason}. 409 when the order is not dead-lettered.",
         status_code=202,
-        sync_to_thread=True,
-        responses=problem_specs(404, 409, 413, 422),
         **access(Role.OPERATOR),
     )
     def replay_one(
@@ -143,11 +141,12 @@ class DeadLettersController(Controller):
 
     @post(
         "/replay-all",
-        operation_id="replayAllDeadLetters",
-        summary="Send every dead-lettered order back to the executor",
+        **spec(
+            "replayAllDeadLetters",
+            "Send every dead-lettered order back to the executor",
+            problems=(409,),
+        ),
         status_code=202,
-        sync_to_thread=True,
-        responses=problem_specs(409),
         **access(Role.OPERATOR),
     )
     def replay_all(
@@ -158,10 +157,7 @@ class DeadLettersController(Controller):
 
     @get(
         "/payouts",
-        operation_id="listPayoutDeadLetters",
-        summary="Payouts parked after their last retry",
-        sync_to_thread=True,
-        responses=problem_specs(),
+        **spec("listPayoutDeadLetters", "Payouts parked after their last retry"),
         **access(Role.OPERATOR),
     )
     def list_payouts(self, services: NamedDependency[Services]) -> PayoutDeadLetterList:
@@ -169,12 +165,13 @@ class DeadLettersController(Controller):
 
     @post(
         "/payouts/{payout_id:str}/replay",
-        operation_id="replayPayoutDeadLetter",
-        summary="Send one dead-lettered payout back to the executor",
+        **spec(
+            "replayPayoutDeadLetter",
+            "Send one dead-lettered payout back to the executor",
+            problems=(404, 409, 413, 422),
+        ),
         description="Optional body {reason}. 409 when the payout is not dead-lettered.",
         status_code=202,
-        sync_to_thread=True,
-        responses=problem_specs(404, 409, 413, 422),
         **access(Role.OPERATOR),
     )
     def replay_payout(
@@ -188,11 +185,8 @@ class DeadLettersController(Controller):
 
     @get(
         "/refunds",
-        operation_id="listRefundDeadLetters",
-        summary="Refunds parked after their last retry",
+        **spec("listRefundDeadLetters", "Refunds parked after their last retry"),
         description="Their amount stays reserved on the order until a replay settles them.",
-        sync_to_thread=True,
-        responses=problem_specs(),
         **access(Role.OPERATOR),
     )
     def list_refunds(self, services: NamedDependency[Services]) -> RefundDeadLetterList:
@@ -200,12 +194,13 @@ class DeadLettersController(Controller):
 
     @post(
         "/refunds/{refund_id:str}/replay",
-        operation_id="replayRefundDeadLetter",
-        summary="Send one dead-lettered refund back to the executor",
+        **spec(
+            "replayRefundDeadLetter",
+            "Send one dead-lettered refund back to the executor",
+            problems=(404, 409, 413, 422),
+        ),
         description="Optional body {reason}. 409 when the refund is not dead-lettered.",
         status_code=202,
-        sync_to_thread=True,
-        responses=problem_specs(404, 409, 413, 422),
         **access(Role.OPERATOR),
     )
     def replay_refund(

@@ -20,9 +20,9 @@ from payments.api.card_guard import refuse_card_data
 from payments.api.dispute_reads import dispute_response
 from payments.api.dispute_schemas import DisputeEvidenceRequest, DisputeResponse
 from payments.api.idempotency import idempotency_key_guard, require_key, run_idempotent
-from payments.api.openapi import header, operation, success
+from payments.api.openapi import header, operation, spec, success
 from payments.api.parameters import IdempotencyKeyHeader, PaymentOrderIdPath
-from payments.api.problems import ProblemError, problem_specs
+from payments.api.problems import ProblemError
 from payments.domain.api_key import Role
 from payments.domain.dispute import DisputeClosed, EvidenceTooLate
 from payments.psp.dispute_sync import EvidenceNotAccepted, submit_evidence
@@ -79,13 +79,14 @@ class DisputesController(Controller):
 
     @get(
         "/payments/{payment_order_id:str}/dispute",
-        operation_id="getPaymentOrderDispute",
-        summary="The order's dispute (chargeback), as the PSP confirmed it",
+        **spec(
+            "getPaymentOrderDispute",
+            "The order's dispute (chargeback), as the PSP confirmed it",
+            problems=(404, 422),
+        ),
         description="Status needs_response (evidence due by evidence_due_by), under_review "
         "(evidence sent), won (amount given back; the fee stays) or lost. 404 when the order "
         "is unknown or was never disputed. Read from the dispute's events: current at once.",
-        sync_to_thread=True,
-        responses=problem_specs(404, 422),
         **access(Role.MERCHANT, Role.OPERATOR, Role.FINANCE),
     )
     def get_dispute(
@@ -96,8 +97,16 @@ class DisputesController(Controller):
 
     @post(
         "/payments/{payment_order_id:str}/dispute/evidence",
-        operation_id="submitPaymentOrderDisputeEvidence",
-        summary="Answer the order's dispute with evidence, forwarded to the PSP",
+        **spec(
+            "submitPaymentOrderDisputeEvidence",
+            "Answer the order's dispute with evidence, forwarded to the PSP",
+            problems=(404, 409, 413, 422, 503),
+            answers={
+                202: success(
+                    DisputeResponse, "The PSP took the evidence: the dispute, under review"
+                )
+            },
+        ),
         description="Needs Idempotency-Key. Forwards the text to the PSP before the deadline "
         "and records it once the PSP accepted it: 202 with the dispute, under_review (the "
         "PSP decides later; the outcome arrives by webhook). 404 when the order is unknown "
@@ -107,11 +116,6 @@ class DisputesController(Controller):
         status_code=202,
         before_request=guard_evidence_body,
         request_max_body_size=MAX_BODY_BYTES,
-        sync_to_thread=True,
-        responses={
-            202: success(DisputeResponse, "The PSP took the evidence: the dispute, under review"),
-            **problem_specs(404, 409, 413, 422, 503),
-        },
         operation_class=operation(
             headers={
                 202: {

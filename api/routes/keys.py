@@ -12,7 +12,8 @@ from litestar.di import NamedDependency
 from litestar.params import JSONBody, PathParameter
 
 from payments.api.auth import access
-from payments.api.problems import ProblemError, problem_specs
+from payments.api.openapi import spec
+from payments.api.problems import ProblemError
 from payments.api.schemas import Identifier
 from payments.domain.api_key import MAX_NAME_LENGTH, Role
 from payments.runtime.keys import Caller
@@ -81,11 +82,8 @@ class KeysController(Controller):
 
     @post(
         "/",
-        operation_id="createApiKey",
-        summary="Create an API key (shown once in the answer)",
+        **spec("createApiKey", "Create an API key (shown once in the answer)", problems=(409, 422)),
         status_code=201,
-        sync_to_thread=True,
-        responses=problem_specs(409, 422),
         **access(),
     )
     def create_key(
@@ -100,10 +98,7 @@ class KeysController(Controller):
 
     @get(
         "/",
-        operation_id="listApiKeys",
-        summary="Every key (never a secret)",
-        sync_to_thread=True,
-        responses=problem_specs(),
+        **spec("listApiKeys", "Every key (never a secret)"),
         **access(),
     )
     def list_keys(self, services: NamedDependency[Services]) -> KeyList:
@@ -126,11 +121,8 @@ class KeysController(Controller):
 
     @post(
         "/{key_id:str}/revoke",
-        operation_id="revokeApiKey",
-        summary="Revoke a key now",
+        **spec("revokeApiKey", "Revoke a key now", problems=(404, 409, 422)),
         status_code=200,
-        sync_to_thread=True,
-        responses=problem_specs(404, 409, 422),
         **access(),
     )
     def revoke_key(
@@ -147,11 +139,12 @@ class KeysController(Controller):
 
     @post(
         "/{key_id:str}/rotate",
-        operation_id="rotateApiKey",
-        summary="A new key with the same role; the old one works for the grace period",
+        **spec(
+            "rotateApiKey",
+            "A new key with the same role; the old one works for the grace period",
+            problems=(404, 409, 422),
+        ),
         status_code=201,
-        sync_to_thread=True,
-        responses=problem_specs(404, 409, 422),
         **access(),
     )
     def rotate_key(

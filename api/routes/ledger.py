@@ -13,6 +13,7 @@ from litestar.di import NamedDependency
 
 from payments.api.as_of import as_of_unavailable, parse_as_of
 from payments.api.auth import access
+from payments.api.openapi import spec
 from payments.api.parameters import (
     AccountPath,
     AsOfQuery,
@@ -21,7 +22,6 @@ from payments.api.parameters import (
     MinPositionHeader,
     MinPositionQuery,
 )
-from payments.api.problems import problem_specs
 from payments.api.reads import ensure_fresh, invalid, not_found, parse_min_position
 from payments.domain.api_key import Role
 from payments.domain.money import format_minor
@@ -162,13 +162,10 @@ class LedgerController(Controller):
 
     @get(
         "/accounts/{account:str}",
-        operation_id="getLedgerAccount",
-        summary="An account's balance and statement",
+        **spec("getLedgerAccount", "An account's balance and statement", problems=(404, 422, 503)),
         description="Accounts: psp_receivable, seller:{seller_account}, payouts_in_transit, "
         "psp_fees. Balance is debits minus credits. Statement pages: limit (1-200) and cursor. "
         "With ?as_of= the balance and entries of events recorded at or before that instant.",
-        sync_to_thread=True,
-        responses=problem_specs(404, 422, 503),
         **access(Role.FINANCE, Role.SELLER),
     )
     def account(
@@ -218,12 +215,13 @@ class LedgerController(Controller):
 
     @get(
         "/trial-balance",
-        operation_id="getTrialBalance",
-        summary="Every account's balance; the total must be zero",
+        **spec(
+            "getTrialBalance",
+            "Every account's balance; the total must be zero",
+            problems=(422, 503),
+        ),
         description="With ?as_of= as of that instant; `position` is then the log position "
         "the answer accounts for.",
-        sync_to_thread=True,
-        responses=problem_specs(422, 503),
         **access(Role.FINANCE),
     )
     def trial_balance(

@@ -15,7 +15,7 @@ from payments.api.auth import access
 from payments.api.card_guard import refuse_card_data
 from payments.api.dispute_reads import with_dispute
 from payments.api.idempotency import require_key, run_idempotent
-from payments.api.openapi import header, link, operation, success
+from payments.api.openapi import header, link, operation, spec, success
 from payments.api.parameters import (
     AsOfQuery,
     CheckoutIdPath,
@@ -29,7 +29,7 @@ from payments.api.parameters import (
     PaymentOrderIdPath,
     StatusQuery,
 )
-from payments.api.problems import ProblemError, problem_specs
+from payments.api.problems import ProblemError
 from payments.api.reads import (
     LIST_DESCRIPTION,
     PaymentOrderPage,
@@ -216,8 +216,15 @@ class PaymentsController(Controller):
 
     @post(
         "/payments",
-        operation_id="createCheckout",
-        summary="Place a checkout: one payment order per seller",
+        **spec(
+            "createCheckout",
+            "Place a checkout: one payment order per seller",
+            problems=(409, 413, 415, 422),
+            answers={
+                201: success(CheckoutResponse, "Created: the checkout and each order's status"),
+                200: success(CheckoutResponse, "The identical checkout already existed"),
+            },
+        ),
         description="Creates a Checkout and its PaymentOrders atomically. Needs Idempotency-Key. "
         "Answers 201 (created) or 200 (the identical checkout already existed). Card numbers "
         "and CVCs anywhere in the body are refused (422): send the PSP's token. 422 also for "
@@ -228,12 +235,6 @@ class PaymentsController(Controller):
         status_code=201,
         before_request=guard_checkout_body,
         request_max_body_size=MAX_BODY_BYTES,
-        sync_to_thread=True,
-        responses={
-            201: success(CheckoutResponse, "Created: the checkout and each order's status"),
-            200: success(CheckoutResponse, "The identical checkout already existed"),
-            **problem_specs(409, 413, 415, 422),
-        },
         operation_class=operation(
             links={201: _READ_BACK, 200: _READ_BACK},
             headers={201: _CREATED_HEADERS, 200: {"location": _CREATED_HEADERS["location"]}},
@@ -262,11 +263,8 @@ class PaymentsController(Controller):
 
     @get(
         "/payments",
-        operation_id="listPaymentOrders",
-        summary="List payment orders, newest first",
+        **spec("listPaymentOrders", "List payment orders, newest first", problems=(422, 503)),
         description=LIST_DESCRIPTION,
-        sync_to_thread=True,
-        responses=problem_specs(422, 503),
         **access(Role.MERCHANT, Role.OPERATOR, Role.FINANCE),
     )
     def list_payment_orders(
@@ -288,15 +286,12 @@ class PaymentsController(Controller):
 
     @get(
         "/payments/{payment_order_id:str}",
-        operation_id="getPaymentOrder",
-        summary="A payment order's current state",
-        sync_to_thread=True,
+        **spec("getPaymentOrder", "A payment order's current state", problems=(404, 422, 503)),
         description="Right after the POST that created it, never a 404: an order the view does "
         "not hold yet is read from the event store (ADR 0011). Pass the position a command "
         "answered with as ?min_position= (or header Min-Position) to wait for a status change "
         "you caused. With ?as_of= the order as it stood at that instant, replayed from its "
         "events.",
-        responses=problem_specs(404, 422, 503),
         **access(Role.MERCHANT, Role.OPERATOR, Role.FINANCE),
     )
     def get_payment_order(
@@ -315,11 +310,8 @@ class PaymentsController(Controller):
 
     @get(
         "/checkouts/{checkout_id:str}",
-        operation_id="getCheckout",
-        summary="A checkout and its orders",
+        **spec("getCheckout", "A checkout and its orders", problems=(404, 422, 503)),
         description="Right after the POST that created it, never a 404 (ADR 0011).",
-        sync_to_thread=True,
-        responses=problem_specs(404, 422, 503),
         **access(Role.MERCHANT, Role.OPERATOR, Role.FINANCE),
     )
     def get_checkout(

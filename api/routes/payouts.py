@@ -14,7 +14,7 @@ from litestar.params import JSONBody
 
 from payments.api.auth import access
 from payments.api.idempotency import idempotency_key_guard, require_key, run_idempotent
-from payments.api.openapi import header, operation, success
+from payments.api.openapi import header, operation, spec, success
 from payments.api.parameters import (
     POSITION_CURSOR_PATTERN,
     IdempotencyKeyHeader,
@@ -24,7 +24,6 @@ from payments.api.parameters import (
     PayoutStatusQuery,
     PositionCursorQuery,
 )
-from payments.api.problems import problem_specs
 from payments.api.reads import invalid, not_found
 from payments.api.schemas import AmountText, Identifier
 from payments.domain.api_key import Role
@@ -168,8 +167,15 @@ class PayoutsController(Controller):
 
     @post(
         "/",
-        operation_id="createPayout",
-        summary="Pay a seller's available balance out through the PSP",
+        **spec(
+            "createPayout",
+            "Pay a seller's available balance out through the PSP",
+            problems=(409, 413, 422),
+            answers={
+                201: success(PayoutResponse, "Created: the payout, REQUESTED"),
+                200: success(PayoutResponse, "The payout this key created before"),
+            },
+        ),
         description="Reserves the amount (default: everything available) on the seller's "
         "wallet and creates the payout in one atomic save; the executor pays it at the PSP. "
         "Needs Idempotency-Key. 422 when the amount is not a positive amount within the "
@@ -177,12 +183,6 @@ class PayoutsController(Controller):
         status_code=201,
         before_request=idempotency_key_guard,
         request_max_body_size=MAX_BODY_BYTES,
-        sync_to_thread=True,
-        responses={
-            201: success(PayoutResponse, "Created: the payout, REQUESTED"),
-            200: success(PayoutResponse, "The payout this key created before"),
-            **problem_specs(409, 413, 422),
-        },
         operation_class=operation(
             headers={
                 201: {
@@ -220,14 +220,15 @@ class PayoutsController(Controller):
 
     @get(
         "/",
-        operation_id="listPayouts",
-        summary="Payouts, newest first, by seller and status (keyset paging)",
+        **spec(
+            "listPayouts",
+            "Payouts, newest first, by seller and status (keyset paging)",
+            problems=(404, 422),
+        ),
         description="Read from the payouts view; each item as GET /payouts/{payout_id} "
         "answers it. Filters: seller_account, status. Keyset pagination: limit (1-200, "
         "default 50) and the opaque cursor from next_cursor. A seller key lists its own "
         "seller's payouts; another seller_account is 404.",
-        sync_to_thread=True,
-        responses=problem_specs(404, 422),
         **access(Role.OPERATOR, Role.FINANCE, Role.SELLER),
     )
     def list_payouts(
@@ -243,10 +244,7 @@ class PayoutsController(Controller):
 
     @get(
         "/{payout_id:str}",
-        operation_id="getPayout",
-        summary="A payout's current state",
-        sync_to_thread=True,
-        responses=problem_specs(404, 422),
+        **spec("getPayout", "A payout's current state", problems=(404, 422)),
         **access(Role.OPERATOR, Role.FINANCE, Role.SELLER),
     )
     def get_payout(

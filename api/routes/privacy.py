@@ -20,9 +20,9 @@ from msgspec import Meta
 from payments.api.auth import access
 from payments.api.card_guard import refuse_card_data
 from payments.api.idempotency import idempotency_key_guard, require_key, run_idempotent
-from payments.api.openapi import success
+from payments.api.openapi import spec, success
 from payments.api.parameters import CheckoutIdPath, IdempotencyKeyHeader
-from payments.api.problems import ProblemError, problem_specs
+from payments.api.problems import ProblemError
 from payments.api.schemas import Identifier
 from payments.domain.erasure import Erasure
 from payments.domain.errors import FieldError, InvalidCommand
@@ -142,8 +142,15 @@ class PrivacyController(Controller):
 
     @post(
         "/erasures",
-        operation_id="createErasure",
-        summary="Erase a buyer's personal data for good",
+        **spec(
+            "createErasure",
+            "Erase a buyer's personal data for good",
+            problems=(400, 404, 409, 413, 422),
+            answers={
+                201: success(ErasureResponse, "Erased now: the record of the erasure"),
+                200: success(ErasureResponse, "Erased before: the earlier record"),
+            },
+        ),
         description="Erases the keys that seal the buyer_info of every checkout of this "
         "buyer (or of this checkout, placed without a buyer_id), or a seller's legal name, "
         "contact and KYC id number: it becomes unreadable; "
@@ -153,12 +160,6 @@ class PrivacyController(Controller):
         status_code=201,
         before_request=refuse_card_data_in_body,
         request_max_body_size=MAX_BODY_BYTES,
-        sync_to_thread=True,
-        responses={
-            201: success(ErasureResponse, "Erased now: the record of the erasure"),
-            200: success(ErasureResponse, "Erased before: the earlier record"),
-            **problem_specs(400, 404, 409, 413, 422),
-        },
         **access(),
     )
     def erase(
@@ -185,10 +186,11 @@ class PrivacyController(Controller):
 
     @get(
         "/erasures/{erasure_id:str}",
-        operation_id="getErasure",
-        summary="An erasure as recorded: when, by whom, how many keys",
-        sync_to_thread=True,
-        responses=problem_specs(404, 422),
+        **spec(
+            "getErasure",
+            "An erasure as recorded: when, by whom, how many keys",
+            problems=(404, 422),
+        ),
         **access(),
     )
     def get_erasure(
@@ -204,13 +206,12 @@ class PrivacyController(Controller):
 
     @get(
         "/checkouts/{checkout_id:str}/buyer-info",
-        operation_id="getBuyerInfo",
-        summary="A checkout's buyer_info, or why it cannot be read",
+        **spec(
+            "getBuyerInfo", "A checkout's buyer_info, or why it cannot be read", problems=(404, 422)
+        ),
         description="state is readable, erased (its key was erased: erased_at says when) or "
         "unreadable (no key for it). encrypted is false for checkouts recorded before "
         "buyer_info was sealed.",
-        sync_to_thread=True,
-        responses=problem_specs(404, 422),
         **access(),
     )
     def get_buyer_info(

@@ -15,7 +15,7 @@ from litestar.params import JSONBody, QueryParameter
 
 from payments.api.auth import access
 from payments.api.idempotency import idempotency_key_guard, require_key, run_idempotent
-from payments.api.openapi import operation, raw_body, success
+from payments.api.openapi import operation, raw_body, spec, success
 from payments.api.parameters import IdempotencyKeyHeader
 from payments.api.problems import ProblemError, problem_specs
 from payments.api.reconciliation_parameters import (
@@ -205,12 +205,14 @@ class ReconciliationsController(Controller):
 
     @get(
         "/exceptions",
-        operation_id="listExceptionsAcrossReconciliations",
-        summary="Exceptions across every run, oldest first, each with its age",
+        **spec(
+            "listExceptionsAcrossReconciliations",
+            "Exceptions across every run, oldest first, each with its age",
+            problems=(422,),
+            answers={200: success(ExceptionPage, "A page of exceptions")},
+        ),
         description="Filters: state, kind, run_id, payment_order_id, payout_id, and since / "
         "until (the day the matter began); limit and offset page the answer.",
-        sync_to_thread=True,
-        responses={200: success(ExceptionPage, "A page of exceptions"), **problem_specs(422)},
         **access(Role.FINANCE),
     )
     def list_all_exceptions(
@@ -236,11 +238,13 @@ class ReconciliationsController(Controller):
 
     @get(
         "/summary",
-        operation_id="getReconciliationDailySummary",
-        summary="The daily summary: counts and amounts per class of the day's runs, and the "
-        "open exceptions across all runs (count, amount, the oldest)",
-        sync_to_thread=True,
-        responses={200: success(dict[str, Any], "The day's summary"), **problem_specs(422)},
+        **spec(
+            "getReconciliationDailySummary",
+            "The daily summary: counts and amounts per class of the day's runs, and the "
+            "open exceptions across all runs (count, amount, the oldest)",
+            problems=(422,),
+            answers={200: success(dict[str, Any], "The day's summary")},
+        ),
         **access(Role.FINANCE),
     )
     def get_daily_summary(
@@ -253,10 +257,12 @@ class ReconciliationsController(Controller):
 
     @get(
         "/days",
-        operation_id="listReconciliationDays",
-        summary="Each recent day up to yesterday: reconciled, failed (and why) or pending",
-        sync_to_thread=True,
-        responses={200: success(dict[str, Any], "Days behind, and each day"), **problem_specs(422)},
+        **spec(
+            "listReconciliationDays",
+            "Each recent day up to yesterday: reconciled, failed (and why) or pending",
+            problems=(422,),
+            answers={200: success(dict[str, Any], "Days behind, and each day")},
+        ),
         **access(Role.FINANCE),
     )
     def get_days(
@@ -271,8 +277,12 @@ class ReconciliationsController(Controller):
 
     @get(
         "/balance",
-        operation_id="getPspBalanceCheck",
-        summary="The PSP's available balance against ours, per currency, and the difference",
+        **spec(
+            "getPspBalanceCheck",
+            "The PSP's available balance against ours, per currency, and the difference",
+            problems=(409, 503),
+            answers={200: success(dict[str, Any], "Both figures and the difference, per currency")},
+        ),
         description="Asks the PSP for its balance (GET /v1/balance) and compares its "
         "available amount with psp_balance + bank of our ledger + what reconciling the PSP's "
         "files not reconciled yet (today's, and missed days') would book. Minor units; "
@@ -280,11 +290,6 @@ class ReconciliationsController(Controller):
         "and our unsettled psp_receivable are shown, not compared (docs/operations.md). "
         "Nothing is recorded; the psp-balance-check job records its checks. 409 without a "
         "PSP configured, 503 when the PSP does not answer.",
-        sync_to_thread=True,
-        responses={
-            200: success(dict[str, Any], "Both figures and the difference, per currency"),
-            **problem_specs(409, 503),
-        },
         **access(Role.FINANCE),
     )
     def get_balance_check(self, services: NamedDependency[Services]) -> Response[bytes]:
@@ -303,10 +308,12 @@ class ReconciliationsController(Controller):
 
     @get(
         "/{run_id:str}",
-        operation_id="getReconciliation",
-        summary="A reconciliation run's summary: counts and amounts per class",
-        sync_to_thread=True,
-        responses={200: success(dict[str, Any], "The run's summary"), **problem_specs(404, 422)},
+        **spec(
+            "getReconciliation",
+            "A reconciliation run's summary: counts and amounts per class",
+            problems=(404, 422),
+            answers={200: success(dict[str, Any], "The run's summary")},
+        ),
         **access(Role.FINANCE),
     )
     def get_run(self, run_id: RunIdPath, services: NamedDependency[Services]) -> Response[bytes]:
@@ -314,10 +321,11 @@ class ReconciliationsController(Controller):
 
     @get(
         "/{run_id:str}/exceptions",
-        operation_id="listReconciliationExceptions",
-        summary="The run's exceptions (manual queue); ?state=open|auto_fixed|resolved|all",
-        sync_to_thread=True,
-        responses=problem_specs(404, 422),
+        **spec(
+            "listReconciliationExceptions",
+            "The run's exceptions (manual queue); ?state=open|auto_fixed|resolved|all",
+            problems=(404, 422),
+        ),
         **access(Role.FINANCE),
     )
     def list_exceptions(
@@ -336,19 +344,18 @@ class ReconciliationsController(Controller):
 
     @post(
         "/{run_id:str}/exceptions/{finding_id:str}/resolve",
-        operation_id="resolveReconciliationException",
-        summary="Record a person's decision on an open exception, posting its adjustment",
+        **spec(
+            "resolveReconciliationException",
+            "Record a person's decision on an open exception, posting its adjustment",
+            problems=(404, 409, 413, 422),
+            answers={200: success(dict[str, Any], "The exception, resolved")},
+        ),
         description="Body {action, reason}; the caller's key is recorded as who decided. "
         "action is accept_psp (post the PSP's "
         "figure, the difference to write_offs), write_off (the same, never a seller's "
         "balance), accept_ours, mark_duplicate (duplicates only) or investigated (these three "
         "post nothing). A second resolution of the same exception answers 409.",
         status_code=200,
-        sync_to_thread=True,
-        responses={
-            200: success(dict[str, Any], "The exception, resolved"),
-            **problem_specs(404, 409, 413, 422),
-        },
         **access(Role.FINANCE),
     )
     def resolve(
@@ -364,13 +371,12 @@ class ReconciliationsController(Controller):
 
     @get(
         "/{run_id:str}/report.csv",
-        operation_id="getReconciliationReportCsv",
-        summary="The full report as CSV (deterministic)",
-        sync_to_thread=True,
-        responses={
-            200: success(str, "The report", media_type="text/csv; charset=utf-8"),
-            **problem_specs(404, 422),
-        },
+        **spec(
+            "getReconciliationReportCsv",
+            "The full report as CSV (deterministic)",
+            problems=(404, 422),
+            answers={200: success(str, "The report", media_type="text/csv; charset=utf-8")},
+        ),
         **access(Role.FINANCE),
     )
     def get_report_csv(
@@ -380,10 +386,12 @@ class ReconciliationsController(Controller):
 
     @get(
         "/{run_id:str}/report.json",
-        operation_id="getReconciliationReportJson",
-        summary="The full report as JSON (deterministic)",
-        sync_to_thread=True,
-        responses={200: success(dict[str, Any], "The report"), **problem_specs(404, 422)},
+        **spec(
+            "getReconciliationReportJson",
+            "The full report as JSON (deterministic)",
+            problems=(404, 422),
+            answers={200: success(dict[str, Any], "The report")},
+        ),
         **access(Role.FINANCE),
     )
     def get_report_json(

@@ -12,9 +12,9 @@ from litestar.params import JSONBody
 
 from payments.api.auth import access
 from payments.api.idempotency import idempotency_key_guard, require_key, run_idempotent
-from payments.api.openapi import header, link, operation, success
+from payments.api.openapi import header, link, operation, spec, success
 from payments.api.parameters import IdempotencyKeyHeader, PaymentOrderIdPath, RefundIdPath
-from payments.api.problems import ProblemError, problem_specs
+from payments.api.problems import ProblemError
 from payments.api.refund_schemas import RefundRequestBody, refund_body
 from payments.api.schemas import RefundResponse
 from payments.domain.api_key import Role
@@ -81,8 +81,15 @@ class RefundsController(Controller):
 
     @post(
         "/payments/{payment_order_id:str}/refunds",
-        operation_id="createRefund",
-        summary="Refund a captured order, in part or in full",
+        **spec(
+            "createRefund",
+            "Refund a captured order, in part or in full",
+            problems=(404, 409, 413, 422),
+            answers={
+                201: success(RefundResponse, "Created: the refund, PENDING"),
+                200: success(RefundResponse, "The refund this key created before"),
+            },
+        ),
         description="Reserves the amount (default: everything left to refund) on the order and "
         "creates the refund in one atomic save; the executor refunds it at the PSP exactly "
         "once (status PENDING, then SUCCEEDED or FAILED; a failed refund's amount is "
@@ -93,12 +100,6 @@ class RefundsController(Controller):
         status_code=201,
         before_request=idempotency_key_guard,
         request_max_body_size=MAX_BODY_BYTES,
-        sync_to_thread=True,
-        responses={
-            201: success(RefundResponse, "Created: the refund, PENDING"),
-            200: success(RefundResponse, "The refund this key created before"),
-            **problem_specs(404, 409, 413, 422),
-        },
         operation_class=operation(
             links={201: _READ_BACK, 200: _READ_BACK},
             headers={201: _CREATED_HEADERS, 200: {"location": _CREATED_HEADERS["location"]}},
@@ -133,11 +134,8 @@ class RefundsController(Controller):
 
     @get(
         "/refunds/{refund_id:str}",
-        operation_id="getRefund",
-        summary="A refund's current state",
+        **spec("getRefund", "A refund's current state", problems=(404, 422)),
         description="Read from the event store: right after the POST that created it, never a 404.",
-        sync_to_thread=True,
-        responses=problem_specs(404, 422),
         **access(Role.MERCHANT, Role.OPERATOR, Role.FINANCE),
     )
     def get_refund(

@@ -12,8 +12,8 @@ from litestar.di import NamedDependency
 from litestar.params import JSONBody
 
 from payments.api.auth import access
+from payments.api.openapi import spec
 from payments.api.parameters import CursorQuery, LimitQuery, PaymentOrderIdPath
-from payments.api.problems import problem_specs
 from payments.api.reads import decode_cursor, encode_cursor
 from payments.domain.api_key import Role
 from payments.domain.money import format_minor
@@ -107,12 +107,13 @@ class RiskController(Controller):
 
     @get(
         "/reviews",
-        operation_id="listRiskReviews",
-        summary="Orders the risk rules hold for review, oldest first",
+        **spec(
+            "listRiskReviews",
+            "Orders the risk rules hold for review, oldest first",
+            problems=(422,),
+        ),
         description="Keyset paging: limit (1-200, default 50) and the opaque cursor from "
         "next_cursor. Each item names the rule and the numbers that triggered it.",
-        sync_to_thread=True,
-        responses=problem_specs(422),
         **access(Role.OPERATOR),
     )
     def list_reviews(
@@ -125,12 +126,13 @@ class RiskController(Controller):
 
     @post(
         "/reviews/{payment_order_id:str}/approve",
-        operation_id="approveRiskReview",
-        summary="Approve an order in review: it goes on to the executor",
+        **spec(
+            "approveRiskReview",
+            "Approve an order in review: it goes on to the executor",
+            problems=(404, 409, 413, 422),
+        ),
         description=DECISION_NOTE,
         status_code=200,
-        sync_to_thread=True,
-        responses=problem_specs(404, 409, 413, 422),
         **access(Role.OPERATOR),
     )
     def approve(
@@ -144,12 +146,13 @@ class RiskController(Controller):
 
     @post(
         "/reviews/{payment_order_id:str}/decline",
-        operation_id="declineRiskReview",
-        summary="Decline an order in review: it fails with blocked_by_risk, never charged",
+        **spec(
+            "declineRiskReview",
+            "Decline an order in review: it fails with blocked_by_risk, never charged",
+            problems=(404, 409, 413, 422),
+        ),
         description=DECISION_NOTE,
         status_code=200,
-        sync_to_thread=True,
-        responses=problem_specs(404, 409, 413, 422),
         **access(Role.OPERATOR),
     )
     def decline(

@@ -15,9 +15,9 @@ from payments.api.auth import access
 from payments.api.bank_guard import refuse_bank_details
 from payments.api.card_guard import refuse_card_data
 from payments.api.idempotency import require_key, run_idempotent
-from payments.api.openapi import success
+from payments.api.openapi import spec, success
 from payments.api.parameters import ID_PATTERN, IdempotencyKeyHeader, SellerAccountPath, one_of
-from payments.api.problems import ProblemError, problem_specs
+from payments.api.problems import ProblemError
 from payments.api.seller_schemas import (
     ReasonRequest,
     SellerPage,
@@ -102,8 +102,12 @@ class SellersController(Controller):
 
     @post(
         "/",
-        operation_id="createSeller",
-        summary="Register a seller and submit its KYC to the PSP",
+        **spec(
+            "createSeller",
+            "Register a seller and submit its KYC to the PSP",
+            problems=(409, 413, 422),
+            answers={201: success(SellerResponse, "Registered; KYC as the PSP answered")},
+        ),
         description="Needs Idempotency-Key. The payout destination is a bank token from the "
         "PSP (POST /v1/bank_tokens): an IBAN or account number anywhere in the body is refused "
         "(422), as is card data. Legal name, contact and id number are stored sealed (erasable). "
@@ -112,11 +116,6 @@ class SellersController(Controller):
         status_code=201,
         before_request=guard_seller_body,
         request_max_body_size=MAX_BODY_BYTES,
-        sync_to_thread=True,
-        responses={
-            201: success(SellerResponse, "Registered; KYC as the PSP answered"),
-            **problem_specs(409, 413, 422),
-        },
         **access(Role.MERCHANT),
     )
     def create_seller(
@@ -139,10 +138,7 @@ class SellersController(Controller):
 
     @get(
         "/",
-        operation_id="listSellers",
-        summary="Sellers in account order (keyset paging)",
-        sync_to_thread=True,
-        responses=problem_specs(422),
+        **spec("listSellers", "Sellers in account order (keyset paging)", problems=(422,)),
         **access(Role.MERCHANT, Role.OPERATOR, Role.FINANCE),
     )
     def list_sellers(
@@ -156,10 +152,11 @@ class SellersController(Controller):
 
     @get(
         "/{seller_account:str}",
-        operation_id="getSeller",
-        summary="A seller: KYC, suspension, whether it may be paid out",
-        sync_to_thread=True,
-        responses=problem_specs(404, 422),
+        **spec(
+            "getSeller",
+            "A seller: KYC, suspension, whether it may be paid out",
+            problems=(404, 422),
+        ),
         **access(Role.MERCHANT, Role.OPERATOR, Role.FINANCE, Role.SELLER),
     )
     def get_seller(
@@ -172,14 +169,15 @@ class SellersController(Controller):
 
     @patch(
         "/{seller_account:str}",
-        operation_id="updateSeller",
-        summary="Change a seller's payout destination, legal name or contact",
+        **spec(
+            "updateSeller",
+            "Change a seller's payout destination, legal name or contact",
+            problems=(404, 409, 413, 422),
+        ),
         description="Recorded as an event; a bank token only, never an IBAN (422). 409 when "
         "the seller's personal data is erased and the change needs it.",
         before_request=guard_seller_body,
         request_max_body_size=MAX_BODY_BYTES,
-        sync_to_thread=True,
-        responses=problem_specs(404, 409, 413, 422),
         **access(Role.MERCHANT),
     )
     def update_seller(
@@ -210,13 +208,14 @@ class SellersController(Controller):
 
     @post(
         "/{seller_account:str}/suspend",
-        operation_id="suspendSeller",
-        summary="Suspend a seller: no payouts, and by policy no new charges",
+        **spec(
+            "suspendSeller",
+            "Suspend a seller: no payouts, and by policy no new charges",
+            problems=(404, 422),
+        ),
         description="Recorded with the calling key's id (GET /audit/actions). Repeating it "
         "changes nothing.",
         status_code=200,
-        sync_to_thread=True,
-        responses=problem_specs(404, 422),
         **access(Role.OPERATOR),
     )
     def suspend_seller(
@@ -231,12 +230,9 @@ class SellersController(Controller):
 
     @post(
         "/{seller_account:str}/reinstate",
-        operation_id="reinstateSeller",
-        summary="Lift a seller's suspension",
+        **spec("reinstateSeller", "Lift a seller's suspension", problems=(404, 422)),
         description="Recorded with the calling key's id. Repeating it changes nothing.",
         status_code=200,
-        sync_to_thread=True,
-        responses=problem_specs(404, 422),
         **access(Role.OPERATOR),
     )
     def reinstate_seller(

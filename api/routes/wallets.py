@@ -13,6 +13,7 @@ from litestar.params import QueryParameter
 
 from payments.api.as_of import as_of_unavailable, parse_as_of
 from payments.api.auth import access
+from payments.api.openapi import spec
 from payments.api.parameters import (
     AsOfQuery,
     IdQuery,
@@ -21,7 +22,6 @@ from payments.api.parameters import (
     MinPositionQuery,
     SellerAccountPath,
 )
-from payments.api.problems import problem_specs
 from payments.api.reads import ensure_fresh, not_found, parse_min_position
 from payments.domain.api_key import Role
 from payments.domain.money import format_minor
@@ -95,13 +95,14 @@ class WalletsController(Controller):
 
     @get(
         "/",
-        operation_id="listNegativeWallets",
-        summary="Sellers in debt: wallets whose balance is below zero, with since when",
+        **spec(
+            "listNegativeWallets",
+            "Sellers in debt: wallets whose balance is below zero, with since when",
+            problems=(422, 503),
+        ),
         description="Only `balance=negative` is supported: the sellers a refund or dispute left "
         "owing the platform, by seller account, each with its amounts and `negative_since`. "
         "Later sales net a debt off first; payouts skip these sellers.",
-        sync_to_thread=True,
-        responses=problem_specs(422, 503),
         **access(Role.FINANCE),
     )
     def negative_wallets(
@@ -125,11 +126,12 @@ class WalletsController(Controller):
 
     @get(
         "/{seller_account:str}",
-        operation_id="getWallet",
-        summary="A seller's wallet: pending, available, in transit, paid out and balance",
+        **spec(
+            "getWallet",
+            "A seller's wallet: pending, available, in transit, paid out and balance",
+            problems=(404, 422, 503),
+        ),
         description="With ?as_of= the wallet as it stood at that instant.",
-        sync_to_thread=True,
-        responses=problem_specs(404, 422, 503),
         **access(Role.FINANCE, Role.SELLER),
     )
     def wallet(
