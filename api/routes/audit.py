@@ -12,7 +12,12 @@ from litestar import Controller, Response, get, post
 from litestar.di import NamedDependency
 
 from payments.api.auth import access
-from payments.api.idempotency import idempotency_key_guard, require_key, run_idempotent
+from payments.api.idempotency import (
+    idempotency_key_guard,
+    require_key,
+    run_idempotent,
+    stored_answer,
+)
 from payments.api.openapi import header, operation, spec, success
 from payments.api.parameters import IdempotencyKeyHeader, PaymentOrderIdPath, UuidPath
 from payments.api.problems import FieldProblem, ProblemError
@@ -168,11 +173,7 @@ class AuditController(Controller):
             verification_id = verifications.create(list(NAMES))
             created.append(verification_id)
             url = f"/audit/verifications/{verification_id}"
-            return StoredResponse(
-                status=202,
-                body=msgspec.json.encode(VerificationCreated(str(verification_id), "queued", url)),
-                headers={"location": url},
-            )
+            return stored_answer(202, VerificationCreated(str(verification_id), "queued", url), url)
 
         empty_body = hashlib.sha256(b"").hexdigest()
         response = run_idempotent(

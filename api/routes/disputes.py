@@ -8,18 +8,17 @@ from __future__ import annotations
 
 import hashlib
 from datetime import UTC, datetime
-from typing import Any
 
 import msgspec
-from litestar import Controller, Request, Response, get, post
+from litestar import Controller, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import JSONBody
 
 from payments.api.auth import access
-from payments.api.card_guard import refuse_card_data
+from payments.api.card_guard import guard_keyed_body
 from payments.api.dispute_reads import dispute_response
 from payments.api.dispute_schemas import DisputeEvidenceRequest, DisputeResponse
-from payments.api.idempotency import idempotency_key_guard, require_key, run_idempotent
+from payments.api.idempotency import require_key, run_idempotent, stored_answer
 from payments.api.openapi import header, operation, spec, success
 from payments.api.parameters import IdempotencyKeyHeader, PaymentOrderIdPath
 from payments.api.problems import ProblemError
@@ -32,16 +31,6 @@ from payments.runtime.services import Services
 
 EVIDENCE_SCOPE = "POST /payments/{id}/dispute/evidence"
 MAX_BODY_BYTES = 32 * 1024  # 4000 characters, even \u-escaped, fit
-
-
-async def guard_evidence_body(request: Request[Any, Any, Any]) -> None:
-    """A key first (400 without one), then no card number anywhere in the text (422)."""
-    await idempotency_key_guard(request)
-    try:
-        decoded = msgspec.json.decode(await request.body())
-    except (msgspec.DecodeError, UnicodeDecodeError):
-        return  # the body parser answers 400
-    refuse_card_data(decoded)
 
 
 def _evidence(
@@ -67,11 +56,8 @@ def _evidence(
             error.status, "evidence-not-accepted", "The PSP did not take the evidence", str(error),
             headers=headers,
         ) from None  # fmt: skip
-    headers = {"location": f"/payments/{payment_order_id}/dispute"}
-    if position is not None:
-        headers["event-position"] = str(position)
     body = dispute_response(services.application, dispute.psp_dispute_id)
-    return StoredResponse(status=202, body=msgspec.json.encode(body), headers=headers)
+    return stored_answer(202, body, f"/payments/{payment_order_id}/dispute", position)
 
 
 class DisputesController(Controller):
@@ -114,7 +100,7 @@ class DisputesController(Controller):
         "already, won or lost) or the deadline has passed; 422 for an empty or too long "
         "text, or card data in it; 503 when the PSP cannot be reached (nothing recorded).",
         status_code=202,
-        before_request=guard_evidence_body,
+        before_request=guard_keyed_body,
         request_max_body_size=MAX_BODY_BYTES,
         operation_class=operation(
             headers={

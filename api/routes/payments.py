@@ -14,7 +14,7 @@ from payments.api.as_of import parse_as_of, read_order_as_of
 from payments.api.auth import access
 from payments.api.card_guard import refuse_card_data
 from payments.api.dispute_reads import with_dispute
-from payments.api.idempotency import require_key, run_idempotent
+from payments.api.idempotency import require_key, run_idempotent, stored_answer
 from payments.api.openapi import header, link, operation, spec, success
 from payments.api.parameters import (
     AsOfQuery,
@@ -125,25 +125,25 @@ def order_url(payment_order_id: str) -> str:
     return f"/payments/{payment_order_id}"
 
 
-def checkout_body(checkout: Checkout, orders: list[PaymentOrder], position: int | None) -> bytes:
-    return msgspec.json.encode(
-        CheckoutResponse(
-            checkout_id=checkout.checkout_id,
-            is_payment_done=checkout.is_payment_done,
-            position=position,
-            payment_orders=[
-                PaymentOrderSummary(
-                    payment_order_id=o.payment_order_id,
-                    seller_account=o.seller_account,
-                    amount=o.amount.format(),
-                    currency=o.currency,
-                    status=o.status.value,
-                    url=order_url(o.payment_order_id),
-                    **risk_of(o),
-                )
-                for o in orders
-            ],
-        )
+def checkout_body(
+    checkout: Checkout, orders: list[PaymentOrder], position: int | None
+) -> CheckoutResponse:
+    return CheckoutResponse(
+        checkout_id=checkout.checkout_id,
+        is_payment_done=checkout.is_payment_done,
+        position=position,
+        payment_orders=[
+            PaymentOrderSummary(
+                payment_order_id=o.payment_order_id,
+                seller_account=o.seller_account,
+                amount=o.amount.format(),
+                currency=o.currency,
+                status=o.status.value,
+                url=order_url(o.payment_order_id),
+                **risk_of(o),
+            )
+            for o in orders
+        ],
     )
 
 
@@ -157,13 +157,12 @@ def risk_of(order: PaymentOrder) -> dict[str, str | None]:
 
 
 def _placement_response(placement: Placement) -> StoredResponse:
-    headers = {"location": f"/checkouts/{placement.checkout.checkout_id}"}
-    if placement.position is not None:
-        headers["event-position"] = str(placement.position)
-    return StoredResponse(
-        status=201 if placement.created else 200,
-        body=checkout_body(placement.checkout, placement.orders, placement.position),
-        headers=headers,
+    checkout, position = placement.checkout, placement.position
+    return stored_answer(
+        201 if placement.created else 200,
+        checkout_body(checkout, placement.orders, position),
+        f"/checkouts/{checkout.checkout_id}",
+        position,
     )
 
 

@@ -13,7 +13,12 @@ from litestar.di import NamedDependency
 from litestar.params import JSONBody
 
 from payments.api.auth import access
-from payments.api.idempotency import idempotency_key_guard, require_key, run_idempotent
+from payments.api.idempotency import (
+    idempotency_key_guard,
+    require_key,
+    run_idempotent,
+    stored_answer,
+)
 from payments.api.openapi import header, operation, spec, success
 from payments.api.parameters import (
     POSITION_CURSOR_PATTERN,
@@ -25,11 +30,11 @@ from payments.api.parameters import (
     PositionCursorQuery,
 )
 from payments.api.reads import invalid, not_found
+from payments.api.routes.refunds import amount_minor_of
 from payments.api.schemas import AmountText, Identifier
 from payments.domain.api_key import Role
-from payments.domain.errors import FieldError, InvalidCommand, NotFound
+from payments.domain.errors import NotFound
 from payments.domain.ids import payout_uuid
-from payments.domain.money import Money, MoneyError
 from payments.domain.payout import Payout
 from payments.domain.payout_commands import (
     PayoutPlacement,
@@ -139,26 +144,13 @@ def request_payout(services: Services, command: RequestPayout) -> PayoutPlacemen
 
 
 def _placement_response(placement: PayoutPlacement) -> StoredResponse:
-    headers = {"location": f"/payouts/{placement.payout.payout_id}"}
-    if placement.position is not None:
-        headers["event-position"] = str(placement.position)
-    return StoredResponse(
-        status=201 if placement.created else 200,
-        body=msgspec.json.encode(payout_body(placement.payout, placement.position)),
-        headers=headers,
+    payout, position = placement.payout, placement.position
+    return stored_answer(
+        201 if placement.created else 200,
+        payout_body(payout, position),
+        f"/payouts/{payout.payout_id}",
+        position,
     )
-
-
-def _amount_minor(text: str | None, currency: str) -> int | None:
-    if text is None:
-        return None
-    try:
-        amount = Money.parse(text, currency)
-    except MoneyError as error:
-        raise InvalidCommand([FieldError("amount", str(error))]) from None
-    if amount.minor <= 0:
-        raise InvalidCommand([FieldError("amount", "must be greater than zero")])
-    return amount.minor
 
 
 class PayoutsController(Controller):
@@ -201,7 +193,7 @@ class PayoutsController(Controller):
         idempotency_key: IdempotencyKeyHeader,
     ) -> Response[bytes]:
         key = require_key(idempotency_key)
-        amount = _amount_minor(data.amount, services.settings.currency)
+        amount = amount_minor_of(data.amount, services.settings.currency)
         command = RequestPayout(
             payout_id_for_key(f"{caller.key_id} {key}"),
             data.seller_account,

@@ -12,14 +12,14 @@ from typing import Annotated, Any
 from uuid import UUID
 
 import msgspec
-from litestar import Controller, Request, Response, get, post
+from litestar import Controller, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import JSONBody, PathParameter
 from msgspec import Meta
 
 from payments.api.auth import access
-from payments.api.card_guard import refuse_card_data
-from payments.api.idempotency import idempotency_key_guard, require_key, run_idempotent
+from payments.api.card_guard import guard_keyed_body
+from payments.api.idempotency import require_key, run_idempotent, stored_answer
 from payments.api.openapi import spec, success
 from payments.api.parameters import CheckoutIdPath, IdempotencyKeyHeader
 from payments.api.problems import ProblemError
@@ -113,20 +113,10 @@ def nothing_to_erase() -> ProblemError:
 def _erasure_response(outcome: ErasureOutcome | None) -> StoredResponse:
     if outcome is None:
         raise nothing_to_erase()
-    return StoredResponse(
-        status=201 if outcome.erased_now else 200,
-        body=msgspec.json.encode(erasure_body(outcome.erasure)),
-        headers={"location": f"/privacy/erasures/{outcome.erasure.id}"},
+    erasure = outcome.erasure
+    return stored_answer(
+        201 if outcome.erased_now else 200, erasure_body(erasure), f"/privacy/erasures/{erasure.id}"
     )
-
-
-async def refuse_card_data_in_body(request: Request[Any, Any, Any]) -> None:
-    await idempotency_key_guard(request)  # a missing or invalid key: 400 before the body
-    try:
-        decoded = msgspec.json.decode(await request.body())
-    except (msgspec.DecodeError, UnicodeDecodeError):
-        return  # the body parser answers 400
-    refuse_card_data(decoded)
 
 
 # Any other value than an erasure's UUID answers 404 (as the run ids of reconciliation).
@@ -158,7 +148,7 @@ class PrivacyController(Controller):
         "Erasure event. Needs Idempotency-Key. 201 when keys were erased now, 200 when the "
         "subject was erased before, 404 when it never had a key.",
         status_code=201,
-        before_request=refuse_card_data_in_body,
+        before_request=guard_keyed_body,
         request_max_body_size=MAX_BODY_BYTES,
         **access(),
     )

@@ -14,7 +14,12 @@ from litestar.di import NamedDependency
 from litestar.params import JSONBody, QueryParameter
 
 from payments.api.auth import access
-from payments.api.idempotency import idempotency_key_guard, require_key, run_idempotent
+from payments.api.idempotency import (
+    idempotency_key_guard,
+    require_key,
+    run_idempotent,
+    stored_answer,
+)
 from payments.api.openapi import operation, raw_body, spec, success
 from payments.api.parameters import IdempotencyKeyHeader
 from payments.api.problems import ProblemError, problem_specs
@@ -84,18 +89,8 @@ class ExceptionPage(msgspec.Struct, frozen=True):
     run_id: str | None = None
 
 
-def _summary(outcome: RunOutcome, dry_run: bool = False) -> bytes:
-    body = {**summary(outcome.run), "created": outcome.created, "dry_run": dry_run}
-    return msgspec.json.encode(body)
-
-
-def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response[bytes]:
-    return Response(
-        content=msgspec.json.encode(body),
-        status_code=status,
-        media_type="application/json",
-        headers=headers,
-    )
+def _summary(outcome: RunOutcome, dry_run: bool = False) -> dict[str, Any]:
+    return {**summary(outcome.run), "created": outcome.created, "dry_run": dry_run}
 
 
 def resolve_exception(
@@ -109,6 +104,10 @@ def resolve_exception(
 
 def _json_bytes(content: bytes) -> Response[bytes]:
     return Response(content=content, status_code=200, media_type="application/json")
+
+
+def _json(body: Any) -> Response[bytes]:
+    return _json_bytes(msgspec.json.encode(body))
 
 
 def csv_report(run: ReconciliationRun) -> Response[bytes]:
@@ -157,11 +156,8 @@ class ReconciliationsController(Controller):
 
             def reconcile() -> StoredResponse:
                 outcome = reconcile_spooled(services, path, file_sha, file_format, dry_run=False)
-                return StoredResponse(
-                    status=201 if outcome.created else 200,
-                    body=_summary(outcome),
-                    headers={"location": f"/reconciliations/{outcome.run.id}"},
-                )
+                location = f"/reconciliations/{outcome.run.id}"
+                return stored_answer(201 if outcome.created else 200, _summary(outcome), location)
 
             return await sync_to_thread(
                 run_idempotent,
@@ -197,11 +193,11 @@ class ReconciliationsController(Controller):
     ) -> Response[bytes]:
         async with spooled_csv(request) as (path, file_sha):
 
-            def classify() -> bytes:
+            def classify() -> dict[str, Any]:
                 outcome = reconcile_spooled(services, path, file_sha, file_format, dry_run=True)
                 return _summary(outcome, dry_run=True)
 
-            return _json_bytes(await sync_to_thread(classify))
+            return _json(await sync_to_thread(classify))
 
     @get(
         "/exceptions",

@@ -11,7 +11,12 @@ from litestar.di import NamedDependency
 from litestar.params import JSONBody
 
 from payments.api.auth import access
-from payments.api.idempotency import idempotency_key_guard, require_key, run_idempotent
+from payments.api.idempotency import (
+    idempotency_key_guard,
+    require_key,
+    run_idempotent,
+    stored_answer,
+)
 from payments.api.openapi import header, link, operation, spec, success
 from payments.api.parameters import IdempotencyKeyHeader, PaymentOrderIdPath, RefundIdPath
 from payments.api.problems import ProblemError
@@ -66,13 +71,12 @@ def request_refund(services: Services, command: RequestRefund) -> RefundPlacemen
 
 
 def _placement_response(placement: RefundPlacement) -> StoredResponse:
-    headers = {"location": f"/refunds/{placement.refund.refund_id}"}
-    if placement.position is not None:
-        headers["event-position"] = str(placement.position)
-    return StoredResponse(
-        status=201 if placement.created else 200,
-        body=msgspec.json.encode(refund_body(placement.refund)),
-        headers=headers,
+    refund = placement.refund
+    return stored_answer(
+        201 if placement.created else 200,
+        refund_body(refund),
+        f"/refunds/{refund.refund_id}",
+        placement.position,
     )
 
 

@@ -14,7 +14,7 @@ from litestar.params import JSONBody, QueryParameter
 from payments.api.auth import access
 from payments.api.bank_guard import refuse_bank_details
 from payments.api.card_guard import refuse_card_data
-from payments.api.idempotency import require_key, run_idempotent
+from payments.api.idempotency import require_key, run_idempotent, stored_answer
 from payments.api.openapi import spec, success
 from payments.api.parameters import ID_PATTERN, IdempotencyKeyHeader, SellerAccountPath, one_of
 from payments.api.problems import ProblemError
@@ -75,10 +75,7 @@ def _register(services: Services, data: SellerRequest, caller: Caller) -> Stored
     said = kyc.submit(services, data.seller_account) if services.psp_url else "no PSP configured"
     seller = services.sellers.get(data.seller_account)
     body = seller_response(services, seller, position=placement.position, onboarding=said)
-    headers = {"location": f"/sellers/{data.seller_account}"}
-    if placement.position is not None:
-        headers["event-position"] = str(placement.position)
-    return StoredResponse(status=201, body=msgspec.json.encode(body), headers=headers)
+    return stored_answer(201, body, f"/sellers/{data.seller_account}", placement.position)
 
 
 def seller_for(services: Services, caller: Caller, account: str) -> Seller:
