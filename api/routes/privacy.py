@@ -23,6 +23,7 @@ from payments.api.idempotency import require_key, run_idempotent, stored_answer
 from payments.api.openapi import spec, success
 from payments.api.parameters import CheckoutIdPath, IdempotencyKeyHeader
 from payments.api.problems import ProblemError
+from payments.api.reads import not_found
 from payments.api.schemas import Identifier
 from payments.domain.erasure import Erasure
 from payments.domain.errors import FieldError, InvalidCommand
@@ -191,7 +192,7 @@ class PrivacyController(Controller):
         except ValueError:
             found = None
         if found is None:
-            raise ProblemError(404, "not-found", "Not found", f"erasure {erasure_id!r} not found")
+            raise not_found(f"erasure {erasure_id!r}")
         return erasure_body(found)
 
     @get(
