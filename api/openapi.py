@@ -112,6 +112,17 @@ def operation(
     return DocumentedOperation
 
 
+def created_or_replayed(
+    links: Mapping[str, Link], headers: Mapping[str, OpenAPIHeader]
+) -> type[Operation]:
+    """The operation of a creating POST that answers 201 (created) or 200 (created before,
+    replayed): both link to what was created; 201 carries `headers`, 200 its Location."""
+    return operation(
+        links={201: links, 200: links},
+        headers={201: headers, 200: {"location": headers["location"]}},
+    )
+
+
 # Request fields that carry an amount or the currency: their rules depend on the deployment.
 AMOUNT_FIELDS = (
     ("PaymentOrderRequest", "amount"),

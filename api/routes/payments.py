@@ -15,7 +15,7 @@ from payments.api.auth import access
 from payments.api.card_guard import refuse_card_data
 from payments.api.dispute_reads import with_dispute
 from payments.api.idempotency import require_key, run_idempotent, stored_answer
-from payments.api.openapi import header, link, operation, spec, success
+from payments.api.openapi import created_or_replayed, header, link, spec, success
 from payments.api.parameters import (
     AsOfQuery,
     CheckoutIdPath,
@@ -234,10 +234,7 @@ class PaymentsController(Controller):
         status_code=201,
         before_request=guard_checkout_body,
         request_max_body_size=MAX_BODY_BYTES,
-        operation_class=operation(
-            links={201: _READ_BACK, 200: _READ_BACK},
-            headers={201: _CREATED_HEADERS, 200: {"location": _CREATED_HEADERS["location"]}},
-        ),
+        operation_class=created_or_replayed(_READ_BACK, _CREATED_HEADERS),
         **access(Role.MERCHANT),
     )
     def create_checkout(

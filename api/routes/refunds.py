@@ -17,7 +17,7 @@ from payments.api.idempotency import (
     run_idempotent,
     stored_answer,
 )
-from payments.api.openapi import header, link, operation, spec, success
+from payments.api.openapi import created_or_replayed, header, link, spec, success
 from payments.api.parameters import IdempotencyKeyHeader, PaymentOrderIdPath, RefundIdPath
 from payments.api.problems import ProblemError
 from payments.api.refund_schemas import RefundRequestBody, refund_body
@@ -104,10 +104,7 @@ class RefundsController(Controller):
         status_code=201,
         before_request=idempotency_key_guard,
         request_max_body_size=MAX_BODY_BYTES,
-        operation_class=operation(
-            links={201: _READ_BACK, 200: _READ_BACK},
-            headers={201: _CREATED_HEADERS, 200: {"location": _CREATED_HEADERS["location"]}},
-        ),
+        operation_class=created_or_replayed(_READ_BACK, _CREATED_HEADERS),
         **access(Role.MERCHANT),
     )
     def create_refund(
