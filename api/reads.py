@@ -13,6 +13,7 @@ import base64
 import binascii
 import re
 from datetime import datetime
+from typing import TypeVar
 
 import msgspec
 from prometheus_client import Counter
@@ -45,6 +46,7 @@ _RFC3339 = re.compile(
     r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$", re.ASCII
 )
 _ID = re.compile(ID_PATTERN, re.ASCII)
+T = TypeVar("T")
 
 
 def invalid(parameter: str, message: str) -> ProblemError:
@@ -231,6 +233,13 @@ class PaymentOrderPage(msgspec.Struct, frozen=True):
 
     items: list[PaymentOrderResponse]
     next_cursor: str | None
+
+
+def keyset_page(found: list[T], limit: int) -> tuple[list[T], T | None]:
+    """A page of what a read asked `limit + 1` of: its first `limit`, and the one the next
+    page starts after (None when this page is the last)."""
+    page = found[:limit]
+    return page, page[-1] if len(found) > limit else None
 
 
 def encode_cursor(key: OrderKey) -> str:

@@ -13,7 +13,7 @@ from litestar.params import QueryParameter
 from payments.api.auth import access
 from payments.api.openapi import spec
 from payments.api.parameters import MAX_POSITION, POSITION_PATTERN, LimitQuery
-from payments.api.reads import order_responses
+from payments.api.reads import keyset_page, order_responses
 from payments.api.schemas import PaymentOrderResponse
 from payments.domain.api_key import Role
 from payments.projections.catalog import LiveViews
@@ -77,13 +77,13 @@ def action_page(
     Follower(view, ApplicationEventSource(services.application)).run_until_idle()
     start = min(int(after), MAX_POSITION) if after else 0
     actions = view.actions(actor=actor, action=action, after=start, limit=limit + 1)
-    page = actions[:limit]
+    page, last = keyset_page(actions, limit)
     return ActionPage(
         actions=[
             ActionView(a.position, a.recorded_at, a.actor, a.action, a.subject, a.detail)
             for a in page
         ],
-        next_after=page[-1].position if len(actions) > limit else None,
+        next_after=last.position if last is not None else None,
     )
 
 

@@ -29,7 +29,7 @@ from payments.api.parameters import (
     PayoutStatusQuery,
     PositionCursorQuery,
 )
-from payments.api.reads import invalid, not_found
+from payments.api.reads import invalid, keyset_page, not_found
 from payments.api.routes.refunds import amount_minor_of
 from payments.api.schemas import AmountText, Identifier
 from payments.domain.api_key import Role
@@ -126,13 +126,13 @@ def list_payouts(
     if cursor is not None and _POSITION.fullmatch(cursor) is None:
         raise invalid("cursor", "is not a cursor this API returned")
     rows = PayoutsView(services.pool).newest(where, limit + 1, int(cursor) if cursor else None)
-    page = rows[:limit]
+    page, last = keyset_page(rows, limit)
     found = load_aggregates(
         services.application, services.pool, [payout_uuid(r.payout_id) for r in page]
     )
     return PayoutPage(
         items=[payout_body(found[payout_uuid(r.payout_id)]) for r in page],
-        next_cursor=str(page[-1].position) if len(rows) > limit else None,
+        next_cursor=str(last.position) if last is not None else None,
     )
 
 

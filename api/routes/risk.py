@@ -14,7 +14,7 @@ from litestar.params import JSONBody
 from payments.api.auth import access
 from payments.api.openapi import spec
 from payments.api.parameters import CursorQuery, LimitQuery, PaymentOrderIdPath
-from payments.api.reads import decode_cursor, encode_cursor
+from payments.api.reads import decode_cursor, encode_cursor, keyset_page
 from payments.domain.api_key import Role
 from payments.domain.money import format_minor
 from payments.projections.followers.risk_feed import Review, RiskFeed
@@ -85,12 +85,11 @@ def review_page(services: Services, limit: int, cursor: str | None) -> ReviewPag
     found = view.reviews(
         limit + 1, None if after is None else (after.created_at, after.payment_order_id)
     )
-    items = found[:limit]
-    more = len(found) > limit
+    items, last = keyset_page(found, limit)
     return ReviewPage(
         items=[review_view(r) for r in items],
-        next_cursor=encode_cursor(OrderKey(items[-1].held_at, items[-1].payment_order_id))
-        if more
+        next_cursor=encode_cursor(OrderKey(last.held_at, last.payment_order_id))
+        if last is not None
         else None,
     )
 

@@ -22,7 +22,7 @@ from payments.api.parameters import (
     MinPositionQuery,
     SellerAccountPath,
 )
-from payments.api.reads import ensure_fresh, not_found, parse_min_position
+from payments.api.reads import ensure_fresh, keyset_page, not_found, parse_min_position
 from payments.domain.api_key import Role
 from payments.domain.money import format_minor
 from payments.projections.audit import as_of as history
@@ -116,12 +116,11 @@ class WalletsController(Controller):
     ) -> NegativeWalletPage:
         wallets = LiveViews.on(services.pool).wallets
         ensure_fresh(services, wallets, parse_min_position(min_position, min_position_header))
-        found = wallets.negative(limit + 1, after)
-        page = found[:limit]
+        page, last = keyset_page(wallets.negative(limit + 1, after), limit)
         mode = services.settings.funds_available_on
         return NegativeWalletPage(
             wallets=[wallet_response(w, mode) for w in page],
-            next_after=page[-1].seller_account if len(found) > limit else None,
+            next_after=last.seller_account if last is not None else None,
         )
 
     @get(
