@@ -53,11 +53,7 @@ def refuse_card_data(body: Any) -> None:
     _scan(body, "", in_card_section=False, found=found)
     if found:
         raise ProblemError(
-            422,
-            "card-data-refused",
-            "Raw card data is not accepted",
-            _HINT,
-            errors=found,
+            422, "card-data-refused", "Raw card data is not accepted", _HINT, errors=found
         )
 
 

@@ -284,11 +284,7 @@ def parse_filter(
 
 
 def list_orders(
-    services: Services,
-    where: OrderFilter,
-    limit: int,
-    cursor: str | None,
-    min_position: int | None,
+    services: Services, where: OrderFilter, limit: int, cursor: str | None, min_position: int | None
 ) -> PaymentOrderPage:
     after = decode_cursor(cursor) if cursor is not None else None
     views = LiveViews.on(services.pool)

@@ -26,8 +26,7 @@ ACTOR_PATTERN = r"^([a-z2-7]{12}|cli|unknown)$"
 ActorQuery = Annotated[
     str | None,
     QueryParameter(
-        pattern=ACTOR_PATTERN,
-        description="Only the actions of this key id (or `cli`, `unknown`)",
+        pattern=ACTOR_PATTERN, description="Only the actions of this key id (or `cli`, `unknown`)"
     ),
 ]
 ACTION_PATTERN = r"^[a-z_]{1,30}\.[a-z_]{1,30}$"

@@ -96,11 +96,7 @@ class KeysController(Controller):
         body = NewKeyResponse(key.text, key.key_id, data.role.value, data.seller_account)
         return Response(body, status_code=201, headers={"cache-control": "no-store"})
 
-    @get(
-        "/",
-        **spec("listApiKeys", "Every key (never a secret)"),
-        **access(),
-    )
+    @get("/", **spec("listApiKeys", "Every key (never a secret)"), **access())
     def list_keys(self, services: NamedDependency[Services]) -> KeyList:
         return KeyList(
             [

@@ -107,11 +107,7 @@ class AccountRead:
 
 
 def read_account(
-    services: Services,
-    account: str,
-    instant: datetime | None,
-    size: int,
-    after: EntryKey | None,
+    services: Services, account: str, instant: datetime | None, size: int, after: EntryKey | None
 ) -> AccountRead | None:
     """The account now or, with `instant`, as of then (replayed past the view); None if it
     had no entries (by then)."""

@@ -36,11 +36,7 @@ from payments.domain.api_key import Role
 from payments.domain.errors import NotFound
 from payments.domain.ids import payout_uuid
 from payments.domain.payout import Payout
-from payments.domain.payout_commands import (
-    PayoutPlacement,
-    RequestPayout,
-    payout_id_for_key,
-)
+from payments.domain.payout_commands import PayoutPlacement, RequestPayout, payout_id_for_key
 from payments.projections.event_store import load_aggregates
 from payments.projections.views.payouts import PayoutFilter, PayoutsView
 from payments.runtime.idempotency import StoredResponse
@@ -111,11 +107,7 @@ class PayoutPage(msgspec.Struct, frozen=True):
 
 
 def list_payouts(
-    services: Services,
-    caller: Caller,
-    where: PayoutFilter,
-    limit: int,
-    cursor: str | None,
+    services: Services, caller: Caller, where: PayoutFilter, limit: int, cursor: str | None
 ) -> PayoutPage:
     """Payouts newest first from the payouts view, each as GET /payouts/{id} answers it. A
     seller key lists its own seller's only; asking for another's is Not found."""
@@ -180,7 +172,7 @@ class PayoutsController(Controller):
                 201: {
                     "location": header("The payout's URL", required=True),
                     "event-position": header("Position of the write", required=True, integer=True),
-                },
+                }
             }
         ),
         **access(Role.OPERATOR),

@@ -38,8 +38,7 @@ from payments.runtime.services import Services
 ERASE_SCOPE = "POST /privacy/erasures"
 MAX_BODY_BYTES = 4 * 1024
 BuyerId = Annotated[
-    str,
-    Meta(min_length=1, max_length=MAX_BUYER_ID_LENGTH, description="buyer_info.buyer_id"),
+    str, Meta(min_length=1, max_length=MAX_BUYER_ID_LENGTH, description="buyer_info.buyer_id")
 ]
 
 
@@ -122,8 +121,7 @@ def _erasure_response(outcome: ErasureOutcome | None) -> StoredResponse:
 
 # Any other value than an erasure's UUID answers 404 (as the run ids of reconciliation).
 ErasureIdPath = Annotated[
-    str,
-    PathParameter(description="The erasure's id, a UUID.", schema_extra={"format": "uuid"}),
+    str, PathParameter(description="The erasure's id, a UUID.", schema_extra={"format": "uuid"})
 ]
 
 

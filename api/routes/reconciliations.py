@@ -160,13 +160,7 @@ class ReconciliationsController(Controller):
                 return stored_answer(201 if outcome.created else 200, _summary(outcome), location)
 
             return await sync_to_thread(
-                run_idempotent,
-                services.idempotency,
-                caller,
-                CREATE_SCOPE,
-                key,
-                file_sha,
-                reconcile,
+                run_idempotent, services.idempotency, caller, CREATE_SCOPE, key, file_sha, reconcile
             )
 
     @post(
