@@ -7,12 +7,11 @@ from typing import Annotated
 
 import msgspec
 from litestar import Controller, get
-from litestar.di import NamedDependency
 from litestar.params import QueryParameter
 
 from payments.api.auth import access
 from payments.api.openapi import spec
-from payments.api.parameters import MAX_POSITION, POSITION_PATTERN, LimitQuery
+from payments.api.parameters import MAX_POSITION, POSITION_PATTERN, LimitQuery, ServicesDep
 from payments.api.reads import keyset_page, order_responses
 from payments.api.schemas import PaymentOrderResponse
 from payments.domain.api_key import Role
@@ -102,7 +101,7 @@ class AuditActionsController(Controller):
     )
     def list_actions(
         self,
-        services: NamedDependency[Services],
+        services: ServicesDep,
         actor: ActorQuery = None,
         action: ActionQuery = None,
         after: AfterQuery = None,
@@ -119,9 +118,7 @@ class AuditActionsController(Controller):
         ),
         **access(Role.OPERATOR, Role.FINANCE),
     )
-    def list_discrepancies(
-        self, services: NamedDependency[Services], limit: LimitQuery = 50
-    ) -> DiscrepancyList:
+    def list_discrepancies(self, services: ServicesDep, limit: LimitQuery = 50) -> DiscrepancyList:
         views = LiveViews.on(services.pool)
         rows = views.order_status.with_discrepancies(limit)
         return DiscrepancyList(orders=order_responses(views, rows))

@@ -9,7 +9,6 @@ from typing import Any
 
 import msgspec
 from litestar import Controller, Response, get, post
-from litestar.di import NamedDependency
 
 from payments.api.auth import access
 from payments.api.idempotency import (
@@ -19,7 +18,13 @@ from payments.api.idempotency import (
     stored_answer,
 )
 from payments.api.openapi import header, operation, spec, success
-from payments.api.parameters import IdempotencyKeyHeader, PaymentOrderIdPath, UuidPath
+from payments.api.parameters import (
+    CallerDep,
+    IdempotencyKeyHeader,
+    PaymentOrderIdPath,
+    ServicesDep,
+    UuidPath,
+)
 from payments.api.problems import FieldProblem, ProblemError
 from payments.api.reads import not_found
 from payments.domain.api_key import Role
@@ -29,7 +34,6 @@ from payments.projections.audit.verifications import VerificationStore, start_in
 from payments.projections.catalog import NAMES
 from payments.projections.source import ApplicationEventSource
 from payments.runtime.idempotency import StoredResponse
-from payments.runtime.keys import Caller
 from payments.runtime.services import Services
 
 # --- history -------------------------------------------------------------------------------
@@ -72,7 +76,7 @@ class OrderHistoryController(Controller):
         **access(Role.FINANCE, Role.OPERATOR),
     )
     def history(
-        self, payment_order_id: PaymentOrderIdPath, services: NamedDependency[Services]
+        self, payment_order_id: PaymentOrderIdPath, services: ServicesDep
     ) -> OrderHistoryResponse:
         entries = order_history(services.pool, services.application, payment_order_id)
         if entries is None:
@@ -160,10 +164,7 @@ class AuditController(Controller):
         **access(Role.FINANCE),
     )
     def create_verification(
-        self,
-        services: NamedDependency[Services],
-        caller: NamedDependency[Caller],
-        idempotency_key: IdempotencyKeyHeader,
+        self, services: ServicesDep, caller: CallerDep, idempotency_key: IdempotencyKeyHeader
     ) -> Response[bytes]:
         key = require_key(idempotency_key)
         verifications = VerificationStore(services.pool)
@@ -193,7 +194,7 @@ class AuditController(Controller):
         **access(Role.FINANCE),
     )
     def verification(
-        self, verification_id: UuidPath, services: NamedDependency[Services]
+        self, verification_id: UuidPath, services: ServicesDep
     ) -> VerificationResponse:
         try:
             parsed = uuid.UUID(verification_id)

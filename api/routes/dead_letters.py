@@ -9,15 +9,19 @@ from typing import Annotated, Protocol, TypeVar
 
 import msgspec
 from litestar import Controller, get, post
-from litestar.di import NamedDependency
 from litestar.params import JSONBody
 
 from payments.api.auth import access
 from payments.api.openapi import spec
-from payments.api.parameters import PaymentOrderIdPath, PayoutIdPath, RefundIdPath
+from payments.api.parameters import (
+    CallerDep,
+    PaymentOrderIdPath,
+    PayoutIdPath,
+    RefundIdPath,
+    ServicesDep,
+)
 from payments.domain.api_key import Role
 from payments.projections.followers.execution_queue import CHARGE, PAYOUT, REFUND, DeadLetter
-from payments.runtime.keys import Caller
 from payments.runtime.services import Services
 
 V = TypeVar("V", bound="Parked")
@@ -116,7 +120,7 @@ class DeadLettersController(Controller):
         **spec("listDeadLetters", "Orders parked after their last retry"),
         **access(Role.OPERATOR),
     )
-    def list(self, services: NamedDependency[Services]) -> DeadLetterList:
+    def list(self, services: ServicesDep) -> DeadLetterList:
         return DeadLetterList(views(services, CHARGE, DeadLetterView, "payment_order_id"))
 
     @post(
@@ -133,8 +137,8 @@ class DeadLettersController(Controller):
     def replay_one(
         self,
         payment_order_id: PaymentOrderIdPath,
-        services: NamedDependency[Services],
-        caller: NamedDependency[Caller],
+        services: ServicesDep,
+        caller: CallerDep,
         data: JSONBody[ReplayRequest | None] = None,
     ) -> ReplayResult:
         return replay(services, CHARGE, [payment_order_id], _reason(data), caller.key_id)
@@ -149,9 +153,7 @@ class DeadLettersController(Controller):
         status_code=202,
         **access(Role.OPERATOR),
     )
-    def replay_all(
-        self, services: NamedDependency[Services], caller: NamedDependency[Caller]
-    ) -> ReplayResult:
+    def replay_all(self, services: ServicesDep, caller: CallerDep) -> ReplayResult:
         ids = [d.reference for d in parked(services)]
         return replay(services, CHARGE, ids, "replayed by operator (all)", caller.key_id)
 
@@ -160,7 +162,7 @@ class DeadLettersController(Controller):
         **spec("listPayoutDeadLetters", "Payouts parked after their last retry"),
         **access(Role.OPERATOR),
     )
-    def list_payouts(self, services: NamedDependency[Services]) -> PayoutDeadLetterList:
+    def list_payouts(self, services: ServicesDep) -> PayoutDeadLetterList:
         return PayoutDeadLetterList(views(services, PAYOUT, PayoutDeadLetterView, "payout_id"))
 
     @post(
@@ -177,8 +179,8 @@ class DeadLettersController(Controller):
     def replay_payout(
         self,
         payout_id: PayoutIdPath,
-        services: NamedDependency[Services],
-        caller: NamedDependency[Caller],
+        services: ServicesDep,
+        caller: CallerDep,
         data: JSONBody[ReplayRequest | None] = None,
     ) -> ReplayResult:
         return replay(services, PAYOUT, [payout_id], _reason(data), caller.key_id)
@@ -189,7 +191,7 @@ class DeadLettersController(Controller):
         description="Their amount stays reserved on the order until a replay settles them.",
         **access(Role.OPERATOR),
     )
-    def list_refunds(self, services: NamedDependency[Services]) -> RefundDeadLetterList:
+    def list_refunds(self, services: ServicesDep) -> RefundDeadLetterList:
         return RefundDeadLetterList(views(services, REFUND, RefundDeadLetterView, "refund_id"))
 
     @post(
@@ -206,8 +208,8 @@ class DeadLettersController(Controller):
     def replay_refund(
         self,
         refund_id: RefundIdPath,
-        services: NamedDependency[Services],
-        caller: NamedDependency[Caller],
+        services: ServicesDep,
+        caller: CallerDep,
         data: JSONBody[ReplayRequest | None] = None,
     ) -> ReplayResult:
         return replay(services, REFUND, [refund_id], _reason(data), caller.key_id)

@@ -11,7 +11,6 @@ from datetime import UTC, datetime
 
 import msgspec
 from litestar import Controller, Response, get, post
-from litestar.di import NamedDependency
 from litestar.params import JSONBody
 
 from payments.api.auth import access
@@ -20,7 +19,7 @@ from payments.api.dispute_reads import dispute_response
 from payments.api.dispute_schemas import DisputeEvidenceRequest, DisputeResponse
 from payments.api.idempotency import require_key, run_idempotent, stored_answer
 from payments.api.openapi import header, operation, spec, success
-from payments.api.parameters import IdempotencyKeyHeader, PaymentOrderIdPath
+from payments.api.parameters import CallerDep, IdempotencyKeyHeader, PaymentOrderIdPath, ServicesDep
 from payments.api.problems import ProblemError
 from payments.domain.api_key import Role
 from payments.domain.dispute import DisputeClosed, EvidenceTooLate
@@ -76,7 +75,7 @@ class DisputesController(Controller):
         **access(Role.MERCHANT, Role.OPERATOR, Role.FINANCE),
     )
     def get_dispute(
-        self, payment_order_id: PaymentOrderIdPath, services: NamedDependency[Services]
+        self, payment_order_id: PaymentOrderIdPath, services: ServicesDep
     ) -> DisputeResponse:
         dispute = services.disputes.dispute_of_order(payment_order_id)  # NotFound: 404
         return dispute_response(services.application, dispute.psp_dispute_id)
@@ -120,8 +119,8 @@ class DisputesController(Controller):
         self,
         payment_order_id: PaymentOrderIdPath,
         data: JSONBody[DisputeEvidenceRequest],
-        services: NamedDependency[Services],
-        caller: NamedDependency[Caller],
+        services: ServicesDep,
+        caller: CallerDep,
         idempotency_key: IdempotencyKeyHeader,
     ) -> Response[bytes]:
         key = require_key(idempotency_key)

@@ -8,16 +8,14 @@ from typing import Annotated
 
 import msgspec
 from litestar import Controller, Response, get, post
-from litestar.di import NamedDependency
 from litestar.params import JSONBody, PathParameter
 
 from payments.api.auth import access
 from payments.api.openapi import spec
+from payments.api.parameters import CallerDep, ServicesDep
 from payments.api.problems import ProblemError
 from payments.api.schemas import Identifier
 from payments.domain.api_key import MAX_NAME_LENGTH, Role
-from payments.runtime.keys import Caller
-from payments.runtime.services import Services
 
 KeyId = Annotated[
     str,
@@ -87,17 +85,14 @@ class KeysController(Controller):
         **access(),
     )
     def create_key(
-        self,
-        data: JSONBody[CreateKeyRequest],
-        services: NamedDependency[Services],
-        caller: NamedDependency[Caller],
+        self, data: JSONBody[CreateKeyRequest], services: ServicesDep, caller: CallerDep
     ) -> Response[NewKeyResponse]:
         key, _ = services.issue_key(data.role, data.seller_account, data.name, by=caller.key_id)
         body = NewKeyResponse(key.text, key.key_id, data.role.value, data.seller_account)
         return Response(body, status_code=201, headers={"cache-control": "no-store"})
 
     @get("/", **spec("listApiKeys", "Every key (never a secret)"), **access())
-    def list_keys(self, services: NamedDependency[Services]) -> KeyList:
+    def list_keys(self, services: ServicesDep) -> KeyList:
         return KeyList(
             [
                 KeyView(
@@ -124,8 +119,8 @@ class KeysController(Controller):
     def revoke_key(
         self,
         key_id: KeyId,
-        services: NamedDependency[Services],
-        caller: NamedDependency[Caller],
+        services: ServicesDep,
+        caller: CallerDep,
         data: JSONBody[RevokeKeyRequest | None] = None,
     ) -> dict[str, str]:
         reason = (data or RevokeKeyRequest()).reason
@@ -146,8 +141,8 @@ class KeysController(Controller):
     def rotate_key(
         self,
         key_id: KeyId,
-        services: NamedDependency[Services],
-        caller: NamedDependency[Caller],
+        services: ServicesDep,
+        caller: CallerDep,
         data: JSONBody[RotateKeyRequest | None] = None,
     ) -> Response[NewKeyResponse]:
         grace = _grace((data or RotateKeyRequest()).grace)

@@ -9,7 +9,6 @@ from datetime import datetime
 
 import msgspec
 from litestar import Controller, get
-from litestar.di import NamedDependency
 
 from payments.api.as_of import as_of_unavailable, parse_as_of
 from payments.api.auth import access
@@ -17,10 +16,12 @@ from payments.api.openapi import spec
 from payments.api.parameters import (
     AccountPath,
     AsOfQuery,
+    CallerDep,
     CursorQuery,
     LimitQuery,
     MinPositionHeader,
     MinPositionQuery,
+    ServicesDep,
 )
 from payments.api.reads import ensure_fresh, invalid, not_found, parse_min_position
 from payments.domain.api_key import Role
@@ -29,7 +30,6 @@ from payments.projections.audit import as_of as history
 from payments.projections.audit.instants import AsOfUnavailable
 from payments.projections.catalog import LiveViews
 from payments.projections.views.ledger import AccountBalance, EntryKey, StatementPage, TrialBalance
-from payments.runtime.keys import Caller
 from payments.runtime.services import Services
 
 
@@ -167,8 +167,8 @@ class LedgerController(Controller):
     def account(
         self,
         account: AccountPath,
-        services: NamedDependency[Services],
-        caller: NamedDependency[Caller],
+        services: ServicesDep,
+        caller: CallerDep,
         limit: LimitQuery = 50,
         cursor: CursorQuery = None,
         min_position: MinPositionQuery = None,
@@ -222,7 +222,7 @@ class LedgerController(Controller):
     )
     def trial_balance(
         self,
-        services: NamedDependency[Services],
+        services: ServicesDep,
         min_position: MinPositionQuery = None,
         min_position_header: MinPositionHeader = None,
         as_of: AsOfQuery = None,

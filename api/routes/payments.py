@@ -7,7 +7,6 @@ from typing import Any
 
 import msgspec
 from litestar import Controller, Request, Response, get, post
-from litestar.di import NamedDependency
 from litestar.params import JSONBody
 
 from payments.api.as_of import parse_as_of, read_order_as_of
@@ -18,6 +17,7 @@ from payments.api.idempotency import require_key, run_idempotent, stored_answer
 from payments.api.openapi import created_or_replayed, header, link, spec, success
 from payments.api.parameters import (
     AsOfQuery,
+    CallerDep,
     CheckoutIdPath,
     CursorQuery,
     IdempotencyKeyHeader,
@@ -27,6 +27,7 @@ from payments.api.parameters import (
     MinPositionHeader,
     MinPositionQuery,
     PaymentOrderIdPath,
+    ServicesDep,
     StatusQuery,
 )
 from payments.api.problems import ProblemError
@@ -53,7 +54,6 @@ from payments.domain.execution import FailureCode
 from payments.domain.money import Money, MoneyError
 from payments.domain.payment_order import PaymentOrder
 from payments.runtime.idempotency import StoredResponse
-from payments.runtime.keys import Caller
 from payments.runtime.services import Services
 
 MAX_BODY_BYTES = 64 * 1024
@@ -240,8 +240,8 @@ class PaymentsController(Controller):
     def create_checkout(
         self,
         data: JSONBody[CheckoutRequest],
-        services: NamedDependency[Services],
-        caller: NamedDependency[Caller],
+        services: ServicesDep,
+        caller: CallerDep,
         idempotency_key: IdempotencyKeyHeader,
     ) -> Response[bytes]:
         key = require_key(idempotency_key)
@@ -265,7 +265,7 @@ class PaymentsController(Controller):
     )
     def list_payment_orders(
         self,
-        services: NamedDependency[Services],
+        services: ServicesDep,
         status: StatusQuery = None,
         seller_account: IdQuery = None,
         checkout_id: IdQuery = None,
@@ -293,7 +293,7 @@ class PaymentsController(Controller):
     def get_payment_order(
         self,
         payment_order_id: PaymentOrderIdPath,
-        services: NamedDependency[Services],
+        services: ServicesDep,
         min_position: MinPositionQuery = None,
         min_position_header: MinPositionHeader = None,
         as_of: AsOfQuery = None,
@@ -313,7 +313,7 @@ class PaymentsController(Controller):
     def get_checkout(
         self,
         checkout_id: CheckoutIdPath,
-        services: NamedDependency[Services],
+        services: ServicesDep,
         min_position: MinPositionQuery = None,
         min_position_header: MinPositionHeader = None,
     ) -> CheckoutResponse:

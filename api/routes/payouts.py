@@ -9,7 +9,6 @@ from datetime import datetime
 
 import msgspec
 from litestar import Controller, Response, get, post
-from litestar.di import NamedDependency
 from litestar.params import JSONBody
 
 from payments.api.auth import access
@@ -22,12 +21,14 @@ from payments.api.idempotency import (
 from payments.api.openapi import header, operation, spec, success
 from payments.api.parameters import (
     POSITION_CURSOR_PATTERN,
+    CallerDep,
     IdempotencyKeyHeader,
     IdQuery,
     LimitQuery,
     PayoutIdPath,
     PayoutStatusQuery,
     PositionCursorQuery,
+    ServicesDep,
 )
 from payments.api.reads import invalid, keyset_page, not_found
 from payments.api.routes.refunds import amount_minor_of
@@ -180,8 +181,8 @@ class PayoutsController(Controller):
     def create_payout(
         self,
         data: JSONBody[PayoutRequestBody],
-        services: NamedDependency[Services],
-        caller: NamedDependency[Caller],
+        services: ServicesDep,
+        caller: CallerDep,
         idempotency_key: IdempotencyKeyHeader,
     ) -> Response[bytes]:
         key = require_key(idempotency_key)
@@ -217,8 +218,8 @@ class PayoutsController(Controller):
     )
     def list_payouts(
         self,
-        services: NamedDependency[Services],
-        caller: NamedDependency[Caller],
+        services: ServicesDep,
+        caller: CallerDep,
         seller_account: IdQuery = None,
         status: PayoutStatusQuery = None,
         limit: LimitQuery = 50,
@@ -232,9 +233,6 @@ class PayoutsController(Controller):
         **access(Role.OPERATOR, Role.FINANCE, Role.SELLER),
     )
     def get_payout(
-        self,
-        payout_id: PayoutIdPath,
-        services: NamedDependency[Services],
-        caller: NamedDependency[Caller],
+        self, payout_id: PayoutIdPath, services: ServicesDep, caller: CallerDep
     ) -> PayoutResponse:
         return read_payout(services, caller, payout_id)

@@ -13,7 +13,6 @@ from uuid import UUID
 
 import msgspec
 from litestar import Controller, Response, get, post
-from litestar.di import NamedDependency
 from litestar.params import JSONBody, PathParameter
 from msgspec import Meta
 
@@ -21,7 +20,7 @@ from payments.api.auth import access
 from payments.api.card_guard import guard_keyed_body
 from payments.api.idempotency import require_key, run_idempotent, stored_answer
 from payments.api.openapi import spec, success
-from payments.api.parameters import CheckoutIdPath, IdempotencyKeyHeader
+from payments.api.parameters import CallerDep, CheckoutIdPath, IdempotencyKeyHeader, ServicesDep
 from payments.api.problems import ProblemError
 from payments.api.reads import not_found
 from payments.api.schemas import Identifier
@@ -30,10 +29,8 @@ from payments.domain.errors import FieldError, InvalidCommand
 from payments.domain.personal_data import MAX_BUYER_ID_LENGTH, buyer_subject, checkout_subject
 from payments.domain.seller import seller_subject
 from payments.runtime.idempotency import StoredResponse
-from payments.runtime.keys import Caller
 from payments.runtime.personal_data import PersonalDataReading
 from payments.runtime.privacy import ErasureOutcome, erase_subject, read_buyer_info
-from payments.runtime.services import Services
 
 ERASE_SCOPE = "POST /privacy/erasures"
 MAX_BODY_BYTES = 4 * 1024
@@ -154,8 +151,8 @@ class PrivacyController(Controller):
     def erase(
         self,
         data: JSONBody[ErasureRequest],
-        services: NamedDependency[Services],
-        caller: NamedDependency[Caller],
+        services: ServicesDep,
+        caller: CallerDep,
         idempotency_key: IdempotencyKeyHeader,
     ) -> Response[bytes]:
         key = require_key(idempotency_key)
@@ -182,9 +179,7 @@ class PrivacyController(Controller):
         ),
         **access(),
     )
-    def get_erasure(
-        self, erasure_id: ErasureIdPath, services: NamedDependency[Services]
-    ) -> ErasureResponse:
+    def get_erasure(self, erasure_id: ErasureIdPath, services: ServicesDep) -> ErasureResponse:
         try:
             found = services.erasures.find(UUID(erasure_id))
         except ValueError:
@@ -204,7 +199,7 @@ class PrivacyController(Controller):
         **access(),
     )
     def get_buyer_info(
-        self, checkout_id: CheckoutIdPath, services: NamedDependency[Services]
+        self, checkout_id: CheckoutIdPath, services: ServicesDep
     ) -> BuyerInfoResponse:
         checkout, reading = read_buyer_info(
             services.application, services.personal_data, checkout_id

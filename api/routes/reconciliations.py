@@ -10,7 +10,6 @@ from typing import Annotated, Any
 import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.concurrency import sync_to_thread
-from litestar.di import NamedDependency
 from litestar.params import JSONBody, QueryParameter
 
 from payments.api.auth import access
@@ -21,7 +20,7 @@ from payments.api.idempotency import (
     stored_answer,
 )
 from payments.api.openapi import operation, raw_body, spec, success
-from payments.api.parameters import IdempotencyKeyHeader
+from payments.api.parameters import CallerDep, IdempotencyKeyHeader, ServicesDep
 from payments.api.problems import ProblemError, problem_specs
 from payments.api.reconciliation_parameters import (
     DayQuery,
@@ -146,8 +145,8 @@ class ReconciliationsController(Controller):
     async def create_run(
         self,
         request: Request[Any, Any, Any],
-        services: NamedDependency[Services],
-        caller: NamedDependency[Caller],
+        services: ServicesDep,
+        caller: CallerDep,
         idempotency_key: IdempotencyKeyHeader,
         file_format: FormatQuery = None,
     ) -> Response[bytes]:
@@ -182,7 +181,7 @@ class ReconciliationsController(Controller):
     async def dry_run(
         self,
         request: Request[Any, Any, Any],
-        services: NamedDependency[Services],
+        services: ServicesDep,
         file_format: FormatQuery = None,
     ) -> Response[bytes]:
         async with spooled_csv(request) as (path, file_sha):
@@ -207,7 +206,7 @@ class ReconciliationsController(Controller):
     )
     def list_all_exceptions(
         self,
-        services: NamedDependency[Services],
+        services: ServicesDep,
         finding_state: StateQuery = "open",
         kind: KindQuery = None,
         run_id: UuidQuery = None,
@@ -237,9 +236,7 @@ class ReconciliationsController(Controller):
         ),
         **access(Role.FINANCE),
     )
-    def get_daily_summary(
-        self, services: NamedDependency[Services], day: DayQuery = None
-    ) -> Response[bytes]:
+    def get_daily_summary(self, services: ServicesDep, day: DayQuery = None) -> Response[bytes]:
         now = datetime.now(UTC)
         chosen = day_of(day, "day") or now.date()
         runs = load_runs(services.application, services.pool)
@@ -256,9 +253,7 @@ class ReconciliationsController(Controller):
         **access(Role.FINANCE),
     )
     def get_days(
-        self,
-        services: NamedDependency[Services],
-        days: Annotated[int, QueryParameter(ge=1, le=366)] = 14,
+        self, services: ServicesDep, days: Annotated[int, QueryParameter(ge=1, le=366)] = 14
     ) -> Response[bytes]:
         today = datetime.now(UTC).date()
         reconciler = services.reconciler
@@ -282,7 +277,7 @@ class ReconciliationsController(Controller):
         "PSP configured, 503 when the PSP does not answer.",
         **access(Role.FINANCE),
     )
-    def get_balance_check(self, services: NamedDependency[Services]) -> Response[bytes]:
+    def get_balance_check(self, services: ServicesDep) -> Response[bytes]:
         try:
             check = services.check_psp_balance()
         except NoPspConfigured as error:
@@ -306,7 +301,7 @@ class ReconciliationsController(Controller):
         ),
         **access(Role.FINANCE),
     )
-    def get_run(self, run_id: RunIdPath, services: NamedDependency[Services]) -> Response[bytes]:
+    def get_run(self, run_id: RunIdPath, services: ServicesDep) -> Response[bytes]:
         return _json(summary(services.reconciliations.get_run(run_id)))
 
     @get(
@@ -321,7 +316,7 @@ class ReconciliationsController(Controller):
     def list_exceptions(
         self,
         run_id: RunIdPath,
-        services: NamedDependency[Services],
+        services: ServicesDep,
         finding_state: StateQuery = "open",
         limit: LimitQuery = 100,
         offset: OffsetQuery = 0,
@@ -353,8 +348,8 @@ class ReconciliationsController(Controller):
         run_id: RunIdPath,
         finding_id: FindingIdPath,
         data: JSONBody[ResolveRequest],
-        services: NamedDependency[Services],
-        caller: NamedDependency[Caller],
+        services: ServicesDep,
+        caller: CallerDep,
     ) -> Response[bytes]:
         run = resolve_exception(services, run_id, finding_id, data, caller)
         return _json(finding_view(run, run.findings[finding_id]))
@@ -369,9 +364,7 @@ class ReconciliationsController(Controller):
         ),
         **access(Role.FINANCE),
     )
-    def get_report_csv(
-        self, run_id: RunIdPath, services: NamedDependency[Services]
-    ) -> Response[bytes]:
+    def get_report_csv(self, run_id: RunIdPath, services: ServicesDep) -> Response[bytes]:
         return csv_report(services.reconciliations.get_run(run_id))
 
     @get(
@@ -384,7 +377,5 @@ class ReconciliationsController(Controller):
         ),
         **access(Role.FINANCE),
     )
-    def get_report_json(
-        self, run_id: RunIdPath, services: NamedDependency[Services]
-    ) -> Response[bytes]:
+    def get_report_json(self, run_id: RunIdPath, services: ServicesDep) -> Response[bytes]:
         return _json_bytes(report_json(services.reconciliations.get_run(run_id)))

@@ -7,7 +7,6 @@ import hashlib
 import msgspec
 from eventsourcing.persistence import IntegrityError
 from litestar import Controller, Response, get, post
-from litestar.di import NamedDependency
 from litestar.params import JSONBody
 
 from payments.api.auth import access
@@ -18,7 +17,13 @@ from payments.api.idempotency import (
     stored_answer,
 )
 from payments.api.openapi import created_or_replayed, header, link, spec, success
-from payments.api.parameters import IdempotencyKeyHeader, PaymentOrderIdPath, RefundIdPath
+from payments.api.parameters import (
+    CallerDep,
+    IdempotencyKeyHeader,
+    PaymentOrderIdPath,
+    RefundIdPath,
+    ServicesDep,
+)
 from payments.api.problems import ProblemError
 from payments.api.refund_schemas import RefundRequestBody, refund_body
 from payments.api.schemas import RefundResponse
@@ -27,7 +32,6 @@ from payments.domain.errors import FieldError, InvalidCommand
 from payments.domain.money import Money, MoneyError
 from payments.domain.refund_commands import RefundPlacement, RequestRefund, refund_id_for_key
 from payments.runtime.idempotency import StoredResponse
-from payments.runtime.keys import Caller
 from payments.runtime.services import Services
 
 CREATE_SCOPE = "POST /payments/{payment_order_id}/refunds"
@@ -111,8 +115,8 @@ class RefundsController(Controller):
         self,
         payment_order_id: PaymentOrderIdPath,
         data: JSONBody[RefundRequestBody],
-        services: NamedDependency[Services],
-        caller: NamedDependency[Caller],
+        services: ServicesDep,
+        caller: CallerDep,
         idempotency_key: IdempotencyKeyHeader,
     ) -> Response[bytes]:
         key = require_key(idempotency_key)
@@ -139,7 +143,5 @@ class RefundsController(Controller):
         description="Read from the event store: right after the POST that created it, never a 404.",
         **access(Role.MERCHANT, Role.OPERATOR, Role.FINANCE),
     )
-    def get_refund(
-        self, refund_id: RefundIdPath, services: NamedDependency[Services]
-    ) -> RefundResponse:
+    def get_refund(self, refund_id: RefundIdPath, services: ServicesDep) -> RefundResponse:
         return refund_body(services.refunds.get(refund_id))

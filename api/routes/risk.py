@@ -8,12 +8,17 @@ from typing import Annotated
 
 import msgspec
 from litestar import Controller, get, post
-from litestar.di import NamedDependency
 from litestar.params import JSONBody
 
 from payments.api.auth import access
 from payments.api.openapi import spec
-from payments.api.parameters import CursorQuery, LimitQuery, PaymentOrderIdPath
+from payments.api.parameters import (
+    CallerDep,
+    CursorQuery,
+    LimitQuery,
+    PaymentOrderIdPath,
+    ServicesDep,
+)
 from payments.api.reads import decode_cursor, encode_cursor, keyset_page
 from payments.domain.api_key import Role
 from payments.domain.money import format_minor
@@ -116,10 +121,7 @@ class RiskController(Controller):
         **access(Role.OPERATOR),
     )
     def list_reviews(
-        self,
-        services: NamedDependency[Services],
-        limit: LimitQuery = 50,
-        cursor: CursorQuery = None,
+        self, services: ServicesDep, limit: LimitQuery = 50, cursor: CursorQuery = None
     ) -> ReviewPage:
         return review_page(services, limit, cursor)
 
@@ -138,8 +140,8 @@ class RiskController(Controller):
         self,
         payment_order_id: PaymentOrderIdPath,
         data: JSONBody[ReviewDecision],
-        services: NamedDependency[Services],
-        caller: NamedDependency[Caller],
+        services: ServicesDep,
+        caller: CallerDep,
     ) -> ReviewResult:
         return decide(services, payment_order_id, True, data.reason, caller)
 
@@ -158,7 +160,7 @@ class RiskController(Controller):
         self,
         payment_order_id: PaymentOrderIdPath,
         data: JSONBody[ReviewDecision],
-        services: NamedDependency[Services],
-        caller: NamedDependency[Caller],
+        services: ServicesDep,
+        caller: CallerDep,
     ) -> ReviewResult:
         return decide(services, payment_order_id, False, data.reason, caller)

@@ -8,7 +8,6 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, Response, get, patch, post
-from litestar.di import NamedDependency
 from litestar.params import JSONBody, QueryParameter
 
 from payments.api.auth import access
@@ -16,7 +15,14 @@ from payments.api.bank_guard import refuse_bank_details
 from payments.api.card_guard import refuse_card_data
 from payments.api.idempotency import require_key, run_idempotent, stored_answer
 from payments.api.openapi import spec, success
-from payments.api.parameters import ID_PATTERN, IdempotencyKeyHeader, SellerAccountPath, one_of
+from payments.api.parameters import (
+    ID_PATTERN,
+    CallerDep,
+    IdempotencyKeyHeader,
+    SellerAccountPath,
+    ServicesDep,
+    one_of,
+)
 from payments.api.problems import ProblemError
 from payments.api.seller_schemas import (
     ReasonRequest,
@@ -118,8 +124,8 @@ class SellersController(Controller):
     def create_seller(
         self,
         data: JSONBody[SellerRequest],
-        services: NamedDependency[Services],
-        caller: NamedDependency[Caller],
+        services: ServicesDep,
+        caller: CallerDep,
         idempotency_key: IdempotencyKeyHeader,
     ) -> Response[bytes]:
         key = require_key(idempotency_key)
@@ -140,7 +146,7 @@ class SellersController(Controller):
     )
     def list_sellers(
         self,
-        services: NamedDependency[Services],
+        services: ServicesDep,
         after: AfterQuery = None,
         kyc_status: KycQuery = None,
         limit: PageSize = 50,
@@ -157,10 +163,7 @@ class SellersController(Controller):
         **access(Role.MERCHANT, Role.OPERATOR, Role.FINANCE, Role.SELLER),
     )
     def get_seller(
-        self,
-        seller_account: SellerAccountPath,
-        services: NamedDependency[Services],
-        caller: NamedDependency[Caller],
+        self, seller_account: SellerAccountPath, services: ServicesDep, caller: CallerDep
     ) -> SellerResponse:
         return seller_response(services, seller_for(services, caller, seller_account))
 
@@ -181,8 +184,8 @@ class SellersController(Controller):
         self,
         seller_account: SellerAccountPath,
         data: JSONBody[SellerUpdate],
-        services: NamedDependency[Services],
-        caller: NamedDependency[Caller],
+        services: ServicesDep,
+        caller: CallerDep,
     ) -> SellerResponse:
         seller = services.sellers.get(seller_account)
         personal = None
@@ -219,8 +222,8 @@ class SellersController(Controller):
         self,
         seller_account: SellerAccountPath,
         data: JSONBody[ReasonRequest],
-        services: NamedDependency[Services],
-        caller: NamedDependency[Caller],
+        services: ServicesDep,
+        caller: CallerDep,
     ) -> SellerResponse:
         position = services.sellers.suspend(seller_account, data.reason, caller.key_id)
         return seller_response(services, services.sellers.get(seller_account), position=position)
@@ -236,8 +239,8 @@ class SellersController(Controller):
         self,
         seller_account: SellerAccountPath,
         data: JSONBody[ReasonRequest],
-        services: NamedDependency[Services],
-        caller: NamedDependency[Caller],
+        services: ServicesDep,
+        caller: CallerDep,
     ) -> SellerResponse:
         position = services.sellers.reinstate(seller_account, data.reason, caller.key_id)
         return seller_response(services, services.sellers.get(seller_account), position=position)

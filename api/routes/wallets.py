@@ -8,7 +8,6 @@ from typing import Annotated
 
 import msgspec
 from litestar import Controller, get
-from litestar.di import NamedDependency
 from litestar.params import QueryParameter
 
 from payments.api.as_of import as_of_unavailable, parse_as_of
@@ -16,11 +15,13 @@ from payments.api.auth import access
 from payments.api.openapi import spec
 from payments.api.parameters import (
     AsOfQuery,
+    CallerDep,
     IdQuery,
     LimitQuery,
     MinPositionHeader,
     MinPositionQuery,
     SellerAccountPath,
+    ServicesDep,
 )
 from payments.api.reads import ensure_fresh, keyset_page, not_found, parse_min_position
 from payments.domain.api_key import Role
@@ -29,7 +30,6 @@ from payments.projections.audit import as_of as history
 from payments.projections.audit.instants import AsOfUnavailable
 from payments.projections.catalog import LiveViews
 from payments.projections.views.wallets import Wallet
-from payments.runtime.keys import Caller
 from payments.runtime.services import Services
 
 NegativeBalanceQuery = Annotated[
@@ -107,7 +107,7 @@ class WalletsController(Controller):
     )
     def negative_wallets(
         self,
-        services: NamedDependency[Services],
+        services: ServicesDep,
         balance: NegativeBalanceQuery,
         limit: LimitQuery = 100,
         after: IdQuery = None,
@@ -136,8 +136,8 @@ class WalletsController(Controller):
     def wallet(
         self,
         seller_account: SellerAccountPath,
-        services: NamedDependency[Services],
-        caller: NamedDependency[Caller],
+        services: ServicesDep,
+        caller: CallerDep,
         min_position: MinPositionQuery = None,
         min_position_header: MinPositionHeader = None,
         as_of: AsOfQuery = None,

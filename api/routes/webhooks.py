@@ -11,12 +11,12 @@ from typing import Annotated, Any
 import msgspec
 from litestar import Controller, Request, post
 from litestar.concurrency import sync_to_thread
-from litestar.di import NamedDependency
 from litestar.openapi.spec import OpenAPIType, Schema
 from litestar.params import HeaderParameter
 
 from payments.api.auth import PUBLIC
 from payments.api.openapi import operation, raw_body
+from payments.api.parameters import ServicesDep
 from payments.api.problems import FieldProblem, ProblemError, problem_specs
 from payments.domain.errors import IllegalTransition, NotFound
 from payments.domain.execution import Retryable, Succeeded
@@ -109,7 +109,7 @@ class WebhooksController(Controller):
     async def receive_psp_event(
         self,
         request: Request[Any, Any, Any],
-        services: NamedDependency[Services],
+        services: ServicesDep,
         psp_signature: SignatureHeader,
     ) -> WebhookAck:
         body = await request.body()
