@@ -21,11 +21,7 @@ from payments.api.auth import (
     check_declared,
 )
 from payments.api.console import TEMPLATES, console_router
-from payments.api.edge import (
-    PaymentsRequest,
-    allow_header_middleware,
-    control_character_middleware,
-)
+from payments.api.edge import PaymentsRequest, allow_header_middleware, control_character_middleware
 from payments.api.logs import request_logging_middleware
 from payments.api.openapi import finish_document
 from payments.api.problems import EXCEPTION_HANDLERS, problem, problem_response, problem_specs

@@ -11,6 +11,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import msgspec
+from litestar import Request
+
+from payments.api.idempotency import idempotency_key_guard
 from payments.api.problems import FieldProblem, ProblemError
 from payments.psp.cards import contains_card_number
 
@@ -49,12 +53,19 @@ def refuse_card_data(body: Any) -> None:
     _scan(body, "", in_card_section=False, found=found)
     if found:
         raise ProblemError(
-            422,
-            "card-data-refused",
-            "Raw card data is not accepted",
-            _HINT,
-            errors=found,
+            422, "card-data-refused", "Raw card data is not accepted", _HINT, errors=found
         )
+
+
+async def guard_keyed_body(request: Request[Any, Any, Any]) -> None:
+    """`before_request` of a creating POST: a key first (400 without one), then no card
+    number or CVC anywhere in the body (422)."""
+    await idempotency_key_guard(request)
+    try:
+        decoded = msgspec.json.decode(await request.body())
+    except (msgspec.DecodeError, UnicodeDecodeError):
+        return  # the body parser answers 400
+    refuse_card_data(decoded)
 
 
 def _normalised(key: str) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import msgspec
 from litestar import Request, Response
 
 from payments.api.problems import FieldProblem, ProblemError
@@ -48,6 +49,17 @@ def as_response(stored: StoredResponse, *, replayed: bool) -> Response[bytes]:
         media_type="application/json",
         headers=headers,
     )
+
+
+def stored_answer(
+    status: int, body: object, location: str, position: int | None = None
+) -> StoredResponse:
+    """A creating POST's answer as it is stored to be replayed: the body as JSON, where the
+    created thing is (Location) and, when the command wrote, its position (Event-Position)."""
+    headers = {"location": location}
+    if position is not None:
+        headers["event-position"] = str(position)
+    return StoredResponse(status=status, body=msgspec.json.encode(body), headers=headers)
 
 
 def caller_scope(key_id: str, scope: str) -> str:

@@ -1,6 +1,7 @@
 """The OpenAPI document: what Litestar cannot say from a handler's signature, said once.
 
-Per route: `responses=problem_specs(...)` (api/problems.py) lists the problems it can answer,
+Per route: `**spec(operation_id, summary, problems=...)` names the operation, lists the problems
+it can answer (`problem_specs`, api/problems.py) and runs the sync handler on a worker thread;
 `success(...)` documents a body a handler sends as pre-encoded bytes, and
 `operation(links=..., headers=..., request_body=...)` adds OpenAPI links, response headers
 and a raw request body. For the whole document, `finish_document` states
@@ -31,9 +32,28 @@ from litestar.openapi.spec import (
     Schema,
 )
 
+from payments.api.problems import problem_specs
 from payments.domain.money import currency_exponent
 
 JSON = "application/json"
+
+
+def spec(
+    operation_id: str,
+    summary: str,
+    *,
+    problems: tuple[int, ...] = (),
+    answers: Mapping[int, ResponseSpec] | None = None,
+) -> dict[str, Any]:
+    """What the decorator of every sync JSON route says besides its path and access: the
+    operation's id and summary, its documented answers (`answers`, then the `problems` it can
+    give besides those of every route) and that the handler runs on a worker thread."""
+    return {
+        "operation_id": operation_id,
+        "summary": summary,
+        "sync_to_thread": True,
+        "responses": {**(answers or {}), **problem_specs(*problems)},
+    }
 
 
 def success(model: type[Any], description: str, media_type: str = JSON) -> ResponseSpec:
@@ -90,6 +110,17 @@ def operation(
                     response.headers = {**(response.headers or {}), **headers[int(status)]}
 
     return DocumentedOperation
+
+
+def created_or_replayed(
+    links: Mapping[str, Link], headers: Mapping[str, OpenAPIHeader]
+) -> type[Operation]:
+    """The operation of a creating POST that answers 201 (created) or 200 (created before,
+    replayed): both link to what was created; 201 carries `headers`, 200 its Location."""
+    return operation(
+        links={201: links, 200: links},
+        headers={201: headers, 200: {"location": headers["location"]}},
+    )
 
 
 # Request fields that carry an amount or the currency: their rules depend on the deployment.

@@ -1,4 +1,5 @@
-"""Path, query and header parameters shared by the routes, declared as the code enforces them.
+"""Path, query and header parameters shared by the routes, declared as the code enforces them
+(and the two dependencies the routes are given: ServicesDep, CallerDep).
 
 Litestar validates each declaration (type, pattern, length, range) before a handler runs and
 writes the same constraints into the OpenAPI document, so the document cannot promise more
@@ -10,11 +11,18 @@ from __future__ import annotations
 from enum import Enum
 from typing import Annotated, Any
 
+from litestar.di import NamedDependency
 from litestar.openapi.spec import Example
 from litestar.params import HeaderParameter, PathParameter, QueryParameter
 
 from payments.domain.payment_order import Status
 from payments.domain.payout import PayoutStatus
+from payments.runtime.keys import Caller
+from payments.runtime.services import Services
+
+# The two dependencies api/app.py provides to every route: the services, and who calls.
+ServicesDep = NamedDependency[Services]
+CallerDep = NamedDependency[Caller]
 
 ID_PATTERN = r"^[A-Za-z0-9_-]+$"
 ID_MAX_LENGTH = 64

@@ -13,6 +13,7 @@ import base64
 import binascii
 import re
 from datetime import datetime
+from typing import TypeVar
 
 import msgspec
 from prometheus_client import Counter
@@ -45,6 +46,7 @@ _RFC3339 = re.compile(
     r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$", re.ASCII
 )
 _ID = re.compile(ID_PATTERN, re.ASCII)
+T = TypeVar("T")
 
 
 def invalid(parameter: str, message: str) -> ProblemError:
@@ -233,6 +235,13 @@ class PaymentOrderPage(msgspec.Struct, frozen=True):
     next_cursor: str | None
 
 
+def keyset_page(found: list[T], limit: int) -> tuple[list[T], T | None]:
+    """A page of what a read asked `limit + 1` of: its first `limit`, and the one the next
+    page starts after (None when this page is the last)."""
+    page = found[:limit]
+    return page, page[-1] if len(found) > limit else None
+
+
 def encode_cursor(key: OrderKey) -> str:
     raw = msgspec.json.encode([key.created_at.isoformat(), key.payment_order_id])
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
@@ -275,11 +284,7 @@ def parse_filter(
 
 
 def list_orders(
-    services: Services,
-    where: OrderFilter,
-    limit: int,
-    cursor: str | None,
-    min_position: int | None,
+    services: Services, where: OrderFilter, limit: int, cursor: str | None, min_position: int | None
 ) -> PaymentOrderPage:
     after = decode_cursor(cursor) if cursor is not None else None
     views = LiveViews.on(services.pool)

@@ -25,8 +25,7 @@ FormatQuery = Annotated[
 LimitQuery = Annotated[int, QueryParameter(ge=1, le=1000)]
 OffsetQuery = Annotated[int, QueryParameter(ge=0, le=2**31 - 1)]
 KindQuery = Annotated[
-    str | None,
-    QueryParameter(pattern=f"^({'|'.join(EXCEPTION_KINDS)})$", description="One class."),
+    str | None, QueryParameter(pattern=f"^({'|'.join(EXCEPTION_KINDS)})$", description="One class.")
 ]
 UuidQuery = Annotated[str | None, QueryParameter(pattern=UUID_PATTERN, max_length=36)]
 DATE_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
@@ -67,8 +66,7 @@ IdQuery = Annotated[str | None, QueryParameter(pattern=ID_PATTERN, max_length=ID
 
 # Any other value than a run's UUID answers 404, as before this declaration.
 RunIdPath = Annotated[
-    str,
-    PathParameter(description="The run's id, a UUID.", schema_extra={"format": "uuid"}),
+    str, PathParameter(description="The run's id, a UUID.", schema_extra={"format": "uuid"})
 ]
 FindingIdPath = Annotated[
     str, PathParameter(pattern=r"^[A-Za-z0-9_.:-]+$", min_length=1, max_length=160)

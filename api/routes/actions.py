@@ -7,13 +7,12 @@ from typing import Annotated
 
 import msgspec
 from litestar import Controller, get
-from litestar.di import NamedDependency
 from litestar.params import QueryParameter
 
 from payments.api.auth import access
-from payments.api.parameters import MAX_POSITION, POSITION_PATTERN, LimitQuery
-from payments.api.problems import problem_specs
-from payments.api.reads import order_responses
+from payments.api.openapi import spec
+from payments.api.parameters import MAX_POSITION, POSITION_PATTERN, LimitQuery, ServicesDep
+from payments.api.reads import keyset_page, order_responses
 from payments.api.schemas import PaymentOrderResponse
 from payments.domain.api_key import Role
 from payments.projections.catalog import LiveViews
@@ -26,8 +25,7 @@ ACTOR_PATTERN = r"^([a-z2-7]{12}|cli|unknown)$"
 ActorQuery = Annotated[
     str | None,
     QueryParameter(
-        pattern=ACTOR_PATTERN,
-        description="Only the actions of this key id (or `cli`, `unknown`)",
+        pattern=ACTOR_PATTERN, description="Only the actions of this key id (or `cli`, `unknown`)"
     ),
 ]
 ACTION_PATTERN = r"^[a-z_]{1,30}\.[a-z_]{1,30}$"
@@ -77,13 +75,13 @@ def action_page(
     Follower(view, ApplicationEventSource(services.application)).run_until_idle()
     start = min(int(after), MAX_POSITION) if after else 0
     actions = view.actions(actor=actor, action=action, after=start, limit=limit + 1)
-    page = actions[:limit]
+    page, last = keyset_page(actions, limit)
     return ActionPage(
         actions=[
             ActionView(a.position, a.recorded_at, a.actor, a.action, a.subject, a.detail)
             for a in page
         ],
-        next_after=page[-1].position if len(actions) > limit else None,
+        next_after=last.position if last is not None else None,
     )
 
 
@@ -92,17 +90,18 @@ class AuditActionsController(Controller):
 
     @get(
         "/audit/actions",
-        operation_id="listAuditActions",
-        summary="Commands done with operator, finance and admin keys, oldest first",
+        **spec(
+            "listAuditActions",
+            "Commands done with operator, finance and admin keys, oldest first",
+            problems=(422,),
+        ),
         description="Read from the events (key changes, replays, manual payouts, "
         "resolutions, refunds, erasures): the key id that did it, what, to which subject.",
-        sync_to_thread=True,
-        responses=problem_specs(422),
         **access(Role.FINANCE),
     )
     def list_actions(
         self,
-        services: NamedDependency[Services],
+        services: ServicesDep,
         actor: ActorQuery = None,
         action: ActionQuery = None,
         after: AfterQuery = None,
@@ -112,15 +111,14 @@ class AuditActionsController(Controller):
 
     @get(
         "/discrepancies",
-        operation_id="listDiscrepancies",
-        summary="Orders whose recorded outcome the PSP contradicted (to investigate)",
-        sync_to_thread=True,
-        responses=problem_specs(422),
+        **spec(
+            "listDiscrepancies",
+            "Orders whose recorded outcome the PSP contradicted (to investigate)",
+            problems=(422,),
+        ),
         **access(Role.OPERATOR, Role.FINANCE),
     )
-    def list_discrepancies(
-        self, services: NamedDependency[Services], limit: LimitQuery = 50
-    ) -> DiscrepancyList:
+    def list_discrepancies(self, services: ServicesDep, limit: LimitQuery = 50) -> DiscrepancyList:
         views = LiveViews.on(services.pool)
         rows = views.order_status.with_discrepancies(limit)
         return DiscrepancyList(orders=order_responses(views, rows))

@@ -9,13 +9,23 @@ from typing import Any
 
 import msgspec
 from litestar import Controller, Response, get, post
-from litestar.di import NamedDependency
 
 from payments.api.auth import access
-from payments.api.idempotency import idempotency_key_guard, require_key, run_idempotent
-from payments.api.openapi import header, operation, success
-from payments.api.parameters import IdempotencyKeyHeader, PaymentOrderIdPath, UuidPath
-from payments.api.problems import FieldProblem, ProblemError, problem_specs
+from payments.api.idempotency import (
+    idempotency_key_guard,
+    require_key,
+    run_idempotent,
+    stored_answer,
+)
+from payments.api.openapi import header, operation, spec, success
+from payments.api.parameters import (
+    CallerDep,
+    IdempotencyKeyHeader,
+    PaymentOrderIdPath,
+    ServicesDep,
+    UuidPath,
+)
+from payments.api.problems import FieldProblem, ProblemError
 from payments.api.reads import not_found
 from payments.domain.api_key import Role
 from payments.domain.money import Money
@@ -24,7 +34,6 @@ from payments.projections.audit.verifications import VerificationStore, start_in
 from payments.projections.catalog import NAMES
 from payments.projections.source import ApplicationEventSource
 from payments.runtime.idempotency import StoredResponse
-from payments.runtime.keys import Caller
 from payments.runtime.services import Services
 
 # --- history -------------------------------------------------------------------------------
@@ -59,16 +68,15 @@ class OrderHistoryController(Controller):
 
     @get(
         "/payments/{payment_order_id:str}/history",
-        operation_id="getPaymentOrderHistory",
-        summary="A payment order's events, in log order",
+        **spec(
+            "getPaymentOrderHistory", "A payment order's events, in log order", problems=(404, 422)
+        ),
         description="Position (notification id), event type, recorded time, the business "
         "fields and the ledger entries each event caused.",
-        sync_to_thread=True,
-        responses=problem_specs(404, 422),
         **access(Role.FINANCE, Role.OPERATOR),
     )
     def history(
-        self, payment_order_id: PaymentOrderIdPath, services: NamedDependency[Services]
+        self, payment_order_id: PaymentOrderIdPath, services: ServicesDep
     ) -> OrderHistoryResponse:
         entries = order_history(services.pool, services.application, payment_order_id)
         if entries is None:
@@ -141,26 +149,22 @@ class AuditController(Controller):
 
     @post(
         "/verifications",
-        operation_id="createVerification",
-        summary="Verify every view against history (rebuild and diff), in the background",
+        **spec(
+            "createVerification",
+            "Verify every view against history (rebuild and diff), in the background",
+            problems=(409, 422),
+            answers={202: success(VerificationCreated, "Accepted: the verification is queued")},
+        ),
         description="Answers 202 with the verification's id at once. Needs Idempotency-Key.",
         status_code=202,
         before_request=idempotency_key_guard,
-        sync_to_thread=True,
-        responses={
-            202: success(VerificationCreated, "Accepted: the verification is queued"),
-            **problem_specs(409, 422),
-        },
         operation_class=operation(
             headers={202: {"location": header("The verification's URL", required=True)}}
         ),
         **access(Role.FINANCE),
     )
     def create_verification(
-        self,
-        services: NamedDependency[Services],
-        caller: NamedDependency[Caller],
-        idempotency_key: IdempotencyKeyHeader,
+        self, services: ServicesDep, caller: CallerDep, idempotency_key: IdempotencyKeyHeader
     ) -> Response[bytes]:
         key = require_key(idempotency_key)
         verifications = VerificationStore(services.pool)
@@ -170,11 +174,7 @@ class AuditController(Controller):
             verification_id = verifications.create(list(NAMES))
             created.append(verification_id)
             url = f"/audit/verifications/{verification_id}"
-            return StoredResponse(
-                status=202,
-                body=msgspec.json.encode(VerificationCreated(str(verification_id), "queued", url)),
-                headers={"location": url},
-            )
+            return stored_answer(202, VerificationCreated(str(verification_id), "queued", url), url)
 
         empty_body = hashlib.sha256(b"").hexdigest()
         response = run_idempotent(
@@ -186,14 +186,15 @@ class AuditController(Controller):
 
     @get(
         "/verifications/{verification_id:str}",
-        operation_id="getVerification",
-        summary="A verification's state and per-projection results",
-        sync_to_thread=True,
-        responses=problem_specs(404, 422),
+        **spec(
+            "getVerification",
+            "A verification's state and per-projection results",
+            problems=(404, 422),
+        ),
         **access(Role.FINANCE),
     )
     def verification(
-        self, verification_id: UuidPath, services: NamedDependency[Services]
+        self, verification_id: UuidPath, services: ServicesDep
     ) -> VerificationResponse:
         try:
             parsed = uuid.UUID(verification_id)

@@ -9,15 +9,19 @@ from typing import Annotated, Protocol, TypeVar
 
 import msgspec
 from litestar import Controller, get, post
-from litestar.di import NamedDependency
 from litestar.params import JSONBody
 
 from payments.api.auth import access
-from payments.api.parameters import PaymentOrderIdPath, PayoutIdPath, RefundIdPath
-from payments.api.problems import problem_specs
+from payments.api.openapi import spec
+from payments.api.parameters import (
+    CallerDep,
+    PaymentOrderIdPath,
+    PayoutIdPath,
+    RefundIdPath,
+    ServicesDep,
+)
 from payments.domain.api_key import Role
 from payments.projections.followers.execution_queue import CHARGE, PAYOUT, REFUND, DeadLetter
-from payments.runtime.keys import Caller
 from payments.runtime.services import Services
 
 V = TypeVar("V", bound="Parked")
@@ -113,106 +117,99 @@ class DeadLettersController(Controller):
 
     @get(
         "/",
-        operation_id="listDeadLetters",
-        summary="Orders parked after their last retry",
-        sync_to_thread=True,
-        responses=problem_specs(),
+        **spec("listDeadLetters", "Orders parked after their last retry"),
         **access(Role.OPERATOR),
     )
-    def list(self, services: NamedDependency[Services]) -> DeadLetterList:
+    def list(self, services: ServicesDep) -> DeadLetterList:
         return DeadLetterList(views(services, CHARGE, DeadLetterView, "payment_order_id"))
 
     @post(
         "/{payment_order_id:str}/replay",
-        operation_id="replayDeadLetter",
-        summary="Send one dead-lettered order back to the executor",
+        **spec(
+            "replayDeadLetter",
+            "Send one dead-lettered order back to the executor",
+            problems=(404, 409, 413, 422),
+        ),
         description="Optional body {reason}. 409 when the order is not dead-lettered.",
         status_code=202,
-        sync_to_thread=True,
-        responses=problem_specs(404, 409, 413, 422),
         **access(Role.OPERATOR),
     )
     def replay_one(
         self,
         payment_order_id: PaymentOrderIdPath,
-        services: NamedDependency[Services],
-        caller: NamedDependency[Caller],
+        services: ServicesDep,
+        caller: CallerDep,
         data: JSONBody[ReplayRequest | None] = None,
     ) -> ReplayResult:
         return replay(services, CHARGE, [payment_order_id], _reason(data), caller.key_id)
 
     @post(
         "/replay-all",
-        operation_id="replayAllDeadLetters",
-        summary="Send every dead-lettered order back to the executor",
+        **spec(
+            "replayAllDeadLetters",
+            "Send every dead-lettered order back to the executor",
+            problems=(409,),
+        ),
         status_code=202,
-        sync_to_thread=True,
-        responses=problem_specs(409),
         **access(Role.OPERATOR),
     )
-    def replay_all(
-        self, services: NamedDependency[Services], caller: NamedDependency[Caller]
-    ) -> ReplayResult:
+    def replay_all(self, services: ServicesDep, caller: CallerDep) -> ReplayResult:
         ids = [d.reference for d in parked(services)]
         return replay(services, CHARGE, ids, "replayed by operator (all)", caller.key_id)
 
     @get(
         "/payouts",
-        operation_id="listPayoutDeadLetters",
-        summary="Payouts parked after their last retry",
-        sync_to_thread=True,
-        responses=problem_specs(),
+        **spec("listPayoutDeadLetters", "Payouts parked after their last retry"),
         **access(Role.OPERATOR),
     )
-    def list_payouts(self, services: NamedDependency[Services]) -> PayoutDeadLetterList:
+    def list_payouts(self, services: ServicesDep) -> PayoutDeadLetterList:
         return PayoutDeadLetterList(views(services, PAYOUT, PayoutDeadLetterView, "payout_id"))
 
     @post(
         "/payouts/{payout_id:str}/replay",
-        operation_id="replayPayoutDeadLetter",
-        summary="Send one dead-lettered payout back to the executor",
+        **spec(
+            "replayPayoutDeadLetter",
+            "Send one dead-lettered payout back to the executor",
+            problems=(404, 409, 413, 422),
+        ),
         description="Optional body {reason}. 409 when the payout is not dead-lettered.",
         status_code=202,
-        sync_to_thread=True,
-        responses=problem_specs(404, 409, 413, 422),
         **access(Role.OPERATOR),
     )
     def replay_payout(
         self,
         payout_id: PayoutIdPath,
-        services: NamedDependency[Services],
-        caller: NamedDependency[Caller],
+        services: ServicesDep,
+        caller: CallerDep,
         data: JSONBody[ReplayRequest | None] = None,
     ) -> ReplayResult:
         return replay(services, PAYOUT, [payout_id], _reason(data), caller.key_id)
 
     @get(
         "/refunds",
-        operation_id="listRefundDeadLetters",
-        summary="Refunds parked after their last retry",
+        **spec("listRefundDeadLetters", "Refunds parked after their last retry"),
         description="Their amount stays reserved on the order until a replay settles them.",
-        sync_to_thread=True,
-        responses=problem_specs(),
         **access(Role.OPERATOR),
     )
-    def list_refunds(self, services: NamedDependency[Services]) -> RefundDeadLetterList:
+    def list_refunds(self, services: ServicesDep) -> RefundDeadLetterList:
         return RefundDeadLetterList(views(services, REFUND, RefundDeadLetterView, "refund_id"))
 
     @post(
         "/refunds/{refund_id:str}/replay",
-        operation_id="replayRefundDeadLetter",
-        summary="Send one dead-lettered refund back to the executor",
+        **spec(
+            "replayRefundDeadLetter",
+            "Send one dead-lettered refund back to the executor",
+            problems=(404, 409, 413, 422),
+        ),
         description="Optional body {reason}. 409 when the refund is not dead-lettered.",
         status_code=202,
-        sync_to_thread=True,
-        responses=problem_specs(404, 409, 413, 422),
         **access(Role.OPERATOR),
     )
     def replay_refund(
         self,
         refund_id: RefundIdPath,
-        services: NamedDependency[Services],
-        caller: NamedDependency[Caller],
+        services: ServicesDep,
+        caller: CallerDep,
         data: JSONBody[ReplayRequest | None] = None,
     ) -> ReplayResult:
         return replay(services, REFUND, [refund_id], _reason(data), caller.key_id)

@@ -8,21 +8,19 @@ from __future__ import annotations
 
 import hashlib
 from datetime import UTC, datetime
-from typing import Any
 
 import msgspec
-from litestar import Controller, Request, Response, get, post
-from litestar.di import NamedDependency
+from litestar import Controller, Response, get, post
 from litestar.params import JSONBody
 
 from payments.api.auth import access
-from payments.api.card_guard import refuse_card_data
+from payments.api.card_guard import guard_keyed_body
 from payments.api.dispute_reads import dispute_response
 from payments.api.dispute_schemas import DisputeEvidenceRequest, DisputeResponse
-from payments.api.idempotency import idempotency_key_guard, require_key, run_idempotent
-from payments.api.openapi import header, operation, success
-from payments.api.parameters import IdempotencyKeyHeader, PaymentOrderIdPath
-from payments.api.problems import ProblemError, problem_specs
+from payments.api.idempotency import require_key, run_idempotent, stored_answer
+from payments.api.openapi import header, operation, spec, success
+from payments.api.parameters import CallerDep, IdempotencyKeyHeader, PaymentOrderIdPath, ServicesDep
+from payments.api.problems import ProblemError
 from payments.domain.api_key import Role
 from payments.domain.dispute import DisputeClosed, EvidenceTooLate
 from payments.psp.dispute_sync import EvidenceNotAccepted, submit_evidence
@@ -32,16 +30,6 @@ from payments.runtime.services import Services
 
 EVIDENCE_SCOPE = "POST /payments/{id}/dispute/evidence"
 MAX_BODY_BYTES = 32 * 1024  # 4000 characters, even \u-escaped, fit
-
-
-async def guard_evidence_body(request: Request[Any, Any, Any]) -> None:
-    """A key first (400 without one), then no card number anywhere in the text (422)."""
-    await idempotency_key_guard(request)
-    try:
-        decoded = msgspec.json.decode(await request.body())
-    except (msgspec.DecodeError, UnicodeDecodeError):
-        return  # the body parser answers 400
-    refuse_card_data(decoded)
 
 
 def _evidence(
@@ -67,11 +55,8 @@ def _evidence(
             error.status, "evidence-not-accepted", "The PSP did not take the evidence", str(error),
             headers=headers,
         ) from None  # fmt: skip
-    headers = {"location": f"/payments/{payment_order_id}/dispute"}
-    if position is not None:
-        headers["event-position"] = str(position)
     body = dispute_response(services.application, dispute.psp_dispute_id)
-    return StoredResponse(status=202, body=msgspec.json.encode(body), headers=headers)
+    return stored_answer(202, body, f"/payments/{payment_order_id}/dispute", position)
 
 
 class DisputesController(Controller):
@@ -79,25 +64,34 @@ class DisputesController(Controller):
 
     @get(
         "/payments/{payment_order_id:str}/dispute",
-        operation_id="getPaymentOrderDispute",
-        summary="The order's dispute (chargeback), as the PSP confirmed it",
+        **spec(
+            "getPaymentOrderDispute",
+            "The order's dispute (chargeback), as the PSP confirmed it",
+            problems=(404, 422),
+        ),
         description="Status needs_response (evidence due by evidence_due_by), under_review "
         "(evidence sent), won (amount given back; the fee stays) or lost. 404 when the order "
         "is unknown or was never disputed. Read from the dispute's events: current at once.",
-        sync_to_thread=True,
-        responses=problem_specs(404, 422),
         **access(Role.MERCHANT, Role.OPERATOR, Role.FINANCE),
     )
     def get_dispute(
-        self, payment_order_id: PaymentOrderIdPath, services: NamedDependency[Services]
+        self, payment_order_id: PaymentOrderIdPath, services: ServicesDep
     ) -> DisputeResponse:
         dispute = services.disputes.dispute_of_order(payment_order_id)  # NotFound: 404
         return dispute_response(services.application, dispute.psp_dispute_id)
 
     @post(
         "/payments/{payment_order_id:str}/dispute/evidence",
-        operation_id="submitPaymentOrderDisputeEvidence",
-        summary="Answer the order's dispute with evidence, forwarded to the PSP",
+        **spec(
+            "submitPaymentOrderDisputeEvidence",
+            "Answer the order's dispute with evidence, forwarded to the PSP",
+            problems=(404, 409, 413, 422, 503),
+            answers={
+                202: success(
+                    DisputeResponse, "The PSP took the evidence: the dispute, under review"
+                )
+            },
+        ),
         description="Needs Idempotency-Key. Forwards the text to the PSP before the deadline "
         "and records it once the PSP accepted it: 202 with the dispute, under_review (the "
         "PSP decides later; the outcome arrives by webhook). 404 when the order is unknown "
@@ -105,13 +99,8 @@ class DisputesController(Controller):
         "already, won or lost) or the deadline has passed; 422 for an empty or too long "
         "text, or card data in it; 503 when the PSP cannot be reached (nothing recorded).",
         status_code=202,
-        before_request=guard_evidence_body,
+        before_request=guard_keyed_body,
         request_max_body_size=MAX_BODY_BYTES,
-        sync_to_thread=True,
-        responses={
-            202: success(DisputeResponse, "The PSP took the evidence: the dispute, under review"),
-            **problem_specs(404, 409, 413, 422, 503),
-        },
         operation_class=operation(
             headers={
                 202: {
@@ -130,8 +119,8 @@ class DisputesController(Controller):
         self,
         payment_order_id: PaymentOrderIdPath,
         data: JSONBody[DisputeEvidenceRequest],
-        services: NamedDependency[Services],
-        caller: NamedDependency[Caller],
+        services: ServicesDep,
+        caller: CallerDep,
         idempotency_key: IdempotencyKeyHeader,
     ) -> Response[bytes]:
         key = require_key(idempotency_key)

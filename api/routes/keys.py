@@ -8,15 +8,14 @@ from typing import Annotated
 
 import msgspec
 from litestar import Controller, Response, get, post
-from litestar.di import NamedDependency
 from litestar.params import JSONBody, PathParameter
 
 from payments.api.auth import access
-from payments.api.problems import ProblemError, problem_specs
+from payments.api.openapi import spec
+from payments.api.parameters import CallerDep, ServicesDep
+from payments.api.problems import ProblemError
 from payments.api.schemas import Identifier
 from payments.domain.api_key import MAX_NAME_LENGTH, Role
-from payments.runtime.keys import Caller
-from payments.runtime.services import Services
 
 KeyId = Annotated[
     str,
@@ -81,32 +80,19 @@ class KeysController(Controller):
 
     @post(
         "/",
-        operation_id="createApiKey",
-        summary="Create an API key (shown once in the answer)",
+        **spec("createApiKey", "Create an API key (shown once in the answer)", problems=(409, 422)),
         status_code=201,
-        sync_to_thread=True,
-        responses=problem_specs(409, 422),
         **access(),
     )
     def create_key(
-        self,
-        data: JSONBody[CreateKeyRequest],
-        services: NamedDependency[Services],
-        caller: NamedDependency[Caller],
+        self, data: JSONBody[CreateKeyRequest], services: ServicesDep, caller: CallerDep
     ) -> Response[NewKeyResponse]:
         key, _ = services.issue_key(data.role, data.seller_account, data.name, by=caller.key_id)
         body = NewKeyResponse(key.text, key.key_id, data.role.value, data.seller_account)
         return Response(body, status_code=201, headers={"cache-control": "no-store"})
 
-    @get(
-        "/",
-        operation_id="listApiKeys",
-        summary="Every key (never a secret)",
-        sync_to_thread=True,
-        responses=problem_specs(),
-        **access(),
-    )
-    def list_keys(self, services: NamedDependency[Services]) -> KeyList:
+    @get("/", **spec("listApiKeys", "Every key (never a secret)"), **access())
+    def list_keys(self, services: ServicesDep) -> KeyList:
         return KeyList(
             [
                 KeyView(
@@ -126,18 +112,15 @@ class KeysController(Controller):
 
     @post(
         "/{key_id:str}/revoke",
-        operation_id="revokeApiKey",
-        summary="Revoke a key now",
+        **spec("revokeApiKey", "Revoke a key now", problems=(404, 409, 422)),
         status_code=200,
-        sync_to_thread=True,
-        responses=problem_specs(404, 409, 422),
         **access(),
     )
     def revoke_key(
         self,
         key_id: KeyId,
-        services: NamedDependency[Services],
-        caller: NamedDependency[Caller],
+        services: ServicesDep,
+        caller: CallerDep,
         data: JSONBody[RevokeKeyRequest | None] = None,
     ) -> dict[str, str]:
         reason = (data or RevokeKeyRequest()).reason
@@ -147,18 +130,19 @@ class KeysController(Controller):
 
     @post(
         "/{key_id:str}/rotate",
-        operation_id="rotateApiKey",
-        summary="A new key with the same role; the old one works for the grace period",
+        **spec(
+            "rotateApiKey",
+            "A new key with the same role; the old one works for the grace period",
+            problems=(404, 409, 422),
+        ),
         status_code=201,
-        sync_to_thread=True,
-        responses=problem_specs(404, 409, 422),
         **access(),
     )
     def rotate_key(
         self,
         key_id: KeyId,
-        services: NamedDependency[Services],
-        caller: NamedDependency[Caller],
+        services: ServicesDep,
+        caller: CallerDep,
         data: JSONBody[RotateKeyRequest | None] = None,
     ) -> Response[NewKeyResponse]:
         grace = _grace((data or RotateKeyRequest()).grace)

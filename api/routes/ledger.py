@@ -9,19 +9,20 @@ from datetime import datetime
 
 import msgspec
 from litestar import Controller, get
-from litestar.di import NamedDependency
 
 from payments.api.as_of import as_of_unavailable, parse_as_of
 from payments.api.auth import access
+from payments.api.openapi import spec
 from payments.api.parameters import (
     AccountPath,
     AsOfQuery,
+    CallerDep,
     CursorQuery,
     LimitQuery,
     MinPositionHeader,
     MinPositionQuery,
+    ServicesDep,
 )
-from payments.api.problems import problem_specs
 from payments.api.reads import ensure_fresh, invalid, not_found, parse_min_position
 from payments.domain.api_key import Role
 from payments.domain.money import format_minor
@@ -29,7 +30,6 @@ from payments.projections.audit import as_of as history
 from payments.projections.audit.instants import AsOfUnavailable
 from payments.projections.catalog import LiveViews
 from payments.projections.views.ledger import AccountBalance, EntryKey, StatementPage, TrialBalance
-from payments.runtime.keys import Caller
 from payments.runtime.services import Services
 
 
@@ -107,11 +107,7 @@ class AccountRead:
 
 
 def read_account(
-    services: Services,
-    account: str,
-    instant: datetime | None,
-    size: int,
-    after: EntryKey | None,
+    services: Services, account: str, instant: datetime | None, size: int, after: EntryKey | None
 ) -> AccountRead | None:
     """The account now or, with `instant`, as of then (replayed past the view); None if it
     had no entries (by then)."""
@@ -162,20 +158,17 @@ class LedgerController(Controller):
 
     @get(
         "/accounts/{account:str}",
-        operation_id="getLedgerAccount",
-        summary="An account's balance and statement",
+        **spec("getLedgerAccount", "An account's balance and statement", problems=(404, 422, 503)),
         description="Accounts: psp_receivable, seller:{seller_account}, payouts_in_transit, "
         "psp_fees. Balance is debits minus credits. Statement pages: limit (1-200) and cursor. "
         "With ?as_of= the balance and entries of events recorded at or before that instant.",
-        sync_to_thread=True,
-        responses=problem_specs(404, 422, 503),
         **access(Role.FINANCE, Role.SELLER),
     )
     def account(
         self,
         account: AccountPath,
-        services: NamedDependency[Services],
-        caller: NamedDependency[Caller],
+        services: ServicesDep,
+        caller: CallerDep,
         limit: LimitQuery = 50,
         cursor: CursorQuery = None,
         min_position: MinPositionQuery = None,
@@ -218,17 +211,18 @@ class LedgerController(Controller):
 
     @get(
         "/trial-balance",
-        operation_id="getTrialBalance",
-        summary="Every account's balance; the total must be zero",
+        **spec(
+            "getTrialBalance",
+            "Every account's balance; the total must be zero",
+            problems=(422, 503),
+        ),
         description="With ?as_of= as of that instant; `position` is then the log position "
         "the answer accounts for.",
-        sync_to_thread=True,
-        responses=problem_specs(422, 503),
         **access(Role.FINANCE),
     )
     def trial_balance(
         self,
-        services: NamedDependency[Services],
+        services: ServicesDep,
         min_position: MinPositionQuery = None,
         min_position_header: MinPositionHeader = None,
         as_of: AsOfQuery = None,

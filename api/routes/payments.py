@@ -7,17 +7,17 @@ from typing import Any
 
 import msgspec
 from litestar import Controller, Request, Response, get, post
-from litestar.di import NamedDependency
 from litestar.params import JSONBody
 
 from payments.api.as_of import parse_as_of, read_order_as_of
 from payments.api.auth import access
 from payments.api.card_guard import refuse_card_data
 from payments.api.dispute_reads import with_dispute
-from payments.api.idempotency import require_key, run_idempotent
-from payments.api.openapi import header, link, operation, success
+from payments.api.idempotency import require_key, run_idempotent, stored_answer
+from payments.api.openapi import created_or_replayed, header, link, spec, success
 from payments.api.parameters import (
     AsOfQuery,
+    CallerDep,
     CheckoutIdPath,
     CursorQuery,
     IdempotencyKeyHeader,
@@ -27,9 +27,10 @@ from payments.api.parameters import (
     MinPositionHeader,
     MinPositionQuery,
     PaymentOrderIdPath,
+    ServicesDep,
     StatusQuery,
 )
-from payments.api.problems import ProblemError, problem_specs
+from payments.api.problems import ProblemError
 from payments.api.reads import (
     LIST_DESCRIPTION,
     PaymentOrderPage,
@@ -53,7 +54,6 @@ from payments.domain.execution import FailureCode
 from payments.domain.money import Money, MoneyError
 from payments.domain.payment_order import PaymentOrder
 from payments.runtime.idempotency import StoredResponse
-from payments.runtime.keys import Caller
 from payments.runtime.services import Services
 
 MAX_BODY_BYTES = 64 * 1024
@@ -125,25 +125,25 @@ def order_url(payment_order_id: str) -> str:
     return f"/payments/{payment_order_id}"
 
 
-def checkout_body(checkout: Checkout, orders: list[PaymentOrder], position: int | None) -> bytes:
-    return msgspec.json.encode(
-        CheckoutResponse(
-            checkout_id=checkout.checkout_id,
-            is_payment_done=checkout.is_payment_done,
-            position=position,
-            payment_orders=[
-                PaymentOrderSummary(
-                    payment_order_id=o.payment_order_id,
-                    seller_account=o.seller_account,
-                    amount=o.amount.format(),
-                    currency=o.currency,
-                    status=o.status.value,
-                    url=order_url(o.payment_order_id),
-                    **risk_of(o),
-                )
-                for o in orders
-            ],
-        )
+def checkout_body(
+    checkout: Checkout, orders: list[PaymentOrder], position: int | None
+) -> CheckoutResponse:
+    return CheckoutResponse(
+        checkout_id=checkout.checkout_id,
+        is_payment_done=checkout.is_payment_done,
+        position=position,
+        payment_orders=[
+            PaymentOrderSummary(
+                payment_order_id=o.payment_order_id,
+                seller_account=o.seller_account,
+                amount=o.amount.format(),
+                currency=o.currency,
+                status=o.status.value,
+                url=order_url(o.payment_order_id),
+                **risk_of(o),
+            )
+            for o in orders
+        ],
     )
 
 
@@ -157,13 +157,12 @@ def risk_of(order: PaymentOrder) -> dict[str, str | None]:
 
 
 def _placement_response(placement: Placement) -> StoredResponse:
-    headers = {"location": f"/checkouts/{placement.checkout.checkout_id}"}
-    if placement.position is not None:
-        headers["event-position"] = str(placement.position)
-    return StoredResponse(
-        status=201 if placement.created else 200,
-        body=checkout_body(placement.checkout, placement.orders, placement.position),
-        headers=headers,
+    checkout, position = placement.checkout, placement.position
+    return stored_answer(
+        201 if placement.created else 200,
+        checkout_body(checkout, placement.orders, position),
+        f"/checkouts/{checkout.checkout_id}",
+        position,
     )
 
 
@@ -216,8 +215,15 @@ class PaymentsController(Controller):
 
     @post(
         "/payments",
-        operation_id="createCheckout",
-        summary="Place a checkout: one payment order per seller",
+        **spec(
+            "createCheckout",
+            "Place a checkout: one payment order per seller",
+            problems=(409, 413, 415, 422),
+            answers={
+                201: success(CheckoutResponse, "Created: the checkout and each order's status"),
+                200: success(CheckoutResponse, "The identical checkout already existed"),
+            },
+        ),
         description="Creates a Checkout and its PaymentOrders atomically. Needs Idempotency-Key. "
         "Answers 201 (created) or 200 (the identical checkout already existed). Card numbers "
         "and CVCs anywhere in the body are refused (422): send the PSP's token. 422 also for "
@@ -228,23 +234,14 @@ class PaymentsController(Controller):
         status_code=201,
         before_request=guard_checkout_body,
         request_max_body_size=MAX_BODY_BYTES,
-        sync_to_thread=True,
-        responses={
-            201: success(CheckoutResponse, "Created: the checkout and each order's status"),
-            200: success(CheckoutResponse, "The identical checkout already existed"),
-            **problem_specs(409, 413, 415, 422),
-        },
-        operation_class=operation(
-            links={201: _READ_BACK, 200: _READ_BACK},
-            headers={201: _CREATED_HEADERS, 200: {"location": _CREATED_HEADERS["location"]}},
-        ),
+        operation_class=created_or_replayed(_READ_BACK, _CREATED_HEADERS),
         **access(Role.MERCHANT),
     )
     def create_checkout(
         self,
         data: JSONBody[CheckoutRequest],
-        services: NamedDependency[Services],
-        caller: NamedDependency[Caller],
+        services: ServicesDep,
+        caller: CallerDep,
         idempotency_key: IdempotencyKeyHeader,
     ) -> Response[bytes]:
         key = require_key(idempotency_key)
@@ -262,16 +259,13 @@ class PaymentsController(Controller):
 
     @get(
         "/payments",
-        operation_id="listPaymentOrders",
-        summary="List payment orders, newest first",
+        **spec("listPaymentOrders", "List payment orders, newest first", problems=(422, 503)),
         description=LIST_DESCRIPTION,
-        sync_to_thread=True,
-        responses=problem_specs(422, 503),
         **access(Role.MERCHANT, Role.OPERATOR, Role.FINANCE),
     )
     def list_payment_orders(
         self,
-        services: NamedDependency[Services],
+        services: ServicesDep,
         status: StatusQuery = None,
         seller_account: IdQuery = None,
         checkout_id: IdQuery = None,
@@ -288,21 +282,18 @@ class PaymentsController(Controller):
 
     @get(
         "/payments/{payment_order_id:str}",
-        operation_id="getPaymentOrder",
-        summary="A payment order's current state",
-        sync_to_thread=True,
+        **spec("getPaymentOrder", "A payment order's current state", problems=(404, 422, 503)),
         description="Right after the POST that created it, never a 404: an order the view does "
         "not hold yet is read from the event store (ADR 0011). Pass the position a command "
         "answered with as ?min_position= (or header Min-Position) to wait for a status change "
         "you caused. With ?as_of= the order as it stood at that instant, replayed from its "
         "events.",
-        responses=problem_specs(404, 422, 503),
         **access(Role.MERCHANT, Role.OPERATOR, Role.FINANCE),
     )
     def get_payment_order(
         self,
         payment_order_id: PaymentOrderIdPath,
-        services: NamedDependency[Services],
+        services: ServicesDep,
         min_position: MinPositionQuery = None,
         min_position_header: MinPositionHeader = None,
         as_of: AsOfQuery = None,
@@ -315,17 +306,14 @@ class PaymentsController(Controller):
 
     @get(
         "/checkouts/{checkout_id:str}",
-        operation_id="getCheckout",
-        summary="A checkout and its orders",
+        **spec("getCheckout", "A checkout and its orders", problems=(404, 422, 503)),
         description="Right after the POST that created it, never a 404 (ADR 0011).",
-        sync_to_thread=True,
-        responses=problem_specs(404, 422, 503),
         **access(Role.MERCHANT, Role.OPERATOR, Role.FINANCE),
     )
     def get_checkout(
         self,
         checkout_id: CheckoutIdPath,
-        services: NamedDependency[Services],
+        services: ServicesDep,
         min_position: MinPositionQuery = None,
         min_position_header: MinPositionHeader = None,
     ) -> CheckoutResponse:

@@ -9,34 +9,35 @@ from datetime import datetime
 
 import msgspec
 from litestar import Controller, Response, get, post
-from litestar.di import NamedDependency
 from litestar.params import JSONBody
 
 from payments.api.auth import access
-from payments.api.idempotency import idempotency_key_guard, require_key, run_idempotent
-from payments.api.openapi import header, operation, success
+from payments.api.idempotency import (
+    idempotency_key_guard,
+    require_key,
+    run_idempotent,
+    stored_answer,
+)
+from payments.api.openapi import header, operation, spec, success
 from payments.api.parameters import (
     POSITION_CURSOR_PATTERN,
+    CallerDep,
     IdempotencyKeyHeader,
     IdQuery,
     LimitQuery,
     PayoutIdPath,
     PayoutStatusQuery,
     PositionCursorQuery,
+    ServicesDep,
 )
-from payments.api.problems import problem_specs
-from payments.api.reads import invalid, not_found
+from payments.api.reads import invalid, keyset_page, not_found
+from payments.api.routes.refunds import amount_minor_of
 from payments.api.schemas import AmountText, Identifier
 from payments.domain.api_key import Role
-from payments.domain.errors import FieldError, InvalidCommand, NotFound
+from payments.domain.errors import NotFound
 from payments.domain.ids import payout_uuid
-from payments.domain.money import Money, MoneyError
 from payments.domain.payout import Payout
-from payments.domain.payout_commands import (
-    PayoutPlacement,
-    RequestPayout,
-    payout_id_for_key,
-)
+from payments.domain.payout_commands import PayoutPlacement, RequestPayout, payout_id_for_key
 from payments.projections.event_store import load_aggregates
 from payments.projections.views.payouts import PayoutFilter, PayoutsView
 from payments.runtime.idempotency import StoredResponse
@@ -107,11 +108,7 @@ class PayoutPage(msgspec.Struct, frozen=True):
 
 
 def list_payouts(
-    services: Services,
-    caller: Caller,
-    where: PayoutFilter,
-    limit: int,
-    cursor: str | None,
+    services: Services, caller: Caller, where: PayoutFilter, limit: int, cursor: str | None
 ) -> PayoutPage:
     """Payouts newest first from the payouts view, each as GET /payouts/{id} answers it. A
     seller key lists its own seller's only; asking for another's is Not found."""
@@ -122,13 +119,13 @@ def list_payouts(
     if cursor is not None and _POSITION.fullmatch(cursor) is None:
         raise invalid("cursor", "is not a cursor this API returned")
     rows = PayoutsView(services.pool).newest(where, limit + 1, int(cursor) if cursor else None)
-    page = rows[:limit]
+    page, last = keyset_page(rows, limit)
     found = load_aggregates(
         services.application, services.pool, [payout_uuid(r.payout_id) for r in page]
     )
     return PayoutPage(
         items=[payout_body(found[payout_uuid(r.payout_id)]) for r in page],
-        next_cursor=str(page[-1].position) if len(rows) > limit else None,
+        next_cursor=str(last.position) if last is not None else None,
     )
 
 
@@ -140,26 +137,13 @@ def request_payout(services: Services, command: RequestPayout) -> PayoutPlacemen
 
 
 def _placement_response(placement: PayoutPlacement) -> StoredResponse:
-    headers = {"location": f"/payouts/{placement.payout.payout_id}"}
-    if placement.position is not None:
-        headers["event-position"] = str(placement.position)
-    return StoredResponse(
-        status=201 if placement.created else 200,
-        body=msgspec.json.encode(payout_body(placement.payout, placement.position)),
-        headers=headers,
+    payout, position = placement.payout, placement.position
+    return stored_answer(
+        201 if placement.created else 200,
+        payout_body(payout, position),
+        f"/payouts/{payout.payout_id}",
+        position,
     )
-
-
-def _amount_minor(text: str | None, currency: str) -> int | None:
-    if text is None:
-        return None
-    try:
-        amount = Money.parse(text, currency)
-    except MoneyError as error:
-        raise InvalidCommand([FieldError("amount", str(error))]) from None
-    if amount.minor <= 0:
-        raise InvalidCommand([FieldError("amount", "must be greater than zero")])
-    return amount.minor
 
 
 class PayoutsController(Controller):
@@ -168,8 +152,15 @@ class PayoutsController(Controller):
 
     @post(
         "/",
-        operation_id="createPayout",
-        summary="Pay a seller's available balance out through the PSP",
+        **spec(
+            "createPayout",
+            "Pay a seller's available balance out through the PSP",
+            problems=(409, 413, 422),
+            answers={
+                201: success(PayoutResponse, "Created: the payout, REQUESTED"),
+                200: success(PayoutResponse, "The payout this key created before"),
+            },
+        ),
         description="Reserves the amount (default: everything available) on the seller's "
         "wallet and creates the payout in one atomic save; the executor pays it at the PSP. "
         "Needs Idempotency-Key. 422 when the amount is not a positive amount within the "
@@ -177,18 +168,12 @@ class PayoutsController(Controller):
         status_code=201,
         before_request=idempotency_key_guard,
         request_max_body_size=MAX_BODY_BYTES,
-        sync_to_thread=True,
-        responses={
-            201: success(PayoutResponse, "Created: the payout, REQUESTED"),
-            200: success(PayoutResponse, "The payout this key created before"),
-            **problem_specs(409, 413, 422),
-        },
         operation_class=operation(
             headers={
                 201: {
                     "location": header("The payout's URL", required=True),
                     "event-position": header("Position of the write", required=True, integer=True),
-                },
+                }
             }
         ),
         **access(Role.OPERATOR),
@@ -196,12 +181,12 @@ class PayoutsController(Controller):
     def create_payout(
         self,
         data: JSONBody[PayoutRequestBody],
-        services: NamedDependency[Services],
-        caller: NamedDependency[Caller],
+        services: ServicesDep,
+        caller: CallerDep,
         idempotency_key: IdempotencyKeyHeader,
     ) -> Response[bytes]:
         key = require_key(idempotency_key)
-        amount = _amount_minor(data.amount, services.settings.currency)
+        amount = amount_minor_of(data.amount, services.settings.currency)
         command = RequestPayout(
             payout_id_for_key(f"{caller.key_id} {key}"),
             data.seller_account,
@@ -220,20 +205,21 @@ class PayoutsController(Controller):
 
     @get(
         "/",
-        operation_id="listPayouts",
-        summary="Payouts, newest first, by seller and status (keyset paging)",
+        **spec(
+            "listPayouts",
+            "Payouts, newest first, by seller and status (keyset paging)",
+            problems=(404, 422),
+        ),
         description="Read from the payouts view; each item as GET /payouts/{payout_id} "
         "answers it. Filters: seller_account, status. Keyset pagination: limit (1-200, "
         "default 50) and the opaque cursor from next_cursor. A seller key lists its own "
         "seller's payouts; another seller_account is 404.",
-        sync_to_thread=True,
-        responses=problem_specs(404, 422),
         **access(Role.OPERATOR, Role.FINANCE, Role.SELLER),
     )
     def list_payouts(
         self,
-        services: NamedDependency[Services],
-        caller: NamedDependency[Caller],
+        services: ServicesDep,
+        caller: CallerDep,
         seller_account: IdQuery = None,
         status: PayoutStatusQuery = None,
         limit: LimitQuery = 50,
@@ -243,16 +229,10 @@ class PayoutsController(Controller):
 
     @get(
         "/{payout_id:str}",
-        operation_id="getPayout",
-        summary="A payout's current state",
-        sync_to_thread=True,
-        responses=problem_specs(404, 422),
+        **spec("getPayout", "A payout's current state", problems=(404, 422)),
         **access(Role.OPERATOR, Role.FINANCE, Role.SELLER),
     )
     def get_payout(
-        self,
-        payout_id: PayoutIdPath,
-        services: NamedDependency[Services],
-        caller: NamedDependency[Caller],
+        self, payout_id: PayoutIdPath, services: ServicesDep, caller: CallerDep
     ) -> PayoutResponse:
         return read_payout(services, caller, payout_id)

@@ -12,33 +12,30 @@ from typing import Annotated, Any
 from uuid import UUID
 
 import msgspec
-from litestar import Controller, Request, Response, get, post
-from litestar.di import NamedDependency
+from litestar import Controller, Response, get, post
 from litestar.params import JSONBody, PathParameter
 from msgspec import Meta
 
 from payments.api.auth import access
-from payments.api.card_guard import refuse_card_data
-from payments.api.idempotency import idempotency_key_guard, require_key, run_idempotent
-from payments.api.openapi import success
-from payments.api.parameters import CheckoutIdPath, IdempotencyKeyHeader
-from payments.api.problems import ProblemError, problem_specs
+from payments.api.card_guard import guard_keyed_body
+from payments.api.idempotency import require_key, run_idempotent, stored_answer
+from payments.api.openapi import spec, success
+from payments.api.parameters import CallerDep, CheckoutIdPath, IdempotencyKeyHeader, ServicesDep
+from payments.api.problems import ProblemError
+from payments.api.reads import not_found
 from payments.api.schemas import Identifier
 from payments.domain.erasure import Erasure
 from payments.domain.errors import FieldError, InvalidCommand
 from payments.domain.personal_data import MAX_BUYER_ID_LENGTH, buyer_subject, checkout_subject
 from payments.domain.seller import seller_subject
 from payments.runtime.idempotency import StoredResponse
-from payments.runtime.keys import Caller
 from payments.runtime.personal_data import PersonalDataReading
 from payments.runtime.privacy import ErasureOutcome, erase_subject, read_buyer_info
-from payments.runtime.services import Services
 
 ERASE_SCOPE = "POST /privacy/erasures"
 MAX_BODY_BYTES = 4 * 1024
 BuyerId = Annotated[
-    str,
-    Meta(min_length=1, max_length=MAX_BUYER_ID_LENGTH, description="buyer_info.buyer_id"),
+    str, Meta(min_length=1, max_length=MAX_BUYER_ID_LENGTH, description="buyer_info.buyer_id")
 ]
 
 
@@ -113,26 +110,15 @@ def nothing_to_erase() -> ProblemError:
 def _erasure_response(outcome: ErasureOutcome | None) -> StoredResponse:
     if outcome is None:
         raise nothing_to_erase()
-    return StoredResponse(
-        status=201 if outcome.erased_now else 200,
-        body=msgspec.json.encode(erasure_body(outcome.erasure)),
-        headers={"location": f"/privacy/erasures/{outcome.erasure.id}"},
+    erasure = outcome.erasure
+    return stored_answer(
+        201 if outcome.erased_now else 200, erasure_body(erasure), f"/privacy/erasures/{erasure.id}"
     )
-
-
-async def refuse_card_data_in_body(request: Request[Any, Any, Any]) -> None:
-    await idempotency_key_guard(request)  # a missing or invalid key: 400 before the body
-    try:
-        decoded = msgspec.json.decode(await request.body())
-    except (msgspec.DecodeError, UnicodeDecodeError):
-        return  # the body parser answers 400
-    refuse_card_data(decoded)
 
 
 # Any other value than an erasure's UUID answers 404 (as the run ids of reconciliation).
 ErasureIdPath = Annotated[
-    str,
-    PathParameter(description="The erasure's id, a UUID.", schema_extra={"format": "uuid"}),
+    str, PathParameter(description="The erasure's id, a UUID.", schema_extra={"format": "uuid"})
 ]
 
 
@@ -142,8 +128,15 @@ class PrivacyController(Controller):
 
     @post(
         "/erasures",
-        operation_id="createErasure",
-        summary="Erase a buyer's personal data for good",
+        **spec(
+            "createErasure",
+            "Erase a buyer's personal data for good",
+            problems=(400, 404, 409, 413, 422),
+            answers={
+                201: success(ErasureResponse, "Erased now: the record of the erasure"),
+                200: success(ErasureResponse, "Erased before: the earlier record"),
+            },
+        ),
         description="Erases the keys that seal the buyer_info of every checkout of this "
         "buyer (or of this checkout, placed without a buyer_id), or a seller's legal name, "
         "contact and KYC id number: it becomes unreadable; "
@@ -151,21 +144,15 @@ class PrivacyController(Controller):
         "Erasure event. Needs Idempotency-Key. 201 when keys were erased now, 200 when the "
         "subject was erased before, 404 when it never had a key.",
         status_code=201,
-        before_request=refuse_card_data_in_body,
+        before_request=guard_keyed_body,
         request_max_body_size=MAX_BODY_BYTES,
-        sync_to_thread=True,
-        responses={
-            201: success(ErasureResponse, "Erased now: the record of the erasure"),
-            200: success(ErasureResponse, "Erased before: the earlier record"),
-            **problem_specs(400, 404, 409, 413, 422),
-        },
         **access(),
     )
     def erase(
         self,
         data: JSONBody[ErasureRequest],
-        services: NamedDependency[Services],
-        caller: NamedDependency[Caller],
+        services: ServicesDep,
+        caller: CallerDep,
         idempotency_key: IdempotencyKeyHeader,
     ) -> Response[bytes]:
         key = require_key(idempotency_key)
@@ -185,36 +172,34 @@ class PrivacyController(Controller):
 
     @get(
         "/erasures/{erasure_id:str}",
-        operation_id="getErasure",
-        summary="An erasure as recorded: when, by whom, how many keys",
-        sync_to_thread=True,
-        responses=problem_specs(404, 422),
+        **spec(
+            "getErasure",
+            "An erasure as recorded: when, by whom, how many keys",
+            problems=(404, 422),
+        ),
         **access(),
     )
-    def get_erasure(
-        self, erasure_id: ErasureIdPath, services: NamedDependency[Services]
-    ) -> ErasureResponse:
+    def get_erasure(self, erasure_id: ErasureIdPath, services: ServicesDep) -> ErasureResponse:
         try:
             found = services.erasures.find(UUID(erasure_id))
         except ValueError:
             found = None
         if found is None:
-            raise ProblemError(404, "not-found", "Not found", f"erasure {erasure_id!r} not found")
+            raise not_found(f"erasure {erasure_id!r}")
         return erasure_body(found)
 
     @get(
         "/checkouts/{checkout_id:str}/buyer-info",
-        operation_id="getBuyerInfo",
-        summary="A checkout's buyer_info, or why it cannot be read",
+        **spec(
+            "getBuyerInfo", "A checkout's buyer_info, or why it cannot be read", problems=(404, 422)
+        ),
         description="state is readable, erased (its key was erased: erased_at says when) or "
         "unreadable (no key for it). encrypted is false for checkouts recorded before "
         "buyer_info was sealed.",
-        sync_to_thread=True,
-        responses=problem_specs(404, 422),
         **access(),
     )
     def get_buyer_info(
-        self, checkout_id: CheckoutIdPath, services: NamedDependency[Services]
+        self, checkout_id: CheckoutIdPath, services: ServicesDep
     ) -> BuyerInfoResponse:
         checkout, reading = read_buyer_info(
             services.application, services.personal_data, checkout_id

@@ -10,13 +10,17 @@ from typing import Annotated, Any
 import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.concurrency import sync_to_thread
-from litestar.di import NamedDependency
 from litestar.params import JSONBody, QueryParameter
 
 from payments.api.auth import access
-from payments.api.idempotency import idempotency_key_guard, require_key, run_idempotent
-from payments.api.openapi import operation, raw_body, success
-from payments.api.parameters import IdempotencyKeyHeader
+from payments.api.idempotency import (
+    idempotency_key_guard,
+    require_key,
+    run_idempotent,
+    stored_answer,
+)
+from payments.api.openapi import operation, raw_body, spec, success
+from payments.api.parameters import CallerDep, IdempotencyKeyHeader, ServicesDep
 from payments.api.problems import ProblemError, problem_specs
 from payments.api.reconciliation_parameters import (
     DayQuery,
@@ -84,18 +88,8 @@ class ExceptionPage(msgspec.Struct, frozen=True):
     run_id: str | None = None
 
 
-def _summary(outcome: RunOutcome, dry_run: bool = False) -> bytes:
-    body = {**summary(outcome.run), "created": outcome.created, "dry_run": dry_run}
-    return msgspec.json.encode(body)
-
-
-def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response[bytes]:
-    return Response(
-        content=msgspec.json.encode(body),
-        status_code=status,
-        media_type="application/json",
-        headers=headers,
-    )
+def _summary(outcome: RunOutcome, dry_run: bool = False) -> dict[str, Any]:
+    return {**summary(outcome.run), "created": outcome.created, "dry_run": dry_run}
 
 
 def resolve_exception(
@@ -109,6 +103,10 @@ def resolve_exception(
 
 def _json_bytes(content: bytes) -> Response[bytes]:
     return Response(content=content, status_code=200, media_type="application/json")
+
+
+def _json(body: Any) -> Response[bytes]:
+    return _json_bytes(msgspec.json.encode(body))
 
 
 def csv_report(run: ReconciliationRun) -> Response[bytes]:
@@ -147,8 +145,8 @@ class ReconciliationsController(Controller):
     async def create_run(
         self,
         request: Request[Any, Any, Any],
-        services: NamedDependency[Services],
-        caller: NamedDependency[Caller],
+        services: ServicesDep,
+        caller: CallerDep,
         idempotency_key: IdempotencyKeyHeader,
         file_format: FormatQuery = None,
     ) -> Response[bytes]:
@@ -157,20 +155,11 @@ class ReconciliationsController(Controller):
 
             def reconcile() -> StoredResponse:
                 outcome = reconcile_spooled(services, path, file_sha, file_format, dry_run=False)
-                return StoredResponse(
-                    status=201 if outcome.created else 200,
-                    body=_summary(outcome),
-                    headers={"location": f"/reconciliations/{outcome.run.id}"},
-                )
+                location = f"/reconciliations/{outcome.run.id}"
+                return stored_answer(201 if outcome.created else 200, _summary(outcome), location)
 
             return await sync_to_thread(
-                run_idempotent,
-                services.idempotency,
-                caller,
-                CREATE_SCOPE,
-                key,
-                file_sha,
-                reconcile,
+                run_idempotent, services.idempotency, caller, CREATE_SCOPE, key, file_sha, reconcile
             )
 
     @post(
@@ -192,30 +181,32 @@ class ReconciliationsController(Controller):
     async def dry_run(
         self,
         request: Request[Any, Any, Any],
-        services: NamedDependency[Services],
+        services: ServicesDep,
         file_format: FormatQuery = None,
     ) -> Response[bytes]:
         async with spooled_csv(request) as (path, file_sha):
 
-            def classify() -> bytes:
+            def classify() -> dict[str, Any]:
                 outcome = reconcile_spooled(services, path, file_sha, file_format, dry_run=True)
                 return _summary(outcome, dry_run=True)
 
-            return _json_bytes(await sync_to_thread(classify))
+            return _json(await sync_to_thread(classify))
 
     @get(
         "/exceptions",
-        operation_id="listExceptionsAcrossReconciliations",
-        summary="Exceptions across every run, oldest first, each with its age",
+        **spec(
+            "listExceptionsAcrossReconciliations",
+            "Exceptions across every run, oldest first, each with its age",
+            problems=(422,),
+            answers={200: success(ExceptionPage, "A page of exceptions")},
+        ),
         description="Filters: state, kind, run_id, payment_order_id, payout_id, and since / "
         "until (the day the matter began); limit and offset page the answer.",
-        sync_to_thread=True,
-        responses={200: success(ExceptionPage, "A page of exceptions"), **problem_specs(422)},
         **access(Role.FINANCE),
     )
     def list_all_exceptions(
         self,
-        services: NamedDependency[Services],
+        services: ServicesDep,
         finding_state: StateQuery = "open",
         kind: KindQuery = None,
         run_id: UuidQuery = None,
@@ -236,16 +227,16 @@ class ReconciliationsController(Controller):
 
     @get(
         "/summary",
-        operation_id="getReconciliationDailySummary",
-        summary="The daily summary: counts and amounts per class of the day's runs, and the "
-        "open exceptions across all runs (count, amount, the oldest)",
-        sync_to_thread=True,
-        responses={200: success(dict[str, Any], "The day's summary"), **problem_specs(422)},
+        **spec(
+            "getReconciliationDailySummary",
+            "The daily summary: counts and amounts per class of the day's runs, and the "
+            "open exceptions across all runs (count, amount, the oldest)",
+            problems=(422,),
+            answers={200: success(dict[str, Any], "The day's summary")},
+        ),
         **access(Role.FINANCE),
     )
-    def get_daily_summary(
-        self, services: NamedDependency[Services], day: DayQuery = None
-    ) -> Response[bytes]:
+    def get_daily_summary(self, services: ServicesDep, day: DayQuery = None) -> Response[bytes]:
         now = datetime.now(UTC)
         chosen = day_of(day, "day") or now.date()
         runs = load_runs(services.application, services.pool)
@@ -253,16 +244,16 @@ class ReconciliationsController(Controller):
 
     @get(
         "/days",
-        operation_id="listReconciliationDays",
-        summary="Each recent day up to yesterday: reconciled, failed (and why) or pending",
-        sync_to_thread=True,
-        responses={200: success(dict[str, Any], "Days behind, and each day"), **problem_specs(422)},
+        **spec(
+            "listReconciliationDays",
+            "Each recent day up to yesterday: reconciled, failed (and why) or pending",
+            problems=(422,),
+            answers={200: success(dict[str, Any], "Days behind, and each day")},
+        ),
         **access(Role.FINANCE),
     )
     def get_days(
-        self,
-        services: NamedDependency[Services],
-        days: Annotated[int, QueryParameter(ge=1, le=366)] = 14,
+        self, services: ServicesDep, days: Annotated[int, QueryParameter(ge=1, le=366)] = 14
     ) -> Response[bytes]:
         today = datetime.now(UTC).date()
         reconciler = services.reconciler
@@ -271,8 +262,12 @@ class ReconciliationsController(Controller):
 
     @get(
         "/balance",
-        operation_id="getPspBalanceCheck",
-        summary="The PSP's available balance against ours, per currency, and the difference",
+        **spec(
+            "getPspBalanceCheck",
+            "The PSP's available balance against ours, per currency, and the difference",
+            problems=(409, 503),
+            answers={200: success(dict[str, Any], "Both figures and the difference, per currency")},
+        ),
         description="Asks the PSP for its balance (GET /v1/balance) and compares its "
         "available amount with psp_balance + bank of our ledger + what reconciling the PSP's "
         "files not reconciled yet (today's, and missed days') would book. Minor units; "
@@ -280,14 +275,9 @@ class ReconciliationsController(Controller):
         "and our unsettled psp_receivable are shown, not compared (docs/operations.md). "
         "Nothing is recorded; the psp-balance-check job records its checks. 409 without a "
         "PSP configured, 503 when the PSP does not answer.",
-        sync_to_thread=True,
-        responses={
-            200: success(dict[str, Any], "Both figures and the difference, per currency"),
-            **problem_specs(409, 503),
-        },
         **access(Role.FINANCE),
     )
-    def get_balance_check(self, services: NamedDependency[Services]) -> Response[bytes]:
+    def get_balance_check(self, services: ServicesDep) -> Response[bytes]:
         try:
             check = services.check_psp_balance()
         except NoPspConfigured as error:
@@ -303,27 +293,30 @@ class ReconciliationsController(Controller):
 
     @get(
         "/{run_id:str}",
-        operation_id="getReconciliation",
-        summary="A reconciliation run's summary: counts and amounts per class",
-        sync_to_thread=True,
-        responses={200: success(dict[str, Any], "The run's summary"), **problem_specs(404, 422)},
+        **spec(
+            "getReconciliation",
+            "A reconciliation run's summary: counts and amounts per class",
+            problems=(404, 422),
+            answers={200: success(dict[str, Any], "The run's summary")},
+        ),
         **access(Role.FINANCE),
     )
-    def get_run(self, run_id: RunIdPath, services: NamedDependency[Services]) -> Response[bytes]:
+    def get_run(self, run_id: RunIdPath, services: ServicesDep) -> Response[bytes]:
         return _json(summary(services.reconciliations.get_run(run_id)))
 
     @get(
         "/{run_id:str}/exceptions",
-        operation_id="listReconciliationExceptions",
-        summary="The run's exceptions (manual queue); ?state=open|auto_fixed|resolved|all",
-        sync_to_thread=True,
-        responses=problem_specs(404, 422),
+        **spec(
+            "listReconciliationExceptions",
+            "The run's exceptions (manual queue); ?state=open|auto_fixed|resolved|all",
+            problems=(404, 422),
+        ),
         **access(Role.FINANCE),
     )
     def list_exceptions(
         self,
         run_id: RunIdPath,
-        services: NamedDependency[Services],
+        services: ServicesDep,
         finding_state: StateQuery = "open",
         limit: LimitQuery = 100,
         offset: OffsetQuery = 0,
@@ -336,19 +329,18 @@ class ReconciliationsController(Controller):
 
     @post(
         "/{run_id:str}/exceptions/{finding_id:str}/resolve",
-        operation_id="resolveReconciliationException",
-        summary="Record a person's decision on an open exception, posting its adjustment",
+        **spec(
+            "resolveReconciliationException",
+            "Record a person's decision on an open exception, posting its adjustment",
+            problems=(404, 409, 413, 422),
+            answers={200: success(dict[str, Any], "The exception, resolved")},
+        ),
         description="Body {action, reason}; the caller's key is recorded as who decided. "
         "action is accept_psp (post the PSP's "
         "figure, the difference to write_offs), write_off (the same, never a seller's "
         "balance), accept_ours, mark_duplicate (duplicates only) or investigated (these three "
         "post nothing). A second resolution of the same exception answers 409.",
         status_code=200,
-        sync_to_thread=True,
-        responses={
-            200: success(dict[str, Any], "The exception, resolved"),
-            **problem_specs(404, 409, 413, 422),
-        },
         **access(Role.FINANCE),
     )
     def resolve(
@@ -356,37 +348,34 @@ class ReconciliationsController(Controller):
         run_id: RunIdPath,
         finding_id: FindingIdPath,
         data: JSONBody[ResolveRequest],
-        services: NamedDependency[Services],
-        caller: NamedDependency[Caller],
+        services: ServicesDep,
+        caller: CallerDep,
     ) -> Response[bytes]:
         run = resolve_exception(services, run_id, finding_id, data, caller)
         return _json(finding_view(run, run.findings[finding_id]))
 
     @get(
         "/{run_id:str}/report.csv",
-        operation_id="getReconciliationReportCsv",
-        summary="The full report as CSV (deterministic)",
-        sync_to_thread=True,
-        responses={
-            200: success(str, "The report", media_type="text/csv; charset=utf-8"),
-            **problem_specs(404, 422),
-        },
+        **spec(
+            "getReconciliationReportCsv",
+            "The full report as CSV (deterministic)",
+            problems=(404, 422),
+            answers={200: success(str, "The report", media_type="text/csv; charset=utf-8")},
+        ),
         **access(Role.FINANCE),
     )
-    def get_report_csv(
-        self, run_id: RunIdPath, services: NamedDependency[Services]
-    ) -> Response[bytes]:
+    def get_report_csv(self, run_id: RunIdPath, services: ServicesDep) -> Response[bytes]:
         return csv_report(services.reconciliations.get_run(run_id))
 
     @get(
         "/{run_id:str}/report.json",
-        operation_id="getReconciliationReportJson",
-        summary="The full report as JSON (deterministic)",
-        sync_to_thread=True,
-        responses={200: success(dict[str, Any], "The report"), **problem_specs(404, 422)},
+        **spec(
+            "getReconciliationReportJson",
+            "The full report as JSON (deterministic)",
+            problems=(404, 422),
+            answers={200: success(dict[str, Any], "The report")},
+        ),
         **access(Role.FINANCE),
     )
-    def get_report_json(
-        self, run_id: RunIdPath, services: NamedDependency[Services]
-    ) -> Response[bytes]:
+    def get_report_json(self, run_id: RunIdPath, services: ServicesDep) -> Response[bytes]:
         return _json_bytes(report_json(services.reconciliations.get_run(run_id)))

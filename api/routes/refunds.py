@@ -7,14 +7,24 @@ import hashlib
 import msgspec
 from eventsourcing.persistence import IntegrityError
 from litestar import Controller, Response, get, post
-from litestar.di import NamedDependency
 from litestar.params import JSONBody
 
 from payments.api.auth import access
-from payments.api.idempotency import idempotency_key_guard, require_key, run_idempotent
-from payments.api.openapi import header, link, operation, success
-from payments.api.parameters import IdempotencyKeyHeader, PaymentOrderIdPath, RefundIdPath
-from payments.api.problems import ProblemError, problem_specs
+from payments.api.idempotency import (
+    idempotency_key_guard,
+    require_key,
+    run_idempotent,
+    stored_answer,
+)
+from payments.api.openapi import created_or_replayed, header, link, spec, success
+from payments.api.parameters import (
+    CallerDep,
+    IdempotencyKeyHeader,
+    PaymentOrderIdPath,
+    RefundIdPath,
+    ServicesDep,
+)
+from payments.api.problems import ProblemError
 from payments.api.refund_schemas import RefundRequestBody, refund_body
 from payments.api.schemas import RefundResponse
 from payments.domain.api_key import Role
@@ -22,7 +32,6 @@ from payments.domain.errors import FieldError, InvalidCommand
 from payments.domain.money import Money, MoneyError
 from payments.domain.refund_commands import RefundPlacement, RequestRefund, refund_id_for_key
 from payments.runtime.idempotency import StoredResponse
-from payments.runtime.keys import Caller
 from payments.runtime.services import Services
 
 CREATE_SCOPE = "POST /payments/{payment_order_id}/refunds"
@@ -66,13 +75,12 @@ def request_refund(services: Services, command: RequestRefund) -> RefundPlacemen
 
 
 def _placement_response(placement: RefundPlacement) -> StoredResponse:
-    headers = {"location": f"/refunds/{placement.refund.refund_id}"}
-    if placement.position is not None:
-        headers["event-position"] = str(placement.position)
-    return StoredResponse(
-        status=201 if placement.created else 200,
-        body=msgspec.json.encode(refund_body(placement.refund)),
-        headers=headers,
+    refund = placement.refund
+    return stored_answer(
+        201 if placement.created else 200,
+        refund_body(refund),
+        f"/refunds/{refund.refund_id}",
+        placement.position,
     )
 
 
@@ -81,8 +89,15 @@ class RefundsController(Controller):
 
     @post(
         "/payments/{payment_order_id:str}/refunds",
-        operation_id="createRefund",
-        summary="Refund a captured order, in part or in full",
+        **spec(
+            "createRefund",
+            "Refund a captured order, in part or in full",
+            problems=(404, 409, 413, 422),
+            answers={
+                201: success(RefundResponse, "Created: the refund, PENDING"),
+                200: success(RefundResponse, "The refund this key created before"),
+            },
+        ),
         description="Reserves the amount (default: everything left to refund) on the order and "
         "creates the refund in one atomic save; the executor refunds it at the PSP exactly "
         "once (status PENDING, then SUCCEEDED or FAILED; a failed refund's amount is "
@@ -93,24 +108,15 @@ class RefundsController(Controller):
         status_code=201,
         before_request=idempotency_key_guard,
         request_max_body_size=MAX_BODY_BYTES,
-        sync_to_thread=True,
-        responses={
-            201: success(RefundResponse, "Created: the refund, PENDING"),
-            200: success(RefundResponse, "The refund this key created before"),
-            **problem_specs(404, 409, 413, 422),
-        },
-        operation_class=operation(
-            links={201: _READ_BACK, 200: _READ_BACK},
-            headers={201: _CREATED_HEADERS, 200: {"location": _CREATED_HEADERS["location"]}},
-        ),
+        operation_class=created_or_replayed(_READ_BACK, _CREATED_HEADERS),
         **access(Role.MERCHANT),
     )
     def create_refund(
         self,
         payment_order_id: PaymentOrderIdPath,
         data: JSONBody[RefundRequestBody],
-        services: NamedDependency[Services],
-        caller: NamedDependency[Caller],
+        services: ServicesDep,
+        caller: CallerDep,
         idempotency_key: IdempotencyKeyHeader,
     ) -> Response[bytes]:
         key = require_key(idempotency_key)
@@ -133,14 +139,9 @@ class RefundsController(Controller):
 
     @get(
         "/refunds/{refund_id:str}",
-        operation_id="getRefund",
-        summary="A refund's current state",
+        **spec("getRefund", "A refund's current state", problems=(404, 422)),
         description="Read from the event store: right after the POST that created it, never a 404.",
-        sync_to_thread=True,
-        responses=problem_specs(404, 422),
         **access(Role.MERCHANT, Role.OPERATOR, Role.FINANCE),
     )
-    def get_refund(
-        self, refund_id: RefundIdPath, services: NamedDependency[Services]
-    ) -> RefundResponse:
+    def get_refund(self, refund_id: RefundIdPath, services: ServicesDep) -> RefundResponse:
         return refund_body(services.refunds.get(refund_id))

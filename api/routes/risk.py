@@ -8,13 +8,18 @@ from typing import Annotated
 
 import msgspec
 from litestar import Controller, get, post
-from litestar.di import NamedDependency
 from litestar.params import JSONBody
 
 from payments.api.auth import access
-from payments.api.parameters import CursorQuery, LimitQuery, PaymentOrderIdPath
-from payments.api.problems import problem_specs
-from payments.api.reads import decode_cursor, encode_cursor
+from payments.api.openapi import spec
+from payments.api.parameters import (
+    CallerDep,
+    CursorQuery,
+    LimitQuery,
+    PaymentOrderIdPath,
+    ServicesDep,
+)
+from payments.api.reads import decode_cursor, encode_cursor, keyset_page
 from payments.domain.api_key import Role
 from payments.domain.money import format_minor
 from payments.projections.followers.risk_feed import Review, RiskFeed
@@ -85,12 +90,11 @@ def review_page(services: Services, limit: int, cursor: str | None) -> ReviewPag
     found = view.reviews(
         limit + 1, None if after is None else (after.created_at, after.payment_order_id)
     )
-    items = found[:limit]
-    more = len(found) > limit
+    items, last = keyset_page(found, limit)
     return ReviewPage(
         items=[review_view(r) for r in items],
-        next_cursor=encode_cursor(OrderKey(items[-1].held_at, items[-1].payment_order_id))
-        if more
+        next_cursor=encode_cursor(OrderKey(last.held_at, last.payment_order_id))
+        if last is not None
         else None,
     )
 
@@ -107,56 +111,56 @@ class RiskController(Controller):
 
     @get(
         "/reviews",
-        operation_id="listRiskReviews",
-        summary="Orders the risk rules hold for review, oldest first",
+        **spec(
+            "listRiskReviews",
+            "Orders the risk rules hold for review, oldest first",
+            problems=(422,),
+        ),
         description="Keyset paging: limit (1-200, default 50) and the opaque cursor from "
         "next_cursor. Each item names the rule and the numbers that triggered it.",
-        sync_to_thread=True,
-        responses=problem_specs(422),
         **access(Role.OPERATOR),
     )
     def list_reviews(
-        self,
-        services: NamedDependency[Services],
-        limit: LimitQuery = 50,
-        cursor: CursorQuery = None,
+        self, services: ServicesDep, limit: LimitQuery = 50, cursor: CursorQuery = None
     ) -> ReviewPage:
         return review_page(services, limit, cursor)
 
     @post(
         "/reviews/{payment_order_id:str}/approve",
-        operation_id="approveRiskReview",
-        summary="Approve an order in review: it goes on to the executor",
+        **spec(
+            "approveRiskReview",
+            "Approve an order in review: it goes on to the executor",
+            problems=(404, 409, 413, 422),
+        ),
         description=DECISION_NOTE,
         status_code=200,
-        sync_to_thread=True,
-        responses=problem_specs(404, 409, 413, 422),
         **access(Role.OPERATOR),
     )
     def approve(
         self,
         payment_order_id: PaymentOrderIdPath,
         data: JSONBody[ReviewDecision],
-        services: NamedDependency[Services],
-        caller: NamedDependency[Caller],
+        services: ServicesDep,
+        caller: CallerDep,
     ) -> ReviewResult:
         return decide(services, payment_order_id, True, data.reason, caller)
 
     @post(
         "/reviews/{payment_order_id:str}/decline",
-        operation_id="declineRiskReview",
-        summary="Decline an order in review: it fails with blocked_by_risk, never charged",
+        **spec(
+            "declineRiskReview",
+            "Decline an order in review: it fails with blocked_by_risk, never charged",
+            problems=(404, 409, 413, 422),
+        ),
         description=DECISION_NOTE,
         status_code=200,
-        sync_to_thread=True,
-        responses=problem_specs(404, 409, 413, 422),
         **access(Role.OPERATOR),
     )
     def decline(
         self,
         payment_order_id: PaymentOrderIdPath,
         data: JSONBody[ReviewDecision],
-        services: NamedDependency[Services],
-        caller: NamedDependency[Caller],
+        services: ServicesDep,
+        caller: CallerDep,
     ) -> ReviewResult:
         return decide(services, payment_order_id, False, data.reason, caller)

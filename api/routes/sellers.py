@@ -8,16 +8,22 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, Response, get, patch, post
-from litestar.di import NamedDependency
 from litestar.params import JSONBody, QueryParameter
 
 from payments.api.auth import access
 from payments.api.bank_guard import refuse_bank_details
 from payments.api.card_guard import refuse_card_data
-from payments.api.idempotency import require_key, run_idempotent
-from payments.api.openapi import success
-from payments.api.parameters import ID_PATTERN, IdempotencyKeyHeader, SellerAccountPath, one_of
-from payments.api.problems import ProblemError, problem_specs
+from payments.api.idempotency import require_key, run_idempotent, stored_answer
+from payments.api.openapi import spec, success
+from payments.api.parameters import (
+    ID_PATTERN,
+    CallerDep,
+    IdempotencyKeyHeader,
+    SellerAccountPath,
+    ServicesDep,
+    one_of,
+)
+from payments.api.problems import ProblemError
 from payments.api.seller_schemas import (
     ReasonRequest,
     SellerPage,
@@ -75,10 +81,7 @@ def _register(services: Services, data: SellerRequest, caller: Caller) -> Stored
     said = kyc.submit(services, data.seller_account) if services.psp_url else "no PSP configured"
     seller = services.sellers.get(data.seller_account)
     body = seller_response(services, seller, position=placement.position, onboarding=said)
-    headers = {"location": f"/sellers/{data.seller_account}"}
-    if placement.position is not None:
-        headers["event-position"] = str(placement.position)
-    return StoredResponse(status=201, body=msgspec.json.encode(body), headers=headers)
+    return stored_answer(201, body, f"/sellers/{data.seller_account}", placement.position)
 
 
 def seller_for(services: Services, caller: Caller, account: str) -> Seller:
@@ -102,8 +105,12 @@ class SellersController(Controller):
 
     @post(
         "/",
-        operation_id="createSeller",
-        summary="Register a seller and submit its KYC to the PSP",
+        **spec(
+            "createSeller",
+            "Register a seller and submit its KYC to the PSP",
+            problems=(409, 413, 422),
+            answers={201: success(SellerResponse, "Registered; KYC as the PSP answered")},
+        ),
         description="Needs Idempotency-Key. The payout destination is a bank token from the "
         "PSP (POST /v1/bank_tokens): an IBAN or account number anywhere in the body is refused "
         "(422), as is card data. Legal name, contact and id number are stored sealed (erasable). "
@@ -112,18 +119,13 @@ class SellersController(Controller):
         status_code=201,
         before_request=guard_seller_body,
         request_max_body_size=MAX_BODY_BYTES,
-        sync_to_thread=True,
-        responses={
-            201: success(SellerResponse, "Registered; KYC as the PSP answered"),
-            **problem_specs(409, 413, 422),
-        },
         **access(Role.MERCHANT),
     )
     def create_seller(
         self,
         data: JSONBody[SellerRequest],
-        services: NamedDependency[Services],
-        caller: NamedDependency[Caller],
+        services: ServicesDep,
+        caller: CallerDep,
         idempotency_key: IdempotencyKeyHeader,
     ) -> Response[bytes]:
         key = require_key(idempotency_key)
@@ -139,15 +141,12 @@ class SellersController(Controller):
 
     @get(
         "/",
-        operation_id="listSellers",
-        summary="Sellers in account order (keyset paging)",
-        sync_to_thread=True,
-        responses=problem_specs(422),
+        **spec("listSellers", "Sellers in account order (keyset paging)", problems=(422,)),
         **access(Role.MERCHANT, Role.OPERATOR, Role.FINANCE),
     )
     def list_sellers(
         self,
-        services: NamedDependency[Services],
+        services: ServicesDep,
         after: AfterQuery = None,
         kyc_status: KycQuery = None,
         limit: PageSize = 50,
@@ -156,38 +155,37 @@ class SellersController(Controller):
 
     @get(
         "/{seller_account:str}",
-        operation_id="getSeller",
-        summary="A seller: KYC, suspension, whether it may be paid out",
-        sync_to_thread=True,
-        responses=problem_specs(404, 422),
+        **spec(
+            "getSeller",
+            "A seller: KYC, suspension, whether it may be paid out",
+            problems=(404, 422),
+        ),
         **access(Role.MERCHANT, Role.OPERATOR, Role.FINANCE, Role.SELLER),
     )
     def get_seller(
-        self,
-        seller_account: SellerAccountPath,
-        services: NamedDependency[Services],
-        caller: NamedDependency[Caller],
+        self, seller_account: SellerAccountPath, services: ServicesDep, caller: CallerDep
     ) -> SellerResponse:
         return seller_response(services, seller_for(services, caller, seller_account))
 
     @patch(
         "/{seller_account:str}",
-        operation_id="updateSeller",
-        summary="Change a seller's payout destination, legal name or contact",
+        **spec(
+            "updateSeller",
+            "Change a seller's payout destination, legal name or contact",
+            problems=(404, 409, 413, 422),
+        ),
         description="Recorded as an event; a bank token only, never an IBAN (422). 409 when "
         "the seller's personal data is erased and the change needs it.",
         before_request=guard_seller_body,
         request_max_body_size=MAX_BODY_BYTES,
-        sync_to_thread=True,
-        responses=problem_specs(404, 409, 413, 422),
         **access(Role.MERCHANT),
     )
     def update_seller(
         self,
         seller_account: SellerAccountPath,
         data: JSONBody[SellerUpdate],
-        services: NamedDependency[Services],
-        caller: NamedDependency[Caller],
+        services: ServicesDep,
+        caller: CallerDep,
     ) -> SellerResponse:
         seller = services.sellers.get(seller_account)
         personal = None
@@ -210,41 +208,39 @@ class SellersController(Controller):
 
     @post(
         "/{seller_account:str}/suspend",
-        operation_id="suspendSeller",
-        summary="Suspend a seller: no payouts, and by policy no new charges",
+        **spec(
+            "suspendSeller",
+            "Suspend a seller: no payouts, and by policy no new charges",
+            problems=(404, 422),
+        ),
         description="Recorded with the calling key's id (GET /audit/actions). Repeating it "
         "changes nothing.",
         status_code=200,
-        sync_to_thread=True,
-        responses=problem_specs(404, 422),
         **access(Role.OPERATOR),
     )
     def suspend_seller(
         self,
         seller_account: SellerAccountPath,
         data: JSONBody[ReasonRequest],
-        services: NamedDependency[Services],
-        caller: NamedDependency[Caller],
+        services: ServicesDep,
+        caller: CallerDep,
     ) -> SellerResponse:
         position = services.sellers.suspend(seller_account, data.reason, caller.key_id)
         return seller_response(services, services.sellers.get(seller_account), position=position)
 
     @post(
         "/{seller_account:str}/reinstate",
-        operation_id="reinstateSeller",
-        summary="Lift a seller's suspension",
+        **spec("reinstateSeller", "Lift a seller's suspension", problems=(404, 422)),
         description="Recorded with the calling key's id. Repeating it changes nothing.",
         status_code=200,
-        sync_to_thread=True,
-        responses=problem_specs(404, 422),
         **access(Role.OPERATOR),
     )
     def reinstate_seller(
         self,
         seller_account: SellerAccountPath,
         data: JSONBody[ReasonRequest],
-        services: NamedDependency[Services],
-        caller: NamedDependency[Caller],
+        services: ServicesDep,
+        caller: CallerDep,
     ) -> SellerResponse:
         position = services.sellers.reinstate(seller_account, data.reason, caller.key_id)
         return seller_response(services, services.sellers.get(seller_account), position=position)

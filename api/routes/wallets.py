@@ -8,28 +8,28 @@ from typing import Annotated
 
 import msgspec
 from litestar import Controller, get
-from litestar.di import NamedDependency
 from litestar.params import QueryParameter
 
 from payments.api.as_of import as_of_unavailable, parse_as_of
 from payments.api.auth import access
+from payments.api.openapi import spec
 from payments.api.parameters import (
     AsOfQuery,
+    CallerDep,
     IdQuery,
     LimitQuery,
     MinPositionHeader,
     MinPositionQuery,
     SellerAccountPath,
+    ServicesDep,
 )
-from payments.api.problems import problem_specs
-from payments.api.reads import ensure_fresh, not_found, parse_min_position
+from payments.api.reads import ensure_fresh, keyset_page, not_found, parse_min_position
 from payments.domain.api_key import Role
 from payments.domain.money import format_minor
 from payments.projections.audit import as_of as history
 from payments.projections.audit.instants import AsOfUnavailable
 from payments.projections.catalog import LiveViews
 from payments.projections.views.wallets import Wallet
-from payments.runtime.keys import Caller
 from payments.runtime.services import Services
 
 NegativeBalanceQuery = Annotated[
@@ -95,18 +95,19 @@ class WalletsController(Controller):
 
     @get(
         "/",
-        operation_id="listNegativeWallets",
-        summary="Sellers in debt: wallets whose balance is below zero, with since when",
+        **spec(
+            "listNegativeWallets",
+            "Sellers in debt: wallets whose balance is below zero, with since when",
+            problems=(422, 503),
+        ),
         description="Only `balance=negative` is supported: the sellers a refund or dispute left "
         "owing the platform, by seller account, each with its amounts and `negative_since`. "
         "Later sales net a debt off first; payouts skip these sellers.",
-        sync_to_thread=True,
-        responses=problem_specs(422, 503),
         **access(Role.FINANCE),
     )
     def negative_wallets(
         self,
-        services: NamedDependency[Services],
+        services: ServicesDep,
         balance: NegativeBalanceQuery,
         limit: LimitQuery = 100,
         after: IdQuery = None,
@@ -115,28 +116,28 @@ class WalletsController(Controller):
     ) -> NegativeWalletPage:
         wallets = LiveViews.on(services.pool).wallets
         ensure_fresh(services, wallets, parse_min_position(min_position, min_position_header))
-        found = wallets.negative(limit + 1, after)
-        page = found[:limit]
+        page, last = keyset_page(wallets.negative(limit + 1, after), limit)
         mode = services.settings.funds_available_on
         return NegativeWalletPage(
             wallets=[wallet_response(w, mode) for w in page],
-            next_after=page[-1].seller_account if len(found) > limit else None,
+            next_after=last.seller_account if last is not None else None,
         )
 
     @get(
         "/{seller_account:str}",
-        operation_id="getWallet",
-        summary="A seller's wallet: pending, available, in transit, paid out and balance",
+        **spec(
+            "getWallet",
+            "A seller's wallet: pending, available, in transit, paid out and balance",
+            problems=(404, 422, 503),
+        ),
         description="With ?as_of= the wallet as it stood at that instant.",
-        sync_to_thread=True,
-        responses=problem_specs(404, 422, 503),
         **access(Role.FINANCE, Role.SELLER),
     )
     def wallet(
         self,
         seller_account: SellerAccountPath,
-        services: NamedDependency[Services],
-        caller: NamedDependency[Caller],
+        services: ServicesDep,
+        caller: CallerDep,
         min_position: MinPositionQuery = None,
         min_position_header: MinPositionHeader = None,
         as_of: AsOfQuery = None,

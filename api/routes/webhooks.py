@@ -11,12 +11,12 @@ from typing import Annotated, Any
 import msgspec
 from litestar import Controller, Request, post
 from litestar.concurrency import sync_to_thread
-from litestar.di import NamedDependency
 from litestar.openapi.spec import OpenAPIType, Schema
 from litestar.params import HeaderParameter
 
 from payments.api.auth import PUBLIC
 from payments.api.openapi import operation, raw_body
+from payments.api.parameters import ServicesDep
 from payments.api.problems import FieldProblem, ProblemError, problem_specs
 from payments.domain.errors import IllegalTransition, NotFound
 from payments.domain.execution import Retryable, Succeeded
@@ -109,7 +109,7 @@ class WebhooksController(Controller):
     async def receive_psp_event(
         self,
         request: Request[Any, Any, Any],
-        services: NamedDependency[Services],
+        services: ServicesDep,
         psp_signature: SignatureHeader,
     ) -> WebhookAck:
         body = await request.body()
@@ -156,18 +156,10 @@ def _record(services: Services, notice: Notice) -> str:
         return "ignored: unknown reference"
     client = services.psp_client
     if client is None:
-        raise ProblemError(
-            503, "psp-unavailable", "Cannot confirm with the PSP", "no PSP is configured here"
-        )
+        raise _no_psp()
     checked = confirm(notice, client)
     if isinstance(checked, LookupFailed):
-        raise ProblemError(
-            503,
-            "psp-unavailable",
-            "Cannot confirm with the PSP now",
-            f"the look-up failed ({checked.why}); send the event again later",
-            headers={"Retry-After": "30"},
-        )
+        raise _psp_later(f"the look-up failed ({checked.why})")
     if isinstance(checked, Unconfirmed):
         log.warning(
             "webhook not confirmed by the PSP: nothing recorded",
@@ -216,18 +208,10 @@ def _record_dispute(services: Services, notice: DisputeNotice) -> str:
     forged, stale, repeated or reordered event records nothing beyond the PSP's truth."""
     client = services.psp_client
     if client is None:
-        raise ProblemError(
-            503, "psp-unavailable", "Cannot confirm with the PSP", "no PSP is configured here"
-        )
+        raise _no_psp()
     synced = sync_dispute(notice.psp_dispute_id, client, services.disputes)
     if synced.retry_status == 503:
-        raise ProblemError(
-            503,
-            "psp-unavailable",
-            "Cannot confirm with the PSP now",
-            f"{synced.outcome}; send the event again later",
-            headers={"Retry-After": "30"},
-        )
+        raise _psp_later(synced.outcome)
     if synced.retry_status == 409:
         raise ProblemError(409, "webhook-too-early", "Order not captured yet", synced.outcome)
     log.info(
@@ -240,9 +224,7 @@ def _record_dispute(services: Services, notice: DisputeNotice) -> str:
 def _record_account(services: Services, notice: AccountNotice) -> str:
     """account.updated: the seller's KYC as the PSP's look-up of the account shows it."""
     if not services.psp_url:
-        raise ProblemError(
-            503, "psp-unavailable", "Cannot confirm with the PSP", "no PSP is configured here"
-        )
+        raise _no_psp()
     client = kyc.onboarding_client(services)
     try:
         said = confirm_account_event(
@@ -251,13 +233,7 @@ def _record_account(services: Services, notice: AccountNotice) -> str:
     finally:
         client.close()
     if isinstance(said, Retryable):
-        raise ProblemError(
-            503,
-            "psp-unavailable",
-            "Cannot confirm with the PSP now",
-            f"the look-up failed ({said.error}); send the event again later",
-            headers={"Retry-After": "30"},
-        )
+        raise _psp_later(f"the look-up failed ({said.error})")
     log.info("account webhook", extra={"event_id": notice.event_id, "outcome": said})
     return said
 
@@ -293,6 +269,23 @@ def _settle(notice: OutcomeNotice, noun: str, record: Callable[[], bool]) -> str
         extra={"event_id": notice.event_id, "type": notice.event_type, "changed": changed},
     )
     return "recorded" if changed else "no change"
+
+
+def _no_psp() -> ProblemError:
+    return ProblemError(
+        503, "psp-unavailable", "Cannot confirm with the PSP", "no PSP is configured here"
+    )
+
+
+def _psp_later(why: str) -> ProblemError:
+    """The PSP's look-up failed: a 503 that asks the PSP to send the event again."""
+    return ProblemError(
+        503,
+        "psp-unavailable",
+        "Cannot confirm with the PSP now",
+        f"{why}; send the event again later",
+        headers={"Retry-After": "30"},
+    )
 
 
 def _signature_problem(status: int, detail: str) -> ProblemError:
