@@ -16,22 +16,19 @@ from datetime import datetime
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from litestar.di import NamedDependency
 from litestar.params import QueryParameter
 from litestar.response import Template
 
 from payments.api.as_of import parse_as_of
 from payments.api.auth import access
+from payments.api.parameters import CallerDep as CallerDep  # what every handler is given,
+from payments.api.parameters import ServicesDep as ServicesDep  # as the JSON routes are
 from payments.domain.api_key import Role
 from payments.runtime.keys import Caller
-from payments.runtime.services import Services
 
 BASE = "/console"
 # A form field sent in the query (a search, the as-of instant); empty means not given.
 Field = Annotated[str | None, QueryParameter(max_length=200)]
-# What every console handler is given: who calls (from the session) and the services.
-CallerDep = NamedDependency[Caller]
-ServicesDep = NamedDependency[Services]
 
 
 @dataclass(frozen=True, slots=True)
