@@ -33,6 +33,7 @@ from litestar.types import ASGIApp
 from payments.api.problems import ProblemError
 from payments.domain.api_key import Role
 from payments.runtime.keys import Caller, KeyRing, visible_prefix
+from payments.runtime.services import Services
 
 log = logging.getLogger("payments.auth")
 
@@ -81,8 +82,14 @@ def require_role(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRo
         )
 
 
-def caller_of(request: Request[Any, Any, Any]) -> Caller:
-    """The dependency `caller`: who sent this request (an authenticated route only)."""
+def caller_of(request: Request[Any, Any, Any], services: Services) -> Caller:
+    """The dependency `caller`: who sent this request (an authenticated route only).
+
+    It names `services`, which the key ring that made the caller lives in, so that Litestar
+    resolves the two one after the other: two independent dependencies would be resolved in
+    an anyio task group of two tasks per request (docs/performance.md).
+    """
+    del services
     caller: Caller = request.user
     return caller
 
@@ -98,11 +105,36 @@ def check_declared(handlers: Iterable[BaseRouteHandler]) -> None:
         raise RuntimeError(f"routes without declared access: {', '.join(undeclared)}")
 
 
+class PrunedMemoryStorage(storage.MemoryStorage):
+    """The `limits` library's in-memory storage, pruned at most once a second, inline.
+
+    The library's own storage starts a new 10 ms `threading.Timer` to prune expired entries
+    whenever its previous timer has ended, on every hit and test: under load, a thread
+    started per request (3.4 % of the API's GIL time at 16 clients in a py-spy profile,
+    docs/performance.md). Pruning only frees memory: a moving window compares its entries'
+    times itself, so pruning later changes no answer. The override names the library's
+    private method (limits 5.x); tests/security/test_rate_limit_storage.py fails if a
+    release renames it, because a thread would be started per request again.
+    """
+
+    PRUNE_EVERY_S = 1.0
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._pruned_at = time.monotonic()
+
+    def _MemoryStorage__schedule_expiry(self) -> None:  # the library calls it by this name
+        now = time.monotonic()
+        if now - self._pruned_at >= self.PRUNE_EVERY_S:
+            self._pruned_at = now
+            getattr(self, "_MemoryStorage__expire_events")()  # noqa: B009 (name-mangled)
+
+
 class RateLimits:
     """Moving-window limits in this process (the `limits` library), per key and per address."""
 
     def __init__(self, per_key: str, failed_auth: str) -> None:
-        self.limiter = strategies.MovingWindowRateLimiter(storage.MemoryStorage())
+        self.limiter = strategies.MovingWindowRateLimiter(PrunedMemoryStorage())
         self.per_key: RateLimitItem = parse(per_key)
         self.failed_auth: RateLimitItem = parse(failed_auth)
 

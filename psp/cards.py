@@ -76,6 +76,8 @@ def card_number_spans(text: str) -> Iterator[tuple[int, int]]:
     """(start, end) of every card number written in text: 13-19 digits, alone or in groups
     separated by spaces, dashes or dots, that a card network could have issued (Luhn)."""
     for match in _DIGIT_RUN.finditer(text):
+        if match.end() - match.start() < GUARD_MIN_DIGITS:
+            continue  # fewer characters than the shortest card number has digits
         groups = _SEPARATOR.split(match.group())
         starts = [match.start()]
         for group in groups[:-1]:
