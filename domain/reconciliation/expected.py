@@ -37,7 +37,7 @@ def _moment(stamp: str | None) -> datetime | None:
     return None if stamp is None else datetime.fromisoformat(stamp)
 
 
-class _LineFacts:
+class LineFacts:
     """What every item a settlement line settles has: our status and the PSP's reference,
     the line an earlier run booked for it, and this file's line for it."""
 
@@ -52,7 +52,7 @@ class _LineFacts:
         self.matched = False  # that line agreed with us in every respect
 
 
-class OrderFacts(_LineFacts):
+class OrderFacts(LineFacts):
     """What reconciliation needs of one order."""
 
     __slots__ = (
@@ -80,7 +80,7 @@ class OrderFacts(_LineFacts):
         return _moment(self.succeeded_at)
 
 
-class PayoutFacts(_LineFacts):
+class PayoutFacts(LineFacts):
     """What reconciliation needs of one payout: its paid-out line, and its return's line.
 
     `settled`, `seen_line` and `matched` are about its debit (paid-out) line."""
@@ -142,7 +142,7 @@ def movement_id(kind: str, key: str) -> str:
     return f"{kind}:{key}"
 
 
-class MovementFacts(_LineFacts):
+class MovementFacts(LineFacts):
     """What reconciliation needs of one refund or dispute movement: the line that settles it.
 
     `signed_minor` is what the PSP's line should carry, signed as lines are (a refund, a
