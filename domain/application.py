@@ -25,8 +25,8 @@ from payments.domain.errors import (
     CheckoutConflict,
     FieldError,
     InvalidCommand,
-    NotFound,
     PaymentOrderConflict,
+    found,
 )
 from payments.domain.execution import FailureCode
 from payments.domain.group_commit import GroupCommit
@@ -223,24 +223,16 @@ class PaymentsApplication(Application[UUID]):
 
     def get_order(self, payment_order_id: str) -> PaymentOrder:
         order = self.find(PaymentOrder, payment_order_uuid(payment_order_id))
-        if order is None:
-            raise NotFound(f"payment order {payment_order_id!r} not found")
-        return order
+        return found(order, f"payment order {payment_order_id!r}")
 
     def get_checkout(self, checkout_id: str) -> Checkout:
-        checkout = self.find(Checkout, checkout_uuid(checkout_id))
-        if checkout is None:
-            raise NotFound(f"checkout {checkout_id!r} not found")
-        return checkout
+        return found(self.find(Checkout, checkout_uuid(checkout_id)), f"checkout {checkout_id!r}")
 
     def find_payout(self, payout_id: str) -> Payout | None:
         return self.find(Payout, payout_uuid(payout_id))
 
     def get_payout(self, payout_id: str) -> Payout:
-        payout = self.find_payout(payout_id)
-        if payout is None:
-            raise NotFound(f"payout {payout_id!r} not found")
-        return payout
+        return found(self.find_payout(payout_id), f"payout {payout_id!r}")
 
     def find_wallet(self, seller_account: str) -> SellerWallet | None:
         return self.find(SellerWallet, seller_wallet_uuid(seller_account))

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TypeVar
+
+T = TypeVar("T")
 
 
 class DomainError(Exception):
@@ -54,6 +57,13 @@ class IllegalTransition(DomainError):
 
 class NotFound(DomainError):
     """An aggregate that does not exist."""
+
+
+def found(aggregate: T | None, name: str) -> T:
+    """`aggregate` when there is one, else NotFound for `name` (such as "payout 'po_1'")."""
+    if aggregate is None:
+        raise NotFound(f"{name} not found")
+    return aggregate
 
 
 class PayoutConflict(DomainError):

@@ -9,7 +9,7 @@ from uuid import UUID
 from eventsourcing.persistence import IntegrityError
 
 from payments.domain.application import PaymentsApplication
-from payments.domain.errors import DomainError, NotFound
+from payments.domain.errors import DomainError, NotFound, found
 from payments.domain.execution import LookupAnswer, NotFoundAtPsp, Retryable, Succeeded
 from payments.domain.order_commands import OrderCommands
 from payments.domain.payment_order import Status
@@ -56,9 +56,7 @@ class ReconciliationCommands:
         except ValueError:
             raise NotFound(f"reconciliation run {run_id!r} not found") from None
         run = self.application.find(ReconciliationRun, aggregate_id)
-        if run is None:
-            raise NotFound(f"reconciliation run {run_id!r} not found")
-        return run
+        return found(run, f"reconciliation run {run_id!r}")
 
     def record_run(
         self,

@@ -15,9 +15,9 @@ from payments.domain.commission import split_taking
 from payments.domain.errors import (
     FieldError,
     InvalidCommand,
-    NotFound,
     OrderNotRefundable,
     RefundConflict,
+    found,
 )
 from payments.domain.execution import Declined, Succeeded
 from payments.domain.ids import payment_order_uuid, refund_uuid
@@ -72,10 +72,7 @@ class RefundCommands:
         return self.application.find(Refund, refund_uuid(refund_id))
 
     def get(self, refund_id: str) -> Refund:
-        refund = self.find(refund_id)
-        if refund is None:
-            raise NotFound(f"refund {refund_id!r} not found")
-        return refund
+        return found(self.find(refund_id), f"refund {refund_id!r}")
 
     def refunds_of(self, order: PaymentOrder) -> list[Refund]:
         """The order's refunds, oldest first."""
