@@ -137,8 +137,8 @@ class PaymentsApplication(Application[UUID]):
                 return existing
             self._refuse_taken_orders(command)
             raise
-        found = placed[0]
-        return found if not found.created else replace(found, position=position)
+        placement = placed[0]
+        return placement if not placement.created else replace(placement, position=position)
 
     def _refuse_taken_orders(self, command: PlaceCheckout) -> None:
         for line in command.orders:
@@ -278,19 +278,30 @@ class PaymentsApplication(Application[UUID]):
                     raise
         return None
 
+    def decide_and_save(
+        self, decide: Callable[[], tuple[T, Sequence[Aggregate]]], attempts: int = SAVE_ATTEMPTS
+    ) -> tuple[T, int | None]:
+        """retry_on_conflict() for a decision that also answers something: `decide` returns
+        (its answer, the aggregates to save); the last decision's answer and the position."""
+        answers: list[T] = []
+
+        def save() -> Sequence[Aggregate]:
+            answer, aggregates = decide()
+            answers[:] = [answer]
+            return aggregates
+
+        position = self.retry_on_conflict(save, attempts)
+        return answers[0], position
+
     def change(self, load: Callable[[], A], command: Callable[[A], bool]) -> bool:
         """Run a command on one freshly loaded aggregate and save it, again on fresh state
         after a concurrent write; True when the command changed the aggregate."""
-        changed = False
 
-        def decide() -> list[Aggregate]:
-            nonlocal changed
+        def decide() -> tuple[bool, list[Aggregate]]:
             aggregate = load()
-            changed = command(aggregate)
-            return [aggregate]
+            return command(aggregate), [aggregate]
 
-        self.retry_on_conflict(decide)
-        return changed
+        return self.decide_and_save(decide)[0]
 
     def save_each(
         self,
