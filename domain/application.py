@@ -247,6 +247,18 @@ class PaymentsApplication(Application[UUID]):
 
     # --- saving: the one way every command persists -------------------------------------
 
+    def record_once(self, aggregate: A) -> tuple[A, bool]:
+        """Save a new aggregate: (it, True); when its id is taken already (a retry, or another
+        writer came first), (the stored one, False)."""
+        try:
+            self.record(aggregate)
+        except IntegrityError:
+            stored = self.find(type(aggregate), aggregate.id)
+            if stored is None:
+                raise
+            return stored, False
+        return aggregate, True
+
     def record(self, *aggregates: Aggregate) -> int | None:
         """Save the aggregates' new events atomically; the position of the last one (None
         when there was nothing new). IntegrityError when another writer came first."""

@@ -64,14 +64,10 @@ class ReconciliationCommands:
         """Record the run of a classified file from its first slice (start_run), a slice per
         save (recording.py): (the run, True). The same file reconciled before, or
         concurrently, keeps the run recorded first: (that run, False)."""
-        try:
-            self.application.record(run)
-        except IntegrityError:
-            existing = self.find_run(run.file_sha256)
-            if existing is None:
-                raise
-            return existing, False
-        return self.complete_run(run, classification), True
+        run, created = self.application.record_once(run)
+        if created:
+            run = self.complete_run(run, classification)
+        return run, created
 
     def complete_run(
         self, run: ReconciliationRun, classification: Classification
