@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 
 from payments.domain.api_key import ApiKey, Role
 from payments.domain.application import PaymentsApplication
-from payments.domain.errors import FieldError, InvalidCommand, NotFound
+from payments.domain.errors import FieldError, InvalidCommand, found
 from payments.domain.ids import api_key_uuid
 
 MAX_GRACE = timedelta(days=30)
@@ -24,10 +24,7 @@ class ApiKeyCommands:
         return self.application.find(ApiKey, api_key_uuid(key_id))
 
     def get(self, key_id: str) -> ApiKey:
-        key = self.find(key_id)
-        if key is None:
-            raise NotFound(f"API key {key_id!r} not found")
-        return key
+        return found(self.find(key_id), f"API key {key_id!r}")
 
     def issue(
         self,

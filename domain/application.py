@@ -25,8 +25,8 @@ from payments.domain.errors import (
     CheckoutConflict,
     FieldError,
     InvalidCommand,
-    NotFound,
     PaymentOrderConflict,
+    found,
 )
 from payments.domain.execution import FailureCode
 from payments.domain.group_commit import GroupCommit
@@ -137,8 +137,8 @@ class PaymentsApplication(Application[UUID]):
                 return existing
             self._refuse_taken_orders(command)
             raise
-        found = placed[0]
-        return found if not found.created else replace(found, position=position)
+        placement = placed[0]
+        return placement if not placement.created else replace(placement, position=position)
 
     def _refuse_taken_orders(self, command: PlaceCheckout) -> None:
         for line in command.orders:
@@ -223,24 +223,16 @@ class PaymentsApplication(Application[UUID]):
 
     def get_order(self, payment_order_id: str) -> PaymentOrder:
         order = self.find(PaymentOrder, payment_order_uuid(payment_order_id))
-        if order is None:
-            raise NotFound(f"payment order {payment_order_id!r} not found")
-        return order
+        return found(order, f"payment order {payment_order_id!r}")
 
     def get_checkout(self, checkout_id: str) -> Checkout:
-        checkout = self.find(Checkout, checkout_uuid(checkout_id))
-        if checkout is None:
-            raise NotFound(f"checkout {checkout_id!r} not found")
-        return checkout
+        return found(self.find(Checkout, checkout_uuid(checkout_id)), f"checkout {checkout_id!r}")
 
     def find_payout(self, payout_id: str) -> Payout | None:
         return self.find(Payout, payout_uuid(payout_id))
 
     def get_payout(self, payout_id: str) -> Payout:
-        payout = self.find_payout(payout_id)
-        if payout is None:
-            raise NotFound(f"payout {payout_id!r} not found")
-        return payout
+        return found(self.find_payout(payout_id), f"payout {payout_id!r}")
 
     def find_wallet(self, seller_account: str) -> SellerWallet | None:
         return self.find(SellerWallet, seller_wallet_uuid(seller_account))
@@ -254,6 +246,18 @@ class PaymentsApplication(Application[UUID]):
         return aggregate if isinstance(aggregate, kind) else None
 
     # --- saving: the one way every command persists -------------------------------------
+
+    def record_once(self, aggregate: A) -> tuple[A, bool]:
+        """Save a new aggregate: (it, True); when its id is taken already (a retry, or another
+        writer came first), (the stored one, False)."""
+        try:
+            self.record(aggregate)
+        except IntegrityError:
+            stored = self.find(type(aggregate), aggregate.id)
+            if stored is None:
+                raise
+            return stored, False
+        return aggregate, True
 
     def record(self, *aggregates: Aggregate) -> int | None:
         """Save the aggregates' new events atomically; the position of the last one (None
@@ -286,19 +290,30 @@ class PaymentsApplication(Application[UUID]):
                     raise
         return None
 
+    def decide_and_save(
+        self, decide: Callable[[], tuple[T, Sequence[Aggregate]]], attempts: int = SAVE_ATTEMPTS
+    ) -> tuple[T, int | None]:
+        """retry_on_conflict() for a decision that also answers something: `decide` returns
+        (its answer, the aggregates to save); the last decision's answer and the position."""
+        answers: list[T] = []
+
+        def save() -> Sequence[Aggregate]:
+            answer, aggregates = decide()
+            answers[:] = [answer]
+            return aggregates
+
+        position = self.retry_on_conflict(save, attempts)
+        return answers[0], position
+
     def change(self, load: Callable[[], A], command: Callable[[A], bool]) -> bool:
         """Run a command on one freshly loaded aggregate and save it, again on fresh state
         after a concurrent write; True when the command changed the aggregate."""
-        changed = False
 
-        def decide() -> list[Aggregate]:
-            nonlocal changed
+        def decide() -> tuple[bool, list[Aggregate]]:
             aggregate = load()
-            changed = command(aggregate)
-            return [aggregate]
+            return command(aggregate), [aggregate]
 
-        self.retry_on_conflict(decide)
-        return changed
+        return self.decide_and_save(decide)[0]
 
     def save_each(
         self,

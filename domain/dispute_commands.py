@@ -5,7 +5,7 @@ refunds and disputes take of it)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from eventsourcing.domain import Aggregate
@@ -85,22 +85,19 @@ class DisputeCommands:
         dispute id), then won, lost or reopened as the PSP says. Repeats and stale states
         change nothing. NotFound when the charge is not one of our orders; IllegalTransition
         when the order has not recorded its capture yet (the PSP's next delivery will do)."""
-        recording: DisputeRecording | None = None
 
-        def decide() -> list[Aggregate]:
-            nonlocal recording
+        def decide() -> tuple[DisputeRecording, list[Aggregate]]:
             order = self.application.get_order(facts.charge_reference)
             dispute = self.find(facts.psp_dispute_id)
             opened = dispute is None
             if dispute is None:
                 dispute = self._open(order, facts)
             followed = self._follow(order, dispute, facts.status)
-            recording = DisputeRecording(dispute, changed=opened or followed)
-            return [dispute, order] if recording.changed else []
+            changed = opened or followed
+            return DisputeRecording(dispute, changed), ([dispute, order] if changed else [])
 
-        position = self.application.retry_on_conflict(decide)
-        assert recording is not None
-        return DisputeRecording(recording.dispute, recording.changed, position)
+        recording, position = self.application.decide_and_save(decide)
+        return replace(recording, position=position)
 
     def _open(self, order: PaymentOrder, facts: PspDispute) -> Dispute:
         if order.psp_reference is not None and order.psp_reference != facts.charge_id:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from eventsourcing.persistence import IntegrityError
-
 from payments.domain.application import PaymentsApplication
 from payments.domain.erasure import Erasure
 
@@ -20,14 +18,7 @@ class ErasureCommands:
         """Record the erasure; when it is recorded already (a retry after a crash), the
         stored one."""
         erasure = Erasure.record(erasure_id, subject_digest, key_ids, requested_by)
-        try:
-            self.application.record(erasure)
-        except IntegrityError:
-            stored = self.find(erasure_id)
-            if stored is None:
-                raise
-            return stored
-        return erasure
+        return self.application.record_once(erasure)[0]
 
     def find(self, erasure_id: UUID) -> Erasure | None:
         return self.application.find(Erasure, erasure_id)

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar, TypeVar
+
+T = TypeVar("T")
 
 
 class DomainError(Exception):
@@ -25,22 +28,26 @@ class InvalidCommand(DomainError):
         self.errors = errors
 
 
-class CheckoutConflict(DomainError):
+class ContentConflict(DomainError):
+    """An id used again with other content; `what` names its kind in the message."""
+
+    what: ClassVar[str]
+
+    def __init__(self, business_id: str) -> None:
+        super().__init__(f"{self.what} {business_id!r} already exists with different content")
+        self.business_id = business_id
+
+
+class CheckoutConflict(ContentConflict):
     """A checkout_id that already exists with different content."""
 
-    def __init__(self, checkout_id: str) -> None:
-        super().__init__(f"checkout {checkout_id!r} already exists with different content")
-        self.checkout_id = checkout_id
+    what = "checkout"
 
 
-class PaymentOrderConflict(DomainError):
+class PaymentOrderConflict(ContentConflict):
     """A payment_order_id that already belongs to another checkout or other content."""
 
-    def __init__(self, payment_order_id: str) -> None:
-        super().__init__(
-            f"payment order {payment_order_id!r} already exists with different content"
-        )
-        self.payment_order_id = payment_order_id
+    what = "payment order"
 
 
 class IllegalTransition(DomainError):
@@ -56,24 +63,27 @@ class NotFound(DomainError):
     """An aggregate that does not exist."""
 
 
-class PayoutConflict(DomainError):
+def found(aggregate: T | None, name: str) -> T:
+    """`aggregate` when there is one, else NotFound for `name` (such as "payout 'po_1'")."""
+    if aggregate is None:
+        raise NotFound(f"{name} not found")
+    return aggregate
+
+
+class PayoutConflict(ContentConflict):
     """A payout_id that already exists with other content (seller, amount)."""
 
-    def __init__(self, payout_id: str) -> None:
-        super().__init__(f"payout {payout_id!r} already exists with different content")
-        self.payout_id = payout_id
+    what = "payout"
 
 
 class ConcurrentWrite(RuntimeError):
     """Another writer kept changing the same aggregates; trying again later will do."""
 
 
-class RefundConflict(DomainError):
+class RefundConflict(ContentConflict):
     """A refund id (an Idempotency-Key) already used for another order or other content."""
 
-    def __init__(self, refund_id: str) -> None:
-        super().__init__(f"refund {refund_id!r} already exists with different content")
-        self.refund_id = refund_id
+    what = "refund"
 
 
 class OrderNotRefundable(DomainError):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from payments.domain.application import PaymentsApplication
 from payments.domain.errors import FieldError, InvalidCommand, PayoutConflict, SellerNotPayable
@@ -97,10 +97,8 @@ class PayoutCommands:
         A racing request for the same wallet makes one of the saves conflict; the loser
         decides again on the reduced balance. An existing identical payout is returned as is.
         """
-        placement: PayoutPlacement | None = None
 
-        def decide() -> list[SellerWallet | Payout]:
-            nonlocal placement
+        def decide() -> tuple[PayoutPlacement, list[SellerWallet | Payout]]:
             # Wallet first: a payout is saved with its reservation, so a wallet that holds
             # the reservation is always followed by a read that finds the payout.
             wallet = self.application.find_wallet(command.seller_account)
@@ -108,8 +106,7 @@ class PayoutCommands:
             if existing is not None:
                 if not existing.same_content(command.seller_account, command.amount_minor):
                     raise PayoutConflict(command.payout_id)
-                placement = PayoutPlacement(existing, created=False)
-                return []
+                return PayoutPlacement(existing, created=False), []
             self._refuse_unpayable(command.seller_account)
             if wallet is None:
                 raise InvalidCommand([FieldError("seller_account", "has no balance to pay out")])
@@ -126,14 +123,10 @@ class PayoutCommands:
                 run_id=command.run_id,
                 requested_by=command.requested_by,
             )
-            placement = PayoutPlacement(payout, created=True)
-            return [wallet, payout]
+            return PayoutPlacement(payout, created=True), [wallet, payout]
 
-        position = self.application.retry_on_conflict(decide)
-        assert placement is not None
-        if placement.created:
-            return PayoutPlacement(placement.payout, created=True, position=position)
-        return placement
+        placement, position = self.application.decide_and_save(decide)
+        return replace(placement, position=position)
 
     def run_payouts(
         self, run_id: str, sellers: Iterable[str], minimum_minor: int

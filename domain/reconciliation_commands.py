@@ -9,13 +9,13 @@ from uuid import UUID
 from eventsourcing.persistence import IntegrityError
 
 from payments.domain.application import PaymentsApplication
-from payments.domain.errors import DomainError, NotFound
+from payments.domain.errors import DomainError, NotFound, found
 from payments.domain.execution import LookupAnswer, NotFoundAtPsp, Retryable, Succeeded
 from payments.domain.order_commands import OrderCommands
 from payments.domain.payment_order import Status
 from payments.domain.reconciliation.findings import Finding
-from payments.domain.reconciliation.outcome import Classification, Rules
-from payments.domain.reconciliation.recording import fill, start_run
+from payments.domain.reconciliation.outcome import Classification
+from payments.domain.reconciliation.recording import fill
 from payments.domain.reconciliation_run import ReconciliationRun, reconciliation_run_uuid
 
 RECORDED_SUCCESS = "recorded_success"
@@ -56,37 +56,18 @@ class ReconciliationCommands:
         except ValueError:
             raise NotFound(f"reconciliation run {run_id!r} not found") from None
         run = self.application.find(ReconciliationRun, aggregate_id)
-        if run is None:
-            raise NotFound(f"reconciliation run {run_id!r} not found")
-        return run
+        return found(run, f"reconciliation run {run_id!r}")
 
     def record_run(
-        self,
-        classification: Classification,
-        *,
-        file_sha: str,
-        file_format: str,
-        rules: Rules,
-        ignored_columns: list[str],
+        self, run: ReconciliationRun, classification: Classification
     ) -> tuple[ReconciliationRun, bool]:
-        """Record the run of a classified file, a slice per save (recording.py): (the run,
-        True). The same file reconciled before, or concurrently, keeps the run recorded first:
-        (that run, False)."""
-        run = start_run(
-            classification,
-            file_sha=file_sha,
-            file_format=file_format,
-            rules=rules,
-            ignored_columns=ignored_columns,
-        )
-        try:
-            self.application.record(run)
-        except IntegrityError:
-            existing = self.find_run(file_sha)
-            if existing is None:
-                raise
-            return existing, False
-        return self.complete_run(run, classification), True
+        """Record the run of a classified file from its first slice (start_run), a slice per
+        save (recording.py): (the run, True). The same file reconciled before, or
+        concurrently, keeps the run recorded first: (that run, False)."""
+        run, created = self.application.record_once(run)
+        if created:
+            run = self.complete_run(run, classification)
+        return run, created
 
     def complete_run(
         self, run: ReconciliationRun, classification: Classification

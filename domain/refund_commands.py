@@ -5,8 +5,7 @@ replay. Each decides on fresh state again after a concurrent write (ADR 0014).""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from eventsourcing.domain import Aggregate
 
@@ -15,9 +14,9 @@ from payments.domain.commission import split_taking
 from payments.domain.errors import (
     FieldError,
     InvalidCommand,
-    NotFound,
     OrderNotRefundable,
     RefundConflict,
+    found,
 )
 from payments.domain.execution import Declined, Succeeded
 from payments.domain.ids import payment_order_uuid, refund_uuid
@@ -72,10 +71,7 @@ class RefundCommands:
         return self.application.find(Refund, refund_uuid(refund_id))
 
     def get(self, refund_id: str) -> Refund:
-        refund = self.find(refund_id)
-        if refund is None:
-            raise NotFound(f"refund {refund_id!r} not found")
-        return refund
+        return found(self.find(refund_id), f"refund {refund_id!r}")
 
     def refunds_of(self, order: PaymentOrder) -> list[Refund]:
         """The order's refunds, oldest first."""
@@ -92,16 +88,13 @@ class RefundCommands:
         the loser decides again on what is left. An identical repeat answers the refund.
         """
         _check_reason(command.reason)
-        placement: RefundPlacement | None = None
 
-        def decide() -> list[Aggregate]:
-            nonlocal placement
+        def decide() -> tuple[RefundPlacement, list[Aggregate]]:
             existing = self.find(command.refund_id)
             if existing is not None:
                 if not existing.same_content(command.payment_order_id, command.amount_minor):
                     raise RefundConflict(command.refund_id)
-                placement = RefundPlacement(existing, created=False)
-                return []
+                return RefundPlacement(existing, created=False), []
             order = self.application.get_order(command.payment_order_id)
             if order.status is not Status.SUCCESS or order.psp_reference is None:
                 raise OrderNotRefundable(order.payment_order_id, order.status.value)
@@ -130,30 +123,23 @@ class RefundCommands:
                 charge_reference=order.psp_reference,
                 requested_by=command.requested_by,
             )
-            placement = RefundPlacement(refund, created=True)
-            return [order, refund]
+            return RefundPlacement(refund, created=True), [order, refund]
 
-        position = self.application.retry_on_conflict(decide, REFUND_SAVE_ATTEMPTS)
-        assert placement is not None
-        if placement.created:
-            return RefundPlacement(placement.refund, created=True, position=position)
-        return placement
+        placement, position = self.application.decide_and_save(decide, REFUND_SAVE_ATTEMPTS)
+        return replace(placement, position=position)
 
     # --- outcomes (webhooks) and operators --------------------------------------------------
 
     def record_answer(self, refund_id: str, answer: Succeeded | Declined, source: str) -> bool:
         """The PSP's final word on a refund, saved with the order's completion or release;
         True when it changed the refund."""
-        changed = False
 
-        def decide() -> Sequence[Aggregate]:
-            nonlocal changed
+        def decide() -> tuple[bool, list[Aggregate]]:
             refund = self.get(refund_id)
             changed = refund.record_final_answer(answer, source)
-            return [refund, *settle_order_of(self.application, refund)]
+            return changed, [refund, *settle_order_of(self.application, refund)]
 
-        self.application.retry_on_conflict(decide)
-        return changed
+        return self.application.decide_and_save(decide)[0]
 
     def replay_dead_letter(self, refund_id: str, reason: str, actor: str) -> int | None:
         """Send a dead-lettered refund back to the executor; returns the event position."""

@@ -30,17 +30,21 @@ class KeyKind(Enum):
 
 
 @dataclass(frozen=True, slots=True)
-class AmountRule:
+class RuleBase:
+    """What every rule has: its name in the file and what it does to an order it triggers on."""
+
     name: str
     action: Outcome
+
+
+@dataclass(frozen=True, slots=True)
+class AmountRule(RuleBase):
     max_order_minor: int | None = None
     max_checkout_minor: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
-class VelocityRule:
-    name: str
-    action: Outcome
+class VelocityRule(RuleBase):
     key: KeyKind
     window_s: int
     max_count: int | None = None
@@ -48,21 +52,17 @@ class VelocityRule:
 
 
 @dataclass(frozen=True, slots=True)
-class BlocklistRule:
-    name: str
-    action: Outcome
+class BlocklistRule(RuleBase):
     card_fingerprints: frozenset[str] = frozenset()
     buyers: frozenset[str] = frozenset()
     sellers: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
-class NewSellerRule:
+class NewSellerRule(RuleBase):
     """Limits while a seller is new: within its first `first_orders` orders and/or its first
     `first_days` days (from its first order), an order above `max_order_minor` triggers."""
 
-    name: str
-    action: Outcome
     max_order_minor: int
     first_orders: int | None = None
     first_days: int | None = None

@@ -11,7 +11,7 @@ from typing import Any, Protocol
 from eventsourcing.persistence import IntegrityError
 
 from payments.domain.application import PaymentsApplication
-from payments.domain.errors import FieldError, NotFound, SellerConflict, SellerNotPayable
+from payments.domain.errors import FieldError, SellerConflict, SellerNotPayable, found
 from payments.domain.ids import seller_uuid
 from payments.domain.personal_data import SealedPersonalData
 from payments.domain.seller import KycStatus, Seller, seller_subject
@@ -83,10 +83,7 @@ class SellerCommands:
         return self.application.find(Seller, seller_uuid(seller_account))
 
     def get(self, seller_account: str) -> Seller:
-        seller = self.find(seller_account)
-        if seller is None:
-            raise NotFound(f"seller {seller_account!r} not found")
-        return seller
+        return found(self.find(seller_account), f"seller {seller_account!r}")
 
     # --- commands ----------------------------------------------------------------------
 

@@ -33,35 +33,43 @@ class Settled:
         return f"run {self.run_id} line {self.line}"
 
 
-class OrderFacts:
+def _moment(stamp: str | None) -> datetime | None:
+    return None if stamp is None else datetime.fromisoformat(stamp)
+
+
+class LineFacts:
+    """What every item a settlement line settles has: our status and the PSP's reference,
+    the line an earlier run booked for it, and this file's line for it."""
+
+    __slots__ = ("currency", "matched", "psp_reference", "seen_line", "settled", "status")
+
+    def __init__(self, currency: str, status: str) -> None:
+        self.currency = currency
+        self.status = status
+        self.psp_reference: str | None = None
+        self.settled: Settled | None = None  # booked by an earlier run
+        self.seen_line = 0  # the line of this file that settled it (0: none yet)
+        self.matched = False  # that line agreed with us in every respect
+
+
+class OrderFacts(LineFacts):
     """What reconciliation needs of one order."""
 
     __slots__ = (
         "amount_minor",
-        "currency",
         "dead_lettered",
-        "matched",
         "payment_order_id",
-        "psp_reference",
         "seen_identity",
-        "seen_line",
-        "settled",
-        "status",
         "succeeded_at",
     )
 
     def __init__(self, payment_order_id: str, amount_minor: int, currency: str) -> None:
+        super().__init__(currency, NOT_STARTED)
         self.payment_order_id = payment_order_id
         self.amount_minor = amount_minor
-        self.currency = currency
-        self.status = NOT_STARTED
-        self.psp_reference: str | None = None
         self.succeeded_at: str | None = None  # ISO 8601, parsed only when needed
         self.dead_lettered = False
-        self.settled: Settled | None = None  # booked by an earlier run
-        self.seen_line = 0  # the line of this file that settled it (0: none yet)
         self.seen_identity = 0  # that line's identity, as an int (smaller than its text)
-        self.matched = False  # that line agreed with us in every respect
 
     @property
     def status_label(self) -> str:
@@ -69,47 +77,38 @@ class OrderFacts:
 
     @property
     def moment(self) -> datetime | None:
-        return None if self.succeeded_at is None else datetime.fromisoformat(self.succeeded_at)
+        return _moment(self.succeeded_at)
 
 
-class PayoutFacts:
-    """What reconciliation needs of one payout: its paid-out line, and its return's line."""
+class PayoutFacts(LineFacts):
+    """What reconciliation needs of one payout: its paid-out line, and its return's line.
+
+    `settled`, `seen_line` and `matched` are about its debit (paid-out) line."""
 
     __slots__ = (
         "amount_minor",
-        "currency",
         "dead_lettered",
-        "matched",
         "paid_at",
         "payout_id",
-        "psp_reference",
         "return_line",
         "return_matched",
         "return_settled",
         "returned_at",
-        "seen_line",
         "seller_account",
-        "settled",
-        "status",
     )
 
     def __init__(
         self, payout_id: str, amount_minor: int, currency: str, seller_account: str = ""
     ) -> None:
+        super().__init__(currency, REQUESTED)
         self.payout_id = payout_id
         self.amount_minor = amount_minor
-        self.currency = currency
         self.seller_account = seller_account
-        self.status = REQUESTED
-        self.psp_reference: str | None = None
         self.paid_at: str | None = None  # ISO 8601 of the Paid event
         self.returned_at: str | None = None
         self.dead_lettered = False
-        self.settled: Settled | None = None  # its paid-out line, booked by an earlier run
         self.return_settled: Settled | None = None  # its return's credit line
-        self.seen_line = 0  # this file's debit (paid-out) line for it (0: none yet)
         self.return_line = 0  # this file's credit (returned) line for it
-        self.matched = False  # its debit line agreed with us in every respect
         self.return_matched = False
 
     @property
@@ -122,11 +121,11 @@ class PayoutFacts:
 
     @property
     def paid_moment(self) -> datetime | None:
-        return None if self.paid_at is None else datetime.fromisoformat(self.paid_at)
+        return _moment(self.paid_at)
 
     @property
     def returned_moment(self) -> datetime | None:
-        return None if self.returned_at is None else datetime.fromisoformat(self.returned_at)
+        return _moment(self.returned_at)
 
 
 # A refund's or a dispute's movement at the PSP: one settlement line each.
@@ -143,44 +142,27 @@ def movement_id(kind: str, key: str) -> str:
     return f"{kind}:{key}"
 
 
-class MovementFacts:
+class MovementFacts(LineFacts):
     """What reconciliation needs of one refund or dispute movement: the line that settles it.
 
     `signed_minor` is what the PSP's line should carry, signed as lines are (a refund, a
     chargeback or a dispute fee is negative, a reversal positive). A refund in flight is
     REQUESTED, one that succeeded SUCCESS, a failed one FAILED; a dispute's movements are
-    SUCCESS once recorded (the PSP reported them to us)."""
+    SUCCESS once recorded (the PSP reported them to us). Its `psp_reference` is the PSP's
+    refund id; a dispute's is `key`."""
 
-    __slots__ = (
-        "currency",
-        "happened_at",
-        "key",
-        "kind",
-        "matched",
-        "payment_order_id",
-        "psp_reference",
-        "seen_identity",
-        "seen_line",
-        "settled",
-        "signed_minor",
-        "status",
-    )
+    __slots__ = ("happened_at", "key", "kind", "payment_order_id", "seen_identity", "signed_minor")
 
     def __init__(
         self, kind: str, key: str, payment_order_id: str, signed_minor: int, currency: str
     ) -> None:
+        super().__init__(currency, REQUESTED)
         self.kind = kind
         self.key = key
         self.payment_order_id = payment_order_id
         self.signed_minor = signed_minor
-        self.currency = currency
-        self.status = REQUESTED
-        self.psp_reference: str | None = None  # the PSP's refund id; a dispute's is `key`
         self.happened_at: str | None = None  # ISO 8601 of the event that made it final
-        self.settled: Settled | None = None  # its line, booked by an earlier run
-        self.seen_line = 0
         self.seen_identity = 0
-        self.matched = False
 
     @property
     def movement_id(self) -> str:
@@ -197,7 +179,7 @@ class MovementFacts:
 
     @property
     def moment(self) -> datetime | None:
-        return None if self.happened_at is None else datetime.fromisoformat(self.happened_at)
+        return _moment(self.happened_at)
 
 
 @dataclass(frozen=True, slots=True)

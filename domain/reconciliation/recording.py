@@ -95,22 +95,9 @@ def fill(run: ReconciliationRun, classification: Classification) -> Iterator[Non
     run.complete(classification.lines, batches)
 
 
-def whole_run(
-    classification: Classification,
-    *,
-    file_sha: str,
-    file_format: str,
-    rules: Rules,
-    ignored_columns: list[str],
-) -> ReconciliationRun:
-    """The whole run of one classified file, not saved (a dry run shows it and drops it)."""
-    run = start_run(
-        classification,
-        file_sha=file_sha,
-        file_format=file_format,
-        rules=rules,
-        ignored_columns=ignored_columns,
-    )
+def whole_run(run: ReconciliationRun, classification: Classification) -> ReconciliationRun:
+    """The whole run of one classified file from its first slice (start_run), not saved (a
+    dry run shows it and drops it)."""
     for _ in fill(run, classification):
         pass
     return run

@@ -26,6 +26,7 @@ from payments.domain.reconciliation.expected import (
     SUCCESS,
     AwaitingOrder,
     Expected,
+    LineFacts,
     Settled,
 )
 from payments.domain.reconciliation.findings import (
@@ -148,18 +149,24 @@ class Period:
         return self.holds(datetime.fromisoformat(stamp))
 
 
+def _looks_at(
+    facts: LineFacts, stamp: str | None, awaiting: AwaitingOrder | None, period: Period
+) -> bool:
+    """Whether the timing rule looks at a succeeded item: always when an earlier run awaits
+    it; else unless it was matched in its period, or is not settled and not this file's to
+    carry (its moment, `stamp`, is outside the period)."""
+    if facts.status != SUCCESS:
+        return False
+    return awaiting is not None or facts.matched != period.holds_stamp(stamp)
+
+
 def awaited_items(expected: Expected, period: Period) -> Iterator[Awaited]:
     """Our succeeded orders, paid payouts and returned payouts that the timing rule must look
     at (a million orders matched in period are passed over without building anything)."""
     for order_id, order in expected.orders.items():
-        if order.status != SUCCESS:
-            continue
         awaiting = expected.awaiting.get(order_id)
-        if awaiting is None and (
-            (order.matched and period.holds_stamp(order.succeeded_at))
-            or (not order.matched and not period.holds_stamp(order.succeeded_at))
-        ):
-            continue  # matched in its period; or not settled, and not this file's to carry
+        if not _looks_at(order, order.succeeded_at, awaiting, period):
+            continue
         yield Awaited(
             order_finding_id(order_id), order_id, None, order.psp_reference, order.status_label,
             order.amount_minor, order.currency, order.moment, order.matched, order.seen_line,
@@ -194,13 +201,8 @@ def awaited_items(expected: Expected, period: Period) -> Iterator[Awaited]:
             expected.awaiting_returns.get(payout_id), RETURN_WORDS, lost,
         )  # fmt: skip
     for key, movement in expected.movements.items():
-        if movement.status != SUCCESS:
-            continue
         awaiting = expected.awaiting_movements.get(key)
-        if awaiting is None and (
-            (movement.matched and period.holds_stamp(movement.happened_at))
-            or (not movement.matched and not period.holds_stamp(movement.happened_at))
-        ):
+        if not _looks_at(movement, movement.happened_at, awaiting, period):
             continue
         # Never at the PSP: what our event put on psp_receivable is written off.
         yield Awaited(

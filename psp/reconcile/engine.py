@@ -20,7 +20,7 @@ from typing import Protocol
 
 from payments.domain.reconciliation.classifier import Classifier
 from payments.domain.reconciliation.outcome import Classification, Rules
-from payments.domain.reconciliation.recording import whole_run
+from payments.domain.reconciliation.recording import start_run, whole_run
 from payments.domain.reconciliation_commands import ReconciliationCommands
 from payments.domain.reconciliation_run import ReconciliationRun
 from payments.projections.reconciliation.history import replay_history
@@ -96,22 +96,16 @@ def reconcile_file(
         chunk_lines=options.chunk_lines,
     )
     classification, file_format, ignored = classify_file(commands, path, options, rules)
-    if options.dry_run:
-        run = whole_run(
-            classification,
-            file_sha=file_sha,
-            file_format=file_format,
-            rules=rules,
-            ignored_columns=ignored,
-        )
-        return RunOutcome(run, created=False, dry_run=True)
-    run, created = commands.record_run(
+    first = start_run(
         classification,
         file_sha=file_sha,
         file_format=file_format,
         rules=rules,
         ignored_columns=ignored,
     )
+    if options.dry_run:
+        return RunOutcome(whole_run(first, classification), created=False, dry_run=True)
+    run, created = commands.record_run(first, classification)
     fixes = apply_auto_fixes(commands, run, client)
     if fixes:
         run = commands.get_run(str(run.id))
