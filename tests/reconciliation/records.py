@@ -3,6 +3,8 @@ database of their own, and what a run made of each line."""
 
 from __future__ import annotations
 
+import io
+from datetime import datetime
 from pathlib import Path
 
 from payments.domain.application import PaymentsApplication
@@ -14,7 +16,12 @@ from payments.projections.catalog import live_view
 from payments.projections.runner import ProjectionRunner
 from payments.projections.source import ApplicationEventSource
 from payments.projections.views.ledger_pg import PostgresLedger
-from payments.psp.settlement import QuarantinedLine, read_settlement
+from payments.psp.settlement import (
+    QuarantinedLine,
+    SettlementLine,
+    read_settlement,
+    write_settlement_csv,
+)
 from payments.runtime.services import Services
 
 FILES = Path(__file__).parent / "files"
@@ -62,6 +69,27 @@ def payout(
     if status == "RETURNED":
         made.record_returned(psp, source="test")
     app.record(made)
+
+
+def closed_by_payout(
+    lines: list[SettlementLine], moment: datetime, batch: int, reference: str = ""
+) -> list[SettlementLine]:
+    """`lines` and the MerchantPayout line of their batch that pays out (or in) their net."""
+    net = sum(line.net_credit_minor - line.net_debit_minor for line in lines)
+    payout = SettlementLine(
+        psp_reference="", merchant_reference="", type="MerchantPayout", creation_date=moment,
+        currency="USD", net_debit_minor=max(net, 0), net_credit_minor=max(-net, 0),
+        batch_number=batch, modification_reference=reference,
+    )  # fmt: skip
+    return [*lines, payout]
+
+
+def written(path: Path, lines: list[SettlementLine]) -> Path:
+    """`lines` written at `path` as an Adyen file (amounts in cents)."""
+    out = io.StringIO()
+    write_settlement_csv(lines, out, 2)
+    path.write_text(out.getvalue())
+    return path
 
 
 def data_lines(path: Path) -> set[int]:

@@ -7,7 +7,6 @@ booked once, what is missing awaits, and `psp_receivable` of the day returns to 
 
 from __future__ import annotations
 
-import io
 import json
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -23,7 +22,8 @@ from payments.projections.reconciliation.history import replay_history
 from payments.projections.views.ledger import InMemoryLedger
 from payments.projections.views.postings import PSP_BALANCE, PSP_RECEIVABLE
 from payments.psp.reconcile.engine import ReconcileOptions, reconcile_file
-from payments.psp.settlement import SettlementLine, write_settlement_csv
+from payments.psp.settlement import SettlementLine
+from tests.reconciliation.records import written
 from tests.reconciliation.test_reconcile_timing import AMOUNTS, an_application
 
 DISPUTE_FEE = 15
@@ -109,14 +109,6 @@ def capture(moment: datetime, order: str) -> SettlementLine:
     )  # fmt: skip
 
 
-def write(tmp_path: Path, name: str, lines: list[SettlementLine]) -> Path:
-    out = io.StringIO()
-    write_settlement_csv(lines, out, 2)
-    path = tmp_path / name
-    path.write_text(out.getvalue())
-    return path
-
-
 def ledger_of(app: PaymentsApplication) -> InMemoryLedger:
     ledger = InMemoryLedger()
     head = app.recorder.max_notification_id() or 0
@@ -159,7 +151,7 @@ def test_a_day_of_captures_refunds_and_disputes_is_booked_once_and_clears_the_re
         line("ChargebackReversed", moment, "C", "dp_1", credit=3000, charge="ch_C"),
     ]
     first = reconcile_file(
-        commands, write(tmp_path, "day.csv", first_lines), ReconcileOptions("USD", as_of=now)
+        commands, written(tmp_path / "day.csv", first_lines), ReconcileOptions("USD", as_of=now)
     ).run
     found = {f.finding_id: (f.kind, f.movement) for f in first.findings.values()}
     assert found == {
@@ -178,7 +170,7 @@ def test_a_day_of_captures_refunds_and_disputes_is_booked_once_and_clears_the_re
         line("Fee", moment, "E", "dp_2", debit=DISPUTE_FEE, gross=False, charge="ch_E"),
     ]
     second = reconcile_file(
-        commands, write(tmp_path, "again.csv", later_lines), ReconcileOptions("USD", as_of=now)
+        commands, written(tmp_path / "again.csv", later_lines), ReconcileOptions("USD", as_of=now)
     ).run
     found = {f.finding_id: (f.kind, f.supersedes) for f in second.findings.values()}
     assert found == {

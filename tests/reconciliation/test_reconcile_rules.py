@@ -3,22 +3,23 @@ exception with its age and due date; a tolerance; a dry run records nothing."""
 
 from __future__ import annotations
 
-import io
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from payments.domain.reconciliation.outcome import Rules
 from payments.domain.reconciliation.recording import start_run
 from payments.psp.reconcile.engine import ReconcileOptions, classify_file, file_sha256
-from payments.psp.settlement import SettlementLine, write_settlement_csv
+from payments.psp.settlement import SettlementLine
 from payments.runtime.services import Services
 from tests.conftest import services_on_new_database
 from tests.reconciliation.records import (
     classes_by_line,
+    closed_by_payout,
     ledger_balances,
     open_exceptions,
     order,
     payout,
+    written,
 )
 
 
@@ -28,19 +29,9 @@ def write_file(tmp_path: Path, day: date, lines: list[SettlementLine], name: str
     batch = int(day.strftime("%Y%m%d"))
     lines = [SettlementLine(**{**line.__dict__, "creation_date": moment, "batch_number": batch})
              for line in lines]  # fmt: skip
-    net = sum(line.net_credit_minor - line.net_debit_minor for line in lines)
-    lines.append(
-        SettlementLine(
-            psp_reference="", merchant_reference="", type="MerchantPayout", creation_date=moment,
-            currency="USD", net_debit_minor=max(net, 0), net_credit_minor=max(-net, 0),
-            batch_number=batch, modification_reference=f"payout-{batch}",
-        )
-    )  # fmt: skip
-    out = io.StringIO()
-    write_settlement_csv(lines, out, 2)
-    path = tmp_path / f"{name}.csv"
-    path.write_text(out.getvalue())
-    return path
+    return written(
+        tmp_path / f"{name}.csv", closed_by_payout(lines, moment, batch, f"payout-{batch}")
+    )
 
 
 def transfer(payout_id: str, debit: int = 0, credit: int = 0, suffix: str = "") -> SettlementLine:
