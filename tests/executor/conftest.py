@@ -55,6 +55,15 @@ class Sandbox:
     def clear_faults(self) -> None:
         httpx.delete(f"{self.url}/admin/faults")
 
+    @contextmanager
+    def faulty(self, **rule: Any) -> Iterator[None]:
+        """The sandbox misbehaves by `rule` inside the block; outside it, no fault at all."""
+        self.fault(**rule)
+        try:
+            yield
+        finally:
+            self.clear_faults()
+
     def charge_directly(self, reference: str, token: str, amount_minor: int) -> str:
         """A charge for our reference made at the PSP outside the executor; its id."""
         response = httpx.post(
