@@ -9,7 +9,6 @@ from pathlib import Path
 
 from payments.domain.application import PaymentsApplication
 from payments.domain.execution import FailureCode
-from payments.domain.payment_order import PaymentOrder
 from payments.domain.payout import Payout
 from payments.domain.reconciliation_run import ReconciliationRun
 from payments.projections.catalog import live_view
@@ -23,6 +22,7 @@ from payments.psp.settlement import (
     write_settlement_csv,
 )
 from payments.runtime.services import Services
+from tests.projections.events import new_order
 
 FILES = Path(__file__).parent / "files"
 # Notes about a matched line (it settled late, or cleared an earlier wait): not its class.
@@ -40,16 +40,7 @@ def order(
     app: PaymentsApplication, order_id: str, amount_minor: int, status: str, psp: str = ""
 ) -> None:
     """One order of ours: NOT_STARTED, EXECUTING, SUCCESS (under `psp`) or FAILED."""
-    made = PaymentOrder(
-        payment_order_id=order_id,
-        checkout_id=f"co_{order_id}",
-        seller_account="seller_files",
-        amount_minor=amount_minor,
-        currency="USD",
-        card_token="tok_files",
-        commission_minor=0,
-        funds_held=False,
-    )
+    made = new_order(order_id, "seller_files", amount_minor, checkout=f"co_{order_id}")
     if status != "NOT_STARTED":
         made.start_execution()
     if status == "SUCCESS":
@@ -69,6 +60,23 @@ def payout(
     if status == "RETURNED":
         made.record_returned(psp, source="test")
     app.record(made)
+
+
+def captured(
+    order_id: str,
+    gross: int,
+    moment: datetime,
+    batch: int | None,
+    fee: int = 30,
+    modification_reference: str = "",
+) -> SettlementLine:
+    """The Settled line of our order's charge `ch_<order_id>`, its fee as commission."""
+    return SettlementLine(
+        psp_reference=f"ch_{order_id}", merchant_reference=order_id, type="Settled",
+        creation_date=moment, currency="USD", gross_credit_minor=gross,
+        net_credit_minor=gross - fee, commission_minor=fee, batch_number=batch,
+        modification_reference=modification_reference,
+    )  # fmt: skip
 
 
 def closed_by_payout(

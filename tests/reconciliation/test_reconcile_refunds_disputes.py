@@ -23,7 +23,7 @@ from payments.projections.views.ledger import InMemoryLedger
 from payments.projections.views.postings import PSP_BALANCE, PSP_RECEIVABLE
 from payments.psp.reconcile.engine import ReconcileOptions, reconcile_file
 from payments.psp.settlement import SettlementLine
-from tests.reconciliation.records import written
+from tests.reconciliation.records import captured, written
 from tests.reconciliation.test_reconcile_timing import AMOUNTS, an_application
 
 DISPUTE_FEE = 15
@@ -100,13 +100,8 @@ def line(kind: str, moment: datetime, reference: str, modification: str, debit: 
 
 
 def capture(moment: datetime, order: str) -> SettlementLine:
-    amount = AMOUNTS[order]
-    return SettlementLine(
-        psp_reference=f"ch_{order}", merchant_reference=order, type="Settled",
-        creation_date=moment, currency="USD", gross_credit_minor=amount,
-        net_credit_minor=amount - 30, commission_minor=30,
-        batch_number=int(moment.strftime("%Y%m%d")), modification_reference=f"ch_{order}",
-    )  # fmt: skip
+    batch = int(moment.strftime("%Y%m%d"))
+    return captured(order, AMOUNTS[order], moment, batch, modification_reference=f"ch_{order}")
 
 
 def ledger_of(app: PaymentsApplication) -> InMemoryLedger:

@@ -8,11 +8,13 @@ from pathlib import Path
 
 from payments.domain.reconciliation.outcome import Rules
 from payments.domain.reconciliation.recording import start_run
+from payments.domain.reconciliation_run import ReconciliationRun
 from payments.psp.reconcile.engine import ReconcileOptions, classify_file, file_sha256
 from payments.psp.settlement import SettlementLine
 from payments.runtime.services import Services
 from tests.conftest import services_on_new_database
 from tests.reconciliation.records import (
+    captured,
     classes_by_line,
     closed_by_payout,
     ledger_balances,
@@ -44,15 +46,18 @@ def transfer(payout_id: str, debit: int = 0, credit: int = 0, suffix: str = "") 
 
 
 def capture(order_id: str, gross: int, fee: int) -> SettlementLine:
-    return SettlementLine(
-        psp_reference=f"ch_{order_id}", merchant_reference=order_id, type="Settled",
-        creation_date=datetime(2000, 1, 1), currency="USD", gross_credit_minor=gross,
-        net_credit_minor=gross - fee, commission_minor=fee, modification_reference=order_id,
-    )  # fmt: skip
+    return captured(
+        order_id, gross, datetime(2000, 1, 1), None, fee, modification_reference=order_id
+    )
 
 
-def returned_payout(services: Services) -> None:
+def returned_payout_reconciled_as_paid(
+    services: Services, tmp_path: Path, today: date, now: datetime
+) -> ReconciliationRun:
+    """Our payout pay_r, returned; the run of today's file, which carries only its debit line."""
     payout(services.application, "pay_r", 700, "RETURNED", "psp_pay_r")
+    paid_only = write_file(tmp_path, today, [transfer("pay_r", debit=700)], "paid")
+    return services.reconciler.reconcile_path(paid_only, as_of=now).run
 
 
 def test_a_returned_payouts_credit_line_is_awaited_then_an_exception_with_age_and_due_date(
@@ -60,9 +65,7 @@ def test_a_returned_payouts_credit_line_is_awaited_then_an_exception_with_age_an
 ) -> None:
     today, now = datetime.now(UTC).date(), datetime.now(UTC)
     with services_on_new_database(admin_database_url) as services:
-        returned_payout(services)
-        paid_only = write_file(tmp_path, today, [transfer("pay_r", debit=700)], "paid")
-        first = services.reconciler.reconcile_path(paid_only, as_of=now).run
+        first = returned_payout_reconciled_as_paid(services, tmp_path, today, now)
         awaited = first.findings["payout-return-pay_r"]
         assert (awaited.kind, awaited.state, awaited.expected_minor) == (
             "awaiting_settlement",
@@ -99,9 +102,7 @@ def test_a_returned_payouts_credit_line_arriving_later_clears_the_wait(
 ) -> None:
     today, now = datetime.now(UTC).date(), datetime.now(UTC)
     with services_on_new_database(admin_database_url) as services:
-        returned_payout(services)
-        first_file = write_file(tmp_path, today, [transfer("pay_r", debit=700)], "paid")
-        first = services.reconciler.reconcile_path(first_file, as_of=now).run
+        first = returned_payout_reconciled_as_paid(services, tmp_path, today, now)
         back = [transfer("pay_r", credit=700, suffix="-return")]
         second_file = write_file(tmp_path, today + timedelta(days=1), back, "back")
         second = services.reconciler.reconcile_path(second_file, as_of=now).run

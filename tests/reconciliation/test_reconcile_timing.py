@@ -5,68 +5,30 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from uuid import uuid4
 
 from payments.domain.application import CheckoutPolicy, PaymentsApplication
-from payments.domain.checkout import Checkout
-from payments.domain.payment_order import PaymentOrder
 from payments.domain.payout import Payout
-from payments.domain.personal_data import SealedPersonalData
 from payments.domain.reconciliation_commands import ReconciliationCommands
 from payments.domain.reconciliation_run import INFO, ReconciliationRun
 from payments.psp.reconcile.engine import ReconcileOptions, reconcile_file
 from payments.psp.settlement import SettlementLine
-from tests.reconciliation.records import closed_by_payout, written
+from tests.projections.events import new_checkout, new_order, succeed
+from tests.reconciliation.records import captured, closed_by_payout, written
 
 AMOUNTS = {"A": 1000, "B": 2000, "C": 3000, "E": 5000}
 
 
 def an_application() -> PaymentsApplication:
     app = PaymentsApplication(CheckoutPolicy("USD", 10**9))
-    orders = []
-    for name, amount in AMOUNTS.items():
-        order = PaymentOrder(
-            payment_order_id=name,
-            checkout_id="co",
-            seller_account="s1",
-            amount_minor=amount,
-            currency="USD",
-            card_token="tok",
-            commission_minor=0,
-            funds_held=False,
-        )
-        order.start_execution()
-        order.record_success(f"ch_{name}", source="test")
-        orders.append(order)
-    checkout = Checkout(
-        checkout_id="co",
-        buyer_info=SealedPersonalData(uuid4(), b""),
-        card_token="tok",
-        card_details={},
-        payment_order_ids=list(AMOUNTS),
-        content_fingerprint="x",
-    )
-    app.save(checkout, *orders)
+    orders = [succeed(new_order(name, "s1", amount)) for name, amount in AMOUNTS.items()]
+    app.save(new_checkout("co", list(AMOUNTS)), *orders)
     return app
 
 
 def settlement_file(tmp_path: Path, day: date, names: list[str]) -> Path:
     moment = datetime(day.year, day.month, day.day, 12, 0, 0)
     batch = int(day.strftime("%Y%m%d"))
-    lines = [
-        SettlementLine(
-            psp_reference=f"ch_{name}",
-            merchant_reference=name,
-            type="Settled",
-            creation_date=moment,
-            currency="USD",
-            gross_credit_minor=AMOUNTS[name],
-            net_credit_minor=AMOUNTS[name] - 30,
-            commission_minor=30,
-            batch_number=batch,
-        )
-        for name in names
-    ]
+    lines = [captured(name, AMOUNTS[name], moment, batch) for name in names]
     return written(
         tmp_path / f"{day}-{'-'.join(names)}.csv", closed_by_payout(lines, moment, batch)
     )
