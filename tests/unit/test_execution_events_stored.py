@@ -19,7 +19,7 @@ from payments.domain.execution_commands import Executable
 from payments.domain.payout import Payout
 from payments.domain.refund import Refund
 from tests.projections.events import new_order
-from tests.unit.test_refund import make_app
+from tests.unit.apps import make_app
 
 NOW = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
 STORED_NOW = {"_type_": "datetime_iso", "_data_": "2026-12-04T12:00:00+00:00"}
