@@ -31,6 +31,13 @@ def pending_order(stack: Stack) -> str:
     return order_id
 
 
+def settled_by_its_webhook(stack: Stack) -> str:
+    """An order of the pending card, settled by the sandbox's own webhook."""
+    order_id = pending_order(stack)
+    stack.settle(lambda: terminal(stack, order_id))
+    return order_id
+
+
 def test_forged_signature_is_401_and_records_nothing(stack: Stack) -> None:
     [order_id] = place(stack, "tok_neverchargedanywhere", ["1"])
     before = event_names(stack, order_id)
@@ -65,8 +72,7 @@ def test_signed_garbage_body_is_400(stack: Stack) -> None:
 
 
 def test_duplicate_webhooks_change_nothing(stack: Stack) -> None:
-    order_id = pending_order(stack)
-    stack.settle(lambda: terminal(stack, order_id))  # the sandbox's own webhook settles it
+    order_id = settled_by_its_webhook(stack)
     reference = stack.order(order_id).psp_reference
     before = event_names(stack, order_id)
     for _ in range(3):
@@ -77,8 +83,7 @@ def test_duplicate_webhooks_change_nothing(stack: Stack) -> None:
 
 
 def test_reordered_pending_after_success_changes_nothing(stack: Stack) -> None:
-    order_id = pending_order(stack)
-    stack.settle(lambda: terminal(stack, order_id))
+    order_id = settled_by_its_webhook(stack)
     before = event_names(stack, order_id)
     response = post_event(stack, charge_event(order_id, "pending", "ch_old"))
     assert response.status_code == 200
@@ -88,8 +93,7 @@ def test_reordered_pending_after_success_changes_nothing(stack: Stack) -> None:
 
 def test_a_signed_webhook_the_psp_does_not_back_records_nothing(stack: Stack) -> None:
     """A contradicting late outcome, or a success for a charge the PSP never made."""
-    order_id = pending_order(stack)
-    stack.settle(lambda: terminal(stack, order_id))
+    order_id = settled_by_its_webhook(stack)
     before = event_names(stack, order_id)
     response = post_event(stack, charge_event(order_id, "failed", "ch_other"))
     assert response.status_code == 200
