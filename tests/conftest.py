@@ -67,14 +67,20 @@ def new_database(admin_url: str) -> Iterator[str]:
 
 
 @contextmanager
+def services_on(url: str, **env: str) -> Iterator[Services]:
+    """Services on the database at `url`, closed afterwards; `env`: more PAYMENTS_* settings."""
+    services = build_services(Settings.from_env({"PAYMENTS_DATABASE_URL": url, **env}), url)
+    try:
+        yield services
+    finally:
+        services.close()
+
+
+@contextmanager
 def services_on_new_database(admin_url: str, **env: str) -> Iterator[Services]:
     """Services on a database of their own; `env`: more PAYMENTS_* settings."""
-    with new_database(admin_url) as url:
-        services = build_services(Settings.from_env({"PAYMENTS_DATABASE_URL": url, **env}), url)
-        try:
-            yield services
-        finally:
-            services.close()
+    with new_database(admin_url) as url, services_on(url, **env) as services:
+        yield services
 
 
 @pytest.fixture(scope="session")

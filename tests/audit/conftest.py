@@ -14,19 +14,14 @@ from payments.domain.application import OrderLine, PlaceCheckout
 from payments.domain.ids import payment_order_uuid
 from payments.domain.money import Money
 from payments.domain.payment_order import PaymentOrder
-from payments.runtime.config import Settings
-from payments.runtime.services import Services, build_services
+from payments.runtime.services import Services
+from tests.conftest import services_on
 
 
 @pytest.fixture
 def services(fresh_database_url: str) -> Iterator[Services]:
-    built = build_services(
-        Settings.from_env({"PAYMENTS_DATABASE_URL": fresh_database_url}), fresh_database_url
-    )
-    try:
+    with services_on(fresh_database_url) as built:
         yield built
-    finally:
-        built.close()
 
 
 def instant() -> datetime:

@@ -11,19 +11,16 @@ from psycopg_pool import ConnectionPool
 from payments.domain.application import OrderLine, PlaceCheckout
 from payments.domain.money import Money
 from payments.projections.audit.seal import AuditKeyMissing, EventLogSeal
-from payments.runtime.config import Settings
-from payments.runtime.services import Services, build_services
+from payments.runtime.services import Services
+from tests.conftest import services_on
 
 KEY = "audit-test-key"
 
 
 @pytest.fixture
 def services(fresh_database_url: str) -> Iterator[Services]:
-    built = build_services(Settings.from_env({}), fresh_database_url)
-    try:
+    with services_on(fresh_database_url) as built:
         yield built
-    finally:
-        built.close()
 
 
 def place(services: Services, orders: int = 2) -> None:

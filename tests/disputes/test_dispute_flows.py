@@ -3,7 +3,6 @@ look-up, PostgreSQL, the ledger view. Each test uses sellers of its own."""
 
 from __future__ import annotations
 
-import json
 import time
 import uuid
 from typing import Any
@@ -14,10 +13,9 @@ from payments.domain.dispute import Dispute, DisputeStatus
 from payments.domain.ids import dispute_uuid
 from payments.projections.views.ledger_pg import PostgresLedger
 from payments.psp.dispute_sync import DisputeWatch
-from payments.psp.signing import sign_payload
 from tests.conftest import bearer
-from tests.executor.conftest import WEBHOOK_SECRET, Stack
-from tests.executor.helpers import terminal
+from tests.executor.conftest import Stack
+from tests.executor.helpers import post_event, psp_event, terminal
 from tests.waiting import wait_until
 
 DISPUTED_CARD = "4000000000000259"
@@ -97,16 +95,6 @@ def posted(stack: Stack, order_id: str, *kinds: str) -> list[tuple[str, dict[str
 def dispute_events(stack: Stack, psp_dispute_id: str) -> list[str]:
     events = stack.services.application.events.get(dispute_uuid(psp_dispute_id))
     return [type(e).__name__ for e in events]
-
-
-def post_event(stack: Stack, payload: dict[str, Any]) -> httpx.Response:
-    body = json.dumps(payload).encode()
-    header = sign_payload(WEBHOOK_SECRET, body, int(time.time()))
-    return stack.http.post(
-        "/webhooks/psp",
-        content=body,
-        headers={"PSP-Signature": header, "content-type": "application/json"},
-    )
 
 
 def seller_of(order_id: str) -> str:
@@ -217,12 +205,11 @@ def test_a_forged_outcome_records_only_what_the_psp_confirms(stack: Stack) -> No
     order_id = captured_order(stack)
     dispute_id = admin_dispute(stack, order_id)
     dispute_shown(stack, order_id)
-    forged = {
-        "id": "evt_forged_1",
-        "type": "dispute.won",
-        "created": int(time.time()),
-        "data": {"object": {"id": dispute_id, "status": "won", "charge_reference": order_id}},
-    }
+    forged = psp_event(
+        "evt_forged_1",
+        "dispute.won",
+        {"id": dispute_id, "status": "won", "charge_reference": order_id},
+    )
     answer = post_event(stack, forged)
     assert answer.status_code == 200
     assert answer.json()["outcome"] == "no change"
@@ -242,12 +229,7 @@ def test_duplicate_and_repeated_webhooks_record_a_dispute_once(stack: Stack) -> 
     stack.sandbox.fault(kind="duplicate_webhook", count=1)
     dispute_id = admin_dispute(stack, order_id)
     dispute_shown(stack, order_id)
-    event = {
-        "id": "evt_again",
-        "type": "dispute.created",
-        "created": int(time.time()),
-        "data": {"object": {"id": dispute_id}},
-    }
+    event = psp_event("evt_again", "dispute.created", {"id": dispute_id})
     for _ in range(3):
         assert post_event(stack, event).json()["outcome"] == "no change"
     time.sleep(0.5)  # the duplicate delivery has come by now

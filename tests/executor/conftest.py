@@ -55,6 +55,15 @@ class Sandbox:
     def clear_faults(self) -> None:
         httpx.delete(f"{self.url}/admin/faults")
 
+    @contextmanager
+    def faulty(self, **rule: Any) -> Iterator[None]:
+        """The sandbox misbehaves by `rule` inside the block; outside it, no fault at all."""
+        self.fault(**rule)
+        try:
+            yield
+        finally:
+            self.clear_faults()
+
     def charge_directly(self, reference: str, token: str, amount_minor: int) -> str:
         """A charge for our reference made at the PSP outside the executor; its id."""
         response = httpx.post(
@@ -147,12 +156,6 @@ def serving(services: Services, port: int) -> Served:
     return Served(server, thread)
 
 
-@pytest.fixture(scope="module")
-def stack(admin_database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    with running_stack(admin_database_url, tmp_path_factory) as running:
-        yield running
-
-
 @contextmanager
 def running_stack(
     admin_database_url: str,
@@ -201,3 +204,17 @@ def running_stack(
         sandbox.process.terminate()
         sandbox.process.wait(10)
         _drop_database(admin_database_url, database_url)
+
+
+def stack_fixture(**settings: str) -> Any:
+    """A module's `stack` fixture: a whole stack with these more PAYMENTS_* `settings`."""
+
+    @pytest.fixture(scope="module")
+    def stack(admin_database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+        with running_stack(admin_database_url, tmp_path_factory, **settings) as running:
+            yield running
+
+    return stack
+
+
+stack = stack_fixture()

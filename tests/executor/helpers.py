@@ -1,10 +1,15 @@
 from __future__ import annotations
 
+import json
+import time
 import uuid
 from typing import Any
 
+import httpx
+
 from payments.domain.payment_order import Status
-from tests.executor.conftest import Stack
+from payments.psp.signing import sign_payload
+from tests.executor.conftest import WEBHOOK_SECRET, Stack
 
 
 def place(stack: Stack, token: str, amounts: list[str]) -> list[str]:
@@ -37,3 +42,30 @@ def terminal(stack: Stack, *order_ids: str) -> bool:
 def event_names(stack: Stack, payment_order_id: str) -> list[str]:
     order = stack.order(payment_order_id)
     return [type(e).__name__ for e in stack.services.application.events.get(order.id)]
+
+
+def psp_event(event_id: str, event_type: str, psp_object: dict[str, Any]) -> dict[str, Any]:
+    """A webhook event as the PSP sends one, created now, about `psp_object`."""
+    return {
+        "id": event_id,
+        "type": event_type,
+        "created": int(time.time()),
+        "data": {"object": psp_object},
+    }
+
+
+def post_event(
+    stack: Stack,
+    payload: dict[str, Any],
+    *,
+    secret: str = WEBHOOK_SECRET,
+    timestamp: int | None = None,
+) -> httpx.Response:
+    """POST /webhooks/psp, signed with `secret` at `timestamp` (now) as the PSP signs."""
+    body = json.dumps(payload).encode()
+    header = sign_payload(secret, body, timestamp if timestamp is not None else int(time.time()))
+    return stack.http.post(
+        "/webhooks/psp",
+        content=body,
+        headers={"PSP-Signature": header, "content-type": "application/json"},
+    )

@@ -55,12 +55,9 @@ def test_pending_card_ends_through_the_webhook(stack: Stack) -> None:
 
 def test_two_503s_then_success_takes_three_attempts_and_one_charge(stack: Stack) -> None:
     token = stack.sandbox.token("success")
-    stack.sandbox.fault(kind="status", status=503, count=2, endpoint="charges")
-    try:
+    with stack.sandbox.faulty(kind="status", status=503, count=2, endpoint="charges"):
         [order_id] = place(stack, token, ["9.99"])
         stack.settle(lambda: terminal(stack, order_id))
-    finally:
-        stack.sandbox.clear_faults()
     order = stack.order(order_id)
     assert (order.status, order.attempts) == (Status.SUCCESS, 3)
     assert event_names(stack, order_id).count("RetryScheduled") == 2
@@ -69,14 +66,13 @@ def test_two_503s_then_success_takes_three_attempts_and_one_charge(stack: Stack)
 
 def test_charged_but_answered_500_is_replayed_not_charged_twice(stack: Stack) -> None:
     token = stack.sandbox.token("success")
-    stack.sandbox.fault(kind="charged_but_500", count=1, endpoint="charges")
-    # Without its webhook, only our retry can learn the outcome: the replay path is exercised.
-    stack.sandbox.fault(kind="drop_webhook", count=1)
-    try:
+    with (
+        stack.sandbox.faulty(kind="charged_but_500", count=1, endpoint="charges"),
+        # Without its webhook, only our retry can learn the outcome: the replay path is exercised.
+        stack.sandbox.faulty(kind="drop_webhook", count=1),
+    ):
         [order_id] = place(stack, token, ["3.21"])
         stack.settle(lambda: terminal(stack, order_id))
-    finally:
-        stack.sandbox.clear_faults()
     order = stack.order(order_id)
     assert (order.status, order.attempts) == (Status.SUCCESS, 2)
     assert stack.sandbox.charges(order_id) == 1
@@ -84,25 +80,21 @@ def test_charged_but_answered_500_is_replayed_not_charged_twice(stack: Stack) ->
 
 def test_connection_resets_and_429_are_retried(stack: Stack) -> None:
     token = stack.sandbox.token("success")
-    stack.sandbox.fault(kind="reset", count=1, endpoint="charges")
-    stack.sandbox.fault(kind="status", status=429, count=1, endpoint="charges")
-    try:
+    with (
+        stack.sandbox.faulty(kind="reset", count=1, endpoint="charges"),
+        stack.sandbox.faulty(kind="status", status=429, count=1, endpoint="charges"),
+    ):
         [order_id] = place(stack, token, ["1"])
         stack.settle(lambda: terminal(stack, order_id))
-    finally:
-        stack.sandbox.clear_faults()
     assert stack.order(order_id).status is Status.SUCCESS
     assert stack.sandbox.charges(order_id) == 1
 
 
 def test_persistent_failure_goes_to_dead_letters_and_replay_succeeds(stack: Stack) -> None:
     token = stack.sandbox.token("success")
-    stack.sandbox.fault(kind="status", status=500, count=1000, endpoint="charges")
-    try:
+    with stack.sandbox.faulty(kind="status", status=500, count=1000, endpoint="charges"):
         [order_id] = place(stack, token, ["4.56"])
         stack.settle(lambda: stack.order(order_id).dead_lettered)
-    finally:
-        stack.sandbox.clear_faults()
     order = stack.order(order_id)
     assert (order.status, order.attempts) == (Status.EXECUTING, 4)
     stack.executor.run_until_idle()

@@ -45,12 +45,9 @@ def test_a_refusal_whose_look_up_fails_stays_open_to_retry() -> None:
 def test_a_psp_that_charges_and_answers_4xx_leaves_the_order_succeeded_with_one_charge(
     stack: Stack, lie: str
 ) -> None:
-    stack.sandbox.fault(kind=lie, count=1, endpoint="charges")
-    try:
+    with stack.sandbox.faulty(kind=lie, count=1, endpoint="charges"):
         [order_id] = place(stack, stack.sandbox.token("success"), ["4.04"])
         stack.settle(lambda: terminal(stack, order_id))
-    finally:
-        stack.sandbox.clear_faults()
     order = stack.order(order_id)
     assert order.status is Status.SUCCESS
     assert order.psp_reference is not None

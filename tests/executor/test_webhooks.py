@@ -6,49 +6,35 @@ import json
 import time
 from typing import Any
 
-import httpx
-
 from payments.domain.payment_order import Status
 from payments.psp.signing import sign_payload
 from tests.executor.conftest import WEBHOOK_SECRET, Stack
-from tests.executor.helpers import event_names, place, terminal
-
-
-def post_event(
-    stack: Stack,
-    payload: dict[str, Any],
-    *,
-    secret: str = WEBHOOK_SECRET,
-    timestamp: int | None = None,
-) -> httpx.Response:
-    body = json.dumps(payload).encode()
-    header = sign_payload(secret, body, timestamp if timestamp is not None else int(time.time()))
-    return stack.http.post(
-        "/webhooks/psp",
-        content=body,
-        headers={"PSP-Signature": header, "content-type": "application/json"},
-    )
+from tests.executor.helpers import event_names, place, post_event, psp_event, terminal
 
 
 def charge_event(order_id: str, status: str, charge_id: str = "ch_webhooktest") -> dict[str, Any]:
-    return {
-        "id": f"evt_{order_id}_{status}",
-        "type": f"charge.{status}",
-        "created": int(time.time()),
-        "data": {
-            "object": {
-                "id": charge_id,
-                "reference": order_id,
-                "status": status,
-                "failure_code": "card_declined" if status == "failed" else None,
-            }
+    return psp_event(
+        f"evt_{order_id}_{status}",
+        f"charge.{status}",
+        {
+            "id": charge_id,
+            "reference": order_id,
+            "status": status,
+            "failure_code": "card_declined" if status == "failed" else None,
         },
-    }
+    )
 
 
 def pending_order(stack: Stack) -> str:
     [order_id] = place(stack, stack.sandbox.token("pending"), ["8"])
     stack.settle(lambda: stack.order(order_id).pending_at_psp or terminal(stack, order_id))
+    return order_id
+
+
+def settled_by_its_webhook(stack: Stack) -> str:
+    """An order of the pending card, settled by the sandbox's own webhook."""
+    order_id = pending_order(stack)
+    stack.settle(lambda: terminal(stack, order_id))
     return order_id
 
 
@@ -86,8 +72,7 @@ def test_signed_garbage_body_is_400(stack: Stack) -> None:
 
 
 def test_duplicate_webhooks_change_nothing(stack: Stack) -> None:
-    order_id = pending_order(stack)
-    stack.settle(lambda: terminal(stack, order_id))  # the sandbox's own webhook settles it
+    order_id = settled_by_its_webhook(stack)
     reference = stack.order(order_id).psp_reference
     before = event_names(stack, order_id)
     for _ in range(3):
@@ -98,8 +83,7 @@ def test_duplicate_webhooks_change_nothing(stack: Stack) -> None:
 
 
 def test_reordered_pending_after_success_changes_nothing(stack: Stack) -> None:
-    order_id = pending_order(stack)
-    stack.settle(lambda: terminal(stack, order_id))
+    order_id = settled_by_its_webhook(stack)
     before = event_names(stack, order_id)
     response = post_event(stack, charge_event(order_id, "pending", "ch_old"))
     assert response.status_code == 200
@@ -109,8 +93,7 @@ def test_reordered_pending_after_success_changes_nothing(stack: Stack) -> None:
 
 def test_a_signed_webhook_the_psp_does_not_back_records_nothing(stack: Stack) -> None:
     """A contradicting late outcome, or a success for a charge the PSP never made."""
-    order_id = pending_order(stack)
-    stack.settle(lambda: terminal(stack, order_id))
+    order_id = settled_by_its_webhook(stack)
     before = event_names(stack, order_id)
     response = post_event(stack, charge_event(order_id, "failed", "ch_other"))
     assert response.status_code == 200
@@ -150,13 +133,12 @@ def test_webhook_for_unknown_order_is_acknowledged_and_ignored(stack: Stack) -> 
 
 
 def test_sandbox_duplicated_and_reordered_webhooks_settle_each_order_once(stack: Stack) -> None:
-    stack.sandbox.fault(kind="duplicate_webhook", count=2)
-    stack.sandbox.fault(kind="reorder_webhooks", count=2)
-    try:
+    with (
+        stack.sandbox.faulty(kind="duplicate_webhook", count=2),
+        stack.sandbox.faulty(kind="reorder_webhooks", count=2),
+    ):
         ids = [pending_order(stack) for _ in range(2)]
         stack.settle(lambda: terminal(stack, *ids))
-    finally:
-        stack.sandbox.clear_faults()
     for order_id in ids:
         assert event_names(stack, order_id).count("Succeeded") == 1
         assert stack.sandbox.charges(order_id) == 1

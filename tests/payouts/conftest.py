@@ -6,16 +6,6 @@ needs no settlement file; tests/payouts/test_funds_release.py covers the settlem
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from tests.executor.conftest import stack_fixture
 
-import pytest
-
-from tests.executor.conftest import Stack, running_stack
-
-
-@pytest.fixture(scope="module")
-def stack(admin_database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    with running_stack(
-        admin_database_url, tmp_path_factory, PAYMENTS_AVAILABLE_AFTER_DAYS="0"
-    ) as s:
-        yield s
+stack = stack_fixture(PAYMENTS_AVAILABLE_AFTER_DAYS="0")

@@ -9,22 +9,13 @@ returns to zero and the platform's revenue is the commission; then the payout go
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
-import pytest
-
 from payments.domain.payment_order import PaymentOrder
-from tests.executor.conftest import Stack, running_stack
+from tests.executor.conftest import Stack, stack_fixture
 from tests.payouts.helpers import credit, post_payout, seller
 
-
-@pytest.fixture(scope="module")
-def stack(admin_database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    with running_stack(
-        admin_database_url, tmp_path_factory, PAYMENTS_COMMISSION="2.5%+0.30"
-    ) as running:
-        yield running
+stack = stack_fixture(PAYMENTS_COMMISSION="2.5%+0.30")
 
 
 def wallet(stack: Stack, seller_account: str) -> dict[str, str]:

@@ -79,12 +79,9 @@ def test_returned_payout_makes_the_amount_available_again(stack: Stack) -> None:
 def test_retried_payout_is_paid_once_at_the_psp(stack: Stack, fault: dict[str, object]) -> None:
     account = seller("retry")
     credit(stack, account, ["5"])
-    stack.sandbox.fault(**fault)
-    try:
+    with stack.sandbox.faulty(**fault):
         payout_id = post_payout(stack, account, "5").json()["payout_id"]
         paid = settle_payout(stack, payout_id, PayoutStatus.PAID)
-    finally:
-        stack.sandbox.clear_faults()
     assert paid.attempts >= 2
     assert payouts_at_psp(stack, payout_id) == 1
 
@@ -92,15 +89,12 @@ def test_retried_payout_is_paid_once_at_the_psp(stack: Stack, fault: dict[str, o
 def test_dead_lettered_payout_is_listed_and_replayed_then_paid_once(stack: Stack) -> None:
     account = seller("dlq")
     credit(stack, account, ["9"])
-    stack.sandbox.fault(kind="status", status=503, count=50, endpoint="payouts")
-    try:
+    with stack.sandbox.faulty(kind="status", status=503, count=50, endpoint="payouts"):
         payout_id = post_payout(stack, account, "9").json()["payout_id"]
         stack.settle(lambda: payout(stack, payout_id).dead_lettered)
         stack.executor.run_until_idle()
         listed = api_get(stack, "/dead-letters/payouts")["dead_letters"]
         assert payout_id in [letter["payout_id"] for letter in listed]
-    finally:
-        stack.sandbox.clear_faults()
     assert payouts_at_psp(stack, payout_id) == 0
     replayed = api_post(stack, f"/dead-letters/payouts/{payout_id}/replay", {"reason": "PSP ok"})
     assert replayed["replayed"] == [payout_id]

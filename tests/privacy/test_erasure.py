@@ -6,7 +6,6 @@ The real app, PostgreSQL, the projections, the audit seal and reconciliation: no
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import time
 from datetime import UTC, datetime, timedelta
@@ -24,11 +23,11 @@ from payments.projections.audit.seal import EventLogSeal
 from payments.projections.audit.verify import NAMES, verify_projection
 from payments.projections.source import ApplicationEventSource
 from payments.psp.reconcile.engine import ReconcileOptions, reconcile_file
-from payments.psp.settlement import SettlementLine, write_settlement_csv
 from payments.runtime.services import Services
 from tests.integration.test_card_data_never_stored import dump_database_text
 from tests.privacy.conftest import AUDIT_KEY, checkout_body, cli, count, new_key
 from tests.projections.conftest import catch_up_all
+from tests.reconciliation.records import captured, closed_by_payout, written
 
 Client = TestClient  # type: ignore[type-arg]
 GRACE = {
@@ -188,36 +187,8 @@ def test_erasing_a_buyer_leaves_orders_ledger_as_of_history_audit_and_reconcilia
 def settlement_file(tmp_path: Path, order_ids: list[str]) -> Path:
     moment = datetime.now(UTC).replace(tzinfo=None) - timedelta(minutes=1)
     batch = int(moment.strftime("%Y%m%d"))
-    lines = [
-        SettlementLine(
-            psp_reference=f"ch_{order_id}",
-            merchant_reference=order_id,
-            type="Settled",
-            creation_date=moment,
-            currency="USD",
-            gross_credit_minor=1250,
-            net_credit_minor=1220,
-            commission_minor=30,
-            batch_number=batch,
-        )
-        for order_id in order_ids
-    ]
-    lines.append(
-        SettlementLine(
-            psp_reference="",
-            merchant_reference="",
-            type="MerchantPayout",
-            creation_date=moment,
-            currency="USD",
-            net_debit_minor=1220 * len(order_ids),
-            batch_number=batch,
-        )
-    )
-    out = io.StringIO()
-    write_settlement_csv(lines, out, 2)
-    path = tmp_path / "settlement.csv"
-    path.write_text(out.getvalue())
-    return path
+    lines = [captured(order_id, 1250, moment, batch) for order_id in order_ids]
+    return written(tmp_path / "settlement.csv", closed_by_payout(lines, moment, batch))
 
 
 def test_erasing_again_answers_the_earlier_erasure_and_a_replayed_key_its_answer(

@@ -1,4 +1,4 @@
-"""Domain events for view tests, made by the real aggregates but never stored."""
+"""Domain events for view (and aggregate) tests, made by the real aggregates but never stored."""
 
 from __future__ import annotations
 
@@ -37,8 +37,14 @@ class Log:
 
 
 def new_order(
-    order_id: str, seller: str = "acme", amount: int = 1050, checkout: str = "co"
+    order_id: str,
+    seller: str = "acme",
+    amount: int = 1050,
+    checkout: str = "co",
+    *,
+    funds_held: bool = False,
 ) -> PaymentOrder:
+    """A new order (its Created event not yet collected) of one card in USD, no commission."""
     return PaymentOrder(
         payment_order_id=order_id,
         checkout_id=checkout,
@@ -47,7 +53,7 @@ def new_order(
         currency="USD",
         card_token="tok_test",
         commission_minor=0,
-        funds_held=False,
+        funds_held=funds_held,
     )
 
 

@@ -18,6 +18,7 @@ from payments.projections.catalog import NAMES
 from payments.projections.service import ProjectionService
 from payments.runtime.services import Services
 from tests.conftest import bearer
+from tests.projections.events import new_order
 
 Client = TestClient  # type: ignore[type-arg]
 
@@ -130,16 +131,7 @@ def test_a_view_that_cannot_catch_up_answers_503_with_retry_after(
 ) -> None:
     monkeypatch.setattr(order_views, "READ_YOUR_WRITES_TIMEOUT_SECONDS", 0.2)
     app = module_services.application
-    order = PaymentOrder(
-        payment_order_id=f"po_{uuid.uuid4().hex[:8]}",
-        checkout_id="co_x",
-        seller_account="s",
-        amount_minor=1,
-        currency="USD",
-        card_token="tok_x",
-        commission_minor=0,
-        funds_held=False,
-    )
+    order = new_order(f"po_{uuid.uuid4().hex[:8]}", seller="s", amount=1, checkout="co_x")
     with module_services.pool.connection() as conn, conn.transaction():
         # Hold the order status view's write lock: its runner cannot apply the new event.
         from payments.projections.pg import WRITE_LOCK_CLASS, lock_key

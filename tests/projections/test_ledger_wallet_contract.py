@@ -30,6 +30,18 @@ def wallets(request: pytest.FixtureRequest, scratch_pool: ConnectionPool) -> Ite
         yield built
 
 
+def refuses_a_replayed_success(view: Any) -> Log:
+    """Feed `view` an order's success, then assert it refuses that success at a later position."""
+    log = Log()
+    log.record(succeed(new_order("po_1")))
+    feed(view, log)
+    success = log.events[-1]
+    replay = type(success)(log.head + 1, success.topic, success.event)
+    with pytest.raises(UnapplicableEvent):
+        view.apply_batch([replay], after=log.head, through=log.head + 1)
+    return log
+
+
 # --- ledger ---------------------------------------------------------------------------------
 
 
@@ -85,13 +97,7 @@ def test_a_success_without_its_order_is_refused_and_changes_nothing(ledger: Any)
 
 
 def test_the_same_causing_event_never_posts_twice(ledger: Any) -> None:
-    log = Log()
-    log.record(succeed(new_order("po_1")))
-    feed(ledger, log)
-    success = log.events[-1]
-    replay = type(success)(log.head + 1, success.topic, success.event)
-    with pytest.raises(UnapplicableEvent):
-        ledger.apply_batch([replay], after=log.head, through=log.head + 1)
+    log = refuses_a_replayed_success(ledger)
     assert len(ledger.transactions()) == 1
     assert ledger.position() == log.head
 
@@ -140,11 +146,5 @@ def test_a_success_credits_the_sellers_available_balance_once(wallets: Any) -> N
 
 
 def test_a_second_credit_for_one_order_is_refused(wallets: Any) -> None:
-    log = Log()
-    log.record(succeed(new_order("po_1")))
-    feed(wallets, log)
-    success = log.events[-1]
-    replay = type(success)(log.head + 1, success.topic, success.event)
-    with pytest.raises(UnapplicableEvent):
-        wallets.apply_batch([replay], after=log.head, through=log.head + 1)
+    refuses_a_replayed_success(wallets)
     assert wallets.wallet("acme").available_minor == 1050

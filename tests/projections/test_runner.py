@@ -24,6 +24,7 @@ from payments.projections.views.ledger_pg import PostgresLedger
 from payments.projections.views.wallets_pg import PostgresWallets
 from payments.runtime.services import Services
 from tests.projections.conftest import catch_up_all
+from tests.projections.events import new_order
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -149,17 +150,7 @@ def test_a_poisoned_event_stops_the_projection_and_shows_in_status(isolated: Ser
 
 
 def _a_created_event() -> PaymentOrder.Created:
-    order = PaymentOrder(
-        payment_order_id="po_poison",
-        checkout_id="co_poison",
-        seller_account="acme",
-        amount_minor=1,
-        currency="USD",
-        card_token="tok_test",
-        commission_minor=0,
-        funds_held=False,
-    )
-    event = order.collect_events()[0]
+    event = new_order("po_poison", amount=1, checkout="co_poison").collect_events()[0]
     assert isinstance(event, PaymentOrder.Created)
     return event
 

@@ -3,19 +3,26 @@ database of their own, and what a run made of each line."""
 
 from __future__ import annotations
 
+import io
+from datetime import datetime
 from pathlib import Path
 
 from payments.domain.application import PaymentsApplication
 from payments.domain.execution import FailureCode
-from payments.domain.payment_order import PaymentOrder
 from payments.domain.payout import Payout
 from payments.domain.reconciliation_run import ReconciliationRun
 from payments.projections.catalog import live_view
 from payments.projections.runner import ProjectionRunner
 from payments.projections.source import ApplicationEventSource
 from payments.projections.views.ledger_pg import PostgresLedger
-from payments.psp.settlement import QuarantinedLine, read_settlement
+from payments.psp.settlement import (
+    QuarantinedLine,
+    SettlementLine,
+    read_settlement,
+    write_settlement_csv,
+)
 from payments.runtime.services import Services
+from tests.projections.events import new_order
 
 FILES = Path(__file__).parent / "files"
 # Notes about a matched line (it settled late, or cleared an earlier wait): not its class.
@@ -33,16 +40,7 @@ def order(
     app: PaymentsApplication, order_id: str, amount_minor: int, status: str, psp: str = ""
 ) -> None:
     """One order of ours: NOT_STARTED, EXECUTING, SUCCESS (under `psp`) or FAILED."""
-    made = PaymentOrder(
-        payment_order_id=order_id,
-        checkout_id=f"co_{order_id}",
-        seller_account="seller_files",
-        amount_minor=amount_minor,
-        currency="USD",
-        card_token="tok_files",
-        commission_minor=0,
-        funds_held=False,
-    )
+    made = new_order(order_id, "seller_files", amount_minor, checkout=f"co_{order_id}")
     if status != "NOT_STARTED":
         made.start_execution()
     if status == "SUCCESS":
@@ -62,6 +60,44 @@ def payout(
     if status == "RETURNED":
         made.record_returned(psp, source="test")
     app.record(made)
+
+
+def captured(
+    order_id: str,
+    gross: int,
+    moment: datetime,
+    batch: int | None,
+    fee: int = 30,
+    modification_reference: str = "",
+) -> SettlementLine:
+    """The Settled line of our order's charge `ch_<order_id>`, its fee as commission."""
+    return SettlementLine(
+        psp_reference=f"ch_{order_id}", merchant_reference=order_id, type="Settled",
+        creation_date=moment, currency="USD", gross_credit_minor=gross,
+        net_credit_minor=gross - fee, commission_minor=fee, batch_number=batch,
+        modification_reference=modification_reference,
+    )  # fmt: skip
+
+
+def closed_by_payout(
+    lines: list[SettlementLine], moment: datetime, batch: int, reference: str = ""
+) -> list[SettlementLine]:
+    """`lines` and the MerchantPayout line of their batch that pays out (or in) their net."""
+    net = sum(line.net_credit_minor - line.net_debit_minor for line in lines)
+    payout = SettlementLine(
+        psp_reference="", merchant_reference="", type="MerchantPayout", creation_date=moment,
+        currency="USD", net_debit_minor=max(net, 0), net_credit_minor=max(-net, 0),
+        batch_number=batch, modification_reference=reference,
+    )  # fmt: skip
+    return [*lines, payout]
+
+
+def written(path: Path, lines: list[SettlementLine]) -> Path:
+    """`lines` written at `path` as an Adyen file (amounts in cents)."""
+    out = io.StringIO()
+    write_settlement_csv(lines, out, 2)
+    path.write_text(out.getvalue())
+    return path
 
 
 def data_lines(path: Path) -> set[int]:

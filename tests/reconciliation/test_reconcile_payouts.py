@@ -7,7 +7,6 @@ debit lines (and the return's credit line). Tampered copies give exactly their f
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -19,20 +18,15 @@ import pytest
 
 from payments.domain.payout import PayoutStatus
 from payments.domain.reconciliation_run import INFO, OPEN, ReconciliationRun
-from tests.executor.conftest import Stack, running_stack
+from tests.executor.conftest import Stack, stack_fixture
 from tests.payouts.helpers import credit, post_payout, seller, settle_payout
 from tests.reconciliation import tamper
 
 TRANSFER = "Balancetransfer"
 
 
-@pytest.fixture(scope="module")
-def stack(admin_database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    """Funds available at once (no settlement needed before paying out)."""
-    with running_stack(
-        admin_database_url, tmp_path_factory, PAYMENTS_AVAILABLE_AFTER_DAYS="0"
-    ) as s:
-        yield s
+# Funds available at once (no settlement needed before paying out).
+stack = stack_fixture(PAYMENTS_AVAILABLE_AFTER_DAYS="0")
 
 
 @dataclass

@@ -7,7 +7,6 @@ booked once, what is missing awaits, and `psp_receivable` of the day returns to 
 
 from __future__ import annotations
 
-import io
 import json
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -23,7 +22,8 @@ from payments.projections.reconciliation.history import replay_history
 from payments.projections.views.ledger import InMemoryLedger
 from payments.projections.views.postings import PSP_BALANCE, PSP_RECEIVABLE
 from payments.psp.reconcile.engine import ReconcileOptions, reconcile_file
-from payments.psp.settlement import SettlementLine, write_settlement_csv
+from payments.psp.settlement import SettlementLine
+from tests.reconciliation.records import captured, written
 from tests.reconciliation.test_reconcile_timing import AMOUNTS, an_application
 
 DISPUTE_FEE = 15
@@ -100,21 +100,8 @@ def line(kind: str, moment: datetime, reference: str, modification: str, debit: 
 
 
 def capture(moment: datetime, order: str) -> SettlementLine:
-    amount = AMOUNTS[order]
-    return SettlementLine(
-        psp_reference=f"ch_{order}", merchant_reference=order, type="Settled",
-        creation_date=moment, currency="USD", gross_credit_minor=amount,
-        net_credit_minor=amount - 30, commission_minor=30,
-        batch_number=int(moment.strftime("%Y%m%d")), modification_reference=f"ch_{order}",
-    )  # fmt: skip
-
-
-def write(tmp_path: Path, name: str, lines: list[SettlementLine]) -> Path:
-    out = io.StringIO()
-    write_settlement_csv(lines, out, 2)
-    path = tmp_path / name
-    path.write_text(out.getvalue())
-    return path
+    batch = int(moment.strftime("%Y%m%d"))
+    return captured(order, AMOUNTS[order], moment, batch, modification_reference=f"ch_{order}")
 
 
 def ledger_of(app: PaymentsApplication) -> InMemoryLedger:
@@ -159,7 +146,7 @@ def test_a_day_of_captures_refunds_and_disputes_is_booked_once_and_clears_the_re
         line("ChargebackReversed", moment, "C", "dp_1", credit=3000, charge="ch_C"),
     ]
     first = reconcile_file(
-        commands, write(tmp_path, "day.csv", first_lines), ReconcileOptions("USD", as_of=now)
+        commands, written(tmp_path / "day.csv", first_lines), ReconcileOptions("USD", as_of=now)
     ).run
     found = {f.finding_id: (f.kind, f.movement) for f in first.findings.values()}
     assert found == {
@@ -178,7 +165,7 @@ def test_a_day_of_captures_refunds_and_disputes_is_booked_once_and_clears_the_re
         line("Fee", moment, "E", "dp_2", debit=DISPUTE_FEE, gross=False, charge="ch_E"),
     ]
     second = reconcile_file(
-        commands, write(tmp_path, "again.csv", later_lines), ReconcileOptions("USD", as_of=now)
+        commands, written(tmp_path / "again.csv", later_lines), ReconcileOptions("USD", as_of=now)
     ).run
     found = {f.finding_id: (f.kind, f.supersedes) for f in second.findings.values()}
     assert found == {

@@ -3,22 +3,25 @@ exception with its age and due date; a tolerance; a dry run records nothing."""
 
 from __future__ import annotations
 
-import io
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from payments.domain.reconciliation.outcome import Rules
 from payments.domain.reconciliation.recording import start_run
+from payments.domain.reconciliation_run import ReconciliationRun
 from payments.psp.reconcile.engine import ReconcileOptions, classify_file, file_sha256
-from payments.psp.settlement import SettlementLine, write_settlement_csv
+from payments.psp.settlement import SettlementLine
 from payments.runtime.services import Services
 from tests.conftest import services_on_new_database
 from tests.reconciliation.records import (
+    captured,
     classes_by_line,
+    closed_by_payout,
     ledger_balances,
     open_exceptions,
     order,
     payout,
+    written,
 )
 
 
@@ -28,19 +31,9 @@ def write_file(tmp_path: Path, day: date, lines: list[SettlementLine], name: str
     batch = int(day.strftime("%Y%m%d"))
     lines = [SettlementLine(**{**line.__dict__, "creation_date": moment, "batch_number": batch})
              for line in lines]  # fmt: skip
-    net = sum(line.net_credit_minor - line.net_debit_minor for line in lines)
-    lines.append(
-        SettlementLine(
-            psp_reference="", merchant_reference="", type="MerchantPayout", creation_date=moment,
-            currency="USD", net_debit_minor=max(net, 0), net_credit_minor=max(-net, 0),
-            batch_number=batch, modification_reference=f"payout-{batch}",
-        )
-    )  # fmt: skip
-    out = io.StringIO()
-    write_settlement_csv(lines, out, 2)
-    path = tmp_path / f"{name}.csv"
-    path.write_text(out.getvalue())
-    return path
+    return written(
+        tmp_path / f"{name}.csv", closed_by_payout(lines, moment, batch, f"payout-{batch}")
+    )
 
 
 def transfer(payout_id: str, debit: int = 0, credit: int = 0, suffix: str = "") -> SettlementLine:
@@ -53,15 +46,18 @@ def transfer(payout_id: str, debit: int = 0, credit: int = 0, suffix: str = "") 
 
 
 def capture(order_id: str, gross: int, fee: int) -> SettlementLine:
-    return SettlementLine(
-        psp_reference=f"ch_{order_id}", merchant_reference=order_id, type="Settled",
-        creation_date=datetime(2000, 1, 1), currency="USD", gross_credit_minor=gross,
-        net_credit_minor=gross - fee, commission_minor=fee, modification_reference=order_id,
-    )  # fmt: skip
+    return captured(
+        order_id, gross, datetime(2000, 1, 1), None, fee, modification_reference=order_id
+    )
 
 
-def returned_payout(services: Services) -> None:
+def returned_payout_reconciled_as_paid(
+    services: Services, tmp_path: Path, today: date, now: datetime
+) -> ReconciliationRun:
+    """Our payout pay_r, returned; the run of today's file, which carries only its debit line."""
     payout(services.application, "pay_r", 700, "RETURNED", "psp_pay_r")
+    paid_only = write_file(tmp_path, today, [transfer("pay_r", debit=700)], "paid")
+    return services.reconciler.reconcile_path(paid_only, as_of=now).run
 
 
 def test_a_returned_payouts_credit_line_is_awaited_then_an_exception_with_age_and_due_date(
@@ -69,9 +65,7 @@ def test_a_returned_payouts_credit_line_is_awaited_then_an_exception_with_age_an
 ) -> None:
     today, now = datetime.now(UTC).date(), datetime.now(UTC)
     with services_on_new_database(admin_database_url) as services:
-        returned_payout(services)
-        paid_only = write_file(tmp_path, today, [transfer("pay_r", debit=700)], "paid")
-        first = services.reconciler.reconcile_path(paid_only, as_of=now).run
+        first = returned_payout_reconciled_as_paid(services, tmp_path, today, now)
         awaited = first.findings["payout-return-pay_r"]
         assert (awaited.kind, awaited.state, awaited.expected_minor) == (
             "awaiting_settlement",
@@ -108,9 +102,7 @@ def test_a_returned_payouts_credit_line_arriving_later_clears_the_wait(
 ) -> None:
     today, now = datetime.now(UTC).date(), datetime.now(UTC)
     with services_on_new_database(admin_database_url) as services:
-        returned_payout(services)
-        first_file = write_file(tmp_path, today, [transfer("pay_r", debit=700)], "paid")
-        first = services.reconciler.reconcile_path(first_file, as_of=now).run
+        first = returned_payout_reconciled_as_paid(services, tmp_path, today, now)
         back = [transfer("pay_r", credit=700, suffix="-return")]
         second_file = write_file(tmp_path, today + timedelta(days=1), back, "back")
         second = services.reconciler.reconcile_path(second_file, as_of=now).run

@@ -3,86 +3,35 @@ at the PSP once the window has passed. In memory: fast, and the clock is an opti
 
 from __future__ import annotations
 
-import io
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from uuid import uuid4
 
 from payments.domain.application import CheckoutPolicy, PaymentsApplication
-from payments.domain.checkout import Checkout
-from payments.domain.payment_order import PaymentOrder
 from payments.domain.payout import Payout
-from payments.domain.personal_data import SealedPersonalData
 from payments.domain.reconciliation_commands import ReconciliationCommands
 from payments.domain.reconciliation_run import INFO, ReconciliationRun
 from payments.psp.reconcile.engine import ReconcileOptions, reconcile_file
-from payments.psp.settlement import SettlementLine, write_settlement_csv
+from payments.psp.settlement import SettlementLine
+from tests.projections.events import new_checkout, new_order, succeed
+from tests.reconciliation.records import captured, closed_by_payout, written
 
 AMOUNTS = {"A": 1000, "B": 2000, "C": 3000, "E": 5000}
 
 
 def an_application() -> PaymentsApplication:
     app = PaymentsApplication(CheckoutPolicy("USD", 10**9))
-    orders = []
-    for name, amount in AMOUNTS.items():
-        order = PaymentOrder(
-            payment_order_id=name,
-            checkout_id="co",
-            seller_account="s1",
-            amount_minor=amount,
-            currency="USD",
-            card_token="tok",
-            commission_minor=0,
-            funds_held=False,
-        )
-        order.start_execution()
-        order.record_success(f"ch_{name}", source="test")
-        orders.append(order)
-    checkout = Checkout(
-        checkout_id="co",
-        buyer_info=SealedPersonalData(uuid4(), b""),
-        card_token="tok",
-        card_details={},
-        payment_order_ids=list(AMOUNTS),
-        content_fingerprint="x",
-    )
-    app.save(checkout, *orders)
+    orders = [succeed(new_order(name, "s1", amount)) for name, amount in AMOUNTS.items()]
+    app.save(new_checkout("co", list(AMOUNTS)), *orders)
     return app
 
 
 def settlement_file(tmp_path: Path, day: date, names: list[str]) -> Path:
     moment = datetime(day.year, day.month, day.day, 12, 0, 0)
-    lines = [
-        SettlementLine(
-            psp_reference=f"ch_{name}",
-            merchant_reference=name,
-            type="Settled",
-            creation_date=moment,
-            currency="USD",
-            gross_credit_minor=AMOUNTS[name],
-            net_credit_minor=AMOUNTS[name] - 30,
-            commission_minor=30,
-            batch_number=int(day.strftime("%Y%m%d")),
-        )
-        for name in names
-    ]
-    net = sum(line.net_credit_minor for line in lines)
-    lines.append(
-        SettlementLine(
-            psp_reference="",
-            merchant_reference="",
-            type="MerchantPayout",
-            creation_date=moment,
-            currency="USD",
-            net_debit_minor=net,
-            batch_number=int(day.strftime("%Y%m%d")),
-        )
+    batch = int(day.strftime("%Y%m%d"))
+    lines = [captured(name, AMOUNTS[name], moment, batch) for name in names]
+    return written(
+        tmp_path / f"{day}-{'-'.join(names)}.csv", closed_by_payout(lines, moment, batch)
     )
-    out = io.StringIO()
-    write_settlement_csv(lines, out, 2)
-    path = tmp_path / f"{day}-{'-'.join(names)}.csv"
-    path.write_text(out.getvalue())
-    return path
 
 
 def kinds(run: ReconciliationRun) -> dict[str, tuple[str, str | None, str]]:
@@ -173,22 +122,7 @@ def test_payout_lines_are_checked_against_our_payouts_and_never_fixed(tmp_path: 
         )
 
     lines = [transfer(n) for n in "PFXR"] + [transfer("R", debit=0, credit=700)]
-    net = sum(line.net_credit_minor - line.net_debit_minor for line in lines)
-    lines.append(
-        SettlementLine(
-            psp_reference="",
-            merchant_reference="",
-            type="MerchantPayout",
-            creation_date=moment,
-            currency="USD",
-            net_credit_minor=-net,
-            batch_number=1,
-        )
-    )
-    out = io.StringIO()
-    write_settlement_csv(lines, out, 2)
-    path = tmp_path / "payouts.csv"
-    path.write_text(out.getvalue())
+    path = written(tmp_path / "payouts.csv", closed_by_payout(lines, moment, 1))
     now = datetime.now(UTC)
     run = reconcile_file(commands, path, ReconcileOptions("USD", as_of=now)).run
     found = {

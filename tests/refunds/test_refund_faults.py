@@ -21,12 +21,9 @@ def test_a_refund_retried_to_its_last_attempt_is_dead_lettered_then_replayed(
     stack: Stack,
 ) -> None:
     order_id = captured_order(stack, "5.00")
-    stack.sandbox.fault(kind="status", status=503, count=100, endpoint="refunds")
-    try:
+    with stack.sandbox.faulty(kind="status", status=503, count=100, endpoint="refunds"):
         refund_id = post_refund(stack, order_id, {"amount": "2.00"}).json()["refund_id"]
         stack.settle(lambda: refund(stack, refund_id).dead_lettered)
-    finally:
-        stack.sandbox.clear_faults()
     names = refund_event_names(stack, refund_id)
     assert names.count("RetryScheduled") == 4  # PAYMENTS_EXECUTOR_MAX_ATTEMPTS=4
     assert names[-1] == "DeadLettered"
@@ -69,12 +66,9 @@ def test_a_refund_retried_to_its_last_attempt_is_dead_lettered_then_replayed(
 @pytest.mark.parametrize("lie", ["charged_but_500", "charged_but_404", "key_conflict_400"])
 def test_a_refund_the_psp_makes_and_then_denies_succeeds_once(stack: Stack, lie: str) -> None:
     order_id = captured_order(stack, "3.00")
-    stack.sandbox.fault(kind=lie, count=1, endpoint="refunds")
-    try:
+    with stack.sandbox.faulty(kind=lie, count=1, endpoint="refunds"):
         refund_id = post_refund(stack, order_id, {"amount": "3.00"}).json()["refund_id"]
         stack.settle(lambda: settled(stack, refund_id))
-    finally:
-        stack.sandbox.clear_faults()
     assert refund(stack, refund_id).status is RefundStatus.SUCCEEDED
     assert refunds_at_psp(stack, refund_id) == 1
     assert "Failed" not in refund_event_names(stack, refund_id)
@@ -83,12 +77,9 @@ def test_a_refund_the_psp_makes_and_then_denies_succeeds_once(stack: Stack, lie:
 
 def test_a_pending_refund_whose_webhook_is_lost_is_settled_by_the_re_query(stack: Stack) -> None:
     order_id = captured_order(stack, "4.00", card="pending")
-    stack.sandbox.fault(kind="drop_webhook", count=1)
-    try:
+    with stack.sandbox.faulty(kind="drop_webhook", count=1):
         refund_id = post_refund(stack, order_id, {"amount": "4.00"}).json()["refund_id"]
         stack.settle(lambda: settled(stack, refund_id), timeout=30)
-    finally:
-        stack.sandbox.clear_faults()
     assert refund(stack, refund_id).status is RefundStatus.SUCCEEDED
     assert "PendingAtPsp" in refund_event_names(stack, refund_id)
     assert refunds_at_psp(stack, refund_id) == 1
@@ -98,12 +89,9 @@ def test_the_stuck_job_re_queries_a_refund_stuck_at_the_psp(stack: Stack) -> Non
     from datetime import timedelta
 
     order_id = captured_order(stack, "2.00", card="pending")
-    stack.sandbox.fault(kind="drop_webhook", count=1)
-    try:
+    with stack.sandbox.faulty(kind="drop_webhook", count=1):
         refund_id = post_refund(stack, order_id, {"amount": "2.00"}).json()["refund_id"]
         stack.settle(lambda: refund(stack, refund_id).pending_at_psp)
-    finally:
-        stack.sandbox.clear_faults()
     aggregate_uuid = refund(stack, refund_id).id
     # Its next re-query is far away and it was enqueued long ago: the stuck job's case.
     with stack.services.pool.connection() as conn:

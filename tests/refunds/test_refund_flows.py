@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 import uuid
@@ -13,10 +12,9 @@ import httpx
 from payments.domain.refund import Refund, RefundStatus
 from payments.domain.refund_commands import RequestRefund
 from payments.projections.views.postings import PSP_RECEIVABLE, seller_account
-from payments.psp.signing import sign_payload
 from tests.conftest import bearer
-from tests.executor.conftest import WEBHOOK_SECRET, Stack
-from tests.executor.helpers import place, terminal
+from tests.executor.conftest import Stack
+from tests.executor.helpers import place, post_event, psp_event, terminal
 from tests.refunds.helpers import (
     FAILING_REFUNDS_CARD,
     captured_order,
@@ -248,30 +246,15 @@ def test_the_same_key_answers_the_same_refund_and_roles_are_enforced(stack: Stac
 
 
 def refund_event(refund_id: str, status: str) -> dict[str, Any]:
-    return {
-        "id": f"evt_{refund_id}_{status}",
-        "type": f"refund.{status}",
-        "created": int(time.time()),
-        "data": {
-            "object": {
-                "id": "re_forged",
-                "object": "refund",
-                "reference": refund_id,
-                "status": status,
-                "failure_code": "refund_failed" if status == "failed" else None,
-            }
-        },
-    }
-
-
-def post_event(stack: Stack, payload: dict[str, Any], secret: str = WEBHOOK_SECRET) -> Any:
-    body = json.dumps(payload).encode()
-    return stack.http.post(
-        "/webhooks/psp",
-        content=body,
-        headers={
-            "PSP-Signature": sign_payload(secret, body, int(time.time())),
-            "content-type": "application/json",
+    return psp_event(
+        f"evt_{refund_id}_{status}",
+        f"refund.{status}",
+        {
+            "id": "re_forged",
+            "object": "refund",
+            "reference": refund_id,
+            "status": status,
+            "failure_code": "refund_failed" if status == "failed" else None,
         },
     )
 

@@ -12,9 +12,8 @@ from litestar.testing import TestClient
 
 from payments.api.app import create_app
 from payments.psp.signing import sign_payload
-from payments.runtime.config import Settings
-from payments.runtime.services import Services, build_services
-from tests.conftest import NO_RATE_LIMITS, bearer
+from payments.runtime.services import Services
+from tests.conftest import NO_RATE_LIMITS, bearer, services_on
 from tests.integration.helpers import checkout_body, event_count, new_key
 
 Client = TestClient  # type: ignore[type-arg]
@@ -22,12 +21,9 @@ Client = TestClient  # type: ignore[type-arg]
 
 @pytest.fixture(scope="module")
 def services(database_url: str) -> Iterator[Services]:
-    env = {"PAYMENTS_DATABASE_URL": database_url, "PAYMENTS_WEBHOOK_SECRET": "whsec_" + "x" * 40}
-    built = build_services(Settings.from_env({**env, **NO_RATE_LIMITS}), database_url)
-    try:
+    secret = "whsec_" + "x" * 40
+    with services_on(database_url, PAYMENTS_WEBHOOK_SECRET=secret, **NO_RATE_LIMITS) as built:
         yield built
-    finally:
-        built.close()
 
 
 @pytest.fixture(scope="module")
@@ -173,40 +169,36 @@ def test_every_operation_declares_its_security(client: Client) -> None:
 
 
 def test_a_burst_of_bad_keys_from_one_address_is_slowed_down(database_url: str) -> None:
-    env = {"PAYMENTS_DATABASE_URL": database_url, "PAYMENTS_RATE_LIMIT_FAILED_AUTH": "5/minute"}
-    services = build_services(Settings.from_env(env), database_url)
-    try:
-        with TestClient(app=create_app(services), raise_server_exceptions=False) as client:
-            good = bearer(services, "finance")
-            statuses = [
-                client.get(
-                    "/ledger/trial-balance", headers={"Authorization": f"Bearer x{i}"}
-                ).status_code
-                for i in range(8)
-            ]
-            assert statuses[:5] == [401] * 5
-            assert statuses[5:] == [429] * 3
-            limited = client.get("/ledger/trial-balance", headers=good)
-            assert limited.status_code == 429  # the address is slowed down, whatever it sends
-            assert int(limited.headers["retry-after"]) >= 1
-            assert limited.headers["content-type"].startswith("application/problem+json")
-    finally:
-        services.close()
+    with (
+        services_on(database_url, PAYMENTS_RATE_LIMIT_FAILED_AUTH="5/minute") as services,
+        TestClient(app=create_app(services), raise_server_exceptions=False) as client,
+    ):
+        good = bearer(services, "finance")
+        statuses = [
+            client.get(
+                "/ledger/trial-balance", headers={"Authorization": f"Bearer x{i}"}
+            ).status_code
+            for i in range(8)
+        ]
+        assert statuses[:5] == [401] * 5
+        assert statuses[5:] == [429] * 3
+        limited = client.get("/ledger/trial-balance", headers=good)
+        assert limited.status_code == 429  # the address is slowed down, whatever it sends
+        assert int(limited.headers["retry-after"]) >= 1
+        assert limited.headers["content-type"].startswith("application/problem+json")
 
 
 def test_a_key_past_its_rate_limit_gets_429_with_retry_after(database_url: str) -> None:
-    env = {"PAYMENTS_DATABASE_URL": database_url, "PAYMENTS_RATE_LIMIT_PER_KEY": "3/minute"}
-    services = build_services(Settings.from_env(env), database_url)
-    try:
-        with TestClient(app=create_app(services), raise_server_exceptions=False) as client:
-            first, second = bearer(services, "finance"), bearer(services, "finance")
-            statuses = [
-                client.get("/ledger/trial-balance", headers=first).status_code for _ in range(4)
-            ]
-            assert statuses == [200, 200, 200, 429]
-            assert client.get("/ledger/trial-balance", headers=second).status_code == 200
-    finally:
-        services.close()
+    with (
+        services_on(database_url, PAYMENTS_RATE_LIMIT_PER_KEY="3/minute") as services,
+        TestClient(app=create_app(services), raise_server_exceptions=False) as client,
+    ):
+        first, second = bearer(services, "finance"), bearer(services, "finance")
+        statuses = [
+            client.get("/ledger/trial-balance", headers=first).status_code for _ in range(4)
+        ]
+        assert statuses == [200, 200, 200, 429]
+        assert client.get("/ledger/trial-balance", headers=second).status_code == 200
 
 
 def test_operator_commands_record_the_key_that_did_them(client: Client, services: Services) -> None:

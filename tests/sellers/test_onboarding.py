@@ -8,7 +8,7 @@ from payments.psp.signing import sign_payload
 from payments.runtime import kyc
 from payments.runtime.keys import parse_key
 from tests.executor.conftest import Stack
-from tests.executor.test_webhooks import post_event
+from tests.executor.helpers import post_event
 from tests.payouts.helpers import (
     PENDING_ID,
     REJECTED_ID,
@@ -96,14 +96,11 @@ def test_a_payout_waits_for_kyc_decided_later_and_confirmed_by_look_up(stack: St
 def test_the_kyc_job_records_a_decision_whose_webhook_was_lost(stack: Stack) -> None:
     account = seller("lost")
     created = onboard(stack, account, PENDING_ID)
-    stack.sandbox.fault(kind="drop_webhook", endpoint="*", count=1)
-    try:
+    with stack.sandbox.faulty(kind="drop_webhook", endpoint="*", count=1):
         rejected = httpx.post(
             f"{stack.sandbox.url}/admin/accounts/{created['psp_account_id']}/reject"
         )
         assert rejected.status_code == 200
-    finally:
-        stack.sandbox.clear_faults()
     assert _kyc(stack, account) == "pending"
     outcomes = kyc.refresh_awaiting(stack.services)
     assert outcomes.get("recorded", 0) >= 1, outcomes
@@ -118,11 +115,8 @@ def test_a_submission_whose_answer_is_lost_is_recovered_by_the_kyc_job(stack: St
     """The PSP records the account and answers 500 (as if the process died before reading
     the answer): the seller stays unverified; the job finds the account by reference."""
     account = seller("crash")
-    stack.sandbox.fault(kind="charged_but_500", endpoint="accounts", count=1)
-    try:
+    with stack.sandbox.faulty(kind="charged_but_500", endpoint="accounts", count=1):
         created = onboard(stack, account, VERIFIED_ID)
-    finally:
-        stack.sandbox.clear_faults()
     assert created["kyc_status"] == "unverified"
     assert created["onboarding"].startswith("not submitted yet")
     kyc.refresh_awaiting(stack.services)

@@ -2,21 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
-
-from tests.executor.conftest import Stack, running_stack
+from tests.executor.conftest import Stack, stack_fixture
 from tests.payouts.helpers import PENDING_ID, VERIFIED_ID, onboard, seller
 
-
-@pytest.fixture(scope="module")
-def stack(admin_database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    with running_stack(
-        admin_database_url, tmp_path_factory, PAYMENTS_UNVERIFIED_SELLERS="refuse"
-    ) as s:
-        yield s
+stack = stack_fixture(PAYMENTS_UNVERIFIED_SELLERS="refuse")
 
 
 def _checkout(stack: Stack, checkout_id: str, *sellers: str) -> Any:

@@ -37,6 +37,14 @@ def open_file(
     return reader, items
 
 
+def every_record(relative: str) -> list[SettlementRecord]:
+    """Read a fixture none of whose lines is quarantined: its records."""
+    _, items = open_file(relative)
+    records = [item for item in items.values() if isinstance(item, SettlementRecord)]
+    assert len(records) == len(items)
+    return records
+
+
 def data_line_numbers(relative: str) -> set[int]:
     """The first line of every data record, counted with the csv module, not with our reader."""
     text = (FILES / relative).read_bytes().decode("utf-8-sig")

@@ -2,17 +2,13 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-import pytest
-
 from payments.psp.settlement import (
     QuarantinedLine,
     RecordKind,
-    SettlementFormat,
-    SettlementRecord,
 )
 from payments.psp.settlement.adyen import JOURNAL_TYPES
 
-from .conftest import data_line_numbers, open_file, quarantined, record, utc
+from .conftest import every_record, open_file, quarantined, record, utc
 
 K = RecordKind
 ALL_TYPES = "adyen/all_types.csv"
@@ -21,38 +17,15 @@ OLDER = "adyen/older_layout_bom_crlf.csv"
 NEWER = "adyen/newer_layout_reordered.csv"
 
 
-@pytest.mark.parametrize("name", [ALL_TYPES, ODD, OLDER, NEWER])
-def test_every_data_line_is_a_record_or_quarantined(name: str) -> None:
-    reader, items = open_file(name)
-    assert reader.format is SettlementFormat.ADYEN
-    assert set(items) == data_line_numbers(name)
-
-
 def test_every_documented_journal_type_is_read_with_its_kind() -> None:
-    _, items = open_file(ALL_TYPES)
-    records = [item for item in items.values() if isinstance(item, SettlementRecord)]
-    assert len(records) == len(items) == 38
+    records = every_record(ALL_TYPES)
+    assert len(records) == 38
     assert {r.record_type for r in records} == set(JOURNAL_TYPES)
     for r in records:
         expected = JOURNAL_TYPES[r.record_type]
         if r.record_type == "Balancetransfer" and r.net_minor > 0:
             expected = K.PAYOUT_RETURN
         assert r.kind is expected, r.record_type
-
-
-def test_kinds_of_the_main_journal_types() -> None:
-    kinds = {name: JOURNAL_TYPES[name] for name in ("Settled", "Refunded", "Chargeback")}
-    assert kinds == {"Settled": K.CAPTURE, "Refunded": K.REFUND, "Chargeback": K.CHARGEBACK}
-    assert JOURNAL_TYPES["MerchantPayout"] is K.MERCHANT_PAYOUT
-    assert JOURNAL_TYPES["Balancetransfer"] is K.PAYOUT
-    assert JOURNAL_TYPES["SecondChargeback"] is K.SECOND_CHARGEBACK
-    assert JOURNAL_TYPES["ChargebackReversed"] is K.CHARGEBACK_REVERSAL
-    assert JOURNAL_TYPES["RefundedReversed"] is K.REFUND_REVERSAL
-    assert JOURNAL_TYPES["SettledReversed"] is K.CAPTURE_REVERSAL
-    for name in ("DepositCorrection", "InvoiceDeduction", "ReserveAdjustment"):
-        assert JOURNAL_TYPES[name] is K.CORRECTION
-    for name in ("Fee", "MiscCosts", "PaymentCost"):
-        assert JOURNAL_TYPES[name] is K.FEE
 
 
 def test_a_settled_line_gives_signed_gross_net_and_fee_components() -> None:
@@ -141,29 +114,10 @@ def test_odd_amounts_are_read_exactly() -> None:
     )
 
 
-@pytest.mark.parametrize(
-    ("line", "column", "reason"),
-    [
-        (10, "Gross Credit (GC)", "more than 2 decimals"),
-        (11, "Net Credit (NC)", "not a decimal amount"),
-        (12, "Net Currency", "unknown currency 'XYZ'"),
-        (13, "Gross Currency", "unknown currency 'ABC'"),
-        (14, "Creation Date", "not a valid date"),
-        (15, "TimeZone", "unknown time zone 'CST'"),
-        (16, "Type", "unknown record type 'Captured'"),
-        (17, "Exchange Rate", "not an exchange rate"),
-        (18, "Gross Currency", "without a gross currency"),
-        (19, "", "8 fields where the header has 30"),
-        (20, "", "not valid CSV"),
-    ],
-)
-def test_lines_we_cannot_understand_are_quarantined_naming_the_cell(
-    line: int, column: str, reason: str
-) -> None:
+def test_a_quarantined_line_keeps_its_raw_text() -> None:
     _, items = open_file(ODD)
-    item = quarantined(items, line)
-    assert (item.column, reason in item.reason) == (column, True), item
-    assert item.raw.startswith("Co,Merch,")
+    for line in range(10, 21):
+        assert quarantined(items, line).raw.startswith("Co,Merch,"), line
 
 
 def test_an_older_layout_with_fewer_columns_bom_and_crlf_reads() -> None:

@@ -6,22 +6,14 @@ import pytest
 
 from payments.psp.settlement import (
     RecordKind,
-    SettlementFormat,
     SettlementFormatError,
     read_settlement,
 )
 
-from .conftest import FILES, data_line_numbers, open_file, quarantined, record, utc
+from .conftest import FILES, open_file, record, utc
 
 K = RecordKind
 STL = "paypal/STL-20240820.01.011.CSV"
-
-
-def test_every_body_line_is_a_record_or_quarantined() -> None:
-    reader, items = open_file(STL)
-    assert reader.format is SettlementFormat.PAYPAL
-    assert set(items) == data_line_numbers(STL)
-    assert len(items) == 28
 
 
 @pytest.mark.parametrize(
@@ -91,24 +83,6 @@ def test_a_second_section_has_its_own_column_header() -> None:
     assert "Some New Column" in reader.ignored_columns
     assert "Consumer ID" in reader.ignored_columns
     assert "CH" not in reader.ignored_columns
-
-
-@pytest.mark.parametrize(
-    ("line", "column", "reason"),
-    [
-        (24, "Gross Transaction Amount", "not a whole amount"),
-        (25, "Transaction Event Code", "unknown transaction event code 'T7777'"),
-        (26, "Transaction Debit or Credit", "neither CR nor DR"),
-        (27, "Gross Transaction Amount", "not an unsigned whole number"),
-        (28, "Fee Currency", "fee in EUR"),
-        (35, "", "unknown row type 'ZZ'"),
-        (36, "", "7 fields where the header has 11"),
-    ],
-)
-def test_lines_we_cannot_understand_are_quarantined(line: int, column: str, reason: str) -> None:
-    _, items = open_file(STL)
-    item = quarantined(items, line)
-    assert (item.column, reason in item.reason) == (column, True), item
 
 
 def test_a_file_without_its_ff_footer_was_cut_and_is_refused() -> None:

@@ -2,10 +2,10 @@ from __future__ import annotations
 
 import pytest
 
-from payments.psp.settlement import ReadOptions, RecordKind, SettlementFormat, SettlementRecord
+from payments.psp.settlement import ReadOptions, RecordKind
 from payments.psp.settlement.stripe import REPORTING_CATEGORIES
 
-from .conftest import data_line_numbers, open_file, quarantined, record, utc
+from .conftest import every_record, open_file, record, utc
 
 K = RecordKind
 ALL = "stripe/all_categories_bom_crlf.csv"
@@ -13,31 +13,11 @@ ODD = "stripe/reordered_odd.csv"
 LOCAL = "stripe/local_time_only.csv"
 
 
-@pytest.mark.parametrize("name", [ALL, ODD])
-def test_every_data_line_is_a_record_or_quarantined(name: str) -> None:
-    reader, items = open_file(name)
-    assert reader.format is SettlementFormat.STRIPE
-    assert set(items) == data_line_numbers(name)
-
-
 def test_every_reporting_category_is_read_with_its_kind() -> None:
-    _, items = open_file(ALL)
-    records = [item for item in items.values() if isinstance(item, SettlementRecord)]
-    assert len(records) == len(items) == len(REPORTING_CATEGORIES)
+    records = every_record(ALL)
+    assert len(records) == len(REPORTING_CATEGORIES)
     assert {r.record_type for r in records} == set(REPORTING_CATEGORIES)
     assert all(r.kind is REPORTING_CATEGORIES[r.record_type] for r in records)
-    by_category = {r.record_type: r.kind for r in records}
-    assert by_category["charge"] is K.CAPTURE
-    assert by_category["refund"] is K.REFUND
-    assert by_category["refund_failure"] is K.REFUND_REVERSAL
-    assert by_category["dispute"] is K.CHARGEBACK
-    assert by_category["dispute_reversal"] is K.CHARGEBACK_REVERSAL
-    assert by_category["fee"] is K.FEE
-    assert by_category["transfer"] is K.PAYOUT
-    assert by_category["transfer_reversal"] is K.PAYOUT_RETURN
-    assert by_category["payout"] is K.MERCHANT_PAYOUT
-    assert by_category["payout_reversal"] is K.MERCHANT_PAYOUT_RETURN
-    assert by_category["other_adjustment"] is K.CORRECTION
 
 
 def test_a_charge_line_with_its_references() -> None:
@@ -112,22 +92,6 @@ def test_odd_amounts_references_and_currencies() -> None:
     multi_line = record(items, 13)
     assert multi_line.merchant_reference == 'Order "13", two\nlines'
     assert reader.ignored_columns == ("unknown_future_column", "payment_metadata[other_key]")
-
-
-@pytest.mark.parametrize(
-    ("line", "column", "reason"),
-    [
-        (6, "reporting_category", "unknown reporting category 'mystery_category'"),
-        (7, "net", "not a decimal amount"),
-        (8, "currency", "unknown currency 'xyz'"),
-        (9, "created_utc", "not a valid date"),
-        (12, "net", "'' is not a decimal amount"),
-    ],
-)
-def test_lines_we_cannot_understand_are_quarantined(line: int, column: str, reason: str) -> None:
-    _, items = open_file(ODD)
-    item = quarantined(items, line)
-    assert (item.column, reason in item.reason) == (column, True), item
 
 
 def test_another_metadata_key_can_carry_our_reference() -> None:

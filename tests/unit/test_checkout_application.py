@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 from payments.domain.application import (
-    CheckoutPolicy,
     OrderLine,
     PaymentsApplication,
     PlaceCheckout,
@@ -14,16 +13,12 @@ from payments.domain.errors import CheckoutConflict, InvalidCommand, NotFound, P
 from payments.domain.execution import FailureCode
 from payments.domain.money import Money
 from payments.domain.payment_order import Status
-from tests.privacy.fakes import InMemorySealer
+from tests.unit.apps import make_app
 
 
 @pytest.fixture
 def app() -> PaymentsApplication:
-    return PaymentsApplication(
-        CheckoutPolicy("USD", 100_000_00),
-        env={"PERSISTENCE_MODULE": "eventsourcing.popo"},
-        sealer=InMemorySealer(),
-    )
+    return make_app()
 
 
 def command(checkout_id: str = "co_1", *amounts: str, order_prefix: str = "po") -> PlaceCheckout:

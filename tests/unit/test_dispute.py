@@ -7,12 +7,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from payments.domain.application import (
-    CheckoutPolicy,
     OrderLine,
     PaymentsApplication,
     PlaceCheckout,
 )
-from payments.domain.commission import Commission, RefundCommissionPolicy, Split
+from payments.domain.commission import RefundCommissionPolicy, Split
 from payments.domain.dispute import (
     Dispute,
     DisputeClosed,
@@ -34,30 +33,17 @@ from payments.domain.payment_order import PaymentOrder
 from payments.projections.views.order_status import apply_order_event
 from payments.projections.views.order_terms import TermsBook
 from payments.projections.views.postings import POSTING_RULES, check_balanced
-from tests.privacy.fakes import InMemorySealer
+from tests.unit import apps
 
 DUE = datetime(2030, 1, 8, tzinfo=UTC)
-COMMISSION = Commission.parse("10%", "USD")  # 1000 of an order of 10000
 
 
 def make_app() -> PaymentsApplication:
-    return PaymentsApplication(
-        CheckoutPolicy("USD", 100_000_00, commission=COMMISSION),
-        env={"PERSISTENCE_MODULE": "eventsourcing.popo"},
-        sealer=InMemorySealer(),
-    )
+    return apps.make_app(commission="10%")  # 1000 of an order of 10000
 
 
 def captured(app: PaymentsApplication, order_id: str = "po_1", amount: str = "100") -> None:
-    app.place_checkout(
-        PlaceCheckout(
-            checkout_id=f"co_{order_id}",
-            buyer_info={"email": "buyer@example.com"},
-            card_token="tok_visa",
-            card_details={},
-            orders=(OrderLine(order_id, "seller_1", Money.parse(amount, "USD")),),
-        )
-    )
+    apps.place(app, amount, order_id=order_id, seller="seller_1")
     order = app.get_order(order_id)
     order.start_execution()
     order.record_success(f"ch_{order_id}", source="psp")

@@ -18,8 +18,8 @@ from payments.domain.execution import Declined, FailureCode
 from payments.domain.execution_commands import Executable
 from payments.domain.payout import Payout
 from payments.domain.refund import Refund
-from tests.unit.test_payment_order import new_order
-from tests.unit.test_refund import make_app
+from tests.projections.events import new_order
+from tests.unit.apps import make_app
 
 NOW = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
 STORED_NOW = {"_type_": "datetime_iso", "_data_": "2026-12-04T12:00:00+00:00"}
@@ -61,7 +61,7 @@ class Case:
 
 
 ORDER = Case(
-    new=new_order,
+    new=lambda: new_order("po_1"),
     succeed=lambda order: order.record_success("psp_1", "webhook"),
     contradict=lambda order: order.record_failure(
         FailureCode.CARD_DECLINED, "no", "psp_2", "webhook"

@@ -9,19 +9,7 @@ import pytest
 from payments.domain.errors import IllegalTransition
 from payments.domain.execution import FailureCode
 from payments.domain.payment_order import PaymentOrder, Status
-
-
-def new_order() -> PaymentOrder:
-    return PaymentOrder(
-        payment_order_id="po_1",
-        checkout_id="co_1",
-        seller_account="seller_1",
-        amount_minor=1050,
-        currency="USD",
-        card_token="tok_abc",
-        commission_minor=0,
-        funds_held=False,
-    )
+from tests.projections.events import new_order
 
 
 def event_names(order: PaymentOrder) -> list[str]:
@@ -29,13 +17,13 @@ def event_names(order: PaymentOrder) -> list[str]:
 
 
 def test_new_order_is_not_started_and_records_created() -> None:
-    order = new_order()
+    order = new_order("po_1")
     assert order.status is Status.NOT_STARTED
     assert event_names(order) == ["Created"]
 
 
 def test_execution_then_success_records_each_step() -> None:
-    order = new_order()
+    order = new_order("po_1")
     order.collect_events()
     order.start_execution()
     assert order.record_success("ch_1", source="psp")
@@ -44,7 +32,7 @@ def test_execution_then_success_records_each_step() -> None:
 
 
 def test_repeated_success_with_same_reference_is_a_no_op() -> None:
-    order = new_order()
+    order = new_order("po_1")
     order.start_execution()
     order.record_success("ch_1", source="psp")
     order.collect_events()
@@ -53,7 +41,7 @@ def test_repeated_success_with_same_reference_is_a_no_op() -> None:
 
 
 def test_conflicting_outcome_is_recorded_as_discrepancy_not_applied() -> None:
-    order = new_order()
+    order = new_order("po_1")
     order.start_execution()
     order.record_success("ch_1", source="psp")
     order.collect_events()
@@ -63,7 +51,7 @@ def test_conflicting_outcome_is_recorded_as_discrepancy_not_applied() -> None:
 
 
 def test_retry_keeps_executing_with_next_attempt_time() -> None:
-    order = new_order()
+    order = new_order("po_1")
     order.start_execution()
     when = datetime(2030, 1, 1, tzinfo=UTC)
     order.schedule_retry("503 from PSP", when)
@@ -72,13 +60,13 @@ def test_retry_keeps_executing_with_next_attempt_time() -> None:
 
 
 def test_cannot_record_outcome_before_execution_started() -> None:
-    order = new_order()
+    order = new_order("po_1")
     with pytest.raises(IllegalTransition):
         order.record_success("ch_1", source="psp")
 
 
 def test_terminal_order_cannot_start_again() -> None:
-    order = new_order()
+    order = new_order("po_1")
     order.start_execution()
     order.record_failure(FailureCode.INSUFFICIENT_FUNDS, "no funds", "ch_9", source="psp")
     with pytest.raises(IllegalTransition):
@@ -86,7 +74,7 @@ def test_terminal_order_cannot_start_again() -> None:
 
 
 def test_dead_letter_blocks_execution_until_replayed() -> None:
-    order = new_order()
+    order = new_order("po_1")
     order.start_execution()
     order.dead_letter()
     with pytest.raises(IllegalTransition):
@@ -97,7 +85,7 @@ def test_dead_letter_blocks_execution_until_replayed() -> None:
 
 
 def test_success_after_dead_letter_clears_it() -> None:
-    order = new_order()
+    order = new_order("po_1")
     order.start_execution()
     order.dead_letter()
     order.record_success("ch_2", source="requery")
@@ -106,6 +94,6 @@ def test_success_after_dead_letter_clears_it() -> None:
 
 
 def test_replay_of_order_not_dead_lettered_is_refused() -> None:
-    order = new_order()
+    order = new_order("po_1")
     with pytest.raises(IllegalTransition):
         order.replay_dead_letter("why", actor="test")

@@ -10,12 +10,9 @@ from datetime import UTC, datetime
 import pytest
 
 from payments.domain.application import (
-    CheckoutPolicy,
-    OrderLine,
     PaymentsApplication,
-    PlaceCheckout,
 )
-from payments.domain.commission import Commission, RefundCommissionPolicy
+from payments.domain.commission import RefundCommissionPolicy
 from payments.domain.errors import (
     IllegalTransition,
     InvalidCommand,
@@ -32,45 +29,17 @@ from payments.domain.execution import (
     Succeeded,
 )
 from payments.domain.execution_commands import Answered, ExecutionCommands
-from payments.domain.money import Money
 from payments.domain.refund import Refund, RefundStatus
 from payments.domain.refund_commands import RefundCommands, RequestRefund, refund_id_for_key
 from payments.projections.views.order_status import apply_order_event
-from tests.privacy.fakes import InMemorySealer
+from tests.unit.apps import make_app, place
 
 NOW = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
-
-
-def make_app(
-    policy: RefundCommissionPolicy = RefundCommissionPolicy.KEEP, commission: str = "0"
-) -> PaymentsApplication:
-    return PaymentsApplication(
-        CheckoutPolicy(
-            "USD",
-            100_000_00,
-            commission=Commission.parse(commission, "USD"),
-            refund_commission=policy,
-        ),
-        env={"PERSISTENCE_MODULE": "eventsourcing.popo"},
-        sealer=InMemorySealer(),
-    )
 
 
 @pytest.fixture
 def app() -> PaymentsApplication:
     return make_app()
-
-
-def place(app: PaymentsApplication, amount: str = "10.00", *, order_id: str = "po_1") -> None:
-    app.place_checkout(
-        PlaceCheckout(
-            checkout_id=f"co_{order_id}",
-            buyer_info={"email": "buyer@example.com"},
-            card_token="tok_visa",
-            card_details={},
-            orders=(OrderLine(order_id, "seller_a", Money.parse(amount, "USD")),),
-        )
-    )
 
 
 def captured(app: PaymentsApplication, amount: str = "10.00", *, order_id: str = "po_1") -> None:

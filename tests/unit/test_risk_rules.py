@@ -10,7 +10,7 @@ import pytest
 
 from payments.domain.errors import IllegalTransition
 from payments.domain.execution import FailureCode
-from payments.domain.payment_order import PaymentOrder, Status
+from payments.domain.payment_order import Status
 from payments.domain.risk import RiskCounter
 from payments.domain.risk_rules import (
     AmountRule,
@@ -27,6 +27,7 @@ from payments.domain.risk_rules import (
 )
 from payments.runtime.config import ConfigError, Settings
 from payments.runtime.risk_rules import RiskRulesError, load_risk_rules, parse_risk_rules
+from tests.projections.events import new_order
 
 ROOT = Path(__file__).resolve().parents[2]
 NOW = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
@@ -235,21 +236,8 @@ def test_a_counter_keeps_its_horizon_and_its_history() -> None:
     assert copy.window == counter.window
 
 
-def new_order() -> PaymentOrder:
-    return PaymentOrder(
-        payment_order_id="po_1",
-        checkout_id="co_1",
-        seller_account="s1",
-        amount_minor=100,
-        currency="USD",
-        card_token="tok_x",
-        commission_minor=0,
-        funds_held=True,
-    )
-
-
 def test_an_order_in_review_is_never_started_until_approved() -> None:
-    order = new_order()
+    order = new_order("po_1", amount=100, funds_held=True)
     order.assess_risk("review", "big", {"amount": 100}, "order amount above the limit")
     assert not order.needs_executor
     with pytest.raises(IllegalTransition):
@@ -263,11 +251,11 @@ def test_an_order_in_review_is_never_started_until_approved() -> None:
 
 
 def test_declined_by_rule_or_in_review_fails_with_blocked_by_risk() -> None:
-    order = new_order()
+    order = new_order("po_1", amount=100, funds_held=True)
     order.assess_risk("decline", "card", {"count": 4}, "too many")
     assert (order.status, order.failure_code) == (Status.FAILED, FailureCode.BLOCKED_BY_RISK)
     assert not order.needs_executor
-    reviewed = new_order()
+    reviewed = new_order("po_1", amount=100, funds_held=True)
     reviewed.assess_risk("review", "big", {}, "big")
     reviewed.review_risk(False, "stolen card", "key_2")
     assert (reviewed.status, reviewed.failure_code) == (Status.FAILED, FailureCode.BLOCKED_BY_RISK)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from payments.domain.application import CheckoutPolicy, PaymentsApplication
 from payments.domain.errors import IllegalTransition, SellerConflict
 from payments.domain.payout_commands import PayoutCommands
 from payments.domain.seller import KycStatus, Seller
@@ -17,18 +16,11 @@ from payments.domain.seller_commands import (
     UnverifiedSellers,
 )
 from tests.privacy.fakes import InMemorySealer
-
-
-def app() -> PaymentsApplication:
-    return PaymentsApplication(
-        CheckoutPolicy("USD", 100_000_00),
-        env={"PERSISTENCE_MODULE": "eventsourcing.popo"},
-        sealer=InMemorySealer(),
-    )
+from tests.unit.apps import make_app
 
 
 def registered(policy: SellerPolicy = DEFAULT_SELLER_POLICY, account: str = "s1") -> SellerCommands:
-    commands = SellerCommands(app(), policy)
+    commands = SellerCommands(make_app(), policy)
     data = {"legal_name": "Ada", "contact": {"email": "a@b.c"}, "id_number": "000000000"}
     commands.register(RegisterSeller(account, "DE", "btok_abcd", data, "key1"))
     return commands
