@@ -45,6 +45,7 @@ from payments.psp.sandbox.openapi import (
 from payments.psp.sandbox.problems import FieldError, ProblemError
 from payments.psp.sandbox.refunds import refundable_minor
 from payments.psp.sandbox.runtime import Sandbox
+from payments.psp.sandbox.views import row_view
 from payments.psp.sandbox.webhooks import enqueue_event
 
 DISPUTES, ADMIN = "disputes", "admin"
@@ -67,17 +68,11 @@ DISPUTE_LINKS = with_links(
 
 
 def dispute_view(dispute: sqlite3.Row) -> DisputeView:
-    return DisputeView(
-        id=dispute["id"],
+    return row_view(
+        DisputeView,
+        dispute,
         object="dispute",
         charge=dispute["charge_id"],
-        charge_reference=dispute["charge_reference"],
-        amount=dispute["amount"],
-        currency=dispute["currency"],
-        fee=dispute["fee"],
-        reason=dispute["reason"],
-        status=dispute["status"],
-        evidence_due_by=dispute["evidence_due_by"],
         created=dispute["created_at"],
     )
 
