@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator
+from typing import TypeVar
 
 from prometheus_client import REGISTRY
 from prometheus_client.core import GaugeMetricFamily
@@ -18,6 +19,19 @@ from payments.projections.status import ProjectionState
 log = logging.getLogger("payments.projections")
 
 StatesReader = Callable[[], list[ProjectionState]]
+Kind = TypeVar("Kind", bound=Collector)
+_registered: dict[type[Collector], Collector] = {}
+
+
+def registered_once(kind: type[Kind]) -> Kind:
+    """The process's one collector of this kind, registered on first use (a registry refuses
+    a second collector of the same metric names)."""
+    if kind not in _registered:
+        _registered[kind] = kind()
+        REGISTRY.register(_registered[kind])
+    collector = _registered[kind]
+    assert isinstance(collector, kind)
+    return collector
 
 
 class ProjectionMetrics(Collector):
@@ -82,16 +96,10 @@ class ProjectionMetrics(Collector):
         yield from families.values()
 
 
-_metrics: ProjectionMetrics | None = None
-
-
 def expose_projection_metrics(
     read_states: StatesReader, count_discrepancies: Callable[[], int] | None = None
 ) -> None:
     """Register the collector once per process; a later call replaces its data sources."""
-    global _metrics
-    if _metrics is None:
-        _metrics = ProjectionMetrics()
-        REGISTRY.register(_metrics)
-    _metrics.read_states = read_states
-    _metrics.count_discrepancies = count_discrepancies
+    metrics = registered_once(ProjectionMetrics)
+    metrics.read_states = read_states
+    metrics.count_discrepancies = count_discrepancies
