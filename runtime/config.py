@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from payments.domain.application import CheckoutPolicy
 from payments.domain.commission import NO_COMMISSION, Commission, RefundCommissionPolicy
@@ -266,30 +267,37 @@ def _time_of_day(env: Mapping[str, str], name: str, default: tuple[int, int]) ->
     return int(hour), int(minute)
 
 
-def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+Number = TypeVar("Number", int, float)
+
+
+def _number(
+    env: Mapping[str, str],
+    name: str,
+    default: Number,
+    low: Number,
+    high: Number,
+    parse: Callable[[str], Number],
+    noun: str,
+) -> Number:
+    """The setting `name` as `parse` reads it, from low to high; `default` when unset."""
     text = env.get(name)
     if text is None or text == "":
         return default
     try:
-        value = int(text)
+        value = parse(text)
     except ValueError:
-        raise ConfigError(f"{name}={text!r} is not an integer") from None
+        raise ConfigError(f"{name}={text!r} is not {noun}") from None
     if not low <= value <= high:
         raise ConfigError(f"{name}={value} must be between {low} and {high}")
     return value
+
+
+def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    return _number(env, name, default, low, high, int, "an integer")
 
 
 def _float(env: Mapping[str, str], name: str, default: float, low: float, high: float) -> float:
-    text = env.get(name)
-    if text is None or text == "":
-        return default
-    try:
-        value = float(text)
-    except ValueError:
-        raise ConfigError(f"{name}={text!r} is not a number") from None
-    if not low <= value <= high:
-        raise ConfigError(f"{name}={value} must be between {low} and {high}")
-    return value
+    return _number(env, name, default, low, high, float, "a number")
 
 
 def _floats(env: Mapping[str, str], name: str, default: tuple[float, ...]) -> tuple[float, ...]:
