@@ -19,13 +19,7 @@ from payments.domain.payout import Payout
 from payments.domain.refund import Refund
 from payments.domain.seller import Seller
 from payments.projections.core import TrackedEvent
-from payments.projections.pg import (
-    Connection,
-    PostgresView,
-    fetch_all,
-    qualify,
-    tracking_ddl,
-)
+from payments.projections.pg import Connection, PostgresView, fetch_all, qualify, tracking_ddl
 
 KEYS_NAME, ACTIONS_NAME = "api_keys", "audit_actions"
 

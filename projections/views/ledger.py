@@ -13,12 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from payments.projections.core import (
-    InMemoryView,
-    ProjectionView,
-    TrackedEvent,
-    UnapplicableEvent,
-)
+from payments.projections.core import InMemoryView, ProjectionView, TrackedEvent, UnapplicableEvent
 from payments.projections.views.order_terms import TermsBook
 from payments.projections.views.postings import LedgerTransaction, batch_transactions, ledger_topics
 

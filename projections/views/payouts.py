@@ -11,13 +11,7 @@ from typing import Any
 
 from payments.domain.payout import Payout, PayoutStatus
 from payments.projections.core import TrackedEvent
-from payments.projections.pg import (
-    Connection,
-    PostgresView,
-    fetch_all,
-    qualify,
-    tracking_ddl,
-)
+from payments.projections.pg import Connection, PostgresView, fetch_all, qualify, tracking_ddl
 
 PAYOUTS_NAME = "payouts"
 # The events that change what a row holds, and the status each leaves the payout in.

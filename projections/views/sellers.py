@@ -8,13 +8,7 @@ from collections.abc import Sequence
 
 from payments.domain.seller import Seller
 from payments.projections.core import TrackedEvent
-from payments.projections.pg import (
-    Connection,
-    PostgresView,
-    fetch_all,
-    qualify,
-    tracking_ddl,
-)
+from payments.projections.pg import Connection, PostgresView, fetch_all, qualify, tracking_ddl
 
 SELLERS_NAME = "sellers"
 AWAITING = ("unverified", "pending")

@@ -18,12 +18,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Protocol
 
-from payments.projections.core import (
-    InMemoryView,
-    ProjectionView,
-    TrackedEvent,
-    UnapplicableEvent,
-)
+from payments.projections.core import InMemoryView, ProjectionView, TrackedEvent, UnapplicableEvent
 from payments.projections.views.order_terms import Facts, TermsBook
 from payments.projections.views.postings import (
     LedgerTransaction,

@@ -18,12 +18,7 @@ from payments.psp.sandbox.bank_tokens import require_bank_token
 from payments.psp.sandbox.idempotency import Outcome, store_answer
 from payments.psp.sandbox.identifiers import iso_utc, new_id, utc_now
 from payments.psp.sandbox.models import AccountList, AccountRequest, AccountView
-from payments.psp.sandbox.openapi import (
-    BAD_PARAMETERS,
-    ObjectId,
-    answers,
-    follow,
-)
+from payments.psp.sandbox.openapi import BAD_PARAMETERS, ObjectId, answers, follow
 from payments.psp.sandbox.problems import ProblemError
 from payments.psp.sandbox.resources import Resource, resource_routes
 from payments.psp.sandbox.runtime import Sandbox
