@@ -19,6 +19,7 @@ from datetime import timedelta
 
 from litestar import get, post
 from litestar.handlers import HTTPRouteHandler
+from litestar.openapi import ResponseSpec
 from litestar.params import JSONBody
 
 from payments.psp.sandbox.bodies import StrictBody
@@ -236,6 +237,13 @@ def reopen_dispute(sandbox: Sandbox, dispute_id: str) -> DisputeView:
         return _set_status(connection, sandbox.faults, dispute_id, LOST)
 
 
+def _changed(answer: str, conflict: str, *, body: bool = True) -> dict[int, ResponseSpec]:
+    """The answers of a change to one dispute: the dispute, or a 404 or 409 problem (and a 400
+    for its parameters, or its body when it takes one)."""
+    inputs = (BAD_BODY, BAD_PARAMETERS) if body else (BAD_PARAMETERS,)
+    return answers({200: (DisputeView, answer)}, *inputs, UNKNOWN_DISPUTE, {409: conflict})
+
+
 def dispute_routes(sandbox: Sandbox) -> list[HTTPRouteHandler]:
     @get(
         "/v1/disputes/{dispute_id:str}",
@@ -274,12 +282,9 @@ def dispute_routes(sandbox: Sandbox) -> list[HTTPRouteHandler]:
         tags=[DISPUTES],
         summary="Answer a dispute with evidence",
         dto=StrictBody[EvidenceRequest],
-        responses=answers(
-            {200: (DisputeView, "the dispute, under review")},
-            BAD_BODY,
-            BAD_PARAMETERS,
-            UNKNOWN_DISPUTE,
-            {409: "the deadline has passed, or the dispute is no longer awaiting evidence"},
+        responses=_changed(
+            "the dispute, under review",
+            "the deadline has passed, or the dispute is no longer awaiting evidence",
         ),
     )
     async def post_evidence(dispute_id: ObjectId, data: JSONBody[EvidenceRequest]) -> DisputeView:
@@ -324,13 +329,7 @@ def dispute_routes(sandbox: Sandbox) -> list[HTTPRouteHandler]:
         tags=[ADMIN],
         summary="Decide an open dispute",
         dto=StrictBody[DisputeCloseRequest],
-        responses=answers(
-            {200: (DisputeView, "the dispute, won or lost")},
-            BAD_BODY,
-            BAD_PARAMETERS,
-            UNKNOWN_DISPUTE,
-            {409: "the dispute is already won or lost"},
-        ),
+        responses=_changed("the dispute, won or lost", "the dispute is already won or lost"),
     )
     async def post_close(dispute_id: ObjectId, data: JSONBody[DisputeCloseRequest]) -> DisputeView:
         return close_dispute(sandbox, dispute_id, data.outcome)
@@ -341,11 +340,8 @@ def dispute_routes(sandbox: Sandbox) -> list[HTTPRouteHandler]:
         operation_id="reopenDispute",
         tags=[ADMIN],
         summary="Reopen a won dispute as lost (a second chargeback)",
-        responses=answers(
-            {200: (DisputeView, "the dispute, lost")},
-            BAD_PARAMETERS,
-            UNKNOWN_DISPUTE,
-            {409: "the dispute is not won, or was reopened already"},
+        responses=_changed(
+            "the dispute, lost", "the dispute is not won, or was reopened already", body=False
         ),
     )
     async def post_reopen(dispute_id: ObjectId) -> DisputeView:
