@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 from uuid import UUID
 
 import psycopg
+from psycopg import sql
 from psycopg.abc import Params
 from psycopg_pool import ConnectionPool
 
@@ -128,13 +129,13 @@ class PostgresView(ABC):
         """Write the view changes for `events` (in order) on `conn`, inside its transaction."""
 
 
-def fetch_all(pool: ConnectionPool, query: str, params: Params = ()) -> list[Any]:
+def fetch_all(pool: ConnectionPool, query: str | sql.Composed, params: Params = ()) -> list[Any]:
     """The rows one read finds, on a pooled connection of its own."""
     with pool.connection() as conn:
         return conn.execute(query, params).fetchall()
 
 
-def fetch_one(pool: ConnectionPool, query: str, params: Params = ()) -> Any | None:
+def fetch_one(pool: ConnectionPool, query: str | sql.Composed, params: Params = ()) -> Any | None:
     """The first row one read finds (None when there is none), on a pooled connection."""
     with pool.connection() as conn:
         return conn.execute(query, params).fetchone()

@@ -147,8 +147,7 @@ class RiskFeed(PostgresView):
 
     def decisions(self) -> dict[tuple[str, str], int]:
         """How many decisions per (rule, outcome)."""
-        with self.pool.connection() as conn:
-            rows = conn.execute("SELECT rule, outcome, decisions FROM risk_decisions").fetchall()
+        rows = fetch_all(self.pool, "SELECT rule, outcome, decisions FROM risk_decisions")
         return {(rule, outcome): int(count) for rule, outcome, count in rows}
 
 

@@ -33,6 +33,7 @@ from psycopg_pool import ConnectionPool
 
 from payments.domain.reconciliation.accounts import BANK, PSP_BALANCE, PSP_RECEIVABLE
 from payments.domain.reconciliation.memory import total_entries
+from payments.projections.pg import fetch_all
 from payments.psp.answers import PspBalance, SettlementUnavailable
 from payments.psp.reconcile.runs import Reconciler
 from payments.psp.settlement import SettlementFormatError
@@ -213,11 +214,11 @@ class BalanceChecks:
 
     def latest_differences(self) -> dict[str, int]:
         """The difference of the latest check, per currency."""
-        with self.pool.connection() as conn:
-            rows = conn.execute(
-                "SELECT DISTINCT ON (currency) currency, difference_minor"
-                " FROM psp_balance_checks ORDER BY currency, checked_at DESC"
-            ).fetchall()
+        rows = fetch_all(
+            self.pool,
+            "SELECT DISTINCT ON (currency) currency, difference_minor"
+            " FROM psp_balance_checks ORDER BY currency, checked_at DESC",
+        )
         return {str(row[0]): int(row[1]) for row in rows}
 
 
