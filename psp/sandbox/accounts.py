@@ -35,7 +35,7 @@ UNKNOWN_ACCOUNT = {404: "no such account"}
 
 
 def account_view(account: sqlite3.Row) -> AccountView:
-    return row_view(AccountView, account, object="account", created=account["created_at"])
+    return row_view(AccountView, account, object="account")
 
 
 def _load(connection: sqlite3.Connection, account_id: str) -> AccountView | None:

@@ -69,13 +69,7 @@ DISPUTE_LINKS = with_links(
 
 
 def dispute_view(dispute: sqlite3.Row) -> DisputeView:
-    return row_view(
-        DisputeView,
-        dispute,
-        object="dispute",
-        charge=dispute["charge_id"],
-        created=dispute["created_at"],
-    )
+    return row_view(DisputeView, dispute, object="dispute")
 
 
 _SELECT = (

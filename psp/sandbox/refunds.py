@@ -33,13 +33,7 @@ REFUND_FAILURE_CODE = "refund_failed"
 
 
 def refund_view(refund: sqlite3.Row) -> RefundView:
-    return row_view(
-        RefundView,
-        refund,
-        object="refund",
-        charge=refund["charge_id"],
-        created=refund["created_at"],
-    )
+    return row_view(RefundView, refund, object="refund")
 
 
 def load_refund_view(connection: sqlite3.Connection, refund_id: str) -> RefundView | None:

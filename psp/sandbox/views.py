@@ -10,12 +10,15 @@ import msgspec
 from payments.psp.sandbox.models import CardView, ChargeView, PayoutView
 
 View = TypeVar("View", bound=msgspec.Struct)
+# The fields whose columns the tables name otherwise (a foreign key, a creation time).
+COLUMNS = {"charge": "charge_id", "created": "created_at"}
 
 
 def row_view(view: type[View], row: sqlite3.Row, **given: Any) -> View:
-    """`view` of a stored row: each field not `given` is the row's column of the same name."""
-    from_row = {name: row[name] for name in view.__struct_fields__ if name not in given}
-    return view(**from_row, **given)
+    """`view` of a stored row: each field not `given` is the row's column of its name (or the
+    column COLUMNS names for it)."""
+    names = (name for name in view.__struct_fields__ if name not in given)
+    return view(**{name: row[COLUMNS.get(name, name)] for name in names}, **given)
 
 
 def charge_view(charge: sqlite3.Row, token: sqlite3.Row | None) -> ChargeView:
