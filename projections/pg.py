@@ -1,4 +1,4 @@
-"""PostgreSQL plumbing shared by the views: table names, tracking rows, advisory locks."""
+"""PostgreSQL plumbing shared by the views: table names, tracking rows, advisory locks, reads."""
 
 from __future__ import annotations
 

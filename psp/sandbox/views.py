@@ -1,4 +1,4 @@
-"""Stored rows rendered as the API's charge and payout objects."""
+"""Stored rows rendered as the API's objects (row_view), the charge and payout ones here."""
 
 from __future__ import annotations
 
