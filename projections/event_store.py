@@ -29,6 +29,7 @@ from psycopg.rows import tuple_row
 from psycopg_pool import ConnectionPool
 
 from payments.projections.core import TrackedEvent
+from payments.projections.pg import fetch_all
 
 EVENTS_TABLE = "payments_events"  # eventsourcing's name for the "Payments" application
 EVENTS = sql.Identifier(EVENTS_TABLE)
@@ -96,8 +97,7 @@ def load_aggregates(
         "SELECT originator_id, originator_version, topic, state FROM {} "
         "WHERE originator_id = ANY(%s) ORDER BY originator_id, originator_version"
     ).format(EVENTS)
-    with pool.connection() as conn:
-        rows = conn.execute(query, (wanted,)).fetchall()
+    rows = fetch_all(pool, query, (wanted,))
     aggregates: dict[UUID, Any] = {}
     for originator_id, version, topic, state in rows:
         event: Any = application.mapper.to_domain_event(
@@ -117,8 +117,7 @@ def aggregate_events(
         "SELECT notification_id, originator_id, originator_version, topic, state FROM {} "
         "WHERE originator_id = %s ORDER BY notification_id"
     ).format(EVENTS)
-    with pool.connection() as conn:
-        rows = conn.execute(query, (originator_id,)).fetchall()
+    rows = fetch_all(pool, query, (originator_id,))
     return [
         TrackedEvent(
             int(position),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator
+from typing import TypeVar
 
 from prometheus_client import REGISTRY
 from prometheus_client.core import GaugeMetricFamily
@@ -18,6 +19,49 @@ from payments.projections.status import ProjectionState
 log = logging.getLogger("payments.projections")
 
 StatesReader = Callable[[], list[ProjectionState]]
+Kind = TypeVar("Kind", bound=Collector)
+_registered: dict[type[Collector], Collector] = {}
+
+
+def registered_once(kind: type[Kind]) -> Kind:
+    """The process's one collector of this kind, registered on first use (a registry refuses
+    a second collector of the same metric names)."""
+    if kind not in _registered:
+        _registered[kind] = kind()
+        REGISTRY.register(_registered[kind])
+    collector = _registered[kind]
+    assert isinstance(collector, kind)
+    return collector
+
+
+# The gauges of each projection: name, help text, and the value of a projection's state.
+_PER_PROJECTION: tuple[tuple[str, str, Callable[[ProjectionState], float]], ...] = (
+    (
+        "payments_projection_position",
+        "Last notification id applied by the projection",
+        lambda state: state.position,
+    ),
+    (
+        "payments_projection_lag_events",
+        "Events recorded but not yet applied by the projection",
+        lambda state: state.lag_events,
+    ),
+    (
+        "payments_projection_lag_seconds",
+        "Age of the oldest event not yet applied (0 when caught up)",
+        lambda state: state.lag_seconds,
+    ),
+    (
+        "payments_projection_poisoned",
+        "1 when the projection stopped at an event it cannot apply",
+        lambda state: float(state.state == "poisoned"),
+    ),
+    (
+        "payments_projection_running",
+        "1 when a runner holds the projection's lock",
+        lambda state: float(state.state == "running"),
+    ),
+)
 
 
 class ProjectionMetrics(Collector):
@@ -46,52 +90,17 @@ class ProjectionMetrics(Collector):
         except Exception as error:
             log.warning("projection metrics unavailable", extra={"error": str(error)})
             return
-        families = {
-            "position": GaugeMetricFamily(
-                "payments_projection_position",
-                "Last notification id applied by the projection",
-                labels=["projection"],
-            ),
-            "lag_events": GaugeMetricFamily(
-                "payments_projection_lag_events",
-                "Events recorded but not yet applied by the projection",
-                labels=["projection"],
-            ),
-            "lag_seconds": GaugeMetricFamily(
-                "payments_projection_lag_seconds",
-                "Age of the oldest event not yet applied (0 when caught up)",
-                labels=["projection"],
-            ),
-            "poisoned": GaugeMetricFamily(
-                "payments_projection_poisoned",
-                "1 when the projection stopped at an event it cannot apply",
-                labels=["projection"],
-            ),
-            "running": GaugeMetricFamily(
-                "payments_projection_running",
-                "1 when a runner holds the projection's lock",
-                labels=["projection"],
-            ),
-        }
-        for state in states:
-            families["position"].add_metric([state.name], state.position)
-            families["lag_events"].add_metric([state.name], state.lag_events)
-            families["lag_seconds"].add_metric([state.name], state.lag_seconds)
-            families["poisoned"].add_metric([state.name], float(state.state == "poisoned"))
-            families["running"].add_metric([state.name], float(state.state == "running"))
-        yield from families.values()
-
-
-_metrics: ProjectionMetrics | None = None
+        for name, text, value in _PER_PROJECTION:
+            family = GaugeMetricFamily(name, text, labels=["projection"])
+            for state in states:
+                family.add_metric([state.name], value(state))
+            yield family
 
 
 def expose_projection_metrics(
     read_states: StatesReader, count_discrepancies: Callable[[], int] | None = None
 ) -> None:
     """Register the collector once per process; a later call replaces its data sources."""
-    global _metrics
-    if _metrics is None:
-        _metrics = ProjectionMetrics()
-        REGISTRY.register(_metrics)
-    _metrics.read_states = read_states
-    _metrics.count_discrepancies = count_discrepancies
+    metrics = registered_once(ProjectionMetrics)
+    metrics.read_states = read_states
+    metrics.count_discrepancies = count_discrepancies

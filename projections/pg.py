@@ -1,15 +1,17 @@
-"""PostgreSQL plumbing shared by the views: table names, tracking rows, advisory locks."""
+"""PostgreSQL plumbing shared by the views: table names, tracking rows, advisory locks, reads."""
 
 from __future__ import annotations
 
 import dataclasses
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, TypeVar
 from uuid import UUID
 
 import psycopg
+from psycopg import sql
+from psycopg.abc import Params
 from psycopg_pool import ConnectionPool
 
 from payments.projections import locks
@@ -25,6 +27,7 @@ lock_key = locks.lock_key
 _SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
 Connection = psycopg.Connection[Any]
+Folded = TypeVar("Folded")
 
 
 def qualify(schema: str | None, table: str) -> str:
@@ -85,11 +88,11 @@ class PostgresView(ABC):
         return lock_key(scope)
 
     def position(self) -> int:
-        with self.pool.connection() as conn:
-            row = conn.execute(
-                f"SELECT notification_id FROM {self._tracking} WHERE application_name = %s",
-                (APPLICATION_NAME,),
-            ).fetchone()
+        row = fetch_one(
+            self.pool,
+            f"SELECT notification_id FROM {self._tracking} WHERE application_name = %s",
+            (APPLICATION_NAME,),
+        )
         return int(row[0]) if row else 0
 
     def apply_batch(self, events: Sequence[TrackedEvent], *, after: int, through: int) -> None:
@@ -124,6 +127,30 @@ class PostgresView(ABC):
     @abstractmethod
     def _apply(self, conn: Connection, events: Sequence[TrackedEvent]) -> None:
         """Write the view changes for `events` (in order) on `conn`, inside its transaction."""
+
+
+def fetch_all(pool: ConnectionPool, query: str | sql.Composed, params: Params = ()) -> list[Any]:
+    """The rows one read finds, on a pooled connection of its own."""
+    with pool.connection() as conn:
+        return conn.execute(query, params).fetchall()
+
+
+def fetch_one(pool: ConnectionPool, query: str | sql.Composed, params: Params = ()) -> Any | None:
+    """The first row one read finds (None when there is none), on a pooled connection."""
+    with pool.connection() as conn:
+        return conn.execute(query, params).fetchone()
+
+
+def repeated_or_stored(conn: Connection, table: str, column: str, keys: Sequence[str]) -> bool:
+    """Whether a key repeats within `keys` or is already in `column` of `table`."""
+    if len(set(keys)) != len(keys):
+        return True
+    return bool(keys) and (
+        conn.execute(
+            f"SELECT 1 FROM {table} WHERE {column} = ANY(%s) LIMIT 1", (list(keys),)
+        ).fetchone()
+        is not None
+    )
 
 
 def copy_rows(
@@ -182,3 +209,17 @@ def store_terms(conn: Connection, table: str, book: TermsBook, known: set[UUID])
             _TERMS_COLUMNS,
             (dataclasses.astuple(t) for t in new),
         )
+
+
+def fold_with_terms(
+    conn: Connection,
+    table: str,
+    events: Sequence[TrackedEvent],
+    fold: Callable[[Sequence[TrackedEvent], TermsBook], Folded],
+) -> Folded:
+    """`fold(events, book)` with the stored terms of the batch's orders; stores those it adds."""
+    book = load_terms(conn, table, events)
+    known = set(book.by_uuid)
+    folded = fold(events, book)
+    store_terms(conn, table, book, known)
+    return folded

@@ -53,6 +53,18 @@ def scratch_view(pool: ConnectionPool, name: str) -> PostgresView:
     return VIEW_CLASSES[name](pool, schema=SCRATCH_PREFIX + name)
 
 
+def empty_scratch_view(pool: ConnectionPool, name: str) -> PostgresView:
+    """The scratch view of `name`, its schema made anew with empty tables."""
+    scratch = scratch_view(pool, name)
+    assert scratch.schema is not None
+    with pool.connection() as conn, conn.transaction():
+        conn.execute(f'DROP SCHEMA IF EXISTS "{scratch.schema}" CASCADE')
+        conn.execute(f'CREATE SCHEMA "{scratch.schema}"')
+        for statement in scratch.ddl(scratch.schema):
+            conn.execute(statement.encode())
+    return scratch
+
+
 @contextmanager
 def rebuild_lock(pool: ConnectionPool, name: str) -> Iterator[None]:
     """The projection's rebuild lock: one rebuild or verification of a view at a time."""
@@ -90,13 +102,7 @@ def rebuild(
     if name not in VIEW_CLASSES:
         raise ValueError(f"unknown projection {name!r}")
     with rebuild_lock(pool, name):
-        scratch = scratch_view(pool, name)
-        assert scratch.schema is not None
-        with pool.connection() as conn, conn.transaction():
-            conn.execute(f'DROP SCHEMA IF EXISTS "{scratch.schema}" CASCADE')
-            conn.execute(f'CREATE SCHEMA "{scratch.schema}"')
-            for statement in scratch.ddl(scratch.schema):
-                conn.execute(statement.encode())
+        scratch = empty_scratch_view(pool, name)
         runner = ProjectionRunner(scratch, source, batch_size=batch_size)
         started = time.perf_counter()
         applied = runner.catch_up(progress=progress)
@@ -111,7 +117,7 @@ def rebuild(
             seconds=seconds,
             position=scratch.position() if not swap else source_position(pool, name),
             swapped=swap,
-            scratch_schema=scratch.schema,
+            scratch_schema=SCRATCH_PREFIX + name,
         )
 
 

@@ -6,9 +6,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator
 
-from prometheus_client import REGISTRY
 from prometheus_client.core import CounterMetricFamily
 from prometheus_client.registry import Collector
+
+from payments.projections.metrics import registered_once
 
 log = logging.getLogger("payments.risk")
 
@@ -38,13 +39,6 @@ class RiskMetrics(Collector):
         yield family
 
 
-_metrics: RiskMetrics | None = None
-
-
 def expose_risk_metrics(decisions: Decisions) -> None:
     """Register the collector once per process; a later call replaces its data source."""
-    global _metrics
-    if _metrics is None:
-        _metrics = RiskMetrics()
-        REGISTRY.register(_metrics)
-    _metrics.decisions = decisions
+    registered_once(RiskMetrics).decisions = decisions

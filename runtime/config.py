@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from payments.domain.application import CheckoutPolicy
 from payments.domain.commission import NO_COMMISSION, Commission, RefundCommissionPolicy
@@ -105,12 +106,7 @@ class Settings:
                 f"PAYMENTS_CURRENCY={currency!r} is not a supported ISO 4217 code"
             ) from None
         max_amount_text = env.get("PAYMENTS_MAX_AMOUNT", "1000000")
-        try:
-            max_amount_minor = Money.parse(max_amount_text, currency).minor
-        except MoneyError as error:
-            raise ConfigError(f"PAYMENTS_MAX_AMOUNT={max_amount_text!r}: {error}") from None
-        if max_amount_minor <= 0:
-            raise ConfigError("PAYMENTS_MAX_AMOUNT must be greater than zero")
+        max_amount_minor = _amount_minor("PAYMENTS_MAX_AMOUNT", max_amount_text, currency)
         log_level = env.get("PAYMENTS_LOG_LEVEL", "INFO").upper()
         if log_level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
             raise ConfigError(
@@ -202,15 +198,20 @@ def _commission(env: Mapping[str, str], currency: str) -> Commission:
         raise ConfigError(f"PAYMENTS_COMMISSION={text!r}: {error}") from None
 
 
+def _amount_minor(name: str, text: str, currency: str, *, positive: bool = True) -> int:
+    """The setting `name`, an amount such as "0.05" in `currency`, in minor units."""
+    try:
+        minor = Money.parse(text, currency).minor
+    except MoneyError as error:
+        raise ConfigError(f"{name}={text!r}: {error}") from None
+    if positive and minor <= 0:
+        raise ConfigError(f"{name} must be greater than zero")
+    return minor
+
+
 def _payout_minimum(env: Mapping[str, str], currency: str) -> int:
     text = env.get("PAYMENTS_PAYOUT_MINIMUM") or "10"
-    try:
-        minimum = Money.parse(text, currency).minor
-    except MoneyError as error:
-        raise ConfigError(f"PAYMENTS_PAYOUT_MINIMUM={text!r}: {error}") from None
-    if minimum <= 0:
-        raise ConfigError("PAYMENTS_PAYOUT_MINIMUM must be greater than zero")
-    return minimum
+    return _amount_minor("PAYMENTS_PAYOUT_MINIMUM", text, currency)
 
 
 def _tolerance(env: Mapping[str, str], currency: str, max_amount_minor: int) -> int:
@@ -218,10 +219,7 @@ def _tolerance(env: Mapping[str, str], currency: str, max_amount_minor: int) -> 
     amounts must agree exactly."""
     name = "PAYMENTS_RECONCILIATION_TOLERANCE"
     text = env.get(name) or "0"
-    try:
-        tolerance = Money.parse(text, currency).minor
-    except MoneyError as error:
-        raise ConfigError(f"{name}={text!r}: {error}") from None
+    tolerance = _amount_minor(name, text, currency, positive=False)
     if tolerance > max_amount_minor:
         raise ConfigError(f"{name}={text!r} must not exceed PAYMENTS_MAX_AMOUNT")
     return tolerance
@@ -266,30 +264,37 @@ def _time_of_day(env: Mapping[str, str], name: str, default: tuple[int, int]) ->
     return int(hour), int(minute)
 
 
-def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+Number = TypeVar("Number", int, float)
+
+
+def _number(
+    env: Mapping[str, str],
+    name: str,
+    default: Number,
+    low: Number,
+    high: Number,
+    parse: Callable[[str], Number],
+    noun: str,
+) -> Number:
+    """The setting `name` as `parse` reads it, from low to high; `default` when unset."""
     text = env.get(name)
     if text is None or text == "":
         return default
     try:
-        value = int(text)
+        value = parse(text)
     except ValueError:
-        raise ConfigError(f"{name}={text!r} is not an integer") from None
+        raise ConfigError(f"{name}={text!r} is not {noun}") from None
     if not low <= value <= high:
         raise ConfigError(f"{name}={value} must be between {low} and {high}")
     return value
+
+
+def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    return _number(env, name, default, low, high, int, "an integer")
 
 
 def _float(env: Mapping[str, str], name: str, default: float, low: float, high: float) -> float:
-    text = env.get(name)
-    if text is None or text == "":
-        return default
-    try:
-        value = float(text)
-    except ValueError:
-        raise ConfigError(f"{name}={text!r} is not a number") from None
-    if not low <= value <= high:
-        raise ConfigError(f"{name}={value} must be between {low} and {high}")
-    return value
+    return _number(env, name, default, low, high, float, "a number")
 
 
 def _floats(env: Mapping[str, str], name: str, default: tuple[float, ...]) -> tuple[float, ...]:

@@ -37,6 +37,7 @@ from payments.domain.personal_data import (
     Sealing,
     names_one_checkout,
 )
+from payments.projections.pg import fetch_all, fetch_one
 
 SCHEMA = [
     """
@@ -233,10 +234,11 @@ class PersonalDataKeys:
         """buyer_info as readable now: never raises for an erased or missing key."""
         if isinstance(value, dict):  # recorded in clear, before ADR 0012
             return PersonalDataReading("readable", value, encrypted=False)
-        with self.pool.connection() as conn:
-            row = conn.execute(
-                "SELECT key, erased_at FROM privacy_keys WHERE key_id = %s", (value.key_id,)
-            ).fetchone()
+        row = fetch_one(
+            self.pool,
+            "SELECT key, erased_at FROM privacy_keys WHERE key_id = %s",
+            (value.key_id,),
+        )
         if row is None:
             return PersonalDataReading("unreadable", None, encrypted=True)
         if row[0] is None:
@@ -276,17 +278,17 @@ class PersonalDataKeys:
     def unrecorded_erasures(self, subject: str) -> list[ErasedKeys]:
         """Erasures whose keys are tombstones but whose event is not recorded yet (the
         process stopped in between), oldest first."""
-        with self.pool.connection() as conn:
-            rows = conn.execute(
-                """
-                SELECT erasure_id, array_agg(key_id ORDER BY key_id), min(erased_at),
-                       min(erased_by)
-                FROM privacy_keys
-                WHERE subject_digest = %s AND key IS NULL AND NOT erasure_recorded
-                GROUP BY erasure_id ORDER BY min(erased_at)
-                """,
-                (self.subject_digest(subject),),
-            ).fetchall()
+        rows = fetch_all(
+            self.pool,
+            """
+            SELECT erasure_id, array_agg(key_id ORDER BY key_id), min(erased_at),
+                   min(erased_by)
+            FROM privacy_keys
+            WHERE subject_digest = %s AND key IS NULL AND NOT erasure_recorded
+            GROUP BY erasure_id ORDER BY min(erased_at)
+            """,
+            (self.subject_digest(subject),),
+        )
         return [ErasedKeys(row[0], list(row[1]), row[2], row[3]) for row in rows]
 
     def mark_recorded(self, erasure_id: UUID) -> None:
@@ -298,14 +300,14 @@ class PersonalDataKeys:
 
     def last_erasure(self, subject: str) -> ErasedKeys | None:
         """The subject's latest erasure, if it was ever erased."""
-        with self.pool.connection() as conn:
-            row = conn.execute(
-                """
-                SELECT erasure_id, array_agg(key_id ORDER BY key_id), max(erased_at),
-                       min(erased_by)
-                FROM privacy_keys WHERE subject_digest = %s AND key IS NULL
-                GROUP BY erasure_id ORDER BY max(erased_at) DESC LIMIT 1
-                """,
-                (self.subject_digest(subject),),
-            ).fetchone()
+        row = fetch_one(
+            self.pool,
+            """
+            SELECT erasure_id, array_agg(key_id ORDER BY key_id), max(erased_at),
+                   min(erased_by)
+            FROM privacy_keys WHERE subject_digest = %s AND key IS NULL
+            GROUP BY erasure_id ORDER BY max(erased_at) DESC LIMIT 1
+            """,
+            (self.subject_digest(subject),),
+        )
         return None if row is None else ErasedKeys(row[0], list(row[1]), row[2], row[3])

@@ -23,7 +23,7 @@ from payments.domain.payout import Payout
 from payments.projections.audit.instants import AsOfUnavailable, unapplied_tail
 from payments.projections.core import TrackedEvent, UnapplicableEvent
 from payments.projections.event_store import aggregate_events
-from payments.projections.pg import load_terms
+from payments.projections.pg import fetch_all, fetch_one, load_terms
 from payments.projections.views.ledger import (
     AccountBalance,
     EntryKey,
@@ -150,12 +150,12 @@ def account_as_of(
 ) -> tuple[AccountBalance | None, LedgerAsOf]:
     """An account's totals over entries whose events were recorded at or before `instant`."""
     state = ledger_tail(pool, application, instant)
-    with pool.connection() as conn:
-        row = conn.execute(
-            "SELECT currency, sum(debit_minor), sum(credit_minor), count(*) FROM ledger_entries "
-            "WHERE account = %s AND event_time <= %s AND position <= %s GROUP BY currency",
-            (account, instant, state.view_position),
-        ).fetchone()
+    row = fetch_one(
+        pool,
+        "SELECT currency, sum(debit_minor), sum(credit_minor), count(*) FROM ledger_entries "
+        "WHERE account = %s AND event_time <= %s AND position <= %s GROUP BY currency",
+        (account, instant, state.view_position),
+    )
     stored = AccountBalance(account, row[0], int(row[1]), int(row[2]), int(row[3])) if row else None
     return _merge(stored, _sum_lines(account, state.tail)), state
 
@@ -171,13 +171,13 @@ def statement_as_of(
 ) -> StatementPage:
     """A page of the account's entries recorded by `instant`, oldest first (view, then tail)."""
     start = (after.position, after.line) if after else (-1, 0)
-    with pool.connection() as conn:
-        rows = conn.execute(
-            f"SELECT {', '.join(ENTRY_COLUMNS)} FROM ledger_entries WHERE account = %s "
-            "AND event_time <= %s AND position <= %s AND (position, line) > (%s, %s) "
-            "ORDER BY position, line LIMIT %s",
-            (account, instant, state.view_position, *start, limit + 1),
-        ).fetchall()
+    rows = fetch_all(
+        pool,
+        f"SELECT {', '.join(ENTRY_COLUMNS)} FROM ledger_entries WHERE account = %s "
+        "AND event_time <= %s AND position <= %s AND (position, line) > (%s, %s) "
+        "ORDER BY position, line LIMIT %s",
+        (account, instant, state.view_position, *start, limit + 1),
+    )
     lines = [EntryLine(*row) for row in rows]
     lines += [
         line
@@ -194,13 +194,13 @@ def trial_balance_as_of(
 ) -> tuple[TrialBalance, LedgerAsOf]:
     """Every account's totals as of `instant`; still sums to zero (whole transactions only)."""
     state = ledger_tail(pool, application, instant)
-    with pool.connection() as conn:
-        rows = conn.execute(
-            "SELECT account, currency, sum(debit_minor), sum(credit_minor), count(*) "
-            "FROM ledger_entries WHERE event_time <= %s AND position <= %s "
-            "GROUP BY account, currency",
-            (instant, state.view_position),
-        ).fetchall()
+    rows = fetch_all(
+        pool,
+        "SELECT account, currency, sum(debit_minor), sum(credit_minor), count(*) "
+        "FROM ledger_entries WHERE event_time <= %s AND position <= %s "
+        "GROUP BY account, currency",
+        (instant, state.view_position),
+    )
     balances = {r[0]: AccountBalance(r[0], r[1], int(r[2]), int(r[3]), int(r[4])) for r in rows}
     for account in sorted({line.account for line in state.tail}):
         merged = _merge(balances.get(account), _sum_lines(account, state.tail))
@@ -235,13 +235,13 @@ def wallet_as_of(
     state = found[0][1]
     if balances == [None, None]:
         return None
-    with pool.connection() as conn:
-        rows = conn.execute(
-            "SELECT e.transaction_id, e.payment_order_id, e.position, e.event_time, t.kind "
-            "FROM ledger_entries e JOIN ledger_transactions t USING (transaction_id) "
-            "WHERE e.account = ANY(%s) AND e.event_time <= %s AND e.position <= %s",
-            (list(accounts), instant, state.view_position),
-        ).fetchall()
+    rows = fetch_all(
+        pool,
+        "SELECT e.transaction_id, e.payment_order_id, e.position, e.event_time, t.kind "
+        "FROM ledger_entries e JOIN ledger_transactions t USING (transaction_id) "
+        "WHERE e.account = ANY(%s) AND e.event_time <= %s AND e.position <= %s",
+        (list(accounts), instant, state.view_position),
+    )
     entries = [(str(r[0]), r[1], int(r[2]), r[3], str(r[4])) for r in rows] + [
         (e.transaction_id, e.payment_order_id, e.position, e.event_time, e.kind)
         for e in state.tail

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from psycopg_pool import ConnectionPool
 
 from payments.projections.audit.seal import CheckResult, EventLogSeal, Seal
+from payments.projections.pg import fetch_one
 
 SCHEMA = [
     """
@@ -61,20 +62,20 @@ def check_and_record(sealer: EventLogSeal, checked_by: str) -> SealCheck:
 
 
 def last_check(pool: ConnectionPool) -> SealCheck | None:
-    with pool.connection() as conn:
-        row = conn.execute(
-            "SELECT checked_at, checked_by, ok, seals_checked, events_checked, "
-            "first_broken_position, reason FROM audit_seal_checks "
-            "ORDER BY checked_at DESC LIMIT 1"
-        ).fetchone()
+    row = fetch_one(
+        pool,
+        "SELECT checked_at, checked_by, ok, seals_checked, events_checked, "
+        "first_broken_position, reason FROM audit_seal_checks "
+        "ORDER BY checked_at DESC LIMIT 1",
+    )
     return SealCheck(row[0], row[1], CheckResult(*row[2:])) if row else None
 
 
 def seal_state(sealer: EventLogSeal) -> SealState:
-    with sealer.pool.connection() as conn:
-        row = conn.execute(
-            "SELECT count(*), coalesce(sum(event_count), 0) FROM audit_seals"
-        ).fetchone()
+    row = fetch_one(
+        sealer.pool,
+        "SELECT count(*), coalesce(sum(event_count), 0) FROM audit_seals",
+    )
     assert row is not None, "an aggregate always answers one row"
     return SealState(
         int(row[0]), int(row[1]), sealer.head(), sealer.unsealed_events(), last_check(sealer.pool)

@@ -19,6 +19,7 @@ from uuid import UUID
 from psycopg_pool import ConnectionPool
 
 from payments.projections.audit.verify import result_json, verify_projection
+from payments.projections.pg import fetch_all, fetch_one
 from payments.projections.source import EventSource
 
 log = logging.getLogger("payments.audit")
@@ -71,21 +72,21 @@ class VerificationStore:
         return verification_id
 
     def get(self, verification_id: UUID) -> Verification | None:
-        with self.pool.connection() as conn:
-            row = conn.execute(
-                f"SELECT {_COLUMNS} FROM audit_verifications WHERE verification_id = %s",
-                (verification_id,),
-            ).fetchone()
+        row = fetch_one(
+            self.pool,
+            f"SELECT {_COLUMNS} FROM audit_verifications WHERE verification_id = %s",
+            (verification_id,),
+        )
         return Verification(*row) if row else None
 
     def recent(self, limit: int) -> list[Verification]:
         """The last verifications requested, newest first."""
-        with self.pool.connection() as conn:
-            rows = conn.execute(
-                f"SELECT {_COLUMNS} FROM audit_verifications "
-                "ORDER BY requested_at DESC, verification_id LIMIT %s",
-                (limit,),
-            ).fetchall()
+        rows = fetch_all(
+            self.pool,
+            f"SELECT {_COLUMNS} FROM audit_verifications "
+            "ORDER BY requested_at DESC, verification_id LIMIT %s",
+            (limit,),
+        )
         return [Verification(*row) for row in rows]
 
     def started(self, verification_id: UUID) -> None:

@@ -20,7 +20,7 @@ from psycopg_pool import ConnectionPool
 from payments.projections.catalog import NAMES, VIEW_CLASSES
 from payments.projections.core import APPLICATION_NAME
 from payments.projections.pg import Connection, PostgresView, qualify
-from payments.projections.rebuild import drop_scratch, rebuild_lock, scratch_view
+from payments.projections.rebuild import drop_scratch, empty_scratch_view, rebuild_lock
 from payments.projections.runner import CATCH_UP_BATCH, Progress, ProjectionRunner
 from payments.projections.source import EventSource
 
@@ -119,14 +119,8 @@ def verify_projection(
     started = time.perf_counter()
     live = VIEW_CLASSES[name](pool)
     with rebuild_lock(pool, name):
-        scratch = scratch_view(pool, name)
-        assert scratch.schema is not None
         try:
-            with pool.connection() as conn, conn.transaction():
-                conn.execute(f'DROP SCHEMA IF EXISTS "{scratch.schema}" CASCADE')
-                conn.execute(f'CREATE SCHEMA "{scratch.schema}"')
-                for statement in scratch.ddl(scratch.schema):
-                    conn.execute(statement.encode())
+            scratch = empty_scratch_view(pool, name)
             runner = ProjectionRunner(scratch, source, batch_size=batch_size)
             runner.catch_up(target=live.position(), progress=progress)
             with pool.connection() as conn, conn.transaction():

@@ -56,9 +56,12 @@ TOPICS = frozenset(
 )
 
 
-def moved_tracking_ddl(table: str, old_name: str) -> list[str]:
-    """The follower's position from the tracking table followers used before v0.2."""
+def moved_tracking_ddl(schema: str | None, table: str, old_name: str) -> list[str]:
+    """The follower's tracking table, its position taken from the table followers used before
+    v0.2 (where the follower was `old_name`)."""
+    create, default_row = tracking_ddl(schema, table)
     return [
+        create,
         f"""
         DO $$ BEGIN
           IF to_regclass('executor_tracking') IS NOT NULL THEN
@@ -67,7 +70,8 @@ def moved_tracking_ddl(table: str, old_name: str) -> list[str]:
             ON CONFLICT (application_name) DO NOTHING;
           END IF;
         END $$
-        """
+        """,
+        default_row,
     ]
 
 
@@ -90,9 +94,7 @@ class ExecutionFeed(PostgresView):
 
     @classmethod
     def ddl(cls, schema: str | None) -> list[str]:
-        table = cls.tables[-1]
-        create, default_row = tracking_ddl(schema, table)
-        return [create, *moved_tracking_ddl(table, "execution-feeder"), default_row]
+        return moved_tracking_ddl(schema, cls.tables[-1], "execution-feeder")
 
     def _apply(self, conn: Connection, events: Sequence[TrackedEvent]) -> None:
         finished_orders: set[UUID] = set()

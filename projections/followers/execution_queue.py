@@ -15,6 +15,8 @@ from uuid import UUID
 from psycopg import Connection
 from psycopg_pool import ConnectionPool
 
+from payments.projections.pg import fetch_all, fetch_one
+
 SCHEMA = [
     """
     CREATE TABLE IF NOT EXISTS execution_queue (
@@ -151,10 +153,10 @@ class ExecutionQueue:
 
     def depth(self) -> tuple[int, int]:
         """(rows due now, rows in all)."""
-        with self.pool.connection() as conn:
-            row = conn.execute(
-                "SELECT count(*) FILTER (WHERE due_at <= now()), count(*) FROM execution_queue"
-            ).fetchone()
+        row = fetch_one(
+            self.pool,
+            "SELECT count(*) FILTER (WHERE due_at <= now()), count(*) FROM execution_queue",
+        )
         assert row is not None
         return int(row[0]), int(row[1])
 
@@ -172,13 +174,13 @@ class ExecutionQueue:
     def dead_letters(self, target: str = CHARGE) -> list[DeadLetter]:
         """Parked orders (target "charge"), payouts ("payout") or refunds ("refund"), oldest
         first."""
-        with self.pool.connection() as conn:
-            rows = conn.execute(
-                "SELECT aggregate_uuid, reference, attempts, last_error, dead_lettered_at, "
-                "target FROM dead_letters WHERE target = %s "
-                "ORDER BY dead_lettered_at, reference",
-                (target,),
-            ).fetchall()
+        rows = fetch_all(
+            self.pool,
+            "SELECT aggregate_uuid, reference, attempts, last_error, dead_lettered_at, "
+            "target FROM dead_letters WHERE target = %s "
+            "ORDER BY dead_lettered_at, reference",
+            (target,),
+        )
         return [DeadLetter(*row) for row in rows]
 
 

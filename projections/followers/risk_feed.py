@@ -19,7 +19,7 @@ from payments.domain.application import PaymentsApplication
 from payments.domain.payment_order import PaymentOrder
 from payments.projections.core import TrackedEvent
 from payments.projections.event_store import load_aggregates
-from payments.projections.pg import Connection, PostgresView, tracking_ddl
+from payments.projections.pg import Connection, PostgresView, fetch_all, tracking_ddl
 
 TOPICS = frozenset(str(cls.TOPIC) for cls in (PaymentOrder.RiskAssessed, PaymentOrder.RiskReviewed))
 NO_RULE = "none"  # the label of an order no rule held
@@ -126,29 +126,28 @@ class RiskFeed(PostgresView):
 
     def reviews(self, limit: int, after: tuple[datetime, str] | None) -> list[Review]:
         """Orders waiting for review, oldest first, after the keyset position `after`."""
-        with self.pool.connection() as conn:
-            rows = conn.execute(
-                """
-                SELECT payment_order_id, checkout_id, seller_account, amount_minor, currency,
-                       rule, detail, numbers, held_at
-                FROM risk_reviews
-                WHERE %(after)s::timestamptz IS NULL
-                   OR (held_at, payment_order_id) > (%(after)s::timestamptz, %(after_id)s)
-                ORDER BY held_at, payment_order_id
-                LIMIT %(limit)s
-                """,
-                {
-                    "after": after[0] if after else None,
-                    "after_id": after[1] if after else "",
-                    "limit": limit,
-                },
-            ).fetchall()
+        rows = fetch_all(
+            self.pool,
+            """
+            SELECT payment_order_id, checkout_id, seller_account, amount_minor, currency,
+                   rule, detail, numbers, held_at
+            FROM risk_reviews
+            WHERE %(after)s::timestamptz IS NULL
+               OR (held_at, payment_order_id) > (%(after)s::timestamptz, %(after_id)s)
+            ORDER BY held_at, payment_order_id
+            LIMIT %(limit)s
+            """,
+            {
+                "after": after[0] if after else None,
+                "after_id": after[1] if after else "",
+                "limit": limit,
+            },
+        )
         return [Review(*row) for row in rows]
 
     def decisions(self) -> dict[tuple[str, str], int]:
         """How many decisions per (rule, outcome)."""
-        with self.pool.connection() as conn:
-            rows = conn.execute("SELECT rule, outcome, decisions FROM risk_decisions").fetchall()
+        rows = fetch_all(self.pool, "SELECT rule, outcome, decisions FROM risk_decisions")
         return {(rule, outcome): int(count) for rule, outcome, count in rows}
 
 

@@ -25,8 +25,8 @@ from payments.domain.wallet_commands import WalletChange, WalletChangeKind, Wall
 from payments.projections.core import TrackedEvent
 from payments.projections.event_store import load_aggregates
 from payments.projections.followers.execution_feed import moved_tracking_ddl
-from payments.projections.pg import Connection, PostgresView, tracking_ddl
-from payments.projections.views.order_terms import OrderTerms
+from payments.projections.pg import Connection, PostgresView
+from payments.projections.views.order_terms import OrderTerms, stated_terms
 from payments.projections.views.postings import POSTING_RULES, seller_of_account
 
 _KINDS = {
@@ -61,9 +61,7 @@ class WalletFeed(PostgresView):
 
     @classmethod
     def ddl(cls, schema: str | None) -> list[str]:
-        table = cls.tables[-1]
-        create, default_row = tracking_ddl(schema, table)
-        return [create, *moved_tracking_ddl(table, "wallet-follower"), default_row]
+        return moved_tracking_ddl(schema, cls.tables[-1], "wallet-follower")
 
     def _apply(self, conn: Connection, events: Sequence[TrackedEvent]) -> None:
         wanted = {t.event.originator_id for t in events if t.topic.startswith(_LOADED_PREFIXES)}
@@ -84,15 +82,7 @@ class _LoadedTerms:
 
     def order_terms(self, order_uuid: UUID) -> OrderTerms:
         order: PaymentOrder = self.loaded[order_uuid]
-        return OrderTerms(
-            order_uuid=order_uuid,
-            payment_order_id=order.payment_order_id,
-            seller_account=order.seller_account,
-            amount_minor=order.amount_minor,
-            currency=order.currency,
-            commission_minor=order.commission_minor,
-            funds_held=order.funds_held,
-        )
+        return stated_terms(order_uuid, order)
 
 
 def changes_of(tracked: TrackedEvent, loaded: dict[UUID, Any]) -> list[tuple[str, WalletChange]]:

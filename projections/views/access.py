@@ -19,7 +19,7 @@ from payments.domain.payout import Payout
 from payments.domain.refund import Refund
 from payments.domain.seller import Seller
 from payments.projections.core import TrackedEvent
-from payments.projections.pg import Connection, PostgresView, qualify, tracking_ddl
+from payments.projections.pg import Connection, PostgresView, fetch_all, qualify, tracking_ddl
 
 KEYS_NAME, ACTIONS_NAME = "api_keys", "audit_actions"
 
@@ -168,22 +168,22 @@ class AuditActionsView(PostgresView):
         self, *, actor: str | None, after: int, limit: int, action: str | None = None
     ) -> list[Action]:
         """Actions after a position, oldest first, of one key (and one action) or all."""
-        with self.pool.connection() as conn:
-            rows = conn.execute(
-                f"SELECT position, recorded_at, actor, action, subject, detail "
-                f"FROM {self.t('audit_actions')} WHERE position > %s "
-                "AND (%s::text IS NULL OR actor = %s) AND (%s::text IS NULL OR action = %s) "
-                "ORDER BY position LIMIT %s",
-                (after, actor, actor, action, action, limit),
-            ).fetchall()
+        rows = fetch_all(
+            self.pool,
+            f"SELECT position, recorded_at, actor, action, subject, detail "
+            f"FROM {self.t('audit_actions')} WHERE position > %s "
+            "AND (%s::text IS NULL OR actor = %s) AND (%s::text IS NULL OR action = %s) "
+            "ORDER BY position LIMIT %s",
+            (after, actor, actor, action, action, limit),
+        )
         return [Action(*row) for row in rows]
 
     def action_names(self) -> list[str]:
         """Every kind of action recorded so far (for a filter's choices)."""
-        with self.pool.connection() as conn:
-            rows = conn.execute(
-                f"SELECT DISTINCT action FROM {self.t('audit_actions')} ORDER BY action"
-            ).fetchall()
+        rows = fetch_all(
+            self.pool,
+            f"SELECT DISTINCT action FROM {self.t('audit_actions')} ORDER BY action",
+        )
         return [str(row[0]) for row in rows]
 
 
@@ -271,10 +271,10 @@ class ApiKeysView(PostgresView):
                 )
 
     def keys(self) -> list[KeyRow]:
-        with self.pool.connection() as conn:
-            rows = conn.execute(
-                f"SELECT key_id, role, seller_account, name, created_at, created_by, "
-                f"revoked_at, expires_at, replaced_by FROM {self.t('api_keys')} "
-                "ORDER BY created_at, key_id"
-            ).fetchall()
+        rows = fetch_all(
+            self.pool,
+            f"SELECT key_id, role, seller_account, name, created_at, created_by, "
+            f"revoked_at, expires_at, replaced_by FROM {self.t('api_keys')} "
+            "ORDER BY created_at, key_id",
+        )
         return [KeyRow(*row) for row in rows]

@@ -13,15 +13,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from payments.domain.payment_order import PaymentOrder
-from payments.projections.core import (
-    InMemoryView,
-    ProjectionView,
-    TrackedEvent,
-    UnapplicableEvent,
-)
-from payments.projections.views.order_terms import TermsBook, terms_of
-from payments.projections.views.postings import LedgerTransaction, ledger_topics, transaction_for
+from payments.projections.core import InMemoryView, ProjectionView, TrackedEvent, UnapplicableEvent
+from payments.projections.views.order_terms import TermsBook
+from payments.projections.views.postings import LedgerTransaction, batch_transactions, ledger_topics
 
 NAME = "ledger"
 
@@ -121,15 +115,7 @@ def entry_lines(txn: LedgerTransaction) -> list[EntryLine]:
 
 def post_batch(events: Sequence[TrackedEvent], book: TermsBook) -> list[LedgerTransaction]:
     """Fold a batch: remember order terms, and build each event's transaction (pure)."""
-    posted: list[LedgerTransaction] = []
-    for tracked in events:
-        if isinstance(tracked.event, PaymentOrder.Created):
-            book.add(terms_of(tracked.event))
-            continue
-        txn = transaction_for(tracked, book)
-        if txn is not None:
-            posted.append(txn)
-    return posted
+    return [txn for _, txn in batch_transactions(events, book)]
 
 
 class InMemoryLedger(InMemoryView):

@@ -12,9 +12,11 @@ from payments.projections.pg import (
     Connection,
     PostgresView,
     copy_rows,
-    load_terms,
+    fetch_all,
+    fetch_one,
+    fold_with_terms,
     qualify,
-    store_terms,
+    repeated_or_stored,
     terms_ddl,
     tracking_ddl,
 )
@@ -111,21 +113,11 @@ class PostgresLedger(PostgresView):
         ]
 
     def _apply(self, conn: Connection, events: Sequence[TrackedEvent]) -> None:
-        book = load_terms(conn, self.t("ledger_order_terms"), events)
-        known = set(book.by_uuid)
-        posted = post_batch(events, book)
-        store_terms(conn, self.t("ledger_order_terms"), book, known)
+        posted = fold_with_terms(conn, self.t("ledger_order_terms"), events, post_batch)
         if not posted:
             return
         ids = [t.transaction_id for t in posted]
-        if (
-            len(set(ids)) != len(ids)
-            or conn.execute(
-                f"SELECT 1 FROM {self.t('ledger_transactions')} "
-                "WHERE transaction_id = ANY(%s) LIMIT 1",
-                (ids,),
-            ).fetchone()
-        ):
+        if repeated_or_stored(conn, self.t("ledger_transactions"), "transaction_id", ids):
             raise UnapplicableEvent("a transaction of this batch is already posted")
         copy_rows(
             conn,
@@ -168,25 +160,25 @@ class PostgresLedger(PostgresView):
     # --- reads -----------------------------------------------------------------------------
 
     def balance(self, account: str) -> AccountBalance | None:
-        with self.pool.connection() as conn:
-            row = conn.execute(
-                "SELECT account, currency, debit_minor, credit_minor, entry_count "
-                f"FROM {self.t('ledger_accounts')} WHERE account = %s",
-                (account,),
-            ).fetchone()
+        row = fetch_one(
+            self.pool,
+            "SELECT account, currency, debit_minor, credit_minor, entry_count "
+            f"FROM {self.t('ledger_accounts')} WHERE account = %s",
+            (account,),
+        )
         return AccountBalance(*row) if row else None
 
     def statement(
         self, account: str, *, limit: int, after: EntryKey | None = None
     ) -> StatementPage:
         start = (after.position, after.line) if after else (-1, 0)
-        with self.pool.connection() as conn:
-            rows = conn.execute(
-                f"SELECT {', '.join(ENTRY_COLUMNS)} FROM {self.t('ledger_entries')} "
-                "WHERE account = %s AND (position, line) > (%s, %s) "
-                "ORDER BY position, line LIMIT %s",
-                (account, *start, limit + 1),
-            ).fetchall()
+        rows = fetch_all(
+            self.pool,
+            f"SELECT {', '.join(ENTRY_COLUMNS)} FROM {self.t('ledger_entries')} "
+            "WHERE account = %s AND (position, line) > (%s, %s) "
+            "ORDER BY position, line LIMIT %s",
+            (account, *start, limit + 1),
+        )
         lines = [_entry(row) for row in rows]
         page = lines[:limit]
         more = len(lines) > limit and page
@@ -201,32 +193,32 @@ class PostgresLedger(PostgresView):
     ) -> int:
         """Debits minus credits of the account's entries up to `key` (a statement page's
         opening balance); for a past view, of events by `instant` up to `view_position`."""
-        with self.pool.connection() as conn:
-            row = conn.execute(
-                "SELECT coalesce(sum(debit_minor - credit_minor), 0) "
-                f"FROM {self.t('ledger_entries')} WHERE account = %s "
-                "AND (position, line) <= (%s, %s) "
-                "AND (%s::timestamptz IS NULL OR event_time <= %s) "
-                "AND (%s::bigint IS NULL OR position <= %s)",
-                (account, key.position, key.line, instant, instant, view_position, view_position),
-            ).fetchone()
+        row = fetch_one(
+            self.pool,
+            "SELECT coalesce(sum(debit_minor - credit_minor), 0) "
+            f"FROM {self.t('ledger_entries')} WHERE account = %s "
+            "AND (position, line) <= (%s, %s) "
+            "AND (%s::timestamptz IS NULL OR event_time <= %s) "
+            "AND (%s::bigint IS NULL OR position <= %s)",
+            (account, key.position, key.line, instant, instant, view_position, view_position),
+        )
         return int(row[0]) if row else 0
 
     def trial_balance(self) -> TrialBalance:
-        with self.pool.connection() as conn:
-            rows = conn.execute(
-                "SELECT account, currency, debit_minor, credit_minor, entry_count "
-                f"FROM {self.t('ledger_accounts')} ORDER BY account"
-            ).fetchall()
+        rows = fetch_all(
+            self.pool,
+            "SELECT account, currency, debit_minor, credit_minor, entry_count "
+            f"FROM {self.t('ledger_accounts')} ORDER BY account",
+        )
         return TrialBalance([AccountBalance(*row) for row in rows])
 
     def orders_with_postings(self, payment_order_ids: Sequence[str]) -> set[str]:
-        with self.pool.connection() as conn:
-            rows = conn.execute(
-                f"SELECT DISTINCT payment_order_id FROM {self.t('ledger_transactions')} "
-                "WHERE payment_order_id = ANY(%s)",
-                (list(payment_order_ids),),
-            ).fetchall()
+        rows = fetch_all(
+            self.pool,
+            f"SELECT DISTINCT payment_order_id FROM {self.t('ledger_transactions')} "
+            "WHERE payment_order_id = ANY(%s)",
+            (list(payment_order_ids),),
+        )
         return {row[0] for row in rows}
 
     def transactions(self) -> list[LedgerTransaction]:

@@ -17,12 +17,7 @@ from uuid import UUID
 from payments.domain.checkout import Checkout
 from payments.domain.execution import FailureCode
 from payments.domain.payment_order import PaymentOrder, Status
-from payments.projections.core import (
-    InMemoryView,
-    ProjectionView,
-    TrackedEvent,
-    UnapplicableEvent,
-)
+from payments.projections.core import InMemoryView, ProjectionView, TrackedEvent, UnapplicableEvent
 
 NAME = "order_status"
 

@@ -12,7 +12,14 @@ from uuid import UUID
 
 from payments.domain.payment_order import PaymentOrder
 from payments.projections.core import TrackedEvent
-from payments.projections.pg import Connection, PostgresView, qualify, tracking_ddl
+from payments.projections.pg import (
+    Connection,
+    PostgresView,
+    fetch_all,
+    fetch_one,
+    qualify,
+    tracking_ddl,
+)
 from payments.projections.views.order_status import (
     NAME,
     CheckoutStatus,
@@ -170,20 +177,20 @@ class PostgresOrderStatusView(PostgresView):
     # --- reads -----------------------------------------------------------------------------
 
     def count_discrepancies(self) -> int:
-        with self.pool.connection() as conn:
-            row = conn.execute(
-                f"SELECT count(*) FROM {self.t('order_status')} WHERE discrepancies > 0"
-            ).fetchone()
+        row = fetch_one(
+            self.pool,
+            f"SELECT count(*) FROM {self.t('order_status')} WHERE discrepancies > 0",
+        )
         return int(row[0]) if row else 0
 
     def with_discrepancies(self, limit: int) -> list[OrderStatus]:
         """Orders whose recorded outcome the PSP contradicted, most recently changed first."""
-        with self.pool.connection() as conn:
-            rows = conn.execute(
-                f"SELECT {', '.join(ORDER_COLUMNS)} FROM {self.t('order_status')} "
-                "WHERE discrepancies > 0 ORDER BY updated_at DESC, payment_order_id LIMIT %s",
-                (limit,),
-            ).fetchall()
+        rows = fetch_all(
+            self.pool,
+            f"SELECT {', '.join(ORDER_COLUMNS)} FROM {self.t('order_status')} "
+            "WHERE discrepancies > 0 ORDER BY updated_at DESC, payment_order_id LIMIT %s",
+            (limit,),
+        )
         return [OrderStatus(*row) for row in rows]
 
     def totals_since(self, since: datetime) -> OrderTotals:
@@ -214,22 +221,22 @@ class PostgresOrderStatusView(PostgresView):
         return found[0] if found else None
 
     def get_orders(self, payment_order_ids: Sequence[str]) -> list[OrderStatus]:
-        with self.pool.connection() as conn:
-            records = conn.execute(
-                f"SELECT {', '.join(ORDER_COLUMNS)} FROM {self.t('order_status')} "
-                "WHERE payment_order_id = ANY(%s)",
-                (list(payment_order_ids),),
-            ).fetchall()
+        records = fetch_all(
+            self.pool,
+            f"SELECT {', '.join(ORDER_COLUMNS)} FROM {self.t('order_status')} "
+            "WHERE payment_order_id = ANY(%s)",
+            (list(payment_order_ids),),
+        )
         by_id = {r.payment_order_id: r for r in (OrderStatus(*record) for record in records)}
         return [by_id[i] for i in payment_order_ids if i in by_id]
 
     def get_checkout(self, checkout_id: str) -> CheckoutStatus | None:
-        with self.pool.connection() as conn:
-            record = conn.execute(
-                f"SELECT {', '.join(CHECKOUT_COLUMNS)} FROM {self.t('checkouts')} "
-                "WHERE checkout_id = %s",
-                (checkout_id,),
-            ).fetchone()
+        record = fetch_one(
+            self.pool,
+            f"SELECT {', '.join(CHECKOUT_COLUMNS)} FROM {self.t('checkouts')} "
+            "WHERE checkout_id = %s",
+            (checkout_id,),
+        )
         return _checkout(record) if record else None
 
     def list_orders(
@@ -262,12 +269,12 @@ class PostgresOrderStatusView(PostgresView):
             conditions.append("(created_at, payment_order_id) < (%s, %s)")
             params.extend([after.created_at, after.payment_order_id])
         clause = f"WHERE {' AND '.join(conditions)}" if conditions else ""
-        with self.pool.connection() as conn:
-            records = conn.execute(
-                f"SELECT {', '.join(ORDER_COLUMNS)} FROM {self.t('order_status')} {clause} "
-                "ORDER BY created_at DESC, payment_order_id DESC LIMIT %s",
-                [*params, limit + 1],
-            ).fetchall()
+        records = fetch_all(
+            self.pool,
+            f"SELECT {', '.join(ORDER_COLUMNS)} FROM {self.t('order_status')} {clause} "
+            "ORDER BY created_at DESC, payment_order_id DESC LIMIT %s",
+            [*params, limit + 1],
+        )
         rows = [OrderStatus(*record) for record in records]
         items = rows[:limit]
         return OrderPage(items, order_key(items[-1]) if len(rows) > limit and items else None)

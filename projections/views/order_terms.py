@@ -33,14 +33,19 @@ class OrderTerms:
 
 
 def terms_of(event: PaymentOrder.Created) -> OrderTerms:
+    return stated_terms(event.originator_id, event)
+
+
+def stated_terms(order_uuid: UUID, order: PaymentOrder | PaymentOrder.Created) -> OrderTerms:
+    """The terms of an order as the order, or the event that created it, states them."""
     return OrderTerms(
-        order_uuid=event.originator_id,
-        payment_order_id=event.payment_order_id,
-        seller_account=event.seller_account,
-        amount_minor=event.amount_minor,
-        currency=event.currency,
-        commission_minor=event.commission_minor,
-        funds_held=event.funds_held,
+        order_uuid=order_uuid,
+        payment_order_id=order.payment_order_id,
+        seller_account=order.seller_account,
+        amount_minor=order.amount_minor,
+        currency=order.currency,
+        commission_minor=order.commission_minor,
+        funds_held=order.funds_held,
     )
 
 

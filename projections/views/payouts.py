@@ -11,7 +11,7 @@ from typing import Any
 
 from payments.domain.payout import Payout, PayoutStatus
 from payments.projections.core import TrackedEvent
-from payments.projections.pg import Connection, PostgresView, qualify, tracking_ddl
+from payments.projections.pg import Connection, PostgresView, fetch_all, qualify, tracking_ddl
 
 PAYOUTS_NAME = "payouts"
 # The events that change what a row holds, and the status each leaves the payout in.
@@ -84,20 +84,20 @@ class PayoutsView(PostgresView):
 
     def newest(self, where: PayoutFilter, limit: int, before: int | None) -> list[PayoutRow]:
         """Payouts created before position `before` (all: None), newest first."""
-        with self.pool.connection() as conn:
-            rows = conn.execute(
-                f"SELECT payout_id, position FROM {self.t('payouts')} "
-                "WHERE (%s::bigint IS NULL OR position < %s) "
-                "AND (%s::text IS NULL OR seller_account = %s) "
-                "AND (%s::text IS NULL OR status = %s) ORDER BY position DESC LIMIT %s",
-                (
-                    before,
-                    before,
-                    where.seller_account,
-                    where.seller_account,
-                    where.status,
-                    where.status,
-                    limit,
-                ),
-            ).fetchall()
+        rows = fetch_all(
+            self.pool,
+            f"SELECT payout_id, position FROM {self.t('payouts')} "
+            "WHERE (%s::bigint IS NULL OR position < %s) "
+            "AND (%s::text IS NULL OR seller_account = %s) "
+            "AND (%s::text IS NULL OR status = %s) ORDER BY position DESC LIMIT %s",
+            (
+                before,
+                before,
+                where.seller_account,
+                where.seller_account,
+                where.status,
+                where.status,
+                limit,
+            ),
+        )
         return [PayoutRow(str(row[0]), int(row[1])) for row in rows]

@@ -7,7 +7,7 @@ table plus order terms. A rule answers None when its event moves no money.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -19,7 +19,7 @@ from payments.domain.reconciliation.memory import total_entries, unpack
 from payments.domain.reconciliation_run import ReconciliationRun
 from payments.domain.refund import Refund
 from payments.projections.core import TrackedEvent, UnapplicableEvent
-from payments.projections.views.order_terms import CREATED_TOPIC, Facts
+from payments.projections.views.order_terms import CREATED_TOPIC, Facts, TermsBook, terms_of
 
 PSP_RECEIVABLE = "psp_receivable"  # asset: captured at the PSP, not settled yet
 PSP_BALANCE = "psp_balance"  # asset: settled, held at the PSP for us
@@ -338,3 +338,17 @@ def transaction_for(tracked: TrackedEvent, facts: Facts) -> LedgerTransaction | 
         position=tracked.notification_id,
         postings=result.postings,
     )
+
+
+def batch_transactions(
+    events: Sequence[TrackedEvent], book: TermsBook
+) -> Iterator[tuple[TrackedEvent, LedgerTransaction]]:
+    """Fold a batch: remember order terms in `book`, and yield each other event that posts a
+    transaction, with it (pure)."""
+    for tracked in events:
+        if isinstance(tracked.event, PaymentOrder.Created):
+            book.add(terms_of(tracked.event))
+            continue
+        txn = transaction_for(tracked, book)
+        if txn is not None:
+            yield tracked, txn

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from payments.domain.seller import Seller
 from payments.projections.core import TrackedEvent
-from payments.projections.pg import Connection, PostgresView, qualify, tracking_ddl
+from payments.projections.pg import Connection, PostgresView, fetch_all, qualify, tracking_ddl
 
 SELLERS_NAME = "sellers"
 AWAITING = ("unverified", "pending")
@@ -65,28 +65,28 @@ class SellersView(PostgresView):
 
     def accounts(self, after: str, limit: int, kyc: str | None = None) -> list[str]:
         """Seller accounts after `after` in account order (keyset), optionally of one KYC."""
-        with self.pool.connection() as conn:
-            rows = conn.execute(
-                f"SELECT seller_account FROM {self.t('sellers')} WHERE seller_account > %s "
-                "AND (%s::text IS NULL OR kyc = %s) ORDER BY seller_account LIMIT %s",
-                (after, kyc, kyc, limit),
-            ).fetchall()
+        rows = fetch_all(
+            self.pool,
+            f"SELECT seller_account FROM {self.t('sellers')} WHERE seller_account > %s "
+            "AND (%s::text IS NULL OR kyc = %s) ORDER BY seller_account LIMIT %s",
+            (after, kyc, kyc, limit),
+        )
         return [row[0] for row in rows]
 
     def awaiting_kyc(self, limit: int) -> list[str]:
         """Sellers whose KYC the PSP has still to accept or decide."""
-        with self.pool.connection() as conn:
-            rows = conn.execute(
-                f"SELECT seller_account FROM {self.t('sellers')} WHERE kyc = ANY(%s) "
-                "ORDER BY seller_account LIMIT %s",
-                (list(AWAITING), limit),
-            ).fetchall()
+        rows = fetch_all(
+            self.pool,
+            f"SELECT seller_account FROM {self.t('sellers')} WHERE kyc = ANY(%s) "
+            "ORDER BY seller_account LIMIT %s",
+            (list(AWAITING), limit),
+        )
         return [row[0] for row in rows]
 
     def counts(self) -> dict[tuple[str, bool], int]:
         """How many sellers per (KYC status, suspended)."""
-        with self.pool.connection() as conn:
-            rows = conn.execute(
-                f"SELECT kyc, suspended, count(*) FROM {self.t('sellers')} GROUP BY 1, 2"
-            ).fetchall()
+        rows = fetch_all(
+            self.pool,
+            f"SELECT kyc, suspended, count(*) FROM {self.t('sellers')} GROUP BY 1, 2",
+        )
         return {(row[0], bool(row[1])): int(row[2]) for row in rows}

@@ -18,19 +18,13 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Protocol
 
-from payments.domain.payment_order import PaymentOrder
-from payments.projections.core import (
-    InMemoryView,
-    ProjectionView,
-    TrackedEvent,
-    UnapplicableEvent,
-)
-from payments.projections.views.order_terms import Facts, TermsBook, terms_of
+from payments.projections.core import InMemoryView, ProjectionView, TrackedEvent, UnapplicableEvent
+from payments.projections.views.order_terms import Facts, TermsBook
 from payments.projections.views.postings import (
     LedgerTransaction,
+    batch_transactions,
     ledger_topics,
     seller_of_account,
-    transaction_for,
 )
 
 NAME = "wallets"
@@ -156,15 +150,11 @@ def movements_of(
 
 def movements_for(events: Sequence[TrackedEvent], book: TermsBook) -> list[WalletMovement]:
     """Fold a batch: remember order terms, and build each event's wallet movements (pure)."""
-    moves: list[WalletMovement] = []
-    for tracked in events:
-        if isinstance(tracked.event, PaymentOrder.Created):
-            book.add(terms_of(tracked.event))
-            continue
-        transaction = transaction_for(tracked, book)
-        if transaction is not None:
-            moves.extend(movements_of(transaction, tracked, book))
-    return moves
+    return [
+        movement
+        for tracked, transaction in batch_transactions(events, book)
+        for movement in movements_of(transaction, tracked, book)
+    ]
 
 
 def move(wallet: Wallet | None, movement: WalletMovement) -> Wallet:

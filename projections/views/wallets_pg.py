@@ -16,9 +16,11 @@ from payments.projections.pg import (
     Connection,
     PostgresView,
     copy_rows,
-    load_terms,
+    fetch_all,
+    fetch_one,
+    fold_with_terms,
     qualify,
-    store_terms,
+    repeated_or_stored,
     terms_ddl,
     tracking_ddl,
 )
@@ -84,15 +86,12 @@ class PostgresWallets(PostgresView):
         ]
 
     def _apply(self, conn: Connection, events: Sequence[TrackedEvent]) -> None:
-        book = load_terms(conn, self.t("wallet_terms"), events)
-        known = set(book.by_uuid)
-        movements = movements_for(events, book)
-        store_terms(conn, self.t("wallet_terms"), book, known)
+        movements = fold_with_terms(conn, self.t("wallet_terms"), events, movements_for)
         if not movements:
             return
         credits = [m.credit for m in movements if m.credit is not None]
         order_ids = [c.payment_order_id for c in credits]
-        if len(set(order_ids)) != len(order_ids) or self._credited(conn, order_ids):
+        if repeated_or_stored(conn, self.t("wallet_pay_ins"), "payment_order_id", order_ids):
             raise UnapplicableEvent("an order of this batch is already credited")
         sellers = sorted({m.seller_account for m in movements})
         wallets: dict[str, Wallet | None] = dict.fromkeys(sellers)
@@ -131,70 +130,59 @@ class PostgresWallets(PostgresView):
                 ],
             )
 
-    def _credited(self, conn: Connection, order_ids: list[str]) -> bool:
-        return (
-            bool(order_ids)
-            and conn.execute(
-                f"SELECT 1 FROM {self.t('wallet_pay_ins')} "
-                "WHERE payment_order_id = ANY(%s) LIMIT 1",
-                (order_ids,),
-            ).fetchone()
-            is not None
-        )
-
     # --- reads -----------------------------------------------------------------------------
 
     def wallet(self, seller_account: str) -> Wallet | None:
-        with self.pool.connection() as conn:
-            row = conn.execute(
-                f"SELECT {', '.join(WALLET_COLUMNS)} FROM {self.t('seller_balances')} "
-                "WHERE seller_account = %s",
-                (seller_account,),
-            ).fetchone()
+        row = fetch_one(
+            self.pool,
+            f"SELECT {', '.join(WALLET_COLUMNS)} FROM {self.t('seller_balances')} "
+            "WHERE seller_account = %s",
+            (seller_account,),
+        )
         return Wallet(*row) if row else None
 
     def wallets(self) -> list[Wallet]:
-        with self.pool.connection() as conn:
-            rows = conn.execute(
-                f"SELECT {', '.join(WALLET_COLUMNS)} FROM {self.t('seller_balances')} "
-                "ORDER BY seller_account"
-            ).fetchall()
+        rows = fetch_all(
+            self.pool,
+            f"SELECT {', '.join(WALLET_COLUMNS)} FROM {self.t('seller_balances')} "
+            "ORDER BY seller_account",
+        )
         return [Wallet(*row) for row in rows]
 
     def credits(self, seller_account: str) -> list[WalletCredit]:
-        with self.pool.connection() as conn:
-            rows = conn.execute(
-                f"SELECT {', '.join(CREDIT_COLUMNS)} FROM {self.t('wallet_pay_ins')} "
-                "WHERE seller_account = %s ORDER BY position",
-                (seller_account,),
-            ).fetchall()
+        rows = fetch_all(
+            self.pool,
+            f"SELECT {', '.join(CREDIT_COLUMNS)} FROM {self.t('wallet_pay_ins')} "
+            "WHERE seller_account = %s ORDER BY position",
+            (seller_account,),
+        )
         return [WalletCredit(*row) for row in rows]
 
     def unreleased_before(self, instant: datetime, limit: int, after: str = "") -> list[str]:
-        with self.pool.connection() as conn:
-            rows = conn.execute(
-                f"SELECT payment_order_id FROM {self.t('wallet_pay_ins')} "
-                "WHERE released_at IS NULL AND event_time <= %s AND payment_order_id > %s "
-                "ORDER BY payment_order_id LIMIT %s",
-                (instant, after, limit),
-            ).fetchall()
+        rows = fetch_all(
+            self.pool,
+            f"SELECT payment_order_id FROM {self.t('wallet_pay_ins')} "
+            "WHERE released_at IS NULL AND event_time <= %s AND payment_order_id > %s "
+            "ORDER BY payment_order_id LIMIT %s",
+            (instant, after, limit),
+        )
         return [row[0] for row in rows]
 
     def negative(self, limit: int, after: str | None = None) -> list[Wallet]:
-        with self.pool.connection() as conn:
-            rows = conn.execute(
-                f"SELECT {', '.join(WALLET_COLUMNS)} FROM {self.t('seller_balances')} "
-                "WHERE pending_minor + available_minor < 0 AND seller_account > %s "
-                "ORDER BY seller_account LIMIT %s",
-                (after or "", limit),
-            ).fetchall()
+        rows = fetch_all(
+            self.pool,
+            f"SELECT {', '.join(WALLET_COLUMNS)} FROM {self.t('seller_balances')} "
+            "WHERE pending_minor + available_minor < 0 AND seller_account > %s "
+            "ORDER BY seller_account LIMIT %s",
+            (after or "", limit),
+        )
         return [Wallet(*row) for row in rows]
 
     def orders_credited(self, payment_order_ids: Sequence[str]) -> set[str]:
-        with self.pool.connection() as conn:
-            rows = conn.execute(
-                f"SELECT payment_order_id FROM {self.t('wallet_pay_ins')} "
-                "WHERE payment_order_id = ANY(%s)",
-                (list(payment_order_ids),),
-            ).fetchall()
+        rows = fetch_all(
+            self.pool,
+            f"SELECT payment_order_id FROM {self.t('wallet_pay_ins')} "
+            "WHERE payment_order_id = ANY(%s)",
+            (list(payment_order_ids),),
+        )
         return {row[0] for row in rows}

@@ -24,17 +24,16 @@ as `unsettled`. A movement at the PSP during the check can show once; the next c
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from pathlib import Path
 from typing import Any, Protocol
 
 from psycopg_pool import ConnectionPool
 
 from payments.domain.reconciliation.accounts import BANK, PSP_BALANCE, PSP_RECEIVABLE
 from payments.domain.reconciliation.memory import total_entries
+from payments.projections.pg import fetch_all
 from payments.psp.answers import PspBalance, SettlementUnavailable
 from payments.psp.reconcile.runs import Reconciler
 from payments.psp.settlement import SettlementFormatError
@@ -145,13 +144,7 @@ def days_to_read(reconciler: Reconciler, today: date) -> list[date]:
 def not_reconciled_minor(reconciler: Reconciler, day: date) -> int:
     """What reconciling the PSP's file of `day` would move on psp_balance and bank (a dry run:
     nothing recorded); SettlementUnavailable or SettlementFormatError when it cannot be had."""
-    if reconciler.client is None:
-        raise SettlementUnavailable("no PSP configured: set PAYMENTS_PSP_URL")
-    with tempfile.TemporaryDirectory(prefix="payments-balance-") as directory:
-        path = Path(directory) / f"{day.isoformat()}.csv"
-        with path.open("wb") as out:
-            file_sha = reconciler.client.fetch_settlement(day, out)
-        outcome = reconciler.reconcile_path(path, file_sha=file_sha, dry_run=True)
+    outcome = reconciler.reconcile_psp_file(day, dry_run=True)
     bookings = [booking for chunk in outcome.run.settled for booking in chunk.booked()]
     entries = total_entries(bookings)
     return entries.get(PSP_BALANCE, 0) + entries.get(BANK, 0)
@@ -221,11 +214,11 @@ class BalanceChecks:
 
     def latest_differences(self) -> dict[str, int]:
         """The difference of the latest check, per currency."""
-        with self.pool.connection() as conn:
-            rows = conn.execute(
-                "SELECT DISTINCT ON (currency) currency, difference_minor"
-                " FROM psp_balance_checks ORDER BY currency, checked_at DESC"
-            ).fetchall()
+        rows = fetch_all(
+            self.pool,
+            "SELECT DISTINCT ON (currency) currency, difference_minor"
+            " FROM psp_balance_checks ORDER BY currency, checked_at DESC",
+        )
         return {str(row[0]): int(row[1]) for row in rows}
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from dataclasses import fields
 
 from payments.domain.reconciliation.lines import Line, LineKind, PspLine, UnreadableLine
 from payments.psp.settlement import QuarantinedLine, SettlementItem, SettlementRecord
@@ -20,24 +21,19 @@ def to_line(item: SettlementItem) -> Line:
     return _psp_line(item)
 
 
+# The line's fields that the record has under the same name (fee_minor is its fees' total).
+_SAME_NAMED = tuple(
+    field.name for field in fields(PspLine) if field.name not in {"source", "line", "kind"}
+)
+
+
 def _psp_line(record: SettlementRecord) -> PspLine:
+    same_named = {name: getattr(record, name) for name in _SAME_NAMED}
     return PspLine(
         source=record.format.value,
         line=record.line_number,
         kind=_KINDS[record.kind.value],
-        record_type=record.record_type,
-        psp_reference=record.psp_reference,
-        merchant_reference=record.merchant_reference,
-        modification_reference=record.modification_reference,
-        line_reference=record.line_reference,
-        booked_at=record.booked_at,
-        currency=record.currency,
-        net_minor=record.net_minor,
-        gross_minor=record.gross_minor,
-        gross_currency=record.gross_currency,
-        fee_minor=record.fee_minor,
-        batch=record.batch,
-        raw=record.raw,
+        **same_named,
     )
 
 

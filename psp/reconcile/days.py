@@ -14,6 +14,8 @@ from datetime import date, datetime, timedelta
 
 from psycopg_pool import ConnectionPool
 
+from payments.projections.pg import fetch_all
+
 RECONCILED, FAILED, PENDING = "reconciled", "failed", "pending"
 
 SCHEMA = [
@@ -78,12 +80,12 @@ class DayBook:
             )
 
     def recorded(self, first: date, last: date) -> dict[date, DayStatus]:
-        with self.pool.connection() as conn:
-            rows = conn.execute(
-                "SELECT day, state, run_id, detail, attempts, updated_at "
-                "FROM reconciliation_days WHERE day BETWEEN %s AND %s",
-                (first, last),
-            ).fetchall()
+        rows = fetch_all(
+            self.pool,
+            "SELECT day, state, run_id, detail, attempts, updated_at "
+            "FROM reconciliation_days WHERE day BETWEEN %s AND %s",
+            (first, last),
+        )
         return {row[0]: DayStatus(*row) for row in rows}
 
     def statuses(self, first: date, last: date) -> list[DayStatus]:

@@ -6,9 +6,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator
 
-from prometheus_client import REGISTRY
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
+
+from payments.projections.metrics import registered_once
 
 log = logging.getLogger("payments.reconcile")
 
@@ -42,17 +43,11 @@ class ReconciliationMetrics(Collector):
         yield gauge
 
 
-_metrics: ReconciliationMetrics | None = None
-
-
 def expose_reconciliation_metrics(
     days_behind: Callable[[], int],
     balance_differences: Callable[[], dict[str, int]] | None = None,
 ) -> None:
     """Register the collector once per process; a later call replaces its data sources."""
-    global _metrics
-    if _metrics is None:
-        _metrics = ReconciliationMetrics()
-        REGISTRY.register(_metrics)
-    _metrics.days_behind = days_behind
-    _metrics.balance_differences = balance_differences
+    metrics = registered_once(ReconciliationMetrics)
+    metrics.days_behind = days_behind
+    metrics.balance_differences = balance_differences

@@ -84,6 +84,17 @@ class Reconciler:
         )
         return reconcile_file(self.commands, path, options, file_sha=file_sha, client=self.client)
 
+    def reconcile_psp_file(self, day: date, *, dry_run: bool = False) -> RunOutcome:
+        """Download the day's settlement file from the PSP and reconcile it (record nothing
+        when `dry_run`); SettlementUnavailable without a PSP."""
+        if self.client is None:
+            raise SettlementUnavailable("no PSP configured: set PAYMENTS_PSP_URL")
+        with tempfile.TemporaryDirectory(prefix="payments-settlement-") as directory:
+            path = Path(directory) / f"{day.isoformat()}.csv"
+            with path.open("wb") as out:
+                file_sha = self.client.fetch_settlement(day, out)
+            return self.reconcile_path(path, file_sha=file_sha, dry_run=dry_run)
+
     def fetch_and_reconcile(self, day: date) -> dict[str, Any]:
         """Download the day's settlement file from the PSP and reconcile it; the run's summary.
 
@@ -91,13 +102,7 @@ class Reconciler:
         The day's outcome is recorded, a failure with its reason (and raised again).
         """
         try:
-            if self.client is None:
-                raise SettlementUnavailable("no PSP configured: set PAYMENTS_PSP_URL")
-            with tempfile.TemporaryDirectory(prefix="payments-settlement-") as directory:
-                path = Path(directory) / f"{day.isoformat()}.csv"
-                with path.open("wb") as out:
-                    file_sha = self.client.fetch_settlement(day, out)
-                outcome = self.reconcile_path(path, file_sha=file_sha)
+            outcome = self.reconcile_psp_file(day)
         except Exception as error:  # recorded with its reason, whatever it was; raised again
             why = f"{type(error).__name__}: {error}"
             log.warning(

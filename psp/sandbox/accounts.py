@@ -11,23 +11,18 @@ from __future__ import annotations
 
 import sqlite3
 
-import msgspec
 from litestar import post
 from litestar.handlers import HTTPRouteHandler
 
-from payments.psp.sandbox.bank_tokens import bank_token_exists
+from payments.psp.sandbox.bank_tokens import require_bank_token
 from payments.psp.sandbox.idempotency import Outcome, store_answer
 from payments.psp.sandbox.identifiers import iso_utc, new_id, utc_now
 from payments.psp.sandbox.models import AccountList, AccountRequest, AccountView
-from payments.psp.sandbox.openapi import (
-    BAD_PARAMETERS,
-    ObjectId,
-    answers,
-    follow,
-)
-from payments.psp.sandbox.problems import FieldError, ProblemError
+from payments.psp.sandbox.openapi import BAD_PARAMETERS, ObjectId, answers, follow
+from payments.psp.sandbox.problems import ProblemError
 from payments.psp.sandbox.resources import Resource, resource_routes
 from payments.psp.sandbox.runtime import Sandbox
+from payments.psp.sandbox.views import row_view
 from payments.psp.sandbox.webhooks import enqueue_event
 
 SCOPE = "accounts"
@@ -40,17 +35,7 @@ UNKNOWN_ACCOUNT = {404: "no such account"}
 
 
 def account_view(account: sqlite3.Row) -> AccountView:
-    return AccountView(
-        id=account["id"],
-        object="account",
-        reference=account["reference"],
-        name=account["name"],
-        country=account["country"],
-        status=account["status"],
-        bank_token=account["bank_token"],
-        created=account["created_at"],
-        rejection_reason=account["rejection_reason"],
-    )
+    return row_view(AccountView, account, object="account")
 
 
 def _load(connection: sqlite3.Connection, account_id: str) -> AccountView | None:
@@ -61,11 +46,8 @@ def _load(connection: sqlite3.Connection, account_id: str) -> AccountView | None
 def record_account(sandbox: Sandbox, key: str, hashed: str, body: AccountRequest) -> Outcome:
     """Check and record one account with its idempotent answer, atomically."""
     with sandbox.store.transaction() as connection:
-        if body.bank_token is not None and not bank_token_exists(connection, body.bank_token):
-            detail = f"no bank details were tokenised as {body.bank_token!r}"
-            raise ProblemError(
-                422, "Unknown bank token", detail, [FieldError("bank_token", detail)]
-            )
+        if body.bank_token is not None:
+            require_bank_token(connection, body.bank_token, "bank_token")
         account_id, now = new_id("acct"), iso_utc(utc_now())
         status = KYC_TEST_OUTCOMES.get(body.id_number, PENDING)
         connection.execute(
@@ -83,9 +65,7 @@ def record_account(sandbox: Sandbox, key: str, hashed: str, body: AccountRequest
                 ID_MISMATCH if status == REJECTED else None,
             ),
         )
-        payload = msgspec.json.encode(_load(connection, account_id))
-        store_answer(connection, SCOPE, key, hashed, 201, payload)
-        return Outcome(201, payload)
+        return store_answer(connection, SCOPE, key, hashed, 201, _load(connection, account_id))
 
 
 def decide_kyc(sandbox: Sandbox, account_id: str, status: str) -> AccountView:

@@ -17,13 +17,12 @@ from litestar.handlers import HTTPRouteHandler
 from litestar.params import JSONBody
 
 from payments.psp.sandbox.bodies import StrictBody
-from payments.psp.sandbox.faults import apply_request_faults
 from payments.psp.sandbox.identifiers import iso_utc, new_token, utc_now
 from payments.psp.sandbox.models import BankTokenRequest, BankTokenView
 from payments.psp.sandbox.openapi import BAD_BODY, REQUEST_FAULTS, answers, follow, with_links
 from payments.psp.sandbox.problems import FieldError, ProblemError
 from payments.psp.sandbox.runtime import Sandbox
-from payments.psp.sandbox.tokens import fingerprint_of
+from payments.psp.sandbox.tokens import created_unless_faulted, fingerprint_of
 
 BANK_TOKENS = "bank tokens"
 _ABA_WEIGHTS = (3, 7, 1) * 3
@@ -93,11 +92,11 @@ def tokenise_bank_details(sandbox: Sandbox, body: BankTokenRequest) -> BankToken
     return view
 
 
-def bank_token_exists(connection: sqlite3.Connection, token: str) -> bool:
-    return (
-        connection.execute("SELECT 1 FROM bank_tokens WHERE id = ?", (token,)).fetchone()
-        is not None
-    )
+def require_bank_token(connection: sqlite3.Connection, token: str, field: str) -> None:
+    """A 422 naming `field` unless the sandbox issued this bank token."""
+    if connection.execute("SELECT 1 FROM bank_tokens WHERE id = ?", (token,)).fetchone() is None:
+        detail = f"no bank details were tokenised as {token!r}"
+        raise ProblemError(422, "Unknown bank token", detail, [FieldError(field, detail)])
 
 
 def bank_token_routes(sandbox: Sandbox) -> list[HTTPRouteHandler]:
@@ -127,11 +126,8 @@ def bank_token_routes(sandbox: Sandbox) -> list[HTTPRouteHandler]:
         request: Request[Any, Any, Any], data: JSONBody[BankTokenRequest]
     ) -> Response[Any]:
         """A payout or an account may name the token instead of the bank details."""
-        injected = await apply_request_faults(
-            sandbox.faults, request, "bank_tokens", sandbox.config.timeout_fault_s
+        return await created_unless_faulted(
+            sandbox, request, "bank_tokens", lambda: tokenise_bank_details(sandbox, data)
         )
-        if injected is not None:
-            return injected
-        return Response(tokenise_bank_details(sandbox, data), status_code=201)
 
     return [create_bank_token]

@@ -20,9 +20,7 @@ from payments.psp.sandbox.idempotency import Outcome, count_attempt
 from payments.psp.sandbox.identifiers import iso_utc, new_id, utc_now
 from payments.psp.sandbox.lifecycle import schedule_transition
 from payments.psp.sandbox.models import ChargeList, ChargeRequest, ChargeView, ErrorBody
-from payments.psp.sandbox.openapi import (
-    follow,
-)
+from payments.psp.sandbox.openapi import follow
 from payments.psp.sandbox.problems import ProblemError
 from payments.psp.sandbox.resources import Resource, answer_created, resource_routes
 from payments.psp.sandbox.runtime import Sandbox

@@ -19,6 +19,7 @@ from datetime import timedelta
 
 from litestar import get, post
 from litestar.handlers import HTTPRouteHandler
+from litestar.openapi import ResponseSpec
 from litestar.params import JSONBody
 
 from payments.psp.sandbox.bodies import StrictBody
@@ -45,6 +46,7 @@ from payments.psp.sandbox.openapi import (
 from payments.psp.sandbox.problems import FieldError, ProblemError
 from payments.psp.sandbox.refunds import refundable_minor
 from payments.psp.sandbox.runtime import Sandbox
+from payments.psp.sandbox.views import row_view
 from payments.psp.sandbox.webhooks import enqueue_event
 
 DISPUTES, ADMIN = "disputes", "admin"
@@ -67,19 +69,7 @@ DISPUTE_LINKS = with_links(
 
 
 def dispute_view(dispute: sqlite3.Row) -> DisputeView:
-    return DisputeView(
-        id=dispute["id"],
-        object="dispute",
-        charge=dispute["charge_id"],
-        charge_reference=dispute["charge_reference"],
-        amount=dispute["amount"],
-        currency=dispute["currency"],
-        fee=dispute["fee"],
-        reason=dispute["reason"],
-        status=dispute["status"],
-        evidence_due_by=dispute["evidence_due_by"],
-        created=dispute["created_at"],
-    )
+    return row_view(DisputeView, dispute, object="dispute")
 
 
 _SELECT = (
@@ -241,6 +231,13 @@ def reopen_dispute(sandbox: Sandbox, dispute_id: str) -> DisputeView:
         return _set_status(connection, sandbox.faults, dispute_id, LOST)
 
 
+def _changed(answer: str, conflict: str, *, body: bool = True) -> dict[int, ResponseSpec]:
+    """The answers of a change to one dispute: the dispute, or a 404 or 409 problem (and a 400
+    for its parameters, or its body when it takes one)."""
+    inputs = (BAD_BODY, BAD_PARAMETERS) if body else (BAD_PARAMETERS,)
+    return answers({200: (DisputeView, answer)}, *inputs, UNKNOWN_DISPUTE, {409: conflict})
+
+
 def dispute_routes(sandbox: Sandbox) -> list[HTTPRouteHandler]:
     @get(
         "/v1/disputes/{dispute_id:str}",
@@ -279,12 +276,9 @@ def dispute_routes(sandbox: Sandbox) -> list[HTTPRouteHandler]:
         tags=[DISPUTES],
         summary="Answer a dispute with evidence",
         dto=StrictBody[EvidenceRequest],
-        responses=answers(
-            {200: (DisputeView, "the dispute, under review")},
-            BAD_BODY,
-            BAD_PARAMETERS,
-            UNKNOWN_DISPUTE,
-            {409: "the deadline has passed, or the dispute is no longer awaiting evidence"},
+        responses=_changed(
+            "the dispute, under review",
+            "the deadline has passed, or the dispute is no longer awaiting evidence",
         ),
     )
     async def post_evidence(dispute_id: ObjectId, data: JSONBody[EvidenceRequest]) -> DisputeView:
@@ -329,13 +323,7 @@ def dispute_routes(sandbox: Sandbox) -> list[HTTPRouteHandler]:
         tags=[ADMIN],
         summary="Decide an open dispute",
         dto=StrictBody[DisputeCloseRequest],
-        responses=answers(
-            {200: (DisputeView, "the dispute, won or lost")},
-            BAD_BODY,
-            BAD_PARAMETERS,
-            UNKNOWN_DISPUTE,
-            {409: "the dispute is already won or lost"},
-        ),
+        responses=_changed("the dispute, won or lost", "the dispute is already won or lost"),
     )
     async def post_close(dispute_id: ObjectId, data: JSONBody[DisputeCloseRequest]) -> DisputeView:
         return close_dispute(sandbox, dispute_id, data.outcome)
@@ -346,11 +334,8 @@ def dispute_routes(sandbox: Sandbox) -> list[HTTPRouteHandler]:
         operation_id="reopenDispute",
         tags=[ADMIN],
         summary="Reopen a won dispute as lost (a second chargeback)",
-        responses=answers(
-            {200: (DisputeView, "the dispute, lost")},
-            BAD_PARAMETERS,
-            UNKNOWN_DISPUTE,
-            {409: "the dispute is not won, or was reopened already"},
+        responses=_changed(
+            "the dispute, lost", "the dispute is not won, or was reopened already", body=False
         ),
     )
     async def post_reopen(dispute_id: ObjectId) -> DisputeView:

@@ -100,13 +100,16 @@ def store_answer(
     key: str,
     hashed_request: str,
     status_code: int,
-    body: bytes,
-) -> None:
+    view: object,
+) -> Outcome:
+    """Store the answer to a processed call under its key: `view` as JSON, with its status."""
+    body = msgspec.json.encode(view)
     connection.execute(
         "INSERT INTO idempotency (scope, key, request_hash, status_code, body, created_at)"
         " VALUES (?, ?, ?, ?, ?, ?)",
         (scope, key, hashed_request, status_code, body, iso_utc(utc_now())),
     )
+    return Outcome(status_code, body)
 
 
 def count_attempt(connection: sqlite3.Connection, scope: str, key: str) -> int:

@@ -9,15 +9,13 @@ destinations starting with `fail_` become "failed" (`payout.failed`); those star
 
 from __future__ import annotations
 
-import msgspec
 from litestar.handlers import HTTPRouteHandler
 
-from payments.psp.sandbox.bank_tokens import bank_token_exists
+from payments.psp.sandbox.bank_tokens import require_bank_token
 from payments.psp.sandbox.idempotency import Outcome, store_answer
 from payments.psp.sandbox.identifiers import iso_utc, new_id, utc_now
 from payments.psp.sandbox.lifecycle import schedule_transition
 from payments.psp.sandbox.models import PayoutList, PayoutRequest, PayoutView
-from payments.psp.sandbox.problems import FieldError, ProblemError
 from payments.psp.sandbox.resources import Resource, resource_routes
 from payments.psp.sandbox.runtime import Sandbox
 from payments.psp.sandbox.views import load_payout_view, payout_view
@@ -29,12 +27,8 @@ def record_payout(sandbox: Sandbox, key: str, hashed: str, body: PayoutRequest) 
     """Record one payout, its idempotent answer and its scheduled outcome, atomically."""
     config = sandbox.config
     with sandbox.store.transaction() as connection:
-        destination = body.destination
-        if destination.startswith("btok_") and not bank_token_exists(connection, destination):
-            detail = f"no bank details were tokenised as {destination!r}"
-            raise ProblemError(
-                422, "Unknown bank token", detail, [FieldError("destination", detail)]
-            )
+        if body.destination.startswith("btok_"):
+            require_bank_token(connection, body.destination, "destination")
         payout_id, now = new_id("po"), iso_utc(utc_now())
         connection.execute(
             "INSERT INTO payouts (id, reference, amount, currency, destination, status,"
@@ -48,9 +42,9 @@ def record_payout(sandbox: Sandbox, key: str, hashed: str, body: PayoutRequest) 
         if body.destination.startswith("return_"):
             return_delay = config.payout_delay_s + config.payout_return_delay_s
             schedule_transition(connection, "payout", payout_id, "returned", return_delay)
-        payload = msgspec.json.encode(load_payout_view(connection, payout_id))
-        store_answer(connection, SCOPE, key, hashed, 201, payload)
-        return Outcome(201, payload)
+        return store_answer(
+            connection, SCOPE, key, hashed, 201, load_payout_view(connection, payout_id)
+        )
 
 
 def payout_routes(sandbox: Sandbox) -> list[HTTPRouteHandler]:

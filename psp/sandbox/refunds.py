@@ -26,24 +26,14 @@ from payments.psp.sandbox.problems import FieldError, ProblemError
 from payments.psp.sandbox.resources import Resource, answer_created, resource_routes
 from payments.psp.sandbox.runtime import Sandbox
 from payments.psp.sandbox.tokens import PENDING, REFUNDS_FAIL
+from payments.psp.sandbox.views import row_view
 from payments.psp.sandbox.webhooks import enqueue_event
 
 REFUND_FAILURE_CODE = "refund_failed"
 
 
 def refund_view(refund: sqlite3.Row) -> RefundView:
-    return RefundView(
-        id=refund["id"],
-        object="refund",
-        charge=refund["charge_id"],
-        amount=refund["amount"],
-        currency=refund["currency"],
-        status=refund["status"],
-        reference=refund["reference"],
-        reason=refund["reason"],
-        failure_code=refund["failure_code"],
-        created=refund["created_at"],
-    )
+    return row_view(RefundView, refund, object="refund")
 
 
 def load_refund_view(connection: sqlite3.Connection, refund_id: str) -> RefundView | None:

@@ -15,7 +15,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic
 
-import msgspec
 from litestar import Request, Response, get, post
 from litestar.handlers import HTTPRouteHandler
 from litestar.openapi.spec import Link
@@ -176,11 +175,10 @@ def answer_created(
 ) -> Outcome:
     """Store a new charge's or refund's answer under its key, then its next step: a pending
     one succeeds `pending_delay_s` later; any other sends its `<thing>.<status>` webhook now."""
-    payload = msgspec.json.encode(view)
-    store_answer(connection, f"{thing}s", key, hashed, status_code, payload)
+    outcome = store_answer(connection, f"{thing}s", key, hashed, status_code, view)
     if view.status == "pending":
         delay = sandbox.config.pending_delay_s
         schedule_transition(connection, thing, view.id, "succeeded", delay)
     else:
         enqueue_event(connection, sandbox.faults, f"{thing}.{view.status}", view)
-    return Outcome(status_code, payload)
+    return outcome

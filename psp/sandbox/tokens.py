@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -111,6 +112,16 @@ def tokenise_card(sandbox: Sandbox, card: CardInput) -> TokenView:
     return view
 
 
+async def created_unless_faulted(
+    sandbox: Sandbox, request: Request[Any, Any, Any], scope: str, create: Callable[[], object]
+) -> Response[Any]:
+    """The answer of a fault aimed at `scope`, if one acts; else 201 with what `create` makes."""
+    injected = await apply_request_faults(
+        sandbox.faults, request, scope, sandbox.config.timeout_fault_s
+    )
+    return injected if injected is not None else Response(create(), status_code=201)
+
+
 def token_routes(sandbox: Sandbox) -> list[HTTPRouteHandler]:
     @post(
         "/v1/tokens",
@@ -133,12 +144,9 @@ def token_routes(sandbox: Sandbox) -> list[HTTPRouteHandler]:
         request: Request[Any, Any, Any], data: JSONBody[TokenRequest]
     ) -> Response[Any]:
         """The test card numbers of the module docstring decide what charges with the token do."""
-        injected = await apply_request_faults(
-            sandbox.faults, request, "tokens", sandbox.config.timeout_fault_s
-        )
-        if injected is not None:
-            return injected
         card = CardInput(data.number, data.exp_month, data.exp_year, data.cvc)
-        return Response(tokenise_card(sandbox, card), status_code=201)
+        return await created_unless_faulted(
+            sandbox, request, "tokens", lambda: tokenise_card(sandbox, card)
+        )
 
     return [create_token]

@@ -1,36 +1,29 @@
-"""Stored rows rendered as the API's charge and payout objects."""
+"""Stored rows rendered as the API's objects (row_view), the charge and payout ones here."""
 
 from __future__ import annotations
 
 import sqlite3
+from typing import Any, TypeVar
+
+import msgspec
 
 from payments.psp.sandbox.models import CardView, ChargeView, PayoutView
 
+View = TypeVar("View", bound=msgspec.Struct)
+# The fields whose columns the tables name otherwise (a foreign key, a creation time).
+COLUMNS = {"charge": "charge_id", "created": "created_at"}
+
+
+def row_view(view: type[View], row: sqlite3.Row, **given: Any) -> View:
+    """`view` of a stored row: each field not `given` is the row's column of its name (or the
+    column COLUMNS names for it)."""
+    names = (name for name in view.__struct_fields__ if name not in given)
+    return view(**{name: row[COLUMNS.get(name, name)] for name in names}, **given)
+
 
 def charge_view(charge: sqlite3.Row, token: sqlite3.Row | None) -> ChargeView:
-    card = None
-    if token is not None:
-        card = CardView(
-            brand=token["brand"],
-            last4=token["last4"],
-            fingerprint=token["fingerprint"],
-            exp_month=token["exp_month"],
-            exp_year=token["exp_year"],
-        )
-    return ChargeView(
-        id=charge["id"],
-        object="charge",
-        amount=charge["amount"],
-        currency=charge["currency"],
-        status=charge["status"],
-        reference=charge["reference"],
-        description=charge["description"],
-        failure_code=charge["failure_code"],
-        token=charge["token"],
-        card=card,
-        created_at=charge["created_at"],
-        updated_at=charge["updated_at"],
-    )
+    card = None if token is None else row_view(CardView, token)
+    return row_view(ChargeView, charge, object="charge", card=card)
 
 
 def load_charge_view(connection: sqlite3.Connection, charge_id: str) -> ChargeView | None:
@@ -44,18 +37,7 @@ def load_charge_view(connection: sqlite3.Connection, charge_id: str) -> ChargeVi
 
 
 def payout_view(payout: sqlite3.Row) -> PayoutView:
-    return PayoutView(
-        id=payout["id"],
-        object="payout",
-        amount=payout["amount"],
-        currency=payout["currency"],
-        status=payout["status"],
-        destination=payout["destination"],
-        reference=payout["reference"],
-        failure_code=payout["failure_code"],
-        created_at=payout["created_at"],
-        updated_at=payout["updated_at"],
-    )
+    return row_view(PayoutView, payout, object="payout")
 
 
 def load_payout_view(connection: sqlite3.Connection, payout_id: str) -> PayoutView | None:

@@ -12,12 +12,7 @@ the reconciliation engine and the sandbox use today; it is kept as it was.
 
 from payments.psp.settlement.errors import SettlementFormatError
 from payments.psp.settlement.layout import ReadOptions, SettlementLayout
-from payments.psp.settlement.reader import (
-    LAYOUTS,
-    SettlementReader,
-    detect_format,
-    read_settlement,
-)
+from payments.psp.settlement.reader import LAYOUTS, SettlementReader, detect_format, read_settlement
 from payments.psp.settlement.records import (
     QuarantinedLine,
     RecordKind,

@@ -13,12 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from functools import partial
 
-from payments.psp.settlement.amounts import (
-    CellError,
-    currency_of,
-    parse_optional_major,
-    parse_rate,
-)
+from payments.psp.settlement.amounts import CellError, currency_of, parse_optional_major, parse_rate
 from payments.psp.settlement.csv_rows import CsvRows, Row
 from payments.psp.settlement.layout import (
     Columns,
