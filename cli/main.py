@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import signal
 import sys
 from collections.abc import Callable
 from importlib.metadata import entry_points
@@ -34,6 +35,9 @@ log = logging.getLogger("payments.cli")
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
     """payments: an event-sourced payment system."""
+    # Ctrl-C stops every command, also one started where SIGINT is ignored (a script's
+    # background job, nohup): Python would otherwise keep an inherited SIG_IGN.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def tls_options(command: Callable[..., None]) -> Callable[..., None]:
