@@ -9,7 +9,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from payments.bench import audit, day, executor, ingest, projections, reconcile, refunds, risk
+from payments.bench import (
+    applied,
+    audit,
+    day,
+    executor,
+    ingest,
+    projections,
+    reconcile,
+    refunds,
+    risk,
+)
 from payments.bench.harness import BenchContext, ScenarioResult
 
 Scenario = Callable[[BenchContext], ScenarioResult]
@@ -23,4 +33,5 @@ SCENARIOS: dict[str, Scenario] = {
     "risk": risk.run,
     "audit": audit.run,
     "day": day.run,
+    "applied": applied.run,
 }

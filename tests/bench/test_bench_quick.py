@@ -21,6 +21,7 @@ TINY = {
     "audit": ["postings=200", "verify_orders=30"],
     "day": ["orders=30"],
     "risk": ["count=12", "clients=4"],
+    "applied": ["orders=30"],
 }
 
 
@@ -86,3 +87,9 @@ def test_quick_run_writes_tables_goals_and_json(
         cost = document["data"]["cost"]
         assert cost["database_mib"] > 0
         assert all(peak > 0 for peak in cost["peak_rss_mib"].values())
+    if scenario == "applied":  # every placed order reached the ledger and its wallet
+        data = document["data"]
+        assert data["placed"] == data["applied"] == data["orders"] == 30
+        assert data["errors"] == 0
+        assert data["applied_per_s"] > 0
+        assert data["accepted_per_s"] > 0

@@ -1,0 +1,248 @@
+"""Scenario `applied`: checkouts accepted per second and orders applied per second, one run.
+
+The processes a production deployment runs, one per role, each a child process on fresh
+state: the sandbox PSP (its charges answer after `latency_ms`, 50 ms by default), `payments
+api`, `payments worker` (the executor) and `payments projections run` (order status, ledger,
+wallets). `clients` threads POST /payments with a merchant key as fast as they are answered
+(closed loop), while a sampler reads, every `sample_s`, which of the placed orders are
+**applied**: posted in the ledger and credited to their seller's wallet, which happens only
+after the PSP's success (what GET /payments/{id} answers as `ledger_updated` and
+`wallet_updated`). Reported side by side: accepted orders/s (201s over the placing time),
+applied orders/s (over the whole run, first POST to last applied order), the rate applied
+while placing was still going on, the time to drain after the last POST, and how long an
+order took from its 201 to applied (to the sampler's resolution).
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from payments.bench.harness import (
+    BenchContext,
+    ChildProcess,
+    Goal,
+    ScenarioResult,
+    Table,
+    child_env,
+    create_key,
+    free_port,
+    percentiles_ms,
+    timed_parallel,
+)
+from payments.bench.workload import ORDERS_PER_CHECKOUT, checkout_body
+from payments.projections.catalog import LiveViews
+from payments.runtime.config import Settings
+from payments.runtime.services import build_services
+
+PAYMENTS = str(Path(sys.executable).parent / "payments")
+SECRET = "whsec_bench_applied"  # a benchmark's sandbox secret, not a credential
+GOOD_CARD = "4242424242424242"
+GOAL_APPLIED_PER_S = 500.0
+CHUNK = 1000  # order ids per query of the views
+
+
+def run(ctx: BenchContext) -> ScenarioResult:
+    orders: int = ctx.param("orders", 6000, 150)
+    clients: int = ctx.param("clients", 8, 4)
+    latency_ms: int = ctx.param("latency_ms", 50, 50)
+    concurrency: int = ctx.param("concurrency", 32, 16)
+    batch: int = ctx.param("batch", 64, 32)
+    sample_s: float = ctx.param("sample_s", 0.5, 0.5)
+    deadline_s: float = ctx.param("deadline_s", 900.0, 120.0)
+    checkouts = -(-orders // ORDERS_PER_CHECKOUT)
+    result = ScenarioResult(
+        "applied",
+        params={
+            "orders": checkouts * ORDERS_PER_CHECKOUT,
+            "clients": clients,
+            "psp_latency_ms": latency_ms,
+            "executor_concurrency_x_batch": f"{concurrency}x{batch}",
+            "sample_s": sample_s,
+        },
+    )
+    database_url = ctx.create_database("applied")
+    psp_port, api_port = free_port(), free_port()
+    psp_url, api_url = f"http://127.0.0.1:{psp_port}", f"http://127.0.0.1:{api_port}"
+    env = {
+        "PAYMENTS_DATABASE_URL": database_url,
+        "PAYMENTS_PSP_URL": psp_url,
+        "PAYMENTS_WEBHOOK_SECRET": SECRET,
+        "PAYMENTS_PORT": str(api_port),
+        "PAYMENTS_HOST": "127.0.0.1",
+        "PAYMENTS_LOG_LEVEL": "WARNING",
+        "PAYMENTS_DATA_DIR": str(ctx.work_dir / "applied-data"),
+        "PAYMENTS_EXECUTOR_CONCURRENCY": str(concurrency),
+        "PAYMENTS_EXECUTOR_BATCH_SIZE": str(batch),
+    }
+    children: list[ChildProcess] = []
+
+    def child(name: str, args: list[str], extra: dict[str, str]) -> ChildProcess:
+        process = ChildProcess(name, args, child_env(**extra), ctx.work_dir / f"{name}.log")
+        children.append(process)
+        return process
+
+    services = None
+    try:
+        sandbox = child(
+            "psp-sandbox",
+            [
+                *(sys.executable, "-m", "payments.psp.sandbox", "--port", str(psp_port)),
+                *("--db", str(ctx.work_dir / "applied-psp.sqlite3"), "--log-level", "warning"),
+                *("--webhook-url", f"{api_url}/webhooks/psp"),
+            ],
+            {"PSP_SANDBOX_WEBHOOK_SECRET": SECRET},
+        )
+        api = child("api", [PAYMENTS, "api"], env)
+        sandbox.wait_http(f"{psp_url}/health")
+        api.wait_http(f"{api_url}/health")
+        child("worker", [PAYMENTS, "worker"], env)
+        child("projections", [PAYMENTS, "projections", "run"], env)
+        if latency_ms:
+            rule = {"kind": "latency", "latency_ms": latency_ms, "count": 10 * orders + 1000}
+            httpx.post(
+                f"{psp_url}/admin/faults", json={**rule, "endpoint": "charges"}, timeout=10
+            ).raise_for_status()
+        token = _token(psp_url)
+        key = create_key(child_env(**env), "merchant")
+        services = build_services(Settings.from_env(env), database_url)
+        views = LiveViews.on(services.pool)
+        prefix = f"ap{uuid.uuid4().hex[:6]}"
+        measured = _measure(
+            ctx, api_url, key, prefix, token, checkouts, clients, views, sample_s, deadline_s
+        )
+    finally:
+        if services is not None:
+            services.close()
+        for process in reversed(children):
+            process.stop()
+
+    rates = Table(
+        f"applied: {measured['orders']:,} orders ({clients} clients, PSP latency {latency_ms} ms, "
+        f"executor {concurrency}x{batch})",
+        ["measure", "value"],
+    )
+    rates.add("accepted (201s ÷ placing seconds)", f"{measured['accepted_per_s']:,.1f} orders/s")
+    rates.add("applied (first POST → last applied)", f"{measured['applied_per_s']:,.1f} orders/s")
+    rates.add("applied while placing", f"{measured['applied_while_placing_per_s']:,.1f} orders/s")
+    rates.add("placing", f"{measured['place_s']:.2f} s")
+    rates.add("drain after the last POST", f"{measured['drain_s']:.2f} s")
+    rates.add("orders applied / placed", f"{measured['applied']:,} / {measured['orders']:,}")
+    rates.add("POST errors", measured["errors"])
+    lag = measured["lag_ms"]
+    rates.add(
+        "201 → applied, ms (to the sampling's resolution)",
+        f"p50 {lag['p50']:,.0f}, p95 {lag['p95']:,.0f}, p99 {lag['p99']:,.0f}",
+    )
+    result.tables.append(rates)
+    result.goals.append(
+        Goal(
+            "applied orders/s end to end (50 ms PSP)",
+            f"≥ {GOAL_APPLIED_PER_S:,.0f}",
+            f"{measured['applied_per_s']:,.1f}",
+            measured["applied_per_s"] >= GOAL_APPLIED_PER_S
+            and measured["applied"] == measured["orders"],
+        )
+    )
+    result.data.update(measured)
+    return result
+
+
+def _token(psp_url: str) -> str:
+    answer = httpx.post(
+        f"{psp_url}/v1/tokens",
+        json={"number": GOOD_CARD, "exp_month": 12, "exp_year": 2040, "cvc": "123"},
+        timeout=10,
+    )
+    answer.raise_for_status()
+    return str(answer.json()["token"])
+
+
+def _measure(
+    ctx: BenchContext,
+    api_url: str,
+    key: str,
+    prefix: str,
+    token: str,
+    checkouts: int,
+    clients: int,
+    views: LiveViews,
+    sample_s: float,
+    deadline_s: float,
+) -> dict[str, Any]:
+    accepted_at: dict[str, float] = {}  # order id -> when its checkout's 201 came
+    applied_at: dict[str, float] = {}
+    lock = threading.Lock()
+    placing_done = threading.Event()
+    client = httpx.Client(
+        base_url=api_url,
+        timeout=30,
+        limits=httpx.Limits(max_connections=clients),
+        headers={"Authorization": f"Bearer {key}"},
+    )
+
+    def post(index: int) -> None:
+        body = checkout_body(prefix, index, token)
+        answer = client.post(
+            "/payments", json=body, headers={"Idempotency-Key": f"{prefix}-{index}"}
+        )
+        if answer.status_code != 201:
+            raise RuntimeError(f"POST /payments answered {answer.status_code}")
+        now = time.perf_counter()
+        with lock:
+            for line in body["payment_orders"]:
+                accepted_at[line["payment_order_id"]] = now
+
+    def sample() -> None:
+        while True:
+            with lock:
+                waiting = [i for i in accepted_at if i not in applied_at]
+            for start in range(0, len(waiting), CHUNK):
+                chunk = waiting[start : start + CHUNK]
+                done = views.ledger.orders_with_postings(chunk) & views.wallets.orders_credited(
+                    chunk
+                )
+                now = time.perf_counter()
+                with lock:
+                    applied_at.update(dict.fromkeys(done, now))
+            with lock:
+                finished = placing_done.is_set() and len(applied_at) == len(accepted_at)
+            if finished or time.perf_counter() > stop_at:
+                return
+            time.sleep(sample_s)
+
+    started = time.perf_counter()
+    stop_at = started + deadline_s
+    sampler = threading.Thread(target=sample, name="applied-sampler", daemon=True)
+    sampler.start()
+    try:
+        place_s, _, errors = timed_parallel(clients, checkouts, post, deadline_s=deadline_s)
+    finally:
+        client.close()
+        placing_done.set()
+    placed_at = started + place_s
+    ctx.log(f"applied: placed {len(accepted_at):,} orders in {place_s:.1f} s")
+    sampler.join(max(0.0, stop_at - time.perf_counter()) + 30)
+    with lock:
+        accepted = dict(accepted_at)
+        applied = dict(applied_at)
+    last = max(applied.values(), default=started)
+    while_placing = sum(1 for t in applied.values() if t <= placed_at)
+    return {
+        "orders": checkouts * ORDERS_PER_CHECKOUT,
+        "placed": len(accepted),
+        "applied": len(applied),
+        "errors": errors,
+        "place_s": round(place_s, 2),
+        "drain_s": round(max(0.0, last - placed_at), 2),
+        "accepted_per_s": len(accepted) / place_s if place_s else 0.0,
+        "applied_per_s": len(applied) / (last - started) if last > started else 0.0,
+        "applied_while_placing_per_s": while_placing / place_s if place_s else 0.0,
+        "lag_ms": percentiles_ms([applied[i] - accepted[i] for i in applied]),
+    }
