@@ -18,7 +18,7 @@ from payments.api.idempotency import (
     run_idempotent,
     stored_answer,
 )
-from payments.api.openapi import header, operation, spec, success
+from payments.api.openapi import created_or_existing, header, operation, spec
 from payments.api.parameters import (
     POSITION_CURSOR_PATTERN,
     CallerDep,
@@ -156,10 +156,11 @@ class PayoutsController(Controller):
             "createPayout",
             "Pay a seller's available balance out through the PSP",
             problems=(409, 413, 422),
-            answers={
-                201: success(PayoutResponse, "Created: the payout, REQUESTED"),
-                200: success(PayoutResponse, "The payout this key created before"),
-            },
+            answers=created_or_existing(
+                PayoutResponse,
+                "Created: the payout, REQUESTED",
+                "The payout this key created before",
+            ),
         ),
         description="Reserves the amount (default: everything available) on the seller's "
         "wallet and creates the payout in one atomic save; the executor pays it at the PSP. "
