@@ -77,6 +77,17 @@ def header(description: str, *, required: bool, integer: bool = False) -> OpenAP
     return OpenAPIHeader(schema=Schema(type=kind), description=description, required=required)
 
 
+def write_headers(
+    location: str, position: str = "Position of the write", *, position_required: bool = True
+) -> dict[str, OpenAPIHeader]:
+    """The headers of an answer to a write: the written thing's URL (Location) and the write's
+    event position (Event-Position)."""
+    return {
+        "location": header(location, required=True),
+        "event-position": header(position, required=position_required, integer=True),
+    }
+
+
 def link(operation_id: str, description: str, **parameters: str) -> Link:
     """A link from an answer to another operation, its parameters taken from the answer."""
     return Link(operation_id=operation_id, parameters=dict(parameters), description=description)

@@ -20,6 +20,7 @@ from payments.api.openapi import (
     header,
     link,
     spec,
+    write_headers,
 )
 from payments.api.parameters import (
     AsOfQuery,
@@ -173,12 +174,10 @@ def _placement_response(placement: Placement) -> StoredResponse:
 
 
 _CREATED_HEADERS = {
-    "location": header("The checkout's URL, /checkouts/{checkout_id}", required=True),
-    "event-position": header(
+    **write_headers(
+        "The checkout's URL, /checkouts/{checkout_id}",
         "Event store position of the write; pass it as min_position to wait for a status "
         "change you caused",
-        required=True,
-        integer=True,
     ),
     "idempotent-replayed": header("`true` when this is a stored answer replayed", required=False),
 }

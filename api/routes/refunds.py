@@ -19,9 +19,9 @@ from payments.api.idempotency import (
 from payments.api.openapi import (
     created_or_existing,
     created_or_replayed,
-    header,
     link,
     spec,
+    write_headers,
 )
 from payments.api.parameters import (
     CallerDep,
@@ -49,10 +49,7 @@ _READ_BACK = {
         refund_id="$response.body#/refund_id",
     ),
 }
-_CREATED_HEADERS = {
-    "location": header("The refund's URL, /refunds/{refund_id}", required=True),
-    "event-position": header("Position of the write", required=True, integer=True),
-}
+_CREATED_HEADERS = write_headers("The refund's URL, /refunds/{refund_id}")
 
 
 def amount_minor_of(text: str | None, currency: str) -> int | None:
