@@ -33,7 +33,7 @@ from payments.bench.harness import (
     percentiles_ms,
     ratio,
 )
-from payments.bench.ingest_ceilings import app_phase, raw_phase
+from payments.bench.ingest_ceilings import Measured, app_phase, raw_phase
 from payments.bench.workload import ORDERS_PER_CHECKOUT
 
 PAYMENTS = str(Path(sys.executable).parent / "payments")
@@ -68,7 +68,7 @@ def run(ctx: BenchContext) -> ScenarioResult:
             "rw_count": rw_count,
         },
     )
-    measured: dict[str, dict[int, dict[str, Any]]] = {"api": {}, "app1": {}, "app": {}, "raw": {}}
+    measured: Measured = {"api": {}, "app1": {}, "app": {}, "raw": {}}
 
     open_phase, read_phase = _api_phase(
         ctx,
@@ -232,7 +232,7 @@ def _api_phase(
     read_after_write: tuple[int, int],
     log_level: str,
     server_command: str,
-    measured: dict[str, dict[int, dict[str, Any]]],
+    measured: Measured,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     rate, open_seconds = open_loop
     database_url = ctx.create_database("ingest_api")
