@@ -17,11 +17,11 @@ from __future__ import annotations
 import json
 import sys
 import uuid
-from pathlib import Path
 from typing import Any
 
 from payments.bench.cpu import per_item_ms, tree_cpu_seconds
 from payments.bench.harness import (
+    PAYMENTS,
     BenchContext,
     ChildProcess,
     Goal,
@@ -36,7 +36,6 @@ from payments.bench.harness import (
 from payments.bench.ingest_ceilings import Measured, app_phase, raw_phase
 from payments.bench.workload import ORDERS_PER_CHECKOUT
 
-PAYMENTS = str(Path(sys.executable).parent / "payments")
 RATIO_GOAL = 0.6
 P99_GOAL_MS = 50.0
 
