@@ -13,23 +13,28 @@ from payments.runtime.idempotency import ClaimOutcome, IdempotencyStore, StoredR
 from payments.runtime.keys import Caller
 
 
+def key_problem(status: int, kind: str, title: str, detail: str) -> ProblemError:
+    """A problem with the Idempotency-Key header, of type idempotency-key-{kind} (missing,
+    invalid, reused)."""
+    field = FieldProblem(field="header.Idempotency-Key", message=kind)
+    return ProblemError(status, f"idempotency-key-{kind}", title, detail, errors=[field])
+
+
 def require_key(key: str | None) -> str:
     if key is None:
-        raise ProblemError(
+        raise key_problem(
             400,
-            "idempotency-key-missing",
+            "missing",
             "Idempotency-Key header required",
             "Every POST that creates something needs an Idempotency-Key header "
             "(a unique value per operation, e.g. a UUID); retry with the same key.",
-            errors=[FieldProblem(field="header.Idempotency-Key", message="missing")],
         )
     if not valid_key(key):
-        raise ProblemError(
+        raise key_problem(
             400,
-            "idempotency-key-invalid",
+            "invalid",
             "Idempotency-Key header invalid",
             "The Idempotency-Key must be 1-255 printable ASCII characters.",
-            errors=[FieldProblem(field="header.Idempotency-Key", message="invalid")],
         )
     return key
 
@@ -95,12 +100,11 @@ def run_idempotent(
             headers={"retry-after": "1"},
         )
     if claim.outcome is ClaimOutcome.MISMATCH:
-        raise ProblemError(
+        raise key_problem(
             422,
-            "idempotency-key-reused",
+            "reused",
             "Idempotency-Key reused with a different body",
             "This key was used for a request with another body; use a new key.",
-            errors=[FieldProblem(field="header.Idempotency-Key", message="reused")],
         )
     try:
         stored = command()

@@ -66,9 +66,26 @@ def success(model: type[Any], description: str, media_type: str = JSON) -> Respo
     )
 
 
+def created_or_existing(model: type[Any], created: str, existing: str) -> dict[int, ResponseSpec]:
+    """The success answers of an idempotent creating POST: 201 with what it created, 200 with
+    what the same request created before."""
+    return {201: success(model, created), 200: success(model, existing)}
+
+
 def header(description: str, *, required: bool, integer: bool = False) -> OpenAPIHeader:
     kind = OpenAPIType.INTEGER if integer else OpenAPIType.STRING
     return OpenAPIHeader(schema=Schema(type=kind), description=description, required=required)
+
+
+def write_headers(
+    location: str, position: str = "Position of the write", *, position_required: bool = True
+) -> dict[str, OpenAPIHeader]:
+    """The headers of an answer to a write: the written thing's URL (Location) and the write's
+    event position (Event-Position)."""
+    return {
+        "location": header(location, required=True),
+        "event-position": header(position, required=position_required, integer=True),
+    }
 
 
 def link(operation_id: str, description: str, **parameters: str) -> Link:

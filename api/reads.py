@@ -142,6 +142,13 @@ def order_responses(views: LiveViews, rows: list[OrderStatus]) -> list[PaymentOr
     ]
 
 
+def fresh_views(services: Services, min_position: int | None) -> LiveViews:
+    """The live views, once the order status view has applied min_position."""
+    views = LiveViews.on(services.pool)
+    ensure_fresh(services, views.order_status, min_position)
+    return views
+
+
 def not_found(what: str) -> ProblemError:
     return ProblemError(404, "not-found", "Not found", f"{what} not found")
 
@@ -149,8 +156,7 @@ def not_found(what: str) -> ProblemError:
 def read_order(
     services: Services, payment_order_id: str, min_position: int | None
 ) -> PaymentOrderResponse:
-    views = LiveViews.on(services.pool)
-    ensure_fresh(services, views.order_status, min_position)
+    views = fresh_views(services, min_position)
     row = views.order_status.get_order(payment_order_id)
     if row is not None:
         return with_refunds(services, order_responses(views, [row])[0])
@@ -175,8 +181,7 @@ def order_response_from_events(views: LiveViews, order: PaymentOrder) -> Payment
 def read_checkout(
     services: Services, checkout_id: str, min_position: int | None
 ) -> CheckoutResponse:
-    views = LiveViews.on(services.pool)
-    ensure_fresh(services, views.order_status, min_position)
+    views = fresh_views(services, min_position)
     row = views.order_status.get_checkout(checkout_id)
     if row is not None:
         order_ids, is_payment_done = row.payment_order_ids, row.is_payment_done
@@ -287,8 +292,7 @@ def list_orders(
     services: Services, where: OrderFilter, limit: int, cursor: str | None, min_position: int | None
 ) -> PaymentOrderPage:
     after = decode_cursor(cursor) if cursor is not None else None
-    views = LiveViews.on(services.pool)
-    ensure_fresh(services, views.order_status, min_position)
+    views = fresh_views(services, min_position)
     page = views.order_status.list_orders(where, limit=limit, after=after)
     return PaymentOrderPage(
         items=order_responses(views, page.items),

@@ -19,12 +19,12 @@ import sys
 import threading
 import time
 import uuid
-from pathlib import Path
 from typing import Any
 
 import httpx
 
 from payments.bench.harness import (
+    PAYMENTS,
     BenchContext,
     ChildProcess,
     Goal,
@@ -32,8 +32,10 @@ from payments.bench.harness import (
     Table,
     child_env,
     create_key,
+    deployment_env,
     free_port,
     percentiles_ms,
+    sandbox_token,
     timed_parallel,
 )
 from payments.bench.workload import ORDERS_PER_CHECKOUT, checkout_body
@@ -41,9 +43,7 @@ from payments.projections.catalog import LiveViews
 from payments.runtime.config import Settings
 from payments.runtime.services import build_services
 
-PAYMENTS = str(Path(sys.executable).parent / "payments")
 SECRET = "whsec_bench_applied"  # a benchmark's sandbox secret, not a credential
-GOOD_CARD = "4242424242424242"
 GOAL_APPLIED_PER_S = 500.0
 CHUNK = 1000  # order ids per query of the views
 
@@ -71,13 +71,7 @@ def run(ctx: BenchContext) -> ScenarioResult:
     psp_port, api_port = free_port(), free_port()
     psp_url, api_url = f"http://127.0.0.1:{psp_port}", f"http://127.0.0.1:{api_port}"
     env = {
-        "PAYMENTS_DATABASE_URL": database_url,
-        "PAYMENTS_PSP_URL": psp_url,
-        "PAYMENTS_WEBHOOK_SECRET": SECRET,
-        "PAYMENTS_PORT": str(api_port),
-        "PAYMENTS_HOST": "127.0.0.1",
-        "PAYMENTS_LOG_LEVEL": "WARNING",
-        "PAYMENTS_DATA_DIR": str(ctx.work_dir / "applied-data"),
+        **deployment_env(database_url, psp_url, api_port, SECRET, ctx.work_dir / "applied-data"),
         "PAYMENTS_EXECUTOR_CONCURRENCY": str(concurrency),
         "PAYMENTS_EXECUTOR_BATCH_SIZE": str(batch),
     }
@@ -109,7 +103,7 @@ def run(ctx: BenchContext) -> ScenarioResult:
             httpx.post(
                 f"{psp_url}/admin/faults", json={**rule, "endpoint": "charges"}, timeout=10
             ).raise_for_status()
-        token = _token(psp_url)
+        token = sandbox_token(psp_url)
         key = create_key(child_env(**env), "merchant")
         services = build_services(Settings.from_env(env), database_url)
         views = LiveViews.on(services.pool)
@@ -152,16 +146,6 @@ def run(ctx: BenchContext) -> ScenarioResult:
     )
     result.data.update(measured)
     return result
-
-
-def _token(psp_url: str) -> str:
-    answer = httpx.post(
-        f"{psp_url}/v1/tokens",
-        json={"number": GOOD_CARD, "exp_month": 12, "exp_year": 2040, "cvc": "123"},
-        timeout=10,
-    )
-    answer.raise_for_status()
-    return str(answer.json()["token"])
 
 
 def _measure(

@@ -31,7 +31,6 @@ import sys
 import time
 import uuid
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -46,12 +45,15 @@ from payments.bench.day_checks import (
 from payments.bench.day_checks import orders as day_orders
 from payments.bench.day_report import check_invariants, day_result
 from payments.bench.harness import (
+    PAYMENTS,
     BenchContext,
     ChildProcess,
     ScenarioResult,
     child_env,
     create_key,
+    deployment_env,
     free_port,
+    sandbox_token,
     timed_parallel,
 )
 from payments.bench.workload import ORDERS_PER_CHECKOUT, checkout_body
@@ -63,9 +65,7 @@ from payments.runtime.config import Settings
 from payments.runtime.roles import build_executor
 from payments.runtime.services import Services, build_services
 
-PAYMENTS = str(Path(sys.executable).parent / "payments")
 SECRET = "whsec_bench_day"  # a benchmark's sandbox secret, not a credential
-GOOD_CARD = "4242424242424242"
 # test card -> share of checkouts (percent) when not overridden
 CARD_MIX = {
     "declined": ("4000000000000002", "pct_declined", 2.0),
@@ -123,15 +123,7 @@ def run(ctx: BenchContext) -> ScenarioResult:
         child_env(PSP_SANDBOX_WEBHOOK_SECRET=SECRET),
         ctx.work_dir / "psp-sandbox.log",
     )
-    api_env = {
-        "PAYMENTS_DATABASE_URL": database_url,
-        "PAYMENTS_PSP_URL": psp_url,
-        "PAYMENTS_WEBHOOK_SECRET": SECRET,
-        "PAYMENTS_PORT": str(api_port),
-        "PAYMENTS_HOST": "127.0.0.1",
-        "PAYMENTS_LOG_LEVEL": "WARNING",
-        "PAYMENTS_DATA_DIR": str(ctx.work_dir / "api-data"),
-    }
+    api_env = deployment_env(database_url, psp_url, api_port, SECRET, ctx.work_dir / "api-data")
     api = ChildProcess(
         "payments api", [PAYMENTS, "api"], child_env(**api_env), ctx.work_dir / "api.log"
     )
@@ -226,8 +218,8 @@ def _checkout_cards(
     psp_url: str, checkouts: int, mix: dict[str, tuple[str, float]]
 ) -> list[tuple[str, str]]:
     """(card kind, token) per checkout: each kind's share spread evenly over the day."""
-    tokens = {"good": _token(psp_url, GOOD_CARD)}
-    tokens.update({name: _token(psp_url, card) for name, (card, _) in mix.items()})
+    tokens = {"good": sandbox_token(psp_url)}
+    tokens.update({name: sandbox_token(psp_url, card) for name, (card, _) in mix.items()})
     kinds = ["good"] * checkouts
     for slot, (name, (_, pct)) in enumerate(mix.items()):
         count = round(checkouts * pct / 100)
@@ -237,16 +229,6 @@ def _checkout_cards(
                 index = (index + 1) % checkouts
             kinds[index] = name
     return [(kind, tokens[kind]) for kind in kinds]
-
-
-def _token(psp_url: str, number: str) -> str:
-    answer = httpx.post(
-        f"{psp_url}/v1/tokens",
-        json={"number": number, "exp_month": 12, "exp_year": 2040, "cvc": "123"},
-        timeout=10,
-    )
-    answer.raise_for_status()
-    return str(answer.json()["token"])
 
 
 def _place(

@@ -28,6 +28,7 @@ from payments.bench.harness import (
     child_env,
     free_port,
     ratio,
+    sandbox_token,
     timed_parallel,
 )
 from payments.bench.workload import ORDERS_PER_CHECKOUT, place_command
@@ -88,7 +89,7 @@ def run(ctx: BenchContext) -> ScenarioResult:
     try:
         sandbox.wait_http(f"{url}/health")
         ctx.log(f"psp sandbox on {url} (pid {sandbox.pid})")
-        tokens = [_token(url) for _ in range(tokens_count)]
+        tokens = [sandbox_token(url) for _ in range(tokens_count)]
         for latency_ms in latencies:
             raw_rates: dict[int, float] = {}
             for setting in settings:
@@ -146,16 +147,6 @@ def run(ctx: BenchContext) -> ScenarioResult:
         )
     result.data = {"runs": runs}
     return result
-
-
-def _token(url: str) -> str:
-    answer = httpx.post(
-        f"{url}/v1/tokens",
-        json={"number": "4242424242424242", "exp_month": 12, "exp_year": 2040, "cvc": "123"},
-        timeout=10,
-    )
-    answer.raise_for_status()
-    return str(answer.json()["token"])
 
 
 def _set_latency(url: str, latency_ms: int) -> None:

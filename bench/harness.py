@@ -209,10 +209,43 @@ class ChildProcess:
         return self.log_path.read_text(errors="replace")[-chars:]
 
 
+# The `payments` command installed beside this Python, as a deployment runs it.
+PAYMENTS = str(Path(sys.executable).parent / "payments")
+# The sandbox PSP's test card that is always charged.
+GOOD_CARD = "4242424242424242"
+
+
+def deployment_env(
+    database_url: str, psp_url: str, port: int, webhook_secret: str, data_dir: Path
+) -> dict[str, str]:
+    """The PAYMENTS_* settings of a deployment's processes against the sandbox PSP: the
+    database, the PSP and its webhook secret, where the API listens, where it keeps data."""
+    return {
+        "PAYMENTS_DATABASE_URL": database_url,
+        "PAYMENTS_PSP_URL": psp_url,
+        "PAYMENTS_WEBHOOK_SECRET": webhook_secret,
+        "PAYMENTS_PORT": str(port),
+        "PAYMENTS_HOST": "127.0.0.1",
+        "PAYMENTS_LOG_LEVEL": "WARNING",
+        "PAYMENTS_DATA_DIR": str(data_dir),
+    }
+
+
+def sandbox_token(psp_url: str, number: str = GOOD_CARD) -> str:
+    """A token for a test card from the sandbox PSP, as a checkout page gets one."""
+    answer = httpx.post(
+        f"{psp_url}/v1/tokens",
+        json={"number": number, "exp_month": 12, "exp_year": 2040, "cvc": "123"},
+        timeout=10,
+    )
+    answer.raise_for_status()
+    return str(answer.json()["token"])
+
+
 def create_key(env: Mapping[str, str], role: str = "admin") -> str:
     """An API key of the benchmarked deployment, made as a user makes one."""
     done = subprocess.run(
-        [str(Path(sys.executable).parent / "payments"), "keys", "create", "--role", role, "--json"],
+        [PAYMENTS, "keys", "create", "--role", role, "--json"],
         env=dict(env),
         capture_output=True,
         text=True,

@@ -17,11 +17,11 @@ from __future__ import annotations
 import json
 import sys
 import uuid
-from pathlib import Path
 from typing import Any
 
 from payments.bench.cpu import per_item_ms, tree_cpu_seconds
 from payments.bench.harness import (
+    PAYMENTS,
     BenchContext,
     ChildProcess,
     Goal,
@@ -33,10 +33,9 @@ from payments.bench.harness import (
     percentiles_ms,
     ratio,
 )
-from payments.bench.ingest_ceilings import app_phase, raw_phase
+from payments.bench.ingest_ceilings import Measured, app_phase, raw_phase
 from payments.bench.workload import ORDERS_PER_CHECKOUT
 
-PAYMENTS = str(Path(sys.executable).parent / "payments")
 RATIO_GOAL = 0.6
 P99_GOAL_MS = 50.0
 
@@ -68,7 +67,7 @@ def run(ctx: BenchContext) -> ScenarioResult:
             "rw_count": rw_count,
         },
     )
-    measured: dict[str, dict[int, dict[str, Any]]] = {"api": {}, "app1": {}, "app": {}, "raw": {}}
+    measured: Measured = {"api": {}, "app1": {}, "app": {}, "raw": {}}
 
     open_phase, read_phase = _api_phase(
         ctx,
@@ -232,7 +231,7 @@ def _api_phase(
     read_after_write: tuple[int, int],
     log_level: str,
     server_command: str,
-    measured: dict[str, dict[int, dict[str, Any]]],
+    measured: Measured,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     rate, open_seconds = open_loop
     database_url = ctx.create_database("ingest_api")

@@ -21,6 +21,9 @@ from payments.bench.workload import checkout_body, place_command
 from payments.runtime.config import Settings
 from payments.runtime.services import build_services
 
+# Each level's figures (see figures) by mode ("api", "app1", "app", "raw") and level.
+Measured = dict[str, dict[int, dict[str, Any]]]
+
 RAW_SCHEMA = [
     """
     CREATE TABLE IF NOT EXISTS bench_raw_checkouts (
@@ -62,11 +65,7 @@ def figures(
 
 
 def app_phase(
-    ctx: BenchContext,
-    levels: list[int],
-    count: int,
-    warmup: int,
-    measured: dict[str, dict[int, dict[str, Any]]],
+    ctx: BenchContext, levels: list[int], count: int, warmup: int, measured: Measured
 ) -> None:
     """Both with group commit (mode "app", the default) and without ("app1": each save in a
     transaction of its own, PAYMENTS_GROUP_COMMIT_MAX=1), each on a database of its own."""
@@ -108,11 +107,7 @@ def _run_threads(
 
 
 def raw_phase(
-    ctx: BenchContext,
-    levels: list[int],
-    count: int,
-    warmup: int,
-    measured: dict[str, dict[int, dict[str, Any]]],
+    ctx: BenchContext, levels: list[int], count: int, warmup: int, measured: Measured
 ) -> None:
     database_url = ctx.create_database("ingest_raw")
     pool = ConnectionPool(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Annotated, Protocol, TypeVar
+from typing import Annotated, Any, Protocol, TypeVar
 
 import msgspec
 from litestar import Controller, get, post
@@ -111,29 +111,37 @@ def _reason(data: ReplayRequest | None) -> str:
     return data.reason if data else ReplayRequest().reason
 
 
+def list_spec(operation_id: str, parked: str) -> dict[str, Any]:
+    """The decorator of a route that lists the dead letters of one kind (`parked`: "Orders")."""
+    return {
+        **spec(operation_id, f"{parked} parked after their last retry"),
+        **access(Role.OPERATOR),
+    }
+
+
+def replay_one_spec(operation_id: str, noun: str) -> dict[str, Any]:
+    """The decorator of a route that sends one dead-lettered order, payout or refund back."""
+    return {
+        **spec(
+            operation_id,
+            f"Send one dead-lettered {noun} back to the executor",
+            problems=(404, 409, 413, 422),
+        ),
+        "description": f"Optional body {{reason}}. 409 when the {noun} is not dead-lettered.",
+        "status_code": 202,
+        **access(Role.OPERATOR),
+    }
+
+
 class DeadLettersController(Controller):
     path = "/dead-letters"
     tags = ["operations"]
 
-    @get(
-        "/",
-        **spec("listDeadLetters", "Orders parked after their last retry"),
-        **access(Role.OPERATOR),
-    )
+    @get("/", **list_spec("listDeadLetters", "Orders"))
     def list(self, services: ServicesDep) -> DeadLetterList:
         return DeadLetterList(views(services, CHARGE, DeadLetterView, "payment_order_id"))
 
-    @post(
-        "/{payment_order_id:str}/replay",
-        **spec(
-            "replayDeadLetter",
-            "Send one dead-lettered order back to the executor",
-            problems=(404, 409, 413, 422),
-        ),
-        description="Optional body {reason}. 409 when the order is not dead-lettered.",
-        status_code=202,
-        **access(Role.OPERATOR),
-    )
+    @post("/{payment_order_id:str}/replay", **replay_one_spec("replayDeadLetter", "order"))
     def replay_one(
         self,
         payment_order_id: PaymentOrderIdPath,
@@ -157,25 +165,11 @@ class DeadLettersController(Controller):
         ids = [d.reference for d in parked(services)]
         return replay(services, CHARGE, ids, "replayed by operator (all)", caller.key_id)
 
-    @get(
-        "/payouts",
-        **spec("listPayoutDeadLetters", "Payouts parked after their last retry"),
-        **access(Role.OPERATOR),
-    )
+    @get("/payouts", **list_spec("listPayoutDeadLetters", "Payouts"))
     def list_payouts(self, services: ServicesDep) -> PayoutDeadLetterList:
         return PayoutDeadLetterList(views(services, PAYOUT, PayoutDeadLetterView, "payout_id"))
 
-    @post(
-        "/payouts/{payout_id:str}/replay",
-        **spec(
-            "replayPayoutDeadLetter",
-            "Send one dead-lettered payout back to the executor",
-            problems=(404, 409, 413, 422),
-        ),
-        description="Optional body {reason}. 409 when the payout is not dead-lettered.",
-        status_code=202,
-        **access(Role.OPERATOR),
-    )
+    @post("/payouts/{payout_id:str}/replay", **replay_one_spec("replayPayoutDeadLetter", "payout"))
     def replay_payout(
         self,
         payout_id: PayoutIdPath,
@@ -187,24 +181,13 @@ class DeadLettersController(Controller):
 
     @get(
         "/refunds",
-        **spec("listRefundDeadLetters", "Refunds parked after their last retry"),
+        **list_spec("listRefundDeadLetters", "Refunds"),
         description="Their amount stays reserved on the order until a replay settles them.",
-        **access(Role.OPERATOR),
     )
     def list_refunds(self, services: ServicesDep) -> RefundDeadLetterList:
         return RefundDeadLetterList(views(services, REFUND, RefundDeadLetterView, "refund_id"))
 
-    @post(
-        "/refunds/{refund_id:str}/replay",
-        **spec(
-            "replayRefundDeadLetter",
-            "Send one dead-lettered refund back to the executor",
-            problems=(404, 409, 413, 422),
-        ),
-        description="Optional body {reason}. 409 when the refund is not dead-lettered.",
-        status_code=202,
-        **access(Role.OPERATOR),
-    )
+    @post("/refunds/{refund_id:str}/replay", **replay_one_spec("replayRefundDeadLetter", "refund"))
     def replay_refund(
         self,
         refund_id: RefundIdPath,

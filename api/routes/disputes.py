@@ -18,7 +18,7 @@ from payments.api.card_guard import guard_keyed_body
 from payments.api.dispute_reads import dispute_response
 from payments.api.dispute_schemas import DisputeEvidenceRequest, DisputeResponse
 from payments.api.idempotency import require_key, run_idempotent, stored_answer
-from payments.api.openapi import header, operation, spec, success
+from payments.api.openapi import operation, spec, success, write_headers
 from payments.api.parameters import CallerDep, IdempotencyKeyHeader, PaymentOrderIdPath, ServicesDep
 from payments.api.problems import ProblemError
 from payments.domain.api_key import Role
@@ -103,14 +103,11 @@ class DisputesController(Controller):
         request_max_body_size=MAX_BODY_BYTES,
         operation_class=operation(
             headers={
-                202: {
-                    "location": header("The dispute's URL", required=True),
-                    "event-position": header(
-                        "Position of the write (absent when it was recorded before)",
-                        required=False,
-                        integer=True,
-                    ),
-                },
+                202: write_headers(
+                    "The dispute's URL",
+                    "Position of the write (absent when it was recorded before)",
+                    position_required=False,
+                )
             }
         ),
         **access(Role.MERCHANT),

@@ -14,7 +14,14 @@ from payments.api.auth import access
 from payments.api.card_guard import refuse_card_data
 from payments.api.dispute_reads import with_dispute
 from payments.api.idempotency import require_key, run_idempotent, stored_answer
-from payments.api.openapi import created_or_replayed, header, link, spec, success
+from payments.api.openapi import (
+    created_or_existing,
+    created_or_replayed,
+    header,
+    link,
+    spec,
+    write_headers,
+)
 from payments.api.parameters import (
     AsOfQuery,
     CallerDep,
@@ -167,12 +174,10 @@ def _placement_response(placement: Placement) -> StoredResponse:
 
 
 _CREATED_HEADERS = {
-    "location": header("The checkout's URL, /checkouts/{checkout_id}", required=True),
-    "event-position": header(
+    **write_headers(
+        "The checkout's URL, /checkouts/{checkout_id}",
         "Event store position of the write; pass it as min_position to wait for a status "
         "change you caused",
-        required=True,
-        integer=True,
     ),
     "idempotent-replayed": header("`true` when this is a stored answer replayed", required=False),
 }
@@ -219,10 +224,11 @@ class PaymentsController(Controller):
             "createCheckout",
             "Place a checkout: one payment order per seller",
             problems=(409, 413, 415, 422),
-            answers={
-                201: success(CheckoutResponse, "Created: the checkout and each order's status"),
-                200: success(CheckoutResponse, "The identical checkout already existed"),
-            },
+            answers=created_or_existing(
+                CheckoutResponse,
+                "Created: the checkout and each order's status",
+                "The identical checkout already existed",
+            ),
         ),
         description="Creates a Checkout and its PaymentOrders atomically. Needs Idempotency-Key. "
         "Answers 201 (created) or 200 (the identical checkout already existed). Card numbers "

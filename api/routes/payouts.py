@@ -18,7 +18,7 @@ from payments.api.idempotency import (
     run_idempotent,
     stored_answer,
 )
-from payments.api.openapi import header, operation, spec, success
+from payments.api.openapi import created_or_existing, operation, spec, write_headers
 from payments.api.parameters import (
     POSITION_CURSOR_PATTERN,
     CallerDep,
@@ -156,10 +156,11 @@ class PayoutsController(Controller):
             "createPayout",
             "Pay a seller's available balance out through the PSP",
             problems=(409, 413, 422),
-            answers={
-                201: success(PayoutResponse, "Created: the payout, REQUESTED"),
-                200: success(PayoutResponse, "The payout this key created before"),
-            },
+            answers=created_or_existing(
+                PayoutResponse,
+                "Created: the payout, REQUESTED",
+                "The payout this key created before",
+            ),
         ),
         description="Reserves the amount (default: everything available) on the seller's "
         "wallet and creates the payout in one atomic save; the executor pays it at the PSP. "
@@ -168,14 +169,7 @@ class PayoutsController(Controller):
         status_code=201,
         before_request=idempotency_key_guard,
         request_max_body_size=MAX_BODY_BYTES,
-        operation_class=operation(
-            headers={
-                201: {
-                    "location": header("The payout's URL", required=True),
-                    "event-position": header("Position of the write", required=True, integer=True),
-                }
-            }
-        ),
+        operation_class=operation(headers={201: write_headers("The payout's URL")}),
         **access(Role.OPERATOR),
     )
     def create_payout(

@@ -19,7 +19,7 @@ from msgspec import Meta
 from payments.api.auth import access
 from payments.api.card_guard import guard_keyed_body
 from payments.api.idempotency import require_key, run_idempotent, stored_answer
-from payments.api.openapi import spec, success
+from payments.api.openapi import created_or_existing, spec
 from payments.api.parameters import CallerDep, CheckoutIdPath, IdempotencyKeyHeader, ServicesDep
 from payments.api.problems import ProblemError
 from payments.api.reads import not_found
@@ -132,10 +132,11 @@ class PrivacyController(Controller):
             "createErasure",
             "Erase a buyer's personal data for good",
             problems=(400, 404, 409, 413, 422),
-            answers={
-                201: success(ErasureResponse, "Erased now: the record of the erasure"),
-                200: success(ErasureResponse, "Erased before: the earlier record"),
-            },
+            answers=created_or_existing(
+                ErasureResponse,
+                "Erased now: the record of the erasure",
+                "Erased before: the earlier record",
+            ),
         ),
         description="Erases the keys that seal the buyer_info of every checkout of this "
         "buyer (or of this checkout, placed without a buyer_id), or a seller's legal name, "

@@ -19,7 +19,7 @@ from payments.api.idempotency import (
     run_idempotent,
     stored_answer,
 )
-from payments.api.openapi import operation, raw_body, spec, success
+from payments.api.openapi import created_or_existing, operation, raw_body, spec, success
 from payments.api.parameters import CallerDep, IdempotencyKeyHeader, ServicesDep
 from payments.api.problems import ProblemError, problem_specs
 from payments.api.reconciliation_parameters import (
@@ -135,8 +135,11 @@ class ReconciliationsController(Controller):
         request_max_body_size=MAX_UPLOAD_BYTES,
         before_request=idempotency_key_guard,
         responses={
-            201: success(dict[str, Any], "Created: the run's summary"),
-            200: success(dict[str, Any], "This exact file was already reconciled"),
+            **created_or_existing(
+                dict[str, Any],
+                "Created: the run's summary",
+                "This exact file was already reconciled",
+            ),
             **problem_specs(409, 413, 415, 422),
         },
         operation_class=operation(request_body=_CSV_BODY),

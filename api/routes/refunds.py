@@ -16,7 +16,13 @@ from payments.api.idempotency import (
     run_idempotent,
     stored_answer,
 )
-from payments.api.openapi import created_or_replayed, header, link, spec, success
+from payments.api.openapi import (
+    created_or_existing,
+    created_or_replayed,
+    link,
+    spec,
+    write_headers,
+)
 from payments.api.parameters import (
     CallerDep,
     IdempotencyKeyHeader,
@@ -43,10 +49,7 @@ _READ_BACK = {
         refund_id="$response.body#/refund_id",
     ),
 }
-_CREATED_HEADERS = {
-    "location": header("The refund's URL, /refunds/{refund_id}", required=True),
-    "event-position": header("Position of the write", required=True, integer=True),
-}
+_CREATED_HEADERS = write_headers("The refund's URL, /refunds/{refund_id}")
 
 
 def amount_minor_of(text: str | None, currency: str) -> int | None:
@@ -93,10 +96,9 @@ class RefundsController(Controller):
             "createRefund",
             "Refund a captured order, in part or in full",
             problems=(404, 409, 413, 422),
-            answers={
-                201: success(RefundResponse, "Created: the refund, PENDING"),
-                200: success(RefundResponse, "The refund this key created before"),
-            },
+            answers=created_or_existing(
+                RefundResponse, "Created: the refund, PENDING", "The refund this key created before"
+            ),
         ),
         description="Reserves the amount (default: everything left to refund) on the order and "
         "creates the refund in one atomic save; the executor refunds it at the PSP exactly "

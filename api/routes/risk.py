@@ -4,7 +4,7 @@ operator with a reason; the decision is recorded with the operator's key id."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, get, post
@@ -99,10 +99,16 @@ def review_page(services: Services, limit: int, cursor: str | None) -> ReviewPag
     )
 
 
-DECISION_NOTE = (
-    "Body {reason} (1-500 characters), recorded with your key id. 404 for an unknown order, "
-    "409 when the order is not waiting for review (decided already, or never held)."
-)
+def decision_spec(operation_id: str, summary: str) -> dict[str, Any]:
+    """The decorator of an operator's decision on an order in review (approve, decline)."""
+    return {
+        **spec(operation_id, summary, problems=(404, 409, 413, 422)),
+        "description": "Body {reason} (1-500 characters), recorded with your key id. 404 for an "
+        "unknown order, 409 when the order is not waiting for review (decided already, or "
+        "never held).",
+        "status_code": 200,
+        **access(Role.OPERATOR),
+    }
 
 
 class RiskController(Controller):
@@ -127,14 +133,9 @@ class RiskController(Controller):
 
     @post(
         "/reviews/{payment_order_id:str}/approve",
-        **spec(
-            "approveRiskReview",
-            "Approve an order in review: it goes on to the executor",
-            problems=(404, 409, 413, 422),
+        **decision_spec(
+            "approveRiskReview", "Approve an order in review: it goes on to the executor"
         ),
-        description=DECISION_NOTE,
-        status_code=200,
-        **access(Role.OPERATOR),
     )
     def approve(
         self,
@@ -147,14 +148,10 @@ class RiskController(Controller):
 
     @post(
         "/reviews/{payment_order_id:str}/decline",
-        **spec(
+        **decision_spec(
             "declineRiskReview",
             "Decline an order in review: it fails with blocked_by_risk, never charged",
-            problems=(404, 409, 413, 422),
         ),
-        description=DECISION_NOTE,
-        status_code=200,
-        **access(Role.OPERATOR),
     )
     def decline(
         self,
