@@ -23,6 +23,7 @@ from limits import RateLimitItem, parse, storage, strategies
 from litestar import Request
 from litestar.concurrency import sync_to_thread
 from litestar.connection import ASGIConnection
+from litestar.di import NamedDependency
 from litestar.handlers.base import BaseRouteHandler
 from litestar.middleware.authentication import (
     AbstractAuthenticationMiddleware,
@@ -82,7 +83,7 @@ def require_role(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRo
         )
 
 
-def caller_of(request: Request[Any, Any, Any], services: Services) -> Caller:
+def caller_of(request: Request[Any, Any, Any], services: NamedDependency[Services]) -> Caller:
     """The dependency `caller`: who sent this request (an authenticated route only).
 
     It names `services`, which the key ring that made the caller lives in, so that Litestar
