@@ -10,6 +10,7 @@ from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from payments.api.auth import (
     BEARER_SCHEME,
@@ -45,7 +46,7 @@ from payments.api.security_headers import security_headers_middleware
 from payments.domain.api_key import Role
 from payments.projections.catalog import projection_states
 from payments.projections.followers.risk_feed import RiskFeed
-from payments.projections.metrics import expose_projection_metrics
+from payments.projections.metrics import expose_projection_metrics, exposed_registry
 from payments.projections.risk_metrics import expose_risk_metrics
 from payments.projections.seller_metrics import expose_seller_metrics
 from payments.projections.views.sellers import SellersView
@@ -96,6 +97,12 @@ def metrics_controller(public: bool) -> type[PrometheusController]:
         guards = declared.get("guards")
         opt = declared["opt"]
 
+        @get()
+        async def get(self) -> Response[bytes]:
+            # Litestar's own handler, but with every API process's metrics (ADR 0020).
+            latest = generate_latest(exposed_registry())
+            return Response(latest, status_code=200, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
     return MetricsController
 
 
@@ -112,7 +119,9 @@ def create_app(services: Services, *, tls: bool = False) -> Litestar:
     expose_risk_metrics(lambda: RiskFeed(services.pool, services.application).decisions())
     expose_seller_metrics(lambda: SellersView(services.pool).counts())
     schema_access = PUBLIC if settings.schema_public else access(*Role)
-    limits = RateLimits(settings.rate_limit_per_key, settings.rate_limit_failed_auth)
+    limits = RateLimits(
+        settings.rate_limit_per_key, settings.rate_limit_failed_auth, settings.api_processes
+    )
     # The console (/console) signs in with a session cookie of its own instead of a bearer key.
     authentication = DefineMiddleware(
         ApiKeyAuthentication, keys=services.key_ring, limits=limits, exclude=["^/console"]

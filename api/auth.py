@@ -132,12 +132,16 @@ class PrunedMemoryStorage(storage.MemoryStorage):
 
 
 class RateLimits:
-    """Moving-window limits in this process (the `limits` library), per key and per address."""
+    """Moving-window limits in this process (the `limits` library), per key and per address.
 
-    def __init__(self, per_key: str, failed_auth: str) -> None:
+    With `processes` API processes sharing the port (PAYMENTS_API_PROCESSES, ADR 0020), each
+    admits its share of a window (the limit ÷ processes, rounded up), so the deployment as a
+    whole never admits more than the limit however the connections spread."""
+
+    def __init__(self, per_key: str, failed_auth: str, processes: int = 1) -> None:
         self.limiter = strategies.MovingWindowRateLimiter(PrunedMemoryStorage())
-        self.per_key: RateLimitItem = parse(per_key)
-        self.failed_auth: RateLimitItem = parse(failed_auth)
+        self.per_key: RateLimitItem = share(parse(per_key), processes)
+        self.failed_auth: RateLimitItem = share(parse(failed_auth), processes)
 
     def retry_after(self, item: RateLimitItem, *identifiers: str) -> int:
         reset = self.limiter.get_window_stats(item, *identifiers).reset_time
@@ -165,6 +169,13 @@ class RateLimits:
             f"{what}; retry after {seconds} s",
             headers={"Retry-After": str(seconds)},
         )
+
+
+def share(item: RateLimitItem, processes: int) -> RateLimitItem:
+    """One process's share of a limit: the amount ÷ processes, rounded up."""
+    if processes == 1:
+        return item
+    return type(item)(math.ceil(item.amount / processes), item.multiples, item.namespace)
 
 
 def unauthorized(detail: str, error: str = "invalid_token") -> ProblemError:

@@ -56,6 +56,7 @@ def run(ctx: BenchContext) -> ScenarioResult:
     batch: int = ctx.param("batch", 64, 32)
     sample_s: float = ctx.param("sample_s", 0.5, 0.5)
     deadline_s: float = ctx.param("deadline_s", 900.0, 120.0)
+    api_processes: int = ctx.param("api_processes", 1, 1)  # PAYMENTS_API_PROCESSES (ADR 0020)
     checkouts = -(-orders // ORDERS_PER_CHECKOUT)
     result = ScenarioResult(
         "applied",
@@ -65,6 +66,7 @@ def run(ctx: BenchContext) -> ScenarioResult:
             "psp_latency_ms": latency_ms,
             "executor_concurrency_x_batch": f"{concurrency}x{batch}",
             "sample_s": sample_s,
+            "api_processes": api_processes,
         },
     )
     database_url = ctx.create_database("applied")
@@ -93,7 +95,7 @@ def run(ctx: BenchContext) -> ScenarioResult:
             ],
             {"PSP_SANDBOX_WEBHOOK_SECRET": SECRET},
         )
-        api = child("api", [PAYMENTS, "api"], env)
+        api = child("api", [PAYMENTS, "api"], {**env, "PAYMENTS_API_PROCESSES": str(api_processes)})
         sandbox.wait_http(f"{psp_url}/health")
         api.wait_http(f"{api_url}/health")
         child("worker", [PAYMENTS, "worker"], env)

@@ -36,6 +36,14 @@ def tree_cpu_seconds(pid: int) -> float | None:
     return total
 
 
+def child_pids(pid: int) -> list[int]:
+    """The live children of `pid` (e.g. the API processes of `payments api`); [] without /proc."""
+    if not Path("/proc/self/stat").exists():
+        return []
+    found = ((int(p), _stat(p)) for p in os.listdir("/proc") if p.isdigit())
+    return sorted(child for child, stat in found if stat is not None and stat[0] == pid)
+
+
 def per_item_ms(before: float | None, after: float | None, items: int) -> float | None:
     """CPU milliseconds per item between two readings (None when unknown or no items)."""
     if before is None or after is None or items <= 0:

@@ -35,6 +35,7 @@ from typing import Any
 
 import httpx
 
+from payments.bench.cpu import child_pids
 from payments.bench.day_checks import (
     database_facts,
     is_open,
@@ -84,6 +85,7 @@ def run(ctx: BenchContext) -> ScenarioResult:
     pct_charged_500: float = ctx.param("pct_charged_500", 2.0, 2.0)
     pct_drop_webhook: float = ctx.param("pct_drop_webhook", 5.0, 5.0)
     deadline_s: float = ctx.param("deadline_s", 1800.0, 120.0)
+    api_processes: int = ctx.param("api_processes", 1, 1)  # PAYMENTS_API_PROCESSES (ADR 0020)
     mix = {
         name: (card, float(ctx.param(key, pct, pct))) for name, (card, key, pct) in CARD_MIX.items()
     }
@@ -125,7 +127,10 @@ def run(ctx: BenchContext) -> ScenarioResult:
     )
     api_env = deployment_env(database_url, psp_url, api_port, SECRET, ctx.work_dir / "api-data")
     api = ChildProcess(
-        "payments api", [PAYMENTS, "api"], child_env(**api_env), ctx.work_dir / "api.log"
+        "payments api",
+        [PAYMENTS, "api"],
+        child_env(**api_env, PAYMENTS_API_PROCESSES=str(api_processes)),
+        ctx.work_dir / "api.log",
     )
     worker_env = {
         **api_env,
@@ -197,14 +202,14 @@ def run(ctx: BenchContext) -> ScenarioResult:
         started = time.perf_counter()
         facts["verify"] = verify_views(services, source)
         stage("verify", started)
-        facts["cost"] = {
-            "peak_rss_mib": {
-                "bench (executor, reconciliation, checks)": own_peak_rss_mib(),
-                "payments api": peak_rss_mib(api.pid),
-                "psp sandbox": peak_rss_mib(sandbox.pid),
-            },
-            **database_facts(services.pool),
+        peak = {
+            "bench (executor, reconciliation, checks)": own_peak_rss_mib(),
+            "payments api": peak_rss_mib(api.pid),
+            "psp sandbox": peak_rss_mib(sandbox.pid),
         }
+        for n, pid in enumerate(child_pids(api.pid) if api_processes > 1 else [], 1):
+            peak[f"payments api: API process {n}"] = peak_rss_mib(pid)
+        facts["cost"] = {"peak_rss_mib": peak, **database_facts(services.pool)}
     finally:
         if services is not None:
             services.close()

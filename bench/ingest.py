@@ -50,6 +50,8 @@ def run(ctx: BenchContext) -> ScenarioResult:
     # "serve": `payments serve --no-sandbox` (API + projections + scheduler in one process);
     # "api": `payments api` (the HTTP API alone, as production runs one process per role).
     server_command: str = ctx.param("server", "serve", "serve")
+    # PAYMENTS_API_PROCESSES of the server: HTTP processes sharing its port (ADR 0020).
+    processes: int = ctx.param("api_processes", 1, 1)
     rw_clients: int = ctx.param("rw_clients", 4, 4)
     rw_count: int = ctx.param("rw_count", 1000, 200)
     result = ScenarioResult(
@@ -63,6 +65,7 @@ def run(ctx: BenchContext) -> ScenarioResult:
             "open_seconds": open_seconds,
             "server_log_level": log_level,
             "server": server_command,
+            "api_processes": processes,
             "rw_clients": rw_clients,
             "rw_count": rw_count,
         },
@@ -77,7 +80,7 @@ def run(ctx: BenchContext) -> ScenarioResult:
         (rate, open_seconds),
         (rw_clients, rw_count),
         log_level,
-        server_command,
+        (server_command, processes),
         measured,
     )
     app_phase(ctx, levels, count, warmup, measured)
@@ -230,10 +233,11 @@ def _api_phase(
     open_loop: tuple[float, float],
     read_after_write: tuple[int, int],
     log_level: str,
-    server_command: str,
+    launch: tuple[str, int],
     measured: Measured,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     rate, open_seconds = open_loop
+    server_command, processes = launch
     database_url = ctx.create_database("ingest_api")
     port = free_port()
     url = f"http://127.0.0.1:{port}"
@@ -244,6 +248,7 @@ def _api_phase(
         PAYMENTS_LOG_LEVEL=log_level,
         PAYMENTS_PORT=str(port),
         PAYMENTS_HOST="127.0.0.1",
+        PAYMENTS_API_PROCESSES=str(processes),
     )
     server = ChildProcess(
         f"payments {server_command}", [PAYMENTS, *args], env, ctx.work_dir / "payments-server.log"

@@ -134,6 +134,32 @@ def api(ssl_certfile: Path | None, ssl_keyfile: Path | None) -> None:
     )
 
 
+@main.command("api-process", hidden=True)
+@click.option("--fd", type=int, required=True, help="The listening socket to serve on.")
+@click.option("--psp-url", default=None, help="The bundled sandbox's URL, when there is one.")
+@tls_options
+def api_process(
+    fd: int, psp_url: str | None, ssl_certfile: Path | None, ssl_keyfile: Path | None
+) -> None:
+    """One of the API processes `payments serve` and `payments api` start when
+    PAYMENTS_API_PROCESSES is above 1 (ADR 0020); not a command to run by hand."""
+    from payments.api.app import create_app
+    from payments.runtime.serve import serve_inherited_socket
+
+    settings = load_settings()
+    configure_logging(settings.log_level)
+    if not settings.database_url:
+        raise click.UsageError("an API process is started by its parent, which names the database")
+    tls = _tls(ssl_certfile, ssl_keyfile, settings)
+    serve_inherited_socket(
+        settings,
+        fd,
+        create_app=functools.partial(create_app, tls=tls is not None),
+        psp_url=psp_url,
+        tls=tls,
+    )
+
+
 @main.command()
 def worker() -> None:
     """Run the payment executor alone: follow new orders, charge them at PAYMENTS_PSP_URL."""

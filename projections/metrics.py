@@ -7,10 +7,11 @@ wherever its runner runs.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable, Iterator
 from typing import TypeVar
 
-from prometheus_client import REGISTRY
+from prometheus_client import REGISTRY, CollectorRegistry, multiprocess
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
@@ -32,6 +33,25 @@ def registered_once(kind: type[Kind]) -> Kind:
     collector = _registered[kind]
     assert isinstance(collector, kind)
     return collector
+
+
+def derived_collectors() -> list[Collector]:
+    """The collectors that compute their metrics from the database at each scrape (any
+    process answers them alike, unlike a counter of the process's own requests)."""
+    return list(_registered.values())
+
+
+def exposed_registry() -> CollectorRegistry:
+    """What /metrics shows: this process's registry; or, with API processes sharing the port
+    (PROMETHEUS_MULTIPROC_DIR set, ADR 0020), every process's own metrics summed from their
+    files, plus the ones derived from the database."""
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return REGISTRY
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+    for collector in derived_collectors():
+        registry.register(collector)
+    return registry
 
 
 # The gauges of each projection: name, help text, and the value of a projection's state.

@@ -6,9 +6,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator
 
-from prometheus_client import REGISTRY
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
+
+from payments.projections.metrics import registered_once
 
 log = logging.getLogger("payments.kyc")
 
@@ -17,8 +18,12 @@ NAME = "payments_sellers"
 HELP = "Sellers by KYC status (unverified, pending, verified, rejected) and suspension"
 
 
+def _none() -> dict[tuple[str, bool], int]:
+    return {}
+
+
 class SellerMetrics(Collector):
-    def __init__(self, counts: Counts) -> None:
+    def __init__(self, counts: Counts = _none) -> None:
         self.counts = counts
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
@@ -38,14 +43,6 @@ class SellerMetrics(Collector):
             return None
 
 
-_collectors: dict[str, SellerMetrics] = {}
-
-
 def expose_seller_metrics(counts: Counts) -> None:
     """One collector per process (the registry refuses a second); a new app's source wins."""
-    collector = _collectors.get(NAME)
-    if collector is not None:
-        collector.counts = counts
-        return
-    _collectors[NAME] = SellerMetrics(counts)
-    REGISTRY.register(_collectors[NAME])
+    registered_once(SellerMetrics).counts = counts

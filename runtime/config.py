@@ -63,6 +63,7 @@ class Settings:
         2.0  # charge checks' seller reads, kept this long (runtime/seller_cache.py)
     )
     group_commit_max: int = 64  # saves written in one transaction at most (ADR 0019); 1: off
+    api_processes: int = 1  # HTTP processes sharing the port (ADR 0020); 1: the API in-process
     console_session_s: int = 8 * 3600  # a console sign-in lasts this long (docs/console.md)
     rate_limit_per_key: str = "1000/second"
     rate_limit_failed_auth: str = "20/minute"  # per client address
@@ -124,6 +125,7 @@ class Settings:
             db_pool_size=_int(env, "PAYMENTS_DB_POOL_SIZE", 10, 1, 200),
             seller_cache_s=_float(env, "PAYMENTS_SELLER_CACHE_S", 2.0, 0, 60),
             group_commit_max=_int(env, "PAYMENTS_GROUP_COMMIT_MAX", 64, 1, 1000),
+            api_processes=_int(env, "PAYMENTS_API_PROCESSES", 1, 1, 64),
             psp_url=env.get("PAYMENTS_PSP_URL") or None,
             psp_sandbox_port=_int(env, "PAYMENTS_PSP_SANDBOX_PORT", 8010, 1, 65535),
             webhook_secret=env.get("PAYMENTS_WEBHOOK_SECRET") or None,

@@ -114,7 +114,7 @@ class SandboxProcess:
                 stdout=log_file,
                 stderr=log_file,
                 env=self.env,
-                preexec_fn=_die_with_parent,
+                preexec_fn=die_with_parent,
             )
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
@@ -137,7 +137,7 @@ class SandboxProcess:
                 self.process.kill()
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
     """In the child, before exec: get SIGTERM when `payments serve` dies, even by SIGKILL."""
     if sys.platform.startswith("linux"):
         import ctypes
@@ -159,7 +159,7 @@ def child_role(name: str, arguments: list[str]) -> RoleFactory:
                 subprocess.Popen(
                     [sys.executable, "-m", "payments.cli.main", *arguments],
                     env=env,
-                    preexec_fn=_die_with_parent,
+                    preexec_fn=die_with_parent,
                 )
             )
 
