@@ -22,16 +22,6 @@ pytestmark = [
 ]
 
 
-@pytest.fixture
-def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    base = tmp_path_factory.mktemp("processes")
-    for path in [base, *base.parents]:
-        if path == Path("/"):
-            break
-        os.chmod(path, os.stat(path).st_mode | 0o055)  # the pgserver user must traverse it (root)
-    return base / "data"
-
-
 def api_processes(parent: int) -> list[int]:
     """The `payments api-process` children of `parent`."""
     found = []

@@ -2,25 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import signal
 from pathlib import Path
 
 import httpx
-import pytest
 
 from tests.e2e.processes import Process, authorization, clean_env, create_key, free_port
 from tests.integration.helpers import checkout_body, new_key
-
-
-@pytest.fixture
-def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    base = tmp_path_factory.mktemp("serve")
-    for path in [base, *base.parents]:
-        if path == Path("/"):
-            break
-        os.chmod(path, os.stat(path).st_mode | 0o055)  # the pgserver user must traverse it (root)
-    return base / "data"
 
 
 def test_serve_on_embedded_postgres_survives_restart(data_dir: Path, tmp_path: Path) -> None:
