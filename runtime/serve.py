@@ -47,6 +47,8 @@ AppFactory = Callable[[Services], Any]
 
 log = logging.getLogger("payments.serve")
 
+KEEP_ALIVE_S = 75  # as nginx's keepalive_timeout: above a load balancer's usual 60 s
+
 
 def run_everything(
     settings: Settings,
@@ -145,6 +147,10 @@ def serve_http(
         log_config=None,
         access_log=False,
         lifespan="off",
+        # An idle connection stays open longer than clients and proxies keep theirs (httpx
+        # 5 s, a load balancer's 60 s): at uvicorn's 5 s a client could send on a connection
+        # the server was closing at that instant, and get a read error for a POST it sent.
+        timeout_keep_alive=KEEP_ALIVE_S,
         # libuv's loop and the C HTTP parser (both dependencies; ADR 0018): a POST costs
         # less of the one core the API's Python gets than with asyncio's loop and h11
         # (docs/performance.md). "auto" picks them, and falls back to asyncio and h11 in

@@ -3,6 +3,7 @@ port and their metrics; one killed is replaced while the other serves; Ctrl-C st
 
 from __future__ import annotations
 
+import http.client
 import os
 import signal
 import time
@@ -98,6 +99,16 @@ def test_two_api_processes_share_the_port_the_metrics_and_survive_a_kill(
             assert set(pool.map(place, range(40))) == {201}
         assert served_by(first[0]) == set(first), "both processes served"
         assert posts_counted(base, operator) == 40, "/metrics sums every process's counters"
+
+        # An idle connection outlives a client's keep-alive (httpx: 5 s): the server never
+        # closes one just as the client sends on it (ADR 0020).
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        connection.request("GET", "/health")
+        assert connection.getresponse().read()
+        time.sleep(6)
+        connection.request("GET", "/health")
+        assert connection.getresponse().status == 200
+        connection.close()
 
         os.kill(first[0], signal.SIGKILL)
         with ThreadPoolExecutor(6) as pool:  # the other process serves meanwhile
