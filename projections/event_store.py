@@ -29,6 +29,7 @@ from psycopg.rows import tuple_row
 from psycopg_pool import ConnectionPool
 
 from payments.projections.core import TrackedEvent
+from payments.projections.locks import EVENT_STORE_SCHEMA_CLASS
 from payments.projections.pg import fetch_all
 
 EVENTS_TABLE = "payments_events"  # eventsourcing's name for the "Payments" application
@@ -56,6 +57,17 @@ class PaymentsRecorder(PostgresApplicationRecorder):
         super().__init__(datastore, events_table_name=events_table_name)
         notify = sql.SQL("NOTIFY {}").format(sql.Identifier(self.channel_name))
         self.lock_and_notify = sql.SQL("; ").join([*self.lock_table_statements, notify])
+
+    def create_table(self) -> None:
+        """The library's, one process at a time: two processes starting together (the API
+        processes of ADR 0020, or an API and a worker) would run the same DDL concurrently,
+        and PostgreSQL fails one of them with "tuple concurrently updated"."""
+        with self.datastore.get_connection() as conn:  # autocommit: a session lock
+            conn.execute("SELECT pg_advisory_lock(%s, 0)", (EVENT_STORE_SCHEMA_CLASS,))
+            try:
+                super().create_table()
+            finally:
+                conn.execute("SELECT pg_advisory_unlock(%s, 0)", (EVENT_STORE_SCHEMA_CLASS,))
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def insert_events(

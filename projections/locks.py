@@ -14,6 +14,7 @@ WRITE_CLASS = 7261003  # transaction lock, per view or follower: one writer, and
 REBUILD_CLASS = 7261004  # session lock, per projection: one rebuild or verification
 SCHEDULER_CLASS = 7261005  # session try-lock, per job: one run at a time across processes
 SEAL_CLASS = 7261010  # transaction lock: one seal of the event log at a time
+EVENT_STORE_SCHEMA_CLASS = 7261011  # session lock: one process creates the event store's tables
 
 
 def lock_key(name: str) -> int:

@@ -91,3 +91,32 @@ def test_a_save_notifies_the_channel_listeners_wait_on(
         _insert(recorder, _events(1, 10))
         heard = list(listener.notifies(timeout=HANG_S, stop_after=1))
     assert [n.channel for n in heard] == [recorder.channel_name]
+
+
+def test_processes_starting_together_create_the_tables_one_at_a_time(
+    fresh_database_url: str,
+) -> None:
+    """Several processes opening a new event store at once (the API processes of ADR 0020):
+    without the schema lock PostgreSQL fails some with "tuple concurrently updated"."""
+    starters = 6
+    barrier = threading.Barrier(starters)
+    errors: list[BaseException] = []
+    factories: list[PostgresFactory] = []
+
+    def start() -> None:
+        factory = PostgresFactory(Environment("Payments", eventsourcing_env(fresh_database_url)))
+        factories.append(factory)
+        try:
+            barrier.wait(30)
+            factory.application_recorder()  # creates the tables, types and functions
+        except BaseException as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=start) for _ in range(starters)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(HANG_S)
+    for factory in factories:
+        factory.close()
+    assert errors == []
