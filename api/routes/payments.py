@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.params import JSONBody
 
@@ -13,7 +12,7 @@ from payments.api.as_of import parse_as_of, read_order_as_of
 from payments.api.auth import access
 from payments.api.card_guard import refuse_card_data
 from payments.api.dispute_reads import with_dispute
-from payments.api.idempotency import require_key, run_idempotent, stored_answer
+from payments.api.idempotency import OnceDep, fingerprint, require_key, stored_answer
 from payments.api.openapi import (
     created_or_existing,
     created_or_replayed,
@@ -24,10 +23,8 @@ from payments.api.openapi import (
 )
 from payments.api.parameters import (
     AsOfQuery,
-    CallerDep,
     CheckoutIdPath,
     CursorQuery,
-    IdempotencyKeyHeader,
     IdQuery,
     InstantQuery,
     LimitQuery,
@@ -64,7 +61,6 @@ from payments.runtime.idempotency import StoredResponse
 from payments.runtime.services import Services
 
 MAX_BODY_BYTES = 64 * 1024
-# Kept for modules that imported them from here; new code imports api.idempotent_post.
 CREATE_SCOPE = "POST /payments"
 JSON_MEDIA_TYPES = ("application/json",)
 
@@ -244,22 +240,12 @@ class PaymentsController(Controller):
         **access(Role.MERCHANT),
     )
     def create_checkout(
-        self,
-        data: JSONBody[CheckoutRequest],
-        services: ServicesDep,
-        caller: CallerDep,
-        idempotency_key: IdempotencyKeyHeader,
+        self, data: JSONBody[CheckoutRequest], services: ServicesDep, once: OnceDep
     ) -> Response[bytes]:
-        key = require_key(idempotency_key)
         command = to_command(data, services.settings.currency)
-        # Keyed: the body holds buyer_info, and the key's row outlives requests (ADR 0012).
-        fingerprint = services.personal_data.keyed_hash(msgspec.json.encode(data, order="sorted"))
-        return run_idempotent(
-            services.idempotency,
-            caller,
+        return once.run(
             CREATE_SCOPE,
-            key,
-            fingerprint,
+            fingerprint(data, services.personal_data.keyed_hash),  # the body holds buyer_info
             lambda: _placement_response(place_checkout(services, command)),
         )
 
