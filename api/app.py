@@ -26,6 +26,7 @@ from payments.api.idempotency import once_of
 from payments.api.logs import request_logging_middleware
 from payments.api.openapi import finish_document
 from payments.api.problems import EXCEPTION_HANDLERS, problem, problem_response, problem_specs
+from payments.api.reads import freshness_of
 from payments.api.routes.actions import AuditActionsController
 from payments.api.routes.audit import AuditController, OrderHistoryController
 from payments.api.routes.dead_letters import DeadLettersController
@@ -146,6 +147,7 @@ def create_app(services: Services, *, tls: bool = False) -> Litestar:
             "services": Provide(lambda: services, use_cache=True, sync_to_thread=False),
             "caller": Provide(caller_of, sync_to_thread=False),
             "once": Provide(once_of, sync_to_thread=False),
+            "fresh": Provide(freshness_of, sync_to_thread=False),
         },
         exception_handlers=EXCEPTION_HANDLERS,
         middleware=[

@@ -28,8 +28,6 @@ from payments.api.parameters import (
     IdQuery,
     InstantQuery,
     LimitQuery,
-    MinPositionHeader,
-    MinPositionQuery,
     PaymentOrderIdPath,
     ServicesDep,
     StatusQuery,
@@ -37,10 +35,10 @@ from payments.api.parameters import (
 from payments.api.problems import ProblemError
 from payments.api.reads import (
     LIST_DESCRIPTION,
+    FreshDep,
     PaymentOrderPage,
     list_orders,
     parse_filter,
-    parse_min_position,
     read_checkout,
     read_order,
 )
@@ -265,12 +263,11 @@ class PaymentsController(Controller):
         created_to: InstantQuery = None,
         limit: LimitQuery = 50,
         cursor: CursorQuery = None,
-        min_position: MinPositionQuery = None,
-        min_position_header: MinPositionHeader = None,
+        *,
+        fresh: FreshDep,
     ) -> PaymentOrderPage:
         where = parse_filter(status, seller_account, checkout_id, created_from, created_to)
-        position = parse_min_position(min_position, min_position_header)
-        return list_orders(services, where, limit, cursor, position)
+        return list_orders(services, where, limit, cursor, fresh.min_position())
 
     @get(
         "/payments/{payment_order_id:str}",
@@ -286,11 +283,10 @@ class PaymentsController(Controller):
         self,
         payment_order_id: PaymentOrderIdPath,
         services: ServicesDep,
-        min_position: MinPositionQuery = None,
-        min_position_header: MinPositionHeader = None,
+        fresh: FreshDep,
         as_of: AsOfQuery = None,
     ) -> PaymentOrderResponse:
-        position = parse_min_position(min_position, min_position_header)
+        position = fresh.min_position()
         instant = parse_as_of(as_of)
         if instant is not None:
             return read_order_as_of(services, payment_order_id, instant)
@@ -303,11 +299,6 @@ class PaymentsController(Controller):
         **access(Role.MERCHANT, Role.OPERATOR, Role.FINANCE),
     )
     def get_checkout(
-        self,
-        checkout_id: CheckoutIdPath,
-        services: ServicesDep,
-        min_position: MinPositionQuery = None,
-        min_position_header: MinPositionHeader = None,
+        self, checkout_id: CheckoutIdPath, services: ServicesDep, fresh: FreshDep
     ) -> CheckoutResponse:
-        position = parse_min_position(min_position, min_position_header)
-        return read_checkout(services, checkout_id, position)
+        return read_checkout(services, checkout_id, fresh.min_position())
