@@ -23,9 +23,11 @@ from payments.api.auth import (
 )
 from payments.api.console import TEMPLATES, console_router
 from payments.api.edge import PaymentsRequest, allow_header_middleware, control_character_middleware
+from payments.api.idempotency import once_of
 from payments.api.logs import request_logging_middleware
 from payments.api.openapi import finish_document
 from payments.api.problems import EXCEPTION_HANDLERS, problem, problem_response, problem_specs
+from payments.api.reads import freshness_of
 from payments.api.routes.actions import AuditActionsController
 from payments.api.routes.audit import AuditController, OrderHistoryController
 from payments.api.routes.dead_letters import DeadLettersController
@@ -153,6 +155,8 @@ def create_app(services: Services, *, tls: bool = False) -> Litestar:
         dependencies={
             "services": Provide(lambda: services, use_cache=True, sync_to_thread=False),
             "caller": Provide(caller_of, sync_to_thread=False),
+            "once": Provide(once_of, sync_to_thread=False),
+            "fresh": Provide(freshness_of, sync_to_thread=False),
         },
         exception_handlers=EXCEPTION_HANDLERS,
         middleware=[

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import msgspec
 from litestar import Request, Response
+from litestar.di import NamedDependency
 
+from payments.api.parameters import CallerDep, IdempotencyKeyHeader, ServicesDep
 from payments.api.problems import FieldProblem, ProblemError
 from payments.runtime.idempotency import ClaimOutcome, IdempotencyStore, StoredResponse, valid_key
 from payments.runtime.keys import Caller
@@ -113,3 +117,45 @@ def run_idempotent(
         raise
     store.complete(scope, key, stored)
     return as_response(stored, replayed=False)
+
+
+def sha256_hex(content: bytes) -> str:
+    return hashlib.sha256(content).hexdigest()
+
+
+def fingerprint(body: object, digest: Callable[[bytes], str] = sha256_hex) -> str:
+    """What tells one request's body from another: its JSON with sorted keys, digested (with a
+    keyed digest where it holds personal data: the key's row outlives requests, ADR 0012)."""
+    return digest(msgspec.json.encode(body, order="sorted"))
+
+
+@dataclass(frozen=True, slots=True)
+class Once:
+    """The dependency `once` of a creating POST: its Idempotency-Key, the caller whose key it
+    is, and where keys are kept."""
+
+    store: IdempotencyStore
+    caller: Caller
+    key: str
+
+    @property
+    def id_seed(self) -> str:
+        """The key, told apart from other callers' same key: what a created thing's id is
+        derived from, so that a retry finds the same thing."""
+        return f"{self.caller.key_id} {self.key}"
+
+    def run(
+        self, scope: str, fingerprint: str, command: Callable[[], StoredResponse]
+    ) -> Response[bytes]:
+        """Run `command` once per key of this caller in `scope` (run_idempotent)."""
+        return run_idempotent(self.store, self.caller, scope, self.key, fingerprint, command)
+
+
+def once_of(
+    services: ServicesDep, caller: CallerDep, idempotency_key: IdempotencyKeyHeader
+) -> Once:
+    """Provides `once`; the route documents its Idempotency-Key header where it names `once`."""
+    return Once(services.idempotency, caller, require_key(idempotency_key))
+
+
+OnceDep = NamedDependency[Once]

@@ -21,6 +21,8 @@ from payments.runtime.keys import Caller
 from payments.runtime.services import Services
 
 # The two dependencies api/app.py provides to every route: the services, and who calls.
+# (It also provides `once`, api/idempotency.py, and `fresh`, api/reads.py: a route that names
+# one of them documents the header or query parameters that dependency reads.)
 ServicesDep = NamedDependency[Services]
 CallerDep = NamedDependency[Caller]
 

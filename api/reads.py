@@ -12,13 +12,21 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TypeVar
 
 import msgspec
+from litestar.di import NamedDependency
 from prometheus_client import Counter
 
-from payments.api.parameters import ID_PATTERN, MAX_POSITION
+from payments.api.parameters import (
+    ID_PATTERN,
+    MAX_POSITION,
+    MinPositionHeader,
+    MinPositionQuery,
+    ServicesDep,
+)
 from payments.api.problems import FieldProblem, ProblemError
 from payments.api.refund_schemas import with_refunds
 from payments.api.schemas import CheckoutResponse, PaymentOrderResponse, PaymentOrderSummary
@@ -47,6 +55,7 @@ _RFC3339 = re.compile(
 )
 _ID = re.compile(ID_PATTERN, re.ASCII)
 T = TypeVar("T")
+View = TypeVar("View", bound=ProjectionView)
 
 
 def invalid(parameter: str, message: str) -> ProblemError:
@@ -88,6 +97,36 @@ def ensure_fresh(services: Services, view: ProjectionView, min_position: int | N
             "retry shortly with the same min_position.",
             headers={"retry-after": "1"},
         )
+
+
+@dataclass(frozen=True, slots=True)
+class Freshness:
+    """The dependency `fresh` of a read from a view: the event position its caller asked the
+    view to have applied, as ?min_position= or header Min-Position (parsed when asked)."""
+
+    services: Services
+    query: str | None
+    header: str | None
+
+    def min_position(self) -> int | None:
+        return parse_min_position(self.query, self.header)
+
+    def wait(self, view: View) -> View:
+        """`view`, once it has applied the position asked for (ensure_fresh)."""
+        ensure_fresh(self.services, view, self.min_position())
+        return view
+
+
+def freshness_of(
+    services: ServicesDep,
+    min_position: MinPositionQuery = None,
+    min_position_header: MinPositionHeader = None,
+) -> Freshness:
+    """Provides `fresh`; a route documents ?min_position and Min-Position where it names it."""
+    return Freshness(services, min_position, min_position_header)
+
+
+FreshDep = NamedDependency[Freshness]
 
 
 def order_response(

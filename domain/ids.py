@@ -27,3 +27,4 @@ api_key_uuid = _uuid_of("api_key")
 dispute_uuid = _uuid_of("dispute")
 refund_uuid = _uuid_of("refund")
 seller_uuid = _uuid_of("seller")
+reconciliation_run_uuid = _uuid_of("reconciliation_run")  # of the file's SHA-256: one run a file

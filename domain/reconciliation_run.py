@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
-from uuid import UUID, uuid5
+from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
 from payments.domain.errors import IllegalTransition, NotFound
-from payments.domain.ids import PAYMENTS_NAMESPACE
+from payments.domain.ids import reconciliation_run_uuid
 from payments.domain.reconciliation.accounts import PSP_BALANCE, PSP_FEES
 from payments.domain.reconciliation.findings import (
     AMOUNT_MISMATCH,
@@ -54,11 +54,6 @@ __all__ = [
     "ReconciliationRun",
     "reconciliation_run_uuid",
 ]
-
-
-def reconciliation_run_uuid(file_sha256: str) -> UUID:
-    """One run per settlement file: the same bytes always name the same run."""
-    return uuid5(PAYMENTS_NAMESPACE, f"reconciliation_run:{file_sha256}")
 
 
 class ReconciliationRun(Aggregate):

@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 from eventsourcing.domain import Aggregate
 
 from payments.domain.application import PaymentsApplication
-from payments.domain.commission import split_taking
+from payments.domain.commission import RefundCommissionPolicy, split_taking
 from payments.domain.errors import (
     FieldError,
     InvalidCommand,
@@ -63,6 +63,42 @@ def settle_order_of(application: PaymentsApplication, refund: Refund) -> list[Ag
     return [order] if changed else []
 
 
+def reserved_refund(
+    order: PaymentOrder,
+    refund_id: str,
+    amount_minor: int,
+    policy: RefundCommissionPolicy,
+    *,
+    reason: str | None,
+    charge_reference: str,
+    requested_by: str,
+) -> Refund:
+    """A new Refund of `amount_minor`, reserved on the order, its amount split between the
+    seller and the platform by `policy` (ADR 0014). Both are to be saved together."""
+    taken_before = order.taken_minor
+    order.reserve_refund(refund_id, amount_minor)
+    split = split_taking(
+        gross_minor=order.amount_minor,
+        commission_minor=order.commission_minor,
+        taken_before_minor=taken_before,
+        amount_minor=amount_minor,
+        policy=policy,
+    )
+    return Refund(
+        refund_id=refund_id,
+        payment_order_id=order.payment_order_id,
+        order_uuid=payment_order_uuid(order.payment_order_id),
+        seller_account=order.seller_account,
+        amount_minor=amount_minor,
+        currency=order.currency,
+        seller_share_minor=split.seller_minor,
+        platform_share_minor=split.platform_minor,
+        reason=reason,
+        charge_reference=charge_reference,
+        requested_by=requested_by,
+    )
+
+
 class RefundCommands:
     def __init__(self, application: PaymentsApplication) -> None:
         self.application = application
@@ -101,24 +137,11 @@ class RefundCommands:
             amount = command.amount_minor
             if amount is None:
                 amount = order.refundable_minor
-            taken_before = order.taken_minor
-            order.reserve_refund(command.refund_id, amount)
-            split = split_taking(
-                gross_minor=order.amount_minor,
-                commission_minor=order.commission_minor,
-                taken_before_minor=taken_before,
-                amount_minor=amount,
-                policy=self.application.policy.refund_commission,
-            )
-            refund = Refund(
-                refund_id=command.refund_id,
-                payment_order_id=order.payment_order_id,
-                order_uuid=payment_order_uuid(order.payment_order_id),
-                seller_account=order.seller_account,
-                amount_minor=amount,
-                currency=order.currency,
-                seller_share_minor=split.seller_minor,
-                platform_share_minor=split.platform_minor,
+            refund = reserved_refund(
+                order,
+                command.refund_id,
+                amount,
+                self.application.policy.refund_commission,
                 reason=command.reason,
                 charge_reference=order.psp_reference,
                 requested_by=command.requested_by,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import uuid
 from datetime import datetime
 from typing import Any
@@ -11,16 +10,9 @@ import msgspec
 from litestar import Controller, Response, get, post
 
 from payments.api.auth import access
-from payments.api.idempotency import (
-    idempotency_key_guard,
-    require_key,
-    run_idempotent,
-    stored_answer,
-)
+from payments.api.idempotency import OnceDep, idempotency_key_guard, sha256_hex, stored_answer
 from payments.api.openapi import header, operation, spec, success
 from payments.api.parameters import (
-    CallerDep,
-    IdempotencyKeyHeader,
     PaymentOrderIdPath,
     ServicesDep,
     UuidPath,
@@ -163,10 +155,7 @@ class AuditController(Controller):
         ),
         **access(Role.FINANCE),
     )
-    def create_verification(
-        self, services: ServicesDep, caller: CallerDep, idempotency_key: IdempotencyKeyHeader
-    ) -> Response[bytes]:
-        key = require_key(idempotency_key)
+    def create_verification(self, services: ServicesDep, once: OnceDep) -> Response[bytes]:
         verifications = VerificationStore(services.pool)
         created: list[uuid.UUID] = []
 
@@ -176,10 +165,7 @@ class AuditController(Controller):
             url = f"/audit/verifications/{verification_id}"
             return stored_answer(202, VerificationCreated(str(verification_id), "queued", url), url)
 
-        empty_body = hashlib.sha256(b"").hexdigest()
-        response = run_idempotent(
-            services.idempotency, caller, VERIFY_SCOPE, key, empty_body, create
-        )
+        response = once.run(VERIFY_SCOPE, sha256_hex(b""), create)  # the body is empty
         for verification_id in created:  # not on a replay: that one already started
             start_verification(services, verification_id)
         return response

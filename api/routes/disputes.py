@@ -6,10 +6,8 @@ it before the deadline. Evidence is recorded only once the PSP accepted it.
 
 from __future__ import annotations
 
-import hashlib
 from datetime import UTC, datetime
 
-import msgspec
 from litestar import Controller, Response, get, post
 from litestar.params import JSONBody
 
@@ -17,9 +15,9 @@ from payments.api.auth import access
 from payments.api.card_guard import guard_keyed_body
 from payments.api.dispute_reads import dispute_response
 from payments.api.dispute_schemas import DisputeEvidenceRequest, DisputeResponse
-from payments.api.idempotency import require_key, run_idempotent, stored_answer
+from payments.api.idempotency import OnceDep, fingerprint, stored_answer
 from payments.api.openapi import operation, spec, success, write_headers
-from payments.api.parameters import CallerDep, IdempotencyKeyHeader, PaymentOrderIdPath, ServicesDep
+from payments.api.parameters import PaymentOrderIdPath, ServicesDep
 from payments.api.problems import ProblemError
 from payments.domain.api_key import Role
 from payments.domain.dispute import DisputeClosed, EvidenceTooLate
@@ -117,17 +115,10 @@ class DisputesController(Controller):
         payment_order_id: PaymentOrderIdPath,
         data: JSONBody[DisputeEvidenceRequest],
         services: ServicesDep,
-        caller: CallerDep,
-        idempotency_key: IdempotencyKeyHeader,
+        once: OnceDep,
     ) -> Response[bytes]:
-        key = require_key(idempotency_key)
-        content = msgspec.json.encode({"order": payment_order_id, "text": data.text})
-        fingerprint = hashlib.sha256(content).hexdigest()
-        return run_idempotent(
-            services.idempotency,
-            caller,
+        return once.run(
             EVIDENCE_SCOPE,
-            key,
-            fingerprint,
-            lambda: _evidence(services, payment_order_id, data.text, caller),
+            fingerprint({"order": payment_order_id, "text": data.text}),
+            lambda: _evidence(services, payment_order_id, data.text, once.caller),
         )

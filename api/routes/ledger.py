@@ -19,11 +19,9 @@ from payments.api.parameters import (
     CallerDep,
     CursorQuery,
     LimitQuery,
-    MinPositionHeader,
-    MinPositionQuery,
     ServicesDep,
 )
-from payments.api.reads import ensure_fresh, invalid, not_found, parse_min_position
+from payments.api.reads import FreshDep, invalid, not_found
 from payments.domain.api_key import Role
 from payments.domain.money import format_minor
 from payments.projections.audit import as_of as history
@@ -171,16 +169,15 @@ class LedgerController(Controller):
         caller: CallerDep,
         limit: LimitQuery = 50,
         cursor: CursorQuery = None,
-        min_position: MinPositionQuery = None,
-        min_position_header: MinPositionHeader = None,
+        *,
+        fresh: FreshDep,
         as_of: AsOfQuery = None,
     ) -> AccountResponse:
         if not caller.may_read_account(account):
             raise not_found(f"ledger account {account!r}")  # another seller's: not revealed
         size = limit
         after = decode_entry_cursor(cursor) if cursor is not None else None
-        ledger = LiveViews.on(services.pool).ledger
-        ensure_fresh(services, ledger, parse_min_position(min_position, min_position_header))
+        fresh.wait(LiveViews.on(services.pool).ledger)
         found = read_account(services, account, parse_as_of(as_of), size, after)
         if found is None:
             raise not_found(f"ledger account {account!r}")
@@ -221,14 +218,9 @@ class LedgerController(Controller):
         **access(Role.FINANCE),
     )
     def trial_balance(
-        self,
-        services: ServicesDep,
-        min_position: MinPositionQuery = None,
-        min_position_header: MinPositionHeader = None,
-        as_of: AsOfQuery = None,
+        self, services: ServicesDep, fresh: FreshDep, as_of: AsOfQuery = None
     ) -> TrialBalanceResponse:
-        ledger = LiveViews.on(services.pool).ledger
-        ensure_fresh(services, ledger, parse_min_position(min_position, min_position_header))
+        fresh.wait(LiveViews.on(services.pool).ledger)
         trial, position = read_trial_balance(services, parse_as_of(as_of))
         currency = services.settings.currency
         return TrialBalanceResponse(

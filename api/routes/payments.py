@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.params import JSONBody
 
@@ -13,7 +12,7 @@ from payments.api.as_of import parse_as_of, read_order_as_of
 from payments.api.auth import access
 from payments.api.card_guard import refuse_card_data
 from payments.api.dispute_reads import with_dispute
-from payments.api.idempotency import require_key, run_idempotent, stored_answer
+from payments.api.idempotency import OnceDep, fingerprint, require_key, stored_answer
 from payments.api.openapi import (
     created_or_existing,
     created_or_replayed,
@@ -24,15 +23,11 @@ from payments.api.openapi import (
 )
 from payments.api.parameters import (
     AsOfQuery,
-    CallerDep,
     CheckoutIdPath,
     CursorQuery,
-    IdempotencyKeyHeader,
     IdQuery,
     InstantQuery,
     LimitQuery,
-    MinPositionHeader,
-    MinPositionQuery,
     PaymentOrderIdPath,
     ServicesDep,
     StatusQuery,
@@ -40,10 +35,10 @@ from payments.api.parameters import (
 from payments.api.problems import ProblemError
 from payments.api.reads import (
     LIST_DESCRIPTION,
+    FreshDep,
     PaymentOrderPage,
     list_orders,
     parse_filter,
-    parse_min_position,
     read_checkout,
     read_order,
 )
@@ -64,7 +59,6 @@ from payments.runtime.idempotency import StoredResponse
 from payments.runtime.services import Services
 
 MAX_BODY_BYTES = 64 * 1024
-# Kept for modules that imported them from here; new code imports api.idempotent_post.
 CREATE_SCOPE = "POST /payments"
 JSON_MEDIA_TYPES = ("application/json",)
 
@@ -244,22 +238,12 @@ class PaymentsController(Controller):
         **access(Role.MERCHANT),
     )
     def create_checkout(
-        self,
-        data: JSONBody[CheckoutRequest],
-        services: ServicesDep,
-        caller: CallerDep,
-        idempotency_key: IdempotencyKeyHeader,
+        self, data: JSONBody[CheckoutRequest], services: ServicesDep, once: OnceDep
     ) -> Response[bytes]:
-        key = require_key(idempotency_key)
         command = to_command(data, services.settings.currency)
-        # Keyed: the body holds buyer_info, and the key's row outlives requests (ADR 0012).
-        fingerprint = services.personal_data.keyed_hash(msgspec.json.encode(data, order="sorted"))
-        return run_idempotent(
-            services.idempotency,
-            caller,
+        return once.run(
             CREATE_SCOPE,
-            key,
-            fingerprint,
+            fingerprint(data, services.personal_data.keyed_hash),  # the body holds buyer_info
             lambda: _placement_response(place_checkout(services, command)),
         )
 
@@ -279,12 +263,11 @@ class PaymentsController(Controller):
         created_to: InstantQuery = None,
         limit: LimitQuery = 50,
         cursor: CursorQuery = None,
-        min_position: MinPositionQuery = None,
-        min_position_header: MinPositionHeader = None,
+        *,
+        fresh: FreshDep,
     ) -> PaymentOrderPage:
         where = parse_filter(status, seller_account, checkout_id, created_from, created_to)
-        position = parse_min_position(min_position, min_position_header)
-        return list_orders(services, where, limit, cursor, position)
+        return list_orders(services, where, limit, cursor, fresh.min_position())
 
     @get(
         "/payments/{payment_order_id:str}",
@@ -300,11 +283,10 @@ class PaymentsController(Controller):
         self,
         payment_order_id: PaymentOrderIdPath,
         services: ServicesDep,
-        min_position: MinPositionQuery = None,
-        min_position_header: MinPositionHeader = None,
+        fresh: FreshDep,
         as_of: AsOfQuery = None,
     ) -> PaymentOrderResponse:
-        position = parse_min_position(min_position, min_position_header)
+        position = fresh.min_position()
         instant = parse_as_of(as_of)
         if instant is not None:
             return read_order_as_of(services, payment_order_id, instant)
@@ -317,11 +299,6 @@ class PaymentsController(Controller):
         **access(Role.MERCHANT, Role.OPERATOR, Role.FINANCE),
     )
     def get_checkout(
-        self,
-        checkout_id: CheckoutIdPath,
-        services: ServicesDep,
-        min_position: MinPositionQuery = None,
-        min_position_header: MinPositionHeader = None,
+        self, checkout_id: CheckoutIdPath, services: ServicesDep, fresh: FreshDep
     ) -> CheckoutResponse:
-        position = parse_min_position(min_position, min_position_header)
-        return read_checkout(services, checkout_id, position)
+        return read_checkout(services, checkout_id, fresh.min_position())

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import re
 from datetime import datetime
@@ -12,17 +11,11 @@ from litestar import Controller, Response, get, post
 from litestar.params import JSONBody
 
 from payments.api.auth import access
-from payments.api.idempotency import (
-    idempotency_key_guard,
-    require_key,
-    run_idempotent,
-    stored_answer,
-)
+from payments.api.idempotency import OnceDep, fingerprint, idempotency_key_guard, stored_answer
 from payments.api.openapi import created_or_existing, operation, spec, write_headers
 from payments.api.parameters import (
     POSITION_CURSOR_PATTERN,
     CallerDep,
-    IdempotencyKeyHeader,
     IdQuery,
     LimitQuery,
     PayoutIdPath,
@@ -173,27 +166,18 @@ class PayoutsController(Controller):
         **access(Role.OPERATOR),
     )
     def create_payout(
-        self,
-        data: JSONBody[PayoutRequestBody],
-        services: ServicesDep,
-        caller: CallerDep,
-        idempotency_key: IdempotencyKeyHeader,
+        self, data: JSONBody[PayoutRequestBody], services: ServicesDep, once: OnceDep
     ) -> Response[bytes]:
-        key = require_key(idempotency_key)
         amount = amount_minor_of(data.amount, services.settings.currency)
         command = RequestPayout(
-            payout_id_for_key(f"{caller.key_id} {key}"),
+            payout_id_for_key(once.id_seed),
             data.seller_account,
             amount,
-            requested_by=caller.key_id,
+            requested_by=once.caller.key_id,
         )
-        fingerprint = hashlib.sha256(msgspec.json.encode(data, order="sorted")).hexdigest()
-        return run_idempotent(
-            services.idempotency,
-            caller,
+        return once.run(
             CREATE_SCOPE,
-            key,
-            fingerprint,
+            fingerprint(data),
             lambda: _placement_response(request_payout(services, command)),
         )
 

@@ -18,9 +18,9 @@ from msgspec import Meta
 
 from payments.api.auth import access
 from payments.api.card_guard import guard_keyed_body
-from payments.api.idempotency import require_key, run_idempotent, stored_answer
+from payments.api.idempotency import OnceDep, fingerprint, stored_answer
 from payments.api.openapi import created_or_existing, spec
-from payments.api.parameters import CallerDep, CheckoutIdPath, IdempotencyKeyHeader, ServicesDep
+from payments.api.parameters import CheckoutIdPath, ServicesDep
 from payments.api.problems import ProblemError
 from payments.api.reads import not_found
 from payments.api.schemas import Identifier
@@ -150,24 +150,15 @@ class PrivacyController(Controller):
         **access(),
     )
     def erase(
-        self,
-        data: JSONBody[ErasureRequest],
-        services: ServicesDep,
-        caller: CallerDep,
-        idempotency_key: IdempotencyKeyHeader,
+        self, data: JSONBody[ErasureRequest], services: ServicesDep, once: OnceDep
     ) -> Response[bytes]:
-        key = require_key(idempotency_key)
         subject = subject_of_request(data)
         keys = services.personal_data
-        fingerprint = keys.keyed_hash(msgspec.json.encode(data, order="sorted"))
-        return run_idempotent(
-            services.idempotency,
-            caller,
+        return once.run(
             ERASE_SCOPE,
-            key,
-            fingerprint,
+            fingerprint(data, keys.keyed_hash),
             lambda: _erasure_response(
-                erase_subject(keys, services.erasures, subject, caller.key_id)
+                erase_subject(keys, services.erasures, subject, once.caller.key_id)
             ),
         )
 

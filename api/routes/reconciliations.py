@@ -13,14 +13,9 @@ from litestar.concurrency import sync_to_thread
 from litestar.params import JSONBody, QueryParameter
 
 from payments.api.auth import access
-from payments.api.idempotency import (
-    idempotency_key_guard,
-    require_key,
-    run_idempotent,
-    stored_answer,
-)
+from payments.api.idempotency import OnceDep, idempotency_key_guard, stored_answer
 from payments.api.openapi import created_or_existing, operation, raw_body, spec, success
-from payments.api.parameters import CallerDep, IdempotencyKeyHeader, ServicesDep
+from payments.api.parameters import CallerDep, ServicesDep
 from payments.api.problems import ProblemError, problem_specs
 from payments.api.reconciliation_parameters import (
     DayQuery,
@@ -149,11 +144,9 @@ class ReconciliationsController(Controller):
         self,
         request: Request[Any, Any, Any],
         services: ServicesDep,
-        caller: CallerDep,
-        idempotency_key: IdempotencyKeyHeader,
+        once: OnceDep,
         file_format: FormatQuery = None,
     ) -> Response[bytes]:
-        key = require_key(idempotency_key)
         async with spooled_csv(request) as (path, file_sha):
 
             def reconcile() -> StoredResponse:
@@ -161,9 +154,7 @@ class ReconciliationsController(Controller):
                 location = f"/reconciliations/{outcome.run.id}"
                 return stored_answer(201 if outcome.created else 200, _summary(outcome), location)
 
-            return await sync_to_thread(
-                run_idempotent, services.idempotency, caller, CREATE_SCOPE, key, file_sha, reconcile
-            )
+            return await sync_to_thread(once.run, CREATE_SCOPE, file_sha, reconcile)
 
     @post(
         "/dry-run",

@@ -2,20 +2,12 @@
 
 from __future__ import annotations
 
-import hashlib
-
-import msgspec
 from eventsourcing.persistence import IntegrityError
 from litestar import Controller, Response, get, post
 from litestar.params import JSONBody
 
 from payments.api.auth import access
-from payments.api.idempotency import (
-    idempotency_key_guard,
-    require_key,
-    run_idempotent,
-    stored_answer,
-)
+from payments.api.idempotency import OnceDep, fingerprint, idempotency_key_guard, stored_answer
 from payments.api.openapi import (
     created_or_existing,
     created_or_replayed,
@@ -24,8 +16,6 @@ from payments.api.openapi import (
     write_headers,
 )
 from payments.api.parameters import (
-    CallerDep,
-    IdempotencyKeyHeader,
     PaymentOrderIdPath,
     RefundIdPath,
     ServicesDep,
@@ -118,24 +108,18 @@ class RefundsController(Controller):
         payment_order_id: PaymentOrderIdPath,
         data: JSONBody[RefundRequestBody],
         services: ServicesDep,
-        caller: CallerDep,
-        idempotency_key: IdempotencyKeyHeader,
+        once: OnceDep,
     ) -> Response[bytes]:
-        key = require_key(idempotency_key)
         command = RequestRefund(
-            refund_id=refund_id_for_key(f"{caller.key_id} {key}"),
+            refund_id=refund_id_for_key(once.id_seed),
             payment_order_id=payment_order_id,
             amount_minor=amount_minor_of(data.amount, services.settings.currency),
             reason=data.reason,
-            requested_by=caller.key_id,
+            requested_by=once.caller.key_id,
         )
-        content = msgspec.json.encode([payment_order_id, data], order="sorted")
-        return run_idempotent(
-            services.idempotency,
-            caller,
+        return once.run(
             CREATE_SCOPE,
-            key,
-            hashlib.sha256(content).hexdigest(),
+            fingerprint([payment_order_id, data]),
             lambda: _placement_response(request_refund(services, command)),
         )
 

@@ -13,12 +13,11 @@ from litestar.params import JSONBody, QueryParameter
 from payments.api.auth import access
 from payments.api.bank_guard import refuse_bank_details
 from payments.api.card_guard import refuse_card_data
-from payments.api.idempotency import require_key, run_idempotent, stored_answer
+from payments.api.idempotency import OnceDep, fingerprint, require_key, stored_answer
 from payments.api.openapi import spec, success
 from payments.api.parameters import (
     ID_PATTERN,
     CallerDep,
-    IdempotencyKeyHeader,
     SellerAccountPath,
     ServicesDep,
     one_of,
@@ -122,21 +121,12 @@ class SellersController(Controller):
         **access(Role.MERCHANT),
     )
     def create_seller(
-        self,
-        data: JSONBody[SellerRequest],
-        services: ServicesDep,
-        caller: CallerDep,
-        idempotency_key: IdempotencyKeyHeader,
+        self, data: JSONBody[SellerRequest], services: ServicesDep, once: OnceDep
     ) -> Response[bytes]:
-        key = require_key(idempotency_key)
-        fingerprint = services.personal_data.keyed_hash(msgspec.json.encode(data, order="sorted"))
-        return run_idempotent(
-            services.idempotency,
-            caller,
+        return once.run(
             CREATE_SCOPE,
-            key,
-            fingerprint,
-            lambda: _register(services, data, caller),
+            fingerprint(data, services.personal_data.keyed_hash),  # the body holds personal data
+            lambda: _register(services, data, once.caller),
         )
 
     @get(

@@ -18,12 +18,10 @@ from payments.api.parameters import (
     CallerDep,
     IdQuery,
     LimitQuery,
-    MinPositionHeader,
-    MinPositionQuery,
     SellerAccountPath,
     ServicesDep,
 )
-from payments.api.reads import ensure_fresh, keyset_page, not_found, parse_min_position
+from payments.api.reads import FreshDep, keyset_page, not_found
 from payments.domain.api_key import Role
 from payments.domain.money import format_minor
 from payments.projections.audit import as_of as history
@@ -111,11 +109,10 @@ class WalletsController(Controller):
         balance: NegativeBalanceQuery,
         limit: LimitQuery = 100,
         after: IdQuery = None,
-        min_position: MinPositionQuery = None,
-        min_position_header: MinPositionHeader = None,
+        *,
+        fresh: FreshDep,
     ) -> NegativeWalletPage:
-        wallets = LiveViews.on(services.pool).wallets
-        ensure_fresh(services, wallets, parse_min_position(min_position, min_position_header))
+        wallets = fresh.wait(LiveViews.on(services.pool).wallets)
         page, last = keyset_page(wallets.negative(limit + 1, after), limit)
         mode = services.settings.funds_available_on
         return NegativeWalletPage(
@@ -138,14 +135,12 @@ class WalletsController(Controller):
         seller_account: SellerAccountPath,
         services: ServicesDep,
         caller: CallerDep,
-        min_position: MinPositionQuery = None,
-        min_position_header: MinPositionHeader = None,
+        fresh: FreshDep,
         as_of: AsOfQuery = None,
     ) -> WalletResponse:
         if not caller.may_read_seller(seller_account):
             raise not_found(f"wallet of seller {seller_account!r}")  # not revealed to others
-        wallets = LiveViews.on(services.pool).wallets
-        ensure_fresh(services, wallets, parse_min_position(min_position, min_position_header))
+        wallets = fresh.wait(LiveViews.on(services.pool).wallets)
         instant = parse_as_of(as_of)
         wallet = (
             wallet_as_of(services, seller_account, instant)

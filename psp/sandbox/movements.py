@@ -1,8 +1,9 @@
 """Every movement of money at the PSP, as the settlement line that reports it.
 
-One function per kind of record, each giving `Movement`s for one currency, optionally only those
-of one settlement day (the batch). The settlement files and the balance both read from here, so
-they cannot disagree. Line by line (G = gross, N = net, amounts in minor units):
+Every kind of record gives `Movement`s for one currency (card payments by the table of their
+lines, payouts by a function), optionally only those of one settlement day (the batch). The
+settlement files and the balance both read from here, so they cannot disagree. Line by line
+(G = gross, N = net, amounts in minor units):
 - `Settled`: a succeeded charge, on the day it was made: G credit = amount, Commission =
   round_half_up(amount * fee_percent_bps / 10000) + fee_fixed_minor (at most the amount),
   N credit = amount - commission.
@@ -62,102 +63,82 @@ def _on_day(column: str, day: str | None) -> tuple[str, tuple[str, ...]]:
     return (f" AND substr({column}, 1, 10) = ?", (day,)) if day else ("", ())
 
 
-def _charges(
-    store: SandboxStore, config: SandboxConfig, currency: str, day: str | None
-) -> Iterator[Movement]:
-    condition, parameters = _on_day("c.created_at", day)
-    for charge in store.fetch_all(
-        "SELECT c.*, t.brand FROM charges c LEFT JOIN tokens t ON t.token = c.token"
-        " WHERE c.status = 'succeeded' AND c.currency = ?" + condition,
-        (currency, *parameters),
-    ):
-        fee = commission_minor(config, charge["amount"])
-        yield Movement(
-            charge["created_at"],
-            charge["id"],
-            SettlementLine(
-                psp_reference=charge["id"],
-                merchant_reference=charge["reference"],
-                type="Settled",
-                creation_date=naive_utc(charge["created_at"]),
-                currency=currency,
-                gross_credit_minor=charge["amount"],
-                net_credit_minor=charge["amount"] - fee,
-                commission_minor=fee,
-                batch_number=batch_of(charge["created_at"]),
-                payment_method=charge["brand"] or "card",
-                modification_reference=charge["id"],
-            ),
-        )
-
-
-def _refunds(
-    store: SandboxStore, config: SandboxConfig, currency: str, day: str | None
-) -> Iterator[Movement]:
-    condition, parameters = _on_day("r.updated_at", day)
-    for refund in store.fetch_all(
-        "SELECT r.*, t.brand FROM refunds r JOIN charges c ON c.id = r.charge_id"
-        " LEFT JOIN tokens t ON t.token = c.token"
-        " WHERE r.status = 'succeeded' AND r.currency = ?" + condition,
-        (currency, *parameters),
-    ):
-        yield Movement(
-            refund["updated_at"],
-            refund["id"],
-            SettlementLine(
-                psp_reference=refund["charge_id"],
-                merchant_reference=refund["reference"],
-                type="Refunded",
-                creation_date=naive_utc(refund["updated_at"]),
-                currency=currency,
-                gross_debit_minor=refund["amount"],
-                net_debit_minor=refund["amount"],
-                batch_number=batch_of(refund["updated_at"]),
-                payment_method=refund["brand"] or "card",
-                modification_reference=refund["id"],
-            ),
-        )
-
-
-# A dispute's lines: (type, the column dating it, order among equal moments, debit?, of the fee?)
-_DISPUTE_LINES = (
-    ("Chargeback", "created_at", ".1", True, False),
-    ("Fee", "created_at", ".2", True, True),
-    ("ChargebackReversed", "won_at", ".3", False, False),
-    ("SecondChargeback", "reopened_at", ".4", True, False),
+# The rows behind a card payment's lines, in one currency (the parameter), each with the line's
+# psp_reference and merchant_reference and the card's brand; the row's id is the line's
+# Modification Reference.
+_CHARGES = (
+    "SELECT c.*, c.id AS psp_reference, c.reference AS merchant_reference, t.brand FROM charges c"
+    " LEFT JOIN tokens t ON t.token = c.token WHERE c.status = 'succeeded' AND c.currency = ?"
+)
+_REFUNDS = (
+    "SELECT r.*, r.charge_id AS psp_reference, r.reference AS merchant_reference, t.brand"
+    " FROM refunds r JOIN charges c ON c.id = r.charge_id"
+    " LEFT JOIN tokens t ON t.token = c.token WHERE r.status = 'succeeded' AND r.currency = ?"
+)
+_DISPUTES = (
+    "SELECT d.*, d.charge_id AS psp_reference, c.reference AS merchant_reference, t.brand"
+    " FROM disputes d JOIN charges c ON c.id = d.charge_id"
+    " LEFT JOIN tokens t ON t.token = c.token WHERE d.currency = ?"
 )
 
 
-def _disputes(
+@dataclass(frozen=True)
+class _CardLine:
+    """One line for every row of `query` whose `dated_by` column is set: its `amount` column
+    debited or credited; in the gross columns too unless `net_only`; a `commissioned` line
+    credits the net less the commission. `order` sorts a row's lines at one moment."""
+
+    type: str
+    query: str
+    dated_by: str
+    debit: bool
+    amount: str = "amount"
+    net_only: bool = False
+    commissioned: bool = False
+    order: str = ""
+
+
+_CARD_LINES = (
+    _CardLine("Settled", _CHARGES, "c.created_at", debit=False, commissioned=True),
+    _CardLine("Refunded", _REFUNDS, "r.updated_at", debit=True),
+    _CardLine("Chargeback", _DISPUTES, "d.created_at", debit=True, order=".1"),
+    _CardLine(
+        "Fee", _DISPUTES, "d.created_at", debit=True, amount="fee", net_only=True, order=".2"
+    ),
+    _CardLine("ChargebackReversed", _DISPUTES, "d.won_at", debit=False, order=".3"),
+    _CardLine("SecondChargeback", _DISPUTES, "d.reopened_at", debit=True, order=".4"),
+)
+
+
+def _card_payments(
     store: SandboxStore, config: SandboxConfig, currency: str, day: str | None
 ) -> Iterator[Movement]:
-    for line_type, column, order, debit, of_fee in _DISPUTE_LINES:
-        condition, parameters = _on_day(f"d.{column}", day)
-        for dispute in store.fetch_all(
-            "SELECT d.*, c.reference AS charge_reference, t.brand FROM disputes d"
-            " JOIN charges c ON c.id = d.charge_id LEFT JOIN tokens t ON t.token = c.token"
-            f" WHERE d.{column} IS NOT NULL"
-            " AND d.currency = ?" + condition,
-            (currency, *parameters),
+    for kind in _CARD_LINES:
+        condition, parameters = _on_day(kind.dated_by, day)
+        column = kind.dated_by.partition(".")[2]
+        for row in store.fetch_all(
+            f"{kind.query} AND {kind.dated_by} IS NOT NULL{condition}", (currency, *parameters)
         ):
-            moment, amount = dispute[column], dispute["fee" if of_fee else "amount"]
-            gross = 0 if of_fee else amount
+            moment, amount = row[column], row[kind.amount]
+            fee = commission_minor(config, amount) if kind.commissioned else 0
+            gross, net = (0 if kind.net_only else amount), amount - fee
             yield Movement(
                 moment,
-                dispute["id"] + order,
+                row["id"] + kind.order,
                 SettlementLine(
-                    psp_reference=dispute["charge_id"],
-                    merchant_reference=dispute["charge_reference"],
-                    type=line_type,
+                    psp_reference=row["psp_reference"],
+                    merchant_reference=row["merchant_reference"],
+                    type=kind.type,
                     creation_date=naive_utc(moment),
                     currency=currency,
-                    gross_debit_minor=gross if debit else 0,
-                    gross_credit_minor=0 if debit else gross,
-                    net_debit_minor=amount if debit else 0,
-                    net_credit_minor=0 if debit else amount,
+                    gross_debit_minor=gross if kind.debit else 0,
+                    gross_credit_minor=0 if kind.debit else gross,
+                    net_debit_minor=net if kind.debit else 0,
+                    net_credit_minor=0 if kind.debit else net,
+                    commission_minor=fee,
                     batch_number=batch_of(moment),
-                    payment_method=dispute["brand"] or "card",
-                    modification_reference=dispute["id"],
+                    payment_method=row["brand"] or "card",
+                    modification_reference=row["id"],
                 ),
             )
 
@@ -180,33 +161,27 @@ def _payouts(
             "payment_method": "payout",
         }
         amount = payout["amount"]
-        yield Movement(
-            payout["created_at"],
-            payout["id"] + ".1",
-            SettlementLine(
-                **common,
-                gross_debit_minor=amount,
-                net_debit_minor=amount,
-                modification_reference=payout["id"],
-            ),
-        )
+        # (moment, order, debit?, modification reference): paid, then for a returned one, back
+        lines = [(payout["created_at"], ".1", True, payout["id"])]
         if payout["status"] == "returned":
+            lines.append((payout["updated_at"], ".2", False, payout["id"] + "-return"))
+        for moment, order, debit, reference in lines:
             yield Movement(
-                payout["updated_at"],
-                payout["id"] + ".2",
+                moment,
+                payout["id"] + order,
                 SettlementLine(
                     **common,
-                    gross_credit_minor=amount,
-                    net_credit_minor=amount,
-                    modification_reference=payout["id"] + "-return",
+                    gross_debit_minor=amount if debit else 0,
+                    gross_credit_minor=0 if debit else amount,
+                    net_debit_minor=amount if debit else 0,
+                    net_credit_minor=0 if debit else amount,
+                    modification_reference=reference,
                 ),
             )
 
 
 _KINDS: tuple[Callable[[SandboxStore, SandboxConfig, str, str | None], Iterator[Movement]], ...] = (
-    _charges,
-    _refunds,
-    _disputes,
+    _card_payments,
     _payouts,
 )
 
