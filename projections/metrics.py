@@ -20,6 +20,7 @@ log = logging.getLogger("payments.projections")
 
 StatesReader = Callable[[], list[ProjectionState]]
 Kind = TypeVar("Kind", bound=Collector)
+Found = TypeVar("Found")
 _registered: dict[type[Collector], Collector] = {}
 
 
@@ -32,6 +33,20 @@ def registered_once(kind: type[Kind]) -> Kind:
     collector = _registered[kind]
     assert isinstance(collector, kind)
     return collector
+
+
+def read_at_scrape(
+    read: Callable[[], Found] | None, logger: logging.Logger, unavailable: str
+) -> Found | None:
+    """What `read` finds for this scrape, or None when no source is set or (logged as
+    `unavailable`) when it fails: the database is away, this scrape goes without."""
+    if read is None:
+        return None
+    try:
+        return read()
+    except Exception as error:
+        logger.warning(unavailable, extra={"error": str(error)})
+        return None
 
 
 # The gauges of each projection: name, help text, and the value of a projection's state.
@@ -70,25 +85,19 @@ class ProjectionMetrics(Collector):
         self.count_discrepancies: Callable[[], int] | None = None
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        if self.count_discrepancies is not None:
-            try:
-                discrepancies = self.count_discrepancies()
-            except Exception as error:
-                log.warning("discrepancy metric unavailable", extra={"error": str(error)})
-            else:
-                gauge = GaugeMetricFamily(
-                    "payments_orders_with_discrepancies",
-                    "Payment orders whose recorded outcome the PSP contradicted (see "
-                    "GET /discrepancies)",
-                )
-                gauge.add_metric([], discrepancies)
-                yield gauge
-        if self.read_states is None:
-            return
-        try:
-            states = self.read_states()
-        except Exception as error:
-            log.warning("projection metrics unavailable", extra={"error": str(error)})
+        discrepancies = read_at_scrape(
+            self.count_discrepancies, log, "discrepancy metric unavailable"
+        )
+        if discrepancies is not None:
+            gauge = GaugeMetricFamily(
+                "payments_orders_with_discrepancies",
+                "Payment orders whose recorded outcome the PSP contradicted (see "
+                "GET /discrepancies)",
+            )
+            gauge.add_metric([], discrepancies)
+            yield gauge
+        states = read_at_scrape(self.read_states, log, "projection metrics unavailable")
+        if states is None:
             return
         for name, text, value in _PER_PROJECTION:
             family = GaugeMetricFamily(name, text, labels=["projection"])

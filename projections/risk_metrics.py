@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 from prometheus_client.core import CounterMetricFamily
 from prometheus_client.registry import Collector
 
-from payments.projections.metrics import registered_once
+from payments.projections.metrics import read_at_scrape, registered_once
 
 log = logging.getLogger("payments.risk")
 
@@ -21,12 +21,8 @@ class RiskMetrics(Collector):
         self.decisions: Decisions | None = None
 
     def collect(self) -> Iterator[CounterMetricFamily]:
-        if self.decisions is None:
-            return
-        try:
-            decisions = self.decisions()
-        except Exception as error:
-            log.warning("risk metrics unavailable", extra={"error": str(error)})
+        decisions = read_at_scrape(self.decisions, log, "risk metrics unavailable")
+        if decisions is None:
             return
         family = CounterMetricFamily(
             "payments_risk_decisions",

@@ -6,9 +6,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator
 
-from prometheus_client import REGISTRY
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
+
+from payments.projections.metrics import read_at_scrape, registered_once
 
 log = logging.getLogger("payments.kyc")
 
@@ -18,11 +19,11 @@ HELP = "Sellers by KYC status (unverified, pending, verified, rejected) and susp
 
 
 class SellerMetrics(Collector):
-    def __init__(self, counts: Counts) -> None:
-        self.counts = counts
+    def __init__(self) -> None:
+        self.counts: Counts | None = None
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        found = self._counted()
+        found = read_at_scrape(self.counts, log, "seller metrics unavailable")
         if found is None:
             return
         gauge = GaugeMetricFamily(NAME, HELP, labels=["kyc", "suspended"])
@@ -30,22 +31,7 @@ class SellerMetrics(Collector):
             gauge.add_metric([kyc, str(suspended).lower()], number)
         yield gauge
 
-    def _counted(self) -> dict[tuple[str, bool], int] | None:
-        try:
-            return self.counts()
-        except Exception as error:  # the database is away: this scrape goes without
-            log.warning("seller metrics unavailable", extra={"error": str(error)})
-            return None
-
-
-_collectors: dict[str, SellerMetrics] = {}
-
 
 def expose_seller_metrics(counts: Counts) -> None:
-    """One collector per process (the registry refuses a second); a new app's source wins."""
-    collector = _collectors.get(NAME)
-    if collector is not None:
-        collector.counts = counts
-        return
-    _collectors[NAME] = SellerMetrics(counts)
-    REGISTRY.register(_collectors[NAME])
+    """Register the collector once per process; a later call replaces its data source."""
+    registered_once(SellerMetrics).counts = counts
