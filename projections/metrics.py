@@ -7,11 +7,12 @@ wherever its runner runs.
 from __future__ import annotations
 
 import logging
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
-from typing import TypeVar
+from typing import Generic, TypeVar
 
 from prometheus_client import REGISTRY
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from payments.projections.status import ProjectionState
@@ -47,6 +48,26 @@ def read_at_scrape(
     except Exception as error:
         logger.warning(unavailable, extra={"error": str(error)})
         return None
+
+
+class ScrapedCollector(ABC, Generic[Found]):
+    """Metrics read from one source at scrape time, so that every API process shows them all
+    and a restart loses none; a scrape goes without them when the source fails."""
+
+    logger: logging.Logger
+    unavailable: str  # what the log says when the source fails
+
+    def __init__(self) -> None:
+        self.source: Callable[[], Found] | None = None
+
+    def collect(self) -> Iterator[Metric]:
+        found = read_at_scrape(self.source, self.logger, self.unavailable)
+        if found is not None:
+            yield from self.families(found)
+
+    @abstractmethod
+    def families(self, found: Found) -> Iterator[Metric]:
+        """The metric families of what the source found."""
 
 
 # The gauges of each projection: name, help text, and the value of a projection's state.

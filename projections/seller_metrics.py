@@ -6,26 +6,21 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator
 
-from prometheus_client.core import GaugeMetricFamily
-from prometheus_client.registry import Collector
+from prometheus_client.core import GaugeMetricFamily, Metric
 
-from payments.projections.metrics import read_at_scrape, registered_once
+from payments.projections.metrics import ScrapedCollector, registered_once
 
-log = logging.getLogger("payments.kyc")
-
-Counts = Callable[[], dict[tuple[str, bool], int]]
+Counted = dict[tuple[str, bool], int]
+Counts = Callable[[], Counted]
 NAME = "payments_sellers"
 HELP = "Sellers by KYC status (unverified, pending, verified, rejected) and suspension"
 
 
-class SellerMetrics(Collector):
-    def __init__(self) -> None:
-        self.counts: Counts | None = None
+class SellerMetrics(ScrapedCollector[Counted]):
+    logger = logging.getLogger("payments.kyc")
+    unavailable = "seller metrics unavailable"
 
-    def collect(self) -> Iterator[GaugeMetricFamily]:
-        found = read_at_scrape(self.counts, log, "seller metrics unavailable")
-        if found is None:
-            return
+    def families(self, found: Counted) -> Iterator[Metric]:
         gauge = GaugeMetricFamily(NAME, HELP, labels=["kyc", "suspended"])
         for (kyc, suspended), number in sorted(found.items()):
             gauge.add_metric([kyc, str(suspended).lower()], number)
@@ -34,4 +29,4 @@ class SellerMetrics(Collector):
 
 def expose_seller_metrics(counts: Counts) -> None:
     """Register the collector once per process; a later call replaces its data source."""
-    registered_once(SellerMetrics).counts = counts
+    registered_once(SellerMetrics).source = counts
