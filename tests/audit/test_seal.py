@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 
 import pytest
 from psycopg_pool import ConnectionPool
@@ -12,15 +11,8 @@ from payments.domain.application import OrderLine, PlaceCheckout
 from payments.domain.money import Money
 from payments.projections.audit.seal import AuditKeyMissing, EventLogSeal
 from payments.runtime.services import Services
-from tests.conftest import services_on
 
 KEY = "audit-test-key"
-
-
-@pytest.fixture
-def services(fresh_database_url: str) -> Iterator[Services]:
-    with services_on(fresh_database_url) as built:
-        yield built
 
 
 def place(services: Services, orders: int = 2) -> None:
