@@ -11,6 +11,7 @@ from payments.domain.application import OrderLine, PlaceCheckout
 from payments.domain.money import Money
 from payments.projections.audit.seal import AuditKeyMissing, EventLogSeal
 from payments.runtime.services import Services
+from tests.audit.conftest import sql
 
 KEY = "audit-test-key"
 
@@ -33,11 +34,6 @@ def consume_a_notification_id(pool: ConnectionPool) -> int:
         ).fetchone()
     assert row is not None
     return int(row[0])
-
-
-def sql(pool: ConnectionPool, statement: str, *params: object) -> None:
-    with pool.connection() as conn, conn.transaction():
-        conn.execute(statement, params)  # type: ignore[arg-type]
 
 
 def test_untouched_log_checks_clean_and_sealing_is_incremental(services: Services) -> None:
