@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import logging
 import os
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
-from typing import TypeVar
+from typing import Generic, TypeVar
 
 from prometheus_client import REGISTRY, CollectorRegistry, multiprocess
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from payments.projections.status import ProjectionState
@@ -21,6 +22,7 @@ log = logging.getLogger("payments.projections")
 
 StatesReader = Callable[[], list[ProjectionState]]
 Kind = TypeVar("Kind", bound=Collector)
+Found = TypeVar("Found")
 _registered: dict[type[Collector], Collector] = {}
 
 
@@ -52,6 +54,40 @@ def exposed_registry() -> CollectorRegistry:
     for collector in derived_collectors():
         registry.register(collector)
     return registry
+
+
+def read_at_scrape(
+    read: Callable[[], Found] | None, logger: logging.Logger, unavailable: str
+) -> Found | None:
+    """What `read` finds for this scrape, or None when no source is set or (logged as
+    `unavailable`) when it fails: the database is away, this scrape goes without."""
+    if read is None:
+        return None
+    try:
+        return read()
+    except Exception as error:
+        logger.warning(unavailable, extra={"error": str(error)})
+        return None
+
+
+class ScrapedCollector(ABC, Generic[Found]):
+    """Metrics read from one source at scrape time, so that every API process shows them all
+    and a restart loses none; a scrape goes without them when the source fails."""
+
+    logger: logging.Logger
+    unavailable: str  # what the log says when the source fails
+
+    def __init__(self) -> None:
+        self.source: Callable[[], Found] | None = None
+
+    def collect(self) -> Iterator[Metric]:
+        found = read_at_scrape(self.source, self.logger, self.unavailable)
+        if found is not None:
+            yield from self.families(found)
+
+    @abstractmethod
+    def families(self, found: Found) -> Iterator[Metric]:
+        """The metric families of what the source found."""
 
 
 # The gauges of each projection: name, help text, and the value of a projection's state.
@@ -90,25 +126,19 @@ class ProjectionMetrics(Collector):
         self.count_discrepancies: Callable[[], int] | None = None
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        if self.count_discrepancies is not None:
-            try:
-                discrepancies = self.count_discrepancies()
-            except Exception as error:
-                log.warning("discrepancy metric unavailable", extra={"error": str(error)})
-            else:
-                gauge = GaugeMetricFamily(
-                    "payments_orders_with_discrepancies",
-                    "Payment orders whose recorded outcome the PSP contradicted (see "
-                    "GET /discrepancies)",
-                )
-                gauge.add_metric([], discrepancies)
-                yield gauge
-        if self.read_states is None:
-            return
-        try:
-            states = self.read_states()
-        except Exception as error:
-            log.warning("projection metrics unavailable", extra={"error": str(error)})
+        discrepancies = read_at_scrape(
+            self.count_discrepancies, log, "discrepancy metric unavailable"
+        )
+        if discrepancies is not None:
+            gauge = GaugeMetricFamily(
+                "payments_orders_with_discrepancies",
+                "Payment orders whose recorded outcome the PSP contradicted (see "
+                "GET /discrepancies)",
+            )
+            gauge.add_metric([], discrepancies)
+            yield gauge
+        states = read_at_scrape(self.read_states, log, "projection metrics unavailable")
+        if states is None:
             return
         for name, text, value in _PER_PROJECTION:
             family = GaugeMetricFamily(name, text, labels=["projection"])

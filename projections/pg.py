@@ -128,6 +128,15 @@ class PostgresView(ABC):
     def _apply(self, conn: Connection, events: Sequence[TrackedEvent]) -> None:
         """Write the view changes for `events` (in order) on `conn`, inside its transaction."""
 
+    def stored_keys(self, table: str, column: str, keys: Sequence[str]) -> set[str]:
+        """Which of `keys` stand in `column` of one of the view's tables."""
+        rows = fetch_all(
+            self.pool,
+            f"SELECT DISTINCT {column} FROM {self.t(table)} WHERE {column} = ANY(%s)",
+            (list(keys),),
+        )
+        return {row[0] for row in rows}
+
 
 def fetch_all(pool: ConnectionPool, query: str | sql.Composed, params: Params = ()) -> list[Any]:
     """The rows one read finds, on a pooled connection of its own."""

@@ -6,39 +6,30 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator
 
-from prometheus_client.core import CounterMetricFamily
-from prometheus_client.registry import Collector
+from prometheus_client.core import CounterMetricFamily, Metric
 
-from payments.projections.metrics import registered_once
+from payments.projections.metrics import ScrapedCollector, registered_once
 
-log = logging.getLogger("payments.risk")
-
-Decisions = Callable[[], dict[tuple[str, str], int]]
+Decided = dict[tuple[str, str], int]
+Decisions = Callable[[], Decided]
 
 
-class RiskMetrics(Collector):
-    def __init__(self) -> None:
-        self.decisions: Decisions | None = None
+class RiskMetrics(ScrapedCollector[Decided]):
+    logger = logging.getLogger("payments.risk")
+    unavailable = "risk metrics unavailable"
 
-    def collect(self) -> Iterator[CounterMetricFamily]:
-        if self.decisions is None:
-            return
-        try:
-            decisions = self.decisions()
-        except Exception as error:
-            log.warning("risk metrics unavailable", extra={"error": str(error)})
-            return
+    def families(self, found: Decided) -> Iterator[Metric]:
         family = CounterMetricFamily(
             "payments_risk_decisions",
             "Risk decisions by rule and outcome (allow, review, decline; approved or "
             "declined_in_review by an operator); rule none: no rule held the order",
             labels=["rule", "outcome"],
         )
-        for (rule, outcome), count in sorted(decisions.items()):
+        for (rule, outcome), count in sorted(found.items()):
             family.add_metric([rule, outcome], count)
         yield family
 
 
 def expose_risk_metrics(decisions: Decisions) -> None:
     """Register the collector once per process; a later call replaces its data source."""
-    registered_once(RiskMetrics).decisions = decisions
+    registered_once(RiskMetrics).source = decisions

@@ -24,7 +24,8 @@ from payments.domain.refund import Refund
 from payments.projections.core import TrackedEvent
 from payments.projections.event_store import load_aggregates
 from payments.projections.followers import execution_queue as q
-from payments.projections.pg import Connection, PostgresView, qualify, tracking_ddl
+from payments.projections.followers.follower import FeedView
+from payments.projections.pg import Connection
 
 TOPICS = frozenset(
     cls.TOPIC
@@ -56,29 +57,11 @@ TOPICS = frozenset(
 )
 
 
-def moved_tracking_ddl(schema: str | None, table: str, old_name: str) -> list[str]:
-    """The follower's tracking table, its position taken from the table followers used before
-    v0.2 (where the follower was `old_name`)."""
-    create, default_row = tracking_ddl(schema, table)
-    return [
-        create,
-        f"""
-        DO $$ BEGIN
-          IF to_regclass('executor_tracking') IS NOT NULL THEN
-            INSERT INTO {qualify(None, table)} (application_name, notification_id)
-            SELECT 'Payments', position FROM executor_tracking WHERE name = '{old_name}'
-            ON CONFLICT (application_name) DO NOTHING;
-          END IF;
-        END $$
-        """,
-        default_row,
-    ]
-
-
-class ExecutionFeed(PostgresView):
+class ExecutionFeed(FeedView):
     name = "execution_feed"
     topics: frozenset[str] | None = TOPICS
     tables = ("execution_feed_tracking",)  # the queue itself outlives the feed's position
+    former_name = "execution-feeder"
 
     def __init__(
         self,
@@ -87,14 +70,9 @@ class ExecutionFeed(PostgresView):
         *,
         first_requery_delay: timedelta,
     ) -> None:
-        super().__init__(pool)
-        self.application = application
+        super().__init__(pool, application)
         self.first_requery_delay = first_requery_delay
         self.checkouts = CheckoutCommands(application)
-
-    @classmethod
-    def ddl(cls, schema: str | None) -> list[str]:
-        return moved_tracking_ddl(schema, cls.tables[-1], "execution-feeder")
 
     def _apply(self, conn: Connection, events: Sequence[TrackedEvent]) -> None:
         finished_orders: set[UUID] = set()

@@ -22,7 +22,8 @@ from payments.domain.reconciliation.memory import CAPTURE, unpack
 from payments.domain.reconciliation_run import ReconciliationRun
 from payments.projections.core import TrackedEvent
 from payments.projections.event_store import load_aggregates
-from payments.projections.pg import Connection, PostgresView, tracking_ddl
+from payments.projections.followers.follower import FeedView
+from payments.projections.pg import Connection
 
 SETTLED = "settled"
 TOPICS = frozenset(
@@ -41,7 +42,7 @@ def settled_orders(events: Iterable[TrackedEvent]) -> list[str]:
     return list(found)
 
 
-class ReleaseFeed(PostgresView):
+class ReleaseFeed(FeedView):
     name = "release_feed"
     topics: frozenset[str] | None = TOPICS
     tables = ("release_feed_tracking",)
@@ -49,14 +50,9 @@ class ReleaseFeed(PostgresView):
     def __init__(
         self, pool: ConnectionPool, application: PaymentsApplication, *, enabled: bool = True
     ) -> None:
-        super().__init__(pool)
-        self.application = application
+        super().__init__(pool, application)
         self.orders = OrderCommands(application)
         self.enabled = enabled
-
-    @classmethod
-    def ddl(cls, schema: str | None) -> list[str]:
-        return tracking_ddl(schema, cls.tables[-1])
 
     def _apply(self, conn: Connection, events: Sequence[TrackedEvent]) -> None:
         if not self.enabled:

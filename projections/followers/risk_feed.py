@@ -13,13 +13,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from psycopg_pool import ConnectionPool
-
-from payments.domain.application import PaymentsApplication
 from payments.domain.payment_order import PaymentOrder
 from payments.projections.core import TrackedEvent
 from payments.projections.event_store import load_aggregates
-from payments.projections.pg import Connection, PostgresView, fetch_all, tracking_ddl
+from payments.projections.followers.follower import FeedView
+from payments.projections.pg import Connection, fetch_all
 
 TOPICS = frozenset(str(cls.TOPIC) for cls in (PaymentOrder.RiskAssessed, PaymentOrder.RiskReviewed))
 NO_RULE = "none"  # the label of an order no rule held
@@ -65,18 +63,14 @@ class Review:
     held_at: datetime
 
 
-class RiskFeed(PostgresView):
+class RiskFeed(FeedView):
     name = "risk_feed"
     topics: frozenset[str] | None = TOPICS
     tables = ("risk_feed_tracking",)
 
-    def __init__(self, pool: ConnectionPool, application: PaymentsApplication) -> None:
-        super().__init__(pool)
-        self.application = application
-
     @classmethod
     def ddl(cls, schema: str | None) -> list[str]:
-        return [*SCHEMA, *tracking_ddl(schema, cls.tables[-1])]
+        return [*SCHEMA, *super().ddl(schema)]
 
     def _apply(self, conn: Connection, events: Sequence[TrackedEvent]) -> None:
         held = [

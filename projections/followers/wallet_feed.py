@@ -24,8 +24,8 @@ from payments.domain.reconciliation_run import ReconciliationRun
 from payments.domain.wallet_commands import WalletChange, WalletChangeKind, WalletCommands
 from payments.projections.core import TrackedEvent
 from payments.projections.event_store import load_aggregates
-from payments.projections.followers.execution_feed import moved_tracking_ddl
-from payments.projections.pg import Connection, PostgresView
+from payments.projections.followers.follower import FeedView
+from payments.projections.pg import Connection
 from payments.projections.views.order_terms import OrderTerms, stated_terms
 from payments.projections.views.postings import POSTING_RULES, seller_of_account
 
@@ -49,19 +49,15 @@ TOPICS = frozenset(str(cls.TOPIC) for cls in POSTING_RULES if cls not in _NOT_FO
 _LOADED_PREFIXES = ("payments.PaymentOrder.", "payments.Payout.")
 
 
-class WalletFeed(PostgresView):
+class WalletFeed(FeedView):
     name = "wallet_feed"
     topics: frozenset[str] | None = TOPICS
     tables = ("wallet_feed_tracking",)
+    former_name = "wallet-follower"
 
     def __init__(self, pool: ConnectionPool, application: PaymentsApplication) -> None:
-        super().__init__(pool)
-        self.application = application
+        super().__init__(pool, application)
         self.wallets = WalletCommands(application)
-
-    @classmethod
-    def ddl(cls, schema: str | None) -> list[str]:
-        return moved_tracking_ddl(schema, cls.tables[-1], "wallet-follower")
 
     def _apply(self, conn: Connection, events: Sequence[TrackedEvent]) -> None:
         wanted = {t.event.originator_id for t in events if t.topic.startswith(_LOADED_PREFIXES)}

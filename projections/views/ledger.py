@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from payments.projections.core import InMemoryView, ProjectionView, TrackedEvent, UnapplicableEvent
-from payments.projections.views.order_terms import TermsBook
+from payments.projections.core import ProjectionView, TrackedEvent, UnapplicableEvent
+from payments.projections.views.order_terms import InMemoryTermsView, TermsBook
 from payments.projections.views.postings import LedgerTransaction, batch_transactions, ledger_topics
 
 NAME = "ledger"
@@ -118,18 +118,16 @@ def post_batch(events: Sequence[TrackedEvent], book: TermsBook) -> list[LedgerTr
     return [txn for _, txn in batch_transactions(events, book)]
 
 
-class InMemoryLedger(InMemoryView):
+class InMemoryLedger(InMemoryTermsView):
     name = NAME
+    topics: frozenset[str] | None = ledger_topics()
 
     def __init__(self) -> None:
         super().__init__()
-        self.topics: frozenset[str] | None = ledger_topics()
-        self.book = TermsBook()
         self._transactions: dict[str, LedgerTransaction] = {}
         self._entries: dict[str, list[EntryLine]] = defaultdict(list)
 
-    def _fold(self, events: Sequence[TrackedEvent]) -> None:
-        book = TermsBook(self.book.by_uuid.values())  # all or nothing
+    def _fold_with_terms(self, events: Sequence[TrackedEvent], book: TermsBook) -> None:
         posted = post_batch(events, book)
         seen = set(self._transactions)
         for txn in posted:
@@ -140,7 +138,6 @@ class InMemoryLedger(InMemoryView):
             self._transactions[txn.transaction_id] = txn
             for line in entry_lines(txn):
                 self._entries[line.account].append(line)
-        self.book = book
 
     def balance(self, account: str) -> AccountBalance | None:
         lines = self._entries.get(account)

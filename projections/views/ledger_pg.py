@@ -213,13 +213,7 @@ class PostgresLedger(PostgresView):
         return TrialBalance([AccountBalance(*row) for row in rows])
 
     def orders_with_postings(self, payment_order_ids: Sequence[str]) -> set[str]:
-        rows = fetch_all(
-            self.pool,
-            f"SELECT DISTINCT payment_order_id FROM {self.t('ledger_transactions')} "
-            "WHERE payment_order_id = ANY(%s)",
-            (list(payment_order_ids),),
-        )
-        return {row[0] for row in rows}
+        return self.stored_keys("ledger_transactions", "payment_order_id", payment_order_ids)
 
     def transactions(self) -> list[LedgerTransaction]:
         with self.pool.connection() as conn:

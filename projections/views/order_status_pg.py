@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 from payments.domain.payment_order import PaymentOrder
@@ -38,6 +38,7 @@ log = logging.getLogger("payments.discrepancies")
 ORDER_COLUMNS = tuple(f.name for f in dataclasses.fields(OrderStatus))
 CHECKOUT_COLUMNS = tuple(f.name for f in dataclasses.fields(CheckoutStatus))
 TABLES = ("order_status", "checkouts", "order_status_tracking")
+Row = TypeVar("Row", OrderStatus, CheckoutStatus)
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,47 +132,34 @@ class PostgresOrderStatusView(PostgresView):
 
     def _fold_orders(self, conn: Connection, events: Sequence[TrackedEvent]) -> None:
         table = self.t("order_status")
-        rows: dict[UUID, OrderStatus | None] = {e.event.originator_id: None for e in events}
-        for record in conn.execute(
-            f"SELECT {', '.join(ORDER_COLUMNS)} FROM {table} WHERE order_uuid = ANY(%s)",
-            (list(rows),),
-        ):
-            rows[record[0]] = OrderStatus(*record)
-        for tracked in events:
-            key = tracked.event.originator_id
-            rows[key] = apply_order_event(rows[key], tracked.event, tracked.notification_id)
-            if isinstance(tracked.event, PaymentOrder.DiscrepancyRecorded) and self.schema is None:
-                # The live view tells operators once; a rebuild into scratch tables does not.
-                log.warning(
-                    "discrepancy: the PSP contradicts a recorded outcome",
-                    extra={
-                        "payment_order_id": rows[key].payment_order_id,  # type: ignore[union-attr]
-                        "reported_outcome": tracked.event.reported_outcome,
-                        "psp_reference": tracked.event.psp_reference,
-                        "detail": tracked.event.detail,
-                    },
-                )
+        rows = _folded(
+            conn, table, ORDER_COLUMNS, events, lambda r: OrderStatus(*r), apply_order_event
+        )
+        if self.schema is None:  # the live view tells operators once; a rebuild does not
+            for tracked in events:
+                if isinstance(tracked.event, PaymentOrder.DiscrepancyRecorded):
+                    log.warning(
+                        "discrepancy: the PSP contradicts a recorded outcome",
+                        extra={
+                            "payment_order_id": rows[tracked.event.originator_id].payment_order_id,
+                            "reported_outcome": tracked.event.reported_outcome,
+                            "psp_reference": tracked.event.psp_reference,
+                            "detail": tracked.event.detail,
+                        },
+                    )
         with conn.cursor() as cursor:
             cursor.executemany(
                 _upsert(table, ORDER_COLUMNS, "order_uuid"),
-                [_values(row, ORDER_COLUMNS) for row in rows.values() if row is not None],
+                [_values(row, ORDER_COLUMNS) for row in rows.values()],
             )
 
     def _fold_checkouts(self, conn: Connection, events: Sequence[TrackedEvent]) -> None:
         table = self.t("checkouts")
-        rows: dict[UUID, CheckoutStatus | None] = {e.event.originator_id: None for e in events}
-        for record in conn.execute(
-            f"SELECT {', '.join(CHECKOUT_COLUMNS)} FROM {table} WHERE checkout_uuid = ANY(%s)",
-            (list(rows),),
-        ):
-            rows[record[0]] = _checkout(record)
-        for tracked in events:
-            key = tracked.event.originator_id
-            rows[key] = apply_checkout_event(rows[key], tracked.event, tracked.notification_id)
+        rows = _folded(conn, table, CHECKOUT_COLUMNS, events, _checkout, apply_checkout_event)
         with conn.cursor() as cursor:
             cursor.executemany(
                 _upsert(table, CHECKOUT_COLUMNS, "checkout_uuid"),
-                [_checkout_params(row) for row in rows.values() if row is not None],
+                [_checkout_params(row) for row in rows.values()],
             )
 
     # --- reads -----------------------------------------------------------------------------
@@ -278,6 +266,28 @@ class PostgresOrderStatusView(PostgresView):
         rows = [OrderStatus(*record) for record in records]
         items = rows[:limit]
         return OrderPage(items, order_key(items[-1]) if len(rows) > limit and items else None)
+
+
+def _folded(
+    conn: Connection,
+    table: str,
+    columns: Sequence[str],
+    events: Sequence[TrackedEvent],
+    row_of: Callable[[Sequence[Any]], Row],
+    fold: Callable[[Row | None, Any, int], Row],
+) -> dict[UUID, Row]:
+    """The rows of the batch's aggregates (keyed by the first column, their uuid): each
+    stored row, or none, folded with the aggregate's events of the batch."""
+    rows: dict[UUID, Row | None] = {e.event.originator_id: None for e in events}
+    for record in conn.execute(
+        f"SELECT {', '.join(columns)} FROM {table} WHERE {columns[0]} = ANY(%s)", (list(rows),)
+    ):
+        rows[record[0]] = row_of(record)
+    folded: dict[UUID, Row] = {}
+    for tracked in events:
+        key = tracked.event.originator_id
+        rows[key] = folded[key] = fold(rows[key], tracked.event, tracked.notification_id)
+    return folded
 
 
 def _checkout(record: Sequence[Any]) -> CheckoutStatus:

@@ -6,13 +6,14 @@ own copy of the terms from PaymentOrder.Created, so each rebuilds on its own.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from abc import abstractmethod
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 from uuid import UUID
 
 from payments.domain.payment_order import PaymentOrder
-from payments.projections.core import UnapplicableEvent
+from payments.projections.core import InMemoryView, TrackedEvent, UnapplicableEvent
 
 CREATED_TOPIC: str = PaymentOrder.Created.TOPIC
 
@@ -71,3 +72,21 @@ class TermsBook:
             return self.by_uuid[order_uuid]
         except KeyError:
             raise UnapplicableEvent(f"no PaymentOrder.Created seen for {order_uuid}") from None
+
+
+class InMemoryTermsView(InMemoryView):
+    """An in-memory view that keeps the order terms it has seen (what fold_with_terms keeps in
+    PostgreSQL): a batch folds against a copy of the book, kept only if the fold succeeds."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.book = TermsBook()
+
+    def _fold(self, events: Sequence[TrackedEvent]) -> None:
+        book = TermsBook(self.book.by_uuid.values())  # all or nothing
+        self._fold_with_terms(events, book)
+        self.book = book
+
+    @abstractmethod
+    def _fold_with_terms(self, events: Sequence[TrackedEvent], book: TermsBook) -> None:
+        """Apply the batch with `book` (which it may add to), or raise and change nothing."""

@@ -18,8 +18,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Protocol
 
-from payments.projections.core import InMemoryView, ProjectionView, TrackedEvent, UnapplicableEvent
-from payments.projections.views.order_terms import Facts, TermsBook
+from payments.projections.core import ProjectionView, TrackedEvent, UnapplicableEvent
+from payments.projections.views.order_terms import Facts, InMemoryTermsView, TermsBook
 from payments.projections.views.postings import (
     LedgerTransaction,
     batch_transactions,
@@ -206,18 +206,16 @@ class WalletView(ProjectionView, Protocol):
         ...
 
 
-class InMemoryWallets(InMemoryView):
+class InMemoryWallets(InMemoryTermsView):
     name = NAME
+    topics: frozenset[str] | None = wallet_topics()
 
     def __init__(self) -> None:
         super().__init__()
-        self.topics: frozenset[str] | None = wallet_topics()
-        self.book = TermsBook()
         self._wallets: dict[str, Wallet] = {}
         self._credits: dict[str, WalletCredit] = {}
 
-    def _fold(self, events: Sequence[TrackedEvent]) -> None:
-        book = TermsBook(self.book.by_uuid.values())  # all or nothing
+    def _fold_with_terms(self, events: Sequence[TrackedEvent], book: TermsBook) -> None:
         wallets, credits = dict(self._wallets), dict(self._credits)
         for movement in movements_for(events, book):
             if movement.credit is not None:
@@ -231,7 +229,7 @@ class InMemoryWallets(InMemoryView):
                     credits[movement.released], released_at=movement.event_time
                 )
             wallets[movement.seller_account] = move(wallets.get(movement.seller_account), movement)
-        self.book, self._wallets, self._credits = book, wallets, credits
+        self._wallets, self._credits = wallets, credits
 
     def wallet(self, seller_account: str) -> Wallet | None:
         return self._wallets.get(seller_account)

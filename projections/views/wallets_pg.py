@@ -179,10 +179,4 @@ class PostgresWallets(PostgresView):
         return [Wallet(*row) for row in rows]
 
     def orders_credited(self, payment_order_ids: Sequence[str]) -> set[str]:
-        rows = fetch_all(
-            self.pool,
-            f"SELECT payment_order_id FROM {self.t('wallet_pay_ins')} "
-            "WHERE payment_order_id = ANY(%s)",
-            (list(payment_order_ids),),
-        )
-        return {row[0] for row in rows}
+        return self.stored_keys("wallet_pay_ins", "payment_order_id", payment_order_ids)

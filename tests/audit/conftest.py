@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import pytest
+from psycopg_pool import ConnectionPool
 
 from payments.domain.application import OrderLine, PlaceCheckout
 from payments.domain.ids import payment_order_uuid
@@ -22,6 +23,12 @@ from tests.conftest import services_on
 def services(fresh_database_url: str) -> Iterator[Services]:
     with services_on(fresh_database_url) as built:
         yield built
+
+
+def sql(pool: ConnectionPool, statement: str, *params: object) -> None:
+    """Write behind the system's back, as a tamperer would."""
+    with pool.connection() as conn, conn.transaction():
+        conn.execute(statement, params)  # type: ignore[arg-type]
 
 
 def instant() -> datetime:

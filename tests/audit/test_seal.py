@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 
 import pytest
 from psycopg_pool import ConnectionPool
@@ -12,15 +11,9 @@ from payments.domain.application import OrderLine, PlaceCheckout
 from payments.domain.money import Money
 from payments.projections.audit.seal import AuditKeyMissing, EventLogSeal
 from payments.runtime.services import Services
-from tests.conftest import services_on
+from tests.audit.conftest import sql
 
 KEY = "audit-test-key"
-
-
-@pytest.fixture
-def services(fresh_database_url: str) -> Iterator[Services]:
-    with services_on(fresh_database_url) as built:
-        yield built
 
 
 def place(services: Services, orders: int = 2) -> None:
@@ -41,11 +34,6 @@ def consume_a_notification_id(pool: ConnectionPool) -> int:
         ).fetchone()
     assert row is not None
     return int(row[0])
-
-
-def sql(pool: ConnectionPool, statement: str, *params: object) -> None:
-    with pool.connection() as conn, conn.transaction():
-        conn.execute(statement, params)  # type: ignore[arg-type]
 
 
 def test_untouched_log_checks_clean_and_sealing_is_incremental(services: Services) -> None:

@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from click.testing import CliRunner
-from psycopg_pool import ConnectionPool
 
 from payments.bench.history import make_history
 from payments.cli.main import main
@@ -17,13 +16,8 @@ from payments.projections.audit.verify import verify_projection
 from payments.projections.catalog import NAMES
 from payments.projections.source import ApplicationEventSource
 from payments.runtime.services import Services
-from tests.audit.conftest import tell_story
+from tests.audit.conftest import sql, tell_story
 from tests.projections.conftest import catch_up_all
-
-
-def sql(pool: ConnectionPool, statement: str, *params: object) -> None:
-    with pool.connection() as conn, conn.transaction():
-        conn.execute(statement, params)  # type: ignore[arg-type]
 
 
 def cli(services: Services, *args: str) -> tuple[int, str]:

@@ -140,6 +140,13 @@ def refuses_forged_reason_forms(page: Any, action: str) -> None:
     assert (no_csrf.status, "CSRF" in no_csrf.text()) == (403, True)
 
 
+def kept_out(page: Any, console_url: str, link: str, path: str) -> None:
+    """The signed-in page's menu has no `link`, and the page at `path` answers Not allowed."""
+    assert link not in [a.inner_text() for a in page.locator("nav a").all()]
+    page.goto(f"{console_url}{path}")
+    assert page.get_by_role("heading", level=1).inner_text() == "Not allowed"
+
+
 def screenshot(page: Any, name: str) -> None:
     if SCREENSHOTS:
         Path(SCREENSHOTS).mkdir(parents=True, exist_ok=True)

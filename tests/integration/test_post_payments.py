@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import copy
-import threading
-from typing import Any
 
 from litestar.testing import TestClient
 
 from payments.runtime.services import Services
 from tests.integration.helpers import checkout_body, event_count, new_key
+from tests.racing import all_at_once
 
 Client = TestClient  # type: ignore[type-arg]
 
@@ -170,18 +169,7 @@ def test_concurrent_identical_requests_create_the_checkout_once(
 ) -> None:
     body, key = checkout_body(3), new_key()
     count = event_count(services.pool)
-    results: list[Any] = []
-    barrier = threading.Barrier(8)
-
-    def fire() -> None:
-        barrier.wait()
-        results.append(client.post("/payments", json=body, headers=key))
-
-    threads = [threading.Thread(target=fire) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    results = all_at_once(8, lambda _: client.post("/payments", json=body, headers=key))
     statuses = sorted(r.status_code for r in results)
     assert set(statuses) <= {201, 409}
     assert 201 in statuses
@@ -195,18 +183,9 @@ def test_concurrent_same_checkout_different_keys_create_once(
 ) -> None:
     body = checkout_body(2)
     count = event_count(services.pool)
-    results: list[int] = []
-    barrier = threading.Barrier(6)
-
-    def fire() -> None:
-        barrier.wait()
-        results.append(client.post("/payments", json=body, headers=new_key()).status_code)
-
-    threads = [threading.Thread(target=fire) for _ in range(6)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    results = all_at_once(
+        6, lambda _: client.post("/payments", json=body, headers=new_key()).status_code
+    )
     assert sorted(results).count(201) == 1
     assert set(results) <= {200, 201}
     assert event_count(services.pool) == count + 3

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import threading
 from datetime import date
 
-import httpx
 import pytest
 
 from payments.domain.payout_commands import payout_id_for_run
@@ -15,6 +13,7 @@ from payments.runtime.scheduling import job_dependencies
 from payments.scheduler.jobs import run_payouts
 from tests.executor.conftest import Stack
 from tests.payouts.helpers import credit, post_payout, requested_payout_id, seller
+from tests.racing import all_at_once
 
 
 def _payouts_of(stack: Stack, account: str) -> list[int]:
@@ -27,18 +26,7 @@ def _payouts_of(stack: Stack, account: str) -> list[int]:
 def test_racing_payout_requests_never_reserve_more_than_was_credited(stack: Stack) -> None:
     account = seller("race")
     credit(stack, account, ["10", "10", "5"])  # 25.00 credited
-    answers: list[httpx.Response] = []
-    barrier = threading.Barrier(8)
-
-    def request() -> None:
-        barrier.wait()
-        answers.append(post_payout(stack, account, "7"))
-
-    threads = [threading.Thread(target=request) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    answers = all_at_once(8, lambda _: post_payout(stack, account, "7"))
     created = [a for a in answers if a.status_code == 201]
     refused = [a for a in answers if a.status_code == 422]
     assert len(created) == 3  # 3 x 7.00 <= 25.00 < 4 x 7.00
@@ -56,18 +44,7 @@ def test_two_payout_runs_racing_pay_each_seller_once(stack: Stack) -> None:
     for account in accounts:
         credit(stack, account, ["11"])
     day = date(2031, 1, 2)
-    results: list[dict[str, int]] = []
-    barrier = threading.Barrier(4)
-
-    def run() -> None:
-        barrier.wait()
-        results.append(run_payouts(job_dependencies(stack.services), day))
-
-    threads = [threading.Thread(target=run) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    results = all_at_once(4, lambda _: run_payouts(job_dependencies(stack.services), day))
     assert len(results) == 4
     assert sum(r["created"] for r in results) == 2
     for account in accounts:

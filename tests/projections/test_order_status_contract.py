@@ -95,11 +95,17 @@ def fail_args() -> tuple[Any, ...]:
     return (FailureCode.CARD_DECLINED, "late", "ch_x", "webhook")
 
 
-def test_events_across_batches_fold_onto_the_stored_row(view: Any) -> None:
+def applied_new_order(view: Any, payment_order_id: str) -> tuple[Log, PaymentOrder]:
+    """A log holding one new order, which the view has applied."""
     log = Log()
-    order = new_order("po_1")
+    order = new_order(payment_order_id)
     log.record(order)
     feed(view, log)
+    return log, order
+
+
+def test_events_across_batches_fold_onto_the_stored_row(view: Any) -> None:
+    log, order = applied_new_order(view, "po_1")
     order.start_execution()
     log.record(order)
     feed(view, log)
@@ -177,10 +183,7 @@ def test_a_batch_with_an_unapplicable_event_changes_nothing(view: Any) -> None:
 
 
 def test_a_version_gap_is_refused(view: Any) -> None:
-    log = Log()
-    order = new_order("po_1")
-    log.record(order)
-    feed(view, log)
+    log, order = applied_new_order(view, "po_1")
     order.start_execution()
     order.record_success("ch", source="test")
     events = log.record(order)

@@ -6,7 +6,6 @@ import contextlib
 import http.server
 import json
 import os
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -20,14 +19,10 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.e2e.processes import free_port
+
 WEBHOOK_SECRET = "whsec_test"
 WEBHOOK_SECRET_ENV = "PSP_SANDBOX_WEBHOOK_SECRET"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @dataclass

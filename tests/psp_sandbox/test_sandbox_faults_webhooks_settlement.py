@@ -12,8 +12,7 @@ import pytest
 
 from payments.psp.settlement import iter_settlement_lines
 from payments.psp.signing import verify_signature
-
-WEBHOOK_SECRET = "whsec_test"
+from tests.psp_sandbox.conftest import WEBHOOK_SECRET
 
 
 def _charge(client: httpx.Client, token: str, key: str, reference: str = "po_1") -> httpx.Response:

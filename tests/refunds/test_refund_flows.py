@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import time
 import uuid
 from typing import Any
@@ -15,6 +14,7 @@ from payments.projections.views.postings import PSP_RECEIVABLE, seller_account
 from tests.conftest import bearer
 from tests.executor.conftest import Stack
 from tests.executor.helpers import place, post_event, psp_event, terminal
+from tests.racing import all_at_once
 from tests.refunds.helpers import (
     FAILING_REFUNDS_CARD,
     captured_order,
@@ -135,19 +135,12 @@ def test_the_refund_posts_to_the_seller_and_the_psp_receivable(stack: Stack) -> 
 def test_twenty_concurrent_requests_for_the_last_cent_accept_exactly_one(stack: Stack) -> None:
     order_id = captured_order(stack, "1.00")
     assert post_refund(stack, order_id, {"amount": "0.99"}).status_code == 201
-    barrier = threading.Barrier(20)
-    statuses: list[int] = []
 
-    def request() -> None:
+    def request(_: int) -> int:
         with httpx.Client(base_url=stack.api_url, headers=stack.http.headers, timeout=30) as c:
-            barrier.wait()
-            statuses.append(post_refund(stack, order_id, {"amount": "0.01"}, client=c).status_code)
+            return post_refund(stack, order_id, {"amount": "0.01"}, client=c).status_code
 
-    threads = [threading.Thread(target=request) for _ in range(20)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    statuses = all_at_once(20, request)
     assert sorted(statuses) == [201] + [422] * 19
     order = stack.order(order_id)
     assert (len(order.refund_ids), order.taken_minor) == (2, 100)
@@ -157,22 +150,15 @@ def test_twenty_concurrent_commands_for_the_last_cent_accept_exactly_one(stack: 
     order_id = captured_order(stack, "0.50")
     commands = stack.services.refunds
     commands.request_refund(RequestRefund(f"re_{uuid.uuid4().hex}", order_id, 49, None, "t"))
-    barrier = threading.Barrier(20)
-    outcomes: list[str] = []
 
-    def request() -> None:
-        barrier.wait()
+    def request(_: int) -> str:
         try:
             commands.request_refund(RequestRefund(f"re_{uuid.uuid4().hex}", order_id, 1, None, "t"))
-            outcomes.append("accepted")
         except Exception as refused:
-            outcomes.append(type(refused).__name__)
+            return type(refused).__name__
+        return "accepted"
 
-    threads = [threading.Thread(target=request) for _ in range(20)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    outcomes = all_at_once(20, request)
     assert sorted(outcomes) == ["InvalidCommand"] * 19 + ["accepted"]
     assert stack.order(order_id).taken_minor == 50
 

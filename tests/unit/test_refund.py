@@ -4,7 +4,6 @@ charge, their outcome saved with the order's completion or release (in-memory st
 from __future__ import annotations
 
 import random
-import threading
 from datetime import UTC, datetime
 
 import pytest
@@ -32,6 +31,7 @@ from payments.domain.execution_commands import Answered, ExecutionCommands
 from payments.domain.refund import Refund, RefundStatus
 from payments.domain.refund_commands import RefundCommands, RequestRefund, refund_id_for_key
 from payments.projections.views.order_status import apply_order_event
+from tests.racing import all_at_once
 from tests.unit.apps import make_app, place
 
 NOW = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
@@ -273,21 +273,15 @@ def test_twenty_concurrent_requests_for_the_last_cent_accept_exactly_one(
     captured(app, "0.01")
     accepted: list[str] = []
     refused: list[str] = []
-    barrier = threading.Barrier(20)
 
     def request(i: int) -> None:
-        barrier.wait()
         try:
             ask(app, f"re_{i}", 1)
             accepted.append(f"re_{i}")
         except InvalidCommand:
             refused.append(f"re_{i}")
 
-    threads = [threading.Thread(target=request, args=(i,)) for i in range(20)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    all_at_once(20, request)
     assert len(accepted) == 1
     assert len(refused) == 19
     order = app.get_order("po_1")
