@@ -11,12 +11,12 @@ from eventsourcing.domain import Aggregate
 
 from payments.domain.application import PaymentsApplication
 from payments.domain.checkout import Checkout
-from payments.domain.commission import Commission, RefundCommissionPolicy, split_taking
+from payments.domain.commission import Commission, RefundCommissionPolicy
 from payments.domain.execution import FailureCode
-from payments.domain.ids import payment_order_uuid
 from payments.domain.payment_order import PaymentOrder
 from payments.domain.personal_data import SealedPersonalData
 from payments.domain.refund import Refund
+from payments.domain.refund_commands import reserved_refund
 
 # Sealed under no key (it reads as unreadable): these histories are for the ledger, audit
 # and reconciliation benchmarks, which never read buyer_info.
@@ -85,24 +85,11 @@ def refund_part(order: PaymentOrder, charge_reference: str, rng: random.Random) 
     """A succeeded partial refund of a captured order, reserved and completed on the order."""
     refund_id = f"re_{order.payment_order_id}"
     amount = rng.randint(1, order.refundable_minor)
-    taken_before = order.taken_minor
-    order.reserve_refund(refund_id, amount)
-    split = split_taking(
-        gross_minor=order.amount_minor,
-        commission_minor=order.commission_minor,
-        taken_before_minor=taken_before,
-        amount_minor=amount,
-        policy=RefundCommissionPolicy.KEEP,
-    )
-    refund = Refund(
-        refund_id=refund_id,
-        payment_order_id=order.payment_order_id,
-        order_uuid=payment_order_uuid(order.payment_order_id),
-        seller_account=order.seller_account,
-        amount_minor=amount,
-        currency=order.currency,
-        seller_share_minor=split.seller_minor,
-        platform_share_minor=split.platform_minor,
+    refund = reserved_refund(
+        order,
+        refund_id,
+        amount,
+        RefundCommissionPolicy.KEEP,
         reason="bench",
         charge_reference=charge_reference,
         requested_by="bench",
