@@ -12,18 +12,16 @@ them all. Their metrics meet in one prometheus multiprocess directory, which eac
 from __future__ import annotations
 
 import logging
-import os
 import shutil
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 from prometheus_client import multiprocess
 
-from payments.runtime.roles import die_with_parent
+from payments.runtime.roles import payments_child, stop_children
 
 log = logging.getLogger("payments.serve")
 
@@ -63,14 +61,11 @@ class ApiProcesses:
         assert self.listening is not None
         assert self.metrics_dir is not None
         fd = self.listening.fileno()
-        env = {
-            **os.environ,
-            "PAYMENTS_DATABASE_URL": self.database_url,
-            "PROMETHEUS_MULTIPROC_DIR": str(self.metrics_dir),
-        }
-        command = [sys.executable, "-m", "payments.cli.main", "api-process", "--fd", str(fd)]
-        child = subprocess.Popen(
-            [*command, *self.arguments], env=env, pass_fds=(fd,), preexec_fn=die_with_parent
+        child = payments_child(
+            ["api-process", "--fd", str(fd), *self.arguments],
+            self.database_url,
+            env={"PROMETHEUS_MULTIPROC_DIR": str(self.metrics_dir)},
+            pass_fds=(fd,),
         )
         log.info("api process started", extra={"pid": child.pid})
         return child, time.monotonic()
@@ -92,16 +87,7 @@ class ApiProcesses:
                 self.children[index] = self._spawn()
 
     def stop(self, timeout_s: float = 30.0) -> None:
-        for child, _ in self.children:
-            if child.poll() is None:
-                child.terminate()
-        deadline = time.monotonic() + timeout_s
-        for child, _ in self.children:
-            try:
-                child.wait(max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                child.kill()
-                child.wait()
+        stop_children([child for child, _ in self.children], timeout_s)
         if self.listening is not None:
             self.listening.close()
         if self.metrics_dir is not None:

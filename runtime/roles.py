@@ -147,31 +147,46 @@ def die_with_parent() -> None:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signals.SIGTERM)
 
 
+def payments_child(
+    arguments: list[str],
+    database_url: str,
+    *,
+    env: dict[str, str] | None = None,
+    pass_fds: tuple[int, ...] = (),
+) -> subprocess.Popen[bytes]:
+    """`payments ARGUMENTS` as a child process on the parent's database (the embedded
+    server's too), that gets SIGTERM when the parent dies."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "payments.cli.main", *arguments],
+        env={**os.environ, "PAYMENTS_DATABASE_URL": database_url, **(env or {})},
+        pass_fds=pass_fds,
+        preexec_fn=die_with_parent,
+    )
+
+
+def stop_children(children: list[subprocess.Popen[bytes]], timeout_s: float = 30.0) -> None:
+    """SIGTERM to each child still running, then wait for all; SIGKILL past the timeout."""
+    for child in children:
+        if child.poll() is None:
+            child.terminate()
+    deadline = time.monotonic() + timeout_s
+    for child in children:
+        try:
+            child.wait(max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+
+
 def child_role(name: str, arguments: list[str]) -> RoleFactory:
     """A role run as a `payments ...` child process, so it does not share the API's GIL."""
 
     def factory(services: Services) -> Role:
         process: list[subprocess.Popen[bytes]] = []
-        env = {**os.environ, "PAYMENTS_DATABASE_URL": services.database_url}
 
         def start() -> None:
-            process.append(
-                subprocess.Popen(
-                    [sys.executable, "-m", "payments.cli.main", *arguments],
-                    env=env,
-                    preexec_fn=die_with_parent,
-                )
-            )
+            process.append(payments_child(arguments, services.database_url))
 
-        def stop() -> None:
-            for child in process:
-                if child.poll() is None:
-                    child.terminate()
-                try:
-                    child.wait(30)
-                except subprocess.TimeoutExpired:
-                    child.kill()
-
-        return Role(name, start, stop)
+        return Role(name, start, lambda: stop_children(process))
 
     return factory
