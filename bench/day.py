@@ -38,13 +38,12 @@ import httpx
 from payments.bench.cpu import child_pids
 from payments.bench.day_checks import (
     database_facts,
-    is_open,
     own_peak_rss_mib,
     peak_rss_mib,
     verify_views,
 )
-from payments.bench.day_checks import orders as day_orders
 from payments.bench.day_report import check_invariants, day_result
+from payments.bench.day_roles import deployed_roles, drain, unsettled, views_at_head
 from payments.bench.harness import (
     PAYMENTS,
     BenchContext,
@@ -86,6 +85,12 @@ def run(ctx: BenchContext) -> ScenarioResult:
     pct_drop_webhook: float = ctx.param("pct_drop_webhook", 5.0, 5.0)
     deadline_s: float = ctx.param("deadline_s", 1800.0, 120.0)
     api_processes: int = ctx.param("api_processes", 1, 1)  # PAYMENTS_API_PROCESSES (ADR 0020)
+    # workers: `payments worker` processes execute (0: the executor in this process);
+    # overlap: they and `payments projections run` work while the orders arrive
+    workers: int = ctx.param("workers", 0, 0)
+    overlap: bool = ctx.param("overlap", False, False)
+    if overlap:
+        workers = max(workers, 1)
     mix = {
         name: (card, float(ctx.param(key, pct, pct))) for name, (card, key, pct) in CARD_MIX.items()
     }
@@ -149,30 +154,59 @@ def run(ctx: BenchContext) -> ScenarioResult:
         ctx.log(f"day: sandbox {psp_url} (pid {sandbox.pid}), api {api_url} (pid {api.pid})")
         stage("start", started)
 
-        started = time.perf_counter()
         cards = _checkout_cards(psp_url, checkouts, mix)
         prefix = f"day{uuid.uuid4().hex[:6]}"
         key = create_key(child_env(**api_env), "merchant")
-        facts["place"] = _place(api_url, key, prefix, cards, clients, deadline_s)
         order_ids = [
             f"{prefix}_{i}_{n}" for i in range(checkouts) for n in range(ORDERS_PER_CHECKOUT)
         ]
-        stage("place", started)
-
-        started = time.perf_counter()
-        facts["faults"] = _inject_faults(
-            psp_url, len(order_ids), pct_503, pct_charged_500, pct_drop_webhook
-        )
-        stage("faults", started)
-
-        started = time.perf_counter()
-        facts["execute"] = _execute(ctx, services, order_ids, deadline_s)
-        stage("execute", started)
-
-        started = time.perf_counter()
         source = ApplicationEventSource(services.application)
-        facts["projected_events"] = _catch_up(services, source)
-        stage("projections", started)
+        if overlap:
+            started = time.perf_counter()
+            facts["faults"] = _inject_faults(
+                psp_url, len(order_ids), pct_503, pct_charged_500, pct_drop_webhook
+            )
+            roles = deployed_roles(ctx, worker_env, workers, projections=True)
+            stage("faults", started)
+            try:
+                started = time.perf_counter()
+                facts["place"] = _place(api_url, key, prefix, cards, clients, deadline_s)
+                stage("place", started)
+                started = time.perf_counter()
+                facts["execute"] = drain(ctx, services, order_ids, roles, deadline_s)
+                stage("execute", started)
+                started = time.perf_counter()
+                facts["projected_events"] = views_at_head(services, roles, deadline_s)
+            finally:
+                peak_roles = roles.stop()
+            facts["projected_events"] += _catch_up(services, source)
+            stage("projections", started)
+        else:
+            started = time.perf_counter()
+            facts["place"] = _place(api_url, key, prefix, cards, clients, deadline_s)
+            stage("place", started)
+
+            started = time.perf_counter()
+            facts["faults"] = _inject_faults(
+                psp_url, len(order_ids), pct_503, pct_charged_500, pct_drop_webhook
+            )
+            stage("faults", started)
+
+            started = time.perf_counter()
+            if workers:
+                roles = deployed_roles(ctx, worker_env, workers, projections=False)
+                try:
+                    facts["execute"] = drain(ctx, services, order_ids, roles, deadline_s)
+                finally:
+                    peak_roles = roles.stop()
+            else:
+                facts["execute"] = _execute(ctx, services, order_ids, deadline_s)
+                peak_roles = {}
+            stage("execute", started)
+
+            started = time.perf_counter()
+            facts["projected_events"] = _catch_up(services, source)
+            stage("projections", started)
 
         started = time.perf_counter()
         today = datetime.now(UTC).date()
@@ -206,6 +240,7 @@ def run(ctx: BenchContext) -> ScenarioResult:
             "bench (executor, reconciliation, checks)": own_peak_rss_mib(),
             "payments api": peak_rss_mib(api.pid),
             "psp sandbox": peak_rss_mib(sandbox.pid),
+            **peak_roles,
         }
         for n, pid in enumerate(child_pids(api.pid) if api_processes > 1 else [], 1):
             peak[f"payments api: API process {n}"] = peak_rss_mib(pid)
@@ -216,6 +251,8 @@ def run(ctx: BenchContext) -> ScenarioResult:
         api.stop()
         sandbox.stop()
 
+    facts["shape"] = {"overlap": overlap, "workers": workers}
+    facts["shape"]["api_processes"] = api_processes
     return day_result(orders, len(order_ids), stages, facts, concurrency, batch, mix, report)
 
 
@@ -312,11 +349,6 @@ def _inject_faults(
     return counts
 
 
-def _unsettled(services: Services, order_ids: list[str]) -> list[str]:
-    """Orders neither terminal nor dead-lettered (a query per thousand orders)."""
-    return [order_id for order_id, order in day_orders(services, order_ids) if is_open(order)]
-
-
 def _execute(
     ctx: BenchContext, services: Services, order_ids: list[str], deadline_s: float
 ) -> dict[str, Any]:
@@ -334,13 +366,13 @@ def _execute(
                 time.sleep(0.2)  # retries and re-queries with a future due time
                 continue
             if total == 0 or rounds % 10 == 0:
-                left = _unsettled(services, left)
+                left = unsettled(services, left)
                 if left:
                     time.sleep(0.2)  # pending charges: the webhook or the re-query is coming
     finally:
         executor.close()
     seconds = time.perf_counter() - started
-    left = _unsettled(services, left)
+    left = unsettled(services, left)
     if left:
         ctx.log(f"day: {len(left)} orders still open at the deadline")
     return {"seconds": round(seconds, 2), "open_at_deadline": len(left), "rounds": rounds}

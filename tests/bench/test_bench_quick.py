@@ -93,3 +93,21 @@ def test_quick_run_writes_tables_goals_and_json(
         assert data["errors"] == 0
         assert data["applied_per_s"] > 0
         assert data["accepted_per_s"] > 0
+
+
+def test_the_overlapped_day_meets_every_invariant(admin_database_url: str, tmp_path: Path) -> None:
+    """`-o overlap=1`: a worker process and the projections process work while orders arrive;
+    the books still close with every invariant met, and their memory is reported."""
+    args = ["bench", "day", "--quick", "--out", str(tmp_path), "--database-url"]
+    result = CliRunner().invoke(
+        main, [*args, admin_database_url, "-o", "orders=30", "-o", "overlap=1"]
+    )
+    assert result.exit_code == 0, result.output
+    [path] = tmp_path.glob("day-*.json")
+    document = json.loads(path.read_text())
+    assert all(goal["met"] for goal in document["goals"]), document["goals"]
+    assert document["data"]["shape"] == {"overlap": True, "workers": 1, "api_processes": 1}
+    peaks = document["data"]["cost"]["peak_rss_mib"]
+    assert peaks["payments worker 1"] > 0
+    assert peaks["payments projections"] > 0
+    assert document["data"]["execute"]["open_at_deadline"] == 0
