@@ -27,9 +27,11 @@ at the start of `execute`, not spread over the day.
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -98,9 +100,15 @@ def run(ctx: BenchContext) -> ScenarioResult:
     stages: dict[str, float] = {}
     facts: dict[str, Any] = {}
 
-    def stage(name: str, started: float) -> None:
+    def record(name: str, started: float) -> None:
         stages[name] = round(time.perf_counter() - started, 2)
         ctx.log(f"day: {name} {stages[name]:.2f}s")
+
+    @contextlib.contextmanager
+    def stage(name: str) -> Iterator[None]:
+        started = time.perf_counter()
+        yield
+        record(name, started)
 
     started = time.perf_counter()
     database_url = ctx.create_database("day")
@@ -152,7 +160,7 @@ def run(ctx: BenchContext) -> ScenarioResult:
         api.wait_http(f"{api_url}/health")
         services = build_services(Settings.from_env(worker_env), database_url)
         ctx.log(f"day: sandbox {psp_url} (pid {sandbox.pid}), api {api_url} (pid {api.pid})")
-        stage("start", started)
+        record("start", started)
 
         cards = _checkout_cards(psp_url, checkouts, mix)
         prefix = f"day{uuid.uuid4().hex[:6]}"
@@ -161,81 +169,70 @@ def run(ctx: BenchContext) -> ScenarioResult:
             f"{prefix}_{i}_{n}" for i in range(checkouts) for n in range(ORDERS_PER_CHECKOUT)
         ]
         source = ApplicationEventSource(services.application)
-        if overlap:
-            started = time.perf_counter()
-            facts["faults"] = _inject_faults(
-                psp_url, len(order_ids), pct_503, pct_charged_500, pct_drop_webhook
-            )
-            roles = deployed_roles(ctx, worker_env, workers, projections=True)
-            stage("faults", started)
-            try:
-                started = time.perf_counter()
+
+        def place() -> None:
+            with stage("place"):
                 facts["place"] = _place(api_url, key, prefix, cards, clients, deadline_s)
-                stage("place", started)
-                started = time.perf_counter()
-                facts["execute"] = drain(ctx, services, order_ids, roles, deadline_s)
-                stage("execute", started)
+
+        def faults() -> None:
+            with stage("faults"):
+                facts["faults"] = _inject_faults(
+                    psp_url, len(order_ids), pct_503, pct_charged_500, pct_drop_webhook
+                )
+
+        if overlap:
+            faults()
+            roles = deployed_roles(ctx, worker_env, workers, projections=True)
+            try:
+                place()
+                with stage("execute"):
+                    facts["execute"] = drain(ctx, services, order_ids, roles, deadline_s)
                 started = time.perf_counter()
                 facts["projected_events"] = views_at_head(services, roles, deadline_s)
             finally:
                 peak_roles = roles.stop()
             facts["projected_events"] += _catch_up(services, source)
-            stage("projections", started)
+            record("projections", started)
         else:
-            started = time.perf_counter()
-            facts["place"] = _place(api_url, key, prefix, cards, clients, deadline_s)
-            stage("place", started)
+            place()
+            faults()
+            with stage("execute"):
+                if workers:
+                    roles = deployed_roles(ctx, worker_env, workers, projections=False)
+                    try:
+                        facts["execute"] = drain(ctx, services, order_ids, roles, deadline_s)
+                    finally:
+                        peak_roles = roles.stop()
+                else:
+                    facts["execute"] = _execute(ctx, services, order_ids, deadline_s)
+                    peak_roles = {}
+            with stage("projections"):
+                facts["projected_events"] = _catch_up(services, source)
 
-            started = time.perf_counter()
-            facts["faults"] = _inject_faults(
-                psp_url, len(order_ids), pct_503, pct_charged_500, pct_drop_webhook
+        with stage("settlement"):
+            today = datetime.now(UTC).date()
+            path = ctx.work_dir / f"settlement-{today.isoformat()}.csv"
+            with httpx.stream(
+                "GET", f"{psp_url}/v1/settlements/{today.isoformat()}.csv", timeout=120
+            ) as answer:
+                answer.raise_for_status()
+                with path.open("wb") as out:
+                    for block in answer.iter_bytes(1 << 20):
+                        out.write(block)
+            facts["settlement_lines"] = max(0, sum(1 for _ in path.open()) - 1)
+
+        with stage("reconcile"):
+            outcome = services.reconciler.reconcile_path(path)
+            report = summary(outcome.run)
+            _catch_up(services, source)  # the auto-fixes' events
+
+        with stage("checks"):
+            facts["checks"] = check_invariants(
+                services, ctx.work_dir / "psp-sandbox.sqlite3", order_ids, report
             )
-            stage("faults", started)
 
-            started = time.perf_counter()
-            if workers:
-                roles = deployed_roles(ctx, worker_env, workers, projections=False)
-                try:
-                    facts["execute"] = drain(ctx, services, order_ids, roles, deadline_s)
-                finally:
-                    peak_roles = roles.stop()
-            else:
-                facts["execute"] = _execute(ctx, services, order_ids, deadline_s)
-                peak_roles = {}
-            stage("execute", started)
-
-            started = time.perf_counter()
-            facts["projected_events"] = _catch_up(services, source)
-            stage("projections", started)
-
-        started = time.perf_counter()
-        today = datetime.now(UTC).date()
-        path = ctx.work_dir / f"settlement-{today.isoformat()}.csv"
-        with httpx.stream(
-            "GET", f"{psp_url}/v1/settlements/{today.isoformat()}.csv", timeout=120
-        ) as answer:
-            answer.raise_for_status()
-            with path.open("wb") as out:
-                for block in answer.iter_bytes(1 << 20):
-                    out.write(block)
-        facts["settlement_lines"] = max(0, sum(1 for _ in path.open()) - 1)
-        stage("settlement", started)
-
-        started = time.perf_counter()
-        outcome = services.reconciler.reconcile_path(path)
-        report = summary(outcome.run)
-        _catch_up(services, source)  # the auto-fixes' events
-        stage("reconcile", started)
-
-        started = time.perf_counter()
-        facts["checks"] = check_invariants(
-            services, ctx.work_dir / "psp-sandbox.sqlite3", order_ids, report
-        )
-        stage("checks", started)
-
-        started = time.perf_counter()
-        facts["verify"] = verify_views(services, source)
-        stage("verify", started)
+        with stage("verify"):
+            facts["verify"] = verify_views(services, source)
         peak = {
             "bench (executor, reconciliation, checks)": own_peak_rss_mib(),
             "payments api": peak_rss_mib(api.pid),
