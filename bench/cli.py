@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import shutil
+import signal
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
@@ -80,6 +81,9 @@ def bench(
             raise click.UsageError(f"-o takes NAME=VALUE, not {option!r}")
         overrides[name.strip()] = value.strip()
     configure_logging("WARNING")
+    # SIGTERM (kill, timeout) unwinds like Ctrl-C: the scenarios' `finally` stop the servers
+    # they started in their own sessions, which would otherwise outlive the benchmark.
+    signal.signal(signal.SIGTERM, _interrupted)
     console = Console()
     if not console.is_terminal:
         console.width = max(console.width, 140)  # files and CI logs: keep tables unwrapped
@@ -107,3 +111,7 @@ def bench(
             path = write_result(out, result, quick=quick, database=kind, started=started)
             console.print(f"wrote {path}")
             shutil.rmtree(work_dir, ignore_errors=True)
+
+
+def _interrupted(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
