@@ -21,6 +21,9 @@ Stages, each timed:
 9. `verify`: every view rebuilt from event zero and diffed with the live one (identical);
    then the peak memory of each process and the database's size.
 Every stage is O(n) in round trips of at most a thousand orders (bench/day_checks.py).
+`-o workers=N` executes with N `payments worker` processes instead; `-o overlap=1` injects
+the faults first and runs the workers and `payments projections run` while the orders arrive
+(bench/day_roles.py).
 Counted fault rules hit the first calls after they are added, so the faults come in a burst
 at the start of `execute`, not spread over the day.
 """
@@ -248,8 +251,7 @@ def run(ctx: BenchContext) -> ScenarioResult:
         api.stop()
         sandbox.stop()
 
-    facts["shape"] = {"overlap": overlap, "workers": workers}
-    facts["shape"]["api_processes"] = api_processes
+    facts["shape"] = {"overlap": overlap, "workers": workers, "api_processes": api_processes}
     return day_result(orders, len(order_ids), stages, facts, concurrency, batch, mix, report)
 
 

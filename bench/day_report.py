@@ -156,8 +156,9 @@ def day_result(
         tables=[timing, outcome],
         goals=goals,
         notes=[
-            "fault rules are counted: they hit the first charge calls and webhooks of the "
-            "execute stage (a burst), not a steady rate"
+            "fault rules are counted: they hit the first charge calls and webhooks after they "
+            "are added (a burst at the start of execute, or of the day with overlap=1), not a "
+            "steady rate"
         ],
         data={"stages": stages, "slowest": slowest, **facts, "reconciliation": report},
     )
