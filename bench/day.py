@@ -47,6 +47,7 @@ from payments.bench.day_checks import (
     peak_rss_mib,
     verify_views,
 )
+from payments.bench.day_cpu import StageCpu
 from payments.bench.day_report import check_invariants, day_result
 from payments.bench.day_roles import deployed_roles, drain, unsettled, views_at_head
 from payments.bench.harness import (
@@ -102,6 +103,7 @@ def run(ctx: BenchContext) -> ScenarioResult:
     checkouts = -(-orders // ORDERS_PER_CHECKOUT)
     stages: dict[str, float] = {}
     facts: dict[str, Any] = {}
+    cpu = StageCpu()
 
     def record(name: str, started: float) -> None:
         stages[name] = round(time.perf_counter() - started, 2)
@@ -110,7 +112,8 @@ def run(ctx: BenchContext) -> ScenarioResult:
     @contextlib.contextmanager
     def stage(name: str) -> Iterator[None]:
         started = time.perf_counter()
-        yield
+        with cpu.stage(name):
+            yield
         record(name, started)
 
     started = time.perf_counter()
@@ -163,6 +166,7 @@ def run(ctx: BenchContext) -> ScenarioResult:
         api.wait_http(f"{api_url}/health")
         services = build_services(Settings.from_env(worker_env), database_url)
         ctx.log(f"day: sandbox {psp_url} (pid {sandbox.pid}), api {api_url} (pid {api.pid})")
+        cpu.roles.update({"psp sandbox": sandbox.pid, "payments api": api.pid})
         record("start", started)
 
         cards = _checkout_cards(psp_url, checkouts, mix)
@@ -186,6 +190,7 @@ def run(ctx: BenchContext) -> ScenarioResult:
         if overlap:
             faults()
             roles = deployed_roles(ctx, worker_env, workers, projections=True)
+            cpu.roles.update(roles.pids())
             try:
                 place()
                 with stage("execute"):
@@ -199,16 +204,19 @@ def run(ctx: BenchContext) -> ScenarioResult:
         else:
             place()
             faults()
-            with stage("execute"):
-                if workers:
-                    roles = deployed_roles(ctx, worker_env, workers, projections=False)
-                    try:
-                        facts["execute"] = drain(ctx, services, order_ids, roles, deadline_s)
-                    finally:
-                        peak_roles = roles.stop()
-                else:
-                    facts["execute"] = _execute(ctx, services, order_ids, deadline_s)
-                    peak_roles = {}
+            workers_roles = None
+            try:
+                with stage("execute"):
+                    if workers:
+                        workers_roles = deployed_roles(ctx, worker_env, workers, projections=False)
+                        cpu.roles.update(workers_roles.pids())
+                        facts["execute"] = drain(
+                            ctx, services, order_ids, workers_roles, deadline_s
+                        )
+                    else:
+                        facts["execute"] = _execute(ctx, services, order_ids, deadline_s)
+            finally:  # stopped after the stage: their CPU counts in it
+                peak_roles = workers_roles.stop() if workers_roles is not None else {}
             with stage("projections"):
                 facts["projected_events"] = _catch_up(services, source)
 
@@ -252,7 +260,7 @@ def run(ctx: BenchContext) -> ScenarioResult:
         sandbox.stop()
 
     facts["shape"] = {"overlap": overlap, "workers": workers, "api_processes": api_processes}
-    return day_result(orders, len(order_ids), stages, facts, concurrency, batch, mix, report)
+    return day_result(orders, len(order_ids), stages, facts, concurrency, batch, mix, report, cpu)
 
 
 def _checkout_cards(

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from payments.bench.day_checks import charge_counts, is_open, orders
+from payments.bench.day_cpu import StageCpu
 from payments.bench.harness import Goal, ScenarioResult, Table
 from payments.projections.catalog import live_view
 from payments.runtime.services import Services
@@ -58,6 +59,7 @@ def day_result(
     batch: int,
     mix: dict[str, tuple[str, float]],
     report: dict[str, Any],
+    cpu: StageCpu,
 ) -> ScenarioResult:
     checks, verify, cost = facts["checks"], facts["verify"], facts["cost"]
     total = sum(stages.values())
@@ -153,12 +155,18 @@ def day_result(
             "card_mix_pct": {name: pct for name, (_, pct) in mix.items()},
             "faults": facts["faults"],
         },
-        tables=[timing, outcome],
+        tables=[timing, outcome, *filter(None, [cpu.table({"place": orders, "execute": orders})])],
         goals=goals,
         notes=[
             "fault rules are counted: they hit the first charge calls and webhooks after they "
             "are added (a burst at the start of execute, or of the day with overlap=1), not a "
             "steady rate"
         ],
-        data={"stages": stages, "slowest": slowest, **facts, "reconciliation": report},
+        data={
+            "stages": stages,
+            "slowest": slowest,
+            **facts,
+            "cpu_seconds": cpu.stages,
+            "reconciliation": report,
+        },
     )

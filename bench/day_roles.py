@@ -39,6 +39,9 @@ class DeployedRoles:
         log_path = work_dir / f"{name.replace(' ', '-')}.log"
         self.children.append(ChildProcess(name, args, child_env(**env), log_path))
 
+    def pids(self) -> dict[str, int]:
+        return {child.name: child.pid for child in self.children}
+
     def check_alive(self) -> None:
         for child in self.children:
             if child.popen.poll() is not None:

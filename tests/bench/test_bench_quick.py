@@ -87,6 +87,12 @@ def test_quick_run_writes_tables_goals_and_json(
         cost = document["data"]["cost"]
         assert cost["database_mib"] > 0
         assert all(peak > 0 for peak in cost["peak_rss_mib"].values())
+        # CPU by stage and process: the executor (bench) and the API burn some to execute
+        cpu = document["data"]["cpu_seconds"]
+        assert set(cpu) == set(document["data"]["stages"]) - {"start"}
+        assert cpu["execute"]["bench"] > 0
+        assert cpu["place"]["payments api"] > 0
+        assert "day: CPU seconds by stage and process" in result.output
     if scenario == "applied":  # every placed order reached the ledger and its wallet
         data = document["data"]
         assert data["placed"] == data["applied"] == data["orders"] == 30
@@ -110,4 +116,6 @@ def test_the_overlapped_day_meets_every_invariant(admin_database_url: str, tmp_p
     peaks = document["data"]["cost"]["peak_rss_mib"]
     assert peaks["payments worker 1"] > 0
     assert peaks["payments projections"] > 0
+    # the roles' CPU is counted in the stages they work in
+    assert document["data"]["cpu_seconds"]["execute"]["payments worker 1"] > 0
     assert document["data"]["execute"]["open_at_deadline"] == 0
