@@ -144,7 +144,8 @@ class FaultBook:
 
 
 def abort_connection(request: Request[Any, Any, Any]) -> bool:
-    """Reset the client's TCP connection without any HTTP answer (uvicorn's h11 protocol).
+    """Reset the client's TCP connection without any HTTP answer (uvicorn's h11 or httptools
+    protocol).
 
     The ASGI `receive` callable is bound to uvicorn's request cycle, which holds the transport;
     SO_LINGER 0 makes the close a TCP RST, so the client sees a connection reset.

@@ -21,7 +21,10 @@ def run_sandbox(config: SandboxConfig, *, log_level: str = "info") -> None:
             host=config.host,
             port=config.port,
             log_level=log_level,
-            http="h11",  # the "reset" fault needs uvicorn's h11 protocol (see faults.py)
+            # uvloop and httptools when installed (as the API): the PSP imitation shares the
+            # machine with what it serves, so its CPU per call matters (docs/performance.md)
+            loop="auto",
+            http="auto",
             lifespan="on",
             timeout_graceful_shutdown=5,
         )
