@@ -76,37 +76,37 @@ class ExecutionFeed(FeedView):
 
     def _apply(self, conn: Connection, events: Sequence[TrackedEvent]) -> None:
         finished_orders: set[UUID] = set()
-        # Pipeline mode: the queue statements of a batch go out without a round trip each.
-        with conn.pipeline():
-            for tracked in events:
-                self._apply_one(conn, tracked.event, finished_orders)
+        changes = q.QueueChanges()
+        for tracked in events:
+            self._apply_one(changes, tracked.event, finished_orders)
+        changes.write(conn)
         self._complete_checkouts(finished_orders)
 
-    def _apply_one(self, conn: Connection, event: Any, finished_orders: set[UUID]) -> None:
+    def _apply_one(self, changes: q.QueueChanges, event: Any, finished_orders: set[UUID]) -> None:
         aggregate_uuid: UUID = event.originator_id
         if isinstance(event, PaymentOrder.Created | Payout.Created | Refund.Requested):
-            q.enqueue_new(conn, aggregate_uuid, event.timestamp)
+            changes.enqueue_new(aggregate_uuid, event.timestamp)
         elif isinstance(
             event, PaymentOrder.RetryScheduled | Payout.RetryScheduled | Refund.RetryScheduled
         ):
-            q.enqueue(conn, aggregate_uuid, "execute", event.next_attempt_at)
+            changes.enqueue(aggregate_uuid, "execute", event.next_attempt_at)
         elif isinstance(
             event, PaymentOrder.PendingAtPsp | Payout.PendingAtPsp | Refund.PendingAtPsp
         ):
-            q.enqueue(conn, aggregate_uuid, "requery", event.timestamp + self.first_requery_delay)
+            changes.enqueue(aggregate_uuid, "requery", event.timestamp + self.first_requery_delay)
         elif isinstance(event, PaymentOrder.RiskAssessed | PaymentOrder.RiskReviewed):
-            self._apply_risk(conn, event, finished_orders)
+            self._apply_risk(changes, event, finished_orders)
         elif isinstance(event, PaymentOrder.Succeeded | PaymentOrder.Failed):
-            q.dequeue(conn, aggregate_uuid)
-            q.remove_dead_letter(conn, aggregate_uuid)
+            changes.dequeue(aggregate_uuid)
+            changes.remove_dead_letter(aggregate_uuid)
             finished_orders.add(aggregate_uuid)
         elif isinstance(event, Payout.Paid | Payout.Failed | Refund.Succeeded | Refund.Failed):
-            q.dequeue(conn, aggregate_uuid)
-            q.remove_dead_letter(conn, aggregate_uuid)
+            changes.dequeue(aggregate_uuid)
+            changes.remove_dead_letter(aggregate_uuid)
         elif isinstance(
             event, PaymentOrder.DeadLettered | Payout.DeadLettered | Refund.DeadLettered
         ):
-            q.dequeue(conn, aggregate_uuid)
+            changes.dequeue(aggregate_uuid)
             parked: PaymentOrder | Payout | Refund = self.application.repository.get(aggregate_uuid)
             reference, target = (
                 (parked.payment_order_id, q.CHARGE)
@@ -115,8 +115,7 @@ class ExecutionFeed(FeedView):
                 if isinstance(parked, Payout)
                 else (parked.refund_id, q.REFUND)
             )
-            q.add_dead_letter(
-                conn,
+            changes.add_dead_letter(
                 aggregate_uuid,
                 reference,
                 event.attempts,
@@ -128,18 +127,18 @@ class ExecutionFeed(FeedView):
             event,
             PaymentOrder.DeadLetterReplayed | Payout.DeadLetterReplayed | Refund.DeadLetterReplayed,
         ):
-            q.remove_dead_letter(conn, aggregate_uuid)
-            q.enqueue(conn, aggregate_uuid, "execute", event.timestamp)
+            changes.remove_dead_letter(aggregate_uuid)
+            changes.enqueue(aggregate_uuid, "execute", event.timestamp)
 
     @staticmethod
-    def _apply_risk(conn: Connection, event: Any, finished_orders: set[UUID]) -> None:
+    def _apply_risk(changes: q.QueueChanges, event: Any, finished_orders: set[UUID]) -> None:
         """An order the risk rules hold waits off the queue (the executor would not charge
         it either); approved, it is due now; declined, it is done (issue #17)."""
         aggregate_uuid: UUID = event.originator_id
         if isinstance(event, PaymentOrder.RiskReviewed) and event.approved:
-            q.enqueue(conn, aggregate_uuid, "execute", event.timestamp)
+            changes.enqueue(aggregate_uuid, "execute", event.timestamp)
         elif isinstance(event, PaymentOrder.RiskReviewed) or event.outcome != "allow":
-            q.dequeue(conn, aggregate_uuid)
+            changes.dequeue(aggregate_uuid)
             if isinstance(event, PaymentOrder.RiskReviewed) or event.outcome == "decline":
                 finished_orders.add(aggregate_uuid)
 
