@@ -268,6 +268,15 @@ class SucceedsOrFails(PspExecution):
     failure_code: FailureCode | None
     failure_reason: str | None
 
+    def holds(self, answer: FinalAnswer) -> bool:
+        """Whether `answer` is the final outcome already recorded (a success with the same PSP
+        reference, or a refusal): recording it again changes nothing, so a webhook that only
+        claims it needs no look-up at the PSP (DESIGN §11 confirms what would make an
+        aggregate terminal; this one already is, by a confirmed answer)."""
+        if isinstance(answer, Succeeded):
+            return self.status is self.SUCCEEDED and self.psp_reference == answer.psp_reference
+        return self.status is self.FAILED
+
     def record_final_answer(self, answer: FinalAnswer, source: str) -> bool:
         if isinstance(answer, Succeeded):
             return self.record_success(answer.psp_reference, source)

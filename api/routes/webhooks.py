@@ -19,7 +19,7 @@ from payments.api.openapi import operation, raw_body
 from payments.api.parameters import ServicesDep
 from payments.api.problems import FieldProblem, ProblemError, problem_specs
 from payments.domain.errors import IllegalTransition, NotFound
-from payments.domain.execution import Retryable, Succeeded
+from payments.domain.execution import PspExecution, Retryable, Succeeded, SucceedsOrFails
 from payments.domain.ids import payment_order_uuid
 from payments.domain.payment_order import PaymentOrder
 from payments.psp.dispute_sync import sync_dispute
@@ -151,9 +151,20 @@ def _record(services: Services, notice: Notice) -> str:
         return _record_dispute(services, notice)
     if isinstance(notice, AccountNotice):
         return _record_account(services, notice)
-    if not _known(services, notice):
+    known = _known(services, notice)
+    if known is None:
         log.warning("webhook for an unknown reference", extra={"event_id": notice.event_id})
         return "ignored: unknown reference"
+    if (
+        isinstance(notice, ChargeNotice | RefundNotice)
+        and isinstance(known, SucceedsOrFails)
+        and known.holds(notice.answer)
+    ):  # a repeat of what a confirmed answer recorded: nothing to confirm
+        log.info(
+            "webhook recorded",
+            extra={"event_id": notice.event_id, "type": notice.event_type, "changed": False},
+        )
+        return "no change"
     client = services.psp_client
     if client is None:
         raise _no_psp()
@@ -238,16 +249,13 @@ def _record_account(services: Services, notice: AccountNotice) -> str:
     return said
 
 
-def _known(services: Services, notice: OutcomeNotice) -> bool:
-    """Whether the notice names an order, payout or refund of ours (no look-up for strangers)."""
+def _known(services: Services, notice: OutcomeNotice) -> PspExecution | None:
+    """The order, payout or refund of ours the notice names (no look-up for strangers)."""
     if isinstance(notice, RefundNotice):
-        return services.refunds.find(notice.refund_id) is not None
+        return services.refunds.find(notice.refund_id)
     if isinstance(notice, ChargeNotice):
-        return (
-            services.application.find(PaymentOrder, payment_order_uuid(notice.payment_order_id))
-            is not None
-        )
-    return services.application.find_payout(notice.payout_id) is not None
+        return services.application.find(PaymentOrder, payment_order_uuid(notice.payment_order_id))
+    return services.application.find_payout(notice.payout_id)
 
 
 def _settle(notice: OutcomeNotice, noun: str, record: Callable[[], bool]) -> str:

@@ -6,6 +6,8 @@ import json
 import time
 from typing import Any
 
+import pytest
+
 from payments.domain.payment_order import Status
 from payments.psp.signing import sign_payload
 from tests.executor.conftest import WEBHOOK_SECRET, Stack
@@ -79,6 +81,36 @@ def test_duplicate_webhooks_change_nothing(stack: Stack) -> None:
         response = post_event(stack, charge_event(order_id, "succeeded", str(reference)))
         assert response.status_code == 200
         assert response.json()["outcome"] == "no change"
+    assert event_names(stack, order_id) == before
+
+
+def test_a_repeat_of_the_recorded_outcome_needs_no_look_up(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The executor's answer recorded the success; the webhook saying the same is answered
+    without asking the PSP again. A claim that differs is still looked up."""
+    order_id = settled_by_its_webhook(stack)
+    reference = str(stack.order(order_id).psp_reference)
+    looked_up: list[str] = []
+    client = stack.services.psp_client
+    assert client is not None
+
+    class CountingLookups:  # the real client, over real HTTP, counting its look-ups
+        def __getattr__(self, name: str) -> Any:
+            return getattr(client, name)
+
+        def find_charge(self, payment_order_id: str) -> Any:
+            looked_up.append(payment_order_id)
+            return client.find_charge(payment_order_id)
+
+    monkeypatch.setitem(stack.services.__dict__, "psp_client", CountingLookups())
+    before = event_names(stack, order_id)
+    repeat = post_event(stack, charge_event(order_id, "succeeded", reference))
+    assert repeat.json()["outcome"] == "no change"
+    assert looked_up == []
+    differs = post_event(stack, charge_event(order_id, "failed", reference))
+    assert differs.json()["outcome"] == "no change"  # the look-up says succeeded, as we do
+    assert looked_up == [order_id]
     assert event_names(stack, order_id) == before
 
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from payments.domain.errors import IllegalTransition
-from payments.domain.execution import FailureCode
+from payments.domain.execution import Declined, FailureCode, Succeeded
 from payments.domain.payment_order import PaymentOrder, Status
 from tests.projections.events import new_order
 
@@ -38,6 +38,27 @@ def test_repeated_success_with_same_reference_is_a_no_op() -> None:
     order.collect_events()
     assert not order.record_success("ch_1", source="webhook")
     assert event_names(order) == []
+
+
+def test_holds_only_the_outcome_already_recorded() -> None:
+    """What a webhook may skip the PSP look-up for: exactly the recorded final outcome."""
+    declined = Declined(FailureCode.CARD_DECLINED, "declined", "ch_2")
+    order = new_order("po_1")
+    assert not order.holds(Succeeded("ch_1"))
+    assert not order.holds(declined)
+    order.start_execution()
+    assert not order.holds(Succeeded("ch_1"))
+    assert not order.holds(declined)
+    order.record_success("ch_1", source="psp")
+    assert order.holds(Succeeded("ch_1"))
+    assert not order.holds(Succeeded("ch_other"))
+    assert not order.holds(declined)
+    failed = new_order("po_2")
+    failed.start_execution()
+    failed.record_failure(FailureCode.CARD_DECLINED, "declined", "ch_2", source="psp")
+    assert failed.holds(declined)
+    assert failed.holds(Declined(FailureCode.CARD_DECLINED, "x", None))
+    assert not failed.holds(Succeeded("ch_2"))
 
 
 def test_conflicting_outcome_is_recorded_as_discrepancy_not_applied() -> None:
