@@ -23,6 +23,7 @@ from payments.projections.pg import (
     Connection,
     PostgresView,
     lock_key,
+    qualify,
 )
 from payments.projections.runner import CATCH_UP_BATCH, Progress, ProjectionRunner
 from payments.projections.source import EventSource
@@ -53,8 +54,10 @@ def scratch_view(pool: ConnectionPool, name: str) -> PostgresView:
     return VIEW_CLASSES[name](pool, schema=SCRATCH_PREFIX + name)
 
 
-def empty_scratch_view(pool: ConnectionPool, name: str) -> PostgresView:
-    """The scratch view of `name`, its schema made anew with empty tables."""
+def empty_scratch_view(pool: ConnectionPool, name: str, *, unlogged: bool = False) -> PostgresView:
+    """The scratch view of `name`, its schema made anew with empty tables; `unlogged` for a
+    copy that is compared and thrown away (a verification): PostgreSQL then writes none of
+    its rows to the WAL, and a crash merely empties it."""
     scratch = scratch_view(pool, name)
     assert scratch.schema is not None
     with pool.connection() as conn, conn.transaction():
@@ -62,6 +65,12 @@ def empty_scratch_view(pool: ConnectionPool, name: str) -> PostgresView:
         conn.execute(f'CREATE SCHEMA "{scratch.schema}"')
         for statement in scratch.ddl(scratch.schema):
             conn.execute(statement.encode())
+        if unlogged:
+            tables = conn.execute(
+                "SELECT tablename FROM pg_tables WHERE schemaname = %s", (scratch.schema,)
+            ).fetchall()
+            for (table,) in tables:
+                conn.execute(f"ALTER TABLE {qualify(scratch.schema, table)} SET UNLOGGED")
     return scratch
 
 

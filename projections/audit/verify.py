@@ -120,7 +120,7 @@ def verify_projection(
     live = VIEW_CLASSES[name](pool)
     with rebuild_lock(pool, name):
         try:
-            scratch = empty_scratch_view(pool, name)
+            scratch = empty_scratch_view(pool, name, unlogged=True)  # compared, then dropped
             runner = ProjectionRunner(scratch, source, batch_size=batch_size)
             runner.catch_up(target=live.position(), progress=progress)
             with pool.connection() as conn, conn.transaction():

@@ -14,6 +14,8 @@ from payments.cli.main import main
 from payments.projections.audit.journal_export import COLUMNS
 from payments.projections.audit.verify import verify_projection
 from payments.projections.catalog import NAMES
+from payments.projections.pg import fetch_all
+from payments.projections.rebuild import SCRATCH_PREFIX, drop_scratch, empty_scratch_view
 from payments.projections.source import ApplicationEventSource
 from payments.runtime.services import Services
 from tests.audit.conftest import sql, tell_story
@@ -123,3 +125,27 @@ def test_replay_prints_an_order_and_accounts_as_of_an_instant(services: Services
     )
     assert code == 1
     assert "not found" in out
+
+
+def test_a_verification_copy_is_unlogged_and_a_rebuild_copy_is_not(services: Services) -> None:
+    """Verify's scratch copy is compared and dropped: no WAL for its rows. A rebuild's copy
+    becomes the live view, so it stays crash-safe."""
+
+    def persistence(name: str) -> set[str]:
+        rows = fetch_all(
+            services.pool,
+            "SELECT DISTINCT c.relpersistence FROM pg_class c "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = %s AND c.relkind IN ('r', 'i')",
+            (SCRATCH_PREFIX + name,),
+        )
+        return {row[0] for row in rows}
+
+    for name in NAMES:
+        try:
+            empty_scratch_view(services.pool, name, unlogged=True)
+            assert persistence(name) == {"u"}, name
+            empty_scratch_view(services.pool, name)
+            assert persistence(name) == {"p"}, name
+        finally:
+            drop_scratch(services.pool, name)
