@@ -4,6 +4,7 @@ machine's other load moves far less than a rate (Linux /proc; None elsewhere).""
 from __future__ import annotations
 
 import os
+import resource
 from pathlib import Path
 
 _TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
@@ -49,3 +50,18 @@ def per_item_ms(before: float | None, after: float | None, items: int) -> float 
     if before is None or after is None or items <= 0:
         return None
     return round((after - before) * 1000 / items, 2)
+
+
+def machine_busy_seconds() -> float | None:
+    """CPU seconds every core of the machine spent busy since boot (None without /proc)."""
+    try:
+        fields = Path("/proc/stat").read_text().splitlines()[0].split()
+    except (OSError, IndexError):
+        return None
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(f) for f in fields[1:9])
+    return (user + nice + system + irq + softirq + steal) / _TICKS
+
+
+def own_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime

@@ -9,32 +9,13 @@ else running) is the rest.
 from __future__ import annotations
 
 import contextlib
-import os
-import resource
 from collections.abc import Iterator
-from pathlib import Path
 
-from payments.bench.cpu import tree_cpu_seconds
+from payments.bench.cpu import machine_busy_seconds, own_cpu_seconds, tree_cpu_seconds
 from payments.bench.harness import Table
 
-_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 BENCH = "bench"
 REST = "rest (PostgreSQL, kernel, other)"
-
-
-def machine_busy_seconds() -> float | None:
-    """CPU seconds every core of the machine spent busy since boot (None without /proc)."""
-    try:
-        fields = Path("/proc/stat").read_text().splitlines()[0].split()
-    except (OSError, IndexError):
-        return None
-    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(f) for f in fields[1:9])
-    return (user + nice + system + irq + softirq + steal) / _TICKS
-
-
-def own_cpu_seconds() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
 
 
 class StageCpu:
