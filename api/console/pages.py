@@ -73,7 +73,7 @@ def next_page(
 # Filled by api/console/__init__.py, in navigation order.
 PAGES: list[Page] = []
 
-_NAIVE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?$", re.ASCII)
+_NAIVE = re.compile(r"^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2})(:\d{2}(\.\d{1,6})?)?$", re.ASCII)
 
 
 def as_of_of(text: str | None) -> datetime | None:
@@ -82,7 +82,10 @@ def as_of_of(text: str | None) -> datetime | None:
     if text is None or not text.strip():
         return None
     text = text.strip()
-    return parse_as_of(f"{text}Z" if _NAIVE.fullmatch(text) else text)
+    naive = _NAIVE.fullmatch(text)
+    if naive is not None:  # the field leaves the seconds out when they are :00
+        text = f"{naive[1]}{naive[2] or ':00'}Z"
+    return parse_as_of(text)
 
 
 def render(

@@ -4,7 +4,7 @@ and travelling back to before a payment."""
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from payments.domain.api_key import Role
 from payments.domain.payment_order import Status
@@ -134,6 +134,16 @@ def test_travel_back_to_before_a_payment(console: Console) -> None:
 
     page.goto(f"{console.url}/orders/{later}?as_of={before.strftime('%Y-%m-%dT%H:%M:%S')}")
     assert page.get_by_role("heading", level=1).inner_text() == "Not found"
+
+
+def test_a_past_minute_without_seconds_is_a_past_view(console: Console) -> None:
+    """A browser's date-time field sends 12:40, not 12:40:00, when the seconds are zero."""
+    page = console.signed_in(Role.FINANCE)
+    minute = (datetime.now(UTC) - timedelta(minutes=2)).strftime("%Y-%m-%dT%H:%M")
+    page.goto(f"{console.url}?as_of={minute}")
+    banner = page.get_by_role("status")
+    assert banner.count() == 1, page.locator("main").inner_text()
+    assert banner.inner_text().startswith("Past view")
 
 
 def test_the_overview_travels_back_too(console: Console) -> None:
