@@ -9,11 +9,12 @@ table in docs/security.md lists them); a session cookie, not a bearer key, says 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from litestar import MediaType, Request, Response, Router
 from litestar.di import Provide
 from litestar.exceptions import HTTPException
+from litestar.file_system import BaseLocalFileSystem
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.response import Redirect
 from litestar.static_files import create_static_files_router
@@ -39,6 +40,10 @@ from payments.api.console import (
 from payments.api.problems import EXCEPTION_HANDLERS, ProblemError, domain_problem
 from payments.domain.errors import DomainError
 from payments.runtime.services import Services
+
+if TYPE_CHECKING:
+    from litestar.types import PathType
+    from litestar.types.file_types import FileInfo
 
 HERE = Path(__file__).parent
 TEMPLATES = TemplateConfig(directory=HERE / "templates", engine=JinjaTemplateEngine)
@@ -125,9 +130,27 @@ def console_error(request: Request[Any, Any, Any], error: Exception) -> Response
     return Response(body, status_code=status, media_type=MediaType.HTML)
 
 
+class _StaticFiles(BaseLocalFileSystem):
+    """The console's stylesheet folder. A name the OS refuses to look up (longer than a file
+    name may be, say) is a file that is not there: 404, where Litestar's own adapter turns
+    any OSError into a 500."""
+
+    async def info(self, path: PathType, **kwargs: Any) -> FileInfo:
+        try:
+            return await super().info(path, **kwargs)
+        except (FileNotFoundError, PermissionError):
+            raise
+        except (OSError, ValueError) as refused:
+            raise FileNotFoundError(str(path)[:200]) from refused
+
+
 def console_router(services: Services, limits: RateLimits, *, secure: bool) -> Router:
     static = create_static_files_router(
-        "/static", directories=[HERE / "static"], include_in_schema=False, opt=PUBLIC["opt"]
+        "/static",
+        directories=[HERE / "static"],
+        file_system=_StaticFiles(),
+        include_in_schema=False,
+        opt=PUBLIC["opt"],
     )
     return Router(
         pages.BASE,

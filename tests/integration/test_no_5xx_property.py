@@ -238,3 +238,18 @@ def test_hostile_inputs_answer_a_clear_problem(
     assert response.status_code == status, response.text
     assert response.headers["content-type"] == "application/problem+json"
     assert response.json()["type"].endswith("/" + slug), response.text
+
+
+@pytest.mark.parametrize("method", ["GET", "HEAD"])
+@pytest.mark.parametrize(
+    "name",
+    ["a" * 5000, "%00", "a%00b", "..%2F..%2Fpyproject.toml", "%2E%2E/%2E%2E/pyproject.toml"],
+)
+def test_the_console_stylesheet_route_refuses_odd_names_with_a_4xx(
+    client: Client, method: str, name: str
+) -> None:
+    """A name the OS would refuse (too long, a NUL) or one that climbs out of the folder is
+    not found, never a 500 (a hypothesis draw of the test above found the long one)."""
+    response = client.request(method, f"/console/static/{name}")
+    assert 400 <= response.status_code < 500, (response.status_code, response.text[:300])
+    assert b"[project]" not in response.content
