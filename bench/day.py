@@ -65,7 +65,7 @@ from payments.bench.harness import (
 from payments.bench.workload import ORDERS_PER_CHECKOUT, checkout_body
 from payments.projections.catalog import NAMES, live_view
 from payments.projections.reconciliation.report import summary
-from payments.projections.runner import ProjectionRunner
+from payments.projections.runner import ProjectionRunner, catch_up_together
 from payments.projections.source import ApplicationEventSource
 from payments.runtime.config import Settings
 from payments.runtime.roles import build_executor
@@ -386,9 +386,7 @@ def _execute(
 
 
 def _catch_up(services: Services, source: ApplicationEventSource) -> int:
-    applied = 0
-    for name in NAMES:
-        applied += ProjectionRunner(
-            live_view(services.pool, name), source, batch_size=2000
-        ).catch_up()
-    return applied
+    """Every view to the head of the log, from one reading of it (catch_up_together)."""
+    return catch_up_together(
+        [ProjectionRunner(live_view(services.pool, n), source, batch_size=2000) for n in NAMES]
+    )

@@ -217,7 +217,7 @@ def verify(as_json: bool, names: tuple[str, ...]) -> None:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from payments.projections.audit.verify import result_json, verify_projection
+    from payments.projections.audit.verify import result_json, verify_all
     from payments.projections.catalog import NAMES
     from payments.projections.rebuild import RebuildBusy
     from payments.projections.source import ApplicationEventSource
@@ -238,13 +238,12 @@ def verify(as_json: bool, names: tuple[str, ...]) -> None:
             console=console,
             transient=as_json,
         ) as progress:
-            for name in names or NAMES:
-                task = progress.add_task(name, total=max(source.head(), 1))
+            task = progress.add_task("rebuilding", total=max(source.head(), 1))
 
-                def report(position: int, head: int, task: Any = task) -> None:
-                    progress.update(task, completed=position, total=max(head, 1))
+            def report(position: int, head: int) -> None:
+                progress.update(task, completed=position, total=max(head, 1))
 
-                results.append(verify_projection(services.pool, source, name, progress=report))
+            results = verify_all(services.pool, source, names or NAMES, progress=report)
     except RebuildBusy as busy:
         raise click.ClickException(str(busy)) from None
     finally:

@@ -10,7 +10,7 @@ position from the new tracking table and carries on. Readers never see a half-bu
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -77,21 +77,30 @@ def empty_scratch_view(pool: ConnectionPool, name: str, *, unlogged: bool = Fals
 @contextmanager
 def rebuild_lock(pool: ConnectionPool, name: str) -> Iterator[None]:
     """The projection's rebuild lock: one rebuild or verification of a view at a time."""
+    with rebuild_locks(pool, [name]):
+        yield
+
+
+@contextmanager
+def rebuild_locks(pool: ConnectionPool, names: Sequence[str]) -> Iterator[None]:
+    """The rebuild locks of several projections, all held on one connection; none is kept
+    when one of them is busy (RebuildBusy names it)."""
+    keys = [(name, lock_key(name)) for name in names]
     with pool.connection() as conn:
         conn.autocommit = True
+        held: list[int] = []
         try:
-            row = conn.execute(
-                "SELECT pg_try_advisory_lock(%s, %s)", (REBUILD_LOCK_CLASS, lock_key(name))
-            ).fetchone()
-            if not (row and row[0]):
-                raise RebuildBusy(f"a rebuild or verification of {name} is already running")
-            try:
-                yield
-            finally:
-                conn.execute(
-                    "SELECT pg_advisory_unlock(%s, %s)", (REBUILD_LOCK_CLASS, lock_key(name))
-                )
+            for name, key in keys:
+                row = conn.execute(
+                    "SELECT pg_try_advisory_lock(%s, %s)", (REBUILD_LOCK_CLASS, key)
+                ).fetchone()
+                if not (row and row[0]):
+                    raise RebuildBusy(f"a rebuild or verification of {name} is already running")
+                held.append(key)
+            yield
         finally:
+            for key in held:
+                conn.execute("SELECT pg_advisory_unlock(%s, %s)", (REBUILD_LOCK_CLASS, key))
             conn.autocommit = False
 
 

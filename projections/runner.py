@@ -11,10 +11,12 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
-from typing import Protocol
+from dataclasses import dataclass
+from typing import NoReturn, Protocol
 
 import psycopg
 from eventsourcing.persistence import IntegrityError as StoreConflict
+from eventsourcing.persistence import Notification
 from eventsourcing.persistence import OperationalError as StoreOperationalError
 
 from payments.domain.errors import ConcurrentWrite
@@ -95,15 +97,19 @@ class ProjectionRunner:
         notifications = self.source.read(after, target, self.batch_size, self.view.topics)
         full = len(notifications) == self.batch_size
         through = notifications[-1].id if full else target
+        return through, self.apply_read(decode_all(self.source, notifications), after, through)
+
+    def apply_read(self, read: Sequence[ReadEvent], after: int, through: int) -> int:
+        """Apply events read after the view's position `after`, up to `through`; at an event
+        that could not be decoded, apply the ones before it and stop (poisoned)."""
         events: list[TrackedEvent] = []
-        for notification in notifications:
-            try:
-                events.append(self.source.decode(notification))
-            except Exception as error:  # an event this code cannot even read
-                self._apply(events, after, notification.id - 1)
-                self._poison(notification.id, notification.topic, error)
+        for item in read:
+            if isinstance(item, Unreadable):  # an event this code cannot even read
+                self._apply(events, after, item.notification_id - 1)
+                self._poison(item.notification_id, item.topic, item.error)
+            events.append(item)
         self._apply(events, after, through)
-        return through, len(events)
+        return len(events)
 
     def _apply(self, events: Sequence[TrackedEvent], after: int, through: int) -> None:
         try:
@@ -127,7 +133,7 @@ class ProjectionRunner:
             after = tracked.notification_id
         self.view.apply_batch([], after=after, through=through)
 
-    def _poison(self, notification_id: int, topic: str, error: Exception) -> None:
+    def _poison(self, notification_id: int, topic: str, error: Exception) -> NoReturn:
         reason = f"{type(error).__name__}: {error}"[:2000]
         log.error(
             "projection poisoned: stopped at an event it cannot apply",
@@ -173,6 +179,86 @@ class ProjectionRunner:
             if self.status is not None and not poisoned:
                 self.status.record_stopped(self.name)
             log.info("projection stopped", extra={"projection": self.name, "poisoned": poisoned})
+
+
+@dataclass(frozen=True, slots=True)
+class Unreadable:
+    """A notification the code could not turn into an event, kept in its place."""
+
+    notification_id: int
+    topic: str
+    error: Exception
+
+
+ReadEvent = TrackedEvent | Unreadable
+
+
+def decode_all(source: EventSource, notifications: Sequence[Notification]) -> list[ReadEvent]:
+    read: list[ReadEvent] = []
+    for notification in notifications:
+        try:
+            read.append(source.decode(notification))
+        except Exception as error:
+            read.append(Unreadable(notification.id, notification.topic, error))
+    return read
+
+
+def catch_up_together(
+    runners: Sequence[ProjectionRunner],
+    targets: Sequence[int] | None = None,
+    progress: Progress | None = None,
+) -> int:
+    """Bring several views to their targets (default: the head now) reading the log once
+    for them all: each chunk is read with the union of their topics and decoded once, then
+    every view behind applies the events of its own topics past its own position. Each view
+    applies what its runner's catch_up would, with the same positions; a poisoned event
+    stops them all, as catching them up one after the other stops at the first. Rebuilds and
+    verifications of every view decode the log once instead of once per view."""
+    if not runners:
+        return 0
+    source = runners[0].source
+    if targets is None:
+        targets = [source.head()] * len(runners)
+    batch = max(runner.batch_size for runner in runners)
+    applied = 0
+    while True:
+        behind = [
+            (runner, position, target)
+            for runner, target in zip(runners, targets, strict=True)
+            if (position := runner.view.position()) < target
+        ]
+        if not behind:
+            return applied
+        start = min(position for _, position, _ in behind)
+        end = max(target for _, _, target in behind)
+        topics = _union([runner.view.topics for runner, _, _ in behind])
+        notifications = source.read(start, end, batch, topics)
+        through = notifications[-1].id if len(notifications) == batch else end
+        read = decode_all(source, notifications)
+        for runner, position, target in behind:
+            upto = min(through, target)
+            if upto <= position:
+                continue  # ahead of this chunk: its turn comes when the others catch up
+            wanted = runner.view.topics
+            mine = [
+                item
+                for item in read
+                if position < item.notification_id <= upto
+                and (wanted is None or item.topic in wanted)
+            ]
+            applied += runner.apply_read(mine, position, upto)
+        if progress is not None:
+            progress(min(through, end), end)
+
+
+def _union(topic_sets: Sequence[frozenset[str] | None]) -> frozenset[str] | None:
+    """Every topic any of them reads; None (all topics) when one of them reads all."""
+    union: set[str] = set()
+    for topics in topic_sets:
+        if topics is None:
+            return None
+        union |= topics
+    return frozenset(union)
 
 
 def wait_for_position(view: ProjectionView, position: int, timeout: float) -> bool:

@@ -18,7 +18,7 @@ from uuid import UUID
 
 from psycopg_pool import ConnectionPool
 
-from payments.projections.audit.verify import result_json, verify_projection
+from payments.projections.audit.verify import result_json, verify_all
 from payments.projections.pg import fetch_all, fetch_one
 from payments.projections.source import EventSource
 
@@ -118,19 +118,20 @@ def run_verification(
     """Verify each projection, storing each result as it comes; answer the final state."""
     store.started(verification_id)
     source = source_factory()
-    identical = True
     try:
-        for name in names:
-            result = verify_projection(pool, source, name)
-            identical = identical and result.identical
-            store.add_result(verification_id, result_json(result))
+        results = verify_all(
+            pool,
+            source,
+            names,
+            on_result=lambda result: store.add_result(verification_id, result_json(result)),
+        )
     except Exception as error:
         log.exception("verification failed", extra={"verification_id": str(verification_id)})
         store.finished(verification_id, "failed", f"{type(error).__name__}: {error}"[:2000])
         return "failed"
     finally:
         source.close()
-    state = "identical" if identical else "drift"
+    state = "identical" if all(result.identical for result in results) else "drift"
     store.finished(verification_id, state)
     return state
 

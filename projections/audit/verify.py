@@ -1,7 +1,8 @@
 """Verify the live views against history: rebuild each from event zero and diff row for row.
 
-For each projection: take its rebuild lock, build its tables afresh in the scratch schema
-(projections/rebuild.py's) up to the live view's position, then, in one REPEATABLE READ
+Take the rebuild locks of the projections verified, build their tables afresh in their
+scratch schemas (projections/rebuild.py's) up to each live view's position, side by side from
+one reading of the log; then, for each projection, in one REPEATABLE READ
 transaction whose snapshot fixes the live view at position L, apply the scratch copy's last
 events up to L and compare every table (EXCEPT ALL both ways, by the live table's columns).
 The live view keeps serving and its runner keeps writing: nothing waits on the comparison.
@@ -20,8 +21,13 @@ from psycopg_pool import ConnectionPool
 from payments.projections.catalog import NAMES, VIEW_CLASSES
 from payments.projections.core import APPLICATION_NAME
 from payments.projections.pg import Connection, PostgresView, qualify
-from payments.projections.rebuild import drop_scratch, empty_scratch_view, rebuild_lock
-from payments.projections.runner import CATCH_UP_BATCH, Progress, ProjectionRunner
+from payments.projections.rebuild import drop_scratch, empty_scratch_view, rebuild_locks
+from payments.projections.runner import (
+    CATCH_UP_BATCH,
+    Progress,
+    ProjectionRunner,
+    catch_up_together,
+)
 from payments.projections.source import EventSource
 
 FIRST_DIFFERENCES = 5  # rows shown per table and side
@@ -114,31 +120,7 @@ def verify_projection(
     batch_size: int = CATCH_UP_BATCH * 2,
     progress: Progress | None = None,
 ) -> ProjectionResult:
-    if name not in VIEW_CLASSES:
-        raise ValueError(f"unknown projection {name!r}; known: {', '.join(NAMES)}")
-    started = time.perf_counter()
-    live = VIEW_CLASSES[name](pool)
-    with rebuild_lock(pool, name):
-        try:
-            scratch = empty_scratch_view(pool, name, unlogged=True)  # compared, then dropped
-            runner = ProjectionRunner(scratch, source, batch_size=batch_size)
-            runner.catch_up(target=live.position(), progress=progress)
-            with pool.connection() as conn, conn.transaction():
-                conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-                position = _live_position(conn, live)  # the snapshot starts here
-                _catch_up_in(conn, source, scratch, position, batch_size)
-                if progress is not None:
-                    progress(position, position)
-                tables = [_compare(conn, live, scratch, table) for table in live.tables]
-        finally:
-            drop_scratch(pool, name)
-    return ProjectionResult(
-        name=name,
-        position=position,
-        events_scanned=position,
-        seconds=time.perf_counter() - started,
-        tables=tables,
-    )
+    return verify_all(pool, source, [name], batch_size=batch_size, progress=progress)[0]
 
 
 def verify_all(
@@ -146,12 +128,65 @@ def verify_all(
     source: EventSource,
     names: Sequence[str] = NAMES,
     *,
-    progress_for: Callable[[str], Progress | None] | None = None,
+    batch_size: int = CATCH_UP_BATCH * 2,
+    progress: Progress | None = None,
+    on_result: Callable[[ProjectionResult], None] | None = None,
 ) -> list[ProjectionResult]:
-    return [
-        verify_projection(pool, source, name, progress=progress_for(name) if progress_for else None)
-        for name in names
-    ]
+    """Verify the views `names` together: their scratch copies are rebuilt side by side from
+    one reading of the log (catch_up_together: each event decoded once, not once per view),
+    then each is compared with its live view in a snapshot of its own, in the order of
+    `names`; on_result hears each result as it comes. A result's seconds run from the start
+    of the shared rebuild to the end of its own comparison."""
+    unknown = [name for name in names if name not in VIEW_CLASSES]
+    if unknown:
+        raise ValueError(f"unknown projection {unknown[0]!r}; known: {', '.join(NAMES)}")
+    started = time.perf_counter()
+    lives = [VIEW_CLASSES[name](pool) for name in names]
+    results: list[ProjectionResult] = []
+    with rebuild_locks(pool, names):
+        try:
+            # compared, then dropped
+            scratches = [empty_scratch_view(pool, name, unlogged=True) for name in names]
+            catch_up_together(
+                [ProjectionRunner(scratch, source, batch_size=batch_size) for scratch in scratches],
+                [live.position() for live in lives],
+                progress,
+            )
+            for name, live, scratch in zip(names, lives, scratches, strict=True):
+                position, tables = _compare_at_snapshot(pool, source, live, scratch, batch_size)
+                result = ProjectionResult(
+                    name=name,
+                    position=position,
+                    events_scanned=position,
+                    seconds=time.perf_counter() - started,
+                    tables=tables,
+                )
+                results.append(result)
+                if on_result is not None:
+                    on_result(result)
+        finally:
+            for name in names:
+                drop_scratch(pool, name)
+    if progress is not None and results:
+        final = max(result.position for result in results)
+        progress(final, final)
+    return results
+
+
+def _compare_at_snapshot(
+    pool: ConnectionPool,
+    source: EventSource,
+    live: PostgresView,
+    scratch: PostgresView,
+    batch_size: int,
+) -> tuple[int, list[TableResult]]:
+    """In one REPEATABLE READ transaction: the live view's position L (the snapshot starts
+    there), the scratch copy brought to L, every table compared."""
+    with pool.connection() as conn, conn.transaction():
+        conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        position = _live_position(conn, live)
+        _catch_up_in(conn, source, scratch, position, batch_size)
+        return position, [_compare(conn, live, scratch, table) for table in live.tables]
 
 
 def _live_position(conn: Connection, live: PostgresView) -> int:

@@ -8,7 +8,7 @@ import pytest
 from psycopg_pool import ConnectionPool
 
 from payments.projections.catalog import NAMES, live_view
-from payments.projections.runner import ProjectionRunner
+from payments.projections.runner import ProjectionRunner, catch_up_together
 from payments.projections.source import ApplicationEventSource
 from payments.runtime.config import Settings
 from payments.runtime.services import Services, build_services
@@ -44,7 +44,11 @@ def scratch_pool(database_url: str) -> Iterator[ConnectionPool]:
 
 
 def catch_up_all(services: Services, batch_size: int = 500) -> None:
-    """Bring every live view to the head of the log, in this thread."""
+    """Bring every live view to the head of the log, in this thread, reading it once."""
     source = ApplicationEventSource(services.application)
-    for name in NAMES:
-        ProjectionRunner(live_view(services.pool, name), source, batch_size=batch_size).catch_up()
+    catch_up_together(
+        [
+            ProjectionRunner(live_view(services.pool, n), source, batch_size=batch_size)
+            for n in NAMES
+        ]
+    )

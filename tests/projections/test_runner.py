@@ -9,15 +9,19 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import Sequence
 
+import pytest
 from click.testing import CliRunner
-from eventsourcing.persistence import StoredEvent
+from eventsourcing.persistence import Notification, StoredEvent
 
 from payments.bench.history import make_history
 from payments.cli.main import main as cli
 from payments.domain.payment_order import PaymentOrder
 from payments.projections.catalog import NAMES, live_view, projection_states
+from payments.projections.core import ProjectionPoisoned, TrackedEvent
 from payments.projections.rebuild import diff_views, drop_scratch, rebuild
+from payments.projections.runner import ProjectionRunner, catch_up_together
 from payments.projections.service import ProjectionService
 from payments.projections.source import ApplicationEventSource
 from payments.projections.views.ledger_pg import PostgresLedger
@@ -189,3 +193,81 @@ def test_rebuild_equals_live_row_for_row_and_swaps_in_while_live_runs(isolated: 
         service.stop()
     assert not service.poisoned
     assert_ledger_and_wallets_match_events(isolated)
+
+
+class CountingSource(ApplicationEventSource):
+    """The real source, counting what it decodes and how many reads it makes."""
+
+    def __init__(self, services: Services) -> None:
+        super().__init__(services.application)
+        self.decoded: Counter[int] = Counter()
+        self.reads = 0
+
+    def read(
+        self, after: int, through: int, limit: int, topics: frozenset[str] | None
+    ) -> Sequence[Notification]:
+        self.reads += 1
+        return super().read(after, through, limit, topics)
+
+    def decode(self, notification: Notification) -> TrackedEvent:
+        self.decoded[notification.id] += 1
+        return super().decode(notification)
+
+
+def test_views_caught_up_together_decode_each_event_once_and_equal_their_rebuilds(
+    isolated: Services,
+) -> None:
+    app = isolated.application
+    make_history(app, 300, seed=21)
+    # Views at different positions: the ledger part of the way, wallets further, the others
+    # at zero; then more history.
+    partial = ApplicationEventSource(app)
+    ProjectionRunner(PostgresLedger(isolated.pool), partial, batch_size=97).catch_up(target=400)
+    ProjectionRunner(PostgresWallets(isolated.pool), partial, batch_size=97).catch_up(target=900)
+    make_history(app, 200, seed=22, prefix="later")
+    head = app.recorder.max_notification_id() or 0
+    source = CountingSource(isolated)
+    runners = [ProjectionRunner(live_view(isolated.pool, n), source, batch_size=250) for n in NAMES]
+    seen: list[tuple[int, int]] = []
+    applied = catch_up_together(runners, progress=lambda p, h: seen.append((p, h)))
+    assert applied > 0
+    assert {name: live_view(isolated.pool, name).position() for name in NAMES} == dict.fromkeys(
+        NAMES, head
+    )
+    assert set(source.decoded.values()) == {1}  # each event decoded once for all the views
+    assert max(source.decoded) <= head
+    assert source.reads <= head // 250 + 2 * len(NAMES)  # about one read a chunk, not per view
+    assert seen[-1] == (head, head)
+    for name in NAMES:  # the same rows as a rebuild from event zero, view by view
+        result = rebuild(isolated.pool, ApplicationEventSource(app), name, swap=False)
+        assert diff_views(isolated.pool, name, result.scratch_schema) == {}, name
+        drop_scratch(isolated.pool, name)
+    assert_ledger_and_wallets_match_events(isolated)
+
+
+def test_views_caught_up_together_stop_at_a_poisoned_event(isolated: Services) -> None:
+    app = isolated.application
+    make_history(app, 20, seed=5)
+    good_head = app.recorder.max_notification_id() or 0
+    succeeded = "payments.PaymentOrder.Succeeded.v1"
+    app.recorder.insert_events(
+        [
+            StoredEvent(
+                app.mapper.to_stored_event(_a_created_event()).originator_id,
+                1,
+                succeeded,
+                b'{"not": "an event"}',
+            )
+        ]
+    )
+    make_history(app, 5, seed=6, prefix="after")
+    source = ApplicationEventSource(app)
+    runners = [
+        ProjectionRunner(live_view(isolated.pool, n), source, batch_size=1000) for n in NAMES
+    ]
+    with pytest.raises(ProjectionPoisoned) as poisoned:
+        catch_up_together(runners)
+    assert poisoned.value.notification_id == good_head + 1
+    stopped = live_view(isolated.pool, poisoned.value.name)
+    assert succeeded in (stopped.topics or {succeeded})
+    assert stopped.position() == good_head  # everything before the bad event applied
