@@ -209,46 +209,49 @@ def catch_up_together(
     progress: Progress | None = None,
 ) -> int:
     """Bring several views to their targets (default: the head now) reading the log once
-    for them all: each chunk is read with the union of their topics and decoded once, then
-    every view behind applies the events of its own topics past its own position. Each view
-    applies what its runner's catch_up would, with the same positions; a poisoned event
-    stops them all, as catching them up one after the other stops at the first. Rebuilds and
+    for them all: each chunk is read with the union of their topics and decoded once, and
+    each view keeps the events of its own topics past its own position until it has a
+    batch of them (or reaches its target), then applies them in one transaction, as its
+    runner's catch_up would. Same events, same final positions; a poisoned event stops them
+    all, as catching them up one after the other stops at the first. Rebuilds and
     verifications of every view decode the log once instead of once per view."""
     if not runners:
         return 0
     source = runners[0].source
     if targets is None:
         targets = [source.head()] * len(runners)
+    applied_through = [runner.view.position() for runner in runners]
+    read_through = list(applied_through)
+    kept: list[list[ReadEvent]] = [[] for _ in runners]
     batch = max(runner.batch_size for runner in runners)
     applied = 0
     while True:
-        behind = [
-            (runner, position, target)
-            for runner, target in zip(runners, targets, strict=True)
-            if (position := runner.view.position()) < target
-        ]
+        behind = [i for i, target in enumerate(targets) if read_through[i] < target]
         if not behind:
             return applied
-        start = min(position for _, position, _ in behind)
-        end = max(target for _, _, target in behind)
-        topics = _union([runner.view.topics for runner, _, _ in behind])
-        notifications = source.read(start, end, batch, topics)
+        start = min(read_through[i] for i in behind)
+        end = max(targets[i] for i in behind)
+        notifications = source.read(
+            start, end, batch, _union([runners[i].view.topics for i in behind])
+        )
         through = notifications[-1].id if len(notifications) == batch else end
         read = decode_all(source, notifications)
-        for runner, position, target in behind:
-            upto = min(through, target)
-            if upto <= position:
+        for i in behind:
+            runner, after, upto = runners[i], read_through[i], min(through, targets[i])
+            if upto <= after:
                 continue  # ahead of this chunk: its turn comes when the others catch up
             wanted = runner.view.topics
-            mine = [
+            kept[i].extend(
                 item
                 for item in read
-                if position < item.notification_id <= upto
-                and (wanted is None or item.topic in wanted)
-            ]
-            applied += runner.apply_read(mine, position, upto)
+                if after < item.notification_id <= upto and (wanted is None or item.topic in wanted)
+            )
+            read_through[i] = upto
+            if len(kept[i]) >= runner.batch_size or upto >= targets[i]:
+                applied += runner.apply_read(kept[i], applied_through[i], upto)
+                applied_through[i], kept[i] = upto, []
         if progress is not None:
-            progress(min(through, end), end)
+            progress(min(read_through[i] for i in behind), end)
 
 
 def _union(topic_sets: Sequence[frozenset[str] | None]) -> frozenset[str] | None:
