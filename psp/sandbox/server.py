@@ -13,8 +13,8 @@ from payments.psp.sandbox.config import SandboxConfig
 def run_sandbox(config: SandboxConfig, *, log_level: str = "info") -> None:
     """Block serving HTTP; uvicorn handles SIGINT/SIGTERM, drains, then the lifespan stops the
     background worker and closes the database."""
-    # httpx logs every webhook POST at INFO; the delivery outcome is logged by webhooks.py.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    # urllib3 logs every new connection at DEBUG; the delivery outcome is logged by webhooks.py.
+    logging.getLogger("urllib3").setLevel(logging.INFO)
     server = uvicorn.Server(
         uvicorn.Config(
             create_sandbox_app(config),

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+import threading
 import time
-from typing import Any
+from typing import Any, NamedTuple
 
-import httpx
 import msgspec
+import urllib3
 
 from payments.psp.sandbox.admin_models import DeliveryView, EventView
 from payments.psp.sandbox.config import SandboxConfig
@@ -89,10 +90,48 @@ def retry_delay_s(config: SandboxConfig, attempts: int) -> float:
     return float(min(config.webhook_retry_base_s * 2**exponent, config.webhook_retry_cap_s))
 
 
-async def deliver_due_webhooks(
-    store: SandboxStore, config: SandboxConfig, client: httpx.AsyncClient
-) -> int:
-    """POST every due delivery once; returns how many were acknowledged."""
+class WebhookPoster:
+    """Sends signed deliveries with urllib3 (a pooled keep-alive connection, no retries or
+    redirects of its own: the outbox schedules the retries). Rounds run in a thread of the
+    worker's; `stop()` lets the POST in flight finish and starts no other."""
+
+    def __init__(self, config: SandboxConfig) -> None:
+        self._config = config
+        self._pool = urllib3.PoolManager(
+            retries=False, timeout=urllib3.Timeout(config.webhook_timeout_s)
+        )
+        self._stopped = threading.Event()
+
+    @property
+    def stopped(self) -> bool:
+        return self._stopped.is_set()
+
+    def stop(self) -> None:
+        self._stopped.set()
+        self._pool.clear()
+
+    def post(self, delivery: sqlite3.Row) -> _Attempt:
+        url, secret = self._config.webhook_url, self._config.webhook_secret
+        assert url is not None  # deliver_due_webhooks checked both
+        assert secret is not None
+        body = bytes(delivery["payload"])
+        signature = sign_payload(secret, body, int(time.time()))
+        try:
+            response = self._pool.request(
+                "POST",
+                url,
+                body=body,
+                headers={"Content-Type": "application/json", SIGNATURE_HEADER: signature},
+                redirect=False,
+            )
+        except urllib3.exceptions.HTTPError as exception:
+            return _Attempt(delivery, None, f"{type(exception).__name__}: {exception}")
+        return _Attempt(delivery, response.status, None)
+
+
+def deliver_due_webhooks(store: SandboxStore, config: SandboxConfig, poster: WebhookPoster) -> int:
+    """POST every due delivery once, one at a time in due order, each result stored as it
+    comes; returns how many were acknowledged. A stop ends the round after the POST in flight."""
     if config.webhook_url is None or config.webhook_secret is None:
         return 0  # SandboxConfig refuses a URL without a secret; this also tells mypy
     due = store.fetch_all(
@@ -103,38 +142,39 @@ async def deliver_due_webhooks(
     )
     acknowledged = 0
     for delivery in due:
-        body = bytes(delivery["payload"])
-        signature = sign_payload(config.webhook_secret, body, int(time.time()))
-        status_code: int | None = None
-        error: str | None = None
-        try:
-            response = await client.post(
-                config.webhook_url,
-                content=body,
-                headers={"Content-Type": "application/json", SIGNATURE_HEADER: signature},
-                timeout=config.webhook_timeout_s,
-            )
-            status_code = response.status_code
-        except httpx.HTTPError as exception:
-            error = f"{type(exception).__name__}: {exception}"
-        attempts = delivery["attempts"] + 1
+        if poster.stopped:
+            break
+        result = poster.post(delivery)
         with store.transaction() as connection:
-            if status_code is not None and 200 <= status_code < 300:
-                acknowledged += 1
-                connection.execute(
-                    "UPDATE deliveries SET status = ?, attempts = ?, last_status_code = ?,"
-                    " last_error = NULL, delivered_at = ? WHERE id = ?",
-                    (DELIVERED, attempts, status_code, time.time(), delivery["id"]),
-                )
-            else:
-                next_attempt = time.time() + retry_delay_s(config, attempts)
-                connection.execute(
-                    "UPDATE deliveries SET attempts = ?, last_status_code = ?, last_error = ?,"
-                    " next_attempt_at = ? WHERE id = ?",
-                    (attempts, status_code, error, next_attempt, delivery["id"]),
-                )
-                logger.info("webhook delivery %s failed (%s)", delivery["id"], status_code or error)
+            acknowledged += _store_attempt(connection, config, result)
     return acknowledged
+
+
+class _Attempt(NamedTuple):
+    delivery: sqlite3.Row
+    status_code: int | None  # None: no answer (the error says why)
+    error: str | None
+
+
+def _store_attempt(connection: sqlite3.Connection, config: SandboxConfig, result: _Attempt) -> int:
+    """Mark the delivery delivered (→ 1) or schedule its next try (→ 0)."""
+    delivery, status_code, error = result
+    attempts = delivery["attempts"] + 1
+    if status_code is not None and 200 <= status_code < 300:
+        connection.execute(
+            "UPDATE deliveries SET status = ?, attempts = ?, last_status_code = ?,"
+            " last_error = NULL, delivered_at = ? WHERE id = ?",
+            (DELIVERED, attempts, status_code, time.time(), delivery["id"]),
+        )
+        return 1
+    next_attempt = time.time() + retry_delay_s(config, attempts)
+    connection.execute(
+        "UPDATE deliveries SET attempts = ?, last_status_code = ?, last_error = ?,"
+        " next_attempt_at = ? WHERE id = ?",
+        (attempts, status_code, error, next_attempt, delivery["id"]),
+    )
+    logger.info("webhook delivery %s failed (%s)", delivery["id"], status_code or error)
+    return 0
 
 
 def list_events(store: SandboxStore, limit: int) -> list[EventView]:
