@@ -387,6 +387,6 @@ def _execute(
 
 def _catch_up(services: Services, source: ApplicationEventSource) -> int:
     """Every view to the head of the log, from one reading of it (catch_up_together)."""
-    return catch_up_together(
-        [ProjectionRunner(live_view(services.pool, n), source, batch_size=2000) for n in NAMES]
-    )
+    views = [live_view(services.pool, name) for name in NAMES]
+    runners = [ProjectionRunner(view, source, batch_size=2000) for view in views]
+    return sum(catch_up_together(runners))

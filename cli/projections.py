@@ -106,12 +106,12 @@ def status(as_json: bool) -> None:
 def rebuild(names: tuple[str, ...], all_: bool, batch_size: int) -> None:
     """Rebuild NAME(s) from event zero into fresh tables, then swap them in atomically.
 
-    The live view keeps serving (and its runner keeps running) meanwhile.
+    The live view keeps serving (and its runner keeps running) meanwhile. Several views are
+    rebuilt side by side from one reading of the log, then swapped in one after the other.
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from payments.projections.rebuild import RebuildBusy
-    from payments.projections.rebuild import rebuild as rebuild_view
+    from payments.projections.rebuild import RebuildBusy, rebuild_all
     from payments.projections.source import ApplicationEventSource
 
     if not names and not all_:
@@ -128,33 +128,36 @@ def rebuild(names: tuple[str, ...], all_: bool, batch_size: int) -> None:
     )
     try:
         with Progress(*columns) as progress:
-            for name in chosen:
-                task = progress.add_task(name, total=max(source.head(), 1), rate="")
-                started = time.perf_counter()
+            task = progress.add_task("rebuilding", total=max(source.head(), 1), rate="")
+            started = time.perf_counter()
 
-                def report(position: int, head: int, task: Any = task, t0: float = started) -> None:
-                    rate = position / max(time.perf_counter() - t0, 1e-9)
-                    progress.update(
-                        task, completed=position, total=max(head, 1), rate=f"{rate:,.0f} ev/s"
-                    )
+            def report(position: int, head: int) -> None:
+                rate = position / max(time.perf_counter() - started, 1e-9)
+                progress.update(
+                    task, completed=position, total=max(head, 1), rate=f"{rate:,.0f} ev/s"
+                )
 
-                try:
-                    result = rebuild_view(
-                        services.pool, source, name, batch_size=batch_size, progress=report
-                    )
-                except RebuildBusy as busy:
-                    raise click.ClickException(str(busy)) from None
-                progress.update(task, completed=result.position, total=max(result.position, 1))
+            try:
+                results = rebuild_all(
+                    services.pool, source, chosen, batch_size=batch_size, progress=report
+                )
+            except RebuildBusy as busy:
+                raise click.ClickException(str(busy)) from None
+            final = max(result.position for result in results)
+            progress.update(task, completed=final, total=max(final, 1))
+            for result in results:
                 progress.console.print(
-                    f"{name}: rebuilt to position {result.position}, {result.events_applied} "
-                    f"events applied in {result.seconds:.2f}s "
-                    f"({result.position / max(result.seconds, 1e-9):,.0f} log events/s), swapped in"
+                    f"{result.name}: rebuilt to position {result.position}, "
+                    f"{result.events_applied} events applied, swapped in after "
+                    f"{result.seconds:.2f}s "
+                    f"({result.position / max(result.seconds, 1e-9):,.0f} log events/s)"
                 )
     except click.ClickException:
         raise
     except Exception as error:
         raise click.ClickException(f"rebuild failed: {type(error).__name__}: {error}") from None
     finally:
+        source.close()
         services.close()
 
 

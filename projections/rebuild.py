@@ -25,7 +25,12 @@ from payments.projections.pg import (
     lock_key,
     qualify,
 )
-from payments.projections.runner import CATCH_UP_BATCH, Progress, ProjectionRunner
+from payments.projections.runner import (
+    CATCH_UP_BATCH,
+    Progress,
+    ProjectionRunner,
+    catch_up_together,
+)
 from payments.projections.source import EventSource
 
 SCRATCH_PREFIX = "payments_rebuild_"
@@ -75,16 +80,10 @@ def empty_scratch_view(pool: ConnectionPool, name: str, *, unlogged: bool = Fals
 
 
 @contextmanager
-def rebuild_lock(pool: ConnectionPool, name: str) -> Iterator[None]:
-    """The projection's rebuild lock: one rebuild or verification of a view at a time."""
-    with rebuild_locks(pool, [name]):
-        yield
-
-
-@contextmanager
 def rebuild_locks(pool: ConnectionPool, names: Sequence[str]) -> Iterator[None]:
-    """The rebuild locks of several projections, all held on one connection; none is kept
-    when one of them is busy (RebuildBusy names it)."""
+    """The rebuild locks of several projections (one rebuild or verification of a view at a
+    time), all held on one connection; none is kept when one of them is busy (RebuildBusy
+    names it)."""
     keys = [(name, lock_key(name)) for name in names]
     with pool.connection() as conn:
         conn.autocommit = True
@@ -117,26 +116,54 @@ def rebuild(
 
     Without swap the scratch tables stay for comparison (see diff_views, drop_scratch).
     """
-    if name not in VIEW_CLASSES:
-        raise ValueError(f"unknown projection {name!r}")
-    with rebuild_lock(pool, name):
-        scratch = empty_scratch_view(pool, name)
-        runner = ProjectionRunner(scratch, source, batch_size=batch_size)
+    (result,) = rebuild_all(
+        pool, source, [name], swap=swap, batch_size=batch_size, progress=progress
+    )
+    return result
+
+
+def rebuild_all(
+    pool: ConnectionPool,
+    source: EventSource,
+    names: Sequence[str],
+    *,
+    swap: bool = True,
+    batch_size: int = CATCH_UP_BATCH * 2,
+    progress: Progress | None = None,
+) -> list[RebuildResult]:
+    """Build the views `names` from event zero in their scratch schemas side by side, from
+    one reading of the log (catch_up_together: each event decoded once, not once per view);
+    then, when `swap`, swap each in, in the order of `names`, in a transaction of its own
+    that takes its write lock. A result's seconds run from the start to its own swap. A name
+    given twice is rebuilt once."""
+    names = list(dict.fromkeys(names))
+    unknown = [name for name in names if name not in VIEW_CLASSES]
+    if unknown:
+        raise ValueError(f"unknown projection {unknown[0]!r}")
+    with rebuild_locks(pool, names):
+        scratches = [empty_scratch_view(pool, name) for name in names]
+        runners = [ProjectionRunner(view, source, batch_size=batch_size) for view in scratches]
         started = time.perf_counter()
-        applied = runner.catch_up(progress=progress)
-        while source.head() - scratch.position() > batch_size:  # the live log moved on
-            applied += runner.catch_up(progress=progress)
-        if swap:
-            applied += _swap_in(pool, source, scratch, batch_size)
-        seconds = time.perf_counter() - started
-        return RebuildResult(
-            name=name,
-            events_applied=applied,
-            seconds=seconds,
-            position=scratch.position() if not swap else source_position(pool, name),
-            swapped=swap,
-            scratch_schema=SCRATCH_PREFIX + name,
-        )
+        applied = catch_up_together(runners, progress=progress)
+        # The live log moved on meanwhile: catch up again until each is a batch from the head.
+        while any(source.head() - scratch.position() > batch_size for scratch in scratches):
+            more = catch_up_together(runners, progress=progress)
+            applied = [before + after for before, after in zip(applied, more, strict=True)]
+        results: list[RebuildResult] = []
+        for name, scratch, count in zip(names, scratches, applied, strict=True):
+            if swap:
+                count += _swap_in(pool, source, scratch, batch_size)
+            results.append(
+                RebuildResult(
+                    name=name,
+                    events_applied=count,
+                    seconds=time.perf_counter() - started,
+                    position=source_position(pool, name) if swap else scratch.position(),
+                    swapped=swap,
+                    scratch_schema=SCRATCH_PREFIX + name,
+                )
+            )
+        return results
 
 
 def _swap_in(pool: ConnectionPool, source: EventSource, scratch: PostgresView, batch: int) -> int:

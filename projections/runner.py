@@ -207,16 +207,17 @@ def catch_up_together(
     runners: Sequence[ProjectionRunner],
     targets: Sequence[int] | None = None,
     progress: Progress | None = None,
-) -> int:
+) -> list[int]:
     """Bring several views to their targets (default: the head now) reading the log once
     for them all: each chunk is read with the union of their topics and decoded once, and
     each view keeps the events of its own topics past its own position until it has a
     batch of them (or reaches its target), then applies them in one transaction, as its
     runner's catch_up would. Same events, same final positions; a poisoned event stops them
     all, as catching them up one after the other stops at the first. Rebuilds and
-    verifications of every view decode the log once instead of once per view."""
+    verifications of every view decode the log once instead of once per view. Answers the
+    events each view applied, in the order of `runners`."""
     if not runners:
-        return 0
+        return []
     source = runners[0].source
     if targets is None:
         targets = [source.head()] * len(runners)
@@ -224,7 +225,7 @@ def catch_up_together(
     read_through = list(applied_through)
     kept: list[list[ReadEvent]] = [[] for _ in runners]
     batch = max(runner.batch_size for runner in runners)
-    applied = 0
+    applied = [0] * len(runners)
     while True:
         behind = [i for i, target in enumerate(targets) if read_through[i] < target]
         if not behind:
@@ -248,7 +249,7 @@ def catch_up_together(
             )
             read_through[i] = upto
             if len(kept[i]) >= runner.batch_size or upto >= targets[i]:
-                applied += runner.apply_read(kept[i], applied_through[i], upto)
+                applied[i] += runner.apply_read(kept[i], applied_through[i], upto)
                 applied_through[i], kept[i] = upto, []
         if progress is not None:
             progress(min(read_through[i] for i in behind), end)

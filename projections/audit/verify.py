@@ -136,7 +136,9 @@ def verify_all(
     one reading of the log (catch_up_together: each event decoded once, not once per view),
     then each is compared with its live view in a snapshot of its own, in the order of
     `names`; on_result hears each result as it comes. A result's seconds run from the start
-    of the shared rebuild to the end of its own comparison."""
+    of the shared rebuild to the end of its own comparison. A name given twice is verified
+    once."""
+    names = list(dict.fromkeys(names))
     unknown = [name for name in names if name not in VIEW_CLASSES]
     if unknown:
         raise ValueError(f"unknown projection {unknown[0]!r}; known: {', '.join(NAMES)}")

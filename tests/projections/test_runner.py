@@ -18,9 +18,18 @@ from eventsourcing.persistence import Notification, StoredEvent
 from payments.bench.history import make_history
 from payments.cli.main import main as cli
 from payments.domain.payment_order import PaymentOrder
+from payments.projections.audit.verify import verify_all
 from payments.projections.catalog import NAMES, live_view, projection_states
 from payments.projections.core import ProjectionPoisoned, TrackedEvent
-from payments.projections.rebuild import diff_views, drop_scratch, rebuild
+from payments.projections.rebuild import (
+    SCRATCH_PREFIX,
+    RebuildBusy,
+    diff_views,
+    drop_scratch,
+    rebuild,
+    rebuild_all,
+    rebuild_locks,
+)
 from payments.projections.runner import ProjectionRunner, catch_up_together
 from payments.projections.service import ProjectionService
 from payments.projections.source import ApplicationEventSource
@@ -230,7 +239,7 @@ def test_views_caught_up_together_decode_each_event_once_and_equal_their_rebuild
     runners = [ProjectionRunner(live_view(isolated.pool, n), source, batch_size=250) for n in NAMES]
     seen: list[tuple[int, int]] = []
     applied = catch_up_together(runners, progress=lambda p, h: seen.append((p, h)))
-    assert applied > 0
+    assert sum(applied) > 0
     assert {name: live_view(isolated.pool, name).position() for name in NAMES} == dict.fromkeys(
         NAMES, head
     )
@@ -271,3 +280,54 @@ def test_views_caught_up_together_stop_at_a_poisoned_event(isolated: Services) -
     stopped = live_view(isolated.pool, poisoned.value.name)
     assert succeeded in (stopped.topics or {succeeded})
     assert stopped.position() == good_head  # everything before the bad event applied
+
+
+def test_views_rebuilt_together_read_the_log_once_and_equal_the_live_views(
+    isolated: Services,
+) -> None:
+    app = isolated.application
+    make_history(app, 300, seed=31)
+    catch_up_all(isolated)
+    head = app.recorder.max_notification_id() or 0
+    source = CountingSource(isolated)
+    results = rebuild_all(isolated.pool, source, NAMES, swap=False, batch_size=250)
+    assert [result.name for result in results] == list(NAMES)
+    assert all(result.position == head and not result.swapped for result in results)
+    applied = {result.name: result.events_applied for result in results}
+    assert all(applied[name] > 0 for name in ("order_status", "ledger", "wallets"))
+    assert set(source.decoded.values()) == {1}  # each event decoded once for all the views
+    assert source.reads <= head // 250 + 2 * len(NAMES)
+    for name in NAMES:
+        assert diff_views(isolated.pool, name, SCRATCH_PREFIX + name) == {}, name
+        drop_scratch(isolated.pool, name)
+
+
+def test_a_view_named_twice_is_rebuilt_and_verified_once(isolated: Services) -> None:
+    app = isolated.application
+    make_history(app, 60, seed=32)
+    catch_up_all(isolated)
+    head = app.recorder.max_notification_id() or 0
+    source = ApplicationEventSource(app)
+    (rebuilt,) = rebuild_all(isolated.pool, source, ["ledger", "ledger"])
+    assert rebuilt.swapped
+    assert rebuilt.position == head
+    (verified,) = verify_all(isolated.pool, source, ["wallets", "ledger", "wallets"])[1:]
+    assert verified.name == "ledger"
+    assert verified.identical
+    assert_ledger_and_wallets_match_events(isolated)
+
+
+def test_a_busy_view_stops_a_rebuild_of_several_before_anything_is_built(
+    isolated: Services,
+) -> None:
+    make_history(isolated.application, 20, seed=33)
+    source = ApplicationEventSource(isolated.application)
+    with rebuild_locks(isolated.pool, ["wallets"]), pytest.raises(RebuildBusy, match="wallets"):
+        rebuild_all(isolated.pool, source, NAMES)
+    with isolated.pool.connection() as conn:
+        schemas = conn.execute(
+            "SELECT nspname FROM pg_namespace WHERE nspname LIKE %s", (SCRATCH_PREFIX + "%",)
+        ).fetchall()
+    assert schemas == []  # nothing was built
+    results = rebuild_all(isolated.pool, source, NAMES)  # and no lock was kept
+    assert all(result.swapped for result in results)
