@@ -14,6 +14,7 @@ from payments.bench import (
     audit,
     day,
     executor,
+    http_clients,
     ingest,
     projections,
     reconcile,
@@ -34,4 +35,5 @@ SCENARIOS: dict[str, Scenario] = {
     "audit": audit.run,
     "day": day.run,
     "applied": applied.run,
+    "http_clients": http_clients.run,
 }

@@ -22,6 +22,7 @@ TINY = {
     "day": ["orders=30"],
     "risk": ["count=12", "clients=4"],
     "applied": ["orders=30"],
+    "http_clients": ["count=50"],
 }
 
 
@@ -93,6 +94,11 @@ def test_quick_run_writes_tables_goals_and_json(
         assert cpu["execute"]["bench"] > 0
         assert cpu["place"]["payments api"] > 0
         assert "day: CPU seconds by stage and process" in result.output
+    if scenario == "http_clients":  # every client POSTed; the first row is the baseline
+        (table,) = document["tables"]
+        assert len(table["rows"]) == 4
+        assert table["rows"][0][3] == 1.0
+        assert all(row[1] > 0 and row[2] > 0 for row in table["rows"])
     if scenario == "applied":  # every placed order reached the ledger and its wallet
         data = document["data"]
         assert data["placed"] == data["applied"] == data["orders"] == 30
