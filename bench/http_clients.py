@@ -18,16 +18,8 @@ from collections.abc import Callable
 import httpx
 import urllib3
 
-from payments.bench.harness import (
-    BenchContext,
-    ChildProcess,
-    Goal,
-    ScenarioResult,
-    Table,
-    child_env,
-    free_port,
-    ratio,
-)
+from payments.bench import harness
+from payments.bench.harness import BenchContext, ScenarioResult
 
 RECEIVER = """
 import sys, uvicorn
@@ -84,12 +76,12 @@ def _urllib3(url: str, count: int) -> None:
 
 def run(ctx: BenchContext) -> ScenarioResult:
     count: int = ctx.param("count", 5000, 500)
-    port = free_port()
+    port = harness.free_port()
     url = f"http://127.0.0.1:{port}/webhooks/psp"
-    receiver = ChildProcess(
+    receiver = harness.ChildProcess(
         "receiver",
         [sys.executable, "-c", RECEIVER, str(port)],
-        child_env(),
+        harness.child_env(),
         ctx.work_dir / "receiver.log",
     )
     clients: list[tuple[str, Callable[[], None]]] = [
@@ -99,7 +91,7 @@ def run(ctx: BenchContext) -> ScenarioResult:
         ("urllib3 PoolManager (the sandbox's sender)", lambda: _urllib3(url, count)),
     ]
     result = ScenarioResult("http_clients", {"count": count})
-    table = Table(
+    table = harness.Table(
         f"client CPU per POST ({count:,} POSTs each, receiver in its own process)",
         ["client", "CPU ms per POST", "POSTs/s", "CPU ÷ httpx AsyncClient, one at a time"],
     )
@@ -112,14 +104,15 @@ def run(ctx: BenchContext) -> ScenarioResult:
             send()
             seconds, per_post = time.perf_counter() - started, (_cpu() - cpu) * 1000 / count
             baseline = per_post if baseline is None else baseline
-            table.add(name, round(per_post, 3), round(count / seconds), ratio(per_post, baseline))
+            cpu_ratio = harness.ratio(per_post, baseline)
+            table.add(name, round(per_post, 3), round(count / seconds), cpu_ratio)
             result.data[name] = {"cpu_ms_per_post": per_post, "posts_per_second": count / seconds}
     finally:
         receiver.stop()
     result.tables.append(table)
     sender = table.rows[-1][3]
     result.goals.append(
-        Goal(
+        harness.Goal(
             "the sandbox's sender spends less CPU per POST than the async client did",
             "ratio < 1.0",
             f"{sender}",
