@@ -14,7 +14,7 @@ import logging
 import sqlite3
 import threading
 import time
-from typing import Any, NamedTuple
+from typing import Any
 
 import msgspec
 import urllib3
@@ -95,11 +95,8 @@ class WebhookPoster:
     redirects of its own: the outbox schedules the retries). Rounds run in a thread of the
     worker's; `stop()` lets the POST in flight finish and starts no other."""
 
-    def __init__(self, config: SandboxConfig) -> None:
-        self._config = config
-        self._pool = urllib3.PoolManager(
-            retries=False, timeout=urllib3.Timeout(config.webhook_timeout_s)
-        )
+    def __init__(self, timeout_s: float) -> None:
+        self._pool = urllib3.PoolManager(retries=False, timeout=urllib3.Timeout(timeout_s))
         self._stopped = threading.Event()
 
     @property
@@ -110,11 +107,8 @@ class WebhookPoster:
         self._stopped.set()
         self._pool.clear()
 
-    def post(self, delivery: sqlite3.Row) -> _Attempt:
-        url, secret = self._config.webhook_url, self._config.webhook_secret
-        assert url is not None  # deliver_due_webhooks checked both
-        assert secret is not None
-        body = bytes(delivery["payload"])
+    def post(self, url: str, secret: str, body: bytes) -> tuple[int | None, str | None]:
+        """(the answer's status, None), or (None, why there was no answer)."""
         signature = sign_payload(secret, body, int(time.time()))
         try:
             response = self._pool.request(
@@ -125,8 +119,8 @@ class WebhookPoster:
                 redirect=False,
             )
         except urllib3.exceptions.HTTPError as exception:
-            return _Attempt(delivery, None, f"{type(exception).__name__}: {exception}")
-        return _Attempt(delivery, response.status, None)
+            return None, f"{type(exception).__name__}: {exception}"
+        return response.status, None
 
 
 def deliver_due_webhooks(store: SandboxStore, config: SandboxConfig, poster: WebhookPoster) -> int:
@@ -144,37 +138,27 @@ def deliver_due_webhooks(store: SandboxStore, config: SandboxConfig, poster: Web
     for delivery in due:
         if poster.stopped:
             break
-        result = poster.post(delivery)
-        with store.transaction() as connection:
-            acknowledged += _store_attempt(connection, config, result)
-    return acknowledged
-
-
-class _Attempt(NamedTuple):
-    delivery: sqlite3.Row
-    status_code: int | None  # None: no answer (the error says why)
-    error: str | None
-
-
-def _store_attempt(connection: sqlite3.Connection, config: SandboxConfig, result: _Attempt) -> int:
-    """Mark the delivery delivered (→ 1) or schedule its next try (→ 0)."""
-    delivery, status_code, error = result
-    attempts = delivery["attempts"] + 1
-    if status_code is not None and 200 <= status_code < 300:
-        connection.execute(
-            "UPDATE deliveries SET status = ?, attempts = ?, last_status_code = ?,"
-            " last_error = NULL, delivered_at = ? WHERE id = ?",
-            (DELIVERED, attempts, status_code, time.time(), delivery["id"]),
+        status_code, error = poster.post(
+            config.webhook_url, config.webhook_secret, bytes(delivery["payload"])
         )
-        return 1
-    next_attempt = time.time() + retry_delay_s(config, attempts)
-    connection.execute(
-        "UPDATE deliveries SET attempts = ?, last_status_code = ?, last_error = ?,"
-        " next_attempt_at = ? WHERE id = ?",
-        (attempts, status_code, error, next_attempt, delivery["id"]),
-    )
-    logger.info("webhook delivery %s failed (%s)", delivery["id"], status_code or error)
-    return 0
+        attempts = delivery["attempts"] + 1
+        with store.transaction() as connection:
+            if status_code is not None and 200 <= status_code < 300:
+                acknowledged += 1
+                connection.execute(
+                    "UPDATE deliveries SET status = ?, attempts = ?, last_status_code = ?,"
+                    " last_error = NULL, delivered_at = ? WHERE id = ?",
+                    (DELIVERED, attempts, status_code, time.time(), delivery["id"]),
+                )
+            else:
+                next_attempt = time.time() + retry_delay_s(config, attempts)
+                connection.execute(
+                    "UPDATE deliveries SET attempts = ?, last_status_code = ?, last_error = ?,"
+                    " next_attempt_at = ? WHERE id = ?",
+                    (attempts, status_code, error, next_attempt, delivery["id"]),
+                )
+                logger.info("webhook delivery %s failed (%s)", delivery["id"], status_code or error)
+    return acknowledged
 
 
 def list_events(store: SandboxStore, limit: int) -> list[EventView]:

@@ -42,7 +42,7 @@ async def run_background_work(sandbox: Sandbox) -> None:
     Webhooks are POSTed from a thread of the worker's own (urllib3: a fraction of an async
     client's CPU per request, docs/performance.md), so the event loop keeps serving the API."""
     appliers = transition_appliers(sandbox.config)
-    poster = WebhookPoster(sandbox.config)
+    poster = WebhookPoster(sandbox.config.webhook_timeout_s)
     rounds = ThreadPoolExecutor(1, thread_name_prefix="webhooks")
     loop = asyncio.get_running_loop()
     try:
