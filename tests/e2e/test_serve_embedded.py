@@ -51,3 +51,8 @@ def test_serve_on_embedded_postgres_survives_restart(data_dir: Path, tmp_path: P
     assert not (data_dir / "pg" / "postmaster.pid").exists()  # the embedded server stopped too
     # PostgreSQL's default 100 connections is less than a few processes' pools (ADR 0020)
     assert "max_connections = '200'" in (data_dir / "pg" / "postgresql.auto.conf").read_text()
+    # checkpoints every 1 GB of WAL wrote whole pages again every 80 s at 1M orders (#19)
+    settings = (data_dir / "pg" / "postgresql.auto.conf").read_text()
+    assert "max_wal_size = '8GB'" in settings
+    assert "checkpoint_timeout = '15min'" in settings
+    assert "shared_buffers = '" in settings

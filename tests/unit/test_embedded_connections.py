@@ -1,8 +1,13 @@
-"""How many connections the embedded PostgreSQL allows for a deployment's pools (ADR 0020)."""
+"""How many connections the embedded PostgreSQL allows for a deployment's pools (ADR 0020),
+and the write settings it runs with (docs/operations.md, The embedded server)."""
 
 from __future__ import annotations
 
-from payments.runtime.database import EMBEDDED_MAX_CONNECTIONS, embedded_max_connections
+from payments.runtime.database import (
+    EMBEDDED_MAX_CONNECTIONS,
+    embedded_max_connections,
+    embedded_tuning,
+)
 
 
 def test_enough_for_every_process_pools_and_never_below_200() -> None:
@@ -14,3 +19,11 @@ def test_enough_for_every_process_pools_and_never_below_200() -> None:
 def test_capped_where_the_server_must_still_start() -> None:
     assert embedded_max_connections(64, 10) == EMBEDDED_MAX_CONNECTIONS == 500
     assert embedded_max_connections(2, 200) == 500
+
+
+def test_buffers_an_eighth_of_memory_between_128_mb_and_1_gb() -> None:
+    gib = 1 << 30
+    assert embedded_tuning(512 * (1 << 20))["shared_buffers"] == "128MB"
+    assert embedded_tuning(4 * gib)["shared_buffers"] == "512MB"
+    assert embedded_tuning(64 * gib)["shared_buffers"] == "1024MB"
+    assert embedded_tuning(4 * gib)["max_wal_size"] == "8GB"
