@@ -12,8 +12,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import httpx
-
 from payments.domain.dispute import PSP_STATUSES, PspDispute
 from payments.domain.execution import (
     Declined,
@@ -25,6 +23,7 @@ from payments.domain.execution import (
     Retryable,
     Succeeded,
 )
+from payments.psp.http import PspHttp, PspResponse, PspTransportError
 
 _FAILURE_CODES = {code.value: code for code in FailureCode}
 
@@ -130,7 +129,7 @@ def outcome_of_refund(refund: dict[str, Any]) -> PspAnswer:
     return _classified(refund, "refund", default_reason="refund_failed")
 
 
-def problem_title(response: httpx.Response) -> str:
+def problem_title(response: PspResponse) -> str:
     try:
         body = response.json()
     except ValueError:
@@ -176,21 +175,19 @@ def dispute_of(found: dict[str, Any]) -> PspDispute | Retryable:
 
 
 def send(
-    http: httpx.Client, doing: str, method: str, path: str, **options: Any
-) -> httpx.Response | Retryable:
+    http: PspHttp, doing: str, method: str, path: str, **options: Any
+) -> PspResponse | Retryable:
     """One request to the PSP; a timeout or a broken connection is retryable (`doing`: what
     the timeout's message says we were doing, e.g. "re-querying")."""
     try:
         return http.request(method, path, **options)
-    except httpx.TimeoutException:
-        return Retryable(f"timeout {doing} the PSP")
-    except httpx.TransportError as error:
-        return Retryable(f"connection error: {type(error).__name__}")
+    except PspTransportError as error:
+        return Retryable(f"timeout {doing} the PSP" if error.timed_out else str(error))
 
 
 def looked_up(
-    response: httpx.Response | Retryable, what: str = "a look-up"
-) -> httpx.Response | NotFoundAtPsp | Retryable:
+    response: PspResponse | Retryable, what: str = "a look-up"
+) -> PspResponse | NotFoundAtPsp | Retryable:
     """A look-up's answer with a body to read (a 200), or what it means without one: a 404
     finds nothing at the PSP; a failed call or any other status is retried (`what` names
     the look-up in the message)."""

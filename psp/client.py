@@ -8,14 +8,10 @@ confirmed by a look-up before it is final), or the object the PSP answered with.
 from __future__ import annotations
 
 import hashlib
-import itertools
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, BinaryIO, Protocol
-
-import httpx
 
 from payments.domain.dispute import PspDispute
 from payments.domain.execution import (
@@ -46,6 +42,7 @@ from payments.psp.answers import (
     problem_title,
     send,
 )
+from payments.psp.http import PspHttp, PspResponse, PspTransportError
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,34 +126,11 @@ class HttpPspClient:
         *,
         timeout_s: float = 10.0,
         max_connections: int = 64,
-        clients: int = 8,
         api_key: str | None = None,
     ):
-        # Several clients: one connection pool's lock is a bottleneck past ~32 threads.
-        per_client = max(1, max_connections // clients)
-        self._clients = [
-            httpx.Client(
-                base_url=base_url,
-                headers={"Authorization": f"Bearer {api_key}"} if api_key else None,
-                timeout=httpx.Timeout(timeout_s, connect=min(timeout_s, 5.0)),
-                limits=httpx.Limits(
-                    max_connections=per_client, max_keepalive_connections=per_client
-                ),
-            )
-            for _ in range(clients)
-        ]
-
-        self._assigned = threading.local()
-        self._next_client = itertools.count()
-
-    @property
-    def _http(self) -> httpx.Client:
-        """Each calling thread keeps one client, handed out in turn."""
-        client: httpx.Client | None = getattr(self._assigned, "client", None)
-        if client is None:
-            client = self._clients[next(self._next_client) % len(self._clients)]
-            self._assigned.client = client
-        return client
+        self._http = PspHttp(
+            base_url, timeout_s=timeout_s, max_connections=max_connections, api_key=api_key
+        )
 
     def create_charge(self, request: ChargeRequest) -> CallAnswer:
         body = _money_body(request, token=request.token)
@@ -212,20 +186,20 @@ class HttpPspClient:
         path = f"/v1/settlements/{day.isoformat()}.csv"
         digest = hashlib.sha256()
         try:
-            with self._http.stream("GET", path, timeout=SETTLEMENT_TIMEOUT_S) as response:
+            with self._http.stream(path, timeout_s=SETTLEMENT_TIMEOUT_S) as response:
                 if response.status_code != 200:
                     raise SettlementUnavailable(f"GET {path} answered {response.status_code}")
-                for block in response.iter_bytes(1 << 20):
+                for block in response.blocks(1 << 20):
                     digest.update(block)
                     out.write(block)
-        except httpx.HTTPError as error:
+        except PspTransportError as error:
             raise SettlementUnavailable(f"GET {path} failed: {error}") from None
         return digest.hexdigest()
 
     def balance(self) -> PspBalance:
         try:
-            response = self._http.get("/v1/balance")
-        except httpx.HTTPError as error:
+            response = self._http.request("GET", "/v1/balance")
+        except PspTransportError as error:
             raise BalanceUnavailable(f"GET /v1/balance failed: {error}") from None
         if response.status_code != 200:
             raise BalanceUnavailable(f"GET /v1/balance answered {response.status_code}")
@@ -235,9 +209,7 @@ class HttpPspClient:
             raise BalanceUnavailable("GET /v1/balance answered a body that is not JSON") from None
         return balance_of(body)
 
-    def _send(
-        self, doing: str, method: str, path: str, **options: Any
-    ) -> httpx.Response | Retryable:
+    def _send(self, doing: str, method: str, path: str, **options: Any) -> PspResponse | Retryable:
         return send(self._http, doing, method, path, **options)
 
     def _create(
@@ -260,7 +232,7 @@ class HttpPspClient:
         """The PSP's object for our reference (the final one if there were several)."""
         sent = self._send("re-querying", "GET", path, params={"reference": reference})
         response = looked_up(sent, "a lookup")
-        if not isinstance(response, httpx.Response):
+        if not isinstance(response, PspResponse):
             return response
         try:
             found = response.json().get("data", [])
@@ -273,7 +245,7 @@ class HttpPspClient:
         chosen: dict[str, Any] = (final or found)[-1]
         return chosen
 
-    def _classify(self, response: httpx.Response, classify: _Classifier) -> CallAnswer:
+    def _classify(self, response: PspResponse, classify: _Classifier) -> CallAnswer:
         status = response.status_code
         if status in (200, 201, 202, 402):
             try:
@@ -338,7 +310,7 @@ class HttpPspClient:
         self, path: str, params: dict[str, str]
     ) -> dict[str, Any] | NotFoundAtPsp | Retryable:
         response = looked_up(self._send("re-querying", "GET", path, params=params))
-        if not isinstance(response, httpx.Response):
+        if not isinstance(response, PspResponse):
             return response
         try:
             body = response.json()
@@ -347,5 +319,4 @@ class HttpPspClient:
         return body if isinstance(body, dict) else Retryable("PSP answered a look-up oddly")
 
     def close(self) -> None:
-        for client in self._clients:
-            client.close()
+        self._http.close()

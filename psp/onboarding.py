@@ -13,12 +13,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
-
 from payments.domain.execution import NotFoundAtPsp, Retryable
 from payments.domain.seller import KycStatus, Seller
 from payments.domain.seller_commands import SellerCommands
 from payments.psp.answers import looked_up, problem_title, send
+from payments.psp.http import PspHttp, PspResponse
 
 log = logging.getLogger("payments.kyc")
 KYC_STATUSES = frozenset({"pending", "verified", "rejected"})
@@ -61,11 +60,7 @@ class HttpOnboarding:
     """The PSP's onboarding API over HTTP (`/v1/accounts`)."""
 
     def __init__(self, base_url: str, *, timeout_s: float = 10.0, api_key: str | None = None):
-        self._http = httpx.Client(
-            base_url=base_url,
-            headers={"Authorization": f"Bearer {api_key}"} if api_key else None,
-            timeout=httpx.Timeout(timeout_s, connect=min(timeout_s, 5.0)),
-        )
+        self._http = PspHttp(base_url, timeout_s=timeout_s, max_connections=4, api_key=api_key)
 
     def submit(self, details: KycDetails) -> PspAccount | SubmissionRefused | Retryable:
         body = {
@@ -106,10 +101,10 @@ class HttpOnboarding:
         self._http.close()
 
     def _found(
-        self, sent: httpx.Response | Retryable, pick: Callable[[Any], Any]
+        self, sent: PspResponse | Retryable, pick: Callable[[Any], Any]
     ) -> PspAccount | NotFoundAtPsp | Retryable:
         response = looked_up(sent)
-        if not isinstance(response, httpx.Response):
+        if not isinstance(response, PspResponse):
             return response
         try:
             found = _account(pick(response.json()))
@@ -117,7 +112,7 @@ class HttpOnboarding:
             found = None
         return found or Retryable("PSP answered a look-up with a body we cannot read")
 
-    def _send(self, method: str, path: str, **options: Any) -> httpx.Response | Retryable:
+    def _send(self, method: str, path: str, **options: Any) -> PspResponse | Retryable:
         return send(self._http, "calling the onboarding of", method, path, **options)
 
 

@@ -206,7 +206,7 @@ class Services:
         return HttpPspClient(
             self.psp_url,
             timeout_s=self.settings.executor.psp_timeout_s,
-            clients=1,
+            max_connections=8,
             api_key=self.settings.psp_api_key,
         )
 

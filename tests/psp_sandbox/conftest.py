@@ -6,6 +6,7 @@ import contextlib
 import http.server
 import json
 import os
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -230,3 +231,29 @@ def table_counts(db_path: Path) -> dict[str, int]:
             name: int(connection.execute(f"SELECT count(*) FROM {name}").fetchone()[0])
             for name in names
         }
+
+
+@pytest.fixture
+def silent_receiver() -> Iterator[str]:
+    """A URL whose server accepts connections and reads, but never answers."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        listener.settimeout(0.1)
+        while not stop.is_set():
+            try:
+                connection, _ = listener.accept()
+            except TimeoutError:
+                continue
+            held.append(connection)
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{listener.getsockname()[1]}/webhooks/psp"
+    stop.set()
+    thread.join()
+    for connection in held:
+        connection.close()
+    listener.close()

@@ -3,15 +3,12 @@ never answers (the sender must time out, keep the delivery and still stop prompt
 
 from __future__ import annotations
 
-import socket
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
 from tests.e2e.processes import free_port
 from tests.psp_sandbox.conftest import SandboxProcess
@@ -35,32 +32,6 @@ def _token(sandbox: SandboxProcess) -> str:
     card = {"number": "4242424242424242", "exp_month": 12, "exp_year": 2099, "cvc": "123"}
     with httpx.Client(base_url=sandbox.base_url) as client:
         return str(client.post("/v1/tokens", json=card).json()["token"])
-
-
-@pytest.fixture
-def silent_receiver() -> Iterator[str]:
-    """A URL whose server accepts connections and reads, but never answers."""
-    listener = socket.create_server(("127.0.0.1", 0))
-    held: list[socket.socket] = []
-    stop = threading.Event()
-
-    def accept() -> None:
-        listener.settimeout(0.1)
-        while not stop.is_set():
-            try:
-                connection, _ = listener.accept()
-            except TimeoutError:
-                continue
-            held.append(connection)
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{listener.getsockname()[1]}/webhooks/psp"
-    stop.set()
-    thread.join()
-    for connection in held:
-        connection.close()
-    listener.close()
 
 
 def _wait(condition: Callable[[], bool], timeout: float = 10.0) -> None:

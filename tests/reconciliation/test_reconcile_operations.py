@@ -249,7 +249,7 @@ def test_every_missed_day_is_reconciled_and_a_day_without_a_file_is_reported(
     today = datetime.now(UTC).date()
     later = today + timedelta(days=3)  # as if the scheduler were down for three days
     days = [today + timedelta(days=offset) for offset in range(3)]
-    dead_psp = HttpPspClient(f"http://127.0.0.1:{free_port()}", timeout_s=1, clients=1)
+    dead_psp = HttpPspClient(f"http://127.0.0.1:{free_port()}", timeout_s=1, max_connections=1)
     offline = dataclasses.replace(services.reconciler, client=dead_psp)
     with caplog.at_level(logging.WARNING, logger="payments.reconcile"):
         report = offline.backfill(later)
