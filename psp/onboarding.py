@@ -60,7 +60,8 @@ class HttpOnboarding:
     """The PSP's onboarding API over HTTP (`/v1/accounts`)."""
 
     def __init__(self, base_url: str, *, timeout_s: float = 10.0, api_key: str | None = None):
-        self._http = PspHttp(base_url, timeout_s=timeout_s, max_connections=4, api_key=api_key)
+        # opened as needed; as many as the API's worker threads could ask for at once
+        self._http = PspHttp(base_url, timeout_s=timeout_s, max_connections=32, api_key=api_key)
 
     def submit(self, details: KycDetails) -> PspAccount | SubmissionRefused | Retryable:
         body = {

@@ -206,7 +206,7 @@ class Services:
         return HttpPspClient(
             self.psp_url,
             timeout_s=self.settings.executor.psp_timeout_s,
-            max_connections=8,
+            max_connections=32,  # opened as needed: the API's threads confirm webhooks with it
             api_key=self.settings.psp_api_key,
         )
 
