@@ -174,6 +174,22 @@ def copy_rows(
             copy.write_row(row)
 
 
+def upsert_sql(table: str, columns: Sequence[str], key: str) -> str:
+    """An INSERT of one row of `columns` that updates the other columns where `key` exists."""
+    names = ", ".join(columns)
+    values = ", ".join(["%s"] * len(columns))
+    updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in columns if c != key)
+    return (
+        f"INSERT INTO {table} ({names}) VALUES ({values}) "
+        f"ON CONFLICT ({key}) DO UPDATE SET {updates}"
+    )
+
+
+def row_values(row: Any, columns: Sequence[str]) -> tuple[Any, ...]:
+    """The row's attributes named by `columns`, in their order (a query's parameters)."""
+    return tuple(getattr(row, column) for column in columns)
+
+
 def terms_ddl(schema: str | None, table: str) -> list[str]:
     return [
         f"""

@@ -17,6 +17,7 @@ from payments.projections.pg import (
     fold_with_terms,
     qualify,
     repeated_or_stored,
+    row_values,
     terms_ddl,
     tracking_ddl,
 )
@@ -133,7 +134,7 @@ class PostgresLedger(PostgresView):
             conn,
             self.t("ledger_entries"),
             ENTRY_COLUMNS,
-            [tuple(getattr(line, c) for c in ENTRY_COLUMNS) for line in lines],
+            [row_values(line, ENTRY_COLUMNS) for line in lines],
         )
         totals: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0, 0, 0])
         for line in lines:

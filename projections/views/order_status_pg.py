@@ -18,7 +18,9 @@ from payments.projections.pg import (
     fetch_all,
     fetch_one,
     qualify,
+    row_values,
     tracking_ddl,
+    upsert_sql,
 )
 from payments.projections.views.order_status import (
     NAME,
@@ -46,16 +48,6 @@ class OrderTotals:
     checkouts: int
     by_status: dict[str, tuple[int, int]]  # status: (orders, amount in minor units)
     by_hour: list[tuple[datetime, int]]  # hour: orders created in it
-
-
-def _upsert(table: str, columns: Sequence[str], key: str) -> str:
-    names = ", ".join(columns)
-    values = ", ".join(["%s"] * len(columns))
-    updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in columns if c != key)
-    return (
-        f"INSERT INTO {table} ({names}) VALUES ({values}) "
-        f"ON CONFLICT ({key}) DO UPDATE SET {updates}"
-    )
 
 
 class PostgresOrderStatusView(PostgresView):
@@ -149,8 +141,8 @@ class PostgresOrderStatusView(PostgresView):
                     )
         with conn.cursor() as cursor:
             cursor.executemany(
-                _upsert(table, ORDER_COLUMNS, "order_uuid"),
-                [_values(row, ORDER_COLUMNS) for row in rows.values()],
+                upsert_sql(table, ORDER_COLUMNS, "order_uuid"),
+                [row_values(row, ORDER_COLUMNS) for row in rows.values()],
             )
 
     def _fold_checkouts(self, conn: Connection, events: Sequence[TrackedEvent]) -> None:
@@ -158,7 +150,7 @@ class PostgresOrderStatusView(PostgresView):
         rows = _folded(conn, table, CHECKOUT_COLUMNS, events, _checkout, apply_checkout_event)
         with conn.cursor() as cursor:
             cursor.executemany(
-                _upsert(table, CHECKOUT_COLUMNS, "checkout_uuid"),
+                upsert_sql(table, CHECKOUT_COLUMNS, "checkout_uuid"),
                 [_checkout_params(row) for row in rows.values()],
             )
 
@@ -296,11 +288,7 @@ def _checkout(record: Sequence[Any]) -> CheckoutStatus:
     return CheckoutStatus(*values)
 
 
-def _values(row: Any, columns: Sequence[str]) -> tuple[Any, ...]:
-    return tuple(getattr(row, column) for column in columns)
-
-
 def _checkout_params(row: CheckoutStatus) -> tuple[Any, ...]:
-    values = list(_values(row, CHECKOUT_COLUMNS))
+    values = list(row_values(row, CHECKOUT_COLUMNS))
     values[2] = list(row.payment_order_ids)
     return tuple(values)

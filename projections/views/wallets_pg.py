@@ -21,8 +21,10 @@ from payments.projections.pg import (
     fold_with_terms,
     qualify,
     repeated_or_stored,
+    row_values,
     terms_ddl,
     tracking_ddl,
+    upsert_sql,
 )
 from payments.projections.views.wallets import (
     NAME,
@@ -107,7 +109,7 @@ class PostgresWallets(PostgresView):
             conn,
             self.t("wallet_pay_ins"),
             CREDIT_COLUMNS,
-            [tuple(getattr(c, name) for name in CREDIT_COLUMNS) for c in credits],
+            [row_values(c, CREDIT_COLUMNS) for c in credits],
         )
         released = [(m.event_time, m.released) for m in movements if m.released is not None]
         if released:
@@ -117,17 +119,10 @@ class PostgresWallets(PostgresView):
                     "WHERE payment_order_id = %s",
                     released,
                 )
-        updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in WALLET_COLUMNS[1:])
         with conn.cursor() as cursor:
             cursor.executemany(
-                f"INSERT INTO {self.t('seller_balances')} ({', '.join(WALLET_COLUMNS)}) "
-                f"VALUES ({', '.join(['%s'] * len(WALLET_COLUMNS))}) "
-                f"ON CONFLICT (seller_account) DO UPDATE SET {updates}",
-                [
-                    tuple(getattr(w, name) for name in WALLET_COLUMNS)
-                    for w in wallets.values()
-                    if w is not None
-                ],
+                upsert_sql(self.t("seller_balances"), WALLET_COLUMNS, "seller_account"),
+                [row_values(w, WALLET_COLUMNS) for w in wallets.values() if w is not None],
             )
 
     # --- reads -----------------------------------------------------------------------------
