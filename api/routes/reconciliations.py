@@ -10,6 +10,7 @@ from typing import Annotated, Any
 import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.concurrency import sync_to_thread
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import JSONBody, QueryParameter
 
 from payments.api.auth import access
@@ -102,6 +103,19 @@ def _json_bytes(content: bytes) -> Response[bytes]:
 
 def _json(body: Any) -> Response[bytes]:
     return _json_bytes(msgspec.json.encode(body))
+
+
+def run_spec(operation_id: str, summary: str, answer: ResponseSpec | None = None) -> dict[str, Any]:
+    """The decorator of a read of one run: 404 for an unknown run, finance only."""
+    return {
+        **spec(
+            operation_id,
+            summary,
+            problems=(404, 422),
+            answers=None if answer is None else {200: answer},
+        ),
+        **access(Role.FINANCE),
+    }
 
 
 def csv_report(run: ReconciliationRun) -> Response[bytes]:
@@ -287,25 +301,21 @@ class ReconciliationsController(Controller):
 
     @get(
         "/{run_id:str}",
-        **spec(
+        **run_spec(
             "getReconciliation",
             "A reconciliation run's summary: counts and amounts per class",
-            problems=(404, 422),
-            answers={200: success(dict[str, Any], "The run's summary")},
+            success(dict[str, Any], "The run's summary"),
         ),
-        **access(Role.FINANCE),
     )
     def get_run(self, run_id: RunIdPath, services: ServicesDep) -> Response[bytes]:
         return _json(summary(services.reconciliations.get_run(run_id)))
 
     @get(
         "/{run_id:str}/exceptions",
-        **spec(
+        **run_spec(
             "listReconciliationExceptions",
             "The run's exceptions (manual queue); ?state=open|auto_fixed|resolved|all",
-            problems=(404, 422),
         ),
-        **access(Role.FINANCE),
     )
     def list_exceptions(
         self,
@@ -350,26 +360,22 @@ class ReconciliationsController(Controller):
 
     @get(
         "/{run_id:str}/report.csv",
-        **spec(
+        **run_spec(
             "getReconciliationReportCsv",
             "The full report as CSV (deterministic)",
-            problems=(404, 422),
-            answers={200: success(str, "The report", media_type="text/csv; charset=utf-8")},
+            success(str, "The report", media_type="text/csv; charset=utf-8"),
         ),
-        **access(Role.FINANCE),
     )
     def get_report_csv(self, run_id: RunIdPath, services: ServicesDep) -> Response[bytes]:
         return csv_report(services.reconciliations.get_run(run_id))
 
     @get(
         "/{run_id:str}/report.json",
-        **spec(
+        **run_spec(
             "getReconciliationReportJson",
             "The full report as JSON (deterministic)",
-            problems=(404, 422),
-            answers={200: success(dict[str, Any], "The report")},
+            success(dict[str, Any], "The report"),
         ),
-        **access(Role.FINANCE),
     )
     def get_report_json(self, run_id: RunIdPath, services: ServicesDep) -> Response[bytes]:
         return _json_bytes(report_json(services.reconciliations.get_run(run_id)))
