@@ -30,8 +30,6 @@ from payments.api.parameters import (
 from payments.api.problems import FieldProblem, ProblemError
 from payments.api.refund_schemas import with_refunds
 from payments.api.schemas import CheckoutResponse, PaymentOrderResponse, PaymentOrderSummary
-from payments.domain.checkout import Checkout
-from payments.domain.ids import checkout_uuid, payment_order_uuid
 from payments.domain.money import Money, format_minor
 from payments.domain.payment_order import PaymentOrder
 from payments.projections.catalog import LiveViews
@@ -199,9 +197,7 @@ def read_order(
     row = views.order_status.get_order(payment_order_id)
     if row is not None:
         return with_refunds(services, order_responses(views, [row])[0])
-    order = services.application.find(PaymentOrder, payment_order_uuid(payment_order_id))
-    if order is None:
-        raise not_found(f"payment order {payment_order_id!r}")
+    order = services.application.get_order(payment_order_id)  # none: NotFound, a 404
     READ_FALLBACKS.labels("payment_order").inc()
     return with_refunds(services, order_response_from_events(views, order))
 
@@ -225,9 +221,7 @@ def read_checkout(
     if row is not None:
         order_ids, is_payment_done = row.payment_order_ids, row.is_payment_done
     else:
-        checkout = services.application.find(Checkout, checkout_uuid(checkout_id))
-        if checkout is None:
-            raise not_found(f"checkout {checkout_id!r}")
+        checkout = services.application.get_checkout(checkout_id)
         READ_FALLBACKS.labels("checkout").inc()
         order_ids, is_payment_done = tuple(checkout.payment_order_ids), checkout.is_payment_done
     summaries = {
