@@ -11,7 +11,7 @@ import uuid
 from litestar import get, post
 from litestar.response import Redirect, Template
 
-from payments.api.console.pages import CallerDep, Field, Page, ServicesDep, next_page, render
+from payments.api.console.pages import CallerDep, Field, Page, ServicesDep, given, next_page, render
 from payments.api.parameters import POSITION_PATTERN, UuidPath
 from payments.api.problems import ProblemError
 from payments.api.reads import invalid, not_found
@@ -63,7 +63,7 @@ def audit_page(
     what = _filter("action", action, ACTION_PATTERN)
     start = _filter("after", after, POSITION_PATTERN)
     found = action_page(services, actor=who, action=what, after=start, limit=PAGE_SIZE)
-    kept = {k: v for k, v in {"actor": who, "action": what}.items() if v}
+    kept = given(actor=who, action=what)
     sealer = _sealer(services)
     return render(
         "audit.html",

@@ -13,7 +13,7 @@ from litestar.response import Redirect, Template
 
 from payments.api.console.orders import PAGE as ORDERS
 from payments.api.console.orders import order_path
-from payments.api.console.pages import CallerDep, Field, Page, ServicesDep, as_of_of, render
+from payments.api.console.pages import CallerDep, Field, Page, ServicesDep, as_of_of, given, render
 from payments.api.parameters import AccountPath
 from payments.api.reads import not_found
 from payments.api.routes.ledger import (
@@ -34,8 +34,7 @@ STATEMENT_SIZE = 50
 
 def account_path(account: str, as_of: datetime | None = None, cursor: str | None = None) -> str:
     path = f"{PAGE.path}/accounts/{quote(account, safe=':')}"
-    query = {"as_of": as_of.isoformat() if as_of else None, "cursor": cursor}
-    kept = {k: v for k, v in query.items() if v}
+    kept = given(as_of=as_of.isoformat() if as_of else None, cursor=cursor)
     return f"{path}?{urlencode(kept)}" if kept else path
 
 

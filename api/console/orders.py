@@ -16,6 +16,7 @@ from payments.api.console.pages import (
     Page,
     ServicesDep,
     as_of_of,
+    given,
     next_page,
     render,
 )
@@ -137,7 +138,7 @@ def orders(
     items = found.items
     if instant is not None:
         items = as_they_were(services, items, instant, status or None)
-    kept = {k: v for k, v in query.items() if v}
+    kept = given(**query)
     if instant is not None:
         kept["as_of"] = instant.isoformat()
     return render(

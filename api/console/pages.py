@@ -62,6 +62,11 @@ def may(caller: Caller, *roles: Role) -> bool:
     return caller.role in {*roles, Role.ADMIN}
 
 
+def given(**fields: str | None) -> dict[str, str]:
+    """The filters a list was asked with (an empty field is not asked), to keep in its links."""
+    return {name: value for name, value in fields.items() if value}
+
+
 def next_page(
     kept: Mapping[str, str], key: str, start: str | int | None, fragment: str = ""
 ) -> str | None:

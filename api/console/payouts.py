@@ -10,7 +10,7 @@ from litestar import get
 from litestar.response import Template
 
 from payments.api.console.orders import id_field
-from payments.api.console.pages import CallerDep, Field, Page, ServicesDep, next_page, render
+from payments.api.console.pages import CallerDep, Field, Page, ServicesDep, given, next_page, render
 from payments.api.parameters import PayoutIdPath
 from payments.api.reads import invalid
 from payments.api.routes.payouts import list_payouts, read_payout
@@ -39,7 +39,7 @@ def payouts_page(
     if wanted.status is not None and wanted.status not in STATUSES:
         raise invalid("status", f"must be one of {', '.join(STATUSES)}")
     found = list_payouts(services, caller, wanted, PAGE_SIZE, cursor or None)
-    kept = {k: v for k, v in (("seller", wanted.seller_account), ("status", wanted.status)) if v}
+    kept = given(seller=wanted.seller_account, status=wanted.status)
     return render(
         "payouts.html",
         caller,

@@ -21,6 +21,7 @@ from payments.api.console.pages import (
     Page,
     ServicesDep,
     console_access,
+    given,
     may,
     next_page,
     render,
@@ -69,7 +70,7 @@ def sellers_page(
     if status is not None and status not in KYC:
         raise invalid("kyc_status", f"must be one of {', '.join(KYC)}")
     found = seller_page(services, after or "", status, PAGE_SIZE)
-    kept = {"kyc_status": status} if status else {}
+    kept = given(kyc_status=status)
     return render(
         "sellers.html",
         caller,
