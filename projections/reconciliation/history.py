@@ -181,25 +181,37 @@ def replay_history(application: Application[Any], through: int | None = None) ->
         order = by_uuid.get(originator_id)
         if order is None:  # an order created after a gap can only be a corrupt log
             raise ValueError(f"event {notification_id} belongs to no known order")
-        if topic == _ORDER.ExecutionStarted.TOPIC:
-            order.status = EXECUTING
-        elif topic == _ORDER.Succeeded.TOPIC:
+        if topic == _ORDER.Succeeded.TOPIC:
             succeeded = _SUCCEEDED.decode(state)
             order.status, order.dead_lettered = SUCCESS, False
             order.psp_reference, order.succeeded_at = (
                 succeeded.psp_reference,
                 succeeded.timestamp.data,
             )
-        elif topic == _ORDER.Failed.TOPIC:
-            order.status, order.dead_lettered = FAILED, False
-            order.psp_reference = _REFERENCE.decode(state).psp_reference or order.psp_reference
-        elif topic == _ORDER.PendingAtPsp.TOPIC:
-            order.psp_reference = _REFERENCE.decode(state).psp_reference
-        elif topic == _ORDER.DeadLettered.TOPIC:
-            order.dead_lettered = True
-        elif topic == _ORDER.DeadLetterReplayed.TOPIC:
-            order.dead_lettered = False
+        else:
+            _fold_execution_event(order, _ORDER, topic, state)
     return history
+
+
+def _fold_execution_event(
+    facts: OrderFacts | PayoutFacts,
+    aggregate: type[PaymentOrder] | type[Payout],
+    topic: str,
+    state: bytes,
+) -> None:
+    """The execution events orders and payouts share (domain/execution.py), under the
+    aggregate's own topics."""
+    if topic == aggregate.ExecutionStarted.TOPIC:
+        facts.status = EXECUTING
+    elif topic == aggregate.Failed.TOPIC:
+        facts.status, facts.dead_lettered = FAILED, False
+        facts.psp_reference = _REFERENCE.decode(state).psp_reference or facts.psp_reference
+    elif topic == aggregate.PendingAtPsp.TOPIC:
+        facts.psp_reference = _REFERENCE.decode(state).psp_reference
+    elif topic == aggregate.DeadLettered.TOPIC:
+        facts.dead_lettered = True
+    elif topic == aggregate.DeadLetterReplayed.TOPIC:
+        facts.dead_lettered = False
 
 
 def _fold_payout_event(
@@ -220,24 +232,15 @@ def _fold_payout_event(
     payout = by_uuid.get(originator_id)
     if payout is None:
         raise ValueError(f"event {notification_id} belongs to no known payout")
-    if topic == _PAYOUT.ExecutionStarted.TOPIC:
-        payout.status = EXECUTING
-    elif topic == _PAYOUT.Paid.TOPIC:
+    if topic == _PAYOUT.Paid.TOPIC:
         paid = _SUCCEEDED.decode(state)
         payout.status, payout.dead_lettered = PAID, False
         payout.psp_reference, payout.paid_at = paid.psp_reference, paid.timestamp.data
-    elif topic == _PAYOUT.Failed.TOPIC:
-        payout.status, payout.dead_lettered = FAILED, False
-        payout.psp_reference = _REFERENCE.decode(state).psp_reference or payout.psp_reference
     elif topic == _PAYOUT.Returned.TOPIC:
         payout.status = RETURNED
         payout.returned_at = _SUCCEEDED.decode(state).timestamp.data
-    elif topic == _PAYOUT.PendingAtPsp.TOPIC:
-        payout.psp_reference = _REFERENCE.decode(state).psp_reference
-    elif topic == _PAYOUT.DeadLettered.TOPIC:
-        payout.dead_lettered = True
-    elif topic == _PAYOUT.DeadLetterReplayed.TOPIC:
-        payout.dead_lettered = False
+    else:
+        _fold_execution_event(payout, _PAYOUT, topic, state)
 
 
 def _fold_movement_event(
