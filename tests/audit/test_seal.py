@@ -16,6 +16,11 @@ from tests.audit.conftest import sql
 KEY = "audit-test-key"
 
 
+@pytest.fixture
+def sealer(services: Services) -> EventLogSeal:
+    return EventLogSeal(services.pool, KEY)
+
+
 def place(services: Services, orders: int = 2) -> None:
     checkout_id = f"co_{uuid.uuid4().hex[:12]}"
     services.application.place_checkout(
@@ -36,8 +41,17 @@ def consume_a_notification_id(pool: ConnectionPool) -> int:
     return int(row[0])
 
 
-def test_untouched_log_checks_clean_and_sealing_is_incremental(services: Services) -> None:
-    sealer = EventLogSeal(services.pool, KEY)
+def assert_broken_at(sealer: EventLogSeal, position: int, why: str | None = None) -> None:
+    """The check fails at `position`, its reason saying `why` (when given)."""
+    result = sealer.check()
+    assert (result.ok, result.first_broken_position) == (False, position)
+    if why is not None:
+        assert why in str(result.reason)
+
+
+def test_untouched_log_checks_clean_and_sealing_is_incremental(
+    services: Services, sealer: EventLogSeal
+) -> None:
     place(services)
     first = sealer.seal()
     assert first is not None
@@ -51,8 +65,9 @@ def test_untouched_log_checks_clean_and_sealing_is_incremental(services: Service
     assert (result.ok, result.seals_checked, result.events_checked) == (True, 2, 6)
 
 
-def test_edited_event_state_is_detected_at_its_position(services: Services) -> None:
-    sealer = EventLogSeal(services.pool, KEY)
+def test_edited_event_state_is_detected_at_its_position(
+    services: Services, sealer: EventLogSeal
+) -> None:
     place(services, orders=3)
     sealer.seal()
     sql(
@@ -60,24 +75,21 @@ def test_edited_event_state_is_detected_at_its_position(services: Services) -> N
         "UPDATE payments_events SET state = convert_to(replace(convert_from(state, 'UTF8'), "
         "'\"amount_minor\":100', '\"amount_minor\":999'), 'UTF8') WHERE notification_id = 3",
     )
-    result = sealer.check()
-    assert not result.ok
-    assert result.first_broken_position == 3
-    assert "does not match" in str(result.reason)
+    assert_broken_at(sealer, 3, "does not match")
 
 
-def test_deleted_event_is_detected_at_its_position(services: Services) -> None:
-    sealer = EventLogSeal(services.pool, KEY)
+def test_deleted_event_is_detected_at_its_position(
+    services: Services, sealer: EventLogSeal
+) -> None:
     place(services, orders=3)
     sealer.seal()
     sql(services.pool, "DELETE FROM payments_events WHERE notification_id = 2")
-    result = sealer.check()
-    assert (result.ok, result.first_broken_position) == (False, 2)
-    assert "missing" in str(result.reason)
+    assert_broken_at(sealer, 2, "missing")
 
 
-def test_forged_event_inserted_into_sealed_history_is_detected(services: Services) -> None:
-    sealer = EventLogSeal(services.pool, KEY)
+def test_forged_event_inserted_into_sealed_history_is_detected(
+    services: Services, sealer: EventLogSeal
+) -> None:
     place(services)
     gap = consume_a_notification_id(services.pool)
     place(services)
@@ -88,33 +100,28 @@ def test_forged_event_inserted_into_sealed_history_is_detected(services: Service
         "notification_id) VALUES (%s, 1, 'payments.Checkout.Created.v1', '{}'::bytea, %s)",
         uuid.uuid4(), gap,
     )  # fmt: skip
-    result = sealer.check()
-    assert (result.ok, result.first_broken_position) == (False, gap)
-    assert "not in the sealed log" in str(result.reason)
+    assert_broken_at(sealer, gap, "not in the sealed log")
 
 
-def test_edited_seal_row_is_detected(services: Services) -> None:
-    sealer = EventLogSeal(services.pool, KEY)
+def test_edited_seal_row_is_detected(services: Services, sealer: EventLogSeal) -> None:
     place(services)
     sealer.seal()
     place(services)
     sealer.seal()
     sql(services.pool, "UPDATE audit_seals SET to_position = to_position - 1 WHERE seal_id = 2")
-    result = sealer.check()
-    assert (result.ok, result.first_broken_position) == (False, 4)
-    assert "seal 2" in str(result.reason)
+    assert_broken_at(sealer, 4, "seal 2")
 
 
-def test_chain_and_seal_rewritten_without_the_key_are_detected(services: Services) -> None:
-    sealer = EventLogSeal(services.pool, KEY)
+def test_chain_and_seal_rewritten_without_the_key_are_detected(
+    services: Services, sealer: EventLogSeal
+) -> None:
     place(services)
     sealer.seal()
     forger = EventLogSeal(services.pool, "a guessed key")
     sql(services.pool, "DELETE FROM audit_seals")
     sql(services.pool, "DELETE FROM audit_chain")
     forger.seal()
-    result = sealer.check()
-    assert (result.ok, result.first_broken_position) == (False, 1)
+    assert_broken_at(sealer, 1)
 
 
 def test_sealing_refuses_to_start_without_a_key(services: Services) -> None:

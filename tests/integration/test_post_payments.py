@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from typing import Any
 
 from litestar.testing import TestClient
 
@@ -11,6 +12,23 @@ from tests.integration.helpers import checkout_body, event_count, new_key
 from tests.racing import all_at_once
 
 Client = TestClient  # type: ignore[type-arg]
+
+
+def assert_refused_storing_nothing(
+    client: Client,
+    services: Services,
+    body: dict[str, Any],
+    key: dict[str, str],
+    status: int,
+    problem: str,
+) -> None:
+    """POSTing `body` answers `status` with a problem whose type ends in `problem`, and stores
+    no event."""
+    count = event_count(services.pool)
+    response = client.post("/payments", json=body, headers=key)
+    assert response.status_code == status
+    assert response.json()["type"].endswith(problem)
+    assert event_count(services.pool) == count
 
 
 def test_post_creates_checkout_and_orders_not_started(client: Client, services: Services) -> None:
@@ -73,13 +91,9 @@ def test_same_key_same_body_replays_byte_identical(client: Client, services: Ser
 def test_same_key_different_body_is_422(client: Client, services: Services) -> None:
     body, key = checkout_body(), new_key()
     client.post("/payments", json=body, headers=key)
-    count = event_count(services.pool)
     changed = copy.deepcopy(body)
     changed["payment_orders"][0]["amount"] = "11"
-    response = client.post("/payments", json=changed, headers=key)
-    assert response.status_code == 422
-    assert response.json()["type"].endswith("idempotency-key-reused")
-    assert event_count(services.pool) == count
+    assert_refused_storing_nothing(client, services, changed, key, 422, "idempotency-key-reused")
 
 
 def test_missing_idempotency_key_is_400_and_writes_nothing(
@@ -141,13 +155,9 @@ def test_same_checkout_new_key_returns_existing_with_200(
 def test_checkout_id_reused_with_other_body_is_409(client: Client, services: Services) -> None:
     body = checkout_body()
     client.post("/payments", json=body, headers=new_key())
-    count = event_count(services.pool)
     other = copy.deepcopy(body)
     other["buyer_info"] = {"name": "Someone Else"}
-    response = client.post("/payments", json=other, headers=new_key())
-    assert response.status_code == 409
-    assert response.json()["type"].endswith("checkout-conflict")
-    assert event_count(services.pool) == count
+    assert_refused_storing_nothing(client, services, other, new_key(), 409, "checkout-conflict")
 
 
 def test_payment_order_id_reused_by_another_checkout_is_409(
@@ -155,13 +165,11 @@ def test_payment_order_id_reused_by_another_checkout_is_409(
 ) -> None:
     first = checkout_body(1)
     client.post("/payments", json=first, headers=new_key())
-    count = event_count(services.pool)
     second = checkout_body(1)
     second["payment_orders"][0]["payment_order_id"] = first["payment_orders"][0]["payment_order_id"]
-    response = client.post("/payments", json=second, headers=new_key())
-    assert response.status_code == 409
-    assert response.json()["type"].endswith("payment-order-conflict")
-    assert event_count(services.pool) == count
+    assert_refused_storing_nothing(
+        client, services, second, new_key(), 409, "payment-order-conflict"
+    )
 
 
 def test_concurrent_identical_requests_create_the_checkout_once(
