@@ -15,7 +15,6 @@ order took from its 201 to applied (to the sampler's resolution).
 
 from __future__ import annotations
 
-import sys
 import threading
 import time
 import uuid
@@ -35,6 +34,7 @@ from payments.bench.harness import (
     deployment_env,
     free_port,
     percentiles_ms,
+    sandbox_command,
     sandbox_token,
     timed_parallel,
 )
@@ -88,11 +88,12 @@ def run(ctx: BenchContext) -> ScenarioResult:
     try:
         sandbox = child(
             "psp-sandbox",
-            [
-                *(sys.executable, "-m", "payments.psp.sandbox", "--port", str(psp_port)),
-                *("--db", str(ctx.work_dir / "applied-psp.sqlite3"), "--log-level", "warning"),
-                *("--webhook-url", f"{api_url}/webhooks/psp"),
-            ],
+            sandbox_command(
+                ctx.work_dir / "applied-psp.sqlite3",
+                psp_port,
+                "--webhook-url",
+                f"{api_url}/webhooks/psp",
+            ),
             {"PSP_SANDBOX_WEBHOOK_SECRET": SECRET},
         )
         api = child("api", [PAYMENTS, "api"], {**env, "PAYMENTS_API_PROCESSES": str(api_processes)})

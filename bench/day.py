@@ -31,7 +31,6 @@ at the start of `execute`, not spread over the day.
 from __future__ import annotations
 
 import contextlib
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -59,6 +58,7 @@ from payments.bench.harness import (
     create_key,
     deployment_env,
     free_port,
+    sandbox_command,
     sandbox_token,
     timed_parallel,
 )
@@ -122,25 +122,12 @@ def run(ctx: BenchContext) -> ScenarioResult:
     psp_url, api_url = f"http://127.0.0.1:{psp_port}", f"http://127.0.0.1:{api_port}"
     sandbox = ChildProcess(
         "psp sandbox",
-        [
-            sys.executable,
-            "-m",
-            "payments.psp.sandbox",
-            "--db",
-            str(ctx.work_dir / "psp-sandbox.sqlite3"),
-            "--port",
-            str(psp_port),
-            "--webhook-url",
-            f"{api_url}/webhooks/psp",
-            "--pending-delay",
-            "1.0",
-            "--webhook-retry-base",
-            "0.5",
-            "--webhook-retry-cap",
-            "2",
-            "--log-level",
-            "warning",
-        ],
+        sandbox_command(
+            ctx.work_dir / "psp-sandbox.sqlite3",
+            psp_port,
+            *("--webhook-url", f"{api_url}/webhooks/psp", "--pending-delay", "1.0"),
+            *("--webhook-retry-base", "0.5", "--webhook-retry-cap", "2"),
+        ),
         child_env(PSP_SANDBOX_WEBHOOK_SECRET=SECRET),
         ctx.work_dir / "psp-sandbox.log",
     )

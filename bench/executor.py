@@ -12,7 +12,6 @@ client, without any database of ours.
 
 from __future__ import annotations
 
-import sys
 import time
 import uuid
 from typing import Any
@@ -28,6 +27,7 @@ from payments.bench.harness import (
     child_env,
     free_port,
     ratio,
+    sandbox_command,
     sandbox_token,
     timed_parallel,
 )
@@ -60,12 +60,7 @@ def run(ctx: BenchContext) -> ScenarioResult:
     )
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    command = [
-        sys.executable, "-m", "payments.psp.sandbox",
-        "--db", str(ctx.work_dir / "psp-sandbox.sqlite3"),
-        "--port", str(port),
-        "--log-level", "warning",
-    ]  # fmt: skip
+    command = sandbox_command(ctx.work_dir / "psp-sandbox.sqlite3", port)
     sandbox = ChildProcess("psp sandbox", command, child_env(), ctx.work_dir / "psp-sandbox.log")
     database_url = ctx.create_database("executor")
     placer = build_services(

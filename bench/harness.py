@@ -214,6 +214,15 @@ PAYMENTS = str(Path(sys.executable).parent / "payments")
 GOOD_CARD = "4242424242424242"
 
 
+def sandbox_command(db_path: Path, port: int, *options: str) -> list[str]:
+    """The sandbox PSP on `port`, its state in `db_path`, logging warnings only, with `options`
+    (where its webhooks go, shorter delays)."""
+    return [
+        sys.executable, "-m", "payments.psp.sandbox", "--db", str(db_path), "--port", str(port),
+        "--log-level", "warning", *options,
+    ]  # fmt: skip
+
+
 def deployment_env(
     database_url: str, psp_url: str, port: int, webhook_secret: str, data_dir: Path
 ) -> dict[str, str]:
