@@ -33,11 +33,10 @@ from payments.bench.harness import (
     create_key,
     deployment_env,
     free_port,
-    percentiles_ms,
     sandbox_command,
     sandbox_token,
-    timed_parallel,
 )
+from payments.bench.timing import percentiles_ms, timed_parallel
 from payments.bench.workload import ORDERS_PER_CHECKOUT, checkout_body
 from payments.projections.catalog import LiveViews
 from payments.runtime.config import Settings

@@ -60,8 +60,8 @@ from payments.bench.harness import (
     free_port,
     sandbox_command,
     sandbox_token,
-    timed_parallel,
 )
+from payments.bench.timing import timed_parallel
 from payments.bench.workload import ORDERS_PER_CHECKOUT, checkout_body
 from payments.projections.catalog import NAMES, live_view
 from payments.projections.reconciliation.report import summary

@@ -29,8 +29,8 @@ from payments.bench.harness import (
     ratio,
     sandbox_command,
     sandbox_token,
-    timed_parallel,
 )
+from payments.bench.timing import timed_parallel
 from payments.bench.workload import ORDERS_PER_CHECKOUT, place_command
 from payments.domain.execution import Succeeded
 from payments.domain.payment_order import Status

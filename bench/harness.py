@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import math
 import os
 import platform
 import shutil
@@ -15,7 +14,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -269,61 +268,6 @@ def child_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PAYMENTS_")}
     env.update(extra)
     return env
-
-
-def percentiles_ms(latencies_s: Sequence[float]) -> dict[str, float]:
-    """p50/p95/p99/max in milliseconds (nearest rank); zeros for an empty sample."""
-    if not latencies_s:
-        return {"p50": 0.0, "p95": 0.0, "p99": 0.0, "max": 0.0}
-    ordered = sorted(latencies_s)
-
-    def rank(p: float) -> float:
-        index = max(0, min(len(ordered) - 1, math.ceil(p / 100 * len(ordered)) - 1))
-        return round(ordered[index] * 1000, 2)
-
-    return {"p50": rank(50), "p95": rank(95), "p99": rank(99), "max": rank(100)}
-
-
-def timed_parallel(
-    workers: int, count: int, job: Callable[[int], object], *, deadline_s: float
-) -> tuple[float, list[float], int]:
-    """Run job(i) for i in range(count) on `workers` threads, each pulling the next index.
-
-    Returns (elapsed seconds, per-call latencies, errors). Stops early at deadline_s.
-    """
-    import itertools
-    import threading
-
-    counter = itertools.count()
-    lock = threading.Lock()
-    latencies: list[float] = []
-    errors = [0]
-    stop_at = time.perf_counter() + deadline_s
-
-    def worker() -> None:
-        while time.perf_counter() < stop_at:
-            with lock:
-                index = next(counter)
-            if index >= count:
-                return
-            started = time.perf_counter()
-            try:
-                job(index)
-            except Exception:
-                with lock:
-                    errors[0] += 1
-                continue
-            elapsed = time.perf_counter() - started
-            with lock:
-                latencies.append(elapsed)
-
-    threads = [threading.Thread(target=worker, daemon=True) for _ in range(workers)]
-    started = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(deadline_s + 30)
-    return time.perf_counter() - started, latencies, errors[0]
 
 
 def ratio(numerator: float, denominator: float) -> float | None:

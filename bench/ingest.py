@@ -30,10 +30,10 @@ from payments.bench.harness import (
     child_env,
     create_key,
     free_port,
-    percentiles_ms,
     ratio,
 )
 from payments.bench.ingest_ceilings import Measured, app_phase, raw_phase
+from payments.bench.timing import percentiles_ms
 from payments.bench.workload import ORDERS_PER_CHECKOUT
 
 RATIO_GOAL = 0.6

@@ -16,7 +16,8 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
 from payments.bench.cpu import per_item_ms
-from payments.bench.harness import BenchContext, percentiles_ms, timed_parallel
+from payments.bench.harness import BenchContext
+from payments.bench.timing import throughput, timed_parallel
 from payments.bench.workload import checkout_body, place_command
 from payments.runtime.config import Settings
 from payments.runtime.services import build_services
@@ -52,12 +53,8 @@ def figures(
     (given this process's CPU seconds before) this process's CPU ms per item."""
     return {
         "clients": level,
-        "done": len(latencies),
-        "seconds": elapsed,
-        "rate": len(latencies) / elapsed if elapsed else 0.0,
-        "errors": errors,
+        **throughput(elapsed, latencies, errors),
         "cpu_ms": per_item_ms(cpu_before, time.process_time(), len(latencies)),
-        **percentiles_ms(latencies),
     }
 
 

@@ -32,10 +32,9 @@ from payments.bench.harness import (
     Goal,
     ScenarioResult,
     Table,
-    percentiles_ms,
     ratio,
-    timed_parallel,
 )
+from payments.bench.timing import throughput, timed_parallel
 from payments.bench.workload import ORDERS_PER_CHECKOUT, place_command
 from payments.domain.application import PaymentsApplication
 from payments.domain.ids import payment_order_uuid
@@ -205,13 +204,7 @@ def _conflicts(app: PaymentsApplication) -> Iterator[list[int]]:
 
 
 def _rates(elapsed: float, latencies: list[float], errors: int) -> dict[str, Any]:
-    return {
-        "done": len(latencies),
-        "seconds": round(elapsed, 3),
-        "rate": len(latencies) / elapsed if elapsed else 0.0,
-        "errors": errors,
-        **percentiles_ms(latencies),
-    }
+    return {**throughput(elapsed, latencies, errors), "seconds": round(elapsed, 3)}
 
 
 def _result(

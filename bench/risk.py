@@ -26,10 +26,9 @@ from payments.bench.harness import (
     Goal,
     ScenarioResult,
     Table,
-    percentiles_ms,
     ratio,
-    timed_parallel,
 )
+from payments.bench.timing import throughput, timed_parallel
 from payments.bench.workload import ORDERS_PER_CHECKOUT, place_command
 from payments.domain.risk import RiskCounter, risk_counter_uuid
 from payments.domain.risk_commands import card_fingerprint
@@ -130,13 +129,7 @@ def _row(
             lambda i: services.risk.place(commands[i], datetime.now(UTC)),
             deadline_s=600,
         )
-        measured = {
-            "done": len(latencies),
-            "seconds": elapsed,
-            "rate": len(latencies) / elapsed if elapsed else 0.0,
-            "errors": errors,
-            **percentiles_ms(latencies),
-        }
+        measured = throughput(elapsed, latencies, errors)
         counter = services.application.find(
             RiskCounter, risk_counter_uuid(KeyKind.CARD, card_fingerprint(HOT_TOKEN, {}))
         )

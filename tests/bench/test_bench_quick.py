@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from payments.bench.harness import BenchContext, percentiles_ms
+from payments.bench.harness import BenchContext
 from payments.bench.scenarios import SCENARIOS
+from payments.bench.timing import percentiles_ms
 from payments.cli.main import main
 
 TINY = {
