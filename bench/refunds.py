@@ -188,9 +188,9 @@ def _conflicts(app: PaymentsApplication) -> Iterator[list[int]]:
     lock = threading.Lock()
     record = app.record
 
-    def counting(*aggregates: Any) -> int | None:
+    def counting(*aggregates: Any, **options: Any) -> int | None:
         try:
-            return record(*aggregates)
+            return record(*aggregates, **options)
         except IntegrityError:
             with lock:
                 count[0] += 1

@@ -29,7 +29,7 @@ from payments.domain.errors import (
     found,
 )
 from payments.domain.execution import FailureCode
-from payments.domain.group_commit import GroupCommit
+from payments.domain.group_commit import WITH_EVENTS, GroupCommit
 from payments.domain.ids import checkout_uuid, payment_order_uuid, payout_uuid, seller_wallet_uuid
 from payments.domain.money import Money
 from payments.domain.payment_order import PaymentOrder
@@ -113,7 +113,30 @@ class PaymentsApplication(Application[UUID]):
         `assess` (risk rules, domain/risk_commands.py) records each order's verdict and answers
         the counters to save too; a conflict on one decides again on fresh counts (ADR 0015)."""
         self._validate(command)
-        sealing = self._seal(command)
+        sealing = self._seal(command, key_with_events=True)
+        if sealing.key_to_store is not None:
+            # The checkout's own key is new and written in the events' transaction. A
+            # conflict (the checkout, an order id or the key's subject taken) writes neither:
+            # a taken order id of a new checkout is refused, anything else is settled below
+            # on the key as stored (the checkout's, or one left by an earlier attempt).
+            try:
+                return self._place(command, assess, sealing, settle=False)
+            except IntegrityError:
+                if self.find(Checkout, checkout_uuid(command.checkout_id)) is None:
+                    self._refuse_taken_orders(command)
+                sealing = self._seal(command)
+        return self._place(command, assess, sealing, settle=True)
+
+    def _place(
+        self,
+        command: PlaceCheckout,
+        assess: Assessment | None,
+        sealing: Sealing,
+        *,
+        settle: bool,
+    ) -> Placement:
+        """Save a new placement; with `settle`, a conflict answers the identical existing
+        placement, refuses a taken order id, or (risk counters) decides again."""
         fingerprint = command.fingerprint(sealing.digest)
         placed: list[Placement] = []
 
@@ -128,10 +151,14 @@ class PaymentsApplication(Application[UUID]):
             placed[:] = [Placement(checkout, orders, created=True)]
             return [checkout, *orders, *(assess(checkout, orders) if assess else ())]
 
+        key = () if sealing.key_to_store is None else (sealing.key_to_store,)
+        attempts = RISK_SAVE_ATTEMPTS if assess and settle else 1
         # Save first (new checkouts are the common case); a taken id shows as IntegrityError.
         try:
-            position = self.retry_on_conflict(decide, RISK_SAVE_ATTEMPTS if assess else 1)
+            position = self.retry_on_conflict(decide, attempts, with_events=key)
         except IntegrityError:
+            if not settle:
+                raise
             existing = self._existing_placement(command, fingerprint)
             if existing is not None:
                 return existing
@@ -171,10 +198,12 @@ class PaymentsApplication(Application[UUID]):
         ]
         return checkout, orders
 
-    def _seal(self, command: PlaceCheckout) -> Sealing:
+    def _seal(self, command: PlaceCheckout, *, key_with_events: bool = False) -> Sealing:
         if self.sealer is None:
             raise RuntimeError("no PersonalDataSealer given: checkouts cannot be placed")
-        return self.sealer.seal(command.subject, command.buyer_info)
+        return self.sealer.seal(
+            command.subject, command.buyer_info, key_with_events=key_with_events
+        )
 
     def _validate(self, command: PlaceCheckout) -> None:
         errors: list[FieldError] = buyer_id_errors(command.buyer_info)
@@ -259,20 +288,26 @@ class PaymentsApplication(Application[UUID]):
             return stored, False
         return aggregate, True
 
-    def record(self, *aggregates: Aggregate) -> int | None:
+    def record(self, *aggregates: Aggregate, with_events: Sequence[object] = ()) -> int | None:
         """Save the aggregates' new events atomically; the position of the last one (None
-        when there was nothing new). IntegrityError when another writer came first."""
+        when there was nothing new). IntegrityError when another writer came first.
+        `with_events`: rows the event store writes in the same transaction (a new key)."""
         processing: ProcessingEvent[UUID] = ProcessingEvent()
         processing.collect_events(*aggregates)
         if not processing.events:
             return None
+        if with_events:
+            processing.saved_kwargs[WITH_EVENTS] = list(with_events)
         recordings = self.group_commit.save(processing)
         self._take_snapshots(processing)
         self._notify(recordings)
         return recordings[-1].notification.id
 
     def retry_on_conflict(
-        self, decide: Callable[[], Sequence[Aggregate]], attempts: int = SAVE_ATTEMPTS
+        self,
+        decide: Callable[[], Sequence[Aggregate]],
+        attempts: int = SAVE_ATTEMPTS,
+        with_events: Sequence[object] = (),
     ) -> int | None:
         """Decide on fresh state and save; when another writer came first, decide again.
 
@@ -284,7 +319,7 @@ class PaymentsApplication(Application[UUID]):
             if not aggregates:
                 return None
             try:
-                return self.record(*aggregates)
+                return self.record(*aggregates, with_events=with_events)
             except IntegrityError:
                 if attempt == attempts - 1:
                     raise

@@ -7,6 +7,9 @@ other. Here the first caller to arrive becomes the leader: it takes every save w
 transaction; the callers that arrived meanwhile wait, and the next leader takes them. A
 caller returns only after its own events are committed, with its own recordings.
 
+A save may carry rows the event store writes in its transaction (`WITH_EVENTS`, e.g. a
+checkout's new personal-data key): the shared transaction writes all of them.
+
 When the shared transaction fails on a conflict (IntegrityError: another writer came first
 for one of them, or a business id is taken), each save of the batch is written again on its
 own, so only the one in conflict fails, and its caller decides again as it always did.
@@ -24,6 +27,9 @@ from eventsourcing.persistence import IntegrityError, Recording
 Processing = ProcessingEvent[Any]
 Recordings = list[Recording[Any]]
 Write = Callable[[Processing], Recordings]
+# The save's keyword the event store's recorder reads: a list of objects it writes in the
+# events' transaction (projections/event_store.py, PaymentsRecorder).
+WITH_EVENTS = "with_events"
 
 
 class _Save:
@@ -112,6 +118,9 @@ class GroupCommit:
             for save in batch:
                 shared.events.extend(save.processing.events)
                 shared.aggregates.update(save.processing.aggregates)
+                rows = save.processing.saved_kwargs.get(WITH_EVENTS, ())
+                if rows:
+                    shared.saved_kwargs.setdefault(WITH_EVENTS, []).extend(rows)
             try:
                 recordings = self._write(shared)
             except IntegrityError:

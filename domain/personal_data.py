@@ -41,11 +41,20 @@ class Sealing:
 
     sealed: SealedPersonalData
     digest: str
+    # A key made for this sealing and not stored yet (opaque here): the save of the events
+    # that hold `sealed` must write it in their transaction (`with_events`), or nothing can
+    # open them. None when the key is stored already.
+    key_to_store: object | None = None
 
 
 class PersonalDataSealer(Protocol):
-    def seal(self, subject: str, data: Mapping[str, Any]) -> Sealing:
-        """Encrypt data under the subject's key, creating the key on first use."""
+    def seal(
+        self, subject: str, data: Mapping[str, Any], *, key_with_events: bool = False
+    ) -> Sealing:
+        """Encrypt data under the subject's key, creating the key on first use. With
+        `key_with_events`, a new key used once (a checkout's own) may be left for the
+        caller's save to write (`Sealing.key_to_store`) instead of in a transaction of its
+        own."""
         ...
 
 

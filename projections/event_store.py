@@ -6,14 +6,14 @@ library (`select_notifications`, `repository.get`); the reads below need what it
 offer: many aggregates in one query, one aggregate's events with their positions, a
 server-side cursor over millions of events, raw rows for the audit hash chain. It also holds
 the recorder that writes it (`PaymentsRecorder`: the library's, its insert without psycopg's
-pipeline mode).
+pipeline mode, and the rows a save asks to be written in its transaction).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 from uuid import UUID
 
 from eventsourcing.application import Application
@@ -24,10 +24,11 @@ from eventsourcing.postgres import (
     PostgresDatastore,
 )
 from eventsourcing.utils import retry
-from psycopg import Connection, sql
+from psycopg import Connection, Cursor, sql
 from psycopg.rows import tuple_row
 from psycopg_pool import ConnectionPool
 
+from payments.domain.group_commit import WITH_EVENTS
 from payments.projections.core import TrackedEvent
 from payments.projections.locks import EVENT_STORE_SCHEMA_CLASS
 from payments.projections.pg import fetch_all
@@ -37,6 +38,13 @@ EVENTS = sql.Identifier(EVENTS_TABLE)
 CURSOR_PAGE = 20_000
 
 StoredRow = tuple[int, UUID, int, str, bytes]  # position, originator, version, topic, state
+
+
+class WrittenWithEvents(Protocol):
+    """A row a save writes in its events' transaction (`Application.record(with_events=)`):
+    a checkout's new personal-data key (runtime/personal_data.py)."""
+
+    def write(self, cursor: Cursor[Any]) -> None: ...
 
 
 class PaymentsRecorder(PostgresApplicationRecorder):
@@ -68,6 +76,16 @@ class PaymentsRecorder(PostgresApplicationRecorder):
                 super().create_table()
             finally:
                 conn.execute("SELECT pg_advisory_unlock(%s, 0)", (EVENT_STORE_SCHEMA_CLASS,))
+
+    def _insert_events(
+        self, curs: Cursor[Any], stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> None:
+        """Before the events (and before the table lock): the rows the save brought along
+        (`with_events`). A conflict in one fails the transaction like a conflicting event."""
+        rows: Sequence[WrittenWithEvents] = kwargs.get(WITH_EVENTS, ())
+        for row in rows:
+            row.write(curs)
+        super()._insert_events(curs, stored_events, **kwargs)
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def insert_events(

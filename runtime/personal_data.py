@@ -29,6 +29,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.hashes import SHA256
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from psycopg import Cursor
 from psycopg_pool import ConnectionPool
 
 from payments.domain.personal_data import (
@@ -83,6 +84,24 @@ class _SubjectKey:
     key_id: UUID
     encryption: AESGCM
     digest_key: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class NewKey:
+    """A checkout's own key, made in memory for one sealing (`seal(key_with_events=True)`):
+    the event store writes it in the transaction of the events it seals, so neither is
+    stored without the other. A live key of the same subject already stored fails that
+    transaction (the unique index), like a conflicting event."""
+
+    key_id: UUID
+    subject_digest: str
+    key: bytes
+
+    def write(self, cursor: Cursor[Any]) -> None:
+        cursor.execute(
+            "INSERT INTO privacy_keys (key_id, subject_digest, key) VALUES (%s, %s, %s)",
+            (self.key_id, self.subject_digest, self.key),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,13 +188,20 @@ class PersonalDataKeys:
 
     # --- sealing ---------------------------------------------------------------------------
 
-    def seal(self, subject: str, data: Mapping[str, Any]) -> Sealing:
-        key = self._key_for(subject)
+    def seal(
+        self, subject: str, data: Mapping[str, Any], *, key_with_events: bool = False
+    ) -> Sealing:
+        new_key: NewKey | None = None
+        if key_with_events and names_one_checkout(subject):
+            new_key = NewKey(uuid.uuid4(), self.subject_digest(subject), os.urandom(KEY_BYTES))
+            key = _subject_key(new_key.key_id, new_key.key)
+        else:
+            key = self._key_for(subject)
         plaintext = canonical_json(data)
         nonce = os.urandom(NONCE_BYTES)
         ciphertext = key.encryption.encrypt(nonce, plaintext, ASSOCIATED_DATA + key.key_id.bytes)
         digest = hmac.new(key.digest_key, plaintext, hashlib.sha256).hexdigest()
-        return Sealing(SealedPersonalData(key.key_id, nonce + ciphertext), digest)
+        return Sealing(SealedPersonalData(key.key_id, nonce + ciphertext), digest, new_key)
 
     def _key_for(self, subject: str) -> _SubjectKey:
         """A buyer's key comes from the cache while fresh; a checkout's own key is used once

@@ -79,4 +79,12 @@ def test_concurrent_checkouts_share_transactions_without_losing_or_mixing_any(
         stored = {n.originator_id for n in notifications}
         placed = [a for a in answers if not isinstance(a, PaymentOrderConflict)]
         assert {a.checkout.id for a in placed} <= stored
+        # Each checkout's own key was written with its events: one per checkout placed, none
+        # for one refused, each opening its checkout's buyer_info.
+        with services.pool.connection() as conn:
+            row = conn.execute("SELECT count(*) FROM privacy_keys").fetchone()
+        assert row is not None
+        assert row[0] == len({a.checkout.id for a in placed})
+        for answer in placed:
+            assert services.personal_data.open(answer.checkout.buyer_info).state == "readable"
         assert app.group_commit.transactions <= THREADS

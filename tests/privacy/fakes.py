@@ -20,7 +20,9 @@ class InMemorySealer:
         self.sealed: dict[bytes, dict[str, Any]] = {}
         self.subjects: list[str] = []
 
-    def seal(self, subject: str, data: Mapping[str, Any]) -> Sealing:
+    def seal(
+        self, subject: str, data: Mapping[str, Any], *, key_with_events: bool = False
+    ) -> Sealing:
         self.subjects.append(subject)
         key_id = self.keys.setdefault(subject, uuid.uuid4())
         handle = uuid.uuid4().bytes

@@ -10,7 +10,7 @@ import pytest
 from eventsourcing.application import ProcessingEvent
 from eventsourcing.persistence import IntegrityError, Recording
 
-from payments.domain.group_commit import GroupCommit
+from payments.domain.group_commit import WITH_EVENTS, GroupCommit
 
 
 class Event:
@@ -25,6 +25,7 @@ class Writer:
 
     def __init__(self) -> None:
         self.transactions: list[list[str]] = []
+        self.rows: list[list[str]] = []  # each transaction's rows written with its events
         self.release = threading.Event()
         self.first = threading.Event()
         self.next_id = 0
@@ -39,6 +40,7 @@ class Writer:
             raise IntegrityError("duplicate key")
         with self.lock:
             self.transactions.append(names)
+            self.rows.append(list(processing.saved_kwargs.get(WITH_EVENTS, [])))
             ids = range(self.next_id + 1, self.next_id + 1 + len(names))
             self.next_id += len(names)
         return [Recording(e, _Notification(i)) for e, i in zip(processing.events, ids, strict=True)]
@@ -49,9 +51,11 @@ class _Notification:
         self.id = id
 
 
-def processing(*events: Event) -> ProcessingEvent[Any]:
+def processing(*events: Event, rows: tuple[str, ...] = ()) -> ProcessingEvent[Any]:
     found: ProcessingEvent[Any] = ProcessingEvent()
     found.events.extend(events)  # type: ignore[arg-type]
+    if rows:
+        found.saved_kwargs[WITH_EVENTS] = list(rows)
     return found
 
 
@@ -128,3 +132,22 @@ def test_max_batch_bounds_a_transaction_and_one_writes_each_save_alone() -> None
     assert [r.domain_event.name for r in single.save(processing(Event(uuid4(), "x")))] == ["x"]
     with pytest.raises(ValueError, match="at least 1"):
         GroupCommit(alone, max_batch=0)
+
+
+def test_rows_written_with_events_go_with_their_save_shared_or_alone() -> None:
+    writer = Writer()
+    commit = GroupCommit(writer)
+    saves = [processing(Event(uuid4(), "first"), rows=("key0",))]
+    saves += [processing(Event(uuid4(), "a"), rows=("keyA",)), processing(Event(uuid4(), "b"))]
+    saves += [processing(Event(uuid4(), "c"), rows=("keyC",))]
+    save_in_threads(commit, writer, saves)
+    assert writer.transactions == [["first"], ["a", "b", "c"]]
+    assert writer.rows == [["key0"], ["keyA", "keyC"]]
+    writer = Writer()
+    commit = GroupCommit(writer)
+    saves = [processing(Event(uuid4(), "first"))]
+    saves += [processing(Event(uuid4(), n), rows=(f"key{n}",)) for n in ("a", "taken", "b")]
+    answers = save_in_threads(commit, writer, saves)
+    assert isinstance(answers[2], IntegrityError)
+    assert writer.transactions == [["first"], ["a"], ["b"]]
+    assert writer.rows == [[], ["keya"], ["keyb"]]
