@@ -293,7 +293,11 @@ class PaymentsApplication(Application[UUID]):
         when there was nothing new). IntegrityError when another writer came first.
         `with_events`: rows the event store writes in the same transaction (a new key)."""
         processing: ProcessingEvent[UUID] = ProcessingEvent()
-        processing.collect_events(*aggregates)
+        for aggregate in aggregates:
+            # What ProcessingEvent.collect_events() does for an aggregate, without its two
+            # runtime-protocol isinstance checks per object (about 16 µs an aggregate).
+            processing.events.extend(aggregate.collect_events())
+            processing.aggregates[aggregate.id] = aggregate
         if not processing.events:
             return None
         if with_events:
