@@ -115,16 +115,18 @@ class PaymentsApplication(Application[UUID]):
         self._validate(command)
         sealing = self._seal(command, key_with_events=True)
         if sealing.key_to_store is not None:
-            # The checkout's own key is new and written in the events' transaction. A
-            # conflict (the checkout, an order id or the key's subject taken) writes neither:
-            # a taken order id of a new checkout is refused, anything else is settled below
-            # on the key as stored (the checkout's, or one left by an earlier attempt).
+            # A new key of the checkout's own, written in the events' transaction. A conflict
+            # writes neither: refuse a new checkout's taken order id, answer a placed checkout
+            # on its stored key, else place below on the stored key (left by an earlier try).
             try:
                 return self._place(command, assess, sealing, settle=False)
             except IntegrityError:
                 if self.find(Checkout, checkout_uuid(command.checkout_id)) is None:
                     self._refuse_taken_orders(command)
                 sealing = self._seal(command)
+                existing = self._existing_placement(command, command.fingerprint(sealing.digest))
+                if existing is not None:
+                    return existing
         return self._place(command, assess, sealing, settle=True)
 
     def _place(
@@ -135,8 +137,7 @@ class PaymentsApplication(Application[UUID]):
         *,
         settle: bool,
     ) -> Placement:
-        """Save a new placement; with `settle`, a conflict answers the identical existing
-        placement, refuses a taken order id, or (risk counters) decides again."""
+        """Save a new placement; `settle`: on a conflict, answer, refuse or decide again."""
         fingerprint = command.fingerprint(sealing.digest)
         placed: list[Placement] = []
 
@@ -294,8 +295,7 @@ class PaymentsApplication(Application[UUID]):
         `with_events`: rows the event store writes in the same transaction (a new key)."""
         processing: ProcessingEvent[UUID] = ProcessingEvent()
         for aggregate in aggregates:
-            # What ProcessingEvent.collect_events() does for an aggregate, without its two
-            # runtime-protocol isinstance checks per object (about 16 µs an aggregate).
+            # ProcessingEvent.collect_events() without its runtime-protocol checks (~16 µs each)
             processing.events.extend(aggregate.collect_events())
             processing.aggregates[aggregate.id] = aggregate
         if not processing.events:

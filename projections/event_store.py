@@ -42,9 +42,11 @@ StoredRow = tuple[int, UUID, int, str, bytes]  # position, originator, version, 
 
 class WrittenWithEvents(Protocol):
     """A row a save writes in its events' transaction (`Application.record(with_events=)`):
-    a checkout's new personal-data key (runtime/personal_data.py)."""
+    a checkout's new personal-data key (runtime/personal_data.py). The rows of one class are
+    written together, in one statement."""
 
-    def write(self, cursor: Cursor[Any]) -> None: ...
+    @classmethod
+    def write_all(cls, cursor: Cursor[Any], rows: Sequence[Any]) -> None: ...
 
 
 class PaymentsRecorder(PostgresApplicationRecorder):
@@ -83,8 +85,11 @@ class PaymentsRecorder(PostgresApplicationRecorder):
         """Before the events (and before the table lock): the rows the save brought along
         (`with_events`). A conflict in one fails the transaction like a conflicting event."""
         rows: Sequence[WrittenWithEvents] = kwargs.get(WITH_EVENTS, ())
+        by_class: dict[type[WrittenWithEvents], list[WrittenWithEvents]] = {}
         for row in rows:
-            row.write(curs)
+            by_class.setdefault(type(row), []).append(row)
+        for kind, of_kind in by_class.items():
+            kind.write_all(curs, of_kind)
         super()._insert_events(curs, stored_events, **kwargs)
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)

@@ -22,7 +22,7 @@ from payments.domain.risk_commands import RiskCommands
 from payments.domain.seller_commands import SellerCommands
 from payments.projections import catalog as projections_catalog
 from payments.projections.audit import seal, seal_checks, verifications
-from payments.projections.event_store import load_aggregates
+from payments.projections.event_store import PaymentsRecorder, load_aggregates
 from payments.projections.followers import execution_queue
 from payments.projections.followers.execution_feed import ExecutionFeed
 from payments.projections.followers.follower import Follower
@@ -257,6 +257,12 @@ def build_services(settings: Settings, database_url: str) -> Services:
         sealer=keys,
         group_commit=settings.group_commit_max,
     )
+    if not isinstance(application.recorder, PaymentsRecorder):
+        # Only ours writes a checkout's new key with its events (ADR 0012); another would
+        # store checkouts sealed under keys that never exist.
+        application.close()
+        pool.close()
+        raise RuntimeError(f"the event store's recorder is {type(application.recorder)!r}")
     store = idempotency.IdempotencyStore(pool, timedelta(hours=settings.idempotency_ttl_hours))
     return Services(
         settings=settings,

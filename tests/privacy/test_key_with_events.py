@@ -4,6 +4,7 @@ amendment): neither is stored without the other, and every conflict still answer
 from __future__ import annotations
 
 import uuid
+from typing import Any
 from uuid import UUID
 
 import pytest
@@ -15,7 +16,12 @@ from payments.domain.ids import checkout_uuid
 from payments.domain.money import Money
 from payments.domain.personal_data import SealedPersonalData, buyer_subject, checkout_subject
 from payments.projections.event_store import EVENTS_TABLE
-from payments.runtime.services import Services
+from payments.runtime import services as services_module
+from payments.runtime.config import Settings
+from payments.runtime.database import eventsourcing_env
+from payments.runtime.services import Services, build_services
+
+LIBRARY_RECORDER = "eventsourcing.postgres:PostgresApplicationRecorder"
 
 
 def command(checkout_id: str, order_ids: list[str], **buyer: str) -> PlaceCheckout:
@@ -128,3 +134,39 @@ def test_a_live_key_left_for_the_subject_seals_the_checkout(services: Services) 
     assert sealed.key_id == left
     assert keys_of(services, checkout_subject(checkout_id)) == [(left, True)]
     assert services.personal_data.open(sealed).state == "readable"
+
+
+def test_a_repeat_or_another_body_is_answered_after_one_failed_save(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first save (the new key with the events) finds the checkout placed: the answer
+    comes from the stored one, with no second save that could only fail too."""
+    checkout_id = unique("co_kwe")
+    again = command(checkout_id, [f"{checkout_id}_po"])
+    services.application.place_checkout(again)
+    saves: list[int] = []
+    record = services.application.record
+
+    def counting(*aggregates: Any, **options: Any) -> int | None:
+        saves.append(len(aggregates))
+        return record(*aggregates, **options)
+
+    monkeypatch.setattr(services.application, "record", counting)
+    assert not services.application.place_checkout(again).created
+    assert len(saves) == 1
+    with pytest.raises(CheckoutConflict):
+        services.application.place_checkout(command(checkout_id, [f"{checkout_id}_po"], x="y"))
+    assert len(saves) == 2
+
+
+def test_services_refuse_an_event_store_that_would_not_write_the_keys(
+    fresh_database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def library_recorder(database_url: str, *, pool_size: int = 10) -> dict[str, str]:
+        env = eventsourcing_env(database_url, pool_size=pool_size)
+        return {**env, "APPLICATION_RECORDER_TOPIC": LIBRARY_RECORDER}
+
+    monkeypatch.setattr(services_module, "eventsourcing_env", library_recorder)
+    settings = Settings.from_env({"PAYMENTS_DATABASE_URL": fresh_database_url})
+    with pytest.raises(RuntimeError, match="recorder"):
+        build_services(settings, fresh_database_url)
