@@ -3,7 +3,6 @@ amendment): neither is stored without the other, and every conflict still answer
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 from uuid import UUID
 
@@ -20,6 +19,7 @@ from payments.runtime import services as services_module
 from payments.runtime.config import Settings
 from payments.runtime.database import eventsourcing_env
 from payments.runtime.services import Services, build_services
+from tests.conftest import unique
 
 LIBRARY_RECORDER = "eventsourcing.postgres:PostgresApplicationRecorder"
 
@@ -60,10 +60,6 @@ def transactions_of_events(services: Services, originator_id: UUID) -> set[str]:
             f"SELECT xmin::text FROM {EVENTS_TABLE} WHERE originator_id = %s", (originator_id,)
         ).fetchall()
     return {str(row[0]) for row in rows}
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}_{uuid.uuid4().hex[:10]}"
 
 
 def test_a_checkouts_own_key_commits_in_the_transaction_of_its_events(
