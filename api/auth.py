@@ -66,7 +66,13 @@ def roles_of(handler: BaseRouteHandler) -> frozenset[Role] | None:
     return roles
 
 
-def require_role(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
+async def require_role(
+    connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
+) -> None:
+    """The guard of every route with a key: the caller's role must be one the route admits.
+
+    A coroutine: Litestar hands a synchronous guard to a worker thread on every request
+    (docs/performance.md, fifth session), and this one only reads the scope."""
     if connection.scope.get("method") == "OPTIONS":
         return  # Litestar's own OPTIONS answer (CORS preflights) needs no key
     caller = connection.scope.get("user")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from litestar.utils.sync import AsyncCallable
+
 from payments.api.app import create_app
 from payments.api.auth import roles_of
 from payments.domain.api_key import Role
@@ -44,3 +46,21 @@ def test_the_documented_route_table_is_the_apps() -> None:
     text = DOC.read_text()
     documented = text[text.index(BEGIN) + len(BEGIN) : text.index(END)].strip().splitlines()
     assert documented == route_table(), "\n".join(route_table())
+
+
+def test_no_route_hands_its_guards_to_a_thread() -> None:
+    """A synchronous guard or before_request hook costs a worker-thread hand-off on every
+    request (Litestar wraps it in AsyncCallable): each must be a coroutine function."""
+    app = create_app(_Services())  # type: ignore[arg-type]
+    threaded = set()
+    for route in app.routes:
+        for handler in getattr(route, "route_handlers", ()):
+            hooks = [*handler.resolve_guards()]
+            if hasattr(handler, "resolve_before_request"):
+                hooks.append(handler.resolve_before_request())
+            threaded |= {
+                f"{route.path}: {getattr(hook, 'func', hook)}"
+                for hook in hooks
+                if isinstance(hook, AsyncCallable)
+            }
+    assert not threaded
