@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 from litestar import Request, Response
@@ -13,8 +13,16 @@ from litestar.di import NamedDependency
 
 from payments.api.parameters import CallerDep, IdempotencyKeyHeader, ServicesDep
 from payments.api.problems import FieldProblem, ProblemError
-from payments.runtime.idempotency import ClaimOutcome, IdempotencyStore, StoredResponse, valid_key
+from payments.runtime.idempotency import (
+    AnswerWithEvents,
+    ClaimOutcome,
+    IdempotencyStore,
+    StoredResponse,
+    valid_key,
+)
 from payments.runtime.keys import Caller
+
+T = TypeVar("T")
 
 
 def key_problem(status: int, kind: str, title: str, detail: str) -> ProblemError:
@@ -90,7 +98,19 @@ def run_idempotent(
     answer nor reveals that it exists (DESIGN §11). Only a successful answer is stored; if
     the command raises, the key is released.
     """
-    scope = caller_scope(caller.key_id, scope)
+    return _run_once(store, caller_scope(caller.key_id, scope), key, fingerprint, command)
+
+
+def _run_once(
+    store: IdempotencyStore,
+    scope: str,
+    key: str,
+    fingerprint: str,
+    command: Callable[[], StoredResponse],
+    stored_with_events: Callable[[], bool] = lambda: False,
+) -> Response[bytes]:
+    """run_idempotent() in a caller's scope; `stored_with_events` says, after the command,
+    whether its own save stored the answer already (`AnswerWithEvents`)."""
     claim = store.claim(scope, key, fingerprint)
     if claim.outcome is ClaimOutcome.REPLAY:
         assert claim.stored is not None
@@ -115,7 +135,8 @@ def run_idempotent(
     except BaseException:
         store.release(scope, key)
         raise
-    store.complete(scope, key, stored)
+    if not stored_with_events():
+        store.complete(scope, key, stored)
     return as_response(stored, replayed=False)
 
 
@@ -149,6 +170,26 @@ class Once:
     ) -> Response[bytes]:
         """Run `command` once per key of this caller in `scope` (run_idempotent)."""
         return run_idempotent(self.store, self.caller, scope, self.key, fingerprint, command)
+
+    def run_with_events(
+        self,
+        scope: str,
+        fingerprint: str,
+        render: Callable[[T, int], StoredResponse],
+        command: Callable[[AnswerWithEvents[T]], tuple[StoredResponse, bool]],
+    ) -> Response[bytes]:
+        """run(), the answer stored by the command's own save when it saves: `command` takes
+        the `AnswerWithEvents` to save with its events and says (with its answer) whether
+        it did; when it did not (nothing new was saved), the answer is stored after it."""
+        scope = caller_scope(self.caller.key_id, scope)
+        answer = AnswerWithEvents(scope, self.key, render)
+        saved: list[bool] = [False]
+
+        def run() -> StoredResponse:
+            stored, saved[0] = command(answer)
+            return stored
+
+        return _run_once(self.store, scope, self.key, fingerprint, run, lambda: saved[0])
 
 
 def once_of(

@@ -23,15 +23,12 @@ from eventsourcing.utils import EnvType
 from payments.domain.checkout import Checkout
 from payments.domain.errors import (
     CheckoutConflict,
-    FieldError,
-    InvalidCommand,
     PaymentOrderConflict,
     found,
 )
 from payments.domain.execution import FailureCode
-from payments.domain.group_commit import WITH_EVENTS, GroupCommit
+from payments.domain.group_commit import WITH_EVENTS, AtPosition, GroupCommit
 from payments.domain.ids import checkout_uuid, payment_order_uuid, payout_uuid, seller_wallet_uuid
-from payments.domain.money import Money
 from payments.domain.payment_order import PaymentOrder
 from payments.domain.payout import Payout
 from payments.domain.personal_data import (
@@ -39,13 +36,17 @@ from payments.domain.personal_data import (
     SealedPersonalData,
     SealedPersonalDataAsDict,
     Sealing,
-    buyer_id_errors,
 )
-from payments.domain.place_checkout import CheckoutPolicy, OrderLine, PlaceCheckout, Placement
+from payments.domain.place_checkout import (
+    CheckoutPolicy,
+    OrderLine,
+    PlaceCheckout,
+    Placement,
+    PlacementAnswer,
+)
 from payments.domain.risk import RiskCounter
 from payments.domain.seller_wallet import SellerWallet
 
-MAX_ORDERS_PER_CHECKOUT = 100
 SAVE_ATTEMPTS = 5
 GROUP_COMMIT_MAX = 64  # saves written in one transaction at the most
 # Concurrent checkouts on one risk counter: each conflict means another one was saved.
@@ -108,18 +109,24 @@ class PaymentsApplication(Application[UUID]):
 
     # --- checkouts ------------------------------------------------------------------
 
-    def place_checkout(self, command: PlaceCheckout, assess: Assessment | None = None) -> Placement:
+    def place_checkout(
+        self,
+        command: PlaceCheckout,
+        assess: Assessment | None = None,
+        answer: PlacementAnswer | None = None,
+    ) -> Placement:
         """Create a checkout and its orders atomically, or return the identical existing one.
         `assess` (risk rules, domain/risk_commands.py) records each order's verdict and answers
-        the counters to save too; a conflict on one decides again on fresh counts (ADR 0015)."""
-        self._validate(command)
+        the counters to save too; a conflict on one decides again on fresh counts (ADR 0015).
+        `answer` is stored with the events of a placement created (`created`), never else."""
+        self.policy.refuse_invalid(command)
         sealing = self._seal(command, key_with_events=True)
         if sealing.key_to_store is not None:
             # A new key of the checkout's own, written in the events' transaction. A conflict
             # writes neither: refuse a new checkout's taken order id, answer a placed checkout
             # on its stored key, else place below on the stored key (left by an earlier try).
             try:
-                return self._place(command, assess, sealing, settle=False)
+                return self._place(command, assess, sealing, answer, settle=False)
             except IntegrityError:
                 if self.find(Checkout, checkout_uuid(command.checkout_id)) is None:
                     self._refuse_taken_orders(command)
@@ -127,13 +134,14 @@ class PaymentsApplication(Application[UUID]):
                 existing = self._existing_placement(command, command.fingerprint(sealing.digest))
                 if existing is not None:
                     return existing
-        return self._place(command, assess, sealing, settle=True)
+        return self._place(command, assess, sealing, answer, settle=True)
 
     def _place(
         self,
         command: PlaceCheckout,
         assess: Assessment | None,
         sealing: Sealing,
+        answer: PlacementAnswer | None,
         *,
         settle: bool,
     ) -> Placement:
@@ -150,13 +158,15 @@ class PaymentsApplication(Application[UUID]):
                 self._refuse_taken_orders(command)
             checkout, orders = self._new_placement(command, sealing.sealed, fingerprint)
             placed[:] = [Placement(checkout, orders, created=True)]
+            if answer is not None:
+                answer.answering(placed[0])
             return [checkout, *orders, *(assess(checkout, orders) if assess else ())]
 
-        key = () if sealing.key_to_store is None else (sealing.key_to_store,)
+        rows = [row for row in (sealing.key_to_store, answer) if row is not None]
         attempts = RISK_SAVE_ATTEMPTS if assess and settle else 1
         # Save first (new checkouts are the common case); a taken id shows as IntegrityError.
         try:
-            position = self.retry_on_conflict(decide, attempts, with_events=key)
+            position = self.retry_on_conflict(decide, attempts, with_events=rows)
         except IntegrityError:
             if not settle:
                 raise
@@ -205,38 +215,6 @@ class PaymentsApplication(Application[UUID]):
         return self.sealer.seal(
             command.subject, command.buyer_info, key_with_events=key_with_events
         )
-
-    def _validate(self, command: PlaceCheckout) -> None:
-        errors: list[FieldError] = buyer_id_errors(command.buyer_info)
-        if not 1 <= len(command.orders) <= MAX_ORDERS_PER_CHECKOUT:
-            errors.append(
-                FieldError(
-                    "payment_orders",
-                    f"must hold between 1 and {MAX_ORDERS_PER_CHECKOUT} orders",
-                )
-            )
-        seen: set[str] = set()
-        for index, line in enumerate(command.orders):
-            path = f"payment_orders[{index}]"
-            if line.payment_order_id in seen:
-                errors.append(
-                    FieldError(f"{path}.payment_order_id", "appears twice in this checkout")
-                )
-            seen.add(line.payment_order_id)
-            if line.amount.currency != self.policy.currency:
-                errors.append(
-                    FieldError(
-                        f"{path}.currency",
-                        f"this deployment accepts {self.policy.currency} only",
-                    )
-                )
-            if line.amount.minor <= 0:
-                errors.append(FieldError(f"{path}.amount", "must be greater than zero"))
-            elif line.amount.minor > self.policy.max_amount_minor:
-                limit = Money(self.policy.max_amount_minor, line.amount.currency).format()
-                errors.append(FieldError(f"{path}.amount", f"must be at most {limit}"))
-        if errors:
-            raise InvalidCommand(errors)
 
     def _existing_placement(self, command: PlaceCheckout, fingerprint: str) -> Placement | None:
         checkout = self.find(Checkout, checkout_uuid(command.checkout_id))
@@ -292,7 +270,8 @@ class PaymentsApplication(Application[UUID]):
     def record(self, *aggregates: Aggregate, with_events: Sequence[object] = ()) -> int | None:
         """Save the aggregates' new events atomically; the position of the last one (None
         when there was nothing new). IntegrityError when another writer came first.
-        `with_events`: rows the event store writes in the same transaction (a new key)."""
+        `with_events`: rows the event store writes in the same transaction (a new key, an
+        answer that names the position: `AtPosition`)."""
         processing: ProcessingEvent[UUID] = ProcessingEvent()
         for aggregate in aggregates:
             # ProcessingEvent.collect_events() without its runtime-protocol checks (~16 µs each)
@@ -302,6 +281,10 @@ class PaymentsApplication(Application[UUID]):
             return None
         if with_events:
             processing.saved_kwargs[WITH_EVENTS] = list(with_events)
+            last = processing.events[-1]
+            for row in with_events:
+                if isinstance(row, AtPosition):
+                    row.follows((last.originator_id, last.originator_version))
         recordings = self.group_commit.save(processing)
         self._take_snapshots(processing)
         self._notify(recordings)

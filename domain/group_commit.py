@@ -8,7 +8,9 @@ transaction; the callers that arrived meanwhile wait, and the next leader takes 
 caller returns only after its own events are committed, with its own recordings.
 
 A save may carry rows the event store writes in its transaction (`WITH_EVENTS`, e.g. a
-checkout's new personal-data key): the shared transaction writes all of them.
+checkout's new personal-data key, or an Idempotency-Key's answer): the shared transaction
+writes all of them. A row that names its save's position (`AtPosition`: the answer) is told
+which event is its save's last; the event store writes it once that event has its id.
 
 When the shared transaction fails on a conflict (IntegrityError: another writer came first
 for one of them, or a business id is taken), each save of the batch is written again on its
@@ -30,6 +32,20 @@ Write = Callable[[Processing], Recordings]
 # The save's keyword the event store's recorder reads: a list of objects it writes in the
 # events' transaction (projections/event_store.py, PaymentsRecorder).
 WITH_EVENTS = "with_events"
+EventKey = tuple[Any, int]  # (originator_id, originator_version)
+
+
+class AtPosition:
+    """A row written with its save's events that holds the save's position: the notification
+    id of the save's last event (`last_event`, set by `PaymentsApplication.record`)."""
+
+    __slots__ = ("last_event",)
+
+    def __init__(self) -> None:
+        self.last_event: EventKey | None = None
+
+    def follows(self, last_event: EventKey) -> None:
+        self.last_event = last_event
 
 
 class _Save:

@@ -7,14 +7,17 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from payments.domain.checkout import Checkout
 from payments.domain.commission import NO_COMMISSION, Commission, RefundCommissionPolicy
+from payments.domain.errors import FieldError, InvalidCommand
 from payments.domain.money import Money
 from payments.domain.payment_order import PaymentOrder
-from payments.domain.personal_data import subject_of
+from payments.domain.personal_data import buyer_id_errors, subject_of
 from payments.domain.risk_rules import NO_RULES, RiskRules
+
+MAX_ORDERS_PER_CHECKOUT = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +30,39 @@ class CheckoutPolicy:
     commission: Commission = NO_COMMISSION
     refund_commission: RefundCommissionPolicy = RefundCommissionPolicy.KEEP
     risk_rules: RiskRules = NO_RULES  # checked before any charge (issue #17, ADR 0015)
+
+    def refuse_invalid(self, command: PlaceCheckout) -> None:
+        """InvalidCommand naming every field of `command` this deployment refuses."""
+        errors: list[FieldError] = buyer_id_errors(command.buyer_info)
+        if not 1 <= len(command.orders) <= MAX_ORDERS_PER_CHECKOUT:
+            errors.append(
+                FieldError(
+                    "payment_orders",
+                    f"must hold between 1 and {MAX_ORDERS_PER_CHECKOUT} orders",
+                )
+            )
+        seen: set[str] = set()
+        for index, line in enumerate(command.orders):
+            path = f"payment_orders[{index}]"
+            if line.payment_order_id in seen:
+                errors.append(
+                    FieldError(f"{path}.payment_order_id", "appears twice in this checkout")
+                )
+            seen.add(line.payment_order_id)
+            if line.amount.currency != self.currency:
+                errors.append(
+                    FieldError(
+                        f"{path}.currency",
+                        f"this deployment accepts {self.currency} only",
+                    )
+                )
+            if line.amount.minor <= 0:
+                errors.append(FieldError(f"{path}.amount", "must be greater than zero"))
+            elif line.amount.minor > self.max_amount_minor:
+                limit = Money(self.max_amount_minor, line.amount.currency).format()
+                errors.append(FieldError(f"{path}.amount", f"must be at most {limit}"))
+        if errors:
+            raise InvalidCommand(errors)
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,3 +122,11 @@ class Placement:
     orders: list[PaymentOrder]
     created: bool
     position: int | None = field(default=None)
+
+
+class PlacementAnswer(Protocol):
+    """What its caller stores with a new placement's events, in their transaction (an
+    Idempotency-Key's answer, api/idempotency.py): told, before each save, the placement the
+    save would create; the event store gives it the save's position (domain/group_commit.py)."""
+
+    def answering(self, placement: Placement) -> None: ...

@@ -21,6 +21,7 @@ from payments.domain.application import PaymentsApplication, PlaceCheckout, Plac
 from payments.domain.checkout import Checkout
 from payments.domain.payment_order import PaymentOrder
 from payments.domain.personal_data import BUYER_ID_FIELD
+from payments.domain.place_checkout import PlacementAnswer
 from payments.domain.risk import RiskCounter, risk_counter_uuid
 from payments.domain.risk_rules import (
     CheckoutFacts,
@@ -55,14 +56,17 @@ class RiskCommands:
     def rules(self) -> RiskRules:
         return self.application.policy.risk_rules
 
-    def place(self, command: PlaceCheckout, now: datetime) -> Placement:
-        """Place the checkout through the rules (none configured: as without them).
+    def place(
+        self, command: PlaceCheckout, now: datetime, answer: PlacementAnswer | None = None
+    ) -> Placement:
+        """Place the checkout through the rules (none configured: as without them); `answer`
+        as in PaymentsApplication.place_checkout.
 
         Checkouts of this process that count on one key take turns (a lock per stripe of
         keys): they would conflict on the counter anyway, and waiting is cheaper than deciding
         again. Across processes the counter's version still decides (ADR 0015)."""
         if not self.rules:
-            return self.application.place_checkout(command)
+            return self.application.place_checkout(command, answer=answer)
         facts = self.facts(command)
 
         def assess(checkout: Checkout, orders: list[PaymentOrder]) -> list[Aggregate]:
@@ -79,7 +83,7 @@ class RiskCommands:
         with ExitStack() as held:
             for stripe in stripes:  # in one order: no two checkouts wait for each other
                 held.enter_context(self._stripes[stripe])
-            return self.application.place_checkout(command, assess)
+            return self.application.place_checkout(command, assess, answer)
 
     def facts(self, command: PlaceCheckout) -> CheckoutFacts:
         buyer_id = command.buyer_info.get(BUYER_ID_FIELD)

@@ -11,7 +11,7 @@ pipeline mode, and the rows a save asks to be written in its transaction).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 from uuid import UUID
@@ -28,7 +28,7 @@ from psycopg import Connection, Cursor, sql
 from psycopg.rows import tuple_row
 from psycopg_pool import ConnectionPool
 
-from payments.domain.group_commit import WITH_EVENTS
+from payments.domain.group_commit import WITH_EVENTS, EventKey
 from payments.projections.core import TrackedEvent
 from payments.projections.locks import EVENT_STORE_SCHEMA_CLASS
 from payments.projections.pg import fetch_all
@@ -42,11 +42,17 @@ StoredRow = tuple[int, UUID, int, str, bytes]  # position, originator, version, 
 
 class WrittenWithEvents(Protocol):
     """A row a save writes in its events' transaction (`Application.record(with_events=)`):
-    a checkout's new personal-data key (runtime/personal_data.py). The rows of one class are
-    written together, in one statement."""
+    a checkout's new personal-data key (runtime/personal_data.py), before the events; an
+    Idempotency-Key's answer (runtime/idempotency.py), after them, given the position of each
+    event inserted. The rows of one class are written together, in one statement."""
 
     @classmethod
     def write_all(cls, cursor: Cursor[Any], rows: Sequence[Any]) -> None: ...
+
+    @classmethod
+    def write_after(
+        cls, cursor: Cursor[Any], rows: Sequence[Any], positions: Mapping[EventKey, int]
+    ) -> None: ...
 
 
 class PaymentsRecorder(PostgresApplicationRecorder):
@@ -79,30 +85,32 @@ class PaymentsRecorder(PostgresApplicationRecorder):
             finally:
                 conn.execute("SELECT pg_advisory_unlock(%s, 0)", (EVENT_STORE_SCHEMA_CLASS,))
 
-    def _insert_events(
-        self, curs: Cursor[Any], stored_events: Sequence[StoredEvent], **kwargs: Any
-    ) -> None:
-        """Before the events (and before the table lock): the rows the save brought along
-        (`with_events`). A conflict in one fails the transaction like a conflicting event."""
-        rows: Sequence[WrittenWithEvents] = kwargs.get(WITH_EVENTS, ())
-        by_class: dict[type[WrittenWithEvents], list[WrittenWithEvents]] = {}
-        for row in rows:
-            by_class.setdefault(type(row), []).append(row)
-        for kind, of_kind in by_class.items():
-            kind.write_all(curs, of_kind)
-        super()._insert_events(curs, stored_events, **kwargs)
-
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
+        """The rows the save brought along (`with_events`) go before the events (and before
+        the table lock) or, when they need the events' positions, right after them. A
+        conflict in one fails the transaction like a conflicting event."""
+        by_class: dict[type[WrittenWithEvents], list[WrittenWithEvents]] = {}
+        for row in kwargs.get(WITH_EVENTS, ()):
+            by_class.setdefault(type(row), []).append(row)
         with self.datastore.get_connection() as conn, conn.transaction(), conn.cursor() as curs:
-            self._insert_events(curs, stored_events, **kwargs)
+            for kind, of_kind in by_class.items():
+                kind.write_all(curs, of_kind)
             if not stored_events:
                 return None
             curs.execute(self.lock_and_notify)  # no parameters: the simple query protocol
             PostgresAggregateRecorder._insert_stored_events(self, curs, stored_events, **kwargs)
-            return self._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
+            ids = self._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
+            if by_class and ids is not None:
+                positions = {
+                    (event.originator_id, event.originator_version): position
+                    for event, position in zip(stored_events, ids, strict=True)
+                }
+                for kind, of_kind in by_class.items():
+                    kind.write_after(curs, of_kind, positions)
+            return ids
 
 
 def check_table_name(application: Application[Any]) -> None:

@@ -6,12 +6,19 @@ Only successful responses are kept: a refused request releases its key so it can
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import Enum
+from typing import Any, Generic, TypeVar
 
+from psycopg import Cursor
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
+
+from payments.domain.group_commit import AtPosition, EventKey
+
+T = TypeVar("T")
 
 SCHEMA = [
     """
@@ -141,3 +148,57 @@ class IdempotencyStore:
         with self.pool.connection() as conn, conn.transaction():
             cursor = conn.execute("DELETE FROM idempotency_keys WHERE expires_at < now()")
             return cursor.rowcount
+
+
+class AnswerWithEvents(AtPosition, Generic[T]):
+    """A claimed key's answer, stored by the event store in the transaction of the events its
+    command saves (ADR 0002, amendment): a crash leaves both or neither, and the request costs
+    no transaction of its own to complete. The answer names the save's position, known only
+    once the events are inserted: `render(subject, position)` is called then, with what the
+    command told it it was saving (`answering`, e.g. a checkout's placement)."""
+
+    __slots__ = ("key", "render", "scope", "subject")
+
+    def __init__(self, scope: str, key: str, render: Callable[[T, int], StoredResponse]) -> None:
+        super().__init__()
+        self.scope = scope
+        self.key = key
+        self.render = render
+        self.subject: T | None = None
+
+    def answering(self, subject: T) -> None:
+        self.subject = subject
+
+    @classmethod
+    def write_all(cls, cursor: Cursor[Any], rows: Sequence[AnswerWithEvents[Any]]) -> None:
+        """Nothing before the events: the answer needs their position."""
+
+    @classmethod
+    def write_after(
+        cls,
+        cursor: Cursor[Any],
+        rows: Sequence[AnswerWithEvents[Any]],
+        positions: Mapping[EventKey, int],
+    ) -> None:
+        """Complete every row's key with its answer, in one statement."""
+        answers = []
+        for row in rows:
+            assert row.subject is not None
+            assert row.last_event is not None
+            answers.append(row.render(row.subject, positions[row.last_event]))
+        cursor.execute(
+            """
+            UPDATE idempotency_keys k SET state = 'done', response_status = a.status,
+                response_body = a.body, response_headers = a.headers
+            FROM unnest(%s::text[], %s::text[], %s::int[], %s::bytea[], %s::jsonb[])
+                AS a (scope, key, status, body, headers)
+            WHERE k.scope = a.scope AND k.key = a.key
+            """,
+            (
+                [row.scope for row in rows],
+                [row.key for row in rows],
+                [answer.status for answer in answers],
+                [answer.body for answer in answers],
+                [Jsonb(answer.headers) for answer in answers],
+            ),
+        )

@@ -32,6 +32,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from psycopg import Cursor
 from psycopg_pool import ConnectionPool
 
+from payments.domain.group_commit import EventKey
 from payments.domain.personal_data import (
     PersonalData,
     SealedPersonalData,
@@ -112,6 +113,12 @@ class NewKey:
                 [row.key for row in rows],
             ),
         )
+
+    @classmethod
+    def write_after(
+        cls, cursor: Cursor[Any], rows: Sequence[NewKey], positions: Mapping[EventKey, int]
+    ) -> None:
+        """Nothing after the events: the key is written before them."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -55,7 +56,8 @@ from payments.domain.errors import FieldError, InvalidCommand
 from payments.domain.execution import FailureCode
 from payments.domain.money import Money, MoneyError
 from payments.domain.payment_order import PaymentOrder
-from payments.runtime.idempotency import StoredResponse
+from payments.domain.place_checkout import PlacementAnswer
+from payments.runtime.idempotency import AnswerWithEvents, StoredResponse
 from payments.runtime.services import Services
 
 MAX_BODY_BYTES = 64 * 1024
@@ -110,16 +112,19 @@ def to_command(data: CheckoutRequest, currency: str) -> PlaceCheckout:
     )
 
 
-def place_checkout(services: Services, command: PlaceCheckout) -> Placement:
+def place_checkout(
+    services: Services, command: PlaceCheckout, answer: PlacementAnswer | None = None
+) -> Placement:
     """Place it unless the seller policy refuses a seller (PAYMENTS_UNVERIFIED_SELLERS,
-    PAYMENTS_SUSPENDED_SELLERS): then a 422 naming each refused order, nothing written."""
+    PAYMENTS_SUSPENDED_SELLERS): then a 422 naming each refused order, nothing written.
+    `answer`: stored with the events of a new placement (PaymentsApplication.place_checkout)."""
     refused = services.sellers.charge_refusals(
         (f"payment_orders[{i}].seller_account", line.seller_account, line.payment_order_id)
         for i, line in enumerate(command.orders)
     )
     if refused:
         raise InvalidCommand(refused)
-    return services.risk.place(command, datetime.now(UTC))
+    return services.risk.place(command, datetime.now(UTC), answer)
 
 
 def order_url(payment_order_id: str) -> str:
@@ -158,6 +163,7 @@ def risk_of(order: PaymentOrder) -> dict[str, str | None]:
 
 
 def _placement_response(placement: Placement) -> StoredResponse:
+    """The answer to POST /payments, as stored and replayed."""
     checkout, position = placement.checkout, placement.position
     return stored_answer(
         201 if placement.created else 200,
@@ -165,6 +171,11 @@ def _placement_response(placement: Placement) -> StoredResponse:
         f"/checkouts/{checkout.checkout_id}",
         position,
     )
+
+
+def _positioned_response(placement: Placement, position: int) -> StoredResponse:
+    """The answer to a new placement, at the position its save's events were given."""
+    return _placement_response(replace(placement, position=position))
 
 
 _CREATED_HEADERS = {
@@ -241,10 +252,16 @@ class PaymentsController(Controller):
         self, data: JSONBody[CheckoutRequest], services: ServicesDep, once: OnceDep
     ) -> Response[bytes]:
         command = to_command(data, services.settings.currency)
-        return once.run(
+
+        def place(answer: AnswerWithEvents[Placement]) -> tuple[StoredResponse, bool]:
+            placement = place_checkout(services, command, answer)
+            return _placement_response(placement), placement.created  # created: stored too
+
+        return once.run_with_events(
             CREATE_SCOPE,
             fingerprint(data, services.personal_data.keyed_hash),  # the body holds buyer_info
-            lambda: _placement_response(place_checkout(services, command)),
+            _positioned_response,
+            place,
         )
 
     @get(
