@@ -150,11 +150,10 @@ class ExecutionFeed(FeedView):
         checkout_uuids = {checkout_uuid(order.checkout_id) for order in orders.values()}
         checkouts = load_aggregates(self.application, self.pool, checkout_uuids)
         pending = [c for c in checkouts.values() if not c.is_payment_done]
-        members = load_aggregates(
-            self.application,
-            self.pool,
-            (payment_order_uuid(i) for c in pending for i in c.payment_order_ids),
-        )
+        wanted = {payment_order_uuid(i) for c in pending for i in c.payment_order_ids}
+        # The finished orders were loaded above: each order's events are decoded once.
+        members = {u: order for u, order in orders.items() if u in wanted}
+        members |= load_aggregates(self.application, self.pool, wanted - members.keys())
         self.checkouts.complete(
             [
                 (checkout, [members[payment_order_uuid(i)] for i in checkout.payment_order_ids])
