@@ -157,11 +157,12 @@ class ProjectionRunner:
         try:
             while not stop.is_set():
                 try:
-                    head = self.source.head()
-                    self.catch_up(head)
-                    if self.source.head() == head:
-                        self.source.wait_for_news(self.idle_wait)
-                        stop.wait(self.linger)
+                    # Up to the head, then wait for a commit after it (at once when one
+                    # came meanwhile) and linger, so that the next read takes the commits
+                    # of that moment together (ADR 0018).
+                    self.catch_up(self.source.head())
+                    self.source.wait_for_news(self.idle_wait)
+                    stop.wait(self.linger)
                 except TrackingConflict as conflict:
                     log.warning(
                         "projection moved by another writer", extra={"detail": str(conflict)}

@@ -39,6 +39,9 @@ class EventSource(Protocol):
     def close(self) -> None: ...
 
 
+NOTIFY_DRAIN_MAX = 100_000  # notifications taken at most per wake-up
+
+
 class ApplicationEventSource:
     """Reads an eventsourcing Application's notification log; LISTENs when given a URL."""
 
@@ -87,6 +90,10 @@ class ApplicationEventSource:
             listener = self._listen()
             for _ in listener.notifies(timeout=timeout, stop_after=1):
                 break
+            # Every commit notifies: take what is queued too, so that one wake-up stands for
+            # all the commits so far (the caller reads the head next), not one each.
+            for _ in listener.notifies(timeout=0, stop_after=NOTIFY_DRAIN_MAX):
+                pass
         except psycopg.Error:
             self.close()  # reconnect next time; meanwhile poll
             time.sleep(min(timeout, 0.5))
