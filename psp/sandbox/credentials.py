@@ -10,7 +10,7 @@ a file or the environment, because a command line is visible to every user in `p
 from __future__ import annotations
 
 import hmac
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,7 @@ API_KEY_ENV = "PSP_SANDBOX_API_KEY"
 WEBHOOK_SECRET_ENV = "PSP_SANDBOX_WEBHOOK_SECRET"  # noqa: S105 - the variable's name, not a secret
 BEARER_SCHEME = "bearerAuth"
 
-Guard = Callable[[ASGIConnection[Any, Any, Any, Any], BaseRouteHandler], None]
+Guard = Callable[[ASGIConnection[Any, Any, Any, Any], BaseRouteHandler], Awaitable[None]]
 
 
 class SecretError(ValueError):
@@ -68,10 +68,11 @@ def bearer_guard(api_key: str | None) -> Guard:
     """A guard that lets a call through only with the configured key (any call if there is none).
 
     The comparison is constant-time, so timing does not reveal how much of a guess was right.
+    A coroutine: Litestar would hand a synchronous guard to a worker thread on every call.
     """
     expected = api_key.encode() if api_key is not None else None
 
-    def require_api_key(
+    async def require_api_key(
         connection: ASGIConnection[Any, Any, Any, Any], _handler: BaseRouteHandler
     ) -> None:
         if expected is None or (isinstance(connection, Request) and connection.method == "OPTIONS"):

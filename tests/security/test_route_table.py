@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from litestar.utils.sync import AsyncCallable
-
 from payments.api.app import create_app
 from payments.api.auth import roles_of
 from payments.domain.api_key import Role
 from payments.runtime.config import Settings
+from tests.security.helpers import threaded_hooks
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "security.md"
 BEGIN, END = "<!-- routes: begin -->", "<!-- routes: end -->"
@@ -49,18 +48,4 @@ def test_the_documented_route_table_is_the_apps() -> None:
 
 
 def test_no_route_hands_its_guards_to_a_thread() -> None:
-    """A synchronous guard or before_request hook costs a worker-thread hand-off on every
-    request (Litestar wraps it in AsyncCallable): each must be a coroutine function."""
-    app = create_app(_Services())  # type: ignore[arg-type]
-    threaded = set()
-    for route in app.routes:
-        for handler in getattr(route, "route_handlers", ()):
-            hooks = [*handler.resolve_guards()]
-            if hasattr(handler, "resolve_before_request"):
-                hooks.append(handler.resolve_before_request())
-            threaded |= {
-                f"{route.path}: {getattr(hook, 'func', hook)}"
-                for hook in hooks
-                if isinstance(hook, AsyncCallable)
-            }
-    assert not threaded
+    assert not threaded_hooks(create_app(_Services()))  # type: ignore[arg-type]
