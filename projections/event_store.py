@@ -28,7 +28,7 @@ from psycopg import Connection, Cursor, sql
 from psycopg.rows import tuple_row
 from psycopg_pool import ConnectionPool
 
-from payments.domain.group_commit import WITH_EVENTS, EventKey
+from payments.domain.group_commit import WITH_EVENTS, AtPosition, EventKey
 from payments.projections.core import TrackedEvent
 from payments.projections.locks import EVENT_STORE_SCHEMA_CLASS
 from payments.projections.pg import fetch_all
@@ -43,8 +43,9 @@ StoredRow = tuple[int, UUID, int, str, bytes]  # position, originator, version, 
 class WrittenWithEvents(Protocol):
     """A row a save writes in its events' transaction (`Application.record(with_events=)`):
     a checkout's new personal-data key (runtime/personal_data.py), before the events; an
-    Idempotency-Key's answer (runtime/idempotency.py), after them, given the position of each
-    event inserted. The rows of one class are written together, in one statement."""
+    Idempotency-Key's answer (runtime/idempotency.py, an `AtPosition`), after them, given the
+    position of each event inserted (`write_after` runs when a row of the transaction is an
+    `AtPosition`). The rows of one class are written together, in one statement."""
 
     @classmethod
     def write_all(cls, cursor: Cursor[Any], rows: Sequence[Any]) -> None: ...
@@ -103,7 +104,7 @@ class PaymentsRecorder(PostgresApplicationRecorder):
             curs.execute(self.lock_and_notify)  # no parameters: the simple query protocol
             PostgresAggregateRecorder._insert_stored_events(self, curs, stored_events, **kwargs)
             ids = self._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
-            if by_class and ids is not None:
+            if ids is not None and any(issubclass(kind, AtPosition) for kind in by_class):
                 positions = {
                     (event.originator_id, event.originator_version): position
                     for event, position in zip(stored_events, ids, strict=True)
