@@ -232,7 +232,7 @@ def store_terms(conn: Connection, table: str, book: TermsBook, known: set[UUID])
             conn,
             table,
             _TERMS_COLUMNS,
-            (dataclasses.astuple(t) for t in new),
+            (row_values(t, _TERMS_COLUMNS) for t in new),  # astuple would deep-copy each value
         )
 
 
