@@ -153,6 +153,26 @@ def load_aggregates(
     return aggregates
 
 
+def load_created(
+    application: Application[Any], pool: ConnectionPool, ids: Iterable[UUID]
+) -> dict[UUID, Any]:
+    """The event that created each aggregate that exists, by id, in one query: what it was
+    created with (an order's terms, a payout's id) without decoding the rest of its history."""
+    wanted = sorted(set(ids))
+    if not wanted:
+        return {}
+    query = sql.SQL(
+        "SELECT originator_id, originator_version, topic, state FROM {} "
+        "WHERE originator_id = ANY(%s) AND originator_version = 1"
+    ).format(EVENTS)
+    return {
+        originator_id: application.mapper.to_domain_event(
+            StoredEvent(originator_id, version, topic, bytes(state))
+        )
+        for originator_id, version, topic, state in fetch_all(pool, query, (wanted,))
+    }
+
+
 def aggregate_events(
     pool: ConnectionPool, application: Application[Any], originator_id: UUID
 ) -> list[TrackedEvent]:

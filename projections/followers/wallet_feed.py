@@ -23,7 +23,7 @@ from payments.domain.payout import Payout
 from payments.domain.reconciliation_run import ReconciliationRun
 from payments.domain.wallet_commands import WalletChange, WalletChangeKind, WalletCommands
 from payments.projections.core import TrackedEvent
-from payments.projections.event_store import load_aggregates
+from payments.projections.event_store import load_created
 from payments.projections.followers.follower import FeedView
 from payments.projections.pg import Connection
 from payments.projections.views.order_terms import OrderTerms, stated_terms
@@ -45,7 +45,7 @@ _NOT_FOLLOWED = frozenset(
     }
 )
 TOPICS = frozenset(str(cls.TOPIC) for cls in POSTING_RULES if cls not in _NOT_FOLLOWED)
-# Aggregates whose state a change needs: an order's terms, a payout's id.
+# Aggregates whose creation a change needs: an order's terms, a payout's id.
 _LOADED_PREFIXES = ("payments.PaymentOrder.", "payments.Payout.")
 
 
@@ -61,7 +61,7 @@ class WalletFeed(FeedView):
 
     def _apply(self, conn: Connection, events: Sequence[TrackedEvent]) -> None:
         wanted = {t.event.originator_id for t in events if t.topic.startswith(_LOADED_PREFIXES)}
-        loaded = load_aggregates(self.application, self.pool, wanted)
+        loaded = load_created(self.application, self.pool, wanted)
         by_seller: dict[str, list[WalletChange]] = defaultdict(list)
         for tracked in events:
             for seller, change in changes_of(tracked, loaded):
@@ -71,14 +71,15 @@ class WalletFeed(FeedView):
 
 
 class _LoadedTerms:
-    """Order terms read from loaded PaymentOrder aggregates (the posting rules' Facts)."""
+    """Order terms read from the loaded events that created the orders (the posting rules'
+    Facts)."""
 
     def __init__(self, loaded: dict[UUID, Any]) -> None:
         self.loaded = loaded
 
     def order_terms(self, order_uuid: UUID) -> OrderTerms:
-        order: PaymentOrder = self.loaded[order_uuid]
-        return stated_terms(order_uuid, order)
+        created: PaymentOrder.Created = self.loaded[order_uuid]
+        return stated_terms(order_uuid, created)
 
 
 def changes_of(tracked: TrackedEvent, loaded: dict[UUID, Any]) -> list[tuple[str, WalletChange]]:
@@ -87,8 +88,8 @@ def changes_of(tracked: TrackedEvent, loaded: dict[UUID, Any]) -> list[tuple[str
     event, position = tracked.event, tracked.notification_id
     kind = _KINDS.get(type(event))
     if kind is not None:
-        payout: Payout = loaded[event.originator_id]
-        change = WalletChange(position, kind, event.amount_minor, event.currency, payout.payout_id)
+        created: Payout.Created = loaded[event.originator_id]
+        change = WalletChange(position, kind, event.amount_minor, event.currency, created.payout_id)
         return [(event.seller_account, change)]
     posted = POSTING_RULES[type(event)](event, _LoadedTerms(loaded))
     if posted is None:
