@@ -134,19 +134,8 @@ def load_aggregates(
     for the executor's batches that dominated its time. Only for aggregate types that are
     never snapshotted (PaymentOrder, Payout, Checkout): their whole history is in the events.
     """
-    wanted = sorted(set(ids))
-    if not wanted:
-        return {}
-    query = sql.SQL(
-        "SELECT originator_id, originator_version, topic, state FROM {} "
-        "WHERE originator_id = ANY(%s) ORDER BY originator_id, originator_version"
-    ).format(EVENTS)
-    rows = fetch_all(pool, query, (wanted,))
     aggregates: dict[UUID, Any] = {}
-    for originator_id, version, topic, state in rows:
-        event: Any = application.mapper.to_domain_event(
-            StoredEvent(originator_id, version, topic, bytes(state))
-        )
+    for originator_id, event in _events_of(application, pool, ids, first_only=False):
         if until is not None and event.timestamp > until:
             continue  # an aggregate's events are causal: the later ones are later still
         aggregates[originator_id] = event.mutate(aggregates.get(originator_id))
@@ -158,19 +147,31 @@ def load_created(
 ) -> dict[UUID, Any]:
     """The event that created each aggregate that exists, by id, in one query: what it was
     created with (an order's terms, a payout's id) without decoding the rest of its history."""
+    return dict(_events_of(application, pool, ids, first_only=True))
+
+
+def _events_of(
+    application: Application[Any], pool: ConnectionPool, ids: Iterable[UUID], *, first_only: bool
+) -> list[tuple[UUID, Any]]:
+    """(aggregate id, event) of every event of the aggregates, or only of each one's first,
+    decoded, in order of aggregate and version."""
     wanted = sorted(set(ids))
     if not wanted:
-        return {}
+        return []
     query = sql.SQL(
         "SELECT originator_id, originator_version, topic, state FROM {} "
-        "WHERE originator_id = ANY(%s) AND originator_version = 1"
+        "WHERE originator_id = ANY(%s) AND (NOT %s OR originator_version = 1) "
+        "ORDER BY originator_id, originator_version"
     ).format(EVENTS)
-    return {
-        originator_id: application.mapper.to_domain_event(
-            StoredEvent(originator_id, version, topic, bytes(state))
+    return [
+        (
+            originator_id,
+            application.mapper.to_domain_event(
+                StoredEvent(originator_id, version, topic, bytes(state))
+            ),
         )
-        for originator_id, version, topic, state in fetch_all(pool, query, (wanted,))
-    }
+        for originator_id, version, topic, state in fetch_all(pool, query, (wanted, first_only))
+    ]
 
 
 def aggregate_events(

@@ -8,8 +8,26 @@ from payments.domain.application import OrderLine, PlaceCheckout
 from payments.domain.execution import FailureCode
 from payments.domain.ids import checkout_uuid, payment_order_uuid
 from payments.domain.money import Money
-from payments.projections.event_store import load_aggregates
+from payments.domain.payment_order import PaymentOrder
+from payments.projections.event_store import load_aggregates, load_created
 from payments.runtime.services import Services
+
+
+def test_load_created_gives_each_aggregates_first_event_only(services: Services) -> None:
+    checkout_id = f"co_{uuid.uuid4().hex[:12]}"
+    line = OrderLine(f"{checkout_id}_0", "s_lc", Money(250, "USD"))
+    services.application.place_checkout(PlaceCheckout(checkout_id, {"a": 1}, "tok_x", {}, (line,)))
+    order = services.application.get_order(line.payment_order_id)
+    order.start_execution()
+    order.record_success("ch_lc", source="test")
+    services.application.save(order)
+
+    created = load_created(services.application, services.pool, [order.id, uuid.uuid4()])
+    assert list(created) == [order.id]  # an unknown id is simply absent
+    event = created[order.id]
+    assert isinstance(event, PaymentOrder.Created)
+    assert (event.originator_version, event.seller_account, event.amount_minor) == (1, "s_lc", 250)
+    assert load_created(services.application, services.pool, []) == {}
 
 
 def test_batch_load_equals_repository_get(services: Services) -> None:
