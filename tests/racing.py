@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
 import threading
+import time
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -25,3 +29,18 @@ def all_at_once(count: int, call: Callable[[int], Answer]) -> list[Answer]:
     for thread in threads:
         thread.join()
     return answers
+
+
+def kill_when(script: str, argument: str, done: Callable[[], bool], timeout_s: float = 120) -> None:
+    """Run `script` in a Python child process (given `argument`) until `done()` answers True,
+    then SIGKILL it: a crash at whatever point the child had reached."""
+    child = subprocess.Popen([sys.executable, "-c", script, argument])
+    try:
+        deadline = time.monotonic() + timeout_s
+        while not done():
+            assert child.poll() is None, "the child stopped by itself"
+            assert time.monotonic() < deadline, "the child did too little in time"
+            time.sleep(0.05)
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait(30)

@@ -6,10 +6,6 @@ checkout's events)."""
 from __future__ import annotations
 
 import json
-import signal
-import subprocess
-import sys
-import time
 from uuid import UUID
 
 from payments.domain.checkout import Checkout
@@ -17,6 +13,7 @@ from payments.domain.ids import checkout_uuid, payment_order_uuid
 from payments.projections.event_store import EVENTS_TABLE
 from payments.runtime.services import Services
 from tests.conftest import services_on
+from tests.racing import kill_when
 
 # The route's own code (Litestar's test client in the child: no network to wait on), POSTing
 # checkouts whose Idempotency-Key is "k-" + checkout_id.
@@ -78,16 +75,11 @@ def test_an_api_killed_mid_request_leaves_every_checkout_stored_with_its_answer(
     fresh_database_url: str,
 ) -> None:
     with services_on(fresh_database_url) as services:  # the schema, before the child starts
-        child = subprocess.Popen([sys.executable, "-c", POSTER, fresh_database_url])
-        try:
-            deadline = time.monotonic() + 120
-            while len(checkouts_stored(services)) < PLACED_BEFORE_KILL:
-                assert child.poll() is None, "the poster stopped by itself"
-                assert time.monotonic() < deadline, "the poster placed too little"
-                time.sleep(0.05)
-        finally:
-            child.send_signal(signal.SIGKILL)
-            child.wait(30)
+        kill_when(
+            POSTER,
+            fresh_database_url,
+            lambda: len(checkouts_stored(services)) >= PLACED_BEFORE_KILL,
+        )
         stored = checkouts_stored(services)
         owners = owners_by_position(services)
         with services.pool.connection() as conn:

@@ -4,10 +4,6 @@ amendment: a checkout's own key is written in the transaction of its events)."""
 
 from __future__ import annotations
 
-import signal
-import subprocess
-import sys
-import time
 from uuid import UUID
 
 from payments.domain.checkout import Checkout
@@ -15,6 +11,7 @@ from payments.domain.personal_data import SealedPersonalData
 from payments.projections.event_store import EVENTS_TABLE
 from payments.runtime.services import Services
 from tests.conftest import services_on
+from tests.racing import kill_when
 
 PLACER = """
 import sys, threading, uuid
@@ -60,16 +57,11 @@ def test_a_placer_killed_mid_save_leaves_every_checkout_with_its_key_and_no_key_
     fresh_database_url: str,
 ) -> None:
     with services_on(fresh_database_url) as services:  # the schema, before the child starts
-        child = subprocess.Popen([sys.executable, "-c", PLACER, fresh_database_url])
-        try:
-            deadline = time.monotonic() + 120
-            while len(checkouts_stored(services)) < PLACED_BEFORE_KILL:
-                assert child.poll() is None, "the placer stopped by itself"
-                assert time.monotonic() < deadline, "the placer placed too little"
-                time.sleep(0.05)
-        finally:
-            child.send_signal(signal.SIGKILL)
-            child.wait(30)
+        kill_when(
+            PLACER,
+            fresh_database_url,
+            lambda: len(checkouts_stored(services)) >= PLACED_BEFORE_KILL,
+        )
         ids = checkouts_stored(services)
         with services.pool.connection() as conn:
             rows = conn.execute("SELECT key_id FROM privacy_keys WHERE key IS NOT NULL")
