@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any
+from uuid import UUID
 
 from psycopg_pool import ConnectionPool
+
+from payments.domain.checkout import Checkout
+from payments.projections.event_store import EVENTS_TABLE
+from tests.racing import kill_when
 
 
 def checkout_body(
@@ -44,3 +50,22 @@ def idempotency_rows(pool: ConnectionPool) -> int:
         row = conn.execute("SELECT count(*) FROM idempotency_keys").fetchone()
         assert row is not None
         return int(row[0])
+
+
+def checkouts_stored(pool: ConnectionPool) -> dict[UUID, str]:
+    """Every checkout in the event store: its aggregate id and its checkout_id."""
+    with pool.connection() as conn:
+        rows = conn.execute(
+            f"SELECT originator_id, state FROM {EVENTS_TABLE} WHERE topic = %s",
+            (Checkout.Created.TOPIC,),
+        ).fetchall()
+    return {row[0]: json.loads(bytes(row[1]))["checkout_id"] for row in rows}
+
+
+PLACED_BEFORE_KILL = 300
+
+
+def kill_after_placing(script: str, database_url: str, pool: ConnectionPool) -> None:
+    """Run `script` (a child placing checkouts into `database_url`) and SIGKILL it once
+    PLACED_BEFORE_KILL checkouts are stored."""
+    kill_when(script, database_url, lambda: len(checkouts_stored(pool)) >= PLACED_BEFORE_KILL)

@@ -8,12 +8,11 @@ from __future__ import annotations
 import json
 from uuid import UUID
 
-from payments.domain.checkout import Checkout
 from payments.domain.ids import checkout_uuid, payment_order_uuid
 from payments.projections.event_store import EVENTS_TABLE
 from payments.runtime.services import Services
 from tests.conftest import services_on
-from tests.racing import kill_when
+from tests.integration.helpers import PLACED_BEFORE_KILL, checkouts_stored, kill_after_placing
 
 # The route's own code (Litestar's test client in the child: no network to wait on), POSTing
 # checkouts whose Idempotency-Key is "k-" + checkout_id.
@@ -54,15 +53,6 @@ for _ in range(8):
     threading.Thread(target=post_forever, daemon=True).start()
 threading.Event().wait()
 """
-PLACED_BEFORE_KILL = 300
-
-
-def checkouts_stored(services: Services) -> list[str]:
-    with services.pool.connection() as conn:
-        rows = conn.execute(
-            f"SELECT state FROM {EVENTS_TABLE} WHERE topic = %s", (Checkout.Created.TOPIC,)
-        ).fetchall()
-    return [json.loads(bytes(row[0]))["checkout_id"] for row in rows]
 
 
 def owners_by_position(services: Services) -> dict[int, UUID]:
@@ -75,12 +65,8 @@ def test_an_api_killed_mid_request_leaves_every_checkout_stored_with_its_answer(
     fresh_database_url: str,
 ) -> None:
     with services_on(fresh_database_url) as services:  # the schema, before the child starts
-        kill_when(
-            POSTER,
-            fresh_database_url,
-            lambda: len(checkouts_stored(services)) >= PLACED_BEFORE_KILL,
-        )
-        stored = checkouts_stored(services)
+        kill_after_placing(POSTER, fresh_database_url, services.pool)
+        stored = checkouts_stored(services.pool).values()
         owners = owners_by_position(services)
         with services.pool.connection() as conn:
             rows = conn.execute(

@@ -6,12 +6,9 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from payments.domain.checkout import Checkout
 from payments.domain.personal_data import SealedPersonalData
-from payments.projections.event_store import EVENTS_TABLE
-from payments.runtime.services import Services
 from tests.conftest import services_on
-from tests.racing import kill_when
+from tests.integration.helpers import PLACED_BEFORE_KILL, checkouts_stored, kill_after_placing
 
 PLACER = """
 import sys, threading, uuid
@@ -41,28 +38,14 @@ for _ in range(8):
     threading.Thread(target=place_forever, daemon=True).start()
 threading.Event().wait()
 """
-PLACED_BEFORE_KILL = 300
-
-
-def checkouts_stored(services: Services) -> list[UUID]:
-    with services.pool.connection() as conn:
-        rows = conn.execute(
-            f"SELECT originator_id FROM {EVENTS_TABLE} WHERE topic = %s",
-            (Checkout.Created.TOPIC,),
-        ).fetchall()
-    return [row[0] for row in rows]
 
 
 def test_a_placer_killed_mid_save_leaves_every_checkout_with_its_key_and_no_key_alone(
     fresh_database_url: str,
 ) -> None:
     with services_on(fresh_database_url) as services:  # the schema, before the child starts
-        kill_when(
-            PLACER,
-            fresh_database_url,
-            lambda: len(checkouts_stored(services)) >= PLACED_BEFORE_KILL,
-        )
-        ids = checkouts_stored(services)
+        kill_after_placing(PLACER, fresh_database_url, services.pool)
+        ids = list(checkouts_stored(services.pool))
         with services.pool.connection() as conn:
             rows = conn.execute("SELECT key_id FROM privacy_keys WHERE key IS NOT NULL")
             keys = {row[0] for row in rows}
