@@ -4,7 +4,9 @@ Request faults (charges, payouts, refunds, accounts, tokens, bank_tokens): laten
 status, reset. Lying faults, for the creates that are idempotent by key (charges, payouts,
 refunds, accounts): charged_but_500, charged_but_404, key_conflict_400 (the call is processed
 and recorded, and the answer says otherwise).
-Webhook faults (every event): drop_webhook, duplicate_webhook, delay_webhook, reorder_webhooks.
+Webhook faults: drop_webhook, duplicate_webhook, delay_webhook, reorder_webhooks; with an
+endpoint they hit only the events about that endpoint's objects (`charges` hits `charge.*`,
+`disputes` hits `dispute.*`), with `*` every event.
 A rule with `count` hits that many calls and disappears; with `until` it ends at that instant;
 with neither it stays until `DELETE /admin/faults`.
 """
@@ -39,7 +41,9 @@ LYING_FAULTS = ("charged_but_500", "charged_but_404", "key_conflict_400")
 WEBHOOK_FAULTS = frozenset(
     {"drop_webhook", "duplicate_webhook", "delay_webhook", "reorder_webhooks"}
 )
-ENDPOINTS = frozenset({"charges", "payouts", "refunds", "tokens", "accounts", "bank_tokens", "*"})
+ENDPOINTS = frozenset(
+    {"charges", "payouts", "refunds", "tokens", "accounts", "bank_tokens", "disputes", "*"}
+)
 FAULT_STATUSES = frozenset({500, 502, 503, 504, 429})
 
 
@@ -99,6 +103,11 @@ def rule_from_request(request: FaultRuleRequest, rule_id: int) -> FaultRule:
         remaining=remaining,
         until=until,
     )
+
+
+def event_endpoint(event_type: str) -> str:
+    """The endpoint whose objects an event is about: `charge.succeeded` -> `charges`."""
+    return event_type.partition(".")[0] + "s"
 
 
 class FaultBook:

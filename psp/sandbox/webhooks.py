@@ -21,7 +21,7 @@ import urllib3
 
 from payments.psp.sandbox.admin_models import DeliveryView, EventView
 from payments.psp.sandbox.config import SandboxConfig
-from payments.psp.sandbox.faults import FaultBook
+from payments.psp.sandbox.faults import FaultBook, event_endpoint
 from payments.psp.sandbox.identifiers import new_id
 from payments.psp.sandbox.store import SandboxStore
 from payments.psp.signing import SIGNATURE_HEADER, sign_payload
@@ -51,14 +51,15 @@ def enqueue_event(
         (event.id, event.type, event.created, msgspec.json.encode(event)),
     )
     status, due_at, copies = PENDING, now, 1
-    if faults.take("drop_webhook") is not None:
+    endpoint = event_endpoint(event_type)
+    if faults.take("drop_webhook", endpoint) is not None:
         status = DROPPED
-    elif faults.take("reorder_webhooks") is not None:
+    elif faults.take("reorder_webhooks", endpoint) is not None:
         status = HELD
-    delay = faults.take("delay_webhook")
+    delay = faults.take("delay_webhook", endpoint)
     if delay is not None:
         due_at = now + (delay.latency_ms if delay.latency_ms is not None else 5000) / 1000
-    if status != DROPPED and faults.take("duplicate_webhook") is not None:
+    if status != DROPPED and faults.take("duplicate_webhook", endpoint) is not None:
         copies = 2
     for _ in range(copies):
         connection.execute(

@@ -69,7 +69,7 @@ def test_charged_but_answered_500_is_replayed_not_charged_twice(stack: Stack) ->
     with (
         stack.sandbox.faulty(kind="charged_but_500", count=1, endpoint="charges"),
         # Without its webhook, only our retry can learn the outcome: the replay path is exercised.
-        stack.sandbox.faulty(kind="drop_webhook", count=1),
+        stack.sandbox.faulty(kind="drop_webhook", endpoint="charges", count=1),
     ):
         [order_id] = place(stack, token, ["3.21"])
         stack.settle(lambda: terminal(stack, order_id))

@@ -120,6 +120,19 @@ def test_webhooks_can_be_duplicated_and_dropped_on_request(
     assert references == ["dup", "dup", "after"]
 
 
+def test_a_webhook_fault_with_an_endpoint_hits_only_events_about_its_objects(
+    client: httpx.Client, make_token: Callable[..., str], webhook_receiver: Any
+) -> None:
+    token = make_token()
+    rule = {"kind": "drop_webhook", "endpoint": "refunds", "count": 1}
+    assert client.post("/admin/faults", json=rule).status_code == 201
+    _charge(client, token, "key-kept", reference="kept")
+    [(_, body)] = webhook_receiver.wait_for(1)
+    assert json.loads(body)["type"].startswith("charge.")
+    [left] = client.get("/admin/faults").json()["faults"]
+    assert (left["endpoint"], left["remaining"]) == ("refunds", 1), "a charge's event is not hit"
+
+
 def test_webhooks_can_be_reordered_on_request(
     client: httpx.Client, make_token: Callable[..., str], webhook_receiver: Any
 ) -> None:

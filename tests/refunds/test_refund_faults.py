@@ -77,7 +77,7 @@ def test_a_refund_the_psp_makes_and_then_denies_succeeds_once(stack: Stack, lie:
 
 def test_a_pending_refund_whose_webhook_is_lost_is_settled_by_the_re_query(stack: Stack) -> None:
     order_id = captured_order(stack, "4.00", card="pending")
-    with stack.sandbox.faulty(kind="drop_webhook", count=1):
+    with stack.sandbox.faulty(kind="drop_webhook", endpoint="refunds", count=1):
         refund_id = post_refund(stack, order_id, {"amount": "4.00"}).json()["refund_id"]
         stack.settle(lambda: settled(stack, refund_id), timeout=30)
     assert refund(stack, refund_id).status is RefundStatus.SUCCEEDED
@@ -89,7 +89,7 @@ def test_the_stuck_job_re_queries_a_refund_stuck_at_the_psp(stack: Stack) -> Non
     from datetime import timedelta
 
     order_id = captured_order(stack, "2.00", card="pending")
-    with stack.sandbox.faulty(kind="drop_webhook", count=1):
+    with stack.sandbox.faulty(kind="drop_webhook", endpoint="refunds", count=1):
         refund_id = post_refund(stack, order_id, {"amount": "2.00"}).json()["refund_id"]
         stack.settle(lambda: refund(stack, refund_id).pending_at_psp)
     aggregate_uuid = refund(stack, refund_id).id
