@@ -12,20 +12,27 @@ by GET /payments/{its first order} and GET /checkouts/{it}; `latencies_s` are th
 Open loop: one checkout every 1/rate s whatever the answers; latency is measured from the
 instant a request was due, so a server that falls behind is not flattered (no coordinated
 omission). Every loop is bounded by count and by `deadline_s`.
+
+The client is urllib3 on threads: a fraction of httpx's CPU per request (bench http_clients,
+ADR 0022), which matters here because the generator shares the server's two cores. The
+answer also says how much CPU the generator itself used (`cpu_s`).
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
+import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
-import httpx
 import msgspec
+import urllib3
 
 from payments.bench.workload import checkout_body, checkout_id
 
@@ -42,100 +49,118 @@ def _auth(spec: dict[str, Any]) -> dict[str, str]:
     return {"Authorization": f"Bearer {spec['key']}"} if spec.get("key") else {}
 
 
+def _client(spec: dict[str, Any], connections: int) -> urllib3.HTTPConnectionPool:
+    """Keep-alive connections to the server, as many as requests in flight, no retries."""
+    url = urlsplit(spec["url"])
+    return urllib3.HTTPConnectionPool(
+        url.hostname or "127.0.0.1",
+        url.port,
+        maxsize=connections,
+        block=True,
+        retries=False,
+        timeout=urllib3.Timeout(30),
+    )
+
+
 class Recorder:
-    def __init__(self) -> None:
+    def __init__(self, client: urllib3.HTTPConnectionPool, auth: dict[str, str]) -> None:
+        self.client = client
+        self.auth = auth  # in every request's headers: urllib3 does not merge a pool's own
         self.latencies: list[float] = []
         self.statuses: Counter[str] = Counter()
         self.read_latencies: list[float] = []
         self.read_statuses: Counter[str] = Counter()
+        self._lock = threading.Lock()
 
-    async def read(self, client: httpx.AsyncClient, path: str) -> None:
-        started = time.perf_counter()
+    def _request(self, method: str, path: str, headers: dict[str, str], body: bytes | None) -> str:
         try:
-            status = str((await client.get(path)).status_code)
-        except httpx.HTTPError as error:
-            status = type(error).__name__
-        self.read_statuses[status] += 1
-        if status == "200":
-            self.read_latencies.append(time.perf_counter() - started)
-
-    async def send(self, client: httpx.AsyncClient, key: str, body: bytes, since: float) -> str:
-        try:
-            response = await client.post(
-                "/payments",
-                content=body,
-                headers={"Idempotency-Key": key, "Content-Type": "application/json"},
+            response = self.client.request(
+                method, path, body=body, headers=self.auth | headers, redirect=False
             )
-            status = str(response.status_code)
-        except httpx.HTTPError as error:
-            status = type(error).__name__
-        self.statuses[status] += 1
-        if status == "201":
-            self.latencies.append(time.perf_counter() - since)
+        except urllib3.exceptions.HTTPError as error:
+            return type(error).__name__
+        return str(response.status)
+
+    def read(self, path: str) -> None:
+        started = time.perf_counter()
+        status = self._request("GET", path, {}, None)
+        with self._lock:
+            self.read_statuses[status] += 1
+            if status == "200":
+                self.read_latencies.append(time.perf_counter() - started)
+
+    def send(self, key: str, body: bytes, since: float) -> str:
+        headers = {"Idempotency-Key": key, "Content-Type": "application/json"}
+        status = self._request("POST", "/payments", headers, body)
+        with self._lock:
+            self.statuses[status] += 1
+            if status == "201":
+                self.latencies.append(time.perf_counter() - since)
         return status
 
 
-async def closed_loop(spec: dict[str, Any], recorder: Recorder) -> float:
+def closed_loop(spec: dict[str, Any], recorder: Recorder) -> float:
     clients, count = int(spec["clients"]), int(spec["count"])
     read_back = spec["mode"] == "read_after_write"
     bodies = _bodies(spec, count)
     deadline = time.perf_counter() + float(spec.get("deadline_s", 600))
-    next_index = iter(range(count))
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    async with httpx.AsyncClient(
-        base_url=spec["url"], limits=limits, timeout=30, headers=_auth(spec)
-    ) as client:
+    lock = threading.Lock()
+    indexes: Iterator[int] = iter(range(count))
 
-        async def worker() -> None:
-            for index in next_index:
-                if time.perf_counter() > deadline:
-                    return
-                key, body = bodies[index]
-                status = await recorder.send(client, key, body, time.perf_counter())
-                if read_back and status == "201":
-                    await recorder.read(client, f"/payments/{key}_0")
-                    await recorder.read(client, f"/checkouts/{key}")
+    def worker() -> None:
+        while time.perf_counter() <= deadline:
+            with lock:
+                index = next(indexes, None)
+            if index is None:
+                return
+            key, body = bodies[index]
+            status = recorder.send(key, body, time.perf_counter())
+            if read_back and status == "201":
+                recorder.read(f"/payments/{key}_0")
+                recorder.read(f"/checkouts/{key}")
 
-        started = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(clients)))
-        return time.perf_counter() - started
+    started = time.perf_counter()
+    threads = [threading.Thread(target=worker, daemon=True) for _ in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return time.perf_counter() - started
 
 
-async def open_loop(spec: dict[str, Any], recorder: Recorder) -> float:
+def open_loop(spec: dict[str, Any], recorder: Recorder) -> float:
     rate, seconds = float(spec["rate"]), float(spec["seconds"])
     count = max(1, int(rate * seconds))
     bodies = _bodies(spec, count)
-    in_flight = asyncio.Semaphore(int(spec.get("max_in_flight", 256)))
-    limits = httpx.Limits(max_connections=int(spec.get("max_in_flight", 256)))
-    async with httpx.AsyncClient(
-        base_url=spec["url"], limits=limits, timeout=30, headers=_auth(spec)
-    ) as client:
-
-        async def one(key: str, body: bytes, due: float) -> None:
-            async with in_flight:
-                await recorder.send(client, key, body, due)
-
-        tasks: list[asyncio.Task[None]] = []
-        started = time.perf_counter()
+    deadline_s = float(spec.get("deadline_s", 120))
+    started = time.perf_counter()
+    with ThreadPoolExecutor(int(spec.get("max_in_flight", 256))) as pool:
         for index, (key, body) in enumerate(bodies):
             due = started + index / rate
             delay = due - time.perf_counter()
             if delay > 0:
-                await asyncio.sleep(delay)
-            tasks.append(asyncio.create_task(one(key, body, due)))
-        await asyncio.wait_for(asyncio.gather(*tasks), timeout=float(spec.get("deadline_s", 120)))
-        return time.perf_counter() - started
+                time.sleep(delay)
+            pool.submit(recorder.send, key, body, due)  # a late request still counts from due
+            if time.perf_counter() - started > deadline_s:
+                break
+    return time.perf_counter() - started
 
 
 def main(argv: list[str]) -> None:
     spec: dict[str, Any] = json.loads(argv[0])
-    recorder = Recorder()
+    in_flight = int(spec.get("max_in_flight", 256) if spec["mode"] == "open" else spec["clients"])
+    client = _client(spec, in_flight)
+    recorder = Recorder(client, _auth(spec))
     run = open_loop if spec["mode"] == "open" else closed_loop
-    elapsed = asyncio.run(run(spec, recorder))
+    cpu_before = time.process_time()
+    elapsed = run(spec, recorder)
+    cpu_s = time.process_time() - cpu_before
+    client.close()
     Path(argv[1]).write_text(
         json.dumps(
             {
                 "elapsed_s": elapsed,
+                "cpu_s": cpu_s,
                 "latencies_s": recorder.latencies,
                 "statuses": dict(recorder.statuses),
                 "read_latencies_s": recorder.read_latencies,

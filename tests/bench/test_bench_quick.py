@@ -100,6 +100,15 @@ def test_quick_run_writes_tables_goals_and_json(
         assert len(table["rows"]) == 4
         assert table["rows"][0][3] == 1.0
         assert all(row[1] > 0 and row[2] > 0 for row in table["rows"])
+    if scenario == "ingest":  # the load generator's requests all answered, and it says its CPU
+        data = document["data"]
+        for level in ("1", "4"):
+            api = data["measured"]["api"][level]
+            assert (api["done"], api["errors"], api["statuses"]) == (8, 0, {"201": 8})
+            assert api["client_cpu_ms"] > 0
+        assert data["open_loop"]["ok"] == data["open_loop"]["sent"] == 20
+        assert data["read_after_write"]["other"] == {}
+        assert sum(data["read_after_write"]["statuses"].values()) > 0
     if scenario == "applied":  # every placed order reached the ledger and its wallet
         data = document["data"]
         assert data["placed"] == data["applied"] == data["orders"] == 30
