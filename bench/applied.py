@@ -21,6 +21,7 @@ import uuid
 from typing import Any
 
 import httpx
+import msgspec
 
 from payments.bench.harness import (
     PAYMENTS,
@@ -36,6 +37,7 @@ from payments.bench.harness import (
     sandbox_command,
     sandbox_token,
 )
+from payments.bench.loadgen import client_pool
 from payments.bench.timing import percentiles_ms, timed_parallel
 from payments.bench.workload import ORDERS_PER_CHECKOUT, checkout_body
 from payments.projections.catalog import LiveViews
@@ -166,20 +168,22 @@ def _measure(
     applied_at: dict[str, float] = {}
     lock = threading.Lock()
     placing_done = threading.Event()
-    client = httpx.Client(
-        base_url=api_url,
-        timeout=30,
-        limits=httpx.Limits(max_connections=clients),
-        headers={"Authorization": f"Bearer {key}"},
-    )
+    # urllib3, as the ingest load generator: the bench shares the deployment's two cores.
+    client = client_pool(api_url, clients)
+    authorization = f"Bearer {key}"
 
     def post(index: int) -> None:
         body = checkout_body(prefix, index, token)
-        answer = client.post(
-            "/payments", json=body, headers={"Idempotency-Key": f"{prefix}-{index}"}
+        headers = {
+            "Authorization": authorization,
+            "Content-Type": "application/json",
+            "Idempotency-Key": f"{prefix}-{index}",
+        }
+        answer = client.request(
+            "POST", "/payments", body=msgspec.json.encode(body), headers=headers
         )
-        if answer.status_code != 201:
-            raise RuntimeError(f"POST /payments answered {answer.status_code}")
+        if answer.status != 201:
+            raise RuntimeError(f"POST /payments answered {answer.status}")
         now = time.perf_counter()
         with lock:
             for line in body["payment_orders"]:

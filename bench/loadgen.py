@@ -49,9 +49,10 @@ def _auth(spec: dict[str, Any]) -> dict[str, str]:
     return {"Authorization": f"Bearer {spec['key']}"} if spec.get("key") else {}
 
 
-def _client(spec: dict[str, Any], connections: int) -> urllib3.HTTPConnectionPool:
-    """Keep-alive connections to the server, as many as requests in flight, no retries."""
-    url = urlsplit(spec["url"])
+def client_pool(base_url: str, connections: int) -> urllib3.HTTPConnectionPool:
+    """Keep-alive connections to the server, as many as requests in flight, no retries.
+    urllib3 sends a request's own headers only (it does not merge the pool's)."""
+    url = urlsplit(base_url)
     return urllib3.HTTPConnectionPool(
         url.hostname or "127.0.0.1",
         url.port,
@@ -65,7 +66,7 @@ def _client(spec: dict[str, Any], connections: int) -> urllib3.HTTPConnectionPoo
 class Recorder:
     def __init__(self, client: urllib3.HTTPConnectionPool, auth: dict[str, str]) -> None:
         self.client = client
-        self.auth = auth  # in every request's headers: urllib3 does not merge a pool's own
+        self.auth = auth  # in every request's headers
         self.latencies: list[float] = []
         self.statuses: Counter[str] = Counter()
         self.read_latencies: list[float] = []
@@ -149,7 +150,7 @@ def open_loop(spec: dict[str, Any], recorder: Recorder) -> float:
 def main(argv: list[str]) -> None:
     spec: dict[str, Any] = json.loads(argv[0])
     in_flight = int(spec.get("max_in_flight", 256) if spec["mode"] == "open" else spec["clients"])
-    client = _client(spec, in_flight)
+    client = client_pool(spec["url"], in_flight)
     recorder = Recorder(client, _auth(spec))
     run = open_loop if spec["mode"] == "open" else closed_loop
     cpu_before = time.process_time()
