@@ -37,7 +37,7 @@ from payments.bench.harness import (
     sandbox_command,
     sandbox_token,
 )
-from payments.bench.loadgen import client_pool
+from payments.bench.loadgen import client_pool, post_checkout
 from payments.bench.timing import percentiles_ms, timed_parallel
 from payments.bench.workload import ORDERS_PER_CHECKOUT, checkout_body
 from payments.projections.catalog import LiveViews
@@ -174,16 +174,10 @@ def _measure(
 
     def post(index: int) -> None:
         body = checkout_body(prefix, index, token)
-        headers = {
-            "Authorization": authorization,
-            "Content-Type": "application/json",
-            "Idempotency-Key": f"{prefix}-{index}",
-        }
-        answer = client.request(
-            "POST", "/payments", body=msgspec.json.encode(body), headers=headers
-        )
-        if answer.status != 201:
-            raise RuntimeError(f"POST /payments answered {answer.status}")
+        encoded = msgspec.json.encode(body)
+        status = post_checkout(client, authorization, f"{prefix}-{index}", encoded)
+        if status != 201:
+            raise RuntimeError(f"POST /payments answered {status}")
         now = time.perf_counter()
         with lock:
             for line in body["payment_orders"]:

@@ -38,6 +38,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+import msgspec
 
 from payments.bench.cpu import child_pids
 from payments.bench.day_checks import (
@@ -61,6 +62,7 @@ from payments.bench.harness import (
     sandbox_command,
     sandbox_token,
 )
+from payments.bench.loadgen import client_pool, post_checkout
 from payments.bench.timing import timed_parallel
 from payments.bench.workload import ORDERS_PER_CHECKOUT, checkout_body
 from payments.projections.catalog import NAMES, live_view
@@ -277,22 +279,16 @@ def _place(
 ) -> dict[str, Any]:
     """POST every checkout; raise unless all of them were created (the later stages wait for
     every order, so a day with an order missing could only end at the execute deadline)."""
-    client = httpx.Client(
-        base_url=api_url,
-        timeout=30,
-        limits=httpx.Limits(max_connections=clients),
-        headers={"Authorization": f"Bearer {key}"},
-    )
+    client = client_pool(api_url, clients)  # urllib3: the bench shares the day's two cores
+    authorization = f"Bearer {key}"
     refused: list[int] = []
 
     def post(index: int) -> None:
-        body = checkout_body(prefix, index, cards[index][1])
-        answer = client.post(
-            "/payments", json=body, headers={"Idempotency-Key": f"{prefix}-{index}"}
-        )
-        if answer.status_code != 201:
-            refused.append(answer.status_code)
-            raise RuntimeError(f"POST /payments answered {answer.status_code}")
+        body = msgspec.json.encode(checkout_body(prefix, index, cards[index][1]))
+        status = post_checkout(client, authorization, f"{prefix}-{index}", body)
+        if status != 201:
+            refused.append(status)
+            raise RuntimeError(f"POST /payments answered {status}")
 
     try:
         elapsed, latencies, errors = timed_parallel(

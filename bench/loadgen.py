@@ -63,6 +63,18 @@ def client_pool(base_url: str, connections: int) -> urllib3.HTTPConnectionPool:
     )
 
 
+def post_checkout(
+    client: urllib3.HTTPConnectionPool, authorization: str, key: str, body: bytes
+) -> int:
+    """POST /payments with an API key and an Idempotency-Key; the answer's status."""
+    headers = {
+        "Authorization": authorization,
+        "Content-Type": "application/json",
+        "Idempotency-Key": key,
+    }
+    return client.request("POST", "/payments", body=body, headers=headers, redirect=False).status
+
+
 class Recorder:
     def __init__(self, client: urllib3.HTTPConnectionPool, auth: dict[str, str]) -> None:
         self.client = client
