@@ -87,7 +87,7 @@ def day(stack: Stack) -> Day:
         for card, fault in (("success", "charged_but_500"), ("pending", None)):
             if fault:
                 stack.sandbox.fault(kind=fault, count=2, endpoint="charges")
-            stack.sandbox.fault(kind="drop_webhook", count=2)
+            stack.sandbox.fault(kind="drop_webhook", count=2, endpoint="charges")
             stuck += place(stack, stack.sandbox.token(card), ["12.34", "56.78"])
             executor.feeder.run_once()
             executor.run_once()
