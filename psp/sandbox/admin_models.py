@@ -10,6 +10,8 @@ import msgspec
 class FaultRuleRequest(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     kind: str
     endpoint: str = "*"
+    # webhook faults only: hit only the events about this object (a dispute's, an account's id)
+    object_id: Annotated[str, msgspec.Meta(min_length=1, max_length=200)] | None = None
     status: int | None = None
     latency_ms: Annotated[int, msgspec.Meta(ge=0, le=600_000)] | None = None
     count: Annotated[int, msgspec.Meta(ge=1)] | None = None
@@ -20,6 +22,7 @@ class FaultRuleView(msgspec.Struct, frozen=True):
     id: int
     kind: str
     endpoint: str
+    object_id: str | None
     status: int | None
     latency_ms: int | None
     remaining: int | None

@@ -6,7 +6,8 @@ refunds, accounts): charged_but_500, charged_but_404, key_conflict_400 (the call
 and recorded, and the answer says otherwise).
 Webhook faults: drop_webhook, duplicate_webhook, delay_webhook, reorder_webhooks; with an
 endpoint they hit only the events about that endpoint's objects (`charges` hits `charge.*`,
-`disputes` hits `dispute.*`), with `*` every event.
+`disputes` hits `dispute.*`), with `*` every event; with an `object_id`, only the events
+about that one object.
 A rule with `count` hits that many calls and disappears; with `until` it ends at that instant;
 with neither it stays until `DELETE /admin/faults`.
 """
@@ -52,6 +53,7 @@ class FaultRule:
     id: int
     kind: str
     endpoint: str
+    object_id: str | None
     status: int | None
     latency_ms: int | None
     remaining: int | None
@@ -64,7 +66,14 @@ class FaultRule:
     def view(self) -> FaultRuleView:
         until = self.until.isoformat() if self.until else None
         return FaultRuleView(
-            self.id, self.kind, self.endpoint, self.status, self.latency_ms, self.remaining, until
+            self.id,
+            self.kind,
+            self.endpoint,
+            self.object_id,
+            self.status,
+            self.latency_ms,
+            self.remaining,
+            until,
         )
 
 
@@ -78,6 +87,8 @@ def rule_from_request(request: FaultRuleRequest, rule_id: int) -> FaultRule:
         raise refuse("kind", f"unknown fault kind {request.kind!r}")
     if request.endpoint not in ENDPOINTS:
         raise refuse("endpoint", f"endpoint must be one of {sorted(ENDPOINTS)}")
+    if request.object_id is not None and request.kind not in WEBHOOK_FAULTS:
+        raise refuse("object_id", "object_id aims webhook faults only")
     status = request.status
     if request.kind == "status":
         status = status or 503
@@ -98,6 +109,7 @@ def rule_from_request(request: FaultRuleRequest, rule_id: int) -> FaultRule:
         id=rule_id,
         kind=request.kind,
         endpoint=request.endpoint,
+        object_id=request.object_id,
         status=status,
         latency_ms=request.latency_ms,
         remaining=remaining,
@@ -134,12 +146,16 @@ class FaultBook:
         with self._lock:
             self._rules.clear()
 
-    def take(self, kind: str, endpoint: str = "*") -> FaultRule | None:
-        """Consume one use of the first active rule of `kind` that covers `endpoint`."""
+    def take(
+        self, kind: str, endpoint: str = "*", object_id: str | None = None
+    ) -> FaultRule | None:
+        """Consume one use of the first active rule of `kind` that covers `endpoint` (and,
+        for a rule aimed at one object, that object)."""
         now = utc_now()
         with self._lock:
             for rule in self._rules:
                 covers = rule.endpoint in ("*", endpoint) or endpoint == "*"
+                covers = covers and rule.object_id in (None, object_id)
                 if rule.kind == kind and covers and rule.is_active(now):
                     if rule.remaining is not None:
                         rule.remaining -= 1

@@ -51,15 +51,15 @@ def enqueue_event(
         (event.id, event.type, event.created, msgspec.json.encode(event)),
     )
     status, due_at, copies = PENDING, now, 1
-    endpoint = event_endpoint(event_type)
-    if faults.take("drop_webhook", endpoint) is not None:
+    about = (event_endpoint(event_type), _object_id(data_object))
+    if faults.take("drop_webhook", *about) is not None:
         status = DROPPED
-    elif faults.take("reorder_webhooks", endpoint) is not None:
+    elif faults.take("reorder_webhooks", *about) is not None:
         status = HELD
-    delay = faults.take("delay_webhook", endpoint)
+    delay = faults.take("delay_webhook", *about)
     if delay is not None:
         due_at = now + (delay.latency_ms if delay.latency_ms is not None else 5000) / 1000
-    if status != DROPPED and faults.take("duplicate_webhook", endpoint) is not None:
+    if status != DROPPED and faults.take("duplicate_webhook", *about) is not None:
         copies = 2
     for _ in range(copies):
         connection.execute(
@@ -67,6 +67,14 @@ def enqueue_event(
             (event.id, status, due_at),
         )
     return event.id
+
+
+def _object_id(data_object: Any) -> str | None:
+    """The id of the object an event is about (a view: a dict or a struct with `id`)."""
+    found = (
+        data_object.get("id") if isinstance(data_object, dict) else getattr(data_object, "id", None)
+    )
+    return found if isinstance(found, str) else None
 
 
 def release_held_deliveries(store: SandboxStore, faults: FaultBook) -> None:

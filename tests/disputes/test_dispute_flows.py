@@ -241,7 +241,7 @@ def test_a_dropped_outcome_webhook_is_found_by_the_requery(stack: Stack) -> None
     order_id = captured_order(stack)
     dispute_id = admin_dispute(stack, order_id)
     dispute_shown(stack, order_id)
-    stack.sandbox.fault(kind="drop_webhook", endpoint="disputes", count=1)
+    stack.sandbox.fault(kind="drop_webhook", endpoint="disputes", object_id=dispute_id, count=1)
     closed = httpx.post(
         f"{stack.sandbox.url}/admin/disputes/{dispute_id}/close", json={"outcome": "won"}
     )

@@ -186,3 +186,31 @@ def test_an_unknown_dispute_is_404_everywhere(client: httpx.Client) -> None:
     assert client.get("/v1/disputes", params={"charge": "nope"}).status_code == 400
     empty = _evidence(client, unknown, "")
     assert (empty.status_code, empty.json()["errors"][0]["field"]) == (422, "text")
+
+
+def test_a_webhook_fault_aimed_at_one_object_hits_only_its_events(
+    client: httpx.Client, make_charge: ChargeMaker, webhook_receiver: WebhookReceiver
+) -> None:
+    kept, dropped = (
+        _open(client, make_charge(reference=name)["id"]).json()["id"] for name in ("a", "b")
+    )
+    rule = {"kind": "drop_webhook", "endpoint": "disputes", "object_id": dropped, "count": 1}
+    assert client.post("/admin/faults", json=rule).status_code == 201
+    for dispute_id in (kept, dropped):
+        closed = client.post(f"/admin/disputes/{dispute_id}/close", json={"outcome": "won"})
+        assert closed.status_code == 200
+    assert webhook_receiver.wait_for_event("dispute.won")["data"]["object"]["id"] == kept
+    time.sleep(0.3)  # the other one's event would have come by now
+    won = [
+        e["data"]["object"]["id"] for e in webhook_receiver.events() if e["type"] == "dispute.won"
+    ]
+    assert won == [kept]
+    assert client.get("/admin/faults").json()["faults"] == []  # used up by its own object
+
+
+def test_an_object_id_aims_webhook_faults_only(client: httpx.Client) -> None:
+    rule = {"kind": "status", "endpoint": "charges", "object_id": "ch_1", "count": 1}
+    answer = client.post("/admin/faults", json=rule)
+    assert answer.status_code == 422
+    assert [e["field"] for e in answer.json()["errors"]] == ["object_id"]
+    assert client.get("/admin/faults").json()["faults"] == []

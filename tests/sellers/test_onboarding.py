@@ -96,10 +96,11 @@ def test_a_payout_waits_for_kyc_decided_later_and_confirmed_by_look_up(stack: St
 def test_the_kyc_job_records_a_decision_whose_webhook_was_lost(stack: Stack) -> None:
     account = seller("lost")
     created = onboard(stack, account, PENDING_ID)
-    with stack.sandbox.faulty(kind="drop_webhook", endpoint="accounts", count=1):
-        rejected = httpx.post(
-            f"{stack.sandbox.url}/admin/accounts/{created['psp_account_id']}/reject"
-        )
+    account_id = created["psp_account_id"]
+    with stack.sandbox.faulty(
+        kind="drop_webhook", endpoint="accounts", object_id=account_id, count=1
+    ):
+        rejected = httpx.post(f"{stack.sandbox.url}/admin/accounts/{account_id}/reject")
         assert rejected.status_code == 200
     assert _kyc(stack, account) == "pending"
     outcomes = kyc.refresh_awaiting(stack.services)
