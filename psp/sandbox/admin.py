@@ -71,8 +71,9 @@ def admin_routes(sandbox: Sandbox) -> list[HTTPRouteHandler]:
         """One rule or a list. Request faults (latency, timeout, status, reset, charged_but_500,
         charged_but_404, key_conflict_400) hit calls to their endpoint; webhook faults
         (drop_webhook, duplicate_webhook, delay_webhook, reorder_webhooks) hit events, with an
-        endpoint only events about its objects (`charges`: `charge.*`). A rule with `count`
-        hits that many calls, one with `until` ends then, else it stays."""
+        endpoint only events about its objects (`charges`: `charge.*`), with an `object_id`
+        only events about that object. A rule with `count` hits that many calls, one with
+        `until` ends then, else it stays."""
         rules = sandbox.faults.add(data if isinstance(data, list) else [data])
         return FaultsAdded([rule.view() for rule in rules])
 

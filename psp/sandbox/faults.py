@@ -87,7 +87,10 @@ def rule_from_request(request: FaultRuleRequest, rule_id: int) -> FaultRule:
         raise refuse("kind", f"unknown fault kind {request.kind!r}")
     if request.endpoint not in ENDPOINTS:
         raise refuse("endpoint", f"endpoint must be one of {sorted(ENDPOINTS)}")
-    if request.object_id is not None and request.kind not in WEBHOOK_FAULTS:
+    webhook = request.kind in WEBHOOK_FAULTS
+    if request.endpoint == "disputes" and not webhook:
+        raise refuse("endpoint", "disputes takes webhook faults only (no call to it is faulted)")
+    if request.object_id is not None and not webhook:
         raise refuse("object_id", "object_id aims webhook faults only")
     status = request.status
     if request.kind == "status":

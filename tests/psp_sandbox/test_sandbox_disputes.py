@@ -208,9 +208,17 @@ def test_a_webhook_fault_aimed_at_one_object_hits_only_its_events(
     assert client.get("/admin/faults").json()["faults"] == []  # used up by its own object
 
 
-def test_an_object_id_aims_webhook_faults_only(client: httpx.Client) -> None:
-    rule = {"kind": "status", "endpoint": "charges", "object_id": "ch_1", "count": 1}
-    answer = client.post("/admin/faults", json=rule)
+@pytest.mark.parametrize(
+    ("rule", "field"),
+    [
+        ({"kind": "status", "endpoint": "charges", "object_id": "ch_1"}, "object_id"),
+        ({"kind": "latency", "endpoint": "disputes"}, "endpoint"),
+    ],
+)
+def test_object_ids_and_disputes_aim_webhook_faults_only(
+    client: httpx.Client, rule: dict[str, Any], field: str
+) -> None:
+    answer = client.post("/admin/faults", json={**rule, "count": 1})
     assert answer.status_code == 422
-    assert [e["field"] for e in answer.json()["errors"]] == ["object_id"]
+    assert [e["field"] for e in answer.json()["errors"]] == [field]
     assert client.get("/admin/faults").json()["faults"] == []
