@@ -2,9 +2,10 @@
 
     python -m payments.bench.loadgen SPEC_JSON RESULT_PATH
 
-SPEC: {"url", "prefix", "start", "mode": "closed", "clients", "count"} or
-      {"url", "prefix", "start", "mode": "open", "rate", "seconds", "max_in_flight"} or
-      {"url", "prefix", "start", "mode": "read_after_write", "clients", "count"}.
+SPEC: {"url", "key", "prefix", "start", "mode": "closed", "clients", "count"} or
+      {"url", "key", "prefix", "start", "mode": "open", "rate", "seconds", "max_in_flight"} or
+      {"url", "key", "prefix", "start", "mode": "read_after_write", "clients", "count"}
+(`key`: the API key every request authenticates with).
 Closed loop: `clients` workers send `count` checkouts back to back.
 Read after write: like the closed loop, and each 201 is followed at once (no min_position)
 by GET /payments/{its first order} and GET /checkouts/{it}; `latencies_s` are the POSTs',
@@ -25,7 +26,7 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -43,10 +44,6 @@ def _bodies(spec: dict[str, Any], count: int) -> list[tuple[str, bytes]]:
         (checkout_id(prefix, i), msgspec.json.encode(checkout_body(prefix, i)))
         for i in range(start, start + count)
     ]
-
-
-def _auth(spec: dict[str, Any]) -> dict[str, str]:
-    return {"Authorization": f"Bearer {spec['key']}"} if spec.get("key") else {}
 
 
 def client_pool(base_url: str, connections: int) -> urllib3.HTTPConnectionPool:
@@ -76,35 +73,35 @@ def post_checkout(
 
 
 class Recorder:
-    def __init__(self, client: urllib3.HTTPConnectionPool, auth: dict[str, str]) -> None:
+    def __init__(self, client: urllib3.HTTPConnectionPool, authorization: str) -> None:
         self.client = client
-        self.auth = auth  # in every request's headers
+        self.authorization = authorization
         self.latencies: list[float] = []
         self.statuses: Counter[str] = Counter()
         self.read_latencies: list[float] = []
         self.read_statuses: Counter[str] = Counter()
         self._lock = threading.Lock()
 
-    def _request(self, method: str, path: str, headers: dict[str, str], body: bytes | None) -> str:
+    @staticmethod
+    def _status(request: Callable[[], int]) -> str:
         try:
-            response = self.client.request(
-                method, path, body=body, headers=self.auth | headers, redirect=False
-            )
+            return str(request())
         except urllib3.exceptions.HTTPError as error:
             return type(error).__name__
-        return str(response.status)
 
     def read(self, path: str) -> None:
         started = time.perf_counter()
-        status = self._request("GET", path, {}, None)
+        headers = {"Authorization": self.authorization}
+        status = self._status(
+            lambda: self.client.request("GET", path, headers=headers, redirect=False).status
+        )
         with self._lock:
             self.read_statuses[status] += 1
             if status == "200":
                 self.read_latencies.append(time.perf_counter() - started)
 
     def send(self, key: str, body: bytes, since: float) -> str:
-        headers = {"Idempotency-Key": key, "Content-Type": "application/json"}
-        status = self._request("POST", "/payments", headers, body)
+        status = self._status(lambda: post_checkout(self.client, self.authorization, key, body))
         with self._lock:
             self.statuses[status] += 1
             if status == "201":
@@ -163,7 +160,7 @@ def main(argv: list[str]) -> None:
     spec: dict[str, Any] = json.loads(argv[0])
     in_flight = int(spec.get("max_in_flight", 256) if spec["mode"] == "open" else spec["clients"])
     client = client_pool(spec["url"], in_flight)
-    recorder = Recorder(client, _auth(spec))
+    recorder = Recorder(client, f"Bearer {spec['key']}")
     run = open_loop if spec["mode"] == "open" else closed_loop
     cpu_before = time.process_time()
     elapsed = run(spec, recorder)
