@@ -51,7 +51,7 @@ def enqueue_event(
         (event.id, event.type, event.created, msgspec.json.encode(event)),
     )
     status, due_at, copies = PENDING, now, 1
-    about = (event_endpoint(event_type), _object_id(data_object))
+    about = (event_endpoint(event_type), getattr(data_object, "id", None))  # views hold `id`
     if faults.take("drop_webhook", *about) is not None:
         status = DROPPED
     elif faults.take("reorder_webhooks", *about) is not None:
@@ -67,14 +67,6 @@ def enqueue_event(
             (event.id, status, due_at),
         )
     return event.id
-
-
-def _object_id(data_object: Any) -> str | None:
-    """The id of the object an event is about (a view: a dict or a struct with `id`)."""
-    found = (
-        data_object.get("id") if isinstance(data_object, dict) else getattr(data_object, "id", None)
-    )
-    return found if isinstance(found, str) else None
 
 
 def release_held_deliveries(store: SandboxStore, faults: FaultBook) -> None:
