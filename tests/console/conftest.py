@@ -109,6 +109,15 @@ def dead_lettered(stack: Stack, amount: str) -> str:
     return order_id
 
 
+def follow(target: Any) -> None:
+    """Click a link, or a form's button, that loads another page, and wait for that page's
+    load event. A bare click returns once the next document is committed: a `count()` read
+    then (it does not wait) may see a table the browser is still parsing (88 of 100 rows
+    once, on a slow machine)."""
+    target.click()
+    target.page.wait_for_load_state()
+
+
 def travel(page: Any, instant: datetime) -> None:
     """Show the page as of a past instant (whole seconds, UTC) through its form."""
     page.get_by_label("Show as of (UTC)").fill(instant.strftime("%Y-%m-%dT%H:%M:%S"))

@@ -26,6 +26,7 @@ from tests.console.conftest import (
     console_on,
     csrf,
     dead_lettered,
+    follow,
     screenshot,
     served,
     sign_in,
@@ -147,7 +148,7 @@ def test_a_replay_is_in_the_past_overview_and_in_the_actions_log(console: Consol
     finance.goto(f"{console.url}/audit")
     finance.get_by_label("Key id").fill(operator_key)
     finance.get_by_label("Action", exact=True).select_option("order.replayed")
-    finance.get_by_role("button", name="Filter").click()
+    follow(finance.get_by_role("button", name="Filter"))
     rows = finance.locator("#audit-actions tbody tr")
     assert rows.count() == 1
     cells = rows.first.locator("td").all_inner_texts()

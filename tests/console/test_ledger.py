@@ -15,7 +15,7 @@ from payments.domain.api_key import Role
 from payments.domain.money import format_minor
 from payments.projections.catalog import LiveViews
 from payments.projections.views.postings import seller_pending_account
-from tests.console.conftest import Console, kept_out, screenshot
+from tests.console.conftest import Console, follow, kept_out, screenshot
 from tests.executor.conftest import Stack
 from tests.executor.helpers import place, terminal
 
@@ -61,7 +61,7 @@ def test_finance_sees_the_trial_balance_and_a_statement_now_and_before(
     assert page.locator("#account-balance").inner_text() == f"{shown} USD"
     first = page.locator("#statement [data-running]").all_inner_texts()
     assert len(first) == 2
-    page.get_by_role("link", name="Next page").click()
+    follow(page.get_by_role("link", name="Next page"))
     assert first[-1] in page.locator("#statement caption").inner_text(), "brought forward"
     while page.get_by_role("link", name="Next page").count():
         page.get_by_role("link", name="Next page").click()
@@ -88,13 +88,13 @@ def test_a_seller_reads_its_own_accounts_only(console: Console) -> None:
     ledger_caught_up(stack)
 
     seller = console.signed_in(Role.SELLER, seller="seller_1")
-    seller.get_by_role("link", name="Ledger").click()
+    follow(seller.get_by_role("link", name="Ledger"))
     assert seller.locator("#trial-total").count() == 0, "no trial balance for a seller"
     assert seller.get_by_label("Account", exact=True).count() == 0
     own = seller_pending_account("seller_1")
     assert own in accounts_shown(seller)
     assert all(a.startswith("seller:seller_1") for a in accounts_shown(seller))
-    seller.get_by_role("link", name=own).click()
+    follow(seller.get_by_role("link", name=own))
     assert seller.locator("#statement tbody tr").count() >= 1
     assert seller.locator("#statement tbody a").count() == 0, "orders are not a seller's pages"
     for other in (seller_pending_account("seller_0"), "psp_receivable"):

@@ -8,7 +8,15 @@ from datetime import UTC, datetime, timedelta
 
 from payments.domain.api_key import Role
 from payments.domain.payment_order import Status
-from tests.console.conftest import Console, caught_up, csrf, dead_lettered, screenshot, travel
+from tests.console.conftest import (
+    Console,
+    caught_up,
+    csrf,
+    dead_lettered,
+    follow,
+    screenshot,
+    travel,
+)
 from tests.executor.helpers import place, terminal
 
 
@@ -23,7 +31,7 @@ def test_search_open_the_timeline_and_refund_an_order(console: Console) -> None:
     page.get_by_role("link", name="Orders").click()
     page.get_by_label("Checkout id").fill(checkout)
     page.get_by_label("Amount from").fill("10")
-    page.get_by_role("button", name="Search").click()
+    follow(page.get_by_role("button", name="Search"))
     rows = page.locator("#orders tbody tr")
     assert rows.count() == 1, "the amount range leaves the 20.00 order only"
     assert first in rows.first.inner_text()

@@ -15,7 +15,7 @@ from payments.domain.payout import PayoutStatus
 from payments.projections.audit.verify import verify_projection
 from payments.projections.source import ApplicationEventSource
 from payments.projections.views.payouts import PayoutsView
-from tests.console.conftest import Console, kept_out, screenshot
+from tests.console.conftest import Console, follow, kept_out, screenshot
 from tests.executor.conftest import Stack, running_stack
 from tests.payouts.helpers import credit, post_payout, seller, settle_payout
 
@@ -75,7 +75,7 @@ def test_finance_lists_filters_pages_and_opens_payouts(
     page.get_by_label("Status").select_option("PAID")
     page.get_by_role("button", name="Filter").click()
     assert listed(page) == [sellers[first][2], sellers[first][1]]
-    page.get_by_role("link", name="Next page").click()
+    follow(page.get_by_role("link", name="Next page"))
     assert listed(page) == [sellers[first][0]], "the next page goes on where the first ended"
     assert page.get_by_role("link", name="Next page").count() == 0
     page.get_by_label("Status").select_option("FAILED")
@@ -97,7 +97,7 @@ def test_a_seller_sees_its_own_payouts_only(
 ) -> None:
     [first, second] = sellers
     page = console.signed_in(Role.SELLER, seller=second)
-    page.get_by_role("link", name="Payouts").click()
+    follow(page.get_by_role("link", name="Payouts"))
     assert page.get_by_label("Seller account").count() == 0, "no seller filter for a seller"
     assert listed(page) == sellers[second]
     page.get_by_role("link", name=sellers[second][0]).click()

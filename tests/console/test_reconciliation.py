@@ -16,7 +16,7 @@ import pytest
 
 from payments.api.console.reconciliation import MAX_FORM_UPLOAD_BYTES
 from payments.domain.api_key import Role
-from tests.console.conftest import Console, csrf, refuses_forged_reason_forms, screenshot
+from tests.console.conftest import Console, csrf, follow, refuses_forged_reason_forms, screenshot
 from tests.executor.conftest import Stack
 from tests.executor.helpers import place, terminal
 from tests.reconciliation import tamper
@@ -57,7 +57,7 @@ def upload(page: Any, name: str, content: bytes) -> None:
         {"name": name, "mimeType": "text/csv", "buffer": content}
     )
     page.get_by_label("I confirm: reconcile this file").check()
-    page.get_by_role("button", name="Reconcile file").click()
+    follow(page.get_by_role("button", name="Reconcile file"))
 
 
 def test_finance_uploads_a_file_sees_its_exception_and_resolves_it(
@@ -66,7 +66,7 @@ def test_finance_uploads_a_file_sees_its_exception_and_resolves_it(
     stack = console.stack
     content, finding_id = mismatched
     page = console.signed_in(Role.FINANCE)
-    page.get_by_role("link", name="Reconciliation").click()
+    follow(page.get_by_role("link", name="Reconciliation"))
     assert page.get_by_role("heading", level=1).inner_text() == "Reconciliation"
     assert page.locator("#days").count() == 1, "which days are reconciled, now"
     before_upload = datetime.now(UTC)
@@ -214,7 +214,7 @@ def test_the_summary_is_of_the_chosen_day(console: Console, mismatched: tuple[by
     assert page.get_by_role("heading", name=f"Summary of {today}").count() == 1
     assert "amount_mismatch" in page.locator("#summary").inner_text()
     page.get_by_label("Day (UTC)").fill("2020-01-31")
-    page.get_by_role("button", name="Show day").click()
+    follow(page.get_by_role("button", name="Show day"))
     assert page.get_by_role("heading", name="Summary of 2020-01-31").count() == 1
     assert page.locator("#summary tbody").inner_text() == "No run covers this day."
     page.goto("/console/reconciliation?day=2026-02-30")
@@ -237,8 +237,8 @@ def test_a_runs_findings_are_paged(console: Console, todays_file: str) -> None:
     assert total >= 105
     assert page.locator("#findings tbody tr").count() == 100
     assert page.locator("[id='finding-line-2'] td").nth(0).inner_text() == "missing_internally"
-    page.get_by_role("link", name="Next page").click()
+    follow(page.get_by_role("link", name="Next page"))
     assert page.locator("#findings tbody tr").count() == total - 100
     assert f"101 to {total} of {total}" in page.locator("main").inner_text()
-    page.get_by_role("link", name="Previous page").click()
+    follow(page.get_by_role("link", name="Previous page"))
     assert page.locator("[id='finding-line-2']").count() == 1

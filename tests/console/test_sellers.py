@@ -10,7 +10,7 @@ from typing import Any
 from payments.domain.api_key import Role
 from payments.domain.seller import Seller
 from payments.domain.seller_commands import RegisterSeller
-from tests.console.conftest import Console, csrf, refuses_forged_reason_forms, screenshot
+from tests.console.conftest import Console, csrf, follow, refuses_forged_reason_forms, screenshot
 from tests.payouts.helpers import REJECTED_ID, VERIFIED_ID, onboard, seller
 
 
@@ -104,7 +104,7 @@ def test_who_sees_what_of_a_seller(console: Console) -> None:
     assert finance.url.endswith(f"/console/wallets?seller={mine}")
 
     own = console.signed_in(Role.SELLER, seller=mine)
-    own.get_by_role("link", name="Sellers").click()
+    follow(own.get_by_role("link", name="Sellers"))
     assert own.get_by_role("heading", level=1).inner_text() == f"Seller {mine}"
     assert own.get_by_role("link", name="All sellers").count() == 0
     assert own.get_by_role("link", name=f"Wallet of {mine}").count() == 1

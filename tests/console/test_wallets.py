@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 from payments.domain.api_key import Role
 from payments.projections.catalog import LiveViews
-from tests.console.conftest import Console, kept_out, screenshot
+from tests.console.conftest import Console, follow, kept_out, screenshot
 from tests.executor.helpers import place, terminal
 
 
@@ -25,7 +25,7 @@ def test_finance_finds_a_wallet_now_and_before_its_first_sale(console: Console) 
     assert pending is not None
 
     page = console.signed_in(Role.FINANCE)
-    page.get_by_role("link", name="Wallets").click()
+    follow(page.get_by_role("link", name="Wallets"))
     assert page.locator("#in-debt").count() == 1, "finance sees the sellers in debt"
     page.get_by_label("Seller account").fill("seller_0")
     page.get_by_role("button", name="Show wallet").click()
@@ -50,7 +50,7 @@ def test_a_seller_sees_its_own_wallet_only(console: Console) -> None:
     stack.settle(lambda: wallets.wallet("seller_1") is not None)
 
     seller = console.signed_in(Role.SELLER, seller="seller_1")
-    seller.get_by_role("link", name="Wallets").click()
+    follow(seller.get_by_role("link", name="Wallets"))
     assert seller.get_by_label("Seller account").count() == 0, "no search for a seller key"
     assert "seller_1" in seller.locator("#h-wallet").inner_text()
     assert seller.locator("#in-debt").count() == 0
