@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from payments.domain.api_key import Role
 from payments.domain.payment_order import Status
-from tests.console.conftest import Console, caught_up, csrf, kept_out, screenshot
+from tests.console.conftest import Console, caught_up, csrf, follow, kept_out, screenshot
 from tests.executor.helpers import place, terminal
 
 
@@ -20,7 +20,7 @@ def test_replay_the_ticked_dead_letter_then_all_of_them(console: Console) -> Non
     caught_up(stack)
 
     page = console.signed_in(Role.OPERATOR)
-    page.get_by_role("link", name="Dead letters").click()
+    follow(page.get_by_role("link", name="Dead letters"))
     assert page.get_by_role("heading", level=1).inner_text() == "Dead letters"
     rows = page.locator("#dead-orders tbody tr")
     assert rows.count() == 2

@@ -37,7 +37,7 @@ def test_search_open_the_timeline_and_refund_an_order(console: Console) -> None:
     assert first in rows.first.inner_text()
     screenshot(page, "orders")
 
-    rows.first.get_by_role("link", name=first).click()
+    follow(rows.first.get_by_role("link", name=first))
     assert page.get_by_role("heading", level=1).inner_text() == f"Order {first}"
     assert page.locator("#order-status").inner_text() == "SUCCESS"
     timeline = page.locator("#timeline").inner_text()
@@ -53,7 +53,7 @@ def test_search_open_the_timeline_and_refund_an_order(console: Console) -> None:
     # The box is not ticked: the browser sends nothing (and the server would refuse it).
     assert page.locator("#refunds").count() == 0
     page.get_by_label("I confirm this refund to the buyer").check()
-    page.get_by_role("button", name="Refund").click()
+    follow(page.get_by_role("button", name="Refund"))
     assert page.get_by_role("status").inner_text().startswith("Refund requested")
     refunds = page.locator("#refunds tbody tr")
     assert refunds.count() == 1
@@ -129,13 +129,13 @@ def test_travel_back_to_before_a_payment(console: Console) -> None:
     page.goto(f"{console.url}/orders")
     assert page.get_by_role("link", name=later).count() == 1
     page.get_by_label("Show as of (UTC)").fill(before.strftime("%Y-%m-%dT%H:%M:%S"))
-    page.get_by_role("button", name="Travel").click()
+    follow(page.get_by_role("button", name="Travel"))
     assert page.get_by_role("status").inner_text().startswith("Past view")
     assert page.get_by_role("link", name=later).count() == 0, "not placed yet then"
     assert page.get_by_role("link", name=earlier).count() == 1
     screenshot(page, "time-travel")
 
-    page.get_by_role("link", name=earlier).click()
+    follow(page.get_by_role("link", name=earlier))
     assert "as_of=" in page.url
     assert page.get_by_role("status").inner_text().startswith("Past view")
     assert page.get_by_role("button", name="Refund").count() == 0, "actions are disabled"

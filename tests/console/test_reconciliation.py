@@ -81,7 +81,7 @@ def test_finance_uploads_a_file_sees_its_exception_and_resolves_it(
 
     page.goto("/console")
     assert page.locator("[data-figure='open-exceptions']").inner_text() == "1"
-    page.locator("#t-recon").locator("..").get_by_role("link", name="See them").click()
+    follow(page.locator("#t-recon").locator("..").get_by_role("link", name="See them"))
     listed = page.locator(f"[id='exception-{run_id}-{finding_id}']")
     assert "amount_mismatch" in listed.inner_text()
     assert listed.locator("td").nth(1).inner_text() == "0", "its age in days"
