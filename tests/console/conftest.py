@@ -128,8 +128,7 @@ def travel(page: Any, instant: datetime) -> None:
 def sign_in(page: Any, console_url: str, key: str) -> None:
     page.goto(f"{console_url}/sign-in")
     page.get_by_label("API key").fill(key)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_load_state()
+    follow(page.get_by_role("button", name="Sign in"))
 
 
 def csrf(page: Any) -> str:
