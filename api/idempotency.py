@@ -8,15 +8,18 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import msgspec
+from eventsourcing.persistence import IntegrityError
 from litestar import Request, Response
 from litestar.di import NamedDependency
 
 from payments.api.parameters import CallerDep, IdempotencyKeyHeader, ServicesDep
 from payments.api.problems import FieldProblem, ProblemError
+from payments.domain.errors import DomainError
 from payments.runtime.idempotency import (
     AnswerWithEvents,
     ClaimOutcome,
     IdempotencyStore,
+    NewAnswerWithEvents,
     StoredResponse,
     valid_key,
 )
@@ -180,8 +183,22 @@ class Once:
     ) -> Response[bytes]:
         """run(), the answer stored by the command's own save when it saves: `command` takes
         the `AnswerWithEvents` to save with its events and says (with its answer) whether
-        it did; when it did not (nothing new was saved), the answer is stored after it."""
+        it did; when it did not (nothing new was saved), the answer is stored after it.
+
+        A key not stored yet needs no claim first: the command runs at once and its save
+        inserts the key with its answer (`NewAnswerWithEvents`, ADR 0002 amendment 2). Any
+        other outcome of that first run (the key stored already, so the save wrote nothing;
+        nothing new to save; a refusal) is decided exactly as before, by the claim: a
+        replay, 409 in flight or 422 reused, or the command run again under the claimed
+        key, which is safe because the first run wrote nothing."""
         scope = caller_scope(self.caller.key_id, scope)
+        first = NewAnswerWithEvents(scope, self.key, render, fingerprint, self.store.ttl)
+        try:
+            stored, created = command(first)
+        except (IntegrityError, DomainError, ProblemError):  # decided again after the claim
+            created = False  # (anything else, e.g. the database down, is answered as before)
+        if created:
+            return as_response(stored, replayed=False)
         answer = AnswerWithEvents(scope, self.key, render)
         saved: list[bool] = [False]
 

@@ -202,3 +202,65 @@ class AnswerWithEvents(AtPosition, Generic[T]):
                 [Jsonb(answer.headers) for answer in answers],
             ),
         )
+
+
+class NewAnswerWithEvents(AnswerWithEvents[T]):
+    """A key not stored yet, claimed and answered at once by the save of its command's events
+    (ADR 0002, amendment 2): the request costs no claim of its own. The row is inserted
+    `done`, with its answer, in the events' transaction; a key stored already (answered, in
+    flight, or expired) fails that transaction on the primary key like a conflicting event,
+    so the save writes nothing and its caller falls back to claiming the key first."""
+
+    __slots__ = ("fingerprint", "ttl")
+
+    def __init__(
+        self,
+        scope: str,
+        key: str,
+        render: Callable[[T, int], StoredResponse],
+        fingerprint: str,
+        ttl: timedelta,
+    ) -> None:
+        super().__init__(scope, key, render)
+        self.fingerprint = fingerprint
+        self.ttl = ttl
+
+    @classmethod
+    def write_after(
+        cls,
+        cursor: Cursor[Any],
+        rows: Sequence[AnswerWithEvents[Any]],
+        positions: Mapping[EventKey, int],
+    ) -> None:
+        """Insert every row's key with its answer, in one statement, in the order of their
+        keys (the events' table lock, held here, serialises such inserts anyway)."""
+        new = sorted((row for row in rows if isinstance(row, NewAnswerWithEvents)), key=_scoped)
+        answers = []
+        for row in new:
+            assert row.subject is not None
+            assert row.last_event is not None
+            answers.append(row.render(row.subject, positions[row.last_event]))
+        cursor.execute(
+            """
+            INSERT INTO idempotency_keys (scope, key, request_fingerprint, state, lease_until,
+                response_status, response_body, response_headers, expires_at)
+            SELECT a.scope, a.key, a.fingerprint, 'done', now(), a.status, a.body, a.headers,
+                now() + a.ttl
+            FROM unnest(%s::text[], %s::text[], %s::text[], %s::int[], %s::bytea[],
+                %s::jsonb[], %s::interval[])
+                AS a (scope, key, fingerprint, status, body, headers, ttl)
+            """,
+            (
+                [row.scope for row in new],
+                [row.key for row in new],
+                [row.fingerprint for row in new],
+                [answer.status for answer in answers],
+                [answer.body for answer in answers],
+                [Jsonb(answer.headers) for answer in answers],
+                [row.ttl for row in new],
+            ),
+        )
+
+
+def _scoped(row: AnswerWithEvents[Any]) -> tuple[str, str]:
+    return (row.scope, row.key)
