@@ -150,6 +150,9 @@ class IdempotencyStore:
             return cursor.rowcount
 
 
+Answers = Sequence["AnswerWithEvents[Any]"]
+
+
 class AnswerWithEvents(AtPosition, Generic[T]):
     """A claimed key's answer, stored by the event store in the transaction of the events its
     command saves (ADR 0002, amendment): a crash leaves both or neither, and the request costs
@@ -180,12 +183,19 @@ class AnswerWithEvents(AtPosition, Generic[T]):
         rows: Sequence[AnswerWithEvents[Any]],
         positions: Mapping[EventKey, int],
     ) -> None:
-        """Complete every row's key with its answer, in one statement."""
+        """Store every row's answer, in one statement, in the order of their keys (the
+        events' table lock, held here, serialises such writes anyway)."""
+        ordered = sorted(rows, key=lambda row: (row.scope, row.key))
         answers = []
-        for row in rows:
+        for row in ordered:
             assert row.subject is not None
             assert row.last_event is not None
             answers.append(row.render(row.subject, positions[row.last_event]))
+        cls.store(cursor, ordered, answers)
+
+    @classmethod
+    def store(cls, cursor: Cursor[Any], rows: Answers, answers: list[StoredResponse]) -> None:
+        """Complete each claimed key with its answer."""
         cursor.execute(
             """
             UPDATE idempotency_keys k SET state = 'done', response_status = a.status,
@@ -226,20 +236,10 @@ class NewAnswerWithEvents(AnswerWithEvents[T]):
         self.ttl = ttl
 
     @classmethod
-    def write_after(
-        cls,
-        cursor: Cursor[Any],
-        rows: Sequence[AnswerWithEvents[Any]],
-        positions: Mapping[EventKey, int],
-    ) -> None:
-        """Insert every row's key with its answer, in one statement, in the order of their
-        keys (the events' table lock, held here, serialises such inserts anyway)."""
-        new = sorted((row for row in rows if isinstance(row, NewAnswerWithEvents)), key=_scoped)
-        answers = []
-        for row in new:
-            assert row.subject is not None
-            assert row.last_event is not None
-            answers.append(row.render(row.subject, positions[row.last_event]))
+    def store(cls, cursor: Cursor[Any], rows: Answers, answers: list[StoredResponse]) -> None:
+        """Insert each key, answered."""
+        new = [row for row in rows if isinstance(row, NewAnswerWithEvents)]
+        assert len(new) == len(rows)
         cursor.execute(
             """
             INSERT INTO idempotency_keys (scope, key, request_fingerprint, state, lease_until,
@@ -260,7 +260,3 @@ class NewAnswerWithEvents(AnswerWithEvents[T]):
                 [row.ttl for row in new],
             ),
         )
-
-
-def _scoped(row: AnswerWithEvents[Any]) -> tuple[str, str]:
-    return (row.scope, row.key)

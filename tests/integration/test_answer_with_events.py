@@ -37,16 +37,20 @@ from tests.racing import all_at_once
 Client = TestClient  # type: ignore[type-arg]
 
 
-def stored_key(services: Services, key: str) -> tuple[str, int | None, bytes | None, Any, str]:
-    """The row of an Idempotency-Key, whatever its scope: (state, status, body, headers, xmin)."""
+def key_row(services: Services, key: str, columns: str) -> tuple[Any, ...]:
+    """`columns` of an Idempotency-Key's row, whatever its scope."""
     with services.pool.connection() as conn:
         row = conn.execute(
-            "SELECT state, response_status, response_body, response_headers, xmin::text "
-            "FROM idempotency_keys WHERE key = %s",
-            (key,),
+            f"SELECT {columns} FROM idempotency_keys WHERE key = %s", (key,)
         ).fetchone()
     assert row is not None
-    state, status, body, headers, xmin = row
+    return tuple(row)
+
+
+def stored_key(services: Services, key: str) -> tuple[str, int | None, bytes | None, Any, str]:
+    """The row of an Idempotency-Key, whatever its scope: (state, status, body, headers, xmin)."""
+    columns = "state, response_status, response_body, response_headers, xmin::text"
+    state, status, body, headers, xmin = key_row(services, key, columns)
     return state, status, None if body is None else bytes(body), headers, str(xmin)
 
 
@@ -67,6 +71,7 @@ def test_a_new_checkouts_answer_commits_with_its_events_and_replays_byte_for_byt
     assert response.status_code == 201, response.text
     state, status, stored, headers, xmin = stored_key(services, key["Idempotency-Key"])
     assert (state, status, stored) == ("done", 201, response.content)
+    assert claimed_by_the_save(services, key["Idempotency-Key"])  # no claim of its own
     assert headers["event-position"] == response.headers["event-position"]
     assert headers["location"] == f"/checkouts/{body['checkout_id']}"
     ids = [checkout_uuid(body["checkout_id"])] + [
@@ -103,26 +108,10 @@ def test_answers_sharing_one_transaction_each_name_their_own_saves_position(
         saves: list[ProcessingEvent[Any]] = []
         answers: list[AnswerWithEvents[str]] = []
         for name, orders in (("first", 2), ("second", 1)):
-            processing: ProcessingEvent[Any] = ProcessingEvent()
-            for n in range(orders):
-                order = PaymentOrder(
-                    payment_order_id=f"{run}_{name}_{n}",
-                    checkout_id=f"{run}_{name}",
-                    seller_account="seller_aw",
-                    amount_minor=500,
-                    currency="USD",
-                    card_token="tok_visa",
-                    commission_minor=0,
-                    funds_held=True,
-                )
-                processing.collect_events(order)
             scope = caller_scope("key_aw", "POST /test")
             assert store.claim(scope, f"{run}_{name}", "fp").outcome is ClaimOutcome.CLAIMED
             answer = AnswerWithEvents(scope, f"{run}_{name}", render)
-            answer.answering(name)
-            last = processing.events[-1]
-            answer.follows((last.originator_id, last.originator_version))
-            saves.append(processing)
+            saves.append(orders_answered(f"{run}_{name}", orders, answer, name))
             answers.append(answer)
         stored_events = [
             app.mapper.to_stored_event(event) for save in saves for event in save.events
@@ -135,6 +124,30 @@ def test_answers_sharing_one_transaction_each_name_their_own_saves_position(
         assert second[:3] == ("done", 201, json.dumps(["second", ids[2]]).encode())
         assert first[3] == {"event-position": str(ids[1])}
         assert first[4] == second[4]  # the same transaction
+
+
+def orders_answered(
+    checkout_id: str, orders: int, answer: AnswerWithEvents[str], subject: str
+) -> ProcessingEvent[Any]:
+    """A save of `orders` new orders of one checkout, answered by `answer` (about `subject`)
+    at the position of its last event, as `PaymentsApplication.record` prepares one."""
+    processing: ProcessingEvent[Any] = ProcessingEvent()
+    for n in range(orders):
+        order = PaymentOrder(
+            payment_order_id=f"{checkout_id}_{n}",
+            checkout_id=checkout_id,
+            seller_account="seller_aw",
+            amount_minor=500,
+            currency="USD",
+            card_token="tok_visa",
+            commission_minor=0,
+            funds_held=True,
+        )
+        processing.collect_events(order)
+    answer.answering(subject)
+    last = processing.events[-1]
+    answer.follows((last.originator_id, last.originator_version))
+    return processing
 
 
 def render(subject: str, position: int) -> StoredResponse:
@@ -151,25 +164,7 @@ def caller_scope_of(client: Client) -> str:
 def claimed_by_the_save(services: Services, key: str) -> bool:
     """The key's row was inserted by the transaction that saved its checkout, answered at
     once: no claim before it (a claim leaves its lease 60 s past the row's creation)."""
-    with services.pool.connection() as conn:
-        row = conn.execute(
-            "SELECT state = 'done' AND lease_until = created_at FROM idempotency_keys "
-            "WHERE key = %s",
-            (key,),
-        ).fetchone()
-    return row == (True,)
-
-
-def test_a_new_key_is_claimed_and_answered_by_its_checkouts_save_alone(
-    client: Client, services: Services
-) -> None:
-    body, key = checkout_body(2), new_key()
-    response = client.post("/payments", json=body, headers=key)
-    assert response.status_code == 201, response.text
-    assert claimed_by_the_save(services, key["Idempotency-Key"])
-    _, status, stored, _, xmin = stored_key(services, key["Idempotency-Key"])
-    assert (status, stored) == (201, response.content)
-    assert transactions_of_events(services, [checkout_uuid(body["checkout_id"])]) == {xmin}
+    return key_row(services, key, "state = 'done' AND lease_until = created_at") == (True,)
 
 
 @pytest.mark.parametrize("conflict", ["same checkout, other content", "an order id taken"])
@@ -246,23 +241,8 @@ def test_a_taken_key_fails_the_whole_shared_transaction(admin_database_url: str)
         saves: list[ProcessingEvent[Any]] = []
         answers: list[NewAnswerWithEvents[str]] = []
         for name in ("fresh", "taken"):
-            processing: ProcessingEvent[Any] = ProcessingEvent()
-            order = PaymentOrder(
-                payment_order_id=f"{run}_{name}",
-                checkout_id=f"{run}_{name}",
-                seller_account="seller_nk",
-                amount_minor=500,
-                currency="USD",
-                card_token="tok_visa",
-                commission_minor=0,
-                funds_held=True,
-            )
-            processing.collect_events(order)
             answer = NewAnswerWithEvents(scope, f"{run}_{name}", render, "fp", timedelta(hours=24))
-            answer.answering(name)
-            last = processing.events[-1]
-            answer.follows((last.originator_id, last.originator_version))
-            saves.append(processing)
+            saves.append(orders_answered(f"{run}_{name}", 1, answer, name))
             answers.append(answer)
         stored_events = [
             app.mapper.to_stored_event(event) for save in saves for event in save.events
