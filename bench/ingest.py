@@ -6,6 +6,9 @@ Modes, each on a fresh database of its own, at every client level:
           server's), with a per-key rate limit no run reaches (the limiter is not measured);
   app     (a) the same commands through PaymentsApplication.place_checkout on threads, no HTTP:
           the event-store ceiling;
+  appv    (a+) the same while `payments projections run` follows, as `payments serve` runs the
+          views beside the API (with `-o server=serve`, the default): the like-for-like
+          ceiling of the API phase;
   raw     (b) plain psycopg: 1 checkout row + 3 order rows per transaction into scratch tables:
           the database ceiling.
 Then an open-loop phase at a constant rate (120 checkouts/s) for the latency goal, and a
@@ -34,7 +37,7 @@ from payments.bench.harness import (
     free_port,
     ratio,
 )
-from payments.bench.ingest_ceilings import Measured, app_phase, raw_phase
+from payments.bench.ingest_ceilings import Measured, app_phase, app_with_views_phase, raw_phase
 from payments.bench.timing import percentiles_ms
 from payments.bench.workload import ORDERS_PER_CHECKOUT
 
@@ -72,7 +75,7 @@ def run(ctx: BenchContext) -> ScenarioResult:
             "rw_count": rw_count,
         },
     )
-    measured: Measured = {"api": {}, "app1": {}, "app": {}, "raw": {}}
+    measured: Measured = {"api": {}, "app1": {}, "app": {}, "appv": {}, "raw": {}}
 
     open_phase, read_phase = _api_phase(
         ctx,
@@ -86,6 +89,9 @@ def run(ctx: BenchContext) -> ScenarioResult:
         measured,
     )
     app_phase(ctx, levels, count, warmup, measured)
+    views_follow = server_command == "serve"  # `payments api` runs no views beside it
+    if views_follow:
+        app_with_views_phase(ctx, levels, count, warmup, measured)
     raw_phase(ctx, levels, count, warmup, measured)
 
     throughput = Table(
@@ -109,9 +115,12 @@ def run(ctx: BenchContext) -> ScenarioResult:
         "api": "API (HTTP)",
         "app1": "(a1) app, no HTTP, a transaction per save",
         "app": "(a) app, no HTTP, group commit",
+        "appv": "(a+) app, views following",
         "raw": "(b) raw psycopg",
     }
     for mode, label in labels.items():
+        if not measured[mode]:
+            continue
         for level in levels:
             m = measured[mode][level]
             throughput.add(
@@ -135,21 +144,26 @@ def run(ctx: BenchContext) -> ScenarioResult:
             "API",
             "(a1) app",
             "(a) app",
+            "(a+) app, views",
             "(b) raw",
             "API ÷ (a)",
+            "API ÷ (a+)",
             "(a1) ÷ (b)",
             "(a) ÷ (b)",
         ],
     )
     for level in levels:
         api, app1, app, raw = (measured[m][level]["rate"] for m in ("api", "app1", "app", "raw"))
+        appv = measured["appv"][level]["rate"] if views_follow else None
         ratios.add(
             level,
             round(api, 1),
             round(app1, 1),
             round(app, 1),
+            round(appv, 1) if appv is not None else "-",
             round(raw, 1),
             ratio(api, app),
+            ratio(api, appv) if appv is not None else "-",
             ratio(app1, raw),
             ratio(app, raw),
         )
@@ -205,6 +219,16 @@ def run(ctx: BenchContext) -> ScenarioResult:
             top_ratio >= RATIO_GOAL,
         )
     )
+    if views_follow:  # the same goal, the API phase compared with what it runs beside
+        like_ratio = ratio(measured["api"][top]["rate"], measured["appv"][top]["rate"]) or 0.0
+        result.goals.append(
+            Goal(
+                f"API ÷ (a+) at {top} clients (views following both)",
+                f"≥ {RATIO_GOAL}",
+                f"{like_ratio:.3f}",
+                like_ratio >= RATIO_GOAL,
+            )
+        )
     p99_ok = open_phase["p99"] <= P99_GOAL_MS and open_phase["ok"] == open_phase["sent"]
     result.goals.append(
         Goal(

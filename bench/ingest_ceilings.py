@@ -1,6 +1,8 @@
-"""The two ceilings the ingest scenario measures beside the API (bench/ingest.py): (a) the
+"""The ceilings the ingest scenario measures beside the API (bench/ingest.py): (a) the
 same commands through PaymentsApplication.place_checkout on threads, no HTTP (the event
-store's ceiling), and (b) plain psycopg inserts of the same rows (the database's ceiling).
+store's ceiling), (a+) the same while the views follow, as `payments serve` runs them beside
+the API (the like-for-like ceiling of an API phase that runs serve), and (b) plain psycopg
+inserts of the same rows (the database's ceiling).
 """
 
 from __future__ import annotations
@@ -16,13 +18,14 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
 from payments.bench.cpu import per_item_ms
-from payments.bench.harness import BenchContext
+from payments.bench.harness import PAYMENTS, BenchContext, ChildProcess, child_env
 from payments.bench.timing import throughput, timed_parallel
 from payments.bench.workload import checkout_body, place_command
+from payments.projections.catalog import NAMES
 from payments.runtime.config import Settings
 from payments.runtime.services import build_services
 
-# Each level's figures (see figures) by mode ("api", "app1", "app", "raw") and level.
+# Each level's figures (see figures) by mode ("api", "app1", "app", "appv", "raw") and level.
 Measured = dict[str, dict[int, dict[str, Any]]]
 
 RAW_SCHEMA = [
@@ -81,6 +84,54 @@ def app_phase(
                 ctx.log(f"{mode}: {level:>2} threads: {rate:.1f} checkouts/s")
         finally:
             services.close()
+
+
+def app_with_views_phase(
+    ctx: BenchContext, levels: list[int], count: int, warmup: int, measured: Measured
+) -> None:
+    """(a+), mode "appv": the (a) path, group commit, while `payments projections run` (the
+    child process `payments serve` starts) follows its database and applies each checkout
+    as it is saved. `payments serve` runs the views beside the API on the same cores, so
+    this, not (a), is what its API phase is to be compared with (ADR 0018, amendment 14)."""
+    database_url = ctx.create_database("ingest_appv")
+    env = {"PAYMENTS_DATABASE_URL": database_url, "PAYMENTS_GROUP_COMMIT_MAX": "64"}
+    services = build_services(Settings.from_env(env), database_url)
+    views = ChildProcess(
+        "payments projections run",
+        [PAYMENTS, "projections", "run", "--wait"],
+        child_env(PAYMENTS_DATABASE_URL=database_url, PAYMENTS_DATA_DIR=str(ctx.work_dir)),
+        ctx.work_dir / "projections-appv.log",
+    )
+    try:
+        _wait_for_views(services.pool, views)
+        application = services.application
+        _run_threads(ctx, 4, warmup, "warm", application.place_checkout, None)
+        for level in levels:
+            measured.setdefault("appv", {})[level] = _run_threads(
+                ctx, level, count, f"appv{level}", application.place_checkout, level
+            )
+            rate = measured["appv"][level]["rate"]
+            ctx.log(f"appv: {level:>2} threads, views following: {rate:.1f} checkouts/s")
+    finally:
+        views.stop()
+        services.close()
+
+
+def _wait_for_views(pool: ConnectionPool, views: ChildProcess, timeout_s: float = 60.0) -> None:
+    """Until every view of the child says it is running (projection_status)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if views.popen.poll() is not None:
+            raise RuntimeError(f"{views.name} exited: {views.tail()}")
+        with pool.connection() as conn:
+            row = conn.execute(
+                "SELECT count(*) FROM projection_status WHERE state = 'running' AND name = ANY(%s)",
+                (list(NAMES),),
+            ).fetchone()
+        if row is not None and row[0] == len(NAMES):
+            return
+        time.sleep(0.1)
+    raise RuntimeError(f"{views.name} did not start its views within {timeout_s}s: {views.tail()}")
 
 
 def _run_threads(
