@@ -8,6 +8,7 @@ named like one (`cvc`, `cvv`, `cvv2`, `csc`, `security_code`, in any case or spe
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
 
@@ -68,6 +69,7 @@ async def guard_keyed_body(request: Request[Any, Any, Any]) -> None:
     refuse_card_data(decoded)
 
 
+@functools.lru_cache(maxsize=1024)  # the same few keys come in every body
 def _normalised(key: str) -> str:
     return _NOT_ALPHANUMERIC.sub("", key.lower())
 
@@ -85,16 +87,24 @@ def _scan(value: Any, path: str, *, in_card_section: bool, found: list[FieldProb
                 found.append(FieldProblem(field=child, message="a CVC must never be sent"))
             elif key_is_card_number or (in_card_section and normalised in _CARD_ONLY_KEYS):
                 found.append(FieldProblem(field=child, message="a card number must never be sent"))
-            else:
+            elif isinstance(item, dict | list):
                 section = in_card_section or (path == "" and text == CARD_SECTION)
                 _scan(item, child, in_card_section=section, found=found)
+            elif _shows_card_number(item):  # a value: checked here, not by another call
+                found.append(FieldProblem(field=child, message="looks like a card number"))
     elif isinstance(value, list):
         for index, item in enumerate(value):
             _scan(item, f"{path or 'body'}[{index}]", in_card_section=in_card_section, found=found)
-    elif isinstance(value, str | int | float) and not isinstance(value, bool):
-        shown = _text_of(value)
-        if shown is not None and contains_card_number(shown):
-            found.append(FieldProblem(field=path or "body", message="looks like a card number"))
+    elif _shows_card_number(value):
+        found.append(FieldProblem(field=path or "body", message="looks like a card number"))
+
+
+def _shows_card_number(value: Any) -> bool:
+    """Whether a JSON scalar (not an object or array) shows a card number."""
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        return False
+    shown = _text_of(value)
+    return shown is not None and contains_card_number(shown)
 
 
 def _text_of(value: str | int | float) -> str | None:
