@@ -15,7 +15,9 @@ fresh one). Prints checkouts/s per mode and client count, and each ratio to (a).
 MODES (environment, default "bare,api,app") picks the modes; with
 `docs/performance/ablation-experiment.patch` applied to a checkout on PYTHONPATH, a mode
 `api:logs+guard` runs `payments api` with those parts switched off (EXP_DROP: logs,
-headers, prom, control, allow, guard, claim), as in the eighth session's ablation.
+headers, prom, control, allow, guard, claim; parts of the request log alone: logcall,
+logheader, logctx, logpass, rid, logq), as in the eighth and ninth sessions' ablations
+(the ninth's through `paired_ab_experiment.py`).
 """
 
 from __future__ import annotations
