@@ -23,10 +23,19 @@ _STANDARD_ATTRS = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {
 class JsonLinesFormatter(logging.Formatter):
     """Formats a record as one JSON line; extra= fields become keys."""
 
+    def __init__(self) -> None:
+        super().__init__()
+        self._second: tuple[int, str] = (-1, "")  # the last whole second formatted, as text
+
+    def _timestamp(self, record: logging.LogRecord) -> str:
+        second = int(record.created)
+        if second != self._second[0]:  # a race only formats the same second twice
+            self._second = (second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second)))
+        return f"{self._second[1]}.{int(record.msecs):03d}Z"
+
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
-            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
-            + f".{int(record.msecs):03d}Z",
+            "ts": self._timestamp(record),
             "level": record.levelname.lower(),
             "logger": record.name,
             "msg": record.getMessage(),
@@ -43,7 +52,16 @@ class JsonLinesFormatter(logging.Formatter):
 
 
 def configure_logging(level: str = "INFO") -> None:
-    """Send every log record to stderr as JSON lines (idempotent)."""
+    """Send every log record to stderr as JSON lines (idempotent).
+
+    A line carries neither the caller's file and line nor the thread's or process's name or
+    id, so records do not look them up: the access log writes a record per request on the
+    event loop's thread, where the stack walk and lookups cost (docs/performance.md, ninth
+    session). `logging._srcfile = None` is the module's own switch for the stack walk."""
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
+    logging._srcfile = None
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonLinesFormatter())
     root = logging.getLogger()
