@@ -69,8 +69,19 @@ async def guard_keyed_body(request: Request[Any, Any, Any]) -> None:
     refuse_card_data(decoded)
 
 
-@functools.lru_cache(maxsize=1024)  # the same few keys come in every body
 def _normalised(key: str) -> str:
+    if len(key) <= _CACHED_KEY_LENGTH:  # the same few keys come in every body
+        return _normalised_name(key)
+    return _normalised_name.__wrapped__(key)  # not cached
+
+
+# Keys up to this long are normalised once; the cache then holds at most ~64 KiB of them,
+# whatever keys a caller invents.
+_CACHED_KEY_LENGTH = 64
+
+
+@functools.lru_cache(maxsize=1024)
+def _normalised_name(key: str) -> str:
     return _NOT_ALPHANUMERIC.sub("", key.lower())
 
 
