@@ -21,9 +21,9 @@ from payments.bench.cpu import per_item_ms
 from payments.bench.harness import PAYMENTS, BenchContext, ChildProcess, child_env
 from payments.bench.timing import throughput, timed_parallel
 from payments.bench.workload import checkout_body, place_command
-from payments.projections.catalog import NAMES
+from payments.projections.catalog import projection_states
 from payments.runtime.config import Settings
-from payments.runtime.services import build_services
+from payments.runtime.services import Services, build_services
 
 # Each level's figures (see figures) by mode ("api", "app1", "app", "appv", "raw") and level.
 Measured = dict[str, dict[int, dict[str, Any]]]
@@ -103,7 +103,7 @@ def app_with_views_phase(
         ctx.work_dir / "projections-appv.log",
     )
     try:
-        _wait_for_views(services.pool, views)
+        _wait_for_views(services, views)
         application = services.application
         _run_threads(ctx, 4, warmup, "warm", application.place_checkout, None)
         for level in levels:
@@ -117,18 +117,15 @@ def app_with_views_phase(
         services.close()
 
 
-def _wait_for_views(pool: ConnectionPool, views: ChildProcess, timeout_s: float = 60.0) -> None:
-    """Until every view of the child says it is running (projection_status)."""
+def _wait_for_views(services: Services, views: ChildProcess, timeout_s: float = 60.0) -> None:
+    """Until every view runs (its runner holds its lock), as `payments projections status`
+    reads it."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if views.popen.poll() is not None:
             raise RuntimeError(f"{views.name} exited: {views.tail()}")
-        with pool.connection() as conn:
-            row = conn.execute(
-                "SELECT count(*) FROM projection_status WHERE state = 'running' AND name = ANY(%s)",
-                (list(NAMES),),
-            ).fetchone()
-        if row is not None and row[0] == len(NAMES):
+        states = projection_states(services.application, services.pool)
+        if all(state.state == "running" for state in states):
             return
         time.sleep(0.1)
     raise RuntimeError(f"{views.name} did not start its views within {timeout_s}s: {views.tail()}")
