@@ -9,7 +9,7 @@ from litestar.di import NamedDependency, Provide
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
-from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
+from litestar.plugins.prometheus import PrometheusController
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from payments.api.auth import (
@@ -28,6 +28,7 @@ from payments.api.logs import request_logging_middleware
 from payments.api.openapi import finish_document
 from payments.api.problems import EXCEPTION_HANDLERS, problem, problem_response, problem_specs
 from payments.api.reads import freshness_of
+from payments.api.request_metrics import request_metrics_middleware
 from payments.api.routes.actions import AuditActionsController
 from payments.api.routes.audit import AuditController, OrderHistoryController
 from payments.api.routes.dead_letters import DeadLettersController
@@ -112,7 +113,6 @@ def create_app(services: Services, *, tls: bool = False) -> Litestar:
     """The app; `tls`: served over HTTPS by us (the console's cookies are then Secure, as
     they are in production mode or behind a TLS-terminating proxy)."""
     settings = services.settings
-    prometheus = PrometheusConfig(app_name="payments", prefix="payments", group_path=True)
     expose_projection_metrics(lambda: projection_states(services.application, services.pool))
     expose_reconciliation_metrics(
         lambda: services.reconciler.days_behind(datetime.now(UTC).date()),
@@ -162,7 +162,7 @@ def create_app(services: Services, *, tls: bool = False) -> Litestar:
         middleware=[
             request_logging_middleware,
             security_headers_middleware,
-            prometheus.middleware,
+            request_metrics_middleware,
             control_character_middleware,
             allow_header_middleware,
             authentication,

@@ -6,6 +6,7 @@ import re
 from typing import Any
 
 from litestar.testing import TestClient
+from prometheus_client.parser import text_string_to_metric_families
 
 Client = TestClient  # type: ignore[type-arg]
 
@@ -123,3 +124,25 @@ def test_unknown_schema_paths_are_404_problems(client: Client) -> None:
     response = client.get("/schema/nothing-here")
     assert response.status_code == 404
     assert response.headers["content-type"] == "application/problem+json"
+
+
+def sample(text: str, name: str, **labels: str) -> float:
+    """One sample's value in Prometheus text (0 when absent)."""
+    for family in text_string_to_metric_families(text):
+        for found in family.samples:
+            if found.name == name and labels.items() <= found.labels.items():
+                return float(found.value)
+    return 0.0
+
+
+def test_request_metrics_count_and_time_each_route_by_its_template(client: Client) -> None:
+    route = {"method": "GET", "path": "/payments/{payment_order_id}", "app_name": "payments"}
+    before = client.get("/metrics").text
+    for missing in ("po_metrics_a", "po_metrics_b"):
+        assert client.get(f"/payments/{missing}").status_code == 404
+    after = client.get("/metrics").text
+    for name in ("payments_requests_total", "payments_request_duration_seconds_count"):
+        counted = sample(after, name, **route, status_code="404")
+        assert counted - sample(before, name, **route, status_code="404") == 2, name
+    assert sample(after, "payments_requests_in_progress", **route, status_code="200") == 0
+    assert "payments_requests_error_total" in after
