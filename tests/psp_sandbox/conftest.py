@@ -217,6 +217,17 @@ def make_charge(client: httpx.Client, make_token: TokenMaker) -> ChargeMaker:
     return charge
 
 
+def post_refund(
+    client: httpx.Client, key: str, charge: str, amount: int | None = None, **extra: Any
+) -> httpx.Response:
+    """POST /v1/refunds for `charge` under Idempotency-Key `key` (reference "rf_1" unless
+    given; no amount: the whole rest); `extra` fields go into the body as they are."""
+    body: dict[str, Any] = {"charge": charge, "reference": extra.pop("reference", "rf_1")}
+    if amount is not None:
+        body["amount"] = amount
+    return client.post("/v1/refunds", json={**body, **extra}, headers={"Idempotency-Key": key})
+
+
 def table_counts(db_path: Path) -> dict[str, int]:
     """Rows per table of a running sandbox's database, read beside it (WAL allows a reader)."""
     uri = f"file:{db_path}?mode=ro"

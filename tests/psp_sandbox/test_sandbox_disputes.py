@@ -12,6 +12,7 @@ from tests.psp_sandbox.conftest import (
     SandboxProcess,
     SandboxStarter,
     WebhookReceiver,
+    post_refund,
     table_counts,
 )
 
@@ -27,15 +28,6 @@ def _instant(text: str) -> datetime:
 
 def _open(client: httpx.Client, charge_id: str, **extra: Any) -> httpx.Response:
     return client.post("/admin/disputes", json={"charge": charge_id, **extra})
-
-
-def _refund(
-    client: httpx.Client, key: str, charge_id: str, amount: int | None = None
-) -> httpx.Response:
-    body: dict[str, Any] = {"charge": charge_id, "reference": key}
-    if amount is not None:
-        body["amount"] = amount
-    return client.post("/v1/refunds", json=body, headers={"Idempotency-Key": key})
 
 
 def _evidence(client: httpx.Client, dispute_id: str, text: str) -> httpx.Response:
@@ -68,14 +60,14 @@ def test_an_admin_opens_one_dispute_on_a_succeeded_charge(
     sandbox: SandboxProcess, client: httpx.Client, make_charge: ChargeMaker
 ) -> None:
     charge = make_charge(amount=1000)
-    assert _refund(client, "rf", charge["id"], 300).status_code == 201
+    assert post_refund(client, "rf", charge["id"], 300, reference="rf").status_code == 201
     opened = _open(client, charge["id"], reason="product_not_received")
     assert opened.status_code == 201
     assert (opened.json()["amount"], opened.json()["reason"]) == (700, "product_not_received")
     before = table_counts(sandbox.db_path)
     again = _open(client, charge["id"])
     assert (again.status_code, again.json()["title"]) == (409, "Charge already disputed")
-    refund = _refund(client, "rf2", charge["id"])
+    refund = post_refund(client, "rf2", charge["id"], reference="rf2")
     assert (refund.status_code, refund.json()["title"]) == (422, "Charge disputed")
     assert table_counts(sandbox.db_path) == before
 

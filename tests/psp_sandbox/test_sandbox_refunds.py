@@ -13,6 +13,7 @@ from tests.psp_sandbox.conftest import (
     ChargeMaker,
     SandboxProcess,
     WebhookReceiver,
+    post_refund,
     table_counts,
 )
 
@@ -22,20 +23,11 @@ REFUND_FIELDS = {
 }  # fmt: skip
 
 
-def _refund(
-    client: httpx.Client, key: str, charge: str, amount: int | None = None, **extra: Any
-) -> httpx.Response:
-    body: dict[str, Any] = {"charge": charge, "reference": extra.pop("reference", "rf_1")}
-    if amount is not None:
-        body["amount"] = amount
-    return client.post("/v1/refunds", json={**body, **extra}, headers={"Idempotency-Key": key})
-
-
 def test_a_refund_of_a_succeeded_charge_succeeds_with_a_signed_webhook(
     client: httpx.Client, make_charge: ChargeMaker, webhook_receiver: WebhookReceiver
 ) -> None:
     charge = make_charge(amount=1000)
-    answer = _refund(client, "rf-key", charge["id"], 400, reason="requested_by_customer")
+    answer = post_refund(client, "rf-key", charge["id"], 400, reason="requested_by_customer")
     assert answer.status_code == 201
     refund = answer.json()
     assert set(refund) == REFUND_FIELDS
@@ -66,10 +58,10 @@ def test_without_an_amount_what_is_left_is_refunded(
     client: httpx.Client, make_charge: ChargeMaker
 ) -> None:
     charge = make_charge(amount=1000)
-    assert _refund(client, "k1", charge["id"], 300).json()["amount"] == 300
-    rest = _refund(client, "k2", charge["id"], reference="rf_2")
+    assert post_refund(client, "k1", charge["id"], 300).json()["amount"] == 300
+    rest = post_refund(client, "k2", charge["id"], reference="rf_2")
     assert (rest.status_code, rest.json()["amount"]) == (201, 700)
-    nothing_left = _refund(client, "k3", charge["id"], reference="rf_3")
+    nothing_left = post_refund(client, "k3", charge["id"], reference="rf_3")
     assert (nothing_left.status_code, nothing_left.json()["title"]) == (
         422,
         "Charge fully refunded",
@@ -80,9 +72,9 @@ def test_a_refund_beyond_what_is_left_is_refused_and_stores_nothing(
     sandbox: SandboxProcess, client: httpx.Client, make_charge: ChargeMaker
 ) -> None:
     charge = make_charge(amount=1000)
-    assert _refund(client, "k1", charge["id"], 600).status_code == 201
+    assert post_refund(client, "k1", charge["id"], 600).status_code == 201
     before = table_counts(sandbox.db_path)
-    answer = _refund(client, "k2", charge["id"], 401, reference="rf_2")
+    answer = post_refund(client, "k2", charge["id"], 401, reference="rf_2")
     assert answer.status_code == 422
     assert answer.headers["content-type"].startswith("application/problem+json")
     problem = answer.json()
@@ -91,18 +83,18 @@ def test_a_refund_beyond_what_is_left_is_refused_and_stores_nothing(
         {"field": "amount", "message": "400 of the charge's 1000 is left to refund"}
     ]
     assert table_counts(sandbox.db_path) == before
-    assert _refund(client, "k2", charge["id"], 400, reference="rf_2").status_code == 201
+    assert post_refund(client, "k2", charge["id"], 400, reference="rf_2").status_code == 201
 
 
 def test_the_same_key_replays_and_another_body_with_it_is_refused(
     sandbox: SandboxProcess, client: httpx.Client, make_charge: ChargeMaker
 ) -> None:
     charge = make_charge(amount=1000)
-    first = _refund(client, "rf-replay", charge["id"], 100)
-    again = _refund(client, "rf-replay", charge["id"], 100)
+    first = post_refund(client, "rf-replay", charge["id"], 100)
+    again = post_refund(client, "rf-replay", charge["id"], 100)
     assert (again.status_code, again.content) == (201, first.content)
     assert again.headers["Idempotent-Replayed"] == "true"
-    other = _refund(client, "rf-replay", charge["id"], 200)
+    other = post_refund(client, "rf-replay", charge["id"], 200)
     assert (other.status_code, other.json()["title"]) == (422, "Idempotency key reused")
     assert table_counts(sandbox.db_path)["refunds"] == 1
 
@@ -111,11 +103,13 @@ def test_twenty_concurrent_refunds_of_the_last_cent_accept_exactly_one(
     sandbox: SandboxProcess, client: httpx.Client, make_charge: ChargeMaker
 ) -> None:
     charge = make_charge(amount=1000)
-    assert _refund(client, "first", charge["id"], 999).status_code == 201
+    assert post_refund(client, "first", charge["id"], 999).status_code == 201
 
     def last_cent(index: int) -> int:
         with httpx.Client(base_url=sandbox.base_url, timeout=10) as own:
-            return _refund(own, f"cent-{index}", charge["id"], 1, reference=f"c{index}").status_code
+            return post_refund(
+                own, f"cent-{index}", charge["id"], 1, reference=f"c{index}"
+            ).status_code
 
     with ThreadPoolExecutor(max_workers=20) as pool:
         statuses = list(pool.map(last_cent, range(20)))
@@ -128,11 +122,11 @@ def test_refunds_of_the_refund_failing_card_fail_and_give_the_amount_back(
 ) -> None:
     charge = make_charge("4000000000005126", amount=1000)
     assert charge["status"] == "succeeded"
-    failed = _refund(client, "f1", charge["id"])
+    failed = post_refund(client, "f1", charge["id"])
     assert failed.status_code == 201
     assert (failed.json()["status"], failed.json()["failure_code"]) == ("failed", "refund_failed")
     assert webhook_receiver.wait_for_event("refund.failed")["data"]["object"] == failed.json()
-    again = _refund(client, "f2", charge["id"], reference="rf_2")
+    again = post_refund(client, "f2", charge["id"], reference="rf_2")
     assert (again.json()["amount"], again.json()["status"]) == (1000, "failed")
 
 
@@ -142,9 +136,9 @@ def test_a_refund_of_a_pending_card_charge_is_pending_then_succeeds(
     charge = make_charge("4000000000003220", amount=1000)
     assert charge["status"] == "pending"
     webhook_receiver.wait_for_event("charge.succeeded")
-    pending = _refund(client, "p1", charge["id"], 1000)
+    pending = post_refund(client, "p1", charge["id"], 1000)
     assert (pending.status_code, pending.json()["status"]) == (202, "pending")
-    assert _refund(client, "p2", charge["id"], 1, reference="rf_2").status_code == 422
+    assert post_refund(client, "p2", charge["id"], 1, reference="rf_2").status_code == 422
     event = webhook_receiver.wait_for_event("refund.succeeded")
     assert (event["data"]["object"]["id"], event["data"]["object"]["status"]) == (
         pending.json()["id"],
@@ -205,10 +199,10 @@ def test_refunds_meet_the_request_faults_aimed_at_them(
         {"kind": "charged_but_500", "endpoint": "refunds", "count": 1},
     ]
     assert client.post("/admin/faults", json=rules).status_code == 201
-    assert _refund(client, "faulty", charge["id"], 100).status_code == 503
+    assert post_refund(client, "faulty", charge["id"], 100).status_code == 503
     assert table_counts(sandbox.db_path)["refunds"] == 0
-    assert _refund(client, "faulty", charge["id"], 100).status_code == 500
-    replay = _refund(client, "faulty", charge["id"], 100)
+    assert post_refund(client, "faulty", charge["id"], 100).status_code == 500
+    replay = post_refund(client, "faulty", charge["id"], 100)
     assert (replay.status_code, replay.headers["Idempotent-Replayed"]) == (201, "true")
     assert table_counts(sandbox.db_path)["refunds"] == 1
 
@@ -218,7 +212,7 @@ def test_a_body_over_the_size_limit_is_a_413_problem_and_stores_nothing(
 ) -> None:
     charge = make_charge(amount=1000)
     before = table_counts(sandbox.db_path)
-    huge = _refund(client, "huge", charge["id"], 100, reason="x" * 70_000)
+    huge = post_refund(client, "huge", charge["id"], 100, reason="x" * 70_000)
     assert huge.status_code == 413
     assert huge.headers["content-type"].startswith("application/problem+json")
     assert table_counts(sandbox.db_path) == before
