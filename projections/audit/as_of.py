@@ -184,9 +184,7 @@ def statement_as_of(
         for line in state.tail
         if line.account == account and (line.position, line.line) > start
     ]
-    page = lines[:limit]
-    more = len(lines) > limit and page
-    return StatementPage(page, EntryKey(page[-1].position, page[-1].line) if more else None)
+    return StatementPage.of(lines, limit)
 
 
 def trial_balance_as_of(

@@ -64,6 +64,15 @@ class StatementPage:
     entries: list[EntryLine]
     next_key: EntryKey | None
 
+    @classmethod
+    def of(cls, lines: list[EntryLine], limit: int) -> StatementPage:
+        """A statement page from the account's entries after the requested key, oldest first
+        (a read asks for `limit + 1` of them): the first `limit`, and the key where the next
+        page starts when more follow (None on the last page)."""
+        page = lines[:limit]
+        more = len(lines) > limit and page
+        return cls(page, EntryKey(page[-1].position, page[-1].line) if more else None)
+
 
 @dataclass(frozen=True, slots=True)
 class TrialBalance:
@@ -159,9 +168,7 @@ class InMemoryLedger(InMemoryTermsView):
             for e in self._entries.get(account, [])
             if after is None or EntryKey(e.position, e.line) > after
         ]
-        page = lines[:limit]
-        more = len(lines) > limit and page
-        return StatementPage(page, EntryKey(page[-1].position, page[-1].line) if more else None)
+        return StatementPage.of(lines, limit)
 
     def trial_balance(self) -> TrialBalance:
         balances = (self.balance(account) for account in sorted(self._entries))

@@ -180,10 +180,7 @@ class PostgresLedger(PostgresView):
             "ORDER BY position, line LIMIT %s",
             (account, *start, limit + 1),
         )
-        lines = [_entry(row) for row in rows]
-        page = lines[:limit]
-        more = len(lines) > limit and page
-        return StatementPage(page, EntryKey(page[-1].position, page[-1].line) if more else None)
+        return StatementPage.of([_entry(row) for row in rows], limit)
 
     def balance_through(
         self,
