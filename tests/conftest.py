@@ -12,11 +12,18 @@ from typing import Any
 
 import psycopg
 import pytest
+from hypothesis import settings
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from payments.runtime.config import Settings
 from payments.runtime.database import EMBEDDED_MAX_CONNECTIONS, embedded_server
 from payments.runtime.services import Services, build_services
+
+# No property test is timed: Hypothesis's default 200 ms deadline per example failed a
+# settlement round trip once on a loaded 2-core machine, and a test never gates on
+# wall-clock time (performance is measured in bench/).
+settings.register_profile("payments", deadline=None)
+settings.load_profile("payments")
 
 
 def _create_database(admin_url: str) -> str:
