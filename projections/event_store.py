@@ -19,7 +19,6 @@ from uuid import UUID
 from eventsourcing.application import Application
 from eventsourcing.persistence import InterfaceError, Notification, OperationalError, StoredEvent
 from eventsourcing.postgres import (
-    PostgresAggregateRecorder,
     PostgresApplicationRecorder,
     PostgresDatastore,
 )
@@ -68,12 +67,26 @@ class PaymentsRecorder(PostgresApplicationRecorder):
     Here the same transaction is three statements: the lock and the notify in one simple
     query, the insert, the commit. An ordinary execute flushes all it sends before it reads.
     Same lock (notification ids in commit order), same notify, same errors, same ids.
+
+    The insert sends the events as four arrays in binary (ids, versions, topics, states), not
+    as the library's one array of its composite type: psycopg adapts a composite array in
+    Python, value by value as text (418 µs for the 24 events of six checkouts, 36 µs so;
+    the same rows, in the same order, with the same ids returned).
     """
 
     def __init__(self, datastore: PostgresDatastore, *, events_table_name: str = EVENTS_TABLE):
         super().__init__(datastore, events_table_name=events_table_name)
         notify = sql.SQL("NOTIFY {}").format(sql.Identifier(self.channel_name))
         self.lock_and_notify = sql.SQL("; ").join([*self.lock_table_statements, notify])
+        self.insert_columns = sql.SQL(
+            "INSERT INTO {schema}.{table} (originator_id, originator_version, topic, state) "
+            "SELECT * FROM unnest(%b::{id_type}[], %b::bigint[], %b::text[], %b::bytea[]) "
+            "RETURNING notification_id"
+        ).format(
+            schema=sql.Identifier(datastore.schema),
+            table=sql.Identifier(events_table_name),
+            id_type=sql.Identifier(datastore.originator_id_type),
+        )
 
     def create_table(self) -> None:
         """The library's, one process at a time: two processes starting together (the API
@@ -102,7 +115,15 @@ class PaymentsRecorder(PostgresApplicationRecorder):
             if not stored_events:
                 return None
             curs.execute(self.lock_and_notify)  # no parameters: the simple query protocol
-            PostgresAggregateRecorder._insert_stored_events(self, curs, stored_events, **kwargs)
+            curs.execute(
+                self.insert_columns,
+                (
+                    [event.originator_id for event in stored_events],
+                    [event.originator_version for event in stored_events],
+                    [event.topic for event in stored_events],
+                    [event.state for event in stored_events],
+                ),
+            )
             ids = self._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
             if ids is not None and any(issubclass(kind, AtPosition) for kind in by_class):
                 positions = {

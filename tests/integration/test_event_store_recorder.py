@@ -120,3 +120,23 @@ def test_processes_starting_together_create_the_tables_one_at_a_time(
     for factory in factories:
         factory.close()
     assert errors == []
+
+
+def test_a_save_of_several_aggregates_stores_each_row_as_given_in_order(
+    recorder: PaymentsRecorder, fresh_database_url: str
+) -> None:
+    """The insert sends ids, versions, topics and states as four arrays: each row must come
+    back whole and in the save's order, positions returned in that order."""
+    mixed = [e for pair in zip(_events(3, 50), _events(3, 0), strict=True) for e in pair]
+    mixed.append(StoredEvent(uuid.uuid4(), 2**40, "tests.Other.Topic.v2 ünïcode", b"\x00\xff"))
+    positions = _insert(recorder, mixed)
+    assert positions == list(range(1, len(mixed) + 1))
+    with psycopg.connect(fresh_database_url) as conn:
+        rows = conn.execute(
+            "SELECT notification_id, originator_id, originator_version, topic, state "
+            f'FROM "{recorder.events_table_name}" ORDER BY notification_id'
+        ).fetchall()
+    assert rows == [
+        (position, e.originator_id, e.originator_version, e.topic, e.state)
+        for position, e in zip(positions, mixed, strict=True)
+    ]
