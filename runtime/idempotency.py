@@ -12,6 +12,7 @@ from datetime import timedelta
 from enum import Enum
 from typing import Any, Generic, TypeVar
 
+import msgspec
 from psycopg import Cursor
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
@@ -67,6 +68,13 @@ class StoredResponse:
 class Claim:
     outcome: ClaimOutcome
     stored: StoredResponse | None = None
+
+
+def _json(headers: Mapping[str, str]) -> str:
+    """An answer's headers as JSON text, which the statement casts to jsonb: sent in a binary
+    array of text, they are adapted at a fraction of the cost of psycopg's `Jsonb` values,
+    which it adapts in Python one by one (ADR 0018 amendment 16)."""
+    return msgspec.json.encode(headers).decode()
 
 
 def valid_key(key: str) -> bool:
@@ -199,8 +207,8 @@ class AnswerWithEvents(AtPosition, Generic[T]):
         cursor.execute(
             """
             UPDATE idempotency_keys k SET state = 'done', response_status = a.status,
-                response_body = a.body, response_headers = a.headers
-            FROM unnest(%s::text[], %s::text[], %s::int[], %s::bytea[], %s::jsonb[])
+                response_body = a.body, response_headers = a.headers::jsonb
+            FROM unnest(%b::text[], %b::text[], %b::int[], %b::bytea[], %b::text[])
                 AS a (scope, key, status, body, headers)
             WHERE k.scope = a.scope AND k.key = a.key
             """,
@@ -209,7 +217,7 @@ class AnswerWithEvents(AtPosition, Generic[T]):
                 [row.key for row in rows],
                 [answer.status for answer in answers],
                 [answer.body for answer in answers],
-                [Jsonb(answer.headers) for answer in answers],
+                [_json(answer.headers) for answer in answers],
             ),
         )
 
@@ -244,10 +252,10 @@ class NewAnswerWithEvents(AnswerWithEvents[T]):
             """
             INSERT INTO idempotency_keys (scope, key, request_fingerprint, state, lease_until,
                 response_status, response_body, response_headers, expires_at)
-            SELECT a.scope, a.key, a.fingerprint, 'done', now(), a.status, a.body, a.headers,
-                now() + a.ttl
-            FROM unnest(%s::text[], %s::text[], %s::text[], %s::int[], %s::bytea[],
-                %s::jsonb[], %s::interval[])
+            SELECT a.scope, a.key, a.fingerprint, 'done', now(), a.status, a.body,
+                a.headers::jsonb, now() + a.ttl
+            FROM unnest(%b::text[], %b::text[], %b::text[], %b::int[], %b::bytea[],
+                %b::text[], %b::interval[])
                 AS a (scope, key, fingerprint, status, body, headers, ttl)
             """,
             (
@@ -256,7 +264,7 @@ class NewAnswerWithEvents(AnswerWithEvents[T]):
                 [row.fingerprint for row in new],
                 [answer.status for answer in answers],
                 [answer.body for answer in answers],
-                [Jsonb(answer.headers) for answer in answers],
+                [_json(answer.headers) for answer in answers],
                 [row.ttl for row in new],
             ),
         )

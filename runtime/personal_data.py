@@ -106,7 +106,7 @@ class NewKey:
         rows = sorted(rows, key=lambda row: row.subject_digest)
         cursor.execute(
             "INSERT INTO privacy_keys (key_id, subject_digest, key) "
-            "SELECT * FROM unnest(%s::uuid[], %s::text[], %s::bytea[])",
+            "SELECT * FROM unnest(%b::uuid[], %b::text[], %b::bytea[])",
             (
                 [row.key_id for row in rows],
                 [row.subject_digest for row in rows],

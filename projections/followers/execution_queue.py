@@ -189,25 +189,25 @@ class ExecutionQueue:
 _WRITES: dict[str, str] = {
     "enqueue_new": """
         INSERT INTO execution_queue (aggregate_uuid, kind, due_at)
-        SELECT u, 'execute', d FROM unnest(%s::uuid[], %s::timestamptz[]) AS t(u, d)
+        SELECT u, 'execute', d FROM unnest(%b::uuid[], %b::timestamptz[]) AS t(u, d)
         ON CONFLICT (aggregate_uuid) DO NOTHING
         """,
     "enqueue": """
         INSERT INTO execution_queue (aggregate_uuid, kind, due_at)
-        SELECT * FROM unnest(%s::uuid[], %s::text[], %s::timestamptz[])
+        SELECT * FROM unnest(%b::uuid[], %b::text[], %b::timestamptz[])
         ON CONFLICT (aggregate_uuid) DO UPDATE SET kind = EXCLUDED.kind, due_at = EXCLUDED.due_at,
             requeries = 0
         """,
-    "dequeue": "DELETE FROM execution_queue WHERE aggregate_uuid = ANY(%s::uuid[])",
+    "dequeue": "DELETE FROM execution_queue WHERE aggregate_uuid = ANY(%b::uuid[])",
     "add_dead_letter": """
         INSERT INTO dead_letters (aggregate_uuid, reference, attempts, last_error,
             dead_lettered_at, target)
-        SELECT * FROM unnest(%s::uuid[], %s::text[], %s::int[], %s::text[],
-            %s::timestamptz[], %s::text[])
+        SELECT * FROM unnest(%b::uuid[], %b::text[], %b::int[], %b::text[],
+            %b::timestamptz[], %b::text[])
         ON CONFLICT (aggregate_uuid) DO UPDATE SET attempts = EXCLUDED.attempts,
             last_error = EXCLUDED.last_error, dead_lettered_at = EXCLUDED.dead_lettered_at
         """,
-    "remove_dead_letter": "DELETE FROM dead_letters WHERE aggregate_uuid = ANY(%s::uuid[])",
+    "remove_dead_letter": "DELETE FROM dead_letters WHERE aggregate_uuid = ANY(%b::uuid[])",
 }
 
 
