@@ -181,7 +181,7 @@ def _events_of(
         return []
     query = sql.SQL(
         "SELECT originator_id, originator_version, topic, state FROM {} "
-        "WHERE originator_id = ANY(%s) AND (NOT %s OR originator_version = 1) "
+        "WHERE originator_id = ANY(%b) AND (NOT %s OR originator_version = 1) "
         "ORDER BY originator_id, originator_version"
     ).format(EVENTS)
     return [
@@ -224,7 +224,7 @@ def aggregate_events(
 
 def topics_at(conn: Connection[Any], positions: Iterable[int]) -> dict[int, str]:
     """The topic of the event at each position."""
-    query = sql.SQL("SELECT notification_id, topic FROM {} WHERE notification_id = ANY(%s)")
+    query = sql.SQL("SELECT notification_id, topic FROM {} WHERE notification_id = ANY(%b)")
     rows = conn.execute(query.format(EVENTS), (sorted(set(positions)),)).fetchall()
     return {int(position): str(topic) for position, topic in rows}
 

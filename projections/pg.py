@@ -218,7 +218,7 @@ def load_terms(conn: Connection, table: str, events: Sequence[TrackedEvent]) -> 
     if not wanted:
         return TermsBook()
     rows = conn.execute(
-        f"SELECT {', '.join(_TERMS_COLUMNS)} FROM {table} WHERE order_uuid = ANY(%s)",
+        f"SELECT {', '.join(_TERMS_COLUMNS)} FROM {table} WHERE order_uuid = ANY(%b)",
         (list(wanted),),
     ).fetchall()
     return TermsBook(OrderTerms(*row) for row in rows)

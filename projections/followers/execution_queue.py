@@ -134,7 +134,7 @@ class ExecutionQueue:
             return
         with self.pool.connection() as conn, conn.transaction():
             conn.execute(
-                "DELETE FROM execution_queue WHERE aggregate_uuid = ANY(%s) AND lease_owner = %s",
+                "DELETE FROM execution_queue WHERE aggregate_uuid = ANY(%b) AND lease_owner = %s",
                 (list(aggregate_uuids), owner),
             )
 

@@ -151,7 +151,7 @@ class AuditActionsView(PostgresView):
         key_ids: dict[Any, str] = (
             dict(
                 conn.execute(
-                    f"SELECT key_uuid, key_id FROM {keys} WHERE key_uuid = ANY(%s)", (wanted,)
+                    f"SELECT key_uuid, key_id FROM {keys} WHERE key_uuid = ANY(%b)", (wanted,)
                 ).fetchall()
             )
             if wanted

@@ -204,7 +204,7 @@ class PostgresOrderStatusView(PostgresView):
         records = fetch_all(
             self.pool,
             f"SELECT {', '.join(ORDER_COLUMNS)} FROM {self.t('order_status')} "
-            "WHERE payment_order_id = ANY(%s)",
+            "WHERE payment_order_id = ANY(%b)",
             (list(payment_order_ids),),
         )
         by_id = {r.payment_order_id: r for r in (OrderStatus(*record) for record in records)}
@@ -272,7 +272,7 @@ def _folded(
     stored row, or none, folded with the aggregate's events of the batch."""
     rows: dict[UUID, Row | None] = {e.event.originator_id: None for e in events}
     for record in conn.execute(
-        f"SELECT {', '.join(columns)} FROM {table} WHERE {columns[0]} = ANY(%s)", (list(rows),)
+        f"SELECT {', '.join(columns)} FROM {table} WHERE {columns[0]} = ANY(%b)", (list(rows),)
     ):
         rows[record[0]] = row_of(record)
     folded: dict[UUID, Row] = {}

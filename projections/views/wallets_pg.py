@@ -99,7 +99,7 @@ class PostgresWallets(PostgresView):
         wallets: dict[str, Wallet | None] = dict.fromkeys(sellers)
         for row in conn.execute(
             f"SELECT {', '.join(WALLET_COLUMNS)} FROM {self.t('seller_balances')} "
-            "WHERE seller_account = ANY(%s)",
+            "WHERE seller_account = ANY(%b)",
             (sellers,),
         ):
             wallets[row[0]] = Wallet(*row)
