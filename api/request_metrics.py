@@ -17,6 +17,7 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from prometheus_client import Counter, Gauge, Histogram
 
 APP_NAME = "payments"
+UNMATCHED = "<unmatched>"  # the path label of a request that reached no route
 _LABELS = ("method", "path", "status_code", "app_name")
 REQUESTS = Counter("payments_requests_total", "Total requests", _LABELS)
 DURATION = Histogram("payments_request_duration_seconds", "Request duration, in seconds", _LABELS)
@@ -40,7 +41,8 @@ def request_metrics_middleware(app: ASGIApp) -> ASGIApp:
         if scope["type"] != "http":  # type: ignore[comparison-overlap]
             await app(scope, receive, send)
             return
-        route: Route = (str(scope.get("method")), scope.get("path_template") or scope["path"])
+        # Never the raw path: a caller choosing paths would choose the metric's series.
+        route: Route = (str(scope.get("method")), scope.get("path_template") or UNMATCHED)
         gauge = in_progress.get(route)
         if gauge is None:  # like Litestar's, the gauge's status label is always 200
             gauge = in_progress[route] = IN_PROGRESS.labels(*route, 200, APP_NAME)

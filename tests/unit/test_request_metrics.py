@@ -30,12 +30,13 @@ def run_to_end(step: Coroutine[Any, Any, None]) -> None:
     raise AssertionError("the middleware waited on something")
 
 
-def call(status: int | None) -> None:
-    """One request through the middleware to an app answering `status` (None: it raises)."""
+def call(status: int | None, template: str | None = ROUTE["path"]) -> None:
+    """One request through the middleware to an app answering `status` (None: it raises),
+    routed to `template` (None: to no route)."""
     sent: list[dict[str, Any]] = []
 
     async def app(scope: Any, receive: Any, send: Any) -> None:
-        assert value("payments_requests_in_progress", 200) == 1
+        assert value("payments_requests_in_progress", 200) == (template is not None)
         if status is None:
             raise RuntimeError("the handler failed")
         await send({"type": "http.response.start", "status": status, "headers": []})
@@ -48,7 +49,8 @@ def call(status: int | None) -> None:
         return {"type": "http.request", "body": b"", "more_body": False}
 
     scope = {"type": "http", "method": "POST", "path": "/metrics-test/7"}
-    scope["path_template"] = ROUTE["path"]
+    if template is not None:
+        scope["path_template"] = template
     run_to_end(request_metrics_middleware(app)(scope, receive, send))  # type: ignore[arg-type]
     assert [m["type"] for m in sent] == ["http.response.start", "http.response.body"]
 
@@ -75,3 +77,12 @@ def test_a_request_that_raises_is_counted_as_a_500_and_leaves_nothing_in_progres
         call(None)
     assert value("payments_requests_error_total", 500) - before == 1
     assert value("payments_requests_in_progress", 200) == 0
+
+
+def test_a_request_no_route_matched_is_counted_under_one_label_never_its_path() -> None:
+    unmatched = {**ROUTE, "path": "<unmatched>", "status_code": "404"}
+    before = REGISTRY.get_sample_value("payments_requests_total", unmatched) or 0.0
+    call(404, template=None)
+    assert REGISTRY.get_sample_value("payments_requests_total", unmatched) == before + 1
+    raw = {**unmatched, "path": "/metrics-test/7"}
+    assert REGISTRY.get_sample_value("payments_requests_total", raw) is None
