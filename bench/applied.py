@@ -23,6 +23,7 @@ from typing import Any
 import httpx
 import msgspec
 
+from payments.bench.day_cpu import StageCpu
 from payments.bench.harness import (
     PAYMENTS,
     BenchContext,
@@ -79,6 +80,7 @@ def run(ctx: BenchContext) -> ScenarioResult:
         "PAYMENTS_EXECUTOR_BATCH_SIZE": str(batch),
     }
     children: list[ChildProcess] = []
+    cpu = StageCpu()
 
     def child(name: str, args: list[str], extra: dict[str, str]) -> ChildProcess:
         process = ChildProcess(name, args, child_env(**extra), ctx.work_dir / f"{name}.log")
@@ -100,8 +102,16 @@ def run(ctx: BenchContext) -> ScenarioResult:
         api = child("api", [PAYMENTS, "api"], {**env, "PAYMENTS_API_PROCESSES": str(api_processes)})
         sandbox.wait_http(f"{psp_url}/health")
         api.wait_http(f"{api_url}/health")
-        child("worker", [PAYMENTS, "worker"], env)
-        child("projections", [PAYMENTS, "projections", "run"], env)
+        worker = child("worker", [PAYMENTS, "worker"], env)
+        projections = child("projections", [PAYMENTS, "projections", "run"], env)
+        cpu.roles.update(
+            {
+                "psp sandbox": sandbox.pid,
+                "payments api": api.pid,
+                "worker": worker.pid,
+                "projections": projections.pid,
+            }
+        )
         if latency_ms:
             rule = {"kind": "latency", "latency_ms": latency_ms, "count": 10 * orders + 1000}
             httpx.post(
@@ -112,9 +122,10 @@ def run(ctx: BenchContext) -> ScenarioResult:
         services = build_services(Settings.from_env(env), database_url)
         views = LiveViews.on(services.pool)
         prefix = f"ap{uuid.uuid4().hex[:6]}"
-        measured = _measure(
-            ctx, api_url, key, prefix, token, checkouts, clients, views, sample_s, deadline_s
-        )
+        with cpu.stage("applied"):
+            measured = _measure(
+                ctx, api_url, key, prefix, token, checkouts, clients, views, sample_s, deadline_s
+            )
     finally:
         if services is not None:
             services.close()
@@ -139,6 +150,13 @@ def run(ctx: BenchContext) -> ScenarioResult:
         f"p50 {lag['p50']:,.0f}, p95 {lag['p95']:,.0f}, p99 {lag['p99']:,.0f}",
     )
     result.tables.append(rates)
+    by_process = cpu.table(
+        {"applied": measured["orders"]},
+        "applied: CPU seconds by process, first POST to last order applied, and ms per order",
+    )
+    if by_process is not None:
+        result.tables.append(by_process)
+        result.data["cpu_seconds"] = cpu.stages
     result.goals.append(
         Goal(
             "applied orders/s end to end (50 ms PSP)",

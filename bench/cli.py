@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import os
 import shutil
 import signal
 import tempfile
@@ -61,6 +62,7 @@ def bench(
         print_result,
         write_result,
     )
+    from payments.bench.provenance import Machine, code_revision, loop_steps_per_second
     from payments.bench.scenarios import SCENARIOS
     from payments.runtime.logs import configure_logging
 
@@ -90,6 +92,11 @@ def bench(
     chosen = list(scenarios) or list(SCENARIOS)
     with database_server(database_url) as (admin_url, kind):
         console.print(f"database: {kind}, PostgreSQL {database_server_version(admin_url)}")
+        commit, loop_speed = code_revision(), loop_steps_per_second()
+        console.print(
+            f"code: {commit}; machine: {os.cpu_count()} cores, a pure-Python loop at "
+            f"{loop_speed:.1f} M steps/s (compare runs on other machines against it)"
+        )
         for name in chosen:
             work_dir = Path(tempfile.mkdtemp(prefix=f"payments-bench-{name}-"))
             work_dir.chmod(0o755)
@@ -101,14 +108,25 @@ def bench(
                 work_dir=work_dir,
                 console=console,
             )
-            started = datetime.now(UTC)
+            started, machine = datetime.now(UTC), Machine.start()
             console.rule(f"{name}{' (quick)' if quick else ''}")
             try:
                 result = SCENARIOS[name](context)
             finally:
                 context.drop_databases()
+            machine.finish()
             print_result(console, result)
-            path = write_result(out, result, quick=quick, database=kind, started=started)
+            console.print(f"measured at {commit} on {kind}: {machine.describe()}")
+            measured_on = {
+                "commit": commit,
+                "loop_million_steps_per_s": loop_speed,
+                "load_average_before": machine.load_before,
+                "load_average_after": machine.load_after,
+                "cores_busy_share": machine.busy_share,
+            }
+            path = write_result(
+                out, result, quick=quick, database=kind, started=started, measured_on=measured_on
+            )
             console.print(f"wrote {path}")
             shutil.rmtree(work_dir, ignore_errors=True)
 

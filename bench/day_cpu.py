@@ -1,4 +1,4 @@
-"""CPU seconds each process of the day spent in each stage (Linux /proc; empty elsewhere).
+"""CPU seconds each process of a run spent in each stage (Linux /proc; empty elsewhere).
 
 A stage's wall time moves with the machine's other load; the CPU each role burns per order
 moves far less, so it says which role a change made cheaper. The machine's busy time comes
@@ -55,12 +55,14 @@ class StageCpu:
         spent[REST] = round(max(0.0, after["machine"] - before["machine"] - named), 2)
         self.stages[name] = spent
 
-    def table(self, per_order: dict[str, int]) -> Table | None:
+    def table(
+        self, per_order: dict[str, int], title: str = "day: CPU seconds by stage and process"
+    ) -> Table | None:
         """Seconds per stage and role; for the stages in `per_order`, also ms per order."""
         if not self.stages:
             return None
         roles = list(dict.fromkeys(role for spent in self.stages.values() for role in spent))
-        table = Table("day: CPU seconds by stage and process", ["stage", *roles, "total"])
+        table = Table(title, ["stage", *roles, "total"])
         for stage, spent in self.stages.items():
             total = sum(spent.values())
             table.add(stage, *(spent.get(role, 0.0) for role in roles), round(total, 2))

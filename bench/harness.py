@@ -316,7 +316,13 @@ def print_result(console: Console, result: ScenarioResult) -> None:
 
 
 def write_result(
-    out_dir: Path, result: ScenarioResult, *, quick: bool, database: str, started: datetime
+    out_dir: Path,
+    result: ScenarioResult,
+    *,
+    quick: bool,
+    database: str,
+    started: datetime,
+    measured_on: Mapping[str, Any] | None = None,
 ) -> Path:
     """bench/results/<scenario>-<UTC timestamp>.json: parameters, machine, tables, goals."""
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -332,6 +338,7 @@ def write_result(
             "cpus": os.cpu_count(),
             "python": sys.version.split()[0],
             "platform": platform.platform(),
+            **(measured_on or {}),
         },
         "params": result.params,
         "tables": [asdict(table) for table in result.tables],

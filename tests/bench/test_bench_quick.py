@@ -81,6 +81,12 @@ def test_quick_run_writes_tables_goals_and_json(
         assert set(goal) == {"name", "target", "measured", "met"}
         assert isinstance(goal["met"], bool)
     assert "goals" in result.output
+    # what was measured on: the commit, the machine's yardstick and load, in the file and shown
+    machine = document["machine"]
+    assert machine["commit"]
+    assert f"measured at {machine['commit']}" in result.output
+    assert machine["loop_million_steps_per_s"] > 0
+    assert 0 < machine["cores_busy_share"] <= 1.05  # the benchmark's own work keeps a core busy
     if scenario == "day":  # the invariants are the day's point: each holds, verify included
         assert {goal["name"]: goal["met"] for goal in document["goals"]} == {
             goal["name"]: True for goal in document["goals"]
@@ -115,6 +121,11 @@ def test_quick_run_writes_tables_goals_and_json(
         assert data["errors"] == 0
         assert data["applied_per_s"] > 0
         assert data["accepted_per_s"] > 0
+        # each role's CPU over the run: every process took part in applying the orders
+        spent = data["cpu_seconds"]["applied"]
+        for role in ("psp sandbox", "payments api", "worker", "projections"):
+            assert spent[role] > 0, role
+        assert "applied: CPU seconds by process" in result.output
 
 
 def test_the_overlapped_day_meets_every_invariant(admin_database_url: str, tmp_path: Path) -> None:

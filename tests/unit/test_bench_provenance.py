@@ -1,0 +1,52 @@
+"""What a benchmark says it measured on: the code's commit, a yardstick of the machine's
+interpreter speed and the machine's load (bench/provenance.py)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+import payments
+from payments.bench.provenance import Machine, code_revision, loop_steps_per_second
+
+ROOT = Path(payments.__file__).resolve().parent.parent
+
+
+def _git(*args: str) -> str:
+    return subprocess.run(
+        ["git", "-C", str(ROOT), *args], capture_output=True, text=True, check=True
+    ).stdout.strip()
+
+
+@pytest.mark.skipif(
+    shutil.which("git") is None or not (ROOT / ".git").exists(), reason="not a git checkout"
+)
+def test_the_revision_is_the_checkouts_commit_marked_when_files_differ() -> None:
+    revision = code_revision()
+    commit, _, mark = revision.partition("+")
+    assert commit == _git("rev-parse", "--short=7", "HEAD")
+    differs = bool(_git("status", "--porcelain", "--untracked-files=no"))
+    assert mark == ("changes" if differs else "")
+
+
+def test_the_yardstick_is_a_positive_rate_in_millions() -> None:
+    speed = loop_steps_per_second(repeats=1)
+    assert 0.5 < speed < 1000  # any machine that runs Python at all, in M steps/s
+
+
+def test_the_machine_readings_cover_the_span_between_start_and_finish() -> None:
+    machine = Machine.start()
+    sum(range(3_000_000))  # some work of our own: the machine was busy meanwhile
+    machine.finish()
+    assert machine.load_before is not None
+    assert machine.load_before >= 0
+    assert machine.load_after is not None
+    assert machine.load_after >= 0
+    assert machine.busy_share is not None
+    assert 0 < machine.busy_share <= 1.05
+    described = machine.describe()
+    assert described.startswith(f"load {machine.load_before:.2f} → {machine.load_after:.2f}")
+    assert described.endswith("busy")
