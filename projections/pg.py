@@ -196,6 +196,44 @@ def upsert_sql(table: str, columns: Sequence[str], key: str) -> str:
     )
 
 
+def upsert_rows(
+    conn: Connection, table: str, columns: Sequence[str], key: str, rows: Sequence[Sequence[Any]]
+) -> None:
+    """`upsert_sql` for many rows in one statement: each column one binary array, unnested.
+
+    One statement instead of one a row (the order status view wrote 48,000 a run of `bench
+    applied`, 0.067 ms of the server's time each, and psycopg adapted every row's values in
+    Python). The rows' `key`s must differ (ON CONFLICT updates a row once a statement), as the
+    keys of a dict's values do. No array columns: unnest would flatten them.
+    """
+    if not rows:
+        return
+    types = column_types(conn, table)
+    arrays = ", ".join(f"%b::{types[column]}[]" for column in columns)
+    updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in columns if c != key)
+    conn.execute(
+        f"INSERT INTO {table} ({', '.join(columns)}) SELECT * FROM unnest({arrays}) "
+        f"ON CONFLICT ({key}) DO UPDATE SET {updates}",
+        [list(values) for values in zip(*rows, strict=True)],
+    )
+
+
+_COLUMN_TYPES: dict[str, dict[str, str]] = {}
+
+
+def column_types(conn: Connection, table: str) -> dict[str, str]:
+    """Each column's SQL type (`format_type`), read from the catalog once a table name."""
+    found = _COLUMN_TYPES.get(table)
+    if found is None:
+        rows = conn.execute(
+            "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute "
+            "WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped",
+            (table,),
+        ).fetchall()
+        found = _COLUMN_TYPES[table] = {str(name): str(kind) for name, kind in rows}
+    return found
+
+
 def row_values(row: Any, columns: Sequence[str]) -> tuple[Any, ...]:
     """The row's attributes named by `columns`, in their order (a query's parameters)."""
     return tuple(getattr(row, column) for column in columns)

@@ -20,6 +20,7 @@ from payments.projections.pg import (
     qualify,
     row_values,
     tracking_ddl,
+    upsert_rows,
     upsert_sql,
 )
 from payments.projections.views.order_status import (
@@ -139,11 +140,13 @@ class PostgresOrderStatusView(PostgresView):
                             "detail": tracked.event.detail,
                         },
                     )
-        with conn.cursor() as cursor:
-            cursor.executemany(
-                upsert_sql(table, ORDER_COLUMNS, "order_uuid"),
-                [row_values(row, ORDER_COLUMNS) for row in rows.values()],
-            )
+        upsert_rows(
+            conn,
+            table,
+            ORDER_COLUMNS,
+            "order_uuid",
+            [row_values(row, ORDER_COLUMNS) for row in rows.values()],
+        )
 
     def _fold_checkouts(self, conn: Connection, events: Sequence[TrackedEvent]) -> None:
         table = self.t("checkouts")
