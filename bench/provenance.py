@@ -22,11 +22,14 @@ from payments.bench.cpu import machine_busy_seconds
 LOOP_STEPS = 2_000_000
 
 
-def code_revision() -> str:
+def code_revision(root: Path | None = None) -> str:
     """The commit of the checkout this code runs from (`+changes` when files differ from it),
-    or the installed distribution's version outside a git checkout."""
-    root = Path(payments.__file__).resolve().parent.parent
+    or the installed distribution's version outside one (a copy in site-packages, even of a
+    virtual environment that lies inside some checkout)."""
+    root = (root or Path(payments.__file__).parent.parent).resolve()
     try:
+        if Path(_git(root, "rev-parse", "--show-toplevel")).resolve() != root:
+            raise subprocess.SubprocessError("installed inside another checkout")
         commit = _git(root, "rev-parse", "--short=7", "HEAD")
         changed = _git(root, "status", "--porcelain", "--untracked-files=no")
     except (OSError, subprocess.SubprocessError):

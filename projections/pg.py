@@ -208,7 +208,7 @@ def upsert_rows(
     """
     if not rows:
         return
-    types = column_types(conn, table)
+    types = column_types(conn, table, columns)
     arrays = ", ".join(f"%b::{types[column]}[]" for column in columns)
     updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in columns if c != key)
     conn.execute(
@@ -221,10 +221,11 @@ def upsert_rows(
 _COLUMN_TYPES: dict[str, dict[str, str]] = {}
 
 
-def column_types(conn: Connection, table: str) -> dict[str, str]:
-    """Each column's SQL type (`format_type`), read from the catalog once a table name."""
+def column_types(conn: Connection, table: str, columns: Sequence[str] = ()) -> dict[str, str]:
+    """Each column's SQL type (`format_type`), read from the catalog once a table name (again
+    when one of `columns` was not there then)."""
     found = _COLUMN_TYPES.get(table)
-    if found is None:
+    if found is None or any(column not in found for column in columns):
         rows = conn.execute(
             "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute "
             "WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped",

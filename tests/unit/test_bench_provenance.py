@@ -32,6 +32,39 @@ def test_the_revision_is_the_checkouts_commit_marked_when_files_differ() -> None
     assert mark == ("changes" if differs else "")
 
 
+@pytest.mark.skipif(shutil.which("git") is None, reason="no git")
+def test_a_copy_inside_another_checkout_is_not_that_checkouts_commit(tmp_path: Path) -> None:
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    subprocess.run(
+        [
+            "git",
+            "-C",
+            str(tmp_path),
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@example.com",
+            "commit",
+            "-q",
+            "--allow-empty",
+            "-m",
+            "first",
+        ],
+        check=True,
+    )
+    commit = subprocess.run(
+        ["git", "-C", str(tmp_path), "rev-parse", "--short=7", "HEAD"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    assert code_revision(tmp_path) == commit  # the checkout itself
+    site = tmp_path / ".venv" / "lib" / "site-packages"  # an installed copy within it
+    site.mkdir(parents=True)
+    assert commit not in code_revision(site)
+    assert code_revision(site).startswith(("payments ", "unknown"))
+
+
 def test_the_yardstick_is_a_positive_rate_in_millions() -> None:
     speed = loop_steps_per_second(repeats=1)
     assert 0.5 < speed < 1000  # any machine that runs Python at all, in M steps/s
