@@ -23,7 +23,6 @@ from typing import Any
 import httpx
 import msgspec
 
-from payments.bench.day_cpu import StageCpu
 from payments.bench.harness import (
     PAYMENTS,
     BenchContext,
@@ -39,6 +38,7 @@ from payments.bench.harness import (
     sandbox_token,
 )
 from payments.bench.loadgen import client_pool, post_checkout
+from payments.bench.stage_cpu import StageCpu
 from payments.bench.timing import percentiles_ms, timed_parallel
 from payments.bench.workload import ORDERS_PER_CHECKOUT, checkout_body
 from payments.projections.catalog import LiveViews

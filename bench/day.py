@@ -47,7 +47,6 @@ from payments.bench.day_checks import (
     peak_rss_mib,
     verify_views,
 )
-from payments.bench.day_cpu import StageCpu
 from payments.bench.day_report import check_invariants, day_result
 from payments.bench.day_roles import deployed_roles, drain, unsettled, views_at_head
 from payments.bench.harness import (
@@ -63,6 +62,7 @@ from payments.bench.harness import (
     sandbox_token,
 )
 from payments.bench.loadgen import client_pool, post_checkout
+from payments.bench.stage_cpu import StageCpu
 from payments.bench.timing import timed_parallel
 from payments.bench.workload import ORDERS_PER_CHECKOUT, checkout_body
 from payments.projections.catalog import NAMES, live_view

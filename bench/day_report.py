@@ -6,8 +6,8 @@ from pathlib import Path
 from typing import Any
 
 from payments.bench.day_checks import charge_counts, is_open, orders
-from payments.bench.day_cpu import StageCpu
 from payments.bench.harness import Goal, ScenarioResult, Table
+from payments.bench.stage_cpu import StageCpu
 from payments.projections.catalog import live_view
 from payments.runtime.services import Services
 
