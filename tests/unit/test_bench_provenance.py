@@ -10,15 +10,9 @@ from pathlib import Path
 import pytest
 
 import payments
-from payments.bench.provenance import Machine, code_revision, loop_steps_per_second
+from payments.bench.provenance import Machine, _git, code_revision, loop_steps_per_second
 
 ROOT = Path(payments.__file__).resolve().parent.parent
-
-
-def _git(*args: str) -> str:
-    return subprocess.run(
-        ["git", "-C", str(ROOT), *args], capture_output=True, text=True, check=True
-    ).stdout.strip()
 
 
 @pytest.mark.skipif(
@@ -27,37 +21,17 @@ def _git(*args: str) -> str:
 def test_the_revision_is_the_checkouts_commit_marked_when_files_differ() -> None:
     revision = code_revision()
     commit, _, mark = revision.partition("+")
-    assert commit == _git("rev-parse", "--short=7", "HEAD")
-    differs = bool(_git("status", "--porcelain", "--untracked-files=no"))
+    assert commit == _git(ROOT, "rev-parse", "--short=7", "HEAD")
+    differs = bool(_git(ROOT, "status", "--porcelain", "--untracked-files=no"))
     assert mark == ("changes" if differs else "")
 
 
 @pytest.mark.skipif(shutil.which("git") is None, reason="no git")
 def test_a_copy_inside_another_checkout_is_not_that_checkouts_commit(tmp_path: Path) -> None:
     subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
-    subprocess.run(
-        [
-            "git",
-            "-C",
-            str(tmp_path),
-            "-c",
-            "user.name=t",
-            "-c",
-            "user.email=t@example.com",
-            "commit",
-            "-q",
-            "--allow-empty",
-            "-m",
-            "first",
-        ],
-        check=True,
-    )
-    commit = subprocess.run(
-        ["git", "-C", str(tmp_path), "rev-parse", "--short=7", "HEAD"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
+    author = ("-c", "user.name=t", "-c", "user.email=t@example.com")
+    _git(tmp_path, *author, "commit", "-q", "--allow-empty", "-m", "first")
+    commit = _git(tmp_path, "rev-parse", "--short=7", "HEAD")
     assert code_revision(tmp_path) == commit  # the checkout itself
     site = tmp_path / ".venv" / "lib" / "site-packages"  # an installed copy within it
     site.mkdir(parents=True)
