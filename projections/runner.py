@@ -208,6 +208,7 @@ def catch_up_together(
     runners: Sequence[ProjectionRunner],
     targets: Sequence[int] | None = None,
     progress: Progress | None = None,
+    on_poisoned: Callable[[ProjectionPoisoned], None] | None = None,
 ) -> list[int]:
     """Bring several views to their targets (default: the head now) reading the log once
     for them all: each chunk is read with the union of their topics and decoded once, and
@@ -215,7 +216,9 @@ def catch_up_together(
     batch of them (or reaches its target), then applies them in one transaction, as its
     runner's catch_up would. Same events, same final positions; a poisoned event stops them
     all, as catching them up one after the other stops at the first. Rebuilds and
-    verifications of every view decode the log once instead of once per view. Answers the
+    verifications of every view decode the log once instead of once per view; live views
+    follow the log together so (projections/service.py), and there, given `on_poisoned`, a
+    poisoned view is handed to it and left behind while the others go on. Answers the
     events each view applied, in the order of `runners`."""
     if not runners:
         return []
@@ -227,8 +230,11 @@ def catch_up_together(
     kept: list[list[ReadEvent]] = [[] for _ in runners]
     batch = max(runner.batch_size for runner in runners)
     applied = [0] * len(runners)
+    stopped: set[int] = set()  # poisoned, with on_poisoned
     while True:
-        behind = [i for i, target in enumerate(targets) if read_through[i] < target]
+        behind = [
+            i for i, target in enumerate(targets) if read_through[i] < target and i not in stopped
+        ]
         if not behind:
             return applied
         start = min(read_through[i] for i in behind)
@@ -250,10 +256,16 @@ def catch_up_together(
             )
             read_through[i] = upto
             if len(kept[i]) >= runner.batch_size or upto >= targets[i]:
-                applied[i] += runner.apply_read(kept[i], applied_through[i], upto)
+                try:
+                    applied[i] += runner.apply_read(kept[i], applied_through[i], upto)
+                except ProjectionPoisoned as poisoned:
+                    if on_poisoned is None:
+                        raise
+                    on_poisoned(poisoned)
+                    stopped.add(i)
                 applied_through[i], kept[i] = upto, []
-        if progress is not None:
-            progress(min(read_through[i] for i in behind), end)
+        if progress is not None and (going := [i for i in behind if i not in stopped]):
+            progress(min(read_through[i] for i in going), end)
 
 
 def _union(topic_sets: Sequence[frozenset[str] | None]) -> frozenset[str] | None:

@@ -162,6 +162,69 @@ def test_a_poisoned_event_stops_the_projection_and_shows_in_status(isolated: Ser
     assert f"poisoned at notification {poisoned_at}" in output
 
 
+def test_live_views_read_each_event_once_and_a_poisoned_view_stops_alone(
+    isolated: Services,
+) -> None:
+    app = isolated.application
+    source = CountingSource(isolated, listen=True)
+    service = ProjectionService(
+        app, isolated.pool, isolated.database_url, NAMES, idle_wait=0.05, source=source
+    )
+    service.start()
+    try:
+        make_history(app, 300, seed=31)  # written while the views follow
+        head = app.recorder.max_notification_id() or 0
+        _wait_for_positions(isolated, NAMES, head)
+        assert set(source.decoded.values()) == {1}  # each event decoded once for all views
+        assert max(source.decoded) == head
+        succeeded = "payments.PaymentOrder.Succeeded.v1"
+        app.recorder.insert_events(
+            [
+                StoredEvent(
+                    app.mapper.to_stored_event(_a_created_event()).originator_id,
+                    1,
+                    succeeded,
+                    b'{"not": "an event"}',
+                )
+            ]
+        )
+        make_history(app, 5, seed=32, prefix="after")
+        later = app.recorder.max_notification_id() or 0
+        readers = [
+            n for n in NAMES if succeeded in (live_view(isolated.pool, n).topics or {succeeded})
+        ]
+        others = [n for n in NAMES if n not in readers]
+        assert readers
+        assert others
+        _wait_for_positions(isolated, others, later)  # the others go on past the bad event
+        deadline = time.monotonic() + 20
+        while set(service.poisoned) != set(readers) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert set(service.poisoned) == set(readers)
+        states = {s.name: s for s in projection_states(app, isolated.pool)}
+        for name in readers:
+            assert states[name].state == "poisoned"
+            assert states[name].poisoned_notification_id == head + 1
+            assert live_view(isolated.pool, name).position() == head
+        for name in others:
+            assert states[name].state == "running"
+        assert service.running == set(others)
+    finally:
+        service.stop()
+    states = {s.name: s.state for s in projection_states(app, isolated.pool)}
+    assert {states[name] for name in others} == {"stopped"}
+    assert {states[name] for name in readers} == {"poisoned"}
+
+
+def _wait_for_positions(services: Services, names: Sequence[str], position: int) -> None:
+    deadline = time.monotonic() + 30
+    for name in names:
+        view = live_view(services.pool, name)
+        while view.position() < position and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert view.position() == position, name
+
+
 def _a_created_event() -> PaymentOrder.Created:
     event = new_order("po_poison", amount=1, checkout="co_poison").collect_events()[0]
     assert isinstance(event, PaymentOrder.Created)
@@ -207,8 +270,8 @@ def test_rebuild_equals_live_row_for_row_and_swaps_in_while_live_runs(isolated: 
 class CountingSource(ApplicationEventSource):
     """The real source, counting what it decodes and how many reads it makes."""
 
-    def __init__(self, services: Services) -> None:
-        super().__init__(services.application)
+    def __init__(self, services: Services, *, listen: bool = False) -> None:
+        super().__init__(services.application, services.database_url if listen else None)
         self.decoded: Counter[int] = Counter()
         self.reads = 0
 
