@@ -10,6 +10,7 @@ from payments.domain.errors import IllegalTransition
 from payments.domain.execution import Declined, FailureCode, Succeeded
 from payments.domain.payment_order import PaymentOrder, Status
 from tests.projections.events import new_order
+from tests.unit.execution_checks import assert_dead_letter_blocks_execution_until_replayed
 
 
 def event_names(order: PaymentOrder) -> list[str]:
@@ -97,12 +98,7 @@ def test_terminal_order_cannot_start_again() -> None:
 def test_dead_letter_blocks_execution_until_replayed() -> None:
     order = new_order("po_1")
     order.start_execution()
-    order.dead_letter()
-    with pytest.raises(IllegalTransition):
-        order.start_execution()
-    order.replay_dead_letter("PSP recovered", actor="test")
-    order.start_execution()
-    assert (order.attempts, order.attempts_since_replay) == (2, 1)
+    assert_dead_letter_blocks_execution_until_replayed(order, "PSP recovered")
 
 
 def test_success_after_dead_letter_clears_it() -> None:

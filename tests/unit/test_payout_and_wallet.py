@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from payments.domain.errors import IllegalTransition, InvalidCommand
 from payments.domain.payout import Payout, PayoutStatus
 from payments.domain.seller_wallet import SellerWallet
+from tests.unit.execution_checks import assert_dead_letter_blocks_execution_until_replayed
 
 
 def new_payout(amount: int = 500) -> Payout:
@@ -69,12 +70,7 @@ def test_dead_lettered_payout_is_replayed_by_an_operator() -> None:
     payout = new_payout()
     payout.start_execution()
     payout.schedule_retry("PSP answered 503", datetime(2030, 1, 1, tzinfo=UTC))
-    payout.dead_letter()
-    with pytest.raises(IllegalTransition):
-        payout.start_execution()
-    payout.replay_dead_letter("outage over", actor="test")
-    payout.start_execution()
-    assert (payout.attempts, payout.attempts_since_replay) == (2, 1)
+    assert_dead_letter_blocks_execution_until_replayed(payout, "outage over")
 
 
 def new_wallet() -> SellerWallet:
