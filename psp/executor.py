@@ -28,7 +28,7 @@ from payments.domain.execution import (
 from payments.domain.execution_commands import Answered, Executable, ExecutionCommands
 from payments.projections.event_store import load_aggregates
 from payments.projections.followers.execution_queue import ExecutionQueue, QueuedWork
-from payments.projections.followers.follower import Follower
+from payments.projections.followers.follower import Follower, run_together
 from payments.psp.client import PspClient
 from payments.psp.targets import target_of
 
@@ -141,8 +141,9 @@ class PaymentExecutor:
                 return
 
     def feed_once(self) -> int:
-        """One batch of the queue's feeder and of every other follower."""
-        return self.feeder.run_once() + sum(follower.run_once() for follower in self.followers)
+        """The queue's feeder and every other follower up to the head, from one read of the
+        log for them all."""
+        return run_together([self.feeder, *self.followers])
 
     # --- one batch -----------------------------------------------------------------
 

@@ -8,12 +8,14 @@ rebuilt from zero: it holds work in progress, not a read model.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from psycopg_pool import ConnectionPool
 
 from payments.domain.application import PaymentsApplication
-from payments.projections.core import TrackingConflict
+from payments.projections.core import ProjectionPoisoned, TrackingConflict
 from payments.projections.pg import PostgresView, qualify, tracking_ddl
-from payments.projections.runner import ProjectionRunner
+from payments.projections.runner import ProjectionRunner, catch_up_together
 from payments.projections.source import EventSource
 
 FOLLOWER_BATCH = 1000
@@ -85,3 +87,25 @@ class Follower:
             except TrackingConflict:
                 continue  # another process moved it meanwhile: go on from there
             return
+
+
+def run_together(followers: Sequence[Follower]) -> int:
+    """Bring every follower up to the head reading the log once for them all (each event
+    read and decoded once, as live views do); how many events they applied. One that meets a
+    poisoned event stops there while the others go on; then it is raised, as its own
+    run_once would (the executor's loop logs it and waits). A concurrent writer's move ends
+    the round early: the next one goes on from where each follower stands."""
+    if not followers:
+        return 0
+    runners = [follower.runner for follower in followers]
+    source = runners[0].source
+    poisoned: list[ProjectionPoisoned] = []
+    try:
+        applied = catch_up_together(
+            runners, [source.head()] * len(runners), on_poisoned=poisoned.append
+        )
+    except TrackingConflict:
+        return 0  # another process applied some of it meanwhile
+    if poisoned:
+        raise poisoned[0]
+    return sum(applied)

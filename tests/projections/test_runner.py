@@ -10,6 +10,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Sequence
+from datetime import timedelta
 
 import pytest
 from click.testing import CliRunner
@@ -21,6 +22,11 @@ from payments.domain.payment_order import PaymentOrder
 from payments.projections.audit.verify import verify_all
 from payments.projections.catalog import NAMES, live_view, projection_states
 from payments.projections.core import ProjectionPoisoned, TrackedEvent
+from payments.projections.followers.execution_feed import ExecutionFeed
+from payments.projections.followers.follower import FeedView, Follower, run_together
+from payments.projections.followers.release_feed import ReleaseFeed
+from payments.projections.followers.risk_feed import RiskFeed
+from payments.projections.followers.wallet_feed import WalletFeed
 from payments.projections.rebuild import (
     SCRATCH_PREFIX,
     RebuildBusy,
@@ -214,6 +220,51 @@ def test_live_views_read_each_event_once_and_a_poisoned_view_stops_alone(
     states = {s.name: s.state for s in projection_states(app, isolated.pool)}
     assert {states[name] for name in others} == {"stopped"}
     assert {states[name] for name in readers} == {"poisoned"}
+
+
+def test_followers_run_together_read_each_event_once_and_a_poisoned_one_is_raised_last(
+    isolated: Services,
+) -> None:
+    app, pool = isolated.application, isolated.pool
+    make_history(app, 200, seed=41)
+    source = CountingSource(isolated)
+    views: list[FeedView] = [
+        ExecutionFeed(pool, app, first_requery_delay=timedelta(seconds=30)),
+        ReleaseFeed(pool, app, enabled=True),
+        WalletFeed(pool, app),
+        RiskFeed(pool, app),
+    ]
+    followers = [Follower(view, source) for view in views]
+    assert run_together(followers) > 0
+    while run_together(followers):  # the feeds' own saves (checkouts done, credits) too
+        pass
+    head = app.recorder.max_notification_id() or 0
+    assert {view.name: view.position() for view in views} == dict.fromkeys(
+        (view.name for view in views), head
+    )
+    assert set(source.decoded.values()) == {1}  # each event decoded once for all of them
+    succeeded = "payments.PaymentOrder.Succeeded.v1"
+    app.recorder.insert_events(
+        [
+            StoredEvent(
+                app.mapper.to_stored_event(_a_created_event()).originator_id,
+                1,
+                succeeded,
+                b'{"not": "an event"}',
+            )
+        ]
+    )
+    make_history(app, 5, seed=42, prefix="after")
+    later = app.recorder.max_notification_id() or 0
+    readers = [view for view in views if succeeded in (view.topics or {succeeded})]
+    others = [view for view in views if view not in readers]
+    assert readers
+    assert others
+    with pytest.raises(ProjectionPoisoned) as poisoned:
+        run_together(followers)
+    assert poisoned.value.notification_id == head + 1
+    assert {view.position() for view in readers} == {head}  # stopped before the bad event
+    assert {view.position() for view in others} == {later}  # went on past it
 
 
 def _wait_for_positions(services: Services, names: Sequence[str], position: int) -> None:
