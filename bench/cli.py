@@ -123,6 +123,7 @@ def bench(
                 "load_average_before": machine.load_before,
                 "load_average_after": machine.load_after,
                 "cores_busy_share": machine.busy_share,
+                "cores_stolen_share": machine.stolen_share,
             }
             path = write_result(
                 out, result, quick=quick, database=kind, started=started, measured_on=measured_on

@@ -54,12 +54,25 @@ def per_item_ms(before: float | None, after: float | None, items: int) -> float 
 
 def machine_busy_seconds() -> float | None:
     """CPU seconds every core of the machine spent busy since boot (None without /proc)."""
+    ticks = _cpu_ticks()
+    return None if ticks is None else sum(ticks) / _TICKS
+
+
+def machine_stolen_seconds() -> float | None:
+    """CPU seconds the cores of this virtual machine waited while the host ran something
+    else ("steal", counted in machine_busy_seconds too), since boot (None without /proc)."""
+    ticks = _cpu_ticks()
+    return None if ticks is None else ticks[-1] / _TICKS
+
+
+def _cpu_ticks() -> tuple[int, ...] | None:
+    """user, nice, system, irq, softirq and steal ticks of all cores (/proc/stat)."""
     try:
         fields = Path("/proc/stat").read_text().splitlines()[0].split()
-    except (OSError, IndexError):
+        user, nice, system, _idle, _iowait, irq, softirq, steal = (int(f) for f in fields[1:9])
+    except (OSError, IndexError, ValueError):
         return None
-    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(f) for f in fields[1:9])
-    return (user + nice + system + irq + softirq + steal) / _TICKS
+    return user, nice, system, irq, softirq, steal
 
 
 def own_cpu_seconds() -> float:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import payments
-from payments.bench.cpu import machine_busy_seconds
+from payments.bench.cpu import machine_busy_seconds, machine_stolen_seconds
 
 LOOP_STEPS = 2_000_000
 
@@ -74,12 +74,16 @@ class Machine:
     load_before: float | None
     busy_before: float | None
     started: float
+    stolen_before: float | None = None
     load_after: float | None = None
     busy_share: float | None = None
+    stolen_share: float | None = None  # of the cores' time, what the host took (steal)
 
     @classmethod
     def start(cls) -> Machine:
-        return cls(load_average(), machine_busy_seconds(), time.monotonic())
+        return cls(
+            load_average(), machine_busy_seconds(), time.monotonic(), machine_stolen_seconds()
+        )
 
     def finish(self) -> None:
         self.load_after = load_average()
@@ -88,10 +92,15 @@ class Machine:
         cores = os.cpu_count() or 1
         if busy is not None and self.busy_before is not None and elapsed > 0:
             self.busy_share = round((busy - self.busy_before) / (elapsed * cores), 3)
+        stolen = machine_stolen_seconds()
+        if stolen is not None and self.stolen_before is not None and elapsed > 0:
+            self.stolen_share = round((stolen - self.stolen_before) / (elapsed * cores), 3)
 
     def describe(self) -> str:
         def shown(value: float | None) -> str:
             return "?" if value is None else f"{value:.2f}"
 
         busy = "" if self.busy_share is None else f", cores {self.busy_share:.0%} busy"
+        if self.stolen_share is not None:
+            busy += f" ({self.stolen_share:.0%} of their time taken by the host)"
         return f"load {shown(self.load_before)} → {shown(self.load_after)}{busy}"

@@ -87,6 +87,7 @@ def test_quick_run_writes_tables_goals_and_json(
     assert f"measured at {machine['commit']}" in result.output
     assert machine["loop_million_steps_per_s"] > 0
     assert 0 < machine["cores_busy_share"] <= 1.05  # the benchmark's own work keeps a core busy
+    assert 0 <= machine["cores_stolen_share"] <= machine["cores_busy_share"]
     if scenario == "day":  # the invariants are the day's point: each holds, verify included
         assert {goal["name"]: goal["met"] for goal in document["goals"]} == {
             goal["name"]: True for goal in document["goals"]

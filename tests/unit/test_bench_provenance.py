@@ -54,6 +54,8 @@ def test_the_machine_readings_cover_the_span_between_start_and_finish() -> None:
     assert machine.load_after >= 0
     assert machine.busy_share is not None
     assert 0 < machine.busy_share <= 1.05
+    assert machine.stolen_share is not None
+    assert 0 <= machine.stolen_share <= machine.busy_share
     described = machine.describe()
     assert described.startswith(f"load {machine.load_before:.2f} → {machine.load_after:.2f}")
-    assert described.endswith("busy")
+    assert described.endswith(f"busy ({machine.stolen_share:.0%} of their time taken by the host)")
