@@ -20,6 +20,7 @@ from payments.projections.pg import (
     row_values,
     terms_ddl,
     tracking_ddl,
+    upsert_rows,
 )
 from payments.projections.views.ledger import (
     NAME,
@@ -136,27 +137,23 @@ class PostgresLedger(PostgresView):
             ENTRY_COLUMNS,
             [row_values(line, ENTRY_COLUMNS) for line in lines],
         )
-        totals: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0, 0, 0])
-        for line in lines:
-            total = totals[(line.account, line.currency)]
-            total[0] += line.debit_minor
-            total[1] += line.credit_minor
-            total[2] += 1
-            total[3] = line.position
-        with conn.cursor() as cursor:
-            cursor.executemany(
-                f"""
-                INSERT INTO {self.t("ledger_accounts")} AS a
-                    (account, currency, debit_minor, credit_minor, entry_count, position)
-                VALUES (%s, %s, %s, %s, %s, %s)
-                ON CONFLICT (account) DO UPDATE SET
-                    debit_minor = a.debit_minor + EXCLUDED.debit_minor,
-                    credit_minor = a.credit_minor + EXCLUDED.credit_minor,
-                    entry_count = a.entry_count + EXCLUDED.entry_count,
-                    position = EXCLUDED.position
-                """,
-                [(account, currency, *t) for (account, currency), t in sorted(totals.items())],
-            )
+        # An account's row: its currency as first written, totals added (one row a
+        # statement per account, as ON CONFLICT (account) wants).
+        totals: dict[str, list[Any]] = {}
+        for line in sorted(lines, key=lambda line: (line.account, line.currency)):
+            total = totals.setdefault(line.account, [line.currency, 0, 0, 0, 0])
+            total[1] += line.debit_minor
+            total[2] += line.credit_minor
+            total[3] += 1
+            total[4] = max(total[4], line.position)
+        upsert_rows(
+            conn,
+            self.t("ledger_accounts"),
+            ("account", "currency", "debit_minor", "credit_minor", "entry_count", "position"),
+            "account",
+            [(account, *total) for account, total in sorted(totals.items())],
+            adding=("debit_minor", "credit_minor", "entry_count"),
+        )
 
     # --- reads -----------------------------------------------------------------------------
 

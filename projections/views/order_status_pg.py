@@ -21,7 +21,6 @@ from payments.projections.pg import (
     row_values,
     tracking_ddl,
     upsert_rows,
-    upsert_sql,
 )
 from payments.projections.views.order_status import (
     NAME,
@@ -151,11 +150,13 @@ class PostgresOrderStatusView(PostgresView):
     def _fold_checkouts(self, conn: Connection, events: Sequence[TrackedEvent]) -> None:
         table = self.t("checkouts")
         rows = _folded(conn, table, CHECKOUT_COLUMNS, events, _checkout, apply_checkout_event)
-        with conn.cursor() as cursor:
-            cursor.executemany(
-                upsert_sql(table, CHECKOUT_COLUMNS, "checkout_uuid"),
-                [_checkout_params(row) for row in rows.values()],
-            )
+        upsert_rows(
+            conn,
+            table,
+            CHECKOUT_COLUMNS,
+            "checkout_uuid",
+            [row_values(row, CHECKOUT_COLUMNS) for row in rows.values()],
+        )
 
     # --- reads -----------------------------------------------------------------------------
 
@@ -289,9 +290,3 @@ def _checkout(record: Sequence[Any]) -> CheckoutStatus:
     values = list(record)
     values[2] = tuple(values[2])
     return CheckoutStatus(*values)
-
-
-def _checkout_params(row: CheckoutStatus) -> tuple[Any, ...]:
-    values = list(row_values(row, CHECKOUT_COLUMNS))
-    values[2] = list(row.payment_order_ids)
-    return tuple(values)

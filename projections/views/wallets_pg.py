@@ -24,7 +24,7 @@ from payments.projections.pg import (
     row_values,
     terms_ddl,
     tracking_ddl,
-    upsert_sql,
+    upsert_rows,
 )
 from payments.projections.views.wallets import (
     NAME,
@@ -119,11 +119,13 @@ class PostgresWallets(PostgresView):
                     "WHERE payment_order_id = %s",
                     released,
                 )
-        with conn.cursor() as cursor:
-            cursor.executemany(
-                upsert_sql(self.t("seller_balances"), WALLET_COLUMNS, "seller_account"),
-                [row_values(w, WALLET_COLUMNS) for w in wallets.values() if w is not None],
-            )
+        upsert_rows(
+            conn,
+            self.t("seller_balances"),
+            WALLET_COLUMNS,
+            "seller_account",
+            [row_values(w, WALLET_COLUMNS) for w in wallets.values() if w is not None],
+        )
 
     # --- reads -----------------------------------------------------------------------------
 
