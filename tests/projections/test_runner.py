@@ -18,6 +18,7 @@ from eventsourcing.persistence import Notification, StoredEvent
 
 from payments.bench.history import make_history
 from payments.cli.main import main as cli
+from payments.domain.application import PaymentsApplication
 from payments.domain.payment_order import PaymentOrder
 from payments.projections.audit.verify import verify_all
 from payments.projections.catalog import NAMES, live_view, projection_states
@@ -137,20 +138,10 @@ def test_a_poisoned_event_stops_the_projection_and_shows_in_status(isolated: Ser
     app = isolated.application
     make_history(app, 20, seed=3)
     good_head = app.recorder.max_notification_id() or 0
-    app.recorder.insert_events(
-        [
-            StoredEvent(
-                app.mapper.to_stored_event(_a_created_event()).originator_id,
-                1,
-                "payments.PaymentOrder.Succeeded.v1",
-                b'{"not": "an event"}',
-            )
-        ]
-    )
+    _record_a_poisoned_success(app)
     poisoned_at = good_head + 1
     make_history(app, 5, seed=4, prefix="after")
-    succeeded = "payments.PaymentOrder.Succeeded.v1"
-    readers = [n for n in NAMES if succeeded in (live_view(isolated.pool, n).topics or {succeeded})]
+    readers = [n for n in NAMES if SUCCEEDED in (live_view(isolated.pool, n).topics or {SUCCEEDED})]
     assert set(readers) >= {"order_status", "ledger", "wallets"}
     service = ProjectionService(app, isolated.pool, isolated.database_url, readers, idle_wait=0.1)
     service.start()
@@ -183,21 +174,11 @@ def test_live_views_read_each_event_once_and_a_poisoned_view_stops_alone(
         _wait_for_positions(isolated, NAMES, head)
         assert set(source.decoded.values()) == {1}  # each event decoded once for all views
         assert max(source.decoded) == head
-        succeeded = "payments.PaymentOrder.Succeeded.v1"
-        app.recorder.insert_events(
-            [
-                StoredEvent(
-                    app.mapper.to_stored_event(_a_created_event()).originator_id,
-                    1,
-                    succeeded,
-                    b'{"not": "an event"}',
-                )
-            ]
-        )
+        _record_a_poisoned_success(app)
         make_history(app, 5, seed=32, prefix="after")
         later = app.recorder.max_notification_id() or 0
         readers = [
-            n for n in NAMES if succeeded in (live_view(isolated.pool, n).topics or {succeeded})
+            n for n in NAMES if SUCCEEDED in (live_view(isolated.pool, n).topics or {SUCCEEDED})
         ]
         others = [n for n in NAMES if n not in readers]
         assert readers
@@ -243,20 +224,10 @@ def test_followers_run_together_read_each_event_once_and_a_poisoned_one_is_raise
         (view.name for view in views), head
     )
     assert set(source.decoded.values()) == {1}  # each event decoded once for all of them
-    succeeded = "payments.PaymentOrder.Succeeded.v1"
-    app.recorder.insert_events(
-        [
-            StoredEvent(
-                app.mapper.to_stored_event(_a_created_event()).originator_id,
-                1,
-                succeeded,
-                b'{"not": "an event"}',
-            )
-        ]
-    )
+    _record_a_poisoned_success(app)
     make_history(app, 5, seed=42, prefix="after")
     later = app.recorder.max_notification_id() or 0
-    readers = [view for view in views if succeeded in (view.topics or {succeeded})]
+    readers = [view for view in views if SUCCEEDED in (view.topics or {SUCCEEDED})]
     others = [view for view in views if view not in readers]
     assert readers
     assert others
@@ -274,6 +245,15 @@ def _wait_for_positions(services: Services, names: Sequence[str], position: int)
         while view.position() < position and time.monotonic() < deadline:
             time.sleep(0.02)
         assert view.position() == position, name
+
+
+SUCCEEDED = "payments.PaymentOrder.Succeeded.v1"
+
+
+def _record_a_poisoned_success(app: PaymentsApplication) -> None:
+    """A `Succeeded` event no code can decode, at the head of the log."""
+    originator_id = app.mapper.to_stored_event(_a_created_event()).originator_id
+    app.recorder.insert_events([StoredEvent(originator_id, 1, SUCCEEDED, b'{"not": "an event"}')])
 
 
 def _a_created_event() -> PaymentOrder.Created:
@@ -372,17 +352,7 @@ def test_views_caught_up_together_stop_at_a_poisoned_event(isolated: Services) -
     app = isolated.application
     make_history(app, 20, seed=5)
     good_head = app.recorder.max_notification_id() or 0
-    succeeded = "payments.PaymentOrder.Succeeded.v1"
-    app.recorder.insert_events(
-        [
-            StoredEvent(
-                app.mapper.to_stored_event(_a_created_event()).originator_id,
-                1,
-                succeeded,
-                b'{"not": "an event"}',
-            )
-        ]
-    )
+    _record_a_poisoned_success(app)
     make_history(app, 5, seed=6, prefix="after")
     source = ApplicationEventSource(app)
     runners = [
@@ -392,7 +362,7 @@ def test_views_caught_up_together_stop_at_a_poisoned_event(isolated: Services) -
         catch_up_together(runners)
     assert poisoned.value.notification_id == good_head + 1
     stopped = live_view(isolated.pool, poisoned.value.name)
-    assert succeeded in (stopped.topics or {succeeded})
+    assert SUCCEEDED in (stopped.topics or {SUCCEEDED})
     assert stopped.position() == good_head  # everything before the bad event applied
 
 
