@@ -9,25 +9,16 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Sequence
-from datetime import timedelta
 
 import pytest
 from click.testing import CliRunner
-from eventsourcing.persistence import Notification, StoredEvent
 
 from payments.bench.history import make_history
 from payments.cli.main import main as cli
-from payments.domain.application import PaymentsApplication
 from payments.domain.payment_order import PaymentOrder
 from payments.projections.audit.verify import verify_all
 from payments.projections.catalog import NAMES, live_view, projection_states
-from payments.projections.core import ProjectionPoisoned, TrackedEvent
-from payments.projections.followers.execution_feed import ExecutionFeed
-from payments.projections.followers.follower import FeedView, Follower, run_together
-from payments.projections.followers.release_feed import ReleaseFeed
-from payments.projections.followers.risk_feed import RiskFeed
-from payments.projections.followers.wallet_feed import WalletFeed
+from payments.projections.core import ProjectionPoisoned
 from payments.projections.rebuild import (
     SCRATCH_PREFIX,
     RebuildBusy,
@@ -44,7 +35,7 @@ from payments.projections.views.ledger_pg import PostgresLedger
 from payments.projections.views.wallets_pg import PostgresWallets
 from payments.runtime.services import Services
 from tests.projections.conftest import catch_up_all
-from tests.projections.events import new_order
+from tests.projections.runner_helpers import SUCCEEDED, CountingSource, record_a_poisoned_success
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -138,7 +129,7 @@ def test_a_poisoned_event_stops_the_projection_and_shows_in_status(isolated: Ser
     app = isolated.application
     make_history(app, 20, seed=3)
     good_head = app.recorder.max_notification_id() or 0
-    _record_a_poisoned_success(app)
+    record_a_poisoned_success(app)
     poisoned_at = good_head + 1
     make_history(app, 5, seed=4, prefix="after")
     readers = [n for n in NAMES if SUCCEEDED in (live_view(isolated.pool, n).topics or {SUCCEEDED})]
@@ -157,109 +148,6 @@ def test_a_poisoned_event_stops_the_projection_and_shows_in_status(isolated: Ser
     env = {"PAYMENTS_DATABASE_URL": isolated.database_url}
     output = CliRunner().invoke(cli, ["projections", "status"], env=env).output
     assert f"poisoned at notification {poisoned_at}" in output
-
-
-def test_live_views_read_each_event_once_and_a_poisoned_view_stops_alone(
-    isolated: Services,
-) -> None:
-    app = isolated.application
-    source = CountingSource(isolated, listen=True)
-    service = ProjectionService(
-        app, isolated.pool, isolated.database_url, NAMES, idle_wait=0.05, source=source
-    )
-    service.start()
-    try:
-        make_history(app, 300, seed=31)  # written while the views follow
-        head = app.recorder.max_notification_id() or 0
-        _wait_for_positions(isolated, NAMES, head)
-        assert set(source.decoded.values()) == {1}  # each event decoded once for all views
-        assert max(source.decoded) == head
-        _record_a_poisoned_success(app)
-        make_history(app, 5, seed=32, prefix="after")
-        later = app.recorder.max_notification_id() or 0
-        readers = [
-            n for n in NAMES if SUCCEEDED in (live_view(isolated.pool, n).topics or {SUCCEEDED})
-        ]
-        others = [n for n in NAMES if n not in readers]
-        assert readers
-        assert others
-        _wait_for_positions(isolated, others, later)  # the others go on past the bad event
-        deadline = time.monotonic() + 20
-        while set(service.poisoned) != set(readers) and time.monotonic() < deadline:
-            time.sleep(0.02)
-        assert set(service.poisoned) == set(readers)
-        states = {s.name: s for s in projection_states(app, isolated.pool)}
-        for name in readers:
-            assert states[name].state == "poisoned"
-            assert states[name].poisoned_notification_id == head + 1
-            assert live_view(isolated.pool, name).position() == head
-        for name in others:
-            assert states[name].state == "running"
-        assert service.running == set(others)
-    finally:
-        service.stop()
-    states = {s.name: s.state for s in projection_states(app, isolated.pool)}
-    assert {states[name] for name in others} == {"stopped"}
-    assert {states[name] for name in readers} == {"poisoned"}
-
-
-def test_followers_run_together_read_each_event_once_and_a_poisoned_one_is_raised_last(
-    isolated: Services,
-) -> None:
-    app, pool = isolated.application, isolated.pool
-    make_history(app, 200, seed=41)
-    source = CountingSource(isolated)
-    views: list[FeedView] = [
-        ExecutionFeed(pool, app, first_requery_delay=timedelta(seconds=30)),
-        ReleaseFeed(pool, app, enabled=True),
-        WalletFeed(pool, app),
-        RiskFeed(pool, app),
-    ]
-    followers = [Follower(view, source) for view in views]
-    assert run_together(followers) > 0
-    while run_together(followers):  # the feeds' own saves (checkouts done, credits) too
-        pass
-    head = app.recorder.max_notification_id() or 0
-    assert {view.name: view.position() for view in views} == dict.fromkeys(
-        (view.name for view in views), head
-    )
-    assert set(source.decoded.values()) == {1}  # each event decoded once for all of them
-    _record_a_poisoned_success(app)
-    make_history(app, 5, seed=42, prefix="after")
-    later = app.recorder.max_notification_id() or 0
-    readers = [view for view in views if SUCCEEDED in (view.topics or {SUCCEEDED})]
-    others = [view for view in views if view not in readers]
-    assert readers
-    assert others
-    with pytest.raises(ProjectionPoisoned) as poisoned:
-        run_together(followers)
-    assert poisoned.value.notification_id == head + 1
-    assert {view.position() for view in readers} == {head}  # stopped before the bad event
-    assert {view.position() for view in others} == {later}  # went on past it
-
-
-def _wait_for_positions(services: Services, names: Sequence[str], position: int) -> None:
-    deadline = time.monotonic() + 30
-    for name in names:
-        view = live_view(services.pool, name)
-        while view.position() < position and time.monotonic() < deadline:
-            time.sleep(0.02)
-        assert view.position() == position, name
-
-
-SUCCEEDED = "payments.PaymentOrder.Succeeded.v1"
-
-
-def _record_a_poisoned_success(app: PaymentsApplication) -> None:
-    """A `Succeeded` event no code can decode, at the head of the log."""
-    originator_id = app.mapper.to_stored_event(_a_created_event()).originator_id
-    app.recorder.insert_events([StoredEvent(originator_id, 1, SUCCEEDED, b'{"not": "an event"}')])
-
-
-def _a_created_event() -> PaymentOrder.Created:
-    event = new_order("po_poison", amount=1, checkout="co_poison").collect_events()[0]
-    assert isinstance(event, PaymentOrder.Created)
-    return event
 
 
 def test_rebuild_equals_live_row_for_row_and_swaps_in_while_live_runs(isolated: Services) -> None:
@@ -298,25 +186,6 @@ def test_rebuild_equals_live_row_for_row_and_swaps_in_while_live_runs(isolated: 
     assert_ledger_and_wallets_match_events(isolated)
 
 
-class CountingSource(ApplicationEventSource):
-    """The real source, counting what it decodes and how many reads it makes."""
-
-    def __init__(self, services: Services, *, listen: bool = False) -> None:
-        super().__init__(services.application, services.database_url if listen else None)
-        self.decoded: Counter[int] = Counter()
-        self.reads = 0
-
-    def read(
-        self, after: int, through: int, limit: int, topics: frozenset[str] | None
-    ) -> Sequence[Notification]:
-        self.reads += 1
-        return super().read(after, through, limit, topics)
-
-    def decode(self, notification: Notification) -> TrackedEvent:
-        self.decoded[notification.id] += 1
-        return super().decode(notification)
-
-
 def test_views_caught_up_together_decode_each_event_once_and_equal_their_rebuilds(
     isolated: Services,
 ) -> None:
@@ -352,7 +221,7 @@ def test_views_caught_up_together_stop_at_a_poisoned_event(isolated: Services) -
     app = isolated.application
     make_history(app, 20, seed=5)
     good_head = app.recorder.max_notification_id() or 0
-    _record_a_poisoned_success(app)
+    record_a_poisoned_success(app)
     make_history(app, 5, seed=6, prefix="after")
     source = ApplicationEventSource(app)
     runners = [

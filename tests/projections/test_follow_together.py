@@ -1,0 +1,110 @@
+"""Live views and the worker's feeds follow the log together: each event read and decoded
+once for them all, and a view or feed that meets a poisoned event stops alone."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from datetime import timedelta
+
+import pytest
+
+from payments.bench.history import make_history
+from payments.projections.catalog import NAMES, live_view, projection_states
+from payments.projections.core import ProjectionPoisoned
+from payments.projections.followers.execution_feed import ExecutionFeed
+from payments.projections.followers.follower import FeedView, Follower, run_together
+from payments.projections.followers.release_feed import ReleaseFeed
+from payments.projections.followers.risk_feed import RiskFeed
+from payments.projections.followers.wallet_feed import WalletFeed
+from payments.projections.service import ProjectionService
+from payments.runtime.services import Services
+from tests.projections.runner_helpers import SUCCEEDED, CountingSource, record_a_poisoned_success
+
+
+def test_live_views_read_each_event_once_and_a_poisoned_view_stops_alone(
+    isolated: Services,
+) -> None:
+    app = isolated.application
+    source = CountingSource(isolated, listen=True)
+    service = ProjectionService(
+        app, isolated.pool, isolated.database_url, NAMES, idle_wait=0.05, source=source
+    )
+    service.start()
+    try:
+        make_history(app, 300, seed=31)  # written while the views follow
+        head = app.recorder.max_notification_id() or 0
+        _wait_for_positions(isolated, NAMES, head)
+        assert set(source.decoded.values()) == {1}  # each event decoded once for all views
+        assert max(source.decoded) == head
+        record_a_poisoned_success(app)
+        make_history(app, 5, seed=32, prefix="after")
+        later = app.recorder.max_notification_id() or 0
+        readers = [
+            n for n in NAMES if SUCCEEDED in (live_view(isolated.pool, n).topics or {SUCCEEDED})
+        ]
+        others = [n for n in NAMES if n not in readers]
+        assert readers
+        assert others
+        _wait_for_positions(isolated, others, later)  # the others go on past the bad event
+        deadline = time.monotonic() + 20
+        while set(service.poisoned) != set(readers) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert set(service.poisoned) == set(readers)
+        states = {s.name: s for s in projection_states(app, isolated.pool)}
+        for name in readers:
+            assert states[name].state == "poisoned"
+            assert states[name].poisoned_notification_id == head + 1
+            assert live_view(isolated.pool, name).position() == head
+        for name in others:
+            assert states[name].state == "running"
+        assert service.running == set(others)
+    finally:
+        service.stop()
+    states = {s.name: s.state for s in projection_states(app, isolated.pool)}
+    assert {states[name] for name in others} == {"stopped"}
+    assert {states[name] for name in readers} == {"poisoned"}
+
+
+def test_followers_run_together_read_each_event_once_and_a_poisoned_one_is_raised_last(
+    isolated: Services,
+) -> None:
+    app, pool = isolated.application, isolated.pool
+    make_history(app, 200, seed=41)
+    source = CountingSource(isolated)
+    views: list[FeedView] = [
+        ExecutionFeed(pool, app, first_requery_delay=timedelta(seconds=30)),
+        ReleaseFeed(pool, app, enabled=True),
+        WalletFeed(pool, app),
+        RiskFeed(pool, app),
+    ]
+    followers = [Follower(view, source) for view in views]
+    assert run_together(followers) > 0
+    while run_together(followers):  # the feeds' own saves (checkouts done, credits) too
+        pass
+    head = app.recorder.max_notification_id() or 0
+    assert {view.name: view.position() for view in views} == dict.fromkeys(
+        (view.name for view in views), head
+    )
+    assert set(source.decoded.values()) == {1}  # each event decoded once for all of them
+    record_a_poisoned_success(app)
+    make_history(app, 5, seed=42, prefix="after")
+    later = app.recorder.max_notification_id() or 0
+    readers = [view for view in views if SUCCEEDED in (view.topics or {SUCCEEDED})]
+    others = [view for view in views if view not in readers]
+    assert readers
+    assert others
+    with pytest.raises(ProjectionPoisoned) as poisoned:
+        run_together(followers)
+    assert poisoned.value.notification_id == head + 1
+    assert {view.position() for view in readers} == {head}  # stopped before the bad event
+    assert {view.position() for view in others} == {later}  # went on past it
+
+
+def _wait_for_positions(services: Services, names: Sequence[str], position: int) -> None:
+    deadline = time.monotonic() + 30
+    for name in names:
+        view = live_view(services.pool, name)
+        while view.position() < position and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert view.position() == position, name
