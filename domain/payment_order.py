@@ -209,6 +209,21 @@ class PaymentOrder(RefundState, RiskState, SucceedsOrFails, Aggregate):
         self._funds_released(reason=reason)
         return True
 
+    @classmethod
+    def final_status_of(cls, event: object) -> Status | None:
+        """The status an order's own event leaves it in for good (SUCCESS or FAILED: its
+        outcome recorded, or blocked by the risk rules), None for any other event: what
+        `is_terminal` and `status` say after it, known without loading the order."""
+        if isinstance(event, cls.Succeeded):
+            return Status.SUCCESS
+        if isinstance(event, cls.Failed):
+            return Status.FAILED
+        if isinstance(event, cls.RiskAssessed) and event.outcome == "decline":
+            return Status.FAILED
+        if isinstance(event, cls.RiskReviewed) and not event.approved:
+            return Status.FAILED
+        return None
+
     # --- risk (issue #17): the rules' verdict, an operator's review (order_risk.py) -------
 
     @event(RiskAssessed)

@@ -18,7 +18,7 @@ from psycopg_pool import ConnectionPool
 from payments.domain.application import PaymentsApplication
 from payments.domain.checkout_commands import CheckoutCommands
 from payments.domain.ids import checkout_uuid, payment_order_uuid
-from payments.domain.payment_order import PaymentOrder
+from payments.domain.payment_order import PaymentOrder, Status
 from payments.domain.payout import Payout
 from payments.domain.refund import Refund
 from payments.projections.core import TrackedEvent
@@ -57,6 +57,10 @@ TOPICS = frozenset(
 )
 
 
+# Orders whose checkout the feed keeps in memory at most (a backlog beyond it is loaded).
+CHECKOUTS_KEPT = 100_000
+
+
 class ExecutionFeed(FeedView):
     name = "execution_feed"
     topics: frozenset[str] | None = TOPICS
@@ -73,17 +77,26 @@ class ExecutionFeed(FeedView):
         super().__init__(pool, application)
         self.first_requery_delay = first_requery_delay
         self.checkouts = CheckoutCommands(application)
+        # Each order's checkout, from the Created events this process applied: a fact that
+        # never changes, kept until the order is final (an order not here is loaded).
+        self._checkout_of: dict[UUID, str] = {}
 
     def _apply(self, conn: Connection, events: Sequence[TrackedEvent]) -> None:
-        finished_orders: set[UUID] = set()
+        finished: dict[UUID, Status] = {}  # orders made final by this batch
         changes = q.QueueChanges()
         for tracked in events:
-            self._apply_one(changes, tracked.event, finished_orders)
+            self._apply_one(changes, tracked.event)
+            if (final := PaymentOrder.final_status_of(tracked.event)) is not None:
+                finished[tracked.event.originator_id] = final
         changes.write(conn)
-        self._complete_checkouts(finished_orders)
+        self._complete_checkouts(finished)
 
-    def _apply_one(self, changes: q.QueueChanges, event: Any, finished_orders: set[UUID]) -> None:
+    def _apply_one(self, changes: q.QueueChanges, event: Any) -> None:
         aggregate_uuid: UUID = event.originator_id
+        if isinstance(event, PaymentOrder.Created):
+            if len(self._checkout_of) >= CHECKOUTS_KEPT:
+                self._checkout_of.clear()  # a backlog of orders: load them instead
+            self._checkout_of[aggregate_uuid] = event.checkout_id
         if isinstance(event, PaymentOrder.Created | Payout.Created | Refund.Requested):
             changes.enqueue_new(aggregate_uuid, event.timestamp)
         elif isinstance(
@@ -95,12 +108,16 @@ class ExecutionFeed(FeedView):
         ):
             changes.enqueue(aggregate_uuid, "requery", event.timestamp + self.first_requery_delay)
         elif isinstance(event, PaymentOrder.RiskAssessed | PaymentOrder.RiskReviewed):
-            self._apply_risk(changes, event, finished_orders)
-        elif isinstance(event, PaymentOrder.Succeeded | PaymentOrder.Failed):
-            changes.dequeue(aggregate_uuid)
-            changes.remove_dead_letter(aggregate_uuid)
-            finished_orders.add(aggregate_uuid)
-        elif isinstance(event, Payout.Paid | Payout.Failed | Refund.Succeeded | Refund.Failed):
+            self._apply_risk(changes, event)
+        elif isinstance(
+            event,
+            PaymentOrder.Succeeded
+            | PaymentOrder.Failed
+            | Payout.Paid
+            | Payout.Failed
+            | Refund.Succeeded
+            | Refund.Failed,
+        ):
             changes.dequeue(aggregate_uuid)
             changes.remove_dead_letter(aggregate_uuid)
         elif isinstance(
@@ -131,7 +148,7 @@ class ExecutionFeed(FeedView):
             changes.enqueue(aggregate_uuid, "execute", event.timestamp)
 
     @staticmethod
-    def _apply_risk(changes: q.QueueChanges, event: Any, finished_orders: set[UUID]) -> None:
+    def _apply_risk(changes: q.QueueChanges, event: Any) -> None:
         """An order the risk rules hold waits off the queue (the executor would not charge
         it either); approved, it is due now; declined, it is done (issue #17)."""
         aggregate_uuid: UUID = event.originator_id
@@ -139,24 +156,33 @@ class ExecutionFeed(FeedView):
             changes.enqueue(aggregate_uuid, "execute", event.timestamp)
         elif isinstance(event, PaymentOrder.RiskReviewed) or event.outcome != "allow":
             changes.dequeue(aggregate_uuid)
-            if isinstance(event, PaymentOrder.RiskReviewed) or event.outcome == "decline":
-                finished_orders.add(aggregate_uuid)
 
-    def _complete_checkouts(self, finished_orders: set[UUID]) -> None:
-        """Mark done, in one save, every checkout whose orders are all SUCCESS or FAILED."""
-        if not finished_orders:
+    def _complete_checkouts(self, finished: dict[UUID, Status]) -> None:
+        """Mark done, in one save, every checkout whose orders are all SUCCESS or FAILED:
+        the orders this batch made final are known by their events (PaymentOrder.
+        final_status_of), and their checkouts by the Created events seen; only the rest is
+        loaded (the other orders of those checkouts, and orders whose Created came before)."""
+        if not finished:
             return
-        orders = load_aggregates(self.application, self.pool, finished_orders)
-        checkout_uuids = {checkout_uuid(order.checkout_id) for order in orders.values()}
+        checkout_ids = {u: self._checkout_of.pop(u) for u in finished if u in self._checkout_of}
+        unknown = finished.keys() - checkout_ids.keys()
+        for u, order in load_aggregates(self.application, self.pool, unknown).items():
+            checkout_ids[u] = order.checkout_id
+        checkout_uuids = {checkout_uuid(i) for i in checkout_ids.values()}
         checkouts = load_aggregates(self.application, self.pool, checkout_uuids)
         pending = [c for c in checkouts.values() if not c.is_payment_done]
-        wanted = {payment_order_uuid(i) for c in pending for i in c.payment_order_ids}
-        # The finished orders were loaded above: each order's events are decoded once.
-        members = {u: order for u, order in orders.items() if u in wanted}
-        members |= load_aggregates(self.application, self.pool, wanted - members.keys())
+        statuses: dict[UUID, Status | None] = dict(finished)
+        others = {payment_order_uuid(i) for c in pending for i in c.payment_order_ids}
+        for u, order in load_aggregates(
+            self.application, self.pool, others - finished.keys()
+        ).items():
+            statuses[u] = order.status
         self.checkouts.complete(
             [
-                (checkout, [members[payment_order_uuid(i)] for i in checkout.payment_order_ids])
+                (
+                    checkout,
+                    [statuses.get(payment_order_uuid(i)) for i in checkout.payment_order_ids],
+                )
                 for checkout in pending
             ]
         )

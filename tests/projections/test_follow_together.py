@@ -10,6 +10,9 @@ from datetime import timedelta
 import pytest
 
 from payments.bench.history import make_history
+from payments.bench.workload import place_command
+from payments.domain.checkout import Checkout
+from payments.domain.ids import checkout_uuid
 from payments.projections.catalog import NAMES, live_view, projection_states
 from payments.projections.core import ProjectionPoisoned
 from payments.projections.followers.execution_feed import ExecutionFeed
@@ -18,7 +21,9 @@ from payments.projections.followers.release_feed import ReleaseFeed
 from payments.projections.followers.risk_feed import RiskFeed
 from payments.projections.followers.wallet_feed import WalletFeed
 from payments.projections.service import ProjectionService
+from payments.projections.source import ApplicationEventSource
 from payments.runtime.services import Services
+from tests.projections.events import fail, succeed
 from tests.projections.runner_helpers import SUCCEEDED, CountingSource, record_a_poisoned_success
 
 
@@ -108,3 +113,47 @@ def _wait_for_positions(services: Services, names: Sequence[str], position: int)
         while view.position() < position and time.monotonic() < deadline:
             time.sleep(0.02)
         assert view.position() == position, name
+
+
+def test_checkouts_are_done_whether_or_not_the_feed_saw_their_orders_created(
+    isolated: Services,
+) -> None:
+    """The execution feed knows the orders a batch ends from their events and their
+    checkouts from the Created events it applied; a feed that did not see those (a restart,
+    another worker) loads them: the checkouts end done either way, with the right counts."""
+    app, pool = isolated.application, isolated.pool
+    for index in range(4):
+        app.place_checkout(place_command("co_feed", index))
+
+    def feed() -> Follower:
+        view = ExecutionFeed(pool, app, first_requery_delay=timedelta(seconds=30))
+        return Follower(view, ApplicationEventSource(app))
+
+    def end(checkout: int, orders: Sequence[int]) -> None:
+        ended = []
+        for n in orders:
+            order = app.get_order(f"co_feed_{checkout}_{n}")
+            ended.append(succeed(order) if n else fail(order))
+        app.save(*ended)
+
+    def done(checkout: int) -> tuple[bool, int, int]:
+        """Done, and the counts its PaymentDone recorded (0, 0 when not done)."""
+        events = list(app.events.get(checkout_uuid(f"co_feed_{checkout}")))
+        ended = [e for e in events if isinstance(e, Checkout.PaymentDone)]
+        assert len(ended) <= 1  # recorded once at most
+        return (True, ended[0].succeeded, ended[0].failed) if ended else (False, 0, 0)
+
+    first = feed()
+    first.run_until_idle()  # it applies every order's Created event
+    end(0, [0, 1, 2])
+    end(1, [1, 2])
+    first.run_until_idle()
+    assert done(0) == (True, 2, 1)
+    assert done(1)[0] is False  # one order still open
+    later = feed()  # remembers nothing: it loads what it needs
+    end(1, [0])
+    end(2, [1])
+    end(2, [0, 2])
+    end(3, [0, 1, 2])
+    later.run_until_idle()
+    assert [done(index) for index in range(1, 4)] == [(True, 2, 1)] * 3

@@ -8,7 +8,7 @@ import pytest
 
 from payments.domain.errors import IllegalTransition
 from payments.domain.execution import Declined, FailureCode, Succeeded
-from payments.domain.payment_order import PaymentOrder, Status
+from payments.domain.payment_order import TERMINAL, PaymentOrder, Status
 from tests.projections.events import new_order
 from tests.unit.execution_checks import assert_dead_letter_blocks_execution_until_replayed
 
@@ -114,3 +114,47 @@ def test_replay_of_order_not_dead_lettered_is_refused() -> None:
     order = new_order("po_1")
     with pytest.raises(IllegalTransition):
         order.replay_dead_letter("why", actor="test")
+
+
+def _lives() -> list[PaymentOrder]:
+    """Orders taken through every way an order ends, or does not end, with their events."""
+    succeeded, failed = new_order("po_s"), new_order("po_f")
+    succeeded.start_execution()
+    succeeded.schedule_retry("503", datetime(2030, 1, 1, tzinfo=UTC))
+    succeeded.start_execution()
+    succeeded.mark_pending("ch_s")
+    succeeded.record_success("ch_s", source="psp")
+    succeeded.record_failure(FailureCode.CARD_DECLINED, "late", "ch_s", source="webhook")
+    failed.start_execution()
+    failed.dead_letter()
+    failed.replay_dead_letter("recovered", actor="test")
+    failed.start_execution()
+    failed.record_failure(FailureCode.CARD_DECLINED, "declined", "ch_f", source="psp")
+    declined, reviewed_out, reviewed_in = new_order("po_d"), new_order("po_r"), new_order("po_a")
+    declined.assess_risk("decline", "velocity", {"count": 9}, "too many")
+    reviewed_out.assess_risk("review", "amount", {"amount": 9}, "large")
+    reviewed_out.review_risk(False, "fraud", actor="ops")
+    reviewed_in.assess_risk("review", "amount", {"amount": 9}, "large")
+    reviewed_in.review_risk(True, "fine", actor="ops")
+    allowed = new_order("po_ok")
+    allowed.assess_risk("allow", None, {}, "")
+    return [succeeded, failed, declined, reviewed_out, reviewed_in, allowed]
+
+
+def test_final_status_of_names_exactly_the_events_that_end_an_order() -> None:
+    """What the execution feed knows from an event without loading the order: the event
+    that makes the order SUCCESS or FAILED says so, and no other event says anything."""
+    ended = 0
+    for order in _lives():
+        replayed: PaymentOrder | None = None
+        for event in order.collect_events():
+            before = None if replayed is None else replayed.status
+            replayed = event.mutate(replayed)
+            assert replayed is not None
+            final = PaymentOrder.final_status_of(event)
+            if before not in TERMINAL and replayed.status in TERMINAL:
+                assert final is replayed.status, type(event).__name__
+                ended += 1
+            else:
+                assert final is None, type(event).__name__
+    assert ended == 4  # succeeded, failed, declined by the rules, declined in review
