@@ -20,6 +20,7 @@ from payments.projections.followers.follower import FeedView, Follower, run_toge
 from payments.projections.followers.release_feed import ReleaseFeed
 from payments.projections.followers.risk_feed import RiskFeed
 from payments.projections.followers.wallet_feed import WalletFeed
+from payments.projections.runner import wait_for_position
 from payments.projections.service import ProjectionService
 from payments.projections.source import ApplicationEventSource
 from payments.runtime.services import Services
@@ -107,11 +108,9 @@ def test_followers_run_together_read_each_event_once_and_a_poisoned_one_is_raise
 
 
 def _wait_for_positions(services: Services, names: Sequence[str], position: int) -> None:
-    deadline = time.monotonic() + 30
     for name in names:
         view = live_view(services.pool, name)
-        while view.position() < position and time.monotonic() < deadline:
-            time.sleep(0.02)
+        wait_for_position(view, position, timeout=30)
         assert view.position() == position, name
 
 
