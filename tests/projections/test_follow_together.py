@@ -38,6 +38,10 @@ def test_live_views_read_each_event_once_and_a_poisoned_view_stops_alone(
     )
     service.start()
     try:
+        deadline = time.monotonic() + 20
+        while service.running != set(NAMES) and time.monotonic() < deadline:
+            time.sleep(0.02)  # a view that joins late reads from its own position: again
+        assert service.running == set(NAMES)
         make_history(app, 300, seed=31)  # written while the views follow
         head = app.recorder.max_notification_id() or 0
         _wait_for_positions(isolated, NAMES, head)
