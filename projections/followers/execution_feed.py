@@ -16,6 +16,7 @@ from uuid import UUID
 from psycopg_pool import ConnectionPool
 
 from payments.domain.application import PaymentsApplication
+from payments.domain.checkout import Checkout
 from payments.domain.checkout_commands import CheckoutCommands
 from payments.domain.ids import checkout_uuid, payment_order_uuid
 from payments.domain.payment_order import PaymentOrder, Status
@@ -25,11 +26,14 @@ from payments.projections.core import TrackedEvent
 from payments.projections.event_store import load_aggregates
 from payments.projections.followers import execution_queue as q
 from payments.projections.followers.follower import FeedView
+from payments.projections.followers.open_checkouts import OpenCheckouts
 from payments.projections.pg import Connection
 
 TOPICS = frozenset(
     cls.TOPIC
     for cls in (
+        Checkout.Created,  # which orders a checkout has: remembered until they are final
+        Checkout.CreatedInClear,
         PaymentOrder.Created,
         PaymentOrder.RetryScheduled,
         PaymentOrder.PendingAtPsp,
@@ -57,10 +61,6 @@ TOPICS = frozenset(
 )
 
 
-# Orders whose checkout the feed keeps in memory at most (a backlog beyond it is loaded).
-CHECKOUTS_KEPT = 100_000
-
-
 class ExecutionFeed(FeedView):
     name = "execution_feed"
     topics: frozenset[str] | None = TOPICS
@@ -77,9 +77,8 @@ class ExecutionFeed(FeedView):
         super().__init__(pool, application)
         self.first_requery_delay = first_requery_delay
         self.checkouts = CheckoutCommands(application)
-        # Each order's checkout, from the Created events this process applied: a fact that
-        # never changes, kept until the order is final (an order not here is loaded).
-        self._checkout_of: dict[UUID, str] = {}
+        # The checkouts whose creation this process applied, until their orders are final.
+        self._open = OpenCheckouts()
 
     def _apply(self, conn: Connection, events: Sequence[TrackedEvent]) -> None:
         finished: dict[UUID, Status] = {}  # orders made final by this batch
@@ -93,10 +92,11 @@ class ExecutionFeed(FeedView):
 
     def _apply_one(self, changes: q.QueueChanges, event: Any) -> None:
         aggregate_uuid: UUID = event.originator_id
+        if isinstance(event, Checkout.Created):
+            self._open.checkout_created(event.checkout_id, event.payment_order_ids)
+            return
         if isinstance(event, PaymentOrder.Created):
-            if len(self._checkout_of) >= CHECKOUTS_KEPT:
-                self._checkout_of.clear()  # a backlog of orders: load them instead
-            self._checkout_of[aggregate_uuid] = event.checkout_id
+            self._open.order_created(aggregate_uuid, event.checkout_id, event.payment_order_id)
         if isinstance(event, PaymentOrder.Created | Payout.Created | Refund.Requested):
             changes.enqueue_new(aggregate_uuid, event.timestamp)
         elif isinstance(
@@ -160,29 +160,42 @@ class ExecutionFeed(FeedView):
     def _complete_checkouts(self, finished: dict[UUID, Status]) -> None:
         """Mark done, in one save, every checkout whose orders are all SUCCESS or FAILED:
         the orders this batch made final are known by their events (PaymentOrder.
-        final_status_of), and their checkouts by the Created events seen; only the rest is
-        loaded (the other orders of those checkouts, and orders whose Created came before)."""
+        final_status_of), and the other orders of a checkout whose creation this process
+        applied by the memory of theirs; only a checkout so completed is loaded. An order
+        the memory does not know is loaded, with its checkout and that one's other orders."""
         if not finished:
             return
-        checkout_ids = {u: self._checkout_of.pop(u) for u in finished if u in self._checkout_of}
-        unknown = finished.keys() - checkout_ids.keys()
-        for u, order in load_aggregates(self.application, self.pool, unknown).items():
-            checkout_ids[u] = order.checkout_id
-        checkout_uuids = {checkout_uuid(i) for i in checkout_ids.values()}
-        checkouts = load_aggregates(self.application, self.pool, checkout_uuids)
+        complete, unknown = self._open.ended(finished)
+        candidates = self._loaded_candidates(finished, unknown)
+        loaded = {checkout.checkout_id for checkout, _ in candidates}
+        for checkout in load_aggregates(
+            self.application, self.pool, {checkout_uuid(i) for i in complete.keys() - loaded}
+        ).values():
+            if not checkout.is_payment_done:
+                candidates.append((checkout, complete[checkout.checkout_id]))
+        self.checkouts.complete(candidates)
+
+    def _loaded_candidates(
+        self, finished: dict[UUID, Status], unknown: set[UUID]
+    ) -> list[tuple[Checkout, Sequence[Status | None]]]:
+        """The checkouts of the orders the memory does not know, with every order's status:
+        from this batch, or loaded."""
+        if not unknown:
+            return []
+        checkout_ids = {
+            o.checkout_id for o in load_aggregates(self.application, self.pool, unknown).values()
+        }
+        checkouts = load_aggregates(
+            self.application, self.pool, {checkout_uuid(i) for i in checkout_ids}
+        )
         pending = [c for c in checkouts.values() if not c.is_payment_done]
         statuses: dict[UUID, Status | None] = dict(finished)
         others = {payment_order_uuid(i) for c in pending for i in c.payment_order_ids}
         for u, order in load_aggregates(
-            self.application, self.pool, others - finished.keys()
+            self.application, self.pool, others - statuses.keys()
         ).items():
             statuses[u] = order.status
-        self.checkouts.complete(
-            [
-                (
-                    checkout,
-                    [statuses.get(payment_order_uuid(i)) for i in checkout.payment_order_ids],
-                )
-                for checkout in pending
-            ]
-        )
+        return [
+            (checkout, [statuses.get(payment_order_uuid(i)) for i in checkout.payment_order_ids])
+            for checkout in pending
+        ]
