@@ -12,7 +12,7 @@ import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from enum import Enum
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
@@ -81,6 +81,14 @@ class EnumAsValue(Transcoding):
     def decode(self, data: Any) -> Enum:
         member: Enum = self.type(data)
         return member
+
+
+def replay(aggregate: Any, events: Iterable[Any]) -> Any:
+    """The library's `project_aggregate` without its per-event runtime-protocol assert (about
+    50 µs an event on Python 3.11: a three-event order found in 211 µs with it, 65 without)."""
+    for event in events:
+        aggregate = event.mutate(aggregate)
+    return aggregate
 
 
 class PaymentsApplication(Application[UUID]):
@@ -247,11 +255,20 @@ class PaymentsApplication(Application[UUID]):
 
     def find(self, kind: type[A], aggregate_id: UUID) -> A | None:
         """The aggregate of that kind and id, or None (also when the id names another kind)."""
+        snapshotted = any(issubclass(k, kind) for k in self.snapshotting_intervals)
+        aggregate = self.load(aggregate_id, snapshots=snapshotted)
+        return aggregate if isinstance(aggregate, kind) else None
+
+    def load(self, aggregate_id: UUID, *, snapshots: bool = True) -> Aggregate | None:
+        """The aggregate with that id, or None: the library's `repository.get` without its
+        per-event runtime-protocol assert (`replay`), and with `snapshots=False` (a kind
+        never snapshotted) without the query for a snapshot, which cannot be there."""
+        if not snapshots:
+            return cast(Aggregate | None, replay(None, self.events.get(aggregate_id)))
         try:
-            aggregate: Aggregate = self.repository.get(aggregate_id)
+            return cast(Aggregate, self.repository.get(aggregate_id, projector_func=replay))
         except AggregateNotFoundError:
             return None
-        return aggregate if isinstance(aggregate, kind) else None
 
     # --- saving: the one way every command persists -------------------------------------
 

@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import TypeVar
 from uuid import UUID
 
+from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.domain import Aggregate
 
 from payments.domain.application import PaymentsApplication
@@ -39,7 +40,9 @@ class ExecutionCommands:
 
     def load(self, aggregate_id: UUID) -> Executable:
         """A PaymentOrder, Payout or Refund: the executor's queue holds all, by aggregate id."""
-        aggregate: Executable = self.application.repository.get(aggregate_id)
+        aggregate = self.application.load(aggregate_id, snapshots=False)
+        if not isinstance(aggregate, PaymentOrder | Payout | Refund):
+            raise AggregateNotFoundError(aggregate_id)
         return aggregate
 
     def start_attempts(

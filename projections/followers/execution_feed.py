@@ -13,6 +13,7 @@ from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
+from eventsourcing.application import AggregateNotFoundError
 from psycopg_pool import ConnectionPool
 
 from payments.domain.application import PaymentsApplication
@@ -124,7 +125,9 @@ class ExecutionFeed(FeedView):
             event, PaymentOrder.DeadLettered | Payout.DeadLettered | Refund.DeadLettered
         ):
             changes.dequeue(aggregate_uuid)
-            parked: PaymentOrder | Payout | Refund = self.application.repository.get(aggregate_uuid)
+            parked = self.application.load(aggregate_uuid, snapshots=False)
+            if not isinstance(parked, PaymentOrder | Payout | Refund):
+                raise AggregateNotFoundError(aggregate_uuid)
             reference, target = (
                 (parked.payment_order_id, q.CHARGE)
                 if isinstance(parked, PaymentOrder)

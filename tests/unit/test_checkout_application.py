@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from uuid import uuid4
+
 import pytest
 
 from payments.domain.application import (
@@ -9,10 +11,13 @@ from payments.domain.application import (
     PaymentsApplication,
     PlaceCheckout,
 )
+from payments.domain.checkout import Checkout
 from payments.domain.errors import CheckoutConflict, InvalidCommand, NotFound, PaymentOrderConflict
 from payments.domain.execution import FailureCode
+from payments.domain.ids import checkout_uuid
 from payments.domain.money import Money
-from payments.domain.payment_order import Status
+from payments.domain.payment_order import PaymentOrder, Status
+from payments.domain.seller_wallet import SellerWallet
 from tests.unit.apps import make_app
 
 
@@ -107,3 +112,30 @@ def test_failure_code_enum_round_trips_through_the_store(app: PaymentsApplicatio
 def test_unknown_order_is_not_found(app: PaymentsApplication) -> None:
     with pytest.raises(NotFound):
         app.get_order("nope")
+
+
+def test_find_replays_as_the_library_does_with_snapshots_where_a_kind_has_them(
+    app: PaymentsApplication,
+) -> None:
+    """`find` replays without the library's per-event protocol check, and without asking for
+    a snapshot of a kind never snapshotted: the same state as `repository.get`."""
+    app.place_checkout(command())
+    order = app.get_order("po_0")
+    order.start_execution()
+    order.record_failure(FailureCode.CARD_DECLINED, "declined", "ch_1", source="psp")
+    app.save(order)
+    for kind, aggregate_id in ((PaymentOrder, order.id), (Checkout, checkout_uuid("co_1"))):
+        found = app.find(kind, aggregate_id)
+        assert found is not None
+        assert vars(found) == vars(app.repository.get(aggregate_id))
+        assert app.find(SellerWallet, aggregate_id) is None  # another kind
+    wallet = SellerWallet(seller_account="seller_0", currency="USD")
+    for position in range(1, 251):  # snapshots at versions 100 and 200
+        wallet.move(position, 10, 1)
+    app.save(wallet)
+    assert [s.originator_version for s in app.snapshots.get(wallet.id)] == [100, 200]
+    found_wallet = app.find_wallet("seller_0")
+    assert found_wallet is not None
+    assert (found_wallet.version, found_wallet.available_minor) == (251, 2500)
+    assert app.find(PaymentOrder, uuid4()) is None
+    assert app.load(uuid4(), snapshots=False) is None
