@@ -20,7 +20,9 @@ from psycopg_pool import ConnectionPool
 from payments.domain.ids import payment_order_uuid
 from payments.domain.payment_order import TERMINAL, PaymentOrder
 from payments.projections.audit.verify import verify_all
+from payments.projections.catalog import live_view
 from payments.projections.event_store import load_aggregates
+from payments.projections.pg import PostgresView
 from payments.projections.source import ApplicationEventSource
 from payments.runtime.services import Services
 
@@ -43,6 +45,24 @@ def is_open(order: PaymentOrder | None) -> bool:
     if order is None:
         return True
     return order.status not in TERMINAL and not getattr(order, "dead_lettered", False)
+
+
+def checkouts_left_undone(services: Services) -> tuple[int, int]:
+    """(checkouts whose every order ended, SUCCESS or FAILED; those among them not marked
+    done): what the execution feed's completion would have missed, in one query of the
+    order status view, which holds both."""
+    view = live_view(services.pool, "order_status")
+    assert isinstance(view, PostgresView)
+    query = f"""
+        SELECT count(*), count(*) FILTER (WHERE NOT c.is_payment_done)
+        FROM {view.t("checkouts")} c
+        WHERE cardinality(c.payment_order_ids) = (
+            SELECT count(*) FROM {view.t("order_status")} o
+            WHERE o.checkout_id = c.checkout_id AND o.status IN ('SUCCESS', 'FAILED'))
+    """
+    with services.pool.connection() as conn:
+        row = conn.execute(query).fetchone()
+    return (int(row[0]), int(row[1])) if row else (0, 0)
 
 
 def charge_counts(sandbox_db: Path, references: set[str]) -> dict[str, int]:

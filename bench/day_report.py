@@ -5,7 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from payments.bench.day_checks import charge_counts, is_open, orders
+from payments.bench.day_checks import (
+    charge_counts,
+    checkouts_left_undone,
+    is_open,
+    orders,
+)
 from payments.bench.harness import Goal, ScenarioResult, Table
 from payments.bench.stage_cpu import StageCpu
 from payments.projections.catalog import live_view
@@ -36,10 +41,13 @@ def check_invariants(
         for row in report["classes"]
         if row["open"] and row["class"] != AWAITING
     }
+    ended, undone = checkouts_left_undone(services)
     return {
         "statuses": statuses,
         "dead_lettered": dead,
         "open_orders": open_orders,
+        "checkouts_ended": ended,
+        "checkouts_left_undone": undone,
         **charges,
         "trial_balance_minor": int(trial.total_minor),
         "ledger_accounts": len(trial.accounts),
@@ -119,6 +127,12 @@ def day_result(
             "0 open",
             f"{checks['open_orders']} open",
             checks["open_orders"] == 0,
+        ),
+        Goal(
+            "every checkout whose orders all ended is done",
+            "0 left",
+            f"{checks['checkouts_left_undone']} of {checks['checkouts_ended']:,} left",
+            checks["checkouts_left_undone"] == 0,
         ),
         Goal(
             "one charge per order at the PSP",
