@@ -56,11 +56,13 @@ _LOADED_PREFIXES = ("payments.PaymentOrder.", "payments.Payout.")
 # (a backlog beyond it is loaded instead, as are the terms an event needs later).
 TERMS_KEPT = 100_000
 _OUTCOMES = (PaymentOrder.Succeeded, PaymentOrder.Failed)
+# Read to remember an order's terms, and to forget them when it fails (it posts nothing).
+_REMEMBERING = frozenset({CREATED_TOPIC, PaymentOrder.Failed.TOPIC})
 
 
 class WalletFeed(FeedView):
     name = "wallet_feed"
-    topics: frozenset[str] | None = TOPICS | {CREATED_TOPIC}
+    topics: frozenset[str] | None = TOPICS | _REMEMBERING
     tables = ("wallet_feed_tracking",)
     former_name = "wallet-follower"
 
@@ -72,7 +74,7 @@ class WalletFeed(FeedView):
         self._terms: dict[UUID, OrderTerms] = {}
 
     def _apply(self, conn: Connection, events: Sequence[TrackedEvent]) -> None:
-        followed = [t for t in events if t.topic != CREATED_TOPIC]
+        followed = [t for t in events if t.topic in TOPICS]
         for tracked in events:
             if tracked.topic == CREATED_TOPIC:
                 if len(self._terms) >= TERMS_KEPT:
@@ -90,7 +92,7 @@ class WalletFeed(FeedView):
                 by_seller[seller].append(change)
         if by_seller:
             self.wallets.apply(by_seller)
-        for tracked in followed:  # the batch's later events had them too
+        for tracked in events:  # the batch's later events had them too
             if isinstance(tracked.event, _OUTCOMES):
                 self._terms.pop(tracked.event.originator_id, None)
 
