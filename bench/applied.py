@@ -42,7 +42,7 @@ from payments.bench.stage_cpu import StageCpu
 from payments.bench.timing import percentiles_ms, timed_parallel
 from payments.bench.workload import ORDERS_PER_CHECKOUT, checkout_body
 from payments.projections.catalog import LiveViews
-from payments.runtime.config import Settings
+from payments.runtime.config import EXECUTOR_BATCH_SIZE, EXECUTOR_CONCURRENCY, Settings
 from payments.runtime.services import build_services
 
 SECRET = "whsec_bench_applied"  # a benchmark's sandbox secret, not a credential
@@ -54,8 +54,8 @@ def run(ctx: BenchContext) -> ScenarioResult:
     orders: int = ctx.param("orders", 6000, 150)
     clients: int = ctx.param("clients", 8, 4)
     latency_ms: int = ctx.param("latency_ms", 50, 50)
-    concurrency: int = ctx.param("concurrency", 32, 16)
-    batch: int = ctx.param("batch", 64, 32)
+    concurrency: int = ctx.param("concurrency", EXECUTOR_CONCURRENCY, 16)
+    batch: int = ctx.param("batch", EXECUTOR_BATCH_SIZE, 32)
     sample_s: float = ctx.param("sample_s", 0.5, 0.5)
     deadline_s: float = ctx.param("deadline_s", 900.0, 120.0)
     api_processes: int = ctx.param("api_processes", 1, 1)  # PAYMENTS_API_PROCESSES (ADR 0020)

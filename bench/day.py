@@ -69,7 +69,7 @@ from payments.projections.catalog import NAMES, live_view
 from payments.projections.reconciliation.report import summary
 from payments.projections.runner import ProjectionRunner, catch_up_together
 from payments.projections.source import ApplicationEventSource
-from payments.runtime.config import Settings
+from payments.runtime.config import EXECUTOR_BATCH_SIZE, EXECUTOR_CONCURRENCY, Settings
 from payments.runtime.roles import build_executor
 from payments.runtime.services import Services, build_services
 
@@ -86,8 +86,8 @@ CARD_MIX = {
 def run(ctx: BenchContext) -> ScenarioResult:
     orders: int = ctx.param("orders", 5_000, 201)
     clients: int = ctx.param("clients", 8, 4)
-    concurrency: int = ctx.param("concurrency", 32, 16)
-    batch: int = ctx.param("batch", 64, 32)
+    concurrency: int = ctx.param("concurrency", EXECUTOR_CONCURRENCY, 16)
+    batch: int = ctx.param("batch", EXECUTOR_BATCH_SIZE, 32)
     pct_503: float = ctx.param("pct_503", 3.0, 3.0)
     pct_charged_500: float = ctx.param("pct_charged_500", 2.0, 2.0)
     pct_drop_webhook: float = ctx.param("pct_drop_webhook", 5.0, 5.0)
