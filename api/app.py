@@ -97,7 +97,7 @@ def metrics_controller(public: bool) -> type[PrometheusController]:
     class MetricsController(PrometheusController):
         path = "/metrics"
         include_in_schema = False
-        guards = declared.get("guards")
+        middleware = declared.get("middleware")
         opt = declared["opt"]
 
         @get()
@@ -188,7 +188,7 @@ def create_app(services: Services, *, tls: bool = False) -> Litestar:
                 route_handlers=[],
                 include_in_schema=False,
                 after_request=_schema_not_found_as_problem,
-                guards=schema_access.get("guards"),
+                middleware=schema_access.get("middleware"),
                 opt=schema_access["opt"],
             ),
         ),

@@ -50,7 +50,7 @@ class Page:
 
 
 def console_access(*roles: Role) -> dict[str, Any]:
-    """Route keyword arguments: the JSON API's role guard (admin always), no OpenAPI entry.
+    """Route keyword arguments: the JSON API's role check (admin always), no OpenAPI entry.
     An action of a page declares the roles of the JSON route that does the same thing."""
     declared = access(*roles)
     declared.pop("security")

@@ -81,7 +81,7 @@ class ConsoleSessions(SessionMiddleware[ClientSideSessionBackend]):
 
 
 class SessionCaller:
-    """Puts the session's caller where the role guard looks (`scope["user"]`), if the
+    """Puts the session's caller where the role check looks (`scope["user"]`), if the
     sign-in has not ended and its key is still valid."""
 
     def __init__(self, app: ASGIApp, keys: Callable[[], KeyRing]) -> None:

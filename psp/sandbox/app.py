@@ -12,6 +12,7 @@ from typing import Any
 from litestar import HttpMethod, Litestar, Request, Response, Router, route
 from litestar.exceptions import HTTPException
 from litestar.handlers import HTTPRouteHandler
+from litestar.middleware import DefineMiddleware
 
 from payments.psp.sandbox.accounts import account_routes
 from payments.psp.sandbox.admin import admin_routes, health_routes
@@ -19,7 +20,7 @@ from payments.psp.sandbox.balance import balance_routes
 from payments.psp.sandbox.bank_tokens import bank_token_routes
 from payments.psp.sandbox.charges import charge_routes
 from payments.psp.sandbox.config import SandboxConfig
-from payments.psp.sandbox.credentials import bearer_guard
+from payments.psp.sandbox.credentials import RequireApiKey
 from payments.psp.sandbox.disputes import dispute_routes
 from payments.psp.sandbox.hosted_page import hosted_page_routes
 from payments.psp.sandbox.openapi import (
@@ -139,7 +140,7 @@ def create_sandbox_app(config: SandboxConfig) -> Litestar:
                 *admin_routes(sandbox),
             ]
         ),
-        guards=[bearer_guard(config.api_key)],
+        middleware=[DefineMiddleware(RequireApiKey, api_key=config.api_key)],
         security=security_requirements(config.api_key is not None),
     )
     app = Litestar(
