@@ -26,7 +26,7 @@ class _Services:
 
 
 def route_table() -> list[str]:
-    """One markdown row per method and path: who may call it, from the routes' own guards."""
+    """One markdown row per method and path: who may call it, from the roles each route declares."""
     app = create_app(_Services())  # type: ignore[arg-type]
     rows = set()
     for route in app.routes:
