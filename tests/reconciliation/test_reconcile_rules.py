@@ -3,8 +3,12 @@ exception with its age and due date; a tolerance; a dry run records nothing."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import NamedTuple
+
+import pytest
 
 from payments.domain.reconciliation.outcome import Rules
 from payments.domain.reconciliation.recording import start_run
@@ -51,64 +55,70 @@ def capture(order_id: str, gross: int, fee: int) -> SettlementLine:
     )
 
 
-def returned_payout_reconciled_as_paid(
-    services: Services, tmp_path: Path, today: date, now: datetime
-) -> ReconciliationRun:
-    """Our payout pay_r, returned; the run of today's file, which carries only its debit line."""
-    payout(services.application, "pay_r", 700, "RETURNED", "psp_pay_r")
-    paid_only = write_file(tmp_path, today, [transfer("pay_r", debit=700)], "paid")
-    return services.reconciler.reconcile_path(paid_only, as_of=now).run
+class ReturnedPayout(NamedTuple):
+    services: Services
+    first: ReconciliationRun
+    today: date
+    now: datetime
+
+
+@pytest.fixture
+def returned_payout(admin_database_url: str, tmp_path: Path) -> Iterator[ReturnedPayout]:
+    """Our payout pay_r, returned; `first`, the run of today's file, which carries only its
+    debit line."""
+    today, now = datetime.now(UTC).date(), datetime.now(UTC)
+    with services_on_new_database(admin_database_url) as services:
+        payout(services.application, "pay_r", 700, "RETURNED", "psp_pay_r")
+        paid_only = write_file(tmp_path, today, [transfer("pay_r", debit=700)], "paid")
+        first = services.reconciler.reconcile_path(paid_only, as_of=now).run
+        yield ReturnedPayout(services, first, today, now)
 
 
 def test_a_returned_payouts_credit_line_is_awaited_then_an_exception_with_age_and_due_date(
-    admin_database_url: str, tmp_path: Path
+    returned_payout: ReturnedPayout, tmp_path: Path
 ) -> None:
-    today, now = datetime.now(UTC).date(), datetime.now(UTC)
-    with services_on_new_database(admin_database_url) as services:
-        first = returned_payout_reconciled_as_paid(services, tmp_path, today, now)
-        awaited = first.findings["payout-return-pay_r"]
-        assert (awaited.kind, awaited.state, awaited.expected_minor) == (
-            "awaiting_settlement",
-            "info",
-            700,
-        )
-        assert awaited.since is not None
-        assert awaited.due is not None
-        since = datetime.fromisoformat(awaited.since)
-        assert datetime.fromisoformat(awaited.due) - since == timedelta(days=3)
+    services, first, today, now = returned_payout
+    awaited = first.findings["payout-return-pay_r"]
+    assert (awaited.kind, awaited.state, awaited.expected_minor) == (
+        "awaiting_settlement",
+        "info",
+        700,
+    )
+    assert awaited.since is not None
+    assert awaited.due is not None
+    since = datetime.fromisoformat(awaited.since)
+    assert datetime.fromisoformat(awaited.due) - since == timedelta(days=3)
 
-        later = write_file(tmp_path, today + timedelta(days=4), [], "later")
-        escalated = services.reconciler.reconcile_path(later, as_of=now + timedelta(days=4)).run
-        missing = escalated.findings["payout-return-pay_r"]
-        assert (missing.kind, missing.state) == ("missing_at_psp", "open")
-        assert missing.supersedes == f"{first.id}/payout-return-pay_r"
-        assert open_exceptions(escalated) == [("missing_at_psp", None)]
-        # The PSP never got it back: accepting that undoes the return (the seller kept it).
-        before = ledger_balances(services)
-        resolved = services.reconciliations.resolve(
-            str(escalated.id), "payout-return-pay_r", "accept_psp", "bank confirms no return", "fin"
-        )
-        assert resolved.resolutions["payout-return-pay_r"].entries == {
-            "psp_balance": -700,
-            "seller:seller_files": 700,
-        }
-        after = ledger_balances(services)
-        assert after["psp_balance"] - before["psp_balance"] == -700
-        assert after["seller:seller_files"] == 700  # as if paid and never returned
+    later = write_file(tmp_path, today + timedelta(days=4), [], "later")
+    escalated = services.reconciler.reconcile_path(later, as_of=now + timedelta(days=4)).run
+    missing = escalated.findings["payout-return-pay_r"]
+    assert (missing.kind, missing.state) == ("missing_at_psp", "open")
+    assert missing.supersedes == f"{first.id}/payout-return-pay_r"
+    assert open_exceptions(escalated) == [("missing_at_psp", None)]
+    # The PSP never got it back: accepting that undoes the return (the seller kept it).
+    before = ledger_balances(services)
+    resolved = services.reconciliations.resolve(
+        str(escalated.id), "payout-return-pay_r", "accept_psp", "bank confirms no return", "fin"
+    )
+    assert resolved.resolutions["payout-return-pay_r"].entries == {
+        "psp_balance": -700,
+        "seller:seller_files": 700,
+    }
+    after = ledger_balances(services)
+    assert after["psp_balance"] - before["psp_balance"] == -700
+    assert after["seller:seller_files"] == 700  # as if paid and never returned
 
 
 def test_a_returned_payouts_credit_line_arriving_later_clears_the_wait(
-    admin_database_url: str, tmp_path: Path
+    returned_payout: ReturnedPayout, tmp_path: Path
 ) -> None:
-    today, now = datetime.now(UTC).date(), datetime.now(UTC)
-    with services_on_new_database(admin_database_url) as services:
-        first = returned_payout_reconciled_as_paid(services, tmp_path, today, now)
-        back = [transfer("pay_r", credit=700, suffix="-return")]
-        second_file = write_file(tmp_path, today + timedelta(days=1), back, "back")
-        second = services.reconciler.reconcile_path(second_file, as_of=now).run
-        assert classes_by_line(second) == {2: "matched", 3: "paid_to_bank"}
-        cleared = second.findings["line-2"]
-        assert (cleared.kind, cleared.supersedes) == ("cleared", f"{first.id}/payout-return-pay_r")
+    services, first, today, now = returned_payout
+    back = [transfer("pay_r", credit=700, suffix="-return")]
+    second_file = write_file(tmp_path, today + timedelta(days=1), back, "back")
+    second = services.reconciler.reconcile_path(second_file, as_of=now).run
+    assert classes_by_line(second) == {2: "matched", 3: "paid_to_bank"}
+    cleared = second.findings["line-2"]
+    assert (cleared.kind, cleared.supersedes) == ("cleared", f"{first.id}/payout-return-pay_r")
 
 
 def test_a_tolerance_matches_small_differences_and_writes_them_off(
