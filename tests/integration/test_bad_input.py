@@ -30,12 +30,18 @@ def set_order(field: str, value: Any) -> Callable[[Body], None]:
     return change
 
 
+def parent(body: Body, path: str) -> tuple[Any, str]:
+    """The object that holds the field at a dotted `path` (numbers index lists), and its name."""
+    *parents, last = path.split(".")
+    target: Any = body
+    for part in parents:
+        target = target[int(part)] if part.isdigit() else target[part]
+    return target, last
+
+
 def drop(path: str) -> Callable[[Body], None]:
     def change(body: Body) -> None:
-        *parents, last = path.split(".")
-        target = body
-        for part in parents:
-            target = target[int(part)] if part.isdigit() else target[part]
+        target, last = parent(body, path)
         del target[last]
 
     return change
@@ -43,10 +49,7 @@ def drop(path: str) -> Callable[[Body], None]:
 
 def put(path: str, value: Any) -> Callable[[Body], None]:
     def change(body: Body) -> None:
-        *parents, last = path.split(".")
-        target = body
-        for part in parents:
-            target = target[int(part)] if part.isdigit() else target[part]
+        target, last = parent(body, path)
         target[last] = value
 
     return change
