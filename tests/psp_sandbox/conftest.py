@@ -217,6 +217,22 @@ def make_charge(client: httpx.Client, make_token: TokenMaker) -> ChargeMaker:
     return charge
 
 
+def post_charge(
+    client: httpx.Client, token: str, key: str, reference: str = "po_1", amount: int = 1000
+) -> httpx.Response:
+    """POST /v1/charges of `amount` (minor units, USD) on `token` under Idempotency-Key `key`."""
+    body: dict[str, Any] = {"amount": amount, "currency": "USD", "token": token}
+    body["reference"] = reference
+    return client.post("/v1/charges", json=body, headers={"Idempotency-Key": key})
+
+
+def charge_count(client: httpx.Client, reference: str) -> int:
+    """How many charges the sandbox holds for `reference`."""
+    return int(
+        client.get("/admin/charges/count", params={"reference": reference}).json()["charges"]
+    )
+
+
 def post_refund(
     client: httpx.Client, key: str, charge: str, amount: int | None = None, **extra: Any
 ) -> httpx.Response:

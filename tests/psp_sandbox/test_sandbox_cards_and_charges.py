@@ -11,19 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-
-def _charge(
-    client: httpx.Client, token: str, key: str, reference: str = "po_1", amount: int = 1000
-) -> httpx.Response:
-    body: dict[str, Any] = {"amount": amount, "currency": "USD", "token": token}
-    body["reference"] = reference
-    return client.post("/v1/charges", json=body, headers={"Idempotency-Key": key})
-
-
-def _count(client: httpx.Client, reference: str) -> int:
-    return int(
-        client.get("/admin/charges/count", params={"reference": reference}).json()["charges"]
-    )
+from tests.psp_sandbox.conftest import charge_count, post_charge
 
 
 def test_tokenising_a_card_keeps_only_its_facts(client: httpx.Client) -> None:
@@ -97,7 +85,7 @@ def test_each_test_card_has_its_outcome(
     status: str,
     failure_code: str | None,
 ) -> None:
-    answer = _charge(client, make_token(number), "key-1")
+    answer = post_charge(client, make_token(number), "key-1")
     assert answer.status_code == status_code
     body = answer.json()
     assert (body["status"], body["failure_code"]) == (status, failure_code)
@@ -112,17 +100,17 @@ def test_the_processing_error_card_fails_twice_per_key_then_succeeds(
 ) -> None:
     token = make_token("4000000000000119")
     for _ in range(2):
-        answer = _charge(client, token, "key-119")
+        answer = post_charge(client, token, "key-119")
         assert (answer.status_code, answer.json()["error"]) == (503, "processing_error")
-        assert _count(client, "po_1") == 0
-    assert _charge(client, token, "key-119").status_code == 201
-    assert _count(client, "po_1") == 1
+        assert charge_count(client, "po_1") == 0
+    assert post_charge(client, token, "key-119").status_code == 201
+    assert charge_count(client, "po_1") == 1
 
 
 def test_the_pending_card_settles_later_with_a_webhook(
     client: httpx.Client, make_token: Callable[..., str], webhook_receiver: Any
 ) -> None:
-    answer = _charge(client, make_token("4000000000003220"), "key-pending")
+    answer = post_charge(client, make_token("4000000000003220"), "key-pending")
     assert (answer.status_code, answer.json()["status"]) == (202, "pending")
     deliveries = webhook_receiver.wait_for(1)
     assert b'"type":"charge.succeeded"' in deliveries[0][1]
@@ -134,21 +122,21 @@ def test_the_same_key_and_body_replays_and_never_charges_twice(
     client: httpx.Client, make_token: Callable[..., str]
 ) -> None:
     token = make_token()
-    first = _charge(client, token, "key-replay")
-    second = _charge(client, token, "key-replay")
+    first = post_charge(client, token, "key-replay")
+    second = post_charge(client, token, "key-replay")
     assert second.status_code == first.status_code == 201
     assert second.content == first.content
     assert second.headers["Idempotent-Replayed"] == "true"
-    assert _count(client, "po_1") == 1
+    assert charge_count(client, "po_1") == 1
 
 
 def test_the_same_key_with_another_body_is_refused(
     client: httpx.Client, make_token: Callable[..., str]
 ) -> None:
     token = make_token()
-    assert _charge(client, token, "key-x").status_code == 201
-    assert _charge(client, token, "key-x", amount=999).status_code == 422
-    assert _count(client, "po_1") == 1
+    assert post_charge(client, token, "key-x").status_code == 201
+    assert post_charge(client, token, "key-x", amount=999).status_code == 422
+    assert charge_count(client, "po_1") == 1
 
 
 def test_missing_key_unknown_token_and_unknown_charge_are_client_errors(
@@ -188,7 +176,7 @@ def test_neither_card_number_nor_cvc_is_stored(
     sandbox: Any, client: httpx.Client, make_token: Callable[..., str]
 ) -> None:
     token = make_token("4000000000009995")
-    _charge(client, token, "key-pan")
+    post_charge(client, token, "key-pan")
     client.post(
         "/v1/hosted/card", data={"number": "5555555555554444", "expiry": "1/99", "cvc": "987"}
     )

@@ -12,18 +12,7 @@ import pytest
 
 from payments.psp.settlement import iter_settlement_lines
 from payments.psp.signing import verify_signature
-from tests.psp_sandbox.conftest import WEBHOOK_SECRET
-
-
-def _charge(client: httpx.Client, token: str, key: str, reference: str = "po_1") -> httpx.Response:
-    body = {"amount": 1000, "currency": "USD", "token": token, "reference": reference}
-    return client.post("/v1/charges", json=body, headers={"Idempotency-Key": key})
-
-
-def _count(client: httpx.Client, reference: str) -> int:
-    return int(
-        client.get("/admin/charges/count", params={"reference": reference}).json()["charges"]
-    )
+from tests.psp_sandbox.conftest import WEBHOOK_SECRET, charge_count, post_charge
 
 
 def test_charged_but_500_then_a_retry_replays_the_one_charge(
@@ -33,10 +22,10 @@ def test_charged_but_500_then_a_retry_replays_the_one_charge(
     client.post(
         "/admin/faults", json={"kind": "charged_but_500", "endpoint": "charges", "count": 1}
     )
-    assert _charge(client, token, "key-cb500").status_code == 500
-    retry = _charge(client, token, "key-cb500")
+    assert post_charge(client, token, "key-cb500").status_code == 500
+    retry = post_charge(client, token, "key-cb500")
     assert (retry.status_code, retry.headers["Idempotent-Replayed"]) == (201, "true")
-    assert _count(client, "po_1") == 1
+    assert charge_count(client, "po_1") == 1
 
 
 @pytest.mark.parametrize("status", [503, 429])
@@ -46,8 +35,9 @@ def test_a_status_fault_answers_n_calls_then_stops(
     token = make_token()
     rule = {"kind": "status", "endpoint": "charges", "status": status, "count": 2}
     assert client.post("/admin/faults", json=[rule]).status_code == 201
-    assert [_charge(client, token, "key-s").status_code for _ in range(3)] == [status, status, 201]
-    assert _count(client, "po_1") == 1
+    statuses = [post_charge(client, token, "key-s").status_code for _ in range(3)]
+    assert statuses == [status, status, 201]
+    assert charge_count(client, "po_1") == 1
     assert client.get("/admin/faults").json()["faults"] == []
 
 
@@ -57,9 +47,9 @@ def test_a_reset_fault_makes_the_client_see_a_connection_error(
     token = make_token()
     client.post("/admin/faults", json={"kind": "reset", "endpoint": "charges", "count": 1})
     with pytest.raises(httpx.TransportError):
-        _charge(client, token, "key-reset")
-    assert _count(client, "po_1") == 0
-    assert _charge(client, token, "key-reset").status_code == 201
+        post_charge(client, token, "key-reset")
+    assert charge_count(client, "po_1") == 0
+    assert post_charge(client, token, "key-reset").status_code == 201
 
 
 def test_latency_and_timeout_faults_slow_the_answer(
@@ -68,7 +58,7 @@ def test_latency_and_timeout_faults_slow_the_answer(
     token = make_token()
     client.post("/admin/faults", json={"kind": "latency", "latency_ms": 300, "count": 1})
     started = time.monotonic()
-    assert _charge(client, token, "key-l").status_code == 201
+    assert post_charge(client, token, "key-l").status_code == 201
     assert time.monotonic() - started >= 0.3
     client.post("/admin/faults", json={"kind": "timeout", "count": 1})
     with pytest.raises(httpx.ReadTimeout):
@@ -90,7 +80,7 @@ def test_webhooks_are_signed_and_retried_until_acknowledged(
     client: httpx.Client, make_token: Callable[..., str], webhook_receiver: Any
 ) -> None:
     webhook_receiver.failures_before_success = 2
-    _charge(client, make_token(), "key-w")
+    post_charge(client, make_token(), "key-w")
     ((headers, body),) = webhook_receiver.wait_for(1)
     assert len(webhook_receiver.received) == 3
     verify_signature(WEBHOOK_SECRET, headers["PSP-Signature"], body, now=int(time.time()))
@@ -108,12 +98,12 @@ def test_webhooks_can_be_duplicated_and_dropped_on_request(
 ) -> None:
     token = make_token()
     client.post("/admin/faults", json=[{"kind": "duplicate_webhook", "count": 1}])
-    _charge(client, token, "key-dup", reference="dup")
+    post_charge(client, token, "key-dup", reference="dup")
     deliveries = webhook_receiver.wait_for(2)
     assert json.loads(deliveries[0][1])["id"] == json.loads(deliveries[1][1])["id"]
     client.post("/admin/faults", json=[{"kind": "drop_webhook", "count": 1}])
-    _charge(client, token, "key-drop", reference="drop")
-    _charge(client, token, "key-after", reference="after")
+    post_charge(client, token, "key-drop", reference="drop")
+    post_charge(client, token, "key-after", reference="after")
     deliveries = webhook_receiver.wait_for(3)
     time.sleep(0.3)
     references = [json.loads(body)["data"]["object"]["reference"] for _, body in deliveries]
@@ -126,7 +116,7 @@ def test_a_webhook_fault_with_an_endpoint_hits_only_events_about_its_objects(
     token = make_token()
     rule = {"kind": "drop_webhook", "endpoint": "refunds", "count": 1}
     assert client.post("/admin/faults", json=rule).status_code == 201
-    _charge(client, token, "key-kept", reference="kept")
+    post_charge(client, token, "key-kept", reference="kept")
     [(_, body)] = webhook_receiver.wait_for(1)
     assert json.loads(body)["type"].startswith("charge.")
     [left] = client.get("/admin/faults").json()["faults"]
@@ -138,8 +128,8 @@ def test_webhooks_can_be_reordered_on_request(
 ) -> None:
     token = make_token()
     client.post("/admin/faults", json={"kind": "reorder_webhooks", "count": 2})
-    _charge(client, token, "key-a", reference="first")
-    _charge(client, token, "key-b", reference="second")
+    post_charge(client, token, "key-a", reference="first")
+    post_charge(client, token, "key-b", reference="second")
     deliveries = webhook_receiver.wait_for(2)
     references = [json.loads(body)["data"]["object"]["reference"] for _, body in deliveries]
     assert references == ["second", "first"]
@@ -151,15 +141,15 @@ def test_state_and_undelivered_webhooks_survive_a_restart(
     with httpx.Client(base_url=sandbox.base_url) as client:
         token = make_token()
         client.post("/admin/faults", json={"kind": "delay_webhook", "latency_ms": 1500, "count": 1})
-        first = _charge(client, token, "key-restart")
+        first = post_charge(client, token, "key-restart")
     sandbox.stop()
     assert webhook_receiver.received == []
     sandbox.start()
     with httpx.Client(base_url=sandbox.base_url) as client:
         assert client.get(f"/v1/charges/{first.json()['id']}").json()["status"] == "succeeded"
-        replay = _charge(client, token, "key-restart")
+        replay = post_charge(client, token, "key-restart")
         assert replay.content == first.content
-        assert _count(client, "po_1") == 1
+        assert charge_count(client, "po_1") == 1
     webhook_receiver.wait_for(1, timeout=5)
 
 
@@ -168,8 +158,8 @@ def test_the_settlement_file_parses_balances_and_is_deterministic(
 ) -> None:
     token = make_token()
     for index in range(3):
-        _charge(client, token, f"key-s{index}", reference=f"order_{index}")
-    _charge(client, make_token("4000000000000002"), "key-declined", reference="declined")
+        post_charge(client, token, f"key-s{index}", reference=f"order_{index}")
+    post_charge(client, make_token("4000000000000002"), "key-declined", reference="declined")
     day = datetime.now(UTC).date().isoformat()
     assert client.get("/v1/settlements").json()["data"][0]["date"] == day
     first = client.get(f"/v1/settlements/{day}.csv")
