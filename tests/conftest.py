@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 import pytest
@@ -18,6 +18,10 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from payments.runtime.config import Settings
 from payments.runtime.database import EMBEDDED_MAX_CONNECTIONS, embedded_server
 from payments.runtime.services import Services, build_services
+
+if TYPE_CHECKING:
+    from litestar import Litestar
+    from litestar.testing import TestClient
 
 # No property test is timed: Hypothesis's default 200 ms deadline per example failed a
 # settlement round trip once on a loaded 2-core machine, and a test never gates on
@@ -116,3 +120,16 @@ def bearer(services: Any, role: str = "admin", seller: str | None = None) -> dic
 
     key, _ = services.issue_key(Role(role), seller, f"tests {role}", by="cli")
     return {"Authorization": f"Bearer {key.text}"}
+
+
+@contextmanager
+def api_client(services: Services, role: str = "admin") -> Iterator[TestClient[Litestar]]:
+    """A test client of the app on `services` with a new key of this role; a server error is
+    answered (500), not raised."""
+    from litestar.testing import TestClient
+
+    from payments.api.app import create_app
+
+    with TestClient(app=create_app(services), raise_server_exceptions=False) as client:
+        client.headers.update(bearer(services, role))
+        yield client

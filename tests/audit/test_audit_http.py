@@ -11,10 +11,9 @@ from datetime import datetime
 import pytest
 from litestar.testing import TestClient
 
-from payments.api.app import create_app
 from payments.runtime.services import Services
 from tests.audit.conftest import Story, tell_story
-from tests.conftest import bearer
+from tests.conftest import api_client
 from tests.projections.conftest import catch_up_all
 
 Client = TestClient  # type: ignore[type-arg]
@@ -22,8 +21,7 @@ Client = TestClient  # type: ignore[type-arg]
 
 @pytest.fixture
 def client(services: Services) -> Iterator[Client]:
-    with TestClient(app=create_app(services), raise_server_exceptions=False) as test_client:
-        test_client.headers.update(bearer(services, "admin"))
+    with api_client(services) as test_client:
         yield test_client
 
 

@@ -5,11 +5,10 @@ from collections.abc import Iterator
 import pytest
 from litestar.testing import TestClient
 
-from payments.api.app import create_app
 from payments.projections.service import ProjectionService
 from payments.runtime.config import Settings
 from payments.runtime.services import Services, build_services
-from tests.conftest import NO_RATE_LIMITS, bearer
+from tests.conftest import NO_RATE_LIMITS, api_client
 
 
 @pytest.fixture(scope="session")
@@ -34,6 +33,5 @@ def services(database_url: str) -> Iterator[Services]:
 
 @pytest.fixture(scope="session")
 def client(services: Services) -> Iterator[TestClient]:  # type: ignore[type-arg]
-    with TestClient(app=create_app(services), raise_server_exceptions=False) as test_client:
-        test_client.headers.update(bearer(services, "admin"))
+    with api_client(services) as test_client:
         yield test_client

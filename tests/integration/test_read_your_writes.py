@@ -12,10 +12,9 @@ from collections.abc import Iterator
 import pytest
 from litestar.testing import TestClient
 
-from payments.api.app import create_app
 from payments.runtime.config import Settings
 from payments.runtime.services import Services, build_services
-from tests.conftest import bearer
+from tests.conftest import api_client
 from tests.integration.helpers import checkout_body, new_key
 from tests.projections.conftest import catch_up_all
 
@@ -28,8 +27,7 @@ def lagging(fresh_database_url: str) -> Iterator[tuple[Client, Services]]:
     url = fresh_database_url
     services = build_services(Settings.from_env({"PAYMENTS_DATABASE_URL": url}), url)
     try:
-        with TestClient(app=create_app(services), raise_server_exceptions=False) as client:
-            client.headers.update(bearer(services, "admin"))
+        with api_client(services) as client:
             yield client, services
     finally:
         services.close()

@@ -10,10 +10,9 @@ import pytest
 from click.testing import CliRunner
 from litestar.testing import TestClient
 
-from payments.api.app import create_app
 from payments.cli.main import main
 from payments.runtime.services import Services
-from tests.conftest import bearer, services_on_new_database
+from tests.conftest import api_client, services_on_new_database
 
 AUDIT_KEY = "privacy-tests-audit-key-0123456789abcdef"
 
@@ -26,8 +25,7 @@ def services(admin_database_url: str) -> Iterator[Services]:
 
 @pytest.fixture(scope="module")
 def client(services: Services) -> Iterator[TestClient]:  # type: ignore[type-arg]
-    with TestClient(app=create_app(services), raise_server_exceptions=False) as test_client:
-        test_client.headers.update(bearer(services, "admin"))
+    with api_client(services) as test_client:
         yield test_client
 
 

@@ -11,13 +11,12 @@ import pytest
 from litestar.testing import TestClient
 
 from payments.api import reads as order_views
-from payments.api.app import create_app
 from payments.domain.ids import payment_order_uuid
 from payments.domain.payment_order import PaymentOrder
 from payments.projections.catalog import NAMES
 from payments.projections.service import ProjectionService
 from payments.runtime.services import Services
-from tests.conftest import bearer
+from tests.conftest import api_client
 from tests.projections.events import new_order
 
 Client = TestClient  # type: ignore[type-arg]
@@ -41,8 +40,7 @@ def running(module_services: Services) -> Iterator[ProjectionService]:
 
 @pytest.fixture(scope="module")
 def client(module_services: Services, running: ProjectionService) -> Iterator[Client]:
-    with TestClient(app=create_app(module_services), raise_server_exceptions=False) as test_client:
-        test_client.headers.update(bearer(module_services, "admin"))
+    with api_client(module_services) as test_client:
         yield test_client
 
 

@@ -12,8 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from litestar.testing import TestClient
 
-from payments.api.app import create_app
-from tests.conftest import bearer, services_on_new_database
+from tests.conftest import api_client, services_on_new_database
 from tests.reconciliation.records import FILES
 
 Client = TestClient  # type: ignore[type-arg]
@@ -25,9 +24,8 @@ HEADER, *ROWS = SAMPLE.splitlines()
 def client(admin_database_url: str) -> Iterator[Client]:
     with (
         services_on_new_database(admin_database_url) as services,
-        TestClient(app=create_app(services), raise_server_exceptions=False) as test_client,
+        api_client(services, "finance") as test_client,
     ):
-        test_client.headers.update(bearer(services, "finance"))
         yield test_client
 
 
