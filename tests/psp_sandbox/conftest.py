@@ -221,8 +221,7 @@ def post_charge(
     client: httpx.Client, token: str, key: str, reference: str = "po_1", amount: int = 1000
 ) -> httpx.Response:
     """POST /v1/charges of `amount` (minor units, USD) on `token` under Idempotency-Key `key`."""
-    body: dict[str, Any] = {"amount": amount, "currency": "USD", "token": token}
-    body["reference"] = reference
+    body = {"amount": amount, "currency": "USD", "token": token, "reference": reference}
     return client.post("/v1/charges", json=body, headers={"Idempotency-Key": key})
 
 
