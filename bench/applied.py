@@ -23,6 +23,7 @@ from typing import Any
 import httpx
 import msgspec
 
+from payments.bench.deployment import start_deployment
 from payments.bench.harness import (
     PAYMENTS,
     BenchContext,
@@ -31,10 +32,6 @@ from payments.bench.harness import (
     ScenarioResult,
     Table,
     child_env,
-    create_key,
-    deployment_env,
-    free_port,
-    sandbox_command,
     sandbox_token,
 )
 from payments.bench.loadgen import client_pool, post_checkout
@@ -72,42 +69,33 @@ def run(ctx: BenchContext) -> ScenarioResult:
         },
     )
     database_url = ctx.create_database("applied")
-    psp_port, api_port = free_port(), free_port()
-    psp_url, api_url = f"http://127.0.0.1:{psp_port}", f"http://127.0.0.1:{api_port}"
-    env = {
-        **deployment_env(database_url, psp_url, api_port, SECRET, ctx.work_dir / "applied-data"),
-        "PAYMENTS_EXECUTOR_CONCURRENCY": str(concurrency),
-        "PAYMENTS_EXECUTOR_BATCH_SIZE": str(batch),
-    }
+    deployment = start_deployment(
+        ctx.work_dir,
+        database_url,
+        SECRET,
+        api_processes=api_processes,
+        settings={
+            "PAYMENTS_EXECUTOR_CONCURRENCY": str(concurrency),
+            "PAYMENTS_EXECUTOR_BATCH_SIZE": str(batch),
+        },
+    )
+    psp_url, api_url, env = deployment.psp_url, deployment.api_url, deployment.env
     children: list[ChildProcess] = []
     cpu = StageCpu()
 
-    def child(name: str, args: list[str], extra: dict[str, str]) -> ChildProcess:
-        process = ChildProcess(name, args, child_env(**extra), ctx.work_dir / f"{name}.log")
+    def child(name: str, args: list[str]) -> ChildProcess:
+        process = ChildProcess(name, args, child_env(**env), ctx.work_dir / f"{name}.log")
         children.append(process)
         return process
 
     services = None
     try:
-        sandbox = child(
-            "psp-sandbox",
-            sandbox_command(
-                ctx.work_dir / "applied-psp.sqlite3",
-                psp_port,
-                "--webhook-url",
-                f"{api_url}/webhooks/psp",
-            ),
-            {"PSP_SANDBOX_WEBHOOK_SECRET": SECRET},
-        )
-        api = child("api", [PAYMENTS, "api"], {**env, "PAYMENTS_API_PROCESSES": str(api_processes)})
-        sandbox.wait_http(f"{psp_url}/health")
-        api.wait_http(f"{api_url}/health")
-        worker = child("worker", [PAYMENTS, "worker"], env)
-        projections = child("projections", [PAYMENTS, "projections", "run"], env)
+        worker = child("worker", [PAYMENTS, "worker"])
+        projections = child("projections", [PAYMENTS, "projections", "run"])
         cpu.roles.update(
             {
-                "psp sandbox": sandbox.pid,
-                "payments api": api.pid,
+                "psp sandbox": deployment.sandbox.pid,
+                "payments api": deployment.api.pid,
                 "worker": worker.pid,
                 "projections": projections.pid,
             }
@@ -118,7 +106,7 @@ def run(ctx: BenchContext) -> ScenarioResult:
                 f"{psp_url}/admin/faults", json={**rule, "endpoint": "charges"}, timeout=10
             ).raise_for_status()
         token = sandbox_token(psp_url)
-        key = create_key(child_env(**env), "merchant")
+        key = deployment.merchant_key()
         services = build_services(Settings.from_env(env), database_url)
         views = LiveViews.on(services.pool)
         prefix = f"ap{uuid.uuid4().hex[:6]}"
@@ -131,6 +119,7 @@ def run(ctx: BenchContext) -> ScenarioResult:
             services.close()
         for process in reversed(children):
             process.stop()
+        deployment.stop()
 
     rates = Table(
         f"applied: {measured['orders']:,} orders ({clients} clients, PSP latency {latency_ms} ms, "

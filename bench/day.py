@@ -49,18 +49,8 @@ from payments.bench.day_checks import (
 )
 from payments.bench.day_report import check_invariants, day_result
 from payments.bench.day_roles import deployed_roles, drain, unsettled, views_at_head
-from payments.bench.harness import (
-    PAYMENTS,
-    BenchContext,
-    ChildProcess,
-    ScenarioResult,
-    child_env,
-    create_key,
-    deployment_env,
-    free_port,
-    sandbox_command,
-    sandbox_token,
-)
+from payments.bench.deployment import start_deployment
+from payments.bench.harness import BenchContext, ScenarioResult, sandbox_token
 from payments.bench.loadgen import client_pool, post_checkout
 from payments.bench.stage_cpu import StageCpu
 from payments.bench.timing import timed_parallel
@@ -120,28 +110,20 @@ def run(ctx: BenchContext) -> ScenarioResult:
 
     started = time.perf_counter()
     database_url = ctx.create_database("day")
-    psp_port, api_port = free_port(), free_port()
-    psp_url, api_url = f"http://127.0.0.1:{psp_port}", f"http://127.0.0.1:{api_port}"
-    sandbox = ChildProcess(
-        "psp sandbox",
-        sandbox_command(
-            ctx.work_dir / "psp-sandbox.sqlite3",
-            psp_port,
-            *("--webhook-url", f"{api_url}/webhooks/psp", "--pending-delay", "1.0"),
-            *("--webhook-retry-base", "0.5", "--webhook-retry-cap", "2"),
+    deployment = start_deployment(
+        ctx.work_dir,
+        database_url,
+        SECRET,
+        api_processes=api_processes,
+        sandbox_options=(
+            *("--pending-delay", "1.0", "--webhook-retry-base", "0.5"),
+            *("--webhook-retry-cap", "2"),
         ),
-        child_env(PSP_SANDBOX_WEBHOOK_SECRET=SECRET),
-        ctx.work_dir / "psp-sandbox.log",
     )
-    api_env = deployment_env(database_url, psp_url, api_port, SECRET, ctx.work_dir / "api-data")
-    api = ChildProcess(
-        "payments api",
-        [PAYMENTS, "api"],
-        child_env(**api_env, PAYMENTS_API_PROCESSES=str(api_processes)),
-        ctx.work_dir / "api.log",
-    )
+    sandbox, api = deployment.sandbox, deployment.api
+    psp_url, api_url = deployment.psp_url, deployment.api_url
     worker_env = {
-        **api_env,
+        **deployment.env,
         "PAYMENTS_EXECUTOR_CONCURRENCY": str(concurrency),
         "PAYMENTS_EXECUTOR_BATCH_SIZE": str(batch),
         "PAYMENTS_EXECUTOR_BACKOFF_BASE_S": "0.2",
@@ -151,8 +133,6 @@ def run(ctx: BenchContext) -> ScenarioResult:
     }
     services: Services | None = None
     try:
-        sandbox.wait_http(f"{psp_url}/health")
-        api.wait_http(f"{api_url}/health")
         services = build_services(Settings.from_env(worker_env), database_url)
         ctx.log(f"day: sandbox {psp_url} (pid {sandbox.pid}), api {api_url} (pid {api.pid})")
         cpu.roles.update({"psp sandbox": sandbox.pid, "payments api": api.pid})
@@ -160,7 +140,7 @@ def run(ctx: BenchContext) -> ScenarioResult:
 
         cards = _checkout_cards(psp_url, checkouts, mix)
         prefix = f"day{uuid.uuid4().hex[:6]}"
-        key = create_key(child_env(**api_env), "merchant")
+        key = deployment.merchant_key()
         order_ids = [
             f"{prefix}_{i}_{n}" for i in range(checkouts) for n in range(ORDERS_PER_CHECKOUT)
         ]
@@ -227,9 +207,7 @@ def run(ctx: BenchContext) -> ScenarioResult:
             _catch_up(services, source)  # the auto-fixes' events
 
         with stage("checks"):
-            facts["checks"] = check_invariants(
-                services, ctx.work_dir / "psp-sandbox.sqlite3", order_ids, report
-            )
+            facts["checks"] = check_invariants(services, sandbox.db_path, order_ids, report)
 
         with stage("verify"):
             facts["verify"] = verify_views(services, source)
@@ -245,8 +223,7 @@ def run(ctx: BenchContext) -> ScenarioResult:
     finally:
         if services is not None:
             services.close()
-        api.stop()
-        sandbox.stop()
+        deployment.stop()
 
     facts["shape"] = {"overlap": overlap, "workers": workers, "api_processes": api_processes}
     return day_result(orders, len(order_ids), stages, facts, concurrency, batch, mix, report, cpu)
