@@ -18,18 +18,8 @@ from typing import Any
 
 import httpx
 
-from payments.bench.harness import (
-    BenchContext,
-    ChildProcess,
-    Goal,
-    ScenarioResult,
-    Table,
-    child_env,
-    free_port,
-    ratio,
-    sandbox_command,
-    sandbox_token,
-)
+from payments.bench.deployment import PspSandbox
+from payments.bench.harness import BenchContext, Goal, ScenarioResult, Table, ratio, sandbox_token
 from payments.bench.timing import timed_parallel
 from payments.bench.workload import ORDERS_PER_CHECKOUT, place_command
 from payments.domain.execution import Succeeded
@@ -58,10 +48,8 @@ def run(ctx: BenchContext) -> ScenarioResult:
             "tokens": tokens_count,
         },
     )
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    command = sandbox_command(ctx.work_dir / "psp-sandbox.sqlite3", port)
-    sandbox = ChildProcess("psp sandbox", command, child_env(), ctx.work_dir / "psp-sandbox.log")
+    sandbox = PspSandbox(ctx.work_dir)
+    url = sandbox.url
     database_url = ctx.create_database("executor")
     placer = build_services(
         Settings.from_env({"PAYMENTS_DATABASE_URL": database_url}), database_url
@@ -82,7 +70,7 @@ def run(ctx: BenchContext) -> ScenarioResult:
     )
     runs: list[dict[str, Any]] = []
     try:
-        sandbox.wait_http(f"{url}/health")
+        sandbox.wait_ready()
         ctx.log(f"psp sandbox on {url} (pid {sandbox.pid})")
         tokens = [sandbox_token(url) for _ in range(tokens_count)]
         for latency_ms in latencies:
