@@ -23,15 +23,13 @@ from typing import Any
 import httpx
 import msgspec
 
-from payments.bench.deployment import start_deployment
+from payments.bench.deployment import role_process, start_deployment
 from payments.bench.harness import (
-    PAYMENTS,
     BenchContext,
     ChildProcess,
     Goal,
     ScenarioResult,
     Table,
-    child_env,
     sandbox_token,
 )
 from payments.bench.loadgen import client_pool, post_checkout
@@ -82,16 +80,12 @@ def run(ctx: BenchContext) -> ScenarioResult:
     psp_url, api_url, env = deployment.psp_url, deployment.api_url, deployment.env
     children: list[ChildProcess] = []
     cpu = StageCpu()
-
-    def child(name: str, args: list[str]) -> ChildProcess:
-        process = ChildProcess(name, args, child_env(**env), ctx.work_dir / f"{name}.log")
-        children.append(process)
-        return process
-
     services = None
     try:
-        worker = child("worker", [PAYMENTS, "worker"])
-        projections = child("projections", [PAYMENTS, "projections", "run"])
+        worker = role_process(ctx.work_dir, "worker", ["worker"], env)
+        children.append(worker)
+        projections = role_process(ctx.work_dir, "projections", ["projections", "run"], env)
+        children.append(projections)
         cpu.roles.update(
             {
                 "psp sandbox": deployment.sandbox.pid,

@@ -15,7 +15,8 @@ from typing import Any
 
 from payments.bench.day_checks import is_open, peak_rss_mib
 from payments.bench.day_checks import orders as day_orders
-from payments.bench.harness import PAYMENTS, BenchContext, ChildProcess, child_env
+from payments.bench.deployment import role_process
+from payments.bench.harness import BenchContext, ChildProcess
 from payments.projections.catalog import projection_states
 from payments.projections.status import ProjectionState
 from payments.runtime.services import Services
@@ -29,15 +30,13 @@ class DeployedRoles:
     def __init__(
         self, work_dir: Path, env: dict[str, str], workers: int, *, projections: bool
     ) -> None:
-        self.children: list[ChildProcess] = []
-        for n in range(1, workers + 1):
-            self._start(f"payments worker {n}", [PAYMENTS, "worker"], env, work_dir)
+        self.children: list[ChildProcess] = [
+            role_process(work_dir, f"payments worker {n}", ["worker"], env)
+            for n in range(1, workers + 1)
+        ]
         if projections:
-            self._start("payments projections", [PAYMENTS, "projections", "run"], env, work_dir)
-
-    def _start(self, name: str, args: list[str], env: dict[str, str], work_dir: Path) -> None:
-        log_path = work_dir / f"{name.replace(' ', '-')}.log"
-        self.children.append(ChildProcess(name, args, child_env(**env), log_path))
+            command = ["projections", "run"]
+            self.children.append(role_process(work_dir, "payments projections", command, env))
 
     def pids(self) -> dict[str, int]:
         return {child.name: child.pid for child in self.children}

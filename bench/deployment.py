@@ -5,7 +5,7 @@ processes)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +18,15 @@ from payments.bench.harness import (
     free_port,
     sandbox_command,
 )
+
+
+def role_process(
+    work_dir: Path, name: str, args: Sequence[str], env: Mapping[str, str]
+) -> ChildProcess:
+    """`payments ARGS` (a role: worker, projections) with the deployment's PAYMENTS_* `env`,
+    its log in work_dir named after it."""
+    log_path = work_dir / f"{name.replace(' ', '-')}.log"
+    return ChildProcess(name, [PAYMENTS, *args], child_env(**env), log_path)
 
 
 class PspSandbox(ChildProcess):
