@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from litestar import Litestar, MediaType, Response, Router, get
@@ -11,6 +12,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.plugins.prometheus import PrometheusController
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client.registry import Collector
 
 from payments.api.auth import (
     BEARER_SCHEME,
@@ -49,12 +51,12 @@ from payments.api.security_headers import security_headers_middleware
 from payments.domain.api_key import Role
 from payments.projections.catalog import projection_states
 from payments.projections.followers.risk_feed import RiskFeed
-from payments.projections.metrics import expose_projection_metrics, exposed_registry
-from payments.projections.risk_metrics import expose_risk_metrics
-from payments.projections.seller_metrics import expose_seller_metrics
+from payments.projections.metrics import ProjectionMetrics, exposed_registry
+from payments.projections.risk_metrics import RiskMetrics
+from payments.projections.seller_metrics import SellerMetrics
 from payments.projections.views.sellers import SellersView
 from payments.psp.reconcile.balance import BalanceChecks
-from payments.psp.reconcile.metrics import expose_reconciliation_metrics
+from payments.psp.reconcile.metrics import ReconciliationMetrics
 from payments.runtime.database import ping
 from payments.runtime.services import Services
 
@@ -90,8 +92,9 @@ def _schema_not_found_as_problem(response: Response[object]) -> Response[object]
     return problem_response(problem(404, "not-found", "Not found", detail))  # type: ignore[return-value]
 
 
-def metrics_controller(public: bool) -> type[PrometheusController]:
-    """/metrics: for operators' keys, or open when PAYMENTS_METRICS_PUBLIC says so."""
+def metrics_controller(public: bool, derived: Sequence[Collector]) -> type[PrometheusController]:
+    """/metrics: for operators' keys, or open when PAYMENTS_METRICS_PUBLIC says so; with the
+    process's own metrics, the app's `derived` from the database at each scrape."""
     declared = PUBLIC if public else access(Role.OPERATOR, Role.FINANCE)
 
     class MetricsController(PrometheusController):
@@ -103,7 +106,7 @@ def metrics_controller(public: bool) -> type[PrometheusController]:
         @get()
         async def get(self) -> Response[bytes]:
             # Litestar's own handler, but with every API process's metrics (ADR 0020).
-            latest = generate_latest(exposed_registry())
+            latest = generate_latest(exposed_registry(derived))
             return Response(latest, status_code=200, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     return MetricsController
@@ -113,13 +116,15 @@ def create_app(services: Services, *, tls: bool = False) -> Litestar:
     """The app; `tls`: served over HTTPS by us (the console's cookies are then Secure, as
     they are in production mode or behind a TLS-terminating proxy)."""
     settings = services.settings
-    expose_projection_metrics(lambda: projection_states(services.application, services.pool))
-    expose_reconciliation_metrics(
-        lambda: services.reconciler.days_behind(datetime.now(UTC).date()),
-        lambda: BalanceChecks(services.pool).latest_differences(),
+    derived_metrics = (
+        ProjectionMetrics(lambda: projection_states(services.application, services.pool)),
+        ReconciliationMetrics(
+            lambda: services.reconciler.days_behind(datetime.now(UTC).date()),
+            lambda: BalanceChecks(services.pool).latest_differences(),
+        ),
+        RiskMetrics(lambda: RiskFeed(services.pool, services.application).decisions()),
+        SellerMetrics(lambda: SellersView(services.pool).counts()),
     )
-    expose_risk_metrics(lambda: RiskFeed(services.pool, services.application).decisions())
-    expose_seller_metrics(lambda: SellersView(services.pool).counts())
     schema_access = PUBLIC if settings.schema_public else access(*Role)
     limits = RateLimits(
         settings.rate_limit_per_key, settings.rate_limit_failed_auth, settings.api_processes
@@ -148,7 +153,7 @@ def create_app(services: Services, *, tls: bool = False) -> Litestar:
             KeysController,
             AuditActionsController,
             health,
-            metrics_controller(settings.metrics_public),
+            metrics_controller(settings.metrics_public, derived_metrics),
             console_router(services, limits, secure=secure_cookies),
         ],
         template_config=TEMPLATES,

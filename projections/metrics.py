@@ -1,7 +1,9 @@
 """Per-projection position and lag for /metrics, read from the database at scrape time.
 
 Computed on scrape (not pushed by the runner) so any API process shows every projection,
-wherever its runner runs.
+wherever its runner runs. Such collectors belong to the app that reads them (its services),
+never to the process: a process that made another app (a test session makes hundreds) would
+otherwise scrape the first one's closed event store, whose retries take seconds.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 import logging
 import os
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Generic, TypeVar
 
 from prometheus_client import REGISTRY, CollectorRegistry, multiprocess
@@ -21,37 +23,27 @@ from payments.projections.status import ProjectionState
 log = logging.getLogger("payments.projections")
 
 StatesReader = Callable[[], list[ProjectionState]]
-Kind = TypeVar("Kind", bound=Collector)
 Found = TypeVar("Found")
-_registered: dict[type[Collector], Collector] = {}
 
 
-def registered_once(kind: type[Kind]) -> Kind:
-    """The process's one collector of this kind, registered on first use (a registry refuses
-    a second collector of the same metric names)."""
-    if kind not in _registered:
-        _registered[kind] = kind()
-        REGISTRY.register(_registered[kind])
-    collector = _registered[kind]
-    assert isinstance(collector, kind)
-    return collector
+class _ProcessMetrics(Collector):
+    """This process's own metrics (its requests, its runtime): the default registry's."""
+
+    def collect(self) -> Iterable[Metric]:
+        return REGISTRY.collect()
 
 
-def derived_collectors() -> list[Collector]:
-    """The collectors that compute their metrics from the database at each scrape (any
-    process answers them alike, unlike a counter of the process's own requests)."""
-    return list(_registered.values())
-
-
-def exposed_registry() -> CollectorRegistry:
-    """What /metrics shows: this process's registry; or, with API processes sharing the port
-    (PROMETHEUS_MULTIPROC_DIR set, ADR 0020), every process's own metrics summed from their
-    files, plus the ones derived from the database."""
-    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        return REGISTRY
+def exposed_registry(derived: Iterable[Collector]) -> CollectorRegistry:
+    """What /metrics shows: this process's own metrics, or with API processes sharing the
+    port (PROMETHEUS_MULTIPROC_DIR set, ADR 0020) every process's summed from their files;
+    and `derived`, the app's metrics computed from the database at each scrape (any process
+    answers them alike, unlike a counter of the process's own requests)."""
     registry = CollectorRegistry()
-    multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
-    for collector in derived_collectors():
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+    else:
+        registry.register(_ProcessMetrics())
+    for collector in derived:
         registry.register(collector)
     return registry
 
@@ -77,8 +69,8 @@ class ScrapedCollector(ABC, Generic[Found]):
     logger: logging.Logger
     unavailable: str  # what the log says when the source fails
 
-    def __init__(self) -> None:
-        self.source: Callable[[], Found] | None = None
+    def __init__(self, source: Callable[[], Found]) -> None:
+        self.source = source
 
     def collect(self) -> Iterator[Metric]:
         found = read_at_scrape(self.source, self.logger, self.unavailable)
@@ -121,9 +113,11 @@ _PER_PROJECTION: tuple[tuple[str, str, Callable[[ProjectionState], float]], ...]
 
 
 class ProjectionMetrics(Collector):
-    def __init__(self) -> None:
-        self.read_states: StatesReader | None = None
-        self.count_discrepancies: Callable[[], int] | None = None
+    def __init__(
+        self, read_states: StatesReader, count_discrepancies: Callable[[], int] | None = None
+    ) -> None:
+        self.read_states = read_states
+        self.count_discrepancies = count_discrepancies
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         discrepancies = read_at_scrape(
@@ -145,12 +139,3 @@ class ProjectionMetrics(Collector):
             for state in states:
                 family.add_metric([state.name], value(state))
             yield family
-
-
-def expose_projection_metrics(
-    read_states: StatesReader, count_discrepancies: Callable[[], int] | None = None
-) -> None:
-    """Register the collector once per process; a later call replaces its data sources."""
-    metrics = registered_once(ProjectionMetrics)
-    metrics.read_states = read_states
-    metrics.count_discrepancies = count_discrepancies

@@ -4,14 +4,13 @@ from the risk feed's counts, so every API process shows them all and a restart l
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 from prometheus_client.core import CounterMetricFamily, Metric
 
-from payments.projections.metrics import ScrapedCollector, registered_once
+from payments.projections.metrics import ScrapedCollector
 
 Decided = dict[tuple[str, str], int]
-Decisions = Callable[[], Decided]
 
 
 class RiskMetrics(ScrapedCollector[Decided]):
@@ -28,8 +27,3 @@ class RiskMetrics(ScrapedCollector[Decided]):
         for (rule, outcome), count in sorted(found.items()):
             family.add_metric([rule, outcome], count)
         yield family
-
-
-def expose_risk_metrics(decisions: Decisions) -> None:
-    """Register the collector once per process; a later call replaces its data source."""
-    registered_once(RiskMetrics).source = decisions

@@ -4,14 +4,13 @@ the `sellers` view, so that a queue of pending KYC or a wave of suspensions show
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 from prometheus_client.core import GaugeMetricFamily, Metric
 
-from payments.projections.metrics import ScrapedCollector, registered_once
+from payments.projections.metrics import ScrapedCollector
 
 Counted = dict[tuple[str, bool], int]
-Counts = Callable[[], Counted]
 NAME = "payments_sellers"
 HELP = "Sellers by KYC status (unverified, pending, verified, rejected) and suspension"
 
@@ -25,8 +24,3 @@ class SellerMetrics(ScrapedCollector[Counted]):
         for (kyc, suspended), number in sorted(found.items()):
             gauge.add_metric([kyc, str(suspended).lower()], number)
         yield gauge
-
-
-def expose_seller_metrics(counts: Counts) -> None:
-    """Register the collector once per process; a later call replaces its data source."""
-    registered_once(SellerMetrics).source = counts

@@ -9,19 +9,19 @@ from collections.abc import Callable, Iterator
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from payments.projections.metrics import registered_once
-
 log = logging.getLogger("payments.reconcile")
 
 
 class ReconciliationMetrics(Collector):
-    def __init__(self) -> None:
-        self.days_behind: Callable[[], int] | None = None
-        self.balance_differences: Callable[[], dict[str, int]] | None = None
+    def __init__(
+        self,
+        days_behind: Callable[[], int],
+        balance_differences: Callable[[], dict[str, int]] | None = None,
+    ) -> None:
+        self.days_behind = days_behind
+        self.balance_differences = balance_differences
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        if self.days_behind is None:
-            return
         try:
             behind = self.days_behind()
             differences = self.balance_differences() if self.balance_differences else {}
@@ -41,13 +41,3 @@ class ReconciliationMetrics(Collector):
         for currency, difference in sorted(differences.items()):
             gauge.add_metric([currency], difference)
         yield gauge
-
-
-def expose_reconciliation_metrics(
-    days_behind: Callable[[], int],
-    balance_differences: Callable[[], dict[str, int]] | None = None,
-) -> None:
-    """Register the collector once per process; a later call replaces its data sources."""
-    metrics = registered_once(ReconciliationMetrics)
-    metrics.days_behind = days_behind
-    metrics.balance_differences = balance_differences
