@@ -12,17 +12,16 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
-from litestar import Request, Response, post
+from litestar import Request, Response
 from litestar.handlers import HTTPRouteHandler
 from litestar.params import JSONBody
 
-from payments.psp.sandbox.bodies import StrictBody
 from payments.psp.sandbox.identifiers import iso_utc, new_token, utc_now
 from payments.psp.sandbox.models import BankTokenRequest, BankTokenView
-from payments.psp.sandbox.openapi import BAD_BODY, REQUEST_FAULTS, answers, follow, with_links
+from payments.psp.sandbox.openapi import follow
 from payments.psp.sandbox.problems import FieldError, ProblemError
 from payments.psp.sandbox.runtime import Sandbox
-from payments.psp.sandbox.tokens import created_unless_faulted, fingerprint_of
+from payments.psp.sandbox.tokens import created_unless_faulted, fingerprint_of, tokenising_post
 
 BANK_TOKENS = "bank tokens"
 _ABA_WEIGHTS = (3, 7, 1) * 3
@@ -100,27 +99,18 @@ def require_bank_token(connection: sqlite3.Connection, token: str, field: str) -
 
 
 def bank_token_routes(sandbox: Sandbox) -> list[HTTPRouteHandler]:
-    @post(
+    @tokenising_post(
         "/v1/bank_tokens",
-        status_code=201,
         operation_id="createBankToken",
-        operation_class=with_links(
-            {
-                201: {
-                    "account": follow("createAccount", {"bank_token": "$response.body#/id"}),
-                    "payout": follow("createPayout", {"destination": "$response.body#/id"}),
-                }
-            }
-        ),
-        tags=[BANK_TOKENS],
+        tag=BANK_TOKENS,
         summary="Tokenise bank details (IBAN, or US account and routing number)",
-        dto=StrictBody[BankTokenRequest],
-        responses=answers(
-            {201: (BankTokenView, "the token; the number itself is not kept")},
-            BAD_BODY,
-            REQUEST_FAULTS,
-            {422: "the details fail their check digits, or both or neither form is given"},
-        ),
+        body=BankTokenRequest,
+        token=(BankTokenView, "the token; the number itself is not kept"),
+        refused="the details fail their check digits, or both or neither form is given",
+        links={
+            "account": follow("createAccount", {"bank_token": "$response.body#/id"}),
+            "payout": follow("createPayout", {"destination": "$response.body#/id"}),
+        },
     )
     async def create_bank_token(
         request: Request[Any, Any, Any], data: JSONBody[BankTokenRequest]

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from litestar import Request, Response, post
 from litestar.handlers import HTTPRouteHandler
+from litestar.openapi.spec import Link
 from litestar.params import JSONBody
 
 from payments.psp.cards import PAN_MAX_DIGITS, PAN_MIN_DIGITS, brand_of, luhn_valid
@@ -122,23 +123,41 @@ async def created_unless_faulted(
     return injected if injected is not None else Response(create(), status_code=201)
 
 
-def token_routes(sandbox: Sandbox) -> list[HTTPRouteHandler]:
-    @post(
-        "/v1/tokens",
+def tokenising_post(
+    path: str,
+    *,
+    operation_id: str,
+    tag: str,
+    summary: str,
+    body: type[Any],
+    token: tuple[type[Any], str],
+    refused: str,
+    links: Mapping[str, Link],
+) -> post:
+    """The route of a call that tokenises a card or bank details: a strict `body`, the request
+    faults, 201 with the token (linked to the calls that take it), 422 when the details fail."""
+    return post(
+        path,
         status_code=201,
+        operation_id=operation_id,
+        operation_class=with_links({201: links}),
+        tags=[tag],
+        summary=summary,
+        dto=StrictBody.of(body),
+        responses=answers({201: token}, BAD_BODY, REQUEST_FAULTS, {422: refused}),
+    )
+
+
+def token_routes(sandbox: Sandbox) -> list[HTTPRouteHandler]:
+    @tokenising_post(
+        "/v1/tokens",
         operation_id="createToken",
-        operation_class=with_links(
-            {201: {"charge": follow("createCharge", {"token": "$response.body#/token"})}}
-        ),
-        tags=["tokens"],
+        tag="tokens",
         summary="Tokenise a card",
-        dto=StrictBody[TokenRequest],
-        responses=answers(
-            {201: (TokenView, "the token; the number and CVC are not kept")},
-            BAD_BODY,
-            REQUEST_FAULTS,
-            {422: "the card is invalid (Luhn, length, expiry, CVC; errors name the fields)"},
-        ),
+        body=TokenRequest,
+        token=(TokenView, "the token; the number and CVC are not kept"),
+        refused="the card is invalid (Luhn, length, expiry, CVC; errors name the fields)",
+        links={"charge": follow("createCharge", {"token": "$response.body#/token"})},
     )
     async def create_token(
         request: Request[Any, Any, Any], data: JSONBody[TokenRequest]
