@@ -17,6 +17,7 @@ from litestar.handlers import HTTPRouteHandler
 from payments.psp.sandbox.bank_tokens import require_bank_token
 from payments.psp.sandbox.idempotency import Outcome, store_answer
 from payments.psp.sandbox.identifiers import iso_utc, new_id, utc_now
+from payments.psp.sandbox.lookups import load_view, require_row
 from payments.psp.sandbox.models import AccountList, AccountRequest, AccountView
 from payments.psp.sandbox.openapi import BAD_PARAMETERS, ObjectId, answers, follow
 from payments.psp.sandbox.problems import ProblemError
@@ -36,11 +37,6 @@ UNKNOWN_ACCOUNT = {404: "no such account"}
 
 def account_view(account: sqlite3.Row) -> AccountView:
     return row_view(AccountView, account, object="account")
-
-
-def _load(connection: sqlite3.Connection, account_id: str) -> AccountView | None:
-    account = connection.execute("SELECT * FROM accounts WHERE id = ?", (account_id,)).fetchone()
-    return None if account is None else account_view(account)
 
 
 def record_account(sandbox: Sandbox, key: str, hashed: str, body: AccountRequest) -> Outcome:
@@ -65,17 +61,14 @@ def record_account(sandbox: Sandbox, key: str, hashed: str, body: AccountRequest
                 ID_MISMATCH if status == REJECTED else None,
             ),
         )
-        return store_answer(connection, SCOPE, key, hashed, 201, _load(connection, account_id))
+        view = load_view(connection, "accounts", account_id, account_view)
+        return store_answer(connection, SCOPE, key, hashed, 201, view)
 
 
 def decide_kyc(sandbox: Sandbox, account_id: str, status: str) -> AccountView:
     """A pending account becomes verified or rejected, with `account.updated`."""
     with sandbox.store.transaction() as connection:
-        account = connection.execute(
-            "SELECT status FROM accounts WHERE id = ?", (account_id,)
-        ).fetchone()
-        if account is None:
-            raise ProblemError(404, "Account not found", f"no account {account_id!r}")
+        account = require_row(connection, "account", account_id)
         if account["status"] != PENDING:
             detail = f"the account is {account['status']}; only a pending one is decided"
             raise ProblemError(409, "Account already decided", detail)
@@ -83,7 +76,7 @@ def decide_kyc(sandbox: Sandbox, account_id: str, status: str) -> AccountView:
             "UPDATE accounts SET status = ?, updated_at = ?, rejection_reason = ? WHERE id = ?",
             (status, iso_utc(utc_now()), REVIEW_FAILED if status == REJECTED else None, account_id),
         )
-        view = _load(connection, account_id)
+        view = load_view(connection, "accounts", account_id, account_view)
         assert view is not None
         enqueue_event(connection, sandbox.faults, "account.updated", view)
         return view

@@ -27,6 +27,7 @@ from payments.psp.sandbox.config import SandboxConfig
 from payments.psp.sandbox.faults import FaultBook
 from payments.psp.sandbox.identifiers import iso_utc, new_id, parse_iso_utc, utc_now
 from payments.psp.sandbox.lifecycle import TransitionApplier, schedule_transition
+from payments.psp.sandbox.lookups import not_found, require_row, row_of
 from payments.psp.sandbox.models import (
     DisputeCloseRequest,
     DisputeList,
@@ -152,9 +153,7 @@ def decide_dispute(
 
     A decision that an admin close (or the other decision) overtook changes nothing.
     """
-    dispute = connection.execute(
-        "SELECT status FROM disputes WHERE id = ?", (dispute_id,)
-    ).fetchone()
+    dispute = row_of(connection, "disputes", dispute_id)
     if dispute is None:
         return
     if outcome == EXPIRED and dispute["status"] == NEEDS_RESPONSE:
@@ -169,7 +168,7 @@ def open_scheduled_dispute(config: SandboxConfig) -> TransitionApplier:
     def open_on_charge(
         connection: sqlite3.Connection, faults: FaultBook, charge_id: str, _: str
     ) -> None:
-        charge = connection.execute("SELECT * FROM charges WHERE id = ?", (charge_id,)).fetchone()
+        charge = row_of(connection, "charges", charge_id)
         if charge is None:
             return
         try:
@@ -180,15 +179,6 @@ def open_scheduled_dispute(config: SandboxConfig) -> TransitionApplier:
     return open_on_charge
 
 
-def _require_dispute(connection: sqlite3.Connection, dispute_id: str) -> sqlite3.Row:
-    dispute: sqlite3.Row | None = connection.execute(
-        "SELECT * FROM disputes WHERE id = ?", (dispute_id,)
-    ).fetchone()
-    if dispute is None:
-        raise ProblemError(404, "Dispute not found", f"no dispute {dispute_id!r}")
-    return dispute
-
-
 def _conflict(title: str, dispute: sqlite3.Row, wanted: str) -> ProblemError:
     return ProblemError(409, title, f"the dispute is {dispute['status']}; {wanted}")
 
@@ -196,7 +186,7 @@ def _conflict(title: str, dispute: sqlite3.Row, wanted: str) -> ProblemError:
 def submit_evidence(sandbox: Sandbox, dispute_id: str, text: str) -> DisputeView:
     """Evidence before the deadline puts the dispute under review (and maybe decides it)."""
     with sandbox.store.transaction() as connection:
-        dispute = _require_dispute(connection, dispute_id)
+        dispute = require_row(connection, "dispute", dispute_id)
         if utc_now() >= parse_iso_utc(dispute["evidence_due_by"]):
             detail = f"evidence was due by {dispute['evidence_due_by']}"
             raise ProblemError(409, "Evidence too late", detail)
@@ -213,7 +203,7 @@ def submit_evidence(sandbox: Sandbox, dispute_id: str, text: str) -> DisputeView
 
 def close_dispute(sandbox: Sandbox, dispute_id: str, outcome: str) -> DisputeView:
     with sandbox.store.transaction() as connection:
-        dispute = _require_dispute(connection, dispute_id)
+        dispute = require_row(connection, "dispute", dispute_id)
         if dispute["status"] not in (NEEDS_RESPONSE, UNDER_REVIEW):
             raise _conflict("Dispute already closed", dispute, "only an open one can be closed")
         return _set_status(connection, sandbox.faults, dispute_id, outcome)
@@ -222,7 +212,7 @@ def close_dispute(sandbox: Sandbox, dispute_id: str, outcome: str) -> DisputeVie
 def reopen_dispute(sandbox: Sandbox, dispute_id: str) -> DisputeView:
     """A second chargeback: a won dispute is lost after all, and the amount is withdrawn again."""
     with sandbox.store.transaction() as connection:
-        dispute = _require_dispute(connection, dispute_id)
+        dispute = require_row(connection, "dispute", dispute_id)
         if dispute["status"] != WON or dispute["reopened_at"] is not None:
             raise _conflict("Dispute not reopenable", dispute, "only a won one reopens, once")
         connection.execute(
@@ -249,7 +239,7 @@ def dispute_routes(sandbox: Sandbox) -> list[HTTPRouteHandler]:
     async def get_dispute(dispute_id: ObjectId) -> DisputeView:
         dispute = sandbox.store.fetch_one(f"{_SELECT} WHERE d.id = ?", (dispute_id,))
         if dispute is None:
-            raise ProblemError(404, "Dispute not found", f"no dispute {dispute_id!r}")
+            raise not_found("dispute", dispute_id)
         return dispute_view(dispute)
 
     @get(
@@ -305,9 +295,7 @@ def dispute_routes(sandbox: Sandbox) -> list[HTTPRouteHandler]:
     )
     async def post_dispute(data: JSONBody[DisputeOpenRequest]) -> DisputeView:
         with sandbox.store.transaction() as connection:
-            charge = connection.execute(
-                "SELECT * FROM charges WHERE id = ?", (data.charge,)
-            ).fetchone()
+            charge = row_of(connection, "charges", data.charge)
             if charge is None:
                 detail = f"no charge {data.charge!r}"
                 raise ProblemError(422, "Unknown charge", detail, [FieldError("charge", detail)])

@@ -14,8 +14,9 @@ from collections.abc import Callable, Mapping
 
 from payments.psp.sandbox.faults import FaultBook
 from payments.psp.sandbox.identifiers import iso_utc, utc_now
+from payments.psp.sandbox.lookups import load_view
 from payments.psp.sandbox.store import SandboxStore
-from payments.psp.sandbox.views import load_charge_view, load_payout_view
+from payments.psp.sandbox.views import load_charge_view, payout_view
 from payments.psp.sandbox.webhooks import enqueue_event
 
 logger = logging.getLogger("psp.sandbox.lifecycle")
@@ -88,6 +89,6 @@ def settle_payout(
         "UPDATE payouts SET status = ?, failure_code = ?, updated_at = ? WHERE id = ?",
         (status, failure_code, iso_utc(utc_now()), payout_id),
     )
-    view = load_payout_view(connection, payout_id)
+    view = load_view(connection, "payouts", payout_id, payout_view)
     if view is not None:
         enqueue_event(connection, faults, f"payout.{status}", view)

@@ -15,10 +15,11 @@ from payments.psp.sandbox.bank_tokens import require_bank_token
 from payments.psp.sandbox.idempotency import Outcome, store_answer
 from payments.psp.sandbox.identifiers import iso_utc, new_id, utc_now
 from payments.psp.sandbox.lifecycle import schedule_transition
+from payments.psp.sandbox.lookups import load_view
 from payments.psp.sandbox.models import PayoutList, PayoutRequest, PayoutView
 from payments.psp.sandbox.resources import Resource, resource_routes
 from payments.psp.sandbox.runtime import Sandbox
-from payments.psp.sandbox.views import load_payout_view, payout_view
+from payments.psp.sandbox.views import payout_view
 
 SCOPE = "payouts"
 
@@ -42,9 +43,8 @@ def record_payout(sandbox: Sandbox, key: str, hashed: str, body: PayoutRequest) 
         if body.destination.startswith("return_"):
             return_delay = config.payout_delay_s + config.payout_return_delay_s
             schedule_transition(connection, "payout", payout_id, "returned", return_delay)
-        return store_answer(
-            connection, SCOPE, key, hashed, 201, load_payout_view(connection, payout_id)
-        )
+        view = load_view(connection, "payouts", payout_id, payout_view)
+        return store_answer(connection, SCOPE, key, hashed, 201, view)
 
 
 def payout_routes(sandbox: Sandbox) -> list[HTTPRouteHandler]:

@@ -21,6 +21,7 @@ from litestar.handlers import HTTPRouteHandler
 from payments.psp.sandbox.faults import FaultBook
 from payments.psp.sandbox.idempotency import Outcome
 from payments.psp.sandbox.identifiers import iso_utc, new_id, utc_now
+from payments.psp.sandbox.lookups import load_view
 from payments.psp.sandbox.models import RefundList, RefundRequest, RefundView
 from payments.psp.sandbox.problems import FieldError, ProblemError
 from payments.psp.sandbox.resources import Resource, answer_created, resource_routes
@@ -34,11 +35,6 @@ REFUND_FAILURE_CODE = "refund_failed"
 
 def refund_view(refund: sqlite3.Row) -> RefundView:
     return row_view(RefundView, refund, object="refund")
-
-
-def load_refund_view(connection: sqlite3.Connection, refund_id: str) -> RefundView | None:
-    refund = connection.execute("SELECT * FROM refunds WHERE id = ?", (refund_id,)).fetchone()
-    return None if refund is None else refund_view(refund)
 
 
 def refundable_minor(connection: sqlite3.Connection, charge: sqlite3.Row) -> int:
@@ -115,7 +111,7 @@ def process_refund(sandbox: Sandbox, key: str, hashed: str, body: RefundRequest)
                 now,
             ),
         )
-        view = load_refund_view(connection, refund_id)
+        view = load_view(connection, "refunds", refund_id, refund_view)
         return answer_created(sandbox, connection, key, hashed, "refund", view, status_code)
 
 
@@ -127,7 +123,7 @@ def settle_refund(
         "UPDATE refunds SET status = ?, updated_at = ? WHERE id = ? AND status = 'pending'",
         (status, iso_utc(utc_now()), refund_id),
     ).rowcount
-    view = load_refund_view(connection, refund_id)
+    view = load_view(connection, "refunds", refund_id, refund_view)
     if changed and view is not None:
         enqueue_event(connection, faults, f"refund.{status}", view)
 

@@ -23,6 +23,7 @@ from litestar.params import JSONBody
 from payments.psp.sandbox.bodies import StrictBody
 from payments.psp.sandbox.idempotency import BodyType, Outcome, create_once, store_answer
 from payments.psp.sandbox.lifecycle import schedule_transition
+from payments.psp.sandbox.lookups import not_found
 from payments.psp.sandbox.openapi import (
     BAD_BODY,
     BAD_PARAMETERS,
@@ -85,7 +86,7 @@ def resource_routes(sandbox: Sandbox, resource: Resource[Any]) -> list[HTTPRoute
         (object_id,) = path.values()
         row = sandbox.store.fetch_one(f"SELECT * FROM {things} WHERE id = ?", (object_id,))
         if row is None:
-            raise ProblemError(404, f"{name} not found", f"no {resource.thing} {object_id!r}")
+            raise not_found(resource.thing, object_id)
         return resource.view_of(row)
 
     async def by_reference(reference: ReferenceQuery) -> Any:

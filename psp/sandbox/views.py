@@ -7,6 +7,7 @@ from typing import Any, TypeVar
 
 import msgspec
 
+from payments.psp.sandbox.lookups import row_of
 from payments.psp.sandbox.models import CardView, ChargeView, PayoutView
 
 View = TypeVar("View", bound=msgspec.Struct)
@@ -27,7 +28,7 @@ def charge_view(charge: sqlite3.Row, token: sqlite3.Row | None) -> ChargeView:
 
 
 def load_charge_view(connection: sqlite3.Connection, charge_id: str) -> ChargeView | None:
-    charge = connection.execute("SELECT * FROM charges WHERE id = ?", (charge_id,)).fetchone()
+    charge = row_of(connection, "charges", charge_id)
     if charge is None:
         return None
     token = connection.execute(
@@ -38,8 +39,3 @@ def load_charge_view(connection: sqlite3.Connection, charge_id: str) -> ChargeVi
 
 def payout_view(payout: sqlite3.Row) -> PayoutView:
     return row_view(PayoutView, payout, object="payout")
-
-
-def load_payout_view(connection: sqlite3.Connection, payout_id: str) -> PayoutView | None:
-    payout = connection.execute("SELECT * FROM payouts WHERE id = ?", (payout_id,)).fetchone()
-    return None if payout is None else payout_view(payout)
