@@ -195,7 +195,14 @@ class RunnerLock:
             return _runner_lock_holders(conn).get(lock_key(self.name))
 
     def release(self) -> None:
+        """Let the lock go before returning: closing the session alone frees it only once
+        the server's backend has exited, a moment later on a loaded server, when the next
+        runner (or a status read) would still find it held."""
         if self._conn is not None:
             with contextlib.suppress(psycopg.Error):
-                self._conn.close()  # closing the session releases the lock
+                self._conn.execute(
+                    "SELECT pg_advisory_unlock(%s, %s)", (RUNNER_LOCK_CLASS, lock_key(self.name))
+                )
+            with contextlib.suppress(psycopg.Error):
+                self._conn.close()
             self._conn = None
