@@ -30,6 +30,19 @@ settings.register_profile("payments", deadline=None)
 settings.load_profile("payments")
 
 
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
+    """How many workers `-n auto` (pyproject's addopts) starts: xdist's own count, one per
+    core, each with an embedded PostgreSQL of its own; none (the tests run in this process)
+    against a server named by PAYMENTS_DATABASE_URL, whose max_connections the suite cannot
+    raise (two workers took more than the 100 of a default server). PYTEST_XDIST_AUTO_NUM_WORKERS
+    still decides when set."""
+    if os.environ.get("PAYMENTS_DATABASE_URL") and not os.environ.get(
+        "PYTEST_XDIST_AUTO_NUM_WORKERS"
+    ):
+        return 0
+    return None
+
+
 def _create_database(admin_url: str) -> str:
     name = f"payments_test_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(admin_url, autocommit=True) as conn:
