@@ -1,0 +1,149 @@
+"""The README's "Try it" walk-through, pasted into a shell as a newcomer would, against a
+real `payments serve`: every command still works and answers what the README says.
+
+The blocks run in one bash session, in order, with the test's ports in place of 8000 and
+8010; the only lines added are waits where the README says "a moment later"."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import new_database
+from tests.e2e.processes import Process, clean_env, free_port
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+MARK = "@@ block {} @@"
+# Bash run between blocks where the README lets time pass: until both orders are SUCCESS
+# and credited (the executor charges them at the sandbox, the views apply it).
+WAIT_FOR_CHARGES = """
+for _ in $(seq 300); do
+  a=$(curl -s -H "Authorization: Bearer $MERCHANT" {api}/payments/po_readme_1_a)
+  b=$(curl -s -H "Authorization: Bearer $MERCHANT" {api}/payments/po_readme_1_b)
+  case "$a$b" in *'"wallet_updated":true'*'"wallet_updated":true'*) break;; esac
+  sleep 0.1
+done
+"""
+
+
+def walkthrough() -> list[str]:
+    """The shell blocks of the README's "Try it" section, in order."""
+    section = README.read_text().split("\n## Try it\n", 1)[1].split("\n## ", 1)[0]
+    return re.findall(r"```sh\n(.*?)```", section, flags=re.DOTALL)
+
+
+def script(blocks: list[str], api: str, psp: str) -> str:
+    lines = ["set -u"]
+    for number, block in enumerate(blocks):
+        text = block.replace("http://127.0.0.1:8000", api).replace("http://127.0.0.1:8010", psp)
+        # The test's interpreter has `payments` beside it on PATH; there is no .venv to enter.
+        text = text.replace(". .venv/bin/activate", ":")
+        if "po_readme_1_b" in text and "checkouts/co_readme_1" in text:  # "A moment later"
+            lines.append(WAIT_FOR_CHARGES.format(api=api))
+        lines += [f"echo '{MARK.format(number)}'", text]
+    return "\n".join(lines)
+
+
+def outputs(stdout: str, count: int) -> list[str]:
+    parts = re.split(r"@@ block (\d+) @@\n", stdout)
+    found = {int(parts[i]): parts[i + 1] for i in range(1, len(parts), 2)}
+    assert sorted(found) == list(range(count)), stdout[-3000:]
+    return [found[n] for n in range(count)]
+
+
+def json_answers(text: str) -> list[dict[str, Any]]:
+    """The JSON objects in a block's output, in order: curl -s prints an answer without a
+    newline, so the answers of one block run together on a line."""
+    found: list[dict[str, Any]] = []
+    decoder, at = json.JSONDecoder(), text.find("{")
+    while at != -1:
+        try:
+            value, end = decoder.raw_decode(text, at)
+        except json.JSONDecodeError:
+            at = text.find("{", at + 1)
+            continue
+        found.append(value)
+        at = text.find("{", end)
+    return found
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("curl") is None, reason="the README's walk-through uses curl")
+def test_the_readme_walkthrough_answers_as_the_readme_says(
+    admin_database_url: str, tmp_path: Path
+) -> None:
+    blocks = walkthrough()
+    assert len(blocks) == 11, "the README's walk-through changed: update this test with it"
+    api_port, psp_port = free_port(), free_port()
+    api, psp = f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{psp_port}"
+    with new_database(admin_database_url) as url:
+        env = clean_env(
+            PAYMENTS_DATABASE_URL=url,
+            PAYMENTS_DATA_DIR=str(tmp_path / "data"),
+            PAYMENTS_PORT=str(api_port),
+            PAYMENTS_PSP_SANDBOX_PORT=str(psp_port),
+            PAYMENTS_COMMISSION="2.5%+0.30",  # as the README starts it
+        )
+        server = Process(["serve"], env, tmp_path / "serve.log")
+        try:
+            server.wait_http(f"{api}/health")
+            shell_env = {**env, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"}
+            done = subprocess.run(
+                ["bash", "-c", script(blocks, api, psp)],
+                env=shell_env,
+                cwd=tmp_path,
+                capture_output=True,
+                text=True,
+                timeout=240,
+            )
+        finally:
+            assert server.interrupt() == 0, server.logs()[-3000:]
+    assert done.returncode == 0, done.stderr[-3000:]
+    (keys, refused, token, created, replayed, read, later, books, seller, bad, ops) = outputs(
+        done.stdout, len(blocks)
+    )
+    assert all(name in keys for name in ("readme-shop", "readme-finance", "readme-ops"))
+    assert refused.splitlines() == ["HTTP/1.1 401 Unauthorized", "HTTP/1.1 403 Forbidden"]
+    assert token.strip().startswith("tok_")
+    assert created.startswith("HTTP/1.1 201 Created")
+    assert "event-position: 6" in created  # three keys, then the checkout and its two orders
+    (body,) = json_answers(created)
+    assert body["position"] == 6
+    assert [o["amount"] for o in body["payment_orders"]] == ["25.00", "7.50"]
+    assert replayed.startswith("HTTP/1.1 201 Created")
+    assert "idempotent-replayed: true" in replayed
+    assert json_answers(replayed) == [body]  # byte for byte the same answer
+    (order,) = json_answers(read)
+    assert order["payment_order_id"] == "po_readme_1_a"
+    a, b, checkout = json_answers(later)
+    assert (a["status"], a["commission"], a["seller_net"], a["seller_funds"]) == (
+        "SUCCESS",
+        "0.93",
+        "24.07",
+        "pending",
+    )
+    assert (b["status"], b["amount"]) == ("SUCCESS", "7.50")
+    assert checkout["is_payment_done"] is True
+    wallet, account, trial, listing = json_answers(books)
+    assert (wallet["pending"], wallet["available"]) == ("24.07", "0.00")
+    assert account["account"] == "psp_receivable"
+    assert (trial["total"], trial["balanced"]) == ("0.00", True)
+    assert [o["payment_order_id"] for o in listing["items"]] == ["po_readme_1_a"]
+    own, other = json_answers(seller)
+    assert own["seller_account"] == "seller_a"
+    assert other["status"] == 404
+    assert bad.startswith("HTTP/1.1 422 Unprocessable Entity")
+    (problem,) = json_answers(bad)
+    assert problem["errors"][0]["field"] == "payment_orders[0].amount"
+    health, schema = json_answers(ops)[:2]
+    assert health == {"status": "ok", "database": "ok", "mode": "sandbox"}
+    assert schema["openapi"].startswith("3.1")
+    assert "payments_requests_total{" in ops
