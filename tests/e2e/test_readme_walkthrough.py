@@ -1,8 +1,11 @@
-"""The README's "Try it" walk-through, pasted into a shell as a newcomer would, against a
-real `payments serve`: every command still works and answers what the README says.
+"""The README's walk-through ("Try it", then "Audit" and the refunds that open "Refunds,
+disputes ..."), pasted into a shell as a newcomer would, against a real `payments serve`:
+every command still works and answers what the README says.
 
 The blocks run in one bash session, in order, with the test's ports in place of 8000 and
-8010; the only lines added are waits where the README says "a moment later"."""
+8010; the only lines added are waits where the README says "a moment later". The risk
+section is not among them: it restarts the server with rules, and the README's figures
+after it are those of a server that skipped it (as it says)."""
 
 from __future__ import annotations
 
@@ -32,12 +35,28 @@ for _ in $(seq 300); do
   sleep 0.1
 done
 """
+# ... and until both refunds have come back from the PSP.
+WAIT_FOR_REFUNDS = """
+for _ in $(seq 300); do
+  a=$(curl -s -H "Authorization: Bearer $MERCHANT" {api}/payments/po_readme_1_a)
+  b=$(curl -s -H "Authorization: Bearer $MERCHANT" {api}/payments/po_readme_1_b)
+  case "$a$b" in *'"status":"SUCCEEDED"'*'"status":"SUCCEEDED"'*) break;; esac
+  sleep 0.1
+done
+"""
+SECTIONS = ("Try it", "Audit", "Refunds, disputes and when a seller can be paid")
+
+
+def section_blocks(title: str) -> list[str]:
+    """The shell blocks of one of the README's sections, in order."""
+    section = README.read_text().split(f"\n## {title}\n", 1)[1].split("\n## ", 1)[0]
+    return re.findall(r"```sh\n(.*?)```", section, flags=re.DOTALL)
 
 
 def walkthrough() -> list[str]:
-    """The shell blocks of the README's "Try it" section, in order."""
-    section = README.read_text().split("\n## Try it\n", 1)[1].split("\n## ", 1)[0]
-    return re.findall(r"```sh\n(.*?)```", section, flags=re.DOTALL)
+    """Try it, Audit, and the refunds with what a moment later shows of them."""
+    try_it, audit, refunds = (section_blocks(title) for title in SECTIONS)
+    return [*try_it, *audit, *refunds[:2]]
 
 
 def script(blocks: list[str], api: str, psp: str) -> str:
@@ -48,6 +67,8 @@ def script(blocks: list[str], api: str, psp: str) -> str:
         text = text.replace(". .venv/bin/activate", ":")
         if "po_readme_1_b" in text and "checkouts/co_readme_1" in text:  # "A moment later"
             lines.append(WAIT_FOR_CHARGES.format(api=api))
+        if "wallets/seller_b" in text and "refunded" in text:  # "A moment later" again
+            lines.append(WAIT_FOR_REFUNDS.format(api=api))
         lines += [f"echo '{MARK.format(number)}'", text]
     return "\n".join(lines)
 
@@ -81,7 +102,7 @@ def test_the_readme_walkthrough_answers_as_the_readme_says(
     admin_database_url: str, tmp_path: Path
 ) -> None:
     blocks = walkthrough()
-    assert len(blocks) == 11, "the README's walk-through changed: update this test with it"
+    assert len(blocks) == 15, "the README's walk-through changed: update this test with it"
     api_port, psp_port = free_port(), free_port()
     api, psp = f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{psp_port}"
     with new_database(admin_database_url) as url:
@@ -109,7 +130,8 @@ def test_the_readme_walkthrough_answers_as_the_readme_says(
     assert done.returncode == 0, done.stderr[-3000:]
     (keys, refused, token, created, replayed, read, later, books, seller, bad, ops) = outputs(
         done.stdout, len(blocks)
-    )
+    )[:11]
+    then, audit, refunded, settled = outputs(done.stdout, len(blocks))[11:]
     assert all(name in keys for name in ("readme-shop", "readme-finance", "readme-ops"))
     assert refused.splitlines() == ["HTTP/1.1 401 Unauthorized", "HTTP/1.1 403 Forbidden"]
     assert token.strip().startswith("tok_")
@@ -147,3 +169,33 @@ def test_the_readme_walkthrough_answers_as_the_readme_says(
     assert health == {"status": "ok", "database": "ok", "mode": "sandbox"}
     assert schema["openapi"].startswith("3.1")
     assert "payments_requests_total{" in ops
+    # Audit: the order as it stood when it was created, then its history and the CLI's tools.
+    before, wallet_then, wallet_now, trial_now, history = json_answers(then)
+    assert before["status"] == "NOT_STARTED"
+    assert wallet_then["status"] == 404
+    assert wallet_now["pending"] == "24.07"
+    assert trial_now["total"] == "0.00"
+    assert [e["event_type"] for e in history["events"]][:1] == ["PaymentOrder.Created"]
+    assert "tok_" not in json.dumps(history)  # no card token in an order's history
+    assert "identical" in audit
+    assert "drift" not in audit
+    assert "OK: " in audit  # the seal checked
+    assert "po_readme_1_a" in audit  # the replay and the export name the order
+    # Refunds: two accepted, one refused for asking more than is left; then settled.
+    first, second, too_much = json_answers(refunded)
+    assert (first["amount"], first["status"]) == ("5.00", "PENDING")
+    assert (second["amount"], second["status"]) == ("7.50", "PENDING")
+    assert too_much["status"] == 422
+    assert too_much["errors"][0]["message"] == "must be at most 20.00, what is left to refund"
+    order_a, wallet_a, wallet_b = json_answers(settled)
+    assert (order_a["refunded"], order_a["refundable"]) == ("5.00", "20.00")
+    assert (wallet_a["pending"], wallet_a["available"], wallet_a["balance"]) == (
+        "24.07",
+        "-5.00",
+        "19.07",
+    )
+    assert (wallet_b["pending"], wallet_b["available"], wallet_b["balance"]) == (
+        "7.01",
+        "-7.50",
+        "-0.49",
+    )
