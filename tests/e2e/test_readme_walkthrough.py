@@ -1,11 +1,12 @@
-"""The README's walk-through ("Try it", then "Audit" and the refunds that open "Refunds,
-disputes ..."), pasted into a shell as a newcomer would, against a real `payments serve`:
-every command still works and answers what the README says.
+"""The README's walk-through, pasted into a shell as a newcomer would, against a real
+`payments serve`: every command still works and answers what the README says, from the
+first key through refunds, a dispute won, the day's settlement file reconciled, a seller
+onboarded, to a payout.
 
 The blocks run in one bash session, in order, with the test's ports in place of 8000 and
-8010; the only lines added are waits where the README says "a moment later". The risk
-section is not among them: it restarts the server with rules, and the README's figures
-after it are those of a server that skipped it (as it says)."""
+8010; the only lines added are waits where the README says "a moment later". Left out: the
+risk section (it restarts the server with rules; the README's figures after it are those of
+a server that skipped it, as it says) and the blocks that name objects by a placeholder."""
 
 from __future__ import annotations
 
@@ -26,12 +27,16 @@ from tests.e2e.processes import Process, clean_env, free_port
 README = Path(__file__).resolve().parents[2] / "README.md"
 MARK = "@@ block {} @@"
 # Bash run between blocks where the README lets time pass: until both orders are SUCCESS
-# and credited (the executor charges them at the sandbox, the views apply it).
+# and credited and their checkout done (the executor charges them at the sandbox, the views
+# apply it).
 WAIT_FOR_CHARGES = """
 for _ in $(seq 300); do
   a=$(curl -s -H "Authorization: Bearer $MERCHANT" {api}/payments/po_readme_1_a)
   b=$(curl -s -H "Authorization: Bearer $MERCHANT" {api}/payments/po_readme_1_b)
-  case "$a$b" in *'"wallet_updated":true'*'"wallet_updated":true'*) break;; esac
+  c=$(curl -s -H "Authorization: Bearer $MERCHANT" {api}/checkouts/co_readme_1)
+  case "$a$b$c" in
+    *'"wallet_updated":true'*'"wallet_updated":true'*'"is_payment_done":true'*) break;;
+  esac
   sleep 0.1
 done
 """
@@ -44,7 +49,23 @@ for _ in $(seq 300); do
   sleep 0.1
 done
 """
-SECTIONS = ("Try it", "Audit", "Refunds, disputes and when a seller can be paid")
+# ... and until the settled captures have released the sellers' funds.
+WAIT_FOR_RELEASE = """
+for _ in $(seq 300); do
+  case "$(curl -s -H "Authorization: Bearer $FINANCE" {api}/wallets/seller_a)" in
+    *'"pending":"0.00"'*) break;;
+  esac
+  sleep 0.1
+done
+"""
+SECTIONS = (
+    "Try it",
+    "Audit",
+    "Refunds, disputes and when a seller can be paid",
+    "Reconcile the day's settlement file",
+    "Onboard a seller",
+    "Pay a seller out",
+)
 
 
 def section_blocks(title: str) -> list[str]:
@@ -54,9 +75,13 @@ def section_blocks(title: str) -> list[str]:
 
 
 def walkthrough() -> list[str]:
-    """Try it, Audit, and the refunds with what a moment later shows of them."""
-    try_it, audit, refunds = (section_blocks(title) for title in SECTIONS)
-    return [*try_it, *audit, *refunds[:2]]
+    """The blocks a newcomer can paste as they are: not those that name an object by a
+    placeholder (RUN_ID, acct_..., payout_req_...) or that need another server (seller_c's
+    KYC ran with PAYMENTS_AVAILABLE_AFTER_DAYS=0)."""
+    try_it, audit, refunds, reconcile, onboard, payout = (
+        section_blocks(title) for title in SECTIONS
+    )
+    return [*try_it, *audit, *refunds, *reconcile[:2], onboard[0], payout[0]]
 
 
 def script(blocks: list[str], api: str, psp: str) -> str:
@@ -69,6 +94,8 @@ def script(blocks: list[str], api: str, psp: str) -> str:
             lines.append(WAIT_FOR_CHARGES.format(api=api))
         if "wallets/seller_b" in text and "refunded" in text:  # "A moment later" again
             lines.append(WAIT_FOR_REFUNDS.format(api=api))
+        if "wallets?balance=negative" in text:  # the run's releases, applied by the views
+            lines.append(WAIT_FOR_RELEASE.format(api=api))
         lines += [f"echo '{MARK.format(number)}'", text]
     return "\n".join(lines)
 
@@ -97,12 +124,15 @@ def json_answers(text: str) -> list[dict[str, Any]]:
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(shutil.which("curl") is None, reason="the README's walk-through uses curl")
+@pytest.mark.skipif(
+    shutil.which("curl") is None or shutil.which("openssl") is None,
+    reason="the README's walk-through uses curl and openssl",
+)
 def test_the_readme_walkthrough_answers_as_the_readme_says(
     admin_database_url: str, tmp_path: Path
 ) -> None:
     blocks = walkthrough()
-    assert len(blocks) == 15, "the README's walk-through changed: update this test with it"
+    assert len(blocks) == 21, "the README's walk-through changed: update this test with it"
     api_port, psp_port = free_port(), free_port()
     api, psp = f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{psp_port}"
     with new_database(admin_database_url) as url:
@@ -131,7 +161,8 @@ def test_the_readme_walkthrough_answers_as_the_readme_says(
     (keys, refused, token, created, replayed, read, later, books, seller, bad, ops) = outputs(
         done.stdout, len(blocks)
     )[:11]
-    then, audit, refunded, settled = outputs(done.stdout, len(blocks))[11:]
+    then, audit, refunded, settled, disputed, won = outputs(done.stdout, len(blocks))[11:17]
+    reconciled, released, onboarded, paid = outputs(done.stdout, len(blocks))[17:]
     assert all(name in keys for name in ("readme-shop", "readme-finance", "readme-ops"))
     assert refused.splitlines() == ["HTTP/1.1 401 Unauthorized", "HTTP/1.1 403 Forbidden"]
     assert token.strip().startswith("tok_")
@@ -199,3 +230,40 @@ def test_the_readme_walkthrough_answers_as_the_readme_says(
         "-7.50",
         "-0.49",
     )
+    # A disputed charge: its dispute needs a response, the evidence wins it back.
+    placed, dispute, wallet = json_answers(disputed)
+    assert placed["payment_orders"][0]["payment_order_id"] == "po_readme_3_a"
+    assert (dispute["status"], dispute["amount"], dispute["fee"]) == (
+        "needs_response",
+        "40.00",
+        "15.00",
+    )
+    assert (wallet["pending"], wallet["available"]) == ("62.77", "-45.00")
+    evidence, dispute, wallet = json_answers(won)
+    assert evidence["status"] == "under_review"
+    assert dispute["status"] == "won"
+    assert (wallet["pending"], wallet["available"], wallet["balance"]) == (
+        "62.77",
+        "-5.00",
+        "57.77",
+    )
+    # The day's settlement file reconciled: every line matched, the funds released.
+    assert "matched      │ 8     │ 45.00" in reconciled
+    assert "paid_to_bank │ 1     │ 41.99" in reconciled
+    wallet, receivable, revenue, negative = json_answers(released)
+    assert (wallet["pending"], wallet["available"]) == ("0.00", "57.77")
+    assert receivable["balance"] == "0.00"
+    assert revenue["balance"] == "-2.72"
+    assert [(w["seller_account"], w["balance"]) for w in negative["wallets"]] == [
+        ("seller_b", "-0.49")
+    ]
+    balance = released.rsplit("}", 1)[1]  # `payments reconcile balance`, after the JSON
+    assert "difference" in balance
+    assert balance.strip().endswith("balanced")
+    # A seller onboarded and verified, then paid out.
+    assert onboarded.startswith("HTTP/1.1 201 Created")
+    (seller,) = json_answers(onboarded)
+    assert (seller["kyc_status"], seller["payable"]) == ("verified", True)
+    assert paid.startswith("HTTP/1.1 201 Created")
+    (payout,) = json_answers(paid)
+    assert (payout["amount"], payout["status"]) == ("20.00", "REQUESTED")
