@@ -123,25 +123,19 @@ def json_answers(text: str) -> list[dict[str, Any]]:
     return found
 
 
-@pytest.mark.slow
-@pytest.mark.skipif(
-    shutil.which("curl") is None or shutil.which("openssl") is None,
-    reason="the README's walk-through uses curl and openssl",
-)
-def test_the_readme_walkthrough_answers_as_the_readme_says(
-    admin_database_url: str, tmp_path: Path
-) -> None:
-    blocks = walkthrough()
-    assert len(blocks) == 21, "the README's walk-through changed: update this test with it"
+def pasted(admin_url: str, tmp_path: Path, blocks: list[str], **settings: str) -> list[str]:
+    """What each block printed, run in order against `payments serve` started as the README
+    starts it (with `settings` beside), on a database of its own."""
     api_port, psp_port = free_port(), free_port()
     api, psp = f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{psp_port}"
-    with new_database(admin_database_url) as url:
+    with new_database(admin_url) as url:
         env = clean_env(
             PAYMENTS_DATABASE_URL=url,
             PAYMENTS_DATA_DIR=str(tmp_path / "data"),
             PAYMENTS_PORT=str(api_port),
             PAYMENTS_PSP_SANDBOX_PORT=str(psp_port),
             PAYMENTS_COMMISSION="2.5%+0.30",  # as the README starts it
+            **settings,
         )
         server = Process(["serve"], env, tmp_path / "serve.log")
         try:
@@ -158,11 +152,28 @@ def test_the_readme_walkthrough_answers_as_the_readme_says(
         finally:
             assert server.interrupt() == 0, server.logs()[-3000:]
     assert done.returncode == 0, done.stderr[-3000:]
-    (keys, refused, token, created, replayed, read, later, books, seller, bad, ops) = outputs(
-        done.stdout, len(blocks)
-    )[:11]
-    then, audit, refunded, settled, disputed, won = outputs(done.stdout, len(blocks))[11:17]
-    reconciled, released, onboarded, paid = outputs(done.stdout, len(blocks))[17:]
+    return outputs(done.stdout, len(blocks))
+
+
+NEEDS_TOOLS = pytest.mark.skipif(
+    shutil.which("curl") is None or shutil.which("openssl") is None,
+    reason="the README's walk-through uses curl and openssl",
+)
+
+
+@pytest.mark.slow
+@NEEDS_TOOLS
+def test_the_readme_walkthrough_answers_as_the_readme_says(
+    admin_database_url: str, tmp_path: Path
+) -> None:
+    blocks = walkthrough()
+    assert len(blocks) == 21, "the README's walk-through changed: update this test with it"
+    blocks_out = pasted(admin_database_url, tmp_path, blocks)
+    (keys, refused, token, created, replayed, read, later, books, seller, bad, ops) = blocks_out[
+        :11
+    ]
+    then, audit, refunded, settled, disputed, won = blocks_out[11:17]
+    reconciled, released, onboarded, paid = blocks_out[17:]
     assert all(name in keys for name in ("readme-shop", "readme-finance", "readme-ops"))
     assert refused.splitlines() == ["HTTP/1.1 401 Unauthorized", "HTTP/1.1 403 Forbidden"]
     assert token.strip().startswith("tok_")
@@ -267,3 +278,39 @@ def test_the_readme_walkthrough_answers_as_the_readme_says(
     assert paid.startswith("HTTP/1.1 201 Created")
     (payout,) = json_answers(paid)
     assert (payout["amount"], payout["status"]) == ("20.00", "REQUESTED")
+
+
+@pytest.mark.slow
+@NEEDS_TOOLS
+def test_the_readme_risk_section_declines_the_sixth_checkout_and_holds_the_large_order(
+    admin_database_url: str, tmp_path: Path
+) -> None:
+    """The risk section, on a server started with the shipped rules (the README's command
+    names the file relative to the clone) after the walk-through's keys."""
+    keys = section_blocks("Try it")[0]
+    start, velocity, declined, review = section_blocks(
+        "Risk checks: a checkout caught by a velocity rule"
+    )
+    assert "PAYMENTS_RISK_RULES=risk-rules.example.toml" in start
+    rules = str(README.parent / "risk-rules.example.toml")
+    _, placed, looked_up, reviewed = pasted(
+        admin_database_url, tmp_path, [keys, velocity, declined, review], PAYMENTS_RISK_RULES=rules
+    )
+    answers = json_answers(placed)
+    assert [a["payment_orders"][0]["status"] for a in answers] == ["NOT_STARTED"] * 5 + ["FAILED"]
+    sixth = answers[5]["payment_orders"][0]
+    assert (sixth["risk"], sixth["risk_rule"]) == ("decline", "card_velocity")
+    order, count = json_answers(looked_up)
+    assert (order["status"], order["attempts"], order["failure_code"]) == (
+        "FAILED",
+        0,
+        "blocked_by_risk",
+    )
+    assert count == {"reference": "po_velocity_6", "charges": 0, "succeeded": 0}
+    held, queue, decision = json_answers(reviewed)
+    assert (held["payment_orders"][0]["risk"], held["payment_orders"][0]["risk_rule"]) == (
+        "review",
+        "large_order",
+    )
+    assert [item["payment_order_id"] for item in queue["items"]] == ["po_review_1"]
+    assert (decision["payment_order_id"], decision["decision"]) == ("po_review_1", "approved")
