@@ -26,38 +26,33 @@ from tests.e2e.processes import Process, clean_env, free_port
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 MARK = "@@ block {} @@"
-# Bash run between blocks where the README lets time pass: until both orders are SUCCESS
-# and credited and their checkout done (the executor charges them at the sandbox, the views
-# apply it).
-WAIT_FOR_CHARGES = """
+
+
+def wait_until(reads: str, pattern: str) -> str:
+    """Bash run between blocks where the README lets time pass: `reads` (curl commands, their
+    answers run together) again every 0.1 s, for at most 30 s, until they match `pattern`."""
+    return f"""
 for _ in $(seq 300); do
-  a=$(curl -s -H "Authorization: Bearer $MERCHANT" {api}/payments/po_readme_1_a)
-  b=$(curl -s -H "Authorization: Bearer $MERCHANT" {api}/payments/po_readme_1_b)
-  c=$(curl -s -H "Authorization: Bearer $MERCHANT" {api}/checkouts/co_readme_1)
-  case "$a$b$c" in
-    *'"wallet_updated":true'*'"wallet_updated":true'*'"is_payment_done":true'*) break;;
-  esac
+  case "$({reads})" in {pattern}) break;; esac
   sleep 0.1
 done
 """
-# ... and until both refunds have come back from the PSP.
-WAIT_FOR_REFUNDS = """
-for _ in $(seq 300); do
-  a=$(curl -s -H "Authorization: Bearer $MERCHANT" {api}/payments/po_readme_1_a)
-  b=$(curl -s -H "Authorization: Bearer $MERCHANT" {api}/payments/po_readme_1_b)
-  case "$a$b" in *'"status":"SUCCEEDED"'*'"status":"SUCCEEDED"'*) break;; esac
-  sleep 0.1
-done
-"""
-# ... and until the settled captures have released the sellers' funds.
-WAIT_FOR_RELEASE = """
-for _ in $(seq 300); do
-  case "$(curl -s -H "Authorization: Bearer $FINANCE" {api}/wallets/seller_a)" in
-    *'"pending":"0.00"'*) break;;
-  esac
-  sleep 0.1
-done
-"""
+
+
+def read(path: str, key: str = "MERCHANT") -> str:
+    return f'curl -s -H "Authorization: Bearer ${key}" {{api}}{path}'
+
+
+# Both orders SUCCESS and credited, their checkout done (the executor charges them at the
+# sandbox, the views apply it); both refunds back from the PSP; the settled captures'
+# funds released.
+ORDERS = f"{read('/payments/po_readme_1_a')}; {read('/payments/po_readme_1_b')}"
+WAIT_FOR_CHARGES = wait_until(
+    f"{ORDERS}; {read('/checkouts/co_readme_1')}",
+    """*'"wallet_updated":true'*'"wallet_updated":true'*'"is_payment_done":true'*""",
+)
+WAIT_FOR_REFUNDS = wait_until(ORDERS, """*'"status":"SUCCEEDED"'*'"status":"SUCCEEDED"'*""")
+WAIT_FOR_RELEASE = wait_until(read("/wallets/seller_a", "FINANCE"), """*'"pending":"0.00"'*""")
 SECTIONS = (
     "Try it",
     "Audit",
