@@ -195,6 +195,15 @@ class Services:
         return ErasureCommands(self.application)
 
     @cached_property
+    def verifications(self) -> verifications.VerificationRunner:
+        """The runner of verifications requested over HTTP and in the console."""
+        return verifications.VerificationRunner(
+            self.database_url,
+            verifications.VerificationStore(self.pool),
+            lambda: ApplicationEventSource(self.application),
+        )
+
+    @cached_property
     def reconciliations(self) -> ReconciliationCommands:
         return ReconciliationCommands(self.application)
 
@@ -240,6 +249,8 @@ class Services:
         return balance_checks.check_balance(self.psp_client, balance_minor, self.reconciler)
 
     def close(self) -> None:
+        if "verifications" in self.__dict__:
+            self.verifications.stop(timeout=10)  # a run under way may end its view
         if "psp_client" in self.__dict__ and self.psp_client is not None:
             self.psp_client.close()
         self.pool.close()

@@ -16,11 +16,10 @@ from payments.api.parameters import POSITION_PATTERN, UuidPath
 from payments.api.problems import ProblemError
 from payments.api.reads import invalid, not_found
 from payments.api.routes.actions import ACTION_PATTERN, ACTOR_PATTERN, action_page
-from payments.api.routes.audit import start_verification
 from payments.domain.api_key import Role
 from payments.projections.audit.seal import EventLogSeal
 from payments.projections.audit.seal_checks import check_and_record, seal_state
-from payments.projections.audit.verifications import VerificationStore
+from payments.projections.audit.verifications import WAITING, VerificationStore
 from payments.projections.catalog import NAMES
 from payments.projections.views.access import AuditActionsView
 from payments.runtime.services import Services
@@ -28,7 +27,6 @@ from payments.runtime.services import Services
 PAGE = Page.of("/console/audit", "Audit", Role.FINANCE)
 PAGE_SIZE = 50
 RECENT = 5  # verifications listed on the page
-RUNNING = ("queued", "running")  # a verification page reloads itself while in these states
 REFRESH_S = 2
 
 
@@ -86,7 +84,7 @@ def verify_views(services: ServicesDep) -> Redirect:
     """POST /audit/verifications without an Idempotency-Key: a form sent twice verifies twice,
     which changes nothing but the list of verifications."""
     verification_id = VerificationStore(services.pool).create(list(NAMES))
-    start_verification(services, verification_id)
+    services.verifications.poke()
     return Redirect(verification_path(verification_id), status_code=303)
 
 
@@ -101,13 +99,15 @@ def verification_page(
     found = VerificationStore(services.pool).get(parsed)
     if found is None:
         raise not_found(f"verification {verification_id!r}")
+    if found.state in WAITING:
+        services.verifications.adopt()  # what a stopped process left runs here
     return render(
         "audit_verification.html",
         caller,
         PAGE,
         title=f"Verification {found.verification_id}",
         verification=found,
-        refresh=REFRESH_S if found.state in RUNNING else None,
+        refresh=REFRESH_S if found.state in WAITING else None,  # reloads itself
     )
 
 

@@ -22,11 +22,9 @@ from payments.api.reads import not_found
 from payments.domain.api_key import Role
 from payments.domain.money import Money
 from payments.projections.audit.order_history import order_history
-from payments.projections.audit.verifications import VerificationStore, start_in_background
+from payments.projections.audit.verifications import WAITING, VerificationStore
 from payments.projections.catalog import NAMES
-from payments.projections.source import ApplicationEventSource
 from payments.runtime.idempotency import StoredResponse
-from payments.runtime.services import Services
 
 # --- history -------------------------------------------------------------------------------
 
@@ -124,17 +122,6 @@ class VerificationResponse(msgspec.Struct, frozen=True):
 VERIFY_SCOPE = "POST /audit/verifications"
 
 
-def start_verification(services: Services, verification_id: uuid.UUID) -> None:
-    """Run a created verification of every view on a thread (this route and the console)."""
-    start_in_background(
-        VerificationStore(services.pool),
-        services.pool,
-        lambda: ApplicationEventSource(services.application),
-        verification_id,
-        list(NAMES),
-    )
-
-
 class AuditController(Controller):
     path = "/audit"
     tags = ["audit"]
@@ -147,7 +134,9 @@ class AuditController(Controller):
             problems=(409, 422),
             answers={202: success(VerificationCreated, "Accepted: the verification is queued")},
         ),
-        description="Answers 202 with the verification's id at once. Needs Idempotency-Key.",
+        description="Answers 202 with the verification's id at once. Needs Idempotency-Key. "
+        "Verifications run one at a time, oldest first; while one is queued and not started, "
+        "a request gets that one's id.",
         status_code=202,
         before_request=idempotency_key_guard,
         operation_class=operation(
@@ -166,8 +155,8 @@ class AuditController(Controller):
             return stored_answer(202, VerificationCreated(str(verification_id), "queued", url), url)
 
         response = once.run(VERIFY_SCOPE, sha256_hex(b""), create)  # the body is empty
-        for verification_id in created:  # not on a replay: that one already started
-            start_verification(services, verification_id)
+        if created:  # not on a replay: that one is queued already
+            services.verifications.poke()
         return response
 
     @get(
@@ -195,6 +184,8 @@ class AuditController(Controller):
         found = VerificationStore(services.pool).get(parsed)
         if found is None:
             raise not_found(f"verification {verification_id!r}")
+        if found.state in WAITING:
+            services.verifications.adopt()  # what a stopped process left runs here
         return VerificationResponse(
             verification_id=str(found.verification_id),
             state=found.state,

@@ -129,3 +129,20 @@ def test_a_verification_runs_in_the_background_and_reports_per_projection(
     assert all(r["rows_differing"] == 0 for r in body["results"])
     assert client.get("/audit/verifications/nope").status_code == 422
     assert client.get(f"/audit/verifications/{uuid.uuid4()}").status_code == 404
+
+
+def test_verifications_requested_at_once_all_run(client: Client, story: Story) -> None:
+    """Each rebuilds every view: the second used to fail on the first's locks."""
+    urls = [
+        client.post("/audit/verifications", headers={"Idempotency-Key": uuid.uuid4().hex}).json()[
+            "url"
+        ]
+        for _ in range(3)
+    ]
+    deadline = time.monotonic() + 60
+    states = [client.get(url).json() for url in urls]
+    while any(body["state"] in ("queued", "running") for body in states):
+        assert time.monotonic() < deadline, states
+        time.sleep(0.1)
+        states = [client.get(url).json() for url in urls]
+    assert [body["state"] for body in states] == ["identical"] * 3, states
