@@ -2,13 +2,14 @@
 
 A request whose path, query string or header values hold a control character (NUL, CR, LF,
 ESC, DEL, C1...) answers a 400 problem before routing reaches a handler or the database; a
-JSON body nested deeper than MAX_JSON_DEPTH answers a 400 problem before anything decodes it
-into a request type. Neither writes anything.
+JSON body nested deeper than MAX_JSON_DEPTH, or holding U+0000 in a key or a string, answers
+a 400 problem before anything decodes it into a request type. None writes anything.
 """
 
 from __future__ import annotations
 
 import re
+from collections import deque
 from collections.abc import Iterable
 from typing import Any
 from urllib.parse import unquote_to_bytes
@@ -163,8 +164,29 @@ def _deeper_than(value: Any, limit: int) -> bool:
     return False
 
 
+def _holding_nul(value: Any) -> str | None:
+    """The body path of the first key or string holding U+0000, or None."""
+    pending: deque[tuple[Any, str]] = deque([(value, "")])  # breadth first: the shallowest
+    while pending:
+        item, path = pending.popleft()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return path or "body"
+        elif isinstance(item, dict):
+            for key, child in item.items():
+                where = f"{path}.{key}" if path else key
+                if "\x00" in key:
+                    return where.replace("\x00", "\\u0000")
+                pending.append((child, where))
+        elif isinstance(item, list):
+            pending.extend((child, f"{path}[{index}]") for index, child in enumerate(item))
+    return None
+
+
 def decode_json_body(raw: bytes) -> Any:
-    """The body as plain JSON values; 400 problems when malformed, not UTF-8, or too deep."""
+    """The body as plain JSON values; 400 problems when malformed, not UTF-8, too deep, or
+    holding U+0000 in a string: PostgreSQL's text cannot store it, and a view fed an event
+    holding one would stop at that event (json's escape, since a raw NUL is not JSON)."""
     try:
         value = msgspec.json.decode(raw)
     except RecursionError:  # msgspec's own guard, far past MAX_JSON_DEPTH
@@ -173,6 +195,8 @@ def decode_json_body(raw: bytes) -> Any:
         raise malformed_json(str(error)) from None
     if _deeper_than(value, MAX_JSON_DEPTH):
         raise too_deep()
+    if b"\\u0000" in raw and (where := _holding_nul(value)) is not None:
+        raise _control_problem(where, "\x00")
     return value
 
 
