@@ -27,6 +27,7 @@ from payments.projections.core import (
     TrackingConflict,
 )
 from payments.projections.source import EventSource
+from payments.projections.storable import storable
 
 log = logging.getLogger("payments.projections")
 
@@ -127,11 +128,34 @@ class ProjectionRunner:
             except NOT_POISON:
                 raise
             except Exception as error:
-                if after < tracked.notification_id - 1:  # account for the events before it
-                    self.view.apply_batch([], after=after, through=tracked.notification_id - 1)
-                self._poison(tracked.notification_id, tracked.topic, error)
+                self._apply_storable(tracked, after, error)
             after = tracked.notification_id
         self.view.apply_batch([], after=after, through=through)
+
+    def _apply_storable(self, tracked: TrackedEvent, after: int, error: Exception) -> None:
+        """An event that failed alone: applied with U+0000 replaced (projections/storable.py)
+        when it holds one and that was the cause; otherwise the view stops there."""
+        copied = storable(tracked)
+        if copied is not None:
+            try:
+                self.view.apply_batch([copied], after=after, through=tracked.notification_id)
+            except NOT_POISON:
+                raise
+            except Exception as again:
+                error = again
+            else:
+                log.warning(
+                    "event applied with U+0000 replaced by U+FFFD",
+                    extra={
+                        "projection": self.name,
+                        "notification_id": tracked.notification_id,
+                        "topic": tracked.topic,
+                    },
+                )
+                return
+        if after < tracked.notification_id - 1:  # account for the events before it
+            self.view.apply_batch([], after=after, through=tracked.notification_id - 1)
+        self._poison(tracked.notification_id, tracked.topic, error)
 
     def _poison(self, notification_id: int, topic: str, error: Exception) -> NoReturn:
         reason = f"{type(error).__name__}: {error}"[:2000]

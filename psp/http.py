@@ -19,6 +19,8 @@ import msgspec
 import urllib3
 from urllib3.exceptions import EmptyPoolError, HTTPError, NewConnectionError, TimeoutError
 
+from payments.projections.storable import without_nul
+
 
 class PspTransportError(Exception):
     """No answer: the connection failed, or the PSP did not answer within the timeout."""
@@ -36,8 +38,10 @@ class PspResponse:
     content: bytes
 
     def json(self) -> Any:
-        """The body as JSON (ValueError when it is not)."""
-        return json.loads(self.content)
+        """The body as JSON (ValueError when it is not), U+0000 in its strings replaced by
+        U+FFFD: no text column of ours can store it (projections/storable.py)."""
+        value = json.loads(self.content)
+        return without_nul(value) if b"\\u0000" in self.content else value
 
 
 class PspHttp:
