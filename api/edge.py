@@ -2,8 +2,9 @@
 
 A request whose path, query string or header values hold a control character (NUL, CR, LF,
 ESC, DEL, C1...) answers a 400 problem before routing reaches a handler or the database; a
-JSON body nested deeper than MAX_JSON_DEPTH, or holding U+0000 in a key or a string, answers
-a 400 problem before anything decodes it into a request type. None writes anything.
+JSON body nested deeper than MAX_JSON_DEPTH, or holding U+0000 in a key or a string (but
+within a checkout's sealed buyer_info), answers a 400 problem before anything decodes it
+into a request type. None writes anything.
 """
 
 from __future__ import annotations
@@ -164,8 +165,13 @@ def _deeper_than(value: Any, limit: int) -> bool:
     return False
 
 
+# Sealed before it is stored, as ciphertext only (ADR 0012): any text will do. Its buyer_id,
+# which names the buyer's key, is checked in the domain (buyer_id_errors).
+SEALED = "buyer_info"
+
+
 def _holding_nul(value: Any) -> str | None:
-    """The body path of the first key or string holding U+0000, or None."""
+    """The body path of the first key or string holding U+0000, or None (not in SEALED)."""
     pending: deque[tuple[Any, str]] = deque([(value, "")])  # breadth first: the shallowest
     while pending:
         item, path = pending.popleft()
@@ -177,7 +183,8 @@ def _holding_nul(value: Any) -> str | None:
                 where = f"{path}.{key}" if path else key
                 if "\x00" in key:
                     return where.replace("\x00", "\\u0000")
-                pending.append((child, where))
+                if where != SEALED:
+                    pending.append((child, where))
         elif isinstance(item, list):
             pending.extend((child, f"{path}[{index}]") for index, child in enumerate(item))
     return None

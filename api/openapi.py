@@ -32,6 +32,7 @@ from litestar.openapi.spec import (
     Schema,
 )
 
+from payments.api.openapi_text import state_no_nul
 from payments.api.problems import problem_specs
 from payments.domain.money import currency_exponent
 
@@ -177,6 +178,7 @@ def finish_document(app: Litestar, currency: str, examples: Mapping[str, Any]) -
     for parameter in _parameters(document):
         if isinstance(parameter.schema, Schema):
             parameter.schema = _without_null(parameter.schema)
+    state_no_nul(document)
     return document
 
 

@@ -35,7 +35,9 @@ Reason = Annotated[str, Meta(min_length=1, max_length=500, examples=["chargeback
 
 
 class Contact(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    email: Annotated[str, Meta(pattern=r"^[^@\s]{1,64}@[^@\s]{1,190}$", max_length=254)]
+    email: Annotated[
+        str, Meta(pattern=r"^[^@\s\x00-\x1f\x7f]{1,64}@[^@\s\x00-\x1f\x7f]{1,190}$", max_length=254)
+    ]
     phone: Annotated[str, Meta(pattern=r"^\+[0-9]{6,15}$", description="E.164")] | None = None
 
 

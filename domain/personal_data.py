@@ -83,13 +83,17 @@ def subject_of(buyer_info: Mapping[str, Any], checkout_id: str) -> str:
 
 
 def buyer_id_errors(buyer_info: Mapping[str, Any]) -> list[FieldError]:
-    """buyer_info.buyer_id, when given, names the buyer: a non-empty string, 128 at most."""
+    """buyer_info.buyer_id, when given, names the buyer: a non-empty string, 128 at most, no
+    control character (it names the buyer's key, kept as text; the rest of buyer_info is
+    sealed, stored as ciphertext only)."""
     if BUYER_ID_FIELD not in buyer_info:
         return []
     buyer_id = buyer_info[BUYER_ID_FIELD]
+    field = f"buyer_info.{BUYER_ID_FIELD}"
     if not isinstance(buyer_id, str) or not 1 <= len(buyer_id) <= MAX_BUYER_ID_LENGTH:
-        message = f"must be a string of 1 to {MAX_BUYER_ID_LENGTH} characters"
-        return [FieldError(f"buyer_info.{BUYER_ID_FIELD}", message)]
+        return [FieldError(field, f"must be a string of 1 to {MAX_BUYER_ID_LENGTH} characters")]
+    if any(ord(c) < 0x20 or c == "\x7f" for c in buyer_id):
+        return [FieldError(field, "must hold no control character (U+0000 to U+001F, U+007F)")]
     return []
 
 

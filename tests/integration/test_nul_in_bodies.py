@@ -14,6 +14,7 @@ from litestar.testing import TestClient
 
 from payments.domain.seller_commands import RegisterSeller
 from payments.runtime.services import Services
+from tests.integration.helpers import checkout_body
 
 Client = TestClient  # type: ignore[type-arg]
 
@@ -40,7 +41,7 @@ def body_routes(client: Client) -> list[tuple[str, str]]:
         ({"reason": "a\x00b"}, "reason"),
         ({"payment_orders": [{"seller_account": "s"}, {"seller_account": "\x00"}]},
          "payment_orders[1].seller_account"),
-        ({"buyer_info": {"na\x00me": "Ada"}}, "buyer_info.na\\u0000me"),
+        ({"na\x00me": "Ada"}, "na\\u0000me"),
         ("\x00", "body"),
     ],
 )  # fmt: skip
@@ -79,3 +80,18 @@ def test_a_suspension_for_a_nul_reason_is_not_recorded_and_the_views_read_on(
     actions = client.get("/audit/actions")  # it caught up with the log: none stopped it
     assert actions.status_code == 200, actions.text
     assert "seller.suspended" in {action["action"] for action in actions.json()["actions"]}
+
+
+def test_a_checkout_s_sealed_buyer_info_may_hold_a_nul_but_not_its_buyer_id(
+    client: Client,
+) -> None:
+    body = checkout_body(1)
+    body["buyer_info"] = {"name": "Ada\x00", "buyer_id": "b_1", "notes": [{"\x00": "x"}]}
+    placed = client.post("/payments", json=body, headers={"Idempotency-Key": uuid.uuid4().hex})
+    assert placed.status_code == 201, placed.text  # sealed: stored as ciphertext only
+    body = checkout_body(1)
+    body["buyer_info"] = {"buyer_id": "b\x00"}  # names the buyer's key, kept as text
+    refused = client.post("/payments", json=body, headers={"Idempotency-Key": uuid.uuid4().hex})
+    assert refused.status_code == 422, refused.text
+    assert [e["field"] for e in refused.json()["errors"]] == ["buyer_info.buyer_id"]
+    assert client.get(f"/checkouts/{body['checkout_id']}").status_code == 404

@@ -146,3 +146,16 @@ def test_request_metrics_count_and_time_each_route_by_its_template(client: Clien
         assert counted - sample(before, name, **route, status_code="404") == 2, name
     assert sample(after, "payments_requests_in_progress", **route, status_code="200") == 0
     assert "payments_requests_error_total" in after
+
+
+def test_request_strings_state_that_they_hold_no_nul(client: Client) -> None:
+    """What api/edge.py refuses, the document says (api/openapi_text.py)."""
+    schemas = client.get("/schema/openapi.json").json()["components"]["schemas"]
+    no_nul = "^[^\\u0000]*$"
+    assert schemas["ReasonRequest"]["properties"]["reason"]["pattern"] == no_nul
+    assert schemas["CreateKeyRequest"]["properties"]["name"]["pattern"] == no_nul
+    own = schemas["CreateKeyRequest"]["properties"]["seller_account"]["pattern"]
+    assert own == "^[A-Za-z0-9_-]+$"  # a pattern of its own admits no NUL already
+    buyer_info = schemas["CheckoutRequest"]["properties"]["buyer_info"]
+    assert buyer_info == {"type": "object", "additionalProperties": {}}  # sealed: any JSON
+    assert "pattern" not in schemas["KeyView"]["properties"]["name"]  # answers are not bodies
