@@ -17,12 +17,14 @@ from urllib.parse import unquote_to_bytes
 
 import msgspec
 from litestar import Litestar, Request
+from litestar.datastructures import FormMultiDict
 from litestar.routes import HTTPRoute
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from litestar.types.empty import Empty
 
 from payments.api.problems import PROBLEM_MEDIA_TYPE, FieldProblem, ProblemError
 
+NUL = "\x00"  # no PostgreSQL text can hold it
 # Deep enough for any body of ours (checkouts are 3 levels; buyer_info a few more).
 MAX_JSON_DEPTH = 32
 # Unicode's control characters (category Cc: C0, DEL and C1), searched for in C; a header
@@ -176,13 +178,13 @@ def _holding_nul(value: Any) -> str | None:
     while pending:
         item, path = pending.popleft()
         if isinstance(item, str):
-            if "\x00" in item:
+            if NUL in item:
                 return path or "body"
         elif isinstance(item, dict):
             for key, child in item.items():
                 where = f"{path}.{key}" if path else key
-                if "\x00" in key:
-                    return where.replace("\x00", "\\u0000")
+                if NUL in key:
+                    return where.replace(NUL, "\\u0000")
                 if where != SEALED:
                     pending.append((child, where))
         elif isinstance(item, list):
@@ -203,12 +205,21 @@ def decode_json_body(raw: bytes) -> Any:
     if _deeper_than(value, MAX_JSON_DEPTH):
         raise too_deep()
     if b"\\u0000" in raw and (where := _holding_nul(value)) is not None:
-        raise _control_problem(where, "\x00")
+        raise _control_problem(where, NUL)
     return value
 
 
 class PaymentsRequest(Request[Any, Any, Any]):
-    """Litestar's request, with JSON bodies decoded by decode_json_body (bounded depth)."""
+    """Litestar's request, with JSON bodies decoded by decode_json_body (bounded depth) and
+    forms (the console's) refused when a field holds U+0000."""
+
+    async def form(self) -> FormMultiDict:
+        """The form, read first by the console's CSRF check, so before any handler."""
+        form = await super().form()
+        for name, value in form.multi_items():
+            if NUL in name or (isinstance(value, str) and NUL in value):
+                raise _control_problem(name.replace(NUL, "\\u0000"), NUL)
+        return form
 
     async def json(self) -> Any:
         if self._json is Empty and self._connection_state.json is Empty:

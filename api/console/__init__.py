@@ -37,6 +37,7 @@ from payments.api.console import (
     session,
     wallets,
 )
+from payments.api.console.forms import read_form_first
 from payments.api.problems import EXCEPTION_HANDLERS, ProblemError, domain_problem
 from payments.domain.errors import DomainError
 from payments.runtime.services import Services
@@ -156,6 +157,7 @@ def console_router(services: Services, limits: RateLimits, *, secure: bool) -> R
         pages.BASE,
         route_handlers=[*HANDLERS, static],
         middleware=session.console_middleware(services.settings, services.key_ring, secure=secure),
+        before_request=read_form_first,
         dependencies={"limits": Provide(lambda: limits, use_cache=True, sync_to_thread=False)},
         exception_handlers={
             ProblemError: console_error,

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Annotated, Any, TypeVar
 
 import msgspec
+from litestar import Request
 from litestar.enums import RequestEncodingType
 from litestar.params import Body as BodyParameter
 
@@ -28,3 +29,11 @@ def as_json_body(kind: type[Body], field: str, **values: Any) -> Body:
         return msgspec.convert(values, kind)
     except msgspec.ValidationError as error:
         raise invalid(field, str(error)) from None
+
+
+async def read_form_first(request: Request[Any, Any, Any]) -> None:
+    """Before a console handler: read a posted form with the app's request class, which
+    refuses U+0000 in a field (api/edge.py, PaymentsRequest.form); the handler's body is
+    then decoded from what it read."""
+    if request.method == "POST":
+        await request.form()

@@ -137,8 +137,9 @@ def csrf(page: Any) -> str:
 
 
 def refuses_forged_reason_forms(page: Any, action: str) -> None:
-    """A reason-and-confirm form sent without its confirmation or its reason (422), or without
-    its CSRF token (403), is refused: the caller then checks that nothing changed."""
+    """A reason-and-confirm form sent without its confirmation or its reason (422), without
+    its CSRF token (403), or with U+0000 in its reason (400), is refused: the caller then
+    checks that nothing changed."""
     token, html = {"x-csrf-token": csrf(page)}, {"accept": "text/html"}
     unconfirmed = page.request.post(action, form={"reason": "ok"}, headers={**token, **html})
     assert (unconfirmed.status, "tick the box" in unconfirmed.text()) == (422, True)
@@ -146,6 +147,10 @@ def refuses_forged_reason_forms(page: Any, action: str) -> None:
     assert (no_reason.status, "reason" in no_reason.text()) == (422, True)
     no_csrf = page.request.post(action, form={"reason": "ok", "confirm": "yes"}, headers=html)
     assert (no_csrf.status, "CSRF" in no_csrf.text()) == (403, True)
+    nul = page.request.post(
+        action, form={"reason": "ok\x00", "confirm": "yes"}, headers={**token, **html}
+    )
+    assert (nul.status, "U+0000" in nul.text()) == (400, True)  # no text column holds one
 
 
 def kept_out(page: Any, console_url: str, link: str, path: str) -> None:
