@@ -214,7 +214,7 @@ class PaymentsRequest(Request[Any, Any, Any]):
     forms (the console's) refused when a field holds U+0000."""
 
     async def form(self) -> FormMultiDict:
-        """The form, read first by the console's CSRF check, so before any handler."""
+        """The form; the console reads it before any handler (forms.read_form_first)."""
         form = await super().form()
         for name, value in form.multi_items():
             if NUL in name or (isinstance(value, str) and NUL in value):

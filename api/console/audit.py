@@ -81,8 +81,8 @@ def audit_page(
 
 @post("/audit/verifications", sync_to_thread=True, **PAGE.access)
 def verify_views(services: ServicesDep) -> Redirect:
-    """POST /audit/verifications without an Idempotency-Key: a form sent twice verifies twice,
-    which changes nothing but the list of verifications."""
+    """POST /audit/verifications without an Idempotency-Key: a form sent again while the
+    first verification waits, not started, shows that one; later, it queues another."""
     verification_id = VerificationStore(services.pool).create(list(NAMES))
     services.verifications.poke()
     return Redirect(verification_path(verification_id), status_code=303)

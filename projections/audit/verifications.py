@@ -5,10 +5,10 @@ projection. The deployment runs them one at a time, oldest first: each rebuilds 
 from the log beside the live one, and two at once would only fail on each other's locks.
 A request while one is queued (not started) gets that one. Whichever process holds the
 runner lock (VERIFICATION_CLASS) runs them; a process that finds it held leaves its request
-queued for that one, which looks again after letting it go. Rows
-`running` when a runner takes the lock were left by a process that stopped: they become
-`failed` (ABANDONED) and the queue goes on. While a rebuild or `payments audit verify` holds
-a view's lock, the verification waits, queued.
+queued for that one, which looks again after letting it go. Rows `running` when a runner
+takes the lock were left by a process that stopped: they become `failed` (ABANDONED) and
+the queue goes on. While a rebuild or `payments audit verify` holds a view's lock, the
+verification waits, queued (ADR 0024).
 """
 
 from __future__ import annotations
