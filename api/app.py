@@ -35,7 +35,7 @@ from payments.api.routes.actions import AuditActionsController
 from payments.api.routes.audit import AuditController, OrderHistoryController
 from payments.api.routes.dead_letters import DeadLettersController
 from payments.api.routes.disputes import DisputesController
-from payments.api.routes.keys import KeysController
+from payments.api.routes.keys import KeysController, state_seller_key_rule
 from payments.api.routes.ledger import LedgerController
 from payments.api.routes.payments import EXAMPLES, PaymentsController
 from payments.api.routes.payouts import PayoutsController
@@ -200,7 +200,8 @@ def create_app(services: Services, *, tls: bool = False) -> Litestar:
         logging_config=None,
     )
     check_declared(h for r in app.routes for h in getattr(r, "route_handlers", ()) if not _auto(h))
-    finish_document(app, services.settings.currency, EXAMPLES)
+    rules = {"CreateKeyRequest": state_seller_key_rule}
+    finish_document(app, services.settings.currency, EXAMPLES, rules)
     return app
 
 

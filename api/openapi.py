@@ -12,7 +12,7 @@ OpenAPI says "none").
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -150,13 +150,22 @@ AMOUNT_FIELDS = (
 CURRENCY_FIELDS = (("PaymentOrderRequest", "currency"),)
 
 
-def finish_document(app: Litestar, currency: str, examples: Mapping[str, Any]) -> OpenAPI:
-    """Complete the app's OpenAPI document in place (it is built once, then served)."""
+def finish_document(
+    app: Litestar,
+    currency: str,
+    examples: Mapping[str, Any],
+    rules: Mapping[str, Callable[[Schema], None]],
+) -> OpenAPI:
+    """Complete the app's OpenAPI document in place (it is built once, then served);
+    `rules` state a component's rules between fields (if/then/else), by its name."""
     document = app.openapi_schema
     schemas = document.components.schemas or {}
     for name, example in examples.items():
         if name in schemas:
             schemas[name].examples = [example]
+    for name, state in rules.items():
+        if name in schemas:
+            state(schemas[name])
     exponent = currency_exponent(currency)
     fraction = rf"(\.[0-9]{{1,{exponent}}})?" if exponent else ""
     for component, field in AMOUNT_FIELDS:

@@ -8,6 +8,7 @@ from typing import Annotated
 
 import msgspec
 from litestar import Controller, Response, get, post
+from litestar.openapi.spec import OpenAPIType, Schema
 from litestar.params import JSONBody, PathParameter
 
 from payments.api.auth import access
@@ -28,9 +29,30 @@ _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
 class CreateKeyRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """A seller key names its seller_account; no other key does (the domain's rule, stated
+    in the OpenAPI document by state_seller_key_rule)."""
+
     role: Role
     seller_account: Identifier | None = None
-    name: Annotated[str, msgspec.Meta(max_length=MAX_NAME_LENGTH)] = ""
+    name: Annotated[
+        str,
+        msgspec.Meta(
+            max_length=MAX_NAME_LENGTH,
+            pattern=r"^[^\x00-\x1f]*$",
+            description="Printable: no control character.",
+        ),
+    ] = ""
+
+
+def state_seller_key_rule(schema: Schema) -> None:
+    """The rule between role and seller_account, in JSON Schema's if/then/else."""
+    schema.schema_if = Schema(
+        properties={"role": Schema(const=Role.SELLER.value)}, required=["role"]
+    )
+    schema.then = Schema(
+        required=["seller_account"], properties={"seller_account": Schema(type=OpenAPIType.STRING)}
+    )
+    schema.schema_else = Schema(properties={"seller_account": Schema(type=OpenAPIType.NULL)})
 
 
 class RotateKeyRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import uuid
 from typing import Any
 
 from litestar.testing import TestClient
@@ -153,9 +154,28 @@ def test_request_strings_state_that_they_hold_no_nul(client: Client) -> None:
     schemas = client.get("/schema/openapi.json").json()["components"]["schemas"]
     no_nul = "^[^\\u0000]*$"
     assert schemas["ReasonRequest"]["properties"]["reason"]["pattern"] == no_nul
-    assert schemas["CreateKeyRequest"]["properties"]["name"]["pattern"] == no_nul
+    assert schemas["RevokeKeyRequest"]["properties"]["reason"]["pattern"] == no_nul
+    assert schemas["CreateKeyRequest"]["properties"]["name"]["pattern"] == "^[^\\x00-\\x1f]*$"
     own = schemas["CreateKeyRequest"]["properties"]["seller_account"]["pattern"]
     assert own == "^[A-Za-z0-9_-]+$"  # a pattern of its own admits no NUL already
     buyer_info = schemas["CheckoutRequest"]["properties"]["buyer_info"]
     assert buyer_info == {"type": "object", "additionalProperties": {}}  # sealed: any JSON
     assert "pattern" not in schemas["KeyView"]["properties"]["name"]  # answers are not bodies
+
+
+def test_a_seller_key_s_rule_is_stated_between_its_fields(client: Client) -> None:
+    """A seller key names its seller_account, no other key does: the document says so
+    (if/then/else), and the route keeps to it."""
+    schema = client.get("/schema/openapi.json").json()["components"]["schemas"]["CreateKeyRequest"]
+    assert schema["if"] == {"properties": {"role": {"const": "seller"}}, "required": ["role"]}
+    assert schema["then"]["required"] == ["seller_account"]
+    assert schema["else"]["properties"]["seller_account"] == {"type": "null"}
+    for body in ({"role": "seller"}, {"role": "admin", "seller_account": "seller_a"}):
+        refused = client.post("/keys", json=body, headers={"Idempotency-Key": uuid.uuid4().hex})
+        assert refused.status_code == 422, refused.text
+    made = client.post(
+        "/keys",
+        json={"role": "seller", "seller_account": "seller_a"},
+        headers={"Idempotency-Key": uuid.uuid4().hex},
+    )
+    assert made.status_code == 201, made.text
