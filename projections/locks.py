@@ -15,7 +15,7 @@ REBUILD_CLASS = 7261004  # session lock, per projection: one rebuild or verifica
 SCHEDULER_CLASS = 7261005  # session try-lock, per job: one run at a time across processes
 SEAL_CLASS = 7261010  # transaction lock: one seal of the event log at a time
 EVENT_STORE_SCHEMA_CLASS = 7261011  # session lock: one process creates the event store's tables
-VERIFICATION_CLASS = 7261012  # key 0 session try-lock: one verifications runner; 1: one enqueue
+VERIFICATION_CLASS = 7261012  # session try-lock: one verifications runner; xact: one request
 
 
 def lock_key(name: str) -> int:

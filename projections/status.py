@@ -163,18 +163,27 @@ def _runner_lock_holders(conn: psycopg.Connection[Any]) -> dict[int, str]:
 
 
 class RunnerLock:
-    """At most one runner per projection: a session advisory lock on a connection of its own."""
+    """At most one runner per projection: a session advisory lock on a connection of its own.
+    Another kind of runner names its lock class and kind (the verifications': ADR 0024)."""
 
-    def __init__(self, database_url: str, name: str) -> None:
+    def __init__(
+        self,
+        database_url: str,
+        name: str,
+        lock_class: int = RUNNER_LOCK_CLASS,
+        kind: str = "projection",
+    ) -> None:
         self.database_url = database_url
         self.name = name
+        self.lock_class = lock_class
+        self.kind = kind
         self._conn: psycopg.Connection[Any] | None = None
 
     def try_acquire(self) -> bool:
-        label = f"payments projection {self.name} pid={os.getpid()}@{socket.gethostname()}"
+        label = f"payments {self.kind} {self.name} pid={os.getpid()}@{socket.gethostname()}"
         conn = psycopg.connect(self.database_url, autocommit=True, application_name=label[:63])
         row = conn.execute(
-            "SELECT pg_try_advisory_lock(%s, %s)", (RUNNER_LOCK_CLASS, lock_key(self.name))
+            "SELECT pg_try_advisory_lock(%s, %s)", (self.lock_class, lock_key(self.name))
         ).fetchone()
         if row and row[0]:
             self._conn = conn
@@ -201,7 +210,7 @@ class RunnerLock:
         if self._conn is not None:
             with contextlib.suppress(psycopg.Error):
                 self._conn.execute(
-                    "SELECT pg_advisory_unlock(%s, %s)", (RUNNER_LOCK_CLASS, lock_key(self.name))
+                    "SELECT pg_advisory_unlock(%s, %s)", (self.lock_class, lock_key(self.name))
                 )
             with contextlib.suppress(psycopg.Error):
                 self._conn.close()

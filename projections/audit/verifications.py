@@ -24,14 +24,14 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-import psycopg
 from psycopg_pool import ConnectionPool
 
 from payments.projections.audit.verify import result_json, verify_all
-from payments.projections.locks import VERIFICATION_CLASS
+from payments.projections.locks import VERIFICATION_CLASS, lock_key
 from payments.projections.pg import fetch_all, fetch_one
 from payments.projections.rebuild import RebuildBusy
 from payments.projections.source import EventSource
+from payments.projections.status import RunnerLock
 
 log = logging.getLogger("payments.audit")
 
@@ -53,6 +53,7 @@ SCHEMA = [
         ON audit_verifications (requested_at) WHERE state IN ('queued', 'running')
     """,
 ]
+RUNNER, REQUESTS = "verifications", "verification requests"  # their locks' keys (lock_key)
 ABANDONED = "abandoned: the process running it stopped before it finished; request another"
 WAITING = ("queued", "running")
 
@@ -82,7 +83,9 @@ class VerificationStore:
         """A verification of `names`, queued: a new one, or the one already queued (it has
         not started, so it answers for the log as this request finds it, and later)."""
         with self.pool.connection() as conn:
-            conn.execute("SELECT pg_advisory_xact_lock(%s, 1)", (VERIFICATION_CLASS,))
+            conn.execute(  # one request at a time decides whether one is queued already
+                "SELECT pg_advisory_xact_lock(%s, %s)", (VERIFICATION_CLASS, lock_key(REQUESTS))
+            )
             row = conn.execute(
                 "SELECT verification_id FROM audit_verifications "
                 "WHERE state = 'queued' AND projections = %s "
@@ -258,21 +261,16 @@ class VerificationRunner:
         """Run the queue while this process holds the runner lock; once it lets the lock go,
         look again (a request another process queued meanwhile found the lock held)."""
         while not self._stop.is_set():
-            with psycopg.connect(
-                self._database_url, autocommit=True, application_name="payments verifications"
-            ) as conn:
-                row = conn.execute(
-                    "SELECT pg_try_advisory_lock(%s, 0)", (VERIFICATION_CLASS,)
-                ).fetchone()
-                if not (row and row[0]):
-                    return  # another runner has the queue, and looks again after it
-                try:
-                    abandoned = self._store.abandon_running()
-                    if abandoned:
-                        log.warning("verifications abandoned", extra={"count": abandoned})
-                    self._run_claimed()
-                finally:
-                    conn.execute("SELECT pg_advisory_unlock(%s, 0)", (VERIFICATION_CLASS,))
+            lock = RunnerLock(self._database_url, RUNNER, VERIFICATION_CLASS, kind="audit")
+            if not lock.try_acquire():
+                return  # another runner has the queue, and looks again after it
+            try:
+                abandoned = self._store.abandon_running()
+                if abandoned:
+                    log.warning("verifications abandoned", extra={"count": abandoned})
+                self._run_claimed()
+            finally:
+                lock.release()
             if not self._store.has_queued():
                 return
 
