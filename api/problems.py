@@ -26,6 +26,7 @@ from payments.domain.errors import (
     SellerConflict,
     SellerNotPayable,
 )
+from payments.domain.reasons import REASON_PATTERN
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 TYPE_BASE = "https://payments.dev/problems/"
@@ -164,13 +165,24 @@ def _parameter_name(request: Request[Any, Any, Any], key: str, source: object) -
     return f"header.{name}" if source == "header" else name
 
 
+# A rule in words where msgspec would name its regular expression.
+_PATTERN_WORDS = {repr(REASON_PATTERN): "must not be blank nor contain control characters"}
+
+
+def _readable(message: str) -> str:
+    for pattern, words in _PATTERN_WORDS.items():
+        if pattern in message:
+            return words
+    return message
+
+
 def _validation_problem(request: Request[Any, Any, Any], exc: ValidationException) -> Problem:
     errors: list[FieldProblem] = []
     extra = exc.extra if isinstance(exc.extra, list) else []
     for item in extra:
         if not isinstance(item, dict):
             continue
-        message = str(item.get("message", "invalid value"))
+        message = _readable(str(item.get("message", "invalid value")))
         key = str(item.get("key", "")) if item.get("key") is not None else ""
         source = item.get("source")
         if key == "data" or (source == "body" and not key):

@@ -5,38 +5,26 @@ right after the POST that created a refund always holds it)."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, TypeVar
+from typing import Any, TypeVar
 from uuid import UUID
 
 import msgspec
-from msgspec import Meta
 
-from payments.api.schemas import AmountText, PaymentOrderResponse, RefundResponse
+from payments.api.schemas import AmountText, PaymentOrderResponse, RefundResponse, ShortReason
 from payments.domain.ids import payment_order_uuid, refund_uuid
 from payments.domain.money import format_minor
 from payments.domain.payment_order import PaymentOrder
 from payments.domain.refund import Refund, RefundStatus
-from payments.domain.refund_commands import MAX_REASON_LENGTH
 from payments.runtime.services import Services
 
 A = TypeVar("A", PaymentOrder, Refund)
-ReasonText = Annotated[
-    str,
-    Meta(
-        min_length=1,
-        max_length=MAX_REASON_LENGTH,
-        pattern=r"^[^\x00-\x1f\x7f]*[^\x00-\x1f\x7f ][^\x00-\x1f\x7f]*$",
-        description=f"Why, in 1-{MAX_REASON_LENGTH} characters (no control characters).",
-        examples=["damaged in transit"],
-    ),
-]
 
 
 class RefundRequestBody(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """POST /payments/{payment_order_id}/refunds body: both fields optional."""
 
     amount: AmountText | None = None  # None: everything that is left to refund
-    reason: ReasonText | None = None
+    reason: ShortReason | None = None
 
 
 API_STATUS = {

@@ -9,6 +9,9 @@ import msgspec
 from msgspec import Meta
 
 from payments.api.dispute_schemas import DisputeResponse
+from payments.domain.reasons import MAX_REASON, REASON_PATTERN, REASON_RULE
+from payments.domain.reconciliation.resolutions import MAX_REASON as MAX_RESOLUTION_REASON
+from payments.domain.refund_commands import MAX_REASON_LENGTH as MAX_REFUND_REASON
 
 Identifier = Annotated[
     str,
@@ -28,6 +31,37 @@ AmountText = Annotated[
     ),
 ]
 CurrencyCode = Annotated[str, Meta(pattern=r"^[A-Z]{3}$", description="ISO 4217 code.")]
+# An operator's reason (domain/reasons.py), at the three lengths the API takes.
+ShortReason = Annotated[
+    str,
+    Meta(
+        min_length=1,
+        max_length=MAX_REFUND_REASON,
+        pattern=REASON_PATTERN,
+        description=f"Why, in 1-{MAX_REFUND_REASON} characters: {REASON_RULE}.",
+        examples=["damaged in transit"],
+    ),
+]
+Reason = Annotated[
+    str,
+    Meta(
+        min_length=1,
+        max_length=MAX_REASON,
+        pattern=REASON_PATTERN,
+        description=f"Why, in 1-{MAX_REASON} characters: {REASON_RULE}.",
+        examples=["checked with the PSP's support"],
+    ),
+]
+LongReason = Annotated[
+    str,
+    Meta(
+        min_length=1,
+        max_length=MAX_RESOLUTION_REASON,
+        pattern=REASON_PATTERN,
+        description=f"Why, in 1-{MAX_RESOLUTION_REASON} characters: {REASON_RULE}.",
+        examples=["the PSP's fee schedule changed on the 1st"],
+    ),
+]
 
 
 class CreditCardInfo(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import msgspec
 from msgspec import Meta
 
-from payments.api.schemas import Identifier
+from payments.api.schemas import Identifier, Reason
 from payments.domain.seller import Seller
 from payments.runtime.personal_data import PersonalDataReading
 
@@ -31,7 +31,6 @@ IdNumber = Annotated[
         examples=["000000000"],
     ),
 ]
-Reason = Annotated[str, Meta(min_length=1, max_length=500, examples=["chargeback fraud ring"])]
 
 
 class Contact(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

@@ -12,7 +12,6 @@ from eventsourcing.domain import Aggregate
 from payments.domain.application import PaymentsApplication
 from payments.domain.commission import RefundCommissionPolicy, split_taking
 from payments.domain.errors import (
-    FieldError,
     InvalidCommand,
     OrderNotRefundable,
     RefundConflict,
@@ -21,6 +20,7 @@ from payments.domain.errors import (
 from payments.domain.execution import Declined, Succeeded
 from payments.domain.ids import payment_order_uuid, refund_uuid
 from payments.domain.payment_order import PaymentOrder, Status
+from payments.domain.reasons import reason_errors
 from payments.domain.refund import Refund, RefundStatus
 
 REFUND_PREFIX = "re_"
@@ -174,8 +174,6 @@ class RefundCommands:
 def _check_reason(reason: str | None) -> None:
     if reason is None:
         return
-    if not reason.strip() or len(reason) > MAX_REASON_LENGTH:
-        message = f"must be 1 to {MAX_REASON_LENGTH} characters, not only spaces"
-        raise InvalidCommand([FieldError("reason", message)])
-    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in reason):
-        raise InvalidCommand([FieldError("reason", "must not contain control characters")])
+    errors = reason_errors(reason, MAX_REASON_LENGTH)
+    if errors:
+        raise InvalidCommand(errors)

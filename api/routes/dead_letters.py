@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Annotated, Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import msgspec
 from litestar import Controller, get, post
@@ -20,6 +20,7 @@ from payments.api.parameters import (
     RefundIdPath,
     ServicesDep,
 )
+from payments.api.schemas import Reason
 from payments.domain.api_key import Role
 from payments.projections.followers.execution_queue import CHARGE, PAYOUT, REFUND, DeadLetter
 from payments.runtime.services import Services
@@ -65,9 +66,7 @@ class ReplayResult(msgspec.Struct, frozen=True):
 
 
 class ReplayRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    reason: Annotated[
-        str, msgspec.Meta(min_length=1, max_length=500, pattern=r"^[^\x00-\x1f\x7f]+$")
-    ] = "replayed by operator"
+    reason: Reason = "replayed by operator"
 
 
 class ReplaysDeadLetters(Protocol):

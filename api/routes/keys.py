@@ -15,7 +15,7 @@ from payments.api.auth import access
 from payments.api.openapi import spec
 from payments.api.parameters import CallerDep, ServicesDep
 from payments.api.problems import ProblemError
-from payments.api.schemas import Identifier
+from payments.api.schemas import Identifier, Reason
 from payments.domain.api_key import MAX_NAME_LENGTH, Role
 
 KeyId = Annotated[
@@ -60,7 +60,7 @@ class RotateKeyRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
 
 class RevokeKeyRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    reason: Annotated[str, msgspec.Meta(min_length=1, max_length=500)] = "revoked by admin"
+    reason: Reason = "revoked by admin"
 
 
 class NewKeyResponse(msgspec.Struct, frozen=True):

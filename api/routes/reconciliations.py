@@ -33,6 +33,7 @@ from payments.api.reconciliation_parameters import (
     UuidQuery,
     day_of,
 )
+from payments.api.schemas import LongReason
 from payments.api.settlement_upload import (
     CSV_MEDIA_TYPES,
     MAX_UPLOAD_BYTES,
@@ -40,7 +41,7 @@ from payments.api.settlement_upload import (
     spooled_csv,
 )
 from payments.domain.api_key import Role
-from payments.domain.reconciliation.resolutions import MAX_REASON, RESOLUTION_ACTIONS
+from payments.domain.reconciliation.resolutions import RESOLUTION_ACTIONS
 from payments.domain.reconciliation_run import ReconciliationRun
 from payments.projections.reconciliation.exceptions import (
     ExceptionQuery,
@@ -75,7 +76,7 @@ class ResolveRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
             "mark_duplicate or investigated (post nothing).",
         ),
     ]
-    reason: Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_REASON)]
+    reason: LongReason
 
 
 class ExceptionPage(msgspec.Struct, frozen=True):

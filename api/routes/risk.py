@@ -4,7 +4,7 @@ operator with a reason; the decision is recorded with the operator's key id."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Any
 
 import msgspec
 from litestar import Controller, get, post
@@ -20,14 +20,13 @@ from payments.api.parameters import (
     ServicesDep,
 )
 from payments.api.reads import decode_cursor, encode_cursor, keyset_page
+from payments.api.schemas import Reason
 from payments.domain.api_key import Role
 from payments.domain.money import format_minor
 from payments.projections.followers.risk_feed import Review, RiskFeed
 from payments.projections.views.order_status import OrderKey
 from payments.runtime.keys import Caller
 from payments.runtime.services import Services
-
-Reason = Annotated[str, msgspec.Meta(min_length=1, max_length=500, pattern=r"^[^\x00-\x1f\x7f]+$")]
 
 
 class ReviewView(msgspec.Struct, frozen=True):

@@ -9,6 +9,7 @@ difference between our figure and the PSP's). Nothing moves for a decision that 
 from __future__ import annotations
 
 from payments.domain.errors import FieldError, InvalidCommand
+from payments.domain.reasons import reason_errors
 from payments.domain.reconciliation.accounts import WRITE_OFFS
 from payments.domain.reconciliation.findings import (
     CURRENCY_MISMATCH,
@@ -37,10 +38,7 @@ def check_resolution(action: str, reason: str, resolved_by: str) -> None:
     errors: list[FieldError] = []
     if action not in RESOLUTION_ACTIONS:
         errors.append(FieldError("action", f"must be one of {', '.join(RESOLUTION_ACTIONS)}"))
-    if not reason.strip():
-        errors.append(FieldError("reason", "must not be empty"))
-    elif len(reason) > MAX_REASON:
-        errors.append(FieldError("reason", f"must be at most {MAX_REASON} characters"))
+    errors += reason_errors(reason, MAX_REASON)
     if not resolved_by.strip():
         errors.append(FieldError("resolved_by", "must name who decides"))
     elif len(resolved_by) > MAX_ACTOR:

@@ -9,6 +9,8 @@ from typing import Any
 from litestar.testing import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
+from payments.domain.reasons import REASON_PATTERN
+
 Client = TestClient  # type: ignore[type-arg]
 
 
@@ -153,8 +155,9 @@ def test_request_strings_state_that_they_hold_no_nul(client: Client) -> None:
     """What api/edge.py refuses, the document says (api/openapi_text.py)."""
     schemas = client.get("/schema/openapi.json").json()["components"]["schemas"]
     no_nul = "^[^\\u0000]*$"
-    assert schemas["ReasonRequest"]["properties"]["reason"]["pattern"] == no_nul
-    assert schemas["RevokeKeyRequest"]["properties"]["reason"]["pattern"] == no_nul
+    assert schemas["DisputeEvidenceRequest"]["properties"]["text"]["pattern"] == no_nul
+    reason = schemas["RevokeKeyRequest"]["properties"]["reason"]["pattern"]
+    assert reason == REASON_PATTERN  # its own pattern (tests/integration/test_reasons.py)
     assert schemas["CreateKeyRequest"]["properties"]["name"]["pattern"] == "^[^\\x00-\\x1f]*$"
     own = schemas["CreateKeyRequest"]["properties"]["seller_account"]["pattern"]
     assert own == "^[A-Za-z0-9_-]+$"  # a pattern of its own admits no NUL already
