@@ -36,6 +36,7 @@ def served(admin_database_url: str, tmp_path_factory: pytest.TempPathFactory) ->
         PAYMENTS_PORT=str(port),
         PAYMENTS_PSP_SANDBOX_PORT=str(sandbox_port),
         PAYMENTS_LOG_LEVEL="WARNING",
+        PAYMENTS_AVAILABLE_AFTER_DAYS="0",  # a seeded seller can be paid out at once
         **NO_RATE_LIMITS,  # schemathesis sends many requests without a key, on purpose
     )
     process = Process(["serve"], env, Path(base) / "serve.log")

@@ -1,0 +1,153 @@
+"""Real objects in a served deployment, for schemathesis to find behind its path parameters.
+
+Without them every operation on an existing order, refund, payout, seller, reconciliation run
+or ledger account answers 404 to generated ids, and schemathesis never reaches what those
+operations do. `seed` makes them through the API and the sandbox PSP, as a user would (two
+sellers, a captured checkout, a declined one, a disputed one, a refund, a payout, a
+reconciliation of the day's settlement file, a verification, an erasure), and `config` binds
+each path parameter to the ids made, for most of the generated cases (schemathesis'
+dictionaries), the rest staying generated.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+
+SUCCESS_CARD, DISPUTED_CARD, DECLINED_CARD = (
+    "4242424242424242",
+    "4000000000000259",
+    "4000000000000002",
+)
+VERIFIED_ID, PENDING_ID = "000000000", "123456789"  # the sandbox's KYC answers
+
+
+def _until(done: Callable[[], bool], what: str, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not done():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"seeding: {what} did not happen within {timeout} s")
+        time.sleep(0.25)
+
+
+class Seeder:
+    def __init__(self, api_url: str, sandbox_url: str, key: str) -> None:
+        self.api = httpx.Client(
+            base_url=api_url, headers={"Authorization": f"Bearer {key}"}, timeout=30
+        )
+        self.psp = httpx.Client(base_url=sandbox_url, timeout=30)
+        self.run = uuid.uuid4().hex[:8]
+
+    def post(self, path: str, body: Any) -> Any:
+        answer = self.api.post(path, json=body, headers={"Idempotency-Key": uuid.uuid4().hex})
+        assert answer.status_code in (200, 201, 202), (path, answer.status_code, answer.text)
+        return answer.json()
+
+    def card(self, number: str) -> str:
+        card = {"number": number, "exp_month": 12, "exp_year": 2099, "cvc": "123"}
+        return str(self.psp.post("/v1/tokens", json=card).json()["token"])
+
+    def seller(self, account: str, id_number: str) -> str:
+        bank = self.psp.post(
+            "/v1/bank_tokens", json={"holder_name": "Seeded", "iban": "DE89370400440532013000"}
+        ).json()["id"]
+        self.post(
+            "/sellers",
+            {
+                "seller_account": account,
+                "legal_name": f"Shop {account}",
+                "country": "DE",
+                "bank_token": bank,
+                "contact": {"email": "seeded@example.com", "phone": "+4930123456"},
+                "id_number": id_number,
+            },
+        )
+        return account
+
+    def checkout(self, card: str, seller: str, amounts: list[str]) -> tuple[str, list[str]]:
+        checkout_id = f"co_seed_{uuid.uuid4().hex[:10]}"
+        orders = [
+            {
+                "seller_account": seller,
+                "amount": amount,
+                "currency": "USD",
+                "payment_order_id": f"{checkout_id}_{i}",
+            }
+            for i, amount in enumerate(amounts)
+        ]
+        self.post(
+            "/payments",
+            {
+                "buyer_info": {"buyer_id": f"buyer_{self.run}", "name": "Seeded Buyer"},
+                "checkout_id": checkout_id,
+                "credit_card_info": {"token": self.card(card)},
+                "payment_orders": orders,
+            },
+        )
+        return checkout_id, [order["payment_order_id"] for order in orders]
+
+    def status(self, order_id: str) -> str:
+        return str(self.api.get(f"/payments/{order_id}").json().get("status"))
+
+    def available(self, seller: str) -> str:
+        answer = self.api.get(f"/wallets/{seller}")
+        return str(answer.json().get("available")) if answer.status_code == 200 else "0.00"
+
+    def reconcile_today(self) -> str:
+        day = time.strftime("%Y-%m-%d", time.gmtime())
+        settlement = self.psp.get(f"/v1/settlements/{day}.csv").content
+        answer = self.api.post(
+            "/reconciliations",
+            content=settlement,
+            headers={"Idempotency-Key": uuid.uuid4().hex, "Content-Type": "text/csv"},
+        )
+        assert answer.status_code in (200, 201), answer.text
+        return str(answer.json()["run_id"])
+
+
+def seed(api_url: str, sandbox_url: str, key: str) -> dict[str, list[str]]:
+    """Make the objects (the deployment needs PAYMENTS_AVAILABLE_AFTER_DAYS=0 for the payout);
+    the ids made, by path parameter name."""
+    s = Seeder(api_url, sandbox_url, key)
+    verified = s.seller(f"seller_seed_{s.run}", VERIFIED_ID)
+    pending = s.seller(f"seller_wait_{s.run}", PENDING_ID)
+    captured_checkout, captured = s.checkout(SUCCESS_CARD, verified, ["30.00"] * 3)
+    disputed_checkout, disputed = s.checkout(DISPUTED_CARD, verified, ["40.00"])
+    declined_checkout, declined = s.checkout(DECLINED_CARD, pending, ["7.00"])
+    orders = captured + disputed + declined
+    _until(lambda: all(s.status(o) in ("SUCCESS", "FAILED") for o in orders), "the charges")
+    refund = s.post(f"/payments/{captured[0]}/refunds", {"amount": "5.00"})["refund_id"]
+    _until(lambda: s.available(verified) not in ("0.00", "None"), "the seller's credit")
+    payout = s.post("/payouts", {"seller_account": verified, "amount": "10.00"})["payout_id"]
+    _until(lambda: s.api.get(f"/payments/{disputed[0]}/dispute").status_code == 200, "dispute")
+    run_id = s.reconcile_today()
+    verification = s.post("/audit/verifications", {})["verification_id"]
+    erasure = s.post("/privacy/erasures", {"buyer_id": f"buyer_{s.run}"})["erasure_id"]
+    return {
+        "checkout_id": [captured_checkout, disputed_checkout, declined_checkout],
+        "payment_order_id": orders,
+        "refund_id": [refund],
+        "payout_id": [payout],
+        "seller_account": [verified, pending],
+        "account": [f"seller:{verified}", "psp_receivable", "platform_revenue"],
+        "run_id": [run_id],
+        "verification_id": [verification],
+        "erasure_id": [erasure],
+    }
+
+
+def config(base: str, seeded: dict[str, list[str]], probability: float = 0.6) -> str:
+    """`base` (a schemathesis.toml) with each path parameter bound to the ids seeded."""
+    tables = [
+        f"[dictionaries.{name}]\nvalues = {json.dumps(ids)}\n" for name, ids in seeded.items()
+    ]
+    bindings = [
+        f'"path.{name}" = {{ dictionary = "{name}", probability = {probability} }}'
+        for name in seeded
+    ]
+    return "\n".join([*tables, "[parameters]", *bindings, "", base])
