@@ -28,6 +28,7 @@ from litestar.openapi.spec import (
     OpenAPIType,
     Operation,
     Parameter,
+    Reference,
     RequestBody,
     Schema,
 )
@@ -187,8 +188,26 @@ def finish_document(
     for parameter in _parameters(document):
         if isinstance(parameter.schema, Schema):
             parameter.schema = _without_null(parameter.schema)
+    for body in _request_bodies(document):
+        # A body declared `X | None = None` may be left out; Litestar marks it required.
+        if body.content and all(_admits_null(m.schema) for m in body.content.values()):
+            body.required = False
     state_no_nul(document)
     return document
+
+
+def _request_bodies(document: OpenAPI) -> Iterator[RequestBody]:
+    for item in (document.paths or {}).values():
+        for method in ("post", "put", "patch"):
+            operation = getattr(item, method, None)
+            body = operation.request_body if isinstance(operation, Operation) else None
+            if isinstance(body, RequestBody):
+                yield body
+
+
+def _admits_null(schema: Schema | Reference | None) -> bool:
+    branches = schema.one_of or [] if isinstance(schema, Schema) else []
+    return any(isinstance(b, Schema) and b.type == OpenAPIType.NULL for b in branches)
 
 
 def _property(schemas: Mapping[str, Schema], component: str, field: str) -> Schema | None:

@@ -176,6 +176,14 @@ def _readable(message: str) -> str:
     return message
 
 
+def _body_optional(request: Request[Any, Any, Any]) -> bool:
+    try:
+        data = request.route_handler.parsed_fn_signature.parameters.get("data")
+    except Exception:  # no route (404/405): nothing to look up
+        return False
+    return bool(getattr(data, "is_optional", False))
+
+
 def _validation_problem(request: Request[Any, Any, Any], exc: ValidationException) -> Problem:
     errors: list[FieldProblem] = []
     extra = exc.extra if isinstance(exc.extra, list) else []
@@ -189,6 +197,10 @@ def _validation_problem(request: Request[Any, Any, Any], exc: ValidationExceptio
             key = "body"
         elif source in ("header", "query", "path"):
             key = _parameter_name(request, key, source)
+        if key == "body" and message == "'data'":  # Litestar's word for a missing body
+            if _body_optional(request):
+                continue  # another field failed; no body was needed
+            message = "a JSON body is required"
         errors.append(FieldProblem(field=_field_from_key(key), message=message))
     if not errors:
         errors.append(FieldProblem(field="body", message=_clean(str(exc.detail))))
