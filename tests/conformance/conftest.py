@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conformance.seeding import REVIEW_RULES, served_settings
 from tests.conftest import NO_RATE_LIMITS, _create_database, _drop_database
 from tests.e2e.processes import Process, clean_env, create_key, free_port
 from tests.psp_sandbox.conftest import SandboxProcess
@@ -30,13 +31,15 @@ def served(admin_database_url: str, tmp_path_factory: pytest.TempPathFactory) ->
     base = tmp_path_factory.mktemp("conformance")
     os.chmod(base, 0o755)
     port, sandbox_port = free_port(), free_port()
+    rules = base / "risk-rules.toml"
+    rules.write_text(REVIEW_RULES)
     env = clean_env(
         PAYMENTS_DATABASE_URL=database_url,
         PAYMENTS_DATA_DIR=str(base / "data"),
         PAYMENTS_PORT=str(port),
         PAYMENTS_PSP_SANDBOX_PORT=str(sandbox_port),
         PAYMENTS_LOG_LEVEL="WARNING",
-        PAYMENTS_AVAILABLE_AFTER_DAYS="0",  # a seeded seller can be paid out at once
+        **served_settings(str(rules)),  # what tests/conformance/seeding.py makes needs
         **NO_RATE_LIMITS,  # schemathesis sends many requests without a key, on purpose
     )
     process = Process(["serve"], env, Path(base) / "serve.log")

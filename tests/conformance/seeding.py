@@ -2,19 +2,27 @@
 
 Without them every operation on an existing order, refund, payout, seller, reconciliation run
 or ledger account answers 404 to generated ids, and schemathesis never reaches what those
-operations do. `seed` makes them through the API and the sandbox PSP, as a user would (two
-sellers, a captured checkout, a declined one, a disputed one, a refund, a payout, a
-reconciliation of the day's settlement file, a verification, an erasure), and `config` binds
-each path parameter to the ids made, for most of the generated cases (schemathesis'
-dictionaries), the rest staying generated.
+operations do. `seed` makes them through the API and the sandbox PSP, as a user would: two
+sellers (KYC verified, pending), checkouts captured, declined, disputed and held for review, a
+refund, a payout, an order, a refund and a payout each dead-lettered (the sandbox answers 503
+until the executor gives up), the day's settlement file reconciled as it is and once more with
+a net amount changed (an open exception), a verification and an erasure. `config` binds each
+path parameter to the ids made, for most of the generated cases (schemathesis' dictionaries),
+the rest staying generated.
+
+The deployment needs `served_settings`: funds available at once (the payout), a review rule
+for large orders, and an executor that gives up after two quick attempts (the dead letters).
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import time
 import uuid
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -24,6 +32,26 @@ SUCCESS_CARD, DISPUTED_CARD, DECLINED_CARD = (
     "4000000000000259",
     "4000000000000002",
 )
+REVIEW_RULES = """
+[[rule]]
+name = "large_order"
+kind = "amount"
+max_order_amount = "1500.00"
+action = "review"
+"""
+
+
+def served_settings(rules_file: str) -> dict[str, str]:
+    """PAYMENTS_* settings of a deployment `seed` can fill (`rules_file` holds REVIEW_RULES)."""
+    return {
+        "PAYMENTS_AVAILABLE_AFTER_DAYS": "0",
+        "PAYMENTS_RISK_RULES": rules_file,
+        "PAYMENTS_EXECUTOR_MAX_ATTEMPTS": "2",
+        "PAYMENTS_EXECUTOR_BACKOFF_BASE_S": "0.01",
+        "PAYMENTS_EXECUTOR_BACKOFF_CAP_S": "0.05",
+    }
+
+
 VERIFIED_ID, PENDING_ID = "000000000", "123456789"  # the sandbox's KYC answers
 
 
@@ -98,9 +126,22 @@ class Seeder:
         answer = self.api.get(f"/wallets/{seller}")
         return str(answer.json().get("available")) if answer.status_code == 200 else "0.00"
 
-    def reconcile_today(self) -> str:
-        day = time.strftime("%Y-%m-%d", time.gmtime())
-        settlement = self.psp.get(f"/v1/settlements/{day}.csv").content
+    def state(self, path: str) -> str:
+        return str(self.api.get(path).json().get("status"))
+
+    def dead_lettered(self, endpoint: str, make: Callable[[], str], listed_at: str) -> str:
+        """What `make` creates while every `endpoint` call at the PSP answers 503, once the
+        executor has given it up (listed at `listed_at`); the PSP is well again after."""
+        rule = {"kind": "status", "status": 503, "count": 1000, "endpoint": endpoint}
+        assert self.psp.post("/admin/faults", json=rule).status_code == 201
+        try:
+            made = make()
+            _until(lambda: made in self.api.get(listed_at).text, f"the {endpoint} dead letter")
+        finally:
+            self.psp.delete("/admin/faults")
+        return made
+
+    def reconcile(self, settlement: bytes) -> str:
         answer = self.api.post(
             "/reconciliations",
             content=settlement,
@@ -109,33 +150,71 @@ class Seeder:
         assert answer.status_code in (200, 201), answer.text
         return str(answer.json()["run_id"])
 
+    def exceptions(self, run_id: str) -> list[str]:
+        page = self.api.get(f"/reconciliations/{run_id}/exceptions").json()
+        return [str(finding["finding_id"]) for finding in page["exceptions"]]
+
+
+def net_changed(settlement: bytes) -> bytes:
+    """The file with its first capture's net credit one unit higher: an amount mismatch."""
+    header, *rows = list(csv.reader(io.StringIO(settlement.decode())))
+    kind, net = header.index("Type"), header.index("Net Credit (NC)")
+    row = next(row for row in rows if row[kind] == "Settled")
+    row[net] = f"{Decimal(row[net]) + 1:.2f}"
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows([header, *rows])
+    return out.getvalue().encode()
+
 
 def seed(api_url: str, sandbox_url: str, key: str) -> dict[str, list[str]]:
-    """Make the objects (the deployment needs PAYMENTS_AVAILABLE_AFTER_DAYS=0 for the payout);
-    the ids made, by path parameter name."""
+    """Make the objects (in a deployment with `served_settings`); their ids, by path
+    parameter name."""
     s = Seeder(api_url, sandbox_url, key)
     verified = s.seller(f"seller_seed_{s.run}", VERIFIED_ID)
     pending = s.seller(f"seller_wait_{s.run}", PENDING_ID)
     captured_checkout, captured = s.checkout(SUCCESS_CARD, verified, ["30.00"] * 3)
     disputed_checkout, disputed = s.checkout(DISPUTED_CARD, verified, ["40.00"])
     declined_checkout, declined = s.checkout(DECLINED_CARD, pending, ["7.00"])
-    orders = captured + disputed + declined
-    _until(lambda: all(s.status(o) in ("SUCCESS", "FAILED") for o in orders), "the charges")
+    held_checkout, held = s.checkout(SUCCESS_CARD, verified, ["2000.00", "1600.00"])  # review
+    charged = captured + disputed + declined
+    _until(lambda: all(s.status(o) in ("SUCCESS", "FAILED") for o in charged), "the charges")
     refund = s.post(f"/payments/{captured[0]}/refunds", {"amount": "5.00"})["refund_id"]
     _until(lambda: s.available(verified) not in ("0.00", "None"), "the seller's credit")
     payout = s.post("/payouts", {"seller_account": verified, "amount": "10.00"})["payout_id"]
+    _until(lambda: s.state(f"/refunds/{refund}") == "SUCCEEDED", "the refund")
+    _until(lambda: s.state(f"/payouts/{payout}") == "PAID", "the payout")
+    parked_order = s.dead_lettered(
+        "charges", lambda: s.checkout(SUCCESS_CARD, verified, ["3.00"])[1][0], "/dead-letters"
+    )
+    parked_refund = s.dead_lettered(
+        "refunds",
+        lambda: str(s.post(f"/payments/{captured[1]}/refunds", {"amount": "1.00"})["refund_id"]),
+        "/dead-letters/refunds",
+    )
+    parked_payout = s.dead_lettered(
+        "payouts",
+        lambda: str(
+            s.post("/payouts", {"seller_account": verified, "amount": "2.00"})["payout_id"]
+        ),
+        "/dead-letters/payouts",
+    )
     _until(lambda: s.api.get(f"/payments/{disputed[0]}/dispute").status_code == 200, "dispute")
-    run_id = s.reconcile_today()
+    settlement = s.psp.get(f"/v1/settlements/{time.strftime('%Y-%m-%d', time.gmtime())}.csv")
+    clean_run = s.reconcile(settlement.content)
+    off_run = s.reconcile(net_changed(settlement.content))
+    findings = s.exceptions(off_run)
+    assert findings, "the changed file gave no exception"
     verification = s.post("/audit/verifications", {})["verification_id"]
     erasure = s.post("/privacy/erasures", {"buyer_id": f"buyer_{s.run}"})["erasure_id"]
     return {
-        "checkout_id": [captured_checkout, disputed_checkout, declined_checkout],
-        "payment_order_id": orders,
-        "refund_id": [refund],
-        "payout_id": [payout],
+        "checkout_id": [captured_checkout, disputed_checkout, declined_checkout, held_checkout],
+        "payment_order_id": [*charged, *held, parked_order],
+        "refund_id": [refund, parked_refund],
+        "payout_id": [payout, parked_payout],
         "seller_account": [verified, pending],
         "account": [f"seller:{verified}", "psp_receivable", "platform_revenue"],
-        "run_id": [run_id],
+        "run_id": [clean_run, off_run, off_run],
+        "finding_id": findings,
         "verification_id": [verification],
         "erasure_id": [erasure],
     }
