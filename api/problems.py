@@ -169,7 +169,8 @@ def _parameter_name(request: Request[Any, Any, Any], key: str, source: object) -
 _PATTERN_WORDS = {repr(REASON_PATTERN): "must not be blank nor contain control characters"}
 
 
-def _readable(message: str) -> str:
+def readable(message: str) -> str:
+    """msgspec's message, with a rule we name in words instead of its regular expression."""
     for pattern, words in _PATTERN_WORDS.items():
         if pattern in message:
             return words
@@ -190,7 +191,7 @@ def _validation_problem(request: Request[Any, Any, Any], exc: ValidationExceptio
     for item in extra:
         if not isinstance(item, dict):
             continue
-        message = _readable(str(item.get("message", "invalid value")))
+        message = readable(str(item.get("message", "invalid value")))
         key = str(item.get("key", "")) if item.get("key") is not None else ""
         source = item.get("source")
         if key == "data" or (source == "body" and not key):

@@ -10,6 +10,7 @@ from litestar import Request
 from litestar.enums import RequestEncodingType
 from litestar.params import Body as BodyParameter
 
+from payments.api.problems import readable
 from payments.api.reads import invalid
 
 Body = TypeVar("Body")
@@ -28,7 +29,7 @@ def as_json_body(kind: type[Body], field: str, **values: Any) -> Body:
     try:
         return msgspec.convert(values, kind)
     except msgspec.ValidationError as error:
-        raise invalid(field, str(error)) from None
+        raise invalid(field, readable(str(error))) from None
 
 
 async def read_form_first(request: Request[Any, Any, Any]) -> None:

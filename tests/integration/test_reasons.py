@@ -13,10 +13,14 @@ import uuid
 from typing import Any
 
 import jsonschema_rs
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from litestar.testing import TestClient
 
+from payments.api.console.forms import as_json_body
+from payments.api.problems import ProblemError
+from payments.api.seller_schemas import ReasonRequest
 from payments.domain.reasons import MAX_REASON, REASON_PATTERN, reason_errors
 
 Client = TestClient  # type: ignore[type-arg]
@@ -78,3 +82,12 @@ def test_a_blank_or_control_reason_is_a_422_naming_the_field(client: Client) -> 
         assert answer.status_code == 422, (path, answer.text)
         errors = [(e["field"], e["message"]) for e in answer.json()["errors"]]
         assert errors == [("reason", "must not be blank nor contain control characters")], errors
+
+
+def test_a_console_form_s_blank_reason_is_refused_in_the_same_words() -> None:
+    """The console checks its forms with the JSON routes' body types (api/console/forms.py)."""
+    with pytest.raises(ProblemError) as refused:
+        as_json_body(ReasonRequest, "reason", reason="\u00a0")
+    assert [(e.field, e.message) for e in refused.value.problem.errors] == [
+        ("reason", "must not be blank nor contain control characters")
+    ]
