@@ -31,37 +31,22 @@ AmountText = Annotated[
     ),
 ]
 CurrencyCode = Annotated[str, Meta(pattern=r"^[A-Z]{3}$", description="ISO 4217 code.")]
-# An operator's reason (domain/reasons.py), at the three lengths the API takes.
-ShortReason = Annotated[
-    str,
-    Meta(
+
+
+def _reason(max_length: int, example: str) -> Meta:
+    """An operator's reason (domain/reasons.py) of at most `max_length` characters."""
+    return Meta(
         min_length=1,
-        max_length=MAX_REFUND_REASON,
+        max_length=max_length,
         pattern=REASON_PATTERN,
-        description=f"Why, in 1-{MAX_REFUND_REASON} characters: {REASON_RULE}.",
-        examples=["damaged in transit"],
-    ),
-]
-Reason = Annotated[
-    str,
-    Meta(
-        min_length=1,
-        max_length=MAX_REASON,
-        pattern=REASON_PATTERN,
-        description=f"Why, in 1-{MAX_REASON} characters: {REASON_RULE}.",
-        examples=["checked with the PSP's support"],
-    ),
-]
-LongReason = Annotated[
-    str,
-    Meta(
-        min_length=1,
-        max_length=MAX_RESOLUTION_REASON,
-        pattern=REASON_PATTERN,
-        description=f"Why, in 1-{MAX_RESOLUTION_REASON} characters: {REASON_RULE}.",
-        examples=["the PSP's fee schedule changed on the 1st"],
-    ),
-]
+        description=f"Why, in 1-{max_length} characters: {REASON_RULE}.",
+        examples=[example],
+    )
+
+
+ShortReason = Annotated[str, _reason(MAX_REFUND_REASON, "damaged in transit")]
+Reason = Annotated[str, _reason(MAX_REASON, "checked with the PSP's support")]
+LongReason = Annotated[str, _reason(MAX_RESOLUTION_REASON, "the PSP's fee schedule changed")]
 
 
 class CreditCardInfo(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

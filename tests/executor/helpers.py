@@ -3,13 +3,17 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
 
 from payments.domain.payment_order import Status
 from payments.psp.signing import sign_payload
+from tests.e2e.processes import Process
 from tests.executor.conftest import WEBHOOK_SECRET, Stack
+from tests.waiting import wait_until
 
 
 def place(stack: Stack, token: str, amounts: list[str]) -> list[str]:
@@ -69,3 +73,26 @@ def post_event(
         content=body,
         headers={"PSP-Signature": header, "content-type": "application/json"},
     )
+
+
+def kill_worker_when(stack: Stack, log: Path, in_flight: Callable[[], bool]) -> None:
+    """Start a `payments worker`, wait until `in_flight` holds (its PSP calls sent and slow,
+    by a latency fault), then SIGKILL it mid-call."""
+    worker = Process(["worker"], stack.env, log)
+    try:
+        wait_until(in_flight, timeout=30.0)
+        worker.kill()
+    finally:
+        if worker.popen.poll() is None:
+            worker.kill()
+        stack.sandbox.clear_faults()
+
+
+def restart_worker_until(stack: Stack, log: Path, *done: Callable[[], bool]) -> None:
+    """Start a new `payments worker` and stop it once each of `done` holds, in turn."""
+    restarted = Process(["worker"], stack.env, log)
+    try:
+        for condition in done:
+            wait_until(condition, timeout=30.0)
+    finally:
+        restarted.interrupt()

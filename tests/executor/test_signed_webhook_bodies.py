@@ -16,22 +16,9 @@ from hypothesis import strategies as st
 
 from tests.executor.conftest import Stack
 from tests.executor.helpers import event_names, place, post_event
+from tests.integration.test_no_5xx_property import json_values
 from tests.payouts.helpers import PENDING_ID, onboard, seller
 
-json_scalars = (
-    st.none()
-    | st.booleans()
-    | st.integers(-(2**70), 2**70)
-    | st.floats(allow_nan=False, allow_infinity=False)
-    | st.text(max_size=20)
-)
-json_values = st.recursive(
-    json_scalars,
-    lambda children: (
-        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3)
-    ),
-    max_leaves=8,
-)
 EVENT_TYPES = [
     f"{noun}.{what}"
     for noun in ("charge", "refund", "payout", "dispute", "account")

@@ -6,10 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from payments.domain.payout import PayoutStatus
-from tests.e2e.processes import Process
 from tests.executor.conftest import Stack
+from tests.executor.helpers import kill_worker_when, restart_worker_until
 from tests.payouts.helpers import credit, payout, payouts_at_psp, post_payout, seller, view_shows
-from tests.waiting import wait_until
 
 
 def payout_event_names(stack: Stack, payout_id: str) -> list[str]:
@@ -26,30 +25,20 @@ def test_executor_killed_mid_payouts_pays_each_once_and_loses_none(
     # Every payout call at the PSP is slow: the worker dies while they are in flight.
     stack.sandbox.fault(kind="latency", latency_ms=1500, count=100, endpoint="payouts")
     payout_ids = [post_payout(stack, account, "12.34").json()["payout_id"] for account in accounts]
-    worker = Process(["worker"], stack.env, tmp_path / "worker1.log")
-    try:
-        wait_until(
-            lambda: all("ExecutionStarted" in payout_event_names(stack, p) for p in payout_ids),
-            timeout=30.0,
-        )
-        assert not any(payout(stack, p).is_terminal for p in payout_ids)
-        worker.kill()  # SIGKILL while the payout calls are in flight
-    finally:
-        if worker.popen.poll() is None:
-            worker.kill()
-        stack.sandbox.clear_faults()
+    kill_worker_when(  # SIGKILL while the payout calls are in flight
+        stack,
+        tmp_path / "worker1.log",
+        lambda: all("ExecutionStarted" in payout_event_names(stack, p) for p in payout_ids),
+    )
     assert all(payout(stack, p).status is PayoutStatus.EXECUTING for p in payout_ids)
 
-    restarted = Process(["worker"], stack.env, tmp_path / "worker2.log")
-    try:
-        wait_until(lambda: all(payout(stack, p).is_terminal for p in payout_ids), timeout=30.0)
+    restart_worker_until(
+        stack,
+        tmp_path / "worker2.log",
+        lambda: all(payout(stack, p).is_terminal for p in payout_ids),
         # The worker's wallet follower settles each reservation: 20.00 - 12.34 left, none held.
-        wait_until(
-            lambda: all(view_shows(stack, a, available=766, in_transit=0) for a in accounts),
-            timeout=30.0,
-        )
-    finally:
-        restarted.interrupt()
+        lambda: all(view_shows(stack, a, available=766, in_transit=0) for a in accounts),
+    )
     for payout_id in payout_ids:
         assert payout(stack, payout_id).status is PayoutStatus.PAID
         assert payouts_at_psp(stack, payout_id) == 1

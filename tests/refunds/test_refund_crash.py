@@ -6,8 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from payments.domain.refund import RefundStatus
-from tests.e2e.processes import Process
 from tests.executor.conftest import Stack
+from tests.executor.helpers import kill_worker_when, restart_worker_until
 from tests.refunds.helpers import (
     captured_order,
     post_refund,
@@ -16,7 +16,6 @@ from tests.refunds.helpers import (
     refunds_at_psp,
     settled,
 )
-from tests.waiting import wait_until
 
 
 def test_executor_killed_mid_refunds_sends_each_refund_once_and_loses_none(
@@ -30,25 +29,14 @@ def test_executor_killed_mid_refunds_sends_each_refund_once_and_loses_none(
         for order_id in orders
         for amount in ("1.00", "2.00", "3.00")
     ]
-    worker = Process(["worker"], stack.env, tmp_path / "worker1.log")
-    try:
-        wait_until(
-            lambda: all("ExecutionStarted" in refund_event_names(stack, r) for r in refund_ids),
-            timeout=30.0,
-        )
-        assert not any(settled(stack, r) for r in refund_ids)
-        worker.kill()  # SIGKILL while the refund calls are in flight
-    finally:
-        if worker.popen.poll() is None:
-            worker.kill()
-        stack.sandbox.clear_faults()
+    kill_worker_when(  # SIGKILL while the refund calls are in flight
+        stack,
+        tmp_path / "worker1.log",
+        lambda: all("ExecutionStarted" in refund_event_names(stack, r) for r in refund_ids),
+    )
     assert all(refund(stack, r).status is RefundStatus.EXECUTING for r in refund_ids)
 
-    restarted = Process(["worker"], stack.env, tmp_path / "worker2.log")
-    try:
-        wait_until(lambda: settled(stack, *refund_ids), timeout=30.0)
-    finally:
-        restarted.interrupt()
+    restart_worker_until(stack, tmp_path / "worker2.log", lambda: settled(stack, *refund_ids))
     for refund_id in refund_ids:
         assert refund(stack, refund_id).status is RefundStatus.SUCCEEDED
         assert refunds_at_psp(stack, refund_id) == 1
