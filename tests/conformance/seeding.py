@@ -229,4 +229,4 @@ def config(base: str, seeded: dict[str, list[str]], probability: float = 0.6) ->
         f'"path.{name}" = {{ dictionary = "{name}", probability = {probability} }}'
         for name in seeded
     ]
-    return "\n".join([*tables, "[parameters]", *bindings, "", base])
+    return "\n".join([base, *tables, "[parameters]", *bindings, ""])

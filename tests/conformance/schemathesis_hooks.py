@@ -1,5 +1,5 @@
-"""Hooks of the schemathesis run in test_sandbox_schemathesis.py (named in its config,
-sandbox_schemathesis.toml)."""
+"""Hooks of the schemathesis runs in test_schemathesis.py and test_sandbox_schemathesis.py
+(named in their configs, schemathesis.toml and sandbox_schemathesis.toml)."""
 
 from __future__ import annotations
 
