@@ -16,6 +16,7 @@ from eventsourcing.domain import Aggregate, event
 
 from payments.domain.errors import FieldError, IllegalTransition, InvalidCommand
 from payments.domain.ids import api_key_uuid
+from payments.domain.reasons import require_reason
 
 
 class Role(Enum):
@@ -114,6 +115,7 @@ class ApiKey(Aggregate):
 
     def revoke(self, by: str, reason: str) -> None:
         """No longer valid, from now on; revoking a revoked key is refused."""
+        require_reason(reason)
         if self.revoked:
             raise IllegalTransition("revoked", "revoked")
         self._revoked(revoked_by=by, reason=reason)

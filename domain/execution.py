@@ -20,6 +20,7 @@ from payments.domain import execution_events as events
 from payments.domain.errors import IllegalTransition
 from payments.domain.execution_events import FailureCode as FailureCode  # its old home
 from payments.domain.money import Money
+from payments.domain.reasons import require_reason
 
 # --- the PSP's answers, classified once (psp/client.py) (DESIGN §5) -----------------------
 
@@ -211,6 +212,7 @@ class PspExecution:
 
     def replay_dead_letter(self, reason: str, actor: str) -> None:
         """An operator (`actor`: their key id) sends a dead-lettered one back to the executor."""
+        require_reason(reason)
         if not self.dead_lettered:
             raise IllegalTransition(self._state_name(), "replayed")
         self._record(self.DeadLetterReplayed, reason=reason, actor=actor, reference=self.reference)

@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 from payments.domain.errors import IllegalTransition
 from payments.domain.execution import PspExecution
+from payments.domain.reasons import require_reason
 
 
 class RiskState(PspExecution):
@@ -40,6 +41,7 @@ class RiskState(PspExecution):
 
     def review_risk(self, approved: bool, reason: str, actor: str) -> None:
         """An operator approves or declines an order in review (IllegalTransition otherwise)."""
+        require_reason(reason)
         if self.risk_review is None:
             raise IllegalTransition(self._state_name(), "approved" if approved else "declined")
         self._risk_reviewed(

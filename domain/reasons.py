@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 
-from payments.domain.errors import FieldError
+from payments.domain.errors import FieldError, InvalidCommand
 
 CONTROL = r"\x00-\x1f\x7f-\x9f"
 BLANK = r" \u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
@@ -35,3 +35,10 @@ def reason_errors(reason: str, max_length: int, field: str = "reason") -> list[F
     if _REASON.search(reason) is None:
         return [FieldError(field, "must not be empty or blank")]
     return []
+
+
+def require_reason(reason: str, max_length: int = MAX_REASON) -> None:
+    """InvalidCommand naming `reason` unless it keeps the rule (an operator's command)."""
+    errors = reason_errors(reason, max_length)
+    if errors:
+        raise InvalidCommand(errors)

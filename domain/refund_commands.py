@@ -12,7 +12,6 @@ from eventsourcing.domain import Aggregate
 from payments.domain.application import PaymentsApplication
 from payments.domain.commission import RefundCommissionPolicy, split_taking
 from payments.domain.errors import (
-    InvalidCommand,
     OrderNotRefundable,
     RefundConflict,
     found,
@@ -20,7 +19,7 @@ from payments.domain.errors import (
 from payments.domain.execution import Declined, Succeeded
 from payments.domain.ids import payment_order_uuid, refund_uuid
 from payments.domain.payment_order import PaymentOrder, Status
-from payments.domain.reasons import reason_errors
+from payments.domain.reasons import require_reason
 from payments.domain.refund import Refund, RefundStatus
 
 REFUND_PREFIX = "re_"
@@ -174,6 +173,4 @@ class RefundCommands:
 def _check_reason(reason: str | None) -> None:
     if reason is None:
         return
-    errors = reason_errors(reason, MAX_REASON_LENGTH)
-    if errors:
-        raise InvalidCommand(errors)
+    require_reason(reason, MAX_REASON_LENGTH)

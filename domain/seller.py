@@ -18,6 +18,7 @@ from eventsourcing.domain import Aggregate, event
 from payments.domain.errors import IllegalTransition
 from payments.domain.ids import seller_uuid
 from payments.domain.personal_data import SealedPersonalData
+from payments.domain.reasons import require_reason
 
 SELLER_PREFIX = "seller:"
 
@@ -180,6 +181,7 @@ class Seller(Aggregate):
         self.rejection_reason = reason
 
     def suspend(self, reason: str, by: str) -> bool:
+        require_reason(reason)
         if self.suspended:
             return False
         self._suspended(reason=reason, suspended_by=by, seller_account=self.seller_account)
@@ -191,6 +193,7 @@ class Seller(Aggregate):
         self.suspension_reason = reason
 
     def reinstate(self, reason: str, by: str) -> bool:
+        require_reason(reason)
         if not self.suspended:
             return False
         self._reinstated(reason=reason, reinstated_by=by, seller_account=self.seller_account)
