@@ -27,6 +27,8 @@ from typing import Any
 
 import httpx
 
+from tests.integration.helpers import seller_checkout
+
 SUCCESS_CARD, DISPUTED_CARD, DECLINED_CARD = (
     "4242424242424242",
     "4000000000000259",
@@ -98,26 +100,10 @@ class Seeder:
         return account
 
     def checkout(self, card: str, seller: str, amounts: list[str]) -> tuple[str, list[str]]:
-        checkout_id = f"co_seed_{uuid.uuid4().hex[:10]}"
-        orders = [
-            {
-                "seller_account": seller,
-                "amount": amount,
-                "currency": "USD",
-                "payment_order_id": f"{checkout_id}_{i}",
-            }
-            for i, amount in enumerate(amounts)
-        ]
-        self.post(
-            "/payments",
-            {
-                "buyer_info": {"buyer_id": f"buyer_{self.run}", "name": "Seeded Buyer"},
-                "checkout_id": checkout_id,
-                "credit_card_info": {"token": self.card(card)},
-                "payment_orders": orders,
-            },
-        )
-        return checkout_id, [order["payment_order_id"] for order in orders]
+        buyer = {"buyer_id": f"buyer_{self.run}", "name": "Seeded Buyer"}
+        body = seller_checkout(seller, amounts, self.card(card), buyer)
+        self.post("/payments", body)
+        return body["checkout_id"], [order["payment_order_id"] for order in body["payment_orders"]]
 
     def status(self, order_id: str) -> str:
         return str(self.api.get(f"/payments/{order_id}").json().get("status"))

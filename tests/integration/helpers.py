@@ -34,6 +34,27 @@ def checkout_body(
     }
 
 
+def seller_checkout(
+    seller: str, amounts: list[str], token: str, buyer_info: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """A checkout body paying `seller` one order per amount (ids `<checkout_id>_<i>`)."""
+    checkout_id = f"co_{uuid.uuid4().hex[:16]}"
+    return {
+        "buyer_info": buyer_info or {},
+        "checkout_id": checkout_id,
+        "credit_card_info": {"token": token},
+        "payment_orders": [
+            {
+                "seller_account": seller,
+                "amount": amount,
+                "currency": "USD",
+                "payment_order_id": f"{checkout_id}_{i}",
+            }
+            for i, amount in enumerate(amounts)
+        ],
+    }
+
+
 def new_key() -> dict[str, str]:
     return {"Idempotency-Key": uuid.uuid4().hex}
 

@@ -13,6 +13,7 @@ from payments.projections.views.wallets_pg import PostgresWallets
 from payments.runtime.keys import parse_key
 from tests.executor.conftest import Stack
 from tests.executor.helpers import terminal
+from tests.integration.helpers import seller_checkout
 
 
 def seller(prefix: str = "s") -> str:
@@ -59,25 +60,11 @@ def credit(stack: Stack, seller_account: str, amounts: list[str]) -> None:
     a seller not registered yet is onboarded first, verified (payouts need KYC)."""
     if stack.services.sellers.find(seller_account) is None:
         onboard(stack, seller_account)
-    checkout_id = f"co_{uuid.uuid4().hex[:16]}"
-    orders = [
-        {
-            "seller_account": seller_account,
-            "amount": amount,
-            "currency": "USD",
-            "payment_order_id": f"{checkout_id}_{i}",
-        }
-        for i, amount in enumerate(amounts)
-    ]
-    body = {
-        "buyer_info": {},
-        "checkout_id": checkout_id,
-        "credit_card_info": {"token": stack.sandbox.token("success")},
-        "payment_orders": orders,
-    }
-    answer = stack.http.post("/payments", json=body, headers={"Idempotency-Key": checkout_id})
+    body = seller_checkout(seller_account, amounts, stack.sandbox.token("success"))
+    key = {"Idempotency-Key": body["checkout_id"]}
+    answer = stack.http.post("/payments", json=body, headers=key)
     assert answer.status_code == 201, answer.text
-    ids = [o["payment_order_id"] for o in orders]
+    ids = [o["payment_order_id"] for o in body["payment_orders"]]
     stack.settle(lambda: terminal(stack, *ids))
     stack.services.catch_up_wallets()  # released (0 days here), then credited
 
