@@ -206,7 +206,7 @@ def _request_bodies(document: OpenAPI) -> Iterator[RequestBody]:
 
 
 def _admits_null(schema: Schema | Reference | None) -> bool:
-    branches = schema.one_of or [] if isinstance(schema, Schema) else []
+    branches = (schema.one_of or []) if isinstance(schema, Schema) else []
     return any(isinstance(b, Schema) and b.type == OpenAPIType.NULL for b in branches)
 
 

@@ -156,54 +156,60 @@ def seed(api_url: str, sandbox_url: str, key: str) -> dict[str, list[str]]:
     """Make the objects (in a deployment with `served_settings`); their ids, by path
     parameter name."""
     s = Seeder(api_url, sandbox_url, key)
-    verified = s.seller(f"seller_seed_{s.run}", VERIFIED_ID)
-    pending = s.seller(f"seller_wait_{s.run}", PENDING_ID)
-    captured_checkout, captured = s.checkout(SUCCESS_CARD, verified, ["30.00"] * 3)
-    disputed_checkout, disputed = s.checkout(DISPUTED_CARD, verified, ["40.00"])
-    declined_checkout, declined = s.checkout(DECLINED_CARD, pending, ["7.00"])
-    held_checkout, held = s.checkout(SUCCESS_CARD, verified, ["2000.00", "1600.00"])  # review
-    charged = captured + disputed + declined
-    _until(lambda: all(s.status(o) in ("SUCCESS", "FAILED") for o in charged), "the charges")
-    refund = s.post(f"/payments/{captured[0]}/refunds", {"amount": "5.00"})["refund_id"]
-    _until(lambda: s.available(verified) not in ("0.00", "None"), "the seller's credit")
-    payout = s.post("/payouts", {"seller_account": verified, "amount": "10.00"})["payout_id"]
-    _until(lambda: s.state(f"/refunds/{refund}") == "SUCCEEDED", "the refund")
-    _until(lambda: s.state(f"/payouts/{payout}") == "PAID", "the payout")
-    parked_order = s.dead_lettered(
-        "charges", lambda: s.checkout(SUCCESS_CARD, verified, ["3.00"])[1][0], "/dead-letters"
-    )
-    parked_refund = s.dead_lettered(
-        "refunds",
-        lambda: str(s.post(f"/payments/{captured[1]}/refunds", {"amount": "1.00"})["refund_id"]),
-        "/dead-letters/refunds",
-    )
-    parked_payout = s.dead_lettered(
-        "payouts",
-        lambda: str(
-            s.post("/payouts", {"seller_account": verified, "amount": "2.00"})["payout_id"]
-        ),
-        "/dead-letters/payouts",
-    )
-    _until(lambda: s.api.get(f"/payments/{disputed[0]}/dispute").status_code == 200, "dispute")
-    settlement = s.psp.get(f"/v1/settlements/{time.strftime('%Y-%m-%d', time.gmtime())}.csv")
-    clean_run = s.reconcile(settlement.content)
-    off_run = s.reconcile(net_changed(settlement.content))
-    findings = s.exceptions(off_run)
-    assert findings, "the changed file gave no exception"
-    verification = s.post("/audit/verifications", {})["verification_id"]
-    erasure = s.post("/privacy/erasures", {"buyer_id": f"buyer_{s.run}"})["erasure_id"]
-    return {
-        "checkout_id": [captured_checkout, disputed_checkout, declined_checkout, held_checkout],
-        "payment_order_id": [*charged, *held, parked_order],
-        "refund_id": [refund, parked_refund],
-        "payout_id": [payout, parked_payout],
-        "seller_account": [verified, pending],
-        "account": [f"seller:{verified}", "psp_receivable", "platform_revenue"],
-        "run_id": [clean_run, off_run, off_run],
-        "finding_id": findings,
-        "verification_id": [verification],
-        "erasure_id": [erasure],
-    }
+    try:
+        verified = s.seller(f"seller_seed_{s.run}", VERIFIED_ID)
+        pending = s.seller(f"seller_wait_{s.run}", PENDING_ID)
+        captured_checkout, captured = s.checkout(SUCCESS_CARD, verified, ["30.00"] * 3)
+        disputed_checkout, disputed = s.checkout(DISPUTED_CARD, verified, ["40.00"])
+        declined_checkout, declined = s.checkout(DECLINED_CARD, pending, ["7.00"])
+        held_checkout, held = s.checkout(SUCCESS_CARD, verified, ["2000.00", "1600.00"])  # review
+        charged = captured + disputed + declined
+        _until(lambda: all(s.status(o) in ("SUCCESS", "FAILED") for o in charged), "the charges")
+        refund = s.post(f"/payments/{captured[0]}/refunds", {"amount": "5.00"})["refund_id"]
+        _until(lambda: s.available(verified) not in ("0.00", "None"), "the seller's credit")
+        payout = s.post("/payouts", {"seller_account": verified, "amount": "10.00"})["payout_id"]
+        _until(lambda: s.state(f"/refunds/{refund}") == "SUCCEEDED", "the refund")
+        _until(lambda: s.state(f"/payouts/{payout}") == "PAID", "the payout")
+        parked_order = s.dead_lettered(
+            "charges", lambda: s.checkout(SUCCESS_CARD, verified, ["3.00"])[1][0], "/dead-letters"
+        )
+        parked_refund = s.dead_lettered(
+            "refunds",
+            lambda: str(
+                s.post(f"/payments/{captured[1]}/refunds", {"amount": "1.00"})["refund_id"]
+            ),
+            "/dead-letters/refunds",
+        )
+        parked_payout = s.dead_lettered(
+            "payouts",
+            lambda: str(
+                s.post("/payouts", {"seller_account": verified, "amount": "2.00"})["payout_id"]
+            ),
+            "/dead-letters/payouts",
+        )
+        _until(lambda: s.api.get(f"/payments/{disputed[0]}/dispute").status_code == 200, "dispute")
+        settlement = s.psp.get(f"/v1/settlements/{time.strftime('%Y-%m-%d', time.gmtime())}.csv")
+        clean_run = s.reconcile(settlement.content)
+        off_run = s.reconcile(net_changed(settlement.content))
+        findings = s.exceptions(off_run)
+        assert findings, "the changed file gave no exception"
+        verification = s.post("/audit/verifications", {})["verification_id"]
+        erasure = s.post("/privacy/erasures", {"buyer_id": f"buyer_{s.run}"})["erasure_id"]
+        return {
+            "checkout_id": [captured_checkout, disputed_checkout, declined_checkout, held_checkout],
+            "payment_order_id": [*charged, *held, parked_order],
+            "refund_id": [refund, parked_refund],
+            "payout_id": [payout, parked_payout],
+            "seller_account": [verified, pending],
+            "account": [f"seller:{verified}", "psp_receivable", "platform_revenue"],
+            "run_id": [clean_run, off_run, off_run],
+            "finding_id": findings,
+            "verification_id": [verification],
+            "erasure_id": [erasure],
+        }
+    finally:
+        s.api.close()
+        s.psp.close()
 
 
 def config(base: str, seeded: dict[str, list[str]], probability: float = 0.6) -> str:
