@@ -33,7 +33,7 @@ from litestar.openapi.spec import (
     Schema,
 )
 
-from payments.api.openapi_text import state_no_nul
+from payments.api.openapi_text import request_bodies, state_no_nul
 from payments.api.problems import problem_specs
 from payments.domain.money import currency_exponent
 
@@ -188,21 +188,12 @@ def finish_document(
     for parameter in _parameters(document):
         if isinstance(parameter.schema, Schema):
             parameter.schema = _without_null(parameter.schema)
-    for body in _request_bodies(document):
+    for _, body in request_bodies(document):
         # A body declared `X | None = None` may be left out; Litestar marks it required.
         if body.content and all(_admits_null(m.schema) for m in body.content.values()):
             body.required = False
     state_no_nul(document)
     return document
-
-
-def _request_bodies(document: OpenAPI) -> Iterator[RequestBody]:
-    for item in (document.paths or {}).values():
-        for method in ("post", "put", "patch"):
-            operation = getattr(item, method, None)
-            body = operation.request_body if isinstance(operation, Operation) else None
-            if isinstance(body, RequestBody):
-                yield body
 
 
 def _admits_null(schema: Schema | Reference | None) -> bool:

@@ -12,7 +12,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from litestar.openapi.spec import OpenAPI, OpenAPIType, Operation, Reference, Schema
+from litestar.openapi.spec import (
+    OpenAPI,
+    OpenAPIType,
+    Operation,
+    Reference,
+    RequestBody,
+    Schema,
+)
 
 NO_NUL = "^[^\\u0000]*$"
 _REF_PREFIX = "#/components/schemas/"
@@ -25,7 +32,7 @@ def state_no_nul(document: OpenAPI) -> None:
     schemas = document.components.schemas if document.components else None
     if schemas is None:
         return
-    pending: list[Schema | Reference] = list(_request_bodies(document))
+    pending: list[Schema | Reference] = list(_json_body_schemas(document))
     seen: set[str] = set()
     while pending:
         schema = pending.pop()
@@ -45,15 +52,19 @@ def state_no_nul(document: OpenAPI) -> None:
         pending.extend(_children(schema))
 
 
-def _request_bodies(document: OpenAPI) -> Iterator[Schema | Reference]:
+def request_bodies(document: OpenAPI) -> Iterator[tuple[str, RequestBody]]:
+    """(path, request body) of every operation that declares one inline."""
     for path, item in (document.paths or {}).items():
-        if path.startswith(_RAW_BODIES):
-            continue
         for method in ("post", "put", "patch"):
             operation = getattr(item, method, None)
             body = operation.request_body if isinstance(operation, Operation) else None
-            if body is None or isinstance(body, Reference):
-                continue
+            if isinstance(body, RequestBody):
+                yield path, body
+
+
+def _json_body_schemas(document: OpenAPI) -> Iterator[Schema | Reference]:
+    for path, body in request_bodies(document):
+        if not path.startswith(_RAW_BODIES):
             for media_type, content in body.content.items():
                 if media_type.endswith("json") and content.schema is not None:
                     yield content.schema
