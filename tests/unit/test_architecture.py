@@ -175,6 +175,10 @@ def test_the_wheel_installs_one_top_level_package(tmp_path: Path) -> None:
     assert tops == {"payments"}
     assert "payments/domain/money.py" in names
     assert "payments/psp/sandbox/app.py" in names
+    # the licence as an SPDX expression, with its text (setuptools' table form is deprecated)
+    (metadata,) = [name for name in names if name.endswith(".dist-info/METADATA")]
+    assert "License-Expression: Apache-2.0" in zipfile.ZipFile(wheel).read(metadata).decode()
+    assert any(name.endswith(".dist-info/licenses/LICENSE") for name in names)
 
 
 def test_only_the_domain_saves_aggregates() -> None:
