@@ -14,6 +14,7 @@ from litestar.plugins.prometheus import PrometheusController
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.registry import Collector
 
+from payments import __version__
 from payments.api.auth import (
     BEARER_SCHEME,
     PUBLIC,
@@ -59,8 +60,6 @@ from payments.psp.reconcile.balance import BalanceChecks
 from payments.psp.reconcile.metrics import ReconciliationMetrics
 from payments.runtime.database import ping
 from payments.runtime.services import Services
-
-VERSION = "0.1.0"
 
 
 @get(
@@ -175,7 +174,7 @@ def create_app(services: Services, *, tls: bool = False) -> Litestar:
         request_class=PaymentsRequest,
         openapi_config=OpenAPIConfig(
             title="payments",
-            version=VERSION,
+            version=__version__,
             description="Event-sourced payments: checkouts, orders, ledger, wallets.",
             path="/schema",
             components=Components(

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import click
 
+from payments import __version__
 from payments.cli.audit import audit
 from payments.cli.keys import keys
 from payments.cli.privacy import privacy
@@ -33,6 +34,7 @@ log = logging.getLogger("payments.cli")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "-V", "--version", prog_name="payments")
 def main() -> None:
     """payments: an event-sourced payment system."""
     # Ctrl-C stops every command, also one started where SIGINT is ignored (a script's

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from importlib.metadata import version
 from typing import Any
 
 from litestar.testing import TestClient
@@ -16,6 +17,7 @@ Client = TestClient  # type: ignore[type-arg]
 
 def test_openapi_documents_every_endpoint_with_its_problems(client: Client) -> None:
     document = client.get("/schema/openapi.json").json()
+    assert document["info"]["version"] == version("payments")  # the installed distribution's
     paths = document["paths"]
     assert {
         "/payments",
