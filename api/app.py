@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import platform
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 
 from litestar import Litestar, MediaType, Response, Router, get
@@ -12,6 +13,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.plugins.prometheus import PrometheusController
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from payments import __version__
@@ -91,6 +93,19 @@ def _schema_not_found_as_problem(response: Response[object]) -> Response[object]
     return problem_response(problem(404, "not-found", "Not found", detail))  # type: ignore[return-value]
 
 
+class BuildInfo(Collector):
+    """`payments_build_info`, always 1: which version runs, on which Python, in which mode."""
+
+    def __init__(self, mode: str) -> None:
+        self.mode = mode
+
+    def collect(self) -> Iterator[Metric]:
+        labels = ["version", "python", "mode"]
+        family = GaugeMetricFamily("payments_build_info", "The version running.", labels=labels)
+        family.add_metric([__version__, platform.python_version(), self.mode], 1)
+        yield family
+
+
 def metrics_controller(public: bool, derived: Sequence[Collector]) -> type[PrometheusController]:
     """/metrics: for operators' keys, or open when PAYMENTS_METRICS_PUBLIC says so; with the
     process's own metrics, the app's `derived` from the database at each scrape."""
@@ -116,6 +131,7 @@ def create_app(services: Services, *, tls: bool = False) -> Litestar:
     they are in production mode or behind a TLS-terminating proxy)."""
     settings = services.settings
     derived_metrics = (
+        BuildInfo(settings.mode),
         ProjectionMetrics(lambda: projection_states(services.application, services.pool)),
         ReconciliationMetrics(
             lambda: services.reconciler.days_behind(datetime.now(UTC).date()),

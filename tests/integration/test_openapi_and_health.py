@@ -62,6 +62,10 @@ def test_metrics_endpoint_exposes_prometheus_text(client: Client) -> None:
     response = client.get("/metrics")
     assert response.status_code == 200
     assert "payments_requests_total" in response.text
+    families = {family.name: family for family in text_string_to_metric_families(response.text)}
+    (build,) = families["payments_build_info"].samples
+    assert build.labels["version"] == version("payments")
+    assert (build.labels["mode"], build.value) == ("sandbox", 1.0)
 
 
 def operations(document: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
