@@ -9,6 +9,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 OUTER = {"api", "projections", "scheduler", "psp", "bench"}
 PACKAGE = "payments"
+# the folders the package links in as its subpackages (payments/api -> ../api, ...)
+PACKAGED = sorted(link.name for link in (ROOT / PACKAGE).iterdir() if link.is_symlink())
 
 
 def imported_roots(path: Path) -> set[str]:
@@ -179,6 +181,13 @@ def test_the_wheel_installs_one_top_level_package(tmp_path: Path) -> None:
     (metadata,) = [name for name in names if name.endswith(".dist-info/METADATA")]
     assert "License-Expression: Apache-2.0" in zipfile.ZipFile(wheel).read(metadata).decode()
     assert any(name.endswith(".dist-info/licenses/LICENSE") for name in names)
+    # every file the code reads beside itself (the console's templates, its stylesheet)
+    tracked = subprocess.run(
+        ["git", "ls-files", *PACKAGED], cwd=ROOT, check=True, capture_output=True, text=True
+    ).stdout.split()
+    data = {f"payments/{name}" for name in tracked if Path(name).suffix not in {".py", ".md", ""}}
+    assert data, "the console's templates are tracked files"
+    assert data <= set(names)
 
 
 def test_only_the_domain_saves_aggregates() -> None:
