@@ -25,7 +25,7 @@ from payments.cli.reconcile import reconcile
 from payments.cli.scheduler import scheduler
 from payments.cli.settings import load_settings, resolve_database_url
 from payments.runtime.config import ConfigError, Settings
-from payments.runtime.database import redact
+from payments.runtime.database import DatabaseUnavailable, redact
 from payments.runtime.logs import configure_logging
 from payments.runtime.secrets import require_https
 from payments.runtime.serve import TlsFiles
@@ -33,7 +33,18 @@ from payments.runtime.serve import TlsFiles
 log = logging.getLogger("payments.cli")
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Commands(click.Group):
+    """A database that cannot be started or reached ends any command with its reason on one
+    line (`Error: ...`, exit 1), not a traceback."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except DatabaseUnavailable as error:
+            raise click.ClickException(str(error)) from None
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "-V", "--version", prog_name="payments")
 def main() -> None:
     """payments: an event-sourced payment system."""

@@ -152,11 +152,24 @@ def open_pool(database_url: str, *, size: int = 10, name: str = "payments") -> C
         kwargs={"autocommit": False},
     )
     try:
-        pool.wait(timeout=10)
+        pool.wait(timeout=10)  # a server still starting gets that long
     except Exception as error:
         pool.close()
-        raise DatabaseUnavailable(f"cannot reach PostgreSQL at {redact(database_url)}") from error
+        why = unreachable_because(database_url)
+        raise DatabaseUnavailable(
+            f"cannot reach PostgreSQL at {redact(database_url)}: {why}"
+        ) from error
     return pool
+
+
+def unreachable_because(database_url: str) -> str:
+    """What one connection is told (no such database, role or host, connection refused...),
+    on one line: the pool's timeout alone says none of it."""
+    try:
+        psycopg.connect(database_url, connect_timeout=5).close()
+    except psycopg.Error as error:
+        return " ".join(str(error).split())
+    return "no connection within 10 s"
 
 
 def apply_schema(pool: ConnectionPool, statements: Iterable[str]) -> None:
