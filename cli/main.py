@@ -25,8 +25,9 @@ from payments.cli.reconcile import reconcile
 from payments.cli.scheduler import scheduler
 from payments.cli.settings import load_settings, resolve_database_url
 from payments.runtime.config import ConfigError, Settings
-from payments.runtime.database import DatabaseUnavailable, redact
+from payments.runtime.database import redact
 from payments.runtime.logs import configure_logging
+from payments.runtime.ports import CannotStart, require_free_port
 from payments.runtime.secrets import require_https
 from payments.runtime.serve import TlsFiles
 
@@ -34,13 +35,13 @@ log = logging.getLogger("payments.cli")
 
 
 class _Commands(click.Group):
-    """A database that cannot be started or reached ends any command with its reason on one
-    line (`Error: ...`, exit 1), not a traceback."""
+    """What cannot start (a database out of reach, a port in use) ends any command with its
+    reason on one line (`Error: ...`, exit 1), not a traceback."""
 
     def invoke(self, ctx: click.Context) -> object:
         try:
             return super().invoke(ctx)
-        except DatabaseUnavailable as error:
+        except CannotStart as error:
             raise click.ClickException(str(error)) from None
 
 
@@ -105,6 +106,11 @@ def serve(
     settings = load_settings()
     configure_logging(settings.log_level)
     tls = _tls(ssl_certfile, ssl_keyfile, settings)
+    host, port = host or settings.host, port or settings.port
+    require_free_port(host, port, "the API", "PAYMENTS_PORT or --port")
+    if not no_sandbox and not settings.psp_url:
+        sandbox_port = settings.psp_sandbox_port
+        require_free_port("127.0.0.1", sandbox_port, "the PSP sandbox", "PAYMENTS_PSP_SANDBOX_PORT")
     database_url = resolve_database_url(settings)
     log.info("database", extra={"database": redact(database_url)})
     roles: list[RoleFactory] = [] if no_sandbox and not settings.psp_url else [executor_role]
@@ -115,8 +121,8 @@ def serve(
     run_everything(
         settings,
         database_url,
-        host=host or settings.host,
-        port=port or settings.port,
+        host=host,
+        port=port,
         with_sandbox=not no_sandbox,
         create_app=functools.partial(create_app, tls=tls is not None),
         roles=roles,

@@ -16,11 +16,12 @@ from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import ConnectionPool
 
 from payments.projections.locks import SCHEMA_CLASS
+from payments.runtime.ports import CannotStart
 
 log = logging.getLogger("payments.database")
 
 
-class DatabaseUnavailable(RuntimeError):
+class DatabaseUnavailable(CannotStart):
     """The database could not be started or reached; the message says what to do."""
 
 

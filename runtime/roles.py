@@ -17,6 +17,7 @@ import httpx
 
 from payments.psp.client import HttpPspClient
 from payments.psp.executor import ExecutorConfig, PaymentExecutor
+from payments.runtime.ports import CannotStart
 from payments.runtime.services import Services
 
 log = logging.getLogger("payments.roles")
@@ -119,14 +120,22 @@ class SandboxProcess:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"PSP sandbox exited; see {self.log_path}")
+                raise CannotStart(
+                    f"the PSP sandbox exited: {self._last_error()}; its log: {self.log_path}"
+                )
             try:
                 if httpx.get(f"{self.url}/health", timeout=1).status_code == 200:
                     log.info("psp sandbox ready", extra={"url": self.url})
                     return
             except httpx.HTTPError:
                 time.sleep(0.1)
-        raise RuntimeError(f"PSP sandbox did not answer on {self.url}; see {self.log_path}")
+        raise CannotStart(f"the PSP sandbox did not answer on {self.url}; its log: {self.log_path}")
+
+    def _last_error(self) -> str:
+        """The log's last line that says ERROR (uvicorn's, a traceback's last), else its last."""
+        lines = self.log_path.read_text(errors="replace").strip().splitlines() or ["no output"]
+        errors = [line for line in lines if "ERROR" in line or "Error" in line]
+        return " ".join((errors or lines)[-1].split())
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:

@@ -1,0 +1,53 @@
+"""`payments serve` refuses what it cannot start with, on one line, before it starts anything."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from payments.runtime.ports import CannotStart
+from payments.runtime.roles import SandboxProcess
+from tests.e2e.processes import free_port
+
+
+def test_a_port_in_use_is_named_with_its_setting_before_anything_starts(
+    database_url: str, tmp_path: Path
+) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        busy = taken.getsockname()[1]
+        for api, sandbox, setting, what in (
+            (busy, free_port(), "PAYMENTS_PORT or --port", "the API"),
+            (free_port(), busy, "PAYMENTS_PSP_SANDBOX_PORT", "the PSP sandbox"),
+        ):
+            env = {**os.environ, "PAYMENTS_DATABASE_URL": database_url,
+                   "PAYMENTS_DATA_DIR": str(tmp_path), "PAYMENTS_PORT": str(api),
+                   "PAYMENTS_PSP_SANDBOX_PORT": str(sandbox)}  # fmt: skip
+            done = subprocess.run(
+                [sys.executable, "-m", "payments.cli.main", "serve"],
+                env=env, capture_output=True, text=True, timeout=60, check=False,
+            )  # fmt: skip
+            assert done.returncode == 1
+            assert "Traceback" not in done.stderr
+            assert done.stderr.strip().splitlines()[-1] == (
+                f"Error: {what} cannot listen on 127.0.0.1:{busy}: Address already in use"
+                f" (another `payments serve`?); choose another with {setting}"
+            )
+            assert not (tmp_path / "psp-sandbox").exists()  # no role was started
+
+
+def test_a_sandbox_that_exits_at_start_is_refused_with_its_last_error(tmp_path: Path) -> None:
+    sandbox = SandboxProcess(tmp_path, free_port(), "http://127.0.0.1:1/", tmp_path / "secret")
+    failing = "import sys; print('INFO: starting'); sys.exit('ERROR:   the sandbox broke')"
+    sandbox.command = [sys.executable, "-c", failing]
+    with pytest.raises(CannotStart) as refused:
+        sandbox.start()
+    assert str(refused.value) == (
+        f"the PSP sandbox exited: ERROR: the sandbox broke; its log: {tmp_path}/psp-sandbox.log"
+    )
