@@ -140,6 +140,7 @@ def api(ssl_certfile: Path | None, ssl_keyfile: Path | None) -> None:
     settings = load_settings()
     configure_logging(settings.log_level)
     tls = _tls(ssl_certfile, ssl_keyfile, settings)
+    require_free_port(settings.host, settings.port, "the API", "PAYMENTS_PORT")
     database_url = resolve_database_url(settings)
     run_everything(
         settings,

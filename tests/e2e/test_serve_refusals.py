@@ -1,4 +1,4 @@
-"""`payments serve` refuses what it cannot start with, on one line, before it starts anything."""
+"""`payments serve` (and `payments api`) refuses what it cannot start with, on one line, before it starts anything."""
 
 from __future__ import annotations
 
@@ -22,15 +22,16 @@ def test_a_port_in_use_is_named_with_its_setting_before_anything_starts(
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         busy = taken.getsockname()[1]
-        for api, sandbox, setting, what in (
-            (busy, free_port(), "PAYMENTS_PORT or --port", "the API"),
-            (free_port(), busy, "PAYMENTS_PSP_SANDBOX_PORT", "the PSP sandbox"),
+        for command, api, sandbox, setting, what in (
+            ("serve", busy, free_port(), "PAYMENTS_PORT or --port", "the API"),
+            ("serve", free_port(), busy, "PAYMENTS_PSP_SANDBOX_PORT", "the PSP sandbox"),
+            ("api", busy, free_port(), "PAYMENTS_PORT", "the API"),
         ):
             env = {**os.environ, "PAYMENTS_DATABASE_URL": database_url,
                    "PAYMENTS_DATA_DIR": str(tmp_path), "PAYMENTS_PORT": str(api),
                    "PAYMENTS_PSP_SANDBOX_PORT": str(sandbox)}  # fmt: skip
             done = subprocess.run(
-                [sys.executable, "-m", "payments.cli.main", "serve"],
+                [sys.executable, "-m", "payments.cli.main", command],
                 env=env, capture_output=True, text=True, timeout=60, check=False,
             )  # fmt: skip
             assert done.returncode == 1
