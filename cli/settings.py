@@ -20,7 +20,14 @@ log = logging.getLogger("payments.cli")
 def load_settings() -> Settings:
     """PAYMENTS_* settings with every secret resolved (runtime/secrets.py)."""
     try:
-        return with_secrets(Settings.from_env())
+        settings = Settings.from_env()
+        try:
+            return with_secrets(settings)
+        except OSError as error:  # the sandbox's secrets are kept in the data directory
+            raise click.ClickException(
+                f"cannot write the data directory {settings.data_dir} (PAYMENTS_DATA_DIR):"
+                f" {error.strerror or error}: {error.filename}"
+            ) from None
     except ConfigError as error:
         raise click.ClickException(f"configuration: {error}") from None
 

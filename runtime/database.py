@@ -31,8 +31,8 @@ def start_embedded_postgres(data_dir: Path, *, max_connections: int = 200) -> st
     Every process of one deployment shares the server; pgserver counts the processes that
     use it and stops it when the last one exits. The data directory persists.
     """
-    data_dir.mkdir(parents=True, exist_ok=True)
     try:
+        data_dir.mkdir(parents=True, exist_ok=True)
         server = embedded_server(data_dir / "pg", "stop", max_connections)
     except Exception as error:
         raise start_failed(data_dir / "pg", error) from error

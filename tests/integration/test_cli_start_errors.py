@@ -1,0 +1,41 @@
+"""A command that cannot reach its database or write its data directory says why on one line,
+not in a traceback."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from psycopg.conninfo import make_conninfo
+
+
+def refused(**env: str) -> str:
+    """`payments keys list` with `env`: exit 1 and the stderr's last line, with no traceback."""
+    done = subprocess.run(
+        [sys.executable, "-m", "payments.cli.main", "keys", "list"],
+        env={**os.environ, **env}, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    return done.stderr.strip().splitlines()[-1]
+
+
+def test_a_database_that_does_not_exist_is_named_on_one_line(
+    admin_database_url: str, tmp_path: Path
+) -> None:
+    missing = make_conninfo(admin_database_url, dbname="payments_no_such_database")
+    last = refused(PAYMENTS_DATABASE_URL=missing, PAYMENTS_DATA_DIR=str(tmp_path))
+    assert last.startswith("Error: cannot reach PostgreSQL at ")
+    assert 'database "payments_no_such_database" does not exist' in last
+
+
+def test_a_data_directory_that_cannot_be_made_is_named_on_one_line(tmp_path: Path) -> None:
+    (tmp_path / "a-file").write_text("")
+    data_dir = tmp_path / "a-file" / "data"  # not even root makes a folder in a file
+    env = {"PAYMENTS_DATA_DIR": str(data_dir)}
+    assert refused(**env) == (
+        f"Error: cannot write the data directory {data_dir} (PAYMENTS_DATA_DIR):"
+        f" Not a directory: {data_dir / 'secrets'}"
+    )
