@@ -10,7 +10,7 @@ from litestar import Litestar, MediaType, Response, Router, get
 from litestar.di import NamedDependency, Provide
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.spec import Components, SecurityScheme
+from litestar.openapi.spec import Components, License, SecurityScheme
 from litestar.plugins.prometheus import PrometheusController
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
@@ -191,6 +191,7 @@ def create_app(services: Services, *, tls: bool = False) -> Litestar:
         openapi_config=OpenAPIConfig(
             title="payments",
             version=__version__,
+            license=License(name="Apache-2.0", identifier="Apache-2.0"),
             description="Event-sourced payments: checkouts, orders, ledger, wallets.",
             path="/schema",
             components=Components(

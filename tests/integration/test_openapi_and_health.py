@@ -18,6 +18,7 @@ Client = TestClient  # type: ignore[type-arg]
 def test_openapi_documents_every_endpoint_with_its_problems(client: Client) -> None:
     document = client.get("/schema/openapi.json").json()
     assert document["info"]["version"] == version("payments")  # the installed distribution's
+    assert document["info"]["license"] == {"name": "Apache-2.0", "identifier": "Apache-2.0"}
     paths = document["paths"]
     assert {
         "/payments",
