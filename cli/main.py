@@ -110,6 +110,8 @@ def serve(
     require_free_port(host, port, "the API", "PAYMENTS_PORT or --port")
     if not no_sandbox and not settings.psp_url:
         sandbox_port = settings.psp_sandbox_port
+        if sandbox_port == port:
+            raise click.UsageError(f"the API and the PSP sandbox cannot share port {port}")
         require_free_port("127.0.0.1", sandbox_port, "the PSP sandbox", "PAYMENTS_PSP_SANDBOX_PORT")
     database_url = resolve_database_url(settings)
     log.info("database", extra={"database": redact(database_url)})

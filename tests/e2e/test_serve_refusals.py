@@ -1,4 +1,5 @@
-"""`payments serve` (and `payments api`) refuses what it cannot start with, on one line, before it starts anything."""
+"""`payments serve` (and `payments api`) refuses what it cannot start with, on one line,
+before it starts anything."""
 
 from __future__ import annotations
 
@@ -15,6 +16,18 @@ from payments.runtime.roles import SandboxProcess
 from tests.e2e.processes import free_port
 
 
+def payments(
+    database_url: str, data_dir: Path, *args: str, **ports: int
+) -> subprocess.CompletedProcess[str]:
+    """`payments ARGS` on the test's database, with PAYMENTS_<NAME> set for each port."""
+    env = {**os.environ, "PAYMENTS_DATABASE_URL": database_url, "PAYMENTS_DATA_DIR": str(data_dir)}
+    env |= {f"PAYMENTS_{name.upper()}": str(port) for name, port in ports.items()}
+    return subprocess.run(
+        [sys.executable, "-m", "payments.cli.main", *args],
+        env=env, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+
+
 def test_a_port_in_use_is_named_with_its_setting_before_anything_starts(
     database_url: str, tmp_path: Path
 ) -> None:
@@ -27,13 +40,7 @@ def test_a_port_in_use_is_named_with_its_setting_before_anything_starts(
             ("serve", free_port(), busy, "PAYMENTS_PSP_SANDBOX_PORT", "the PSP sandbox"),
             ("api", busy, free_port(), "PAYMENTS_PORT", "the API"),
         ):
-            env = {**os.environ, "PAYMENTS_DATABASE_URL": database_url,
-                   "PAYMENTS_DATA_DIR": str(tmp_path), "PAYMENTS_PORT": str(api),
-                   "PAYMENTS_PSP_SANDBOX_PORT": str(sandbox)}  # fmt: skip
-            done = subprocess.run(
-                [sys.executable, "-m", "payments.cli.main", command],
-                env=env, capture_output=True, text=True, timeout=60, check=False,
-            )  # fmt: skip
+            done = payments(database_url, tmp_path, command, port=api, psp_sandbox_port=sandbox)
             assert done.returncode == 1
             assert "Traceback" not in done.stderr
             assert done.stderr.strip().splitlines()[-1] == (
@@ -41,6 +48,10 @@ def test_a_port_in_use_is_named_with_its_setting_before_anything_starts(
                 f" (another `payments serve`?); choose another with {setting}"
             )
             assert not (tmp_path / "psp-sandbox").exists()  # no role was started
+    same = free_port()
+    done = payments(database_url, tmp_path, "serve", "--port", str(same), psp_sandbox_port=same)
+    assert done.returncode == 2  # a usage error
+    assert f"the API and the PSP sandbox cannot share port {same}" in done.stderr
 
 
 def test_a_sandbox_that_exits_at_start_is_refused_with_its_last_error(tmp_path: Path) -> None:
