@@ -104,12 +104,14 @@ class SandboxProcess:
             *(["--api-key-file", str(api_key_file)] if api_key_file else []),
         ]  # fmt: skip
         self.process: subprocess.Popen[bytes] | None = None
+        self._log_start = 0
         self.env = dict(os.environ)
         if trusted_certificate is not None:  # httpx trusts the bundle SSL_CERT_FILE names
             self.env["SSL_CERT_FILE"] = str(trusted_certificate)
 
     def start(self, timeout_s: float = 30.0) -> None:
         with self.log_path.open("ab") as log_file:
+            self._log_start = log_file.tell()  # the log keeps earlier runs' lines
             self.process = subprocess.Popen(
                 self.command,
                 stdout=log_file,
@@ -132,8 +134,12 @@ class SandboxProcess:
         raise CannotStart(f"the PSP sandbox did not answer on {self.url}; its log: {self.log_path}")
 
     def _last_error(self) -> str:
-        """The log's last line that says ERROR (uvicorn's, a traceback's last), else its last."""
-        lines = self.log_path.read_text(errors="replace").strip().splitlines() or ["no output"]
+        """This run's last log line that says ERROR (uvicorn's, a traceback's last), else its
+        last line."""
+        with self.log_path.open("rb") as log_file:
+            log_file.seek(self._log_start)
+            text = log_file.read().decode(errors="replace")
+        lines = text.strip().splitlines() or ["no output"]
         errors = [line for line in lines if "ERROR" in line or "Error" in line]
         return " ".join((errors or lines)[-1].split())
 

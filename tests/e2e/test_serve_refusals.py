@@ -56,10 +56,16 @@ def test_a_port_in_use_is_named_with_its_setting_before_anything_starts(
 
 def test_a_sandbox_that_exits_at_start_is_refused_with_its_last_error(tmp_path: Path) -> None:
     sandbox = SandboxProcess(tmp_path, free_port(), "http://127.0.0.1:1/", tmp_path / "secret")
-    failing = "import sys; print('INFO: starting'); sys.exit('ERROR:   the sandbox broke')"
-    sandbox.command = [sys.executable, "-c", failing]
-    with pytest.raises(CannotStart) as refused:
-        sandbox.start()
-    assert str(refused.value) == (
-        f"the PSP sandbox exited: ERROR: the sandbox broke; its log: {tmp_path}/psp-sandbox.log"
-    )
+    (tmp_path / "psp-sandbox.log").write_text("ERROR: an earlier run's\n")  # not this run's
+    for exits, said in (
+        (
+            "print('INFO: starting'); sys.exit('ERROR:   the sandbox broke')",
+            "ERROR: the sandbox broke",
+        ),
+        ("print('INFO: starting', flush=True); sys.exit(3)", "INFO: starting"),
+    ):
+        sandbox.command = [sys.executable, "-c", f"import sys; {exits}"]
+        with pytest.raises(CannotStart) as refused:
+            sandbox.start()
+        log = tmp_path / "psp-sandbox.log"
+        assert str(refused.value) == f"the PSP sandbox exited: {said}; its log: {log}"
