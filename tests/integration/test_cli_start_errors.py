@@ -39,3 +39,13 @@ def test_a_data_directory_that_cannot_be_made_is_named_on_one_line(tmp_path: Pat
         f"Error: cannot write the data directory {data_dir} (PAYMENTS_DATA_DIR):"
         f" Not a directory: {data_dir / 'secrets'}"
     )
+
+
+def test_a_data_directory_the_embedded_server_cannot_use_is_refused_before_it_starts(
+    tmp_path: Path,
+) -> None:
+    data_dir = tmp_path / "My Payments"  # pgserver's pg_ctl would split the path at the space
+    last = refused(PAYMENTS_DATA_DIR=str(data_dir), PAYMENTS_DATABASE_URL="")  # embedded
+    assert last.startswith(f"Error: the embedded PostgreSQL cannot run in {data_dir}/pg: ")
+    assert last.endswith("(set PAYMENTS_DATA_DIR to such a path)")
+    assert not (data_dir / "pg").exists()
