@@ -25,7 +25,7 @@ from payments.cli.reconcile import reconcile
 from payments.cli.scheduler import scheduler
 from payments.cli.settings import load_settings, resolve_database_url
 from payments.runtime.config import ConfigError, Settings
-from payments.runtime.database import redact
+from payments.runtime.database import redact, sessions_in_utc
 from payments.runtime.logs import configure_logging
 from payments.runtime.ports import CannotStart, require_free_port
 from payments.runtime.secrets import require_https
@@ -49,6 +49,7 @@ class _Commands(click.Group):
 @click.version_option(__version__, "-V", "--version", prog_name="payments")
 def main() -> None:
     """payments: an event-sourced payment system."""
+    sessions_in_utc()  # before any command connects, in this process and its children
     # Ctrl-C stops every command, also one started where SIGINT is ignored (a script's
     # background job, nohup): Python would otherwise keep an inherited SIG_IGN.
     signal.signal(signal.SIGINT, signal.default_int_handler)

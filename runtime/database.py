@@ -190,6 +190,14 @@ def eventsourcing_env(database_url: str, *, pool_size: int = 10) -> dict[str, st
     }
 
 
+def sessions_in_utc() -> None:
+    """Every PostgreSQL session of this process and of its children in UTC (libpq's PGTZ, so
+    also the event store's pool): a timestamptz then reads back as it was written, whatever
+    the time zone of the server or the machine (an answer's created_at, a seal's signature,
+    a day's bounds in SQL)."""
+    os.environ["PGTZ"] = "UTC"
+
+
 def open_pool(database_url: str, *, size: int = 10, name: str = "payments") -> ConnectionPool:
     """A psycopg pool for our own tables (idempotency keys, views, seals)."""
     pool: ConnectionPool = ConnectionPool(

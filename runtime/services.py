@@ -38,7 +38,7 @@ from payments.psp.reconcile import days as reconciliation_days
 from payments.psp.reconcile.runs import Reconciler
 from payments.runtime import idempotency, personal_data
 from payments.runtime.config import Settings
-from payments.runtime.database import apply_schema, eventsourcing_env, open_pool
+from payments.runtime.database import apply_schema, eventsourcing_env, open_pool, sessions_in_utc
 from payments.runtime.keys import KeyRing, NewKey, new_key
 from payments.runtime.seller_cache import SellerCache
 from payments.scheduler import runner as scheduler_jobs
@@ -259,6 +259,7 @@ class Services:
 
 def build_services(settings: Settings, database_url: str) -> Services:
     """Connect to the database, create our tables if needed, open the event store."""
+    sessions_in_utc()
     pool = open_pool(database_url, size=settings.db_pool_size)
     apply_schema(pool, SCHEMA)
     keys = personal_data.PersonalDataKeys(pool, settings.privacy_key_cache_s)

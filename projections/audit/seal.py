@@ -111,7 +111,9 @@ def next_link(previous: bytes, canonical: bytes) -> bytes:
 def seal_signature(
     key: bytes, seal_id: int, start: int, end: int, count: int, head: bytes, sealed_at: datetime
 ) -> bytes:
-    message = f"{seal_id}|{start}|{end}|{count}|{head.hex()}|{sealed_at.isoformat()}".encode()
+    # UTC as written (datetime.now(UTC)): read back, timestamptz comes in the session's zone
+    when = sealed_at.astimezone(UTC).isoformat()
+    message = f"{seal_id}|{start}|{end}|{count}|{head.hex()}|{when}".encode()
     return hmac.new(key, message, hashlib.sha256).digest()
 
 

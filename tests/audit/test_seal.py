@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from psycopg_pool import ConnectionPool
 
 from payments.domain.application import OrderLine, PlaceCheckout
 from payments.domain.money import Money
-from payments.projections.audit.seal import AuditKeyMissing, EventLogSeal
+from payments.projections.audit.seal import AuditKeyMissing, EventLogSeal, seal_signature
 from payments.runtime.services import Services
 from tests.audit.conftest import sql
 
@@ -127,3 +128,13 @@ def test_chain_and_seal_rewritten_without_the_key_are_detected(
 def test_sealing_refuses_to_start_without_a_key(services: Services) -> None:
     with pytest.raises(AuditKeyMissing, match="PAYMENTS_AUDIT_KEY"):
         EventLogSeal(services.pool, None)
+
+
+def test_a_seal_s_signature_is_the_instant_s_whatever_zone_it_is_read_in() -> None:
+    """Sealed in UTC; read back, timestamptz comes in the session's zone (seals written
+    before sessions were set to UTC must still check)."""
+    sealed = datetime(2026, 12, 6, 23, 30, tzinfo=UTC)
+    read = sealed.astimezone(timezone(timedelta(hours=14)))
+    assert seal_signature(b"k", 1, 1, 6, 6, b"h", read) == seal_signature(
+        b"k", 1, 1, 6, 6, b"h", sealed
+    )
