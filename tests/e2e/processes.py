@@ -23,6 +23,14 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def run_payments(*args: str, env: Mapping[str, str]) -> subprocess.CompletedProcess[str]:
+    """`payments ARGS` to its end, with this environment and `env` over it; its output kept."""
+    return subprocess.run(
+        [sys.executable, "-m", "payments.cli.main", *args],
+        env={**os.environ, **env}, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+
+
 class Process:
     """A `payments` subcommand running in its own process group, logs to a file."""
 

@@ -3,7 +3,6 @@ before it starts anything."""
 
 from __future__ import annotations
 
-import os
 import socket
 import subprocess
 import sys
@@ -13,19 +12,16 @@ import pytest
 
 from payments.runtime.ports import CannotStart
 from payments.runtime.roles import SandboxProcess
-from tests.e2e.processes import free_port
+from tests.e2e.processes import free_port, run_payments
 
 
 def payments(
     database_url: str, data_dir: Path, *args: str, **ports: int
 ) -> subprocess.CompletedProcess[str]:
     """`payments ARGS` on the test's database, with PAYMENTS_<NAME> set for each port."""
-    env = {**os.environ, "PAYMENTS_DATABASE_URL": database_url, "PAYMENTS_DATA_DIR": str(data_dir)}
+    env = {"PAYMENTS_DATABASE_URL": database_url, "PAYMENTS_DATA_DIR": str(data_dir)}
     env |= {f"PAYMENTS_{name.upper()}": str(port) for name, port in ports.items()}
-    return subprocess.run(
-        [sys.executable, "-m", "payments.cli.main", *args],
-        env=env, capture_output=True, text=True, timeout=60, check=False,
-    )  # fmt: skip
+    return run_payments(*args, env=env)
 
 
 def test_a_port_in_use_is_named_with_its_setting_before_anything_starts(

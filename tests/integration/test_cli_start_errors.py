@@ -3,20 +3,16 @@ not in a traceback."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 from psycopg.conninfo import make_conninfo
 
+from tests.e2e.processes import run_payments
+
 
 def refused(**env: str) -> str:
     """`payments keys list` with `env`: exit 1 and the stderr's last line, with no traceback."""
-    done = subprocess.run(
-        [sys.executable, "-m", "payments.cli.main", "keys", "list"],
-        env={**os.environ, **env}, capture_output=True, text=True, timeout=60, check=False,
-    )  # fmt: skip
+    done = run_payments("keys", "list", env=env)
     assert done.returncode == 1
     assert "Traceback" not in done.stderr
     return done.stderr.strip().splitlines()[-1]
