@@ -7,11 +7,7 @@ import logging
 import click
 
 from payments.runtime.config import ConfigError, Settings
-from payments.runtime.database import (
-    DatabaseUnavailable,
-    embedded_max_connections,
-    start_embedded_postgres,
-)
+from payments.runtime.database import embedded_max_connections, start_embedded_postgres
 from payments.runtime.secrets import with_secrets
 
 log = logging.getLogger("payments.cli")
@@ -36,12 +32,10 @@ def resolve_database_url(settings: Settings) -> str:
     """PAYMENTS_DATABASE_URL when set, else the embedded PostgreSQL in PAYMENTS_DATA_DIR."""
     if settings.database_url:
         return settings.database_url
-    try:
-        url = start_embedded_postgres(
-            settings.data_dir,
-            max_connections=embedded_max_connections(settings.api_processes, settings.db_pool_size),
-        )
-    except DatabaseUnavailable as error:
-        raise click.ClickException(str(error)) from None
+    # A server that will not start raises CannotStart: the command line's group says it
+    url = start_embedded_postgres(
+        settings.data_dir,
+        max_connections=embedded_max_connections(settings.api_processes, settings.db_pool_size),
+    )
     log.info("embedded postgres ready", extra={"data_dir": str(settings.data_dir)})
     return url
