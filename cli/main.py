@@ -18,6 +18,7 @@ import click
 
 from payments import __version__
 from payments.cli.audit import audit
+from payments.cli.backup import backup_command, restore_command
 from payments.cli.keys import keys
 from payments.cli.privacy import privacy
 from payments.cli.projections import projections
@@ -310,6 +311,8 @@ main.add_command(audit)
 main.add_command(reconcile)
 main.add_command(scheduler)
 main.add_command(privacy)
+main.add_command(backup_command)
+main.add_command(restore_command)
 for entry_point in entry_points(group="payments.commands"):
     main.add_command(entry_point.load(), entry_point.name)
 

@@ -284,3 +284,13 @@ def stream_states(
         while page := cursor.fetchmany(CURSOR_PAGE):  # a page at a time: no lock per row
             for row in page:
                 yield row[0], row[1], row[2], bytes(row[3])
+
+
+def event_count_and_last(conn: Connection[Any]) -> tuple[int, int]:
+    """How many events are stored and the last one's position; (0, 0) before the table is."""
+    exists = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (EVENTS_TABLE,)).fetchone()
+    if not exists or not exists[0]:
+        return 0, 0
+    query = sql.SQL("SELECT count(*), coalesce(max(notification_id), 0) FROM {}").format(EVENTS)
+    row = conn.execute(query).fetchone()
+    return (int(row[0]), int(row[1])) if row else (0, 0)

@@ -233,6 +233,12 @@ class EventLogSeal:
             seals = _seals(conn)
         return seals[-1] if seals else None
 
+    def signs_like_this_key(self) -> bool:
+        """Whether the last seal checks with this key (True when nothing is sealed yet): a
+        database restored beside another audit key fails every seal check."""
+        head = self.head()
+        return head is None or self._check_seal_record(head, head.from_position - 1) is None
+
     def unsealed_events(self) -> int:
         head = self.head()
         with self.pool.connection() as conn:

