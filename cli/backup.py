@@ -9,14 +9,7 @@ import click
 from rich.console import Console
 
 from payments.cli.settings import load_settings, resolve_database_url
-from payments.runtime.backup import BackupFailed, Summary, backup, restore
-
-
-def _described(summary: Summary) -> str:
-    return (
-        f"{summary.events:,} event(s), up to position {summary.last_position:,};"
-        f" {summary.size_bytes:,} bytes"
-    )
+from payments.runtime.backup import BackupFailed, backup, restore
 
 
 @click.command("backup")
@@ -31,7 +24,7 @@ def backup_command(file: Path) -> None:
             summary = backup(database_url, file)
         except BackupFailed as error:
             raise click.ClickException(str(error)) from None
-    click.echo(f"backup written to {file}: {_described(summary)}")
+    click.echo(f"backup written to {file}: {summary}")
 
 
 @click.command("restore")
@@ -50,7 +43,7 @@ def restore_command(file: Path) -> None:
             summary = restore(database_url, file)
         except BackupFailed as error:
             raise click.ClickException(str(error)) from None
-    click.echo(f"restored from {file}: {_described(summary)}")
+    click.echo(f"restored from {file}: {summary}")
     if settings.audit_key is None:
         return
     with ConnectionPool(database_url, min_size=1, max_size=1) as pool:

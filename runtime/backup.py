@@ -16,10 +16,12 @@ own state. docs/operations.md says what to keep beside a backup, and where not t
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import warnings
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +41,12 @@ class Summary:
     events: int
     last_position: int
     size_bytes: int
+
+    def __str__(self) -> str:
+        return (
+            f"{self.events:,} event(s), up to position {self.last_position:,};"
+            f" {self.size_bytes:,} bytes"
+        )
 
 
 def bundled_versions() -> Mapping[int, Path]:
@@ -179,3 +187,30 @@ def _tables_with_rows(conn: psycopg.Connection[Any]) -> Iterator[str]:
         row = conn.execute(query).fetchone()
         if row and row[0]:
             yield f"{schema}.{name}"
+
+
+NIGHTLY = re.compile(r"payments-(\d{4}-\d{2}-\d{2})\.dump")
+
+
+def nightly(database_url: str, directory: Path, day: date, kept: int) -> str:
+    """The day's backup in `directory` (`payments-<day>.dump`, once a day), then only the
+    `kept` newest of those files; older ones are removed only after this one is written.
+    What a killed run left (`.payments-<earlier day>.dump.partial`) goes too."""
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    target = directory / f"payments-{day.isoformat()}.dump"
+    if target.exists():
+        done = f"{target.name} was written already"
+    else:
+        done = f"wrote {target}: {backup(database_url, target)}"
+    dated = sorted(path for path in directory.iterdir() if NIGHTLY.fullmatch(path.name))
+    removed = dated[:-kept]
+    removed += [path for path in directory.iterdir() if _left_by_a_killed_run(path.name, day)]
+    for path in removed:
+        path.unlink(missing_ok=True)
+    return f"{done}; {len(removed)} older file(s) removed"
+
+
+def _left_by_a_killed_run(name: str, today: date) -> bool:
+    """`.payments-<day>.dump.partial` of an earlier day (today's may be being written)."""
+    match = re.fullmatch(r"\.payments-(\d{4}-\d{2}-\d{2})\.dump\.partial", name)
+    return match is not None and match.group(1) < today.isoformat()

@@ -84,6 +84,8 @@ class Settings:
     available_after_days: int | None = None  # None: funds become available on settlement
     sellers: SellerPolicy = DEFAULT_SELLER_POLICY  # PAYMENTS_UNVERIFIED_SELLERS & co. (ADR, #17)
     risk_rules: RiskRules = NO_RULES  # PAYMENTS_RISK_RULES, docs/risk.md
+    backup_dir: Path | None = None  # the nightly backup's folder; None: no nightly backup
+    backups_kept: int = 7  # the newest nightly backups kept there
 
     @property
     def checkout_policy(self) -> CheckoutPolicy:
@@ -167,6 +169,8 @@ class Settings:
                 env, "PAYMENTS_RECONCILIATION_BACKFILL_DAYS", 31, 1, 366
             ),
             privacy_key_cache_s=_float(env, "PAYMENTS_PRIVACY_KEY_CACHE_S", 60.0, 0, 3600),
+            backup_dir=_folder(env, "PAYMENTS_BACKUP_DIR"),
+            backups_kept=_int(env, "PAYMENTS_BACKUPS_KEPT", 7, 1, 3650),
             commission=_commission(env, currency),
             refund_commission=RefundCommissionPolicy(
                 _choice(env, "PAYMENTS_REFUND_COMMISSION", ("keep", "return"))
@@ -297,6 +301,11 @@ def _number(
     if not low <= value <= high:
         raise ConfigError(f"{name}={value} must be between {low} and {high}")
     return value
+
+
+def _folder(env: Mapping[str, str], name: str) -> Path | None:
+    text = env.get(name, "").strip()
+    return Path(text).expanduser().resolve() if text else None
 
 
 def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:

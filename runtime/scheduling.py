@@ -3,13 +3,14 @@ each job does; this module says with what)."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 from payments.projections.audit.seal import EventLogSeal
 from payments.projections.views.wallets_pg import PostgresWallets
 from payments.psp.dispute_sync import DisputeWatch
 from payments.psp.reconcile.balance import BalanceChecks, describe
 from payments.runtime import kyc
+from payments.runtime.backup import nightly
 from payments.runtime.roles import Role, build_executor
 from payments.runtime.services import Services
 from payments.scheduler.jobs import DueWork, JobDependencies, build_scheduler
@@ -25,6 +26,10 @@ def job_dependencies(services: Services) -> JobDependencies:
         assert settings.audit_key is not None
         sealed = EventLogSeal(services.pool, settings.audit_key).seal()
         return None if sealed is None else (sealed.from_position, sealed.to_position)
+
+    def backup(day: date) -> str:
+        assert settings.backup_dir is not None
+        return nightly(services.database_url, settings.backup_dir, day, settings.backups_kept)
 
     watch = DisputeWatch(services.application)
 
@@ -57,6 +62,7 @@ def job_dependencies(services: Services) -> JobDependencies:
         requery_disputes=requery_disputes if services.psp_url else None,
         refresh_kyc=(lambda: kyc.refresh_awaiting(services)) if services.psp_url else None,
         check_psp_balance=balance_check if services.psp_url else None,
+        backup=backup if settings.backup_dir else None,
     )
 
 

@@ -72,6 +72,7 @@ class JobDependencies:
     check_psp_balance: Callable[[], tuple[bool, str]] | None = None  # None: no PSP
     release_due_funds: Callable[[datetime], int] | None = None  # ADR 0014, by age
     refresh_kyc: Callable[[], dict[str, int]] | None = None  # None: no PSP (#17)
+    backup: Callable[[date], str] | None = None  # None: PAYMENTS_BACKUP_DIR unset (ADR 0026)
 
 
 def run_due_work(deps: JobDependencies) -> str:
@@ -138,6 +139,12 @@ def audit_seal(deps: JobDependencies) -> str:
     return f"sealed positions {sealed[0]}..{sealed[1]}"
 
 
+def nightly_backup(deps: JobDependencies, today: date) -> str:
+    if deps.backup is None:
+        raise JobSkipped("PAYMENTS_BACKUP_DIR is not set: no nightly backup (docs/operations.md)")
+    return deps.backup(today)
+
+
 def purge(deps: JobDependencies) -> str:
     keys = deps.purge_idempotency_keys()
     runs = purge_runs(deps.pool, RUNS_KEPT)
@@ -187,7 +194,7 @@ def _later(daily_at: tuple[int, int], minutes: int) -> tuple[int, int]:
 
 def build_jobs(deps: JobDependencies) -> list[Job]:
     """Every job with its stable id. Daily: settlement of yesterday, the balance check,
-    payouts, then the seal."""
+    payouts, the seal, then the backup (which so holds the day's seal)."""
     daily = deps.daily_at
     return [
         Job(
@@ -246,6 +253,13 @@ def build_jobs(deps: JobDependencies) -> list[Job]:
             "Seal the event log's hash chain (needs PAYMENTS_AUDIT_KEY)",
             lambda now: audit_seal(deps),
             daily_at=_later(daily, 30),
+        ),
+        Job(
+            "database-backup",
+            "Back the database up into PAYMENTS_BACKUP_DIR, keeping the newest "
+            "PAYMENTS_BACKUPS_KEPT (needs PAYMENTS_BACKUP_DIR)",
+            lambda now: nightly_backup(deps, now.date()),
+            daily_at=_later(daily, 45),
         ),
         Job(
             "idempotency-purge",

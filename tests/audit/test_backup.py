@@ -5,6 +5,7 @@ counts, and a restore refused or broken off writes nothing."""
 from __future__ import annotations
 
 import threading
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ import psycopg
 import pytest
 from click.testing import CliRunner
 from psycopg import sql
+from psycopg.conninfo import make_conninfo
 
 from payments.bench.history import make_history
 from payments.cli.main import main
@@ -19,8 +21,11 @@ from payments.projections.audit.seal import EventLogSeal
 from payments.projections.audit.verify import verify_projection
 from payments.projections.catalog import NAMES
 from payments.projections.source import ApplicationEventSource
-from payments.runtime.backup import BackupFailed, backup, restore
+from payments.runtime.backup import BackupFailed, backup, nightly, restore
+from payments.runtime.scheduling import job_dependencies
 from payments.runtime.services import Services
+from payments.scheduler.jobs import job_by_id
+from payments.scheduler.runner import run_job
 from tests.audit.conftest import place, tell_story
 from tests.conftest import new_database, services_on
 from tests.projections.conftest import catch_up_all
@@ -170,3 +175,49 @@ def test_the_commands_say_what_they_did_and_warn_of_another_audit_key(
         refused = cli(other_key, "restore", str(archive))
         assert refused.exit_code == 1
         assert refused.output.startswith("Error: database ")
+
+
+def test_the_nightly_job_writes_the_day_s_backup_then_keeps_only_the_newest(
+    fresh_database_url: str, admin_database_url: str, tmp_path: Path
+) -> None:
+    folder = tmp_path / "backups"
+    folder.mkdir()
+    for day in ("2026-11-01", "2026-11-02", "2026-11-03", "2026-11-04", "2026-11-05"):
+        (folder / f"payments-{day}.dump").write_text(day)
+    (folder / ".payments-2026-11-30.dump.partial").write_text("killed half-way")
+    (folder / "notes.txt").write_text("not ours")
+    settings = {"PAYMENTS_BACKUP_DIR": str(folder), "PAYMENTS_BACKUPS_KEPT": "3"}
+    with services_on(fresh_database_url, **settings) as services:
+        make_history(services.application, 10, seed=2)
+        job = job_by_id(job_dependencies(services), "database-backup")
+        night = datetime(2026, 12, 7, 2, 45, tzinfo=UTC)
+        with pytest.raises(psycopg.OperationalError):  # a backup that fails removes nothing
+            nightly(make_conninfo(services.database_url, dbname="gone"), folder, night.date(), 3)
+        assert len(list(folder.iterdir())) == 7
+        run = run_job(services.pool, job, now=night)
+        assert run is not None
+        assert run.outcome == "ok", run.detail
+        assert run.detail.startswith(f"wrote {folder / 'payments-2026-12-07.dump'}: ")
+        assert run.detail.endswith("; 4 older file(s) removed")  # 3 backups, 1 partial
+        assert sorted(path.name for path in folder.iterdir()) == [
+            "notes.txt",
+            "payments-2026-11-04.dump",
+            "payments-2026-11-05.dump",
+            "payments-2026-12-07.dump",
+        ]
+        assert run_job(services.pool, job, now=night) is None  # the day's tick ran already
+        again = run_job(services.pool, job, now=night, tick="by-hand")
+        assert again is not None
+        assert (
+            again.detail == "payments-2026-12-07.dump was written already; 0 older file(s) removed"
+        )
+        with new_database(admin_database_url) as url:
+            assert restore(url, folder / "payments-2026-12-07.dump").events > 0
+    with services_on(fresh_database_url) as services:  # PAYMENTS_BACKUP_DIR unset
+        job = job_by_id(job_dependencies(services), "database-backup")
+        skipped = run_job(services.pool, job, now=night + timedelta(days=1))
+        assert skipped is not None
+        assert (skipped.outcome, skipped.detail) == (
+            "skipped",
+            "PAYMENTS_BACKUP_DIR is not set: no nightly backup (docs/operations.md)",
+        )

@@ -26,11 +26,15 @@ def test_every_job_has_a_stable_id_and_the_finance_jobs_are_daily(stack: Stack) 
         "psp-balance-check",
         "payout-run",
         "audit-seal",
+        "database-backup",
         "idempotency-purge",
         "funds-release",
     }
     daily = ("settlement-reconcile", "psp-balance-check", "payout-run", "audit-seal")
-    assert all(jobs[name].daily_at for name in daily)
+    assert all(jobs[name].daily_at for name in (*daily, "database-backup"))
+    # in that order through the night, the backup last so that it holds the day's seal
+    times = [jobs[name].daily_at for name in (*daily, "database-backup")]
+    assert times == sorted(times)
 
 
 def test_the_payout_job_pays_sellers_above_the_minimum_once_a_day(stack: Stack) -> None:
