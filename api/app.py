@@ -61,6 +61,7 @@ from payments.projections.views.sellers import SellersView
 from payments.psp.reconcile.balance import BalanceChecks
 from payments.psp.reconcile.metrics import ReconciliationMetrics
 from payments.runtime.database import ping
+from payments.runtime.scheduling import scheduler_metrics
 from payments.runtime.services import Services
 
 
@@ -139,6 +140,7 @@ def create_app(services: Services, *, tls: bool = False) -> Litestar:
         ),
         RiskMetrics(lambda: RiskFeed(services.pool, services.application).decisions()),
         SellerMetrics(lambda: SellersView(services.pool).counts()),
+        scheduler_metrics(services),
     )
     schema_access = PUBLIC if settings.schema_public else access(*Role)
     limits = RateLimits(

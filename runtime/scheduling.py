@@ -14,6 +14,8 @@ from payments.runtime.backup import nightly
 from payments.runtime.roles import Role, build_executor
 from payments.runtime.services import Services
 from payments.scheduler.jobs import DueWork, JobDependencies, build_scheduler
+from payments.scheduler.metrics import SchedulerMetrics
+from payments.scheduler.runner import job_health
 
 
 def job_dependencies(services: Services) -> JobDependencies:
@@ -70,3 +72,8 @@ def scheduler_role(services: Services) -> Role:
     """The scheduler's jobs in a background thread pool of this process (`payments serve`)."""
     scheduler = build_scheduler(job_dependencies(services))
     return Role("scheduler", scheduler.start, scheduler.stop)
+
+
+def scheduler_metrics(services: Services) -> SchedulerMetrics:
+    """The jobs' last success and failure on /metrics, in any process that serves it."""
+    return SchedulerMetrics(lambda: job_health(services.pool))

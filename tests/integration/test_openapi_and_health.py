@@ -67,6 +67,9 @@ def test_metrics_endpoint_exposes_prometheus_text(client: Client) -> None:
     (build,) = families["payments_build_info"].samples
     assert build.labels["version"] == version("payments")
     assert (build.labels["mode"], build.value) == ("sandbox", 1.0)
+    # the scheduled jobs' health, from whichever process answers (tests/scheduler has values)
+    assert "payments_scheduler_job_failing" in families
+    assert "payments_scheduler_last_success_timestamp_seconds" in families
 
 
 def operations(document: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:

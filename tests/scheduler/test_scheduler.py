@@ -9,14 +9,18 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.parser import text_string_to_metric_families
 from psycopg_pool import ConnectionPool
 
 from payments.runtime.database import apply_schema, open_pool
+from payments.scheduler.metrics import SchedulerMetrics
 from payments.scheduler.runner import (
     SCHEMA,
     Job,
     JobScheduler,
     JobSkipped,
+    job_health,
     last_runs,
     run_job,
     runs_of,
@@ -110,3 +114,39 @@ def test_a_skipped_job_says_why(pool: ConnectionPool) -> None:
     run = run_job(pool, Job("seal", "seal", skip, daily_at=(3, 0)))
     assert run is not None
     assert (run.outcome, run.detail) == ("skipped", "PAYMENTS_AUDIT_KEY is not set")
+
+
+def test_metrics_say_when_each_job_last_succeeded_and_which_fails_now(
+    pool: ConnectionPool,
+) -> None:
+    outcomes = {"nightly": ["ok", "failed"], "hourly": ["failed", "ok", "skipped"]}
+
+    def scripted(job_id: str) -> Job:
+        def run(now: datetime) -> str:
+            outcome = outcomes[job_id].pop(0)
+            if outcome == "failed":
+                raise RuntimeError("the PSP was away")
+            if outcome == "skipped":
+                raise JobSkipped("nothing to do")
+            return "done"
+
+        return Job(job_id, job_id, run, every=timedelta(hours=1))
+
+    start = datetime(2031, 5, 6, 1, 0, tzinfo=UTC)
+    for hour, job_id in enumerate(["nightly", "hourly", "nightly", "hourly", "hourly"]):
+        assert run_job(pool, scripted(job_id), now=start + timedelta(hours=hour)) is not None
+    registry = CollectorRegistry()
+    registry.register(SchedulerMetrics(lambda: job_health(pool)))
+    samples = {
+        (sample.name, sample.labels["job"]): sample.value
+        for family in text_string_to_metric_families(generate_latest(registry).decode())
+        for sample in family.samples
+    }
+    assert samples[("payments_scheduler_job_failing", "nightly")] == 1  # ok, then failed
+    assert samples[("payments_scheduler_job_failing", "hourly")] == 0  # failed, ok, skipped
+    for job_id in ("nightly", "hourly"):
+        [succeeded] = [run for run in runs_of(pool, job_id) if run.outcome == "ok"]
+        assert succeeded.finished_at is not None
+        assert samples[("payments_scheduler_last_success_timestamp_seconds", job_id)] == (
+            pytest.approx(succeeded.finished_at.timestamp())
+        )
