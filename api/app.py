@@ -46,6 +46,7 @@ from payments.api.routes.privacy import PrivacyController
 from payments.api.routes.reconciliations import ReconciliationsController
 from payments.api.routes.refunds import RefundsController
 from payments.api.routes.risk import RiskController
+from payments.api.routes.scheduler import SchedulerController
 from payments.api.routes.sellers import SellersController
 from payments.api.routes.wallets import WalletsController
 from payments.api.routes.webhooks import WebhooksController
@@ -163,6 +164,7 @@ def create_app(services: Services, *, tls: bool = False) -> Litestar:
             AuditController,
             WebhooksController,
             DeadLettersController,
+            SchedulerController,
             ReconciliationsController,
             LedgerController,
             WalletsController,

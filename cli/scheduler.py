@@ -57,16 +57,11 @@ def list_jobs() -> None:
         last = last_runs(services.pool)
         table = Table("job", "schedule", "next run (UTC)", "last run", "result", "detail")
         for job in build_jobs(job_dependencies(services)):
-            schedule = (
-                f"every {int(job.every.total_seconds())} s"
-                if job.every is not None
-                else "daily at {:02d}:{:02d} UTC".format(*(job.daily_at or (0, 0)))
-            )
             run = last.get(job.job_id)
             next_run = job.next_run(now)
             table.add_row(
                 job.job_id,
-                schedule,
+                job.schedule,
                 next_run.strftime("%Y-%m-%d %H:%M:%S") if next_run else "-",
                 run.started_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S") if run else "never",
                 run.outcome if run else "-",

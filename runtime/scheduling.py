@@ -3,7 +3,8 @@ each job does; this module says with what)."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 
 from payments.projections.audit.seal import EventLogSeal
 from payments.projections.views.wallets_pg import PostgresWallets
@@ -13,9 +14,9 @@ from payments.runtime import kyc
 from payments.runtime.backup import nightly
 from payments.runtime.roles import Role, build_executor
 from payments.runtime.services import Services
-from payments.scheduler.jobs import DueWork, JobDependencies, build_scheduler
+from payments.scheduler.jobs import DueWork, JobDependencies, build_jobs, build_scheduler
 from payments.scheduler.metrics import SchedulerMetrics
-from payments.scheduler.runner import job_health
+from payments.scheduler.runner import Job, JobHealth, JobRun, job_health, last_runs
 
 
 def job_dependencies(services: Services) -> JobDependencies:
@@ -77,3 +78,27 @@ def scheduler_role(services: Services) -> Role:
 def scheduler_metrics(services: Services) -> SchedulerMetrics:
     """The jobs' last success and failure on /metrics, in any process that serves it."""
     return SchedulerMetrics(lambda: job_health(services.pool))
+
+
+@dataclass(frozen=True, slots=True)
+class JobState:
+    """A job as operators see it: its schedule, its next run, its latest run and health."""
+
+    job: Job
+    next_run: datetime | None
+    last_run: JobRun | None
+    health: JobHealth | None  # None: it never ran
+
+
+def job_states(services: Services, now: datetime) -> list[JobState]:
+    last = last_runs(services.pool)
+    health = {found.job_id: found for found in job_health(services.pool)}
+    return [
+        JobState(job, job.next_run(now), last.get(job.job_id), health.get(job.job_id))
+        for job in build_jobs(job_dependencies(services))
+    ]
+
+
+def failing_jobs(services: Services) -> list[str]:
+    """The jobs whose latest run that did not skip failed."""
+    return [found.job_id for found in job_health(services.pool) if found.failing]

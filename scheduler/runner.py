@@ -71,6 +71,14 @@ class Job:
             return str(int(now.timestamp() // self.every.total_seconds()))
         return now.astimezone(UTC).date().isoformat()
 
+    @property
+    def schedule(self) -> str:
+        """When it runs, in words: "every 60 s" or "daily at 02:45 UTC"."""
+        if self.every is not None:
+            return f"every {int(self.every.total_seconds())} s"
+        assert self.daily_at is not None
+        return "daily at {:02d}:{:02d} UTC".format(*self.daily_at)
+
     def next_run(self, now: datetime) -> datetime | None:
         fire: datetime | None = self.trigger().get_next_fire_time(now, now)
         return fire

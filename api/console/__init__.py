@@ -24,6 +24,7 @@ from payments.api.auth import PUBLIC, RateLimits
 from payments.api.console import (
     audit,
     dead_letters,
+    jobs,
     ledger,
     order,
     orders,
@@ -60,6 +61,7 @@ pages.PAGES[:] = [
     risk_reviews.PAGE,
     reconciliation.PAGE,
     audit.PAGE,
+    jobs.PAGE,
 ]
 HANDLERS: list[Any] = [
     *session.HANDLERS,
@@ -75,6 +77,7 @@ HANDLERS: list[Any] = [
     *reconciliation.HANDLERS,
     *reconciliation_run.HANDLERS,
     *audit.HANDLERS,
+    *jobs.HANDLERS,
 ]
 
 _TITLES = {

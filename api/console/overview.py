@@ -33,6 +33,7 @@ from payments.projections.reconciliation.exceptions import (
 )
 from payments.projections.views.order_status import OrderFilter
 from payments.projections.views.order_status_pg import OrderTotals
+from payments.runtime.scheduling import failing_jobs
 from payments.runtime.services import Services
 
 PAGE = Page.of("/console", "Overview", *Role)
@@ -166,6 +167,7 @@ def overview(caller: CallerDep, services: ServicesDep, as_of: Field = None) -> T
         projections=projection_states(services.application, services.pool)
         if present and role in MONEY
         else None,
+        failing_jobs=failing_jobs(services) if present and role in MONEY else None,
     )
 
 
