@@ -35,8 +35,13 @@ def module_services(admin_database_url: str) -> Iterator[Services]:
 
 @pytest.fixture(scope="session")
 def scratch_pool(database_url: str) -> Iterator[ConnectionPool]:
-    """A pool on the session database, for views built in scratch schemas."""
-    pool: ConnectionPool = ConnectionPool(database_url, min_size=1, max_size=4, open=True)
+    """A pool on the session database, for views built in scratch schemas. Of a fixed size,
+    every connection made before it is used: a pool that grows makes connections in a thread
+    of its own, and psycopg_pool draws their lifetimes' jitter from the `random` module, which
+    Hypothesis, drawing an example meanwhile, takes for a strategy using `random` (a warning,
+    once in a CI run)."""
+    pool: ConnectionPool = ConnectionPool(database_url, min_size=4, max_size=4, open=False)
+    pool.open(wait=True)
     try:
         yield pool
     finally:
