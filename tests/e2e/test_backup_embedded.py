@@ -29,3 +29,11 @@ def test_a_deployment_moves_to_a_new_data_directory_through_a_backup(
     done = run_payments("restore", str(archive), env=moved)  # not twice into one database
     assert done.returncode == 1
     assert "holds rows" in done.stderr.strip().splitlines()[-1]
+    older = {**embedded, "PAYMENTS_DATA_DIR": str(data_dir.with_name("pg16"))}
+    done = run_payments("restore", str(archive), env={**older, "PGSERVER_POSTGRES_VERSION": "16"})
+    assert done.returncode == 1  # an embedded PostgreSQL 16 cannot take a dump of 18
+    assert done.stderr.strip().splitlines()[-1] == (
+        f"Error: {archive} holds a PostgreSQL 18 database and this server runs PostgreSQL 16:"
+        " PostgreSQL restores only into a server at least as new (the embedded server,"
+        " PAYMENTS_DATABASE_URL unset, runs 16)"
+    )

@@ -8,6 +8,7 @@ import pytest
 
 from payments.runtime.backup import (
     BackupFailed,
+    archive_majors,
     bundled_programs,
     bundled_versions,
     libpq_arguments,
@@ -40,3 +41,14 @@ def test_the_password_travels_in_the_environment_not_on_the_command_line() -> No
     assert "s3cret" not in conninfo
     assert "port=5433" in conninfo
     assert env["PGPASSWORD"] == "s3cret"
+
+
+def test_the_versions_an_archive_was_dumped_from_and_by_are_read_from_its_listing() -> None:
+    listing = (
+        ";\n; Archive created at 2026-12-07 00:56:18 UTC\n;     Dump Version: 1.15-0\n"
+        ";     Dumped from database version: 15.20 (Debian 15.20-0+deb12u1)\n"
+        ";     Dumped by pg_dump version: 16.14\n;\n"
+    )
+    assert archive_majors(listing) == (15, 16)
+    with pytest.raises(BackupFailed, match="names no versions"):
+        archive_majors("; Archive created at 2026-12-07\n")
