@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+import psycopg
 from rich.console import Console
 
 from payments.cli.settings import load_settings, resolve_database_url
@@ -46,8 +47,11 @@ def restore_command(file: Path) -> None:
     click.echo(f"restored from {file}: {summary}")
     if settings.audit_key is None:
         return
-    with ConnectionPool(database_url, min_size=1, max_size=1) as pool:
-        signed = EventLogSeal(pool, settings.audit_key).signs_like_this_key()
+    try:
+        with ConnectionPool(database_url, min_size=1, max_size=1) as pool:
+            signed = EventLogSeal(pool, settings.audit_key).signs_like_this_key()
+    except psycopg.errors.UndefinedTable:  # a backup of a database no deployment ever used
+        return
     if not signed:
         click.echo(
             "warning: the restored seals were signed with another audit key, so every"

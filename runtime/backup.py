@@ -30,6 +30,7 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from payments.projections.event_store import event_count_and_last
+from payments.runtime.database import DatabaseUnavailable, redact
 
 
 class BackupFailed(RuntimeError):
@@ -89,6 +90,17 @@ def libpq_arguments(database_url: str) -> tuple[str, dict[str, str]]:
     return make_conninfo(**parts), env
 
 
+def _connect(database_url: str, *, autocommit: bool = False) -> psycopg.Connection[Any]:
+    """A connection, or DatabaseUnavailable saying why (a command then says it on one line)."""
+    try:
+        return psycopg.connect(database_url, autocommit=autocommit, connect_timeout=10)
+    except psycopg.OperationalError as error:
+        why = " ".join(str(error).split())
+        raise DatabaseUnavailable(
+            f"cannot reach PostgreSQL at {redact(database_url)}: {why}"
+        ) from None
+
+
 def _run(program: Path, arguments: list[str], env: dict[str, str]) -> str:
     """What the program printed; BackupFailed with its last error line if it failed."""
     done = subprocess.run(
@@ -121,8 +133,8 @@ def backup(database_url: str, out: Path) -> Summary:
         raise BackupFailed(f"cannot write {out}: {error.strerror or error}") from None
     os.close(descriptor)
     conninfo, env = libpq_arguments(database_url)
-    try:
-        with psycopg.connect(database_url) as conn:
+    try:  # the partial file goes in any case: linked to `out` when complete, else dropped
+        with _connect(database_url) as conn:
             conn.read_only = True
             conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
             with conn.transaction():
@@ -139,10 +151,12 @@ def backup(database_url: str, out: Path) -> Summary:
                 )  # fmt: skip
         with open(partial, "rb") as written:
             os.fsync(written.fileno())
-        os.replace(partial, out)
-    except BaseException:
+        try:
+            os.link(partial, out)  # unlike a rename, never over a file made meanwhile
+        except FileExistsError:
+            raise BackupFailed(f"{out} was made meanwhile: name a new file") from None
+    finally:
         partial.unlink(missing_ok=True)
-        raise
     return Summary(events, last, out.stat().st_size)
 
 
@@ -173,7 +187,7 @@ def restore(database_url: str, archive: Path) -> Summary:
          "--clean", "--if-exists", "--no-password", f"--dbname={conninfo}", str(archive)],
         env,
     )  # fmt: skip
-    with psycopg.connect(database_url) as conn:
+    with _connect(database_url) as conn:
         events, last = event_count_and_last(conn)
     return Summary(events, last, archive.stat().st_size)
 
@@ -181,7 +195,7 @@ def restore(database_url: str, archive: Path) -> Summary:
 def _alone_in_an_empty_database(database_url: str) -> int:
     """The server's major version, once no other session uses the database and none of its
     tables holds a row; BackupFailed otherwise."""
-    with psycopg.connect(database_url, autocommit=True) as conn:
+    with _connect(database_url, autocommit=True) as conn:
         database = conn.info.dbname
         others = conn.execute(
             "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"

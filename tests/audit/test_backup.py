@@ -22,6 +22,7 @@ from payments.projections.audit.verify import verify_projection
 from payments.projections.catalog import NAMES
 from payments.projections.source import ApplicationEventSource
 from payments.runtime.backup import BackupFailed, backup, nightly, restore
+from payments.runtime.database import DatabaseUnavailable
 from payments.runtime.scheduling import job_dependencies
 from payments.runtime.services import Services
 from payments.scheduler.jobs import job_by_id
@@ -126,6 +127,9 @@ def test_a_restore_refused_or_broken_off_writes_nothing(
     backup(services.database_url, archive)
     with pytest.raises(BackupFailed, match="exists: name a new file"):
         backup(services.database_url, archive)
+    with pytest.raises(DatabaseUnavailable, match='database "gone" does not exist'):
+        backup(make_conninfo(services.database_url, dbname="gone"), tmp_path / "gone.dump")
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["payments.dump"]  # no partial
     before = tables(services.database_url)
     with pytest.raises(BackupFailed, match=r"other session\(s\) use database"):
         restore(services.database_url, archive)  # a deployment's pool is connected
@@ -175,6 +179,13 @@ def test_the_commands_say_what_they_did_and_warn_of_another_audit_key(
         refused = cli(other_key, "restore", str(archive))
         assert refused.exit_code == 1
         assert refused.output.startswith("Error: database ")
+    with new_database(admin_database_url) as unused, new_database(admin_database_url) as into:
+        empty = tmp_path / "empty.dump"  # a database no deployment ever used: no seal table
+        done = cli({**env, "PAYMENTS_DATABASE_URL": unused}, "backup", str(empty))
+        assert done.exit_code == 0, done.output
+        done = cli({**env, "PAYMENTS_DATABASE_URL": into}, "restore", str(empty))
+        assert done.exit_code == 0, done.output
+        assert done.output.startswith(f"restored from {empty}: 0 event(s), up to position 0;")
 
 
 def test_the_nightly_job_writes_the_day_s_backup_then_keeps_only_the_newest(
@@ -191,7 +202,7 @@ def test_the_nightly_job_writes_the_day_s_backup_then_keeps_only_the_newest(
         make_history(services.application, 10, seed=2)
         job = job_by_id(job_dependencies(services), "database-backup")
         night = datetime(2026, 12, 7, 2, 45, tzinfo=UTC)
-        with pytest.raises(psycopg.OperationalError):  # a backup that fails removes nothing
+        with pytest.raises(DatabaseUnavailable):  # a backup that fails removes nothing
             nightly(make_conninfo(services.database_url, dbname="gone"), folder, night.date(), 3)
         assert len(list(folder.iterdir())) == 7
         run = run_job(services.pool, job, now=night)

@@ -45,3 +45,21 @@ def test_a_data_directory_the_embedded_server_cannot_use_is_refused_before_it_st
     assert last.startswith(f"Error: the embedded PostgreSQL cannot run in {data_dir}/pg: ")
     assert last.endswith("(set PAYMENTS_DATA_DIR to such a path)")
     assert not (data_dir / "pg").exists()
+
+
+def test_backup_and_restore_name_a_database_out_of_reach_on_one_line(
+    database_url: str, tmp_path: Path
+) -> None:
+    archive = tmp_path / "payments.dump"
+    here = {"PAYMENTS_DATABASE_URL": database_url, "PAYMENTS_DATA_DIR": str(tmp_path)}
+    made = run_payments("backup", str(archive), env=here)
+    assert made.returncode == 0, made.stderr
+    missing = make_conninfo(database_url, dbname="payments_no_such_database")
+    env = {"PAYMENTS_DATABASE_URL": missing, "PAYMENTS_DATA_DIR": str(tmp_path)}
+    for command, file in (("backup", tmp_path / "other.dump"), ("restore", archive)):
+        done = run_payments(command, str(file), env=env)
+        assert done.returncode == 1, done.stderr
+        assert "Traceback" not in done.stderr
+        last = done.stderr.strip().splitlines()[-1]
+        assert last.startswith("Error: cannot reach PostgreSQL at "), last
+        assert 'database "payments_no_such_database" does not exist' in last
