@@ -3,6 +3,7 @@ and back, embedded server or server URL alike (runtime/backup.py, docs/operation
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -10,7 +11,22 @@ import psycopg
 from rich.console import Console
 
 from payments.cli.settings import load_settings, resolve_database_url
-from payments.runtime.backup import BackupFailed, backup, restore
+from payments.runtime.backup import BackupFailed, Summary, backup, restore
+from payments.runtime.config import Settings
+
+
+def _carry(
+    doing: str, file: Path, action: Callable[[str, Path], Summary]
+) -> tuple[Settings, str, Summary]:
+    """Run `action` on this deployment's database and `file` under a status line; a
+    refusal ends the command on one line."""
+    settings = load_settings()
+    database_url = resolve_database_url(settings)
+    with Console(stderr=True).status(f"{doing} {file}"):
+        try:
+            return settings, database_url, action(database_url, file)
+        except BackupFailed as error:
+            raise click.ClickException(str(error)) from None
 
 
 @click.command("backup")
@@ -18,13 +34,7 @@ from payments.runtime.backup import BackupFailed, backup, restore
 def backup_command(file: Path) -> None:
     """Write the whole database to FILE (a new file), consistent as of one instant, while
     the deployment runs. Keep the secrets apart from it (docs/operations.md)."""
-    settings = load_settings()
-    database_url = resolve_database_url(settings)
-    with Console(stderr=True).status(f"pg_dump to {file}"):
-        try:
-            summary = backup(database_url, file)
-        except BackupFailed as error:
-            raise click.ClickException(str(error)) from None
+    _, _, summary = _carry("pg_dump to", file, backup)
     click.echo(f"backup written to {file}: {summary}")
 
 
@@ -37,13 +47,7 @@ def restore_command(file: Path) -> None:
 
     from payments.projections.audit.seal import EventLogSeal
 
-    settings = load_settings()
-    database_url = resolve_database_url(settings)
-    with Console(stderr=True).status(f"pg_restore from {file}"):
-        try:
-            summary = restore(database_url, file)
-        except BackupFailed as error:
-            raise click.ClickException(str(error)) from None
+    settings, database_url, summary = _carry("pg_restore from", file, restore)
     click.echo(f"restored from {file}: {summary}")
     if settings.audit_key is None:
         return
