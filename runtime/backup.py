@@ -30,7 +30,11 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from payments.projections.event_store import event_count_and_last
+from payments.projections.rebuild import RETIRED_PREFIX, SCRATCH_PREFIX
 from payments.runtime.database import DatabaseUnavailable, redact
+
+# A view's copy being rebuilt, or the one it replaced: not state, and dropped when done.
+TRANSIENT = [f"--exclude-schema={prefix}*" for prefix in (SCRATCH_PREFIX, RETIRED_PREFIX)]
 
 
 class BackupFailed(RuntimeError):
@@ -146,7 +150,7 @@ def backup(database_url: str, out: Path) -> Summary:
                 _run(
                     programs / "pg_dump",
                     ["--format=custom", f"--snapshot={row[0]}", "--no-password",
-                     f"--file={partial}", f"--dbname={conninfo}"],
+                     f"--file={partial}", f"--dbname={conninfo}", *TRANSIENT],
                     env,
                 )  # fmt: skip
         with open(partial, "rb") as written:
