@@ -17,9 +17,11 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 import subprocess
 import warnings
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -233,6 +235,31 @@ def _tables_with_rows(conn: psycopg.Connection[Any]) -> Iterator[str]:
         row = conn.execute(query).fetchone()
         if row and row[0]:
             yield f"{schema}.{name}"
+
+
+CHECK_PREFIX = "payments_restore_check_"
+
+
+@contextmanager
+def scratch_database(database_url: str) -> Iterator[str]:
+    """A new database beside the deployment's on its server (`payments_restore_check_<hex>`),
+    dropped afterwards: where `payments restore --check` restores a backup to check it."""
+    name = CHECK_PREFIX + secrets.token_hex(6)
+    with _connect(database_url, autocommit=True) as conn:
+        try:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        except psycopg.errors.InsufficientPrivilege:
+            raise BackupFailed(
+                f"checking a backup restores it into a new database beside this one, and"
+                f" {conn.info.user} may not create one (CREATEDB): restore it elsewhere"
+            ) from None
+    try:
+        yield make_conninfo(database_url, dbname=name)
+    finally:
+        with _connect(database_url, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                sql.Identifier(name)
+            ))  # fmt: skip
 
 
 NIGHTLY = re.compile(r"payments-(\d{4}-\d{2}-\d{2})\.dump")

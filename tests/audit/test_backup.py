@@ -22,7 +22,7 @@ from payments.projections.audit.verify import verify_projection
 from payments.projections.catalog import NAMES
 from payments.projections.rebuild import SCRATCH_PREFIX
 from payments.projections.source import ApplicationEventSource
-from payments.runtime.backup import BackupFailed, backup, nightly, restore
+from payments.runtime.backup import CHECK_PREFIX, BackupFailed, backup, nightly, restore
 from payments.runtime.database import DatabaseUnavailable
 from payments.runtime.scheduling import job_dependencies
 from payments.runtime.services import Services
@@ -239,3 +239,34 @@ def test_the_nightly_job_writes_the_day_s_backup_then_keeps_only_the_newest(
             "skipped",
             "PAYMENTS_BACKUP_DIR is not set: no nightly backup (docs/operations.md)",
         )
+
+
+def databases(admin_url: str) -> set[str]:
+    with psycopg.connect(admin_url) as conn:
+        return {name for (name,) in conn.execute("SELECT datname FROM pg_database").fetchall()}
+
+
+def test_a_restore_check_restores_beside_the_deployment_checks_the_seals_and_drops_it(
+    services: Services, admin_database_url: str, tmp_path: Path
+) -> None:
+    make_history(services.application, 20, seed=4)
+    EventLogSeal(services.pool, AUDIT_KEY).seal()
+    archive = tmp_path / "weekly.dump"
+    backup(services.database_url, archive)
+    place(services, "seller_after_backup", 500)  # the deployment goes on: the check ignores it
+    before = tables(services.database_url)
+    env = {
+        "PAYMENTS_DATA_DIR": str(tmp_path / "data"),
+        "PAYMENTS_DATABASE_URL": services.database_url,  # in use and full: not touched
+        "PAYMENTS_AUDIT_KEY": AUDIT_KEY,
+    }
+    done = cli(env, "restore", "--check", str(archive))
+    assert done.exit_code == 0, done.output
+    assert done.output.startswith(f"{archive} restores: ")
+    assert " seal(s) check; the scratch database is dropped" in done.output
+    broken = cli({**env, "PAYMENTS_AUDIT_KEY": "another-key"}, "restore", "--check", str(archive))
+    assert broken.exit_code == 1
+    assert "its sealed history does not check: BROKEN at position 1" in broken.output
+    assert "(or it was sealed with another audit key)" in broken.output
+    assert tables(services.database_url) == before
+    assert not [d for d in databases(admin_database_url) if d.startswith(CHECK_PREFIX)]

@@ -220,6 +220,7 @@ def test_the_readme_walkthrough_answers_as_the_readme_says(
     assert "OK: " in audit  # the seal checked
     assert "po_readme_1_a" in audit  # the replay and the export name the order
     assert re.search(r"backup written to payments-[\d-]+\.dump: \d+ event\(s\)", audit)
+    assert re.search(r"payments-[\d-]+\.dump restores: .* event\(s\) in 1 seal\(s\) check", audit)
     # Refunds: two accepted, one refused for asking more than is left; then settled.
     first, second, too_much = json_answers(refunded)
     assert (first["amount"], first["status"]) == ("5.00", "PENDING")
