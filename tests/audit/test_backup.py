@@ -5,6 +5,7 @@ counts, and a restore refused or broken off writes nothing."""
 from __future__ import annotations
 
 import threading
+import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -270,3 +271,27 @@ def test_a_restore_check_restores_beside_the_deployment_checks_the_seals_and_dro
     assert "(or it was sealed with another audit key)" in broken.output
     assert tables(services.database_url) == before
     assert not [d for d in databases(admin_database_url) if d.startswith(CHECK_PREFIX)]
+
+
+def test_a_restore_check_needs_a_user_who_may_create_a_database(
+    fresh_database_url: str, tmp_path: Path
+) -> None:
+    archive = tmp_path / "payments.dump"
+    backup(fresh_database_url, archive)
+    role = f"payments_no_createdb_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(fresh_database_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE ROLE {} LOGIN NOCREATEDB").format(sql.Identifier(role)))
+    try:
+        env = {
+            "PAYMENTS_DATA_DIR": str(tmp_path / "data"),
+            "PAYMENTS_DATABASE_URL": make_conninfo(fresh_database_url, user=role),
+        }
+        refused = cli(env, "restore", "--check", str(archive))
+        assert refused.exit_code == 1
+        assert refused.output.strip().splitlines()[-1] == (
+            "Error: checking a backup restores it into a new database beside this one, and"
+            f" {role} may not create one (CREATEDB): restore it elsewhere"
+        )
+    finally:
+        with psycopg.connect(fresh_database_url, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(role)))
