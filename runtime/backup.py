@@ -222,16 +222,19 @@ def _alone_in_an_empty_database(database_url: str) -> int:
         return conn.info.server_version // 10000
 
 
-def _tables_with_rows(conn: psycopg.Connection[Any]) -> Iterator[str]:
-    tables = conn.execute(
+def user_tables(conn: psycopg.Connection[Any]) -> list[tuple[str, str]]:
+    """(schema, name) of every table of the database outside PostgreSQL's own schemas."""
+    rows = conn.execute(
         "SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
         " WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema')"
         " AND n.nspname NOT LIKE 'pg\\_toast%' ORDER BY 1, 2"
     ).fetchall()
-    for schema, name in tables:
-        query = sql.SQL("SELECT EXISTS (SELECT FROM {}.{})").format(
-            sql.Identifier(schema), sql.Identifier(name)
-        )
+    return [(str(schema), str(name)) for schema, name in rows]
+
+
+def _tables_with_rows(conn: psycopg.Connection[Any]) -> Iterator[str]:
+    for schema, name in user_tables(conn):
+        query = sql.SQL("SELECT EXISTS (SELECT FROM {})").format(sql.Identifier(schema, name))
         row = conn.execute(query).fetchone()
         if row and row[0]:
             yield f"{schema}.{name}"

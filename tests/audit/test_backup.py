@@ -60,6 +60,11 @@ def positions(url: str) -> list[int]:
     return [int(position) for (position,) in rows]
 
 
+def sealed_history(services: Services, orders: int, seed: int) -> None:
+    make_history(services.application, orders, seed=seed)
+    assert EventLogSeal(services.pool, AUDIT_KEY).seal() is not None
+
+
 def cli(env: dict[str, str], *args: str) -> Any:
     return CliRunner().invoke(main, list(args), env=env)
 
@@ -165,8 +170,7 @@ def test_a_restore_refused_or_broken_off_writes_nothing(
 def test_the_commands_say_what_they_did_and_warn_of_another_audit_key(
     services: Services, admin_database_url: str, tmp_path: Path
 ) -> None:
-    make_history(services.application, 10, seed=1)
-    EventLogSeal(services.pool, AUDIT_KEY).seal()
+    sealed_history(services, 10, seed=1)
     archive = tmp_path / "nightly.dump"
     env = {"PAYMENTS_DATA_DIR": str(tmp_path / "data"), "PAYMENTS_AUDIT_KEY": AUDIT_KEY}
     done = cli({**env, "PAYMENTS_DATABASE_URL": services.database_url}, "backup", str(archive))
@@ -250,8 +254,7 @@ def databases(admin_url: str) -> set[str]:
 def test_a_restore_check_restores_beside_the_deployment_checks_the_seals_and_drops_it(
     services: Services, admin_database_url: str, tmp_path: Path
 ) -> None:
-    make_history(services.application, 20, seed=4)
-    EventLogSeal(services.pool, AUDIT_KEY).seal()
+    sealed_history(services, 20, seed=4)
     archive = tmp_path / "weekly.dump"
     backup(services.database_url, archive)
     place(services, "seller_after_backup", 500)  # the deployment goes on: the check ignores it

@@ -8,6 +8,7 @@ import pytest
 from litestar.testing import TestClient
 from psycopg import sql
 
+from payments.runtime.backup import user_tables
 from payments.runtime.logs import JsonLinesFormatter
 from payments.runtime.services import Services
 from tests.integration.helpers import checkout_body, new_key
@@ -20,15 +21,8 @@ def dump_database_text(services: Services) -> str:
     """Every row of every table in our database, as text (events decoded from bytea too)."""
     chunks: list[str] = []
     with services.pool.connection() as conn:
-        tables = conn.execute(
-            "SELECT table_schema, table_name FROM information_schema.tables "
-            "WHERE table_schema NOT IN ('pg_catalog', 'information_schema') "
-            "AND table_type = 'BASE TABLE'"
-        ).fetchall()
-        for schema, table in tables:
-            query = sql.SQL("SELECT t::text FROM {}.{} AS t").format(
-                sql.Identifier(schema), sql.Identifier(table)
-            )
+        for table in user_tables(conn):
+            query = sql.SQL("SELECT t::text FROM {} AS t").format(sql.Identifier(*table))
             chunks.extend(row[0] for row in conn.execute(query))
         chunks.extend(
             bytes(row[0]).decode("utf-8", "replace")
