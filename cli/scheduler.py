@@ -40,36 +40,44 @@ def scheduler(ctx: click.Context) -> None:
 
 @scheduler.command("jobs")
 def list_jobs() -> None:
-    """Each job with its schedule, next run time and last result."""
+    """Each job with its schedule, next run time, last result and last success; exit 1 when
+    a job fails now (its latest run that did not skip failed)."""
     from rich.console import Console
     from rich.table import Table
 
-    from payments.runtime.scheduling import job_dependencies
+    from payments.runtime.scheduling import job_states
     from payments.runtime.services import build_services
-    from payments.scheduler.jobs import build_jobs
-    from payments.scheduler.runner import last_runs
+
+    def when(instant: datetime | None) -> str:
+        return instant.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S") if instant else "never"
 
     settings = load_settings()
     configure_logging("WARNING")
     services = build_services(settings, resolve_database_url(settings))
     try:
-        now = datetime.now(UTC)
-        last = last_runs(services.pool)
-        table = Table("job", "schedule", "next run (UTC)", "last run", "result", "detail")
-        for job in build_jobs(job_dependencies(services)):
-            run = last.get(job.job_id)
-            next_run = job.next_run(now)
-            table.add_row(
-                job.job_id,
-                job.schedule,
-                next_run.strftime("%Y-%m-%d %H:%M:%S") if next_run else "-",
-                run.started_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S") if run else "never",
-                run.outcome if run else "-",
-                run.detail if run else "",
-            )
-        Console(width=200).print(table)
+        states = job_states(services, datetime.now(UTC))
     finally:
         services.close()
+    table = Table(
+        "job", "schedule", "next run (UTC)", "last run", "result", "last success", "detail"
+    )
+    for state in states:
+        run, failing = state.last_run, state.health is not None and state.health.failing
+        table.add_row(
+            state.job.job_id,
+            state.job.schedule,
+            when(state.next_run),
+            when(run.started_at if run else None),
+            (run.outcome if run else "-")
+            + (" (failing)" if failing and run and run.outcome != "failed" else ""),
+            when(state.health.last_success if state.health else None),
+            run.detail if run else "",
+            style="red" if failing else None,
+        )
+    Console(width=200).print(table)
+    names = [s.job.job_id for s in states if s.health is not None and s.health.failing]
+    if names:
+        raise click.ClickException(f"failing now: {', '.join(names)}")
 
 
 @scheduler.command("run")

@@ -10,7 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 
+from payments.cli.main import main
 from payments.domain.api_key import Role
 from payments.runtime.scheduling import job_dependencies
 from payments.scheduler.jobs import build_jobs, job_by_id
@@ -96,3 +98,11 @@ def test_the_json_list_says_the_same_to_the_same_roles(console: Console) -> None
         assert stack.http.get("/scheduler/jobs", headers=headers).status_code == status
     seller = {"authorization": f"Bearer {console.key(Role.SELLER, 'seller_x')}"}
     assert stack.http.get("/scheduler/jobs", headers=seller).status_code == 403
+
+
+def test_the_command_line_lists_the_same_and_exits_1_while_a_job_fails(console: Console) -> None:
+    result = CliRunner().invoke(main, ["scheduler", "jobs"], env=console.stack.env)
+    assert result.exit_code == 1, result.output
+    assert result.output.strip().splitlines()[-1] == "Error: failing now: database-backup"
+    assert "last success" in result.output
+    assert "NotADirectoryError" in result.output
