@@ -72,7 +72,8 @@ def restore_command(file: Path, check: bool) -> None:
 
 
 def _seals_of(database_url: str, audit_key: str) -> str:
-    """ "none" (no seal table: no deployment used the database), "this" key's or "other"."""
+    """Who signed the database's seals: "this" key, an "other", or "none" (no seal table:
+    no deployment ever used the database)."""
     try:
         with ConnectionPool(database_url, min_size=1, max_size=1) as pool:
             signed = EventLogSeal(pool, audit_key).signs_like_this_key()
