@@ -107,6 +107,15 @@ def _connect(database_url: str, *, autocommit: bool = False) -> psycopg.Connecti
         ) from None
 
 
+@contextmanager
+def _refusals() -> Iterator[None]:
+    """What PostgreSQL refuses (a table this user may not read, say) as a BackupFailed."""
+    try:
+        yield
+    except psycopg.Error as error:
+        raise BackupFailed(f"PostgreSQL refused: {' '.join(str(error).split())}") from None
+
+
 def _run(program: Path, arguments: list[str], env: dict[str, str]) -> str:
     """What the program printed; BackupFailed with its last error line if it failed."""
     done = subprocess.run(
@@ -140,7 +149,7 @@ def backup(database_url: str, out: Path) -> Summary:
     os.close(descriptor)
     conninfo, env = libpq_arguments(database_url)
     try:  # the partial file goes in any case: linked to `out` when complete, else dropped
-        with _connect(database_url) as conn:
+        with _connect(database_url) as conn, _refusals():
             conn.read_only = True
             conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
             with conn.transaction():
@@ -179,7 +188,8 @@ def restore(database_url: str, archive: Path) -> Summary:
         dumped_from, dumped_by = archive_majors(listing)
     except BackupFailed as error:
         raise BackupFailed(f"{archive} is not a backup `payments backup` wrote: {error}") from None
-    server = _alone_in_an_empty_database(database_url)
+    with _refusals():
+        server = _alone_in_an_empty_database(database_url)
     if dumped_from > server:
         raise BackupFailed(
             f"{archive} holds a PostgreSQL {dumped_from} database and this server runs"

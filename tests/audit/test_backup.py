@@ -298,3 +298,26 @@ def test_a_restore_check_needs_a_user_who_may_create_a_database(
     finally:
         with psycopg.connect(fresh_database_url, autocommit=True) as conn:
             conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(role)))
+
+
+def test_a_user_who_may_not_read_the_tables_is_refused_on_one_line_and_nothing_is_written(
+    services: Services, tmp_path: Path
+) -> None:
+    make_history(services.application, 5, seed=6)
+    role = f"payments_reads_nothing_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(services.database_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(role)))
+    try:
+        env = {
+            "PAYMENTS_DATA_DIR": str(tmp_path / "data"),
+            "PAYMENTS_DATABASE_URL": make_conninfo(services.database_url, user=role),
+        }
+        refused = cli(env, "backup", str(tmp_path / "payments.dump"))
+        assert refused.exit_code == 1
+        assert refused.output.strip().splitlines()[-1] == (
+            "Error: PostgreSQL refused: permission denied for table payments_events"
+        )
+        assert sorted(path.name for path in tmp_path.iterdir()) == ["data"]  # no file, no partial
+    finally:
+        with psycopg.connect(services.database_url, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(role)))
