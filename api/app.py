@@ -49,6 +49,10 @@ from payments.api.routes.risk import RiskController
 from payments.api.routes.scheduler import SchedulerController
 from payments.api.routes.sellers import SellersController
 from payments.api.routes.wallets import WalletsController
+from payments.api.routes.webhook_endpoints import (
+    WebhookDeliveriesController,
+    WebhookEndpointsController,
+)
 from payments.api.routes.webhooks import WebhooksController
 from payments.api.schemas import HealthResponse
 from payments.api.security_headers import security_headers_middleware
@@ -163,6 +167,8 @@ def create_app(services: Services, *, tls: bool = False) -> Litestar:
             OrderHistoryController,
             AuditController,
             WebhooksController,
+            WebhookEndpointsController,
+            WebhookDeliveriesController,
             DeadLettersController,
             SchedulerController,
             ReconciliationsController,

@@ -18,6 +18,7 @@ from payments.domain.errors import (
     DomainError,
     IllegalTransition,
     InvalidCommand,
+    NotConfigured,
     NotFound,
     OrderNotRefundable,
     PaymentOrderConflict,
@@ -296,6 +297,7 @@ DOMAIN_PROBLEMS: tuple[
      _on("seller_account")),
     (SellerConflict, 409, "seller-conflict", "Seller registered already",
      _on("seller_account", "registered already")),
+    (NotConfigured, 409, "not-configured", "Not configured in this deployment", None),
     (NotFound, 404, "not-found", "Not found", None),
     (IllegalTransition, 409, "illegal-transition", "Not allowed now", None),
 )  # fmt: skip

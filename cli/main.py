@@ -186,23 +186,27 @@ def api_process(
 
 @main.command()
 def worker() -> None:
-    """Run the payment executor alone: follow new orders, charge them at PAYMENTS_PSP_URL."""
+    """Run the payment executor alone: follow new orders, charge them at PAYMENTS_PSP_URL;
+    and send webhooks to merchants' endpoints."""
     import signal
+    import threading
 
-    from payments.runtime.roles import build_executor
+    from payments.runtime.roles import executor_role
     from payments.runtime.services import build_services
 
     settings = load_settings()
     configure_logging(settings.log_level)
     services = build_services(settings, resolve_database_url(settings))
-    executor = build_executor(services)
-    signal.signal(signal.SIGTERM, lambda *_: executor.stop())
+    role = executor_role(services)
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    role.start()
     try:
-        executor.run_forever()
+        stopping.wait()
     except KeyboardInterrupt:
-        executor.stop()
+        pass
     finally:
-        executor.close()
+        role.stop()
         services.close()
 
 

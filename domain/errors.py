@@ -70,6 +70,10 @@ def found(aggregate: T | None, name: str) -> T:
     return aggregate
 
 
+class NotConfigured(DomainError):
+    """The deployment lacks a setting this command needs; the message names it."""
+
+
 class PayoutConflict(ContentConflict):
     """A payout_id that already exists with other content (seller, amount)."""
 

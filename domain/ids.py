@@ -28,3 +28,4 @@ dispute_uuid = _uuid_of("dispute")
 refund_uuid = _uuid_of("refund")
 seller_uuid = _uuid_of("seller")
 reconciliation_run_uuid = _uuid_of("reconciliation_run")  # of the file's SHA-256: one run a file
+webhook_endpoint_uuid = _uuid_of("webhook_endpoint")

@@ -9,8 +9,9 @@ from eventsourcing.application import Application
 from psycopg_pool import ConnectionPool
 
 from payments.projections import status
-from payments.projections.followers import execution_queue
+from payments.projections.followers import execution_queue, webhook_deliveries
 from payments.projections.followers.execution_feed import ExecutionFeed
+from payments.projections.followers.notification_feed import NotificationFeed
 from payments.projections.followers.release_feed import ReleaseFeed
 from payments.projections.followers.risk_feed import RiskFeed
 from payments.projections.followers.wallet_feed import WalletFeed
@@ -22,6 +23,7 @@ from payments.projections.views.order_status_pg import PostgresOrderStatusView
 from payments.projections.views.payouts import PayoutsView
 from payments.projections.views.sellers import SellersView
 from payments.projections.views.wallets_pg import PostgresWallets
+from payments.projections.views.webhook_endpoints import WebhookEndpointsView
 
 VIEW_CLASSES: dict[str, type[PostgresView]] = {
     PostgresOrderStatusView.name: PostgresOrderStatusView,
@@ -31,6 +33,7 @@ VIEW_CLASSES: dict[str, type[PostgresView]] = {
     AuditActionsView.name: AuditActionsView,
     SellersView.name: SellersView,
     PayoutsView.name: PayoutsView,
+    WebhookEndpointsView.name: WebhookEndpointsView,
 }
 NAMES: tuple[str, ...] = tuple(VIEW_CLASSES)
 
@@ -40,6 +43,7 @@ FOLLOWER_CLASSES: tuple[type[PostgresView], ...] = (
     ReleaseFeed,
     WalletFeed,
     RiskFeed,
+    NotificationFeed,
 )
 
 # Every table of the projections and followers, live (unqualified) and idempotent, plus
@@ -49,6 +53,7 @@ SCHEMA: list[str] = [
     *(statement for cls in VIEW_CLASSES.values() for statement in cls.ddl(None)),
     *execution_queue.SCHEMA,
     *(statement for cls in FOLLOWER_CLASSES for statement in cls.ddl(None)),
+    *webhook_deliveries.SCHEMA,
     "DROP TABLE IF EXISTS executor_tracking",
 ]
 

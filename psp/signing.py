@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Sequence
 
 SIGNATURE_HEADER = "PSP-Signature"
 SIGNATURE_SCHEME = "v1"
@@ -82,3 +83,12 @@ def verify_signature(
         matched |= hmac.compare_digest(expected, candidate.encode("ascii", "replace"))
     if not matched:
         raise SignatureMismatchError("no signature matches the body")
+
+
+def sign_with_each(secrets: Sequence[str], body: bytes, timestamp: int) -> str:
+    """One header signing `body` under each secret (a v1 entry each): the receiver accepts it
+    with whichever of them it holds, as verify_signature does, so a secret can be rotated."""
+    entries = ",".join(
+        f"{SIGNATURE_SCHEME}={_expected_signature(secret, body, timestamp)}" for secret in secrets
+    )
+    return f"t={timestamp},{entries}"

@@ -45,6 +45,17 @@ class ExecutorSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class DeliverySettings:
+    """How webhook deliveries to merchants' endpoints are sent and retried (ADR 0027)."""
+
+    max_attempts: int = 16
+    backoff_base_s: float = 10.0
+    backoff_cap_s: float = 6 * 3600.0
+    timeout_s: float = 10.0
+    concurrency: int = 8
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     database_url: str | None
     data_dir: Path
@@ -86,6 +97,7 @@ class Settings:
     risk_rules: RiskRules = NO_RULES  # PAYMENTS_RISK_RULES, docs/risk.md
     backup_dir: Path | None = None  # the nightly backup's folder; None: no nightly backup
     backups_kept: int = 7  # the newest nightly backups kept there
+    delivery: DeliverySettings = DeliverySettings()  # webhooks to merchants' endpoints
 
     @property
     def checkout_policy(self) -> CheckoutPolicy:
@@ -171,6 +183,15 @@ class Settings:
             privacy_key_cache_s=_float(env, "PAYMENTS_PRIVACY_KEY_CACHE_S", 60.0, 0, 3600),
             backup_dir=_folder(env, "PAYMENTS_BACKUP_DIR"),
             backups_kept=_int(env, "PAYMENTS_BACKUPS_KEPT", 7, 1, 3650),
+            delivery=DeliverySettings(
+                max_attempts=_int(env, "PAYMENTS_DELIVERY_MAX_ATTEMPTS", 16, 1, 100),
+                backoff_base_s=_float(env, "PAYMENTS_DELIVERY_BACKOFF_BASE_S", 10.0, 0.001, 86400),
+                backoff_cap_s=_float(
+                    env, "PAYMENTS_DELIVERY_BACKOFF_CAP_S", 21600.0, 0.001, 604800
+                ),
+                timeout_s=_float(env, "PAYMENTS_DELIVERY_TIMEOUT_S", 10.0, 0.1, 60),
+                concurrency=_int(env, "PAYMENTS_DELIVERY_CONCURRENCY", 8, 1, 128),
+            ),
             commission=_commission(env, currency),
             refund_commission=RefundCommissionPolicy(
                 _choice(env, "PAYMENTS_REFUND_COMMISSION", ("keep", "return"))

@@ -63,20 +63,32 @@ def build_executor(services: Services) -> PaymentExecutor:
         feeder,
         client,
         config,
-        followers=[*services.money_followers(), services.risk_feed],
+        followers=[*services.money_followers(), services.risk_feed, services.webhooks.feed],
     )
 
 
 def executor_role(services: Services) -> Role:
+    """The executor and, beside it, the sender of webhooks to merchants (ADR 0027)."""
     executor = build_executor(services)
-    thread = threading.Thread(target=executor.run_forever, name="executor", daemon=True)
+    sender = services.webhooks.sender()
+    threads = [
+        threading.Thread(target=executor.run_forever, name="executor", daemon=True),
+        threading.Thread(target=sender.run_forever, name="webhook-sender", daemon=True),
+    ]
+
+    def start() -> None:
+        for thread in threads:
+            thread.start()
 
     def stop() -> None:
         executor.stop()
-        thread.join(timeout=30)
+        sender.stop()
+        for thread in threads:
+            thread.join(timeout=30)
         executor.close()
+        sender.close()
 
-    return Role("executor", thread.start, stop)
+    return Role("executor", start, stop)
 
 
 class SandboxProcess:

@@ -9,6 +9,7 @@ sandbox, and plain HTTP unless a TLS-terminating proxy is declared.
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import os
 import secrets
@@ -113,3 +114,12 @@ def console_secret(settings: Settings, purpose: str) -> bytes:
         return secrets.token_bytes(32)
     derive = HKDF(hashes.SHA256(), 32, salt=None, info=f"payments console {purpose}".encode())
     return derive.derive(settings.audit_key.encode())
+
+
+def endpoint_secret(audit_key: str, endpoint_id: str, generation: int) -> str:
+    """The signing secret of a webhook endpoint's `generation` (ADR 0027): derived (HKDF-SHA256)
+    from the audit key, so no secret is stored, and every process of the deployment signs
+    alike. Shown to the merchant when the endpoint is made or its secret rotated."""
+    info = f"payments webhook endpoint {endpoint_id} {generation}".encode()
+    derived = HKDF(hashes.SHA256(), 32, salt=None, info=info).derive(audit_key.encode())
+    return "whsec_" + base64.urlsafe_b64encode(derived).rstrip(b"=").decode()

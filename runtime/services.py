@@ -41,6 +41,7 @@ from payments.runtime.config import Settings
 from payments.runtime.database import apply_schema, eventsourcing_env, open_pool, sessions_in_utc
 from payments.runtime.keys import KeyRing, NewKey, new_key
 from payments.runtime.seller_cache import SellerCache
+from payments.runtime.webhooks import Webhooks
 from payments.scheduler import runner as scheduler_jobs
 
 RELEASE_PAGE = 1000  # orders released together by the funds-release job
@@ -189,6 +190,11 @@ class Services:
         """Keeps the execution queue in step with the log (the executor's loop runs it)."""
         view = ExecutionFeed(self.pool, self.application, first_requery_delay=first_requery_delay)
         return Follower(view, ApplicationEventSource(self.application))
+
+    @cached_property
+    def webhooks(self) -> Webhooks:
+        """Webhook endpoints of merchants, their deliveries and sender (ADR 0027)."""
+        return Webhooks(self.settings, self.application, self.pool)
 
     @cached_property
     def erasures(self) -> ErasureCommands:

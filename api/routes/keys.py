@@ -24,7 +24,7 @@ KeyId = Annotated[
         pattern=r"^[a-z2-7]{12}$", min_length=12, max_length=12, description="A key's id"
     ),
 ]
-_GRACE = re.compile(r"^(\d{1,7})([smhd])$")
+DURATION = re.compile(r"^(\d{1,7})([smhd])$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
@@ -56,7 +56,7 @@ def state_seller_key_rule(schema: Schema) -> None:
 
 
 class RotateKeyRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    grace: Annotated[str, msgspec.Meta(pattern=_GRACE.pattern)] = "24h"
+    grace: Annotated[str, msgspec.Meta(pattern=DURATION.pattern)] = "24h"
 
 
 class RevokeKeyRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -89,10 +89,11 @@ class KeyList(msgspec.Struct, frozen=True):
     keys: list[KeyView]
 
 
-def _grace(text: str) -> timedelta:
-    match = _GRACE.fullmatch(text)
+def duration(text: str, field: str = "grace") -> timedelta:
+    """`24h`, `30m`, `7d`, `0s`: a duration as the Structs' DURATION pattern admits it."""
+    match = DURATION.fullmatch(text)
     if match is None:  # the Struct's pattern has refused it already
-        raise ProblemError(422, "validation", "The request is not valid", "grace: e.g. 24h")
+        raise ProblemError(422, "validation", "The request is not valid", f"{field}: e.g. 24h")
     return timedelta(seconds=int(match.group(1)) * _UNITS[match.group(2)])
 
 
@@ -167,7 +168,7 @@ class KeysController(Controller):
         caller: CallerDep,
         data: JSONBody[RotateKeyRequest | None] = None,
     ) -> Response[NewKeyResponse]:
-        grace = _grace((data or RotateKeyRequest()).grace)
+        grace = duration((data or RotateKeyRequest()).grace)
         key, role = services.rotate_key(key_id, grace, by=caller.key_id)
         old = services.key_commands.get(key_id)
         body = NewKeyResponse(key.text, key.key_id, role.value, old.seller_account, key_id)

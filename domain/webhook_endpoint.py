@@ -1,0 +1,234 @@
+"""WebhookEndpoint: where the merchant wants to hear what happened (ADR 0027).
+
+A merchant registers an HTTPS URL and the event types it wants (`payment_order.succeeded`,
+`refund.failed`, ...); from then on every such event of the log is delivered to it, signed,
+at least once, retried with backoff until it answers 2xx or the attempts run out. The
+aggregate keeps the URL, the types and the secret's generation, never the secret: the secret
+is derived from the deployment's key, the endpoint id and the generation (runtime/secrets.py),
+so rotating it is an event and nothing secret is ever stored in the log.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate, event
+
+from payments.domain.checkout import Checkout
+from payments.domain.dispute import Dispute
+from payments.domain.errors import FieldError, IllegalTransition, InvalidCommand
+from payments.domain.execution import full_jitter_delay
+from payments.domain.ids import webhook_endpoint_uuid
+from payments.domain.payment_order import PaymentOrder
+from payments.domain.payout import Payout
+from payments.domain.reasons import require_reason
+from payments.domain.refund import Refund
+from payments.domain.seller import Seller
+
+# The public name of each event a merchant may subscribe to, and the stored event it follows.
+# Names are part of the public contract: add new ones, never rename one.
+EVENT_TYPES: dict[str, type[Any]] = {
+    "payment_order.succeeded": PaymentOrder.Succeeded,
+    "payment_order.failed": PaymentOrder.Failed,
+    "checkout.completed": Checkout.PaymentDone,
+    "refund.succeeded": Refund.Succeeded,
+    "refund.failed": Refund.Failed,
+    "dispute.opened": Dispute.Opened,
+    "dispute.reopened": Dispute.Reopened,
+    "dispute.won": Dispute.Won,
+    "dispute.lost": Dispute.Lost,
+    "payout.paid": Payout.Paid,
+    "payout.failed": Payout.Failed,
+    "payout.returned": Payout.Returned,
+    "seller.kyc_decided": Seller.KycDecided,
+}
+TYPE_OF_TOPIC: dict[str, str] = {str(cls.TOPIC): name for name, cls in EVENT_TYPES.items()}
+
+MAX_URL_LENGTH = 2048
+MAX_DESCRIPTION_LENGTH = 200
+
+
+def url_errors(url: str, *, allow_http: bool) -> list[str]:
+    """What is wrong with `url` as a webhook endpoint (empty: nothing).
+
+    HTTPS only, unless the deployment allows plain HTTP (sandbox mode, for a receiver on the
+    developer's machine); a host, no user name or password (they would end up in logs), no
+    fragment, no address that can never be reached from outside (0.0.0.0, multicast).
+    Whether a name resolves to a private address is checked when delivering, in production
+    mode (runtime/webhook_sender.py): a name can change its address after this check."""
+    if len(url) > MAX_URL_LENGTH:
+        return [f"must be at most {MAX_URL_LENGTH} characters"]
+    if any(ord(c) <= 32 or ord(c) == 127 for c in url):
+        return ["must not contain spaces or control characters"]
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as error:
+        return [f"is not a URL: {error}"]
+    problems = []
+    if parts.scheme not in ("https", "http"):
+        problems.append("must start with https://")
+    elif parts.scheme == "http" and not allow_http:
+        problems.append("must use https:// (plain http is refused in production mode)")
+    if not parts.hostname:
+        problems.append("must name a host")
+    if parts.username is not None or parts.password is not None:
+        problems.append("must not carry a user name or password")
+    if parts.fragment or url.endswith("#"):
+        problems.append("must not have a #fragment")
+    if port == 0:
+        problems.append("must not name port 0")
+    if parts.hostname:
+        try:
+            address = ipaddress.ip_address(parts.hostname)
+        except ValueError:
+            address = None
+        if address is not None and (address.is_unspecified or address.is_multicast):
+            problems.append("must name an address that can be reached")
+    return problems
+
+
+def type_errors(event_types: list[str]) -> list[str]:
+    if not event_types:
+        return ["must name at least one event type"]
+    unknown = sorted(set(event_types) - set(EVENT_TYPES))
+    if unknown:
+        return [f"unknown event type(s): {', '.join(unknown)}; known: {', '.join(EVENT_TYPES)}"]
+    if len(set(event_types)) != len(event_types):
+        return ["must not name an event type twice"]
+    return []
+
+
+class WebhookEndpoint(Aggregate):
+    TOPIC = "payments.WebhookEndpoint"
+
+    class Created(Aggregate.Created):
+        TOPIC = "payments.WebhookEndpoint.Created.v1"
+        endpoint_id: str
+        url: str
+        event_types: list[str]
+        description: str
+        created_by: str  # the API key id
+
+    class SecretRotated(Aggregate.Event):
+        """A new secret (generation + 1); the previous one still signs until `previous_until`."""
+
+        TOPIC = "payments.WebhookEndpoint.SecretRotated.v1"
+        generation: int
+        previous_until: datetime
+        rotated_by: str
+
+    class Disabled(Aggregate.Event):
+        TOPIC = "payments.WebhookEndpoint.Disabled.v1"
+        reason: str
+        disabled_by: str
+
+    @staticmethod
+    def create_id(endpoint_id: str) -> UUID:
+        return webhook_endpoint_uuid(endpoint_id)
+
+    @classmethod
+    def register(
+        cls,
+        endpoint_id: str,
+        url: str,
+        event_types: list[str],
+        description: str,
+        created_by: str,
+        *,
+        allow_http: bool,
+    ) -> WebhookEndpoint:
+        errors = [FieldError("url", m) for m in url_errors(url, allow_http=allow_http)]
+        errors += [FieldError("event_types", m) for m in type_errors(event_types)]
+        if len(description) > MAX_DESCRIPTION_LENGTH or any(
+            ord(c) < 32 or 127 <= ord(c) < 160 for c in description
+        ):
+            errors.append(
+                FieldError(
+                    "description",
+                    f"must be at most {MAX_DESCRIPTION_LENGTH} printable characters",
+                )
+            )
+        if errors:
+            raise InvalidCommand(errors)
+        return cls(
+            endpoint_id=endpoint_id,
+            url=url,
+            event_types=sorted(event_types),
+            description=description,
+            created_by=created_by,
+        )
+
+    @event(Created)
+    def __init__(
+        self, endpoint_id: str, url: str, event_types: list[str], description: str, created_by: str
+    ) -> None:
+        self.endpoint_id = endpoint_id
+        self.url = url
+        self.event_types = list(event_types)
+        self.description = description
+        self.created_by = created_by
+        self.generation = 1
+        self.previous_until: datetime | None = None
+        self.disabled = False
+        self.disabled_reason: str | None = None
+
+    def rotate_secret(self, previous_until: datetime, by: str) -> int:
+        """The next secret; the current one keeps signing until `previous_until`."""
+        if self.disabled:
+            raise IllegalTransition("disabled", "secret rotated")
+        self._secret_rotated(generation=self.generation + 1, previous_until=previous_until,
+                             rotated_by=by)  # fmt: skip
+        return self.generation
+
+    def disable(self, reason: str, by: str) -> None:
+        """No delivery from now on; what was waiting is cancelled. Final: create another."""
+        require_reason(reason)
+        if self.disabled:
+            raise IllegalTransition("disabled", "disabled")
+        self._disabled(reason=reason, disabled_by=by)
+
+    @event(SecretRotated)
+    def _secret_rotated(self, generation: int, previous_until: datetime, rotated_by: str) -> None:
+        self.generation = generation
+        self.previous_until = previous_until
+
+    @event(Disabled)
+    def _disabled(self, reason: str, disabled_by: str) -> None:
+        self.disabled = True
+        self.disabled_reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryPolicy:
+    """How patiently a delivery is tried again: exponential backoff with full jitter, the
+    schedule of the executor's retries (ADR 0004), over hours rather than seconds: a
+    merchant's endpoint may be down for a deploy or a night."""
+
+    max_attempts: int = 16
+    backoff_base_s: float = 10.0
+    backoff_cap_s: float = 6 * 3600.0
+
+    def next_attempt_in(self, attempts: int, rng: random.Random) -> timedelta | None:
+        """After `attempts` failed attempts: the wait before the next one, or None when the
+        delivery has failed for good (an operator may still redeliver it)."""
+        if attempts >= self.max_attempts:
+            return None
+        delay = full_jitter_delay(attempts, self.backoff_base_s, self.backoff_cap_s, rng)
+        return timedelta(seconds=delay)
+
+
+def signing_generations(
+    generation: int, previous_until: datetime | None, now: datetime
+) -> tuple[int, ...]:
+    """The generations of the secrets a delivery sent at `now` is signed with: the current
+    one, and the one before it while the rotation's overlap lasts."""
+    if previous_until is not None and now < previous_until and generation > 1:
+        return (generation, generation - 1)
+    return (generation,)

@@ -1,0 +1,121 @@
+"""The notification feed: each event a webhook endpoint subscribed to becomes a delivery.
+
+It follows the endpoints' own events and the events merchants may subscribe to
+(domain/webhook_endpoint.EVENT_TYPES) in log order, in one transaction with its position:
+an endpoint hears every event of its types recorded after it was created and before it was
+disabled, exactly once as a row (webhook_deliveries), whatever crashes. Which endpoints want
+what is its own table (`webhook_subscriptions`), moved by the same batches, never a view
+that could be ahead of or behind it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+from uuid import UUID
+
+from payments.domain.webhook_endpoint import TYPE_OF_TOPIC, WebhookEndpoint
+from payments.projections.core import TrackedEvent
+from payments.projections.event_store import load_created
+from payments.projections.followers.follower import FeedView
+from payments.projections.followers.webhook_deliveries import (
+    NewDelivery,
+    cancel_pending,
+    insert_deliveries,
+)
+from payments.projections.followers.webhook_events import body_of, delivery_id_of, event_id_of
+from payments.projections.pg import Connection, qualify, tracking_ddl
+
+ENDPOINT_TOPICS = frozenset(
+    str(cls.TOPIC)
+    for cls in (WebhookEndpoint.Created, WebhookEndpoint.SecretRotated, WebhookEndpoint.Disabled)
+)
+
+
+class NotificationFeed(FeedView):
+    name = "notification_feed"
+    topics: frozenset[str] | None = ENDPOINT_TOPICS | frozenset(TYPE_OF_TOPIC)
+    tables = ("webhook_subscriptions", "notification_feed_tracking")
+
+    @classmethod
+    def ddl(cls, schema: str | None) -> list[str]:
+        return [
+            f"""
+            CREATE TABLE IF NOT EXISTS {qualify(schema, "webhook_subscriptions")} (
+                endpoint_uuid uuid PRIMARY KEY,
+                endpoint_id text NOT NULL UNIQUE,
+                url text NOT NULL,
+                event_types text[] NOT NULL,
+                generation integer NOT NULL,
+                previous_until timestamptz,
+                disabled_at timestamptz
+            )
+            """,
+            *tracking_ddl(schema, cls.tables[-1]),
+        ]
+
+    def _apply(self, conn: Connection, events: Sequence[TrackedEvent]) -> None:
+        table = self.t("webhook_subscriptions")
+        wanted: dict[UUID, tuple[str, frozenset[str]]] = {
+            row[0]: (row[1], frozenset(row[2]))
+            for row in conn.execute(
+                f"SELECT endpoint_uuid, endpoint_id, event_types FROM {table} "
+                "WHERE disabled_at IS NULL"
+            )
+        }
+        to_notify: list[tuple[TrackedEvent, str, list[str]]] = []
+        for tracked in events:
+            e = tracked.event
+            if isinstance(e, WebhookEndpoint.Created):
+                conn.execute(
+                    f"INSERT INTO {table} (endpoint_uuid, endpoint_id, url, event_types, "
+                    "generation) VALUES (%s, %s, %s, %s, 1) ON CONFLICT DO NOTHING",
+                    (e.originator_id, e.endpoint_id, e.url, list(e.event_types)),
+                )
+                wanted[e.originator_id] = (e.endpoint_id, frozenset(e.event_types))
+            elif isinstance(e, WebhookEndpoint.SecretRotated):
+                conn.execute(
+                    f"UPDATE {table} SET generation = %s, previous_until = %s "
+                    "WHERE endpoint_uuid = %s",
+                    (e.generation, e.previous_until, e.originator_id),
+                )
+            elif isinstance(e, WebhookEndpoint.Disabled):
+                row = conn.execute(
+                    f"UPDATE {table} SET disabled_at = %s WHERE endpoint_uuid = %s "
+                    "RETURNING endpoint_id",
+                    (e.timestamp, e.originator_id),
+                ).fetchone()
+                wanted.pop(e.originator_id, None)
+                if row is not None:
+                    cancel_pending(conn, row[0])
+            else:
+                event_type = TYPE_OF_TOPIC[tracked.topic]
+                targets = [eid for eid, types in wanted.values() if event_type in types]
+                if targets:
+                    to_notify.append((tracked, event_type, targets))
+        if to_notify:
+            insert_deliveries(conn, self._deliveries(to_notify))
+
+    def _deliveries(
+        self, to_notify: list[tuple[TrackedEvent, str, list[str]]]
+    ) -> list[NewDelivery]:
+        created = load_created(
+            self.application, self.pool, {t.event.originator_id for t, _, _ in to_notify}
+        )
+        deliveries = []
+        for tracked, event_type, endpoints in to_notify:
+            made: Any = created.get(tracked.event.originator_id, tracked.event)
+            body = body_of(tracked, event_type, made)
+            event_id = event_id_of(tracked)
+            deliveries += [
+                NewDelivery(
+                    delivery_id_of(event_id, endpoint_id),
+                    endpoint_id,
+                    event_id,
+                    event_type,
+                    tracked.notification_id,
+                    body,
+                )
+                for endpoint_id in endpoints
+            ]
+        return deliveries

@@ -1,0 +1,255 @@
+"""Webhook deliveries: a table the notification feed fills from the log, the sender claims.
+
+One row per (event, endpoint), made in the feed's transaction, so a delivery is neither lost
+nor made twice. The body is stored as the bytes that are sent (and signed), so every attempt
+and every redelivery sends the same body. Senders claim due rows with FOR UPDATE SKIP LOCKED
+and a lease, like the executor's queue: two senders never post the same delivery at once,
+and a dead sender's lease simply expires (then the delivery is posted again: at least once).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from psycopg_pool import ConnectionPool
+
+from payments.projections.pg import Connection, fetch_all, fetch_one
+
+PENDING, DELIVERED, FAILED, CANCELLED = "pending", "delivered", "failed", "cancelled"
+STATUSES = (PENDING, DELIVERED, FAILED, CANCELLED)
+
+SCHEMA = [
+    f"""
+    CREATE TABLE IF NOT EXISTS webhook_deliveries (
+        delivery_id text PRIMARY KEY,
+        endpoint_id text NOT NULL,
+        event_id text NOT NULL,
+        event_type text NOT NULL,
+        position bigint NOT NULL,
+        body bytea NOT NULL,
+        status text NOT NULL CHECK (status IN ({", ".join(f"'{s}'" for s in STATUSES)})),
+        attempts integer NOT NULL DEFAULT 0,
+        next_attempt_at timestamptz NOT NULL,
+        lease_until timestamptz,
+        last_status_code integer,
+        last_error text,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        last_attempt_at timestamptz,
+        delivered_at timestamptz
+    )
+    """,
+    "CREATE INDEX IF NOT EXISTS webhook_deliveries_due ON webhook_deliveries (next_attempt_at) "
+    "WHERE status = 'pending'",
+    "CREATE INDEX IF NOT EXISTS webhook_deliveries_of_endpoint "
+    "ON webhook_deliveries (endpoint_id, position DESC, delivery_id)",
+]
+_COLUMNS = (
+    "d.delivery_id, d.endpoint_id, d.event_id, d.event_type, d.position, d.status, d.attempts, "
+    "d.next_attempt_at, d.last_status_code, d.last_error, d.created_at, d.last_attempt_at, "
+    "d.delivered_at"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class NewDelivery:
+    delivery_id: str
+    endpoint_id: str
+    event_id: str
+    event_type: str
+    position: int
+    body: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """A delivery as an operator or merchant sees it (never the body's secret: it has none)."""
+
+    delivery_id: str
+    endpoint_id: str
+    event_id: str
+    event_type: str
+    position: int
+    status: str
+    attempts: int
+    next_attempt_at: datetime
+    last_status_code: int | None
+    last_error: str | None
+    created_at: datetime
+    last_attempt_at: datetime | None
+    delivered_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class DueDelivery:
+    """A claimed delivery with what sending it needs."""
+
+    delivery_id: str
+    endpoint_id: str
+    event_id: str
+    event_type: str
+    body: bytes
+    attempts: int
+    url: str
+    generation: int
+    previous_until: datetime | None
+
+
+def insert_deliveries(conn: Connection, deliveries: Sequence[NewDelivery]) -> None:
+    """In the feed's transaction: each delivery once (a repeat of the batch adds nothing)."""
+    if not deliveries:
+        return
+    conn.execute(
+        """
+        INSERT INTO webhook_deliveries
+            (delivery_id, endpoint_id, event_id, event_type, position, body, status,
+             next_attempt_at)
+        SELECT d, e, v, t, p, b, 'pending', now()
+        FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::bigint[], %s::bytea[])
+             AS u(d, e, v, t, p, b)
+        ON CONFLICT (delivery_id) DO NOTHING
+        """,
+        (
+            [d.delivery_id for d in deliveries],
+            [d.endpoint_id for d in deliveries],
+            [d.event_id for d in deliveries],
+            [d.event_type for d in deliveries],
+            [d.position for d in deliveries],
+            [d.body for d in deliveries],
+        ),
+    )
+
+
+def cancel_pending(conn: Connection, endpoint_id: str) -> None:
+    """In the feed's transaction, when the endpoint is disabled."""
+    conn.execute(
+        "UPDATE webhook_deliveries SET status = 'cancelled', lease_until = NULL "
+        "WHERE endpoint_id = %s AND status = 'pending'",
+        (endpoint_id,),
+    )
+
+
+class WebhookDeliveries:
+    def __init__(self, pool: ConnectionPool) -> None:
+        self.pool = pool
+
+    def claim_due(self, owner_lease: timedelta, limit: int) -> list[DueDelivery]:
+        """Due pending deliveries of enabled endpoints, leased to the caller."""
+        with self.pool.connection() as conn, conn.transaction():
+            rows = conn.execute(
+                """
+                UPDATE webhook_deliveries d SET lease_until = now() + %s
+                FROM (
+                    SELECT delivery_id FROM webhook_deliveries
+                    WHERE status = 'pending' AND next_attempt_at <= now()
+                      AND (lease_until IS NULL OR lease_until < now())
+                    ORDER BY next_attempt_at
+                    LIMIT %s
+                    FOR UPDATE SKIP LOCKED
+                ) due, webhook_subscriptions s
+                WHERE d.delivery_id = due.delivery_id AND s.endpoint_id = d.endpoint_id
+                RETURNING d.delivery_id, d.endpoint_id, d.event_id, d.event_type, d.body,
+                          d.attempts, s.url, s.generation, s.previous_until
+                """,
+                (owner_lease, limit),
+            ).fetchall()
+        return [
+            DueDelivery(r[0], r[1], r[2], r[3], bytes(r[4]), r[5], r[6], r[7], r[8]) for r in rows
+        ]
+
+    def record_delivered(self, delivery_id: str, status_code: int) -> None:
+        self._record(
+            "status = 'delivered', delivered_at = now()",
+            delivery_id,
+            status_code,
+            None,
+        )
+
+    def record_failure(
+        self, delivery_id: str, status_code: int | None, error: str, retry_in: timedelta | None
+    ) -> None:
+        """A failed attempt: due again after `retry_in`, or failed for good (None)."""
+        if retry_in is None:
+            self._record("status = 'failed'", delivery_id, status_code, error)
+        else:
+            self._record(
+                "next_attempt_at = now() + %(retry_in)s",
+                delivery_id,
+                status_code,
+                error,
+                retry_in=retry_in,
+            )
+
+    def _record(
+        self,
+        change: str,
+        delivery_id: str,
+        status_code: int | None,
+        error: str | None,
+        **more: object,
+    ) -> None:
+        """One attempt's outcome; only while the delivery is still pending (an endpoint
+        disabled meanwhile has cancelled it, and cancelled stays)."""
+        with self.pool.connection() as conn:
+            conn.execute(
+                f"UPDATE webhook_deliveries SET {change}, attempts = attempts + 1, "
+                "lease_until = NULL, last_attempt_at = now(), last_status_code = %(code)s, "
+                "last_error = %(error)s "
+                "WHERE delivery_id = %(id)s AND status = 'pending'",
+                {"id": delivery_id, "code": status_code, "error": error, **more},
+            )
+
+    def redeliver(self, delivery_id: str) -> Delivery | None:
+        """A failed, delivered or cancelled delivery of an enabled endpoint: pending again,
+        due now, with a fresh count of attempts. None if there is no such delivery."""
+        with self.pool.connection() as conn:
+            row = conn.execute(
+                f"""
+                UPDATE webhook_deliveries d SET status = 'pending', attempts = 0,
+                    next_attempt_at = now(), lease_until = NULL
+                FROM webhook_subscriptions s
+                WHERE d.delivery_id = %s AND s.endpoint_id = d.endpoint_id
+                  AND s.disabled_at IS NULL AND d.status <> 'pending'
+                RETURNING {_COLUMNS}
+                """,
+                (delivery_id,),
+            ).fetchone()
+        return Delivery(*row) if row else None
+
+    def get(self, delivery_id: str) -> Delivery | None:
+        row = fetch_one(
+            self.pool,
+            f"SELECT {_COLUMNS} FROM webhook_deliveries d WHERE d.delivery_id = %s",
+            (delivery_id,),
+        )
+        return Delivery(*row) if row else None
+
+    def body(self, delivery_id: str) -> bytes | None:
+        row = fetch_one(
+            self.pool, "SELECT body FROM webhook_deliveries WHERE delivery_id = %s", (delivery_id,)
+        )
+        return bytes(row[0]) if row else None
+
+    def of_endpoint(
+        self, endpoint_id: str, status: str | None, before: int | None, limit: int
+    ) -> list[Delivery]:
+        """The endpoint's deliveries, newest event first; `before` a position to page on."""
+        rows = fetch_all(
+            self.pool,
+            f"SELECT {_COLUMNS} FROM webhook_deliveries d WHERE d.endpoint_id = %s "
+            "AND (%s::text IS NULL OR d.status = %s) "
+            "AND (%s::bigint IS NULL OR d.position < %s) "
+            "ORDER BY d.position DESC, d.delivery_id LIMIT %s",
+            (endpoint_id, status, status, before, before, limit),
+        )
+        return [Delivery(*row) for row in rows]
+
+    def counts(self) -> dict[str, int]:
+        """How many deliveries stand in each status (for /metrics)."""
+        rows = fetch_all(
+            self.pool, "SELECT status, count(*) FROM webhook_deliveries GROUP BY status"
+        )
+        found = dict.fromkeys(STATUSES, 0)
+        found.update({status: int(n) for status, n in rows})
+        return found

@@ -1,0 +1,123 @@
+"""Webhooks to merchants, put together: commands, the endpoints' view, deliveries, secrets,
+the feed and the sender (ADR 0027, docs/webhooks.md)."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from functools import cached_property
+
+from psycopg_pool import ConnectionPool
+
+from payments.domain.application import PaymentsApplication
+from payments.domain.errors import NotConfigured
+from payments.domain.webhook_commands import WebhookEndpointCommands
+from payments.domain.webhook_endpoint import DeliveryPolicy, WebhookEndpoint, signing_generations
+from payments.projections.followers.follower import Follower
+from payments.projections.followers.notification_feed import NotificationFeed
+from payments.projections.followers.webhook_deliveries import WebhookDeliveries
+from payments.projections.source import ApplicationEventSource
+from payments.projections.views.webhook_endpoints import EndpointRow, WebhookEndpointsView
+from payments.runtime.config import Settings
+from payments.runtime.secrets import endpoint_secret
+from payments.runtime.webhook_sender import SenderConfig, WebhookSender
+
+ENDPOINT_PREFIX = "we_"
+
+
+@dataclass(frozen=True, slots=True)
+class EndpointSecret:
+    generation: int
+    secret: str
+    signs_until: datetime | None  # None: the current secret
+
+
+def endpoint_id_for_key(id_seed: str) -> str:
+    """The endpoint a POST /webhook-endpoints with this (caller-scoped) key creates."""
+    return ENDPOINT_PREFIX + hashlib.sha256(id_seed.encode()).hexdigest()[:24]
+
+
+class Webhooks:
+    def __init__(
+        self, settings: Settings, application: PaymentsApplication, pool: ConnectionPool
+    ) -> None:
+        self.settings = settings
+        self.application = application
+        self.pool = pool
+        self.commands = WebhookEndpointCommands(
+            application, allow_http=settings.mode != "production"
+        )
+        self.deliveries = WebhookDeliveries(pool)
+
+    @cached_property
+    def feed(self) -> Follower:
+        """Makes the deliveries from the log; the worker runs it with its other feeds."""
+        return Follower(
+            NotificationFeed(self.pool, self.application), ApplicationEventSource(self.application)
+        )
+
+    def endpoints(self) -> list[EndpointRow]:
+        """Every endpoint, from the view caught up with the log first."""
+        view = WebhookEndpointsView(self.pool)
+        Follower(view, ApplicationEventSource(self.application)).run_until_idle()
+        return view.endpoints()
+
+    def register(
+        self, id_seed: str, url: str, event_types: list[str], description: str, by: str
+    ) -> tuple[WebhookEndpoint, int | None, bool]:
+        """The endpoint this key made (again, on a retry: created False), or a new one."""
+        self._signing_key()  # refuse before writing anything
+        endpoint_id = endpoint_id_for_key(id_seed)
+        existing = self.commands.find(endpoint_id)
+        if existing is not None:
+            return existing, None, False
+        endpoint, position = self.commands.register(endpoint_id, url, event_types, description, by)
+        return endpoint, position, True
+
+    def rotate(
+        self, endpoint_id: str, overlap: timedelta, by: str
+    ) -> tuple[WebhookEndpoint, int | None]:
+        self.commands.get(endpoint_id)  # an unknown endpoint is Not found, whatever else
+        self._signing_key()
+        return self.commands.rotate_secret(endpoint_id, overlap, datetime.now(UTC), by)
+
+    def secrets_of(self, endpoint_id: str) -> list[EndpointSecret]:
+        """The secrets deliveries are signed with now: the current one, and the previous
+        one while a rotation's overlap lasts."""
+        endpoint = self.commands.get(endpoint_id)
+        key = self._signing_key()
+        generations = signing_generations(
+            endpoint.generation, endpoint.previous_until, datetime.now(UTC)
+        )
+        return [
+            EndpointSecret(
+                g,
+                endpoint_secret(key, endpoint_id, g),
+                None if g == endpoint.generation else endpoint.previous_until,
+            )
+            for g in generations
+        ]
+
+    def secret_of(self, endpoint_id: str, generation: int) -> str:
+        return endpoint_secret(self._signing_key(), endpoint_id, generation)
+
+    def _signing_key(self) -> str:
+        if not self.settings.audit_key:
+            raise NotConfigured(
+                "webhook endpoints need PAYMENTS_AUDIT_KEY: their signing secrets are "
+                "derived from it"
+            )
+        return self.settings.audit_key
+
+    def sender(self) -> WebhookSender:
+        delivery = self.settings.delivery
+        config = SenderConfig(
+            policy=DeliveryPolicy(
+                delivery.max_attempts, delivery.backoff_base_s, delivery.backoff_cap_s
+            ),
+            timeout_s=delivery.timeout_s,
+            concurrency=delivery.concurrency,
+            public_only=self.settings.mode == "production",
+        )
+        return WebhookSender(self.deliveries, self.secret_of, config)

@@ -1,0 +1,57 @@
+"""A whole stack (sandbox PSP, API on a port, executor) with webhooks to merchants on, and a
+sender the tests step by hand."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from payments.runtime.webhook_sender import WebhookSender
+from tests.executor.conftest import Stack, stack_fixture
+
+AUDIT_KEY = "audit-key-of-the-webhook-tests"
+stack = stack_fixture(
+    PAYMENTS_AUDIT_KEY=AUDIT_KEY,
+    PAYMENTS_DELIVERY_BACKOFF_BASE_S="0.05",
+    PAYMENTS_DELIVERY_BACKOFF_CAP_S="0.1",
+    PAYMENTS_DELIVERY_MAX_ATTEMPTS="3",
+    PAYMENTS_DELIVERY_TIMEOUT_S="2",
+)
+
+
+@pytest.fixture
+def sender(stack: Stack) -> Iterator[WebhookSender]:
+    sending = stack.services.webhooks.sender()
+    try:
+        yield sending
+    finally:
+        sending.close()
+
+
+def register(stack: Stack, url: str, *event_types: str, **more: Any) -> dict[str, Any]:
+    """POST /webhook-endpoints; the endpoint as answered."""
+    response = stack.http.post(
+        "/webhook-endpoints",
+        json={"url": url, "event_types": list(event_types), **more},
+        headers={"Idempotency-Key": uuid.uuid4().hex},
+    )
+    assert response.status_code == 201, response.text
+    return dict(response.json())
+
+
+def deliver_until(
+    stack: Stack, sender: WebhookSender, done: Callable[[], bool], timeout: float = 20.0
+) -> None:
+    """Run the executor (and the feeds with it) and the sender until done() holds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        stack.executor.run_until_idle()
+        sender.send_once()
+        if done():
+            return
+        time.sleep(0.05)
+    raise AssertionError("the deliveries did not arrive in time")

@@ -1,0 +1,73 @@
+"""A merchant's webhook endpoint for tests: a real HTTP server on a port of its own that keeps
+what it received and answers what the test tells it to."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+@dataclass
+class Received:
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+    @property
+    def event(self) -> Any:
+        return json.loads(self.body)
+
+
+@dataclass
+class Receiver:
+    url: str
+    received: list[Received] = field(default_factory=list)
+    answers: list[int] = field(default_factory=list)  # answered in turn; then 200
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def events(self, event_type: str | None = None) -> list[Any]:
+        with self.lock:
+            found = [r.event for r in self.received]
+        return [e for e in found if event_type is None or e["type"] == event_type]
+
+    def of_type(self, event_type: str) -> list[Received]:
+        with self.lock:
+            return [r for r in self.received if r.event["type"] == event_type]
+
+
+@contextmanager
+def receiving(path: str = "/hooks") -> Iterator[Receiver]:
+    """A receiver at http://127.0.0.1:<port><path>, until the block ends."""
+    receiver: Receiver
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+            length = int(self.headers.get("Content-Length", "0"))
+            body = self.rfile.read(length)
+            with receiver.lock:
+                receiver.received.append(
+                    Received(self.path, {k.lower(): v for k, v in self.headers.items()}, body)
+                )
+                status = receiver.answers.pop(0) if receiver.answers else 200
+            self.send_response(status)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    receiver = Receiver(f"http://127.0.0.1:{server.server_address[1]}{path}")
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield receiver
+    finally:
+        server.shutdown()
+        server.server_close()
