@@ -63,6 +63,7 @@ from payments.projections.metrics import ProjectionMetrics, exposed_registry
 from payments.projections.risk_metrics import RiskMetrics
 from payments.projections.seller_metrics import SellerMetrics
 from payments.projections.views.sellers import SellersView
+from payments.projections.webhook_metrics import WebhookMetrics
 from payments.psp.reconcile.balance import BalanceChecks
 from payments.psp.reconcile.metrics import ReconciliationMetrics
 from payments.runtime.database import ping
@@ -146,6 +147,7 @@ def create_app(services: Services, *, tls: bool = False) -> Litestar:
         RiskMetrics(lambda: RiskFeed(services.pool, services.application).decisions()),
         SellerMetrics(lambda: SellersView(services.pool).counts()),
         scheduler_metrics(services),
+        WebhookMetrics(lambda: services.webhooks.deliveries.backlog()),
     )
     schema_access = PUBLIC if settings.schema_public else access(*Role)
     limits = RateLimits(

@@ -53,6 +53,8 @@ class DeliverySettings:
     backoff_cap_s: float = 6 * 3600.0
     timeout_s: float = 10.0
     concurrency: int = 8
+    lease_s: float = 120.0  # a claimed delivery is another sender's again after this long
+    keep_days: int = 30  # deliveries no longer pending are deleted after this many days
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,15 +185,7 @@ class Settings:
             privacy_key_cache_s=_float(env, "PAYMENTS_PRIVACY_KEY_CACHE_S", 60.0, 0, 3600),
             backup_dir=_folder(env, "PAYMENTS_BACKUP_DIR"),
             backups_kept=_int(env, "PAYMENTS_BACKUPS_KEPT", 7, 1, 3650),
-            delivery=DeliverySettings(
-                max_attempts=_int(env, "PAYMENTS_DELIVERY_MAX_ATTEMPTS", 16, 1, 100),
-                backoff_base_s=_float(env, "PAYMENTS_DELIVERY_BACKOFF_BASE_S", 10.0, 0.001, 86400),
-                backoff_cap_s=_float(
-                    env, "PAYMENTS_DELIVERY_BACKOFF_CAP_S", 21600.0, 0.001, 604800
-                ),
-                timeout_s=_float(env, "PAYMENTS_DELIVERY_TIMEOUT_S", 10.0, 0.1, 60),
-                concurrency=_int(env, "PAYMENTS_DELIVERY_CONCURRENCY", 8, 1, 128),
-            ),
+            delivery=_delivery(env),
             commission=_commission(env, currency),
             refund_commission=RefundCommissionPolicy(
                 _choice(env, "PAYMENTS_REFUND_COMMISSION", ("keep", "return"))
@@ -212,6 +206,25 @@ class Settings:
             ),
             risk_rules=_risk_rules(env, currency),
         )
+
+
+def _delivery(env: Mapping[str, str]) -> DeliverySettings:
+    settings = DeliverySettings(
+        max_attempts=_int(env, "PAYMENTS_DELIVERY_MAX_ATTEMPTS", 16, 1, 100),
+        backoff_base_s=_float(env, "PAYMENTS_DELIVERY_BACKOFF_BASE_S", 10.0, 0.001, 86400),
+        backoff_cap_s=_float(env, "PAYMENTS_DELIVERY_BACKOFF_CAP_S", 21600.0, 0.001, 604800),
+        timeout_s=_float(env, "PAYMENTS_DELIVERY_TIMEOUT_S", 10.0, 0.1, 60),
+        concurrency=_int(env, "PAYMENTS_DELIVERY_CONCURRENCY", 8, 1, 128),
+        lease_s=_float(env, "PAYMENTS_DELIVERY_LEASE_S", 120.0, 0.5, 3600),
+        keep_days=_int(env, "PAYMENTS_DELIVERY_KEEP_DAYS", 30, 1, 3650),
+    )
+    if settings.lease_s <= 2 * settings.timeout_s:
+        # A delivery still being sent must not be claimed again by another sender.
+        raise ConfigError(
+            f"PAYMENTS_DELIVERY_LEASE_S={settings.lease_s:g} must be more than twice "
+            f"PAYMENTS_DELIVERY_TIMEOUT_S={settings.timeout_s:g}"
+        )
+    return settings
 
 
 def _risk_rules(env: Mapping[str, str], currency: str) -> RiskRules:

@@ -66,6 +66,9 @@ def job_dependencies(services: Services) -> JobDependencies:
         refresh_kyc=(lambda: kyc.refresh_awaiting(services)) if services.psp_url else None,
         check_psp_balance=balance_check if services.psp_url else None,
         backup=backup if settings.backup_dir else None,
+        purge_deliveries=lambda: services.webhooks.deliveries.purge(
+            timedelta(days=settings.delivery.keep_days)
+        ),
     )
 
 

@@ -111,6 +111,9 @@ class WebhookSender:
             self._failed(delivery, None, str(refusal))
         except (HTTPError, OSError) as error:
             self._failed(delivery, None, _describe(error))
+        except Exception as error:  # counted as an attempt, so that it cannot loop forever
+            log.exception("webhook delivery raised", extra={"delivery_id": delivery.delivery_id})
+            self._failed(delivery, None, f"{type(error).__name__}: {error}")
         else:
             if 200 <= status < 300:
                 self.deliveries.record_delivered(delivery.delivery_id, status)

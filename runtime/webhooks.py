@@ -118,6 +118,7 @@ class Webhooks:
             ),
             timeout_s=delivery.timeout_s,
             concurrency=delivery.concurrency,
+            lease=timedelta(seconds=delivery.lease_s),
             public_only=self.settings.mode == "production",
         )
         return WebhookSender(self.deliveries, self.secret_of, config)

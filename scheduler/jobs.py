@@ -73,6 +73,7 @@ class JobDependencies:
     release_due_funds: Callable[[datetime], int] | None = None  # ADR 0014, by age
     refresh_kyc: Callable[[], dict[str, int]] | None = None  # None: no PSP (#17)
     backup: Callable[[date], str] | None = None  # None: PAYMENTS_BACKUP_DIR unset (ADR 0026)
+    purge_deliveries: Callable[[], int] | None = None  # webhooks to merchants (ADR 0027)
 
 
 def run_due_work(deps: JobDependencies) -> str:
@@ -148,7 +149,11 @@ def nightly_backup(deps: JobDependencies, today: date) -> str:
 def purge(deps: JobDependencies) -> str:
     keys = deps.purge_idempotency_keys()
     runs = purge_runs(deps.pool, RUNS_KEPT)
-    return f"{keys} expired idempotency key(s), {runs} old job run(s) purged"
+    deliveries = deps.purge_deliveries() if deps.purge_deliveries else 0
+    return (
+        f"{keys} expired idempotency key(s), {runs} old job run(s), "
+        f"{deliveries} old webhook deliveries purged"
+    )
 
 
 class DaysNotReconciled(RuntimeError):
@@ -263,7 +268,8 @@ def build_jobs(deps: JobDependencies) -> list[Job]:
         ),
         Job(
             "idempotency-purge",
-            "Delete expired Idempotency-Keys and job runs older than 30 days",
+            "Delete expired Idempotency-Keys, job runs older than 30 days and webhook "
+            "deliveries older than PAYMENTS_DELIVERY_KEEP_DAYS",
             lambda now: purge(deps),
             every=PURGE_EVERY,
         ),

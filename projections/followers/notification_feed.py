@@ -10,7 +10,9 @@ that could be ahead of or behind it.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
@@ -32,6 +34,27 @@ ENDPOINT_TOPICS = frozenset(
 )
 
 
+@dataclass(frozen=True, slots=True)
+class Subscription:
+    endpoint_id: str
+    event_types: frozenset[str]
+    created_position: int
+    disabled_position: int | None
+
+    def wants(self, event_type: str, position: int) -> bool:
+        """Whether the event of this type at this position is one to deliver here."""
+        return (
+            event_type in self.event_types
+            and self.created_position < position
+            and (self.disabled_position is None or position < self.disabled_position)
+        )
+
+    def disabled_at(self, position: int) -> Subscription:
+        if self.disabled_position is not None:
+            return self
+        return dataclasses.replace(self, disabled_position=position)
+
+
 class NotificationFeed(FeedView):
     name = "notification_feed"
     topics: frozenset[str] | None = ENDPOINT_TOPICS | frozenset(TYPE_OF_TOPIC)
@@ -48,7 +71,9 @@ class NotificationFeed(FeedView):
                 event_types text[] NOT NULL,
                 generation integer NOT NULL,
                 previous_until timestamptz,
-                disabled_at timestamptz
+                disabled_at timestamptz,
+                created_position bigint NOT NULL,
+                disabled_position bigint
             )
             """,
             *tracking_ddl(schema, cls.tables[-1]),
@@ -56,23 +81,30 @@ class NotificationFeed(FeedView):
 
     def _apply(self, conn: Connection, events: Sequence[TrackedEvent]) -> None:
         table = self.t("webhook_subscriptions")
-        wanted: dict[UUID, tuple[str, frozenset[str]]] = {
-            row[0]: (row[1], frozenset(row[2]))
+        # Every endpoint ever made, with the positions it was made and disabled at: an event
+        # goes to those made before it and not disabled before it, so that applying a batch
+        # again (whatever the table says by then) makes the same deliveries.
+        known: dict[UUID, Subscription] = {
+            row[0]: Subscription(row[1], frozenset(row[2]), row[3], row[4])
             for row in conn.execute(
-                f"SELECT endpoint_uuid, endpoint_id, event_types FROM {table} "
-                "WHERE disabled_at IS NULL"
+                f"SELECT endpoint_uuid, endpoint_id, event_types, created_position, "
+                f"disabled_position FROM {table}"
             )
         }
         to_notify: list[tuple[TrackedEvent, str, list[str]]] = []
         for tracked in events:
-            e = tracked.event
+            e, position = tracked.event, tracked.notification_id
             if isinstance(e, WebhookEndpoint.Created):
                 conn.execute(
                     f"INSERT INTO {table} (endpoint_uuid, endpoint_id, url, event_types, "
-                    "generation) VALUES (%s, %s, %s, %s, 1) ON CONFLICT DO NOTHING",
-                    (e.originator_id, e.endpoint_id, e.url, list(e.event_types)),
+                    "generation, created_position) VALUES (%s, %s, %s, %s, 1, %s) "
+                    "ON CONFLICT DO NOTHING",
+                    (e.originator_id, e.endpoint_id, e.url, list(e.event_types), position),
                 )
-                wanted[e.originator_id] = (e.endpoint_id, frozenset(e.event_types))
+                known.setdefault(
+                    e.originator_id,
+                    Subscription(e.endpoint_id, frozenset(e.event_types), position, None),
+                )
             elif isinstance(e, WebhookEndpoint.SecretRotated):
                 conn.execute(
                     f"UPDATE {table} SET generation = %s, previous_until = %s "
@@ -80,17 +112,18 @@ class NotificationFeed(FeedView):
                     (e.generation, e.previous_until, e.originator_id),
                 )
             elif isinstance(e, WebhookEndpoint.Disabled):
-                row = conn.execute(
-                    f"UPDATE {table} SET disabled_at = %s WHERE endpoint_uuid = %s "
-                    "RETURNING endpoint_id",
-                    (e.timestamp, e.originator_id),
-                ).fetchone()
-                wanted.pop(e.originator_id, None)
-                if row is not None:
-                    cancel_pending(conn, row[0])
+                conn.execute(
+                    f"UPDATE {table} SET disabled_at = %s, disabled_position = %s "
+                    "WHERE endpoint_uuid = %s AND disabled_position IS NULL",
+                    (e.timestamp, position, e.originator_id),
+                )
+                endpoint = known.get(e.originator_id)
+                if endpoint is not None:
+                    known[e.originator_id] = endpoint.disabled_at(position)
+                    cancel_pending(conn, endpoint.endpoint_id)
             else:
                 event_type = TYPE_OF_TOPIC[tracked.topic]
-                targets = [eid for eid, types in wanted.values() if event_type in types]
+                targets = [s.endpoint_id for s in known.values() if s.wants(event_type, position)]
                 if targets:
                     to_notify.append((tracked, event_type, targets))
         if to_notify:

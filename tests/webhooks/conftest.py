@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -19,7 +20,8 @@ stack = stack_fixture(
     PAYMENTS_DELIVERY_BACKOFF_BASE_S="0.05",
     PAYMENTS_DELIVERY_BACKOFF_CAP_S="0.1",
     PAYMENTS_DELIVERY_MAX_ATTEMPTS="3",
-    PAYMENTS_DELIVERY_TIMEOUT_S="2",
+    PAYMENTS_DELIVERY_TIMEOUT_S="1",
+    PAYMENTS_DELIVERY_LEASE_S="3",
 )
 
 
@@ -41,6 +43,23 @@ def register(stack: Stack, url: str, *event_types: str, **more: Any) -> dict[str
     )
     assert response.status_code == 201, response.text
     return dict(response.json())
+
+
+@contextmanager
+def registered(stack: Stack, url: str, *event_types: str) -> Iterator[dict[str, Any]]:
+    """An endpoint for the block, disabled after it (so that later tests' events do not
+    queue up for a receiver that is gone)."""
+    endpoint = register(stack, url, *event_types)
+    try:
+        yield endpoint
+    finally:
+        stack.http.post(f"/webhook-endpoints/{endpoint['endpoint_id']}/disable")
+
+
+def deliveries(stack: Stack, endpoint_id: str, **query: str) -> list[dict[str, Any]]:
+    response = stack.http.get(f"/webhook-endpoints/{endpoint_id}/deliveries", params=query)
+    assert response.status_code == 200, response.text
+    return list(response.json()["items"])
 
 
 def deliver_until(

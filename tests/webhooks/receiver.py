@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ class Receiver:
     url: str
     received: list[Received] = field(default_factory=list)
     answers: list[int] = field(default_factory=list)  # answered in turn; then 200
+    delay_s: float = 0.0  # how long each answer takes
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def events(self, event_type: str | None = None) -> list[Any]:
@@ -46,7 +48,7 @@ def receiving(path: str = "/hooks") -> Iterator[Receiver]:
     receiver: Receiver
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+        def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length", "0"))
             body = self.rfile.read(length)
             with receiver.lock:
@@ -54,12 +56,13 @@ def receiving(path: str = "/hooks") -> Iterator[Receiver]:
                     Received(self.path, {k.lower(): v for k, v in self.headers.items()}, body)
                 )
                 status = receiver.answers.pop(0) if receiver.answers else 200
+            time.sleep(receiver.delay_s)
             self.send_response(status)
             self.send_header("Content-Length", "2")
             self.end_headers()
             self.wfile.write(b"ok")
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        def log_message(self, format: str, *args: Any) -> None:
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)

@@ -1,0 +1,186 @@
+"""Webhook endpoints' rules, without a database (domain/webhook_endpoint.py, ADR 0027)."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
+from uuid import uuid4
+
+import msgspec
+import pytest
+
+from payments.domain.errors import IllegalTransition, InvalidCommand
+from payments.domain.webhook_endpoint import (
+    EVENT_TYPES,
+    TYPE_OF_TOPIC,
+    DeliveryPolicy,
+    WebhookEndpoint,
+    signing_generations,
+    url_errors,
+)
+from payments.projections.core import TrackedEvent
+from payments.projections.followers.webhook_events import body_of, delivery_id_of, event_id_of
+from payments.runtime.secrets import endpoint_secret
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["https://shop.example/hooks", "https://shop.example:8443/a?b=c", "https://[2001:db8::1]/x"],
+)
+def test_https_urls_are_accepted(url: str) -> None:
+    assert url_errors(url, allow_http=False) == []
+
+
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        ("http://shop.example/hooks", "plain http is refused"),
+        ("ftp://shop.example/hooks", "https://"),
+        ("https:///hooks", "must name a host"),
+        ("https://user:pw@shop.example/", "user name or password"),
+        ("https://shop.example/#top", "fragment"),
+        ("https://shop.example/a b", "spaces or control"),
+        ("https://shop.example/\x00", "spaces or control"),
+        ("https://0.0.0.0/", "can be reached"),
+        ("https://224.0.0.1/", "can be reached"),
+        ("https://shop.example:0/", "port 0"),
+        ("https://shop.example:99999/", "is not a URL"),
+        ("https://[::1/", "is not a URL"),
+        ("https://shop.example/" + "a" * 2048, "at most 2048"),
+    ],
+)
+def test_urls_that_cannot_be_an_endpoint_are_refused_saying_why(url: str, says: str) -> None:
+    problems = url_errors(url, allow_http=False)
+    assert any(says in p for p in problems), problems
+
+
+def test_plain_http_only_where_the_deployment_allows_it() -> None:
+    assert url_errors("http://127.0.0.1:9000/hooks", allow_http=True) == []
+    assert url_errors("http://127.0.0.1:9000/hooks", allow_http=False)
+
+
+def _register(**more: object) -> WebhookEndpoint:
+    arguments: dict[str, object] = {
+        "endpoint_id": "we_1",
+        "url": "https://shop.example/hooks",
+        "event_types": ["refund.failed", "payment_order.succeeded"],
+        "description": "shop",
+        "created_by": "key1",
+        "allow_http": False,
+    }
+    arguments.update(more)
+    return WebhookEndpoint.register(**arguments)  # type: ignore[arg-type]
+
+
+def test_every_field_at_fault_is_named_at_once() -> None:
+    with pytest.raises(InvalidCommand) as refused:
+        _register(url="http://x/", event_types=["payment.nope"], description="a\nb")
+    assert {e.field for e in refused.value.errors} == {"url", "event_types", "description"}
+    with pytest.raises(InvalidCommand, match="at least one"):
+        _register(event_types=[])
+    with pytest.raises(InvalidCommand) as twice:
+        _register(event_types=["refund.failed", "refund.failed"])
+    assert "twice" in twice.value.errors[0].message
+
+
+def test_an_endpoint_rotates_its_secret_and_is_disabled_for_good() -> None:
+    endpoint = _register()
+    assert endpoint.event_types == ["payment_order.succeeded", "refund.failed"]  # sorted
+    until = datetime(2026, 12, 8, tzinfo=UTC)
+    assert endpoint.rotate_secret(until, "key1") == 2
+    assert endpoint.previous_until == until
+    endpoint.disable("moving to a new shop", "key1")
+    with pytest.raises(IllegalTransition):
+        endpoint.disable("again", "key1")
+    with pytest.raises(IllegalTransition):
+        endpoint.rotate_secret(until, "key1")
+    with pytest.raises(InvalidCommand):
+        _register().disable("  ", "key1")  # a reason, not blank
+
+
+def test_a_rotation_signs_with_both_secrets_until_the_overlap_ends() -> None:
+    now = datetime(2026, 12, 7, 12, tzinfo=UTC)
+    assert signing_generations(1, None, now) == (1,)
+    assert signing_generations(2, now + timedelta(hours=1), now) == (2, 1)
+    assert signing_generations(2, now, now) == (2,)  # the overlap is over
+    assert signing_generations(3, now - timedelta(seconds=1), now) == (3,)
+
+
+def test_secrets_are_derived_per_endpoint_and_generation_from_the_key() -> None:
+    one = endpoint_secret("audit", "we_1", 1)
+    assert one.startswith("whsec_")
+    assert len(one) > 40
+    assert one == endpoint_secret("audit", "we_1", 1)  # every process derives the same
+    others = {
+        endpoint_secret("audit", "we_1", 2),
+        endpoint_secret("audit", "we_2", 1),
+        endpoint_secret("other", "we_1", 1),
+    }
+    assert one not in others
+    assert len(others) == 3
+
+
+def test_deliveries_back_off_within_the_ceiling_and_stop_after_the_last_attempt() -> None:
+    policy = DeliveryPolicy(max_attempts=5, backoff_base_s=10, backoff_cap_s=60)
+    rng = random.Random(7)
+    for attempts, ceiling in [(1, 10), (2, 20), (3, 40), (4, 60)]:
+        delays = [policy.next_attempt_in(attempts, rng) for _ in range(200)]
+        assert all(
+            d is not None and timedelta(0) <= d <= timedelta(seconds=ceiling) for d in delays
+        )
+        assert max(d for d in delays if d is not None) > timedelta(seconds=ceiling * 0.8)
+    assert policy.next_attempt_in(5, rng) is None
+    assert policy.next_attempt_in(6, rng) is None
+
+
+def test_every_public_type_follows_one_stored_topic() -> None:
+    assert len(TYPE_OF_TOPIC) == len(EVENT_TYPES)
+    assert all(name.count(".") == 1 and name.islower() for name in EVENT_TYPES)
+
+
+def _tracked(event: object, position: int = 41) -> TrackedEvent:
+    return TrackedEvent(position, "t", event)
+
+
+def test_the_body_holds_the_object_s_terms_and_what_the_event_says() -> None:
+    created = SimpleNamespace(
+        payment_order_id="po_1", checkout_id="co_1", seller_account="s1",
+        amount_minor=1250, currency="USD", card_token="tok_secret",
+    )  # fmt: skip
+    event = SimpleNamespace(
+        originator_id=uuid4(), originator_version=3, psp_reference="ch_1",
+        code=SimpleNamespace(value="card_declined"), reason="declined by the bank",
+        timestamp=datetime(2026, 12, 7, 3, 4, 5, tzinfo=UTC),
+    )  # fmt: skip
+    body = msgspec.json.decode(body_of(_tracked(event), "payment_order.failed", created))
+    assert body["type"] == "payment_order.failed"
+    assert body["created"] == "2026-12-07T03:04:05Z"
+    assert body["position"] == 41
+    assert body["data"] == {
+        "object": "payment_order",
+        "payment_order_id": "po_1",
+        "checkout_id": "co_1",
+        "seller_account": "s1",
+        "amount": "12.50",
+        "currency": "USD",
+        "status": "FAILED",
+        "psp_reference": "ch_1",
+        "failure_code": "card_declined",
+        "failure_reason": "declined by the bank",
+        "url": "/payments/po_1",
+    }
+    assert "tok_secret" not in str(body)  # only the terms named, never a token
+
+
+def test_event_and_delivery_ids_are_stable_and_distinct() -> None:
+    event = SimpleNamespace(originator_id=uuid4(), originator_version=2)
+    same = SimpleNamespace(originator_id=event.originator_id, originator_version=2)
+    later = SimpleNamespace(originator_id=event.originator_id, originator_version=3)
+    first = event_id_of(_tracked(event))
+    assert first == event_id_of(_tracked(same, position=99))
+    assert first != event_id_of(_tracked(later))
+    assert first.startswith("evt_")
+    assert len(first) == 36
+    assert delivery_id_of(first, "we_1") != delivery_id_of(first, "we_2")
+    assert delivery_id_of(first, "we_1").startswith("whd_")

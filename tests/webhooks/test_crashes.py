@@ -1,0 +1,82 @@
+"""A worker killed (SIGKILL) while its deliveries are at the merchant's endpoint, and a feed
+whose batch is applied again: no delivery is lost, none is made twice as a row, and what
+was in flight is sent again with the same body and event id (at least once, ADR 0027)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from payments.projections.pg import fetch_all
+from payments.runtime.webhook_sender import WebhookSender
+from tests.e2e.processes import Process
+from tests.executor.conftest import Stack
+from tests.executor.helpers import place, terminal
+from tests.waiting import wait_until
+from tests.webhooks.conftest import deliver_until, deliveries, registered
+from tests.webhooks.receiver import receiving
+
+
+def test_a_worker_killed_mid_delivery_sends_again_after_a_restart_and_loses_none(
+    stack: Stack, tmp_path: Path
+) -> None:
+    with (
+        receiving() as receiver,
+        registered(stack, receiver.url, "payment_order.succeeded") as endpoint,
+    ):
+        order_ids = place(stack, stack.sandbox.token("success"), ["1", "2", "3"])
+        stack.settle(lambda: terminal(stack, *order_ids))
+        receiver.delay_s = 30  # the endpoint holds every request: the worker dies waiting
+        worker = Process(["worker"], stack.env, tmp_path / "worker1.log")
+        try:
+            wait_until(lambda: len(receiver.received) >= 3)
+        finally:
+            worker.kill()
+        in_flight = {r.event["id"]: r.body for r in receiver.received}
+        endpoint_id = endpoint["endpoint_id"]
+        assert {d["status"] for d in deliveries(stack, endpoint_id)} == {"pending"}
+
+        receiver.delay_s = 0
+        restarted = Process(["worker"], stack.env, tmp_path / "worker2.log")
+        try:  # the killed worker's leases (3 s in these tests) run out; then they go again
+            wait_until(
+                lambda: {d["status"] for d in deliveries(stack, endpoint_id)} == {"delivered"},
+                timeout=30,
+            )
+        finally:
+            restarted.interrupt()
+        rows = deliveries(stack, endpoint_id)
+        assert len(rows) == 3  # one delivery per event, whatever was sent twice
+        assert {r["event_id"] for r in rows} == set(in_flight)
+        for event_id, body in in_flight.items():
+            sent = [r.body for r in receiver.received if r.event["id"] == event_id]
+            assert sent == [body, body]  # at least once: the same body, the same event id
+
+
+def test_a_batch_applied_again_makes_no_second_delivery(
+    stack: Stack, sender: WebhookSender
+) -> None:
+    with (
+        receiving() as receiver,
+        registered(stack, receiver.url, "payment_order.succeeded") as endpoint,
+    ):
+        [order_id] = place(stack, stack.sandbox.token("success"), ["4"])
+        stack.settle(lambda: terminal(stack, order_id))
+        deliver_until(stack, sender, lambda: len(receiver.received) == 1)
+        feed = stack.services.webhooks.feed
+        position = feed.view.position()
+        with stack.services.pool.connection() as conn:  # the feed set back 50 positions
+            conn.execute(
+                "UPDATE notification_feed_tracking SET notification_id = %s",
+                (max(0, position - 50),),
+            )
+        feed.run_until_idle()
+        assert feed.view.position() == position
+        rows = fetch_all(
+            stack.services.pool,
+            "SELECT count(*), count(DISTINCT event_id) FROM webhook_deliveries "
+            "WHERE endpoint_id = %s",
+            (endpoint["endpoint_id"],),
+        )
+        assert rows == [(1, 1)]
+        sender.send_once()
+        assert len(receiver.received) == 1  # delivered already: not sent again

@@ -1,0 +1,193 @@
+"""What the endpoints' API refuses, and who may call it: each wrong request a problem that
+writes nothing (ADR 0027)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from litestar import Litestar
+from litestar.testing import TestClient
+
+from payments.projections.pg import fetch_all
+from payments.runtime.services import Services
+from payments.runtime.webhook_sender import NotPublic, public_address
+from tests.conftest import NO_RATE_LIMITS, api_client, bearer, services_on_new_database
+from tests.webhooks.conftest import AUDIT_KEY
+
+Client = TestClient[Litestar]
+GOOD = {"url": "https://shop.example/hooks", "event_types": ["payment_order.succeeded"]}
+
+
+@pytest.fixture(scope="module")
+def services(admin_database_url: str) -> Iterator[Services]:
+    with services_on_new_database(
+        admin_database_url, PAYMENTS_AUDIT_KEY=AUDIT_KEY, **NO_RATE_LIMITS
+    ) as built:
+        yield built
+
+
+@pytest.fixture(scope="module")
+def client(services: Services) -> Iterator[Client]:
+    with api_client(services, role="merchant") as merchant:
+        yield merchant
+
+
+def create(client: Client, body: Any, key: str | None = None) -> Any:
+    return client.post(
+        "/webhook-endpoints", json=body, headers={"Idempotency-Key": key or uuid.uuid4().hex}
+    )
+
+
+def endpoint_count(services: Services) -> int:
+    return len(services.webhooks.endpoints())
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({**GOOD, "url": "ftp://shop.example/"}, "url"),
+        ({**GOOD, "url": "https://user:pw@shop.example/"}, "url"),
+        ({**GOOD, "url": "https://shop.example/#x"}, "url"),
+        ({**GOOD, "url": "not a url"}, "url"),
+        ({**GOOD, "url": ""}, "url"),
+        ({**GOOD, "event_types": []}, "event_types"),
+        ({**GOOD, "event_types": ["payment_order.exploded"]}, "event_types"),
+        ({**GOOD, "event_types": ["refund.failed", "refund.failed"]}, "event_types"),
+        ({**GOOD, "description": "a\u0007b"}, "description"),
+        ({**GOOD, "description": "x" * 201}, "description"),
+        ({**GOOD, "secret": "mine"}, "secret"),
+        ({"event_types": ["refund.failed"]}, "url"),
+    ],
+)
+def test_a_bad_endpoint_is_a_422_naming_the_field_and_writes_nothing(
+    client: Client, services: Services, body: Any, field: str
+) -> None:
+    before = endpoint_count(services)
+    response = create(client, body)
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert field in str(response.json()["errors"]), response.json()
+    assert endpoint_count(services) == before
+
+
+def test_a_create_needs_an_idempotency_key_and_a_retry_is_the_same_endpoint(
+    client: Client, services: Services
+) -> None:
+    assert client.post("/webhook-endpoints", json=GOOD).status_code == 400
+    key = uuid.uuid4().hex
+    first = create(client, GOOD, key)
+    assert first.status_code == 201, first.text
+    again = create(client, GOOD, key)
+    assert again.status_code == 201
+    assert again.headers["idempotent-replayed"] == "true"
+    assert again.json() == first.json()
+    other = create(client, {**GOOD, "url": "https://other.example/"}, key)
+    assert other.status_code == 422  # the same key with another body
+    endpoint_id = first.json()["endpoint_id"]
+    assert first.headers["location"] == f"/webhook-endpoints/{endpoint_id}"
+    assert "whsec_" not in first.text  # the secret is read at secret_url, never stored
+    listed = client.get("/webhook-endpoints").json()["items"]
+    assert [e["endpoint_id"] for e in listed].count(endpoint_id) == 1
+
+
+def test_unknown_ids_are_404_and_bad_parameters_are_422(client: Client) -> None:
+    for path in (
+        "/webhook-endpoints/we_nothing",
+        "/webhook-endpoints/we_nothing/secret",
+        "/webhook-endpoints/we_nothing/deliveries",
+        "/webhook-deliveries/whd_nothing",
+    ):
+        assert client.get(path).status_code == 404, path
+    for path in (
+        "/webhook-endpoints/we_nothing/disable",
+        "/webhook-endpoints/we_nothing/rotate-secret",
+        "/webhook-deliveries/whd_nothing/redeliver",
+    ):
+        assert client.post(path).status_code == 404, path
+    endpoint_id = create(client, GOOD).json()["endpoint_id"]
+    for query in ({"status": "lost"}, {"limit": "0"}, {"cursor": "x"}):
+        answer = client.get(f"/webhook-endpoints/{endpoint_id}/deliveries", params=query)
+        assert answer.status_code == 422, (query, answer.text)
+    for overlap in ("8d", "1y", "-1h"):
+        answer = client.post(
+            f"/webhook-endpoints/{endpoint_id}/rotate-secret", json={"overlap": overlap}
+        )
+        assert answer.status_code == 422, (overlap, answer.text)
+    blank = client.post(f"/webhook-endpoints/{endpoint_id}/disable", json={"reason": " "})
+    assert blank.status_code == 422
+
+
+def test_roles(services: Services, client: Client) -> None:
+    endpoint_id = create(client, GOOD).json()["endpoint_id"]
+    path = f"/webhook-endpoints/{endpoint_id}"
+    for role, reads, writes in [
+        ("operator", 200, 403),
+        ("finance", 403, 403),
+        ("admin", 200, 201),
+    ]:
+        headers = bearer(services, role)
+        assert client.get(path, headers=headers).status_code == reads, role
+        assert client.get(f"{path}/secret", headers=headers).status_code == (
+            200 if role == "admin" else 403
+        )
+        made = client.post(
+            "/webhook-endpoints",
+            json=GOOD,
+            headers={**headers, "Idempotency-Key": uuid.uuid4().hex},
+        )
+        assert made.status_code == writes, role
+    seller = bearer(services, "seller", seller="seller_a")
+    assert client.get(path, headers=seller).status_code == 403
+    assert client.get(path, headers={"Authorization": "Bearer nope"}).status_code == 401
+
+
+def test_without_an_audit_key_endpoints_cannot_be_made(admin_database_url: str) -> None:
+    with (
+        services_on_new_database(admin_database_url, **NO_RATE_LIMITS) as keyless,
+        api_client(keyless, role="merchant") as client,
+    ):
+        refused = create(client, GOOD)
+        assert refused.status_code == 409, refused.text
+        assert "PAYMENTS_AUDIT_KEY" in refused.json()["detail"]
+        assert keyless.webhooks.endpoints() == []
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "10.1.2.3", "169.254.169.254", "::1"])
+def test_in_production_a_host_with_an_address_that_is_not_public_is_refused(host: str) -> None:
+    with pytest.raises(NotPublic, match="not a public address"):
+        public_address(host, 443)
+    with pytest.raises(NotPublic, match="cannot resolve"):
+        public_address("no-such-host.invalid", 443)
+
+
+def test_metrics_show_what_waits_and_what_failed(services: Services, client: Client) -> None:
+    with api_client(services, role="operator") as operator:
+        text = operator.get("/metrics").text
+    assert 'payments_webhook_deliveries{status="pending"}' in text
+    assert 'payments_webhook_deliveries{status="failed"}' in text
+    assert "payments_webhook_oldest_pending_seconds" in text
+
+
+def test_old_deliveries_are_purged_but_never_one_that_still_waits(services: Services) -> None:
+    rows = [
+        ("whd_old_delivered", "delivered", 40),
+        ("whd_old_failed", "failed", 40),
+        ("whd_old_pending", "pending", 40),
+        ("whd_new_delivered", "delivered", 2),
+    ]
+    with services.pool.connection() as conn:
+        for position, (delivery_id, status, days) in enumerate(rows, start=1):
+            conn.execute(
+                "INSERT INTO webhook_deliveries (delivery_id, endpoint_id, event_id, event_type,"
+                " position, body, status, next_attempt_at, created_at) VALUES (%s, 'we_x',"
+                " %s, 'refund.failed', %s, '{}', %s, now(), now() - make_interval(days => %s))",
+                (delivery_id, f"evt_{delivery_id}", position, status, days),
+            )
+    assert services.webhooks.deliveries.purge(timedelta(days=30), chunk=1) == 2
+    left = {r[0] for r in fetch_all(services.pool, "SELECT delivery_id FROM webhook_deliveries")}
+    assert {"whd_old_pending", "whd_new_delivered"} <= left
+    assert not {"whd_old_delivered", "whd_old_failed"} & left
