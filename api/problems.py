@@ -26,6 +26,7 @@ from payments.domain.errors import (
     RefundConflict,
     SellerConflict,
     SellerNotPayable,
+    WebhookEndpointConflict,
 )
 from payments.domain.reasons import REASON_PATTERN
 
@@ -291,6 +292,9 @@ DOMAIN_PROBLEMS: tuple[
      _on("payment_order_id")),
     (PayoutConflict, 409, "payout-conflict", "Payout already exists with other content", None),
     (RefundConflict, 409, "refund-conflict", "Refund already exists with other content",
+     _on("header.Idempotency-Key", "already used")),
+    (WebhookEndpointConflict, 409, "webhook-endpoint-conflict",
+     "Webhook endpoint already exists with other content",
      _on("header.Idempotency-Key", "already used")),
     (OrderNotRefundable, 409, "order-not-refundable", "Order not refundable", None),
     (SellerNotPayable, 422, "seller-not-payable", "Seller may not be paid out",

@@ -90,6 +90,13 @@ class RefundConflict(ContentConflict):
     what = "refund"
 
 
+class WebhookEndpointConflict(ContentConflict):
+    """An endpoint id (an Idempotency-Key whose stored answer has expired) made before with
+    another URL, types or description."""
+
+    what = "webhook endpoint"
+
+
 class OrderNotRefundable(DomainError):
     """A refund of an order that was never captured (not SUCCESS): nothing to give back."""
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from payments.domain.application import PaymentsApplication
-from payments.domain.errors import FieldError, InvalidCommand, found
+from payments.domain.errors import FieldError, InvalidCommand, WebhookEndpointConflict, found
 from payments.domain.ids import webhook_endpoint_uuid
 from payments.domain.webhook_endpoint import WebhookEndpoint
 
@@ -13,9 +13,9 @@ MAX_OVERLAP = timedelta(days=7)
 
 
 class WebhookEndpointCommands:
-    def __init__(self, application: PaymentsApplication, *, allow_http: bool) -> None:
+    def __init__(self, application: PaymentsApplication, *, production: bool) -> None:
         self.application = application
-        self.allow_http = allow_http
+        self.production = production
 
     def find(self, endpoint_id: str) -> WebhookEndpoint | None:
         return self.application.find(WebhookEndpoint, webhook_endpoint_uuid(endpoint_id))
@@ -27,9 +27,22 @@ class WebhookEndpointCommands:
         self, endpoint_id: str, url: str, event_types: list[str], description: str, by: str
     ) -> tuple[WebhookEndpoint, int | None]:
         endpoint = WebhookEndpoint.register(
-            endpoint_id, url, event_types, description, by, allow_http=self.allow_http
+            endpoint_id, url, event_types, description, by, production=self.production
         )
         return endpoint, self.application.record(endpoint)
+
+    def register_once(
+        self, endpoint_id: str, url: str, event_types: list[str], description: str, by: str
+    ) -> tuple[WebhookEndpoint, int | None, bool]:
+        """The endpoint `endpoint_id` names: made now (created True), or made before with the
+        same URL, types and description; with other ones, WebhookEndpointConflict."""
+        existing = self.find(endpoint_id)
+        if existing is None:
+            return *self.register(endpoint_id, url, event_types, description, by), True
+        asked = (url, sorted(event_types), description)
+        if (existing.url, existing.event_types, existing.description) != asked:
+            raise WebhookEndpointConflict(endpoint_id)
+        return existing, None, False
 
     def rotate_secret(
         self, endpoint_id: str, overlap: timedelta, now: datetime, by: str

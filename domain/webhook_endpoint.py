@@ -25,43 +25,67 @@ from payments.domain.dispute import Dispute
 from payments.domain.errors import FieldError, IllegalTransition, InvalidCommand
 from payments.domain.execution import full_jitter_delay
 from payments.domain.ids import webhook_endpoint_uuid
-from payments.domain.payment_order import PaymentOrder
+from payments.domain.payment_order import PaymentOrder, Status
 from payments.domain.payout import Payout
 from payments.domain.reasons import require_reason
 from payments.domain.refund import Refund
-from payments.domain.seller import Seller
+from payments.domain.seller import DECIDED, Seller
 
-# The public name of each event a merchant may subscribe to, and the stored event it follows.
-# Names are part of the public contract: add new ones, never rename one.
-EVENT_TYPES: dict[str, type[Any]] = {
-    "payment_order.succeeded": PaymentOrder.Succeeded,
-    "payment_order.failed": PaymentOrder.Failed,
-    "checkout.completed": Checkout.PaymentDone,
-    "refund.succeeded": Refund.Succeeded,
-    "refund.failed": Refund.Failed,
-    "dispute.opened": Dispute.Opened,
-    "dispute.reopened": Dispute.Reopened,
-    "dispute.won": Dispute.Won,
-    "dispute.lost": Dispute.Lost,
-    "payout.paid": Payout.Paid,
-    "payout.failed": Payout.Failed,
-    "payout.returned": Payout.Returned,
-    "seller.kyc_decided": Seller.KycDecided,
+# The public name of each event a merchant may subscribe to, and the stored events it
+# follows (`public_type` says which of them count). Names are part of the public contract:
+# add new ones, never rename one.
+EVENT_TYPES: dict[str, tuple[type[Any], ...]] = {
+    "payment_order.succeeded": (PaymentOrder.Succeeded,),
+    # Refused by the PSP, or blocked by the risk rules (at once, or in an operator's review).
+    "payment_order.failed": (
+        PaymentOrder.Failed,
+        PaymentOrder.RiskAssessed,
+        PaymentOrder.RiskReviewed,
+    ),
+    "checkout.completed": (Checkout.PaymentDone,),
+    "refund.succeeded": (Refund.Succeeded,),
+    "refund.failed": (Refund.Failed,),
+    "dispute.opened": (Dispute.Opened,),
+    "dispute.reopened": (Dispute.Reopened,),
+    "dispute.won": (Dispute.Won,),
+    "dispute.lost": (Dispute.Lost,),
+    "payout.paid": (Payout.Paid,),
+    "payout.failed": (Payout.Failed,),
+    "payout.returned": (Payout.Returned,),
+    # Decided later (a webhook, a look-up), or at once in the PSP's first answer.
+    "seller.kyc_decided": (Seller.KycDecided, Seller.KycSubmitted),
 }
-TYPE_OF_TOPIC: dict[str, str] = {str(cls.TOPIC): name for name, cls in EVENT_TYPES.items()}
+DECIDED_STATUSES = frozenset(status.value for status in DECIDED)
+_TYPE_OF_CLASS: dict[type[Any], str] = {
+    cls: name for name, classes in EVENT_TYPES.items() for cls in classes
+}
+TOPICS: frozenset[str] = frozenset(str(cls.TOPIC) for cls in _TYPE_OF_CLASS)
+
+
+def public_type(event: object) -> str | None:
+    """The public type of a stored event, or None when it is not one merchants hear of (a
+    risk verdict that blocks nothing, a KYC submission the PSP has not decided)."""
+    name = _TYPE_OF_CLASS.get(type(event))
+    if isinstance(event, (PaymentOrder.RiskAssessed, PaymentOrder.RiskReviewed)):
+        return name if PaymentOrder.final_status_of(event) is Status.FAILED else None
+    if isinstance(event, Seller.KycSubmitted):
+        return name if event.status in DECIDED_STATUSES else None
+    return name
+
 
 MAX_URL_LENGTH = 2048
 MAX_DESCRIPTION_LENGTH = 200
 
 
-def url_errors(url: str, *, allow_http: bool) -> list[str]:
+def url_errors(url: str, *, production: bool) -> list[str]:
     """What is wrong with `url` as a webhook endpoint (empty: nothing).
 
-    HTTPS only, unless the deployment allows plain HTTP (sandbox mode, for a receiver on the
-    developer's machine); a host, no user name or password (they would end up in logs), no
-    fragment, no address that can never be reached from outside (0.0.0.0, multicast).
-    Whether a name resolves to a private address is checked when delivering, in production
-    mode (runtime/webhook_sender.py): a name can change its address after this check."""
+    HTTPS only in production mode (plain HTTP is for a receiver on the developer's machine
+    in sandbox mode); a host, no user name or password (they would end up in logs), no
+    fragment, no address that can never be reached (0.0.0.0, multicast), and in production
+    mode no address that is not public (10.0.0.7, 127.0.0.1, 169.254.169.254). Whether a
+    host *name* resolves to such an address is checked when delivering
+    (runtime/webhook_sender.py): a name can change its address after this check."""
     if len(url) > MAX_URL_LENGTH:
         return [f"must be at most {MAX_URL_LENGTH} characters"]
     if any(ord(c) <= 32 or ord(c) == 127 for c in url):
@@ -74,7 +98,7 @@ def url_errors(url: str, *, allow_http: bool) -> list[str]:
     problems = []
     if parts.scheme not in ("https", "http"):
         problems.append("must start with https://")
-    elif parts.scheme == "http" and not allow_http:
+    elif parts.scheme == "http" and production:
         problems.append("must use https:// (plain http is refused in production mode)")
     if not parts.hostname:
         problems.append("must name a host")
@@ -84,14 +108,19 @@ def url_errors(url: str, *, allow_http: bool) -> list[str]:
         problems.append("must not have a #fragment")
     if port == 0:
         problems.append("must not name port 0")
-    if parts.hostname:
-        try:
-            address = ipaddress.ip_address(parts.hostname)
-        except ValueError:
-            address = None
-        if address is not None and (address.is_unspecified or address.is_multicast):
-            problems.append("must name an address that can be reached")
+    address = _address(parts.hostname or "")
+    if address is not None and (address.is_unspecified or address.is_multicast):
+        problems.append("must name an address that can be reached")
+    elif address is not None and production and not address.is_global:
+        problems.append("must name a public address in production mode")
     return problems
+
+
+def _address(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        return ipaddress.ip_address(host)
+    except ValueError:
+        return None  # a name
 
 
 def type_errors(event_types: list[str]) -> list[str]:
@@ -142,9 +171,9 @@ class WebhookEndpoint(Aggregate):
         description: str,
         created_by: str,
         *,
-        allow_http: bool,
+        production: bool,
     ) -> WebhookEndpoint:
-        errors = [FieldError("url", m) for m in url_errors(url, allow_http=allow_http)]
+        errors = [FieldError("url", m) for m in url_errors(url, production=production)]
         errors += [FieldError("event_types", m) for m in type_errors(event_types)]
         if len(description) > MAX_DESCRIPTION_LENGTH or any(
             ord(c) < 32 or 127 <= ord(c) < 160 for c in description

@@ -119,7 +119,7 @@ def console_secret(settings: Settings, purpose: str) -> bytes:
 def endpoint_secret(audit_key: str, endpoint_id: str, generation: int) -> str:
     """The signing secret of a webhook endpoint's `generation` (ADR 0027): derived (HKDF-SHA256)
     from the audit key, so no secret is stored, and every process of the deployment signs
-    alike. Shown to the merchant when the endpoint is made or its secret rotated."""
+    alike. The merchant reads it with GET /webhook-endpoints/{id}/secret."""
     info = f"payments webhook endpoint {endpoint_id} {generation}".encode()
     derived = HKDF(hashes.SHA256(), 32, salt=None, info=info).derive(audit_key.encode())
     return "whsec_" + base64.urlsafe_b64encode(derived).rstrip(b"=").decode()

@@ -49,8 +49,8 @@ class NotPublic(Exception):
 class SenderConfig:
     policy: DeliveryPolicy
     timeout_s: float = 10.0
-    concurrency: int = 8
-    batch_size: int = 32
+    concurrency: int = 8  # deliveries claimed and sent at once: each claim is sent at once,
+    # so a lease of more than twice the timeout outlasts its sending (runtime/config.py)
     lease: timedelta = timedelta(minutes=2)
     poll_interval_s: float = 0.2
     public_only: bool = False  # production mode: refuse hosts with non-public addresses
@@ -99,7 +99,7 @@ class WebhookSender:
 
     def send_once(self) -> int:
         """Claim the due deliveries and send them; how many were attempted."""
-        due = self.deliveries.claim_due(self.config.lease, self.config.batch_size)
+        due = self.deliveries.claim_due(self.config.lease, self.config.concurrency)
         for _ in self._calls.map(self._attempt, due):
             pass
         return len(due)

@@ -46,7 +46,7 @@ class Webhooks:
         self.application = application
         self.pool = pool
         self.commands = WebhookEndpointCommands(
-            application, allow_http=settings.mode != "production"
+            application, production=settings.mode == "production"
         )
         self.deliveries = WebhookDeliveries(pool)
 
@@ -66,14 +66,11 @@ class Webhooks:
     def register(
         self, id_seed: str, url: str, event_types: list[str], description: str, by: str
     ) -> tuple[WebhookEndpoint, int | None, bool]:
-        """The endpoint this key made (again, on a retry: created False), or a new one."""
+        """The endpoint this key made (again, on a retry whose stored answer expired: created
+        False), or a new one."""
         self._signing_key()  # refuse before writing anything
         endpoint_id = endpoint_id_for_key(id_seed)
-        existing = self.commands.find(endpoint_id)
-        if existing is not None:
-            return existing, None, False
-        endpoint, position = self.commands.register(endpoint_id, url, event_types, description, by)
-        return endpoint, position, True
+        return self.commands.register_once(endpoint_id, url, event_types, description, by)
 
     def rotate(
         self, endpoint_id: str, overlap: timedelta, by: str

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
-from payments.domain.webhook_endpoint import TYPE_OF_TOPIC, WebhookEndpoint
+from payments.domain.webhook_endpoint import TOPICS, WebhookEndpoint, public_type
 from payments.projections.core import TrackedEvent
 from payments.projections.event_store import load_created
 from payments.projections.followers.follower import FeedView
@@ -57,7 +57,7 @@ class Subscription:
 
 class NotificationFeed(FeedView):
     name = "notification_feed"
-    topics: frozenset[str] | None = ENDPOINT_TOPICS | frozenset(TYPE_OF_TOPIC)
+    topics: frozenset[str] | None = ENDPOINT_TOPICS | TOPICS
     tables = ("webhook_subscriptions", "notification_feed_tracking")
 
     @classmethod
@@ -122,7 +122,9 @@ class NotificationFeed(FeedView):
                     known[e.originator_id] = endpoint.disabled_at(position)
                     cancel_pending(conn, endpoint.endpoint_id)
             else:
-                event_type = TYPE_OF_TOPIC[tracked.topic]
+                event_type = public_type(e)
+                if event_type is None:
+                    continue
                 targets = [s.endpoint_id for s in known.values() if s.wants(event_type, position)]
                 if targets:
                     to_notify.append((tracked, event_type, targets))

@@ -36,13 +36,14 @@ SCHEMA = [
         last_status_code integer,
         last_error text,
         created_at timestamptz NOT NULL DEFAULT now(),
+        pending_since timestamptz NOT NULL DEFAULT now(),
         last_attempt_at timestamptz,
         delivered_at timestamptz
     )
     """,
     "CREATE INDEX IF NOT EXISTS webhook_deliveries_due ON webhook_deliveries (next_attempt_at) "
     "WHERE status = 'pending'",
-    "CREATE INDEX IF NOT EXISTS webhook_deliveries_waiting ON webhook_deliveries (created_at) "
+    "CREATE INDEX IF NOT EXISTS webhook_deliveries_waiting ON webhook_deliveries (pending_since) "
     "WHERE status = 'pending'",
     "CREATE INDEX IF NOT EXISTS webhook_deliveries_failed ON webhook_deliveries (endpoint_id) "
     "WHERE status = 'failed'",
@@ -60,7 +61,7 @@ _COLUMNS = (
 @dataclass(frozen=True, slots=True)
 class Backlog:
     pending: int
-    oldest_pending: datetime | None  # when the oldest delivery still pending was made
+    oldest_pending: datetime | None  # since when the longest-waiting delivery waits
     failed: int
 
 
@@ -147,7 +148,9 @@ class WebhookDeliveries:
         self.pool = pool
 
     def claim_due(self, owner_lease: timedelta, limit: int) -> list[DueDelivery]:
-        """Due pending deliveries of enabled endpoints, leased to the caller."""
+        """Due pending deliveries of enabled endpoints, leased to the caller. (Disabling an
+        endpoint cancels what it had pending, in the feed's transaction; the test of
+        `disabled_at` here only says so again.)"""
         with self.pool.connection() as conn, conn.transaction():
             rows = conn.execute(
                 """
@@ -161,6 +164,7 @@ class WebhookDeliveries:
                     FOR UPDATE SKIP LOCKED
                 ) due, webhook_subscriptions s
                 WHERE d.delivery_id = due.delivery_id AND s.endpoint_id = d.endpoint_id
+                  AND s.disabled_at IS NULL
                 RETURNING d.delivery_id, d.endpoint_id, d.event_id, d.event_type, d.body,
                           d.attempts, s.url, s.generation, s.previous_until
                 """,
@@ -213,13 +217,16 @@ class WebhookDeliveries:
             )
 
     def redeliver(self, delivery_id: str) -> Delivery | None:
-        """A failed, delivered or cancelled delivery of an enabled endpoint: pending again,
-        due now, with a fresh count of attempts. None if there is no such delivery."""
+        """A failed or delivered delivery of an enabled endpoint: pending again, due now,
+        with a fresh count of attempts (the last attempt's answer stays until the next one).
+        None if there is no such delivery. (A cancelled one belongs to a disabled endpoint,
+        which stays disabled.)"""
         with self.pool.connection() as conn:
             row = conn.execute(
                 f"""
                 UPDATE webhook_deliveries d SET status = 'pending', attempts = 0,
-                    next_attempt_at = now(), lease_until = NULL
+                    next_attempt_at = now(), lease_until = NULL, pending_since = now(),
+                    delivered_at = NULL
                 FROM webhook_subscriptions s
                 WHERE d.delivery_id = %s AND s.endpoint_id = d.endpoint_id
                   AND s.disabled_at IS NULL AND d.status <> 'pending'
@@ -258,16 +265,19 @@ class WebhookDeliveries:
         return [Delivery(*row) for row in rows]
 
     def purge(self, older_than: timedelta, chunk: int = 10_000) -> int:
-        """Delete the deliveries made longer ago than `older_than` that no longer wait (a
-        pending one stays, however old); how many. In chunks, each its own transaction."""
+        """Delete the deliveries made and last tried longer ago than `older_than` that no
+        longer wait (a pending one stays, however old; one redelivered lately stays its
+        time again); how many. In chunks, each its own transaction."""
         purged = 0
         while True:
             with self.pool.connection() as conn:
                 deleted = conn.execute(
                     "DELETE FROM webhook_deliveries WHERE delivery_id IN ("
                     " SELECT delivery_id FROM webhook_deliveries"
-                    " WHERE created_at < now() - %s AND status <> 'pending' LIMIT %s)",
-                    (older_than, chunk),
+                    " WHERE created_at < now() - %(age)s AND status <> 'pending'"
+                    "   AND coalesce(last_attempt_at, created_at) < now() - %(age)s"
+                    " LIMIT %(chunk)s)",
+                    {"age": older_than, "chunk": chunk},
                 ).rowcount
             purged += deleted
             if deleted < chunk:
@@ -279,7 +289,7 @@ class WebhookDeliveries:
         row = fetch_one(
             self.pool,
             "SELECT (SELECT count(*) FROM webhook_deliveries WHERE status = 'pending'), "
-            "(SELECT min(created_at) FROM webhook_deliveries WHERE status = 'pending'), "
+            "(SELECT min(pending_since) FROM webhook_deliveries WHERE status = 'pending'), "
             "(SELECT count(*) FROM webhook_deliveries WHERE status = 'failed')",
         )
         assert row is not None

@@ -20,7 +20,9 @@ from uuid import NAMESPACE_URL, uuid5
 
 import msgspec
 
+from payments.domain.execution_events import FailureCode
 from payments.domain.money import format_minor
+from payments.domain.payment_order import PaymentOrder
 from payments.projections.core import TrackedEvent
 
 # The event id's namespace: fixed forever, or every event id would change.
@@ -96,7 +98,14 @@ def data_of(event_type: str, event: Any, created: Any) -> dict[str, Any]:
         if value is not None:
             data[name] = getattr(value, "value", value)  # an enum's value
     reason = getattr(event, "reason", None)
-    if reason is not None and kind in ("payment_order", "refund", "payout"):
+    if isinstance(event, (PaymentOrder.RiskAssessed, PaymentOrder.RiskReviewed)):
+        data["failure_code"] = FailureCode.BLOCKED_BY_RISK.value
+        data["failure_reason"] = (
+            f"blocked by risk rule {event.rule}"
+            if reason is None
+            else f"declined in review (risk rule {event.rule}): {reason}"
+        )
+    elif reason is not None and kind in ("payment_order", "refund", "payout"):
         data["failure_reason"] = reason
     elif reason is not None and kind == "seller":
         data["reason"] = reason

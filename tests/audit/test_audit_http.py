@@ -125,6 +125,7 @@ def test_a_verification_runs_in_the_background_and_reports_per_projection(
         "audit_actions",
         "sellers",
         "payouts",
+        "webhook_endpoints",
     ]
     assert all(r["rows_differing"] == 0 for r in body["results"])
     assert client.get("/audit/verifications/nope").status_code == 422

@@ -11,11 +11,14 @@ import msgspec
 import pytest
 
 from payments.domain.errors import IllegalTransition, InvalidCommand
+from payments.domain.payment_order import PaymentOrder
+from payments.domain.seller import Seller
 from payments.domain.webhook_endpoint import (
     EVENT_TYPES,
-    TYPE_OF_TOPIC,
+    TOPICS,
     DeliveryPolicy,
     WebhookEndpoint,
+    public_type,
     signing_generations,
     url_errors,
 )
@@ -26,10 +29,10 @@ from payments.runtime.secrets import endpoint_secret
 
 @pytest.mark.parametrize(
     "url",
-    ["https://shop.example/hooks", "https://shop.example:8443/a?b=c", "https://[2001:db8::1]/x"],
+    ["https://shop.example/hooks", "https://shop.example:8443/a?b=c", "https://[2606:4700::1]/x"],
 )
 def test_https_urls_are_accepted(url: str) -> None:
-    assert url_errors(url, allow_http=False) == []
+    assert url_errors(url, production=True) == []
 
 
 @pytest.mark.parametrize(
@@ -51,13 +54,18 @@ def test_https_urls_are_accepted(url: str) -> None:
     ],
 )
 def test_urls_that_cannot_be_an_endpoint_are_refused_saying_why(url: str, says: str) -> None:
-    problems = url_errors(url, allow_http=False)
+    problems = url_errors(url, production=True)
     assert any(says in p for p in problems), problems
 
 
-def test_plain_http_only_where_the_deployment_allows_it() -> None:
-    assert url_errors("http://127.0.0.1:9000/hooks", allow_http=True) == []
-    assert url_errors("http://127.0.0.1:9000/hooks", allow_http=False)
+def test_plain_http_and_private_addresses_only_outside_production_mode() -> None:
+    assert url_errors("http://127.0.0.1:9000/hooks", production=False) == []
+    assert url_errors("http://127.0.0.1:9000/hooks", production=True)
+    for private in ("10.0.0.7", "127.0.0.1", "169.254.169.254", "[::1]", "[fd00::1]"):
+        assert url_errors(f"https://{private}/hooks", production=False) == []
+        assert url_errors(f"https://{private}/hooks", production=True) == [
+            "must name a public address in production mode"
+        ]
 
 
 def _register(**more: object) -> WebhookEndpoint:
@@ -67,7 +75,7 @@ def _register(**more: object) -> WebhookEndpoint:
         "event_types": ["refund.failed", "payment_order.succeeded"],
         "description": "shop",
         "created_by": "key1",
-        "allow_http": False,
+        "production": True,
     }
     arguments.update(more)
     return WebhookEndpoint.register(**arguments)  # type: ignore[arg-type]
@@ -134,9 +142,31 @@ def test_deliveries_back_off_within_the_ceiling_and_stop_after_the_last_attempt(
     assert policy.next_attempt_in(6, rng) is None
 
 
-def test_every_public_type_follows_one_stored_topic() -> None:
-    assert len(TYPE_OF_TOPIC) == len(EVENT_TYPES)
+def test_every_public_type_follows_its_own_stored_topics() -> None:
+    assert len(TOPICS) == sum(len(classes) for classes in EVENT_TYPES.values())
     assert all(name.count(".") == 1 and name.islower() for name in EVENT_TYPES)
+
+
+def test_a_risk_verdict_or_a_kyc_submission_counts_only_when_it_decides() -> None:
+    def assessed(outcome: str) -> PaymentOrder.RiskAssessed:
+        return PaymentOrder.RiskAssessed(
+            originator_id=uuid4(), originator_version=2, timestamp=datetime.now(UTC),
+            outcome=outcome, rule="velocity", numbers={}, detail="",
+        )  # fmt: skip
+
+    assert public_type(assessed("decline")) == "payment_order.failed"
+    assert public_type(assessed("review")) is None
+    assert public_type(assessed("allow")) is None
+
+    def submitted(status: str) -> Seller.KycSubmitted:
+        return Seller.KycSubmitted(
+            originator_id=uuid4(), originator_version=2, timestamp=datetime.now(UTC),
+            psp_account_id="acct_1", status=status, reason=None,
+        )  # fmt: skip
+
+    assert public_type(submitted("verified")) == "seller.kyc_decided"
+    assert public_type(submitted("rejected")) == "seller.kyc_decided"
+    assert public_type(submitted("pending")) is None
 
 
 def _tracked(event: object, position: int = 41) -> TrackedEvent:
@@ -184,3 +214,27 @@ def test_event_and_delivery_ids_are_stable_and_distinct() -> None:
     assert len(first) == 36
     assert delivery_id_of(first, "we_1") != delivery_id_of(first, "we_2")
     assert delivery_id_of(first, "we_1").startswith("whd_")
+
+
+def test_an_order_blocked_by_the_risk_rules_is_a_failed_order_with_its_code() -> None:
+    created = SimpleNamespace(
+        payment_order_id="po_2", checkout_id="co_2", seller_account="s1",
+        amount_minor=500, currency="USD",
+    )  # fmt: skip
+    assessed = PaymentOrder.RiskAssessed(
+        originator_id=uuid4(), originator_version=2, timestamp=datetime.now(UTC),
+        outcome="decline", rule="velocity", numbers={"count": 9}, detail="9 in 10 minutes",
+    )  # fmt: skip
+    reviewed = PaymentOrder.RiskReviewed(
+        originator_id=uuid4(), originator_version=3, timestamp=datetime.now(UTC),
+        approved=False, reason="stolen card", actor="key9", rule="amount", reference="po_2",
+    )  # fmt: skip
+    at_once = msgspec.json.decode(body_of(_tracked(assessed), "payment_order.failed", created))
+    assert at_once["data"]["status"] == "FAILED"
+    assert at_once["data"]["failure_code"] == "blocked_by_risk"
+    assert at_once["data"]["failure_reason"] == "blocked by risk rule velocity"
+    in_review = msgspec.json.decode(body_of(_tracked(reviewed), "payment_order.failed", created))
+    assert (
+        in_review["data"]["failure_reason"] == "declined in review (risk rule amount): stolen card"
+    )
+    assert "key9" not in str(in_review)  # the operator's key is not the merchant's business

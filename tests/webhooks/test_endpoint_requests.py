@@ -178,6 +178,7 @@ def test_old_deliveries_are_purged_but_never_one_that_still_waits(services: Serv
         ("whd_old_failed", "failed", 40),
         ("whd_old_pending", "pending", 40),
         ("whd_new_delivered", "delivered", 2),
+        ("whd_old_redelivered", "delivered", 40),
     ]
     with services.pool.connection() as conn:
         for position, (delivery_id, status, days) in enumerate(rows, start=1):
@@ -187,7 +188,29 @@ def test_old_deliveries_are_purged_but_never_one_that_still_waits(services: Serv
                 " %s, 'refund.failed', %s, '{}', %s, now(), now() - make_interval(days => %s))",
                 (delivery_id, f"evt_{delivery_id}", position, status, days),
             )
+    with services.pool.connection() as conn:
+        conn.execute(
+            "UPDATE webhook_deliveries SET last_attempt_at = now() - interval '1 day' "
+            "WHERE delivery_id = 'whd_old_redelivered'"
+        )
     assert services.webhooks.deliveries.purge(timedelta(days=30), chunk=1) == 2
     left = {r[0] for r in fetch_all(services.pool, "SELECT delivery_id FROM webhook_deliveries")}
-    assert {"whd_old_pending", "whd_new_delivered"} <= left
+    assert {"whd_old_pending", "whd_new_delivered", "whd_old_redelivered"} <= left
     assert not {"whd_old_delivered", "whd_old_failed"} & left
+
+
+def test_a_key_whose_answer_expired_finds_its_endpoint_or_a_conflict(
+    services: Services, client: Client
+) -> None:
+    key = uuid.uuid4().hex
+    made = create(client, GOOD, key).json()
+    with services.pool.connection() as conn:  # as the purge does after the keys' TTL
+        conn.execute("DELETE FROM idempotency_keys")
+    again = create(client, GOOD, key)
+    assert again.status_code == 200, again.text
+    assert again.json()["endpoint_id"] == made["endpoint_id"]
+    with services.pool.connection() as conn:
+        conn.execute("DELETE FROM idempotency_keys")
+    other = create(client, {**GOOD, "url": "https://elsewhere.example/"}, key)
+    assert other.status_code == 409, other.text
+    assert other.json()["errors"][0]["field"] == "header.Idempotency-Key"
