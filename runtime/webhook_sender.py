@@ -31,7 +31,11 @@ import urllib3
 from urllib3.exceptions import HTTPError
 
 from payments.domain.webhook_endpoint import DeliveryPolicy, signing_generations
-from payments.projections.followers.webhook_deliveries import DueDelivery, WebhookDeliveries
+from payments.projections.followers.webhook_deliveries import (
+    Attempt,
+    DueDelivery,
+    WebhookDeliveries,
+)
 from payments.psp.signing import sign_with_each
 
 log = logging.getLogger("payments.webhooks")
@@ -98,31 +102,28 @@ class WebhookSender:
         self._http.clear()
 
     def send_once(self) -> int:
-        """Claim the due deliveries and send them; how many were attempted."""
+        """Claim the due deliveries, send them, and record their outcomes together; how many
+        were attempted."""
         due = self.deliveries.claim_due(self.config.lease, self.config.concurrency)
-        for _ in self._calls.map(self._attempt, due):
-            pass
+        self.deliveries.record(list(self._calls.map(self._attempt, due)))
         return len(due)
 
-    def _attempt(self, delivery: DueDelivery) -> None:
+    def _attempt(self, delivery: DueDelivery) -> Attempt:
         try:
             status = self._post(delivery)
         except NotPublic as refusal:
-            self._failed(delivery, None, str(refusal))
+            return self._failed(delivery, None, str(refusal))
         except (HTTPError, OSError) as error:
-            self._failed(delivery, None, _describe(error))
+            return self._failed(delivery, None, _describe(error))
         except Exception as error:  # counted as an attempt, so that it cannot loop forever
             log.exception("webhook delivery raised", extra={"delivery_id": delivery.delivery_id})
-            self._failed(delivery, None, f"{type(error).__name__}: {error}")
-        else:
-            if 200 <= status < 300:
-                self.deliveries.record_delivered(delivery.delivery_id, status)
-            else:
-                self._failed(delivery, status, f"the endpoint answered {status}")
+            return self._failed(delivery, None, f"{type(error).__name__}: {error}")
+        if 200 <= status < 300:
+            return Attempt(delivery.delivery_id, status, None, None)
+        return self._failed(delivery, status, f"the endpoint answered {status}")
 
-    def _failed(self, delivery: DueDelivery, status: int | None, error: str) -> None:
+    def _failed(self, delivery: DueDelivery, status: int | None, error: str) -> Attempt:
         retry_in = self.config.policy.next_attempt_in(delivery.attempts + 1, self.rng)
-        self.deliveries.record_failure(delivery.delivery_id, status, error[:MAX_ERROR], retry_in)
         log.info(
             "webhook delivery failed",
             extra={
@@ -133,6 +134,7 @@ class WebhookSender:
                 "final": retry_in is None,
             },
         )
+        return Attempt(delivery.delivery_id, status, error[:MAX_ERROR], retry_in)
 
     def _post(self, delivery: DueDelivery) -> int:
         now = self.clock()

@@ -4,6 +4,7 @@ the feed and the sender (ADR 0027, docs/webhooks.md)."""
 from __future__ import annotations
 
 import hashlib
+import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
@@ -11,12 +12,12 @@ from functools import cached_property
 from psycopg_pool import ConnectionPool
 
 from payments.domain.application import PaymentsApplication
-from payments.domain.errors import NotConfigured
+from payments.domain.errors import IllegalTransition, NotConfigured, found
 from payments.domain.webhook_commands import WebhookEndpointCommands
 from payments.domain.webhook_endpoint import DeliveryPolicy, WebhookEndpoint, signing_generations
 from payments.projections.followers.follower import Follower
 from payments.projections.followers.notification_feed import NotificationFeed
-from payments.projections.followers.webhook_deliveries import WebhookDeliveries
+from payments.projections.followers.webhook_deliveries import Delivery, WebhookDeliveries
 from payments.projections.source import ApplicationEventSource
 from payments.projections.views.webhook_endpoints import EndpointRow, WebhookEndpointsView
 from payments.runtime.config import Settings
@@ -24,6 +25,7 @@ from payments.runtime.secrets import endpoint_secret
 from payments.runtime.webhook_sender import SenderConfig, WebhookSender
 
 ENDPOINT_PREFIX = "we_"
+log = logging.getLogger("payments.webhooks")
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +97,25 @@ class Webhooks:
             )
             for g in generations
         ]
+
+    def delivery(self, delivery_id: str) -> Delivery:
+        return found(self.deliveries.get(delivery_id), f"webhook delivery {delivery_id!r}")
+
+    def redeliver(self, delivery_id: str, by: str) -> Delivery:
+        """A failed or delivered delivery pending again, due now (NotFound, or
+        IllegalTransition while it is pending or when its endpoint is disabled: read from the
+        endpoint itself, which says so before the worker's feed has applied it)."""
+        delivery = self.delivery(delivery_id)
+        if self.commands.get(delivery.endpoint_id).disabled:
+            raise IllegalTransition("endpoint disabled", "redelivered")
+        again = self.deliveries.redeliver(delivery_id)
+        if again is None:  # pending (meanwhile, perhaps), or disabled meanwhile
+            now = self.delivery(delivery_id)
+            raise IllegalTransition(
+                now.status if now.status == "pending" else "endpoint disabled", "redelivered"
+            )
+        log.info("webhook delivery redelivered", extra={"delivery_id": delivery_id, "by": by})
+        return again
 
     def secret_of(self, endpoint_id: str, generation: int) -> str:
         return endpoint_secret(self._signing_key(), endpoint_id, generation)

@@ -59,6 +59,17 @@ _COLUMNS = (
 
 
 @dataclass(frozen=True, slots=True)
+class Attempt:
+    """One attempt's outcome: delivered (no error), or failed with `error` and due again
+    after `retry_in` (None: failed for good)."""
+
+    delivery_id: str
+    status_code: int | None
+    error: str | None
+    retry_in: timedelta | None
+
+
+@dataclass(frozen=True, slots=True)
 class Backlog:
     pending: int
     oldest_pending: datetime | None  # since when the longest-waiting delivery waits
@@ -175,45 +186,42 @@ class WebhookDeliveries:
         ]
 
     def record_delivered(self, delivery_id: str, status_code: int) -> None:
-        self._record(
-            "status = 'delivered', delivered_at = now()",
-            delivery_id,
-            status_code,
-            None,
-        )
+        self.record([Attempt(delivery_id, status_code, None, None)])
 
     def record_failure(
         self, delivery_id: str, status_code: int | None, error: str, retry_in: timedelta | None
     ) -> None:
         """A failed attempt: due again after `retry_in`, or failed for good (None)."""
-        if retry_in is None:
-            self._record("status = 'failed'", delivery_id, status_code, error)
-        else:
-            self._record(
-                "next_attempt_at = now() + %(retry_in)s",
-                delivery_id,
-                status_code,
-                error,
-                retry_in=retry_in,
-            )
+        self.record([Attempt(delivery_id, status_code, error, retry_in)])
 
-    def _record(
-        self,
-        change: str,
-        delivery_id: str,
-        status_code: int | None,
-        error: str | None,
-        **more: object,
-    ) -> None:
-        """One attempt's outcome; only while the delivery is still pending (an endpoint
-        disabled meanwhile has cancelled it, and cancelled stays)."""
+    def record(self, attempts: Sequence[Attempt]) -> None:
+        """The outcomes of a round of attempts, in one statement; each only while its
+        delivery is still pending (an endpoint disabled meanwhile has cancelled it, and
+        cancelled stays)."""
+        if not attempts:
+            return
         with self.pool.connection() as conn:
             conn.execute(
-                f"UPDATE webhook_deliveries SET {change}, attempts = attempts + 1, "
-                "lease_until = NULL, last_attempt_at = now(), last_status_code = %(code)s, "
-                "last_error = %(error)s "
-                "WHERE delivery_id = %(id)s AND status = 'pending'",
-                {"id": delivery_id, "code": status_code, "error": error, **more},
+                """
+                UPDATE webhook_deliveries d SET
+                    status = CASE WHEN u.error IS NULL THEN 'delivered'
+                                  WHEN u.retry_s IS NULL THEN 'failed' ELSE 'pending' END,
+                    delivered_at = CASE WHEN u.error IS NULL THEN now() ELSE d.delivered_at END,
+                    next_attempt_at = CASE WHEN u.error IS NOT NULL AND u.retry_s IS NOT NULL
+                        THEN now() + make_interval(secs => u.retry_s)
+                        ELSE d.next_attempt_at END,
+                    attempts = d.attempts + 1, lease_until = NULL, last_attempt_at = now(),
+                    last_status_code = u.code, last_error = u.error
+                FROM unnest(%s::text[], %s::int[], %s::text[], %s::float8[])
+                     AS u(id, code, error, retry_s)
+                WHERE d.delivery_id = u.id AND d.status = 'pending'
+                """,
+                (
+                    [a.delivery_id for a in attempts],
+                    [a.status_code for a in attempts],
+                    [a.error for a in attempts],
+                    [a.retry_in.total_seconds() if a.retry_in else None for a in attempts],
+                ),
             )
 
     def redeliver(self, delivery_id: str) -> Delivery | None:

@@ -6,12 +6,17 @@ operations do. `seed` makes them through the API and the sandbox PSP, as a user 
 sellers (KYC verified, pending), checkouts captured, declined, disputed and held for review, a
 refund, a payout, an order, a refund and a payout each dead-lettered (the sandbox answers 503
 until the executor gives up), the day's settlement file reconciled as it is and once more with
-a net amount changed (an open exception), a verification and an erasure. `config` binds each
-path parameter to the ids made, for most of the generated cases (schemathesis' dictionaries),
-the rest staying generated.
+a net amount changed (an open exception), a verification, an erasure, and two webhook
+endpoints made before the checkouts, one of them disabled after, each with the deliveries of
+the orders' outcomes (nothing listens at HOOK_URL: each failed at its one attempt, so the
+enabled endpoint's can be redelivered), and a third endpoint that alone is offered to
+disableWebhookEndpoint (disabling the first would leave nothing to rotate or redeliver).
+`config` binds each path parameter to the ids made, for most of the generated cases
+(schemathesis' dictionaries), the rest staying generated.
 
 The deployment needs `served_settings`: funds available at once (the payout), a review rule
-for large orders, and an executor that gives up after two quick attempts (the dead letters).
+for large orders, an executor that gives up after two quick attempts (the dead letters), and
+webhook deliveries tried once.
 """
 
 from __future__ import annotations
@@ -51,10 +56,12 @@ def served_settings(rules_file: str) -> dict[str, str]:
         "PAYMENTS_EXECUTOR_MAX_ATTEMPTS": "2",
         "PAYMENTS_EXECUTOR_BACKOFF_BASE_S": "0.01",
         "PAYMENTS_EXECUTOR_BACKOFF_CAP_S": "0.05",
+        "PAYMENTS_DELIVERY_MAX_ATTEMPTS": "1",
     }
 
 
 VERIFIED_ID, PENDING_ID = "000000000", "123456789"  # the sandbox's KYC answers
+HOOK_URL = "http://127.0.0.1:9/hooks"  # the discard port: nothing listens, every attempt fails
 
 
 def _until(done: Callable[[], bool], what: str, timeout: float = 60.0) -> None:
@@ -140,6 +147,14 @@ class Seeder:
         page = self.api.get(f"/reconciliations/{run_id}/exceptions").json()
         return [str(finding["finding_id"]) for finding in page["exceptions"]]
 
+    def webhook_endpoint(self, *event_types: str) -> str:
+        body = {"url": HOOK_URL, "event_types": list(event_types), "description": "seeded"}
+        return str(self.post("/webhook-endpoints", body)["endpoint_id"])
+
+    def failed_deliveries(self, endpoint_id: str) -> list[str]:
+        page = self.api.get(f"/webhook-endpoints/{endpoint_id}/deliveries?status=failed").json()
+        return [str(delivery["delivery_id"]) for delivery in page["items"]]
+
 
 def net_changed(settlement: bytes) -> bytes:
     """The file with its first capture's net credit one unit higher: an amount mismatch."""
@@ -159,12 +174,18 @@ def seed(api_url: str, sandbox_url: str, key: str) -> dict[str, list[str]]:
     try:
         verified = s.seller(f"seller_seed_{s.run}", VERIFIED_ID)
         pending = s.seller(f"seller_wait_{s.run}", PENDING_ID)
+        hooked = s.webhook_endpoint("payment_order.succeeded", "payment_order.failed")
+        unhooked = s.webhook_endpoint("payment_order.succeeded")
         captured_checkout, captured = s.checkout(SUCCESS_CARD, verified, ["30.00"] * 3)
         disputed_checkout, disputed = s.checkout(DISPUTED_CARD, verified, ["40.00"])
         declined_checkout, declined = s.checkout(DECLINED_CARD, pending, ["7.00"])
         held_checkout, held = s.checkout(SUCCESS_CARD, verified, ["2000.00", "1600.00"])  # review
         charged = captured + disputed + declined
         _until(lambda: all(s.status(o) in ("SUCCESS", "FAILED") for o in charged), "the charges")
+        _until(lambda: len(s.failed_deliveries(hooked)) >= 3, "the webhook deliveries")
+        _until(lambda: bool(s.failed_deliveries(unhooked)), "the other endpoint's deliveries")
+        s.post(f"/webhook-endpoints/{unhooked}/disable", {"reason": "seeded disabled"})
+        disposable = s.webhook_endpoint("payout.paid")
         refund = s.post(f"/payments/{captured[0]}/refunds", {"amount": "5.00"})["refund_id"]
         _until(lambda: s.available(verified) not in ("0.00", "None"), "the seller's credit")
         payout = s.post("/payouts", {"seller_account": verified, "amount": "10.00"})["payout_id"]
@@ -206,6 +227,9 @@ def seed(api_url: str, sandbox_url: str, key: str) -> dict[str, list[str]]:
             "finding_id": findings,
             "verification_id": [verification],
             "erasure_id": [erasure],
+            "endpoint_id": [hooked, unhooked],
+            "disableWebhookEndpoint:endpoint_id": [disposable, unhooked],
+            "delivery_id": [*s.failed_deliveries(hooked)[:3], s.failed_deliveries(unhooked)[0]],
         }
     finally:
         s.api.close()
@@ -213,12 +237,28 @@ def seed(api_url: str, sandbox_url: str, key: str) -> dict[str, list[str]]:
 
 
 def config(base: str, seeded: dict[str, list[str]], probability: float = 0.6) -> str:
-    """`base` (a schemathesis.toml) with each path parameter bound to the ids seeded."""
+    """`base` (a schemathesis.toml) with each path parameter bound to the ids seeded; ids
+    seeded as `operationId:parameter` are that operation's own, over the shared ones."""
     tables = [
-        f"[dictionaries.{name}]\nvalues = {json.dumps(ids)}\n" for name, ids in seeded.items()
+        f"[dictionaries.{_dictionary(name)}]\nvalues = {json.dumps(ids)}\n"
+        for name, ids in seeded.items()
     ]
-    bindings = [
-        f'"path.{name}" = {{ dictionary = "{name}", probability = {probability} }}'
+    own = [
+        f'[[operations]]\ninclude-operation-id = ["{operation_id}"]\n'
+        f'parameters = {{ "path.{parameter}" = {_binding(name, probability)} }}\n'
         for name in seeded
+        if ":" in name
+        for operation_id, parameter in [name.split(":")]
     ]
-    return "\n".join([base, *tables, "[parameters]", *bindings, ""])
+    shared = [
+        f'"path.{name}" = {_binding(name, probability)}' for name in seeded if ":" not in name
+    ]
+    return "\n".join([base, *tables, *own, "[parameters]", *shared, ""])
+
+
+def _dictionary(name: str) -> str:
+    return name.replace(":", "_")
+
+
+def _binding(name: str, probability: float) -> str:
+    return f'{{ dictionary = "{_dictionary(name)}", probability = {probability} }}'
