@@ -37,6 +37,7 @@ from payments.api.console import (
     sellers,
     session,
     wallets,
+    webhooks,
 )
 from payments.api.console.forms import read_form_first
 from payments.api.problems import EXCEPTION_HANDLERS, ProblemError, domain_problem
@@ -62,6 +63,7 @@ pages.PAGES[:] = [
     reconciliation.PAGE,
     audit.PAGE,
     jobs.PAGE,
+    webhooks.PAGE,
 ]
 HANDLERS: list[Any] = [
     *session.HANDLERS,
@@ -78,6 +80,7 @@ HANDLERS: list[Any] = [
     *reconciliation_run.HANDLERS,
     *audit.HANDLERS,
     *jobs.HANDLERS,
+    *webhooks.HANDLERS,
 ]
 
 _TITLES = {

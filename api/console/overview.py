@@ -1,8 +1,8 @@
 """The overview: today's checkouts and orders, dead letters, reconciliation exceptions,
-projection lag and payouts due; each tile only for the roles whose JSON routes show it.
-As of a past instant: the orders, dead letters, payouts due and open reconciliation
-exceptions replayed from the events; projection lag is not replayed, so a past overview
-leaves it out."""
+projection lag, payouts due and webhook deliveries failed; each tile only for the roles whose
+JSON routes show it. As of a past instant: the orders, dead letters, payouts due and open
+reconciliation exceptions replayed from the events; projection lag and webhook deliveries are
+not replayed (facts of the present), so a past overview leaves them out."""
 
 from __future__ import annotations
 
@@ -41,6 +41,7 @@ ORDERS = frozenset({Role.MERCHANT, Role.OPERATOR, Role.FINANCE, Role.ADMIN})
 OPERATIONS = frozenset({Role.OPERATOR, Role.ADMIN})
 MONEY = frozenset({Role.OPERATOR, Role.FINANCE, Role.ADMIN})
 FINANCE = frozenset({Role.FINANCE, Role.ADMIN})
+WEBHOOKS = frozenset({Role.MERCHANT, Role.OPERATOR, Role.ADMIN})  # GET /webhook-endpoints
 STATUSES = ("NOT_STARTED", "EXECUTING", "SUCCESS", "FAILED")
 PAST_LIMIT = 5000  # orders of one day replayed for a past overview, at most
 
@@ -168,6 +169,7 @@ def overview(caller: CallerDep, services: ServicesDep, as_of: Field = None) -> T
         if present and role in MONEY
         else None,
         failing_jobs=failing_jobs(services) if present and role in MONEY else None,
+        webhooks=services.webhooks.deliveries.backlog() if present and role in WEBHOOKS else None,
     )
 
 

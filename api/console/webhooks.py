@@ -1,0 +1,106 @@
+"""Webhooks: every endpoint merchants registered (its URL, event types, whether enabled, its
+secret's generation; never the secret), and an endpoint's deliveries, newest event first,
+filtered by status, with a confirmed Redeliver of one that is not pending. The same reads,
+command and roles as GET /webhook-endpoints, GET /webhook-endpoints/{id}/deliveries and POST
+/webhook-deliveries/{id}/redeliver (merchant, operator)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from urllib.parse import quote, urlencode
+
+import msgspec
+from litestar import get, post
+from litestar.params import QueryParameter
+from litestar.response import Redirect, Template
+
+from payments.api.console.forms import FormBody, confirmed
+from payments.api.console.pages import CallerDep, Field, Page, ServicesDep, given, next_page, render
+from payments.api.parameters import ID_MAX_LENGTH, ID_PATTERN, PositionCursorQuery
+from payments.api.reads import invalid, keyset_page
+from payments.api.webhook_schemas import (
+    DeliveryIdPath,
+    EndpointIdPath,
+    delivery_body,
+    endpoint_body,
+)
+from payments.domain.api_key import Role
+from payments.projections.followers.webhook_deliveries import STATUSES
+
+PAGE = Page.of("/console/webhooks", "Webhooks", Role.MERCHANT, Role.OPERATOR)
+PAGE_SIZE = 50
+# The delivery a redelivery just sent back, named in the page it returns to.
+DeliveryField = Annotated[str | None, QueryParameter(pattern=ID_PATTERN, max_length=ID_MAX_LENGTH)]
+
+
+class RedeliverForm(msgspec.Struct, frozen=True):
+    confirm: str = ""
+
+
+def endpoint_path(endpoint_id: str) -> str:
+    return f"{PAGE.path}/{quote(endpoint_id)}"
+
+
+@get("/webhooks", sync_to_thread=True, **PAGE.access)
+def webhooks_page(caller: CallerDep, services: ServicesDep) -> Template:
+    endpoints = services.webhooks.endpoints()
+    return render(
+        "webhooks.html",
+        caller,
+        PAGE,
+        endpoints=endpoints,
+        links={e.endpoint_id: endpoint_path(e.endpoint_id) for e in endpoints},
+    )
+
+
+@get("/webhooks/{endpoint_id:str}", sync_to_thread=True, **PAGE.access)
+def endpoint_page(
+    endpoint_id: EndpointIdPath,
+    caller: CallerDep,
+    services: ServicesDep,
+    status: Field = None,
+    cursor: PositionCursorQuery = None,
+    redelivered: DeliveryField = None,
+) -> Template:
+    endpoint = endpoint_body(services.webhooks.commands.get(endpoint_id))  # or Not found
+    wanted = status or None
+    if wanted is not None and wanted not in STATUSES:
+        raise invalid("status", f"must be one of {', '.join(STATUSES)}")
+    before = int(cursor) if cursor is not None else None
+    rows = services.webhooks.deliveries.of_endpoint(endpoint_id, wanted, before, PAGE_SIZE + 1)
+    shown, last = keyset_page(rows, PAGE_SIZE)
+    return render(
+        "webhook_endpoint.html",
+        caller,
+        PAGE,
+        title=f"Webhook endpoint {endpoint_id}",
+        endpoint=endpoint,
+        deliveries=[delivery_body(d) for d in shown],
+        status=wanted,
+        statuses=STATUSES,
+        more=next_page(given(status=wanted), "cursor", last.position if last else None),
+        first_page=cursor is None,
+        done=f"Sent {redelivered} back: it is pending, due now, its attempts counted afresh."
+        if redelivered
+        else None,
+        # The API refuses to send again a delivery of a disabled endpoint: none is offered.
+        may_redeliver=endpoint.status == "enabled",
+    )
+
+
+@post("/webhooks/deliveries/{delivery_id:str}/redeliver", sync_to_thread=True, **PAGE.access)
+def redeliver(
+    delivery_id: DeliveryIdPath,
+    data: FormBody[RedeliverForm],
+    caller: CallerDep,
+    services: ServicesDep,
+) -> Redirect:
+    """As POST /webhook-deliveries/{id}/redeliver: a pending delivery, or one of a disabled
+    endpoint, is refused (409)."""
+    confirmed(data.confirm, "that this delivery is sent again")
+    delivery = services.webhooks.redeliver(delivery_id, by=caller.key_id)
+    back = urlencode({"redelivered": delivery_id})
+    return Redirect(f"{endpoint_path(delivery.endpoint_id)}?{back}", status_code=303)
+
+
+HANDLERS = [webhooks_page, endpoint_page, redeliver]

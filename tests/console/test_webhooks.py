@@ -1,0 +1,185 @@
+"""Webhooks in the browser: a merchant sees the endpoints registered over the API (never a
+secret), an endpoint's deliveries with the failed one standing out, filters them by status and
+sends the failed one again, confirmed; a redelivery the API refuses (pending, or its endpoint
+disabled) is refused here too; finance and seller keys are not offered the page."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+import pytest
+
+from payments.domain.api_key import Role
+from tests.console.conftest import Console, console_on, csrf, follow, kept_out, screenshot
+from tests.executor.helpers import place, terminal
+
+NOBODY = "http://127.0.0.1:9/hooks"  # nothing listens there: every attempt is refused
+EVENT_TYPE = "payment_order.succeeded"
+
+
+@pytest.fixture(scope="module")
+def console(
+    admin_database_url: str, tmp_path_factory: pytest.TempPathFactory, browser: Any
+) -> Iterator[Console]:
+    """A stack that derives endpoint secrets (PAYMENTS_AUDIT_KEY) and fails a delivery for
+    good at its first refused attempt."""
+    with console_on(
+        admin_database_url,
+        tmp_path_factory,
+        browser,
+        PAYMENTS_AUDIT_KEY="console-webhooks-test-key-0123456789abcdef",
+        PAYMENTS_DELIVERY_MAX_ATTEMPTS="1",
+    ) as console:
+        yield console
+
+
+@pytest.fixture(scope="module")
+def endpoints(console: Console) -> dict[str, str]:
+    """Two endpoints a merchant registered over the API ("shop", "old"), each with one
+    delivery of an order's success that failed for good; "old" disabled afterwards."""
+    stack = console.stack
+    merchant = {"authorization": f"Bearer {console.key(Role.MERCHANT)}"}
+    made = {}
+    for name in ("shop", "old"):
+        answer = stack.http.post(
+            "/webhook-endpoints",
+            json={"url": NOBODY, "event_types": [EVENT_TYPE], "description": f"the {name} one"},
+            headers={**merchant, "Idempotency-Key": uuid.uuid4().hex},
+        )
+        assert answer.status_code == 201, answer.text
+        made[name] = answer.json()["endpoint_id"]
+    [order_id] = place(stack, stack.sandbox.token("success"), ["3.21"])
+    stack.settle(lambda: terminal(stack, order_id))
+    webhooks = stack.services.webhooks
+    webhooks.feed.run_until_idle()
+    sender = webhooks.sender()
+    try:
+        assert sender.send_once() == 2
+    finally:
+        sender.close()
+    disabled = stack.http.post(
+        f"/webhook-endpoints/{made['old']}/disable", json={"reason": "moved"}, headers=merchant
+    )
+    assert disabled.status_code == 200, disabled.text
+    webhooks.feed.run_until_idle()  # the subscription knows it is disabled
+    return made
+
+
+def deliveries_of(console: Console, endpoint_id: str) -> list[dict[str, Any]]:
+    """GET /webhook-endpoints/{id}/deliveries: what the JSON API says of them."""
+    answer = console.stack.http.get(f"/webhook-endpoints/{endpoint_id}/deliveries")
+    assert answer.status_code == 200, answer.text
+    return list(answer.json()["items"])
+
+
+def cells(row: Any) -> list[str]:
+    return [cell.inner_text().strip() for cell in row.locator("th, td").all()]
+
+
+def test_a_merchant_sees_a_failed_delivery_and_sends_it_again(
+    console: Console, endpoints: dict[str, str]
+) -> None:
+    shop, old = endpoints["shop"], endpoints["old"]
+    page = console.signed_in(Role.MERCHANT)
+    assert page.locator('[data-figure="failed-webhooks"]').inner_text() == "2"  # the overview
+    tile = page.locator("section.tile", has=page.locator("#t-webhooks"))
+    follow(tile.get_by_role("link", name="See them"))
+    assert page.get_by_role("heading", level=1).inner_text() == "Webhooks"
+    listed = {cells(row)[0]: cells(row)[1:] for row in page.locator("#endpoints tbody tr").all()}
+    assert list(listed) == [shop, old]
+    url, types, status, generation, created = listed[shop]
+    assert (url.splitlines(), types, status) == ([NOBODY, "the shop one"], EVENT_TYPE, "enabled")
+    assert generation == "1"
+    assert datetime.strptime(created, "%Y-%m-%d %H:%M:%S")
+    assert listed[old][2] == "disabled: moved"
+    assert "whsec_" not in page.content()
+
+    follow(page.get_by_role("link", name=shop))
+    assert page.get_by_role("heading", level=1).inner_text() == f"Webhook endpoint {shop}"
+    assert page.locator("#endpoint-status").inner_text() == "enabled"
+    rows = page.locator("#deliveries tbody tr")
+    assert rows.count() == 1
+    assert rows.first.get_attribute("class") == "error"  # a failed delivery stands out
+    [json] = deliveries_of(console, shop)
+    event_id = json["event_id"]
+    shown = cells(rows.first)
+    assert shown[:6] == [f"{EVENT_TYPE}\n{event_id}", "failed", "1", "connection refused", "", ""]
+    assert "whsec_" not in page.content()
+    screenshot(page, "webhooks")
+
+    page.get_by_label("Status").select_option("delivered")
+    follow(page.get_by_role("button", name="Filter"))
+    assert cells(rows.first) == ["No deliveries match."]
+    page.get_by_label("Status").select_option("failed")
+    follow(page.get_by_role("button", name="Filter"))
+    assert rows.count() == 1
+
+    stale = page.context.new_page()  # the same page, open in another tab
+    stale.goto(page.url)
+    rows.first.get_by_label("I confirm: send it again").check()
+    follow(rows.first.get_by_role("button", name="Redeliver"))
+    assert page.get_by_role("status").inner_text().startswith(f"Sent {json['delivery_id']} back")
+    assert cells(rows.first)[1] == "pending"
+    assert rows.first.get_attribute("class") is None
+    assert rows.first.get_by_role("button", name="Redeliver").count() == 0
+    assert [(d["status"], d["attempts"]) for d in deliveries_of(console, shop)] == [("pending", 0)]
+
+    stale.get_by_label("I confirm: send it again").check()  # pending now: refused
+    follow(stale.get_by_role("button", name="Redeliver"))
+    assert stale.get_by_role("heading", level=1).inner_text() == "Conflict"
+    assert "pending" in stale.locator("main").inner_text()
+    page.goto(console.url)
+    assert page.locator('[data-figure="failed-webhooks"]').inner_text() == "1"
+
+
+def test_a_disabled_endpoint_s_delivery_is_not_sent_again(
+    console: Console, endpoints: dict[str, str]
+) -> None:
+    old = endpoints["old"]
+    page = console.signed_in(Role.OPERATOR)
+    follow(page.get_by_role("link", name="Webhooks"))
+    follow(page.get_by_role("link", name=old))
+    assert page.locator("#endpoint-status").inner_text() == "disabled: moved"
+    rows = page.locator("#deliveries tbody tr")
+    assert cells(rows.first)[1] == "failed"
+    assert page.get_by_role("button", name="Redeliver").count() == 0  # none is offered
+    [delivery] = deliveries_of(console, old)
+    action = f"{console.url}/webhooks/deliveries/{delivery['delivery_id']}/redeliver"
+    token, html = {"x-csrf-token": csrf(page)}, {"accept": "text/html"}
+    forged = page.request.post(action, form={"confirm": "yes"}, headers={**token, **html})
+    assert (forged.status, "endpoint disabled" in forged.text()) == (409, True)
+    unconfirmed = page.request.post(action, form={}, headers={**token, **html})
+    assert (unconfirmed.status, "tick the box" in unconfirmed.text()) == (422, True)
+    no_csrf = page.request.post(action, form={"confirm": "yes"}, headers=html)
+    assert (no_csrf.status, "CSRF" in no_csrf.text()) == (403, True)
+    unknown = page.request.post(
+        f"{console.url}/webhooks/deliveries/whd_nothing/redeliver",
+        form={"confirm": "yes"},
+        headers={**token, **html},
+    )
+    assert unknown.status == 404
+    assert [d["status"] for d in deliveries_of(console, old)] == ["failed"]
+    page.goto(f"{console.url}/webhooks/we_nothing")
+    assert page.get_by_role("heading", level=1).inner_text() == "Not found"
+    page.goto(f"{console.url}/webhooks/{old}?status=lost")
+    assert page.get_by_role("heading", level=1).inner_text() == "That input is not valid"
+
+
+def test_finance_and_seller_keys_are_not_offered_webhooks(
+    console: Console, endpoints: dict[str, str]
+) -> None:
+    finance = console.signed_in(Role.FINANCE)
+    assert finance.locator('[data-figure="failed-webhooks"]').count() == 0
+    kept_out(finance, console.url, "Webhooks", "/webhooks")
+    kept_out(finance, console.url, "Webhooks", f"/webhooks/{endpoints['shop']}")
+    [delivery] = deliveries_of(console, endpoints["shop"])
+    answer = finance.request.post(
+        f"{console.url}/webhooks/deliveries/{delivery['delivery_id']}/redeliver",
+        form={"confirm": "yes"},
+        headers={"x-csrf-token": csrf(finance)},
+    )
+    assert answer.status == 403
+    kept_out(console.signed_in(Role.SELLER, "seller_0"), console.url, "Webhooks", "/webhooks")
