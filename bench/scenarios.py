@@ -20,6 +20,7 @@ from payments.bench import (
     reconcile,
     refunds,
     risk,
+    webhooks,
 )
 from payments.bench.harness import BenchContext, ScenarioResult
 
@@ -36,4 +37,5 @@ SCENARIOS: dict[str, Scenario] = {
     "day": day.run,
     "applied": applied.run,
     "http_clients": http_clients.run,
+    "webhooks": webhooks.run,
 }

@@ -24,6 +24,7 @@ TINY = {
     "risk": ["count=12", "clients=4"],
     "applied": ["orders=30"],
     "http_clients": ["count=50"],
+    "webhooks": ["orders=40", "deliveries=30", "levels=2,4"],
 }
 
 
@@ -107,6 +108,15 @@ def test_quick_run_writes_tables_goals_and_json(
         assert len(table["rows"]) == 4
         assert table["rows"][0][3] == 1.0
         assert all(row[1] > 0 and row[2] > 0 for row in table["rows"])
+    if scenario == "webhooks":  # a delivery per order, each POSTed once; every ratio there
+        assert [goal["met"] for goal in document["goals"]] == [True, True, True]
+        assert document["data"]["feed"]["deliveries"] == 40
+        feed, sender = document["tables"]
+        assert all(row[4] > 0 and row[5] > 0 for row in feed["rows"][:3])
+        for level in (2, 4):
+            rows = [row for row in sender["rows"] if row[1] == level]
+            assert [row[2] for row in rows[:3]] == [30, 30, 30]  # ceiling, records, sender
+            assert all(row[4] > 0 and row[6] > 0 for row in rows[:3])
     if scenario == "ingest":  # the load generator's requests all answered, and it says its CPU
         data = document["data"]
         for level in ("1", "4"):
