@@ -13,6 +13,7 @@ import pytest
 
 from payments.runtime.webhook_sender import WebhookSender
 from tests.executor.conftest import Stack, stack_fixture
+from tests.webhooks.receiver import Receiver, receiving
 
 AUDIT_KEY = "audit-key-of-the-webhook-tests"
 stack = stack_fixture(
@@ -54,6 +55,13 @@ def registered(stack: Stack, url: str, *event_types: str) -> Iterator[dict[str, 
         yield endpoint
     finally:
         stack.http.post(f"/webhook-endpoints/{endpoint['endpoint_id']}/disable")
+
+
+@contextmanager
+def listening(stack: Stack, *event_types: str) -> Iterator[tuple[Receiver, dict[str, Any]]]:
+    """A receiver and an endpoint of these types that posts to it, for the block."""
+    with receiving() as receiver, registered(stack, receiver.url, *event_types) as endpoint:
+        yield receiver, endpoint
 
 
 def deliveries(stack: Stack, endpoint_id: str, **query: str) -> list[dict[str, Any]]:

@@ -12,17 +12,13 @@ from tests.e2e.processes import Process
 from tests.executor.conftest import Stack
 from tests.executor.helpers import place, terminal
 from tests.waiting import wait_until
-from tests.webhooks.conftest import deliver_until, deliveries, registered
-from tests.webhooks.receiver import receiving
+from tests.webhooks.conftest import deliver_until, deliveries, listening
 
 
 def test_a_worker_killed_mid_delivery_sends_again_after_a_restart_and_loses_none(
     stack: Stack, tmp_path: Path
 ) -> None:
-    with (
-        receiving() as receiver,
-        registered(stack, receiver.url, "payment_order.succeeded") as endpoint,
-    ):
+    with listening(stack, "payment_order.succeeded") as (receiver, endpoint):
         order_ids = place(stack, stack.sandbox.token("success"), ["1", "2", "3"])
         stack.settle(lambda: terminal(stack, *order_ids))
         receiver.delay_s = 30  # the endpoint holds every request: the worker dies waiting
@@ -55,10 +51,7 @@ def test_a_worker_killed_mid_delivery_sends_again_after_a_restart_and_loses_none
 def test_a_batch_applied_again_makes_no_second_delivery(
     stack: Stack, sender: WebhookSender
 ) -> None:
-    with (
-        receiving() as receiver,
-        registered(stack, receiver.url, "payment_order.succeeded") as endpoint,
-    ):
+    with listening(stack, "payment_order.succeeded") as (receiver, endpoint):
         [order_id] = place(stack, stack.sandbox.token("success"), ["4"])
         stack.settle(lambda: terminal(stack, order_id))
         deliver_until(stack, sender, lambda: len(receiver.received) == 1)

@@ -12,7 +12,7 @@ from payments.psp.signing import SignatureMismatchError, verify_signature
 from payments.runtime.webhook_sender import WebhookSender
 from tests.executor.conftest import Stack
 from tests.executor.helpers import place, terminal
-from tests.webhooks.conftest import deliver_until, deliveries, registered
+from tests.webhooks.conftest import deliver_until, deliveries, listening, registered
 from tests.webhooks.receiver import receiving
 
 
@@ -87,10 +87,7 @@ def test_an_endpoint_hears_only_its_types_and_only_after_it_was_made(
 def test_a_failing_endpoint_is_tried_again_then_failed_then_redelivered(
     stack: Stack, sender: WebhookSender
 ) -> None:
-    with (
-        receiving() as receiver,
-        registered(stack, receiver.url, "payment_order.succeeded") as endpoint,
-    ):
+    with listening(stack, "payment_order.succeeded") as (receiver, endpoint):
         receiver.answers = [500, 503]
         charged(stack, "success")
         deliver_until(stack, sender, lambda: len(receiver.received) == 3)
@@ -132,10 +129,7 @@ def test_a_failing_endpoint_is_tried_again_then_failed_then_redelivered(
 def test_an_endpoint_that_does_not_answer_is_tried_again(
     stack: Stack, sender: WebhookSender
 ) -> None:
-    with (
-        receiving() as receiver,
-        registered(stack, receiver.url, "payment_order.succeeded") as endpoint,
-    ):
+    with listening(stack, "payment_order.succeeded") as (receiver, endpoint):
         receiver.delay_s = 1.5  # over the tests' 1 s timeout
         charged(stack, "success")
         endpoint_id = endpoint["endpoint_id"]
@@ -178,10 +172,7 @@ def test_a_disabled_endpoint_hears_nothing_more_and_its_waiting_deliveries_are_c
 def test_a_rotated_secret_signs_beside_the_old_one_for_the_overlap(
     stack: Stack, sender: WebhookSender
 ) -> None:
-    with (
-        receiving() as receiver,
-        registered(stack, receiver.url, "payment_order.succeeded") as endpoint,
-    ):
+    with listening(stack, "payment_order.succeeded") as (receiver, endpoint):
         endpoint_id = endpoint["endpoint_id"]
         [old] = secrets_of(stack, endpoint_id).values()
         rotated = stack.http.post(
