@@ -55,7 +55,7 @@ class WebhookEndpointCommands:
         endpoint.rotate_secret(now + overlap, by)
         return endpoint, self.application.record(endpoint)
 
-    def disable(self, endpoint_id: str, reason: str, by: str) -> int | None:
+    def disable(self, endpoint_id: str, reason: str, by: str) -> tuple[WebhookEndpoint, int | None]:
         endpoint = self.get(endpoint_id)
         endpoint.disable(reason, by)
-        return self.application.record(endpoint)
+        return endpoint, self.application.record(endpoint)

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from litestar import Controller, Response, get, post
 from litestar.params import JSONBody
 
 from payments.api.auth import access
-from payments.api.idempotency import OnceDep, fingerprint, idempotency_key_guard, stored_answer
+from payments.api.idempotency import (
+    Once,
+    OnceDep,
+    fingerprint,
+    idempotency_key_guard,
+    stored_answer,
+)
 from payments.api.openapi import (
     created_or_existing,
     created_or_replayed,
@@ -41,7 +45,7 @@ from payments.runtime.idempotency import StoredResponse
 from payments.runtime.services import Services
 
 CREATE_SCOPE = "POST /webhook-endpoints"
-MAX_BODY_BYTES = 32 * 1024  # a URL of 2,048 characters, each maybe written as \uXXXX
+MAX_BODY_BYTES = 32 * 1024  # room for a URL of 2,048 characters, each escaped in six bytes
 NO_STORE = {"cache-control": "no-store"}
 
 _ENDPOINT_LINKS = {
@@ -68,7 +72,7 @@ _DELIVERY_LINKS = {
 }
 
 
-def _created(services: Services, data: CreateEndpointRequest, once: Any) -> StoredResponse:
+def _created(services: Services, data: CreateEndpointRequest, once: Once) -> StoredResponse:
     endpoint, position, created = services.webhooks.register(
         once.id_seed, data.url, list(data.event_types), data.description, once.caller.key_id
     )
@@ -184,8 +188,8 @@ class WebhookEndpointsController(Controller):
         data: JSONBody[DisableRequest | None] = None,
     ) -> EndpointResponse:
         reason = (data or DisableRequest()).reason
-        services.webhooks.commands.disable(endpoint_id, reason, by=caller.key_id)
-        return endpoint_body(services.webhooks.commands.get(endpoint_id))
+        endpoint, _ = services.webhooks.commands.disable(endpoint_id, reason, by=caller.key_id)
+        return endpoint_body(endpoint)
 
     @get(
         "/{endpoint_id:str}/deliveries",

@@ -120,6 +120,9 @@ class NotificationFeed(FeedView):
                 endpoint = known.get(e.originator_id)
                 if endpoint is not None:
                     known[e.originator_id] = endpoint.disabled_at(position)
+                    if to_notify:  # what this batch owes it from before: made, then cancelled
+                        insert_deliveries(conn, self._deliveries(to_notify))
+                        to_notify = []
                     cancel_pending(conn, endpoint.endpoint_id)
             else:
                 event_type = public_type(e)

@@ -12,7 +12,8 @@ from tests.e2e.processes import Process
 from tests.executor.conftest import Stack
 from tests.executor.helpers import place, terminal
 from tests.waiting import wait_until
-from tests.webhooks.conftest import deliver_until, deliveries, listening
+from tests.webhooks.conftest import deliver_until, deliveries, listening, register
+from tests.webhooks.receiver import receiving
 
 
 def test_a_worker_killed_mid_delivery_sends_again_after_a_restart_and_loses_none(
@@ -73,3 +74,26 @@ def test_a_batch_applied_again_makes_no_second_delivery(
         assert rows == [(1, 1)]
         sender.send_once()
         assert len(receiver.received) == 1  # delivered already: not sent again
+
+
+def test_an_event_and_its_endpoint_s_disabling_in_one_batch_leave_nothing_pending(
+    stack: Stack, sender: WebhookSender
+) -> None:
+    with receiving() as receiver:
+        endpoint = register(stack, receiver.url, "payment_order.succeeded")
+        endpoint_id = endpoint["endpoint_id"]
+        feed = stack.services.webhooks.feed
+        before = feed.view.position()
+        [order_id] = place(stack, stack.sandbox.token("success"), ["6"])
+        stack.settle(lambda: terminal(stack, order_id))
+        assert stack.http.post(f"/webhook-endpoints/{endpoint_id}/disable").status_code == 200
+        with stack.services.pool.connection() as conn:  # the order's outcome and the
+            conn.execute(  # disabling applied again, in one batch
+                "DELETE FROM webhook_deliveries WHERE endpoint_id = %s", (endpoint_id,)
+            )
+            conn.execute("UPDATE notification_feed_tracking SET notification_id = %s", (before,))
+        feed.run_until_idle()
+        [delivery] = deliveries(stack, endpoint_id)
+        assert delivery["status"] == "cancelled"
+        sender.send_once()
+        assert receiver.received == []
