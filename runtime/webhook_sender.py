@@ -69,7 +69,11 @@ class WebhookSender:
         *,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         rng: random.Random | None = None,
+        pin: Callable[[str, int], str] | None = None,
     ) -> None:
+        """`pin`: the address to connect to for a host and port in production mode (default:
+        `public_address`, which refuses any that is not public)."""
+        self.pin = pin or public_address
         self.deliveries = deliveries
         self.secret_of = secret_of
         self.config = config
@@ -183,7 +187,7 @@ class WebhookSender:
         host, port = parts.hostname or "", parts.port or 443
         if parts.scheme != "https":
             raise NotPublic("plain http is refused in production mode")
-        address = public_address(host, port)
+        address = self.pin(host, port)
         pool = self._http.connection_from_host(
             address,
             port,
