@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+import re
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 import msgspec
 from msgspec import Meta
 
 from payments.api.dispute_schemas import DisputeResponse
+from payments.domain.errors import FieldError, InvalidCommand
 from payments.domain.reasons import MAX_REASON, REASON_PATTERN, REASON_RULE
 from payments.domain.reconciliation.resolutions import MAX_REASON as MAX_RESOLUTION_REASON
 from payments.domain.refund_commands import MAX_REASON_LENGTH as MAX_REFUND_REASON
@@ -42,6 +44,21 @@ def _reason(max_length: int, example: str) -> Meta:
         description=f"Why, in 1-{max_length} characters: {REASON_RULE}.",
         examples=[example],
     )
+
+
+# A span of time as a request gives one: `24h`, `30m`, `7d`, `0s` (a key's grace, a webhook
+# secret's overlap); each route states its own bounds.
+DURATION = re.compile(r"^(\d{1,7})([smhd])$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+Duration = Annotated[str, Meta(pattern=DURATION.pattern)]
+
+
+def duration(text: str, field: str) -> timedelta:
+    """The span a Duration names (its pattern has been checked: anything else is a 422)."""
+    match = DURATION.fullmatch(text)
+    if match is None:
+        raise InvalidCommand([FieldError(field, "a number and s, m, h or d, e.g. 24h")])
+    return timedelta(seconds=int(match.group(1)) * _UNITS[match.group(2)])
 
 
 ShortReason = Annotated[str, _reason(MAX_REFUND_REASON, "damaged in transit")]

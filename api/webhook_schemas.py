@@ -11,8 +11,7 @@ import msgspec
 from litestar.params import KwargDefinition, QueryParameter
 
 from payments.api.parameters import business_id
-from payments.api.routes.keys import DURATION
-from payments.api.schemas import Reason
+from payments.api.schemas import Duration, Reason
 from payments.domain.webhook_endpoint import (
     EVENT_TYPES,
     MAX_DESCRIPTION_LENGTH,
@@ -71,7 +70,7 @@ class CreateEndpointRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=T
 
 
 class RotateSecretRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    overlap: Annotated[str, msgspec.Meta(pattern=DURATION.pattern)] = "24h"
+    overlap: Duration = "24h"
 
 
 class DisableRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import re
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Annotated
 
 import msgspec
@@ -14,8 +13,7 @@ from litestar.params import JSONBody, PathParameter
 from payments.api.auth import access
 from payments.api.openapi import spec
 from payments.api.parameters import CallerDep, ServicesDep
-from payments.api.problems import ProblemError
-from payments.api.schemas import Identifier, Reason
+from payments.api.schemas import Duration, Identifier, Reason, duration
 from payments.domain.api_key import MAX_NAME_LENGTH, Role
 
 KeyId = Annotated[
@@ -24,8 +22,6 @@ KeyId = Annotated[
         pattern=r"^[a-z2-7]{12}$", min_length=12, max_length=12, description="A key's id"
     ),
 ]
-DURATION = re.compile(r"^(\d{1,7})([smhd])$")
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
 class CreateKeyRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -56,7 +52,7 @@ def state_seller_key_rule(schema: Schema) -> None:
 
 
 class RotateKeyRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    grace: Annotated[str, msgspec.Meta(pattern=DURATION.pattern)] = "24h"
+    grace: Duration = "24h"
 
 
 class RevokeKeyRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -87,14 +83,6 @@ class KeyView(msgspec.Struct, frozen=True):
 
 class KeyList(msgspec.Struct, frozen=True):
     keys: list[KeyView]
-
-
-def duration(text: str, field: str = "grace") -> timedelta:
-    """`24h`, `30m`, `7d`, `0s`: a duration as the Structs' DURATION pattern admits it."""
-    match = DURATION.fullmatch(text)
-    if match is None:  # the Struct's pattern has refused it already
-        raise ProblemError(422, "validation", "The request is not valid", f"{field}: e.g. 24h")
-    return timedelta(seconds=int(match.group(1)) * _UNITS[match.group(2)])
 
 
 class KeysController(Controller):
@@ -168,7 +156,7 @@ class KeysController(Controller):
         caller: CallerDep,
         data: JSONBody[RotateKeyRequest | None] = None,
     ) -> Response[NewKeyResponse]:
-        grace = duration((data or RotateKeyRequest()).grace)
+        grace = duration((data or RotateKeyRequest()).grace, "grace")
         key, role = services.rotate_key(key_id, grace, by=caller.key_id)
         old = services.key_commands.get(key_id)
         body = NewKeyResponse(key.text, key.key_id, role.value, old.seller_account, key_id)

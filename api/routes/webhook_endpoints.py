@@ -23,7 +23,7 @@ from payments.api.openapi import (
 )
 from payments.api.parameters import CallerDep, LimitQuery, PositionCursorQuery, ServicesDep
 from payments.api.reads import keyset_page
-from payments.api.routes.keys import duration
+from payments.api.schemas import duration
 from payments.api.webhook_schemas import (
     CreateEndpointRequest,
     DeliveryIdPath,
