@@ -234,7 +234,7 @@ class PaymentOrder(RefundState, RiskState, SucceedsOrFails, Aggregate):
         if outcome == "review":
             self.risk_review = rule
         elif outcome == "decline":
-            self._blocked(f"blocked by risk rule {rule}: {detail}")
+            self._blocked(_declined_by_rule(rule, detail))
 
     @event(RiskReviewed)
     def _risk_reviewed(
@@ -242,7 +242,17 @@ class PaymentOrder(RefundState, RiskState, SucceedsOrFails, Aggregate):
     ) -> None:
         self.risk_review = None
         if not approved:
-            self._blocked(f"declined in review (risk rule {rule}): {reason}")
+            self._blocked(_declined_in_review(rule, reason))
+
+    @classmethod
+    def risk_block_of(cls, event: object) -> str | None:
+        """Why the risk rules blocked the order, for an event that blocks it (the order's
+        failure_reason after it), else None."""
+        if isinstance(event, cls.RiskAssessed) and event.outcome == "decline":
+            return _declined_by_rule(event.rule, event.detail)
+        if isinstance(event, cls.RiskReviewed) and not event.approved:
+            return _declined_in_review(event.rule, event.reason)
+        return None
 
     def _blocked(self, reason: str) -> None:
         self.status = Status.FAILED
@@ -275,3 +285,11 @@ class PaymentOrder(RefundState, RiskState, SucceedsOrFails, Aggregate):
     @event(RefundReleased)
     def _refund_released(self, refund_id: str) -> None:
         self._ended(refund_id, refunded=False)
+
+
+def _declined_by_rule(rule: str | None, detail: str) -> str:
+    return f"blocked by risk rule {rule}: {detail}"
+
+
+def _declined_in_review(rule: str, reason: str) -> str:
+    return f"declined in review (risk rule {rule}): {reason}"

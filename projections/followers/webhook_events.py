@@ -98,13 +98,10 @@ def data_of(event_type: str, event: Any, created: Any) -> dict[str, Any]:
         if value is not None:
             data[name] = getattr(value, "value", value)  # an enum's value
     reason = getattr(event, "reason", None)
-    if isinstance(event, (PaymentOrder.RiskAssessed, PaymentOrder.RiskReviewed)):
+    blocked = PaymentOrder.risk_block_of(event)
+    if blocked is not None:  # the order's own failure code and reason
         data["failure_code"] = FailureCode.BLOCKED_BY_RISK.value
-        data["failure_reason"] = (
-            f"blocked by risk rule {event.rule}"
-            if reason is None
-            else f"declined in review (risk rule {event.rule}): {reason}"
-        )
+        data["failure_reason"] = blocked
     elif reason is not None and kind in ("payment_order", "refund", "payout"):
         data["failure_reason"] = reason
     elif reason is not None and kind == "seller":

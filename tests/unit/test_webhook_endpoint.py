@@ -232,7 +232,7 @@ def test_an_order_blocked_by_the_risk_rules_is_a_failed_order_with_its_code() ->
     at_once = msgspec.json.decode(body_of(_tracked(assessed), "payment_order.failed", created))
     assert at_once["data"]["status"] == "FAILED"
     assert at_once["data"]["failure_code"] == "blocked_by_risk"
-    assert at_once["data"]["failure_reason"] == "blocked by risk rule velocity"
+    assert at_once["data"]["failure_reason"] == "blocked by risk rule velocity: 9 in 10 minutes"
     in_review = msgspec.json.decode(body_of(_tracked(reviewed), "payment_order.failed", created))
     assert (
         in_review["data"]["failure_reason"] == "declined in review (risk rule amount): stolen card"
