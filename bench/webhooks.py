@@ -10,9 +10,13 @@ reading, decoding, tracking), and the rows it made inserted with its own stateme
 shows the machine's noise.
 
 The sender (bench/webhook_sending.py): `deliveries` due deliveries to a local receiver in a
-child process, `send_once` until idle at each concurrency of `levels`, against plain urllib3
-POSTs of the same bodies at the same concurrency, no database (the HTTP ceiling), before and
-after, and against the outcomes recorded alone.
+child process, sent as the worker sends them (slots kept full) until idle at each concurrency
+of `levels`, against plain urllib3 POSTs of the same bodies at the same concurrency, no
+database (the HTTP ceiling), before and after, and against the outcomes recorded alone.
+
+Fairness (bench/webhook_fairness.py): a second endpoint whose receiver answers in `slow_ms`;
+`fair_deliveries` of the fast endpoint's sent alone, then beside as many of the slow one's,
+due first, at the first of `levels` with the default share.
 """
 
 from __future__ import annotations
@@ -25,6 +29,12 @@ import psycopg
 
 from payments.bench.harness import BenchContext, Goal, ScenarioResult, Table, ratio
 from payments.bench.reconcile import write_history
+from payments.bench.webhook_fairness import (
+    fairness_goal,
+    fairness_table,
+    measure_fairness,
+    slow_endpoint,
+)
 from payments.bench.webhook_sending import (
     measure_sender,
     receiving,
@@ -48,8 +58,11 @@ def run(ctx: BenchContext) -> ScenarioResult:
     count: int = ctx.param("deliveries", 20_000, 300)
     levels: list[int] = ctx.param("levels", [8, 32], [8, 32])
     delay_ms: int = ctx.param("delay_ms", 0, 0)
+    slow_ms: int = ctx.param("slow_ms", 1000, 500)
+    fair_count: int = ctx.param("fair_deliveries", 2_000, 300)
     with contextlib.ExitStack() as stack:
         receiver = stack.enter_context(receiving(ctx, delay_ms))
+        slow_receiver = stack.enter_context(receiving(ctx, slow_ms))
         url = ctx.create_database("webhooks")
         env = {"PAYMENTS_DATABASE_URL": url, "PAYMENTS_AUDIT_KEY": AUDIT_KEY}
         services = build_services(Settings.from_env(env), url)
@@ -68,13 +81,24 @@ def run(ctx: BenchContext) -> ScenarioResult:
             f"{feed['alone_seconds'][0]:.2f} / {feed['alone_seconds'][1]:.2f}s"
         )
         runs = measure_sender(ctx, services, env, receiver, made, count, levels)
+        slow_id = slow_endpoint(services, slow_receiver, EVENT_TYPE)
+        fair = measure_fairness(
+            ctx, services, env, made, slow_id, min(fair_count, len(made)), levels[0]
+        )
     feed.update(orders=orders, endpoint_id=endpoint.endpoint_id, setup_seconds=setup_s)
     result = ScenarioResult(
         "webhooks",
-        params={"orders": orders, "deliveries": count, "levels": levels, "delay_ms": delay_ms},
-        tables=[feed_table(feed), sender_table(runs, count)],
-        goals=goals(feed, runs, count),
-        data={"feed": feed, "sender": runs},
+        params={
+            "orders": orders,
+            "deliveries": count,
+            "levels": levels,
+            "delay_ms": delay_ms,
+            "slow_ms": slow_ms,
+            "fair_deliveries": fair_count,
+        },
+        tables=[feed_table(feed), sender_table(runs, count), fairness_table(fair, slow_ms)],
+        goals=[*goals(feed, runs, count), fairness_goal(fair)],
+        data={"feed": feed, "sender": runs, "fairness": fair},
     )
     extra = feed["feed_seconds"] - _mean(feed["alone_seconds"]) - _mean(feed["insert_seconds"])
     result.notes += [

@@ -52,7 +52,8 @@ class DeliverySettings:
     backoff_base_s: float = 10.0
     backoff_cap_s: float = 6 * 3600.0
     timeout_s: float = 10.0
-    concurrency: int = 8
+    concurrency: int = 32  # threads POSTing at once, per sender
+    per_endpoint: int = 16  # of those, at most this many POSTing to one endpoint
     lease_s: float = 120.0  # a claimed delivery is another sender's again after this long
     keep_days: int = 30  # deliveries no longer pending are deleted after this many days
 
@@ -209,12 +210,17 @@ class Settings:
 
 
 def _delivery(env: Mapping[str, str]) -> DeliverySettings:
+    concurrency = _int(env, "PAYMENTS_DELIVERY_CONCURRENCY", 32, 1, 128)
     settings = DeliverySettings(
         max_attempts=_int(env, "PAYMENTS_DELIVERY_MAX_ATTEMPTS", 16, 1, 100),
         backoff_base_s=_float(env, "PAYMENTS_DELIVERY_BACKOFF_BASE_S", 10.0, 0.001, 86400),
         backoff_cap_s=_float(env, "PAYMENTS_DELIVERY_BACKOFF_CAP_S", 21600.0, 0.001, 604800),
         timeout_s=_float(env, "PAYMENTS_DELIVERY_TIMEOUT_S", 10.0, 0.1, 60),
-        concurrency=_int(env, "PAYMENTS_DELIVERY_CONCURRENCY", 8, 1, 128),
+        concurrency=concurrency,
+        # by default half the slots, so that one slow endpoint leaves the others half
+        per_endpoint=_int(
+            env, "PAYMENTS_DELIVERY_PER_ENDPOINT", (concurrency + 1) // 2, 1, concurrency
+        ),
         lease_s=_float(env, "PAYMENTS_DELIVERY_LEASE_S", 120.0, 0.5, 3600),
         keep_days=_int(env, "PAYMENTS_DELIVERY_KEEP_DAYS", 30, 1, 3650),
     )

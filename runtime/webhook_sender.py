@@ -1,8 +1,14 @@
 """Sends webhook deliveries to merchants' endpoints, signed, at least once (ADR 0027).
 
-A loop in the worker: claim due deliveries with a lease, POST each body with
+`concurrency` threads POST (runtime/fair_pool.py); a loop in the worker keeps them fed: it
+claims due deliveries with a lease until twice as many are held as there are threads (those
+beyond wait for a thread, so a thread that ends a POST starts the next at once), and whenever
+POSTs end it records the outcomes that have come in one statement and claims again. A slow
+endpoint holds only its own threads, never a round of others': no endpoint has more than
+`per_endpoint` POSTs in flight, nor twice as many deliveries held; the others' deliveries are
+claimed past what it has beyond that, and sent past what it holds. Each POST carries
 `Payments-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "t.body">` (the PSP's scheme,
-psp/signing.py; one v1 entry per secret while a rotation overlaps), and record the answer:
+psp/signing.py; one v1 entry per secret while a rotation overlaps); as for the answer:
 any 2xx delivers; anything else, a timeout or a refused connection is tried again after the
 delivery policy's backoff (domain/webhook_endpoint.DeliveryPolicy), until its attempts run
 out (then `failed`, which an operator or the merchant may redeliver). No redirect is
@@ -21,8 +27,8 @@ import logging
 import random
 import socket
 import threading
+import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
@@ -37,6 +43,7 @@ from payments.projections.followers.webhook_deliveries import (
     WebhookDeliveries,
 )
 from payments.psp.signing import sign_with_each
+from payments.runtime.fair_pool import FairPool
 
 log = logging.getLogger("payments.webhooks")
 
@@ -53,10 +60,11 @@ class NotPublic(Exception):
 class SenderConfig:
     policy: DeliveryPolicy
     timeout_s: float = 10.0
-    concurrency: int = 8  # deliveries claimed and sent at once: each claim is sent at once,
-    # so a lease of more than twice the timeout outlasts its sending (runtime/config.py)
+    concurrency: int = 32  # threads POSTing at once; twice as many deliveries held
+    per_endpoint: int = 16  # POSTs to one endpoint at once, at most
     lease: timedelta = timedelta(minutes=2)
     poll_interval_s: float = 0.2
+    linger_s: float = 0.005  # once a POST has ended, how long to wait for more to record
     public_only: bool = False  # production mode: refuse hosts with non-public addresses
 
 
@@ -82,35 +90,87 @@ class WebhookSender:
         timeout = urllib3.Timeout(connect=min(config.timeout_s, 5.0), read=config.timeout_s)
         # retries=False: no retry and no redirect followed (a 3xx is answered as it is)
         self._http = urllib3.PoolManager(maxsize=config.concurrency, retries=False, timeout=timeout)
-        self._calls = ThreadPoolExecutor(config.concurrency, thread_name_prefix="webhook")
+        self._pool: FairPool[DueDelivery, Attempt] = FairPool(
+            self._attempt,
+            lambda delivery: delivery.endpoint_id,
+            config.concurrency,
+            config.per_endpoint,
+            "webhook",
+        )
         self._stop = threading.Event()
 
     def run_forever(self) -> None:
         log.info("webhook sender started")
         while not self._stop.is_set():
             try:
-                sent = self.send_once()
+                self.step(self.config.poll_interval_s)
             except Exception:
                 log.exception("webhook sender iteration failed; retrying")
                 self._stop.wait(1.0)
-                continue
-            if not sent:
-                self._stop.wait(self.config.poll_interval_s)
+        self.finish()
         log.info("webhook sender stopped")
 
     def stop(self) -> None:
         self._stop.set()
 
     def close(self) -> None:
-        self._calls.shutdown(wait=True)
+        """After `run_forever` has returned (or the last `step`'s deliveries have been
+        finished): any still held are sent, unrecorded, and sent again when their leases run
+        out."""
+        self._pool.close()
         self._http.clear()
 
+    def step(self, wait_s: float) -> int:
+        """Claim due deliveries for the room there is and hand them to the threads; then wait
+        up to `wait_s` for a POST to end, and record every outcome that has come. How many
+        were claimed or recorded (0: nothing due, nothing ended)."""
+        claimed = self._fill(2 * self.config.concurrency)
+        held = sum(self._pool.held().values())
+        if not held:
+            if not claimed:
+                self._stop.wait(wait_s)
+            return claimed
+        enough = min(max(1, self.config.concurrency // 2), held)
+        return claimed + self._record(self._pool.collect(wait_s, enough, self.config.linger_s))
+
     def send_once(self) -> int:
-        """Claim the due deliveries, send them, and record their outcomes together; how many
-        were attempted."""
-        due = self.deliveries.claim_due(self.config.lease, self.config.concurrency)
-        self.deliveries.record(list(self._calls.map(self._attempt, due)))
-        return len(due)
+        """Claim as many due deliveries as there are threads, send them, and record every
+        outcome once all have ended; how many were claimed."""
+        claimed = self._fill(self.config.concurrency)
+        self.finish()
+        return claimed
+
+    def drain(self, deadline_s: float = 60.0) -> None:
+        """Send until nothing is due and nothing is held (or `deadline_s` has passed)."""
+        stop_at = time.monotonic() + deadline_s
+        while time.monotonic() < stop_at and (self.step(0.05) or self._pool.held()):
+            pass
+        self.finish()
+
+    def finish(self) -> None:
+        """Send what is held and record the outcomes."""
+        self._record(self._pool.collect_all())
+
+    def _fill(self, room: int) -> int:
+        """Claim due deliveries until `room` are held, each endpoint within twice its share
+        (its share POSTing, as many waiting for a thread), and hand them to the threads; how
+        many."""
+        claimed, most = 0, 2 * self.config.per_endpoint
+        while (free := room - sum((held := self._pool.held()).values())) > 0:
+            due = self.deliveries.claim_due(self.config.lease, free, busy=held, per_endpoint=most)
+            self._pool.submit(due)
+            claimed += len(due)
+            held.update(d.endpoint_id for d in due)
+            if len(due) < free and all(held[d.endpoint_id] < most for d in due):
+                break  # nothing more is due (an endpoint that has filled its share may hide
+                # others' deliveries behind its own: the next claim passes it by)
+        return claimed
+
+    def _record(self, ended: list[tuple[DueDelivery, Attempt]]) -> int:
+        """Record these outcomes in one statement. (If that fails, their leases run out and
+        they are sent again: at least once.)"""
+        self.deliveries.record([attempt for _, attempt in ended])
+        return len(ended)
 
     def _attempt(self, delivery: DueDelivery) -> Attempt:
         try:

@@ -136,6 +136,7 @@ class Webhooks:
             ),
             timeout_s=delivery.timeout_s,
             concurrency=delivery.concurrency,
+            per_endpoint=delivery.per_endpoint,
             lease=timedelta(seconds=delivery.lease_s),
             public_only=self.settings.mode == "production",
         )

@@ -9,7 +9,7 @@ and a dead sender's lease simply expires (then the delivery is posted again: at 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -158,20 +158,51 @@ class WebhookDeliveries:
     def __init__(self, pool: ConnectionPool) -> None:
         self.pool = pool
 
-    def claim_due(self, owner_lease: timedelta, limit: int) -> list[DueDelivery]:
-        """Due pending deliveries of enabled endpoints, leased to the caller. (Disabling an
-        endpoint cancels what it had pending, in the feed's transaction; the test of
-        `disabled_at` here only says so again.)"""
+    def claim_due(
+        self,
+        owner_lease: timedelta,
+        limit: int,
+        *,
+        busy: Mapping[str, int] | None = None,
+        per_endpoint: int | None = None,
+    ) -> list[DueDelivery]:
+        """Due pending deliveries of enabled endpoints, earliest due first, leased to the
+        caller: at most `limit`, and at most `per_endpoint` to an endpoint counting the
+        caller's `busy` ones (its POSTs in flight by endpoint), so that an endpoint with a
+        backlog never holds all the caller's slots. (Disabling an endpoint cancels what it
+        had pending, in the feed's transaction; the test of `disabled_at` here only says so
+        again.)"""
+        busy = busy or {}
+        share = per_endpoint or limit
+        full = [endpoint for endpoint, n in busy.items() if n >= share]
         with self.pool.connection() as conn, conn.transaction():
             rows = conn.execute(
                 """
-                UPDATE webhook_deliveries d SET lease_until = now() + %s
+                UPDATE webhook_deliveries d SET lease_until = now() + %(lease)s
                 FROM (
                     SELECT delivery_id FROM webhook_deliveries
-                    WHERE status = 'pending' AND next_attempt_at <= now()
-                      AND (lease_until IS NULL OR lease_until < now())
+                    WHERE delivery_id IN (
+                        SELECT c.delivery_id FROM (
+                            SELECT delivery_id, endpoint_id, row_number() OVER (
+                                PARTITION BY endpoint_id ORDER BY next_attempt_at) AS n
+                            FROM (
+                                SELECT delivery_id, endpoint_id, next_attempt_at
+                                FROM webhook_deliveries
+                                WHERE status = 'pending' AND next_attempt_at <= now()
+                                  AND (lease_until IS NULL OR lease_until < now())
+                                  AND endpoint_id <> ALL(%(full)s::text[])
+                                ORDER BY next_attempt_at
+                                LIMIT %(scan)s
+                            ) due
+                        ) c
+                        LEFT JOIN unnest(%(busy_ids)s::text[], %(busy_n)s::int[])
+                            AS b(endpoint_id, n) ON b.endpoint_id = c.endpoint_id
+                        WHERE c.n + coalesce(b.n, 0) <= %(share)s
+                    )
+                    AND status = 'pending' AND next_attempt_at <= now()
+                    AND (lease_until IS NULL OR lease_until < now())
                     ORDER BY next_attempt_at
-                    LIMIT %s
+                    LIMIT %(limit)s
                     FOR UPDATE SKIP LOCKED
                 ) due, webhook_subscriptions s
                 WHERE d.delivery_id = due.delivery_id AND s.endpoint_id = d.endpoint_id
@@ -179,7 +210,15 @@ class WebhookDeliveries:
                 RETURNING d.delivery_id, d.endpoint_id, d.event_id, d.event_type, d.body,
                           d.attempts, s.url, s.generation, s.previous_until
                 """,
-                (owner_lease, limit),
+                {
+                    "lease": owner_lease,
+                    "limit": limit,
+                    "scan": limit * 4,
+                    "full": full,
+                    "busy_ids": list(busy),
+                    "busy_n": list(busy.values()),
+                    "share": share,
+                },
             ).fetchall()
         return [
             DueDelivery(r[0], r[1], r[2], r[3], bytes(r[4]), r[5], r[6], r[7], r[8]) for r in rows

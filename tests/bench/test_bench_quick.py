@@ -24,7 +24,7 @@ TINY = {
     "risk": ["count=12", "clients=4"],
     "applied": ["orders=30"],
     "http_clients": ["count=50"],
-    "webhooks": ["orders=40", "deliveries=30", "levels=2,4"],
+    "webhooks": ["orders=40", "deliveries=30", "levels=2,4", "slow_ms=200", "fair_deliveries=20"],
 }
 
 
@@ -109,9 +109,11 @@ def test_quick_run_writes_tables_goals_and_json(
         assert table["rows"][0][3] == 1.0
         assert all(row[1] > 0 and row[2] > 0 for row in table["rows"])
     if scenario == "webhooks":  # a delivery per order, each POSTed once; every ratio there
-        assert [goal["met"] for goal in document["goals"]] == [True, True, True]
+        assert [goal["met"] for goal in document["goals"]] == [True, True, True, True]
         assert document["data"]["feed"]["deliveries"] == 40
-        feed, sender = document["tables"]
+        feed, sender, fairness = document["tables"]
+        assert [row[1] for row in fairness["rows"]] == [20, 20]  # the fast one's, alone, beside
+        assert document["data"]["fairness"]["slow_delivered"] < 20
         assert all(row[4] > 0 and row[5] > 0 for row in feed["rows"][:3])
         for level in (2, 4):
             rows = [row for row in sender["rows"] if row[1] == level]

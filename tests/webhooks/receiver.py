@@ -30,6 +30,9 @@ class Receiver:
     received: list[Received] = field(default_factory=list)
     answers: list[int] = field(default_factory=list)  # answered in turn; then 200
     delay_s: float = 0.0  # how long each answer takes
+    gate: threading.Event | None = None  # if set: each answer waits until it opens
+    in_flight: int = 0  # requests being answered now
+    most_in_flight: int = 0  # the most answered at once
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def events(self, event_type: str | None = None) -> list[Any]:
@@ -56,7 +59,13 @@ def receiving(path: str = "/hooks") -> Iterator[Receiver]:
                     Received(self.path, {k.lower(): v for k, v in self.headers.items()}, body)
                 )
                 status = receiver.answers.pop(0) if receiver.answers else 200
+                receiver.in_flight += 1
+                receiver.most_in_flight = max(receiver.most_in_flight, receiver.in_flight)
             time.sleep(receiver.delay_s)
+            if receiver.gate is not None:
+                receiver.gate.wait(timeout=60)
+            with receiver.lock:
+                receiver.in_flight -= 1
             self.send_response(status)
             self.send_header("Content-Length", "2")
             self.end_headers()
