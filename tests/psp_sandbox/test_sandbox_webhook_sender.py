@@ -4,7 +4,6 @@ never answers (the sender must time out, keep the delivery and still stop prompt
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +11,7 @@ import httpx
 
 from tests.e2e.processes import free_port
 from tests.psp_sandbox.conftest import SandboxProcess
+from tests.waiting import wait_until
 
 
 def _charge(sandbox: SandboxProcess, token: str) -> None:
@@ -34,19 +34,12 @@ def _token(sandbox: SandboxProcess) -> str:
         return str(client.post("/v1/tokens", json=card).json()["token"])
 
 
-def _wait(condition: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.05)
-
-
 def test_a_receiver_nobody_listens_on_is_retried_with_the_error_recorded(tmp_path: Path) -> None:
     sandbox = SandboxProcess(tmp_path / "s.sqlite3", f"http://127.0.0.1:{free_port()}/hook")
     sandbox.start()
     try:
         _charge(sandbox, _token(sandbox))
-        _wait(lambda: _delivery(sandbox)["attempts"] >= 3)
+        wait_until(lambda: _delivery(sandbox)["attempts"] >= 3)
         delivery = _delivery(sandbox)
         assert delivery["status"] == "pending"
         assert delivery["last_status_code"] is None
@@ -63,7 +56,7 @@ def test_a_silent_receiver_times_out_and_the_sandbox_still_stops_promptly(
     )
     sandbox.start()
     _charge(sandbox, _token(sandbox))
-    _wait(lambda: _delivery(sandbox)["attempts"] >= 1)
+    wait_until(lambda: _delivery(sandbox)["attempts"] >= 1)
     delivery = _delivery(sandbox)
     assert delivery["status"] == "pending"
     assert "Timeout" in delivery["last_error"]

@@ -4,14 +4,13 @@ are sent and recorded while its POSTs hang (ADR 0027, docs/webhooks.md)."""
 from __future__ import annotations
 
 import threading
-import time
-from collections.abc import Callable
 from datetime import timedelta
 
 from payments.domain.webhook_endpoint import DeliveryPolicy
 from payments.runtime.webhook_sender import SenderConfig, WebhookSender
 from tests.executor.conftest import Stack
 from tests.executor.helpers import place, terminal
+from tests.waiting import wait_until
 from tests.webhooks.conftest import deliveries, registered
 from tests.webhooks.receiver import receiving
 
@@ -20,13 +19,6 @@ ORDERS = 5
 
 def statuses(stack: Stack, endpoint_id: str) -> list[str]:
     return sorted(d["status"] for d in deliveries(stack, endpoint_id))
-
-
-def wait_for(what: Callable[[], bool], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not what():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
 
 
 def test_a_slow_endpoint_holds_only_its_share_and_never_the_others(stack: Stack) -> None:
@@ -56,12 +48,12 @@ def test_a_slow_endpoint_holds_only_its_share_and_never_the_others(stack: Stack)
         thread.start()
         try:
             # every fast delivery is sent and recorded while the slow endpoint's POSTs hang
-            wait_for(lambda: statuses(stack, quick["endpoint_id"]) == ["delivered"] * ORDERS)
+            wait_until(lambda: statuses(stack, quick["endpoint_id"]) == ["delivered"] * ORDERS)
             assert len(fast.received) == ORDERS
             assert (slow.in_flight, slow.most_in_flight) == (2, 2)
             assert statuses(stack, hanging["endpoint_id"]) == ["pending"] * ORDERS
             gate.set()
-            wait_for(lambda: statuses(stack, hanging["endpoint_id"]) == ["delivered"] * ORDERS)
+            wait_until(lambda: statuses(stack, hanging["endpoint_id"]) == ["delivered"] * ORDERS)
         finally:
             gate.set()
             sender.stop()
