@@ -77,6 +77,25 @@ class DisableRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     reason: Reason = "disabled by the merchant"
 
 
+class RecoverRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    since: Annotated[
+        datetime,
+        msgspec.Meta(
+            tz=True,
+            description="Failed deliveries made at or after this instant (RFC 3339, with an "
+            "offset) are sent again; it must have passed.",
+            examples=["2026-12-06T00:00:00Z"],
+        ),
+    ]
+
+
+class RecoverResponse(msgspec.Struct, frozen=True):
+    endpoint_id: str
+    since: datetime
+    redelivered: int  # failed deliveries made pending again
+    deliveries_url: str
+
+
 class EndpointResponse(msgspec.Struct, frozen=True):
     endpoint_id: str
     url: str

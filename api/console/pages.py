@@ -23,6 +23,7 @@ from payments.api.as_of import parse_as_of
 from payments.api.auth import access
 from payments.api.parameters import CallerDep as CallerDep  # what every handler is given,
 from payments.api.parameters import ServicesDep as ServicesDep  # as the JSON routes are
+from payments.api.reads import parse_instant
 from payments.domain.api_key import Role
 from payments.runtime.keys import Caller
 
@@ -84,13 +85,24 @@ _NAIVE = re.compile(r"^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2})(:\d{2}(\.\d{1,6})?)?$", r
 def as_of_of(text: str | None) -> datetime | None:
     """The page's `?as_of=`: as the JSON API reads it, and a time without an offset (what a
     browser's date-time field sends) is UTC, as the form says. Empty: now."""
+    offset = _with_offset(text)
+    return parse_as_of(offset) if offset is not None else None
+
+
+def instant_of(text: str | None, field: str) -> datetime | None:
+    """A form's instant, read as `as_of_of` reads one (422 naming `field`). Empty: None."""
+    offset = _with_offset(text)
+    return parse_instant(field, offset) if offset is not None else None
+
+
+def _with_offset(text: str | None) -> str | None:
     if text is None or not text.strip():
         return None
     text = text.strip()
     naive = _NAIVE.fullmatch(text)
     if naive is not None:  # the field leaves the seconds out when they are :00
         text = f"{naive[1]}{naive[2] or ':00'}Z"
-    return parse_as_of(text)
+    return text
 
 
 def render(

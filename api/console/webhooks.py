@@ -1,8 +1,10 @@
 """Webhooks: every endpoint merchants registered (its URL, event types, whether enabled, its
 secret's generation; never the secret), and an endpoint's deliveries, newest event first,
-filtered by status, with a confirmed Redeliver of one that is not pending. The same reads,
-command and roles as GET /webhook-endpoints, GET /webhook-endpoints/{id}/deliveries and POST
-/webhook-deliveries/{id}/redeliver (merchant, operator)."""
+filtered by status, with a confirmed Redeliver of one that is not pending, and a confirmed
+"send failed deliveries again" of every one failed since an instant. The same reads, commands
+and roles as GET /webhook-endpoints, GET /webhook-endpoints/{id}/deliveries, POST
+/webhook-deliveries/{id}/redeliver and POST /webhook-endpoints/{id}/recover (merchant,
+operator)."""
 
 from __future__ import annotations
 
@@ -15,7 +17,16 @@ from litestar.params import QueryParameter
 from litestar.response import Redirect, Template
 
 from payments.api.console.forms import FormBody, confirmed
-from payments.api.console.pages import CallerDep, Field, Page, ServicesDep, given, next_page, render
+from payments.api.console.pages import (
+    CallerDep,
+    Field,
+    Page,
+    ServicesDep,
+    given,
+    instant_of,
+    next_page,
+    render,
+)
 from payments.api.parameters import ID_MAX_LENGTH, ID_PATTERN, PositionCursorQuery
 from payments.api.reads import invalid, keyset_page
 from payments.api.webhook_schemas import (
@@ -31,9 +42,16 @@ PAGE = Page.of("/console/webhooks", "Webhooks", Role.MERCHANT, Role.OPERATOR)
 PAGE_SIZE = 50
 # The delivery a redelivery just sent back, named in the page it returns to.
 DeliveryField = Annotated[str | None, QueryParameter(pattern=ID_PATTERN, max_length=ID_MAX_LENGTH)]
+# How many failed deliveries a recovery just sent back.
+RecoveredCount = Annotated[int | None, QueryParameter(ge=0, le=2**31)]
 
 
 class RedeliverForm(msgspec.Struct, frozen=True):
+    confirm: str = ""
+
+
+class RecoverForm(msgspec.Struct, frozen=True):
+    since: str = ""
     confirm: str = ""
 
 
@@ -61,6 +79,7 @@ def endpoint_page(
     status: Field = None,
     cursor: PositionCursorQuery = None,
     redelivered: DeliveryField = None,
+    recovered: RecoveredCount = None,
 ) -> Template:
     endpoint = endpoint_body(services.webhooks.commands.get(endpoint_id))  # or Not found
     wanted = status or None
@@ -80,9 +99,7 @@ def endpoint_page(
         statuses=STATUSES,
         more=next_page(given(status=wanted), "cursor", last.position if last else None),
         first_page=cursor is None,
-        done=f"Sent {redelivered} back: it is pending, due now, its attempts counted afresh."
-        if redelivered
-        else None,
+        done=_done(redelivered, recovered),
         # The API refuses to send again a delivery of a disabled endpoint: none is offered.
         may_redeliver=endpoint.status == "enabled",
     )
@@ -103,4 +120,32 @@ def redeliver(
     return Redirect(f"{endpoint_path(delivery.endpoint_id)}?{back}", status_code=303)
 
 
-HANDLERS = [webhooks_page, endpoint_page, redeliver]
+@post("/webhooks/{endpoint_id:str}/recover", sync_to_thread=True, **PAGE.access)
+def recover(
+    endpoint_id: EndpointIdPath,
+    data: FormBody[RecoverForm],
+    caller: CallerDep,
+    services: ServicesDep,
+) -> Redirect:
+    """As POST /webhook-endpoints/{id}/recover: a disabled endpoint is refused (409), an
+    instant to come too (422)."""
+    confirmed(data.confirm, "that these deliveries are sent again")
+    since = instant_of(data.since, "since")
+    if since is None:
+        raise invalid("since", "is required: the instant from which failed deliveries are sent")
+    _, count = services.webhooks.recover(endpoint_id, since, by=caller.key_id)
+    return Redirect(f"{endpoint_path(endpoint_id)}?recovered={count}", status_code=303)
+
+
+def _done(redelivered: str | None, recovered: int | None) -> str | None:
+    if redelivered:
+        return f"Sent {redelivered} back: it is pending, due now, its attempts counted afresh."
+    if recovered is not None:
+        return (
+            f"{recovered} failed deliveries sent back: pending, due now, their attempts "
+            "counted afresh."
+        )
+    return None
+
+
+HANDLERS = [webhooks_page, endpoint_page, redeliver, recover]

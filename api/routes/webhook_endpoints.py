@@ -34,6 +34,8 @@ from payments.api.webhook_schemas import (
     EndpointIdPath,
     EndpointList,
     EndpointResponse,
+    RecoverRequest,
+    RecoverResponse,
     RotateSecretRequest,
     SecretsResponse,
     SecretView,
@@ -55,6 +57,7 @@ _ENDPOINT_LINKS = {
         ("getWebhookEndpointSecret", "The secret its deliveries are signed with"),
         ("listWebhookDeliveries", "Its deliveries"),
         ("rotateWebhookEndpointSecret", "Rotate its secret"),
+        ("recoverWebhookDeliveries", "Send its failed deliveries again"),
         ("disableWebhookEndpoint", "Disable it"),
     )
 }
@@ -190,6 +193,35 @@ class WebhookEndpointsController(Controller):
         reason = (data or DisableRequest()).reason
         endpoint, _ = services.webhooks.commands.disable(endpoint_id, reason, by=caller.key_id)
         return endpoint_body(endpoint)
+
+    @post(
+        "/{endpoint_id:str}/recover",
+        **spec(
+            "recoverWebhookDeliveries",
+            "Send again every failed delivery made since an instant",
+            problems=(404, 409, 422),
+        ),
+        description="After an outage of the receiver: each failed delivery of the endpoint "
+        "made at or after `since` is pending again, due now, its attempts counted afresh "
+        "(the same body and event id); the endpoint's share of the sender's threads paces "
+        "them. 409 for a disabled endpoint; 422 for an instant to come.",
+        status_code=200,
+        **access(Role.MERCHANT, Role.OPERATOR),
+    )
+    def recover(
+        self,
+        endpoint_id: EndpointIdPath,
+        data: JSONBody[RecoverRequest],
+        services: ServicesDep,
+        caller: CallerDep,
+    ) -> RecoverResponse:
+        since, count = services.webhooks.recover(endpoint_id, data.since, by=caller.key_id)
+        return RecoverResponse(
+            endpoint_id,
+            since,
+            count,
+            f"/webhook-endpoints/{endpoint_id}/deliveries?status=pending",
+        )
 
     @get(
         "/{endpoint_id:str}/deliveries",

@@ -283,6 +283,21 @@ class WebhookDeliveries:
             ).fetchone()
         return Delivery(*row) if row else None
 
+    def recover(self, endpoint_id: str, since: datetime) -> int:
+        """Every failed delivery of an enabled endpoint made at or after `since`: pending
+        again, due now, with a fresh count of attempts, as `redeliver` makes one. How many."""
+        with self.pool.connection() as conn:
+            return conn.execute(
+                """
+                UPDATE webhook_deliveries d SET status = 'pending', attempts = 0,
+                    next_attempt_at = now(), lease_until = NULL, pending_since = now()
+                FROM webhook_subscriptions s
+                WHERE d.endpoint_id = %s AND d.status = 'failed' AND d.created_at >= %s
+                  AND s.endpoint_id = d.endpoint_id AND s.disabled_at IS NULL
+                """,
+                (endpoint_id, since),
+            ).rowcount
+
     def get(self, delivery_id: str) -> Delivery | None:
         row = fetch_one(
             self.pool,

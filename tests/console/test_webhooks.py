@@ -1,13 +1,14 @@
 """Webhooks in the browser: a merchant sees the endpoints registered over the API (never a
 secret), an endpoint's deliveries with the failed one standing out, filters them by status and
 sends the failed one again, confirmed; a redelivery the API refuses (pending, or its endpoint
-disabled) is refused here too; finance and seller keys are not offered the page."""
+disabled) is refused here too; every failed delivery since an instant is sent again,
+confirmed; finance and seller keys are not offered the page."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -183,3 +184,71 @@ def test_finance_and_seller_keys_are_not_offered_webhooks(
     )
     assert answer.status == 403
     kept_out(console.signed_in(Role.SELLER, "seller_0"), console.url, "Webhooks", "/webhooks")
+
+
+def test_every_failed_delivery_since_an_instant_is_sent_again_confirmed(
+    console: Console, endpoints: dict[str, str]
+) -> None:
+    """Last in this module: it adds deliveries to the endpoints above."""
+    stack = console.stack
+    merchant = {"authorization": f"Bearer {console.key(Role.MERCHANT)}"}
+    answer = stack.http.post(
+        "/webhook-endpoints",
+        json={"url": NOBODY, "event_types": [EVENT_TYPE], "description": "down for a night"},
+        headers={**merchant, "Idempotency-Key": uuid.uuid4().hex},
+    )
+    down = answer.json()["endpoint_id"]
+    stack.services.webhooks.feed.run_until_idle()  # its subscription, before the orders
+    orders = place(stack, stack.sandbox.token("success"), ["1.00", "2.00"])
+    stack.settle(lambda: all(terminal(stack, order) for order in orders))
+    stack.services.webhooks.feed.run_until_idle()
+    sender = stack.services.webhooks.sender()
+    try:
+        sender.send_once()
+    finally:
+        sender.close()
+    assert [d["status"] for d in deliveries_of(console, down)] == ["failed", "failed"]
+
+    page = console.signed_in(Role.OPERATOR)
+    page.goto(f"{console.url}/webhooks/{down}")
+    form = page.get_by_role("form", name="Send failed deliveries again")
+    later = (datetime.now(UTC) + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%S")
+    form.get_by_label("Failed deliveries made since (UTC)").fill(later)
+    form.get_by_label("I confirm: send every one of them again").check()
+    follow(form.get_by_role("button", name="Send failed deliveries again"))
+    assert page.get_by_role("heading", level=1).inner_text() == "That input is not valid"
+    assert "since" in page.locator("main").inner_text()
+    assert [d["status"] for d in deliveries_of(console, down)] == ["failed", "failed"]
+
+    page.goto(f"{console.url}/webhooks/{down}")
+    earlier = (datetime.now(UTC) - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%S")
+    form.get_by_label("Failed deliveries made since (UTC)").fill(earlier)
+    form.get_by_label("I confirm: send every one of them again").check()
+    follow(form.get_by_role("button", name="Send failed deliveries again"))
+    assert page.get_by_role("status").inner_text().startswith("2 failed deliveries sent back")
+    shown = [cells(row)[1] for row in page.locator("#deliveries tbody tr").all()]
+    assert shown == ["pending", "pending"]
+    assert [(d["status"], d["attempts"]) for d in deliveries_of(console, down)] == [
+        ("pending", 0),
+        ("pending", 0),
+    ]
+    # another endpoint's failed deliveries stay failed
+    assert "failed" in {d["status"] for d in deliveries_of(console, endpoints["shop"])}
+
+    action = f"{console.url}/webhooks/{down}/recover"
+    token, html = {"x-csrf-token": csrf(page)}, {"accept": "text/html"}
+    unconfirmed = page.request.post(action, form={"since": earlier}, headers={**token, **html})
+    assert (unconfirmed.status, "tick the box" in unconfirmed.text()) == (422, True)
+    finance = console.signed_in(Role.FINANCE)
+    refused = finance.request.post(
+        action, form={"since": earlier, "confirm": "yes"}, headers={"x-csrf-token": csrf(finance)}
+    )
+    assert refused.status == 403
+    gone = page.request.post(
+        f"{console.url}/webhooks/{endpoints['old']}/recover",
+        form={"since": earlier, "confirm": "yes"},
+        headers={**token, **html},
+    )
+    assert (gone.status, "endpoint disabled" in gone.text()) == (409, True)
+    page.goto(f"{console.url}/webhooks/{endpoints['old']}")
+    assert page.get_by_role("form", name="Send failed deliveries again").count() == 0

@@ -214,3 +214,51 @@ def test_a_key_whose_answer_expired_finds_its_endpoint_or_a_conflict(
     other = create(client, {**GOOD, "url": "https://elsewhere.example/"}, key)
     assert other.status_code == 409, other.text
     assert other.json()["errors"][0]["field"] == "header.Idempotency-Key"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {},
+        {"since": "2026-12-06T00:00:00"},  # no offset
+        {"since": "yesterday"},
+        {"since": "2999-01-01T00:00:00Z"},  # to come
+        {"since": "0001-01-01T00:00:00+01:00"},  # the year 0 in UTC
+        {"since": "2026-12-06T00:00:00Z", "until": "2026-12-07T00:00:00Z"},
+    ],
+)
+def test_a_bad_recovery_is_a_422_naming_since_and_changes_nothing(
+    client: Client, services: Services, body: Any
+) -> None:
+    endpoint_id = create(client, GOOD).json()["endpoint_id"]
+    response = client.post(f"/webhook-endpoints/{endpoint_id}/recover", json=body)
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    named = "until" if "until" in body else "since"
+    assert named in str(response.json()["errors"]), response.json()
+
+
+def test_a_recovery_needs_an_endpoint_that_is_there_and_enabled_and_a_role_that_may(
+    services: Services, client: Client
+) -> None:
+    since = {"since": "2026-01-01T00:00:00+01:00"}
+    assert client.post("/webhook-endpoints/we_nothing/recover", json=since).status_code == 404
+    endpoint_id = create(client, GOOD).json()["endpoint_id"]
+    path = f"/webhook-endpoints/{endpoint_id}/recover"
+    for role, answer in [("operator", 200), ("finance", 403), ("admin", 200)]:
+        assert client.post(path, json=since, headers=bearer(services, role)).status_code == (
+            answer
+        ), role
+    seller = bearer(services, "seller", seller="seller_a")
+    assert client.post(path, json=since, headers=seller).status_code == 403
+    answered = client.post(path, json=since)
+    assert answered.status_code == 200, answered.text
+    assert answered.json() == {
+        "endpoint_id": endpoint_id,
+        "since": "2025-12-31T23:00:00Z",
+        "redelivered": 0,
+        "deliveries_url": f"/webhook-endpoints/{endpoint_id}/deliveries?status=pending",
+    }
+    assert client.post(f"/webhook-endpoints/{endpoint_id}/disable").status_code == 200
+    refused = client.post(path, json=since)
+    assert refused.status_code == 409, refused.text
