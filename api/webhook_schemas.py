@@ -96,6 +96,13 @@ class RecoverResponse(msgspec.Struct, frozen=True):
     deliveries_url: str
 
 
+class PingResponse(msgspec.Struct, frozen=True):
+    endpoint_id: str
+    event_id: str  # the test event's id, as its body says
+    delivery_id: str
+    delivery_url: str  # readable once the worker has made the delivery (normally at once)
+
+
 class EndpointResponse(msgspec.Struct, frozen=True):
     endpoint_id: str
     url: str

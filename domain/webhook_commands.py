@@ -59,3 +59,9 @@ class WebhookEndpointCommands:
         endpoint = self.get(endpoint_id)
         endpoint.disable(reason, by)
         return endpoint, self.application.record(endpoint)
+
+    def ping(self, endpoint_id: str, by: str) -> tuple[WebhookEndpoint, int | None]:
+        """A test event for the endpoint: its delivery is the notification feed's, as any."""
+        endpoint = self.get(endpoint_id)
+        endpoint.ping(by)
+        return endpoint, self.application.record(endpoint)

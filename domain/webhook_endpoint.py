@@ -73,6 +73,10 @@ def public_type(event: object) -> str | None:
     return name
 
 
+# A test event a merchant asks for (POST /webhook-endpoints/{id}/ping): delivered to that
+# endpoint alone, whatever its types; not one to subscribe to.
+PING_TYPE = "webhook_endpoint.ping"
+
 MAX_URL_LENGTH = 2048
 MAX_DESCRIPTION_LENGTH = 200
 
@@ -158,6 +162,12 @@ class WebhookEndpoint(Aggregate):
         reason: str
         disabled_by: str
 
+    class Pinged(Aggregate.Event):
+        """A test event asked for: one delivery of type PING_TYPE to this endpoint."""
+
+        TOPIC = "payments.WebhookEndpoint.Pinged.v1"
+        pinged_by: str
+
     @staticmethod
     def create_id(endpoint_id: str) -> UUID:
         return webhook_endpoint_uuid(endpoint_id)
@@ -222,6 +232,16 @@ class WebhookEndpoint(Aggregate):
         if self.disabled:
             raise IllegalTransition("disabled", "disabled")
         self._disabled(reason=reason, disabled_by=by)
+
+    def ping(self, by: str) -> None:
+        """A test event for this endpoint (a disabled one gets nothing: refused)."""
+        if self.disabled:
+            raise IllegalTransition("disabled", "pinged")
+        self._pinged(pinged_by=by)
+
+    @event(Pinged)
+    def _pinged(self, pinged_by: str) -> None:
+        pass
 
     @event(SecretRotated)
     def _secret_rotated(self, generation: int, previous_until: datetime, rotated_by: str) -> None:

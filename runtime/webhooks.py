@@ -24,6 +24,7 @@ from payments.domain.webhook_endpoint import DeliveryPolicy, WebhookEndpoint, si
 from payments.projections.followers.follower import Follower
 from payments.projections.followers.notification_feed import NotificationFeed
 from payments.projections.followers.webhook_deliveries import Delivery, WebhookDeliveries
+from payments.projections.followers.webhook_events import delivery_id_of, event_id_for
 from payments.projections.source import ApplicationEventSource
 from payments.projections.views.webhook_endpoints import EndpointRow, WebhookEndpointsView
 from payments.runtime.config import Settings
@@ -148,6 +149,14 @@ class Webhooks:
             },
         )
         return since, count
+
+    def ping(self, endpoint_id: str, by: str) -> tuple[str, str]:
+        """A test event for the endpoint: the ids of the event and of its delivery, which the
+        worker's feed makes (NotFound; IllegalTransition for a disabled endpoint)."""
+        endpoint, _ = self.commands.ping(endpoint_id, by)
+        event_id = event_id_for(endpoint.id, endpoint.version)
+        log.info("webhook endpoint pinged", extra={"endpoint_id": endpoint_id, "by": by})
+        return event_id, delivery_id_of(event_id, endpoint_id)
 
     def secret_of(self, endpoint_id: str, generation: int) -> str:
         return endpoint_secret(self._signing_key(), endpoint_id, generation)

@@ -1,10 +1,11 @@
 """Webhooks: every endpoint merchants registered (its URL, event types, whether enabled, its
 secret's generation; never the secret), and an endpoint's deliveries, newest event first,
 filtered by status, with a confirmed Redeliver of one that is not pending, and a confirmed
-"send failed deliveries again" of every one failed since an instant. The same reads, commands
-and roles as GET /webhook-endpoints, GET /webhook-endpoints/{id}/deliveries, POST
-/webhook-deliveries/{id}/redeliver and POST /webhook-endpoints/{id}/recover (merchant,
-operator)."""
+"send failed deliveries again" of every one failed since an instant; a merchant may send the
+endpoint a test event. The same reads, commands and roles as GET /webhook-endpoints, GET
+/webhook-endpoints/{id}/deliveries, POST /webhook-deliveries/{id}/redeliver, POST
+/webhook-endpoints/{id}/recover (merchant, operator) and POST /webhook-endpoints/{id}/ping
+(merchant)."""
 
 from __future__ import annotations
 
@@ -22,8 +23,10 @@ from payments.api.console.pages import (
     Field,
     Page,
     ServicesDep,
+    console_access,
     given,
     instant_of,
+    may,
     next_page,
     render,
 )
@@ -46,7 +49,7 @@ DeliveryField = Annotated[str | None, QueryParameter(pattern=ID_PATTERN, max_len
 RecoveredCount = Annotated[int | None, QueryParameter(ge=0, le=2**31)]
 
 
-class RedeliverForm(msgspec.Struct, frozen=True):
+class ConfirmForm(msgspec.Struct, frozen=True):
     confirm: str = ""
 
 
@@ -80,6 +83,7 @@ def endpoint_page(
     cursor: PositionCursorQuery = None,
     redelivered: DeliveryField = None,
     recovered: RecoveredCount = None,
+    pinged: DeliveryField = None,
 ) -> Template:
     endpoint = endpoint_body(services.webhooks.commands.get(endpoint_id))  # or Not found
     wanted = status or None
@@ -99,16 +103,17 @@ def endpoint_page(
         statuses=STATUSES,
         more=next_page(given(status=wanted), "cursor", last.position if last else None),
         first_page=cursor is None,
-        done=_done(redelivered, recovered),
+        done=_done(redelivered, recovered, pinged),
         # The API refuses to send again a delivery of a disabled endpoint: none is offered.
         may_redeliver=endpoint.status == "enabled",
+        may_ping=endpoint.status == "enabled" and may(caller, Role.MERCHANT),
     )
 
 
 @post("/webhooks/deliveries/{delivery_id:str}/redeliver", sync_to_thread=True, **PAGE.access)
 def redeliver(
     delivery_id: DeliveryIdPath,
-    data: FormBody[RedeliverForm],
+    data: FormBody[ConfirmForm],
     caller: CallerDep,
     services: ServicesDep,
 ) -> Redirect:
@@ -137,7 +142,26 @@ def recover(
     return Redirect(f"{endpoint_path(endpoint_id)}?recovered={count}", status_code=303)
 
 
-def _done(redelivered: str | None, recovered: int | None) -> str | None:
+@post("/webhooks/{endpoint_id:str}/ping", sync_to_thread=True, **console_access(Role.MERCHANT))
+def ping(
+    endpoint_id: EndpointIdPath,
+    data: FormBody[ConfirmForm],
+    caller: CallerDep,
+    services: ServicesDep,
+) -> Redirect:
+    """As POST /webhook-endpoints/{id}/ping: a disabled endpoint is refused (409)."""
+    confirmed(data.confirm, "that a test event is sent")
+    _, delivery_id = services.webhooks.ping(endpoint_id, by=caller.key_id)
+    back = urlencode({"pinged": delivery_id})
+    return Redirect(f"{endpoint_path(endpoint_id)}?{back}", status_code=303)
+
+
+def _done(redelivered: str | None, recovered: int | None, pinged: str | None) -> str | None:
+    if pinged:
+        return (
+            f"A test event is on its way: delivery {pinged}, listed here once the worker has "
+            "made it."
+        )
     if redelivered:
         return f"Sent {redelivered} back: it is pending, due now, its attempts counted afresh."
     if recovered is not None:
@@ -148,4 +172,4 @@ def _done(redelivered: str | None, recovered: int | None) -> str | None:
     return None
 
 
-HANDLERS = [webhooks_page, endpoint_page, redeliver, recover]
+HANDLERS = [webhooks_page, endpoint_page, redeliver, recover, ping]

@@ -34,6 +34,7 @@ from payments.api.webhook_schemas import (
     EndpointIdPath,
     EndpointList,
     EndpointResponse,
+    PingResponse,
     RecoverRequest,
     RecoverResponse,
     RotateSecretRequest,
@@ -58,6 +59,7 @@ _ENDPOINT_LINKS = {
         ("listWebhookDeliveries", "Its deliveries"),
         ("rotateWebhookEndpointSecret", "Rotate its secret"),
         ("recoverWebhookDeliveries", "Send its failed deliveries again"),
+        ("pingWebhookEndpoint", "Send it a test event"),
         ("disableWebhookEndpoint", "Disable it"),
     )
 }
@@ -193,6 +195,24 @@ class WebhookEndpointsController(Controller):
         reason = (data or DisableRequest()).reason
         endpoint, _ = services.webhooks.commands.disable(endpoint_id, reason, by=caller.key_id)
         return endpoint_body(endpoint)
+
+    @post(
+        "/{endpoint_id:str}/ping",
+        **spec("pingWebhookEndpoint", "Send the endpoint a test event", problems=(404, 409, 422)),
+        description="One delivery of type webhook_endpoint.ping to this endpoint alone, "
+        "whatever types it hears, signed and retried like any other: to check that the "
+        "receiver answers and verifies signatures. Accepted at once; the worker sends it. "
+        "409 for a disabled endpoint.",
+        status_code=202,
+        **access(Role.MERCHANT),
+    )
+    def ping(
+        self, endpoint_id: EndpointIdPath, services: ServicesDep, caller: CallerDep
+    ) -> PingResponse:
+        event_id, delivery_id = services.webhooks.ping(endpoint_id, by=caller.key_id)
+        return PingResponse(
+            endpoint_id, event_id, delivery_id, f"/webhook-deliveries/{delivery_id}"
+        )
 
     @post(
         "/{endpoint_id:str}/recover",

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
-from payments.domain.webhook_endpoint import TOPICS, WebhookEndpoint, public_type
+from payments.domain.webhook_endpoint import PING_TYPE, TOPICS, WebhookEndpoint, public_type
 from payments.projections.core import TrackedEvent
 from payments.projections.event_store import load_created
 from payments.projections.followers.follower import FeedView
@@ -30,7 +30,12 @@ from payments.projections.pg import Connection, qualify, tracking_ddl
 
 ENDPOINT_TOPICS = frozenset(
     str(cls.TOPIC)
-    for cls in (WebhookEndpoint.Created, WebhookEndpoint.SecretRotated, WebhookEndpoint.Disabled)
+    for cls in (
+        WebhookEndpoint.Created,
+        WebhookEndpoint.SecretRotated,
+        WebhookEndpoint.Disabled,
+        WebhookEndpoint.Pinged,
+    )
 )
 
 
@@ -43,10 +48,11 @@ class Subscription:
 
     def wants(self, event_type: str, position: int) -> bool:
         """Whether the event of this type at this position is one to deliver here."""
-        return (
-            event_type in self.event_types
-            and self.created_position < position
-            and (self.disabled_position is None or position < self.disabled_position)
+        return event_type in self.event_types and self.enabled_at(position)
+
+    def enabled_at(self, position: int) -> bool:
+        return self.created_position < position and (
+            self.disabled_position is None or position < self.disabled_position
         )
 
     def disabled_at(self, position: int) -> Subscription:
@@ -124,6 +130,10 @@ class NotificationFeed(FeedView):
                         insert_deliveries(conn, self._deliveries(to_notify))
                         to_notify = []
                     cancel_pending(conn, endpoint.endpoint_id)
+            elif isinstance(e, WebhookEndpoint.Pinged):
+                endpoint = known.get(e.originator_id)
+                if endpoint is not None and endpoint.enabled_at(position):
+                    to_notify.append((tracked, PING_TYPE, [endpoint.endpoint_id]))
             else:
                 event_type = public_type(e)
                 if event_type is None:

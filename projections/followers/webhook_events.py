@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
-from uuid import NAMESPACE_URL, uuid5
+from uuid import NAMESPACE_URL, UUID, uuid5
 
 import msgspec
 
@@ -37,6 +37,7 @@ _TERMS: dict[str, tuple[str, ...]] = {
     "dispute": ("payment_order_id", "psp_dispute_id", "seller_account", "reason"),
     "payout": ("payout_id", "seller_account"),
     "seller": ("seller_account",),
+    "webhook_endpoint": ("endpoint_id",),  # a test event (ping)
 }
 _URLS: dict[str, str] = {
     "payment_order": "/payments/{payment_order_id}",
@@ -45,6 +46,7 @@ _URLS: dict[str, str] = {
     "dispute": "/payments/{payment_order_id}/dispute",
     "payout": "/payouts/{payout_id}",
     "seller": "/sellers/{seller_account}",
+    "webhook_endpoint": "/webhook-endpoints/{endpoint_id}",
 }
 _STATUS: dict[str, str] = {
     "payment_order.succeeded": "SUCCESS",
@@ -71,6 +73,12 @@ _EVENT_FIELDS = (
 def event_id_of(tracked: TrackedEvent) -> str:
     """The public id of a stored event: the same for every delivery of it, forever."""
     return "evt_" + uuid5(_EVENT_NAMESPACE, tracked.event_id).hex
+
+
+def event_id_for(originator_id: UUID, version: int) -> str:
+    """The public id of the event an aggregate recorded at this version (as `event_id_of`
+    will say once the event is followed)."""
+    return "evt_" + uuid5(_EVENT_NAMESPACE, f"{originator_id}:{version}").hex
 
 
 def delivery_id_of(event_id: str, endpoint_id: str) -> str:

@@ -252,3 +252,35 @@ def test_every_failed_delivery_since_an_instant_is_sent_again_confirmed(
     assert (gone.status, "endpoint disabled" in gone.text()) == (409, True)
     page.goto(f"{console.url}/webhooks/{endpoints['old']}")
     assert page.get_by_role("form", name="Send failed deliveries again").count() == 0
+
+
+def test_a_merchant_sends_an_endpoint_a_test_event(console: Console) -> None:
+    stack = console.stack
+    merchant = {"authorization": f"Bearer {console.key(Role.MERCHANT)}"}
+    answer = stack.http.post(
+        "/webhook-endpoints",
+        json={"url": NOBODY, "event_types": ["refund.failed"], "description": "new receiver"},
+        headers={**merchant, "Idempotency-Key": uuid.uuid4().hex},
+    )
+    endpoint_id = answer.json()["endpoint_id"]
+    operator = console.signed_in(Role.OPERATOR)
+    operator.goto(f"{console.url}/webhooks/{endpoint_id}")
+    assert operator.get_by_role("form", name="Send a test event").count() == 0  # merchants'
+    forged = operator.request.post(
+        f"{console.url}/webhooks/{endpoint_id}/ping",
+        form={"confirm": "yes"},
+        headers={"x-csrf-token": csrf(operator)},
+    )
+    assert forged.status == 403
+
+    page = console.signed_in(Role.MERCHANT)
+    page.goto(f"{console.url}/webhooks/{endpoint_id}")
+    form = page.get_by_role("form", name="Send a test event")
+    form.get_by_label("I confirm: send the endpoint a test event").check()
+    follow(form.get_by_role("button", name="Send a test event"))
+    banner = page.get_by_role("status").inner_text()
+    assert banner.startswith("A test event is on its way: delivery whd_")
+    stack.services.webhooks.feed.run_until_idle()  # the worker's feed makes the delivery
+    [delivery] = deliveries_of(console, endpoint_id)
+    assert delivery["delivery_id"] in banner
+    assert (delivery["event_type"], delivery["status"]) == ("webhook_endpoint.ping", "pending")

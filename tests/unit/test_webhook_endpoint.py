@@ -15,6 +15,7 @@ from payments.domain.payment_order import PaymentOrder
 from payments.domain.seller import Seller
 from payments.domain.webhook_endpoint import (
     EVENT_TYPES,
+    PING_TYPE,
     TOPICS,
     DeliveryPolicy,
     WebhookEndpoint,
@@ -23,7 +24,12 @@ from payments.domain.webhook_endpoint import (
     url_errors,
 )
 from payments.projections.core import TrackedEvent
-from payments.projections.followers.webhook_events import body_of, delivery_id_of, event_id_of
+from payments.projections.followers.webhook_events import (
+    body_of,
+    delivery_id_of,
+    event_id_for,
+    event_id_of,
+)
 from payments.runtime.secrets import endpoint_secret
 
 
@@ -238,3 +244,23 @@ def test_an_order_blocked_by_the_risk_rules_is_a_failed_order_with_its_code() ->
         in_review["data"]["failure_reason"] == "declined in review (risk rule amount): stolen card"
     )
     assert "key9" not in str(in_review)  # the operator's key is not the merchant's business
+
+
+def test_a_ping_is_an_event_of_an_enabled_endpoint_and_its_body_names_the_endpoint() -> None:
+    endpoint = _register()
+    endpoint.ping("key1")
+    [*_, pinged] = endpoint.collect_events()
+    assert isinstance(pinged, WebhookEndpoint.Pinged)
+    assert (pinged.pinged_by, pinged.originator_version) == ("key1", 2)
+    assert event_id_for(endpoint.id, 2) == event_id_of(_tracked(pinged))  # known at once
+    body = msgspec.json.decode(body_of(_tracked(pinged), PING_TYPE, endpoint))
+    assert body["type"] == "webhook_endpoint.ping"
+    assert body["data"] == {
+        "object": "webhook_endpoint",
+        "endpoint_id": endpoint.endpoint_id,
+        "url": f"/webhook-endpoints/{endpoint.endpoint_id}",
+    }
+    assert PING_TYPE not in EVENT_TYPES  # not one to subscribe to
+    endpoint.disable("gone", "key1")
+    with pytest.raises(IllegalTransition):
+        endpoint.ping("key1")
