@@ -44,6 +44,7 @@ from payments.projections.followers.webhook_deliveries import (
 )
 from payments.psp.signing import sign_with_each
 from payments.runtime.fair_pool import FairPool
+from payments.runtime.http_deadline import DEADLINES, DeadlineExceeded, pool_manager
 
 log = logging.getLogger("payments.webhooks")
 
@@ -89,7 +90,7 @@ class WebhookSender:
         self.rng = rng or random.Random()
         timeout = urllib3.Timeout(connect=min(config.timeout_s, 5.0), read=config.timeout_s)
         # retries=False: no retry and no redirect followed (a 3xx is answered as it is)
-        self._http = urllib3.PoolManager(maxsize=config.concurrency, retries=False, timeout=timeout)
+        self._http = pool_manager(maxsize=config.concurrency, retries=False, timeout=timeout)
         self._pool: FairPool[DueDelivery, Attempt] = FairPool(
             self._attempt,
             lambda delivery: delivery.endpoint_id,
@@ -177,6 +178,8 @@ class WebhookSender:
             status = self._post(delivery)
         except NotPublic as refusal:
             return self._failed(delivery, None, str(refusal))
+        except DeadlineExceeded:
+            return self._failed(delivery, None, "no complete answer within the timeout")
         except (HTTPError, OSError) as error:
             return self._failed(delivery, None, _describe(error))
         except Exception as error:  # counted as an attempt, so that it cannot loop forever
@@ -212,32 +215,36 @@ class WebhookSender:
             "Payments-Event-Type": delivery.event_type,
             "Payments-Delivery-Id": delivery.delivery_id,
         }
-        if self.config.public_only:
-            pool, path = self._public_pool(delivery.url)
-            headers["Host"] = urlsplit(delivery.url).netloc
-            response = pool.urlopen(
-                "POST",
-                path,
-                body=delivery.body,
-                headers=headers,
-                preload_content=False,
-                redirect=False,
-            )
-        else:
-            response = self._http.request(
-                "POST",
-                delivery.url,
-                body=delivery.body,
-                headers=headers,
-                preload_content=False,
-                redirect=False,
-            )
-        try:  # a receiver's answer is not ours to keep: read a little, keep none of it
-            response.read(64 * 1024, decode_content=False)
-            if response.read(1, decode_content=False):
-                response.close()  # it sends more: this connection is not reused
-        finally:
-            response.release_conn()
+        # resolved and checked first (production mode), then the whole exchange within the
+        # timeout: urllib3's read timeout bounds each read, not the answer
+        public = self._public_pool(delivery.url) if self.config.public_only else None
+        with DEADLINES.within(self.config.timeout_s):
+            if public is not None:
+                pool, path = public
+                headers["Host"] = urlsplit(delivery.url).netloc
+                response = pool.urlopen(
+                    "POST",
+                    path,
+                    body=delivery.body,
+                    headers=headers,
+                    preload_content=False,
+                    redirect=False,
+                )
+            else:
+                response = self._http.request(
+                    "POST",
+                    delivery.url,
+                    body=delivery.body,
+                    headers=headers,
+                    preload_content=False,
+                    redirect=False,
+                )
+            try:  # a receiver's answer is not ours to keep: read a little, keep none of it
+                response.read(64 * 1024, decode_content=False)
+                if response.read(1, decode_content=False):
+                    response.close()  # it sends more: this connection is not reused
+            finally:
+                response.release_conn()
         return response.status
 
     def _public_pool(self, url: str) -> tuple[urllib3.HTTPSConnectionPool, str]:
