@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import msgspec
 from litestar.params import KwargDefinition, QueryParameter
 
-from payments.api.parameters import business_id
+from payments.api.parameters import DATE_TIME, business_id
 from payments.api.schemas import Duration, Reason
 from payments.domain.webhook_endpoint import (
     EVENT_TYPES,
@@ -78,20 +78,23 @@ class DisableRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
 
 class RecoverRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    # A string read by api/reads.parse_instant, as the lists' created_from: a datetime field
+    # would also take a number (seconds since 1970) from Litestar's lenient decoding.
     since: Annotated[
-        datetime,
+        str,
         msgspec.Meta(
-            tz=True,
+            max_length=40,
             description="Failed deliveries made at or after this instant (RFC 3339, with an "
-            "offset) are sent again; it must have passed.",
+            "offset) are sent again.",
             examples=["2026-12-06T00:00:00Z"],
+            extra_json_schema={"extra": DATE_TIME},  # Litestar reads "extra" here
         ),
     ]
 
 
 class RecoverResponse(msgspec.Struct, frozen=True):
     endpoint_id: str
-    since: datetime
+    since: datetime  # as given
     redelivered: int  # failed deliveries made pending again
     deliveries_url: str
 

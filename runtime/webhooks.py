@@ -12,13 +12,7 @@ from functools import cached_property
 from psycopg_pool import ConnectionPool
 
 from payments.domain.application import PaymentsApplication
-from payments.domain.errors import (
-    FieldError,
-    IllegalTransition,
-    InvalidCommand,
-    NotConfigured,
-    found,
-)
+from payments.domain.errors import IllegalTransition, NotConfigured, found
 from payments.domain.webhook_commands import WebhookEndpointCommands
 from payments.domain.webhook_endpoint import DeliveryPolicy, WebhookEndpoint, signing_generations
 from payments.projections.followers.follower import Follower
@@ -124,18 +118,9 @@ class Webhooks:
         log.info("webhook delivery redelivered", extra={"delivery_id": delivery_id, "by": by})
         return again
 
-    def recover(self, endpoint_id: str, since: datetime, by: str) -> tuple[datetime, int]:
-        """Every failed delivery of the endpoint made since then, pending again: the instant
-        in UTC, and how many (NotFound; IllegalTransition for a disabled endpoint;
-        InvalidCommand for an instant to come, or one beyond the years 1 to 9999 in UTC)."""
-        try:
-            since = since.astimezone(UTC)
-        except OverflowError:
-            raise InvalidCommand(
-                [FieldError("since", "an instant within the years 1 to 9999 in UTC")]
-            ) from None
-        if since > datetime.now(UTC):
-            raise InvalidCommand([FieldError("since", "an instant that has passed")])
+    def recover(self, endpoint_id: str, since: datetime, by: str) -> int:
+        """Every failed delivery of the endpoint made at or after `since`, pending again; how
+        many (NotFound; IllegalTransition for a disabled endpoint)."""
         if self.commands.get(endpoint_id).disabled:
             raise IllegalTransition("endpoint disabled", "recovered")
         count = self.deliveries.recover(endpoint_id, since)
@@ -148,7 +133,7 @@ class Webhooks:
                 "by": by,
             },
         )
-        return since, count
+        return count
 
     def ping(self, endpoint_id: str, by: str) -> tuple[str, str]:
         """A test event for the endpoint: the ids of the event and of its delivery, which the

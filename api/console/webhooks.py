@@ -132,13 +132,12 @@ def recover(
     caller: CallerDep,
     services: ServicesDep,
 ) -> Redirect:
-    """As POST /webhook-endpoints/{id}/recover: a disabled endpoint is refused (409), an
-    instant to come too (422)."""
+    """As POST /webhook-endpoints/{id}/recover: a disabled endpoint is refused (409)."""
     confirmed(data.confirm, "that these deliveries are sent again")
     since = instant_of(data.since, "since")
     if since is None:
         raise invalid("since", "is required: the instant from which failed deliveries are sent")
-    _, count = services.webhooks.recover(endpoint_id, since, by=caller.key_id)
+    count = services.webhooks.recover(endpoint_id, since, by=caller.key_id)
     return Redirect(f"{endpoint_path(endpoint_id)}?recovered={count}", status_code=303)
 
 

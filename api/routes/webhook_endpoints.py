@@ -22,7 +22,7 @@ from payments.api.openapi import (
     write_headers,
 )
 from payments.api.parameters import CallerDep, LimitQuery, PositionCursorQuery, ServicesDep
-from payments.api.reads import keyset_page
+from payments.api.reads import keyset_page, parse_instant
 from payments.api.schemas import duration
 from payments.api.webhook_schemas import (
     CreateEndpointRequest,
@@ -224,7 +224,7 @@ class WebhookEndpointsController(Controller):
         description="After an outage of the receiver: each failed delivery of the endpoint "
         "made at or after `since` is pending again, due now, its attempts counted afresh "
         "(the same body and event id); the endpoint's share of the sender's threads paces "
-        "them. 409 for a disabled endpoint; 422 for an instant to come.",
+        "them. 409 for a disabled endpoint.",
         status_code=200,
         **access(Role.MERCHANT, Role.OPERATOR),
     )
@@ -235,7 +235,9 @@ class WebhookEndpointsController(Controller):
         services: ServicesDep,
         caller: CallerDep,
     ) -> RecoverResponse:
-        since, count = services.webhooks.recover(endpoint_id, data.since, by=caller.key_id)
+        since = parse_instant("since", data.since)
+        assert since is not None
+        count = services.webhooks.recover(endpoint_id, since, by=caller.key_id)
         return RecoverResponse(
             endpoint_id,
             since,

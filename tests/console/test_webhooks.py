@@ -216,8 +216,7 @@ def test_every_failed_delivery_since_an_instant_is_sent_again_confirmed(
     form.get_by_label("Failed deliveries made since (UTC)").fill(later)
     form.get_by_label("I confirm: send every one of them again").check()
     follow(form.get_by_role("button", name="Send failed deliveries again"))
-    assert page.get_by_role("heading", level=1).inner_text() == "That input is not valid"
-    assert "since" in page.locator("main").inner_text()
+    assert page.get_by_role("status").inner_text().startswith("0 failed deliveries sent back")
     assert [d["status"] for d in deliveries_of(console, down)] == ["failed", "failed"]
 
     page.goto(f"{console.url}/webhooks/{down}")
@@ -239,6 +238,10 @@ def test_every_failed_delivery_since_an_instant_is_sent_again_confirmed(
     token, html = {"x-csrf-token": csrf(page)}, {"accept": "text/html"}
     unconfirmed = page.request.post(action, form={"since": earlier}, headers={**token, **html})
     assert (unconfirmed.status, "tick the box" in unconfirmed.text()) == (422, True)
+    garbled = page.request.post(
+        action, form={"since": "yesterday", "confirm": "yes"}, headers={**token, **html}
+    )
+    assert (garbled.status, "since" in garbled.text()) == (422, True)
     finance = console.signed_in(Role.FINANCE)
     refused = finance.request.post(
         action, form={"since": earlier, "confirm": "yes"}, headers={"x-csrf-token": csrf(finance)}

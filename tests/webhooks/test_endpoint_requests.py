@@ -222,8 +222,8 @@ def test_a_key_whose_answer_expired_finds_its_endpoint_or_a_conflict(
         {},
         {"since": "2026-12-06T00:00:00"},  # no offset
         {"since": "yesterday"},
-        {"since": "2999-01-01T00:00:00Z"},  # to come
-        {"since": "0001-01-01T00:00:00+01:00"},  # the year 0 in UTC
+        {"since": 0},  # a number, not an instant
+        {"since": "2026-13-01T00:00:00Z"},
         {"since": "2026-12-06T00:00:00Z", "until": "2026-12-07T00:00:00Z"},
     ],
 )
@@ -255,10 +255,12 @@ def test_a_recovery_needs_an_endpoint_that_is_there_and_enabled_and_a_role_that_
     assert answered.status_code == 200, answered.text
     assert answered.json() == {
         "endpoint_id": endpoint_id,
-        "since": "2025-12-31T23:00:00Z",
+        "since": "2026-01-01T00:00:00+01:00",
         "redelivered": 0,
         "deliveries_url": f"/webhook-endpoints/{endpoint_id}/deliveries?status=pending",
     }
+    to_come = client.post(path, json={"since": "2999-01-01T00:00:00Z"})
+    assert (to_come.status_code, to_come.json()["redelivered"]) == (200, 0)
     assert client.post(f"/webhook-endpoints/{endpoint_id}/disable").status_code == 200
     refused = client.post(path, json=since)
     assert refused.status_code == 409, refused.text
