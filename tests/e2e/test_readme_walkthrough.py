@@ -51,7 +51,11 @@ WAIT_FOR_CHARGES = wait_until(
     f"{ORDERS}; {read('/checkouts/co_readme_1')}",
     """*'"wallet_updated":true'*'"wallet_updated":true'*'"is_payment_done":true'*""",
 )
-WAIT_FOR_REFUNDS = wait_until(ORDERS, """*'"status":"SUCCEEDED"'*'"status":"SUCCEEDED"'*""")
+# ... and taken from both wallets (the wallet feed follows the log apart from the orders' view)
+WAIT_FOR_REFUNDS = wait_until(
+    f"{ORDERS}; {read('/wallets/seller_a', 'FINANCE')}; {read('/wallets/seller_b', 'FINANCE')}",
+    """*'"status":"SUCCEEDED"'*'"status":"SUCCEEDED"'*'"available":"-5.00"'*'"available":"-7.50"'*""",
+)
 WAIT_FOR_RELEASE = wait_until(read("/wallets/seller_a", "FINANCE"), """*'"pending":"0.00"'*""")
 SECTIONS = (
     "Try it",
