@@ -28,6 +28,7 @@ from psycopg.rows import tuple_row
 from psycopg_pool import ConnectionPool
 
 from payments.domain.group_commit import WITH_EVENTS, AtPosition, EventKey
+from payments.domain.reconciliation_run import ReconciliationRun
 from payments.projections.core import TrackedEvent
 from payments.projections.locks import EVENT_STORE_SCHEMA_CLASS
 from payments.projections.pg import fetch_all
@@ -37,6 +38,11 @@ EVENTS = sql.Identifier(EVENTS_TABLE)
 CURSOR_PAGE = 20_000
 
 StoredRow = tuple[int, UUID, int, str, bytes]  # position, originator, version, topic, state
+# Topics read on their own, often, among millions of others: every reconciliation run's
+# creation (load_runs: the exceptions, the daily summary, the console's overview). Each has a
+# partial index of its positions, and is asked for with its name written in the statement,
+# so that the planner can use it; without it every such read scanned the whole table.
+TOPIC_INDEXES = {f"{EVENTS_TABLE}_reconciliation_runs": str(ReconciliationRun.Created.TOPIC)}
 
 
 class WrittenWithEvents(Protocol):
@@ -96,6 +102,21 @@ class PaymentsRecorder(PostgresApplicationRecorder):
             conn.execute("SELECT pg_advisory_lock(%s, 0)", (EVENT_STORE_SCHEMA_CLASS,))
             try:
                 super().create_table()
+                # Not CONCURRENTLY: that waits for every open transaction, the other starting
+                # processes' waits for this lock included (a deadlock). A long log is indexed
+                # once, writes waiting meanwhile, unless made beforehand (docs/operations.md).
+                for name, topic in TOPIC_INDEXES.items():
+                    conn.execute(
+                        sql.SQL(
+                            "CREATE INDEX IF NOT EXISTS {name} "
+                            "ON {schema}.{table} (notification_id) WHERE topic = {topic}"
+                        ).format(
+                            name=sql.Identifier(name),
+                            schema=sql.Identifier(self.datastore.schema),
+                            table=sql.Identifier(self.events_table_name),
+                            topic=sql.Literal(topic),
+                        )
+                    )
             finally:
                 conn.execute("SELECT pg_advisory_unlock(%s, 0)", (EVENT_STORE_SCHEMA_CLASS,))
 
@@ -284,6 +305,20 @@ def stream_states(
         while page := cursor.fetchmany(CURSOR_PAGE):  # a page at a time: no lock per row
             for row in page:
                 yield row[0], row[1], row[2], bytes(row[3])
+
+
+def originators_of(application: Application[Any], topic: str, through: int) -> list[UUID]:
+    """The originator of each event of `topic` up to `through`, in log order: through the
+    topic's partial index (TOPIC_INDEXES) on PostgreSQL."""
+    datastore = getattr(application.recorder, "datastore", None)
+    if datastore is None or topic not in TOPIC_INDEXES.values():
+        return [UUID(str(row[1])) for row in stream_states(application, through, [topic])]
+    statement = sql.SQL(
+        "SELECT originator_id FROM {schema}.{table} WHERE topic = {topic} "
+        "AND notification_id <= %s ORDER BY notification_id"
+    ).format(schema=sql.Identifier(datastore.schema), table=EVENTS, topic=sql.Literal(topic))
+    with datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as cursor:
+        return [UUID(str(row[0])) for row in cursor.execute(statement, (through,)).fetchall()]
 
 
 def event_count_and_last(conn: Connection[Any]) -> tuple[int, int]:

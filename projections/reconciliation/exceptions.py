@@ -11,7 +11,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
-from uuid import UUID
 
 from eventsourcing.application import Application
 from psycopg_pool import ConnectionPool
@@ -25,7 +24,7 @@ from payments.domain.reconciliation_run import (
     Finding,
     ReconciliationRun,
 )
-from payments.projections.event_store import load_aggregates, stream_states
+from payments.projections.event_store import load_aggregates, originators_of
 from payments.projections.reconciliation.report import (
     SUMMARY_CLASSES,
     class_totals,
@@ -48,10 +47,7 @@ def load_runs(
     as it stood then (replayed from its events: resolutions made later are not made yet)."""
     recorder: Any = application.recorder
     head = int(recorder.max_notification_id() or 0)
-    topic = ReconciliationRun.Created.TOPIC
-    ids = [
-        UUID(str(originator)) for _, originator, _, _ in stream_states(application, head, [topic])
-    ]
+    ids = originators_of(application, str(ReconciliationRun.Created.TOPIC), head)
     loaded = load_aggregates(application, pool, ids, as_of)
     return [loaded[run_id] for run_id in ids if run_id in loaded]
 
