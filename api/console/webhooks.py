@@ -19,10 +19,8 @@ from litestar.response import Redirect, Template
 
 from payments.api.console.forms import FormBody, confirmed
 from payments.api.console.pages import (
-    CallerDep,
     Field,
     Page,
-    ServicesDep,
     console_access,
     given,
     instant_of,
@@ -30,7 +28,13 @@ from payments.api.console.pages import (
     next_page,
     render,
 )
-from payments.api.parameters import ID_MAX_LENGTH, ID_PATTERN, PositionCursorQuery
+from payments.api.parameters import (
+    ID_MAX_LENGTH,
+    ID_PATTERN,
+    CallerDep,
+    PositionCursorQuery,
+    ServicesDep,
+)
 from payments.api.reads import invalid, keyset_page
 from payments.api.webhook_schemas import (
     DeliveryIdPath,
