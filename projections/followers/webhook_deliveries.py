@@ -57,6 +57,13 @@ _COLUMNS = (
     "d.delivered_at"
 )
 
+# A delivery sent again (redeliver, recover): pending, due now, a full schedule of attempts;
+# the last attempt's answer stays until the next one.
+_AGAIN = (
+    "status = 'pending', attempts = 0, next_attempt_at = now(), lease_until = NULL, "
+    "pending_since = now(), delivered_at = NULL"
+)
+
 
 @dataclass(frozen=True, slots=True)
 class Attempt:
@@ -271,9 +278,7 @@ class WebhookDeliveries:
         with self.pool.connection() as conn:
             row = conn.execute(
                 f"""
-                UPDATE webhook_deliveries d SET status = 'pending', attempts = 0,
-                    next_attempt_at = now(), lease_until = NULL, pending_since = now(),
-                    delivered_at = NULL
+                UPDATE webhook_deliveries d SET {_AGAIN}
                 FROM webhook_subscriptions s
                 WHERE d.delivery_id = %s AND s.endpoint_id = d.endpoint_id
                   AND s.disabled_at IS NULL AND d.status <> 'pending'
@@ -288,9 +293,8 @@ class WebhookDeliveries:
         again, due now, with a fresh count of attempts, as `redeliver` makes one. How many."""
         with self.pool.connection() as conn:
             return conn.execute(
-                """
-                UPDATE webhook_deliveries d SET status = 'pending', attempts = 0,
-                    next_attempt_at = now(), lease_until = NULL, pending_since = now()
+                f"""
+                UPDATE webhook_deliveries d SET {_AGAIN}
                 FROM webhook_subscriptions s
                 WHERE d.endpoint_id = %s AND d.status = 'failed' AND d.created_at >= %s
                   AND s.endpoint_id = d.endpoint_id AND s.disabled_at IS NULL

@@ -72,7 +72,7 @@ _EVENT_FIELDS = (
 
 def event_id_of(tracked: TrackedEvent) -> str:
     """The public id of a stored event: the same for every delivery of it, forever."""
-    return "evt_" + uuid5(_EVENT_NAMESPACE, tracked.event_id).hex
+    return event_id_for(tracked.event.originator_id, tracked.event.originator_version)
 
 
 def event_id_for(originator_id: UUID, version: int) -> str:
