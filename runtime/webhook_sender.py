@@ -51,6 +51,10 @@ log = logging.getLogger("payments.webhooks")
 SIGNATURE_HEADER = "Payments-Signature"
 USER_AGENT = "payments-webhooks/1"
 MAX_ERROR = 300  # characters of a failure kept on the delivery
+# The whole attempt's deadline runs this much past the timeout, so that a silent receiver
+# meets urllib3's read timeout first ("no answer"), and only one answering in dribbles the
+# deadline ("no complete answer"); at the same instant either could fire.
+DEADLINE_GRACE_S = 0.5
 
 
 class NotPublic(Exception):
@@ -218,7 +222,7 @@ class WebhookSender:
         # resolved and checked first (production mode), then the whole exchange within the
         # timeout: urllib3's read timeout bounds each read, not the answer
         public = self._public_pool(delivery.url) if self.config.public_only else None
-        with DEADLINES.within(self.config.timeout_s):
+        with DEADLINES.within(self.config.timeout_s + DEADLINE_GRACE_S):
             if public is not None:
                 pool, path = public
                 headers["Host"] = urlsplit(delivery.url).netloc
