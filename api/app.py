@@ -58,10 +58,12 @@ from payments.api.schemas import HealthResponse
 from payments.api.security_headers import security_headers_middleware
 from payments.domain.api_key import Role
 from payments.projections.catalog import projection_states
+from payments.projections.dispute_metrics import DisputeMetrics
 from payments.projections.followers.risk_feed import RiskFeed
 from payments.projections.metrics import ProjectionMetrics, exposed_registry
 from payments.projections.risk_metrics import RiskMetrics
 from payments.projections.seller_metrics import SellerMetrics
+from payments.projections.views.disputes import DisputesView
 from payments.projections.views.sellers import SellersView
 from payments.projections.webhook_metrics import WebhookMetrics
 from payments.psp.reconcile.balance import BalanceChecks
@@ -146,6 +148,7 @@ def create_app(services: Services, *, tls: bool = False) -> Litestar:
         ),
         RiskMetrics(lambda: RiskFeed(services.pool, services.application).decisions()),
         SellerMetrics(lambda: SellersView(services.pool).counts()),
+        DisputeMetrics(lambda: DisputesView(services.pool).awaiting_evidence()),
         scheduler_metrics(services),
         WebhookMetrics(lambda: services.webhooks.deliveries.backlog()),
     )

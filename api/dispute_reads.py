@@ -1,26 +1,45 @@
-"""The dispute of an order as the API shows it: GET /payments/{id}/dispute and the `dispute`
-field of GET /payments/{id}. Read from the Dispute's own events (a handful), so it needs no
-view and is current the moment its events are saved."""
+"""Disputes as the API shows them: GET /payments/{id}/dispute, the `dispute` field of GET
+/payments/{id}, and GET /disputes. Each is read from the Dispute's own events (a handful), so
+it is current the moment its events are saved; the list finds which to show in the disputes
+view (projections/views/disputes.py)."""
 
 from __future__ import annotations
 
+import base64
+import binascii
+from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 import msgspec
 from eventsourcing.domain import CanMutateAggregate
 
-from payments.api.dispute_schemas import DisputeResponse
+from payments.api.dispute_schemas import DisputePage, DisputeResponse
+from payments.api.parameters import MAX_POSITION
+from payments.api.reads import ensure_fresh, invalid, keyset_page
 from payments.api.schemas import PaymentOrderResponse
 from payments.domain.application import PaymentsApplication
 from payments.domain.dispute import Dispute
 from payments.domain.ids import dispute_uuid, payment_order_uuid
 from payments.domain.money import format_minor
 from payments.domain.payment_order import PaymentOrder
+from payments.projections.event_store import events_by_aggregate
+from payments.projections.views.disputes import (
+    DisputeFilter,
+    DisputeOrder,
+    DisputeRow,
+    DisputesView,
+)
+from payments.runtime.services import Services
 
 
 def dispute_response(application: PaymentsApplication, psp_dispute_id: str) -> DisputeResponse:
     """The dispute as it stands, with when each step was recorded."""
-    events = list(application.events.get(dispute_uuid(psp_dispute_id)))
+    return answer_of(list(application.events.get(dispute_uuid(psp_dispute_id))))
+
+
+def answer_of(events: Sequence[Any]) -> DisputeResponse:
+    """The answer for a dispute from its events, oldest first."""
     dispute: Dispute | None = None
     submitted_at: datetime | None = None
     closed_at: datetime | None = None
@@ -31,9 +50,11 @@ def dispute_response(application: PaymentsApplication, psp_dispute_id: str) -> D
             submitted_at = event.timestamp
         elif isinstance(event, Dispute.Won | Dispute.Lost | Dispute.Reopened):
             closed_at = event.timestamp
-    assert isinstance(dispute, Dispute), f"no dispute {psp_dispute_id}"
+    assert isinstance(dispute, Dispute), "no dispute in these events"
     return DisputeResponse(
         dispute_id=dispute.psp_dispute_id,
+        payment_order_id=dispute.payment_order_id,
+        seller_account=dispute.seller_account,
         status=dispute.status.value,
         reason=dispute.reason,
         amount=format_minor(dispute.amount_minor, dispute.currency),
@@ -45,6 +66,48 @@ def dispute_response(application: PaymentsApplication, psp_dispute_id: str) -> D
         closed_at=None if dispute.is_open else closed_at,
         second_chargeback=dispute.reopened,
     )
+
+
+def list_disputes(
+    services: Services,
+    where: DisputeFilter,
+    order: DisputeOrder,
+    page: tuple[int, str | None],
+    min_position: int | None,
+) -> DisputePage:
+    """Disputes from the disputes view in `order`, each read from its own events (so an item
+    is current even when the view is a moment behind); `page` is (limit, cursor)."""
+    limit, cursor = page
+    view = DisputesView(services.pool)
+    ensure_fresh(services, view, min_position)
+    rows = view.listed(where, order, limit + 1, decode_dispute_cursor(cursor))
+    shown, last = keyset_page(rows, limit)
+    events = events_by_aggregate(
+        services.application, services.pool, [dispute_uuid(r.psp_dispute_id) for r in shown]
+    )
+    return DisputePage(
+        items=[answer_of(events[dispute_uuid(r.psp_dispute_id)]) for r in shown],
+        next_cursor=None if last is None else encode_dispute_cursor(last),
+    )
+
+
+def encode_dispute_cursor(row: DisputeRow) -> str:
+    raw = msgspec.json.encode([row.position, row.evidence_due_by.isoformat()])
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_dispute_cursor(text: str | None) -> DisputeRow | None:
+    """The row a page ended with, from the cursor that page gave (checked: 422 otherwise)."""
+    if text is None:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+        position, due = msgspec.json.decode(raw, type=tuple[int, datetime])
+    except (binascii.Error, ValueError, msgspec.DecodeError):
+        raise invalid("cursor", "is not a cursor this API returned") from None
+    if due.tzinfo is None or not 0 < position <= MAX_POSITION:
+        raise invalid("cursor", "is not a cursor this API returned")
+    return DisputeRow("", due, position)
 
 
 def order_dispute(

@@ -30,6 +30,8 @@ class DisputeResponse(msgspec.Struct, frozen=True):
     """An order's dispute (chargeback): what the PSP withdrew, why, and where it stands."""
 
     dispute_id: str  # the PSP's dispute id
+    payment_order_id: str
+    seller_account: str
     status: str  # needs_response | under_review | won | lost
     reason: str
     amount: str
@@ -40,3 +42,11 @@ class DisputeResponse(msgspec.Struct, frozen=True):
     evidence_submitted_at: datetime | None = None
     closed_at: datetime | None = None
     second_chargeback: bool = False
+
+
+class DisputePage(msgspec.Struct, frozen=True):
+    """GET /disputes answer: pass next_cursor as ?cursor= (with the same order) for the next
+    page."""
+
+    items: list[DisputeResponse]
+    next_cursor: str | None

@@ -15,6 +15,7 @@ from litestar.di import NamedDependency
 from litestar.openapi.spec import Example
 from litestar.params import HeaderParameter, PathParameter, QueryParameter
 
+from payments.domain.dispute import DisputeStatus
 from payments.domain.payment_order import Status
 from payments.domain.payout import PayoutStatus
 from payments.runtime.keys import Caller
@@ -142,6 +143,7 @@ def one_of(kind: type[Enum], description: str) -> QueryParameter:
 
 StatusQuery = Annotated[str | None, one_of(Status, "Only orders in this status.")]
 PayoutStatusQuery = Annotated[str | None, one_of(PayoutStatus, "Only payouts in this status.")]
+DisputeStatusQuery = Annotated[str | None, one_of(DisputeStatus, "Only disputes in this status.")]
 IdQuery = Annotated[
     str | None,
     QueryParameter(

@@ -18,6 +18,7 @@ from payments.projections.followers.wallet_feed import WalletFeed
 from payments.projections.pg import PostgresView
 from payments.projections.source import ApplicationEventSource
 from payments.projections.views.access import ApiKeysView, AuditActionsView
+from payments.projections.views.disputes import DisputesView
 from payments.projections.views.ledger_pg import PostgresLedger
 from payments.projections.views.order_status_pg import PostgresOrderStatusView
 from payments.projections.views.payouts import PayoutsView
@@ -34,6 +35,7 @@ VIEW_CLASSES: dict[str, type[PostgresView]] = {
     SellersView.name: SellersView,
     PayoutsView.name: PayoutsView,
     WebhookEndpointsView.name: WebhookEndpointsView,
+    DisputesView.name: DisputesView,
 }
 NAMES: tuple[str, ...] = tuple(VIEW_CLASSES)
 

@@ -192,6 +192,17 @@ def load_created(
     return dict(_events_of(application, pool, ids, first_only=True))
 
 
+def events_by_aggregate(
+    application: Application[Any], pool: ConnectionPool, ids: Iterable[UUID]
+) -> dict[UUID, list[Any]]:
+    """Every event of each aggregate that exists, by id, in version order, in one query: for
+    answers that show when each step happened, not only the state it left."""
+    found: dict[UUID, list[Any]] = {}
+    for originator_id, event in _events_of(application, pool, ids, first_only=False):
+        found.setdefault(originator_id, []).append(event)
+    return found
+
+
 def _events_of(
     application: Application[Any], pool: ConnectionPool, ids: Iterable[UUID], *, first_only: bool
 ) -> list[tuple[UUID, Any]]:

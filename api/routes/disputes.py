@@ -1,4 +1,5 @@
-"""GET /payments/{payment_order_id}/dispute and POST .../dispute/evidence (ADR 0014).
+"""GET /disputes, GET /payments/{payment_order_id}/dispute and POST .../dispute/evidence
+(ADR 0014).
 
 The PSP decides a dispute; we show what it confirmed and forward the merchant's evidence to
 it before the deadline. Evidence is recorded only once the PSP accepted it.
@@ -7,20 +8,32 @@ it before the deadline. Evidence is recorded only once the PSP accepted it.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Annotated
 
 from litestar import Controller, Response, get, post
 from litestar.params import JSONBody
 
 from payments.api.auth import access
 from payments.api.card_guard import guard_keyed_body
-from payments.api.dispute_reads import dispute_response
-from payments.api.dispute_schemas import DisputeEvidenceRequest, DisputeResponse
+from payments.api.dispute_reads import dispute_response, list_disputes
+from payments.api.dispute_schemas import DisputeEvidenceRequest, DisputePage, DisputeResponse
 from payments.api.idempotency import OnceDep, fingerprint, stored_answer
 from payments.api.openapi import operation, spec, success, write_headers
-from payments.api.parameters import PaymentOrderIdPath, ServicesDep
+from payments.api.parameters import (
+    CursorQuery,
+    DisputeStatusQuery,
+    IdQuery,
+    InstantQuery,
+    LimitQuery,
+    PaymentOrderIdPath,
+    ServicesDep,
+    one_of,
+)
 from payments.api.problems import ProblemError
+from payments.api.reads import FreshDep, parse_instant
 from payments.domain.api_key import Role
-from payments.domain.dispute import DisputeClosed, EvidenceTooLate
+from payments.domain.dispute import Dispute, DisputeClosed, EvidenceTooLate
+from payments.projections.views.disputes import DisputeFilter, DisputeOrder
 from payments.psp.dispute_sync import EvidenceNotAccepted, submit_evidence
 from payments.runtime.idempotency import StoredResponse
 from payments.runtime.keys import Caller
@@ -28,11 +41,29 @@ from payments.runtime.services import Services
 
 EVIDENCE_SCOPE = "POST /payments/{id}/dispute/evidence"
 MAX_BODY_BYTES = 32 * 1024  # 4000 characters, even \u-escaped, fit
+OrderQuery = Annotated[
+    str,
+    one_of(
+        DisputeOrder,
+        "newest: the dispute opened last first; due: the soonest evidence deadline first.",
+    ),
+]
+LIST_DESCRIPTION = (
+    "Found in the disputes view, each item read from the dispute's own events (as GET "
+    "/payments/{id}/dispute answers it). Filters: status, seller_account, payment_order_id, "
+    "due_before (evidence due strictly before this RFC 3339 instant). Order: newest (default) "
+    "or due. Keyset pagination: limit (1-200, default 50) and the opaque cursor from "
+    "next_cursor, with the same order. The view follows the log within moments; pass the "
+    "position a command answered with as ?min_position= to wait for it."
+)
 
 
-def _evidence(
+def send_evidence(
     services: Services, payment_order_id: str, text: str, caller: Caller
-) -> StoredResponse:
+) -> tuple[Dispute, int | None]:
+    """Forward the evidence to the PSP and record it once the PSP took it (the JSON route and
+    the console's order page): the dispute after it and the write's position (None: recorded
+    before). Every refusal is a problem: 404, 409 (closed, too late), the PSP's status, 503."""
     client = services.psp_client
     if client is None:
         raise ProblemError(
@@ -40,7 +71,7 @@ def _evidence(
         )
     now = datetime.now(UTC)
     try:
-        dispute, position = submit_evidence(
+        return submit_evidence(
             payment_order_id, text, caller.key_id, now, client, services.disputes
         )
     except DisputeClosed as error:
@@ -53,12 +84,47 @@ def _evidence(
             error.status, "evidence-not-accepted", "The PSP did not take the evidence", str(error),
             headers=headers,
         ) from None  # fmt: skip
+
+
+def _evidence(
+    services: Services, payment_order_id: str, text: str, caller: Caller
+) -> StoredResponse:
+    dispute, position = send_evidence(services, payment_order_id, text, caller)
     body = dispute_response(services.application, dispute.psp_dispute_id)
     return stored_answer(202, body, f"/payments/{payment_order_id}/dispute", position)
 
 
 class DisputesController(Controller):
     tags = ["disputes"]
+
+    @get(
+        "/disputes",
+        **spec(
+            "listDisputes",
+            "Disputes (chargebacks), newest first or soonest deadline first, filtered",
+            problems=(422, 503),
+        ),
+        description=LIST_DESCRIPTION,
+        **access(Role.MERCHANT, Role.OPERATOR, Role.FINANCE),
+    )
+    def list_disputes(
+        self,
+        services: ServicesDep,
+        status: DisputeStatusQuery = None,
+        seller_account: IdQuery = None,
+        payment_order_id: IdQuery = None,
+        due_before: InstantQuery = None,
+        order: OrderQuery = DisputeOrder.NEWEST.value,
+        limit: LimitQuery = 50,
+        cursor: CursorQuery = None,
+        *,
+        fresh: FreshDep,
+    ) -> DisputePage:
+        due = parse_instant("due_before", due_before)
+        where = DisputeFilter(status, seller_account, payment_order_id, due)
+        return list_disputes(
+            services, where, DisputeOrder(order), (limit, cursor), fresh.min_position()
+        )
 
     @get(
         "/payments/{payment_order_id:str}/dispute",

@@ -252,9 +252,10 @@ def test_the_readme_walkthrough_answers_as_the_readme_says(
         "15.00",
     )
     assert (wallet["pending"], wallet["available"]) == ("62.77", "-45.00")
-    evidence, dispute, wallet = json_answers(won)
+    evidence, dispute, listed, wallet = json_answers(won)
     assert evidence["status"] == "under_review"
     assert dispute["status"] == "won"
+    assert listed == {"items": [dispute], "next_cursor": None}
     assert (wallet["pending"], wallet["available"], wallet["balance"]) == (
         "62.77",
         "-5.00",
