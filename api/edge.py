@@ -22,6 +22,7 @@ from litestar.routes import HTTPRoute
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from litestar.types.empty import Empty
 
+from payments.api.card_guard import refuse_card_data
 from payments.api.problems import PROBLEM_MEDIA_TYPE, FieldProblem, ProblemError
 
 NUL = "\x00"  # no PostgreSQL text can hold it
@@ -210,8 +211,11 @@ def decode_json_body(raw: bytes) -> Any:
 
 
 class PaymentsRequest(Request[Any, Any, Any]):
-    """Litestar's request, with JSON bodies decoded by decode_json_body (bounded depth) and
-    forms (the console's) refused when a field holds U+0000."""
+    """Litestar's request, with JSON bodies decoded by decode_json_body (bounded depth), and
+    forms (the console's) refused when a field holds U+0000; either refused when it holds a
+    card number or a CVC (api/card_guard.py): every route that reads a JSON body or a form
+    reads it here, so no free text of any route (a reason, a note, a description) can carry
+    card data into an event or a log."""
 
     async def form(self) -> FormMultiDict:
         """The form; the console reads it before any handler (forms.read_form_first)."""
@@ -219,11 +223,14 @@ class PaymentsRequest(Request[Any, Any, Any]):
         for name, value in form.multi_items():
             if NUL in name or (isinstance(value, str) and NUL in value):
                 raise _control_problem(name.replace(NUL, "\\u0000"), NUL)
+        refuse_card_data(
+            {name: [v for v in form.getall(name) if isinstance(v, str)] for name in form}
+        )
         return form
 
     async def json(self) -> Any:
         if self._json is Empty and self._connection_state.json is Empty:
-            self._json = self._connection_state.json = decode_json_body(
-                await self.body() or b"null"
-            )
+            decoded = decode_json_body(await self.body() or b"null")
+            refuse_card_data(decoded)
+            self._json = self._connection_state.json = decoded
         return await super().json()
