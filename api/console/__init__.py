@@ -24,6 +24,7 @@ from payments.api.auth import PUBLIC, RateLimits
 from payments.api.console import (
     audit,
     dead_letters,
+    disputes,
     jobs,
     ledger,
     order,
@@ -54,6 +55,7 @@ TEMPLATES = TemplateConfig(directory=HERE / "templates", engine=JinjaTemplateEng
 pages.PAGES[:] = [
     overview.PAGE,
     orders.PAGE,
+    disputes.PAGE,
     dead_letters.PAGE,
     wallets.PAGE,
     ledger.PAGE,
@@ -70,6 +72,7 @@ HANDLERS: list[Any] = [
     *overview.HANDLERS,
     *orders.HANDLERS,
     *order.HANDLERS,
+    *disputes.HANDLERS,
     *dead_letters.HANDLERS,
     *wallets.HANDLERS,
     *ledger.HANDLERS,

@@ -1,12 +1,13 @@
 """One order: what the JSON API answers for it, its timeline (every event, its fields, the
-ledger postings it caused, which are also its wallet effects), its refunds, and the actions
-its state allows (refund, replay a dead letter), each confirmed; as of a past instant, the
-same replayed from the events recorded by then, with the actions withheld."""
+ledger postings it caused, which are also its wallet effects), its refunds, its dispute, and
+the actions its state allows (refund, replay a dead letter, answer the dispute with
+evidence), each confirmed; as of a past instant, the same replayed from the events recorded
+by then, with the actions and the dispute withheld."""
 
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import msgspec
@@ -26,12 +27,16 @@ from payments.api.console.pages import (
     render,
 )
 from payments.api.console.risk_reviews import PAGE as REVIEWS
+from payments.api.dispute_reads import order_dispute
+from payments.api.dispute_schemas import DisputeEvidenceRequest, DisputeResponse
 from payments.api.parameters import PaymentOrderIdPath
 from payments.api.reads import read_order
 from payments.api.refund_schemas import RefundRequestBody
 from payments.api.routes.dead_letters import ReplayRequest, replay
+from payments.api.routes.disputes import send_evidence
 from payments.api.routes.refunds import amount_minor_of, request_refund
 from payments.domain.api_key import Role
+from payments.domain.dispute import DisputeStatus
 from payments.domain.money import Money
 from payments.domain.refund_commands import RequestRefund, refund_id_for_key
 from payments.projections.audit.order_history import HistoryEntry, order_history
@@ -41,10 +46,13 @@ from payments.runtime.services import Services
 HISTORY = (Role.OPERATOR, Role.FINANCE)  # GET /payments/{id}/history
 REFUND = (Role.MERCHANT,)  # POST /payments/{id}/refunds
 REPLAY = (Role.OPERATOR,)  # POST /dead-letters/{id}/replay
+EVIDENCE = (Role.MERCHANT,)  # POST /payments/{id}/dispute/evidence
 DEFAULT_REASON = "replayed from the console"
 DONE = {
     "refund": "Refund requested: the executor refunds it at the PSP.",
     "replay": "Dead letter replayed: the executor tries the order again.",
+    "evidence": "Evidence sent: the PSP took it and reviews the dispute; its decision comes "
+    "by webhook.",
 }
 
 
@@ -58,6 +66,20 @@ class RefundForm(msgspec.Struct, frozen=True):
 class ReplayForm(msgspec.Struct, frozen=True):
     confirm: str = ""
     reason: str = ""
+
+
+class EvidenceForm(msgspec.Struct, frozen=True):
+    text: str = ""
+    confirm: str = ""
+
+
+def awaits_evidence(dispute: DisputeResponse | None) -> bool:
+    """Whether the PSP still takes evidence for the dispute: it needs a response, in time."""
+    return (
+        dispute is not None
+        and dispute.status == DisputeStatus.NEEDS_RESPONSE.value
+        and datetime.now(UTC) < dispute.evidence_due_by
+    )
 
 
 def timeline(
@@ -101,6 +123,7 @@ def order_page(
     now = instant is None
     held = now and answer.held_for_review
     refundable = answer.refundable not in (None, "0", "0.00") and answer.status == "SUCCESS"
+    dispute = order_dispute(services.application, payment_order_id) if now else None
     return render(
         "order.html",
         caller,
@@ -118,6 +141,8 @@ def order_page(
         done=DONE.get(done or ""),
         offer_refund=now and may(caller, *REFUND) and refundable,
         offer_replay=now and may(caller, *REPLAY) and answer.dead_lettered,
+        dispute=dispute,
+        offer_evidence=may(caller, *EVIDENCE) and awaits_evidence(dispute),
         review_queue=REVIEWS.path if held and REVIEWS.offered_to(caller) else None,
         form_id=uuid.uuid4().hex,
     )
@@ -162,4 +187,21 @@ def replay_dead_letter(
     return Redirect(f"{order_path(payment_order_id)}?done=replay", status_code=303)
 
 
-HANDLERS = [order_page, refund, replay_dead_letter]
+@post(
+    "/orders/{payment_order_id:str}/dispute/evidence",
+    sync_to_thread=True,
+    **console_access(*EVIDENCE),
+)
+def answer_dispute(
+    payment_order_id: PaymentOrderIdPath,
+    data: FormBody[EvidenceForm],
+    caller: CallerDep,
+    services: ServicesDep,
+) -> Redirect:
+    confirmed(data.confirm, "the evidence")
+    body = as_json_body(DisputeEvidenceRequest, "text", text=data.text.strip())
+    send_evidence(services, payment_order_id, body.text, caller)
+    return Redirect(f"{order_path(payment_order_id)}?done=evidence#h-dispute", status_code=303)
+
+
+HANDLERS = [order_page, refund, replay_dead_letter, answer_dispute]

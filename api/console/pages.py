@@ -105,6 +105,16 @@ def _with_offset(text: str | None) -> str | None:
     return text
 
 
+def age(since: datetime, now: datetime) -> str:
+    """How long from `since` to `now`, in the two largest units: '3 min', '2 h 5 min',
+    '1 d 4 h' (0 min when `now` is not later)."""
+    minutes = max(0, int((now - since).total_seconds() // 60))
+    days, hours, mins = minutes // 1440, minutes // 60 % 24, minutes % 60
+    if days:
+        return f"{days} d {hours} h"
+    return f"{hours} h {mins} min" if hours else f"{mins} min"
+
+
 def render(
     template: str,
     caller: Caller | None,

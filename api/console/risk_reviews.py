@@ -14,7 +14,15 @@ from litestar.response import Redirect, Template
 
 from payments.api.console.forms import FormBody, as_json_body, confirmed
 from payments.api.console.orders import order_path
-from payments.api.console.pages import CallerDep, Field, Page, ServicesDep, next_page, render
+from payments.api.console.pages import (
+    CallerDep,
+    Field,
+    Page,
+    ServicesDep,
+    age,
+    next_page,
+    render,
+)
 from payments.api.parameters import ID_PATTERN, PaymentOrderIdPath
 from payments.api.routes.risk import ReviewDecision, decide, review_page
 from payments.domain.api_key import Role
@@ -33,15 +41,6 @@ DONE = {
 class DecisionForm(msgspec.Struct, frozen=True):
     reason: str = ""
     confirm: str = ""
-
-
-def age(since: datetime, now: datetime) -> str:
-    """How long ago, in the two largest units: '3 min', '2 h 5 min', '1 d 4 h'."""
-    minutes = max(0, int((now - since).total_seconds() // 60))
-    days, hours, mins = minutes // 1440, minutes // 60 % 24, minutes % 60
-    if days:
-        return f"{days} d {hours} h"
-    return f"{hours} h {mins} min" if hours else f"{mins} min"
 
 
 @get("/risk-reviews", sync_to_thread=True, **PAGE.access)

@@ -1,0 +1,86 @@
+"""Disputes: the work list of chargebacks that await the merchant's evidence, soonest deadline
+first, with the time left for each; any other status, seller or order on a filter, newest
+first or by deadline, keyset paged. The same read and roles as GET /disputes; an order's page
+shows its dispute and takes the evidence."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from litestar import get
+from litestar.response import Template
+
+from payments.api.console.orders import id_field, order_path
+from payments.api.console.pages import (
+    CallerDep,
+    Field,
+    Page,
+    ServicesDep,
+    age,
+    given,
+    next_page,
+    render,
+)
+from payments.api.dispute_reads import list_disputes
+from payments.api.dispute_schemas import DisputeResponse
+from payments.api.reads import invalid
+from payments.domain.api_key import Role
+from payments.domain.dispute import DisputeStatus
+from payments.projections.views.disputes import DisputeFilter, DisputeOrder
+
+PAGE = Page.of("/console/disputes", "Disputes", Role.MERCHANT, Role.OPERATOR, Role.FINANCE)
+PAGE_SIZE = 50
+STATUSES = tuple(s.value for s in DisputeStatus)
+ORDERS = tuple(o.value for o in DisputeOrder)
+# Opened with no query: what awaits evidence, soonest deadline first.
+WORK_LIST = (DisputeStatus.NEEDS_RESPONSE.value, DisputeOrder.DUE.value)
+
+
+def time_left(dispute: DisputeResponse, now: datetime) -> str:
+    """What the merchant has left to answer: '2 d 3 h', 'overdue by 5 min', or '' once the
+    dispute no longer awaits evidence."""
+    if dispute.status != DisputeStatus.NEEDS_RESPONSE.value:
+        return ""
+    due = dispute.evidence_due_by
+    return age(now, due) if due > now else f"overdue by {age(due, now)}"
+
+
+def _chosen(text: str | None, allowed: tuple[str, ...], field: str) -> str | None:
+    if text and text not in allowed:
+        raise invalid(field, f"must be one of {', '.join(allowed)}")
+    return text or None
+
+
+@get("/disputes", sync_to_thread=True, **PAGE.access)
+def disputes_page(
+    caller: CallerDep,
+    services: ServicesDep,
+    status: Field = None,
+    order: Field = None,
+    seller: Field = None,
+    cursor: Field = None,
+) -> Template:
+    if status is None and order is None and seller is None:
+        status, order = WORK_LIST
+    wanted = DisputeFilter(_chosen(status, STATUSES, "status"), id_field("seller", seller))
+    sort = DisputeOrder(_chosen(order, ORDERS, "order") or DisputeOrder.NEWEST.value)
+    found = list_disputes(services, wanted, sort, (PAGE_SIZE, cursor or None), None)
+    now = datetime.now(UTC)
+    kept = given(status=status or "", order=sort.value, seller=wanted.seller_account)
+    return render(
+        "disputes.html",
+        caller,
+        PAGE,
+        query=kept,
+        statuses=STATUSES,
+        orders=ORDERS,
+        items=found.items,
+        left={d.dispute_id: time_left(d, now) for d in found.items},
+        links={d.dispute_id: order_path(d.payment_order_id) for d in found.items},
+        more=next_page(kept, "cursor", found.next_cursor),
+        first_page=cursor is None,
+        work_list=(wanted.status, sort.value) == WORK_LIST and wanted.seller_account is None,
+    )
+
+
+HANDLERS = [disputes_page]
