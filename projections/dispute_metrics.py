@@ -5,8 +5,8 @@ a day before a dispute is lost for want of an answer."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from collections.abc import Iterator
+from datetime import datetime
 
 from prometheus_client.core import GaugeMetricFamily, Metric
 
@@ -19,14 +19,6 @@ Awaiting = tuple[int, datetime | None]
 class DisputeMetrics(ScrapedCollector[Awaiting]):
     logger = logging.getLogger("payments.disputes")
     unavailable = "dispute metrics unavailable"
-
-    def __init__(
-        self,
-        source: Callable[[], Awaiting],
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-    ) -> None:
-        super().__init__(source)
-        self.clock = clock
 
     def families(self, found: Awaiting) -> Iterator[Metric]:
         count, soonest = found

@@ -12,6 +12,7 @@ import logging
 import os
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator
+from datetime import UTC, datetime
 from typing import Generic, TypeVar
 
 from prometheus_client import REGISTRY, CollectorRegistry, multiprocess
@@ -69,8 +70,13 @@ class ScrapedCollector(ABC, Generic[Found]):
     logger: logging.Logger
     unavailable: str  # what the log says when the source fails
 
-    def __init__(self, source: Callable[[], Found]) -> None:
+    def __init__(
+        self,
+        source: Callable[[], Found],
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
         self.source = source
+        self.clock = clock  # for a family that tells how long ago, or how long until
 
     def collect(self) -> Iterator[Metric]:
         found = read_at_scrape(self.source, self.logger, self.unavailable)

@@ -5,8 +5,7 @@ stopped answering (or a sender that stopped) shows."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from collections.abc import Iterator
 
 from prometheus_client.core import GaugeMetricFamily, Metric
 
@@ -17,14 +16,6 @@ from payments.projections.metrics import ScrapedCollector
 class WebhookMetrics(ScrapedCollector[Backlog]):
     logger = logging.getLogger("payments.webhooks")
     unavailable = "webhook metrics unavailable"
-
-    def __init__(
-        self,
-        source: Callable[[], Backlog],
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-    ) -> None:
-        super().__init__(source)
-        self.clock = clock
 
     def families(self, found: Backlog) -> Iterator[Metric]:
         deliveries = GaugeMetricFamily(

@@ -5,24 +5,14 @@ answer are not offered the form, and the route refuses them."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from payments.api.console import disputes as disputes_page
 from payments.domain.api_key import Role
-from tests.console.conftest import Console, console_on, csrf, follow, kept_out, screenshot
+from tests.console.conftest import Console, csrf, follow, kept_out, screenshot
 from tests.disputes.test_dispute_flows import admin_dispute, captured_order, dispute_shown
-
-
-@pytest.fixture(scope="module")
-def console(
-    admin_database_url: str, tmp_path_factory: pytest.TempPathFactory, browser: Any
-) -> Iterator[Console]:
-    """A stack of its own: these disputes alone are listed."""
-    with console_on(admin_database_url, tmp_path_factory, browser) as console:
-        yield console
 
 
 @pytest.fixture(scope="module")
