@@ -34,7 +34,13 @@ _TERMS: dict[str, tuple[str, ...]] = {
     "payment_order": ("payment_order_id", "checkout_id", "seller_account"),
     "checkout": ("checkout_id", "payment_order_ids"),
     "refund": ("refund_id", "payment_order_id", "seller_account"),
-    "dispute": ("payment_order_id", "psp_dispute_id", "seller_account", "reason"),
+    "dispute": (
+        "payment_order_id",
+        "psp_dispute_id",
+        "seller_account",
+        "reason",
+        "evidence_due_by",  # the answer is due by then, or the dispute is lost
+    ),
     "payout": ("payout_id", "seller_account"),
     "seller": ("seller_account",),
     "webhook_endpoint": ("endpoint_id",),  # a test event (ping)
@@ -97,6 +103,8 @@ def data_of(event_type: str, event: Any, created: Any) -> dict[str, Any]:
     if hasattr(created, "amount_minor") and hasattr(created, "currency"):
         data["amount"] = format_minor(created.amount_minor, created.currency)
         data["currency"] = created.currency
+    if kind == "dispute":
+        data["fee"] = format_minor(created.fee_minor, created.currency)
     if event_type in _STATUS:
         data["status"] = _STATUS[event_type]
     elif event_type == "seller.kyc_decided":

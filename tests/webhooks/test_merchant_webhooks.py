@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import time
 
+import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from payments.psp.signing import SignatureMismatchError, verify_signature
 from payments.runtime.webhook_sender import WebhookSender
+from tests.disputes.test_dispute_flows import admin_dispute
 from tests.executor.conftest import Stack
 from tests.executor.helpers import place, terminal
 from tests.webhooks.conftest import deliver_until, deliveries, listening, registered
@@ -62,6 +64,39 @@ def test_an_order_s_outcome_reaches_the_endpoint_signed(
         listed = deliveries(stack, endpoint["endpoint_id"])
         assert {d["status"] for d in listed} == {"delivered"}
         assert sorted(d["event_id"] for d in listed) == sorted(e["id"] for e in receiver.events())
+
+
+def test_a_dispute_reaches_the_endpoint_with_its_deadline_then_its_outcome(
+    stack: Stack, sender: WebhookSender
+) -> None:
+    types = ("dispute.opened", "dispute.won", "dispute.lost", "dispute.reopened")
+    with listening(stack, *types) as (receiver, _):
+        order_id = charged(stack, "success", "20.00")
+        dispute_id = admin_dispute(stack, order_id)
+        deliver_until(stack, sender, lambda: receiver.received)
+        [opened] = receiver.events("dispute.opened")
+        shown = stack.http.get(f"/payments/{order_id}/dispute").json()
+        assert opened["data"] == {
+            "object": "dispute",
+            "payment_order_id": order_id,
+            "psp_dispute_id": dispute_id,
+            "seller_account": shown["seller_account"],
+            "reason": shown["reason"],
+            "evidence_due_by": shown["evidence_due_by"],
+            "amount": "20.00",
+            "currency": "USD",
+            "fee": shown["fee"],
+            "status": "needs_response",
+            "url": f"/payments/{order_id}/dispute",
+        }
+        closed = httpx.post(
+            f"{stack.sandbox.url}/admin/disputes/{dispute_id}/close", json={"outcome": "won"}
+        )
+        assert closed.status_code == 200, closed.text
+        deliver_until(stack, sender, lambda: receiver.events("dispute.won"))
+        [won] = receiver.events("dispute.won")
+        assert won["data"]["status"] == "won"
+        assert won["data"]["evidence_due_by"] == shown["evidence_due_by"]
 
 
 def test_an_endpoint_hears_only_its_types_and_only_after_it_was_made(
