@@ -1,8 +1,9 @@
-"""The overview: today's checkouts and orders, dead letters, reconciliation exceptions,
-projection lag, payouts due and webhook deliveries failed; each tile only for the roles whose
-JSON routes show it. As of a past instant: the orders, dead letters, payouts due and open
-reconciliation exceptions replayed from the events; projection lag and webhook deliveries are
-not replayed (facts of the present), so a past overview leaves them out."""
+"""The overview: today's checkouts and orders, disputes awaiting evidence, dead letters,
+reconciliation exceptions, projection lag, payouts due and webhook deliveries failed; each
+tile only for the roles whose JSON routes show it. As of a past instant: the orders, dead
+letters, payouts due and open reconciliation exceptions replayed from the events; disputes,
+projection lag and webhook deliveries are not replayed (facts of the present), so a past
+overview leaves them out."""
 
 from __future__ import annotations
 
@@ -13,7 +14,15 @@ from litestar import get
 from litestar.response import Template
 
 from payments.api.console.charts import columns, horizontal
-from payments.api.console.pages import CallerDep, Field, Page, ServicesDep, as_of_of, render
+from payments.api.console.pages import (
+    CallerDep,
+    Field,
+    Page,
+    ServicesDep,
+    age,
+    as_of_of,
+    render,
+)
 from payments.api.routes.dead_letters import parked
 from payments.domain.api_key import Role
 from payments.domain.money import format_minor
@@ -31,6 +40,7 @@ from payments.projections.reconciliation.exceptions import (
     list_exceptions,
     load_runs,
 )
+from payments.projections.views.disputes import DisputesView
 from payments.projections.views.order_status import OrderFilter
 from payments.projections.views.order_status_pg import OrderTotals
 from payments.runtime.scheduling import failing_jobs
@@ -135,6 +145,17 @@ def payouts_due(services: Services, instant: datetime | None) -> dict[str, Any]:
     }
 
 
+def disputes_awaiting(services: Services, now: datetime) -> dict[str, Any]:
+    """How many disputes await evidence, and the time left to the soonest deadline."""
+    count, soonest = DisputesView(services.pool).awaiting_evidence()
+    overdue = soonest is not None and soonest <= now
+    if soonest is None:
+        left = None
+    else:
+        left = f"overdue by {age(soonest, now)}" if overdue else age(now, soonest)
+    return {"count": count, "left": left, "overdue": overdue}
+
+
 @get("/", sync_to_thread=True, **PAGE.access)
 def overview(caller: CallerDep, services: ServicesDep, as_of: Field = None) -> Template:
     instant = as_of_of(as_of)
@@ -162,6 +183,7 @@ def overview(caller: CallerDep, services: ServicesDep, as_of: Field = None) -> T
         today=today,
         too_many=too_many,
         past_limit=PAST_LIMIT,
+        disputes=disputes_awaiting(services, now) if present and role in ORDERS else None,
         dead_letters=dead_letters(services, instant) if role in OPERATIONS else None,
         reconciliation=reconciliation(services, now, instant) if role in FINANCE else None,
         payouts=payouts_due(services, instant) if role in MONEY else None,

@@ -41,7 +41,10 @@ def test_the_work_list_and_an_answer_from_the_orders_page(
     stack = console.stack
     made = [d["dispute_id"] for d in opened]
     page = console.signed_in(Role.MERCHANT)
-    follow(page.get_by_role("link", name="Disputes"))
+    assert page.locator('[data-figure="disputes-awaiting"]').inner_text() == "3"
+    tile = page.get_by_role("region", name="Disputes awaiting evidence").inner_text()
+    assert "soonest deadline: 6 d 23 h left" in tile
+    follow(page.get_by_role("link", name="Disputes", exact=True))
     table = page.locator("#disputes")
     assert table.locator("caption").inner_text() == "Awaiting evidence, soonest deadline first"
     assert listed(page) == made
@@ -83,6 +86,9 @@ def test_the_work_list_and_an_answer_from_the_orders_page(
     stack.http.get("/disputes", params={"min_position": str(position)})
     page.goto(f"{console.url}/disputes")
     assert listed(page) == [made[0], made[2]], "an answered dispute leaves the work list"
+    page.goto(console.url)
+    assert page.locator('[data-figure="disputes-awaiting"]').inner_text() == "2"
+    page.goto(f"{console.url}/disputes")
     page.get_by_label("Status").select_option("under_review")
     follow(page.get_by_role("button", name="Filter"))
     assert listed(page) == [made[1]]
