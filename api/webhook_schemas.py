@@ -11,7 +11,7 @@ import msgspec
 from litestar.params import KwargDefinition, QueryParameter
 
 from payments.api.parameters import DATE_TIME, business_id
-from payments.api.schemas import Duration, Reason
+from payments.api.schemas import Duration, Identifier, Reason
 from payments.domain.webhook_endpoint import (
     EVENT_TYPES,
     MAX_DESCRIPTION_LENGTH,
@@ -67,6 +67,9 @@ class CreateEndpointRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=T
         str,
         msgspec.Meta(max_length=MAX_DESCRIPTION_LENGTH, pattern=r"^[^\x00-\x1f\x7f-\x9f]*$"),
     ] = ""
+    # None: every seller's events (a merchant's endpoint); a seller key's endpoint is always
+    # its own seller's, named or not.
+    seller_account: Identifier | None = None
 
 
 class RotateSecretRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -117,6 +120,7 @@ class EndpointResponse(msgspec.Struct, frozen=True):
     deliveries_url: str
     created_at: datetime | None = None
     disabled_reason: str | None = None
+    seller_account: str | None = None  # None: it hears every seller's events
 
 
 class EndpointList(msgspec.Struct, frozen=True):
@@ -178,6 +182,7 @@ def endpoint_body(endpoint: WebhookEndpoint | EndpointRow) -> EndpointResponse:
         deliveries_url=f"/webhook-endpoints/{eid}/deliveries",
         created_at=created_at,
         disabled_reason=endpoint.disabled_reason,
+        seller_account=endpoint.seller_account,
     )
 
 

@@ -24,23 +24,42 @@ class WebhookEndpointCommands:
         return found(self.find(endpoint_id), f"webhook endpoint {endpoint_id!r}")
 
     def register(
-        self, endpoint_id: str, url: str, event_types: list[str], description: str, by: str
+        self,
+        endpoint_id: str,
+        url: str,
+        event_types: list[str],
+        description: str,
+        by: str,
+        *,
+        seller_account: str | None = None,
     ) -> tuple[WebhookEndpoint, int | None]:
         endpoint = WebhookEndpoint.register(
-            endpoint_id, url, event_types, description, by, production=self.production
-        )
+            endpoint_id, url, event_types, description, by,
+            production=self.production, seller_account=seller_account,
+        )  # fmt: skip
         return endpoint, self.application.record(endpoint)
 
     def register_once(
-        self, endpoint_id: str, url: str, event_types: list[str], description: str, by: str
+        self,
+        endpoint_id: str,
+        url: str,
+        event_types: list[str],
+        description: str,
+        by: str,
+        *,
+        seller_account: str | None = None,
     ) -> tuple[WebhookEndpoint, int | None, bool]:
         """The endpoint `endpoint_id` names: made now (created True), or made before with the
-        same URL, types and description; with other ones, WebhookEndpointConflict."""
+        same URL, types, description and seller; with other ones, WebhookEndpointConflict."""
         existing = self.find(endpoint_id)
         if existing is None:
-            return *self.register(endpoint_id, url, event_types, description, by), True
-        asked = (url, sorted(event_types), description)
-        if (existing.url, existing.event_types, existing.description) != asked:
+            made = self.register(
+                endpoint_id, url, event_types, description, by, seller_account=seller_account
+            )
+            return *made, True
+        asked = (url, sorted(event_types), description, seller_account)
+        had = (existing.url, existing.event_types, existing.description, existing.seller_account)
+        if had != asked:
             raise WebhookEndpointConflict(endpoint_id)
         return existing, None, False
 

@@ -127,7 +127,12 @@ def _address(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
         return None  # a name
 
 
-def type_errors(event_types: list[str]) -> list[str]:
+# Types whose event is about more than one seller (a checkout's orders): an endpoint of one
+# seller cannot hear them.
+ACROSS_SELLERS = frozenset({"checkout.completed"})
+
+
+def type_errors(event_types: list[str], seller_account: str | None = None) -> list[str]:
     if not event_types:
         return ["must name at least one event type"]
     unknown = sorted(set(event_types) - set(EVENT_TYPES))
@@ -135,7 +140,16 @@ def type_errors(event_types: list[str]) -> list[str]:
         return [f"unknown event type(s): {', '.join(unknown)}; known: {', '.join(EVENT_TYPES)}"]
     if len(set(event_types)) != len(event_types):
         return ["must not name an event type twice"]
+    across = sorted(ACROSS_SELLERS.intersection(event_types))
+    if seller_account is not None and across:
+        return [f"{', '.join(across)} is about several sellers: an endpoint of one cannot hear it"]
     return []
+
+
+def hears_seller(scope: str | None, seller_account: str | None) -> bool:
+    """Whether an endpoint of this seller scope (None: every seller's) hears an event about
+    `seller_account` (None: about no one seller, such as a checkout of several)."""
+    return scope is None or scope == seller_account
 
 
 class WebhookEndpoint(Aggregate):
@@ -143,11 +157,17 @@ class WebhookEndpoint(Aggregate):
 
     class Created(Aggregate.Created):
         TOPIC = "payments.WebhookEndpoint.Created.v1"
+        class_version = 2  # v2 adds the seller whose events alone it hears (None: every one's)
         endpoint_id: str
         url: str
         event_types: list[str]
         description: str
         created_by: str  # the API key id
+        seller_account: str | None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["seller_account"] = None
 
     class SecretRotated(Aggregate.Event):
         """A new secret (generation + 1); the previous one still signs until `previous_until`."""
@@ -182,9 +202,10 @@ class WebhookEndpoint(Aggregate):
         created_by: str,
         *,
         production: bool,
+        seller_account: str | None = None,
     ) -> WebhookEndpoint:
         errors = [FieldError("url", m) for m in url_errors(url, production=production)]
-        errors += [FieldError("event_types", m) for m in type_errors(event_types)]
+        errors += [FieldError("event_types", m) for m in type_errors(event_types, seller_account)]
         if len(description) > MAX_DESCRIPTION_LENGTH or any(
             ord(c) < 32 or 127 <= ord(c) < 160 for c in description
         ):
@@ -202,17 +223,25 @@ class WebhookEndpoint(Aggregate):
             event_types=sorted(event_types),
             description=description,
             created_by=created_by,
+            seller_account=seller_account,
         )
 
     @event(Created)
     def __init__(
-        self, endpoint_id: str, url: str, event_types: list[str], description: str, created_by: str
+        self,
+        endpoint_id: str,
+        url: str,
+        event_types: list[str],
+        description: str,
+        created_by: str,
+        seller_account: str | None,
     ) -> None:
         self.endpoint_id = endpoint_id
         self.url = url
         self.event_types = list(event_types)
         self.description = description
         self.created_by = created_by
+        self.seller_account = seller_account
         self.generation = 1
         self.previous_until: datetime | None = None
         self.disabled = False

@@ -60,20 +60,30 @@ class Webhooks:
             NotificationFeed(self.pool, self.application), ApplicationEventSource(self.application)
         )
 
-    def endpoints(self) -> list[EndpointRow]:
-        """Every endpoint, from the view caught up with the log first."""
+    def endpoints(self, seller_account: str | None = None) -> list[EndpointRow]:
+        """Every endpoint (with `seller_account`: that seller's), from the view caught up
+        with the log first."""
         view = WebhookEndpointsView(self.pool)
         Follower(view, ApplicationEventSource(self.application)).run_until_idle()
-        return view.endpoints()
+        return view.endpoints(seller_account)
 
     def register(
-        self, id_seed: str, url: str, event_types: list[str], description: str, by: str
+        self,
+        id_seed: str,
+        url: str,
+        event_types: list[str],
+        description: str,
+        by: str,
+        *,
+        seller_account: str | None = None,
     ) -> tuple[WebhookEndpoint, int | None, bool]:
         """The endpoint this key made (again, on a retry whose stored answer expired: created
-        False), or a new one."""
+        False), or a new one; with `seller_account`, it hears that seller's events alone."""
         self._signing_key()  # refuse before writing anything
         endpoint_id = endpoint_id_for_key(id_seed)
-        return self.commands.register_once(endpoint_id, url, event_types, description, by)
+        return self.commands.register_once(
+            endpoint_id, url, event_types, description, by, seller_account=seller_account
+        )
 
     def rotate(
         self, endpoint_id: str, overlap: timedelta, by: str

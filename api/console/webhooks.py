@@ -1,11 +1,12 @@
-"""Webhooks: every endpoint merchants registered (its URL, event types, whether enabled, its
-secret's generation; never the secret), and an endpoint's deliveries, newest event first,
-filtered by status, with a confirmed Redeliver of one that is not pending, and a confirmed
-"send failed deliveries again" of every one failed since an instant; a merchant may send the
-endpoint a test event. The same reads, commands and roles as GET /webhook-endpoints, GET
-/webhook-endpoints/{id}/deliveries, POST /webhook-deliveries/{id}/redeliver, POST
-/webhook-endpoints/{id}/recover (merchant, operator) and POST /webhook-endpoints/{id}/ping
-(merchant)."""
+"""Webhooks: every endpoint merchants and sellers registered (its URL, event types, whose
+events it hears, whether enabled, its secret's generation; never the secret), and an
+endpoint's deliveries, newest event first, filtered by status, with a confirmed Redeliver of
+one that is not pending, and a confirmed "send failed deliveries again" of every one failed
+since an instant; a merchant or the endpoint's seller may send it a test event. The same
+reads, commands and roles as GET /webhook-endpoints, GET /webhook-endpoints/{id}/deliveries,
+POST /webhook-deliveries/{id}/redeliver, POST /webhook-endpoints/{id}/recover (merchant,
+operator, seller) and POST /webhook-endpoints/{id}/ping (merchant, seller); a seller key
+sees its own seller's endpoints alone."""
 
 from __future__ import annotations
 
@@ -36,6 +37,7 @@ from payments.api.parameters import (
     ServicesDep,
 )
 from payments.api.reads import invalid, keyset_page
+from payments.api.routes.webhook_endpoints import visible, visible_delivery
 from payments.api.webhook_schemas import (
     DeliveryIdPath,
     EndpointIdPath,
@@ -45,7 +47,8 @@ from payments.api.webhook_schemas import (
 from payments.domain.api_key import Role
 from payments.projections.followers.webhook_deliveries import STATUSES
 
-PAGE = Page.of("/console/webhooks", "Webhooks", Role.MERCHANT, Role.OPERATOR)
+PAGE = Page.of("/console/webhooks", "Webhooks", Role.MERCHANT, Role.OPERATOR, Role.SELLER)
+PING = (Role.MERCHANT, Role.SELLER)  # POST /webhook-endpoints/{id}/ping
 PAGE_SIZE = 50
 # The delivery a redelivery just sent back, named in the page it returns to.
 DeliveryField = Annotated[str | None, QueryParameter(pattern=ID_PATTERN, max_length=ID_MAX_LENGTH)]
@@ -68,7 +71,9 @@ def endpoint_path(endpoint_id: str) -> str:
 
 @get("/webhooks", sync_to_thread=True, **PAGE.access)
 def webhooks_page(caller: CallerDep, services: ServicesDep) -> Template:
-    endpoints = services.webhooks.endpoints()
+    endpoints = services.webhooks.endpoints(
+        caller.seller_account if caller.role is Role.SELLER else None
+    )
     return render(
         "webhooks.html",
         caller,
@@ -89,7 +94,7 @@ def endpoint_page(
     recovered: RecoveredCount = None,
     pinged: DeliveryField = None,
 ) -> Template:
-    endpoint = endpoint_body(services.webhooks.commands.get(endpoint_id))  # or Not found
+    endpoint = endpoint_body(visible(services, caller, endpoint_id))  # or Not found
     wanted = status or None
     if wanted is not None and wanted not in STATUSES:
         raise invalid("status", f"must be one of {', '.join(STATUSES)}")
@@ -110,7 +115,7 @@ def endpoint_page(
         done=_done(redelivered, recovered, pinged),
         # The API refuses to send again a delivery of a disabled endpoint: none is offered.
         may_redeliver=endpoint.status == "enabled",
-        may_ping=endpoint.status == "enabled" and may(caller, Role.MERCHANT),
+        may_ping=endpoint.status == "enabled" and may(caller, *PING),
     )
 
 
@@ -124,6 +129,7 @@ def redeliver(
     """As POST /webhook-deliveries/{id}/redeliver: a pending delivery, or one of a disabled
     endpoint, is refused (409)."""
     confirmed(data.confirm, "that this delivery is sent again")
+    visible_delivery(services, caller, delivery_id)
     delivery = services.webhooks.redeliver(delivery_id, by=caller.key_id)
     back = urlencode({"redelivered": delivery_id})
     return Redirect(f"{endpoint_path(delivery.endpoint_id)}?{back}", status_code=303)
@@ -138,6 +144,7 @@ def recover(
 ) -> Redirect:
     """As POST /webhook-endpoints/{id}/recover: a disabled endpoint is refused (409)."""
     confirmed(data.confirm, "that these deliveries are sent again")
+    visible(services, caller, endpoint_id)
     since = instant_of(data.since, "since")
     if since is None:
         raise invalid("since", "is required: the instant from which failed deliveries are sent")
@@ -145,7 +152,7 @@ def recover(
     return Redirect(f"{endpoint_path(endpoint_id)}?recovered={count}", status_code=303)
 
 
-@post("/webhooks/{endpoint_id:str}/ping", sync_to_thread=True, **console_access(Role.MERCHANT))
+@post("/webhooks/{endpoint_id:str}/ping", sync_to_thread=True, **console_access(*PING))
 def ping(
     endpoint_id: EndpointIdPath,
     data: FormBody[ConfirmForm],
@@ -154,6 +161,7 @@ def ping(
 ) -> Redirect:
     """As POST /webhook-endpoints/{id}/ping: a disabled endpoint is refused (409)."""
     confirmed(data.confirm, "that a test event is sent")
+    visible(services, caller, endpoint_id)
     _, delivery_id = services.webhooks.ping(endpoint_id, by=caller.key_id)
     back = urlencode({"pinged": delivery_id})
     return Redirect(f"{endpoint_path(endpoint_id)}?{back}", status_code=303)

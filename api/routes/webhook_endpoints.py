@@ -1,4 +1,6 @@
-"""Webhook endpoints of merchants and their deliveries (ADR 0027, docs/webhooks.md)."""
+"""Webhook endpoints of merchants and sellers, and their deliveries (ADR 0027,
+docs/webhooks.md). A seller key registers, sees and manages its own seller's endpoints only,
+which hear that seller's events alone; another's is Not found, as everywhere."""
 
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ from payments.api.openapi import (
     write_headers,
 )
 from payments.api.parameters import CallerDep, LimitQuery, PositionCursorQuery, ServicesDep
+from payments.api.problems import ProblemError
 from payments.api.reads import keyset_page, parse_instant
 from payments.api.schemas import duration
 from payments.api.webhook_schemas import (
@@ -44,7 +47,11 @@ from payments.api.webhook_schemas import (
     endpoint_body,
 )
 from payments.domain.api_key import Role
+from payments.domain.errors import NotFound
+from payments.domain.webhook_endpoint import WebhookEndpoint
+from payments.projections.followers.webhook_deliveries import Delivery
 from payments.runtime.idempotency import StoredResponse
+from payments.runtime.keys import Caller
 from payments.runtime.services import Services
 
 CREATE_SCOPE = "POST /webhook-endpoints"
@@ -77,10 +84,43 @@ _DELIVERY_LINKS = {
 }
 
 
+def _seller_of(caller: Caller, asked: str | None) -> str | None:
+    """Whose events a new endpoint hears: what a merchant asked (None: every seller's), or a
+    seller key's own seller (naming another: 403)."""
+    if caller.role is not Role.SELLER:
+        return asked
+    if asked not in (None, caller.seller_account):
+        raise ProblemError(
+            403, "forbidden", "Not allowed for this key",
+            f"a seller key registers endpoints for its own seller ({caller.seller_account}) only",
+        )  # fmt: skip
+    return caller.seller_account
+
+
+def visible(services: Services, caller: Caller, endpoint_id: str) -> WebhookEndpoint:
+    """The endpoint, when the caller may see it: a seller key sees its own seller's alone
+    (another's, or a merchant's of every seller, is Not found)."""
+    endpoint = services.webhooks.commands.get(endpoint_id)
+    if caller.role is Role.SELLER and endpoint.seller_account != caller.seller_account:
+        raise NotFound(f"webhook endpoint {endpoint_id!r} not found")
+    return endpoint
+
+
+def visible_delivery(services: Services, caller: Caller, delivery_id: str) -> Delivery:
+    """The delivery, when the caller may see its endpoint."""
+    delivery = services.webhooks.delivery(delivery_id)
+    try:
+        visible(services, caller, delivery.endpoint_id)
+    except NotFound:
+        raise NotFound(f"webhook delivery {delivery_id!r} not found") from None
+    return delivery
+
+
 def _created(services: Services, data: CreateEndpointRequest, once: Once) -> StoredResponse:
     endpoint, position, created = services.webhooks.register(
-        once.id_seed, data.url, list(data.event_types), data.description, once.caller.key_id
-    )
+        once.id_seed, data.url, list(data.event_types), data.description, once.caller.key_id,
+        seller_account=_seller_of(once.caller, data.seller_account),
+    )  # fmt: skip
     location = f"/webhook-endpoints/{endpoint.endpoint_id}"
     return stored_answer(201 if created else 200, endpoint_body(endpoint), location, position)
 
@@ -105,12 +145,14 @@ class WebhookEndpointsController(Controller):
         "has no PAYMENTS_AUDIT_KEY to derive secrets from; 422 for a URL we cannot deliver "
         "to (not https://, or plain http:// in production mode; no host; a user name or "
         "password; a #fragment; port 0; an unspecified or multicast address, or in production "
-        "mode any address that is not public).",
+        "mode any address that is not public), and for checkout.completed on an endpoint of "
+        "one seller. seller_account: the one seller whose events it hears (none: every "
+        "seller's); a seller key's endpoint is its own seller's (naming another: 403).",
         status_code=201,
         before_request=idempotency_key_guard,
         request_max_body_size=MAX_BODY_BYTES,
         operation_class=created_or_replayed(_ENDPOINT_LINKS, _CREATED_HEADERS),
-        **access(Role.MERCHANT),
+        **access(Role.MERCHANT, Role.SELLER),
     )
     def create_endpoint(
         self, data: JSONBody[CreateEndpointRequest], services: ServicesDep, once: OnceDep
@@ -120,18 +162,22 @@ class WebhookEndpointsController(Controller):
     @get(
         "/",
         **spec("listWebhookEndpoints", "Every webhook endpoint, enabled or disabled"),
-        **access(Role.MERCHANT, Role.OPERATOR),
+        description="A seller key lists its own seller's endpoints.",
+        **access(Role.MERCHANT, Role.OPERATOR, Role.SELLER),
     )
-    def list_endpoints(self, services: ServicesDep) -> EndpointList:
-        return EndpointList([endpoint_body(row) for row in services.webhooks.endpoints()])
+    def list_endpoints(self, services: ServicesDep, caller: CallerDep) -> EndpointList:
+        own = caller.seller_account if caller.role is Role.SELLER else None
+        return EndpointList([endpoint_body(row) for row in services.webhooks.endpoints(own)])
 
     @get(
         "/{endpoint_id:str}",
         **spec("getWebhookEndpoint", "A webhook endpoint", problems=(404, 422)),
-        **access(Role.MERCHANT, Role.OPERATOR),
+        **access(Role.MERCHANT, Role.OPERATOR, Role.SELLER),
     )
-    def get_endpoint(self, endpoint_id: EndpointIdPath, services: ServicesDep) -> EndpointResponse:
-        return endpoint_body(services.webhooks.commands.get(endpoint_id))
+    def get_endpoint(
+        self, endpoint_id: EndpointIdPath, services: ServicesDep, caller: CallerDep
+    ) -> EndpointResponse:
+        return endpoint_body(visible(services, caller, endpoint_id))
 
     @get(
         "/{endpoint_id:str}/secret",
@@ -142,11 +188,12 @@ class WebhookEndpointsController(Controller):
         ),
         description="The current secret, and during a rotation's overlap the previous one "
         "with the instant it stops signing. Never stored: derived when asked.",
-        **access(Role.MERCHANT),
+        **access(Role.MERCHANT, Role.SELLER),
     )
     def get_secret(
-        self, endpoint_id: EndpointIdPath, services: ServicesDep
+        self, endpoint_id: EndpointIdPath, services: ServicesDep, caller: CallerDep
     ) -> Response[SecretsResponse]:
+        visible(services, caller, endpoint_id)
         found = services.webhooks.secrets_of(endpoint_id)
         body = SecretsResponse(
             endpoint_id, [SecretView(s.generation, s.secret, s.signs_until) for s in found]
@@ -164,7 +211,7 @@ class WebhookEndpointsController(Controller):
         "(0s to 7d, default 24h), so the receiver can switch without refusing one; 422 for "
         "a longer one. 409 for a disabled endpoint.",
         status_code=200,
-        **access(Role.MERCHANT),
+        **access(Role.MERCHANT, Role.SELLER),
     )
     def rotate_secret(
         self,
@@ -173,6 +220,7 @@ class WebhookEndpointsController(Controller):
         caller: CallerDep,
         data: JSONBody[RotateSecretRequest | None] = None,
     ) -> EndpointResponse:
+        visible(services, caller, endpoint_id)
         overlap = duration((data or RotateSecretRequest()).overlap, "overlap")
         endpoint, _ = services.webhooks.rotate(endpoint_id, overlap, by=caller.key_id)
         return endpoint_body(endpoint)
@@ -183,7 +231,7 @@ class WebhookEndpointsController(Controller):
         description="Deliveries waiting are cancelled; a disabled endpoint stays disabled "
         "(register another).",
         status_code=200,
-        **access(Role.MERCHANT),
+        **access(Role.MERCHANT, Role.SELLER),
     )
     def disable_endpoint(
         self,
@@ -192,6 +240,7 @@ class WebhookEndpointsController(Controller):
         caller: CallerDep,
         data: JSONBody[DisableRequest | None] = None,
     ) -> EndpointResponse:
+        visible(services, caller, endpoint_id)
         reason = (data or DisableRequest()).reason
         endpoint, _ = services.webhooks.commands.disable(endpoint_id, reason, by=caller.key_id)
         return endpoint_body(endpoint)
@@ -204,11 +253,12 @@ class WebhookEndpointsController(Controller):
         "receiver answers and verifies signatures. Accepted at once; the worker sends it. "
         "409 for a disabled endpoint.",
         status_code=202,
-        **access(Role.MERCHANT),
+        **access(Role.MERCHANT, Role.SELLER),
     )
     def ping(
         self, endpoint_id: EndpointIdPath, services: ServicesDep, caller: CallerDep
     ) -> PingResponse:
+        visible(services, caller, endpoint_id)
         event_id, delivery_id = services.webhooks.ping(endpoint_id, by=caller.key_id)
         return PingResponse(
             endpoint_id, event_id, delivery_id, f"/webhook-deliveries/{delivery_id}"
@@ -226,7 +276,7 @@ class WebhookEndpointsController(Controller):
         "(the same body and event id); the endpoint's share of the sender's threads paces "
         "them. 409 for a disabled endpoint.",
         status_code=200,
-        **access(Role.MERCHANT, Role.OPERATOR),
+        **access(Role.MERCHANT, Role.OPERATOR, Role.SELLER),
     )
     def recover(
         self,
@@ -235,6 +285,7 @@ class WebhookEndpointsController(Controller):
         services: ServicesDep,
         caller: CallerDep,
     ) -> RecoverResponse:
+        visible(services, caller, endpoint_id)
         since = parse_instant("since", data.since)
         assert since is not None
         count = services.webhooks.recover(endpoint_id, since, by=caller.key_id)
@@ -252,17 +303,18 @@ class WebhookEndpointsController(Controller):
             "An endpoint's deliveries, newest event first (keyset paging)",
             problems=(404, 422),
         ),
-        **access(Role.MERCHANT, Role.OPERATOR),
+        **access(Role.MERCHANT, Role.OPERATOR, Role.SELLER),
     )
     def list_deliveries(
         self,
         endpoint_id: EndpointIdPath,
         services: ServicesDep,
+        caller: CallerDep,
         status: DeliveryStatusQuery = None,
         limit: LimitQuery = 50,
         cursor: PositionCursorQuery = None,
     ) -> DeliveryPage:
-        services.webhooks.commands.get(endpoint_id)  # 404 for an endpoint never made
+        visible(services, caller, endpoint_id)  # 404 for one never made, or another's
         before = int(cursor) if cursor is not None else None
         rows = services.webhooks.deliveries.of_endpoint(endpoint_id, status, before, limit + 1)
         page, last = keyset_page(rows, limit)
@@ -279,10 +331,12 @@ class WebhookDeliveriesController(Controller):
         "/{delivery_id:str}",
         **spec("getWebhookDelivery", "A delivery, with the event it sends", problems=(404, 422)),
         operation_class=operation(links={200: _DELIVERY_LINKS}),
-        **access(Role.MERCHANT, Role.OPERATOR),
+        **access(Role.MERCHANT, Role.OPERATOR, Role.SELLER),
     )
-    def get_delivery(self, delivery_id: DeliveryIdPath, services: ServicesDep) -> DeliveryResponse:
-        delivery = services.webhooks.delivery(delivery_id)
+    def get_delivery(
+        self, delivery_id: DeliveryIdPath, services: ServicesDep, caller: CallerDep
+    ) -> DeliveryResponse:
+        delivery = visible_delivery(services, caller, delivery_id)
         return delivery_body(delivery, services.webhooks.deliveries.body(delivery_id))
 
     @post(
@@ -296,9 +350,10 @@ class WebhookDeliveriesController(Controller):
         "event id. 409 while it is pending, or when its endpoint is disabled.",
         status_code=200,
         operation_class=operation(links={200: _DELIVERY_LINKS}),
-        **access(Role.MERCHANT, Role.OPERATOR),
+        **access(Role.MERCHANT, Role.OPERATOR, Role.SELLER),
     )
     def redeliver(
         self, delivery_id: DeliveryIdPath, services: ServicesDep, caller: CallerDep
     ) -> DeliveryResponse:
+        visible_delivery(services, caller, delivery_id)
         return delivery_body(services.webhooks.redeliver(delivery_id, by=caller.key_id))

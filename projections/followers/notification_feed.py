@@ -5,7 +5,8 @@ It follows the endpoints' own events and the events merchants may subscribe to
 an endpoint hears every event of its types recorded after it was created and before it was
 disabled, exactly once as a row (webhook_deliveries), whatever crashes. Which endpoints want
 what is its own table (`webhook_subscriptions`), moved by the same batches, never a view
-that could be ahead of or behind it.
+that could be ahead of or behind it. An endpoint of one seller hears only the events about
+that seller, as the event's object was created (an order's, a refund's, a payout's seller).
 """
 
 from __future__ import annotations
@@ -16,7 +17,13 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
-from payments.domain.webhook_endpoint import PING_TYPE, TOPICS, WebhookEndpoint, public_type
+from payments.domain.webhook_endpoint import (
+    PING_TYPE,
+    TOPICS,
+    WebhookEndpoint,
+    hears_seller,
+    public_type,
+)
 from payments.projections.core import TrackedEvent
 from payments.projections.event_store import load_created
 from payments.projections.followers.follower import FeedView
@@ -45,6 +52,7 @@ class Subscription:
     event_types: frozenset[str]
     created_position: int
     disabled_position: int | None
+    seller_account: str | None = None  # None: every seller's events
 
     def wants(self, event_type: str, position: int) -> bool:
         """Whether the event of this type at this position is one to deliver here."""
@@ -82,6 +90,9 @@ class NotificationFeed(FeedView):
                 disabled_position bigint
             )
             """,
+            # v0.9.0: an endpoint of one seller (older rows: every seller's, as they were).
+            f"ALTER TABLE {qualify(schema, 'webhook_subscriptions')} "
+            "ADD COLUMN IF NOT EXISTS seller_account text",
             *tracking_ddl(schema, cls.tables[-1]),
         ]
 
@@ -91,25 +102,28 @@ class NotificationFeed(FeedView):
         # goes to those made before it and not disabled before it, so that applying a batch
         # again (whatever the table says by then) makes the same deliveries.
         known: dict[UUID, Subscription] = {
-            row[0]: Subscription(row[1], frozenset(row[2]), row[3], row[4])
+            row[0]: Subscription(row[1], frozenset(row[2]), row[3], row[4], row[5])
             for row in conn.execute(
                 f"SELECT endpoint_uuid, endpoint_id, event_types, created_position, "
-                f"disabled_position FROM {table}"
+                f"disabled_position, seller_account FROM {table}"
             )
         }
-        to_notify: list[tuple[TrackedEvent, str, list[str]]] = []
+        to_notify: list[tuple[TrackedEvent, str, list[Subscription]]] = []
         for tracked in events:
             e, position = tracked.event, tracked.notification_id
             if isinstance(e, WebhookEndpoint.Created):
                 conn.execute(
                     f"INSERT INTO {table} (endpoint_uuid, endpoint_id, url, event_types, "
-                    "generation, created_position) VALUES (%s, %s, %s, %s, 1, %s) "
-                    "ON CONFLICT DO NOTHING",
-                    (e.originator_id, e.endpoint_id, e.url, list(e.event_types), position),
-                )
+                    "generation, created_position, seller_account) "
+                    "VALUES (%s, %s, %s, %s, 1, %s, %s) ON CONFLICT DO NOTHING",
+                    (e.originator_id, e.endpoint_id, e.url, list(e.event_types), position,
+                     e.seller_account),
+                )  # fmt: skip
                 known.setdefault(
                     e.originator_id,
-                    Subscription(e.endpoint_id, frozenset(e.event_types), position, None),
+                    Subscription(
+                        e.endpoint_id, frozenset(e.event_types), position, None, e.seller_account
+                    ),
                 )
             elif isinstance(e, WebhookEndpoint.SecretRotated):
                 conn.execute(
@@ -133,26 +147,34 @@ class NotificationFeed(FeedView):
             elif isinstance(e, WebhookEndpoint.Pinged):
                 endpoint = known.get(e.originator_id)
                 if endpoint is not None and endpoint.enabled_at(position):
-                    to_notify.append((tracked, PING_TYPE, [endpoint.endpoint_id]))
+                    # A test event is for that endpoint whatever it hears, seller or not.
+                    anyone = dataclasses.replace(endpoint, seller_account=None)
+                    to_notify.append((tracked, PING_TYPE, [anyone]))
             else:
                 event_type = public_type(e)
                 if event_type is None:
                     continue
-                targets = [s.endpoint_id for s in known.values() if s.wants(event_type, position)]
+                targets = [s for s in known.values() if s.wants(event_type, position)]
                 if targets:
                     to_notify.append((tracked, event_type, targets))
         if to_notify:
             insert_deliveries(conn, self._deliveries(to_notify))
 
     def _deliveries(
-        self, to_notify: list[tuple[TrackedEvent, str, list[str]]]
+        self, to_notify: list[tuple[TrackedEvent, str, list[Subscription]]]
     ) -> list[NewDelivery]:
         created = load_created(
             self.application, self.pool, {t.event.originator_id for t, _, _ in to_notify}
         )
         deliveries = []
-        for tracked, event_type, endpoints in to_notify:
+        for tracked, event_type, subscriptions in to_notify:
             made: Any = created.get(tracked.event.originator_id, tracked.event)
+            seller = getattr(made, "seller_account", None)  # whom the event is about
+            endpoints = [
+                s.endpoint_id for s in subscriptions if hears_seller(s.seller_account, seller)
+            ]
+            if not endpoints:
+                continue
             body = body_of(tracked, event_type, made)
             event_id = event_id_of(tracked)
             deliveries += [

@@ -28,6 +28,7 @@ class EndpointRow:
     secret_generation: int
     disabled_at: datetime | None
     disabled_reason: str | None
+    seller_account: str | None  # None: every seller's events
 
 
 class WebhookEndpointsView(PostgresView):
@@ -59,6 +60,9 @@ class WebhookEndpointsView(PostgresView):
                 disabled_reason text
             )
             """,
+            # v0.9.0: an endpoint of one seller (older rows: every seller's, as they were).
+            f"ALTER TABLE {qualify(schema, 'webhook_endpoints')} "
+            "ADD COLUMN IF NOT EXISTS seller_account text",
             *tracking_ddl(schema, cls.tables[-1]),
         ]
 
@@ -69,10 +73,10 @@ class WebhookEndpointsView(PostgresView):
             if isinstance(e, WebhookEndpoint.Created):
                 conn.execute(
                     f"INSERT INTO {table} (endpoint_uuid, endpoint_id, url, event_types, "
-                    "description, created_at, created_by, secret_generation) "
-                    "VALUES (%s, %s, %s, %s, %s, %s, %s, 1)",
+                    "description, created_at, created_by, secret_generation, seller_account) "
+                    "VALUES (%s, %s, %s, %s, %s, %s, %s, 1, %s)",
                     (e.originator_id, e.endpoint_id, e.url, list(e.event_types), e.description,
-                     e.timestamp, e.created_by),
+                     e.timestamp, e.created_by, e.seller_account),
                 )  # fmt: skip
             elif isinstance(e, WebhookEndpoint.SecretRotated):
                 conn.execute(
@@ -86,11 +90,14 @@ class WebhookEndpointsView(PostgresView):
                     (e.timestamp, e.reason, e.originator_id),
                 )
 
-    def endpoints(self) -> list[EndpointRow]:
+    def endpoints(self, seller_account: str | None = None) -> list[EndpointRow]:
+        """Every endpoint, oldest first; with `seller_account`, those of that seller alone."""
         rows = fetch_all(
             self.pool,
             "SELECT endpoint_id, url, event_types, description, created_at, created_by, "
-            f"secret_generation, disabled_at, disabled_reason FROM {self.t('webhook_endpoints')} "
-            "ORDER BY created_at, endpoint_id",
+            "secret_generation, disabled_at, disabled_reason, seller_account "
+            f"FROM {self.t('webhook_endpoints')} "
+            "WHERE %s::text IS NULL OR seller_account = %s ORDER BY created_at, endpoint_id",
+            (seller_account, seller_account),
         )
         return [EndpointRow(*row) for row in rows]

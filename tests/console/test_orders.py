@@ -93,6 +93,7 @@ def test_roles_see_only_their_parts_of_an_order(console: Console) -> None:
         "Ledger",
         "Payouts",
         "Sellers",
+        "Webhooks",
     ]
     seller.goto(f"{console.url}/orders")
     assert seller.get_by_role("heading", level=1).inner_text() == "Not allowed"

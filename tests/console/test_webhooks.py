@@ -2,7 +2,8 @@
 secret), an endpoint's deliveries with the failed one standing out, filters them by status and
 sends the failed one again, confirmed; a redelivery the API refuses (pending, or its endpoint
 disabled) is refused here too; every failed delivery since an instant is sent again,
-confirmed; finance and seller keys are not offered the page."""
+confirmed; finance keys are not offered the page, and a seller key sees its own seller's
+endpoints alone."""
 
 from __future__ import annotations
 
@@ -91,11 +92,11 @@ def test_a_merchant_sees_a_failed_delivery_and_sends_it_again(
     assert page.get_by_role("heading", level=1).inner_text() == "Webhooks"
     listed = {cells(row)[0]: cells(row)[1:] for row in page.locator("#endpoints tbody tr").all()}
     assert list(listed) == [shop, old]
-    url, types, status, generation, created = listed[shop]
+    url, types, hears, status, generation, created = listed[shop]
     assert (url.splitlines(), types, status) == ([NOBODY, "the shop one"], EVENT_TYPE, "enabled")
-    assert generation == "1"
+    assert (hears, generation) == ("every seller", "1")
     assert datetime.strptime(created, "%Y-%m-%d %H:%M:%S")
-    assert listed[old][2] == "disabled: moved"
+    assert listed[old][3] == "disabled: moved"
     assert "whsec_" not in page.content()
 
     follow(page.get_by_role("link", name=shop))
@@ -169,9 +170,7 @@ def test_a_disabled_endpoint_s_delivery_is_not_sent_again(
     assert page.get_by_role("heading", level=1).inner_text() == "That input is not valid"
 
 
-def test_finance_and_seller_keys_are_not_offered_webhooks(
-    console: Console, endpoints: dict[str, str]
-) -> None:
+def test_finance_keys_are_not_offered_webhooks(console: Console, endpoints: dict[str, str]) -> None:
     finance = console.signed_in(Role.FINANCE)
     assert finance.locator('[data-figure="failed-webhooks"]').count() == 0
     kept_out(finance, console.url, "Webhooks", "/webhooks")
@@ -183,7 +182,47 @@ def test_finance_and_seller_keys_are_not_offered_webhooks(
         headers={"x-csrf-token": csrf(finance)},
     )
     assert answer.status == 403
-    kept_out(console.signed_in(Role.SELLER, "seller_0"), console.url, "Webhooks", "/webhooks")
+
+
+def test_a_seller_sees_and_pings_its_own_endpoints_alone(
+    console: Console, endpoints: dict[str, str]
+) -> None:
+    stack = console.stack
+    own = {"authorization": f"Bearer {console.key(Role.SELLER, 'seller_w')}"}
+    answer = stack.http.post(
+        "/webhook-endpoints",
+        json={"url": NOBODY, "event_types": ["payout.paid"], "description": "seller_w's"},
+        headers={**own, "Idempotency-Key": uuid.uuid4().hex},
+    )
+    assert answer.status_code == 201, answer.text
+    endpoint_id = answer.json()["endpoint_id"]
+
+    page = console.signed_in(Role.SELLER, "seller_w")
+    follow(page.get_by_role("link", name="Webhooks"))
+    rows = page.locator("#endpoints tbody tr")
+    assert rows.count() == 1, "the merchant's endpoints are not a seller's"
+    assert cells(rows.first)[0] == endpoint_id
+    assert cells(rows.first)[3] == "seller_w"
+    follow(rows.first.get_by_role("link", name=endpoint_id))
+    assert page.locator("#endpoint-seller").inner_text() == "the events of seller_w"
+    form = page.get_by_role("form", name="Send a test event")
+    form.get_by_label("I confirm: send the endpoint a test event").check()
+    follow(form.get_by_role("button", name="Send a test event"))
+    assert page.get_by_role("status").inner_text().startswith("A test event is on its way")
+
+    page.goto(f"{console.url}/webhooks/{endpoints['shop']}")
+    assert page.get_by_role("heading", level=1).inner_text() == "Not found"
+    [delivery] = deliveries_of(console, endpoints["shop"])
+    forged = page.request.post(
+        f"{console.url}/webhooks/deliveries/{delivery['delivery_id']}/redeliver",
+        form={"confirm": "yes"},
+        headers={"x-csrf-token": csrf(page)},
+    )
+    assert forged.status == 404, "another's delivery is not revealed"
+    assert deliveries_of(console, endpoints["shop"])[0]["status"] == delivery["status"]
+    merchant = console.signed_in(Role.MERCHANT)
+    merchant.goto(f"{console.url}/webhooks")
+    assert "seller_w" in merchant.locator("#endpoints").inner_text(), "the merchant sees all"
 
 
 def test_every_failed_delivery_since_an_instant_is_sent_again_confirmed(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
@@ -9,6 +10,7 @@ from uuid import uuid4
 
 import msgspec
 import pytest
+from eventsourcing.persistence import StoredEvent
 
 from payments.domain.errors import IllegalTransition, InvalidCommand
 from payments.domain.payment_order import PaymentOrder
@@ -19,6 +21,7 @@ from payments.domain.webhook_endpoint import (
     TOPICS,
     DeliveryPolicy,
     WebhookEndpoint,
+    hears_seller,
     public_type,
     signing_generations,
     url_errors,
@@ -31,6 +34,7 @@ from payments.projections.followers.webhook_events import (
     event_id_of,
 )
 from payments.runtime.secrets import endpoint_secret
+from tests.unit.apps import make_app
 
 
 @pytest.mark.parametrize(
@@ -264,3 +268,51 @@ def test_a_ping_is_an_event_of_an_enabled_endpoint_and_its_body_names_the_endpoi
     endpoint.disable("gone", "key1")
     with pytest.raises(IllegalTransition):
         endpoint.ping("key1")
+
+
+def test_an_endpoint_of_one_seller_hears_that_seller_alone_and_never_a_checkout() -> None:
+    endpoint = _register(seller_account="seller_a")
+    assert endpoint.seller_account == "seller_a"
+    assert _register().seller_account is None, "a merchant's endpoint hears every seller"
+    with pytest.raises(InvalidCommand) as refused:
+        _register(seller_account="seller_a", event_types=["checkout.completed", "refund.failed"])
+    [error] = refused.value.errors
+    assert (error.field, "several sellers" in error.message) == ("event_types", True)
+    assert hears_seller(None, "seller_a")
+    assert hears_seller(None, None), "every seller's endpoint hears a checkout of several"
+    assert hears_seller("seller_a", "seller_a")
+    assert not hears_seller("seller_a", "seller_b")
+    assert not hears_seller("seller_a", None)
+
+
+def test_an_endpoint_stored_before_sellers_had_endpoints_hears_every_seller() -> None:
+    """A Created stored by v0.8 (no seller_account, no class_version) loads as every
+    seller's endpoint, with the rest as stored."""
+    app = make_app()
+    endpoint_uuid = WebhookEndpoint.create_id("we_old")
+    state = {
+        "timestamp": {"_type_": "datetime_iso", "_data_": "2026-12-06T12:00:00+00:00"},
+        "originator_topic": "payments.domain.webhook_endpoint:WebhookEndpoint",
+        "endpoint_id": "we_old",
+        "url": "https://shop.example/hooks",
+        "event_types": ["refund.failed"],
+        "description": "",
+        "created_by": "key1",
+    }
+    app.recorder.insert_events(
+        [
+            StoredEvent(
+                endpoint_uuid,
+                1,
+                "payments.WebhookEndpoint.Created.v1",
+                json.dumps(state).encode(),
+            )
+        ]
+    )
+    loaded = app.repository.get(endpoint_uuid)
+    assert isinstance(loaded, WebhookEndpoint)
+    assert (loaded.endpoint_id, loaded.event_types, loaded.seller_account) == (
+        "we_old",
+        ["refund.failed"],
+        None,
+    )

@@ -141,8 +141,66 @@ def test_roles(services: Services, client: Client) -> None:
         )
         assert made.status_code == writes, role
     seller = bearer(services, "seller", seller="seller_a")
-    assert client.get(path, headers=seller).status_code == 403
+    assert client.get(path, headers=seller).status_code == 404, "every seller's: not its own"
     assert client.get(path, headers={"Authorization": "Bearer nope"}).status_code == 401
+
+
+def test_a_seller_key_has_endpoints_of_its_own_seller_alone(
+    services: Services, client: Client
+) -> None:
+    own = bearer(services, "seller", seller="seller_e")
+    other = bearer(services, "seller", seller="seller_f")
+    made = create(client, GOOD, key=uuid.uuid4().hex)  # the merchant's, of every seller
+    theirs = client.post(
+        "/webhook-endpoints", json=GOOD, headers={**own, "Idempotency-Key": uuid.uuid4().hex}
+    )
+    assert theirs.status_code == 201, theirs.text
+    assert theirs.json()["seller_account"] == "seller_e", "a seller key's: its own seller's"
+    endpoint_id = theirs.json()["endpoint_id"]
+    named = {**GOOD, "seller_account": "seller_e"}
+    again = client.post(  # the merchant may make one for a seller too
+        "/webhook-endpoints", json=named, headers={"Idempotency-Key": uuid.uuid4().hex}
+    )
+    assert (again.status_code, again.json()["seller_account"]) == (201, "seller_e")
+    for_another = client.post(
+        "/webhook-endpoints",
+        json={**GOOD, "seller_account": "seller_f"},
+        headers={**own, "Idempotency-Key": uuid.uuid4().hex},
+    )
+    assert for_another.status_code == 403, for_another.text
+    checkout = client.post(
+        "/webhook-endpoints",
+        json={"url": GOOD["url"], "event_types": ["checkout.completed"]},
+        headers={**own, "Idempotency-Key": uuid.uuid4().hex},
+    )
+    assert checkout.status_code == 422, checkout.text
+    assert checkout.json()["errors"][0]["field"] == "event_types"
+
+    listed = client.get("/webhook-endpoints", headers=own).json()["items"]
+    assert {e["endpoint_id"] for e in listed} == {endpoint_id, again.json()["endpoint_id"]}
+    assert client.get("/webhook-endpoints", headers=other).json()["items"] == []
+    everyone = {e["endpoint_id"] for e in client.get("/webhook-endpoints").json()["items"]}
+    assert {endpoint_id, made.json()["endpoint_id"]} <= everyone, "the merchant sees all"
+    path = f"/webhook-endpoints/{endpoint_id}"
+    for method, suffix, body in [
+        ("GET", "", None),
+        ("GET", "/secret", None),
+        ("GET", "/deliveries", None),
+        ("POST", "/rotate-secret", {"overlap": "1h"}),
+        ("POST", "/ping", None),
+        ("POST", "/recover", {"since": "2026-01-01T00:00:00Z"}),
+        ("POST", "/disable", {"reason": "moved"}),
+    ]:
+        refused = client.request(method, path + suffix, json=body, headers=other)
+        assert refused.status_code == 404, (suffix, refused.text)
+        answer = client.request(method, path + suffix, json=body, headers=own)
+        assert answer.status_code in (200, 202), (suffix, answer.text)
+    assert client.get(path, headers=own).json()["status"] == "disabled"
+    assert (
+        client.get(f"/webhook-endpoints/{made.json()['endpoint_id']}", headers=own).status_code
+        == 404
+    )
+    assert client.get("/webhook-deliveries/whd_nope", headers=own).status_code == 404
 
 
 def test_without_an_audit_key_endpoints_cannot_be_made(admin_database_url: str) -> None:
@@ -250,7 +308,7 @@ def test_a_recovery_needs_an_endpoint_that_is_there_and_enabled_and_a_role_that_
             answer
         ), role
     seller = bearer(services, "seller", seller="seller_a")
-    assert client.post(path, json=since, headers=seller).status_code == 403
+    assert client.post(path, json=since, headers=seller).status_code == 404  # not its own
     answered = client.post(path, json=since)
     assert answered.status_code == 200, answered.text
     assert answered.json() == {

@@ -4,6 +4,7 @@ the executor, the notification feed and the sender (ADR 0027)."""
 from __future__ import annotations
 
 import time
+import uuid
 
 import httpx
 import pytest
@@ -11,6 +12,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from payments.psp.signing import SignatureMismatchError, verify_signature
 from payments.runtime.webhook_sender import WebhookSender
+from tests.conftest import bearer
 from tests.disputes.test_dispute_flows import admin_dispute
 from tests.executor.conftest import Stack
 from tests.executor.helpers import place, terminal
@@ -97,6 +99,52 @@ def test_a_dispute_reaches_the_endpoint_with_its_deadline_then_its_outcome(
         [won] = receiver.events("dispute.won")
         assert won["data"]["status"] == "won"
         assert won["data"]["evidence_due_by"] == shown["evidence_due_by"]
+
+
+def test_a_sellers_endpoint_hears_its_own_sellers_events_alone(
+    stack: Stack, sender: WebhookSender
+) -> None:
+    """seller_1's key registers an endpoint: of a checkout of two sellers it hears seller_1's
+    order alone, while the merchant's endpoint hears both; a test event reaches it too."""
+    types = ["payment_order.succeeded", "refund.succeeded"]
+    seller_key = bearer(stack.services, "seller", seller="seller_1")
+    with (
+        receiving() as everyone,
+        registered(stack, everyone.url, *types),
+        receiving() as own,
+    ):
+        made = stack.http.post(
+            "/webhook-endpoints",
+            json={"url": own.url, "event_types": types},
+            headers={**seller_key, "Idempotency-Key": uuid.uuid4().hex},
+        )
+        assert made.status_code == 201, made.text
+        endpoint_id = made.json()["endpoint_id"]
+        try:
+            [first, second] = place(stack, stack.sandbox.token("success"), ["4.00", "6.00"])
+            stack.settle(lambda: terminal(stack, first, second))
+            deliver_until(stack, sender, lambda: len(everyone.received) >= 2 and own.received)
+            pinged = stack.http.post(f"/webhook-endpoints/{endpoint_id}/ping", headers=seller_key)
+            assert pinged.status_code == 202, pinged.text
+            deliver_until(stack, sender, lambda: own.events("webhook_endpoint.ping"))
+            stack.executor.run_until_idle()
+            sender.send_once()
+            heard = [e["data"]["payment_order_id"] for e in everyone.events()]
+            assert sorted(heard) == sorted([first, second])
+            [order] = own.events("payment_order.succeeded")
+            assert (order["data"]["payment_order_id"], order["data"]["seller_account"]) == (
+                second,
+                "seller_1",
+            )
+            listed = stack.http.get(
+                f"/webhook-endpoints/{endpoint_id}/deliveries", headers=seller_key
+            )
+            assert {d["event_type"] for d in listed.json()["items"]} == {
+                "payment_order.succeeded",
+                "webhook_endpoint.ping",
+            }
+        finally:
+            stack.http.post(f"/webhook-endpoints/{endpoint_id}/disable")
 
 
 def test_an_endpoint_hears_only_its_types_and_only_after_it_was_made(
