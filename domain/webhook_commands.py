@@ -1,4 +1,5 @@
-"""Commands on webhook endpoints: register, rotate the secret, disable (ADR 0027)."""
+"""Commands on webhook endpoints: register (once), rotate the secret, disable, ping (ADR
+0027)."""
 
 from __future__ import annotations
 
@@ -23,22 +24,6 @@ class WebhookEndpointCommands:
     def get(self, endpoint_id: str) -> WebhookEndpoint:
         return found(self.find(endpoint_id), f"webhook endpoint {endpoint_id!r}")
 
-    def register(
-        self,
-        endpoint_id: str,
-        url: str,
-        event_types: list[str],
-        description: str,
-        by: str,
-        *,
-        seller_account: str | None = None,
-    ) -> tuple[WebhookEndpoint, int | None]:
-        endpoint = WebhookEndpoint.register(
-            endpoint_id, url, event_types, description, by,
-            production=self.production, seller_account=seller_account,
-        )  # fmt: skip
-        return endpoint, self.application.record(endpoint)
-
     def register_once(
         self,
         endpoint_id: str,
@@ -53,10 +38,11 @@ class WebhookEndpointCommands:
         same URL, types, description and seller; with other ones, WebhookEndpointConflict."""
         existing = self.find(endpoint_id)
         if existing is None:
-            made = self.register(
-                endpoint_id, url, event_types, description, by, seller_account=seller_account
-            )
-            return *made, True
+            endpoint = WebhookEndpoint.register(
+                endpoint_id, url, event_types, description, by,
+                production=self.production, seller_account=seller_account,
+            )  # fmt: skip
+            return endpoint, self.application.record(endpoint), True
         asked = (url, sorted(event_types), description, seller_account)
         had = (existing.url, existing.event_types, existing.description, existing.seller_account)
         if had != asked:

@@ -38,21 +38,26 @@ def console(
         yield console
 
 
+def register(console: Console, key: dict[str, str], event_type: str, description: str) -> str:
+    """An endpoint registered over the API with this key, posting to NOBODY: its id."""
+    answer = console.stack.http.post(
+        "/webhook-endpoints",
+        json={"url": NOBODY, "event_types": [event_type], "description": description},
+        headers={**key, "Idempotency-Key": uuid.uuid4().hex},
+    )
+    assert answer.status_code == 201, answer.text
+    return str(answer.json()["endpoint_id"])
+
+
 @pytest.fixture(scope="module")
 def endpoints(console: Console) -> dict[str, str]:
     """Two endpoints a merchant registered over the API ("shop", "old"), each with one
     delivery of an order's success that failed for good; "old" disabled afterwards."""
     stack = console.stack
     merchant = {"authorization": f"Bearer {console.key(Role.MERCHANT)}"}
-    made = {}
-    for name in ("shop", "old"):
-        answer = stack.http.post(
-            "/webhook-endpoints",
-            json={"url": NOBODY, "event_types": [EVENT_TYPE], "description": f"the {name} one"},
-            headers={**merchant, "Idempotency-Key": uuid.uuid4().hex},
-        )
-        assert answer.status_code == 201, answer.text
-        made[name] = answer.json()["endpoint_id"]
+    made = {
+        name: register(console, merchant, EVENT_TYPE, f"the {name} one") for name in ("shop", "old")
+    }
     [order_id] = place(stack, stack.sandbox.token("success"), ["3.21"])
     stack.settle(lambda: terminal(stack, order_id))
     webhooks = stack.services.webhooks
@@ -187,15 +192,8 @@ def test_finance_keys_are_not_offered_webhooks(console: Console, endpoints: dict
 def test_a_seller_sees_and_pings_its_own_endpoints_alone(
     console: Console, endpoints: dict[str, str]
 ) -> None:
-    stack = console.stack
     own = {"authorization": f"Bearer {console.key(Role.SELLER, 'seller_w')}"}
-    answer = stack.http.post(
-        "/webhook-endpoints",
-        json={"url": NOBODY, "event_types": ["payout.paid"], "description": "seller_w's"},
-        headers={**own, "Idempotency-Key": uuid.uuid4().hex},
-    )
-    assert answer.status_code == 201, answer.text
-    endpoint_id = answer.json()["endpoint_id"]
+    endpoint_id = register(console, own, "payout.paid", "seller_w's")
 
     page = console.signed_in(Role.SELLER, "seller_w")
     follow(page.get_by_role("link", name="Webhooks"))
@@ -231,12 +229,7 @@ def test_every_failed_delivery_since_an_instant_is_sent_again_confirmed(
     """Last in this module: it adds deliveries to the endpoints above."""
     stack = console.stack
     merchant = {"authorization": f"Bearer {console.key(Role.MERCHANT)}"}
-    answer = stack.http.post(
-        "/webhook-endpoints",
-        json={"url": NOBODY, "event_types": [EVENT_TYPE], "description": "down for a night"},
-        headers={**merchant, "Idempotency-Key": uuid.uuid4().hex},
-    )
-    down = answer.json()["endpoint_id"]
+    down = register(console, merchant, EVENT_TYPE, "down for a night")
     stack.services.webhooks.feed.run_until_idle()  # its subscription, before the orders
     orders = place(stack, stack.sandbox.token("success"), ["1.00", "2.00"])
     stack.settle(lambda: all(terminal(stack, order) for order in orders))
@@ -299,12 +292,7 @@ def test_every_failed_delivery_since_an_instant_is_sent_again_confirmed(
 def test_a_merchant_sends_an_endpoint_a_test_event(console: Console) -> None:
     stack = console.stack
     merchant = {"authorization": f"Bearer {console.key(Role.MERCHANT)}"}
-    answer = stack.http.post(
-        "/webhook-endpoints",
-        json={"url": NOBODY, "event_types": ["refund.failed"], "description": "new receiver"},
-        headers={**merchant, "Idempotency-Key": uuid.uuid4().hex},
-    )
-    endpoint_id = answer.json()["endpoint_id"]
+    endpoint_id = register(console, merchant, "refund.failed", "new receiver")
     operator = console.signed_in(Role.OPERATOR)
     operator.goto(f"{console.url}/webhooks/{endpoint_id}")
     assert operator.get_by_role("form", name="Send a test event").count() == 0  # merchants'
