@@ -29,6 +29,7 @@ from payments.domain.reconciliation.findings import (
     RESOLVED,
     STATUS_MISMATCH,
     Finding,
+    finding_state,
 )
 from payments.domain.reconciliation.memory import CAPTURE, Booking, pack
 from payments.domain.reconciliation.records import (
@@ -277,14 +278,12 @@ class ReconciliationRun(Aggregate):
     # --- reads -------------------------------------------------------------------------
 
     def state_of(self, finding_id: str) -> str:
-        finding = self._finding(finding_id)
-        if finding_id in self.resolutions:
-            return RESOLVED
-        if finding_id in self.auto_fixes:
-            return AUTO_FIXED
-        if finding_id in self.not_confirmed:
-            return OPEN
-        return finding.state
+        return finding_state(
+            self._finding(finding_id).state,
+            resolved=finding_id in self.resolutions,
+            auto_fixed=finding_id in self.auto_fixes,
+            not_confirmed=finding_id in self.not_confirmed,
+        )
 
     def _finding(self, finding_id: str) -> Finding:
         finding = self.findings.get(finding_id)

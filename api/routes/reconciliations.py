@@ -50,6 +50,7 @@ from payments.projections.reconciliation.exceptions import (
     load_runs,
 )
 from payments.projections.reconciliation.report import (
+    FindingAt,
     finding_view,
     report_csv,
     report_json,
@@ -328,7 +329,7 @@ class ReconciliationsController(Controller):
     ) -> ExceptionPage:
         run = services.reconciliations.get_run(run_id)
         query = ExceptionQuery(state=finding_state)
-        chosen = [finding for finding in sorted_findings(run) if query.wants(run, finding)]
+        chosen = [f for f in sorted_findings(run) if query.wants(FindingAt.of(run, f))]
         page = [finding_view(run, finding) for finding in chosen[offset : offset + limit]]
         return ExceptionPage(run_id=str(run.id), total=len(chosen), exceptions=page)
 

@@ -69,6 +69,19 @@ INFO = "info"
 RESOLVED = "resolved"
 
 
+def finding_state(recorded: str, *, resolved: bool, auto_fixed: bool, not_confirmed: bool) -> str:
+    """A finding's state now: the state it was recorded in, unless a person resolved it, the
+    PSP confirmed its auto-fix, or the PSP did not (then it waits for a person). The one rule
+    the run and the exceptions' view both apply."""
+    if resolved:
+        return RESOLVED
+    if auto_fixed:
+        return AUTO_FIXED
+    if not_confirmed:
+        return OPEN
+    return recorded
+
+
 @dataclass(frozen=True, slots=True)
 class Finding:
     """One classified line, order or payout. Amounts in minor units, signed as the line

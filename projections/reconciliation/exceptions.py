@@ -7,7 +7,7 @@ view of its own would be the next step for a deployment with years of daily runs
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -27,10 +27,11 @@ from payments.domain.reconciliation_run import (
 from payments.projections.event_store import load_aggregates, originators_of
 from payments.projections.reconciliation.report import (
     SUMMARY_CLASSES,
+    FindingAt,
     class_totals,
     finding_amount,
-    finding_view,
     format_minor,
+    view_of,
 )
 
 STATES: dict[str, tuple[str, ...]] = {
@@ -62,14 +63,15 @@ class ExceptionQuery:
     since: date | None = None  # the matter began on or after this day
     until: date | None = None  # ... and on or before this one
 
-    def wants(self, run: ReconciliationRun, finding: Finding) -> bool:
+    def wants(self, found: FindingAt) -> bool:
+        finding = found.finding
         if finding.kind not in EXCEPTION_KINDS:
             return False
-        if self.state != "all" and run.state_of(finding.finding_id) not in STATES[self.state]:
+        if self.state != "all" and found.state not in STATES[self.state]:
             return False
         if self.kind is not None and finding.kind != self.kind:
             return False
-        if self.run_id is not None and str(run.id) != self.run_id:
+        if self.run_id is not None and found.run_id != self.run_id:
             return False
         if self.payment_order_id is not None and finding.payment_order_id != self.payment_order_id:
             return False
@@ -85,19 +87,38 @@ def _day(finding: Finding) -> date | None:
     return None if finding.since is None else datetime.fromisoformat(finding.since).date()
 
 
+def findings_of(runs: Sequence[ReconciliationRun]) -> list[FindingAt]:
+    """Every finding of the runs with what its run knows of it, the runs in their order."""
+    return [
+        FindingAt.of(run, finding, position)
+        for position, run in enumerate(runs)
+        for finding in run.findings.values()
+    ]
+
+
+def chosen(found: Iterable[FindingAt], query: ExceptionQuery) -> list[FindingAt]:
+    """The exceptions the query wants, oldest first: by when the matter began, then by run
+    and line."""
+    return sorted(
+        (f for f in found if query.wants(f)),
+        key=lambda f: (
+            f.finding.since or "9999",
+            f.run_position,
+            f.finding.line or 0,
+            f.finding.finding_id,
+        ),
+    )
+
+
 def list_exceptions(
     runs: Sequence[ReconciliationRun], query: ExceptionQuery, at: datetime
 ) -> list[dict[str, Any]]:
-    """The exceptions the query wants, oldest first (by when the matter began, then by run and
-    line), each with its age in days at `at`."""
-    chosen = [
-        (finding.since or "9999", position, finding.line or 0, finding.finding_id, run, finding)
-        for position, run in enumerate(runs)
-        for finding in run.findings.values()
-        if query.wants(run, finding)
-    ]
-    chosen.sort(key=lambda item: item[:4])
-    return [finding_view(run, finding, at) for *_, run, finding in chosen]
+    """The exceptions the query wants, oldest first, each with its age in days at `at`."""
+    return [view_of(f, at) for f in chosen(findings_of(runs), query)]
+
+
+def covers(run: ReconciliationRun, day: date) -> bool:
+    return bool(run.period_start) and run.period_start <= day.isoformat() <= run.period_end
 
 
 def daily_summary(
@@ -105,23 +126,26 @@ def daily_summary(
 ) -> dict[str, Any]:
     """Counts and amounts per class of the runs whose file covers `day`, and the backlog of
     open exceptions across all runs (how many, how much, the oldest)."""
+    backlog = chosen(findings_of(runs), ExceptionQuery(state="open"))
+    return summary_of([run for run in runs if covers(run, day)], day, backlog, at, currency)
+
+
+def summary_of(
+    covering: Sequence[ReconciliationRun],
+    day: date,
+    backlog: Sequence[FindingAt],
+    at: datetime,
+    currency: str,
+) -> dict[str, Any]:
+    """The daily summary of the runs covering `day` and the open exceptions (`chosen`)."""
     totals = {name: {"count": 0, "amount_minor": 0, "open": 0} for name in SUMMARY_CLASSES}
-    covering = [
-        run
-        for run in runs
-        if run.period_start and run.period_start <= day.isoformat() <= run.period_end
-    ]
     for run in covering:
         for name, row in class_totals(run).items():
             total = totals[name]
             total["count"] += row["count"]
             total["amount_minor"] += row["amount_minor"]
             total["open"] += row["open"]
-    backlog = list_exceptions(runs, ExceptionQuery(state="open"), at)
-    by_id = {str(run.id): run for run in runs}
-    open_amount = sum(
-        finding_amount(by_id[view["run_id"]].findings[view["finding_id"]]) for view in backlog
-    )
+    open_amount = sum(finding_amount(f.finding) for f in backlog)
     return {
         "day": day.isoformat(),
         "currency": currency,
@@ -139,5 +163,5 @@ def daily_summary(
         ],
         "open_exceptions": len(backlog),
         "open_amount": format_minor(open_amount, currency),
-        "oldest_open_exception": backlog[0] if backlog else None,
+        "oldest_open_exception": view_of(backlog[0], at) if backlog else None,
     }

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -16,6 +17,7 @@ from payments.domain import money
 from payments.domain.money import CURRENCY_EXPONENTS
 from payments.domain.reconciliation.findings import ALREADY_RECONCILED, KINDS
 from payments.domain.reconciliation.memory import BANK_PAYOUT, FEE, nets_of
+from payments.domain.reconciliation.records import Resolution
 from payments.domain.reconciliation_run import (
     AUTO_FIX,
     AUTO_FIXED,
@@ -155,18 +157,47 @@ def _amounts(entries: dict[str, int] | None, currency: str) -> dict[str, str] | 
     return {account: format_minor(amount, currency) for account, amount in sorted(entries.items())}
 
 
+@dataclass(frozen=True, slots=True)
+class FindingAt:
+    """A finding with what its run knows of it now: read from the run (`of`), or from the
+    exceptions' view, which keeps the same parts (projections/views/reconciliation.py)."""
+
+    run_id: str
+    run_position: int  # of the run's Created: runs in the order they were recorded
+    currency: str
+    as_of: datetime  # the run's
+    finding: Finding
+    state: str
+    resolution: Resolution | None
+    auto_fix: str | None  # the auto-fix's outcome
+    not_confirmed: str | None
+
+    @classmethod
+    def of(cls, run: ReconciliationRun, finding: Finding, position: int = 0) -> FindingAt:
+        fix = run.auto_fixes.get(finding.finding_id)
+        return cls(
+            str(run.id), position, run.currency, run.as_of, finding,
+            run.state_of(finding.finding_id), run.resolutions.get(finding.finding_id),
+            fix.outcome if fix else None, run.not_confirmed.get(finding.finding_id),
+        )  # fmt: skip
+
+
 def finding_view(
     run: ReconciliationRun, finding: Finding, at: datetime | None = None
 ) -> dict[str, Any]:
     """A finding as reports and the API show it: amounts as strings, current state, its age
     (in whole days at `at`, default the run's as_of, so that reports stay deterministic)."""
-    resolution = run.resolutions.get(finding.finding_id)
-    fix = run.auto_fixes.get(finding.finding_id)
+    return view_of(FindingAt.of(run, finding), at)
+
+
+def view_of(found: FindingAt, at: datetime | None = None) -> dict[str, Any]:
+    """`finding_view` of a finding and its run's parts."""
+    finding, resolution = found.finding, found.resolution
     return {
-        "run_id": str(run.id),
+        "run_id": found.run_id,
         "finding_id": finding.finding_id,
         "kind": finding.kind,
-        "state": run.state_of(finding.finding_id),
+        "state": found.state,
         "line": finding.line,
         "payment_order_id": finding.payment_order_id,
         "payout_id": finding.payout_id,
@@ -183,17 +214,17 @@ def finding_view(
         "supersedes": finding.supersedes,
         "since": finding.since,
         "due": finding.due,
-        "age_days": age_days(finding, at or run.as_of),
-        "adjustment": _amounts(finding.adjustment, run.currency),
+        "age_days": age_days(finding, at or found.as_of),
+        "adjustment": _amounts(finding.adjustment, found.currency),
         "raw": finding.raw,
         "column": finding.column,
         "resolution": (
             {"action": resolution.action, "reason": resolution.reason} if resolution else None
         ),
         "resolved_by": resolution.resolved_by or None if resolution else None,
-        "posted": _amounts(resolution.entries, run.currency) if resolution else None,
-        "auto_fix": fix.outcome if fix else None,
-        "not_confirmed": run.not_confirmed.get(finding.finding_id),
+        "posted": _amounts(resolution.entries, found.currency) if resolution else None,
+        "auto_fix": found.auto_fix,
+        "not_confirmed": found.not_confirmed,
     }
 
 
