@@ -191,13 +191,13 @@ def _emit(body: Any, as_json: bool, show: Callable[[], None]) -> None:
 @click.option("--json", "as_json", is_flag=True)
 def daily(day: datetime | None, as_json: bool) -> None:
     """The day's runs: counts and amounts per class; open exceptions across all runs."""
-    from payments.projections.reconciliation.exceptions import daily_summary, load_runs
+    from payments.projections.reconciliation.exceptions import across_runs
 
     now = datetime.now(UTC)
     with services_for_cli() as services:
-        runs = load_runs(services.application, services.pool)
         chosen: date = day.date() if day else now.date()
-        body = daily_summary(runs, chosen, now, services.settings.currency)
+        reads = across_runs(services.application, services.pool)
+        body = reads.summary(chosen, now, services.settings.currency)
 
     def show() -> None:
         rows = [[r["class"], str(r["count"]), r["amount"], str(r["open"])] for r in body["classes"]]
@@ -231,19 +231,13 @@ def exceptions(
     as_json: bool,
 ) -> None:
     """Exceptions across every run, oldest first, with their age."""
-    from payments.projections.reconciliation.exceptions import (
-        ExceptionQuery,
-        list_exceptions,
-        load_runs,
-    )
+    from payments.projections.reconciliation.exceptions import ExceptionQuery, across_runs
 
     query = ExceptionQuery(
         state, kind, since=since.date() if since else None, until=until.date() if until else None
     )
     with services_for_cli() as services:
-        found = list_exceptions(
-            load_runs(services.application, services.pool), query, datetime.now(UTC)
-        )
+        found = across_runs(services.application, services.pool).listed(query, datetime.now(UTC))
 
     def show() -> None:
         rows = [

@@ -22,6 +22,7 @@ from payments.projections.views.disputes import DisputesView
 from payments.projections.views.ledger_pg import PostgresLedger
 from payments.projections.views.order_status_pg import PostgresOrderStatusView
 from payments.projections.views.payouts import PayoutsView
+from payments.projections.views.reconciliation import ReconciliationExceptionsView
 from payments.projections.views.sellers import SellersView
 from payments.projections.views.wallets_pg import PostgresWallets
 from payments.projections.views.webhook_endpoints import WebhookEndpointsView
@@ -36,6 +37,7 @@ VIEW_CLASSES: dict[str, type[PostgresView]] = {
     PayoutsView.name: PayoutsView,
     WebhookEndpointsView.name: WebhookEndpointsView,
     DisputesView.name: DisputesView,
+    ReconciliationExceptionsView.name: ReconciliationExceptionsView,
 }
 NAMES: tuple[str, ...] = tuple(VIEW_CLASSES)
 

@@ -38,10 +38,10 @@ EVENTS = sql.Identifier(EVENTS_TABLE)
 CURSOR_PAGE = 20_000
 
 StoredRow = tuple[int, UUID, int, str, bytes]  # position, originator, version, topic, state
-# Topics read on their own, often, among millions of others: every reconciliation run's
-# creation (load_runs: the exceptions, the daily summary, the console's overview). Each has a
-# partial index of its positions, and is asked for with its name written in the statement,
-# so that the planner can use it; without it every such read scanned the whole table.
+# Topics read on their own among millions of others: every reconciliation run's creation
+# (load_runs: the exceptions and summaries as of a past instant). Each has a partial index of
+# its positions, and is asked for with its name written in the statement, so that the
+# planner can use it; without it every such read scanned the whole table.
 TOPIC_INDEXES = {f"{EVENTS_TABLE}_reconciliation_runs": str(ReconciliationRun.Created.TOPIC)}
 
 

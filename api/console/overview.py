@@ -35,11 +35,7 @@ from payments.projections.audit.past_operations import (
 )
 from payments.projections.catalog import LiveViews, projection_states
 from payments.projections.followers.execution_queue import CHARGE, PAYOUT, REFUND
-from payments.projections.reconciliation.exceptions import (
-    ExceptionQuery,
-    list_exceptions,
-    load_runs,
-)
+from payments.projections.reconciliation.exceptions import ExceptionQuery, across_runs
 from payments.projections.views.disputes import DisputesView
 from payments.projections.views.order_status import OrderFilter
 from payments.projections.views.order_status_pg import OrderTotals
@@ -119,8 +115,8 @@ def dead_letters(services: Services, instant: datetime | None) -> dict[str, Any]
 
 def reconciliation(services: Services, now: datetime, instant: datetime | None) -> dict[str, Any]:
     """Open exceptions now, or at a past instant (each run replayed to then, aged then)."""
-    runs = load_runs(services.application, services.pool, instant)
-    found = list_exceptions(runs, ExceptionQuery(state="open"), now)
+    reads = across_runs(services.application, services.pool, instant)
+    found = reads.listed(ExceptionQuery(state="open"), now)
     return {"open": len(found), "oldest": found[0] if found else None}
 
 

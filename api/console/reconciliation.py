@@ -22,12 +22,10 @@ from payments.api.reads import invalid
 from payments.api.reconciliation_parameters import DATE_PATTERN
 from payments.api.settlement_upload import Spool, private_directory, reconcile_spooled
 from payments.domain.api_key import Role
-from payments.domain.reconciliation_run import ReconciliationRun
 from payments.projections.reconciliation.exceptions import (
+    AcrossRuns,
     ExceptionQuery,
-    daily_summary,
-    list_exceptions,
-    load_runs,
+    across_runs,
 )
 from payments.projections.reconciliation.report import summary
 from payments.psp.reconcile.engine import RunOutcome
@@ -59,14 +57,12 @@ def day_chosen(text: str, default: date) -> date:
     raise invalid("day", f"{text!r} is not a day (YYYY-MM-DD)")
 
 
-def day_rows(
-    services: Services, runs: list[ReconciliationRun], at: datetime
-) -> list[dict[str, Any]]:
+def day_rows(services: Services, reads: AcrossRuns, at: datetime) -> list[dict[str, Any]]:
     """The recent days as GET /reconciliations/days answers them, each with the runs whose
     file covers it and their lines, as GET /reconciliations/summary?day= answers them."""
     currency = services.settings.currency
     return [
-        {"status": status, "summary": daily_summary(runs, status.day, at, currency)}
+        {"status": status, "summary": reads.summary(status.day, at, currency)}
         for status in services.reconciler.day_statuses(at.date(), DAYS_SHOWN)
     ]
 
@@ -78,8 +74,9 @@ def reconciliation_page(
     instant = as_of_of(as_of)
     at = instant or datetime.now(UTC)
     chosen = day_chosen((day or "").strip(), at.date())
-    runs = load_runs(services.application, services.pool, instant)
-    backlog = list_exceptions(runs, ExceptionQuery(state="open"), at)
+    reads = across_runs(services.application, services.pool, instant)
+    backlog = reads.listed(ExceptionQuery(state="open"), at)
+    runs, run_count = reads.recent(RUNS_SHOWN)
     return render(
         "reconciliation.html",
         caller,
@@ -87,11 +84,11 @@ def reconciliation_page(
         as_of=instant,
         day=chosen.isoformat(),
         day_asked=(day or "").strip(),  # kept by the as-of control only when chosen
-        summary=daily_summary(runs, chosen, at, services.settings.currency),
-        days=None if instant else day_rows(services, runs, at),
+        summary=reads.summary(chosen, at, services.settings.currency),
+        days=None if instant else day_rows(services, reads, at),
         days_behind=None if instant else services.reconciler.days_behind(at.date()),
-        runs=[summary(run) for run in reversed(runs[-RUNS_SHOWN:])],
-        run_count=len(runs),
+        runs=[summary(run) for run in reversed(runs)],
+        run_count=run_count,
         exceptions=backlog[:EXCEPTIONS_SHOWN],
         exception_count=len(backlog),
         run_path=run_path,

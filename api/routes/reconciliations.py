@@ -45,9 +45,7 @@ from payments.domain.reconciliation.resolutions import RESOLUTION_ACTIONS
 from payments.domain.reconciliation_run import ReconciliationRun
 from payments.projections.reconciliation.exceptions import (
     ExceptionQuery,
-    daily_summary,
-    list_exceptions,
-    load_runs,
+    across_runs,
 )
 from payments.projections.reconciliation.report import (
     FindingAt,
@@ -231,8 +229,7 @@ class ReconciliationsController(Controller):
             finding_state, kind, run_id, payment_order_id, payout_id,
             day_of(since, "since"), day_of(until, "until"),
         )  # fmt: skip
-        runs = load_runs(services.application, services.pool)
-        found = list_exceptions(runs, query, datetime.now(UTC))
+        found = across_runs(services.application, services.pool).listed(query, datetime.now(UTC))
         return ExceptionPage(total=len(found), exceptions=found[offset : offset + limit])
 
     @get(
@@ -249,8 +246,8 @@ class ReconciliationsController(Controller):
     def get_daily_summary(self, services: ServicesDep, day: DayQuery = None) -> Response[bytes]:
         now = datetime.now(UTC)
         chosen = day_of(day, "day") or now.date()
-        runs = load_runs(services.application, services.pool)
-        return _json(daily_summary(runs, chosen, now, services.settings.currency))
+        reads = across_runs(services.application, services.pool)
+        return _json(reads.summary(chosen, now, services.settings.currency))
 
     @get(
         "/days",

@@ -1,16 +1,21 @@
 """Exceptions across runs, and the daily summary finance reads (DESIGN §8).
 
-Both are read from the runs themselves (loaded from the log in one query), so they agree
-with each run's own report. Reading every run costs a scan of the log for the runs' ids; a
-view of its own would be the next step for a deployment with years of daily runs.
+Now (`Now`): the exceptions from the `reconciliation_exceptions` view, caught up with the
+log first, and only the runs a summary counts (those covering its day) loaded from their
+events; no read replays every run, whose events hold all their files' lines. As of a past
+instant (`Replayed`): every run replayed to then, as before. Both show a
+finding through the same formatter and filter it by the same query, so they agree with each
+other and with each run's own report.
 """
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
+from uuid import UUID
 
 from eventsourcing.application import Application
 from psycopg_pool import ConnectionPool
@@ -25,6 +30,7 @@ from payments.domain.reconciliation_run import (
     ReconciliationRun,
 )
 from payments.projections.event_store import load_aggregates, originators_of
+from payments.projections.followers.follower import Follower
 from payments.projections.reconciliation.report import (
     SUMMARY_CLASSES,
     FindingAt,
@@ -33,6 +39,8 @@ from payments.projections.reconciliation.report import (
     format_minor,
     view_of,
 )
+from payments.projections.source import ApplicationEventSource
+from payments.projections.views.reconciliation import ReconciliationExceptionsView
 
 STATES: dict[str, tuple[str, ...]] = {
     "open": (OPEN, AUTO_FIX),
@@ -110,24 +118,8 @@ def chosen(found: Iterable[FindingAt], query: ExceptionQuery) -> list[FindingAt]
     )
 
 
-def list_exceptions(
-    runs: Sequence[ReconciliationRun], query: ExceptionQuery, at: datetime
-) -> list[dict[str, Any]]:
-    """The exceptions the query wants, oldest first, each with its age in days at `at`."""
-    return [view_of(f, at) for f in chosen(findings_of(runs), query)]
-
-
 def covers(run: ReconciliationRun, day: date) -> bool:
     return bool(run.period_start) and run.period_start <= day.isoformat() <= run.period_end
-
-
-def daily_summary(
-    runs: Sequence[ReconciliationRun], day: date, at: datetime, currency: str
-) -> dict[str, Any]:
-    """Counts and amounts per class of the runs whose file covers `day`, and the backlog of
-    open exceptions across all runs (how many, how much, the oldest)."""
-    backlog = chosen(findings_of(runs), ExceptionQuery(state="open"))
-    return summary_of([run for run in runs if covers(run, day)], day, backlog, at, currency)
 
 
 def summary_of(
@@ -165,3 +157,95 @@ def summary_of(
         "open_amount": format_minor(open_amount, currency),
         "oldest_open_exception": view_of(backlog[0], at) if backlog else None,
     }
+
+
+class AcrossRuns(ABC):
+    """What finance reads across runs: the exceptions a query wants, and a day's summary."""
+
+    _open: list[FindingAt] | None = None
+
+    @abstractmethod
+    def exceptions(self, query: ExceptionQuery) -> list[FindingAt]:
+        """What `chosen` picks of every run's findings."""
+
+    @abstractmethod
+    def covering(self, day: date) -> list[ReconciliationRun]:
+        """The runs whose file covers `day`, in the order they were recorded."""
+
+    @abstractmethod
+    def recent(self, count: int) -> tuple[list[ReconciliationRun], int]:
+        """The last `count` runs, oldest first, and how many runs there are."""
+
+    def listed(self, query: ExceptionQuery, at: datetime) -> list[dict[str, Any]]:
+        """The exceptions the query wants, oldest first, each with its age in days at `at`."""
+        return [view_of(f, at) for f in self.exceptions(query)]
+
+    def summary(self, day: date, at: datetime, currency: str) -> dict[str, Any]:
+        """Counts and amounts per class of the runs whose file covers `day`, and the backlog
+        of open exceptions across all runs (how many, how much, the oldest)."""
+        if self._open is None:
+            self._open = self.exceptions(ExceptionQuery(state="open"))
+        return summary_of(self.covering(day), day, self._open, at, currency)
+
+
+class Replayed(AcrossRuns):
+    """Over runs replayed from their events (as they stood at a past instant)."""
+
+    def __init__(self, runs: Sequence[ReconciliationRun]) -> None:
+        self.runs = list(runs)
+
+    def exceptions(self, query: ExceptionQuery) -> list[FindingAt]:
+        return chosen(findings_of(self.runs), query)
+
+    def covering(self, day: date) -> list[ReconciliationRun]:
+        return [run for run in self.runs if covers(run, day)]
+
+    def recent(self, count: int) -> tuple[list[ReconciliationRun], int]:
+        return self.runs[-count:], len(self.runs)
+
+
+class Now(AcrossRuns):
+    """Now: the exceptions from the exceptions' view (caught up with the log when made, so
+    that a resolution just recorded is read back), and only the runs asked for loaded."""
+
+    def __init__(self, application: Application[Any], pool: ConnectionPool) -> None:
+        self.application, self.pool = application, pool
+        self.loaded: dict[UUID, ReconciliationRun] = {}  # each run read once by this read
+        self.view = ReconciliationExceptionsView(pool)
+        Follower(self.view, ApplicationEventSource(application)).run_until_idle()
+
+    def exceptions(self, query: ExceptionQuery) -> list[FindingAt]:
+        if query.run_id is not None and not _is_uuid(query.run_id):
+            return []
+        states = None if query.state == "all" else STATES[query.state]
+        found = self.view.exceptions(states, query.run_id, query.payment_order_id, query.payout_id)
+        return chosen(found, query)
+
+    def covering(self, day: date) -> list[ReconciliationRun]:
+        return self._runs(self.view.runs_covering(day))
+
+    def recent(self, count: int) -> tuple[list[ReconciliationRun], int]:
+        ids, total = self.view.recent_runs(count)
+        return self._runs(ids), total
+
+    def _runs(self, ids: list[UUID]) -> list[ReconciliationRun]:
+        wanted = [run_id for run_id in ids if run_id not in self.loaded]
+        self.loaded.update(load_aggregates(self.application, self.pool, wanted))
+        return [self.loaded[run_id] for run_id in ids if run_id in self.loaded]
+
+
+def across_runs(
+    application: Application[Any], pool: ConnectionPool, as_of: datetime | None = None
+) -> AcrossRuns:
+    """The reads of now, or as of a past instant (every run replayed to then)."""
+    if as_of is None:
+        return Now(application, pool)
+    return Replayed(load_runs(application, pool, as_of))
+
+
+def _is_uuid(text: str) -> bool:
+    try:
+        UUID(text)
+    except ValueError:
+        return False
+    return True

@@ -19,6 +19,15 @@ from click.testing import CliRunner
 
 from payments.cli.main import main
 from payments.domain.payment_order import Status
+from payments.projections.audit.verify import verify_projection
+from payments.projections.reconciliation.exceptions import (
+    ExceptionQuery,
+    Now,
+    Replayed,
+    load_runs,
+)
+from payments.projections.source import ApplicationEventSource
+from payments.projections.views.reconciliation import ReconciliationExceptionsView
 from payments.psp.client import HttpPspClient
 from payments.psp.settlement import SettlementFormatError
 from payments.runtime.scheduling import job_dependencies
@@ -331,3 +340,35 @@ def test_the_command_line_lists_summarises_and_resolves_exceptions(
     again = CliRunner().invoke(main, [*args, "--by", "bob"], env=stack.env)
     assert again.exit_code == 1
     assert "cannot go from resolved" in again.output
+
+
+def test_the_exceptions_view_answers_as_the_runs_replayed_do(stack: Stack) -> None:
+    """Last in this module, over every run and resolution above: the exceptions and the
+    summaries read from the view (now) are those the runs replayed from their events give,
+    and the view rebuilds identical from the log."""
+    app, pool = stack.services.application, stack.services.pool
+    now, replayed = Now(app, pool), Replayed(load_runs(app, pool))
+    at = datetime.now(UTC)
+    assert replayed.listed(ExceptionQuery(state="all"), at), "the module made exceptions"
+    assert replayed.listed(ExceptionQuery(state="resolved"), at), "and resolved some"
+    for state in ("open", "auto_fixed", "resolved", "all"):
+        query = ExceptionQuery(state=state)
+        assert now.listed(query, at) == replayed.listed(query, at), state
+    some = replayed.exceptions(ExceptionQuery(state="all"))[0]
+    for query in (
+        ExceptionQuery(state="all", run_id=some.run_id),
+        ExceptionQuery(state="all", kind=some.finding.kind),
+        ExceptionQuery(state="all", payment_order_id=some.finding.payment_order_id),
+        ExceptionQuery(state="all", run_id="not-a-uuid"),
+    ):
+        assert now.listed(query, at) == replayed.listed(query, at), query
+    for day in (at.date(), at.date() - timedelta(days=1), at.date() - timedelta(days=3)):
+        assert now.summary(day, at, "USD") == replayed.summary(day, at, "USD"), day
+    runs, count = now.recent(2)
+    assert ([str(r.id) for r in runs], count) == (
+        [str(r.id) for r in replayed.runs[-2:]],
+        len(replayed.runs),
+    )
+    source = ApplicationEventSource(app)
+    result = verify_projection(pool, source, ReconciliationExceptionsView.name)
+    assert result.identical, result

@@ -1,0 +1,208 @@
+"""`reconciliation_exceptions`: every run's period, and every exception its files raised with
+what the run knows of it now (its state by the domain's rule, a person's resolution, the
+PSP's word on an auto-fix), so that the exception list, the daily summary's backlog and the
+console read them without replaying every run (a run of a day's file holds all its lines'
+bookings). Each row keeps a finding's parts as the run does (`FindingAt`), and the API shows
+it through the same formatter as a run's own report."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import Any
+from uuid import UUID
+
+from psycopg.types.json import Jsonb
+
+from payments.domain.reconciliation.findings import EXCEPTION_KINDS, Finding, finding_state
+from payments.domain.reconciliation.records import Resolution
+from payments.domain.reconciliation_run import ReconciliationRun
+from payments.projections.core import TrackedEvent
+from payments.projections.pg import Connection, PostgresView, fetch_all, qualify, tracking_ddl
+from payments.projections.reconciliation.report import FindingAt
+
+NAME = "reconciliation_exceptions"
+Run = ReconciliationRun
+# What changes a recorded exception afterwards, and the column it fills.
+_LATER: dict[type[Any], str] = {
+    Run.AutoFixApplied: "auto_fix",
+    Run.AutoFixConfirmed: "auto_fix",
+    Run.AutoFixNotConfirmed: "not_confirmed",
+    Run.ExceptionResolvedV1: "resolution",
+    Run.ExceptionResolved: "resolution",
+}
+
+
+def _later_value(event: Any) -> Any:
+    if isinstance(event, Run.AutoFixApplied | Run.AutoFixConfirmed):
+        return event.outcome
+    if isinstance(event, Run.AutoFixNotConfirmed):
+        return event.reason
+    by = getattr(event, "resolved_by", "")
+    return Jsonb(
+        {
+            "action": event.action,
+            "reason": event.reason,
+            "resolved_by": by,
+            "entries": dict(getattr(event, "entries", {})),
+        }
+    )
+
+
+def _found(
+    run: UUID,
+    position: int,
+    currency: str,
+    as_of: datetime,
+    finding: dict[str, Any],
+    state: str,
+    resolution: dict[str, Any] | None,
+    auto_fix: str | None,
+    not_confirmed: str | None,
+) -> FindingAt:
+    """A row as the run would show its finding."""
+    made = Resolution(**resolution) if resolution is not None else None
+    found = Finding.from_dict(finding)
+    return FindingAt(
+        str(run), int(position), currency, as_of, found, state, made, auto_fix, not_confirmed
+    )
+
+
+class ReconciliationExceptionsView(PostgresView):
+    name = NAME
+    topics: frozenset[str] | None = frozenset(
+        [str(Run.Created.TOPIC), str(Run.FindingsRecorded.TOPIC)]
+        + [str(cls.TOPIC) for cls in _LATER]
+    )
+    tables = ("reconciliation_run_index", "reconciliation_exceptions", f"{NAME}_tracking")
+
+    @classmethod
+    def ddl(cls, schema: str | None) -> list[str]:
+        runs = qualify(schema, "reconciliation_run_index")
+        exceptions = qualify(schema, "reconciliation_exceptions")
+        return [
+            f"""
+            CREATE TABLE IF NOT EXISTS {runs} (
+                run_uuid uuid PRIMARY KEY,
+                position bigint NOT NULL UNIQUE,
+                period_start text NOT NULL,
+                period_end text NOT NULL,
+                currency text NOT NULL,
+                as_of timestamptz NOT NULL
+            )
+            """,
+            f"""
+            CREATE TABLE IF NOT EXISTS {exceptions} (
+                run_uuid uuid NOT NULL,
+                finding_id text NOT NULL,
+                kind text NOT NULL,
+                recorded_state text NOT NULL,
+                state text NOT NULL,
+                payment_order_id text,
+                payout_id text,
+                finding jsonb NOT NULL,
+                resolution jsonb,
+                auto_fix text,
+                not_confirmed text,
+                PRIMARY KEY (run_uuid, finding_id)
+            )
+            """,
+            f"CREATE INDEX IF NOT EXISTS reconciliation_exceptions_state ON {exceptions} (state)",
+            *tracking_ddl(schema, cls.tables[-1]),
+        ]
+
+    def _apply(self, conn: Connection, events: Sequence[TrackedEvent]) -> None:
+        runs, exceptions = self.t("reconciliation_run_index"), self.t("reconciliation_exceptions")
+        for tracked in events:
+            e = tracked.event
+            if isinstance(e, Run.Created):
+                conn.execute(
+                    f"INSERT INTO {runs} (run_uuid, position, period_start, period_end, "
+                    "currency, as_of) VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+                    (e.originator_id, tracked.notification_id, e.period_start, e.period_end,
+                     e.currency, e.as_of),
+                )  # fmt: skip
+            elif isinstance(e, Run.FindingsRecorded):
+                for data in e.findings:
+                    if data["kind"] not in EXCEPTION_KINDS:
+                        continue
+                    conn.execute(
+                        f"INSERT INTO {exceptions} (run_uuid, finding_id, kind, recorded_state, "
+                        "state, payment_order_id, payout_id, finding) "
+                        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+                        (e.originator_id, data["finding_id"], data["kind"], data["state"],
+                         data["state"], data.get("payment_order_id"), data.get("payout_id"),
+                         Jsonb(data)),
+                    )  # fmt: skip
+            elif (column := _LATER.get(type(e))) is not None:
+                self._later(conn, exceptions, e, column)
+
+    @staticmethod
+    def _later(conn: Connection, table: str, event: Any, column: str) -> None:
+        """Record what changed an exception, and its state by the domain's rule."""
+        row = conn.execute(
+            f"UPDATE {table} SET {column} = %s WHERE run_uuid = %s AND finding_id = %s "
+            "RETURNING recorded_state, resolution IS NOT NULL, auto_fix IS NOT NULL, "
+            "not_confirmed IS NOT NULL",
+            (_later_value(event), event.originator_id, event.finding_id),
+        ).fetchone()
+        if row is None:
+            return  # a finding of no exception kind: not kept here
+        recorded, resolved, auto_fixed, not_confirmed = row
+        state = finding_state(
+            recorded, resolved=resolved, auto_fixed=auto_fixed, not_confirmed=not_confirmed
+        )
+        conn.execute(
+            f"UPDATE {table} SET state = %s WHERE run_uuid = %s AND finding_id = %s",
+            (state, event.originator_id, event.finding_id),
+        )
+
+    def exceptions(
+        self,
+        states: Sequence[str] | None,
+        run_id: str | None = None,
+        payment_order_id: str | None = None,
+        payout_id: str | None = None,
+    ) -> list[FindingAt]:
+        """The exceptions in these states (None: any) of a run, order or payout, if named;
+        in no order (the caller's query sorts and filters the rest)."""
+        rows = fetch_all(
+            self.pool,
+            "SELECT r.run_uuid, r.position, r.currency, r.as_of, e.finding, e.state, "
+            "e.resolution, e.auto_fix, e.not_confirmed "
+            f"FROM {self.t('reconciliation_exceptions')} e "
+            f"JOIN {self.t('reconciliation_run_index')} r USING (run_uuid) "
+            "WHERE (%(states)s::text[] IS NULL OR e.state = ANY(%(states)s)) "
+            "AND (%(run)s::uuid IS NULL OR e.run_uuid = %(run)s) "
+            "AND (%(order)s::text IS NULL OR e.payment_order_id = %(order)s) "
+            "AND (%(payout)s::text IS NULL OR e.payout_id = %(payout)s)",
+            {
+                "states": None if states is None else list(states),
+                "run": run_id,
+                "order": payment_order_id,
+                "payout": payout_id,
+            },
+        )
+        return [_found(*row) for row in rows]
+
+    def runs_covering(self, day: date) -> list[UUID]:
+        """The runs whose file's period covers `day`, in the order they were recorded."""
+        text = day.isoformat()
+        rows = fetch_all(
+            self.pool,
+            f"SELECT run_uuid FROM {self.t('reconciliation_run_index')} "
+            "WHERE period_start <> '' AND period_start <= %s AND %s <= period_end "
+            "ORDER BY position",
+            (text, text),
+        )
+        return [row[0] for row in rows]
+
+    def recent_runs(self, count: int) -> tuple[list[UUID], int]:
+        """The last `count` runs recorded, oldest first, and how many there are in all."""
+        rows = fetch_all(
+            self.pool,
+            f"SELECT run_uuid, count(*) OVER () FROM {self.t('reconciliation_run_index')} "
+            "ORDER BY position DESC LIMIT %s",
+            (count,),
+        )
+        return [row[0] for row in reversed(rows)], int(rows[0][1]) if rows else 0
