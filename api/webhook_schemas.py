@@ -42,17 +42,23 @@ EventType = Annotated[
 ]
 
 
+EndpointUrl = Annotated[
+    str,
+    msgspec.Meta(
+        min_length=1,
+        max_length=MAX_URL_LENGTH,
+        description="Where deliveries are POSTed: https:// (plain http only outside "
+        "production mode), no user name or password, no #fragment.",
+        examples=["https://shop.example/payments-webhooks"],
+    ),
+]
+Description = Annotated[
+    str, msgspec.Meta(max_length=MAX_DESCRIPTION_LENGTH, pattern=r"^[^\x00-\x1f\x7f-\x9f]*$")
+]
+
+
 class CreateEndpointRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    url: Annotated[
-        str,
-        msgspec.Meta(
-            min_length=1,
-            max_length=MAX_URL_LENGTH,
-            description="Where deliveries are POSTed: https:// (plain http only outside "
-            "production mode), no user name or password, no #fragment.",
-            examples=["https://shop.example/payments-webhooks"],
-        ),
-    ]
+    url: EndpointUrl
     event_types: Annotated[
         list[EventType],
         msgspec.Meta(
@@ -63,13 +69,17 @@ class CreateEndpointRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=T
             extra_json_schema={"extra": {"uniqueItems": True}},
         ),
     ]
-    description: Annotated[
-        str,
-        msgspec.Meta(max_length=MAX_DESCRIPTION_LENGTH, pattern=r"^[^\x00-\x1f\x7f-\x9f]*$"),
-    ] = ""
+    description: Description = ""
     # None: every seller's events (a merchant's endpoint); a seller key's endpoint is always
     # its own seller's, named or not.
     seller_account: Identifier | None = None
+
+
+class UpdateEndpointRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """PATCH /webhook-endpoints/{id}: what changes (a field left out stays as it is)."""
+
+    url: EndpointUrl | None = None
+    description: Description | None = None
 
 
 class RotateSecretRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

@@ -65,6 +65,15 @@ class WebhookEndpointCommands:
         endpoint.disable(reason, by)
         return endpoint, self.application.record(endpoint)
 
+    def update(
+        self, endpoint_id: str, url: str | None, description: str | None, by: str
+    ) -> tuple[WebhookEndpoint, int | None]:
+        """A new URL or description: the position of the change (None when nothing changed)."""
+        endpoint = self.get(endpoint_id)
+        if not endpoint.update(url, description, by, production=self.production):
+            return endpoint, None
+        return endpoint, self.application.record(endpoint)
+
     def ping(self, endpoint_id: str, by: str) -> tuple[WebhookEndpoint, int | None]:
         """A test event for the endpoint: its delivery is the notification feed's, as any."""
         endpoint = self.get(endpoint_id)

@@ -132,6 +132,14 @@ def _address(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
 ACROSS_SELLERS = frozenset({"checkout.completed"})
 
 
+def description_errors(description: str) -> list[str]:
+    if len(description) > MAX_DESCRIPTION_LENGTH or any(
+        ord(c) < 32 or 127 <= ord(c) < 160 for c in description
+    ):
+        return [f"must be at most {MAX_DESCRIPTION_LENGTH} printable characters"]
+    return []
+
+
 def type_errors(event_types: list[str], seller_account: str | None = None) -> list[str]:
     if not event_types:
         return ["must name at least one event type"]
@@ -182,6 +190,15 @@ class WebhookEndpoint(Aggregate):
         reason: str
         disabled_by: str
 
+    class Updated(Aggregate.Event):
+        """Where deliveries go and what the endpoint is called, from now on (the attempts
+        still to come of waiting deliveries go to the new URL too)."""
+
+        TOPIC = "payments.WebhookEndpoint.Updated.v1"
+        url: str
+        description: str
+        updated_by: str
+
     class Pinged(Aggregate.Event):
         """A test event asked for: one delivery of type PING_TYPE to this endpoint."""
 
@@ -206,15 +223,7 @@ class WebhookEndpoint(Aggregate):
     ) -> WebhookEndpoint:
         errors = [FieldError("url", m) for m in url_errors(url, production=production)]
         errors += [FieldError("event_types", m) for m in type_errors(event_types, seller_account)]
-        if len(description) > MAX_DESCRIPTION_LENGTH or any(
-            ord(c) < 32 or 127 <= ord(c) < 160 for c in description
-        ):
-            errors.append(
-                FieldError(
-                    "description",
-                    f"must be at most {MAX_DESCRIPTION_LENGTH} printable characters",
-                )
-            )
+        errors += [FieldError("description", m) for m in description_errors(description)]
         if errors:
             raise InvalidCommand(errors)
         return cls(
@@ -261,6 +270,29 @@ class WebhookEndpoint(Aggregate):
         if self.disabled:
             raise IllegalTransition("disabled", "disabled")
         self._disabled(reason=reason, disabled_by=by)
+
+    def update(
+        self, url: str | None, description: str | None, by: str, *, production: bool
+    ) -> bool:
+        """A new URL or description (None: unchanged); False when nothing changes. Refused
+        for a disabled endpoint, and for a URL or description `register` would refuse."""
+        if self.disabled:
+            raise IllegalTransition("disabled", "updated")
+        new_url = self.url if url is None else url
+        new_description = self.description if description is None else description
+        errors = [FieldError("url", m) for m in url_errors(new_url, production=production)]
+        errors += [FieldError("description", m) for m in description_errors(new_description)]
+        if errors:
+            raise InvalidCommand(errors)
+        if (new_url, new_description) == (self.url, self.description):
+            return False
+        self._updated(url=new_url, description=new_description, updated_by=by)
+        return True
+
+    @event(Updated)
+    def _updated(self, url: str, description: str, updated_by: str) -> None:
+        self.url = url
+        self.description = description
 
     def ping(self, by: str) -> None:
         """A test event for this endpoint (a disabled one gets nothing: refused)."""

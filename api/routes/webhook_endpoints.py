@@ -4,7 +4,7 @@ which hear that seller's events alone; another's is Not found, as everywhere."""
 
 from __future__ import annotations
 
-from litestar import Controller, Response, get, post
+from litestar import Controller, Response, get, patch, post
 from litestar.params import JSONBody
 
 from payments.api.auth import access
@@ -43,6 +43,7 @@ from payments.api.webhook_schemas import (
     RotateSecretRequest,
     SecretsResponse,
     SecretView,
+    UpdateEndpointRequest,
     delivery_body,
     endpoint_body,
 )
@@ -199,6 +200,33 @@ class WebhookEndpointsController(Controller):
             endpoint_id, [SecretView(s.generation, s.secret, s.signs_until) for s in found]
         )
         return Response(body, headers=NO_STORE)
+
+    @patch(
+        "/{endpoint_id:str}",
+        **spec(
+            "updateWebhookEndpoint",
+            "Move the endpoint to another URL, or describe it anew",
+            problems=(404, 409, 413, 422),
+        ),
+        description="url and description, each left as it is when left out; the same rules "
+        "as at registration (422). From the change on, every attempt goes to the new URL, "
+        "also of deliveries already waiting (retries included). Its id, secret, types and "
+        "seller stay. 409 for a disabled endpoint; the same values again change nothing.",
+        request_max_body_size=MAX_BODY_BYTES,
+        **access(Role.MERCHANT, Role.SELLER),
+    )
+    def update_endpoint(
+        self,
+        endpoint_id: EndpointIdPath,
+        data: JSONBody[UpdateEndpointRequest],
+        services: ServicesDep,
+        caller: CallerDep,
+    ) -> EndpointResponse:
+        visible(services, caller, endpoint_id)
+        endpoint, _ = services.webhooks.commands.update(
+            endpoint_id, data.url, data.description, by=caller.key_id
+        )
+        return endpoint_body(endpoint)
 
     @post(
         "/{endpoint_id:str}/rotate-secret",

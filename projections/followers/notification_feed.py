@@ -42,6 +42,7 @@ ENDPOINT_TOPICS = frozenset(
         WebhookEndpoint.SecretRotated,
         WebhookEndpoint.Disabled,
         WebhookEndpoint.Pinged,
+        WebhookEndpoint.Updated,
     )
 )
 
@@ -130,6 +131,12 @@ class NotificationFeed(FeedView):
                     f"UPDATE {table} SET generation = %s, previous_until = %s "
                     "WHERE endpoint_uuid = %s",
                     (e.generation, e.previous_until, e.originator_id),
+                )
+            elif isinstance(e, WebhookEndpoint.Updated):
+                # The sender reads the URL here when it claims: waiting deliveries go there.
+                conn.execute(
+                    f"UPDATE {table} SET url = %s WHERE endpoint_uuid = %s",
+                    (e.url, e.originator_id),
                 )
             elif isinstance(e, WebhookEndpoint.Disabled):
                 conn.execute(

@@ -39,6 +39,7 @@ class WebhookEndpointsView(PostgresView):
             WebhookEndpoint.Created,
             WebhookEndpoint.SecretRotated,
             WebhookEndpoint.Disabled,
+            WebhookEndpoint.Updated,
         )
     )
     tables = ("webhook_endpoints", "webhook_endpoints_tracking")
@@ -78,6 +79,11 @@ class WebhookEndpointsView(PostgresView):
                     (e.originator_id, e.endpoint_id, e.url, list(e.event_types), e.description,
                      e.timestamp, e.created_by, e.seller_account),
                 )  # fmt: skip
+            elif isinstance(e, WebhookEndpoint.Updated):
+                conn.execute(
+                    f"UPDATE {table} SET url = %s, description = %s WHERE endpoint_uuid = %s",
+                    (e.url, e.description, e.originator_id),
+                )
             elif isinstance(e, WebhookEndpoint.SecretRotated):
                 conn.execute(
                     f"UPDATE {table} SET secret_generation = %s WHERE endpoint_uuid = %s",

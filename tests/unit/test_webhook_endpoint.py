@@ -316,3 +316,18 @@ def test_an_endpoint_stored_before_sellers_had_endpoints_hears_every_seller() ->
         ["refund.failed"],
         None,
     )
+
+
+def test_an_endpoint_moves_to_another_url_checked_as_at_registration() -> None:
+    endpoint = _register(description="old")
+    assert endpoint.update("https://new.example/hooks", None, "key2", production=True)
+    assert (endpoint.url, endpoint.description) == ("https://new.example/hooks", "old")
+    assert not endpoint.update("https://new.example/hooks", "old", "key2", production=True)
+    assert endpoint.update(None, "renamed", "key2", production=True)
+    assert [type(e).__name__ for e in endpoint.collect_events()][-2:] == ["Updated", "Updated"]
+    with pytest.raises(InvalidCommand) as refused:
+        endpoint.update("http://10.0.0.7/x", "a\nb", "key2", production=True)
+    assert {e.field for e in refused.value.errors} == {"url", "description"}
+    endpoint.disable("moved", "key2")
+    with pytest.raises(IllegalTransition):
+        endpoint.update("https://other.example/", None, "key2", production=True)

@@ -322,3 +322,44 @@ def test_a_recovery_needs_an_endpoint_that_is_there_and_enabled_and_a_role_that_
     assert client.post(f"/webhook-endpoints/{endpoint_id}/disable").status_code == 200
     refused = client.post(path, json=since)
     assert refused.status_code == 409, refused.text
+
+
+def test_an_endpoint_is_moved_or_described_anew_and_a_bad_change_writes_nothing(
+    services: Services, client: Client
+) -> None:
+    made = create(client, {**GOOD, "description": "shop"}, key=uuid.uuid4().hex).json()
+    path = f"/webhook-endpoints/{made['endpoint_id']}"
+    moved = client.patch(path, json={"url": "https://moved.example/hooks"})
+    assert moved.status_code == 200, moved.text
+    assert (moved.json()["url"], moved.json()["description"]) == (
+        "https://moved.example/hooks",
+        "shop",
+    )
+    assert client.patch(path, json={"description": "moved shop"}).json()["description"] == (
+        "moved shop"
+    )
+    listed = {e["endpoint_id"]: e for e in client.get("/webhook-endpoints").json()["items"]}
+    assert listed[made["endpoint_id"]]["url"] == "https://moved.example/hooks", "the view too"
+    events = services.application.events.get(services.webhooks.commands.get(made["endpoint_id"]).id)
+    updates = [e for e in events if type(e).__name__ == "Updated"]
+    assert len(updates) == 2
+    assert client.patch(path, json={}).status_code == 200, "nothing to change"
+    assert len(list(services.application.events.get(updates[0].originator_id))) == 3
+
+    for body, field in [
+        ({"url": "ftp://x.example/"}, "url"),
+        ({"url": ""}, "url"),
+        ({"description": "a\nb"}, "description"),
+        ({"event_types": ["refund.failed"]}, "event_types"),
+        ({"url": 5}, "url"),
+    ]:
+        refused = client.patch(path, json=body)
+        assert refused.status_code == 422, (body, refused.text)
+        assert field in str(refused.json()["errors"]), refused.text
+    assert client.get(path).json()["url"] == "https://moved.example/hooks"
+    assert client.patch("/webhook-endpoints/we_nothing", json={}).status_code == 404
+    other_seller = bearer(services, "seller", seller="seller_z")
+    assert client.patch(path, json={}, headers=other_seller).status_code == 404
+    assert client.patch(path, json={}, headers=bearer(services, "operator")).status_code == 403
+    client.post(f"{path}/disable", json={"reason": "gone"})
+    assert client.patch(path, json={"description": "late"}).status_code == 409

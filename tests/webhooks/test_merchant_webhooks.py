@@ -101,6 +101,34 @@ def test_a_dispute_reaches_the_endpoint_with_its_deadline_then_its_outcome(
         assert won["data"]["evidence_due_by"] == shown["evidence_due_by"]
 
 
+def test_a_moved_endpoint_gets_its_waiting_delivery_at_the_new_url(
+    stack: Stack, sender: WebhookSender
+) -> None:
+    """The receiver moved: the delivery that failed at the old URL is tried again at the new
+    one (its next attempt, not a new delivery), and later events go there too."""
+    with (
+        receiving() as receiver,
+        registered(stack, "http://127.0.0.1:9/gone", "payment_order.succeeded") as endpoint,
+    ):
+        path = f"/webhook-endpoints/{endpoint['endpoint_id']}"
+        order_id = charged(stack, "success", "7.00")
+        tried = lambda: any(d["last_error"] for d in deliveries(stack, endpoint["endpoint_id"]))  # noqa: E731
+        deliver_until(stack, sender, tried)
+        [waiting] = deliveries(stack, endpoint["endpoint_id"])
+        assert "connection refused" in (waiting["last_error"] or ""), waiting
+        moved = stack.http.patch(path, json={"url": receiver.url})
+        assert moved.status_code == 200, moved.text
+        deliver_until(stack, sender, lambda: receiver.received)
+        [event] = receiver.events("payment_order.succeeded")
+        assert event["data"]["payment_order_id"] == order_id
+        [delivered] = deliveries(stack, endpoint["endpoint_id"])
+        assert (delivered["delivery_id"], delivered["status"]) == (
+            waiting["delivery_id"],
+            "delivered",
+        )
+        assert delivered["attempts"] >= 2, "the failed attempt, then the new URL"
+
+
 def test_a_sellers_endpoint_hears_its_own_sellers_events_alone(
     stack: Stack, sender: WebhookSender
 ) -> None:
