@@ -2,11 +2,12 @@
 events it hears, whether enabled, its secret's generation; never the secret), and an
 endpoint's deliveries, newest event first, filtered by status, with a confirmed Redeliver of
 one that is not pending, and a confirmed "send failed deliveries again" of every one failed
-since an instant; a merchant or the endpoint's seller may send it a test event. The same
-reads, commands and roles as GET /webhook-endpoints, GET /webhook-endpoints/{id}/deliveries,
-POST /webhook-deliveries/{id}/redeliver, POST /webhook-endpoints/{id}/recover (merchant,
-operator, seller) and POST /webhook-endpoints/{id}/ping (merchant, seller); a seller key
-sees its own seller's endpoints alone."""
+since an instant; a merchant or the endpoint's seller may send it a test event or move it to
+another URL. The same reads, commands and roles as GET /webhook-endpoints, GET
+/webhook-endpoints/{id}/deliveries, POST /webhook-deliveries/{id}/redeliver, POST
+/webhook-endpoints/{id}/recover (merchant, operator, seller), POST
+/webhook-endpoints/{id}/ping and PATCH /webhook-endpoints/{id} (merchant, seller); a seller
+key sees its own seller's endpoints alone."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from litestar import get, post
 from litestar.params import QueryParameter
 from litestar.response import Redirect, Template
 
-from payments.api.console.forms import FormBody, confirmed
+from payments.api.console.forms import FormBody, as_json_body, confirmed
 from payments.api.console.pages import (
     Field,
     Page,
@@ -41,6 +42,7 @@ from payments.api.routes.webhook_endpoints import visible, visible_delivery
 from payments.api.webhook_schemas import (
     DeliveryIdPath,
     EndpointIdPath,
+    UpdateEndpointRequest,
     delivery_body,
     endpoint_body,
 )
@@ -48,7 +50,8 @@ from payments.domain.api_key import Role
 from payments.projections.followers.webhook_deliveries import STATUSES
 
 PAGE = Page.of("/console/webhooks", "Webhooks", Role.MERCHANT, Role.OPERATOR, Role.SELLER)
-PING = (Role.MERCHANT, Role.SELLER)  # POST /webhook-endpoints/{id}/ping
+PING = (Role.MERCHANT, Role.SELLER)  # POST .../ping and PATCH /webhook-endpoints/{id}
+MOVED = "Moved: every attempt from now on goes to the new URL, also of waiting deliveries."
 PAGE_SIZE = 50
 # The delivery a redelivery just sent back, named in the page it returns to.
 DeliveryField = Annotated[str | None, QueryParameter(pattern=ID_PATTERN, max_length=ID_MAX_LENGTH)]
@@ -57,6 +60,12 @@ RecoveredCount = Annotated[int | None, QueryParameter(ge=0, le=2**31)]
 
 
 class ConfirmForm(msgspec.Struct, frozen=True):
+    confirm: str = ""
+
+
+class MoveForm(msgspec.Struct, frozen=True):
+    url: str = ""
+    description: str = ""
     confirm: str = ""
 
 
@@ -93,6 +102,7 @@ def endpoint_page(
     redelivered: DeliveryField = None,
     recovered: RecoveredCount = None,
     pinged: DeliveryField = None,
+    moved: Annotated[bool | None, QueryParameter()] = None,
 ) -> Template:
     endpoint = endpoint_body(visible(services, caller, endpoint_id))  # or Not found
     wanted = status or None
@@ -112,10 +122,11 @@ def endpoint_page(
         statuses=STATUSES,
         more=next_page(given(status=wanted), "cursor", last.position if last else None),
         first_page=cursor is None,
-        done=_done(redelivered, recovered, pinged),
+        done=MOVED if moved else _done(redelivered, recovered, pinged),
         # The API refuses to send again a delivery of a disabled endpoint: none is offered.
         may_redeliver=endpoint.status == "enabled",
         may_ping=endpoint.status == "enabled" and may(caller, *PING),
+        may_move=endpoint.status == "enabled" and may(caller, *PING),
     )
 
 
@@ -152,6 +163,24 @@ def recover(
     return Redirect(f"{endpoint_path(endpoint_id)}?recovered={count}", status_code=303)
 
 
+@post("/webhooks/{endpoint_id:str}/move", sync_to_thread=True, **console_access(*PING))
+def move(
+    endpoint_id: EndpointIdPath,
+    data: FormBody[MoveForm],
+    caller: CallerDep,
+    services: ServicesDep,
+) -> Redirect:
+    """As PATCH /webhook-endpoints/{id}: checked as at registration (422), refused for a
+    disabled endpoint (409)."""
+    confirmed(data.confirm, "the new URL")
+    visible(services, caller, endpoint_id)
+    body = as_json_body(
+        UpdateEndpointRequest, "url", url=data.url.strip(), description=data.description.strip()
+    )
+    services.webhooks.commands.update(endpoint_id, body.url, body.description, by=caller.key_id)
+    return Redirect(f"{endpoint_path(endpoint_id)}?moved=true", status_code=303)
+
+
 @post("/webhooks/{endpoint_id:str}/ping", sync_to_thread=True, **console_access(*PING))
 def ping(
     endpoint_id: EndpointIdPath,
@@ -183,4 +212,4 @@ def _done(redelivered: str | None, recovered: int | None, pinged: str | None) ->
     return None
 
 
-HANDLERS = [webhooks_page, endpoint_page, redeliver, recover, ping]
+HANDLERS = [webhooks_page, endpoint_page, redeliver, recover, move, ping]

@@ -314,3 +314,37 @@ def test_a_merchant_sends_an_endpoint_a_test_event(console: Console) -> None:
     [delivery] = deliveries_of(console, endpoint_id)
     assert delivery["delivery_id"] in banner
     assert (delivery["event_type"], delivery["status"]) == ("webhook_endpoint.ping", "pending")
+
+
+def test_a_merchant_moves_an_endpoint_to_another_url_confirmed(console: Console) -> None:
+    merchant = {"authorization": f"Bearer {console.key(Role.MERCHANT)}"}
+    endpoint_id = register(console, merchant, "refund.failed", "to move")
+    operator = console.signed_in(Role.OPERATOR)
+    operator.goto(f"{console.url}/webhooks/{endpoint_id}")
+    assert operator.get_by_role("form", name="Move the endpoint").count() == 0
+    forged = operator.request.post(
+        f"{console.url}/webhooks/{endpoint_id}/move",
+        form={"url": "https://evil.example/", "confirm": "yes"},
+        headers={"x-csrf-token": csrf(operator)},
+    )
+    assert forged.status == 403
+
+    page = console.signed_in(Role.MERCHANT)
+    page.goto(f"{console.url}/webhooks/{endpoint_id}")
+    form = page.get_by_role("form", name="Move the endpoint")
+    form.get_by_label("New URL").fill("http://127.0.0.1:9/moved")
+    form.get_by_label("I confirm: deliver to this URL from now on").check()
+    follow(form.get_by_role("button", name="Move the endpoint"))
+    assert page.get_by_role("status").inner_text().startswith("Moved")
+    assert "http://127.0.0.1:9/moved" in page.locator("dl.facts").inner_text()
+    shown = console.stack.http.get(f"/webhook-endpoints/{endpoint_id}").json()
+    assert (shown["url"], shown["description"]) == ("http://127.0.0.1:9/moved", "to move")
+    refused = page.request.post(
+        f"{console.url}/webhooks/{endpoint_id}/move",
+        form={"url": "ftp://nowhere/", "confirm": "yes"},
+        headers={"x-csrf-token": csrf(page), "accept": "text/html"},
+    )
+    assert (refused.status, "url" in refused.text()) == (422, True)
+    assert console.stack.http.get(f"/webhook-endpoints/{endpoint_id}").json()["url"] == (
+        "http://127.0.0.1:9/moved"
+    )
