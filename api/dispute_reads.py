@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -16,8 +17,9 @@ from eventsourcing.domain import CanMutateAggregate
 
 from payments.api.dispute_schemas import DisputePage, DisputeResponse
 from payments.api.parameters import MAX_POSITION
-from payments.api.reads import ensure_fresh, invalid, keyset_page
+from payments.api.reads import ensure_fresh, invalid, keyset_page, not_found
 from payments.api.schemas import PaymentOrderResponse
+from payments.domain.api_key import Role
 from payments.domain.application import PaymentsApplication
 from payments.domain.dispute import Dispute
 from payments.domain.ids import dispute_uuid, payment_order_uuid
@@ -30,6 +32,7 @@ from payments.projections.views.disputes import (
     DisputeRow,
     DisputesView,
 )
+from payments.runtime.keys import Caller
 from payments.runtime.services import Services
 
 
@@ -70,13 +73,19 @@ def answer_of(events: Sequence[Any]) -> DisputeResponse:
 
 def list_disputes(
     services: Services,
+    caller: Caller,
     where: DisputeFilter,
     order: DisputeOrder,
     page: tuple[int, str | None],
-    min_position: int | None,
+    min_position: int | None = None,
 ) -> DisputePage:
     """Disputes from the disputes view in `order`, each read from its own events (so an item
-    is current even when the view is a moment behind); `page` is (limit, cursor)."""
+    is current even when the view is a moment behind); `page` is (limit, cursor). A seller
+    key lists its own seller's disputes; asking for another's is Not found."""
+    if caller.role is Role.SELLER:
+        if where.seller_account not in (None, caller.seller_account):
+            raise not_found(f"seller {where.seller_account!r}")  # another's: not revealed
+        where = dataclasses.replace(where, seller_account=caller.seller_account)
     limit, cursor = page
     view = DisputesView(services.pool)
     ensure_fresh(services, view, min_position)

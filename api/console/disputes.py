@@ -1,7 +1,7 @@
 """Disputes: the work list of chargebacks that await the merchant's evidence, soonest deadline
 first, with the time left for each; any other status, seller or order on a filter, newest
-first or by deadline, keyset paged. The same read and roles as GET /disputes; an order's page
-shows its dispute and takes the evidence."""
+first or by deadline, keyset paged. The same read and roles as GET /disputes (a seller key:
+its own seller's, read only); an order's page shows its dispute and takes the evidence."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from litestar import get
 from litestar.response import Template
 
+from payments.api.console.orders import PAGE as ORDERS_PAGE
 from payments.api.console.orders import id_field, order_path
 from payments.api.console.pages import (
     CallerDep,
@@ -28,10 +29,12 @@ from payments.domain.api_key import Role
 from payments.domain.dispute import DisputeStatus
 from payments.projections.views.disputes import DisputeFilter, DisputeOrder
 
-PAGE = Page.of("/console/disputes", "Disputes", Role.MERCHANT, Role.OPERATOR, Role.FINANCE)
+PAGE = Page.of(
+    "/console/disputes", "Disputes", Role.MERCHANT, Role.OPERATOR, Role.FINANCE, Role.SELLER
+)
 PAGE_SIZE = 50
 STATUSES = tuple(s.value for s in DisputeStatus)
-ORDERS = tuple(o.value for o in DisputeOrder)
+SORTS = tuple(o.value for o in DisputeOrder)
 # Opened with no query: what awaits evidence, soonest deadline first.
 WORK_LIST = (DisputeStatus.NEEDS_RESPONSE.value, DisputeOrder.DUE.value)
 
@@ -63,8 +66,8 @@ def disputes_page(
     if status is None and order is None and seller is None:
         status, order = WORK_LIST
     wanted = DisputeFilter(_chosen(status, STATUSES, "status"), id_field("seller", seller))
-    sort = DisputeOrder(_chosen(order, ORDERS, "order") or DisputeOrder.NEWEST.value)
-    found = list_disputes(services, wanted, sort, (PAGE_SIZE, cursor or None), None)
+    sort = DisputeOrder(_chosen(order, SORTS, "order") or DisputeOrder.NEWEST.value)
+    found = list_disputes(services, caller, wanted, sort, (PAGE_SIZE, cursor or None))
     now = datetime.now(UTC)
     kept = given(status=status or "", order=sort.value, seller=wanted.seller_account)
     return render(
@@ -73,10 +76,13 @@ def disputes_page(
         PAGE,
         query=kept,
         statuses=STATUSES,
-        orders=ORDERS,
         items=found.items,
         left={d.dispute_id: time_left(d, now) for d in found.items},
-        links={d.dispute_id: order_path(d.payment_order_id) for d in found.items},
+        # A seller key opens no order page: its disputes' orders are shown, not linked.
+        links={d.dispute_id: order_path(d.payment_order_id) for d in found.items}
+        if ORDERS_PAGE.offered_to(caller)
+        else {},
+        may_search=caller.role is not Role.SELLER,
         more=next_page(kept, "cursor", found.next_cursor),
         first_page=cursor is None,
         work_list=(wanted.status, sort.value) == WORK_LIST and wanted.seller_account is None,

@@ -20,6 +20,7 @@ from payments.api.dispute_schemas import DisputeEvidenceRequest, DisputePage, Di
 from payments.api.idempotency import OnceDep, fingerprint, stored_answer
 from payments.api.openapi import operation, spec, success, write_headers
 from payments.api.parameters import (
+    CallerDep,
     CursorQuery,
     DisputeStatusQuery,
     IdQuery,
@@ -54,7 +55,8 @@ LIST_DESCRIPTION = (
     "due_before (evidence due strictly before this RFC 3339 instant). Order: newest (default) "
     "or due. Keyset pagination: limit (1-200, default 50) and the opaque cursor from "
     "next_cursor, with the same order. The view follows the log within moments; pass the "
-    "position a command answered with as ?min_position= to wait for it."
+    "position a command answered with as ?min_position= to wait for it. A seller key lists "
+    "its own seller's disputes (another seller_account: 404)."
 )
 
 
@@ -105,11 +107,12 @@ class DisputesController(Controller):
             problems=(422, 503),
         ),
         description=LIST_DESCRIPTION,
-        **access(Role.MERCHANT, Role.OPERATOR, Role.FINANCE),
+        **access(Role.MERCHANT, Role.OPERATOR, Role.FINANCE, Role.SELLER),
     )
     def list_disputes(
         self,
         services: ServicesDep,
+        caller: CallerDep,
         status: DisputeStatusQuery = None,
         seller_account: IdQuery = None,
         payment_order_id: IdQuery = None,
@@ -123,7 +126,7 @@ class DisputesController(Controller):
         due = parse_instant("due_before", due_before)
         where = DisputeFilter(status, seller_account, payment_order_id, due)
         return list_disputes(
-            services, where, DisputeOrder(order), (limit, cursor), fresh.min_position()
+            services, caller, where, DisputeOrder(order), (limit, cursor), fresh.min_position()
         )
 
     @get(

@@ -11,7 +11,7 @@ import pytest
 
 from payments.api.console import disputes as disputes_page
 from payments.domain.api_key import Role
-from tests.console.conftest import Console, csrf, follow, kept_out, screenshot
+from tests.console.conftest import Console, csrf, follow, screenshot
 from tests.disputes.test_dispute_flows import admin_dispute, captured_order, dispute_shown
 
 
@@ -132,4 +132,10 @@ def test_only_a_merchant_may_answer(console: Console, opened: list[dict[str, Any
     assert status == "needs_response", "nothing was sent"
 
     seller = console.signed_in(Role.SELLER, seller=opened[2]["seller_account"])
-    kept_out(seller, console.url, "Disputes", "/disputes")
+    follow(seller.get_by_role("link", name="Disputes", exact=True))
+    assert listed(seller) == [opened[2]["dispute_id"]], "its own seller's alone"
+    assert seller.get_by_label("Seller account").count() == 0
+    assert seller.locator("#disputes tbody a").count() == 0, "no order page for a seller"
+    answer = seller.goto(f"{console.url}/disputes?seller={opened[0]['seller_account']}")
+    assert answer is not None
+    assert answer.status == 404

@@ -89,6 +89,7 @@ def test_roles_see_only_their_parts_of_an_order(console: Console) -> None:
     seller = console.signed_in(Role.SELLER, seller="seller_0")
     assert [a.inner_text() for a in seller.locator("nav a").all()] == [
         "Overview",
+        "Disputes",
         "Wallets",
         "Ledger",
         "Payouts",

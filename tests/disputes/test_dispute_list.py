@@ -124,12 +124,21 @@ def test_bad_queries_are_422_problems(
     assert any(field in error["field"] for error in answer.json()["errors"]), answer.text
 
 
-def test_roles_that_may_list(stack: Stack, opened: list[dict[str, Any]]) -> None:
+def test_roles_that_may_list_and_a_seller_its_own(
+    stack: Stack, opened: list[dict[str, Any]]
+) -> None:
     for role in ("merchant", "operator", "finance"):
         answer = stack.http.get("/disputes", headers=bearer(stack.services, role))
         assert answer.status_code == 200, (role, answer.text)
-    seller = bearer(stack.services, "seller", opened[0]["seller_account"])
-    assert stack.http.get("/disputes", headers=seller).status_code == 403
+    own = opened[0]["seller_account"]
+    seller = bearer(stack.services, "seller", own)
+    assert ids(stack.http.get("/disputes", headers=seller)) == [opened[0]["dispute_id"]]
+    asked = stack.http.get("/disputes", params={"seller_account": own}, headers=seller)
+    assert ids(asked) == [opened[0]["dispute_id"]]
+    other = {"seller_account": opened[1]["seller_account"]}
+    assert stack.http.get("/disputes", params=other, headers=seller).status_code == 404
+    theirs = {"payment_order_id": opened[1]["payment_order_id"]}
+    assert ids(stack.http.get("/disputes", params=theirs, headers=seller)) == []
     assert httpx.get(f"{stack.api_url}/disputes").status_code == 401
 
 
