@@ -27,7 +27,6 @@ from payments.projections.reconciliation.exceptions import (
     ExceptionQuery,
     across_runs,
 )
-from payments.projections.reconciliation.report import summary
 from payments.psp.reconcile.engine import RunOutcome
 from payments.psp.settlement import SettlementFormat
 from payments.runtime.services import Services
@@ -60,11 +59,12 @@ def day_chosen(text: str, default: date) -> date:
 def day_rows(services: Services, reads: AcrossRuns, at: datetime) -> list[dict[str, Any]]:
     """The recent days as GET /reconciliations/days answers them, each with the runs whose
     file covers it and their lines, as GET /reconciliations/summary?day= answers them."""
-    currency = services.settings.currency
-    return [
-        {"status": status, "summary": reads.summary(status.day, at, currency)}
-        for status in services.reconciler.day_statuses(at.date(), DAYS_SHOWN)
-    ]
+    days = []
+    for status in services.reconciler.day_statuses(at.date(), DAYS_SHOWN):
+        covering = reads.covering_rows(status.day)  # rows of the view: no run is loaded
+        runs = [row.run_id for row in covering]
+        days.append({"status": status, "runs": runs, "lines": sum(r.lines for r in covering)})
+    return days
 
 
 @get("/reconciliation", sync_to_thread=True, **PAGE.access)
@@ -76,7 +76,7 @@ def reconciliation_page(
     chosen = day_chosen((day or "").strip(), at.date())
     reads = across_runs(services.application, services.pool, instant)
     backlog = reads.listed(ExceptionQuery(state="open"), at)
-    runs, run_count = reads.recent(RUNS_SHOWN)
+    runs, run_count = reads.recent_rows(RUNS_SHOWN)
     return render(
         "reconciliation.html",
         caller,
@@ -87,7 +87,7 @@ def reconciliation_page(
         summary=reads.summary(chosen, at, services.settings.currency),
         days=None if instant else day_rows(services, reads, at),
         days_behind=None if instant else services.reconciler.days_behind(at.date()),
-        runs=[summary(run) for run in reversed(runs)],
+        runs=runs[::-1],
         run_count=run_count,
         exceptions=backlog[:EXCEPTIONS_SHOWN],
         exception_count=len(backlog),

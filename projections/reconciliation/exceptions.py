@@ -22,9 +22,7 @@ from psycopg_pool import ConnectionPool
 
 from payments.domain.reconciliation.findings import EXCEPTION_KINDS
 from payments.domain.reconciliation_run import (
-    AUTO_FIX,
     AUTO_FIXED,
-    OPEN,
     RESOLVED,
     Finding,
     ReconciliationRun,
@@ -40,10 +38,14 @@ from payments.projections.reconciliation.report import (
     view_of,
 )
 from payments.projections.source import ApplicationEventSource
-from payments.projections.views.reconciliation import ReconciliationExceptionsView
+from payments.projections.views.reconciliation import (
+    OPEN_STATES,
+    ReconciliationExceptionsView,
+    RunRow,
+)
 
 STATES: dict[str, tuple[str, ...]] = {
-    "open": (OPEN, AUTO_FIX),
+    "open": OPEN_STATES,
     "auto_fixed": (AUTO_FIXED,),
     "resolved": (RESOLVED,),
 }
@@ -173,7 +175,11 @@ class AcrossRuns(ABC):
         """The runs whose file covers `day`, in the order they were recorded."""
 
     @abstractmethod
-    def recent(self, count: int) -> tuple[list[ReconciliationRun], int]:
+    def covering_rows(self, day: date) -> list[RunRow]:
+        """`covering` as the console lists runs, without loading them where it can."""
+
+    @abstractmethod
+    def recent_rows(self, count: int) -> tuple[list[RunRow], int]:
         """The last `count` runs, oldest first, and how many runs there are."""
 
     def listed(self, query: ExceptionQuery, at: datetime) -> list[dict[str, Any]]:
@@ -200,17 +206,20 @@ class Replayed(AcrossRuns):
     def covering(self, day: date) -> list[ReconciliationRun]:
         return [run for run in self.runs if covers(run, day)]
 
-    def recent(self, count: int) -> tuple[list[ReconciliationRun], int]:
-        return self.runs[-count:], len(self.runs)
+    def covering_rows(self, day: date) -> list[RunRow]:
+        return [RunRow.of(run) for run in self.covering(day)]
+
+    def recent_rows(self, count: int) -> tuple[list[RunRow], int]:
+        return [RunRow.of(run) for run in self.runs[-count:]], len(self.runs)
 
 
 class Now(AcrossRuns):
-    """Now: the exceptions from the exceptions' view (caught up with the log when made, so
-    that a resolution just recorded is read back), and only the runs asked for loaded."""
+    """Now: the exceptions and the runs' rows from the exceptions' view (caught up with the
+    log when made, so that a resolution just recorded is read back); only a summary's runs
+    (those covering its day) are loaded."""
 
     def __init__(self, application: Application[Any], pool: ConnectionPool) -> None:
         self.application, self.pool = application, pool
-        self.loaded: dict[UUID, ReconciliationRun] = {}  # each run read once by this read
         self.view = ReconciliationExceptionsView(pool)
         Follower(self.view, ApplicationEventSource(application)).run_until_idle()
 
@@ -222,16 +231,15 @@ class Now(AcrossRuns):
         return chosen(found, query)
 
     def covering(self, day: date) -> list[ReconciliationRun]:
-        return self._runs(self.view.runs_covering(day))
+        ids = [UUID(row.run_id) for row in self.view.runs_covering(day)]
+        loaded = load_aggregates(self.application, self.pool, ids)
+        return [loaded[run_id] for run_id in ids if run_id in loaded]
 
-    def recent(self, count: int) -> tuple[list[ReconciliationRun], int]:
-        ids, total = self.view.recent_runs(count)
-        return self._runs(ids), total
+    def covering_rows(self, day: date) -> list[RunRow]:
+        return self.view.runs_covering(day)
 
-    def _runs(self, ids: list[UUID]) -> list[ReconciliationRun]:
-        wanted = [run_id for run_id in ids if run_id not in self.loaded]
-        self.loaded.update(load_aggregates(self.application, self.pool, wanted))
-        return [self.loaded[run_id] for run_id in ids if run_id in self.loaded]
+    def recent_rows(self, count: int) -> tuple[list[RunRow], int]:
+        return self.view.recent_runs(count)
 
 
 def across_runs(

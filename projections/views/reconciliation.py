@@ -8,13 +8,20 @@ it through the same formatter as a run's own report."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
 from psycopg.types.json import Jsonb
 
-from payments.domain.reconciliation.findings import EXCEPTION_KINDS, Finding, finding_state
+from payments.domain.reconciliation.findings import (
+    AUTO_FIX,
+    EXCEPTION_KINDS,
+    OPEN,
+    Finding,
+    finding_state,
+)
 from payments.domain.reconciliation.records import Resolution
 from payments.domain.reconciliation_run import ReconciliationRun
 from payments.projections.core import TrackedEvent
@@ -22,6 +29,7 @@ from payments.projections.pg import Connection, PostgresView, fetch_all, qualify
 from payments.projections.reconciliation.report import FindingAt
 
 NAME = "reconciliation_exceptions"
+OPEN_STATES = (OPEN, AUTO_FIX)  # what a run's summary counts as open
 Run = ReconciliationRun
 # What changes a recorded exception afterwards, and the column it fills.
 _LATER: dict[type[Any], str] = {
@@ -49,6 +57,27 @@ def _later_value(event: Any) -> Any:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class RunRow:
+    """A run as the console's lists show it, without loading it."""
+
+    run_id: str
+    period_start: str
+    period_end: str
+    file_format: str
+    lines: int
+    as_of: str  # ISO 8601, as a run's summary gives it
+    open_exceptions: int
+
+    @classmethod
+    def of(cls, run: ReconciliationRun) -> RunRow:
+        open_now = sum(1 for f in run.findings if run.state_of(f) in OPEN_STATES)
+        return cls(
+            str(run.id), run.period_start, run.period_end, run.file_format, run.lines,
+            run.as_of.isoformat(), open_now,
+        )  # fmt: skip
+
+
 def _found(
     run: UUID,
     position: int,
@@ -71,7 +100,7 @@ def _found(
 class ReconciliationExceptionsView(PostgresView):
     name = NAME
     topics: frozenset[str] | None = frozenset(
-        [str(Run.Created.TOPIC), str(Run.FindingsRecorded.TOPIC)]
+        [str(Run.Created.TOPIC), str(Run.FindingsRecorded.TOPIC), str(Run.Completed.TOPIC)]
         + [str(cls.TOPIC) for cls in _LATER]
     )
     tables = ("reconciliation_run_index", "reconciliation_exceptions", f"{NAME}_tracking")
@@ -88,7 +117,9 @@ class ReconciliationExceptionsView(PostgresView):
                 period_start text NOT NULL,
                 period_end text NOT NULL,
                 currency text NOT NULL,
-                as_of timestamptz NOT NULL
+                as_of timestamptz NOT NULL,
+                file_format text NOT NULL,
+                lines integer NOT NULL DEFAULT 0
             )
             """,
             f"""
@@ -118,10 +149,16 @@ class ReconciliationExceptionsView(PostgresView):
             if isinstance(e, Run.Created):
                 conn.execute(
                     f"INSERT INTO {runs} (run_uuid, position, period_start, period_end, "
-                    "currency, as_of) VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+                    "currency, as_of, file_format) VALUES (%s, %s, %s, %s, %s, %s, %s) "
+                    "ON CONFLICT DO NOTHING",
                     (e.originator_id, tracked.notification_id, e.period_start, e.period_end,
-                     e.currency, e.as_of),
+                     e.currency, e.as_of, e.file_format),
                 )  # fmt: skip
+            elif isinstance(e, Run.Completed):
+                conn.execute(
+                    f"UPDATE {runs} SET lines = %s WHERE run_uuid = %s",
+                    (e.lines, e.originator_id),
+                )
             elif isinstance(e, Run.FindingsRecorded):
                 for data in e.findings:
                     if data["kind"] not in EXCEPTION_KINDS:
@@ -185,24 +222,32 @@ class ReconciliationExceptionsView(PostgresView):
         )
         return [_found(*row) for row in rows]
 
-    def runs_covering(self, day: date) -> list[UUID]:
+    def runs_covering(self, day: date) -> list[RunRow]:
         """The runs whose file's period covers `day`, in the order they were recorded."""
         text = day.isoformat()
-        rows = fetch_all(
-            self.pool,
-            f"SELECT run_uuid FROM {self.t('reconciliation_run_index')} "
-            "WHERE period_start <> '' AND period_start <= %s AND %s <= period_end "
-            "ORDER BY position",
+        return self._run_rows(
+            "WHERE r.period_start <> '' AND r.period_start <= %s AND %s <= r.period_end "
+            "ORDER BY r.position",
             (text, text),
         )
-        return [row[0] for row in rows]
 
-    def recent_runs(self, count: int) -> tuple[list[UUID], int]:
+    def recent_runs(self, count: int) -> tuple[list[RunRow], int]:
         """The last `count` runs recorded, oldest first, and how many there are in all."""
+        rows = self._run_rows("ORDER BY r.position DESC LIMIT %s", (count,))
+        total = fetch_all(self.pool, f"SELECT count(*) FROM {self.t('reconciliation_run_index')}")
+        return rows[::-1], int(total[0][0])
+
+    def _run_rows(self, rest: str, params: tuple[Any, ...]) -> list[RunRow]:
         rows = fetch_all(
             self.pool,
-            f"SELECT run_uuid, count(*) OVER () FROM {self.t('reconciliation_run_index')} "
-            "ORDER BY position DESC LIMIT %s",
-            (count,),
+            "SELECT r.run_uuid, r.period_start, r.period_end, r.file_format, r.lines, r.as_of, "
+            "(SELECT count(*) FROM "
+            f"{self.t('reconciliation_exceptions')} e WHERE e.run_uuid = r.run_uuid "
+            "AND e.state = ANY(%s)) "
+            f"FROM {self.t('reconciliation_run_index')} r {rest}",
+            (list(OPEN_STATES), *params),
         )
-        return [row[0] for row in reversed(rows)], int(rows[0][1]) if rows else 0
+        return [
+            RunRow(str(run), start, end, layout, int(lines), as_of.isoformat(), int(open_now))
+            for run, start, end, layout, lines, as_of, open_now in rows
+        ]
