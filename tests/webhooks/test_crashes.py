@@ -76,6 +76,43 @@ def test_a_batch_applied_again_makes_no_second_delivery(
         assert len(receiver.received) == 1  # delivered already: not sent again
 
 
+def test_a_batch_applied_again_gives_a_sellers_endpoint_its_own_events_once(
+    stack: Stack, sender: WebhookSender
+) -> None:
+    """Which seller an event is about is read again when a batch is applied again: the same
+    deliveries, no more, for an endpoint of every seller and one of seller_0."""
+    with (
+        listening(stack, "payment_order.succeeded") as (everyone, every_endpoint),
+        receiving() as own,
+    ):
+        seller = register(stack, own.url, "payment_order.succeeded", seller_account="seller_0")
+        try:
+            first, second = place(stack, stack.sandbox.token("success"), ["6", "7"])
+            stack.settle(lambda: terminal(stack, first, second))
+            deliver_until(stack, sender, lambda: len(everyone.received) == 2 and own.received)
+            feed = stack.services.webhooks.feed
+            position = feed.view.position()
+            with stack.services.pool.connection() as conn:
+                conn.execute(
+                    "UPDATE notification_feed_tracking SET notification_id = %s",
+                    (max(0, position - 50),),
+                )
+            feed.run_until_idle()
+            assert feed.view.position() == position
+            heard = {
+                endpoint: [d["event_type"] for d in deliveries(stack, endpoint)]
+                for endpoint in (every_endpoint["endpoint_id"], seller["endpoint_id"])
+            }
+            assert heard == {
+                every_endpoint["endpoint_id"]: ["payment_order.succeeded"] * 2,
+                seller["endpoint_id"]: ["payment_order.succeeded"],
+            }
+            sender.send_once()
+            assert [e["data"]["payment_order_id"] for e in own.events()] == [first]
+        finally:
+            stack.http.post(f"/webhook-endpoints/{seller['endpoint_id']}/disable")
+
+
 def test_an_event_and_its_endpoint_s_disabling_in_one_batch_leave_nothing_pending(
     stack: Stack, sender: WebhookSender
 ) -> None:
