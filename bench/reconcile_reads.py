@@ -5,7 +5,7 @@ summary) is read twice on the same database: by replaying every run from its eve
 every read did before the exceptions' view, and what an as-of read still does), and from the
 `reconciliation_exceptions` view. One run of the scenario's size is on the log, so the
 replay's time is that of one daily file; a deployment's year of daily runs multiplies it,
-while the view reads the exceptions alone (and a summary loads only the day's runs).
+while the view reads the exceptions alone and a summary each run's counts per class.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """Exceptions across runs, and the daily summary finance reads (DESIGN §8).
 
-Now (`Now`): the exceptions from the `reconciliation_exceptions` view, caught up with the
-log first, and only the runs a summary counts (those covering its day) loaded from their
-events; no read replays every run, whose events hold all their files' lines. As of a past
+Now (`Now`): the exceptions, and what each run counts per class, from the
+`reconciliation_exceptions` view, caught up with the log first; no read loads a run, whose
+events hold all its file's lines. As of a past
 instant (`Replayed`): every run replayed to then, as before. Both show a
 finding through the same formatter and filter it by the same query, so they agree with each
 other and with each run's own report.
@@ -31,6 +31,7 @@ from payments.projections.event_store import load_aggregates, originators_of
 from payments.projections.followers.follower import Follower
 from payments.projections.reconciliation.report import (
     SUMMARY_CLASSES,
+    ClassRows,
     FindingAt,
     class_totals,
     finding_amount,
@@ -124,8 +125,21 @@ def covers(run: ReconciliationRun, day: date) -> bool:
     return bool(run.period_start) and run.period_start <= day.isoformat() <= run.period_end
 
 
+@dataclass(frozen=True, slots=True)
+class RunTotals:
+    """What a day's summary counts of one run: its lines and its counts per class."""
+
+    run_id: str
+    lines: int
+    classes: ClassRows
+
+    @classmethod
+    def of(cls, run: ReconciliationRun) -> RunTotals:
+        return cls(str(run.id), run.lines, class_totals(run))
+
+
 def summary_of(
-    covering: Sequence[ReconciliationRun],
+    covering: Sequence[RunTotals],
     day: date,
     backlog: Sequence[FindingAt],
     at: datetime,
@@ -134,7 +148,7 @@ def summary_of(
     """The daily summary of the runs covering `day` and the open exceptions (`chosen`)."""
     totals = {name: {"count": 0, "amount_minor": 0, "open": 0} for name in SUMMARY_CLASSES}
     for run in covering:
-        for name, row in class_totals(run).items():
+        for name, row in run.classes.items():
             total = totals[name]
             total["count"] += row["count"]
             total["amount_minor"] += row["amount_minor"]
@@ -143,7 +157,7 @@ def summary_of(
     return {
         "day": day.isoformat(),
         "currency": currency,
-        "runs": [str(run.id) for run in covering],
+        "runs": [run.run_id for run in covering],
         "lines": sum(run.lines for run in covering),
         "classes": [
             {
@@ -171,8 +185,8 @@ class AcrossRuns(ABC):
         """What `chosen` picks of every run's findings."""
 
     @abstractmethod
-    def covering(self, day: date) -> list[ReconciliationRun]:
-        """The runs whose file covers `day`, in the order they were recorded."""
+    def covering(self, day: date) -> list[RunTotals]:
+        """What the runs whose file covers `day` count, in the order they were recorded."""
 
     @abstractmethod
     def covering_rows(self, day: date) -> list[RunRow]:
@@ -203,20 +217,20 @@ class Replayed(AcrossRuns):
     def exceptions(self, query: ExceptionQuery) -> list[FindingAt]:
         return chosen(findings_of(self.runs), query)
 
-    def covering(self, day: date) -> list[ReconciliationRun]:
-        return [run for run in self.runs if covers(run, day)]
+    def covering(self, day: date) -> list[RunTotals]:
+        return [RunTotals.of(run) for run in self.runs if covers(run, day)]
 
     def covering_rows(self, day: date) -> list[RunRow]:
-        return [RunRow.of(run) for run in self.covering(day)]
+        return [RunRow.of(run) for run in self.runs if covers(run, day)]
 
     def recent_rows(self, count: int) -> tuple[list[RunRow], int]:
         return [RunRow.of(run) for run in self.runs[-count:]], len(self.runs)
 
 
 class Now(AcrossRuns):
-    """Now: the exceptions and the runs' rows from the exceptions' view (caught up with the
-    log when made, so that a resolution just recorded is read back); only a summary's runs
-    (those covering its day) are loaded."""
+    """Now: the exceptions, the runs' rows and their counts per class from the exceptions'
+    view (caught up with the log when made, so that a resolution just recorded is read
+    back); no run is loaded."""
 
     def __init__(self, application: Application[Any], pool: ConnectionPool) -> None:
         self.application, self.pool = application, pool
@@ -230,10 +244,10 @@ class Now(AcrossRuns):
         found = self.view.exceptions(states, query.run_id, query.payment_order_id, query.payout_id)
         return chosen(found, query)
 
-    def covering(self, day: date) -> list[ReconciliationRun]:
-        ids = [UUID(row.run_id) for row in self.view.runs_covering(day)]
-        loaded = load_aggregates(self.application, self.pool, ids)
-        return [loaded[run_id] for run_id in ids if run_id in loaded]
+    def covering(self, day: date) -> list[RunTotals]:
+        rows = self.view.runs_covering(day)
+        classes = self.view.classes([row.run_id for row in rows])
+        return [RunTotals(row.run_id, row.lines, classes[row.run_id]) for row in rows]
 
     def covering_rows(self, day: date) -> list[RunRow]:
         return self.view.runs_covering(day)

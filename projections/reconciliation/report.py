@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -17,7 +18,12 @@ from payments.domain import money
 from payments.domain.money import CURRENCY_EXPONENTS
 from payments.domain.reconciliation.findings import ALREADY_RECONCILED, KINDS
 from payments.domain.reconciliation.memory import BANK_PAYOUT, FEE, nets_of
-from payments.domain.reconciliation.records import Resolution
+from payments.domain.reconciliation.records import (
+    BookedFees,
+    MatchedChunk,
+    Resolution,
+    SettledChunk,
+)
 from payments.domain.reconciliation_run import (
     AUTO_FIX,
     AUTO_FIXED,
@@ -57,35 +63,62 @@ def age_days(finding: Finding, at: datetime) -> int | None:
     return max(0, (at - datetime.fromisoformat(finding.since)).days)
 
 
-def class_totals(run: ReconciliationRun) -> dict[str, dict[str, int]]:
-    """Per class: count, amount_minor, and how many are open, auto-fixed, resolved."""
-    rows: dict[str, dict[str, int]] = {
+ClassRows = dict[str, dict[str, int]]
+
+
+def empty_classes() -> ClassRows:
+    return {
         name: {"count": 0, "amount_minor": 0, "open": 0, "auto_fixed": 0, "resolved": 0}
         for name in SUMMARY_CLASSES
     }
-    for chunk in run.chunks:
+
+
+def add_lines(
+    rows: ClassRows,
+    chunks: Iterable[MatchedChunk] = (),
+    settled: Iterable[SettledChunk] = (),
+    fees: Iterable[BookedFees] = (),
+) -> ClassRows:
+    """Count the lines a run booked into `rows`: matched chunks, settled chunks (fee and bank
+    lines, lines an earlier run reconciled) and batches' fees of runs before v0.3."""
+    for chunk in chunks:
         rows[MATCHED]["count"] += chunk.matched
         rows[MATCHED]["amount_minor"] += chunk.gross_minor
-    for settled in run.settled:
-        rows[ALREADY_RECONCILED]["count"] += settled.already_reconciled
+    for one in settled:
+        rows[ALREADY_RECONCILED]["count"] += one.already_reconciled
         for name, booking in ((FEES, FEE), (BANK, BANK_PAYOUT)):
-            nets = nets_of(settled.bookings, booking)
+            nets = nets_of(one.bookings, booking)
             rows[name]["count"] += len(nets)
             rows[name]["amount_minor"] -= sum(nets)  # a cost or a payout, as positive
-    for finding in run.findings.values():
-        row = rows[finding.kind]
-        row["count"] += 1
-        row["amount_minor"] += finding_amount(finding)
-        state = run.state_of(finding.finding_id)
+    for booked in fees:
+        rows[FEES]["count"] += 1
+        rows[FEES]["amount_minor"] += booked.total_minor
+    return rows
+
+
+def add_counted(
+    rows: ClassRows, kind: str, count: int, amount_minor: int, states: Iterable[str] = ()
+) -> None:
+    """Count into one class of `rows`: how many, their amount, and, for findings, how many
+    are open, auto-fixed or resolved among `states` (one state per finding)."""
+    row = rows[kind]
+    row["count"] += count
+    row["amount_minor"] += amount_minor
+    for state in states:
         if state in (OPEN, AUTO_FIX):
             row["open"] += 1
         elif state == AUTO_FIXED:
             row["auto_fixed"] += 1
         elif state == RESOLVED:
             row["resolved"] += 1
-    for fees in run.fees:
-        rows[FEES]["count"] += 1
-        rows[FEES]["amount_minor"] += fees.total_minor
+
+
+def class_totals(run: ReconciliationRun) -> ClassRows:
+    """Per class: count, amount_minor, and how many are open, auto-fixed, resolved."""
+    rows = add_lines(empty_classes(), run.chunks, run.settled, run.fees)
+    for finding in run.findings.values():
+        state = run.state_of(finding.finding_id)
+        add_counted(rows, finding.kind, 1, finding_amount(finding), [state])
     return rows
 
 

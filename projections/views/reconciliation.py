@@ -22,11 +22,23 @@ from payments.domain.reconciliation.findings import (
     Finding,
     finding_state,
 )
-from payments.domain.reconciliation.records import Resolution
+from payments.domain.reconciliation.records import (
+    BookedFees,
+    MatchedChunk,
+    Resolution,
+    SettledChunk,
+)
 from payments.domain.reconciliation_run import ReconciliationRun
 from payments.projections.core import TrackedEvent
 from payments.projections.pg import Connection, PostgresView, fetch_all, qualify, tracking_ddl
-from payments.projections.reconciliation.report import FindingAt
+from payments.projections.reconciliation.report import (
+    ClassRows,
+    FindingAt,
+    add_counted,
+    add_lines,
+    empty_classes,
+    finding_amount,
+)
 
 NAME = "reconciliation_exceptions"
 OPEN_STATES = (OPEN, AUTO_FIX)  # what a run's summary counts as open
@@ -78,6 +90,14 @@ class RunRow:
         )  # fmt: skip
 
 
+def _booked(event: Any) -> BookedFees:
+    return BookedFees(
+        event.batch_number, event.commission_minor, event.markup_minor,
+        event.scheme_fees_minor, event.interchange_minor, event.other_fees_minor,
+        event.total_minor,
+    )  # fmt: skip
+
+
 def _found(
     run: UUID,
     position: int,
@@ -100,15 +120,28 @@ def _found(
 class ReconciliationExceptionsView(PostgresView):
     name = NAME
     topics: frozenset[str] | None = frozenset(
-        [str(Run.Created.TOPIC), str(Run.FindingsRecorded.TOPIC), str(Run.Completed.TOPIC)]
+        [
+            str(Run.Created.TOPIC),
+            str(Run.FindingsRecorded.TOPIC),
+            str(Run.Completed.TOPIC),
+            str(Run.ChunkMatched.TOPIC),
+            str(Run.LinesSettled.TOPIC),
+            str(Run.FeesBooked.TOPIC),
+        ]
         + [str(cls.TOPIC) for cls in _LATER]
     )
-    tables = ("reconciliation_run_index", "reconciliation_exceptions", f"{NAME}_tracking")
+    tables = (
+        "reconciliation_run_index",
+        "reconciliation_exceptions",
+        "reconciliation_run_lines",
+        f"{NAME}_tracking",
+    )
 
     @classmethod
     def ddl(cls, schema: str | None) -> list[str]:
         runs = qualify(schema, "reconciliation_run_index")
         exceptions = qualify(schema, "reconciliation_exceptions")
+        lines = qualify(schema, "reconciliation_run_lines")
         return [
             f"""
             CREATE TABLE IF NOT EXISTS {runs} (
@@ -131,6 +164,7 @@ class ReconciliationExceptionsView(PostgresView):
                 state text NOT NULL,
                 payment_order_id text,
                 payout_id text,
+                amount_minor bigint NOT NULL,
                 finding jsonb NOT NULL,
                 resolution jsonb,
                 auto_fix text,
@@ -139,6 +173,16 @@ class ReconciliationExceptionsView(PostgresView):
             )
             """,
             f"CREATE INDEX IF NOT EXISTS reconciliation_exceptions_state ON {exceptions} (state)",
+            f"""
+            CREATE TABLE IF NOT EXISTS {lines} (
+                run_uuid uuid NOT NULL,
+                position bigint NOT NULL,
+                class text NOT NULL,
+                count bigint NOT NULL,
+                amount_minor bigint NOT NULL,
+                PRIMARY KEY (run_uuid, position, class)
+            )
+            """,
             *tracking_ddl(schema, cls.tables[-1]),
         ]
 
@@ -160,19 +204,52 @@ class ReconciliationExceptionsView(PostgresView):
                     (e.lines, e.originator_id),
                 )
             elif isinstance(e, Run.FindingsRecorded):
+                info = empty_classes()  # findings of no exception kind: counted, never worked
                 for data in e.findings:
+                    amount = finding_amount(Finding.from_dict(data))
                     if data["kind"] not in EXCEPTION_KINDS:
+                        add_counted(info, data["kind"], 1, amount)
                         continue
                     conn.execute(
                         f"INSERT INTO {exceptions} (run_uuid, finding_id, kind, recorded_state, "
-                        "state, payment_order_id, payout_id, finding) "
-                        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+                        "state, payment_order_id, payout_id, amount_minor, finding) "
+                        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
                         (e.originator_id, data["finding_id"], data["kind"], data["state"],
                          data["state"], data.get("payment_order_id"), data.get("payout_id"),
-                         Jsonb(data)),
+                         amount, Jsonb(data)),
                     )  # fmt: skip
+                self._lines(conn, tracked, info)
+            elif isinstance(e, Run.ChunkMatched):
+                chunk = MatchedChunk(
+                    e.chunk, e.first_line, e.last_line, e.matched, e.gross_minor, e.net_minor
+                )
+                self._lines(conn, tracked, add_lines(empty_classes(), chunks=[chunk]))
+            elif isinstance(e, Run.LinesSettled):
+                settled = SettledChunk(e.chunk, e.bookings, e.already_reconciled)
+                self._lines(conn, tracked, add_lines(empty_classes(), settled=[settled]))
+            elif isinstance(e, Run.FeesBooked):
+                self._lines(conn, tracked, add_lines(empty_classes(), fees=[_booked(e)]))
             elif (column := _LATER.get(type(e))) is not None:
                 self._later(conn, exceptions, e, column)
+
+    def _lines(self, conn: Connection, tracked: TrackedEvent, rows: ClassRows) -> None:
+        """What one event of a run counts per class (applied again: the same rows)."""
+        counted = [
+            (name, row["count"], row["amount_minor"])
+            for name, row in rows.items()
+            if row["count"] or row["amount_minor"]
+        ]
+        if not counted:
+            return
+        names, counts, amounts = zip(*counted, strict=True)
+        conn.execute(
+            f"INSERT INTO {self.t('reconciliation_run_lines')} "
+            "(run_uuid, position, class, count, amount_minor) "
+            "SELECT %s, %s, * FROM unnest(%s::text[], %s::bigint[], %s::bigint[]) "
+            "ON CONFLICT DO NOTHING",
+            (tracked.event.originator_id, tracked.notification_id,
+             list(names), list(counts), list(amounts)),
+        )  # fmt: skip
 
     @staticmethod
     def _later(conn: Connection, table: str, event: Any, column: str) -> None:
@@ -251,3 +328,25 @@ class ReconciliationExceptionsView(PostgresView):
             RunRow(str(run), start, end, layout, int(lines), as_of.isoformat(), int(open_now))
             for run, start, end, layout, lines, as_of, open_now in rows
         ]
+
+    def classes(self, run_ids: Sequence[str]) -> dict[str, ClassRows]:
+        """Each run's counts per class, as `class_totals` counts them over the run."""
+        totals = {run_id: empty_classes() for run_id in run_ids}
+        ids = [UUID(run_id) for run_id in run_ids]
+        for run, name, count, amount in fetch_all(
+            self.pool,
+            "SELECT run_uuid, class, sum(count), sum(amount_minor) "
+            f"FROM {self.t('reconciliation_run_lines')} WHERE run_uuid = ANY(%s) "
+            "GROUP BY run_uuid, class",
+            (ids,),
+        ):
+            add_counted(totals[str(run)], name, int(count), int(amount))
+        for run, kind, state, count, amount in fetch_all(
+            self.pool,
+            "SELECT run_uuid, kind, state, count(*), sum(amount_minor) "
+            f"FROM {self.t('reconciliation_exceptions')} WHERE run_uuid = ANY(%s) "
+            "GROUP BY run_uuid, kind, state",
+            (ids,),
+        ):
+            add_counted(totals[str(run)], kind, int(count), int(amount), [state] * int(count))
+        return totals

@@ -363,6 +363,8 @@ def test_the_exceptions_view_answers_as_the_runs_replayed_do(stack: Stack) -> No
         ExceptionQuery(state="all", run_id="not-a-uuid"),
     ):
         assert now.listed(query, at) == replayed.listed(query, at), query
+    counted = {c["class"] for c in now.summary(at.date(), at, "USD")["classes"]}
+    assert {"matched", "already_reconciled", "cleared"} <= counted, counted
     for day in (at.date(), at.date() - timedelta(days=1), at.date() - timedelta(days=3)):
         assert now.summary(day, at, "USD") == replayed.summary(day, at, "USD"), day
         assert now.covering_rows(day) == replayed.covering_rows(day), day

@@ -12,10 +12,12 @@ reconciliation) and PayPal (settlement report, STL) files hold their own kinds o
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
 
+from payments.projections.reconciliation.exceptions import Now, Replayed, load_runs
 from payments.runtime.services import Services
 from tests.conftest import services_on_new_database
 from tests.reconciliation.records import (
@@ -175,6 +177,12 @@ def test_every_line_of_a_real_layout_gets_exactly_one_class(
             if f.kind == "status_mismatch"
         }
         assert set(fixes.values()) <= {"open"}
+        # The day's summary from the exceptions' view counts what the run replayed counts.
+        day, at = date.fromisoformat(run.period_start), datetime.now(UTC)
+        app, pool = services.application, services.pool
+        from_view = Now(app, pool).summary(day, at, run.currency)
+        assert from_view == Replayed(load_runs(app, pool)).summary(day, at, run.currency)
+        assert {c["class"] for c in from_view["classes"]} >= {"matched", "fees_booked"}
 
 
 def test_a_second_different_file_for_the_same_day_undoes_nothing(admin_database_url: str) -> None:
