@@ -5,8 +5,6 @@ view (projections/views/disputes.py)."""
 
 from __future__ import annotations
 
-import base64
-import binascii
 import dataclasses
 from collections.abc import Sequence
 from datetime import datetime
@@ -17,7 +15,15 @@ from eventsourcing.domain import CanMutateAggregate
 
 from payments.api.dispute_schemas import DisputePage, DisputeResponse
 from payments.api.parameters import MAX_POSITION
-from payments.api.reads import ensure_fresh, invalid, keyset_page, not_found
+from payments.api.reads import (
+    NOT_A_CURSOR,
+    decode_opaque,
+    encode_opaque,
+    ensure_fresh,
+    invalid,
+    keyset_page,
+    not_found,
+)
 from payments.api.schemas import PaymentOrderResponse
 from payments.domain.api_key import Role
 from payments.domain.application import PaymentsApplication
@@ -101,21 +107,16 @@ def list_disputes(
 
 
 def encode_dispute_cursor(row: DisputeRow) -> str:
-    raw = msgspec.json.encode([row.position, row.evidence_due_by.isoformat()])
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    return encode_opaque([row.position, row.evidence_due_by.isoformat()])
 
 
 def decode_dispute_cursor(text: str | None) -> DisputeRow | None:
     """The row a page ended with, from the cursor that page gave (checked: 422 otherwise)."""
     if text is None:
         return None
-    try:
-        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-        position, due = msgspec.json.decode(raw, type=tuple[int, datetime])
-    except (binascii.Error, ValueError, msgspec.DecodeError):
-        raise invalid("cursor", "is not a cursor this API returned") from None
+    position, due = decode_opaque(text, tuple[int, datetime])
     if due.tzinfo is None or not 0 < position <= MAX_POSITION:
-        raise invalid("cursor", "is not a cursor this API returned")
+        raise invalid("cursor", NOT_A_CURSOR)
     return DisputeRow("", due, position)
 
 

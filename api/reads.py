@@ -14,7 +14,7 @@ import binascii
 import re
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import msgspec
 from litestar.di import NamedDependency
@@ -54,6 +54,7 @@ _RFC3339 = re.compile(
 _ID = re.compile(ID_PATTERN, re.ASCII)
 T = TypeVar("T")
 View = TypeVar("View", bound=ProjectionView)
+C = TypeVar("C")  # what a cursor decodes to
 
 
 def invalid(parameter: str, message: str) -> ProblemError:
@@ -280,19 +281,31 @@ def keyset_page(found: list[T], limit: int) -> tuple[list[T], T | None]:
     return page, page[-1] if len(found) > limit else None
 
 
+NOT_A_CURSOR = "is not a cursor this API returned"
+
+
+def encode_opaque(values: list[Any]) -> str:
+    """A keyset cursor: the values a page ended with, as unpadded base64url of JSON."""
+    return base64.urlsafe_b64encode(msgspec.json.encode(values)).decode().rstrip("=")
+
+
+def decode_opaque(text: str, kind: type[C]) -> C:
+    """The values of a cursor `encode_opaque` made, as `kind` (a tuple type); 422 otherwise."""
+    try:
+        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+        return msgspec.json.decode(raw, type=kind)
+    except (binascii.Error, ValueError, msgspec.DecodeError):
+        raise invalid("cursor", NOT_A_CURSOR) from None
+
+
 def encode_cursor(key: OrderKey) -> str:
-    raw = msgspec.json.encode([key.created_at.isoformat(), key.payment_order_id])
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    return encode_opaque([key.created_at.isoformat(), key.payment_order_id])
 
 
 def decode_cursor(text: str) -> OrderKey:
-    try:
-        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-        created_at, payment_order_id = msgspec.json.decode(raw, type=tuple[datetime, str])
-    except (binascii.Error, ValueError, msgspec.DecodeError):
-        raise invalid("cursor", "is not a cursor this API returned") from None
+    created_at, payment_order_id = decode_opaque(text, tuple[datetime, str])
     if created_at.tzinfo is None or _ID.fullmatch(payment_order_id) is None:
-        raise invalid("cursor", "is not a cursor this API returned")
+        raise invalid("cursor", NOT_A_CURSOR)
     return OrderKey(created_at, payment_order_id)
 
 

@@ -17,10 +17,10 @@ from payments.api.console.pages import (
     Field,
     Page,
     ServicesDep,
-    age,
     given,
     next_page,
     render,
+    time_left,
 )
 from payments.api.dispute_reads import list_disputes
 from payments.api.dispute_schemas import DisputeResponse
@@ -39,13 +39,12 @@ SORTS = tuple(o.value for o in DisputeOrder)
 WORK_LIST = (DisputeStatus.NEEDS_RESPONSE.value, DisputeOrder.DUE.value)
 
 
-def time_left(dispute: DisputeResponse, now: datetime) -> str:
+def answer_left(dispute: DisputeResponse, now: datetime) -> str:
     """What the merchant has left to answer: '2 d 3 h', 'overdue by 5 min', or '' once the
     dispute no longer awaits evidence."""
     if dispute.status != DisputeStatus.NEEDS_RESPONSE.value:
         return ""
-    due = dispute.evidence_due_by
-    return age(now, due) if due > now else f"overdue by {age(due, now)}"
+    return time_left(dispute.evidence_due_by, now)
 
 
 def _chosen(text: str | None, allowed: tuple[str, ...], field: str) -> str | None:
@@ -77,7 +76,7 @@ def disputes_page(
         query=kept,
         statuses=STATUSES,
         items=found.items,
-        left={d.dispute_id: time_left(d, now) for d in found.items},
+        left={d.dispute_id: answer_left(d, now) for d in found.items},
         # A seller key opens no order page: its disputes' orders are shown, not linked.
         links={d.dispute_id: order_path(d.payment_order_id) for d in found.items}
         if ORDERS_PAGE.offered_to(caller)

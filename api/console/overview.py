@@ -19,9 +19,9 @@ from payments.api.console.pages import (
     Field,
     Page,
     ServicesDep,
-    age,
     as_of_of,
     render,
+    time_left,
 )
 from payments.api.routes.dead_letters import parked
 from payments.domain.api_key import Role
@@ -144,12 +144,8 @@ def payouts_due(services: Services, instant: datetime | None) -> dict[str, Any]:
 def disputes_awaiting(services: Services, now: datetime) -> dict[str, Any]:
     """How many disputes await evidence, and the time left to the soonest deadline."""
     count, soonest = DisputesView(services.pool).awaiting_evidence()
-    overdue = soonest is not None and soonest <= now
-    if soonest is None:
-        left = None
-    else:
-        left = f"overdue by {age(soonest, now)}" if overdue else age(now, soonest)
-    return {"count": count, "left": left, "overdue": overdue}
+    left = None if soonest is None else time_left(soonest, now)
+    return {"count": count, "left": left, "overdue": soonest is not None and soonest <= now}
 
 
 @get("/", sync_to_thread=True, **PAGE.access)

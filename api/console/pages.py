@@ -115,6 +115,11 @@ def age(since: datetime, now: datetime) -> str:
     return f"{hours} h {mins} min" if hours else f"{mins} min"
 
 
+def time_left(due: datetime, now: datetime) -> str:
+    """What is left until `due`: '2 d 3 h', or 'overdue by 5 min' once it passed."""
+    return age(now, due) if due > now else f"overdue by {age(due, now)}"
+
+
 def render(
     template: str,
     caller: Caller | None,
