@@ -67,6 +67,7 @@ AUTO_FIX = "auto_fix"  # safe once the PSP confirms it: the run asks, then fixes
 AUTO_FIXED = "auto_fixed"
 INFO = "info"
 RESOLVED = "resolved"
+OPEN_STATES = (OPEN, AUTO_FIX)  # an exception still to be worked (by a person, or the PSP)
 
 
 def finding_state(recorded: str, *, resolved: bool, auto_fixed: bool, not_confirmed: bool) -> str:

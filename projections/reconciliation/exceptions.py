@@ -20,7 +20,7 @@ from uuid import UUID
 from eventsourcing.application import Application
 from psycopg_pool import ConnectionPool
 
-from payments.domain.reconciliation.findings import EXCEPTION_KINDS
+from payments.domain.reconciliation.findings import EXCEPTION_KINDS, OPEN_STATES
 from payments.domain.reconciliation_run import (
     AUTO_FIXED,
     RESOLVED,
@@ -39,11 +39,7 @@ from payments.projections.reconciliation.report import (
     view_of,
 )
 from payments.projections.source import ApplicationEventSource
-from payments.projections.views.reconciliation import (
-    OPEN_STATES,
-    ReconciliationExceptionsView,
-    RunRow,
-)
+from payments.projections.views.reconciliation import ReconciliationExceptionsView, RunRow
 
 STATES: dict[str, tuple[str, ...]] = {
     "open": OPEN_STATES,

@@ -16,7 +16,7 @@ from typing import Any
 
 from payments.domain import money
 from payments.domain.money import CURRENCY_EXPONENTS
-from payments.domain.reconciliation.findings import ALREADY_RECONCILED, KINDS
+from payments.domain.reconciliation.findings import ALREADY_RECONCILED, KINDS, OPEN_STATES
 from payments.domain.reconciliation.memory import BANK_PAYOUT, FEE, nets_of
 from payments.domain.reconciliation.records import (
     BookedFees,
@@ -25,9 +25,7 @@ from payments.domain.reconciliation.records import (
     SettledChunk,
 )
 from payments.domain.reconciliation_run import (
-    AUTO_FIX,
     AUTO_FIXED,
-    OPEN,
     RESOLVED,
     Finding,
     ReconciliationRun,
@@ -105,7 +103,7 @@ def add_counted(
     row["count"] += count
     row["amount_minor"] += amount_minor
     for state in states:
-        if state in (OPEN, AUTO_FIX):
+        if state in OPEN_STATES:
             row["open"] += 1
         elif state == AUTO_FIXED:
             row["auto_fixed"] += 1

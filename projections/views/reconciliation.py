@@ -16,9 +16,8 @@ from uuid import UUID
 from psycopg.types.json import Jsonb
 
 from payments.domain.reconciliation.findings import (
-    AUTO_FIX,
     EXCEPTION_KINDS,
-    OPEN,
+    OPEN_STATES,
     Finding,
     finding_state,
 )
@@ -41,7 +40,6 @@ from payments.projections.reconciliation.report import (
 )
 
 NAME = "reconciliation_exceptions"
-OPEN_STATES = (OPEN, AUTO_FIX)  # what a run's summary counts as open
 Run = ReconciliationRun
 # What changes a recorded exception afterwards, and the column it fills.
 _LATER: dict[type[Any], str] = {
