@@ -92,10 +92,12 @@ def test_signed_webhooks_holding_anything_never_5xx_nor_change_what_the_psp_did_
     @given(payload=envelopes(references))
     def check(payload: Any) -> None:
         response = post_event(stack, payload)
-        if response.status_code == 503 and "psp-unavailable" in response.text:
+        for _ in range(5):
+            if response.status_code != 503 or "psp-unavailable" not in response.text:
+                break
             # The look-up did not answer within this stack's 1 s PSP timeout (a loaded CI
-            # machine, once in four runs): the designed answer, which the PSP meets by sending
-            # the event again. So does the test, once.
+            # machine: once in four runs, twice in a row once): the designed answer, which
+            # the PSP meets by sending the event again. So does the test, a few times.
             response = post_event(stack, payload)
         assert response.status_code < 500, (response.status_code, response.text, payload)
         if response.status_code >= 400:
