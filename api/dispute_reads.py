@@ -22,10 +22,9 @@ from payments.api.reads import (
     ensure_fresh,
     invalid,
     keyset_page,
-    not_found,
+    seller_scope,
 )
 from payments.api.schemas import PaymentOrderResponse
-from payments.domain.api_key import Role
 from payments.domain.application import PaymentsApplication
 from payments.domain.dispute import Dispute
 from payments.domain.ids import dispute_uuid, payment_order_uuid
@@ -88,10 +87,7 @@ def list_disputes(
     """Disputes from the disputes view in `order`, each read from its own events (so an item
     is current even when the view is a moment behind); `page` is (limit, cursor). A seller
     key lists its own seller's disputes; asking for another's is Not found."""
-    if caller.role is Role.SELLER:
-        if where.seller_account not in (None, caller.seller_account):
-            raise not_found(f"seller {where.seller_account!r}")  # another's: not revealed
-        where = dataclasses.replace(where, seller_account=caller.seller_account)
+    where = dataclasses.replace(where, seller_account=seller_scope(caller, where.seller_account))
     limit, cursor = page
     view = DisputesView(services.pool)
     ensure_fresh(services, view, min_position)

@@ -12,9 +12,11 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
+from uuid import UUID
 
 import msgspec
 from litestar.di import NamedDependency
@@ -23,6 +25,7 @@ from prometheus_client import Counter
 from payments.api.parameters import (
     ID_PATTERN,
     MAX_POSITION,
+    POSITION_CURSOR_PATTERN,
     MinPositionHeader,
     MinPositionQuery,
     ServicesDep,
@@ -30,12 +33,16 @@ from payments.api.parameters import (
 from payments.api.problems import FieldProblem, ProblemError
 from payments.api.refund_schemas import with_refunds
 from payments.api.schemas import CheckoutResponse, PaymentOrderResponse, PaymentOrderSummary
+from payments.domain.api_key import Role
 from payments.domain.money import Money, format_minor
 from payments.domain.payment_order import PaymentOrder
 from payments.projections.catalog import LiveViews
 from payments.projections.core import ProjectionView
+from payments.projections.event_store import load_aggregates
 from payments.projections.runner import wait_for_position
+from payments.projections.views.listing import NewestFirstView
 from payments.projections.views.order_status import OrderFilter, OrderKey, OrderStatus, row_of
+from payments.runtime.keys import Caller
 from payments.runtime.services import Services
 
 READ_FALLBACKS = Counter(
@@ -52,6 +59,7 @@ _RFC3339 = re.compile(
     r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$", re.ASCII
 )
 _ID = re.compile(ID_PATTERN, re.ASCII)
+_POSITION = re.compile(POSITION_CURSOR_PATTERN, re.ASCII)
 T = TypeVar("T")
 View = TypeVar("View", bound=ProjectionView)
 C = TypeVar("C")  # what a cursor decodes to
@@ -282,6 +290,36 @@ def keyset_page(found: list[T], limit: int) -> tuple[list[T], T | None]:
 
 
 NOT_A_CURSOR = "is not a cursor this API returned"
+
+
+def seller_scope(caller: Caller, asked: str | None) -> str | None:
+    """The seller a list is filtered by: for a seller key its own (asking for another's is
+    Not found: another seller's data is not revealed), for the other roles what was asked."""
+    if caller.role is not Role.SELLER:
+        return asked
+    if asked not in (None, caller.seller_account):
+        raise not_found(f"seller {asked!r}")
+    return caller.seller_account
+
+
+def newest_page(
+    services: Services,
+    view: NewestFirstView,
+    where: Mapping[str, str | Sequence[str] | None],
+    page: tuple[int, str | None],
+    uuid_of: Callable[[str], UUID],
+) -> tuple[list[Any], str | None]:
+    """A page of a newest-first list (GET /payouts, GET /refunds): the aggregates the view
+    finds for `where`, each loaded from its events (all in one query), and the next page's
+    cursor (None: the last page). `page` is (limit, cursor: the position a page ended at)."""
+    limit, cursor = page
+    if cursor is not None and _POSITION.fullmatch(cursor) is None:
+        raise invalid("cursor", NOT_A_CURSOR)
+    rows = view.newest(where, limit + 1, None if cursor is None else int(cursor))
+    shown, last = keyset_page(rows, limit)
+    ids = [uuid_of(row.item_id) for row in shown]
+    found = load_aggregates(services.application, services.pool, ids)
+    return [found[i] for i in ids], None if last is None else str(last.position)
 
 
 def encode_opaque(values: list[Any]) -> str:

@@ -5,6 +5,7 @@ right after the POST that created a refund always holds it)."""
 from __future__ import annotations
 
 from datetime import datetime
+from enum import Enum
 from typing import Any, TypeVar
 from uuid import UUID
 
@@ -27,21 +28,44 @@ class RefundRequestBody(msgspec.Struct, frozen=True, forbid_unknown_fields=True)
     reason: ShortReason | None = None
 
 
+class ShownStatus(Enum):
+    """A refund's status as the API shows it: PENDING until the PSP's final word."""
+
+    PENDING = "PENDING"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+
+
 API_STATUS = {
-    RefundStatus.REQUESTED.value: "PENDING",
-    RefundStatus.EXECUTING.value: "PENDING",
-    RefundStatus.SUCCEEDED.value: "SUCCEEDED",
-    RefundStatus.FAILED.value: "FAILED",
+    RefundStatus.REQUESTED.value: ShownStatus.PENDING,
+    RefundStatus.EXECUTING.value: ShownStatus.PENDING,
+    RefundStatus.SUCCEEDED.value: ShownStatus.SUCCEEDED,
+    RefundStatus.FAILED.value: ShownStatus.FAILED,
 }
+
+
+def statuses_shown_as(shown: str | None) -> list[str] | None:
+    """The refund statuses the API shows as `shown` (None: any)."""
+    if shown is None:
+        return None
+    return [status for status, api in API_STATUS.items() if api.value == shown]
+
+
+class RefundPage(msgspec.Struct, frozen=True):
+    """GET /refunds answer: newest first; pass next_cursor as ?cursor= for the next page."""
+
+    items: list[RefundResponse]
+    next_cursor: str | None
 
 
 def refund_body(refund: Refund) -> RefundResponse:
     return RefundResponse(
         refund_id=refund.refund_id,
         payment_order_id=refund.payment_order_id,
+        seller_account=refund.seller_account,
         amount=refund.amount.format(),
         currency=refund.currency,
-        status=API_STATUS[refund.status.value],
+        status=API_STATUS[refund.status.value].value,
         reason=refund.reason,
         created_at=refund.created_on,
         failure_reason=refund.failure_reason,

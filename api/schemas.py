@@ -180,6 +180,7 @@ class RefundResponse(msgspec.Struct, frozen=True):
 
     refund_id: str
     payment_order_id: str
+    seller_account: str
     amount: str
     currency: str
     status: str  # PENDING, SUCCEEDED or FAILED

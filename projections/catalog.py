@@ -23,6 +23,7 @@ from payments.projections.views.ledger_pg import PostgresLedger
 from payments.projections.views.order_status_pg import PostgresOrderStatusView
 from payments.projections.views.payouts import PayoutsView
 from payments.projections.views.reconciliation import ReconciliationExceptionsView
+from payments.projections.views.refunds import RefundsView
 from payments.projections.views.sellers import SellersView
 from payments.projections.views.wallets_pg import PostgresWallets
 from payments.projections.views.webhook_endpoints import WebhookEndpointsView
@@ -38,6 +39,7 @@ VIEW_CLASSES: dict[str, type[PostgresView]] = {
     WebhookEndpointsView.name: WebhookEndpointsView,
     DisputesView.name: DisputesView,
     ReconciliationExceptionsView.name: ReconciliationExceptionsView,
+    RefundsView.name: RefundsView,
 }
 NAMES: tuple[str, ...] = tuple(VIEW_CLASSES)
 

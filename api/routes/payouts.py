@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import re
 from datetime import datetime
 
 import msgspec
@@ -14,7 +13,6 @@ from payments.api.auth import access
 from payments.api.idempotency import OnceDep, fingerprint, idempotency_key_guard, stored_answer
 from payments.api.openapi import created_or_existing, operation, spec, write_headers
 from payments.api.parameters import (
-    POSITION_CURSOR_PATTERN,
     CallerDep,
     IdQuery,
     LimitQuery,
@@ -23,7 +21,7 @@ from payments.api.parameters import (
     PositionCursorQuery,
     ServicesDep,
 )
-from payments.api.reads import invalid, keyset_page, not_found
+from payments.api.reads import newest_page, seller_scope
 from payments.api.routes.refunds import amount_minor_of
 from payments.api.schemas import AmountText, Identifier
 from payments.domain.api_key import Role
@@ -31,7 +29,6 @@ from payments.domain.errors import NotFound
 from payments.domain.ids import payout_uuid
 from payments.domain.payout import Payout
 from payments.domain.payout_commands import PayoutPlacement, RequestPayout, payout_id_for_key
-from payments.projections.event_store import load_aggregates
 from payments.projections.views.payouts import PayoutFilter, PayoutsView
 from payments.runtime.idempotency import StoredResponse
 from payments.runtime.keys import Caller
@@ -39,7 +36,6 @@ from payments.runtime.services import Services
 
 log = logging.getLogger("payments.payouts")
 CREATE_SCOPE = "POST /payouts"
-_POSITION = re.compile(POSITION_CURSOR_PATTERN, re.ASCII)
 MAX_BODY_BYTES = 4 * 1024
 
 
@@ -105,21 +101,13 @@ def list_payouts(
 ) -> PayoutPage:
     """Payouts newest first from the payouts view, each as GET /payouts/{id} answers it. A
     seller key lists its own seller's only; asking for another's is Not found."""
-    if caller.role is Role.SELLER:
-        if where.seller_account not in (None, caller.seller_account):
-            raise not_found(f"seller {where.seller_account!r}")  # another seller's: not revealed
-        where = PayoutFilter(caller.seller_account, where.status)
-    if cursor is not None and _POSITION.fullmatch(cursor) is None:
-        raise invalid("cursor", "is not a cursor this API returned")
-    rows = PayoutsView(services.pool).newest(where, limit + 1, int(cursor) if cursor else None)
-    page, last = keyset_page(rows, limit)
-    found = load_aggregates(
-        services.application, services.pool, [payout_uuid(r.payout_id) for r in page]
-    )
-    return PayoutPage(
-        items=[payout_body(found[payout_uuid(r.payout_id)]) for r in page],
-        next_cursor=str(last.position) if last is not None else None,
-    )
+    wanted = {
+        "seller_account": seller_scope(caller, where.seller_account),
+        "status": where.status,
+    }
+    view = PayoutsView(services.pool)
+    found, next_cursor = newest_page(services, view, wanted, (limit, cursor), payout_uuid)
+    return PayoutPage(items=[payout_body(payout) for payout in found], next_cursor=next_cursor)
 
 
 def request_payout(services: Services, command: RequestPayout) -> PayoutPlacement:

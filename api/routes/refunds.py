@@ -1,6 +1,9 @@
-"""POST /payments/{payment_order_id}/refunds and GET /refunds/{refund_id} (ADR 0014)."""
+"""POST /payments/{payment_order_id}/refunds, GET /refunds (newest first, filtered) and GET
+/refunds/{refund_id} (ADR 0014)."""
 
 from __future__ import annotations
+
+from typing import Annotated
 
 from eventsourcing.persistence import IntegrityError
 from litestar import Controller, Response, get, post
@@ -16,18 +19,33 @@ from payments.api.openapi import (
     write_headers,
 )
 from payments.api.parameters import (
+    CallerDep,
+    IdQuery,
+    LimitQuery,
     PaymentOrderIdPath,
+    PositionCursorQuery,
     RefundIdPath,
     ServicesDep,
+    one_of,
 )
 from payments.api.problems import ProblemError
-from payments.api.refund_schemas import RefundRequestBody, refund_body
+from payments.api.reads import FreshDep, ensure_fresh, newest_page, seller_scope
+from payments.api.refund_schemas import (
+    RefundPage,
+    RefundRequestBody,
+    ShownStatus,
+    refund_body,
+    statuses_shown_as,
+)
 from payments.api.schemas import RefundResponse
 from payments.domain.api_key import Role
 from payments.domain.errors import FieldError, InvalidCommand
+from payments.domain.ids import refund_uuid
 from payments.domain.money import Money, MoneyError
 from payments.domain.refund_commands import RefundPlacement, RequestRefund, refund_id_for_key
+from payments.projections.views.refunds import RefundsView
 from payments.runtime.idempotency import StoredResponse
+from payments.runtime.keys import Caller
 from payments.runtime.services import Services
 
 CREATE_SCOPE = "POST /payments/{payment_order_id}/refunds"
@@ -40,6 +58,17 @@ _READ_BACK = {
     ),
 }
 _CREATED_HEADERS = write_headers("The refund's URL, /refunds/{refund_id}")
+RefundStatusQuery = Annotated[
+    str | None, one_of(ShownStatus, "Only refunds in this status (PENDING: not final yet).")
+]
+LIST_DESCRIPTION = (
+    "Found in the refunds view, each item read from the refund's own events (as GET "
+    "/refunds/{refund_id} answers it). Filters: status, payment_order_id, seller_account. "
+    "Keyset pagination: limit (1-200, default 50) and the opaque cursor from next_cursor. The "
+    "view follows the log within moments; pass the position a command answered with as "
+    "?min_position= to wait for it. A seller key lists its own seller's refunds (another "
+    "seller_account: 404)."
+)
 
 
 def amount_minor_of(text: str | None, currency: str) -> int | None:
@@ -75,6 +104,26 @@ def _placement_response(placement: RefundPlacement) -> StoredResponse:
         f"/refunds/{refund.refund_id}",
         placement.position,
     )
+
+
+def list_refunds(
+    services: Services,
+    caller: Caller,
+    where: dict[str, str | None],
+    page: tuple[int, str | None],
+    min_position: int | None = None,
+) -> RefundPage:
+    """Refunds newest first from the refunds view, each as GET /refunds/{id} answers it;
+    `where` names status (as the API shows it), payment_order_id and seller_account."""
+    view = RefundsView(services.pool)
+    ensure_fresh(services, view, min_position)
+    wanted = {
+        "status": statuses_shown_as(where.get("status")),
+        "payment_order_id": where.get("payment_order_id"),
+        "seller_account": seller_scope(caller, where.get("seller_account")),
+    }
+    found, next_cursor = newest_page(services, view, wanted, page, refund_uuid)
+    return RefundPage(items=[refund_body(refund) for refund in found], next_cursor=next_cursor)
 
 
 class RefundsController(Controller):
@@ -122,6 +171,35 @@ class RefundsController(Controller):
             fingerprint([payment_order_id, data]),
             lambda: _placement_response(request_refund(services, command)),
         )
+
+    @get(
+        "/refunds",
+        **spec(
+            "listRefunds",
+            "Refunds, newest first, by status, order and seller (keyset paging)",
+            problems=(404, 422, 503),
+        ),
+        description=LIST_DESCRIPTION,
+        **access(Role.MERCHANT, Role.OPERATOR, Role.FINANCE, Role.SELLER),
+    )
+    def list_refunds(
+        self,
+        services: ServicesDep,
+        caller: CallerDep,
+        status: RefundStatusQuery = None,
+        payment_order_id: IdQuery = None,
+        seller_account: IdQuery = None,
+        limit: LimitQuery = 50,
+        cursor: PositionCursorQuery = None,
+        *,
+        fresh: FreshDep,
+    ) -> RefundPage:
+        where = {
+            "status": status,
+            "payment_order_id": payment_order_id,
+            "seller_account": seller_account,
+        }
+        return list_refunds(services, caller, where, (limit, cursor), fresh.min_position())
 
     @get(
         "/refunds/{refund_id:str}",

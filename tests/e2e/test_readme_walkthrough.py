@@ -231,8 +231,12 @@ def test_the_readme_walkthrough_answers_as_the_readme_says(
     assert (second["amount"], second["status"]) == ("7.50", "PENDING")
     assert too_much["status"] == 422
     assert too_much["errors"][0]["message"] == "must be at most 20.00, what is left to refund"
-    order_a, wallet_a, wallet_b = json_answers(settled)
+    order_a, wallet_a, wallet_b, listed = json_answers(settled)
     assert (order_a["refunded"], order_a["refundable"]) == ("5.00", "20.00")
+    assert [(r["amount"], r["status"]) for r in listed["items"]] == [
+        ("7.50", "SUCCEEDED"),
+        ("5.00", "SUCCEEDED"),
+    ]
     assert (wallet_a["pending"], wallet_a["available"], wallet_a["balance"]) == (
         "24.07",
         "-5.00",
