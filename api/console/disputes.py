@@ -17,6 +17,7 @@ from payments.api.console.pages import (
     Field,
     Page,
     ServicesDep,
+    chosen,
     given,
     next_page,
     render,
@@ -24,7 +25,6 @@ from payments.api.console.pages import (
 )
 from payments.api.dispute_reads import list_disputes
 from payments.api.dispute_schemas import DisputeResponse
-from payments.api.reads import invalid
 from payments.domain.api_key import Role
 from payments.domain.dispute import DisputeStatus
 from payments.projections.views.disputes import DisputeFilter, DisputeOrder
@@ -47,12 +47,6 @@ def answer_left(dispute: DisputeResponse, now: datetime) -> str:
     return time_left(dispute.evidence_due_by, now)
 
 
-def _chosen(text: str | None, allowed: tuple[str, ...], field: str) -> str | None:
-    if text and text not in allowed:
-        raise invalid(field, f"must be one of {', '.join(allowed)}")
-    return text or None
-
-
 @get("/disputes", sync_to_thread=True, **PAGE.access)
 def disputes_page(
     caller: CallerDep,
@@ -64,8 +58,8 @@ def disputes_page(
 ) -> Template:
     if status is None and order is None and seller is None:
         status, order = WORK_LIST
-    wanted = DisputeFilter(_chosen(status, STATUSES, "status"), id_field("seller", seller))
-    sort = DisputeOrder(_chosen(order, SORTS, "order") or DisputeOrder.NEWEST.value)
+    wanted = DisputeFilter(chosen("status", status, STATUSES), id_field("seller", seller))
+    sort = DisputeOrder(chosen("order", order, SORTS) or DisputeOrder.NEWEST.value)
     found = list_disputes(services, caller, wanted, sort, (PAGE_SIZE, cursor or None))
     now = datetime.now(UTC)
     kept = given(status=status or "", order=sort.value, seller=wanted.seller_account)

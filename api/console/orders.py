@@ -16,6 +16,7 @@ from payments.api.console.pages import (
     Page,
     ServicesDep,
     as_of_of,
+    chosen,
     given,
     next_page,
     render,
@@ -75,9 +76,7 @@ def search_filter(
 ) -> OrderFilter:
     """The form's fields as the view's filter; as of an instant, only orders created by then
     (their status then is decided after the replay, not by the view's current status)."""
-    status = query["status"] or None
-    if status is not None and status not in STATUSES:
-        raise invalid("status", f"must be one of {', '.join(STATUSES)}")
+    status = chosen("status", query["status"], STATUSES)
     created_to = _day("date_to", query["date_to"], after=True)
     if as_of is not None:
         just_after = as_of + timedelta(microseconds=1)

@@ -23,7 +23,7 @@ from payments.api.as_of import parse_as_of
 from payments.api.auth import access
 from payments.api.parameters import CallerDep as CallerDep  # what every handler is given,
 from payments.api.parameters import ServicesDep as ServicesDep  # as the JSON routes are
-from payments.api.reads import parse_instant
+from payments.api.reads import invalid, parse_instant
 from payments.domain.api_key import Role
 from payments.runtime.keys import Caller
 
@@ -61,6 +61,13 @@ def console_access(*roles: Role) -> dict[str, Any]:
 def may(caller: Caller, *roles: Role) -> bool:
     """Whether a page offers the caller an action of these roles (admin always)."""
     return caller.role in {*roles, Role.ADMIN}
+
+
+def chosen(field: str, text: str | None, allowed: tuple[str, ...]) -> str | None:
+    """A form's choice among `allowed` (422 naming `field` otherwise); empty: None."""
+    if text and text not in allowed:
+        raise invalid(field, f"must be one of {', '.join(allowed)}")
+    return text or None
 
 
 def given(**fields: str | None) -> dict[str, str]:

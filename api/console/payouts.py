@@ -10,9 +10,17 @@ from litestar import get
 from litestar.response import Template
 
 from payments.api.console.orders import id_field
-from payments.api.console.pages import CallerDep, Field, Page, ServicesDep, given, next_page, render
+from payments.api.console.pages import (
+    CallerDep,
+    Field,
+    Page,
+    ServicesDep,
+    chosen,
+    given,
+    next_page,
+    render,
+)
 from payments.api.parameters import PayoutIdPath
-from payments.api.reads import invalid
 from payments.api.routes.payouts import list_payouts, read_payout
 from payments.domain.api_key import Role
 from payments.domain.payout import PayoutStatus
@@ -35,9 +43,7 @@ def payouts_page(
     status: Field = None,
     cursor: Field = None,
 ) -> Template:
-    wanted = PayoutFilter(id_field("seller", seller), status or None)
-    if wanted.status is not None and wanted.status not in STATUSES:
-        raise invalid("status", f"must be one of {', '.join(STATUSES)}")
+    wanted = PayoutFilter(id_field("seller", seller), chosen("status", status, STATUSES))
     found = list_payouts(services, caller, wanted, PAGE_SIZE, cursor or None)
     kept = given(seller=wanted.seller_account, status=wanted.status)
     return render(

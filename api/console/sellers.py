@@ -20,6 +20,7 @@ from payments.api.console.pages import (
     Field,
     Page,
     ServicesDep,
+    chosen,
     console_access,
     given,
     may,
@@ -28,7 +29,6 @@ from payments.api.console.pages import (
 )
 from payments.api.console.wallets import PAGE as WALLETS
 from payments.api.parameters import ID_PATTERN, SellerAccountPath
-from payments.api.reads import invalid
 from payments.api.routes.sellers import seller_for, seller_page, seller_response
 from payments.api.seller_schemas import ReasonRequest
 from payments.domain.api_key import Role
@@ -66,9 +66,7 @@ def sellers_page(
 ) -> Template | Redirect:
     if caller.role is Role.SELLER and caller.seller_account is not None:
         return Redirect(seller_path(caller.seller_account), status_code=303)
-    status = kyc_status or None
-    if status is not None and status not in KYC:
-        raise invalid("kyc_status", f"must be one of {', '.join(KYC)}")
+    status = chosen("kyc_status", kyc_status, KYC)
     found = seller_page(services, after or "", status, PAGE_SIZE)
     kept = given(kyc_status=status)
     return render(

@@ -23,6 +23,7 @@ from payments.api.console.forms import FormBody, as_json_body, confirmed
 from payments.api.console.pages import (
     Field,
     Page,
+    chosen,
     console_access,
     given,
     instant_of,
@@ -105,9 +106,7 @@ def endpoint_page(
     moved: Annotated[bool | None, QueryParameter()] = None,
 ) -> Template:
     endpoint = endpoint_body(visible(services, caller, endpoint_id))  # or Not found
-    wanted = status or None
-    if wanted is not None and wanted not in STATUSES:
-        raise invalid("status", f"must be one of {', '.join(STATUSES)}")
+    wanted = chosen("status", status, STATUSES)
     before = int(cursor) if cursor is not None else None
     rows = services.webhooks.deliveries.of_endpoint(endpoint_id, wanted, before, PAGE_SIZE + 1)
     shown, last = keyset_page(rows, PAGE_SIZE)

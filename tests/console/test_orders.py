@@ -90,6 +90,7 @@ def test_roles_see_only_their_parts_of_an_order(console: Console) -> None:
     assert [a.inner_text() for a in seller.locator("nav a").all()] == [
         "Overview",
         "Disputes",
+        "Refunds",
         "Wallets",
         "Ledger",
         "Payouts",
