@@ -15,9 +15,11 @@ import pytest
 from payments.projections.audit.verify import verify_projection
 from payments.projections.source import ApplicationEventSource
 from payments.projections.views.disputes import DisputesView
+from tests import listing
 from tests.conftest import bearer
 from tests.disputes.test_dispute_flows import admin_dispute, captured_order, dispute_shown, evidence
 from tests.executor.conftest import Stack
+from tests.listing import listed_ids
 from tests.waiting import wait_until
 
 
@@ -41,20 +43,12 @@ def opened(stack: Stack) -> list[dict[str, Any]]:
 
 
 def ids(answer: httpx.Response) -> list[str]:
-    assert answer.status_code == 200, answer.text
-    return [item["dispute_id"] for item in answer.json()["items"]]
+    return listed_ids(answer, "dispute_id")
 
 
 def every_page(stack: Stack, params: dict[str, Any]) -> list[str]:
     """The dispute ids of every page, one dispute a page, following next_cursor."""
-    found: list[str] = []
-    asked = {**params, "limit": 1}
-    while True:
-        page = stack.http.get("/disputes", params=asked)
-        found += ids(page)
-        if page.json()["next_cursor"] is None:
-            return found
-        asked = {**params, "limit": 1, "cursor": page.json()["next_cursor"]}
+    return listing.every_page(stack.http, "/disputes", "dispute_id", params)
 
 
 def test_each_item_is_the_orders_dispute(stack: Stack, opened: list[dict[str, Any]]) -> None:

@@ -14,9 +14,11 @@ from payments.domain.payment_order import Status
 from payments.projections.audit.verify import verify_projection
 from payments.projections.source import ApplicationEventSource
 from payments.projections.views.refunds import RefundsView
+from tests import listing
 from tests.conftest import bearer
 from tests.executor.conftest import Stack
 from tests.executor.helpers import place
+from tests.listing import listed_ids
 from tests.refunds.helpers import FAILING_REFUNDS_CARD, captured_order, post_refund, refund
 from tests.waiting import wait_until
 
@@ -40,20 +42,12 @@ def made(stack: Stack) -> list[dict[str, Any]]:
 
 
 def ids(answer: httpx.Response) -> list[str]:
-    assert answer.status_code == 200, answer.text
-    return [item["refund_id"] for item in answer.json()["items"]]
+    return listed_ids(answer, "refund_id")
 
 
 def every_page(stack: Stack, params: dict[str, Any]) -> list[str]:
     """The refund ids of every page, one refund a page, following next_cursor."""
-    found: list[str] = []
-    asked = {**params, "limit": 1}
-    while True:
-        page = stack.http.get("/refunds", params=asked)
-        found += ids(page)
-        if page.json()["next_cursor"] is None:
-            return found
-        asked = {**params, "limit": 1, "cursor": page.json()["next_cursor"]}
+    return listing.every_page(stack.http, "/refunds", "refund_id", params)
 
 
 def test_newest_first_each_item_as_its_own_read(stack: Stack, made: list[dict[str, Any]]) -> None:

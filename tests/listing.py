@@ -1,0 +1,26 @@
+"""Reading a keyset-paged list of the API (GET /disputes, GET /refunds): the ids an answer
+lists, and those of every page, one item a page, following next_cursor."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+
+def listed_ids(answer: httpx.Response, key: str) -> list[str]:
+    """The `key` of each item an answer lists (it must be a 200)."""
+    assert answer.status_code == 200, answer.text
+    return [item[key] for item in answer.json()["items"]]
+
+
+def every_page(http: httpx.Client, path: str, key: str, params: dict[str, Any]) -> list[str]:
+    """The ids of every page of `path` asked with `params`, one item a page."""
+    found: list[str] = []
+    asked = {**params, "limit": 1}
+    while True:
+        page = http.get(path, params=asked)
+        found += listed_ids(page, key)
+        if page.json()["next_cursor"] is None:
+            return found
+        asked = {**params, "limit": 1, "cursor": page.json()["next_cursor"]}
