@@ -33,12 +33,21 @@ DeliveryStatusQuery = Annotated[
         schema_extra={"enum": list(STATUSES)},
     ),
 ]
+
+
+class _HashableKwarg(KwargDefinition):
+    """A KwargDefinition hashed by identity: Litestar's is a frozen dataclass hashed by its
+    fields, and a dict among them fails the hash that `X | None` takes of every `X`."""
+
+    __hash__ = object.__hash__
+
+
 # The names as an enum in the OpenAPI document (Litestar drops a list item's msgspec.Meta
 # there), and as a pattern msgspec checks: the same set, each name matched literally.
 EventType = Annotated[
     str,
     msgspec.Meta(pattern=f"^({'|'.join(map(re.escape, EVENT_TYPES))})$"),
-    KwargDefinition(schema_extra={"enum": list(EVENT_TYPES)}),
+    _HashableKwarg(schema_extra={"enum": list(EVENT_TYPES)}),
 ]
 
 
@@ -57,18 +66,21 @@ Description = Annotated[
 ]
 
 
+EventTypes = Annotated[
+    list[EventType],
+    msgspec.Meta(
+        min_length=1,
+        max_length=len(EVENT_TYPES),
+        description="Each at most once.",
+        # Litestar puts "extra" into the field's OpenAPI schema: no name twice (422).
+        extra_json_schema={"extra": {"uniqueItems": True}},
+    ),
+]
+
+
 class CreateEndpointRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     url: EndpointUrl
-    event_types: Annotated[
-        list[EventType],
-        msgspec.Meta(
-            min_length=1,
-            max_length=len(EVENT_TYPES),
-            description="Each at most once.",
-            # Litestar puts "extra" into the field's OpenAPI schema: no name twice (422).
-            extra_json_schema={"extra": {"uniqueItems": True}},
-        ),
-    ]
+    event_types: EventTypes
     description: Description = ""
     # None: every seller's events (a merchant's endpoint); a seller key's endpoint is always
     # its own seller's, named or not.
@@ -80,6 +92,8 @@ class UpdateEndpointRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=T
 
     url: EndpointUrl | None = None
     description: Description | None = None
+    # The types it hears from now on (all of them: not added to those it has).
+    event_types: EventTypes | None = None
 
 
 class RotateSecretRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

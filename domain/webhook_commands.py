@@ -66,11 +66,20 @@ class WebhookEndpointCommands:
         return endpoint, self.application.record(endpoint)
 
     def update(
-        self, endpoint_id: str, url: str | None, description: str | None, by: str
+        self,
+        endpoint_id: str,
+        url: str | None,
+        description: str | None,
+        by: str,
+        event_types: list[str] | None = None,
     ) -> tuple[WebhookEndpoint, int | None]:
-        """A new URL or description: the position of the change (None when nothing changed)."""
+        """A new URL, description or set of event types: the position of the change (None
+        when nothing changed)."""
         endpoint = self.get(endpoint_id)
-        if not endpoint.update(url, description, by, production=self.production):
+        changed = endpoint.update(
+            url, description, by, production=self.production, event_types=event_types
+        )
+        if not changed:
             return endpoint, None
         return endpoint, self.application.record(endpoint)
 

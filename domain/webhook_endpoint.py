@@ -199,6 +199,14 @@ class WebhookEndpoint(Aggregate):
         description: str
         updated_by: str
 
+    class TypesChanged(Aggregate.Event):
+        """The event types it hears from now on (sorted): events recorded after this one are
+        delivered by these; deliveries made before stay as they were."""
+
+        TOPIC = "payments.WebhookEndpoint.TypesChanged.v1"
+        event_types: list[str]
+        changed_by: str
+
     class Pinged(Aggregate.Event):
         """A test event asked for: one delivery of type PING_TYPE to this endpoint."""
 
@@ -272,27 +280,47 @@ class WebhookEndpoint(Aggregate):
         self._disabled(reason=reason, disabled_by=by)
 
     def update(
-        self, url: str | None, description: str | None, by: str, *, production: bool
+        self,
+        url: str | None,
+        description: str | None,
+        by: str,
+        *,
+        production: bool,
+        event_types: list[str] | None = None,
     ) -> bool:
-        """A new URL or description (None: unchanged); False when nothing changes. Refused
-        for a disabled endpoint, and for a URL or description `register` would refuse."""
+        """A new URL, description or set of event types (None: unchanged); False when nothing
+        changes. Refused for a disabled endpoint, and for what `register` would refuse (an
+        endpoint of one seller never hears an event about several)."""
         if self.disabled:
             raise IllegalTransition("disabled", "updated")
         new_url = self.url if url is None else url
         new_description = self.description if description is None else description
+        new_types = self.event_types if event_types is None else sorted(event_types)
         errors = [FieldError("url", m) for m in url_errors(new_url, production=production)]
         errors += [FieldError("description", m) for m in description_errors(new_description)]
+        if event_types is not None:
+            errors += [
+                FieldError("event_types", m) for m in type_errors(event_types, self.seller_account)
+            ]
         if errors:
             raise InvalidCommand(errors)
-        if (new_url, new_description) == (self.url, self.description):
-            return False
-        self._updated(url=new_url, description=new_description, updated_by=by)
-        return True
+        changed = False
+        if (new_url, new_description) != (self.url, self.description):
+            self._updated(url=new_url, description=new_description, updated_by=by)
+            changed = True
+        if new_types != self.event_types:
+            self._types_changed(event_types=new_types, changed_by=by)
+            changed = True
+        return changed
 
     @event(Updated)
     def _updated(self, url: str, description: str, updated_by: str) -> None:
         self.url = url
         self.description = description
+
+    @event(TypesChanged)
+    def _types_changed(self, event_types: list[str], changed_by: str) -> None:
+        self.event_types = list(event_types)
 
     def ping(self, by: str) -> None:
         """A test event for this endpoint (a disabled one gets nothing: refused)."""

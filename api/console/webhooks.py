@@ -48,11 +48,13 @@ from payments.api.webhook_schemas import (
     endpoint_body,
 )
 from payments.domain.api_key import Role
+from payments.domain.webhook_endpoint import EVENT_TYPES
 from payments.projections.followers.webhook_deliveries import STATUSES
 
 PAGE = Page.of("/console/webhooks", "Webhooks", Role.MERCHANT, Role.OPERATOR, Role.SELLER)
 PING = (Role.MERCHANT, Role.SELLER)  # POST .../ping and PATCH /webhook-endpoints/{id}
 MOVED = "Moved: every attempt from now on goes to the new URL, also of waiting deliveries."
+RETYPED = "Changed: the events recorded from now on are delivered by these types."
 PAGE_SIZE = 50
 # The delivery a redelivery just sent back, named in the page it returns to.
 DeliveryField = Annotated[str | None, QueryParameter(pattern=ID_PATTERN, max_length=ID_MAX_LENGTH)]
@@ -67,6 +69,11 @@ class ConfirmForm(msgspec.Struct, frozen=True):
 class MoveForm(msgspec.Struct, frozen=True):
     url: str = ""
     description: str = ""
+    confirm: str = ""
+
+
+class TypesForm(msgspec.Struct, frozen=True):
+    event_types: list[str] | str = []  # one ticked box arrives as a string
     confirm: str = ""
 
 
@@ -104,6 +111,7 @@ def endpoint_page(
     recovered: RecoveredCount = None,
     pinged: DeliveryField = None,
     moved: Annotated[bool | None, QueryParameter()] = None,
+    retyped: Annotated[bool | None, QueryParameter()] = None,
 ) -> Template:
     endpoint = endpoint_body(visible(services, caller, endpoint_id))  # or Not found
     wanted = chosen("status", status, STATUSES)
@@ -121,7 +129,8 @@ def endpoint_page(
         statuses=STATUSES,
         more=next_page(given(status=wanted), "cursor", last.position if last else None),
         first_page=cursor is None,
-        done=MOVED if moved else _done(redelivered, recovered, pinged),
+        done=MOVED if moved else RETYPED if retyped else _done(redelivered, recovered, pinged),
+        event_types=list(EVENT_TYPES),
         # The API refuses to send again a delivery of a disabled endpoint: none is offered.
         may_redeliver=endpoint.status == "enabled",
         may_ping=endpoint.status == "enabled" and may(caller, *PING),
@@ -180,6 +189,24 @@ def move(
     return Redirect(f"{endpoint_path(endpoint_id)}?moved=true", status_code=303)
 
 
+@post("/webhooks/{endpoint_id:str}/types", sync_to_thread=True, **console_access(*PING))
+def change_types(
+    endpoint_id: EndpointIdPath,
+    data: FormBody[TypesForm],
+    caller: CallerDep,
+    services: ServicesDep,
+) -> Redirect:
+    """As PATCH /webhook-endpoints/{id} with event_types: the whole list from now on (422
+    for none, or one an endpoint of one seller cannot hear), refused when disabled (409)."""
+    confirmed(data.confirm, "the new event types")
+    visible(services, caller, endpoint_id)
+    ticked = [data.event_types] if isinstance(data.event_types, str) else data.event_types
+    body = as_json_body(UpdateEndpointRequest, "event_types", event_types=ticked)
+    types = list(body.event_types or [])
+    services.webhooks.commands.update(endpoint_id, None, None, caller.key_id, types)
+    return Redirect(f"{endpoint_path(endpoint_id)}?retyped=true", status_code=303)
+
+
 @post("/webhooks/{endpoint_id:str}/ping", sync_to_thread=True, **console_access(*PING))
 def ping(
     endpoint_id: EndpointIdPath,
@@ -211,4 +238,4 @@ def _done(redelivered: str | None, recovered: int | None, pinged: str | None) ->
     return None
 
 
-HANDLERS = [webhooks_page, endpoint_page, redeliver, recover, move, ping]
+HANDLERS = [webhooks_page, endpoint_page, redeliver, recover, move, change_types, ping]

@@ -205,13 +205,15 @@ class WebhookEndpointsController(Controller):
         "/{endpoint_id:str}",
         **spec(
             "updateWebhookEndpoint",
-            "Move the endpoint to another URL, or describe it anew",
+            "Move the endpoint to another URL, describe it anew, or change its event types",
             problems=(404, 409, 413, 422),
         ),
-        description="url and description, each left as it is when left out; the same rules "
-        "as at registration (422). From the change on, every attempt goes to the new URL, "
-        "also of deliveries already waiting (retries included). Its id, secret, types and "
-        "seller stay. 409 for a disabled endpoint; the same values again change nothing.",
+        description="url, description and event_types, each left as it is when left out; the "
+        "same rules as at registration (422). From the change on, every attempt goes to the "
+        "new URL, also of deliveries already waiting (retries included); the events recorded "
+        "after the change are delivered by the new event_types (the whole list it hears from "
+        "then on), those already delivered or waiting stay. Its id, secret and seller stay. "
+        "409 for a disabled endpoint; the same values again change nothing.",
         request_max_body_size=MAX_BODY_BYTES,
         **access(Role.MERCHANT, Role.SELLER),
     )
@@ -223,8 +225,9 @@ class WebhookEndpointsController(Controller):
         caller: CallerDep,
     ) -> EndpointResponse:
         visible(services, caller, endpoint_id)
+        types = None if data.event_types is None else list(data.event_types)
         endpoint, _ = services.webhooks.commands.update(
-            endpoint_id, data.url, data.description, by=caller.key_id
+            endpoint_id, data.url, data.description, caller.key_id, types
         )
         return endpoint_body(endpoint)
 

@@ -2,11 +2,12 @@
 
 It follows the endpoints' own events and the events merchants may subscribe to
 (domain/webhook_endpoint.EVENT_TYPES) in log order, in one transaction with its position:
-an endpoint hears every event of its types recorded after it was created and before it was
-disabled, exactly once as a row (webhook_deliveries), whatever crashes. Which endpoints want
-what is its own table (`webhook_subscriptions`), moved by the same batches, never a view
-that could be ahead of or behind it. An endpoint of one seller hears only the events about
-that seller, as the event's object was created (an order's, a refund's, a payout's seller).
+an endpoint hears every event of its types (those it had when the event was recorded)
+recorded after it was created and before it was disabled, exactly once as a row
+(webhook_deliveries), whatever crashes. Which endpoints want what is its own table
+(`webhook_subscriptions`), moved by the same batches, never a view that could be ahead of or
+behind it. An endpoint of one seller hears only the events about that seller, as the
+event's object was created (an order's, a refund's, a payout's seller).
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
+
+from psycopg.types.json import Jsonb
 
 from payments.domain.webhook_endpoint import (
     PING_TYPE,
@@ -43,6 +46,7 @@ ENDPOINT_TOPICS = frozenset(
         WebhookEndpoint.Disabled,
         WebhookEndpoint.Pinged,
         WebhookEndpoint.Updated,
+        WebhookEndpoint.TypesChanged,
     )
 )
 
@@ -54,10 +58,30 @@ class Subscription:
     created_position: int
     disabled_position: int | None
     seller_account: str | None = None  # None: every seller's events
+    # The types it heard before each change of them: (the change's position, the types
+    # until then), oldest first; `event_types` are those since the last change.
+    earlier_types: tuple[tuple[int, frozenset[str]], ...] = ()
 
     def wants(self, event_type: str, position: int) -> bool:
         """Whether the event of this type at this position is one to deliver here."""
-        return event_type in self.event_types and self.enabled_at(position)
+        return event_type in self.types_at(position) and self.enabled_at(position)
+
+    def types_at(self, position: int) -> frozenset[str]:
+        for until, types in self.earlier_types:
+            if position < until:
+                return types
+        return self.event_types
+
+    def types_changed(self, position: int, event_types: frozenset[str]) -> Subscription:
+        """The subscription after a change of its types at `position` (once: a change
+        already applied, as when a batch is applied again, changes nothing)."""
+        if any(until >= position for until, _ in self.earlier_types):
+            return self
+        earlier = (*self.earlier_types, (position, self.event_types))
+        return dataclasses.replace(self, event_types=event_types, earlier_types=earlier)
+
+    def earlier_types_json(self) -> Jsonb:
+        return Jsonb([[until, sorted(types)] for until, types in self.earlier_types])
 
     def enabled_at(self, position: int) -> bool:
         return self.created_position < position and (
@@ -94,6 +118,9 @@ class NotificationFeed(FeedView):
             # v0.9.0: an endpoint of one seller (older rows: every seller's, as they were).
             f"ALTER TABLE {qualify(schema, 'webhook_subscriptions')} "
             "ADD COLUMN IF NOT EXISTS seller_account text",
+            # v0.10.0: the types heard before each change of them (older rows: never changed).
+            f"ALTER TABLE {qualify(schema, 'webhook_subscriptions')} "
+            "ADD COLUMN IF NOT EXISTS earlier_types jsonb NOT NULL DEFAULT '[]'",
             *tracking_ddl(schema, cls.tables[-1]),
         ]
 
@@ -103,10 +130,17 @@ class NotificationFeed(FeedView):
         # goes to those made before it and not disabled before it, so that applying a batch
         # again (whatever the table says by then) makes the same deliveries.
         known: dict[UUID, Subscription] = {
-            row[0]: Subscription(row[1], frozenset(row[2]), row[3], row[4], row[5])
+            row[0]: Subscription(
+                row[1],
+                frozenset(row[2]),
+                row[3],
+                row[4],
+                row[5],
+                tuple((int(until), frozenset(types)) for until, types in row[6]),
+            )
             for row in conn.execute(
                 f"SELECT endpoint_uuid, endpoint_id, event_types, created_position, "
-                f"disabled_position, seller_account FROM {table}"
+                f"disabled_position, seller_account, earlier_types FROM {table}"
             )
         }
         to_notify: list[tuple[TrackedEvent, str, list[Subscription]]] = []
@@ -138,6 +172,18 @@ class NotificationFeed(FeedView):
                     f"UPDATE {table} SET url = %s WHERE endpoint_uuid = %s",
                     (e.url, e.originator_id),
                 )
+            elif isinstance(e, WebhookEndpoint.TypesChanged):
+                endpoint = known.get(e.originator_id)
+                if endpoint is not None:
+                    known[e.originator_id] = changed = endpoint.types_changed(
+                        position, frozenset(e.event_types)
+                    )
+                    conn.execute(
+                        f"UPDATE {table} SET event_types = %s, earlier_types = %s "
+                        "WHERE endpoint_uuid = %s",
+                        (sorted(changed.event_types), changed.earlier_types_json(),
+                         e.originator_id),
+                    )  # fmt: skip
             elif isinstance(e, WebhookEndpoint.Disabled):
                 conn.execute(
                     f"UPDATE {table} SET disabled_at = %s, disabled_position = %s "

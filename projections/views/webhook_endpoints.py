@@ -40,6 +40,7 @@ class WebhookEndpointsView(PostgresView):
             WebhookEndpoint.SecretRotated,
             WebhookEndpoint.Disabled,
             WebhookEndpoint.Updated,
+            WebhookEndpoint.TypesChanged,
         )
     )
     tables = ("webhook_endpoints", "webhook_endpoints_tracking")
@@ -83,6 +84,11 @@ class WebhookEndpointsView(PostgresView):
                 conn.execute(
                     f"UPDATE {table} SET url = %s, description = %s WHERE endpoint_uuid = %s",
                     (e.url, e.description, e.originator_id),
+                )
+            elif isinstance(e, WebhookEndpoint.TypesChanged):
+                conn.execute(
+                    f"UPDATE {table} SET event_types = %s WHERE endpoint_uuid = %s",
+                    (list(e.event_types), e.originator_id),
                 )
             elif isinstance(e, WebhookEndpoint.SecretRotated):
                 conn.execute(

@@ -348,3 +348,44 @@ def test_a_merchant_moves_an_endpoint_to_another_url_confirmed(console: Console)
     assert console.stack.http.get(f"/webhook-endpoints/{endpoint_id}").json()["url"] == (
         "http://127.0.0.1:9/moved"
     )
+
+
+def test_a_merchant_changes_the_types_an_endpoint_hears_confirmed(console: Console) -> None:
+    merchant = {"authorization": f"Bearer {console.key(Role.MERCHANT)}"}
+    endpoint_id = register(console, merchant, "refund.failed", "to retype")
+    operator = console.signed_in(Role.OPERATOR)
+    operator.goto(f"{console.url}/webhooks/{endpoint_id}")
+    assert operator.get_by_role("form", name="Change the event types").count() == 0
+    forged = operator.request.post(
+        f"{console.url}/webhooks/{endpoint_id}/types",
+        form={"event_types": "payout.paid", "confirm": "yes"},
+        headers={"x-csrf-token": csrf(operator)},
+    )
+    assert forged.status == 403
+
+    page = console.signed_in(Role.MERCHANT)
+    page.goto(f"{console.url}/webhooks/{endpoint_id}")
+    form = page.get_by_role("form", name="Change the event types")
+    assert form.get_by_label("refund.failed").is_checked()
+    form.get_by_label("refund.failed").uncheck()
+    form.get_by_label("payout.paid").check()
+    form.get_by_label("dispute.opened").check()
+    form.get_by_label("I confirm: deliver these types from now on").check()
+    follow(form.get_by_role("button", name="Change the event types"))
+    assert page.get_by_role("status").inner_text().startswith("Changed")
+    assert page.locator("#endpoint-types").inner_text() == "dispute.opened, payout.paid"
+    shown = console.stack.http.get(f"/webhook-endpoints/{endpoint_id}").json()
+    assert shown["event_types"] == ["dispute.opened", "payout.paid"]
+    for form_fields, field in (
+        ({"confirm": "yes"}, "event_types"),  # no box ticked
+        ({"event_types": "payment.nope", "confirm": "yes"}, "event_types"),
+        ({"event_types": "payout.paid"}, "confirm"),
+    ):
+        refused = page.request.post(
+            f"{console.url}/webhooks/{endpoint_id}/types",
+            form=form_fields,
+            headers={"x-csrf-token": csrf(page), "accept": "text/html"},
+        )
+        assert (refused.status, field in refused.text()) == (422, True), form_fields
+    shown = console.stack.http.get(f"/webhook-endpoints/{endpoint_id}").json()
+    assert shown["event_types"] == ["dispute.opened", "payout.paid"], "nothing refused applied"

@@ -27,6 +27,7 @@ from payments.domain.webhook_endpoint import (
     url_errors,
 )
 from payments.projections.core import TrackedEvent
+from payments.projections.followers.notification_feed import Subscription
 from payments.projections.followers.webhook_events import (
     body_of,
     delivery_id_of,
@@ -331,3 +332,42 @@ def test_an_endpoint_moves_to_another_url_checked_as_at_registration() -> None:
     endpoint.disable("moved", "key2")
     with pytest.raises(IllegalTransition):
         endpoint.update("https://other.example/", None, "key2", production=True)
+
+
+def test_an_endpoint_changes_the_types_it_hears_checked_as_at_registration() -> None:
+    endpoint = _register()
+    assert endpoint.update(None, None, "key2", production=True, event_types=["dispute.opened"])
+    assert endpoint.event_types == ["dispute.opened"]
+    assert not endpoint.update(None, None, "key2", production=True, event_types=["dispute.opened"])
+    both = endpoint.update(
+        "https://new.example/", None, "key2", production=True, event_types=["refund.failed"]
+    )
+    assert both
+    assert (endpoint.url, endpoint.event_types) == (
+        "https://new.example/",
+        ["refund.failed"],
+    )
+    names = [type(e).__name__ for e in endpoint.collect_events()]
+    assert names == ["Created", "TypesChanged", "Updated", "TypesChanged"]
+    for types in ([], ["payment.nope"], ["refund.failed", "refund.failed"]):
+        with pytest.raises(InvalidCommand) as refused:
+            endpoint.update(None, None, "key2", production=True, event_types=types)
+        assert [e.field for e in refused.value.errors] == ["event_types"]
+    one_seller = _register(seller_account="seller_a")
+    with pytest.raises(InvalidCommand):  # a checkout is about several sellers
+        one_seller.update(None, None, "k", production=True, event_types=["checkout.completed"])
+    assert endpoint.event_types == ["refund.failed"], "nothing refused was applied"
+
+
+def test_a_subscription_hears_by_the_types_it_had_at_each_position() -> None:
+    succeeded, failed, paid = "payment_order.succeeded", "payment_order.failed", "payout.paid"
+    made = Subscription("we_1", frozenset({succeeded}), 10, None)
+    changed = made.types_changed(20, frozenset({failed}))
+    assert [changed.wants(succeeded, p) for p in (5, 15, 25)] == [False, True, False]
+    assert [changed.wants(failed, p) for p in (5, 15, 25)] == [False, False, True]
+    assert changed.types_changed(20, frozenset({failed})) is changed, "applied again: no change"
+    again = changed.types_changed(30, frozenset({paid}))
+    assert [again.types_at(p) for p in (15, 25, 35)] == [{succeeded}, {failed}, {paid}]
+    assert again.types_changed(20, frozenset({failed})) is again, "an earlier change, again"
+    assert not again.disabled_at(40).wants(paid, 45)
+    assert again.earlier_types_json().obj == [[20, [succeeded]], [30, [failed]]]

@@ -134,3 +134,40 @@ def test_an_event_and_its_endpoint_s_disabling_in_one_batch_leave_nothing_pendin
         assert delivery["status"] == "cancelled"
         sender.send_once()
         assert receiver.received == []
+
+
+def test_a_change_of_types_counts_from_its_position_when_a_batch_is_applied_again(
+    stack: Stack, sender: WebhookSender
+) -> None:
+    """An endpoint that heard successes, then (PATCH) failures only: an order that succeeded
+    before the change is delivered, one after it is not, one that failed after it is; the
+    same when the feed applies the whole stretch again from before the endpoint was made."""
+    feed = stack.services.webhooks.feed
+    feed.run_until_idle()
+    not_made_yet = feed.view.position()
+    with listening(stack, "payment_order.succeeded") as (receiver, endpoint):
+        endpoint_id = endpoint["endpoint_id"]
+        [before] = place(stack, stack.sandbox.token("success"), ["8"])
+        stack.settle(lambda: terminal(stack, before))
+        path = f"/webhook-endpoints/{endpoint_id}"
+        changed = stack.http.patch(path, json={"event_types": ["payment_order.failed"]})
+        assert changed.status_code == 200, changed.text
+        assert changed.json()["event_types"] == ["payment_order.failed"]
+        [succeeded_after] = place(stack, stack.sandbox.token("success"), ["9"])
+        [failed_after] = place(stack, stack.sandbox.token("declined"), ["10"])
+        stack.settle(lambda: terminal(stack, succeeded_after, failed_after))
+        deliver_until(stack, sender, lambda: len(receiver.received) == 2)
+        heard = [(e["type"], e["data"]["payment_order_id"]) for e in receiver.events()]
+        expected = [("payment_order.succeeded", before), ("payment_order.failed", failed_after)]
+        assert sorted(heard) == sorted(expected)
+
+        position = feed.view.position()
+        with stack.services.pool.connection() as conn:  # every delivery made again
+            conn.execute("DELETE FROM webhook_deliveries WHERE endpoint_id = %s", (endpoint_id,))
+            conn.execute(
+                "UPDATE notification_feed_tracking SET notification_id = %s", (not_made_yet,)
+            )
+        feed.run_until_idle()
+        assert feed.view.position() == position
+        again = sorted(d["event_type"] for d in deliveries(stack, endpoint_id))
+        assert again == ["payment_order.failed", "payment_order.succeeded"]

@@ -345,18 +345,35 @@ def test_an_endpoint_is_moved_or_described_anew_and_a_bad_change_writes_nothing(
     assert len(updates) == 2
     assert client.patch(path, json={}).status_code == 200, "nothing to change"
     assert len(list(services.application.events.get(updates[0].originator_id))) == 3
+    retyped = client.patch(path, json={"event_types": ["payout.paid", "dispute.opened"]})
+    assert retyped.status_code == 200, retyped.text
+    assert retyped.json()["event_types"] == ["dispute.opened", "payout.paid"]
+    assert (retyped.json()["url"], retyped.json()["description"]) == (
+        "https://moved.example/hooks",
+        "moved shop",
+    )
+    assert client.patch(path, json={"event_types": ["payout.paid", "dispute.opened"]}).json() == (
+        retyped.json()
+    )
+    events = list(services.application.events.get(updates[0].originator_id))
+    assert [type(e).__name__ for e in events][-1:] == ["TypesChanged"]
+    assert len(events) == 4, "the same types again change nothing"
 
     for body, field in [
         ({"url": "ftp://x.example/"}, "url"),
         ({"url": ""}, "url"),
         ({"description": "a\nb"}, "description"),
-        ({"event_types": ["refund.failed"]}, "event_types"),
+        ({"event_types": ["payment.nope"]}, "event_types"),
+        ({"event_types": []}, "event_types"),
+        ({"event_types": ["refund.failed", "refund.failed"]}, "event_types"),
+        ({"event_types": "refund.failed"}, "event_types"),
         ({"url": 5}, "url"),
     ]:
         refused = client.patch(path, json=body)
         assert refused.status_code == 422, (body, refused.text)
         assert field in str(refused.json()["errors"]), refused.text
     assert client.get(path).json()["url"] == "https://moved.example/hooks"
+    assert client.get(path).json()["event_types"] == ["dispute.opened", "payout.paid"]
     assert client.patch("/webhook-endpoints/we_nothing", json={}).status_code == 404
     other_seller = bearer(services, "seller", seller="seller_z")
     assert client.patch(path, json={}, headers=other_seller).status_code == 404
