@@ -24,3 +24,11 @@ def every_page(http: httpx.Client, path: str, key: str, params: dict[str, Any]) 
         if page.json()["next_cursor"] is None:
             return found
         asked = {**params, "limit": 1, "cursor": page.json()["next_cursor"]}
+
+
+def refused_query(answer: httpx.Response, params: dict[str, str]) -> None:
+    """The answer to a list asked with one bad query parameter: a 422 problem naming it."""
+    assert answer.status_code == 422, (params, answer.text)
+    assert answer.headers["content-type"].startswith("application/problem+json")
+    [field] = params
+    assert any(field in error["field"] for error in answer.json()["errors"]), answer.text

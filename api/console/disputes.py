@@ -10,8 +10,7 @@ from datetime import UTC, datetime
 from litestar import get
 from litestar.response import Template
 
-from payments.api.console.orders import PAGE as ORDERS_PAGE
-from payments.api.console.orders import id_field, order_path
+from payments.api.console.orders import id_field, order_links
 from payments.api.console.pages import (
     CallerDep,
     Field,
@@ -71,10 +70,7 @@ def disputes_page(
         statuses=STATUSES,
         items=found.items,
         left={d.dispute_id: answer_left(d, now) for d in found.items},
-        # A seller key opens no order page: its disputes' orders are shown, not linked.
-        links={d.dispute_id: order_path(d.payment_order_id) for d in found.items}
-        if ORDERS_PAGE.offered_to(caller)
-        else {},
+        links=order_links(caller, {d.dispute_id: d.payment_order_id for d in found.items}),
         may_search=caller.role is not Role.SELLER,
         more=next_page(kept, "cursor", found.next_cursor),
         first_page=cursor is None,

@@ -4,6 +4,7 @@ paging; as of a past instant, each order as it stood then (absent if it did not 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from datetime import UTC, date, datetime, time, timedelta
 from urllib.parse import quote, urlencode
 
@@ -28,6 +29,7 @@ from payments.domain.api_key import Role
 from payments.domain.money import Money, MoneyError
 from payments.projections.audit.as_of import order_as_of
 from payments.projections.views.order_status import OrderFilter
+from payments.runtime.keys import Caller
 from payments.runtime.services import Services
 
 PAGE = Page.of("/console/orders", "Orders", Role.MERCHANT, Role.OPERATOR, Role.FINANCE)
@@ -41,6 +43,15 @@ AMOUNTS = ("amount_from", "amount_to")
 def order_path(payment_order_id: str, as_of: datetime | None = None) -> str:
     path = f"{PAGE.path}/{quote(payment_order_id)}"
     return f"{path}?{urlencode({'as_of': as_of.isoformat()})}" if as_of else path
+
+
+def order_links(caller: Caller, orders: Mapping[str, str]) -> dict[str, str]:
+    """Links to order pages, by what names each order (a dispute, a refund: item id → order
+    id), for a caller who may open them; a seller key opens none (its orders are shown, not
+    linked)."""
+    if not PAGE.offered_to(caller):
+        return {}
+    return {item: order_path(order) for item, order in orders.items()}
 
 
 def id_field(name: str, text: str | None) -> str | None:

@@ -7,8 +7,7 @@ from __future__ import annotations
 from litestar import get
 from litestar.response import Template
 
-from payments.api.console.orders import PAGE as ORDERS_PAGE
-from payments.api.console.orders import id_field, order_path
+from payments.api.console.orders import id_field, order_links
 from payments.api.console.pages import (
     CallerDep,
     Field,
@@ -51,10 +50,7 @@ def refunds_page(
         query=kept,
         statuses=STATUSES,
         items=found.items,
-        # A seller key opens no order page: its refunds' orders are shown, not linked.
-        links={r.refund_id: order_path(r.payment_order_id) for r in found.items}
-        if ORDERS_PAGE.offered_to(caller)
-        else {},
+        links=order_links(caller, {r.refund_id: r.payment_order_id for r in found.items}),
         may_search=caller.role is not Role.SELLER,
         more=next_page(kept, "cursor", found.next_cursor),
         first_page=cursor is None,
