@@ -101,8 +101,9 @@ def create_key(env: Mapping[str, str], role: str = "admin", seller: str | None =
     if seller is not None:
         arguments += ["--seller", seller]
     done = subprocess.run(
-        arguments, env=process_env(env), capture_output=True, text=True, timeout=120, check=True
+        arguments, env=process_env(env), capture_output=True, text=True, timeout=120
     )
+    assert done.returncode == 0, f"payments keys create: {done.returncode}\n{done.stderr}"
     key: str = json.loads(done.stdout)["key"]
     return key
 
