@@ -7,6 +7,16 @@ from typing import Any
 
 import httpx
 
+# Query parameters every filtered list (GET /disputes, GET /refunds) refuses with a 422.
+BAD_PAGING_AND_FILTERS: list[dict[str, str]] = [
+    {"cursor": "not a cursor"},
+    {"limit": "0"},
+    {"limit": "201"},
+    {"seller_account": "a b"},
+    {"payment_order_id": ""},
+    {"min_position": "-1"},
+]
+
 
 def listed_ids(answer: httpx.Response, key: str) -> list[str]:
     """The `key` of each item an answer lists (it must be a 200)."""

@@ -18,7 +18,7 @@ from tests import listing
 from tests.conftest import bearer
 from tests.executor.conftest import Stack
 from tests.executor.helpers import place
-from tests.listing import listed_ids, refused_query
+from tests.listing import BAD_PAGING_AND_FILTERS, listed_ids, refused_query
 from tests.refunds.helpers import FAILING_REFUNDS_CARD, captured_order, post_refund, refund
 from tests.waiting import wait_until
 
@@ -87,13 +87,8 @@ def test_filters_by_status_order_and_seller(stack: Stack, made: list[dict[str, A
     [
         {"status": "pending"},
         {"status": "EXECUTING"},
-        {"cursor": "not a cursor"},
         {"cursor": "-1"},
-        {"limit": "0"},
-        {"limit": "201"},
-        {"seller_account": "a b"},
-        {"payment_order_id": ""},
-        {"min_position": "-1"},
+        *BAD_PAGING_AND_FILTERS,
     ],
 )
 def test_bad_queries_are_422_problems(
