@@ -7,6 +7,12 @@ from typing import Any
 
 import httpx
 
+from payments.projections.audit.verify import ProjectionResult, verify_projection
+from payments.projections.pg import PostgresView
+from payments.projections.source import ApplicationEventSource
+from tests.executor.conftest import Stack
+from tests.waiting import wait_until
+
 # Query parameters every filtered list (GET /disputes, GET /refunds) refuses with a 422.
 BAD_PAGING_AND_FILTERS: list[dict[str, str]] = [
     {"cursor": "not a cursor"},
@@ -42,3 +48,13 @@ def refused_query(answer: httpx.Response, params: dict[str, str]) -> None:
     assert answer.headers["content-type"].startswith("application/problem+json")
     [field] = params
     assert any(field in error["field"] for error in answer.json()["errors"]), answer.text
+
+
+def verified_at_head(stack: Stack, view: type[PostgresView]) -> ProjectionResult:
+    """The view `view` (a list's view), once it has applied the whole log, rebuilt from the
+    log and compared with its live tables."""
+    live = view(stack.services.pool)
+    head = stack.services.application.recorder.max_notification_id() or 0
+    wait_until(lambda: live.position() >= head)
+    source = ApplicationEventSource(stack.services.application)
+    return verify_projection(stack.services.pool, source, view.name)

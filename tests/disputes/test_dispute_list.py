@@ -12,15 +12,12 @@ from typing import Any
 import httpx
 import pytest
 
-from payments.projections.audit.verify import verify_projection
-from payments.projections.source import ApplicationEventSource
 from payments.projections.views.disputes import DisputesView
 from tests import listing
 from tests.conftest import bearer
 from tests.disputes.test_dispute_flows import admin_dispute, captured_order, dispute_shown, evidence
 from tests.executor.conftest import Stack
-from tests.listing import BAD_PAGING_AND_FILTERS, listed_ids, refused_query
-from tests.waiting import wait_until
+from tests.listing import BAD_PAGING_AND_FILTERS, listed_ids, refused_query, verified_at_head
 
 
 @pytest.fixture(scope="module")
@@ -136,11 +133,7 @@ def test_metrics_show_what_awaits_evidence(stack: Stack, opened: list[dict[str, 
 
 
 def test_the_view_verifies_against_history(stack: Stack, opened: list[dict[str, Any]]) -> None:
-    view = DisputesView(stack.services.pool)
-    head = stack.services.application.recorder.max_notification_id() or 0
-    wait_until(lambda: view.position() >= head)
-    source = ApplicationEventSource(stack.services.application)
-    result = verify_projection(stack.services.pool, source, DisputesView.name)
+    result = verified_at_head(stack, DisputesView)
     assert result.identical, result
     assert [(t.table, t.live_rows) for t in result.tables] == [
         ("disputes", 3),

@@ -11,16 +11,13 @@ import httpx
 import pytest
 
 from payments.domain.payment_order import Status
-from payments.projections.audit.verify import verify_projection
-from payments.projections.source import ApplicationEventSource
 from payments.projections.views.refunds import RefundsView
 from tests import listing
 from tests.conftest import bearer
 from tests.executor.conftest import Stack
 from tests.executor.helpers import place
-from tests.listing import BAD_PAGING_AND_FILTERS, listed_ids, refused_query
+from tests.listing import BAD_PAGING_AND_FILTERS, listed_ids, refused_query, verified_at_head
 from tests.refunds.helpers import FAILING_REFUNDS_CARD, captured_order, post_refund, refund
-from tests.waiting import wait_until
 
 
 @pytest.fixture(scope="module")
@@ -113,11 +110,7 @@ def test_roles_that_may_list_and_a_seller_its_own(stack: Stack, made: list[dict[
 
 
 def test_the_view_verifies_against_history(stack: Stack, made: list[dict[str, Any]]) -> None:
-    view = RefundsView(stack.services.pool)
-    head = stack.services.application.recorder.max_notification_id() or 0
-    wait_until(lambda: view.position() >= head)
-    source = ApplicationEventSource(stack.services.application)
-    result = verify_projection(stack.services.pool, source, RefundsView.name)
+    result = verified_at_head(stack, RefundsView)
     assert result.identical, result
     live = {t.table: t.live_rows for t in result.tables}
     assert live["refunds"] >= 3
