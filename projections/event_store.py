@@ -29,6 +29,7 @@ from psycopg_pool import ConnectionPool
 
 from payments.domain.group_commit import WITH_EVENTS, AtPosition, EventKey
 from payments.domain.reconciliation_run import ReconciliationRun
+from payments.projections import applied_schema
 from payments.projections.core import TrackedEvent
 from payments.projections.locks import EVENT_STORE_SCHEMA_CLASS
 from payments.projections.pg import fetch_all
@@ -36,6 +37,7 @@ from payments.projections.pg import fetch_all
 EVENTS_TABLE = "payments_events"  # eventsourcing's name for the "Payments" application
 EVENTS = sql.Identifier(EVENTS_TABLE)
 CURSOR_PAGE = 20_000
+EVENT_STORE_PART = "event store"  # its row in projections/applied_schema.TABLE
 
 StoredRow = tuple[int, UUID, int, str, bytes]  # position, originator, version, topic, state
 # Topics read on their own among millions of others: every reconciliation run's creation
@@ -97,28 +99,51 @@ class PaymentsRecorder(PostgresApplicationRecorder):
     def create_table(self) -> None:
         """The library's, one process at a time: two processes starting together (the API
         processes of ADR 0020, or an API and a worker) would run the same DDL concurrently,
-        and PostgreSQL fails one of them with "tuple concurrently updated"."""
+        and PostgreSQL fails one of them with "tuple concurrently updated". Nothing at all
+        when the database has had these very statements (ADR 0028): `CREATE INDEX` takes its
+        table lock before finding the index there, and would queue behind the writers."""
+        statements = [
+            *(statement.as_string() for statement in self.sql_create_statements),
+            *(index.as_string() for index in self._topic_indexes()),
+        ]
+        mark = applied_schema.fingerprint(statements)
         with self.datastore.get_connection() as conn:  # autocommit: a session lock
-            conn.execute("SELECT pg_advisory_lock(%s, 0)", (EVENT_STORE_SCHEMA_CLASS,))
-            try:
-                super().create_table()
-                # Not CONCURRENTLY: that waits for every open transaction, the other starting
-                # processes' waits for this lock included (a deadlock). A long log is indexed
-                # once, writes waiting meanwhile, unless made beforehand (docs/operations.md).
-                for name, topic in TOPIC_INDEXES.items():
-                    conn.execute(
-                        sql.SQL(
-                            "CREATE INDEX IF NOT EXISTS {name} "
-                            "ON {schema}.{table} (notification_id) WHERE topic = {topic}"
-                        ).format(
-                            name=sql.Identifier(name),
-                            schema=sql.Identifier(self.datastore.schema),
-                            table=sql.Identifier(self.events_table_name),
-                            topic=sql.Literal(topic),
-                        )
-                    )
-            finally:
-                conn.execute("SELECT pg_advisory_unlock(%s, 0)", (EVENT_STORE_SCHEMA_CLASS,))
+            if applied_schema.is_current(conn, EVENT_STORE_PART, mark):
+                current = True
+            else:
+                current = self._create_locked(conn, mark)
+        if current:
+            self.datastore.register_type_adapters()  # what the library's does after its DDL
+
+    def _create_locked(self, conn: Connection[Any], mark: str) -> bool:
+        conn.execute("SELECT pg_advisory_lock(%s, 0)", (EVENT_STORE_SCHEMA_CLASS,))
+        try:
+            if applied_schema.is_current(conn, EVENT_STORE_PART, mark):
+                return True  # another process made them while this one waited
+            super().create_table()
+            # Not CONCURRENTLY: that waits for every open transaction, the other starting
+            # processes' waits for this lock included (a deadlock). A long log is indexed
+            # once, writes waiting meanwhile, unless made beforehand (docs/operations.md).
+            for index in self._topic_indexes():
+                conn.execute(index)
+            applied_schema.mark_current(conn, EVENT_STORE_PART, mark)
+            return False
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(%s, 0)", (EVENT_STORE_SCHEMA_CLASS,))
+
+    def _topic_indexes(self) -> list[sql.Composed]:
+        return [
+            sql.SQL(
+                "CREATE INDEX IF NOT EXISTS {name} "
+                "ON {schema}.{table} (notification_id) WHERE topic = {topic}"
+            ).format(
+                name=sql.Identifier(name),
+                schema=sql.Identifier(self.datastore.schema),
+                table=sql.Identifier(self.events_table_name),
+                topic=sql.Literal(topic),
+            )
+            for name, topic in TOPIC_INDEXES.items()
+        ]
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def insert_events(

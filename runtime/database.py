@@ -6,7 +6,7 @@ import logging
 import os
 import re
 import warnings
-from collections.abc import Iterable
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,7 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import ConnectionPool
 
+from payments.projections import applied_schema
 from payments.projections.locks import SCHEMA_CLASS
 from payments.runtime.ports import CannotStart
 
@@ -229,12 +230,25 @@ def unreachable_because(database_url: str) -> str:
     return "no connection within 10 s"
 
 
-def apply_schema(pool: ConnectionPool, statements: Iterable[str]) -> None:
-    """Run idempotent DDL once, serialised across processes by an advisory lock."""
-    with pool.connection() as conn, conn.transaction():
-        conn.execute("SELECT pg_advisory_xact_lock(%s, 0)", (SCHEMA_CLASS,))
-        for statement in statements:
-            conn.execute(statement.encode())
+TABLES_PART = "tables"  # our tables, views and followers (runtime/services.SCHEMA)
+
+
+def apply_schema(pool: ConnectionPool, statements: Sequence[str]) -> None:
+    """Run idempotent DDL once, serialised across processes by an advisory lock; nothing at
+    all (no lock taken) when the database has had these very statements (ADR 0028)."""
+    mark = applied_schema.fingerprint(statements)
+    with pool.connection() as conn:
+        current = applied_schema.is_current(conn, TABLES_PART, mark)
+        conn.commit()  # the check's transaction ends here; the DDL has one of its own
+        if current:
+            return
+        with conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(%s, 0)", (SCHEMA_CLASS,))
+            if applied_schema.is_current(conn, TABLES_PART, mark):
+                return  # another process applied them while this one waited
+            for statement in statements:
+                conn.execute(statement.encode())
+            applied_schema.mark_current(conn, TABLES_PART, mark)
 
 
 def redact(database_url: str) -> str:
