@@ -49,10 +49,8 @@ from payments.api.routes.risk import RiskController
 from payments.api.routes.scheduler import SchedulerController
 from payments.api.routes.sellers import SellersController
 from payments.api.routes.wallets import WalletsController
-from payments.api.routes.webhook_endpoints import (
-    WebhookDeliveriesController,
-    WebhookEndpointsController,
-)
+from payments.api.routes.webhook_deliveries import WebhookDeliveriesController
+from payments.api.routes.webhook_endpoints import WebhookEndpointsController
 from payments.api.routes.webhooks import WebhooksController
 from payments.api.schemas import HealthResponse
 from payments.api.security_headers import security_headers_middleware

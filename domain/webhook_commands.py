@@ -1,5 +1,5 @@
-"""Commands on webhook endpoints: register (once), rotate the secret, disable, ping (ADR
-0027)."""
+"""Commands on webhook endpoints: register (once), rotate the secret, disable, enable, ping
+(ADR 0027)."""
 
 from __future__ import annotations
 
@@ -63,6 +63,11 @@ class WebhookEndpointCommands:
     def disable(self, endpoint_id: str, reason: str, by: str) -> tuple[WebhookEndpoint, int | None]:
         endpoint = self.get(endpoint_id)
         endpoint.disable(reason, by)
+        return endpoint, self.application.record(endpoint)
+
+    def enable(self, endpoint_id: str, by: str) -> tuple[WebhookEndpoint, int | None]:
+        endpoint = self.get(endpoint_id)
+        endpoint.enable(by)
         return endpoint, self.application.record(endpoint)
 
     def update(

@@ -190,6 +190,13 @@ class WebhookEndpoint(Aggregate):
         reason: str
         disabled_by: str
 
+    class Enabled(Aggregate.Event):
+        """A disabled endpoint hears again: events recorded after this one are delivered by
+        its types; those recorded while it was disabled never are."""
+
+        TOPIC = "payments.WebhookEndpoint.Enabled.v1"
+        enabled_by: str
+
     class Updated(Aggregate.Event):
         """Where deliveries go and what the endpoint is called, from now on (the attempts
         still to come of waiting deliveries go to the new URL too)."""
@@ -273,11 +280,17 @@ class WebhookEndpoint(Aggregate):
         return self.generation
 
     def disable(self, reason: str, by: str) -> None:
-        """No delivery from now on; what was waiting is cancelled. Final: create another."""
+        """No delivery from now on; what was waiting is cancelled (`enable` resumes)."""
         require_reason(reason)
         if self.disabled:
             raise IllegalTransition("disabled", "disabled")
         self._disabled(reason=reason, disabled_by=by)
+
+    def enable(self, by: str) -> None:
+        """Deliveries again, of the events recorded from now on; refused unless disabled."""
+        if not self.disabled:
+            raise IllegalTransition("enabled", "enabled")
+        self._enabled(enabled_by=by)
 
     def update(
         self,
@@ -341,6 +354,11 @@ class WebhookEndpoint(Aggregate):
     def _disabled(self, reason: str, disabled_by: str) -> None:
         self.disabled = True
         self.disabled_reason = reason
+
+    @event(Enabled)
+    def _enabled(self, enabled_by: str) -> None:
+        self.disabled = False
+        self.disabled_reason = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -129,8 +129,9 @@ class Webhooks:
         return again
 
     def recover(self, endpoint_id: str, since: datetime, by: str) -> int:
-        """Every failed delivery of the endpoint made at or after `since`, pending again; how
-        many (NotFound; IllegalTransition for a disabled endpoint)."""
+        """Every failed delivery of the endpoint made at or after `since` (and every one its
+        disabling cancelled), pending again; how many (NotFound; IllegalTransition for a
+        disabled endpoint)."""
         if self.commands.get(endpoint_id).disabled:
             raise IllegalTransition("endpoint disabled", "recovered")
         count = self.deliveries.recover(endpoint_id, since)
@@ -144,6 +145,15 @@ class Webhooks:
             },
         )
         return count
+
+    def enable(self, endpoint_id: str, by: str) -> WebhookEndpoint:
+        """A disabled endpoint hears again (NotFound; IllegalTransition unless disabled). The
+        notification feed is caught up before the answer, as the worker would, so that its
+        deliveries can be sent, redelivered or recovered at once."""
+        endpoint, _ = self.commands.enable(endpoint_id, by)
+        self.feed.run_until_idle()
+        log.info("webhook endpoint enabled", extra={"endpoint_id": endpoint_id, "by": by})
+        return endpoint
 
     def ping(self, endpoint_id: str, by: str) -> tuple[str, str]:
         """A test event for the endpoint: the ids of the event and of its delivery, which the

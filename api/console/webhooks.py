@@ -2,12 +2,13 @@
 events it hears, whether enabled, its secret's generation; never the secret), and an
 endpoint's deliveries, newest event first, filtered by status, with a confirmed Redeliver of
 one that is not pending, and a confirmed "send failed deliveries again" of every one failed
-since an instant; a merchant or the endpoint's seller may send it a test event or move it to
-another URL. The same reads, commands and roles as GET /webhook-endpoints, GET
-/webhook-endpoints/{id}/deliveries, POST /webhook-deliveries/{id}/redeliver, POST
-/webhook-endpoints/{id}/recover (merchant, operator, seller), POST
-/webhook-endpoints/{id}/ping and PATCH /webhook-endpoints/{id} (merchant, seller); a seller
-key sees its own seller's endpoints alone."""
+since an instant; a merchant or the endpoint's seller may send it a test event, move it to
+another URL, change its event types, disable it and enable it again. The same reads,
+commands and roles as GET /webhook-endpoints, GET /webhook-endpoints/{id}/deliveries, POST
+/webhook-deliveries/{id}/redeliver, POST /webhook-endpoints/{id}/recover (merchant,
+operator, seller), POST /webhook-endpoints/{id}/ping, /disable, /enable and PATCH
+/webhook-endpoints/{id} (merchant, seller); a seller key sees its own seller's endpoints
+alone."""
 
 from __future__ import annotations
 
@@ -39,9 +40,11 @@ from payments.api.parameters import (
     ServicesDep,
 )
 from payments.api.reads import invalid, keyset_page
-from payments.api.routes.webhook_endpoints import visible, visible_delivery
+from payments.api.routes.webhook_deliveries import visible_delivery
+from payments.api.routes.webhook_endpoints import visible
 from payments.api.webhook_schemas import (
     DeliveryIdPath,
+    DisableRequest,
     EndpointIdPath,
     UpdateEndpointRequest,
     delivery_body,
@@ -55,6 +58,11 @@ PAGE = Page.of("/console/webhooks", "Webhooks", Role.MERCHANT, Role.OPERATOR, Ro
 PING = (Role.MERCHANT, Role.SELLER)  # POST .../ping and PATCH /webhook-endpoints/{id}
 MOVED = "Moved: every attempt from now on goes to the new URL, also of waiting deliveries."
 RETYPED = "Changed: the events recorded from now on are delivered by these types."
+DISABLED = "Disabled: nothing is delivered from now on; waiting deliveries are cancelled."
+ENABLED = (
+    "Enabled: the events recorded from now on are delivered; those its disabling cancelled "
+    "can be sent again."
+)
 PAGE_SIZE = 50
 # The delivery a redelivery just sent back, named in the page it returns to.
 DeliveryField = Annotated[str | None, QueryParameter(pattern=ID_PATTERN, max_length=ID_MAX_LENGTH)]
@@ -74,6 +82,11 @@ class MoveForm(msgspec.Struct, frozen=True):
 
 class TypesForm(msgspec.Struct, frozen=True):
     event_types: list[str] | str = []  # one ticked box arrives as a string
+    confirm: str = ""
+
+
+class DisableForm(msgspec.Struct, frozen=True):
+    reason: str = ""
     confirm: str = ""
 
 
@@ -112,6 +125,7 @@ def endpoint_page(
     pinged: DeliveryField = None,
     moved: Annotated[bool | None, QueryParameter()] = None,
     retyped: Annotated[bool | None, QueryParameter()] = None,
+    switched: Annotated[bool | None, QueryParameter()] = None,
 ) -> Template:
     endpoint = endpoint_body(visible(services, caller, endpoint_id))  # or Not found
     wanted = chosen("status", status, STATUSES)
@@ -129,12 +143,15 @@ def endpoint_page(
         statuses=STATUSES,
         more=next_page(given(status=wanted), "cursor", last.position if last else None),
         first_page=cursor is None,
-        done=MOVED if moved else RETYPED if retyped else _done(redelivered, recovered, pinged),
+        done=_done(redelivered, recovered, pinged)
+        or (MOVED if moved else RETYPED if retyped else None)
+        or ((ENABLED if endpoint.status == "enabled" else DISABLED) if switched else None),
         event_types=list(EVENT_TYPES),
         # The API refuses to send again a delivery of a disabled endpoint: none is offered.
         may_redeliver=endpoint.status == "enabled",
         may_ping=endpoint.status == "enabled" and may(caller, *PING),
         may_move=endpoint.status == "enabled" and may(caller, *PING),
+        may_switch=may(caller, *PING),  # disable an enabled one, enable a disabled one
     )
 
 
@@ -222,6 +239,37 @@ def ping(
     return Redirect(f"{endpoint_path(endpoint_id)}?{back}", status_code=303)
 
 
+@post("/webhooks/{endpoint_id:str}/disable", sync_to_thread=True, **console_access(*PING))
+def disable(
+    endpoint_id: EndpointIdPath,
+    data: FormBody[DisableForm],
+    caller: CallerDep,
+    services: ServicesDep,
+) -> Redirect:
+    """As POST /webhook-endpoints/{id}/disable: a reason of 1 to 500 characters, or none
+    (the API's default); refused when disabled already (409)."""
+    confirmed(data.confirm, "that nothing more is delivered")
+    visible(services, caller, endpoint_id)
+    fields = {"reason": data.reason.strip()} if data.reason.strip() else {}
+    body = as_json_body(DisableRequest, "reason", **fields)
+    services.webhooks.commands.disable(endpoint_id, body.reason, by=caller.key_id)
+    return Redirect(f"{endpoint_path(endpoint_id)}?switched=true", status_code=303)
+
+
+@post("/webhooks/{endpoint_id:str}/enable", sync_to_thread=True, **console_access(*PING))
+def enable(
+    endpoint_id: EndpointIdPath,
+    data: FormBody[ConfirmForm],
+    caller: CallerDep,
+    services: ServicesDep,
+) -> Redirect:
+    """As POST /webhook-endpoints/{id}/enable: refused unless disabled (409)."""
+    confirmed(data.confirm, "that deliveries start again")
+    visible(services, caller, endpoint_id)
+    services.webhooks.enable(endpoint_id, by=caller.key_id)
+    return Redirect(f"{endpoint_path(endpoint_id)}?switched=true", status_code=303)
+
+
 def _done(redelivered: str | None, recovered: int | None, pinged: str | None) -> str | None:
     if pinged:
         return (
@@ -232,10 +280,12 @@ def _done(redelivered: str | None, recovered: int | None, pinged: str | None) ->
         return f"Sent {redelivered} back: it is pending, due now, its attempts counted afresh."
     if recovered is not None:
         return (
-            f"{recovered} failed deliveries sent back: pending, due now, their attempts "
-            "counted afresh."
+            f"{recovered} failed or cancelled deliveries sent back: pending, due now, their "
+            "attempts counted afresh."
         )
     return None
 
 
-HANDLERS = [webhooks_page, endpoint_page, redeliver, recover, move, change_types, ping]
+HANDLERS = [
+    webhooks_page, endpoint_page, redeliver, recover, move, change_types, ping, disable, enable,
+]  # fmt: skip

@@ -19,7 +19,6 @@ from payments.api.openapi import (
     created_or_existing,
     created_or_replayed,
     link,
-    operation,
     spec,
     write_headers,
 )
@@ -29,9 +28,7 @@ from payments.api.reads import keyset_page, parse_instant
 from payments.api.schemas import duration
 from payments.api.webhook_schemas import (
     CreateEndpointRequest,
-    DeliveryIdPath,
     DeliveryPage,
-    DeliveryResponse,
     DeliveryStatusQuery,
     DisableRequest,
     EndpointIdPath,
@@ -50,7 +47,6 @@ from payments.api.webhook_schemas import (
 from payments.domain.api_key import Role
 from payments.domain.errors import NotFound
 from payments.domain.webhook_endpoint import WebhookEndpoint
-from payments.projections.followers.webhook_deliveries import Delivery
 from payments.runtime.idempotency import StoredResponse
 from payments.runtime.keys import Caller
 from payments.runtime.services import Services
@@ -69,20 +65,10 @@ _ENDPOINT_LINKS = {
         ("recoverWebhookDeliveries", "Send its failed deliveries again"),
         ("pingWebhookEndpoint", "Send it a test event"),
         ("disableWebhookEndpoint", "Disable it"),
+        ("enableWebhookEndpoint", "Enable it again"),
     )
 }
 _CREATED_HEADERS = write_headers("The endpoint's URL, /webhook-endpoints/{endpoint_id}")
-_DELIVERY_LINKS = {
-    "getWebhookDelivery": link(
-        "getWebhookDelivery", "Read the delivery back", delivery_id="$response.body#/delivery_id"
-    ),
-    "redeliverWebhookDelivery": link(
-        "redeliverWebhookDelivery", "Send it again", delivery_id="$response.body#/delivery_id"
-    ),
-    "getWebhookEndpoint": link(
-        "getWebhookEndpoint", "The endpoint it goes to", endpoint_id="$response.body#/endpoint_id"
-    ),
-}
 
 
 def _seller_of(caller: Caller, asked: str | None) -> str | None:
@@ -105,16 +91,6 @@ def visible(services: Services, caller: Caller, endpoint_id: str) -> WebhookEndp
     if caller.role is Role.SELLER and endpoint.seller_account != caller.seller_account:
         raise NotFound(f"webhook endpoint {endpoint_id!r} not found")
     return endpoint
-
-
-def visible_delivery(services: Services, caller: Caller, delivery_id: str) -> Delivery:
-    """The delivery, when the caller may see its endpoint."""
-    delivery = services.webhooks.delivery(delivery_id)
-    try:
-        visible(services, caller, delivery.endpoint_id)
-    except NotFound:
-        raise NotFound(f"webhook delivery {delivery_id!r} not found") from None
-    return delivery
 
 
 def _created(services: Services, data: CreateEndpointRequest, once: Once) -> StoredResponse:
@@ -259,8 +235,8 @@ class WebhookEndpointsController(Controller):
     @post(
         "/{endpoint_id:str}/disable",
         **spec("disableWebhookEndpoint", "No more deliveries", problems=(404, 409, 422)),
-        description="Deliveries waiting are cancelled; a disabled endpoint stays disabled "
-        "(register another).",
+        description="Deliveries waiting are cancelled, and no delivery is made for the "
+        "events recorded until the endpoint is enabled again. 409 for a disabled endpoint.",
         status_code=200,
         **access(Role.MERCHANT, Role.SELLER),
     )
@@ -275,6 +251,22 @@ class WebhookEndpointsController(Controller):
         reason = (data or DisableRequest()).reason
         endpoint, _ = services.webhooks.commands.disable(endpoint_id, reason, by=caller.key_id)
         return endpoint_body(endpoint)
+
+    @post(
+        "/{endpoint_id:str}/enable",
+        **spec("enableWebhookEndpoint", "Deliveries again", problems=(404, 409, 422)),
+        description="A disabled endpoint hears again: the events recorded from now on are "
+        "delivered by its types; those recorded while it was disabled never are. The "
+        "deliveries its disabling cancelled can be sent again (recover, redeliver). 409 "
+        "unless disabled.",
+        status_code=200,
+        **access(Role.MERCHANT, Role.SELLER),
+    )
+    def enable_endpoint(
+        self, endpoint_id: EndpointIdPath, services: ServicesDep, caller: CallerDep
+    ) -> EndpointResponse:
+        visible(services, caller, endpoint_id)
+        return endpoint_body(services.webhooks.enable(endpoint_id, by=caller.key_id))
 
     @post(
         "/{endpoint_id:str}/ping",
@@ -303,9 +295,9 @@ class WebhookEndpointsController(Controller):
             problems=(404, 409, 422),
         ),
         description="After an outage of the receiver: each failed delivery of the endpoint "
-        "made at or after `since` is pending again, due now, its attempts counted afresh "
-        "(the same body and event id); the endpoint's share of the sender's threads paces "
-        "them. 409 for a disabled endpoint.",
+        "(and each one its disabling cancelled) made at or after `since` is pending again, "
+        "due now, its attempts counted afresh (the same body and event id); the endpoint's "
+        "share of the sender's threads paces them. 409 for a disabled endpoint.",
         status_code=200,
         **access(Role.MERCHANT, Role.OPERATOR, Role.SELLER),
     )
@@ -352,39 +344,3 @@ class WebhookEndpointsController(Controller):
         return DeliveryPage(
             [delivery_body(d) for d in page], str(last.position) if last is not None else None
         )
-
-
-class WebhookDeliveriesController(Controller):
-    path = "/webhook-deliveries"
-    tags = ["webhooks"]
-
-    @get(
-        "/{delivery_id:str}",
-        **spec("getWebhookDelivery", "A delivery, with the event it sends", problems=(404, 422)),
-        operation_class=operation(links={200: _DELIVERY_LINKS}),
-        **access(Role.MERCHANT, Role.OPERATOR, Role.SELLER),
-    )
-    def get_delivery(
-        self, delivery_id: DeliveryIdPath, services: ServicesDep, caller: CallerDep
-    ) -> DeliveryResponse:
-        delivery = visible_delivery(services, caller, delivery_id)
-        return delivery_body(delivery, services.webhooks.deliveries.body(delivery_id))
-
-    @post(
-        "/{delivery_id:str}/redeliver",
-        **spec(
-            "redeliverWebhookDelivery",
-            "Send a delivery again (failed or delivered)",
-            problems=(404, 409, 422),
-        ),
-        description="Pending again, due now, its attempts counted afresh; the same body and "
-        "event id. 409 while it is pending, or when its endpoint is disabled.",
-        status_code=200,
-        operation_class=operation(links={200: _DELIVERY_LINKS}),
-        **access(Role.MERCHANT, Role.OPERATOR, Role.SELLER),
-    )
-    def redeliver(
-        self, delivery_id: DeliveryIdPath, services: ServicesDep, caller: CallerDep
-    ) -> DeliveryResponse:
-        visible_delivery(services, caller, delivery_id)
-        return delivery_body(services.webhooks.redeliver(delivery_id, by=caller.key_id))

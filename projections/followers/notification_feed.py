@@ -3,7 +3,7 @@
 It follows the endpoints' own events and the events merchants may subscribe to
 (domain/webhook_endpoint.EVENT_TYPES) in log order, in one transaction with its position:
 an endpoint hears every event of its types (those it had when the event was recorded)
-recorded after it was created and before it was disabled, exactly once as a row
+recorded after it was created and while it was not disabled, exactly once as a row
 (webhook_deliveries), whatever crashes. Which endpoints want what is its own table
 (`webhook_subscriptions`), moved by the same batches, never a view that could be ahead of or
 behind it. An endpoint of one seller hears only the events about that seller, as the
@@ -44,6 +44,7 @@ ENDPOINT_TOPICS = frozenset(
         WebhookEndpoint.Created,
         WebhookEndpoint.SecretRotated,
         WebhookEndpoint.Disabled,
+        WebhookEndpoint.Enabled,
         WebhookEndpoint.Pinged,
         WebhookEndpoint.Updated,
         WebhookEndpoint.TypesChanged,
@@ -61,6 +62,9 @@ class Subscription:
     # The types it heard before each change of them: (the change's position, the types
     # until then), oldest first; `event_types` are those since the last change.
     earlier_types: tuple[tuple[int, frozenset[str]], ...] = ()
+    # The stretches it was disabled and enabled again: (the disabling's position, the
+    # enabling's), oldest first; `disabled_position` is the disabling still in force.
+    earlier_disabled: tuple[tuple[int, int], ...] = ()
 
     def wants(self, event_type: str, position: int) -> bool:
         """Whether the event of this type at this position is one to deliver here."""
@@ -84,14 +88,33 @@ class Subscription:
         return Jsonb([[until, sorted(types)] for until, types in self.earlier_types])
 
     def enabled_at(self, position: int) -> bool:
-        return self.created_position < position and (
-            self.disabled_position is None or position < self.disabled_position
+        return (
+            self.created_position < position
+            and (self.disabled_position is None or position < self.disabled_position)
+            and not any(since <= position < until for since, until in self.earlier_disabled)
         )
 
     def disabled_at(self, position: int) -> Subscription:
-        if self.disabled_position is not None:
+        """The subscription after a disabling at `position` (once: one already applied, as
+        when a batch is applied again, changes nothing)."""
+        if self.disabled_position is not None or self._enabled_since(position):
             return self
         return dataclasses.replace(self, disabled_position=position)
+
+    def enabled_again_at(self, position: int) -> Subscription:
+        """The subscription after an enabling at `position` (once, likewise)."""
+        if self.disabled_position is None or self._enabled_since(position):
+            return self
+        stretch = (self.disabled_position, position)
+        return dataclasses.replace(
+            self, disabled_position=None, earlier_disabled=(*self.earlier_disabled, stretch)
+        )
+
+    def _enabled_since(self, position: int) -> bool:
+        return any(until >= position for _, until in self.earlier_disabled)
+
+    def earlier_disabled_json(self) -> Jsonb:
+        return Jsonb([list(stretch) for stretch in self.earlier_disabled])
 
 
 class NotificationFeed(FeedView):
@@ -121,14 +144,17 @@ class NotificationFeed(FeedView):
             # v0.10.0: the types heard before each change of them (older rows: never changed).
             f"ALTER TABLE {qualify(schema, 'webhook_subscriptions')} "
             "ADD COLUMN IF NOT EXISTS earlier_types jsonb NOT NULL DEFAULT '[]'",
+            # v0.11.0: the stretches it was disabled before an enabling (older rows: none).
+            f"ALTER TABLE {qualify(schema, 'webhook_subscriptions')} "
+            "ADD COLUMN IF NOT EXISTS earlier_disabled jsonb NOT NULL DEFAULT '[]'",
             *tracking_ddl(schema, cls.tables[-1]),
         ]
 
     def _apply(self, conn: Connection, events: Sequence[TrackedEvent]) -> None:
         table = self.t("webhook_subscriptions")
-        # Every endpoint ever made, with the positions it was made and disabled at: an event
-        # goes to those made before it and not disabled before it, so that applying a batch
-        # again (whatever the table says by then) makes the same deliveries.
+        # Every endpoint ever made, with the positions it was made, disabled and enabled at:
+        # an event goes to those made before it and not disabled at its position, so that
+        # applying a batch again (whatever the table says by then) makes the same deliveries.
         known: dict[UUID, Subscription] = {
             row[0]: Subscription(
                 row[1],
@@ -137,10 +163,12 @@ class NotificationFeed(FeedView):
                 row[4],
                 row[5],
                 tuple((int(until), frozenset(types)) for until, types in row[6]),
+                tuple((int(since), int(until)) for since, until in row[7]),
             )
             for row in conn.execute(
                 f"SELECT endpoint_uuid, endpoint_id, event_types, created_position, "
-                f"disabled_position, seller_account, earlier_types FROM {table}"
+                f"disabled_position, seller_account, earlier_types, earlier_disabled "
+                f"FROM {table}"
             )
         }
         to_notify: list[tuple[TrackedEvent, str, list[Subscription]]] = []
@@ -185,18 +213,31 @@ class NotificationFeed(FeedView):
                          e.originator_id),
                     )  # fmt: skip
             elif isinstance(e, WebhookEndpoint.Disabled):
-                conn.execute(
-                    f"UPDATE {table} SET disabled_at = %s, disabled_position = %s "
-                    "WHERE endpoint_uuid = %s AND disabled_position IS NULL",
-                    (e.timestamp, position, e.originator_id),
-                )
                 endpoint = known.get(e.originator_id)
                 if endpoint is not None:
-                    known[e.originator_id] = endpoint.disabled_at(position)
+                    known[e.originator_id] = disabled = endpoint.disabled_at(position)
+                    if disabled is not endpoint:
+                        conn.execute(
+                            f"UPDATE {table} SET disabled_at = %s, disabled_position = %s "
+                            "WHERE endpoint_uuid = %s",
+                            (e.timestamp, position, e.originator_id),
+                        )
                     if to_notify:  # what this batch owes it from before: made, then cancelled
                         insert_deliveries(conn, self._deliveries(to_notify))
                         to_notify = []
-                    cancel_pending(conn, endpoint.endpoint_id)
+                    # What it was owed from before the disabling (applied again, not what
+                    # it has been owed since an enabling).
+                    cancel_pending(conn, endpoint.endpoint_id, before=position)
+            elif isinstance(e, WebhookEndpoint.Enabled):
+                endpoint = known.get(e.originator_id)
+                if endpoint is not None:
+                    known[e.originator_id] = enabled = endpoint.enabled_again_at(position)
+                    if enabled is not endpoint:
+                        conn.execute(
+                            f"UPDATE {table} SET disabled_at = NULL, disabled_position = NULL, "
+                            "earlier_disabled = %s WHERE endpoint_uuid = %s",
+                            (enabled.earlier_disabled_json(), e.originator_id),
+                        )
             elif isinstance(e, WebhookEndpoint.Pinged):
                 endpoint = known.get(e.originator_id)
                 if endpoint is not None and endpoint.enabled_at(position):

@@ -152,12 +152,13 @@ def insert_deliveries(conn: Connection, deliveries: Sequence[NewDelivery]) -> No
     )
 
 
-def cancel_pending(conn: Connection, endpoint_id: str) -> None:
-    """In the feed's transaction, when the endpoint is disabled."""
+def cancel_pending(conn: Connection, endpoint_id: str, *, before: int) -> None:
+    """In the feed's transaction, when the endpoint is disabled at position `before`: its
+    pending deliveries of the events recorded before then."""
     conn.execute(
         "UPDATE webhook_deliveries SET status = 'cancelled', lease_until = NULL "
-        "WHERE endpoint_id = %s AND status = 'pending'",
-        (endpoint_id,),
+        "WHERE endpoint_id = %s AND status = 'pending' AND position < %s",
+        (endpoint_id, before),
     )
 
 
@@ -271,10 +272,10 @@ class WebhookDeliveries:
             )
 
     def redeliver(self, delivery_id: str) -> Delivery | None:
-        """A failed or delivered delivery of an enabled endpoint: pending again, due now,
-        with a fresh count of attempts (the last attempt's answer stays until the next one).
-        None if there is no such delivery. (A cancelled one belongs to a disabled endpoint,
-        which stays disabled.)"""
+        """A failed, delivered or cancelled delivery of an enabled endpoint (cancelled: by a
+        disabling before an enabling): pending again, due now, with a fresh count of attempts
+        (the last attempt's answer stays until the next one). None if there is no such
+        delivery."""
         with self.pool.connection() as conn:
             row = conn.execute(
                 f"""
@@ -289,14 +290,16 @@ class WebhookDeliveries:
         return Delivery(*row) if row else None
 
     def recover(self, endpoint_id: str, since: datetime) -> int:
-        """Every failed delivery of an enabled endpoint made at or after `since`: pending
-        again, due now, with a fresh count of attempts, as `redeliver` makes one. How many."""
+        """Every failed or cancelled delivery of an enabled endpoint (cancelled: by a
+        disabling before an enabling) made at or after `since`: pending again, due now, with
+        a fresh count of attempts, as `redeliver` makes one. How many."""
         with self.pool.connection() as conn:
             return conn.execute(
                 f"""
                 UPDATE webhook_deliveries d SET {_AGAIN}
                 FROM webhook_subscriptions s
-                WHERE d.endpoint_id = %s AND d.status = 'failed' AND d.created_at >= %s
+                WHERE d.endpoint_id = %s AND d.status IN ('failed', 'cancelled')
+                  AND d.created_at >= %s
                   AND s.endpoint_id = d.endpoint_id AND s.disabled_at IS NULL
                 """,
                 (endpoint_id, since),

@@ -39,6 +39,7 @@ class WebhookEndpointsView(PostgresView):
             WebhookEndpoint.Created,
             WebhookEndpoint.SecretRotated,
             WebhookEndpoint.Disabled,
+            WebhookEndpoint.Enabled,
             WebhookEndpoint.Updated,
             WebhookEndpoint.TypesChanged,
         )
@@ -100,6 +101,12 @@ class WebhookEndpointsView(PostgresView):
                     f"UPDATE {table} SET disabled_at = %s, disabled_reason = %s "
                     "WHERE endpoint_uuid = %s",
                     (e.timestamp, e.reason, e.originator_id),
+                )
+            elif isinstance(e, WebhookEndpoint.Enabled):
+                conn.execute(
+                    f"UPDATE {table} SET disabled_at = NULL, disabled_reason = NULL "
+                    "WHERE endpoint_uuid = %s",
+                    (e.originator_id,),
                 )
 
     def endpoints(self, seller_account: str | None = None) -> list[EndpointRow]:

@@ -7,46 +7,18 @@ endpoints alone."""
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
 from payments.domain.api_key import Role
-from tests.console.conftest import Console, console_on, csrf, follow, kept_out, screenshot
+from tests.console.conftest import Console, csrf, follow, kept_out, screenshot
+from tests.console.webhook_stack import NOBODY, console_fixture, register
 from tests.executor.helpers import place, terminal
 
-NOBODY = "http://127.0.0.1:9/hooks"  # nothing listens there: every attempt is refused
 EVENT_TYPE = "payment_order.succeeded"
-
-
-@pytest.fixture(scope="module")
-def console(
-    admin_database_url: str, tmp_path_factory: pytest.TempPathFactory, browser: Any
-) -> Iterator[Console]:
-    """A stack that derives endpoint secrets (PAYMENTS_AUDIT_KEY) and fails a delivery for
-    good at its first refused attempt."""
-    with console_on(
-        admin_database_url,
-        tmp_path_factory,
-        browser,
-        PAYMENTS_AUDIT_KEY="console-webhooks-test-key-0123456789abcdef",
-        PAYMENTS_DELIVERY_MAX_ATTEMPTS="1",
-    ) as console:
-        yield console
-
-
-def register(console: Console, key: dict[str, str], event_type: str, description: str) -> str:
-    """An endpoint registered over the API with this key, posting to NOBODY: its id."""
-    answer = console.stack.http.post(
-        "/webhook-endpoints",
-        json={"url": NOBODY, "event_types": [event_type], "description": description},
-        headers={**key, "Idempotency-Key": uuid.uuid4().hex},
-    )
-    assert answer.status_code == 201, answer.text
-    return str(answer.json()["endpoint_id"])
+console = console_fixture()
 
 
 @pytest.fixture(scope="module")
@@ -245,18 +217,26 @@ def test_every_failed_delivery_since_an_instant_is_sent_again_confirmed(
     page.goto(f"{console.url}/webhooks/{down}")
     form = page.get_by_role("form", name="Send failed deliveries again")
     later = (datetime.now(UTC) + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%S")
-    form.get_by_label("Failed deliveries made since (UTC)").fill(later)
+    form.get_by_label("Failed (or cancelled) deliveries made since (UTC)").fill(later)
     form.get_by_label("I confirm: send every one of them again").check()
     follow(form.get_by_role("button", name="Send failed deliveries again"))
-    assert page.get_by_role("status").inner_text().startswith("0 failed deliveries sent back")
+    assert (
+        page.get_by_role("status")
+        .inner_text()
+        .startswith("0 failed or cancelled deliveries sent back")
+    )
     assert [d["status"] for d in deliveries_of(console, down)] == ["failed", "failed"]
 
     page.goto(f"{console.url}/webhooks/{down}")
     earlier = (datetime.now(UTC) - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%S")
-    form.get_by_label("Failed deliveries made since (UTC)").fill(earlier)
+    form.get_by_label("Failed (or cancelled) deliveries made since (UTC)").fill(earlier)
     form.get_by_label("I confirm: send every one of them again").check()
     follow(form.get_by_role("button", name="Send failed deliveries again"))
-    assert page.get_by_role("status").inner_text().startswith("2 failed deliveries sent back")
+    assert (
+        page.get_by_role("status")
+        .inner_text()
+        .startswith("2 failed or cancelled deliveries sent back")
+    )
     shown = [cells(row)[1] for row in page.locator("#deliveries tbody tr").all()]
     assert shown == ["pending", "pending"]
     assert [(d["status"], d["attempts"]) for d in deliveries_of(console, down)] == [

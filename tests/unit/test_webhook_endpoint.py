@@ -27,7 +27,6 @@ from payments.domain.webhook_endpoint import (
     url_errors,
 )
 from payments.projections.core import TrackedEvent
-from payments.projections.followers.notification_feed import Subscription
 from payments.projections.followers.webhook_events import (
     body_of,
     delivery_id_of,
@@ -103,7 +102,7 @@ def test_every_field_at_fault_is_named_at_once() -> None:
     assert "twice" in twice.value.errors[0].message
 
 
-def test_an_endpoint_rotates_its_secret_and_is_disabled_for_good() -> None:
+def test_an_endpoint_rotates_its_secret_and_is_disabled() -> None:
     endpoint = _register()
     assert endpoint.event_types == ["payment_order.succeeded", "refund.failed"]  # sorted
     until = datetime(2026, 12, 8, tzinfo=UTC)
@@ -359,15 +358,15 @@ def test_an_endpoint_changes_the_types_it_hears_checked_as_at_registration() -> 
     assert endpoint.event_types == ["refund.failed"], "nothing refused was applied"
 
 
-def test_a_subscription_hears_by_the_types_it_had_at_each_position() -> None:
-    succeeded, failed, paid = "payment_order.succeeded", "payment_order.failed", "payout.paid"
-    made = Subscription("we_1", frozenset({succeeded}), 10, None)
-    changed = made.types_changed(20, frozenset({failed}))
-    assert [changed.wants(succeeded, p) for p in (5, 15, 25)] == [False, True, False]
-    assert [changed.wants(failed, p) for p in (5, 15, 25)] == [False, False, True]
-    assert changed.types_changed(20, frozenset({failed})) is changed, "applied again: no change"
-    again = changed.types_changed(30, frozenset({paid}))
-    assert [again.types_at(p) for p in (15, 25, 35)] == [{succeeded}, {failed}, {paid}]
-    assert again.types_changed(20, frozenset({failed})) is again, "an earlier change, again"
-    assert not again.disabled_at(40).wants(paid, 45)
-    assert again.earlier_types_json().obj == [[20, [succeeded]], [30, [failed]]]
+def test_a_disabled_endpoint_is_enabled_again_and_an_enabled_one_is_not() -> None:
+    endpoint = _register()
+    with pytest.raises(IllegalTransition):
+        endpoint.enable("key1")
+    endpoint.disable("maintenance", "key1")
+    endpoint.enable("key2")
+    assert (endpoint.disabled, endpoint.disabled_reason) == (False, None)
+    endpoint.ping("key2")  # what a disabled endpoint is refused, it may again
+    endpoint.disable("again", "key2")
+    assert endpoint.disabled_reason == "again"
+    kinds = [type(e).__name__ for e in endpoint.collect_events()]
+    assert kinds == ["Created", "Disabled", "Enabled", "Pinged", "Disabled"]
