@@ -187,7 +187,7 @@ def test_the_actions_log_pages_by_position_keeping_its_filter(console: Console) 
     first = [int(p) for p in rows.locator("td:first-child").all_inner_texts()]
     assert len(first) == PAGE_SIZE
     assert first == sorted(first)
-    page.get_by_role("link", name="Next page").click()
+    follow(page.get_by_role("link", name="Next page"))
     assert "(continued)" in page.locator("#audit-actions caption").inner_text()
     second = [int(p) for p in rows.locator("td:first-child").all_inner_texts()]
     assert second

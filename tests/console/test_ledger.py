@@ -55,7 +55,7 @@ def test_finance_sees_the_trial_balance_and_a_statement_now_and_before(
     screenshot(page, "ledger")
 
     monkeypatch.setattr(ledger, "STATEMENT_SIZE", 2)  # three entries: two pages
-    page.get_by_role("link", name=account).click()
+    follow(page.get_by_role("link", name=account))
     assert page.get_by_role("heading", level=1).inner_text() == f"Account {account}"
     shown = format_minor(balance.balance_minor, balance.currency)
     assert page.locator("#account-balance").inner_text() == f"{shown} USD"
@@ -64,7 +64,7 @@ def test_finance_sees_the_trial_balance_and_a_statement_now_and_before(
     follow(page.get_by_role("link", name="Next page"))
     assert first[-1] in page.locator("#statement caption").inner_text(), "brought forward"
     while page.get_by_role("link", name="Next page").count():
-        page.get_by_role("link", name="Next page").click()
+        follow(page.get_by_role("link", name="Next page"))
     last = page.locator("#statement [data-running]").all_inner_texts()[-1]
     assert last == shown, "the running balance ends at the account's balance"
     page.locator("#statement tbody").get_by_role("link", name=orders[2]).click()
