@@ -38,6 +38,7 @@ from payments.api.routes.actions import AuditActionsController
 from payments.api.routes.audit import AuditController, OrderHistoryController
 from payments.api.routes.dead_letters import DeadLettersController
 from payments.api.routes.disputes import DisputesController
+from payments.api.routes.events import EventsController
 from payments.api.routes.keys import KeysController, state_seller_key_rule
 from payments.api.routes.ledger import LedgerController
 from payments.api.routes.payments import EXAMPLES, PaymentsController
@@ -172,6 +173,7 @@ def create_app(services: Services, *, tls: bool = False) -> Litestar:
             WebhooksController,
             WebhookEndpointsController,
             WebhookDeliveriesController,
+            EventsController,
             DeadLettersController,
             SchedulerController,
             ReconciliationsController,

@@ -14,7 +14,6 @@ receiver that needs that reads it from the API (`url`).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
@@ -126,14 +125,18 @@ def data_of(event_type: str, event: Any, created: Any) -> dict[str, Any]:
     return data
 
 
-def body_of(tracked: TrackedEvent, event_type: str, created: Any) -> bytes:
-    """The JSON body every delivery of this event to any endpoint sends."""
+def envelope_of(tracked: TrackedEvent, event_type: str, created: Any) -> dict[str, Any]:
+    """The public event: what every delivery of it sends, and what GET /events lists."""
     event = tracked.event
-    envelope: Mapping[str, Any] = {
+    return {
         "id": event_id_of(tracked),
         "type": event_type,
         "created": event.timestamp.isoformat().replace("+00:00", "Z"),
         "position": tracked.notification_id,
         "data": data_of(event_type, event, created),
     }
-    return msgspec.json.encode(envelope)
+
+
+def body_of(tracked: TrackedEvent, event_type: str, created: Any) -> bytes:
+    """The JSON body every delivery of this event to any endpoint sends."""
+    return msgspec.json.encode(envelope_of(tracked, event_type, created))

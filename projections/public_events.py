@@ -1,0 +1,89 @@
+"""The public events read back from the log (GET /events): the envelopes webhook endpoints
+receive (projections/followers/webhook_events.py), in log order after a position, for a
+receiver that missed some (its endpoint disabled meanwhile, or made later, or down past its
+deliveries' last attempt) or that polls instead of listening (ADR 0027).
+
+Read from the log itself, not from the deliveries, so an event is listed whether or not any
+endpoint heard it. A page reads at most WINDOW positions of the log, so that asking for a
+rare type never scans the whole log in one request: it may hold fewer events than asked
+for, and the next one goes on from `next_after`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from psycopg_pool import ConnectionPool
+
+from payments.domain.application import PaymentsApplication
+from payments.domain.webhook_endpoint import EVENT_TYPES, hears_seller, public_type
+from payments.projections.core import TrackedEvent
+from payments.projections.event_store import load_created
+from payments.projections.followers.webhook_events import envelope_of
+from payments.projections.source import EventSource
+
+WINDOW = 100_000  # positions of the log one page reads at most
+READ_BATCH = 1_000  # notifications of the wanted topics read at once
+
+
+@dataclass(frozen=True, slots=True)
+class EventsPage:
+    events: list[dict[str, Any]]  # envelopes: id, type, created, position, data
+    next_after: int  # the position the next page starts after
+    more: bool  # whether the log goes on past next_after (when the page was read)
+
+
+def topics_of(event_type: str | None) -> frozenset[str]:
+    """The stored topics that may be an event of this public type (None: of any)."""
+    names = EVENT_TYPES if event_type is None else {event_type: EVENT_TYPES[event_type]}
+    return frozenset(str(cls.TOPIC) for classes in names.values() for cls in classes)
+
+
+def public_events(
+    application: PaymentsApplication,
+    pool: ConnectionPool,
+    source: EventSource,
+    *,
+    after: int,
+    limit: int,
+    event_type: str | None = None,
+    seller_account: str | None = None,
+    window: int = WINDOW,
+) -> EventsPage:
+    """Up to `limit` public events recorded after position `after`, oldest first: of one
+    type, and (`seller_account`) about that seller alone, as an endpoint of one seller
+    hears them. At most `window` positions of the log are read."""
+    head = source.head()
+    through = min(head, after + window)
+    topics = topics_of(event_type)
+    events: list[dict[str, Any]] = []
+    cursor = after
+    while cursor < through and len(events) < limit:
+        size = limit if seller_account is None else max(limit, READ_BATCH)  # most not theirs
+        batch = source.read(cursor, through, size, topics)
+        if not batch:
+            cursor = through
+            break
+        cursor = batch[-1].id
+        for tracked, kind, made in _public(application, pool, [source.decode(n) for n in batch]):
+            if (event_type is None or kind == event_type) and hears_seller(
+                seller_account, getattr(made, "seller_account", None)
+            ):
+                events.append(envelope_of(tracked, kind, made))
+                if len(events) == limit:  # the next page starts after this one
+                    cursor = tracked.notification_id
+                    break
+    return EventsPage(events, cursor, cursor < head)
+
+
+def _public(
+    application: PaymentsApplication, pool: ConnectionPool, tracked: Sequence[TrackedEvent]
+) -> list[tuple[TrackedEvent, str, Any]]:
+    """Each event that is a public one, with its type and the event that created its object
+    (the object's terms and seller)."""
+    typed = [(t, public_type(t.event)) for t in tracked]
+    kept = [(t, kind) for t, kind in typed if kind is not None]
+    created = load_created(application, pool, {t.event.originator_id for t, _ in kept})
+    return [(t, kind, created.get(t.event.originator_id, t.event)) for t, kind in kept]
