@@ -14,6 +14,9 @@ child process, sent as the worker sends them (slots kept full) until idle at eac
 of `levels`, against plain urllib3 POSTs of the same bodies at the same concurrency, no
 database (the HTTP ceiling), before and after, and against the outcomes recorded alone.
 
+GET /events (bench/event_reads.py): the log after the endpoint read back as public events,
+page by page, against the same notifications read alone and read and decoded.
+
 Fairness (bench/webhook_fairness.py): a second endpoint whose receiver answers in `slow_ms`;
 `fair_deliveries` of the fast endpoint's sent alone, then beside as many of the slow one's,
 due first, at the first of `levels` with the default share.
@@ -27,6 +30,7 @@ from typing import Any
 
 import psycopg
 
+from payments.bench.event_reads import event_reads_table, measure_event_reads
 from payments.bench.harness import BenchContext, Goal, ScenarioResult, Table, ratio
 from payments.bench.reconcile import write_history
 from payments.bench.webhook_fairness import (
@@ -80,6 +84,8 @@ def run(ctx: BenchContext) -> ScenarioResult:
             f"feed: {len(made):,} deliveries in {feed['feed_seconds']:.2f}s; no endpoint "
             f"{feed['alone_seconds'][0]:.2f} / {feed['alone_seconds'][1]:.2f}s"
         )
+        reads = measure_event_reads(services, position)
+        ctx.log(f"GET /events: {reads['listed_count']:,} events read back")
         runs = measure_sender(ctx, services, env, receiver, made, count, levels)
         slow_id = slow_endpoint(services, slow_receiver, EVENT_TYPE)
         fair = measure_fairness(
@@ -96,9 +102,14 @@ def run(ctx: BenchContext) -> ScenarioResult:
             "slow_ms": slow_ms,
             "fair_deliveries": fair_count,
         },
-        tables=[feed_table(feed), sender_table(runs, count), fairness_table(fair, slow_ms)],
+        tables=[
+            feed_table(feed),
+            event_reads_table(reads),
+            sender_table(runs, count),
+            fairness_table(fair, slow_ms),
+        ],
         goals=[*goals(feed, runs, count), fairness_goal(fair)],
-        data={"feed": feed, "sender": runs, "fairness": fair},
+        data={"feed": feed, "events": reads, "sender": runs, "fairness": fair},
     )
     extra = feed["feed_seconds"] - _mean(feed["alone_seconds"]) - _mean(feed["insert_seconds"])
     result.notes += [
