@@ -186,7 +186,7 @@ def test_the_readme_walkthrough_answers_as_the_readme_says(
     assert json_answers(replayed) == [body]  # byte for byte the same answer
     (order,) = json_answers(read)
     assert order["payment_order_id"] == "po_readme_1_a"
-    a, b, checkout = json_answers(later)
+    a, b, checkout, events = json_answers(later)
     assert (a["status"], a["commission"], a["seller_net"], a["seller_funds"]) == (
         "SUCCESS",
         "0.93",
@@ -195,6 +195,11 @@ def test_the_readme_walkthrough_answers_as_the_readme_says(
     )
     assert (b["status"], b["amount"]) == ("SUCCESS", "7.50")
     assert checkout["is_payment_done"] is True
+    assert sorted((e["type"], e["data"]["payment_order_id"]) for e in events["items"]) == [
+        ("payment_order.succeeded", "po_readme_1_a"),
+        ("payment_order.succeeded", "po_readme_1_b"),
+    ]
+    assert events["has_more"] is False
     wallet, account, trial, listing = json_answers(books)
     assert (wallet["pending"], wallet["available"]) == ("24.07", "0.00")
     assert account["account"] == "psp_receivable"
