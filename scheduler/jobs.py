@@ -111,7 +111,7 @@ def run_payouts(deps: JobDependencies, day: date) -> dict[str, int]:
     )
     for seller, why in counts.refusals:  # a racing payout took the balance meanwhile
         log.info("payout refused", extra={"seller": seller, "reason": why})
-    log.info("payout run", extra={"run_id": day.isoformat(), **counts.as_dict()})
+    log.info("payout run", extra={"run_id": day.isoformat(), "counts": counts.as_dict()})
     return counts.as_dict()
 
 

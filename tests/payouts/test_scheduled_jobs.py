@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from click.testing import CliRunner
 
 from payments.cli.main import main
@@ -37,7 +39,10 @@ def test_every_job_has_a_stable_id_and_the_finance_jobs_are_daily(stack: Stack) 
     assert times == sorted(times)
 
 
-def test_the_payout_job_pays_sellers_above_the_minimum_once_a_day(stack: Stack) -> None:
+def test_the_payout_job_pays_sellers_above_the_minimum_once_a_day(
+    stack: Stack, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)  # as deployed: its log line once failed the run at INFO
     rich, poor = seller("rich"), seller("poor")
     credit(stack, rich, ["25"])
     credit(stack, poor, ["3"])  # below PAYMENTS_PAYOUT_MINIMUM (10)
@@ -49,6 +54,8 @@ def test_the_payout_job_pays_sellers_above_the_minimum_once_a_day(stack: Stack) 
     assert stack.services.application.find_payout(payout_id_for_run("2032-03-04", rich))
     assert stack.services.application.find_payout(payout_id_for_run("2032-03-04", poor)) is None
     assert run_job(stack.services.pool, job, now=now + timedelta(hours=1)) is None  # same day
+    [line] = [r for r in caplog.records if r.getMessage() == "payout run"]
+    assert line.__dict__["counts"]["created"] >= 1
 
 
 def test_operational_jobs_run_and_the_seal_is_skipped_without_a_key(stack: Stack) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import logging
 
@@ -47,3 +48,26 @@ def test_records_skip_the_caller_thread_and_process_lookups_the_lines_never_show
         None,
         None,
     )
+
+
+def test_no_log_call_gives_an_extra_that_a_log_record_already_has() -> None:
+    """`extra={"created": ...}` raises KeyError in logging.makeRecord, but only when the
+    level lets the line through: the nightly payout run failed so at INFO (a dict spread
+    into `extra` hid the key), while the tests' quieter loggers let it pass. Every `extra`
+    is a literal dict whose keys are none of a LogRecord's own."""
+    from tests.unit.test_architecture import ALLOWED, ROOT
+
+    record = logging.LogRecord("n", logging.INFO, "p", 1, "m", None, None)
+    reserved = set(record.__dict__) | {"message", "asctime"}
+    offenders = []
+    for folder in ALLOWED:
+        for path in (ROOT / folder).rglob("*.py"):
+            calls = [n for n in ast.walk(ast.parse(path.read_text())) if isinstance(n, ast.Call)]
+            for call in calls:
+                extras = [k.value for k in call.keywords if k.arg == "extra"]
+                for extra in (e for e in extras if isinstance(e, ast.Dict)):
+                    for key in extra.keys:
+                        name = key.value if isinstance(key, ast.Constant) else "**spread"
+                        if name in reserved or name == "**spread":
+                            offenders.append(f"{path.relative_to(ROOT)}:{call.lineno} {name}")
+    assert offenders == []
