@@ -56,6 +56,7 @@ class DeliverySettings:
     per_endpoint: int = 16  # of those, at most this many POSTing to one endpoint
     lease_s: float = 120.0  # a claimed delivery is another sender's again after this long
     keep_days: int = 30  # deliveries no longer pending are deleted after this many days
+    disable_after_days: int = 0  # an endpoint failing this long is disabled (0: never)
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,7 +224,14 @@ def _delivery(env: Mapping[str, str]) -> DeliverySettings:
         ),
         lease_s=_float(env, "PAYMENTS_DELIVERY_LEASE_S", 120.0, 0.5, 3600),
         keep_days=_int(env, "PAYMENTS_DELIVERY_KEEP_DAYS", 30, 1, 3650),
+        disable_after_days=_int(env, "PAYMENTS_DELIVERY_DISABLE_AFTER_DAYS", 0, 0, 365),
     )
+    if settings.disable_after_days > settings.keep_days:
+        # The failures that count must still be there to be counted.
+        raise ConfigError(
+            f"PAYMENTS_DELIVERY_DISABLE_AFTER_DAYS={settings.disable_after_days} must be at "
+            f"most PAYMENTS_DELIVERY_KEEP_DAYS={settings.keep_days}"
+        )
     if settings.lease_s <= 2 * settings.timeout_s:
         # A delivery still being sent must not be claimed again by another sender.
         raise ConfigError(

@@ -69,6 +69,11 @@ def job_dependencies(services: Services) -> JobDependencies:
         purge_deliveries=lambda: services.webhooks.deliveries.purge(
             timedelta(days=settings.delivery.keep_days)
         ),
+        disable_failing_endpoints=(
+            (lambda: services.webhooks.disable_failing(settings.delivery.disable_after_days))
+            if settings.delivery.disable_after_days
+            else None
+        ),
     )
 
 

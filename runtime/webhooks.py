@@ -26,6 +26,7 @@ from payments.runtime.secrets import endpoint_secret
 from payments.runtime.webhook_sender import SenderConfig, WebhookSender
 
 ENDPOINT_PREFIX = "we_"
+AUTOMATIC = "scheduler"  # who disabled an endpoint whose deliveries failed for days
 log = logging.getLogger("payments.webhooks")
 
 
@@ -154,6 +155,27 @@ class Webhooks:
         self.feed.run_until_idle()
         log.info("webhook endpoint enabled", extra={"endpoint_id": endpoint_id, "by": by})
         return endpoint
+
+    def disable_failing(self, days: int) -> list[str]:
+        """Disable every enabled endpoint whose deliveries have all failed for `days` days
+        (PAYMENTS_DELIVERY_DISABLE_AFTER_DAYS), as Stripe does: its waiting deliveries are
+        cancelled, and it can be enabled again. The endpoints disabled."""
+        disabled = []
+        for endpoint_id, since in self.deliveries.failing_since(timedelta(days=days)).items():
+            reason = (
+                f"every delivery failed since {since.isoformat().replace('+00:00', 'Z')}: "
+                f"disabled automatically after {days} day(s)"
+            )
+            try:
+                self.commands.disable(endpoint_id, reason, by=AUTOMATIC)
+            except IllegalTransition:
+                continue  # disabled meanwhile (the feed had not applied it yet)
+            log.warning(
+                "webhook endpoint disabled: its deliveries have failed for days",
+                extra={"endpoint_id": endpoint_id, "since": since.isoformat(), "days": days},
+            )
+            disabled.append(endpoint_id)
+        return disabled
 
     def ping(self, endpoint_id: str, by: str) -> tuple[str, str]:
         """A test event for the endpoint: the ids of the event and of its delivery, which the

@@ -74,6 +74,8 @@ class JobDependencies:
     refresh_kyc: Callable[[], dict[str, int]] | None = None  # None: no PSP (#17)
     backup: Callable[[date], str] | None = None  # None: PAYMENTS_BACKUP_DIR unset (ADR 0026)
     purge_deliveries: Callable[[], int] | None = None  # webhooks to merchants (ADR 0027)
+    # Disables the endpoints failing for PAYMENTS_DELIVERY_DISABLE_AFTER_DAYS; None: unset.
+    disable_failing_endpoints: Callable[[], list[str]] | None = None
 
 
 def run_due_work(deps: JobDependencies) -> str:
@@ -153,6 +155,15 @@ def purge(deps: JobDependencies) -> str:
     return (
         f"{keys} expired idempotency key(s), {runs} old job run(s), "
         f"{deliveries} old webhook deliveries purged"
+    )
+
+
+def disable_failing_endpoints(deps: JobDependencies) -> str:
+    if deps.disable_failing_endpoints is None:
+        raise JobSkipped("PAYMENTS_DELIVERY_DISABLE_AFTER_DAYS is not set: none is disabled")
+    disabled = deps.disable_failing_endpoints()
+    return f"{len(disabled)} failing webhook endpoint(s) disabled" + (
+        f": {', '.join(disabled)}" if disabled else ""
     )
 
 
@@ -271,6 +282,13 @@ def build_jobs(deps: JobDependencies) -> list[Job]:
             "Delete expired Idempotency-Keys, job runs older than 30 days and webhook "
             "deliveries older than PAYMENTS_DELIVERY_KEEP_DAYS",
             lambda now: purge(deps),
+            every=PURGE_EVERY,
+        ),
+        Job(
+            "webhook-endpoint-health",
+            "Disable the webhook endpoints whose deliveries have all failed for "
+            "PAYMENTS_DELIVERY_DISABLE_AFTER_DAYS (when set)",
+            lambda now: disable_failing_endpoints(deps),
             every=PURGE_EVERY,
         ),
     ]

@@ -333,6 +333,35 @@ class WebhookDeliveries:
         )
         return [Delivery(*row) for row in rows]
 
+    def failing_since(self, at_least: timedelta) -> dict[str, datetime]:
+        """The enabled endpoints whose deliveries have all failed for `at_least`: each with
+        when its oldest failed delivery made after its newest delivered one (by position)
+        was made, when that is `at_least` ago. Through the indexes: an endpoint's newest
+        delivered delivery, then its failed ones after it."""
+        rows = fetch_all(
+            self.pool,
+            """
+            SELECT s.endpoint_id, failed.since
+            FROM webhook_subscriptions s
+            CROSS JOIN LATERAL (
+                SELECT coalesce(max(ok.position), 0) AS position FROM (
+                    SELECT position FROM webhook_deliveries
+                    WHERE endpoint_id = s.endpoint_id AND status = 'delivered'
+                    ORDER BY position DESC LIMIT 1
+                ) ok
+            ) delivered
+            CROSS JOIN LATERAL (
+                SELECT min(created_at) AS since FROM webhook_deliveries
+                WHERE endpoint_id = s.endpoint_id AND status = 'failed'
+                  AND position > delivered.position
+            ) failed
+            WHERE s.disabled_at IS NULL AND failed.since <= now() - %s
+            ORDER BY s.endpoint_id
+            """,
+            (at_least,),
+        )
+        return {str(endpoint_id): since for endpoint_id, since in rows}
+
     def purge(self, older_than: timedelta, chunk: int = 10_000) -> int:
         """Delete the deliveries made and last tried longer ago than `older_than` that no
         longer wait (a pending one stays, however old; one redelivered lately stays its

@@ -31,6 +31,7 @@ def test_every_job_has_a_stable_id_and_the_finance_jobs_are_daily(stack: Stack) 
         "database-backup",
         "idempotency-purge",
         "funds-release",
+        "webhook-endpoint-health",
     }
     daily = ("settlement-reconcile", "psp-balance-check", "payout-run", "audit-seal")
     assert all(jobs[name].daily_at for name in (*daily, "database-backup"))
@@ -65,6 +66,7 @@ def test_operational_jobs_run_and_the_seal_is_skipped_without_a_key(stack: Stack
         ("stuck-requery", "ok"),
         ("idempotency-purge", "ok"),
         ("audit-seal", "skipped"),
+        ("webhook-endpoint-health", "skipped"),  # PAYMENTS_DELIVERY_DISABLE_AFTER_DAYS unset
     ]:
         run = run_job(
             stack.services.pool, job_by_id(job_dependencies(stack.services), job_id), now=now
