@@ -15,6 +15,7 @@ from payments.domain.application import PaymentsApplication
 from payments.domain.errors import IllegalTransition, NotConfigured, found
 from payments.domain.webhook_commands import WebhookEndpointCommands
 from payments.domain.webhook_endpoint import DeliveryPolicy, WebhookEndpoint, signing_generations
+from payments.projections.core import ProjectionPoisoned
 from payments.projections.followers.follower import Follower
 from payments.projections.followers.notification_feed import NotificationFeed
 from payments.projections.followers.webhook_deliveries import Delivery, WebhookDeliveries
@@ -152,7 +153,10 @@ class Webhooks:
         notification feed is caught up before the answer, as the worker would, so that its
         deliveries can be sent, redelivered or recovered at once."""
         endpoint, _ = self.commands.enable(endpoint_id, by)
-        self.feed.run_until_idle()
+        try:
+            self.feed.run_until_idle()
+        except ProjectionPoisoned as stuck:  # enabled all the same; the worker reports it
+            log.warning("webhook endpoint enabled; the feed is stuck", extra={"error": str(stuck)})
         log.info("webhook endpoint enabled", extra={"endpoint_id": endpoint_id, "by": by})
         return endpoint
 

@@ -5,11 +5,19 @@ same deliveries."""
 
 from __future__ import annotations
 
+import uuid
+from typing import Any
+
+import pytest
+
+from payments.domain.payment_order import PaymentOrder
+from payments.projections.core import ProjectionPoisoned
+from payments.projections.event_store import EVENTS_TABLE
 from payments.runtime.webhook_sender import WebhookSender
-from tests.conftest import bearer
+from tests.conftest import bearer, services_on_new_database
 from tests.executor.conftest import Stack
 from tests.executor.helpers import place, terminal
-from tests.webhooks.conftest import deliver_until, deliveries, listening
+from tests.webhooks.conftest import AUDIT_KEY, deliver_until, deliveries, listening
 
 SUCCEEDED = "payment_order.succeeded"
 
@@ -20,7 +28,7 @@ def charged(stack: Stack, amount: str) -> str:
     return order_id
 
 
-def statuses(delivered: list[dict[str, object]]) -> dict[object, object]:
+def statuses(delivered: list[dict[str, Any]]) -> dict[int, str]:
     """Each delivery's status by the position of its event."""
     return {d["position"]: d["status"] for d in delivered}
 
@@ -140,3 +148,24 @@ def test_only_a_key_that_may_disable_enables_and_a_seller_only_its_own(stack: St
         assert stack.http.get(path).json()["status"] == "disabled", "nothing refused changed it"
         merchant = bearer(stack.services, "merchant")
         assert stack.http.post(f"{path}/enable", headers=merchant).status_code == 200
+
+
+def test_an_endpoint_is_enabled_even_when_the_feed_is_stuck(admin_database_url: str) -> None:
+    """The enabling is recorded before the API catches the feed up; a feed stuck at an event
+    it cannot apply (the worker reports it) does not turn the answer into an error."""
+    with services_on_new_database(admin_database_url, PAYMENTS_AUDIT_KEY=AUDIT_KEY) as services:
+        webhooks = services.webhooks
+        endpoint, _, _ = webhooks.register(
+            uuid.uuid4().hex, "https://shop.example/hooks", [SUCCEEDED], "", "test-key"
+        )
+        webhooks.commands.disable(endpoint.endpoint_id, "maintenance", "test-key")
+        with services.pool.connection() as conn:  # an event nobody can read
+            conn.execute(
+                f"INSERT INTO {EVENTS_TABLE} (originator_id, originator_version, topic, state) "
+                "VALUES (%s, 1, %s, %s)",
+                (uuid.uuid4(), str(PaymentOrder.Succeeded.TOPIC), b"not an event"),
+            )
+        assert not webhooks.enable(endpoint.endpoint_id, by="test-key").disabled
+        assert not webhooks.commands.get(endpoint.endpoint_id).disabled
+        with pytest.raises(ProjectionPoisoned):
+            webhooks.feed.run_until_idle()
