@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, BinaryIO, Protocol
+from urllib.parse import quote
 
 from payments.domain.dispute import PspDispute
 from payments.domain.execution import (
@@ -266,7 +267,7 @@ class HttpPspClient:
         """The PSP's dispute by its id (GET /v1/disputes/{id})."""
         if PSP_ID.fullmatch(psp_dispute_id) is None:
             return NotFoundAtPsp()  # no id the PSP gives: nothing to ask for
-        answer = self._get_json(f"/v1/disputes/{psp_dispute_id}", {})
+        answer = self._get_json(f"/v1/disputes/{quote(psp_dispute_id, safe='')}", {})
         return answer if isinstance(answer, NotFoundAtPsp | Retryable) else dispute_of(answer)
 
     def disputes_of_charge(self, charge_id: str) -> list[PspDispute] | Retryable:
@@ -291,7 +292,7 @@ class HttpPspClient:
         holds it, or the PSP's refusal (too late, not awaiting evidence, a text it refuses)."""
         if PSP_ID.fullmatch(psp_dispute_id) is None:
             return NotFoundAtPsp()
-        path = f"/v1/disputes/{psp_dispute_id}/evidence"
+        path = f"/v1/disputes/{quote(psp_dispute_id, safe='')}/evidence"
         response = self._send("sending evidence to", "POST", path, json={"text": text})
         if isinstance(response, Retryable):
             return response

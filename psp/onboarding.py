@@ -12,6 +12,7 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 from payments.domain.execution import NotFoundAtPsp, Retryable
 from payments.domain.seller import KycStatus, Seller
@@ -85,7 +86,7 @@ class HttpOnboarding:
         return Retryable(f"PSP answered {status}")
 
     def account(self, psp_account_id: str) -> PspAccount | NotFoundAtPsp | Retryable:
-        response = self._send("GET", f"/v1/accounts/{psp_account_id}")
+        response = self._send("GET", f"/v1/accounts/{quote(psp_account_id, safe='')}")
         return self._found(response, lambda body: body)
 
     def account_for(self, seller_account: str) -> PspAccount | NotFoundAtPsp | Retryable:

@@ -6,6 +6,7 @@ API can act on, or refuses a body it cannot understand (WebhookMalformed).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -95,6 +96,8 @@ class AccountNotice:
 
 Notice = ChargeNotice | PayoutNotice | RefundNotice | DisputeNotice | AccountNotice | IgnoredNotice
 OutcomeNotice = ChargeNotice | PayoutNotice | RefundNotice
+_PSP_ID = re.compile(r"[A-Za-z0-9_-]{1,255}")
+NO_SUCH_ID = "no {} id the PSP could have given"
 PAYOUT_OUTCOMES = {"payout.paid": "paid", "payout.failed": "failed", "payout.returned": "returned"}
 
 
@@ -108,11 +111,15 @@ def read_event(body: bytes) -> Notice:
         dispute = envelope.data.get("object")
         if not isinstance(dispute, dict) or not isinstance(dispute.get("id"), str):
             raise WebhookMalformed("no dispute")
+        if not _could_be_psp_id(dispute["id"]):
+            return IgnoredNotice(envelope.id, envelope.type, NO_SUCH_ID.format("dispute"))
         return DisputeNotice(envelope.id, envelope.type, dispute["id"])
     if envelope.type.startswith("account."):
         account = _data_object(envelope, "account")
         if not isinstance(account.get("id"), str):
             raise WebhookMalformed("no account id")
+        if not _could_be_psp_id(account["id"]):
+            return IgnoredNotice(envelope.id, envelope.type, NO_SUCH_ID.format("account"))
         return AccountNotice(envelope.id, envelope.type, account["id"], account["reference"])
     if envelope.type.startswith("payout."):
         payout = _data_object(envelope, "payout")
@@ -140,6 +147,15 @@ def read_event(body: bytes) -> Notice:
     if not isinstance(answer, Succeeded | Declined):
         return IgnoredNotice(envelope.id, envelope.type, "not a final outcome")
     return ChargeNotice(envelope.id, envelope.type, charge["reference"], answer)
+
+
+def _could_be_psp_id(value: str) -> bool:
+    """Whether the PSP could have given this id, which a look-up puts in a URL path: letters,
+    digits, `_` and `-`. An empty one asked the PSP's list route instead (which answered
+    400, and the event was answered 503, "send it again", forever); a `/` or `..` would ask
+    another route. One it could not have given is unknown without asking: ignored, as an
+    unknown one is after the look-up."""
+    return _PSP_ID.fullmatch(value) is not None
 
 
 def _data_object(envelope: _Envelope, noun: str) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from payments.domain.payment_order import Status
 from payments.psp.signing import sign_payload
 from tests.executor.conftest import WEBHOOK_SECRET, Stack
 from tests.executor.helpers import event_names, place, post_event, psp_event, terminal
+from tests.payouts.helpers import PENDING_ID, onboard, seller
 
 
 def charge_event(order_id: str, status: str, charge_id: str = "ch_webhooktest") -> dict[str, Any]:
@@ -174,3 +175,28 @@ def test_sandbox_duplicated_and_reordered_webhooks_settle_each_order_once(stack:
     for order_id in ids:
         assert event_names(stack, order_id).count("Succeeded") == 1
         assert stack.sandbox.charges(order_id) == 1
+
+
+@pytest.mark.parametrize("psp_id", ["", "a/b", "..", "acct x", "../v1/balance", 7])
+@pytest.mark.parametrize("kind", ["account.updated", "dispute.updated"])
+def test_a_signed_event_naming_an_id_the_psp_could_not_have_given_is_ignored_not_asked_again(
+    stack: Stack, kind: str, psp_id: object
+) -> None:
+    """The look-up puts the id in a URL path: an empty one asked the PSP's list route, which
+    answered 400, and the event was answered 503 ("send it again later") forever. Such an id
+    is acknowledged and ignored, as an unknown one is (an id that is no string: 400)."""
+    account = seller("probe")
+    onboard(stack, account, PENDING_ID)
+    before = stack.services.sellers.find(account)
+    assert before is not None
+    event = {"id": psp_id, "reference": account, "status": "verified"}
+    answer = post_event(stack, {"id": "evt_x", "type": kind, "data": {"object": event}})
+    if isinstance(psp_id, str):
+        assert answer.status_code == 200, answer.text
+        noun = kind.split(".")[0]
+        assert answer.json()["outcome"] == f"ignored: no {noun} id the PSP could have given"
+    else:
+        assert answer.status_code == 400, answer.text
+    after = stack.services.sellers.find(account)
+    assert after is not None
+    assert after.version == before.version, "nothing recorded"
