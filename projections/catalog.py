@@ -22,6 +22,7 @@ from payments.projections.views.disputes import DisputesView
 from payments.projections.views.ledger_pg import PostgresLedger
 from payments.projections.views.order_status_pg import PostgresOrderStatusView
 from payments.projections.views.payouts import PayoutsView
+from payments.projections.views.public_event_ids import PublicEventIdsView
 from payments.projections.views.reconciliation import ReconciliationExceptionsView
 from payments.projections.views.refunds import RefundsView
 from payments.projections.views.sellers import SellersView
@@ -40,6 +41,7 @@ VIEW_CLASSES: dict[str, type[PostgresView]] = {
     DisputesView.name: DisputesView,
     ReconciliationExceptionsView.name: ReconciliationExceptionsView,
     RefundsView.name: RefundsView,
+    PublicEventIdsView.name: PublicEventIdsView,
 }
 NAMES: tuple[str, ...] = tuple(VIEW_CLASSES)
 

@@ -18,11 +18,12 @@ from typing import Any
 from psycopg_pool import ConnectionPool
 
 from payments.domain.application import PaymentsApplication
-from payments.domain.webhook_endpoint import EVENT_TYPES, hears_seller, public_type
+from payments.domain.webhook_endpoint import EVENT_TYPES, TOPICS, hears_seller, public_type
 from payments.projections.core import TrackedEvent
 from payments.projections.event_store import load_created
-from payments.projections.followers.webhook_events import envelope_of
+from payments.projections.followers.webhook_events import envelope_of, event_id_for
 from payments.projections.source import EventSource
+from payments.projections.views.public_event_ids import PublicEventIdsView, event_uuid
 
 WINDOW = 100_000  # positions of the log one page reads at most
 READ_BATCH = 1_000  # notifications of the wanted topics read at once
@@ -76,6 +77,67 @@ def public_events(
                     cursor = tracked.notification_id
                     break
     return EventsPage(events, cursor, cursor < head)
+
+
+class IndexBehind(Exception):
+    """The public_event_ids view is further behind the log than one read looks (WINDOW):
+    an id it does not hold yet may be an event it has still to apply."""
+
+    def __init__(self, behind: int) -> None:
+        super().__init__(f"the public_event_ids view is {behind:,} events behind the log")
+        self.behind = behind
+
+
+def public_event(
+    application: PaymentsApplication,
+    pool: ConnectionPool,
+    source: EventSource,
+    event_id: str,
+    *,
+    seller_account: str | None = None,
+    window: int = WINDOW,
+    index: PublicEventIdsView | None = None,
+) -> dict[str, Any] | None:
+    """The public event of this id, as GET /events lists it, or None: no such event, or
+    (`seller_account`) one about another seller. Found through the public_event_ids view, and
+    among the events recorded since the view's position when it does not hold the id yet (so
+    an id a delivery just sent is found at once); IndexBehind when those are over `window`."""
+    if event_uuid(event_id) is None:
+        return None
+    view = PublicEventIdsView(pool) if index is None else index
+    applied = view.position()  # first: an event at or before it is in the view's table
+    position = view.position_of(event_id)
+    if position is None:
+        position = _among_unapplied(source, applied, event_id, window)
+    if position is None:
+        return None
+    batch = [source.decode(n) for n in source.read(position - 1, position, 1, None)]
+    for tracked, kind, made in _public(application, pool, batch):
+        envelope = envelope_of(tracked, kind, made)
+        if envelope["id"] == event_id and hears_seller(
+            seller_account, getattr(made, "seller_account", None)
+        ):
+            return envelope
+    return None
+
+
+def _among_unapplied(source: EventSource, applied: int, event_id: str, window: int) -> int | None:
+    """The position of the event of this id among those recorded after `applied`."""
+    head = source.head()
+    if head - applied > window:
+        raise IndexBehind(head - applied)
+    cursor = applied
+    while cursor < head:
+        batch = source.read(cursor, head, READ_BATCH, TOPICS)
+        if not batch:
+            break
+        for notification in batch:
+            if event_id_for(notification.originator_id, notification.originator_version) == (
+                event_id
+            ):
+                return int(notification.id)
+        cursor = batch[-1].id
+    return None
 
 
 def _public(

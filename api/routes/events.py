@@ -1,6 +1,7 @@
 """GET /events: the public events, oldest first after a position, as webhook endpoints receive
 them (projections/public_events.py, docs/webhooks.md): for a receiver that missed some, or
-one that polls instead of listening. A seller key lists the events about its own seller."""
+one that polls instead of listening. GET /events/{event_id}: one of them, for a receiver that
+checks with us what a delivery told it. A seller key reads the events about its own seller."""
 
 from __future__ import annotations
 
@@ -13,11 +14,12 @@ from litestar.params import QueryParameter
 
 from payments.api.auth import access
 from payments.api.openapi import spec
-from payments.api.parameters import CallerDep, IdQuery, LimitQuery, ServicesDep
-from payments.api.reads import seller_scope
+from payments.api.parameters import CallerDep, IdQuery, LimitQuery, ServicesDep, business_id
+from payments.api.problems import ProblemError
+from payments.api.reads import not_found, seller_scope
 from payments.domain.api_key import Role
 from payments.domain.webhook_endpoint import EVENT_TYPES
-from payments.projections.public_events import WINDOW, public_events
+from payments.projections.public_events import WINDOW, IndexBehind, public_event, public_events
 from payments.projections.source import ApplicationEventSource
 
 AfterQuery = Annotated[
@@ -38,6 +40,8 @@ EventTypeQuery = Annotated[
         schema_extra={"enum": list(EVENT_TYPES)},
     ),
 ]
+
+EventIdPath = Annotated[str, business_id("event id", "evt_0123456789abcdef0123456789abcdef")]
 
 
 class PublicEvent(msgspec.Struct, frozen=True):
@@ -100,3 +104,41 @@ class EventsController(Controller):
             page.next_after,
             page.more,
         )
+
+    @get(
+        "/{event_id:str}",
+        **spec(
+            "getEvent",
+            "A public event by its id (what a webhook delivery of it sends)",
+            problems=(404, 422, 503),
+        ),
+        description="The body every delivery of the event sends, read again from the log: a "
+        "receiver can check with us what a delivery told it before acting on it. Any event "
+        "GET /events lists, whether or not an endpoint heard it; 404 for an id that is none "
+        "of them (or, for a seller key, an event about another seller). An event is found "
+        "from the moment it is recorded; 503 (Retry-After) while the index of event ids "
+        f"catches up after an upgrade and is over {WINDOW:,} events behind the log.",
+        **access(Role.MERCHANT, Role.OPERATOR, Role.SELLER),
+    )
+    def get_event(
+        self, event_id: EventIdPath, services: ServicesDep, caller: CallerDep
+    ) -> PublicEvent:
+        try:
+            event = public_event(
+                services.application,
+                services.pool,
+                ApplicationEventSource(services.application),
+                event_id,
+                seller_account=seller_scope(caller, None),
+            )
+        except IndexBehind as behind:
+            raise ProblemError(
+                503,
+                "view-not-caught-up",
+                "The index of event ids has not caught up yet",
+                f"{behind}; retry shortly.",
+                headers={"retry-after": "5"},
+            ) from None
+        if event is None:
+            raise not_found(f"event {event_id!r}")
+        return msgspec.convert(event, PublicEvent)

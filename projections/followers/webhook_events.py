@@ -26,6 +26,7 @@ from payments.projections.core import TrackedEvent
 
 # The event id's namespace: fixed forever, or every event id would change.
 _EVENT_NAMESPACE = uuid5(NAMESPACE_URL, "https://payments.dev/webhook-events")
+EVENT_ID_PREFIX = "evt_"  # then the 32 hex digits of a uuid5 (projections/views/public_event_ids)
 
 # Per object: the terms copied from the event that created it, the URL a receiver reads it
 # at, and the status each event type means.
@@ -80,10 +81,10 @@ def event_id_of(tracked: TrackedEvent) -> str:
     return event_id_for(tracked.event.originator_id, tracked.event.originator_version)
 
 
-def event_id_for(originator_id: UUID, version: int) -> str:
+def event_id_for(originator_id: UUID | str, version: int) -> str:
     """The public id of the event an aggregate recorded at this version (as `event_id_of`
     will say once the event is followed)."""
-    return "evt_" + uuid5(_EVENT_NAMESPACE, f"{originator_id}:{version}").hex
+    return EVENT_ID_PREFIX + uuid5(_EVENT_NAMESPACE, f"{originator_id}:{version}").hex
 
 
 def delivery_id_of(event_id: str, endpoint_id: str) -> str:

@@ -129,6 +129,7 @@ def test_a_verification_runs_in_the_background_and_reports_per_projection(
         "disputes",
         "reconciliation_exceptions",
         "refunds",
+        "public_event_ids",
     ]
     assert all(r["rows_differing"] == 0 for r in body["results"])
     assert client.get("/audit/verifications/nope").status_code == 422

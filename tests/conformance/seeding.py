@@ -151,6 +151,12 @@ class Seeder:
         body = {"url": HOOK_URL, "event_types": list(event_types), "description": "seeded"}
         return str(self.post("/webhook-endpoints", body)["endpoint_id"])
 
+    def event_ids(self) -> list[str]:
+        """Some public events' ids (GET /events/{event_id})."""
+        page = self.api.get("/events?limit=4").json()
+        assert page["items"], "no public event to read by its id"
+        return [str(event["id"]) for event in page["items"]]
+
     def failed_deliveries(self, endpoint_id: str) -> list[str]:
         page = self.api.get(f"/webhook-endpoints/{endpoint_id}/deliveries?status=failed").json()
         return [str(delivery["delivery_id"]) for delivery in page["items"]]
@@ -230,6 +236,7 @@ def seed(api_url: str, sandbox_url: str, key: str) -> dict[str, list[str]]:
             "endpoint_id": [hooked, unhooked],
             "disableWebhookEndpoint:endpoint_id": [disposable, unhooked],
             "delivery_id": [*s.failed_deliveries(hooked)[:3], s.failed_deliveries(unhooked)[0]],
+            "event_id": s.event_ids(),
         }
     finally:
         s.api.close()

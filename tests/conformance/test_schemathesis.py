@@ -7,49 +7,16 @@ the run's own config binds path parameters to objects seeded first (seeding.py).
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from tests.conformance.conftest import Served
+from tests.conformance.run import run_schemathesis
 from tests.conformance.seeding import config, seed
 
-ROOT = Path(__file__).resolve().parents[2]
-SCHEMATHESIS = str(Path(sys.executable).parent / "schemathesis")
 CONFIG = Path(__file__).with_name("schemathesis.toml")
-
-
-def run_schemathesis(
-    url: str, key: str, report: Path, config_file: Path = CONFIG
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [
-            SCHEMATHESIS,
-            "--config-file", str(config_file),
-            "--no-color",
-            "run", f"{url}/schema/openapi.json",
-            "--checks", "all",
-            "--max-examples", "50",
-            "--seed", "1",
-            "--workers", "1",
-            "--request-timeout", "10",
-            "--report", "junit",
-            "--report-junit-path", str(report),
-        ],
-        cwd=report.parent,  # its cache directory goes there, not into the repository
-        env={
-            **os.environ,
-            "PAYMENTS_API_KEY": key,  # the config's bearer auth reads it
-            "PYTHONPATH": str(ROOT),  # for the config's hooks module
-        },
-        capture_output=True,
-        text=True,
-        timeout=900,  # 110-280 s alone; far more on a machine busy with other work
-    )  # fmt: skip
 
 
 @pytest.mark.slow
@@ -59,7 +26,13 @@ def test_schemathesis_finds_no_failure(served: Served, tmp_path: Path) -> None:
     seeded = seed(served.url, served.sandbox_url, served.key)
     config_file = tmp_path / "schemathesis.toml"
     config_file.write_text(config(CONFIG.read_text(), seeded))
-    result = run_schemathesis(served.url, served.key, tmp_path / "junit.xml", config_file)
+    result = run_schemathesis(
+        served.url,
+        config_file,
+        tmp_path / "junit.xml",
+        {"PAYMENTS_API_KEY": served.key},  # the config's bearer auth reads it
+        timeout=900,  # 110-280 s alone; far more on a machine busy with other work
+    )
     summary = result.stdout[-6000:]
     assert result.returncode == 0, summary
     assert "Stateful" in summary  # the phase that follows the links ran

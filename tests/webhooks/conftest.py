@@ -13,6 +13,7 @@ import pytest
 
 from payments.runtime.webhook_sender import WebhookSender
 from tests.executor.conftest import Stack, stack_fixture
+from tests.executor.helpers import place, terminal
 from tests.webhooks.receiver import Receiver, receiving
 
 AUDIT_KEY = "audit-key-of-the-webhook-tests"
@@ -82,3 +83,15 @@ def deliver_until(
             return
         time.sleep(0.05)
     raise AssertionError("the deliveries did not arrive in time")
+
+
+def successes_delivered(
+    stack: Stack, sender: WebhookSender, amounts: list[str]
+) -> tuple[list[str], Receiver]:
+    """Orders of these amounts charged, and their successes delivered to a receiver of an
+    endpoint that hears those alone (disabled after)."""
+    with listening(stack, "payment_order.succeeded") as (receiver, _):
+        orders = place(stack, stack.sandbox.token("success"), amounts)
+        stack.settle(lambda: terminal(stack, *orders))
+        deliver_until(stack, sender, lambda: len(receiver.received) == len(amounts))
+    return orders, receiver

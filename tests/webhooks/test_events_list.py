@@ -15,7 +15,7 @@ from payments.runtime.webhook_sender import WebhookSender
 from tests.conftest import bearer
 from tests.executor.conftest import Stack
 from tests.executor.helpers import place, terminal
-from tests.webhooks.conftest import deliver_until, listening
+from tests.webhooks.conftest import deliver_until, listening, successes_delivered
 
 SUCCEEDED = "payment_order.succeeded"
 
@@ -46,10 +46,7 @@ def test_the_events_are_the_bodies_webhooks_send_and_include_what_no_endpoint_he
     stack: Stack, sender: WebhookSender
 ) -> None:
     start = head(stack)
-    with listening(stack, SUCCEEDED) as (receiver, _):
-        orders = place(stack, stack.sandbox.token("success"), ["7", "8"])
-        stack.settle(lambda: terminal(stack, *orders))
-        deliver_until(stack, sender, lambda: len(receiver.received) == 2)
+    _, receiver = successes_delivered(stack, sender, ["7", "8"])
     events = every(stack, start, 200)
     delivered = {e["id"]: e for e in receiver.events()}
     assert len(delivered) == 2
