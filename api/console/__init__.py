@@ -25,6 +25,7 @@ from payments.api.console import (
     audit,
     dead_letters,
     disputes,
+    events,
     jobs,
     ledger,
     order,
@@ -68,6 +69,7 @@ pages.PAGES[:] = [
     audit.PAGE,
     jobs.PAGE,
     webhooks.PAGE,
+    events.PAGE,
 ]
 HANDLERS: list[Any] = [
     *session.HANDLERS,
@@ -87,6 +89,7 @@ HANDLERS: list[Any] = [
     *audit.HANDLERS,
     *jobs.HANDLERS,
     *webhooks.HANDLERS,
+    *events.HANDLERS,
 ]
 
 _TITLES = {

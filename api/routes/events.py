@@ -21,6 +21,8 @@ from payments.domain.api_key import Role
 from payments.domain.webhook_endpoint import EVENT_TYPES
 from payments.projections.public_events import WINDOW, IndexBehind, public_event, public_events
 from payments.projections.source import ApplicationEventSource
+from payments.runtime.keys import Caller
+from payments.runtime.services import Services
 
 AfterQuery = Annotated[
     int,
@@ -58,6 +60,27 @@ class EventPage(msgspec.Struct, frozen=True):
     items: list[PublicEvent]
     next_after: int  # where the next page starts: after this position
     has_more: bool  # the log went on past next_after when this page was read
+
+
+def visible_event(services: Services, caller: Caller, event_id: str) -> dict[str, Any] | None:
+    """The public event of this id, if the caller may read it (a seller key: one about its
+    own seller); a 503 problem while the index of event ids fills after an upgrade."""
+    try:
+        return public_event(
+            services.application,
+            services.pool,
+            ApplicationEventSource(services.application),
+            event_id,
+            seller_account=seller_scope(caller, None),
+        )
+    except IndexBehind as behind:
+        raise ProblemError(
+            503,
+            "view-not-caught-up",
+            "The index of event ids has not caught up yet",
+            f"{behind}; retry shortly.",
+            headers={"retry-after": "5"},
+        ) from None
 
 
 class EventsController(Controller):
@@ -123,22 +146,7 @@ class EventsController(Controller):
     def get_event(
         self, event_id: EventIdPath, services: ServicesDep, caller: CallerDep
     ) -> PublicEvent:
-        try:
-            event = public_event(
-                services.application,
-                services.pool,
-                ApplicationEventSource(services.application),
-                event_id,
-                seller_account=seller_scope(caller, None),
-            )
-        except IndexBehind as behind:
-            raise ProblemError(
-                503,
-                "view-not-caught-up",
-                "The index of event ids has not caught up yet",
-                f"{behind}; retry shortly.",
-                headers={"retry-after": "5"},
-            ) from None
+        event = visible_event(services, caller, event_id)
         if event is None:
             raise not_found(f"event {event_id!r}")
         return msgspec.convert(event, PublicEvent)

@@ -96,6 +96,7 @@ def test_roles_see_only_their_parts_of_an_order(console: Console) -> None:
         "Payouts",
         "Sellers",
         "Webhooks",
+        "Events",
     ]
     seller.goto(f"{console.url}/orders")
     assert seller.get_by_role("heading", level=1).inner_text() == "Not allowed"
