@@ -16,6 +16,9 @@ database (the HTTP ceiling), before and after, and against the outcomes recorded
 
 GET /events (bench/event_reads.py): the log after the endpoint read back as public events,
 page by page, against the same notifications read alone and read and decoded.
+GET /events/{event_id} (bench/event_lookups.py): the view of event ids built, then events
+looked up by id, from its rows and from the log after it, against a page of one at the same
+position.
 
 Fairness (bench/webhook_fairness.py): a second endpoint whose receiver answers in `slow_ms`;
 `fair_deliveries` of the fast endpoint's sent alone, then beside as many of the slow one's,
@@ -30,6 +33,7 @@ from typing import Any
 
 import psycopg
 
+from payments.bench.event_lookups import event_lookups_table, measure_event_lookups
 from payments.bench.event_reads import event_reads_table, measure_event_reads
 from payments.bench.harness import BenchContext, Goal, ScenarioResult, Table, ratio
 from payments.bench.reconcile import write_history
@@ -86,6 +90,7 @@ def run(ctx: BenchContext) -> ScenarioResult:
         )
         reads = measure_event_reads(services, position)
         ctx.log(f"GET /events: {reads['listed_count']:,} events read back")
+        lookups = measure_event_lookups(services, position)
         runs = measure_sender(ctx, services, env, receiver, made, count, levels)
         slow_id = slow_endpoint(services, slow_receiver, EVENT_TYPE)
         fair = measure_fairness(
@@ -105,11 +110,18 @@ def run(ctx: BenchContext) -> ScenarioResult:
         tables=[
             feed_table(feed),
             event_reads_table(reads),
+            event_lookups_table(lookups),
             sender_table(runs, count),
             fairness_table(fair, slow_ms),
         ],
         goals=[*goals(feed, runs, count), fairness_goal(fair)],
-        data={"feed": feed, "events": reads, "sender": runs, "fairness": fair},
+        data={
+            "feed": feed,
+            "events": reads,
+            "lookups": lookups,
+            "sender": runs,
+            "fairness": fair,
+        },
     )
     extra = feed["feed_seconds"] - _mean(feed["alone_seconds"]) - _mean(feed["insert_seconds"])
     result.notes += [

@@ -84,7 +84,12 @@ def event_id_of(tracked: TrackedEvent) -> str:
 def event_id_for(originator_id: UUID | str, version: int) -> str:
     """The public id of the event an aggregate recorded at this version (as `event_id_of`
     will say once the event is followed)."""
-    return EVENT_ID_PREFIX + uuid5(_EVENT_NAMESPACE, f"{originator_id}:{version}").hex
+    return EVENT_ID_PREFIX + event_uuid_for(originator_id, version).hex
+
+
+def event_uuid_for(originator_id: UUID | str, version: int) -> UUID:
+    """The uuid a public event id spells after its prefix."""
+    return uuid5(_EVENT_NAMESPACE, f"{originator_id}:{version}")
 
 
 def delivery_id_of(event_id: str, endpoint_id: str) -> str:

@@ -16,7 +16,7 @@ from uuid import UUID
 
 from payments.domain.webhook_endpoint import TOPICS, public_type
 from payments.projections.core import TrackedEvent
-from payments.projections.followers.webhook_events import EVENT_ID_PREFIX, event_id_of
+from payments.projections.followers.webhook_events import EVENT_ID_PREFIX, event_uuid_for
 from payments.projections.pg import (
     Connection,
     PostgresView,
@@ -61,7 +61,7 @@ class PublicEventIdsView(PostgresView):
     def _apply(self, conn: Connection, events: Sequence[TrackedEvent]) -> None:
         rows = [
             (
-                UUID(hex=event_id_of(t).removeprefix(EVENT_ID_PREFIX)),
+                event_uuid_for(t.event.originator_id, t.event.originator_version),
                 t.notification_id,
                 t.event.timestamp,  # what the event's `created` says
             )

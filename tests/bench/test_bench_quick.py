@@ -111,13 +111,18 @@ def test_quick_run_writes_tables_goals_and_json(
     if scenario == "webhooks":  # a delivery per order, each POSTed once; every ratio there
         assert [goal["met"] for goal in document["goals"]] == [True, True, True, True]
         assert document["data"]["feed"]["deliveries"] == 40
-        feed, events, sender, fairness = document["tables"]
+        feed, events, lookups, sender, fairness = document["tables"]
         reads = document["data"]["events"]  # GET /events read back: every order's success
         assert 40 <= reads["listed_count"] <= reads["read_count"] == reads["decoded_count"]
         assert all(
             rate > 0 for way in ("listed", "read", "decoded") for rate in reads[f"{way}_per_s"]
         )
         assert (reads["rare_page_items"], len(events["rows"])) == (0, 4)
+        found = document["data"]["lookups"]  # by id, each answer checked equal to the page's
+        assert found["indexed_events"] > 0
+        assert found["applied_count"] > 0
+        assert found["behind_count"] > 0
+        assert len(lookups["rows"]) == 2
         assert [row[1] for row in fairness["rows"]] == [20, 20]  # the fast one's, alone, beside
         assert document["data"]["fairness"]["slow_delivered"] < 20
         assert all(row[4] > 0 and row[5] > 0 for row in feed["rows"][:3])
