@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
+from uuid import UUID
 
 from psycopg_pool import ConnectionPool
 
@@ -21,7 +22,7 @@ from payments.domain.application import PaymentsApplication
 from payments.domain.webhook_endpoint import EVENT_TYPES, TOPICS, hears_seller, public_type
 from payments.projections.core import TrackedEvent
 from payments.projections.event_store import load_created
-from payments.projections.followers.webhook_events import envelope_of, event_id_for
+from payments.projections.followers.webhook_events import envelope_of, event_uuid_for
 from payments.projections.source import EventSource
 from payments.projections.views.public_event_ids import PublicEventIdsView, event_uuid
 
@@ -102,13 +103,14 @@ def public_event(
     (`seller_account`) one about another seller. Found through the public_event_ids view, and
     among the events recorded since the view's position when it does not hold the id yet (so
     an id a delivery just sent is found at once); IndexBehind when those are over `window`."""
-    if event_uuid(event_id) is None:
+    uuid = event_uuid(event_id)
+    if uuid is None:
         return None
     view = PublicEventIdsView(pool) if index is None else index
     applied = view.position()  # first: an event at or before it is in the view's table
     position = view.position_of(event_id)
     if position is None:
-        position = _among_unapplied(source, applied, event_id, window)
+        position = _among_unapplied(source, applied, uuid, window)
     if position is None:
         return None
     batch = [source.decode(n) for n in source.read(position - 1, position, 1, None)]
@@ -121,8 +123,9 @@ def public_event(
     return None
 
 
-def _among_unapplied(source: EventSource, applied: int, event_id: str, window: int) -> int | None:
-    """The position of the event of this id among those recorded after `applied`."""
+def _among_unapplied(source: EventSource, applied: int, uuid: UUID, window: int) -> int | None:
+    """The position of the event whose id spells `uuid` among those recorded after `applied`
+    (compared as uuids: no id text made for each)."""
     head = source.head()
     if head - applied > window:
         raise IndexBehind(head - applied)
@@ -132,9 +135,7 @@ def _among_unapplied(source: EventSource, applied: int, event_id: str, window: i
         if not batch:
             break
         for notification in batch:
-            if event_id_for(notification.originator_id, notification.originator_version) == (
-                event_id
-            ):
+            if event_uuid_for(notification.originator_id, notification.originator_version) == uuid:
                 return int(notification.id)
         cursor = batch[-1].id
     return None
