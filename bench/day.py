@@ -57,7 +57,7 @@ from payments.bench.timing import timed_parallel
 from payments.bench.workload import ORDERS_PER_CHECKOUT, checkout_body
 from payments.projections.catalog import NAMES, live_view
 from payments.projections.reconciliation.report import summary
-from payments.projections.runner import ProjectionRunner, catch_up_together
+from payments.projections.runner import APPLY_THREADS, ProjectionRunner, catch_up_together
 from payments.projections.source import ApplicationEventSource
 from payments.runtime.config import EXECUTOR_BATCH_SIZE, EXECUTOR_CONCURRENCY, Settings
 from payments.runtime.roles import build_executor
@@ -349,4 +349,4 @@ def _catch_up(services: Services, source: ApplicationEventSource) -> int:
     """Every view to the head of the log, from one reading of it (catch_up_together)."""
     views = [live_view(services.pool, name) for name in NAMES]
     runners = [ProjectionRunner(view, source, batch_size=2000) for view in views]
-    return sum(catch_up_together(runners))
+    return sum(catch_up_together(runners, threads=APPLY_THREADS))

@@ -8,8 +8,10 @@ decoding, no writes). Then every projection is rebuilt from event zero with
 projections/rebuild.py `rebuild` (scratch tables, then swapped in) at the same batch size;
 its rate is the log's events divided by the rebuild's seconds (every event is scanned,
 whether or not the projection's topics select it). Goal: ≥ 10,000 events/s per projection.
-Last, every view caught up into scratch copies one after the other and then together
-(catch_up_together, as verify does: the log read and decoded once), timed in the same run.
+Last, every view caught up into scratch copies one after the other, then together
+(catch_up_together: the log read and decoded once) with the views' batches applied one after
+the other, then side by side in APPLY_THREADS threads (as verify and rebuild do), timed in
+the same run.
 
 The orders are marketplace orders (ADR 0014) with the `commission` (default 2.5%+0.30; `none`
 for orders credited at once, as before it): held until released, and among the outcomes
@@ -28,7 +30,7 @@ from payments.bench.history import make_history
 from payments.domain.commission import Commission
 from payments.projections.catalog import NAMES
 from payments.projections.rebuild import drop_scratch, empty_scratch_view, rebuild
-from payments.projections.runner import ProjectionRunner, catch_up_together
+from payments.projections.runner import APPLY_THREADS, ProjectionRunner, catch_up_together
 from payments.projections.source import ApplicationEventSource, EventSource
 from payments.runtime.config import Settings
 from payments.runtime.services import build_services
@@ -134,6 +136,8 @@ def run(ctx: BenchContext) -> ScenarioResult:
             "every view caught up into scratch copies together (one reading of the log) ÷ one "
             f"after the other: {ratio(shared['together'], shared['one after the other'])} "
             "of the time",
+            f"the views' batches applied side by side in {APPLY_THREADS} threads ÷ one after the "
+            f"other: {ratio(shared[MODES[2]], shared['together'])} of the time",
         ],
         data={
             "events": events,
@@ -148,20 +152,21 @@ def run(ctx: BenchContext) -> ScenarioResult:
     )
 
 
-MODES = ("one after the other", "together")
+MODES = ("one after the other", "together", f"together, {APPLY_THREADS} threads")
 
 
 def _every_view(pool: ConnectionPool, source: EventSource, batch_size: int, mode: str) -> float:
     """Seconds to catch every view up from event zero into fresh scratch copies, one view
-    after the other or together (catch_up_together: the log read and decoded once)."""
+    after the other or together (catch_up_together: the log read and decoded once), the
+    views' batches applied one after the other or side by side in APPLY_THREADS threads."""
     runners = [
         ProjectionRunner(empty_scratch_view(pool, n, unlogged=True), source, batch_size=batch_size)
         for n in NAMES
     ]
     try:
         started = time.perf_counter()
-        if mode == "together":
-            catch_up_together(runners)
+        if mode.startswith("together"):
+            catch_up_together(runners, threads=1 if mode == "together" else APPLY_THREADS)
         else:
             for runner in runners:
                 runner.catch_up()

@@ -26,6 +26,7 @@ from payments.projections.pg import (
     qualify,
 )
 from payments.projections.runner import (
+    APPLY_THREADS,
     CATCH_UP_BATCH,
     Progress,
     ProjectionRunner,
@@ -144,10 +145,10 @@ def rebuild_all(
         scratches = [empty_scratch_view(pool, name) for name in names]
         runners = [ProjectionRunner(view, source, batch_size=batch_size) for view in scratches]
         started = time.perf_counter()
-        applied = catch_up_together(runners, progress=progress)
+        applied = catch_up_together(runners, progress=progress, threads=APPLY_THREADS)
         # The live log moved on meanwhile: catch up again until each is a batch from the head.
         while any(source.head() - scratch.position() > batch_size for scratch in scratches):
-            more = catch_up_together(runners, progress=progress)
+            more = catch_up_together(runners, progress=progress, threads=APPLY_THREADS)
             applied = [before + after for before, after in zip(applied, more, strict=True)]
         results: list[RebuildResult] = []
         for name, scratch, count in zip(names, scratches, applied, strict=True):

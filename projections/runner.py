@@ -7,10 +7,12 @@ apply stops the runner loudly: its notification id and reason are recorded, neve
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import NoReturn, Protocol
 
@@ -32,6 +34,9 @@ from payments.projections.storable import storable
 log = logging.getLogger("payments.projections")
 
 CATCH_UP_BATCH = 1000
+# Views applying their batches side by side when catch_up_together rebuilds or verifies them
+# from event zero: two, as measured on two cores (more wait for the GIL; docs/performance.md).
+APPLY_THREADS = 2
 # Following live, a runner woken by new events waits this long before reading them, so that
 # the events of the requests committed meanwhile come in the same batch: one read and one
 # view transaction for them all instead of one per request (docs/performance.md measured it).
@@ -233,6 +238,8 @@ def catch_up_together(
     targets: Sequence[int] | None = None,
     progress: Progress | None = None,
     on_poisoned: Callable[[ProjectionPoisoned], None] | None = None,
+    *,
+    threads: int = 1,
 ) -> list[int]:
     """Bring several views to their targets (default: the head now) reading the log once
     for them all: each chunk is read with the union of their topics and decoded once, and
@@ -243,7 +250,14 @@ def catch_up_together(
     verifications of every view decode the log once instead of once per view; live views
     follow the log together so (projections/service.py), and there, given `on_poisoned`, a
     poisoned view is handed to it and left behind while the others go on. Answers the
-    events each view applied, in the order of `runners`."""
+    events each view applied, in the order of `runners`.
+
+    With `threads` > 1 (views that write only their own tables, never followers that save
+    aggregates; rebuilds and verifications), the views due in a round apply their batches
+    side by side, each in its own transaction on its own connection, and the next chunk of
+    the log is read and decoded meanwhile: the database works on one view's rows while this
+    process builds another's (docs/performance.md). Each view still applies its batches in
+    order, one at a time; a poisoned event stops them all at the end of the round."""
     if not runners:
         return []
     source = runners[0].source
@@ -255,41 +269,107 @@ def catch_up_together(
     batch = max(runner.batch_size for runner in runners)
     applied = [0] * len(runners)
     stopped: set[int] = set()  # poisoned, with on_poisoned
-    while True:
+    pool = ThreadPoolExecutor(threads, "catch-up") if threads > 1 else None
+    ahead: tuple[_Chunk, Future[tuple[int, list[ReadEvent]]]] | None = None
+
+    def chunk() -> _Chunk | None:
         behind = [
             i for i, target in enumerate(targets) if read_through[i] < target and i not in stopped
         ]
         if not behind:
-            return applied
+            return None
         start = min(read_through[i] for i in behind)
         end = max(targets[i] for i in behind)
-        notifications = source.read(
-            start, end, batch, _union([runners[i].view.topics for i in behind])
-        )
-        through = notifications[-1].id if len(notifications) == batch else end
-        read = decode_all(source, notifications)
-        for i in behind:
-            runner, after, upto = runners[i], read_through[i], min(through, targets[i])
-            if upto <= after:
-                continue  # ahead of this chunk: its turn comes when the others catch up
-            wanted = runner.view.topics
-            kept[i].extend(
-                item
-                for item in read
-                if after < item.notification_id <= upto and (wanted is None or item.topic in wanted)
-            )
-            read_through[i] = upto
-            if len(kept[i]) >= runner.batch_size or upto >= targets[i]:
-                try:
-                    applied[i] += runner.apply_read(kept[i], applied_through[i], upto)
-                except ProjectionPoisoned as poisoned:
-                    if on_poisoned is None:
-                        raise
-                    on_poisoned(poisoned)
+        return _Chunk(behind, start, end, _union([runners[i].view.topics for i in behind]))
+
+    def read_chunk(wanted: _Chunk) -> tuple[int, list[ReadEvent]]:
+        notifications = source.read(wanted.start, wanted.end, batch, wanted.topics)
+        through = notifications[-1].id if len(notifications) == batch else wanted.end
+        return through, decode_all(source, notifications)
+
+    try:
+        while (now := chunk()) is not None:
+            if ahead is not None and ahead[0] == now:
+                through, read = ahead[1].result()
+            else:
+                through, read = read_chunk(now)
+            ahead = None
+            due: list[int] = []
+            for i in now.behind:
+                runner, after, upto = runners[i], read_through[i], min(through, targets[i])
+                if upto <= after:
+                    continue  # ahead of this chunk: its turn comes when the others catch up
+                wanted = runner.view.topics
+                kept[i].extend(
+                    item
+                    for item in read
+                    if after < item.notification_id <= upto
+                    and (wanted is None or item.topic in wanted)
+                )
+                read_through[i] = upto
+                if len(kept[i]) >= runner.batch_size or upto >= targets[i]:
+                    due.append(i)
+            if pool is not None and (following := chunk()) is not None:
+                ahead = (following, pool.submit(read_chunk, following))
+            outcomes = _apply_due(pool, runners, due, kept, applied_through, read_through)
+            for i, outcome in outcomes:
+                if isinstance(outcome, ProjectionPoisoned) and on_poisoned is not None:
+                    on_poisoned(outcome)
                     stopped.add(i)
-                applied_through[i], kept[i] = upto, []
-        if progress is not None and (going := [i for i in behind if i not in stopped]):
-            progress(min(read_through[i] for i in going), end)
+                elif isinstance(outcome, Exception):
+                    raise outcome
+                else:
+                    applied[i] += outcome
+                applied_through[i], kept[i] = read_through[i], []
+            if progress is not None and (going := [i for i in now.behind if i not in stopped]):
+                progress(min(read_through[i] for i in going), now.end)
+        return applied
+    finally:
+        if pool is not None:
+            with contextlib.suppress(Exception):
+                if ahead is not None:
+                    ahead[1].result()  # a read in flight ends before its connection goes back
+            pool.shutdown()
+
+
+@dataclass(frozen=True, slots=True)
+class _Chunk:
+    """One reading of the log for the views still behind: after start, up to end."""
+
+    behind: list[int]
+    start: int
+    end: int
+    topics: frozenset[str] | None
+
+
+def _apply_due(
+    pool: ThreadPoolExecutor | None,
+    runners: Sequence[ProjectionRunner],
+    due: list[int],
+    kept: list[list[ReadEvent]],
+    applied_through: list[int],
+    read_through: list[int],
+) -> list[tuple[int, int | Exception]]:
+    """Apply each due view's kept events (side by side with a pool): each view's count of
+    events applied, or what it raised, in the order of `due` and after all of them ended
+    (none left running behind an error). One after the other, a view's error that is not
+    its poisoning ends the round there, as a raise would."""
+
+    def apply(i: int) -> int | Exception:
+        try:
+            return runners[i].apply_read(kept[i], applied_through[i], read_through[i])
+        except Exception as error:
+            return error
+
+    if pool is not None and len(due) > 1:
+        return list(zip(due, pool.map(apply, due), strict=True))
+    outcomes: list[tuple[int, int | Exception]] = []
+    for i in due:
+        outcome = apply(i)
+        outcomes.append((i, outcome))
+        if isinstance(outcome, Exception) and not isinstance(outcome, ProjectionPoisoned):
+            break
+    return outcomes
 
 
 def _union(topic_sets: Sequence[frozenset[str] | None]) -> frozenset[str] | None:

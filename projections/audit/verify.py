@@ -23,6 +23,7 @@ from payments.projections.core import APPLICATION_NAME
 from payments.projections.pg import Connection, PostgresView, qualify
 from payments.projections.rebuild import drop_scratch, empty_scratch_view, rebuild_locks
 from payments.projections.runner import (
+    APPLY_THREADS,
     CATCH_UP_BATCH,
     Progress,
     ProjectionRunner,
@@ -153,6 +154,7 @@ def verify_all(
                 [ProjectionRunner(scratch, source, batch_size=batch_size) for scratch in scratches],
                 [live.position() for live in lives],
                 progress,
+                threads=APPLY_THREADS,
             )
             for name, live, scratch in zip(names, lives, scratches, strict=True):
                 position, tables = _compare_at_snapshot(pool, source, live, scratch, batch_size)

@@ -28,7 +28,7 @@ from payments.projections.rebuild import (
     rebuild_all,
     rebuild_locks,
 )
-from payments.projections.runner import ProjectionRunner, catch_up_together
+from payments.projections.runner import APPLY_THREADS, ProjectionRunner, catch_up_together
 from payments.projections.service import ProjectionService
 from payments.projections.source import ApplicationEventSource
 from payments.projections.views.ledger_pg import PostgresLedger
@@ -186,8 +186,9 @@ def test_rebuild_equals_live_row_for_row_and_swaps_in_while_live_runs(isolated: 
     assert_ledger_and_wallets_match_events(isolated)
 
 
+@pytest.mark.parametrize("threads", [1, APPLY_THREADS])
 def test_views_caught_up_together_decode_each_event_once_and_equal_their_rebuilds(
-    isolated: Services,
+    isolated: Services, threads: int
 ) -> None:
     app = isolated.application
     make_history(app, 300, seed=21)
@@ -201,7 +202,7 @@ def test_views_caught_up_together_decode_each_event_once_and_equal_their_rebuild
     source = CountingSource(isolated)
     runners = [ProjectionRunner(live_view(isolated.pool, n), source, batch_size=250) for n in NAMES]
     seen: list[tuple[int, int]] = []
-    applied = catch_up_together(runners, progress=lambda p, h: seen.append((p, h)))
+    applied = catch_up_together(runners, progress=lambda p, h: seen.append((p, h)), threads=threads)
     assert sum(applied) > 0
     assert {name: live_view(isolated.pool, name).position() for name in NAMES} == dict.fromkeys(
         NAMES, head
@@ -217,7 +218,10 @@ def test_views_caught_up_together_decode_each_event_once_and_equal_their_rebuild
     assert_ledger_and_wallets_match_events(isolated)
 
 
-def test_views_caught_up_together_stop_at_a_poisoned_event(isolated: Services) -> None:
+@pytest.mark.parametrize("threads", [1, APPLY_THREADS])
+def test_views_caught_up_together_stop_at_a_poisoned_event(
+    isolated: Services, threads: int
+) -> None:
     app = isolated.application
     make_history(app, 20, seed=5)
     good_head = app.recorder.max_notification_id() or 0
@@ -228,7 +232,7 @@ def test_views_caught_up_together_stop_at_a_poisoned_event(isolated: Services) -
         ProjectionRunner(live_view(isolated.pool, n), source, batch_size=1000) for n in NAMES
     ]
     with pytest.raises(ProjectionPoisoned) as poisoned:
-        catch_up_together(runners)
+        catch_up_together(runners, threads=threads)
     assert poisoned.value.notification_id == good_head + 1
     stopped = live_view(isolated.pool, poisoned.value.name)
     assert SUCCEEDED in (stopped.topics or {SUCCEEDED})
