@@ -4,7 +4,9 @@ Take the rebuild locks of the projections verified, build their tables afresh in
 scratch schemas (projections/rebuild.py's) up to each live view's position, side by side from
 one reading of the log; then, for each projection, in one REPEATABLE READ
 transaction whose snapshot fixes the live view at position L, apply the scratch copy's last
-events up to L and compare every table (EXCEPT ALL both ways, by the live table's columns).
+events up to L and compare every table (in one pass over both: how many times each side holds
+each distinct row, by the live table's columns; the rows of one side only as EXCEPT ALL counts
+them).
 The live view keeps serving and its runner keeps writing: nothing waits on the comparison.
 """
 
@@ -32,6 +34,7 @@ from payments.projections.runner import (
 from payments.projections.source import EventSource
 
 FIRST_DIFFERENCES = 5  # rows shown per table and side
+SIDE = '"payments_verify_side"'  # which table a row came from, in the one-pass comparison
 # Business ids shown beside a row's primary key, so a reader knows which row it is.
 LABEL_COLUMNS = ("payment_order_id", "checkout_id", "seller_account", "account")
 
@@ -245,15 +248,25 @@ def _compare(
     order = ", ".join(f'"{c}"' for c in key)
     live_t, scratch_t = live.t(table), scratch.t(table)
 
-    def count(sql: str) -> int:
-        row = conn.execute(sql).fetchone()
-        return int(row[0]) if row else 0
-
     def except_all(left: str, right: str) -> str:
         return f"SELECT {names} FROM {left} EXCEPT ALL SELECT {names} FROM {right}"
 
-    only_live = count(f"SELECT count(*) FROM ({except_all(live_t, scratch_t)}) d")
-    only_rebuilt = count(f"SELECT count(*) FROM ({except_all(scratch_t, live_t)}) d")
+    # One pass over both tables: each distinct row, how many times each side holds it.
+    tally = conn.execute(
+        f"""
+        SELECT coalesce(sum(n.l), 0), coalesce(sum(n.r), 0),
+               coalesce(sum(greatest(n.l - n.r, 0)), 0), coalesce(sum(greatest(n.r - n.l, 0)), 0)
+        FROM (
+            SELECT count(*) FILTER (WHERE s.{SIDE} = 0) AS l,
+                   count(*) FILTER (WHERE s.{SIDE} = 1) AS r
+            FROM (SELECT {names}, 0 AS {SIDE} FROM {live_t}
+                  UNION ALL SELECT {names}, 1 FROM {scratch_t}) s
+            GROUP BY {names}
+        ) n
+        """
+    ).fetchone()
+    assert tally is not None
+    live_rows, rebuilt_rows, only_live, only_rebuilt = (int(value) for value in tally)
     differences: list[RowDifference] = []
     if only_live or only_rebuilt:
         sides: list[dict[str, dict[str, Any]]] = []
@@ -274,8 +287,8 @@ def _compare(
             )
     return TableResult(
         table=table,
-        live_rows=count(f"SELECT count(*) FROM {live_t}"),
-        rebuilt_rows=count(f"SELECT count(*) FROM {scratch_t}"),
+        live_rows=live_rows,
+        rebuilt_rows=rebuilt_rows,
         only_live=only_live,
         only_rebuilt=only_rebuilt,
         first_differences=differences,
