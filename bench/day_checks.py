@@ -50,17 +50,24 @@ def is_open(order: PaymentOrder | None) -> bool:
 def checkouts_left_undone(services: Services) -> tuple[int, int]:
     """(checkouts whose every order ended, SUCCESS or FAILED; those among them not marked
     done): what the execution feed's completion would have missed, in one query of the
-    order status view, which holds both."""
+    order status view, which holds both. The ended orders are counted per checkout once and
+    joined, on tables just analyzed: a subquery per checkout, planned on the statistics of
+    tables the day had just filled (autovacuum not yet by), scanned the whole order table for
+    each checkout (a 100,000-order day's checks ran for minutes instead of seconds)."""
     view = live_view(services.pool, "order_status")
     assert isinstance(view, PostgresView)
+    checkouts, statuses = view.t("checkouts"), view.t("order_status")
     query = f"""
         SELECT count(*), count(*) FILTER (WHERE NOT c.is_payment_done)
-        FROM {view.t("checkouts")} c
-        WHERE cardinality(c.payment_order_ids) = (
-            SELECT count(*) FROM {view.t("order_status")} o
-            WHERE o.checkout_id = c.checkout_id AND o.status IN ('SUCCESS', 'FAILED'))
+        FROM {checkouts} c
+        JOIN (
+            SELECT checkout_id, count(*) AS ended FROM {statuses}
+            WHERE status IN ('SUCCESS', 'FAILED') GROUP BY checkout_id
+        ) o ON o.checkout_id = c.checkout_id
+        WHERE cardinality(c.payment_order_ids) = o.ended
     """
     with services.pool.connection() as conn:
+        conn.execute(f"ANALYZE {checkouts}, {statuses}")
         row = conn.execute(query).fetchone()
     return (int(row[0]), int(row[1])) if row else (0, 0)
 
