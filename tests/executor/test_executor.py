@@ -49,7 +49,9 @@ def test_pending_card_ends_through_the_webhook(stack: Stack) -> None:
         for e in stack.services.application.events.get(stack.order(order_id).id)
         if type(e).__name__ == "Succeeded"
     ]
-    assert [e.source for e in succeeded] in (["webhook"], ["requery"])
+    # the webhook, or the executor's re-query when it comes first (a busy machine): the
+    # PSP's own answer to our look-up, recorded as source "psp" (docs/events.md)
+    assert [e.source for e in succeeded] in (["webhook"], ["psp"])
     assert stack.sandbox.charges(order_id) == 1
 
 
