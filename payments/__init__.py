@@ -7,4 +7,4 @@ an installed copy adds exactly one top-level name, `payments`, to site-packages.
 
 # The one place the version is written: pyproject.toml reads it, and so do `payments
 # --version` and the OpenAPI document. CHANGELOG.md says what each version brought.
-__version__ = "0.12.0"
+__version__ = "0.12.1"
