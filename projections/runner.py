@@ -7,7 +7,6 @@ apply stops the runner loudly: its notification id and reason are recorded, neve
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import threading
 import time
@@ -311,7 +310,9 @@ def catch_up_together(
                     due.append(i)
             if pool is not None and (following := chunk()) is not None:
                 ahead = (following, pool.submit(read_chunk, following))
-            outcomes = _apply_due(pool, runners, due, kept, applied_through, read_through)
+            outcomes = _apply_due(
+                pool, runners, due, kept, (applied_through, read_through), on_poisoned is not None
+            )
             for i, outcome in outcomes:
                 if isinstance(outcome, ProjectionPoisoned) and on_poisoned is not None:
                     on_poisoned(outcome)
@@ -326,10 +327,7 @@ def catch_up_together(
         return applied
     finally:
         if pool is not None:
-            with contextlib.suppress(Exception):
-                if ahead is not None:
-                    ahead[1].result()  # a read in flight ends before its connection goes back
-            pool.shutdown()
+            pool.shutdown()  # waits for a read in flight: its connection goes back first
 
 
 @dataclass(frozen=True, slots=True)
@@ -347,13 +345,15 @@ def _apply_due(
     runners: Sequence[ProjectionRunner],
     due: list[int],
     kept: list[list[ReadEvent]],
-    applied_through: list[int],
-    read_through: list[int],
+    positions: tuple[list[int], list[int]],
+    poison_handled: bool,
 ) -> list[tuple[int, int | Exception]]:
-    """Apply each due view's kept events (side by side with a pool): each view's count of
-    events applied, or what it raised, in the order of `due` and after all of them ended
-    (none left running behind an error). One after the other, a view's error that is not
-    its poisoning ends the round there, as a raise would."""
+    """Apply each due view's kept events from its applied position through its read one
+    (side by side with a pool): each view's count of events applied, or what it raised, in
+    the order of `due` and after all of them ended (none left running behind an error). One
+    after the other, an error ends the round there, as a raise would, unless it is a
+    poisoning the caller hands on (`poison_handled`)."""
+    applied_through, read_through = positions
 
     def apply(i: int) -> int | Exception:
         try:
@@ -367,7 +367,9 @@ def _apply_due(
     for i in due:
         outcome = apply(i)
         outcomes.append((i, outcome))
-        if isinstance(outcome, Exception) and not isinstance(outcome, ProjectionPoisoned):
+        if isinstance(outcome, Exception) and not (
+            poison_handled and isinstance(outcome, ProjectionPoisoned)
+        ):
             break
     return outcomes
 

@@ -239,6 +239,28 @@ def test_views_caught_up_together_stop_at_a_poisoned_event(
     assert stopped.position() == good_head  # everything before the bad event applied
 
 
+def test_views_applied_side_by_side_hand_on_a_poisoned_view_and_the_others_go_on(
+    isolated: Services,
+) -> None:
+    app = isolated.application
+    make_history(app, 40, seed=7)
+    good_head = app.recorder.max_notification_id() or 0
+    record_a_poisoned_success(app)
+    make_history(app, 40, seed=8, prefix="after")
+    head = app.recorder.max_notification_id() or 0
+    source = ApplicationEventSource(app)
+    runners = [ProjectionRunner(live_view(isolated.pool, n), source, batch_size=50) for n in NAMES]
+    poisoned: list[ProjectionPoisoned] = []
+    catch_up_together(runners, on_poisoned=poisoned.append, threads=APPLY_THREADS)
+    stopped = {p.name for p in poisoned}
+    assert stopped  # the views that read a success stop at it, each handed on once
+    assert len(poisoned) == len(stopped)
+    assert {p.notification_id for p in poisoned} == {good_head + 1}
+    for name in NAMES:
+        expected = good_head if name in stopped else head
+        assert live_view(isolated.pool, name).position() == expected, name
+
+
 def test_views_rebuilt_together_read_the_log_once_and_equal_the_live_views(
     isolated: Services,
 ) -> None:
