@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from eventsourcing.persistence import Notification, StoredEvent
 
+from payments.bench.history import make_history
 from payments.domain.application import PaymentsApplication
 from payments.domain.payment_order import PaymentOrder
 from payments.projections.core import TrackedEvent
@@ -42,6 +43,16 @@ def record_a_poisoned_success(app: PaymentsApplication) -> None:
     """A `Succeeded` event no code can decode, at the head of the log."""
     originator_id = app.mapper.to_stored_event(a_created_event()).originator_id
     app.recorder.insert_events([StoredEvent(originator_id, 1, SUCCEEDED, b'{"not": "an event"}')])
+
+
+def a_poisoned_history(app: PaymentsApplication, before: int, after: int, seed: int) -> int:
+    """`before` orders' history, a poisoned success, then `after` orders' more; answers the
+    position of the last good event before the poisoned one."""
+    make_history(app, before, seed=seed)
+    good_head = app.recorder.max_notification_id() or 0
+    record_a_poisoned_success(app)
+    make_history(app, after, seed=seed + 1, prefix="after")
+    return int(good_head)
 
 
 def a_created_event() -> PaymentOrder.Created:

@@ -35,7 +35,7 @@ from payments.projections.views.ledger_pg import PostgresLedger
 from payments.projections.views.wallets_pg import PostgresWallets
 from payments.runtime.services import Services
 from tests.projections.conftest import catch_up_all
-from tests.projections.runner_helpers import SUCCEEDED, CountingSource, record_a_poisoned_success
+from tests.projections.runner_helpers import SUCCEEDED, CountingSource, a_poisoned_history
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -127,11 +127,8 @@ def test_a_second_runner_for_a_projection_cannot_start(isolated: Services) -> No
 
 def test_a_poisoned_event_stops_the_projection_and_shows_in_status(isolated: Services) -> None:
     app = isolated.application
-    make_history(app, 20, seed=3)
-    good_head = app.recorder.max_notification_id() or 0
-    record_a_poisoned_success(app)
+    good_head = a_poisoned_history(app, 20, 5, seed=3)
     poisoned_at = good_head + 1
-    make_history(app, 5, seed=4, prefix="after")
     readers = [n for n in NAMES if SUCCEEDED in (live_view(isolated.pool, n).topics or {SUCCEEDED})]
     assert set(readers) >= {"order_status", "ledger", "wallets"}
     service = ProjectionService(app, isolated.pool, isolated.database_url, readers, idle_wait=0.1)
@@ -223,10 +220,7 @@ def test_views_caught_up_together_stop_at_a_poisoned_event(
     isolated: Services, threads: int
 ) -> None:
     app = isolated.application
-    make_history(app, 20, seed=5)
-    good_head = app.recorder.max_notification_id() or 0
-    record_a_poisoned_success(app)
-    make_history(app, 5, seed=6, prefix="after")
+    good_head = a_poisoned_history(app, 20, 5, seed=5)
     source = ApplicationEventSource(app)
     runners = [
         ProjectionRunner(live_view(isolated.pool, n), source, batch_size=1000) for n in NAMES
@@ -243,10 +237,7 @@ def test_views_applied_side_by_side_hand_on_a_poisoned_view_and_the_others_go_on
     isolated: Services,
 ) -> None:
     app = isolated.application
-    make_history(app, 40, seed=7)
-    good_head = app.recorder.max_notification_id() or 0
-    record_a_poisoned_success(app)
-    make_history(app, 40, seed=8, prefix="after")
+    good_head = a_poisoned_history(app, 40, 40, seed=7)
     head = app.recorder.max_notification_id() or 0
     source = ApplicationEventSource(app)
     runners = [ProjectionRunner(live_view(isolated.pool, n), source, batch_size=50) for n in NAMES]
