@@ -285,11 +285,4 @@ def _compare(
             differences.append(
                 RowDifference({k: first[k] for k in (*key, *label)}, live_row, rebuilt_row)
             )
-    return TableResult(
-        table=table,
-        live_rows=live_rows,
-        rebuilt_rows=rebuilt_rows,
-        only_live=only_live,
-        only_rebuilt=only_rebuilt,
-        first_differences=differences,
-    )
+    return TableResult(table, live_rows, rebuilt_rows, only_live, only_rebuilt, differences)
