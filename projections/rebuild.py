@@ -153,6 +153,7 @@ def rebuild_all(
         results: list[RebuildResult] = []
         for name, scratch, count in zip(names, scratches, applied, strict=True):
             if swap:
+                _analyze(pool, scratch)
                 count += _swap_in(pool, source, scratch, batch_size)
             results.append(
                 RebuildResult(
@@ -165,6 +166,17 @@ def rebuild_all(
                 )
             )
         return results
+
+
+def _analyze(pool: ConnectionPool, scratch: PostgresView) -> None:
+    """Planner statistics for the rebuilt tables before they serve, outside the swap's lock:
+    PostgreSQL plans a table it has never analyzed from guesses (autovacuum comes by when it
+    comes by), and a view's readers would meet plans made for empty tables, a scan per row
+    where an index was meant (bench/day_checks.py met that trap). ANALYZE reads a sample, not
+    the table; the statistics move with the tables when they change schema."""
+    with pool.connection() as conn:
+        for table in scratch.tables:
+            conn.execute(f"ANALYZE {qualify(scratch.schema, table)}".encode())
 
 
 def _swap_in(pool: ConnectionPool, source: EventSource, scratch: PostgresView, batch: int) -> int:

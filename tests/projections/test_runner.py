@@ -281,6 +281,13 @@ def test_a_view_named_twice_is_rebuilt_and_verified_once(isolated: Services) -> 
     (rebuilt,) = rebuild_all(isolated.pool, source, ["ledger", "ledger"])
     assert rebuilt.swapped
     assert rebuilt.position == head
+    with isolated.pool.connection() as conn:  # it comes in analyzed, by the rebuild itself
+        analyzed = conn.execute(
+            "SELECT relname, analyze_count FROM pg_stat_user_tables "
+            "WHERE schemaname = current_schema() AND relname = ANY(%s)",
+            (list(PostgresLedger.tables),),
+        ).fetchall()
+    assert sorted(analyzed) == sorted((table, 1) for table in PostgresLedger.tables)
     (verified,) = verify_all(isolated.pool, source, ["wallets", "ledger", "wallets"])[1:]
     assert verified.name == "ledger"
     assert verified.identical
