@@ -3,6 +3,7 @@ poisoned events stop loudly, rebuilds equal live views row for row."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -10,6 +11,7 @@ import sys
 import time
 from collections import Counter
 
+import psycopg
 import pytest
 from click.testing import CliRunner
 
@@ -100,6 +102,53 @@ def test_sigkill_mid_catch_up_then_restart_posts_every_event_exactly_once(
     catch_up_all(isolated)
     assert ledger.position() == head
     assert_ledger_and_wallets_match_events(isolated)
+
+
+def test_a_rebuild_killed_mid_way_leaves_the_live_views_whole_and_the_next_one_swaps_in(
+    isolated: Services,
+) -> None:
+    make_history(isolated.application, 1500, seed=8)
+    catch_up_all(isolated)
+    head = isolated.application.recorder.max_notification_id() or 0
+    env = {**os.environ, "PAYMENTS_DATABASE_URL": isolated.database_url}
+    command = [sys.executable, "-m", "payments.cli.main", "projections", "rebuild", "--all"]
+    process = subprocess.Popen(
+        [*command, "--batch-size", "20"],  # two threads apply the views' batches
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    scratch = PostgresLedger(isolated.pool, schema=SCRATCH_PREFIX + "ledger")
+    rebuilt_to = 0
+    try:
+        deadline = time.monotonic() + 60
+        while rebuilt_to < head // 4 and time.monotonic() < deadline:
+            time.sleep(0.005)
+            with contextlib.suppress(psycopg.errors.UndefinedTable):
+                rebuilt_to = scratch.position()  # once the scratch tables exist
+        process.send_signal(signal.SIGKILL)
+        process.wait(10)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert 0 < rebuilt_to < head, "the rebuild should have died while catching up"
+    assert_ledger_and_wallets_match_events(isolated)  # the live views untouched
+    assert {name: live_view(isolated.pool, name).position() for name in NAMES} == dict.fromkeys(
+        NAMES, head
+    )
+    wide = {**env, "COLUMNS": "200"}  # one line a view
+    again = subprocess.run(command, cwd=ROOT, env=wide, capture_output=True, text=True, timeout=120)
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.count("swapped in") == len(NAMES)
+    with isolated.pool.connection() as conn:
+        left = conn.execute(
+            "SELECT nspname FROM pg_namespace WHERE nspname LIKE %s", (SCRATCH_PREFIX + "%",)
+        ).fetchall()
+    assert left == []  # the killed one's half-built tables went with the next rebuild
+    assert_ledger_and_wallets_match_events(isolated)
+    source = ApplicationEventSource(isolated.application)
+    assert all(result.identical for result in verify_all(isolated.pool, source, NAMES))
 
 
 def test_a_second_runner_for_a_projection_cannot_start(isolated: Services) -> None:
