@@ -22,15 +22,7 @@ from payments.runtime.services import Services
 from tests.conftest import services_on_new_database
 from tests.e2e.processes import Process, free_port, run_payments
 from tests.executor.conftest import WEBHOOK_SECRET, start_sandbox
-from tests.reconciliation.records import (
-    captured,
-    classes_by_line,
-    closed_by_payout,
-    ledger_balances,
-    open_exceptions,
-    order,
-    written,
-)
+from tests.reconciliation import records
 from tests.waiting import wait_until
 
 pytestmark = pytest.mark.slow
@@ -111,9 +103,11 @@ def cli_env(services: Services, directory: Path, **more: str) -> dict[str, str]:
 
 def day_file(directory: Path, moment: datetime) -> Path:
     batch = int(moment.strftime("%Y%m%d"))
-    lines = [captured(f"po_k{i}", 1000 + i, moment, batch, fee=30) for i in range(OURS)]
-    lines += [captured(f"po_x{i}", 500, moment, batch, fee=10) for i in range(STRANGERS)]
-    return written(directory / "day.csv", closed_by_payout(lines, moment, batch, "payout-k"))
+    lines = [records.captured(f"po_k{i}", 1000 + i, moment, batch, fee=30) for i in range(OURS)]
+    lines += [records.captured(f"po_x{i}", 500, moment, batch, fee=10) for i in range(STRANGERS)]
+    return records.written(
+        directory / "day.csv", records.closed_by_payout(lines, moment, batch, "payout-k")
+    )
 
 
 def test_a_reconcile_killed_between_the_saves_of_its_run_is_finished_by_the_next(
@@ -125,7 +119,7 @@ def test_a_reconcile_killed_between_the_saves_of_its_run_is_finished_by_the_next
     for killed in (False, True):
         with services_on_new_database(admin_database_url) as services:
             for i in range(OURS):
-                order(services.application, f"po_k{i}", 1000 + i, "SUCCESS", f"ch_po_k{i}")
+                records.order(services.application, f"po_k{i}", 1000 + i, "SUCCESS", f"ch_po_k{i}")
             directory = tmp_path / f"killed-{killed}"
             directory.mkdir()
             path = day_file(directory, moment)
@@ -147,9 +141,9 @@ def test_a_reconcile_killed_between_the_saves_of_its_run_is_finished_by_the_next
             assert run.completed
             results.append(
                 (
-                    classes_by_line(run),
-                    open_exceptions(run),
-                    ledger_balances(services),
+                    records.classes_by_line(run),
+                    records.open_exceptions(run),
+                    records.ledger_balances(services),
                     run_topics(services, run),
                 )
             )
@@ -169,7 +163,7 @@ def test_a_reconcile_killed_between_a_fix_and_its_note_confirms_it_once(
     )
     try:
         with services_on_new_database(admin_database_url) as services:
-            order(services.application, "po_fix", 1234, "EXECUTING")
+            records.order(services.application, "po_fix", 1234, "EXECUTING")
             charge = sandbox.charge_directly("po_fix", sandbox.token("success"), 1234)
             today = datetime.now(UTC).date()
             settlement = httpx.get(f"{sandbox.url}/v1/settlements/{today}.csv")
@@ -194,7 +188,7 @@ def test_a_reconcile_killed_between_a_fix_and_its_note_confirms_it_once(
             run = services.reconciliations.find_run(file_sha256(path))
             assert run is not None
             assert run.pending_auto_fixes() == []
-            assert open_exceptions(run) == []
+            assert records.open_exceptions(run) == []
             assert [
                 (fix.payment_order_id, fix.psp_reference) for fix in run.auto_fixes.values()
             ] == [("po_fix", charge)]
@@ -204,7 +198,7 @@ def test_a_reconcile_killed_between_a_fix_and_its_note_confirms_it_once(
             names = [type(e).__name__ for e in services.application.events.get(fixed.id)]
             assert names.count("Succeeded") == 1
             assert sandbox.charges("po_fix") == 1
-            assert sum(ledger_balances(services).values()) == 0
+            assert sum(records.ledger_balances(services).values()) == 0
     finally:
         sandbox.process.kill()
         sandbox.process.wait(10)
